@@ -1,0 +1,54 @@
+# The front door a newcomer expects. Meson does the building; this file only
+# names the everyday jobs. See README.md.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+DEMO_DIR   ?= var/demo
+MESON_TEST ?= meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps build run check test test-asan format format-check bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=true
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Dwerror=true -Dbench=false -Dbuildtype=debug \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
+
+build: deps $(BUILD)/build.ninja
+	meson compile -C $(BUILD)
+
+# Sets up the demo environment (idempotent) and serves it in the foreground.
+run: build
+	./$(BUILD)/dupla demo --dir $(DEMO_DIR)
+
+test: build
+	$(MESON_TEST) -C $(BUILD)
+
+test-asan: deps $(ASAN_BUILD)/build.ninja
+	meson compile -C $(ASAN_BUILD)
+	$(MESON_TEST) -C $(ASAN_BUILD)
+
+# Every test: the normal build, then the whole suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the formatting check.
+check: test test-asan format-check
+	@echo "make check: all passed"
+
+SOURCES = $(shell find src tests bench -name '*.[ch]' -not -path '*/node_modules/*' | sort)
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	@clang-format --dry-run --Werror $(SOURCES) && echo "format-check: clean"
+
+bench: build
+	./bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

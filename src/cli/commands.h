@@ -1,0 +1,13 @@
+/*
+ * commands.h: the subcommand table, one line per command, and their entry
+ * points. Adding a command: write cli/cmd_NAME.c, declare it here, add its
+ * line to CLI_COMMANDS, and its file to cli/meson.build.
+ */
+#ifndef DUPLA_CLI_COMMANDS_H
+#define DUPLA_CLI_COMMANDS_H
+
+#include "cli/cli.h"
+
+#define CLI_COMMANDS
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * buf.c: the bounded buffer, and JSON string escaping for streamed output.
+ */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+void buf_init(buf_t *b, size_t max)
+{
+    memset(b, 0, sizeof *b);
+    b->max = max;
+}
+
+void buf_free(buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void buf_reset(buf_t *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+static int buf_reserve(buf_t *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return DUPLA_ELIMIT;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return DUPLA_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_append(buf_t *b, const void *data, size_t len)
+{
+    int rc = buf_reserve(b, len);
+    if (rc)
+        return rc;
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_append_str(buf_t *b, str_t s)
+{
+    return buf_append(b, s.ptr, s.len);
+}
+
+int buf_append_cstr(buf_t *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return DUPLA_EINTERNAL;
+    int rc = buf_reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_printf(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t utf8_seq_len(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t len;
+    unsigned int cp;
+    if ((p[0] & 0xE0) == 0xC0) {
+        len = 2;
+        cp = p[0] & 0x1F;
+    } else if ((p[0] & 0xF0) == 0xE0) {
+        len = 3;
+        cp = p[0] & 0x0F;
+    } else if ((p[0] & 0xF8) == 0xF0) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+int buf_append_json_string(buf_t *b, str_t s)
+{
+    size_t start = b->len;
+    int rc = buf_append(b, "\"", 1);
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    size_t i = 0;
+    while (rc == 0 && i < s.len) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            rc = buf_append(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            rc = buf_printf(b, "\\u%04x", c);
+            i++;
+        } else if (c < 0x80) {
+            size_t j = i;
+            while (j < s.len && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+                j++;
+            rc = buf_append(b, s.ptr + i, j - i);
+            i = j;
+        } else {
+            size_t n = utf8_seq_len(p + i, s.len - i);
+            if (n == 0) {
+                rc = buf_append(b, "\xEF\xBF\xBD", 3);
+                i++;
+            } else {
+                rc = buf_append(b, s.ptr + i, n);
+                i += n;
+            }
+        }
+    }
+    if (rc == 0)
+        rc = buf_append(b, "\"", 1);
+    if (rc != 0 && b->data) {
+        b->len = start; /* all or nothing */
+        b->data[start] = '\0';
+    }
+    return rc;
+}
+
+str_t buf_str(const buf_t *b)
+{
+    return (str_t){b->data ? b->data : "", b->len};
+}

@@ -1,0 +1,40 @@
+/*
+ * buf.h: a growable byte buffer with a hard maximum, set when it is made.
+ *
+ * Appending past the maximum fails with DUPLA_ELIMIT and leaves the buffer as
+ * it was; the contents are always NUL-terminated for convenience.
+ */
+#ifndef DUPLA_CORE_BUF_H
+#define DUPLA_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+typedef struct buf {
+    char *data; /* owned; NULL until the first append */
+    size_t len;
+    size_t cap;
+    size_t max;
+} buf_t;
+
+void buf_init(buf_t *b, size_t max);
+void buf_free(buf_t *b);
+/* Empties the buffer and keeps its memory. */
+void buf_reset(buf_t *b);
+
+int buf_append(buf_t *b, const void *data, size_t len);
+int buf_append_str(buf_t *b, str_t s);
+int buf_append_cstr(buf_t *b, const char *s);
+int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal, quotes included. Invalid UTF-8 bytes
+ * are replaced by U+FFFD so that the output is always valid JSON. */
+int buf_append_json_string(buf_t *b, str_t s);
+
+/* The contents as a str_t (valid until the next change). */
+str_t buf_str(const buf_t *b);
+
+#endif

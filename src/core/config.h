@@ -1,0 +1,101 @@
+/*
+ * config.h: the server configuration file.
+ *
+ * The file is JSON. The keys the core knows (environment, store, listeners,
+ * limits, log_level) are parsed into struct dupla_config; every module reads
+ * its own section ("token", "audit", ...) from the parsed tree with
+ * config_section(), so that adding a module does not touch this file.
+ * Relative paths in the file are taken relative to the file's own folder.
+ * See docs in README ("Configuration") for every key and its default.
+ */
+#ifndef DUPLA_CORE_CONFIG_H
+#define DUPLA_CORE_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/error.h"
+
+#define CONFIG_MAX_LISTENERS 8
+#define CONFIG_PATH_MAX      512
+#define CONFIG_NAME_MAX      32
+
+/* Defaults of the request limits (see struct limits_config). */
+#define LIMIT_DEFAULT_HEADER_BYTES       8192
+#define LIMIT_DEFAULT_URL_BYTES          4096
+#define LIMIT_DEFAULT_QUERY_PARAMS       1100
+#define LIMIT_DEFAULT_BODY_BYTES         (1024 * 1024)
+#define LIMIT_DEFAULT_CONNECTIONS        512
+#define LIMIT_DEFAULT_CONNECTIONS_PER_IP 128
+#define LIMIT_DEFAULT_REQUEST_SECONDS    30
+#define LIMIT_DEFAULT_IDLE_SECONDS       15
+
+enum environment { ENV_TEST = 0, ENV_PRODUCTION = 1 };
+
+enum client_cert_policy {
+    CLIENT_CERT_NONE = 0,    /* no certificate is asked for */
+    CLIENT_CERT_REQUEST = 1, /* asked for; a route decides whether it needs one */
+    CLIENT_CERT_REQUIRE = 2, /* the TLS handshake fails without a trusted one */
+};
+
+struct listener_config {
+    char name[CONFIG_NAME_MAX];      /* "api", "token", ... (metrics, logs) */
+    char address[64];                /* "127.0.0.1", "::1", "0.0.0.0" */
+    unsigned port;                   /* 0 picks a free port (see serve --ready-file) */
+    char cert_file[CONFIG_PATH_MAX]; /* server certificate chain, PEM */
+    char key_file[CONFIG_PATH_MAX];  /* its private key, PEM */
+    enum client_cert_policy client_cert;
+    char trust_file[CONFIG_PATH_MAX]; /* CA certificates for client certs, PEM */
+    char crl_file[CONFIG_PATH_MAX];   /* optional CRL, PEM */
+};
+
+/* Limits that apply before authentication, to every request. */
+struct limits_config {
+    size_t max_header_bytes;   /* one header line: name + value (431) */
+    size_t max_url_bytes;      /* path + query (414) */
+    unsigned max_query_params; /* query parameters per request (400) */
+    size_t max_body_bytes;     /* request body, unless a route says less (413) */
+    unsigned max_connections;  /* open connections in all */
+    unsigned max_connections_per_ip;
+    unsigned request_seconds; /* time to receive a whole request */
+    unsigned idle_seconds;    /* idle keep-alive connections are closed after */
+};
+
+struct dupla_config {
+    char path[CONFIG_PATH_MAX]; /* the file it was read from */
+    char dir[CONFIG_PATH_MAX];  /* its folder, for relative paths */
+    enum environment environment;
+    char store_url[CONFIG_PATH_MAX]; /* "sqlite:PATH" (default) or "postgresql://..." */
+    char log_level[16];
+    size_t n_listeners;
+    struct listener_config listeners[CONFIG_MAX_LISTENERS];
+    struct limits_config limits;
+    json_t *root; /* the whole parsed file, owned */
+};
+
+/* Reads and validates path into *cfg. Every error names the file, the line
+ * where jansson can tell it, the key and the reason. On error *cfg holds
+ * nothing to free. */
+int config_load(const char *path, struct dupla_config *cfg, err_t *err);
+/* Parses a configuration from a JSON text (tests); dir resolves paths. */
+int config_load_string(const char *text, const char *dir, struct dupla_config *cfg, err_t *err);
+void config_free(struct dupla_config *cfg);
+
+/* A module's own section, or NULL. Borrowed from cfg. */
+json_t *config_section(const struct dupla_config *cfg, const char *name);
+
+/* Resolves a path from the file against its folder into out. 0 or -1 (too long). */
+int config_resolve_path(const struct dupla_config *cfg, const char *path, char *out, size_t cap);
+
+const char *environment_name(enum environment env);
+
+/* Typed readers for modules' sections. Each returns 0 and sets *out (to def
+ * when the key is absent), or an error naming "section.key". */
+int config_get_int(const json_t *section, const char *secname, const char *key, long long min,
+                   long long max, long long def, long long *out, err_t *err);
+int config_get_string(const json_t *section, const char *secname, const char *key, const char *def,
+                      const char **out, err_t *err);
+int config_get_bool(const json_t *section, const char *secname, const char *key, int def, int *out,
+                    err_t *err);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * http.h: the HTTPS server, as the modules see it.
+ *
+ * libmicrohttpd + GnuTLS, one daemon per configured listener (each with its
+ * own certificate and client-certificate policy). Modules register routes;
+ * a handler gets a request, reads what it needs, and answers with exactly one
+ * http_reply_* call. A handler that returns a negative code instead has not
+ * answered: the server answers with err as RFC 9457 problem+json.
+ *
+ * Handlers run on the server's connection threads and may block (store,
+ * group commit). Everything a handler allocates per request comes from the
+ * request's arena (http_req_arena), freed when the request completes.
+ *
+ * Before a handler runs, the server has enforced the limits (header, URL,
+ * query parameter count, body size), the method (405 with Allow) and the
+ * route's client-certificate requirement (401 problem when it is missing or
+ * did not verify), and has taken or made the X-Request-ID, which every
+ * response carries.
+ */
+#ifndef DUPLA_HTTP_HTTP_H
+#define DUPLA_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "pki/pki.h"
+
+typedef struct http_server http_server_t;
+typedef struct http_request http_request_t;
+
+enum http_method {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_PUT = 1 << 3,
+    HTTP_PATCH = 1 << 4,
+    HTTP_DELETE = 1 << 5,
+};
+
+/* Route flags. */
+#define HTTP_ROUTE_CLIENT_CERT (1u << 0) /* needs a verified client certificate */
+#define HTTP_ROUTE_PREFIX      (1u << 1) /* path is a prefix: "/ingest/" matches "/ingest/x" */
+
+/* Handler: answer with one http_reply_* and return 0, or return a negative
+ * code with err filled and let the server answer with a problem. */
+typedef int (*http_handler_fn)(http_request_t *req, void *ctx, err_t *err);
+
+struct http_route {
+    unsigned methods; /* HTTP_GET | HTTP_POST ... */
+    const char *path; /* decoded path; UTF-8 allowed ("/Årsopgørelse") */
+    http_handler_fn handler;
+    void *ctx;            /* handed to the handler */
+    unsigned flags;       /* HTTP_ROUTE_* */
+    size_t max_body;      /* 0: no body accepted; else at most this many bytes */
+    const char *listener; /* only on this listener (by name); NULL: on all */
+    const char *name;     /* label in metrics and logs; default: path */
+};
+
+/* The client certificate of the connection, as the TLS layer saw it. */
+struct http_client_cert {
+    bool present;              /* the client sent one */
+    bool verified;             /* chains to the listener's trust store, in validity,
+                                  not on its CRL */
+    unsigned gnutls_status;    /* gnutls_certificate_verify_peers2 status bits */
+    char reason[128];          /* why not verified ("expired", "unknown CA", "revoked") */
+    struct pki_cert_info info; /* filled when present */
+};
+
+/* ---- the server ---- */
+
+/* A server for cfg's listeners (not yet listening). The server keeps a
+ * pointer to cfg, which must outlive it. */
+int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *err);
+/* Registers a route (copied). Call before http_server_start. */
+int http_route_add(http_server_t *srv, const struct http_route *route, err_t *err);
+/* Sets a function the server calls for GET /health/ready (0 = ready). */
+void http_server_set_ready_check(http_server_t *srv, int (*fn)(void *ctx, err_t *err), void *ctx);
+/* Binds every listener and starts serving. */
+int http_server_start(http_server_t *srv, err_t *err);
+/* The port a listener is bound to (after start); 0 if no such listener. */
+unsigned http_server_port(const http_server_t *srv, const char *listener);
+/* Re-reads every listener's certificate, key, trust store and CRL (SIGHUP).
+ * New connections use the new files; on error the old ones stay in use. */
+int http_server_reload(http_server_t *srv, err_t *err);
+/* Stops accepting, waits for in-flight requests (up to drain_ms), stops. */
+void http_server_stop(http_server_t *srv, unsigned drain_ms);
+void http_server_free(http_server_t *srv);
+
+/* ---- reading the request ---- */
+
+enum http_method http_req_method(const http_request_t *req);
+str_t http_req_path(const http_request_t *req); /* decoded */
+const char *http_req_listener(const http_request_t *req);
+const char *http_req_id(const http_request_t *req); /* X-Request-ID, taken or made */
+arena_t *http_req_arena(http_request_t *req);
+/* A header's value (first occurrence), or false when absent. */
+bool http_req_header(const http_request_t *req, const char *name, str_t *value);
+/* Query parameters, in order, repeated names kept. */
+size_t http_req_query_count(const http_request_t *req);
+void http_req_query_at(const http_request_t *req, size_t i, str_t *name, str_t *value);
+/* The body (empty if none). */
+str_t http_req_body(const http_request_t *req);
+/* NULL when the listener takes no client certificates. */
+const struct http_client_cert *http_req_client_cert(const http_request_t *req);
+/* The client's IP address as text. */
+const char *http_req_peer(const http_request_t *req);
+
+/* ---- answering ---- */
+
+/* Adds a response header (copied) to the answer this handler will give. */
+int http_reply_header(http_request_t *req, const char *name, const char *value);
+/* JSON body (stolen), Content-Type application/json. */
+int http_reply_json(http_request_t *req, unsigned status, json_t *body);
+/* Any body (copied). */
+int http_reply_data(http_request_t *req, unsigned status, const char *content_type, str_t body);
+/* RFC 9457 application/problem+json from err: type, title, status, detail,
+ * instance (the request id), and "parameter" when err names one. */
+int http_reply_problem(http_request_t *req, const err_t *err);
+
+/* Streaming: fn is called until it returns 0 (end) or < 0 (abort the
+ * connection). Each call appends the next piece to out (which arrives empty);
+ * returning 1 means more follows. free_fn(cls) runs when the response is
+ * done or the client went away. Chunked transfer encoding. */
+typedef int (*http_stream_fn)(void *cls, buf_t *out);
+int http_reply_stream(http_request_t *req, unsigned status, const char *content_type,
+                      http_stream_fn fn, void *cls, void (*free_fn)(void *cls));
+
+#endif

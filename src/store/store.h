@@ -1,0 +1,122 @@
+/*
+ * store.h: the storage interface the domain code uses.
+ *
+ * A store_t is one database (a pool of connections). Domain code takes a
+ * connection for the duration of one unit of work, runs prepared statements
+ * on it, and gives it back. SQL is written once, portable between the
+ * backends: placeholders are `?` (numbered for PostgreSQL by the backend),
+ * integers are 64-bit, text is UTF-8, blobs are bytes, and times are stored
+ * as integer milliseconds since the epoch (UTC).
+ *
+ * Backends: SQLite (embedded default: WAL, foreign keys, busy timeout) and,
+ * later, PostgreSQL behind the same calls. Nothing outside src/store/ may
+ * include a backend's own header.
+ *
+ * Schema: each module owns a list of numbered migrations and applies them
+ * with store_migrate() at start-up; the store records (module, version) and
+ * refuses to run against a schema newer than the binary knows.
+ */
+#ifndef DUPLA_STORE_STORE_H
+#define DUPLA_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/str.h"
+
+typedef struct store store_t;
+typedef struct store_conn store_conn_t;
+typedef struct store_stmt store_stmt_t;
+
+#define STORE_POOL_DEFAULT       8
+#define STORE_BUSY_TIMEOUT_MS    5000
+#define STORE_ACQUIRE_TIMEOUT_MS 5000
+/* Statements cached per connection (prepared once, reused on hot paths). */
+#define STORE_STMT_CACHE 128
+
+/* store_step() results. */
+#define STORE_ROW  1
+#define STORE_DONE 0
+
+struct store_options {
+    unsigned pool_size;    /* connections; 0 = STORE_POOL_DEFAULT */
+    bool read_only;        /* open for reading only (audit verify, reports) */
+    bool synchronous_full; /* SQLite: synchronous=FULL instead of NORMAL */
+};
+
+/* Opens the store at url ("sqlite:PATH", or a bare path for SQLite). The
+ * caller owns *out and closes it with store_close(). */
+int store_open(const char *url, const struct store_options *opt, store_t **out, err_t *err);
+/* Waits for every connection to come back, then closes them all. */
+void store_close(store_t *st);
+/* "sqlite" or "postgresql". */
+const char *store_backend(const store_t *st);
+/* 0 if the store answers a trivial query (readiness). */
+int store_ping(store_t *st, err_t *err);
+
+/* Takes a connection from the pool, waiting up to STORE_ACQUIRE_TIMEOUT_MS
+ * (DUPLA_EBUSY after that). Give it back with store_conn_put(). */
+int store_conn_get(store_t *st, store_conn_t **out, err_t *err);
+/* Returns a connection; an open transaction is rolled back first. */
+void store_conn_put(store_conn_t *c);
+
+/* Runs SQL without parameters or results (DDL, pragmas); may hold several
+ * statements separated by ';'. */
+int store_exec(store_conn_t *c, const char *sql, err_t *err);
+
+int store_begin(store_conn_t *c, err_t *err); /* a write transaction */
+int store_commit(store_conn_t *c, err_t *err);
+void store_rollback(store_conn_t *c);
+bool store_in_transaction(const store_conn_t *c);
+
+/* A prepared statement for sql, from the connection's cache when the same
+ * SQL text was prepared before. The statement belongs to the connection;
+ * call store_stmt_done() when finished with it (resets and clears bindings).
+ * Parameters are numbered from 1, result columns from 0. */
+int store_prepare(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *err);
+void store_stmt_done(store_stmt_t *s);
+
+int store_bind_int64(store_stmt_t *s, int idx, int64_t v);
+int store_bind_text(store_stmt_t *s, int idx, str_t v);                 /* copied */
+int store_bind_cstr(store_stmt_t *s, int idx, const char *v);           /* NULL binds NULL */
+int store_bind_blob(store_stmt_t *s, int idx, const void *p, size_t n); /* copied */
+int store_bind_null(store_stmt_t *s, int idx);
+
+/* Advances: STORE_ROW, STORE_DONE, or a negative error (err filled). */
+int store_step(store_stmt_t *s, err_t *err);
+
+bool store_col_is_null(store_stmt_t *s, int col);
+int64_t store_col_int64(store_stmt_t *s, int col);
+/* Valid until the next step or store_stmt_done(). NULL columns give "". */
+str_t store_col_text(store_stmt_t *s, int col);
+str_t store_col_blob(store_stmt_t *s, int col);
+int store_col_count(store_stmt_t *s);
+
+/* Rows changed by the last statement on c, and the last inserted row id. */
+int64_t store_changes(store_conn_t *c);
+int64_t store_last_id(store_conn_t *c);
+
+/* Convenience: prepare, bind nothing, step once, read column 0 as an integer
+ * (def if no row). For counts and existence checks in tests and tools. */
+int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *out, err_t *err);
+
+/* ---- migrations ---- */
+
+struct store_migration {
+    int version;          /* 1, 2, 3 ... in order, never reused */
+    const char *sqlite;   /* SQL for SQLite */
+    const char *postgres; /* SQL for PostgreSQL, or NULL when the same */
+};
+
+/* Applies the module's migrations that the store has not seen, each in its
+ * own transaction. Refuses (DUPLA_ECONFLICT) if the store records a version
+ * of this module newer than the last one given: the binary is older than the
+ * database. */
+int store_migrate(store_t *st, const char *module, const struct store_migration *m, size_t n,
+                  err_t *err);
+/* The version of module recorded in the store (0 if none). */
+int store_schema_version(store_t *st, const char *module, int *out, err_t *err);
+
+#endif

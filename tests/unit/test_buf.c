@@ -1,0 +1,41 @@
+/* Unit tests: core/buf (bounded buffers and JSON string escaping). */
+#include <criterion/criterion.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+Test(buf, append_respects_maximum)
+{
+    buf_t b;
+    buf_init(&b, 8);
+    cr_assert_eq(buf_append_cstr(&b, "12345"), 0);
+    cr_assert_eq(buf_append_cstr(&b, "6789"), DUPLA_ELIMIT);
+    cr_assert_str_eq(b.data, "12345"); /* unchanged by the failed append */
+    cr_assert_eq(buf_append_cstr(&b, "678"), 0);
+    cr_assert_eq(b.len, 8);
+    cr_assert_eq(buf_printf(&b, "%d", 1), DUPLA_ELIMIT);
+    buf_free(&b);
+}
+
+Test(buf, json_string_escaping)
+{
+    buf_t b;
+    buf_init(&b, 1024);
+    cr_assert_eq(buf_append_json_string(&b, STR("a\"b\\c\n\x01 Ærø")), 0);
+    cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\u000a\\u0001 Ærø\"");
+    buf_reset(&b);
+    /* invalid UTF-8 (a lone continuation byte, an overlong form) is replaced */
+    cr_assert_eq(buf_append_json_string(&b, STR("x\x80y\xC0\xAF")), 0);
+    cr_assert_str_eq(b.data, "\"x\xEF\xBF\xBDy\xEF\xBF\xBD\xEF\xBF\xBD\"");
+    buf_free(&b);
+}
+
+Test(buf, json_string_all_or_nothing_at_limit)
+{
+    buf_t b;
+    buf_init(&b, 6);
+    cr_assert_eq(buf_append_cstr(&b, "[ "), 0);
+    cr_assert_eq(buf_append_json_string(&b, STR("long value")), DUPLA_ELIMIT);
+    cr_assert_str_eq(b.data, "[ ");
+    buf_free(&b);
+}

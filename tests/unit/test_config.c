@@ -1,0 +1,67 @@
+/* Unit tests: core/config (the JSON configuration file). */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "core/config.h"
+
+Test(config, minimal_file_gets_defaults)
+{
+    struct dupla_config cfg;
+    err_t err;
+    int rc = config_load_string("{\"environment\":\"test\"}", "/etc/dupla", &cfg, &err);
+    cr_assert_eq(rc, 0, "%s", err.detail);
+    cr_assert_eq(cfg.environment, ENV_TEST);
+    cr_assert_str_eq(cfg.store_url, "sqlite:/etc/dupla/dupla.db");
+    cr_assert_eq(cfg.limits.max_header_bytes, LIMIT_DEFAULT_HEADER_BYTES);
+    cr_assert_eq(cfg.n_listeners, 0);
+    config_free(&cfg);
+}
+
+Test(config, listeners_and_relative_paths)
+{
+    struct dupla_config cfg;
+    err_t err;
+    const char *text = "{\"environment\":\"production\",\"listeners\":[{\"name\":\"token\","
+                       "\"port\":0,\"cert\":\"pki/server.pem\",\"key\":\"/k.pem\","
+                       "\"client_cert\":\"require\",\"trust\":\"pki/ca.pem\"}],"
+                       "\"limits\":{\"max_url_bytes\":1000}}";
+    int rc = config_load_string(text, "/srv", &cfg, &err);
+    cr_assert_eq(rc, 0, "%s", err.detail);
+    cr_assert_eq(cfg.environment, ENV_PRODUCTION);
+    cr_assert_eq(cfg.n_listeners, 1);
+    cr_assert_str_eq(cfg.listeners[0].cert_file, "/srv/pki/server.pem");
+    cr_assert_str_eq(cfg.listeners[0].key_file, "/k.pem");
+    cr_assert_eq(cfg.listeners[0].client_cert, CLIENT_CERT_REQUIRE);
+    cr_assert_eq(cfg.limits.max_url_bytes, 1000);
+    config_free(&cfg);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+    struct dupla_config cfg;
+    err_t err;
+    err_clear(&err);
+    int rc = config_load_string(text, "/srv", &cfg, &err);
+    cr_assert_neq(rc, 0, "accepted: %s", text);
+    cr_assert(strstr(err.detail, needle) != NULL, "error '%s' lacks '%s'", err.detail, needle);
+}
+
+Test(config, errors_name_the_key_and_reason)
+{
+    expect_error("{", "(string):1:");
+    expect_error("{}", "environment");
+    expect_error("{\"environment\":\"staging\"}", "environment");
+    expect_error("{\"environment\":\"test\",\"store\":\"mysql://x\"}", "store");
+    expect_error("{\"environment\":\"test\",\"limits\":{\"max_url_bytes\":\"big\"}}",
+                 "limits.max_url_bytes: must be an integer");
+    expect_error("{\"environment\":\"test\",\"limits\":{\"max_url_bytes\":10}}",
+                 "limits.max_url_bytes: must be between");
+    expect_error("{\"environment\":\"test\",\"listeners\":[{\"key\":\"k\"}]}", "cert");
+    expect_error("{\"environment\":\"test\",\"listeners\":[{\"cert\":\"c\",\"key\":\"k\","
+                 "\"client_cert\":\"require\"}]}",
+                 "trust");
+    expect_error("{\"environment\":\"test\",\"listeners\":[{\"cert\":\"c\",\"key\":\"k\","
+                 "\"prot\":1}]}",
+                 "prot: unknown key");
+    expect_error("{\"environment\":\"test\",\"environment\":\"test\"}", "duplicate");
+}
