@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 
-#define CLI_COMMANDS
+int cmd_serve(int argc, char **argv);
+
+#define CLI_COMMANDS {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},
 
 #endif

@@ -91,6 +91,14 @@ int http_server_reload(http_server_t *srv, err_t *err);
 /* Stops accepting, waits for in-flight requests (up to drain_ms), stops. */
 void http_server_stop(http_server_t *srv, unsigned drain_ms);
 void http_server_free(http_server_t *srv);
+/* true once http_server_stop has begun (readiness answers 503 from then). */
+bool http_server_stopping(const http_server_t *srv);
+
+/* Registers the built-in routes (builtin.c): GET /health/live,
+ * GET /health/ready (503 problem while the ready check fails or the server
+ * stops) and GET /metrics (Prometheus text) on every listener, and
+ * GET /whoami on each listener that takes client certificates. */
+int http_builtin_register(http_server_t *srv, err_t *err);
 
 /* ---- reading the request ---- */
 
