@@ -36,6 +36,10 @@
 #define PKI_SERIAL_HEX  81
 #define PKI_CVR_MAX     9
 #define PKI_UID_MAX     65
+#define PKI_DAYS_MAX    36500 /* validity given in days: at most this */
+#define PKI_CA_NAME_MAX 64    /* X.520 upper bound of a common name */
+#define PKI_NAME_MAX    64    /* a system's name (file stem and CN) */
+#define PKI_ISSUE_UID_MAX 47  /* "CVR:<8>-UID:<uid>" within X.520's 64 */
 
 struct pki_cert_info {
     char subject[PKI_SUBJECT_MAX]; /* RFC 4514 string */
