@@ -16,17 +16,17 @@
 #include "pki/internal.h"
 #include "pki/pki.h"
 
-#define CA_NAME_DEFAULT   "dupla local CA"
-#define CA_DAYS_DEFAULT   825 /* also what browsers accept for a server cert */
-#define SERVER_CN         "localhost"
-#define MS_PER_DAY        (86400LL * 1000)
-#define BACKDATE_MS       (3600LL * 1000) /* tolerate clocks an hour behind */
-#define KEY_ID_MAX        64
-#define CA_CERT_FILE      "ca.pem"
-#define CA_KEY_FILE       "ca.key"
-#define SERVER_CERT_FILE  "server.pem"
-#define SERVER_KEY_FILE   "server.key"
-#define CRL_FILE          "crl.pem"
+#define CA_NAME_DEFAULT  "dupla local CA"
+#define CA_DAYS_DEFAULT  825 /* also what browsers accept for a server cert */
+#define SERVER_CN        "localhost"
+#define MS_PER_DAY       (86400LL * 1000)
+#define BACKDATE_MS      (3600LL * 1000) /* tolerate clocks an hour behind */
+#define KEY_ID_MAX       64
+#define CA_CERT_FILE     "ca.pem"
+#define CA_KEY_FILE      "ca.key"
+#define SERVER_CERT_FILE "server.pem"
+#define SERVER_KEY_FILE  "server.key"
+#define CRL_FILE         "crl.pem"
 
 int pki_gnutls_err(err_t *err, const char *what, int gnutls_rc)
 {
@@ -80,8 +80,8 @@ int pki_ca_load(const char *dir, struct pki_ca *ca, err_t *err)
         if (gnutls_x509_crt_get_key_id(ca->crt, 0, a, &na) < 0 ||
             gnutls_x509_privkey_get_key_id(ca->key, 0, b, &nb) < 0 || na != nb ||
             memcmp(a, b, na) != 0)
-            rc = err_set(err, DUPLA_EINVAL, "%s/%s does not belong to %s/%s", dir, CA_KEY_FILE,
-                         dir, CA_CERT_FILE);
+            rc = err_set(err, DUPLA_EINVAL, "%s/%s does not belong to %s/%s", dir, CA_KEY_FILE, dir,
+                         CA_CERT_FILE);
     }
     if (rc != 0)
         pki_ca_free(ca);
@@ -156,8 +156,8 @@ int pki_crt_append_pem(gnutls_x509_crt_t crt, buf_t *b, err_t *err)
 int pki_key_write(gnutls_x509_privkey_t key, const char *path, bool exclusive, err_t *err)
 {
     gnutls_datum_t d;
-    int rc = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
-                                               &d);
+    int rc =
+        gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &d);
     if (rc < 0)
         return pki_gnutls_err(err, "exporting a key", rc);
     rc = pki_file_write(path, d.data, d.size, PKI_MODE_SECRET, exclusive, err);
@@ -166,8 +166,8 @@ int pki_key_write(gnutls_x509_privkey_t key, const char *path, bool exclusive, e
     return rc;
 }
 
-int pki_crt_write(const char *dir, const char *name, gnutls_x509_crt_t crt,
-                     gnutls_x509_crt_t chain, bool exclusive, err_t *err)
+int pki_crt_write(const char *dir, const char *name, gnutls_x509_crt_t crt, gnutls_x509_crt_t chain,
+                  bool exclusive, err_t *err)
 {
     char path[PKI_PATH_MAX];
     int rc = pki_path(path, dir, name, err);
@@ -234,8 +234,7 @@ static int server_create(const char *dir, const struct pki_ca *ca, unsigned days
         ((g = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, SERVER_CN,
                                             sizeof SERVER_CN - 1)) < 0 ||
          (g = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, SERVER_CN,
-                                                   sizeof SERVER_CN - 1, GNUTLS_FSAN_APPEND)) <
-             0 ||
+                                                   sizeof SERVER_CN - 1, GNUTLS_FSAN_APPEND)) < 0 ||
          (g = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, v4, sizeof v4,
                                                    GNUTLS_FSAN_APPEND)) < 0 ||
          (g = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, v6, sizeof v6,
@@ -351,8 +350,8 @@ int pki_init(const struct pki_init_options *opt, err_t *err)
     if (rc != 0)
         return rc;
 
-    char ca_pem[PKI_PATH_MAX], ca_key[PKI_PATH_MAX], srv_pem[PKI_PATH_MAX],
-        srv_key[PKI_PATH_MAX], crl[PKI_PATH_MAX];
+    char ca_pem[PKI_PATH_MAX], ca_key[PKI_PATH_MAX], srv_pem[PKI_PATH_MAX], srv_key[PKI_PATH_MAX],
+        crl[PKI_PATH_MAX];
     if ((rc = pki_path(ca_pem, opt->dir, CA_CERT_FILE, err)) != 0 ||
         (rc = pki_path(ca_key, opt->dir, CA_KEY_FILE, err)) != 0 ||
         (rc = pki_path(srv_pem, opt->dir, SERVER_CERT_FILE, err)) != 0 ||
@@ -440,7 +439,9 @@ int pki_revoke(const char *dir, const char *cert_file, err_t *err)
         d = (gnutls_datum_t){(unsigned char *)b.data, (unsigned)b.len};
         if (gnutls_x509_crl_init(&old) < 0 ||
             gnutls_x509_crl_import(old, &d, GNUTLS_X509_FMT_PEM) < 0 ||
-            gnutls_x509_crl_verify(old, &ca.crt, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status) < 0 || status != 0) {
+            gnutls_x509_crl_verify(old, &ca.crt, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status) <
+                0 ||
+            status != 0) {
             rc = err_set(err, DUPLA_EINVAL, "%s is not a CRL signed by the CA", path);
             goto out;
         }

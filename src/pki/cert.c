@@ -21,15 +21,133 @@
 #define SERIAL_CVR_PREFIX           "CVR:"
 #define SERIAL_UID_SEPARATOR        "-UID:"
 
-/* Copies a gnutls-allocated DN string into out (cap bytes) and frees it. */
-static int take_dn(int rc, gnutls_datum_t *dn, char *out, size_t cap, const char *what, err_t *err)
+/* Attribute types printed by name (RFC 4514 section 3 and the two that
+ * carry the CVR); others are printed as dotted OIDs. */
+static const struct {
+    const char *oid, *name;
+} dn_names[] = {
+    {"2.5.4.3", "CN"},
+    {"2.5.4.7", "L"},
+    {"2.5.4.8", "ST"},
+    {"2.5.4.10", "O"},
+    {"2.5.4.11", "OU"},
+    {"2.5.4.6", "C"},
+    {"2.5.4.9", "STREET"},
+    {"0.9.2342.19200300.100.1.25", "DC"},
+    {"0.9.2342.19200300.100.1.1", "UID"},
+    {"2.5.4.5", "serialNumber"},
+    {"2.5.4.97", "organizationIdentifier"},
+    {"1.2.840.113549.1.9.1", "emailAddress"},
+};
+
+#define TAG_UTF8STRING      0x0c
+#define TAG_PRINTABLESTRING 0x13
+#define TAG_IA5STRING       0x16
+
+/* true if s is well-formed UTF-8 (no overlong forms, no surrogates). */
+static bool utf8_valid(str_t s)
 {
-    if (rc < 0)
-        return pki_gnutls_err(err, what, rc);
-    int r = str_copy((str_t){(const char *)dn->data, dn->size}, out, cap);
-    gnutls_free(dn->data);
-    if (r != 0)
-        return err_set(err, DUPLA_ELIMIT, "%s is longer than %zu bytes", what, cap - 1);
+    static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    for (size_t i = 0; i < s.len;) {
+        unsigned c = p[i];
+        size_t n = c < 0x80             ? 0
+                   : (c & 0xe0) == 0xc0 ? 1
+                   : (c & 0xf0) == 0xe0 ? 2
+                   : (c & 0xf8) == 0xf0 ? 3
+                                        : 4;
+        if (n == 4 || n >= s.len - i) /* bad lead byte, or truncated */
+            return false;
+        uint32_t cp = c & (0x7fu >> n);
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* Appends one attribute value: as an escaped string (RFC 4514 section 2.4)
+ * when it is a UTF-8, printable or IA5 string, else as '#' and the hex of its
+ * DER encoding. */
+static int dn_append_value(buf_t *b, const gnutls_x509_ava_st *ava)
+{
+    str_t v = {(const char *)ava->value.data, ava->value.size};
+    bool text = (ava->value_tag == TAG_UTF8STRING || ava->value_tag == TAG_PRINTABLESTRING ||
+                 ava->value_tag == TAG_IA5STRING) &&
+                utf8_valid(v);
+    int rc = 0;
+    if (!text) {
+        /* tag, definite length (short or long form), contents */
+        unsigned char head[6] = {(unsigned char)ava->value_tag};
+        size_t nh = 1;
+        if (v.len < 0x80) {
+            head[nh++] = (unsigned char)v.len;
+        } else {
+            int bytes = v.len > 0xffffff ? 4 : v.len > 0xffff ? 3 : v.len > 0xff ? 2 : 1;
+            head[nh++] = (unsigned char)(0x80 | bytes);
+            for (int k = bytes - 1; k >= 0; k--)
+                head[nh++] = (unsigned char)(v.len >> (8 * k));
+        }
+        rc = buf_append_cstr(b, "#");
+        for (size_t i = 0; rc == 0 && i < nh; i++)
+            rc = buf_printf(b, "%02x", head[i]);
+        for (size_t i = 0; rc == 0 && i < v.len; i++)
+            rc = buf_printf(b, "%02x", (unsigned char)v.ptr[i]);
+        return rc;
+    }
+    for (size_t i = 0; rc == 0 && i < v.len; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if (c < 0x20 || c == 0x7f)
+            rc = buf_printf(b, "\\%02X", c);
+        else if (strchr("\\\",+<>;", c) || (i == 0 && (c == '#' || c == ' ')) ||
+                 (i == v.len - 1 && c == ' '))
+            rc = buf_printf(b, "\\%c", c);
+        else
+            rc = buf_append(b, &c, 1);
+    }
+    return rc;
+}
+
+/* Formats dn as an RFC 4514 string into out (cap bytes): RDNs last to
+ * first, multi-valued RDNs joined by '+'. */
+static int dn_format(gnutls_x509_dn_t dn, char *out, size_t cap, const char *what, err_t *err)
+{
+    int nrdn = 0;
+    gnutls_x509_ava_st ava;
+    while (gnutls_x509_dn_get_rdn_ava(dn, nrdn, 0, &ava) == 0)
+        nrdn++;
+    buf_t b;
+    buf_init(&b, cap - 1);
+    int rc = buf_append(&b, "", 0);
+    for (int irdn = nrdn - 1; rc == 0 && irdn >= 0; irdn--) {
+        for (int iava = 0; rc == 0 && gnutls_x509_dn_get_rdn_ava(dn, irdn, iava, &ava) == 0;
+             iava++) {
+            str_t oid = {(const char *)ava.oid.data,
+                         strnlen((const char *)ava.oid.data, ava.oid.size)};
+            const char *name = NULL;
+            for (size_t k = 0; k < sizeof dn_names / sizeof dn_names[0] && !name; k++)
+                if (str_eq_cstr(oid, dn_names[k].oid))
+                    name = dn_names[k].name;
+            if (irdn != nrdn - 1 || iava != 0)
+                rc = buf_append_cstr(&b, iava ? "+" : ",");
+            if (rc == 0)
+                rc = name ? buf_append_cstr(&b, name) : buf_append_str(&b, oid);
+            if (rc == 0)
+                rc = buf_append_cstr(&b, "=");
+            if (rc == 0)
+                rc = dn_append_value(&b, &ava);
+        }
+    }
+    if (rc == 0)
+        str_copy(buf_str(&b), out, cap);
+    buf_free(&b);
+    if (rc != 0)
+        return err_set(err, DUPLA_ELIMIT, "the %s is longer than %zu bytes", what, cap - 1);
     return 0;
 }
 
@@ -107,13 +225,14 @@ static int read_subject_ids(gnutls_x509_crt_t crt, struct pki_cert_info *out, er
 int pki_cert_info_from_crt(gnutls_x509_crt_t crt, struct pki_cert_info *out, err_t *err)
 {
     memset(out, 0, sizeof *out);
-    gnutls_datum_t dn;
-    int rc = take_dn(gnutls_x509_crt_get_dn3(crt, &dn, 0), &dn, out->subject, sizeof out->subject,
-                     "subject", err);
-    if (rc == 0)
-        rc = take_dn(gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0), &dn, out->issuer,
-                     sizeof out->issuer, "issuer", err);
-    if (rc != 0)
+    gnutls_x509_dn_t subject, issuer; /* both belong to crt */
+    int rc = gnutls_x509_crt_get_subject(crt, &subject);
+    if (rc >= 0)
+        rc = gnutls_x509_crt_get_issuer(crt, &issuer);
+    if (rc < 0)
+        return pki_gnutls_err(err, "reading the subject and issuer", rc);
+    if ((rc = dn_format(subject, out->subject, sizeof out->subject, "subject", err)) != 0 ||
+        (rc = dn_format(issuer, out->issuer, sizeof out->issuer, "issuer", err)) != 0)
         return rc;
 
     size_t size = sizeof out->common_name - 1;
@@ -179,4 +298,18 @@ int pki_cert_info_from_der(const void *der, size_t len, struct pki_cert_info *ou
 int pki_cert_info_from_pem(str_t pem, struct pki_cert_info *out, err_t *err)
 {
     return info_from(pem.ptr, pem.len, GNUTLS_X509_FMT_PEM, out, err);
+}
+
+int pki_cert_info_from_file(const char *path, struct pki_cert_info *out, err_t *err)
+{
+    buf_t b;
+    buf_init(&b, PKI_FILE_MAX);
+    int rc = pki_file_read(path, &b, err);
+    if (rc == 0) {
+        str_t s = buf_str(&b);
+        bool pem = s.len > 0 && memmem(s.ptr, s.len, "-----BEGIN", 10) != NULL;
+        rc = info_from(s.ptr, s.len, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, out, err);
+    }
+    buf_free(&b);
+    return rc;
 }

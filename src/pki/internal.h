@@ -19,13 +19,13 @@
 #include "core/buf.h"
 #include "core/error.h"
 
-#define PKI_PATH_MAX      4096
-#define PKI_FILE_MAX      (1024 * 1024) /* largest PEM/DER file read */
-#define PKI_SERIAL_BYTES  16            /* random serial numbers, RFC 5280 <= 20 */
-#define PKI_CRL_DAYS      365           /* nextUpdate of a CRL after it is signed */
-#define PKI_MODE_SECRET   0600
-#define PKI_MODE_PUBLIC   0644
-#define PKI_MODE_DIR      0700
+#define PKI_PATH_MAX     4096
+#define PKI_FILE_MAX     (1024 * 1024) /* largest PEM/DER file read */
+#define PKI_SERIAL_BYTES 16            /* random serial numbers, RFC 5280 <= 20 */
+#define PKI_CRL_DAYS     365           /* nextUpdate of a CRL after it is signed */
+#define PKI_MODE_SECRET  0600
+#define PKI_MODE_PUBLIC  0644
+#define PKI_MODE_DIR     0700
 
 /* ---- files.c ---- */
 
@@ -65,8 +65,8 @@ int pki_crt_prepare(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const stru
                     int64_t not_before_ms, int64_t not_after_ms, err_t *err);
 /* Writes crt as PEM, followed by chain's PEM when chain is not NULL, to
  * dir/name (mode 0644). */
-int pki_crt_write(const char *dir, const char *name, gnutls_x509_crt_t crt,
-                  gnutls_x509_crt_t chain, bool exclusive, err_t *err);
+int pki_crt_write(const char *dir, const char *name, gnutls_x509_crt_t crt, gnutls_x509_crt_t chain,
+                  bool exclusive, err_t *err);
 /* Appends the PEM of crt to b. */
 int pki_crt_append_pem(gnutls_x509_crt_t crt, buf_t *b, err_t *err);
 /* Writes key as unencrypted PKCS#8 PEM to path with mode 0600. */

@@ -70,8 +70,8 @@ static int set_rdn_raw(gnutls_x509_crt_t crt, const char *oid, unsigned char tag
 
 /* Builds and signs the system certificate for key. */
 static int system_crt(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const struct pki_ca *ca,
-                      const struct pki_system_options *opt, const char *uid, int64_t nb,
-                      int64_t na, err_t *err)
+                      const struct pki_system_options *opt, const char *uid, int64_t nb, int64_t na,
+                      err_t *err)
 {
     int rc = pki_crt_prepare(crt, key, ca, nb, na, err);
     if (rc != 0)
@@ -90,8 +90,8 @@ static int system_crt(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const st
         (g = set_rdn_raw(crt, "2.5.4.97", TAG_UTF8STRING, orgid)) < 0 ||
         (g = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0, opt->name,
                                            nlen)) < 0 ||
-        (g = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, opt->name,
-                                           nlen)) < 0 ||
+        (g = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, opt->name, nlen)) <
+            0 ||
         (g = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
         (g = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
         (g = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0 ||
@@ -171,8 +171,8 @@ static int check_options(const struct pki_system_options *opt, char paths[F_COUN
                          "a UID is 1 to %d characters of A-Z a-z 0-9 . - and starts with a "
                          "letter or digit",
                          PKI_ISSUE_UID_MAX);
-    if (opt->password && (!opt->password[0] || strnlen(opt->password, PASSWORD_MAX + 1) >
-                                                   PASSWORD_MAX))
+    if (opt->password &&
+        (!opt->password[0] || strnlen(opt->password, PASSWORD_MAX + 1) > PASSWORD_MAX))
         return err_param(err, DUPLA_EINVAL, "password", "a password is 1 to %d bytes",
                          PASSWORD_MAX);
     if (opt->days > PKI_DAYS_MAX)
@@ -238,16 +238,14 @@ int pki_issue_system(const struct pki_system_options *opt, err_t *err)
     if ((rc = pki_key_write(key, paths[F_KEY], true, err)) != 0)
         goto out;
     written = 1;
-    if ((rc = pki_crt_write(opt->dir, strrchr(paths[F_PEM], '/') + 1, crt, ca.crt, true, err)) !=
-        0)
+    if ((rc = pki_crt_write(opt->dir, strrchr(paths[F_PEM], '/') + 1, crt, ca.crt, true, err)) != 0)
         goto out;
     written = 2;
     if ((rc = pki_file_write(paths[F_P12], p12.data, p12.size, PKI_MODE_SECRET, true, err)) != 0)
         goto out;
     written = 3;
-    if (!opt->password &&
-        (rc = pki_file_write(paths[F_PASS], password, strlen(password), PKI_MODE_SECRET, true,
-                             err)) != 0)
+    if (!opt->password && (rc = pki_file_write(paths[F_PASS], password, strlen(password),
+                                               PKI_MODE_SECRET, true, err)) != 0)
         goto out;
     goto out;
 no_random:

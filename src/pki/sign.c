@@ -108,7 +108,8 @@ int pki_signer_load(const char *path, pki_signer_t **out, err_t *err)
         goto out;
     }
     gnutls_ecc_curve_t curve;
-    if ((g = gnutls_pubkey_init(&pub)) < 0 || (g = gnutls_pubkey_import_privkey(pub, s->key, 0, 0)) < 0 ||
+    if ((g = gnutls_pubkey_init(&pub)) < 0 ||
+        (g = gnutls_pubkey_import_privkey(pub, s->key, 0, 0)) < 0 ||
         (g = gnutls_pubkey_export_ecc_raw2(pub, &curve, &x, NULL, 0)) < 0) {
         rc = pki_gnutls_err(err, "reading the public key", g);
         goto out;

@@ -129,9 +129,9 @@ Test(sign, rfc8037_vectors)
     cr_assert_eq(gnutls_x509_privkey_import_ecc_raw(key, GNUTLS_ECC_CURVE_ED25519, &dx, NULL, &dd),
                  0);
     gnutls_datum_t pem;
-    cr_assert_eq(gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL,
-                                                   GNUTLS_PKCS_PLAIN, &pem),
-                 0);
+    cr_assert_eq(
+        gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &pem),
+        0);
     FILE *f = fopen(at("rfc.pem"), "wb");
     cr_assert_not_null(f);
     cr_assert_eq(fwrite(pem.data, 1, pem.size, f), pem.size);
@@ -185,9 +185,9 @@ Test(sign, refusals)
     cr_assert_eq(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
                                               GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
                  0);
-    cr_assert_eq(gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL,
-                                                   GNUTLS_PKCS_PLAIN, &pem),
-                 0);
+    cr_assert_eq(
+        gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &pem),
+        0);
     f = fopen(at("ec.pem"), "wb");
     fwrite(pem.data, 1, pem.size, f);
     fclose(f);
