@@ -8,8 +8,11 @@
 
 #include "cli/cli.h"
 
+int cmd_pki(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
-#define CLI_COMMANDS {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},
+#define CLI_COMMANDS                                                                               \
+    {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
+        {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},
 
 #endif
