@@ -230,7 +230,7 @@ int http_response_finish(http_request_t *req)
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (!has_pending_header(req, "Cache-Control"))
         MHD_add_response_header(r, "Cache-Control", "no-store");
-    if (atomic_load(&req->srv->stopping))
+    if (atomic_load(&req->srv->stopping) && !has_pending_header(req, MHD_HTTP_HEADER_CONNECTION))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     return 0;
 }

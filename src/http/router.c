@@ -55,8 +55,10 @@ void http_methods_format(unsigned set, char *out, size_t cap)
         if (!(set & methods[i].method))
             continue;
         int n = snprintf(out + used, cap - used, "%s%s", used ? ", " : "", methods[i].name);
-        if (n < 0 || (size_t)n >= cap - used)
+        if (n < 0 || (size_t)n >= cap - used) {
+            out[used] = '\0'; /* whole names only */
             return;
+        }
         used += (size_t)n;
     }
 }

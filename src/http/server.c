@@ -304,9 +304,11 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
             return refuse(req, 500, "internal-error", NULL, "The request could not be read.");
         return refuse_err(req, &req->target_err);
     }
-    if (request_too_slow(req))
+    if (request_too_slow(req)) {
+        http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close"); /* a slow client goes */
         return refuse(req, 408, "request-timeout", NULL,
                       "The request took longer to arrive than the server allows.");
+    }
 
     unsigned allowed = 0;
     const struct http_route_entry *e = NULL;
@@ -429,8 +431,8 @@ static const char *termination_name(enum MHD_RequestTerminationCode toe)
     }
 }
 
-/* The path for the log: the decoded path, else the raw one with every byte
- * outside printable ASCII escaped; never the query. */
+/* The path for the log: the decoded path, else the raw (percent-encoded)
+ * one with every byte outside printable ASCII escaped; never the query. */
 static json_t *log_path(const http_request_t *req)
 {
     if (req->path_ok) {
@@ -446,7 +448,7 @@ static json_t *log_path(const http_request_t *req)
         raw = head;
     for (size_t i = 0; i < raw.len && n + 4 < sizeof out; i++) {
         unsigned char c = (unsigned char)raw.ptr[i];
-        if (c < 0x20 || c >= 0x7f || c == '%')
+        if (c < 0x20 || c >= 0x7f)
             n += (size_t)snprintf(out + n, sizeof out - n, "%%%02X", c);
         else
             out[n++] = (char)c;
