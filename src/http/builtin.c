@@ -106,13 +106,20 @@ static int whoami(http_request_t *req, void *ctx, err_t *err)
 int http_builtin_register(http_server_t *srv, err_t *err)
 {
     const struct http_route routes[] = {
-        {.methods = HTTP_GET, .path = "/health/live", .handler = health_live, .name = "health_live"},
+        {.methods = HTTP_GET,
+         .path = "/health/live",
+         .handler = health_live,
+         .name = "health_live"},
         {.methods = HTTP_GET,
          .path = "/health/ready",
          .handler = health_ready,
          .ctx = srv,
          .name = "health_ready"},
-        {.methods = HTTP_GET, .path = "/metrics", .handler = metrics, .ctx = srv, .name = "metrics"},
+        {.methods = HTTP_GET,
+         .path = "/metrics",
+         .handler = metrics,
+         .ctx = srv,
+         .name = "metrics"},
     };
     int rc;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)

@@ -157,8 +157,8 @@ struct http_request {
     buf_t body;
     size_t body_max;
     bool body_too_large;
-    bool has_body;    /* Content-Length > 0 or Transfer-Encoding */
-    bool second_call; /* the access handler's call after the headers one */
+    bool has_body;                     /* Content-Length > 0 or Transfer-Encoding */
+    bool second_call;                  /* the access handler's call after the headers one */
     struct http_extra_header *headers; /* for the response */
     struct MHD_Response *response;     /* the answer, once made */
     unsigned status;

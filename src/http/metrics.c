@@ -64,8 +64,7 @@ void http_metrics_free(struct http_metrics *m)
     free(m);
 }
 
-void http_metrics_observe(struct http_metrics *m, size_t slot, unsigned status,
-                          int64_t duration_ns)
+void http_metrics_observe(struct http_metrics *m, size_t slot, unsigned status, int64_t duration_ns)
 {
     if (!m)
         return;

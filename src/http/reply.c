@@ -93,7 +93,8 @@ json_t *http_problem_json(const err_t *err, const char *instance)
     json_object_set_new(p, "status", json_integer(status));
     /* Messages are formatted from our own text and bounded copies of input;
      * json_string refuses invalid UTF-8, so fall back to a safe detail. */
-    json_t *detail = json_string(err->detail[0] ? err->detail : http_status_title((unsigned)status));
+    json_t *detail =
+        json_string(err->detail[0] ? err->detail : http_status_title((unsigned)status));
     json_object_set_new(p, "detail", detail ? detail : json_string("The request was refused."));
     if (instance && instance[0])
         json_object_set_new(p, "instance", json_string(instance));
@@ -294,8 +295,8 @@ int http_reply_stream(http_request_t *req, unsigned status, const char *content_
     st->cls = cls;
     st->free_fn = free_fn;
     buf_init(&st->piece, HTTP_STREAM_PIECE);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, st, stream_free);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
+                                                                  stream_read, st, stream_free);
     if (!resp) {
         stream_free(st);
         return DUPLA_ENOMEM;

@@ -21,12 +21,11 @@ static const struct {
     enum http_method method;
     const char *name;
 } methods[] = {
-    {HTTP_GET, "GET"},     {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
-    {HTTP_PUT, "PUT"},     {HTTP_PATCH, "PATCH"},   {HTTP_DELETE, "DELETE"},
+    {HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
+    {HTTP_PUT, "PUT"}, {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
 };
-#define N_METHODS (sizeof methods / sizeof methods[0])
-#define ALL_METHODS                                                                                \
-    (HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)
+#define N_METHODS   (sizeof methods / sizeof methods[0])
+#define ALL_METHODS (HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)
 
 const char *http_method_name(enum http_method m)
 {
@@ -117,8 +116,8 @@ int http_router_add(struct http_router *rt, const struct http_route *r, err_t *e
     bool prefix = r->flags & HTTP_ROUTE_PREFIX;
     for (size_t i = 0; i < rt->n; i++) {
         const struct http_route_entry *e = &rt->routes[i];
-        bool same_listener = !e->route.listener || !r->listener ||
-                             strcmp(e->route.listener, r->listener) == 0;
+        bool same_listener =
+            !e->route.listener || !r->listener || strcmp(e->route.listener, r->listener) == 0;
         bool same_kind = ((e->route.flags & HTTP_ROUTE_PREFIX) != 0) == prefix;
         if (same_listener && same_kind && e->path_len == plen &&
             memcmp(e->route.path, r->path, plen) == 0 &&

@@ -87,7 +87,7 @@ static void peer_text(struct MHD_Connection *c, char *out, size_t cap)
     if (!ci || !ci->client_addr)
         return;
     socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                            : sizeof(struct sockaddr_in);
+                                                           : sizeof(struct sockaddr_in);
     if (getnameinfo(ci->client_addr, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) != 0)
         snprintf(out, cap, "unknown");
 }
@@ -141,8 +141,7 @@ const struct http_client_cert *http_conn_client_cert(http_request_t *req)
         return NULL;
     if (!hc->cert_checked) {
         const union MHD_ConnectionInfo *ci =
-            req->mhd ? MHD_get_connection_info(req->mhd, MHD_CONNECTION_INFO_GNUTLS_SESSION)
-                     : NULL;
+            req->mhd ? MHD_get_connection_info(req->mhd, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
         if (ci && ci->tls_session)
             http_tls_client_cert(ci->tls_session, &hc->cert);
         else
@@ -298,6 +297,9 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
                  lim->max_header_bytes);
         return refuse(req, 431, "header-too-large", NULL, d);
     }
+    /* On listeners that take client certificates, every request's log line
+     * names the certificate's fingerprint (examined once per connection). */
+    http_conn_client_cert(req);
     http_request_parse_target(req, lim);
     if (req->target_bad) {
         if (req->target_err.code == DUPLA_ENOMEM)
@@ -312,9 +314,8 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
 
     unsigned allowed = 0;
     const struct http_route_entry *e = NULL;
-    enum http_match m =
-        http_router_match(&srv->router, req->listener->cfg->name, req->path, req->method, &e,
-                          &allowed);
+    enum http_match m = http_router_match(&srv->router, req->listener->cfg->name, req->path,
+                                          req->method, &e, &allowed);
     if (m == HTTP_MATCH_NO_PATH)
         return refuse(req, 404, "not-found", NULL, "There is no resource at this path.");
     if (m == HTTP_MATCH_NO_METHOD) {
@@ -322,8 +323,7 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
         http_methods_format(allowed, allow, sizeof allow);
         http_reply_header(req, "Allow", allow);
         char d[160];
-        snprintf(d, sizeof d, "This resource does not answer this method; it answers %s.",
-                 allow);
+        snprintf(d, sizeof d, "This resource does not answer this method; it answers %s.", allow);
         return refuse(req, 405, "method-not-allowed", NULL, d);
     }
     req->route = e;
@@ -343,8 +343,8 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
         }
     }
 
-    size_t body_max = e->route.max_body < lim->max_body_bytes ? e->route.max_body
-                                                              : lim->max_body_bytes;
+    size_t body_max =
+        e->route.max_body < lim->max_body_bytes ? e->route.max_body : lim->max_body_bytes;
     if (bad_cl)
         return refuse(req, 400, "invalid-request", NULL, "Content-Length is not a number.");
     if (has_cl && (uint64_t)declared > body_max) {
@@ -363,9 +363,8 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
     (void)url;
@@ -477,7 +476,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     size_t slot = req->route ? req->route->index : srv->router.n;
     http_metrics_observe(srv->metrics, slot, status, ns);
 
-    const char *method = http_method_name(req->method);
+    /* No method name when libmicrohttpd refused the request before us;
+     * names we do not know are not logged as sent. */
+    const char *method = req->method_name ? http_method_name(req->method) : "UNKNOWN";
     json_t *f = json_object();
     json_object_set_new(f, "method", json_string(method ? method : "OTHER"));
     json_object_set_new(f, "path", log_path(req));
@@ -489,8 +490,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (req->route)
         json_object_set_new(f, "route", json_string(req->route->route.name));
     if (req->conn && req->conn->cert_checked && req->conn->cert.present)
-        json_object_set_new(f, "client_cert_sha256",
-                            json_string(req->conn->cert.info.sha256_hex));
+        json_object_set_new(f, "client_cert_sha256", json_string(req->conn->cert.info.sha256_hex));
     const char *why = termination_name(toe);
     if (why)
         json_object_set_new(f, "terminated", json_string(why));
@@ -555,8 +555,8 @@ int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *
      * first (see the file comment). */
     const struct limits_config *lim = &cfg->limits;
     size_t max_args = lim->max_url_bytes / 2 + 1;
-    srv->mhd_memory = 2 * lim->max_url_bytes + HTTP_MAX_HEADERS_TOTAL +
-                      2 * lim->max_header_bytes + (max_args + 256) * 64 + 32 * 1024;
+    srv->mhd_memory = 2 * lim->max_url_bytes + HTTP_MAX_HEADERS_TOTAL + 2 * lim->max_header_bytes +
+                      (max_args + 256) * 64 + 32 * 1024;
     *out = srv;
     return 0;
 }
@@ -630,15 +630,14 @@ static int start_daemon(http_server_t *srv, struct http_listener *l, bool v6, er
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     l->daemon = MHD_start_daemon(
         flags, 0, on_accept, l, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-        MHD_OPTION_LISTEN_SOCKET, l->fd,
-        MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_refuse_cert, MHD_OPTION_HTTPS_PRIORITIES,
-        HTTP_TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-        MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)lim->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)lim->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)lim->idle_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->mhd_memory,
-        MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, l->fd, MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_refuse_cert,
+        MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->idle_seconds,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->mhd_memory, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        MHD_OPTION_END);
     if (!l->daemon)
         return err_set(err, DUPLA_EIO, "listener %s: the HTTPS daemon did not start (see log)",
                        l->cfg->name);
@@ -707,7 +706,7 @@ unsigned http_server_port(const http_server_t *srv, const char *listener)
 
 int http_server_reload(http_server_t *srv, err_t *err)
 {
-    int failed = 0;
+    int failed = 0, reloaded = 0;
     for (size_t i = 0; i < srv->n_listeners; i++) {
         struct http_listener *l = &srv->listeners[i];
         struct http_creds *fresh = NULL;
@@ -718,7 +717,7 @@ int http_server_reload(http_server_t *srv, err_t *err)
                      json_pack("{s:s, s:s}", "listener", l->cfg->name, "error", e.log));
             if (!failed)
                 *err = e;
-            failed = 1;
+            failed++;
             continue;
         }
         pthread_mutex_lock(&l->lock);
@@ -727,10 +726,13 @@ int http_server_reload(http_server_t *srv, err_t *err)
         pthread_mutex_unlock(&l->lock);
         if (old)
             creds_put(l, old);
+        reloaded++;
         log_json(LOG_INFO, "certificates reloaded",
                  json_pack("{s:s, s:s}", "listener", l->cfg->name, "server_cert_sha256",
                            fresh->server_sha256));
     }
+    log_json(failed ? LOG_ERROR : LOG_INFO, "reload done",
+             json_pack("{s:i, s:i}", "reloaded", reloaded, "failed", failed));
     return failed ? err->code : 0;
 }
 

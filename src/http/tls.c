@@ -141,7 +141,8 @@ const char *http_tls_reason(unsigned status)
         return "insecure algorithm";
     if (status & GNUTLS_CERT_SIGNATURE_FAILURE)
         return "bad signature";
-    if (status & (GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED | GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE))
+    if (status &
+        (GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED | GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE))
         return "revocation list out of date";
     if (status & GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE)
         return "issuer constraints violated";
@@ -169,8 +170,7 @@ void http_tls_client_cert(gnutls_session_t s, struct http_client_cert *out)
     int rc = gnutls_certificate_verify_peers(s, &client_purpose, 1, &status);
     if (rc < 0) {
         out->gnutls_status = GNUTLS_CERT_INVALID;
-        snprintf(out->reason, sizeof out->reason, "verification failed: %s",
-                 gnutls_strerror(rc));
+        snprintf(out->reason, sizeof out->reason, "verification failed: %s", gnutls_strerror(rc));
         return;
     }
     out->gnutls_status = status;

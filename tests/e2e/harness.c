@@ -131,8 +131,8 @@ int e2e_run_dupla(const char *const *args, const char *out_file)
 int e2e_issue_system(const struct e2e_server *s, const char *name, const char *cvr,
                      const char *const *extra)
 {
-    const char *args[32] = {"pki", "issue-system", "--dir", s->pki_dir, "--cvr", cvr, "--name",
-                            name};
+    const char *args[32] = {"pki", "issue-system", "--dir", s->pki_dir, "--cvr",
+                            cvr,   "--name",       name};
     size_t n = 8;
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         args[n++] = extra[i];
@@ -151,9 +151,9 @@ int e2e_issue_system(const struct e2e_server *s, const char *name, const char *c
 
 static json_t *listener_json(const char *name, const char *policy)
 {
-    json_t *l = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "name", name, "address", "127.0.0.1",
-                          "port", 0, "cert", "pki/server.pem", "key", "pki/server.key",
-                          "client_cert", policy);
+    json_t *l =
+        json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "name", name, "address", "127.0.0.1", "port", 0,
+                  "cert", "pki/server.pem", "key", "pki/server.key", "client_cert", policy);
     if (strcmp(policy, "none") != 0) {
         json_object_set_new(l, "trust", json_string("pki/ca.pem"));
         json_object_set_new(l, "crl", json_string("pki/crl.pem"));
@@ -338,8 +338,11 @@ int e2e_signal(const struct e2e_server *s, int sig)
 }
 
 static const char *const sanitizer_marks[] = {
-    "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-    "WARNING: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer",
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "WARNING: ThreadSanitizer",
+    "ERROR: UndefinedBehaviorSanitizer",
 };
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -567,6 +570,21 @@ static void server_fingerprint(CURL *h, char out[65])
     }
 }
 
+struct upload {
+    const char *p;
+    size_t left;
+};
+
+static size_t on_upload(char *buf, size_t size, size_t n, void *ud)
+{
+    struct upload *u = ud;
+    size_t k = size * n < u->left ? size * n : u->left;
+    memcpy(buf, u->p, k);
+    u->p += k;
+    u->left -= k;
+    return k;
+}
+
 static int write_datum(const char *path, const gnutls_datum_t *d, const char *mode)
 {
     FILE *f = fopen(path, mode);
@@ -633,8 +651,7 @@ done:
     return result;
 }
 
-int e2e_request(const struct e2e_server *s, const struct e2e_request *rq,
-                struct e2e_response *out)
+int e2e_request(const struct e2e_server *s, const struct e2e_request *rq, struct e2e_response *out)
 {
     memset(out, 0, sizeof *out);
     const char *listener = rq->listener ? rq->listener : "api";
@@ -667,9 +684,12 @@ int e2e_request(const struct e2e_server *s, const struct e2e_request *rq,
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_CAINFO, rq->ca_file ? rq->ca_file : ca);
+    /* Only that CA: libcurl would otherwise also read every certificate in
+     * the system's CA folder for each handle (slow under ASan). */
+    curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
     curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms ? rq->timeout_ms
-                                                            : (long)E2E_REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     rq->timeout_ms ? rq->timeout_ms : (long)E2E_REQUEST_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -694,13 +714,15 @@ int e2e_request(const struct e2e_server *s, const struct e2e_request *rq,
         curl_easy_setopt(h, CURLOPT_SSLKEY, p12_key);
     }
     const char *method = rq->method ? rq->method : "GET";
-    if (rq->body) {
-        size_t n = rq->body_len ? rq->body_len : strlen(rq->body);
+    struct upload up = {rq->body, rq->body ? (rq->body_len ? rq->body_len : strlen(rq->body)) : 0};
+    if (rq->body && !rq->chunked) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
-        if (!rq->chunked)
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
-        else
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up.left);
+    } else if (rq->body) {
+        /* A body of unknown length: libcurl sends it chunked. */
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
+        curl_easy_setopt(h, CURLOPT_READDATA, &up);
     }
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);

@@ -28,17 +28,18 @@
 #ifndef DUPLA_TESTS_E2E_HARNESS_H
 #define DUPLA_TESTS_E2E_HARNESS_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-#define E2E_DIR_MAX           512
-#define E2E_PATH_MAX          1024
-#define E2E_MAX_LISTENERS     8
-#define E2E_MAX_HEADERS       64
-#define E2E_READY_TIMEOUT_MS  20000 /* a sanitised build starts slowly */
-#define E2E_STOP_TIMEOUT_MS   20000
+#define E2E_DIR_MAX            512
+#define E2E_PATH_MAX           1024
+#define E2E_MAX_LISTENERS      8
+#define E2E_MAX_HEADERS        64
+#define E2E_READY_TIMEOUT_MS   20000 /* a sanitised build starts slowly */
+#define E2E_STOP_TIMEOUT_MS    20000
 #define E2E_REQUEST_TIMEOUT_MS 20000
 
 struct e2e_options {
@@ -59,12 +60,12 @@ struct e2e_options {
 };
 
 struct e2e_server {
-    char name[32];               /* a shared server's name, else "" */
-    char dir[E2E_DIR_MAX];       /* the temporary folder */
+    char name[32];                 /* a shared server's name, else "" */
+    char dir[E2E_DIR_MAX];         /* the temporary folder */
     char pki_dir[E2E_DIR_MAX + 8]; /* <dir>/pki */
-    char config[E2E_PATH_MAX];   /* <dir>/dupla.json */
-    char log[E2E_PATH_MAX];      /* <dir>/server.log: the server's stderr and stdout */
-    char ready[E2E_PATH_MAX];    /* <dir>/ready.json */
+    char config[E2E_PATH_MAX];     /* <dir>/dupla.json */
+    char log[E2E_PATH_MAX];        /* <dir>/server.log: the server's stderr and stdout */
+    char ready[E2E_PATH_MAX];      /* <dir>/ready.json */
     pid_t pid;
     bool owner; /* this process started it (and must stop it) */
     size_t n_listeners;
@@ -131,22 +132,21 @@ struct e2e_header {
 };
 
 struct e2e_response {
-    long status;         /* 0 when no answer came (see curl_code and error) */
-    int curl_code;       /* CURLcode */
-    char error[256];
+    long status;   /* 0 when no answer came (see curl_code and error) */
+    int curl_code; /* CURLcode */
+    char error[CURL_ERROR_SIZE + 128];
     size_t n_headers;
     struct e2e_header headers[E2E_MAX_HEADERS];
     char *body; /* NUL-terminated */
     size_t body_len;
-    json_t *json;                   /* the body parsed, when it is JSON */
-    char server_cert_sha256[65];    /* of the certificate the server showed */
+    json_t *json;                /* the body parsed, when it is JSON */
+    char server_cert_sha256[65]; /* of the certificate the server showed */
 };
 
 /* Sends one request on a new connection and fills *out (free it with
  * e2e_response_free). Returns 0 when an HTTP answer came, else -1 (a TLS
  * refusal, a timeout...) with curl_code and error set. */
-int e2e_request(const struct e2e_server *s, const struct e2e_request *rq,
-                struct e2e_response *out);
+int e2e_request(const struct e2e_server *s, const struct e2e_request *rq, struct e2e_response *out);
 void e2e_response_free(struct e2e_response *r);
 /* The first value of a response header (case-insensitive name), or NULL. */
 const char *e2e_header(const struct e2e_response *r, const char *name);
@@ -189,7 +189,7 @@ bool e2e_log_contains(const struct e2e_server *s, const char *needle);
     do {                                                                                           \
         if ((resp)->status != (want)) {                                                            \
             e2e_log_tail((srv), 30);                                                               \
-            cr_assert_fail("status %ld, want %d (curl: %s); body: %.*s", (resp)->status,          \
+            cr_assert_fail("status %ld, want %d (curl: %s); body: %.*s", (resp)->status,           \
                            (int)(want), (resp)->error, 2000, (resp)->body ? (resp)->body : "");    \
         }                                                                                          \
     } while (0)
@@ -205,7 +205,7 @@ extern const struct e2e_shared_server e2e_shared_servers[];
 extern const size_t e2e_n_shared_servers;
 
 #define E2E_SHARED_SERVERS(...)                                                                    \
-    const struct e2e_shared_server e2e_shared_servers[] = {__VA_ARGS__};                          \
+    const struct e2e_shared_server e2e_shared_servers[] = {__VA_ARGS__};                           \
     const size_t e2e_n_shared_servers = sizeof e2e_shared_servers / sizeof e2e_shared_servers[0]
 
 #endif

@@ -18,8 +18,9 @@
 
 #define VALID_CVR "10000009" /* passes the modulus-11 check */
 
-E2E_SHARED_SERVERS({"main", {.listeners_json = "[{\"name\": \"strict\", \"client_cert\": "
-                                               "\"require\"}]"}},
+E2E_SHARED_SERVERS({"main",
+                    {.listeners_json = "[{\"name\": \"strict\", \"client_cert\": "
+                                       "\"require\"}]"}},
                    {"limits",
                     {.limits_json = "{\"max_url_bytes\": 300, \"max_header_bytes\": 300, "
                                     "\"max_query_params\": 3, \"idle_seconds\": 2, "
@@ -31,8 +32,8 @@ static const struct e2e_server *main_srv(void)
 }
 
 /* The problem body's members, checked against the response. */
-static void assert_problem(const struct e2e_server *s, const struct e2e_response *r,
-                           long status, const char *slug)
+static void assert_problem(const struct e2e_server *s, const struct e2e_response *r, long status,
+                           const char *slug)
 {
     e2e_assert_status(s, r, status);
     const char *ct = e2e_header(r, "Content-Type");
@@ -243,8 +244,7 @@ Test(whoami, takes_pkcs12)
     issue(s, "whoami-p12", NULL);
     char p12[E2E_PATH_MAX], passfile[E2E_PATH_MAX], pass[256];
     e2e_pki_path(s, "whoami-p12.p12", p12);
-    cr_assert_eq(e2e_read_line(e2e_pki_path(s, "whoami-p12.p12.pass", passfile), pass,
-                               sizeof pass),
+    cr_assert_eq(e2e_read_line(e2e_pki_path(s, "whoami-p12.p12.pass", passfile), pass, sizeof pass),
                  0);
     struct e2e_request rq = {
         .listener = "token", .path = "/whoami", .p12_file = p12, .p12_password = pass};
@@ -278,8 +278,8 @@ static void foreign_cert(const struct e2e_server *s, char *cert, char *key)
     snprintf(dir, sizeof dir, "%s/foreign-%d", s->dir, (int)getpid());
     const char *init[] = {"pki", "init", "--dir", dir, NULL};
     cr_assert_eq(e2e_run_dupla(init, NULL), 0);
-    const char *issue_args[] = {"pki", "issue-system", "--dir", dir, "--cvr", VALID_CVR,
-                                "--name", "intruder", NULL};
+    const char *issue_args[] = {"pki",     "issue-system", "--dir",    dir, "--cvr",
+                                VALID_CVR, "--name",       "intruder", NULL};
     cr_assert_eq(e2e_run_dupla(issue_args, NULL), 0);
     snprintf(cert, E2E_PATH_MAX, "%s/intruder.pem", dir);
     snprintf(key, E2E_PATH_MAX, "%s/intruder.key", dir);
@@ -477,9 +477,9 @@ Test(limits, slow_request_is_408)
 Test(limits, connections_total_and_per_address)
 {
     struct e2e_server s;
-    struct e2e_options opt = {
-        .limits_json = "{\"max_connections\": 3, \"max_connections_per_ip\": 2, "
-                       "\"idle_seconds\": 30}"};
+    struct e2e_options opt = {.limits_json =
+                                  "{\"max_connections\": 3, \"max_connections_per_ip\": 2, "
+                                  "\"idle_seconds\": 30}"};
     cr_assert_eq(e2e_start(&opt, &s), 0);
     int a = e2e_tcp_connect(&s, "api", "127.0.0.1");
     int b = e2e_tcp_connect(&s, "api", "127.0.0.1");

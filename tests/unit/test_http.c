@@ -16,11 +16,8 @@ static int dummy(http_request_t *req, void *ctx, err_t *err)
 static void add(struct http_router *rt, unsigned methods, const char *path, unsigned flags,
                 const char *listener)
 {
-    struct http_route r = {.methods = methods,
-                           .path = path,
-                           .handler = dummy,
-                           .flags = flags,
-                           .listener = listener};
+    struct http_route r = {
+        .methods = methods, .path = path, .handler = dummy, .flags = flags, .listener = listener};
     err_t err;
     cr_assert_eq(http_router_add(rt, &r, &err), 0, "%s: %s", path, err.log);
 }
@@ -101,8 +98,7 @@ Test(router, utf8_paths_match_decoded)
     cr_assert_eq(http_router_match(&rt, "api", path, HTTP_GET, &e, &allowed), HTTP_MATCH_OK);
     /* Decomposed Å (A + U+030A) is another path. */
     cr_assert_eq(http_path_decode(STR("/A%CC%8Arsopg%C3%B8relse"), a, &path, &err), 0);
-    cr_assert_eq(http_router_match(&rt, "api", path, HTTP_GET, &e, &allowed),
-                 HTTP_MATCH_NO_PATH);
+    cr_assert_eq(http_router_match(&rt, "api", path, HTTP_GET, &e, &allowed), HTTP_MATCH_NO_PATH);
     arena_free(a);
     http_router_free(&rt);
 }
@@ -170,10 +166,9 @@ Test(paths, decode_refusals)
     arena_t *a = arena_new(4096);
     str_t out;
     err_t err;
-    const char *bad[] = {"",        "x",         "/a%",       "/a%4",      "/a%G1",
-                         "/a%00",   "/a%0a",     "/a\x01",    "/%C3%28",   "/%ED%A0%80",
-                         "/%C0%AF", "/%F4%90%80%80", "/a/./b", "/a/../b", "/..",
-                         "/a/%2E%2e"};
+    const char *bad[] = {"",       "x",       "/a%",     "/a%4",       "/a%G1",   "/a%00",
+                         "/a%0a",  "/a\x01",  "/%C3%28", "/%ED%A0%80", "/%C0%AF", "/%F4%90%80%80",
+                         "/a/./b", "/a/../b", "/..",     "/a/%2E%2e"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(http_path_decode(str_from_cstr(bad[i]), a, &out, &err), DUPLA_EINVAL,
                      "accepted \"%s\"", bad[i]);
@@ -248,8 +243,9 @@ Test(utf8, validation)
     cr_assert(http_utf8_valid(STR("plain")));
     cr_assert(http_utf8_valid(STR("Årsopgørelse €𝄞")));
     cr_assert(http_utf8_valid(STR("")));
-    const char *bad[] = {"\x80", "\xC3", "\xC3\x28", "\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80",
-                         "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80", "\xFF"};
+    const char *bad[] = {"\x80",         "\xC3",         "\xC3\x28",         "\xC0\x80",
+                         "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80",
+                         "\xFF"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(http_utf8_valid(str_from_cstr(bad[i])), "case %zu", i);
 }
