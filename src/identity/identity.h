@@ -396,21 +396,23 @@ struct identity_demo {
     char org_id[IDENTITY_ID_LEN + 1];
     char org_cvr[CVR_LEN + 1];
     char system_id[IDENTITY_ID_LEN + 1];
-    char pkcs12_file[CONFIG_PATH_MAX];
-    char pkcs12_password[128];
-    char users_file[CONFIG_PATH_MAX]; /* JSON: the demo users and passwords */
+    char users_file[CONFIG_PATH_MAX]; /* JSON: the demo users and their password */
 };
-#define IDENTITY_DEMO_CVR       "12345674"
-#define IDENTITY_DEMO_ORG       "Demo Kommune"
-#define IDENTITY_DEMO_SYSTEM    "demo-system"
-#define IDENTITY_DEMO_PASSWORD  "demo-password-1234"
+#define IDENTITY_DEMO_CVR      "12345674"
+#define IDENTITY_DEMO_ORG      "Demo Kommune"
+#define IDENTITY_DEMO_SYSTEM   "demo-system"
+#define IDENTITY_DEMO_PASSWORD "demo-password-1234"
+#define IDENTITY_DEMO_DOMAIN   "demo.dupla.invalid"
 
-/* Creates (once; later calls find what is there) the demo organisation with
- * an administrator, a processor and a signatory (password
- * IDENTITY_DEMO_PASSWORD, written with the usernames to demo_dir/users.json),
- * a data owner user with dataforvaltning, and a system whose certificate is
- * issued by the local CA in pki_dir. Fills *out for var/demo/connect.json. */
-int identity_demo_setup(identity_t *id, const char *pki_dir, const char *demo_dir,
+/* Creates, once (later calls find what is there and add only what is
+ * missing), the demo organisation (IDENTITY_DEMO_CVR) with an administrator,
+ * a processor and a signatory, a data owner user with dataforvaltning and
+ * operator, all with password IDENTITY_DEMO_PASSWORD (usernames written to
+ * demo_dir/users.json), and the system IDENTITY_DEMO_SYSTEM bound to the
+ * certificate in cert_file (issued by the local CA for IDENTITY_DEMO_CVR;
+ * a re-issued certificate is added to the system). For `dupla demo` only:
+ * the passwords are public. */
+int identity_demo_setup(identity_t *id, const char *cert_file, const char *demo_dir,
                         struct identity_demo *out, err_t *err);
 
 #endif

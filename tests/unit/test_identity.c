@@ -575,3 +575,32 @@ Test(identity, another_process_change_is_seen_after_the_poll_interval)
                  DUPLA_EFORBIDDEN);
     identity_close(other);
 }
+
+Test(identity, demo_setup_is_idempotent)
+{
+    char pki[128], pem[160];
+    snprintf(pki, sizeof pki, "%s/pki", dir);
+    err_t err;
+    struct pki_init_options io = {.dir = pki};
+    cr_assert_eq(pki_init(&io, &err), 0, "%s", err.log);
+    struct pki_system_options so = {.dir = pki, .cvr = IDENTITY_DEMO_CVR,
+                                    .name = IDENTITY_DEMO_SYSTEM};
+    cr_assert_eq(pki_issue_system(&so, &err), 0, "%s", err.log);
+    snprintf(pem, sizeof pem, "%s/%s.pem", pki, IDENTITY_DEMO_SYSTEM);
+    struct identity_demo d1, d2;
+    cr_assert_eq(identity_demo_setup(id, pem, dir, &d1, &err), 0, "%s", err.log);
+    cr_assert_eq(identity_demo_setup(id, pem, dir, &d2, &err), 0, "%s", err.log);
+    cr_assert_str_eq(d1.system_id, d2.system_id);
+    struct pki_cert_info ci;
+    cr_assert_eq(pki_cert_info_from_file(pem, &ci, &err), 0);
+    struct identity_principal p;
+    cr_assert_eq(identity_authenticate_cert(id, &ci, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(),
+                                            &p, &err),
+                 0, "%s", err.log);
+    struct identity_session s;
+    long retry;
+    cr_assert_eq(identity_login(id, STR("underskriver@" IDENTITY_DEMO_DOMAIN),
+                                STR(IDENTITY_DEMO_PASSWORD), "ip", &s, &retry, &err),
+                 0, "%s", err.log);
+    cr_assert_eq(access(d1.users_file, R_OK), 0);
+}
