@@ -44,9 +44,9 @@ static const char usage[] =
     "      --contact-email dupla@aarhus.dk --admin it-admin@aarhus.dk\n"
     "  dupla org suspend 12345674 --config dupla.json --reason 'agreement breach'\n";
 
-static const char *const valued[] = {"config",  "name",       "cvr",          "contact-email",
-                                     "admin",   "admin-name", "environments", "reason",
-                                     NULL};
+static const char *const valued[] = {"config",        "name",   "cvr",
+                                     "contact-email", "admin",  "admin-name",
+                                     "environments",  "reason", NULL};
 static const char *const flags[] = {"json", NULL};
 
 static int print_org(const struct identity_org *o, void *ctx)
@@ -56,8 +56,8 @@ static int print_org(const struct identity_org *o, void *ctx)
         json_array_append_new(arr, identity_org_json(o));
         return 0;
     }
-    printf("%-36s  %-8s  %-9s  %s%s\n", o->id, o->cvr, identity_org_status_name(o->status),
-           o->name, o->data_owner ? " (data owner)" : "");
+    printf("%-36s  %-8s  %-9s  %s%s\n", o->id, o->cvr, identity_org_status_name(o->status), o->name,
+           o->data_owner ? " (data owner)" : "");
     return 0;
 }
 
@@ -116,8 +116,8 @@ static int org_create(struct idcli *c, const struct idcli_args *a)
         json_t *j = identity_org_json(&o);
         json_object_set_new(j, "administrator",
                             json_pack("{s:s, s:s, s:s, s:s}", "user_id", sec.user_id, "username",
-                                      sec.username, "setup_secret", sec.secret,
-                                      "setup_expires", exp));
+                                      sec.username, "setup_secret", sec.secret, "setup_expires",
+                                      exp));
         idcli_print_json(j);
     } else {
         printf("organisation %s (%s) created: %s\n", o.name, o.cvr, o.id);

@@ -79,8 +79,8 @@ static int print_cert(const struct identity_cert *c, void *ctx)
     char nb[32], na[32];
     clock_format_s(c->not_before_ms, nb, sizeof nb);
     clock_format_s(c->not_after_ms, na, sizeof na);
-    printf("%s  %-7s  %s .. %s  %s\n", c->sha256_hex, identity_cert_status_name(c->status), nb,
-           na, c->subject);
+    printf("%s  %-7s  %s .. %s  %s\n", c->sha256_hex, identity_cert_status_name(c->status), nb, na,
+           c->subject);
     return 0;
 }
 
@@ -112,8 +112,8 @@ static int run(const char *cmd, const char *sub, struct idcli *c, const struct i
         } else if (!(org = idcli_need(full, a, "org"))) {
             return EXIT_USAGE;
         }
-        const char *file = kind == SYSTEM_SOURCE ? idcli_need(full, a, "cert")
-                                                 : idcli_get(a, "cert");
+        const char *file =
+            kind == SYSTEM_SOURCE ? idcli_need(full, a, "cert") : idcli_get(a, "cert");
         if (kind == SYSTEM_SOURCE && !file)
             return EXIT_USAGE;
         struct pki_cert_info ci;
@@ -132,8 +132,8 @@ static int run(const char *cmd, const char *sub, struct idcli *c, const struct i
     if (strcmp(sub, "list") == 0) {
         struct list_ctx l = {idcli_flag(a, "json") ? json_array() : NULL,
                              kind == SYSTEM_SOURCE ? SYSTEM_SOURCE : 0};
-        rc = identity_system_list(c->id, str_from_cstr(idcli_get(a, "org")), print_system, &l,
-                                  &err);
+        rc =
+            identity_system_list(c->id, str_from_cstr(idcli_get(a, "org")), print_system, &l, &err);
         if (l.arr)
             idcli_print_json(l.arr);
         return rc ? idcli_fail(full, rc, &err) : 0;
@@ -144,8 +144,7 @@ static int run(const char *cmd, const char *sub, struct idcli *c, const struct i
         rc = identity_cert_list(c->id, str_from_cstr(a->pos[1]), print_cert, NULL, &err);
         return rc ? idcli_fail(full, rc, &err) : 0;
     }
-    if (strcmp(sub, "suspend") == 0 || strcmp(sub, "activate") == 0 ||
-        strcmp(sub, "revoke") == 0) {
+    if (strcmp(sub, "suspend") == 0 || strcmp(sub, "activate") == 0 || strcmp(sub, "revoke") == 0) {
         if ((rc = one_system(full, a)))
             return rc;
         enum system_status st = sub[0] == 's'   ? SYSTEM_SUSPENDED
@@ -219,7 +218,6 @@ int cmd_system(int argc, char **argv)
 
 int cmd_source(int argc, char **argv)
 {
-    static const char *const subs[] = {"register", "list", "suspend", "activate", "revoke",
-                                       NULL};
+    static const char *const subs[] = {"register", "list", "suspend", "activate", "revoke", NULL};
     return main_of("source", usage_source, SYSTEM_SOURCE, subs, argc, argv);
 }

@@ -49,8 +49,8 @@ static const char usage_role[] =
     "example:\n"
     "  dupla role grant anna@aarhus.dk aftager-underskriver --config dupla.json\n";
 
-static const char *const valued[] = {"config", "org", "username", "name", "role",
-                                     "password-file", NULL};
+static const char *const valued[] = {"config", "org",           "username", "name",
+                                     "role",   "password-file", NULL};
 static const char *const flags[] = {"json", NULL};
 static const char *const repeatable[] = {"role", NULL};
 
@@ -119,8 +119,8 @@ static int user_set_password(struct idcli *c, const struct idcli_args *a)
         return rc;
     err_t err;
     err_clear(&err);
-    rc = identity_user_set_password(c->id, &c->actor, str_from_cstr(a->pos[1]),
-                                    str_from_cstr(pw), &err);
+    rc = identity_user_set_password(c->id, &c->actor, str_from_cstr(a->pos[1]), str_from_cstr(pw),
+                                    &err);
     secret_wipe(pw, sizeof pw);
     if (rc)
         return idcli_fail("user set-password", rc, &err);
@@ -200,10 +200,9 @@ int cmd_role(int argc, char **argv)
     err_t err;
     err_clear(&err);
     if (change) {
-        rc = sub[0] == 'g' ? identity_role_grant(c.id, &c.actor, str_from_cstr(a.pos[1]), role,
-                                                 &err)
-                           : identity_role_revoke(c.id, &c.actor, str_from_cstr(a.pos[1]), role,
-                                                  &err);
+        rc = sub[0] == 'g'
+                 ? identity_role_grant(c.id, &c.actor, str_from_cstr(a.pos[1]), role, &err)
+                 : identity_role_revoke(c.id, &c.actor, str_from_cstr(a.pos[1]), role, &err);
         if (rc)
             rc = idcli_fail("role", rc, &err);
         else

@@ -131,8 +131,7 @@ int identity_demo_setup(identity_t *id, const char *cert_file, const char *demo_
                             "demo users of the test environment only; the password is public",
                             "users", users);
     if (json_dump_file(doc, out->users_file, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
-        rc = err_set(err, DUPLA_EIO, "demo: cannot write %s: %s", out->users_file,
-                     strerror(errno));
+        rc = err_set(err, DUPLA_EIO, "demo: cannot write %s: %s", out->users_file, strerror(errno));
     json_decref(doc);
     return rc;
 }

@@ -45,17 +45,15 @@ int identity_history_list(identity_t *id, str_t org, long limit, json_t **out, e
     store_bind_int64(s, 3, limit);
     json_t *a = json_array();
     while ((rc = store_step(s, err)) == STORE_ROW) {
-        json_t *e = json_pack("{s:I, s:I, s:s%, s:s%, s:s%, s:s%, s:s%, s:o, s:o}", "seq",
-                              (json_int_t)store_col_int64(s, 0), "at_ms",
-                              (json_int_t)store_col_int64(s, 1), "actor",
-                              store_col_text(s, 2).ptr ? store_col_text(s, 2).ptr : "",
-                              store_col_text(s, 2).len, "action", store_col_text(s, 3).ptr,
-                              store_col_text(s, 3).len, "object_type", store_col_text(s, 4).ptr,
-                              store_col_text(s, 4).len, "object_id", store_col_text(s, 5).ptr,
-                              store_col_text(s, 5).len, "org_id", store_col_text(s, 6).ptr,
-                              store_col_text(s, 6).len, "before",
-                              parse_or_null(store_col_text(s, 7)), "after",
-                              parse_or_null(store_col_text(s, 8)));
+        json_t *e = json_pack(
+            "{s:I, s:I, s:s%, s:s%, s:s%, s:s%, s:s%, s:o, s:o}", "seq",
+            (json_int_t)store_col_int64(s, 0), "at_ms", (json_int_t)store_col_int64(s, 1), "actor",
+            store_col_text(s, 2).ptr ? store_col_text(s, 2).ptr : "", store_col_text(s, 2).len,
+            "action", store_col_text(s, 3).ptr, store_col_text(s, 3).len, "object_type",
+            store_col_text(s, 4).ptr, store_col_text(s, 4).len, "object_id",
+            store_col_text(s, 5).ptr, store_col_text(s, 5).len, "org_id", store_col_text(s, 6).ptr,
+            store_col_text(s, 6).len, "before", parse_or_null(store_col_text(s, 7)), "after",
+            parse_or_null(store_col_text(s, 8)));
         if (e)
             json_array_append_new(a, e);
     }

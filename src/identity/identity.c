@@ -41,8 +41,7 @@ static int read_config(identity_t *id, const struct dupla_config *cfg, err_t *er
         return err_param(err, DUPLA_EINVAL, "owner_cvr",
                          "identity.owner_cvr: not a valid CVR number");
     if (!owner_name[0] || strlen(owner_name) > IDENTITY_NAME_MAX)
-        return err_param(err, DUPLA_EINVAL, "owner_name",
-                         "identity.owner_name: empty or too long");
+        return err_param(err, DUPLA_EINVAL, "owner_name", "identity.owner_name: empty or too long");
     snprintf(id->owner_name, sizeof id->owner_name, "%s", owner_name);
     snprintf(id->owner_cvr, sizeof id->owner_cvr, "%s", owner_cvr);
     id->setup_ms = setup * 1000;

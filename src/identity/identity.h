@@ -76,20 +76,20 @@ typedef struct identity identity_t;
  * which keeps a login cheap for us and a guess expensive for an attacker
  * holding the table. The encoded hash carries its parameters, so raising
  * them later keeps old hashes verifying. */
-#define PASSWORD_ARGON2_T_COST  2
-#define PASSWORD_ARGON2_M_KIB   19456
-#define PASSWORD_ARGON2_LANES   1
-#define PASSWORD_SALT_BYTES     16
-#define PASSWORD_HASH_BYTES     32
-#define PASSWORD_ENCODED_MAX    128
-#define PASSWORD_MIN_LEN        12
-#define PASSWORD_MAX_LEN        256
+#define PASSWORD_ARGON2_T_COST 2
+#define PASSWORD_ARGON2_M_KIB  19456
+#define PASSWORD_ARGON2_LANES  1
+#define PASSWORD_SALT_BYTES    16
+#define PASSWORD_HASH_BYTES    32
+#define PASSWORD_ENCODED_MAX   128
+#define PASSWORD_MIN_LEN       12
+#define PASSWORD_MAX_LEN       256
 /* Login throttling (in memory, per process). */
-#define LOGIN_WINDOW_MS         (15 * 60 * 1000) /* failures counted over */
-#define LOGIN_MAX_FAILS_USER    5                /* then the user is locked for ... */
-#define LOGIN_MAX_FAILS_IP      20               /* then the address is locked for ... */
-#define LOGIN_LOCKOUT_MS        (15 * 60 * 1000)
-#define LOGIN_THROTTLE_SLOTS    4096 /* tracked users + addresses; the oldest is evicted */
+#define LOGIN_WINDOW_MS      (15 * 60 * 1000) /* failures counted over */
+#define LOGIN_MAX_FAILS_USER 5                /* then the user is locked for ... */
+#define LOGIN_MAX_FAILS_IP   20               /* then the address is locked for ... */
+#define LOGIN_LOCKOUT_MS     (15 * 60 * 1000)
+#define LOGIN_THROTTLE_SLOTS 4096 /* tracked users + addresses; the oldest is evicted */
 
 /* Hashes password into encoded (PASSWORD_ENCODED_MAX bytes). */
 int password_hash(str_t password, char *encoded, size_t cap, err_t *err);
@@ -128,8 +128,8 @@ typedef struct identity_actor {
     char user_id[IDENTITY_ID_LEN + 1]; /* ACTOR_USER */
     char org_id[IDENTITY_ID_LEN + 1];  /* ACTOR_USER: the user's organisation */
     char username[IDENTITY_USERNAME_MAX + 1];
-    bool data_owner; /* the user belongs to the data owner */
-    unsigned roles;  /* enum identity_role bits */
+    bool data_owner;                        /* the user belongs to the data owner */
+    unsigned roles;                         /* enum identity_role bits */
     char label[IDENTITY_USERNAME_MAX + 16]; /* who, in the history */
 } identity_actor_t;
 
@@ -180,9 +180,9 @@ struct identity_org_new {
     str_t name;
     str_t cvr;
     str_t contact_email;
-    unsigned environments;  /* 0: test only */
-    str_t admin_username;   /* the administrator's login (an e-mail address) */
-    str_t admin_name;       /* display name; empty: "Administrator" */
+    unsigned environments; /* 0: test only */
+    str_t admin_username;  /* the administrator's login (an e-mail address) */
+    str_t admin_name;      /* display name; empty: "Administrator" */
 };
 
 const char *identity_org_status_name(enum org_status s);
@@ -226,10 +226,9 @@ struct identity_user {
 /* Creates a user in org (an administrator of that organisation, or local)
  * with the given roles (each must fit the organisation: recipient roles in a
  * recipient, data owner roles at the data owner) and a set-up secret. */
-int identity_user_create(identity_t *id, const identity_actor_t *actor, str_t org,
-                         str_t username, str_t display_name, unsigned roles,
-                         struct identity_user *out, struct identity_setup_secret *setup,
-                         err_t *err);
+int identity_user_create(identity_t *id, const identity_actor_t *actor, str_t org, str_t username,
+                         str_t display_name, unsigned roles, struct identity_user *out,
+                         struct identity_setup_secret *setup, err_t *err);
 /* By id or by username. */
 int identity_user_get(identity_t *id, str_t id_or_username, struct identity_user *out, err_t *err);
 /* Users of org (empty: all), by username. */
@@ -267,8 +266,7 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
                    struct identity_session *out, long *retry_after_s, err_t *err);
 /* The actor behind a session id; refreshes its idle expiry. DUPLA_EUNAUTH
  * when unknown, expired (idle or absolute) or its user/org was suspended. */
-int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *actor,
-                           err_t *err);
+int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *actor, err_t *err);
 /* The CSRF token that belongs to a session id (derived from it: SHA-256 of
  * "csrf:" + id, base64url), into out (IDENTITY_CSRF_TEXT bytes). */
 void identity_session_csrf(str_t session_id, char *out);
@@ -354,15 +352,15 @@ struct identity_principal {
 
 /* Refusal types set in err->type by the registry checks (each distinct;
  * token/token.h maps them to OAuth 2 errors). */
-#define IDENTITY_REFUSE_UNREGISTERED "certificate_unregistered"
-#define IDENTITY_REFUSE_CERT_REVOKED "certificate_revoked"
-#define IDENTITY_REFUSE_CERT_EXPIRED "certificate_expired"
+#define IDENTITY_REFUSE_UNREGISTERED  "certificate_unregistered"
+#define IDENTITY_REFUSE_CERT_REVOKED  "certificate_revoked"
+#define IDENTITY_REFUSE_CERT_EXPIRED  "certificate_expired"
 #define IDENTITY_REFUSE_SYS_SUSPENDED "system_suspended"
-#define IDENTITY_REFUSE_SYS_REVOKED  "system_revoked"
-#define IDENTITY_REFUSE_SYS_KIND     "system_kind"
-#define IDENTITY_REFUSE_ORG_INACTIVE "organisation_suspended"
-#define IDENTITY_REFUSE_CVR_MISMATCH "cvr_mismatch"
-#define IDENTITY_REFUSE_ENVIRONMENT  "environment_not_allowed"
+#define IDENTITY_REFUSE_SYS_REVOKED   "system_revoked"
+#define IDENTITY_REFUSE_SYS_KIND      "system_kind"
+#define IDENTITY_REFUSE_ORG_INACTIVE  "organisation_suspended"
+#define IDENTITY_REFUSE_CVR_MISMATCH  "cvr_mismatch"
+#define IDENTITY_REFUSE_ENVIRONMENT   "environment_not_allowed"
 
 /* The principal a presented (already TLS-verified) certificate stands for:
  * registered and active, of an active system of kind `kind`, of an active
@@ -377,8 +375,8 @@ int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
  * its organisation active with CVR org_cvr and environment env, and the
  * certificate sha256 (PKI_SHA256_LEN bytes) still registered and active. */
 int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
-                             const unsigned char *cert_sha256, enum environment env,
-                             int64_t now_ms, struct identity_principal *out, err_t *err);
+                             const unsigned char *cert_sha256, enum environment env, int64_t now_ms,
+                             struct identity_principal *out, err_t *err);
 /* The generation of the snapshot in use. */
 int64_t identity_generation(identity_t *id);
 /* Marks the snapshot stale: the next lookup reloads it (LISTEN/NOTIFY hook). */

@@ -70,12 +70,11 @@ json_t *identity_envs_json(unsigned envs)
 
 json_t *identity_org_json(const struct identity_org *o)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:I, s:I}", "id", o->id, "name",
-                     o->name, "cvr", o->cvr, "contact_email", o->contact_email, "status",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:I, s:I}", "id", o->id, "name", o->name,
+                     "cvr", o->cvr, "contact_email", o->contact_email, "status",
                      identity_org_status_name(o->status), "environments",
-                     identity_envs_json(o->environments), "data_owner", o->data_owner,
-                     "created_ms", (json_int_t)o->created_ms, "updated_ms",
-                     (json_int_t)o->updated_ms);
+                     identity_envs_json(o->environments), "data_owner", o->data_owner, "created_ms",
+                     (json_int_t)o->created_ms, "updated_ms", (json_int_t)o->updated_ms);
 }
 
 void identity_org_from_row(store_stmt_t *s, struct identity_org *o)
@@ -135,8 +134,8 @@ int identity_org_list(identity_t *id, int (*fn)(const struct identity_org *, voi
     if (rc)
         return rc;
     store_stmt_t *s;
-    rc = store_prepare(c, "SELECT " ORG_COLUMNS " FROM identity_org ORDER BY name, cvr LIMIT ?",
-                       &s, err);
+    rc = store_prepare(c, "SELECT " ORG_COLUMNS " FROM identity_org ORDER BY name, cvr LIMIT ?", &s,
+                       err);
     if (!rc) {
         store_bind_int64(s, 1, IDENTITY_LIST_MAX);
         while ((rc = store_step(s, err)) == STORE_ROW) {
@@ -155,10 +154,9 @@ int identity_org_list(identity_t *id, int (*fn)(const struct identity_org *, voi
 static int org_insert(store_conn_t *c, const struct identity_org *o, err_t *err)
 {
     store_stmt_t *s;
-    int rc = store_prepare(c,
-                           "INSERT INTO identity_org (" ORG_COLUMNS
-                           ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           &s, err);
+    int rc = store_prepare(
+        c, "INSERT INTO identity_org (" ORG_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &s,
+        err);
     if (rc)
         return rc;
     store_bind_cstr(s, 1, o->id);
@@ -217,8 +215,8 @@ int identity_org_create(identity_t *id, const identity_actor_t *actor,
     memset(&o, 0, sizeof o);
     char admin_user[IDENTITY_USERNAME_MAX + 1], admin_name[IDENTITY_NAME_MAX + 1];
     int rc;
-    if ((rc = identity_text_field(in->name, "name", IDENTITY_NAME_MAX, false, o.name,
-                                  sizeof o.name, err)))
+    if ((rc = identity_text_field(in->name, "name", IDENTITY_NAME_MAX, false, o.name, sizeof o.name,
+                                  err)))
         return rc;
     str_t cvr = str_trim(in->cvr);
     if (!ident_cvr_valid(cvr))
@@ -294,8 +292,7 @@ int identity_org_set_status(identity_t *id, const identity_actor_t *actor, str_t
     if (status != ORG_ACTIVE && status != ORG_SUSPENDED && status != ORG_CLOSED)
         return err_param(err, DUPLA_EINVAL, "status", "unknown status");
     char why[IDENTITY_REASON_MAX + 1];
-    int rc = identity_text_field(reason, "reason", IDENTITY_REASON_MAX, true, why, sizeof why,
-                                 err);
+    int rc = identity_text_field(reason, "reason", IDENTITY_REASON_MAX, true, why, sizeof why, err);
     if (rc)
         return rc;
     store_conn_t *c;

@@ -34,8 +34,7 @@ int password_hash(str_t password, char *encoded, size_t cap, err_t *err)
                                    PASSWORD_ARGON2_LANES, password.ptr, password.len, salt,
                                    sizeof salt, PASSWORD_HASH_BYTES, encoded, cap);
     if (rc != ARGON2_OK)
-        return err_internal(err, DUPLA_ECRYPTO, "password: argon2id: %s",
-                            argon2_error_message(rc));
+        return err_internal(err, DUPLA_ECRYPTO, "password: argon2id: %s", argon2_error_message(rc));
     return 0;
 }
 

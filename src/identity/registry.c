@@ -368,8 +368,8 @@ int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
     const struct reg_cert *ce = s ? find_cert(s, cert->sha256) : NULL;
     int rc = check_cert(ce, now_ms, err);
     if (!rc)
-        rc = check_system(s, &s->systems[ce->system], kind, env, str_from_cstr(cert->cvr), out,
-                          err);
+        rc =
+            check_system(s, &s->systems[ce->system], kind, env, str_from_cstr(cert->cvr), out, err);
     if (!rc)
         memcpy(out->cert_sha256, cert->sha256, PKI_SHA256_LEN);
     pthread_rwlock_unlock(&id->reg_lock);
@@ -377,8 +377,8 @@ int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
 }
 
 int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
-                             const unsigned char *cert_sha256, enum environment env,
-                             int64_t now_ms, struct identity_principal *out, err_t *err)
+                             const unsigned char *cert_sha256, enum environment env, int64_t now_ms,
+                             struct identity_principal *out, err_t *err)
 {
     maybe_refresh(id);
     pthread_rwlock_rdlock(&id->reg_lock);

@@ -195,8 +195,8 @@ static int h_login(http_request_t *req, void *ctx, err_t *err)
     http_reply_header(req, "Cache-Control", "no-store");
     rc = http_reply_json(req, 200,
                          json_pack("{s:s, s:I, s:{s:s, s:s, s:s, s:o, s:b}}", "csrf_token", s.csrf,
-                                   "expires_ms", (json_int_t)s.expires_ms, "user", "id",
-                                   a.user_id, "username", a.username, "org_id", a.org_id, "roles",
+                                   "expires_ms", (json_int_t)s.expires_ms, "user", "id", a.user_id,
+                                   "username", a.username, "org_id", a.org_id, "roles",
                                    identity_roles_json(a.roles), "data_owner", a.data_owner));
     secret_wipe(&s, sizeof s);
     return rc;
@@ -297,7 +297,8 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
         json_array_foreach(ev, i, e)
         {
             unsigned bit;
-            if (!json_is_string(e) || identity_envs_parse(str_from_cstr(json_string_value(e)), &bit)) {
+            if (!json_is_string(e) ||
+                identity_envs_parse(str_from_cstr(json_string_value(e)), &bit)) {
                 json_decref(b);
                 return err_param(err, DUPLA_EINVAL, "environments",
                                  "environments: a list of test and production");
@@ -388,7 +389,8 @@ static int h_users(http_request_t *req, void *ctx, err_t *err)
             unsigned bit = 0;
             if (rc)
                 break;
-            if (!json_is_string(r) || identity_role_parse(str_from_cstr(json_string_value(r)), &bit))
+            if (!json_is_string(r) ||
+                identity_role_parse(str_from_cstr(json_string_value(r)), &bit))
                 rc = err_param(err, DUPLA_EINVAL, "roles", "unknown role");
             roles |= bit;
         }
@@ -443,8 +445,7 @@ static int h_revoke(http_request_t *req, void *ctx, err_t *err)
 
 /* ---- systems and certificates ---- */
 
-static int cert_member(json_t *b, struct pki_cert_info *ci, bool required, bool *has,
-                       err_t *err)
+static int cert_member(json_t *b, struct pki_cert_info *ci, bool required, bool *has, err_t *err)
 {
     str_t pem;
     int rc = member(b, "certificate", required, &pem, err);
@@ -611,8 +612,7 @@ int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err)
         {HTTP_POST, "/api/session", h_login, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "login"},
         {R | HTTP_DELETE, "/api/session", h_session, id, 0, 0, NULL, "session"},
         {HTTP_POST, "/api/setup", h_setup, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "setup"},
-        {HTTP_POST, "/api/password", h_password, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL,
-         "password"},
+        {HTTP_POST, "/api/password", h_password, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "password"},
         {R | HTTP_POST, "/api/orgs", h_orgs, id, 0, IDENTITY_API_MAX_BODY, NULL, "orgs"},
         {HTTP_POST, "/api/orgs/status", h_org_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
          "org-status"},

@@ -36,8 +36,8 @@
 #include "http/http.h"
 #include "identity/identity.h"
 
-#define IDENTITY_API_MAX_BODY  (16 * 1024) /* JSON bodies (a PEM certificate fits) */
-#define IDENTITY_LOGIN_MAX_BODY 2048       /* before authentication: tighter */
+#define IDENTITY_API_MAX_BODY   (16 * 1024) /* JSON bodies (a PEM certificate fits) */
+#define IDENTITY_LOGIN_MAX_BODY 2048        /* before authentication: tighter */
 
 /* Registers the routes above on srv (every listener). id must outlive srv. */
 int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err);

@@ -94,8 +94,7 @@ static const struct store_migration migrations[] = {
 
 int identity_schema_apply(store_t *st, err_t *err)
 {
-    return store_migrate(st, "identity", migrations, sizeof migrations / sizeof migrations[0],
-                         err);
+    return store_migrate(st, "identity", migrations, sizeof migrations / sizeof migrations[0], err);
 }
 
 int identity_migrate(store_t *st, err_t *err)

@@ -127,7 +127,8 @@ void identity_session_csrf(str_t session_id, char *out)
     unsigned char d[PKI_SHA256_LEN];
     /* SHA-256("csrf:" || id): one-way, so the token does not reveal the id. */
     char buf[5 + IDENTITY_SESSION_ID_TEXT];
-    size_t n = session_id.len < IDENTITY_SESSION_ID_TEXT ? session_id.len : IDENTITY_SESSION_ID_TEXT;
+    size_t n =
+        session_id.len < IDENTITY_SESSION_ID_TEXT ? session_id.len : IDENTITY_SESSION_ID_TEXT;
     memcpy(buf, "csrf:", 5);
     memcpy(buf + 5, session_id.ptr, n);
     identity_sha256(buf, 5 + n, d);
@@ -195,8 +196,9 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
         note_failure(id, ukey, LOGIN_MAX_FAILS_USER, now);
         note_failure(id, akey, LOGIN_MAX_FAILS_IP, now);
         json_t *f = json_pack("{s:s, s:s}", "peer", peer ? peer : "", "reason",
-                              !found ? "unknown user or no password" : vrc ? "wrong password"
-                                                                           : "inactive");
+                              !found ? "unknown user or no password"
+                              : vrc  ? "wrong password"
+                                     : "inactive");
         log_json(LOG_INFO, "login refused", f);
         rc = err_set(err, DUPLA_EUNAUTH, "wrong username or password");
         goto out;
@@ -243,15 +245,14 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
     if (rc)
         secret_wipe(out, sizeof *out);
     else
-        log_json(LOG_INFO, "login", json_pack("{s:s, s:s}", "user_id", uid, "peer",
-                                              peer ? peer : ""));
+        log_json(LOG_INFO, "login",
+                 json_pack("{s:s, s:s}", "user_id", uid, "peer", peer ? peer : ""));
 out:
     store_conn_put(c);
     return rc;
 }
 
-int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *actor,
-                           err_t *err)
+int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *actor, err_t *err)
 {
     if (session_id.len == 0 || session_id.len >= IDENTITY_SESSION_ID_TEXT)
         return err_set(err, DUPLA_EUNAUTH, "no valid session; log in");
@@ -292,16 +293,16 @@ int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *a
     bool expired = rc == STORE_ROW && (now >= expires || now - last_seen >= id->session_idle_ms);
     if (rc != STORE_ROW || expired || !active) {
         if (expired || (rc == STORE_ROW && !active)) {
-            if (store_prepare(c, "DELETE FROM identity_session WHERE id_hash = ?", &s, NULL) ==
-                0) {
+            if (store_prepare(c, "DELETE FROM identity_session WHERE id_hash = ?", &s, NULL) == 0) {
                 store_bind_cstr(s, 1, idhash);
                 store_step(s, NULL);
                 store_stmt_done(s);
             }
         }
         memset(actor, 0, sizeof *actor);
-        rc = err_set(err, DUPLA_EUNAUTH, expired ? "the session has expired; log in again"
-                                                 : "no valid session; log in");
+        rc =
+            err_set(err, DUPLA_EUNAUTH,
+                    expired ? "the session has expired; log in again" : "no valid session; log in");
         goto out;
     }
     rc = 0;

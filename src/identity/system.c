@@ -50,9 +50,9 @@ json_t *identity_system_json(const struct identity_system *s)
 
 json_t *identity_cert_json(const struct identity_cert *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I}", "sha256",
-                     c->sha256_hex, "system_id", c->system_id, "subject", c->subject, "issuer",
-                     c->issuer, "serial", c->serial_hex, "cvr", c->cvr, "not_before_ms",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I}", "sha256", c->sha256_hex,
+                     "system_id", c->system_id, "subject", c->subject, "issuer", c->issuer,
+                     "serial", c->serial_hex, "cvr", c->cvr, "not_before_ms",
                      (json_int_t)c->not_before_ms, "not_after_ms", (json_int_t)c->not_after_ms,
                      "status", identity_cert_status_name(c->status), "created_ms",
                      (json_int_t)c->created_ms);
@@ -250,10 +250,9 @@ static int cert_insert(store_conn_t *c, const identity_actor_t *actor,
     if (rc == STORE_ROW)
         return err_param(err, DUPLA_ECONFLICT, "certificate",
                          "the certificate is registered already");
-    rc = store_prepare(c,
-                       "INSERT INTO identity_cert (" CERT_COLUMNS
-                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       &s, err);
+    rc = store_prepare(
+        c, "INSERT INTO identity_cert (" CERT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s,
+        err);
     if (rc)
         return rc;
     store_bind_cstr(s, 1, ce.sha256_hex);
@@ -285,8 +284,8 @@ int identity_system_register(identity_t *id, const identity_actor_t *actor, str_
 {
     struct identity_system sy;
     memset(&sy, 0, sizeof sy);
-    int rc = identity_text_field(name, "name", IDENTITY_NAME_MAX, false, sy.name, sizeof sy.name,
-                                 err);
+    int rc =
+        identity_text_field(name, "name", IDENTITY_NAME_MAX, false, sy.name, sizeof sy.name, err);
     if (rc)
         return rc;
     if (strchr(sy.name, '/'))
@@ -474,8 +473,9 @@ int identity_cert_revoke(identity_t *id, const identity_actor_t *actor, str_t sh
                          err_t *err)
 {
     if (sha256_hex.len != PKI_SHA256_HEX - 1)
-        return err_param(err, DUPLA_EINVAL, "sha256", "a certificate is named by its SHA-256 "
-                                                      "fingerprint (64 hex digits)");
+        return err_param(err, DUPLA_EINVAL, "sha256",
+                         "a certificate is named by its SHA-256 "
+                         "fingerprint (64 hex digits)");
     char fp[PKI_SHA256_HEX];
     for (size_t i = 0; i < sha256_hex.len; i++) {
         char ch = sha256_hex.ptr[i];
@@ -525,7 +525,8 @@ int identity_cert_revoke(identity_t *id, const identity_actor_t *actor, str_t sh
     json_t *before = identity_cert_json(&ce);
     ce.status = CERT_REVOKED;
     json_t *after = identity_cert_json(&ce);
-    if ((rc = store_prepare(c, "UPDATE identity_cert SET status = 2, revoked_ms = ? WHERE sha256 = ?",
+    if ((rc = store_prepare(c,
+                            "UPDATE identity_cert SET status = 2, revoked_ms = ? WHERE sha256 = ?",
                             &s, err)) == 0) {
         store_bind_int64(s, 1, clock_now_ms());
         store_bind_cstr(s, 2, fp);
@@ -534,8 +535,7 @@ int identity_cert_revoke(identity_t *id, const identity_actor_t *actor, str_t sh
         rc = rc < 0 ? rc : 0;
     }
     if (!rc)
-        rc = identity_history_record(c, actor, "cert.revoke", "cert", fp, o.id, before, after,
-                                     err);
+        rc = identity_history_record(c, actor, "cert.revoke", "cert", fp, o.id, before, after, err);
     json_decref(before);
     json_decref(after);
     if (!rc)

@@ -17,8 +17,8 @@ json_t *identity_user_json(const struct identity_user *u)
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:I}", "id", u->id, "org_id", u->org_id,
                      "username", u->username, "display_name", u->display_name, "status",
                      u->status == USER_ACTIVE ? "active" : "suspended", "roles",
-                     identity_roles_json(u->roles), "has_password", u->has_password,
-                     "created_ms", (json_int_t)u->created_ms);
+                     identity_roles_json(u->roles), "has_password", u->has_password, "created_ms",
+                     (json_int_t)u->created_ms);
 }
 
 static void user_from_row(store_stmt_t *s, struct identity_user *u)
@@ -136,8 +136,7 @@ int identity_user_insert(store_conn_t *c, const identity_actor_t *actor, const c
     if (rc < 0)
         return rc;
     json_t *after = identity_user_json(&u);
-    rc = identity_history_record(c, actor, "user.create", "user", u.id, u.org_id, NULL, after,
-                                 err);
+    rc = identity_history_record(c, actor, "user.create", "user", u.id, u.org_id, NULL, after, err);
     json_decref(after);
     if (!rc && out)
         *out = u;
@@ -145,8 +144,7 @@ int identity_user_insert(store_conn_t *c, const identity_actor_t *actor, const c
 }
 
 int identity_setup_secret_issue(identity_t *id, store_conn_t *c, const char *user_id,
-                                const char *username, struct identity_setup_secret *out,
-                                err_t *err)
+                                const char *username, struct identity_setup_secret *out, err_t *err)
 {
     unsigned char raw[IDENTITY_SECRET_BYTES];
     if (rand_bytes(raw, sizeof raw))
@@ -205,10 +203,9 @@ static bool may_administer(const identity_actor_t *actor, const char *org_id)
            (identity_actor_has(actor, ROLE_ADMINISTRATOR) && strcmp(actor->org_id, org_id) == 0);
 }
 
-int identity_user_create(identity_t *id, const identity_actor_t *actor, str_t org,
-                         str_t username, str_t display_name, unsigned roles,
-                         struct identity_user *out, struct identity_setup_secret *setup,
-                         err_t *err)
+int identity_user_create(identity_t *id, const identity_actor_t *actor, str_t org, str_t username,
+                         str_t display_name, unsigned roles, struct identity_user *out,
+                         struct identity_setup_secret *setup, err_t *err)
 {
     char uname[IDENTITY_USERNAME_MAX + 1], dname[IDENTITY_NAME_MAX + 1];
     int rc = identity_email_field(username, "username", uname, sizeof uname, err);
@@ -281,16 +278,16 @@ static int store_password(store_conn_t *c, const identity_actor_t *actor,
     }
     secret_wipe(encoded, sizeof encoded);
     /* Every session of the user ends with a password change. */
-    if (!rc && (rc = store_prepare(c, "DELETE FROM identity_session WHERE user_id = ?", &s,
-                                   err)) == 0) {
+    if (!rc &&
+        (rc = store_prepare(c, "DELETE FROM identity_session WHERE user_id = ?", &s, err)) == 0) {
         store_bind_cstr(s, 1, u->id);
         rc = store_step(s, err);
         store_stmt_done(s);
         rc = rc < 0 ? rc : 0;
     }
     if (!rc)
-        rc = identity_history_record(c, actor, "user.set_password", "user", u->id, u->org_id,
-                                     NULL, NULL, err);
+        rc = identity_history_record(c, actor, "user.set_password", "user", u->id, u->org_id, NULL,
+                                     NULL, err);
     return rc;
 }
 
@@ -402,8 +399,8 @@ static int role_change(identity_t *id, const identity_actor_t *actor, str_t user
         goto out;
     unsigned roles = grant ? (u.roles | role) : (u.roles & ~role);
     if (roles == u.roles) {
-        rc = err_param(err, DUPLA_ECONFLICT, "role", grant ? "the user has the role already"
-                                                           : "the user does not have the role");
+        rc = err_param(err, DUPLA_ECONFLICT, "role",
+                       grant ? "the user has the role already" : "the user does not have the role");
         goto out;
     }
     if (!grant && role == ROLE_ADMINISTRATOR && actor->kind == ACTOR_USER &&
@@ -427,8 +424,8 @@ static int role_change(identity_t *id, const identity_actor_t *actor, str_t user
         rc = rc < 0 ? rc : 0;
     }
     if (!rc)
-        rc = identity_history_record(c, actor, grant ? "role.grant" : "role.revoke", "user",
-                                     u.id, u.org_id, before, after, err);
+        rc = identity_history_record(c, actor, grant ? "role.grant" : "role.revoke", "user", u.id,
+                                     u.org_id, before, after, err);
     json_decref(before);
     json_decref(after);
     if (!rc)

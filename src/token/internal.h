@@ -26,11 +26,11 @@ struct token_keyset {
 struct token_service {
     struct token_config cfg;
     identity_t *id;
-    pthread_rwlock_t lock;      /* guards keys (swapped on reload) */
-    pthread_mutex_t sign_lock;  /* one signature at a time per key */
+    pthread_rwlock_t lock;     /* guards keys (swapped on reload) */
+    pthread_mutex_t sign_lock; /* one signature at a time per key */
     struct token_keyset *keys;
-    int64_t keys_checked_ms;    /* last look at the folder */
-    int64_t keys_dir_mtime_ns;  /* the folder's mtime when loaded */
+    int64_t keys_checked_ms;   /* last look at the folder */
+    int64_t keys_dir_mtime_ns; /* the folder's mtime when loaded */
     pthread_mutex_t check_lock;
 };
 

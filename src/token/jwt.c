@@ -33,8 +33,8 @@ static int append_b64(buf_t *b, const void *data, size_t n)
     return rc;
 }
 
-int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t now_ms,
-                char **jwt, struct token_issued *info, err_t *err)
+int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t now_ms, char **jwt,
+                struct token_issued *info, err_t *err)
 {
     token_keys_maybe_reload(ts, false);
     struct token_issued inf;
@@ -55,12 +55,12 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
     const struct token_key *active = &ts->keys->keys[ts->keys->n - 1];
     snprintf(inf.kid, sizeof inf.kid, "%s", active->kid);
     json_t *header = json_pack("{s:s, s:s, s:s}", "alg", JWT_ALG, "typ", "JWT", "kid", inf.kid);
-    json_t *payload = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:s}}", "iss",
-        ts->cfg.issuer, "aud", ts->cfg.audience, "sub", p->system_id, "org_cvr", p->org_cvr,
-        "org_id", p->org_id, "env", environment_name(ts->cfg.env), "scope", TOKEN_SCOPE, "iat",
-        (json_int_t)inf.iat_s, "nbf", (json_int_t)inf.iat_s, "exp", (json_int_t)inf.exp_s, "jti",
-        inf.jti, "cnf", "x5t#S256", x5t);
+    json_t *payload =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:s}}", "iss",
+                  ts->cfg.issuer, "aud", ts->cfg.audience, "sub", p->system_id, "org_cvr",
+                  p->org_cvr, "org_id", p->org_id, "env", environment_name(ts->cfg.env), "scope",
+                  TOKEN_SCOPE, "iat", (json_int_t)inf.iat_s, "nbf", (json_int_t)inf.iat_s, "exp",
+                  (json_int_t)inf.exp_s, "jti", inf.jti, "cnf", "x5t#S256", x5t);
     char *htext = header ? json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     claims = payload ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(header);
@@ -159,8 +159,8 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         rc = refuse(err, TOKEN_REFUSE_ALG, "the token's algorithm is not EdDSA");
         goto out;
     }
-    if (json_object_get(header, "crit") || (typ && (!json_is_string(typ) ||
-                                                    strcmp(json_string_value(typ), "JWT") != 0))) {
+    if (json_object_get(header, "crit") ||
+        (typ && (!json_is_string(typ) || strcmp(json_string_value(typ), "JWT") != 0))) {
         rc = refuse(err, TOKEN_REFUSE_MALFORMED, "the token's header has an unknown typ or crit");
         goto out;
     }
@@ -199,7 +199,8 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     const char *jti = json_string_value(json_object_get(claims, "jti"));
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     json_t *iat = json_object_get(claims, "iat");
-    const char *x5t = json_string_value(json_object_get(json_object_get(claims, "cnf"), "x5t#S256"));
+    const char *x5t =
+        json_string_value(json_object_get(json_object_get(claims, "cnf"), "x5t#S256"));
     if (!iss || !sub || !cvr || !env || !jti || !json_is_integer(exp) || !json_is_integer(nbf) ||
         !json_is_integer(iat) || !x5t) {
         rc = refuse(err, TOKEN_REFUSE_CLAIMS, "the token lacks a required claim");

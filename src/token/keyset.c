@@ -20,8 +20,8 @@
 #include "core/log.h"
 #include "token/internal.h"
 
-#define KEY_PREFIX  "key-"
-#define KEY_SUFFIX  ".pem"
+#define KEY_PREFIX    "key-"
+#define KEY_SUFFIX    ".pem"
 #define KEY_FILES_MAX 256 /* files looked at in the folder */
 
 struct key_file {
@@ -50,7 +50,8 @@ static bool key_name(const char *name, int64_t *created)
 
 static int cmp_key_file(const void *a, const void *b)
 {
-    int64_t x = ((const struct key_file *)a)->created_ms, y = ((const struct key_file *)b)->created_ms;
+    int64_t x = ((const struct key_file *)a)->created_ms,
+            y = ((const struct key_file *)b)->created_ms;
     return x < y ? -1 : x > y;
 }
 
@@ -178,8 +179,7 @@ void token_keys_maybe_reload(token_service_t *ts, bool force)
     bool aged = false;
     pthread_rwlock_rdlock(&ts->lock);
     for (size_t i = 0; i < ts->keys->n; i++)
-        if (ts->keys->keys[i].retired_ms &&
-            ts->keys->keys[i].retired_ms + keep_ms(&ts->cfg) < now)
+        if (ts->keys->keys[i].retired_ms && ts->keys->keys[i].retired_ms + keep_ms(&ts->cfg) < now)
             aged = true;
     pthread_rwlock_unlock(&ts->lock);
     if (changed || aged) {
@@ -214,9 +214,9 @@ json_t *token_jwks(token_service_t *ts)
         const struct token_key *k = &ts->keys->keys[i];
         char x[TOKEN_THUMBPRINT_B64];
         base64url_encode(k->pub, sizeof k->pub, x);
-        json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP",
-                                              "crv", "Ed25519", "x", x, "kid", k->kid, "use",
-                                              "sig", "alg", "EdDSA"));
+        json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv",
+                                              "Ed25519", "x", x, "kid", k->kid, "use", "sig", "alg",
+                                              "EdDSA"));
     }
     pthread_rwlock_unlock(&ts->lock);
     return json_pack("{s:o}", "keys", keys);

@@ -202,10 +202,9 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     if (!scope_ok(scope))
         return oauth_error(req, 400, "invalid_scope", "scope_unsupported",
                            "the only scope is openid", txid, NULL);
-    if (form_get(params, n, "client_id", &client_id) &&
-        !str_eq_cstr(client_id, ts->cfg.client_id))
-        return oauth_error(req, 401, "invalid_client", "client_id_unknown",
-                           "unknown client_id", txid, NULL);
+    if (form_get(params, n, "client_id", &client_id) && !str_eq_cstr(client_id, ts->cfg.client_id))
+        return oauth_error(req, 401, "invalid_client", "client_id_unknown", "unknown client_id",
+                           txid, NULL);
 
     const struct http_client_cert *cc = http_req_client_cert(req);
     if (!cc || !cc->present)
@@ -223,8 +222,9 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     if (identity_authenticate_cert(ts->id, &cc->info, SYSTEM_RECIPIENT, ts->cfg.env, now, &p,
                                    &e2)) {
         bool unauth = e2.code == DUPLA_EUNAUTH;
-        return oauth_error(req, unauth ? 401 : 403, unauth ? "invalid_client" : "unauthorized_client",
-                           e2.type, e2.detail, txid, cc->info.sha256_hex);
+        return oauth_error(req, unauth ? 401 : 403,
+                           unauth ? "invalid_client" : "unauthorized_client", e2.type, e2.detail,
+                           txid, cc->info.sha256_hex);
     }
     char *jwt = NULL;
     struct token_issued info;
@@ -232,8 +232,8 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     if (rc)
         return rc;
     json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "system_id", p.system_id, "org_id",
-                          p.org_id, "jti", info.jti, "kid", info.kid, "exp",
-                          (json_int_t)info.exp_s, "request_id", http_req_id(req));
+                          p.org_id, "jti", info.jti, "kid", info.kid, "exp", (json_int_t)info.exp_s,
+                          "request_id", http_req_id(req));
     if (txid[0])
         json_object_set_new(f, "transaktion_id", json_string(txid));
     log_json(LOG_INFO, "token issued", f);

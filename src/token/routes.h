@@ -9,22 +9,23 @@
  * exact reason (documented in the README's token section):
  *
  *   status error                  error_code                  when
- *   400    invalid_request        form_invalid                body is not a form, a parameter repeats
- *   400    unsupported_grant_type grant_type_unsupported      grant_type is not password / client_credentials
- *   400    invalid_scope          scope_unsupported           scope asks for anything but openid
- *   401    invalid_client         client_id_unknown           client_id is not the configured one
- *   401    invalid_client         certificate_missing         no client certificate on the connection
- *   401    invalid_client         certificate_untrusted       does not chain to a trust anchor (unknown CA)
- *   401    invalid_client         certificate_expired         outside its validity (also: not yet valid)
- *   401    invalid_client         certificate_revoked         on the CRL, or its registration was revoked
- *   401    invalid_client         certificate_unregistered    valid, but bound to no system
- *   403    unauthorized_client    system_suspended            the system is suspended
- *   403    unauthorized_client    system_revoked              the system is revoked
- *   403    unauthorized_client    system_kind                 the certificate is a source system's
- *   403    unauthorized_client    organisation_suspended      the organisation is suspended or closed
- *   403    unauthorized_client    cvr_mismatch                the certificate's CVR is not the organisation's
- *   403    unauthorized_client    environment_not_allowed     the organisation may not use this environment
- *   413    invalid_request        request_too_large           body over TOKEN_FORM_MAX bytes
+ *   400    invalid_request        form_invalid                body is not a form, a parameter
+ * repeats 400    unsupported_grant_type grant_type_unsupported      grant_type is not password /
+ * client_credentials 400    invalid_scope          scope_unsupported           scope asks for
+ * anything but openid 401    invalid_client         client_id_unknown           client_id is not
+ * the configured one 401    invalid_client         certificate_missing         no client
+ * certificate on the connection 401    invalid_client         certificate_untrusted       does not
+ * chain to a trust anchor (unknown CA) 401    invalid_client         certificate_expired outside
+ * its validity (also: not yet valid) 401    invalid_client         certificate_revoked         on
+ * the CRL, or its registration was revoked 401    invalid_client         certificate_unregistered
+ * valid, but bound to no system 403    unauthorized_client    system_suspended            the
+ * system is suspended 403    unauthorized_client    system_revoked              the system is
+ * revoked 403    unauthorized_client    system_kind                 the certificate is a source
+ * system's 403    unauthorized_client    organisation_suspended      the organisation is suspended
+ * or closed 403    unauthorized_client    cvr_mismatch                the certificate's CVR is not
+ * the organisation's 403    unauthorized_client    environment_not_allowed     the organisation may
+ * not use this environment 413    invalid_request        request_too_large           body over
+ * TOKEN_FORM_MAX bytes
  */
 #ifndef DUPLA_TOKEN_ROUTES_H
 #define DUPLA_TOKEN_ROUTES_H

@@ -56,9 +56,8 @@ static void issue(const struct e2e_server *s, const char *name, const char *cvr,
 
 static void org(const struct e2e_server *s, const char *cvr, const char *admin)
 {
-    const char *args[] = {"org",     "create", "--name",          "Org",    "--cvr",
-                          cvr,       "--admin", admin,            "--contact-email",
-                          "k@x.dk", NULL};
+    const char *args[] = {"org",     "create", "--name",          "Org",    "--cvr", cvr,
+                          "--admin", admin,    "--contact-email", "k@x.dk", NULL};
     must(s, args);
 }
 
@@ -66,8 +65,9 @@ static void sys_register(const struct e2e_server *s, const char *cvr, const char
 {
     char pem[E2E_PATH_MAX], file[64];
     snprintf(file, sizeof file, "%s.pem", name);
-    const char *args[] = {"system", "register", "--org", cvr, "--name",
-                          name,     "--cert",   e2e_pki_path(s, file, pem), NULL};
+    const char *args[] = {"system", "register", "--org",  cvr,
+                          "--name", name,       "--cert", e2e_pki_path(s, file, pem),
+                          NULL};
     must(s, args);
 }
 
@@ -120,13 +120,14 @@ static const struct e2e_server *world(void)
         char other[E2E_PATH_MAX];
         const char *init[] = {"pki", "init", "--dir", e2e_path(s, "other-pki", other), NULL};
         cr_assert_eq(e2e_run_dupla(init, NULL), 0);
-        const char *foreign[] = {"pki",  "issue-system", "--dir", other, "--cvr",
+        const char *foreign[] = {"pki", "issue-system", "--dir",   other, "--cvr",
                                  CVR_A, "--name",       "foreign", NULL};
         cr_assert_eq(e2e_run_dupla(foreign, NULL), 0);
         /* revoke on the CA's CRL, and let the server re-read it */
         char pem[E2E_PATH_MAX];
-        const char *rev[] = {"pki", "revoke", "--dir", s->pki_dir, "--cert",
-                             e2e_pki_path(s, "revoked.pem", pem), NULL};
+        const char *rev[] = {"pki",      "revoke", "--dir",
+                             s->pki_dir, "--cert", e2e_pki_path(s, "revoked.pem", pem),
+                             NULL};
         cr_assert_eq(e2e_run_dupla(rev, NULL), 0);
         cr_assert_eq(e2e_signal(s, SIGHUP), 0);
         /* the organisation's CVR record is corrected after registration */
@@ -155,8 +156,7 @@ static void post_token(const struct e2e_server *s, const char *name, const char 
                              .body = body ? body : form,
                              .headers = (const char *const[]){
                                  "Content-Type: application/x-www-form-urlencoded",
-                                 "x-transaktion-id: 0b1c6a4e-1111-4222-8333-944455556666",
-                                 NULL}};
+                                 "x-transaktion-id: 0b1c6a4e-1111-4222-8333-944455556666", NULL}};
     if (name) {
         snprintf(f, sizeof f, "%s.pem", name);
         rq.cert_file = e2e_pki_path(s, f, pem);
@@ -175,8 +175,7 @@ static void expect_refusal(const char *cert, const char *body, long status, cons
     e2e_assert_status(s, &r, status);
     cr_assert_not_null(r.json, "not JSON: %s", r.body);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "error")), error);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "error_code")), code, "%s",
-                     r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "error_code")), code, "%s", r.body);
     cr_assert_not_null(json_object_get(r.json, "error_description"));
     cr_assert_null(json_object_get(r.json, "access_token"));
     cr_assert_str_eq(e2e_header(&r, "Cache-Control"), "no-store");

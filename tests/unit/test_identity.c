@@ -162,13 +162,11 @@ Test(identity, onboarding_creates_administrator_with_one_time_secret)
     cr_assert_eq(identity_user_complete_setup(id, STR("admin@aarhus.dk"), STR("wrong"),
                                               STR("a brand new password"), &err),
                  DUPLA_EUNAUTH);
-    cr_assert_eq(identity_user_complete_setup(id, STR("admin@aarhus.dk"),
-                                              str_from_cstr(sec.secret),
+    cr_assert_eq(identity_user_complete_setup(id, STR("admin@aarhus.dk"), str_from_cstr(sec.secret),
                                               STR("a brand new password"), &err),
                  0, "%s", err.log);
     /* once only */
-    cr_assert_eq(identity_user_complete_setup(id, STR("admin@aarhus.dk"),
-                                              str_from_cstr(sec.secret),
+    cr_assert_eq(identity_user_complete_setup(id, STR("admin@aarhus.dk"), str_from_cstr(sec.secret),
                                               STR("another new password"), &err),
                  DUPLA_EUNAUTH);
     struct identity_session sess;
@@ -185,8 +183,7 @@ Test(identity, setup_secret_expires)
     onboard("Odense Kommune", CVR_A, "admin@odense.dk", &o, &sec);
     exec_sql("UPDATE identity_user SET setup_expires_ms = 1");
     err_t err;
-    cr_assert_eq(identity_user_complete_setup(id, STR("admin@odense.dk"),
-                                              str_from_cstr(sec.secret),
+    cr_assert_eq(identity_user_complete_setup(id, STR("admin@odense.dk"), str_from_cstr(sec.secret),
                                               STR("a brand new password"), &err),
                  DUPLA_EUNAUTH);
 }
@@ -257,16 +254,16 @@ Test(identity, role_rules)
     user_actor(owner.cvr, "dfv@skat.dk", ROLE_DATAFORVALTNING, &dfv);
     struct identity_user u;
     struct identity_setup_secret s2;
-    cr_assert_eq(identity_user_create(id, &local, STR(CVR_A), STR("emp@a.dk"), STR("Emp"), 0, &u,
-                                      &s2, &err),
-                 0);
-    cr_assert_eq(identity_user_create(id, &local, STR(CVR_B), STR("emp@b.dk"), STR("Emp"), 0, &u,
-                                      &s2, &err),
-                 0);
+    cr_assert_eq(
+        identity_user_create(id, &local, STR(CVR_A), STR("emp@a.dk"), STR("Emp"), 0, &u, &s2, &err),
+        0);
+    cr_assert_eq(
+        identity_user_create(id, &local, STR(CVR_B), STR("emp@b.dk"), STR("Emp"), 0, &u, &s2, &err),
+        0);
 
     /* an administrator grants inside its own organisation */
-    cr_assert_eq(identity_role_grant(id, &admin_a, STR("emp@a.dk"), ROLE_SIGNATORY, &err), 0,
-                 "%s", err.log);
+    cr_assert_eq(identity_role_grant(id, &admin_a, STR("emp@a.dk"), ROLE_SIGNATORY, &err), 0, "%s",
+                 err.log);
     cr_assert_eq(identity_role_grant(id, &admin_a, STR("emp@a.dk"), ROLE_SIGNATORY, &err),
                  DUPLA_ECONFLICT);
     /* ... not in another */
@@ -287,9 +284,9 @@ Test(identity, role_rules)
                                       STR_NULL, ROLE_PROCESSOR, &u, &s2, &err),
                  DUPLA_EINVAL);
     /* an administrator creates users only in its own organisation */
-    cr_assert_eq(identity_user_create(id, &admin_a, STR(CVR_B), STR("new@b.dk"), STR_NULL, 0, &u,
-                                      &s2, &err),
-                 DUPLA_EFORBIDDEN);
+    cr_assert_eq(
+        identity_user_create(id, &admin_a, STR(CVR_B), STR("new@b.dk"), STR_NULL, 0, &u, &s2, &err),
+        DUPLA_EFORBIDDEN);
     cr_assert_eq(identity_role_revoke(id, &admin_a, STR("emp@a.dk"), ROLE_SIGNATORY, &err), 0);
     cr_assert_eq(identity_role_revoke(id, &admin_a, STR("adm@a.dk"), ROLE_ADMINISTRATOR, &err),
                  DUPLA_ECONFLICT);
@@ -310,9 +307,9 @@ Test(identity, sessions_csrf_logout_and_expiry)
                  0);
     struct identity_session s;
     long retry;
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s,
-                                &retry, &err),
-                 0);
+    cr_assert_eq(
+        identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s, &retry, &err),
+        0);
     identity_actor_t a1;
     cr_assert_eq(identity_session_actor(id, str_from_cstr(s.id), &a1, &err), 0);
     cr_assert_eq(a1.kind, ACTOR_USER);
@@ -327,26 +324,26 @@ Test(identity, sessions_csrf_logout_and_expiry)
     cr_assert_eq(identity_session_actor(id, str_from_cstr(s.id), &a1, &err), DUPLA_EUNAUTH);
     cr_assert(strstr(err.detail, "expired") != NULL);
     /* absolute expiry */
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s,
-                                &retry, &err),
-                 0);
+    cr_assert_eq(
+        identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s, &retry, &err),
+        0);
     exec_sql("UPDATE identity_session SET expires_ms = 1");
     cr_assert_eq(identity_session_actor(id, str_from_cstr(s.id), &a1, &err), DUPLA_EUNAUTH);
     /* logout */
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s,
-                                &retry, &err),
-                 0);
+    cr_assert_eq(
+        identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s, &retry, &err),
+        0);
     cr_assert_eq(identity_logout(id, str_from_cstr(s.id), &err), 0);
     cr_assert_eq(identity_session_actor(id, str_from_cstr(s.id), &a1, &err), DUPLA_EUNAUTH);
     /* a suspended organisation's sessions end */
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s,
-                                &retry, &err),
-                 0);
+    cr_assert_eq(
+        identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s, &retry, &err),
+        0);
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_SUSPENDED, STR(""), &err), 0);
     cr_assert_eq(identity_session_actor(id, str_from_cstr(s.id), &a1, &err), DUPLA_EUNAUTH);
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s,
-                                &retry, &err),
-                 DUPLA_EUNAUTH);
+    cr_assert_eq(
+        identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "ip", &s, &retry, &err),
+        DUPLA_EUNAUTH);
 }
 
 Test(identity, login_is_throttled_per_user)
@@ -364,14 +361,14 @@ Test(identity, login_is_throttled_per_user)
         cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("wrong password!"), "10.0.0.1", &s,
                                     &retry, &err),
                      DUPLA_EUNAUTH);
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.2",
-                                &s, &retry, &err),
+    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.2", &s,
+                                &retry, &err),
                  DUPLA_ERATE);
     cr_assert_gt(retry, 0);
     cr_assert_eq(err_status(&err), 429);
     identity_throttle_reset(id);
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.2",
-                                &s, &retry, &err),
+    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.2", &s,
+                                &retry, &err),
                  0, "%s", err.log);
 }
 
@@ -402,17 +399,17 @@ Test(identity, systems_and_certificates_in_the_registry)
 
     struct identity_principal p;
     int64_t now = clock_now_ms();
-    cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
-                 0, "%s", err.log);
+    cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err), 0,
+                 "%s", err.log);
     cr_assert_str_eq(p.system_id, sy.id);
     cr_assert_str_eq(p.org_cvr, CVR_A);
-    cr_assert_eq(identity_authenticate_cert(id, &stranger, SYSTEM_RECIPIENT, ENV_TEST, now, &p,
-                                            &err),
-                 DUPLA_EUNAUTH);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &stranger, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
+        DUPLA_EUNAUTH);
     cr_assert_str_eq(err.type, IDENTITY_REFUSE_UNREGISTERED);
-    cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_PRODUCTION, now, &p,
-                                            &err),
-                 DUPLA_EFORBIDDEN);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_PRODUCTION, now, &p, &err),
+        DUPLA_EFORBIDDEN);
     cr_assert_str_eq(err.type, IDENTITY_REFUSE_ENVIRONMENT);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_SOURCE, ENV_TEST, now, &p, &err),
                  DUPLA_EFORBIDDEN);
@@ -423,15 +420,14 @@ Test(identity, systems_and_certificates_in_the_registry)
     cr_assert_str_eq(err.type, IDENTITY_REFUSE_CERT_EXPIRED);
 
     /* suspended system, at once */
-    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_SUSPENDED,
-                                            &err),
-                 0);
+    cr_assert_eq(
+        identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_SUSPENDED, &err), 0);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
                  DUPLA_EFORBIDDEN);
     cr_assert_str_eq(err.type, IDENTITY_REFUSE_SYS_SUSPENDED);
-    cr_assert_eq(identity_system_set_status(id, &local, STR(CVR_A "/lønsystem"), SYSTEM_ACTIVE,
-                                            &err),
-                 0, "%s", err.log);
+    cr_assert_eq(
+        identity_system_set_status(id, &local, STR(CVR_A "/lønsystem"), SYSTEM_ACTIVE, &err), 0,
+        "%s", err.log);
     /* suspended organisation */
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_SUSPENDED, STR("x"), &err), 0);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
@@ -447,8 +443,7 @@ Test(identity, systems_and_certificates_in_the_registry)
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
                  DUPLA_EUNAUTH);
     cr_assert_str_eq(err.type, IDENTITY_REFUSE_CERT_REVOKED);
-    cr_assert_eq(identity_authenticate_cert(id, &c2, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
-                 0);
+    cr_assert_eq(identity_authenticate_cert(id, &c2, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err), 0);
 
     /* a CVR that no longer matches (the organisation's record changed) */
     exec_sql("UPDATE identity_org SET cvr = '" CVR_C "' WHERE cvr = '" CVR_A "';"
@@ -459,8 +454,7 @@ Test(identity, systems_and_certificates_in_the_registry)
     cr_assert_str_eq(err.type, IDENTITY_REFUSE_CVR_MISMATCH);
 
     /* revoking the system revokes it for good */
-    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_REVOKED,
-                                            &err),
+    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_REVOKED, &err),
                  0);
     cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_ACTIVE, &err),
                  DUPLA_ECONFLICT);
@@ -484,33 +478,32 @@ Test(identity, system_rules)
     fake_cert(&cb, CVR_B);
     fake_cert(&cs, owner.cvr);
     struct identity_system sa, sb, ss;
-    cr_assert_eq(identity_system_register(id, &admin_a, STR(CVR_A), STR("s"), SYSTEM_RECIPIENT,
-                                          &ca, &sa, &err),
+    cr_assert_eq(identity_system_register(id, &admin_a, STR(CVR_A), STR("s"), SYSTEM_RECIPIENT, &ca,
+                                          &sa, &err),
                  0, "%s", err.log);
-    cr_assert_eq(identity_system_register(id, &admin_a, STR(CVR_B), STR("s"), SYSTEM_RECIPIENT,
-                                          &cb, &sb, &err),
+    cr_assert_eq(identity_system_register(id, &admin_a, STR(CVR_B), STR("s"), SYSTEM_RECIPIENT, &cb,
+                                          &sb, &err),
                  DUPLA_EFORBIDDEN);
-    cr_assert_eq(identity_system_register(id, &proc_a, STR(CVR_A), STR("t"), SYSTEM_RECIPIENT,
-                                          NULL, &sb, &err),
+    cr_assert_eq(identity_system_register(id, &proc_a, STR(CVR_A), STR("t"), SYSTEM_RECIPIENT, NULL,
+                                          &sb, &err),
                  DUPLA_EFORBIDDEN);
     /* source systems: the data owner's dataforvaltning, at the data owner */
-    cr_assert_eq(identity_system_register(id, &admin_a, STR(CVR_A), STR("src"), SYSTEM_SOURCE,
-                                          NULL, &ss, &err),
+    cr_assert_eq(identity_system_register(id, &admin_a, STR(CVR_A), STR("src"), SYSTEM_SOURCE, NULL,
+                                          &ss, &err),
                  DUPLA_EFORBIDDEN);
     cr_assert_eq(identity_system_register(id, &dfv, str_from_cstr(owner.cvr), STR("skattesystem"),
                                           SYSTEM_SOURCE, &cs, &ss, &err),
                  0, "%s", err.log);
     struct identity_principal p;
-    cr_assert_eq(identity_authenticate_cert(id, &cs, SYSTEM_SOURCE, ENV_TEST, clock_now_ms(), &p,
-                                            &err),
-                 0, "%s", err.log);
-    /* the operator suspends any system; a processor none */
-    cr_assert_eq(identity_system_set_status(id, &proc_a, str_from_cstr(sa.id), SYSTEM_SUSPENDED,
-                                            &err),
-                 DUPLA_EFORBIDDEN);
     cr_assert_eq(
-        identity_system_set_status(id, &op, str_from_cstr(sa.id), SYSTEM_SUSPENDED, &err), 0,
+        identity_authenticate_cert(id, &cs, SYSTEM_SOURCE, ENV_TEST, clock_now_ms(), &p, &err), 0,
         "%s", err.log);
+    /* the operator suspends any system; a processor none */
+    cr_assert_eq(
+        identity_system_set_status(id, &proc_a, str_from_cstr(sa.id), SYSTEM_SUSPENDED, &err),
+        DUPLA_EFORBIDDEN);
+    cr_assert_eq(identity_system_set_status(id, &op, str_from_cstr(sa.id), SYSTEM_SUSPENDED, &err),
+                 0, "%s", err.log);
 }
 
 Test(identity, history_records_who_what_before_after)
@@ -555,24 +548,23 @@ Test(identity, another_process_change_is_seen_after_the_poll_interval)
     cr_assert_eq(identity_org_create(other, &local, &in, &a, &sec, &err), 0);
     struct pki_cert_info c;
     fake_cert(&c, CVR_A);
-    cr_assert_eq(identity_system_register(other, &local, STR(CVR_A), STR("s"), SYSTEM_RECIPIENT,
-                                          &c, NULL, &err),
+    cr_assert_eq(identity_system_register(other, &local, STR(CVR_A), STR("s"), SYSTEM_RECIPIENT, &c,
+                                          NULL, &err),
                  0);
     /* id has not looked yet; after the interval it has */
     usleep((IDENTITY_DEFAULT_REGISTRY_POLL_MS + 50) * 1000);
     struct identity_principal p;
-    cr_assert_eq(identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(),
-                                            &p, &err),
-                 0, "%s", err.log);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err), 0,
+        "%s", err.log);
     cr_assert_eq(identity_generation(id), identity_generation(other));
     /* and invalidation (the LISTEN/NOTIFY hook) makes it immediate */
-    cr_assert_eq(identity_system_set_status(other, &local, STR(CVR_A "/s"), SYSTEM_SUSPENDED,
-                                            &err),
+    cr_assert_eq(identity_system_set_status(other, &local, STR(CVR_A "/s"), SYSTEM_SUSPENDED, &err),
                  0);
     identity_registry_invalidate(id);
-    cr_assert_eq(identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(),
-                                            &p, &err),
-                 DUPLA_EFORBIDDEN);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
+        DUPLA_EFORBIDDEN);
     identity_close(other);
 }
 
@@ -583,8 +575,8 @@ Test(identity, demo_setup_is_idempotent)
     err_t err;
     struct pki_init_options io = {.dir = pki};
     cr_assert_eq(pki_init(&io, &err), 0, "%s", err.log);
-    struct pki_system_options so = {.dir = pki, .cvr = IDENTITY_DEMO_CVR,
-                                    .name = IDENTITY_DEMO_SYSTEM};
+    struct pki_system_options so = {
+        .dir = pki, .cvr = IDENTITY_DEMO_CVR, .name = IDENTITY_DEMO_SYSTEM};
     cr_assert_eq(pki_issue_system(&so, &err), 0, "%s", err.log);
     snprintf(pem, sizeof pem, "%s/%s.pem", pki, IDENTITY_DEMO_SYSTEM);
     struct identity_demo d1, d2;
@@ -594,9 +586,9 @@ Test(identity, demo_setup_is_idempotent)
     struct pki_cert_info ci;
     cr_assert_eq(pki_cert_info_from_file(pem, &ci, &err), 0);
     struct identity_principal p;
-    cr_assert_eq(identity_authenticate_cert(id, &ci, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(),
-                                            &p, &err),
-                 0, "%s", err.log);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &ci, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
+        0, "%s", err.log);
     struct identity_session s;
     long retry;
     cr_assert_eq(identity_login(id, STR("underskriver@" IDENTITY_DEMO_DOMAIN),

@@ -55,8 +55,8 @@ static void setup(void)
     snprintf(cert.subject, sizeof cert.subject, "CN=s");
     cert.not_before_ms = clock_now_ms() - 3600000;
     cert.not_after_ms = clock_now_ms() + 86400000;
-    cr_assert_eq(identity_system_register(id, &local, STR(CVR_A), STR("s"), SYSTEM_RECIPIENT,
-                                          &cert, &sys, &err),
+    cr_assert_eq(identity_system_register(id, &local, STR(CVR_A), STR("s"), SYSTEM_RECIPIENT, &cert,
+                                          &sys, &err),
                  0, "%s", err.log);
     cr_assert_eq(token_config_load(&cfg, &tcfg, &err), 0, "%s", err.log);
     cr_assert_eq(token_service_new(&tcfg, id, &ts, &err), 0, "%s", err.log);
@@ -79,9 +79,9 @@ static char *issue_with(token_service_t *t, int64_t now_ms)
 {
     struct identity_principal p;
     err_t err;
-    cr_assert_eq(identity_authenticate_cert(id, &cert, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(),
-                                            &p, &err),
-                 0, "%s", err.log);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &cert, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
+        0, "%s", err.log);
     char *jwt;
     struct token_issued info;
     cr_assert_eq(token_issue(t, &p, now_ms, &jwt, &info, &err), 0, "%s", err.log);
@@ -122,8 +122,7 @@ Test(token, issues_a_token_that_verifies)
     char *jwt = issue_with(ts, clock_now_ms());
     struct token_principal pr;
     err_t err;
-    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), 0, "%s",
-                 err.log);
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), 0, "%s", err.log);
     cr_assert_str_eq(pr.system_id, sys.id);
     cr_assert_str_eq(pr.org_cvr, CVR_A);
     cr_assert_eq(pr.env, ENV_TEST);
@@ -146,8 +145,7 @@ Test(token, issues_a_token_that_verifies)
     const char *dot2 = strchr(dot + 1, '.');
     n = base64url_decode((str_t){dot + 1, (size_t)(dot2 - dot - 1)}, raw, sizeof raw);
     json_t *c = json_loadb(raw, (size_t)n, 0, NULL);
-    const char *keys[] = {"iss", "aud", "sub", "org_cvr", "env", "iat", "nbf", "exp", "jti",
-                          "cnf"};
+    const char *keys[] = {"iss", "aud", "sub", "org_cvr", "env", "iat", "nbf", "exp", "jti", "cnf"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert_not_null(json_object_get(c, keys[i]), "claim %s", keys[i]);
     cr_assert_eq(json_integer_value(json_object_get(c, "exp")) -
@@ -225,7 +223,8 @@ Test(token, refuses_alg_none_and_other_algorithms)
 Test(token, refuses_expired_and_not_yet_valid)
 {
     int64_t now = clock_now_ms();
-    char *old = issue_with(ts, now - (TOKEN_DEFAULT_LIFETIME_S + TOKEN_DEFAULT_LEEWAY_S + 1) * 1000);
+    char *old =
+        issue_with(ts, now - (TOKEN_DEFAULT_LIFETIME_S + TOKEN_DEFAULT_LEEWAY_S + 1) * 1000);
     expect_refusal(old, TOKEN_REFUSE_EXPIRED);
     free(old);
     /* inside the leeway still good */
@@ -274,19 +273,16 @@ Test(token, refuses_when_system_revoked_after_issue)
 {
     char *jwt = issue_with(ts, clock_now_ms());
     err_t err;
-    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_SUSPENDED,
-                                            &err),
-                 0);
+    cr_assert_eq(
+        identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_SUSPENDED, &err), 0);
     expect_refusal(jwt, IDENTITY_REFUSE_SYS_SUSPENDED);
-    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_ACTIVE,
-                                            &err),
+    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_ACTIVE, &err),
                  0);
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_SUSPENDED, STR(""), &err), 0);
     expect_refusal(jwt, IDENTITY_REFUSE_ORG_INACTIVE);
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_ACTIVE, STR(""), &err), 0);
-    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_REVOKED,
-                                            &err),
-                 0);
+    cr_assert_eq(
+        identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_REVOKED, &err), 0);
     /* revoking the system revokes its certificate too: the first check to
      * fail is the certificate's */
     expect_refusal(jwt, IDENTITY_REFUSE_CERT_REVOKED);
@@ -295,7 +291,7 @@ Test(token, refuses_when_system_revoked_after_issue)
 
 Test(token, refuses_malformed_tokens)
 {
-    const char *bad[] = {"", "abc", "a.b", "a.b.c.d", "..", "eyJhbGciOiJFZERTQSJ9..sig",
+    const char *bad[] = {"",           "abc", "a.b", "a.b.c.d", "..", "eyJhbGciOiJFZERTQSJ9..sig",
                          "!!!.???.***"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_refusal(bad[i], TOKEN_REFUSE_MALFORMED);
@@ -320,10 +316,8 @@ Test(token, rotation_keeps_old_tokens_verifying)
     token_active_kid(ts, now_kid);
     cr_assert_str_eq(now_kid, kid2);
     struct token_principal pr;
-    cr_assert_eq(token_verify(ts, str_from_cstr(t1), clock_now_ms(), &pr, &err), 0, "%s",
-                 err.log);
-    cr_assert_eq(token_verify(ts, str_from_cstr(t2), clock_now_ms(), &pr, &err), 0, "%s",
-                 err.log);
+    cr_assert_eq(token_verify(ts, str_from_cstr(t1), clock_now_ms(), &pr, &err), 0, "%s", err.log);
+    cr_assert_eq(token_verify(ts, str_from_cstr(t2), clock_now_ms(), &pr, &err), 0, "%s", err.log);
     json_t *jwks = token_jwks(ts);
     json_t *keys = json_object_get(jwks, "keys");
     cr_assert_eq(json_array_size(keys), 2);
