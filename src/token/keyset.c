@@ -69,7 +69,7 @@ static int list_keys(const char *dir, struct key_file *files, size_t *n, err_t *
         if (!key_name(e->d_name, &created) || strlen(e->d_name) >= sizeof files[0].name)
             continue;
         files[*n].created_ms = created;
-        snprintf(files[*n].name, sizeof files[0].name, "%s", e->d_name);
+        str_copy(str_from_cstr(e->d_name), files[*n].name, sizeof files[0].name);
         (*n)++;
     }
     closedir(d);
