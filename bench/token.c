@@ -165,8 +165,7 @@ int main(int argc, char **argv)
     /* verification */
     struct identity_principal p;
     char *jwt;
-    if (identity_authenticate_cert(id, &ci, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p,
-                                   &err) ||
+    if (identity_authenticate_cert(id, &ci, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err) ||
         token_issue(ts, &p, clock_now_ms(), &jwt, NULL, &err))
         return die("issue", &err);
     struct token_principal tp;
