@@ -143,8 +143,8 @@ int main(int argc, char **argv)
     if (token_config_load(&cfg, &tc, &err) || token_service_new(&tc, id, &ts, &err))
         return die("token", &err);
     http_server_t *srv;
-    if (http_server_new(&cfg, &srv, &err) || token_routes_register(srv, ts, &err) ||
-        http_server_start(srv, &err))
+    if (http_server_new(&cfg, &srv, &err) || http_builtin_register(srv, &err) ||
+        token_routes_register(srv, ts, &err) || http_server_start(srv, &err))
         return die("http", &err);
     unsigned port = http_server_port(srv, "token");
     curl_global_init(CURL_GLOBAL_DEFAULT);
