@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 
-#define CLI_COMMANDS
+int cmd_pki(int argc, char **argv);
+
+#define CLI_COMMANDS {"pki", "local CA, system certificates, signing keys", cmd_pki},
 
 #endif
