@@ -41,26 +41,26 @@
 #define AGREEMENT_ID_LEN     32
 #define AGREEMENT_URN_PREFIX "urn:ufst:adgangsgrundlag:aftale:"
 
-#define AGREEMENT_NAME_MAX   128 /* actor names, "cli:<unix user>" */
-#define AGREEMENT_CVR_MAX    9   /* 8 digits and a NUL */
-#define AGREEMENT_SYSTEM_MAX 64  /* a system id, as identity names it */
+#define AGREEMENT_NAME_MAX    128 /* actor names, "cli:<unix user>" */
+#define AGREEMENT_CVR_MAX     9   /* 8 digits and a NUL */
+#define AGREEMENT_SYSTEM_MAX  64  /* a system id, as identity names it */
 #define AGREEMENT_MAILBOX_MAX 256
 
 /* Limits of an application (each a refusal naming the field when passed). */
-#define AGREEMENT_TITLE_MAX        200
-#define AGREEMENT_PURPOSE_MAX      4000
-#define AGREEMENT_LEGAL_BASES_MAX  16
-#define AGREEMENT_LAW_MAX          300
-#define AGREEMENT_SECTION_MAX      100
-#define AGREEMENT_SERVICES_MAX     64
-#define AGREEMENT_FIELDS_MAX       256 /* per service */
-#define AGREEMENT_FIELD_NAME_MAX   128 /* service and field names */
-#define AGREEMENT_SYSTEMS_MAX      64
-#define AGREEMENT_CONTACT_MAX      200
-#define AGREEMENT_REASON_MAX       2000
-#define AGREEMENT_ASSESSMENT_MAX   8000
-#define AGREEMENT_VOLUME_MAX       1000000000LL
-#define AGREEMENT_LIST_MAX         1000 /* agreements in one list answer */
+#define AGREEMENT_TITLE_MAX       200
+#define AGREEMENT_PURPOSE_MAX     4000
+#define AGREEMENT_LEGAL_BASES_MAX 16
+#define AGREEMENT_LAW_MAX         300
+#define AGREEMENT_SECTION_MAX     100
+#define AGREEMENT_SERVICES_MAX    64
+#define AGREEMENT_FIELDS_MAX      256 /* per service */
+#define AGREEMENT_FIELD_NAME_MAX  128 /* service and field names */
+#define AGREEMENT_SYSTEMS_MAX     64
+#define AGREEMENT_CONTACT_MAX     200
+#define AGREEMENT_REASON_MAX      2000
+#define AGREEMENT_ASSESSMENT_MAX  8000
+#define AGREEMENT_VOLUME_MAX      1000000000LL
+#define AGREEMENT_LIST_MAX        1000 /* agreements in one list answer */
 /* The expiry warning goes out this many days before the last valid day ends. */
 #define AGREEMENT_EXPIRY_WARNING_DAYS 30
 
@@ -100,8 +100,7 @@ typedef struct agreement_registry agreement_registry_t;
 
 /* Applies the module's migrations, loads the registry. The caller owns *out
  * (agreement_close) and keeps st alive longer; hooks are copied. */
-int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t **out,
-                   err_t *err);
+int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t **out, err_t *err);
 void agreement_close(agreement_t *ag);
 /* The registry the data path reads; owned by ag. */
 agreement_registry_t *agreement_registry(agreement_t *ag);
@@ -125,16 +124,16 @@ enum agreement_state {
 
 enum agreement_action {
     AGREEMENT_CREATE = 0,
-    AGREEMENT_EDIT,      /* a draft, or a new version of an approved agreement */
-    AGREEMENT_SIGN,      /* draft -> submitted */
-    AGREEMENT_APPROVE,   /* submitted -> approved (replaces the serving one) */
-    AGREEMENT_REJECT,    /* submitted -> rejected */
-    AGREEMENT_RETURN,    /* submitted -> draft, for changes */
-    AGREEMENT_WITHDRAW,  /* draft|submitted -> withdrawn */
-    AGREEMENT_SUSPEND,   /* approved -> suspended */
+    AGREEMENT_EDIT,       /* a draft, or a new version of an approved agreement */
+    AGREEMENT_SIGN,       /* draft -> submitted */
+    AGREEMENT_APPROVE,    /* submitted -> approved (replaces the serving one) */
+    AGREEMENT_REJECT,     /* submitted -> rejected */
+    AGREEMENT_RETURN,     /* submitted -> draft, for changes */
+    AGREEMENT_WITHDRAW,   /* draft|submitted -> withdrawn */
+    AGREEMENT_SUSPEND,    /* approved -> suspended */
     AGREEMENT_REACTIVATE, /* suspended -> approved */
-    AGREEMENT_REVOKE,    /* approved|suspended -> revoked */
-    AGREEMENT_TERMINATE, /* approved|suspended -> terminated */
+    AGREEMENT_REVOKE,     /* approved|suspended -> revoked */
+    AGREEMENT_TERMINATE,  /* approved|suspended -> terminated */
     AGREEMENT_ACTION_COUNT
 };
 
@@ -244,20 +243,20 @@ int agreement_demo_setup(agreement_t *ag, const char *org_cvr, enum environment 
 /* The reason for a refusal; AGREEMENT_ALLOW when allowed. */
 enum agreement_verdict {
     AGREEMENT_ALLOW = 0,
-    AGREEMENT_DENY_MALFORMED,       /* the id is not an agreement id at all */
-    AGREEMENT_DENY_NOT_FOUND,       /* no such agreement */
-    AGREEMENT_DENY_OTHER_ORG,       /* it is another organisation's */
-    AGREEMENT_DENY_WRONG_ENV,       /* it is for the other environment */
-    AGREEMENT_DENY_NOT_APPROVED,    /* applied for, never approved */
-    AGREEMENT_DENY_SUSPENDED,       /* suspended by the data owner */
-    AGREEMENT_DENY_REVOKED,         /* revoked by the data owner */
-    AGREEMENT_DENY_TERMINATED,      /* terminated by the organisation */
-    AGREEMENT_DENY_NOT_YET_ACTIVE,  /* approved, but valid_from is ahead */
-    AGREEMENT_DENY_EXPIRED,         /* valid_to has passed */
-    AGREEMENT_DENY_SYSTEM,          /* the calling system is not allowed */
-    AGREEMENT_DENY_SERVICE,         /* the service is not granted */
-    AGREEMENT_DENY_FIELD,           /* an explicitly asked field is not granted */
-    AGREEMENT_DENY_UNAVAILABLE,     /* the registry could not be rebuilt: fail closed (503) */
+    AGREEMENT_DENY_MALFORMED,      /* the id is not an agreement id at all */
+    AGREEMENT_DENY_NOT_FOUND,      /* no such agreement */
+    AGREEMENT_DENY_OTHER_ORG,      /* it is another organisation's */
+    AGREEMENT_DENY_WRONG_ENV,      /* it is for the other environment */
+    AGREEMENT_DENY_NOT_APPROVED,   /* applied for, never approved */
+    AGREEMENT_DENY_SUSPENDED,      /* suspended by the data owner */
+    AGREEMENT_DENY_REVOKED,        /* revoked by the data owner */
+    AGREEMENT_DENY_TERMINATED,     /* terminated by the organisation */
+    AGREEMENT_DENY_NOT_YET_ACTIVE, /* approved, but valid_from is ahead */
+    AGREEMENT_DENY_EXPIRED,        /* valid_to has passed */
+    AGREEMENT_DENY_SYSTEM,         /* the calling system is not allowed */
+    AGREEMENT_DENY_SERVICE,        /* the service is not granted */
+    AGREEMENT_DENY_FIELD,          /* an explicitly asked field is not granted */
+    AGREEMENT_DENY_UNAVAILABLE,    /* the registry could not be rebuilt: fail closed (503) */
     AGREEMENT_VERDICT_COUNT
 };
 

@@ -14,7 +14,7 @@
 #include "core/clock.h"
 
 static const char *const app_members[] = {
-    "title",    "purpose",    "legal_basis",     "services", "systems",
+    "title",      "purpose",  "legal_basis",     "services", "systems",
     "valid_from", "valid_to", "expected_volume", "contact",
 };
 #define N_APP_MEMBERS (sizeof app_members / sizeof app_members[0])
@@ -273,8 +273,7 @@ static int systems_member(const struct agreement *ag, const char *org_cvr, const
         if (!system_id_ok(id, json_string_length(e)))
             rc = err_param(err, DUPLA_EINVAL, "systems", "systems[%zu] is not a system id", i);
         else if (ag->hooks.system_known && !ag->hooks.system_known(ag->hooks.ctx, org_cvr, id))
-            rc = err_param(err, DUPLA_EINVAL, "systems",
-                           "the organisation has no system '%s'", id);
+            rc = err_param(err, DUPLA_EINVAL, "systems", "the organisation has no system '%s'", id);
         if (rc) {
             json_decref(list);
             return rc;
@@ -361,14 +360,15 @@ static int contact_member(const json_t *in, bool complete, json_t **out, err_t *
         }
     }
     json_t *name, *email, *phone;
-    int rc = text_member(v, "name", "contact.name", AGREEMENT_CONTACT_MAX, complete, false, &name,
-                         err);
+    int rc =
+        text_member(v, "name", "contact.name", AGREEMENT_CONTACT_MAX, complete, false, &name, err);
     if (rc == 0) {
         rc = text_member(v, "email", "contact.email", AGREEMENT_CONTACT_MAX, complete, false,
                          &email, err);
         if (rc == 0 && json_is_string(email) && !strchr(json_string_value(email), '@')) {
             json_decref(email);
-            rc = err_param(err, DUPLA_EINVAL, "contact.email", "contact.email is not a mail address");
+            rc = err_param(err, DUPLA_EINVAL, "contact.email",
+                           "contact.email is not a mail address");
         }
         if (rc)
             json_decref(name);
@@ -431,8 +431,8 @@ int application_normalise(const struct agreement *ag, const char *org_cvr, const
     if (rc == 0) {
         json_object_set_new(res, "valid_from", m);
         rc = date_member(in, "valid_to", false, &m, &to, err);
-        if (rc == 0 && json_is_string(m) &&
-            json_is_string(json_object_get(res, "valid_from")) && to < from) {
+        if (rc == 0 && json_is_string(m) && json_is_string(json_object_get(res, "valid_from")) &&
+            to < from) {
             json_decref(m);
             rc = err_param(err, DUPLA_EINVAL, "valid_to", "valid_to is before valid_from");
         }
@@ -490,7 +490,8 @@ int granted_normalise(const json_t *asked_services, const json_t *granted, json_
     size_t n_asked = 0, n_granted = 0;
     const char *service;
     json_t *fields;
-    json_object_foreach((json_t *)asked_services, service, fields) n_asked += json_array_size(fields);
+    json_object_foreach((json_t *)asked_services, service, fields) n_asked +=
+        json_array_size(fields);
     json_object_foreach((json_t *)granted, service, fields)
     {
         char param[AGREEMENT_FIELD_NAME_MAX + 16];
@@ -556,9 +557,9 @@ static void diff_into(json_t *out, const char *prefix, const json_t *a, const js
     bool a_null = !a || json_is_null(a), b_null = !b || json_is_null(b);
     if ((a_null && b_null) || (!a_null && !b_null && json_equal((json_t *)a, (json_t *)b)))
         return;
-    json_object_set_new(out, prefix,
-                        json_pack("{s:O, s:O}", "from", a_null ? json_null() : a, "to",
-                                  b_null ? json_null() : b));
+    json_object_set_new(
+        out, prefix,
+        json_pack("{s:O, s:O}", "from", a_null ? json_null() : a, "to", b_null ? json_null() : b));
 }
 
 /* See internal.h. a or b may be NULL (everything added or removed). The

@@ -13,8 +13,7 @@
 #include "core/clock.h"
 #include "core/ident.h"
 
-#define DEMO_ASSESSMENT                                                                            \
-    "Testmiljø med syntetiske data. / Test environment, synthetic data."
+#define DEMO_ASSESSMENT "Testmiljø med syntetiske data. / Test environment, synthetic data."
 
 static struct agreement_actor demo_actor(const char *name, const char *org, unsigned roles)
 {
@@ -86,8 +85,8 @@ int agreement_demo_setup(agreement_t *ag, const char *org_cvr, enum environment 
         "Demonstration af platformen med syntetiske testdata. / Demonstrating the platform with "
         "synthetic test data.",
         "legal_basis", "law", "Ingen: kun syntetiske data i testmiljøet (TFE)", "section", "-",
-        "services", services, "systems", "all", "valid_from", today, "valid_to", "contact",
-        "name", "Demo", "email", "demo@example.invalid");
+        "services", services, "systems", "all", "valid_from", today, "valid_to", "contact", "name",
+        "Demo", "email", "demo@example.invalid");
     if (!app)
         return err_param(err, DUPLA_EINVAL, "services", "services must be a JSON object");
     json_t *canon;
@@ -96,12 +95,12 @@ int agreement_demo_setup(agreement_t *ag, const char *org_cvr, enum environment 
         json_decref(app);
         return rc;
     }
-    struct agreement_actor processor = demo_actor("demo:processor", org_cvr,
-                                                  AGREEMENT_ROLE_PROCESSOR);
-    struct agreement_actor signatory = demo_actor("demo:signatory", org_cvr,
-                                                  AGREEMENT_ROLE_SIGNATORY);
-    struct agreement_actor reviewer = demo_actor("demo:dataforvaltning", "",
-                                                 AGREEMENT_ROLE_DATAFORVALTNING);
+    struct agreement_actor processor =
+        demo_actor("demo:processor", org_cvr, AGREEMENT_ROLE_PROCESSOR);
+    struct agreement_actor signatory =
+        demo_actor("demo:signatory", org_cvr, AGREEMENT_ROLE_SIGNATORY);
+    struct agreement_actor reviewer =
+        demo_actor("demo:dataforvaltning", "", AGREEMENT_ROLE_DATAFORVALTNING);
     char id[AGREEMENT_ID_LEN + 1];
     bool found = false;
     rc = find_demo(ag, org_cvr, env, id, &found, err);
@@ -113,7 +112,7 @@ int agreement_demo_setup(agreement_t *ag, const char *org_cvr, enum environment 
         const char *state = json_string_value(json_object_get(serving, "state"));
         bool suspended = state && strcmp(state, "suspended") == 0;
         bool same = state && json_equal(json_object_get(serving, "granted"),
-                               json_object_get(canon, "services"));
+                                        json_object_get(canon, "services"));
         json_decref(doc);
         if (rc == 0 && suspended)
             rc = agreement_reactivate(ag, &reviewer, str_from_cstr(id), "demo set-up", err);

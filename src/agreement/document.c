@@ -58,12 +58,12 @@ static int load_versions(store_conn_t *c, const struct ag_row *row, json_t *doc,
         int64_t n = store_col_int64(s, 0);
         json_t *v = json_pack(
             "{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version",
-            (json_int_t)n, "state", text_json(s, 1), "application", parsed_json(s, 2),
-            "drafted_by", text_json(s, 3), "signed_by", text_json(s, 4), "signed_at",
-            time_json(s, 5), "decided_by", text_json(s, 6), "decided_at", time_json(s, 7),
-            "assessment", text_json(s, 8), "granted", parsed_json(s, 9), "grant_reason",
-            text_json(s, 10), "state_reason", text_json(s, 11), "created_at", time_json(s, 12),
-            "updated_at", time_json(s, 13));
+            (json_int_t)n, "state", text_json(s, 1), "application", parsed_json(s, 2), "drafted_by",
+            text_json(s, 3), "signed_by", text_json(s, 4), "signed_at", time_json(s, 5),
+            "decided_by", text_json(s, 6), "decided_at", time_json(s, 7), "assessment",
+            text_json(s, 8), "granted", parsed_json(s, 9), "grant_reason", text_json(s, 10),
+            "state_reason", text_json(s, 11), "created_at", time_json(s, 12), "updated_at",
+            time_json(s, 13));
         if (n == row->serving)
             json_object_set(doc, "serving", v);
         if (n == row->pending)
@@ -379,17 +379,16 @@ int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
     json_t *list = json_array();
     while ((rc = store_step(s, err)) == STORE_ROW) {
         json_t *app = parsed_json(s, 5);
-        json_t *pending = store_col_is_null(s, 6) ? json_null()
-                                                  : json_integer(store_col_int64(s, 6));
+        json_t *pending =
+            store_col_is_null(s, 6) ? json_null() : json_integer(store_col_int64(s, 6));
         json_array_append_new(
             list, json_pack("{s:o, s:o, s:o, s:I, s:o, s:O, s:O, s:O, s:o, s:I, s:o}", "id",
                             text_json(s, 0), "organisation_cvr", text_json(s, 1), "environment",
-                            text_json(s, 2), "version", (json_int_t)store_col_int64(s, 3),
-                            "status", text_json(s, 4), "title", member(app, "title"),
-                            "valid_from", member(app, "valid_from"), "valid_to",
-                            member(app, "valid_to"), "pending_version", pending,
-                            "latest_version", (json_int_t)store_col_int64(s, 7), "updated_at",
-                            time_json(s, 8)));
+                            text_json(s, 2), "version", (json_int_t)store_col_int64(s, 3), "status",
+                            text_json(s, 4), "title", member(app, "title"), "valid_from",
+                            member(app, "valid_from"), "valid_to", member(app, "valid_to"),
+                            "pending_version", pending, "latest_version",
+                            (json_int_t)store_col_int64(s, 7), "updated_at", time_json(s, 8)));
         json_decref(app);
     }
     store_stmt_done(s);

@@ -26,8 +26,8 @@ struct ag_row {
     char id[AGREEMENT_ID_LEN + 1];
     char org_cvr[AGREEMENT_CVR_MAX];
     enum environment env;
-    int64_t serving;  /* version, or 0 */
-    int64_t pending;  /* version, or 0 */
+    int64_t serving; /* version, or 0 */
+    int64_t pending; /* version, or 0 */
     int64_t latest;
     bool demo;
 };

@@ -45,8 +45,8 @@ static const struct transition {
      PENDING, false},
     {AGREEMENT_SUSPEND, AGREEMENT_APPROVED, AGREEMENT_SUSPENDED, AGREEMENT_ROLE_DATAFORVALTNING,
      false, SERVING, true},
-    {AGREEMENT_REACTIVATE, AGREEMENT_SUSPENDED, AGREEMENT_APPROVED,
-     AGREEMENT_ROLE_DATAFORVALTNING, false, SERVING, true},
+    {AGREEMENT_REACTIVATE, AGREEMENT_SUSPENDED, AGREEMENT_APPROVED, AGREEMENT_ROLE_DATAFORVALTNING,
+     false, SERVING, true},
     {AGREEMENT_REVOKE, AGREEMENT_APPROVED, AGREEMENT_REVOKED, AGREEMENT_ROLE_DATAFORVALTNING, false,
      SERVING, true},
     {AGREEMENT_REVOKE, AGREEMENT_SUSPENDED, AGREEMENT_REVOKED, AGREEMENT_ROLE_DATAFORVALTNING,
@@ -70,11 +70,16 @@ static const char *const state_names[AGREEMENT_STATE_COUNT] = {
 };
 
 static const char *const action_names[AGREEMENT_ACTION_COUNT] = {
-    [AGREEMENT_CREATE] = "create",       [AGREEMENT_EDIT] = "edit",
-    [AGREEMENT_SIGN] = "sign",           [AGREEMENT_APPROVE] = "approve",
-    [AGREEMENT_REJECT] = "reject",       [AGREEMENT_RETURN] = "return",
-    [AGREEMENT_WITHDRAW] = "withdraw",   [AGREEMENT_SUSPEND] = "suspend",
-    [AGREEMENT_REACTIVATE] = "reactivate", [AGREEMENT_REVOKE] = "revoke",
+    [AGREEMENT_CREATE] = "create",
+    [AGREEMENT_EDIT] = "edit",
+    [AGREEMENT_SIGN] = "sign",
+    [AGREEMENT_APPROVE] = "approve",
+    [AGREEMENT_REJECT] = "reject",
+    [AGREEMENT_RETURN] = "return",
+    [AGREEMENT_WITHDRAW] = "withdraw",
+    [AGREEMENT_SUSPEND] = "suspend",
+    [AGREEMENT_REACTIVATE] = "reactivate",
+    [AGREEMENT_REVOKE] = "revoke",
     [AGREEMENT_TERMINATE] = "terminate",
 };
 
@@ -186,9 +191,8 @@ static int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_
 
 /* Moves a version from one state to another, refusing (DUPLA_ECONFLICT) if
  * someone else moved it first. */
-static int version_move(store_conn_t *c, const char *id, int64_t version,
-                        enum agreement_state from, enum agreement_state to, const char *reason,
-                        int64_t now, err_t *err)
+static int version_move(store_conn_t *c, const char *id, int64_t version, enum agreement_state from,
+                        enum agreement_state to, const char *reason, int64_t now, err_t *err)
 {
     store_stmt_t *s;
     int rc = store_prepare(c,
@@ -357,8 +361,8 @@ int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t i
     if (rc == 0 && row.serving && !row.pending) {
         struct ag_version serving;
         rc = version_load(c, row.id, row.serving, &serving, err);
-        if (rc == 0 && (serving.state == AGREEMENT_REVOKED ||
-                        serving.state == AGREEMENT_TERMINATED))
+        if (rc == 0 &&
+            (serving.state == AGREEMENT_REVOKED || serving.state == AGREEMENT_TERMINATED))
             rc = err_set(err, DUPLA_ECONFLICT, "the agreement is %s; apply for a new one",
                          agreement_state_name(serving.state));
         if (rc == 0) {
@@ -469,8 +473,8 @@ static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_ve
             rc = version_move(c, row->id, row->serving, AGREEMENT_APPROVED, AGREEMENT_SUPERSEDED,
                               NULL, now, err);
         if (rc == 0 && serving.state == AGREEMENT_APPROVED)
-            rc = history_add(c, row->id, row->serving, now, actor, "supersede",
-                             AGREEMENT_APPROVED, AGREEMENT_SUPERSEDED, NULL, NULL, err);
+            rc = history_add(c, row->id, row->serving, now, actor, "supersede", AGREEMENT_APPROVED,
+                             AGREEMENT_SUPERSEDED, NULL, NULL, err);
         version_clear(&serving);
         if (rc) {
             json_decref(granted);
@@ -693,8 +697,7 @@ int agreement_sign(agreement_t *ag, const struct agreement_actor *actor, str_t i
 }
 
 int agreement_approve(agreement_t *ag, const struct agreement_actor *actor, str_t id,
-                      const char *assessment, const json_t *granted, const char *reason,
-                      err_t *err)
+                      const char *assessment, const json_t *granted, const char *reason, err_t *err)
 {
     struct agreement_step a = {.reason = reason, .assessment = assessment, .granted = granted};
     return agreement_step(ag, actor, id, AGREEMENT_APPROVE, &a, err);
@@ -704,7 +707,7 @@ int agreement_approve(agreement_t *ag, const struct agreement_actor *actor, str_
     int fn(agreement_t *ag, const struct agreement_actor *actor, str_t id, const char *reason,     \
            err_t *err)                                                                             \
     {                                                                                              \
-        struct agreement_step a = {.reason = reason};                                             \
+        struct agreement_step a = {.reason = reason};                                              \
         return agreement_step(ag, actor, id, action, &a, err);                                     \
     }
 

@@ -42,8 +42,8 @@ static void recipient_for(struct agreement *ag, const char *org_cvr, const json_
     if (ag->hooks.org_mailbox && ag->hooks.org_mailbox(ag->hooks.ctx, org_cvr, out, cap) == 0 &&
         out[0])
         return;
-    const char *email = json_string_value(json_object_get(json_object_get(application, "contact"),
-                                                          "email"));
+    const char *email =
+        json_string_value(json_object_get(json_object_get(application, "contact"), "email"));
     snprintf(out, cap, "%s", email ? email : "");
 }
 
@@ -89,8 +89,8 @@ int notify_decision(struct agreement *ag, store_conn_t *c, const struct ag_row *
     if (!title)
         title = "";
     char subject[MAIL_SUBJECT_MAX];
-    snprintf(subject, sizeof subject, "Dataudvekslingsaftale %s / Agreement %s: %.200s",
-             t->da, t->en, title);
+    snprintf(subject, sizeof subject, "Dataudvekslingsaftale %s / Agreement %s: %.200s", t->da,
+             t->en, title);
     buf_t body;
     buf_init(&body, MAIL_BODY_MAX);
     buf_printf(&body,
@@ -100,8 +100,8 @@ int notify_decision(struct agreement *ag, store_conn_t *c, const struct ag_row *
                t->en);
     if (reason && *reason)
         buf_printf(&body, "\nBegrundelse / Reason:\n%s\n", reason);
-    int rc = outbox_insert(c, row->id, version, t->kind, to, subject,
-                           body.data ? body.data : "", now, err);
+    int rc = outbox_insert(c, row->id, version, t->kind, to, subject, body.data ? body.data : "",
+                           now, err);
     buf_free(&body);
     return rc;
 }
@@ -119,13 +119,14 @@ int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_
     rc = store_begin(c, err);
     store_stmt_t *s = NULL;
     if (rc == 0)
-        rc = store_prepare(c,
-                           "SELECT v.agreement_id, v.version, v.valid_until FROM agreement_version v"
-                           " JOIN agreement a ON a.id = v.agreement_id AND a.serving_version ="
-                           " v.version WHERE v.state = 'approved' AND v.valid_until IS NOT NULL"
-                           " AND v.expiry_warned_at IS NULL AND v.valid_until > ? AND"
-                           " v.valid_until <= ? ORDER BY v.agreement_id",
-                           &s, err);
+        rc =
+            store_prepare(c,
+                          "SELECT v.agreement_id, v.version, v.valid_until FROM agreement_version v"
+                          " JOIN agreement a ON a.id = v.agreement_id AND a.serving_version ="
+                          " v.version WHERE v.state = 'approved' AND v.valid_until IS NOT NULL"
+                          " AND v.expiry_warned_at IS NULL AND v.valid_until > ? AND"
+                          " v.valid_until <= ? ORDER BY v.agreement_id",
+                          &s, err);
     struct due {
         char id[AGREEMENT_ID_LEN + 1];
         int64_t version, until;

@@ -73,7 +73,7 @@ struct snapshot {
 };
 
 struct agreement_registry {
-    pthread_mutex_t lock; /* guards current and generation */
+    pthread_mutex_t lock;    /* guards current and generation */
     pthread_mutex_t rebuild; /* one rebuild at a time, so swaps stay in order */
     struct snapshot *current;
     uint64_t generation;
@@ -222,8 +222,8 @@ static int strings_into(arena_t *a, const json_t *arr, str_t **out, size_t *n)
         return DUPLA_ENOMEM;
     for (size_t i = 0; i < *n; i++) {
         json_t *e = json_array_get(arr, i);
-        (*out)[i] = arena_str(a, json_string_value(e) ? json_string_value(e) : "",
-                              json_string_length(e));
+        (*out)[i] =
+            arena_str(a, json_string_value(e) ? json_string_value(e) : "", json_string_length(e));
         if (!(*out)[i].ptr)
             return DUPLA_ENOMEM;
     }
@@ -415,8 +415,8 @@ static const struct reg_entry *lookup(const struct snapshot *s, str_t id)
 
 static enum agreement_verdict decide_in(const struct snapshot *s,
                                         const struct agreement_caller *caller, str_t id,
-                                        str_t service, const str_t *fields, size_t n,
-                                        bool explicit, int64_t now_ms, bool *granted,
+                                        str_t service, const str_t *fields, size_t n, bool explicit,
+                                        int64_t now_ms, bool *granted,
                                         struct agreement_decision *out)
 {
     if (s->failed)
@@ -536,8 +536,8 @@ static const struct verdict_text {
     [AGREEMENT_DENY_EXPIRED] = {"agreement-expired", "The agreement has expired.", 403},
     [AGREEMENT_DENY_SYSTEM] = {"system-not-allowed",
                                "The agreement does not allow the calling system.", 403},
-    [AGREEMENT_DENY_SERVICE] = {"service-not-granted",
-                                "The agreement does not grant this service.", 403},
+    [AGREEMENT_DENY_SERVICE] = {"service-not-granted", "The agreement does not grant this service.",
+                                403},
     [AGREEMENT_DENY_FIELD] = {"field-not-granted",
                               "The agreement does not grant a field that was asked for.", 403},
     [AGREEMENT_DENY_UNAVAILABLE] = {"agreement-registry-unavailable",
@@ -560,8 +560,7 @@ int agreement_verdict_status(enum agreement_verdict v)
 }
 
 /* See agreement.h. */
-int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t **out,
-                   err_t *err)
+int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t **out, err_t *err)
 {
     int rc = schema_migrate(st, err);
     if (rc)

@@ -137,8 +137,8 @@ int history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
         store_bind_cstr(s, 5, actor->user_name);
         store_bind_cstr(s, 6, actor->org_cvr);
         store_bind_cstr(s, 7, action);
-        store_bind_cstr(s, 8, from_state == AG_STATE_NONE ? NULL
-                                                           : agreement_state_name(from_state));
+        store_bind_cstr(s, 8,
+                        from_state == AG_STATE_NONE ? NULL : agreement_state_name(from_state));
         store_bind_cstr(s, 9, agreement_state_name(to_state));
         store_bind_cstr(s, 10, text);
         store_bind_cstr(s, 11, reason && *reason ? reason : NULL);

@@ -160,8 +160,8 @@ int schema_migrate(store_t *st, err_t *err)
 int schema_bump_generation(store_conn_t *c, err_t *err)
 {
     store_stmt_t *s;
-    int rc = store_prepare(c, "UPDATE agreement_generation SET generation = generation + 1 WHERE id = 1",
-                           &s, err);
+    int rc = store_prepare(
+        c, "UPDATE agreement_generation SET generation = generation + 1 WHERE id = 1", &s, err);
     if (rc)
         return rc;
     rc = store_step(s, err);

@@ -9,7 +9,11 @@
 #include "cli/cli.h"
 
 int cmd_pki(int argc, char **argv);
+int cmd_agreement(int argc, char **argv);
 
-#define CLI_COMMANDS {"pki", "local CA, system certificates, signing keys", cmd_pki},
+#define CLI_COMMANDS                                                                               \
+    {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
+        {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
+         cmd_agreement},
 
 #endif

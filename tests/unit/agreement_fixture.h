@@ -58,7 +58,7 @@ static const struct agreement_hooks fx_hooks = {
     .field_known = fx_field_known, .system_known = fx_system_known, .org_mailbox = fx_mailbox};
 
 static inline struct agreement_actor fx_actor(int64_t id, const char *name, const char *org,
-                                       unsigned roles)
+                                              unsigned roles)
 {
     struct agreement_actor a = {.user_id = id, .roles = roles};
     snprintf(a.user_name, sizeof a.user_name, "%s", name);
@@ -66,14 +66,14 @@ static inline struct agreement_actor fx_actor(int64_t id, const char *name, cons
     return a;
 }
 
-#define PROCESSOR   fx_actor(1, "pia processor", ORG, AGREEMENT_ROLE_PROCESSOR)
-#define PROCESSOR2  fx_actor(2, "per processor", ORG, AGREEMENT_ROLE_PROCESSOR)
-#define SIGNATORY   fx_actor(3, "sif signatory", ORG, AGREEMENT_ROLE_SIGNATORY)
-#define BOTH        fx_actor(4, "bo both", ORG, AGREEMENT_ROLE_PROCESSOR | AGREEMENT_ROLE_SIGNATORY)
-#define ADMIN       fx_actor(5, "ada admin", ORG, AGREEMENT_ROLE_ADMINISTRATOR)
-#define REVIEWER    fx_actor(10, "rita reviewer", "", AGREEMENT_ROLE_DATAFORVALTNING)
-#define OPERATOR    fx_actor(11, "otto operator", "", AGREEMENT_ROLE_OPERATOR)
-#define OTHER       fx_actor(20, "olga other", ORG2, AGREEMENT_ROLE_PROCESSOR | AGREEMENT_ROLE_SIGNATORY)
+#define PROCESSOR  fx_actor(1, "pia processor", ORG, AGREEMENT_ROLE_PROCESSOR)
+#define PROCESSOR2 fx_actor(2, "per processor", ORG, AGREEMENT_ROLE_PROCESSOR)
+#define SIGNATORY  fx_actor(3, "sif signatory", ORG, AGREEMENT_ROLE_SIGNATORY)
+#define BOTH       fx_actor(4, "bo both", ORG, AGREEMENT_ROLE_PROCESSOR | AGREEMENT_ROLE_SIGNATORY)
+#define ADMIN      fx_actor(5, "ada admin", ORG, AGREEMENT_ROLE_ADMINISTRATOR)
+#define REVIEWER   fx_actor(10, "rita reviewer", "", AGREEMENT_ROLE_DATAFORVALTNING)
+#define OPERATOR   fx_actor(11, "otto operator", "", AGREEMENT_ROLE_OPERATOR)
+#define OTHER      fx_actor(20, "olga other", ORG2, AGREEMENT_ROLE_PROCESSOR | AGREEMENT_ROLE_SIGNATORY)
 
 static inline void fx_setup(void)
 {
@@ -113,10 +113,10 @@ static inline json_t *fx_app(const char *services, int from_off, int to_off)
     json_t *app = json_pack(
         "{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}", "title",
         "Kontrol af boligstøtte", "purpose", "To check entitlement to housing benefit.",
-        "legal_basis", "law", "Lov om individuel boligstøtte", "section", "§ 48",
-        "services", sv, "systems", "all", "valid_from", fx_date(from_off, 0), "expected_volume",
-        "calls_per_month", 1000, "subjects_per_month", 500, "contact", "name", "Pia",
-        "email", "pia@org.example", "phone", "+45 1234 5678");
+        "legal_basis", "law", "Lov om individuel boligstøtte", "section", "§ 48", "services", sv,
+        "systems", "all", "valid_from", fx_date(from_off, 0), "expected_volume", "calls_per_month",
+        1000, "subjects_per_month", 500, "contact", "name", "Pia", "email", "pia@org.example",
+        "phone", "+45 1234 5678");
     cr_assert_not_null(app);
     if (to_off)
         json_object_set_new(app, "valid_to", json_string(fx_date(to_off, 1)));

@@ -72,9 +72,8 @@ Test(agreement, whole_life_cycle_with_history_and_mail)
     cr_assert_eq(json_object_size(edit), 1, "only the purpose changed");
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(edit, "purpose"), "to")),
                      "A better purpose.");
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(edit, "purpose"), "from")),
-        "To check entitlement to housing benefit.");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(edit, "purpose"), "from")),
+                     "To check entitlement to housing benefit.");
     json_decref(doc);
 
     /* Mail: the receipt for the signature and the decision, to the mailbox. */
@@ -170,8 +169,7 @@ Test(agreement, another_organisation_cannot_see_or_act_on_it)
                  DUPLA_ENOTFOUND);
     buf_t b;
     buf_init(&b, 1 << 20);
-    cr_assert_eq(agreement_document_html(fx_ag, &o, str_from_cstr(id), &b, &err),
-                 DUPLA_ENOTFOUND);
+    cr_assert_eq(agreement_document_html(fx_ag, &o, str_from_cstr(id), &b, &err), DUPLA_ENOTFOUND);
     buf_free(&b);
     json_t *app = fx_app(MOMS_ABC, 0, 0);
     cr_assert_eq(agreement_edit(fx_ag, &o, str_from_cstr(id), app, &err), DUPLA_ENOTFOUND);
@@ -312,12 +310,10 @@ Test(agreement, granting_more_than_asked_is_refused)
     json_decref(app);
     cr_assert_eq(agreement_sign(fx_ag, &s, str_from_cstr(id), &err), 0);
     json_t *g = json_pack("{s:[s, s]}", "Momsangivelse", "A", "B");
-    cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "ok", g, "r", &err),
-                 DUPLA_EINVAL);
+    cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "ok", g, "r", &err), DUPLA_EINVAL);
     json_decref(g);
     g = json_pack("{s:[s]}", "Aarsopgoerelse", "X");
-    cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "ok", g, "r", &err),
-                 DUPLA_EINVAL);
+    cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "ok", g, "r", &err), DUPLA_EINVAL);
     json_decref(g);
     cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "", NULL, NULL, &err),
                  DUPLA_EINVAL);
@@ -351,19 +347,19 @@ Test(agreement, a_new_version_waits_while_the_old_one_serves)
     json_decref(doc);
 
     /* Version 1 still serves: B is not granted yet. */
-    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(id), STR("Momsangivelse"), fields,
-                                  2, true, clock_now_ms(), gr, &d),
+    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(id), STR("Momsangivelse"), fields, 2,
+                                  true, clock_now_ms(), gr, &d),
                  DUPLA_EFORBIDDEN);
     cr_assert_eq(d.verdict, AGREEMENT_DENY_FIELD);
     cr_assert_eq(d.field_index, 1);
     cr_assert_eq(agreement_sign(fx_ag, &s, str_from_cstr(id), &err), 0);
-    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(id), STR("Momsangivelse"), fields,
-                                  1, true, clock_now_ms(), gr, &d),
+    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(id), STR("Momsangivelse"), fields, 1,
+                                  true, clock_now_ms(), gr, &d),
                  0, "signing the new version does not disturb the serving one");
     cr_assert_eq(d.version, 1);
     cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "ok", NULL, NULL, &err), 0);
-    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(id), STR("Momsangivelse"), fields,
-                                  2, true, clock_now_ms(), gr, &d),
+    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(id), STR("Momsangivelse"), fields, 2,
+                                  true, clock_now_ms(), gr, &d),
                  0);
     cr_assert_eq(d.version, 2);
     cr_assert(gr[0] && gr[1]);
@@ -406,7 +402,7 @@ Test(agreement, suspend_reactivate_revoke_and_terminate)
     bool gr[1];
     struct agreement_decision d;
 #define DECIDE(i)                                                                                  \
-    agreement_decide(reg, &caller, str_from_cstr(i), STR("Momsangivelse"), fields, 1, true,       \
+    agreement_decide(reg, &caller, str_from_cstr(i), STR("Momsangivelse"), fields, 1, true,        \
                      clock_now_ms(), gr, &d)
     cr_assert_eq(agreement_suspend(fx_ag, &r, str_from_cstr(id), NULL, &err), DUPLA_EINVAL);
     cr_assert_eq(agreement_suspend(fx_ag, &r, str_from_cstr(id), "Incident 42.", &err), 0);
@@ -423,18 +419,17 @@ Test(agreement, suspend_reactivate_revoke_and_terminate)
     cr_assert_eq(agreement_revoke(fx_ag, &r, str_from_cstr(id), "Misuse.", &err), 0);
     cr_assert_eq(DECIDE(id), DUPLA_EFORBIDDEN, "refused on the very next call");
     cr_assert_eq(d.verdict, AGREEMENT_DENY_REVOKED);
-    cr_assert_eq(agreement_reactivate(fx_ag, &r, str_from_cstr(id), "oops", &err),
-                 DUPLA_ECONFLICT, "revocation is final");
+    cr_assert_eq(agreement_reactivate(fx_ag, &r, str_from_cstr(id), "oops", &err), DUPLA_ECONFLICT,
+                 "revocation is final");
     app = fx_app(MOMS_ABC, -1, 0);
     cr_assert_eq(agreement_edit(fx_ag, &p, str_from_cstr(id), app, &err), DUPLA_ECONFLICT);
     json_decref(app);
     json_t *doc = doc_of(&r, id);
     cr_assert_str_eq(doc_str(doc, "status", NULL), "revoked");
     cr_assert(json_is_null(json_object_get(doc, "pending")));
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_array_get(json_object_get(doc, "versions"), 1),
-                                          "state")),
-        "withdrawn");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "versions"), 1), "state")),
+                     "withdrawn");
     json_decref(doc);
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind IN ('suspended',"
                           " 'reactivated', 'revoked')"),
@@ -442,10 +437,8 @@ Test(agreement, suspend_reactivate_revoke_and_terminate)
 
     /* The organisation terminates its own. */
     fx_approved(fx_app(MOMS_ABC, -1, 0), id2);
-    cr_assert_eq(agreement_terminate(fx_ag, &p, str_from_cstr(id2), NULL, &err),
-                 DUPLA_EFORBIDDEN);
-    cr_assert_eq(agreement_terminate(fx_ag, &s, str_from_cstr(id2), "No longer needed.", &err),
-                 0);
+    cr_assert_eq(agreement_terminate(fx_ag, &p, str_from_cstr(id2), NULL, &err), DUPLA_EFORBIDDEN);
+    cr_assert_eq(agreement_terminate(fx_ag, &s, str_from_cstr(id2), "No longer needed.", &err), 0);
     cr_assert_eq(DECIDE(id2), DUPLA_EFORBIDDEN);
     cr_assert_eq(d.verdict, AGREEMENT_DENY_TERMINATED);
 #undef DECIDE
@@ -463,12 +456,12 @@ Test(agreement, time_bound_states)
     struct agreement_decision d;
     int64_t now = clock_now_ms();
     int64_t today = now / DAY * DAY;
-    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(future), STR("Momsangivelse"),
-                                  fields, 1, true, now, gr, &d),
+    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(future), STR("Momsangivelse"), fields,
+                                  1, true, now, gr, &d),
                  DUPLA_EFORBIDDEN);
     cr_assert_eq(d.verdict, AGREEMENT_DENY_NOT_YET_ACTIVE);
-    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(future), STR("Momsangivelse"),
-                                  fields, 1, true, today + 10 * DAY, gr, &d),
+    cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(future), STR("Momsangivelse"), fields,
+                                  1, true, today + 10 * DAY, gr, &d),
                  0, "active from the start of its first day");
     cr_assert_eq(agreement_decide(reg, &caller, str_from_cstr(bounded), STR("Momsangivelse"),
                                   fields, 1, true, today + 6 * DAY - 1, gr, &d),
@@ -544,9 +537,9 @@ Test(agreement, unknown_or_malformed_ids_are_not_found)
     err_t err;
     struct agreement_actor r = REVIEWER;
     json_t *doc;
-    cr_assert_eq(agreement_document_json(fx_ag, &r, STR("0123456789abcdef0123456789abcdef"), &doc,
-                                         &err),
-                 DUPLA_ENOTFOUND);
+    cr_assert_eq(
+        agreement_document_json(fx_ag, &r, STR("0123456789abcdef0123456789abcdef"), &doc, &err),
+        DUPLA_ENOTFOUND);
     cr_assert_eq(agreement_document_json(fx_ag, &r, STR("../../etc/passwd"), &doc, &err),
                  DUPLA_ENOTFOUND);
     cr_assert_eq(agreement_revoke(fx_ag, &r, STR(""), "x", &err), DUPLA_ENOTFOUND);

@@ -138,8 +138,7 @@ Test(decide, a_change_by_another_process_is_seen_at_sync)
     err_t err;
     cr_assert_eq(agreement_open(fx_store, NULL, &cli, &err), 0, "%s", err.log);
     struct agreement_actor r = fx_actor(0, "cli:root", "", AGREEMENT_ROLE_DATAFORVALTNING);
-    cr_assert_eq(agreement_revoke(cli, &r, str_from_cstr(id_all), "Revoked at the console.",
-                                  &err),
+    cr_assert_eq(agreement_revoke(cli, &r, str_from_cstr(id_all), "Revoked at the console.", &err),
                  0, "%s", err.detail);
     agreement_close(cli);
     uint64_t g = agreement_registry_generation(agreement_registry(fx_ag));
