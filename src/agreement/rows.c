@@ -119,7 +119,9 @@ int history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
 {
     char key[ACTOR_KEY_MAX];
     actor_key(actor, key);
-    char *text = json_dumps(changes ? changes : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    if (!changes)
+        changes = json_object();
+    char *text = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(changes);
     if (!text)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
