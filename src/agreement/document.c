@@ -129,8 +129,16 @@ int agreement_document_json(agreement_t *ag, const struct agreement_actor *actor
     if (rc == 0) {
         /* The status is the serving version's once one was approved. */
         json_t *serving = json_object_get(doc, "serving");
-        if (json_is_object(serving))
+        bool active = false;
+        if (json_is_object(serving)) {
             json_object_set(doc, "status", json_object_get(serving, "state"));
+            int64_t from, until, now = clock_now_ms();
+            application_validity(json_object_get(serving, "application"), &from, &until);
+            const char *st = json_string_value(json_object_get(serving, "state"));
+            active = st && strcmp(st, "approved") == 0 && from <= now && now < until;
+        }
+        /* Whether the data path allows calls under it at this moment. */
+        json_object_set_new(doc, "active_now", json_boolean(active));
         rc = load_history(c, row.id, doc, err);
     }
     store_conn_put(c);

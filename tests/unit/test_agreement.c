@@ -475,6 +475,10 @@ Test(agreement, time_bound_states)
     struct agreement_actor r = REVIEWER;
     cr_assert_eq(agreement_document_json(fx_ag, &r, str_from_cstr(future), &doc, &err), 0);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "status")), "approved");
+    cr_assert(json_is_false(json_object_get(doc, "active_now")));
+    json_decref(doc);
+    cr_assert_eq(agreement_document_json(fx_ag, &r, str_from_cstr(bounded), &doc, &err), 0);
+    cr_assert(json_is_true(json_object_get(doc, "active_now")));
     json_decref(doc);
 }
 
@@ -571,4 +575,32 @@ Test(agreement, demo_setup_is_idempotent_and_follows_the_catalogue)
     cr_assert_eq(d.verdict, AGREEMENT_DENY_SERVICE);
     cr_assert_eq(agreement_demo_setup(fx_ag, ORG, ENV_PRODUCTION, sv, c, &err), DUPLA_EFORBIDDEN);
     json_decref(sv);
+}
+
+Test(agreement, the_organisation_withdraws_a_pending_version_and_its_admin_terminates)
+{
+    err_t err;
+    char id[AGREEMENT_ID_LEN + 1];
+    fx_approved(fx_app(MOMS_ABC, -1, 0), id);
+    struct agreement_actor p = PROCESSOR, s = SIGNATORY, a = ADMIN, r = REVIEWER;
+    json_t *app = fx_app("{\"Momsangivelse\": [\"A\"]}", -1, 0);
+    cr_assert_eq(agreement_edit(fx_ag, &p, str_from_cstr(id), app, &err), 0);
+    json_decref(app);
+    cr_assert_eq(agreement_sign(fx_ag, &s, str_from_cstr(id), &err), 0);
+    struct agreement_step w = {.reason = "Not needed after all."};
+    cr_assert_eq(agreement_step(fx_ag, &r, str_from_cstr(id), AGREEMENT_WITHDRAW, &w, &err),
+                 DUPLA_EFORBIDDEN, "the data owner does not withdraw for the organisation");
+    cr_assert_eq(agreement_step(fx_ag, &p, str_from_cstr(id), AGREEMENT_WITHDRAW, &w, &err), 0,
+                 "%s", err.detail);
+    cr_assert_eq(agreement_step(fx_ag, &p, str_from_cstr(id), AGREEMENT_WITHDRAW, &w, &err),
+                 DUPLA_ECONFLICT, "nothing pending any more");
+    json_t *doc = doc_of(&p, id);
+    cr_assert_str_eq(doc_str(doc, "status", NULL), "approved");
+    cr_assert(json_is_null(json_object_get(doc, "pending")));
+    json_decref(doc);
+    cr_assert_eq(agreement_terminate(fx_ag, &a, str_from_cstr(id), NULL, &err), 0, "%s",
+                 err.detail);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'terminated'"), 1);
+    cr_assert_eq(agreement_step(fx_ag, &r, str_from_cstr(id), AGREEMENT_CREATE, NULL, &err),
+                 DUPLA_EINTERNAL, "create is not a table step");
 }
