@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 
 int cmd_pki(int argc, char **argv);
+<<<<<<< HEAD
 int cmd_org(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_role(int argc, char **argv);
@@ -24,5 +25,13 @@ int cmd_token(int argc, char **argv);
         {"system", "recipient systems and their certificates", cmd_system},                        \
         {"source", "the data owner's source systems", cmd_source},                                 \
         {"token", "the token service's signing keys", cmd_token},
+=======
+int cmd_agreement(int argc, char **argv);
+
+#define CLI_COMMANDS                                                                               \
+    {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
+        {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
+         cmd_agreement},
+>>>>>>> main
 
 #endif
