@@ -9,13 +9,13 @@
 #include "cli/cli.h"
 
 int cmd_pki(int argc, char **argv);
-<<<<<<< HEAD
 int cmd_org(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_role(int argc, char **argv);
 int cmd_system(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_agreement(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
     {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
@@ -24,14 +24,8 @@ int cmd_token(int argc, char **argv);
         {"role", "grant and revoke users' roles", cmd_role},                                       \
         {"system", "recipient systems and their certificates", cmd_system},                        \
         {"source", "the data owner's source systems", cmd_source},                                 \
-        {"token", "the token service's signing keys", cmd_token},
-=======
-int cmd_agreement(int argc, char **argv);
-
-#define CLI_COMMANDS                                                                               \
-    {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
+        {"token", "the token service's signing keys", cmd_token},                                  \
         {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
          cmd_agreement},
->>>>>>> main
 
 #endif
