@@ -8,6 +8,9 @@
 
 #include "cli/cli.h"
 
-#define CLI_COMMANDS
+int cmd_audit(int argc, char **argv);
+
+#define CLI_COMMANDS                                                                               \
+    {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},
 
 #endif
