@@ -4,12 +4,14 @@
  * Keyset paging by seq: a page holds the first `limit` entries past the
  * cursor in the page's order, and returns the cursor of the next page. SQL
  * is assembled from fixed fragments (one per filter that is set) with every
- * value bound, so the statement cache holds at most one statement per
- * combination. With a subject filter, each row's subject list holds only the
+ * value bound; each combination's text is made once and kept, so the
+ * statement cache holds at most one statement per combination. With a subject filter, each row's subject list holds only the
  * subject asked about: a citizen's answer must not name other citizens.
  */
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -163,6 +165,63 @@ static int read_row(store_stmt_t *s, arena_t *a, struct audit_row *row, err_t *e
     return 0;
 }
 
+/* The filters a query uses, as bits: each combination has one SQL text. */
+enum {
+    Q_ORG = 1 << 0,
+    Q_AGREEMENT = 1 << 1,
+    Q_SERVICE = 1 << 2,
+    Q_SUBJECT = 1 << 3,
+    Q_KIND = 1 << 4,
+    Q_FROM = 1 << 5,
+    Q_TO = 1 << 6,
+    Q_OUTCOME = 1 << 7,
+    Q_AFTER = 1 << 8,
+    Q_NEWEST = 1 << 9,
+    Q_COMBINATIONS = 1 << 10,
+};
+
+/* The SQL for a combination of filters, made once and kept for the life of
+ * the process, so that its text (and pointer) is stable for the statement
+ * cache. Placeholders come in the order of the bits. NULL when out of memory. */
+static const char *query_sql(unsigned mask)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static char *made[Q_COMBINATIONS];
+    pthread_mutex_lock(&mu);
+    char *sql = made[mask];
+    if (!sql && (sql = malloc(QUERY_SQL_MAX))) {
+        size_t len = 0;
+        sql[0] = '\0';
+        int rc = add(sql, &len, "SELECT " AUDIT_ENTRY_COLUMNS " FROM audit_entry e WHERE 1 = 1");
+        if (!rc && (mask & Q_ORG))
+            rc = add(sql, &len, " AND e.org_cvr = ?");
+        if (!rc && (mask & Q_AGREEMENT))
+            rc = add(sql, &len, " AND e.agreement_id = ?");
+        if (!rc && (mask & Q_SERVICE))
+            rc = add(sql, &len, " AND e.service = ?");
+        if (!rc && (mask & Q_SUBJECT))
+            rc = add(sql, &len,
+                     (mask & Q_KIND) ? " AND e.seq IN (SELECT seq FROM audit_entry_subject "
+                                       "WHERE subject = ? AND kind = ?)"
+                                     : " AND e.seq IN (SELECT seq FROM audit_entry_subject "
+                                       "WHERE subject = ?)");
+        if (!rc && (mask & Q_FROM))
+            rc = add(sql, &len, " AND e.time_ms >= ?");
+        if (!rc && (mask & Q_TO))
+            rc = add(sql, &len, " AND e.time_ms < ?");
+        if (!rc && (mask & Q_OUTCOME))
+            rc = add(sql, &len, " AND e.outcome = ?");
+        if (!rc && (mask & Q_AFTER))
+            rc = add(sql, &len, (mask & Q_NEWEST) ? " AND e.seq < ?" : " AND e.seq > ?");
+        if (!rc)
+            rc = add(sql, &len,
+                     (mask & Q_NEWEST) ? " ORDER BY e.seq DESC LIMIT ?" : " ORDER BY e.seq LIMIT ?");
+        made[mask] = sql; /* every fragment fits QUERY_SQL_MAX; rc is 0 */
+    }
+    pthread_mutex_unlock(&mu);
+    return sql;
+}
+
 static int check_filter(const struct audit_filter *f, err_t *err)
 {
     if (f->org_cvr.len > AUDIT_TEXT_MAX)
@@ -191,50 +250,52 @@ int audit_query(store_t *st, const struct audit_filter *f, const struct audit_qu
     if (rc)
         return rc;
     unsigned limit = f->limit ? f->limit : AUDIT_PAGE_DEFAULT;
-    char sql[QUERY_SQL_MAX];
-    size_t len = 0;
     struct binding b[10];
     int nb = 0;
-    sql[0] = '\0';
-    rc = add(sql, &len, "SELECT " AUDIT_ENTRY_COLUMNS " FROM audit_entry e WHERE 1 = 1");
-#define TEXT_FILTER(field, frag)                                                                   \
-    if (!rc && f->field.len) {                                                                     \
-        rc = add(sql, &len, frag);                                                                 \
-        b[nb++] = (struct binding){.s = f->field};                                                 \
+    unsigned mask = 0;
+    if (f->org_cvr.len) {
+        mask |= Q_ORG;
+        b[nb++] = (struct binding){.s = f->org_cvr};
     }
-#define INT_FILTER(cond, frag, value)                                                              \
-    if (!rc && (cond)) {                                                                           \
-        rc = add(sql, &len, frag);                                                                 \
-        b[nb++] = (struct binding){.is_int = true, .i = (value)};                                  \
+    if (f->agreement_id.len) {
+        mask |= Q_AGREEMENT;
+        b[nb++] = (struct binding){.s = f->agreement_id};
     }
-    TEXT_FILTER(org_cvr, " AND e.org_cvr = ?")
-    TEXT_FILTER(agreement_id, " AND e.agreement_id = ?")
-    TEXT_FILTER(service, " AND e.service = ?")
-    if (f->subject.len && f->subject_kind_set) {
-        if (!rc)
-            rc = add(sql, &len,
-                     " AND e.seq IN (SELECT seq FROM audit_entry_subject "
-                     "WHERE subject = ? AND kind = ?)");
+    if (f->service.len) {
+        mask |= Q_SERVICE;
+        b[nb++] = (struct binding){.s = f->service};
+    }
+    if (f->subject.len) {
+        mask |= Q_SUBJECT;
         b[nb++] = (struct binding){.s = f->subject};
-        b[nb++] = (struct binding){.s = str_from_cstr(audit_subject_kind_name(f->subject_kind))};
-    } else {
-        TEXT_FILTER(subject, " AND e.seq IN (SELECT seq FROM audit_entry_subject WHERE subject = ?)")
+        if (f->subject_kind_set) {
+            mask |= Q_KIND;
+            b[nb++] =
+                (struct binding){.s = str_from_cstr(audit_subject_kind_name(f->subject_kind))};
+        }
     }
-    INT_FILTER(f->from_ms, " AND e.time_ms >= ?", f->from_ms)
-    INT_FILTER(f->to_ms, " AND e.time_ms < ?", f->to_ms)
-    if (!rc && f->outcome_set) {
-        rc = add(sql, &len, " AND e.outcome = ?");
+    if (f->from_ms) {
+        mask |= Q_FROM;
+        b[nb++] = (struct binding){.is_int = true, .i = f->from_ms};
+    }
+    if (f->to_ms) {
+        mask |= Q_TO;
+        b[nb++] = (struct binding){.is_int = true, .i = f->to_ms};
+    }
+    if (f->outcome_set) {
+        mask |= Q_OUTCOME;
         b[nb++] = (struct binding){.s = str_from_cstr(audit_outcome_name(f->outcome))};
     }
-    INT_FILTER(f->after, f->newest_first ? " AND e.seq < ?" : " AND e.seq > ?", f->after)
-    if (!rc)
-        rc = add(sql, &len,
-                 f->newest_first ? " ORDER BY e.seq DESC LIMIT ?" : " ORDER BY e.seq LIMIT ?");
+    if (f->after) {
+        mask |= Q_AFTER;
+        b[nb++] = (struct binding){.is_int = true, .i = f->after};
+    }
+    if (f->newest_first)
+        mask |= Q_NEWEST;
     b[nb++] = (struct binding){.is_int = true, .i = (int64_t)limit + 1};
-#undef TEXT_FILTER
-#undef INT_FILTER
-    if (rc)
-        return err_internal(err, rc, "audit: query text too long");
+    const char *sql = query_sql(mask);
+    if (!sql)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
 
     page->rows = arena_alloc(arena, limit * sizeof *page->rows);
     if (!page->rows)

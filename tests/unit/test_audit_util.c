@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/log.h"
 
 void audit_fixture_init(struct audit_fixture *fx)
 {
     memset(fx, 0, sizeof *fx);
+    log_set_level(LOG_WARN);
     snprintf(fx->dir, sizeof fx->dir, "/tmp/dupla-audit-XXXXXX");
     cr_assert_not_null(mkdtemp(fx->dir));
     snprintf(fx->db, sizeof fx->db, "%s/audit.db", fx->dir);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/internal.h"
 #include "test_audit_util.h"
 
 static struct audit_fixture fx;
@@ -108,7 +109,7 @@ Test(audit_verify, every_column_is_covered_by_the_hash)
         "UPDATE audit_entry SET periods = '[]' WHERE seq = 5",
         "UPDATE audit_entry SET periods = 'not json' WHERE seq = 5",
         "UPDATE audit_entry SET record_count = 99 WHERE seq = 5",
-        "UPDATE audit_entry SET outcome = 'refused' WHERE seq = 5",
+        "UPDATE audit_entry SET outcome = 'disclosed' WHERE seq = 5", /* n = 4: a refusal */
         "UPDATE audit_entry SET reason = 'x' WHERE seq = 5",
         "UPDATE audit_entry_subject SET subject = '6101801234' WHERE seq = 5 AND position = 0",
         "UPDATE audit_entry_subject SET kind = 'cvr' WHERE seq = 5 AND position = 0",
@@ -274,7 +275,7 @@ Test(audit_verify, an_entry_moved_far_is_found_as_reordered)
 Test(audit_verify, a_consistent_rewrite_is_caught_by_the_next_checkpoint)
 {
     record_n(30, 10); /* checkpoints at 10, 20, 30 */
-    audit_fixture_sql(&fx, "UPDATE audit_entry SET record_count = 0 WHERE seq = 15", 1);
+    audit_fixture_sql(&fx, "UPDATE audit_entry SET record_count = 77 WHERE seq = 15", 1);
     expect(NULL, AUDIT_PROBLEM_CHANGED, 15);
     audit_fixture_rechain(&fx, 15); /* every hash from 15 on recomputed */
     expect(NULL, AUDIT_PROBLEM_REWRITTEN, 11);
