@@ -324,14 +324,21 @@ static int run_checkpoint_create(struct audit_cli *a)
                                .signer = signer};
     if (!rc)
         rc = audit_open(st, &ao, &log, &err);
+    struct audit_checkpoint before, cp;
+    err_t e2;
+    bool had = !rc && audit_checkpoint_latest(st, &before, &e2) == 0;
     if (!rc)
         rc = audit_checkpoint_now(log, &err);
     audit_close(log);
-    struct audit_checkpoint cp;
-    if (!rc && audit_checkpoint_latest(st, &cp, &err) == 0)
-        printf("checkpoint at entry %" PRId64 " signed with key %s\n", cp.seq, cp.kid);
-    else if (!rc)
-        printf("the log is empty: nothing to checkpoint\n");
+    if (!rc && audit_checkpoint_latest(st, &cp, &e2) == 0) {
+        if (had && cp.seq == before.seq)
+            printf("no entries since the checkpoint at entry %" PRId64 ": nothing to sign\n",
+                   cp.seq);
+        else
+            printf("checkpoint at entry %" PRId64 " signed with key %s\n", cp.seq, cp.kid);
+    } else if (!rc) {
+        printf("the log is empty: nothing to sign\n");
+    }
     pki_signer_free(signer);
     store_close(st);
     config_free(&cfg);
