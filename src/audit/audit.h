@@ -75,7 +75,7 @@
 #define AUDIT_FIELDS_MAX   1000  /* fields in one entry */
 
 /* The writer's defaults (config section "audit" overrides them). */
-#define AUDIT_QUEUE_DEFAULT              4096  /* entries waiting for a commit */
+#define AUDIT_QUEUE_DEFAULT              4096 /* entries waiting for a commit */
 #define AUDIT_QUEUE_MAX                  1000000
 #define AUDIT_BATCH_DEFAULT              1024  /* entries per transaction */
 #define AUDIT_CHECKPOINT_EVERY_DEFAULT   10000 /* entries between checkpoints */
@@ -98,9 +98,9 @@ struct audit_subject {
  * audit_record(). Empty strings are allowed (a refusal may lack an
  * agreement); every text must be valid UTF-8 without NUL bytes. */
 struct audit_entry {
-    str_t org_cvr;       /* the recipient organisation */
-    str_t system_id;     /* the recipient system (certificate / client id) */
-    str_t agreement_id;  /* the agreement acted under (as claimed, on refusal) */
+    str_t org_cvr;      /* the recipient organisation */
+    str_t system_id;    /* the recipient system (certificate / client id) */
+    str_t agreement_id; /* the agreement acted under (as claimed, on refusal) */
     int64_t agreement_version;
     str_t service;        /* the data service's name */
     str_t request_id;     /* X-Request-ID */
@@ -130,9 +130,9 @@ typedef struct audit_log audit_log_t;
 enum audit_durability { AUDIT_DURABLE_FULL = 0, AUDIT_DURABLE_NONE = 1 };
 
 struct audit_options {
-    const char *environment;    /* stamped on every entry: "production" | "test" */
-    pki_signer_t *signer;       /* signs checkpoints; borrowed; NULL: no checkpoints */
-    unsigned checkpoint_every;  /* 0 = AUDIT_CHECKPOINT_EVERY_DEFAULT */
+    const char *environment;     /* stamped on every entry: "production" | "test" */
+    pki_signer_t *signer;        /* signs checkpoints; borrowed; NULL: no checkpoints */
+    unsigned checkpoint_every;   /* 0 = AUDIT_CHECKPOINT_EVERY_DEFAULT */
     unsigned checkpoint_seconds; /* 0 = AUDIT_CHECKPOINT_SECONDS_DEFAULT */
     unsigned queue_max;          /* 0 = AUDIT_QUEUE_DEFAULT */
     unsigned batch_max;          /* 0 = AUDIT_BATCH_DEFAULT; 1 = one commit per entry */
@@ -204,8 +204,8 @@ int audit_outcome_parse(str_t s, enum audit_outcome *out);
 #define AUDIT_ENV_MAX 16
 
 struct audit_checkpoint {
-    int64_t seq;     /* the last entry it covers */
-    int64_t time_ms; /* when it was signed */
+    int64_t seq;                              /* the last entry it covers */
+    int64_t time_ms;                          /* when it was signed */
     unsigned char chain_hash[AUDIT_HASH_LEN]; /* entry_hash of entry seq */
     char environment[AUDIT_ENV_MAX];
     char kid[PKI_KID_MAX];
@@ -301,8 +301,8 @@ struct audit_filter {
     str_t subject;      /* a CPR/CVR/SE number; "" = any */
     bool subject_kind_set;
     enum audit_subject_kind subject_kind; /* with subject, when subject_kind_set */
-    int64_t from_ms; /* time >= from_ms; 0 = no bound */
-    int64_t to_ms;   /* time < to_ms; 0 = no bound */
+    int64_t from_ms;                      /* time >= from_ms; 0 = no bound */
+    int64_t to_ms;                        /* time < to_ms; 0 = no bound */
     bool outcome_set;
     enum audit_outcome outcome;
     int64_t after; /* keyset cursor: rows past this seq in the page order; 0 = start */

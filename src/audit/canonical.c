@@ -77,13 +77,14 @@ static int enc_list(buf_t *b, const str_t *items, size_t n)
 int audit_canonical_encode(const struct audit_entry *e, int64_t seq, int64_t time_ms,
                            str_t environment, buf_t *out)
 {
-    int rc = audit_enc_head(out, seq, time_ms, environment, e->org_cvr, e->system_id,
-                            e->agreement_id, e->agreement_version, e->service, e->request_id,
-                            e->transaction_id);
+    int rc =
+        audit_enc_head(out, seq, time_ms, environment, e->org_cvr, e->system_id, e->agreement_id,
+                       e->agreement_version, e->service, e->request_id, e->transaction_id);
     if (rc || (rc = audit_enc_u32(out, (uint32_t)e->n_subjects)))
         return rc;
     for (size_t i = 0; i < e->n_subjects; i++) {
-        if ((rc = audit_enc_str(out, str_from_cstr(audit_subject_kind_name(e->subjects[i].kind)))) ||
+        if ((rc =
+                 audit_enc_str(out, str_from_cstr(audit_subject_kind_name(e->subjects[i].kind)))) ||
             (rc = audit_enc_str(out, e->subjects[i].id)))
             return rc;
     }

@@ -152,10 +152,9 @@ int audit_checkpoint_latest(store_t *st, struct audit_checkpoint *out, err_t *er
     if (rc)
         return rc;
     store_stmt_t *s;
-    if ((rc = store_prepare(c,
-                            "SELECT " CHECKPOINT_COLUMNS
-                            " FROM audit_checkpoint ORDER BY seq DESC LIMIT 1",
-                            &s, err)) == 0) {
+    if ((rc = store_prepare(
+             c, "SELECT " CHECKPOINT_COLUMNS " FROM audit_checkpoint ORDER BY seq DESC LIMIT 1", &s,
+             err)) == 0) {
         rc = store_step(s, err);
         if (rc == STORE_ROW)
             rc = row_to_checkpoint(s, out, err);

@@ -143,9 +143,9 @@ int audit_row_json(const struct audit_row *r, buf_t *out)
     hex_encode(r->entry_hash, AUDIT_HASH_LEN, hash);
     int rc;
     if ((rc = buf_printf(out, "{\"seq\":%" PRId64 ",\"time\":\"%s\",", r->seq, when)) ||
-        (rc = json_key_str(out, "environment", r->environment)) ||
-        (rc = buf_append(out, ",", 1)) || (rc = json_key_str(out, "organisation", r->org_cvr)) ||
-        (rc = buf_append(out, ",", 1)) || (rc = json_key_str(out, "system", r->system_id)) ||
+        (rc = json_key_str(out, "environment", r->environment)) || (rc = buf_append(out, ",", 1)) ||
+        (rc = json_key_str(out, "organisation", r->org_cvr)) || (rc = buf_append(out, ",", 1)) ||
+        (rc = json_key_str(out, "system", r->system_id)) ||
         (rc = buf_append_cstr(out, ",\"agreement\":{")) ||
         (rc = json_key_str(out, "id", r->agreement_id)) ||
         (rc = buf_printf(out, ",\"version\":%" PRId64 ",", r->agreement_version)) ||
@@ -160,8 +160,7 @@ int audit_row_json(const struct audit_row *r, buf_t *out)
     for (size_t i = 0; i < r->n_subjects; i++) {
         if ((rc = buf_printf(out, "%s{\"type\":\"%s\",\"number\":", i ? "," : "",
                              audit_subject_kind_name(r->subjects[i].kind))) ||
-            (rc = buf_append_json_string(out, r->subjects[i].id)) ||
-            (rc = buf_append(out, "}", 1)))
+            (rc = buf_append_json_string(out, r->subjects[i].id)) || (rc = buf_append(out, "}", 1)))
             return rc;
     }
     if ((rc = buf_append_cstr(out, "],\"periods\":")) ||

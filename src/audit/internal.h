@@ -11,7 +11,8 @@
 /* Largest canonical encoding of one entry: every limit at its maximum. */
 #define AUDIT_CANONICAL_MAX                                                                        \
     (256 + 16 * (4 + AUDIT_TEXT_MAX) +                                                             \
-     (size_t)(AUDIT_SUBJECTS_MAX + AUDIT_PERIODS_MAX + AUDIT_FIELDS_MAX) * 2 * (4 + AUDIT_TEXT_MAX))
+     (size_t)(AUDIT_SUBJECTS_MAX + AUDIT_PERIODS_MAX + AUDIT_FIELDS_MAX) * 2 *                     \
+         (4 + AUDIT_TEXT_MAX))
 
 /* Largest JSON text of a stored list (periods, fields): every element
  * escaped at worst as \uXXXX. */

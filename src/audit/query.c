@@ -5,8 +5,8 @@
  * cursor in the page's order, and returns the cursor of the next page. SQL
  * is assembled from fixed fragments (one per filter that is set) with every
  * value bound; each combination's text is made once and kept, so the
- * statement cache holds at most one statement per combination. With a subject filter, each row's subject list holds only the
- * subject asked about: a citizen's answer must not name other citizens.
+ * statement cache holds at most one statement per combination. With a subject filter, each row's
+ * subject list holds only the subject asked about: a citizen's answer must not name other citizens.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -214,8 +214,9 @@ static const char *query_sql(unsigned mask)
         if (!rc && (mask & Q_AFTER))
             rc = add(sql, &len, (mask & Q_NEWEST) ? " AND e.seq < ?" : " AND e.seq > ?");
         if (!rc)
-            rc = add(sql, &len,
-                     (mask & Q_NEWEST) ? " ORDER BY e.seq DESC LIMIT ?" : " ORDER BY e.seq LIMIT ?");
+            rc =
+                add(sql, &len,
+                    (mask & Q_NEWEST) ? " ORDER BY e.seq DESC LIMIT ?" : " ORDER BY e.seq LIMIT ?");
         made[mask] = sql; /* every fragment fits QUERY_SQL_MAX; rc is 0 */
     }
     pthread_mutex_unlock(&mu);
@@ -233,7 +234,8 @@ static int check_filter(const struct audit_filter *f, err_t *err)
     if (f->subject.len > AUDIT_TEXT_MAX)
         return err_param(err, DUPLA_EINVAL, "subject", "the subject is too long");
     if (f->from_ms && f->to_ms && f->to_ms <= f->from_ms)
-        return err_param(err, DUPLA_EINVAL, "to", "the end of the time range is not after its start");
+        return err_param(err, DUPLA_EINVAL, "to",
+                         "the end of the time range is not after its start");
     if (f->after < 0)
         return err_param(err, DUPLA_EINVAL, "after", "the cursor is negative");
     if (f->limit > AUDIT_PAGE_MAX)

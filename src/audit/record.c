@@ -139,9 +139,8 @@ static int list_json(buf_t *b, const str_t *v, size_t n)
     return rc ? rc : buf_append(b, "]", 1);
 }
 
-static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t seq,
-                        int64_t time_ms, const unsigned char *prev, const unsigned char *hash,
-                        err_t *err)
+static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t seq, int64_t time_ms,
+                        const unsigned char *prev, const unsigned char *hash, err_t *err)
 {
     store_conn_t *c = log->conn;
     int rc;
@@ -371,8 +370,8 @@ static void *writer_main(void *arg)
 int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, err_t *err)
 {
     *out = NULL;
-    if (!opt->environment || (strcmp(opt->environment, "production") != 0 &&
-                              strcmp(opt->environment, "test") != 0))
+    if (!opt->environment ||
+        (strcmp(opt->environment, "production") != 0 && strcmp(opt->environment, "test") != 0))
         return err_param(err, DUPLA_EINVAL, "environment",
                          "audit: environment must be \"production\" or \"test\"");
     int rc = audit_migrate(st, err);

@@ -143,8 +143,8 @@ static bool checkpoint_signed(struct verifier *v, const struct audit_checkpoint 
 }
 
 /* Looks for an entry other than not_seq whose stored hash is h: its seq, or 0. */
-static int find_by_hash(struct verifier *v, const unsigned char *h, int64_t not_seq,
-                        int64_t *out, err_t *err)
+static int find_by_hash(struct verifier *v, const unsigned char *h, int64_t not_seq, int64_t *out,
+                        err_t *err)
 {
     store_stmt_t *s;
     *out = 0;
@@ -169,9 +169,8 @@ static int next_prev_hash(struct verifier *v, int64_t seq, bool *has, unsigned c
 {
     store_stmt_t *s;
     *has = false;
-    int rc = store_prepare(v->c,
-                           "SELECT prev_hash FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT 1",
-                           &s, err);
+    int rc = store_prepare(
+        v->c, "SELECT prev_hash FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT 1", &s, err);
     if (rc)
         return rc;
     store_bind_int64(s, 1, seq);
@@ -214,8 +213,7 @@ static int classify(struct verifier *v, int64_t k, const unsigned char *chain,
                     "entry %" PRId64 ": its stored hash was changed (its contents are intact)", k);
         else
             problem(v->r, AUDIT_PROBLEM_CHANGED, k,
-                    "entry %" PRId64 ": its contents were changed (they do not match its hash)",
-                    k);
+                    "entry %" PRId64 ": its contents were changed (they do not match its hash)", k);
         return 0;
     }
     if (!prev_ok && hash_ok) {
@@ -367,14 +365,13 @@ static int run(struct verifier *v, err_t *err)
             goto done;
         }
         buf_reset(&v->canon);
-        if ((rc = audit_enc_head(&v->canon, seq, store_col_int64(s, AUDIT_COL_TIME),
-                                 store_col_text(s, AUDIT_COL_ENV), store_col_text(s, AUDIT_COL_ORG),
-                                 store_col_text(s, AUDIT_COL_SYSTEM),
-                                 store_col_text(s, AUDIT_COL_AGREEMENT),
-                                 store_col_int64(s, AUDIT_COL_AGREEMENT_VERSION),
-                                 store_col_text(s, AUDIT_COL_SERVICE),
-                                 store_col_text(s, AUDIT_COL_REQUEST),
-                                 store_col_text(s, AUDIT_COL_TRANSACTION))) ||
+        if ((rc = audit_enc_head(
+                 &v->canon, seq, store_col_int64(s, AUDIT_COL_TIME),
+                 store_col_text(s, AUDIT_COL_ENV), store_col_text(s, AUDIT_COL_ORG),
+                 store_col_text(s, AUDIT_COL_SYSTEM), store_col_text(s, AUDIT_COL_AGREEMENT),
+                 store_col_int64(s, AUDIT_COL_AGREEMENT_VERSION),
+                 store_col_text(s, AUDIT_COL_SERVICE), store_col_text(s, AUDIT_COL_REQUEST),
+                 store_col_text(s, AUDIT_COL_TRANSACTION))) ||
             (rc = enc_subjects(v, seq, err)))
             goto toolong;
         if (enc_json_list(&v->canon, store_col_text(s, AUDIT_COL_PERIODS)) ||
@@ -434,8 +431,9 @@ static int run(struct verifier *v, err_t *err)
         const struct audit_checkpoint *cp = &v->cps[v->next_cp];
         if (checkpoint_signed(v, cp, "checkpoint"))
             problem(r, AUDIT_PROBLEM_TRUNCATED, expected,
-                    "the log ends at entry %" PRId64 " but a checkpoint was signed at entry %" PRId64
-                    ": entries from %" PRId64 " were removed",
+                    "the log ends at entry %" PRId64
+                    " but a checkpoint was signed at entry %" PRId64 ": entries from %" PRId64
+                    " were removed",
                     expected - 1, cp->seq, expected);
         goto done;
     }

@@ -151,14 +151,14 @@ done:
     return rc;
 }
 
-static int open_store(const char *config, bool read_only, struct dupla_config *cfg,
-                      store_t **st, err_t *err)
+static int open_store(const char *config, bool read_only, struct dupla_config *cfg, store_t **st,
+                      err_t *err)
 {
     int rc = config_load(config, cfg, err);
     if (rc)
         return rc;
-    struct store_options so = {.pool_size = AUDIT_CLI_POOL, .read_only = read_only,
-                               .synchronous_full = true};
+    struct store_options so = {
+        .pool_size = AUDIT_CLI_POOL, .read_only = read_only, .synchronous_full = true};
     if ((rc = store_open(cfg->store_url, &so, st, err)))
         config_free(cfg);
     return rc;
@@ -236,10 +236,8 @@ static int run_verify(struct audit_cli *a)
     }
     char hex[AUDIT_HASH_HEX];
     hex_encode(r.head_hash, AUDIT_HASH_LEN, hex);
-    printf("OK: %" PRId64 " entries verified (%.0f entries/s); head %" PRId64
-           ", chain hash %s\n",
-           r.entries, secs > 0 ? (double)r.entries / secs : 0.0, r.head_seq,
-           r.entries ? hex : "-");
+    printf("OK: %" PRId64 " entries verified (%.0f entries/s); head %" PRId64 ", chain hash %s\n",
+           r.entries, secs > 0 ? (double)r.entries / secs : 0.0, r.head_seq, r.entries ? hex : "-");
     printf("%" PRId64 " checkpoint signatures verified with %s\n", r.checkpoints,
            r.keys_pinned ? "the given public key(s)"
                          : "the keys stored beside them (give --public-key to pin the "
@@ -320,8 +318,7 @@ static int run_checkpoint_create(struct audit_cli *a)
         rc = err_set(&err, DUPLA_EINVAL, "%s: audit.signing_key is not set", cfg.path);
     if (!rc)
         rc = pki_signer_load(ac.signing_key, &signer, &err);
-    struct audit_options ao = {.environment = environment_name(cfg.environment),
-                               .signer = signer};
+    struct audit_options ao = {.environment = environment_name(cfg.environment), .signer = signer};
     if (!rc)
         rc = audit_open(st, &ao, &log, &err);
     struct audit_checkpoint before, cp;

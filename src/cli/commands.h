@@ -12,7 +12,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_pki(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
-    {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},          \
+    {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},              \
         {"pki", "local CA, system certificates, signing keys", cmd_pki},
 
 #endif

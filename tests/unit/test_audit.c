@@ -537,8 +537,8 @@ Test(audit, queries_filter_by_organisation_agreement_service_subject_time_and_ou
     for (size_t i = 0; i < p.n; i++)
         cr_assert_str_eq(p.rows[i].org_cvr, "11111111");
 
-    f = (struct audit_filter){.org_cvr = STR("11111111"), .agreement_id = STR("agreement-1"),
-                              .limit = 100};
+    f = (struct audit_filter){
+        .org_cvr = STR("11111111"), .agreement_id = STR("agreement-1"), .limit = 100};
     cr_assert_eq(query(&f, &p, a), 5); /* n % 6 == 1 */
     cr_assert_str_eq(p.rows[0].purpose, "Social benefits, version 2");
     cr_assert_not_null(p.rows[0].legal_basis);
@@ -670,8 +670,8 @@ Test(audit, csv_quotes_cells_and_defuses_formulas)
     cr_assert_eq(audit_csv_header(&b), 0);
     cr_assert_eq(audit_row_csv(&r, &b), 0);
     cr_assert(strstr(b.data, "seq,time,environment,organisation,") == b.data);
-    cr_assert(strstr(b.data, "9,1970-01-02T00:00:00.000Z,test,12345674,'=cmd|' /C calc'!A0,ag,2,") !=
-                  NULL,
+    cr_assert(strstr(b.data,
+                     "9,1970-01-02T00:00:00.000Z,test,12345674,'=cmd|' /C calc'!A0,ag,2,") != NULL,
               "%s", b.data);
     cr_assert(strstr(b.data, "\"line1\nline2\"") != NULL);
     cr_assert(strstr(b.data, "\"cpr:0101801234;se:12345678\"") != NULL, "%s", b.data);
@@ -715,29 +715,33 @@ Test(audit, the_canonical_encoding_is_fixed)
 {
     struct audit_subject s = {AUDIT_SUBJECT_SE, STR("12345678")};
     str_t field = STR("F");
-    struct audit_entry e = {.org_cvr = STR("1"), .subjects = &s, .n_subjects = 1,
-                            .fields = &field, .n_fields = 1, .record_count = 2};
+    struct audit_entry e = {.org_cvr = STR("1"),
+                            .subjects = &s,
+                            .n_subjects = 1,
+                            .fields = &field,
+                            .n_fields = 1,
+                            .record_count = 2};
     buf_t b;
     buf_init(&b, 4096);
     cr_assert_eq(audit_canonical_encode(&e, 258, 1, STR("test"), &b), 0);
     static const unsigned char expect[] = {
-        0, 0, 0, 1,                                        /* version */
-        0, 0, 0, 0, 0, 0, 1, 2,                            /* seq 258 */
-        0, 0, 0, 0, 0, 0, 0, 1,                            /* time */
-        0, 0, 0, 4, 't', 'e', 's', 't',                    /* environment */
-        0, 0, 0, 1, '1',                                   /* organisation */
-        0, 0, 0, 0,                                        /* system */
-        0, 0, 0, 0,                                        /* agreement */
-        0, 0, 0, 0, 0, 0, 0, 0,                            /* agreement version */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                /* service, request, transaction */
-        0, 0, 0, 1,                                        /* one subject */
-        0, 0, 0, 2, 's', 'e',                              /* its kind */
-        0, 0, 0, 8, '1', '2', '3', '4', '5', '6', '7', '8', /* its number */
-        0, 0, 0, 0,                                        /* no periods */
-        0, 0, 0, 1, 0, 0, 0, 1, 'F',                       /* one field */
-        0, 0, 0, 0, 0, 0, 0, 2,                            /* records */
+        0, 0, 0, 1,                                              /* version */
+        0, 0, 0, 0, 0,   0,   1,   2,                            /* seq 258 */
+        0, 0, 0, 0, 0,   0,   0,   1,                            /* time */
+        0, 0, 0, 4, 't', 'e', 's', 't',                          /* environment */
+        0, 0, 0, 1, '1',                                         /* organisation */
+        0, 0, 0, 0,                                              /* system */
+        0, 0, 0, 0,                                              /* agreement */
+        0, 0, 0, 0, 0,   0,   0,   0,                            /* agreement version */
+        0, 0, 0, 0, 0,   0,   0,   0,   0,   0,   0,   0,        /* service, request, transaction */
+        0, 0, 0, 1,                                              /* one subject */
+        0, 0, 0, 2, 's', 'e',                                    /* its kind */
+        0, 0, 0, 8, '1', '2', '3', '4', '5', '6', '7', '8',      /* its number */
+        0, 0, 0, 0,                                              /* no periods */
+        0, 0, 0, 1, 0,   0,   0,   1,   'F',                     /* one field */
+        0, 0, 0, 0, 0,   0,   0,   2,                            /* records */
         0, 0, 0, 9, 'd', 'i', 's', 'c', 'l', 'o', 's', 'e', 'd', /* outcome */
-        0, 0, 0, 0,                                        /* reason */
+        0, 0, 0, 0,                                              /* reason */
     };
     cr_assert_eq(b.len, sizeof expect);
     cr_assert_eq(memcmp(b.data, expect, sizeof expect), 0);

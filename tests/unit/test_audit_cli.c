@@ -137,8 +137,8 @@ Test(audit_cli, verify_pins_public_keys_in_each_form)
     write_text(path, b64);
     cr_assert_eq(AUDIT("verify", "--config", config, "--public-key", path), 0, "%s", out);
     /* PEM SubjectPublicKeyInfo, as `openssl pkey -pubout` writes it */
-    unsigned char der[44] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65,
-                             0x70, 0x03, 0x21, 0x00};
+    unsigned char der[44] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                             0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
     memcpy(der + 12, pub, sizeof pub);
     gnutls_datum_t d = {der, sizeof der}, pem = {NULL, 0};
     cr_assert_geq(gnutls_pem_base64_encode2("PUBLIC KEY", &d, &pem), 0);
@@ -220,9 +220,9 @@ Test(audit_cli, list_and_export_in_csv_and_json)
     HAS("\r\n11,");
     HAS("\r\n12,");
 
-    cr_assert_eq(AUDIT("export", "--config", config, "--format", "json", "--organisation",
-                       "11111111"),
-                 0, "%s", out);
+    cr_assert_eq(
+        AUDIT("export", "--config", config, "--format", "json", "--organisation", "11111111"), 0,
+        "%s", out);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
     cr_assert_not_null(j, "%s:\n%s", je.text, out);
@@ -235,8 +235,8 @@ Test(audit_cli, list_and_export_in_csv_and_json)
     snprintf(subject, sizeof subject, "%.*s", STR_FMT(m.subjects[2].id));
     char file[200];
     snprintf(file, sizeof file, "%s/mine.csv", fx.dir);
-    cr_assert_eq(AUDIT("export", "--config", config, "--subject", subject, "--out", file), 0,
-                 "%s", out);
+    cr_assert_eq(AUDIT("export", "--config", config, "--subject", subject, "--out", file), 0, "%s",
+                 out);
     HAS("1 entries written");
     FILE *f = fopen(file, "r");
     char text[4096];

@@ -39,9 +39,8 @@ void audit_fixture_fini(struct audit_fixture *fx)
 
 audit_log_t *audit_fixture_log(struct audit_fixture *fx, unsigned checkpoint_every)
 {
-    struct audit_options o = {.environment = "test",
-                              .signer = fx->signer,
-                              .checkpoint_every = checkpoint_every};
+    struct audit_options o = {
+        .environment = "test", .signer = fx->signer, .checkpoint_every = checkpoint_every};
     audit_log_t *log;
     err_t err;
     cr_assert_eq(audit_open(fx->st, &o, &log, &err), 0, "%s", err.log);
@@ -152,9 +151,9 @@ void audit_fixture_rechain(struct audit_fixture *fx, int64_t from)
             };
             buf_t b;
             buf_init(&b, 1 << 24);
-            cr_assert_eq(audit_canonical_encode(&e, r->seq, r->time_ms,
-                                                str_from_cstr(r->environment), &b),
-                         0);
+            cr_assert_eq(
+                audit_canonical_encode(&e, r->seq, r->time_ms, str_from_cstr(r->environment), &b),
+                0);
             unsigned char h[AUDIT_HASH_LEN];
             cr_assert_eq(audit_chain_hash(prev, buf_str(&b), h), 0);
             buf_free(&b);

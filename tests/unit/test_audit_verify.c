@@ -213,9 +213,8 @@ Test(audit_verify, an_inserted_entry_with_a_correct_hash_is_found_at_its_seq)
     err_t err;
     cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
     store_stmt_t *s;
-    cr_assert_eq(store_prepare(c, "SELECT prev_hash, time_ms FROM audit_entry WHERE seq = 8", &s,
-                               &err),
-                 0);
+    cr_assert_eq(
+        store_prepare(c, "SELECT prev_hash, time_ms FROM audit_entry WHERE seq = 8", &s, &err), 0);
     cr_assert_eq(store_step(s, &err), STORE_ROW);
     unsigned char prev[AUDIT_HASH_LEN], h[AUDIT_HASH_LEN];
     memcpy(prev, store_col_blob(s, 0).ptr, AUDIT_HASH_LEN);
@@ -284,8 +283,8 @@ Test(audit_verify, a_consistent_rewrite_is_caught_by_the_next_checkpoint)
 Test(audit_verify, a_tampered_checkpoint_is_found)
 {
     record_n(20, 10);
-    audit_fixture_sql(&fx,
-                      "UPDATE audit_checkpoint SET signature = randomblob(64) WHERE seq = 10", 1);
+    audit_fixture_sql(&fx, "UPDATE audit_checkpoint SET signature = randomblob(64) WHERE seq = 10",
+                      1);
     expect(NULL, AUDIT_PROBLEM_CHECKPOINT, 10);
 }
 
