@@ -59,7 +59,8 @@ void audit_make_entry(struct made_entry *m, int n)
     size_t ns = (size_t)(n % 4) + 1;
     for (size_t i = 0; i < ns; i++) {
         /* a substitute CPR (day + 60), distinct per entry and position */
-        snprintf(m->subj[i], sizeof m->subj[i], "%02d01%02d%04d", 61 + (int)i, 80 + n % 20, n);
+        snprintf(m->subj[i], sizeof m->subj[i], "%02u01%02u%04u", 61u + (unsigned)i % 4u,
+                 80u + (unsigned)n % 20u, (unsigned)n % 10000u);
         m->subjects[i] = (struct audit_subject){AUDIT_SUBJECT_CPR, str_from_cstr(m->subj[i])};
     }
     snprintf(m->field[0], sizeof m->field[0], "PersonIndkomst");
