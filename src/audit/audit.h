@@ -160,7 +160,8 @@ int audit_migrate(store_t *st, err_t *err);
 int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, err_t *err);
 
 /* Stops taking entries, commits what is queued, signs a last checkpoint when
- * entries came after the previous one, and stops the writer. NULL is fine. */
+ * entries came after the previous one, and stops the writer. Every caller of
+ * audit_record must have returned (stop the HTTP server first). NULL is fine. */
 void audit_close(audit_log_t *log);
 
 /* Records e and returns once it is durable (0, and *receipt filled when not
@@ -356,6 +357,20 @@ struct audit_query_options {
     audit_agreement_lookup_fn agreement_lookup; /* may be NULL */
     void *agreement_ctx;
 };
+
+/* Who is asking, for the role checks: each sees only what it has a right to. */
+enum audit_viewer {
+    AUDIT_VIEWER_DATA_OWNER = 0, /* the platform's staff: every entry */
+    AUDIT_VIEWER_RECIPIENT = 1,  /* an organisation's administrator: its own disclosures */
+    AUDIT_VIEWER_SUBJECT = 2,    /* a citizen or company (or staff on its behalf): entries
+                                    about one subject, and only that subject shown */
+};
+
+/* Narrows f to what viewer may see: a recipient's filter gets its own CVR
+ * (DUPLA_EFORBIDDEN if f names another organisation); a subject view needs
+ * f->subject (DUPLA_EINVAL, param "subject"). own_cvr is the recipient's CVR
+ * (ignored for the other viewers). */
+int audit_filter_scope(enum audit_viewer viewer, str_t own_cvr, struct audit_filter *f, err_t *err);
 
 /* One page of entries matching f. Everything in *page is allocated from
  * arena (DUPLA_ELIMIT when it runs out). opt may be NULL. */

@@ -244,6 +244,28 @@ static int check_filter(const struct audit_filter *f, err_t *err)
     return 0;
 }
 
+int audit_filter_scope(enum audit_viewer viewer, str_t own_cvr, struct audit_filter *f, err_t *err)
+{
+    switch (viewer) {
+    case AUDIT_VIEWER_DATA_OWNER:
+        return 0;
+    case AUDIT_VIEWER_RECIPIENT:
+        if (own_cvr.len == 0)
+            return err_internal(err, DUPLA_EINTERNAL, "audit: a recipient view without a CVR");
+        if (f->org_cvr.len && !str_eq(f->org_cvr, own_cvr))
+            return err_param(err, DUPLA_EFORBIDDEN, "organisation",
+                             "an organisation sees only its own disclosures");
+        f->org_cvr = own_cvr;
+        return 0;
+    case AUDIT_VIEWER_SUBJECT:
+        if (f->subject.len == 0)
+            return err_param(err, DUPLA_EINVAL, "subject",
+                             "name the CPR, CVR or SE number the question is about");
+        return 0;
+    }
+    return err_internal(err, DUPLA_EINTERNAL, "audit: unknown viewer %d", (int)viewer);
+}
+
 int audit_query(store_t *st, const struct audit_filter *f, const struct audit_query_options *opt,
                 arena_t *arena, struct audit_page *page, err_t *err)
 {

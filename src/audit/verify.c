@@ -319,7 +319,8 @@ static int run(struct verifier *v, err_t *err)
     struct audit_verify_result *r = v->r;
     const struct audit_verify_options *opt = v->opt;
     int64_t total = 0;
-    int rc = store_query_int64(v->c, "SELECT COUNT(*) FROM audit_entry", 0, &total, err);
+    int rc =
+        store_query_int64(v->c, "SELECT COALESCE(MAX(seq), 0) FROM audit_entry", 0, &total, err);
     if (rc)
         return rc;
     if ((rc = audit_checkpoints_load(v->c, &v->cps, &v->n_cps, err)))

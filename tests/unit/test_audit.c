@@ -590,6 +590,45 @@ Test(audit, queries_filter_by_organisation_agreement_service_subject_time_and_ou
     arena_free(a);
 }
 
+Test(audit, each_viewer_sees_only_what_it_has_a_right_to)
+{
+    record_n(12);
+    arena_t *a = arena_new(1 << 24);
+    struct audit_page p;
+    err_t err;
+
+    struct audit_filter f = {.limit = 100};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_DATA_OWNER, STR(""), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 12);
+
+    /* A recipient: its own disclosures, whatever it leaves out of the filter. */
+    f = (struct audit_filter){.limit = 100};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_RECIPIENT, STR("22222222"), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 4); /* n % 3 == 2 */
+    for (size_t i = 0; i < p.n; i++)
+        cr_assert_str_eq(p.rows[i].org_cvr, "22222222");
+    f = (struct audit_filter){.org_cvr = STR("11111111")};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_RECIPIENT, STR("22222222"), &f, &err),
+                 DUPLA_EFORBIDDEN);
+    cr_assert_str_eq(err.param, "organisation");
+    f = (struct audit_filter){.org_cvr = STR("22222222"), .agreement_id = STR("agreement-0")};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_RECIPIENT, STR("22222222"), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 2); /* n = 2, 8 */
+
+    /* A subject: only with a subject named. */
+    f = (struct audit_filter){.limit = 100};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_SUBJECT, STR(""), &f, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "subject");
+    struct made_entry m;
+    audit_make_entry(&m, 3);
+    f.subject = m.subjects[0].id;
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_SUBJECT, STR(""), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 1);
+    cr_assert_eq(p.rows[0].n_subjects, 1);
+    cr_assert_str_eq(p.rows[0].purpose, "Social benefits, version 1"); /* n = 3: agreement-1 */
+    arena_free(a);
+}
+
 Test(audit, pages_follow_the_cursor_both_ways_without_gaps)
 {
     record_n(23);
