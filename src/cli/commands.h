@@ -13,13 +13,9 @@ int cmd_pki(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
-<<<<<<< HEAD
-    {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},              \
-        {"pki", "local CA, system certificates, signing keys", cmd_pki},
-=======
     {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
         {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
-         cmd_agreement},
->>>>>>> main
+         cmd_agreement},                                                                           \
+        {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},
 
 #endif
