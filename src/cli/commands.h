@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 
+int cmd_audit(int argc, char **argv);
 int cmd_pki(int argc, char **argv);
 int cmd_org(int argc, char **argv);
 int cmd_user(int argc, char **argv);
@@ -26,6 +27,7 @@ int cmd_agreement(int argc, char **argv);
         {"source", "the data owner's source systems", cmd_source},                                 \
         {"token", "the token service's signing keys", cmd_token},                                  \
         {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
-         cmd_agreement},
+         cmd_agreement},                                                                           \
+        {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},
 
 #endif
