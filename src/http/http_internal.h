@@ -41,7 +41,14 @@
 #define HTTP_METRIC_STATUSES 24             /* distinct statuses counted per route */
 /* All header lines of a request together; a request past it is answered by
  * libmicrohttpd itself (431, without a problem body: see server.c). */
-#define HTTP_MAX_HEADERS_TOTAL (64u * 1024)
+#define HTTP_MAX_HEADERS_TOTAL (16u * 1024)
+/* libmicrohttpd's connection pool beyond request line, parameters and
+ * headers: its records of the headers, the response header block, buffers
+ * (see server.c, http_server_new). */
+#define HTTP_POOL_SLACK (12u * 1024)
+/* What libmicrohttpd 0.9.75 takes from the pool per header or query
+ * parameter record (struct MHD_HTTP_Header, aligned). */
+#define HTTP_POOL_RECORD 64u
 /* Seconds to wait for in-flight requests on SIGTERM (cmd_serve). */
 #define HTTP_DRAIN_MS_DEFAULT 10000
 

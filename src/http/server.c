@@ -22,11 +22,14 @@
  *      problem made from its error);
  *   5. the completion callback logs one line, counts the metrics and frees
  *      the request.
- * Requests that libmicrohttpd answers itself (a request line or header
- * block larger than the connection's memory pool, malformed HTTP) skip
- * 2-4: they get libmicrohttpd's status with its own small body, and are
- * still logged and counted. The pool is sized so that our own limits,
- * which answer with problem+json, are reached first.
+ * Requests that libmicrohttpd answers itself skip 2-4: they get its
+ * status with its own small HTML body (no problem, no X-Request-ID), and
+ * are still logged and counted. That is malformed HTTP (400), and what
+ * does not fit the connection's memory pool: a request line far past
+ * max_url_bytes (414), a header block past HTTP_MAX_HEADERS_TOTAL, or a
+ * query with far more parameters than max_query_params (431). The pool is
+ * sized so that every request within our limits, and just past them,
+ * reaches our checks and gets a problem+json answer.
  *
  * Stopping: the listening sockets are closed first (MHD_quiesce_daemon),
  * requests in flight get up to drain_ms to finish (answers made meanwhile
@@ -550,13 +553,19 @@ int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->drain_cond, &ca);
     pthread_condattr_destroy(&ca);
-    /* The pool holds the request line, the header block, the parsed
-     * arguments and headers and the read buffer; sized so our limits come
-     * first (see the file comment). */
+    /* The pool holds the request line, the header block and libmicrohttpd's
+     * records of the headers and of the query parameters (it parses them
+     * itself before we see the request, though we parse the query again,
+     * strictly, and never read its list). It is wiped for every request, so
+     * it is sized for requests within our limits (and one parameter past
+     * the count), which thus get our own answers, and no larger. */
     const struct limits_config *lim = &cfg->limits;
-    size_t max_args = lim->max_url_bytes / 2 + 1;
-    srv->mhd_memory = 2 * lim->max_url_bytes + HTTP_MAX_HEADERS_TOTAL + 2 * lim->max_header_bytes +
-                      (max_args + 256) * 64 + 32 * 1024;
+    size_t headers = 2 * lim->max_header_bytes > HTTP_MAX_HEADERS_TOTAL ? 2 * lim->max_header_bytes
+                                                                        : HTTP_MAX_HEADERS_TOTAL;
+    size_t params = (size_t)lim->max_query_params + 1;
+    if (params > lim->max_url_bytes / 2)
+        params = lim->max_url_bytes / 2;
+    srv->mhd_memory = lim->max_url_bytes + params * HTTP_POOL_RECORD + headers + HTTP_POOL_SLACK;
     *out = srv;
     return 0;
 }

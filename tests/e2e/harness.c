@@ -660,14 +660,21 @@ int e2e_request(const struct e2e_server *s, const struct e2e_request *rq, struct
         snprintf(out->error, sizeof out->error, "no listener \"%s\"", listener);
         return -1;
     }
-    char url[E2E_PATH_MAX + 64];
-    snprintf(url, sizeof url, "https://localhost:%u%s", port, rq->path ? rq->path : "/");
+    const char *path = rq->path ? rq->path : "/";
+    size_t url_len = strlen(path) + 64;
+    char *url = malloc(url_len);
+    if (!url) {
+        snprintf(out->error, sizeof out->error, "out of memory");
+        return -1;
+    }
+    snprintf(url, url_len, "https://localhost:%u%s", port, path);
     char ca[E2E_PATH_MAX];
     if (!rq->ca_file)
         e2e_pki_path(s, "ca.pem", ca);
     CURL *h = curl_easy_init();
     if (!h) {
         snprintf(out->error, sizeof out->error, "curl_easy_init failed");
+        free(url);
         return -1;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -707,6 +714,7 @@ int e2e_request(const struct e2e_server *s, const struct e2e_request *rq, struct
                        sizeof out->error) != 0) {
             curl_slist_free_all(hdrs);
             curl_easy_cleanup(h);
+            free(url);
             out->body = strdup("");
             return -1;
         }
@@ -739,6 +747,7 @@ int e2e_request(const struct e2e_server *s, const struct e2e_request *rq, struct
     }
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
+    free(url);
     if (p12_cert[0]) {
         unlink(p12_cert);
         unlink(p12_key);

@@ -437,6 +437,41 @@ Test(limits, too_many_query_parameters_is_400)
     e2e_response_free(&r);
 }
 
+Test(limits, many_parameters_within_the_url_limit_get_our_400)
+{
+    /* 1200 parameters in under 4096 bytes (the default URL limit) on the
+     * main server (default limit 1100 parameters): our problem, not a
+     * refusal for the HTTP library's memory. */
+    char path[4200] = "/health/live?";
+    size_t off = strlen(path);
+    for (int i = 0; i < 1200; i++) {
+        path[off++] = 'a';
+        path[off++] = '&';
+    }
+    path[off] = '\0';
+    struct e2e_response r;
+    e2e_get(main_srv(), "api", path, &r);
+    assert_problem(main_srv(), &r, 400, "too-many-parameters");
+    e2e_response_free(&r);
+}
+
+Test(limits, request_line_past_the_connection_memory_is_414)
+{
+    size_t n = 200 * 1024;
+    char *req = malloc(n + 64);
+    memcpy(req, "GET /", 5);
+    memset(req + 5, 'a', n);
+    size_t len = 5 + n;
+    len += (size_t)snprintf(req + len, 64, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    char *out;
+    long ms;
+    int rc = e2e_raw(limits_srv(), "api", req, len, 10000, &out, &ms);
+    cr_assert_neq(rc, -1);
+    cr_assert(strncmp(out, "HTTP/1.1 414", 12) == 0, "answer: %.200s", out);
+    free(out);
+    free(req);
+}
+
 Test(limits, body_on_a_route_taking_none_is_413)
 {
     struct e2e_request rq = {.method = "GET", .path = "/health/live", .body = "hello"};
