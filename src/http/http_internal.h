@@ -253,6 +253,8 @@ struct http_server {
     bool started;
     atomic_bool stopping;
     atomic_uint connections; /* over every listener */
+    atomic_ullong refused;   /* connections refused at max_connections */
+    atomic_llong refused_logged_ms;
     pthread_mutex_t drain_lock;
     pthread_cond_t drain_cond;
     unsigned in_flight; /* requests between their first byte and their end */

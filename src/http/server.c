@@ -74,9 +74,15 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
      * connections past the limit; each daemon also has the limit as its
      * own hard cap. */
     if (atomic_load(&srv->connections) >= srv->cfg->limits.max_connections) {
-        log_json(LOG_WARN, "connection refused: limit reached",
-                 json_pack("{s:s, s:i}", "listener", l->cfg->name, "max_connections",
-                           (int)srv->cfg->limits.max_connections));
+        /* At most one line a second, however many are refused. */
+        atomic_fetch_add(&srv->refused, 1);
+        int64_t now = clock_now_ms(), last = atomic_load(&srv->refused_logged_ms);
+        if (now - last >= 1000 &&
+            atomic_compare_exchange_strong(&srv->refused_logged_ms, &last, now))
+            log_json(LOG_WARN, "connections refused: limit reached",
+                     json_pack("{s:s, s:i, s:I}", "listener", l->cfg->name, "max_connections",
+                               (int)srv->cfg->limits.max_connections, "refused_so_far",
+                               (json_int_t)atomic_load(&srv->refused)));
         return MHD_NO;
     }
     return MHD_YES;
@@ -486,7 +492,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     json_object_set_new(f, "method", json_string(method ? method : "OTHER"));
     json_object_set_new(f, "path", log_path(req));
     json_object_set_new(f, "status", json_integer(status));
-    json_object_set_new(f, "bytes", json_integer((json_int_t)req->bytes));
+    json_object_set_new(f, "bytes",
+                        json_integer(req->method == HTTP_HEAD ? 0 : (json_int_t)req->bytes));
     json_object_set_new(f, "duration_ms", json_real((double)(ns / 1000) / 1000.0));
     json_object_set_new(f, "request_id", json_string(req->id));
     json_object_set_new(f, "listener", json_string(l->cfg->name));

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -293,6 +294,9 @@ int e2e_start(const struct e2e_options *opt, struct e2e_server *s)
         return -1;
     }
     if (pid == 0) {
+        /* A test that dies (a failed assertion, a timeout) takes its server
+         * with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
