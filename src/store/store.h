@@ -41,9 +41,10 @@ typedef struct store_stmt store_stmt_t;
 #define STORE_DONE 0
 
 struct store_options {
-    unsigned pool_size;    /* connections; 0 = STORE_POOL_DEFAULT */
-    bool read_only;        /* open for reading only (audit verify, reports) */
-    bool synchronous_full; /* SQLite: synchronous=FULL instead of NORMAL */
+    unsigned pool_size;          /* connections; 0 = STORE_POOL_DEFAULT */
+    bool read_only;              /* open for reading only (audit verify, reports) */
+    bool synchronous_full;       /* SQLite: synchronous=FULL instead of NORMAL */
+    unsigned acquire_timeout_ms; /* 0 = STORE_ACQUIRE_TIMEOUT_MS */
 };
 
 /* Opens the store at url ("sqlite:PATH", or a bare path for SQLite). The
@@ -56,7 +57,7 @@ const char *store_backend(const store_t *st);
 /* 0 if the store answers a trivial query (readiness). */
 int store_ping(store_t *st, err_t *err);
 
-/* Takes a connection from the pool, waiting up to STORE_ACQUIRE_TIMEOUT_MS
+/* Takes a connection from the pool, waiting up to the acquire timeout
  * (DUPLA_EBUSY after that). Give it back with store_conn_put(). */
 int store_conn_get(store_t *st, store_conn_t **out, err_t *err);
 /* Returns a connection; an open transaction is rolled back first. */

@@ -1,0 +1,470 @@
+/*
+ * sqlite.c: the embedded SQLite backend of the storage interface.
+ *
+ * A store is a fixed pool of connections to one database file, opened in WAL
+ * mode (readers never block the writer), with foreign keys on and a busy
+ * timeout. A connection is used by one thread at a time (taken with
+ * store_conn_get), so SQLite's own mutexes are off (SQLITE_OPEN_NOMUTEX).
+ * Each connection caches its prepared statements by SQL text: the hot paths
+ * prepare once and then only bind and step.
+ *
+ * Durability: synchronous=NORMAL by default, which in WAL mode survives a
+ * process crash but may lose the last commits on power loss; stores that
+ * must survive power loss (the disclosure log) ask for synchronous=FULL.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#define STORE_PATH_MAX 512
+#define STORE_POOL_MAX 64
+
+struct store_stmt {
+    store_conn_t *conn;
+    sqlite3_stmt *st;
+    const char *sql_ptr; /* the caller's pointer, for the fast cache lookup */
+    char *sql;           /* owned copy, for the exact comparison */
+    bool in_use;
+    bool cached; /* false: finalised and freed by store_stmt_done */
+    uint64_t last_used;
+};
+
+struct store_conn {
+    store_t *store;
+    sqlite3 *db;
+    bool in_tx;
+    bool in_pool;
+    uint64_t tick;
+    size_t n_cache;
+    struct store_stmt *cache[STORE_STMT_CACHE];
+    store_conn_t *next_free;
+};
+
+struct store {
+    char path[STORE_PATH_MAX];
+    struct store_options opt;
+    unsigned n_conns;
+    store_conn_t *conns;
+    store_conn_t *free_list;
+    unsigned out; /* connections handed out */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static int sqlite_error(err_t *err, sqlite3 *db, int rc, const char *what)
+{
+    int code = DUPLA_ESTORE;
+    int primary = rc & 0xFF;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        code = DUPLA_EBUSY;
+    else if (primary == SQLITE_CONSTRAINT)
+        code = DUPLA_ECONFLICT;
+    else if (primary == SQLITE_NOMEM)
+        code = DUPLA_ENOMEM;
+    else if (primary == SQLITE_READONLY)
+        code = DUPLA_EFORBIDDEN;
+    err_internal(err, code, "sqlite: %s: %s (%d)", what,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    if (err && code == DUPLA_ECONFLICT) /* callers map constraint failures to their own words */
+        snprintf(err->detail, sizeof err->detail, "The change conflicts with existing data.");
+    return code;
+}
+
+static int conn_open(store_t *st, store_conn_t *c, err_t *err)
+{
+    int flags =
+        SQLITE_OPEN_NOMUTEX |
+        (st->opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        int code = sqlite_error(err, c->db, rc, st->path);
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return code;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
+    c->store = st;
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "%s PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;",
+             st->opt.read_only ? "" : "PRAGMA journal_mode=WAL;",
+             st->opt.synchronous_full ? "FULL" : "NORMAL");
+    return store_exec(c, pragmas, err);
+}
+
+static void conn_close(store_conn_t *c)
+{
+    for (size_t i = 0; i < c->n_cache; i++) {
+        sqlite3_finalize(c->cache[i]->st);
+        free(c->cache[i]->sql);
+        free(c->cache[i]);
+    }
+    c->n_cache = 0;
+    if (c->db)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+int store_open(const char *url, const struct store_options *opt, store_t **out, err_t *err)
+{
+    *out = NULL;
+    const char *path = url;
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        return err_set(err, DUPLA_EINVAL,
+                       "store: the PostgreSQL backend is not built into this version; use "
+                       "\"sqlite:PATH\"");
+    if (strncmp(url, "sqlite:", 7) == 0)
+        path = url + 7;
+    if (!path[0] || strlen(path) >= STORE_PATH_MAX)
+        return err_set(err, DUPLA_EINVAL, "store: bad SQLite path");
+    store_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (opt)
+        st->opt = *opt;
+    st->n_conns = st->opt.pool_size ? st->opt.pool_size : STORE_POOL_DEFAULT;
+    if (st->n_conns > STORE_POOL_MAX)
+        st->n_conns = STORE_POOL_MAX;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    st->conns = calloc(st->n_conns, sizeof *st->conns);
+    if (!st->conns) {
+        store_close(st);
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    }
+    for (unsigned i = 0; i < st->n_conns; i++) {
+        int rc = conn_open(st, &st->conns[i], err);
+        if (rc) {
+            store_close(st);
+            return rc;
+        }
+        st->conns[i].in_pool = true;
+        st->conns[i].next_free = st->free_list;
+        st->free_list = &st->conns[i];
+    }
+    *out = st;
+    return 0;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    while (st->out > 0)
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    for (unsigned i = 0; st->conns && i < st->n_conns; i++)
+        conn_close(&st->conns[i]);
+    free(st->conns);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+}
+
+const char *store_backend(const store_t *st)
+{
+    (void)st;
+    return "sqlite";
+}
+
+int store_ping(store_t *st, err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_get(st, &c, err);
+    if (rc)
+        return rc;
+    int64_t one = 0;
+    rc = store_query_int64(c, "SELECT 1", 0, &one, err);
+    store_conn_put(c);
+    if (rc == 0 && one != 1)
+        rc = err_internal(err, DUPLA_ESTORE, "store: ping answered %lld", (long long)one);
+    return rc;
+}
+
+int store_conn_get(store_t *st, store_conn_t **out, err_t *err)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    unsigned wait_ms =
+        st->opt.acquire_timeout_ms ? st->opt.acquire_timeout_ms : STORE_ACQUIRE_TIMEOUT_MS;
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&st->mu);
+    while (!st->free_list) {
+        if (pthread_cond_timedwait(&st->cv, &st->mu, &deadline) != 0 && !st->free_list) {
+            pthread_mutex_unlock(&st->mu);
+            return err_set(err, DUPLA_EBUSY, "The store is busy; try again shortly.");
+        }
+    }
+    store_conn_t *c = st->free_list;
+    st->free_list = c->next_free;
+    c->in_pool = false;
+    st->out++;
+    pthread_mutex_unlock(&st->mu);
+    *out = c;
+    return 0;
+}
+
+void store_conn_put(store_conn_t *c)
+{
+    if (!c)
+        return;
+    if (c->in_tx)
+        store_rollback(c);
+    store_t *st = c->store;
+    pthread_mutex_lock(&st->mu);
+    c->in_pool = true;
+    c->next_free = st->free_list;
+    st->free_list = c;
+    st->out--;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+int store_exec(store_conn_t *c, const char *sql, err_t *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = sqlite_error(err, c->db, rc, msg ? msg : "exec");
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+int store_begin(store_conn_t *c, err_t *err)
+{
+    if (c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
+    int rc = store_exec(c, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        c->in_tx = true;
+    return rc;
+}
+
+int store_commit(store_conn_t *c, err_t *err)
+{
+    if (!c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: commit outside a transaction");
+    int rc = store_exec(c, "COMMIT", err);
+    if (rc == 0)
+        c->in_tx = false;
+    else
+        store_rollback(c);
+    return rc;
+}
+
+void store_rollback(store_conn_t *c)
+{
+    if (!c->in_tx)
+        return;
+    /* Reset every cached statement first: an active statement would keep
+     * the transaction's read lock. */
+    for (size_t i = 0; i < c->n_cache; i++)
+        sqlite3_reset(c->cache[i]->st);
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    c->in_tx = false;
+}
+
+bool store_in_transaction(const store_conn_t *c)
+{
+    return c->in_tx;
+}
+
+static struct store_stmt *cache_find(store_conn_t *c, const char *sql)
+{
+    for (size_t i = 0; i < c->n_cache; i++)
+        if (c->cache[i]->sql_ptr == sql && !c->cache[i]->in_use)
+            return c->cache[i];
+    for (size_t i = 0; i < c->n_cache; i++)
+        if (!c->cache[i]->in_use && strcmp(c->cache[i]->sql, sql) == 0)
+            return c->cache[i];
+    return NULL;
+}
+
+/* Makes room in a full cache by finalising the least recently used idle
+ * statement. Returns false when every cached statement is in use. */
+static bool cache_evict(store_conn_t *c)
+{
+    size_t victim = c->n_cache;
+    for (size_t i = 0; i < c->n_cache; i++)
+        if (!c->cache[i]->in_use &&
+            (victim == c->n_cache || c->cache[i]->last_used < c->cache[victim]->last_used))
+            victim = i;
+    if (victim == c->n_cache)
+        return false;
+    sqlite3_finalize(c->cache[victim]->st);
+    free(c->cache[victim]->sql);
+    free(c->cache[victim]);
+    c->cache[victim] = c->cache[--c->n_cache];
+    return true;
+}
+
+int store_prepare(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *err)
+{
+    struct store_stmt *s = cache_find(c, sql);
+    if (s) {
+        s->in_use = true;
+        s->sql_ptr = sql;
+        s->last_used = ++c->tick;
+        *out = s;
+        return 0;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    s->sql = strdup(sql);
+    if (!s->sql) {
+        free(s);
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    }
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL);
+    if (rc != SQLITE_OK) {
+        int code = sqlite_error(err, c->db, rc, "prepare");
+        free(s->sql);
+        free(s);
+        return code;
+    }
+    s->conn = c;
+    s->sql_ptr = sql;
+    s->in_use = true;
+    s->last_used = ++c->tick;
+    if (c->n_cache < STORE_STMT_CACHE || cache_evict(c)) {
+        s->cached = true;
+        c->cache[c->n_cache++] = s;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_stmt_done(store_stmt_t *s)
+{
+    if (!s)
+        return;
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    if (s->cached) {
+        s->in_use = false;
+        return;
+    }
+    sqlite3_finalize(s->st);
+    free(s->sql);
+    free(s);
+}
+
+static int bind_rc(int rc)
+{
+    return rc == SQLITE_OK ? 0 : (rc == SQLITE_NOMEM ? DUPLA_ENOMEM : DUPLA_EINTERNAL);
+}
+
+int store_bind_int64(store_stmt_t *s, int idx, int64_t v)
+{
+    return bind_rc(sqlite3_bind_int64(s->st, idx, v));
+}
+
+int store_bind_text(store_stmt_t *s, int idx, str_t v)
+{
+    return bind_rc(
+        sqlite3_bind_text64(s->st, idx, v.ptr ? v.ptr : "", v.len, SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+int store_bind_cstr(store_stmt_t *s, int idx, const char *v)
+{
+    if (!v)
+        return store_bind_null(s, idx);
+    return bind_rc(sqlite3_bind_text(s->st, idx, v, -1, SQLITE_TRANSIENT));
+}
+
+int store_bind_blob(store_stmt_t *s, int idx, const void *p, size_t n)
+{
+    return bind_rc(sqlite3_bind_blob64(s->st, idx, p ? p : "", n, SQLITE_TRANSIENT));
+}
+
+int store_bind_null(store_stmt_t *s, int idx)
+{
+    return bind_rc(sqlite3_bind_null(s->st, idx));
+}
+
+int store_step(store_stmt_t *s, err_t *err)
+{
+    int rc = sqlite3_step(s->st);
+    if (rc == SQLITE_ROW)
+        return STORE_ROW;
+    if (rc == SQLITE_DONE)
+        return STORE_DONE;
+    return sqlite_error(err, s->conn->db, rc, "step");
+}
+
+bool store_col_is_null(store_stmt_t *s, int col)
+{
+    return sqlite3_column_type(s->st, col) == SQLITE_NULL;
+}
+
+int64_t store_col_int64(store_stmt_t *s, int col)
+{
+    return sqlite3_column_int64(s->st, col);
+}
+
+str_t store_col_text(store_stmt_t *s, int col)
+{
+    const unsigned char *p = sqlite3_column_text(s->st, col);
+    int n = sqlite3_column_bytes(s->st, col);
+    if (!p)
+        return (str_t){"", 0};
+    return (str_t){(const char *)p, (size_t)n};
+}
+
+str_t store_col_blob(store_stmt_t *s, int col)
+{
+    const void *p = sqlite3_column_blob(s->st, col);
+    int n = sqlite3_column_bytes(s->st, col);
+    if (!p)
+        return (str_t){"", 0};
+    return (str_t){(const char *)p, (size_t)n};
+}
+
+int store_col_count(store_stmt_t *s)
+{
+    return sqlite3_column_count(s->st);
+}
+
+int64_t store_changes(store_conn_t *c)
+{
+    return sqlite3_changes64(c->db);
+}
+
+int64_t store_last_id(store_conn_t *c)
+{
+    return sqlite3_last_insert_rowid(c->db);
+}
+
+int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *out, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c, sql, &s, err);
+    if (rc)
+        return rc;
+    rc = store_step(s, err);
+    if (rc == STORE_ROW) {
+        *out = store_col_int64(s, 0);
+        rc = 0;
+    } else if (rc == STORE_DONE) {
+        *out = def;
+    }
+    store_stmt_done(s);
+    return rc;
+}

@@ -1,0 +1,185 @@
+/* Unit tests: store (the SQLite backend of the storage interface). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static char dir[64];
+static char url[128];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/dupla-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static const struct store_migration v1[] = {
+    {1, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER)", NULL},
+};
+static const struct store_migration v2[] = {
+    {1, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER)", NULL},
+    {2, "ALTER TABLE t ADD COLUMN extra BLOB", NULL},
+};
+
+Test(store, migrations_apply_once_and_refuse_newer_schema)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0, "%s", err.log);
+    cr_assert_eq(store_migrate(st, "m", v2, 2, &err), 0, "%s", err.log);
+    cr_assert_eq(store_migrate(st, "m", v2, 2, &err), 0, "%s", err.log); /* again: nothing */
+    int v;
+    cr_assert_eq(store_schema_version(st, "m", &v, &err), 0);
+    cr_assert_eq(v, 2);
+    cr_assert_eq(store_migrate(st, "m", v1, 1, &err), DUPLA_ECONFLICT);
+    cr_assert(strstr(err.detail, "newer schema") != NULL, "%s", err.detail);
+    cr_assert_eq(store_schema_version(st, "other", &v, &err), 0);
+    cr_assert_eq(v, 0);
+    store_close(st);
+}
+
+Test(store, failed_migration_leaves_schema_unchanged)
+{
+    store_t *st;
+    err_t err;
+    static const struct store_migration bad[] = {
+        {1, "CREATE TABLE a (x INTEGER)", NULL},
+        {2, "CREATE TABLE b (y INTEGER); CREATE TABLE a (z INTEGER)", NULL}, /* a exists */
+    };
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_neq(store_migrate(st, "bad", bad, 2, &err), 0);
+    int v;
+    cr_assert_eq(store_schema_version(st, "bad", &v, &err), 0);
+    cr_assert_eq(v, 1);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    int64_t n;
+    cr_assert_eq(
+        store_query_int64(c, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'", -1, &n, &err),
+        0);
+    cr_assert_eq(n, 0, "table b of the failed migration must not exist");
+    store_conn_put(c);
+    store_close(st);
+}
+
+Test(store, statements_bind_step_and_reuse)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_eq(store_migrate(st, "m", v2, 2, &err), 0);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    static const char *ins = "INSERT INTO t (name, n, extra) VALUES (?, ?, ?)";
+    for (int i = 0; i < 3; i++) {
+        store_stmt_t *s;
+        cr_assert_eq(store_prepare(c, ins, &s, &err), 0);
+        char name[16];
+        snprintf(name, sizeof name, "row%d", i);
+        store_bind_text(s, 1, str_from_cstr(name));
+        store_bind_int64(s, 2, (int64_t)i * 1000000000000LL);
+        store_bind_blob(s, 3, "\0\1\2", 3);
+        cr_assert_eq(store_step(s, &err), STORE_DONE);
+        cr_assert_eq(store_changes(c), 1);
+        store_stmt_done(s);
+    }
+    /* a unique violation is a conflict */
+    store_stmt_t *s;
+    cr_assert_eq(store_prepare(c, ins, &s, &err), 0);
+    store_bind_cstr(s, 1, "row1");
+    store_bind_null(s, 2);
+    store_bind_null(s, 3);
+    cr_assert_eq(store_step(s, &err), DUPLA_ECONFLICT);
+    store_stmt_done(s);
+    cr_assert_eq(store_prepare(c, "SELECT name, n, extra FROM t WHERE n >= ? ORDER BY n", &s, &err),
+                 0);
+    store_bind_int64(s, 1, 1);
+    cr_assert_eq(store_step(s, &err), STORE_ROW);
+    cr_assert(str_eq(store_col_text(s, 0), STR("row1")));
+    cr_assert_eq(store_col_int64(s, 1), 1000000000000LL);
+    cr_assert_eq(store_col_blob(s, 2).len, 3);
+    cr_assert_eq(store_step(s, &err), STORE_ROW);
+    cr_assert_eq(store_step(s, &err), STORE_DONE);
+    store_stmt_done(s);
+    /* the same SQL twice at once on one connection still works */
+    store_stmt_t *a, *b;
+    cr_assert_eq(store_prepare(c, "SELECT COUNT(*) FROM t", &a, &err), 0);
+    cr_assert_eq(store_prepare(c, "SELECT COUNT(*) FROM t", &b, &err), 0);
+    cr_assert_neq(a, b);
+    cr_assert_eq(store_step(a, &err), STORE_ROW);
+    cr_assert_eq(store_step(b, &err), STORE_ROW);
+    cr_assert_eq(store_col_int64(a, 0), 3);
+    cr_assert_eq(store_col_int64(b, 0), 3);
+    store_stmt_done(a);
+    store_stmt_done(b);
+    /* a bad statement is an error, not a crash */
+    cr_assert_neq(store_prepare(c, "SELEC nothing", &s, &err), 0);
+    store_conn_put(c);
+    store_close(st);
+}
+
+Test(store, rollback_and_put_discard_uncommitted_work)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_eq(store_migrate(st, "m", v1, 1, &err), 0);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_begin(c, &err), 0);
+    cr_assert(store_in_transaction(c));
+    cr_assert_eq(store_exec(c, "INSERT INTO t (name) VALUES ('x')", &err), 0);
+    store_rollback(c);
+    cr_assert_eq(store_begin(c, &err), 0);
+    cr_assert_eq(store_exec(c, "INSERT INTO t (name) VALUES ('y')", &err), 0);
+    store_conn_put(c); /* returning it with an open transaction rolls back */
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_begin(c, &err), 0);
+    cr_assert_eq(store_exec(c, "INSERT INTO t (name) VALUES ('z')", &err), 0);
+    cr_assert_eq(store_commit(c, &err), 0);
+    int64_t n;
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 1);
+    store_conn_put(c);
+    cr_assert_eq(store_ping(st, &err), 0);
+    store_close(st);
+}
+
+Test(store, pool_exhaustion_is_busy_not_a_hang)
+{
+    store_t *st;
+    err_t err;
+    struct store_options opt = {.pool_size = 2, .acquire_timeout_ms = 50};
+    cr_assert_eq(store_open(url, &opt, &st, &err), 0);
+    store_conn_t *a, *b, *c;
+    cr_assert_eq(store_conn_get(st, &a, &err), 0);
+    cr_assert_eq(store_conn_get(st, &b, &err), 0);
+    cr_assert_eq(store_conn_get(st, &c, &err), DUPLA_EBUSY);
+    store_conn_put(a);
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    store_conn_put(b);
+    store_conn_put(c);
+    store_close(st);
+}
+
+Test(store, bad_urls_are_refused)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open("postgresql://localhost/x", NULL, &st, &err), DUPLA_EINVAL);
+    cr_assert_neq(store_open("sqlite:/nonexistent-dir/x/y.db", NULL, &st, &err), 0);
+    cr_assert_eq(store_open("sqlite:", NULL, &st, &err), DUPLA_EINVAL);
+}
