@@ -33,8 +33,8 @@
 #define DEMO_DEFAULT_TOKEN_PORT 8444
 #define DEMO_PATH_MAX           512
 /* The demo organisation's CVR number (passes modulus 11) and system name. */
-#define DEMO_ORG_CVR            "12345674"
-#define DEMO_SYSTEM_NAME        "demo-system"
+#define DEMO_ORG_CVR     "12345674"
+#define DEMO_SYSTEM_NAME "demo-system"
 
 struct demo {
     char dir[DEMO_PATH_MAX];
@@ -76,12 +76,11 @@ static int step_config(struct demo *d, err_t *err)
     json_t *cfg = json_pack(
         "{s:s, s:s, s:s, s:[{s:s, s:s, s:i, s:s, s:s, s:s}, {s:s, s:s, s:i, s:s, s:s, s:s, "
         "s:s, s:s}]}",
-        "environment", "test", "store", "sqlite:dupla.db", "log_level", "info", "listeners",
-        "name", "api", "address", "127.0.0.1", "port", (int)d->api_port, "cert",
-        "pki/server.pem", "key", "pki/server.key", "client_cert", "none", "name", "token",
-        "address", "127.0.0.1", "port", (int)d->token_port, "cert", "pki/server.pem", "key",
-        "pki/server.key", "client_cert", "request", "trust", "pki/ca.pem", "crl",
-        "pki/crl.pem");
+        "environment", "test", "store", "sqlite:dupla.db", "log_level", "info", "listeners", "name",
+        "api", "address", "127.0.0.1", "port", (int)d->api_port, "cert", "pki/server.pem", "key",
+        "pki/server.key", "client_cert", "none", "name", "token", "address", "127.0.0.1", "port",
+        (int)d->token_port, "cert", "pki/server.pem", "key", "pki/server.key", "client_cert",
+        "request", "trust", "pki/ca.pem", "crl", "pki/crl.pem");
     if (!cfg)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     int rc = demo_write_json(d->config_path, cfg, err);

@@ -8,6 +8,11 @@
 
 #include "cli/cli.h"
 
-#define CLI_COMMANDS
+int cmd_ingest(int argc, char **argv);
+int cmd_testdata(int argc, char **argv);
+
+#define CLI_COMMANDS                                                                               \
+    {"ingest", "load a source system's delivery (NDJSON) into the store", cmd_ingest},             \
+        {"testdata", "generate synthetic test data, or load it", cmd_testdata},
 
 #endif
