@@ -8,11 +8,13 @@
 
 #include "cli/cli.h"
 
+int cmd_pki(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_testdata(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
-    {"ingest", "load a source system's delivery (NDJSON) into the store", cmd_ingest},             \
+    {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
+        {"ingest", "load a source system's delivery (NDJSON) into the store", cmd_ingest},         \
         {"testdata", "generate synthetic test data, or load it", cmd_testdata},
 
 #endif

@@ -15,9 +15,12 @@
  *
  * Files in a PKI folder (pki_init and pki_issue_* write them):
  *   ca.pem, ca.key            the local CA (key mode 0600)
- *   server.pem, server.key    server certificate, SAN localhost and 127.0.0.1
+ *   server.pem, server.key    server certificate, SAN localhost, 127.0.0.1, ::1
  *   crl.pem                   the CA's current revocation list
- *   <name>.pem, <name>.key, <name>.p12   an issued system certificate
+ *   <name>.pem, <name>.key, <name>.p12   an issued system certificate (the
+ *                             .pem holds the certificate, then the CA's)
+ *   <name>.p12.pass           the PKCS#12 password when it was generated
+ *                             (mode 0600, no trailing newline)
  */
 #ifndef DUPLA_PKI_PKI_H
 #define DUPLA_PKI_PKI_H
@@ -30,12 +33,16 @@
 #include "core/error.h"
 #include "core/str.h"
 
-#define PKI_SUBJECT_MAX 512
-#define PKI_SHA256_LEN  32
-#define PKI_SHA256_HEX  65 /* 64 hex digits + NUL */
-#define PKI_SERIAL_HEX  81
-#define PKI_CVR_MAX     9
-#define PKI_UID_MAX     65
+#define PKI_SUBJECT_MAX   512
+#define PKI_SHA256_LEN    32
+#define PKI_SHA256_HEX    65 /* 64 hex digits + NUL */
+#define PKI_SERIAL_HEX    81
+#define PKI_CVR_MAX       9
+#define PKI_UID_MAX       65
+#define PKI_DAYS_MAX      36500 /* validity given in days: at most this */
+#define PKI_CA_NAME_MAX   64    /* X.520 upper bound of a common name */
+#define PKI_NAME_MAX      64    /* a system's name (file stem and CN) */
+#define PKI_ISSUE_UID_MAX 47    /* "CVR:<8>-UID:<uid>" within X.520's 64 */
 
 struct pki_cert_info {
     char subject[PKI_SUBJECT_MAX]; /* RFC 4514 string */
@@ -51,12 +58,21 @@ struct pki_cert_info {
     bool is_ca;
 };
 
-/* Fills *out from a parsed certificate. */
+/* Fills *out from a parsed certificate. The subject and issuer strings name
+ * CN, O, OU, C, L, ST, STREET, DC, UID, serialNumber, organizationIdentifier
+ * and emailAddress; other types appear as dotted OIDs, and values that are not
+ * UTF-8 text as '#' and hex. A subject naming two different CVR numbers is
+ * ambiguous and yields no CVR (and no UID). DUPLA_ELIMIT if a name does not
+ * fit PKI_SUBJECT_MAX. */
 int pki_cert_info_from_crt(gnutls_x509_crt_t crt, struct pki_cert_info *out, err_t *err);
 /* Parses one certificate (DER) and fills *out. */
 int pki_cert_info_from_der(const void *der, size_t len, struct pki_cert_info *out, err_t *err);
 /* Parses the first certificate of a PEM text and fills *out. */
 int pki_cert_info_from_pem(str_t pem, struct pki_cert_info *out, err_t *err);
+/* Reads the first certificate of a file, PEM or DER, and fills *out.
+ * DUPLA_ENOTFOUND if there is no such file, DUPLA_EINVAL if it holds no
+ * certificate. */
+int pki_cert_info_from_file(const char *path, struct pki_cert_info *out, err_t *err);
 
 /* ---- the local CA (development, tests, demo) ---- */
 
@@ -86,11 +102,18 @@ struct pki_system_options {
 };
 
 /* Issues a system certificate signed by the folder's CA and writes
- * <name>.pem, <name>.key and <name>.p12. */
+ * <name>.pem, <name>.key and <name>.p12 (and <name>.p12.pass). Never
+ * overwrites: if any of these files exists the call fails with
+ * DUPLA_ECONFLICT. DUPLA_ENOTFOUND if the folder has no CA; DUPLA_EINVAL with
+ * err->param set for a bad option. The subject reads (RFC 4514)
+ * CN=<name>,O=<name>,organizationIdentifier=NTRDK-<cvr>,
+ * serialNumber=CVR:<cvr>-UID:<uid>,C=DK. */
 int pki_issue_system(const struct pki_system_options *opt, err_t *err);
 
-/* Adds the certificate in cert_file to the folder's CRL (crl.pem, re-signed
- * by the CA). */
+/* Adds the certificate in cert_file (PEM or DER) to the folder's CRL
+ * (crl.pem, re-signed by the CA, numbered one higher). Revoking a listed
+ * certificate again changes nothing but the dates. DUPLA_EINVAL (param
+ * "cert") if the certificate was not issued by this CA. */
 int pki_revoke(const char *dir, const char *cert_file, err_t *err);
 
 #endif
