@@ -155,6 +155,7 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
     }
     struct catalog_value values[CATALOG_MAX_FIELDS];
     struct catalog_value keys[4] = {{0}};
+    bool keys_ok = true; /* the key fields' values are there and well-formed */
     for (size_t i = 0; i < svc->n_fields; i++) {
         const struct catalog_field *f = &svc->fields[i];
         if (is_platform(f))
@@ -165,10 +166,12 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
         err_clear(&err);
         if (catalog_value_from_json(f, j, &val, &err)) {
             problem(r, f->name, "%s", err.detail);
+            keys_ok = keys_ok && !catalog_field_is_key(f);
             continue;
         }
         if (!val.present && f->required) {
             problem(r, f->name, "is required");
+            keys_ok = keys_ok && !catalog_field_is_key(f);
             continue;
         }
         switch (f->role) {
@@ -188,7 +191,7 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
             values[f->business_index] = val;
         }
     }
-    if (r->line_bad)
+    if (!keys_ok)
         return;
     if (dataset_subject_parse(svc->subject_kind, keys[0].s, &key->subject)) {
         problem(r, svc->subject->name, "is not a %s number", catalog_ident_name(svc->subject_kind));
@@ -210,6 +213,8 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
             return;
         }
     }
+    if (r->line_bad)
+        return;
     err_t err;
     if (dataset_encode(svc, values, &r->enc, &err))
         problem(r, "", "the record is too large to store");
