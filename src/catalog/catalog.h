@@ -121,6 +121,7 @@ struct catalog_code {
 
 struct catalog_field {
     const char *name; /* Danish CamelCase, unique within the service */
+    size_t name_len;  /* strlen(name) */
     size_t index;     /* position in service->fields */
     enum catalog_type type;
     enum catalog_role role;

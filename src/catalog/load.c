@@ -277,6 +277,7 @@ static int parse_field(struct ctx *c, const json_t *v, size_t i, struct catalog_
     } else if (codes) {
         return fail(c, q, "only code fields have allowed values");
     }
+    f->name_len = strlen(f->name);
     f->index = i;
     f->business_index = SIZE_MAX;
     return 0;

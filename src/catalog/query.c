@@ -39,7 +39,8 @@ const struct catalog_field *catalog_field_find(const struct catalog_service *svc
 long catalog_field_index(const struct catalog_service *svc, str_t name)
 {
     for (size_t i = 0; i < svc->n_fields; i++)
-        if (str_eq_cstr(name, svc->fields[i].name))
+        if (name.len == svc->fields[i].name_len &&
+            memcmp(name.ptr, svc->fields[i].name, name.len) == 0)
             return (long)i;
     return -1;
 }

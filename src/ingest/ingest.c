@@ -23,6 +23,10 @@
 #define INGEST_PROGRESS_EVERY 4096
 #define INGEST_YEAR_MIN       1900
 #define INGEST_YEAR_MAX       9999
+/* The page cache of the connection that writes a delivery (KiB), and the
+ * SQLite default it returns to. */
+#define INGEST_SQLITE_CACHE_PRAGMA "PRAGMA cache_size = -262144"
+#define INGEST_SQLITE_CACHE_RESET  "PRAGMA cache_size = -2000"
 
 const char *ingest_status_name(enum ingest_status s)
 {
@@ -162,8 +166,7 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
             continue;
         struct catalog_value val;
         json_t *j = json_object_get(obj, f->name);
-        err_t err;
-        err_clear(&err);
+        err_t err; /* filled only on error */
         if (catalog_value_from_json(f, j, &val, &err)) {
             problem(r, f->name, "%s", err.detail);
             keys_ok = keys_ok && !catalog_field_is_key(f);
@@ -395,10 +398,17 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
                         opt->max_problems ? opt->max_problems : INGEST_DEFAULT_MAX_PROBLEMS,
                     .max_records = opt->max_records ? opt->max_records : INGEST_DEFAULT_MAX_RECORDS,
                     .writing = true};
+    bool big_cache = false;
     keyset_init(&r.keys);
     buf_init(&r.enc, DATASET_ENCODED_MAX);
     res->registered_ms = opt->now_ms ? opt->now_ms : clock_now_ms();
     if ((rc = store_conn_get(st, &r.conn, err)))
+        goto out;
+    /* A large delivery inserts all over the record tree: give this
+     * connection a page cache that holds the tree's upper levels and the
+     * delivery's dirty pages, instead of SQLite's default of 2 MB. */
+    big_cache = strcmp(store_backend(st), "sqlite") == 0;
+    if (big_cache && (rc = store_exec(r.conn, INGEST_SQLITE_CACHE_PRAGMA, err)))
         goto out;
     if ((rc = store_begin(r.conn, err)))
         goto out;
@@ -461,6 +471,8 @@ out:
     if (r.conn) {
         if (store_in_transaction(r.conn))
             store_rollback(r.conn);
+        if (big_cache)
+            store_exec(r.conn, INGEST_SQLITE_CACHE_RESET, NULL);
         store_conn_put(r.conn);
     }
     if (rc && rc != DUPLA_EINVAL && res->status != INGEST_REFUSED) {
