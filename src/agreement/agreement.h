@@ -1,0 +1,312 @@
+/*
+ * agreement.h: data exchange agreements (dataudvekslingsaftaler), the
+ * module's contract.
+ *
+ * An agreement is the documented legal basis for every disclosure. A
+ * processor of a recipient organisation drafts it, a signatory of the same
+ * organisation signs it (four eyes: not the drafter, not the last editor),
+ * the data owner's dataforvaltning staff review it (approve, possibly
+ * granting fewer fields; reject; return for changes), and the data owner can
+ * later suspend, reactivate or revoke it; the organisation can terminate it.
+ * Changing an approved agreement makes a new version that goes through the
+ * same steps while the approved version keeps serving; approval replaces it
+ * in one transaction. Every step is in the agreement's history, and every
+ * decision queues a mail to the organisation's contact mailbox.
+ *
+ * The data path asks agreement_decide() on every call. It reads an in-memory
+ * registry (an immutable snapshot swapped under a lock, reference counted),
+ * rebuilt after every change this process makes, so a revoked agreement is
+ * refused on the very next call. Changes made by another process (the CLI, or
+ * another node) reach it through agreement_registry_sync(), see registry.c.
+ *
+ * This module knows identity and the catalogue only through the plain
+ * struct agreement_actor and the callbacks in struct agreement_hooks, so that
+ * it builds and tests on its own.
+ */
+#ifndef DUPLA_AGREEMENT_AGREEMENT_H
+#define DUPLA_AGREEMENT_AGREEMENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "store/store.h"
+
+/* 128 random bits as 32 lowercase hex digits. */
+#define AGREEMENT_ID_LEN     32
+#define AGREEMENT_URN_PREFIX "urn:ufst:adgangsgrundlag:aftale:"
+
+#define AGREEMENT_NAME_MAX    128 /* actor names, "cli:<unix user>" */
+#define AGREEMENT_CVR_MAX     9   /* 8 digits and a NUL */
+#define AGREEMENT_SYSTEM_MAX  64  /* a system id, as identity names it */
+#define AGREEMENT_MAILBOX_MAX 256
+
+/* Limits of an application (each a refusal naming the field when passed). */
+#define AGREEMENT_TITLE_MAX       200
+#define AGREEMENT_PURPOSE_MAX     4000
+#define AGREEMENT_LEGAL_BASES_MAX 16
+#define AGREEMENT_LAW_MAX         300
+#define AGREEMENT_SECTION_MAX     100
+#define AGREEMENT_SERVICES_MAX    64
+#define AGREEMENT_FIELDS_MAX      256 /* per service */
+#define AGREEMENT_FIELD_NAME_MAX  128 /* service and field names */
+#define AGREEMENT_SYSTEMS_MAX     64
+#define AGREEMENT_CONTACT_MAX     200
+#define AGREEMENT_REASON_MAX      2000
+#define AGREEMENT_ASSESSMENT_MAX  8000
+#define AGREEMENT_VOLUME_MAX      1000000000LL
+#define AGREEMENT_LIST_MAX        1000 /* agreements in one list answer */
+/* The expiry warning goes out this many days before the last valid day ends. */
+#define AGREEMENT_EXPIRY_WARNING_DAYS 30
+
+/* Role bits of an actor (identity maps its roles onto these). */
+#define AGREEMENT_ROLE_ADMINISTRATOR   (1u << 0) /* administrator */
+#define AGREEMENT_ROLE_PROCESSOR       (1u << 1) /* aftager-behandler */
+#define AGREEMENT_ROLE_SIGNATORY       (1u << 2) /* aftager-underskriver */
+#define AGREEMENT_ROLE_DATAFORVALTNING (1u << 3) /* the data owner's reviewers */
+#define AGREEMENT_ROLE_OPERATOR        (1u << 4) /* runs the platform */
+
+/* Who takes a step. user_id > 0 for a user known to identity; 0 for a
+ * console or system actor, who is then known by name alone ("cli:alice",
+ * "demo"). org_cvr is the actor's organisation ("" for the data owner). */
+struct agreement_actor {
+    int64_t user_id;
+    char user_name[AGREEMENT_NAME_MAX];
+    char org_cvr[AGREEMENT_CVR_MAX];
+    unsigned roles;
+};
+
+/* What the module asks of identity and the catalogue. Every callback may be
+ * NULL: that check is then skipped (tests, and the CLI, which only decides
+ * on what was applied for). Return 1 for yes, 0 for no. */
+struct agreement_hooks {
+    void *ctx;
+    /* field NULL: is the service known at all? */
+    int (*field_known)(void *ctx, const char *service, const char *field);
+    /* Is system_id one of org_cvr's systems? */
+    int (*system_known)(void *ctx, const char *org_cvr, const char *system_id);
+    /* The organisation's contact mailbox into out (cap bytes); 0 or negative.
+     * Without it (or when it fails) mail goes to the application's contact. */
+    int (*org_mailbox)(void *ctx, const char *org_cvr, char *out, size_t cap);
+};
+
+typedef struct agreement agreement_t;
+typedef struct agreement_registry agreement_registry_t;
+
+/* Applies the module's migrations, loads the registry. The caller owns *out
+ * (agreement_close) and keeps st alive longer; hooks are copied. */
+int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t **out, err_t *err);
+void agreement_close(agreement_t *ag);
+/* The registry the data path reads; owned by ag. */
+agreement_registry_t *agreement_registry(agreement_t *ag);
+
+/* ---- life cycle ---- */
+
+/* The states of one version. An agreement's status is that of its serving
+ * version (the approved one, or the last one that was), else of its newest. */
+enum agreement_state {
+    AGREEMENT_DRAFT = 0,
+    AGREEMENT_SUBMITTED,  /* signed, waiting for the data owner */
+    AGREEMENT_APPROVED,   /* active between valid_from and valid_to */
+    AGREEMENT_REJECTED,   /* final for this version */
+    AGREEMENT_SUSPENDED,  /* by the data owner; can be reactivated */
+    AGREEMENT_REVOKED,    /* by the data owner; final */
+    AGREEMENT_TERMINATED, /* by the organisation; final */
+    AGREEMENT_SUPERSEDED, /* replaced by a newer approved version */
+    AGREEMENT_WITHDRAWN,  /* a pending version given up by its organisation */
+    AGREEMENT_STATE_COUNT
+};
+
+enum agreement_action {
+    AGREEMENT_CREATE = 0,
+    AGREEMENT_EDIT,       /* a draft, or a new version of an approved agreement */
+    AGREEMENT_SIGN,       /* draft -> submitted */
+    AGREEMENT_APPROVE,    /* submitted -> approved (replaces the serving one) */
+    AGREEMENT_REJECT,     /* submitted -> rejected */
+    AGREEMENT_RETURN,     /* submitted -> draft, for changes */
+    AGREEMENT_WITHDRAW,   /* draft|submitted -> withdrawn */
+    AGREEMENT_SUSPEND,    /* approved -> suspended */
+    AGREEMENT_REACTIVATE, /* suspended -> approved */
+    AGREEMENT_REVOKE,     /* approved|suspended -> revoked */
+    AGREEMENT_TERMINATE,  /* approved|suspended -> terminated */
+    AGREEMENT_ACTION_COUNT
+};
+
+const char *agreement_state_name(enum agreement_state s);
+/* -1 for an unknown name. */
+int agreement_state_parse(const char *name);
+const char *agreement_action_name(enum agreement_action a);
+
+/*
+ * The application is a JSON object (validated; unknown keys refused):
+ *   title            string (required)
+ *   purpose          string (required)
+ *   legal_basis      [{"law": string, "section": string}, ...] (one or more)
+ *   services         {"<service>": ["<field>", ...], ...} (one or more)
+ *   systems          "all" or ["<system id>", ...]
+ *   valid_from       "yyyy-mm-dd" (required)
+ *   valid_to         "yyyy-mm-dd" or null (open-ended)
+ *   expected_volume  {"calls_per_month": n, "subjects_per_month": n}
+ *   contact          {"name": s, "email": s, "phone": s}
+ * A draft may lack required members; signing requires them all.
+ */
+
+/* A processor of an organisation creates a draft for its own organisation.
+ * id_out gets the new id (AGREEMENT_ID_LEN + 1 bytes). application is
+ * borrowed. */
+int agreement_create(agreement_t *ag, const struct agreement_actor *actor, enum environment env,
+                     const json_t *application, char *id_out, err_t *err);
+/* Replaces the application of the pending draft; on an agreement whose
+ * serving version is approved and that has no pending version, makes a new
+ * draft version instead (the approved one keeps serving). */
+int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                   const json_t *application, err_t *err);
+
+/* Arguments of the steps; which are required depends on the step. */
+struct agreement_step {
+    const char *reason;     /* reject, return, withdraw, suspend, reactivate,
+                               revoke, terminate; approve when fewer granted */
+    const char *assessment; /* approve: the proportionality assessment */
+    const json_t *granted;  /* approve: {"service": [fields]} <= asked; NULL = all */
+};
+
+/* Takes one step of the life cycle (not CREATE or EDIT) on the version the
+ * step concerns: the pending one for sign/approve/reject/return/withdraw,
+ * the serving one for the others. Refuses with DUPLA_EFORBIDDEN when the
+ * actor lacks the role or belongs to another organisation (DUPLA_ENOTFOUND
+ * when it may not even see the agreement), DUPLA_ECONFLICT when the state
+ * does not allow the step, DUPLA_EINVAL for missing or bad arguments. */
+int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                   enum agreement_action action, const struct agreement_step *args, err_t *err);
+
+int agreement_sign(agreement_t *ag, const struct agreement_actor *actor, str_t id, err_t *err);
+int agreement_approve(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                      const char *assessment, const json_t *granted, const char *reason,
+                      err_t *err);
+int agreement_reject(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                     const char *reason, err_t *err);
+int agreement_return(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                     const char *reason, err_t *err);
+int agreement_suspend(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                      const char *reason, err_t *err);
+int agreement_reactivate(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                         const char *reason, err_t *err);
+int agreement_revoke(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                     const char *reason, err_t *err);
+int agreement_terminate(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                        const char *reason, err_t *err);
+
+/* ---- reading ---- */
+
+/* The agreement document as JSON: id, organisation, environment, status,
+ * the serving and the pending version (application, signature, decision,
+ * granted fields) and the whole history. The caller owns *out. */
+int agreement_document_json(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                            json_t **out, err_t *err);
+/* The same as a printable HTML page (every value escaped) into out. */
+int agreement_document_html(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                            buf_t *out, err_t *err);
+
+struct agreement_filter {
+    const char *org_cvr; /* NULL: all the actor may see */
+    int state;           /* -1: any; else an agreement_state of the status */
+};
+/* A JSON array of summaries (id, organisation, environment, title, status,
+ * versions, validity), newest first, at most AGREEMENT_LIST_MAX. An
+ * organisation's users see only their own. The caller owns *out. */
+int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
+                   const struct agreement_filter *filter, json_t **out, err_t *err);
+
+/* ---- notifications ---- */
+
+/* Queues a warning for each approved version whose validity ends within
+ * AGREEMENT_EXPIRY_WARNING_DAYS of now, once per version. Run periodically by
+ * the server. *queued (may be NULL) gets how many were queued. */
+int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_t *err);
+
+/* ---- demo ---- */
+
+/* Makes sure an approved agreement exists for org_cvr in env that covers
+ * exactly services ({"service": [fields]}, borrowed), valid from today with
+ * no end, for all systems; creates it, or a new version of it when the
+ * services changed. Its id goes into id_out (AGREEMENT_ID_LEN + 1). */
+int agreement_demo_setup(agreement_t *ag, const char *org_cvr, enum environment env,
+                         const json_t *services, char *id_out, err_t *err);
+
+/* ---- the decision on the data path ---- */
+
+/* The reason for a refusal; AGREEMENT_ALLOW when allowed. */
+enum agreement_verdict {
+    AGREEMENT_ALLOW = 0,
+    AGREEMENT_DENY_MALFORMED,      /* the id is not an agreement id at all */
+    AGREEMENT_DENY_NOT_FOUND,      /* no such agreement */
+    AGREEMENT_DENY_OTHER_ORG,      /* it is another organisation's */
+    AGREEMENT_DENY_WRONG_ENV,      /* it is for the other environment */
+    AGREEMENT_DENY_NOT_APPROVED,   /* applied for, never approved */
+    AGREEMENT_DENY_SUSPENDED,      /* suspended by the data owner */
+    AGREEMENT_DENY_REVOKED,        /* revoked by the data owner */
+    AGREEMENT_DENY_TERMINATED,     /* terminated by the organisation */
+    AGREEMENT_DENY_NOT_YET_ACTIVE, /* approved, but valid_from is ahead */
+    AGREEMENT_DENY_EXPIRED,        /* valid_to has passed */
+    AGREEMENT_DENY_SYSTEM,         /* the calling system is not allowed */
+    AGREEMENT_DENY_SERVICE,        /* the service is not granted */
+    AGREEMENT_DENY_FIELD,          /* an explicitly asked field is not granted */
+    AGREEMENT_DENY_UNAVAILABLE,    /* the registry could not be rebuilt: fail closed (503) */
+    AGREEMENT_VERDICT_COUNT
+};
+
+/* A stable slug for problem types and logs ("agreement-revoked", ...). */
+const char *agreement_verdict_name(enum agreement_verdict v);
+/* A sentence for the client. */
+const char *agreement_verdict_detail(enum agreement_verdict v);
+/* The HTTP status the data path should answer with (400, 403 or 503). */
+int agreement_verdict_status(enum agreement_verdict v);
+
+struct agreement_caller {
+    str_t org_cvr;   /* from the verified token */
+    str_t system_id; /* from the verified token */
+    enum environment env;
+};
+
+struct agreement_decision {
+    enum agreement_verdict verdict;
+    size_t field_index;  /* DENY_FIELD: the index in fields[] refused */
+    size_t n_granted;    /* how many of fields[] are granted */
+    int64_t version;     /* the serving version decided by (for the log) */
+    uint64_t generation; /* the registry generation that decided */
+};
+
+/*
+ * Decides one call. id is the agreement id (the header's URN with its prefix
+ * removed, see agreement_urn_id). fields[0..n) are the requested fields:
+ * when explicit is true the caller asked for them by name and any of them
+ * not granted refuses the call (AGREEMENT_DENY_FIELD); otherwise (the caller
+ * passes every field the service has) granted[i] says which are approved.
+ * granted (n entries, caller's) is set for i < n: approved intersected with
+ * requested. Allowed with n_granted == 0 is possible (nothing to send but
+ * keys). No store access, no allocation; safe from any thread.
+ */
+int agreement_decide(agreement_registry_t *reg, const struct agreement_caller *caller, str_t id,
+                     str_t service, const str_t *fields, size_t n, bool explicit, int64_t now_ms,
+                     bool *granted, struct agreement_decision *out);
+
+/* The id inside an UFST-Adgangsgrundlag header value; false if the value
+ * does not have the URN form. */
+bool agreement_urn_id(str_t header, str_t *id);
+
+/* The registry's generation (bumped by every rebuild). */
+uint64_t agreement_registry_generation(agreement_registry_t *reg);
+/* Rebuilds the registry from the store now. */
+int agreement_registry_reload(agreement_t *ag, err_t *err);
+/* Rebuilds it only when the store's change counter moved (another process
+ * changed an agreement); cheap otherwise. The server calls it every second;
+ * with PostgreSQL a LISTEN on AGREEMENT_NOTIFY_CHANNEL calls it at once. */
+int agreement_registry_sync(agreement_t *ag, err_t *err);
+#define AGREEMENT_NOTIFY_CHANNEL "dupla_agreement"
+
+#endif

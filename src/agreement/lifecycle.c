@@ -1,0 +1,719 @@
+/*
+ * lifecycle.c: the agreement's state machine.
+ *
+ * The table `transitions` is the whole life cycle: for each step, the state
+ * it leaves, the state it enters, the roles that may take it, whether the
+ * actor must belong to the agreement's organisation, which version it
+ * concerns (the pending one under review, or the serving one) and whether a
+ * reason is required. agreement_step() looks a step up there, checks it, and
+ * applies it in one transaction together with its history row, its mail and
+ * the change counter; then it rebuilds the registry the data path reads.
+ *
+ * Create and edit are not table steps (they make versions rather than move
+ * them) and have their own functions below, with the same checks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agreement/internal.h"
+#include "core/clock.h"
+#include "core/ident.h"
+#include "core/log.h"
+#include "core/rand.h"
+
+enum target { PENDING, SERVING };
+
+static const struct transition {
+    enum agreement_action action;
+    enum agreement_state from, to;
+    unsigned roles; /* any one of them */
+    bool own_org;   /* the actor must belong to the agreement's organisation */
+    enum target target;
+    bool reason_required;
+} transitions[] = {
+    {AGREEMENT_SIGN, AGREEMENT_DRAFT, AGREEMENT_SUBMITTED, AGREEMENT_ROLE_SIGNATORY, true, PENDING,
+     false},
+    {AGREEMENT_APPROVE, AGREEMENT_SUBMITTED, AGREEMENT_APPROVED, AGREEMENT_ROLE_DATAFORVALTNING,
+     false, PENDING, false},
+    {AGREEMENT_REJECT, AGREEMENT_SUBMITTED, AGREEMENT_REJECTED, AGREEMENT_ROLE_DATAFORVALTNING,
+     false, PENDING, true},
+    {AGREEMENT_RETURN, AGREEMENT_SUBMITTED, AGREEMENT_DRAFT, AGREEMENT_ROLE_DATAFORVALTNING, false,
+     PENDING, true},
+    {AGREEMENT_WITHDRAW, AGREEMENT_DRAFT, AGREEMENT_WITHDRAWN, AGREEMENT_ROLE_PROCESSOR, true,
+     PENDING, false},
+    {AGREEMENT_WITHDRAW, AGREEMENT_SUBMITTED, AGREEMENT_WITHDRAWN, AGREEMENT_ROLE_PROCESSOR, true,
+     PENDING, false},
+    {AGREEMENT_SUSPEND, AGREEMENT_APPROVED, AGREEMENT_SUSPENDED, AGREEMENT_ROLE_DATAFORVALTNING,
+     false, SERVING, true},
+    {AGREEMENT_REACTIVATE, AGREEMENT_SUSPENDED, AGREEMENT_APPROVED, AGREEMENT_ROLE_DATAFORVALTNING,
+     false, SERVING, true},
+    {AGREEMENT_REVOKE, AGREEMENT_APPROVED, AGREEMENT_REVOKED, AGREEMENT_ROLE_DATAFORVALTNING, false,
+     SERVING, true},
+    {AGREEMENT_REVOKE, AGREEMENT_SUSPENDED, AGREEMENT_REVOKED, AGREEMENT_ROLE_DATAFORVALTNING,
+     false, SERVING, true},
+    {AGREEMENT_TERMINATE, AGREEMENT_APPROVED, AGREEMENT_TERMINATED,
+     AGREEMENT_ROLE_SIGNATORY | AGREEMENT_ROLE_ADMINISTRATOR, true, SERVING, false},
+    {AGREEMENT_TERMINATE, AGREEMENT_SUSPENDED, AGREEMENT_TERMINATED,
+     AGREEMENT_ROLE_SIGNATORY | AGREEMENT_ROLE_ADMINISTRATOR, true, SERVING, false},
+};
+#define N_TRANSITIONS (sizeof transitions / sizeof transitions[0])
+
+/* Who may create and edit (not table steps). */
+#define ROLES_DRAFT AGREEMENT_ROLE_PROCESSOR
+
+static const char *const state_names[AGREEMENT_STATE_COUNT] = {
+    [AGREEMENT_DRAFT] = "draft",           [AGREEMENT_SUBMITTED] = "submitted",
+    [AGREEMENT_APPROVED] = "approved",     [AGREEMENT_REJECTED] = "rejected",
+    [AGREEMENT_SUSPENDED] = "suspended",   [AGREEMENT_REVOKED] = "revoked",
+    [AGREEMENT_TERMINATED] = "terminated", [AGREEMENT_SUPERSEDED] = "superseded",
+    [AGREEMENT_WITHDRAWN] = "withdrawn",
+};
+
+static const char *const action_names[AGREEMENT_ACTION_COUNT] = {
+    [AGREEMENT_CREATE] = "create",
+    [AGREEMENT_EDIT] = "edit",
+    [AGREEMENT_SIGN] = "sign",
+    [AGREEMENT_APPROVE] = "approve",
+    [AGREEMENT_REJECT] = "reject",
+    [AGREEMENT_RETURN] = "return",
+    [AGREEMENT_WITHDRAW] = "withdraw",
+    [AGREEMENT_SUSPEND] = "suspend",
+    [AGREEMENT_REACTIVATE] = "reactivate",
+    [AGREEMENT_REVOKE] = "revoke",
+    [AGREEMENT_TERMINATE] = "terminate",
+};
+
+/* The role names identity uses, for error messages. */
+static const char *roles_text(unsigned roles)
+{
+    if (roles == AGREEMENT_ROLE_SIGNATORY)
+        return "aftager-underskriver";
+    if (roles == AGREEMENT_ROLE_PROCESSOR)
+        return "aftager-behandler";
+    if (roles == AGREEMENT_ROLE_DATAFORVALTNING)
+        return "dataforvaltning";
+    if (roles == (AGREEMENT_ROLE_SIGNATORY | AGREEMENT_ROLE_ADMINISTRATOR))
+        return "aftager-underskriver or administrator";
+    return "another role";
+}
+
+const char *agreement_state_name(enum agreement_state s)
+{
+    return (unsigned)s < AGREEMENT_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+int agreement_state_parse(const char *name)
+{
+    for (int i = 0; name && i < AGREEMENT_STATE_COUNT; i++)
+        if (strcmp(name, state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *agreement_action_name(enum agreement_action a)
+{
+    return (unsigned)a < AGREEMENT_ACTION_COUNT ? action_names[a] : "unknown";
+}
+
+/* See internal.h: users by id, console and system actors by name. */
+void actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX])
+{
+    if (actor->user_id > 0)
+        snprintf(out, ACTOR_KEY_MAX, "user:%lld", (long long)actor->user_id);
+    else
+        snprintf(out, ACTOR_KEY_MAX, "name:%s", actor->user_name);
+}
+
+bool actor_is_data_owner(const struct agreement_actor *actor)
+{
+    return (actor->roles & (AGREEMENT_ROLE_DATAFORVALTNING | AGREEMENT_ROLE_OPERATOR)) != 0;
+}
+
+/* The data owner's staff see every agreement; others only their own
+ * organisation's. */
+bool actor_may_see(const struct agreement_actor *actor, const char *org_cvr)
+{
+    return actor_is_data_owner(actor) ||
+           (actor->org_cvr[0] != '\0' && strcmp(actor->org_cvr, org_cvr) == 0);
+}
+
+static int check_actor(const struct agreement_actor *actor, err_t *err)
+{
+    if (!actor || actor->user_name[0] == '\0' ||
+        memchr(actor->user_name, '\0', sizeof actor->user_name) == NULL ||
+        memchr(actor->org_cvr, '\0', sizeof actor->org_cvr) == NULL)
+        return err_internal(err, DUPLA_EINTERNAL, "agreement: actor without a name");
+    return 0;
+}
+
+static int check_reason(const char *reason, bool required, err_t *err)
+{
+    size_t n = reason ? strnlen(reason, AGREEMENT_REASON_MAX + 1) : 0;
+    if (required && str_trim((str_t){reason, n}).len == 0)
+        return err_param(err, DUPLA_EINVAL, "reason", "a reason is required");
+    if (n > AGREEMENT_REASON_MAX)
+        return err_param(err, DUPLA_EINVAL, "reason", "the reason is longer than %d bytes",
+                         AGREEMENT_REASON_MAX);
+    return 0;
+}
+
+static int exec_done(store_stmt_t *s, err_t *err)
+{
+    int rc = store_step(s, err);
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+static void bind_version_or_null(store_stmt_t *s, int idx, int64_t v)
+{
+    if (v > 0)
+        store_bind_int64(s, idx, v);
+    else
+        store_bind_null(s, idx);
+}
+
+static int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "UPDATE agreement SET serving_version = ?, pending_version = ?,"
+                           " latest_version = ?, updated_at = ? WHERE id = ?",
+                           &s, err);
+    if (rc)
+        return rc;
+    bind_version_or_null(s, 1, row->serving);
+    bind_version_or_null(s, 2, row->pending);
+    store_bind_int64(s, 3, row->latest);
+    store_bind_int64(s, 4, now);
+    store_bind_cstr(s, 5, row->id);
+    return exec_done(s, err);
+}
+
+/* Moves a version from one state to another, refusing (DUPLA_ECONFLICT) if
+ * someone else moved it first. */
+static int version_move(store_conn_t *c, const char *id, int64_t version, enum agreement_state from,
+                        enum agreement_state to, const char *reason, int64_t now, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "UPDATE agreement_version SET state = ?, state_reason = ?,"
+                           " updated_at = ? WHERE agreement_id = ? AND version = ? AND state = ?",
+                           &s, err);
+    if (rc)
+        return rc;
+    store_bind_cstr(s, 1, agreement_state_name(to));
+    store_bind_cstr(s, 2, reason && *reason ? reason : NULL);
+    store_bind_int64(s, 3, now);
+    store_bind_cstr(s, 4, id);
+    store_bind_int64(s, 5, version);
+    store_bind_cstr(s, 6, agreement_state_name(from));
+    rc = exec_done(s, err);
+    if (rc == 0 && store_changes(c) != 1)
+        rc = err_set(err, DUPLA_ECONFLICT, "the agreement was changed at the same time; try again");
+    return rc;
+}
+
+static int version_insert(store_conn_t *c, const char *id, int64_t version,
+                          const json_t *application, const struct agreement_actor *actor,
+                          int64_t now, err_t *err)
+{
+    char key[ACTOR_KEY_MAX];
+    actor_key(actor, key);
+    char *text = json_dumps(application, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "INSERT INTO agreement_version (agreement_id, version, state,"
+                           " application, drafted_by, drafted_by_name, last_editor, created_at,"
+                           " updated_at) VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?)",
+                           &s, err);
+    if (rc == 0) {
+        store_bind_cstr(s, 1, id);
+        store_bind_int64(s, 2, version);
+        store_bind_cstr(s, 3, text);
+        store_bind_cstr(s, 4, key);
+        store_bind_cstr(s, 5, actor->user_name);
+        store_bind_cstr(s, 6, key);
+        store_bind_int64(s, 7, now);
+        store_bind_int64(s, 8, now);
+        rc = exec_done(s, err);
+    }
+    free(text);
+    return rc;
+}
+
+/* Commits, puts the connection back and rebuilds the registry. A failed
+ * rebuild after a commit makes the registry refuse every call until a
+ * rebuild succeeds (fail closed: a revocation must never be missed). */
+static int finish(agreement_t *ag, store_conn_t *c, int rc, err_t *err)
+{
+    if (rc == 0) {
+        rc = schema_bump_generation(c, err);
+        if (rc == 0)
+            rc = store_commit(c, err);
+    }
+    if (rc)
+        store_rollback(c);
+    store_conn_put(c);
+    if (rc == 0) {
+        err_t rerr;
+        if (agreement_registry_reload(ag, &rerr) != 0)
+            log_error("agreement: registry rebuild failed, refusing data calls until it "
+                      "succeeds: %s",
+                      rerr.log);
+    }
+    return rc;
+}
+
+/* See agreement.h. */
+int agreement_create(agreement_t *ag, const struct agreement_actor *actor, enum environment env,
+                     const json_t *application, char *id_out, err_t *err)
+{
+    int rc = check_actor(actor, err);
+    if (rc)
+        return rc;
+    if (!(actor->roles & ROLES_DRAFT))
+        return err_set(err, DUPLA_EFORBIDDEN, "drafting an agreement needs the role %s",
+                       roles_text(ROLES_DRAFT));
+    if (!ident_cvr_valid(str_from_cstr(actor->org_cvr)))
+        return err_set(err, DUPLA_EFORBIDDEN,
+                       "only a user of a recipient organisation can apply for an agreement");
+    if (env != ENV_TEST && env != ENV_PRODUCTION)
+        return err_param(err, DUPLA_EINVAL, "environment", "unknown environment");
+    json_t *app;
+    rc = application_normalise(ag, actor->org_cvr, application, false, &app, err);
+    if (rc)
+        return rc;
+    char id[AGREEMENT_ID_LEN + 1];
+    rc = rand_hex(id, AGREEMENT_ID_LEN / 2);
+    if (rc) {
+        json_decref(app);
+        return err_internal(err, rc, "agreement: no random bytes for an id");
+    }
+    store_conn_t *c;
+    rc = store_conn_get(ag->st, &c, err);
+    if (rc) {
+        json_decref(app);
+        return rc;
+    }
+    int64_t now = clock_now_ms();
+    rc = store_begin(c, err);
+    store_stmt_t *s;
+    if (rc == 0)
+        rc = store_prepare(c,
+                           "INSERT INTO agreement (id, org_cvr, environment, latest_version,"
+                           " pending_version, created_at, updated_at) VALUES (?, ?, ?, 1, 1, ?, ?)",
+                           &s, err);
+    if (rc == 0) {
+        store_bind_cstr(s, 1, id);
+        store_bind_cstr(s, 2, actor->org_cvr);
+        store_bind_cstr(s, 3, environment_name(env));
+        store_bind_int64(s, 4, now);
+        store_bind_int64(s, 5, now);
+        rc = exec_done(s, err);
+    }
+    if (rc == 0)
+        rc = version_insert(c, id, 1, app, actor, now, err);
+    if (rc == 0)
+        rc = history_add(c, id, 1, now, actor, "create", AG_STATE_NONE, AGREEMENT_DRAFT,
+                         json_diff(NULL, app), NULL, err);
+    json_decref(app);
+    rc = finish(ag, c, rc, err);
+    if (rc == 0)
+        memcpy(id_out, id, sizeof id);
+    return rc;
+}
+
+/* See agreement.h. */
+int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                   const json_t *application, err_t *err)
+{
+    int rc = check_actor(actor, err);
+    if (rc)
+        return rc;
+    store_conn_t *c;
+    rc = store_conn_get(ag->st, &c, err);
+    if (rc)
+        return rc;
+    int64_t now = clock_now_ms();
+    struct ag_row row;
+    struct ag_version base = {0};
+    json_t *app = NULL;
+    rc = store_begin(c, err);
+    if (rc == 0)
+        rc = row_load(c, id, &row, err);
+    if (rc == 0 && !actor_may_see(actor, row.org_cvr))
+        rc = err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement");
+    if (rc == 0 && (!(actor->roles & ROLES_DRAFT) || strcmp(actor->org_cvr, row.org_cvr) != 0))
+        rc = err_set(err, DUPLA_EFORBIDDEN,
+                     "editing an agreement needs the role %s in its organisation",
+                     roles_text(ROLES_DRAFT));
+    if (rc == 0)
+        rc = application_normalise(ag, row.org_cvr, application, false, &app, err);
+    if (rc == 0)
+        rc = version_load(c, row.id, row.pending ? row.pending : row.latest, &base, err);
+    if (rc == 0 && row.pending && base.state != AGREEMENT_DRAFT)
+        rc = err_set(err, DUPLA_ECONFLICT,
+                     "version %lld is signed and waiting for review; it can be withdrawn, or "
+                     "returned by the data owner, but not edited",
+                     (long long)row.pending);
+    if (rc == 0 && row.serving && !row.pending) {
+        struct ag_version serving;
+        rc = version_load(c, row.id, row.serving, &serving, err);
+        if (rc == 0 &&
+            (serving.state == AGREEMENT_REVOKED || serving.state == AGREEMENT_TERMINATED))
+            rc = err_set(err, DUPLA_ECONFLICT, "the agreement is %s; apply for a new one",
+                         agreement_state_name(serving.state));
+        if (rc == 0) {
+            version_clear(&base);
+            base = serving; /* the new version's changes are against the serving one */
+        } else {
+            version_clear(&serving);
+        }
+    }
+    if (rc == 0 && row.pending) {
+        char key[ACTOR_KEY_MAX];
+        actor_key(actor, key);
+        char *text = json_dumps(app, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        store_stmt_t *s;
+        rc = text ? store_prepare(c,
+                                  "UPDATE agreement_version SET application = ?, last_editor = ?,"
+                                  " updated_at = ? WHERE agreement_id = ? AND version = ? AND"
+                                  " state = 'draft'",
+                                  &s, err)
+                  : err_set(err, DUPLA_ENOMEM, "out of memory");
+        if (rc == 0) {
+            store_bind_cstr(s, 1, text);
+            store_bind_cstr(s, 2, key);
+            store_bind_int64(s, 3, now);
+            store_bind_cstr(s, 4, row.id);
+            store_bind_int64(s, 5, row.pending);
+            rc = exec_done(s, err);
+        }
+        free(text);
+        if (rc == 0)
+            rc = history_add(c, row.id, row.pending, now, actor, "edit", AGREEMENT_DRAFT,
+                             AGREEMENT_DRAFT, json_diff(base.application, app), NULL, err);
+    } else if (rc == 0) {
+        /* A new version; whatever serves keeps serving until it is approved. */
+        row.latest++;
+        row.pending = row.latest;
+        rc = version_insert(c, row.id, row.pending, app, actor, now, err);
+        if (rc == 0)
+            rc = row_save(c, &row, now, err);
+        if (rc == 0)
+            rc = history_add(c, row.id, row.pending, now, actor, "new-version", AG_STATE_NONE,
+                             AGREEMENT_DRAFT, json_diff(base.application, app), NULL, err);
+    }
+    version_clear(&base);
+    json_decref(app);
+    return finish(ag, c, rc, err);
+}
+
+static const struct transition *find_transition(enum agreement_action action,
+                                                enum agreement_state from)
+{
+    for (size_t i = 0; i < N_TRANSITIONS; i++)
+        if (transitions[i].action == action && transitions[i].from == from)
+            return &transitions[i];
+    return NULL;
+}
+
+static const struct transition *any_transition(enum agreement_action action)
+{
+    for (size_t i = 0; i < N_TRANSITIONS; i++)
+        if (transitions[i].action == action)
+            return &transitions[i];
+    return NULL;
+}
+
+/* The checks and updates particular to approving: the assessment, the
+ * granted fields (all that was asked when granted is NULL; fewer need a
+ * reason), the validity, and replacing the serving version. */
+static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_version *v,
+                         const struct agreement_actor *actor, const struct agreement_step *args,
+                         int64_t now, json_t *changes, err_t *err)
+{
+    size_t n = args->assessment ? strnlen(args->assessment, AGREEMENT_ASSESSMENT_MAX + 1) : 0;
+    if (str_trim((str_t){args->assessment, n}).len == 0)
+        return err_param(err, DUPLA_EINVAL, "assessment",
+                         "approving needs the proportionality assessment");
+    if (n > AGREEMENT_ASSESSMENT_MAX)
+        return err_param(err, DUPLA_EINVAL, "assessment", "the assessment is longer than %d bytes",
+                         AGREEMENT_ASSESSMENT_MAX);
+    json_t *asked = json_object_get(v->application, "services");
+    json_t *granted;
+    bool fewer = false;
+    int rc;
+    if (args->granted) {
+        rc = granted_normalise(asked, args->granted, &granted, &fewer, err);
+        if (rc)
+            return rc;
+    } else {
+        granted = json_deep_copy(asked);
+    }
+    if (fewer && str_trim(str_from_cstr(args->reason)).len == 0) {
+        json_decref(granted);
+        return err_param(err, DUPLA_EINVAL, "reason",
+                         "granting fewer fields than asked needs a reason");
+    }
+    if (v->valid_until_ms <= now) {
+        json_decref(granted);
+        return err_param(err, DUPLA_EINVAL, "valid_to",
+                         "the validity has already ended; return it for a new period");
+    }
+    struct ag_version serving = {0};
+    if (row->serving) {
+        rc = version_load(c, row->id, row->serving, &serving, err);
+        if (rc == 0 && serving.state == AGREEMENT_SUSPENDED)
+            rc = err_set(err, DUPLA_ECONFLICT,
+                         "the serving version is suspended; reactivate or revoke it first");
+        if (rc == 0 && serving.state == AGREEMENT_APPROVED)
+            rc = version_move(c, row->id, row->serving, AGREEMENT_APPROVED, AGREEMENT_SUPERSEDED,
+                              NULL, now, err);
+        if (rc == 0 && serving.state == AGREEMENT_APPROVED)
+            rc = history_add(c, row->id, row->serving, now, actor, "supersede", AGREEMENT_APPROVED,
+                             AGREEMENT_SUPERSEDED, NULL, NULL, err);
+        version_clear(&serving);
+        if (rc) {
+            json_decref(granted);
+            return rc;
+        }
+    }
+    char *text = json_dumps(granted, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    store_stmt_t *s;
+    rc = text ? store_prepare(c,
+                              "UPDATE agreement_version SET granted = ?, assessment = ?,"
+                              " grant_reason = ?, decided_by_name = ?, decided_at = ?,"
+                              " valid_from = ?, valid_until = ? WHERE agreement_id = ? AND"
+                              " version = ?",
+                              &s, err)
+              : err_set(err, DUPLA_ENOMEM, "out of memory");
+    if (rc == 0) {
+        store_bind_cstr(s, 1, text);
+        store_bind_cstr(s, 2, args->assessment);
+        store_bind_cstr(s, 3, fewer ? args->reason : NULL);
+        store_bind_cstr(s, 4, actor->user_name);
+        store_bind_int64(s, 5, now);
+        store_bind_int64(s, 6, v->valid_from_ms);
+        if (v->valid_until_ms == INT64_MAX)
+            store_bind_null(s, 7);
+        else
+            store_bind_int64(s, 7, v->valid_until_ms);
+        store_bind_cstr(s, 8, row->id);
+        store_bind_int64(s, 9, v->version);
+        rc = exec_done(s, err);
+    }
+    free(text);
+    json_object_set_new(changes, "granted", json_pack("{s:n, s:o}", "from", "to", granted));
+    json_object_set_new(changes, "assessment",
+                        json_pack("{s:n, s:s}", "from", "to", args->assessment));
+    row->serving = v->version;
+    row->pending = 0;
+    return rc;
+}
+
+/* Signing: four eyes, and the application must be complete. */
+static int apply_sign(agreement_t *ag, store_conn_t *c, const struct ag_row *row,
+                      const struct ag_version *v, const struct agreement_actor *actor, int64_t now,
+                      err_t *err)
+{
+    char key[ACTOR_KEY_MAX];
+    actor_key(actor, key);
+    if (strcmp(key, v->drafted_by) == 0 || strcmp(key, v->last_editor) == 0)
+        return err_set(err, DUPLA_EFORBIDDEN,
+                       "four eyes: the signatory must not be the one who drafted or last "
+                       "edited this version");
+    json_t *complete;
+    int rc = application_normalise(ag, row->org_cvr, v->application, true, &complete, err);
+    if (rc)
+        return rc;
+    json_decref(complete);
+    store_stmt_t *s;
+    rc = store_prepare(c,
+                       "UPDATE agreement_version SET signed_by_name = ?, signed_at = ? WHERE"
+                       " agreement_id = ? AND version = ?",
+                       &s, err);
+    if (rc)
+        return rc;
+    store_bind_cstr(s, 1, actor->user_name);
+    store_bind_int64(s, 2, now);
+    store_bind_cstr(s, 3, row->id);
+    store_bind_int64(s, 4, v->version);
+    return exec_done(s, err);
+}
+
+static int clear_signature(store_conn_t *c, const char *id, int64_t version, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "UPDATE agreement_version SET signed_by_name = NULL, signed_at = NULL"
+                           " WHERE agreement_id = ? AND version = ?",
+                           &s, err);
+    if (rc)
+        return rc;
+    store_bind_cstr(s, 1, id);
+    store_bind_int64(s, 2, version);
+    return exec_done(s, err);
+}
+
+static int record_decision(store_conn_t *c, const char *id, int64_t version,
+                           const struct agreement_actor *actor, int64_t now, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "UPDATE agreement_version SET decided_by_name = ?, decided_at = ?"
+                           " WHERE agreement_id = ? AND version = ?",
+                           &s, err);
+    if (rc)
+        return rc;
+    store_bind_cstr(s, 1, actor->user_name);
+    store_bind_int64(s, 2, now);
+    store_bind_cstr(s, 3, id);
+    store_bind_int64(s, 4, version);
+    return exec_done(s, err);
+}
+
+/* Revoking or terminating ends the agreement, so a pending new version can
+ * never be approved: it is withdrawn in the same transaction. */
+static int withdraw_pending(store_conn_t *c, struct ag_row *row,
+                            const struct agreement_actor *actor, int64_t now, err_t *err)
+{
+    if (!row->pending)
+        return 0;
+    struct ag_version p;
+    int rc = version_load(c, row->id, row->pending, &p, err);
+    if (rc)
+        return rc;
+    rc = version_move(c, row->id, row->pending, p.state, AGREEMENT_WITHDRAWN,
+                      "the agreement has ended", now, err);
+    if (rc == 0)
+        rc = history_add(c, row->id, row->pending, now, actor, "withdraw", p.state,
+                         AGREEMENT_WITHDRAWN, NULL, "the agreement has ended", err);
+    version_clear(&p);
+    row->pending = 0;
+    return rc;
+}
+
+/* See agreement.h. */
+int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                   enum agreement_action action, const struct agreement_step *args, err_t *err)
+{
+    static const struct agreement_step no_args = {0};
+    if (!args)
+        args = &no_args;
+    int rc = check_actor(actor, err);
+    if (rc)
+        return rc;
+    const struct transition *any = any_transition(action);
+    if (!any)
+        return err_internal(err, DUPLA_EINTERNAL, "agreement_step: %s is not a step",
+                            agreement_action_name(action));
+    rc = check_reason(args->reason, any->reason_required, err);
+    if (rc)
+        return rc;
+    store_conn_t *c;
+    rc = store_conn_get(ag->st, &c, err);
+    if (rc)
+        return rc;
+    int64_t now = clock_now_ms();
+    struct ag_row row;
+    struct ag_version v = {0};
+    const struct transition *t = NULL;
+    json_t *changes = json_object();
+    rc = store_begin(c, err);
+    if (rc == 0)
+        rc = row_load(c, id, &row, err);
+    if (rc == 0 && !actor_may_see(actor, row.org_cvr))
+        rc = err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement");
+    /* Role before state: a refusal for the role must not tell the state. */
+    if (rc == 0 && (!(actor->roles & any->roles) ||
+                    (any->own_org && strcmp(actor->org_cvr, row.org_cvr) != 0)))
+        rc = err_set(err, DUPLA_EFORBIDDEN, "to %s an agreement needs the role %s%s",
+                     agreement_action_name(action), roles_text(any->roles),
+                     any->own_org ? " in its organisation" : "");
+    int64_t version = 0;
+    if (rc == 0) {
+        version = any->target == PENDING ? row.pending : row.serving;
+        if (!version)
+            rc = err_set(err, DUPLA_ECONFLICT, "the agreement has no %s version to %s",
+                         any->target == PENDING ? "pending" : "approved",
+                         agreement_action_name(action));
+    }
+    if (rc == 0)
+        rc = version_load(c, row.id, version, &v, err);
+    if (rc == 0 && !(t = find_transition(action, v.state)))
+        rc = err_set(err, DUPLA_ECONFLICT, "cannot %s an agreement whose version %lld is %s",
+                     agreement_action_name(action), (long long)version,
+                     agreement_state_name(v.state));
+    if (rc == 0) {
+        switch (action) {
+        case AGREEMENT_SIGN:
+            rc = apply_sign(ag, c, &row, &v, actor, now, err);
+            break;
+        case AGREEMENT_APPROVE:
+            rc = apply_approve(c, &row, &v, actor, args, now, changes, err);
+            break;
+        case AGREEMENT_RETURN:
+            rc = clear_signature(c, row.id, version, err);
+            if (rc == 0)
+                rc = record_decision(c, row.id, version, actor, now, err);
+            break;
+        case AGREEMENT_REJECT:
+            rc = record_decision(c, row.id, version, actor, now, err);
+            row.pending = 0;
+            break;
+        case AGREEMENT_WITHDRAW:
+            row.pending = 0;
+            break;
+        case AGREEMENT_REVOKE:
+        case AGREEMENT_TERMINATE:
+            rc = withdraw_pending(c, &row, actor, now, err);
+            break;
+        default:
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = version_move(c, row.id, version, t->from, t->to, args->reason, now, err);
+    if (rc == 0)
+        rc = row_save(c, &row, now, err);
+    if (rc == 0) {
+        rc = history_add(c, row.id, version, now, actor, agreement_action_name(action), t->from,
+                         t->to, changes, args->reason, err);
+        changes = NULL;
+    }
+    if (rc == 0)
+        rc = notify_decision(ag, c, &row, version, v.application, action, args->reason, now, err);
+    json_decref(changes);
+    version_clear(&v);
+    return finish(ag, c, rc, err);
+}
+
+int agreement_sign(agreement_t *ag, const struct agreement_actor *actor, str_t id, err_t *err)
+{
+    return agreement_step(ag, actor, id, AGREEMENT_SIGN, NULL, err);
+}
+
+int agreement_approve(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                      const char *assessment, const json_t *granted, const char *reason, err_t *err)
+{
+    struct agreement_step a = {.reason = reason, .assessment = assessment, .granted = granted};
+    return agreement_step(ag, actor, id, AGREEMENT_APPROVE, &a, err);
+}
+
+#define STEP_WITH_REASON(fn, action)                                                               \
+    int fn(agreement_t *ag, const struct agreement_actor *actor, str_t id, const char *reason,     \
+           err_t *err)                                                                             \
+    {                                                                                              \
+        struct agreement_step a = {.reason = reason};                                              \
+        return agreement_step(ag, actor, id, action, &a, err);                                     \
+    }
+
+STEP_WITH_REASON(agreement_reject, AGREEMENT_REJECT)
+STEP_WITH_REASON(agreement_return, AGREEMENT_RETURN)
+STEP_WITH_REASON(agreement_suspend, AGREEMENT_SUSPEND)
+STEP_WITH_REASON(agreement_reactivate, AGREEMENT_REACTIVATE)
+STEP_WITH_REASON(agreement_revoke, AGREEMENT_REVOKE)
+STEP_WITH_REASON(agreement_terminate, AGREEMENT_TERMINATE)

@@ -1,0 +1,598 @@
+/*
+ * registry.c: the in-memory registry of agreements that the data path reads,
+ * and the decision it makes on every call.
+ *
+ * A snapshot is an immutable table of every agreement (id, organisation,
+ * environment, the serving version's state, validity, systems and granted
+ * fields), built from the store in one pass and hashed by id. The registry
+ * holds a pointer to the current snapshot under a mutex; a reader takes a
+ * reference (the mutex is held for two instructions), decides without any
+ * lock, and drops the reference. A rebuild makes a new snapshot and swaps the
+ * pointer; the old one is freed when its last reader lets go. So readers
+ * never wait for a rebuild and never see a half-built table, and a change is
+ * seen by every call that starts after the swap.
+ *
+ * Every change made through this module rebuilds the registry before the
+ * call returns (lifecycle.c), so a revocation is refused on the very next
+ * call in this process. If a rebuild fails after a change was committed, the
+ * registry fails closed: every call is refused (AGREEMENT_DENY_UNAVAILABLE,
+ * 503) until a rebuild succeeds.
+ *
+ * Other processes (the CLI) and other nodes: each change bumps the counter in
+ * agreement_generation in its own transaction. agreement_registry_sync()
+ * compares it with the counter the snapshot was built from and rebuilds when
+ * it moved; the server calls it once a second. With PostgreSQL the same
+ * transaction would also run `NOTIFY dupla_agreement, '<generation>'`
+ * (delivered only at commit, so never before the change is visible), and each
+ * node keeps one connection that has run `LISTEN dupla_agreement` and calls
+ * agreement_registry_sync() as soon as a notification arrives; the one-second
+ * poll stays as the safety net for a lost connection (after reconnecting, a
+ * node must sync once, since notifications sent meanwhile are lost).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agreement/internal.h"
+#include "core/arena.h"
+#include "core/log.h"
+
+/* A snapshot's arena may grow to this (about 100,000 agreements). */
+#define REGISTRY_ARENA_MAX ((size_t)512 * 1024 * 1024)
+
+struct reg_service {
+    str_t name;
+    str_t *fields; /* sorted */
+    size_t n_fields;
+};
+
+struct reg_entry {
+    str_t id;
+    str_t org_cvr;
+    enum environment env;
+    int state; /* of the serving version, AG_STATE_NONE when never approved */
+    int64_t version;
+    int64_t from_ms, until_ms;
+    bool all_systems;
+    str_t *systems; /* sorted */
+    size_t n_systems;
+    struct reg_service *services; /* sorted by name */
+    size_t n_services;
+};
+
+struct snapshot {
+    atomic_long refs;
+    uint64_t generation;
+    int64_t store_generation;
+    bool failed; /* fail closed: refuse every call */
+    arena_t *arena;
+    struct reg_entry *entries;
+    size_t n;
+    uint32_t *slots; /* open addressing: entry index + 1, 0 when empty */
+    size_t mask;
+};
+
+struct agreement_registry {
+    pthread_mutex_t lock;    /* guards current and generation */
+    pthread_mutex_t rebuild; /* one rebuild at a time, so swaps stay in order */
+    struct snapshot *current;
+    uint64_t generation;
+};
+
+static void snapshot_free(struct snapshot *s)
+{
+    if (!s)
+        return;
+    arena_free(s->arena);
+    free(s->entries);
+    free(s->slots);
+    free(s);
+}
+
+static void snapshot_release(struct snapshot *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        snapshot_free(s);
+}
+
+static struct snapshot *snapshot_acquire(agreement_registry_t *reg)
+{
+    pthread_mutex_lock(&reg->lock);
+    struct snapshot *s = reg->current;
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&reg->lock);
+    return s;
+}
+
+/* Installs s (whose one reference passes to the registry). */
+static void snapshot_swap(agreement_registry_t *reg, struct snapshot *s)
+{
+    pthread_mutex_lock(&reg->lock);
+    struct snapshot *old = reg->current;
+    s->generation = ++reg->generation;
+    reg->current = s;
+    pthread_mutex_unlock(&reg->lock);
+    snapshot_release(old);
+}
+
+static struct snapshot *snapshot_empty(bool failed)
+{
+    struct snapshot *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    atomic_init(&s->refs, 1);
+    s->failed = failed;
+    return s;
+}
+
+int registry_new(agreement_registry_t **out)
+{
+    agreement_registry_t *reg = calloc(1, sizeof *reg);
+    if (!reg)
+        return DUPLA_ENOMEM;
+    reg->current = snapshot_empty(true); /* nothing is allowed before the first load */
+    if (!reg->current) {
+        free(reg);
+        return DUPLA_ENOMEM;
+    }
+    pthread_mutex_init(&reg->lock, NULL);
+    pthread_mutex_init(&reg->rebuild, NULL);
+    *out = reg;
+    return 0;
+}
+
+void registry_free(agreement_registry_t *reg)
+{
+    if (!reg)
+        return;
+    snapshot_release(reg->current);
+    pthread_mutex_destroy(&reg->lock);
+    pthread_mutex_destroy(&reg->rebuild);
+    free(reg);
+}
+
+uint64_t agreement_registry_generation(agreement_registry_t *reg)
+{
+    pthread_mutex_lock(&reg->lock);
+    uint64_t g = reg->generation;
+    pthread_mutex_unlock(&reg->lock);
+    return g;
+}
+
+static int str_cmp(str_t a, str_t b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    if (c)
+        return c;
+    return a.len < b.len ? -1 : a.len > b.len;
+}
+
+static int str_qcmp(const void *a, const void *b)
+{
+    return str_cmp(*(const str_t *)a, *(const str_t *)b);
+}
+
+static int service_qcmp(const void *a, const void *b)
+{
+    return str_cmp(((const struct reg_service *)a)->name, ((const struct reg_service *)b)->name);
+}
+
+static bool str_bsearch(const str_t *arr, size_t n, str_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = str_cmp(arr[mid], key);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static uint64_t hash_id(str_t id)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < id.len; i++) {
+        h ^= (unsigned char)id.ptr[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static str_t arena_str(arena_t *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    if (!p)
+        return STR_NULL;
+    memcpy(p, s, n);
+    return (str_t){p, n};
+}
+
+/* A JSON array of strings as a sorted str_t array in the arena. */
+static int strings_into(arena_t *a, const json_t *arr, str_t **out, size_t *n)
+{
+    *n = json_array_size(arr);
+    *out = arena_alloc(a, (*n ? *n : 1) * sizeof **out);
+    if (!*out)
+        return DUPLA_ENOMEM;
+    for (size_t i = 0; i < *n; i++) {
+        json_t *e = json_array_get(arr, i);
+        (*out)[i] =
+            arena_str(a, json_string_value(e) ? json_string_value(e) : "", json_string_length(e));
+        if (!(*out)[i].ptr)
+            return DUPLA_ENOMEM;
+    }
+    qsort(*out, *n, sizeof **out, str_qcmp);
+    return 0;
+}
+
+static int entry_fill(arena_t *a, store_stmt_t *s, struct reg_entry *e)
+{
+    str_t id = store_col_text(s, 0), org = store_col_text(s, 1);
+    e->id = arena_str(a, id.ptr, id.len);
+    e->org_cvr = arena_str(a, org.ptr, org.len);
+    if (!e->id.ptr || !e->org_cvr.ptr)
+        return DUPLA_ENOMEM;
+    e->env = str_eq_cstr(store_col_text(s, 2), "production") ? ENV_PRODUCTION : ENV_TEST;
+    e->state = AG_STATE_NONE;
+    if (store_col_is_null(s, 3))
+        return 0; /* never approved */
+    char state[32];
+    str_copy(store_col_text(s, 4), state, sizeof state);
+    e->state = agreement_state_parse(state);
+    if (e->state < 0)
+        return DUPLA_ESTORE;
+    e->version = store_col_int64(s, 3);
+    e->from_ms = store_col_is_null(s, 5) ? 0 : store_col_int64(s, 5);
+    e->until_ms = store_col_is_null(s, 6) ? INT64_MAX : store_col_int64(s, 6);
+    str_t app_text = store_col_text(s, 7), granted_text = store_col_text(s, 8);
+    json_t *app = json_loadb(app_text.ptr, app_text.len, 0, NULL);
+    json_t *granted = json_loadb(granted_text.ptr, granted_text.len, 0, NULL);
+    int rc = (app && json_is_object(granted)) ? 0 : DUPLA_ESTORE;
+    json_t *systems = json_object_get(app, "systems");
+    if (rc == 0) {
+        e->all_systems = !json_is_array(systems);
+        if (!e->all_systems)
+            rc = strings_into(a, systems, &e->systems, &e->n_systems);
+    }
+    if (rc == 0) {
+        e->n_services = json_object_size(granted);
+        e->services = arena_alloc(a, (e->n_services ? e->n_services : 1) * sizeof *e->services);
+        if (!e->services)
+            rc = DUPLA_ENOMEM;
+    }
+    size_t i = 0;
+    const char *name;
+    json_t *fields;
+    if (rc == 0) {
+        json_object_foreach(granted, name, fields)
+        {
+            struct reg_service *sv = &e->services[i++];
+            sv->name = arena_str(a, name, strlen(name));
+            if (!sv->name.ptr || strings_into(a, fields, &sv->fields, &sv->n_fields) != 0) {
+                rc = DUPLA_ENOMEM;
+                break;
+            }
+        }
+        qsort(e->services, e->n_services, sizeof *e->services, service_qcmp);
+    }
+    json_decref(app);
+    json_decref(granted);
+    return rc;
+}
+
+/* Builds a snapshot from the store: the change counter first, then the
+ * rows, so that a change committed in between makes the next sync rebuild
+ * again rather than be missed. */
+static int snapshot_build(store_t *st, struct snapshot **out, err_t *err)
+{
+    struct snapshot *snap = snapshot_empty(false);
+    if (!snap || !(snap->arena = arena_new(REGISTRY_ARENA_MAX))) {
+        snapshot_free(snap);
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    }
+    store_conn_t *c;
+    int rc = store_conn_get(st, &c, err);
+    if (rc) {
+        snapshot_free(snap);
+        return rc;
+    }
+    rc = schema_generation(c, &snap->store_generation, err);
+    store_stmt_t *s = NULL;
+    if (rc == 0)
+        rc = store_prepare(c,
+                           "SELECT a.id, a.org_cvr, a.environment, v.version, v.state,"
+                           " v.valid_from, v.valid_until, v.application, v.granted FROM agreement a"
+                           " LEFT JOIN agreement_version v ON v.agreement_id = a.id AND"
+                           " v.version = a.serving_version",
+                           &s, err);
+    size_t cap = 0;
+    while (rc == 0 && (rc = store_step(s, err)) == STORE_ROW) {
+        if (snap->n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            void *p = realloc(snap->entries, ncap * sizeof *snap->entries);
+            if (!p) {
+                rc = err_set(err, DUPLA_ENOMEM, "out of memory");
+                break;
+            }
+            snap->entries = p;
+            cap = ncap;
+        }
+        struct reg_entry *e = &snap->entries[snap->n];
+        memset(e, 0, sizeof *e);
+        rc = entry_fill(snap->arena, s, e);
+        if (rc)
+            rc = err_internal(err, rc, "agreement registry: cannot load agreement %.*s",
+                              STR_FMT(store_col_text(s, 0)));
+        else
+            snap->n++;
+    }
+    if (rc == STORE_DONE)
+        rc = 0;
+    if (s)
+        store_stmt_done(s);
+    store_conn_put(c);
+    if (rc == 0) {
+        size_t slots = 16;
+        while (slots < snap->n * 2)
+            slots *= 2;
+        snap->slots = calloc(slots, sizeof *snap->slots);
+        snap->mask = slots - 1;
+        if (!snap->slots)
+            rc = err_set(err, DUPLA_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == 0 && i < snap->n; i++) {
+            size_t h = hash_id(snap->entries[i].id) & snap->mask;
+            while (snap->slots[h])
+                h = (h + 1) & snap->mask;
+            snap->slots[h] = (uint32_t)i + 1;
+        }
+    }
+    if (rc) {
+        snapshot_free(snap);
+        return rc;
+    }
+    *out = snap;
+    return 0;
+}
+
+/* See agreement.h. On failure the registry fails closed. */
+int agreement_registry_reload(agreement_t *ag, err_t *err)
+{
+    agreement_registry_t *reg = ag->registry;
+    pthread_mutex_lock(&reg->rebuild);
+    struct snapshot *snap = NULL;
+    int rc = snapshot_build(ag->st, &snap, err);
+    if (rc || !snap) {
+        snap = snapshot_empty(true);
+        if (!snap) {
+            /* Not even a failed snapshot: keep the old one and say so loudly. */
+            log_error("agreement registry: out of memory, the registry is stale");
+            pthread_mutex_unlock(&reg->rebuild);
+            return rc;
+        }
+    }
+    snapshot_swap(reg, snap);
+    pthread_mutex_unlock(&reg->rebuild);
+    return rc;
+}
+
+/* See agreement.h. */
+int agreement_registry_sync(agreement_t *ag, err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_get(ag->st, &c, err);
+    if (rc)
+        return rc;
+    int64_t g;
+    rc = schema_generation(c, &g, err);
+    store_conn_put(c);
+    if (rc)
+        return rc;
+    struct snapshot *s = snapshot_acquire(ag->registry);
+    bool stale = s->failed || s->store_generation != g;
+    snapshot_release(s);
+    return stale ? agreement_registry_reload(ag, err) : 0;
+}
+
+static const struct reg_entry *lookup(const struct snapshot *s, str_t id)
+{
+    if (!s->slots)
+        return NULL;
+    size_t h = hash_id(id) & s->mask;
+    while (s->slots[h]) {
+        const struct reg_entry *e = &s->entries[s->slots[h] - 1];
+        if (str_eq(e->id, id))
+            return e;
+        h = (h + 1) & s->mask;
+    }
+    return NULL;
+}
+
+static enum agreement_verdict decide_in(const struct snapshot *s,
+                                        const struct agreement_caller *caller, str_t id,
+                                        str_t service, const str_t *fields, size_t n, bool explicit,
+                                        int64_t now_ms, bool *granted,
+                                        struct agreement_decision *out)
+{
+    if (s->failed)
+        return AGREEMENT_DENY_UNAVAILABLE;
+    const struct reg_entry *e = lookup(s, id);
+    if (!e)
+        return AGREEMENT_DENY_NOT_FOUND;
+    if (!str_eq(e->org_cvr, caller->org_cvr))
+        return AGREEMENT_DENY_OTHER_ORG;
+    if (e->env != caller->env)
+        return AGREEMENT_DENY_WRONG_ENV;
+    out->version = e->version;
+    switch (e->state) {
+    case AGREEMENT_APPROVED:
+        break;
+    case AGREEMENT_SUSPENDED:
+        return AGREEMENT_DENY_SUSPENDED;
+    case AGREEMENT_REVOKED:
+        return AGREEMENT_DENY_REVOKED;
+    case AGREEMENT_TERMINATED:
+        return AGREEMENT_DENY_TERMINATED;
+    default:
+        return AGREEMENT_DENY_NOT_APPROVED;
+    }
+    if (now_ms < e->from_ms)
+        return AGREEMENT_DENY_NOT_YET_ACTIVE;
+    if (now_ms >= e->until_ms)
+        return AGREEMENT_DENY_EXPIRED;
+    if (!e->all_systems && !str_bsearch(e->systems, e->n_systems, caller->system_id))
+        return AGREEMENT_DENY_SYSTEM;
+    const struct reg_service *sv = NULL;
+    size_t lo = 0, hi = e->n_services;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = str_cmp(e->services[mid].name, service);
+        if (c == 0) {
+            sv = &e->services[mid];
+            break;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!sv)
+        return AGREEMENT_DENY_SERVICE;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        granted[i] = str_bsearch(sv->fields, sv->n_fields, fields[i]);
+        if (!granted[i] && explicit) {
+            out->field_index = i;
+            return AGREEMENT_DENY_FIELD;
+        }
+        k += granted[i];
+    }
+    out->n_granted = k;
+    return AGREEMENT_ALLOW;
+}
+
+/* See agreement.h. Returns 0 when allowed, DUPLA_EFORBIDDEN (or
+ * DUPLA_EINVAL, DUPLA_EBUSY) when refused; out says why either way. */
+int agreement_decide(agreement_registry_t *reg, const struct agreement_caller *caller, str_t id,
+                     str_t service, const str_t *fields, size_t n, bool explicit, int64_t now_ms,
+                     bool *granted, struct agreement_decision *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        granted[i] = false;
+    if (!id_well_formed(id)) {
+        out->verdict = AGREEMENT_DENY_MALFORMED;
+        return DUPLA_EINVAL;
+    }
+    struct snapshot *s = snapshot_acquire(reg);
+    out->generation = s->generation;
+    out->verdict = decide_in(s, caller, id, service, fields, n, explicit, now_ms, granted, out);
+    snapshot_release(s);
+    if (out->verdict != AGREEMENT_ALLOW) {
+        for (size_t i = 0; i < n; i++)
+            granted[i] = false;
+        out->n_granted = 0;
+        return out->verdict == AGREEMENT_DENY_UNAVAILABLE ? DUPLA_EBUSY : DUPLA_EFORBIDDEN;
+    }
+    return 0;
+}
+
+/* See agreement.h. */
+bool agreement_urn_id(str_t header, str_t *id)
+{
+    str_t h = str_trim(header);
+    if (!str_has_prefix(h, STR(AGREEMENT_URN_PREFIX)))
+        return false;
+    *id = str_sub(h, sizeof AGREEMENT_URN_PREFIX - 1, h.len);
+    return id->len > 0;
+}
+
+static const struct verdict_text {
+    const char *name;
+    const char *detail;
+    int status;
+} verdicts[AGREEMENT_VERDICT_COUNT] = {
+    [AGREEMENT_ALLOW] = {"allowed", "The agreement allows the call.", 200},
+    [AGREEMENT_DENY_MALFORMED] = {"agreement-malformed",
+                                  "UFST-Adgangsgrundlag does not name an agreement id.", 400},
+    [AGREEMENT_DENY_NOT_FOUND] = {"agreement-not-found", "There is no such agreement.", 403},
+    [AGREEMENT_DENY_OTHER_ORG] = {"agreement-other-organisation",
+                                  "The agreement belongs to another organisation.", 403},
+    [AGREEMENT_DENY_WRONG_ENV] = {"agreement-wrong-environment",
+                                  "The agreement is for the other environment.", 403},
+    [AGREEMENT_DENY_NOT_APPROVED] = {"agreement-not-approved",
+                                     "The agreement has not been approved.", 403},
+    [AGREEMENT_DENY_SUSPENDED] = {"agreement-suspended", "The agreement is suspended.", 403},
+    [AGREEMENT_DENY_REVOKED] = {"agreement-revoked", "The agreement has been revoked.", 403},
+    [AGREEMENT_DENY_TERMINATED] = {"agreement-terminated", "The agreement has been terminated.",
+                                   403},
+    [AGREEMENT_DENY_NOT_YET_ACTIVE] = {"agreement-not-yet-active",
+                                       "The agreement's validity has not begun.", 403},
+    [AGREEMENT_DENY_EXPIRED] = {"agreement-expired", "The agreement has expired.", 403},
+    [AGREEMENT_DENY_SYSTEM] = {"system-not-allowed",
+                               "The agreement does not allow the calling system.", 403},
+    [AGREEMENT_DENY_SERVICE] = {"service-not-granted", "The agreement does not grant this service.",
+                                403},
+    [AGREEMENT_DENY_FIELD] = {"field-not-granted",
+                              "The agreement does not grant a field that was asked for.", 403},
+    [AGREEMENT_DENY_UNAVAILABLE] = {"agreement-registry-unavailable",
+                                    "Agreements cannot be checked right now; try again.", 503},
+};
+
+const char *agreement_verdict_name(enum agreement_verdict v)
+{
+    return (unsigned)v < AGREEMENT_VERDICT_COUNT ? verdicts[v].name : "unknown";
+}
+
+const char *agreement_verdict_detail(enum agreement_verdict v)
+{
+    return (unsigned)v < AGREEMENT_VERDICT_COUNT ? verdicts[v].detail : "Refused.";
+}
+
+int agreement_verdict_status(enum agreement_verdict v)
+{
+    return (unsigned)v < AGREEMENT_VERDICT_COUNT ? verdicts[v].status : 403;
+}
+
+/* See agreement.h. */
+int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t **out, err_t *err)
+{
+    int rc = schema_migrate(st, err);
+    if (rc)
+        return rc;
+    agreement_t *ag = calloc(1, sizeof *ag);
+    if (!ag)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    ag->st = st;
+    if (hooks)
+        ag->hooks = *hooks;
+    if (registry_new(&ag->registry) != 0) {
+        free(ag);
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    }
+    rc = agreement_registry_reload(ag, err);
+    if (rc) {
+        agreement_close(ag);
+        return rc;
+    }
+    *out = ag;
+    return 0;
+}
+
+void agreement_close(agreement_t *ag)
+{
+    if (!ag)
+        return;
+    registry_free(ag->registry);
+    free(ag);
+}
+
+agreement_registry_t *agreement_registry(agreement_t *ag)
+{
+    return ag->registry;
+}

@@ -1,0 +1,177 @@
+/*
+ * schema.c: the agreement module's tables and its change counter.
+ *
+ * agreement          one row per agreement: organisation, environment, and
+ *                    which version serves (the approved one) and which is
+ *                    pending (draft or submitted).
+ * agreement_version  the application, signature, decision and validity of
+ *                    each version.
+ * agreement_history  every step: who, when, from which state to which, the
+ *                    field-level changes (JSON) and the reason.
+ * agreement_outbox   mail to the organisation's contact mailbox (sent_at is
+ *                    set by the sender of a later issue).
+ * agreement_generation  one row counting changes; every change bumps it in
+ *                    its own transaction, so that another process can tell
+ *                    cheaply that its registry is stale.
+ *
+ * Times are int64 ms since the epoch. Never edit a migration once committed.
+ */
+#include "agreement/internal.h"
+
+static const struct store_migration migrations[] = {
+    {1,
+     "CREATE TABLE agreement ("
+     " id TEXT PRIMARY KEY,"
+     " org_cvr TEXT NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " serving_version INTEGER,"
+     " pending_version INTEGER,"
+     " latest_version INTEGER NOT NULL,"
+     " demo INTEGER NOT NULL DEFAULT 0,"
+     " created_at INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL);"
+     "CREATE INDEX agreement_by_org ON agreement (org_cvr);"
+     "CREATE TABLE agreement_version ("
+     " agreement_id TEXT NOT NULL REFERENCES agreement (id),"
+     " version INTEGER NOT NULL,"
+     " state TEXT NOT NULL,"
+     " application TEXT NOT NULL,"
+     " drafted_by TEXT NOT NULL,"
+     " drafted_by_name TEXT NOT NULL,"
+     " last_editor TEXT NOT NULL,"
+     " signed_by_name TEXT,"
+     " signed_at INTEGER,"
+     " decided_by_name TEXT,"
+     " decided_at INTEGER,"
+     " assessment TEXT,"
+     " granted TEXT,"
+     " grant_reason TEXT,"
+     " state_reason TEXT,"
+     " valid_from INTEGER,"
+     " valid_until INTEGER,"
+     " expiry_warned_at INTEGER,"
+     " created_at INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL,"
+     " PRIMARY KEY (agreement_id, version));"
+     "CREATE TABLE agreement_history ("
+     " id INTEGER PRIMARY KEY,"
+     " agreement_id TEXT NOT NULL REFERENCES agreement (id),"
+     " version INTEGER NOT NULL,"
+     " at INTEGER NOT NULL,"
+     " actor TEXT NOT NULL,"
+     " actor_name TEXT NOT NULL,"
+     " actor_org TEXT NOT NULL,"
+     " action TEXT NOT NULL,"
+     " from_state TEXT,"
+     " to_state TEXT NOT NULL,"
+     " changes TEXT NOT NULL,"
+     " reason TEXT);"
+     "CREATE INDEX agreement_history_by_agreement ON agreement_history (agreement_id, id);"
+     "CREATE TABLE agreement_outbox ("
+     " id INTEGER PRIMARY KEY,"
+     " agreement_id TEXT NOT NULL REFERENCES agreement (id),"
+     " version INTEGER NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " recipient TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " body TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL,"
+     " sent_at INTEGER);"
+     "CREATE INDEX agreement_outbox_unsent ON agreement_outbox (sent_at, id);"
+     "CREATE TABLE agreement_generation ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " generation INTEGER NOT NULL);"
+     "INSERT INTO agreement_generation (id, generation) VALUES (1, 0)",
+     /* PostgreSQL: identity columns instead of SQLite's rowid aliases. */
+     "CREATE TABLE agreement ("
+     " id TEXT PRIMARY KEY,"
+     " org_cvr TEXT NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " serving_version BIGINT,"
+     " pending_version BIGINT,"
+     " latest_version BIGINT NOT NULL,"
+     " demo BIGINT NOT NULL DEFAULT 0,"
+     " created_at BIGINT NOT NULL,"
+     " updated_at BIGINT NOT NULL);"
+     "CREATE INDEX agreement_by_org ON agreement (org_cvr);"
+     "CREATE TABLE agreement_version ("
+     " agreement_id TEXT NOT NULL REFERENCES agreement (id),"
+     " version BIGINT NOT NULL,"
+     " state TEXT NOT NULL,"
+     " application TEXT NOT NULL,"
+     " drafted_by TEXT NOT NULL,"
+     " drafted_by_name TEXT NOT NULL,"
+     " last_editor TEXT NOT NULL,"
+     " signed_by_name TEXT,"
+     " signed_at BIGINT,"
+     " decided_by_name TEXT,"
+     " decided_at BIGINT,"
+     " assessment TEXT,"
+     " granted TEXT,"
+     " grant_reason TEXT,"
+     " state_reason TEXT,"
+     " valid_from BIGINT,"
+     " valid_until BIGINT,"
+     " expiry_warned_at BIGINT,"
+     " created_at BIGINT NOT NULL,"
+     " updated_at BIGINT NOT NULL,"
+     " PRIMARY KEY (agreement_id, version));"
+     "CREATE TABLE agreement_history ("
+     " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     " agreement_id TEXT NOT NULL REFERENCES agreement (id),"
+     " version BIGINT NOT NULL,"
+     " at BIGINT NOT NULL,"
+     " actor TEXT NOT NULL,"
+     " actor_name TEXT NOT NULL,"
+     " actor_org TEXT NOT NULL,"
+     " action TEXT NOT NULL,"
+     " from_state TEXT,"
+     " to_state TEXT NOT NULL,"
+     " changes TEXT NOT NULL,"
+     " reason TEXT);"
+     "CREATE INDEX agreement_history_by_agreement ON agreement_history (agreement_id, id);"
+     "CREATE TABLE agreement_outbox ("
+     " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     " agreement_id TEXT NOT NULL REFERENCES agreement (id),"
+     " version BIGINT NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " recipient TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " body TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " sent_at BIGINT);"
+     "CREATE INDEX agreement_outbox_unsent ON agreement_outbox (sent_at, id);"
+     "CREATE TABLE agreement_generation ("
+     " id BIGINT PRIMARY KEY CHECK (id = 1),"
+     " generation BIGINT NOT NULL);"
+     "INSERT INTO agreement_generation (id, generation) VALUES (1, 0)"},
+};
+
+/* Applies the migrations above; 0 or the store's error. */
+int schema_migrate(store_t *st, err_t *err)
+{
+    return store_migrate(st, "agreement", migrations, sizeof migrations / sizeof migrations[0],
+                         err);
+}
+
+/* Bumps the change counter in the caller's open transaction. With
+ * PostgreSQL this is also where `NOTIFY dupla_agreement` would be sent (see
+ * registry.c): it is delivered at commit, to every listening node. */
+int schema_bump_generation(store_conn_t *c, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(
+        c, "UPDATE agreement_generation SET generation = generation + 1 WHERE id = 1", &s, err);
+    if (rc)
+        return rc;
+    rc = store_step(s, err);
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* The change counter now. */
+int schema_generation(store_conn_t *c, int64_t *out, err_t *err)
+{
+    return store_query_int64(c, "SELECT generation FROM agreement_generation WHERE id = 1", 0, out,
+                             err);
+}

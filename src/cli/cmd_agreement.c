@@ -1,0 +1,360 @@
+/*
+ * cmd_agreement.c: `dupla agreement`, the data owner's side of the agreement
+ * life cycle at the console: list, show (JSON or printable HTML), approve,
+ * reject, return for changes, suspend, reactivate and revoke.
+ *
+ * The console acts as the data owner's dataforvaltning staff and is recorded
+ * in each agreement's history as "cli:<unix user>". A running server sees a
+ * change made here at its next registry sync (within a second).
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agreement/agreement.h"
+#include "cli/commands.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#define CMD "agreement"
+
+static const char usage_text[] =
+    "usage: dupla agreement SUBCOMMAND --config FILE [OPTIONS] [ID]\n"
+    "\n"
+    "The data owner's side of data exchange agreements. Every step is recorded\n"
+    "in the agreement's history as \"cli:<your unix user>\", and the\n"
+    "organisation's contact mailbox is told of every decision.\n"
+    "\n"
+    "subcommands:\n"
+    "  list                       agreements, newest first (at most 1000)\n"
+    "  show ID                    the agreement document with its history\n"
+    "  approve ID --assessment T  approve the version waiting for review\n"
+    "  reject ID --reason T       reject it\n"
+    "  return ID --reason T       send it back to the organisation for changes\n"
+    "  suspend ID --reason T      stop the approved agreement for now\n"
+    "  reactivate ID --reason T   let a suspended agreement serve again\n"
+    "  revoke ID --reason T       end the agreement for good\n"
+    "\n"
+    "options:\n"
+    "  --config FILE        the server configuration (its store is used; required)\n"
+    "  --org CVR            list: only this organisation's agreements\n"
+    "  --status STATE       list: only this status (draft, submitted, approved,\n"
+    "                       rejected, suspended, revoked, terminated, withdrawn)\n"
+    "  --json               list: print JSON instead of a table; show: the default\n"
+    "  --html               show: print the printable HTML document instead\n"
+    "  --assessment TEXT    approve: the proportionality assessment (required)\n"
+    "  --grant S=F1,F2      approve: grant only these fields of service S; repeat\n"
+    "                       for each service granted (default: all asked for)\n"
+    "  --reason TEXT        why (required except for approve; there, required\n"
+    "                       when fewer fields are granted than asked for)\n"
+    "\n"
+    "examples:\n"
+    "  dupla agreement list --config var/demo/dupla.json --status submitted\n"
+    "  dupla agreement show --config dupla.json 3f2a...e9 --html > aftale.html\n"
+    "  dupla agreement approve --config dupla.json 3f2a...e9 \\\n"
+    "      --assessment 'Purpose and legal basis cover the fields.' \\\n"
+    "      --grant Momsangivelse=AngivelseSalgsmoms,AngivelseKoebsmoms \\\n"
+    "      --reason 'The other fields are not needed for the purpose.'\n"
+    "  dupla agreement revoke --config dupla.json 3f2a...e9 --reason 'Misuse.'\n";
+
+enum {
+    OPT_CONFIG = 1,
+    OPT_ORG,
+    OPT_STATUS,
+    OPT_JSON,
+    OPT_HTML,
+    OPT_ASSESSMENT,
+    OPT_GRANT,
+    OPT_REASON
+};
+
+struct args {
+    const char *sub;
+    const char *config;
+    const char *id;
+    const char *org;
+    int status;
+    bool json, html;
+    const char *assessment;
+    const char *reason;
+    json_t *granted; /* NULL unless --grant was given */
+};
+
+static int parse_grant(struct args *a, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return cli_usage_error(CMD, "--grant must be SERVICE=FIELD[,FIELD...], not '%s'", arg);
+    if (!a->granted)
+        a->granted = json_object();
+    char service[AGREEMENT_FIELD_NAME_MAX + 1];
+    if ((size_t)(eq - arg) > AGREEMENT_FIELD_NAME_MAX)
+        return cli_usage_error(CMD, "--grant: the service name is too long");
+    memcpy(service, arg, (size_t)(eq - arg));
+    service[eq - arg] = '\0';
+    json_t *list = json_object_get(a->granted, service);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(a->granted, service, list);
+    }
+    str_t rest = str_from_cstr(eq + 1), field;
+    while (rest.len) {
+        str_split(rest, ',', &field, &rest);
+        field = str_trim(field);
+        if (field.len == 0)
+            return cli_usage_error(CMD, "--grant '%s' has an empty field name", arg);
+        json_array_append_new(list, json_stringn(field.ptr, field.len));
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"org", required_argument, NULL, OPT_ORG},
+        {"status", required_argument, NULL, OPT_STATUS},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"html", no_argument, NULL, OPT_HTML},
+        {"assessment", required_argument, NULL, OPT_ASSESSMENT},
+        {"grant", required_argument, NULL, OPT_GRANT},
+        {"reason", required_argument, NULL, OPT_REASON},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONFIG:
+            a->config = optarg;
+            break;
+        case OPT_ORG:
+            a->org = optarg;
+            break;
+        case OPT_STATUS:
+            a->status = agreement_state_parse(optarg);
+            if (a->status < 0 || a->status == AGREEMENT_SUPERSEDED)
+                return cli_usage_error(CMD, "--status: no status '%s'", optarg);
+            break;
+        case OPT_JSON:
+            a->json = true;
+            break;
+        case OPT_HTML:
+            a->html = true;
+            break;
+        case OPT_ASSESSMENT:
+            a->assessment = optarg;
+            break;
+        case OPT_GRANT:
+            if ((rc = parse_grant(a, optarg)))
+                return rc;
+            break;
+        case OPT_REASON:
+            a->reason = optarg;
+            break;
+        case ':':
+            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        a->id = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* Which options each subcommand takes; anything else is a usage error. */
+static int check_args(const struct args *a)
+{
+    bool is_list = strcmp(a->sub, "list") == 0, is_show = strcmp(a->sub, "show") == 0,
+         is_approve = strcmp(a->sub, "approve") == 0;
+    if (!a->config)
+        return cli_usage_error(CMD, "--config FILE is required");
+    if (is_list && a->id)
+        return cli_usage_error(CMD, "list takes no ID");
+    if (!is_list && !a->id)
+        return cli_usage_error(CMD, "%s needs the agreement ID", a->sub);
+    if (!is_list && (a->org || a->status >= 0))
+        return cli_usage_error(CMD, "--org and --status go with list only");
+    if (a->html && !is_show)
+        return cli_usage_error(CMD, "--html goes with show only");
+    if (a->json && a->html)
+        return cli_usage_error(CMD, "choose one of --json and --html");
+    if (a->json && !is_list && !is_show)
+        return cli_usage_error(CMD, "--json goes with list and show only");
+    if ((a->assessment || a->granted) && !is_approve)
+        return cli_usage_error(CMD, "--assessment and --grant go with approve only");
+    if (is_approve && !a->assessment)
+        return cli_usage_error(CMD, "approve needs --assessment TEXT");
+    if (a->reason && (is_list || is_show))
+        return cli_usage_error(CMD, "--reason goes with the steps, not with %s", a->sub);
+    if (!is_list && !is_show && !is_approve && !a->reason)
+        return cli_usage_error(CMD, "%s needs --reason TEXT", a->sub);
+    return 0;
+}
+
+static void console_actor(struct agreement_actor *actor)
+{
+    memset(actor, 0, sizeof *actor);
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name)
+        snprintf(actor->user_name, sizeof actor->user_name, "cli:%.100s", pw->pw_name);
+    else
+        snprintf(actor->user_name, sizeof actor->user_name, "cli:uid%u", (unsigned)geteuid());
+    actor->roles = AGREEMENT_ROLE_DATAFORVALTNING | AGREEMENT_ROLE_OPERATOR;
+}
+
+/* A library error: bad input exits 2, anything else 1. */
+static int fail(int rc, const err_t *err)
+{
+    fprintf(stderr, "dupla %s: %s\n", CMD, err->detail[0] ? err->detail : err_code_name(rc));
+    if (err->log[0] && strcmp(err->log, err->detail) != 0)
+        fprintf(stderr, "dupla %s: (%s)\n", CMD, err->log);
+    return rc == DUPLA_EINVAL ? EXIT_USAGE : 1;
+}
+
+static void print_table(json_t *list)
+{
+    printf("%-32s  %-8s  %-10s  %-10s  %3s  %s\n", "ID", "CVR", "ENV", "STATUS", "VER", "TITLE");
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *title = json_string_value(json_object_get(e, "title"));
+        json_t *pending = json_object_get(e, "pending_version");
+        printf("%-32s  %-8s  %-10s  %-10s  %3lld  %s%s\n",
+               json_string_value(json_object_get(e, "id")),
+               json_string_value(json_object_get(e, "organisation_cvr")),
+               json_string_value(json_object_get(e, "environment")),
+               json_string_value(json_object_get(e, "status")),
+               (long long)json_integer_value(json_object_get(e, "version")), title ? title : "-",
+               json_is_integer(pending) ? " (new version pending)" : "");
+    }
+}
+
+static int run(struct args *a, agreement_t *ag, err_t *err)
+{
+    struct agreement_actor actor;
+    console_actor(&actor);
+    str_t id = str_from_cstr(a->id);
+    int rc;
+    if (strcmp(a->sub, "list") == 0) {
+        struct agreement_filter f = {.org_cvr = a->org, .state = a->status};
+        json_t *list;
+        if ((rc = agreement_list(ag, &actor, &f, &list, err)))
+            return rc;
+        if (a->json) {
+            json_dumpf(list, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            putchar('\n');
+        } else {
+            print_table(list);
+        }
+        json_decref(list);
+        return 0;
+    }
+    if (strcmp(a->sub, "show") == 0) {
+        if (a->html) {
+            buf_t b;
+            buf_init(&b, (size_t)8 << 20);
+            rc = agreement_document_html(ag, &actor, id, &b, err);
+            if (rc == 0)
+                fwrite(b.data, 1, b.len, stdout);
+            buf_free(&b);
+            return rc;
+        }
+        json_t *doc;
+        if ((rc = agreement_document_json(ag, &actor, id, &doc, err)))
+            return rc;
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(doc);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        enum agreement_action action;
+        const char *done;
+    } steps[] = {
+        {"approve", AGREEMENT_APPROVE, "approved"},
+        {"reject", AGREEMENT_REJECT, "rejected"},
+        {"return", AGREEMENT_RETURN, "returned for changes"},
+        {"suspend", AGREEMENT_SUSPEND, "suspended"},
+        {"reactivate", AGREEMENT_REACTIVATE, "reactivated"},
+        {"revoke", AGREEMENT_REVOKE, "revoked"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (strcmp(a->sub, steps[i].name) != 0)
+            continue;
+        struct agreement_step s = {
+            .reason = a->reason, .assessment = a->assessment, .granted = a->granted};
+        rc = agreement_step(ag, &actor, id, steps[i].action, &s, err);
+        if (rc == 0)
+            printf("agreement %s %s\n", a->id, steps[i].done);
+        return rc;
+    }
+    return err_set(err, DUPLA_EINTERNAL, "unknown subcommand");
+}
+
+static bool known_sub(const char *s)
+{
+    static const char *const subs[] = {"list",   "show",    "approve",    "reject",
+                                       "return", "suspend", "reactivate", "revoke"};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (strcmp(s, subs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* See cli.h. */
+int cmd_agreement(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc < 2)
+        return cli_usage_error(CMD, "which subcommand? (list, show, approve, reject, return, "
+                                    "suspend, reactivate, revoke)");
+    if (!known_sub(argv[1]))
+        return cli_usage_error(CMD, "no subcommand '%s'", argv[1]);
+    struct args a = {.sub = argv[1], .status = -1};
+    int rc = parse_args(argc - 1, argv + 1, &a);
+    if (rc == 0)
+        rc = check_args(&a);
+    if (rc) {
+        json_decref(a.granted);
+        return rc;
+    }
+    struct dupla_config cfg;
+    store_t *st = NULL;
+    agreement_t *ag = NULL;
+    err_t err;
+    err_clear(&err);
+    log_set_level(LOG_WARN); /* the console wants answers, not start-up chatter */
+    rc = config_load(a.config, &cfg, &err);
+    if (rc) {
+        /* A configuration that cannot be read is a failure, not bad usage. */
+        json_decref(a.granted);
+        fail(rc, &err);
+        return 1;
+    }
+    rc = store_open(cfg.store_url, NULL, &st, &err);
+    if (rc == 0)
+        rc = agreement_open(st, NULL, &ag, &err);
+    if (rc == 0)
+        rc = run(&a, ag, &err);
+    int status = rc ? fail(rc, &err) : 0;
+    agreement_close(ag);
+    if (st)
+        store_close(st);
+    config_free(&cfg);
+    json_decref(a.granted);
+    return status;
+}
