@@ -49,7 +49,7 @@ static void usage(FILE *out)
             "  --seed S         the seed (default %d)\n"
             "  --out DIR        write the deliveries there (01-...ndjson to 08-...ndjson, in\n"
             "                   the order to ingest them) and examples.json (a few subject\n"
-            "                   numbers)\n"
+            "                   numbers; with --ingest, only examples.json)\n"
             "  --ingest         load the deliveries into the store of --config (a test\n"
             "                   deployment: production refuses synthetic data)\n"
             "  --config FILE    the server configuration\n"
@@ -126,27 +126,12 @@ static int generate_file(const struct testdata_options *opt, size_t i, const cha
     return rc;
 }
 
-static int ingest_file(store_t *st, const catalog_t *cat, const struct dupla_config *cfg, size_t i,
-                       const char *path, bool quiet, err_t *err)
+static void print_loaded(void *cls, size_t i, const struct ingest_result *res)
 {
-    const struct catalog_service *svc =
-        catalog_find(cat, str_from_cstr(testdata_delivery_service(i)));
-    if (!svc)
-        return err_set(err, DUPLA_ENOTFOUND, "the catalogue has no service %s",
-                       testdata_delivery_service(i));
-    struct ingest_source src = {.name = path, .path = path};
-    struct ingest_options io = {.environment = cfg->environment, .source = "testdata"};
-    struct ingest_result res;
-    int rc = ingest_delivery(st, svc, &src, 1, &io, &res, err);
-    for (size_t k = 0; k < res.n_problems; k++)
-        fprintf(stderr, "%s:%ld: %s: %s\n", res.problems[k].source, res.problems[k].line,
-                res.problems[k].field, res.problems[k].reason);
-    if (rc == 0 && !quiet)
-        printf("%-20s %8lld records: %8lld new versions, %8lld unchanged (%s)\n", svc->path,
-               (long long)res.records, (long long)res.new_versions, (long long)res.unchanged,
-               ingest_status_name(res.status));
-    ingest_result_free(&res);
-    return rc;
+    (void)cls;
+    printf("%-42s %8lld records: %8lld new versions, %8lld unchanged (%s)\n",
+           testdata_delivery_file(i), (long long)res->records, (long long)res->new_versions,
+           (long long)res->unchanged, ingest_status_name(res->status));
 }
 
 int cmd_testdata(int argc, char **argv)
@@ -256,21 +241,9 @@ int cmd_testdata(int argc, char **argv)
     int status = 1;
     catalog_t *cat = NULL;
     store_t *st = NULL;
-    char tmp_dir[] = "/tmp/dupla-testdata-XXXXXX";
-    bool made_tmp = false;
-    const char *dir = out_dir;
     if (out_dir && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "dupla testdata: %s: cannot create: %s\n", out_dir, strerror(errno));
         goto out;
-    }
-    if (!dir) {
-        if (!mkdtemp(tmp_dir)) {
-            fprintf(stderr, "dupla testdata: cannot create a temporary folder: %s\n",
-                    strerror(errno));
-            goto out;
-        }
-        made_tmp = true;
-        dir = tmp_dir;
     }
     if (ingest) {
         char cdir[TESTDATA_PATH_MAX];
@@ -280,23 +253,20 @@ int cmd_testdata(int argc, char **argv)
             fprintf(stderr, "dupla testdata: %s\n", err.log);
             goto out;
         }
-    }
-    for (size_t i = 0; i < TESTDATA_DELIVERIES; i++) {
-        char path[TESTDATA_PATH_MAX + 64];
-        if (generate_file(&opt, i, dir, path, sizeof path, &err)) {
+        if (testdata_load(st, cat, &opt, cfg.environment, out_dir, quiet ? NULL : print_loaded,
+                          NULL, &err)) {
             fprintf(stderr, "dupla testdata: %s\n", err.detail);
             goto out;
         }
-        if (ingest) {
-            int rc = ingest_file(st, cat, &cfg, i, path, quiet, &err);
-            if (made_tmp)
-                unlink(path);
-            if (rc) {
-                fprintf(stderr, "dupla testdata: %s: %s\n", path, err.detail);
+    } else {
+        for (size_t i = 0; i < TESTDATA_DELIVERIES; i++) {
+            char path[TESTDATA_PATH_MAX + 64];
+            if (generate_file(&opt, i, out_dir, path, sizeof path, &err)) {
+                fprintf(stderr, "dupla testdata: %s\n", err.detail);
                 goto out;
             }
-        } else if (!quiet) {
-            printf("wrote %s\n", path);
+            if (!quiet)
+                printf("wrote %s\n", path);
         }
     }
     if (out_dir && write_examples(&opt, out_dir, &err)) {
@@ -305,8 +275,6 @@ int cmd_testdata(int argc, char **argv)
     }
     status = 0;
 out:
-    if (made_tmp)
-        rmdir(tmp_dir);
     store_close(st);
     catalog_free(cat);
     config_free(&cfg);

@@ -628,9 +628,10 @@ int testdata_generate(const struct testdata_options *opt, size_t i, testdata_wri
     buf_init(&o.line, LINE_MAX_BYTES);
     buf_printf(&o.line,
                "{\"delivery\":{\"synthetic\":true,\"generator\":\"dupla testdata\",\"seed\":%llu,"
-               "\"persons\":%u,\"companies\":%u,\"years\":\"%d-%d\",\"service\":\"%s\"}}\n",
+               "\"persons\":%u,\"companies\":%u,\"years\":\"%d-%d\",\"service\":\"%s\","
+               "\"file\":\"%s\"}}\n",
                (unsigned long long)opt->seed, opt->persons, opt->companies, opt->year_from,
-               opt->year_to, deliveries[i].service);
+               opt->year_to, deliveries[i].service, deliveries[i].file);
     o.rc = fn(cls, buf_str(&o.line));
     bool later = i >= 4;
     int v = later ? 1 : 0;

@@ -34,8 +34,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/catalog.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/str.h"
+#include "ingest/ingest.h"
+#include "store/store.h"
 
 #define TESTDATA_MAX_PERSONS   2000000 /* the CPR scheme gives each a unique number up to here */
 #define TESTDATA_MAX_COMPANIES 100000  /* the CVR range 90000000-98999999 */
@@ -120,5 +124,21 @@ int testdata_generate(const struct testdata_options *opt, size_t i, testdata_wri
 void testdata_person_cpr(const struct testdata_options *opt, unsigned p, char *out);
 void testdata_company_se(const struct testdata_options *opt, unsigned c, char *out);
 void testdata_company_cvr(const struct testdata_options *opt, unsigned c, char *out);
+
+/* ---- loading ---- */
+
+/* Called after each delivery is loaded (for a summary line). */
+typedef void (*testdata_loaded_fn)(void *cls, size_t i, const struct ingest_result *res);
+
+/* Generates every delivery in order and ingests it into st (the store of a
+ * deployment in environment env: a production deployment refuses, with
+ * DUPLA_EFORBIDDEN, before anything is generated). Each delivery passes
+ * through a temporary file in tmp_dir (NULL: $TMPDIR or /tmp), so memory
+ * stays small at any size. Loading the same options again changes nothing
+ * (the deliveries' ids are their content hashes): safe for the demo to run
+ * at every start. */
+int testdata_load(store_t *st, const catalog_t *cat, const struct testdata_options *opt,
+                  enum environment env, const char *tmp_dir, testdata_loaded_fn loaded, void *cls,
+                  err_t *err);
 
 #endif

@@ -280,3 +280,40 @@ Test(testdata, the_command_writes_files_and_refuses_production)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+static void count_loaded(void *cls, size_t i, const struct ingest_result *res)
+{
+    (void)i;
+    int *n = cls;
+    n[res->status == INGEST_ALREADY ? 1 : 0]++;
+}
+
+Test(testdata, load_is_idempotent_and_refused_in_production)
+{
+    char dir[] = "/tmp/dupla-tdload-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char url[128], cdir[1024];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    snprintf(cdir, sizeof cdir, "%s/catalog", root ? root : ".");
+    store_t *st;
+    catalog_t *cat;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_eq(dataset_migrate(st, &err), 0);
+    cr_assert_eq(catalog_load_dir(cdir, &cat, &err), 0);
+    struct testdata_options opt = {20, 5, 2024, 2024, 11};
+    int n[2] = {0};
+    cr_assert_eq(testdata_load(st, cat, &opt, ENV_PRODUCTION, dir, count_loaded, n, &err),
+                 DUPLA_EFORBIDDEN);
+    cr_assert_eq(testdata_load(st, cat, &opt, ENV_TEST, dir, count_loaded, n, &err), 0, "%s",
+                 err.detail);
+    cr_assert_eq(n[0], TESTDATA_DELIVERIES);
+    cr_assert_eq(testdata_load(st, cat, &opt, ENV_TEST, dir, count_loaded, n, &err), 0);
+    cr_assert_eq(n[1], TESTDATA_DELIVERIES, "the second load changes nothing");
+    catalog_free(cat);
+    store_close(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
