@@ -17,6 +17,8 @@ int cmd_system(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_testdata(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
@@ -30,6 +32,8 @@ int cmd_serve(int argc, char **argv);
         {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
          cmd_agreement},                                                                           \
         {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},          \
+        {"ingest", "load a source system's delivery (NDJSON) into the store", cmd_ingest},         \
+        {"testdata", "generate synthetic test data, or load it", cmd_testdata},                    \
         {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},
 
 #endif
