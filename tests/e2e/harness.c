@@ -473,6 +473,18 @@ bool e2e_log_contains(const struct e2e_server *s, const char *needle)
     return found;
 }
 
+bool e2e_log_wait(const struct e2e_server *s, const char *needle, long timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        if (e2e_log_contains(s, needle))
+            return true;
+        if (now_ms() > deadline)
+            return false;
+        usleep(10 * 1000);
+    }
+}
+
 /* ---- requests (libcurl) ---- */
 
 struct collect {

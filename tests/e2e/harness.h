@@ -183,6 +183,10 @@ int e2e_tcp_connect(const struct e2e_server *s, const char *listener, const char
 void e2e_log_tail(const struct e2e_server *s, int lines);
 /* true if the server's log has a line containing needle. */
 bool e2e_log_contains(const struct e2e_server *s, const char *needle);
+/* As e2e_log_contains, waiting up to timeout_ms for the line: a request's
+ * log line is written when the server has finished with it, which may be
+ * just after the client has its answer. */
+bool e2e_log_wait(const struct e2e_server *s, const char *needle, long timeout_ms);
 /* Asserts (Criterion) the status, printing the body and the log's tail
  * when it differs. */
 #define e2e_assert_status(srv, resp, want)                                                         \
