@@ -49,8 +49,9 @@
 /* What libmicrohttpd 0.9.75 takes from the pool per header or query
  * parameter record (struct MHD_HTTP_Header, aligned). */
 #define HTTP_POOL_RECORD 64u
-/* Seconds to wait for in-flight requests on SIGTERM (cmd_serve). */
-#define HTTP_DRAIN_MS_DEFAULT 10000
+/* A body declared larger than its route takes is still read (and dropped)
+ * up to this size, so that the client reliably sees the 413 (server.c). */
+#define HTTP_BODY_DISCARD_MAX (8u * 1024 * 1024)
 
 /* The problem type URIs: HTTP_PROBLEM_TYPE_BASE + slug. ".invalid" (RFC
  * 2606) says that no page is promised at that address; the slug is what a
@@ -165,7 +166,8 @@ struct http_request {
     size_t body_max;
     bool body_too_large;
     bool has_body;                     /* Content-Length > 0 or Transfer-Encoding */
-    bool second_call;                  /* the access handler's call after the headers one */
+    bool complete;                     /* the whole request is in: answers may be queued */
+    bool answer_now;                   /* a refusal need not wait for the body (queue_answer) */
     struct http_extra_header *headers; /* for the response */
     struct MHD_Response *response;     /* the answer, once made */
     unsigned status;

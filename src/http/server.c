@@ -210,11 +210,13 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
 
 static enum MHD_Result queue_answer(http_request_t *req)
 {
-    /* libmicrohttpd 0.9.75 closes the connection after an answer queued
-     * before the body phase (it cannot know the body is empty), so without
-     * a body the answer waits for the handler's second call: keep-alive
-     * saves clients a TLS handshake per request. */
-    if (req->phase == REQ_BODY && !req->has_body && !req->second_call)
+    /* An answer waits until the whole request is in (the access handler's
+     * last call). Queued earlier, libmicrohttpd 0.9.75 stops reading and
+     * closes the connection after the answer: that costs the client its
+     * keep-alive connection (a TLS handshake), and a client still sending a
+     * body may then see a reset instead of the answer. Only an answer that
+     * must not wait for the body (answer_now) goes at once. */
+    if (!req->complete && !req->answer_now)
         return MHD_YES;
     if (!req->response)
         return MHD_NO;
@@ -291,6 +293,13 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
     bool has_cl = http_req_header(req, "Content-Length", &cl);
     bool bad_cl = has_cl && (str_to_int64(cl, &declared) != 0 || declared < 0);
     req->has_body = has_te || bad_cl || declared > 0;
+    /* A refusal waits for the body to be read (and dropped) when that is
+     * cheap, so that the client reliably sees it (see queue_answer); a
+     * client waiting for "100 Continue", or announcing a body past
+     * HTTP_BODY_DISCARD_MAX, is answered at once instead. */
+    str_t expect;
+    req->answer_now = req->has_body && (http_req_header(req, "Expect", &expect) || bad_cl ||
+                                        (uint64_t)declared > HTTP_BODY_DISCARD_MAX);
 
     if (req->raw_target.len > lim->max_url_bytes) {
         char d[160];
@@ -356,18 +365,15 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
         e->route.max_body < lim->max_body_bytes ? e->route.max_body : lim->max_body_bytes;
     if (bad_cl)
         return refuse(req, 400, "invalid-request", NULL, "Content-Length is not a number.");
-    if (has_cl && (uint64_t)declared > body_max) {
+    req->body_max = body_max;
+    if ((has_cl && (uint64_t)declared > body_max) || (has_te && body_max == 0)) {
         char d[160];
         snprintf(d, sizeof d, "The request body is larger than this resource takes (%zu bytes).",
                  body_max);
         return refuse(req, 413, "body-too-large", NULL, d);
     }
-    if (has_te && body_max == 0)
-        return refuse(req, 413, "body-too-large", NULL, "This resource takes no request body.");
-    if (req->has_body) {
+    if (req->has_body)
         buf_init(&req->body, body_max);
-        req->body_max = body_max;
-    }
     return MHD_YES; /* the body follows, or the handler runs on the next call */
 }
 
@@ -387,16 +393,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         req->phase = REQ_BODY;
         return request_begin(req, method);
     case REQ_BODY:
-        if (!req->has_body) {
-            req->second_call = true;
-            if (req->answered)
-                return queue_answer(req); /* refused in request_begin */
-            return req->route ? run_handler(req) : MHD_NO;
-        }
         if (*upload_data_size > 0) {
             if (request_too_slow(req))
                 return MHD_NO; /* too late for an answer: the client is still sending */
-            if (!req->body_too_large &&
+            /* Kept while it fits the route; dropped when the request was
+             * refused or the body outgrew the limit. */
+            if (!req->answered && !req->body_too_large &&
                 buf_append(&req->body, upload_data, *upload_data_size) != 0) {
                 req->body_too_large = true;
                 buf_free(&req->body);
@@ -404,6 +406,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             *upload_data_size = 0;
             return MHD_YES;
         }
+        req->complete = true;
+        if (req->answered)
+            return queue_answer(req); /* refused before the body */
         if (req->body_too_large) {
             char d[160];
             snprintf(d, sizeof d,
@@ -411,7 +416,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                      req->body_max);
             return refuse(req, 413, "body-too-large", NULL, d);
         }
-        return run_handler(req);
+        return req->route ? run_handler(req) : MHD_NO;
     case REQ_DONE:
         *upload_data_size = 0; /* an answer is queued; drop what still comes */
         return MHD_YES;

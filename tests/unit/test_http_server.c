@@ -332,6 +332,28 @@ Test(server, body_past_the_server_limit_is_413)
     free(big);
 }
 
+Test(server, too_large_with_expect_is_answered_before_the_body)
+{
+    size_t n = 2 * 1024 * 1024;
+    char *big = malloc(n);
+    memset(big, 'z', n);
+    struct reply r;
+    CURL *h = handle("api", "/echo", &r);
+    struct curl_slist *hs = curl_slist_append(NULL, "Expect: 100-continue");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, big);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    perform(h, &r);
+    curl_off_t sent = -1;
+    curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &sent);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(h);
+    cr_assert_eq(r.status, 413, "status %ld", r.status);
+    cr_assert_lt(sent, (curl_off_t)n, "the whole body was sent");
+    json_decref(r.json);
+    free(big);
+}
+
 Test(server, utf8_route_and_prefix_route)
 {
     struct reply r;
@@ -454,6 +476,34 @@ Test(server, keep_alive_reuses_the_connection)
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
     cr_assert_eq(connects, 0, "a new connection was opened");
     json_decref(r.json);
+    curl_easy_cleanup(h);
+}
+
+Test(server, refused_bodies_keep_the_connection)
+{
+    struct reply r;
+    CURL *h = handle("api", "/echo", &r);
+    struct curl_slist *hs = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
+    char url[128];
+    const char *paths[] = {"/echo", "/nope", "/health/live", "/echo"};
+    const char *bodies[] = {"0123456789abcdefXYZ", "body", "body", "fits"};
+    long want[] = {413, 404, 405, 200};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(url, sizeof url, "https://localhost:%u%s", http_server_port(fx.srv, "api"),
+                 paths[i]);
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, bodies[i]);
+        memset(&r, 0, sizeof r);
+        perform(h, &r);
+        cr_assert_eq(r.status, want[i], "%s: status %ld", paths[i], r.status);
+        json_decref(r.json);
+        long connects = -1;
+        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+        if (i > 0)
+            cr_assert_eq(connects, 0, "%s: a new connection was needed", paths[i]);
+    }
+    curl_slist_free_all(hs);
     curl_easy_cleanup(h);
 }
 
