@@ -357,6 +357,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
+void e2e_remove_dir(const struct e2e_server *s)
+{
+    if (s->dir[0])
+        nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int e2e_stop(struct e2e_server *s)
 {
     if (!s->owner || s->pid <= 0) {
@@ -399,7 +405,7 @@ int e2e_stop(struct e2e_server *s)
         e2e_log_tail(s, 60);
         fail_msg("server folder kept: %s", s->dir);
     } else if (!getenv("DUPLA_E2E_KEEP")) {
-        nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        e2e_remove_dir(s);
     }
     return rc;
 }

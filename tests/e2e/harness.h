@@ -84,6 +84,8 @@ int e2e_start(const struct e2e_options *opt, struct e2e_server *s);
  * log's tail on stderr. The folder is removed when all went well (unless
  * DUPLA_E2E_KEEP is set). */
 int e2e_stop(struct e2e_server *s);
+/* Removes a server's folder (after e2e_stop with DUPLA_E2E_KEEP set). */
+void e2e_remove_dir(const struct e2e_server *s);
 /* Sends sig to the server (SIGHUP to reload). */
 int e2e_signal(const struct e2e_server *s, int sig);
 /* A server declared with E2E_SHARED_SERVERS, started by the harness.

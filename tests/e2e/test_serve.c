@@ -87,6 +87,8 @@ Test(serve, ready_file_and_sigterm_exit_cleanly)
     cr_assert_eq(e2e_stop(&s), 0);
     cr_assert(e2e_log_contains(&s, "\"msg\":\"stopped\""));
     cr_assert_neq(access(ready, F_OK), 0, "the ready file outlived the server");
+    unsetenv("DUPLA_E2E_KEEP");
+    e2e_remove_dir(&s);
 }
 
 Test(serve, sighup_reloads_certificates_and_crl)
