@@ -16,10 +16,13 @@
  *      then the limits (URL 414, header line 431, target syntax and query
  *      count 400, request time 408), the route (404, 405 with Allow), the
  *      route's client-certificate need (401), the declared body size (413);
- *   3. body calls: the body is kept up to the route's limit; past it the
- *      rest is read and dropped and the answer is 413;
- *   4. the last call runs the handler and queues its answer (or the
- *      problem made from its error);
+ *   3. body calls: the body is kept up to the route's limit; past it (or
+ *      after a refusal in 2) the rest is read and dropped;
+ *   4. the last call, with the whole request in, runs the handler and
+ *      queues its answer (or the problem made from its error), or queues
+ *      the refusal of 2 or the 413 of 3. Answers wait for this call so the
+ *      connection stays usable and a client still sending never meets a
+ *      reset instead of its answer (see queue_answer);
  *   5. the completion callback logs one line, counts the metrics and frees
  *      the request.
  * Requests that libmicrohttpd answers itself skip 2-4: they get its
