@@ -49,7 +49,7 @@ static GMimeObject *attachment_part(str_t raw)
 
 int mail_compose(const struct compose_input *in, buf_t *out, err_t *err)
 {
-    gmime_once();
+    inc_gmime_once();
     GMimeMessage *m = g_mime_message_new(TRUE);
     g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, in->from_name, in->from);
     g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, NULL, in->to);
@@ -70,8 +70,14 @@ int mail_compose(const struct compose_input *in, buf_t *out, err_t *err)
         g_mime_object_set_header(GMIME_OBJECT(m), "References", hdr, NULL);
     }
     g_mime_object_set_header(GMIME_OBJECT(m), "Auto-Submitted", in->auto_submitted, NULL);
+    /* The body as UTF-8 bytes, labelled so (g_mime_text_part_set_text would
+     * pick the "best" charset, often Latin-1, which we do not want). */
     GMimeTextPart *text = g_mime_text_part_new_with_subtype("plain");
-    g_mime_text_part_set_text(text, in->body);
+    GMimeStream *bs = g_mime_stream_mem_new_with_buffer(in->body, strlen(in->body));
+    GMimeDataWrapper *bw = g_mime_data_wrapper_new_with_stream(bs, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_object_unref(bs);
+    g_mime_part_set_content(GMIME_PART(text), bw);
+    g_object_unref(bw);
     g_mime_text_part_set_charset(text, "utf-8");
     g_mime_part_set_content_encoding(GMIME_PART(text), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
     if (in->attachment.len) {

@@ -103,7 +103,7 @@ int incident_settings_from_config(const struct dupla_config *cfg, struct inciden
     if ((rc = get_str(in, "incident", "general_mailbox", s->general_mailbox,
                       sizeof s->general_mailbox, err)))
         return rc;
-    if (s->general_mailbox[0] && !address_valid(s->general_mailbox))
+    if (s->general_mailbox[0] && !inc_address_valid(s->general_mailbox))
         return err_set(err, DUPLA_EINVAL, "incident.general_mailbox is not a mail address");
     if ((rc = get_num(in, "incident", "attachments_max", 0, 1000, s->attachments_max, &v, err)))
         return rc;
@@ -124,7 +124,7 @@ int incident_settings_from_config(const struct dupla_config *cfg, struct inciden
         return rc;
     if ((rc = get_str(ml, "mail", "from", s->from, sizeof s->from, err)))
         return rc;
-    if (!address_valid(s->from))
+    if (!inc_address_valid(s->from))
         return err_set(err, DUPLA_EINVAL, "mail.from is not a mail address");
     if ((rc = get_str(ml, "mail", "from_name", s->from_name, sizeof s->from_name, err)))
         return rc;
@@ -161,7 +161,7 @@ int incident_settings_from_config(const struct dupla_config *cfg, struct inciden
 int incident_open(store_t *st, const struct incident_hooks *hooks,
                   const struct incident_settings *settings, incident_t **out, err_t *err)
 {
-    int rc = schema_migrate(st, err);
+    int rc = inc_schema_migrate(st, err);
     if (rc)
         return rc;
     incident_t *inc = calloc(1, sizeof *inc);
@@ -174,7 +174,7 @@ int incident_open(store_t *st, const struct incident_hooks *hooks,
         inc->set = *settings;
     else
         incident_settings_default(&inc->set);
-    gmime_once();
+    inc_gmime_once();
     if ((rc = opslog_init(&inc->log, inc, err))) {
         free(inc);
         return rc;
@@ -196,7 +196,7 @@ opslog_t *incident_opslog(incident_t *inc)
     return &inc->log;
 }
 
-void actor_label(const struct incident_actor *a, char *out, size_t cap)
+void inc_actor_label(const struct incident_actor *a, char *out, size_t cap)
 {
     if (a->user_id > 0)
         snprintf(out, cap, "user:%lld (%s)", (long long)a->user_id, a->name);
@@ -204,19 +204,19 @@ void actor_label(const struct incident_actor *a, char *out, size_t cap)
         snprintf(out, cap, "%s", a->name[0] ? a->name : "unknown");
 }
 
-void receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback, char *out,
-                       size_t cap)
+void inc_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
+                           char *out, size_t cap)
 {
     out[0] = '\0';
     if (org_cvr && org_cvr[0] && inc->hooks.org_mailbox &&
-        inc->hooks.org_mailbox(inc->hooks.ctx, org_cvr, out, cap) == 0 && address_valid(out))
+        inc->hooks.org_mailbox(inc->hooks.ctx, org_cvr, out, cap) == 0 && inc_address_valid(out))
         return;
-    snprintf(out, cap, "%s", fallback && address_valid(fallback) ? fallback : "");
+    snprintf(out, cap, "%s", fallback && inc_address_valid(fallback) ? fallback : "");
 }
 
-int history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
-                const char *kind, const char *from_status, const char *to_status, const char *text,
-                err_t *err)
+int inc_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
+                    const char *kind, const char *from_status, const char *to_status,
+                    const char *text, err_t *err)
 {
     store_stmt_t *s;
     int rc = store_prepare(c,
@@ -271,13 +271,13 @@ static int queue_receipt(struct incident *inc, store_conn_t *c, const char *id,
                          const struct inc_new *n, int64_t now, err_t *err)
 {
     char to[INCIDENT_ADDRESS_MAX + 1];
-    receipt_recipient(inc, n->org_cvr, n->reporter_email, to, sizeof to);
+    inc_receipt_recipient(inc, n->org_cvr, n->reporter_email, to, sizeof to);
     if (!to[0]) {
         log_warn("incident %s: no mailbox for the receipt", id);
         return 0;
     }
     const char *cc = NULL;
-    if (n->reporter_email && address_valid(n->reporter_email) &&
+    if (n->reporter_email && inc_address_valid(n->reporter_email) &&
         strcasecmp(n->reporter_email, to) != 0)
         cc = n->reporter_email;
     char subject[MAIL_SUBJECT_MAX];
@@ -362,7 +362,7 @@ int incident_insert(struct incident *inc, store_conn_t *c, const struct inc_new 
     char text[160];
     snprintf(text, sizeof text, "reported by %s via %s%s", n->reporter,
              incident_channel_name(n->channel), n->unknown_sender ? " (unknown sender)" : "");
-    if ((rc = history_add(c, id_out, now, n->actor, "created", NULL, "new", text, err)))
+    if ((rc = inc_history_add(c, id_out, now, n->actor, "created", NULL, "new", text, err)))
         return rc;
     return queue_receipt(inc, c, id_out, n, now, err);
 }
@@ -417,13 +417,18 @@ static bool may_see(const struct incident_actor *a, const struct inc_row *row)
            strcmp(a->org_cvr, row->org_cvr) == 0;
 }
 
-static int touch(store_conn_t *c, const char *id, const char *set_sql, const char *value,
-                 int64_t now, err_t *err)
+/* Sets one column (status or assignee) and updated_at. The SQL texts are
+ * literals: the store's statement cache looks statements up by the SQL
+ * pointer first, so SQL built in a reused buffer would find the wrong one. */
+static int touch(store_conn_t *c, const char *id, bool assignee, const char *value, int64_t now,
+                 err_t *err)
 {
-    char sql[160];
-    snprintf(sql, sizeof sql, "UPDATE incident SET %s = ?, updated_at = ? WHERE id = ?", set_sql);
+    static const char *const sql_status =
+        "UPDATE incident SET status = ?, updated_at = ? WHERE id = ?";
+    static const char *const sql_assignee =
+        "UPDATE incident SET assignee = ?, updated_at = ? WHERE id = ?";
     store_stmt_t *s;
-    int rc = store_prepare(c, sql, &s, err);
+    int rc = store_prepare(c, assignee ? sql_assignee : sql_status, &s, err);
     if (rc)
         return rc;
     store_bind_cstr(s, 1, value);
@@ -440,10 +445,10 @@ static int queue_notice(struct incident *inc, store_conn_t *c, const struct inc_
                         err_t *err)
 {
     char to[INCIDENT_ADDRESS_MAX + 1];
-    if (address_valid(row->reporter_email))
+    if (inc_address_valid(row->reporter_email))
         snprintf(to, sizeof to, "%s", row->reporter_email);
     else
-        receipt_recipient(inc, row->org_cvr, NULL, to, sizeof to);
+        inc_receipt_recipient(inc, row->org_cvr, NULL, to, sizeof to);
     if (!to[0]) {
         log_warn("incident %s: nobody to tell of the %s", row->id, kind);
         return 0;
@@ -491,11 +496,11 @@ static int status_step(struct incident *inc, store_conn_t *c, struct inc_row *ro
         return err_param(err, DUPLA_ECONFLICT, "status", "Incident %s is %s; it cannot become %s.",
                          row->id, incident_status_name(row->status), incident_status_name(a->to));
     char who[INCIDENT_NAME_MAX + 32];
-    actor_label(a->actor, who, sizeof who);
-    int rc = touch(c, row->id, "status", incident_status_name(a->to), now, err);
+    inc_actor_label(a->actor, who, sizeof who);
+    int rc = touch(c, row->id, false, incident_status_name(a->to), now, err);
     if (rc == 0)
-        rc = history_add(c, row->id, now, who, "status", incident_status_name(row->status),
-                         incident_status_name(a->to), a->note, err);
+        rc = inc_history_add(c, row->id, now, who, "status", incident_status_name(row->status),
+                             incident_status_name(a->to), a->note, err);
     if (rc)
         return rc;
     char subject[MAIL_SUBJECT_MAX];
@@ -538,7 +543,7 @@ int incident_set_status(incident_t *inc, const struct incident_actor *actor, str
         return err_param(err, DUPLA_EINVAL, "status", "No such status.");
     char *clean = NULL;
     if (note) {
-        if (!(clean = text_clip(note, strlen(note), INCIDENT_MESSAGE_MAX)))
+        if (!(clean = inc_text_clip(note, strlen(note), INCIDENT_MESSAGE_MAX)))
             return err_set(err, DUPLA_ENOMEM, "out of memory");
     }
     struct status_arg a = {actor, to, clean};
@@ -558,13 +563,13 @@ static int assign_step(struct incident *inc, store_conn_t *c, struct inc_row *ro
     (void)inc;
     const struct assign_arg *a = argp;
     char who[INCIDENT_NAME_MAX + 32];
-    actor_label(a->actor, who, sizeof who);
-    int rc = touch(c, row->id, "assignee", a->assignee[0] ? a->assignee : NULL, now, err);
+    inc_actor_label(a->actor, who, sizeof who);
+    int rc = touch(c, row->id, true, a->assignee[0] ? a->assignee : NULL, now, err);
     if (rc == 0) {
         char text[INCIDENT_NAME_MAX * 2 + 32];
         snprintf(text, sizeof text, "%s -> %s", row->assignee[0] ? row->assignee : "(nobody)",
                  a->assignee[0] ? a->assignee : "(nobody)");
-        rc = history_add(c, row->id, now, who, "assign", NULL, NULL, text, err);
+        rc = inc_history_add(c, row->id, now, who, "assign", NULL, NULL, text, err);
     }
     return rc;
 }
@@ -581,7 +586,7 @@ int incident_assign(incident_t *inc, const struct incident_actor *actor, str_t i
     if (n >= INCIDENT_NAME_MAX)
         return err_param(err, DUPLA_EINVAL, "assignee", "The assignee is too long (at most %d).",
                          INCIDENT_NAME_MAX - 1);
-    char *clean = text_clip(assignee, n, INCIDENT_NAME_MAX - 1);
+    char *clean = inc_text_clip(assignee, n, INCIDENT_NAME_MAX - 1);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     struct assign_arg a = {actor, clean};
@@ -606,16 +611,16 @@ static int message_step(struct incident *inc, store_conn_t *c, struct inc_row *r
     if (row->status == INCIDENT_CLOSED)
         return err_set(err, DUPLA_ECONFLICT, "Incident %s is closed; report a new one.", row->id);
     char who[INCIDENT_NAME_MAX + 32];
-    actor_label(a->actor, who, sizeof who);
+    inc_actor_label(a->actor, who, sizeof who);
     const char *kind = staff ? (a->to_reporter ? "message-out" : "note") : "message-in";
-    int rc = history_add(c, row->id, now, who, kind, NULL, NULL, a->text, err);
+    int rc = inc_history_add(c, row->id, now, who, kind, NULL, NULL, a->text, err);
     if (rc == 0 && !staff && row->status == INCIDENT_WAITING) {
-        rc = touch(c, row->id, "status", "in-progress", now, err);
+        rc = touch(c, row->id, false, "in-progress", now, err);
         if (rc == 0)
-            rc = history_add(c, row->id, now, who, "status", "waiting-for-reporter", "in-progress",
-                             "the reporter answered", err);
+            rc = inc_history_add(c, row->id, now, who, "status", "waiting-for-reporter",
+                                 "in-progress", "the reporter answered", err);
     } else if (rc == 0) {
-        rc = touch(c, row->id, "status", incident_status_name(row->status), now, err);
+        rc = touch(c, row->id, false, incident_status_name(row->status), now, err);
     }
     if (rc == 0 && staff && a->to_reporter) {
         char subject[MAIL_SUBJECT_MAX];
@@ -636,7 +641,7 @@ int incident_add_message(incident_t *inc, const struct incident_actor *actor, st
     if (n > INCIDENT_MESSAGE_MAX)
         return err_param(err, DUPLA_ELIMIT, "text", "The message is too long (at most %d bytes).",
                          INCIDENT_MESSAGE_MAX);
-    char *clean = text_clip(text, n, INCIDENT_MESSAGE_MAX);
+    char *clean = inc_text_clip(text, n, INCIDENT_MESSAGE_MAX);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     struct message_arg a = {actor, clean, to_reporter};

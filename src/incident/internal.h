@@ -61,10 +61,10 @@ struct inc_new {
 };
 
 /* schema.c */
-int schema_migrate(store_t *st, err_t *err);
+int inc_schema_migrate(store_t *st, err_t *err);
 /* Bumps the operations log's change counter inside the caller's transaction. */
-int schema_bump_opslog(store_conn_t *c, err_t *err);
-int schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err);
+int inc_schema_bump_opslog(store_conn_t *c, err_t *err);
+int inc_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err);
 
 /* incident.c */
 /* Makes the incident, its first history row and the receipt, on c inside
@@ -72,40 +72,40 @@ int schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err);
 int incident_insert(struct incident *inc, store_conn_t *c, const struct inc_new *n, int64_t now,
                     char *id_out, err_t *err);
 int incident_row_load(store_conn_t *c, str_t id, struct inc_row *row, err_t *err);
-int history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
-                const char *kind, const char *from_status, const char *to_status, const char *text,
-                err_t *err);
+int inc_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
+                    const char *kind, const char *from_status, const char *to_status,
+                    const char *text, err_t *err);
 /* "user:7 (Pia)" or the console name, into out. */
-void actor_label(const struct incident_actor *a, char *out, size_t cap);
+void inc_actor_label(const struct incident_actor *a, char *out, size_t cap);
 /* true for "INC-yyyy-nnnnnn". */
 bool incident_id_valid(str_t s);
 /* Finds the first "INC-yyyy-nnnnnn" in s (a reply's subject); false if none. */
 bool incident_id_find(str_t s, char out[INCIDENT_ID_LEN + 1]);
 /* Copies at most max bytes of s into a NUL-terminated malloc'd string,
  * cutting at a UTF-8 boundary; NULL on OOM. */
-char *text_clip(const char *s, size_t len, size_t max);
+char *inc_text_clip(const char *s, size_t len, size_t max);
 /* Lower-cases an ASCII address in place. */
-void address_lower(char *s);
+void inc_address_lower(char *s);
 /* A plausible single address: local@domain, no spaces, controls, <>, ",". */
-bool address_valid(const char *s);
+bool inc_address_valid(const char *s);
 /* The mailbox a receipt for org_cvr goes to (hooks), or fallback, or "". */
-void receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback, char *out,
-                       size_t cap);
+void inc_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
+                           char *out, size_t cap);
 
 /* outbox.c */
 /* "<uuid@domain of from>" into out (cap >= 100). */
 int mail_make_message_id(const struct incident *inc, char *out, size_t cap);
 
 /* smtp.c */
-struct smtp_outcome {
+struct mail_smtp_outcome {
     bool permanent; /* a 5xx answer: retrying will not help */
     long response;  /* the last SMTP response code, or 0 */
     char error[MAIL_ERROR_MAX];
 };
 /* Sends one message over SMTP. rcpts: NUL-separated list of n addresses.
  * 0, or < 0 with *out filled. */
-int smtp_send(const struct incident_settings *set, const char *rcpts[], size_t n, str_t message,
-              struct smtp_outcome *out);
+int mail_smtp_send(const struct incident_settings *set, const char *rcpts[], size_t n,
+                   str_t message, struct mail_smtp_outcome *out);
 
 /* compose.c */
 /* Builds the RFC 5322 text of one outbox row with GMime into out
@@ -118,7 +118,7 @@ struct compose_input {
 };
 int mail_compose(const struct compose_input *in, buf_t *out, err_t *err);
 /* GMime is set up once per process. */
-void gmime_once(void);
+void inc_gmime_once(void);
 
 /* opslog.c */
 int opslog_init(struct opslog *log, struct incident *inc, err_t *err);

@@ -52,7 +52,7 @@ static void gmime_init_fn(void)
     g_mime_init();
 }
 
-void gmime_once(void)
+void inc_gmime_once(void)
 {
     pthread_once(&gmime_init_once, gmime_init_fn);
 }
@@ -85,7 +85,7 @@ struct parsed {
     bool automatic;
     struct attachment *att;
     size_t n_att;
-    unsigned limit_count;
+    unsigned limit_count, kept_count;
     size_t limit_each, limit_total, kept_total;
 };
 
@@ -120,14 +120,14 @@ static void first_mailbox(InternetAddressList *list, char *addr, size_t cap, cha
         if (!a || strlen(a) >= cap)
             continue;
         snprintf(addr, cap, "%s", a);
-        address_lower(addr);
-        if (!address_valid(addr)) {
+        inc_address_lower(addr);
+        if (!inc_address_valid(addr)) {
             addr[0] = '\0';
             continue;
         }
         const char *nm = internet_address_get_name(ia);
         if (name && nm) {
-            char *c = text_clip(nm, strlen(nm), ncap - 1);
+            char *c = inc_text_clip(nm, strlen(nm), ncap - 1);
             if (c) {
                 snprintf(name, ncap, "%s", c);
                 free(c);
@@ -171,7 +171,7 @@ static void add_attachment(struct parsed *p, const char *name, const char *type,
     a->name = g_strdup(name);
     a->content_type = g_strdup(type);
     a->size = data->len;
-    if (p->n_att > p->limit_count)
+    if (p->kept_count >= p->limit_count)
         a->dropped = "too many attachments";
     else if (data->len > p->limit_each)
         a->dropped = "attachment too large";
@@ -182,6 +182,7 @@ static void add_attachment(struct parsed *p, const char *name, const char *type,
     } else {
         a->data = data;
         p->kept_total += data->len;
+        p->kept_count++;
     }
 }
 
@@ -214,12 +215,14 @@ static void collect_part(GMimeObject *parent, GMimeObject *part, gpointer user)
     } else {
         return;
     }
+    /* Take the bytes over: a stream that owns its array empties it when it
+     * goes, whatever references the array has. */
     GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    g_byte_array_ref(ba);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
     g_object_unref(mem);
-    char *cn = text_clip(name, strlen(name), ATTACHMENT_NAME_MAX);
-    char *ct = text_clip(type ? type : "application/octet-stream",
-                         strlen(type ? type : "application/octet-stream"), 100);
+    char *cn = inc_text_clip(name, strlen(name), ATTACHMENT_NAME_MAX);
+    char *ct = inc_text_clip(type ? type : "application/octet-stream",
+                             strlen(type ? type : "application/octet-stream"), 100);
     if (cn && ct)
         add_attachment(p, cn, ct, ba);
     else
@@ -265,7 +268,7 @@ static int parse(const struct incident *inc, str_t raw, struct parsed *p, err_t 
     char *text = NULL;
     if (body && GMIME_IS_TEXT_PART(body))
         text = g_mime_text_part_get_text(GMIME_TEXT_PART(body));
-    p->body = text_clip(text ? text : "", text ? strlen(text) : 0, INCIDENT_DESCRIPTION_MAX);
+    p->body = inc_text_clip(text ? text : "", text ? strlen(text) : 0, INCIDENT_DESCRIPTION_MAX);
     g_free(text);
     if (!p->body)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
@@ -285,7 +288,7 @@ static int record(store_conn_t *c, const char *name, const struct parsed *p, con
                            &s, err);
     if (rc)
         return rc;
-    char *subj = text_clip(p->subject, strlen(p->subject), INCIDENT_TITLE_MAX);
+    char *subj = inc_text_clip(p->subject, strlen(p->subject), INCIDENT_TITLE_MAX);
     store_bind_cstr(s, 1, name);
     store_bind_cstr(s, 2, p->message_id[0] ? p->message_id : NULL);
     store_bind_cstr(s, 3, sha);
@@ -352,7 +355,7 @@ static int make_incident(struct incident *inc, store_conn_t *c, const struct par
         if (unknown)
             cvr[0] = '\0';
     }
-    char *title = text_clip(rest.ptr, rest.len, INCIDENT_TITLE_MAX);
+    char *title = inc_text_clip(rest.ptr, rest.len, INCIDENT_TITLE_MAX);
     buf_t desc;
     buf_init(&desc, INCIDENT_DESCRIPTION_MAX + 512);
     buf_append_cstr(&desc, p->body);
@@ -406,10 +409,10 @@ static int try_message(struct incident *inc, store_conn_t *c, const struct parse
         return 0;
     char who[INCIDENT_ADDRESS_MAX + 16];
     snprintf(who, sizeof who, "mail:%s", p->sender);
-    int rc = history_add(c, row.id, now, who, "message-in", NULL, NULL, p->body, err);
+    int rc = inc_history_add(c, row.id, now, who, "message-in", NULL, NULL, p->body, err);
     if (rc == 0 && row.status == INCIDENT_WAITING)
-        rc = history_add(c, row.id, now, who, "status", "waiting-for-reporter", "in-progress",
-                         "the reporter answered", err);
+        rc = inc_history_add(c, row.id, now, who, "status", "waiting-for-reporter", "in-progress",
+                             "the reporter answered", err);
     if (rc == 0) {
         store_stmt_t *s;
         rc = store_prepare(c,
@@ -438,7 +441,7 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
     int rc = 0;
     const char *to = reply_address(p);
     if (to[0]) {
-        char *subj = text_clip(p->subject, strlen(p->subject), 200);
+        char *subj = inc_text_clip(p->subject, strlen(p->subject), 200);
         char subject[MAIL_SUBJECT_MAX];
         snprintf(subject, sizeof subject, "Ingen sag oprettet / No incident opened: %s",
                  subj ? subj : "");
@@ -473,7 +476,7 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
         buf_free(&body);
     }
     if (rc == 0 && inc->set.general_mailbox[0]) {
-        char *subj = text_clip(p->subject, strlen(p->subject), 200);
+        char *subj = inc_text_clip(p->subject, strlen(p->subject), 200);
         char subject[MAIL_SUBJECT_MAX];
         snprintf(subject, sizeof subject, "Fwd: %s", subj ? subj : "");
         free(subj);

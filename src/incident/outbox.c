@@ -65,9 +65,10 @@ int mail_queue(incident_t *inc, store_conn_t *c, const struct mail_message *m, i
     int rc = mail_make_message_id(inc, mid, sizeof mid);
     if (rc)
         return err_internal(err, rc, "no random bytes for a Message-ID");
-    bool ok = m->to && address_valid(m->to);
-    char *subject = text_clip(m->subject, m->subject ? strlen(m->subject) : 0, MAIL_SUBJECT_MAX);
-    char *body = text_clip(m->body, m->body ? strlen(m->body) : 0, MAIL_BODY_MAX);
+    bool ok = m->to && inc_address_valid(m->to);
+    char *subject =
+        inc_text_clip(m->subject, m->subject ? strlen(m->subject) : 0, MAIL_SUBJECT_MAX);
+    char *body = inc_text_clip(m->body, m->body ? strlen(m->body) : 0, MAIL_BODY_MAX);
     store_stmt_t *s = NULL;
     if (!subject || !body)
         rc = err_set(err, DUPLA_ENOMEM, "out of memory");
@@ -84,7 +85,7 @@ int mail_queue(incident_t *inc, store_conn_t *c, const struct mail_message *m, i
         store_bind_cstr(s, 3, m->kind ? m->kind : "mail");
         store_bind_cstr(s, 4, m->incident_id);
         store_bind_cstr(s, 5, m->to ? m->to : "");
-        store_bind_cstr(s, 6, m->cc && address_valid(m->cc) ? m->cc : NULL);
+        store_bind_cstr(s, 6, m->cc && inc_address_valid(m->cc) ? m->cc : NULL);
         store_bind_cstr(s, 7, subject);
         store_bind_cstr(s, 8, body);
         store_bind_cstr(s, 9, m->in_reply_to);
@@ -136,7 +137,12 @@ int mail_import_agreement_outbox(incident_t *inc, int64_t now_ms, int *moved, er
         if (!rows)
             rc = err_set(err, DUPLA_ENOMEM, "out of memory");
         store_bind_int64(s, 1, AGREEMENT_IMPORT_BATCH);
-        while (rc == 0 && (rc = store_step(s, err)) == STORE_ROW) {
+        while (rc == 0 && n < AGREEMENT_IMPORT_BATCH) {
+            int step = store_step(s, err);
+            if (step != STORE_ROW) {
+                rc = step < 0 ? step : 0;
+                break;
+            }
             struct row *r = &rows[n++];
             r->id = store_col_int64(s, 0);
             str_t k = store_col_text(s, 1), t = store_col_text(s, 2), sj = store_col_text(s, 3),
@@ -149,8 +155,6 @@ int mail_import_agreement_outbox(incident_t *inc, int64_t now_ms, int *moved, er
                 rc = err_set(err, DUPLA_ENOMEM, "out of memory");
         }
         store_stmt_done(s);
-        if (rc == STORE_DONE)
-            rc = 0;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char source[48], kind[64];
@@ -288,7 +292,7 @@ static int claim(struct incident *inc, store_conn_t *c, int64_t id, int64_t now,
 
 /* Records the outcome of one attempt, if our lease still holds. */
 static int settle(struct incident *inc, store_conn_t *c, const struct claimed *m, int64_t now,
-                  int send_rc, const struct smtp_outcome *o, err_t *err)
+                  int send_rc, const struct mail_smtp_outcome *o, err_t *err)
 {
     store_stmt_t *s;
     int rc;
@@ -374,14 +378,14 @@ int mail_send_pending(incident_t *inc, int64_t now_ms, struct mail_send_stats *s
         buf_t text;
         buf_init(&text, MAIL_MESSAGE_MAX);
         err_t e1;
-        struct smtp_outcome o = {0};
+        struct mail_smtp_outcome o = {0};
         int send_rc = mail_compose(&ci, &text, &e1);
         if (send_rc) {
             o.permanent = true;
             snprintf(o.error, sizeof o.error, "%.280s", e1.log);
         } else {
             const char *rcpts[2] = {m.to, m.cc};
-            send_rc = smtp_send(&inc->set, rcpts, m.cc[0] ? 2 : 1, buf_str(&text), &o);
+            send_rc = mail_smtp_send(&inc->set, rcpts, m.cc[0] ? 2 : 1, buf_str(&text), &o);
         }
         buf_free(&text);
         /* The window: the relay has the message; until this commit, a crash

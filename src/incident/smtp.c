@@ -36,8 +36,8 @@ static size_t read_cb(char *out, size_t size, size_t nmemb, void *user)
     return want;
 }
 
-int smtp_send(const struct incident_settings *set, const char *rcpts[], size_t n, str_t message,
-              struct smtp_outcome *out)
+int mail_smtp_send(const struct incident_settings *set, const char *rcpts[], size_t n,
+                   str_t message, struct mail_smtp_outcome *out)
 {
     memset(out, 0, sizeof *out);
     if (n == 0 || n > SMTP_RCPTS_MAX) {

@@ -125,7 +125,7 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 
 /* See internal.h. Also drops NUL and the C0 controls other than tab, LF and
  * CR, so that the text is valid in XML and JSON alike. */
-char *text_clip(const char *s, size_t len, size_t max)
+char *inc_text_clip(const char *s, size_t len, size_t max)
 {
     char *out = malloc(max + 1);
     if (!out)
@@ -158,13 +158,13 @@ char *text_clip(const char *s, size_t len, size_t max)
     return out;
 }
 
-void address_lower(char *s)
+void inc_address_lower(char *s)
 {
     for (; *s; s++)
         *s = (char)tolower((unsigned char)*s);
 }
 
-bool address_valid(const char *s)
+bool inc_address_valid(const char *s)
 {
     if (!s)
         return false;
