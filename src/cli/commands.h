@@ -8,12 +8,30 @@
 
 #include "cli/cli.h"
 
+int cmd_audit(int argc, char **argv);
 int cmd_pki(int argc, char **argv);
+int cmd_org(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_role(int argc, char **argv);
+int cmd_system(int argc, char **argv);
+int cmd_source(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_testdata(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
     {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
+        {"org", "organisations (agreement parties) and onboarding", cmd_org},                      \
+        {"user", "users of an organisation", cmd_user},                                            \
+        {"role", "grant and revoke users' roles", cmd_role},                                       \
+        {"system", "recipient systems and their certificates", cmd_system},                        \
+        {"source", "the data owner's source systems", cmd_source},                                 \
+        {"token", "the token service's signing keys", cmd_token},                                  \
         {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
-         cmd_agreement},
+         cmd_agreement},                                                                           \
+        {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},          \
+        {"ingest", "load a source system's delivery (NDJSON) into the store", cmd_ingest},         \
+        {"testdata", "generate synthetic test data, or load it", cmd_testdata},
 
 #endif

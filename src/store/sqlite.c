@@ -287,8 +287,12 @@ bool store_in_transaction(const store_conn_t *c)
 
 static struct store_stmt *cache_find(store_conn_t *c, const char *sql)
 {
+    /* The pointer is only a hint (a caller may reuse a buffer for other SQL):
+     * the text always decides. Most hot-path SQL is a string literal, so the
+     * first loop usually hits after one comparison. */
     for (size_t i = 0; i < c->n_cache; i++)
-        if (c->cache[i]->sql_ptr == sql && !c->cache[i]->in_use)
+        if (c->cache[i]->sql_ptr == sql && !c->cache[i]->in_use &&
+            strcmp(c->cache[i]->sql, sql) == 0)
             return c->cache[i];
     for (size_t i = 0; i < c->n_cache; i++)
         if (!c->cache[i]->in_use && strcmp(c->cache[i]->sql, sql) == 0)

@@ -131,6 +131,25 @@ Test(store, statements_bind_step_and_reuse)
     store_close(st);
 }
 
+Test(store, cache_is_keyed_by_text_not_pointer)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    char sql[64];
+    int64_t v;
+    snprintf(sql, sizeof sql, "SELECT 1");
+    cr_assert_eq(store_query_int64(c, sql, 0, &v, &err), 0);
+    cr_assert_eq(v, 1);
+    snprintf(sql, sizeof sql, "SELECT 2"); /* same buffer, other SQL */
+    cr_assert_eq(store_query_int64(c, sql, 0, &v, &err), 0);
+    cr_assert_eq(v, 2);
+    store_conn_put(c);
+    store_close(st);
+}
+
 Test(store, rollback_and_put_discard_uncommitted_work)
 {
     store_t *st;

@@ -1,0 +1,392 @@
+/*
+ * audit.h: the disclosure log: every answer and refusal of the data path,
+ * recorded durably, tamper-evident, and answerable.
+ *
+ * Recording. The data path calls audit_record() for every disclosure and
+ * every refusal and sends no data until it has returned 0: the entry is then
+ * committed with synchronous=FULL (fsynced). One writer thread takes every
+ * queued entry at once, appends them in one transaction (group commit: many
+ * concurrent callers share one fsync), gives them dense sequence numbers and
+ * chain hashes in order, and wakes the callers. The queue is bounded: when it
+ * is full audit_record() answers DUPLA_EBUSY at once (the data path answers
+ * 503 with Retry-After). When a commit fails, every caller of that batch gets
+ * the error (no data without a record).
+ *
+ * Tamper evidence. Each entry stores the hash of its predecessor and its own:
+ *     entry_hash = SHA-256(prev_hash || canonical(entry))
+ * with prev_hash of entry 1 = 32 zero bytes. canonical() is a length-prefixed
+ * binary encoding of every field in a fixed order (see AUDIT_CANONICAL_V1
+ * below). Every checkpoint_every entries or checkpoint_seconds (whichever
+ * comes first, and at a clean shutdown) the writer signs a checkpoint (seq,
+ * chain hash, time) with the platform's Ed25519 key (pki/sign.h). A checkpoint
+ * can be exported as JSON and later used by anyone holding it to prove that
+ * the log they are shown continues it (audit_verify with since).
+ *
+ * Answering. audit_query() pages through entries by filters (organisation,
+ * agreement, service, subject, time range, outcome), keyset-paged by seq;
+ * the writers turn rows into CSV or JSON. Role checks are the caller's (the
+ * HTTP routes narrow the filter to what the caller may see).
+ *
+ * One process writes a log: the writer keeps the head (seq and hash) in
+ * memory. Subjects' CPR/CVR/SE numbers are stored (they must be answerable)
+ * but never logged.
+ */
+#ifndef DUPLA_AUDIT_AUDIT_H
+#define DUPLA_AUDIT_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "pki/sign.h"
+#include "store/store.h"
+
+/*
+ * The canonical encoding of an entry (version 1). Integers are big-endian:
+ * u32 is 4 bytes, i64 is 8 bytes two's complement; a str is a u32 byte
+ * length followed by that many bytes of UTF-8 (no terminator); a list is a
+ * u32 count followed by its elements. In this order:
+ *
+ *   u32 1 (the encoding's version)
+ *   i64 seq                 i64 time_ms             str environment
+ *   str organisation CVR    str system id           str agreement id
+ *   i64 agreement version   str service             str request id
+ *   str transaction id
+ *   list of subjects, each: str kind ("cpr" | "cvr" | "se"), str number
+ *   list of str periods     list of str fields      i64 record count
+ *   str outcome ("disclosed" | "refused")           str reason code
+ *
+ * The order of subjects, periods and fields is the order recorded.
+ */
+#define AUDIT_CANONICAL_V1 1u
+
+#define AUDIT_HASH_LEN 32 /* SHA-256 */
+#define AUDIT_HASH_HEX 65 /* 64 hex digits + NUL */
+
+/* Limits of one entry (audit_record refuses more with DUPLA_ELIMIT). */
+#define AUDIT_TEXT_MAX     256   /* bytes of any one text field */
+#define AUDIT_SUBJECTS_MAX 10000 /* subjects in one entry */
+#define AUDIT_PERIODS_MAX  1000  /* periods in one entry */
+#define AUDIT_FIELDS_MAX   1000  /* fields in one entry */
+
+/* The writer's defaults (config section "audit" overrides them). */
+#define AUDIT_QUEUE_DEFAULT              4096 /* entries waiting for a commit */
+#define AUDIT_QUEUE_MAX                  1000000
+#define AUDIT_BATCH_DEFAULT              1024  /* entries per transaction */
+#define AUDIT_CHECKPOINT_EVERY_DEFAULT   10000 /* entries between checkpoints */
+#define AUDIT_CHECKPOINT_SECONDS_DEFAULT 300   /* seconds between checkpoints */
+
+/* Paging. */
+#define AUDIT_PAGE_DEFAULT 100
+#define AUDIT_PAGE_MAX     1000
+
+enum audit_subject_kind { AUDIT_SUBJECT_CPR = 0, AUDIT_SUBJECT_CVR = 1, AUDIT_SUBJECT_SE = 2 };
+
+enum audit_outcome { AUDIT_DISCLOSED = 0, AUDIT_REFUSED = 1 };
+
+struct audit_subject {
+    enum audit_subject_kind kind;
+    str_t id; /* the CPR/CVR/SE number as given */
+};
+
+/* What the data path records. The strings are borrowed for the duration of
+ * audit_record(). Empty strings are allowed (a refusal may lack an
+ * agreement); every text must be valid UTF-8 without NUL bytes. */
+struct audit_entry {
+    str_t org_cvr;      /* the recipient organisation */
+    str_t system_id;    /* the recipient system (certificate / client id) */
+    str_t agreement_id; /* the agreement acted under (as claimed, on refusal) */
+    int64_t agreement_version;
+    str_t service;        /* the data service's name */
+    str_t request_id;     /* X-Request-ID */
+    str_t transaction_id; /* X-Transaktions-ID */
+    const struct audit_subject *subjects;
+    size_t n_subjects;
+    const str_t *periods; /* "2023", "2023-01-01/2023-03-31", ... */
+    size_t n_periods;
+    const str_t *fields; /* the fields disclosed (granted and sent) */
+    size_t n_fields;
+    int64_t record_count; /* records sent */
+    enum audit_outcome outcome;
+    str_t reason; /* refusals: a reason code ("field-not-granted"); "" otherwise */
+};
+
+/* What audit_record() assigned. */
+struct audit_receipt {
+    int64_t seq;
+    int64_t time_ms;
+    unsigned char entry_hash[AUDIT_HASH_LEN];
+};
+
+typedef struct audit_log audit_log_t;
+
+/* Durability of the writer's commits. FULL is the only setting for a
+ * platform; NONE (synchronous=OFF) exists for the benchmark's baseline. */
+enum audit_durability { AUDIT_DURABLE_FULL = 0, AUDIT_DURABLE_NONE = 1 };
+
+struct audit_options {
+    const char *environment;     /* stamped on every entry: "production" | "test" */
+    pki_signer_t *signer;        /* signs checkpoints; borrowed; NULL: no checkpoints */
+    unsigned checkpoint_every;   /* 0 = AUDIT_CHECKPOINT_EVERY_DEFAULT */
+    unsigned checkpoint_seconds; /* 0 = AUDIT_CHECKPOINT_SECONDS_DEFAULT */
+    unsigned queue_max;          /* 0 = AUDIT_QUEUE_DEFAULT */
+    unsigned batch_max;          /* 0 = AUDIT_BATCH_DEFAULT; 1 = one commit per entry */
+    enum audit_durability durability;
+};
+
+/* The "audit" section of the configuration file. */
+struct audit_config {
+    unsigned checkpoint_every;
+    unsigned checkpoint_seconds;
+    unsigned queue_max;
+    char signing_key[CONFIG_PATH_MAX]; /* resolved path, or "" when none is configured */
+};
+
+/* Reads cfg's "audit" section (keys checkpoint_every, checkpoint_seconds,
+ * queue_max, signing_key), applying the defaults above. */
+int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, err_t *err);
+
+/* Applies the log's schema migrations (module "audit"). */
+int audit_migrate(store_t *st, err_t *err);
+
+/* Migrates, reads the head of the log, and starts the writer thread, which
+ * holds one of st's connections until audit_close(). st must outlive the log.
+ * The caller owns *out. */
+int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, err_t *err);
+
+/* Stops taking entries, commits what is queued, signs a last checkpoint when
+ * entries came after the previous one, and stops the writer. Every caller of
+ * audit_record must have returned (stop the HTTP server first). NULL is fine. */
+void audit_close(audit_log_t *log);
+
+/* Records e and returns once it is durable (0, and *receipt filled when not
+ * NULL). DUPLA_EINVAL / DUPLA_ELIMIT for a malformed entry (err names the
+ * field), DUPLA_EBUSY when the queue is full or the log is closing, and the
+ * store's error when the commit failed. Safe from any number of threads. */
+int audit_record(audit_log_t *log, const struct audit_entry *e, struct audit_receipt *receipt,
+                 err_t *err);
+
+/* Signs a checkpoint of the current head now (when there are entries since
+ * the last one) and returns once it is durable. DUPLA_ECONFLICT without a
+ * signer. */
+int audit_checkpoint_now(audit_log_t *log, err_t *err);
+
+/* Counters since audit_open (for metrics and the benchmark). */
+struct audit_stats {
+    uint64_t entries;     /* entries committed */
+    uint64_t commits;     /* transactions committed */
+    uint64_t checkpoints; /* checkpoints signed */
+    uint64_t busy;        /* audit_record calls refused with DUPLA_EBUSY */
+    uint64_t failures;    /* failed commits */
+};
+void audit_stats_get(audit_log_t *log, struct audit_stats *out);
+
+/* ---- the canonical encoding and the chain ---- */
+
+/* Appends canonical(e) with seq, time and environment to out. */
+int audit_canonical_encode(const struct audit_entry *e, int64_t seq, int64_t time_ms,
+                           str_t environment, buf_t *out);
+/* SHA-256(prev || canonical) into hash. */
+int audit_chain_hash(const unsigned char prev[AUDIT_HASH_LEN], str_t canonical,
+                     unsigned char hash[AUDIT_HASH_LEN]);
+
+const char *audit_subject_kind_name(enum audit_subject_kind k); /* "cpr", "cvr", "se" */
+int audit_subject_kind_parse(str_t s, enum audit_subject_kind *out);
+const char *audit_outcome_name(enum audit_outcome o); /* "disclosed", "refused" */
+int audit_outcome_parse(str_t s, enum audit_outcome *out);
+
+/* ---- checkpoints ---- */
+
+#define AUDIT_ENV_MAX 16
+
+struct audit_checkpoint {
+    int64_t seq;                              /* the last entry it covers */
+    int64_t time_ms;                          /* when it was signed */
+    unsigned char chain_hash[AUDIT_HASH_LEN]; /* entry_hash of entry seq */
+    char environment[AUDIT_ENV_MAX];
+    char kid[PKI_KID_MAX];
+    unsigned char public_key[PKI_ED25519_PUB_LEN];
+    unsigned char signature[PKI_ED25519_SIG_LEN];
+};
+
+/*
+ * The signed message of a checkpoint: ASCII text, each line ending in "\n":
+ *     dupla-audit-checkpoint-v1
+ *     environment=<environment>
+ *     seq=<decimal>
+ *     chain_hash=<64 lowercase hex digits>
+ *     time_ms=<decimal>
+ * so that a third party can check a signature with any Ed25519 tool.
+ */
+#define AUDIT_CHECKPOINT_MSG_MAX 256
+/* Writes the message into out (AUDIT_CHECKPOINT_MSG_MAX bytes); returns its length. */
+size_t audit_checkpoint_message(const struct audit_checkpoint *cp, char *out);
+/* 0 if cp's signature verifies with pub (PKI_ED25519_PUB_LEN bytes), else DUPLA_ECRYPTO. */
+int audit_checkpoint_check(const struct audit_checkpoint *cp, const unsigned char *pub, err_t *err);
+
+/* The most recent checkpoint (DUPLA_ENOTFOUND when there is none). */
+int audit_checkpoint_latest(store_t *st, struct audit_checkpoint *out, err_t *err);
+
+/* The export format: a JSON object with format "dupla-audit-checkpoint-1",
+ * environment, seq, time (UTC text), time_ms, chain_hash (hex), kid,
+ * public_key and signature (base64url). Appends it to out. */
+int audit_checkpoint_to_json(const struct audit_checkpoint *cp, buf_t *out);
+/* Parses an exported checkpoint; checks its form, not its signature. */
+int audit_checkpoint_from_json(str_t text, struct audit_checkpoint *out, err_t *err);
+
+/* ---- verification ---- */
+
+enum audit_problem {
+    AUDIT_PROBLEM_NONE = 0,
+    AUDIT_PROBLEM_CHANGED,       /* an entry's contents (or stored hashes) were altered */
+    AUDIT_PROBLEM_REMOVED,       /* an entry is missing */
+    AUDIT_PROBLEM_INSERTED,      /* an entry that was never recorded is in the chain */
+    AUDIT_PROBLEM_REORDERED,     /* entries are out of their recorded order */
+    AUDIT_PROBLEM_BROKEN,        /* the chain breaks; what happened cannot be told */
+    AUDIT_PROBLEM_CHECKPOINT,    /* a checkpoint's signature or key is bad */
+    AUDIT_PROBLEM_REWRITTEN,     /* a checkpoint's chain hash differs from the log's */
+    AUDIT_PROBLEM_TRUNCATED,     /* the log ends before a checkpoint it signed */
+    AUDIT_PROBLEM_NOT_CONTINUED, /* the log does not continue the given checkpoint */
+};
+
+const char *audit_problem_name(enum audit_problem p);
+
+#define AUDIT_VERIFY_KEYS_MAX 16
+#define AUDIT_DETAIL_MAX      320
+
+struct audit_verify_options {
+    /* Pinned public keys (raw Ed25519): every checkpoint must verify with
+     * one of them. None: checkpoints verify with the key stored beside them
+     * (which shows they were not edited, but not who signed them). */
+    const unsigned char (*public_keys)[PKI_ED25519_PUB_LEN];
+    size_t n_public_keys;
+    /* An exported checkpoint the log must continue, or NULL. Its signature
+     * is checked (against the pinned keys when given). */
+    const struct audit_checkpoint *since;
+    /* Called about every AUDIT_VERIFY_PROGRESS_EVERY entries; may be NULL. */
+    void (*progress)(void *ctx, int64_t done, int64_t total);
+    void *progress_ctx;
+};
+#define AUDIT_VERIFY_PROGRESS_EVERY 65536
+
+struct audit_verify_result {
+    bool ok;
+    int64_t entries;     /* entries checked */
+    int64_t checkpoints; /* checkpoints whose signatures were checked */
+    int64_t head_seq;    /* the last entry (when ok) */
+    unsigned char head_hash[AUDIT_HASH_LEN];
+    bool keys_pinned; /* checkpoints were checked against pinned keys */
+    /* The first problem (when !ok). */
+    enum audit_problem problem;
+    int64_t seq; /* where: the first entry that is not as recorded */
+    char detail[AUDIT_DETAIL_MAX];
+};
+
+/* Recomputes the whole chain, checks every checkpoint, and reports the first
+ * problem in *out. Returns 0 when the check ran (whatever it found), or an
+ * error when it could not run (store failure). */
+int audit_verify(store_t *st, const struct audit_verify_options *opt,
+                 struct audit_verify_result *out, err_t *err);
+
+/* ---- queries ---- */
+
+struct audit_filter {
+    str_t org_cvr;      /* "" = any */
+    str_t agreement_id; /* "" = any */
+    str_t service;      /* "" = any */
+    str_t subject;      /* a CPR/CVR/SE number; "" = any */
+    bool subject_kind_set;
+    enum audit_subject_kind subject_kind; /* with subject, when subject_kind_set */
+    int64_t from_ms;                      /* time >= from_ms; 0 = no bound */
+    int64_t to_ms;                        /* time < to_ms; 0 = no bound */
+    bool outcome_set;
+    enum audit_outcome outcome;
+    int64_t after; /* keyset cursor: rows past this seq in the page order; 0 = start */
+    bool newest_first;
+    unsigned limit; /* 0 = AUDIT_PAGE_DEFAULT; at most AUDIT_PAGE_MAX */
+};
+
+/* What the agreement module knows of an agreement (a join point: the log
+ * stores only the id and version). */
+struct audit_agreement_info {
+    const char *purpose;     /* owned by the arena given to the lookup */
+    const char *legal_basis; /* ditto */
+};
+/* Fills *out for (id, version); DUPLA_ENOTFOUND leaves the row without them. */
+typedef int (*audit_agreement_lookup_fn)(void *ctx, str_t agreement_id, int64_t version,
+                                         arena_t *arena, struct audit_agreement_info *out,
+                                         err_t *err);
+
+struct audit_row {
+    int64_t seq;
+    int64_t time_ms;
+    const char *environment;
+    const char *org_cvr;
+    const char *system_id;
+    const char *agreement_id;
+    int64_t agreement_version;
+    const char *service;
+    const char *request_id;
+    const char *transaction_id;
+    struct audit_subject *subjects; /* with a subject filter: only that subject */
+    size_t n_subjects;
+    str_t *periods;
+    size_t n_periods;
+    str_t *fields;
+    size_t n_fields;
+    int64_t record_count;
+    enum audit_outcome outcome;
+    const char *reason;
+    unsigned char entry_hash[AUDIT_HASH_LEN];
+    const char *purpose;     /* from the agreement lookup, or NULL */
+    const char *legal_basis; /* ditto */
+};
+
+struct audit_page {
+    struct audit_row *rows;
+    size_t n;
+    int64_t next; /* cursor for the next page (filter.after), or 0 when this was the last */
+};
+
+struct audit_query_options {
+    audit_agreement_lookup_fn agreement_lookup; /* may be NULL */
+    void *agreement_ctx;
+};
+
+/* Who is asking, for the role checks: each sees only what it has a right to. */
+enum audit_viewer {
+    AUDIT_VIEWER_DATA_OWNER = 0, /* the platform's staff: every entry */
+    AUDIT_VIEWER_RECIPIENT = 1,  /* an organisation's administrator: its own disclosures */
+    AUDIT_VIEWER_SUBJECT = 2,    /* a citizen or company (or staff on its behalf): entries
+                                    about one subject, and only that subject shown */
+};
+
+/* Narrows f to what viewer may see: a recipient's filter gets its own CVR
+ * (DUPLA_EFORBIDDEN if f names another organisation); a subject view needs
+ * f->subject (DUPLA_EINVAL, param "subject"). own_cvr is the recipient's CVR
+ * (ignored for the other viewers). */
+int audit_filter_scope(enum audit_viewer viewer, str_t own_cvr, struct audit_filter *f, err_t *err);
+
+/* One page of entries matching f. Everything in *page is allocated from
+ * arena (DUPLA_ELIMIT when it runs out). opt may be NULL. */
+int audit_query(store_t *st, const struct audit_filter *f, const struct audit_query_options *opt,
+                arena_t *arena, struct audit_page *page, err_t *err);
+
+/* ---- writers ---- */
+
+/* CSV (RFC 4180, a header line, CRLF line ends): one row per entry; lists
+ * are joined with ';' (subjects as kind:number). A cell that a spreadsheet
+ * would take for a formula (= + - @ at its start) gets a leading '. */
+int audit_csv_header(buf_t *out);
+int audit_row_csv(const struct audit_row *r, buf_t *out);
+/* One entry as a JSON object. */
+int audit_row_json(const struct audit_row *r, buf_t *out);
+/* A whole page: {"data":[rows...],"next":cursor|null}. */
+int audit_page_json(const struct audit_page *p, buf_t *out);
+
+#endif

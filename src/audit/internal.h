@@ -1,0 +1,70 @@
+/*
+ * internal.h: what the files of the audit module share and nobody else
+ * needs: the canonical encoding's primitives (verify re-encodes rows as it
+ * reads them) and the SQL that reads entries back.
+ */
+#ifndef DUPLA_AUDIT_INTERNAL_H
+#define DUPLA_AUDIT_INTERNAL_H
+
+#include "audit/audit.h"
+
+/* Largest canonical encoding of one entry: every limit at its maximum. */
+#define AUDIT_CANONICAL_MAX                                                                        \
+    (256 + 16 * (4 + AUDIT_TEXT_MAX) +                                                             \
+     (size_t)(AUDIT_SUBJECTS_MAX + AUDIT_PERIODS_MAX + AUDIT_FIELDS_MAX) * 2 *                     \
+         (4 + AUDIT_TEXT_MAX))
+
+/* Largest JSON text of a stored list (periods, fields): every element
+ * escaped at worst as \uXXXX. */
+#define AUDIT_LIST_JSON_MAX ((size_t)AUDIT_FIELDS_MAX * (6 * AUDIT_TEXT_MAX + 3) + 2)
+
+/* canonical.c */
+int audit_enc_u32(buf_t *b, uint32_t v);
+int audit_enc_i64(buf_t *b, int64_t v);
+int audit_enc_str(buf_t *b, str_t s);
+/* Overwrites the u32 at offset off (a list count written before its length
+ * was known). */
+void audit_enc_patch_u32(buf_t *b, size_t off, uint32_t v);
+/* The first part of canonical(): version through transaction id. */
+int audit_enc_head(buf_t *b, int64_t seq, int64_t time_ms, str_t environment, str_t org_cvr,
+                   str_t system_id, str_t agreement_id, int64_t agreement_version, str_t service,
+                   str_t request_id, str_t transaction_id);
+/* The last part of canonical(): record count, outcome, reason. */
+int audit_enc_tail(buf_t *b, int64_t record_count, str_t outcome, str_t reason);
+/* true if s is valid UTF-8 without NUL bytes. */
+bool audit_text_valid(str_t s);
+
+/* The columns every reader selects, in this order (see AUDIT_COL_*). */
+#define AUDIT_ENTRY_COLUMNS                                                                        \
+    "e.seq, e.time_ms, e.environment, e.org_cvr, e.system_id, e.agreement_id, "                    \
+    "e.agreement_version, e.service, e.request_id, e.transaction_id, e.periods, e.fields, "        \
+    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash"
+enum {
+    AUDIT_COL_SEQ = 0,
+    AUDIT_COL_TIME,
+    AUDIT_COL_ENV,
+    AUDIT_COL_ORG,
+    AUDIT_COL_SYSTEM,
+    AUDIT_COL_AGREEMENT,
+    AUDIT_COL_AGREEMENT_VERSION,
+    AUDIT_COL_SERVICE,
+    AUDIT_COL_REQUEST,
+    AUDIT_COL_TRANSACTION,
+    AUDIT_COL_PERIODS,
+    AUDIT_COL_FIELDS,
+    AUDIT_COL_RECORDS,
+    AUDIT_COL_OUTCOME,
+    AUDIT_COL_REASON,
+    AUDIT_COL_PREV_HASH,
+    AUDIT_COL_ENTRY_HASH,
+};
+
+/* checkpoint.c: reads all checkpoints in seq order into *out (malloc'ed,
+ * the caller frees). */
+int audit_checkpoints_load(store_conn_t *c, struct audit_checkpoint **out, size_t *n, err_t *err);
+/* Signs and inserts a checkpoint of (seq, hash) in c's open transaction. */
+int audit_checkpoint_write(store_conn_t *c, pki_signer_t *signer, const char *environment,
+                           int64_t seq, const unsigned char hash[AUDIT_HASH_LEN], int64_t time_ms,
+                           err_t *err);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * record.c: appending to the log with group commit.
+ *
+ * Callers queue an entry (on their own stack) and sleep. One writer thread
+ * takes everything queued (up to batch_max), and in one transaction gives
+ * each entry the next seq, the batch's time, and its chain hash, inserts the
+ * rows, signs a checkpoint when one is due, and commits: with
+ * synchronous=FULL that is one fsync for the whole batch. Then it wakes the
+ * callers with their receipts, or with the commit's error for all of them.
+ *
+ * The writer owns the head of the chain (last seq, hash, time) and one store
+ * connection for the log's lifetime. After a failed commit it reads the head
+ * back from the store before the next batch, so that a commit that failed
+ * after reaching the disk cannot fork the chain.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/internal.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+struct pending {
+    const struct audit_entry *entry; /* NULL: a checkpoint request */
+    struct audit_receipt receipt;
+    int rc;
+    err_t err;
+    bool done;
+    struct pending *next;
+};
+
+struct audit_log {
+    store_t *st;
+    store_conn_t *conn; /* the writer's, from open to close */
+    char environment[AUDIT_ENV_MAX];
+    pki_signer_t *signer;
+    unsigned checkpoint_every, checkpoint_seconds, queue_max, batch_max;
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake_writer;  /* something was queued, or closing */
+    pthread_cond_t wake_callers; /* a batch is done */
+    struct pending *head, *tail;
+    size_t queued;
+    bool closing;
+    pthread_t thread;
+    struct audit_stats stats;
+
+    /* The writer thread's own (no lock). */
+    int64_t last_seq, last_time;
+    unsigned char last_hash[AUDIT_HASH_LEN];
+    int64_t cp_seq, cp_mono_ns;
+    bool reload;
+    buf_t canon, periods, fields;
+};
+
+/* ---- checking an entry before it is queued ---- */
+
+static int check_text(str_t s, const char *name, err_t *err)
+{
+    if (s.len > AUDIT_TEXT_MAX)
+        return err_param(err, DUPLA_ELIMIT, name, "%s is longer than %d bytes", name,
+                         AUDIT_TEXT_MAX);
+    if (s.len && !s.ptr)
+        return err_param(err, DUPLA_EINVAL, name, "%s has no bytes", name);
+    if (!audit_text_valid(s))
+        return err_param(err, DUPLA_EINVAL, name, "%s is not valid UTF-8 (or holds a NUL byte)",
+                         name);
+    return 0;
+}
+
+static int check_list(const str_t *v, size_t n, size_t max, const char *name, err_t *err)
+{
+    if (n > max)
+        return err_param(err, DUPLA_ELIMIT, name, "more than %zu %s", max, name);
+    if (n && !v)
+        return err_param(err, DUPLA_EINVAL, name, "%s: no list given", name);
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_text(v[i], name, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_entry(const struct audit_entry *e, err_t *err)
+{
+    int rc;
+    if ((rc = check_text(e->org_cvr, "org_cvr", err)) ||
+        (rc = check_text(e->system_id, "system_id", err)) ||
+        (rc = check_text(e->agreement_id, "agreement_id", err)) ||
+        (rc = check_text(e->service, "service", err)) ||
+        (rc = check_text(e->request_id, "request_id", err)) ||
+        (rc = check_text(e->transaction_id, "transaction_id", err)) ||
+        (rc = check_text(e->reason, "reason", err)) ||
+        (rc = check_list(e->periods, e->n_periods, AUDIT_PERIODS_MAX, "periods", err)) ||
+        (rc = check_list(e->fields, e->n_fields, AUDIT_FIELDS_MAX, "fields", err)))
+        return rc;
+    if (e->n_subjects > AUDIT_SUBJECTS_MAX)
+        return err_param(err, DUPLA_ELIMIT, "subjects", "more than %d subjects",
+                         AUDIT_SUBJECTS_MAX);
+    if (e->n_subjects && !e->subjects)
+        return err_param(err, DUPLA_EINVAL, "subjects", "subjects: no list given");
+    for (size_t i = 0; i < e->n_subjects; i++) {
+        const struct audit_subject *s = &e->subjects[i];
+        if (s->kind != AUDIT_SUBJECT_CPR && s->kind != AUDIT_SUBJECT_CVR &&
+            s->kind != AUDIT_SUBJECT_SE)
+            return err_param(err, DUPLA_EINVAL, "subjects", "subject %zu: unknown kind", i);
+        if (s->id.len == 0)
+            return err_param(err, DUPLA_EINVAL, "subjects", "subject %zu: empty number", i);
+        if ((rc = check_text(s->id, "subjects", err)))
+            return rc;
+    }
+    if (e->outcome != AUDIT_DISCLOSED && e->outcome != AUDIT_REFUSED)
+        return err_param(err, DUPLA_EINVAL, "outcome", "outcome must be disclosed or refused");
+    if (e->outcome == AUDIT_REFUSED && e->reason.len == 0)
+        return err_param(err, DUPLA_EINVAL, "reason", "a refusal needs a reason code");
+    if (e->record_count < 0)
+        return err_param(err, DUPLA_EINVAL, "record_count", "record_count is negative");
+    if (e->agreement_version < 0)
+        return err_param(err, DUPLA_EINVAL, "agreement_version", "agreement_version is negative");
+    return 0;
+}
+
+/* ---- the writer ---- */
+
+static int list_json(buf_t *b, const str_t *v, size_t n)
+{
+    buf_reset(b);
+    int rc = buf_append(b, "[", 1);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i)
+            rc = buf_append(b, ",", 1);
+        if (!rc)
+            rc = buf_append_json_string(b, v[i]);
+    }
+    return rc ? rc : buf_append(b, "]", 1);
+}
+
+static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t seq, int64_t time_ms,
+                        const unsigned char *prev, const unsigned char *hash, err_t *err)
+{
+    store_conn_t *c = log->conn;
+    int rc;
+    if ((rc = list_json(&log->periods, e->periods, e->n_periods)) ||
+        (rc = list_json(&log->fields, e->fields, e->n_fields)))
+        return err_internal(err, rc, "audit: a list does not fit its buffer");
+    store_stmt_t *s;
+    if ((rc = store_prepare(c,
+                            "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, "
+                            "system_id, agreement_id, agreement_version, service, request_id, "
+                            "transaction_id, periods, fields, record_count, outcome, reason, "
+                            "prev_hash, entry_hash) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            &s, err)))
+        return rc;
+    store_bind_int64(s, 1, seq);
+    store_bind_int64(s, 2, time_ms);
+    store_bind_cstr(s, 3, log->environment);
+    store_bind_text(s, 4, e->org_cvr);
+    store_bind_text(s, 5, e->system_id);
+    store_bind_text(s, 6, e->agreement_id);
+    store_bind_int64(s, 7, e->agreement_version);
+    store_bind_text(s, 8, e->service);
+    store_bind_text(s, 9, e->request_id);
+    store_bind_text(s, 10, e->transaction_id);
+    store_bind_text(s, 11, buf_str(&log->periods));
+    store_bind_text(s, 12, buf_str(&log->fields));
+    store_bind_int64(s, 13, e->record_count);
+    store_bind_cstr(s, 14, audit_outcome_name(e->outcome));
+    store_bind_text(s, 15, e->reason);
+    store_bind_blob(s, 16, prev, AUDIT_HASH_LEN);
+    store_bind_blob(s, 17, hash, AUDIT_HASH_LEN);
+    rc = store_step(s, err);
+    store_stmt_done(s);
+    if (rc < 0 || e->n_subjects == 0)
+        return rc < 0 ? rc : 0;
+    if ((rc = store_prepare(c,
+                            "INSERT INTO audit_entry_subject (seq, position, kind, subject) "
+                            "VALUES (?, ?, ?, ?)",
+                            &s, err)))
+        return rc;
+    for (size_t i = 0; i < e->n_subjects; i++) {
+        store_bind_int64(s, 1, seq);
+        store_bind_int64(s, 2, (int64_t)i);
+        store_bind_cstr(s, 3, audit_subject_kind_name(e->subjects[i].kind));
+        store_bind_text(s, 4, e->subjects[i].id);
+        rc = store_step(s, err);
+        store_stmt_done(s);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reads the head of the chain and the last checkpoint from the store. */
+static int read_head(audit_log_t *log, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(log->conn,
+                           "SELECT seq, entry_hash, time_ms FROM audit_entry "
+                           "ORDER BY seq DESC LIMIT 1",
+                           &s, err);
+    if (rc)
+        return rc;
+    log->last_seq = 0;
+    log->last_time = 0;
+    memset(log->last_hash, 0, AUDIT_HASH_LEN);
+    rc = store_step(s, err);
+    if (rc == STORE_ROW) {
+        str_t h = store_col_blob(s, 1);
+        log->last_seq = store_col_int64(s, 0);
+        log->last_time = store_col_int64(s, 2);
+        if (h.len != AUDIT_HASH_LEN)
+            rc = err_internal(err, DUPLA_ESTORE, "audit: entry %" PRId64 " has a malformed hash",
+                              log->last_seq);
+        else
+            memcpy(log->last_hash, h.ptr, AUDIT_HASH_LEN);
+    }
+    store_stmt_done(s);
+    if (rc < 0)
+        return rc;
+    return store_query_int64(log->conn, "SELECT MAX(seq) FROM audit_checkpoint", 0, &log->cp_seq,
+                             err);
+}
+
+/* Commits the entries of batch (and a checkpoint when one is due or asked
+ * for). Fills each pending's rc, err and receipt. */
+static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
+{
+    err_t err;
+    err_clear(&err);
+    int rc = 0;
+    if (log->reload && (rc = read_head(log, &err)) == 0)
+        log->reload = false;
+    int64_t seq = log->last_seq, now = clock_now_ms(), mono = clock_mono_ns();
+    unsigned char hash[AUDIT_HASH_LEN], next[AUDIT_HASH_LEN];
+    bool forced = false, checkpoint = false;
+    memcpy(hash, log->last_hash, AUDIT_HASH_LEN);
+    /* Times never go backwards along the chain, so seq order is time order. */
+    if (now < log->last_time)
+        now = log->last_time;
+    if (!rc)
+        rc = store_begin(log->conn, &err);
+    for (struct pending *p = batch; p && !rc; p = p->next) {
+        if (!p->entry) {
+            forced = true;
+            continue;
+        }
+        buf_reset(&log->canon);
+        if ((rc = audit_canonical_encode(p->entry, seq + 1, now, str_from_cstr(log->environment),
+                                         &log->canon))) {
+            rc = err_internal(&err, rc, "audit: the canonical encoding does not fit");
+            break;
+        }
+        if ((rc = audit_chain_hash(hash, buf_str(&log->canon), next))) {
+            rc = err_internal(&err, rc, "audit: SHA-256 failed");
+            break;
+        }
+        if ((rc = insert_entry(log, p->entry, seq + 1, now, hash, next, &err)))
+            break;
+        seq++;
+        memcpy(hash, next, AUDIT_HASH_LEN);
+        p->receipt.seq = seq;
+        p->receipt.time_ms = now;
+        memcpy(p->receipt.entry_hash, hash, AUDIT_HASH_LEN);
+    }
+    if (!rc && log->signer && seq > log->cp_seq &&
+        (forced || time_due || seq - log->cp_seq >= (int64_t)log->checkpoint_every ||
+         mono - log->cp_mono_ns >= (int64_t)log->checkpoint_seconds * 1000000000)) {
+        checkpoint = true;
+        rc = audit_checkpoint_write(log->conn, log->signer, log->environment, seq, hash, now, &err);
+    }
+    if (!rc)
+        rc = store_commit(log->conn, &err);
+    if (rc) {
+        store_rollback(log->conn);
+        log->reload = true;
+        if (time_due)
+            log->cp_mono_ns = mono; /* retry the timed checkpoint later, not at once */
+        log_error("audit: a commit of the disclosure log failed: %s", err.log);
+    } else {
+        log->last_seq = seq;
+        log->last_time = now;
+        memcpy(log->last_hash, hash, AUDIT_HASH_LEN);
+        if (checkpoint) {
+            log->cp_seq = seq;
+            log->cp_mono_ns = mono;
+        }
+    }
+    size_t n = 0;
+    pthread_mutex_lock(&log->mu);
+    for (struct pending *p = batch, *nx; p; p = nx) {
+        nx = p->next;
+        p->rc = rc;
+        if (rc)
+            p->err = err;
+        if (p->entry)
+            n++;
+        p->done = true;
+    }
+    if (rc) {
+        log->stats.failures++;
+    } else {
+        log->stats.entries += n;
+        log->stats.commits++;
+        log->stats.checkpoints += checkpoint;
+    }
+    pthread_cond_broadcast(&log->wake_callers);
+    pthread_mutex_unlock(&log->mu);
+}
+
+static bool checkpoint_pending(const audit_log_t *log)
+{
+    return log->signer && log->last_seq > log->cp_seq;
+}
+
+static void *writer_main(void *arg)
+{
+    audit_log_t *log = arg;
+    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        bool time_due = false;
+        while (!log->head && !log->closing) {
+            if (!checkpoint_pending(log)) {
+                pthread_cond_wait(&log->wake_writer, &log->mu);
+                continue;
+            }
+            int64_t deadline = log->cp_mono_ns + (int64_t)log->checkpoint_seconds * 1000000000;
+            if (clock_mono_ns() >= deadline) {
+                time_due = true;
+                break;
+            }
+            struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+            pthread_cond_timedwait(&log->wake_writer, &log->mu, &ts);
+        }
+        if (!log->head && !time_due)
+            break; /* closing, and nothing left */
+        struct pending *batch = log->head, *last = NULL;
+        size_t n = 0;
+        for (struct pending *p = log->head; p && n < log->batch_max; p = p->next, n++)
+            last = p;
+        if (last) {
+            log->head = last->next;
+            last->next = NULL;
+            if (!log->head)
+                log->tail = NULL;
+            log->queued -= n;
+        } else {
+            batch = NULL;
+        }
+        pthread_mutex_unlock(&log->mu);
+        commit_batch(log, batch, time_due);
+        pthread_mutex_lock(&log->mu);
+    }
+    pthread_mutex_unlock(&log->mu);
+    /* A clean shutdown ends on a signed checkpoint. */
+    if (checkpoint_pending(log) && !log->reload) {
+        struct pending p;
+        memset(&p, 0, sizeof p);
+        commit_batch(log, &p, true);
+    }
+    return NULL;
+}
+
+/* ---- the public calls ---- */
+
+int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, err_t *err)
+{
+    *out = NULL;
+    if (!opt->environment ||
+        (strcmp(opt->environment, "production") != 0 && strcmp(opt->environment, "test") != 0))
+        return err_param(err, DUPLA_EINVAL, "environment",
+                         "audit: environment must be \"production\" or \"test\"");
+    int rc = audit_migrate(st, err);
+    if (rc)
+        return rc;
+    audit_log_t *log = calloc(1, sizeof *log);
+    if (!log)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    log->st = st;
+    snprintf(log->environment, sizeof log->environment, "%s", opt->environment);
+    log->signer = opt->signer;
+    log->checkpoint_every =
+        opt->checkpoint_every ? opt->checkpoint_every : AUDIT_CHECKPOINT_EVERY_DEFAULT;
+    log->checkpoint_seconds =
+        opt->checkpoint_seconds ? opt->checkpoint_seconds : AUDIT_CHECKPOINT_SECONDS_DEFAULT;
+    log->queue_max = opt->queue_max ? opt->queue_max : AUDIT_QUEUE_DEFAULT;
+    if (log->queue_max > AUDIT_QUEUE_MAX)
+        log->queue_max = AUDIT_QUEUE_MAX;
+    log->batch_max = opt->batch_max ? opt->batch_max : AUDIT_BATCH_DEFAULT;
+    buf_init(&log->canon, AUDIT_CANONICAL_MAX);
+    buf_init(&log->periods, AUDIT_LIST_JSON_MAX);
+    buf_init(&log->fields, AUDIT_LIST_JSON_MAX);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&log->mu, NULL);
+    pthread_cond_init(&log->wake_writer, &ca);
+    pthread_cond_init(&log->wake_callers, NULL);
+    pthread_condattr_destroy(&ca);
+
+    if ((rc = store_conn_get(st, &log->conn, err)))
+        goto fail;
+    if (strcmp(store_backend(st), "sqlite") == 0 &&
+        (rc = store_exec(log->conn,
+                         opt->durability == AUDIT_DURABLE_NONE ? "PRAGMA synchronous=OFF"
+                                                               : "PRAGMA synchronous=FULL",
+                         err)))
+        goto fail;
+    if ((rc = read_head(log, err)))
+        goto fail;
+    log->cp_mono_ns = clock_mono_ns();
+    if (!log->signer)
+        log_warn("audit: no signing key configured: the disclosure log is not checkpointed");
+    if (pthread_create(&log->thread, NULL, writer_main, log) != 0) {
+        rc = err_internal(err, DUPLA_EINTERNAL, "audit: cannot start the writer thread");
+        goto fail;
+    }
+    *out = log;
+    return 0;
+fail:
+    if (log->conn)
+        store_conn_put(log->conn);
+    buf_free(&log->canon);
+    buf_free(&log->periods);
+    buf_free(&log->fields);
+    pthread_mutex_destroy(&log->mu);
+    pthread_cond_destroy(&log->wake_writer);
+    pthread_cond_destroy(&log->wake_callers);
+    free(log);
+    return rc;
+}
+
+void audit_close(audit_log_t *log)
+{
+    if (!log)
+        return;
+    pthread_mutex_lock(&log->mu);
+    log->closing = true;
+    pthread_cond_signal(&log->wake_writer);
+    pthread_mutex_unlock(&log->mu);
+    pthread_join(log->thread, NULL);
+    store_conn_put(log->conn);
+    buf_free(&log->canon);
+    buf_free(&log->periods);
+    buf_free(&log->fields);
+    pthread_mutex_destroy(&log->mu);
+    pthread_cond_destroy(&log->wake_writer);
+    pthread_cond_destroy(&log->wake_callers);
+    free(log);
+}
+
+/* Queues p and waits until the writer has committed (or failed) it. */
+static int enqueue_and_wait(audit_log_t *log, struct pending *p, err_t *err)
+{
+    pthread_mutex_lock(&log->mu);
+    if (log->closing) {
+        pthread_mutex_unlock(&log->mu);
+        return err_set(err, DUPLA_EBUSY, "the disclosure log is closing");
+    }
+    if (log->queued >= log->queue_max) {
+        log->stats.busy++;
+        pthread_mutex_unlock(&log->mu);
+        return err_set(err, DUPLA_EBUSY, "the disclosure log is busy; try again shortly");
+    }
+    if (log->tail)
+        log->tail->next = p;
+    else
+        log->head = p;
+    log->tail = p;
+    log->queued++;
+    pthread_cond_signal(&log->wake_writer);
+    while (!p->done)
+        pthread_cond_wait(&log->wake_callers, &log->mu);
+    pthread_mutex_unlock(&log->mu);
+    if (p->rc && err)
+        *err = p->err;
+    return p->rc;
+}
+
+int audit_record(audit_log_t *log, const struct audit_entry *e, struct audit_receipt *receipt,
+                 err_t *err)
+{
+    int rc = check_entry(e, err);
+    if (rc)
+        return rc;
+    struct pending p;
+    memset(&p, 0, sizeof p);
+    p.entry = e;
+    if ((rc = enqueue_and_wait(log, &p, err)))
+        return rc;
+    if (receipt)
+        *receipt = p.receipt;
+    return 0;
+}
+
+int audit_checkpoint_now(audit_log_t *log, err_t *err)
+{
+    if (!log->signer)
+        return err_set(err, DUPLA_ECONFLICT, "no signing key is configured (audit.signing_key)");
+    struct pending p;
+    memset(&p, 0, sizeof p);
+    return enqueue_and_wait(log, &p, err);
+}
+
+void audit_stats_get(audit_log_t *log, struct audit_stats *out)
+{
+    pthread_mutex_lock(&log->mu);
+    *out = log->stats;
+    pthread_mutex_unlock(&log->mu);
+}

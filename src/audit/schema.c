@@ -1,0 +1,157 @@
+/*
+ * schema.c: the disclosure log's tables, and its configuration section.
+ *
+ * audit_entry holds one row per entry; lists of periods and fields are JSON
+ * arrays of strings. The subjects live in a child table, audit_entry_subject,
+ * indexed by number, so that "who received data about me" is an index
+ * lookup. Checkpoints carry the public key beside the signature so that they
+ * can be exported without the private key. Triggers make the tables
+ * append-only for every client of the database; they are a guard against
+ * mistakes, not against someone with the file: that is the chain's job.
+ */
+#include <string.h>
+
+#include "audit/internal.h"
+
+static const struct store_migration audit_migrations[] = {
+    {1,
+     "CREATE TABLE audit_entry ("
+     " seq INTEGER PRIMARY KEY,"
+     " time_ms INTEGER NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " org_cvr TEXT NOT NULL,"
+     " system_id TEXT NOT NULL,"
+     " agreement_id TEXT NOT NULL,"
+     " agreement_version INTEGER NOT NULL,"
+     " service TEXT NOT NULL,"
+     " request_id TEXT NOT NULL,"
+     " transaction_id TEXT NOT NULL,"
+     " periods TEXT NOT NULL,"
+     " fields TEXT NOT NULL,"
+     " record_count INTEGER NOT NULL,"
+     " outcome TEXT NOT NULL,"
+     " reason TEXT NOT NULL,"
+     " prev_hash BLOB NOT NULL,"
+     " entry_hash BLOB NOT NULL);"
+     "CREATE TABLE audit_entry_subject ("
+     " seq INTEGER NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " PRIMARY KEY (seq, position)) WITHOUT ROWID;"
+     "CREATE INDEX audit_entry_subject_by_subject ON audit_entry_subject (subject, seq);"
+     "CREATE INDEX audit_entry_by_org ON audit_entry (org_cvr, seq);"
+     "CREATE INDEX audit_entry_by_agreement ON audit_entry (agreement_id, seq);"
+     "CREATE INDEX audit_entry_by_time ON audit_entry (time_ms);"
+     "CREATE TABLE audit_checkpoint ("
+     " seq INTEGER PRIMARY KEY,"
+     " time_ms INTEGER NOT NULL,"
+     " chain_hash BLOB NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " kid TEXT NOT NULL,"
+     " public_key BLOB NOT NULL,"
+     " signature BLOB NOT NULL);"
+     "CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_subject_no_update BEFORE UPDATE ON audit_entry_subject"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_subject_no_delete BEFORE DELETE ON audit_entry_subject"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;",
+     /* PostgreSQL */
+     "CREATE TABLE audit_entry ("
+     " seq BIGINT PRIMARY KEY,"
+     " time_ms BIGINT NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " org_cvr TEXT NOT NULL,"
+     " system_id TEXT NOT NULL,"
+     " agreement_id TEXT NOT NULL,"
+     " agreement_version BIGINT NOT NULL,"
+     " service TEXT NOT NULL,"
+     " request_id TEXT NOT NULL,"
+     " transaction_id TEXT NOT NULL,"
+     " periods TEXT NOT NULL,"
+     " fields TEXT NOT NULL,"
+     " record_count BIGINT NOT NULL,"
+     " outcome TEXT NOT NULL,"
+     " reason TEXT NOT NULL,"
+     " prev_hash BYTEA NOT NULL,"
+     " entry_hash BYTEA NOT NULL);"
+     "CREATE TABLE audit_entry_subject ("
+     " seq BIGINT NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " PRIMARY KEY (seq, position));"
+     "CREATE INDEX audit_entry_subject_by_subject ON audit_entry_subject (subject, seq);"
+     "CREATE INDEX audit_entry_by_org ON audit_entry (org_cvr, seq);"
+     "CREATE INDEX audit_entry_by_agreement ON audit_entry (agreement_id, seq);"
+     "CREATE INDEX audit_entry_by_time ON audit_entry (time_ms);"
+     "CREATE TABLE audit_checkpoint ("
+     " seq BIGINT PRIMARY KEY,"
+     " time_ms BIGINT NOT NULL,"
+     " chain_hash BYTEA NOT NULL,"
+     " environment TEXT NOT NULL,"
+     " kid TEXT NOT NULL,"
+     " public_key BYTEA NOT NULL,"
+     " signature BYTEA NOT NULL);"
+     "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+     " $$ BEGIN RAISE EXCEPTION 'the disclosure log is append-only'; END $$;"
+     "CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry"
+     " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+     "CREATE TRIGGER audit_subject_append_only BEFORE UPDATE OR DELETE ON audit_entry_subject"
+     " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+     "CREATE TRIGGER audit_checkpoint_append_only BEFORE UPDATE OR DELETE ON audit_checkpoint"
+     " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"},
+};
+
+int audit_migrate(store_t *st, err_t *err)
+{
+    return store_migrate(st, "audit", audit_migrations,
+                         sizeof audit_migrations / sizeof audit_migrations[0], err);
+}
+
+int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    json_t *sec = config_section(cfg, "audit");
+    if (sec && !json_is_object(sec))
+        return err_param(err, DUPLA_EINVAL, "audit", "%s: audit: must be an object", cfg->path);
+    if (sec) {
+        static const char *known[] = {"checkpoint_every", "checkpoint_seconds", "queue_max",
+                                      "signing_key", NULL};
+        const char *k;
+        json_t *v;
+        json_object_foreach(sec, k, v)
+        {
+            int found = 0;
+            for (int i = 0; known[i]; i++)
+                found |= strcmp(k, known[i]) == 0;
+            if (!found)
+                return err_param(err, DUPLA_EINVAL, k, "%s: audit.%s: unknown key", cfg->path, k);
+        }
+    }
+    long long every, seconds, queue;
+    const char *key;
+    int rc;
+    if ((rc = config_get_int(sec, "audit", "checkpoint_every", 1, 100000000,
+                             AUDIT_CHECKPOINT_EVERY_DEFAULT, &every, err)) ||
+        (rc = config_get_int(sec, "audit", "checkpoint_seconds", 1, 86400,
+                             AUDIT_CHECKPOINT_SECONDS_DEFAULT, &seconds, err)) ||
+        (rc = config_get_int(sec, "audit", "queue_max", 1, AUDIT_QUEUE_MAX, AUDIT_QUEUE_DEFAULT,
+                             &queue, err)) ||
+        (rc = config_get_string(sec, "audit", "signing_key", "", &key, err)))
+        return rc;
+    out->checkpoint_every = (unsigned)every;
+    out->checkpoint_seconds = (unsigned)seconds;
+    out->queue_max = (unsigned)queue;
+    if (key[0] && config_resolve_path(cfg, key, out->signing_key, sizeof out->signing_key))
+        return err_param(err, DUPLA_EINVAL, "signing_key", "%s: audit.signing_key: path too long",
+                         cfg->path);
+    return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * catalog_int.h: the catalogue's private layout, shared by the files of
+ * src/catalog/ only.
+ */
+#ifndef DUPLA_CATALOG_INT_H
+#define DUPLA_CATALOG_INT_H
+
+#include "catalog/catalog.h"
+#include "core/arena.h"
+
+struct catalog {
+    arena_t *arena; /* every string and array of the catalogue */
+    size_t n;
+    struct catalog_service services[CATALOG_MAX_SERVICES]; /* sorted by path */
+};
+
+#endif

@@ -1,0 +1,562 @@
+/*
+ * cmd_audit.c: `dupla audit`, the disclosure log from the command line:
+ * verify the chain and checkpoints, sign and export checkpoints, and list or
+ * export entries by filters (CSV or JSON).
+ *
+ * Every subcommand takes the server's --config FILE to find the store; all
+ * but `checkpoint create` open it read-only, so they are safe beside a
+ * running server.
+ */
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "cli/commands.h"
+#include "core/arena.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/encode.h"
+#include "core/log.h"
+#include "pki/sign.h"
+
+#define AUDIT_CLI_FILE_MAX   (64 * 1024)         /* a checkpoint or key file */
+#define AUDIT_CLI_OUT_MAX    (64 * 1024 * 1024)  /* output buffered before a write */
+#define AUDIT_CLI_FLUSH      (256 * 1024)        /* write out past this much */
+#define AUDIT_CLI_PAGE_ARENA (512 * 1024 * 1024) /* memory for one page of entries */
+#define AUDIT_CLI_POOL       2
+
+static const char *const usage_text =
+    "usage: dupla audit verify --config FILE [--public-key FILE]... [--since-checkpoint FILE]\n"
+    "                          [--quiet]\n"
+    "       dupla audit checkpoint export --config FILE [--out FILE]\n"
+    "       dupla audit checkpoint create --config FILE\n"
+    "       dupla audit list --config FILE [FILTERS] [--format csv|json] [--limit N]\n"
+    "                        [--after SEQ] [--newest-first]\n"
+    "       dupla audit export --config FILE [FILTERS] [--format csv|json] [--out FILE]\n"
+    "\n"
+    "The disclosure log: one entry per answer and refusal of the data services,\n"
+    "hash-chained and checkpointed with the platform's signing key.\n"
+    "\n"
+    "verify       recomputes the whole chain and checks every checkpoint signature;\n"
+    "             names the first entry that was changed, removed, inserted or\n"
+    "             reordered and exits 1. Shows progress on a terminal.\n"
+    "  --public-key FILE        the platform's public key (PEM \"PUBLIC KEY\", raw key\n"
+    "                           as base64url or hex, or an exported checkpoint); may be\n"
+    "                           given up to 16 times. Without it, checkpoints are checked\n"
+    "                           against the key stored beside them.\n"
+    "  --since-checkpoint FILE  an exported checkpoint: proves the log continues it\n"
+    "  --quiet                  no progress, only the verdict\n"
+    "checkpoint export   writes the latest checkpoint (seq, chain hash, time, key id,\n"
+    "             public key, signature) as JSON, to --out FILE or standard output\n"
+    "checkpoint create   signs a checkpoint of the log's head now (needs\n"
+    "             audit.signing_key in the configuration)\n"
+    "list         one page of entries (default 100, at most 1000); the cursor of the\n"
+    "             next page is printed on standard error as 'next: SEQ'\n"
+    "export       every matching entry, to --out FILE or standard output\n"
+    "\n"
+    "FILTERS:\n"
+    "  --organisation CVR   the recipient organisation\n"
+    "  --agreement ID       the agreement\n"
+    "  --service NAME       the data service\n"
+    "  --subject NUMBER     a CPR, CVR or SE number (only that subject is shown)\n"
+    "  --subject-kind K     cpr | cvr | se\n"
+    "  --from TIME          from this time (yyyy-mm-dd or yyyy-mm-ddTHH:MM:SSZ, UTC)\n"
+    "  --to TIME            up to, not including, this time\n"
+    "  --outcome O          disclosed | refused\n"
+    "--format defaults to csv.\n"
+    "\n"
+    "examples:\n"
+    "  dupla audit verify --config dupla.json --public-key audit-key.pub\n"
+    "  dupla audit checkpoint export --config dupla.json --out cp-2024-06.json\n"
+    "  dupla audit verify --config dupla.json --since-checkpoint cp-2024-06.json\n"
+    "  dupla audit export --config dupla.json --subject 0101901234 --format json\n"
+    "  dupla audit list --config dupla.json --organisation 12345674 --from 2024-01-01\n";
+
+struct audit_cli {
+    const char *config;
+    const char *out;
+    const char *since;
+    const char *keys[AUDIT_VERIFY_KEYS_MAX];
+    size_t n_keys;
+    bool quiet;
+    bool json;
+    struct audit_filter filter;
+};
+
+/* Reads a small file whole into b. */
+static int read_file(const char *path, buf_t *b, err_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(err, DUPLA_EIO, "%s: %s", path, strerror(errno));
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(b, chunk, n))
+            rc = err_set(err, DUPLA_ELIMIT, "%s: larger than %d bytes", path, AUDIT_CLI_FILE_MAX);
+    if (!rc && ferror(f))
+        rc = err_set(err, DUPLA_EIO, "%s: %s", path, strerror(errno));
+    fclose(f);
+    return rc;
+}
+
+/* An Ed25519 SubjectPublicKeyInfo is this prefix and the 32-byte key. */
+static const unsigned char spki_ed25519_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                                      0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+
+static int load_public_key(const char *path, unsigned char *pub, err_t *err)
+{
+    buf_t b;
+    buf_init(&b, AUDIT_CLI_FILE_MAX);
+    int rc = read_file(path, &b, err);
+    if (rc)
+        goto done;
+    str_t text = str_trim(buf_str(&b));
+    if (text.len && text.ptr[0] == '{') {
+        struct audit_checkpoint cp;
+        if ((rc = audit_checkpoint_from_json(text, &cp, err)) == 0)
+            memcpy(pub, cp.public_key, PKI_ED25519_PUB_LEN);
+        goto done;
+    }
+    if (str_has_prefix(text, STR("-----BEGIN PUBLIC KEY-----"))) {
+        gnutls_datum_t in = {(unsigned char *)b.data, (unsigned)b.len}, der = {NULL, 0};
+        rc = DUPLA_EINVAL;
+        if (gnutls_pem_base64_decode2("PUBLIC KEY", &in, &der) >= 0 &&
+            der.size == sizeof spki_ed25519_prefix + PKI_ED25519_PUB_LEN &&
+            memcmp(der.data, spki_ed25519_prefix, sizeof spki_ed25519_prefix) == 0) {
+            memcpy(pub, der.data + sizeof spki_ed25519_prefix, PKI_ED25519_PUB_LEN);
+            rc = 0;
+        }
+        gnutls_free(der.data);
+        if (rc)
+            err_set(err, rc, "%s: not an Ed25519 public key", path);
+        goto done;
+    }
+    if ((text.len == 2 * PKI_ED25519_PUB_LEN &&
+         hex_decode(text, pub, PKI_ED25519_PUB_LEN) == PKI_ED25519_PUB_LEN) ||
+        base64url_decode(text, pub, PKI_ED25519_PUB_LEN) == PKI_ED25519_PUB_LEN) {
+        rc = 0;
+        goto done;
+    }
+    rc = err_set(err, DUPLA_EINVAL,
+                 "%s: not a public key (PEM, base64url or hex of 32 bytes, or a checkpoint)", path);
+done:
+    buf_free(&b);
+    return rc;
+}
+
+static int open_store(const char *config, bool read_only, struct dupla_config *cfg, store_t **st,
+                      err_t *err)
+{
+    int rc = config_load(config, cfg, err);
+    if (rc)
+        return rc;
+    struct store_options so = {
+        .pool_size = AUDIT_CLI_POOL, .read_only = read_only, .synchronous_full = true};
+    if ((rc = store_open(cfg->store_url, &so, st, err)))
+        config_free(cfg);
+    return rc;
+}
+
+static int fail(const char *what, const err_t *err)
+{
+    fprintf(stderr, "dupla audit %s: %s\n", what, err->log[0] ? err->log : err->detail);
+    return 1;
+}
+
+/* ---- verify ---- */
+
+struct progress {
+    int64_t start_ns;
+    bool shown;
+};
+
+static void show_progress(void *ctx, int64_t done, int64_t total)
+{
+    struct progress *p = ctx;
+    double secs = (double)(clock_mono_ns() - p->start_ns) / 1e9;
+    fprintf(stderr, "\rverified %" PRId64 " of %" PRId64 " entries (%.0f entries/s)   ", done,
+            total, secs > 0 ? (double)done / secs : 0.0);
+    p->shown = true;
+}
+
+static int run_verify(struct audit_cli *a)
+{
+    err_t err;
+    err_clear(&err);
+    unsigned char keys[AUDIT_VERIFY_KEYS_MAX][PKI_ED25519_PUB_LEN];
+    for (size_t i = 0; i < a->n_keys; i++)
+        if (load_public_key(a->keys[i], keys[i], &err))
+            return fail("verify", &err);
+    struct audit_checkpoint since;
+    if (a->since) {
+        buf_t b;
+        buf_init(&b, AUDIT_CLI_FILE_MAX);
+        int rc = read_file(a->since, &b, &err);
+        if (!rc)
+            rc = audit_checkpoint_from_json(buf_str(&b), &since, &err);
+        buf_free(&b);
+        if (rc) {
+            fprintf(stderr, "dupla audit verify: %s: %s\n", a->since, err.detail);
+            return 1;
+        }
+    }
+    struct dupla_config cfg;
+    store_t *st;
+    if (open_store(a->config, true, &cfg, &st, &err))
+        return fail("verify", &err);
+    struct progress prog = {.start_ns = clock_mono_ns()};
+    struct audit_verify_options vo = {
+        .public_keys = (const unsigned char(*)[PKI_ED25519_PUB_LEN])keys,
+        .n_public_keys = a->n_keys,
+        .since = a->since ? &since : NULL,
+        .progress = (!a->quiet && isatty(STDERR_FILENO)) ? show_progress : NULL,
+        .progress_ctx = &prog,
+    };
+    struct audit_verify_result r;
+    int rc = audit_verify(st, &vo, &r, &err);
+    store_close(st);
+    config_free(&cfg);
+    if (prog.shown)
+        fputc('\n', stderr);
+    if (rc)
+        return fail("verify", &err);
+    double secs = (double)(clock_mono_ns() - prog.start_ns) / 1e9;
+    if (!r.ok) {
+        printf("FAILED at entry %" PRId64 " (%s): %s\n", r.seq, audit_problem_name(r.problem),
+               r.detail);
+        printf("(%" PRId64 " entries before it verified)\n", r.entries);
+        return 1;
+    }
+    char hex[AUDIT_HASH_HEX];
+    hex_encode(r.head_hash, AUDIT_HASH_LEN, hex);
+    printf("OK: %" PRId64 " entries verified (%.0f entries/s); head %" PRId64 ", chain hash %s\n",
+           r.entries, secs > 0 ? (double)r.entries / secs : 0.0, r.head_seq, r.entries ? hex : "-");
+    printf("%" PRId64 " checkpoint signatures verified with %s\n", r.checkpoints,
+           r.keys_pinned ? "the given public key(s)"
+                         : "the keys stored beside them (give --public-key to pin the "
+                           "platform's key)");
+    if (a->since)
+        printf("the log continues the checkpoint at entry %" PRId64 "\n", since.seq);
+    return 0;
+}
+
+/* ---- checkpoints ---- */
+
+static FILE *open_out(const char *path, const char *what)
+{
+    if (!path)
+        return stdout;
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fprintf(stderr, "dupla audit %s: %s: %s\n", what, path, strerror(errno));
+    return f;
+}
+
+static int close_out(FILE *f, const char *path, const char *what)
+{
+    int bad = ferror(f) || fflush(f) != 0;
+    if (f != stdout)
+        bad |= fclose(f) != 0;
+    if (bad) {
+        fprintf(stderr, "dupla audit %s: %s: write failed: %s\n", what, path ? path : "stdout",
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int run_checkpoint_export(struct audit_cli *a)
+{
+    err_t err;
+    err_clear(&err);
+    struct dupla_config cfg;
+    store_t *st;
+    if (open_store(a->config, true, &cfg, &st, &err))
+        return fail("checkpoint export", &err);
+    struct audit_checkpoint cp;
+    int rc = audit_checkpoint_latest(st, &cp, &err);
+    store_close(st);
+    config_free(&cfg);
+    if (rc)
+        return fail("checkpoint export", &err);
+    buf_t b;
+    buf_init(&b, AUDIT_CLI_FILE_MAX);
+    audit_checkpoint_to_json(&cp, &b);
+    FILE *f = open_out(a->out, "checkpoint export");
+    if (!f) {
+        buf_free(&b);
+        return 1;
+    }
+    fwrite(b.data, 1, b.len, f);
+    buf_free(&b);
+    rc = close_out(f, a->out, "checkpoint export");
+    if (!rc && a->out)
+        fprintf(stderr, "checkpoint at entry %" PRId64 " written to %s\n", cp.seq, a->out);
+    return rc;
+}
+
+static int run_checkpoint_create(struct audit_cli *a)
+{
+    err_t err;
+    err_clear(&err);
+    struct dupla_config cfg;
+    store_t *st;
+    if (open_store(a->config, false, &cfg, &st, &err))
+        return fail("checkpoint create", &err);
+    struct audit_config ac;
+    pki_signer_t *signer = NULL;
+    audit_log_t *log = NULL;
+    int rc = audit_config_read(&cfg, &ac, &err);
+    if (!rc && !ac.signing_key[0])
+        rc = err_set(&err, DUPLA_EINVAL, "%s: audit.signing_key is not set", cfg.path);
+    if (!rc)
+        rc = pki_signer_load(ac.signing_key, &signer, &err);
+    struct audit_options ao = {.environment = environment_name(cfg.environment), .signer = signer};
+    if (!rc)
+        rc = audit_open(st, &ao, &log, &err);
+    struct audit_checkpoint before, cp;
+    err_t e2;
+    bool had = !rc && audit_checkpoint_latest(st, &before, &e2) == 0;
+    if (!rc)
+        rc = audit_checkpoint_now(log, &err);
+    audit_close(log);
+    if (!rc && audit_checkpoint_latest(st, &cp, &e2) == 0) {
+        if (had && cp.seq == before.seq)
+            printf("no entries since the checkpoint at entry %" PRId64 ": nothing to sign\n",
+                   cp.seq);
+        else
+            printf("checkpoint at entry %" PRId64 " signed with key %s\n", cp.seq, cp.kid);
+    } else if (!rc) {
+        printf("the log is empty: nothing to sign\n");
+    }
+    pki_signer_free(signer);
+    store_close(st);
+    config_free(&cfg);
+    return rc ? fail("checkpoint create", &err) : 0;
+}
+
+/* ---- list and export ---- */
+
+static int flush(buf_t *b, FILE *f)
+{
+    if (b->len && fwrite(b->data, 1, b->len, f) != b->len)
+        return -1;
+    buf_reset(b);
+    return 0;
+}
+
+static int run_list(struct audit_cli *a, bool all)
+{
+    const char *what = all ? "export" : "list";
+    err_t err;
+    err_clear(&err);
+    struct dupla_config cfg;
+    store_t *st;
+    if (open_store(a->config, true, &cfg, &st, &err))
+        return fail(what, &err);
+    FILE *f = open_out(a->out, what);
+    if (!f) {
+        store_close(st);
+        config_free(&cfg);
+        return 1;
+    }
+    buf_t b;
+    buf_init(&b, AUDIT_CLI_OUT_MAX);
+    int rc = a->json ? buf_append_cstr(&b, "{\"data\":[") : audit_csv_header(&b);
+    size_t rows = 0;
+    int64_t next = 0;
+    for (;;) {
+        arena_t *ar = arena_new(AUDIT_CLI_PAGE_ARENA);
+        struct audit_page page;
+        if (!ar) {
+            rc = err_set(&err, DUPLA_ENOMEM, "out of memory");
+            break;
+        }
+        rc = audit_query(st, &a->filter, NULL, ar, &page, &err);
+        for (size_t i = 0; !rc && i < page.n; i++, rows++) {
+            if (a->json) {
+                if (rows)
+                    rc = buf_append(&b, ",\n", 2);
+                else
+                    rc = buf_append(&b, "\n", 1);
+                if (!rc)
+                    rc = audit_row_json(&page.rows[i], &b);
+            } else {
+                rc = audit_row_csv(&page.rows[i], &b);
+            }
+            if (!rc && b.len > AUDIT_CLI_FLUSH && flush(&b, f))
+                rc = err_set(&err, DUPLA_EIO, "write failed: %s", strerror(errno));
+        }
+        if (rc == DUPLA_ELIMIT && !err.detail[0])
+            err_set(&err, rc, "an entry is too large to write");
+        next = rc ? 0 : page.next;
+        arena_free(ar);
+        if (rc || !all || !next)
+            break;
+        a->filter.after = next;
+    }
+    if (!rc && a->json)
+        rc = buf_append_cstr(&b, rows ? "\n]}\n" : "]}\n");
+    if (!rc && flush(&b, f))
+        rc = err_set(&err, DUPLA_EIO, "write failed: %s", strerror(errno));
+    buf_free(&b);
+    store_close(st);
+    config_free(&cfg);
+    if (close_out(f, a->out, what))
+        return 1;
+    if (rc)
+        return fail(what, &err);
+    if (!all && next)
+        fprintf(stderr, "next: %" PRId64 "\n", next);
+    if (all && a->out)
+        fprintf(stderr, "%zu entries written to %s\n", rows, a->out);
+    return 0;
+}
+
+/* ---- arguments ---- */
+
+static int parse_time(const char *cmd, const char *opt, const char *v, int64_t *out)
+{
+    str_t s = str_from_cstr(v);
+    int32_t days;
+    if (clock_parse_date(s, &days) == 0) {
+        *out = (int64_t)days * 86400000;
+        return 0;
+    }
+    if (clock_parse_timestamp(s, out, 1) == 0)
+        return 0;
+    return cli_usage_error(cmd, "%s: '%s' is not yyyy-mm-dd or yyyy-mm-ddTHH:MM:SSZ", opt, v);
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, int first, struct audit_cli *a,
+                      bool filters)
+{
+    char name[48];
+    snprintf(name, sizeof name, "audit %s", cmd);
+    for (int i = first; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = strcmp(o, "--quiet") != 0 && strcmp(o, "--newest-first") != 0;
+        if (strncmp(o, "--", 2) != 0)
+            return cli_usage_error(name, "unexpected argument '%s'", o);
+        if (takes && !v)
+            return cli_usage_error(name, "%s needs a value", o);
+        if (strcmp(o, "--config") == 0) {
+            a->config = v;
+        } else if (strcmp(o, "--out") == 0 &&
+                   (strcmp(cmd, "checkpoint export") == 0 || strcmp(cmd, "export") == 0)) {
+            a->out = v;
+        } else if (strcmp(cmd, "verify") == 0 && strcmp(o, "--public-key") == 0) {
+            if (a->n_keys == AUDIT_VERIFY_KEYS_MAX)
+                return cli_usage_error(name, "at most %d --public-key", AUDIT_VERIFY_KEYS_MAX);
+            a->keys[a->n_keys++] = v;
+        } else if (strcmp(cmd, "verify") == 0 && strcmp(o, "--since-checkpoint") == 0) {
+            a->since = v;
+        } else if (strcmp(cmd, "verify") == 0 && strcmp(o, "--quiet") == 0) {
+            a->quiet = true;
+            continue;
+        } else if (filters && strcmp(o, "--format") == 0) {
+            if (strcmp(v, "json") == 0)
+                a->json = true;
+            else if (strcmp(v, "csv") == 0)
+                a->json = false;
+            else
+                return cli_usage_error(name, "--format: '%s' is not csv or json", v);
+        } else if (filters && strcmp(o, "--organisation") == 0) {
+            a->filter.org_cvr = str_from_cstr(v);
+        } else if (filters && strcmp(o, "--agreement") == 0) {
+            a->filter.agreement_id = str_from_cstr(v);
+        } else if (filters && strcmp(o, "--service") == 0) {
+            a->filter.service = str_from_cstr(v);
+        } else if (filters && strcmp(o, "--subject") == 0) {
+            a->filter.subject = str_from_cstr(v);
+        } else if (filters && strcmp(o, "--subject-kind") == 0) {
+            if (audit_subject_kind_parse(str_from_cstr(v), &a->filter.subject_kind))
+                return cli_usage_error(name, "--subject-kind: '%s' is not cpr, cvr or se", v);
+            a->filter.subject_kind_set = true;
+        } else if (filters && strcmp(o, "--from") == 0) {
+            if (parse_time(name, o, v, &a->filter.from_ms))
+                return EXIT_USAGE;
+        } else if (filters && strcmp(o, "--to") == 0) {
+            if (parse_time(name, o, v, &a->filter.to_ms))
+                return EXIT_USAGE;
+        } else if (filters && strcmp(o, "--outcome") == 0) {
+            if (audit_outcome_parse(str_from_cstr(v), &a->filter.outcome))
+                return cli_usage_error(name, "--outcome: '%s' is not disclosed or refused", v);
+            a->filter.outcome_set = true;
+        } else if (filters && strcmp(cmd, "list") == 0 && strcmp(o, "--limit") == 0) {
+            int64_t n;
+            if (str_to_int64(str_from_cstr(v), &n) || n < 1 || n > AUDIT_PAGE_MAX)
+                return cli_usage_error(name, "--limit: must be 1 to %d", AUDIT_PAGE_MAX);
+            a->filter.limit = (unsigned)n;
+        } else if (filters && strcmp(cmd, "list") == 0 && strcmp(o, "--after") == 0) {
+            int64_t n;
+            if (str_to_int64(str_from_cstr(v), &n) || n < 0)
+                return cli_usage_error(name, "--after: must be a seq (0 or more)");
+            a->filter.after = n;
+        } else if (filters && strcmp(o, "--newest-first") == 0) {
+            a->filter.newest_first = true;
+            continue;
+        } else {
+            return cli_usage_error(name, "unknown option '%s'", o);
+        }
+        i++;
+    }
+    if (!a->config)
+        return cli_usage_error(name, "--config FILE is required");
+    if (a->filter.from_ms && a->filter.to_ms && a->filter.to_ms <= a->filter.from_ms)
+        return cli_usage_error(name, "--to must be after --from");
+    if (filters && !a->filter.limit)
+        a->filter.limit = AUDIT_PAGE_DEFAULT;
+    return 0;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    log_set_level(LOG_WARN);
+    struct audit_cli a;
+    memset(&a, 0, sizeof a);
+    const char *sub = argv[1];
+    int rc;
+    if (strcmp(sub, "verify") == 0) {
+        if ((rc = parse_args("verify", argc, argv, 2, &a, false)))
+            return rc;
+        return run_verify(&a);
+    }
+    if (strcmp(sub, "checkpoint") == 0) {
+        if (argc < 3)
+            return cli_usage_error("audit checkpoint", "say export or create");
+        if (strcmp(argv[2], "export") == 0) {
+            if ((rc = parse_args("checkpoint export", argc, argv, 3, &a, false)))
+                return rc;
+            return run_checkpoint_export(&a);
+        }
+        if (strcmp(argv[2], "create") == 0) {
+            if ((rc = parse_args("checkpoint create", argc, argv, 3, &a, false)))
+                return rc;
+            return run_checkpoint_create(&a);
+        }
+        return cli_usage_error("audit checkpoint", "unknown subcommand '%s' (export, create)",
+                               argv[2]);
+    }
+    if (strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0) {
+        if ((rc = parse_args(sub, argc, argv, 2, &a, true)))
+            return rc;
+        if (strcmp(sub, "export") == 0)
+            a.filter.limit = AUDIT_PAGE_MAX;
+        return run_list(&a, strcmp(sub, "export") == 0);
+    }
+    return cli_usage_error("audit", "unknown subcommand '%s' (verify, checkpoint, list, export)",
+                           sub);
+}

@@ -1,0 +1,308 @@
+/*
+ * read.c: the two reading questions as a cursor, and records as JSON.
+ *
+ * A cursor walks the subjects one by one with one prepared statement per
+ * question, re-bound for each subject, so memory stays at one or two rows
+ * whatever the answer's size. The current-version question reads a key's
+ * versions in ascending order and hands out the last of each run (one row
+ * of look-ahead), so no statement needs a descending sort.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "dataset/dataset.h"
+
+/* Columns of every reading statement, in this order. */
+#define COLS "subject, period_start, period_end, version, registered_ms, delivery_seq, fields"
+
+static const char SQL_CUR_SUBJECT[] =
+    "SELECT " COLS " FROM dataset_record WHERE service_id = ? AND subject = ?"
+    " AND period_start <= ? AND period_end >= ?"
+    " ORDER BY period_start, period_end, version";
+static const char SQL_CUR_ALL[] = "SELECT " COLS " FROM dataset_record WHERE service_id = ?"
+                                  " AND period_start <= ? AND period_end >= ?"
+                                  " ORDER BY subject, period_start, period_end, version";
+static const char SQL_WIN_SUBJECT[] =
+    "SELECT " COLS " FROM dataset_record WHERE service_id = ? AND subject = ?"
+    " AND period_start <= ? AND period_end >= ? AND registered_ms >= ? AND registered_ms < ?"
+    " ORDER BY period_start, period_end, version";
+static const char SQL_WIN_ALL[] =
+    "SELECT " COLS " FROM dataset_record"
+    " WHERE service_id = ? AND registered_ms >= ? AND registered_ms < ?"
+    " AND period_start <= ? AND period_end >= ? ORDER BY registered_ms";
+
+/* A row kept across statement steps (its fields copied). */
+struct held {
+    struct dataset_record rec;
+    buf_t fields;
+};
+
+struct dataset_cursor {
+    store_conn_t *conn;
+    const struct dataset_query *q;
+    int64_t service_id;
+    bool empty;         /* the service has no records at all */
+    store_stmt_t *stmt; /* the statement being stepped, or NULL */
+    size_t next_subject;
+    bool finished;    /* every statement is exhausted */
+    int32_t from, to; /* the period bounds, with the years folded in */
+    struct dataset_record row;
+    struct held held; /* CURRENT: the newest version seen of the key being read */
+    bool have_held;
+    struct held out; /* CURRENT: the record handed out */
+};
+
+static void held_set(struct held *h, const struct dataset_record *r)
+{
+    h->rec = *r;
+    buf_reset(&h->fields);
+    /* Cannot fail: the buffer's maximum is above any stored encoding, and a
+     * larger blob was refused when it was written. */
+    if (buf_append(&h->fields, r->fields.ptr, r->fields.len) != 0)
+        h->fields.len = 0;
+    h->rec.fields = buf_str(&h->fields);
+}
+
+int dataset_cursor_open(store_conn_t *c, const struct dataset_query *q, dataset_cursor_t **out,
+                        err_t *err)
+{
+    *out = NULL;
+    dataset_cursor_t *cur = calloc(1, sizeof *cur);
+    if (!cur)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    cur->conn = c;
+    cur->q = q;
+    cur->row.svc = q->svc;
+    buf_init(&cur->held.fields, DATASET_ENCODED_MAX);
+    buf_init(&cur->out.fields, DATASET_ENCODED_MAX);
+    cur->from = q->period_from;
+    cur->to = q->period_to;
+    if (q->n_years > 0) {
+        int lo = q->years[0], hi = q->years[0];
+        for (size_t i = 1; i < q->n_years; i++) {
+            lo = q->years[i] < lo ? q->years[i] : lo;
+            hi = q->years[i] > hi ? q->years[i] : hi;
+        }
+        int32_t s, e;
+        dataset_year_period(lo, &s, &e);
+        cur->from = s > cur->from ? s : cur->from;
+        dataset_year_period(hi, &s, &e);
+        cur->to = e < cur->to ? e : cur->to;
+    }
+    for (size_t i = 0; i < q->n_subjects; i++) {
+        int64_t v;
+        if (dataset_subject_parse(q->svc->subject_kind, q->subjects[i], &v)) {
+            dataset_cursor_close(cur);
+            return err_param(err, DUPLA_EINVAL, q->svc->subject->name,
+                             "subject %zu is not a %s number", i + 1,
+                             catalog_ident_name(q->svc->subject_kind));
+        }
+    }
+    int rc = dataset_service_id(c, q->svc, false, &cur->service_id, err);
+    if (rc == DUPLA_ENOTFOUND) {
+        cur->empty = true;
+        err_clear(err);
+    } else if (rc) {
+        dataset_cursor_close(cur);
+        return rc;
+    }
+    *out = cur;
+    return 0;
+}
+
+void dataset_cursor_close(dataset_cursor_t *cur)
+{
+    if (!cur)
+        return;
+    if (cur->stmt)
+        store_stmt_done(cur->stmt);
+    buf_free(&cur->held.fields);
+    buf_free(&cur->out.fields);
+    free(cur);
+}
+
+/* Prepares and binds the statement for the next subject (or for all).
+ * STORE_ROW when there is one, STORE_DONE when every subject is done. */
+static int next_statement(dataset_cursor_t *cur, err_t *err)
+{
+    const struct dataset_query *q = cur->q;
+    bool all = q->n_subjects == 0;
+    if (cur->empty || (all && cur->next_subject > 0) ||
+        (!all && cur->next_subject >= q->n_subjects))
+        return STORE_DONE;
+    const char *sql = q->mode == DATASET_CURRENT ? (all ? SQL_CUR_ALL : SQL_CUR_SUBJECT)
+                                                 : (all ? SQL_WIN_ALL : SQL_WIN_SUBJECT);
+    int rc = store_prepare(cur->conn, sql, &cur->stmt, err);
+    if (rc)
+        return rc;
+    store_stmt_t *s = cur->stmt;
+    int i = 1;
+    store_bind_int64(s, i++, cur->service_id);
+    if (!all) {
+        int64_t subject = 0;
+        dataset_subject_parse(q->svc->subject_kind, q->subjects[cur->next_subject], &subject);
+        store_bind_int64(s, i++, subject);
+    }
+    if (q->mode == DATASET_WINDOW && all) {
+        store_bind_int64(s, i++, q->registered_from);
+        store_bind_int64(s, i++, q->registered_to);
+    }
+    store_bind_int64(s, i++, cur->to);
+    store_bind_int64(s, i++, cur->from);
+    if (q->mode == DATASET_WINDOW && !all) {
+        store_bind_int64(s, i++, q->registered_from);
+        store_bind_int64(s, i++, q->registered_to);
+    }
+    cur->next_subject++;
+    return STORE_ROW;
+}
+
+static bool year_wanted(const struct dataset_query *q, int32_t period_start)
+{
+    if (q->n_years == 0)
+        return true;
+    int y, m, d;
+    clock_civil_from_days(period_start, &y, &m, &d);
+    for (size_t i = 0; i < q->n_years; i++)
+        if (q->years[i] == y)
+            return true;
+    return false;
+}
+
+/* The next raw row that passes the filters, across subjects. */
+static int raw_next(dataset_cursor_t *cur, err_t *err)
+{
+    for (;;) {
+        if (!cur->stmt) {
+            int rc = next_statement(cur, err);
+            if (rc != STORE_ROW)
+                return rc;
+        }
+        int rc = store_step(cur->stmt, err);
+        if (rc == STORE_DONE) {
+            store_stmt_done(cur->stmt);
+            cur->stmt = NULL;
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        store_stmt_t *s = cur->stmt;
+        struct dataset_record *r = &cur->row;
+        r->key.subject = store_col_int64(s, 0);
+        r->key.period_start = (int32_t)store_col_int64(s, 1);
+        r->key.period_end = (int32_t)store_col_int64(s, 2);
+        r->version = store_col_int64(s, 3);
+        r->registered_ms = store_col_int64(s, 4);
+        r->delivery_seq = store_col_int64(s, 5);
+        r->fields = store_col_blob(s, 6);
+        if (!year_wanted(cur->q, r->key.period_start))
+            continue;
+        return STORE_ROW;
+    }
+}
+
+static bool same_key(const struct dataset_key *a, const struct dataset_key *b)
+{
+    return a->subject == b->subject && a->period_start == b->period_start &&
+           a->period_end == b->period_end;
+}
+
+int dataset_cursor_next(dataset_cursor_t *cur, const struct dataset_record **rec, err_t *err)
+{
+    *rec = NULL;
+    if (cur->finished)
+        return STORE_DONE;
+    if (cur->q->mode == DATASET_WINDOW) {
+        int rc = raw_next(cur, err);
+        if (rc == STORE_ROW)
+            *rec = &cur->row;
+        else
+            cur->finished = rc == STORE_DONE;
+        return rc;
+    }
+    for (;;) {
+        int rc = raw_next(cur, err);
+        if (rc < 0)
+            return rc;
+        if (rc == STORE_DONE) {
+            cur->finished = true;
+            if (!cur->have_held)
+                return STORE_DONE;
+            cur->have_held = false;
+            held_set(&cur->out, &cur->held.rec);
+            *rec = &cur->out.rec;
+            return STORE_ROW;
+        }
+        if (cur->have_held && !same_key(&cur->held.rec.key, &cur->row.key)) {
+            held_set(&cur->out, &cur->held.rec);
+            held_set(&cur->held, &cur->row);
+            *rec = &cur->out.rec;
+            return STORE_ROW;
+        }
+        held_set(&cur->held, &cur->row);
+        cur->have_held = true;
+    }
+}
+
+/* ---- records as JSON ---- */
+
+int dataset_record_to_json(const struct dataset_record *r, const bool *include, buf_t *out,
+                           err_t *err)
+{
+    const struct catalog_service *svc = r->svc;
+    struct catalog_value values[CATALOG_MAX_FIELDS];
+    int rc = dataset_decode(svc, r->fields, values, err);
+    if (rc)
+        return rc;
+    char subject[24];
+    dataset_subject_format(svc->subject_kind, r->key.subject, subject, sizeof subject);
+    rc = buf_append(out, "{", 1);
+    bool first = true;
+    for (size_t i = 0; rc == 0 && i < svc->n_fields; i++) {
+        const struct catalog_field *f = &svc->fields[i];
+        if (include && !include[i] && !catalog_field_is_key(f))
+            continue;
+        struct catalog_value v = {.present = true};
+        switch (f->role) {
+        case CATALOG_ROLE_SUBJECT:
+            v.s = str_from_cstr(subject);
+            break;
+        case CATALOG_ROLE_YEAR: {
+            int y, m, d;
+            clock_civil_from_days(r->key.period_start, &y, &m, &d);
+            v.i = y;
+            break;
+        }
+        case CATALOG_ROLE_PERIOD_START:
+            v.i = r->key.period_start;
+            break;
+        case CATALOG_ROLE_PERIOD_END:
+            v.i = r->key.period_end;
+            break;
+        case CATALOG_ROLE_VERSION:
+            v.i = r->version;
+            break;
+        case CATALOG_ROLE_REGISTERED:
+            v.i = r->registered_ms;
+            break;
+        case CATALOG_ROLE_BUSINESS:
+            v = values[f->business_index];
+            break;
+        }
+        if (!first)
+            rc = buf_append(out, ",", 1);
+        first = false;
+        if (rc == 0)
+            rc = buf_append_json_string(out, str_from_cstr(f->name));
+        if (rc == 0)
+            rc = buf_append(out, ":", 1);
+        if (rc == 0)
+            rc = catalog_value_to_json(f, &v, out);
+    }
+    if (rc == 0)
+        rc = buf_append(out, "}", 1);
+    if (rc)
+        return err_set(err, rc, "dataset: the record does not fit the output buffer");
+    return 0;
+}

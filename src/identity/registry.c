@@ -1,0 +1,403 @@
+/*
+ * registry.c: the in-memory registry of organisations, systems and
+ * certificates that token issue, token verification and certificate
+ * authentication read instead of the store.
+ *
+ * The registry is an immutable snapshot (sorted arrays, binary search)
+ * tagged with the store's identity generation (identity_generation.gen),
+ * swapped under a read-write lock. It is replaced when:
+ *   - this process commits an identity change (identity_commit reloads at
+ *     once, so the very next call sees it);
+ *   - someone calls identity_registry_invalidate() (the hook for a
+ *     PostgreSQL LISTEN/NOTIFY listener thread: NOTIFY on every change, the
+ *     listener marks the snapshot stale, the next lookup reloads);
+ *   - the generation in the store has moved when it is polled, at most every
+ *     registry_poll_ms on the lookup path (so a change by another process,
+ *     e.g. the CLI against a running server, is seen within that time; one
+ *     small query per interval, not per call).
+ * A reload that fails keeps the previous snapshot (logged) and is retried
+ * after the poll interval.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/encode.h"
+#include "core/log.h"
+#include "identity/internal.h"
+
+struct reg_org {
+    char id[IDENTITY_ID_LEN + 1];
+    char cvr[CVR_LEN + 1];
+    enum org_status status;
+    unsigned envs;
+};
+
+struct reg_system {
+    char id[IDENTITY_ID_LEN + 1];
+    char name[IDENTITY_NAME_MAX + 1];
+    size_t org; /* index into orgs */
+    enum system_kind kind;
+    enum system_status status;
+};
+
+struct reg_cert {
+    unsigned char sha256[PKI_SHA256_LEN];
+    size_t system; /* index into systems */
+    enum cert_status status;
+    int64_t not_before_ms;
+    int64_t not_after_ms;
+};
+
+struct registry_snapshot {
+    int64_t gen;
+    size_t n_orgs, n_systems, n_certs;
+    struct reg_org *orgs;       /* by id */
+    struct reg_system *systems; /* by id */
+    struct reg_cert *certs;     /* by sha256 */
+};
+
+static void snapshot_free(struct registry_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->orgs);
+    free(s->systems);
+    free(s->certs);
+    free(s);
+}
+
+static int cmp_org(const void *a, const void *b)
+{
+    return strcmp(((const struct reg_org *)a)->id, ((const struct reg_org *)b)->id);
+}
+
+static int cmp_system(const void *a, const void *b)
+{
+    return strcmp(((const struct reg_system *)a)->id, ((const struct reg_system *)b)->id);
+}
+
+static int cmp_cert(const void *a, const void *b)
+{
+    return memcmp(((const struct reg_cert *)a)->sha256, ((const struct reg_cert *)b)->sha256,
+                  PKI_SHA256_LEN);
+}
+
+static const struct reg_org *find_org(const struct registry_snapshot *s, const char *oid)
+{
+    struct reg_org key;
+    snprintf(key.id, sizeof key.id, "%s", oid);
+    return bsearch(&key, s->orgs, s->n_orgs, sizeof key, cmp_org);
+}
+
+static const struct reg_system *find_system(const struct registry_snapshot *s, str_t sid)
+{
+    struct reg_system key;
+    if (sid.len != IDENTITY_ID_LEN)
+        return NULL;
+    str_copy(sid, key.id, sizeof key.id);
+    return bsearch(&key, s->systems, s->n_systems, sizeof key, cmp_system);
+}
+
+static const struct reg_cert *find_cert(const struct registry_snapshot *s,
+                                        const unsigned char *sha256)
+{
+    struct reg_cert key;
+    memcpy(key.sha256, sha256, PKI_SHA256_LEN);
+    return bsearch(&key, s->certs, s->n_certs, sizeof key, cmp_cert);
+}
+
+/* Counts the rows of a table (sizes the arrays). */
+static int count_rows(store_conn_t *c, const char *sql, size_t *n, err_t *err)
+{
+    int64_t v;
+    int rc = store_query_int64(c, sql, 0, &v, err);
+    if (!rc)
+        *n = (size_t)v;
+    return rc;
+}
+
+static int read_gen(store_conn_t *c, int64_t *gen, err_t *err)
+{
+    return store_query_int64(c, "SELECT gen FROM identity_generation WHERE id = 1", 0, gen, err);
+}
+
+/* Builds a snapshot from the store inside one transaction. */
+static int snapshot_load(store_t *st, struct registry_snapshot **out, err_t *err)
+{
+    struct registry_snapshot *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_internal(err, DUPLA_ENOMEM, "registry: out of memory");
+    store_conn_t *c;
+    int rc = store_conn_get(st, &c, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    store_stmt_t *q;
+    size_t cap_o, cap_s, cap_c;
+    if ((rc = store_begin(c, err)) || (rc = read_gen(c, &s->gen, err)) ||
+        (rc = count_rows(c, "SELECT COUNT(*) FROM identity_org", &cap_o, err)) ||
+        (rc = count_rows(c, "SELECT COUNT(*) FROM identity_system", &cap_s, err)) ||
+        (rc = count_rows(c, "SELECT COUNT(*) FROM identity_cert", &cap_c, err)))
+        goto out;
+    s->orgs = calloc(cap_o + 1, sizeof *s->orgs);
+    s->systems = calloc(cap_s + 1, sizeof *s->systems);
+    s->certs = calloc(cap_c + 1, sizeof *s->certs);
+    if (!s->orgs || !s->systems || !s->certs) {
+        rc = err_internal(err, DUPLA_ENOMEM, "registry: out of memory");
+        goto out;
+    }
+    if ((rc = store_prepare(c, "SELECT id, cvr, status, environments FROM identity_org", &q, err)))
+        goto out;
+    while (s->n_orgs < cap_o && (rc = store_step(q, err)) == STORE_ROW) {
+        struct reg_org *o = &s->orgs[s->n_orgs++];
+        str_copy(store_col_text(q, 0), o->id, sizeof o->id);
+        str_copy(store_col_text(q, 1), o->cvr, sizeof o->cvr);
+        o->status = (enum org_status)store_col_int64(q, 2);
+        o->envs = (unsigned)store_col_int64(q, 3);
+    }
+    store_stmt_done(q);
+    if (rc < 0)
+        goto out;
+    qsort(s->orgs, s->n_orgs, sizeof *s->orgs, cmp_org);
+
+    if ((rc = store_prepare(c, "SELECT id, name, org_id, kind, status FROM identity_system", &q,
+                            err)))
+        goto out;
+    while (s->n_systems < cap_s && (rc = store_step(q, err)) == STORE_ROW) {
+        char oid[IDENTITY_ID_LEN + 1];
+        str_copy(store_col_text(q, 2), oid, sizeof oid);
+        const struct reg_org *o = find_org(s, oid);
+        if (!o)
+            continue;
+        struct reg_system *y = &s->systems[s->n_systems++];
+        str_copy(store_col_text(q, 0), y->id, sizeof y->id);
+        str_copy(store_col_text(q, 1), y->name, sizeof y->name);
+        y->org = (size_t)(o - s->orgs);
+        y->kind = (enum system_kind)store_col_int64(q, 3);
+        y->status = (enum system_status)store_col_int64(q, 4);
+    }
+    store_stmt_done(q);
+    if (rc < 0)
+        goto out;
+    qsort(s->systems, s->n_systems, sizeof *s->systems, cmp_system);
+
+    if ((rc = store_prepare(c,
+                            "SELECT sha256, system_id, status, not_before_ms, not_after_ms"
+                            " FROM identity_cert",
+                            &q, err)))
+        goto out;
+    while (s->n_certs < cap_c && (rc = store_step(q, err)) == STORE_ROW) {
+        const struct reg_system *y = find_system(s, store_col_text(q, 1));
+        struct reg_cert *ce = &s->certs[s->n_certs];
+        if (!y || hex_decode(store_col_text(q, 0), ce->sha256, PKI_SHA256_LEN) != PKI_SHA256_LEN)
+            continue;
+        ce->system = (size_t)(y - s->systems);
+        ce->status = (enum cert_status)store_col_int64(q, 2);
+        ce->not_before_ms = store_col_int64(q, 3);
+        ce->not_after_ms = store_col_int64(q, 4);
+        s->n_certs++;
+    }
+    store_stmt_done(q);
+    if (rc < 0)
+        goto out;
+    qsort(s->certs, s->n_certs, sizeof *s->certs, cmp_cert);
+    rc = 0;
+out:
+    store_rollback(c);
+    store_conn_put(c);
+    if (rc)
+        snapshot_free(s);
+    else
+        *out = s;
+    return rc;
+}
+
+int identity_registry_reload(identity_t *id, err_t *err)
+{
+    pthread_mutex_lock(&id->reload_lock);
+    struct registry_snapshot *s = NULL;
+    int rc = snapshot_load(id->st, &s, err);
+    if (!rc) {
+        pthread_rwlock_wrlock(&id->reg_lock);
+        struct registry_snapshot *old = id->snap;
+        id->snap = s;
+        atomic_store(&id->reg_stale, false);
+        pthread_rwlock_unlock(&id->reg_lock);
+        snapshot_free(old);
+    }
+    atomic_store(&id->reg_checked_ms, clock_now_ms());
+    pthread_mutex_unlock(&id->reload_lock);
+    return rc;
+}
+
+int identity_registry_init(identity_t *id, err_t *err)
+{
+    pthread_rwlock_init(&id->reg_lock, NULL);
+    pthread_mutex_init(&id->reload_lock, NULL);
+    atomic_store(&id->reg_stale, false);
+    id->snap = NULL;
+    return identity_registry_reload(id, err);
+}
+
+void identity_registry_free(identity_t *id)
+{
+    snapshot_free(id->snap);
+    id->snap = NULL;
+    pthread_rwlock_destroy(&id->reg_lock);
+    pthread_mutex_destroy(&id->reload_lock);
+}
+
+void identity_registry_invalidate(identity_t *id)
+{
+    atomic_store(&id->reg_stale, true);
+    atomic_store(&id->reg_checked_ms, 0);
+}
+
+int64_t identity_generation(identity_t *id)
+{
+    pthread_rwlock_rdlock(&id->reg_lock);
+    int64_t g = id->snap ? id->snap->gen : 0;
+    pthread_rwlock_unlock(&id->reg_lock);
+    return g;
+}
+
+int identity_registry_refresh(identity_t *id, err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_get(id->st, &c, err);
+    if (rc)
+        return rc;
+    int64_t gen = 0;
+    rc = read_gen(c, &gen, err);
+    store_conn_put(c);
+    if (rc)
+        return rc;
+    if (gen != identity_generation(id) || atomic_load(&id->reg_stale))
+        return identity_registry_reload(id, err);
+    atomic_store(&id->reg_checked_ms, clock_now_ms());
+    return 0;
+}
+
+/* Brings the snapshot up to date when it is stale or the poll interval has
+ * passed. Only one thread does the work; the others use what is there. */
+static void maybe_refresh(identity_t *id)
+{
+    int64_t now = clock_now_ms();
+    int64_t checked = atomic_load(&id->reg_checked_ms);
+    int64_t interval =
+        id->registry_poll_ms > 0 ? id->registry_poll_ms : IDENTITY_DEFAULT_REGISTRY_POLL_MS;
+    /* Stale (invalidated: checked is 0) reloads at once; a failed reload is
+     * retried after the interval. Otherwise poll when the interval passed. */
+    bool due = atomic_load(&id->reg_stale)
+                   ? now - checked >= interval
+                   : id->registry_poll_ms > 0 && now - checked >= id->registry_poll_ms;
+    if (!due || !atomic_compare_exchange_strong(&id->reg_checked_ms, &checked, now))
+        return;
+    err_t err;
+    err_clear(&err);
+    if (identity_registry_refresh(id, &err))
+        log_warn("identity: registry refresh failed (keeping the previous one): %s", err.log);
+}
+
+static int refuse(err_t *err, int code, const char *type, const char *detail)
+{
+    err_set(err, code, "%s", detail);
+    err_http(err, code == DUPLA_EUNAUTH ? 401 : 403, type);
+    return code;
+}
+
+/* The checks shared by certificate and token-subject authentication, on a
+ * snapshot the caller holds the read lock of. */
+static int check_system(const struct registry_snapshot *s, const struct reg_system *y,
+                        enum system_kind kind, enum environment env, str_t cvr,
+                        struct identity_principal *out, err_t *err)
+{
+    if (y->kind != kind)
+        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_SYS_KIND,
+                      kind == SYSTEM_SOURCE ? "the certificate is not a source system's"
+                                            : "the certificate is not a recipient system's");
+    if (y->status == SYSTEM_SUSPENDED)
+        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_SYS_SUSPENDED,
+                      "the system is suspended");
+    if (y->status != SYSTEM_ACTIVE)
+        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_SYS_REVOKED, "the system is revoked");
+    const struct reg_org *o = &s->orgs[y->org];
+    if (o->status != ORG_ACTIVE)
+        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_ORG_INACTIVE,
+                      "the organisation is suspended or closed");
+    if (!str_eq_cstr(cvr, o->cvr))
+        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_CVR_MISMATCH,
+                      "the certificate's CVR is not the organisation's");
+    if (!(o->envs & (1u << env)))
+        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_ENVIRONMENT,
+                      "the organisation may not use this environment");
+    memset(out, 0, sizeof *out);
+    snprintf(out->system_id, sizeof out->system_id, "%s", y->id);
+    snprintf(out->system_name, sizeof out->system_name, "%s", y->name);
+    out->kind = y->kind;
+    snprintf(out->org_id, sizeof out->org_id, "%s", o->id);
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", o->cvr);
+    out->org_environments = o->envs;
+    return 0;
+}
+
+static int check_cert(const struct reg_cert *ce, int64_t now_ms, err_t *err)
+{
+    if (!ce)
+        return refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_UNREGISTERED,
+                      "the certificate is not registered to any system");
+    if (ce->status != CERT_ACTIVE)
+        return refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_CERT_REVOKED,
+                      "the certificate's registration is revoked");
+    if (now_ms < ce->not_before_ms || now_ms >= ce->not_after_ms)
+        return refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_CERT_EXPIRED,
+                      "the certificate is outside its validity");
+    return 0;
+}
+
+int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
+                               enum system_kind kind, enum environment env, int64_t now_ms,
+                               struct identity_principal *out, err_t *err)
+{
+    maybe_refresh(id);
+    pthread_rwlock_rdlock(&id->reg_lock);
+    const struct registry_snapshot *s = id->snap;
+    const struct reg_cert *ce = s ? find_cert(s, cert->sha256) : NULL;
+    int rc = check_cert(ce, now_ms, err);
+    if (!rc)
+        rc =
+            check_system(s, &s->systems[ce->system], kind, env, str_from_cstr(cert->cvr), out, err);
+    if (!rc)
+        memcpy(out->cert_sha256, cert->sha256, PKI_SHA256_LEN);
+    pthread_rwlock_unlock(&id->reg_lock);
+    return rc;
+}
+
+int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
+                             const unsigned char *cert_sha256, enum environment env, int64_t now_ms,
+                             struct identity_principal *out, err_t *err)
+{
+    maybe_refresh(id);
+    pthread_rwlock_rdlock(&id->reg_lock);
+    const struct registry_snapshot *s = id->snap;
+    const struct reg_system *y = s ? find_system(s, system_id) : NULL;
+    int rc = 0;
+    if (!y)
+        rc = refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_UNREGISTERED, "unknown system");
+    if (!rc && cert_sha256) {
+        const struct reg_cert *ce = find_cert(s, cert_sha256);
+        rc = check_cert(ce, now_ms, err);
+        if (!rc && &s->systems[ce->system] != y)
+            rc = refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_UNREGISTERED,
+                        "the certificate is not the system's");
+    }
+    if (!rc)
+        rc = check_system(s, y, SYSTEM_RECIPIENT, env, org_cvr, out, err);
+    if (!rc && cert_sha256)
+        memcpy(out->cert_sha256, cert_sha256, PKI_SHA256_LEN);
+    pthread_rwlock_unlock(&id->reg_lock);
+    return rc;
+}

@@ -1,0 +1,637 @@
+/*
+ * routes.c: the identity JSON API (see routes.h for the list). Each handler
+ * authenticates (session + CSRF), parses its JSON body, calls the identity
+ * function (which enforces the role rules) and answers JSON; failures return
+ * the error for the server to answer as a problem.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/rand.h"
+#include "identity/internal.h"
+#include "identity/routes.h"
+
+/* ---- request helpers ---- */
+
+/* The value of cookie name in the Cookie header. */
+static bool cookie_get(http_request_t *req, const char *name, str_t *out)
+{
+    str_t h;
+    if (!http_req_header(req, "Cookie", &h))
+        return false;
+    str_t rest = h, item, k, v;
+    while (rest.len) {
+        str_split(rest, ';', &item, &rest);
+        item = str_trim(item);
+        if (str_split(item, '=', &k, &v) && str_eq_cstr(str_trim(k), name)) {
+            *out = str_trim(v);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool state_changing(http_request_t *req)
+{
+    return http_req_method(req) & (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE);
+}
+
+int identity_http_actor(http_request_t *req, identity_t *id, identity_actor_t *actor, err_t *err)
+{
+    str_t sid;
+    if (!cookie_get(req, IDENTITY_SESSION_COOKIE, &sid)) {
+        int rc = err_set(err, DUPLA_EUNAUTH, "log in first (no session)");
+        err_http(err, 401, "no-session");
+        return rc;
+    }
+    int rc = identity_session_actor(id, sid, actor, err);
+    if (rc) {
+        err_http(err, 401, "no-session");
+        return rc;
+    }
+    if (state_changing(req)) {
+        str_t csrf;
+        if (!http_req_header(req, IDENTITY_CSRF_HEADER, &csrf) ||
+            !identity_session_csrf_ok(sid, csrf)) {
+            rc = err_param(err, DUPLA_EFORBIDDEN, IDENTITY_CSRF_HEADER,
+                           "the X-CSRF-Token header is missing or wrong");
+            err_http(err, 403, "csrf");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The JSON object body. */
+static int body_json(http_request_t *req, json_t **out, err_t *err)
+{
+    str_t b = http_req_body(req);
+    json_error_t je;
+    json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return err_set(err, DUPLA_EINVAL, "the body must be a JSON object");
+    }
+    *out = j;
+    return 0;
+}
+
+/* A string member (empty when absent); DUPLA_EINVAL if present and not a
+ * string or required and absent. */
+static int member(json_t *j, const char *key, bool required, str_t *out, err_t *err)
+{
+    json_t *v = json_object_get(j, key);
+    if (!v) {
+        *out = STR("");
+        return required ? err_param(err, DUPLA_EINVAL, key, "%s is required", key) : 0;
+    }
+    if (!json_is_string(v))
+        return err_param(err, DUPLA_EINVAL, key, "%s must be a string", key);
+    *out = (str_t){json_string_value(v), json_string_length(v)};
+    return 0;
+}
+
+static bool query_get(http_request_t *req, const char *name, str_t *out)
+{
+    for (size_t i = 0; i < http_req_query_count(req); i++) {
+        str_t k, v;
+        http_req_query_at(req, i, &k, &v);
+        if (str_eq_cstr(k, name)) {
+            *out = v;
+            return true;
+        }
+    }
+    *out = STR("");
+    return false;
+}
+
+/* May the actor read about org (id or CVR)? Data owner staff see all, others
+ * their own organisation. An empty org means "mine" (or "all" for staff). */
+static int org_scope(identity_t *id, const identity_actor_t *a, str_t org, char *out, err_t *err)
+{
+    out[0] = '\0';
+    if (org.len == 0) {
+        if (!a->data_owner)
+            snprintf(out, IDENTITY_ID_LEN + 1, "%s", a->org_id);
+        return 0;
+    }
+    struct identity_org o;
+    int rc = identity_org_get(id, org, &o, err);
+    if (rc)
+        return rc;
+    if (!a->data_owner && strcmp(o.id, a->org_id) != 0)
+        return identity_forbidden(err, "only your own organisation");
+    snprintf(out, IDENTITY_ID_LEN + 1, "%s", o.id);
+    return 0;
+}
+
+static int collect(json_t *arr, json_t *item)
+{
+    json_array_append_new(arr, item);
+    return 0;
+}
+static int add_org(const struct identity_org *o, void *ctx)
+{
+    return collect(ctx, identity_org_json(o));
+}
+static int add_user(const struct identity_user *u, void *ctx)
+{
+    return collect(ctx, identity_user_json(u));
+}
+static int add_system(const struct identity_system *s, void *ctx)
+{
+    return collect(ctx, identity_system_json(s));
+}
+static int add_cert(const struct identity_cert *c, void *ctx)
+{
+    return collect(ctx, identity_cert_json(c));
+}
+
+static int reply_list(http_request_t *req, const char *key, json_t *arr)
+{
+    return http_reply_json(req, 200, json_pack("{s:o}", key, arr));
+}
+
+static int reply_ok(http_request_t *req)
+{
+    return http_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* ---- session ---- */
+
+static int session_cookie(http_request_t *req, const char *value, long max_age)
+{
+    char h[IDENTITY_SESSION_ID_TEXT + 128];
+    snprintf(h, sizeof h, "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%ld",
+             IDENTITY_SESSION_COOKIE, value, max_age);
+    return http_reply_header(req, "Set-Cookie", h);
+}
+
+static int h_login(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    json_t *b;
+    int rc = body_json(req, &b, err);
+    if (rc)
+        return rc;
+    str_t user, pw;
+    struct identity_session s;
+    long retry = 0;
+    if (!(rc = member(b, "username", true, &user, err)) &&
+        !(rc = member(b, "password", true, &pw, err)))
+        rc = identity_login(id, user, pw, http_req_peer(req), &s, &retry, err);
+    json_decref(b);
+    if (rc == DUPLA_ERATE) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%ld", retry);
+        http_reply_header(req, "Retry-After", ra);
+    }
+    if (rc)
+        return rc;
+    identity_actor_t a;
+    if ((rc = identity_session_actor(id, str_from_cstr(s.id), &a, err)))
+        return rc;
+    session_cookie(req, s.id, (long)(id->session_abs_ms / 1000));
+    http_reply_header(req, "Cache-Control", "no-store");
+    rc = http_reply_json(req, 200,
+                         json_pack("{s:s, s:I, s:{s:s, s:s, s:s, s:o, s:b}}", "csrf_token", s.csrf,
+                                   "expires_ms", (json_int_t)s.expires_ms, "user", "id", a.user_id,
+                                   "username", a.username, "org_id", a.org_id, "roles",
+                                   identity_roles_json(a.roles), "data_owner", a.data_owner));
+    secret_wipe(&s, sizeof s);
+    return rc;
+}
+
+static int h_session(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc)
+        return rc;
+    str_t sid;
+    cookie_get(req, IDENTITY_SESSION_COOKIE, &sid);
+    if (http_req_method(req) == HTTP_DELETE) {
+        if ((rc = identity_logout(id, sid, err)))
+            return rc;
+        session_cookie(req, "", 0);
+        return reply_ok(req);
+    }
+    char csrf[IDENTITY_CSRF_TEXT];
+    identity_session_csrf(sid, csrf);
+    struct identity_org o;
+    if ((rc = identity_org_get(id, str_from_cstr(a.org_id), &o, err)))
+        return rc;
+    http_reply_header(req, "Cache-Control", "no-store");
+    return http_reply_json(req, 200,
+                           json_pack("{s:s, s:{s:s, s:s, s:o, s:b}, s:o}", "csrf_token", csrf,
+                                     "user", "id", a.user_id, "username", a.username, "roles",
+                                     identity_roles_json(a.roles), "data_owner", a.data_owner,
+                                     "organisation", identity_org_json(&o)));
+}
+
+static int h_setup(http_request_t *req, void *ctx, err_t *err)
+{
+    json_t *b;
+    int rc = body_json(req, &b, err);
+    if (rc)
+        return rc;
+    str_t user, secret, pw;
+    if (!(rc = member(b, "username", true, &user, err)) &&
+        !(rc = member(b, "secret", true, &secret, err)) &&
+        !(rc = member(b, "password", true, &pw, err)))
+        rc = identity_user_complete_setup(ctx, user, secret, pw, err);
+    json_decref(b);
+    return rc ? rc : reply_ok(req);
+}
+
+static int h_password(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, ctx, &a, err);
+    if (rc || (rc = body_json(req, &b, err)))
+        return rc;
+    str_t pw;
+    if (!(rc = member(b, "password", true, &pw, err)))
+        rc = identity_user_set_password(ctx, &a, str_from_cstr(a.user_id), pw, err);
+    json_decref(b);
+    if (!rc)
+        session_cookie(req, "", 0); /* every session ended: log in again */
+    return rc ? rc : reply_ok(req);
+}
+
+/* ---- organisations ---- */
+
+static int h_orgs(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc)
+        return rc;
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
+        json_t *arr = json_array();
+        if (a.data_owner) {
+            rc = identity_org_list(id, add_org, arr, err);
+        } else {
+            struct identity_org o;
+            if (!(rc = identity_org_get(id, str_from_cstr(a.org_id), &o, err)))
+                add_org(&o, arr);
+        }
+        if (rc) {
+            json_decref(arr);
+            return rc;
+        }
+        return reply_list(req, "organisations", arr);
+    }
+    json_t *b;
+    if ((rc = body_json(req, &b, err)))
+        return rc;
+    struct identity_org_new in;
+    memset(&in, 0, sizeof in);
+    json_t *ev = json_object_get(b, "environments");
+    if (ev && json_is_array(ev)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(ev, i, e)
+        {
+            unsigned bit;
+            if (!json_is_string(e) ||
+                identity_envs_parse(str_from_cstr(json_string_value(e)), &bit)) {
+                json_decref(b);
+                return err_param(err, DUPLA_EINVAL, "environments",
+                                 "environments: a list of test and production");
+            }
+            in.environments |= bit;
+        }
+    } else if (ev) {
+        json_decref(b);
+        return err_param(err, DUPLA_EINVAL, "environments", "environments must be a list");
+    }
+    struct identity_org o;
+    struct identity_setup_secret sec;
+    if (!(rc = member(b, "name", true, &in.name, err)) &&
+        !(rc = member(b, "cvr", true, &in.cvr, err)) &&
+        !(rc = member(b, "contact_email", true, &in.contact_email, err)) &&
+        !(rc = member(b, "admin_username", true, &in.admin_username, err)) &&
+        !(rc = member(b, "admin_name", false, &in.admin_name, err)))
+        rc = identity_org_create(id, &a, &in, &o, &sec, err);
+    json_decref(b);
+    if (rc)
+        return rc;
+    json_t *j = identity_org_json(&o);
+    json_object_set_new(j, "administrator",
+                        json_pack("{s:s, s:s, s:s, s:I}", "user_id", sec.user_id, "username",
+                                  sec.username, "setup_secret", sec.secret, "setup_expires_ms",
+                                  (json_int_t)sec.expires_ms));
+    secret_wipe(&sec, sizeof sec);
+    http_reply_header(req, "Cache-Control", "no-store");
+    return http_reply_json(req, 201, j);
+}
+
+static int h_org_status(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, ctx, &a, err);
+    if (rc || (rc = body_json(req, &b, err)))
+        return rc;
+    str_t org, status, reason;
+    enum org_status st;
+    if (!(rc = member(b, "org", true, &org, err)) &&
+        !(rc = member(b, "status", true, &status, err)) &&
+        !(rc = member(b, "reason", false, &reason, err))) {
+        if (identity_org_status_parse(status, &st))
+            rc = err_param(err, DUPLA_EINVAL, "status", "status: active, suspended or closed");
+        else
+            rc = identity_org_set_status(ctx, &a, org, st, reason, err);
+    }
+    json_decref(b);
+    return rc ? rc : reply_ok(req);
+}
+
+/* ---- users and roles ---- */
+
+static int h_users(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc)
+        return rc;
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
+        str_t org;
+        char oid[IDENTITY_ID_LEN + 1];
+        query_get(req, "org", &org);
+        if ((rc = org_scope(id, &a, org, oid, err)))
+            return rc;
+        json_t *arr = json_array();
+        if ((rc = identity_user_list(id, str_from_cstr(oid), add_user, arr, err))) {
+            json_decref(arr);
+            return rc;
+        }
+        return reply_list(req, "users", arr);
+    }
+    json_t *b;
+    if ((rc = body_json(req, &b, err)))
+        return rc;
+    str_t org, username, name;
+    unsigned roles = 0;
+    json_t *rv = json_object_get(b, "roles");
+    if (rv) {
+        size_t i;
+        json_t *r;
+        if (!json_is_array(rv))
+            rc = err_param(err, DUPLA_EINVAL, "roles", "roles must be a list");
+        json_array_foreach(rv, i, r)
+        {
+            unsigned bit = 0;
+            if (rc)
+                break;
+            if (!json_is_string(r) ||
+                identity_role_parse(str_from_cstr(json_string_value(r)), &bit))
+                rc = err_param(err, DUPLA_EINVAL, "roles", "unknown role");
+            roles |= bit;
+        }
+    }
+    struct identity_user u;
+    struct identity_setup_secret sec;
+    if (!rc && !(rc = member(b, "org", true, &org, err)) &&
+        !(rc = member(b, "username", true, &username, err)) &&
+        !(rc = member(b, "display_name", false, &name, err)))
+        rc = identity_user_create(id, &a, org, username, name, roles, &u, &sec, err);
+    json_decref(b);
+    if (rc)
+        return rc;
+    json_t *j = identity_user_json(&u);
+    json_object_set_new(j, "setup_secret", json_string(sec.secret));
+    json_object_set_new(j, "setup_expires_ms", json_integer(sec.expires_ms));
+    secret_wipe(&sec, sizeof sec);
+    http_reply_header(req, "Cache-Control", "no-store");
+    return http_reply_json(req, 201, j);
+}
+
+static int role_change(http_request_t *req, identity_t *id, bool grant, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc || (rc = body_json(req, &b, err)))
+        return rc;
+    str_t user, role;
+    unsigned r;
+    if (!(rc = member(b, "user", true, &user, err)) &&
+        !(rc = member(b, "role", true, &role, err))) {
+        if (identity_role_parse(role, &r))
+            rc = err_param(err, DUPLA_EINVAL, "role", "unknown role");
+        else
+            rc = grant ? identity_role_grant(id, &a, user, r, err)
+                       : identity_role_revoke(id, &a, user, r, err);
+    }
+    json_decref(b);
+    return rc ? rc : reply_ok(req);
+}
+
+static int h_grant(http_request_t *req, void *ctx, err_t *err)
+{
+    return role_change(req, ctx, true, err);
+}
+
+static int h_revoke(http_request_t *req, void *ctx, err_t *err)
+{
+    return role_change(req, ctx, false, err);
+}
+
+/* ---- systems and certificates ---- */
+
+static int cert_member(json_t *b, struct pki_cert_info *ci, bool required, bool *has, err_t *err)
+{
+    str_t pem;
+    int rc = member(b, "certificate", required, &pem, err);
+    *has = pem.len > 0;
+    if (rc || !*has)
+        return rc;
+    err_t e2;
+    if (pki_cert_info_from_pem(pem, ci, &e2))
+        return err_param(err, DUPLA_EINVAL, "certificate", "certificate: not a PEM certificate");
+    return 0;
+}
+
+static int h_systems(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc)
+        return rc;
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
+        str_t org;
+        char oid[IDENTITY_ID_LEN + 1];
+        query_get(req, "org", &org);
+        if ((rc = org_scope(id, &a, org, oid, err)))
+            return rc;
+        json_t *arr = json_array();
+        if ((rc = identity_system_list(id, str_from_cstr(oid), add_system, arr, err))) {
+            json_decref(arr);
+            return rc;
+        }
+        return reply_list(req, "systems", arr);
+    }
+    json_t *b;
+    if ((rc = body_json(req, &b, err)))
+        return rc;
+    str_t org, name, kind;
+    struct pki_cert_info ci;
+    bool has = false;
+    enum system_kind k = SYSTEM_RECIPIENT;
+    struct identity_system s;
+    if (!(rc = member(b, "org", true, &org, err)) && !(rc = member(b, "name", true, &name, err)) &&
+        !(rc = member(b, "kind", false, &kind, err)) &&
+        !(rc = cert_member(b, &ci, false, &has, err))) {
+        if (str_eq_cstr(kind, "kildesystem"))
+            k = SYSTEM_SOURCE;
+        else if (kind.len && !str_eq_cstr(kind, "aftager-system"))
+            rc = err_param(err, DUPLA_EINVAL, "kind", "kind: aftager-system or kildesystem");
+        if (!rc)
+            rc = identity_system_register(id, &a, org, name, k, has ? &ci : NULL, &s, err);
+    }
+    json_decref(b);
+    return rc ? rc : http_reply_json(req, 201, identity_system_json(&s));
+}
+
+static int h_system_status(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, ctx, &a, err);
+    if (rc || (rc = body_json(req, &b, err)))
+        return rc;
+    str_t sys, status;
+    if (!(rc = member(b, "system", true, &sys, err)) &&
+        !(rc = member(b, "status", true, &status, err))) {
+        enum system_status st = str_eq_cstr(status, "active")      ? SYSTEM_ACTIVE
+                                : str_eq_cstr(status, "suspended") ? SYSTEM_SUSPENDED
+                                : str_eq_cstr(status, "revoked")   ? SYSTEM_REVOKED
+                                                                   : 0;
+        rc = st ? identity_system_set_status(ctx, &a, sys, st, err)
+                : err_param(err, DUPLA_EINVAL, "status", "status: active, suspended or revoked");
+    }
+    json_decref(b);
+    return rc ? rc : reply_ok(req);
+}
+
+/* The system named in ref, if the actor may see it. */
+static int system_visible(identity_t *id, const identity_actor_t *a, str_t ref, err_t *err)
+{
+    struct identity_system s;
+    int rc = identity_system_get(id, ref, &s, err);
+    if (rc)
+        return rc;
+    if (!a->data_owner && strcmp(s.org_id, a->org_id) != 0)
+        return identity_forbidden(err, "only your own organisation's systems");
+    return 0;
+}
+
+static int h_certs(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc)
+        return rc;
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
+        str_t sys;
+        if (!query_get(req, "system", &sys))
+            return err_param(err, DUPLA_EINVAL, "system", "system is required");
+        if ((rc = system_visible(id, &a, sys, err)))
+            return rc;
+        json_t *arr = json_array();
+        if ((rc = identity_cert_list(id, sys, add_cert, arr, err))) {
+            json_decref(arr);
+            return rc;
+        }
+        return reply_list(req, "certificates", arr);
+    }
+    json_t *b;
+    if ((rc = body_json(req, &b, err)))
+        return rc;
+    str_t sys;
+    struct pki_cert_info ci;
+    bool has;
+    struct identity_cert c;
+    if (!(rc = member(b, "system", true, &sys, err)) &&
+        !(rc = cert_member(b, &ci, true, &has, err)))
+        rc = identity_cert_add(id, &a, sys, &ci, &c, err);
+    json_decref(b);
+    return rc ? rc : http_reply_json(req, 201, identity_cert_json(&c));
+}
+
+static int h_cert_revoke(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, ctx, &a, err);
+    if (rc || (rc = body_json(req, &b, err)))
+        return rc;
+    str_t sha;
+    if (!(rc = member(b, "sha256", true, &sha, err)))
+        rc = identity_cert_revoke(ctx, &a, sha, err);
+    json_decref(b);
+    return rc ? rc : reply_ok(req);
+}
+
+static int h_history(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc)
+        return rc;
+    str_t org, lim;
+    char oid[IDENTITY_ID_LEN + 1];
+    query_get(req, "org", &org);
+    if ((rc = org_scope(id, &a, org, oid, err)))
+        return rc;
+    if (!a.data_owner && !identity_actor_has(&a, ROLE_ADMINISTRATOR))
+        return identity_forbidden(err, "the history is for administrators");
+    int64_t limit = IDENTITY_HISTORY_DEFAULT;
+    if (query_get(req, "limit", &lim) &&
+        (str_to_int64(lim, &limit) || limit < 1 || limit > IDENTITY_LIST_MAX))
+        return err_param(err, DUPLA_EINVAL, "limit", "limit: 1 to %d", IDENTITY_LIST_MAX);
+    json_t *h;
+    if ((rc = identity_history_list(id, str_from_cstr(oid), (long)limit, &h, err)))
+        return rc;
+    return reply_list(req, "history", h);
+}
+
+int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err)
+{
+    const unsigned R = HTTP_GET | HTTP_HEAD;
+    const struct http_route routes[] = {
+        {HTTP_POST, "/api/session", h_login, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "login"},
+        {R | HTTP_DELETE, "/api/session", h_session, id, 0, 0, NULL, "session"},
+        {HTTP_POST, "/api/setup", h_setup, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "setup"},
+        {HTTP_POST, "/api/password", h_password, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "password"},
+        {R | HTTP_POST, "/api/orgs", h_orgs, id, 0, IDENTITY_API_MAX_BODY, NULL, "orgs"},
+        {HTTP_POST, "/api/orgs/status", h_org_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
+         "org-status"},
+        {R | HTTP_POST, "/api/users", h_users, id, 0, IDENTITY_API_MAX_BODY, NULL, "users"},
+        {HTTP_POST, "/api/roles/grant", h_grant, id, 0, IDENTITY_API_MAX_BODY, NULL, "role-grant"},
+        {HTTP_POST, "/api/roles/revoke", h_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,
+         "role-revoke"},
+        {R | HTTP_POST, "/api/systems", h_systems, id, 0, IDENTITY_API_MAX_BODY, NULL, "systems"},
+        {HTTP_POST, "/api/systems/status", h_system_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
+         "system-status"},
+        {R | HTTP_POST, "/api/certs", h_certs, id, 0, IDENTITY_API_MAX_BODY, NULL, "certs"},
+        {HTTP_POST, "/api/certs/revoke", h_cert_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,
+         "cert-revoke"},
+        {R, "/api/history", h_history, id, 0, 0, NULL, "history"},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = http_route_add(srv, &routes[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * schema.c: the identity tables (module "identity" in the store's migration
+ * record). Never edit a migration once committed: add the next one.
+ *
+ * Times are int64 milliseconds (UTC). Ids are v4 UUID text. Secrets are kept
+ * only as hashes: password_hash (argon2id, encoded), setup_hash and the
+ * session id_hash (SHA-256 hex; both are 128+ bit random values, so a fast
+ * hash is enough). identity_generation holds the one counter every change
+ * bumps (see registry.c).
+ */
+#include "identity/internal.h"
+
+#define TABLES_COMMON                                                                              \
+    "CREATE TABLE identity_org ("                                                                  \
+    " id TEXT PRIMARY KEY,"                                                                        \
+    " name TEXT NOT NULL,"                                                                         \
+    " cvr TEXT NOT NULL UNIQUE,"                                                                   \
+    " contact_email TEXT NOT NULL,"                                                                \
+    " status INTEGER NOT NULL CHECK (status IN (1, 2, 3)),"                                        \
+    " environments INTEGER NOT NULL,"                                                              \
+    " data_owner INTEGER NOT NULL DEFAULT 0,"                                                      \
+    " created_ms BIGINT NOT NULL,"                                                                 \
+    " updated_ms BIGINT NOT NULL);"                                                                \
+    "CREATE TABLE identity_user ("                                                                 \
+    " id TEXT PRIMARY KEY,"                                                                        \
+    " org_id TEXT NOT NULL REFERENCES identity_org(id),"                                           \
+    " username TEXT NOT NULL UNIQUE,"                                                              \
+    " display_name TEXT NOT NULL,"                                                                 \
+    " status INTEGER NOT NULL CHECK (status IN (1, 2)),"                                           \
+    " roles INTEGER NOT NULL DEFAULT 0,"                                                           \
+    " password_hash TEXT,"                                                                         \
+    " setup_hash TEXT,"                                                                            \
+    " setup_expires_ms BIGINT,"                                                                    \
+    " created_ms BIGINT NOT NULL,"                                                                 \
+    " updated_ms BIGINT NOT NULL);"                                                                \
+    "CREATE INDEX identity_user_org ON identity_user(org_id);"                                     \
+    "CREATE TABLE identity_system ("                                                               \
+    " id TEXT PRIMARY KEY,"                                                                        \
+    " org_id TEXT NOT NULL REFERENCES identity_org(id),"                                           \
+    " name TEXT NOT NULL,"                                                                         \
+    " kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"                                               \
+    " status INTEGER NOT NULL CHECK (status IN (1, 2, 3)),"                                        \
+    " created_ms BIGINT NOT NULL,"                                                                 \
+    " updated_ms BIGINT NOT NULL,"                                                                 \
+    " UNIQUE (org_id, name));"                                                                     \
+    "CREATE TABLE identity_cert ("                                                                 \
+    " sha256 TEXT PRIMARY KEY,"                                                                    \
+    " system_id TEXT NOT NULL REFERENCES identity_system(id),"                                     \
+    " subject TEXT NOT NULL,"                                                                      \
+    " issuer TEXT NOT NULL,"                                                                       \
+    " serial TEXT NOT NULL,"                                                                       \
+    " cvr TEXT NOT NULL,"                                                                          \
+    " not_before_ms BIGINT NOT NULL,"                                                              \
+    " not_after_ms BIGINT NOT NULL,"                                                               \
+    " status INTEGER NOT NULL CHECK (status IN (1, 2)),"                                           \
+    " created_ms BIGINT NOT NULL,"                                                                 \
+    " revoked_ms BIGINT);"                                                                         \
+    "CREATE INDEX identity_cert_system ON identity_cert(system_id);"                               \
+    "CREATE TABLE identity_session ("                                                              \
+    " id_hash TEXT PRIMARY KEY,"                                                                   \
+    " user_id TEXT NOT NULL REFERENCES identity_user(id),"                                         \
+    " created_ms BIGINT NOT NULL,"                                                                 \
+    " last_seen_ms BIGINT NOT NULL,"                                                               \
+    " expires_ms BIGINT NOT NULL);"                                                                \
+    "CREATE INDEX identity_session_user ON identity_session(user_id);"                             \
+    "CREATE TABLE identity_generation (id INTEGER PRIMARY KEY, gen BIGINT NOT NULL);"              \
+    "INSERT INTO identity_generation (id, gen) VALUES (1, 1);"
+
+static const struct store_migration migrations[] = {
+    {1,
+     TABLES_COMMON "CREATE TABLE identity_history ("
+                   " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                   " at_ms BIGINT NOT NULL,"
+                   " actor TEXT NOT NULL,"
+                   " action TEXT NOT NULL,"
+                   " object_type TEXT NOT NULL,"
+                   " object_id TEXT NOT NULL,"
+                   " org_id TEXT,"
+                   " before_json TEXT,"
+                   " after_json TEXT);"
+                   "CREATE INDEX identity_history_org ON identity_history(org_id, seq);",
+     TABLES_COMMON "CREATE TABLE identity_history ("
+                   " seq BIGSERIAL PRIMARY KEY,"
+                   " at_ms BIGINT NOT NULL,"
+                   " actor TEXT NOT NULL,"
+                   " action TEXT NOT NULL,"
+                   " object_type TEXT NOT NULL,"
+                   " object_id TEXT NOT NULL,"
+                   " org_id TEXT,"
+                   " before_json TEXT,"
+                   " after_json TEXT);"
+                   "CREATE INDEX identity_history_org ON identity_history(org_id, seq);"},
+};
+
+int identity_schema_apply(store_t *st, err_t *err)
+{
+    return store_migrate(st, "identity", migrations, sizeof migrations / sizeof migrations[0], err);
+}
+
+int identity_migrate(store_t *st, err_t *err)
+{
+    return identity_schema_apply(st, err);
+}

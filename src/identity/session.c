@@ -1,0 +1,343 @@
+/*
+ * session.c: logging in (with throttling), sessions and their CSRF tokens.
+ *
+ * A session id is IDENTITY_SESSION_ID_BYTES random bytes (base64url), sent
+ * to the browser in an HttpOnly; Secure; SameSite=Strict cookie; the store
+ * keeps only its SHA-256. A session ends after session_idle_ms without use
+ * or session_abs_ms after login, whichever is first.
+ *
+ * The CSRF token is derived from the session id (SHA-256 of "csrf:" + id),
+ * so nothing more is stored and it cannot be guessed without the cookie,
+ * which a cross-site page cannot read. Every state-changing request made
+ * with a session must carry it in X-CSRF-Token (routes.c checks it).
+ *
+ * Throttling is in memory (per process): LOGIN_MAX_FAILS_USER failures for a
+ * username, or LOGIN_MAX_FAILS_IP for a client address, inside
+ * LOGIN_WINDOW_MS lock that name or address for LOGIN_LOCKOUT_MS. A locked
+ * login is refused before the password is checked (no argon2 work).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/encode.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "identity/internal.h"
+
+/* A valid argon2id hash of a random value, checked against when the user is
+ * unknown so that the answer takes as long as for a known user. */
+static char dummy_hash[PASSWORD_ENCODED_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+    char pw[33];
+    if (rand_hex(pw, 16) == 0)
+        password_hash(str_from_cstr(pw), dummy_hash, sizeof dummy_hash, NULL);
+    secret_wipe(pw, sizeof pw);
+}
+
+int identity_throttle_init(identity_t *id)
+{
+    id->throttle = calloc(LOGIN_THROTTLE_SLOTS, sizeof *id->throttle);
+    if (!id->throttle)
+        return DUPLA_ENOMEM;
+    pthread_mutex_init(&id->throttle_lock, NULL);
+    return 0;
+}
+
+void identity_throttle_free(identity_t *id)
+{
+    if (!id->throttle)
+        return;
+    pthread_mutex_destroy(&id->throttle_lock);
+    free(id->throttle);
+    id->throttle = NULL;
+}
+
+void identity_throttle_reset(identity_t *id)
+{
+    pthread_mutex_lock(&id->throttle_lock);
+    memset(id->throttle, 0, LOGIN_THROTTLE_SLOTS * sizeof *id->throttle);
+    pthread_mutex_unlock(&id->throttle_lock);
+}
+
+/* The slot of key, or a free / the least recently used one (reset) when
+ * create is set; NULL otherwise. Caller holds throttle_lock. */
+static struct throttle_slot *slot_find(identity_t *id, const char *key, bool create)
+{
+    struct throttle_slot *oldest = NULL;
+    for (size_t i = 0; i < LOGIN_THROTTLE_SLOTS; i++) {
+        struct throttle_slot *t = &id->throttle[i];
+        if (t->key[0] && strcmp(t->key, key) == 0)
+            return t;
+        if (!oldest || (!t->key[0] && oldest->key[0]) ||
+            (t->key[0] && oldest->key[0] && t->last_ms < oldest->last_ms))
+            oldest = t;
+    }
+    if (!create)
+        return NULL;
+    memset(oldest, 0, sizeof *oldest);
+    snprintf(oldest->key, sizeof oldest->key, "%s", key);
+    return oldest;
+}
+
+/* Seconds the key stays locked (0: not locked). */
+static long locked_for(identity_t *id, const char *key, int64_t now)
+{
+    long s = 0;
+    pthread_mutex_lock(&id->throttle_lock);
+    struct throttle_slot *t = slot_find(id, key, false);
+    if (t && t->locked_until_ms > now)
+        s = (long)((t->locked_until_ms - now + 999) / 1000);
+    pthread_mutex_unlock(&id->throttle_lock);
+    return s;
+}
+
+static void note_failure(identity_t *id, const char *key, unsigned max_fails, int64_t now)
+{
+    pthread_mutex_lock(&id->throttle_lock);
+    struct throttle_slot *t = slot_find(id, key, true);
+    if (now - t->first_ms > LOGIN_WINDOW_MS) {
+        t->first_ms = now;
+        t->fails = 0;
+    }
+    t->last_ms = now;
+    if (++t->fails >= max_fails) {
+        t->locked_until_ms = now + LOGIN_LOCKOUT_MS;
+        t->fails = 0;
+        t->first_ms = now;
+    }
+    pthread_mutex_unlock(&id->throttle_lock);
+}
+
+static void note_success(identity_t *id, const char *key)
+{
+    pthread_mutex_lock(&id->throttle_lock);
+    struct throttle_slot *t = slot_find(id, key, false);
+    if (t)
+        memset(t, 0, sizeof *t);
+    pthread_mutex_unlock(&id->throttle_lock);
+}
+
+void identity_session_csrf(str_t session_id, char *out)
+{
+    unsigned char d[PKI_SHA256_LEN];
+    /* SHA-256("csrf:" || id): one-way, so the token does not reveal the id. */
+    char buf[5 + IDENTITY_SESSION_ID_TEXT];
+    size_t n =
+        session_id.len < IDENTITY_SESSION_ID_TEXT ? session_id.len : IDENTITY_SESSION_ID_TEXT;
+    memcpy(buf, "csrf:", 5);
+    memcpy(buf + 5, session_id.ptr, n);
+    identity_sha256(buf, 5 + n, d);
+    secret_wipe(buf, sizeof buf);
+    base64url_encode(d, sizeof d, out);
+}
+
+bool identity_session_csrf_ok(str_t session_id, str_t csrf)
+{
+    if (session_id.len == 0 || csrf.len == 0)
+        return false;
+    char want[IDENTITY_CSRF_TEXT];
+    identity_session_csrf(session_id, want);
+    return str_ct_eq(str_from_cstr(want), csrf);
+}
+
+int identity_login(identity_t *id, str_t username, str_t password, const char *peer,
+                   struct identity_session *out, long *retry_after_s, err_t *err)
+{
+    pthread_once(&dummy_once, dummy_init);
+    *retry_after_s = 0;
+    if (username.len == 0 || username.len > IDENTITY_USERNAME_MAX)
+        return err_param(err, DUPLA_EINVAL, "username", "username is required");
+    if (password.len == 0 || password.len > PASSWORD_MAX_LEN)
+        return err_param(err, DUPLA_EINVAL, "password", "password is required");
+    char ukey[sizeof id->throttle[0].key], akey[sizeof id->throttle[0].key];
+    snprintf(ukey, sizeof ukey, "u:%.*s", STR_FMT(username));
+    snprintf(akey, sizeof akey, "a:%s", peer ? peer : "");
+    int64_t now = clock_now_ms();
+    long wait_u = locked_for(id, ukey, now), wait_a = locked_for(id, akey, now);
+    if (wait_u || wait_a) {
+        *retry_after_s = wait_u > wait_a ? wait_u : wait_a;
+        int rc = err_set(err, DUPLA_ERATE, "too many failed logins; try again in %ld seconds",
+                         *retry_after_s);
+        err_http(err, 429, "login-throttled");
+        return rc;
+    }
+
+    store_conn_t *c;
+    int rc = store_conn_get(id->st, &c, err);
+    if (rc)
+        return rc;
+    store_stmt_t *s;
+    if ((rc = store_prepare(c,
+                            "SELECT u.id, u.password_hash, u.status, o.status FROM identity_user u"
+                            " JOIN identity_org o ON o.id = u.org_id WHERE u.username = ?",
+                            &s, err)))
+        goto out;
+    store_bind_text(s, 1, username);
+    rc = store_step(s, err);
+    char uid[IDENTITY_ID_LEN + 1] = "", hash[PASSWORD_ENCODED_MAX] = "";
+    bool active = false;
+    if (rc == STORE_ROW) {
+        str_copy(store_col_text(s, 0), uid, sizeof uid);
+        str_copy(store_col_text(s, 1), hash, sizeof hash);
+        active = store_col_int64(s, 2) == USER_ACTIVE && store_col_int64(s, 3) == ORG_ACTIVE;
+    }
+    store_stmt_done(s);
+    if (rc < 0)
+        goto out;
+    bool found = rc == STORE_ROW && hash[0];
+    int vrc = password_verify(password, found ? hash : dummy_hash);
+    secret_wipe(hash, sizeof hash);
+    if (!found || vrc != 0 || !active) {
+        note_failure(id, ukey, LOGIN_MAX_FAILS_USER, now);
+        note_failure(id, akey, LOGIN_MAX_FAILS_IP, now);
+        json_t *f = json_pack("{s:s, s:s}", "peer", peer ? peer : "", "reason",
+                              !found ? "unknown user or no password"
+                              : vrc  ? "wrong password"
+                                     : "inactive");
+        log_json(LOG_INFO, "login refused", f);
+        rc = err_set(err, DUPLA_EUNAUTH, "wrong username or password");
+        goto out;
+    }
+    note_success(id, ukey);
+
+    unsigned char raw[IDENTITY_SESSION_ID_BYTES];
+    if (rand_bytes(raw, sizeof raw)) {
+        rc = err_internal(err, DUPLA_EIO, "identity: no random bytes for a session");
+        goto out;
+    }
+    memset(out, 0, sizeof *out);
+    base64url_encode(raw, sizeof raw, out->id);
+    secret_wipe(raw, sizeof raw);
+    identity_session_csrf(str_from_cstr(out->id), out->csrf);
+    out->expires_ms = now + id->session_abs_ms;
+    char idhash[PKI_SHA256_HEX];
+    identity_sha256_hex(out->id, strlen(out->id), idhash);
+    if ((rc = store_prepare(c,
+                            "INSERT INTO identity_session (id_hash, user_id, created_ms,"
+                            " last_seen_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
+                            &s, err)))
+        goto out;
+    store_bind_cstr(s, 1, idhash);
+    store_bind_cstr(s, 2, uid);
+    store_bind_int64(s, 3, now);
+    store_bind_int64(s, 4, now);
+    store_bind_int64(s, 5, out->expires_ms);
+    rc = store_step(s, err);
+    store_stmt_done(s);
+    rc = rc < 0 ? rc : 0;
+    /* Sweep expired sessions now and then (cheap: indexed by primary key is
+     * not enough, but logins are rare compared with requests). */
+    if (!rc && (rc = store_prepare(c,
+                                   "DELETE FROM identity_session WHERE expires_ms < ?"
+                                   " OR last_seen_ms < ?",
+                                   &s, err)) == 0) {
+        store_bind_int64(s, 1, now);
+        store_bind_int64(s, 2, now - id->session_idle_ms);
+        rc = store_step(s, err);
+        store_stmt_done(s);
+        rc = rc < 0 ? rc : 0;
+    }
+    if (rc)
+        secret_wipe(out, sizeof *out);
+    else
+        log_json(LOG_INFO, "login",
+                 json_pack("{s:s, s:s}", "user_id", uid, "peer", peer ? peer : ""));
+out:
+    store_conn_put(c);
+    return rc;
+}
+
+int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *actor, err_t *err)
+{
+    if (session_id.len == 0 || session_id.len >= IDENTITY_SESSION_ID_TEXT)
+        return err_set(err, DUPLA_EUNAUTH, "no valid session; log in");
+    char idhash[PKI_SHA256_HEX];
+    identity_sha256_hex(session_id.ptr, session_id.len, idhash);
+    store_conn_t *c;
+    int rc = store_conn_get(id->st, &c, err);
+    if (rc)
+        return rc;
+    store_stmt_t *s;
+    if ((rc = store_prepare(c,
+                            "SELECT s.last_seen_ms, s.expires_ms, u.id, u.org_id, u.username,"
+                            " u.roles, u.status, o.status, o.data_owner FROM identity_session s"
+                            " JOIN identity_user u ON u.id = s.user_id"
+                            " JOIN identity_org o ON o.id = u.org_id WHERE s.id_hash = ?",
+                            &s, err)))
+        goto out;
+    store_bind_cstr(s, 1, idhash);
+    rc = store_step(s, err);
+    int64_t now = clock_now_ms(), last_seen = 0, expires = 0;
+    bool active = false;
+    memset(actor, 0, sizeof *actor);
+    if (rc == STORE_ROW) {
+        last_seen = store_col_int64(s, 0);
+        expires = store_col_int64(s, 1);
+        actor->kind = ACTOR_USER;
+        str_copy(store_col_text(s, 2), actor->user_id, sizeof actor->user_id);
+        str_copy(store_col_text(s, 3), actor->org_id, sizeof actor->org_id);
+        str_copy(store_col_text(s, 4), actor->username, sizeof actor->username);
+        actor->roles = (unsigned)store_col_int64(s, 5);
+        active = store_col_int64(s, 6) == USER_ACTIVE && store_col_int64(s, 7) == ORG_ACTIVE;
+        actor->data_owner = store_col_int64(s, 8) != 0;
+        snprintf(actor->label, sizeof actor->label, "user:%s", actor->user_id);
+    }
+    store_stmt_done(s);
+    if (rc < 0)
+        goto out;
+    bool expired = rc == STORE_ROW && (now >= expires || now - last_seen >= id->session_idle_ms);
+    if (rc != STORE_ROW || expired || !active) {
+        if (expired || (rc == STORE_ROW && !active)) {
+            if (store_prepare(c, "DELETE FROM identity_session WHERE id_hash = ?", &s, NULL) == 0) {
+                store_bind_cstr(s, 1, idhash);
+                store_step(s, NULL);
+                store_stmt_done(s);
+            }
+        }
+        memset(actor, 0, sizeof *actor);
+        rc =
+            err_set(err, DUPLA_EUNAUTH,
+                    expired ? "the session has expired; log in again" : "no valid session; log in");
+        goto out;
+    }
+    rc = 0;
+    int64_t touch = id->session_idle_ms / 4 < IDENTITY_SESSION_TOUCH_MS ? id->session_idle_ms / 4
+                                                                        : IDENTITY_SESSION_TOUCH_MS;
+    if (now - last_seen >= touch &&
+        store_prepare(c, "UPDATE identity_session SET last_seen_ms = ? WHERE id_hash = ?", &s,
+                      NULL) == 0) {
+        store_bind_int64(s, 1, now);
+        store_bind_cstr(s, 2, idhash);
+        store_step(s, NULL);
+        store_stmt_done(s);
+    }
+out:
+    store_conn_put(c);
+    return rc;
+}
+
+int identity_logout(identity_t *id, str_t session_id, err_t *err)
+{
+    if (session_id.len == 0 || session_id.len >= IDENTITY_SESSION_ID_TEXT)
+        return 0;
+    char idhash[PKI_SHA256_HEX];
+    identity_sha256_hex(session_id.ptr, session_id.len, idhash);
+    store_conn_t *c;
+    int rc = store_conn_get(id->st, &c, err);
+    if (rc)
+        return rc;
+    store_stmt_t *s;
+    if ((rc = store_prepare(c, "DELETE FROM identity_session WHERE id_hash = ?", &s, err)) == 0) {
+        store_bind_cstr(s, 1, idhash);
+        rc = store_step(s, err);
+        store_stmt_done(s);
+        rc = rc < 0 ? rc : 0;
+    }
+    store_conn_put(c);
+    return rc;
+}

@@ -1,0 +1,487 @@
+/*
+ * ingest.c: one delivery, from sources to versions in the store.
+ *
+ * Order of work, so that a refused delivery costs nothing and a rejected
+ * one leaves nothing behind:
+ *   1. hash the content (the default delivery id) and read each source's
+ *      first line for the synthetic header; refuse by environment;
+ *   2. in one transaction: a known id ends here (already delivered, or a
+ *      conflict); else record the delivery and check, encode and store line
+ *      by line (after the first invalid line in all-or-nothing mode, lines
+ *      are still checked, to report them, but no longer written);
+ *   3. commit, or roll back when a line was invalid and skip_invalid is off.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "ingest/ingest_int.h"
+
+#define INGEST_PROGRESS_EVERY 4096
+#define INGEST_YEAR_MIN       1900
+#define INGEST_YEAR_MAX       9999
+/* The page cache of the connection that writes a delivery (KiB), and the
+ * SQLite default it returns to. */
+#define INGEST_SQLITE_CACHE_PRAGMA "PRAGMA cache_size = -262144"
+#define INGEST_SQLITE_CACHE_RESET  "PRAGMA cache_size = -2000"
+
+const char *ingest_status_name(enum ingest_status s)
+{
+    switch (s) {
+    case INGEST_ACCEPTED:
+        return "accepted";
+    case INGEST_PARTIAL:
+        return "partial";
+    case INGEST_ALREADY:
+        return "already-delivered";
+    case INGEST_REJECTED:
+        return "rejected";
+    case INGEST_REFUSED:
+        return "refused";
+    }
+    return "?";
+}
+
+void ingest_result_free(struct ingest_result *res)
+{
+    free(res->problems);
+    res->problems = NULL;
+    res->n_problems = 0;
+}
+
+/* The state of one delivery. */
+struct run {
+    const struct catalog_service *svc;
+    const struct ingest_options *opt;
+    struct ingest_result *res;
+    size_t max_problems;
+    size_t max_records;
+    store_conn_t *conn;
+    int64_t service_id;
+    struct dataset_delivery delivery;
+    struct keyset keys;
+    buf_t enc;
+    bool writing; /* false once a line was invalid (all-or-nothing) */
+    /* the line being checked */
+    const struct ingest_source *src;
+    long line;
+    bool line_bad;
+    struct ingest_problem first; /* the line's first problem (for the reject file) */
+};
+
+static void problem(struct run *r, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records a problem with the current line (or, with line 0, the delivery). */
+static void problem(struct run *r, const char *field, const char *fmt, ...)
+{
+    struct ingest_problem p = {.source = r->src ? r->src->name : "", .line = r->line};
+    snprintf(p.field, sizeof p.field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p.reason, sizeof p.reason, fmt, ap);
+    va_end(ap);
+    if (!r->line_bad)
+        r->first = p;
+    r->line_bad = true;
+    r->res->n_problems_total++;
+    if (r->res->n_problems < r->max_problems) {
+        if (!r->res->problems) {
+            r->res->problems = calloc(r->max_problems, sizeof *r->res->problems);
+            if (!r->res->problems)
+                return;
+        }
+        r->res->problems[r->res->n_problems++] = p;
+    }
+}
+
+static bool is_platform(const struct catalog_field *f)
+{
+    return f->role == CATALOG_ROLE_VERSION || f->role == CATALOG_ROLE_REGISTERED;
+}
+
+/* A header line: an object whose only key is "delivery". Sets *synthetic. */
+static bool parse_header(str_t line, bool *synthetic)
+{
+    *synthetic = false;
+    str_t t = str_trim(line);
+    if (t.len < 12 || t.ptr[0] != '{')
+        return false;
+    json_t *j = json_loadb(t.ptr, t.len, JSON_REJECT_DUPLICATES, NULL);
+    if (!j)
+        return false;
+    json_t *d = json_object_get(j, INGEST_HEADER_KEY);
+    bool ok = json_is_object(j) && json_object_size(j) == 1 && json_is_object(d);
+    if (ok)
+        *synthetic = json_is_true(json_object_get(d, "synthetic"));
+    json_decref(j);
+    return ok;
+}
+
+/* Reads each source's first non-empty line: how many carry a header saying
+ * synthetic. */
+static int scan_headers(const struct ingest_source *src, size_t n, size_t *n_synthetic, err_t *err)
+{
+    *n_synthetic = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct reader rd;
+        int rc = reader_open(&rd, &src[i], err);
+        if (rc)
+            return rc;
+        str_t line;
+        bool too_long, syn = false;
+        rc = reader_next(&rd, &line, &too_long, err);
+        if (rc == 1 && !too_long && parse_header(line, &syn) && syn)
+            (*n_synthetic)++;
+        reader_close(&rd);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Checks one record object; on success fills key and the encoding. */
+static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
+{
+    const struct catalog_service *svc = r->svc;
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        const struct catalog_field *f = catalog_field_find(svc, str_from_cstr(k));
+        if (!f)
+            problem(r, k, "unknown field (not in the %s catalogue)", svc->path);
+        else if (is_platform(f))
+            problem(r, k, "is set by the platform; leave it out");
+    }
+    struct catalog_value values[CATALOG_MAX_FIELDS];
+    struct catalog_value keys[4] = {{0}};
+    bool keys_ok = true; /* the key fields' values are there and well-formed */
+    for (size_t i = 0; i < svc->n_fields; i++) {
+        const struct catalog_field *f = &svc->fields[i];
+        if (is_platform(f))
+            continue;
+        struct catalog_value val;
+        json_t *j = json_object_get(obj, f->name);
+        err_t err; /* filled only on error */
+        if (catalog_value_from_json(f, j, &val, &err)) {
+            problem(r, f->name, "%s", err.detail);
+            keys_ok = keys_ok && !catalog_field_is_key(f);
+            continue;
+        }
+        if (!val.present && f->required) {
+            problem(r, f->name, "is required");
+            keys_ok = keys_ok && !catalog_field_is_key(f);
+            continue;
+        }
+        switch (f->role) {
+        case CATALOG_ROLE_SUBJECT:
+            keys[0] = val;
+            break;
+        case CATALOG_ROLE_YEAR:
+            keys[1] = val;
+            break;
+        case CATALOG_ROLE_PERIOD_START:
+            keys[2] = val;
+            break;
+        case CATALOG_ROLE_PERIOD_END:
+            keys[3] = val;
+            break;
+        default:
+            values[f->business_index] = val;
+        }
+    }
+    if (!keys_ok)
+        return;
+    if (dataset_subject_parse(svc->subject_kind, keys[0].s, &key->subject)) {
+        problem(r, svc->subject->name, "is not a %s number", catalog_ident_name(svc->subject_kind));
+        return;
+    }
+    if (svc->period_kind == CATALOG_PERIOD_YEAR) {
+        if (keys[1].i < INGEST_YEAR_MIN || keys[1].i > INGEST_YEAR_MAX) {
+            problem(r, svc->year->name, "must be an income year from %d to %d", INGEST_YEAR_MIN,
+                    INGEST_YEAR_MAX);
+            return;
+        }
+        dataset_year_period((int)keys[1].i, &key->period_start, &key->period_end);
+    } else {
+        key->period_start = (int32_t)keys[2].i;
+        key->period_end = (int32_t)keys[3].i;
+        if (key->period_end < key->period_start) {
+            problem(r, svc->period_end->name, "the period ends before it starts (%s)",
+                    svc->period_start->name);
+            return;
+        }
+    }
+    if (r->line_bad)
+        return;
+    err_t err;
+    if (dataset_encode(svc, values, &r->enc, &err))
+        problem(r, "", "the record is too large to store");
+}
+
+/* One line: checked, then stored when the delivery is still being written.
+ * Returns 0, or a negative error that ends the delivery. */
+static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, err_t *err)
+{
+    r->line_bad = false;
+    if (too_long) {
+        r->res->records++;
+        problem(r, "", "the line is longer than %d bytes", INGEST_MAX_LINE_BYTES);
+    } else {
+        json_error_t jerr;
+        json_t *obj = json_loadb(line.ptr, line.len, JSON_REJECT_DUPLICATES, &jerr);
+        r->res->records++;
+        struct dataset_key key = {0};
+        if (!obj) {
+            problem(r, "", "malformed JSON at column %d: %s", jerr.column, jerr.text);
+        } else if (!json_is_object(obj)) {
+            problem(r, "", "a record is a JSON object");
+        } else {
+            check_record(r, obj, &key);
+            const struct keyset_entry *prev;
+            int dup = r->line_bad ? 0
+                                  : keyset_add(&r->keys, &key, (uint32_t)src_index,
+                                               (uint32_t)r->line, &prev);
+            if (dup < 0) {
+                json_decref(obj);
+                return err_set(err, DUPLA_ENOMEM, "out of memory");
+            }
+            if (dup == 1)
+                problem(r, r->svc->subject->name,
+                        "the same subject and period as line %u of this delivery's source %u",
+                        prev->line, prev->source + 1);
+        }
+        if (!r->line_bad && r->writing) {
+            enum dataset_put_outcome o;
+            int64_t version;
+            int rc = dataset_put(r->conn, r->service_id, &key, buf_str(&r->enc),
+                                 r->res->registered_ms, r->delivery.seq, &o, &version, err);
+            if (rc) {
+                json_decref(obj);
+                return rc;
+            }
+            if (o == DATASET_NEW_VERSION)
+                r->res->new_versions++;
+            else
+                r->res->unchanged++;
+        }
+        json_decref(obj);
+    }
+    if (r->line_bad) {
+        r->res->rejected++;
+        if (!r->opt->skip_invalid) {
+            r->writing = false;
+        } else if (r->opt->reject) {
+            int rc = r->opt->reject(r->opt->reject_cls, &r->first, too_long ? STR_NULL : line);
+            if (rc)
+                return err_set(err, rc < 0 ? rc : DUPLA_EIO,
+                               "%s:%ld: the rejected line could not be recorded", r->src->name,
+                               r->line);
+        }
+    }
+    return 0;
+}
+
+static bool blank(str_t s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if (s.ptr[i] != ' ' && s.ptr[i] != '\t')
+            return false;
+    return true;
+}
+
+/* Step 2 and 3: inside the transaction. */
+static int run_lines(struct run *r, const struct ingest_source *src, size_t n, uint64_t total,
+                     err_t *err)
+{
+    struct ingest_progress prog = {.bytes_total = total};
+    uint64_t bytes_before = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct reader rd;
+        int rc = reader_open(&rd, &src[i], err);
+        if (rc)
+            return rc;
+        r->src = &src[i];
+        str_t line;
+        bool too_long;
+        while ((rc = reader_next(&rd, &line, &too_long, err)) == 1) {
+            r->line = rd.lineno;
+            bool syn;
+            if (!too_long && blank(line))
+                continue;
+            if (rd.lineno == 1 && !too_long && parse_header(line, &syn))
+                continue;
+            if ((size_t)r->res->records >= r->max_records) {
+                r->line = 0;
+                rc = err_set(err, DUPLA_ELIMIT,
+                             "%s: more than %zu records in one delivery; split it", src[i].name,
+                             r->max_records);
+                break;
+            }
+            if ((rc = do_line(r, i, line, too_long, err)))
+                break;
+            if (r->opt->progress && r->res->records % INGEST_PROGRESS_EVERY == 0) {
+                prog.records = r->res->records;
+                prog.bytes_done = bytes_before + rd.bytes;
+                r->opt->progress(r->opt->progress_cls, &prog);
+            }
+        }
+        bytes_before += rd.bytes;
+        reader_close(&rd);
+        if (rc < 0)
+            return rc;
+    }
+    if (r->opt->progress) {
+        prog.records = r->res->records;
+        prog.bytes_done = total;
+        r->opt->progress(r->opt->progress_cls, &prog);
+    }
+    return 0;
+}
+
+int ingest_delivery(store_t *st, const struct catalog_service *svc,
+                    const struct ingest_source *sources, size_t n_sources,
+                    const struct ingest_options *opt, struct ingest_result *res, err_t *err)
+{
+    memset(res, 0, sizeof *res);
+    res->status = INGEST_REJECTED;
+    if (n_sources == 0 || n_sources > INGEST_MAX_SOURCES)
+        return err_set(err, DUPLA_EINVAL, "a delivery has 1 to %d sources", INGEST_MAX_SOURCES);
+    if (opt->delivery_id &&
+        (strlen(opt->delivery_id) == 0 || strlen(opt->delivery_id) > DATASET_DELIVERY_ID_MAX))
+        return err_param(err, DUPLA_EINVAL, "delivery-id", "a delivery id has 1 to %d bytes",
+                         DATASET_DELIVERY_ID_MAX);
+
+    /* 1. content hash and the synthetic marking */
+    char sha[DATASET_SHA256_HEX + 1];
+    uint64_t total;
+    int rc = ingest_hash_sources(svc, sources, n_sources, sha, &total, err);
+    if (rc)
+        return rc;
+    if (opt->delivery_id)
+        snprintf(res->delivery_id, sizeof res->delivery_id, "%s", opt->delivery_id);
+    else
+        snprintf(res->delivery_id, sizeof res->delivery_id, "sha256:%s", sha);
+    size_t n_syn;
+    if ((rc = scan_headers(sources, n_sources, &n_syn, err)))
+        return rc;
+    if (!opt->synthetic && n_syn > 0 && n_syn < n_sources) {
+        res->status = INGEST_REFUSED;
+        return err_set(err, DUPLA_EFORBIDDEN,
+                       "%zu of the %zu sources are marked synthetic and the others not: a "
+                       "delivery is synthetic as a whole",
+                       n_syn, n_sources);
+    }
+    res->synthetic = opt->synthetic || n_syn == n_sources;
+    if (opt->environment == ENV_PRODUCTION && res->synthetic) {
+        res->status = INGEST_REFUSED;
+        return err_set(err, DUPLA_EFORBIDDEN,
+                       "this is a production deployment: it refuses synthetic (test) data");
+    }
+    if (opt->environment == ENV_TEST && !res->synthetic) {
+        res->status = INGEST_REFUSED;
+        return err_set(err, DUPLA_EFORBIDDEN,
+                       "this is a test deployment: it takes only data marked synthetic (a "
+                       "{\"%s\":{\"synthetic\":true}} first line, or --synthetic)",
+                       INGEST_HEADER_KEY);
+    }
+
+    /* 2. the transaction */
+    struct run r = {.svc = svc,
+                    .opt = opt,
+                    .res = res,
+                    .max_problems =
+                        opt->max_problems ? opt->max_problems : INGEST_DEFAULT_MAX_PROBLEMS,
+                    .max_records = opt->max_records ? opt->max_records : INGEST_DEFAULT_MAX_RECORDS,
+                    .writing = true};
+    bool big_cache = false;
+    keyset_init(&r.keys);
+    buf_init(&r.enc, DATASET_ENCODED_MAX);
+    res->registered_ms = opt->now_ms ? opt->now_ms : clock_now_ms();
+    if ((rc = store_conn_get(st, &r.conn, err)))
+        goto out;
+    /* A large delivery inserts all over the record tree: give this
+     * connection a page cache that holds the tree's upper levels and the
+     * delivery's dirty pages, instead of SQLite's default of 2 MB. */
+    big_cache = strcmp(store_backend(st), "sqlite") == 0;
+    if (big_cache && (rc = store_exec(r.conn, INGEST_SQLITE_CACHE_PRAGMA, err)))
+        goto out;
+    if ((rc = store_begin(r.conn, err)))
+        goto out;
+    struct dataset_delivery old;
+    rc = dataset_delivery_find(r.conn, str_from_cstr(res->delivery_id), &old, err);
+    if (rc == 0) {
+        if (strcmp(old.content_sha256, sha) != 0) {
+            res->status = INGEST_REFUSED;
+            rc = err_param(err, DUPLA_ECONFLICT, "delivery-id",
+                           "delivery %s was received before with other content; a delivery id "
+                           "is used once",
+                           res->delivery_id);
+            goto out;
+        }
+        res->status = INGEST_ALREADY;
+        res->synthetic = old.synthetic;
+        res->records = old.records;
+        res->new_versions = old.new_versions;
+        res->unchanged = old.unchanged;
+        res->rejected = old.rejected;
+        res->registered_ms = old.received_ms;
+        goto out;
+    }
+    if (rc != DUPLA_ENOTFOUND)
+        goto out;
+    err_clear(err);
+    struct dataset_delivery *d = &r.delivery;
+    snprintf(d->id, sizeof d->id, "%s", res->delivery_id);
+    snprintf(d->source, sizeof d->source, "%s", opt->source ? opt->source : "unknown");
+    memcpy(d->content_sha256, sha, sizeof d->content_sha256);
+    d->received_ms = res->registered_ms;
+    d->synthetic = res->synthetic;
+    if ((rc = dataset_delivery_begin(r.conn, svc, d, err)) ||
+        (rc = dataset_service_id(r.conn, svc, false, &r.service_id, err)))
+        goto out;
+    if ((rc = run_lines(&r, sources, n_sources, total, err)))
+        goto out;
+
+    /* 3. commit or roll back */
+    if (res->rejected > 0 && !opt->skip_invalid) {
+        res->status = INGEST_REJECTED;
+        res->new_versions = res->unchanged = 0;
+        rc = err_set(err, DUPLA_EINVAL, "%lld of %lld records are invalid; nothing was stored",
+                     (long long)res->rejected, (long long)res->records);
+        goto out;
+    }
+    d->records = res->records;
+    d->new_versions = res->new_versions;
+    d->unchanged = res->unchanged;
+    d->rejected = res->rejected;
+    if ((rc = dataset_delivery_finish(r.conn, d, err)) || (rc = store_commit(r.conn, err)))
+        goto out;
+    res->status = res->rejected ? INGEST_PARTIAL : INGEST_ACCEPTED;
+    log_json(LOG_INFO, "delivery stored",
+             json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}", "delivery", d->id, "service",
+                       svc->path, "source", d->source, "synthetic", d->synthetic, "records",
+                       (json_int_t)d->records, "new_versions", (json_int_t)d->new_versions,
+                       "unchanged", (json_int_t)d->unchanged, "rejected", (json_int_t)d->rejected));
+out:
+    if (r.conn) {
+        if (store_in_transaction(r.conn))
+            store_rollback(r.conn);
+        if (big_cache)
+            store_exec(r.conn, INGEST_SQLITE_CACHE_RESET, NULL);
+        store_conn_put(r.conn);
+    }
+    if (rc && rc != DUPLA_EINVAL && res->status != INGEST_REFUSED) {
+        /* nothing was stored */
+        res->new_versions = res->unchanged = 0;
+        if (res->status != INGEST_ALREADY)
+            res->status = INGEST_REJECTED;
+    }
+    keyset_free(&r.keys);
+    buf_free(&r.enc);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * internal.h: what the token module's files share.
+ */
+#ifndef DUPLA_TOKEN_INTERNAL_H
+#define DUPLA_TOKEN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "token/token.h"
+
+struct token_key {
+    char kid[PKI_KID_MAX];
+    unsigned char pub[PKI_ED25519_PUB_LEN];
+    pki_verifier_t *verifier;
+    int64_t created_ms;
+    int64_t retired_ms; /* when its successor was made; 0 for the active key */
+};
+
+struct token_keyset {
+    size_t n;
+    struct token_key keys[TOKEN_KEYS_MAX]; /* oldest first; the last is active */
+    pki_signer_t *signer;                  /* the active key's private half */
+};
+
+struct token_service {
+    struct token_config cfg;
+    identity_t *id;
+    pthread_rwlock_t lock;     /* guards keys (swapped on reload) */
+    pthread_mutex_t sign_lock; /* one signature at a time per key */
+    struct token_keyset *keys;
+    int64_t keys_checked_ms;   /* last look at the folder */
+    int64_t keys_dir_mtime_ns; /* the folder's mtime when loaded */
+    pthread_mutex_t check_lock;
+};
+
+/* keyset.c */
+/* Loads the folder into a new keyset (oldest first), dropping keys that can
+ * no longer verify anything at now_ms. */
+int token_keyset_load(const struct token_config *cfg, int64_t now_ms, struct token_keyset **out,
+                      int64_t *dir_mtime_ns, err_t *err);
+void token_keyset_free(struct token_keyset *ks);
+/* Reloads when the folder changed (checked at most every
+ * TOKEN_KEYSET_POLL_MS unless force). */
+void token_keys_maybe_reload(token_service_t *ts, bool force);
+/* Creates key_dir (0700) if missing. */
+int token_keydir_ensure(const char *dir, err_t *err);
+
+#endif

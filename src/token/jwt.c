@@ -1,0 +1,262 @@
+/*
+ * jwt.c: issuing and verifying access tokens (JWS compact serialisation,
+ * EdDSA). See token.h for the header and claims and for the order of the
+ * checks; every refusal names its reason in err->type (TOKEN_REFUSE_*).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/encode.h"
+#include "core/uuid.h"
+#include "token/internal.h"
+
+#define JWT_ALG "EdDSA"
+
+static int refuse(err_t *err, const char *type, const char *detail)
+{
+    err_set(err, DUPLA_EUNAUTH, "%s", detail);
+    err_http(err, 401, type);
+    return DUPLA_EUNAUTH;
+}
+
+/* Appends base64url(data) to b. */
+static int append_b64(buf_t *b, const void *data, size_t n)
+{
+    char *tmp = malloc(base64url_encoded_size(n));
+    if (!tmp)
+        return DUPLA_ENOMEM;
+    size_t len = base64url_encode(data, n, tmp);
+    int rc = buf_append(b, tmp, len);
+    free(tmp);
+    return rc;
+}
+
+int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t now_ms, char **jwt,
+                struct token_issued *info, err_t *err)
+{
+    token_keys_maybe_reload(ts, false);
+    struct token_issued inf;
+    memset(&inf, 0, sizeof inf);
+    if (uuid_v4(inf.jti))
+        return err_internal(err, DUPLA_EIO, "token: no random bytes for a token id");
+    inf.iat_s = now_ms / 1000;
+    inf.exp_s = inf.iat_s + ts->cfg.lifetime_s;
+    inf.expires_in = ts->cfg.lifetime_s;
+    char x5t[TOKEN_THUMBPRINT_B64];
+    base64url_encode(p->cert_sha256, PKI_SHA256_LEN, x5t);
+
+    buf_t b;
+    buf_init(&b, TOKEN_MAX_BYTES);
+    int rc = 0;
+    char *claims = NULL;
+    pthread_rwlock_rdlock(&ts->lock);
+    const struct token_key *active = &ts->keys->keys[ts->keys->n - 1];
+    snprintf(inf.kid, sizeof inf.kid, "%s", active->kid);
+    json_t *header = json_pack("{s:s, s:s, s:s}", "alg", JWT_ALG, "typ", "JWT", "kid", inf.kid);
+    json_t *payload =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:s}}", "iss",
+                  ts->cfg.issuer, "aud", ts->cfg.audience, "sub", p->system_id, "org_cvr",
+                  p->org_cvr, "org_id", p->org_id, "env", environment_name(ts->cfg.env), "scope",
+                  TOKEN_SCOPE, "iat", (json_int_t)inf.iat_s, "nbf", (json_int_t)inf.iat_s, "exp",
+                  (json_int_t)inf.exp_s, "jti", inf.jti, "cnf", "x5t#S256", x5t);
+    char *htext = header ? json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    claims = payload ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(header);
+    json_decref(payload);
+    if (!htext || !claims || append_b64(&b, htext, strlen(htext)) || buf_append_cstr(&b, ".") ||
+        append_b64(&b, claims, strlen(claims))) {
+        rc = err_internal(err, DUPLA_ENOMEM, "token: cannot build the token");
+    } else {
+        unsigned char sig[PKI_ED25519_SIG_LEN];
+        pthread_mutex_lock(&ts->sign_lock);
+        rc = pki_sign(ts->keys->signer, b.data, b.len, sig, err);
+        pthread_mutex_unlock(&ts->sign_lock);
+        if (!rc && (buf_append_cstr(&b, ".") || append_b64(&b, sig, sizeof sig)))
+            rc = err_internal(err, DUPLA_ENOMEM, "token: cannot build the token");
+    }
+    pthread_rwlock_unlock(&ts->lock);
+    free(htext);
+    free(claims);
+    if (rc) {
+        buf_free(&b);
+        return rc;
+    }
+    *jwt = b.data; /* the buffer's memory becomes the caller's */
+    if (info)
+        *info = inf;
+    return 0;
+}
+
+/* Decodes a base64url part into a JSON object (duplicates refused). */
+static json_t *decode_json(str_t part, size_t max)
+{
+    if (part.len == 0 || part.len > (max * 4 + 2) / 3)
+        return NULL;
+    char *raw = malloc(max);
+    if (!raw)
+        return NULL;
+    long n = base64url_decode(part, raw, max);
+    json_t *j = n > 0 ? json_loadb(raw, (size_t)n, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    free(raw);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* Copies the verifier of kid (under the read lock) and checks sig over
+ * signed. 1 if kid is unknown, 0 if valid, DUPLA_ECRYPTO if not. */
+static int check_signature(token_service_t *ts, const char *kid, str_t signed_part,
+                           const unsigned char *sig)
+{
+    int rc = 1;
+    pthread_rwlock_rdlock(&ts->lock);
+    for (size_t i = 0; i < ts->keys->n; i++)
+        if (strcmp(ts->keys->keys[i].kid, kid) == 0) {
+            rc = pki_verify(ts->keys->keys[i].verifier, signed_part.ptr, signed_part.len, sig)
+                     ? DUPLA_ECRYPTO
+                     : 0;
+            break;
+        }
+    pthread_rwlock_unlock(&ts->lock);
+    return rc;
+}
+
+static bool aud_ok(json_t *aud, const char *want)
+{
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), want) == 0;
+    if (json_is_array(aud)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(aud, i, v) if (json_is_string(v) &&
+                                          strcmp(json_string_value(v), want) == 0) return true;
+    }
+    return false;
+}
+
+int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_principal *out,
+                 err_t *err)
+{
+    if (jwt.len == 0 || jwt.len > TOKEN_MAX_BYTES)
+        return refuse(err, TOKEN_REFUSE_MALFORMED, "the token is empty or too long");
+    str_t h, rest, p, s;
+    if (!str_split(jwt, '.', &h, &rest) || !str_split(rest, '.', &p, &s) ||
+        memchr(s.ptr, '.', s.len) || h.len == 0 || p.len == 0)
+        return refuse(err, TOKEN_REFUSE_MALFORMED, "the token is not a signed JWT");
+    json_t *header = decode_json(h, TOKEN_HEADER_MAX);
+    if (!header)
+        return refuse(err, TOKEN_REFUSE_MALFORMED, "the token's header is not valid");
+    json_t *claims = NULL;
+    int rc;
+    const char *alg = json_string_value(json_object_get(header, "alg"));
+    const char *kid = json_string_value(json_object_get(header, "kid"));
+    json_t *typ = json_object_get(header, "typ");
+    if (!alg || strcmp(alg, JWT_ALG) != 0) {
+        rc = refuse(err, TOKEN_REFUSE_ALG, "the token's algorithm is not EdDSA");
+        goto out;
+    }
+    if (json_object_get(header, "crit") ||
+        (typ && (!json_is_string(typ) || strcmp(json_string_value(typ), "JWT") != 0))) {
+        rc = refuse(err, TOKEN_REFUSE_MALFORMED, "the token's header has an unknown typ or crit");
+        goto out;
+    }
+    if (!kid || strlen(kid) >= PKI_KID_MAX) {
+        rc = refuse(err, TOKEN_REFUSE_KID, "the token names no key we know");
+        goto out;
+    }
+    unsigned char sig[PKI_ED25519_SIG_LEN + 1];
+    if (base64url_decode(s, sig, sizeof sig) != PKI_ED25519_SIG_LEN) {
+        rc = refuse(err, TOKEN_REFUSE_SIGNATURE, "the token's signature is not valid");
+        goto out;
+    }
+    str_t signed_part = {jwt.ptr, h.len + 1 + p.len};
+    rc = check_signature(ts, kid, signed_part, sig);
+    if (rc == 1) {
+        token_keys_maybe_reload(ts, true);
+        rc = check_signature(ts, kid, signed_part, sig);
+    }
+    if (rc == 1) {
+        rc = refuse(err, TOKEN_REFUSE_KID, "the token names no key we know");
+        goto out;
+    }
+    if (rc) {
+        rc = refuse(err, TOKEN_REFUSE_SIGNATURE, "the token's signature is not valid");
+        goto out;
+    }
+    claims = decode_json(p, TOKEN_PAYLOAD_MAX);
+    if (!claims) {
+        rc = refuse(err, TOKEN_REFUSE_MALFORMED, "the token's claims are not valid");
+        goto out;
+    }
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    const char *cvr = json_string_value(json_object_get(claims, "org_cvr"));
+    const char *env = json_string_value(json_object_get(claims, "env"));
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
+    json_t *iat = json_object_get(claims, "iat");
+    const char *x5t =
+        json_string_value(json_object_get(json_object_get(claims, "cnf"), "x5t#S256"));
+    if (!iss || !sub || !cvr || !env || !jti || !json_is_integer(exp) || !json_is_integer(nbf) ||
+        !json_is_integer(iat) || !x5t) {
+        rc = refuse(err, TOKEN_REFUSE_CLAIMS, "the token lacks a required claim");
+        goto out;
+    }
+    if (strcmp(iss, ts->cfg.issuer) != 0) {
+        rc = refuse(err, TOKEN_REFUSE_ISSUER, "the token's issuer is not this platform");
+        goto out;
+    }
+    if (!aud_ok(json_object_get(claims, "aud"), ts->cfg.audience)) {
+        rc = refuse(err, TOKEN_REFUSE_AUDIENCE, "the token is not meant for this platform");
+        goto out;
+    }
+    int64_t leeway_ms = (int64_t)ts->cfg.leeway_s * 1000;
+    if (now_ms >= json_integer_value(exp) * 1000 + leeway_ms) {
+        rc = refuse(err, TOKEN_REFUSE_EXPIRED, "the token has expired");
+        goto out;
+    }
+    if (json_integer_value(nbf) * 1000 - leeway_ms > now_ms ||
+        json_integer_value(iat) * 1000 - leeway_ms > now_ms) {
+        rc = refuse(err, TOKEN_REFUSE_NOT_YET, "the token is not valid yet");
+        goto out;
+    }
+    if (strcmp(env, environment_name(ts->cfg.env)) != 0) {
+        rc = refuse(err, TOKEN_REFUSE_ENV, "the token is for another environment");
+        goto out;
+    }
+    unsigned char sha[PKI_SHA256_LEN + 1];
+    if (base64url_decode(str_from_cstr(x5t), sha, sizeof sha) != PKI_SHA256_LEN ||
+        strlen(jti) > UUID_STR_LEN) {
+        rc = refuse(err, TOKEN_REFUSE_CLAIMS, "the token's cnf or jti claim is not valid");
+        goto out;
+    }
+    struct identity_principal ip;
+    if ((rc = identity_check_principal(ts->id, str_from_cstr(sub), str_from_cstr(cvr), sha,
+                                       ts->cfg.env, now_ms, &ip, err))) {
+        /* The system or organisation is no longer active: the token is
+         * invalid (401), with the registry's reason as type. */
+        err->code = DUPLA_EUNAUTH;
+        err->status = 401;
+        rc = DUPLA_EUNAUTH;
+        goto out;
+    }
+    memset(out, 0, sizeof *out);
+    snprintf(out->system_id, sizeof out->system_id, "%s", ip.system_id);
+    snprintf(out->system_name, sizeof out->system_name, "%s", ip.system_name);
+    snprintf(out->org_id, sizeof out->org_id, "%s", ip.org_id);
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", ip.org_cvr);
+    out->env = ts->cfg.env;
+    memcpy(out->cert_sha256, sha, PKI_SHA256_LEN);
+    snprintf(out->cert_thumbprint, sizeof out->cert_thumbprint, "%s", x5t);
+    snprintf(out->jti, sizeof out->jti, "%s", jti);
+    out->exp_s = json_integer_value(exp);
+    rc = 0;
+out:
+    json_decref(header);
+    json_decref(claims);
+    return rc;
+}

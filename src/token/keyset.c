@@ -1,0 +1,272 @@
+/*
+ * keyset.c: the signing-key folder: loading, noticing changes, rotation and
+ * the JWKS document.
+ *
+ * The folder holds key-<created ms>.pem files (Ed25519 private keys, 0600).
+ * Sorted by creation, the last is the active signing key; key i was retired
+ * when key i+1 was made and keeps verifying for lifetime + leeway after
+ * that, which is as long as any token it signed can be valid.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/encode.h"
+#include "core/log.h"
+#include "token/internal.h"
+
+#define KEY_PREFIX    "key-"
+#define KEY_SUFFIX    ".pem"
+#define KEY_FILES_MAX 256 /* files looked at in the folder */
+
+struct key_file {
+    int64_t created_ms;
+    char name[64];
+};
+
+int token_keydir_ensure(const char *dir, err_t *err)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return err_set(err, DUPLA_EIO, "token: cannot create the key folder %s: %s", dir,
+                       strerror(errno));
+    return 0;
+}
+
+/* Parses "key-<digits>.pem". */
+static bool key_name(const char *name, int64_t *created)
+{
+    size_t n = strlen(name), pl = strlen(KEY_PREFIX), sl = strlen(KEY_SUFFIX);
+    if (n <= pl + sl || strncmp(name, KEY_PREFIX, pl) != 0 ||
+        strcmp(name + n - sl, KEY_SUFFIX) != 0)
+        return false;
+    str_t digits = {name + pl, n - pl - sl};
+    return str_is_digits(digits) && str_to_int64(digits, created) == 0;
+}
+
+static int cmp_key_file(const void *a, const void *b)
+{
+    int64_t x = ((const struct key_file *)a)->created_ms,
+            y = ((const struct key_file *)b)->created_ms;
+    return x < y ? -1 : x > y;
+}
+
+/* The key files of dir, oldest first, into files (KEY_FILES_MAX). */
+static int list_keys(const char *dir, struct key_file *files, size_t *n, err_t *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return err_set(err, DUPLA_EIO, "token: cannot read the key folder %s: %s", dir,
+                       strerror(errno));
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && *n < KEY_FILES_MAX) {
+        int64_t created;
+        if (!key_name(e->d_name, &created) || strlen(e->d_name) >= sizeof files[0].name)
+            continue;
+        files[*n].created_ms = created;
+        str_copy(str_from_cstr(e->d_name), files[*n].name, sizeof files[0].name);
+        (*n)++;
+    }
+    closedir(d);
+    qsort(files, *n, sizeof *files, cmp_key_file);
+    return 0;
+}
+
+static int64_t keep_ms(const struct token_config *cfg)
+{
+    return (int64_t)(cfg->lifetime_s + cfg->leeway_s) * 1000;
+}
+
+void token_keyset_free(struct token_keyset *ks)
+{
+    if (!ks)
+        return;
+    for (size_t i = 0; i < ks->n; i++)
+        pki_verifier_free(ks->keys[i].verifier);
+    pki_signer_free(ks->signer);
+    free(ks);
+}
+
+static int dir_mtime(const char *dir, int64_t *ns)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return -1;
+    *ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    return 0;
+}
+
+int token_keyset_load(const struct token_config *cfg, int64_t now_ms, struct token_keyset **out,
+                      int64_t *mtime_ns, err_t *err)
+{
+    struct key_file *files = calloc(KEY_FILES_MAX, sizeof *files);
+    struct token_keyset *ks = calloc(1, sizeof *ks);
+    int rc = 0;
+    size_t n = 0;
+    if (!files || !ks) {
+        rc = err_internal(err, DUPLA_ENOMEM, "token: out of memory");
+        goto out;
+    }
+    if (mtime_ns && dir_mtime(cfg->key_dir, mtime_ns))
+        *mtime_ns = 0;
+    if ((rc = list_keys(cfg->key_dir, files, &n, err)))
+        goto out;
+    if (n == 0) {
+        rc = err_set(err, DUPLA_ENOTFOUND, "token: no signing key in %s", cfg->key_dir);
+        goto out;
+    }
+    /* The first key still worth holding: every older one's tokens expired. */
+    size_t first = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (files[i + 1].created_ms + keep_ms(cfg) < now_ms)
+            first = i + 1;
+    if (n - first > TOKEN_KEYS_MAX)
+        first = n - TOKEN_KEYS_MAX;
+    for (size_t i = first; i < n; i++) {
+        char path[CONFIG_PATH_MAX + 80];
+        snprintf(path, sizeof path, "%s/%s", cfg->key_dir, files[i].name);
+        pki_signer_t *signer;
+        if ((rc = pki_signer_load(path, &signer, err)))
+            goto out;
+        struct token_key *k = &ks->keys[ks->n];
+        snprintf(k->kid, sizeof k->kid, "%s", pki_signer_kid(signer));
+        pki_signer_public(signer, k->pub);
+        k->created_ms = files[i].created_ms;
+        k->retired_ms = i + 1 < n ? files[i + 1].created_ms : 0;
+        if ((rc = pki_verifier_new(k->pub, &k->verifier, err))) {
+            pki_signer_free(signer);
+            goto out;
+        }
+        ks->n++;
+        if (i + 1 == n)
+            ks->signer = signer;
+        else
+            pki_signer_free(signer);
+    }
+out:
+    free(files);
+    if (rc) {
+        token_keyset_free(ks);
+        return rc;
+    }
+    *out = ks;
+    return 0;
+}
+
+void token_keys_maybe_reload(token_service_t *ts, bool force)
+{
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&ts->check_lock);
+    if (!force && now - ts->keys_checked_ms < TOKEN_KEYSET_POLL_MS) {
+        pthread_mutex_unlock(&ts->check_lock);
+        return;
+    }
+    if (force && now - ts->keys_checked_ms < TOKEN_KEYSET_POLL_MS / 10) {
+        /* An unknown kid forces a look, but not more often than this, so
+         * that a flood of forged kids cannot make us read the folder. */
+        pthread_mutex_unlock(&ts->check_lock);
+        return;
+    }
+    ts->keys_checked_ms = now;
+    int64_t mt = 0;
+    bool changed = dir_mtime(ts->cfg.key_dir, &mt) == 0 && mt != ts->keys_dir_mtime_ns;
+    /* Keys age out even when the folder does not change. */
+    bool aged = false;
+    pthread_rwlock_rdlock(&ts->lock);
+    for (size_t i = 0; i < ts->keys->n; i++)
+        if (ts->keys->keys[i].retired_ms && ts->keys->keys[i].retired_ms + keep_ms(&ts->cfg) < now)
+            aged = true;
+    pthread_rwlock_unlock(&ts->lock);
+    if (changed || aged) {
+        struct token_keyset *ks;
+        err_t err;
+        err_clear(&err);
+        if (token_keyset_load(&ts->cfg, now, &ks, &mt, &err) == 0) {
+            pthread_rwlock_wrlock(&ts->lock);
+            pthread_mutex_lock(&ts->sign_lock);
+            struct token_keyset *old = ts->keys;
+            ts->keys = ks;
+            pthread_mutex_unlock(&ts->sign_lock);
+            ts->keys_dir_mtime_ns = mt;
+            pthread_rwlock_unlock(&ts->lock);
+            token_keyset_free(old);
+            log_info("token: signing keys reloaded (%zu held, active %s)", ks->n,
+                     ks->keys[ks->n - 1].kid);
+        } else {
+            log_warn("token: reloading the signing keys failed (keeping the old ones): %s",
+                     err.log);
+        }
+    }
+    pthread_mutex_unlock(&ts->check_lock);
+}
+
+json_t *token_jwks(token_service_t *ts)
+{
+    token_keys_maybe_reload(ts, false);
+    json_t *keys = json_array();
+    pthread_rwlock_rdlock(&ts->lock);
+    for (size_t i = ts->keys->n; i-- > 0;) {
+        const struct token_key *k = &ts->keys->keys[i];
+        char x[TOKEN_THUMBPRINT_B64];
+        base64url_encode(k->pub, sizeof k->pub, x);
+        json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv",
+                                              "Ed25519", "x", x, "kid", k->kid, "use", "sig", "alg",
+                                              "EdDSA"));
+    }
+    pthread_rwlock_unlock(&ts->lock);
+    return json_pack("{s:o}", "keys", keys);
+}
+
+void token_active_kid(token_service_t *ts, char *kid)
+{
+    pthread_rwlock_rdlock(&ts->lock);
+    snprintf(kid, PKI_KID_MAX, "%s", ts->keys->keys[ts->keys->n - 1].kid);
+    pthread_rwlock_unlock(&ts->lock);
+}
+
+int token_rotate_key(const struct token_config *cfg, char *kid_out, err_t *err)
+{
+    int rc = token_keydir_ensure(cfg->key_dir, err);
+    if (rc)
+        return rc;
+    struct key_file *files = calloc(KEY_FILES_MAX, sizeof *files);
+    if (!files)
+        return err_internal(err, DUPLA_ENOMEM, "token: out of memory");
+    size_t n = 0;
+    if ((rc = list_keys(cfg->key_dir, files, &n, err)))
+        goto out;
+    int64_t now = clock_now_ms();
+    /* Strictly newer than every key there, so that it sorts last. */
+    int64_t created = now;
+    if (n && files[n - 1].created_ms >= created)
+        created = files[n - 1].created_ms + 1;
+    char path[CONFIG_PATH_MAX + 80];
+    snprintf(path, sizeof path, "%s/" KEY_PREFIX "%013lld" KEY_SUFFIX, cfg->key_dir,
+             (long long)created);
+    if ((rc = pki_signer_generate(path, err)))
+        goto out;
+    pki_signer_t *s;
+    if ((rc = pki_signer_load(path, &s, err)))
+        goto out;
+    if (kid_out)
+        snprintf(kid_out, PKI_KID_MAX, "%s", pki_signer_kid(s));
+    pki_signer_free(s);
+    /* Delete keys whose every token has expired: key i retired when key i+1
+     * was made (the new key retires the previous newest just now). */
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (files[i + 1].created_ms + keep_ms(cfg) < now) {
+            char old[CONFIG_PATH_MAX + 80];
+            snprintf(old, sizeof old, "%s/%s", cfg->key_dir, files[i].name);
+            if (unlink(old) != 0)
+                log_warn("token: cannot delete the expired key %s: %s", old, strerror(errno));
+        }
+    }
+out:
+    free(files);
+    return rc;
+}

@@ -1,0 +1,302 @@
+/*
+ * routes.c: POST <token.path> (issue over mTLS), GET /.well-known/jwks.json,
+ * and the bearer check the data routes call. See routes.h for the refusals.
+ */
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "token/internal.h"
+#include "token/routes.h"
+
+struct form_param {
+    str_t name;
+    str_t value;
+};
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s ('+' is a space) into the arena. -1 on a bad escape. */
+static int form_decode(arena_t *a, str_t s, str_t *out)
+{
+    char *p = arena_alloc(a, s.len + 1);
+    if (!p)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (c == '+') {
+            p[n++] = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= s.len)
+                return -1;
+            int h = hexval(s.ptr[i + 1]), l = hexval(s.ptr[i + 2]);
+            if (h < 0 || l < 0)
+                return -1;
+            p[n++] = (char)(h * 16 + l);
+            i += 2;
+        } else {
+            p[n++] = c;
+        }
+    }
+    *out = (str_t){p, n};
+    return 0;
+}
+
+/* Parses an x-www-form-urlencoded body. -1 when malformed, too many
+ * parameters, or a parameter repeats (RFC 6749 3.2). */
+static int form_parse(arena_t *a, str_t body, struct form_param *out, size_t *n)
+{
+    *n = 0;
+    str_t rest = body, item;
+    while (rest.len) {
+        str_split(rest, '&', &item, &rest);
+        if (item.len == 0)
+            continue;
+        if (*n == TOKEN_FORM_PARAMS_MAX)
+            return -1;
+        str_t name, value;
+        str_split(item, '=', &name, &value);
+        if (name.len == 0 || form_decode(a, name, &out[*n].name) ||
+            form_decode(a, value, &out[*n].value))
+            return -1;
+        for (size_t i = 0; i < *n; i++)
+            if (str_eq(out[i].name, out[*n].name))
+                return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
+static bool form_get(const struct form_param *p, size_t n, const char *name, str_t *value)
+{
+    for (size_t i = 0; i < n; i++)
+        if (str_eq_cstr(p[i].name, name)) {
+            *value = p[i].value;
+            return true;
+        }
+    return false;
+}
+
+/* The x-transaktion-id, if it is a plausible id (else "" or "invalid"). */
+static void transaction_id(http_request_t *req, char *out, size_t cap)
+{
+    str_t v;
+    out[0] = '\0';
+    if (!http_req_header(req, "x-transaktion-id", &v))
+        return;
+    bool ok = v.len > 0 && v.len <= TOKEN_TXID_MAX;
+    for (size_t i = 0; ok && i < v.len; i++) {
+        char c = v.ptr[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             c == '-' || c == '_' || c == '.';
+    }
+    if (ok)
+        str_copy(v, out, cap);
+    else
+        snprintf(out, cap, "invalid");
+}
+
+/* Answers an OAuth 2 error and logs the refusal. */
+static int oauth_error(http_request_t *req, unsigned status, const char *error, const char *code,
+                       const char *description, const char *txid, const char *cert_sha256)
+{
+    json_t *f = json_pack("{s:s, s:s, s:s, s:i}", "error", error, "error_code", code, "request_id",
+                          http_req_id(req), "status", (int)status);
+    if (txid[0])
+        json_object_set_new(f, "transaktion_id", json_string(txid));
+    if (cert_sha256 && cert_sha256[0])
+        json_object_set_new(f, "cert_sha256", json_string(cert_sha256));
+    log_json(LOG_INFO, "token refused", f);
+    http_reply_header(req, "Cache-Control", "no-store");
+    http_reply_header(req, "Pragma", "no-cache");
+    return http_reply_json(req, status,
+                           json_pack("{s:s, s:s, s:s}", "error", error, "error_description",
+                                     description, "error_code", code));
+}
+
+/* Why the TLS layer did not verify a presented certificate. */
+static const char *tls_refusal(const struct http_client_cert *cc, const char **description)
+{
+    unsigned st = cc->gnutls_status;
+    if (st & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA |
+              GNUTLS_CERT_SIGNATURE_FAILURE | GNUTLS_CERT_INSECURE_ALGORITHM)) {
+        *description = "the client certificate does not chain to a trusted CA";
+        return "certificate_untrusted";
+    }
+    if (st & GNUTLS_CERT_REVOKED) {
+        *description = "the client certificate is revoked";
+        return "certificate_revoked";
+    }
+    if (st & GNUTLS_CERT_EXPIRED) {
+        *description = "the client certificate has expired";
+        return "certificate_expired";
+    }
+    if (st & GNUTLS_CERT_NOT_ACTIVATED) {
+        *description = "the client certificate is not valid yet";
+        return "certificate_expired";
+    }
+    *description = "the client certificate could not be verified";
+    return "certificate_untrusted";
+}
+
+static bool form_content_type(http_request_t *req)
+{
+    str_t ct;
+    if (!http_req_header(req, "Content-Type", &ct))
+        return true;
+    str_t media, params;
+    str_split(ct, ';', &media, &params);
+    return str_eq_nocase(str_trim(media), STR("application/x-www-form-urlencoded"));
+}
+
+/* Is scope acceptable: absent, empty, or space-separated "openid"s? */
+static bool scope_ok(str_t scope)
+{
+    str_t rest = scope, item;
+    while (rest.len) {
+        str_split(rest, ' ', &item, &rest);
+        if (item.len && !str_eq_cstr(item, TOKEN_SCOPE))
+            return false;
+    }
+    return true;
+}
+
+static int handle_token(http_request_t *req, void *ctx, err_t *err)
+{
+    token_service_t *ts = ctx;
+    (void)err;
+    char txid[TOKEN_TXID_MAX + 1];
+    transaction_id(req, txid, sizeof txid);
+    str_t body = http_req_body(req);
+    if (body.len > TOKEN_FORM_MAX)
+        return oauth_error(req, 413, "invalid_request", "request_too_large",
+                           "the request body is too large", txid, NULL);
+    struct form_param params[TOKEN_FORM_PARAMS_MAX];
+    size_t n;
+    if (!form_content_type(req) || form_parse(http_req_arena(req), body, params, &n))
+        return oauth_error(req, 400, "invalid_request", "form_invalid",
+                           "the body must be an application/x-www-form-urlencoded form without "
+                           "repeated parameters",
+                           txid, NULL);
+    str_t grant, client_id, scope = STR("");
+    if (!form_get(params, n, "grant_type", &grant))
+        return oauth_error(req, 400, "invalid_request", "form_invalid", "grant_type is missing",
+                           txid, NULL);
+    if (!str_eq_cstr(grant, "client_credentials") && !str_eq_cstr(grant, "password"))
+        return oauth_error(req, 400, "unsupported_grant_type", "grant_type_unsupported",
+                           "grant_type must be client_credentials or password", txid, NULL);
+    form_get(params, n, "scope", &scope);
+    if (!scope_ok(scope))
+        return oauth_error(req, 400, "invalid_scope", "scope_unsupported",
+                           "the only scope is openid", txid, NULL);
+    if (form_get(params, n, "client_id", &client_id) && !str_eq_cstr(client_id, ts->cfg.client_id))
+        return oauth_error(req, 401, "invalid_client", "client_id_unknown", "unknown client_id",
+                           txid, NULL);
+
+    const struct http_client_cert *cc = http_req_client_cert(req);
+    if (!cc || !cc->present)
+        return oauth_error(req, 401, "invalid_client", "certificate_missing",
+                           "a client certificate is required (mutual TLS)", txid, NULL);
+    if (!cc->verified) {
+        const char *desc;
+        const char *code = tls_refusal(cc, &desc);
+        return oauth_error(req, 401, "invalid_client", code, desc, txid, cc->info.sha256_hex);
+    }
+    int64_t now = clock_now_ms();
+    struct identity_principal p;
+    err_t e2;
+    err_clear(&e2);
+    if (identity_authenticate_cert(ts->id, &cc->info, SYSTEM_RECIPIENT, ts->cfg.env, now, &p,
+                                   &e2)) {
+        bool unauth = e2.code == DUPLA_EUNAUTH;
+        return oauth_error(req, unauth ? 401 : 403,
+                           unauth ? "invalid_client" : "unauthorized_client", e2.type, e2.detail,
+                           txid, cc->info.sha256_hex);
+    }
+    char *jwt = NULL;
+    struct token_issued info;
+    int rc = token_issue(ts, &p, now, &jwt, &info, err);
+    if (rc)
+        return rc;
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "system_id", p.system_id, "org_id",
+                          p.org_id, "jti", info.jti, "kid", info.kid, "exp", (json_int_t)info.exp_s,
+                          "request_id", http_req_id(req));
+    if (txid[0])
+        json_object_set_new(f, "transaktion_id", json_string(txid));
+    log_json(LOG_INFO, "token issued", f);
+    http_reply_header(req, "Cache-Control", "no-store");
+    http_reply_header(req, "Pragma", "no-cache");
+    rc = http_reply_json(req, 200,
+                         json_pack("{s:s, s:s, s:I, s:s}", "access_token", jwt, "token_type",
+                                   "Bearer", "expires_in", (json_int_t)info.expires_in, "scope",
+                                   TOKEN_SCOPE));
+    free(jwt);
+    return rc;
+}
+
+static int handle_jwks(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    http_reply_header(req, "Cache-Control", "public, max-age=60");
+    return http_reply_json(req, 200, token_jwks(ctx));
+}
+
+int token_routes_register(http_server_t *srv, token_service_t *ts, err_t *err)
+{
+    struct http_route token = {.methods = HTTP_POST,
+                               .path = ts->cfg.path,
+                               .handler = handle_token,
+                               .ctx = ts,
+                               .max_body = TOKEN_ROUTE_MAX_BODY,
+                               .listener = ts->cfg.listener[0] ? ts->cfg.listener : NULL,
+                               .name = "token"};
+    struct http_route jwks = {.methods = HTTP_GET | HTTP_HEAD,
+                              .path = "/.well-known/jwks.json",
+                              .handler = handle_jwks,
+                              .ctx = ts,
+                              .name = "jwks"};
+    int rc = http_route_add(srv, &token, err);
+    return rc ? rc : http_route_add(srv, &jwks, err);
+}
+
+int token_http_authenticate(http_request_t *req, token_service_t *ts, struct token_principal *out,
+                            err_t *err)
+{
+    str_t auth, scheme, tok;
+    int rc;
+    if (!http_req_header(req, "Authorization", &auth)) {
+        http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"dupla\"");
+        rc = err_set(err, DUPLA_EUNAUTH, "an access token is required (Authorization: Bearer)");
+        err_http(err, 401, "token_missing");
+        return rc;
+    }
+    if (!str_split(str_trim(auth), ' ', &scheme, &tok) || !str_eq_nocase(scheme, STR("Bearer"))) {
+        http_reply_header(req, "WWW-Authenticate",
+                          "Bearer realm=\"dupla\", error=\"invalid_request\"");
+        rc = err_set(err, DUPLA_EUNAUTH, "the Authorization header must be 'Bearer <token>'");
+        err_http(err, 401, "token_missing");
+        return rc;
+    }
+    rc = token_verify(ts, str_trim(tok), clock_now_ms(), out, err);
+    if (rc) {
+        char h[160];
+        snprintf(h, sizeof h,
+                 "Bearer realm=\"dupla\", error=\"invalid_token\", error_description=\"%s\"",
+                 err->type);
+        http_reply_header(req, "WWW-Authenticate", h);
+    }
+    return rc;
+}

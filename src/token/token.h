@@ -1,0 +1,159 @@
+/*
+ * token.h: the token service: short-lived access tokens for recipient
+ * systems that present their certificate over mutual TLS, and the
+ * verification every data route runs on the bearer token.
+ *
+ * Tokens are JWTs (RFC 7519) signed with EdDSA over Ed25519 (RFC 8037), via
+ * pki/sign.h. Why Ed25519 rather than ES256: signatures are deterministic
+ * (no per-signature nonce whose reuse or bias leaks the key), verification
+ * is fast and constant-time on every node, keys (32 bytes) and signatures
+ * (64 bytes) are small, and there are no curve-point or DER-encoding
+ * pitfalls in parsing signatures.
+ *
+ *   header  {"alg":"EdDSA","typ":"JWT","kid":"<RFC 7638 thumbprint>"}
+ *   claims  iss, aud, sub (the system's id), org_cvr (the organisation's
+ *           CVR), org_id, env ("test"|"production"), scope, iat, nbf, exp
+ *           (seconds), jti (a v4 UUID), cnf {"x5t#S256": base64url SHA-256
+ *           of the client certificate's DER} (RFC 8705: ties the token to
+ *           the certificate it was issued for)
+ *
+ * Keys live in a folder (token.key_dir), one PEM private key per file named
+ * key-<created ms>.pem (mode 0600). The newest is the active signing key;
+ * each older key keeps verifying until every token it signed has expired:
+ * until its successor's creation + lifetime + leeway. `dupla token
+ * rotate-key` adds a new key and deletes keys past that time. A running
+ * server notices a changed folder within TOKEN_KEYSET_POLL_MS.
+ *
+ * The "token" configuration section (every key optional):
+ *   path              the token endpoint's path ("/token")
+ *   listener          serve it only on this listener ("": every listener;
+ *                     it answers only over a connection with a client
+ *                     certificate anyway)
+ *   issuer, audience  the iss and aud values ("urn:dupla:token",
+ *                     "urn:dupla:api")
+ *   client_id         the client_id the form may name ("api-gateway")
+ *   key_dir           the key folder ("token-keys", relative to the config)
+ *   lifetime_seconds  expires_in (300)
+ *   leeway_seconds    clock skew accepted on exp/nbf/iat (30)
+ */
+#ifndef DUPLA_TOKEN_TOKEN_H
+#define DUPLA_TOKEN_TOKEN_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "identity/identity.h"
+#include "pki/sign.h"
+
+typedef struct token_service token_service_t;
+
+#define TOKEN_PATH_MAX           128
+#define TOKEN_URI_MAX            256
+#define TOKEN_CLIENT_ID_MAX      64
+#define TOKEN_MAX_BYTES          4096 /* a JWT longer than this is refused unread */
+#define TOKEN_HEADER_MAX         512  /* decoded JOSE header bytes */
+#define TOKEN_PAYLOAD_MAX        2048 /* decoded claims bytes */
+#define TOKEN_KEYS_MAX           16   /* keys held for verification at once */
+#define TOKEN_KEYSET_POLL_MS     1000 /* how often the key folder is looked at */
+#define TOKEN_THUMBPRINT_B64     44   /* base64url of 32 bytes + NUL */
+#define TOKEN_DEFAULT_PATH       "/token"
+#define TOKEN_DEFAULT_ISSUER     "urn:dupla:token"
+#define TOKEN_DEFAULT_AUDIENCE   "urn:dupla:api"
+#define TOKEN_DEFAULT_CLIENT_ID  "api-gateway"
+#define TOKEN_DEFAULT_KEY_DIR    "token-keys"
+#define TOKEN_DEFAULT_LIFETIME_S 300
+#define TOKEN_MAX_LIFETIME_S     3600
+#define TOKEN_DEFAULT_LEEWAY_S   30
+#define TOKEN_MAX_LEEWAY_S       300
+#define TOKEN_SCOPE              "openid"
+
+struct token_config {
+    char path[TOKEN_PATH_MAX];
+    char listener[CONFIG_NAME_MAX];
+    char issuer[TOKEN_URI_MAX];
+    char audience[TOKEN_URI_MAX];
+    char client_id[TOKEN_CLIENT_ID_MAX];
+    char key_dir[CONFIG_PATH_MAX];
+    long lifetime_s;
+    long leeway_s;
+    enum environment env;
+};
+
+/* Reads the "token" section of cfg (defaults above) into *out. */
+int token_config_load(const struct dupla_config *cfg, struct token_config *out, err_t *err);
+
+/* The service: loads the key folder (creating it, mode 0700, with a first
+ * key when it holds none). id (the registry) is borrowed and must outlive
+ * the service. The caller owns *out. */
+int token_service_new(const struct token_config *cfg, identity_t *id, token_service_t **out,
+                      err_t *err);
+void token_service_free(token_service_t *ts);
+const struct token_config *token_service_config(const token_service_t *ts);
+
+/* What an issued token says (besides the JWT text). */
+struct token_issued {
+    char jti[UUID_STR_LEN + 1];
+    char kid[PKI_KID_MAX];
+    int64_t iat_s;
+    int64_t exp_s;
+    long expires_in;
+};
+
+/* Issues a token for principal p (a recipient system authenticated by its
+ * certificate; p->cert_sha256 is its certificate's hash) at now_ms. *jwt is
+ * malloc'd, owned by the caller. */
+int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t now_ms, char **jwt,
+                struct token_issued *info, err_t *err);
+
+/* Who a verified token stands for: what the data routes use. */
+struct token_principal {
+    char system_id[IDENTITY_ID_LEN + 1];
+    char system_name[IDENTITY_NAME_MAX + 1];
+    char org_id[IDENTITY_ID_LEN + 1];
+    char org_cvr[CVR_LEN + 1];
+    enum environment env;
+    unsigned char cert_sha256[PKI_SHA256_LEN];
+    char cert_thumbprint[TOKEN_THUMBPRINT_B64]; /* x5t#S256, base64url */
+    char jti[UUID_STR_LEN + 1];
+    int64_t exp_s;
+};
+
+/* Refusal types set in err->type by token_verify (besides the registry's
+ * IDENTITY_REFUSE_* for a system or organisation no longer active). Every
+ * refusal is DUPLA_EUNAUTH (401). */
+#define TOKEN_REFUSE_MALFORMED "token_malformed"     /* not a JWS compact JWT */
+#define TOKEN_REFUSE_ALG       "token_algorithm"     /* alg is not EdDSA ("none" too) */
+#define TOKEN_REFUSE_KID       "token_unknown_key"   /* no such key id */
+#define TOKEN_REFUSE_SIGNATURE "token_signature"     /* the signature does not verify */
+#define TOKEN_REFUSE_CLAIMS    "token_claims"        /* a claim is missing or of a wrong type */
+#define TOKEN_REFUSE_ISSUER    "token_issuer"        /* iss is not ours */
+#define TOKEN_REFUSE_AUDIENCE  "token_audience"      /* aud does not name us */
+#define TOKEN_REFUSE_EXPIRED   "token_expired"       /* exp + leeway has passed */
+#define TOKEN_REFUSE_NOT_YET   "token_not_yet_valid" /* nbf (or iat) - leeway is ahead */
+#define TOKEN_REFUSE_ENV       "token_environment"   /* env is not this deployment's */
+
+/* Verifies a bearer token at now_ms: the algorithm is pinned to EdDSA (no
+ * "none", no HMAC, no other), the kid must name a key we hold, the signature
+ * must verify, iss and aud must be ours, exp/nbf/iat are checked with the
+ * configured leeway, env must be this deployment's, and the system, its
+ * certificate (cnf) and its organisation must still be active in the
+ * identity registry (a system revoked after issue is refused at once). No
+ * store access. */
+int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_principal *out,
+                 err_t *err);
+
+/* The public keys as a JWKS document (new reference). */
+json_t *token_jwks(token_service_t *ts);
+/* The active signing key's id into kid (PKI_KID_MAX bytes). */
+void token_active_kid(token_service_t *ts, char *kid);
+
+/* Rotation (the CLI): makes a new active key in key_dir (created if
+ * missing), deletes keys that can no longer verify any unexpired token
+ * (given lifetime and leeway), and writes the new kid to kid_out
+ * (PKI_KID_MAX bytes). */
+int token_rotate_key(const struct token_config *cfg, char *kid_out, err_t *err);
+
+#endif

@@ -1,0 +1,836 @@
+/* Unit tests: audit (recording with group commit, checkpoints, queries,
+ * CSV/JSON, configuration). Tamper tests are in test_audit_verify.c, the
+ * crash test in test_audit_crash.c. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/clock.h"
+#include "test_audit_util.h"
+
+static struct audit_fixture fx;
+
+static void setup(void)
+{
+    audit_fixture_init(&fx);
+}
+
+static void teardown(void)
+{
+    audit_fixture_fini(&fx);
+}
+
+TestSuite(audit, .init = setup, .fini = teardown, .timeout = 60);
+
+static void verify_ok(int64_t entries)
+{
+    struct audit_verify_result r;
+    err_t err;
+    cr_assert_eq(audit_verify(fx.st, NULL, &r, &err), 0, "%s", err.log);
+    cr_assert(r.ok, "verify: %s at %ld: %s", audit_problem_name(r.problem), (long)r.seq, r.detail);
+    cr_assert_eq(r.entries, entries);
+}
+
+Test(audit, every_disclosure_has_exactly_one_entry_with_its_subjects_and_fields)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    enum { N = 40 };
+    err_t err;
+    for (int n = 0; n < N; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, n);
+        struct audit_receipt rc;
+        cr_assert_eq(audit_record(log, &m.e, &rc, &err), 0, "%s", err.log);
+        cr_assert_eq(rc.seq, n + 1);
+    }
+    audit_close(log);
+
+    arena_t *a = arena_new(1 << 24);
+    struct audit_filter f = {.limit = AUDIT_PAGE_MAX};
+    struct audit_page p;
+    cr_assert_eq(audit_query(fx.st, &f, NULL, a, &p, &err), 0, "%s", err.log);
+    cr_assert_eq(p.n, N);
+    cr_assert_eq(p.next, 0);
+    for (int n = 0; n < N; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, n);
+        const struct audit_row *r = &p.rows[n];
+        cr_assert_eq(r->seq, n + 1);
+        cr_assert_str_eq(r->request_id, m.request);
+        cr_assert_str_eq(r->org_cvr, m.org);
+        cr_assert_str_eq(r->agreement_id, m.agreement);
+        cr_assert_eq(r->agreement_version, m.e.agreement_version);
+        cr_assert_str_eq(r->service, m.service);
+        cr_assert_str_eq(r->environment, "test");
+        cr_assert_eq(r->n_subjects, m.e.n_subjects);
+        for (size_t i = 0; i < r->n_subjects; i++) {
+            cr_assert(str_eq(r->subjects[i].id, m.subjects[i].id));
+            cr_assert_eq(r->subjects[i].kind, AUDIT_SUBJECT_CPR);
+        }
+        cr_assert_eq(r->n_fields, 2);
+        cr_assert(str_eq(r->fields[1], m.fields[1]));
+        cr_assert_eq(r->n_periods, m.e.n_periods);
+        cr_assert_eq(r->outcome, m.e.outcome);
+        cr_assert_str_eq(r->reason, m.e.outcome == AUDIT_REFUSED ? "field-not-granted" : "");
+        cr_assert_eq(r->record_count, m.e.record_count);
+        if (n)
+            cr_assert_geq(r->time_ms, p.rows[n - 1].time_ms);
+    }
+    arena_free(a);
+    verify_ok(N);
+}
+
+/* ---- concurrency ---- */
+
+struct worker {
+    audit_log_t *log;
+    int id, count;
+    int64_t seqs[200];
+    pthread_barrier_t *start;
+};
+
+static void *record_many(void *arg)
+{
+    struct worker *w = arg;
+    pthread_barrier_wait(w->start);
+    for (int i = 0; i < w->count; i++) {
+        struct made_entry m;
+        audit_make_entry(&m, w->id * 1000 + i);
+        struct audit_receipt rc;
+        err_t err;
+        if (audit_record(w->log, &m.e, &rc, &err) != 0)
+            return (void *)1;
+        w->seqs[i] = rc.seq;
+    }
+    return NULL;
+}
+
+Test(audit, concurrent_writers_get_dense_seqs_and_share_commits)
+{
+    enum { T = 16, PER = 100 };
+    struct audit_options o = {.environment = "test", .signer = fx.signer, .checkpoint_every = 500};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0, "%s", err.log);
+    pthread_t th[T];
+    struct worker w[T];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, T);
+    for (int i = 0; i < T; i++) {
+        w[i] = (struct worker){.log = log, .id = i, .count = PER, .start = &start};
+        pthread_create(&th[i], NULL, record_many, &w[i]);
+    }
+    for (int i = 0; i < T; i++) {
+        void *res;
+        pthread_join(th[i], &res);
+        cr_assert_null(res, "worker %d failed", i);
+    }
+    pthread_barrier_destroy(&start);
+    struct audit_stats stats;
+    audit_stats_get(log, &stats);
+    audit_close(log);
+    cr_assert_eq(stats.entries, T * PER);
+    /* 16 threads waiting on fsyncs: some commits must have carried several */
+    cr_assert_lt(stats.commits, T * PER, "commits %lu", (unsigned long)stats.commits);
+    static char seen[T * PER + 1];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < T; i++)
+        for (int k = 0; k < PER; k++) {
+            int64_t s = w[i].seqs[k];
+            cr_assert(s >= 1 && s <= T * PER);
+            cr_assert_eq(seen[s], 0, "seq %ld given twice", (long)s);
+            seen[s] = 1;
+            if (k)
+                cr_assert_gt(s, w[i].seqs[k - 1]); /* one thread's entries stay in order */
+        }
+    verify_ok(T * PER);
+    int64_t n;
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM audit_entry", 0, &n, &err), 0);
+    cr_assert_eq(n, T * PER);
+    cr_assert_eq(store_query_int64(c, "SELECT MAX(seq) FROM audit_entry", 0, &n, &err), 0);
+    cr_assert_eq(n, T * PER);
+    store_conn_put(c);
+}
+
+/* ---- a full queue, and a failed commit ---- */
+
+struct one {
+    audit_log_t *log;
+    int n, rc;
+    int64_t seq;
+};
+
+static void *record_one(void *arg)
+{
+    struct one *o = arg;
+    struct made_entry m;
+    audit_make_entry(&m, o->n);
+    struct audit_receipt r;
+    err_t err;
+    o->rc = audit_record(o->log, &m.e, &r, &err);
+    o->seq = o->rc ? 0 : r.seq;
+    return NULL;
+}
+
+/* Holds the database's write lock on a connection of its own. */
+static store_conn_t *hold_write_lock(void)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    return c;
+}
+
+Test(audit, a_full_queue_answers_busy_at_once)
+{
+    struct audit_options o = {.environment = "test", .signer = fx.signer, .queue_max = 1};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0, "%s", err.log);
+    store_conn_t *lock = hold_write_lock();
+    struct one a = {.log = log, .n = 1}, b = {.log = log, .n = 2};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, record_one, &a);
+    usleep(200 * 1000); /* the writer took a and waits for the lock */
+    pthread_create(&tb, NULL, record_one, &b);
+    usleep(200 * 1000); /* b fills the queue */
+    struct made_entry m;
+    audit_make_entry(&m, 3);
+    int64_t t0 = clock_mono_ns();
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EBUSY);
+    cr_assert_lt(clock_mono_ns() - t0, 100 * 1000000LL, "busy must be answered at once");
+    store_commit(lock, &err);
+    store_conn_put(lock);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    cr_assert_eq(a.rc, 0);
+    cr_assert_eq(b.rc, 0);
+    struct audit_stats s;
+    audit_stats_get(log, &s);
+    cr_assert_eq(s.busy, 1);
+    audit_close(log);
+    verify_ok(2);
+}
+
+Test(audit, a_failed_commit_fails_every_waiter_of_its_batch_and_the_log_goes_on)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    err_t err;
+    struct one first = {.log = log, .n = 0};
+    record_one(&first);
+    cr_assert_eq(first.rc, 0);
+    /* While the writer waits for the lock with entry 2, three more queue up;
+     * the lock holder plants a row at seq 4, so the batch (3, 4, 5) fails. */
+    store_conn_t *lock = hold_write_lock();
+    struct one o[4];
+    pthread_t th[4];
+    o[0] = (struct one){.log = log, .n = 1};
+    pthread_create(&th[0], NULL, record_one, &o[0]);
+    usleep(200 * 1000);
+    for (int i = 1; i < 4; i++) {
+        o[i] = (struct one){.log = log, .n = 1 + i};
+        pthread_create(&th[i], NULL, record_one, &o[i]);
+    }
+    usleep(300 * 1000);
+    cr_assert_eq(store_exec(lock,
+                            "INSERT INTO audit_entry VALUES (4, 0, 'test', 'x', 'x', 'x', 1, 'x', "
+                            "'planted', 'x', '[]', '[]', 0, 'disclosed', '', zeroblob(32), "
+                            "zeroblob(32))",
+                            &err),
+                 0, "%s", err.log);
+    cr_assert_eq(store_commit(lock, &err), 0);
+    store_conn_put(lock);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(o[0].rc, 0);
+    cr_assert_eq(o[0].seq, 2);
+    for (int i = 1; i < 4; i++)
+        cr_assert_neq(o[i].rc, 0, "entry %d was in the failed batch", i);
+    /* Nothing of the failed batch is in the log. */
+    store_conn_t *c;
+    int64_t n;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM audit_entry", 0, &n, &err), 0);
+    cr_assert_eq(n, 3); /* 1, 2 and the planted 4 */
+    store_conn_put(c);
+    /* The writer reads the head back and goes on after the planted row. */
+    struct one after = {.log = log, .n = 9};
+    record_one(&after);
+    cr_assert_eq(after.rc, 0);
+    cr_assert_eq(after.seq, 5);
+    struct audit_stats s;
+    audit_stats_get(log, &s);
+    cr_assert_eq(s.failures, 1);
+    audit_close(log);
+}
+
+Test(audit, malformed_entries_are_refused_with_the_field_named)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    err_t err;
+    struct made_entry m;
+
+    audit_make_entry(&m, 4); /* a refusal */
+    m.e.reason = STR("");
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "reason");
+
+    audit_make_entry(&m, 1);
+    m.e.service = (str_t){"\xc3\x28", 2};
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "service");
+
+    audit_make_entry(&m, 1);
+    m.e.request_id = (str_t){"a\0b", 3};
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "request_id");
+
+    static char longtext[AUDIT_TEXT_MAX + 1];
+    memset(longtext, 'x', sizeof longtext);
+    audit_make_entry(&m, 1);
+    m.e.agreement_id = (str_t){longtext, sizeof longtext};
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_ELIMIT);
+    cr_assert_str_eq(err.param, "agreement_id");
+
+    audit_make_entry(&m, 1);
+    m.e.n_subjects = AUDIT_SUBJECTS_MAX + 1;
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_ELIMIT);
+    cr_assert_str_eq(err.param, "subjects");
+
+    audit_make_entry(&m, 1);
+    m.subjects[0].kind = (enum audit_subject_kind)7;
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "subjects");
+
+    audit_make_entry(&m, 1);
+    m.subjects[0].id = STR("");
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+
+    audit_make_entry(&m, 1);
+    m.e.outcome = (enum audit_outcome)5;
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "outcome");
+
+    audit_make_entry(&m, 1);
+    m.e.record_count = -1;
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+
+    audit_make_entry(&m, 1);
+    m.e.fields = NULL;
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "fields");
+
+    /* Danish letters are fine. */
+    audit_make_entry(&m, 1);
+    m.e.service = STR("\xc3\x85rsopg\xc3\xb8relse");
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0, "%s", err.log);
+    audit_close(log);
+    verify_ok(1);
+}
+
+Test(audit, open_refuses_an_unknown_environment)
+{
+    struct audit_options o = {.environment = "staging"};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "environment");
+}
+
+/* ---- checkpoints ---- */
+
+static int64_t count(const char *sql)
+{
+    store_conn_t *c;
+    err_t err;
+    int64_t n;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    cr_assert_eq(store_query_int64(c, sql, -1, &n, &err), 0, "%s", err.log);
+    store_conn_put(c);
+    return n;
+}
+
+Test(audit, checkpoints_every_n_entries_and_at_close_and_export_round_trips)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 10);
+    err_t err;
+    for (int n = 0; n < 25; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, n);
+        cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0, "%s", err.log);
+    }
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 2);
+    cr_assert_eq(count("SELECT MIN(seq) FROM audit_checkpoint"), 10);
+    audit_close(log);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 3);
+
+    struct audit_checkpoint cp, back;
+    cr_assert_eq(audit_checkpoint_latest(fx.st, &cp, &err), 0, "%s", err.log);
+    cr_assert_eq(cp.seq, 25);
+    cr_assert_str_eq(cp.environment, "test");
+    cr_assert_str_eq(cp.kid, pki_signer_kid(fx.signer));
+    unsigned char pub[PKI_ED25519_PUB_LEN];
+    pki_signer_public(fx.signer, pub);
+    cr_assert_eq(audit_checkpoint_check(&cp, pub, &err), 0);
+
+    buf_t b;
+    buf_init(&b, 1 << 16);
+    cr_assert_eq(audit_checkpoint_to_json(&cp, &b), 0);
+    cr_assert_eq(audit_checkpoint_from_json(buf_str(&b), &back, &err), 0, "%s", err.log);
+    cr_assert_eq(memcmp(&cp, &back, sizeof cp), 0);
+    json_t *j = json_loads(b.data, 0, NULL);
+    cr_assert_not_null(j);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "format")), "dupla-audit-checkpoint-1");
+    json_decref(j);
+    buf_free(&b);
+
+    /* A changed seq, hash or time no longer matches the signature. */
+    back.seq = 24;
+    cr_assert_eq(audit_checkpoint_check(&back, pub, &err), DUPLA_ECRYPTO);
+    back = cp;
+    back.chain_hash[0] ^= 1;
+    cr_assert_eq(audit_checkpoint_check(&back, pub, &err), DUPLA_ECRYPTO);
+    back = cp;
+    back.time_ms++;
+    cr_assert_eq(audit_checkpoint_check(&back, pub, &err), DUPLA_ECRYPTO);
+
+    /* Malformed exports are refused, naming the field. */
+    cr_assert_eq(audit_checkpoint_from_json(STR("[]"), &back, &err), DUPLA_EINVAL);
+    cr_assert_eq(audit_checkpoint_from_json(STR("{\"format\":\"other\"}"), &back, &err),
+                 DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "format");
+    cr_assert_eq(audit_checkpoint_from_json(
+                     STR("{\"format\":\"dupla-audit-checkpoint-1\",\"seq\":3,\"time_ms\":1,"
+                         "\"environment\":\"test\",\"kid\":\"k\",\"chain_hash\":\"00\","
+                         "\"public_key\":\"AA\",\"signature\":\"AA\"}"),
+                     &back, &err),
+                 DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "chain_hash");
+    verify_ok(25);
+}
+
+Test(audit, a_checkpoint_is_signed_after_checkpoint_seconds_when_idle)
+{
+    struct audit_options o = {.environment = "test", .signer = fx.signer, .checkpoint_seconds = 1};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0, "%s", err.log);
+    struct made_entry m;
+    audit_make_entry(&m, 0);
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 0);
+    usleep(1600 * 1000);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 1);
+    cr_assert_eq(count("SELECT seq FROM audit_checkpoint"), 1);
+    audit_close(log); /* nothing new: no second checkpoint */
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 1);
+}
+
+Test(audit, checkpoint_now_and_a_log_without_a_key)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    err_t err;
+    cr_assert_eq(audit_checkpoint_now(log, &err), 0); /* empty: nothing to sign */
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 0);
+    struct made_entry m;
+    audit_make_entry(&m, 0);
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0);
+    cr_assert_eq(audit_checkpoint_now(log, &err), 0);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 1);
+    audit_close(log);
+
+    struct audit_options o = {.environment = "test"};
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0);
+    cr_assert_eq(audit_checkpoint_now(log, &err), DUPLA_ECONFLICT);
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0);
+    audit_close(log);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 1);
+    verify_ok(2);
+}
+
+Test(audit, reopening_continues_the_chain)
+{
+    for (int round = 0; round < 3; round++) {
+        audit_log_t *log = audit_fixture_log(&fx, 0);
+        err_t err;
+        for (int n = 0; n < 5; n++) {
+            struct made_entry m;
+            audit_make_entry(&m, round * 10 + n);
+            struct audit_receipt r;
+            cr_assert_eq(audit_record(log, &m.e, &r, &err), 0);
+            cr_assert_eq(r.seq, round * 5 + n + 1);
+        }
+        audit_close(log);
+    }
+    verify_ok(15);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_checkpoint"), 3);
+}
+
+Test(audit, the_tables_are_append_only)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    struct made_entry m;
+    err_t err;
+    audit_make_entry(&m, 0);
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0);
+    audit_close(log);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    cr_assert_neq(store_exec(c, "UPDATE audit_entry SET org_cvr = 'x'", &err), 0);
+    cr_assert_neq(store_exec(c, "DELETE FROM audit_entry", &err), 0);
+    cr_assert_neq(store_exec(c, "DELETE FROM audit_entry_subject", &err), 0);
+    cr_assert_neq(store_exec(c, "UPDATE audit_checkpoint SET seq = 3", &err), 0);
+    store_conn_put(c);
+    verify_ok(1);
+}
+
+/* ---- queries ---- */
+
+static int lookup(void *ctx, str_t id, int64_t version, arena_t *a,
+                  struct audit_agreement_info *out, err_t *err)
+{
+    (void)ctx;
+    (void)err;
+    if (!str_eq_cstr(id, "agreement-1"))
+        return DUPLA_ENOTFOUND;
+    out->purpose = arena_printf(a, "Social benefits, version %ld", (long)version);
+    out->legal_basis = "Lov om social pension \xc2\xa7 1";
+    return 0;
+}
+
+static void record_n(int n)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    err_t err;
+    for (int i = 0; i < n; i++) {
+        struct made_entry m;
+        audit_make_entry(&m, i);
+        cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0, "%s", err.log);
+    }
+    audit_close(log);
+}
+
+static size_t query(struct audit_filter *f, struct audit_page *p, arena_t *a)
+{
+    err_t err;
+    struct audit_query_options qo = {.agreement_lookup = lookup};
+    cr_assert_eq(audit_query(fx.st, f, &qo, a, p, &err), 0, "%s", err.log);
+    return p->n;
+}
+
+Test(audit, queries_filter_by_organisation_agreement_service_subject_time_and_outcome)
+{
+    record_n(30);
+    arena_t *a = arena_new(1 << 24);
+    struct audit_page p;
+
+    struct audit_filter f = {.org_cvr = STR("11111111"), .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 10); /* n % 3 == 1 */
+    for (size_t i = 0; i < p.n; i++)
+        cr_assert_str_eq(p.rows[i].org_cvr, "11111111");
+
+    f = (struct audit_filter){
+        .org_cvr = STR("11111111"), .agreement_id = STR("agreement-1"), .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 5); /* n % 6 == 1 */
+    cr_assert_str_eq(p.rows[0].purpose, "Social benefits, version 2");
+    cr_assert_not_null(p.rows[0].legal_basis);
+
+    f = (struct audit_filter){.agreement_id = STR("agreement-0"), .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 15);
+    cr_assert_null(p.rows[0].purpose); /* the lookup does not know it */
+
+    f = (struct audit_filter){.service = STR("Momsangivelse"), .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 15);
+
+    f = (struct audit_filter){.outcome_set = true, .outcome = AUDIT_REFUSED, .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 6); /* n % 5 == 4 */
+    cr_assert_str_eq(p.rows[0].reason, "field-not-granted");
+
+    /* The citizen: entry 7 (n = 6) has 3 subjects; the second is asked about. */
+    struct made_entry m;
+    audit_make_entry(&m, 6);
+    f = (struct audit_filter){.subject = m.subjects[1].id, .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 1);
+    cr_assert_eq(p.rows[0].seq, 7);
+    cr_assert_eq(p.rows[0].n_subjects, 1, "only the subject asked about is shown");
+    cr_assert(str_eq(p.rows[0].subjects[0].id, m.subjects[1].id));
+    f.subject_kind_set = true;
+    f.subject_kind = AUDIT_SUBJECT_CVR;
+    cr_assert_eq(query(&f, &p, a), 0);
+    f.subject_kind = AUDIT_SUBJECT_CPR;
+    cr_assert_eq(query(&f, &p, a), 1);
+
+    /* Time: everything is from now; a range in the past finds nothing. */
+    int64_t now = clock_now_ms();
+    f = (struct audit_filter){.from_ms = now - 60000, .to_ms = now + 60000, .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 30);
+    f = (struct audit_filter){.from_ms = 1000, .to_ms = now - 60000, .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 0);
+    f = (struct audit_filter){.from_ms = now + 60000, .limit = 100};
+    cr_assert_eq(query(&f, &p, a), 0);
+
+    /* Refused filters. */
+    err_t err;
+    f = (struct audit_filter){.from_ms = 5000, .to_ms = 5000};
+    cr_assert_eq(audit_query(fx.st, &f, NULL, a, &p, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "to");
+    f = (struct audit_filter){.limit = AUDIT_PAGE_MAX + 1};
+    cr_assert_eq(audit_query(fx.st, &f, NULL, a, &p, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "limit");
+    f = (struct audit_filter){.after = -1};
+    cr_assert_eq(audit_query(fx.st, &f, NULL, a, &p, &err), DUPLA_EINVAL);
+    arena_free(a);
+}
+
+Test(audit, each_viewer_sees_only_what_it_has_a_right_to)
+{
+    record_n(12);
+    arena_t *a = arena_new(1 << 24);
+    struct audit_page p;
+    err_t err;
+
+    struct audit_filter f = {.limit = 100};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_DATA_OWNER, STR(""), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 12);
+
+    /* A recipient: its own disclosures, whatever it leaves out of the filter. */
+    f = (struct audit_filter){.limit = 100};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_RECIPIENT, STR("22222222"), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 4); /* n % 3 == 2 */
+    for (size_t i = 0; i < p.n; i++)
+        cr_assert_str_eq(p.rows[i].org_cvr, "22222222");
+    f = (struct audit_filter){.org_cvr = STR("11111111")};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_RECIPIENT, STR("22222222"), &f, &err),
+                 DUPLA_EFORBIDDEN);
+    cr_assert_str_eq(err.param, "organisation");
+    f = (struct audit_filter){.org_cvr = STR("22222222"), .agreement_id = STR("agreement-0")};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_RECIPIENT, STR("22222222"), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 2); /* n = 2, 8 */
+
+    /* A subject: only with a subject named. */
+    f = (struct audit_filter){.limit = 100};
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_SUBJECT, STR(""), &f, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "subject");
+    struct made_entry m;
+    audit_make_entry(&m, 3);
+    f.subject = m.subjects[0].id;
+    cr_assert_eq(audit_filter_scope(AUDIT_VIEWER_SUBJECT, STR(""), &f, &err), 0);
+    cr_assert_eq(query(&f, &p, a), 1);
+    cr_assert_eq(p.rows[0].n_subjects, 1);
+    cr_assert_str_eq(p.rows[0].purpose, "Social benefits, version 1"); /* n = 3: agreement-1 */
+    arena_free(a);
+}
+
+Test(audit, pages_follow_the_cursor_both_ways_without_gaps)
+{
+    record_n(23);
+    arena_t *a = arena_new(1 << 24);
+    struct audit_page p;
+    int64_t expect = 1;
+    struct audit_filter f = {.limit = 5};
+    int pages = 0;
+    do {
+        query(&f, &p, a);
+        pages++;
+        for (size_t i = 0; i < p.n; i++)
+            cr_assert_eq(p.rows[i].seq, expect++);
+        f.after = p.next;
+    } while (p.next);
+    cr_assert_eq(expect, 24);
+    cr_assert_eq(pages, 5);
+
+    f = (struct audit_filter){.limit = 10, .newest_first = true};
+    expect = 23;
+    do {
+        query(&f, &p, a);
+        for (size_t i = 0; i < p.n; i++)
+            cr_assert_eq(p.rows[i].seq, expect--);
+        f.after = p.next;
+    } while (p.next);
+    cr_assert_eq(expect, 0);
+
+    /* A filtered page: the cursor skips what does not match. */
+    f = (struct audit_filter){.org_cvr = STR("12345674"), .limit = 3};
+    query(&f, &p, a);
+    cr_assert_eq(p.n, 3);
+    cr_assert_eq(p.next, 7); /* n = 0, 3, 6 -> seqs 1, 4, 7 */
+    f.after = p.next;
+    query(&f, &p, a);
+    cr_assert_eq(p.rows[0].seq, 10);
+    arena_free(a);
+}
+
+Test(audit, a_page_larger_than_its_arena_is_refused)
+{
+    record_n(5);
+    arena_t *a = arena_new(512);
+    struct audit_page p;
+    struct audit_filter f = {.limit = 5};
+    err_t err;
+    cr_assert_eq(audit_query(fx.st, &f, NULL, a, &p, &err), DUPLA_ELIMIT);
+    arena_free(a);
+}
+
+Test(audit, csv_quotes_cells_and_defuses_formulas)
+{
+    struct audit_subject subj[2] = {{AUDIT_SUBJECT_CPR, STR("0101801234")},
+                                    {AUDIT_SUBJECT_SE, STR("12345678")}};
+    str_t fields[2] = {STR("A"), STR("B,\"C\"")};
+    struct audit_row r = {
+        .seq = 9,
+        .time_ms = 86400000,
+        .environment = "test",
+        .org_cvr = "12345674",
+        .system_id = "=cmd|' /C calc'!A0",
+        .agreement_id = "ag",
+        .agreement_version = 2,
+        .service = "Momsangivelse",
+        .request_id = "r",
+        .transaction_id = "t",
+        .subjects = subj,
+        .n_subjects = 2,
+        .fields = fields,
+        .n_fields = 2,
+        .record_count = 3,
+        .outcome = AUDIT_DISCLOSED,
+        .reason = "",
+        .purpose = "line1\nline2",
+    };
+    buf_t b;
+    buf_init(&b, 1 << 16);
+    cr_assert_eq(audit_csv_header(&b), 0);
+    cr_assert_eq(audit_row_csv(&r, &b), 0);
+    cr_assert(strstr(b.data, "seq,time,environment,organisation,") == b.data);
+    cr_assert(strstr(b.data,
+                     "9,1970-01-02T00:00:00.000Z,test,12345674,'=cmd|' /C calc'!A0,ag,2,") != NULL,
+              "%s", b.data);
+    cr_assert(strstr(b.data, "\"line1\nline2\"") != NULL);
+    cr_assert(strstr(b.data, "\"cpr:0101801234;se:12345678\"") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data, "\"A;B,\"\"C\"\"\"") != NULL, "%s", b.data);
+    cr_assert(strstr(b.data, ",3,disclosed,,") != NULL, "%s", b.data);
+    cr_assert_eq(b.data[b.len - 2], '\r');
+
+    buf_reset(&b);
+    struct audit_page p = {.rows = &r, .n = 1, .next = 42};
+    cr_assert_eq(audit_page_json(&p, &b), 0);
+    json_error_t je;
+    json_t *j = json_loads(b.data, 0, &je);
+    cr_assert_not_null(j, "%s: %s", je.text, b.data);
+    cr_assert_eq(json_integer_value(json_object_get(j, "next")), 42);
+    json_t *row = json_array_get(json_object_get(j, "data"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(row, "seq")), 9);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "system")), "=cmd|' /C calc'!A0");
+    json_t *ag = json_object_get(row, "agreement");
+    cr_assert_str_eq(json_string_value(json_object_get(ag, "purpose")), "line1\nline2");
+    cr_assert(json_is_null(json_object_get(ag, "legal_basis")));
+    json_t *s1 = json_array_get(json_object_get(row, "subjects"), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(s1, "type")), "se");
+    cr_assert_str_eq(json_string_value(json_object_get(s1, "number")), "12345678");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(row, "fields"), 1)),
+                     "B,\"C\"");
+    cr_assert(json_is_null(json_object_get(row, "reason")));
+    cr_assert_eq(json_string_length(json_object_get(row, "entry_hash")), 64);
+    json_decref(j);
+
+    buf_reset(&b);
+    p.next = 0;
+    p.n = 0;
+    cr_assert_eq(audit_page_json(&p, &b), 0);
+    cr_assert_str_eq(b.data, "{\"data\":[],\"next\":null}");
+    buf_free(&b);
+}
+
+/* ---- the canonical encoding ---- */
+
+Test(audit, the_canonical_encoding_is_fixed)
+{
+    struct audit_subject s = {AUDIT_SUBJECT_SE, STR("12345678")};
+    str_t field = STR("F");
+    struct audit_entry e = {.org_cvr = STR("1"),
+                            .subjects = &s,
+                            .n_subjects = 1,
+                            .fields = &field,
+                            .n_fields = 1,
+                            .record_count = 2};
+    buf_t b;
+    buf_init(&b, 4096);
+    cr_assert_eq(audit_canonical_encode(&e, 258, 1, STR("test"), &b), 0);
+    static const unsigned char expect[] = {
+        0, 0, 0, 1,                                              /* version */
+        0, 0, 0, 0, 0,   0,   1,   2,                            /* seq 258 */
+        0, 0, 0, 0, 0,   0,   0,   1,                            /* time */
+        0, 0, 0, 4, 't', 'e', 's', 't',                          /* environment */
+        0, 0, 0, 1, '1',                                         /* organisation */
+        0, 0, 0, 0,                                              /* system */
+        0, 0, 0, 0,                                              /* agreement */
+        0, 0, 0, 0, 0,   0,   0,   0,                            /* agreement version */
+        0, 0, 0, 0, 0,   0,   0,   0,   0,   0,   0,   0,        /* service, request, transaction */
+        0, 0, 0, 1,                                              /* one subject */
+        0, 0, 0, 2, 's', 'e',                                    /* its kind */
+        0, 0, 0, 8, '1', '2', '3', '4', '5', '6', '7', '8',      /* its number */
+        0, 0, 0, 0,                                              /* no periods */
+        0, 0, 0, 1, 0,   0,   0,   1,   'F',                     /* one field */
+        0, 0, 0, 0, 0,   0,   0,   2,                            /* records */
+        0, 0, 0, 9, 'd', 'i', 's', 'c', 'l', 'o', 's', 'e', 'd', /* outcome */
+        0, 0, 0, 0,                                              /* reason */
+    };
+    cr_assert_eq(b.len, sizeof expect);
+    cr_assert_eq(memcmp(b.data, expect, sizeof expect), 0);
+    unsigned char zero[AUDIT_HASH_LEN] = {0}, h1[AUDIT_HASH_LEN], h2[AUDIT_HASH_LEN];
+    cr_assert_eq(audit_chain_hash(zero, buf_str(&b), h1), 0);
+    zero[31] = 1;
+    cr_assert_eq(audit_chain_hash(zero, buf_str(&b), h2), 0);
+    cr_assert_neq(memcmp(h1, h2, AUDIT_HASH_LEN), 0);
+    buf_free(&b);
+}
+
+/* ---- configuration ---- */
+
+Test(audit, config_section_defaults_values_and_refusals)
+{
+    struct dupla_config cfg;
+    struct audit_config ac;
+    err_t err;
+    cr_assert_eq(config_load_string("{\"environment\":\"test\"}", "/etc/dupla", &cfg, &err), 0,
+                 "%s", err.log);
+    cr_assert_eq(audit_config_read(&cfg, &ac, &err), 0);
+    cr_assert_eq(ac.checkpoint_every, AUDIT_CHECKPOINT_EVERY_DEFAULT);
+    cr_assert_eq(ac.checkpoint_seconds, AUDIT_CHECKPOINT_SECONDS_DEFAULT);
+    cr_assert_eq(ac.queue_max, AUDIT_QUEUE_DEFAULT);
+    cr_assert_str_eq(ac.signing_key, "");
+    config_free(&cfg);
+
+    cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":{\"checkpoint_every\":50,"
+                                    "\"checkpoint_seconds\":7,\"queue_max\":9,"
+                                    "\"signing_key\":\"keys/audit.pem\"}}",
+                                    "/etc/dupla", &cfg, &err),
+                 0, "%s", err.log);
+    cr_assert_eq(audit_config_read(&cfg, &ac, &err), 0, "%s", err.log);
+    cr_assert_eq(ac.checkpoint_every, 50);
+    cr_assert_eq(ac.checkpoint_seconds, 7);
+    cr_assert_eq(ac.queue_max, 9);
+    cr_assert_str_eq(ac.signing_key, "/etc/dupla/keys/audit.pem");
+    config_free(&cfg);
+
+    cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":{\"checkpoint_evry\":5}}",
+                                    "/", &cfg, &err),
+                 0);
+    cr_assert_eq(audit_config_read(&cfg, &ac, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "checkpoint_evry");
+    config_free(&cfg);
+
+    cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":{\"checkpoint_every\":0}}",
+                                    "/", &cfg, &err),
+                 0);
+    cr_assert_eq(audit_config_read(&cfg, &ac, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "checkpoint_every");
+    config_free(&cfg);
+}

@@ -1,0 +1,180 @@
+/*
+ * test_audit_util.c: the disclosure log tests' shared fixture.
+ */
+#include "test_audit_util.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+
+void audit_fixture_init(struct audit_fixture *fx)
+{
+    memset(fx, 0, sizeof *fx);
+    log_set_level(LOG_WARN);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/dupla-audit-XXXXXX");
+    cr_assert_not_null(mkdtemp(fx->dir));
+    snprintf(fx->db, sizeof fx->db, "%s/audit.db", fx->dir);
+    snprintf(fx->url, sizeof fx->url, "sqlite:%s", fx->db);
+    snprintf(fx->key, sizeof fx->key, "%s/audit-key.pem", fx->dir);
+    err_t err;
+    cr_assert_eq(pki_signer_generate(fx->key, &err), 0, "%s", err.log);
+    cr_assert_eq(pki_signer_load(fx->key, &fx->signer, &err), 0, "%s", err.log);
+    struct store_options so = {.synchronous_full = true};
+    cr_assert_eq(store_open(fx->url, &so, &fx->st, &err), 0, "%s", err.log);
+}
+
+void audit_fixture_fini(struct audit_fixture *fx)
+{
+    if (fx->st)
+        store_close(fx->st);
+    pki_signer_free(fx->signer);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+audit_log_t *audit_fixture_log(struct audit_fixture *fx, unsigned checkpoint_every)
+{
+    struct audit_options o = {
+        .environment = "test", .signer = fx->signer, .checkpoint_every = checkpoint_every};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx->st, &o, &log, &err), 0, "%s", err.log);
+    return log;
+}
+
+void audit_make_entry(struct made_entry *m, int n)
+{
+    memset(m, 0, sizeof *m);
+    static const char *cvrs[] = {"12345674", "11111111", "22222222"};
+    snprintf(m->org, sizeof m->org, "%s", cvrs[n % 3]);
+    snprintf(m->agreement, sizeof m->agreement, "agreement-%d", n % 2);
+    snprintf(m->service, sizeof m->service, "%s", n % 2 ? "Momsangivelse" : "Aarsopgoerelse");
+    snprintf(m->request, sizeof m->request, "req-%06d", n);
+    snprintf(m->transaction, sizeof m->transaction, "tx-%d", n / 10);
+    size_t ns = (size_t)(n % 4) + 1;
+    for (size_t i = 0; i < ns; i++) {
+        /* a substitute CPR (day + 60), distinct per entry and position */
+        snprintf(m->subj[i], sizeof m->subj[i], "%02u01%02u%04u", 61u + (unsigned)i % 4u,
+                 80u + (unsigned)n % 20u, (unsigned)n % 10000u);
+        m->subjects[i] = (struct audit_subject){AUDIT_SUBJECT_CPR, str_from_cstr(m->subj[i])};
+    }
+    snprintf(m->field[0], sizeof m->field[0], "PersonIndkomst");
+    snprintf(m->field[1], sizeof m->field[1], "Felt%d", n % 7);
+    m->fields[0] = str_from_cstr(m->field[0]);
+    m->fields[1] = str_from_cstr(m->field[1]);
+    m->periods[0] = STR("2023");
+    m->periods[1] = STR("2024");
+    m->e = (struct audit_entry){
+        .org_cvr = str_from_cstr(m->org),
+        .system_id = STR("system-1"),
+        .agreement_id = str_from_cstr(m->agreement),
+        .agreement_version = 1 + n % 3,
+        .service = str_from_cstr(m->service),
+        .request_id = str_from_cstr(m->request),
+        .transaction_id = str_from_cstr(m->transaction),
+        .subjects = m->subjects,
+        .n_subjects = ns,
+        .periods = m->periods,
+        .n_periods = 1 + (size_t)(n % 2),
+        .fields = m->fields,
+        .n_fields = 2,
+        .record_count = n % 5 == 4 ? 0 : (int64_t)ns,
+        .outcome = n % 5 == 4 ? AUDIT_REFUSED : AUDIT_DISCLOSED,
+        .reason = n % 5 == 4 ? STR("field-not-granted") : STR(""),
+    };
+}
+
+void audit_fixture_sql(struct audit_fixture *fx, const char *sql, int tamper)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(fx->st, &c, &err), 0, "%s", err.log);
+    if (tamper)
+        cr_assert_eq(store_exec(c,
+                                "DROP TRIGGER IF EXISTS audit_entry_no_update;"
+                                "DROP TRIGGER IF EXISTS audit_entry_no_delete;"
+                                "DROP TRIGGER IF EXISTS audit_subject_no_update;"
+                                "DROP TRIGGER IF EXISTS audit_subject_no_delete;"
+                                "DROP TRIGGER IF EXISTS audit_checkpoint_no_update;"
+                                "DROP TRIGGER IF EXISTS audit_checkpoint_no_delete;",
+                                &err),
+                     0, "%s", err.log);
+    cr_assert_eq(store_exec(c, sql, &err), 0, "%s: %s", sql, err.log);
+    store_conn_put(c);
+}
+
+void audit_fixture_rechain(struct audit_fixture *fx, int64_t from)
+{
+    audit_fixture_sql(fx, "SELECT 1", 1);
+    err_t err;
+    unsigned char prev[AUDIT_HASH_LEN] = {0};
+    if (from > 1) {
+        arena_t *a = arena_new(1 << 20);
+        struct audit_filter f = {.after = from - 2, .limit = 1};
+        struct audit_page p;
+        cr_assert_eq(audit_query(fx->st, &f, NULL, a, &p, &err), 0, "%s", err.log);
+        cr_assert_eq(p.n, 1);
+        memcpy(prev, p.rows[0].entry_hash, AUDIT_HASH_LEN);
+        arena_free(a);
+    }
+    int64_t after = from - 1;
+    for (;;) {
+        arena_t *a = arena_new(1 << 24);
+        struct audit_filter f = {.after = after, .limit = 100};
+        struct audit_page p;
+        cr_assert_eq(audit_query(fx->st, &f, NULL, a, &p, &err), 0, "%s", err.log);
+        store_conn_t *c;
+        cr_assert_eq(store_conn_get(fx->st, &c, &err), 0);
+        for (size_t i = 0; i < p.n; i++) {
+            struct audit_row *r = &p.rows[i];
+            struct audit_entry e = {
+                .org_cvr = str_from_cstr(r->org_cvr),
+                .system_id = str_from_cstr(r->system_id),
+                .agreement_id = str_from_cstr(r->agreement_id),
+                .agreement_version = r->agreement_version,
+                .service = str_from_cstr(r->service),
+                .request_id = str_from_cstr(r->request_id),
+                .transaction_id = str_from_cstr(r->transaction_id),
+                .subjects = r->subjects,
+                .n_subjects = r->n_subjects,
+                .periods = r->periods,
+                .n_periods = r->n_periods,
+                .fields = r->fields,
+                .n_fields = r->n_fields,
+                .record_count = r->record_count,
+                .outcome = r->outcome,
+                .reason = str_from_cstr(r->reason),
+            };
+            buf_t b;
+            buf_init(&b, 1 << 24);
+            cr_assert_eq(
+                audit_canonical_encode(&e, r->seq, r->time_ms, str_from_cstr(r->environment), &b),
+                0);
+            unsigned char h[AUDIT_HASH_LEN];
+            cr_assert_eq(audit_chain_hash(prev, buf_str(&b), h), 0);
+            buf_free(&b);
+            store_stmt_t *s;
+            cr_assert_eq(store_prepare(c,
+                                       "UPDATE audit_entry SET prev_hash = ?, entry_hash = ? "
+                                       "WHERE seq = ?",
+                                       &s, &err),
+                         0);
+            store_bind_blob(s, 1, prev, AUDIT_HASH_LEN);
+            store_bind_blob(s, 2, h, AUDIT_HASH_LEN);
+            store_bind_int64(s, 3, r->seq);
+            cr_assert_eq(store_step(s, &err), STORE_DONE, "%s", err.log);
+            store_stmt_done(s);
+            memcpy(prev, h, AUDIT_HASH_LEN);
+        }
+        store_conn_put(c);
+        after = p.next;
+        arena_free(a);
+        if (!after)
+            break;
+    }
+}

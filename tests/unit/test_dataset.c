@@ -1,0 +1,363 @@
+/* Unit tests: dataset (the bitemporal record store: encoding, versions,
+ * deliveries, the current-version and registration-window reads). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "core/clock.h"
+#include "dataset/dataset.h"
+#include "store/store.h"
+
+static char dir[64];
+static store_t *st;
+static catalog_t *cat;
+static const struct catalog_service *aar, *moms;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/dupla-dataset-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0, "%s", err.detail);
+    cr_assert_eq(dataset_migrate(st, &err), 0, "%s", err.detail);
+    char cdir[1024];
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    snprintf(cdir, sizeof cdir, "%s/catalog", root ? root : ".");
+    cr_assert_eq(catalog_load_dir(cdir, &cat, &err), 0, "%s", err.detail);
+    aar = catalog_find(cat, STR("Aarsopgoerelse"));
+    moms = catalog_find(cat, STR("Momsangivelse"));
+}
+
+static void teardown(void)
+{
+    catalog_free(cat);
+    store_close(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(dataset, .init = setup, .fini = teardown);
+
+/* Values for every business field of svc: amounts = base + index, the rest
+ * plausible constants. */
+static void fill(const struct catalog_service *svc, struct catalog_value *v, int64_t base)
+{
+    for (size_t i = 0; i < svc->n_business; i++) {
+        const struct catalog_field *f = svc->business[i];
+        v[i] = (struct catalog_value){.present = true, .i = base + (int64_t)i};
+        switch (f->type) {
+        case CATALOG_CODE:
+            v[i].s = str_from_cstr(f->codes[0].value);
+            break;
+        case CATALOG_IDENTIFIER:
+            v[i].s = STR("10000009");
+            break;
+        case CATALOG_BOOLEAN:
+            v[i].i = 1;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+Test(dataset, the_encoding_round_trips_and_is_canonical)
+{
+    struct catalog_value v[CATALOG_MAX_FIELDS], back[CATALOG_MAX_FIELDS];
+    fill(aar, v, -3);
+    v[2].present = false;
+    v[aar->n_business - 1].present = false; /* trailing absent: left out */
+    buf_t a, b;
+    buf_init(&a, DATASET_ENCODED_MAX);
+    buf_init(&b, DATASET_ENCODED_MAX);
+    err_t err;
+    cr_assert_eq(dataset_encode(aar, v, &a, &err), 0);
+    cr_assert_eq(dataset_decode(aar, buf_str(&a), back, &err), 0);
+    for (size_t i = 0; i < aar->n_business; i++) {
+        cr_assert_eq(back[i].present, v[i].present, "field %zu", i);
+        if (!v[i].present)
+            continue;
+        if (v[i].s.ptr)
+            cr_assert(str_eq(back[i].s, v[i].s));
+        else
+            cr_assert_eq(back[i].i, v[i].i, "field %zu", i);
+    }
+    cr_assert_eq(dataset_encode(aar, back, &b, &err), 0);
+    cr_assert_eq(a.len, b.len);
+    cr_assert_eq(memcmp(a.data, b.data, a.len), 0);
+    cr_assert_lt(a.len, 100, "%zu bytes", a.len);
+    /* corruption is detected */
+    str_t cut = {a.data, a.len - 1};
+    cr_assert_neq(dataset_decode(aar, cut, back, &err), 0);
+    cr_assert_neq(dataset_decode(aar, STR("\x02\x01\x01\x00"), back, &err), 0);
+    buf_free(&a);
+    buf_free(&b);
+}
+
+Test(dataset, subjects_and_years)
+{
+    int64_t s;
+    cr_assert_eq(dataset_subject_parse(CATALOG_IDENT_CPR, STR("0101901234"), &s), 0);
+    cr_assert_eq(s, 101901234);
+    char out[16];
+    dataset_subject_format(CATALOG_IDENT_CPR, s, out, sizeof out);
+    cr_assert_str_eq(out, "0101901234");
+    cr_assert_neq(dataset_subject_parse(CATALOG_IDENT_SE, STR("0101901234"), &s), 0);
+    cr_assert_neq(dataset_subject_parse(CATALOG_IDENT_SE, STR("1234567a"), &s), 0);
+    int32_t a, b;
+    dataset_year_period(2024, &a, &b);
+    cr_assert_eq(a, clock_days_from_civil(2024, 1, 1));
+    cr_assert_eq(b - a, 365);
+}
+
+struct writer {
+    store_conn_t *c;
+    int64_t sid;
+    struct dataset_delivery d;
+};
+
+static void begin(struct writer *w, const struct catalog_service *svc, const char *id, int64_t at)
+{
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &w->c, &err), 0);
+    cr_assert_eq(store_begin(w->c, &err), 0);
+    memset(&w->d, 0, sizeof w->d);
+    snprintf(w->d.id, sizeof w->d.id, "%s", id);
+    snprintf(w->d.source, sizeof w->d.source, "test");
+    memset(w->d.content_sha256, 'a', 64);
+    w->d.received_ms = at;
+    cr_assert_eq(dataset_delivery_begin(w->c, svc, &w->d, &err), 0, "%s", err.detail);
+    cr_assert_eq(dataset_service_id(w->c, svc, false, &w->sid, &err), 0);
+}
+
+static enum dataset_put_outcome put(struct writer *w, const struct catalog_service *svc,
+                                    int64_t subject, int32_t ps, int32_t pe, int64_t base,
+                                    int64_t at, int64_t *version)
+{
+    struct catalog_value v[CATALOG_MAX_FIELDS];
+    fill(svc, v, base);
+    buf_t enc;
+    buf_init(&enc, DATASET_ENCODED_MAX);
+    err_t err;
+    cr_assert_eq(dataset_encode(svc, v, &enc, &err), 0);
+    struct dataset_key k = {subject, ps, pe};
+    enum dataset_put_outcome o;
+    cr_assert_eq(dataset_put(w->c, w->sid, &k, buf_str(&enc), at, w->d.seq, &o, version, &err), 0,
+                 "%s", err.detail);
+    buf_free(&enc);
+    return o;
+}
+
+static void commit(struct writer *w)
+{
+    err_t err;
+    cr_assert_eq(dataset_delivery_finish(w->c, &w->d, &err), 0);
+    cr_assert_eq(store_commit(w->c, &err), 0);
+    store_conn_put(w->c);
+}
+
+static void put_year(struct writer *w, int64_t cpr, int year, int64_t base, int64_t at,
+                     enum dataset_put_outcome want, int64_t want_version)
+{
+    int32_t a, b;
+    dataset_year_period(year, &a, &b);
+    int64_t version;
+    cr_assert_eq(put(w, aar, cpr, a, b, base, at, &version), want);
+    cr_assert_eq(version, want_version);
+}
+
+/* Reads q and returns "subject/year/version;..." for the checks. */
+static char *read_all(const struct dataset_query *q)
+{
+    static char out[4096];
+    out[0] = '\0';
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    dataset_cursor_t *cur;
+    cr_assert_eq(dataset_cursor_open(c, q, &cur, &err), 0, "%s", err.detail);
+    const struct dataset_record *r;
+    int rc;
+    while ((rc = dataset_cursor_next(cur, &r, &err)) == STORE_ROW) {
+        int y, m, d;
+        clock_civil_from_days(r->key.period_start, &y, &m, &d);
+        size_t n = strlen(out);
+        snprintf(out + n, sizeof out - n, "%lld/%d/%lld;", (long long)r->key.subject, y,
+                 (long long)r->version);
+    }
+    cr_assert_eq(rc, STORE_DONE, "%s", err.detail);
+    cr_assert_eq(dataset_cursor_next(cur, &r, &err), STORE_DONE);
+    dataset_cursor_close(cur);
+    store_conn_put(c);
+    return out;
+}
+
+static struct dataset_query query(enum dataset_mode mode, const str_t *subjects, size_t n)
+{
+    return (struct dataset_query){.svc = aar,
+                                  .mode = mode,
+                                  .subjects = subjects,
+                                  .n_subjects = n,
+                                  .period_from = DATASET_DAY_MIN,
+                                  .period_to = DATASET_DAY_MAX,
+                                  .registered_from = INT64_MIN,
+                                  .registered_to = INT64_MAX};
+}
+
+Test(dataset, versions_and_both_reads)
+{
+    struct dataset_query q = query(DATASET_CURRENT, NULL, 0);
+    cr_assert_str_eq(read_all(&q), "", "an empty store reads as nothing");
+
+    struct writer w;
+    begin(&w, aar, "d1", 1000);
+    put_year(&w, 101901234, 2022, 10, 1000, DATASET_NEW_VERSION, 1);
+    put_year(&w, 101901234, 2023, 20, 1000, DATASET_NEW_VERSION, 1);
+    put_year(&w, 202805678, 2023, 30, 1000, DATASET_NEW_VERSION, 1);
+    commit(&w);
+    begin(&w, aar, "d2", 2000);
+    put_year(&w, 101901234, 2022, 10, 2000, DATASET_UNCHANGED, 1);
+    put_year(&w, 101901234, 2023, 21, 2000, DATASET_NEW_VERSION, 2);
+    commit(&w);
+    begin(&w, aar, "d3", 3000);
+    put_year(&w, 101901234, 2023, 22, 3000, DATASET_NEW_VERSION, 3);
+    put_year(&w, 101901234, 2024, 40, 3000, DATASET_NEW_VERSION, 1);
+    commit(&w);
+
+    str_t one[] = {STR("0101901234")};
+    str_t two[] = {STR("0202805678"), STR("0101901234"), STR("0303030303")};
+
+    q = query(DATASET_CURRENT, one, 1);
+    cr_assert_str_eq(read_all(&q), "101901234/2022/1;101901234/2023/3;101901234/2024/1;");
+    q = query(DATASET_CURRENT, two, 3);
+    cr_assert_str_eq(read_all(&q), "202805678/2023/1;101901234/2022/1;101901234/2023/3;"
+                                   "101901234/2024/1;");
+    q = query(DATASET_CURRENT, NULL, 0);
+    cr_assert_str_eq(read_all(&q), "101901234/2022/1;101901234/2023/3;101901234/2024/1;"
+                                   "202805678/2023/1;");
+    int years[] = {2023, 2022};
+    q = query(DATASET_CURRENT, two, 3);
+    q.years = years;
+    q.n_years = 2;
+    cr_assert_str_eq(read_all(&q), "202805678/2023/1;101901234/2022/1;101901234/2023/3;");
+    int gap[] = {2022, 2024};
+    q.years = gap;
+    cr_assert_str_eq(read_all(&q), "101901234/2022/1;101901234/2024/1;");
+    q = query(DATASET_CURRENT, one, 1);
+    q.period_from = clock_days_from_civil(2023, 6, 1);
+    q.period_to = clock_days_from_civil(2023, 6, 30);
+    cr_assert_str_eq(read_all(&q), "101901234/2023/3;");
+
+    /* every version registered in [from, to) */
+    q = query(DATASET_WINDOW, one, 1);
+    cr_assert_str_eq(read_all(&q), "101901234/2022/1;101901234/2023/1;101901234/2023/2;"
+                                   "101901234/2023/3;101901234/2024/1;");
+    q.registered_from = 2000;
+    q.registered_to = 3000;
+    cr_assert_str_eq(read_all(&q), "101901234/2023/2;");
+    q.registered_to = 3001;
+    cr_assert_str_eq(read_all(&q), "101901234/2023/2;101901234/2023/3;101901234/2024/1;");
+    q = query(DATASET_WINDOW, NULL, 0);
+    q.registered_from = 1000;
+    q.registered_to = 2000;
+    cr_assert_str_eq(read_all(&q), "101901234/2022/1;101901234/2023/1;202805678/2023/1;");
+    q.years = years;
+    q.n_years = 1;
+    cr_assert_str_eq(read_all(&q), "101901234/2023/1;202805678/2023/1;");
+
+    /* another service's records are not mixed in */
+    q = query(DATASET_CURRENT, NULL, 0);
+    q.svc = moms;
+    cr_assert_str_eq(read_all(&q), "");
+
+    /* bad subjects are refused at open */
+    str_t bad[] = {STR("12345")};
+    q = query(DATASET_CURRENT, bad, 1);
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    dataset_cursor_t *cur;
+    cr_assert_eq(dataset_cursor_open(c, &q, &cur, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "PersonCPRNummer");
+    store_conn_put(c);
+}
+
+Test(dataset, deliveries_are_found_by_id)
+{
+    struct writer w;
+    begin(&w, aar, "delivery-1", 5000);
+    w.d.records = 3;
+    w.d.new_versions = 2;
+    w.d.unchanged = 1;
+    w.d.synthetic = true;
+    commit(&w);
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    struct dataset_delivery d;
+    cr_assert_eq(dataset_delivery_find(c, STR("delivery-1"), &d, &err), 0, "%s", err.detail);
+    cr_assert_str_eq(d.service, "Aarsopgoerelse");
+    cr_assert_eq(d.records, 3);
+    cr_assert_eq(d.new_versions, 2);
+    cr_assert_eq(d.unchanged, 1);
+    cr_assert_eq(d.received_ms, 5000);
+    cr_assert_eq(dataset_delivery_find(c, STR("nope"), &d, &err), DUPLA_ENOTFOUND);
+    store_conn_put(c);
+}
+
+Test(dataset, records_as_json_with_granted_fields)
+{
+    struct writer w;
+    begin(&w, moms, "m1", 1700000000000);
+    int32_t a = clock_days_from_civil(2024, 1, 1), b = clock_days_from_civil(2024, 3, 31);
+    int64_t version;
+    put(&w, moms, 12345678, a, b, 100, 1700000000000, &version);
+    commit(&w);
+    str_t se[] = {STR("12345678")};
+    struct dataset_query q = {.svc = moms,
+                              .mode = DATASET_CURRENT,
+                              .subjects = se,
+                              .n_subjects = 1,
+                              .period_from = DATASET_DAY_MIN,
+                              .period_to = DATASET_DAY_MAX};
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    dataset_cursor_t *cur;
+    cr_assert_eq(dataset_cursor_open(c, &q, &cur, &err), 0);
+    const struct dataset_record *r;
+    cr_assert_eq(dataset_cursor_next(cur, &r, &err), STORE_ROW);
+    bool include[CATALOG_MAX_FIELDS] = {0};
+    include[catalog_field_index(moms, STR("Salgsmoms"))] = true;
+    include[catalog_field_index(moms, STR("AngivelseNummer"))] = true;
+    buf_t out;
+    buf_init(&out, 65536);
+    cr_assert_eq(dataset_record_to_json(r, include, &out, &err), 0, "%s", err.detail);
+    long salg = catalog_field_find(moms, STR("Salgsmoms"))->business_index;
+    char want[512];
+    snprintf(want, sizeof want,
+             "{\"VirksomhedSENummer\":\"12345678\","
+             "\"AfregningPeriodeForholdPeriodeStartDato\":\"2024-01-01\","
+             "\"AfregningPeriodeForholdPeriodeSlutDato\":\"2024-03-31\","
+             "\"AngivelseNummer\":1,\"Salgsmoms\":%ld}",
+             100 + salg);
+    cr_assert_str_eq(out.data, want);
+    buf_reset(&out);
+    cr_assert_eq(dataset_record_to_json(r, NULL, &out, &err), 0);
+    json_error_t je;
+    json_t *j = json_loads(out.data, 0, &je);
+    cr_assert_not_null(j, "%s", out.data);
+    cr_assert_eq(json_object_size(j), moms->n_fields);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "RegistreringTidspunkt")),
+                     "2023-11-14T22:13:20.000Z");
+    json_decref(j);
+    buf_free(&out);
+    dataset_cursor_close(cur);
+    store_conn_put(c);
+}

@@ -1,0 +1,319 @@
+/* Unit tests: testdata (the tax arithmetic on hand-checked cases, the
+ * deterministic generator, its identifiers, and that what it makes is
+ * accepted by ingest and versions as intended). */
+#include <criterion/criterion.h>
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "cli/commands.h"
+#include "core/buf.h"
+#include "core/ident.h"
+#include "dataset/dataset.h"
+#include "ingest/ingest.h"
+#include "testdata/testdata.h"
+
+#define KR(x) ((int64_t)(x)*100)
+
+/* 2024, an employee: every line worked out by hand (see the comments). */
+Test(testdata, tax_of_an_employee_2024)
+{
+    const struct testdata_tax_year *ty = testdata_tax_year(2024);
+    cr_assert_not_null(ty);
+    struct testdata_income in = {.wage = KR(400000),
+                                 .capital = -KR(20000),
+                                 .share = KR(10000),
+                                 .other_deductions = KR(5000),
+                                 .municipal_bp = 2500,
+                                 .church_bp = 70,
+                                 .church = true};
+    struct testdata_tax t;
+    testdata_compute_tax(ty, &in, &t);
+    cr_assert_eq(t.am, KR(32000));                   /* 8 % of 400,000 */
+    cr_assert_eq(t.personal, KR(368000));            /* 400,000 - 32,000 */
+    cr_assert_eq(t.employment_deduction, KR(45264)); /* 12.30 % of 368,000 < 55,600 */
+    cr_assert_eq(t.deductions, KR(50264));           /* + 5,000 */
+    cr_assert_eq(t.taxable, KR(297736));             /* 368,000 - 20,000 - 50,264 */
+    cr_assert_eq(t.bottom, 3822783);                 /* (368,000 - 49,700) x 12.01 % = 38,227.83 */
+    cr_assert_eq(t.top, 0);                          /* 368,000 is below 588,900 */
+    cr_assert_eq(t.municipal, KR(62009));            /* (297,736 - 49,700) x 25 % */
+    cr_assert_eq(t.church, 173625);                  /* 248,036 x 0.70 % = 1,736.252 */
+    cr_assert_eq(t.share_tax, KR(2700));             /* 27 % of 10,000 */
+    cr_assert_eq(t.total, 13667308);
+}
+
+/* 2023, a high earner: the tax ceiling cuts the top rate, share income is
+ * taxed at both rates. */
+Test(testdata, tax_of_a_high_earner_2023)
+{
+    const struct testdata_tax_year *ty = testdata_tax_year(2023);
+    struct testdata_income in = {.wage = KR(1000000),
+                                 .capital = KR(10000),
+                                 .share = KR(100000),
+                                 .municipal_bp = 2600,
+                                 .church_bp = 80,
+                                 .church = false};
+    struct testdata_tax t;
+    testdata_compute_tax(ty, &in, &t);
+    cr_assert_eq(t.am, KR(80000));
+    cr_assert_eq(t.employment_deduction, KR(45600)); /* 10.65 % of 920,000 capped */
+    cr_assert_eq(t.taxable, KR(884400));             /* 920,000 + 10,000 - 45,600 */
+    cr_assert_eq(t.bottom, 10663380);                /* (930,000 - 48,000) x 12.09 % = 106,633.80 */
+    /* top rate 52.07 - 12.09 - 26.00 = 13.98 %: (930,000 - 568,900) x 13.98 % */
+    cr_assert_eq(t.top, 5048178);
+    cr_assert_eq(t.municipal, KR(217464)); /* (884,400 - 48,000) x 26 % */
+    cr_assert_eq(t.church, 0);
+    cr_assert_eq(t.share_tax, KR(15903) + KR(17262)); /* 58,900 x 27 % + 41,100 x 42 % */
+    cr_assert_eq(t.total, 48774458);
+}
+
+Test(testdata, no_tax_below_the_allowance)
+{
+    struct testdata_income in = {
+        .pension = KR(40000), .municipal_bp = 2500, .church_bp = 80, .church = true};
+    struct testdata_tax t;
+    testdata_compute_tax(testdata_tax_year(2022), &in, &t);
+    cr_assert_eq(t.personal, KR(40000));
+    cr_assert_eq(t.total, 0);
+    cr_assert_null(testdata_tax_year(1999));
+}
+
+struct digest {
+    gnutls_hash_hd_t h;
+    size_t bytes;
+};
+
+static int to_hash(void *cls, str_t b)
+{
+    struct digest *d = cls;
+    gnutls_hash(d->h, b.ptr, b.len);
+    d->bytes += b.len;
+    return 0;
+}
+
+static void digest_all(const struct testdata_options *opt, unsigned char out[32], size_t *bytes)
+{
+    struct digest d = {0};
+    cr_assert_eq(gnutls_hash_init(&d.h, GNUTLS_DIG_SHA256), 0);
+    err_t err;
+    for (size_t i = 0; i < TESTDATA_DELIVERIES; i++)
+        cr_assert_eq(testdata_generate(opt, i, to_hash, &d, &err), 0, "%s", err.detail);
+    gnutls_hash_deinit(d.h, out);
+    *bytes = d.bytes;
+}
+
+Test(testdata, the_same_seed_gives_the_same_bytes)
+{
+    struct testdata_options opt = {200, 20, 2023, 2024, 42};
+    unsigned char a[32], b[32], c[32];
+    size_t na, nb, nc;
+    digest_all(&opt, a, &na);
+    digest_all(&opt, b, &nb);
+    cr_assert_eq(na, nb);
+    cr_assert_eq(memcmp(a, b, 32), 0);
+    opt.seed = 43;
+    digest_all(&opt, c, &nc);
+    cr_assert_neq(memcmp(a, c, 32), 0);
+    /* a delivery does not depend on which were generated before it */
+    opt.seed = 42;
+    struct digest d1 = {0}, d2 = {0};
+    unsigned char x[32], y[32];
+    err_t err;
+    gnutls_hash_init(&d1.h, GNUTLS_DIG_SHA256);
+    cr_assert_eq(testdata_generate(&opt, 6, to_hash, &d1, &err), 0);
+    gnutls_hash_deinit(d1.h, x);
+    gnutls_hash_init(&d2.h, GNUTLS_DIG_SHA256);
+    cr_assert_eq(testdata_generate(&opt, 2, to_hash, &d2, &err), 0);
+    cr_assert_eq(testdata_generate(&opt, 6, to_hash, &d2, &err), 0);
+    gnutls_hash_deinit(d2.h, y);
+    struct digest d3 = {0};
+    gnutls_hash_init(&d3.h, GNUTLS_DIG_SHA256);
+    cr_assert_eq(testdata_generate(&opt, 6, to_hash, &d3, &err), 0);
+    unsigned char z[32];
+    gnutls_hash_deinit(d3.h, z);
+    cr_assert_eq(memcmp(x, z, 32), 0);
+}
+
+Test(testdata, identifiers_are_fictitious_valid_and_unique)
+{
+    struct testdata_options opt = {60000, 3000, 2023, 2023, 7};
+    /* 60,000 persons: more than the birth-date range, so blocks repeat */
+    char(*cprs)[11] = calloc(opt.persons, 11);
+    for (unsigned p = 0; p < opt.persons; p++) {
+        testdata_person_cpr(&opt, p, cprs[p]);
+        str_t s = {cprs[p], 10};
+        cr_assert(ident_cpr_is_substitute(s), "%s", cprs[p]);
+    }
+    qsort(cprs, opt.persons, 11, (int (*)(const void *, const void *))strcmp);
+    for (unsigned p = 1; p < opt.persons; p++)
+        cr_assert_str_neq(cprs[p - 1], cprs[p]);
+    free(cprs);
+    char prev[9] = "";
+    for (unsigned c = 0; c < opt.companies; c++) {
+        char cvr[11], se[11];
+        testdata_company_cvr(&opt, c, cvr);
+        testdata_company_se(&opt, c, se);
+        cr_assert(ident_cvr_valid(str_from_cstr(cvr)), "%s", cvr);
+        cr_assert_eq(cvr[0], '9');
+        cr_assert(ident_se_valid(str_from_cstr(se)));
+        cr_assert_gt(strcmp(cvr, prev), 0);
+        memcpy(prev, cvr, 9);
+    }
+    err_t err;
+    struct testdata_options bad = {1, 1, 2019, 2024, 1};
+    cr_assert_eq(testdata_check_options(&bad, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "years");
+}
+
+static int to_buf(void *cls, str_t b)
+{
+    return buf_append((buf_t *)cls, b.ptr, b.len);
+}
+
+/* Every delivery is accepted by ingest in a test deployment; the later
+ * ones make second versions; the current read sees them. */
+Test(testdata, deliveries_ingest_cleanly_and_correct_as_new_versions)
+{
+    char dir[] = "/tmp/dupla-testdata-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char url[128], cdir[1024];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    snprintf(cdir, sizeof cdir, "%s/catalog", root ? root : ".");
+    store_t *st;
+    catalog_t *cat;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_eq(dataset_migrate(st, &err), 0);
+    cr_assert_eq(catalog_load_dir(cdir, &cat, &err), 0);
+    struct testdata_options opt = {150, 60, 2022, 2024, 3};
+    int64_t later_new = 0;
+    for (size_t i = 0; i < TESTDATA_DELIVERIES; i++) {
+        buf_t b;
+        buf_init(&b, 64u << 20);
+        cr_assert_eq(testdata_generate(&opt, i, to_buf, &b, &err), 0);
+        const struct catalog_service *svc =
+            catalog_find(cat, str_from_cstr(testdata_delivery_service(i)));
+        cr_assert_not_null(svc);
+        struct ingest_source src = {.name = testdata_delivery_file(i), .data = buf_str(&b)};
+        struct ingest_options io = {.environment = ENV_TEST};
+        struct ingest_result res;
+        int rc = ingest_delivery(st, svc, &src, 1, &io, &res, &err);
+        if (rc && res.n_problems)
+            cr_log_error("%s:%ld: %s: %s", res.problems[0].source, res.problems[0].line,
+                         res.problems[0].field, res.problems[0].reason);
+        cr_assert_eq(rc, 0, "%s: %s", testdata_delivery_file(i), err.detail);
+        cr_assert(res.synthetic);
+        cr_assert_eq(res.unchanged, 0, "%s", testdata_delivery_file(i));
+        if (i < 3)
+            cr_assert_gt(res.new_versions, 0, "%s", testdata_delivery_file(i));
+        if (i >= 4)
+            later_new += res.new_versions;
+        ingest_result_free(&res);
+        /* production refuses the same data */
+        io.environment = ENV_PRODUCTION;
+        cr_assert_eq(ingest_delivery(st, svc, &src, 1, &io, &res, &err), DUPLA_EFORBIDDEN);
+        ingest_result_free(&res);
+        buf_free(&b);
+    }
+    cr_assert_gt(later_new, 0);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    int64_t v2;
+    cr_assert_eq(
+        store_query_int64(c, "SELECT count(*) FROM dataset_record WHERE version = 2", 0, &v2, &err),
+        0);
+    cr_assert_eq(v2, later_new);
+    store_conn_put(c);
+    catalog_free(cat);
+    store_close(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static int cli(const char *a0, ...)
+{
+    char *argv[20];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0; a && argc < 19; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    return cmd_testdata(argc, argv);
+}
+
+Test(testdata, the_command_writes_files_and_refuses_production)
+{
+    char dir[] = "/tmp/dupla-tdcli-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char out[128], cfg[128];
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(cfg, sizeof cfg, "%s/prod.json", dir);
+    FILE *f = fopen(cfg, "w");
+    fputs("{\"environment\":\"production\",\"store\":\"sqlite:p.db\"}", f);
+    fclose(f);
+    cr_assert_eq(cli("testdata", "--help", NULL), 0);
+    cr_assert_eq(cli("testdata", "generate", NULL), 2);
+    cr_assert_eq(cli("testdata", "generate", "--persons", "x", "--out", out, NULL), 2);
+    cr_assert_eq(cli("testdata", "generate", "--years", "2010-2011", "--out", out, NULL), 2);
+    cr_assert_eq(cli("testdata", "generate", "--ingest", NULL), 2);
+    cr_assert_eq(cli("testdata", "generate", "--ingest", "--config", cfg, NULL), 5);
+    cr_assert_eq(cli("testdata", "generate", "--quiet", "--persons", "5", "--companies", "2",
+                     "--years", "2024", "--seed", "9", "--out", out, NULL),
+                 0);
+    char p[256];
+    snprintf(p, sizeof p, "%s/01-Forskudsopgoerelse.ndjson", out);
+    cr_assert_eq(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/examples.json", out);
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    cr_assert_not_null(j);
+    cr_assert_eq(json_array_size(json_object_get(j, "PersonCPRNummer")), 5);
+    json_decref(j);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void count_loaded(void *cls, size_t i, const struct ingest_result *res)
+{
+    (void)i;
+    int *n = cls;
+    n[res->status == INGEST_ALREADY ? 1 : 0]++;
+}
+
+Test(testdata, load_is_idempotent_and_refused_in_production)
+{
+    char dir[] = "/tmp/dupla-tdload-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char url[128], cdir[1024];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    snprintf(cdir, sizeof cdir, "%s/catalog", root ? root : ".");
+    store_t *st;
+    catalog_t *cat;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_eq(dataset_migrate(st, &err), 0);
+    cr_assert_eq(catalog_load_dir(cdir, &cat, &err), 0);
+    struct testdata_options opt = {20, 5, 2024, 2024, 11};
+    int n[2] = {0};
+    cr_assert_eq(testdata_load(st, cat, &opt, ENV_PRODUCTION, dir, count_loaded, n, &err),
+                 DUPLA_EFORBIDDEN);
+    cr_assert_eq(testdata_load(st, cat, &opt, ENV_TEST, dir, count_loaded, n, &err), 0, "%s",
+                 err.detail);
+    cr_assert_eq(n[0], TESTDATA_DELIVERIES);
+    cr_assert_eq(testdata_load(st, cat, &opt, ENV_TEST, dir, count_loaded, n, &err), 0);
+    cr_assert_eq(n[1], TESTDATA_DELIVERIES, "the second load changes nothing");
+    catalog_free(cat);
+    store_close(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
