@@ -362,7 +362,7 @@ static int make_incident(struct incident *inc, store_conn_t *c, const struct par
     if (truncated)
         buf_printf(&desc, "\n\n[The message was larger than %zu bytes and was cut there.]",
                    inc->set.message_max_bytes);
-    char reporter[INCIDENT_NAME_MAX];
+    char reporter[INCIDENT_ADDRESS_MAX + 1];
     snprintf(reporter, sizeof reporter, "%s",
              p->sender_name[0] ? p->sender_name
              : p->sender[0]    ? p->sender
