@@ -13,7 +13,6 @@
  * counters: an observation is a few additions, far below the cost of a TLS
  * record.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
