@@ -26,6 +26,7 @@
 #include "cli/serve.h"
 #include "cli/serve_identity.h"
 #include "cli/serve_modules.h"
+#include "cli/serve_web.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -48,6 +49,7 @@ static const struct app_module modules[] = {
     {"agreement", agreement_app_init, NULL, agreement_app_stop, agreement_app_tick},
     {"audit", audit_app_init, NULL, audit_app_stop, NULL},
     {"incident", incident_app_init, NULL, incident_app_stop, incident_app_tick},
+    {"web", web_app_init, web_app_routes, web_app_stop, NULL},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])
 

@@ -1,0 +1,175 @@
+/*
+ * context.c: who is asking. The session cookie (identity's, HttpOnly,
+ * Secure, SameSite=Strict) names the user; a POST must carry the session's
+ * CSRF token in the form field "csrf". Before login (login, set-up) a
+ * double-submit token stands in: a random value in the cookie
+ * WEB_FORM_COOKIE and the same value in the form.
+ *
+ * Also the small adapter from identity's actor to the agreement module's
+ * (kept here, and small, so that it is easy to replace when the agreement
+ * module takes identity's user ids).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/encode.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "web/internal.h"
+
+/* The value of cookie name in the Cookie header. */
+static bool cookie_get(http_request_t *req, const char *name, str_t *out)
+{
+    str_t h;
+    if (!http_req_header(req, "Cookie", &h))
+        return false;
+    size_t nlen = strlen(name);
+    str_t rest = h, part;
+    while (rest.len) {
+        str_split(rest, ';', &part, &rest); /* the last: part = rest, rest = "" */
+        part = str_trim(part);
+        if (part.len > nlen && memcmp(part.ptr, name, nlen) == 0 && part.ptr[nlen] == '=') {
+            *out = str_sub(part, nlen + 1, part.len - nlen - 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int parse_post(struct web_ctx *cx)
+{
+    if (http_req_method(cx->req) != HTTP_POST)
+        return 0;
+    err_t err;
+    err_clear(&err);
+    if (form_parse(http_req_arena(cx->req), http_req_body(cx->req), &cx->form, &err) != 0) {
+        web_reply_message(cx, 400, "Ugyldig formular", "Formularen kunne ikke læses.");
+        return 1;
+    }
+    return 0;
+}
+
+static void ctx_init(web_t *w, http_request_t *req, struct web_ctx *cx)
+{
+    memset(cx, 0, sizeof *cx);
+    cx->w = w;
+    cx->req = req;
+    html_init(&cx->h, HTML_PAGE_MAX);
+}
+
+static void clear_session_cookie(http_request_t *req)
+{
+    http_reply_header(req, "Set-Cookie",
+                      IDENTITY_SESSION_COOKIE
+                      "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+}
+
+int web_begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)
+{
+    ctx_init(w, req, cx);
+    str_t sid;
+    err_t err;
+    err_clear(&err);
+    if (!cookie_get(req, IDENTITY_SESSION_COOKIE, &sid) || sid.len == 0) {
+        web_redirect(req, "/login");
+        return 1;
+    }
+    if (identity_session_actor(w->deps.identity, sid, &cx->actor, &err) != 0) {
+        clear_session_cookie(req);
+        web_redirect(req, "/login?udloebet=1");
+        return 1;
+    }
+    if (identity_org_get(w->deps.identity, str_from_cstr(cx->actor.org_id), &cx->org, &err) != 0) {
+        web_reply_message(cx, 500, "Fejl", "Organisationen kunne ikke findes.");
+        return 1;
+    }
+    cx->logged_in = true;
+    cx->sid = sid;
+    identity_session_csrf(sid, cx->csrf);
+    if (parse_post(cx))
+        return 1;
+    if (http_req_method(req) == HTTP_POST &&
+        !identity_session_csrf_ok(sid, form_get(&cx->form, "csrf"))) {
+        log_warn("web: CSRF token missing or wrong on %.*s", STR_FMT(http_req_path(req)));
+        web_reply_message(cx, 403, "Formularen kunne ikke sendes",
+                          "Formularen var for gammel eller kom ikke fra denne side. "
+                          "Gå tilbage, genindlæs siden og prøv igen.");
+        return 1;
+    }
+    return 0;
+}
+
+int web_begin_public_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)
+{
+    ctx_init(w, req, cx);
+    if (parse_post(cx))
+        return 1;
+    if (http_req_method(req) == HTTP_POST) {
+        str_t cookie;
+        str_t field = form_get(&cx->form, "csrf");
+        if (!cookie_get(req, WEB_FORM_COOKIE, &cookie) || cookie.len == 0 ||
+            !str_ct_eq(cookie, field)) {
+            log_warn("web: pre-login form token missing or wrong on %.*s",
+                     STR_FMT(http_req_path(req)));
+            web_reply_message(cx, 403, "Formularen kunne ikke sendes",
+                              "Formularen var for gammel eller kom ikke fra denne side. "
+                              "Gå tilbage, genindlæs siden og prøv igen.");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void web_form_token(struct web_ctx *cx, char out[IDENTITY_CSRF_TEXT])
+{
+    str_t cookie;
+    if (cookie_get(cx->req, WEB_FORM_COOKIE, &cookie) && cookie.len > 0 &&
+        cookie.len < IDENTITY_CSRF_TEXT) {
+        bool ok = true;
+        for (size_t i = 0; i < cookie.len; i++) {
+            char c = cookie.ptr[i];
+            ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_');
+        }
+        if (ok) {
+            str_copy(cookie, out, IDENTITY_CSRF_TEXT);
+            return;
+        }
+    }
+    unsigned char raw[WEB_FORM_TOKEN_BYTES];
+    if (rand_bytes(raw, sizeof raw) != 0) {
+        out[0] = '\0';
+        return;
+    }
+    base64url_encode(raw, sizeof raw, out); /* 32 characters: fits IDENTITY_CSRF_TEXT */
+    char h[IDENTITY_CSRF_TEXT + 96];
+    snprintf(h, sizeof h, "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict", WEB_FORM_COOKIE,
+             out);
+    http_reply_header(cx->req, "Set-Cookie", h);
+}
+
+void web_end(struct web_ctx *cx)
+{
+    html_free(&cx->h);
+}
+
+void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out)
+{
+    memset(out, 0, sizeof *out);
+    /* Until the agreement module takes identity's UUIDs, users are known to
+     * it by name: the login name is unique, which is what four eyes needs. */
+    out->user_id = 0;
+    if (strlen(cx->actor.username) < sizeof out->user_name)
+        snprintf(out->user_name, sizeof out->user_name, "%s", cx->actor.username);
+    else
+        snprintf(out->user_name, sizeof out->user_name, "user:%s", cx->actor.user_id);
+    if (!cx->actor.data_owner)
+        snprintf(out->org_cvr, sizeof out->org_cvr, "%s", cx->org.cvr);
+    unsigned r = cx->actor.roles, a = 0;
+    a |= (r & ROLE_ADMINISTRATOR) ? AGREEMENT_ROLE_ADMINISTRATOR : 0;
+    a |= (r & ROLE_PROCESSOR) ? AGREEMENT_ROLE_PROCESSOR : 0;
+    a |= (r & ROLE_SIGNATORY) ? AGREEMENT_ROLE_SIGNATORY : 0;
+    a |= (r & ROLE_DATAFORVALTNING) ? AGREEMENT_ROLE_DATAFORVALTNING : 0;
+    a |= (r & ROLE_OPERATOR) ? AGREEMENT_ROLE_OPERATOR : 0;
+    out->roles = a;
+}

@@ -1,0 +1,119 @@
+/*
+ * form.c: reading form posts (application/x-www-form-urlencoded) and query
+ * parameters, and collecting the messages of the error summary.
+ */
+#include <string.h>
+
+#include "web/internal.h"
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes '+' and %XX into arena memory; NUL bytes are refused. */
+static int decode(arena_t *a, str_t in, str_t *out)
+{
+    char *p = arena_alloc(a, in.len + 1);
+    if (!p)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        char c = in.ptr[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (in.len - i < 3)
+                return -1;
+            int hi = hexval(in.ptr[i + 1]), lo = hexval(in.ptr[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0')
+            return -1;
+        p[n++] = c;
+    }
+    p[n] = '\0';
+    *out = (str_t){p, n};
+    return 0;
+}
+
+int form_parse(arena_t *a, str_t body, struct form *f, err_t *err)
+{
+    f->n = 0;
+    size_t cap = 1;
+    for (size_t i = 0; i < body.len; i++)
+        cap += body.ptr[i] == '&';
+    if (cap > WEB_FORM_MAX_FIELDS)
+        return err_set(err, DUPLA_ELIMIT, "too many form fields");
+    f->names = arena_alloc(a, cap * sizeof *f->names);
+    f->values = arena_alloc(a, cap * sizeof *f->values);
+    if (!f->names || !f->values)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    str_t rest = body, pair;
+    while (rest.len) {
+        str_split(rest, '&', &pair, &rest); /* the last: pair = rest, rest = "" */
+        if (pair.len == 0)
+            continue;
+        str_t name, value;
+        if (!str_split(pair, '=', &name, &value)) {
+            name = pair;
+            value = STR("");
+        }
+        if (decode(a, name, &f->names[f->n]) || decode(a, value, &f->values[f->n]))
+            return err_set(err, DUPLA_EINVAL, "malformed form field");
+        f->n++;
+    }
+    return 0;
+}
+
+str_t form_get(const struct form *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (str_eq_cstr(f->names[i], name))
+            return str_trim(f->values[i]);
+    return STR("");
+}
+
+str_t web_query(http_request_t *req, const char *name)
+{
+    size_t n = http_req_query_count(req);
+    for (size_t i = 0; i < n; i++) {
+        str_t k, v;
+        http_req_query_at(req, i, &k, &v);
+        if (str_eq_cstr(k, name))
+            return v;
+    }
+    return STR("");
+}
+
+char *web_cstr(http_request_t *req, str_t s)
+{
+    char *p = arena_strdup(http_req_arena(req), s);
+    return p ? p : "";
+}
+
+void form_error(struct form_errors *fe, const char *field, const char *msg)
+{
+    if (fe->n < WEB_ERRORS_MAX) {
+        fe->e[fe->n].field = field;
+        fe->e[fe->n].msg = msg;
+        fe->n++;
+    }
+}
+
+const char *form_error_for(const struct form_errors *fe, const char *field)
+{
+    for (size_t i = 0; fe && i < fe->n; i++)
+        if (strcmp(fe->e[i].field, field) == 0)
+            return fe->e[i].msg;
+    return NULL;
+}

@@ -1,0 +1,122 @@
+/*
+ * internal.h: what the web module's files share (not a contract for others).
+ */
+#ifndef DUPLA_WEB_INTERNAL_H
+#define DUPLA_WEB_INTERNAL_H
+
+#include "agreement/agreement.h"
+#include "catalog/catalog.h"
+#include "identity/identity.h"
+#include "web/html.h"
+#include "web/web.h"
+
+#define WEB_FORM_MAX_BODY   (64 * 1024) /* a form post (a PEM certificate fits) */
+#define WEB_LOGIN_MAX_BODY  2048        /* before authentication: tighter */
+#define WEB_FORM_MAX_FIELDS 1024        /* name=value pairs in one post */
+#define WEB_ERRORS_MAX      16          /* messages in one error summary */
+#define WEB_ASSET_MAX       (8 * 1024 * 1024)
+#define WEB_ASSET_MAX_AGE   31536000 /* one year: the paths carry the version */
+#define WEB_VERSION_MAX     32
+#define WEB_FORM_COOKIE     "__Host-dupla_form" /* the pre-login CSRF cookie */
+#define WEB_FORM_TOKEN_BYTES 24
+
+struct web {
+    struct web_deps deps;
+    char assets_dir[CONFIG_PATH_MAX];
+    char assets_version[WEB_VERSION_MAX]; /* dkfds's version, "" when not found */
+    int64_t session_idle_ms;              /* for the expiry warning */
+};
+
+/* ---- forms (form.c) ---- */
+struct form {
+    size_t n;
+    str_t *names;
+    str_t *values; /* decoded, from the request's arena */
+};
+/* Parses an application/x-www-form-urlencoded body into f (arena memory). */
+int form_parse(arena_t *a, str_t body, struct form *f, err_t *err);
+/* The first value of name, trimmed of surrounding white space ("" if absent). */
+str_t form_get(const struct form *f, const char *name);
+/* The value of a query parameter ("" if absent). */
+str_t web_query(http_request_t *req, const char *name);
+/* NUL-terminated copy from the arena. */
+char *web_cstr(http_request_t *req, str_t s);
+
+/* ---- the error summary's contents ---- */
+struct form_errors {
+    size_t n;
+    struct {
+        const char *field; /* the input's id, or "" for a form-wide error */
+        const char *msg;
+    } e[WEB_ERRORS_MAX];
+};
+void form_error(struct form_errors *fe, const char *field, const char *msg);
+/* The message for field, or NULL. */
+const char *form_error_for(const struct form_errors *fe, const char *field);
+
+/* ---- the request's context (session.c) ---- */
+struct web_ctx {
+    web_t *w;
+    http_request_t *req;
+    bool logged_in;
+    identity_actor_t actor;
+    str_t sid; /* the session id (secret; from the request) */
+    struct identity_org org; /* the user's organisation */
+    char csrf[IDENTITY_CSRF_TEXT];
+    struct form form; /* a POST's fields */
+    html_t h;
+};
+/* For a page that needs a login: fills cx (and for a POST parses the form
+ * and checks its CSRF token). Returns 0 to go on, or 1 when it has already
+ * answered (a redirect to /login, or a 403 page for a bad CSRF token). */
+int web_begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx);
+/* For the pages before login: parses the form of a POST and checks the
+ * pre-login CSRF cookie. 0 to go on, 1 when answered. */
+int web_begin_public_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx);
+/* The pre-login form token (set as a cookie when absent) into out. */
+void web_form_token(struct web_ctx *cx, char out[IDENTITY_CSRF_TEXT]);
+void web_end(struct web_ctx *cx);
+
+/* The agreement module's actor for the logged-in user (adapter.c). */
+void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out);
+
+/* ---- answering (reply.c) ---- */
+/* Adds the security headers every page answer carries. */
+void web_security_headers(http_request_t *req);
+/* Sends cx->h as the page (status), or a 500 when it overflowed. */
+int web_reply_page(struct web_ctx *cx, unsigned status);
+/* 303 See Other to location (a path of this site). */
+int web_redirect(http_request_t *req, const char *location);
+/* A complete error page with a message. */
+int web_reply_message(struct web_ctx *cx, unsigned status, const char *title, const char *msg);
+
+/* ---- layout (layout.c) ---- */
+void page_begin(struct web_ctx *cx, const char *title);
+void page_end(struct web_ctx *cx);
+void page_error_summary(struct web_ctx *cx, const struct form_errors *fe);
+void page_notice(struct web_ctx *cx, const char *kind, const char *text); /* success|info|warning */
+/* A hidden input with the session's CSRF token. */
+void form_csrf(struct web_ctx *cx);
+/* A labelled text input (type "text", "email", "password", "date"), with its
+ * error message and the value kept. */
+void form_input(struct web_ctx *cx, const struct form_errors *fe, const char *name,
+                const char *label, const char *type, str_t value, const char *hint);
+void form_textarea(struct web_ctx *cx, const struct form_errors *fe, const char *name,
+                   const char *label, str_t value, const char *hint);
+/* Danish texts. */
+const char *web_role_label(unsigned role);
+const char *web_state_label(const char *state);
+/* "yyyy-mm-dd HH:MM" UTC into out (32 bytes). */
+void web_time(int64_t ms, char out[32]);
+
+/* ---- pages ---- */
+int pages_auth_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_org_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
+int assets_register(http_server_t *srv, web_t *w, err_t *err);
+
+/* A route for a page: GET and/or POST, form bodies allowed with POST. */
+int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn,
+              web_t *w, size_t max_body, err_t *err);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * web.c: opening the web module (its config section, the assets folder and
+ * dkfds's version) and registering its routes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "web/internal.h"
+#include "web/web_default.h"
+
+/* dkfds's version from <assets_dir>/../package.json, so that an upgrade
+ * changes every asset path (which are cached as immutable). */
+static void read_version(web_t *w)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/../package.json", w->assets_dir);
+    json_error_t jerr;
+    json_t *pkg = json_load_file(path, 0, &jerr);
+    const char *v = pkg ? json_string_value(json_object_get(pkg, "version")) : NULL;
+    bool ok = v && strlen(v) < sizeof w->assets_version && strspn(v, "0123456789.") == strlen(v);
+    snprintf(w->assets_version, sizeof w->assets_version, "%s", ok ? v : "0");
+    if (!ok)
+        log_warn("web: no dkfds package in %s (run `npm ci` in web/): pages come unstyled",
+                 w->assets_dir);
+    json_decref(pkg);
+}
+
+int web_open(const struct web_deps *deps, web_t **out, err_t *err)
+{
+    *out = NULL;
+    web_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    w->deps = *deps;
+    json_t *sec = config_section(deps->cfg, WEB_CONFIG_SECTION);
+    const char *dir = NULL;
+    int rc = config_get_string(sec, WEB_CONFIG_SECTION, "assets_dir", NULL, &dir, err);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    if (dir) {
+        if (config_resolve_path(deps->cfg, dir, w->assets_dir, sizeof w->assets_dir) != 0) {
+            free(w);
+            return err_param(err, DUPLA_EINVAL, "web.assets_dir", "path too long");
+        }
+    } else {
+        snprintf(w->assets_dir, sizeof w->assets_dir, "%s", WEB_ASSETS_DEFAULT_DIR);
+    }
+    long long idle = IDENTITY_DEFAULT_SESSION_IDLE_S;
+    json_t *idsec = config_section(deps->cfg, "identity");
+    if (idsec && json_is_integer(json_object_get(idsec, "session_idle_seconds")))
+        idle = json_integer_value(json_object_get(idsec, "session_idle_seconds"));
+    w->session_idle_ms = idle * 1000;
+    read_version(w);
+    log_info("web: assets from %s (dkfds %s)", w->assets_dir, w->assets_version);
+    *out = w;
+    return 0;
+}
+
+void web_close(web_t *w)
+{
+    free(w);
+}
+
+int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn,
+              web_t *w, size_t max_body, err_t *err)
+{
+    struct http_route r = {.methods = methods,
+                           .path = path,
+                           .handler = fn,
+                           .ctx = w,
+                           .max_body = (methods & HTTP_POST) ? max_body : 0};
+    return http_route_add(srv, &r, err);
+}
+
+int web_routes_register(http_server_t *srv, web_t *w, err_t *err)
+{
+    int rc = assets_register(srv, w, err);
+    if (rc == 0)
+        rc = pages_auth_register(srv, w, err);
+    if (rc == 0)
+        rc = pages_org_register(srv, w, err);
+    if (rc == 0)
+        rc = pages_agreement_register(srv, w, err);
+    return rc;
+}
