@@ -143,8 +143,7 @@ void web_form_token(struct web_ctx *cx, char out[IDENTITY_CSRF_TEXT])
     }
     base64url_encode(raw, sizeof raw, out); /* 32 characters: fits IDENTITY_CSRF_TEXT */
     char h[IDENTITY_CSRF_TEXT + 96];
-    snprintf(h, sizeof h, "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict", WEB_FORM_COOKIE,
-             out);
+    snprintf(h, sizeof h, "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict", WEB_FORM_COOKIE, out);
     http_reply_header(cx->req, "Set-Cookie", h);
 }
 

@@ -48,11 +48,21 @@ static void escape(html_t *h, str_t s)
         unsigned char c = (unsigned char)s.ptr[i];
         const char *rep = NULL;
         switch (c) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
         default:
             if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
                 rep = "";

@@ -10,14 +10,14 @@
 #include "web/html.h"
 #include "web/web.h"
 
-#define WEB_FORM_MAX_BODY   (64 * 1024) /* a form post (a PEM certificate fits) */
-#define WEB_LOGIN_MAX_BODY  2048        /* before authentication: tighter */
-#define WEB_FORM_MAX_FIELDS 1024        /* name=value pairs in one post */
-#define WEB_ERRORS_MAX      16          /* messages in one error summary */
-#define WEB_ASSET_MAX       (8 * 1024 * 1024)
-#define WEB_ASSET_MAX_AGE   31536000 /* one year: the paths carry the version */
-#define WEB_VERSION_MAX     32
-#define WEB_FORM_COOKIE     "__Host-dupla_form" /* the pre-login CSRF cookie */
+#define WEB_FORM_MAX_BODY    (64 * 1024) /* a form post (a PEM certificate fits) */
+#define WEB_LOGIN_MAX_BODY   2048        /* before authentication: tighter */
+#define WEB_FORM_MAX_FIELDS  1024        /* name=value pairs in one post */
+#define WEB_ERRORS_MAX       16          /* messages in one error summary */
+#define WEB_ASSET_MAX        (8 * 1024 * 1024)
+#define WEB_ASSET_MAX_AGE    31536000 /* one year: the paths carry the version */
+#define WEB_VERSION_MAX      32
+#define WEB_FORM_COOKIE      "__Host-dupla_form" /* the pre-login CSRF cookie */
 #define WEB_FORM_TOKEN_BYTES 24
 
 struct web {
@@ -60,7 +60,7 @@ struct web_ctx {
     http_request_t *req;
     bool logged_in;
     identity_actor_t actor;
-    str_t sid; /* the session id (secret; from the request) */
+    str_t sid;               /* the session id (secret; from the request) */
     struct identity_org org; /* the user's organisation */
     char csrf[IDENTITY_CSRF_TEXT];
     struct form form; /* a POST's fields */
@@ -116,7 +116,7 @@ int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);
 
 /* A route for a page: GET and/or POST, form bodies allowed with POST. */
-int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn,
-              web_t *w, size_t max_body, err_t *err);
+int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn, web_t *w,
+              size_t max_body, err_t *err);
 
 #endif

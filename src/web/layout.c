@@ -12,8 +12,8 @@
 
 /* No inline script or style anywhere: the CSP below forbids both. */
 #define WEB_CSP                                                                                    \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "            \
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "                 \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "                    \
     "form-action 'self'; frame-ancestors 'none'"
 
 void web_security_headers(http_request_t *req)
@@ -283,12 +283,18 @@ void form_textarea(struct web_ctx *cx, const struct form_errors *fe, const char 
 const char *web_role_label(unsigned role)
 {
     switch (role) {
-    case ROLE_ADMINISTRATOR: return "Administrator";
-    case ROLE_PROCESSOR: return "Behandler";
-    case ROLE_SIGNATORY: return "Underskriver";
-    case ROLE_DATAFORVALTNING: return "Dataforvaltning";
-    case ROLE_OPERATOR: return "Drift";
-    default: return "Ukendt rolle";
+    case ROLE_ADMINISTRATOR:
+        return "Administrator";
+    case ROLE_PROCESSOR:
+        return "Behandler";
+    case ROLE_SIGNATORY:
+        return "Underskriver";
+    case ROLE_DATAFORVALTNING:
+        return "Dataforvaltning";
+    case ROLE_OPERATOR:
+        return "Drift";
+    default:
+        return "Ukendt rolle";
     }
 }
 
@@ -297,10 +303,14 @@ const char *web_state_label(const char *state)
     static const struct {
         const char *name, *label;
     } labels[] = {
-        {"draft", "Kladde"},         {"submitted", "Til godkendelse"},
-        {"approved", "Godkendt"},    {"rejected", "Afvist"},
-        {"suspended", "Suspenderet"}, {"revoked", "Tilbagekaldt"},
-        {"terminated", "Opsagt"},    {"superseded", "Erstattet"},
+        {"draft", "Kladde"},
+        {"submitted", "Til godkendelse"},
+        {"approved", "Godkendt"},
+        {"rejected", "Afvist"},
+        {"suspended", "Suspenderet"},
+        {"revoked", "Tilbagekaldt"},
+        {"terminated", "Opsagt"},
+        {"superseded", "Erstattet"},
         {"withdrawn", "Trukket tilbage"},
     };
     for (size_t i = 0; state && i < sizeof labels / sizeof labels[0]; i++)

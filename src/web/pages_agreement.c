@@ -331,9 +331,9 @@ static json_t *application_from_form(struct web_ctx *cx, struct form_errors *fe)
     json_t *app = json_object();
     json_object_set_new(app, "title", json_stringn(title.ptr, title.len));
     json_object_set_new(app, "purpose", json_stringn(purpose.ptr, purpose.len));
-    json_object_set_new(app, "legal_basis",
-                        json_pack("[{s:s%, s:s%}]", "law", law.ptr, law.len, "section",
-                                  section.ptr, section.len));
+    json_object_set_new(
+        app, "legal_basis",
+        json_pack("[{s:s%, s:s%}]", "law", law.ptr, law.len, "section", section.ptr, section.len));
     json_object_set_new(app, "services", services);
     if (json_array_size(systems))
         json_object_set_new(app, "systems", systems);
@@ -341,8 +341,8 @@ static json_t *application_from_form(struct web_ctx *cx, struct form_errors *fe)
         json_decref(systems);
         json_object_set_new(app, "systems", json_string("all"));
     }
-    json_t *contact = json_pack("{s:s%, s:s%}", "name", cname.ptr, cname.len, "email", cmail.ptr,
-                                cmail.len);
+    json_t *contact =
+        json_pack("{s:s%, s:s%}", "name", cname.ptr, cname.len, "email", cmail.ptr, cmail.len);
     if (cphone.len)
         json_object_set_new(contact, "phone", json_stringn(cphone.ptr, cphone.len));
     json_object_set_new(app, "contact", contact);
@@ -355,9 +355,15 @@ static json_t *application_from_form(struct web_ctx *cx, struct form_errors *fe)
 static const char *field_of(const err_t *e)
 {
     static const char *const map[][2] = {
-        {"title", "title"},       {"purpose", "purpose"},       {"legal_basis", "law"},
-        {"valid_from", "valid_from"}, {"valid_to", "valid_to"}, {"services", "felter"},
-        {"systems", "system-0"},  {"contact.name", "contact_name"}, {"contact.email", "contact_email"},
+        {"title", "title"},
+        {"purpose", "purpose"},
+        {"legal_basis", "law"},
+        {"valid_from", "valid_from"},
+        {"valid_to", "valid_to"},
+        {"services", "felter"},
+        {"systems", "system-0"},
+        {"contact.name", "contact_name"},
+        {"contact.email", "contact_email"},
         {"contact.phone", "contact_phone"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -385,8 +391,8 @@ static int h_new(http_request_t *req, void *ctx, err_t *err)
             char id[AGREEMENT_ID_LEN + 1];
             err_t e;
             err_clear(&e);
-            int rc = agreement_create(w->deps.agreement, &aa, w->deps.cfg->environment, app, id,
-                                      &e);
+            int rc =
+                agreement_create(w->deps.agreement, &aa, w->deps.cfg->environment, app, id, &e);
             if (rc == 0) {
                 json_decref(app);
                 web_end(&cx);
@@ -574,8 +580,7 @@ static void view_page(struct web_ctx *cx, str_t id, const struct form_errors *fe
         HTML(h, "\"><button class=\"button button-primary\" type=\"submit\" id=\"underskriv\">"
                 "Underskriv og send</button></form>");
     }
-    if (strcmp(pstate, "submitted") == 0 &&
-        identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING)) {
+    if (strcmp(pstate, "submitted") == 0 && identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING)) {
         const json_t *asked = json_object_get(json_object_get(pending, "application"), "services");
         struct asked a = {asked};
         HTML(h, "<h2>Afgørelse</h2><form method=\"post\" action=\"/aftaler/beslut\" "
@@ -765,12 +770,9 @@ int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err)
         const char *path;
         http_handler_fn fn;
     } r[] = {
-        {HTTP_GET, "/aftaler", h_list},
-        {HTTP_GET | HTTP_POST, "/aftaler/ny", h_new},
-        {HTTP_GET, "/aftaler/vis", h_view},
-        {HTTP_POST, "/aftaler/underskriv", h_sign},
-        {HTTP_POST, "/aftaler/beslut", h_decide},
-        {HTTP_GET, "/gennemgang", h_queue},
+        {HTTP_GET, "/aftaler", h_list},           {HTTP_GET | HTTP_POST, "/aftaler/ny", h_new},
+        {HTTP_GET, "/aftaler/vis", h_view},       {HTTP_POST, "/aftaler/underskriv", h_sign},
+        {HTTP_POST, "/aftaler/beslut", h_decide}, {HTTP_GET, "/gennemgang", h_queue},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, WEB_FORM_MAX_BODY, err);

@@ -24,7 +24,8 @@ static void login_form(struct web_ctx *cx, const struct form_errors *fe, str_t u
     web_form_token(cx, token);
     page_begin(cx, "Log ind");
     if (str_eq_cstr(web_query(cx->req, "udloebet"), "1"))
-        page_notice(cx, "warning", "Du er blevet logget af, fordi din session udløb. Log ind igen.");
+        page_notice(cx, "warning",
+                    "Du er blevet logget af, fordi din session udløb. Log ind igen.");
     if (str_eq_cstr(web_query(cx->req, "logget_ud"), "1"))
         page_notice(cx, "info", "Du er logget af.");
     if (str_eq_cstr(web_query(cx->req, "opsat"), "1"))
@@ -81,9 +82,9 @@ static int h_login(http_request_t *req, void *ctx, err_t *err)
                 return web_redirect(req, "/");
             }
             if (rc == DUPLA_ERATE) {
-                char *m = arena_printf(http_req_arena(req),
-                                       "For mange forsøg. Prøv igen om %ld minutter.",
-                                       (retry + 59) / 60);
+                char *m =
+                    arena_printf(http_req_arena(req),
+                                 "For mange forsøg. Prøv igen om %ld minutter.", (retry + 59) / 60);
                 form_error(&fe, "", m ? m : "For mange forsøg. Prøv igen senere.");
                 status = 429;
             } else if (rc == DUPLA_EUNAUTH) {

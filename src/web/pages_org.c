@@ -88,11 +88,16 @@ static bool is_admin(const struct web_ctx *cx)
 static const char *refusal(int rc, const err_t *err)
 {
     switch (rc) {
-    case DUPLA_EFORBIDDEN: return "Du har ikke rettighed til at gøre dette.";
-    case DUPLA_ENOTFOUND: return "Det findes ikke (længere).";
-    case DUPLA_ECONFLICT: return "Det er allerede gjort, eller findes i forvejen.";
-    case DUPLA_EINVAL: return err->detail[0] ? err->detail : "Oplysningerne er ikke gyldige.";
-    default: return "Det lykkedes ikke. Prøv igen senere.";
+    case DUPLA_EFORBIDDEN:
+        return "Du har ikke rettighed til at gøre dette.";
+    case DUPLA_ENOTFOUND:
+        return "Det findes ikke (længere).";
+    case DUPLA_ECONFLICT:
+        return "Det er allerede gjort, eller findes i forvejen.";
+    case DUPLA_EINVAL:
+        return err->detail[0] ? err->detail : "Oplysningerne er ikke gyldige.";
+    default:
+        return "Det lykkedes ikke. Prøv igen senere.";
     }
 }
 
@@ -102,13 +107,12 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
 {
     web_t *w = cx->w;
     html_t *h = &cx->h;
-    struct users users = {0, arena_alloc(http_req_arena(cx->req),
-                                         WEB_USERS_MAX * sizeof(struct identity_user))};
+    struct users users = {
+        0, arena_alloc(http_req_arena(cx->req), WEB_USERS_MAX * sizeof(struct identity_user))};
     err_t err;
     err_clear(&err);
     if (users.v)
-        identity_user_list(w->deps.identity, str_from_cstr(cx->org.id), collect_user, &users,
-                           &err);
+        identity_user_list(w->deps.identity, str_from_cstr(cx->org.id), collect_user, &users, &err);
     page_begin(cx, "Brugere og roller");
     if (str_eq_cstr(web_query(cx->req, "ok"), "rolle"))
         page_notice(cx, "success", "Rollen er ændret.");
@@ -217,7 +221,8 @@ static int h_org(http_request_t *req, void *ctx, err_t *err)
 
 /* The page that shows a one-time secret, once. */
 static void secret_page(struct web_ctx *cx, const char *title, const char *intro,
-                        const struct identity_setup_secret *s, const char *back, const char *back_label)
+                        const struct identity_setup_secret *s, const char *back,
+                        const char *back_label)
 {
     html_t *h = &cx->h;
     page_begin(cx, title);
@@ -303,8 +308,8 @@ static int h_role(http_request_t *req, void *ctx, err_t *err)
     else if (str_eq_cstr(action, "tildel"))
         rc = identity_role_grant(w->deps.identity, &cx.actor, form_get(&cx.form, "user"), role, &e);
     else if (str_eq_cstr(action, "fjern"))
-        rc = identity_role_revoke(w->deps.identity, &cx.actor, form_get(&cx.form, "user"), role,
-                                  &e);
+        rc =
+            identity_role_revoke(w->deps.identity, &cx.actor, form_get(&cx.form, "user"), role, &e);
     else
         rc = err_param(&e, DUPLA_EINVAL, "handling", "Vælg tildel eller fjern.");
     if (rc == 0) {
@@ -363,8 +368,8 @@ static void systems_page(struct web_ctx *cx, const struct form_errors *fe, const
     html_t *h = &cx->h;
     static const struct form empty = {0};
     const struct form *k = kept ? kept : &empty;
-    struct systems sys = {0, arena_alloc(http_req_arena(cx->req),
-                                         WEB_SYSTEMS_MAX * sizeof(struct identity_system))};
+    struct systems sys = {
+        0, arena_alloc(http_req_arena(cx->req), WEB_SYSTEMS_MAX * sizeof(struct identity_system))};
     err_t err;
     err_clear(&err);
     if (sys.v)
@@ -461,13 +466,13 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
             if (pem.len == 0)
                 form_error(&fe, "certificate", "Indsæt systemets certifikat.");
             else if (pki_cert_info_from_pem(pem, &info, &e) != 0)
-                form_error(&fe, "certificate", "Certifikatet kunne ikke læses. Indsæt det i "
-                                               "PEM-format.");
+                form_error(&fe, "certificate",
+                           "Certifikatet kunne ikke læses. Indsæt det i "
+                           "PEM-format.");
             if (fe.n == 0) {
                 struct identity_system s;
-                rc = identity_system_register(w->deps.identity, &cx.actor,
-                                              str_from_cstr(cx.org.id), name, SYSTEM_RECIPIENT,
-                                              &info, &s, &e);
+                rc = identity_system_register(w->deps.identity, &cx.actor, str_from_cstr(cx.org.id),
+                                              name, SYSTEM_RECIPIENT, &info, &s, &e);
                 if (rc == 0)
                     ok = "/systemer?ok=registreret";
                 else
@@ -492,8 +497,8 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
             else
                 form_error(&fe, "", refusal(rc, &e));
         } else {
-            rc = identity_cert_revoke(w->deps.identity, &cx.actor, form_get(&cx.form, "sha256"),
-                                      &e);
+            rc =
+                identity_cert_revoke(w->deps.identity, &cx.actor, form_get(&cx.form, "sha256"), &e);
             if (rc == 0)
                 ok = "/systemer?ok=spaerret";
             else
@@ -518,8 +523,8 @@ static void orgs_page(struct web_ctx *cx, const struct form_errors *fe, const st
     html_t *h = &cx->h;
     static const struct form empty = {0};
     const struct form *k = kept ? kept : &empty;
-    struct orgs orgs = {0, arena_alloc(http_req_arena(cx->req),
-                                       WEB_ORGS_MAX * sizeof(struct identity_org))};
+    struct orgs orgs = {
+        0, arena_alloc(http_req_arena(cx->req), WEB_ORGS_MAX * sizeof(struct identity_org))};
     err_t err;
     err_clear(&err);
     if (orgs.v)
@@ -552,10 +557,10 @@ static void orgs_page(struct web_ctx *cx, const struct form_errors *fe, const st
         form_input(cx, fe, "cvr", "CVR-nummer", "text", form_get(k, "cvr"), "8 cifre");
         form_input(cx, fe, "contact_email", "Kontaktpostkasse", "email",
                    form_get(k, "contact_email"), "Hertil sendes besked om afgørelser");
-        form_input(cx, fe, "admin_username", "Administratorens brugernavn (e-mailadresse)",
-                   "email", form_get(k, "admin_username"), NULL);
-        form_input(cx, fe, "admin_name", "Administratorens navn", "text",
-                   form_get(k, "admin_name"), NULL);
+        form_input(cx, fe, "admin_username", "Administratorens brugernavn (e-mailadresse)", "email",
+                   form_get(k, "admin_username"), NULL);
+        form_input(cx, fe, "admin_name", "Administratorens navn", "text", form_get(k, "admin_name"),
+                   NULL);
         HTML(h, "<button class=\"button button-primary\" type=\"submit\">Tilslut organisation"
                 "</button></form>");
     }
@@ -610,8 +615,8 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
                 return rc;
             }
             const char *field = "";
-            static const char *const fields[] = {"name", "cvr", "contact_email",
-                                                 "admin_username", "admin_name"};
+            static const char *const fields[] = {"name", "cvr", "contact_email", "admin_username",
+                                                 "admin_name"};
             for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
                 if (strcmp(e.param, fields[i]) == 0)
                     field = fields[i];
@@ -651,9 +656,9 @@ static int h_disclosures(http_request_t *req, void *ctx, err_t *err)
     err_t e;
     err_clear(&e);
     struct audit_page page = {0};
-    int rc = audit_filter_scope(cx.actor.data_owner ? AUDIT_VIEWER_DATA_OWNER
-                                                    : AUDIT_VIEWER_RECIPIENT,
-                                str_from_cstr(cx.org.cvr), &f, &e);
+    int rc =
+        audit_filter_scope(cx.actor.data_owner ? AUDIT_VIEWER_DATA_OWNER : AUDIT_VIEWER_RECIPIENT,
+                           str_from_cstr(cx.org.cvr), &f, &e);
     if (rc == 0)
         rc = audit_query(w->deps.store, &f, NULL, http_req_arena(req), &page, &e);
     page_begin(&cx, "Udleveringer");

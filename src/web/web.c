@@ -66,8 +66,8 @@ void web_close(web_t *w)
     free(w);
 }
 
-int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn,
-              web_t *w, size_t max_body, err_t *err)
+int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn, web_t *w,
+              size_t max_body, err_t *err)
 {
     struct http_route r = {.methods = methods,
                            .path = path,

@@ -38,8 +38,8 @@ static const struct e2e_server *world(void)
     int fd = open(e2e_path(s, "world.lock", lock), O_CREAT | O_RDWR, 0600);
     flock(fd, LOCK_EX);
     if (access(e2e_path(s, "world.done", done), F_OK) != 0) {
-        const char *create[] = {"user", "create", "--org", OWNER, "--username", ADMIN,
-                                "--role", "administrator", NULL};
+        const char *create[] = {"user", "create", "--org",         OWNER, "--username",
+                                ADMIN,  "--role", "administrator", NULL};
         cr_assert_eq(dupla(s, create), 0);
         FILE *f = fopen(e2e_path(s, "pw.txt", pwfile), "w");
         fprintf(f, "%s\n", PASSWD);
@@ -134,7 +134,7 @@ Test(web, login_page_has_security_headers)
 Test(web, pages_need_login)
 {
     const struct e2e_server *s = world();
-    static const char *const pages[] = {"/", "/organisation", "/aftaler", "/aftaler/ny",
+    static const char *const pages[] = {"/",         "/organisation", "/aftaler",   "/aftaler/ny",
                                         "/systemer", "/udleveringer", "/gennemgang"};
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         struct e2e_response r;
@@ -195,9 +195,9 @@ Test(web, post_without_csrf_is_refused_after_login)
     char session[256];
     login(s, session, sizeof session);
     struct e2e_response r;
-    cr_assert_eq(e2e_request(s, &(struct e2e_request){.path = "/organisation",
-                                                      .headers = (const char *const[]){session,
-                                                                                       NULL}},
+    cr_assert_eq(e2e_request(s,
+                             &(struct e2e_request){.path = "/organisation",
+                                                   .headers = (const char *const[]){session, NULL}},
                              &r),
                  0);
     e2e_assert_status(s, &r, 200);

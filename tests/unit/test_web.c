@@ -35,7 +35,12 @@ Test(html, text_keeps_utf8_and_whitespace)
 
 Test(html, text_drops_control_bytes_and_nul)
 {
-    cr_assert_str_eq(render(html_text, "a\0b\x01" "c\x7f" "d", 7), "abcd");
+    cr_assert_str_eq(render(html_text,
+                            "a\0b\x01"
+                            "c\x7f"
+                            "d",
+                            7),
+                     "abcd");
 }
 
 Test(html, attribute_cannot_be_closed)
@@ -83,9 +88,9 @@ Test(form, parses_and_decodes)
     arena_t *a = arena_new(1 << 16);
     struct form f;
     err_t err;
-    cr_assert_eq(form_parse(a, STR("csrf=abc&name=Anne+B%C3%B8g&felt=A%2FB&felt=C%2FD&empty="), &f,
-                            &err),
-                 0);
+    cr_assert_eq(
+        form_parse(a, STR("csrf=abc&name=Anne+B%C3%B8g&felt=A%2FB&felt=C%2FD&empty="), &f, &err),
+        0);
     cr_assert_eq(f.n, 5);
     cr_assert(str_eq_cstr(form_get(&f, "name"), "Anne Bøg"));
     cr_assert(str_eq_cstr(form_get(&f, "felt"), "A/B"), "the first of repeated names");
