@@ -39,41 +39,13 @@ void html_literal_(html_t *h, const char *lit, size_t len)
     put(h, lit, len);
 }
 
-/* Text and attribute values share one escape: the five characters that can
- * end or open markup, and the control bytes that have no business in a page. */
+/* Text and attribute values share the one escape of the codebase
+ * (core/buf.h): the five characters that can end or open markup as
+ * entities, invalid UTF-8 as U+FFFD, control characters dropped. */
 static void escape(html_t *h, str_t s)
 {
-    size_t run = 0; /* start of the pending run of safe bytes */
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        const char *rep = NULL;
-        switch (c) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-                rep = "";
-        }
-        if (rep) {
-            put(h, s.ptr + run, i - run);
-            put(h, rep, strlen(rep));
-            run = i + 1;
-        }
-    }
-    put(h, s.ptr + run, s.len - run);
+    if (!h->failed && s.len && buf_append_html(&h->out, s) != 0)
+        h->failed = true;
 }
 
 void html_text(html_t *h, str_t s)

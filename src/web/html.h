@@ -12,7 +12,8 @@
  *   html_int(h, n)      a number.
  * There is no call that writes a dynamic string unescaped. Text and
  * attributes escape & < > " ' (so a value can never end an element or an
- * attribute); NUL and other C0 control bytes but tab, LF and CR are dropped.
+ * attribute), with core's buf_append_html (invalid UTF-8 becomes U+FFFD,
+ * control characters XML does not allow are dropped).
  * URL components are percent-encoded except the unreserved characters of
  * RFC 3986, so a value cannot become a scheme ("javascript:"), a new query
  * parameter or a fragment.

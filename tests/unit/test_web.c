@@ -37,10 +37,19 @@ Test(html, text_drops_control_bytes_and_nul)
 {
     cr_assert_str_eq(render(html_text,
                             "a\0b\x01"
-                            "c\x7f"
-                            "d",
-                            7),
-                     "abcd");
+                            "c",
+                            5),
+                     "abc");
+}
+
+Test(html, invalid_utf8_is_replaced)
+{
+    cr_assert_str_eq(render(html_text,
+                            "x\xff"
+                            "y",
+                            3),
+                     "x\xef\xbf\xbd"
+                     "y");
 }
 
 Test(html, attribute_cannot_be_closed)
