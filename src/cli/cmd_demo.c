@@ -34,6 +34,7 @@
 #include "pki/sign.h"
 #include "store/store.h"
 #include "testdata/testdata.h"
+#include "web/web_default.h"
 
 #define DEMO_DEFAULT_DIR        "var/demo"
 #define DEMO_DEFAULT_API_PORT   8443
@@ -102,6 +103,8 @@ static int step_config(struct demo *d, err_t *err)
         "request", "trust", "pki/ca.pem", "crl", "pki/crl.pem");
     if (!cfg)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
+    /* The web pages' design system, as `npm ci` installed it in the source tree. */
+    json_object_set_new(cfg, "web", json_pack("{s:s}", "assets_dir", WEB_ASSETS_DEFAULT_DIR));
     int rc = demo_write_json(d->config_path, cfg, err);
     json_decref(cfg);
     if (rc)

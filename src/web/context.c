@@ -158,10 +158,12 @@ void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out)
     /* Until the agreement module takes identity's UUIDs, users are known to
      * it by name: the login name is unique, which is what four eyes needs. */
     out->user_id = 0;
-    if (strlen(cx->actor.username) < sizeof out->user_name)
-        snprintf(out->user_name, sizeof out->user_name, "%s", cx->actor.username);
+    size_t n = strnlen(cx->actor.username, sizeof cx->actor.username);
+    if (n < sizeof out->user_name)
+        memcpy(out->user_name, cx->actor.username, n + 1);
     else
-        snprintf(out->user_name, sizeof out->user_name, "user:%s", cx->actor.user_id);
+        snprintf(out->user_name, sizeof out->user_name, "user:%.*s", IDENTITY_ID_LEN,
+                 cx->actor.user_id);
     if (!cx->actor.data_owner)
         snprintf(out->org_cvr, sizeof out->org_cvr, "%s", cx->org.cvr);
     unsigned r = cx->actor.roles, a = 0;

@@ -28,6 +28,21 @@ static const char *jstr(const json_t *o, const char *key)
     return s ? s : "";
 }
 
+/* The history's actions, in Danish. */
+static const char *action_label(const char *action)
+{
+    static const char *const labels[][2] = {
+        {"create", "Oprettet"},          {"edit", "Ændret"},         {"sign", "Underskrevet"},
+        {"approve", "Godkendt"},         {"reject", "Afvist"},       {"return", "Sendt tilbage"},
+        {"withdraw", "Trukket tilbage"}, {"suspend", "Suspenderet"}, {"reactivate", "Genaktiveret"},
+        {"revoke", "Tilbagekaldt"},      {"terminate", "Opsagt"},
+    };
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(labels[i][0], action) == 0)
+            return labels[i][1];
+    return action;
+}
+
 /* "Service/Field" -> the two names. */
 static bool split_field(str_t v, str_t *svc, str_t *field)
 {
@@ -612,7 +627,7 @@ static void view_page(struct web_ctx *cx, str_t id, const struct form_errors *fe
         HTML(h, "<tr><td>");
         html_textc(h, jstr(ev, "at"));
         HTML(h, "</td><td>");
-        html_textc(h, jstr(ev, "action"));
+        html_textc(h, action_label(jstr(ev, "action")));
         HTML(h, "</td><td>");
         html_int(h, (int64_t)json_integer_value(json_object_get(ev, "version")));
         HTML(h, "</td><td>");
