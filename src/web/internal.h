@@ -83,6 +83,8 @@ void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out);
 /* ---- answering (reply.c) ---- */
 /* Adds the security headers every page answer carries. */
 void web_security_headers(http_request_t *req);
+/* The same with another Content-Security-Policy (the printable document). */
+void web_security_headers_csp(http_request_t *req, const char *csp);
 /* Sends cx->h as the page (status), or a 500 when it overflowed. */
 int web_reply_page(struct web_ctx *cx, unsigned status);
 /* 303 See Other to location (a path of this site). */

@@ -18,7 +18,12 @@
 
 void web_security_headers(http_request_t *req)
 {
-    http_reply_header(req, "Content-Security-Policy", WEB_CSP);
+    web_security_headers_csp(req, WEB_CSP);
+}
+
+void web_security_headers_csp(http_request_t *req, const char *csp)
+{
+    http_reply_header(req, "Content-Security-Policy", csp);
     http_reply_header(req, "Referrer-Policy", "no-referrer");
     http_reply_header(req, "X-Frame-Options", "DENY");
     http_reply_header(req, "Cross-Origin-Opener-Policy", "same-origin");

@@ -571,6 +571,12 @@ static void view_page(struct web_ctx *cx, str_t id, const struct form_errors *fe
         page_notice(cx, "success", "Aftalen er godkendt.");
     else if (str_eq_cstr(ok, "afvist"))
         page_notice(cx, "success", "Aftalen er afvist.");
+    else if (str_eq_cstr(ok, "suspenderet"))
+        page_notice(cx, "success", "Aftalen er suspenderet.");
+    else if (str_eq_cstr(ok, "genaktiveret"))
+        page_notice(cx, "success", "Aftalen er genaktiveret.");
+    else if (str_eq_cstr(ok, "tilbagekaldt"))
+        page_notice(cx, "success", "Aftalen er tilbagekaldt.");
     else if (str_eq_cstr(ok, "returneret"))
         page_notice(cx, "success", "Aftalen er sendt tilbage til organisationen.");
     page_error_summary(cx, fe);
@@ -616,6 +622,29 @@ static void view_page(struct web_ctx *cx, str_t id, const struct form_errors *fe
                 "<button class=\"button button-secondary\" type=\"submit\" name=\"handling\" "
                 "value=\"afvis\">Afvis</button></form>");
     }
+    const char *agstatus = jstr(doc, "status");
+    if (identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING) &&
+        (strcmp(agstatus, "approved") == 0 || strcmp(agstatus, "suspended") == 0)) {
+        HTML(h, "<h2>Suspendér eller tilbagekald</h2><form method=\"post\" "
+                "action=\"/aftaler/status\" novalidate>");
+        form_csrf(cx);
+        HTML(h, "<input type=\"hidden\" name=\"id\" value=\"");
+        html_attr(h, id);
+        HTML(h, "\">");
+        form_textarea(cx, fe, "status-begrundelse", "Begrundelse for ændringen",
+                      form_get(&cx->form, "status-begrundelse"), NULL);
+        if (strcmp(agstatus, "approved") == 0)
+            HTML(h, "<button class=\"button button-secondary\" type=\"submit\" "
+                    "name=\"handling\" value=\"suspender\">Suspendér</button> ");
+        else
+            HTML(h, "<button class=\"button button-secondary\" type=\"submit\" "
+                    "name=\"handling\" value=\"genaktiver\">Genaktivér</button> ");
+        HTML(h, "<button class=\"button button-secondary\" type=\"submit\" name=\"handling\" "
+                "value=\"tilbagekald\">Tilbagekald</button></form>");
+    }
+    HTML(h, "<p><a href=\"/aftaler/dokument?id=");
+    html_url(h, id);
+    HTML(h, "\">Aftaledokumentet (til udskrift)</a></p>");
     HTML(h, "<h2>Historik</h2><div class=\"table--responsive-scroll\"><table class=\"table\">"
             "<caption>Historik</caption><thead><tr><th scope=\"col\">Tidspunkt</th>"
             "<th scope=\"col\">Handling</th><th scope=\"col\">Version</th><th scope=\"col\">"
@@ -778,6 +807,91 @@ static int h_decide(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
+/* The data owner suspends, reactivates or revokes an approved agreement. */
+static int h_status(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    struct web_ctx cx;
+    if (web_begin_or_reply(ctx, req, &cx)) {
+        web_end(&cx);
+        return 0;
+    }
+    web_t *w = ctx;
+    str_t id = form_get(&cx.form, "id");
+    str_t action = form_get(&cx.form, "handling");
+    const char *reason = web_cstr(req, form_get(&cx.form, "status-begrundelse"));
+    struct agreement_actor aa;
+    web_agreement_actor(&cx, &aa);
+    struct form_errors fe = {0};
+    err_t e;
+    err_clear(&e);
+    int rc = 0;
+    const char *ok = NULL;
+    if (!reason[0])
+        form_error(&fe, "status-begrundelse", "Skriv en begrundelse.");
+    else if (str_eq_cstr(action, "suspender")) {
+        rc = agreement_suspend(w->deps.agreement, &aa, id, reason, &e);
+        ok = "suspenderet";
+    } else if (str_eq_cstr(action, "genaktiver")) {
+        rc = agreement_reactivate(w->deps.agreement, &aa, id, reason, &e);
+        ok = "genaktiveret";
+    } else if (str_eq_cstr(action, "tilbagekald")) {
+        rc = agreement_revoke(w->deps.agreement, &aa, id, reason, &e);
+        ok = "tilbagekaldt";
+    } else {
+        form_error(&fe, "", "Vælg suspendér, genaktivér eller tilbagekald.");
+    }
+    if (fe.n == 0 && rc == 0 && ok) {
+        char *loc =
+            arena_printf(http_req_arena(req), "/aftaler/vis?id=%s&ok=%s", web_cstr(req, id), ok);
+        web_end(&cx);
+        return web_redirect(req, loc ? loc : "/aftaler");
+    }
+    if (rc == DUPLA_EFORBIDDEN)
+        form_error(&fe, "", "Du skal have rollen dataforvaltning for at gøre dette.");
+    else if (rc != 0)
+        form_error(&fe, "", "Aftalen kan ikke ændres sådan i sin nuværende status.");
+    unsigned status = rc == DUPLA_EFORBIDDEN ? 403 : 400;
+    view_page(&cx, id, &fe, &status);
+    rc = web_reply_page(&cx, status);
+    web_end(&cx);
+    return rc;
+}
+
+/* The printable agreement document, as the agreement module renders it (every
+ * value escaped there). Its own style sheet is inline, so this page has its
+ * own policy: no script, no requests at all, inline style only. */
+static int h_document(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    struct web_ctx cx;
+    if (web_begin_or_reply(ctx, req, &cx)) {
+        web_end(&cx);
+        return 0;
+    }
+    web_t *w = ctx;
+    struct agreement_actor aa;
+    web_agreement_actor(&cx, &aa);
+    buf_t b;
+    buf_init(&b, HTML_PAGE_MAX);
+    err_t e;
+    err_clear(&e);
+    int rc = agreement_document_html(w->deps.agreement, &aa, web_query(req, "id"), &b, &e);
+    if (rc != 0) {
+        buf_free(&b);
+        rc = web_reply_message(&cx, 404, "Aftale",
+                               "Aftalen findes ikke, eller du har ikke adgang til den.");
+        web_end(&cx);
+        return rc;
+    }
+    web_security_headers_csp(req, "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                                  "form-action 'none'; frame-ancestors 'none'");
+    rc = http_reply_data(req, 200, "text/html; charset=utf-8", buf_str(&b));
+    buf_free(&b);
+    web_end(&cx);
+    return rc;
+}
+
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct {
@@ -785,9 +899,14 @@ int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err)
         const char *path;
         http_handler_fn fn;
     } r[] = {
-        {HTTP_GET, "/aftaler", h_list},           {HTTP_GET | HTTP_POST, "/aftaler/ny", h_new},
-        {HTTP_GET, "/aftaler/vis", h_view},       {HTTP_POST, "/aftaler/underskriv", h_sign},
-        {HTTP_POST, "/aftaler/beslut", h_decide}, {HTTP_GET, "/gennemgang", h_queue},
+        {HTTP_GET, "/aftaler", h_list},
+        {HTTP_GET | HTTP_POST, "/aftaler/ny", h_new},
+        {HTTP_GET, "/aftaler/vis", h_view},
+        {HTTP_POST, "/aftaler/underskriv", h_sign},
+        {HTTP_POST, "/aftaler/beslut", h_decide},
+        {HTTP_POST, "/aftaler/status", h_status},
+        {HTTP_GET, "/aftaler/dokument", h_document},
+        {HTTP_GET, "/gennemgang", h_queue},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, WEB_FORM_MAX_BODY, err);

@@ -671,7 +671,8 @@ static int h_disclosures(http_request_t *req, void *ctx, err_t *err)
         HTML(h, "<p>De seneste udleveringer");
         if (!cx.actor.data_owner)
             HTML(h, " til organisationen");
-        HTML(h, ", nyeste først.</p><div class=\"table--responsive-scroll\"><table "
+        HTML(h, ", nyeste først. <a href=\"/udleveringer.csv\">Hent som CSV</a>.</p><div "
+                "class=\"table--responsive-scroll\"><table "
                 "class=\"table\"><caption>Udleveringer</caption><thead><tr><th scope=\"col\">"
                 "Tidspunkt (UTC)</th><th scope=\"col\">Organisation</th><th scope=\"col\">"
                 "System</th><th scope=\"col\">Aftale</th><th scope=\"col\">Tjeneste</th>"
@@ -711,6 +712,53 @@ static int h_disclosures(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
+/* GET /udleveringer.csv: the same entries (up to AUDIT_PAGE_MAX) as CSV. */
+static int h_disclosures_csv(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    struct web_ctx cx;
+    if (web_begin_or_reply(ctx, req, &cx)) {
+        web_end(&cx);
+        return 0;
+    }
+    web_t *w = ctx;
+    if (!cx.actor.data_owner && !is_admin(&cx)) {
+        int rc = web_reply_message(&cx, 403, "Ingen adgang",
+                                   "Kun organisationens administrator kan se udleveringer.");
+        web_end(&cx);
+        return rc;
+    }
+    struct audit_filter f = {.newest_first = true, .limit = AUDIT_PAGE_MAX};
+    struct audit_page page = {0};
+    err_t e;
+    err_clear(&e);
+    int rc =
+        audit_filter_scope(cx.actor.data_owner ? AUDIT_VIEWER_DATA_OWNER : AUDIT_VIEWER_RECIPIENT,
+                           str_from_cstr(cx.org.cvr), &f, &e);
+    if (rc == 0)
+        rc = audit_query(w->deps.store, &f, NULL, http_req_arena(req), &page, &e);
+    buf_t b;
+    buf_init(&b, WEB_ASSET_MAX);
+    if (rc == 0)
+        rc = audit_csv_header(&b);
+    for (size_t i = 0; rc == 0 && i < page.n; i++)
+        rc = audit_row_csv(&page.rows[i], &b);
+    if (rc != 0) {
+        log_warn("web: disclosures csv: %s", e.log);
+        buf_free(&b);
+        rc = web_reply_message(&cx, 500, "Udleveringer",
+                               "Udleveringerne kunne ikke hentes lige nu.");
+        web_end(&cx);
+        return rc;
+    }
+    web_security_headers(req);
+    http_reply_header(req, "Content-Disposition", "attachment; filename=\"udleveringer.csv\"");
+    rc = http_reply_data(req, 200, "text/csv; charset=utf-8", buf_str(&b));
+    buf_free(&b);
+    web_end(&cx);
+    return rc;
+}
+
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct {
@@ -727,6 +775,7 @@ int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_POST, "/systemer/certifikat/spaer", h_systems},
         {HTTP_GET | HTTP_POST, "/organisationer", h_orgs},
         {HTTP_GET, "/udleveringer", h_disclosures},
+        {HTTP_GET, "/udleveringer.csv", h_disclosures_csv},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, WEB_FORM_MAX_BODY, err);

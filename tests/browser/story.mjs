@@ -269,12 +269,25 @@ async function main() {
     expect(!granted.includes(removedField) && granted.includes(picked[0].split('/')[1]),
       `the approval grants the fields asked for but ${removedField}`);
 
+    // The printable document; then the data owner suspends the agreement.
+    await own.getByRole('link', { name: 'Aftaledokumentet (til udskrift)' }).click();
+    await own.waitForURL(/\/aftaler\/dokument\?id=/);
+    await check(own, 'aftaledokument');
+    await own.goBack();
+    await own.getByLabel('Begrundelse for ændringen').fill('Kontrol af brugen.');
+    await own.getByRole('button', { name: 'Suspendér' }).click();
+    await own.waitForURL(/ok=suspenderet/);
+    await check(own, 'aftale-suspenderet');
+
     // The administrator's disclosures page.
     await adm.goto('/udleveringer');
     await check(adm, 'udleveringer');
+    const csv = await adm.request.get('/udleveringer.csv');
+    expect(csv.status() === 200 && csv.headers()['content-type'].startsWith('text/csv'),
+      'the disclosures download as CSV');
     await adm.goto('/aftaler');
     await check(adm, 'aftaler');
-    expect((await adm.locator('table').textContent()).includes('Godkendt'), 'the list shows the state');
+    expect((await adm.locator('table').textContent()).includes('Suspenderet'), 'the list shows the state');
     ok = true;
   } catch (e) {
     failures.push(`story stopped: ${e.stack || e}`);
