@@ -19,6 +19,8 @@ sqlite3
 libargon2-dev
 libcriterion-dev
 libcurl4-gnutls-dev
+libgmime-3.0-dev
+python3-feedparser
 curl
 "
 

@@ -20,6 +20,10 @@ int cmd_agreement(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_testdata(int argc, char **argv);
 
+int cmd_incident(int argc, char **argv);
+int cmd_opslog(int argc, char **argv);
+int cmd_mail(int argc, char **argv);
+
 #define CLI_COMMANDS                                                                               \
     {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
         {"org", "organisations (agreement parties) and onboarding", cmd_org},                      \
@@ -32,6 +36,9 @@ int cmd_testdata(int argc, char **argv);
          cmd_agreement},                                                                           \
         {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},          \
         {"ingest", "load a source system's delivery (NDJSON) into the store", cmd_ingest},         \
-        {"testdata", "generate synthetic test data, or load it", cmd_testdata},
+        {"testdata", "generate synthetic test data, or load it", cmd_testdata},                    \
+        {"incident", "incidents: list, show, record a call, status, assign", cmd_incident},        \
+        {"opslog", "the operations log (driftsstatus) and its RSS feed", cmd_opslog},              \
+        {"mail", "take in the incident maildir, send the mail outbox", cmd_mail},
 
 #endif

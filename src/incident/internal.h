@@ -1,0 +1,128 @@
+/*
+ * internal.h: what the incident module's files share, and nothing else
+ * includes. Prototypes are grouped by the file that defines them.
+ */
+#ifndef DUPLA_INCIDENT_INTERNAL_H
+#define DUPLA_INCIDENT_INTERNAL_H
+
+#include <pthread.h>
+
+#include "incident/incident.h"
+
+#define MS_PER_SECOND 1000LL
+
+/* One service window, as the data path needs it. */
+struct opslog_window {
+    int64_t start_ms, end_ms;
+};
+
+struct opslog {
+    struct incident *inc;
+    pthread_rwlock_t lock; /* guards windows, n_windows, generation */
+    struct opslog_window *windows;
+    size_t n_windows;
+    int64_t generation; /* of the windows held */
+};
+
+struct incident {
+    store_t *st;
+    struct incident_hooks hooks;
+    struct incident_settings set;
+    struct opslog log;
+};
+
+/* The fields of an incident row that steps need. */
+struct inc_row {
+    char id[INCIDENT_ID_LEN + 1];
+    enum incident_type type;
+    enum incident_status status;
+    enum incident_channel channel;
+    char org_cvr[INCIDENT_CVR_MAX];
+    char reporter[INCIDENT_NAME_MAX];
+    char reporter_email[INCIDENT_ADDRESS_MAX + 1];
+    char assignee[INCIDENT_NAME_MAX];
+    char title[INCIDENT_TITLE_MAX + 1];
+    char mail_message_id[INCIDENT_ADDRESS_MAX + 1];
+};
+
+/* What a new incident is made of (strings borrowed). */
+struct inc_new {
+    enum incident_type type;
+    enum incident_channel channel;
+    const char *org_cvr; /* "" when unknown */
+    bool unknown_sender;
+    const char *agreement_id; /* or NULL */
+    const char *reporter;     /* a name, or the sender's address */
+    const char *reporter_email;
+    const char *title;
+    const char *description;
+    const char *actor;           /* who recorded it ("mail", "cli:alice", "user:7 (name)") */
+    const char *mail_message_id; /* of the message it came from, or NULL */
+};
+
+/* schema.c */
+int inc_schema_migrate(store_t *st, err_t *err);
+/* Bumps the operations log's change counter inside the caller's transaction. */
+int inc_schema_bump_opslog(store_conn_t *c, err_t *err);
+int inc_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err);
+
+/* incident.c */
+/* Makes the incident, its first history row and the receipt, on c inside
+ * the caller's transaction. id_out: INCIDENT_ID_LEN + 1 bytes. */
+int incident_insert(struct incident *inc, store_conn_t *c, const struct inc_new *n, int64_t now,
+                    char *id_out, err_t *err);
+int incident_row_load(store_conn_t *c, str_t id, struct inc_row *row, err_t *err);
+int inc_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
+                    const char *kind, const char *from_status, const char *to_status,
+                    const char *text, err_t *err);
+/* "user:7 (Pia)" or the console name, into out. */
+void inc_actor_label(const struct incident_actor *a, char *out, size_t cap);
+/* true for "INC-yyyy-nnnnnn". */
+bool incident_id_valid(str_t s);
+/* Finds the first "INC-yyyy-nnnnnn" in s (a reply's subject); false if none. */
+bool incident_id_find(str_t s, char out[INCIDENT_ID_LEN + 1]);
+/* Copies at most max bytes of s into a NUL-terminated malloc'd string,
+ * cutting at a UTF-8 boundary; NULL on OOM. */
+char *inc_text_clip(const char *s, size_t len, size_t max);
+/* Lower-cases an ASCII address in place. */
+void inc_address_lower(char *s);
+/* A plausible single address: local@domain, no spaces, controls, <>, ",". */
+bool inc_address_valid(const char *s);
+/* The mailbox a receipt for org_cvr goes to (hooks), or fallback, or "". */
+void inc_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
+                           char *out, size_t cap);
+
+/* outbox.c */
+/* "<uuid@domain of from>" into out (cap >= 100). */
+int mail_make_message_id(const struct incident *inc, char *out, size_t cap);
+
+/* smtp.c */
+struct mail_smtp_outcome {
+    bool permanent; /* a 5xx answer: retrying will not help */
+    long response;  /* the last SMTP response code, or 0 */
+    char error[MAIL_ERROR_MAX];
+};
+/* Sends one message over SMTP. rcpts: NUL-separated list of n addresses.
+ * 0, or < 0 with *out filled. */
+int mail_smtp_send(const struct incident_settings *set, const char *rcpts[], size_t n,
+                   str_t message, struct mail_smtp_outcome *out);
+
+/* compose.c */
+/* Builds the RFC 5322 text of one outbox row with GMime into out
+ * (caller frees with buf_free). */
+struct compose_input {
+    const char *from, *from_name, *to, *cc, *subject, *body, *message_id, *in_reply_to;
+    int64_t date_ms;
+    const char *auto_submitted; /* "auto-generated" or "auto-replied" */
+    str_t attachment;           /* message/rfc822, or empty */
+};
+int mail_compose(const struct compose_input *in, buf_t *out, err_t *err);
+/* GMime is set up once per process. */
+void inc_gmime_once(void);
+
+/* opslog.c */
+int opslog_init(struct opslog *log, struct incident *inc, err_t *err);
+void opslog_fini(struct opslog *log);
+int opslog_reload(struct opslog *log, err_t *err);
+
+#endif
