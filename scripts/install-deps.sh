@@ -22,6 +22,7 @@ libcurl4-gnutls-dev
 libgmime-3.0-dev
 python3-feedparser
 curl
+nodejs
 "
 
 missing=""
@@ -31,8 +32,23 @@ for p in $PACKAGES; do
     fi
 done
 
+# The tests' npm tools (tests/tools/package.json: the OpenAPI validator),
+# pinned by its package-lock.json; installed once, from the npm registry.
+npm_tools() {
+    dir="$(dirname "$0")/../tests/tools"
+    if [ ! -d "$dir/node_modules/@seriousme/openapi-schema-validator" ]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            echo "install-deps: npm is missing (Debian: apt-get install npm)" >&2
+            exit 1
+        fi
+        echo "install-deps: npm ci in tests/tools"
+        (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    fi
+}
+
 if [ -z "$missing" ]; then
     echo "install-deps: all packages present"
+    npm_tools
     exit 0
 fi
 
@@ -45,3 +61,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+npm_tools
