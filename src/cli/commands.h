@@ -19,6 +19,7 @@ int cmd_token(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_testdata(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 int cmd_incident(int argc, char **argv);
 int cmd_opslog(int argc, char **argv);
@@ -39,6 +40,7 @@ int cmd_mail(int argc, char **argv);
         {"testdata", "generate synthetic test data, or load it", cmd_testdata},                    \
         {"incident", "incidents: list, show, record a call, status, assign", cmd_incident},        \
         {"opslog", "the operations log (driftsstatus) and its RSS feed", cmd_opslog},              \
-        {"mail", "take in the incident maildir, send the mail outbox", cmd_mail},
+        {"mail", "take in the incident maildir, send the mail outbox", cmd_mail},                  \
+        {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},
 
 #endif

@@ -16,6 +16,19 @@
  * route's client-certificate requirement (401 problem when it is missing or
  * did not verify), and has taken or made the X-Request-ID, which every
  * response carries.
+ *
+ * Problems (RFC 9457): "type" is "https://dupla.invalid/problems/<slug>"
+ * with the slug from err_t.type (err_code_name() by default, or set with
+ * err_http()); ".invalid" promises no page there, the slug is what clients
+ * key on. "title" is the status's reason phrase, "detail" err_t.detail,
+ * "instance" the request id, "parameter" err_t.param when set. 429 and 503
+ * answers carry Retry-After.
+ *
+ * Paths: a route's path is the decoded one. The server decodes the request
+ * path itself (percent escapes, as UTF-8) and refuses with 400 a path with
+ * a NUL or control byte, invalid UTF-8 or a "." or ".." segment, so a
+ * handler only ever sees clean UTF-8. Query names and values likewise
+ * ('+' is a space there).
  */
 #ifndef DUPLA_HTTP_HTTP_H
 #define DUPLA_HTTP_HTTP_H
@@ -91,6 +104,14 @@ int http_server_reload(http_server_t *srv, err_t *err);
 /* Stops accepting, waits for in-flight requests (up to drain_ms), stops. */
 void http_server_stop(http_server_t *srv, unsigned drain_ms);
 void http_server_free(http_server_t *srv);
+/* true once http_server_stop has begun (readiness answers 503 from then). */
+bool http_server_stopping(const http_server_t *srv);
+
+/* Registers the built-in routes (builtin.c): GET /health/live,
+ * GET /health/ready (503 problem while the ready check fails or the server
+ * stops) and GET /metrics (Prometheus text) on every listener, and
+ * GET /whoami on each listener that takes client certificates. */
+int http_builtin_register(http_server_t *srv, err_t *err);
 
 /* ---- reading the request ---- */
 

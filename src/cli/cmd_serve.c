@@ -1,0 +1,256 @@
+/*
+ * cmd_serve.c: `dupla serve`, the platform's server process.
+ *
+ * Loads the configuration, opens the store, lets every module start and
+ * register its routes (the modules table below: one line per module, see
+ * serve.h), starts the HTTPS listeners, writes the ready file, then waits
+ * for signals:
+ *   SIGHUP           reload certificates, keys, trust stores and CRLs
+ *                    (a bad file keeps the old ones; the error is logged)
+ *   SIGTERM, SIGINT  stop accepting, drain requests in flight (bounded by
+ *                    --drain-seconds), stop the modules, close the store,
+ *                    exit 0
+ * Signals are blocked in every thread and taken by sigwait() here, so no
+ * handler runs in the middle of a request.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/serve.h"
+#include "core/log.h"
+
+#define SERVE_DRAIN_SECONDS_DEFAULT 10
+#define SERVE_DRAIN_SECONDS_MAX     600
+#define SERVE_PATH_MAX              1024
+
+/* ---- the modules, in layer order ---- */
+
+static int http_routes(struct app *app, err_t *err)
+{
+    return http_builtin_register(app->server, err);
+}
+
+static const struct app_module modules[] = {
+    {"http", NULL, http_routes, NULL},
+    /* identity, token, agreement, catalog, exposure, ...: one line each,
+     * e.g. {"token", token_app_init, token_app_routes, token_app_stop}, */
+};
+#define N_MODULES (sizeof modules / sizeof modules[0])
+
+/* ---- the store ---- */
+
+/* The one place serve opens the store. */
+static int app_store_open(struct app *app, err_t *err)
+{
+    struct store_options opt = {0};
+    return store_open(app->cfg.store_url, &opt, &app->store, err);
+}
+
+static int app_ready(void *ctx, err_t *err)
+{
+    struct app *app = ctx;
+    return store_ping(app->store, err);
+}
+
+/* ---- the ready file ---- */
+
+/* Writes {"pid":N,"listeners":{"name":port,...}} to path, atomically
+ * (a temporary file in the same folder, then rename). */
+static int write_ready_file(const struct app *app, const char *path, err_t *err)
+{
+    json_t *ports = json_object();
+    for (size_t i = 0; i < app->cfg.n_listeners; i++) {
+        const char *name = app->cfg.listeners[i].name;
+        json_object_set_new(ports, name, json_integer(http_server_port(app->server, name)));
+    }
+    json_t *doc = json_pack("{s:i, s:o}", "pid", (int)getpid(), "listeners", ports);
+    if (!doc)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    char tmp[SERVE_PATH_MAX + 16];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = 0;
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        rc = err_set(err, DUPLA_EINVAL, "--ready-file: path too long");
+    else if (json_dump_file(doc, tmp, JSON_COMPACT) != 0)
+        rc = err_set(err, DUPLA_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    else if (rename(tmp, path) != 0)
+        rc = err_set(err, DUPLA_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- the command ---- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: dupla serve --config FILE [--ready-file FILE] [--drain-seconds N]\n"
+            "\n"
+            "Runs the platform: opens the store, starts every HTTPS listener of the\n"
+            "configuration and serves until SIGTERM or SIGINT (Ctrl-C). SIGHUP reloads\n"
+            "the listeners' certificates, keys, trust stores and CRLs.\n"
+            "\n"
+            "options:\n"
+            "  --config FILE         the JSON configuration (required)\n"
+            "  --ready-file FILE     once listening, write {\"pid\":N,\"listeners\":{NAME:PORT}}\n"
+            "                        there (atomically); useful with port 0 (a free port)\n"
+            "  --drain-seconds N     on SIGTERM, wait up to N seconds for requests in\n"
+            "                        flight (default %d)\n"
+            "\n"
+            "Log lines (JSON, one per line) go to standard error.\n"
+            "\n"
+            "examples:\n"
+            "  dupla serve --config var/demo/dupla.json\n"
+            "  dupla serve --config test.json --ready-file /tmp/ready.json\n",
+            SERVE_DRAIN_SECONDS_DEFAULT);
+}
+
+static void log_listening(const struct app *app)
+{
+    static const char *policies[] = {"none", "request", "require"};
+    for (size_t i = 0; i < app->cfg.n_listeners; i++) {
+        const struct listener_config *lc = &app->cfg.listeners[i];
+        log_json(LOG_INFO, "listening",
+                 json_pack("{s:s, s:s, s:i, s:s}", "listener", lc->name, "address", lc->address,
+                           "port", (int)http_server_port(app->server, lc->name), "client_cert",
+                           policies[lc->client_cert]));
+    }
+}
+
+/* Waits for SIGTERM/SIGINT, reloading on SIGHUP meanwhile. */
+static void serve_until_stopped(struct app *app, const sigset_t *set)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("SIGHUP: reloading certificates");
+            err_t err;
+            err_clear(&err);
+            http_server_reload(app->server, &err); /* logs what failed */
+            continue;
+        }
+        log_json(LOG_INFO, "stopping", json_pack("{s:s}", "signal", strsignal(sig)));
+        return;
+    }
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *config_path = NULL, *ready_file = NULL;
+    long drain_seconds = SERVE_DRAIN_SECONDS_DEFAULT;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"ready-file", required_argument, NULL, 'r'},
+                                         {"drain-seconds", required_argument, NULL, 'd'},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'r':
+            ready_file = optarg;
+            break;
+        case 'd': {
+            char *end;
+            errno = 0;
+            drain_seconds = strtol(optarg, &end, 10);
+            if (errno || *end || drain_seconds < 0 || drain_seconds > SERVE_DRAIN_SECONDS_MAX)
+                return cli_usage_error("serve", "--drain-seconds: '%s' is not 0-%d", optarg,
+                                       SERVE_DRAIN_SECONDS_MAX);
+            break;
+        }
+        default:
+            return cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (!config_path)
+        return cli_usage_error("serve", "--config FILE is required");
+    if (ready_file && strlen(ready_file) >= SERVE_PATH_MAX)
+        return cli_usage_error("serve", "--ready-file: path too long");
+
+    /* Before any thread exists: every thread inherits the blocked set. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct app app;
+    memset(&app, 0, sizeof app);
+    err_t err;
+    err_clear(&err);
+    int status = 1;
+    size_t inited = 0;
+    if (config_load(config_path, &app.cfg, &err) != 0) {
+        fprintf(stderr, "dupla serve: %s\n", err.log);
+        return 1;
+    }
+    int level = log_level_parse(app.cfg.log_level);
+    if (level >= 0)
+        log_set_level((enum log_level)level);
+    if (app_store_open(&app, &err) != 0) {
+        fprintf(stderr, "dupla serve: %s\n", err.log);
+        goto out;
+    }
+    if (http_server_new(&app.cfg, &app.server, &err) != 0) {
+        fprintf(stderr, "dupla serve: %s\n", err.log);
+        goto out;
+    }
+    http_server_set_ready_check(app.server, app_ready, &app);
+    for (; inited < N_MODULES; inited++) {
+        const struct app_module *m = &modules[inited];
+        if ((m->init && m->init(&app, &err) != 0) || (m->routes && m->routes(&app, &err) != 0)) {
+            fprintf(stderr, "dupla serve: %s: %s\n", m->name, err.log);
+            inited++; /* its stop frees what its init made */
+            goto out;
+        }
+    }
+    if (http_server_start(app.server, &err) != 0) {
+        fprintf(stderr, "dupla serve: %s\n", err.log);
+        goto out;
+    }
+    log_listening(&app);
+    if (ready_file && write_ready_file(&app, ready_file, &err) != 0) {
+        fprintf(stderr, "dupla serve: %s\n", err.log);
+        goto out;
+    }
+    serve_until_stopped(&app, &set);
+    status = 0;
+out:
+    if (app.server)
+        http_server_stop(app.server, (unsigned)drain_seconds * 1000u);
+    while (inited > 0) {
+        const struct app_module *m = &modules[--inited];
+        if (m->stop)
+            m->stop(&app);
+    }
+    http_server_free(app.server);
+    if (app.store)
+        store_close(app.store);
+    if (ready_file && status == 0)
+        unlink(ready_file);
+    config_free(&app.cfg);
+    if (status == 0)
+        log_info("stopped");
+    return status;
+}
