@@ -51,12 +51,12 @@ int main(int argc, char **argv)
     }
     char today[16], id[AGREEMENT_ID_LEN + 1];
     clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
-    json_t *app = json_pack(
-        "{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}", "title",
-        "Benchmark", "purpose", "Load test.", "legal_basis", "law", "Lov", "section", "§ 1",
-        "services", all, "systems", "all", "valid_from", today, "expected_volume",
-        "calls_per_month", 10, "subjects_per_month", 10, "contact", "name", "B", "email",
-        "b@org.example", "phone", "+45 1234 5678");
+    json_t *app =
+        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}",
+                  "title", "Benchmark", "purpose", "Load test.", "legal_basis", "law", "Lov",
+                  "section", "§ 1", "services", all, "systems", "all", "valid_from", today,
+                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
+                  "name", "B", "email", "b@org.example", "phone", "+45 1234 5678");
     struct agreement_actor p = actor(1, argv[2], AGREEMENT_ROLE_PROCESSOR),
                            s = actor(2, argv[2], AGREEMENT_ROLE_SIGNATORY),
                            r = actor(3, "", AGREEMENT_ROLE_DATAFORVALTNING);

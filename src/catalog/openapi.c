@@ -63,9 +63,9 @@ static json_t *field_schema(const struct catalog_field *f)
         type = "boolean";
         break;
     case CATALOG_IDENTIFIER:
-        json_object_set_new(s, "pattern", json_string(f->ident == CATALOG_IDENT_CPR
-                                                          ? "^[0-9]{10}$"
-                                                          : "^[0-9]{8}$"));
+        json_object_set_new(
+            s, "pattern",
+            json_string(f->ident == CATALOG_IDENT_CPR ? "^[0-9]{10}$" : "^[0-9]{8}$"));
         break;
     case CATALOG_INTEGER:
         type = "integer";
@@ -182,20 +182,19 @@ static json_t *operation(const struct catalog_service *svc, const char *ref_sche
         ref("#/components/headers/XDuplaMiljoe"), "content", "application/json", "schema", "type",
         "object", "required", "data", "properties", "data", "type", "array", "items",
         ref(ref_schema));
-    json_t *responses =
-        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "200", ok, "400",
-                  ref("#/components/responses/BadRequest"), "401",
-                  ref("#/components/responses/Unauthorized"), "403",
-                  ref("#/components/responses/Forbidden"), "429",
-                  ref("#/components/responses/TooManyRequests"), "500",
-                  ref("#/components/responses/InternalError"), "503",
-                  ref("#/components/responses/ServiceUnavailable"));
+    json_t *responses = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "200", ok, "400",
+                                  ref("#/components/responses/BadRequest"), "401",
+                                  ref("#/components/responses/Unauthorized"), "403",
+                                  ref("#/components/responses/Forbidden"), "429",
+                                  ref("#/components/responses/TooManyRequests"), "500",
+                                  ref("#/components/responses/InternalError"), "503",
+                                  ref("#/components/responses/ServiceUnavailable"));
     char summary[CATALOG_TEXT_MAX];
     snprintf(summary, sizeof summary, "%s (%s)%s", svc->title.da, svc->title.en,
              alias ? " (dansk stavning / Danish spelling)" : "");
-    return json_pack("{s:s, s:s, s:o, s:[s], s:o, s:o, s:[{s:[]}]}", "operationId", opid,
-                     "summary", summary, "description", text2(&svc->description), "tags",
-                     svc->path, "parameters", params, "responses", responses, "security", "bearer");
+    return json_pack("{s:s, s:s, s:o, s:[s], s:o, s:o, s:[{s:[]}]}", "operationId", opid, "summary",
+                     summary, "description", text2(&svc->description), "tags", svc->path,
+                     "parameters", params, "responses", responses, "security", "bearer");
 }
 
 /* "/" + name percent-encoded where it is not ASCII. */
@@ -218,8 +217,9 @@ static void path_key(const char *name, char *out, size_t cap)
 
 static json_t *problem_response(const char *description, json_t *headers)
 {
-    json_t *r = json_pack("{s:s, s:{s:{s:o}}}", "description", description, "content",
-                          "application/problem+json", "schema", ref("#/components/schemas/Problem"));
+    json_t *r =
+        json_pack("{s:s, s:{s:{s:o}}}", "description", description, "content",
+                  "application/problem+json", "schema", ref("#/components/schemas/Problem"));
     if (headers)
         json_object_set_new(r, "headers", headers);
     return r;
@@ -240,9 +240,9 @@ static json_t *components(const catalog_t *cat)
             "uri", "description",
             "Fejlens art, fx .../problems/field-not-granted. English: the kind of error.", "title",
             "type", "string", "description", "HTTP-statusens tekst. English: the status's phrase.",
-            "status", "type", "integer", "minimum", 400, "maximum", 599, "detail", "type",
-            "string", "description", "Hvad der er galt. English: what is wrong.", "instance",
-            "type", "string", "description",
+            "status", "type", "integer", "minimum", 400, "maximum", 599, "detail", "type", "string",
+            "description", "Hvad der er galt. English: what is wrong.", "instance", "type",
+            "string", "description",
             "Forespørgslens X-Request-ID. English: the request's X-Request-ID.", "parameter",
             "type", "string", "description",
             "Parameteren eller headeren, fejlen gælder. English: the parameter or header at "
@@ -278,8 +278,7 @@ static json_t *components(const catalog_t *cat)
         "schema", "type", "string", "enum", "test", "produktion", "RetryAfter", "description",
         "Sekunder, før kaldet kan prøves igen. English: seconds before the call may be retried.",
         "schema", "type", "integer", "minimum", 1, "WWWAuthenticate", "description",
-        "Bearer-udfordring (RFC 6750). English: the bearer challenge.", "schema", "type",
-        "string");
+        "Bearer-udfordring (RFC 6750). English: the bearer challenge.", "schema", "type", "string");
     json_t *responses = json_object();
     json_object_set_new(responses, "BadRequest",
                         problem_response("Forkert forespørgsel: en parameter eller header er "
@@ -298,8 +297,9 @@ static json_t *components(const catalog_t *cat)
                                          NULL));
     json_object_set_new(
         responses, "TooManyRequests",
-        problem_response("Systemets kaldsrate er overskredet. English: the rate limit is reached.",
-                         json_pack("{s:o}", "Retry-After", ref("#/components/headers/RetryAfter"))));
+        problem_response(
+            "Systemets kaldsrate er overskredet. English: the rate limit is reached.",
+            json_pack("{s:o}", "Retry-After", ref("#/components/headers/RetryAfter"))));
     json_object_set_new(
         responses, "ServiceUnavailable",
         problem_response(
@@ -334,11 +334,11 @@ static json_t *security_schemes(const struct catalog_openapi_options *opt)
 
 static json_t *token_path(void)
 {
-    json_t *form = json_pack(
-        "{s:s, s:[s, s], s:{s:{s:s}, s:{s:s, s:[s]}, s:{s:s, s:[s, s]}}}", "type", "object",
-        "required", "grant_type", "client_id", "properties", "client_id", "type", "string",
-        "scope", "type", "string", "enum", "openid", "grant_type", "type", "string", "enum",
-        "password", "client_credentials");
+    json_t *form =
+        json_pack("{s:s, s:[s, s], s:{s:{s:s}, s:{s:s, s:[s]}, s:{s:s, s:[s, s]}}}", "type",
+                  "object", "required", "grant_type", "client_id", "properties", "client_id",
+                  "type", "string", "scope", "type", "string", "enum", "openid", "grant_type",
+                  "type", "string", "enum", "password", "client_credentials");
     json_t *ok = json_pack(
         "{s:s, s:{s:{s:{s:s, s:[s, s], s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}", "description",
         "Et adgangstoken. English: an access token.", "content", "application/json", "schema",
@@ -359,8 +359,8 @@ static json_t *token_path(void)
         "tags", "token", "parameters", "name", "x-transaktion-id", "in", "header", "required", 0,
         "schema", "type", "string", "requestBody", "required", 1, "content",
         "application/x-www-form-urlencoded", "schema", form, "responses", "200", ok, "400",
-        oauth_err, "401", json_deep_copy(oauth_err), "403", json_deep_copy(oauth_err),
-        "security", "systemCertificate");
+        oauth_err, "401", json_deep_copy(oauth_err), "403", json_deep_copy(oauth_err), "security",
+        "systemCertificate");
     return json_pack("{s:o}", "post", op);
 }
 
@@ -375,7 +375,8 @@ json_t *catalog_openapi(const catalog_t *cat, const struct catalog_openapi_optio
         json_object_set_new(paths, key, json_pack("{s:o}", "get", operation(svc, schema, false)));
         if (strcmp(svc->alias, svc->path) != 0) {
             path_key(svc->alias, key, sizeof key);
-            json_object_set_new(paths, key, json_pack("{s:o}", "get", operation(svc, schema, true)));
+            json_object_set_new(paths, key,
+                                json_pack("{s:o}", "get", operation(svc, schema, true)));
         }
     }
     if (opt->token_url && opt->token_url[0] == '/')
@@ -394,8 +395,8 @@ json_t *catalog_openapi(const catalog_t *cat, const struct catalog_openapi_optio
     json_t *tags = json_array();
     for (size_t i = 0; i < catalog_count(cat); i++) {
         const struct catalog_service *svc = catalog_service_at(cat, i);
-        json_array_append_new(tags, json_pack("{s:s, s:o}", "name", svc->path, "description",
-                                              text2(&svc->title)));
+        json_array_append_new(
+            tags, json_pack("{s:s, s:o}", "name", svc->path, "description", text2(&svc->title)));
     }
     json_array_append_new(tags, json_pack("{s:s, s:s}", "name", "token", "description",
                                           "Adgangstokens (access tokens)"));

@@ -127,7 +127,8 @@ static int service(buf_t *out, const struct catalog_service *svc)
         rc = rc ? rc : esc(out, p->name);
         rc = rc ? rc : lit(out, "</code></td><td>");
         rc = rc ? rc : esc(out, catalog_param_type_name(p->type));
-        rc = rc ? rc : lit(out, p->list ? "</td><td>ja / yes</td><td>" : "</td><td>nej / no</td><td>");
+        rc = rc ? rc
+                : lit(out, p->list ? "</td><td>ja / yes</td><td>" : "</td><td>nej / no</td><td>");
         rc = rc ? rc : lit(out, p->required ? "ja / yes</td><td>" : "nej / no</td><td>");
         rc = rc ? rc : both(out, &p->description);
         rc = rc ? rc : lit(out, "</td></tr>\n");

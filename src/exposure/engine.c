@@ -43,8 +43,8 @@ int exposure_config_read(const struct dupla_config *cfg, struct exposure_config 
                              &v[2], err)) ||
         (rc = config_get_int(sec, s, "max_in_flight", 1, 100000, EXPOSURE_DEFAULT_MAX_IN_FLIGHT,
                              &v[3], err)) ||
-        (rc = config_get_int(sec, s, "retry_after_seconds", 1, 3600,
-                             EXPOSURE_DEFAULT_RETRY_AFTER_S, &v[4], err)) ||
+        (rc = config_get_int(sec, s, "retry_after_seconds", 1, 3600, EXPOSURE_DEFAULT_RETRY_AFTER_S,
+                             &v[4], err)) ||
         (rc = config_get_int(sec, s, "window_margin_seconds", 0, EXPOSURE_MAX_WINDOW_MARGIN,
                              EXPOSURE_DEFAULT_WINDOW_MARGIN, &v[5], err)) ||
         (rc = config_get_bool(sec, s, "environment_header", 1, &envh, err)))
@@ -147,7 +147,7 @@ void exposure_leave(exposure_t *ex)
 
 static enum audit_subject_kind audit_kind(enum catalog_ident k)
 {
-    return k == CATALOG_IDENT_CPR ? AUDIT_SUBJECT_CPR
+    return k == CATALOG_IDENT_CPR   ? AUDIT_SUBJECT_CPR
            : k == CATALOG_IDENT_CVR ? AUDIT_SUBJECT_CVR
                                     : AUDIT_SUBJECT_SE;
 }
@@ -436,15 +436,17 @@ int exposure_call(exposure_t *ex, const struct exposure_call *call, struct expos
     /* 4. the rate of this (agreement, system) */
     {
         char key[256];
-        int n = snprintf(key, sizeof key, "%.*s|%s", (int)(agreement_id.len > 128 ? 128 : agreement_id.len),
-                         agreement_id.ptr, p->system_id);
+        int n = snprintf(key, sizeof key, "%.*s|%s",
+                         (int)(agreement_id.len > 128 ? 128 : agreement_id.len), agreement_id.ptr,
+                         p->system_id);
         unsigned retry = 1;
         if (!exposure_limiter_take(ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, call->now_ms,
                                    &retry)) {
             ans->retry_after_s = retry;
             atomic_fetch_add(&ex->refused, 1);
-            err_set(err, DUPLA_ERATE, "The rate limit of this agreement and system is reached; "
-                                      "try again after Retry-After seconds.");
+            err_set(err, DUPLA_ERATE,
+                    "The rate limit of this agreement and system is reached; "
+                    "try again after Retry-After seconds.");
             err_http(err, 429, EXPOSURE_P_RATE);
             return DUPLA_ERATE;
         }
@@ -452,9 +454,9 @@ int exposure_call(exposure_t *ex, const struct exposure_call *call, struct expos
 
     /* 5. the parameters */
     struct exposure_query q;
-    if ((rc = exposure_query_parse(svc, call->args, call->n_args, ex->cfg.max_subjects,
-                                   call->now_ms, (int64_t)ex->cfg.window_margin_s * 1000, a, &q,
-                                   err)) != 0)
+    if ((rc =
+             exposure_query_parse(svc, call->args, call->n_args, ex->cfg.max_subjects, call->now_ms,
+                                  (int64_t)ex->cfg.window_margin_s * 1000, a, &q, err)) != 0)
         goto refused;
 
     /* 6. the agreement: fields = granted ∩ asked; keys always go */

@@ -62,16 +62,16 @@
 #define EXPOSURE_CONFIG_SECTION "exposure"
 
 /* Defaults of the configuration. */
-#define EXPOSURE_DEFAULT_MAX_SUBJECTS   1000
-#define EXPOSURE_MAX_SUBJECTS_LIMIT     AUDIT_SUBJECTS_MAX
-#define EXPOSURE_DEFAULT_RATE           200 /* calls per second per (agreement, system) */
-#define EXPOSURE_DEFAULT_BURST          400
-#define EXPOSURE_DEFAULT_MAX_IN_FLIGHT  256
-#define EXPOSURE_DEFAULT_RETRY_AFTER_S  2
-#define EXPOSURE_DEFAULT_WINDOW_MARGIN  5 /* seconds */
-#define EXPOSURE_MAX_WINDOW_MARGIN      86400
-#define EXPOSURE_MAX_RATE               1000000
-#define EXPOSURE_RATE_BUCKETS           4096 /* (agreement, system) pairs tracked at once */
+#define EXPOSURE_DEFAULT_MAX_SUBJECTS  1000
+#define EXPOSURE_MAX_SUBJECTS_LIMIT    AUDIT_SUBJECTS_MAX
+#define EXPOSURE_DEFAULT_RATE          200 /* calls per second per (agreement, system) */
+#define EXPOSURE_DEFAULT_BURST         400
+#define EXPOSURE_DEFAULT_MAX_IN_FLIGHT 256
+#define EXPOSURE_DEFAULT_RETRY_AFTER_S 2
+#define EXPOSURE_DEFAULT_WINDOW_MARGIN 5 /* seconds */
+#define EXPOSURE_MAX_WINDOW_MARGIN     86400
+#define EXPOSURE_MAX_RATE              1000000
+#define EXPOSURE_RATE_BUCKETS          4096 /* (agreement, system) pairs tracked at once */
 
 /* Limits of one request. */
 #define EXPOSURE_MAX_YEARS      50   /* income years in one call */

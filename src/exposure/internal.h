@@ -57,8 +57,8 @@ struct exposure_call {
 typedef struct exposure_stream exposure_stream_t;
 
 struct exposure_answer {
-    unsigned retry_after_s; /* 429 / 503: the Retry-After to send (0: none) */
-    str_t body;             /* 200 inline: the whole answer (in the call's arena) */
+    unsigned retry_after_s;    /* 429 / 503: the Retry-After to send (0: none) */
+    str_t body;                /* 200 inline: the whole answer (in the call's arena) */
     exposure_stream_t *stream; /* 200 streamed: owned by the caller (exposure_stream_free) */
     char window_end[32];       /* a window question: its end as used, else "" */
     int64_t records;

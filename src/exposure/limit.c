@@ -79,7 +79,8 @@ bool exposure_limiter_take(exposure_limiter_t *l, str_t key, int64_t now_ms,
     struct bucket *b = NULL, *oldest = NULL;
     for (size_t p = 0; p < EXPOSURE_RATE_PROBE; p++) {
         struct bucket *s = &l->slots[(h + p) % EXPOSURE_RATE_BUCKETS];
-        if (s->used && s->hash == h && s->key_len == key.len && memcmp(s->key, key.ptr, key.len) == 0) {
+        if (s->used && s->hash == h && s->key_len == key.len &&
+            memcmp(s->key, key.ptr, key.len) == 0) {
             b = s;
             break;
         }

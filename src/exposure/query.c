@@ -129,8 +129,7 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
         if (!p) {
             str_copy(args[i].name, pname, sizeof pname);
             return refuse(err, EXPOSURE_P_UNKNOWN, pname,
-                          "%s is not a parameter of this service (see GET /openapi.json)",
-                          pname);
+                          "%s is not a parameter of this service (see GET /openapi.json)", pname);
         }
         size_t k = (size_t)(p - svc->params);
         if (seen[k] && !p->list)
@@ -233,7 +232,8 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
                 char fname[CATALOG_NAME_MAX + 1];
                 str_copy(str_sub(name, 0, CATALOG_NAME_MAX), fname, sizeof fname);
                 if (name.len == 0)
-                    return refuse(err, EXPOSURE_P_PARAMETER, p->name, "%s: an empty field name", p->name);
+                    return refuse(err, EXPOSURE_P_PARAMETER, p->name, "%s: an empty field name",
+                                  p->name);
                 if (!catalog_field_find(svc, name))
                     return refuse(err, EXPOSURE_P_PARAMETER, p->name,
                                   "%s: \"%s\" is not a field of this service", p->name, fname);

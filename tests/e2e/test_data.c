@@ -104,12 +104,12 @@ static void approve(agreement_t *ag, const char *org, json_t *services, json_t *
 {
     char today[16];
     clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
-    json_t *app = json_pack(
-        "{s:s, s:s, s:[{s:s, s:s}], s:o, s:o, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}", "title",
-        "E2E", "purpose", "To test.", "legal_basis", "law", "Lov", "section", "§ 1", "services",
-        services, "systems", systems, "valid_from", today, "expected_volume", "calls_per_month",
-        10, "subjects_per_month", 10, "contact", "name", "P", "email", "p@org.example", "phone",
-        "+45 1234 5678");
+    json_t *app =
+        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:o, s:o, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}",
+                  "title", "E2E", "purpose", "To test.", "legal_basis", "law", "Lov", "section",
+                  "§ 1", "services", services, "systems", systems, "valid_from", today,
+                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
+                  "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
     err_t err;
     struct agreement_actor p = actor(1, org, AGREEMENT_ROLE_PROCESSOR),
                            sg = actor(2, org, AGREEMENT_ROLE_SIGNATORY),
@@ -161,9 +161,9 @@ static const char *ag_id(const char *name)
 
 static void make_world(const struct e2e_server *s)
 {
-    const char *o1[] = {"org",     "create",   "--name",          "Kommune A",  "--cvr", CVR_A,
-                        "--admin", "a@a.dk", "--contact-email", "k@a.dk", NULL};
-    const char *o2[] = {"org",     "create",   "--name",          "Bank B",     "--cvr", CVR_B,
+    const char *o1[] = {"org",     "create", "--name",          "Kommune A", "--cvr", CVR_A,
+                        "--admin", "a@a.dk", "--contact-email", "k@a.dk",    NULL};
+    const char *o2[] = {"org",     "create", "--name",          "Bank B", "--cvr", CVR_B,
                         "--admin", "b@b.dk", "--contact-email", "k@b.dk", NULL};
     must(s, o1);
     must(s, o2);
@@ -182,9 +182,9 @@ static void make_world(const struct e2e_server *s)
     snprintf(companies, sizeof companies, "%u", TDO.companies);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)TDO.seed);
     snprintf(years, sizeof years, "%d-%d", TDO.year_from, TDO.year_to);
-    const char *gen[] = {"testdata", "generate",    "--persons", persons, "--companies", companies,
-                         "--years",  years,         "--seed",    seed,    "--ingest",    "--quiet",
-                         NULL};
+    const char *gen[] = {"testdata", "generate", "--persons", persons,  "--companies",
+                         companies,  "--years",  years,       "--seed", seed,
+                         "--ingest", "--quiet",  NULL};
     must(s, gen);
 
     store_t *st = open_store(s);
@@ -203,8 +203,7 @@ static void make_world(const struct e2e_server *s)
     system_id(st, "sysa2", sa2);
     approve(ag, CVR_A, all_fields(cat), json_pack("[s]", sa2), id);
     json_object_set_new(ids, "only_sysa2", json_string(id));
-    approve(ag, CVR_A,
-            json_pack("{s:[s, s]}", "Momsangivelse", "Salgsmoms", "Købsmoms"),
+    approve(ag, CVR_A, json_pack("{s:[s, s]}", "Momsangivelse", "Salgsmoms", "Købsmoms"),
             json_string("all"), id);
     json_object_set_new(ids, "moms_two", json_string(id));
     /* random field sets (seeded: the failures reproduce) */
@@ -454,7 +453,7 @@ static void client_get(struct client *c, const char *service, const char *query,
 }
 
 #define assert_status(r, want)                                                                     \
-    cr_assert_eq((r)->status, (want), "status %ld, want %d: %s", (r)->status, (want),             \
+    cr_assert_eq((r)->status, (want), "status %ld, want %d: %s", (r)->status, (want),              \
                  (r)->body ? (r)->body : "")
 
 static void assert_problem(struct reply *r, int status, const char *type, const char *param)
@@ -540,21 +539,24 @@ static void assert_logged(const struct e2e_server *s, struct reply *r, const cha
 /* ---- the services ---- */
 
 struct svc_case {
-    const char *plain;      /* the catalogue's path */
-    const char *path;       /* as sent (percent-encoded) */
-    const char *subject;    /* subject parameter */
-    bool cpr;               /* subjects are persons */
-    const char *period;     /* extra query for the period ("" none) */
-    const char *years;      /* a many-years query part ("" when the service has none) */
-    const char *window;     /* a registration window part */
-    const char *narrow;     /* a field to narrow to */
+    const char *plain;   /* the catalogue's path */
+    const char *path;    /* as sent (percent-encoded) */
+    const char *subject; /* subject parameter */
+    bool cpr;            /* subjects are persons */
+    const char *period;  /* extra query for the period ("" none) */
+    const char *years;   /* a many-years query part ("" when the service has none) */
+    const char *window;  /* a registration window part */
+    const char *narrow;  /* a field to narrow to */
 };
 
 static const struct svc_case CASES[] = {
-    {"Aarsopgoerelse", "Aarsopgoerelse", "PersonCPRNummer", true, "", "IndkomstÅr=2022&IndkomstÅr=2023&IndkomstÅr=2024",
+    {"Aarsopgoerelse", "Aarsopgoerelse", "PersonCPRNummer", true, "",
+     "IndkomstÅr=2022&IndkomstÅr=2023&IndkomstÅr=2024",
      "UdstillingRegistreringFra=2000-01-01T00:00:00Z", "SkattepligtigIndkomst"},
-    {"Forskudsopgoerelse", "Forskudsopgoerelse", "PersonCPRNummer", true, "", "IndkomstÅr=2023&IndkomstÅr=2024",
-     "UdstillingRegistreringFra=2000-01-01T00:00:00Z&UdstillingRegistreringTil=2100-01-01T00:00:00Z",
+    {"Forskudsopgoerelse", "Forskudsopgoerelse", "PersonCPRNummer", true, "",
+     "IndkomstÅr=2023&IndkomstÅr=2024",
+     "UdstillingRegistreringFra=2000-01-01T00:00:00Z&UdstillingRegistreringTil=2100-01-01T00:00:"
+     "00Z",
      NULL},
     {"Momsangivelse", "Momsangivelse", "VirksomhedSENummer", false,
      "AfregningPeriodeForholdPeriodeStartDato=2022-01-01&AfregningPeriodeForholdPeriodeSlutDato="
@@ -580,8 +582,8 @@ static void subjects_query(const struct svc_case *c, unsigned from, unsigned n, 
 
 static void query_join(char *out, size_t cap, const char *a, const char *b, const char *c)
 {
-    snprintf(out, cap, "%s%s%s%s%s", a, a[0] && b[0] ? "&" : "", b, (a[0] || b[0]) && c[0] ? "&" : "",
-             c);
+    snprintf(out, cap, "%s%s%s%s%s", a, a[0] && b[0] ? "&" : "", b,
+             (a[0] || b[0]) && c[0] ? "&" : "", c);
 }
 
 /* A narrowing field that exists in the service (first business field when
@@ -896,8 +898,8 @@ Test(data, no_field_ever_leaves_that_was_not_granted, .timeout = 180)
                     bool g = false;
                     size_t gi;
                     json_t *gv;
-                    json_array_foreach(granted, gi, gv) g |= strcmp(json_string_value(gv),
-                                                                    svc->fields[f].name) == 0;
+                    json_array_foreach(granted, gi, gv) g |=
+                        strcmp(json_string_value(gv), svc->fields[f].name) == 0;
                     asked_ungranted |= !g;
                     char *e = curl_easy_escape(c.h, svc->fields[f].name, 0);
                     o += (size_t)snprintf(narrow + o, sizeof narrow - o, "%sFelter=%s",
@@ -929,7 +931,8 @@ Test(data, no_field_ever_leaves_that_was_not_granted, .timeout = 180)
                     bool g = false;
                     size_t gi;
                     json_t *gv;
-                    json_array_foreach(granted, gi, gv) g |= strcmp(json_string_value(gv), key) == 0;
+                    json_array_foreach(granted, gi, gv) g |=
+                        strcmp(json_string_value(gv), key) == 0;
                     cr_assert(g, "field %s of %s left without a grant", key, plain);
                 }
             }
@@ -1078,8 +1081,7 @@ Test(data, sigkill_while_clients_fetch_loses_no_disclosure, .timeout = 180)
         for (size_t k = 0; k < f[i].n; k++) {
             store_bind_cstr(q, 1, f[i].received[k]);
             cr_assert_eq(store_step(q, &err), STORE_ROW);
-            cr_assert_eq(store_col_int64(q, 0), 1, "answer %s is not in the log",
-                         f[i].received[k]);
+            cr_assert_eq(store_col_int64(q, 0), 1, "answer %s is not in the log", f[i].received[k]);
             store_stmt_done(q);
             cr_assert_eq(store_prepare(conn,
                                        "SELECT COUNT(*) FROM audit_entry WHERE request_id = ? AND "
@@ -1108,7 +1110,8 @@ Test(data, the_served_openapi_document_validates_and_the_catalogue_pages_answer,
     cr_assert_not_null(r.json);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "openapi")), "3.1.0");
     cr_assert_str_eq(e2e_header(&r, "X-Dupla-Miljoe"), "test");
-    cr_assert_not_null(json_object_get(json_object_get(r.json, "paths"), "/L%C3%B8nsumsangivelser"));
+    cr_assert_not_null(
+        json_object_get(json_object_get(r.json, "paths"), "/L%C3%B8nsumsangivelser"));
     char file[E2E_PATH_MAX], out[E2E_PATH_MAX], cmd[3 * E2E_PATH_MAX];
     FILE *f = fopen(e2e_path(s, "openapi.json", file), "w");
     cr_assert_not_null(f);

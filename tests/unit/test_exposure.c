@@ -55,10 +55,13 @@ static void cat_done(void)
     arena_free(arena);
 }
 
-#define A(n, v) {STR(n), STR(v)}
+#define A(n, v)                                                                                    \
+    {                                                                                              \
+        STR(n), STR(v)                                                                             \
+    }
 
-static int parse(const char *svc, const struct exposure_arg *args, size_t n, struct exposure_query *q,
-                 err_t *err)
+static int parse(const char *svc, const struct exposure_arg *args, size_t n,
+                 struct exposure_query *q, err_t *err)
 {
     return exposure_query_parse(svc_named(svc), args, n, 3, 1700000000000LL, 5000, arena, q, err);
 }
@@ -69,9 +72,12 @@ Test(exposure_query, lists_repeat_and_repeats_are_dropped)
 {
     struct exposure_query q;
     err_t err;
-    struct exposure_arg a[] = {A("PersonCPRNummer", "0101701234"), A("PersonCPRNummer", "6101701234"),
-                               A("PersonCPRNummer", "0101701234"), A("IndkomstÅr", "2023"),
-                               A("IndkomstÅr", "2024"), A("Felter", "Skattepligtig,IndkomstÅr")};
+    struct exposure_arg a[] = {A("PersonCPRNummer", "0101701234"),
+                               A("PersonCPRNummer", "6101701234"),
+                               A("PersonCPRNummer", "0101701234"),
+                               A("IndkomstÅr", "2023"),
+                               A("IndkomstÅr", "2024"),
+                               A("Felter", "Skattepligtig,IndkomstÅr")};
     int rc = parse("Aarsopgoerelse", a, 6, &q, &err);
     if (rc == 0) {
         cr_assert_eq(q.n_subjects, 2);
@@ -82,7 +88,8 @@ Test(exposure_query, lists_repeat_and_repeats_are_dropped)
         cr_assert_str_eq(err.param, "Felter");
     }
     struct exposure_arg b[] = {A("PersonCPRNummer", "0101701234"),
-                               A("Felter", "IndkomstÅr,PersonCPRNummer"), A("Felter", "IndkomstÅr")};
+                               A("Felter", "IndkomstÅr,PersonCPRNummer"),
+                               A("Felter", "IndkomstÅr")};
     cr_assert_eq(parse("Aarsopgoerelse", b, 3, &q, &err), 0, "%s", err.detail);
     cr_assert(q.fields_given);
     cr_assert_eq(q.n_fields, 2);
@@ -112,8 +119,9 @@ Test(exposure_query, every_problem_is_a_400_naming_the_parameter)
     refused("Aarsopgoerelse", cpr2, 1, "PersonCPRNummer", EXPOSURE_P_PARAMETER);
     struct exposure_arg year[] = {A("PersonCPRNummer", "0101701234"), A("IndkomstÅr", "23")};
     refused("Aarsopgoerelse", year, 2, "IndkomstÅr", EXPOSURE_P_PARAMETER);
-    struct exposure_arg many[] = {A("PersonCPRNummer", "0101701234"), A("PersonCPRNummer", "0201701234"),
-                                  A("PersonCPRNummer", "0301701234"), A("PersonCPRNummer", "0401701234")};
+    struct exposure_arg many[] = {
+        A("PersonCPRNummer", "0101701234"), A("PersonCPRNummer", "0201701234"),
+        A("PersonCPRNummer", "0301701234"), A("PersonCPRNummer", "0401701234")};
     refused("Aarsopgoerelse", many, 4, "PersonCPRNummer", EXPOSURE_P_TOO_MANY);
     struct exposure_arg ts[] = {A("PersonCPRNummer", "0101701234"),
                                 A("UdstillingRegistreringFra", "2024-01-01")};
@@ -204,12 +212,12 @@ static void approved(const char *org, const char *services, char *id)
     cr_assert_not_null(sv, "%s", jerr.text);
     char today[16];
     clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
-    json_t *app = json_pack(
-        "{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}", "title",
-        "Kontrol", "purpose", "To check entitlement.", "legal_basis", "law", "Lov", "section",
-        "§ 1", "services", sv, "systems", "all", "valid_from", today, "expected_volume",
-        "calls_per_month", 10, "subjects_per_month", 10, "contact", "name", "P", "email",
-        "p@org.example", "phone", "+45 1234 5678");
+    json_t *app =
+        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}",
+                  "title", "Kontrol", "purpose", "To check entitlement.", "legal_basis", "law",
+                  "Lov", "section", "§ 1", "services", sv, "systems", "all", "valid_from", today,
+                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
+                  "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
     err_t err;
     struct agreement_actor p = actor(1, org, AGREEMENT_ROLE_PROCESSOR),
                            s = actor(2, org, AGREEMENT_ROLE_SIGNATORY),

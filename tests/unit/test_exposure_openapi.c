@@ -40,9 +40,10 @@ Test(openapi, the_validator_accepts_the_document)
 {
     const char *root = getenv("DUPLA_SOURCE_ROOT");
     char cli[1024], file[64] = "/tmp/dupla-openapi-XXXXXX.json";
-    snprintf(cli, sizeof cli,
-             "%s/tests/tools/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js",
-             root ? root : ".");
+    snprintf(
+        cli, sizeof cli,
+        "%s/tests/tools/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js",
+        root ? root : ".");
     cr_assert_eq(access(cli, R_OK), 0,
                  "the OpenAPI validator is not installed: run scripts/install-deps.sh (npm "
                  "install in tests/tools)");
