@@ -23,18 +23,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agreement/agreement.h"
+#include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "dataset/dataset.h"
+#include "identity/identity.h"
 #include "pki/pki.h"
+#include "pki/sign.h"
+#include "store/store.h"
+#include "testdata/testdata.h"
 
 #define DEMO_DEFAULT_DIR        "var/demo"
 #define DEMO_DEFAULT_API_PORT   8443
 #define DEMO_DEFAULT_TOKEN_PORT 8444
 #define DEMO_PATH_MAX           512
 /* The demo organisation's CVR number (passes modulus 11) and system name. */
-#define DEMO_ORG_CVR     "12345674"
-#define DEMO_SYSTEM_NAME "demo-system"
+#define DEMO_ORG_CVR     IDENTITY_DEMO_CVR
+#define DEMO_SYSTEM_NAME IDENTITY_DEMO_SYSTEM
+/* The synthetic data set: small enough to load in seconds. */
+#define DEMO_PERSONS   200
+#define DEMO_COMPANIES 20
+#define DEMO_YEAR_FROM 2022
+#define DEMO_YEAR_TO   2024
+#define DEMO_SEED      1
+#define DEMO_EXAMPLES  5
 
 struct demo {
     char dir[DEMO_PATH_MAX];
@@ -43,7 +57,12 @@ struct demo {
     char connect_path[DEMO_PATH_MAX + 16];
     unsigned api_port;
     unsigned token_port;
-    json_t *connect; /* connect.json, filled by the steps */
+    json_t *connect;         /* connect.json, filled by the steps */
+    struct dupla_config cfg; /* loaded by step_open */
+    store_t *store;
+    identity_t *identity;
+    catalog_t *catalog;
+    agreement_t *agreement;
 };
 
 static int demo_write_json(const char *path, json_t *doc, err_t *err)
@@ -90,6 +109,115 @@ static int step_config(struct demo *d, err_t *err)
     char url[64];
     snprintf(url, sizeof url, "https://localhost:%u", d->api_port);
     json_object_set_new(d->connect, "base_url", json_string(url));
+    snprintf(url, sizeof url, "https://localhost:%u/token", d->token_port);
+    json_object_set_new(d->connect, "token_url", json_string(url));
+    return 0;
+}
+
+/* The disclosure log's checkpoint signing key, made once. */
+static int step_audit_key(struct demo *d, err_t *err)
+{
+    char path[DEMO_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/audit-signing.key", d->dir);
+    if (access(path, F_OK) == 0)
+        return 0;
+    return pki_signer_generate(path, err);
+}
+
+/* Loads the configuration just written and opens the store, identity and the
+ * catalogue, for the steps that make demo data. */
+static int step_open(struct demo *d, err_t *err)
+{
+    int rc = config_load(d->config_path, &d->cfg, err);
+    if (rc == 0)
+        rc = store_open(d->cfg.store_url, NULL, &d->store, err);
+    if (rc == 0)
+        rc = dataset_migrate(d->store, err);
+    if (rc == 0)
+        rc = identity_open(d->store, &d->cfg, &d->identity, err);
+    char dir[CONFIG_PATH_MAX];
+    if (rc == 0)
+        rc = catalog_config_dir(&d->cfg, dir, sizeof dir, err);
+    if (rc == 0)
+        rc = catalog_load_dir(dir, &d->catalog, err);
+    return rc;
+}
+
+static void demo_close(struct demo *d)
+{
+    agreement_close(d->agreement);
+    catalog_free(d->catalog);
+    identity_close(d->identity);
+    store_close(d->store);
+    config_free(&d->cfg);
+}
+
+/* The demo organisation, its administrator, processor and signatory, and
+ * its system bound to the demo certificate. */
+static int step_identity(struct demo *d, err_t *err)
+{
+    char cert[DEMO_PATH_MAX + 64];
+    snprintf(cert, sizeof cert, "%s/%s.pem", d->pki_dir, DEMO_SYSTEM_NAME);
+    struct identity_demo out;
+    int rc = identity_demo_setup(d->identity, cert, d->dir, &out, err);
+    if (rc)
+        return rc;
+    json_object_set_new(d->connect, "system_id", json_string(out.system_id));
+    json_object_set_new(d->connect, "users_file", json_string(out.users_file));
+    return 0;
+}
+
+static int demo_field_known(void *ctx, const char *service, const char *field)
+{
+    const struct catalog_service *svc = catalog_find(ctx, str_from_cstr(service));
+    return svc && (field == NULL || catalog_field_find(svc, str_from_cstr(field)) != NULL);
+}
+
+/* An approved test agreement covering every service and field of the
+ * catalogue. */
+static int step_agreement(struct demo *d, err_t *err)
+{
+    struct agreement_hooks hooks = {.ctx = d->catalog, .field_known = demo_field_known};
+    int rc = agreement_open(d->store, &hooks, &d->agreement, err);
+    if (rc)
+        return rc;
+    json_t *services = json_object();
+    for (size_t i = 0; i < catalog_count(d->catalog); i++) {
+        const struct catalog_service *svc = catalog_service_at(d->catalog, i);
+        json_t *fields = json_array();
+        for (size_t f = 0; f < svc->n_fields; f++)
+            json_array_append_new(fields, json_string(svc->fields[f].name));
+        json_object_set_new(services, svc->path, fields);
+    }
+    char id[AGREEMENT_ID_LEN + 1];
+    rc = agreement_demo_setup(d->agreement, DEMO_ORG_CVR, ENV_TEST, services, id, err);
+    json_decref(services);
+    if (rc == 0)
+        json_object_set_new(d->connect, "agreement_id", json_string(id));
+    return rc;
+}
+
+/* A small synthetic data set (the same seed gives the same data, so running
+ * again adds nothing), and example subjects to ask for. */
+static int step_testdata(struct demo *d, err_t *err)
+{
+    struct testdata_options opt = {DEMO_PERSONS, DEMO_COMPANIES, DEMO_YEAR_FROM, DEMO_YEAR_TO,
+                                   DEMO_SEED};
+    int rc = testdata_load(d->store, d->catalog, &opt, ENV_TEST, d->dir, NULL, NULL, err);
+    if (rc)
+        return rc;
+    json_t *cprs = json_array(), *ses = json_array();
+    for (unsigned i = 0; i < DEMO_EXAMPLES; i++) {
+        char buf[16];
+        testdata_person_cpr(&opt, i, buf);
+        json_array_append_new(cprs, json_string(buf));
+        testdata_company_se(&opt, i, buf);
+        json_array_append_new(ses, json_string(buf));
+    }
+    json_object_set_new(d->connect, "PersonCPRNummer", cprs);
+    json_object_set_new(d->connect, "VirksomhedSENummer", ses);
+    json_object_set_new(d->connect, "income_years",
+                        json_pack("[i,i,i]", DEMO_YEAR_FROM, DEMO_YEAR_FROM + 1, DEMO_YEAR_TO));
     return 0;
 }
 
@@ -97,7 +225,7 @@ static int step_config(struct demo *d, err_t *err)
  * PKCS#12 file and password in connect.json. */
 static int step_system_cert(struct demo *d, err_t *err)
 {
-    char pem[DEMO_PATH_MAX + 64], p12[DEMO_PATH_MAX + 64], pass_file[DEMO_PATH_MAX + 64];
+    char pem[DEMO_PATH_MAX + 64], p12[DEMO_PATH_MAX + 64], pass_file[DEMO_PATH_MAX + 80];
     snprintf(pem, sizeof pem, "%s/%s.pem", d->pki_dir, DEMO_SYSTEM_NAME);
     snprintf(p12, sizeof p12, "%s/%s.p12", d->pki_dir, DEMO_SYSTEM_NAME);
     snprintf(pass_file, sizeof pass_file, "%s.pass", p12);
@@ -129,6 +257,11 @@ static const struct demo_step {
     {"local CA and server certificate", step_pki},
     {"configuration", step_config},
     {"demo system certificate", step_system_cert},
+    {"audit signing key", step_audit_key},
+    {"store", step_open},
+    {"demo organisation, users and system", step_identity},
+    {"approved test agreement", step_agreement},
+    {"synthetic data", step_testdata},
 };
 
 static void usage(FILE *out)
@@ -240,9 +373,11 @@ int cmd_demo(int argc, char **argv)
         if (steps[i].run(&d, &err) != 0) {
             fprintf(stderr, "dupla demo: %s failed: %s\n", steps[i].name, err.log);
             json_decref(d.connect);
+            demo_close(&d);
             return 1;
         }
     }
+    demo_close(&d);
     int rc = demo_write_json(d.connect_path, d.connect, &err);
     json_decref(d.connect);
     if (rc) {

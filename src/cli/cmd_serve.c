@@ -24,6 +24,9 @@
 
 #include "cli/commands.h"
 #include "cli/serve.h"
+#include "cli/serve_identity.h"
+#include "cli/serve_modules.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #define SERVE_DRAIN_SECONDS_DEFAULT 10
@@ -38,11 +41,45 @@ static int http_routes(struct app *app, err_t *err)
 }
 
 static const struct app_module modules[] = {
-    {"http", NULL, http_routes, NULL},
-    /* identity, token, agreement, catalog, exposure, ...: one line each,
-     * e.g. {"token", token_app_init, token_app_routes, token_app_stop}, */
+    {"http", NULL, http_routes, NULL, NULL},
+    {"identity", identity_app_init, identity_app_routes, identity_app_stop, NULL},
+    {"token", token_app_init, token_app_routes, token_app_stop, NULL},
+    {"catalog", catalog_app_init, NULL, catalog_app_stop, NULL},
+    {"agreement", agreement_app_init, NULL, agreement_app_stop, agreement_app_tick},
+    {"audit", audit_app_init, NULL, audit_app_stop, NULL},
+    {"incident", incident_app_init, NULL, incident_app_stop, incident_app_tick},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])
+
+/* ---- the ticker: periodic jobs ---- */
+
+#define SERVE_TICK_MS 1000
+
+static pthread_mutex_t ticker_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ticker_cv = PTHREAD_COND_INITIALIZER;
+static int ticker_stop;
+
+/* Calls every module's tick about once a second until ticker_stop is set. */
+static void *ticker_main(void *arg)
+{
+    struct app *app = arg;
+    pthread_mutex_lock(&ticker_mu);
+    while (!ticker_stop) {
+        pthread_mutex_unlock(&ticker_mu);
+        int64_t now = clock_now_ms();
+        for (size_t i = 0; i < N_MODULES; i++)
+            if (modules[i].tick)
+                modules[i].tick(app, now);
+        pthread_mutex_lock(&ticker_mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += SERVE_TICK_MS / 1000;
+        while (!ticker_stop && pthread_cond_timedwait(&ticker_cv, &ticker_mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&ticker_mu);
+    return NULL;
+}
 
 /* ---- the store ---- */
 
@@ -234,8 +271,19 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "dupla serve: %s\n", err.log);
         goto out;
     }
+    pthread_t ticker;
+    int ticker_running = pthread_create(&ticker, NULL, ticker_main, &app) == 0;
+    if (!ticker_running)
+        log_error("cannot start the periodic jobs' thread");
     serve_until_stopped(&app, &set);
     status = 0;
+    if (ticker_running) {
+        pthread_mutex_lock(&ticker_mu);
+        ticker_stop = 1;
+        pthread_cond_broadcast(&ticker_cv);
+        pthread_mutex_unlock(&ticker_mu);
+        pthread_join(ticker, NULL);
+    }
 out:
     if (app.server)
         http_server_stop(app.server, (unsigned)drain_seconds * 1000u);

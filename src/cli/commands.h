@@ -20,6 +20,7 @@ int cmd_agreement(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_testdata(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 int cmd_incident(int argc, char **argv);
 int cmd_opslog(int argc, char **argv);
@@ -41,6 +42,7 @@ int cmd_mail(int argc, char **argv);
         {"incident", "incidents: list, show, record a call, status, assign", cmd_incident},        \
         {"opslog", "the operations log (driftsstatus) and its RSS feed", cmd_opslog},              \
         {"mail", "take in the incident maildir, send the mail outbox", cmd_mail},                  \
-        {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},
+        {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},          \
+        {"demo", "set up a test environment with demo data and serve it (make run)", cmd_demo},
 
 #endif

@@ -9,7 +9,10 @@
  *           (config_section(&app->cfg, "<module>")), load keys and caches;
  *   routes  register the module's routes (its <module>_routes_register);
  *   stop    after the server has stopped and drained, before the store
- *           closes: flush and free what init made.
+ *           closes: flush and free what init made;
+ *   tick    called about once a second from one background thread while
+ *           the server runs (periodic jobs: registry sync, mail, expiry
+ *           warnings); must not block for long.
  * Modules run in table order (lower layers first) and stop in reverse.
  * A module that needs to keep a handle adds a field to struct app below.
  */
@@ -25,15 +28,24 @@ struct app {
     struct dupla_config cfg;
     store_t *store;
     http_server_t *server;
-    /* Modules' handles go here, one field each (e.g. struct token_service
-     * *token;), set by their init and freed by their stop. */
+    /* Modules' handles, one field each, set by their init and freed by
+     * their stop. */
+    struct identity *identity;
+    struct token_service *token;
+    struct catalog *catalog;
+    struct agreement *agreement;
+    struct audit_log *audit;
+    struct pki_signer *audit_signer;
+    struct incident *incident;
+    char maildir[CONFIG_PATH_MAX]; /* incident intake; "" when not configured */
 };
 
 struct app_module {
     const char *name;
-    int (*init)(struct app *app, err_t *err);   /* may be NULL */
-    int (*routes)(struct app *app, err_t *err); /* may be NULL */
-    void (*stop)(struct app *app);              /* may be NULL */
+    int (*init)(struct app *app, err_t *err);      /* may be NULL */
+    int (*routes)(struct app *app, err_t *err);    /* may be NULL */
+    void (*stop)(struct app *app);                 /* may be NULL */
+    void (*tick)(struct app *app, int64_t now_ms); /* may be NULL */
 };
 
 #endif

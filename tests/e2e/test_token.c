@@ -213,7 +213,7 @@ Test(token_e2e, issues_a_token_to_an_active_system)
     post_token(s, "good", "grant_type=client_credentials", &r);
     e2e_assert_status(s, &r, 200);
     e2e_response_free(&r);
-    cr_assert(e2e_log_contains(s, "0b1c6a4e-1111-4222-8333-944455556666"));
+    cr_assert(e2e_log_wait(s, "0b1c6a4e-1111-4222-8333-944455556666", 5000));
 }
 
 Test(token_e2e, refuses_no_certificate)

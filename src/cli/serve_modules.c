@@ -1,0 +1,199 @@
+/*
+ * serve_modules.c: starting, ticking and stopping the catalogue, agreement,
+ * audit and incident modules inside `dupla serve`, and the hooks that let
+ * those modules ask identity and the catalogue their questions without
+ * including them (agreement_hooks, incident_hooks).
+ */
+#include "cli/serve_modules.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "agreement/agreement.h"
+#include "audit/audit.h"
+#include "catalog/catalog.h"
+#include "cli/incident_cli.h"
+#include "core/log.h"
+#include "dataset/dataset.h"
+#include "identity/identity.h"
+#include "incident/incident.h"
+#include "pki/sign.h"
+
+/* How often the periodic jobs run (the ticker calls every second). */
+#define SERVE_MAIL_EVERY_MS    5000
+#define SERVE_MAILDIR_EVERY_MS 5000
+#define SERVE_EXPIRY_EVERY_MS  (60 * 60 * 1000)
+
+/* ---- the catalogue ---- */
+
+int catalog_app_init(struct app *app, err_t *err)
+{
+    char dir[CONFIG_PATH_MAX];
+    int rc = catalog_config_dir(&app->cfg, dir, sizeof dir, err);
+    if (rc == 0)
+        rc = catalog_load_dir(dir, &app->catalog, err);
+    if (rc == 0)
+        log_info("catalog: %zu services from %s", catalog_count(app->catalog), dir);
+    /* The records the catalogue describes live in the dataset tables. */
+    if (rc == 0)
+        rc = dataset_migrate(app->store, err);
+    return rc;
+}
+
+void catalog_app_stop(struct app *app)
+{
+    catalog_free(app->catalog);
+    app->catalog = NULL;
+}
+
+/* ---- agreements ---- */
+
+static int hook_field_known(void *ctx, const char *service, const char *field)
+{
+    struct app *app = ctx;
+    const struct catalog_service *svc = catalog_find(app->catalog, str_from_cstr(service));
+    if (!svc)
+        return 0;
+    return field == NULL || catalog_field_find(svc, str_from_cstr(field)) != NULL;
+}
+
+static int hook_system_known(void *ctx, const char *org_cvr, const char *system_id)
+{
+    struct app *app = ctx;
+    struct identity_system sys;
+    struct identity_org org;
+    err_t err;
+    if (identity_system_get(app->identity, str_from_cstr(system_id), &sys, &err) != 0)
+        return 0;
+    if (identity_org_get(app->identity, str_from_cstr(sys.org_id), &org, &err) != 0)
+        return 0;
+    return strcmp(org.cvr, org_cvr) == 0;
+}
+
+static int hook_org_mailbox(void *ctx, const char *org_cvr, char *out, size_t cap)
+{
+    struct app *app = ctx;
+    struct identity_org org;
+    err_t err;
+    if (identity_org_get(app->identity, str_from_cstr(org_cvr), &org, &err) != 0 ||
+        !org.contact_email[0])
+        return -1;
+    snprintf(out, cap, "%s", org.contact_email);
+    return 0;
+}
+
+int agreement_app_init(struct app *app, err_t *err)
+{
+    struct agreement_hooks hooks = {.ctx = app,
+                                    .field_known = hook_field_known,
+                                    .system_known = hook_system_known,
+                                    .org_mailbox = hook_org_mailbox};
+    return agreement_open(app->store, &hooks, &app->agreement, err);
+}
+
+void agreement_app_stop(struct app *app)
+{
+    agreement_close(app->agreement);
+    app->agreement = NULL;
+}
+
+/* Picks up agreement changes made by other processes (the CLI, other nodes)
+ * every second, and queues expiry warnings once an hour. */
+void agreement_app_tick(struct app *app, int64_t now_ms)
+{
+    static int64_t next_expiry_ms;
+    err_t err;
+    err_clear(&err);
+    if (agreement_registry_sync(app->agreement, &err) != 0)
+        log_warn("agreement: registry sync failed: %s", err.log);
+    if (now_ms >= next_expiry_ms) {
+        int queued = 0;
+        if (agreement_expiry_warnings(app->agreement, now_ms, &queued, &err) != 0)
+            log_warn("agreement: expiry warnings failed: %s", err.log);
+        else if (queued)
+            log_info("agreement: queued %d expiry warnings", queued);
+        next_expiry_ms = now_ms + SERVE_EXPIRY_EVERY_MS;
+    }
+}
+
+/* ---- the disclosure log ---- */
+
+int audit_app_init(struct app *app, err_t *err)
+{
+    struct audit_config ac;
+    int rc = audit_config_read(&app->cfg, &ac, err);
+    if (rc)
+        return rc;
+    if (ac.signing_key[0]) {
+        rc = pki_signer_load(ac.signing_key, &app->audit_signer, err);
+        if (rc)
+            return rc;
+    }
+    struct audit_options opt = {.environment = environment_name(app->cfg.environment),
+                                .signer = app->audit_signer,
+                                .checkpoint_every = ac.checkpoint_every,
+                                .checkpoint_seconds = ac.checkpoint_seconds,
+                                .queue_max = ac.queue_max};
+    return audit_open(app->store, &opt, &app->audit, err);
+}
+
+void audit_app_stop(struct app *app)
+{
+    audit_close(app->audit);
+    app->audit = NULL;
+    pki_signer_free(app->audit_signer);
+    app->audit_signer = NULL;
+}
+
+/* ---- incidents, mail and the operations log ---- */
+
+int incident_app_init(struct app *app, err_t *err)
+{
+    struct incident_settings settings;
+    incident_settings_default(&settings);
+    int rc = incident_settings_from_config(&app->cfg, &settings, err);
+    if (rc)
+        return rc;
+    const char *maildir = NULL;
+    json_t *sec = config_section(&app->cfg, "incident");
+    rc = config_get_string(sec, "incident", "maildir", NULL, &maildir, err);
+    if (rc)
+        return rc;
+    app->maildir[0] = '\0';
+    if (maildir && config_resolve_path(&app->cfg, maildir, app->maildir, sizeof app->maildir))
+        return err_param(err, DUPLA_EINVAL, "maildir", "incident.maildir: path too long");
+    struct incident_hooks hooks;
+    incident_identity_hooks(app->identity, &hooks);
+    return incident_open(app->store, &hooks, &settings, &app->incident, err);
+}
+
+void incident_app_stop(struct app *app)
+{
+    incident_close(app->incident);
+    app->incident = NULL;
+}
+
+/* Sends due mail, picks up new incident mail and follows the operations log
+ * (service windows posted from the CLI or another node). */
+void incident_app_tick(struct app *app, int64_t now_ms)
+{
+    static int64_t next_mail_ms, next_maildir_ms;
+    err_t err;
+    err_clear(&err);
+    if (opslog_sync(incident_opslog(app->incident), &err) != 0)
+        log_warn("opslog: sync failed: %s", err.log);
+    if (app->maildir[0] && now_ms >= next_maildir_ms) {
+        struct incident_pickup_stats st;
+        memset(&st, 0, sizeof st);
+        if (incident_maildir_pickup(app->incident, app->maildir, &st, &err) != 0)
+            log_warn("incident: maildir pickup failed: %s", err.log);
+        next_maildir_ms = now_ms + SERVE_MAILDIR_EVERY_MS;
+    }
+    if (now_ms >= next_mail_ms) {
+        struct mail_send_stats ms;
+        memset(&ms, 0, sizeof ms);
+        if (mail_send_pending(app->incident, now_ms, &ms, &err) != 0)
+            log_warn("mail: sending failed: %s", err.log);
+        next_mail_ms = now_ms + SERVE_MAIL_EVERY_MS;
+    }
+}

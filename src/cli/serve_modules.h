@@ -1,0 +1,25 @@
+/*
+ * serve_modules.h: the catalogue, agreement, audit and incident modules'
+ * parts in `dupla serve` (lines of the modules table in cmd_serve.c, see
+ * serve.h). Order: after identity and token, before the data services.
+ */
+#ifndef DUPLA_CLI_SERVE_MODULES_H
+#define DUPLA_CLI_SERVE_MODULES_H
+
+#include "cli/serve.h"
+
+int catalog_app_init(struct app *app, err_t *err);
+void catalog_app_stop(struct app *app);
+
+int agreement_app_init(struct app *app, err_t *err);
+void agreement_app_stop(struct app *app);
+void agreement_app_tick(struct app *app, int64_t now_ms);
+
+int audit_app_init(struct app *app, err_t *err);
+void audit_app_stop(struct app *app);
+
+int incident_app_init(struct app *app, err_t *err);
+void incident_app_stop(struct app *app);
+void incident_app_tick(struct app *app, int64_t now_ms);
+
+#endif
