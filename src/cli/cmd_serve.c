@@ -24,6 +24,7 @@
 
 #include "cli/commands.h"
 #include "cli/serve.h"
+#include "cli/serve_exposure.h"
 #include "cli/serve_identity.h"
 #include "cli/serve_modules.h"
 #include "core/clock.h"
@@ -48,6 +49,7 @@ static const struct app_module modules[] = {
     {"agreement", agreement_app_init, NULL, agreement_app_stop, agreement_app_tick},
     {"audit", audit_app_init, NULL, audit_app_stop, NULL},
     {"incident", incident_app_init, NULL, incident_app_stop, incident_app_tick},
+    {"exposure", exposure_app_init, exposure_app_routes, exposure_app_stop, NULL},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])
 

@@ -37,6 +37,7 @@ struct app {
     struct audit_log *audit;
     struct pki_signer *audit_signer;
     struct incident *incident;
+    struct exposure *exposure;
     char maildir[CONFIG_PATH_MAX]; /* incident intake; "" when not configured */
 };
 

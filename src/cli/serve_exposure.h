@@ -1,9 +1,9 @@
 /*
  * serve_exposure.h: the exposure module's part in `dupla serve` (a line of
  * the modules table in cmd_serve.c, see serve.h), after identity, token,
- * agreement and audit, whose handles it uses:
+ * catalog, agreement, audit and incident, whose handles it uses:
  *
- *   {"exposure", exposure_app_init, exposure_app_routes, exposure_app_stop},
+ *   {"exposure", exposure_app_init, exposure_app_routes, exposure_app_stop, NULL},
  */
 #ifndef DUPLA_CLI_SERVE_EXPOSURE_H
 #define DUPLA_CLI_SERVE_EXPOSURE_H
