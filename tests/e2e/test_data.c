@@ -43,7 +43,8 @@
     "{\"identity\": {\"registry_poll_ms\": 50}, \"agreement\": {\"sync_ms\": 100},"                \
     " \"exposure\": {\"rate_per_second\": 1, \"rate_burst\": 2}}"
 
-E2E_SHARED_SERVERS({"main", {.config_json = CONFIG}}, {"rate", {.config_json = CONFIG_RATE}});
+E2E_SHARED_SERVERS({"main", {.config_json = CONFIG}}, {"rate", {.config_json = CONFIG_RATE}},
+                   {"window", {.config_json = CONFIG}});
 
 static const struct testdata_options TDO = {40, 30, 2022, 2024, 5};
 
@@ -1146,4 +1147,31 @@ Test(data, the_served_openapi_document_validates_and_the_catalogue_pages_answer)
     e2e_assert_status(s, &r, 200);
     cr_assert_not_null(r.json);
     e2e_response_free(&r);
+}
+
+/* ---- a planned service window ---- */
+
+Test(data, a_planned_service_window_answers_503_with_retry_after)
+{
+    const struct e2e_server *s = e2e_shared("window");
+    const char *post[] = {"opslog",  "post", "--kind", "servicevindue", "--title", "Opgradering",
+                          "--start", "now",  "--end",  "+10m",          NULL};
+    must(s, post);
+    long status = 0;
+    struct e2e_response r;
+    for (int i = 0; i < 60 && status != 503; i++) {
+        cr_assert_eq(e2e_get(s, "api", "/Aarsopgoerelse?PersonCPRNummer=0101701234", &r), 0);
+        status = r.status;
+        if (status == 503) {
+            const char *ra = e2e_header(&r, "Retry-After");
+            cr_assert_not_null(ra);
+            cr_assert_gt(atoi(ra), 60, "until the window ends: %s", ra);
+            cr_assert(strstr(json_string_value(json_object_get(r.json, "type")),
+                             "/problems/service-window"));
+        }
+        e2e_response_free(&r);
+        if (status != 503)
+            usleep(100 * 1000);
+    }
+    cr_assert_eq(status, 503, "the window is seen within 6 s");
 }
