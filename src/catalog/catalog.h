@@ -260,7 +260,5 @@ json_t *catalog_openapi(const catalog_t *cat, const struct catalog_openapi_optio
 /* The catalogue as one HTML page (Danish, with English alongside; every
  * value escaped) appended to out. */
 int catalog_pages_html(const catalog_t *cat, buf_t *out);
-/* s escaped for HTML text and attribute values (& < > " ') appended to out. */
-int catalog_html_escape(buf_t *out, str_t s);
 
 #endif

@@ -1,52 +1,16 @@
 /*
  * pages.c: the service catalogue as one HTML page (GET /servicekatalog):
  * every service with its paths, parameters and fields, Danish first and
- * English alongside. Every text from the catalogue is escaped; the page has
- * no script and loads nothing.
+ * English alongside. Every text from the catalogue is escaped (buf_append_html);
+ * the page has no script and loads nothing.
  */
 #include <string.h>
 
 #include "catalog/catalog.h"
 
-int catalog_html_escape(buf_t *out, str_t s)
-{
-    int rc = 0;
-    size_t run = 0;
-    for (size_t i = 0; rc == 0 && i < s.len; i++) {
-        const char *rep = NULL;
-        switch (s.ptr[i]) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            run++;
-            continue;
-        }
-        rc = buf_append(out, s.ptr + i - run, run);
-        run = 0;
-        if (rc == 0)
-            rc = buf_append_cstr(out, rep);
-    }
-    if (rc == 0)
-        rc = buf_append(out, s.ptr + s.len - run, run);
-    return rc;
-}
-
 static int esc(buf_t *out, const char *s)
 {
-    return catalog_html_escape(out, str_from_cstr(s));
+    return buf_append_html(out, str_from_cstr(s));
 }
 
 /* Appends literal HTML (trusted, from this file). */
