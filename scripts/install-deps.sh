@@ -31,6 +31,11 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
+# npm: Debian's own package on a plain Debian 12; a machine whose nodejs
+# came from elsewhere (it bundles npm) already has the command.
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing npm"
+fi
 
 # The tests' npm tools (tests/tools/package.json: the OpenAPI validator),
 # pinned by its package-lock.json; installed once, from the npm registry.
