@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include "agreement/agreement.h"
+#include "agreement/routes.h"
 #include "audit/audit.h"
 #include "catalog/catalog.h"
 #include "cli/incident_cli.h"
 #include "core/log.h"
 #include "dataset/dataset.h"
 #include "identity/identity.h"
+#include "identity/routes.h"
 #include "incident/incident.h"
 #include "pki/sign.h"
 
@@ -89,6 +91,57 @@ int agreement_app_init(struct app *app, err_t *err)
                                     .system_known = hook_system_known,
                                     .org_mailbox = hook_org_mailbox};
     return agreement_open(app->store, &hooks, &app->agreement, err);
+}
+
+/* identity's role bits are agreement's (one list of roles, two names). */
+_Static_assert(ROLE_ADMINISTRATOR == AGREEMENT_ROLE_ADMINISTRATOR &&
+                   ROLE_PROCESSOR == AGREEMENT_ROLE_PROCESSOR &&
+                   ROLE_SIGNATORY == AGREEMENT_ROLE_SIGNATORY &&
+                   ROLE_DATAFORVALTNING == AGREEMENT_ROLE_DATAFORVALTNING &&
+                   ROLE_OPERATOR == AGREEMENT_ROLE_OPERATOR,
+               "identity and agreement role bits differ");
+
+/* identity's logged-in user as agreement's actor: known by its UUID
+ * (user_ref, which the four-eyes rule compares), named by its username,
+ * of its organisation's CVR ("" for the data owner's staff). */
+static int serve_agreement_actor(struct app *app, const identity_actor_t *ia,
+                                 struct agreement_actor *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->roles = ia->roles;
+    snprintf(out->user_ref, sizeof out->user_ref, "%s", ia->user_id);
+    /* A display name only (user_ref decides who it is): cut to fit. */
+    snprintf(out->user_name, sizeof out->user_name, "%.*s", (int)sizeof out->user_name - 1,
+             ia->username);
+    if (ia->data_owner)
+        return 0;
+    struct identity_org org;
+    int rc = identity_org_get(app->identity, str_from_cstr(ia->org_id), &org, err);
+    if (rc)
+        return rc;
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
+    return 0;
+}
+
+static int agreement_http_actor(http_request_t *req, void *ctx, struct agreement_actor *out,
+                                err_t *err)
+{
+    struct app *app = ctx;
+    identity_actor_t ia;
+    int rc = identity_http_actor(req, app->identity, &ia, err);
+    return rc ? rc : serve_agreement_actor(app, &ia, out, err);
+}
+
+static struct agreement_routes agreement_routes_ctx;
+
+int agreement_app_routes(struct app *app, err_t *err)
+{
+    agreement_routes_ctx = (struct agreement_routes){
+        .ag = app->agreement,
+        .default_env = app->cfg.environment,
+        .auth = {.ctx = app, .actor = agreement_http_actor},
+    };
+    return agreement_routes_register(app->server, &agreement_routes_ctx, err);
 }
 
 void agreement_app_stop(struct app *app)
