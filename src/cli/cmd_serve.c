@@ -46,6 +46,7 @@ static const struct app_module modules[] = {
     {"token", token_app_init, token_app_routes, token_app_stop, NULL},
     {"catalog", catalog_app_init, NULL, catalog_app_stop, NULL},
     {"agreement", agreement_app_init, agreement_app_routes, agreement_app_stop, agreement_app_tick},
+    {"ingest", NULL, ingest_app_routes, NULL, NULL},
     {"audit", audit_app_init, NULL, audit_app_stop, NULL},
     {"incident", incident_app_init, NULL, incident_app_stop, incident_app_tick},
 };

@@ -14,11 +14,13 @@
 #include "audit/audit.h"
 #include "catalog/catalog.h"
 #include "cli/incident_cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "dataset/dataset.h"
 #include "identity/identity.h"
 #include "identity/routes.h"
 #include "incident/incident.h"
+#include "ingest/routes.h"
 #include "pki/sign.h"
 
 /* How often the periodic jobs run (the ticker calls every second). */
@@ -167,6 +169,41 @@ void agreement_app_tick(struct app *app, int64_t now_ms)
             log_info("agreement: queued %d expiry warnings", queued);
         next_expiry_ms = now_ms + SERVE_EXPIRY_EVERY_MS;
     }
+}
+
+/* ---- deliveries from source systems (POST /ingest/<service>) ---- */
+
+/* The request's client certificate must be an active source system's of
+ * this environment (identity decides); its name is the delivery's source. */
+static int ingest_http_source(http_request_t *req, void *ctx, char *name, size_t cap, err_t *err)
+{
+    struct app *app = ctx;
+    const struct http_client_cert *cc = http_req_client_cert(req);
+    if (!cc || !cc->present || !cc->verified) {
+        int rc = err_set(err, DUPLA_EUNAUTH, "a verified client certificate is required");
+        err_http(err, 401, "client-certificate-required");
+        return rc;
+    }
+    struct identity_principal p;
+    int rc = identity_authenticate_cert(app->identity, &cc->info, SYSTEM_SOURCE,
+                                        app->cfg.environment, clock_now_ms(), &p, err);
+    if (rc)
+        return rc;
+    snprintf(name, cap, "%.*s", (int)cap - 1, p.system_name);
+    return 0;
+}
+
+static struct ingest_routes ingest_routes_ctx;
+
+int ingest_app_routes(struct app *app, err_t *err)
+{
+    ingest_routes_ctx = (struct ingest_routes){
+        .st = app->store,
+        .catalog = app->catalog,
+        .environment = app->cfg.environment,
+        .auth = {.ctx = app, .source = ingest_http_source},
+    };
+    return ingest_routes_register(app->server, &ingest_routes_ctx, err);
 }
 
 /* ---- the disclosure log ---- */
