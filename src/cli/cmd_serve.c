@@ -48,7 +48,7 @@ static const struct app_module modules[] = {
     {"agreement", agreement_app_init, agreement_app_routes, agreement_app_stop, agreement_app_tick},
     {"ingest", NULL, ingest_app_routes, NULL, NULL},
     {"audit", audit_app_init, NULL, audit_app_stop, NULL},
-    {"incident", incident_app_init, NULL, incident_app_stop, incident_app_tick},
+    {"incident", incident_app_init, incident_app_routes, incident_app_stop, incident_app_tick},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])
 

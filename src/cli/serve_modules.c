@@ -20,6 +20,7 @@
 #include "identity/identity.h"
 #include "identity/routes.h"
 #include "incident/incident.h"
+#include "incident/routes.h"
 #include "ingest/routes.h"
 #include "pki/sign.h"
 
@@ -255,6 +256,45 @@ int incident_app_init(struct app *app, err_t *err)
     struct incident_hooks hooks;
     incident_identity_hooks(app->identity, &hooks);
     return incident_open(app->store, &hooks, &settings, &app->incident, err);
+}
+
+/* identity's logged-in user as an incident actor: the data owner's
+ * dataforvaltning and operator users are staff, an organisation's users
+ * members of it. Named "<username> (<user id>)" so the history says who. */
+static int incident_http_actor(http_request_t *req, void *ctx, struct incident_actor *out,
+                               err_t *err)
+{
+    struct app *app = ctx;
+    identity_actor_t ia;
+    int rc = identity_http_actor(req, app->identity, &ia, err);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%.*s", (int)sizeof out->name - 1, ia.username);
+    if (strchr(ia.username, '@') && strlen(ia.username) < sizeof out->email)
+        snprintf(out->email, sizeof out->email, "%s", ia.username);
+    if (ia.data_owner) {
+        if (ia.roles & (ROLE_DATAFORVALTNING | ROLE_OPERATOR))
+            out->roles = INCIDENT_ROLE_STAFF;
+        return 0;
+    }
+    struct identity_org org;
+    if ((rc = identity_org_get(app->identity, str_from_cstr(ia.org_id), &org, err)))
+        return rc;
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
+    out->roles = INCIDENT_ROLE_MEMBER;
+    return 0;
+}
+
+static struct incident_routes incident_routes_ctx;
+
+int incident_app_routes(struct app *app, err_t *err)
+{
+    incident_routes_ctx = (struct incident_routes){
+        .inc = app->incident,
+        .auth = {.ctx = app, .actor = incident_http_actor},
+    };
+    return incident_routes_register(app->server, &incident_routes_ctx, err);
 }
 
 void incident_app_stop(struct app *app)
