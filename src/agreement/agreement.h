@@ -226,6 +226,14 @@ struct agreement_filter {
 int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
                    const struct agreement_filter *filter, json_t **out, err_t *err);
 
+/* The purpose and legal basis ("law section; law section") of version
+ * `version` of agreement id, without an actor: for the disclosure log's
+ * answers to data subjects (its routes decide who may ask). *purpose and
+ * *legal_basis are malloc'd (the caller frees them). DUPLA_ENOTFOUND when
+ * there is no such version. */
+int agreement_version_basis(agreement_t *ag, str_t id, int64_t version, char **purpose,
+                            char **legal_basis, err_t *err);
+
 /* ---- notifications ---- */
 
 /* Queues a warning for each approved version whose validity ends within

@@ -47,7 +47,7 @@ static const struct app_module modules[] = {
     {"catalog", catalog_app_init, NULL, catalog_app_stop, NULL},
     {"agreement", agreement_app_init, agreement_app_routes, agreement_app_stop, agreement_app_tick},
     {"ingest", NULL, ingest_app_routes, NULL, NULL},
-    {"audit", audit_app_init, NULL, audit_app_stop, NULL},
+    {"audit", audit_app_init, audit_app_routes, audit_app_stop, NULL},
     {"incident", incident_app_init, incident_app_routes, incident_app_stop, incident_app_tick},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])

@@ -7,11 +7,13 @@
 #include "cli/serve_modules.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agreement/agreement.h"
 #include "agreement/routes.h"
 #include "audit/audit.h"
+#include "audit/routes.h"
 #include "catalog/catalog.h"
 #include "cli/incident_cli.h"
 #include "core/clock.h"
@@ -226,6 +228,64 @@ int audit_app_init(struct app *app, err_t *err)
                                 .checkpoint_seconds = ac.checkpoint_seconds,
                                 .queue_max = ac.queue_max};
     return audit_open(app->store, &opt, &app->audit, err);
+}
+
+/* identity's logged-in user as a disclosure-log caller: the data owner's
+ * dataforvaltning and operator users are staff; an organisation's
+ * administrator sees its own organisation's disclosures. */
+static int audit_http_caller(http_request_t *req, void *ctx, struct audit_http_caller *out,
+                             err_t *err)
+{
+    struct app *app = ctx;
+    identity_actor_t ia;
+    int rc = identity_http_actor(req, app->identity, &ia, err);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    if (ia.data_owner) {
+        if (ia.roles & (ROLE_DATAFORVALTNING | ROLE_OPERATOR))
+            out->roles = AUDIT_CALLER_STAFF;
+        return 0;
+    }
+    if (!(ia.roles & ROLE_ADMINISTRATOR))
+        return 0;
+    struct identity_org org;
+    if ((rc = identity_org_get(app->identity, str_from_cstr(ia.org_id), &org, err)))
+        return rc;
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
+    out->roles = AUDIT_CALLER_RECIPIENT_ADMIN;
+    return 0;
+}
+
+/* The purpose and legal basis of an entry's agreement version (no actor:
+ * the audit routes decided who may ask), copied into the page's arena. */
+static int audit_agreement_lookup(void *ctx, str_t agreement_id, int64_t version, arena_t *arena,
+                                  struct audit_agreement_info *out, err_t *err)
+{
+    struct app *app = ctx;
+    char *purpose, *basis;
+    int rc = agreement_version_basis(app->agreement, agreement_id, version, &purpose, &basis, err);
+    if (rc)
+        return rc;
+    out->purpose = arena_strdup(arena, str_from_cstr(purpose));
+    out->legal_basis = arena_strdup(arena, str_from_cstr(basis));
+    free(purpose);
+    free(basis);
+    if (!out->purpose || !out->legal_basis)
+        return err_set(err, DUPLA_ELIMIT, "the page is too large; ask with a smaller limit");
+    return 0;
+}
+
+static struct audit_routes audit_routes_ctx;
+
+int audit_app_routes(struct app *app, err_t *err)
+{
+    audit_routes_ctx = (struct audit_routes){
+        .st = app->store,
+        .auth = {.ctx = app, .caller = audit_http_caller},
+        .lookup = {.agreement_lookup = audit_agreement_lookup, .agreement_ctx = app},
+    };
+    return audit_routes_register(app->server, &audit_routes_ctx, err);
 }
 
 void audit_app_stop(struct app *app)

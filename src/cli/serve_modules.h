@@ -19,6 +19,7 @@ void agreement_app_tick(struct app *app, int64_t now_ms);
 int ingest_app_routes(struct app *app, err_t *err);
 
 int audit_app_init(struct app *app, err_t *err);
+int audit_app_routes(struct app *app, err_t *err);
 void audit_app_stop(struct app *app);
 
 int incident_app_init(struct app *app, err_t *err);
