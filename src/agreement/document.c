@@ -150,30 +150,10 @@ int agreement_document_json(agreement_t *ag, const struct agreement_actor *actor
     return 0;
 }
 
-/* Appends s with &, <, >, " and ' escaped. */
+/* Appends s (may be NULL) escaped for HTML. */
 static void html_text(buf_t *b, const char *s)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&':
-            buf_append_cstr(b, "&amp;");
-            break;
-        case '<':
-            buf_append_cstr(b, "&lt;");
-            break;
-        case '>':
-            buf_append_cstr(b, "&gt;");
-            break;
-        case '"':
-            buf_append_cstr(b, "&quot;");
-            break;
-        case '\'':
-            buf_append_cstr(b, "&#39;");
-            break;
-        default:
-            buf_append(b, s, 1);
-        }
-    }
+    buf_append_html(b, str_from_cstr(s));
 }
 
 /* Any JSON value as escaped text: strings as they are, the rest as JSON. */

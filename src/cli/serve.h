@@ -19,6 +19,8 @@
 #ifndef DUPLA_CLI_SERVE_H
 #define DUPLA_CLI_SERVE_H
 
+#include <stdbool.h>
+
 #include "core/config.h"
 #include "core/error.h"
 #include "http/http.h"
@@ -38,6 +40,7 @@ struct app {
     struct pki_signer *audit_signer;
     struct incident *incident;
     char maildir[CONFIG_PATH_MAX]; /* incident intake; "" when not configured */
+    bool mail_enabled;             /* mail.smtp_url configured: send the outbox */
 };
 
 struct app_module {

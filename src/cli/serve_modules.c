@@ -313,6 +313,11 @@ int incident_app_init(struct app *app, err_t *err)
     app->maildir[0] = '\0';
     if (maildir && config_resolve_path(&app->cfg, maildir, app->maildir, sizeof app->maildir))
         return err_param(err, DUPLA_EINVAL, "maildir", "incident.maildir: path too long");
+    /* Without a configured relay, mail stays queued (dupla mail list shows
+     * it) instead of being tried against a relay nobody set up. */
+    app->mail_enabled = json_object_get(config_section(&app->cfg, "mail"), "smtp_url") != NULL;
+    if (!app->mail_enabled)
+        log_warn("mail: no mail.smtp_url configured: receipts and notifications stay queued");
     struct incident_hooks hooks;
     incident_identity_hooks(app->identity, &hooks);
     return incident_open(app->store, &hooks, &settings, &app->incident, err);
@@ -379,7 +384,7 @@ void incident_app_tick(struct app *app, int64_t now_ms)
             log_warn("incident: maildir pickup failed: %s", err.log);
         next_maildir_ms = now_ms + SERVE_MAILDIR_EVERY_MS;
     }
-    if (now_ms >= next_mail_ms) {
+    if (app->mail_enabled && now_ms >= next_mail_ms) {
         struct mail_send_stats ms;
         memset(&ms, 0, sizeof ms);
         if (mail_send_pending(app->incident, now_ms, &ms, &err) != 0)

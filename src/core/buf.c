@@ -169,6 +169,62 @@ int buf_append_json_string(buf_t *b, str_t s)
     return rc;
 }
 
+int buf_append_html(buf_t *b, str_t s)
+{
+    size_t start = b->len;
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    int rc = 0;
+    size_t i = 0;
+    while (rc == 0 && i < s.len) {
+        unsigned char c = p[i];
+        const char *ent = NULL;
+        switch (c) {
+        case '&':
+            ent = "&amp;";
+            break;
+        case '<':
+            ent = "&lt;";
+            break;
+        case '>':
+            ent = "&gt;";
+            break;
+        case '"':
+            ent = "&quot;";
+            break;
+        case '\'':
+            ent = "&#39;";
+            break;
+        default:
+            break;
+        }
+        if (ent) {
+            rc = buf_append_cstr(b, ent);
+            i++;
+        } else if (c < 0x20) {
+            if (c == '\t' || c == '\n' || c == '\r')
+                rc = buf_append(b, s.ptr + i, 1);
+            i++;
+        } else if (c < 0x80) {
+            rc = buf_append(b, s.ptr + i, 1);
+            i++;
+        } else {
+            size_t n = utf8_seq_len(p + i, s.len - i);
+            if (n == 0) {
+                rc = buf_append(b, "\xEF\xBF\xBD", 3);
+                i++;
+            } else {
+                rc = buf_append(b, s.ptr + i, n);
+                i += n;
+            }
+        }
+    }
+    if (rc != 0 && b->data) {
+        b->len = start; /* all or nothing */
+        b->data[start] = '\0';
+    }
+    return rc;
+}
+
 str_t buf_str(const buf_t *b)
 {
     return (str_t){b->data ? b->data : "", b->len};

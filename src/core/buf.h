@@ -34,6 +34,12 @@ int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
  * are replaced by U+FFFD so that the output is always valid JSON. */
 int buf_append_json_string(buf_t *b, str_t s);
 
+/* Appends s escaped for HTML and XML text and quoted attribute values
+ * (& < > " ' as entities). Invalid UTF-8 bytes become U+FFFD and control
+ * characters XML 1.0 does not allow are dropped, so the output is always
+ * well-formed. All or nothing at the buffer's maximum. */
+int buf_append_html(buf_t *b, str_t s);
+
 /* The contents as a str_t (valid until the next change). */
 str_t buf_str(const buf_t *b);
 

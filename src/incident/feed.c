@@ -20,33 +20,13 @@ static const char *const kind_label_da[OPSLOG_KIND_COUNT] = {"Driftsforstyrrelse
 static const char *const status_label_da[OPSLOG_STATUS_COUNT] = {"Planlagt", "I gang", "Afsluttet",
                                                                  "Aflyst"};
 
-/* Appends s escaped for XML/HTML text and attributes. */
+/* Appends s escaped for XML/HTML text and attributes, clipped first. */
 static void esc(buf_t *b, const char *s)
 {
     char *clean = inc_text_clip(s, s ? strlen(s) : 0, FEED_MAX_BYTES);
     if (!clean)
         return;
-    for (const char *p = clean; *p; p++) {
-        switch (*p) {
-        case '&':
-            buf_append_cstr(b, "&amp;");
-            break;
-        case '<':
-            buf_append_cstr(b, "&lt;");
-            break;
-        case '>':
-            buf_append_cstr(b, "&gt;");
-            break;
-        case '"':
-            buf_append_cstr(b, "&quot;");
-            break;
-        case '\'':
-            buf_append_cstr(b, "&#39;");
-            break;
-        default:
-            buf_append(b, p, 1);
-        }
-    }
+    buf_append_html(b, str_from_cstr(clean));
     free(clean);
 }
 

@@ -618,8 +618,8 @@ static int write_datum(const char *path, const gnutls_datum_t *d, const char *mo
 
 /* Decrypts a PKCS#12 file into <p12>.<pid>.cert.pem and .key.pem (the
  * caller removes them). 0, or -1 with the reason in err. */
-static int p12_to_pem(const char *p12_file, const char *password, char *cert_out, char *key_out,
-                      char *err, size_t err_cap)
+int e2e_p12_to_pem(const char *p12_file, const char *password, char *cert_out, char *key_out,
+                   char *err, size_t err_cap)
 {
     gnutls_datum_t raw = {NULL, 0};
     int rc = gnutls_load_file(p12_file, &raw);
@@ -732,8 +732,8 @@ int e2e_request(const struct e2e_server *s, const struct e2e_request *rq, struct
         /* libcurl on GnuTLS (Debian's libcurl4-gnutls) takes no PKCS#12
          * client certificate, so open it here as a client would, with the
          * password, and hand libcurl the PEM parts. */
-        if (p12_to_pem(rq->p12_file, rq->p12_password, p12_cert, p12_key, out->error,
-                       sizeof out->error) != 0) {
+        if (e2e_p12_to_pem(rq->p12_file, rq->p12_password, p12_cert, p12_key, out->error,
+                           sizeof out->error) != 0) {
             curl_slist_free_all(hdrs);
             curl_easy_cleanup(h);
             free(url);

@@ -107,6 +107,13 @@ int e2e_issue_system(const struct e2e_server *s, const char *name, const char *c
  * after the binary), output appended to out_file if given (else discarded).
  * Returns the exit status, or -1 if it did not exit normally. */
 int e2e_run_dupla(const char *const *args, const char *out_file);
+/* Decrypts a PKCS#12 file with its password into PEM files
+ * <p12>.<pid>.cert.pem and <p12>.<pid>.key.pem (cert_out and key_out get
+ * their paths, E2E_PATH_MAX + 32 bytes each; the caller removes them). This
+ * build's libcurl (GnuTLS) cannot load PKCS#12 itself. 0, or -1 with the
+ * reason in err. */
+int e2e_p12_to_pem(const char *p12_file, const char *password, char *cert_out, char *key_out,
+                   char *err, size_t err_cap);
 /* Reads the first line of a file (a PKCS#12 password) into out. 0 or -1. */
 int e2e_read_line(const char *path, char *out, size_t cap);
 

@@ -39,3 +39,18 @@ Test(buf, json_string_all_or_nothing_at_limit)
     cr_assert_str_eq(b.data, "[ ");
     buf_free(&b);
 }
+
+Test(buf, html_escaping)
+{
+    buf_t b;
+    buf_init(&b, 1024);
+    cr_assert_eq(buf_append_html(&b, STR("<a href=\"x\">Tom & 'Jerry'</a>\x01\tÆ\x80")), 0);
+    cr_assert_str_eq(b.data, "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+                             "\tÆ\xEF\xBF\xBD");
+    buf_free(&b);
+    buf_init(&b, 8);
+    cr_assert_eq(buf_append_cstr(&b, "ab"), 0);
+    cr_assert_eq(buf_append_html(&b, STR("<<<")), DUPLA_ELIMIT);
+    cr_assert_str_eq(b.data, "ab");
+    buf_free(&b);
+}

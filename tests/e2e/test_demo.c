@@ -1,0 +1,147 @@
+/*
+ * End-to-end: `dupla demo`, the set-up behind `make run`.
+ *
+ * Runs the real binary's demo set-up twice in a fresh folder (the second run
+ * must change nothing that matters), checks that connect.json names
+ * everything a client needs, then serves that configuration and follows
+ * connect.json the way a client would: a token over mutual TLS with the
+ * PKCS#12 file and its password.
+ */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* A port nobody listens on now (bind to 0, read it, close). */
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t n = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &n);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static json_t *run_demo(const char *dir, unsigned api, unsigned token)
+{
+    char a[16], t[16], out[600];
+    snprintf(a, sizeof a, "%u", api);
+    snprintf(t, sizeof t, "%u", token);
+    snprintf(out, sizeof out, "%s/demo-out.txt", dir);
+    const char *args[] = {"demo", "--dir",        dir, "--api-port", a, "--token-port",
+                          t,      "--setup-only", NULL};
+    cr_assert_eq(e2e_run_dupla(args, out), 0, "dupla demo failed (see %s)", out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/connect.json", dir);
+    json_error_t je;
+    json_t *c = json_load_file(path, 0, &je);
+    cr_assert_not_null(c, "connect.json: %s", je.text);
+    return c;
+}
+
+/* POSTs the real client's token form with the PKCS#12 file of
+ * connect.json (decrypted with its password). Returns the HTTP status. */
+static long post_token(json_t *c, char *body_out, size_t cap)
+{
+    char cert[E2E_PATH_MAX + 32], key[E2E_PATH_MAX + 32], why[256];
+    if (e2e_p12_to_pem(json_string_value(json_object_get(c, "pkcs12_file")),
+                       json_string_value(json_object_get(c, "pkcs12_password")), cert, key, why,
+                       sizeof why) != 0) {
+        snprintf(body_out, cap, "PKCS#12: %s", why);
+        return -1;
+    }
+    CURL *h = curl_easy_init();
+    FILE *mem = fmemopen(body_out, cap, "w");
+    curl_easy_setopt(h, CURLOPT_URL, json_string_value(json_object_get(c, "token_url")));
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_CAINFO, json_string_value(json_object_get(c, "ca_file")));
+    curl_easy_setopt(h, CURLOPT_CAPATH, NULL); /* only the demo's CA */
+    curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
+    curl_easy_setopt(h, CURLOPT_SSLKEY, key);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+                     "client_id=api-gateway&scope=openid&grant_type=password");
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)E2E_REQUEST_TIMEOUT_MS);
+    long status = 0;
+    CURLcode rc = curl_easy_perform(h);
+    fclose(mem);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    else
+        snprintf(body_out, cap, "curl: %s", errbuf);
+    curl_easy_cleanup(h);
+    if (status == 200) {
+        unlink(cert);
+        unlink(key);
+    }
+    return status;
+}
+
+Test(demo, sets_up_idempotently_and_a_client_can_follow_connect_json, .timeout = 120)
+{
+    char dir[] = "/tmp/dupla-e2e-demo-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    unsigned api = free_port(), token = free_port();
+    json_t *c1 = run_demo(dir, api, token);
+    static const char *keys[] = {"environment",     "base_url",          "token_url",
+                                 "ca_file",         "pkcs12_file",       "pkcs12_password",
+                                 "agreement_id",    "system_id",         "organisation_cvr",
+                                 "PersonCPRNummer", "VirksomhedSENummer"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_assert_not_null(json_object_get(c1, keys[i]), "connect.json lacks %s", keys[i]);
+    cr_assert_str_eq(json_string_value(json_object_get(c1, "environment")), "test");
+    cr_assert_eq(json_array_size(json_object_get(c1, "PersonCPRNummer")), 5);
+
+    /* again: the same agreement, certificate and password */
+    json_t *c2 = run_demo(dir, api, token);
+    static const char *stable[] = {"agreement_id", "pkcs12_password", "system_id"};
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_str_eq(json_string_value(json_object_get(c1, stable[i])),
+                         json_string_value(json_object_get(c2, stable[i])), "%s changed",
+                         stable[i]);
+    json_decref(c2);
+
+    /* serve it, and get a token the way the public client does */
+    char cfg[600], ready[600], log[600];
+    snprintf(cfg, sizeof cfg, "%s/dupla.json", dir);
+    snprintf(ready, sizeof ready, "%s/ready.json", dir);
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *l = freopen(log, "w", stderr);
+        (void)l;
+        execl(getenv("DUPLA_BIN"), "dupla", "serve", "--config", cfg, "--ready-file", ready,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 400 && access(ready, F_OK) != 0; i++)
+        usleep(50000);
+    char body[8192] = "";
+    long status = access(ready, F_OK) == 0 ? post_token(c1, body, sizeof body) : 0;
+    kill(pid, SIGTERM); /* before any assertion: the server must not outlive the test */
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    cr_assert_eq(status, 200, "token: %ld %s (see %s)", status, body, log);
+    json_t *t = json_loads(body, 0, NULL);
+    cr_assert_not_null(t);
+    cr_assert_not_null(json_object_get(t, "access_token"));
+    cr_assert_str_eq(json_string_value(json_object_get(t, "token_type")), "Bearer");
+    json_decref(t);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit cleanly (see %s)", log);
+    json_decref(c1);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
