@@ -33,6 +33,25 @@ E2E_SHARED_SERVERS({"main", {.config_json = "{\"identity\": {\"registry_poll_ms\
     "\"SkatIAlt\":17920173,\"IndeholdtSkat\":19540192,\"Restskat\":0,"                                \
     "\"OverskydendeSkat\":1620019,\"KommuneKode\":\"561\",\"Kirkeskattepligtig\":true}\n"
 
+static void deliver(const struct e2e_server *s, const char *system, const char *path,
+                    const char *body, struct e2e_response *r);
+
+/* Waits (bounded) until the server's identity registry knows system's
+ * certificate: a delivery to a service that does not exist answers want. */
+static void wait_registered(const struct e2e_server *s, const char *system, long want)
+{
+    long status = 0;
+    for (int i = 0; i < 200 && status != want; i++) {
+        struct e2e_response r;
+        deliver(s, system, "/ingest/-", "", &r);
+        status = r.status;
+        e2e_response_free(&r);
+        if (status != want)
+            usleep(50 * 1000);
+    }
+    cr_assert_eq(status, want, "%s: the server did not pick up the registration", system);
+}
+
 static const struct e2e_server *world(void)
 {
     const struct e2e_server *s = e2e_shared("main");
@@ -52,7 +71,8 @@ static const struct e2e_server *world(void)
                              "--name", "lon",      "--cert", e2e_pki_path(s, "lon.pem", pem2),
                              NULL};
         api_must(s, sys);
-        usleep(300 * 1000); /* the server's registry poll */
+        wait_registered(s, "skat", 404); /* known: refused only for the service */
+        wait_registered(s, "lon", 403);  /* known, but not a source system */
         FILE *f = fopen(done, "w");
         fclose(f);
     }
