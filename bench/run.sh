@@ -28,7 +28,7 @@ echo "== ingest: dupla ingest vs the simplest SQLite loop (100,000 records; benc
 n=100000
 [ "$quick" = "--quick" ] && n=10000
 "$(dirname "$0")/ingest.sh" "$build" "$n"
-for extra in "$(dirname "$0")"/data.sh; do
+for extra in "$(dirname "$0")"/data.sh; do  # the data services vs nginx
     [ -x "$extra" ] || continue
     echo
     echo "== data services: $(basename "$extra")"

@@ -32,40 +32,50 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
+# npm: Debian's own package on a plain Debian 12; a machine whose nodejs
+# came from elsewhere (it bundles npm) already has the command.
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing npm"
+fi
+
+# The tests' npm tools (tests/tools/package.json: the OpenAPI validator),
+# pinned by its package-lock.json; installed once, from the npm registry.
+npm_tools() {
+    dir="$(dirname "$0")/../tests/tools"
+    if [ ! -d "$dir/node_modules/@seriousme/openapi-schema-validator" ]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            echo "install-deps: npm is missing (Debian: apt-get install npm)" >&2
+            exit 1
+        fi
+        echo "install-deps: npm ci in tests/tools"
+        (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    fi
+    # Det Fælles Designsystem (web/, served by dupla serve) and the browser
+    # tests' Playwright and axe-core (tests/browser/), never committed;
+    # `npm ci` again whenever the committed package-lock.json changed.
+    root="$(dirname "$0")/.."
+    for d in web tests/browser; do
+        if [ ! -f "$root/$d/node_modules/.package-lock.json" ] ||
+            [ "$root/$d/package-lock.json" -nt "$root/$d/node_modules/.package-lock.json" ]; then
+            echo "install-deps: npm ci in $d"
+            (cd "$root/$d" && npm ci --no-audit --no-fund --silent)
+        fi
+    done
+}
 
 if [ -z "$missing" ]; then
     echo "install-deps: all packages present"
-else
-    echo "install-deps: installing:$missing"
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        SUDO="sudo"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    # shellcheck disable=SC2086
-    $SUDO apt-get install -y -qq --no-install-recommends $missing
-fi
-# Debian's nodejs comes without npm (NodeSource's brings its own).
-if ! command -v npm >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        SUDO="sudo"
-    fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+    npm_tools
+    exit 0
 fi
 
-# npm packages, never committed (git-ignored node_modules): Det Fælles
-# Designsystem (web/, served by dupla serve) and the browser tests' Playwright
-# and axe-core (tests/browser/). `npm ci` installs exactly the committed
-# package-lock.json, and runs again only when that file changed. Without
-# them the pages come unstyled and the browser test is skipped.
-root=$(cd "$(dirname "$0")/.." && pwd)
-for d in web tests/browser; do
-    if [ ! -f "$root/$d/node_modules/.package-lock.json" ] ||
-        [ "$root/$d/package-lock.json" -nt "$root/$d/node_modules/.package-lock.json" ]; then
-        echo "install-deps: npm ci in $d"
-        (cd "$root/$d" && npm ci --no-audit --no-fund --loglevel=error) ||
-            echo "install-deps: warning: npm ci in $d failed" >&2
-    fi
-done
+echo "install-deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
+npm_tools

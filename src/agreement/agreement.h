@@ -41,10 +41,11 @@
 #define AGREEMENT_ID_LEN     32
 #define AGREEMENT_URN_PREFIX "urn:ufst:adgangsgrundlag:aftale:"
 
-#define AGREEMENT_NAME_MAX    128 /* actor names, "cli:<unix user>" */
-#define AGREEMENT_CVR_MAX     9   /* 8 digits and a NUL */
-#define AGREEMENT_SYSTEM_MAX  64  /* a system id, as identity names it */
-#define AGREEMENT_MAILBOX_MAX 256
+#define AGREEMENT_NAME_MAX     128 /* actor names, "cli:<unix user>" */
+#define AGREEMENT_CVR_MAX      9   /* 8 digits and a NUL */
+#define AGREEMENT_SYSTEM_MAX   64  /* a system id, as identity names it */
+#define AGREEMENT_MAILBOX_MAX  256
+#define AGREEMENT_USER_REF_MAX 48 /* a user's text id from identity (a UUID) */
 
 /* Limits of an application (each a refusal naming the field when passed). */
 #define AGREEMENT_TITLE_MAX       200
@@ -71,11 +72,14 @@
 #define AGREEMENT_ROLE_DATAFORVALTNING (1u << 3) /* the data owner's reviewers */
 #define AGREEMENT_ROLE_OPERATOR        (1u << 4) /* runs the platform */
 
-/* Who takes a step. user_id > 0 for a user known to identity; 0 for a
- * console or system actor, who is then known by name alone ("cli:alice",
- * "demo"). org_cvr is the actor's organisation ("" for the data owner). */
+/* Who takes a step. A user known to identity is known by user_ref (its text
+ * id, as identity's user ids are UUIDs) when that is set, else by
+ * user_id > 0; a console or system actor (both unset) is known by name
+ * alone ("cli:alice", "demo"). The four-eyes rule compares these keys.
+ * org_cvr is the actor's organisation ("" for the data owner). */
 struct agreement_actor {
     int64_t user_id;
+    char user_ref[AGREEMENT_USER_REF_MAX];
     char user_name[AGREEMENT_NAME_MAX];
     char org_cvr[AGREEMENT_CVR_MAX];
     unsigned roles;
@@ -221,6 +225,14 @@ struct agreement_filter {
  * organisation's users see only their own. The caller owns *out. */
 int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
                    const struct agreement_filter *filter, json_t **out, err_t *err);
+
+/* The purpose and legal basis ("law section; law section") of version
+ * `version` of agreement id, without an actor: for the disclosure log's
+ * answers to data subjects (its routes decide who may ask). *purpose and
+ * *legal_basis are malloc'd (the caller frees them). DUPLA_ENOTFOUND when
+ * there is no such version. */
+int agreement_version_basis(agreement_t *ag, str_t id, int64_t version, char **purpose,
+                            char **legal_basis, err_t *err);
 
 /* ---- notifications ---- */
 

@@ -115,10 +115,13 @@ const char *agreement_action_name(enum agreement_action a)
     return (unsigned)a < AGREEMENT_ACTION_COUNT ? action_names[a] : "unknown";
 }
 
-/* See internal.h: users by id, console and system actors by name. */
+/* See internal.h: users by text id or number, console and system actors by
+ * name. */
 void actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX])
 {
-    if (actor->user_id > 0)
+    if (actor->user_ref[0] != '\0' && memchr(actor->user_ref, '\0', sizeof actor->user_ref) != NULL)
+        snprintf(out, ACTOR_KEY_MAX, "ref:%s", actor->user_ref);
+    else if (actor->user_id > 0)
         snprintf(out, ACTOR_KEY_MAX, "user:%lld", (long long)actor->user_id);
     else
         snprintf(out, ACTOR_KEY_MAX, "name:%s", actor->user_name);

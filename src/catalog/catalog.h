@@ -240,4 +240,25 @@ int catalog_value_to_json(const struct catalog_field *f, const struct catalog_va
  * reference owned by the caller. */
 json_t *catalog_to_json(const catalog_t *cat);
 
+/* ---- documents (openapi.c, pages.c) ---- */
+
+/* What the OpenAPI document says about where the platform is. */
+struct catalog_openapi_options {
+    const char *server_url;  /* "servers"[0].url, e.g. "https://api.example" or "/" */
+    const char *token_url;   /* the token endpoint (mTLS), e.g. "/token" */
+    const char *environment; /* "test" or "production", in info.description */
+    const char *fields_note; /* extra text on field narrowing, or NULL */
+};
+
+/* The OpenAPI 3.1 document of every service: paths (the ASCII path and the
+ * Danish alias), every parameter and field with both descriptions, the
+ * protocol headers, the problem+json error bodies and the security schemes
+ * (the mutual-TLS OAuth 2 token endpoint, and bearer tokens). New reference
+ * owned by the caller; NULL on out of memory. */
+json_t *catalog_openapi(const catalog_t *cat, const struct catalog_openapi_options *opt);
+
+/* The catalogue as one HTML page (Danish, with English alongside; every
+ * value escaped) appended to out. */
+int catalog_pages_html(const catalog_t *cat, buf_t *out);
+
 #endif

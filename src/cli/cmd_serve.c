@@ -24,6 +24,7 @@
 
 #include "cli/commands.h"
 #include "cli/serve.h"
+#include "cli/serve_exposure.h"
 #include "cli/serve_identity.h"
 #include "cli/serve_modules.h"
 #include "cli/serve_web.h"
@@ -46,9 +47,11 @@ static const struct app_module modules[] = {
     {"identity", identity_app_init, identity_app_routes, identity_app_stop, NULL},
     {"token", token_app_init, token_app_routes, token_app_stop, NULL},
     {"catalog", catalog_app_init, NULL, catalog_app_stop, NULL},
-    {"agreement", agreement_app_init, NULL, agreement_app_stop, agreement_app_tick},
-    {"audit", audit_app_init, NULL, audit_app_stop, NULL},
-    {"incident", incident_app_init, NULL, incident_app_stop, incident_app_tick},
+    {"agreement", agreement_app_init, agreement_app_routes, agreement_app_stop, agreement_app_tick},
+    {"ingest", NULL, ingest_app_routes, NULL, NULL},
+    {"audit", audit_app_init, audit_app_routes, audit_app_stop, NULL},
+    {"incident", incident_app_init, incident_app_routes, incident_app_stop, incident_app_tick},
+    {"exposure", exposure_app_init, exposure_app_routes, exposure_app_stop, NULL},
     {"web", web_app_init, web_app_routes, web_app_stop, NULL},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])

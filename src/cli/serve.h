@@ -39,6 +39,7 @@ struct app {
     struct audit_log *audit;
     struct pki_signer *audit_signer;
     struct incident *incident;
+    struct exposure *exposure;
     struct web *web;
     char maildir[CONFIG_PATH_MAX]; /* incident intake; "" when not configured */
     bool mail_enabled;             /* mail.smtp_url configured: send the outbox */

@@ -7,16 +7,23 @@
 #include "cli/serve_modules.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agreement/agreement.h"
+#include "agreement/routes.h"
 #include "audit/audit.h"
+#include "audit/routes.h"
 #include "catalog/catalog.h"
 #include "cli/incident_cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "dataset/dataset.h"
 #include "identity/identity.h"
+#include "identity/routes.h"
 #include "incident/incident.h"
+#include "incident/routes.h"
+#include "ingest/routes.h"
 #include "pki/sign.h"
 
 /* How often the periodic jobs run (the ticker calls every second). */
@@ -91,6 +98,57 @@ int agreement_app_init(struct app *app, err_t *err)
     return agreement_open(app->store, &hooks, &app->agreement, err);
 }
 
+/* identity's role bits are agreement's (one list of roles, two names). */
+_Static_assert(ROLE_ADMINISTRATOR == AGREEMENT_ROLE_ADMINISTRATOR &&
+                   ROLE_PROCESSOR == AGREEMENT_ROLE_PROCESSOR &&
+                   ROLE_SIGNATORY == AGREEMENT_ROLE_SIGNATORY &&
+                   ROLE_DATAFORVALTNING == AGREEMENT_ROLE_DATAFORVALTNING &&
+                   ROLE_OPERATOR == AGREEMENT_ROLE_OPERATOR,
+               "identity and agreement role bits differ");
+
+/* identity's logged-in user as agreement's actor: known by its UUID
+ * (user_ref, which the four-eyes rule compares), named by its username,
+ * of its organisation's CVR ("" for the data owner's staff). */
+static int serve_agreement_actor(struct app *app, const identity_actor_t *ia,
+                                 struct agreement_actor *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->roles = ia->roles;
+    snprintf(out->user_ref, sizeof out->user_ref, "%s", ia->user_id);
+    /* A display name only (user_ref decides who it is): cut to fit. */
+    snprintf(out->user_name, sizeof out->user_name, "%.*s", (int)sizeof out->user_name - 1,
+             ia->username);
+    if (ia->data_owner)
+        return 0;
+    struct identity_org org;
+    int rc = identity_org_get(app->identity, str_from_cstr(ia->org_id), &org, err);
+    if (rc)
+        return rc;
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
+    return 0;
+}
+
+static int agreement_http_actor(http_request_t *req, void *ctx, struct agreement_actor *out,
+                                err_t *err)
+{
+    struct app *app = ctx;
+    identity_actor_t ia;
+    int rc = identity_http_actor(req, app->identity, &ia, err);
+    return rc ? rc : serve_agreement_actor(app, &ia, out, err);
+}
+
+static struct agreement_routes agreement_routes_ctx;
+
+int agreement_app_routes(struct app *app, err_t *err)
+{
+    agreement_routes_ctx = (struct agreement_routes){
+        .ag = app->agreement,
+        .default_env = app->cfg.environment,
+        .auth = {.ctx = app, .actor = agreement_http_actor},
+    };
+    return agreement_routes_register(app->server, &agreement_routes_ctx, err);
+}
+
 void agreement_app_stop(struct app *app)
 {
     agreement_close(app->agreement);
@@ -116,6 +174,41 @@ void agreement_app_tick(struct app *app, int64_t now_ms)
     }
 }
 
+/* ---- deliveries from source systems (POST /ingest/<service>) ---- */
+
+/* The request's client certificate must be an active source system's of
+ * this environment (identity decides); its name is the delivery's source. */
+static int ingest_http_source(http_request_t *req, void *ctx, char *name, size_t cap, err_t *err)
+{
+    struct app *app = ctx;
+    const struct http_client_cert *cc = http_req_client_cert(req);
+    if (!cc || !cc->present || !cc->verified) {
+        int rc = err_set(err, DUPLA_EUNAUTH, "a verified client certificate is required");
+        err_http(err, 401, "client-certificate-required");
+        return rc;
+    }
+    struct identity_principal p;
+    int rc = identity_authenticate_cert(app->identity, &cc->info, SYSTEM_SOURCE,
+                                        app->cfg.environment, clock_now_ms(), &p, err);
+    if (rc)
+        return rc;
+    snprintf(name, cap, "%.*s", (int)cap - 1, p.system_name);
+    return 0;
+}
+
+static struct ingest_routes ingest_routes_ctx;
+
+int ingest_app_routes(struct app *app, err_t *err)
+{
+    ingest_routes_ctx = (struct ingest_routes){
+        .st = app->store,
+        .catalog = app->catalog,
+        .environment = app->cfg.environment,
+        .auth = {.ctx = app, .source = ingest_http_source},
+    };
+    return ingest_routes_register(app->server, &ingest_routes_ctx, err);
+}
+
 /* ---- the disclosure log ---- */
 
 int audit_app_init(struct app *app, err_t *err)
@@ -135,6 +228,64 @@ int audit_app_init(struct app *app, err_t *err)
                                 .checkpoint_seconds = ac.checkpoint_seconds,
                                 .queue_max = ac.queue_max};
     return audit_open(app->store, &opt, &app->audit, err);
+}
+
+/* identity's logged-in user as a disclosure-log caller: the data owner's
+ * dataforvaltning and operator users are staff; an organisation's
+ * administrator sees its own organisation's disclosures. */
+static int audit_http_caller(http_request_t *req, void *ctx, struct audit_http_caller *out,
+                             err_t *err)
+{
+    struct app *app = ctx;
+    identity_actor_t ia;
+    int rc = identity_http_actor(req, app->identity, &ia, err);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    if (ia.data_owner) {
+        if (ia.roles & (ROLE_DATAFORVALTNING | ROLE_OPERATOR))
+            out->roles = AUDIT_CALLER_STAFF;
+        return 0;
+    }
+    if (!(ia.roles & ROLE_ADMINISTRATOR))
+        return 0;
+    struct identity_org org;
+    if ((rc = identity_org_get(app->identity, str_from_cstr(ia.org_id), &org, err)))
+        return rc;
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
+    out->roles = AUDIT_CALLER_RECIPIENT_ADMIN;
+    return 0;
+}
+
+/* The purpose and legal basis of an entry's agreement version (no actor:
+ * the audit routes decided who may ask), copied into the page's arena. */
+static int audit_agreement_lookup(void *ctx, str_t agreement_id, int64_t version, arena_t *arena,
+                                  struct audit_agreement_info *out, err_t *err)
+{
+    struct app *app = ctx;
+    char *purpose, *basis;
+    int rc = agreement_version_basis(app->agreement, agreement_id, version, &purpose, &basis, err);
+    if (rc)
+        return rc;
+    out->purpose = arena_strdup(arena, str_from_cstr(purpose));
+    out->legal_basis = arena_strdup(arena, str_from_cstr(basis));
+    free(purpose);
+    free(basis);
+    if (!out->purpose || !out->legal_basis)
+        return err_set(err, DUPLA_ELIMIT, "the page is too large; ask with a smaller limit");
+    return 0;
+}
+
+static struct audit_routes audit_routes_ctx;
+
+int audit_app_routes(struct app *app, err_t *err)
+{
+    audit_routes_ctx = (struct audit_routes){
+        .st = app->store,
+        .auth = {.ctx = app, .caller = audit_http_caller},
+        .lookup = {.agreement_lookup = audit_agreement_lookup, .agreement_ctx = app},
+    };
+    return audit_routes_register(app->server, &audit_routes_ctx, err);
 }
 
 void audit_app_stop(struct app *app)
@@ -170,6 +321,45 @@ int incident_app_init(struct app *app, err_t *err)
     struct incident_hooks hooks;
     incident_identity_hooks(app->identity, &hooks);
     return incident_open(app->store, &hooks, &settings, &app->incident, err);
+}
+
+/* identity's logged-in user as an incident actor: the data owner's
+ * dataforvaltning and operator users are staff, an organisation's users
+ * members of it. Named "<username> (<user id>)" so the history says who. */
+static int incident_http_actor(http_request_t *req, void *ctx, struct incident_actor *out,
+                               err_t *err)
+{
+    struct app *app = ctx;
+    identity_actor_t ia;
+    int rc = identity_http_actor(req, app->identity, &ia, err);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%.*s", (int)sizeof out->name - 1, ia.username);
+    if (strchr(ia.username, '@') && strlen(ia.username) < sizeof out->email)
+        snprintf(out->email, sizeof out->email, "%s", ia.username);
+    if (ia.data_owner) {
+        if (ia.roles & (ROLE_DATAFORVALTNING | ROLE_OPERATOR))
+            out->roles = INCIDENT_ROLE_STAFF;
+        return 0;
+    }
+    struct identity_org org;
+    if ((rc = identity_org_get(app->identity, str_from_cstr(ia.org_id), &org, err)))
+        return rc;
+    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
+    out->roles = INCIDENT_ROLE_MEMBER;
+    return 0;
+}
+
+static struct incident_routes incident_routes_ctx;
+
+int incident_app_routes(struct app *app, err_t *err)
+{
+    incident_routes_ctx = (struct incident_routes){
+        .inc = app->incident,
+        .auth = {.ctx = app, .actor = incident_http_actor},
+    };
+    return incident_routes_register(app->server, &incident_routes_ctx, err);
 }
 
 void incident_app_stop(struct app *app)

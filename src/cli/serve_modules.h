@@ -12,13 +12,18 @@ int catalog_app_init(struct app *app, err_t *err);
 void catalog_app_stop(struct app *app);
 
 int agreement_app_init(struct app *app, err_t *err);
+int agreement_app_routes(struct app *app, err_t *err);
 void agreement_app_stop(struct app *app);
 void agreement_app_tick(struct app *app, int64_t now_ms);
 
+int ingest_app_routes(struct app *app, err_t *err);
+
 int audit_app_init(struct app *app, err_t *err);
+int audit_app_routes(struct app *app, err_t *err);
 void audit_app_stop(struct app *app);
 
 int incident_app_init(struct app *app, err_t *err);
+int incident_app_routes(struct app *app, err_t *err);
 void incident_app_stop(struct app *app);
 void incident_app_tick(struct app *app, int64_t now_ms);
 

@@ -5,9 +5,7 @@
  * double-submit token stands in: a random value in the cookie
  * WEB_FORM_COOKIE and the same value in the form.
  *
- * Also the small adapter from identity's actor to the agreement module's
- * (kept here, and small, so that it is easy to replace when the agreement
- * module takes identity's user ids).
+ * Also the small adapter from identity's actor to the agreement module's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -154,23 +152,14 @@ void web_end(struct web_ctx *cx)
 
 void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out)
 {
+    /* As the JSON API's adapter (cli/serve_modules.c): known by the UUID
+     * (user_ref, which four eyes compares), named by the login name. The role
+     * bits are the same in both modules (asserted there). */
     memset(out, 0, sizeof *out);
-    /* Until the agreement module takes identity's UUIDs, users are known to
-     * it by name: the login name is unique, which is what four eyes needs. */
-    out->user_id = 0;
-    size_t n = strnlen(cx->actor.username, sizeof cx->actor.username);
-    if (n < sizeof out->user_name)
-        memcpy(out->user_name, cx->actor.username, n + 1);
-    else
-        snprintf(out->user_name, sizeof out->user_name, "user:%.*s", IDENTITY_ID_LEN,
-                 cx->actor.user_id);
+    snprintf(out->user_ref, sizeof out->user_ref, "%.*s", IDENTITY_ID_LEN, cx->actor.user_id);
+    snprintf(out->user_name, sizeof out->user_name, "%.*s", (int)sizeof out->user_name - 1,
+             cx->actor.username);
     if (!cx->actor.data_owner)
-        snprintf(out->org_cvr, sizeof out->org_cvr, "%s", cx->org.cvr);
-    unsigned r = cx->actor.roles, a = 0;
-    a |= (r & ROLE_ADMINISTRATOR) ? AGREEMENT_ROLE_ADMINISTRATOR : 0;
-    a |= (r & ROLE_PROCESSOR) ? AGREEMENT_ROLE_PROCESSOR : 0;
-    a |= (r & ROLE_SIGNATORY) ? AGREEMENT_ROLE_SIGNATORY : 0;
-    a |= (r & ROLE_DATAFORVALTNING) ? AGREEMENT_ROLE_DATAFORVALTNING : 0;
-    a |= (r & ROLE_OPERATOR) ? AGREEMENT_ROLE_OPERATOR : 0;
-    out->roles = a;
+        snprintf(out->org_cvr, sizeof out->org_cvr, "%.*s", CVR_LEN, cx->org.cvr);
+    out->roles = cx->actor.roles;
 }

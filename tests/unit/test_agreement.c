@@ -604,3 +604,44 @@ Test(agreement, the_organisation_withdraws_a_pending_version_and_its_admin_termi
     cr_assert_eq(agreement_step(fx_ag, &r, str_from_cstr(id), AGREEMENT_CREATE, NULL, &err),
                  DUPLA_EINTERNAL, "create is not a table step");
 }
+
+/* identity's users are known by their text id (user_ref): the same person
+ * under another display name is still the drafter, and two people with the
+ * same name are two. */
+Test(agreement, four_eyes_compares_user_refs)
+{
+    err_t err;
+    char id[AGREEMENT_ID_LEN + 1];
+    struct agreement_actor d =
+        fx_actor(0, "kim", ORG, AGREEMENT_ROLE_PROCESSOR | AGREEMENT_ROLE_SIGNATORY);
+    snprintf(d.user_ref, sizeof d.user_ref, "6f1c2a8e-0000-4000-8000-000000000001");
+    struct agreement_actor renamed = d;
+    snprintf(renamed.user_name, sizeof renamed.user_name, "kim (renamed)");
+    struct agreement_actor namesake = d;
+    snprintf(namesake.user_ref, sizeof namesake.user_ref, "6f1c2a8e-0000-4000-8000-000000000002");
+    json_t *app = fx_app(MOMS_ABC, 0, 0);
+    cr_assert_eq(agreement_create(fx_ag, &d, ENV_TEST, app, id, &err), 0, "%s", err.detail);
+    json_decref(app);
+    cr_assert_eq(agreement_sign(fx_ag, &renamed, str_from_cstr(id), &err), DUPLA_EFORBIDDEN);
+    cr_assert(strstr(err.detail, "four eyes"), "%s", err.detail);
+    cr_assert_eq(agreement_sign(fx_ag, &namesake, str_from_cstr(id), &err), 0, "%s", err.detail);
+}
+
+Test(agreement, version_basis_without_an_actor)
+{
+    err_t err;
+    char id[AGREEMENT_ID_LEN + 1];
+    json_t *app = fx_app(MOMS_ABC, 0, 0);
+    fx_approved(app, id); /* consumes app */
+    char *purpose, *basis;
+    cr_assert_eq(agreement_version_basis(fx_ag, str_from_cstr(id), 1, &purpose, &basis, &err), 0,
+                 "%s", err.detail);
+    cr_assert_str_eq(purpose, "To check entitlement to housing benefit.");
+    cr_assert_str_eq(basis, "Lov om individuel boligstøtte § 48");
+    free(purpose);
+    free(basis);
+    cr_assert_eq(agreement_version_basis(fx_ag, str_from_cstr(id), 2, &purpose, &basis, &err),
+                 DUPLA_ENOTFOUND);
+    cr_assert_eq(agreement_version_basis(fx_ag, STR("nope"), 1, &purpose, &basis, &err),
+                 DUPLA_ENOTFOUND);
+}

@@ -1,0 +1,208 @@
+#!/bin/sh
+# bench/data.sh: the data path under load, beside a baseline measured in the
+# same run.
+#
+#   bench/data.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]     (defaults: build 10 8)
+#
+# 1. single-subject calls (one CPR, one year, every granted field) with wrk
+#    over HTTPS keep-alive on loopback: calls/s, p50 and p99 latency;
+# 2. the SAME load (same tool, threads, connections, duration, headers)
+#    against nginx serving a static file of the same size over HTTPS, and
+#    the ratio dupla / nginx;
+# 3. a bulk call: 1,000 subjects x 3 income years in one GET, in records/s
+#    (best of 5);
+# 4. the server's peak memory (VmHWM from /proc) over the whole run.
+#
+# Needs wrk and nginx (Debian: apt-get install wrk nginx-light); it starts
+# its own nginx with a temporary configuration on a free port, never the
+# system service. Everything lives in a temporary folder, removed at the end.
+# Every data call is recorded durably in the disclosure log (group commit),
+# as in production. Not run by `make check`.
+set -eu
+
+BUILD=${1:-build}
+SECONDS_RUN=${2:-10}
+CONNS=${3:-8}
+THREADS=2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DUPLA="$BUILD/dupla"
+SETUP="$BUILD/bench/bench-data-setup"
+CVR=12345674
+PERSONS=${BENCH_PERSONS:-1000}
+
+for tool in wrk nginx curl python3; do
+    if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
+        echo "bench/data.sh: $tool is missing; on Debian: sudo apt-get install wrk nginx-light curl" >&2
+        exit 2
+    fi
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$DUPLA" ] && [ -x "$SETUP" ] || { echo "bench/data.sh: build first (ninja -C $BUILD)" >&2; exit 2; }
+
+T=$(mktemp -d /tmp/dupla-bench-data-XXXXXX)
+SERVER_PID=""
+NGINX_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+echo "bench/data.sh: setting up in $T (persons $PERSONS, years 2022-2024)"
+"$DUPLA" pki init --dir "$T/pki" >/dev/null
+"$DUPLA" pki issue-system --dir "$T/pki" --cvr "$CVR" --name bench >/dev/null
+cat >"$T/dupla.json" <<EOF
+{
+  "environment": "test",
+  "store": "sqlite:dupla.db",
+  "log_level": "warn",
+  "listeners": [
+    {"name": "api", "address": "127.0.0.1", "port": 0,
+     "cert": "pki/server.pem", "key": "pki/server.key"},
+    {"name": "token", "address": "127.0.0.1", "port": 0,
+     "cert": "pki/server.pem", "key": "pki/server.key",
+     "client_cert": "request", "trust": "pki/ca.pem", "crl": "pki/crl.pem"}
+  ],
+  "limits": {"max_url_bytes": 65536, "max_query_params": 2000},
+  "exposure": {"rate_per_second": 1000000, "rate_burst": 1000000, "max_in_flight": 1024}
+}
+EOF
+C="--config $T/dupla.json"
+"$DUPLA" org create $C --name "Bench Kommune" --cvr "$CVR" --admin admin@bench.dk \
+    --contact-email k@bench.dk >/dev/null
+"$DUPLA" system register $C --org "$CVR" --name bench --cert "$T/pki/bench.pem" >/dev/null
+"$DUPLA" testdata generate $C --persons "$PERSONS" --companies 10 --years 2022-2024 --seed 1 \
+    --ingest --quiet
+AGREEMENT=$("$SETUP" "$T/dupla.json" "$CVR" "$ROOT/catalog")
+
+"$DUPLA" serve $C --ready-file "$T/ready.json" 2>"$T/server.log" &
+SERVER_PID=$!
+i=0
+while [ ! -s "$T/ready.json" ]; do
+    i=$((i + 1))
+    [ $i -lt 200 ] || { echo "bench/data.sh: the server did not start" >&2; tail "$T/server.log" >&2; exit 1; }
+    sleep 0.05
+done
+API=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listeners"]["api"])' "$T/ready.json")
+TOK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listeners"]["token"])' "$T/ready.json")
+
+# the token, as the public client gets it: PKCS#12 over mutual TLS
+PASS=$(head -n1 "$T/pki/bench.p12.pass")
+TOKEN=$(curl -s --cacert "$T/pki/ca.pem" --cert-type P12 --cert "$T/pki/bench.p12:$PASS" \
+    -H "x-transaktion-id: bench" -d client_id=api-gateway -d scope=openid -d grant_type=password \
+    "https://localhost:$TOK/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+export DUPLA_TOKEN="$TOKEN" DUPLA_AGREEMENT="$AGREEMENT"
+
+# subjects that have data, straight from the store (sqlite3 is a build dependency)
+SQL_SUBJECTS="SELECT DISTINCT printf('%010d', subject) FROM dataset_record r JOIN dataset_service s ON s.id = r.service_id WHERE s.path = 'Aarsopgoerelse' ORDER BY 1 LIMIT"
+CPR=$(sqlite3 "$T/dupla.db" "$SQL_SUBJECTS 1")
+[ -n "$CPR" ] || { echo "bench/data.sh: no example CPR number" >&2; exit 1; }
+PATH_ONE="/Aarsopgoerelse?PersonCPRNummer=$CPR&Indkomst%C3%85r=2024"
+URL_ONE="https://localhost:$API$PATH_ONE"
+
+hdr() {
+    curl -s -o "$1" -w '%{http_code}' --cacert "$T/pki/ca.pem" \
+        -H "Authorization: Bearer $TOKEN" -H "X-Request-ID: $(python3 -c 'import uuid; print(uuid.uuid4())')" \
+        -H "X-Transaktions-ID: bench" -H "UFST-Adgangsgrundlag: urn:ufst:adgangsgrundlag:aftale:$AGREEMENT" \
+        "$2"
+}
+CODE=$(hdr "$T/one.json" "$URL_ONE")
+[ "$CODE" = 200 ] || { echo "bench/data.sh: single call answered $CODE: $(cat "$T/one.json")" >&2; exit 1; }
+SIZE=$(wc -c <"$T/one.json")
+
+# nginx with the same certificate, a static file of the same size
+mkdir -p "$T/www" "$T/nginx"
+cp "$T/one.json" "$T/www/one.json"
+NGPORT=$(free_port)
+cat >"$T/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/body;
+    proxy_temp_path $T/nginx/proxy;
+    fastcgi_temp_path $T/nginx/fastcgi;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$NGPORT ssl;
+        ssl_certificate $T/pki/server.pem;
+        ssl_certificate_key $T/pki/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        root $T/www;
+        default_type application/json;
+    }
+}
+EOF
+"$NGINX" -c "$T/nginx/nginx.conf" -p "$T/nginx" 2>"$T/nginx/start.log" &
+NGINX_PID=$!
+i=0
+until curl -s -o /dev/null --cacert "$T/pki/ca.pem" "https://localhost:$NGPORT/one.json"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { echo "bench/data.sh: nginx did not start" >&2; cat "$T/nginx/start.log" "$T/nginx/error.log" >&2; exit 1; }
+    sleep 0.05
+done
+
+run_wrk() { # URL -> "rps p50 p99"
+    wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_RUN}s" --latency -s "$ROOT/bench/data.lua" "$1" >"$T/wrk.out" 2>&1 || { cat "$T/wrk.out" >&2; exit 1; }
+    python3 - "$T/wrk.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def ms(v, u):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
+p = {k: ms(v, u) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)}
+bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+print(rps, "%.3f" % p["50"], "%.3f" % p["99"], bad.group(1) if bad else "0")
+PY
+}
+
+echo "bench/data.sh: single-subject calls, ${SECONDS_RUN}s, $THREADS threads, $CONNS keep-alive connections, answer $SIZE bytes"
+set -- $(run_wrk "$URL_ONE")
+D_RPS=$1 D_P50=$2 D_P99=$3 D_BAD=$4
+set -- $(run_wrk "https://localhost:$NGPORT/one.json")
+N_RPS=$1 N_P50=$2 N_P99=$3
+
+# the bulk call: 1,000 subjects x 3 years
+SUBJECTS=$(sqlite3 "$T/dupla.db" "$SQL_SUBJECTS 1000")
+Q=$(printf '%s\n' $SUBJECTS | python3 -c 'import sys; ids=[l.strip() for l in sys.stdin if l.strip()]; print("&".join("PersonCPRNummer="+i for i in ids) + "&Indkomst%C3%85r=2022&Indkomst%C3%85r=2023&Indkomst%C3%85r=2024")')
+NSUB=$(printf '%s\n' $SUBJECTS | grep -c . || true)
+best=""
+for k in 1 2 3 4 5; do
+    TIMES=$(curl -s -o "$T/bulk.json" -w '%{http_code} %{time_starttransfer} %{time_total}' \
+        --cacert "$T/pki/ca.pem" -H "Authorization: Bearer $TOKEN" \
+        -H "X-Request-ID: $(python3 -c 'import uuid; print(uuid.uuid4())')" \
+        -H "X-Transaktions-ID: bench" -H "UFST-Adgangsgrundlag: urn:ufst:adgangsgrundlag:aftale:$AGREEMENT" \
+        "https://localhost:$API/Aarsopgoerelse?$Q")
+    set -- $TIMES
+    CODE=$1 START=0 END=$3 TTFB=$2
+    [ "$CODE" = 200 ] || { echo "bench/data.sh: bulk call answered $CODE: $(head -c 300 "$T/bulk.json")" >&2; exit 1; }
+    RECS=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["data"]))' "$T/bulk.json")
+    R=$(python3 -c "print('%.0f' % ($RECS / ($END - $START)))")
+    if [ -z "$best" ] || [ "$R" -gt "$best" ]; then
+        best=$R
+        BTIME=$(python3 -c "print('%.1f' % ($END * 1000))")
+        BTTFB=$(python3 -c "print('%.1f' % ($TTFB * 1000))")
+    fi
+done
+BYTES=$(wc -c <"$T/bulk.json")
+HWM=$(grep VmHWM "/proc/$SERVER_PID/status" | awk '{print $2, $3}')
+
+echo
+printf '%-44s %12s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
+printf '%-44s %12s %10s %10s\n' "dupla single subject (audited, $SIZE B)" "$D_RPS" "$D_P50" "$D_P99"
+printf '%-44s %12s %10s %10s\n' "nginx static file, same size (baseline)" "$N_RPS" "$N_P50" "$N_P99"
+python3 -c "print('%-44s %12.2f' % ('ratio dupla / nginx', $D_RPS / $N_RPS))"
+[ "$D_BAD" = 0 ] || echo "WARNING: $D_BAD non-2xx answers from dupla during the run"
+echo
+echo "bulk: $NSUB subjects x 3 years = $RECS records ($BYTES bytes) in $BTIME ms (first byte after $BTTFB ms: count pass + durable log entry): $best records/s (best of 5)"
+echo "server peak memory (VmHWM): $HWM"

@@ -1,0 +1,53 @@
+/*
+ * routes.h: the disclosure log's JSON and CSV API, the audit module's top
+ * edge. Three views, each narrowed by audit_filter_scope to what the caller
+ * has a right to see:
+ *
+ *   GET /api/disclosures          the data owner's staff: every disclosure and refusal
+ *       ?org=&agreement=&service=&subject=&subject_kind=&outcome=&from=&to=
+ *   GET /api/disclosures/own      a recipient organisation's administrator: what it
+ *       ?agreement=&service=&from=&to=     received (its own CVR, whatever is asked)
+ *   GET /api/disclosures/subject  the data owner's staff on a citizen's or company's
+ *       ?subject=&subject_kind=&from=&to=  behalf: who received data about the subject,
+ *                                  when, under which agreement, purpose, legal basis,
+ *                                  which fields (disclosures only; other subjects of
+ *                                  an entry are not shown)
+ * Common: &after=<cursor>&limit=<1..AUDIT_PAGE_MAX>&order=newest|oldest;
+ * from/to are "yyyy-mm-dd" or "yyyy-mm-ddTHH:MM:SSZ" (to is exclusive).
+ * JSON {"data": [...], "next": cursor|null}, or CSV with ?format=csv or
+ * Accept: text/csv (the next cursor in the header X-Next-Cursor).
+ */
+#ifndef DUPLA_AUDIT_ROUTES_H
+#define DUPLA_AUDIT_ROUTES_H
+
+#include "audit/audit.h"
+#include "http/http.h"
+
+#define AUDIT_HTTP_ARENA_MAX  ((size_t)64 << 20) /* one page's rows */
+#define AUDIT_HTTP_OUTPUT_MAX ((size_t)64 << 20) /* one page's JSON or CSV */
+
+/* Who asks (filled by the server's auth function). */
+#define AUDIT_CALLER_STAFF           (1u << 0) /* the data owner's dataforvaltning or operator */
+#define AUDIT_CALLER_RECIPIENT_ADMIN (1u << 1) /* an organisation's administrator */
+struct audit_http_caller {
+    unsigned roles;  /* AUDIT_CALLER_* */
+    char org_cvr[9]; /* the recipient administrator's organisation */
+};
+
+/* Fills *out for the request's logged-in user, or a negative code with err
+ * filled (401 without a session). */
+struct audit_http_auth {
+    void *ctx;
+    int (*caller)(http_request_t *req, void *ctx, struct audit_http_caller *out, err_t *err);
+};
+
+/* Owned by the caller; must outlive srv. */
+struct audit_routes {
+    store_t *st;
+    struct audit_http_auth auth;
+    struct audit_query_options lookup; /* purpose and legal basis by agreement id+version */
+};
+
+int audit_routes_register(http_server_t *srv, struct audit_routes *r, err_t *err);
+
+#endif

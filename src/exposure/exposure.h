@@ -1,0 +1,219 @@
+/*
+ * exposure.h: the data request path, one generic engine for every service
+ * of the catalogue.
+ *
+ *   GET /<service path>  and  GET /<Danish alias>   (percent-encoded UTF-8)
+ *
+ * runs, in this order (the first step that refuses answers):
+ *   1. saturation: a planned service window (the operations log's hook),
+ *      or too many requests in flight: 503 + Retry-After;
+ *   2. the bearer token (token_http_authenticate): 401 + WWW-Authenticate;
+ *   3. the protocol headers: X-Request-ID (a UUID), X-Transaktions-ID,
+ *      UFST-Adgangsgrundlag (urn:ufst:adgangsgrundlag:aftale:<id>): 400
+ *      naming the header;
+ *   4. the rate limit of (agreement, system): 429 + Retry-After;
+ *   5. the parameters, as the catalogue declares them (exposure_query_parse):
+ *      400 naming the parameter;
+ *   6. the agreement decision (agreement_decide): 403 (or 400/503) with a
+ *      problem type per reason ("agreement-revoked", "field-not-granted"...);
+ *   7. the read, in one read snapshot of the store: a first pass counts the
+ *      records and collects the subjects and periods they concern (and keeps
+ *      the JSON when the whole answer fits in EXPOSURE_INLINE_MAX bytes);
+ *   8. the disclosure is recorded (audit_record) and the engine waits until
+ *      it is durable;
+ *   9. the answer {"data":[...]}: the kept bytes, or, for a larger answer, a
+ *      second pass over the same snapshot streamed with http_reply_stream.
+ * Refusals after step 2 are recorded in the disclosure log too (outcome
+ * "refused", the reason as problem type), except 429 and 503: those protect
+ * the platform (the log included) and are counted in the metrics instead.
+ *
+ * Exactly what was sent is what is logged: the same snapshot serves both
+ * passes, so the subjects (those with at least one record sent), the periods
+ * (distinct, of the records sent), the fields (the keys plus granted ∩ asked)
+ * and the record count in the entry are those of the answer.
+ *
+ * The "exposure" configuration section (every key optional):
+ *   max_subjects            subjects per call (EXPOSURE_DEFAULT_MAX_SUBJECTS)
+ *   rate_per_second         token bucket refill per (agreement, system)
+ *   rate_burst              its size
+ *   max_in_flight           data requests at once before 503
+ *   retry_after_seconds     Retry-After of a 503 for saturation
+ *   window_margin_seconds   an open registration window ends this long
+ *                           before now (see exposure_query_parse)
+ *   environment_header      false: do not send X-Dupla-Miljoe
+ */
+#ifndef DUPLA_EXPOSURE_EXPOSURE_H
+#define DUPLA_EXPOSURE_EXPOSURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agreement/agreement.h"
+#include "audit/audit.h"
+#include "catalog/catalog.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "store/store.h"
+#include "token/token.h"
+
+#define EXPOSURE_CONFIG_SECTION "exposure"
+
+/* Defaults of the configuration. */
+#define EXPOSURE_DEFAULT_MAX_SUBJECTS  1000
+#define EXPOSURE_MAX_SUBJECTS_LIMIT    AUDIT_SUBJECTS_MAX
+#define EXPOSURE_DEFAULT_RATE          200 /* calls per second per (agreement, system) */
+#define EXPOSURE_DEFAULT_BURST         400
+#define EXPOSURE_DEFAULT_MAX_IN_FLIGHT 256
+#define EXPOSURE_DEFAULT_RETRY_AFTER_S 2
+#define EXPOSURE_DEFAULT_WINDOW_MARGIN 5 /* seconds */
+#define EXPOSURE_MAX_WINDOW_MARGIN     86400
+#define EXPOSURE_MAX_RATE              1000000
+#define EXPOSURE_RATE_BUCKETS          4096 /* (agreement, system) pairs tracked at once */
+
+/* Limits of one request. */
+#define EXPOSURE_MAX_YEARS      50   /* income years in one call */
+#define EXPOSURE_MAX_FIELD_ARGS 256  /* names in the fields parameter */
+#define EXPOSURE_TXID_MAX       128  /* bytes of X-Transaktions-ID */
+#define EXPOSURE_YEAR_MIN       1900 /* income years accepted */
+#define EXPOSURE_YEAR_MAX       9999
+/* An answer up to this size is built during the counting pass and sent
+ * whole (with Content-Length); a larger one is streamed in a second pass. */
+#define EXPOSURE_INLINE_MAX (64u * 1024)
+/* Bytes handed to the server per stream callback (about). */
+#define EXPOSURE_STREAM_CHUNK (64u * 1024)
+/* Distinct periods one answer may concern (the log's limit). */
+#define EXPOSURE_MAX_PERIODS AUDIT_PERIODS_MAX
+
+/* The protocol's header names. */
+#define EXPOSURE_H_REQUEST_ID  "X-Request-ID"
+#define EXPOSURE_H_TXID        "X-Transaktions-ID"
+#define EXPOSURE_H_AGREEMENT   "UFST-Adgangsgrundlag"
+#define EXPOSURE_H_ENVIRONMENT "X-Dupla-Miljoe" /* "test" or "produktion" on every answer */
+/* The end of the registration window actually used (UTC timestamp), on
+ * answers to a window question: where a batch client resumes next time. */
+#define EXPOSURE_H_WINDOW_END "X-Dupla-Registrering-Til"
+
+/* Problem types of the refusals the engine itself decides (the agreement's
+ * verdicts use agreement_verdict_name, the token's its own). */
+#define EXPOSURE_P_HEADER      "invalid-header"
+#define EXPOSURE_P_PARAMETER   "invalid-parameter"
+#define EXPOSURE_P_UNKNOWN     "unknown-parameter"
+#define EXPOSURE_P_MISSING     "missing-parameter"
+#define EXPOSURE_P_TOO_MANY    "too-many-subjects"
+#define EXPOSURE_P_RATE        "rate-limited"
+#define EXPOSURE_P_SATURATED   "saturated"
+#define EXPOSURE_P_WINDOW      "service-window"
+#define EXPOSURE_P_PERIODS     "too-many-periods"
+#define EXPOSURE_P_UNAVAILABLE "unavailable"
+
+struct exposure_config {
+    unsigned max_subjects;
+    unsigned rate_per_second;
+    unsigned rate_burst;
+    unsigned max_in_flight;
+    unsigned retry_after_s;
+    unsigned window_margin_s;
+    bool environment_header;
+};
+
+/* Reads the "exposure" section of cfg (defaults above). */
+int exposure_config_read(const struct dupla_config *cfg, struct exposure_config *out, err_t *err);
+
+/* ---- the parameters (query.c) ---- */
+
+/* One query parameter as it arrived (decoded). */
+struct exposure_arg {
+    str_t name;
+    str_t value;
+};
+
+/* A request's question, checked against the catalogue. Arrays live in the
+ * arena given to exposure_query_parse. */
+struct exposure_query {
+    const struct catalog_service *svc;
+    str_t *subjects; /* distinct, in the order asked */
+    size_t n_subjects;
+    int *years; /* distinct */
+    size_t n_years;
+    int32_t period_from, period_to; /* DATASET_DAY_MIN / MAX when not given */
+    bool window;                    /* a registration window was asked */
+    int64_t registered_from, registered_to;
+    bool window_end_clamped; /* registered_to was moved back to now - margin */
+    str_t *fields;           /* the fields parameter's names (explicit narrowing) */
+    size_t n_fields;
+    bool fields_given;
+};
+
+/*
+ * Checks args against svc's parameters and fills *q. Lists are the name
+ * repeated; the fields parameter also takes comma-separated names. Refuses
+ * with DUPLA_EINVAL (400), err naming the parameter and problem type one of
+ * EXPOSURE_P_*: an unknown or repeated (non-list) parameter, a value that is
+ * not of the parameter's type (CPR: 10 digits, a date DDMMYY or its +60
+ * substitute; CVR: 8 digits modulus 11; SE: 8 digits; year: yyyy; date:
+ * yyyy-mm-dd; timestamp: yyyy-mm-ddTHH:MM:SSZ), a required one missing, a
+ * period or window whose end is before its start, more than max_subjects
+ * subjects, an unknown field name.
+ *
+ * A registration window open at its end (only the "from" given), or ending
+ * after now - margin_ms, ends at now - margin_ms: versions registered in the
+ * last moments may belong to a delivery still being written, whose versions
+ * carry the delivery's start time; a batch client that resumes from the end
+ * it was told (EXPOSURE_H_WINDOW_END) then misses none. Everything in *q is
+ * allocated from a.
+ */
+int exposure_query_parse(const struct catalog_service *svc, const struct exposure_arg *args,
+                         size_t n_args, unsigned max_subjects, int64_t now_ms, int64_t margin_ms,
+                         arena_t *a, struct exposure_query *q, err_t *err);
+
+/* ---- the rate limiter (limit.c) ---- */
+
+typedef struct exposure_limiter exposure_limiter_t;
+
+/* A token bucket per key, refilled at rate per second up to burst. The
+ * caller owns *out. */
+int exposure_limiter_new(unsigned rate, unsigned burst, exposure_limiter_t **out, err_t *err);
+void exposure_limiter_free(exposure_limiter_t *l);
+/* Takes one token for key at now_ms: true if there was one; else false and
+ * *retry_after_s (>= 1) says when there will be. Thread-safe. */
+bool exposure_limiter_take(exposure_limiter_t *l, str_t key, int64_t now_ms,
+                           unsigned *retry_after_s);
+
+/* ---- the engine ---- */
+
+/* Tells whether a planned service window is on (the operations log's
+ * opslog_service_window_now): true, with *retry_after_s, during one. */
+typedef bool (*exposure_window_fn)(void *ctx, int64_t now_ms, int64_t *retry_after_s);
+
+/* What the engine uses; every pointer borrowed, and must outlive it. */
+struct exposure_deps {
+    const catalog_t *catalog;
+    store_t *store;
+    token_service_t *token;
+    agreement_registry_t *agreements;
+    audit_log_t *audit;
+    enum environment env;
+};
+
+typedef struct exposure exposure_t;
+
+int exposure_new(const struct exposure_config *cfg, const struct exposure_deps *deps,
+                 exposure_t **out, err_t *err);
+void exposure_free(exposure_t *ex);
+/* Installs the service-window hook (NULL: none). Call before serving. */
+void exposure_set_window_hook(exposure_t *ex, exposure_window_fn fn, void *ctx);
+
+/* Counters since start (metrics, tests). */
+struct exposure_stats {
+    uint64_t answered;  /* 200 answers */
+    uint64_t records;   /* records sent */
+    uint64_t refused;   /* 4xx answers */
+    uint64_t saturated; /* 503 answers */
+    uint64_t in_flight; /* now */
+};
+void exposure_stats_get(exposure_t *ex, struct exposure_stats *out);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * internal.h: the engine's call interface between engine.c (no HTTP) and
+ * routes.c (the HTTP edge), and for the unit tests.
+ *
+ * routes.c reads the request (headers, query, the verified token) into a
+ * struct exposure_call, asks exposure_call() for an answer and turns it into
+ * one http_reply_*: the inline body, the stream, or the problem in err.
+ */
+#ifndef DUPLA_EXPOSURE_INTERNAL_H
+#define DUPLA_EXPOSURE_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "core/buf.h"
+#include "exposure/exposure.h"
+
+/* A route's context: the engine and the service it answers for. */
+struct exposure_route {
+    struct exposure *ex;
+    const struct catalog_service *svc;
+};
+
+struct exposure {
+    struct exposure_config cfg;
+    struct exposure_route routes[CATALOG_MAX_SERVICES];
+    char *openapi;      /* GET /openapi.json, made once (routes.c) */
+    char *catalog_json; /* GET /servicekatalog.json */
+    char *catalog_html; /* GET /servicekatalog */
+    struct exposure_deps deps;
+    exposure_limiter_t *limiter;
+    exposure_window_fn window_fn;
+    void *window_ctx;
+    atomic_uint_fast64_t in_flight;
+    atomic_uint_fast64_t answered;
+    atomic_uint_fast64_t records;
+    atomic_uint_fast64_t refused;
+    atomic_uint_fast64_t saturated;
+};
+
+/* One call, as routes.c read it. Strings borrowed for the call. */
+struct exposure_call {
+    const struct catalog_service *svc;
+    const struct token_principal *principal;
+    str_t server_request_id; /* the id the server answers with (logged) */
+    bool has_request_id;     /* the X-Request-ID header as sent */
+    str_t request_id;
+    bool has_txid;
+    str_t txid;
+    bool has_agreement;
+    str_t agreement;
+    const struct exposure_arg *args;
+    size_t n_args;
+    int64_t now_ms;
+    arena_t *arena; /* the request's */
+};
+
+typedef struct exposure_stream exposure_stream_t;
+
+struct exposure_answer {
+    unsigned retry_after_s;    /* 429 / 503: the Retry-After to send (0: none) */
+    str_t body;                /* 200 inline: the whole answer (in the call's arena) */
+    exposure_stream_t *stream; /* 200 streamed: owned by the caller (exposure_stream_free) */
+    char window_end[32];       /* a window question: its end as used, else "" */
+    int64_t records;
+    int64_t audit_seq; /* the disclosure log entry */
+};
+
+/* Admission before anything else: the service window hook, then the
+ * in-flight limit. 0 (then exposure_leave, or the stream's free, must
+ * follow), or DUPLA_EBUSY with err a 503 and *retry_after_s set. */
+int exposure_enter(exposure_t *ex, int64_t now_ms, unsigned *retry_after_s, err_t *err);
+void exposure_leave(exposure_t *ex);
+
+/* Runs steps 3-9 of exposure.h for an authenticated call. 0 with *ans
+ * filled (body or stream), or a negative code with err the problem to send
+ * (and ans->retry_after_s for 429/503). A stream carries the admission:
+ * exposure_stream_free leaves; otherwise the caller calls exposure_leave. */
+int exposure_call(exposure_t *ex, const struct exposure_call *call, struct exposure_answer *ans,
+                  err_t *err);
+
+/* Appends the next part of a streamed answer to out: 1 more follows, 0
+ * ended, < 0 failed (abort the connection: the client sees a truncated
+ * answer, never a wrong one). */
+int exposure_stream_next(exposure_stream_t *st, buf_t *out);
+void exposure_stream_free(exposure_stream_t *st);
+
+/* The environment's name as sent in EXPOSURE_H_ENVIRONMENT. */
+const char *exposure_environment_word(enum environment env);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * routes.c: the exposure module's HTTP edge.
+ *
+ *   GET /<path> and GET /<alias>  for every catalogue service (the engine)
+ *   GET /openapi.json              the OpenAPI 3.1 document (catalog_openapi)
+ *   GET /servicekatalog            the catalogue as HTML (catalog_pages_html)
+ *   GET /servicekatalog.json       the catalogue as JSON (catalog_to_json)
+ *
+ * The documents are made once at registration: the catalogue does not
+ * change while the server runs. Every answer of these routes carries
+ * X-Dupla-Miljoe (test or produktion) unless the configuration turns it off.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "exposure/internal.h"
+#include "exposure/routes.h"
+#include "http/http.h"
+#include "token/routes.h"
+
+#define EXPOSURE_ARGS_MAX LIMIT_DEFAULT_QUERY_PARAMS /* and never more than the server passes */
+
+static void environment_header(exposure_t *ex, http_request_t *req)
+{
+    if (ex->cfg.environment_header)
+        http_reply_header(req, EXPOSURE_H_ENVIRONMENT, exposure_environment_word(ex->deps.env));
+}
+
+static void retry_after(http_request_t *req, unsigned s)
+{
+    if (s == 0)
+        return;
+    char v[16];
+    snprintf(v, sizeof v, "%u", s);
+    http_reply_header(req, "Retry-After", v);
+}
+
+static int stream_next(void *cls, buf_t *out)
+{
+    return exposure_stream_next(cls, out);
+}
+
+static void stream_free(void *cls)
+{
+    exposure_stream_free(cls);
+}
+
+/* The generic handler of every data service. */
+static int data_handler(http_request_t *req, void *ctx, err_t *err)
+{
+    struct exposure_route *route = ctx;
+    exposure_t *ex = route->ex;
+    environment_header(ex, req);
+    int64_t now = clock_now_ms();
+    unsigned retry = 0;
+    int rc = exposure_enter(ex, now, &retry, err);
+    if (rc != 0) {
+        retry_after(req, retry);
+        return rc;
+    }
+    struct token_principal principal;
+    if ((rc = token_http_authenticate(req, ex->deps.token, &principal, err)) != 0) {
+        atomic_fetch_add(&ex->refused, 1);
+        exposure_leave(ex);
+        return rc;
+    }
+    arena_t *a = http_req_arena(req);
+    size_t n_args = http_req_query_count(req);
+    struct exposure_arg *args = arena_alloc(a, (n_args + 1) * sizeof *args);
+    if (!args) {
+        exposure_leave(ex);
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_args; i++)
+        http_req_query_at(req, i, &args[i].name, &args[i].value);
+    struct exposure_call call = {
+        .svc = route->svc,
+        .principal = &principal,
+        .server_request_id = str_from_cstr(http_req_id(req)),
+        .args = args,
+        .n_args = n_args,
+        .now_ms = now,
+        .arena = a,
+    };
+    call.has_request_id = http_req_header(req, EXPOSURE_H_REQUEST_ID, &call.request_id);
+    call.has_txid = http_req_header(req, EXPOSURE_H_TXID, &call.txid);
+    call.has_agreement = http_req_header(req, EXPOSURE_H_AGREEMENT, &call.agreement);
+
+    struct exposure_answer ans;
+    rc = exposure_call(ex, &call, &ans, err);
+    if (rc != 0) {
+        exposure_leave(ex);
+        retry_after(req, ans.retry_after_s);
+        return rc;
+    }
+    if (ans.window_end[0])
+        http_reply_header(req, EXPOSURE_H_WINDOW_END, ans.window_end);
+    if (ans.stream)
+        return http_reply_stream(req, 200, "application/json", stream_next, ans.stream,
+                                 stream_free);
+    exposure_leave(ex);
+    return http_reply_data(req, 200, "application/json", ans.body);
+}
+
+/* ---- the documents ---- */
+
+static int doc_handler(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    exposure_t *ex = ctx;
+    str_t p = http_req_path(req);
+    environment_header(ex, req);
+    http_reply_header(req, "Cache-Control", "public, max-age=300");
+    if (str_eq_cstr(p, "/openapi.json"))
+        return http_reply_data(req, 200, "application/json", str_from_cstr(ex->openapi));
+    if (str_eq_cstr(p, "/servicekatalog.json"))
+        return http_reply_data(req, 200, "application/json", str_from_cstr(ex->catalog_json));
+    return http_reply_data(req, 200, "text/html; charset=utf-8", str_from_cstr(ex->catalog_html));
+}
+
+static int make_documents(exposure_t *ex, const struct exposure_routes_options *opt, err_t *err)
+{
+    struct catalog_openapi_options oo = {
+        .server_url = opt && opt->server_url ? opt->server_url : "/",
+        .token_url = opt && opt->token_url ? opt->token_url : "/token",
+        .environment = ex->deps.env == ENV_PRODUCTION ? "production" : "test",
+    };
+    json_t *doc = catalog_openapi(ex->deps.catalog, &oo);
+    json_t *cat = catalog_to_json(ex->deps.catalog);
+    buf_t html;
+    buf_init(&html, 8u * 1024 * 1024);
+    int rc = doc && cat ? catalog_pages_html(ex->deps.catalog, &html) : DUPLA_ENOMEM;
+    if (rc == 0) {
+        ex->openapi = json_dumps(doc, JSON_INDENT(1));
+        ex->catalog_json = json_dumps(cat, JSON_INDENT(1));
+        ex->catalog_html = html.data ? strdup(html.data) : NULL;
+        if (!ex->openapi || !ex->catalog_json || !ex->catalog_html)
+            rc = DUPLA_ENOMEM;
+    }
+    json_decref(doc);
+    json_decref(cat);
+    buf_free(&html);
+    return rc ? err_set(err, rc, "exposure: cannot make the catalogue documents") : 0;
+}
+
+int exposure_routes_register(http_server_t *srv, exposure_t *ex,
+                             const struct exposure_routes_options *opt, err_t *err)
+{
+    int rc = make_documents(ex, opt, err);
+    if (rc)
+        return rc;
+    const catalog_t *cat = ex->deps.catalog;
+    size_t n = catalog_count(cat);
+    for (size_t i = 0; i < n && i < CATALOG_MAX_SERVICES; i++) {
+        const struct catalog_service *svc = catalog_service_at(cat, i);
+        ex->routes[i] = (struct exposure_route){ex, svc};
+        const char *names[2] = {svc->path, svc->alias};
+        for (int k = 0; k < 2; k++) {
+            if (k == 1 && strcmp(svc->alias, svc->path) == 0)
+                break;
+            char path[CATALOG_NAME_MAX + 2];
+            snprintf(path, sizeof path, "/%s", names[k]);
+            struct http_route r = {
+                .methods = HTTP_GET,
+                .path = path,
+                .handler = data_handler,
+                .ctx = &ex->routes[i],
+                .listener = opt ? opt->listener : NULL,
+                .name = svc->path,
+            };
+            if ((rc = http_route_add(srv, &r, err)) != 0)
+                return rc;
+        }
+    }
+    static const char *const docs[] = {"/openapi.json", "/servicekatalog", "/servicekatalog.json"};
+    for (size_t k = 0; k < 3; k++) {
+        struct http_route r = {
+            .methods = HTTP_GET,
+            .path = docs[k],
+            .handler = doc_handler,
+            .ctx = ex,
+            .listener = opt ? opt->listener : NULL,
+        };
+        if ((rc = http_route_add(srv, &r, err)) != 0)
+            return rc;
+    }
+    return 0;
+}

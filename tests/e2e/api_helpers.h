@@ -1,0 +1,123 @@
+/*
+ * api_helpers.h: what the JSON API e2e tests share: running the CLI against
+ * a test server, making users with passwords, logging in, and requests
+ * with the session cookie and CSRF token. Header-only (static inline) so
+ * each test executable stays harness.c + one test file.
+ */
+#ifndef DUPLA_TESTS_E2E_API_HELPERS_H
+#define DUPLA_TESTS_E2E_API_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define API_PASSWD "correct horse battery"
+
+/* `dupla ARGS --config <server's>`; its output goes to <dir>/cli.log. */
+static inline int api_dupla(const struct e2e_server *s, const char *const *args)
+{
+    const char *argv[32];
+    size_t n = 0;
+    for (; args[n] && n < 28; n++)
+        argv[n] = args[n];
+    argv[n++] = "--config";
+    argv[n++] = s->config;
+    argv[n] = NULL;
+    char log[E2E_PATH_MAX];
+    return e2e_run_dupla(argv, e2e_path(s, "cli.log", log));
+}
+
+static inline void api_must(const struct e2e_server *s, const char *const *args)
+{
+    int rc = api_dupla(s, args);
+    if (rc != 0) {
+        char log[E2E_PATH_MAX], cmd[E2E_PATH_MAX + 16];
+        snprintf(cmd, sizeof cmd, "tail -5 %s >&2", e2e_path(s, "cli.log", log));
+        (void)system(cmd);
+        cr_assert_fail("dupla %s %s exited %d", args[0], args[1], rc);
+    }
+}
+
+static inline void api_org(const struct e2e_server *s, const char *cvr, const char *admin,
+                           const char *contact)
+{
+    const char *a[] = {"org",     "create", "--name",          "Org",   "--cvr", cvr,
+                       "--admin", admin,    "--contact-email", contact, NULL};
+    api_must(s, a);
+}
+
+/* A user of org with up to two roles (role2 may be NULL) and API_PASSWD. */
+static inline void api_user(const struct e2e_server *s, const char *org, const char *name,
+                            const char *role, const char *role2)
+{
+    const char *create[] = {"user",   "create", "--org",  org,   "--username", name,
+                            "--role", role,     "--role", role2, NULL};
+    if (!role2)
+        create[8] = NULL;
+    api_must(s, create);
+    char pwfile[E2E_PATH_MAX];
+    FILE *f = fopen(e2e_path(s, "pw.txt", pwfile), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%s\n", API_PASSWD);
+    fclose(f);
+    const char *pw[] = {"user", "set-password", name, "--password-file", pwfile, NULL};
+    api_must(s, pw);
+}
+
+struct api_session {
+    char cookie[160];
+    char csrf[96];
+};
+
+static inline void api_login(const struct e2e_server *s, const char *username,
+                             struct api_session *out)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", username, API_PASSWD);
+    struct e2e_request rq = {.method = "POST", .path = "/api/session", .body = body};
+    struct e2e_response r;
+    cr_assert_eq(e2e_request(s, &rq, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 200);
+    const char *set = e2e_header(&r, "Set-Cookie");
+    cr_assert_not_null(set);
+    size_t n = strcspn(set, ";");
+    snprintf(out->cookie, sizeof out->cookie, "Cookie: %.*s", (int)n, set);
+    snprintf(out->csrf, sizeof out->csrf, "X-CSRF-Token: %s",
+             json_string_value(json_object_get(r.json, "csrf_token")));
+    e2e_response_free(&r);
+}
+
+/* A request with the session (se may be NULL) and its CSRF token; r is the
+ * caller's to free. Returns the status. */
+static inline long api_call(const struct e2e_server *s, const struct api_session *se,
+                            const char *method, const char *path, const char *body,
+                            struct e2e_response *r)
+{
+    const char *h[] = {"Content-Type: application/json", se ? se->cookie : "X-None: 1",
+                       se ? se->csrf : NULL, NULL};
+    struct e2e_request rq = {.method = method, .path = path, .body = body, .headers = h};
+    cr_assert_eq(e2e_request(s, &rq, r), 0, "%s", r->error);
+    return r->status;
+}
+
+/* api_call that asserts the status and frees the answer. */
+static inline void api_expect(const struct e2e_server *s, const struct api_session *se,
+                              const char *method, const char *path, const char *body, long status)
+{
+    struct e2e_response r;
+    api_call(s, se, method, path, body, &r);
+    e2e_assert_status(s, &r, status);
+    e2e_response_free(&r);
+}
+
+/* The "parameter" of a problem answer, or "". */
+static inline const char *api_problem_param(const struct e2e_response *r)
+{
+    const char *p = json_string_value(json_object_get(r->json, "parameter"));
+    return p ? p : "";
+}
+
+#endif
