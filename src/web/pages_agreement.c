@@ -58,7 +58,8 @@ static void list_table(struct web_ctx *cx, json_t *list, const char *caption)
         HTML(h, "<p>Der er ingen aftaler.</p>");
         return;
     }
-    HTML(h, "<div class=\"table--responsive-scroll\"><table class=\"table\"><caption>");
+    HTML(h, "<div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
+            "aria-label=\"Tabel, kan rulles\"><table class=\"table\"><caption>");
     html_textc(h, caption);
     HTML(h, "</caption><thead><tr><th scope=\"col\">Titel</th><th scope=\"col\">CVR</th>"
             "<th scope=\"col\">Status</th><th scope=\"col\">Gyldig fra</th>"
@@ -645,7 +646,8 @@ static void view_page(struct web_ctx *cx, str_t id, const struct form_errors *fe
     HTML(h, "<p><a href=\"/aftaler/dokument?id=");
     html_url(h, id);
     HTML(h, "\">Aftaledokumentet (til udskrift)</a></p>");
-    HTML(h, "<h2>Historik</h2><div class=\"table--responsive-scroll\"><table class=\"table\">"
+    HTML(h, "<h2>Historik</h2><div class=\"table--responsive-scroll\" tabindex=\"0\" "
+            "role=\"region\" aria-label=\"Tabel, kan rulles\"><table class=\"table\">"
             "<caption>Historik</caption><thead><tr><th scope=\"col\">Tidspunkt</th>"
             "<th scope=\"col\">Handling</th><th scope=\"col\">Version</th><th scope=\"col\">"
             "Af</th><th scope=\"col\">Begrundelse</th></tr></thead><tbody>");

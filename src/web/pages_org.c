@@ -121,7 +121,8 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
     html_textc(h, cx->org.name);
     HTML(h, " (CVR ");
     html_textc(h, cx->org.cvr);
-    HTML(h, ")</p><div class=\"table--responsive-scroll\"><table class=\"table\">"
+    HTML(h, ")</p><div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
+            "aria-label=\"Tabel, kan rulles\"><table class=\"table\">"
             "<caption>Brugere</caption><thead><tr><th scope=\"col\">Brugernavn</th>"
             "<th scope=\"col\">Navn</th><th scope=\"col\">Roller</th>"
             "<th scope=\"col\">Adgangskode valgt</th>");
@@ -396,7 +397,8 @@ static void systems_page(struct web_ctx *cx, const struct form_errors *fe, const
                                                       : "Spærret");
         HTML(h, ". System-id: ");
         html_textc(h, s->id);
-        HTML(h, "</p><div class=\"table--responsive-scroll\"><table class=\"table\"><caption>"
+        HTML(h, "</p><div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
+                "aria-label=\"Tabel, kan rulles\"><table class=\"table\"><caption>"
                 "Certifikater for ");
         html_textc(h, s->name);
         HTML(h, "</caption><thead><tr><th scope=\"col\">Subjekt</th><th scope=\"col\">"
@@ -531,7 +533,8 @@ static void orgs_page(struct web_ctx *cx, const struct form_errors *fe, const st
         identity_org_list(w->deps.identity, collect_org, &orgs, &err);
     page_begin(cx, "Organisationer");
     page_error_summary(cx, fe);
-    HTML(h, "<div class=\"table--responsive-scroll\"><table class=\"table\"><caption>"
+    HTML(h, "<div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
+            "aria-label=\"Tabel, kan rulles\"><table class=\"table\"><caption>"
             "Tilsluttede organisationer</caption><thead><tr><th scope=\"col\">Navn</th>"
             "<th scope=\"col\">CVR</th><th scope=\"col\">Kontakt</th><th scope=\"col\">Status"
             "</th></tr></thead><tbody>");
@@ -672,7 +675,8 @@ static int h_disclosures(http_request_t *req, void *ctx, err_t *err)
         if (!cx.actor.data_owner)
             HTML(h, " til organisationen");
         HTML(h, ", nyeste først. <a href=\"/udleveringer.csv\">Hent som CSV</a>.</p><div "
-                "class=\"table--responsive-scroll\"><table "
+                "class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
+                "aria-label=\"Tabel, kan rulles\"><table "
                 "class=\"table\"><caption>Udleveringer</caption><thead><tr><th scope=\"col\">"
                 "Tidspunkt (UTC)</th><th scope=\"col\">Organisation</th><th scope=\"col\">"
                 "System</th><th scope=\"col\">Aftale</th><th scope=\"col\">Tjeneste</th>"

@@ -8,10 +8,17 @@
 // secret, adds a processor and a signatory and grants their roles, and
 // registers the system's certificate; the processor drafts an agreement and
 // is refused when signing it (four eyes); the signatory signs; the data
-// owner approves with one field removed; the administrator opens the
-// disclosures page. Exits 0 when every step and every axe run passed.
+// owner approves with one field removed; the system fetches data over the
+// API (token over mutual TLS) and does not get the removed field; the data
+// owner opens the printable document and suspends the agreement; the
+// administrator sees the disclosure on its page and downloads it as CSV.
+// Any CSP violation, script error, axe violation (WCAG 2.1 A/AA) or
+// sanitizer report in the server's log fails the run. Exits 0 when all
+// passed, 77 (skipped) without chromium or the npm packages.
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +60,50 @@ async function waitFor(file, ms) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no ready file ${file} after ${ms} ms`);
+}
+
+// One HTTPS request with the system's certificate; resolves {status, body}.
+function call(url, { dir, method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      method,
+      headers,
+      ca: fs.readFileSync(path.join(dir, 'pki/ca.pem')),
+      cert: fs.readFileSync(path.join(dir, 'pki/testby-system.pem')),
+      key: fs.readFileSync(path.join(dir, 'pki/testby-system.key')),
+    }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+// The system fetches data over the API as a client would: a token over
+// mutual TLS, then a GET under the agreement.
+async function fetchData(dir, listeners, agreementId, service, cpr) {
+  const tx = crypto.randomUUID();
+  const tok = await call(`https://localhost:${listeners.token}/token`, {
+    dir,
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'x-transaktion-id': tx },
+    body: 'client_id=api-gateway&scope=openid&grant_type=password',
+  });
+  if (tok.status !== 200) throw new Error(`token: ${tok.status} ${tok.body}`);
+  const token = JSON.parse(tok.body).access_token;
+  return call(`https://localhost:${listeners.api}/${service}?PersonCPRNummer=${cpr}`, {
+    dir,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      'X-Request-ID': crypto.randomUUID(),
+      'X-Transaktions-ID': tx,
+      'UFST-Adgangsgrundlag': `urn:ufst:adgangsgrundlag:aftale:${agreementId}`,
+    },
+  });
 }
 
 const failures = [];
@@ -269,6 +320,15 @@ async function main() {
     expect(!granted.includes(removedField) && granted.includes(picked[0].split('/')[1]),
       `the approval grants the fields asked for but ${removedField}`);
 
+    // The system fetches data and does not get the removed field.
+    const [service, keptField] = picked[0].split('/');
+    const connect = JSON.parse(fs.readFileSync(path.join(dir, 'connect.json'), 'utf8'));
+    const agreementId = new URL(agreementUrl).searchParams.get('id');
+    const data = await fetchData(dir, listeners, agreementId, service, connect.PersonCPRNummer[0]);
+    expect(data.status === 200, `the system fetches ${service} under the agreement (${data.status})`);
+    expect(data.body.includes(`"${keptField}"`) && !data.body.includes(`"${removedField}"`),
+      `the answer has ${keptField} and not the removed ${removedField}`);
+
     // The printable document; then the data owner suspends the agreement.
     await own.getByRole('link', { name: 'Aftaledokumentet (til udskrift)' }).click();
     await own.waitForURL(/\/aftaler\/dokument\?id=/);
@@ -282,6 +342,8 @@ async function main() {
     // The administrator's disclosures page.
     await adm.goto('/udleveringer');
     await check(adm, 'udleveringer');
+    expect((await adm.locator('table').textContent()).includes(service),
+      'the administrator sees the disclosure on its page');
     const csv = await adm.request.get('/udleveringer.csv');
     expect(csv.status() === 200 && csv.headers()['content-type'].startsWith('text/csv'),
       'the disclosures download as CSV');
