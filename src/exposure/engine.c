@@ -219,16 +219,13 @@ static int check_headers(const struct exposure_call *call, str_t *agreement_id, 
 
 static int snapshot_begin(store_t *st, store_conn_t *c, err_t *err)
 {
-    bool pg = strcmp(store_backend(st), "postgresql") == 0;
-    return store_exec(c, pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", err);
+    (void)st;
+    return store_begin_read(c, err);
 }
 
 static void snapshot_end(store_conn_t *c)
 {
-    err_t e;
-    err_clear(&e);
-    if (store_exec(c, "COMMIT", &e) != 0)
-        log_warn("exposure: ending a read snapshot: %s", e.log);
+    store_end_read(c);
 }
 
 /* ---- pass 1 ---- */

@@ -280,6 +280,26 @@ void store_rollback(store_conn_t *c)
     c->in_tx = false;
 }
 
+int store_begin_read(store_conn_t *c, err_t *err)
+{
+    if (c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
+    int rc = store_exec(c, "BEGIN DEFERRED", err);
+    if (rc == 0)
+        c->in_tx = true;
+    return rc;
+}
+
+void store_end_read(store_conn_t *c)
+{
+    if (!c->in_tx)
+        return;
+    if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        c->in_tx = false;
+    else
+        store_rollback(c);
+}
+
 bool store_in_transaction(const store_conn_t *c)
 {
     return c->in_tx;

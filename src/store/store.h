@@ -72,6 +72,13 @@ int store_commit(store_conn_t *c, err_t *err);
 void store_rollback(store_conn_t *c);
 bool store_in_transaction(const store_conn_t *c);
 
+/* A read snapshot: every read on c until store_end_read() sees the database
+ * as it was at the snapshot's first read (SQLite: a deferred transaction in
+ * WAL mode; PostgreSQL: REPEATABLE READ READ ONLY). Ends like a
+ * transaction when the connection is put back. */
+int store_begin_read(store_conn_t *c, err_t *err);
+void store_end_read(store_conn_t *c);
+
 /* A prepared statement for sql, from the connection's cache when the same
  * SQL text was prepared before. The statement belongs to the connection;
  * call store_stmt_done() when finished with it (resets and clears bindings).

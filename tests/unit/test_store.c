@@ -177,6 +177,31 @@ Test(store, rollback_and_put_discard_uncommitted_work)
     store_close(st);
 }
 
+Test(store, a_read_snapshot_does_not_see_later_commits)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_eq(store_migrate(st, "m", v1, 1, &err), 0);
+    store_conn_t *r, *w;
+    cr_assert_eq(store_conn_get(st, &r, &err), 0);
+    cr_assert_eq(store_conn_get(st, &w, &err), 0);
+    cr_assert_eq(store_begin_read(r, &err), 0);
+    int64_t n;
+    cr_assert_eq(store_query_int64(r, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(store_exec(w, "INSERT INTO t (name) VALUES ('later')", &err), 0);
+    cr_assert_eq(store_query_int64(r, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 0, "the snapshot saw a later commit");
+    store_end_read(r);
+    cr_assert_not(store_in_transaction(r));
+    cr_assert_eq(store_query_int64(r, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 1);
+    store_conn_put(r);
+    store_conn_put(w);
+    store_close(st);
+}
+
 Test(store, pool_exhaustion_is_busy_not_a_hang)
 {
     store_t *st;
