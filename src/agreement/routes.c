@@ -69,20 +69,6 @@ static int only_keys(json_t *b, const char *const *keys, err_t *err)
     return 0;
 }
 
-static bool query_get(http_request_t *req, const char *name, str_t *out)
-{
-    for (size_t i = 0; i < http_req_query_count(req); i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        if (str_eq_cstr(k, name)) {
-            *out = v;
-            return true;
-        }
-    }
-    *out = STR("");
-    return false;
-}
-
 static int reply_document(http_request_t *req, struct agreement_routes *r,
                           const struct agreement_actor *a, str_t id, unsigned status, err_t *err)
 {
@@ -102,12 +88,12 @@ static int list(http_request_t *req, struct agreement_routes *r, const struct ag
     char org[AGREEMENT_CVR_MAX] = "";
     char state[32] = "";
     str_t v;
-    if (query_get(req, "org", &v) && v.len) {
+    if (http_req_query(req, "org", &v) && v.len) {
         if (str_copy(v, org, sizeof org) != 0 || !str_is_digits(v) || v.len != 8)
             return err_param(err, DUPLA_EINVAL, "org", "org must be a CVR number (8 digits)");
     }
     struct agreement_filter f = {.org_cvr = org[0] ? org : NULL, .state = -1};
-    if (query_get(req, "state", &v) && v.len) {
+    if (http_req_query(req, "state", &v) && v.len) {
         if (str_copy(v, state, sizeof state) != 0 || (f.state = agreement_state_parse(state)) < 0)
             return err_param(err, DUPLA_EINVAL, "state", "unknown state");
     }

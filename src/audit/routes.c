@@ -13,20 +13,6 @@
 
 #define BASE "/api/disclosures"
 
-static bool query_get(http_request_t *req, const char *name, str_t *out)
-{
-    for (size_t i = 0; i < http_req_query_count(req); i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        if (str_eq_cstr(k, name)) {
-            *out = v;
-            return true;
-        }
-    }
-    *out = STR("");
-    return false;
-}
-
 /* A time bound: a date (its midnight UTC) or a timestamp. */
 static int parse_time(str_t v, const char *name, int64_t *ms, err_t *err)
 {
@@ -63,35 +49,36 @@ static int build_filter(http_request_t *req, const char *const *allowed, struct 
         }
     }
     str_t v;
-    query_get(req, "org", &f->org_cvr);
-    query_get(req, "agreement", &f->agreement_id);
-    query_get(req, "service", &f->service);
-    query_get(req, "subject", &f->subject);
-    if (query_get(req, "subject_kind", &v) && v.len) {
+    http_req_query(req, "org", &f->org_cvr);
+    http_req_query(req, "agreement", &f->agreement_id);
+    http_req_query(req, "service", &f->service);
+    http_req_query(req, "subject", &f->subject);
+    if (http_req_query(req, "subject_kind", &v) && v.len) {
         if (audit_subject_kind_parse(v, &f->subject_kind) != 0)
             return err_param(err, DUPLA_EINVAL, "subject_kind",
                              "subject_kind must be cpr, cvr or se");
         f->subject_kind_set = true;
     }
-    if (query_get(req, "outcome", &v) && v.len) {
+    if (http_req_query(req, "outcome", &v) && v.len) {
         if (audit_outcome_parse(v, &f->outcome) != 0)
             return err_param(err, DUPLA_EINVAL, "outcome", "outcome must be disclosed or refused");
         f->outcome_set = true;
     }
     int rc;
-    if (query_get(req, "from", &v) && v.len && (rc = parse_time(v, "from", &f->from_ms, err)))
+    if (http_req_query(req, "from", &v) && v.len && (rc = parse_time(v, "from", &f->from_ms, err)))
         return rc;
-    if (query_get(req, "to", &v) && v.len && (rc = parse_time(v, "to", &f->to_ms, err)))
+    if (http_req_query(req, "to", &v) && v.len && (rc = parse_time(v, "to", &f->to_ms, err)))
         return rc;
-    if (query_get(req, "after", &v) && v.len && (str_to_int64(v, &f->after) != 0 || f->after < 0))
+    if (http_req_query(req, "after", &v) && v.len &&
+        (str_to_int64(v, &f->after) != 0 || f->after < 0))
         return err_param(err, DUPLA_EINVAL, "after", "after must be a cursor from \"next\"");
-    if (query_get(req, "limit", &v) && v.len) {
+    if (http_req_query(req, "limit", &v) && v.len) {
         int64_t n;
         if (str_to_int64(v, &n) != 0 || n < 1 || n > AUDIT_PAGE_MAX)
             return err_param(err, DUPLA_EINVAL, "limit", "limit must be 1 to %d", AUDIT_PAGE_MAX);
         f->limit = (unsigned)n;
     }
-    if (query_get(req, "order", &v) && v.len) {
+    if (http_req_query(req, "order", &v) && v.len) {
         if (!str_eq_cstr(v, "newest") && !str_eq_cstr(v, "oldest"))
             return err_param(err, DUPLA_EINVAL, "order", "order must be newest or oldest");
         f->newest_first = str_eq_cstr(v, "newest");
@@ -105,7 +92,7 @@ static int want_csv(http_request_t *req, bool *csv, err_t *err)
 {
     str_t v;
     *csv = false;
-    if (query_get(req, "format", &v) && v.len) {
+    if (http_req_query(req, "format", &v) && v.len) {
         if (!str_eq_cstr(v, "csv") && !str_eq_cstr(v, "json"))
             return err_param(err, DUPLA_EINVAL, "format", "format must be csv or json");
         *csv = str_eq_cstr(v, "csv");

@@ -125,6 +125,9 @@ bool http_req_header(const http_request_t *req, const char *name, str_t *value);
 /* Query parameters, in order, repeated names kept. */
 size_t http_req_query_count(const http_request_t *req);
 void http_req_query_at(const http_request_t *req, size_t i, str_t *name, str_t *value);
+/* The first value of the query parameter name, or false (value empty) when
+ * it is absent. For parameters that may repeat, walk http_req_query_at. */
+bool http_req_query(const http_request_t *req, const char *name, str_t *value);
 /* The body (empty if none). */
 str_t http_req_body(const http_request_t *req);
 /* NULL when the listener takes no client certificates. */

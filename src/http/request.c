@@ -260,6 +260,20 @@ arena_t *http_req_arena(http_request_t *req)
     return req->arena;
 }
 
+bool http_req_query(const http_request_t *req, const char *name, str_t *value)
+{
+    for (size_t i = 0; i < http_req_query_count(req); i++) {
+        str_t k, v;
+        http_req_query_at(req, i, &k, &v);
+        if (str_eq_cstr(k, name)) {
+            *value = v;
+            return true;
+        }
+    }
+    *value = STR("");
+    return false;
+}
+
 bool http_req_header(const http_request_t *req, const char *name, str_t *value)
 {
     const char *v = NULL;

@@ -91,20 +91,6 @@ static int member(json_t *j, const char *key, bool required, str_t *out, err_t *
     return 0;
 }
 
-static bool query_get(http_request_t *req, const char *name, str_t *out)
-{
-    for (size_t i = 0; i < http_req_query_count(req); i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        if (str_eq_cstr(k, name)) {
-            *out = v;
-            return true;
-        }
-    }
-    *out = STR("");
-    return false;
-}
-
 /* May the actor read about org (id or CVR)? Data owner staff see all, others
  * their own organisation. An empty org means "mine" (or "all" for staff). */
 static int org_scope(identity_t *id, const identity_actor_t *a, str_t org, char *out, err_t *err)
@@ -363,7 +349,7 @@ static int h_users(http_request_t *req, void *ctx, err_t *err)
     if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
         str_t org;
         char oid[IDENTITY_ID_LEN + 1];
-        query_get(req, "org", &org);
+        http_req_query(req, "org", &org);
         if ((rc = org_scope(id, &a, org, oid, err)))
             return rc;
         json_t *arr = json_array();
@@ -468,7 +454,7 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
     if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
         str_t org;
         char oid[IDENTITY_ID_LEN + 1];
-        query_get(req, "org", &org);
+        http_req_query(req, "org", &org);
         if ((rc = org_scope(id, &a, org, oid, err)))
             return rc;
         json_t *arr = json_array();
@@ -542,7 +528,7 @@ static int h_certs(http_request_t *req, void *ctx, err_t *err)
         return rc;
     if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
         str_t sys;
-        if (!query_get(req, "system", &sys))
+        if (!http_req_query(req, "system", &sys))
             return err_param(err, DUPLA_EINVAL, "system", "system is required");
         if ((rc = system_visible(id, &a, sys, err)))
             return rc;
@@ -590,13 +576,13 @@ static int h_history(http_request_t *req, void *ctx, err_t *err)
         return rc;
     str_t org, lim;
     char oid[IDENTITY_ID_LEN + 1];
-    query_get(req, "org", &org);
+    http_req_query(req, "org", &org);
     if ((rc = org_scope(id, &a, org, oid, err)))
         return rc;
     if (!a.data_owner && !identity_actor_has(&a, ROLE_ADMINISTRATOR))
         return identity_forbidden(err, "the history is for administrators");
     int64_t limit = IDENTITY_HISTORY_DEFAULT;
-    if (query_get(req, "limit", &lim) &&
+    if (http_req_query(req, "limit", &lim) &&
         (str_to_int64(lim, &limit) || limit < 1 || limit > IDENTITY_LIST_MAX))
         return err_param(err, DUPLA_EINVAL, "limit", "limit: 1 to %d", IDENTITY_LIST_MAX);
     json_t *h;

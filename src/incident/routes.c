@@ -90,20 +90,6 @@ static int get_time(json_t *b, const char *key, int64_t *ms, bool *present, bool
                      "%s must be a time \"yyyy-mm-ddTHH:MM:SSZ\" or milliseconds", key);
 }
 
-static bool query_get(http_request_t *req, const char *name, str_t *out)
-{
-    for (size_t i = 0; i < http_req_query_count(req); i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        if (str_eq_cstr(k, name)) {
-            *out = v;
-            return true;
-        }
-    }
-    *out = STR("");
-    return false;
-}
-
 static int reply_incident(http_request_t *req, struct incident_routes *r,
                           const struct incident_actor *a, str_t id, unsigned status, err_t *err)
 {
@@ -234,19 +220,19 @@ static int list(http_request_t *req, struct incident_routes *r, const struct inc
     char org[INCIDENT_CVR_MAX] = "", assignee[INCIDENT_NAME_MAX] = "", status[32] = "";
     struct incident_filter f = {.status = -1};
     str_t v;
-    if (query_get(req, "org", &v) && v.len) {
+    if (http_req_query(req, "org", &v) && v.len) {
         if (v.len != 8 || !str_is_digits(v) || str_copy(v, org, sizeof org) != 0)
             return err_param(err, DUPLA_EINVAL, "org", "org must be a CVR number (8 digits)");
         if (!(a->roles & INCIDENT_ROLE_STAFF) && strcmp(org, a->org_cvr) != 0)
             return err_param(err, DUPLA_EFORBIDDEN, "org", "only your own organisation");
         f.org_cvr = org;
     }
-    if (query_get(req, "status", &v) && v.len) {
+    if (http_req_query(req, "status", &v) && v.len) {
         if (str_copy(v, status, sizeof status) != 0 ||
             (f.status = incident_status_parse(status)) < 0)
             return err_param(err, DUPLA_EINVAL, "status", "unknown status");
     }
-    if (query_get(req, "assignee", &v)) {
+    if (http_req_query(req, "assignee", &v)) {
         if (str_copy(v, assignee, sizeof assignee) != 0)
             return err_param(err, DUPLA_EINVAL, "assignee", "assignee is too long");
         f.assignee = assignee;

@@ -12,20 +12,6 @@
 
 #define PROBLEM_BASE "https://dupla.invalid/problems/"
 
-static bool query_get(http_request_t *req, const char *name, str_t *out)
-{
-    for (size_t i = 0; i < http_req_query_count(req); i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        if (str_eq_cstr(k, name)) {
-            *out = v;
-            return true;
-        }
-    }
-    *out = STR("");
-    return false;
-}
-
 static json_t *problems_json(const struct ingest_result *res)
 {
     json_t *arr = json_array();
@@ -84,13 +70,13 @@ static int h_ingest(http_request_t *req, void *ctx, err_t *err)
     struct ingest_options opt = {.environment = r->environment, .source = source};
     char delivery_id[DATASET_DELIVERY_ID_MAX + 1];
     str_t v;
-    if (query_get(req, "delivery_id", &v)) {
+    if (http_req_query(req, "delivery_id", &v)) {
         if (v.len == 0 || str_copy(v, delivery_id, sizeof delivery_id) != 0)
             return err_param(err, DUPLA_EINVAL, "delivery_id", "delivery_id must be 1 to %d bytes",
                              DATASET_DELIVERY_ID_MAX);
         opt.delivery_id = delivery_id;
     }
-    if (query_get(req, "synthetic", &v)) {
+    if (http_req_query(req, "synthetic", &v)) {
         if (!str_eq_cstr(v, "true") && !str_eq_cstr(v, "false"))
             return err_param(err, DUPLA_EINVAL, "synthetic", "synthetic must be true or false");
         opt.synthetic = str_eq_cstr(v, "true");

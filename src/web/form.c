@@ -85,14 +85,9 @@ str_t form_get(const struct form *f, const char *name)
 
 str_t web_query(http_request_t *req, const char *name)
 {
-    size_t n = http_req_query_count(req);
-    for (size_t i = 0; i < n; i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        if (str_eq_cstr(k, name))
-            return v;
-    }
-    return STR("");
+    str_t v;
+    http_req_query(req, name, &v);
+    return v;
 }
 
 char *web_cstr(http_request_t *req, str_t s)
