@@ -306,8 +306,11 @@ int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *a
         goto out;
     }
     rc = 0;
-    int64_t touch = id->session_idle_ms / 4 < IDENTITY_SESSION_TOUCH_MS ? id->session_idle_ms / 4
-                                                                        : IDENTITY_SESSION_TOUCH_MS;
+    /* At most a tenth of the idle time stale, so the pages' expiry warning
+     * (a third of the idle time, at most two minutes, ahead) comes first. */
+    int64_t touch = id->session_idle_ms / 10 < IDENTITY_SESSION_TOUCH_MS
+                        ? id->session_idle_ms / 10
+                        : IDENTITY_SESSION_TOUCH_MS;
     if (now - last_seen >= touch &&
         store_prepare(c, "UPDATE identity_session SET last_seen_ms = ? WHERE id_hash = ?", &s,
                       NULL) == 0) {

@@ -13,24 +13,51 @@
 #include "core/log.h"
 #include "web/internal.h"
 
-/* Starts the design system's components and shows the session warning a
- * little before the idle expiry (no inline script: the CSP forbids it). */
+/* Starts the design system's components, and the session warning (WCAG
+ * 2.2.1): a little before the idle expiry the warning shows how long is left
+ * and offers to stay logged in (GET /session/forny keeps the session alive,
+ * 204); at the expiry the page goes to /, which the server sends on to the
+ * login page when the session really ended (another tab may have kept it
+ * alive). No inline script: the CSP forbids it. */
 static const char dupla_js[] =
     "'use strict';\n"
     "document.addEventListener('DOMContentLoaded', function () {\n"
     "  if (window.DKFDS && typeof window.DKFDS.init === 'function') { window.DKFDS.init(); }\n"
     "  var idle = parseInt(document.body.getAttribute('data-session-idle') || '0', 10);\n"
     "  var warn = document.getElementById('session-warning');\n"
-    "  var lead = Math.min(120, Math.floor(idle / 4));\n"
-    "  if (idle > 0 && warn) {\n"
-    "    window.setTimeout(function () { warn.classList.remove('d-none'); },\n"
-    "                      (idle - lead) * 1000);\n"
+    "  var left = document.getElementById('session-left');\n"
+    "  var extend = document.getElementById('session-extend');\n"
+    "  if (!(idle > 0 && warn)) { return; }\n"
+    "  var lead = Math.min(120, Math.floor(idle / 3));\n"
+    "  var timers = [];\n"
+    "  function text(s) { return s >= 90 ? Math.round(s / 60) + ' minutter' : s + ' sekunder'; }\n"
+    "  function arm() {\n"
+    "    timers.forEach(window.clearTimeout);\n"
+    "    warn.classList.add('d-none');\n"
+    "    timers = [window.setTimeout(function () {\n"
+    "      if (left) { left.textContent = text(lead); }\n"
+    "      warn.classList.remove('d-none');\n"
+    "    }, (idle - lead) * 1000), window.setTimeout(function () {\n"
+    "      window.location.assign('/');\n"
+    "    }, idle * 1000 + 1000)];\n"
     "  }\n"
+    "  if (extend) {\n"
+    "    extend.addEventListener('click', function () {\n"
+    "      window.fetch('/session/forny', { credentials: 'same-origin', redirect: 'manual',\n"
+    "                                       cache: 'no-store' })\n"
+    "        .then(function (r) { if (r.status === 204) { arm(); } else {\n"
+    "          window.location.assign('/login?udloebet=1'); } })\n"
+    "        .catch(function () { window.location.assign('/'); });\n"
+    "    });\n"
+    "  }\n"
+    "  arm();\n"
     "});\n";
 
 static const char dupla_css[] =
-    ".dupla-brand { font-weight: 600; font-size: 2rem; color: #1a1a1a; text-decoration: none; }\n"
-    ".portal-info form { display: inline-block; margin-left: 1.6rem; }\n"
+    ".dupla-brand { font-weight: 700; font-size: 2.4rem; color: #1a1a1a; text-decoration: none; "
+    "letter-spacing: 0.1em; }\n"
+    ".portal-user form { display: inline-block; }\n"
+    ".portal-info-mobile form { display: block; }\n"
     ".secret { font-family: monospace; font-size: 1.8rem; }\n"
     ".field-list { margin-top: 0; }\n"
     ".inline-form { display: inline-block; margin-right: 0.8rem; }\n";

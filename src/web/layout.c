@@ -65,16 +65,111 @@ int web_reply_message(struct web_ctx *cx, unsigned status, const char *title, co
     return web_reply_page(cx, status);
 }
 
+/* One entry of the main menu (desktop and mobile share the markup). */
 static void nav_link(html_t *h, const char *href, const char *label, bool current)
 {
-    HTML(h, "<li class=\"mainmenu-item\"><a class=\"mainmenu-link\" href=\"");
-    html_attrc(h, href);
-    HTML(h, "\"");
     if (current)
-        HTML(h, " aria-current=\"page\"");
-    HTML(h, "><span>");
+        HTML(h, "<li class=\"active current\"><a class=\"nav-link\" aria-current=\"page\" href=\"");
+    else
+        HTML(h, "<li><a class=\"nav-link\" href=\"");
+    html_attrc(h, href);
+    HTML(h, "\"><span>");
     html_textc(h, label);
     HTML(h, "</span></a></li>");
+}
+
+/* The main menu's entries for the logged-in user (its roles decide which). */
+static void nav_links(struct web_ctx *cx)
+{
+    html_t *h = &cx->h;
+    str_t path = http_req_path(cx->req);
+    nav_link(h, "/", "Forside", str_eq_cstr(path, "/"));
+    nav_link(h, "/aftaler", "Aftaler", str_has_prefix(path, STR("/aftaler")));
+    nav_link(h, "/organisation", "Brugere og roller", str_eq_cstr(path, "/organisation"));
+    if (!cx->actor.data_owner)
+        nav_link(h, "/systemer", "Systemer", str_eq_cstr(path, "/systemer"));
+    if (cx->actor.data_owner) {
+        nav_link(h, "/gennemgang", "Til gennemgang", str_eq_cstr(path, "/gennemgang"));
+        nav_link(h, "/organisationer", "Organisationer", str_eq_cstr(path, "/organisationer"));
+    }
+    nav_link(h, "/udleveringer", "Udleveringer", str_has_prefix(path, STR("/udleveringer")));
+}
+
+/* The user's name and organisation, and the log-off button (a POST with the
+ * CSRF token: logging off is a change). */
+static void portal_user(struct web_ctx *cx)
+{
+    html_t *h = &cx->h;
+    HTML(h, "<p class=\"user\">");
+    html_textc(h, cx->actor.username);
+    HTML(h, ", ");
+    html_textc(h, cx->org.name);
+    HTML(h, "</p><form method=\"post\" action=\"/logout\" class=\"d-print-none\">");
+    form_csrf(cx);
+    HTML(h, "<button class=\"function-link log-off\" type=\"submit\">Log af</button></form>");
+}
+
+/* The solution's name and the authority behind it (and which environment). */
+static void solution_text(struct web_ctx *cx, bool mobile)
+{
+    html_t *h = &cx->h;
+    if (mobile)
+        HTML(h, "<h3 class=\"sr-only\">Myndighed</h3><p class=\"mb-2\">");
+    else
+        HTML(h, "<div class=\"additional-info\"><p>");
+    HTML(h, "<strong class=\"authority-name\">Skatteforvaltningen</strong></p><p>");
+    html_textc(h, cx->w->deps.cfg->environment == ENV_PRODUCTION ? "Produktionsmiljø"
+                                                                 : "Testmiljø (syntetiske data)");
+    HTML(h, "</p>");
+    if (!mobile)
+        HTML(h, "</div>");
+}
+
+/*
+ * The header as Det Fælles Designsystem 11 builds it: portal-info (the
+ * platform's name, the user, log off), solution-info (the solution's name and
+ * the authority), the desktop navigation-menu, and the mobile drawer (a
+ * dialog dkfds.js opens from the Menu button below 992px; hidden above).
+ */
+static void page_header(struct web_ctx *cx)
+{
+    html_t *h = &cx->h;
+    HTML(h, "<header class=\"header\"><div class=\"portal-info\"><div class=\"portal-info-inner "
+            "container\"><a href=\"/\" class=\"dupla-brand\">DUPLA<span class=\"sr-only\">, til "
+            "forsiden</span></a>");
+    if (cx->logged_in) {
+        HTML(h, "<button class=\"function-link button-menu-open js-menu-open ml-auto "
+                "d-print-none\" type=\"button\" aria-haspopup=\"dialog\">Menu</button>"
+                "<div class=\"portal-user\">");
+        portal_user(cx);
+        HTML(h, "</div>");
+    }
+    HTML(h, "</div></div><div class=\"solution-info\"><div class=\"solution-info-inner "
+            "container\"><div class=\"solution-heading\"><a href=\"/\">Aftaler om dataudveksling"
+            "</a></div>");
+    solution_text(cx, false);
+    HTML(h, "</div></div>");
+    if (cx->logged_in) {
+        HTML(h, "<div class=\"navigation-menu\"><div class=\"navigation-menu-inner container\">"
+                "<nav class=\"nav\" aria-label=\"Hovedmenu\"><ul class=\"mainmenu\">");
+        nav_links(cx);
+        HTML(h, "</ul></nav></div></div>"
+                "<div class=\"mobile-drawer\" role=\"dialog\" aria-modal=\"true\" "
+                "aria-labelledby=\"menu-heading\"><div class=\"menu-top\"><h2 id=\"menu-heading\" "
+                "class=\"menu-heading\">Menu</h2><button class=\"function-link button-menu-close "
+                "js-menu-close\" type=\"button\" aria-label=\"Luk menu\">Luk</button></div>"
+                "<div class=\"solution-info-mobile\">");
+        solution_text(cx, true);
+        HTML(h, "</div><nav class=\"navigation-menu-mobile\" aria-label=\"Hovedmenu (mobil)\">"
+                "<ul class=\"mainmenu\">");
+        nav_links(cx);
+        HTML(h, "</ul></nav><div class=\"portal-info-mobile\"><h3 class=\"sr-only\">Bruger</h3>");
+        portal_user(cx);
+        HTML(h, "</div></div>");
+    }
+    HTML(h, "</header>");
+    if (cx->logged_in)
+        HTML(h, "<div class=\"overlay\"></div>");
 }
 
 void page_begin(struct web_ctx *cx, const char *title)
@@ -96,45 +191,16 @@ void page_begin(struct web_ctx *cx, const char *title)
         html_int(h, cx->w->session_idle_ms / 1000);
         HTML(h, "\"");
     }
-    HTML(h, "><a class=\"skipnav\" href=\"#main-content\">Gå til sidens indhold</a>"
-            "<header class=\"header\"><div class=\"portal-header\">"
-            "<div class=\"container portal-header-inner\">"
-            "<a href=\"/\" class=\"dupla-brand\">DUPLA</a>");
-    if (cx->logged_in) {
-        HTML(h, "<div class=\"portal-info\"><p class=\"user\"><span class=\"username\">");
-        html_textc(h, cx->actor.username);
-        HTML(h, "</span><br><span>");
-        html_textc(h, cx->org.name);
-        HTML(h, "</span></p><form method=\"post\" action=\"/logout\">");
-        form_csrf(cx);
-        HTML(h, "<button class=\"button button-secondary\" type=\"submit\">Log af</button></form>"
-                "</div>");
-    }
-    HTML(h, "</div></div><div class=\"solution-header\"><div class=\"container "
-            "solution-header-inner\"><div class=\"solution-heading\"><a href=\"/\">"
-            "Aftaler om dataudveksling</a></div></div></div>");
-    if (cx->logged_in) {
-        str_t path = http_req_path(cx->req);
-        HTML(h, "<nav class=\"navigation-menu\" aria-label=\"Hovedmenu\">"
-                "<div class=\"navigation-menu-inner container\"><ul class=\"mainmenu\">");
-        nav_link(h, "/", "Forside", str_eq_cstr(path, "/"));
-        nav_link(h, "/aftaler", "Aftaler", str_has_prefix(path, STR("/aftaler")));
-        nav_link(h, "/organisation", "Brugere og roller", str_eq_cstr(path, "/organisation"));
-        if (!cx->actor.data_owner)
-            nav_link(h, "/systemer", "Systemer", str_eq_cstr(path, "/systemer"));
-        if (cx->actor.data_owner) {
-            nav_link(h, "/gennemgang", "Til gennemgang", str_eq_cstr(path, "/gennemgang"));
-            nav_link(h, "/organisationer", "Organisationer", str_eq_cstr(path, "/organisationer"));
-        }
-        nav_link(h, "/udleveringer", "Udleveringer", str_eq_cstr(path, "/udleveringer"));
-        HTML(h, "</ul></div></nav>");
-    }
-    HTML(h, "</header><div class=\"container page-container\"><main id=\"main-content\">");
+    HTML(h, "><a class=\"skipnav\" href=\"#main-content\">Gå til sidens indhold</a>");
+    page_header(cx);
+    HTML(h, "<div class=\"container page-container\"><main id=\"main-content\">");
     if (cx->logged_in)
-        HTML(h, "<div id=\"session-warning\" class=\"alert alert-warning d-none\" role=\"status\">"
-                "<div class=\"alert-body\"><p class=\"alert-text\">Du bliver snart logget af, "
-                "fordi du ikke har været aktiv. Genindlæs siden for at blive logget ind.</p>"
-                "</div></div>");
+        HTML(h, "<div id=\"session-warning\" class=\"alert alert-warning d-none\" role=\"alert\">"
+                "<div class=\"alert-body\"><p class=\"alert-heading\">Du bliver snart logget af"
+                "</p><p class=\"alert-text\">Du har ikke været aktiv i et stykke tid. Af hensyn "
+                "til sikkerheden logges du af om <span id=\"session-left\">kort tid</span>."
+                "</p><p><button id=\"session-extend\" class=\"button button-secondary\" "
+                "type=\"button\">Forbliv logget ind</button></p></div></div>");
     HTML(h, "<h1>");
     html_textc(h, title);
     HTML(h, "</h1>");

@@ -9,6 +9,8 @@
  *   GET  /opsaetning   the set-up form: username, one-time secret, password twice
  *   POST /opsaetning   redeems the secret, 303 to /login?opsat=1
  *   GET  /             the front page: what the user's roles allow
+ *   GET  /session/forny  keeps the session alive (204; the warning's "stay
+ *                      logged in"), or sends an ended session to /login
  */
 #include <stdio.h>
 #include <string.h>
@@ -251,6 +253,23 @@ static int h_home(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
+/* The session warning's "Forbliv logget ind": reading the session with
+ * web_begin_or_reply already counts as activity, so there is nothing more to
+ * do than answer 204. */
+static int h_renew(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    struct web_ctx cx;
+    if (web_begin_or_reply(ctx, req, &cx)) {
+        web_end(&cx);
+        return 0;
+    }
+    web_security_headers(req);
+    int rc = http_reply_data(req, 204, "text/plain; charset=utf-8", STR(""));
+    web_end(&cx);
+    return rc;
+}
+
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err)
 {
     int rc = web_route(srv, HTTP_GET | HTTP_POST, "/login", h_login, w, WEB_LOGIN_MAX_BODY, err);
@@ -261,5 +280,7 @@ int pages_auth_register(http_server_t *srv, web_t *w, err_t *err)
                        err);
     if (rc == 0)
         rc = web_route(srv, HTTP_GET, "/", h_home, w, 0, err);
+    if (rc == 0)
+        rc = web_route(srv, HTTP_GET, "/session/forny", h_renew, w, 0, err);
     return rc;
 }

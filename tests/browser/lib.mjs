@@ -105,7 +105,9 @@ export class Run {
 
   // Sets up a demo folder (demo organisation, users in users.json, approved
   // agreement, synthetic data) and starts `dupla serve` and chromium.
-  async start() {
+  // opts.config(cfg), when given, changes the server's configuration (the
+  // parsed dupla.json) before it starts.
+  async start(opts = {}) {
     fs.mkdirSync(this.artifacts, { recursive: true });
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `dupla-browser-${this.name}-`));
     const apiPort = await freePort();
@@ -115,6 +117,12 @@ export class Run {
     this.users = JSON.parse(fs.readFileSync(path.join(this.dir, 'users.json'), 'utf8')).users;
     this.connect = JSON.parse(fs.readFileSync(path.join(this.dir, 'connect.json'), 'utf8'));
     this.ca = fs.readFileSync(path.join(this.dir, 'pki/ca.pem'));
+    if (opts.config) {
+      const file = path.join(this.dir, 'dupla.json');
+      const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+      opts.config(cfg);
+      fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+    }
     const ready = path.join(this.dir, 'ready.json');
     const log = fs.openSync(path.join(this.dir, 'server.log'), 'w');
     this.server = spawn(DUPLA, ['serve', '--config', path.join(this.dir, 'dupla.json'),
@@ -132,7 +140,7 @@ export class Run {
 
   // Runs the dupla binary (stdout returned as text).
   dupla(args) {
-    return execFileSync(DUPLA, args, { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+    return execFileSync(DUPLA, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   }
 
   // The demo user holding role (a role's id, e.g. "dataforvaltning").
@@ -141,9 +149,10 @@ export class Run {
   }
 
   // A new browser context (one user) with Danish locale and a page in it.
-  async newUser() {
+  // options: more of playwright's context options (e.g. a viewport).
+  async newUser(options = {}) {
     const ctx = await this.browser.newContext({ ignoreHTTPSErrors: true, baseURL: this.base,
-      locale: 'da-DK' });
+      locale: 'da-DK', ...options });
     ctx.setDefaultTimeout(STEP_TIMEOUT_MS);
     const page = await ctx.newPage();
     page.on('console', (m) => {
@@ -170,11 +179,12 @@ export class Run {
     console.log(`ok page ${name}: ${result.violations.length} axe violations (${Date.now() - t0} ms)`);
   }
 
-  // Runs story(run), stops everything, reports and exits (0, or 1 on any failure).
-  async play(story) {
+  // Runs story(run), stops everything, reports and exits (0, or 1 on any
+  // failure). opts: as for start().
+  async play(story, opts = {}) {
     let ok = false;
     try {
-      await this.start();
+      await this.start(opts);
       await story(this);
       ok = true;
     } catch (e) {

@@ -1,0 +1,72 @@
+// frame.mjs: the page frame every page shares, in a real browser (see
+// lib.mjs): the header of Det Fælles Designsystem with the user and log off,
+// the main menu on a desktop and as the mobile menu (a dialog opened with the
+// keyboard and closed with Escape) on a narrow screen, and the session
+// warning (WCAG 2.2.1): with a short idle time the warning shows before the
+// session ends, "Forbliv logget ind" keeps the session, and without activity
+// the page ends at the login page saying why.
+import { Run, expect, login } from './lib.mjs';
+
+const IDLE_S = 24; // the session's idle time in this test (the warning comes 8 s before)
+
+async function frame(run) {
+  const admin = run.user('administrator');
+
+  // Desktop: the header names the user and the organisation; the menu marks the page.
+  const page = await run.newUser();
+  await login(page, admin.username, admin.password);
+  await page.goto('/aftaler');
+  await run.check(page, 'ramme-desktop');
+  expect((await page.locator('.portal-user .user').textContent()).includes('Demo Kommune'),
+    'the header shows the user and the organisation');
+  expect(await page.locator('.navigation-menu a[aria-current=page]').textContent() === 'Aftaler',
+    'the main menu marks the current page');
+  expect(!(await page.locator('.mobile-drawer').isVisible()), 'the mobile menu is hidden on a desktop');
+
+  // The session warning: it appears before the session ends, and staying keeps the session.
+  const loaded = Date.now();
+  await page.locator('#session-warning').waitFor({ state: 'visible', timeout: IDLE_S * 1000 });
+  expect(Date.now() - loaded < IDLE_S * 1000, 'the warning comes before the session ends');
+  await run.check(page, 'session-advarsel');
+  expect((await page.locator('#session-left').textContent()).includes('sekunder'),
+    'the warning says how long is left');
+  await page.getByRole('button', { name: 'Forbliv logget ind' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#session-warning').waitFor({ state: 'hidden' });
+  // Past the first expiry (nothing else may touch the session meanwhile).
+  await page.waitForTimeout(12000);
+  expect(new URL(page.url()).pathname === '/aftaler', 'staying logged in keeps the user on the page');
+
+  // Without activity the page ends at the login page, saying why.
+  await page.waitForURL(/\/login\?udloebet=1/, { timeout: (IDLE_S + 4) * 1000 });
+  await run.check(page, 'session-udloebet');
+  expect((await page.locator('main').textContent()).includes('logget af'),
+    'the login page says the session ended');
+  const after = await page.request.get('/aftaler', { maxRedirects: 0 });
+  expect(after.status() === 303 && after.headers().location.startsWith('/login'),
+    'the ended session no longer opens pages');
+
+  // A narrow screen: the menu is a dialog opened by the Menu button, usable with the keyboard.
+  const phone = await run.newUser({ viewport: { width: 390, height: 844 } });
+  await login(phone, admin.username, admin.password);
+  await phone.goto('/organisation');
+  expect(!(await phone.locator('.navigation-menu').isVisible()), 'the desktop menu is hidden on a phone');
+  await run.check(phone, 'ramme-mobil');
+  await phone.getByRole('button', { name: 'Menu' }).focus();
+  await phone.keyboard.press('Enter');
+  await phone.locator('.mobile-drawer').waitFor({ state: 'visible' });
+  await phone.waitForTimeout(500); // the drawer slides in
+  await run.check(phone, 'ramme-mobil-menu');
+  expect(await phone.locator('.navigation-menu-mobile a[aria-current=page]').textContent() ===
+    'Brugere og roller', 'the mobile menu marks the current page');
+  await phone.keyboard.press('Escape');
+  await phone.locator('.mobile-drawer').waitFor({ state: 'hidden' });
+  await phone.getByRole('button', { name: 'Menu' }).click();
+  await phone.locator('.navigation-menu-mobile').getByRole('link', { name: 'Aftaler' }).click();
+  await phone.waitForURL(/\/aftaler$/);
+  expect(true, 'a link in the mobile menu opens its page');
+}
+
+await new Run('frame', process.argv[2]).play(frame, {
+  config: (cfg) => { cfg.identity = { ...(cfg.identity || {}), session_idle_seconds: IDLE_S }; },
+});
