@@ -158,6 +158,25 @@ Test(web, expired_session_redirects_with_notice)
     e2e_response_free(&r);
 }
 
+Test(web, session_renewal_keeps_a_live_session_only)
+{
+    const struct e2e_server *s = world();
+    char session[256];
+    login(s, session, sizeof session);
+    struct e2e_request rq = {.path = "/session/forny",
+                             .headers = (const char *const[]){session, NULL}};
+    struct e2e_response r;
+    cr_assert_eq(e2e_request(s, &rq, &r), 0);
+    e2e_assert_status(s, &r, 204);
+    assert_security_headers(&r);
+    e2e_response_free(&r);
+    rq.headers = (const char *const[]){"Cookie: dupla_session=bogus", NULL};
+    cr_assert_eq(e2e_request(s, &rq, &r), 0);
+    e2e_assert_status(s, &r, 303);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/login?udloebet=1");
+    e2e_response_free(&r);
+}
+
 Test(web, login_without_form_token_is_refused)
 {
     const struct e2e_server *s = world();
