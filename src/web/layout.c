@@ -218,7 +218,10 @@ void page_error_summary(struct web_ctx *cx, const struct form_errors *fe)
     if (!fe || fe->n == 0)
         return;
     html_t *h = &cx->h;
-    HTML(h, "<div class=\"alert alert-error\" role=\"alert\" aria-atomic=\"true\">"
+    /* dkfds.js focuses the summary (data-module="error-summary") when the page
+     * loads, and its links move the focus to the field in error. */
+    HTML(h, "<div class=\"alert alert-error\" role=\"alert\" aria-atomic=\"true\" "
+            "data-module=\"error-summary\" tabindex=\"-1\">"
             "<div class=\"alert-body\"><p class=\"alert-heading\">Der er problemer</p>"
             "<ul class=\"alert-text nobullet-list\">");
     for (size_t i = 0; i < fe->n; i++) {

@@ -1,5 +1,6 @@
 // frame.mjs: the page frame every page shares, in a real browser (see
-// lib.mjs): the header of Det Fælles Designsystem with the user and log off,
+// lib.mjs): the keyboard alone (skip link, error summary focus, login,
+// menu), the header of Det Fælles Designsystem with the user and log off,
 // the main menu on a desktop and as the mobile menu (a dialog opened with the
 // keyboard and closed with Escape) on a narrow screen, and the session
 // warning (WCAG 2.2.1): with a short idle time the warning shows before the
@@ -9,8 +10,54 @@ import { Run, expect, login } from './lib.mjs';
 
 const IDLE_S = 24; // the session's idle time in this test (the warning comes 8 s before)
 
+// The element that has the focus: its tag, id, text and whether it shows a focus outline.
+const focused = (page) => page.evaluate(() => {
+  const e = document.activeElement;
+  const st = window.getComputedStyle(e);
+  return { tag: e.tagName, id: e.id, text: e.textContent.trim(), module: e.dataset.module || '',
+    outline: st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0 };
+});
+
+// Presses Tab until the focus is on an element matching want (at most n times).
+async function tabTo(page, want, n = 20) {
+  for (let i = 0; i < n; i++) {
+    await page.keyboard.press('Tab');
+    const f = await focused(page);
+    if (want(f)) return f;
+  }
+  throw new Error('the keyboard never reached the element');
+}
+
 async function frame(run) {
   const admin = run.user('administrator');
+
+  // The keyboard alone: skip link, an error summary that takes the focus and
+  // leads to the field, then logging in.
+  const kb = await run.newUser();
+  await kb.goto('/login');
+  let f = await tabTo(kb, (x) => x.text === 'Gå til sidens indhold', 1);
+  expect(f.outline, 'the skip link is the first stop and shows its focus');
+  await kb.keyboard.press('Enter');
+  await tabTo(kb, (x) => x.id === 'username');
+  await kb.keyboard.type(admin.username);
+  await kb.keyboard.press('Enter'); // no password: the form comes back with an error
+  await kb.locator('.alert-error').waitFor();
+  f = await focused(kb);
+  expect(f.module === 'error-summary', 'the error summary takes the focus');
+  await run.check(kb, 'login-fejl-tastatur');
+  f = await tabTo(kb, (x) => x.tag === 'A' && x.text.length > 0, 3);
+  await kb.keyboard.press('Enter');
+  f = await focused(kb);
+  expect(f.id === 'password', 'the summary\'s link moves the focus to the field in error');
+  expect(await kb.locator('#username').inputValue() === admin.username, 'what was typed is kept');
+  await kb.keyboard.type(admin.password);
+  await kb.keyboard.press('Enter');
+  await kb.waitForURL((u) => u.pathname === '/');
+  f = await tabTo(kb, (x) => x.text === 'Aftaler', 30);
+  expect(f.outline, 'the menu is reached with Tab and shows its focus');
+  await kb.keyboard.press('Enter');
+  await kb.waitForURL(/\/aftaler$/);
+  expect(true, 'the keyboard alone logs in and follows the menu');
 
   // Desktop: the header names the user and the organisation; the menu marks the page.
   const page = await run.newUser();
