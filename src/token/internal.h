@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "token/token.h"
 
@@ -17,10 +18,21 @@ struct token_key {
     int64_t retired_ms; /* when its successor was made; 0 for the active key */
 };
 
+/* Tokens whose signatures verified under a keyset, remembered by the
+ * SHA-256 of the whole token so that a client's next calls with the same
+ * token skip the Ed25519 check (the claims, expiry and registry checks still
+ * run on every call). Direct-mapped; only successes go in, so forged tokens
+ * cannot evict anything; a new keyset (rotation, reload) starts empty. */
+#define TOKEN_VERIFIED_SLOTS 4096 /* a power of two */
+#define TOKEN_VERIFIED_HASH  32
+
 struct token_keyset {
     size_t n;
     struct token_key keys[TOKEN_KEYS_MAX]; /* oldest first; the last is active */
     pki_signer_t *signer;                  /* the active key's private half */
+    pthread_mutex_t verified_lock;
+    unsigned char (*verified)[TOKEN_VERIFIED_HASH]; /* TOKEN_VERIFIED_SLOTS; all zero = empty */
+    uint64_t verified_hits;                         /* under verified_lock */
 };
 
 struct token_service {
@@ -43,6 +55,10 @@ void token_keyset_free(struct token_keyset *ks);
 /* Reloads when the folder changed (checked at most every
  * TOKEN_KEYSET_POLL_MS unless force). */
 void token_keys_maybe_reload(token_service_t *ts, bool force);
+/* Whether the token hashed to h verified under ks before; and remembering
+ * that it did (both take ks->verified_lock). */
+bool token_verified_has(struct token_keyset *ks, const unsigned char *h);
+void token_verified_put(struct token_keyset *ks, const unsigned char *h);
 /* Creates key_dir (0700) if missing. */
 int token_keydir_ensure(const char *dir, err_t *err);
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
 #include "core/buf.h"
 #include "core/encode.h"
 #include "core/uuid.h"
@@ -107,18 +109,27 @@ static json_t *decode_json(str_t part, size_t max)
     return j;
 }
 
-/* Copies the verifier of kid (under the read lock) and checks sig over
- * signed. 1 if kid is unknown, 0 if valid, DUPLA_ECRYPTO if not. */
-static int check_signature(token_service_t *ts, const char *kid, str_t signed_part,
+/* Checks sig over signed with the key kid (under the read lock), or finds
+ * that this very token (jwt, hashed) verified before under the same keyset.
+ * 1 if kid is unknown, 0 if valid, DUPLA_ECRYPTO if not. */
+static int check_signature(token_service_t *ts, const char *kid, str_t jwt, str_t signed_part,
                            const unsigned char *sig)
 {
+    unsigned char th[TOKEN_VERIFIED_HASH];
+    bool hashed = gnutls_hash_fast(GNUTLS_DIG_SHA256, jwt.ptr, jwt.len, th) == 0;
     int rc = 1;
     pthread_rwlock_rdlock(&ts->lock);
     for (size_t i = 0; i < ts->keys->n; i++)
         if (strcmp(ts->keys->keys[i].kid, kid) == 0) {
-            rc = pki_verify(ts->keys->keys[i].verifier, signed_part.ptr, signed_part.len, sig)
-                     ? DUPLA_ECRYPTO
-                     : 0;
+            if (hashed && token_verified_has(ts->keys, th)) {
+                rc = 0;
+            } else {
+                rc = pki_verify(ts->keys->keys[i].verifier, signed_part.ptr, signed_part.len, sig)
+                         ? DUPLA_ECRYPTO
+                         : 0;
+                if (rc == 0 && hashed)
+                    token_verified_put(ts->keys, th);
+            }
             break;
         }
     pthread_rwlock_unlock(&ts->lock);
@@ -174,10 +185,10 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         goto out;
     }
     str_t signed_part = {jwt.ptr, h.len + 1 + p.len};
-    rc = check_signature(ts, kid, signed_part, sig);
+    rc = check_signature(ts, kid, jwt, signed_part, sig);
     if (rc == 1) {
         token_keys_maybe_reload(ts, true);
-        rc = check_signature(ts, kid, signed_part, sig);
+        rc = check_signature(ts, kid, jwt, signed_part, sig);
     }
     if (rc == 1) {
         rc = refuse(err, TOKEN_REFUSE_KID, "the token names no key we know");
@@ -259,4 +270,14 @@ out:
     json_decref(header);
     json_decref(claims);
     return rc;
+}
+
+uint64_t token_verify_cache_hits(token_service_t *ts)
+{
+    pthread_rwlock_rdlock(&ts->lock);
+    pthread_mutex_lock(&ts->keys->verified_lock);
+    uint64_t n = ts->keys->verified_hits;
+    pthread_mutex_unlock(&ts->keys->verified_lock);
+    pthread_rwlock_unlock(&ts->lock);
+    return n;
 }

@@ -89,7 +89,36 @@ void token_keyset_free(struct token_keyset *ks)
     for (size_t i = 0; i < ks->n; i++)
         pki_verifier_free(ks->keys[i].verifier);
     pki_signer_free(ks->signer);
+    if (ks->verified) {
+        pthread_mutex_destroy(&ks->verified_lock);
+        free(ks->verified);
+    }
     free(ks);
+}
+
+static size_t verified_slot(const unsigned char *h)
+{
+    return ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16) & (TOKEN_VERIFIED_SLOTS - 1);
+}
+
+bool token_verified_has(struct token_keyset *ks, const unsigned char *h)
+{
+    str_t want = {(const char *)h, TOKEN_VERIFIED_HASH};
+    pthread_mutex_lock(&ks->verified_lock);
+    const unsigned char *slot = ks->verified[verified_slot(h)];
+    /* Constant time: the hash stands for a bearer token. */
+    bool hit = str_ct_eq(want, (str_t){(const char *)slot, TOKEN_VERIFIED_HASH});
+    if (hit)
+        ks->verified_hits++;
+    pthread_mutex_unlock(&ks->verified_lock);
+    return hit;
+}
+
+void token_verified_put(struct token_keyset *ks, const unsigned char *h)
+{
+    pthread_mutex_lock(&ks->verified_lock);
+    memcpy(ks->verified[verified_slot(h)], h, TOKEN_VERIFIED_HASH);
+    pthread_mutex_unlock(&ks->verified_lock);
 }
 
 static int dir_mtime(const char *dir, int64_t *ns)
@@ -108,7 +137,9 @@ int token_keyset_load(const struct token_config *cfg, int64_t now_ms, struct tok
     struct token_keyset *ks = calloc(1, sizeof *ks);
     int rc = 0;
     size_t n = 0;
-    if (!files || !ks) {
+    if (ks && (ks->verified = calloc(TOKEN_VERIFIED_SLOTS, sizeof *ks->verified)))
+        pthread_mutex_init(&ks->verified_lock, NULL);
+    if (!files || !ks || !ks->verified) {
         rc = err_internal(err, DUPLA_ENOMEM, "token: out of memory");
         goto out;
     }

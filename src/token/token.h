@@ -145,6 +145,11 @@ struct token_principal {
 int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_principal *out,
                  err_t *err);
 
+/* How many token_verify calls found the token's signature already verified
+ * (the same token seen before under the current keys): the figure for
+ * metrics and tests. */
+uint64_t token_verify_cache_hits(token_service_t *ts);
+
 /* The public keys as a JWKS document (new reference). */
 json_t *token_jwks(token_service_t *ts);
 /* The active signing key's id into kid (PKI_KID_MAX bytes). */

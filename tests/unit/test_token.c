@@ -289,6 +289,71 @@ Test(token, refuses_when_system_revoked_after_issue)
     free(jwt);
 }
 
+/* A token seen again skips the signature check, but nothing else. */
+Test(token, a_token_seen_again_skips_only_the_signature)
+{
+    int64_t now = clock_now_ms();
+    char *jwt = issue_with(ts, now);
+    struct token_principal first, again;
+    err_t err;
+    uint64_t hits = token_verify_cache_hits(ts);
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), now, &first, &err), 0, "%s", err.log);
+    cr_assert_eq(token_verify_cache_hits(ts), hits, "the first sight checks the signature");
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), now, &again, &err), 0, "%s", err.log);
+    cr_assert_eq(token_verify_cache_hits(ts), hits + 1, "the second sight is remembered");
+    cr_assert_str_eq(again.system_id, first.system_id);
+    cr_assert_str_eq(again.jti, first.jti);
+    cr_assert_eq(again.exp_s, first.exp_s);
+
+    /* Remembered, yet still expired when its time has passed. */
+    struct token_principal pr;
+    err_clear(&err);
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt),
+                              now + (TOKEN_DEFAULT_LIFETIME_S + TOKEN_DEFAULT_LEEWAY_S + 1) * 1000,
+                              &pr, &err),
+                 DUPLA_EUNAUTH);
+    cr_assert_str_eq(err.type, TOKEN_REFUSE_EXPIRED);
+
+    /* Remembered, yet refused once its system is suspended. */
+    cr_assert_eq(
+        identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_SUSPENDED, &err), 0);
+    expect_refusal(jwt, IDENTITY_REFUSE_SYS_SUSPENDED);
+    cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_ACTIVE, &err),
+                 0);
+
+    /* A forged signature on the same header and claims is not a token seen before. */
+    char *forged = strdup(jwt);
+    char *last = strrchr(forged, '.') + 5;
+    *last = *last == 'A' ? 'B' : 'A';
+    hits = token_verify_cache_hits(ts);
+    expect_refusal(forged, TOKEN_REFUSE_SIGNATURE);
+    expect_refusal(forged, TOKEN_REFUSE_SIGNATURE);
+    cr_assert_eq(token_verify_cache_hits(ts), hits, "a refused token is never remembered");
+    free(forged);
+    free(jwt);
+}
+
+/* New keys (a rotation) start with nothing remembered. */
+Test(token, new_keys_remember_nothing)
+{
+    char *jwt = issue_with(ts, clock_now_ms());
+    struct token_principal pr;
+    err_t err;
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), 0, "%s", err.log);
+    char kid2[PKI_KID_MAX];
+    cr_assert_eq(token_rotate_key(&tcfg, kid2, &err), 0, "%s", err.log);
+    usleep((TOKEN_KEYSET_POLL_MS + 50) * 1000); /* the server looks at the folder */
+    char *t2 = issue_with(ts, clock_now_ms());  /* loads the new keys */
+    uint64_t hits = token_verify_cache_hits(ts);
+    cr_assert_eq(hits, 0, "the new keyset remembers nothing");
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), 0, "%s", err.log);
+    cr_assert_eq(token_verify_cache_hits(ts), 0, "checked again under the new keys");
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), 0, "%s", err.log);
+    cr_assert_eq(token_verify_cache_hits(ts), 1);
+    free(t2);
+    free(jwt);
+}
+
 Test(token, refuses_malformed_tokens)
 {
     const char *bad[] = {"",           "abc", "a.b", "a.b.c.d", "..", "eyJhbGciOiJFZERTQSJ9..sig",
