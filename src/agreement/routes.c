@@ -22,53 +22,6 @@ static int who(http_request_t *req, struct agreement_routes *r, struct agreement
     return r->auth.actor(req, r->auth.ctx, a, err);
 }
 
-/* The JSON object body; an empty body is an empty object. */
-static int body_object(http_request_t *req, json_t **out, err_t *err)
-{
-    str_t b = http_req_body(req);
-    if (str_trim(b).len == 0) {
-        *out = json_object();
-        return 0;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
-    if (!j || !json_is_object(j)) {
-        json_decref(j);
-        return err_param(err, DUPLA_EINVAL, "body", "the body must be a JSON object");
-    }
-    *out = j;
-    return 0;
-}
-
-/* An optional string member: NULL when absent or null. */
-static int opt_string(json_t *b, const char *key, const char **out, err_t *err)
-{
-    json_t *v = json_object_get(b, key);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-        return err_param(err, DUPLA_EINVAL, key, "%s must be a string", key);
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* Only the named members are allowed. */
-static int only_keys(json_t *b, const char *const *keys, err_t *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(b, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; keys[i] && !ok; i++)
-            ok = strcmp(k, keys[i]) == 0;
-        if (!ok)
-            return err_param(err, DUPLA_EINVAL, k, "unknown member '%s'", k);
-    }
-    return 0;
-}
-
 static int reply_document(http_request_t *req, struct agreement_routes *r,
                           const struct agreement_actor *a, str_t id, unsigned status, err_t *err)
 {
@@ -113,14 +66,15 @@ static int create(http_request_t *req, struct agreement_routes *r, const struct 
                   err_t *err)
 {
     json_t *b;
-    int rc = body_object(req, &b, err);
+    int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
     static const char *const keys[] = {"environment", "application", NULL};
     const char *envname = NULL;
     enum environment env = r->default_env;
     json_t *app = json_object_get(b, "application");
-    if (!(rc = only_keys(b, keys, err)) && !(rc = opt_string(b, "environment", &envname, err))) {
+    if (!(rc = http_json_only_keys(b, keys, err)) &&
+        !(rc = http_json_string(b, "environment", false, &envname, err))) {
         if (envname && strcmp(envname, "production") == 0)
             env = ENV_PRODUCTION;
         else if (envname && strcmp(envname, "test") == 0)
@@ -176,12 +130,12 @@ static int edit(http_request_t *req, struct agreement_routes *r, const struct ag
                 str_t id, err_t *err)
 {
     json_t *b;
-    int rc = body_object(req, &b, err);
+    int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
     static const char *const keys[] = {"application", NULL};
     json_t *app = json_object_get(b, "application");
-    if (!(rc = only_keys(b, keys, err)) && !json_is_object(app))
+    if (!(rc = http_json_only_keys(b, keys, err)) && !json_is_object(app))
         rc = err_param(err, DUPLA_EINVAL, "application", "application must be a JSON object");
     if (!rc)
         rc = agreement_edit(r->ag, a, id, app, err);
@@ -193,13 +147,14 @@ static int step(http_request_t *req, struct agreement_routes *r, const struct ag
                 str_t id, enum agreement_action action, err_t *err)
 {
     json_t *b;
-    int rc = body_object(req, &b, err);
+    int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
     static const char *const keys[] = {"reason", "assessment", "granted", NULL};
     struct agreement_step args = {0};
-    if (!(rc = only_keys(b, keys, err)) && !(rc = opt_string(b, "reason", &args.reason, err)) &&
-        !(rc = opt_string(b, "assessment", &args.assessment, err))) {
+    if (!(rc = http_json_only_keys(b, keys, err)) &&
+        !(rc = http_json_string(b, "reason", false, &args.reason, err)) &&
+        !(rc = http_json_string(b, "assessment", false, &args.assessment, err))) {
         json_t *g = json_object_get(b, "granted");
         if (g && !json_is_null(g) && action != AGREEMENT_APPROVE)
             rc = err_param(err, DUPLA_EINVAL, "granted", "granted belongs to approve only");

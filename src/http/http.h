@@ -130,6 +130,18 @@ void http_req_query_at(const http_request_t *req, size_t i, str_t *name, str_t *
 bool http_req_query(const http_request_t *req, const char *name, str_t *value);
 /* The body (empty if none). */
 str_t http_req_body(const http_request_t *req);
+/* The body as a JSON object (duplicate keys refused) into *out (a new
+ * reference); an empty body is an empty object when empty_ok. Otherwise
+ * DUPLA_EINVAL with param "body", saying where the JSON went wrong. */
+int http_req_json_object(const http_request_t *req, bool empty_ok, json_t **out, err_t *err);
+/* DUPLA_EINVAL naming the first member of obj that is not in keys (a
+ * NULL-terminated list). */
+int http_json_only_keys(const json_t *obj, const char *const *keys, err_t *err);
+/* A string member: NULL when absent or null (DUPLA_EINVAL naming key when
+ * required), DUPLA_EINVAL when not a string or holding a NUL. Borrowed from obj. */
+int http_json_string(const json_t *obj, const char *key, bool required, const char **out,
+                     err_t *err);
+
 /* NULL when the listener takes no client certificates. */
 const struct http_client_cert *http_req_client_cert(const http_request_t *req);
 /* The client's IP address as text. */

@@ -24,51 +24,6 @@ static int who(http_request_t *req, struct incident_routes *r, struct incident_a
     return r->auth.actor(req, r->auth.ctx, a, err);
 }
 
-static int body_object(http_request_t *req, json_t **out, err_t *err)
-{
-    str_t b = http_req_body(req);
-    if (str_trim(b).len == 0) {
-        *out = json_object();
-        return 0;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
-    if (!j || !json_is_object(j)) {
-        json_decref(j);
-        return err_param(err, DUPLA_EINVAL, "body", "the body must be a JSON object");
-    }
-    *out = j;
-    return 0;
-}
-
-static int only_keys(json_t *b, const char *const *keys, err_t *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(b, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; keys[i] && !ok; i++)
-            ok = strcmp(k, keys[i]) == 0;
-        if (!ok)
-            return err_param(err, DUPLA_EINVAL, k, "unknown member '%s'", k);
-    }
-    return 0;
-}
-
-/* A string member: NULL when absent or null (an error when required). */
-static int get_string(json_t *b, const char *key, bool required, const char **out, err_t *err)
-{
-    json_t *v = json_object_get(b, key);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return required ? err_param(err, DUPLA_EINVAL, key, "%s is required", key) : 0;
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-        return err_param(err, DUPLA_EINVAL, key, "%s must be a string", key);
-    *out = json_string_value(v);
-    return 0;
-}
-
 /* A time member: "yyyy-mm-ddTHH:MM:SSZ" or ms. *present says whether it was
  * there (null counts as present with *null set). */
 static int get_time(json_t *b, const char *key, int64_t *ms, bool *present, bool *null, err_t *err)
@@ -128,17 +83,18 @@ static int opslog_post(http_request_t *req, struct incident_routes *r,
                        const struct incident_actor *a, err_t *err)
 {
     json_t *b;
-    int rc = body_object(req, &b, err);
+    int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
     static const char *const keys[] = {"kind", "title", "text", "start", "end", "status", NULL};
     struct opslog_post p = {.status = -1};
     const char *kind = NULL, *status = NULL;
     bool present, null;
-    if (!(rc = only_keys(b, keys, err)) && !(rc = get_string(b, "kind", true, &kind, err)) &&
-        !(rc = get_string(b, "title", true, &p.title, err)) &&
-        !(rc = get_string(b, "text", false, &p.text, err)) &&
-        !(rc = get_string(b, "status", false, &status, err)) &&
+    if (!(rc = http_json_only_keys(b, keys, err)) &&
+        !(rc = http_json_string(b, "kind", true, &kind, err)) &&
+        !(rc = http_json_string(b, "title", true, &p.title, err)) &&
+        !(rc = http_json_string(b, "text", false, &p.text, err)) &&
+        !(rc = http_json_string(b, "status", false, &status, err)) &&
         !(rc = get_time(b, "start", &p.start_ms, &present, &null, err)) &&
         !(rc = get_time(b, "end", &p.end_ms, &present, &null, err))) {
         int k = opslog_kind_parse(kind);
@@ -167,16 +123,17 @@ static int opslog_update(http_request_t *req, struct incident_routes *r,
     if (str_to_int64(idtext, &id) != 0 || id <= 0)
         return err_param(err, DUPLA_ENOTFOUND, "id", "no such entry");
     json_t *b;
-    int rc = body_object(req, &b, err);
+    int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
     static const char *const keys[] = {"text", "status", "start", "end", "title", NULL};
     struct opslog_change ch = {.status = -1};
     const char *status = NULL;
     bool present, null;
-    if (!(rc = only_keys(b, keys, err)) && !(rc = get_string(b, "text", false, &ch.text, err)) &&
-        !(rc = get_string(b, "title", false, &ch.title, err)) &&
-        !(rc = get_string(b, "status", false, &status, err)) &&
+    if (!(rc = http_json_only_keys(b, keys, err)) &&
+        !(rc = http_json_string(b, "text", false, &ch.text, err)) &&
+        !(rc = http_json_string(b, "title", false, &ch.title, err)) &&
+        !(rc = http_json_string(b, "status", false, &status, err)) &&
         !(rc = get_time(b, "start", &ch.start_ms, &present, &null, err)) &&
         !(rc = get_time(b, "end", &ch.end_ms, &present, &null, err))) {
         if (null)
@@ -258,7 +215,7 @@ static int report(http_request_t *req, struct incident_routes *r, const struct i
                   err_t *err)
 {
     json_t *b;
-    int rc = body_object(req, &b, err);
+    int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
     char id[INCIDENT_ID_LEN + 1];
@@ -271,20 +228,21 @@ static int phone(http_request_t *req, struct incident_routes *r, const struct in
                  err_t *err)
 {
     json_t *b;
-    int rc = body_object(req, &b, err);
+    int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
     static const char *const keys[] = {"org",   "caller",      "caller_email", "type",
                                        "title", "description", "agreement_id", NULL};
     struct incident_phone_report p = {0};
     const char *type = NULL;
-    if (!(rc = only_keys(b, keys, err)) && !(rc = get_string(b, "org", true, &p.org_cvr, err)) &&
-        !(rc = get_string(b, "caller", true, &p.caller, err)) &&
-        !(rc = get_string(b, "caller_email", false, &p.caller_email, err)) &&
-        !(rc = get_string(b, "type", true, &type, err)) &&
-        !(rc = get_string(b, "title", false, &p.title, err)) &&
-        !(rc = get_string(b, "description", true, &p.description, err)) &&
-        !(rc = get_string(b, "agreement_id", false, &p.agreement_id, err))) {
+    if (!(rc = http_json_only_keys(b, keys, err)) &&
+        !(rc = http_json_string(b, "org", true, &p.org_cvr, err)) &&
+        !(rc = http_json_string(b, "caller", true, &p.caller, err)) &&
+        !(rc = http_json_string(b, "caller_email", false, &p.caller_email, err)) &&
+        !(rc = http_json_string(b, "type", true, &type, err)) &&
+        !(rc = http_json_string(b, "title", false, &p.title, err)) &&
+        !(rc = http_json_string(b, "description", true, &p.description, err)) &&
+        !(rc = http_json_string(b, "agreement_id", false, &p.agreement_id, err))) {
         int t = incident_type_parse(type);
         if (t < 0)
             rc = err_param(err, DUPLA_EINVAL, "type", "type must be Prod-Data, Prod-Aftale or TFE");
@@ -330,14 +288,14 @@ static int h_incident(http_request_t *req, void *ctx, err_t *err)
     if (str_eq_cstr(id, "phone") && sub.len == 0)
         return phone(req, r, &a, err);
     json_t *b;
-    if ((rc = body_object(req, &b, err)))
+    if ((rc = http_req_json_object(req, true, &b, err)))
         return rc;
     if (str_eq_cstr(sub, "messages")) {
         static const char *const keys[] = {"text", "to_reporter", NULL};
         const char *text = NULL;
         json_t *to = json_object_get(b, "to_reporter");
-        if (!(rc = only_keys(b, keys, err)) && !(rc = get_string(b, "text", true, &text, err)) &&
-            to && !json_is_boolean(to))
+        if (!(rc = http_json_only_keys(b, keys, err)) &&
+            !(rc = http_json_string(b, "text", true, &text, err)) && to && !json_is_boolean(to))
             rc = err_param(err, DUPLA_EINVAL, "to_reporter", "to_reporter must be true or false");
         if (!rc)
             rc = incident_add_message(r->inc, &a, id, text, json_is_true(to), err);
@@ -345,9 +303,9 @@ static int h_incident(http_request_t *req, void *ctx, err_t *err)
         static const char *const keys[] = {"status", "note", NULL};
         const char *status = NULL, *note = NULL;
         int st = -1;
-        if (!(rc = only_keys(b, keys, err)) &&
-            !(rc = get_string(b, "status", true, &status, err)) &&
-            !(rc = get_string(b, "note", false, &note, err)) &&
+        if (!(rc = http_json_only_keys(b, keys, err)) &&
+            !(rc = http_json_string(b, "status", true, &status, err)) &&
+            !(rc = http_json_string(b, "note", false, &note, err)) &&
             (st = incident_status_parse(status)) < 0)
             rc = err_param(err, DUPLA_EINVAL, "status", "unknown status");
         if (!rc)
@@ -355,7 +313,8 @@ static int h_incident(http_request_t *req, void *ctx, err_t *err)
     } else if (str_eq_cstr(sub, "assign")) {
         static const char *const keys[] = {"assignee", NULL};
         const char *who_ = NULL;
-        if (!(rc = only_keys(b, keys, err)) && !(rc = get_string(b, "assignee", true, &who_, err)))
+        if (!(rc = http_json_only_keys(b, keys, err)) &&
+            !(rc = http_json_string(b, "assignee", true, &who_, err)))
             rc = incident_assign(r->inc, &a, id, who_, err);
     } else {
         rc = err_set(err, DUPLA_ENOTFOUND, "no such resource");

@@ -310,3 +310,31 @@ Test(tls, reasons)
     cr_assert_str_eq(http_tls_reason(GNUTLS_CERT_INVALID | GNUTLS_CERT_REVOKED), "revoked");
     cr_assert_str_eq(http_tls_reason(GNUTLS_CERT_INVALID), "not trusted");
 }
+
+Test(json_body, members_are_checked_and_named)
+{
+    json_error_t je;
+    json_t *o =
+        json_loads("{\"a\":\"x\",\"b\":1,\"c\":null,\"d\":\"n\\u0000ul\"}", JSON_ALLOW_NUL, &je);
+    cr_assert_not_null(o);
+    err_t err;
+    err_clear(&err);
+    const char *const some[] = {"a", "b", NULL};
+    cr_assert_eq(http_json_only_keys(o, some, &err), DUPLA_EINVAL);
+    cr_assert(strcmp(err.param, "c") == 0 || strcmp(err.param, "d") == 0, "%s", err.param);
+    const char *const all[] = {"a", "b", "c", "d", NULL};
+    cr_assert_eq(http_json_only_keys(o, all, &err), 0);
+    const char *v;
+    cr_assert_eq(http_json_string(o, "a", true, &v, &err), 0);
+    cr_assert_str_eq(v, "x");
+    cr_assert_eq(http_json_string(o, "c", false, &v, &err), 0, "null is absent");
+    cr_assert_null(v);
+    cr_assert_eq(http_json_string(o, "c", true, &v, &err), DUPLA_EINVAL, "required");
+    cr_assert_str_eq(err.param, "c");
+    cr_assert_eq(http_json_string(o, "zz", true, &v, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "zz");
+    cr_assert_eq(http_json_string(o, "b", false, &v, &err), DUPLA_EINVAL, "not a string");
+    cr_assert_str_eq(err.param, "b");
+    cr_assert_eq(http_json_string(o, "d", false, &v, &err), DUPLA_EINVAL, "a NUL inside");
+    json_decref(o);
+}
