@@ -4,6 +4,8 @@
 #include "test_audit_util.h"
 
 #include <criterion/criterion.h>
+
+#include "fixture.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +34,7 @@ void audit_fixture_fini(struct audit_fixture *fx)
     if (fx->st)
         store_close(fx->st);
     pki_signer_free(fx->signer);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(fx->dir);
 }
 
 audit_log_t *audit_fixture_log(struct audit_fixture *fx, unsigned checkpoint_every)

@@ -1,5 +1,7 @@
 /* Unit tests: catalog (loading, checking and querying service descriptions). */
 #include <criterion/criterion.h>
+
+#include "fixture.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,7 @@
 static const char *catalog_dir(void)
 {
     static char dir[1024];
-    const char *root = getenv("DUPLA_SOURCE_ROOT");
-    snprintf(dir, sizeof dir, "%s/catalog", root ? root : ".");
+    fx_source_path(dir, sizeof dir, "catalog");
     return dir;
 }
 

@@ -2,6 +2,8 @@
  * catalogue, the rate limiter, and whole calls against a real store with
  * synthetic data, real agreements and the real disclosure log. */
 #include <criterion/criterion.h>
+
+#include "fixture.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +43,7 @@ static const struct catalog_service *svc_named(const char *n)
 
 static void cat_only(void)
 {
-    err_t err;
-    char d[512];
-    const char *root = getenv("DUPLA_SOURCE_ROOT");
-    snprintf(d, sizeof d, "%s/catalog", root ? root : ".");
-    cr_assert_eq(catalog_load_dir(d, &cat, &err), 0, "%s", err.log);
+    cat = fx_catalog();
     arena = arena_new(1 << 20);
 }
 
@@ -271,9 +269,7 @@ static void world_done(void)
     agreement_close(ag);
     cat_done();
     store_close(st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(dir);
 }
 
 struct result {

@@ -3,6 +3,8 @@
  * (@seriousme/openapi-schema-validator, installed by scripts/install-deps.sh
  * into tests/tools/node_modules), complete, and escaped. */
 #include <criterion/criterion.h>
+
+#include "fixture.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +16,7 @@ static catalog_t *cat;
 
 static void load(void)
 {
-    char d[512];
-    const char *root = getenv("DUPLA_SOURCE_ROOT");
-    snprintf(d, sizeof d, "%s/catalog", root ? root : ".");
-    err_t err;
-    cr_assert_eq(catalog_load_dir(d, &cat, &err), 0, "%s", err.log);
+    cat = fx_catalog();
 }
 
 static void unload(void)

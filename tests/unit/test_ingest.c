@@ -11,26 +11,21 @@
 #include "cli/commands.h"
 #include "dataset/dataset.h"
 #include "ingest/ingest.h"
+#include "fixture.h"
 #include "store/store.h"
 
-static char dir[64];
+static char dir[FX_DIR_MAX];
 static store_t *st;
 static catalog_t *cat;
 static const struct catalog_service *aar, *moms;
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/dupla-ingest-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char url[128];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    fx_tmpdir(dir, "ingest");
+    st = fx_store(dir, "t.db");
     err_t err;
-    cr_assert_eq(store_open(url, NULL, &st, &err), 0, "%s", err.detail);
     cr_assert_eq(dataset_migrate(st, &err), 0, "%s", err.detail);
-    char cdir[1024];
-    const char *root = getenv("DUPLA_SOURCE_ROOT");
-    snprintf(cdir, sizeof cdir, "%s/catalog", root ? root : ".");
-    cr_assert_eq(catalog_load_dir(cdir, &cat, &err), 0, "%s", err.detail);
+    cat = fx_catalog();
     aar = catalog_find(cat, STR("Aarsopgoerelse"));
     moms = catalog_find(cat, STR("Momsangivelse"));
 }
@@ -39,9 +34,7 @@ static void teardown(void)
 {
     catalog_free(cat);
     store_close(st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(dir);
 }
 
 TestSuite(ingest, .init = setup, .fini = teardown);

@@ -1,5 +1,7 @@
 /* Unit tests: store (the SQLite backend of the storage interface). */
 #include <criterion/criterion.h>
+
+#include "fixture.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(dir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);

@@ -2,6 +2,8 @@
  * deterministic generator, its identifiers, and that what it makes is
  * accepted by ingest and versions as intended). */
 #include <criterion/criterion.h>
+
+#include "fixture.h"
 #include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,9 +232,7 @@ Test(testdata, deliveries_ingest_cleanly_and_correct_as_new_versions)
     store_conn_put(c);
     catalog_free(cat);
     store_close(st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(dir);
 }
 
 static int cli(const char *a0, ...)
@@ -276,9 +276,7 @@ Test(testdata, the_command_writes_files_and_refuses_production)
     cr_assert_not_null(j);
     cr_assert_eq(json_array_size(json_object_get(j, "PersonCPRNummer")), 5);
     json_decref(j);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(dir);
 }
 
 static void count_loaded(void *cls, size_t i, const struct ingest_result *res)
@@ -313,7 +311,5 @@ Test(testdata, load_is_idempotent_and_refused_in_production)
     cr_assert_eq(n[1], TESTDATA_DELIVERIES, "the second load changes nothing");
     catalog_free(cat);
     store_close(st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(dir);
 }

@@ -1,5 +1,7 @@
 /* Unit tests: token (JWT issue and verification, key rotation, JWKS). */
 #include <criterion/criterion.h>
+
+#include "fixture.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +70,7 @@ static void teardown(void)
     identity_close(id);
     store_close(st);
     config_free(&cfg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    fx_rmtree(dir);
 }
 
 TestSuite(token, .init = setup, .fini = teardown);
