@@ -125,6 +125,7 @@ void page_begin(struct web_ctx *cx, const char *title)
         if (cx->actor.data_owner) {
             nav_link(h, "/gennemgang", "Til gennemgang", str_eq_cstr(path, "/gennemgang"));
             nav_link(h, "/organisationer", "Organisationer", str_eq_cstr(path, "/organisationer"));
+            nav_link(h, "/indsigt", "Indsigt", str_eq_cstr(path, "/indsigt"));
         }
         nav_link(h, "/udleveringer", "Udleveringer", str_eq_cstr(path, "/udleveringer"));
         HTML(h, "</ul></div></nav>");
