@@ -491,6 +491,34 @@ static void fields_text(html_t *h, const struct audit_row *r)
     }
 }
 
+/* A refusal's reason code (the data path's problem type) in Danish, or
+ * NULL for a code this page does not know. */
+static const char *reason_label(const char *code)
+{
+    static const char *const labels[][2] = {
+        {"agreement-expired", "aftalen er udløbet"},
+        {"agreement-malformed", "aftalehenvisningen er ugyldig"},
+        {"agreement-not-approved", "aftalen er ikke godkendt"},
+        {"agreement-not-found", "aftalen findes ikke"},
+        {"agreement-not-yet-active", "aftalen gælder endnu ikke"},
+        {"agreement-other-organisation", "aftalen tilhører en anden organisation"},
+        {"agreement-registry-unavailable", "aftaleregistret var ikke tilgængeligt"},
+        {"agreement-revoked", "aftalen er tilbagekaldt"},
+        {"agreement-suspended", "aftalen er suspenderet"},
+        {"agreement-terminated", "aftalen er opsagt"},
+        {"agreement-wrong-environment", "aftalen gælder et andet miljø"},
+        {"field-not-granted", "et felt uden for aftalen"},
+        {"service-not-granted", "tjenesten er ikke omfattet af aftalen"},
+        {"system-not-allowed", "systemet er ikke omfattet af aftalen"},
+        {"rate-limited", "for mange forespørgsler"},
+        {"service-window", "tjenesten var lukket"},
+    };
+    for (size_t i = 0; code && i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(code, labels[i][0]) == 0)
+            return labels[i][1];
+    return NULL;
+}
+
 static void outcome_text(html_t *h, const struct audit_row *r)
 {
     if (r->outcome == AUDIT_DISCLOSED) {
@@ -498,7 +526,11 @@ static void outcome_text(html_t *h, const struct audit_row *r)
         return;
     }
     HTML(h, "Afvist");
-    if (r->reason && r->reason[0]) {
+    const char *label = reason_label(r->reason);
+    if (label) {
+        HTML(h, ": ");
+        html_textc(h, label);
+    } else if (r->reason && r->reason[0]) {
         HTML(h, " (årsagskode ");
         html_textc(h, r->reason);
         HTML(h, ")");
@@ -559,15 +591,30 @@ static void results_table(struct web_ctx *cx, const struct search *s, const stru
     HTML(h, "</tbody></table></div>");
 }
 
-/* The organisation's name by CVR for the report ("" when unknown). */
-static const char *org_name(struct web_ctx *cx, const char *cvr)
+/* Organisations' names by CVR, remembered for one report (a report names
+ * few recipients, over many rows). */
+#define DISC_NAMES_MAX 32
+struct org_names {
+    size_t n, next;
+    char cvr[DISC_NAMES_MAX][CVR_LEN + 1];
+    char name[DISC_NAMES_MAX][IDENTITY_NAME_MAX + 1];
+};
+
+/* The organisation's name ("" when unknown); valid until the next call. */
+static const char *org_name(struct web_ctx *cx, struct org_names *c, const char *cvr)
 {
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->cvr[i], cvr) == 0)
+            return c->name[i];
     struct identity_org o;
     err_t e;
     err_clear(&e);
     if (identity_org_get(cx->w->deps.identity, str_from_cstr(cvr), &o, &e) != 0)
-        return "";
-    return web_cstr(cx->req, str_from_cstr(o.name));
+        o.name[0] = '\0';
+    size_t i = c->n < DISC_NAMES_MAX ? c->n++ : c->next++ % DISC_NAMES_MAX;
+    snprintf(c->cvr[i], sizeof c->cvr[i], "%s", cvr);
+    snprintf(c->name[i], sizeof c->name[i], "%s", o.name);
+    return c->name[i];
 }
 
 static void insight_report(struct web_ctx *cx, const struct search *s, const struct audit_page *p)
@@ -600,6 +647,7 @@ static void insight_report(struct web_ctx *cx, const struct search *s, const str
         HTML(h, "<p>Der er ingen udleveringer om nummeret i perioden.</p>");
         return;
     }
+    struct org_names names = {0};
     table_open(h, "Udleveringer om nummeret, nyeste først");
     HTML(h, "<th scope=\"col\">Tidspunkt (UTC)</th><th scope=\"col\">Modtager</th>"
             "<th scope=\"col\">Aftale (version)</th><th scope=\"col\">Formål</th>"
@@ -612,7 +660,7 @@ static void insight_report(struct web_ctx *cx, const struct search *s, const str
         HTML(h, "<tr><td>");
         html_textc(h, t);
         HTML(h, "</td><td>");
-        const char *name = org_name(cx, r->org_cvr);
+        const char *name = org_name(cx, &names, r->org_cvr);
         if (name[0]) {
             html_textc(h, name);
             HTML(h, ", ");
@@ -799,13 +847,14 @@ static int csv_list(buf_t *b, const str_t *v, size_t n, buf_t *tmp)
 }
 
 /* The insight report's row, in Danish, in the order of the page's table. */
-static int insight_csv_row(struct web_ctx *cx, const struct audit_row *r, buf_t *b, buf_t *tmp)
+static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const struct audit_row *r,
+                           buf_t *b, buf_t *tmp)
 {
     char t[32];
     web_time(r->time_ms, t);
     int rc = csv_cell(b, str_from_cstr(t));
     const str_t cells[] = {str_from_cstr(r->org_cvr),
-                           str_from_cstr(org_name(cx, r->org_cvr)),
+                           str_from_cstr(org_name(cx, names, r->org_cvr)),
                            str_from_cstr(r->agreement_id),
                            STR_NULL,
                            str_from_cstr(r->purpose ? r->purpose : "Ukendt"),
@@ -836,6 +885,7 @@ static int csv_build(struct web_ctx *cx, struct search *s, buf_t *b, err_t *err)
     web_t *w = cx->w;
     buf_t tmp;
     buf_init(&tmp, DISC_CSV_MAX);
+    struct org_names names = {0};
     int rc = s->view == VIEW_INSIGHT
                  ? buf_append_cstr(b, "Tidspunkt (UTC),Modtager (CVR),Modtager,Aftale,"
                                       "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Felter,"
@@ -851,8 +901,9 @@ static int csv_build(struct web_ctx *cx, struct search *s, buf_t *b, err_t *err)
                    : err_set(err, DUPLA_ENOMEM, "out of memory");
         for (size_t i = 0; rc == 0 && i < page.n; i++) {
             int wrc = ++rows > DISC_CSV_ROWS_MAX ? -1
-                      : s->view == VIEW_INSIGHT  ? insight_csv_row(cx, &page.rows[i], b, &tmp)
-                                                 : audit_row_csv(&page.rows[i], b);
+                      : s->view == VIEW_INSIGHT
+                          ? insight_csv_row(cx, &names, &page.rows[i], b, &tmp)
+                          : audit_row_csv(&page.rows[i], b);
             if (wrc) /* a writer fails only when the export is past its size */
                 rc = err_set(err, DUPLA_ELIMIT, "the export is past %d rows or %zu bytes",
                              DISC_CSV_ROWS_MAX, DISC_CSV_MAX);

@@ -250,6 +250,10 @@ Test(web_disclosure, search_by_organisation_agreement_service_and_time)
     cr_assert_eq(rows_of(s, dfv, path, 200), 2);
     cr_assert_eq(rows_of(s, dfv, "/udleveringer?tjeneste=Momsangivelse", 200), 1);
     cr_assert_eq(rows_of(s, dfv, "/udleveringer?udfald=afvist", 200), 1);
+    struct e2e_response r;
+    get(s, dfv, "/udleveringer?udfald=afvist", &r);
+    cr_assert(strstr(r.body, "Afvist: et felt uden for aftalen"), "the reason in Danish");
+    e2e_response_free(&r);
     today(day, sizeof day);
     snprintf(path, sizeof path, "/udleveringer?fra=%s&til=%s&antal=100", day, day);
     cr_assert_eq(rows_of(s, dfv, path, 200), 4 + N_PAGED, "til includes its day");
