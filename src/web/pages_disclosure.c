@@ -127,7 +127,9 @@ static const char *subject_number(struct web_ctx *cx, enum audit_subject_kind ki
 
 static void too_long(struct form_errors *fe, const char *field)
 {
-    form_error(fe, field, "Teksten er for lang (højst 64 tegn).");
+#define DISC_TEXT_(n) #n
+#define DISC_TEXT(n)  DISC_TEXT_(n)
+    form_error(fe, field, "Teksten er for lang (højst " DISC_TEXT(DISC_VALUE_MAX) " tegn).");
 }
 
 /* A date field; its day number into *days (0 and true when empty). */
@@ -198,15 +200,18 @@ static unsigned search_read(struct web_ctx *cx, enum view view, struct search *s
     s->to = param(cx, "til");
     s->rows = param(cx, "antal");
 
+    /* The recipient's form has no organisation field (it may still name its
+     * own in the URL): its message goes to the top only. */
+    const char *org_field = view == VIEW_OWN ? "" : "organisation";
     if (s->org.len > DISC_VALUE_MAX) {
-        too_long(fe, "organisation");
+        too_long(fe, org_field);
     } else if (s->org.len) {
         const char *msg;
         const char *n = subject_number(cx, AUDIT_SUBJECT_CVR, s->org, &msg);
         if (n)
             s->f.org_cvr = str_from_cstr(n);
         else
-            form_error(fe, "organisation", msg);
+            form_error(fe, org_field, msg);
     }
     if (s->agreement.len > DISC_VALUE_MAX) {
         too_long(fe, "aftale");
@@ -482,6 +487,22 @@ static void search_form(struct web_ctx *cx, const struct form_errors *fe, const 
     HTML(h, "\">Nulstil</a></form>");
 }
 
+/* A service: its Danish name from the catalogue and, when that differs,
+ * the path the API and the CSV use. */
+static void service_text(const struct web_ctx *cx, html_t *h, const char *path)
+{
+    const struct catalog_service *svc =
+        cx->w->deps.catalog ? catalog_find(cx->w->deps.catalog, str_from_cstr(path)) : NULL;
+    if (svc && svc->alias && svc->alias[0] && strcmp(svc->alias, path) != 0) {
+        html_textc(h, svc->alias);
+        HTML(h, " (");
+        html_textc(h, path);
+        HTML(h, ")");
+    } else {
+        html_textc(h, path);
+    }
+}
+
 static void fields_text(html_t *h, const struct audit_row *r)
 {
     for (size_t j = 0; j < r->n_fields; j++) {
@@ -576,7 +597,7 @@ static void results_table(struct web_ctx *cx, const struct search *s, const stru
             HTML(h, ")");
         }
         HTML(h, "</td><td>");
-        html_textc(h, r->service);
+        service_text(cx, h, r->service);
         HTML(h, "</td><td>");
         if (s->f.subject.len)
             html_text(h, s->f.subject);
@@ -676,7 +697,7 @@ static void insight_report(struct web_ctx *cx, const struct search *s, const str
         HTML(h, "</td><td>");
         html_textc(h, r->legal_basis ? r->legal_basis : "Ukendt");
         HTML(h, "</td><td>");
-        html_textc(h, r->service);
+        service_text(cx, h, r->service);
         HTML(h, "</td><td>");
         fields_text(h, r);
         HTML(h, "</td><td>");

@@ -470,6 +470,9 @@ Test(web_disclosure, invalid_inputs_are_400_with_the_message_at_the_field)
         {"/udleveringer?til=2026-13-01", "til", "Til-datoen findes ikke i kalenderen."},
         {"/udleveringer?fra=10-03-2026&til=01-03-2026", "til", "Til-datoen skal være samme dag"},
         {"/udleveringer?antal=7", "antal", "Vælg et antal rækker fra listen."},
+        {"/udleveringer?aftale=0123456789012345678901234567890123456789012345678901234567890123"
+         "4",
+         "aftale", "Teksten er for lang (højst 64 tegn)."},
         {"/udleveringer?efter=-4", "", "Henvisningen til næste side er ugyldig."},
         {"/udleveringer?hvem=alle", "", "ukendt oplysning (hvem)"},
         {"/udleveringer.csv?type=cpr&subjekt=12345", "subjekt", "CPR-nummeret skal være 10 cifre"},
@@ -504,6 +507,11 @@ Test(web_disclosure, invalid_inputs_are_400_with_the_message_at_the_field)
     cr_assert(!strstr(r.body, "<b>12"));
     e2e_response_free(&r);
     /* a recipient's own filters are checked as well */
+    get(s, a, "/udleveringer?organisation=1234", &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(strstr(r.body, "CVR-nummeret skal være 8 cifre"));
+    cr_assert(!strstr(r.body, "href=\"#organisation\""), "no link to a field the form lacks");
+    e2e_response_free(&r);
     get(s, a, "/udleveringer?fra=i%20gaar", &r);
     e2e_assert_status(s, &r, 400);
     cr_assert(strstr(r.body, "Skriv fra-datoen som dd-mm-åååå"));
