@@ -41,6 +41,8 @@
 #define DISC_CSV_MAX      ((size_t)64 << 20) /* bytes of one CSV export */
 #define DISC_CSV_ROWS_MAX 100000             /* entries in one CSV export */
 #define DISC_DAY_MS       86400000LL
+#define DISC_TEXT_(n)     #n
+#define DISC_TEXT(n)      DISC_TEXT_(n) /* a limit in a message */
 
 enum view { VIEW_OWN, VIEW_SEARCH, VIEW_INSIGHT };
 
@@ -127,8 +129,6 @@ static const char *subject_number(struct web_ctx *cx, enum audit_subject_kind ki
 
 static void too_long(struct form_errors *fe, const char *field)
 {
-#define DISC_TEXT_(n) #n
-#define DISC_TEXT(n)  DISC_TEXT_(n)
     form_error(fe, field, "Teksten er for lang (højst " DISC_TEXT(DISC_VALUE_MAX) " tegn).");
 }
 
@@ -797,6 +797,8 @@ static int begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx, boo
         return 1;
     }
     if (status == 400) {
+        if (fe->n == 0)
+            form_error(fe, "", refused);
         disclosures_page(cx, s, fe, NULL, false);
         *rc = web_reply_page(cx, 400);
         return 1;
