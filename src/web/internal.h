@@ -115,6 +115,7 @@ void web_time(int64_t ms, char out[32]);
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);
 
 /* A route for a page: GET and/or POST, form bodies allowed with POST. */

@@ -244,6 +244,7 @@ static int h_home(http_request_t *req, void *ctx, err_t *err)
     if (cx.actor.data_owner) {
         card(h, "/gennemgang", "Til gennemgang", "aftaler, der venter på dataejerens afgørelse");
         card(h, "/organisationer", "Organisationer", "tilslut en ny organisation");
+        card(h, "/indsigt", "Indsigt", "hvem der har fået data om en borger eller virksomhed");
     }
     card(h, "/udleveringer", "Udleveringer", "hvilke data der er udleveret");
     HTML(h, "</ul>");

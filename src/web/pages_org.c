@@ -1,7 +1,7 @@
 /*
  * pages_org.c: the organisation's users and roles, its systems and their
- * certificates, the data owner's onboarding of organisations, and the
- * disclosures page.
+ * certificates, and the data owner's onboarding of organisations (the
+ * disclosures are in pages_disclosure.c).
  *
  *   GET  /organisation              users and their roles
  *   POST /organisation/bruger       add a user (administrator): shows the one-time secret
@@ -13,7 +13,6 @@
  *   POST /systemer/certifikat/spaer revoke a certificate (sha256)
  *   GET  /organisationer            the organisations (data owner)
  *   POST /organisationer            onboard one (dataforvaltning): shows the one-time secret
- *   GET  /udleveringer              disclosures: one's own (administrator), all (data owner)
  *
  * The two posts that make a one-time secret answer with the page that shows
  * it (once, not stored, Cache-Control: no-store) instead of a redirect: the
@@ -22,8 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit/audit.h"
-#include "core/log.h"
 #include "core/rand.h"
 #include "pki/pki.h"
 #include "web/internal.h"
@@ -637,132 +634,6 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
-/* ---- disclosures ---- */
-
-static int h_disclosures(http_request_t *req, void *ctx, err_t *err)
-{
-    (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    html_t *h = &cx.h;
-    if (!cx.actor.data_owner && !is_admin(&cx)) {
-        int rc = web_reply_message(&cx, 403, "Ingen adgang",
-                                   "Kun organisationens administrator kan se udleveringer.");
-        web_end(&cx);
-        return rc;
-    }
-    struct audit_filter f = {.newest_first = true, .limit = AUDIT_PAGE_DEFAULT};
-    err_t e;
-    err_clear(&e);
-    struct audit_page page = {0};
-    int rc =
-        audit_filter_scope(cx.actor.data_owner ? AUDIT_VIEWER_DATA_OWNER : AUDIT_VIEWER_RECIPIENT,
-                           str_from_cstr(cx.org.cvr), &f, &e);
-    if (rc == 0)
-        rc = audit_query(w->deps.store, &f, NULL, http_req_arena(req), &page, &e);
-    page_begin(&cx, "Udleveringer");
-    if (rc != 0) {
-        log_warn("web: disclosures: %s", e.log);
-        page_notice(&cx, "warning", "Udleveringerne kunne ikke hentes lige nu.");
-    } else if (page.n == 0) {
-        HTML(h, "<p>Der er ingen udleveringer endnu.</p>");
-    } else {
-        HTML(h, "<p>De seneste udleveringer");
-        if (!cx.actor.data_owner)
-            HTML(h, " til organisationen");
-        HTML(h, ", nyeste først. <a href=\"/udleveringer.csv\">Hent som CSV</a>.</p><div "
-                "class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
-                "aria-label=\"Tabel, kan rulles\"><table "
-                "class=\"table\"><caption>Udleveringer</caption><thead><tr><th scope=\"col\">"
-                "Tidspunkt (UTC)</th><th scope=\"col\">Organisation</th><th scope=\"col\">"
-                "System</th><th scope=\"col\">Aftale</th><th scope=\"col\">Tjeneste</th>"
-                "<th scope=\"col\">Personer/virksomheder</th><th scope=\"col\">Felter</th>"
-                "<th scope=\"col\">Udfald</th></tr></thead><tbody>");
-        for (size_t i = 0; i < page.n; i++) {
-            const struct audit_row *r = &page.rows[i];
-            char t[32];
-            web_time(r->time_ms, t);
-            HTML(h, "<tr><td>");
-            html_textc(h, t);
-            HTML(h, "</td><td>");
-            html_textc(h, r->org_cvr);
-            HTML(h, "</td><td>");
-            html_textc(h, r->system_id);
-            HTML(h, "</td><td>");
-            html_textc(h, r->agreement_id);
-            HTML(h, "</td><td>");
-            html_textc(h, r->service);
-            HTML(h, "</td><td>");
-            html_int(h, (int64_t)r->n_subjects);
-            HTML(h, "</td><td>");
-            for (size_t j = 0; j < r->n_fields; j++) {
-                if (j)
-                    HTML(h, ", ");
-                html_text(h, r->fields[j]);
-            }
-            HTML(h, "</td><td>");
-            html_textc(h, r->outcome == AUDIT_DISCLOSED ? "Udleveret" : "Afvist");
-            HTML(h, "</td></tr>");
-        }
-        HTML(h, "</tbody></table></div>");
-    }
-    page_end(&cx);
-    rc = web_reply_page(&cx, 200);
-    web_end(&cx);
-    return rc;
-}
-
-/* GET /udleveringer.csv: the same entries (up to AUDIT_PAGE_MAX) as CSV. */
-static int h_disclosures_csv(http_request_t *req, void *ctx, err_t *err)
-{
-    (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    if (!cx.actor.data_owner && !is_admin(&cx)) {
-        int rc = web_reply_message(&cx, 403, "Ingen adgang",
-                                   "Kun organisationens administrator kan se udleveringer.");
-        web_end(&cx);
-        return rc;
-    }
-    struct audit_filter f = {.newest_first = true, .limit = AUDIT_PAGE_MAX};
-    struct audit_page page = {0};
-    err_t e;
-    err_clear(&e);
-    int rc =
-        audit_filter_scope(cx.actor.data_owner ? AUDIT_VIEWER_DATA_OWNER : AUDIT_VIEWER_RECIPIENT,
-                           str_from_cstr(cx.org.cvr), &f, &e);
-    if (rc == 0)
-        rc = audit_query(w->deps.store, &f, NULL, http_req_arena(req), &page, &e);
-    buf_t b;
-    buf_init(&b, WEB_ASSET_MAX);
-    if (rc == 0)
-        rc = audit_csv_header(&b);
-    for (size_t i = 0; rc == 0 && i < page.n; i++)
-        rc = audit_row_csv(&page.rows[i], &b);
-    if (rc != 0) {
-        log_warn("web: disclosures csv: %s", e.log);
-        buf_free(&b);
-        rc = web_reply_message(&cx, 500, "Udleveringer",
-                               "Udleveringerne kunne ikke hentes lige nu.");
-        web_end(&cx);
-        return rc;
-    }
-    web_security_headers(req);
-    http_reply_header(req, "Content-Disposition", "attachment; filename=\"udleveringer.csv\"");
-    rc = http_reply_data(req, 200, "text/csv; charset=utf-8", buf_str(&b));
-    buf_free(&b);
-    web_end(&cx);
-    return rc;
-}
-
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct {
@@ -778,8 +649,6 @@ int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_POST, "/systemer/spaer", h_systems},
         {HTTP_POST, "/systemer/certifikat/spaer", h_systems},
         {HTTP_GET | HTTP_POST, "/organisationer", h_orgs},
-        {HTTP_GET, "/udleveringer", h_disclosures},
-        {HTTP_GET, "/udleveringer.csv", h_disclosures_csv},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, WEB_FORM_MAX_BODY, err);

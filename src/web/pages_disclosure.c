@@ -1,0 +1,1010 @@
+/*
+ * pages_disclosure.c: the disclosure log in the self-service: what an
+ * organisation received, the data owner's search, and the citizen-insight
+ * report, each with a CSV export of exactly what was searched for.
+ *
+ *   GET /udleveringer        a recipient organisation's administrator: its own
+ *                            disclosures (aftale, tjeneste, udfald, fra, til);
+ *                            the data owner's dataforvaltning or operator: every
+ *                            entry, searched by organisation, aftale, subjekt+type,
+ *                            tjeneste, udfald, fra, til
+ *   GET /udleveringer.csv    the same search, every page, as CSV
+ *   GET /indsigt             the data owner's staff on a citizen's or company's
+ *                            behalf: who received data about one CPR/CVR/SE
+ *                            number (subjekt, type, fra, til), when, under which
+ *                            agreement, purpose, legal basis, which fields
+ *   GET /indsigt.csv         the same report as CSV
+ * Common: antal (rows per page: 10, 25, 50 or 100) and efter (the keyset
+ * cursor of "Næste side").
+ *
+ * The searches are GET forms (they change nothing, and a search can then be
+ * paged, linked and exported with the same query); the server never logs a
+ * query string, and the pages answer with Referrer-Policy: no-referrer.
+ * Every parameter is allow-listed per view; one a recipient may not use
+ * (subjekt, type) is refused with 403, and the organisation filter goes to
+ * audit_filter_scope, which refuses another organisation's CVR. Dates are
+ * typed as dd-mm-åååå (åååå-mm-dd is also taken); "til" includes its day.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "web/internal.h"
+#include "web/search.h"
+
+#define DISC_VALUE_MAX    64                 /* bytes of one search value */
+#define DISC_ROWS_DEFAULT 25                 /* rows per page on screen */
+#define DISC_ARENA_MAX    ((size_t)32 << 20) /* one page of rows from the log */
+#define DISC_CSV_MAX      ((size_t)64 << 20) /* bytes of one CSV export */
+#define DISC_CSV_ROWS_MAX 100000             /* entries in one CSV export */
+#define DISC_DAY_MS       86400000LL
+#define DISC_TEXT_(n)     #n
+#define DISC_TEXT(n)      DISC_TEXT_(n) /* a limit in a message */
+
+enum view { VIEW_OWN, VIEW_SEARCH, VIEW_INSIGHT };
+
+/* One search: what was typed (kept in the form, and in the paging and CSV
+ * links) and the filter made of it. */
+struct search {
+    enum view view;
+    str_t org, agreement, subject, kind, service, outcome, from, to, rows;
+    bool asked; /* the insight report: a number to answer for */
+    unsigned per_page;
+    struct audit_filter f;
+};
+
+static const char *const OWN_PARAMS[] = {"organisation", "aftale", "tjeneste", "udfald", "fra",
+                                         "til",          "antal",  "efter",    NULL};
+static const char *const SEARCH_PARAMS[] = {"organisation", "aftale", "subjekt", "type",
+                                            "tjeneste",     "udfald", "fra",     "til",
+                                            "antal",        "efter",  NULL};
+static const char *const INSIGHT_PARAMS[] = {"subjekt", "type",  "fra", "til",
+                                             "antal",   "efter", NULL};
+/* What only the data owner's staff may search by. */
+static const char *const STAFF_PARAMS[] = {"subjekt", "type", NULL};
+
+static const unsigned PER_PAGE[] = {10, 25, 50, 100};
+
+static bool in_list(const char *const *list, str_t name)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (str_eq_cstr(name, list[i]))
+            return true;
+    return false;
+}
+
+/* The data owner's dataforvaltning or operator (as the API's routes decide). */
+static bool is_staff(const struct web_ctx *cx)
+{
+    return cx->actor.data_owner && (identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING) ||
+                                    identity_actor_has(&cx->actor, ROLE_OPERATOR));
+}
+
+static bool is_recipient_admin(const struct web_ctx *cx)
+{
+    return !cx->actor.data_owner && identity_actor_has(&cx->actor, ROLE_ADMINISTRATOR) &&
+           cx->org.cvr[0];
+}
+
+/* ---- reading the search ---- */
+
+static str_t param(struct web_ctx *cx, const char *name)
+{
+    return str_trim(web_query(cx->req, name));
+}
+
+/* A number (CVR or the subject) by kind, into the request's arena. NULL
+ * with the message in *msg when it is not valid. */
+static const char *subject_number(struct web_ctx *cx, enum audit_subject_kind kind, str_t v,
+                                  const char **msg)
+{
+    char n[CPR_LEN + 1];
+    enum web_search_result r;
+    switch (kind) {
+    case AUDIT_SUBJECT_CPR:
+        r = web_search_cpr(v, n);
+        *msg = r == WEB_SEARCH_FORM ? "CPR-nummeret skal være 10 cifre, fx 010190-1234."
+                                    : "CPR-nummeret er ikke gyldigt: de første seks cifre skal "
+                                      "være en fødselsdato (ddmmåå).";
+        break;
+    case AUDIT_SUBJECT_CVR:
+        r = web_search_cvr(v, n);
+        *msg = r == WEB_SEARCH_FORM ? "CVR-nummeret skal være 8 cifre, fx 12345674."
+                                    : "CVR-nummeret er ikke gyldigt: kontrolcifferet passer ikke.";
+        break;
+    default:
+        r = web_search_se(v, n);
+        *msg = r == WEB_SEARCH_FORM ? "SE-nummeret skal være 8 cifre, fx 12345678."
+                                    : "SE-nummeret er ikke gyldigt: det kan ikke begynde med 0.";
+        break;
+    }
+    if (r != WEB_SEARCH_OK)
+        return NULL;
+    *msg = NULL;
+    return web_cstr(cx->req, str_from_cstr(n));
+}
+
+static void too_long(struct form_errors *fe, const char *field)
+{
+    form_error(fe, field, "Teksten er for lang (højst " DISC_TEXT(DISC_VALUE_MAX) " tegn).");
+}
+
+/* A date field; its day number into *days (0 and true when empty). */
+static bool date_field(struct form_errors *fe, const char *field, const char *which, str_t v,
+                       int32_t *days, bool *set)
+{
+    *set = false;
+    if (v.len == 0)
+        return true;
+    if (v.len > DISC_VALUE_MAX) {
+        too_long(fe, field);
+        return false;
+    }
+    enum web_search_result r = web_search_date(v, days);
+    if (r == WEB_SEARCH_FORM) {
+        form_error(fe, field,
+                   strcmp(which, "fra") == 0 ? "Skriv fra-datoen som dd-mm-åååå, fx 01-03-2026."
+                                             : "Skriv til-datoen som dd-mm-åååå, fx 31-03-2026.");
+        return false;
+    }
+    if (r == WEB_SEARCH_INVALID) {
+        form_error(fe, field,
+                   strcmp(which, "fra") == 0 ? "Fra-datoen findes ikke i kalenderen."
+                                             : "Til-datoen findes ikke i kalenderen.");
+        return false;
+    }
+    *set = true;
+    return true;
+}
+
+/* Reads the query into s. 0 when it can be searched, 400 with fe filled,
+ * or 403 when the user asked for something the role does not allow (msg). */
+static unsigned search_read(struct web_ctx *cx, enum view view, struct search *s,
+                            struct form_errors *fe, const char **refused)
+{
+    memset(s, 0, sizeof *s);
+    s->view = view;
+    s->f.newest_first = true;
+    const char *const *allowed = view == VIEW_OWN      ? OWN_PARAMS
+                                 : view == VIEW_SEARCH ? SEARCH_PARAMS
+                                                       : INSIGHT_PARAMS;
+    http_request_t *req = cx->req;
+    for (size_t i = 0; i < http_req_query_count(req); i++) {
+        str_t k, v;
+        http_req_query_at(req, i, &k, &v);
+        if (in_list(allowed, k))
+            continue;
+        if (view == VIEW_OWN && in_list(STAFF_PARAMS, k)) {
+            *refused = "Kun Skatteforvaltningens medarbejdere kan søge på et CPR-, CVR- eller "
+                       "SE-nummer.";
+            return 403;
+        }
+        str_t shown = str_sub(k, 0, 32);
+        form_error(fe, "",
+                   arena_printf(http_req_arena(req),
+                                "Søgningen indeholder en ukendt oplysning (%.*s). Start "
+                                "søgningen forfra.",
+                                STR_FMT(shown)));
+        return 400;
+    }
+    s->org = param(cx, "organisation");
+    s->agreement = param(cx, "aftale");
+    s->subject = param(cx, "subjekt");
+    s->kind = param(cx, "type");
+    s->service = param(cx, "tjeneste");
+    s->outcome = param(cx, "udfald");
+    s->from = param(cx, "fra");
+    s->to = param(cx, "til");
+    s->rows = param(cx, "antal");
+
+    /* The recipient's form has no organisation field (it may still name its
+     * own in the URL): its message goes to the top only. */
+    const char *org_field = view == VIEW_OWN ? "" : "organisation";
+    if (s->org.len > DISC_VALUE_MAX) {
+        too_long(fe, org_field);
+    } else if (s->org.len) {
+        const char *msg;
+        const char *n = subject_number(cx, AUDIT_SUBJECT_CVR, s->org, &msg);
+        if (n)
+            s->f.org_cvr = str_from_cstr(n);
+        else
+            form_error(fe, org_field, msg);
+    }
+    if (s->agreement.len > DISC_VALUE_MAX) {
+        too_long(fe, "aftale");
+    } else if (s->agreement.len) {
+        char id[AGREEMENT_ID_LEN + 1];
+        if (web_search_agreement_id(s->agreement, id) == WEB_SEARCH_OK)
+            s->f.agreement_id = str_from_cstr(web_cstr(req, str_from_cstr(id)));
+        else
+            form_error(fe, "aftale",
+                       "Aftalens id skal være 32 tegn med tallene 0-9 og bogstaverne a-f.");
+    }
+    if (view != VIEW_OWN) {
+        enum audit_subject_kind kind = AUDIT_SUBJECT_CPR;
+        bool kind_ok = true;
+        if (s->kind.len && audit_subject_kind_parse(s->kind, &kind) != 0) {
+            form_error(fe, "type", "Vælg CPR-nummer, CVR-nummer eller SE-nummer.");
+            kind_ok = false;
+        }
+        if (s->subject.len > DISC_VALUE_MAX) {
+            too_long(fe, "subjekt");
+        } else if (s->subject.len && kind_ok) {
+            const char *msg;
+            const char *n = subject_number(cx, kind, s->subject, &msg);
+            if (n) {
+                s->f.subject = str_from_cstr(n);
+                s->f.subject_kind = kind;
+                s->f.subject_kind_set = true;
+            } else {
+                form_error(fe, "subjekt", msg);
+            }
+        }
+        if (view == VIEW_INSIGHT) {
+            s->asked = http_req_query_count(req) > 0;
+            if (s->asked && s->subject.len == 0)
+                form_error(fe, "subjekt",
+                           "Skriv det CPR-, CVR- eller SE-nummer, rapporten "
+                           "gælder.");
+        }
+    }
+    if (s->service.len) {
+        if (!cx->w->deps.catalog || !catalog_find(cx->w->deps.catalog, s->service))
+            form_error(fe, "tjeneste", "Vælg en tjeneste fra listen.");
+        else
+            s->f.service = s->service;
+    }
+    if (s->outcome.len) {
+        if (str_eq_cstr(s->outcome, "udleveret")) {
+            s->f.outcome_set = true;
+            s->f.outcome = AUDIT_DISCLOSED;
+        } else if (str_eq_cstr(s->outcome, "afvist")) {
+            s->f.outcome_set = true;
+            s->f.outcome = AUDIT_REFUSED;
+        } else {
+            form_error(fe, "udfald", "Vælg et udfald fra listen.");
+        }
+    }
+    if (view == VIEW_INSIGHT) { /* who received data: disclosures only */
+        s->f.outcome_set = true;
+        s->f.outcome = AUDIT_DISCLOSED;
+    }
+    int32_t from = 0, to = 0;
+    bool from_set, to_set;
+    bool from_ok = date_field(fe, "fra", "fra", s->from, &from, &from_set);
+    bool to_ok = date_field(fe, "til", "til", s->to, &to, &to_set);
+    if (from_ok && to_ok && from_set && to_set && from > to)
+        form_error(fe, "til", "Til-datoen skal være samme dag som fra-datoen eller senere.");
+    if (from_set)
+        s->f.from_ms = (int64_t)from * DISC_DAY_MS;
+    if (to_set)
+        s->f.to_ms = ((int64_t)to + 1) * DISC_DAY_MS; /* to includes its day */
+    if (from_set && s->f.from_ms == 0)
+        s->f.from_ms = 1; /* 01-01-1970: 0 would mean no bound */
+    s->per_page = DISC_ROWS_DEFAULT;
+    if (s->rows.len) {
+        int64_t n = 0;
+        bool ok = str_to_int64(s->rows, &n) == 0;
+        size_t i = 0;
+        for (; ok && i < sizeof PER_PAGE / sizeof PER_PAGE[0] && PER_PAGE[i] != n; i++)
+            ;
+        if (!ok || i == sizeof PER_PAGE / sizeof PER_PAGE[0])
+            form_error(fe, "antal", "Vælg et antal rækker fra listen.");
+        else
+            s->per_page = (unsigned)n;
+    }
+    str_t after = param(cx, "efter");
+    if (after.len && (str_to_int64(after, &s->f.after) != 0 || s->f.after < 0))
+        form_error(fe, "", "Henvisningen til næste side er ugyldig. Start søgningen forfra.");
+    s->f.limit = s->per_page;
+    return fe->n ? 400 : 0;
+}
+
+/* Narrows s->f to what the user may see (audit's rule, the same as the
+ * API's). 0, or 403 with *refused set. */
+static unsigned search_scope(struct web_ctx *cx, struct search *s, const char **refused)
+{
+    enum audit_viewer viewer = s->view == VIEW_OWN       ? AUDIT_VIEWER_RECIPIENT
+                               : s->view == VIEW_INSIGHT ? AUDIT_VIEWER_SUBJECT
+                                                         : AUDIT_VIEWER_DATA_OWNER;
+    err_t e;
+    err_clear(&e);
+    int rc = audit_filter_scope(viewer, str_from_cstr(cx->org.cvr), &s->f, &e);
+    if (rc == 0)
+        return 0;
+    *refused = rc == DUPLA_EFORBIDDEN ? "En organisation kan kun se sine egne udleveringer."
+                                      : "Søgningen kunne ikke gennemføres.";
+    return rc == DUPLA_EFORBIDDEN ? 403 : 400;
+}
+
+/* The purpose and legal basis of an entry's agreement version, for the
+ * insight report (the page has decided who may ask). */
+static int lookup_basis(void *ctx, str_t id, int64_t version, arena_t *arena,
+                        struct audit_agreement_info *out, err_t *err)
+{
+    web_t *w = ctx;
+    char *purpose = NULL, *basis = NULL;
+    int rc = agreement_version_basis(w->deps.agreement, id, version, &purpose, &basis, err);
+    if (rc)
+        return rc;
+    out->purpose = arena_strdup(arena, str_from_cstr(purpose));
+    out->legal_basis = arena_strdup(arena, str_from_cstr(basis));
+    free(purpose);
+    free(basis);
+    if (!out->purpose || !out->legal_basis)
+        return err_set(err, DUPLA_ELIMIT, "the page is too large");
+    return 0;
+}
+
+static int search_query(web_t *w, const struct search *s, arena_t *arena, struct audit_page *page,
+                        err_t *err)
+{
+    struct audit_query_options opt = {.agreement_lookup = lookup_basis, .agreement_ctx = w};
+    return audit_query(w->deps.store, &s->f, s->view == VIEW_INSIGHT ? &opt : NULL, arena, page,
+                       err);
+}
+
+/* ---- the page ---- */
+
+/* The query string of s (what was typed) for a link, with efter=after when
+ * it is not 0; written as an attribute value after base. */
+static void search_link(html_t *h, const char *base, const struct search *s, int64_t after)
+{
+    static const char *const names[] = {"organisation", "aftale", "subjekt", "type", "tjeneste",
+                                        "udfald",       "fra",    "til",     "antal"};
+    const str_t values[] = {s->org,     s->agreement, s->subject, s->kind, s->service,
+                            s->outcome, s->from,      s->to,      s->rows};
+    html_attrc(h, base);
+    char sep = '?';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (values[i].len == 0)
+            continue;
+        if (sep == '?')
+            HTML(h, "?");
+        else
+            HTML(h, "&amp;");
+        sep = '&';
+        html_attrc(h, names[i]);
+        HTML(h, "=");
+        html_url(h, values[i]);
+    }
+    if (after) {
+        if (sep == '?')
+            HTML(h, "?efter=");
+        else
+            HTML(h, "&amp;efter=");
+        html_int(h, after);
+    }
+}
+
+/* A labelled select (the pattern of form_input: hint, error, kept value). */
+static void select_field(struct web_ctx *cx, const struct form_errors *fe, const char *name,
+                         const char *label, const char *const (*options)[2], size_t n, str_t value)
+{
+    html_t *h = &cx->h;
+    const char *msg = form_error_for(fe, name);
+    if (msg)
+        HTML(h, "<div class=\"form-group form-error\">");
+    else
+        HTML(h, "<div class=\"form-group\">");
+    HTML(h, "<label class=\"form-label\" for=\"");
+    html_attrc(h, name);
+    HTML(h, "\">");
+    html_textc(h, label);
+    HTML(h, "</label>");
+    if (msg) {
+        HTML(h, "<span class=\"form-error-message\" id=\"");
+        html_attrc(h, name);
+        HTML(h, "-error\"><span class=\"sr-only\">Fejl: </span>");
+        html_textc(h, msg);
+        HTML(h, "</span>");
+    }
+    HTML(h, "<select class=\"form-select\" id=\"");
+    html_attrc(h, name);
+    HTML(h, "\" name=\"");
+    html_attrc(h, name);
+    HTML(h, "\"");
+    if (msg) {
+        HTML(h, " aria-describedby=\"");
+        html_attrc(h, name);
+        HTML(h, "-error\" aria-invalid=\"true\"");
+    }
+    HTML(h, ">");
+    for (size_t i = 0; i < n; i++) {
+        HTML(h, "<option value=\"");
+        html_attrc(h, options[i][0]);
+        HTML(h, "\"");
+        if (str_eq_cstr(value, options[i][0]))
+            HTML(h, " selected");
+        HTML(h, ">");
+        html_textc(h, options[i][1]);
+        HTML(h, "</option>");
+    }
+    HTML(h, "</select></div>");
+}
+
+static void service_select(struct web_ctx *cx, const struct form_errors *fe, str_t value)
+{
+    const catalog_t *cat = cx->w->deps.catalog;
+    size_t n = cat ? catalog_count(cat) : 0;
+    const char *(*opts)[2] = arena_alloc(http_req_arena(cx->req), (n + 1) * sizeof *opts);
+    if (!opts)
+        return;
+    opts[0][0] = "";
+    opts[0][1] = "Alle tjenester";
+    for (size_t i = 0; i < n; i++) {
+        const struct catalog_service *svc = catalog_service_at(cat, i);
+        opts[i + 1][0] = svc->path;
+        opts[i + 1][1] = svc->alias && svc->alias[0] ? svc->alias : svc->path;
+    }
+    select_field(cx, fe, "tjeneste", "Tjeneste", (const char *const(*)[2])opts, n + 1, value);
+}
+
+static const char *const KIND_OPTIONS[][2] = {
+    {"cpr", "CPR-nummer (person)"}, {"cvr", "CVR-nummer (virksomhed)"}, {"se", "SE-nummer"}};
+static const char *const OUTCOME_OPTIONS[][2] = {
+    {"", "Alle"}, {"udleveret", "Udleveret"}, {"afvist", "Afvist"}};
+static const char *const ROWS_OPTIONS[][2] = {
+    {"10", "10"}, {"25", "25"}, {"50", "50"}, {"100", "100"}};
+
+static void search_form(struct web_ctx *cx, const struct form_errors *fe, const struct search *s)
+{
+    html_t *h = &cx->h;
+    const char *action = s->view == VIEW_INSIGHT ? "/indsigt" : "/udleveringer";
+    HTML(h, "<form method=\"get\" action=\"");
+    html_attrc(h, action);
+    HTML(h, "\" class=\"d-print-none\" novalidate><fieldset><legend class=\"h2\">");
+    html_textc(h, s->view == VIEW_INSIGHT ? "Hvem rapporten gælder" : "Afgræns søgningen");
+    HTML(h, "</legend>");
+    static const char DATE_HINT[] = "dd-mm-åååå, fx 01-03-2026";
+    if (s->view != VIEW_OWN) {
+        select_field(cx, fe, "type", "Type af nummer", KIND_OPTIONS, 3,
+                     s->kind.len ? s->kind : STR("cpr"));
+        form_input(cx, fe, "subjekt", "CPR-, CVR- eller SE-nummer", "text", s->subject,
+                   s->view == VIEW_INSIGHT ? "Personen eller virksomheden, rapporten gælder"
+                                           : "Kun udleveringer om denne person eller virksomhed");
+    }
+    if (s->view == VIEW_SEARCH)
+        form_input(cx, fe, "organisation", "Modtagende organisation (CVR-nummer)", "text", s->org,
+                   "8 cifre");
+    if (s->view != VIEW_INSIGHT) {
+        form_input(cx, fe, "aftale", "Aftalens id", "text", s->agreement,
+                   "32 tegn, som det står på aftalen");
+        service_select(cx, fe, s->service);
+        select_field(cx, fe, "udfald", "Udfald", OUTCOME_OPTIONS, 3, s->outcome);
+    }
+    form_input(cx, fe, "fra", "Fra og med dato", "text", s->from, DATE_HINT);
+    form_input(cx, fe, "til", "Til og med dato", "text", s->to, DATE_HINT);
+    select_field(cx, fe, "antal", "Rækker pr. side", ROWS_OPTIONS, 4,
+                 s->rows.len ? s->rows : STR("25"));
+    HTML(h, "</fieldset><button class=\"button button-primary\" type=\"submit\">");
+    html_textc(h, s->view == VIEW_INSIGHT ? "Lav rapport" : "Søg");
+    HTML(h, "</button> <a class=\"button button-secondary\" href=\"");
+    html_attrc(h, action);
+    HTML(h, "\">Nulstil</a></form>");
+}
+
+/* A service: its Danish name from the catalogue and, when that differs,
+ * the path the API and the CSV use. */
+static void service_text(const struct web_ctx *cx, html_t *h, const char *path)
+{
+    const struct catalog_service *svc =
+        cx->w->deps.catalog ? catalog_find(cx->w->deps.catalog, str_from_cstr(path)) : NULL;
+    if (svc && svc->alias && svc->alias[0] && strcmp(svc->alias, path) != 0) {
+        html_textc(h, svc->alias);
+        HTML(h, " (");
+        html_textc(h, path);
+        HTML(h, ")");
+    } else {
+        html_textc(h, path);
+    }
+}
+
+static void fields_text(html_t *h, const struct audit_row *r)
+{
+    for (size_t j = 0; j < r->n_fields; j++) {
+        if (j)
+            HTML(h, ", ");
+        html_text(h, r->fields[j]);
+    }
+}
+
+/* A refusal's reason code (the data path's problem type) in Danish, or
+ * NULL for a code this page does not know. */
+static const char *reason_label(const char *code)
+{
+    static const char *const labels[][2] = {
+        {"agreement-expired", "aftalen er udløbet"},
+        {"agreement-malformed", "aftalehenvisningen er ugyldig"},
+        {"agreement-not-approved", "aftalen er ikke godkendt"},
+        {"agreement-not-found", "aftalen findes ikke"},
+        {"agreement-not-yet-active", "aftalen gælder endnu ikke"},
+        {"agreement-other-organisation", "aftalen tilhører en anden organisation"},
+        {"agreement-registry-unavailable", "aftaleregistret var ikke tilgængeligt"},
+        {"agreement-revoked", "aftalen er tilbagekaldt"},
+        {"agreement-suspended", "aftalen er suspenderet"},
+        {"agreement-terminated", "aftalen er opsagt"},
+        {"agreement-wrong-environment", "aftalen gælder et andet miljø"},
+        {"field-not-granted", "et felt uden for aftalen"},
+        {"service-not-granted", "tjenesten er ikke omfattet af aftalen"},
+        {"system-not-allowed", "systemet er ikke omfattet af aftalen"},
+        {"rate-limited", "for mange forespørgsler"},
+        {"service-window", "tjenesten var lukket"},
+    };
+    for (size_t i = 0; code && i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(code, labels[i][0]) == 0)
+            return labels[i][1];
+    return NULL;
+}
+
+static void outcome_text(html_t *h, const struct audit_row *r)
+{
+    if (r->outcome == AUDIT_DISCLOSED) {
+        HTML(h, "Udleveret");
+        return;
+    }
+    HTML(h, "Afvist");
+    const char *label = reason_label(r->reason);
+    if (label) {
+        HTML(h, ": ");
+        html_textc(h, label);
+    } else if (r->reason && r->reason[0]) {
+        HTML(h, " (årsagskode ");
+        html_textc(h, r->reason);
+        HTML(h, ")");
+    }
+}
+
+static void table_open(html_t *h, const char *caption)
+{
+    HTML(h, "<div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
+            "aria-label=\"Tabel, kan rulles\"><table class=\"table\"><caption>");
+    html_textc(h, caption);
+    HTML(h, "</caption><thead><tr>");
+}
+
+static void results_table(struct web_ctx *cx, const struct search *s, const struct audit_page *p)
+{
+    html_t *h = &cx->h;
+    table_open(h, "Udleveringer, nyeste først");
+    HTML(h, "<th scope=\"col\">Tidspunkt (UTC)</th>");
+    if (s->view == VIEW_SEARCH)
+        HTML(h, "<th scope=\"col\">Organisation (CVR)</th>");
+    HTML(h, "<th scope=\"col\">System</th><th scope=\"col\">Aftale (version)</th>"
+            "<th scope=\"col\">Tjeneste</th><th scope=\"col\">");
+    html_textc(h, s->f.subject.len ? "Nummer" : "Personer/virksomheder");
+    HTML(h, "</th><th scope=\"col\">Felter</th><th scope=\"col\">Udfald</th></tr></thead><tbody>");
+    for (size_t i = 0; i < p->n; i++) {
+        const struct audit_row *r = &p->rows[i];
+        char t[32];
+        web_time(r->time_ms, t);
+        HTML(h, "<tr><td>");
+        html_textc(h, t);
+        HTML(h, "</td><td>");
+        if (s->view == VIEW_SEARCH) {
+            html_textc(h, r->org_cvr);
+            HTML(h, "</td><td>");
+        }
+        html_textc(h, r->system_id);
+        HTML(h, "</td><td>");
+        html_textc(h, r->agreement_id);
+        if (r->agreement_id[0]) {
+            HTML(h, " (");
+            html_int(h, r->agreement_version);
+            HTML(h, ")");
+        }
+        HTML(h, "</td><td>");
+        service_text(cx, h, r->service);
+        HTML(h, "</td><td>");
+        if (s->f.subject.len)
+            html_text(h, s->f.subject);
+        else
+            html_int(h, (int64_t)r->n_subjects);
+        HTML(h, "</td><td>");
+        fields_text(h, r);
+        HTML(h, "</td><td>");
+        outcome_text(h, r);
+        HTML(h, "</td></tr>");
+    }
+    HTML(h, "</tbody></table></div>");
+}
+
+/* Organisations' names by CVR, remembered for one report (a report names
+ * few recipients, over many rows). */
+#define DISC_NAMES_MAX 32
+struct org_names {
+    size_t n, next;
+    char cvr[DISC_NAMES_MAX][CVR_LEN + 1];
+    char name[DISC_NAMES_MAX][IDENTITY_NAME_MAX + 1];
+};
+
+/* The organisation's name ("" when unknown); valid until the next call. */
+static const char *org_name(struct web_ctx *cx, struct org_names *c, const char *cvr)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->cvr[i], cvr) == 0)
+            return c->name[i];
+    struct identity_org o;
+    err_t e;
+    err_clear(&e);
+    if (identity_org_get(cx->w->deps.identity, str_from_cstr(cvr), &o, &e) != 0)
+        o.name[0] = '\0';
+    size_t i = c->n < DISC_NAMES_MAX ? c->n++ : c->next++ % DISC_NAMES_MAX;
+    snprintf(c->cvr[i], sizeof c->cvr[i], "%s", cvr);
+    snprintf(c->name[i], sizeof c->name[i], "%s", o.name);
+    return c->name[i];
+}
+
+static void insight_report(struct web_ctx *cx, const struct search *s, const struct audit_page *p)
+{
+    html_t *h = &cx->h;
+    char now[32];
+    web_time(clock_now_ms(), now);
+    HTML(h, "<h2>Rapport</h2><dl><dt>Gælder</dt><dd>");
+    html_textc(h, s->f.subject_kind == AUDIT_SUBJECT_CPR   ? "CPR-nummer "
+                  : s->f.subject_kind == AUDIT_SUBJECT_CVR ? "CVR-nummer "
+                                                           : "SE-nummer ");
+    html_text(h, s->f.subject);
+    HTML(h, "</dd><dt>Periode</dt><dd>");
+    if (s->from.len || s->to.len) {
+        html_text(h, s->from.len ? s->from : STR("loggens begyndelse"));
+        HTML(h, " til og med ");
+        html_text(h, s->to.len ? s->to : STR("i dag"));
+    } else {
+        HTML(h, "Hele loggen");
+    }
+    HTML(h, "</dd><dt>Udarbejdet</dt><dd>");
+    html_textc(h, now);
+    HTML(h, " (UTC) af ");
+    html_textc(h, cx->actor.username);
+    HTML(h, "</dd></dl><p>Rapporten viser hver gang oplysninger om nummeret er udleveret til en "
+            "organisation: hvornår, efter hvilken aftale og med hvilket formål og retsgrundlag, "
+            "og hvilke felter. Afviste forespørgsler og andre personer eller virksomheder i de "
+            "samme udleveringer er ikke med.</p>");
+    if (p->n == 0) {
+        HTML(h, "<p>Der er ingen udleveringer om nummeret i perioden.</p>");
+        return;
+    }
+    struct org_names names = {0};
+    table_open(h, "Udleveringer om nummeret, nyeste først");
+    HTML(h, "<th scope=\"col\">Tidspunkt (UTC)</th><th scope=\"col\">Modtager</th>"
+            "<th scope=\"col\">Aftale (version)</th><th scope=\"col\">Formål</th>"
+            "<th scope=\"col\">Retsgrundlag</th><th scope=\"col\">Tjeneste</th>"
+            "<th scope=\"col\">Felter</th><th scope=\"col\">Perioder</th></tr></thead><tbody>");
+    for (size_t i = 0; i < p->n; i++) {
+        const struct audit_row *r = &p->rows[i];
+        char t[32];
+        web_time(r->time_ms, t);
+        HTML(h, "<tr><td>");
+        html_textc(h, t);
+        HTML(h, "</td><td>");
+        const char *name = org_name(cx, &names, r->org_cvr);
+        if (name[0]) {
+            html_textc(h, name);
+            HTML(h, ", ");
+        }
+        HTML(h, "CVR ");
+        html_textc(h, r->org_cvr);
+        HTML(h, "</td><td>");
+        html_textc(h, r->agreement_id);
+        HTML(h, " (");
+        html_int(h, r->agreement_version);
+        HTML(h, ")</td><td>");
+        html_textc(h, r->purpose ? r->purpose : "Ukendt");
+        HTML(h, "</td><td>");
+        html_textc(h, r->legal_basis ? r->legal_basis : "Ukendt");
+        HTML(h, "</td><td>");
+        service_text(cx, h, r->service);
+        HTML(h, "</td><td>");
+        fields_text(h, r);
+        HTML(h, "</td><td>");
+        for (size_t j = 0; j < r->n_periods; j++) {
+            if (j)
+                HTML(h, ", ");
+            html_text(h, r->periods[j]);
+        }
+        HTML(h, "</td></tr>");
+    }
+    HTML(h, "</tbody></table></div>");
+}
+
+/* The whole page: form, errors or results, paging and the CSV link. */
+static void disclosures_page(struct web_ctx *cx, const struct search *s,
+                             const struct form_errors *fe, const struct audit_page *p, bool failed)
+{
+    html_t *h = &cx->h;
+    page_begin(cx, s->view == VIEW_INSIGHT  ? "Indsigt: hvem har fået data"
+                   : s->view == VIEW_SEARCH ? "Søg i udleveringer"
+                                            : "Udleveringer");
+    page_error_summary(cx, fe);
+    if (s->view == VIEW_OWN)
+        HTML(h, "<p>Oplysninger, som organisationens systemer har fået udleveret, og "
+                "forespørgsler der er afvist.</p>");
+    else if (s->view == VIEW_INSIGHT)
+        HTML(h, "<p class=\"d-print-none\">Til en borgers eller virksomheds spørgsmål om, hvem "
+                "der har fået oplysninger om dem. Rapporten kan udskrives med browserens "
+                "udskriftsfunktion; søgeformularen kommer ikke med.</p>");
+    search_form(cx, fe, s);
+    if (failed)
+        page_notice(cx, "warning", "Udleveringerne kunne ikke hentes lige nu. Prøv igen senere.");
+    if (!p) {
+        page_end(cx);
+        return;
+    }
+    const char *csv = s->view == VIEW_INSIGHT ? "/indsigt.csv" : "/udleveringer.csv";
+    if (s->view == VIEW_INSIGHT)
+        insight_report(cx, s, p);
+    else if (p->n == 0)
+        HTML(h, "<p>Ingen udleveringer passer til søgningen.</p>");
+    else
+        results_table(cx, s, p);
+    if (p->n || s->f.after) {
+        HTML(h, "<nav class=\"d-print-none\" aria-label=\"Sider\"><ul class=\"nobullet-list\">");
+        if (s->f.after) {
+            HTML(h, "<li><a href=\"");
+            search_link(h, s->view == VIEW_INSIGHT ? "/indsigt" : "/udleveringer", s, 0);
+            HTML(h, "\">Første side</a></li>");
+        }
+        if (p->next) {
+            HTML(h, "<li><a href=\"");
+            search_link(h, s->view == VIEW_INSIGHT ? "/indsigt" : "/udleveringer", s, p->next);
+            HTML(h, "\">Næste side</a></li>");
+        }
+        if (p->n) {
+            HTML(h, "<li><a href=\"");
+            search_link(h, csv, s, 0);
+            HTML(h, "\">Hent hele søgeresultatet som CSV</a></li>");
+        }
+        HTML(h, "</ul></nav>");
+    }
+    page_end(cx);
+}
+
+/* Starts a disclosure page: login, the role for view (403 page otherwise),
+ * the search read and scoped. Returns 0 to go on, 1 when it has answered
+ * (the reply's status in *rc). */
+static int begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx, bool insight,
+                          struct search *s, struct form_errors *fe, int *rc)
+{
+    *rc = 0;
+    if (web_begin_or_reply(w, req, cx))
+        return 1;
+    enum view view;
+    if (insight && is_staff(cx))
+        view = VIEW_INSIGHT;
+    else if (!insight && is_staff(cx))
+        view = VIEW_SEARCH;
+    else if (!insight && is_recipient_admin(cx))
+        view = VIEW_OWN;
+    else {
+        *rc = web_reply_message(
+            cx, 403, "Ingen adgang",
+            insight ? "Kun Skatteforvaltningens dataforvaltning og drift kan lave en "
+                      "indsigtsrapport."
+                    : "Kun organisationens administrator og Skatteforvaltningens dataforvaltning "
+                      "og drift kan se udleveringer.");
+        return 1;
+    }
+    const char *refused = NULL;
+    unsigned status = search_read(cx, view, s, fe, &refused);
+    if (status == 0 && (view != VIEW_INSIGHT || s->asked))
+        status = search_scope(cx, s, &refused);
+    if (status == 403) {
+        *rc = web_reply_message(cx, 403, "Ingen adgang", refused);
+        return 1;
+    }
+    if (status == 400) {
+        if (fe->n == 0)
+            form_error(fe, "", refused);
+        disclosures_page(cx, s, fe, NULL, false);
+        *rc = web_reply_page(cx, 400);
+        return 1;
+    }
+    return 0;
+}
+
+static int h_page(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    web_t *w = ctx;
+    struct web_ctx cx;
+    struct search s;
+    struct form_errors fe = {0};
+    int rc;
+    bool insight = str_has_prefix(http_req_path(req), STR("/indsigt"));
+    if (begin_or_reply(w, req, &cx, insight, &s, &fe, &rc)) {
+        web_end(&cx);
+        return rc;
+    }
+    if (s.view == VIEW_INSIGHT && !s.asked) {
+        disclosures_page(&cx, &s, &fe, NULL, false);
+        rc = web_reply_page(&cx, 200);
+        web_end(&cx);
+        return rc;
+    }
+    arena_t *arena = arena_new(DISC_ARENA_MAX);
+    struct audit_page page = {0};
+    err_t e;
+    err_clear(&e);
+    int qrc =
+        arena ? search_query(w, &s, arena, &page, &e) : err_set(&e, DUPLA_ENOMEM, "out of memory");
+    if (qrc != 0)
+        log_warn("web: disclosures: %s", e.log);
+    disclosures_page(&cx, &s, &fe, qrc == 0 ? &page : NULL, qrc != 0);
+    rc = web_reply_page(&cx, qrc == 0 ? 200 : 500);
+    arena_free(arena);
+    web_end(&cx);
+    return rc;
+}
+
+/* ---- CSV ---- */
+
+/* One cell (RFC 4180), a leading = + - @ defused with a ' as audit's
+ * writer does. */
+static int csv_cell(buf_t *b, str_t s)
+{
+    bool formula = s.len && strchr("=+-@", s.ptr[0]) != NULL;
+    int rc = buf_append(b, "\"", 1);
+    if (!rc && formula)
+        rc = buf_append(b, "'", 1);
+    for (size_t i = 0, from = 0; !rc && i <= s.len; i++)
+        if (i == s.len || s.ptr[i] == '"') {
+            rc = buf_append(b, s.ptr + from, i - from);
+            if (!rc && i < s.len)
+                rc = buf_append(b, "\"\"", 2);
+            from = i + 1;
+        }
+    return rc ? rc : buf_append(b, "\"", 1);
+}
+
+static int csv_list(buf_t *b, const str_t *v, size_t n, buf_t *tmp)
+{
+    buf_reset(tmp);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = buf_printf(tmp, "%s%.*s", i ? ";" : "", STR_FMT(v[i]));
+    return rc ? rc : csv_cell(b, buf_str(tmp));
+}
+
+/* The insight report's row, in Danish, in the order of the page's table. */
+static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const struct audit_row *r,
+                           buf_t *b, buf_t *tmp)
+{
+    char t[32];
+    web_time(r->time_ms, t);
+    int rc = csv_cell(b, str_from_cstr(t));
+    const str_t cells[] = {str_from_cstr(r->org_cvr),
+                           str_from_cstr(org_name(cx, names, r->org_cvr)),
+                           str_from_cstr(r->agreement_id),
+                           STR_NULL,
+                           str_from_cstr(r->purpose ? r->purpose : "Ukendt"),
+                           str_from_cstr(r->legal_basis ? r->legal_basis : "Ukendt"),
+                           str_from_cstr(r->service)};
+    for (size_t i = 0; !rc && i < sizeof cells / sizeof cells[0]; i++) {
+        rc = buf_append(b, ",", 1);
+        if (!rc && i == 3)
+            rc = buf_printf(b, "%lld", (long long)r->agreement_version);
+        else if (!rc)
+            rc = csv_cell(b, cells[i]);
+    }
+    if (!rc)
+        rc = buf_append(b, ",", 1);
+    if (!rc)
+        rc = csv_list(b, r->fields, r->n_fields, tmp);
+    if (!rc)
+        rc = buf_append(b, ",", 1);
+    if (!rc)
+        rc = csv_list(b, r->periods, r->n_periods, tmp);
+    return rc ? rc : buf_append(b, "\r\n", 2);
+}
+
+/* Every page of the search into b. 0, DUPLA_ELIMIT past the export's
+ * limits, or the query's error. */
+static int csv_build(struct web_ctx *cx, struct search *s, buf_t *b, err_t *err)
+{
+    web_t *w = cx->w;
+    buf_t tmp;
+    buf_init(&tmp, DISC_CSV_MAX);
+    struct org_names names = {0};
+    int rc = s->view == VIEW_INSIGHT
+                 ? buf_append_cstr(b, "Tidspunkt (UTC),Modtager (CVR),Modtager,Aftale,"
+                                      "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Felter,"
+                                      "Perioder\r\n")
+                 : audit_csv_header(b);
+    s->f.limit = AUDIT_PAGE_MAX;
+    s->f.after = 0;
+    size_t rows = 0;
+    while (rc == 0) {
+        arena_t *arena = arena_new(DISC_ARENA_MAX);
+        struct audit_page page = {0};
+        rc = arena ? search_query(w, s, arena, &page, err)
+                   : err_set(err, DUPLA_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == 0 && i < page.n; i++) {
+            int wrc = ++rows > DISC_CSV_ROWS_MAX ? -1
+                      : s->view == VIEW_INSIGHT
+                          ? insight_csv_row(cx, &names, &page.rows[i], b, &tmp)
+                          : audit_row_csv(&page.rows[i], b);
+            if (wrc) /* a writer fails only when the export is past its size */
+                rc = err_set(err, DUPLA_ELIMIT, "the export is past %d rows or %zu bytes",
+                             DISC_CSV_ROWS_MAX, DISC_CSV_MAX);
+        }
+        int64_t next = page.next;
+        arena_free(arena);
+        if (rc || next == 0)
+            break;
+        s->f.after = next;
+    }
+    buf_free(&tmp);
+    return rc;
+}
+
+static int h_csv(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    web_t *w = ctx;
+    struct web_ctx cx;
+    struct search s;
+    struct form_errors fe = {0};
+    int rc;
+    bool insight = str_has_prefix(http_req_path(req), STR("/indsigt"));
+    if (begin_or_reply(w, req, &cx, insight, &s, &fe, &rc)) {
+        web_end(&cx);
+        return rc;
+    }
+    if (s.view == VIEW_INSIGHT && !s.asked) {
+        form_error(&fe, "subjekt", "Skriv det CPR-, CVR- eller SE-nummer, rapporten gælder.");
+        disclosures_page(&cx, &s, &fe, NULL, false);
+        rc = web_reply_page(&cx, 400);
+        web_end(&cx);
+        return rc;
+    }
+    buf_t b;
+    buf_init(&b, DISC_CSV_MAX);
+    err_t e;
+    err_clear(&e);
+    rc = csv_build(&cx, &s, &b, &e);
+    if (rc != 0) {
+        buf_free(&b);
+        if (rc == DUPLA_ELIMIT) {
+            rc = web_reply_message(&cx, 400, "For mange udleveringer",
+                                   "Søgningen giver for mange rækker til én CSV-fil. Afgræns "
+                                   "den, fx med datoer, og hent den i dele.");
+        } else {
+            log_warn("web: disclosures csv: %s", e.log);
+            rc = web_reply_message(&cx, 500, "Udleveringer",
+                                   "Udleveringerne kunne ikke hentes lige nu. Prøv igen senere.");
+        }
+        web_end(&cx);
+        return rc;
+    }
+    web_security_headers(req);
+    http_reply_header(req, "Content-Disposition",
+                      insight ? "attachment; filename=\"indsigt.csv\""
+                              : "attachment; filename=\"udleveringer.csv\"");
+    rc = http_reply_data(req, 200, "text/csv; charset=utf-8", buf_str(&b));
+    buf_free(&b);
+    web_end(&cx);
+    return rc;
+}
+
+int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err)
+{
+    static const struct {
+        const char *path;
+        http_handler_fn fn;
+    } r[] = {
+        {"/udleveringer", h_page},
+        {"/udleveringer.csv", h_csv},
+        {"/indsigt", h_page},
+        {"/indsigt.csv", h_csv},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        int rc = web_route(srv, HTTP_GET, r[i].path, r[i].fn, w, 0, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
