@@ -13,36 +13,9 @@
 
 /* ---- CSV ---- */
 
-/* One cell, quoted when it needs to be; a leading = + - @ (a spreadsheet
- * formula) is defused with a '. */
-static int csv_cell(buf_t *b, str_t s)
-{
-    bool quote = false, formula = s.len && strchr("=+-@", s.ptr[0]) != NULL;
-    for (size_t i = 0; i < s.len; i++)
-        if (s.ptr[i] == '"' || s.ptr[i] == ',' || s.ptr[i] == '\n' || s.ptr[i] == '\r' ||
-            s.ptr[i] == ';')
-            quote = true;
-    int rc = 0;
-    if (quote)
-        rc = buf_append(b, "\"", 1);
-    if (!rc && formula)
-        rc = buf_append(b, "'", 1);
-    for (size_t i = 0, from = 0; !rc && i <= s.len; i++) {
-        if (i == s.len || s.ptr[i] == '"') {
-            rc = buf_append(b, s.ptr + from, i - from);
-            if (!rc && i < s.len)
-                rc = buf_append(b, "\"\"", 2);
-            from = i + 1;
-        }
-    }
-    if (!rc && quote)
-        rc = buf_append(b, "\"", 1);
-    return rc;
-}
-
 static int csv_cstr(buf_t *b, const char *s)
 {
-    return csv_cell(b, str_from_cstr(s));
+    return buf_append_csv_cell(b, str_from_cstr(s));
 }
 
 /* A list joined with ';' into one cell (built in tmp, then quoted). */
@@ -58,7 +31,7 @@ static int csv_list(buf_t *b, const str_t *v, size_t n)
             rc = buf_append_str(&tmp, v[i]);
     }
     if (!rc)
-        rc = csv_cell(b, buf_str(&tmp));
+        rc = buf_append_csv_cell(b, buf_str(&tmp));
     buf_free(&tmp);
     return rc;
 }
@@ -72,7 +45,7 @@ static int csv_subjects(buf_t *b, const struct audit_subject *v, size_t n)
         rc = buf_printf(&tmp, "%s%s:%.*s", i ? ";" : "", audit_subject_kind_name(v[i].kind),
                         STR_FMT(v[i].id));
     if (!rc)
-        rc = csv_cell(b, buf_str(&tmp));
+        rc = buf_append_csv_cell(b, buf_str(&tmp));
     buf_free(&tmp);
     return rc;
 }

@@ -229,3 +229,25 @@ str_t buf_str(const buf_t *b)
 {
     return (str_t){b->data ? b->data : "", b->len};
 }
+
+int buf_append_csv_cell(buf_t *b, str_t s)
+{
+    bool quote = false, formula = s.len && strchr("=+-@", s.ptr[0]) != NULL;
+    for (size_t i = 0; i < s.len && !quote; i++)
+        quote = s.ptr[i] == '"' || s.ptr[i] == ',' || s.ptr[i] == '\n' || s.ptr[i] == '\r' ||
+                s.ptr[i] == ';';
+    int rc = quote ? buf_append(b, "\"", 1) : 0;
+    if (!rc && formula)
+        rc = buf_append(b, "'", 1);
+    for (size_t i = 0, from = 0; !rc && i <= s.len; i++) {
+        if (i == s.len || s.ptr[i] == '"') {
+            rc = buf_append(b, s.ptr + from, i - from);
+            if (!rc && i < s.len)
+                rc = buf_append(b, "\"\"", 2);
+            from = i + 1;
+        }
+    }
+    if (!rc && quote)
+        rc = buf_append(b, "\"", 1);
+    return rc;
+}

@@ -34,6 +34,11 @@ int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
  * are replaced by U+FFFD so that the output is always valid JSON. */
 int buf_append_json_string(buf_t *b, str_t s);
 
+/* One CSV cell (RFC 4180): quoted when it holds " , ; CR or LF (quotes
+ * doubled); a leading = + - @, which a spreadsheet would run as a formula,
+ * is defused with a '. */
+int buf_append_csv_cell(buf_t *b, str_t s);
+
 /* Appends s escaped for HTML and XML text and quoted attribute values
  * (& < > " ' as entities). Invalid UTF-8 bytes become U+FFFD and control
  * characters XML 1.0 does not allow are dropped, so the output is always

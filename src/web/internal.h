@@ -105,6 +105,11 @@ void form_input(struct web_ctx *cx, const struct form_errors *fe, const char *na
                 const char *label, const char *type, str_t value, const char *hint);
 void form_textarea(struct web_ctx *cx, const struct form_errors *fe, const char *name,
                    const char *label, str_t value, const char *hint);
+/* A labelled select of n (value, text) options, value selected, with its
+ * error message and hint like form_input. */
+void form_select(struct web_ctx *cx, const struct form_errors *fe, const char *name,
+                 const char *label, const char *const (*options)[2], size_t n, str_t value,
+                 const char *hint);
 /* Danish texts. */
 const char *web_role_label(unsigned role);
 const char *web_state_label(const char *state);

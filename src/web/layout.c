@@ -355,6 +355,33 @@ void form_textarea(struct web_ctx *cx, const struct form_errors *fe, const char 
     HTML(h, "</textarea></div>");
 }
 
+void form_select(struct web_ctx *cx, const struct form_errors *fe, const char *name,
+                 const char *label, const char *const (*options)[2], size_t n, str_t value,
+                 const char *hint)
+{
+    html_t *h = &cx->h;
+    const char *msg = form_error_for(fe, name);
+    field_open(h, name, label, msg, hint);
+    HTML(h, "<select class=\"form-select\" id=\"");
+    html_attrc(h, name);
+    HTML(h, "\" name=\"");
+    html_attrc(h, name);
+    HTML(h, "\"");
+    described_by(h, name, msg, hint);
+    HTML(h, ">");
+    for (size_t i = 0; i < n; i++) {
+        HTML(h, "<option value=\"");
+        html_attrc(h, options[i][0]);
+        HTML(h, "\"");
+        if (str_eq_cstr(value, options[i][0]))
+            HTML(h, " selected");
+        HTML(h, ">");
+        html_textc(h, options[i][1]);
+        HTML(h, "</option>");
+    }
+    HTML(h, "</select></div>");
+}
+
 const char *web_role_label(unsigned role)
 {
     switch (role) {

@@ -380,52 +380,6 @@ static void search_link(html_t *h, const char *base, const struct search *s, int
     }
 }
 
-/* A labelled select (the pattern of form_input: hint, error, kept value). */
-static void select_field(struct web_ctx *cx, const struct form_errors *fe, const char *name,
-                         const char *label, const char *const (*options)[2], size_t n, str_t value)
-{
-    html_t *h = &cx->h;
-    const char *msg = form_error_for(fe, name);
-    if (msg)
-        HTML(h, "<div class=\"form-group form-error\">");
-    else
-        HTML(h, "<div class=\"form-group\">");
-    HTML(h, "<label class=\"form-label\" for=\"");
-    html_attrc(h, name);
-    HTML(h, "\">");
-    html_textc(h, label);
-    HTML(h, "</label>");
-    if (msg) {
-        HTML(h, "<span class=\"form-error-message\" id=\"");
-        html_attrc(h, name);
-        HTML(h, "-error\"><span class=\"sr-only\">Fejl: </span>");
-        html_textc(h, msg);
-        HTML(h, "</span>");
-    }
-    HTML(h, "<select class=\"form-select\" id=\"");
-    html_attrc(h, name);
-    HTML(h, "\" name=\"");
-    html_attrc(h, name);
-    HTML(h, "\"");
-    if (msg) {
-        HTML(h, " aria-describedby=\"");
-        html_attrc(h, name);
-        HTML(h, "-error\" aria-invalid=\"true\"");
-    }
-    HTML(h, ">");
-    for (size_t i = 0; i < n; i++) {
-        HTML(h, "<option value=\"");
-        html_attrc(h, options[i][0]);
-        HTML(h, "\"");
-        if (str_eq_cstr(value, options[i][0]))
-            HTML(h, " selected");
-        HTML(h, ">");
-        html_textc(h, options[i][1]);
-        HTML(h, "</option>");
-    }
-    HTML(h, "</select></div>");
-}
-
 static void service_select(struct web_ctx *cx, const struct form_errors *fe, str_t value)
 {
     const catalog_t *cat = cx->w->deps.catalog;
@@ -440,7 +394,7 @@ static void service_select(struct web_ctx *cx, const struct form_errors *fe, str
         opts[i + 1][0] = svc->path;
         opts[i + 1][1] = svc->alias && svc->alias[0] ? svc->alias : svc->path;
     }
-    select_field(cx, fe, "tjeneste", "Tjeneste", (const char *const(*)[2])opts, n + 1, value);
+    form_select(cx, fe, "tjeneste", "Tjeneste", (const char *const(*)[2])opts, n + 1, value, NULL);
 }
 
 static const char *const KIND_OPTIONS[][2] = {
@@ -461,8 +415,8 @@ static void search_form(struct web_ctx *cx, const struct form_errors *fe, const 
     HTML(h, "</legend>");
     static const char DATE_HINT[] = "dd-mm-åååå, fx 01-03-2026";
     if (s->view != VIEW_OWN) {
-        select_field(cx, fe, "type", "Type af nummer", KIND_OPTIONS, 3,
-                     s->kind.len ? s->kind : STR("cpr"));
+        form_select(cx, fe, "type", "Type af nummer", KIND_OPTIONS, 3,
+                    s->kind.len ? s->kind : STR("cpr"), NULL);
         form_input(cx, fe, "subjekt", "CPR-, CVR- eller SE-nummer", "text", s->subject,
                    s->view == VIEW_INSIGHT ? "Personen eller virksomheden, rapporten gælder"
                                            : "Kun udleveringer om denne person eller virksomhed");
@@ -474,12 +428,12 @@ static void search_form(struct web_ctx *cx, const struct form_errors *fe, const 
         form_input(cx, fe, "aftale", "Aftalens id", "text", s->agreement,
                    "32 tegn, som det står på aftalen");
         service_select(cx, fe, s->service);
-        select_field(cx, fe, "udfald", "Udfald", OUTCOME_OPTIONS, 3, s->outcome);
+        form_select(cx, fe, "udfald", "Udfald", OUTCOME_OPTIONS, 3, s->outcome, NULL);
     }
     form_input(cx, fe, "fra", "Fra og med dato", "text", s->from, DATE_HINT);
     form_input(cx, fe, "til", "Til og med dato", "text", s->to, DATE_HINT);
-    select_field(cx, fe, "antal", "Rækker pr. side", ROWS_OPTIONS, 4,
-                 s->rows.len ? s->rows : STR("25"));
+    form_select(cx, fe, "antal", "Rækker pr. side", ROWS_OPTIONS, 4,
+                s->rows.len ? s->rows : STR("25"), NULL);
     HTML(h, "</fieldset><button class=\"button button-primary\" type=\"submit\">");
     html_textc(h, s->view == VIEW_INSIGHT ? "Lav rapport" : "Søg");
     HTML(h, "</button> <a class=\"button button-secondary\" href=\"");
@@ -842,31 +796,13 @@ static int h_page(http_request_t *req, void *ctx, err_t *err)
 
 /* ---- CSV ---- */
 
-/* One cell (RFC 4180), a leading = + - @ defused with a ' as audit's
- * writer does. */
-static int csv_cell(buf_t *b, str_t s)
-{
-    bool formula = s.len && strchr("=+-@", s.ptr[0]) != NULL;
-    int rc = buf_append(b, "\"", 1);
-    if (!rc && formula)
-        rc = buf_append(b, "'", 1);
-    for (size_t i = 0, from = 0; !rc && i <= s.len; i++)
-        if (i == s.len || s.ptr[i] == '"') {
-            rc = buf_append(b, s.ptr + from, i - from);
-            if (!rc && i < s.len)
-                rc = buf_append(b, "\"\"", 2);
-            from = i + 1;
-        }
-    return rc ? rc : buf_append(b, "\"", 1);
-}
-
 static int csv_list(buf_t *b, const str_t *v, size_t n, buf_t *tmp)
 {
     buf_reset(tmp);
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++)
         rc = buf_printf(tmp, "%s%.*s", i ? ";" : "", STR_FMT(v[i]));
-    return rc ? rc : csv_cell(b, buf_str(tmp));
+    return rc ? rc : buf_append_csv_cell(b, buf_str(tmp));
 }
 
 /* The insight report's row, in Danish, in the order of the page's table. */
@@ -875,7 +811,7 @@ static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const st
 {
     char t[32];
     web_time(r->time_ms, t);
-    int rc = csv_cell(b, str_from_cstr(t));
+    int rc = buf_append_csv_cell(b, str_from_cstr(t));
     const str_t cells[] = {str_from_cstr(r->org_cvr),
                            str_from_cstr(org_name(cx, names, r->org_cvr)),
                            str_from_cstr(r->agreement_id),
@@ -888,7 +824,7 @@ static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const st
         if (!rc && i == 3)
             rc = buf_printf(b, "%lld", (long long)r->agreement_version);
         else if (!rc)
-            rc = csv_cell(b, cells[i]);
+            rc = buf_append_csv_cell(b, cells[i]);
     }
     if (!rc)
         rc = buf_append(b, ",", 1);

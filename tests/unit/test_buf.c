@@ -54,3 +54,29 @@ Test(buf, html_escaping)
     cr_assert_str_eq(b.data, "ab");
     buf_free(&b);
 }
+
+Test(buf, csv_cells_are_quoted_only_when_needed_and_formulas_defused)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"", ""},
+        {"a,b", "\"a,b\""},
+        {"a;b", "\"a;b\""},
+        {"say \"hi\"", "\"say \"\"hi\"\"\""},
+        {"two\nlines", "\"two\nlines\""},
+        {"=SUM(A1)", "'=SUM(A1)"},
+        {"+45", "'+45"},
+        {"-1", "'-1"},
+        {"@x,y", "\"'@x,y\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf_t b;
+        buf_init(&b, 256);
+        cr_assert_eq(buf_append_csv_cell(&b, str_from_cstr(cases[i].in)), 0);
+        cr_assert(str_eq_cstr(buf_str(&b), cases[i].out), "%s -> %.*s", cases[i].in,
+                  STR_FMT(buf_str(&b)));
+        buf_free(&b);
+    }
+}
