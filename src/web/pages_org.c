@@ -475,9 +475,10 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
     err_clear(&ge);
     if (identity_user_get(w->deps.identity, ref, &u, &ge) != 0 ||
         strcmp(u.org_id, cx.org.id) != 0) {
-        rc =
-            web_reply_message(&cx, rc == DUPLA_EFORBIDDEN ? 403 : 404, "Brugeren findes ikke",
-                              rc ? refusal(rc, &e) : "Organisationen har ingen bruger med det id.");
+        bool refused = rc == DUPLA_EFORBIDDEN;
+        rc = web_reply_message(
+            &cx, refused ? 403 : 404, refused ? "Ingen adgang" : "Brugeren findes ikke",
+            rc ? refusal(rc, &e) : "Organisationen har ingen bruger med det id.");
         web_end(&cx);
         return rc;
     }

@@ -121,11 +121,12 @@ struct cert_input {
 };
 
 /* Reads the certificate of a post: the uploaded file (PEM or DER) or else
- * the pasted PEM text. 0 with *info, or -1 with a Danish message in fe at
- * the field concerned. */
+ * the pasted PEM text. 0 with *info and in *used the id of the field it
+ * came from, or -1 with a Danish message in fe at the field concerned. */
 static int read_cert(struct web_ctx *cx, const struct multipart *mp, const struct cert_input *in,
-                     struct form_errors *fe, struct pki_cert_info *info)
+                     struct form_errors *fe, struct pki_cert_info *info, const char **used)
 {
+    *used = in->file_id;
     const struct multipart_part *file = multipart_get(mp, "certificate_file");
     bool have_file = file && file->is_file && (file->filename.len || file->data.len);
     str_t pasted = form_get(&cx->form, "certificate");
@@ -176,6 +177,7 @@ static int read_cert(struct web_ctx *cx, const struct multipart *mp, const struc
                    "-----BEGIN CERTIFICATE----- til -----END CERTIFICATE-----.");
         return -1;
     }
+    *used = in->pem_id;
     return 0;
 }
 
@@ -543,8 +545,9 @@ static int h_upload(http_request_t *req, void *ctx, err_t *err)
     if (rollover && system.len == 0)
         form_error(&fe, "", "Vælg det system, certifikatet skal tilføjes.");
     struct pki_cert_info info;
-    if (fe.n == 0 && read_cert(&cx, &mp, &in, &fe, &info) == 0)
-        check_cert(&cx, &info, in.file_id, &fe);
+    const char *used = in.file_id;
+    if (fe.n == 0 && read_cert(&cx, &mp, &in, &fe, &info, &used) == 0)
+        check_cert(&cx, &info, used, &fe);
     if (fe.n)
         return reply_systems(&cx, &fe, 400);
     err_t e;
@@ -567,7 +570,7 @@ static int h_upload(http_request_t *req, void *ctx, err_t *err)
         log_warn("web: %s: %s", rollover ? "certificate roll-over" : "system register", e.log);
     const char *field = strcmp(e.param, "name") == 0                 ? "name"
                         : rollover && strcmp(e.param, "system") == 0 ? ""
-                                                                     : in.file_id;
+                                                                     : used;
     form_error(&fe, field, refusal(rc, &e));
     return reply_systems(&cx, &fe, refusal_status(rc));
 }

@@ -522,6 +522,24 @@ Test(web_systems, both_file_and_text_or_neither_is_refused)
     cr_assert(strstr(r.body, "Skriv systemets navn."));
     e2e_response_free(&r);
     free(pem);
+    /* Pasted text: its problems are told at the text field, what was typed kept. */
+    struct part text[] = {{"csrf", NULL, csrf, 0},
+                          {"name", NULL, "pasted-sys", 0},
+                          {"certificate_file", "", "", 0},
+                          {"certificate", NULL, "<b>ikke et certifikat</b>", 0}};
+    post_multipart(s, "/systemer", session, text, 4, &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(strstr(r.body, "href=\"#certificate\"") && strstr(r.body, "certificate-error"));
+    cr_assert(strstr(r.body, "&lt;b&gt;ikke et certifikat&lt;/b&gt;</textarea>"), "kept, escaped");
+    e2e_response_free(&r);
+    char *other = pki_file(s, "b-cert", "pem", &len);
+    text[3].data = other;
+    text[3].len = len;
+    post_multipart(s, "/systemer", session, text, 4, &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(strstr(r.body, "href=\"#certificate\"") && strstr(r.body, "udstedt til CVR-nummer"));
+    e2e_response_free(&r);
+    free(other);
 }
 
 Test(web_systems, malformed_multipart_is_refused_and_changes_nothing)
