@@ -90,6 +90,7 @@ static const struct e2e_server *world(void)
         user(s, CVR_A, "admin2@a.dk", "administrator");
         user(s, CVR_A, "bo@a.dk", "aftager-behandler");
         user(s, CVR_A, "sus@a.dk", "aftager-behandler");
+        user(s, CVR_A, "cli@a.dk", "aftager-behandler");
         user(s, OWNER, "dfv@skat.dk", "dataforvaltning");
         user(s, OWNER, "ops@skat.dk", "operator");
         static const char *const a_certs[] = {"a-upload",  "a-der",    "a-roll1",  "a-roll2",
@@ -929,4 +930,24 @@ Test(web_systems, data_owner_suspends_and_reactivates_an_organisation)
     e2e_assert_status(s, &r, 303);
     e2e_response_free(&r);
     login_as(s, "admin@c.dk", member, sizeof member);
+}
+
+/* The console's `dupla user suspend|activate`, against the running server's store. */
+Test(web_systems, console_suspends_and_activates_a_user)
+{
+    const struct e2e_server *s = world();
+    char session[256];
+    login_as(s, "cli@a.dk", session, sizeof session);
+    const char *suspend[] = {"user", "suspend", "cli@a.dk", "--reason", "on leave", NULL};
+    must(s, suspend);
+    struct e2e_response r;
+    get(s, session, "/organisation", &r);
+    e2e_assert_status(s, &r, 303);
+    e2e_response_free(&r);
+    char log[E2E_PATH_MAX];
+    const char *again[] = {"user", "suspend", "cli@a.dk", "--config", s->config, NULL};
+    cr_assert_eq(e2e_run_dupla(again, e2e_path(s, "cli.log", log)), 1, "already suspended");
+    const char *activate[] = {"user", "activate", "cli@a.dk", NULL};
+    must(s, activate);
+    login_as(s, "cli@a.dk", session, sizeof session);
 }
