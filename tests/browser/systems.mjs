@@ -26,7 +26,10 @@ async function story(run) {
 
   // The administrator rolls the demo system over to a new certificate file.
   const adm = await run.newUser();
+  await adm.goto('/login');
+  await check(adm, 'login');
   await login(adm, admin.username, admin.password);
+  await check(adm, 'forside-administrator');
   await adm.goto('/systemer');
   await check(adm, 'systemer');
   expect(await adm.locator('td.fingerprint').count() >= 1, 'the demo system shows its certificate');
@@ -98,11 +101,13 @@ async function story(run) {
   await adm.waitForURL(/ok=genaktiveret/);
   await check(adm, 'bruger-genaktiveret');
   await login(proc, processor.username, processor.password);
+  await check(proc, 'forside-genaktiveret');
   expect(new URL(proc.url()).pathname === '/', 'the re-activated user logs in');
 
   // The data owner suspends the demo organisation with a reason, then re-activates it.
   const own = await run.newUser();
   await login(own, owner.username, owner.password);
+  await check(own, 'forside-dataejer');
   await own.goto('/organisationer');
   await check(own, 'organisationer');
   await own.locator('tr', { hasText: DEMO_CVR }).getByRole('link', { name: /Suspendér/ }).click();
@@ -116,10 +121,12 @@ async function story(run) {
     'the organisation shows as suspended');
   await adm.goto('/systemer');
   expect(new URL(adm.url()).pathname === '/login', "the suspended organisation's administrator is logged out");
+  await check(adm, 'login-organisation-suspenderet');
   await own.locator('tr', { hasText: DEMO_CVR }).getByRole('button', { name: /Genaktivér/ }).click();
   await own.waitForURL(/ok=genaktiveret/);
   await check(own, 'organisation-genaktiveret');
   await login(adm, admin.username, admin.password);
+  await check(adm, 'forside-efter-genaktivering');
   expect(new URL(adm.url()).pathname === '/', 'after re-activation its administrator logs in again');
 }
 
