@@ -1,5 +1,5 @@
 /*
- * cmd_user.c: `dupla user create|list|set-password` and `dupla role
+ * cmd_user.c: `dupla user create|list|set-password|suspend|activate` and `dupla role
  * grant|revoke|list`: users of an organisation and their roles, from the
  * console (the local actor; see identity_cli.h).
  */
@@ -22,6 +22,10 @@ static const char usage_user[] =
     "  set-password USER [--password-file FILE]\n"
     "        sets USER's (id or username) password, read from the first line of\n"
     "        FILE or of standard input ('-', the default); ends its sessions\n"
+    "  suspend USER [--reason TEXT]\n"
+    "        USER cannot log in and its sessions end now (not the organisation's last\n"
+    "        active administrator)\n"
+    "  activate USER   lets a suspended USER log in again\n"
     "\n"
     "roles: administrator, aftager-behandler, aftager-underskriver (recipients);\n"
     "       administrator, dataforvaltning, operator (the data owner)\n"
@@ -31,7 +35,8 @@ static const char usage_user[] =
     "examples:\n"
     "  dupla user create --config dupla.json --org 12345674 \\\n"
     "      --username anna@aarhus.dk --name 'Anna Jensen' --role aftager-behandler\n"
-    "  echo 'a long passphrase' | dupla user set-password anna@aarhus.dk --config dupla.json\n";
+    "  echo 'a long passphrase' | dupla user set-password anna@aarhus.dk --config dupla.json\n"
+    "  dupla user suspend anna@aarhus.dk --config dupla.json --reason 'on leave'\n";
 
 static const char usage_role[] =
     "usage: dupla role SUBCOMMAND --config FILE [OPTIONS]\n"
@@ -50,7 +55,7 @@ static const char usage_role[] =
     "  dupla role grant anna@aarhus.dk aftager-underskriver --config dupla.json\n";
 
 static const char *const valued[] = {"config", "org",           "username", "name",
-                                     "role",   "password-file", NULL};
+                                     "role",   "password-file", "reason",   NULL};
 static const char *const flags[] = {"json", NULL};
 static const char *const repeatable[] = {"role", NULL};
 
@@ -128,6 +133,23 @@ static int user_set_password(struct idcli *c, const struct idcli_args *a)
     return 0;
 }
 
+static int user_set_status(struct idcli *c, const struct idcli_args *a, bool suspend)
+{
+    const char *cmd = suspend ? "user suspend" : "user activate";
+    if (a->npos != 2)
+        return cli_usage_error(cmd, "name one user (id or username)");
+    const char *reason = idcli_get(a, "reason");
+    err_t err;
+    err_clear(&err);
+    int rc = identity_user_set_status(c->id, &c->actor, str_from_cstr(a->pos[1]),
+                                      suspend ? USER_SUSPENDED : USER_ACTIVE,
+                                      str_from_cstr(reason ? reason : ""), &err);
+    if (rc)
+        return idcli_fail(cmd, rc, &err);
+    printf("user %s %s\n", a->pos[1], suspend ? "suspended" : "active");
+    return 0;
+}
+
 int cmd_user(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv) || argc < 2) {
@@ -139,7 +161,8 @@ int cmd_user(int argc, char **argv)
     if (rc)
         return rc;
     const char *sub = a.npos ? a.pos[0] : "";
-    if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "set-password"))
+    if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "set-password") &&
+        strcmp(sub, "suspend") && strcmp(sub, "activate"))
         return cli_usage_error("user", "unknown subcommand '%s'", sub);
     const char *config = idcli_need("user", &a, "config");
     if (!config)
@@ -158,8 +181,10 @@ int cmd_user(int argc, char **argv)
             rc = idcli_fail("user list", rc, &err);
         if (arr)
             idcli_print_json(arr);
-    } else {
+    } else if (strcmp(sub, "set-password") == 0) {
         rc = user_set_password(&c, &a);
+    } else {
+        rc = user_set_status(&c, &a, strcmp(sub, "suspend") == 0);
     }
     idcli_close(&c);
     return rc;

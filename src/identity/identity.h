@@ -237,6 +237,14 @@ int identity_user_list(identity_t *id, str_t org, int (*fn)(const struct identit
 /* Sets a password: local, or the user for itself. */
 int identity_user_set_password(identity_t *id, const identity_actor_t *actor, str_t user,
                                str_t password, err_t *err);
+/* Suspends (USER_SUSPENDED) or re-activates (USER_ACTIVE) a user: the
+ * administrator of the user's organisation, or local. Suspending ends every
+ * session of the user at once (and login refuses it); refused
+ * (DUPLA_ECONFLICT) for the actor itself and for the organisation's last
+ * active administrator. reason (may be empty, at most IDENTITY_REASON_MAX
+ * bytes) goes into the history. */
+int identity_user_set_status(identity_t *id, const identity_actor_t *actor, str_t user,
+                             enum user_status status, str_t reason, err_t *err);
 /* Redeems a set-up secret: sets the password and voids the secret.
  * DUPLA_EUNAUTH for a wrong, used or expired secret (one message for all). */
 int identity_user_complete_setup(identity_t *id, str_t username, str_t secret, str_t password,

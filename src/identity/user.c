@@ -373,6 +373,106 @@ out:
     return rc;
 }
 
+/* Active administrators of org_id other than user_id, into *n. */
+static int other_admins(store_conn_t *c, const char *org_id, const char *user_id, long *n,
+                        err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "SELECT COUNT(*) FROM identity_user WHERE org_id = ? AND id <> ?"
+                           " AND status = ? AND (roles & ?) <> 0",
+                           &s, err);
+    if (rc)
+        return rc;
+    store_bind_cstr(s, 1, org_id);
+    store_bind_cstr(s, 2, user_id);
+    store_bind_int64(s, 3, USER_ACTIVE);
+    store_bind_int64(s, 4, ROLE_ADMINISTRATOR);
+    rc = store_step(s, err);
+    if (rc == STORE_ROW)
+        *n = (long)store_col_int64(s, 0);
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+int identity_user_set_status(identity_t *id, const identity_actor_t *actor, str_t user,
+                             enum user_status status, str_t reason, err_t *err)
+{
+    if (status != USER_ACTIVE && status != USER_SUSPENDED)
+        return err_param(err, DUPLA_EINVAL, "status", "unknown status");
+    char why[IDENTITY_REASON_MAX + 1];
+    int rc = identity_text_field(reason, "reason", IDENTITY_REASON_MAX, true, why, sizeof why, err);
+    if (rc)
+        return rc;
+    store_conn_t *c;
+    if ((rc = store_conn_get(id->st, &c, err)))
+        return rc;
+    if ((rc = store_begin(c, err)))
+        goto out;
+    struct identity_user u;
+    if ((rc = identity_user_find(c, user, &u, err)))
+        goto out;
+    if (!may_administer(actor, u.org_id)) {
+        rc = identity_forbidden(err, "only the organisation's own administrator suspends and "
+                                     "re-activates its users");
+        goto out;
+    }
+    if (u.status == status) {
+        rc = err_param(err, DUPLA_ECONFLICT, "status", "the user is already %s",
+                       status == USER_ACTIVE ? "active" : "suspended");
+        goto out;
+    }
+    if (status == USER_SUSPENDED && actor->kind == ACTOR_USER &&
+        strcmp(actor->user_id, u.id) == 0) {
+        rc = err_param(err, DUPLA_ECONFLICT, "user", "a user cannot suspend itself");
+        goto out;
+    }
+    if (status == USER_SUSPENDED && (u.roles & ROLE_ADMINISTRATOR)) {
+        long n = 0;
+        if ((rc = other_admins(c, u.org_id, u.id, &n, err)))
+            goto out;
+        if (n == 0) {
+            rc = err_param(err, DUPLA_ECONFLICT, "user",
+                           "the organisation's last active administrator cannot be suspended");
+            goto out;
+        }
+    }
+    json_t *before = identity_user_json(&u);
+    u.status = status;
+    json_t *after = identity_user_json(&u);
+    if (why[0])
+        json_object_set_new(after, "reason", json_string(why));
+    store_stmt_t *s;
+    if ((rc = store_prepare(c, "UPDATE identity_user SET status = ?, updated_ms = ? WHERE id = ?",
+                            &s, err)) == 0) {
+        store_bind_int64(s, 1, status);
+        store_bind_int64(s, 2, clock_now_ms());
+        store_bind_cstr(s, 3, u.id);
+        rc = store_step(s, err);
+        store_stmt_done(s);
+        rc = rc < 0 ? rc : 0;
+    }
+    /* A suspended user's sessions end now, not at their next use. */
+    if (!rc && status == USER_SUSPENDED &&
+        (rc = store_prepare(c, "DELETE FROM identity_session WHERE user_id = ?", &s, err)) == 0) {
+        store_bind_cstr(s, 1, u.id);
+        rc = store_step(s, err);
+        store_stmt_done(s);
+        rc = rc < 0 ? rc : 0;
+    }
+    if (!rc)
+        rc = identity_history_record(c, actor,
+                                     status == USER_ACTIVE ? "user.activate" : "user.suspend",
+                                     "user", u.id, u.org_id, before, after, err);
+    json_decref(before);
+    json_decref(after);
+    if (!rc)
+        rc = identity_commit(id, c, err);
+out:
+    store_conn_put(c);
+    return rc;
+}
+
 /* ---- roles ---- */
 
 static int role_change(identity_t *id, const identity_actor_t *actor, str_t user, unsigned role,

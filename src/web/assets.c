@@ -60,7 +60,8 @@ static const char dupla_css[] =
     ".portal-info-mobile form { display: block; }\n"
     ".secret { font-family: monospace; font-size: 1.8rem; }\n"
     ".field-list { margin-top: 0; }\n"
-    ".inline-form { display: inline-block; margin-right: 0.8rem; }\n";
+    ".inline-form { display: inline-block; margin-right: 0.8rem; }\n"
+    ".fingerprint { font-family: monospace; word-break: break-all; }\n";
 
 static int h_own(http_request_t *req, void *ctx, err_t *err)
 {

@@ -62,7 +62,8 @@ static void clear_session_cookie(http_request_t *req)
                       "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
 }
 
-int web_begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)
+/* The session part of web_begin_or_reply: 0 logged in, 1 answered. */
+static int begin_session(web_t *w, http_request_t *req, struct web_ctx *cx)
 {
     ctx_init(w, req, cx);
     str_t sid;
@@ -84,10 +85,15 @@ int web_begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)
     cx->logged_in = true;
     cx->sid = sid;
     identity_session_csrf(sid, cx->csrf);
-    if (parse_post(cx))
-        return 1;
+    return 0;
+}
+
+/* The CSRF check of a logged-in POST: 0 to go on, 1 answered (403). */
+static int check_csrf(struct web_ctx *cx)
+{
+    http_request_t *req = cx->req;
     if (http_req_method(req) == HTTP_POST &&
-        !identity_session_csrf_ok(sid, form_get(&cx->form, "csrf"))) {
+        !identity_session_csrf_ok(cx->sid, form_get(&cx->form, "csrf"))) {
         log_warn("web: CSRF token missing or wrong on %.*s", STR_FMT(http_req_path(req)));
         web_reply_message(cx, 403, "Formularen kunne ikke sendes",
                           "Formularen var for gammel eller kom ikke fra denne side. "
@@ -95,6 +101,54 @@ int web_begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)
         return 1;
     }
     return 0;
+}
+
+int web_begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)
+{
+    if (begin_session(w, req, cx) || parse_post(cx))
+        return 1;
+    return check_csrf(cx);
+}
+
+int web_begin_upload_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx,
+                              struct multipart *mp, err_t *bad)
+{
+    memset(mp, 0, sizeof *mp);
+    err_clear(bad);
+    if (begin_session(w, req, cx))
+        return 1;
+    str_t ct = STR("");
+    if (http_req_method(req) != HTTP_POST || !http_req_header(req, "Content-Type", &ct) ||
+        !multipart_is_form_data(ct))
+        return parse_post(cx) ? 1 : check_csrf(cx);
+    static const struct multipart_limits lim = {.max_body = WEB_UPLOAD_MAX_BODY,
+                                                .max_parts = WEB_UPLOAD_MAX_PARTS,
+                                                .max_header_bytes = WEB_UPLOAD_MAX_HEADER,
+                                                .max_name = WEB_UPLOAD_MAX_NAME,
+                                                .max_filename = WEB_UPLOAD_MAX_FILENAME};
+    arena_t *a = http_req_arena(req);
+    if (multipart_parse(a, ct, http_req_body(req), &lim, mp, bad) != 0) {
+        log_warn("web: unreadable multipart form on %.*s: %s", STR_FMT(http_req_path(req)),
+                 bad->log);
+        memset(mp, 0, sizeof *mp);
+        if (bad->code == 0)
+            bad->code = DUPLA_EINVAL;
+        return 0;
+    }
+    /* The text fields, as form_get reads them. */
+    cx->form.names = arena_alloc(a, (mp->n ? mp->n : 1) * sizeof *cx->form.names);
+    cx->form.values = arena_alloc(a, (mp->n ? mp->n : 1) * sizeof *cx->form.values);
+    if (!cx->form.names || !cx->form.values) {
+        web_reply_message(cx, 500, "Fejl", "Formularen kunne ikke læses.");
+        return 1;
+    }
+    for (size_t i = 0; i < mp->n; i++)
+        if (!mp->parts[i].is_file) {
+            cx->form.names[cx->form.n] = mp->parts[i].name;
+            cx->form.values[cx->form.n] = mp->parts[i].data;
+            cx->form.n++;
+        }
+    return check_csrf(cx);
 }
 
 int web_begin_public_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)

@@ -8,6 +8,7 @@
 #include "catalog/catalog.h"
 #include "identity/identity.h"
 #include "web/html.h"
+#include "web/multipart.h"
 #include "web/web.h"
 
 #define WEB_FORM_MAX_BODY    (64 * 1024) /* a form post (a PEM certificate fits) */
@@ -19,6 +20,14 @@
 #define WEB_VERSION_MAX      32
 #define WEB_FORM_COOKIE      "__Host-dupla_form" /* the pre-login CSRF cookie */
 #define WEB_FORM_TOKEN_BYTES 24
+
+/* Forms that upload a certificate file (multipart/form-data). */
+#define WEB_UPLOAD_MAX_BODY     (128 * 1024) /* the whole post */
+#define WEB_UPLOAD_MAX_PARTS    16
+#define WEB_UPLOAD_MAX_HEADER   1024 /* one part's header lines */
+#define WEB_UPLOAD_MAX_NAME     64   /* a field's name */
+#define WEB_UPLOAD_MAX_FILENAME 255
+#define WEB_CERT_FILE_MAX       (32 * 1024) /* a certificate file (PEM, maybe with its chain) */
 
 struct web {
     struct web_deps deps;
@@ -70,6 +79,15 @@ struct web_ctx {
  * and checks its CSRF token). Returns 0 to go on, or 1 when it has already
  * answered (a redirect to /login, or a 403 page for a bad CSRF token). */
 int web_begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx);
+/* As web_begin_or_reply, for a form that may be posted as
+ * multipart/form-data (a file upload; an url-encoded post is read as
+ * usual). The text fields go to cx->form, the parts (files too) to *mp.
+ * A multipart body that cannot be read is not answered here: 0 is returned
+ * with *bad set (its detail Danish) and cx->form empty, so the page can show
+ * the message at its file field; nothing may then be changed (the CSRF token
+ * was not checked). */
+int web_begin_upload_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx,
+                              struct multipart *mp, err_t *bad);
 /* For the pages before login: parses the form of a POST and checks the
  * pre-login CSRF cookie. 0 to go on, 1 when answered. */
 int web_begin_public_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx);
@@ -119,6 +137,7 @@ void web_time(int64_t ms, char out[32]);
 /* ---- pages ---- */
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_systems_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);

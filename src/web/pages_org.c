@@ -1,18 +1,23 @@
 /*
- * pages_org.c: the organisation's users and roles, its systems and their
- * certificates, and the data owner's onboarding of organisations (the
+ * pages_org.c: the organisation's users and roles, and the data owner's
+ * onboarding, suspension and re-activation of organisations (the
  * disclosures are in pages_disclosure.c).
  *
- *   GET  /organisation              users and their roles
+ *   GET  /organisation              users, their roles and status
  *   POST /organisation/bruger       add a user (administrator): shows the one-time secret
  *   POST /organisation/rolle        user, rolle, handling=tildel|fjern (administrator)
- *   GET  /systemer                  systems, their certificates
- *   POST /systemer                  register: name, certificate (PEM)
- *   POST /systemer/certifikat       roll over: system, certificate (PEM)
- *   POST /systemer/spaer            revoke a system
- *   POST /systemer/certifikat/spaer revoke a certificate (sha256)
+ *   GET  /organisation/bruger/status ?user=: the second step before suspending a user
+ *   POST /organisation/bruger/status user, handling=suspender|genaktiver, begrundelse
  *   GET  /organisationer            the organisations (data owner)
  *   POST /organisationer            onboard one (dataforvaltning): shows the one-time secret
+ *   GET  /organisationer/status     ?org=: the second step before suspending an organisation
+ *   POST /organisationer/status     org, handling=suspender|genaktiver, begrundelse
+ *
+ * The systems and their certificates are in pages_systems.c.
+ *
+ * Suspending (a user, an organisation) takes a reason, asked for on a page
+ * of its own that says what will happen; re-activating is one button. The
+ * role rules are identity's: the pages only hide what a user may not do.
  *
  * The two posts that make a one-time secret answer with the page that shows
  * it (once, not stored, Cache-Control: no-store) instead of a redirect: the
@@ -25,9 +30,8 @@
 #include "pki/pki.h"
 #include "web/internal.h"
 
-#define WEB_USERS_MAX   500
-#define WEB_SYSTEMS_MAX 200
-#define WEB_ORGS_MAX    1000
+#define WEB_USERS_MAX 500
+#define WEB_ORGS_MAX  1000
 
 /* ---- collecting list results ---- */
 
@@ -41,19 +45,6 @@ static int collect_user(const struct identity_user *u, void *ctx)
     if (l->n >= WEB_USERS_MAX)
         return 1;
     l->v[l->n++] = *u;
-    return 0;
-}
-
-struct systems {
-    size_t n;
-    struct identity_system *v;
-};
-static int collect_system(const struct identity_system *s, void *ctx)
-{
-    struct systems *l = ctx;
-    if (l->n >= WEB_SYSTEMS_MAX)
-        return 1;
-    l->v[l->n++] = *s;
     return 0;
 }
 
@@ -81,21 +72,101 @@ static bool is_admin(const struct web_ctx *cx)
     return identity_actor_has(&cx->actor, ROLE_ADMINISTRATOR);
 }
 
-/* A refusal from a module, in Danish, for the error summary. */
+/* A refusal from identity about users, roles and organisations, in
+ * Danish: by code, the field it names and (where one code and field cover
+ * several rules) the rule's own words. Never the module's English text. */
 static const char *refusal(int rc, const err_t *err)
 {
+    const char *p = err->param, *d = err->detail;
     switch (rc) {
     case DUPLA_EFORBIDDEN:
-        return "Du har ikke rettighed til at gøre dette.";
+        return "Du har ikke rettighed til dette. Kun organisationens administrator ændrer dens "
+               "brugere og roller, og kun Skatteforvaltningens dataforvaltning ændrer "
+               "organisationer.";
     case DUPLA_ENOTFOUND:
-        return "Det findes ikke (længere).";
+        return strcmp(p, "org") == 0 ? "Organisationen findes ikke." : "Brugeren findes ikke.";
     case DUPLA_ECONFLICT:
-        return "Det er allerede gjort, eller findes i forvejen.";
+        if (strcmp(p, "username") == 0 || strcmp(p, "admin_username") == 0)
+            return "Brugernavnet er allerede i brug.";
+        if (strcmp(p, "cvr") == 0)
+            return "Organisationen er allerede tilsluttet.";
+        if (strcmp(p, "role") == 0)
+            return strstr(d, "own administrator") ? "Du kan ikke fjerne din egen "
+                                                    "administratorrolle."
+                   : strstr(d, "already")         ? "Brugeren har allerede rollen."
+                                                  : "Brugeren har ikke rollen.";
+        if (strcmp(p, "user") == 0)
+            return strstr(d, "last active administrator")
+                       ? "Brugeren er organisationens sidste aktive administrator og kan ikke "
+                         "suspenderes. Giv først en anden bruger administratorrollen."
+                       : "Du kan ikke suspendere dig selv.";
+        if (strcmp(p, "org") == 0)
+            return "Skatteforvaltningen (dataejeren) kan ikke suspenderes.";
+        if (strstr(d, "closed"))
+            return "Organisationen er lukket og kan ikke genåbnes.";
+        if (strstr(d, "suspended"))
+            return "Den er allerede suspenderet.";
+        return "Den er allerede aktiv.";
     case DUPLA_EINVAL:
-        return err->detail[0] ? err->detail : "Oplysningerne er ikke gyldige.";
+        if (strcmp(p, "username") == 0 || strcmp(p, "admin_username") == 0 ||
+            strcmp(p, "contact_email") == 0)
+            return "Skriv en gyldig e-mailadresse (højst 254 tegn).";
+        if (strcmp(p, "display_name") == 0 || strcmp(p, "name") == 0 ||
+            strcmp(p, "admin_name") == 0)
+            return "Navnet må højst være 200 tegn og må ikke indeholde kontroltegn.";
+        if (strcmp(p, "cvr") == 0)
+            return "CVR-nummeret er ikke gyldigt.";
+        if (strcmp(p, "role") == 0)
+            return "Rollen passer ikke til organisationen.";
+        if (strcmp(p, "reason") == 0)
+            return "Begrundelsen må højst være 500 tegn og må ikke indeholde kontroltegn.";
+        return "Oplysningerne er ikke gyldige.";
     default:
         return "Det lykkedes ikke. Prøv igen senere.";
     }
+}
+
+static unsigned refusal_status(int rc)
+{
+    return rc == DUPLA_EFORBIDDEN ? 403 : rc == DUPLA_ENOTFOUND ? 404 : 400;
+}
+
+static const char *user_status_label(enum user_status s)
+{
+    return s == USER_ACTIVE ? "Aktiv" : "Suspenderet";
+}
+
+static const char *org_status_label(enum org_status s)
+{
+    return s == ORG_ACTIVE ? "Aktiv" : s == ORG_SUSPENDED ? "Suspenderet" : "Lukket";
+}
+
+/* The rest of the page that asks for the reason before a suspension (the
+ * caller has written what is suspended): a warning, the error summary, the
+ * reason field (kept, with its error) and the button. */
+static void suspend_page(struct web_ctx *cx, const char *action, const char *id_name,
+                         const char *id_value, const char *warning, const char *button,
+                         const char *back, const struct form_errors *fe, str_t reason)
+{
+    html_t *h = &cx->h;
+    page_notice(cx, "warning", warning);
+    page_error_summary(cx, fe);
+    HTML(h, "<form method=\"post\" action=\"");
+    html_attrc(h, action);
+    HTML(h, "\" novalidate>");
+    form_csrf(cx);
+    HTML(h, "<input type=\"hidden\" name=\"");
+    html_attrc(h, id_name);
+    HTML(h, "\" value=\"");
+    html_attrc(h, id_value);
+    HTML(h, "\"><input type=\"hidden\" name=\"handling\" value=\"suspender\">");
+    form_textarea(cx, fe, "begrundelse", "Begrundelse", reason,
+                  "Hvorfor suspenderes der? Begrundelsen gemmes i historikken (højst 500 tegn).");
+    HTML(h, "<button class=\"button button-primary\" type=\"submit\">");
+    html_textc(h, button);
+    HTML(h, "</button> <a class=\"button button-secondary\" href=\"");
+    html_attrc(h, back);
+    HTML(h, "\">Fortryd</a></form>");
 }
 
 /* ---- users and roles ---- */
@@ -111,8 +182,15 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
     if (users.v)
         identity_user_list(w->deps.identity, str_from_cstr(cx->org.id), collect_user, &users, &err);
     page_begin(cx, "Brugere og roller");
-    if (str_eq_cstr(web_query(cx->req, "ok"), "rolle"))
+    str_t ok = web_query(cx->req, "ok");
+    if (str_eq_cstr(ok, "rolle"))
         page_notice(cx, "success", "Rollen er ændret.");
+    else if (str_eq_cstr(ok, "suspenderet"))
+        page_notice(cx, "success",
+                    "Brugeren er suspenderet: den er logget af og kan ikke logge ind, før du "
+                    "genaktiverer den.");
+    else if (str_eq_cstr(ok, "genaktiveret"))
+        page_notice(cx, "success", "Brugeren er genaktiveret og kan logge ind igen.");
     page_error_summary(cx, fe);
     HTML(h, "<p>Organisation: ");
     html_textc(h, cx->org.name);
@@ -122,9 +200,9 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
             "aria-label=\"Tabel, kan rulles\"><table class=\"table\">"
             "<caption>Brugere</caption><thead><tr><th scope=\"col\">Brugernavn</th>"
             "<th scope=\"col\">Navn</th><th scope=\"col\">Roller</th>"
-            "<th scope=\"col\">Adgangskode valgt</th>");
+            "<th scope=\"col\">Status</th><th scope=\"col\">Adgangskode valgt</th>");
     if (is_admin(cx))
-        HTML(h, "<th scope=\"col\">Skift rolle</th>");
+        HTML(h, "<th scope=\"col\">Skift rolle</th><th scope=\"col\">Adgang</th>");
     HTML(h, "</tr></thead><tbody>");
     for (size_t i = 0; i < users.n; i++) {
         const struct identity_user *u = &users.v[i];
@@ -141,6 +219,8 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
                 html_textc(h, web_role_label(r));
                 first = false;
             }
+        HTML(h, "</td><td>");
+        html_textc(h, user_status_label(u->status));
         HTML(h, "</td><td>");
         html_textc(h, u->has_password ? "Ja" : "Nej");
         HTML(h, "</td>");
@@ -167,7 +247,27 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
             HTML(h, "</select> <button class=\"button button-secondary\" type=\"submit\" "
                     "name=\"handling\" value=\"tildel\">Tildel</button> "
                     "<button class=\"button button-secondary\" type=\"submit\" "
-                    "name=\"handling\" value=\"fjern\">Fjern</button></form></td>");
+                    "name=\"handling\" value=\"fjern\">Fjern</button></form></td><td>");
+            if (strcmp(u->id, cx->actor.user_id) == 0) {
+                HTML(h, "(dig selv)");
+            } else if (u->status == USER_ACTIVE) {
+                HTML(h, "<a href=\"/organisation/bruger/status?user=");
+                html_urlc(h, u->id);
+                HTML(h, "\">Suspendér<span class=\"sr-only\"> ");
+                html_textc(h, u->username);
+                HTML(h, "</span></a>");
+            } else {
+                HTML(h, "<form method=\"post\" action=\"/organisation/bruger/status\">");
+                form_csrf(cx);
+                HTML(h, "<input type=\"hidden\" name=\"user\" value=\"");
+                html_attrc(h, u->id);
+                HTML(h, "\"><button class=\"button button-secondary\" type=\"submit\" "
+                        "name=\"handling\" value=\"genaktiver\">Genaktivér<span "
+                        "class=\"sr-only\"> ");
+                html_textc(h, u->username);
+                HTML(h, "</span></button></form>");
+            }
+            HTML(h, "</td>");
         }
         HTML(h, "</tr>");
     }
@@ -317,130 +417,14 @@ static int h_role(http_request_t *req, void *ctx, err_t *err)
     struct form_errors fe = {0};
     form_error(&fe, "", refusal(rc, &e));
     org_page(&cx, &fe, NULL);
-    rc = web_reply_page(&cx, rc == DUPLA_EFORBIDDEN ? 403 : 400);
+    rc = web_reply_page(&cx, refusal_status(rc));
     web_end(&cx);
     return rc;
 }
 
-/* ---- systems ---- */
-
-struct certs {
-    html_t *h;
-    struct web_ctx *cx;
-    size_t n;
-};
-static int show_cert(const struct identity_cert *c, void *ctx)
-{
-    struct certs *l = ctx;
-    html_t *h = l->h;
-    char from[32], to[32];
-    web_time(c->not_before_ms, from);
-    web_time(c->not_after_ms, to);
-    HTML(h, "<tr><td>");
-    html_textc(h, c->subject);
-    HTML(h, "</td><td class=\"fingerprint\">");
-    html_textc(h, c->sha256_hex);
-    HTML(h, "</td><td>");
-    html_textc(h, from);
-    HTML(h, " til ");
-    html_textc(h, to);
-    HTML(h, "</td><td>");
-    html_textc(h, c->status == CERT_ACTIVE ? "Aktiv" : "Spærret");
-    HTML(h, "</td><td>");
-    if (c->status == CERT_ACTIVE && is_admin(l->cx)) {
-        HTML(h, "<form method=\"post\" action=\"/systemer/certifikat/spaer\">");
-        form_csrf(l->cx);
-        HTML(h, "<input type=\"hidden\" name=\"sha256\" value=\"");
-        html_attrc(h, c->sha256_hex);
-        HTML(h, "\"><button class=\"button button-secondary\" type=\"submit\">Spær "
-                "certifikat</button></form>");
-    }
-    HTML(h, "</td></tr>");
-    l->n++;
-    return 0;
-}
-
-static void systems_page(struct web_ctx *cx, const struct form_errors *fe, const struct form *kept)
-{
-    web_t *w = cx->w;
-    html_t *h = &cx->h;
-    static const struct form empty = {0};
-    const struct form *k = kept ? kept : &empty;
-    struct systems sys = {
-        0, arena_alloc(http_req_arena(cx->req), WEB_SYSTEMS_MAX * sizeof(struct identity_system))};
-    err_t err;
-    err_clear(&err);
-    if (sys.v)
-        identity_system_list(w->deps.identity, str_from_cstr(cx->org.id), collect_system, &sys,
-                             &err);
-    page_begin(cx, "Systemer");
-    str_t ok = web_query(cx->req, "ok");
-    if (str_eq_cstr(ok, "registreret"))
-        page_notice(cx, "success", "Systemet er registreret.");
-    else if (str_eq_cstr(ok, "spaerret"))
-        page_notice(cx, "success", "Spærringen er gennemført.");
-    else if (str_eq_cstr(ok, "certifikat"))
-        page_notice(cx, "success", "Certifikatet er tilføjet.");
-    page_error_summary(cx, fe);
-    if (sys.n == 0)
-        HTML(h, "<p>Organisationen har ingen systemer endnu.</p>");
-    for (size_t i = 0; i < sys.n; i++) {
-        const struct identity_system *s = &sys.v[i];
-        HTML(h, "<h2>");
-        html_textc(h, s->name);
-        HTML(h, "</h2><p>Status: ");
-        html_textc(h, s->status == SYSTEM_ACTIVE      ? "Aktiv"
-                      : s->status == SYSTEM_SUSPENDED ? "Suspenderet"
-                                                      : "Spærret");
-        HTML(h, ". System-id: ");
-        html_textc(h, s->id);
-        HTML(h, "</p><div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
-                "aria-label=\"Tabel, kan rulles\"><table class=\"table\"><caption>"
-                "Certifikater for ");
-        html_textc(h, s->name);
-        HTML(h, "</caption><thead><tr><th scope=\"col\">Subjekt</th><th scope=\"col\">"
-                "Fingeraftryk (SHA-256)</th><th scope=\"col\">Gyldighed</th><th scope=\"col\">"
-                "Status</th><th scope=\"col\">Handling</th></tr></thead><tbody>");
-        struct certs c = {h, cx, 0};
-        identity_cert_list(w->deps.identity, str_from_cstr(s->id), show_cert, &c, &err);
-        HTML(h, "</tbody></table></div>");
-        if (is_admin(cx) && s->status != SYSTEM_REVOKED) {
-            HTML(h, "<form method=\"post\" action=\"/systemer/certifikat\">");
-            form_csrf(cx);
-            HTML(h, "<input type=\"hidden\" name=\"system\" value=\"");
-            html_attrc(h, s->id);
-            HTML(h, "\"><div class=\"form-group\"><label class=\"form-label\" for=\"pem-");
-            html_int(h, (int64_t)i);
-            HTML(h, "\">Nyt certifikat til ");
-            html_textc(h, s->name);
-            HTML(h, " (PEM, ved fornyelse)</label><textarea class=\"form-input\" rows=\"4\" "
-                    "name=\"certificate\" id=\"pem-");
-            html_int(h, (int64_t)i);
-            HTML(h, "\"></textarea></div><button class=\"button button-secondary\" "
-                    "type=\"submit\">Tilføj certifikat</button></form>"
-                    "<form method=\"post\" action=\"/systemer/spaer\">");
-            form_csrf(cx);
-            HTML(h, "<input type=\"hidden\" name=\"system\" value=\"");
-            html_attrc(h, s->id);
-            HTML(h, "\"><button class=\"button button-secondary\" type=\"submit\">Spær "
-                    "systemet</button></form>");
-        }
-    }
-    if (is_admin(cx)) {
-        HTML(h, "<h2>Registrér et system</h2><form method=\"post\" action=\"/systemer\" "
-                "novalidate>");
-        form_csrf(cx);
-        form_input(cx, fe, "name", "Systemets navn", "text", form_get(k, "name"), NULL);
-        form_textarea(cx, fe, "certificate", "Certifikat (PEM)", form_get(k, "certificate"),
-                      "Indsæt systemets OCES-certifikat, fra -----BEGIN CERTIFICATE----- til "
-                      "-----END CERTIFICATE-----");
-        HTML(h, "<button class=\"button button-primary\" type=\"submit\">Registrér system"
-                "</button></form>");
-    }
-    page_end(cx);
-}
-
-static int h_systems(http_request_t *req, void *ctx, err_t *err)
+/* GET|POST /organisation/bruger/status: suspend (with a reason, asked on a
+ * page of its own) or re-activate a user. */
+static int h_user_status(http_request_t *req, void *ctx, err_t *err)
 {
     (void)err;
     struct web_ctx cx;
@@ -449,67 +433,67 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
         return 0;
     }
     web_t *w = ctx;
+    bool post = http_req_method(req) == HTTP_POST;
+    str_t ref = post ? form_get(&cx.form, "user") : web_query(req, "user");
+    str_t action = form_get(&cx.form, "handling");
+    str_t reason = form_get(&cx.form, "begrundelse");
     struct form_errors fe = {0};
+    err_t e;
+    err_clear(&e);
     int rc = 0;
-    if (http_req_method(req) == HTTP_POST) {
-        str_t path = http_req_path(req);
-        err_t e;
-        err_clear(&e);
-        const char *ok = NULL;
-        if (str_eq_cstr(path, "/systemer")) {
-            str_t name = form_get(&cx.form, "name");
-            str_t pem = form_get(&cx.form, "certificate");
-            struct pki_cert_info info;
-            if (name.len == 0)
-                form_error(&fe, "name", "Skriv systemets navn.");
-            if (pem.len == 0)
-                form_error(&fe, "certificate", "Indsæt systemets certifikat.");
-            else if (pki_cert_info_from_pem(pem, &info, &e) != 0)
-                form_error(&fe, "certificate",
-                           "Certifikatet kunne ikke læses. Indsæt det i "
-                           "PEM-format.");
-            if (fe.n == 0) {
-                struct identity_system s;
-                rc = identity_system_register(w->deps.identity, &cx.actor, str_from_cstr(cx.org.id),
-                                              name, SYSTEM_RECIPIENT, &info, &s, &e);
-                if (rc == 0)
-                    ok = "/systemer?ok=registreret";
-                else
-                    form_error(&fe, strcmp(e.param, "name") == 0 ? "name" : "certificate",
-                               refusal(rc, &e));
-            }
-        } else if (str_eq_cstr(path, "/systemer/certifikat")) {
-            struct pki_cert_info info;
-            struct identity_cert c;
-            if (pki_cert_info_from_pem(form_get(&cx.form, "certificate"), &info, &e) != 0)
-                form_error(&fe, "", "Certifikatet kunne ikke læses. Indsæt det i PEM-format.");
-            else if ((rc = identity_cert_add(w->deps.identity, &cx.actor,
-                                             form_get(&cx.form, "system"), &info, &c, &e)) != 0)
-                form_error(&fe, "", refusal(rc, &e));
-            else
-                ok = "/systemer?ok=certifikat";
-        } else if (str_eq_cstr(path, "/systemer/spaer")) {
-            rc = identity_system_set_status(w->deps.identity, &cx.actor,
-                                            form_get(&cx.form, "system"), SYSTEM_REVOKED, &e);
-            if (rc == 0)
-                ok = "/systemer?ok=spaerret";
-            else
-                form_error(&fe, "", refusal(rc, &e));
-        } else {
-            rc =
-                identity_cert_revoke(w->deps.identity, &cx.actor, form_get(&cx.form, "sha256"), &e);
-            if (rc == 0)
-                ok = "/systemer?ok=spaerret";
-            else
-                form_error(&fe, "", refusal(rc, &e));
-        }
-        if (ok) {
+    if (post && str_eq_cstr(action, "genaktiver")) {
+        rc = identity_user_set_status(w->deps.identity, &cx.actor, ref, USER_ACTIVE, STR(""), &e);
+        if (rc == 0) {
             web_end(&cx);
-            return web_redirect(req, ok);
+            return web_redirect(req, "/organisation?ok=genaktiveret");
         }
+        form_error(&fe, "", refusal(rc, &e));
+        org_page(&cx, &fe, NULL);
+        rc = web_reply_page(&cx, refusal_status(rc));
+        web_end(&cx);
+        return rc;
     }
-    systems_page(&cx, &fe, http_req_method(req) == HTTP_POST ? &cx.form : NULL);
-    rc = web_reply_page(&cx, fe.n ? (rc == DUPLA_EFORBIDDEN ? 403 : 400) : 200);
+    if (post && !str_eq_cstr(action, "suspender"))
+        form_error(&fe, "", "Vælg at suspendere eller genaktivere brugeren.");
+    else if (post && reason.len == 0)
+        form_error(&fe, "begrundelse", "Skriv en begrundelse for suspenderingen.");
+    else if (post) {
+        rc = identity_user_set_status(w->deps.identity, &cx.actor, ref, USER_SUSPENDED, reason, &e);
+        if (rc == 0) {
+            web_end(&cx);
+            return web_redirect(req, "/organisation?ok=suspenderet");
+        }
+        form_error(&fe, strcmp(e.param, "reason") == 0 ? "begrundelse" : "", refusal(rc, &e));
+    }
+    /* The page that asks for the reason: only for a user of one's own
+     * organisation (another's is "not found", its name not shown). */
+    struct identity_user u;
+    err_t ge;
+    err_clear(&ge);
+    if (identity_user_get(w->deps.identity, ref, &u, &ge) != 0 ||
+        strcmp(u.org_id, cx.org.id) != 0) {
+        bool refused = rc == DUPLA_EFORBIDDEN;
+        rc = web_reply_message(
+            &cx, refused ? 403 : 404, refused ? "Ingen adgang" : "Brugeren findes ikke",
+            rc ? refusal(rc, &e) : "Organisationen har ingen bruger med det id.");
+        web_end(&cx);
+        return rc;
+    }
+    html_t *h = &cx.h;
+    page_begin(&cx, "Suspendér bruger");
+    HTML(h, "<dl><dt>Brugernavn</dt><dd>");
+    html_textc(h, u.username);
+    HTML(h, "</dd><dt>Navn</dt><dd>");
+    html_textc(h, u.display_name);
+    HTML(h, "</dd><dt>Status</dt><dd>");
+    html_textc(h, user_status_label(u.status));
+    HTML(h, "</dd></dl>");
+    suspend_page(&cx, "/organisation/bruger/status", "user", u.id,
+                 "Brugeren bliver logget af med det samme og kan ikke logge ind, før en "
+                 "administrator genaktiverer den.",
+                 "Suspendér brugeren", "/organisation", &fe, reason);
+    page_end(&cx);
+    rc = web_reply_page(&cx, fe.n ? refusal_status(rc) : 200);
     web_end(&cx);
     return rc;
 }
@@ -528,28 +512,62 @@ static void orgs_page(struct web_ctx *cx, const struct form_errors *fe, const st
     err_clear(&err);
     if (orgs.v)
         identity_org_list(w->deps.identity, collect_org, &orgs, &err);
+    bool manage = identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING);
     page_begin(cx, "Organisationer");
+    str_t ok = web_query(cx->req, "ok");
+    if (str_eq_cstr(ok, "suspenderet"))
+        page_notice(cx, "success",
+                    "Organisationen er suspenderet: dens brugere kan ikke logge ind, og dens "
+                    "systemer kan ikke hente data.");
+    else if (str_eq_cstr(ok, "genaktiveret"))
+        page_notice(cx, "success", "Organisationen er genaktiveret.");
     page_error_summary(cx, fe);
     HTML(h, "<div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
             "aria-label=\"Tabel, kan rulles\"><table class=\"table\"><caption>"
             "Tilsluttede organisationer</caption><thead><tr><th scope=\"col\">Navn</th>"
             "<th scope=\"col\">CVR</th><th scope=\"col\">Kontakt</th><th scope=\"col\">Status"
-            "</th></tr></thead><tbody>");
+            "</th>");
+    if (manage)
+        HTML(h, "<th scope=\"col\">Handling</th>");
+    HTML(h, "</tr></thead><tbody>");
     for (size_t i = 0; i < orgs.n; i++) {
+        const struct identity_org *o = &orgs.v[i];
         HTML(h, "<tr><td>");
-        html_textc(h, orgs.v[i].name);
+        html_textc(h, o->name);
         HTML(h, "</td><td>");
-        html_textc(h, orgs.v[i].cvr);
+        html_textc(h, o->cvr);
         HTML(h, "</td><td>");
-        html_textc(h, orgs.v[i].contact_email);
+        html_textc(h, o->contact_email);
         HTML(h, "</td><td>");
-        html_textc(h, orgs.v[i].status == ORG_ACTIVE      ? "Aktiv"
-                      : orgs.v[i].status == ORG_SUSPENDED ? "Suspenderet"
-                                                          : "Lukket");
-        HTML(h, "</td></tr>");
+        html_textc(h, org_status_label(o->status));
+        HTML(h, "</td>");
+        if (manage) {
+            HTML(h, "<td>");
+            if (o->data_owner) {
+                HTML(h, "(dataejeren)");
+            } else if (o->status == ORG_ACTIVE) {
+                HTML(h, "<a href=\"/organisationer/status?org=");
+                html_urlc(h, o->id);
+                HTML(h, "\">Suspendér<span class=\"sr-only\"> ");
+                html_textc(h, o->name);
+                HTML(h, "</span></a>");
+            } else if (o->status == ORG_SUSPENDED) {
+                HTML(h, "<form method=\"post\" action=\"/organisationer/status\">");
+                form_csrf(cx);
+                HTML(h, "<input type=\"hidden\" name=\"org\" value=\"");
+                html_attrc(h, o->id);
+                HTML(h, "\"><button class=\"button button-secondary\" type=\"submit\" "
+                        "name=\"handling\" value=\"genaktiver\">Genaktivér<span "
+                        "class=\"sr-only\"> ");
+                html_textc(h, o->name);
+                HTML(h, "</span></button></form>");
+            }
+            HTML(h, "</td>");
+        }
+        HTML(h, "</tr>");
     }
     HTML(h, "</tbody></table></div>");
-    if (identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING)) {
+    if (manage) {
         HTML(h, "<h2>Tilslut en organisation</h2><form method=\"post\" "
                 "action=\"/organisationer\" novalidate>");
         form_csrf(cx);
@@ -634,6 +652,84 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
+/* GET|POST /organisationer/status: suspend (with a reason, asked on a page
+ * of its own) or re-activate an organisation (the data owner). */
+static int h_org_status(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    struct web_ctx cx;
+    if (web_begin_or_reply(ctx, req, &cx)) {
+        web_end(&cx);
+        return 0;
+    }
+    web_t *w = ctx;
+    if (!cx.actor.data_owner) {
+        int rc = web_reply_message(&cx, 403, "Ingen adgang",
+                                   "Kun Skatteforvaltningens dataforvaltning kan suspendere og "
+                                   "genaktivere organisationer.");
+        web_end(&cx);
+        return rc;
+    }
+    bool post = http_req_method(req) == HTTP_POST;
+    str_t ref = post ? form_get(&cx.form, "org") : web_query(req, "org");
+    str_t action = form_get(&cx.form, "handling");
+    str_t reason = form_get(&cx.form, "begrundelse");
+    struct form_errors fe = {0};
+    err_t e;
+    err_clear(&e);
+    int rc = 0;
+    if (post && str_eq_cstr(action, "genaktiver")) {
+        rc = identity_org_set_status(w->deps.identity, &cx.actor, ref, ORG_ACTIVE, STR(""), &e);
+        if (rc == 0) {
+            web_end(&cx);
+            return web_redirect(req, "/organisationer?ok=genaktiveret");
+        }
+        form_error(&fe, "", refusal(rc, &e));
+        orgs_page(&cx, &fe, NULL);
+        rc = web_reply_page(&cx, refusal_status(rc));
+        web_end(&cx);
+        return rc;
+    }
+    if (post && !str_eq_cstr(action, "suspender"))
+        form_error(&fe, "", "Vælg at suspendere eller genaktivere organisationen.");
+    else if (post && reason.len == 0)
+        form_error(&fe, "begrundelse", "Skriv en begrundelse for suspenderingen.");
+    else if (post) {
+        rc = identity_org_set_status(w->deps.identity, &cx.actor, ref, ORG_SUSPENDED, reason, &e);
+        if (rc == 0) {
+            web_end(&cx);
+            return web_redirect(req, "/organisationer?ok=suspenderet");
+        }
+        form_error(&fe, strcmp(e.param, "reason") == 0 ? "begrundelse" : "", refusal(rc, &e));
+    }
+    struct identity_org o;
+    err_t ge;
+    err_clear(&ge);
+    if (ref.len == 0 || identity_org_get(w->deps.identity, ref, &o, &ge) != 0) {
+        rc = web_reply_message(&cx, 404, "Organisationen findes ikke",
+                               "Der er ingen organisation med det id.");
+        web_end(&cx);
+        return rc;
+    }
+    html_t *h = &cx.h;
+    page_begin(&cx, "Suspendér organisation");
+    HTML(h, "<dl><dt>Organisation</dt><dd>");
+    html_textc(h, o.name);
+    HTML(h, "</dd><dt>CVR-nummer</dt><dd>");
+    html_textc(h, o.cvr);
+    HTML(h, "</dd><dt>Status</dt><dd>");
+    html_textc(h, org_status_label(o.status));
+    HTML(h, "</dd></dl>");
+    suspend_page(&cx, "/organisationer/status", "org", o.id,
+                 "Organisationens brugere kan ikke logge ind, og dens systemer kan ikke hente "
+                 "data, før organisationen genaktiveres.",
+                 "Suspendér organisationen", "/organisationer", &fe, reason);
+    page_end(&cx);
+    rc = web_reply_page(&cx, fe.n ? refusal_status(rc) : 200);
+    web_end(&cx);
+    return rc;
+}
+
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct {
@@ -644,11 +740,9 @@ int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_GET, "/organisation", h_org},
         {HTTP_POST, "/organisation/bruger", h_user_add},
         {HTTP_POST, "/organisation/rolle", h_role},
-        {HTTP_GET | HTTP_POST, "/systemer", h_systems},
-        {HTTP_POST, "/systemer/certifikat", h_systems},
-        {HTTP_POST, "/systemer/spaer", h_systems},
-        {HTTP_POST, "/systemer/certifikat/spaer", h_systems},
+        {HTTP_GET | HTTP_POST, "/organisation/bruger/status", h_user_status},
         {HTTP_GET | HTTP_POST, "/organisationer", h_orgs},
+        {HTTP_GET | HTTP_POST, "/organisationer/status", h_org_status},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, WEB_FORM_MAX_BODY, err);
