@@ -512,6 +512,16 @@ int page_agreement_edit(http_request_t *req, void *ctx, err_t *err)
                 return web_redirect(req, loc ? loc : "/aftaler");
             }
             log_info("web: edit refused: %s", e.log);
+            if (rc == DUPLA_EFORBIDDEN || rc == DUPLA_ENOTFOUND) {
+                /* Not theirs to edit: no form to go on with. */
+                json_decref(app);
+                json_decref(doc);
+                rc = web_reply_message(&cx, page_agreement_refusal_status(rc),
+                                       change ? "Ansøg om ændring" : "Redigér kladde",
+                                       page_agreement_refusal(&cx, id, AGREEMENT_EDIT, rc, &e));
+                web_end(&cx);
+                return rc;
+            }
             status = save_refused(&cx, id, AGREEMENT_EDIT, rc, &e, &fe);
         } else {
             status = 400;
