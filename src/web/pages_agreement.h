@@ -44,9 +44,12 @@ void page_agreement_view(struct web_ctx *cx, str_t id, const struct form_errors 
 
 /* ---- pages_agreement_steps.c ---- */
 
-/* The steps the user may take on the agreement doc (its document JSON), as
- * links and forms; only those the user's roles and the states allow (the
- * module decides again when one is posted). */
+/* "Redigér" (the pending draft) or "Ansøg om ændring" (an approved
+ * agreement) when the user is a processor of the organisation. */
+void page_agreement_edit_link(struct web_ctx *cx, const json_t *doc, str_t id);
+/* The forms that end or pause: withdraw, terminate, suspend, reactivate,
+ * revoke on the agreement doc (its document JSON); only those the user's
+ * roles and the states allow (the module decides again when one is posted). */
 void page_agreement_step_forms(struct web_ctx *cx, const json_t *doc, str_t id,
                                const struct form_errors *fe);
 /* A Danish sentence for the module's refusal rc (with e) of action on

@@ -266,15 +266,13 @@ static void step_form_open(struct web_ctx *cx, const char *heading, const char *
 }
 
 /* See pages_agreement.h. */
-void page_agreement_step_forms(struct web_ctx *cx, const json_t *doc, str_t id,
-                               const struct form_errors *fe)
+void page_agreement_edit_link(struct web_ctx *cx, const json_t *doc, str_t id)
 {
     html_t *h = &cx->h;
     const json_t *pending = json_object_get(doc, "pending");
     const char *pstate = json_is_object(pending) ? page_json_str(pending, "state") : "";
     const char *status = page_json_str(doc, "status");
-    bool recipient = !cx->actor.data_owner;
-    bool processor = recipient && identity_actor_has(&cx->actor, ROLE_PROCESSOR);
+    bool processor = !cx->actor.data_owner && identity_actor_has(&cx->actor, ROLE_PROCESSOR);
     if (processor && strcmp(pstate, "draft") == 0) {
         HTML(h, "<p><a class=\"button button-secondary\" href=\"/aftaler/rediger?id=");
         html_url(h, id);
@@ -284,6 +282,18 @@ void page_agreement_step_forms(struct web_ctx *cx, const json_t *doc, str_t id,
         html_url(h, id);
         HTML(h, "\">Ansøg om ændring</a></p>");
     }
+}
+
+/* See pages_agreement.h. */
+void page_agreement_step_forms(struct web_ctx *cx, const json_t *doc, str_t id,
+                               const struct form_errors *fe)
+{
+    html_t *h = &cx->h;
+    const json_t *pending = json_object_get(doc, "pending");
+    const char *pstate = json_is_object(pending) ? page_json_str(pending, "state") : "";
+    const char *status = page_json_str(doc, "status");
+    bool recipient = !cx->actor.data_owner;
+    bool processor = recipient && identity_actor_has(&cx->actor, ROLE_PROCESSOR);
     if (processor && (strcmp(pstate, "draft") == 0 || strcmp(pstate, "submitted") == 0)) {
         bool change = json_is_object(json_object_get(doc, "serving"));
         step_form_open(cx, change ? "Træk ændringen tilbage" : "Træk ansøgningen tilbage",

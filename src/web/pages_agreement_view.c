@@ -405,7 +405,7 @@ void page_agreement_view(struct web_ctx *cx, str_t id, const struct form_errors 
         HTML(h, "; den gældende version gælder, indtil ændringen er godkendt");
     }
     HTML(h, ".</p>");
-    page_agreement_step_forms(cx, doc, id, fe);
+    page_agreement_edit_link(cx, doc, id);
     if (json_is_object(serving))
         version_details(cx, serving, "Gældende version");
     if (change) {
@@ -428,6 +428,7 @@ void page_agreement_view(struct web_ctx *cx, str_t id, const struct form_errors 
     }
     if (strcmp(pstate, "submitted") == 0 && identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING))
         decision_form(cx, pending, id, fe);
+    page_agreement_step_forms(cx, doc, id, fe);
     HTML(h, "<p><a href=\"/aftaler/dokument?id=");
     html_url(h, id);
     HTML(h, "\">Aftaledokumentet (til udskrift)</a></p>");
