@@ -219,10 +219,15 @@ int agreement_document_html(agreement_t *ag, const struct agreement_actor *actor
 struct agreement_filter {
     const char *org_cvr; /* NULL: all the actor may see */
     int state;           /* -1: any; else an agreement_state of the status */
+    /* true: only agreements with a version waiting for the data owner (a
+     * signed new application, or a signed change of an approved one), which
+     * a status filter cannot find as the status is the serving version's. */
+    bool awaiting_review;
 };
 /* A JSON array of summaries (id, organisation, environment, title, status,
- * versions, validity), newest first, at most AGREEMENT_LIST_MAX. An
- * organisation's users see only their own. The caller owns *out. */
+ * versions, validity, and pending_state: the state of the pending version or
+ * null), newest first, at most AGREEMENT_LIST_MAX. An organisation's users
+ * see only their own. The caller owns *out. */
 int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
                    const struct agreement_filter *filter, json_t **out, err_t *err);
 

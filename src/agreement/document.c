@@ -347,11 +347,15 @@ int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
     store_stmt_t *s;
     rc = store_prepare(c,
                        "SELECT a.id, a.org_cvr, a.environment, v.version, v.state, v.application,"
-                       " a.pending_version, a.latest_version, a.updated_at FROM agreement a"
+                       " a.pending_version, a.latest_version, a.updated_at, p.state"
+                       " FROM agreement a"
                        " JOIN agreement_version v ON v.agreement_id = a.id AND v.version ="
                        " COALESCE(a.serving_version, a.latest_version)"
+                       " LEFT JOIN agreement_version p ON p.agreement_id = a.id AND p.version ="
+                       " a.pending_version"
                        " WHERE (CAST(? AS TEXT) IS NULL OR a.org_cvr = ?)"
                        " AND (CAST(? AS TEXT) IS NULL OR v.state = ?)"
+                       " AND (CAST(? AS BIGINT) = 0 OR p.state = 'submitted')"
                        " ORDER BY a.updated_at DESC, a.id LIMIT ?",
                        &s, err);
     if (rc) {
@@ -363,7 +367,8 @@ int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
     store_bind_cstr(s, 2, org);
     store_bind_cstr(s, 3, sname);
     store_bind_cstr(s, 4, sname);
-    store_bind_int64(s, 5, AGREEMENT_LIST_MAX);
+    store_bind_int64(s, 5, filter && filter->awaiting_review ? 1 : 0);
+    store_bind_int64(s, 6, AGREEMENT_LIST_MAX);
     json_t *list = json_array();
     while ((rc = store_step(s, err)) == STORE_ROW) {
         json_t *app = parsed_json(s, 5);
@@ -377,6 +382,8 @@ int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
                             member(app, "valid_from"), "valid_to", member(app, "valid_to"),
                             "pending_version", pending, "latest_version",
                             (json_int_t)store_col_int64(s, 7), "updated_at", time_json(s, 8)));
+        json_object_set_new(json_array_get(list, json_array_size(list) - 1), "pending_state",
+                            store_col_is_null(s, 9) ? json_null() : text_json(s, 9));
         json_decref(app);
     }
     store_stmt_done(s);

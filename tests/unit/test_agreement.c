@@ -372,6 +372,73 @@ Test(agreement, a_new_version_waits_while_the_old_one_serves)
     json_decref(doc);
 }
 
+/* The count of agreements awaiting review (as the reviewer sees them) and
+ * the pending_state of the summary of id in that list ("" when absent). */
+static size_t review_list(const char *id, char *pending_state, size_t cap)
+{
+    err_t err;
+    struct agreement_actor r = REVIEWER;
+    struct agreement_filter f = {.org_cvr = NULL, .state = -1, .awaiting_review = true};
+    json_t *list;
+    cr_assert_eq(agreement_list(fx_ag, &r, &f, &list, &err), 0, "%s", err.log);
+    size_t n = json_array_size(list);
+    pending_state[0] = '\0';
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        if (strcmp(json_string_value(json_object_get(a, "id")), id) == 0)
+            snprintf(pending_state, cap, "%s",
+                     json_is_string(json_object_get(a, "pending_state"))
+                         ? json_string_value(json_object_get(a, "pending_state"))
+                         : "(null)");
+    }
+    json_decref(list);
+    return n;
+}
+
+Test(agreement, the_review_list_holds_new_applications_and_changes)
+{
+    err_t err;
+    char id[AGREEMENT_ID_LEN + 1], fresh[AGREEMENT_ID_LEN + 1], st[32];
+    fx_approved(fx_app("{\"Momsangivelse\": [\"A\"]}", -1, 0), id);
+    struct agreement_actor p = PROCESSOR, s = SIGNATORY, r = REVIEWER;
+    cr_assert_eq(review_list(id, st, sizeof st), 0, "an approved agreement awaits nothing");
+    /* A change: a draft first (not yet for review), then signed. */
+    json_t *app = fx_app("{\"Momsangivelse\": [\"A\", \"B\"]}", -1, 0);
+    cr_assert_eq(agreement_edit(fx_ag, &p, str_from_cstr(id), app, &err), 0, "%s", err.detail);
+    json_decref(app);
+    cr_assert_eq(review_list(id, st, sizeof st), 0, "a change being drafted is not for review");
+    cr_assert_eq(agreement_sign(fx_ag, &s, str_from_cstr(id), &err), 0);
+    cr_assert_eq(review_list(id, st, sizeof st), 1);
+    cr_assert_str_eq(st, "submitted");
+    /* A new application beside it. */
+    app = fx_app("{\"Momsangivelse\": [\"C\"]}", -1, 0);
+    cr_assert_eq(agreement_create(fx_ag, &p, ENV_TEST, app, fresh, &err), 0);
+    json_decref(app);
+    cr_assert_eq(review_list(fresh, st, sizeof st), 1, "a draft is not for review");
+    cr_assert_eq(agreement_sign(fx_ag, &s, str_from_cstr(fresh), &err), 0);
+    cr_assert_eq(review_list(fresh, st, sizeof st), 2);
+    cr_assert_str_eq(st, "submitted");
+    /* The plain list says which summary has a pending change. */
+    json_t *list;
+    cr_assert_eq(agreement_list(fx_ag, &r, NULL, &list, &err), 0);
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        const char *aid = json_string_value(json_object_get(a, "id"));
+        cr_assert_str_eq(json_string_value(json_object_get(a, "pending_state")), "submitted");
+        cr_assert_str_eq(json_string_value(json_object_get(a, "status")),
+                         strcmp(aid, id) == 0 ? "approved" : "submitted");
+    }
+    json_decref(list);
+    /* Approved, the change leaves the list. */
+    cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "ok", NULL, NULL, &err), 0);
+    cr_assert_eq(review_list(id, st, sizeof st), 1);
+    cr_assert_str_eq(st, "");
+}
+
 Test(agreement, a_rejected_new_version_leaves_the_old_one_serving)
 {
     err_t err;
