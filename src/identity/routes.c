@@ -62,20 +62,6 @@ int identity_http_actor(http_request_t *req, identity_t *id, identity_actor_t *a
     return 0;
 }
 
-/* The JSON object body. */
-static int body_json(http_request_t *req, json_t **out, err_t *err)
-{
-    str_t b = http_req_body(req);
-    json_error_t je;
-    json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
-    if (!j || !json_is_object(j)) {
-        json_decref(j);
-        return err_set(err, DUPLA_EINVAL, "the body must be a JSON object");
-    }
-    *out = j;
-    return 0;
-}
-
 /* A string member (empty when absent); DUPLA_EINVAL if present and not a
  * string or required and absent. */
 static int member(json_t *j, const char *key, bool required, str_t *out, err_t *err)
@@ -157,7 +143,7 @@ static int h_login(http_request_t *req, void *ctx, err_t *err)
 {
     identity_t *id = ctx;
     json_t *b;
-    int rc = body_json(req, &b, err);
+    int rc = http_req_json_object(req, false, &b, err);
     if (rc)
         return rc;
     str_t user, pw;
@@ -219,7 +205,7 @@ static int h_session(http_request_t *req, void *ctx, err_t *err)
 static int h_setup(http_request_t *req, void *ctx, err_t *err)
 {
     json_t *b;
-    int rc = body_json(req, &b, err);
+    int rc = http_req_json_object(req, false, &b, err);
     if (rc)
         return rc;
     str_t user, secret, pw;
@@ -236,7 +222,7 @@ static int h_password(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = body_json(req, &b, err)))
+    if (rc || (rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t pw;
     if (!(rc = member(b, "password", true, &pw, err)))
@@ -272,7 +258,7 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "organisations", arr);
     }
     json_t *b;
-    if ((rc = body_json(req, &b, err)))
+    if ((rc = http_req_json_object(req, false, &b, err)))
         return rc;
     struct identity_org_new in;
     memset(&in, 0, sizeof in);
@@ -321,7 +307,7 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = body_json(req, &b, err)))
+    if (rc || (rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t org, status, reason;
     enum org_status st;
@@ -338,6 +324,29 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
 }
 
 /* ---- users and roles ---- */
+
+static int h_user_status(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, ctx, &a, err);
+    if (rc || (rc = http_req_json_object(req, false, &b, err)))
+        return rc;
+    const char *const keys[] = {"user", "status", "reason", NULL};
+    str_t user, status, reason;
+    if (!(rc = http_json_only_keys(b, keys, err)) && !(rc = member(b, "user", true, &user, err)) &&
+        !(rc = member(b, "status", true, &status, err)) &&
+        !(rc = member(b, "reason", false, &reason, err))) {
+        if (str_eq_cstr(status, "active"))
+            rc = identity_user_set_status(ctx, &a, user, USER_ACTIVE, reason, err);
+        else if (str_eq_cstr(status, "suspended"))
+            rc = identity_user_set_status(ctx, &a, user, USER_SUSPENDED, reason, err);
+        else
+            rc = err_param(err, DUPLA_EINVAL, "status", "status: active or suspended");
+    }
+    json_decref(b);
+    return rc ? rc : reply_ok(req);
+}
 
 static int h_users(http_request_t *req, void *ctx, err_t *err)
 {
@@ -360,7 +369,7 @@ static int h_users(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "users", arr);
     }
     json_t *b;
-    if ((rc = body_json(req, &b, err)))
+    if ((rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t org, username, name;
     unsigned roles = 0;
@@ -403,7 +412,7 @@ static int role_change(http_request_t *req, identity_t *id, bool grant, err_t *e
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, id, &a, err);
-    if (rc || (rc = body_json(req, &b, err)))
+    if (rc || (rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t user, role;
     unsigned r;
@@ -465,7 +474,7 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "systems", arr);
     }
     json_t *b;
-    if ((rc = body_json(req, &b, err)))
+    if ((rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t org, name, kind;
     struct pki_cert_info ci;
@@ -491,7 +500,7 @@ static int h_system_status(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = body_json(req, &b, err)))
+    if (rc || (rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t sys, status;
     if (!(rc = member(b, "system", true, &sys, err)) &&
@@ -540,7 +549,7 @@ static int h_certs(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "certificates", arr);
     }
     json_t *b;
-    if ((rc = body_json(req, &b, err)))
+    if ((rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t sys;
     struct pki_cert_info ci;
@@ -558,7 +567,7 @@ static int h_cert_revoke(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = body_json(req, &b, err)))
+    if (rc || (rc = http_req_json_object(req, false, &b, err)))
         return rc;
     str_t sha;
     if (!(rc = member(b, "sha256", true, &sha, err)))
@@ -603,6 +612,8 @@ int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err)
         {HTTP_POST, "/api/orgs/status", h_org_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
          "org-status"},
         {R | HTTP_POST, "/api/users", h_users, id, 0, IDENTITY_API_MAX_BODY, NULL, "users"},
+        {HTTP_POST, "/api/users/status", h_user_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
+         "user-status"},
         {HTTP_POST, "/api/roles/grant", h_grant, id, 0, IDENTITY_API_MAX_BODY, NULL, "role-grant"},
         {HTTP_POST, "/api/roles/revoke", h_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,
          "role-revoke"},

@@ -20,6 +20,9 @@
  *   POST   /api/orgs/status      {org, status: active|suspended|closed, reason?}
  *   GET    /api/users?org=       users of an organisation
  *   POST   /api/users            {org, username, display_name?, roles?[]} (administrator)
+ *   POST   /api/users/status     {user, status: active|suspended, reason?} (administrator;
+ *                                 suspending ends the user's sessions; not oneself, not
+ *                                 the last active administrator)
  *   POST   /api/roles/grant      {user, role} (the user's organisation's administrator)
  *   POST   /api/roles/revoke     {user, role}
  *   GET    /api/systems?org=     systems

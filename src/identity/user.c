@@ -509,6 +509,16 @@ static int role_change(identity_t *id, const identity_actor_t *actor, str_t user
                        "an administrator cannot revoke its own administrator role");
         goto out;
     }
+    if (!grant && role == ROLE_ADMINISTRATOR && u.status == USER_ACTIVE) {
+        long n = 0;
+        if ((rc = other_admins(c, u.org_id, u.id, &n, err)))
+            goto out;
+        if (n == 0) {
+            rc = err_param(err, DUPLA_ECONFLICT, "role",
+                           "the organisation's last active administrator keeps the role");
+            goto out;
+        }
+    }
     json_t *before = identity_user_json(&u);
     u.roles = roles;
     json_t *after = identity_user_json(&u);

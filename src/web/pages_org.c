@@ -93,8 +93,11 @@ static const char *refusal(int rc, const err_t *err)
         if (strcmp(p, "role") == 0)
             return strstr(d, "own administrator") ? "Du kan ikke fjerne din egen "
                                                     "administratorrolle."
-                   : strstr(d, "already")         ? "Brugeren har allerede rollen."
-                                                  : "Brugeren har ikke rollen.";
+                   : strstr(d, "last active administrator")
+                       ? "Brugeren er organisationens sidste aktive administrator og beholder "
+                         "rollen. Giv først en anden bruger administratorrollen."
+                   : strstr(d, "already") ? "Brugeren har allerede rollen."
+                                          : "Brugeren har ikke rollen.";
         if (strcmp(p, "user") == 0)
             return strstr(d, "last active administrator")
                        ? "Brugeren er organisationens sidste aktive administrator og kan ikke "

@@ -61,6 +61,7 @@ static const struct e2e_server *world(void)
         user(s, CVR_A, "emp@a.dk", "aftager-underskriver");
         user(s, CVR_B, "emp@b.dk", "aftager-behandler");
         user(s, OWNER, "dfv@skat.dk", "dataforvaltning");
+        user(s, CVR_A, "susp@a.dk", "aftager-behandler");
         FILE *f = fopen(done, "w");
         fclose(f);
     }
@@ -194,6 +195,48 @@ Test(identity_api, role_rules)
     e2e_assert_status(s, &r, 200);
     cr_assert_gt(json_array_size(json_object_get(r.json, "history")), 0);
     e2e_response_free(&r);
+}
+
+Test(identity_api, administrator_suspends_and_reactivates_a_user)
+{
+    const struct e2e_server *s = world();
+    struct session adm, victim, proc;
+    login(s, "admin@a.dk", &adm);
+    login(s, "susp@a.dk", &victim);
+    login(s, "proc@a.dk", &proc);
+    const char *suspend = "{\"user\":\"susp@a.dk\",\"status\":\"suspended\","
+                          "\"reason\":\"leaving\"}";
+    /* Refusals first: no CSRF token, not an administrator, a bad status, unknown members. */
+    expect(s, &adm, "POST", "/api/users/status", suspend, false, 403);
+    expect(s, &proc, "POST", "/api/users/status", suspend, true, 403);
+    struct e2e_response r;
+    call(s, &adm, "POST", "/api/users/status", "{\"user\":\"susp@a.dk\",\"status\":\"gone\"}", true,
+         &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "parameter")), "status");
+    e2e_response_free(&r);
+    call(s, &adm, "POST", "/api/users/status",
+         "{\"user\":\"susp@a.dk\",\"status\":\"suspended\",\"why\":\"x\"}", true, &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "parameter")), "why");
+    e2e_response_free(&r);
+    expect(s, &victim, "GET", "/api/session", NULL, false, 200);
+
+    /* Suspended: the open session ends and a new login is refused. */
+    expect(s, &adm, "POST", "/api/users/status", suspend, true, 200);
+    expect(s, &victim, "GET", "/api/session", NULL, false, 401);
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"susp@a.dk\",\"password\":\"%s\"}", PASSWD);
+    call(s, NULL, "POST", "/api/session", body, false, &r);
+    cr_assert_neq(r.status, 200, "a suspended user logs in");
+    e2e_response_free(&r);
+    expect(s, &adm, "POST", "/api/users/status", suspend, true, 409); /* already */
+
+    /* Re-activated: logging in works again. */
+    expect(s, &adm, "POST", "/api/users/status", "{\"user\":\"susp@a.dk\",\"status\":\"active\"}",
+           true, 200);
+    login(s, "susp@a.dk", &victim);
+    expect(s, &victim, "GET", "/api/session", NULL, false, 200);
 }
 
 Test(identity_api, session_expires_when_idle)

@@ -176,6 +176,22 @@ Test(user_status, self_and_last_administrator_are_refused)
         DUPLA_ECONFLICT);
 }
 
+Test(user_status, the_last_administrator_keeps_the_role)
+{
+    onboard(CVR_A, "admin@a.dk");
+    err_t err;
+    /* Only the onboarded administrator: its role cannot go, from the console either. */
+    cr_assert_eq(identity_role_revoke(id, &local, STR("admin@a.dk"), ROLE_ADMINISTRATOR, &err),
+                 DUPLA_ECONFLICT);
+    cr_assert(strstr(err.detail, "last active administrator"), "%s", err.detail);
+    /* With a second one it can; then the second keeps it. */
+    add_user(CVR_A, "admin2@a.dk", ROLE_ADMINISTRATOR);
+    cr_assert_eq(identity_role_revoke(id, &local, STR("admin@a.dk"), ROLE_ADMINISTRATOR, &err), 0,
+                 "%s", err.log);
+    cr_assert_eq(identity_role_revoke(id, &local, STR("admin2@a.dk"), ROLE_ADMINISTRATOR, &err),
+                 DUPLA_ECONFLICT);
+}
+
 Test(user_status, bad_input_is_refused)
 {
     onboard(CVR_A, "admin@a.dk");
