@@ -129,6 +129,22 @@ int e2e_run_dupla(const char *const *args, const char *out_file)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int e2e_cli(const struct e2e_server *s, const char *const *args)
+{
+    const char *argv[E2E_CLI_ARGS_MAX + 3];
+    size_t n = 0;
+    for (; args[n]; n++) {
+        if (n == E2E_CLI_ARGS_MAX)
+            return -1;
+        argv[n] = args[n];
+    }
+    argv[n++] = "--config";
+    argv[n++] = s->config;
+    argv[n] = NULL;
+    char log[E2E_PATH_MAX];
+    return e2e_run_dupla(argv, e2e_path(s, "cli.log", log));
+}
+
 int e2e_issue_system(const struct e2e_server *s, const char *name, const char *cvr,
                      const char *const *extra)
 {

@@ -107,6 +107,11 @@ int e2e_issue_system(const struct e2e_server *s, const char *name, const char *c
  * after the binary), output appended to out_file if given (else discarded).
  * Returns the exit status, or -1 if it did not exit normally. */
 int e2e_run_dupla(const char *const *args, const char *out_file);
+/* Runs a `dupla` command against server s (args as for e2e_run_dupla, at
+ * most E2E_CLI_ARGS_MAX; `--config <s's config>` is appended), output
+ * appended to <s's folder>/cli.log. Returns the exit status, or -1. */
+#define E2E_CLI_ARGS_MAX 20
+int e2e_cli(const struct e2e_server *s, const char *const *args);
 /* Decrypts a PKCS#12 file with its password into PEM files
  * <p12>.<pid>.cert.pem and <p12>.<pid>.key.pem (cert_out and key_out get
  * their paths, E2E_PATH_MAX + 32 bytes each; the caller removes them). This

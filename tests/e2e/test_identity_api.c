@@ -17,30 +17,17 @@
 
 E2E_SHARED_SERVERS({"main", {.config_json = "{\"identity\": {\"session_idle_seconds\": 2}}"}});
 
-static int dupla(const struct e2e_server *s, const char *const *args)
-{
-    const char *argv[24];
-    size_t n = 0;
-    for (; args[n] && n < 20; n++)
-        argv[n] = args[n];
-    argv[n++] = "--config";
-    argv[n++] = s->config;
-    argv[n] = NULL;
-    char log[E2E_PATH_MAX];
-    return e2e_run_dupla(argv, e2e_path(s, "cli.log", log));
-}
-
 static void user(const struct e2e_server *s, const char *org, const char *name, const char *role)
 {
     const char *create[] = {"user", "create", "--org", org, "--username",
                             name,   "--role", role,    NULL};
-    cr_assert_eq(dupla(s, create), 0, "user create %s", name);
+    cr_assert_eq(e2e_cli(s, create), 0, "user create %s", name);
     char pwfile[E2E_PATH_MAX];
     FILE *f = fopen(e2e_path(s, "pw.txt", pwfile), "w");
     fprintf(f, "%s\n", PASSWD);
     fclose(f);
     const char *pw[] = {"user", "set-password", name, "--password-file", pwfile, NULL};
-    cr_assert_eq(dupla(s, pw), 0);
+    cr_assert_eq(e2e_cli(s, pw), 0);
 }
 
 static const struct e2e_server *world(void)
@@ -52,10 +39,10 @@ static const struct e2e_server *world(void)
     if (access(e2e_path(s, "world.done", done), F_OK) != 0) {
         const char *a[] = {"org",     "create",     "--name",          "A",      "--cvr", CVR_A,
                            "--admin", "first@a.dk", "--contact-email", "k@a.dk", NULL};
-        cr_assert_eq(dupla(s, a), 0);
+        cr_assert_eq(e2e_cli(s, a), 0);
         const char *b[] = {"org",     "create",     "--name",          "B",      "--cvr", CVR_B,
                            "--admin", "first@b.dk", "--contact-email", "k@b.dk", NULL};
-        cr_assert_eq(dupla(s, b), 0);
+        cr_assert_eq(e2e_cli(s, b), 0);
         user(s, CVR_A, "admin@a.dk", "administrator");
         user(s, CVR_A, "proc@a.dk", "aftager-behandler");
         user(s, CVR_A, "emp@a.dk", "aftager-underskriver");

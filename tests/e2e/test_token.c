@@ -24,22 +24,9 @@
 
 E2E_SHARED_SERVERS({"main", {.config_json = "{\"identity\": {\"registry_poll_ms\": 50}}"}});
 
-static int dupla(const struct e2e_server *s, const char *const *args)
-{
-    const char *argv[24];
-    size_t n = 0;
-    for (; args[n] && n < 20; n++)
-        argv[n] = args[n];
-    argv[n++] = "--config";
-    argv[n++] = s->config;
-    argv[n] = NULL;
-    char log[E2E_PATH_MAX];
-    return e2e_run_dupla(argv, e2e_path(s, "cli.log", log));
-}
-
 static void must(const struct e2e_server *s, const char *const *args)
 {
-    int rc = dupla(s, args);
+    int rc = e2e_cli(s, args);
     if (rc != 0) {
         char log[E2E_PATH_MAX], cmd[E2E_PATH_MAX + 16];
         snprintf(cmd, sizeof cmd, "tail -5 %s >&2", e2e_path(s, "cli.log", log));

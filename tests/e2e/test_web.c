@@ -17,19 +17,6 @@
 
 E2E_SHARED_SERVERS({"main", {0}});
 
-static int dupla(const struct e2e_server *s, const char *const *args)
-{
-    const char *argv[24];
-    size_t n = 0;
-    for (; args[n] && n < 20; n++)
-        argv[n] = args[n];
-    argv[n++] = "--config";
-    argv[n++] = s->config;
-    argv[n] = NULL;
-    char log[E2E_PATH_MAX];
-    return e2e_run_dupla(argv, e2e_path(s, "cli.log", log));
-}
-
 /* The shared server with an administrator of the data owner (made once). */
 static const struct e2e_server *world(void)
 {
@@ -40,12 +27,12 @@ static const struct e2e_server *world(void)
     if (access(e2e_path(s, "world.done", done), F_OK) != 0) {
         const char *create[] = {"user", "create", "--org",         OWNER, "--username",
                                 ADMIN,  "--role", "administrator", NULL};
-        cr_assert_eq(dupla(s, create), 0);
+        cr_assert_eq(e2e_cli(s, create), 0);
         FILE *f = fopen(e2e_path(s, "pw.txt", pwfile), "w");
         fprintf(f, "%s\n", PASSWD);
         fclose(f);
         const char *pw[] = {"user", "set-password", ADMIN, "--password-file", pwfile, NULL};
-        cr_assert_eq(dupla(s, pw), 0);
+        cr_assert_eq(e2e_cli(s, pw), 0);
         f = fopen(done, "w");
         fclose(f);
     }

@@ -34,25 +34,12 @@ struct session {
     char csrf[128];
 };
 
-static int dupla(const struct e2e_server *s, const char *const *args)
-{
-    const char *argv[24];
-    size_t n = 0;
-    for (; args[n] && n < 20; n++)
-        argv[n] = args[n];
-    argv[n++] = "--config";
-    argv[n++] = s->config;
-    argv[n] = NULL;
-    char log[E2E_PATH_MAX];
-    return e2e_run_dupla(argv, e2e_path(s, "cli.log", log));
-}
-
 static void set_password(const struct e2e_server *s, const char *user)
 {
     char pwfile[E2E_PATH_MAX];
     e2e_path(s, "pw.txt", pwfile);
     const char *pw[] = {"user", "set-password", user, "--password-file", pwfile, NULL};
-    cr_assert_eq(dupla(s, pw), 0, "set-password %s", user);
+    cr_assert_eq(e2e_cli(s, pw), 0, "set-password %s", user);
 }
 
 static void add_user(const struct e2e_server *s, const char *org, const char *user,
@@ -62,7 +49,7 @@ static void add_user(const struct e2e_server *s, const char *org, const char *us
                             org,      "--username", user,
                             "--role", role1,        role2 ? "--role" : NULL,
                             role2,    NULL};
-    cr_assert_eq(dupla(s, create), 0, "user create %s", user);
+    cr_assert_eq(e2e_cli(s, create), 0, "user create %s", user);
     set_password(s, user);
 }
 
@@ -84,7 +71,7 @@ static const struct e2e_server *world(void)
             "org",   "create",          "--name",           "Aftaleby Kommune", "--cvr",
             ORG_CVR, "--contact-email", "post@aftaleby.dk", "--admin",          ADMIN,
             NULL};
-        cr_assert_eq(dupla(s, org), 0);
+        cr_assert_eq(e2e_cli(s, org), 0);
         set_password(s, ADMIN);
         add_user(s, ORG_CVR, PROC, "aftager-behandler", NULL);
         add_user(s, ORG_CVR, SIGNER, "aftager-underskriver", NULL);
@@ -99,7 +86,7 @@ static const struct e2e_server *world(void)
                                "--admin",
                                "admin@andetsted.dk",
                                NULL};
-        cr_assert_eq(dupla(s, other), 0);
+        cr_assert_eq(e2e_cli(s, other), 0);
         add_user(s, OTHER_CVR, OTHERPROC, "aftager-behandler", "aftager-underskriver");
         f = fopen(done, "w");
         fclose(f);

@@ -29,16 +29,7 @@ E2E_SHARED_SERVERS({"main", {.config_json = "{\"identity\": {\"registry_poll_ms\
 
 static void must(const struct e2e_server *s, const char *const *args)
 {
-    const char *argv[24];
-    size_t n = 0;
-    for (; args[n] && n < 20; n++)
-        argv[n] = args[n];
-    argv[n++] = "--config";
-    argv[n++] = s->config;
-    argv[n] = NULL;
-    char log[E2E_PATH_MAX];
-    cr_assert_eq(e2e_run_dupla(argv, e2e_path(s, "cli.log", log)), 0, "dupla %s %s failed", args[0],
-                 args[1]);
+    cr_assert_eq(e2e_cli(s, args), 0, "dupla %s %s failed", args[0], args[1]);
 }
 
 static void set_password(const struct e2e_server *s, const char *user)
