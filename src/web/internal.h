@@ -142,8 +142,14 @@ int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);
 
-/* A route for a page: GET and/or POST, form bodies allowed with POST. */
-int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn, web_t *w,
-              size_t max_body, err_t *err);
+/* A page's route: GET and/or POST; a POST's body is at most max_body bytes
+ * (0: WEB_FORM_MAX_BODY). */
+struct web_page_route {
+    unsigned methods;
+    const char *path;
+    http_handler_fn fn;
+    size_t max_body;
+};
+int web_routes(http_server_t *srv, web_t *w, const struct web_page_route *r, size_t n, err_t *err);
 
 #endif

@@ -315,25 +315,16 @@ static int h_document(http_request_t *req, void *ctx, err_t *err)
 
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err)
 {
-    static const struct {
-        unsigned methods;
-        const char *path;
-        http_handler_fn fn;
-    } r[] = {
-        {HTTP_GET, "/aftaler", h_list},
-        {HTTP_GET | HTTP_POST, "/aftaler/ny", page_agreement_new},
-        {HTTP_GET | HTTP_POST, "/aftaler/rediger", page_agreement_edit},
-        {HTTP_GET, "/aftaler/vis", h_view},
-        {HTTP_POST, "/aftaler/underskriv", h_sign},
-        {HTTP_POST, "/aftaler/beslut", h_decide},
-        {HTTP_POST, "/aftaler/status", page_agreement_status},
-        {HTTP_GET, "/aftaler/dokument", h_document},
-        {HTTP_GET, "/gennemgang", h_queue},
+    static const struct web_page_route r[] = {
+        {HTTP_GET, "/aftaler", h_list, 0},
+        {HTTP_GET | HTTP_POST, "/aftaler/ny", page_agreement_new, 0},
+        {HTTP_GET | HTTP_POST, "/aftaler/rediger", page_agreement_edit, 0},
+        {HTTP_GET, "/aftaler/vis", h_view, 0},
+        {HTTP_POST, "/aftaler/underskriv", h_sign, 0},
+        {HTTP_POST, "/aftaler/beslut", h_decide, 0},
+        {HTTP_POST, "/aftaler/status", page_agreement_status, 0},
+        {HTTP_GET, "/aftaler/dokument", h_document, 0},
+        {HTTP_GET, "/gennemgang", h_queue, 0},
     };
-    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
-        int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, WEB_FORM_MAX_BODY, err);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -273,15 +273,12 @@ static int h_renew(http_request_t *req, void *ctx, err_t *err)
 
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err)
 {
-    int rc = web_route(srv, HTTP_GET | HTTP_POST, "/login", h_login, w, WEB_LOGIN_MAX_BODY, err);
-    if (rc == 0)
-        rc = web_route(srv, HTTP_POST, "/logout", h_logout, w, WEB_LOGIN_MAX_BODY, err);
-    if (rc == 0)
-        rc = web_route(srv, HTTP_GET | HTTP_POST, "/opsaetning", h_setup, w, WEB_LOGIN_MAX_BODY,
-                       err);
-    if (rc == 0)
-        rc = web_route(srv, HTTP_GET, "/", h_home, w, 0, err);
-    if (rc == 0)
-        rc = web_route(srv, HTTP_GET, "/session/forny", h_renew, w, 0, err);
-    return rc;
+    static const struct web_page_route r[] = {
+        {HTTP_GET | HTTP_POST, "/login", h_login, WEB_LOGIN_MAX_BODY},
+        {HTTP_POST, "/logout", h_logout, WEB_LOGIN_MAX_BODY},
+        {HTTP_GET | HTTP_POST, "/opsaetning", h_setup, WEB_LOGIN_MAX_BODY},
+        {HTTP_GET, "/", h_home, 0},
+        {HTTP_GET, "/session/forny", h_renew, 0},
+    };
+    return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

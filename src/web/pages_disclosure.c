@@ -928,19 +928,11 @@ static int h_csv(http_request_t *req, void *ctx, err_t *err)
 
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err)
 {
-    static const struct {
-        const char *path;
-        http_handler_fn fn;
-    } r[] = {
-        {"/udleveringer", h_page},
-        {"/udleveringer.csv", h_csv},
-        {"/indsigt", h_page},
-        {"/indsigt.csv", h_csv},
+    static const struct web_page_route r[] = {
+        {HTTP_GET, "/udleveringer", h_page, 0},
+        {HTTP_GET, "/udleveringer.csv", h_csv, 0},
+        {HTTP_GET, "/indsigt", h_page, 0},
+        {HTTP_GET, "/indsigt.csv", h_csv, 0},
     };
-    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
-        int rc = web_route(srv, HTTP_GET, r[i].path, r[i].fn, w, 0, err);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -735,22 +735,13 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
 
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
 {
-    static const struct {
-        unsigned methods;
-        const char *path;
-        http_handler_fn fn;
-    } r[] = {
-        {HTTP_GET, "/organisation", h_org},
-        {HTTP_POST, "/organisation/bruger", h_user_add},
-        {HTTP_POST, "/organisation/rolle", h_role},
-        {HTTP_GET | HTTP_POST, "/organisation/bruger/status", h_user_status},
-        {HTTP_GET | HTTP_POST, "/organisationer", h_orgs},
-        {HTTP_GET | HTTP_POST, "/organisationer/status", h_org_status},
+    static const struct web_page_route r[] = {
+        {HTTP_GET, "/organisation", h_org, 0},
+        {HTTP_POST, "/organisation/bruger", h_user_add, 0},
+        {HTTP_POST, "/organisation/rolle", h_role, 0},
+        {HTTP_GET | HTTP_POST, "/organisation/bruger/status", h_user_status, 0},
+        {HTTP_GET | HTTP_POST, "/organisationer", h_orgs, 0},
+        {HTTP_GET | HTTP_POST, "/organisationer/status", h_org_status, 0},
     };
-    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
-        int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, WEB_FORM_MAX_BODY, err);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -747,12 +747,7 @@ static int h_system_revoke(http_request_t *req, void *ctx, err_t *err)
 
 int pages_systems_register(http_server_t *srv, web_t *w, err_t *err)
 {
-    static const struct {
-        unsigned methods;
-        const char *path;
-        http_handler_fn fn;
-        size_t max_body;
-    } r[] = {
+    static const struct web_page_route r[] = {
         {HTTP_GET, "/systemer", h_systems, 0},
         {HTTP_POST, "/systemer", h_upload, WEB_UPLOAD_MAX_BODY},
         {HTTP_POST, "/systemer/certifikat", h_upload, WEB_UPLOAD_MAX_BODY},
@@ -760,10 +755,5 @@ int pages_systems_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_POST, "/systemer/status", h_status, WEB_FORM_MAX_BODY},
         {HTTP_GET | HTTP_POST, "/systemer/spaer", h_system_revoke, WEB_FORM_MAX_BODY},
     };
-    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
-        int rc = web_route(srv, r[i].methods, r[i].path, r[i].fn, w, r[i].max_body, err);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

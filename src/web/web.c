@@ -66,15 +66,20 @@ void web_close(web_t *w)
     free(w);
 }
 
-int web_route(http_server_t *srv, unsigned methods, const char *path, http_handler_fn fn, web_t *w,
-              size_t max_body, err_t *err)
+int web_routes(http_server_t *srv, web_t *w, const struct web_page_route *r, size_t n, err_t *err)
 {
-    struct http_route r = {.methods = methods,
-                           .path = path,
-                           .handler = fn,
-                           .ctx = w,
-                           .max_body = (methods & HTTP_POST) ? max_body : 0};
-    return http_route_add(srv, &r, err);
+    for (size_t i = 0; i < n; i++) {
+        size_t max = r[i].max_body ? r[i].max_body : WEB_FORM_MAX_BODY;
+        struct http_route hr = {.methods = r[i].methods,
+                                .path = r[i].path,
+                                .handler = r[i].fn,
+                                .ctx = w,
+                                .max_body = (r[i].methods & HTTP_POST) ? max : 0};
+        int rc = http_route_add(srv, &hr, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int web_routes_register(http_server_t *srv, web_t *w, err_t *err)
