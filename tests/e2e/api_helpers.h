@@ -16,23 +16,9 @@
 
 #define API_PASSWD "correct horse battery"
 
-/* `dupla ARGS --config <server's>`; its output goes to <dir>/cli.log. */
-static inline int api_dupla(const struct e2e_server *s, const char *const *args)
-{
-    const char *argv[32];
-    size_t n = 0;
-    for (; args[n] && n < 28; n++)
-        argv[n] = args[n];
-    argv[n++] = "--config";
-    argv[n++] = s->config;
-    argv[n] = NULL;
-    char log[E2E_PATH_MAX];
-    return e2e_run_dupla(argv, e2e_path(s, "cli.log", log));
-}
-
 static inline void api_must(const struct e2e_server *s, const char *const *args)
 {
-    int rc = api_dupla(s, args);
+    int rc = e2e_cli(s, args);
     if (rc != 0) {
         char log[E2E_PATH_MAX], cmd[E2E_PATH_MAX + 16];
         snprintf(cmd, sizeof cmd, "tail -5 %s >&2", e2e_path(s, "cli.log", log));
@@ -118,6 +104,39 @@ static inline const char *api_problem_param(const struct e2e_response *r)
 {
     const char *p = json_string_value(json_object_get(r->json, "parameter"));
     return p ? p : "";
+}
+
+/* An approved agreement of proc's organisation for Aarsopgoerelse's
+ * PersonligIndkomst with purpose (plain text, no quotes), drafted by proc,
+ * signed by sign and approved by dfv through the API; its id into id (33
+ * bytes). */
+static inline void api_approved_agreement(const struct e2e_server *s, const char *proc,
+                                          const char *sign, const char *dfv, const char *purpose,
+                                          char *id)
+{
+    struct api_session sp, ss, sd;
+    api_login(s, proc, &sp);
+    api_login(s, sign, &ss);
+    api_login(s, dfv, &sd);
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"application\":{\"title\":\"Indkomst\",\"purpose\":\"%s\","
+             "\"legal_basis\":[{\"law\":\"Skatteforvaltningsloven\",\"section\":\"§ 17\"}],"
+             "\"services\":{\"Aarsopgoerelse\":[\"PersonligIndkomst\"]},\"systems\":\"all\","
+             "\"valid_from\":\"2026-01-01\",\"valid_to\":null,"
+             "\"expected_volume\":{\"calls_per_month\":10,\"subjects_per_month\":10},"
+             "\"contact\":{\"name\":\"Kim\",\"email\":\"kim@a.dk\",\"phone\":\"12345678\"}}}",
+             purpose);
+    struct e2e_response r;
+    api_call(s, &sp, "POST", "/api/agreements", body, &r);
+    e2e_assert_status(s, &r, 201);
+    snprintf(id, 33, "%s", json_string_value(json_object_get(r.json, "id")));
+    e2e_response_free(&r);
+    char path[128];
+    snprintf(path, sizeof path, "/api/agreements/%s/sign", id);
+    api_expect(s, &ss, "POST", path, NULL, 200);
+    snprintf(path, sizeof path, "/api/agreements/%s/approve", id);
+    api_expect(s, &sd, "POST", path, "{\"assessment\":\"ok\"}", 200);
 }
 
 #endif

@@ -110,7 +110,7 @@ int e2e_run_dupla(const char *const *args, const char *out_file);
 /* Runs a `dupla` command against server s (args as for e2e_run_dupla, at
  * most E2E_CLI_ARGS_MAX; `--config <s's config>` is appended), output
  * appended to <s's folder>/cli.log. Returns the exit status, or -1. */
-#define E2E_CLI_ARGS_MAX 20
+#define E2E_CLI_ARGS_MAX 28
 int e2e_cli(const struct e2e_server *s, const char *const *args);
 /* Decrypts a PKCS#12 file with its password into PEM files
  * <p12>.<pid>.cert.pem and <p12>.<pid>.key.pem (cert_out and key_out get

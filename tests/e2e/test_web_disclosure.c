@@ -90,27 +90,7 @@ static void record_entries(const struct e2e_server *s, const char *agreement)
 /* An approved agreement of A, through the API; its id into id. */
 static void agreement(const struct e2e_server *s, char *id)
 {
-    struct api_session proc, sign, dfv;
-    api_login(s, "proc@a.dk", &proc);
-    api_login(s, "sign@a.dk", &sign);
-    api_login(s, "dfv@skat.dk", &dfv);
-    struct e2e_response r;
-    api_call(s, &proc, "POST", "/api/agreements",
-             "{\"application\":{\"title\":\"Indkomst\",\"purpose\":\"" PURPOSE "\","
-             "\"legal_basis\":[{\"law\":\"Skatteforvaltningsloven\",\"section\":\"§ 17\"}],"
-             "\"services\":{\"Aarsopgoerelse\":[\"PersonligIndkomst\"]},\"systems\":\"all\","
-             "\"valid_from\":\"2026-01-01\",\"valid_to\":null,"
-             "\"expected_volume\":{\"calls_per_month\":10,\"subjects_per_month\":10},"
-             "\"contact\":{\"name\":\"Kim\",\"email\":\"kim@a.dk\",\"phone\":\"12345678\"}}}",
-             &r);
-    e2e_assert_status(s, &r, 201);
-    snprintf(id, 33, "%s", json_string_value(json_object_get(r.json, "id")));
-    e2e_response_free(&r);
-    char path[128];
-    snprintf(path, sizeof path, "/api/agreements/%s/sign", id);
-    api_expect(s, &sign, "POST", path, NULL, 200);
-    snprintf(path, sizeof path, "/api/agreements/%s/approve", id);
-    api_expect(s, &dfv, "POST", path, "{\"assessment\":\"ok\"}", 200);
+    api_approved_agreement(s, "proc@a.dk", "sign@a.dk", "dfv@skat.dk", PURPOSE, id);
 }
 
 static char agreement_id[33];
