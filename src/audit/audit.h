@@ -383,6 +383,8 @@ int audit_query(store_t *st, const struct audit_filter *f, const struct audit_qu
  * are joined with ';' (subjects as kind:number). A cell that a spreadsheet
  * would take for a formula (= + - @ at its start) gets a leading '. */
 int audit_csv_header(buf_t *out);
+/* The same columns with Danish names (the web pages' exports). */
+int audit_csv_header_da(buf_t *out);
 int audit_row_csv(const struct audit_row *r, buf_t *out);
 /* One entry as a JSON object. */
 int audit_row_json(const struct audit_row *r, buf_t *out);

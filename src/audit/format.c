@@ -58,6 +58,14 @@ int audit_csv_header(buf_t *out)
                                 "entry_hash\r\n");
 }
 
+int audit_csv_header_da(buf_t *out)
+{
+    return buf_append_cstr(out, "Løbenummer,Tidspunkt (UTC),Miljø,Organisation (CVR),System,Aftale,"
+                                "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Request-ID,"
+                                "Transaktions-ID,Personer og virksomheder,Perioder,Felter,"
+                                "Poster,Udfald,Årsag,Kædehash\r\n");
+}
+
 int audit_row_csv(const struct audit_row *r, buf_t *out)
 {
     char when[32], hash[AUDIT_HASH_HEX];

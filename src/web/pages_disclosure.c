@@ -849,7 +849,7 @@ static int csv_build(struct web_ctx *cx, struct search *s, buf_t *b, err_t *err)
                  ? buf_append_cstr(b, "Tidspunkt (UTC),Modtager (CVR),Modtager,Aftale,"
                                       "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Felter,"
                                       "Perioder\r\n")
-                 : audit_csv_header(b);
+                 : audit_csv_header_da(b);
     s->f.limit = AUDIT_PAGE_MAX;
     s->f.after = 0;
     size_t rows = 0;

@@ -58,6 +58,7 @@ async function story(run) {
     'the search downloads as CSV');
   expect(lines.length === 2 && lines[1].includes(cpr) && !text.includes(other)
     && lines[1].includes(agreementId), 'the CSV holds the same one row');
+  expect(lines[0].startsWith('Løbenummer,Tidspunkt (UTC),'), 'the CSV names its columns in Danish');
 
   // An invalid CPR number: the summary at the top, the message at the field, the value kept.
   await dfv.getByLabel('CPR-, CVR- eller SE-nummer').fill('12345');

@@ -260,6 +260,8 @@ Test(web_disclosure, csv_has_the_same_rows)
     get(s, dfv, "/udleveringer.csv?type=cpr&subjekt=" CPR_1, &r);
     e2e_assert_status(s, &r, 200);
     cr_assert(strstr(e2e_header(&r, "Content-Disposition"), "udleveringer.csv"));
+    cr_assert(strncmp(r.body, "Løbenummer,Tidspunkt (UTC),", 28) == 0, "Danish column names: %.80s",
+              r.body);
     cr_assert_str_eq(e2e_header(&r, "Cache-Control"), "no-store");
     cr_assert(strstr(r.body, CPR_1) && !strstr(r.body, CPR_2), "%s", r.body);
     cr_assert(strstr(r.body, CVR_B), "%s", r.body);
