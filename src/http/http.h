@@ -94,6 +94,11 @@ int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *
 int http_route_add(http_server_t *srv, const struct http_route *route, err_t *err);
 /* Sets a function the server calls for GET /health/ready (0 = ready). */
 void http_server_set_ready_check(http_server_t *srv, int (*fn)(void *ctx, err_t *err), void *ctx);
+/* Sets a function that answers a GET or HEAD for a path no route has,
+ * when the client accepts text/html (a browser): the web pages' own "not
+ * found" page. It returns 0 when it answered; otherwise, and for every
+ * other client, the server answers its 404 problem. */
+void http_server_set_not_found_page(http_server_t *srv, http_handler_fn fn, void *ctx);
 /* Binds every listener and starts serving. */
 int http_server_start(http_server_t *srv, err_t *err);
 /* The port a listener is bound to (after start); 0 if no such listener. */

@@ -252,6 +252,8 @@ struct http_server {
     struct http_metrics *metrics;
     int (*ready_fn)(void *ctx, err_t *err);
     void *ready_ctx;
+    http_handler_fn not_found_fn; /* a browser's 404 page, or NULL */
+    void *not_found_ctx;
     bool started;
     atomic_bool stopping;
     atomic_uint connections; /* over every listener */

@@ -254,6 +254,18 @@ static bool request_too_slow(const http_request_t *req)
     return clock_mono_ns() - req->start_ns > limit_ns;
 }
 
+/* A browser asking for a page: GET or HEAD accepting text/html. */
+static bool wants_html(const http_request_t *req)
+{
+    str_t accept;
+    if (!(req->method & (HTTP_GET | HTTP_HEAD)) || !http_req_header(req, "Accept", &accept))
+        return false;
+    for (size_t i = 0; i + 9 <= accept.len; i++)
+        if (str_eq_nocase(str_sub(accept, i, 9), STR("text/html")))
+            return true;
+    return false;
+}
+
 static enum MHD_Result run_handler(http_request_t *req)
 {
     err_t err;
@@ -337,8 +349,15 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
     const struct http_route_entry *e = NULL;
     enum http_match m = http_router_match(&srv->router, req->listener->cfg->name, req->path,
                                           req->method, &e, &allowed);
-    if (m == HTTP_MATCH_NO_PATH)
+    if (m == HTTP_MATCH_NO_PATH) {
+        if (srv->not_found_fn && wants_html(req) && !req->has_body) {
+            err_t nerr;
+            err_clear(&nerr);
+            if (srv->not_found_fn(req, srv->not_found_ctx, &nerr) == 0 && req->response)
+                return queue_answer(req);
+        }
         return refuse(req, 404, "not-found", NULL, "There is no resource at this path.");
+    }
     if (m == HTTP_MATCH_NO_METHOD) {
         char allow[64];
         http_methods_format(allowed, allow, sizeof allow);
@@ -605,6 +624,12 @@ void http_server_set_ready_check(http_server_t *srv, int (*fn)(void *ctx, err_t 
 {
     srv->ready_fn = fn;
     srv->ready_ctx = ctx;
+}
+
+void http_server_set_not_found_page(http_server_t *srv, http_handler_fn fn, void *ctx)
+{
+    srv->not_found_fn = fn;
+    srv->not_found_ctx = ctx;
 }
 
 static int listen_socket(struct http_listener *l, err_t *err)

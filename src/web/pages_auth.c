@@ -11,6 +11,8 @@
  *   GET  /             the front page: what the user's roles allow
  *   GET  /session/forny  keeps the session alive (204; the warning's "stay
  *                      logged in"), or sends an ended session to /login
+ *   (any other path)   a browser gets a Danish "not found" page (404); other
+ *                      clients the server's problem+json
  */
 #include <stdio.h>
 #include <string.h>
@@ -271,6 +273,22 @@ static int h_renew(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
+/* The server's "not found" for a browser (http_server_set_not_found_page). */
+static int h_not_found(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)err;
+    struct web_ctx cx;
+    if (web_begin_public_or_reply(ctx, req, &cx)) {
+        web_end(&cx);
+        return 0;
+    }
+    int rc = web_reply_message(&cx, 404, "Siden findes ikke",
+                               "Der er ingen side på denne adresse. Måske er linket forkert, "
+                               "eller siden er flyttet.");
+    web_end(&cx);
+    return rc;
+}
+
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
@@ -280,5 +298,6 @@ int pages_auth_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_GET, "/", h_home, 0},
         {HTTP_GET, "/session/forny", h_renew, 0},
     };
+    http_server_set_not_found_page(srv, h_not_found, w);
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -1,6 +1,7 @@
 // frame.mjs: the page frame every page shares, in a real browser (see
 // lib.mjs): the keyboard alone (skip link, error summary focus, login,
-// menu), the header of Det Fælles Designsystem with the user and log off,
+// menu), the Danish page for a wrong address, the header of Det Fælles
+// Designsystem with the user and log off,
 // the main menu on a desktop and as the mobile menu (a dialog opened with the
 // keyboard and closed with Escape) on a narrow screen, and the session
 // warning (WCAG 2.2.1): with a short idle time the warning shows before the
@@ -58,6 +59,12 @@ async function frame(run) {
   await kb.keyboard.press('Enter');
   await kb.waitForURL(/\/aftaler$/);
   expect(true, 'the keyboard alone logs in and follows the menu');
+
+  // A wrong address: the browser gets a page in Danish, not the API's problem.
+  const lost = await kb.goto('/findes-ikke');
+  expect(lost.status() === 404 && (await kb.locator('h1').textContent()) === 'Siden findes ikke',
+    'a wrong address shows a Danish page');
+  await run.check(kb, 'findes-ikke');
 
   // Desktop: the header names the user and the organisation; the menu marks the page.
   const page = await run.newUser();

@@ -108,6 +108,7 @@ export class Run {
   // opts.config(cfg), when given, changes the server's configuration (the
   // parsed dupla.json) before it starts.
   async start(opts = {}) {
+    fs.rmSync(this.artifacts, { recursive: true, force: true }); // this run's pages only
     fs.mkdirSync(this.artifacts, { recursive: true });
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `dupla-browser-${this.name}-`));
     const apiPort = await freePort();

@@ -164,6 +164,34 @@ Test(web, session_renewal_keeps_a_live_session_only)
     e2e_response_free(&r);
 }
 
+Test(web, a_browser_gets_a_danish_not_found_page_other_clients_a_problem)
+{
+    const struct e2e_server *s = world();
+    struct e2e_request rq = {
+        .path = "/findes-ikke",
+        .headers = (const char *const[]){"Accept: text/html,application/xhtml+xml;q=0.9", NULL}};
+    struct e2e_response r;
+    cr_assert_eq(e2e_request(s, &rq, &r), 0);
+    e2e_assert_status(s, &r, 404);
+    cr_assert(strstr(e2e_header(&r, "Content-Type"), "text/html"));
+    cr_assert(strstr(r.body, "Siden findes ikke"), "%s", r.body);
+    assert_security_headers(&r);
+    e2e_response_free(&r);
+    /* An API client (no text/html), and a POST from a browser: the problem. */
+    rq.headers = (const char *const[]){"Accept: application/json", NULL};
+    cr_assert_eq(e2e_request(s, &rq, &r), 0);
+    e2e_assert_status(s, &r, 404);
+    cr_assert(strstr(e2e_header(&r, "Content-Type"), "application/problem+json"));
+    e2e_response_free(&r);
+    rq.method = "POST";
+    rq.body = "x=1";
+    rq.headers = (const char *const[]){"Accept: text/html", NULL};
+    cr_assert_eq(e2e_request(s, &rq, &r), 0);
+    e2e_assert_status(s, &r, 404);
+    cr_assert(strstr(e2e_header(&r, "Content-Type"), "application/problem+json"));
+    e2e_response_free(&r);
+}
+
 Test(web, login_without_form_token_is_refused)
 {
     const struct e2e_server *s = world();
