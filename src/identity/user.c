@@ -395,6 +395,21 @@ static int other_admins(store_conn_t *c, const char *org_id, const char *user_id
     return rc < 0 ? rc : 0;
 }
 
+/* DUPLA_ECONFLICT (naming param, "the organisation's last active
+ * administrator <what>") when u is its organisation's only active
+ * administrator; 0 otherwise. */
+static int not_last_admin(store_conn_t *c, const struct identity_user *u, const char *param,
+                          const char *what, err_t *err)
+{
+    long n = 0;
+    int rc = other_admins(c, u->org_id, u->id, &n, err);
+    if (rc)
+        return rc;
+    return n ? 0
+             : err_param(err, DUPLA_ECONFLICT, param,
+                         "the organisation's last active administrator %s", what);
+}
+
 int identity_user_set_status(identity_t *id, const identity_actor_t *actor, str_t user,
                              enum user_status status, str_t reason, err_t *err)
 {
@@ -427,16 +442,9 @@ int identity_user_set_status(identity_t *id, const identity_actor_t *actor, str_
         rc = err_param(err, DUPLA_ECONFLICT, "user", "a user cannot suspend itself");
         goto out;
     }
-    if (status == USER_SUSPENDED && (u.roles & ROLE_ADMINISTRATOR)) {
-        long n = 0;
-        if ((rc = other_admins(c, u.org_id, u.id, &n, err)))
-            goto out;
-        if (n == 0) {
-            rc = err_param(err, DUPLA_ECONFLICT, "user",
-                           "the organisation's last active administrator cannot be suspended");
-            goto out;
-        }
-    }
+    if (status == USER_SUSPENDED && (u.roles & ROLE_ADMINISTRATOR) &&
+        (rc = not_last_admin(c, &u, "user", "cannot be suspended", err)))
+        goto out;
     json_t *before = identity_user_json(&u);
     u.status = status;
     json_t *after = identity_user_json(&u);
@@ -509,16 +517,9 @@ static int role_change(identity_t *id, const identity_actor_t *actor, str_t user
                        "an administrator cannot revoke its own administrator role");
         goto out;
     }
-    if (!grant && role == ROLE_ADMINISTRATOR && u.status == USER_ACTIVE) {
-        long n = 0;
-        if ((rc = other_admins(c, u.org_id, u.id, &n, err)))
-            goto out;
-        if (n == 0) {
-            rc = err_param(err, DUPLA_ECONFLICT, "role",
-                           "the organisation's last active administrator keeps the role");
-            goto out;
-        }
-    }
+    if (!grant && role == ROLE_ADMINISTRATOR && u.status == USER_ACTIVE &&
+        (rc = not_last_admin(c, &u, "role", "keeps the role", err)))
+        goto out;
     json_t *before = identity_user_json(&u);
     u.roles = roles;
     json_t *after = identity_user_json(&u);
