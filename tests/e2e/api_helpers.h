@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
+#include "core/config.h"
 #include "harness.h"
 
 #define API_PASSWD "correct horse battery"
@@ -137,6 +139,55 @@ static inline void api_approved_agreement(const struct e2e_server *s, const char
     api_expect(s, &ss, "POST", path, NULL, 200);
     snprintf(path, sizeof path, "/api/agreements/%s/approve", id);
     api_expect(s, &sd, "POST", path, "{\"assessment\":\"ok\"}", 200);
+}
+
+/* The server's disclosure log opened directly (for tests that need known
+ * entries without making the data calls). */
+struct api_audit {
+    struct dupla_config cfg;
+    store_t *st;
+    audit_log_t *log;
+};
+static inline void api_audit_open(const struct e2e_server *s, struct api_audit *a)
+{
+    err_t err;
+    cr_assert_eq(config_load(s->config, &a->cfg, &err), 0, "%s", err.log);
+    cr_assert_eq(store_open(a->cfg.store_url, NULL, &a->st, &err), 0, "%s", err.log);
+    struct audit_options opt = {.environment = "test"};
+    cr_assert_eq(audit_open(a->st, &opt, &a->log, &err), 0, "%s", err.log);
+}
+static inline void api_audit_close(struct api_audit *a)
+{
+    audit_close(a->log);
+    store_close(a->st);
+    config_free(&a->cfg);
+}
+/* One entry about n subjects: PersonligIndkomst for 2023 to org's system
+ * "lon" under agreement (version 1); a refusal with reason. */
+static inline void api_audit_record(struct api_audit *a, const char *org, const char *agreement,
+                                    const char *service, const struct audit_subject *subjects,
+                                    size_t n, enum audit_outcome outcome, const char *reason)
+{
+    str_t fields[] = {STR("PersonligIndkomst")};
+    str_t periods[] = {STR("2023")};
+    struct audit_entry e = {.org_cvr = str_from_cstr(org),
+                            .system_id = STR("lon"),
+                            .agreement_id = str_from_cstr(agreement),
+                            .agreement_version = 1,
+                            .service = str_from_cstr(service),
+                            .request_id = STR("req"),
+                            .transaction_id = STR("tx"),
+                            .subjects = subjects,
+                            .n_subjects = n,
+                            .periods = periods,
+                            .n_periods = 1,
+                            .fields = fields,
+                            .n_fields = outcome == AUDIT_DISCLOSED ? 1 : 0,
+                            .record_count = outcome == AUDIT_DISCLOSED ? (int64_t)n : 0,
+                            .outcome = outcome,
+                            .reason = str_from_cstr(reason)};
+    err_t err;
+    cr_assert_eq(audit_record(a->log, &e, NULL, &err), 0, "%s", err.log);
 }
 
 #endif

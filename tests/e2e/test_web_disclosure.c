@@ -33,58 +33,26 @@
 
 E2E_SHARED_SERVERS({"main", {0}});
 
-static void record(audit_log_t *log, const char *org, const char *agreement, const char *service,
-                   const struct audit_subject *subjects, size_t n, enum audit_outcome outcome)
-{
-    str_t fields[] = {STR("PersonligIndkomst")};
-    str_t periods[] = {STR("2023")};
-    struct audit_entry e = {.org_cvr = str_from_cstr(org),
-                            .system_id = STR("lon"),
-                            .agreement_id = str_from_cstr(agreement),
-                            .agreement_version = 1,
-                            .service = str_from_cstr(service),
-                            .request_id = STR("req"),
-                            .transaction_id = STR("tx"),
-                            .subjects = subjects,
-                            .n_subjects = n,
-                            .periods = periods,
-                            .n_periods = 1,
-                            .fields = fields,
-                            .n_fields = outcome == AUDIT_DISCLOSED ? 1 : 0,
-                            .record_count = outcome == AUDIT_DISCLOSED ? (int64_t)n : 0,
-                            .outcome = outcome,
-                            .reason =
-                                outcome == AUDIT_DISCLOSED ? STR("") : STR("field-not-granted")};
-    err_t err;
-    cr_assert_eq(audit_record(log, &e, NULL, &err), 0, "%s", err.log);
-}
-
 /* 4 + N_PAGED entries: to A about CPR_1 and CPR_2, to A about SE_1, to B
  * about CPR_1, a refusal to A about CPR_1, and N_PAGED to A about CPR_3. */
 static void record_entries(const struct e2e_server *s, const char *agreement)
 {
-    struct dupla_config cfg;
-    err_t err;
-    cr_assert_eq(config_load(s->config, &cfg, &err), 0, "%s", err.log);
-    store_t *st;
-    cr_assert_eq(store_open(cfg.store_url, NULL, &st, &err), 0, "%s", err.log);
-    struct audit_options opt = {.environment = "test"};
-    audit_log_t *log;
-    cr_assert_eq(audit_open(st, &opt, &log, &err), 0, "%s", err.log);
+    struct api_audit log;
+    api_audit_open(s, &log);
     struct audit_subject two[] = {{AUDIT_SUBJECT_CPR, STR(CPR_1)}, {AUDIT_SUBJECT_CPR, STR(CPR_2)}};
     struct audit_subject se[] = {{AUDIT_SUBJECT_SE, STR(SE_1)}};
     struct audit_subject one[] = {{AUDIT_SUBJECT_CPR, STR(CPR_1)}};
     struct audit_subject three[] = {{AUDIT_SUBJECT_CPR, STR(CPR_3)}};
-    record(log, CVR_A, agreement, "Aarsopgoerelse", two, 2, AUDIT_DISCLOSED);
-    record(log, CVR_A, agreement, "Momsangivelse", se, 1, AUDIT_DISCLOSED);
-    record(log, CVR_B, "00000000000000000000000000000000", "Aarsopgoerelse", one, 1,
-           AUDIT_DISCLOSED);
-    record(log, CVR_A, agreement, "Aarsopgoerelse", one, 1, AUDIT_REFUSED);
+    api_audit_record(&log, CVR_A, agreement, "Aarsopgoerelse", two, 2, AUDIT_DISCLOSED, "");
+    api_audit_record(&log, CVR_A, agreement, "Momsangivelse", se, 1, AUDIT_DISCLOSED, "");
+    api_audit_record(&log, CVR_B, "00000000000000000000000000000000", "Aarsopgoerelse", one, 1,
+                     AUDIT_DISCLOSED, "");
+    api_audit_record(&log, CVR_A, agreement, "Aarsopgoerelse", one, 1, AUDIT_REFUSED,
+                     "field-not-granted");
     for (int i = 0; i < N_PAGED; i++)
-        record(log, CVR_A, agreement, "Forskudsopgoerelse", three, 1, AUDIT_DISCLOSED);
-    audit_close(log);
-    store_close(st);
-    config_free(&cfg);
+        api_audit_record(&log, CVR_A, agreement, "Forskudsopgoerelse", three, 1, AUDIT_DISCLOSED,
+                         "");
+    api_audit_close(&log);
 }
 
 /* An approved agreement of A, through the API; its id into id. */
