@@ -217,3 +217,13 @@ void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out)
         snprintf(out->org_cvr, sizeof out->org_cvr, "%.*s", CVR_LEN, cx->org.cvr);
     out->roles = cx->actor.roles;
 }
+
+bool web_is_admin(const struct web_ctx *cx)
+{
+    return identity_actor_has(&cx->actor, ROLE_ADMINISTRATOR);
+}
+
+unsigned web_refusal_status(int rc)
+{
+    return rc == DUPLA_EFORBIDDEN ? 403 : rc == DUPLA_ENOTFOUND ? 404 : 400;
+}

@@ -95,6 +95,12 @@ int web_begin_public_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx)
 void web_form_token(struct web_ctx *cx, char out[IDENTITY_CSRF_TEXT]);
 void web_end(struct web_ctx *cx);
 
+/* The logged-in user administers its organisation. */
+bool web_is_admin(const struct web_ctx *cx);
+/* The page status for a module's refusal: 403 forbidden, 404 not found,
+ * 400 otherwise. */
+unsigned web_refusal_status(int rc);
+
 /* The agreement module's actor for the logged-in user (adapter.c). */
 void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out);
 

@@ -67,11 +67,6 @@ static unsigned org_roles(const struct web_ctx *cx)
     return cx->org.data_owner ? ROLE_OWNER_ROLES : ROLE_RECIPIENT_ROLES;
 }
 
-static bool is_admin(const struct web_ctx *cx)
-{
-    return identity_actor_has(&cx->actor, ROLE_ADMINISTRATOR);
-}
-
 /* A refusal from identity about users, roles and organisations, in
  * Danish: by code, the field it names and (where one code and field cover
  * several rules) the rule's own words. Never the module's English text. */
@@ -127,11 +122,6 @@ static const char *refusal(int rc, const err_t *err)
     default:
         return "Det lykkedes ikke. Prøv igen senere.";
     }
-}
-
-static unsigned refusal_status(int rc)
-{
-    return rc == DUPLA_EFORBIDDEN ? 403 : rc == DUPLA_ENOTFOUND ? 404 : 400;
 }
 
 static const char *user_status_label(enum user_status s)
@@ -204,7 +194,7 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
             "<caption>Brugere</caption><thead><tr><th scope=\"col\">Brugernavn</th>"
             "<th scope=\"col\">Navn</th><th scope=\"col\">Roller</th>"
             "<th scope=\"col\">Status</th><th scope=\"col\">Adgangskode valgt</th>");
-    if (is_admin(cx))
+    if (web_is_admin(cx))
         HTML(h, "<th scope=\"col\">Skift rolle</th><th scope=\"col\">Adgang</th>");
     HTML(h, "</tr></thead><tbody>");
     for (size_t i = 0; i < users.n; i++) {
@@ -227,7 +217,7 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
         HTML(h, "</td><td>");
         html_textc(h, u->has_password ? "Ja" : "Nej");
         HTML(h, "</td>");
-        if (is_admin(cx)) {
+        if (web_is_admin(cx)) {
             HTML(h, "<td><form method=\"post\" action=\"/organisation/rolle\">");
             form_csrf(cx);
             HTML(h, "<input type=\"hidden\" name=\"user\" value=\"");
@@ -275,7 +265,7 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
         HTML(h, "</tr>");
     }
     HTML(h, "</tbody></table></div>");
-    if (is_admin(cx)) {
+    if (web_is_admin(cx)) {
         static const struct form empty = {0};
         const struct form *k = kept ? kept : &empty;
         HTML(h, "<h2>Tilføj en bruger</h2><form method=\"post\" action=\"/organisation/bruger\" "
@@ -420,7 +410,7 @@ static int h_role(http_request_t *req, void *ctx, err_t *err)
     struct form_errors fe = {0};
     form_error(&fe, "", refusal(rc, &e));
     org_page(&cx, &fe, NULL);
-    rc = web_reply_page(&cx, refusal_status(rc));
+    rc = web_reply_page(&cx, web_refusal_status(rc));
     web_end(&cx);
     return rc;
 }
@@ -452,7 +442,7 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
         }
         form_error(&fe, "", refusal(rc, &e));
         org_page(&cx, &fe, NULL);
-        rc = web_reply_page(&cx, refusal_status(rc));
+        rc = web_reply_page(&cx, web_refusal_status(rc));
         web_end(&cx);
         return rc;
     }
@@ -496,7 +486,7 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
                  "administrator genaktiverer den.",
                  "Suspendér brugeren", "/organisation", &fe, reason);
     page_end(&cx);
-    rc = web_reply_page(&cx, fe.n ? refusal_status(rc) : 200);
+    rc = web_reply_page(&cx, fe.n ? web_refusal_status(rc) : 200);
     web_end(&cx);
     return rc;
 }
@@ -689,7 +679,7 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
         }
         form_error(&fe, "", refusal(rc, &e));
         orgs_page(&cx, &fe, NULL);
-        rc = web_reply_page(&cx, refusal_status(rc));
+        rc = web_reply_page(&cx, web_refusal_status(rc));
         web_end(&cx);
         return rc;
     }
@@ -728,7 +718,7 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
                  "data, før organisationen genaktiveres.",
                  "Suspendér organisationen", "/organisationer", &fe, reason);
     page_end(&cx);
-    rc = web_reply_page(&cx, fe.n ? refusal_status(rc) : 200);
+    rc = web_reply_page(&cx, fe.n ? web_refusal_status(rc) : 200);
     web_end(&cx);
     return rc;
 }

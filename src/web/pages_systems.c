@@ -60,11 +60,6 @@ static int collect_cert(const struct identity_cert *c, void *ctx)
     return 0;
 }
 
-static bool is_admin(const struct web_ctx *cx)
-{
-    return identity_actor_has(&cx->actor, ROLE_ADMINISTRATOR);
-}
-
 /* The organisation's systems (arena memory; empty on failure, logged). */
 static struct systems own_systems(struct web_ctx *cx)
 {
@@ -254,11 +249,6 @@ static const char *refusal(int rc, const err_t *e)
     }
 }
 
-static unsigned refusal_status(int rc)
-{
-    return rc == DUPLA_EFORBIDDEN ? 403 : rc == DUPLA_ENOTFOUND ? 404 : 400;
-}
-
 /* ---- the page ---- */
 
 /* A labelled file input or textarea (with its error and hint), for forms
@@ -349,7 +339,7 @@ static void certs_table(struct web_ctx *cx, const struct identity_system *s, int
     HTML(h, "</caption><thead><tr><th scope=\"col\">Subjekt</th><th scope=\"col\">"
             "Fingeraftryk (SHA-256)</th><th scope=\"col\">Gyldig fra (UTC)</th>"
             "<th scope=\"col\">Gyldig til (UTC)</th><th scope=\"col\">Status</th>");
-    bool actions = is_admin(cx) && s->status != SYSTEM_REVOKED;
+    bool actions = web_is_admin(cx) && s->status != SYSTEM_REVOKED;
     if (actions)
         HTML(h, "<th scope=\"col\">Handling</th>");
     HTML(h, "</tr></thead><tbody>");
@@ -397,7 +387,7 @@ static void system_section(struct web_ctx *cx, const struct identity_system *s,
     html_textc(h, s->id);
     HTML(h, "</p>");
     certs_table(cx, s, now);
-    if (!is_admin(cx) || s->status == SYSTEM_REVOKED)
+    if (!web_is_admin(cx) || s->status == SYSTEM_REVOKED)
         return;
     /* Suspend or re-activate; revoke (second step). */
     HTML(h, "<form class=\"inline-form\" method=\"post\" action=\"/systemer/status\">");
@@ -476,7 +466,7 @@ static void systems_page(struct web_ctx *cx, const struct form_errors *fe, const
         HTML(h, "<p>Organisationen har ingen systemer endnu.</p>");
     for (size_t i = 0; i < sys.n; i++)
         system_section(cx, &sys.v[i], fe, kept, now);
-    if (is_admin(cx)) {
+    if (web_is_admin(cx)) {
         HTML(h, "<h2>Registrér et system</h2><form method=\"post\" action=\"/systemer\" "
                 "enctype=\"multipart/form-data\" novalidate>");
         form_csrf(cx);
@@ -572,7 +562,7 @@ static int h_upload(http_request_t *req, void *ctx, err_t *err)
                         : rollover && strcmp(e.param, "system") == 0 ? ""
                                                                      : used;
     form_error(&fe, field, refusal(rc, &e));
-    return reply_systems(&cx, &fe, refusal_status(rc));
+    return reply_systems(&cx, &fe, web_refusal_status(rc));
 }
 
 /* POST /systemer/status: suspend or re-activate. */
@@ -603,7 +593,7 @@ static int h_status(http_request_t *req, void *ctx, err_t *err)
                             suspend ? "/systemer?ok=suspenderet" : "/systemer?ok=genaktiveret");
     }
     form_error(&fe, "", refusal(rc, &e));
-    return reply_systems(&cx, &fe, refusal_status(rc));
+    return reply_systems(&cx, &fe, web_refusal_status(rc));
 }
 
 /* The organisation's certificate with fingerprint sha (hex, any case) and
@@ -648,7 +638,7 @@ static int h_cert_revoke(http_request_t *req, void *ctx, err_t *err)
             return web_redirect(req, "/systemer?ok=certifikat-spaerret");
         }
         form_error(&fe, "", refusal(rc, &e));
-        return reply_systems(&cx, &fe, refusal_status(rc));
+        return reply_systems(&cx, &fe, web_refusal_status(rc));
     }
     struct identity_cert c;
     struct identity_system s;
@@ -713,7 +703,7 @@ static int h_system_revoke(http_request_t *req, void *ctx, err_t *err)
             return web_redirect(req, "/systemer?ok=spaerret");
         }
         form_error(&fe, "", refusal(rc, &e));
-        return reply_systems(&cx, &fe, refusal_status(rc));
+        return reply_systems(&cx, &fe, web_refusal_status(rc));
     }
     str_t want = web_query(req, "system");
     struct systems sys = own_systems(&cx);
