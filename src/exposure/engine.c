@@ -1,23 +1,31 @@
 /*
- * engine.c: the generic data request path behind every catalogue service
- * (see exposure.h for the steps), without HTTP: routes.c feeds it a struct
- * exposure_call and sends what it answers.
+ * engine.c: one data call, without HTTP (routes.c feeds it a struct
+ * exposure_call and sends what it answers), in the five phases exposure.h
+ * names:
+ *
+ *     admit -> decide -> census -> record -> answer
+ *
+ * Each phase takes the call's state (struct call), leaves its result there
+ * for the next, or stops the call and says how (call_exit). exposure_call
+ * runs them in order; call_end is the one way out: it gives back the read
+ * state still held and ends the call as the phase that stopped it said.
  *
  * Record before data, exactly what is sent. The read runs inside one read
  * snapshot of the store (a deferred SQLite transaction; REPEATABLE READ on
- * PostgreSQL). Pass 1 walks the answer once: it counts the records, marks
- * the subjects that have any, collects the distinct periods and, while the
- * JSON stays under EXPOSURE_INLINE_MAX bytes, keeps it. Then the disclosure
- * is recorded and the engine waits until it is durable. A small answer is
- * then sent from memory (its snapshot already closed); a larger one is read
- * again, from the same snapshot, and streamed: the store cannot show the
+ * PostgreSQL). The census walks the answer once: it counts the records,
+ * marks the subjects that have any, collects the distinct periods and,
+ * while the JSON stays under EXPOSURE_INLINE_MAX bytes, keeps it. Then the
+ * disclosure is recorded and the engine waits until it is durable: the
+ * answer phase takes the log's receipt as a parameter, so there is no path
+ * to it that has not passed the record. A small answer is then sent from
+ * memory (its snapshot already closed); a larger one is read again, from
+ * the same snapshot, and streamed (stream.c): the store cannot show the
  * second pass anything the first did not see, so the log holds exactly the
  * subjects, periods, fields and count of what leaves. Memory per request is
  * bounded (the inline buffer, one record, the subject and period sets)
  * whatever the answer's size.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -26,158 +34,83 @@
 #include "dataset/dataset.h"
 #include "exposure/internal.h"
 
-/* ---- configuration ---- */
+/* ---- the call's state ---- */
 
-int exposure_config_read(const struct dupla_config *cfg, struct exposure_config *out, err_t *err)
+/* Distinct periods, as (start << 32 | end) in a small open-addressing set. */
+#define PERIOD_SLOTS (2 * EXPOSURE_MAX_PERIODS)
+
+/* What the census saw: the subjects and periods the answer concerns. */
+struct census {
+    int64_t *subject_values; /* the asked subjects as integers (query order) */
+    bool *subject_sent;      /* ... and whether any record was about each */
+    size_t n_subjects;
+    size_t cursor; /* where the last record's subject was found */
+    uint64_t *period_set;
+    bool *period_used;
+    size_t n_periods;
+    int64_t records;
+};
+
+/* How a phase that stops the call wants it ended (see call_end). */
+enum call_exit {
+    CALL_FAILED = 0, /* the platform failed: 500, or 503 when it was only busy */
+    CALL_REFUSED,    /* the question is refused: counted, and recorded in the log */
+    CALL_LIMITED,    /* 429 or 503 with Retry-After, counted; not recorded */
+};
+
+/*
+ * One call's state, filled by the phases in order. The read state (the
+ * connection with its read snapshot, the cursor, the kept answer) belongs
+ * to it until call_end gives it back, or until the answer phase hands the
+ * connection to a stream.
+ */
+struct call {
+    exposure_t *ex;
+    const struct exposure_call *in;
+    arena_t *arena; /* the request's */
+    enum call_exit exit;
+    unsigned retry_after_s; /* CALL_LIMITED */
+    /* admit */
+    str_t agreement_id;
+    /* decide */
+    int64_t version; /* the agreement's, once known */
+    struct exposure_query q;
+    bool include[CATALOG_MAX_FIELDS]; /* what goes: the keys, and granted ∩ asked */
+    struct dataset_query dq;
+    /* census */
+    struct census cs;
+    store_conn_t *conn; /* set only while its read snapshot is open */
+    dataset_cursor_t *cur;
+    buf_t inline_body; /* the whole answer, while it fits */
+    bool overflow;     /* it did not: the answer streams from conn's snapshot */
+};
+
+static int refused(struct call *c, int rc)
 {
-    json_t *sec = cfg ? config_section(cfg, EXPOSURE_CONFIG_SECTION) : NULL;
-    const char *s = EXPOSURE_CONFIG_SECTION;
-    long long v[6];
-    int envh = 1;
-    int rc;
-    if ((rc = config_get_int(sec, s, "max_subjects", 1, EXPOSURE_MAX_SUBJECTS_LIMIT,
-                             EXPOSURE_DEFAULT_MAX_SUBJECTS, &v[0], err)) ||
-        (rc = config_get_int(sec, s, "rate_per_second", 1, EXPOSURE_MAX_RATE, EXPOSURE_DEFAULT_RATE,
-                             &v[1], err)) ||
-        (rc = config_get_int(sec, s, "rate_burst", 1, EXPOSURE_MAX_RATE, EXPOSURE_DEFAULT_BURST,
-                             &v[2], err)) ||
-        (rc = config_get_int(sec, s, "max_in_flight", 1, 100000, EXPOSURE_DEFAULT_MAX_IN_FLIGHT,
-                             &v[3], err)) ||
-        (rc = config_get_int(sec, s, "retry_after_seconds", 1, 3600, EXPOSURE_DEFAULT_RETRY_AFTER_S,
-                             &v[4], err)) ||
-        (rc = config_get_int(sec, s, "window_margin_seconds", 0, EXPOSURE_MAX_WINDOW_MARGIN,
-                             EXPOSURE_DEFAULT_WINDOW_MARGIN, &v[5], err)) ||
-        (rc = config_get_bool(sec, s, "environment_header", 1, &envh, err)))
-        return rc;
-    out->max_subjects = (unsigned)v[0];
-    out->rate_per_second = (unsigned)v[1];
-    out->rate_burst = (unsigned)v[2];
-    out->max_in_flight = (unsigned)v[3];
-    out->retry_after_s = (unsigned)v[4];
-    out->window_margin_s = (unsigned)v[5];
-    out->environment_header = envh != 0;
-    return 0;
+    c->exit = CALL_REFUSED;
+    return rc;
 }
 
-const char *exposure_environment_word(enum environment env)
+static int limited(struct call *c, unsigned retry_after_s, int rc)
 {
-    return env == ENV_PRODUCTION ? "produktion" : "test";
+    c->exit = CALL_LIMITED;
+    c->retry_after_s = retry_after_s;
+    return rc;
 }
 
-/* ---- life ---- */
-
-int exposure_new(const struct exposure_config *cfg, const struct exposure_deps *deps,
-                 exposure_t **out, err_t *err)
+/* Ends the read snapshot and gives the connection back. */
+static void read_end(struct call *c)
 {
-    *out = NULL;
-    if (!deps->catalog || !deps->store || !deps->agreements || !deps->audit)
-        return err_internal(err, DUPLA_EINTERNAL, "exposure: a dependency is missing");
-    exposure_t *ex = calloc(1, sizeof *ex);
-    if (!ex)
-        return err_set(err, DUPLA_ENOMEM, "out of memory");
-    ex->cfg = *cfg;
-    ex->deps = *deps;
-    int rc = exposure_limiter_new(cfg->rate_per_second, cfg->rate_burst, &ex->limiter, err);
-    if (rc) {
-        free(ex);
-        return rc;
+    dataset_cursor_close(c->cur);
+    c->cur = NULL;
+    if (c->conn) {
+        store_end_read(c->conn);
+        store_conn_put(c->conn);
+        c->conn = NULL;
     }
-    *out = ex;
-    return 0;
 }
 
-void exposure_free(exposure_t *ex)
-{
-    if (!ex)
-        return;
-    exposure_limiter_free(ex->limiter);
-    free(ex->openapi);
-    free(ex->catalog_json);
-    free(ex->catalog_html);
-    free(ex);
-}
-
-void exposure_set_window_hook(exposure_t *ex, exposure_window_fn fn, void *ctx)
-{
-    ex->window_fn = fn;
-    ex->window_ctx = ctx;
-}
-
-void exposure_stats_get(exposure_t *ex, struct exposure_stats *out)
-{
-    out->answered = atomic_load(&ex->answered);
-    out->records = atomic_load(&ex->records);
-    out->refused = atomic_load(&ex->refused);
-    out->saturated = atomic_load(&ex->saturated);
-    out->in_flight = atomic_load(&ex->in_flight);
-}
-
-/* ---- admission ---- */
-
-static int busy(exposure_t *ex, err_t *err, const char *type, const char *detail)
-{
-    atomic_fetch_add(&ex->saturated, 1);
-    err_set(err, DUPLA_EBUSY, "%s", detail);
-    err_http(err, 503, type);
-    return DUPLA_EBUSY;
-}
-
-int exposure_enter(exposure_t *ex, int64_t now_ms, unsigned *retry_after_s, err_t *err)
-{
-    int64_t retry = 0;
-    if (ex->window_fn && ex->window_fn(ex->window_ctx, now_ms, &retry)) {
-        *retry_after_s = retry > 0 ? (unsigned)(retry < 86400 ? retry : 86400) : 60;
-        return busy(ex, err, EXPOSURE_P_WINDOW,
-                    "A planned service window is in progress; see the operations log.");
-    }
-    if (atomic_fetch_add(&ex->in_flight, 1) >= ex->cfg.max_in_flight) {
-        atomic_fetch_sub(&ex->in_flight, 1);
-        *retry_after_s = ex->cfg.retry_after_s;
-        return busy(ex, err, EXPOSURE_P_SATURATED, "Too many requests in progress; try again.");
-    }
-    return 0;
-}
-
-void exposure_leave(exposure_t *ex)
-{
-    atomic_fetch_sub(&ex->in_flight, 1);
-}
-
-/* ---- the disclosure record ---- */
-
-static enum audit_subject_kind audit_kind(enum catalog_ident k)
-{
-    return k == CATALOG_IDENT_CPR   ? AUDIT_SUBJECT_CPR
-           : k == CATALOG_IDENT_CVR ? AUDIT_SUBJECT_CVR
-                                    : AUDIT_SUBJECT_SE;
-}
-
-/* Records a refusal (best effort: a full log queue does not change the
- * answer, which is a refusal anyway). */
-static void record_refusal(exposure_t *ex, const struct exposure_call *call, str_t agreement_id,
-                           int64_t version, const err_t *refusal)
-{
-    const struct token_principal *p = call->principal;
-    struct audit_entry e = {
-        .org_cvr = str_from_cstr(p->org_cvr),
-        .system_id = str_from_cstr(p->system_id),
-        .agreement_id = str_sub(agreement_id, 0, AUDIT_TEXT_MAX),
-        .agreement_version = version,
-        .service = str_from_cstr(call->svc->path),
-        .request_id = call->server_request_id,
-        .transaction_id = call->has_txid ? str_sub(call->txid, 0, EXPOSURE_TXID_MAX) : STR(""),
-        .outcome = AUDIT_REFUSED,
-        .reason = str_from_cstr(refusal->type[0] ? refusal->type : err_code_name(refusal->code)),
-    };
-    err_t aerr;
-    err_clear(&aerr);
-    if (audit_record(ex->deps.audit, &e, NULL, &aerr) != 0)
-        log_json(LOG_WARN, "refusal not recorded",
-                 json_pack("{s:s%, s:s}", "request_id", e.request_id.ptr ? e.request_id.ptr : "",
-                           e.request_id.len, "error", aerr.log));
-}
-
-/* ---- the protocol headers ---- */
+/* ---- admit: the protocol headers and the rate (steps 3-4) ---- */
 
 static bool visible_ascii(str_t s)
 {
@@ -215,34 +148,140 @@ static int check_headers(const struct exposure_call *call, str_t *agreement_id, 
     return 0;
 }
 
-/* ---- the read snapshot ---- */
-
-static int snapshot_begin(store_t *st, store_conn_t *c, err_t *err)
+/* Leaves the agreement id claimed. A bad header is a refusal (recorded); an
+ * exhausted rate is a 429, not recorded: it protects the log too. */
+static int admit(struct call *c, err_t *err)
 {
-    (void)st;
-    return store_begin_read(c, err);
+    int rc = check_headers(c->in, &c->agreement_id, err);
+    if (rc != 0)
+        return refused(c, rc);
+    char key[256];
+    int n = snprintf(key, sizeof key, "%.*s|%s",
+                     (int)(c->agreement_id.len > 128 ? 128 : c->agreement_id.len),
+                     c->agreement_id.ptr, c->in->principal->system_id);
+    unsigned retry = 1;
+    if (!exposure_limiter_take(c->ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, c->in->now_ms,
+                               &retry)) {
+        atomic_fetch_add(&c->ex->refused, 1);
+        err_set(err, DUPLA_ERATE,
+                "The rate limit of this agreement and system is reached; "
+                "try again after Retry-After seconds.");
+        err_http(err, 429, EXPOSURE_P_RATE);
+        return limited(c, retry, DUPLA_ERATE);
+    }
+    return 0;
 }
 
-static void snapshot_end(store_conn_t *c)
+/* ---- decide: the parameters and the agreement (steps 5-6) ---- */
+
+static int forbidden(err_t *err, enum agreement_verdict v, const char *field, const char *param)
 {
-    store_end_read(c);
+    int status = agreement_verdict_status(v);
+    int code = status == 503 ? DUPLA_EBUSY : status == 400 ? DUPLA_EINVAL : DUPLA_EFORBIDDEN;
+    if (field)
+        err_param(err, code, param, "%s (%s)", agreement_verdict_detail(v), field);
+    else
+        err_set(err, code, "%s", agreement_verdict_detail(v));
+    err_http(err, status, agreement_verdict_name(v));
+    return code;
 }
 
-/* ---- pass 1 ---- */
+/* The non-key fields asked (all of them unless the fields parameter names
+ * some): their names into ask[] and their indexes in the service into
+ * ask_index[]; returns how many. */
+static size_t fields_asked(const struct catalog_service *svc, const struct exposure_query *q,
+                           str_t *ask, size_t *ask_index)
+{
+    size_t n_ask = 0;
+    for (size_t i = 0; i < svc->n_fields; i++) {
+        const struct catalog_field *f = &svc->fields[i];
+        if (catalog_field_is_key(f))
+            continue;
+        bool asked = !q->fields_given;
+        for (size_t j = 0; !asked && j < q->n_fields; j++)
+            asked = str_eq_cstr(q->fields[j], f->name);
+        if (asked) {
+            ask_index[n_ask] = i;
+            ask[n_ask++] = (str_t){f->name, f->name_len};
+        }
+    }
+    return n_ask;
+}
 
-/* Distinct periods, as (start << 32 | end) in a small open-addressing set. */
-#define PERIOD_SLOTS (2 * EXPOSURE_MAX_PERIODS)
+/* Leaves the question (q, dq), the agreement's version and the fields that
+ * go: the keys always, and granted ∩ asked. */
+static int decide(struct call *c, err_t *err)
+{
+    exposure_t *ex = c->ex;
+    const struct catalog_service *svc = c->in->svc;
+    const struct token_principal *p = c->in->principal;
+    int rc =
+        exposure_query_parse(svc, c->in->args, c->in->n_args, ex->cfg.max_subjects, c->in->now_ms,
+                             (int64_t)ex->cfg.window_margin_s * 1000, c->arena, &c->q, err);
+    if (rc != 0)
+        return refused(c, rc);
+    str_t *ask = arena_alloc(c->arena, (svc->n_fields + 1) * sizeof *ask);
+    size_t *ask_index = arena_alloc(c->arena, (svc->n_fields + 1) * sizeof *ask_index);
+    bool *granted = arena_alloc(c->arena, (svc->n_fields + 1) * sizeof *granted);
+    if (!ask || !ask_index || !granted)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    size_t n_ask = fields_asked(svc, &c->q, ask, ask_index);
+    struct agreement_caller caller = {.org_cvr = str_from_cstr(p->org_cvr),
+                                      .system_id = str_from_cstr(p->system_id),
+                                      .env = ex->deps.env};
+    struct agreement_decision dec;
+    rc = agreement_decide(ex->deps.agreements, &caller, c->agreement_id, str_from_cstr(svc->path),
+                          ask, n_ask, c->q.fields_given, c->in->now_ms, granted, &dec);
+    c->version = dec.version;
+    if (rc != 0) {
+        const struct catalog_param *pf = catalog_param_by_role(svc, CATALOG_PARAM_FIELDS);
+        const char *field = dec.verdict == AGREEMENT_DENY_FIELD && dec.field_index < n_ask
+                                ? svc->fields[ask_index[dec.field_index]].name
+                                : NULL;
+        rc = forbidden(err, dec.verdict, field, pf ? pf->name : "fields");
+        if (dec.verdict == AGREEMENT_DENY_UNAVAILABLE) {
+            atomic_fetch_add(&ex->saturated, 1);
+            return limited(c, ex->cfg.retry_after_s, rc);
+        }
+        return refused(c, rc);
+    }
+    for (size_t i = 0; i < svc->n_fields; i++)
+        c->include[i] = catalog_field_is_key(&svc->fields[i]);
+    for (size_t j = 0; j < n_ask; j++)
+        if (granted[j])
+            c->include[ask_index[j]] = true;
+    c->dq = (struct dataset_query){
+        .svc = svc,
+        .mode = c->q.window ? DATASET_WINDOW : DATASET_CURRENT,
+        .subjects = c->q.subjects,
+        .n_subjects = c->q.n_subjects,
+        .period_from = c->q.period_from,
+        .period_to = c->q.period_to,
+        .years = c->q.years,
+        .n_years = c->q.n_years,
+        .registered_from = c->q.registered_from,
+        .registered_to = c->q.registered_to,
+    };
+    return 0;
+}
 
-struct census {
-    int64_t *subject_values; /* the asked subjects as integers (query order) */
-    bool *subject_sent;      /* ... and whether any record was about each */
-    size_t n_subjects;
-    size_t cursor; /* where the last record's subject was found */
-    uint64_t *period_set;
-    bool *period_used;
-    size_t n_periods;
-    int64_t records;
-};
+/* ---- census: the first pass over the read snapshot (step 7) ---- */
+
+static int census_init(struct census *cs, const struct catalog_service *svc,
+                       const struct exposure_query *q, arena_t *a, err_t *err)
+{
+    *cs = (struct census){.n_subjects = q->n_subjects};
+    cs->subject_values = arena_alloc(a, (q->n_subjects + 1) * sizeof *cs->subject_values);
+    cs->subject_sent = arena_alloc(a, (q->n_subjects + 1) * sizeof *cs->subject_sent);
+    cs->period_set = arena_alloc(a, PERIOD_SLOTS * sizeof *cs->period_set);
+    cs->period_used = arena_alloc(a, PERIOD_SLOTS * sizeof *cs->period_used);
+    if (!cs->subject_values || !cs->subject_sent || !cs->period_set || !cs->period_used)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    for (size_t i = 0; i < q->n_subjects; i++)
+        if (dataset_subject_parse(svc->subject_kind, q->subjects[i], &cs->subject_values[i]) != 0)
+            return err_internal(err, DUPLA_EINTERNAL, "exposure: a checked subject does not parse");
+    return 0;
+}
 
 static bool census_subject(struct census *c, int64_t subject)
 {
@@ -276,6 +315,85 @@ static bool census_period(struct census *c, int32_t start, int32_t end)
     }
 }
 
+static int too_many_periods(const struct catalog_service *svc, err_t *err)
+{
+    const struct catalog_param *pp = catalog_param_by_role(svc, CATALOG_PARAM_PERIOD_FROM);
+    if (!pp)
+        pp = catalog_param_by_role(svc, CATALOG_PARAM_YEAR);
+    err_param(err, DUPLA_EINVAL, pp ? pp->name : "period",
+              "The answer would concern more than %d periods; narrow the question.",
+              EXPOSURE_MAX_PERIODS);
+    err_http(err, 400, EXPOSURE_P_PERIODS);
+    return DUPLA_EINVAL;
+}
+
+/* Opens the read snapshot and walks the answer once. Leaves the census, and
+ * either the whole answer kept (snapshot closed) or, for a larger one, the
+ * connection with its snapshot open for the second pass. */
+static int census(struct call *c, err_t *err)
+{
+    exposure_t *ex = c->ex;
+    const struct catalog_service *svc = c->in->svc;
+    store_conn_t *conn;
+    int rc = census_init(&c->cs, svc, &c->q, c->arena, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = store_conn_get(ex->deps.store, &conn, err)) != 0) {
+        if (rc == DUPLA_EBUSY)
+            return limited(
+                c, ex->cfg.retry_after_s,
+                exposure_busy(ex, err, EXPOSURE_P_SATURATED, "The store is busy; try again."));
+        return rc;
+    }
+    if ((rc = store_begin_read(conn, err)) != 0) {
+        store_conn_put(conn);
+        return rc;
+    }
+    c->conn = conn;
+    if ((rc = dataset_cursor_open(c->conn, &c->dq, &c->cur, err)) != 0)
+        return rc;
+    buf_append_cstr(&c->inline_body, "{\"data\":[");
+    for (;;) {
+        const struct dataset_record *rec;
+        rc = dataset_cursor_next(c->cur, &rec, err);
+        if (rc < 0)
+            return rc;
+        if (rc == STORE_DONE)
+            break;
+        if (c->q.n_subjects && !census_subject(&c->cs, rec->key.subject))
+            return err_internal(err, DUPLA_EINTERNAL, "exposure: a record of a subject not asked");
+        if (!census_period(&c->cs, rec->key.period_start, rec->key.period_end))
+            return refused(c, too_many_periods(svc, err));
+        if (!c->overflow) {
+            if (c->cs.records > 0)
+                buf_append(&c->inline_body, ",", 1);
+            if ((rc = dataset_record_to_json(rec, c->include, &c->inline_body, err)) != 0)
+                return rc;
+            if (c->inline_body.len > EXPOSURE_INLINE_MAX) {
+                c->overflow = true;
+                buf_free(&c->inline_body);
+            }
+        }
+        c->cs.records++;
+    }
+    dataset_cursor_close(c->cur);
+    c->cur = NULL;
+    if (!c->overflow) {
+        buf_append_cstr(&c->inline_body, "]}");
+        read_end(c);
+    }
+    return 0;
+}
+
+/* ---- record: the durable disclosure entry (step 8) ---- */
+
+static enum audit_subject_kind audit_kind(enum catalog_ident k)
+{
+    return k == CATALOG_IDENT_CPR   ? AUDIT_SUBJECT_CPR
+           : k == CATALOG_IDENT_CVR ? AUDIT_SUBJECT_CVR
+                                    : AUDIT_SUBJECT_SE;
+}
+
 static void period_text(const struct catalog_service *svc, uint64_t key, char *out, size_t cap)
 {
     int32_t start = (int32_t)(uint32_t)(key >> 32), end = (int32_t)(uint32_t)key;
@@ -291,435 +409,138 @@ static void period_text(const struct catalog_service *svc, uint64_t key, char *o
     snprintf(out, cap, "%s/%s", a, b);
 }
 
-/* ---- the streamed answer ---- */
-
-struct exposure_stream {
-    exposure_t *ex;
-    store_conn_t *conn;
-    dataset_cursor_t *cur;
-    struct dataset_query q; /* arrays below, owned */
-    str_t *subjects;
-    char *subject_bytes;
-    int *years;
-    bool include[CATALOG_MAX_FIELDS];
-    int64_t expected; /* the records recorded in the log */
-    int64_t sent;
-    int state; /* 0: not begun, 1: records, 2: ended */
-    char request_id[UUID_STR_LEN + 1];
-};
-
-void exposure_stream_free(exposure_stream_t *st)
+/* Records what the census saw, and waits until it is durable: *receipt is
+ * the proof the answer phase asks for. A full log queue is a 503. */
+static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
 {
-    if (!st)
-        return;
-    dataset_cursor_close(st->cur);
-    if (st->conn) {
-        snapshot_end(st->conn);
-        store_conn_put(st->conn);
-    }
-    exposure_leave(st->ex);
-    free(st->subjects);
-    free(st->subject_bytes);
-    free(st->years);
-    free(st);
-}
-
-int exposure_stream_next(exposure_stream_t *st, buf_t *out)
-{
-    err_t err;
-    err_clear(&err);
-    if (st->state == 2)
-        return 0;
-    if (st->state == 0) {
-        if (buf_append_cstr(out, "{\"data\":[") != 0)
-            return -1;
-        st->state = 1;
-    }
-    while (out->len < EXPOSURE_STREAM_CHUNK) {
-        const struct dataset_record *rec;
-        int rc = dataset_cursor_next(st->cur, &rec, &err);
-        if (rc < 0) {
-            log_json(LOG_ERROR, "exposure: stream read failed",
-                     json_pack("{s:s, s:s}", "request_id", st->request_id, "error", err.log));
-            return -1;
+    exposure_t *ex = c->ex;
+    const struct catalog_service *svc = c->in->svc;
+    const struct token_principal *p = c->in->principal;
+    arena_t *a = c->arena;
+    struct audit_subject *subs = arena_alloc(a, (c->q.n_subjects + 1) * sizeof *subs);
+    str_t *periods = arena_alloc(a, (c->cs.n_periods + 1) * sizeof *periods);
+    str_t *fields = arena_alloc(a, (svc->n_fields + 1) * sizeof *fields);
+    if (!subs || !periods || !fields)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    struct audit_entry e = {
+        .org_cvr = str_from_cstr(p->org_cvr),
+        .system_id = str_from_cstr(p->system_id),
+        .agreement_id = c->agreement_id,
+        .agreement_version = c->version,
+        .service = str_from_cstr(svc->path),
+        .request_id = c->in->server_request_id,
+        .transaction_id = c->in->txid,
+        .subjects = subs,
+        .periods = periods,
+        .fields = fields,
+        .record_count = c->cs.records,
+        .outcome = AUDIT_DISCLOSED,
+        .reason = STR(""),
+    };
+    for (size_t i = 0; i < c->q.n_subjects; i++)
+        if (c->cs.subject_sent[i])
+            subs[e.n_subjects++] =
+                (struct audit_subject){audit_kind(svc->subject_kind), c->q.subjects[i]};
+    for (size_t i = 0; i < PERIOD_SLOTS; i++)
+        if (c->cs.period_used[i]) {
+            char text[32];
+            period_text(svc, c->cs.period_set[i], text, sizeof text);
+            char *t = arena_strdup(a, str_from_cstr(text));
+            if (!t)
+                return err_set(err, DUPLA_ENOMEM, "out of memory");
+            periods[e.n_periods++] = str_from_cstr(t);
         }
-        if (rc == STORE_DONE)
-            break;
-        if (st->sent == st->expected) {
-            /* cannot happen in one snapshot; never send what was not logged */
-            log_json(LOG_ERROR, "exposure: second pass found more records than the first",
-                     json_pack("{s:s}", "request_id", st->request_id));
-            return -1;
-        }
-        if ((st->sent > 0 && buf_append(out, ",", 1) != 0) ||
-            dataset_record_to_json(rec, st->include, out, &err) != 0)
-            return -1;
-        st->sent++;
-        if (out->len >= EXPOSURE_STREAM_CHUNK)
-            return 1;
-    }
-    if (out->len >= EXPOSURE_STREAM_CHUNK)
-        return 1;
-    if (st->sent != st->expected) {
-        log_json(LOG_ERROR, "exposure: second pass found fewer records than the first",
-                 json_pack("{s:s}", "request_id", st->request_id));
-        return -1;
-    }
-    if (buf_append_cstr(out, "]}") != 0)
-        return -1;
-    st->state = 2;
+    for (size_t i = 0; i < svc->n_fields; i++)
+        if (c->include[i])
+            fields[e.n_fields++] = (str_t){svc->fields[i].name, svc->fields[i].name_len};
+    int rc = audit_record(ex->deps.audit, &e, receipt, err);
+    if (rc == DUPLA_EBUSY)
+        return limited(c, ex->cfg.retry_after_s,
+                       exposure_busy(ex, err, EXPOSURE_P_SATURATED,
+                                     "The disclosure log is saturated; try again."));
+    if (rc != 0)
+        return rc;
+    atomic_fetch_add(&ex->answered, 1);
+    atomic_fetch_add(&ex->records, (uint64_t)c->cs.records);
     return 0;
 }
 
-/* Copies q's arrays into st so that the stream does not depend on the
- * request's arena. */
-static int stream_adopt_query(exposure_stream_t *st, const struct dataset_query *q)
+/* Records a refusal (best effort: a full log queue does not change the
+ * answer, which is a refusal anyway). */
+static void record_refusal(const struct call *c, const err_t *refusal)
 {
-    st->q = *q;
-    size_t bytes = 0;
-    for (size_t i = 0; i < q->n_subjects; i++)
-        bytes += q->subjects[i].len;
-    if (q->n_subjects) {
-        st->subjects = calloc(q->n_subjects, sizeof *st->subjects);
-        st->subject_bytes = malloc(bytes ? bytes : 1);
-        if (!st->subjects || !st->subject_bytes)
-            return DUPLA_ENOMEM;
-        char *p = st->subject_bytes;
-        for (size_t i = 0; i < q->n_subjects; i++) {
-            memcpy(p, q->subjects[i].ptr, q->subjects[i].len);
-            st->subjects[i] = (str_t){p, q->subjects[i].len};
-            p += q->subjects[i].len;
-        }
+    const struct exposure_call *in = c->in;
+    struct audit_entry e = {
+        .org_cvr = str_from_cstr(in->principal->org_cvr),
+        .system_id = str_from_cstr(in->principal->system_id),
+        .agreement_id = str_sub(c->agreement_id, 0, AUDIT_TEXT_MAX),
+        .agreement_version = c->version,
+        .service = str_from_cstr(in->svc->path),
+        .request_id = in->server_request_id,
+        .transaction_id = in->has_txid ? str_sub(in->txid, 0, EXPOSURE_TXID_MAX) : STR(""),
+        .outcome = AUDIT_REFUSED,
+        .reason = str_from_cstr(refusal->type[0] ? refusal->type : err_code_name(refusal->code)),
+    };
+    err_t aerr;
+    err_clear(&aerr);
+    if (audit_record(c->ex->deps.audit, &e, NULL, &aerr) != 0)
+        log_json(LOG_WARN, "refusal not recorded",
+                 json_pack("{s:s%, s:s}", "request_id", e.request_id.ptr ? e.request_id.ptr : "",
+                           e.request_id.len, "error", aerr.log));
+}
+
+/* ---- answer: the data, once recorded (step 9) ---- */
+
+/* Only with the receipt of the durable disclosure. Leaves in *ans the kept
+ * answer (copied into the request's arena) or a stream that takes over the
+ * connection and its snapshot. */
+static int answer(struct call *c, const struct audit_receipt *receipt, struct exposure_answer *ans,
+                  err_t *err)
+{
+    ans->audit_seq = receipt->seq;
+    ans->records = c->cs.records;
+    if (c->q.window)
+        clock_format_s(c->q.registered_to, ans->window_end, sizeof ans->window_end);
+    if (!c->overflow) {
+        char *body = arena_alloc(c->arena, c->inline_body.len + 1);
+        if (!body)
+            return err_set(err, DUPLA_ENOMEM, "out of memory");
+        memcpy(body, c->inline_body.data, c->inline_body.len);
+        ans->body = (str_t){body, c->inline_body.len};
+        return 0;
     }
-    if (q->n_years) {
-        if (!(st->years = calloc(q->n_years, sizeof *st->years)))
-            return DUPLA_ENOMEM;
-        memcpy(st->years, q->years, q->n_years * sizeof *st->years);
-    }
-    st->q.subjects = st->subjects;
-    st->q.years = st->years;
+    int rc = exposure_stream_open(c->ex, c->conn, &c->dq, c->include, c->cs.records,
+                                  c->in->server_request_id, &ans->stream, err);
+    if (rc != 0)
+        return rc;
+    c->conn = NULL; /* the stream's now */
     return 0;
 }
 
 /* ---- the call ---- */
 
-static int forbidden(err_t *err, enum agreement_verdict v, const char *field, const char *param)
+/* The one way out: gives back the read state still held, then ends the
+ * call as the phase that stopped it said (rc 0: the answer is in *ans). */
+static int call_end(struct call *c, int rc, struct exposure_answer *ans, err_t *err)
 {
-    int status = agreement_verdict_status(v);
-    int code = status == 503 ? DUPLA_EBUSY : status == 400 ? DUPLA_EINVAL : DUPLA_EFORBIDDEN;
-    if (field)
-        err_param(err, code, param, "%s (%s)", agreement_verdict_detail(v), field);
-    else
-        err_set(err, code, "%s", agreement_verdict_detail(v));
-    err_http(err, status, agreement_verdict_name(v));
-    return code;
-}
-
-int exposure_call(exposure_t *ex, const struct exposure_call *call, struct exposure_answer *ans,
-                  err_t *err)
-{
-    memset(ans, 0, sizeof *ans);
-    const struct catalog_service *svc = call->svc;
-    const struct token_principal *p = call->principal;
-    arena_t *a = call->arena;
-    str_t agreement_id = STR("");
-    int64_t version = 0;
-    int rc;
-
-    /* 3. the protocol headers */
-    if ((rc = check_headers(call, &agreement_id, err)) != 0)
-        goto refused;
-
-    /* 4. the rate of this (agreement, system) */
-    {
-        char key[256];
-        int n = snprintf(key, sizeof key, "%.*s|%s",
-                         (int)(agreement_id.len > 128 ? 128 : agreement_id.len), agreement_id.ptr,
-                         p->system_id);
-        unsigned retry = 1;
-        if (!exposure_limiter_take(ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, call->now_ms,
-                                   &retry)) {
-            ans->retry_after_s = retry;
-            atomic_fetch_add(&ex->refused, 1);
-            err_set(err, DUPLA_ERATE,
-                    "The rate limit of this agreement and system is reached; "
-                    "try again after Retry-After seconds.");
-            err_http(err, 429, EXPOSURE_P_RATE);
-            return DUPLA_ERATE;
-        }
-    }
-
-    /* 5. the parameters */
-    struct exposure_query q;
-    if ((rc =
-             exposure_query_parse(svc, call->args, call->n_args, ex->cfg.max_subjects, call->now_ms,
-                                  (int64_t)ex->cfg.window_margin_s * 1000, a, &q, err)) != 0)
-        goto refused;
-
-    /* 6. the agreement: fields = granted ∩ asked; keys always go */
-    size_t n_ask = 0;
-    str_t *ask = arena_alloc(a, (svc->n_fields + 1) * sizeof *ask);
-    size_t *ask_index = arena_alloc(a, (svc->n_fields + 1) * sizeof *ask_index);
-    bool *granted = arena_alloc(a, (svc->n_fields + 1) * sizeof *granted);
-    if (!ask || !ask_index || !granted) {
-        rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-        goto failed;
-    }
-    for (size_t i = 0; i < svc->n_fields; i++) {
-        const struct catalog_field *f = &svc->fields[i];
-        if (catalog_field_is_key(f))
-            continue;
-        bool asked = !q.fields_given;
-        for (size_t j = 0; !asked && j < q.n_fields; j++)
-            asked = str_eq_cstr(q.fields[j], f->name);
-        if (asked) {
-            ask_index[n_ask] = i;
-            ask[n_ask++] = (str_t){f->name, f->name_len};
-        }
-    }
-    struct agreement_caller caller = {.org_cvr = str_from_cstr(p->org_cvr),
-                                      .system_id = str_from_cstr(p->system_id),
-                                      .env = ex->deps.env};
-    struct agreement_decision dec;
-    rc = agreement_decide(ex->deps.agreements, &caller, agreement_id, str_from_cstr(svc->path), ask,
-                          n_ask, q.fields_given, call->now_ms, granted, &dec);
-    if (rc != 0) {
-        const struct catalog_param *pf = catalog_param_by_role(svc, CATALOG_PARAM_FIELDS);
-        const char *field = dec.verdict == AGREEMENT_DENY_FIELD && dec.field_index < n_ask
-                                ? svc->fields[ask_index[dec.field_index]].name
-                                : NULL;
-        rc = forbidden(err, dec.verdict, field, pf ? pf->name : "fields");
-        version = dec.version;
-        if (dec.verdict == AGREEMENT_DENY_UNAVAILABLE) {
-            ans->retry_after_s = ex->cfg.retry_after_s;
-            atomic_fetch_add(&ex->saturated, 1);
-            return rc;
-        }
-        goto refused;
-    }
-    version = dec.version;
-    bool include[CATALOG_MAX_FIELDS] = {false};
-    for (size_t i = 0; i < svc->n_fields; i++)
-        include[i] = catalog_field_is_key(&svc->fields[i]);
-    for (size_t j = 0; j < n_ask; j++)
-        if (granted[j])
-            include[ask_index[j]] = true;
-
-    /* 7. pass 1, in a read snapshot */
-    struct dataset_query dq = {
-        .svc = svc,
-        .mode = q.window ? DATASET_WINDOW : DATASET_CURRENT,
-        .subjects = q.subjects,
-        .n_subjects = q.n_subjects,
-        .period_from = q.period_from,
-        .period_to = q.period_to,
-        .years = q.years,
-        .n_years = q.n_years,
-        .registered_from = q.registered_from,
-        .registered_to = q.registered_to,
-    };
-    if (q.window)
-        clock_format_s(q.registered_to, ans->window_end, sizeof ans->window_end);
-
-    struct census cs = {.n_subjects = q.n_subjects};
-    cs.subject_values = arena_alloc(a, (q.n_subjects + 1) * sizeof *cs.subject_values);
-    cs.subject_sent = arena_alloc(a, (q.n_subjects + 1) * sizeof *cs.subject_sent);
-    cs.period_set = arena_alloc(a, PERIOD_SLOTS * sizeof *cs.period_set);
-    cs.period_used = arena_alloc(a, PERIOD_SLOTS * sizeof *cs.period_used);
-    if (!cs.subject_values || !cs.subject_sent || !cs.period_set || !cs.period_used) {
-        rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-        goto failed;
-    }
-    for (size_t i = 0; i < q.n_subjects; i++)
-        if (dataset_subject_parse(svc->subject_kind, q.subjects[i], &cs.subject_values[i]) != 0) {
-            rc = err_internal(err, DUPLA_EINTERNAL, "exposure: a checked subject does not parse");
-            goto failed;
-        }
-
-    store_conn_t *conn = NULL;
-    dataset_cursor_t *cur = NULL;
-    buf_t inline_body;
-    buf_init(&inline_body, EXPOSURE_INLINE_MAX + DATASET_ENCODED_MAX);
-    bool overflow = false;
-    if ((rc = store_conn_get(ex->deps.store, &conn, err)) != 0) {
-        if (rc == DUPLA_EBUSY) {
-            ans->retry_after_s = ex->cfg.retry_after_s;
-            buf_free(&inline_body);
-            return busy(ex, err, EXPOSURE_P_SATURATED, "The store is busy; try again.");
-        }
-        goto failed_buf;
-    }
-    if ((rc = snapshot_begin(ex->deps.store, conn, err)) != 0) {
-        store_conn_put(conn);
-        conn = NULL;
-        goto failed_buf;
-    }
-    if ((rc = dataset_cursor_open(conn, &dq, &cur, err)) != 0)
-        goto failed_read;
-    buf_append_cstr(&inline_body, "{\"data\":[");
-    for (;;) {
-        const struct dataset_record *rec;
-        rc = dataset_cursor_next(cur, &rec, err);
-        if (rc < 0)
-            goto failed_read;
-        if (rc == STORE_DONE)
-            break;
-        if (q.n_subjects && !census_subject(&cs, rec->key.subject)) {
-            rc = err_internal(err, DUPLA_EINTERNAL, "exposure: a record of a subject not asked");
-            goto failed_read;
-        }
-        if (!census_period(&cs, rec->key.period_start, rec->key.period_end)) {
-            const struct catalog_param *pp = catalog_param_by_role(svc, CATALOG_PARAM_PERIOD_FROM);
-            if (!pp)
-                pp = catalog_param_by_role(svc, CATALOG_PARAM_YEAR);
-            err_param(err, DUPLA_EINVAL, pp ? pp->name : "period",
-                      "The answer would concern more than %d periods; narrow the question.",
-                      EXPOSURE_MAX_PERIODS);
-            err_http(err, 400, EXPOSURE_P_PERIODS);
-            rc = DUPLA_EINVAL;
-            dataset_cursor_close(cur);
-            snapshot_end(conn);
-            store_conn_put(conn);
-            buf_free(&inline_body);
-            goto refused;
-        }
-        if (!overflow) {
-            if (cs.records > 0)
-                buf_append(&inline_body, ",", 1);
-            if ((rc = dataset_record_to_json(rec, include, &inline_body, err)) != 0)
-                goto failed_read;
-            if (inline_body.len > EXPOSURE_INLINE_MAX) {
-                overflow = true;
-                buf_free(&inline_body);
-            }
-        }
-        cs.records++;
-    }
-    dataset_cursor_close(cur);
-    cur = NULL;
-    if (!overflow) {
-        buf_append_cstr(&inline_body, "]}");
-        snapshot_end(conn);
-        store_conn_put(conn);
-        conn = NULL;
-    }
-
-    /* 8. record the disclosure; wait until it is durable */
-    size_t n_sent = 0;
-    struct audit_subject *subs = arena_alloc(a, (q.n_subjects + 1) * sizeof *subs);
-    str_t *periods = arena_alloc(a, (cs.n_periods + 1) * sizeof *periods);
-    str_t *fields = arena_alloc(a, (svc->n_fields + 1) * sizeof *fields);
-    if (!subs || !periods || !fields) {
-        rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-        goto failed_read;
-    }
-    for (size_t i = 0; i < q.n_subjects; i++)
-        if (cs.subject_sent[i])
-            subs[n_sent++] = (struct audit_subject){audit_kind(svc->subject_kind), q.subjects[i]};
-    size_t n_per = 0;
-    for (size_t i = 0; i < PERIOD_SLOTS; i++)
-        if (cs.period_used[i]) {
-            char text[32];
-            period_text(svc, cs.period_set[i], text, sizeof text);
-            char *t = arena_strdup(a, str_from_cstr(text));
-            if (!t) {
-                rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-                goto failed_read;
-            }
-            periods[n_per++] = str_from_cstr(t);
-        }
-    size_t n_fields = 0;
-    for (size_t i = 0; i < svc->n_fields; i++)
-        if (include[i])
-            fields[n_fields++] = (str_t){svc->fields[i].name, svc->fields[i].name_len};
-    struct audit_entry e = {
-        .org_cvr = str_from_cstr(p->org_cvr),
-        .system_id = str_from_cstr(p->system_id),
-        .agreement_id = agreement_id,
-        .agreement_version = version,
-        .service = str_from_cstr(svc->path),
-        .request_id = call->server_request_id,
-        .transaction_id = call->txid,
-        .subjects = subs,
-        .n_subjects = n_sent,
-        .periods = periods,
-        .n_periods = n_per,
-        .fields = fields,
-        .n_fields = n_fields,
-        .record_count = cs.records,
-        .outcome = AUDIT_DISCLOSED,
-        .reason = STR(""),
-    };
-    struct audit_receipt receipt;
-    if ((rc = audit_record(ex->deps.audit, &e, &receipt, err)) != 0) {
-        if (rc == DUPLA_EBUSY) {
-            if (conn) {
-                snapshot_end(conn);
-                store_conn_put(conn);
-            }
-            buf_free(&inline_body);
-            ans->retry_after_s = ex->cfg.retry_after_s;
-            return busy(ex, err, EXPOSURE_P_SATURATED,
-                        "The disclosure log is saturated; try again.");
-        }
-        goto failed_read;
-    }
-    ans->audit_seq = receipt.seq;
-    ans->records = cs.records;
-    atomic_fetch_add(&ex->answered, 1);
-    atomic_fetch_add(&ex->records, (uint64_t)cs.records);
-
-    /* 9. the answer */
-    if (!overflow) {
-        char *body = arena_alloc(a, inline_body.len + 1);
-        if (!body) {
-            buf_free(&inline_body);
-            return err_set(err, DUPLA_ENOMEM, "out of memory");
-        }
-        memcpy(body, inline_body.data, inline_body.len);
-        ans->body = (str_t){body, inline_body.len};
-        buf_free(&inline_body);
+    read_end(c);
+    buf_free(&c->inline_body);
+    if (rc == 0)
         return 0;
+    switch (c->exit) {
+    case CALL_REFUSED:
+        atomic_fetch_add(&c->ex->refused, 1);
+        record_refusal(c, err);
+        return rc;
+    case CALL_LIMITED:
+        ans->retry_after_s = c->retry_after_s;
+        return rc;
+    case CALL_FAILED:
+        break;
     }
-    exposure_stream_t *st = calloc(1, sizeof *st);
-    if (!st || stream_adopt_query(st, &dq) != 0) {
-        if (st) {
-            free(st->subjects);
-            free(st->subject_bytes);
-            free(st->years);
-            free(st);
-        }
-        rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-        goto failed_read;
-    }
-    st->ex = ex;
-    memcpy(st->include, include, sizeof st->include);
-    st->expected = cs.records;
-    str_copy(str_sub(call->server_request_id, 0, UUID_STR_LEN), st->request_id,
-             sizeof st->request_id);
-    if ((rc = dataset_cursor_open(conn, &st->q, &st->cur, err)) != 0) {
-        free(st->subjects);
-        free(st->subject_bytes);
-        free(st->years);
-        free(st);
-        goto failed_read;
-    }
-    st->conn = conn; /* the stream owns the snapshot and the connection now */
-    ans->stream = st;
-    return 0;
-
-failed_read:
-    dataset_cursor_close(cur);
-    if (conn) {
-        snapshot_end(conn);
-        store_conn_put(conn);
-    }
-failed_buf:
-    buf_free(&inline_body);
-failed:
     if (rc == DUPLA_EBUSY) {
-        ans->retry_after_s = ex->cfg.retry_after_s;
-        return busy(ex, err, EXPOSURE_P_SATURATED, "The platform is busy; try again.");
+        ans->retry_after_s = c->ex->cfg.retry_after_s;
+        return exposure_busy(c->ex, err, EXPOSURE_P_SATURATED, "The platform is busy; try again.");
     }
     if (err_status(err) < 500) {
         /* a store or decoding failure is never the client's fault */
@@ -727,10 +548,19 @@ failed:
         snprintf(why, sizeof why, "%s", err->log);
         err_internal(err, DUPLA_EINTERNAL, "exposure: %s", why);
     }
-    return rc ? rc : DUPLA_EINTERNAL;
-
-refused:
-    atomic_fetch_add(&ex->refused, 1);
-    record_refusal(ex, call, agreement_id, version, err);
     return rc;
+}
+
+int exposure_call(exposure_t *ex, const struct exposure_call *call, struct exposure_answer *ans,
+                  err_t *err)
+{
+    memset(ans, 0, sizeof *ans);
+    struct call c = {.ex = ex, .in = call, .arena = call->arena, .agreement_id = STR("")};
+    buf_init(&c.inline_body, EXPOSURE_INLINE_MAX + DATASET_ENCODED_MAX);
+    struct audit_receipt receipt;
+    int rc;
+    if ((rc = admit(&c, err)) == 0 && (rc = decide(&c, err)) == 0 && (rc = census(&c, err)) == 0 &&
+        (rc = record(&c, &receipt, err)) == 0)
+        rc = answer(&c, &receipt, ans, err);
+    return call_end(&c, rc, ans, err);
 }

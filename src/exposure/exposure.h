@@ -4,7 +4,12 @@
  *
  *   GET /<service path>  and  GET /<Danish alias>   (percent-encoded UTF-8)
  *
- * runs, in this order (the first step that refuses answers):
+ * runs, in this order (the first step that refuses answers), in five
+ * phases (the first two steps are the HTTP edge's, routes.c; the phases are
+ * the functions of the same names in engine.c, one call state and one way
+ * out between them):
+ *
+ * admit: may this caller ask at all?
  *   1. saturation: a planned service window (the operations log's hook),
  *      or too many requests in flight: 503 + Retry-After;
  *   2. the bearer token (token_http_authenticate): 401 + WWW-Authenticate;
@@ -12,15 +17,19 @@
  *      UFST-Adgangsgrundlag (urn:ufst:adgangsgrundlag:aftale:<id>): 400
  *      naming the header;
  *   4. the rate limit of (agreement, system): 429 + Retry-After;
+ * decide: what may it have (service, subjects, fields)?
  *   5. the parameters, as the catalogue declares them (exposure_query_parse):
  *      400 naming the parameter;
  *   6. the agreement decision (agreement_decide): 403 (or 400/503) with a
  *      problem type per reason ("agreement-revoked", "field-not-granted"...);
+ * census: what does the answer hold?
  *   7. the read, in one read snapshot of the store: a first pass counts the
  *      records and collects the subjects and periods they concern (and keeps
  *      the JSON when the whole answer fits in EXPOSURE_INLINE_MAX bytes);
+ * record: the durable disclosure entry
  *   8. the disclosure is recorded (audit_record) and the engine waits until
- *      it is durable;
+ *      it is durable; its receipt is what the answer phase needs to run;
+ * answer: the data
  *   9. the answer {"data":[...]}: the kept bytes, or, for a larger answer, a
  *      second pass over the same snapshot streamed with http_reply_stream.
  * Refusals after step 2 are recorded in the disclosure log too (outcome

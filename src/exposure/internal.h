@@ -1,6 +1,7 @@
 /*
- * internal.h: the engine's call interface between engine.c (no HTTP) and
- * routes.c (the HTTP edge), and for the unit tests.
+ * internal.h: the module's private header: the engine's object
+ * (exposure.c), its call interface between engine.c (no HTTP) and routes.c
+ * (the HTTP edge) and the unit tests, and the streamed answer (stream.c).
  *
  * routes.c reads the request (headers, query, the verified token) into a
  * struct exposure_call, asks exposure_call() for an answer and turns it into
@@ -13,6 +14,8 @@
 
 #include "core/buf.h"
 #include "exposure/exposure.h"
+
+struct dataset_query;
 
 /* A route's context: the engine and the service it answers for. */
 struct exposure_route {
@@ -65,18 +68,31 @@ struct exposure_answer {
     int64_t audit_seq; /* the disclosure log entry */
 };
 
+/* Counts a 503 and sets err to it (problem type, detail): DUPLA_EBUSY. */
+int exposure_busy(exposure_t *ex, err_t *err, const char *type, const char *detail);
+
 /* Admission before anything else: the service window hook, then the
  * in-flight limit. 0 (then exposure_leave, or the stream's free, must
  * follow), or DUPLA_EBUSY with err a 503 and *retry_after_s set. */
 int exposure_enter(exposure_t *ex, int64_t now_ms, unsigned *retry_after_s, err_t *err);
 void exposure_leave(exposure_t *ex);
 
-/* Runs steps 3-9 of exposure.h for an authenticated call. 0 with *ans
+/* Runs steps 3-9 of exposure.h (the phases admit, decide, census, record,
+ * answer) for an authenticated call. 0 with *ans
  * filled (body or stream), or a negative code with err the problem to send
  * (and ans->retry_after_s for 429/503). A stream carries the admission:
  * exposure_stream_free leaves; otherwise the caller calls exposure_leave. */
 int exposure_call(exposure_t *ex, const struct exposure_call *call, struct exposure_answer *ans,
                   err_t *err);
+
+/* Opens the second pass of an answer too large to keep, over q (copied)
+ * on conn, whose read snapshot the census counted; expected is the record
+ * count the log holds, include the fields sent. On success *out owns conn
+ * (and its snapshot) and the call's admission; on failure conn stays the
+ * caller's. */
+int exposure_stream_open(exposure_t *ex, store_conn_t *conn, const struct dataset_query *q,
+                         const bool *include, int64_t expected, str_t request_id,
+                         exposure_stream_t **out, err_t *err);
 
 /* Appends the next part of a streamed answer to out: 1 more follows, 0
  * ended, < 0 failed (abort the connection: the client sees a truncated

@@ -1,0 +1,127 @@
+/*
+ * exposure.c: the engine as an object: its configuration, its life, its
+ * counters and the admission every data request passes first (the service
+ * window, the in-flight limit). The call itself is engine.c; the streamed
+ * second pass stream.c.
+ */
+#include <stdlib.h>
+
+#include "exposure/internal.h"
+
+/* ---- configuration ---- */
+
+int exposure_config_read(const struct dupla_config *cfg, struct exposure_config *out, err_t *err)
+{
+    json_t *sec = cfg ? config_section(cfg, EXPOSURE_CONFIG_SECTION) : NULL;
+    const char *s = EXPOSURE_CONFIG_SECTION;
+    long long v[6];
+    int envh = 1;
+    int rc;
+    if ((rc = config_get_int(sec, s, "max_subjects", 1, EXPOSURE_MAX_SUBJECTS_LIMIT,
+                             EXPOSURE_DEFAULT_MAX_SUBJECTS, &v[0], err)) ||
+        (rc = config_get_int(sec, s, "rate_per_second", 1, EXPOSURE_MAX_RATE, EXPOSURE_DEFAULT_RATE,
+                             &v[1], err)) ||
+        (rc = config_get_int(sec, s, "rate_burst", 1, EXPOSURE_MAX_RATE, EXPOSURE_DEFAULT_BURST,
+                             &v[2], err)) ||
+        (rc = config_get_int(sec, s, "max_in_flight", 1, 100000, EXPOSURE_DEFAULT_MAX_IN_FLIGHT,
+                             &v[3], err)) ||
+        (rc = config_get_int(sec, s, "retry_after_seconds", 1, 3600, EXPOSURE_DEFAULT_RETRY_AFTER_S,
+                             &v[4], err)) ||
+        (rc = config_get_int(sec, s, "window_margin_seconds", 0, EXPOSURE_MAX_WINDOW_MARGIN,
+                             EXPOSURE_DEFAULT_WINDOW_MARGIN, &v[5], err)) ||
+        (rc = config_get_bool(sec, s, "environment_header", 1, &envh, err)))
+        return rc;
+    out->max_subjects = (unsigned)v[0];
+    out->rate_per_second = (unsigned)v[1];
+    out->rate_burst = (unsigned)v[2];
+    out->max_in_flight = (unsigned)v[3];
+    out->retry_after_s = (unsigned)v[4];
+    out->window_margin_s = (unsigned)v[5];
+    out->environment_header = envh != 0;
+    return 0;
+}
+
+const char *exposure_environment_word(enum environment env)
+{
+    return env == ENV_PRODUCTION ? "produktion" : "test";
+}
+
+/* ---- life ---- */
+
+int exposure_new(const struct exposure_config *cfg, const struct exposure_deps *deps,
+                 exposure_t **out, err_t *err)
+{
+    *out = NULL;
+    if (!deps->catalog || !deps->store || !deps->agreements || !deps->audit)
+        return err_internal(err, DUPLA_EINTERNAL, "exposure: a dependency is missing");
+    exposure_t *ex = calloc(1, sizeof *ex);
+    if (!ex)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    ex->cfg = *cfg;
+    ex->deps = *deps;
+    int rc = exposure_limiter_new(cfg->rate_per_second, cfg->rate_burst, &ex->limiter, err);
+    if (rc) {
+        free(ex);
+        return rc;
+    }
+    *out = ex;
+    return 0;
+}
+
+void exposure_free(exposure_t *ex)
+{
+    if (!ex)
+        return;
+    exposure_limiter_free(ex->limiter);
+    free(ex->openapi);
+    free(ex->catalog_json);
+    free(ex->catalog_html);
+    free(ex);
+}
+
+void exposure_set_window_hook(exposure_t *ex, exposure_window_fn fn, void *ctx)
+{
+    ex->window_fn = fn;
+    ex->window_ctx = ctx;
+}
+
+void exposure_stats_get(exposure_t *ex, struct exposure_stats *out)
+{
+    out->answered = atomic_load(&ex->answered);
+    out->records = atomic_load(&ex->records);
+    out->refused = atomic_load(&ex->refused);
+    out->saturated = atomic_load(&ex->saturated);
+    out->in_flight = atomic_load(&ex->in_flight);
+}
+
+/* ---- admission ---- */
+
+int exposure_busy(exposure_t *ex, err_t *err, const char *type, const char *detail)
+{
+    atomic_fetch_add(&ex->saturated, 1);
+    err_set(err, DUPLA_EBUSY, "%s", detail);
+    err_http(err, 503, type);
+    return DUPLA_EBUSY;
+}
+
+int exposure_enter(exposure_t *ex, int64_t now_ms, unsigned *retry_after_s, err_t *err)
+{
+    int64_t retry = 0;
+    if (ex->window_fn && ex->window_fn(ex->window_ctx, now_ms, &retry)) {
+        *retry_after_s = retry > 0 ? (unsigned)(retry < 86400 ? retry : 86400) : 60;
+        return exposure_busy(ex, err, EXPOSURE_P_WINDOW,
+                             "A planned service window is in progress; see the operations log.");
+    }
+    if (atomic_fetch_add(&ex->in_flight, 1) >= ex->cfg.max_in_flight) {
+        atomic_fetch_sub(&ex->in_flight, 1);
+        *retry_after_s = ex->cfg.retry_after_s;
+        return exposure_busy(ex, err, EXPOSURE_P_SATURATED,
+                             "Too many requests in progress; try again.");
+    }
+    return 0;
+}
+
+void exposure_leave(exposure_t *ex)
+{
+    atomic_fetch_sub(&ex->in_flight, 1);
+}
