@@ -20,10 +20,11 @@
  * The searches are GET forms (they change nothing, and a search can then be
  * paged, linked and exported with the same query); the server never logs a
  * query string, and the pages answer with Referrer-Policy: no-referrer.
- * Every parameter is allow-listed per view; one a recipient may not use
- * (subjekt, type) is refused with 403, and the organisation filter goes to
- * audit_filter_scope, which refuses another organisation's CVR. Dates are
- * typed as dd-mm-åååå (åååå-mm-dd is also taken); "til" includes its day.
+ * search.c reads the query (every parameter allow-listed per view; one a
+ * recipient may not use, subjekt or type, is refused with 403) and scopes
+ * the filter with audit_filter_scope, which refuses another organisation's
+ * CVR; this file decides the view from the user's roles and renders the
+ * form, the results, the report and the CSV.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,46 +36,9 @@
 #include "web/internal.h"
 #include "web/search.h"
 
-#define DISC_VALUE_MAX    64                 /* bytes of one search value */
-#define DISC_ROWS_DEFAULT 25                 /* rows per page on screen */
 #define DISC_ARENA_MAX    ((size_t)32 << 20) /* one page of rows from the log */
 #define DISC_CSV_MAX      ((size_t)64 << 20) /* bytes of one CSV export */
 #define DISC_CSV_ROWS_MAX 100000             /* entries in one CSV export */
-#define DISC_DAY_MS       86400000LL
-#define DISC_TEXT_(n)     #n
-#define DISC_TEXT(n)      DISC_TEXT_(n) /* a limit in a message */
-
-enum view { VIEW_OWN, VIEW_SEARCH, VIEW_INSIGHT };
-
-/* One search: what was typed (kept in the form, and in the paging and CSV
- * links) and the filter made of it. */
-struct search {
-    enum view view;
-    str_t org, agreement, subject, kind, service, outcome, from, to, rows;
-    bool asked; /* the insight report: a number to answer for */
-    unsigned per_page;
-    struct audit_filter f;
-};
-
-static const char *const OWN_PARAMS[] = {"organisation", "aftale", "tjeneste", "udfald", "fra",
-                                         "til",          "antal",  "efter",    NULL};
-static const char *const SEARCH_PARAMS[] = {"organisation", "aftale", "subjekt", "type",
-                                            "tjeneste",     "udfald", "fra",     "til",
-                                            "antal",        "efter",  NULL};
-static const char *const INSIGHT_PARAMS[] = {"subjekt", "type",  "fra", "til",
-                                             "antal",   "efter", NULL};
-/* What only the data owner's staff may search by. */
-static const char *const STAFF_PARAMS[] = {"subjekt", "type", NULL};
-
-static const unsigned PER_PAGE[] = {10, 25, 50, 100};
-
-static bool in_list(const char *const *list, str_t name)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (str_eq_cstr(name, list[i]))
-            return true;
-    return false;
-}
 
 /* The data owner's dataforvaltning or operator (as the API's routes decide). */
 static bool is_staff(const struct web_ctx *cx)
@@ -89,235 +53,11 @@ static bool is_recipient_admin(const struct web_ctx *cx)
            cx->org.cvr[0];
 }
 
-/* ---- reading the search ---- */
+/* ---- the search (read by search.c) ---- */
 
-static str_t param(struct web_ctx *cx, const char *name)
+static void query_at(const void *ctx, size_t i, str_t *name, str_t *value)
 {
-    return str_trim(web_query(cx->req, name));
-}
-
-/* A number (CVR or the subject) by kind, into the request's arena. NULL
- * with the message in *msg when it is not valid. */
-static const char *subject_number(struct web_ctx *cx, enum audit_subject_kind kind, str_t v,
-                                  const char **msg)
-{
-    char n[CPR_LEN + 1];
-    enum web_search_result r;
-    switch (kind) {
-    case AUDIT_SUBJECT_CPR:
-        r = web_search_cpr(v, n);
-        *msg = r == WEB_SEARCH_FORM ? "CPR-nummeret skal være 10 cifre, fx 010190-1234."
-                                    : "CPR-nummeret er ikke gyldigt: de første seks cifre skal "
-                                      "være en fødselsdato (ddmmåå).";
-        break;
-    case AUDIT_SUBJECT_CVR:
-        r = web_search_cvr(v, n);
-        *msg = r == WEB_SEARCH_FORM ? "CVR-nummeret skal være 8 cifre, fx 12345674."
-                                    : "CVR-nummeret er ikke gyldigt: kontrolcifferet passer ikke.";
-        break;
-    default:
-        r = web_search_se(v, n);
-        *msg = r == WEB_SEARCH_FORM ? "SE-nummeret skal være 8 cifre, fx 12345678."
-                                    : "SE-nummeret er ikke gyldigt: det kan ikke begynde med 0.";
-        break;
-    }
-    if (r != WEB_SEARCH_OK)
-        return NULL;
-    *msg = NULL;
-    return web_cstr(cx->req, str_from_cstr(n));
-}
-
-static void too_long(struct form_errors *fe, const char *field)
-{
-    form_error(fe, field, "Teksten er for lang (højst " DISC_TEXT(DISC_VALUE_MAX) " tegn).");
-}
-
-/* A date field; its day number into *days (0 and true when empty). */
-static bool date_field(struct form_errors *fe, const char *field, const char *which, str_t v,
-                       int32_t *days, bool *set)
-{
-    *set = false;
-    if (v.len == 0)
-        return true;
-    if (v.len > DISC_VALUE_MAX) {
-        too_long(fe, field);
-        return false;
-    }
-    enum web_search_result r = web_search_date(v, days);
-    if (r == WEB_SEARCH_FORM) {
-        form_error(fe, field,
-                   strcmp(which, "fra") == 0 ? "Skriv fra-datoen som dd-mm-åååå, fx 01-03-2026."
-                                             : "Skriv til-datoen som dd-mm-åååå, fx 31-03-2026.");
-        return false;
-    }
-    if (r == WEB_SEARCH_INVALID) {
-        form_error(fe, field,
-                   strcmp(which, "fra") == 0 ? "Fra-datoen findes ikke i kalenderen."
-                                             : "Til-datoen findes ikke i kalenderen.");
-        return false;
-    }
-    *set = true;
-    return true;
-}
-
-/* Reads the query into s. 0 when it can be searched, 400 with fe filled,
- * or 403 when the user asked for something the role does not allow (msg). */
-static unsigned search_read(struct web_ctx *cx, enum view view, struct search *s,
-                            struct form_errors *fe, const char **refused)
-{
-    memset(s, 0, sizeof *s);
-    s->view = view;
-    s->f.newest_first = true;
-    const char *const *allowed = view == VIEW_OWN      ? OWN_PARAMS
-                                 : view == VIEW_SEARCH ? SEARCH_PARAMS
-                                                       : INSIGHT_PARAMS;
-    http_request_t *req = cx->req;
-    for (size_t i = 0; i < http_req_query_count(req); i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        if (in_list(allowed, k))
-            continue;
-        if (view == VIEW_OWN && in_list(STAFF_PARAMS, k)) {
-            *refused = "Kun Skatteforvaltningens medarbejdere kan søge på et CPR-, CVR- eller "
-                       "SE-nummer.";
-            return 403;
-        }
-        str_t shown = str_sub(k, 0, 32);
-        form_error(fe, "",
-                   arena_printf(http_req_arena(req),
-                                "Søgningen indeholder en ukendt oplysning (%.*s). Start "
-                                "søgningen forfra.",
-                                STR_FMT(shown)));
-        return 400;
-    }
-    s->org = param(cx, "organisation");
-    s->agreement = param(cx, "aftale");
-    s->subject = param(cx, "subjekt");
-    s->kind = param(cx, "type");
-    s->service = param(cx, "tjeneste");
-    s->outcome = param(cx, "udfald");
-    s->from = param(cx, "fra");
-    s->to = param(cx, "til");
-    s->rows = param(cx, "antal");
-
-    /* The recipient's form has no organisation field (it may still name its
-     * own in the URL): its message goes to the top only. */
-    const char *org_field = view == VIEW_OWN ? "" : "organisation";
-    if (s->org.len > DISC_VALUE_MAX) {
-        too_long(fe, org_field);
-    } else if (s->org.len) {
-        const char *msg;
-        const char *n = subject_number(cx, AUDIT_SUBJECT_CVR, s->org, &msg);
-        if (n)
-            s->f.org_cvr = str_from_cstr(n);
-        else
-            form_error(fe, org_field, msg);
-    }
-    if (s->agreement.len > DISC_VALUE_MAX) {
-        too_long(fe, "aftale");
-    } else if (s->agreement.len) {
-        char id[AGREEMENT_ID_LEN + 1];
-        if (web_search_agreement_id(s->agreement, id) == WEB_SEARCH_OK)
-            s->f.agreement_id = str_from_cstr(web_cstr(req, str_from_cstr(id)));
-        else
-            form_error(fe, "aftale",
-                       "Aftalens id skal være 32 tegn med tallene 0-9 og bogstaverne a-f.");
-    }
-    if (view != VIEW_OWN) {
-        enum audit_subject_kind kind = AUDIT_SUBJECT_CPR;
-        bool kind_ok = true;
-        if (s->kind.len && audit_subject_kind_parse(s->kind, &kind) != 0) {
-            form_error(fe, "type", "Vælg CPR-nummer, CVR-nummer eller SE-nummer.");
-            kind_ok = false;
-        }
-        if (s->subject.len > DISC_VALUE_MAX) {
-            too_long(fe, "subjekt");
-        } else if (s->subject.len && kind_ok) {
-            const char *msg;
-            const char *n = subject_number(cx, kind, s->subject, &msg);
-            if (n) {
-                s->f.subject = str_from_cstr(n);
-                s->f.subject_kind = kind;
-                s->f.subject_kind_set = true;
-            } else {
-                form_error(fe, "subjekt", msg);
-            }
-        }
-        if (view == VIEW_INSIGHT) {
-            s->asked = http_req_query_count(req) > 0;
-            if (s->asked && s->subject.len == 0)
-                form_error(fe, "subjekt",
-                           "Skriv det CPR-, CVR- eller SE-nummer, rapporten "
-                           "gælder.");
-        }
-    }
-    if (s->service.len) {
-        if (!cx->w->deps.catalog || !catalog_find(cx->w->deps.catalog, s->service))
-            form_error(fe, "tjeneste", "Vælg en tjeneste fra listen.");
-        else
-            s->f.service = s->service;
-    }
-    if (s->outcome.len) {
-        if (str_eq_cstr(s->outcome, "udleveret")) {
-            s->f.outcome_set = true;
-            s->f.outcome = AUDIT_DISCLOSED;
-        } else if (str_eq_cstr(s->outcome, "afvist")) {
-            s->f.outcome_set = true;
-            s->f.outcome = AUDIT_REFUSED;
-        } else {
-            form_error(fe, "udfald", "Vælg et udfald fra listen.");
-        }
-    }
-    if (view == VIEW_INSIGHT) { /* who received data: disclosures only */
-        s->f.outcome_set = true;
-        s->f.outcome = AUDIT_DISCLOSED;
-    }
-    int32_t from = 0, to = 0;
-    bool from_set, to_set;
-    bool from_ok = date_field(fe, "fra", "fra", s->from, &from, &from_set);
-    bool to_ok = date_field(fe, "til", "til", s->to, &to, &to_set);
-    if (from_ok && to_ok && from_set && to_set && from > to)
-        form_error(fe, "til", "Til-datoen skal være samme dag som fra-datoen eller senere.");
-    if (from_set)
-        s->f.from_ms = (int64_t)from * DISC_DAY_MS;
-    if (to_set)
-        s->f.to_ms = ((int64_t)to + 1) * DISC_DAY_MS; /* to includes its day */
-    if (from_set && s->f.from_ms == 0)
-        s->f.from_ms = 1; /* 01-01-1970: 0 would mean no bound */
-    s->per_page = DISC_ROWS_DEFAULT;
-    if (s->rows.len) {
-        int64_t n = 0;
-        bool ok = str_to_int64(s->rows, &n) == 0;
-        size_t i = 0;
-        for (; ok && i < sizeof PER_PAGE / sizeof PER_PAGE[0] && PER_PAGE[i] != n; i++)
-            ;
-        if (!ok || i == sizeof PER_PAGE / sizeof PER_PAGE[0])
-            form_error(fe, "antal", "Vælg et antal rækker fra listen.");
-        else
-            s->per_page = (unsigned)n;
-    }
-    str_t after = param(cx, "efter");
-    if (after.len && (str_to_int64(after, &s->f.after) != 0 || s->f.after < 0))
-        form_error(fe, "", "Henvisningen til næste side er ugyldig. Start søgningen forfra.");
-    s->f.limit = s->per_page;
-    return fe->n ? 400 : 0;
-}
-
-/* Narrows s->f to what the user may see (audit's rule, the same as the
- * API's). 0, or 403 with *refused set. */
-static unsigned search_scope(struct web_ctx *cx, struct search *s, const char **refused)
-{
-    enum audit_viewer viewer = s->view == VIEW_OWN       ? AUDIT_VIEWER_RECIPIENT
-                               : s->view == VIEW_INSIGHT ? AUDIT_VIEWER_SUBJECT
-                                                         : AUDIT_VIEWER_DATA_OWNER;
-    err_t e;
-    err_clear(&e);
-    int rc = audit_filter_scope(viewer, str_from_cstr(cx->org.cvr), &s->f, &e);
-    if (rc == 0)
-        return 0;
-    *refused = rc == DUPLA_EFORBIDDEN ? "En organisation kan kun se sine egne udleveringer."
-                                      : "Søgningen kunne ikke gennemføres.";
-    return rc == DUPLA_EFORBIDDEN ? 403 : 400;
+    http_req_query_at(ctx, i, name, value);
 }
 
 /* The purpose and legal basis of an entry's agreement version, for the
@@ -339,19 +79,19 @@ static int lookup_basis(void *ctx, str_t id, int64_t version, arena_t *arena,
     return 0;
 }
 
-static int search_query(web_t *w, const struct search *s, arena_t *arena, struct audit_page *page,
-                        err_t *err)
+static int search_query(web_t *w, const struct web_search *s, arena_t *arena,
+                        struct audit_page *page, err_t *err)
 {
     struct audit_query_options opt = {.agreement_lookup = lookup_basis, .agreement_ctx = w};
-    return audit_query(w->deps.store, &s->f, s->view == VIEW_INSIGHT ? &opt : NULL, arena, page,
-                       err);
+    return audit_query(w->deps.store, &s->f, s->view == WEB_SEARCH_VIEW_INSIGHT ? &opt : NULL,
+                       arena, page, err);
 }
 
 /* ---- the page ---- */
 
 /* The query string of s (what was typed) for a link, with efter=after when
  * it is not 0; written as an attribute value after base. */
-static void search_link(html_t *h, const char *base, const struct search *s, int64_t after)
+static void search_link(html_t *h, const char *base, const struct web_search *s, int64_t after)
 {
     static const char *const names[] = {"organisation", "aftale", "subjekt", "type", "tjeneste",
                                         "udfald",       "fra",    "til",     "antal"};
@@ -404,27 +144,30 @@ static const char *const OUTCOME_OPTIONS[][2] = {
 static const char *const ROWS_OPTIONS[][2] = {
     {"10", "10"}, {"25", "25"}, {"50", "50"}, {"100", "100"}};
 
-static void search_form(struct web_ctx *cx, const struct form_errors *fe, const struct search *s)
+static void search_form(struct web_ctx *cx, const struct form_errors *fe,
+                        const struct web_search *s)
 {
     html_t *h = &cx->h;
-    const char *action = s->view == VIEW_INSIGHT ? "/indsigt" : "/udleveringer";
+    const char *action = s->view == WEB_SEARCH_VIEW_INSIGHT ? "/indsigt" : "/udleveringer";
     HTML(h, "<form method=\"get\" action=\"");
     html_attrc(h, action);
     HTML(h, "\" class=\"d-print-none\" novalidate><fieldset><legend class=\"h2\">");
-    html_textc(h, s->view == VIEW_INSIGHT ? "Hvem rapporten gælder" : "Afgræns søgningen");
+    html_textc(h,
+               s->view == WEB_SEARCH_VIEW_INSIGHT ? "Hvem rapporten gælder" : "Afgræns søgningen");
     HTML(h, "</legend>");
     static const char DATE_HINT[] = "dd-mm-åååå, fx 01-03-2026";
-    if (s->view != VIEW_OWN) {
+    if (s->view != WEB_SEARCH_VIEW_OWN) {
         form_select(cx, fe, "type", "Type af nummer", KIND_OPTIONS, 3,
                     s->kind.len ? s->kind : STR("cpr"), NULL);
         form_input(cx, fe, "subjekt", "CPR-, CVR- eller SE-nummer", "text", s->subject,
-                   s->view == VIEW_INSIGHT ? "Personen eller virksomheden, rapporten gælder"
-                                           : "Kun udleveringer om denne person eller virksomhed");
+                   s->view == WEB_SEARCH_VIEW_INSIGHT
+                       ? "Personen eller virksomheden, rapporten gælder"
+                       : "Kun udleveringer om denne person eller virksomhed");
     }
-    if (s->view == VIEW_SEARCH)
+    if (s->view == WEB_SEARCH_VIEW_ALL)
         form_input(cx, fe, "organisation", "Modtagende organisation (CVR-nummer)", "text", s->org,
                    "8 cifre");
-    if (s->view != VIEW_INSIGHT) {
+    if (s->view != WEB_SEARCH_VIEW_INSIGHT) {
         form_input(cx, fe, "aftale", "Aftalens id", "text", s->agreement,
                    "32 tegn, som det står på aftalen");
         service_select(cx, fe, s->service);
@@ -435,7 +178,7 @@ static void search_form(struct web_ctx *cx, const struct form_errors *fe, const 
     form_select(cx, fe, "antal", "Rækker pr. side", ROWS_OPTIONS, 4,
                 s->rows.len ? s->rows : STR("25"), NULL);
     HTML(h, "</fieldset><button class=\"button button-primary\" type=\"submit\">");
-    html_textc(h, s->view == VIEW_INSIGHT ? "Lav rapport" : "Søg");
+    html_textc(h, s->view == WEB_SEARCH_VIEW_INSIGHT ? "Lav rapport" : "Søg");
     HTML(h, "</button> <a class=\"button button-secondary\" href=\"");
     html_attrc(h, action);
     HTML(h, "\">Nulstil</a></form>");
@@ -520,12 +263,13 @@ static void table_open(html_t *h, const char *caption)
     HTML(h, "</caption><thead><tr>");
 }
 
-static void results_table(struct web_ctx *cx, const struct search *s, const struct audit_page *p)
+static void results_table(struct web_ctx *cx, const struct web_search *s,
+                          const struct audit_page *p)
 {
     html_t *h = &cx->h;
     table_open(h, "Udleveringer, nyeste først");
     HTML(h, "<th scope=\"col\">Tidspunkt (UTC)</th>");
-    if (s->view == VIEW_SEARCH)
+    if (s->view == WEB_SEARCH_VIEW_ALL)
         HTML(h, "<th scope=\"col\">Organisation (CVR)</th>");
     HTML(h, "<th scope=\"col\">System</th><th scope=\"col\">Aftale (version)</th>"
             "<th scope=\"col\">Tjeneste</th><th scope=\"col\">");
@@ -538,7 +282,7 @@ static void results_table(struct web_ctx *cx, const struct search *s, const stru
         HTML(h, "<tr><td>");
         html_textc(h, t);
         HTML(h, "</td><td>");
-        if (s->view == VIEW_SEARCH) {
+        if (s->view == WEB_SEARCH_VIEW_ALL) {
             html_textc(h, r->org_cvr);
             HTML(h, "</td><td>");
         }
@@ -592,7 +336,8 @@ static const char *org_name(struct web_ctx *cx, struct org_names *c, const char 
     return c->name[i];
 }
 
-static void insight_report(struct web_ctx *cx, const struct search *s, const struct audit_page *p)
+static void insight_report(struct web_ctx *cx, const struct web_search *s,
+                           const struct audit_page *p)
 {
     html_t *h = &cx->h;
     char now[32];
@@ -666,18 +411,18 @@ static void insight_report(struct web_ctx *cx, const struct search *s, const str
 }
 
 /* The whole page: form, errors or results, paging and the CSV link. */
-static void disclosures_page(struct web_ctx *cx, const struct search *s,
+static void disclosures_page(struct web_ctx *cx, const struct web_search *s,
                              const struct form_errors *fe, const struct audit_page *p, bool failed)
 {
     html_t *h = &cx->h;
-    page_begin(cx, s->view == VIEW_INSIGHT  ? "Indsigt: hvem har fået data"
-                   : s->view == VIEW_SEARCH ? "Søg i udleveringer"
-                                            : "Udleveringer");
+    page_begin(cx, s->view == WEB_SEARCH_VIEW_INSIGHT ? "Indsigt: hvem har fået data"
+                   : s->view == WEB_SEARCH_VIEW_ALL   ? "Søg i udleveringer"
+                                                      : "Udleveringer");
     page_error_summary(cx, fe);
-    if (s->view == VIEW_OWN)
+    if (s->view == WEB_SEARCH_VIEW_OWN)
         HTML(h, "<p>Oplysninger, som organisationens systemer har fået udleveret, og "
                 "forespørgsler der er afvist.</p>");
-    else if (s->view == VIEW_INSIGHT)
+    else if (s->view == WEB_SEARCH_VIEW_INSIGHT)
         HTML(h, "<p class=\"d-print-none\">Til en borgers eller virksomheds spørgsmål om, hvem "
                 "der har fået oplysninger om dem. Rapporten kan udskrives med browserens "
                 "udskriftsfunktion; søgeformularen kommer ikke med.</p>");
@@ -688,8 +433,8 @@ static void disclosures_page(struct web_ctx *cx, const struct search *s,
         page_end(cx);
         return;
     }
-    const char *csv = s->view == VIEW_INSIGHT ? "/indsigt.csv" : "/udleveringer.csv";
-    if (s->view == VIEW_INSIGHT)
+    const char *csv = s->view == WEB_SEARCH_VIEW_INSIGHT ? "/indsigt.csv" : "/udleveringer.csv";
+    if (s->view == WEB_SEARCH_VIEW_INSIGHT)
         insight_report(cx, s, p);
     else if (p->n == 0)
         HTML(h, "<p>Ingen udleveringer passer til søgningen.</p>");
@@ -699,12 +444,13 @@ static void disclosures_page(struct web_ctx *cx, const struct search *s,
         HTML(h, "<nav class=\"d-print-none\" aria-label=\"Sider\"><ul class=\"nobullet-list\">");
         if (s->f.after) {
             HTML(h, "<li><a href=\"");
-            search_link(h, s->view == VIEW_INSIGHT ? "/indsigt" : "/udleveringer", s, 0);
+            search_link(h, s->view == WEB_SEARCH_VIEW_INSIGHT ? "/indsigt" : "/udleveringer", s, 0);
             HTML(h, "\">Første side</a></li>");
         }
         if (p->next) {
             HTML(h, "<li><a href=\"");
-            search_link(h, s->view == VIEW_INSIGHT ? "/indsigt" : "/udleveringer", s, p->next);
+            search_link(h, s->view == WEB_SEARCH_VIEW_INSIGHT ? "/indsigt" : "/udleveringer", s,
+                        p->next);
             HTML(h, "\">Næste side</a></li>");
         }
         if (p->n) {
@@ -721,18 +467,18 @@ static void disclosures_page(struct web_ctx *cx, const struct search *s,
  * the search read and scoped. Returns 0 to go on, 1 when it has answered
  * (the reply's status in *rc). */
 static int begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx, bool insight,
-                          struct search *s, struct form_errors *fe, int *rc)
+                          struct web_search *s, struct form_errors *fe, int *rc)
 {
     *rc = 0;
     if (web_begin_or_reply(w, req, cx))
         return 1;
-    enum view view;
+    enum web_search_view view;
     if (insight && is_staff(cx))
-        view = VIEW_INSIGHT;
+        view = WEB_SEARCH_VIEW_INSIGHT;
     else if (!insight && is_staff(cx))
-        view = VIEW_SEARCH;
+        view = WEB_SEARCH_VIEW_ALL;
     else if (!insight && is_recipient_admin(cx))
-        view = VIEW_OWN;
+        view = WEB_SEARCH_VIEW_OWN;
     else {
         *rc = web_reply_message(
             cx, 403, "Ingen adgang",
@@ -743,9 +489,11 @@ static int begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx, boo
         return 1;
     }
     const char *refused = NULL;
-    unsigned status = search_read(cx, view, s, fe, &refused);
-    if (status == 0 && (view != VIEW_INSIGHT || s->asked))
-        status = search_scope(cx, s, &refused);
+    struct web_search_query q = {http_req_query_count(req), query_at, req};
+    unsigned status =
+        web_search_read(view, &q, w->deps.catalog, http_req_arena(req), s, fe, &refused);
+    if (status == 0 && (view != WEB_SEARCH_VIEW_INSIGHT || s->asked))
+        status = web_search_scope(s, cx->org.cvr, &refused);
     if (status == 403) {
         *rc = web_reply_message(cx, 403, "Ingen adgang", refused);
         return 1;
@@ -765,7 +513,7 @@ static int h_page(http_request_t *req, void *ctx, err_t *err)
     (void)err;
     web_t *w = ctx;
     struct web_ctx cx;
-    struct search s;
+    struct web_search s;
     struct form_errors fe = {0};
     int rc;
     bool insight = str_has_prefix(http_req_path(req), STR("/indsigt"));
@@ -773,7 +521,7 @@ static int h_page(http_request_t *req, void *ctx, err_t *err)
         web_end(&cx);
         return rc;
     }
-    if (s.view == VIEW_INSIGHT && !s.asked) {
+    if (s.view == WEB_SEARCH_VIEW_INSIGHT && !s.asked) {
         disclosures_page(&cx, &s, &fe, NULL, false);
         rc = web_reply_page(&cx, 200);
         web_end(&cx);
@@ -839,13 +587,13 @@ static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const st
 
 /* Every page of the search into b. 0, DUPLA_ELIMIT past the export's
  * limits, or the query's error. */
-static int csv_build(struct web_ctx *cx, struct search *s, buf_t *b, err_t *err)
+static int csv_build(struct web_ctx *cx, struct web_search *s, buf_t *b, err_t *err)
 {
     web_t *w = cx->w;
     buf_t tmp;
     buf_init(&tmp, DISC_CSV_MAX);
     struct org_names names = {0};
-    int rc = s->view == VIEW_INSIGHT
+    int rc = s->view == WEB_SEARCH_VIEW_INSIGHT
                  ? buf_append_cstr(b, "Tidspunkt (UTC),Modtager (CVR),Modtager,Aftale,"
                                       "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Felter,"
                                       "Perioder\r\n")
@@ -860,7 +608,7 @@ static int csv_build(struct web_ctx *cx, struct search *s, buf_t *b, err_t *err)
                    : err_set(err, DUPLA_ENOMEM, "out of memory");
         for (size_t i = 0; rc == 0 && i < page.n; i++) {
             int wrc = ++rows > DISC_CSV_ROWS_MAX ? -1
-                      : s->view == VIEW_INSIGHT
+                      : s->view == WEB_SEARCH_VIEW_INSIGHT
                           ? insight_csv_row(cx, &names, &page.rows[i], b, &tmp)
                           : audit_row_csv(&page.rows[i], b);
             if (wrc) /* a writer fails only when the export is past its size */
@@ -882,7 +630,7 @@ static int h_csv(http_request_t *req, void *ctx, err_t *err)
     (void)err;
     web_t *w = ctx;
     struct web_ctx cx;
-    struct search s;
+    struct web_search s;
     struct form_errors fe = {0};
     int rc;
     bool insight = str_has_prefix(http_req_path(req), STR("/indsigt"));
@@ -890,7 +638,7 @@ static int h_csv(http_request_t *req, void *ctx, err_t *err)
         web_end(&cx);
         return rc;
     }
-    if (s.view == VIEW_INSIGHT && !s.asked) {
+    if (s.view == WEB_SEARCH_VIEW_INSIGHT && !s.asked) {
         form_error(&fe, "subjekt", "Skriv det CPR-, CVR- eller SE-nummer, rapporten gælder.");
         disclosures_page(&cx, &s, &fe, NULL, false);
         rc = web_reply_page(&cx, 400);
