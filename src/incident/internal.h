@@ -77,6 +77,13 @@ int inc_history_add(store_conn_t *c, const char *incident_id, int64_t now, const
                     const char *text, err_t *err);
 /* "user:7 (Pia)" or the console name, into out. */
 void inc_actor_label(const struct incident_actor *a, char *out, size_t cap);
+/* May actor see row? Staff see all, members their organisation's. */
+bool inc_may_see(const struct incident_actor *a, const struct inc_row *row);
+/* The mailbox a receipt for org_cvr goes to (hooks), or fallback, or "". */
+void inc_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
+                           char *out, size_t cap);
+
+/* text.c */
 /* true for "INC-yyyy-nnnnnn". */
 bool incident_id_valid(str_t s);
 /* Finds the first "INC-yyyy-nnnnnn" in s (a reply's subject); false if none. */
@@ -88,9 +95,6 @@ char *inc_text_clip(const char *s, size_t len, size_t max);
 void inc_address_lower(char *s);
 /* A plausible single address: local@domain, no spaces, controls, <>, ",". */
 bool inc_address_valid(const char *s);
-/* The mailbox a receipt for org_cvr goes to (hooks), or fallback, or "". */
-void inc_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
-                           char *out, size_t cap);
 
 /* outbox.c */
 /* "<uuid@domain of from>" into out (cap >= 100). */
