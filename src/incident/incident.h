@@ -114,7 +114,7 @@ const char *incident_status_name(enum incident_status s);
 int incident_status_parse(const char *name);
 /* "mail", "phone", "web". */
 const char *incident_channel_name(enum incident_channel c);
-/* true if the transition table allows from -> to (see incident.c). */
+/* true if the transition table allows from -> to (see state.c). */
 bool incident_transition_allowed(enum incident_status from, enum incident_status to);
 
 /*
