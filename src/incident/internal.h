@@ -121,6 +121,35 @@ struct compose_input {
     str_t attachment;           /* message/rfc822, or empty */
 };
 int mail_compose(const struct compose_input *in, buf_t *out, err_t *err);
+
+/* mailparse.c */
+/* What the parser found in one delivered message. */
+struct inc_attachment {
+    char *name;
+    char *content_type;
+    struct _GByteArray *data; /* NULL when dropped */
+    size_t size;
+    const char *dropped; /* why, or NULL */
+};
+struct inc_mail {
+    struct _GMimeMessage *msg;             /* NULL: not a message */
+    char sender[INCIDENT_ADDRESS_MAX + 1]; /* lower-cased, "" if none */
+    char sender_name[INCIDENT_NAME_MAX];
+    char reply_to[INCIDENT_ADDRESS_MAX + 1];
+    char message_id[INCIDENT_ADDRESS_MAX + 1];
+    const char *subject; /* owned by msg; "" if none */
+    char *body;          /* cleaned UTF-8, malloc'd */
+    bool automatic;
+    struct inc_attachment *att;
+    size_t n_att;
+    unsigned limit_count, kept_count;
+    size_t limit_each, limit_total, kept_total;
+};
+/* Parses raw into *p (the attachment limits from inc's settings); p->msg
+ * stays NULL when GMime finds no message. The caller frees *p with
+ * inc_mail_free, whatever the result. */
+int inc_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *p, err_t *err);
+void inc_mail_free(struct inc_mail *p);
 /* GMime is set up once per process. */
 void inc_gmime_once(void);
 

@@ -24,13 +24,14 @@
  * the move leaves the file in new/; the next run finds the name recorded
  * and only moves it. A message delivered twice under two names (same
  * Message-ID and content) is recorded as a duplicate and makes nothing.
+ *
+ * Reading one message (GMime) is mailparse.c.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gmime/gmime.h>
 #include <gnutls/crypto.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,20 +43,7 @@
 #include "core/log.h"
 #include "incident/internal.h"
 
-#define MAILDIR_NAME_MAX    255
-#define ATTACHMENT_NAME_MAX 200
-
-static pthread_once_t gmime_init_once = PTHREAD_ONCE_INIT;
-
-static void gmime_init_fn(void)
-{
-    g_mime_init();
-}
-
-void inc_gmime_once(void)
-{
-    pthread_once(&gmime_init_once, gmime_init_fn);
-}
+#define MAILDIR_NAME_MAX 255
 
 const char *incident_mail_outcome_name(enum incident_mail_outcome o)
 {
@@ -64,221 +52,9 @@ const char *incident_mail_outcome_name(enum incident_mail_outcome o)
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
 
-/* ---- what the parser found ---- */
-
-struct attachment {
-    char *name;
-    char *content_type;
-    GByteArray *data; /* NULL when dropped */
-    size_t size;
-    const char *dropped; /* why, or NULL */
-};
-
-struct parsed {
-    GMimeMessage *msg;                     /* NULL: not a message */
-    char sender[INCIDENT_ADDRESS_MAX + 1]; /* lower-cased, "" if none */
-    char sender_name[INCIDENT_NAME_MAX];
-    char reply_to[INCIDENT_ADDRESS_MAX + 1];
-    char message_id[INCIDENT_ADDRESS_MAX + 1];
-    const char *subject; /* owned by msg; "" if none */
-    char *body;          /* cleaned UTF-8, malloc'd */
-    bool automatic;
-    struct attachment *att;
-    size_t n_att;
-    unsigned limit_count, kept_count;
-    size_t limit_each, limit_total, kept_total;
-};
-
-static void parsed_free(struct parsed *p)
-{
-    for (size_t i = 0; i < p->n_att; i++) {
-        g_free(p->att[i].name);
-        g_free(p->att[i].content_type);
-        if (p->att[i].data)
-            g_byte_array_unref(p->att[i].data);
-    }
-    free(p->att);
-    free(p->body);
-    if (p->msg)
-        g_object_unref(p->msg);
-}
-
-static void first_mailbox(InternetAddressList *list, char *addr, size_t cap, char *name,
-                          size_t ncap)
-{
-    addr[0] = '\0';
-    if (name)
-        name[0] = '\0';
-    if (!list)
-        return;
-    int n = internet_address_list_length(list);
-    for (int i = 0; i < n; i++) {
-        InternetAddress *ia = internet_address_list_get_address(list, i);
-        if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
-            continue;
-        const char *a = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
-        if (!a || strlen(a) >= cap)
-            continue;
-        snprintf(addr, cap, "%s", a);
-        inc_address_lower(addr);
-        if (!inc_address_valid(addr)) {
-            addr[0] = '\0';
-            continue;
-        }
-        const char *nm = internet_address_get_name(ia);
-        if (name && nm) {
-            char *c = inc_text_clip(nm, strlen(nm), ncap - 1);
-            if (c) {
-                snprintf(name, ncap, "%s", c);
-                free(c);
-            }
-        }
-        return;
-    }
-}
-
-static bool is_automatic(GMimeMessage *msg, const char *sender)
-{
-    const char *as = g_mime_object_get_header(GMIME_OBJECT(msg), "Auto-Submitted");
-    if (as) {
-        /* anything but "no" is automatic (RFC 3834) */
-        char *t = g_strstrip(g_strdup(as));
-        bool no = g_ascii_strcasecmp(t, "no") == 0;
-        g_free(t);
-        if (!no)
-            return true;
-    }
-    const char *prec = g_mime_object_get_header(GMIME_OBJECT(msg), "Precedence");
-    if (prec && (g_ascii_strcasecmp(prec, "bulk") == 0 || g_ascii_strcasecmp(prec, "junk") == 0 ||
-                 g_ascii_strcasecmp(prec, "list") == 0))
-        return true;
-    if (!sender[0] || strncmp(sender, "mailer-daemon@", 14) == 0 ||
-        strncmp(sender, "postmaster@", 11) == 0)
-        return true;
-    return false;
-}
-
-static void add_attachment(struct parsed *p, const char *name, const char *type, GByteArray *data)
-{
-    struct attachment *na = realloc(p->att, (p->n_att + 1) * sizeof *na);
-    if (!na) {
-        g_byte_array_unref(data);
-        return;
-    }
-    p->att = na;
-    struct attachment *a = &p->att[p->n_att++];
-    memset(a, 0, sizeof *a);
-    a->name = g_strdup(name);
-    a->content_type = g_strdup(type);
-    a->size = data->len;
-    if (p->kept_count >= p->limit_count)
-        a->dropped = "too many attachments";
-    else if (data->len > p->limit_each)
-        a->dropped = "attachment too large";
-    else if (p->kept_total + data->len > p->limit_total)
-        a->dropped = "attachments too large in all";
-    if (a->dropped) {
-        g_byte_array_unref(data);
-    } else {
-        a->data = data;
-        p->kept_total += data->len;
-        p->kept_count++;
-    }
-}
-
-static void collect_part(GMimeObject *parent, GMimeObject *part, gpointer user)
-{
-    (void)parent;
-    struct parsed *p = user;
-    GMimeStream *mem = NULL;
-    char *name = NULL, *type = NULL;
-    if (GMIME_IS_MESSAGE_PART(part)) {
-        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
-        if (!inner)
-            return;
-        mem = g_mime_stream_mem_new();
-        g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
-        name = g_strdup("message.eml");
-        type = g_strdup("message/rfc822");
-    } else if (GMIME_IS_PART(part)) {
-        GMimePart *mp = GMIME_PART(part);
-        const char *fn = g_mime_part_get_filename(mp);
-        if (!g_mime_part_is_attachment(mp) && !fn)
-            return; /* a body part */
-        GMimeDataWrapper *w = g_mime_part_get_content(mp);
-        if (!w)
-            return;
-        mem = g_mime_stream_mem_new();
-        g_mime_data_wrapper_write_to_stream(w, mem);
-        name = g_strdup(fn ? fn : "attachment");
-        type = g_mime_content_type_get_mime_type(g_mime_object_get_content_type(part));
-    } else {
-        return;
-    }
-    /* Take the bytes over: a stream that owns its array empties it when it
-     * goes, whatever references the array has. */
-    GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-    g_object_unref(mem);
-    char *cn = inc_text_clip(name, strlen(name), ATTACHMENT_NAME_MAX);
-    char *ct = inc_text_clip(type ? type : "application/octet-stream",
-                             strlen(type ? type : "application/octet-stream"), 100);
-    if (cn && ct)
-        add_attachment(p, cn, ct, ba);
-    else
-        g_byte_array_unref(ba);
-    free(cn);
-    free(ct);
-    g_free(name);
-    g_free(type);
-}
-
-/* Parses raw; p->msg stays NULL when GMime finds no message. */
-static int parse(const struct incident *inc, str_t raw, struct parsed *p, err_t *err)
-{
-    memset(p, 0, sizeof *p);
-    p->subject = "";
-    p->limit_count = inc->set.attachments_max;
-    p->limit_each = inc->set.attachment_max_bytes;
-    p->limit_total = inc->set.attachments_total_bytes;
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(raw.ptr, raw.len);
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    g_object_unref(stream);
-    p->msg = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    if (!p->msg)
-        return 0;
-    /* A "message" without any header is not one. */
-    const char *from_hdr = g_mime_object_get_header(GMIME_OBJECT(p->msg), "From");
-    if (!from_hdr && !g_mime_message_get_subject(p->msg)) {
-        g_object_unref(p->msg);
-        p->msg = NULL;
-        return 0;
-    }
-    first_mailbox(g_mime_message_get_from(p->msg), p->sender, sizeof p->sender, p->sender_name,
-                  sizeof p->sender_name);
-    first_mailbox(g_mime_message_get_reply_to(p->msg), p->reply_to, sizeof p->reply_to, NULL, 0);
-    const char *mid = g_mime_message_get_message_id(p->msg);
-    if (mid && strlen(mid) < sizeof p->message_id)
-        snprintf(p->message_id, sizeof p->message_id, "%s", mid);
-    const char *subj = g_mime_message_get_subject(p->msg);
-    p->subject = subj ? subj : "";
-    p->automatic = is_automatic(p->msg, p->sender);
-    GMimeObject *body = g_mime_message_get_body(p->msg);
-    char *text = NULL;
-    if (body && GMIME_IS_TEXT_PART(body))
-        text = g_mime_text_part_get_text(GMIME_TEXT_PART(body));
-    p->body = inc_text_clip(text ? text : "", text ? strlen(text) : 0, INCIDENT_DESCRIPTION_MAX);
-    g_free(text);
-    if (!p->body)
-        return err_set(err, DUPLA_ENOMEM, "out of memory");
-    g_mime_message_foreach(p->msg, collect_part, p);
-    return 0;
-}
-
 /* ---- recording ---- */
 
-static int record(store_conn_t *c, const char *name, const struct parsed *p, const char *sha,
+static int record(store_conn_t *c, const char *name, const struct inc_mail *p, const char *sha,
                   enum incident_mail_outcome o, const char *incident_id, int64_t now, err_t *err)
 {
     store_stmt_t *s;
@@ -303,10 +79,10 @@ static int record(store_conn_t *c, const char *name, const struct parsed *p, con
     return rc < 0 ? rc : 0;
 }
 
-static int save_attachments(store_conn_t *c, const char *id, const struct parsed *p, err_t *err)
+static int save_attachments(store_conn_t *c, const char *id, const struct inc_mail *p, err_t *err)
 {
     for (size_t i = 0; i < p->n_att; i++) {
-        const struct attachment *a = &p->att[i];
+        const struct inc_attachment *a = &p->att[i];
         store_stmt_t *s;
         int rc = store_prepare(c,
                                "INSERT INTO incident_attachment (incident_id, name, content_type,"
@@ -335,14 +111,14 @@ static int save_attachments(store_conn_t *c, const char *id, const struct parsed
 }
 
 /* The address a reply to this message goes to, or "" (automatic mail). */
-static const char *reply_address(const struct parsed *p)
+static const char *reply_address(const struct inc_mail *p)
 {
     if (p->automatic)
         return "";
     return p->reply_to[0] ? p->reply_to : p->sender;
 }
 
-static int make_incident(struct incident *inc, store_conn_t *c, const struct parsed *p, int type,
+static int make_incident(struct incident *inc, store_conn_t *c, const struct inc_mail *p, int type,
                          str_t rest, bool truncated, int64_t now, char *id_out, err_t *err)
 {
     char cvr[INCIDENT_CVR_MAX] = "";
@@ -389,7 +165,7 @@ static int make_incident(struct incident *inc, store_conn_t *c, const struct par
 }
 
 /* A reply to an open incident: 1 if taken as a message, 0 if not. */
-static int try_message(struct incident *inc, store_conn_t *c, const struct parsed *p, int64_t now,
+static int try_message(struct incident *inc, store_conn_t *c, const struct inc_mail *p, int64_t now,
                        char *id_out, err_t *err)
 {
     char id[INCIDENT_ID_LEN + 1];
@@ -435,7 +211,7 @@ static int try_message(struct incident *inc, store_conn_t *c, const struct parse
 }
 
 static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
-                      const struct parsed *p, str_t raw, int64_t now, err_t *err)
+                      const struct inc_mail *p, str_t raw, int64_t now, err_t *err)
 {
     char source[MAILDIR_NAME_MAX + 32];
     int rc = 0;
@@ -551,15 +327,15 @@ int incident_mail_accept(incident_t *inc, const char *name, str_t raw, bool trun
         return err_param(err, DUPLA_EINVAL, "name", "Not a maildir file name.");
     char sha[65];
     sha256_hex(raw, sha);
-    struct parsed p;
-    int rc = parse(inc, raw, &p, err);
+    struct inc_mail p;
+    int rc = inc_mail_parse(inc, raw, &p, err);
     if (rc) {
-        parsed_free(&p);
+        inc_mail_free(&p);
         return rc;
     }
     store_conn_t *c;
     if ((rc = store_conn_get(inc->st, &c, err))) {
-        parsed_free(&p);
+        inc_mail_free(&p);
         return rc;
     }
     int64_t now = clock_now_ms();
@@ -615,7 +391,7 @@ out:
     if (rc)
         store_rollback(c);
     store_conn_put(c);
-    parsed_free(&p);
+    inc_mail_free(&p);
     if (rc == 0 && outcome)
         *outcome = o;
     return rc;
