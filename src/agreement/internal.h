@@ -69,6 +69,15 @@ json_t *json_diff(const json_t *a, const json_t *b);
 void actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX]);
 bool actor_is_data_owner(const struct agreement_actor *actor);
 bool actor_may_see(const struct agreement_actor *actor, const char *org_cvr);
+/* 0 for an actor with a name (and NUL-terminated fields), else an internal
+ * error: a caller bug. */
+int actor_check(const struct agreement_actor *actor, err_t *err);
+/* The role names identity uses, for error messages. */
+const char *actor_roles_text(unsigned roles);
+/* Ends a change begun on c with rc so far: bumps the change counter and
+ * commits (or rolls back), puts c back, and rebuilds the registry. Returns
+ * the change's result. */
+int lifecycle_finish(struct agreement *ag, store_conn_t *c, int rc, err_t *err);
 
 /* rows.c */
 int row_load(store_conn_t *c, str_t id, struct ag_row *out, err_t *err);
@@ -79,6 +88,10 @@ int history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
                 const struct agreement_actor *actor, const char *action, int from_state,
                 int to_state, json_t *changes, const char *reason, err_t *err);
 bool id_well_formed(str_t id);
+/* Steps s once and finishes it: 0 or the step's error. */
+int row_exec_done(store_stmt_t *s, err_t *err);
+/* Writes row's version pointers and updated_at. */
+int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err);
 
 /* notify.c */
 /* Queues a mail about a decision on (row, version) in the caller's

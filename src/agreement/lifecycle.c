@@ -10,16 +10,14 @@
  * the change counter; then it rebuilds the registry the data path reads.
  *
  * Create and edit are not table steps (they make versions rather than move
- * them) and have their own functions below, with the same checks.
+ * them): draft.c, with the same checks (actor_check, lifecycle_finish).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "agreement/internal.h"
 #include "core/clock.h"
-#include "core/ident.h"
 #include "core/log.h"
-#include "core/rand.h"
 
 enum target { PENDING, SERVING };
 
@@ -58,9 +56,6 @@ static const struct transition {
 };
 #define N_TRANSITIONS (sizeof transitions / sizeof transitions[0])
 
-/* Who may create and edit (not table steps). */
-#define ROLES_DRAFT AGREEMENT_ROLE_PROCESSOR
-
 static const char *const state_names[AGREEMENT_STATE_COUNT] = {
     [AGREEMENT_DRAFT] = "draft",           [AGREEMENT_SUBMITTED] = "submitted",
     [AGREEMENT_APPROVED] = "approved",     [AGREEMENT_REJECTED] = "rejected",
@@ -84,7 +79,7 @@ static const char *const action_names[AGREEMENT_ACTION_COUNT] = {
 };
 
 /* The role names identity uses, for error messages. */
-static const char *roles_text(unsigned roles)
+const char *actor_roles_text(unsigned roles)
 {
     if (roles == AGREEMENT_ROLE_SIGNATORY)
         return "aftager-underskriver";
@@ -140,7 +135,7 @@ bool actor_may_see(const struct agreement_actor *actor, const char *org_cvr)
            (actor->org_cvr[0] != '\0' && strcmp(actor->org_cvr, org_cvr) == 0);
 }
 
-static int check_actor(const struct agreement_actor *actor, err_t *err)
+int actor_check(const struct agreement_actor *actor, err_t *err)
 {
     if (!actor || actor->user_name[0] == '\0' ||
         memchr(actor->user_name, '\0', sizeof actor->user_name) == NULL ||
@@ -158,38 +153,6 @@ static int check_reason(const char *reason, bool required, err_t *err)
         return err_param(err, DUPLA_EINVAL, "reason", "the reason is longer than %d bytes",
                          AGREEMENT_REASON_MAX);
     return 0;
-}
-
-static int exec_done(store_stmt_t *s, err_t *err)
-{
-    int rc = store_step(s, err);
-    store_stmt_done(s);
-    return rc < 0 ? rc : 0;
-}
-
-static void bind_version_or_null(store_stmt_t *s, int idx, int64_t v)
-{
-    if (v > 0)
-        store_bind_int64(s, idx, v);
-    else
-        store_bind_null(s, idx);
-}
-
-static int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err)
-{
-    store_stmt_t *s;
-    int rc = store_prepare(c,
-                           "UPDATE agreement SET serving_version = ?, pending_version = ?,"
-                           " latest_version = ?, updated_at = ? WHERE id = ?",
-                           &s, err);
-    if (rc)
-        return rc;
-    bind_version_or_null(s, 1, row->serving);
-    bind_version_or_null(s, 2, row->pending);
-    store_bind_int64(s, 3, row->latest);
-    store_bind_int64(s, 4, now);
-    store_bind_cstr(s, 5, row->id);
-    return exec_done(s, err);
 }
 
 /* Moves a version from one state to another, refusing (DUPLA_ECONFLICT) if
@@ -210,46 +173,16 @@ static int version_move(store_conn_t *c, const char *id, int64_t version, enum a
     store_bind_cstr(s, 4, id);
     store_bind_int64(s, 5, version);
     store_bind_cstr(s, 6, agreement_state_name(from));
-    rc = exec_done(s, err);
+    rc = row_exec_done(s, err);
     if (rc == 0 && store_changes(c) != 1)
         rc = err_set(err, DUPLA_ECONFLICT, "the agreement was changed at the same time; try again");
-    return rc;
-}
-
-static int version_insert(store_conn_t *c, const char *id, int64_t version,
-                          const json_t *application, const struct agreement_actor *actor,
-                          int64_t now, err_t *err)
-{
-    char key[ACTOR_KEY_MAX];
-    actor_key(actor, key);
-    char *text = json_dumps(application, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text)
-        return err_set(err, DUPLA_ENOMEM, "out of memory");
-    store_stmt_t *s;
-    int rc = store_prepare(c,
-                           "INSERT INTO agreement_version (agreement_id, version, state,"
-                           " application, drafted_by, drafted_by_name, last_editor, created_at,"
-                           " updated_at) VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?)",
-                           &s, err);
-    if (rc == 0) {
-        store_bind_cstr(s, 1, id);
-        store_bind_int64(s, 2, version);
-        store_bind_cstr(s, 3, text);
-        store_bind_cstr(s, 4, key);
-        store_bind_cstr(s, 5, actor->user_name);
-        store_bind_cstr(s, 6, key);
-        store_bind_int64(s, 7, now);
-        store_bind_int64(s, 8, now);
-        rc = exec_done(s, err);
-    }
-    free(text);
     return rc;
 }
 
 /* Commits, puts the connection back and rebuilds the registry. A failed
  * rebuild after a commit makes the registry refuse every call until a
  * rebuild succeeds (fail closed: a revocation must never be missed). */
-static int finish(agreement_t *ag, store_conn_t *c, int rc, err_t *err)
+int lifecycle_finish(agreement_t *ag, store_conn_t *c, int rc, err_t *err)
 {
     if (rc == 0) {
         rc = schema_bump_generation(c, err);
@@ -267,151 +200,6 @@ static int finish(agreement_t *ag, store_conn_t *c, int rc, err_t *err)
                       rerr.log);
     }
     return rc;
-}
-
-/* See agreement.h. */
-int agreement_create(agreement_t *ag, const struct agreement_actor *actor, enum environment env,
-                     const json_t *application, char *id_out, err_t *err)
-{
-    int rc = check_actor(actor, err);
-    if (rc)
-        return rc;
-    if (!(actor->roles & ROLES_DRAFT))
-        return err_set(err, DUPLA_EFORBIDDEN, "drafting an agreement needs the role %s",
-                       roles_text(ROLES_DRAFT));
-    if (!ident_cvr_valid(str_from_cstr(actor->org_cvr)))
-        return err_set(err, DUPLA_EFORBIDDEN,
-                       "only a user of a recipient organisation can apply for an agreement");
-    if (env != ENV_TEST && env != ENV_PRODUCTION)
-        return err_param(err, DUPLA_EINVAL, "environment", "unknown environment");
-    json_t *app;
-    rc = application_normalise(ag, actor->org_cvr, application, false, &app, err);
-    if (rc)
-        return rc;
-    char id[AGREEMENT_ID_LEN + 1];
-    rc = rand_hex(id, AGREEMENT_ID_LEN / 2);
-    if (rc) {
-        json_decref(app);
-        return err_internal(err, rc, "agreement: no random bytes for an id");
-    }
-    store_conn_t *c;
-    rc = store_conn_get(ag->st, &c, err);
-    if (rc) {
-        json_decref(app);
-        return rc;
-    }
-    int64_t now = clock_now_ms();
-    rc = store_begin(c, err);
-    store_stmt_t *s;
-    if (rc == 0)
-        rc = store_prepare(c,
-                           "INSERT INTO agreement (id, org_cvr, environment, latest_version,"
-                           " pending_version, created_at, updated_at) VALUES (?, ?, ?, 1, 1, ?, ?)",
-                           &s, err);
-    if (rc == 0) {
-        store_bind_cstr(s, 1, id);
-        store_bind_cstr(s, 2, actor->org_cvr);
-        store_bind_cstr(s, 3, environment_name(env));
-        store_bind_int64(s, 4, now);
-        store_bind_int64(s, 5, now);
-        rc = exec_done(s, err);
-    }
-    if (rc == 0)
-        rc = version_insert(c, id, 1, app, actor, now, err);
-    if (rc == 0)
-        rc = history_add(c, id, 1, now, actor, "create", AG_STATE_NONE, AGREEMENT_DRAFT,
-                         json_diff(NULL, app), NULL, err);
-    json_decref(app);
-    rc = finish(ag, c, rc, err);
-    if (rc == 0)
-        memcpy(id_out, id, sizeof id);
-    return rc;
-}
-
-/* See agreement.h. */
-int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t id,
-                   const json_t *application, err_t *err)
-{
-    int rc = check_actor(actor, err);
-    if (rc)
-        return rc;
-    store_conn_t *c;
-    rc = store_conn_get(ag->st, &c, err);
-    if (rc)
-        return rc;
-    int64_t now = clock_now_ms();
-    struct ag_row row;
-    struct ag_version base = {0};
-    json_t *app = NULL;
-    rc = store_begin(c, err);
-    if (rc == 0)
-        rc = row_load(c, id, &row, err);
-    if (rc == 0 && !actor_may_see(actor, row.org_cvr))
-        rc = err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement");
-    if (rc == 0 && (!(actor->roles & ROLES_DRAFT) || strcmp(actor->org_cvr, row.org_cvr) != 0))
-        rc = err_set(err, DUPLA_EFORBIDDEN,
-                     "editing an agreement needs the role %s in its organisation",
-                     roles_text(ROLES_DRAFT));
-    if (rc == 0)
-        rc = application_normalise(ag, row.org_cvr, application, false, &app, err);
-    if (rc == 0)
-        rc = version_load(c, row.id, row.pending ? row.pending : row.latest, &base, err);
-    if (rc == 0 && row.pending && base.state != AGREEMENT_DRAFT)
-        rc = err_set(err, DUPLA_ECONFLICT,
-                     "version %lld is signed and waiting for review; it can be withdrawn, or "
-                     "returned by the data owner, but not edited",
-                     (long long)row.pending);
-    if (rc == 0 && row.serving && !row.pending) {
-        struct ag_version serving;
-        rc = version_load(c, row.id, row.serving, &serving, err);
-        if (rc == 0 &&
-            (serving.state == AGREEMENT_REVOKED || serving.state == AGREEMENT_TERMINATED))
-            rc = err_set(err, DUPLA_ECONFLICT, "the agreement is %s; apply for a new one",
-                         agreement_state_name(serving.state));
-        if (rc == 0) {
-            version_clear(&base);
-            base = serving; /* the new version's changes are against the serving one */
-        } else {
-            version_clear(&serving);
-        }
-    }
-    if (rc == 0 && row.pending) {
-        char key[ACTOR_KEY_MAX];
-        actor_key(actor, key);
-        char *text = json_dumps(app, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        store_stmt_t *s;
-        rc = text ? store_prepare(c,
-                                  "UPDATE agreement_version SET application = ?, last_editor = ?,"
-                                  " updated_at = ? WHERE agreement_id = ? AND version = ? AND"
-                                  " state = 'draft'",
-                                  &s, err)
-                  : err_set(err, DUPLA_ENOMEM, "out of memory");
-        if (rc == 0) {
-            store_bind_cstr(s, 1, text);
-            store_bind_cstr(s, 2, key);
-            store_bind_int64(s, 3, now);
-            store_bind_cstr(s, 4, row.id);
-            store_bind_int64(s, 5, row.pending);
-            rc = exec_done(s, err);
-        }
-        free(text);
-        if (rc == 0)
-            rc = history_add(c, row.id, row.pending, now, actor, "edit", AGREEMENT_DRAFT,
-                             AGREEMENT_DRAFT, json_diff(base.application, app), NULL, err);
-    } else if (rc == 0) {
-        /* A new version; whatever serves keeps serving until it is approved. */
-        row.latest++;
-        row.pending = row.latest;
-        rc = version_insert(c, row.id, row.pending, app, actor, now, err);
-        if (rc == 0)
-            rc = row_save(c, &row, now, err);
-        if (rc == 0)
-            rc = history_add(c, row.id, row.pending, now, actor, "new-version", AG_STATE_NONE,
-                             AGREEMENT_DRAFT, json_diff(base.application, app), NULL, err);
-    }
-    version_clear(&base);
-    json_decref(app);
-    return finish(ag, c, rc, err);
 }
 
 static const struct transition *find_transition(enum agreement_action action,
@@ -506,7 +294,7 @@ static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_ve
             store_bind_int64(s, 7, v->valid_until_ms);
         store_bind_cstr(s, 8, row->id);
         store_bind_int64(s, 9, v->version);
-        rc = exec_done(s, err);
+        rc = row_exec_done(s, err);
     }
     free(text);
     json_object_set_new(changes, "granted", json_pack("{s:n, s:o}", "from", "to", granted));
@@ -544,7 +332,7 @@ static int apply_sign(agreement_t *ag, store_conn_t *c, const struct ag_row *row
     store_bind_int64(s, 2, now);
     store_bind_cstr(s, 3, row->id);
     store_bind_int64(s, 4, v->version);
-    return exec_done(s, err);
+    return row_exec_done(s, err);
 }
 
 static int clear_signature(store_conn_t *c, const char *id, int64_t version, err_t *err)
@@ -558,7 +346,7 @@ static int clear_signature(store_conn_t *c, const char *id, int64_t version, err
         return rc;
     store_bind_cstr(s, 1, id);
     store_bind_int64(s, 2, version);
-    return exec_done(s, err);
+    return row_exec_done(s, err);
 }
 
 static int record_decision(store_conn_t *c, const char *id, int64_t version,
@@ -575,7 +363,7 @@ static int record_decision(store_conn_t *c, const char *id, int64_t version,
     store_bind_int64(s, 2, now);
     store_bind_cstr(s, 3, id);
     store_bind_int64(s, 4, version);
-    return exec_done(s, err);
+    return row_exec_done(s, err);
 }
 
 /* Revoking or terminating ends the agreement, so a pending new version can
@@ -606,7 +394,7 @@ int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t i
     static const struct agreement_step no_args = {0};
     if (!args)
         args = &no_args;
-    int rc = check_actor(actor, err);
+    int rc = actor_check(actor, err);
     if (rc)
         return rc;
     const struct transition *any = any_transition(action);
@@ -634,7 +422,7 @@ int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t i
     if (rc == 0 && (!(actor->roles & any->roles) ||
                     (any->own_org && strcmp(actor->org_cvr, row.org_cvr) != 0)))
         rc = err_set(err, DUPLA_EFORBIDDEN, "to %s an agreement needs the role %s%s",
-                     agreement_action_name(action), roles_text(any->roles),
+                     agreement_action_name(action), actor_roles_text(any->roles),
                      any->own_org ? " in its organisation" : "");
     int64_t version = 0;
     if (rc == 0) {
@@ -691,7 +479,7 @@ int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t i
         rc = notify_decision(ag, c, &row, version, v.application, action, args->reason, now, err);
     json_decref(changes);
     version_clear(&v);
-    return finish(ag, c, rc, err);
+    return lifecycle_finish(ag, c, rc, err);
 }
 
 int agreement_sign(agreement_t *ag, const struct agreement_actor *actor, str_t id, err_t *err)

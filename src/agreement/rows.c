@@ -1,5 +1,6 @@
 /*
- * rows.c: reading agreement and version rows, and writing history rows.
+ * rows.c: reading agreement and version rows, and writing agreement rows
+ * and history rows.
  * Every function works on a connection the caller holds (and, for writes,
  * inside the caller's transaction).
  */
@@ -149,4 +150,36 @@ int history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
     }
     free(text);
     return rc < 0 ? rc : 0;
+}
+
+int row_exec_done(store_stmt_t *s, err_t *err)
+{
+    int rc = store_step(s, err);
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+static void bind_version_or_null(store_stmt_t *s, int idx, int64_t v)
+{
+    if (v > 0)
+        store_bind_int64(s, idx, v);
+    else
+        store_bind_null(s, idx);
+}
+
+int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "UPDATE agreement SET serving_version = ?, pending_version = ?,"
+                           " latest_version = ?, updated_at = ? WHERE id = ?",
+                           &s, err);
+    if (rc)
+        return rc;
+    bind_version_or_null(s, 1, row->serving);
+    bind_version_or_null(s, 2, row->pending);
+    store_bind_int64(s, 3, row->latest);
+    store_bind_int64(s, 4, now);
+    store_bind_cstr(s, 5, row->id);
+    return row_exec_done(s, err);
 }
