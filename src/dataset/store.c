@@ -1,7 +1,7 @@
 /*
  * store.c: the dataset tables: schema, deliveries, writing versions.
  *
- * See dataset.h for the layout and why. All SQL goes through store.h with
+ * See dataset.h for the layout and why. All SQL goes through store/store.h with
  * parameters; the statements are static strings so the store's statement
  * cache finds them by address on the hot paths.
  */

@@ -251,7 +251,7 @@ int identity_user_complete_setup(identity_t *id, str_t username, str_t secret, s
                                  err_t *err);
 json_t *identity_user_json(const struct identity_user *u);
 
-/* ---- roles (role.c) ---- */
+/* ---- roles (user.c) ---- */
 int identity_role_grant(identity_t *id, const identity_actor_t *actor, str_t user, unsigned role,
                         err_t *err);
 int identity_role_revoke(identity_t *id, const identity_actor_t *actor, str_t user, unsigned role,

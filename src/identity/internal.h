@@ -66,6 +66,10 @@ int identity_history_record(store_conn_t *c, const identity_actor_t *actor, cons
 int identity_commit(identity_t *id, store_conn_t *c, err_t *err);
 /* A refusal for the role rules (DUPLA_EFORBIDDEN, type "forbidden"). */
 int identity_forbidden(err_t *err, const char *what);
+/* A new v4 UUID into out, or DUPLA_EIO. */
+int identity_new_id(char out[IDENTITY_ID_LEN + 1], err_t *err);
+
+/* org.c */
 /* Reads the row of identity_org at the statement's columns from col into o;
  * the SELECT list is ORG_COLUMNS. */
 #define ORG_COLUMNS                                                                                \
@@ -73,11 +77,10 @@ int identity_forbidden(err_t *err, const char *what);
 void identity_org_from_row(store_stmt_t *s, struct identity_org *o);
 /* Looks up an organisation (by id or CVR) on an open connection. */
 int identity_org_find(store_conn_t *c, str_t id_or_cvr, struct identity_org *out, err_t *err);
+
+/* user.c */
 int identity_user_find(store_conn_t *c, str_t id_or_username, struct identity_user *out,
                        err_t *err);
-int identity_system_find(store_conn_t *c, str_t ref, struct identity_system *out, err_t *err);
-/* A new v4 UUID into out, or DUPLA_EIO. */
-int identity_new_id(char out[IDENTITY_ID_LEN + 1], err_t *err);
 /* A one-time set-up secret for user_id, its hash stored on the user row. */
 int identity_setup_secret_issue(identity_t *id, store_conn_t *c, const char *user_id,
                                 const char *username, struct identity_setup_secret *out,
@@ -86,6 +89,9 @@ int identity_setup_secret_issue(identity_t *id, store_conn_t *c, const char *use
 int identity_user_insert(store_conn_t *c, const identity_actor_t *actor, const char *org_id,
                          const char *username, const char *display_name, unsigned roles,
                          struct identity_user *out, err_t *err);
+
+/* system.c */
+int identity_system_find(store_conn_t *c, str_t ref, struct identity_system *out, err_t *err);
 
 /* org.c: makes sure the data owner organisation exists (identity_open). */
 int identity_owner_ensure(identity_t *id, err_t *err);

@@ -1,6 +1,7 @@
 /*
  * user.c: users of an organisation, their one-time set-up secrets and their
- * passwords. Roles are a bit set on the user row (role.c changes them).
+ * passwords. Roles are a bit set on the user row, changed here too
+ * (identity_role_grant, identity_role_revoke).
  */
 #include <stdio.h>
 #include <string.h>

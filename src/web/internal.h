@@ -63,7 +63,7 @@ void form_error(struct form_errors *fe, const char *field, const char *msg);
 /* The message for field, or NULL. */
 const char *form_error_for(const struct form_errors *fe, const char *field);
 
-/* ---- the request's context (session.c) ---- */
+/* ---- the request's context (context.c) ---- */
 struct web_ctx {
     web_t *w;
     http_request_t *req;
@@ -101,10 +101,10 @@ bool web_is_admin(const struct web_ctx *cx);
  * 400 otherwise. */
 unsigned web_refusal_status(int rc);
 
-/* The agreement module's actor for the logged-in user (adapter.c). */
+/* The agreement module's actor for the logged-in user. */
 void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out);
 
-/* ---- answering (reply.c) ---- */
+/* ---- answering (layout.c) ---- */
 /* Adds the security headers every page answer carries. */
 void web_security_headers(http_request_t *req);
 /* The same with another Content-Security-Policy (the printable document). */
