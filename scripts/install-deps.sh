@@ -24,6 +24,8 @@ python3-feedparser
 curl
 nodejs
 chromium
+libpq-dev
+postgresql
 "
 
 missing=""
