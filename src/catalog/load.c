@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
-#include "catalog/catalog_int.h"
+#include "catalog/internal.h"
 #include "catalog/catalog_default.h"
 #include "core/arena.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
-#include "catalog/catalog_int.h"
+#include "catalog/internal.h"
 #include "core/clock.h"
 #include "core/ident.h"
 

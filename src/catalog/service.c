@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
-#include "catalog/catalog_int.h"
+#include "catalog/internal.h"
 #include "core/arena.h"
 
 /* The state of checking one file. */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 #define METRICS_MAX (4u * 1024 * 1024)
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1.0,   2.5,  5.0,   10.0};

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 #define HTTP_RETRY_AFTER_SECONDS "5"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/uuid.h"
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 bool http_utf8_valid(str_t s)
 {

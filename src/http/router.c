@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 static const struct {
     enum http_method method;

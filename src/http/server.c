@@ -52,7 +52,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/uuid.h"
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 /* ---- connections ---- */
 

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 static int gnutls_fail(err_t *err, const char *what, const char *path, int rc)
 {

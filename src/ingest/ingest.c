@@ -18,7 +18,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "ingest/ingest_int.h"
+#include "ingest/internal.h"
 
 #define INGEST_PROGRESS_EVERY 4096
 #define INGEST_YEAR_MIN       1900

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest/ingest_int.h"
+#include "ingest/internal.h"
 
 #define KEYSET_INITIAL 1024
 

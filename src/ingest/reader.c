@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/encode.h"
-#include "ingest/ingest_int.h"
+#include "ingest/internal.h"
 
 #define READER_CHUNK (256 * 1024)
 

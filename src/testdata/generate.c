@@ -12,7 +12,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
-#include "testdata/rng.h"
+#include "testdata/internal.h"
 #include "testdata/testdata.h"
 
 #define KR(x)          ((int64_t)(x)*100)

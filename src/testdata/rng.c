@@ -2,7 +2,7 @@
  * rng.c: splitmix64 and xoshiro256** (public-domain algorithms by Sebastiano
  * Vigna and David Blackman, written here from their description).
  */
-#include "testdata/rng.h"
+#include "testdata/internal.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

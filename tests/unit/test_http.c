@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 static int dummy(http_request_t *req, void *ctx, err_t *err)
 {

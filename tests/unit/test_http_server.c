@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "http/http_internal.h"
+#include "http/internal.h"
 
 struct fixture {
     char dir[128];

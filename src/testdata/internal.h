@@ -1,10 +1,10 @@
 /*
- * rng.h: the generator's own PRNG (private to src/testdata/): xoshiro256**
+ * internal.h: the generator's own PRNG (private to src/testdata/): xoshiro256**
  * seeded through splitmix64, with integer-only helpers, so that a seed
  * gives the same numbers on every platform and libc.
  */
-#ifndef DUPLA_TESTDATA_RNG_H
-#define DUPLA_TESTDATA_RNG_H
+#ifndef DUPLA_TESTDATA_INTERNAL_H
+#define DUPLA_TESTDATA_INTERNAL_H
 
 #include <stdint.h>
 

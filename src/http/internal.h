@@ -1,5 +1,5 @@
 /*
- * http_internal.h: what the files of src/http/ share, and nothing more.
+ * internal.h: what the files of src/http/ share, and nothing more.
  *
  * Only the .c files of src/http and the unit tests include this header; modules see
  * http.h. The prototypes are grouped by the file that defines them:
@@ -13,8 +13,8 @@
  *   metrics.c  counters and the latency histogram, Prometheus text
  *   builtin.c  /health/live, /health/ready, /metrics, /whoami
  */
-#ifndef DUPLA_HTTP_HTTP_INTERNAL_H
-#define DUPLA_HTTP_HTTP_INTERNAL_H
+#ifndef DUPLA_HTTP_INTERNAL_H
+#define DUPLA_HTTP_INTERNAL_H
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>

@@ -1,5 +1,5 @@
 /*
- * ingest.c: the ingest benchmark.
+ * bench_ingest.c: the ingest benchmark.
  *
  * Generates N synthetic årsopgørelser (one income year, N persons) into an
  * NDJSON file, then measures in the same run:

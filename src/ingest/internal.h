@@ -1,8 +1,8 @@
 /*
- * ingest_int.h: the ingest module's private parts, shared by its files.
+ * internal.h: the ingest module's private parts, shared by its files.
  */
-#ifndef DUPLA_INGEST_INT_H
-#define DUPLA_INGEST_INT_H
+#ifndef DUPLA_INGEST_INTERNAL_H
+#define DUPLA_INGEST_INTERNAL_H
 
 #include <stdio.h>
 

@@ -1,9 +1,9 @@
 /*
- * catalog_int.h: the catalogue's private layout, shared by the files of
+ * internal.h: the catalogue's private layout, shared by the files of
  * src/catalog/ only.
  */
-#ifndef DUPLA_CATALOG_INT_H
-#define DUPLA_CATALOG_INT_H
+#ifndef DUPLA_CATALOG_INTERNAL_H
+#define DUPLA_CATALOG_INTERNAL_H
 
 #include "catalog/catalog.h"
 #include "core/arena.h"

@@ -1,5 +1,5 @@
 /*
- * data_setup.c: bench/data.sh's helper. Makes an approved agreement for an
+ * bench_data_setup.c: bench/data.sh's helper. Makes an approved agreement for an
  * organisation covering every field of every catalogue service (all its
  * systems), in the store of a server configuration, and prints its id.
  *

@@ -1,5 +1,5 @@
 /*
- * bench/audit.c: what durability costs the disclosure log.
+ * bench_audit.c: what durability costs the disclosure log.
  *
  * Durable appends per second with 1, 8 and 64 concurrent writers through
  * audit_record() (group commit, synchronous=FULL), beside two baselines

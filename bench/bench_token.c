@@ -1,5 +1,5 @@
 /*
- * bench/token.c: the token service's throughput, each figure beside a
+ * bench_token.c: the token service's throughput, each figure beside a
  * baseline measured in the same run on the same machine.
  *
  *   1. tokens/s: POST /token, each over a fresh mutual-TLS connection

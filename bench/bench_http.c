@@ -1,5 +1,5 @@
 /*
- * http.c (bench-http): what the server's request path costs beside a bare
+ * bench_http.c (bench-http): what the server's request path costs beside a bare
  * libmicrohttpd HTTPS daemon answering a constant, in the same process,
  * same TLS settings, same run.
  *
