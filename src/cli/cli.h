@@ -5,9 +5,13 @@
  * subcommand's name) and returning the process exit status: 0 success,
  * 1 failure, 2 bad usage (EXIT_USAGE). Each answers --help on standard output.
  * main.c holds the table; a new subcommand is one line there and a file here.
+ * A command's own subcommands are a table too (struct cli_sub below).
  */
 #ifndef DUPLA_CLI_CLI_H
 #define DUPLA_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
 
 #define EXIT_USAGE 2
 
@@ -16,6 +20,45 @@ struct cli_command {
     const char *summary;
     int (*run)(int argc, char **argv);
 };
+
+/*
+ * A command with subcommands (dupla org create, dupla audit verify, ...)
+ * keeps them in one table of struct cli_sub: the name, the arguments and
+ * one line of help that `dupla CMD --help` lists, and the handler. The
+ * command prepares what its handlers share (parsed options, an opened
+ * store) and hands it to the handler as ctx; each command's handlers
+ * share one ctx type. data is one integer the command gives the handler
+ * or its own dispatch (an action, a status, a count of arguments), so one
+ * handler can serve several rows.
+ */
+struct cli_sub {
+    const char *name;
+    const char *args; /* shown after the name in the listing; NULL: none */
+    const char *help; /* one line */
+    int (*run)(void *ctx, const struct cli_sub *self);
+    int data;
+};
+
+/* A command's table with the text around its listing in --help. */
+struct cli_subs {
+    const char *cmd;  /* "org", "audit checkpoint" */
+    const char *head; /* printed before "subcommands:" (ends with a blank line) */
+    const char *tail; /* printed after the listing and a blank line; may be NULL */
+    const struct cli_sub *sub;
+    size_t n;
+};
+
+#define CLI_SUBS(cmd, head, tail, table)                                                           \
+    {                                                                                              \
+        cmd, head, tail, table, sizeof table / sizeof table[0]                                     \
+    }
+
+/* Prints head, "subcommands:", one line per row of the table, and tail. */
+void cli_subs_help(const struct cli_subs *s, FILE *out);
+/* The row named name. Otherwise prints one usage error naming it ("unknown
+ * subcommand 'NAME'", or "which subcommand?" for NULL or "") with the
+ * table's names, and returns NULL: the caller returns EXIT_USAGE. */
+const struct cli_sub *cli_subs_find(const struct cli_subs *s, const char *name);
 
 /* true if argv holds -h or --help (anywhere after argv[0]). */
 int cli_wants_help(int argc, char **argv);

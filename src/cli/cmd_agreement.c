@@ -22,23 +22,15 @@
 
 #define CMD "agreement"
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: dupla agreement SUBCOMMAND --config FILE [OPTIONS] [ID]\n"
     "\n"
     "The data owner's side of data exchange agreements. Every step is recorded\n"
     "in the agreement's history as \"cli:<your unix user>\", and the\n"
     "organisation's contact mailbox is told of every decision.\n"
-    "\n"
-    "subcommands:\n"
-    "  list                       agreements, newest first (at most 1000)\n"
-    "  show ID                    the agreement document with its history\n"
-    "  approve ID --assessment T  approve the version waiting for review\n"
-    "  reject ID --reason T       reject it\n"
-    "  return ID --reason T       send it back to the organisation for changes\n"
-    "  suspend ID --reason T      stop the approved agreement for now\n"
-    "  reactivate ID --reason T   let a suspended agreement serve again\n"
-    "  revoke ID --reason T       end the agreement for good\n"
-    "\n"
+    "\n";
+
+static const char usage_tail[] =
     "options:\n"
     "  --config FILE        the server configuration (its store is used; required)\n"
     "  --org CVR            list: only this organisation's agreements\n"
@@ -61,6 +53,10 @@ static const char usage_text[] =
     "      --reason 'The other fields are not needed for the purpose.'\n"
     "  dupla agreement revoke --config dupla.json 3f2a...e9 --reason 'Misuse.'\n";
 
+/* The subcommands that are not steps (a step's row data is its index in
+ * steps[]). */
+enum { SUB_LIST = -1, SUB_SHOW = -2 };
+
 enum {
     OPT_CONFIG = 1,
     OPT_ORG,
@@ -74,6 +70,7 @@ enum {
 
 struct args {
     const char *sub;
+    int kind; /* the subcommand's row's data: SUB_LIST, SUB_SHOW or a step */
     const char *config;
     const char *id;
     const char *org;
@@ -170,11 +167,25 @@ static int parse_args(int argc, char **argv, struct args *a)
     return 0;
 }
 
+/* The life cycle's steps at the console, in the order of the help; the
+ * table's rows for them carry their index here. */
+static const struct {
+    enum agreement_action action;
+    const char *done;
+} steps[] = {
+    {AGREEMENT_APPROVE, "approved"},
+    {AGREEMENT_REJECT, "rejected"},
+    {AGREEMENT_RETURN, "returned for changes"},
+    {AGREEMENT_SUSPEND, "suspended"},
+    {AGREEMENT_REACTIVATE, "reactivated"},
+    {AGREEMENT_REVOKE, "revoked"},
+};
+
 /* Which options each subcommand takes; anything else is a usage error. */
 static int check_args(const struct args *a)
 {
-    bool is_list = strcmp(a->sub, "list") == 0, is_show = strcmp(a->sub, "show") == 0,
-         is_approve = strcmp(a->sub, "approve") == 0;
+    bool is_list = a->kind == SUB_LIST, is_show = a->kind == SUB_SHOW,
+         is_approve = a->kind >= 0 && steps[a->kind].action == AGREEMENT_APPROVE;
     if (!a->config)
         return cli_usage_error(CMD, "--config FILE is required");
     if (is_list && a->id)
@@ -239,92 +250,96 @@ static void print_table(json_t *list)
     }
 }
 
-static int run(struct args *a, agreement_t *ag, err_t *err)
-{
+/* What every subcommand gets: the options, the open module, the console
+ * actor, and where a library error goes. */
+struct agreement_call {
+    struct args *a;
+    agreement_t *ag;
     struct agreement_actor actor;
-    console_actor(&actor);
-    str_t id = str_from_cstr(a->id);
+    err_t *err;
+};
+
+static int agreement_list_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct agreement_call *k = ctx;
+    struct agreement_filter f = {.org_cvr = k->a->org, .state = k->a->status};
+    json_t *list;
     int rc;
-    if (strcmp(a->sub, "list") == 0) {
-        struct agreement_filter f = {.org_cvr = a->org, .state = a->status};
-        json_t *list;
-        if ((rc = agreement_list(ag, &actor, &f, &list, err)))
-            return rc;
-        if (a->json) {
-            json_dumpf(list, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            putchar('\n');
-        } else {
-            print_table(list);
-        }
-        json_decref(list);
-        return 0;
-    }
-    if (strcmp(a->sub, "show") == 0) {
-        if (a->html) {
-            buf_t b;
-            buf_init(&b, (size_t)8 << 20);
-            rc = agreement_document_html(ag, &actor, id, &b, err);
-            if (rc == 0)
-                fwrite(b.data, 1, b.len, stdout);
-            buf_free(&b);
-            return rc;
-        }
-        json_t *doc;
-        if ((rc = agreement_document_json(ag, &actor, id, &doc, err)))
-            return rc;
-        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        putchar('\n');
-        json_decref(doc);
-        return 0;
-    }
-    static const struct {
-        const char *name;
-        enum agreement_action action;
-        const char *done;
-    } steps[] = {
-        {"approve", AGREEMENT_APPROVE, "approved"},
-        {"reject", AGREEMENT_REJECT, "rejected"},
-        {"return", AGREEMENT_RETURN, "returned for changes"},
-        {"suspend", AGREEMENT_SUSPEND, "suspended"},
-        {"reactivate", AGREEMENT_REACTIVATE, "reactivated"},
-        {"revoke", AGREEMENT_REVOKE, "revoked"},
-    };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        if (strcmp(a->sub, steps[i].name) != 0)
-            continue;
-        struct agreement_step s = {
-            .reason = a->reason, .assessment = a->assessment, .granted = a->granted};
-        rc = agreement_step(ag, &actor, id, steps[i].action, &s, err);
-        if (rc == 0)
-            printf("agreement %s %s\n", a->id, steps[i].done);
+    if ((rc = agreement_list(k->ag, &k->actor, &f, &list, k->err)))
         return rc;
+    if (k->a->json) {
+        json_dumpf(list, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    } else {
+        print_table(list);
     }
-    return err_set(err, DUPLA_EINTERNAL, "unknown subcommand");
+    json_decref(list);
+    return 0;
 }
 
-static bool known_sub(const char *s)
+static int agreement_show_cmd(void *ctx, const struct cli_sub *self)
 {
-    static const char *const subs[] = {"list",   "show",    "approve",    "reject",
-                                       "return", "suspend", "reactivate", "revoke"};
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        if (strcmp(s, subs[i]) == 0)
-            return true;
-    return false;
+    (void)self;
+    struct agreement_call *k = ctx;
+    str_t id = str_from_cstr(k->a->id);
+    int rc;
+    if (k->a->html) {
+        buf_t b;
+        buf_init(&b, (size_t)8 << 20);
+        rc = agreement_document_html(k->ag, &k->actor, id, &b, k->err);
+        if (rc == 0)
+            fwrite(b.data, 1, b.len, stdout);
+        buf_free(&b);
+        return rc;
+    }
+    json_t *doc;
+    if ((rc = agreement_document_json(k->ag, &k->actor, id, &doc, k->err)))
+        return rc;
+    json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    putchar('\n');
+    json_decref(doc);
+    return 0;
 }
+
+/* approve, reject, ...: data is the step's index in steps[]. */
+static int agreement_step_cmd(void *ctx, const struct cli_sub *self)
+{
+    struct agreement_call *k = ctx;
+    struct agreement_step s = {
+        .reason = k->a->reason, .assessment = k->a->assessment, .granted = k->a->granted};
+    int rc = agreement_step(k->ag, &k->actor, str_from_cstr(k->a->id), steps[self->data].action, &s,
+                            k->err);
+    if (rc == 0)
+        printf("agreement %s %s\n", k->a->id, steps[self->data].done);
+    return rc;
+}
+
+static const struct cli_sub subs[] = {
+    {"list", NULL, "agreements, newest first (at most 1000)", agreement_list_cmd, SUB_LIST},
+    {"show", "ID", "the agreement document with its history", agreement_show_cmd, SUB_SHOW},
+    {"approve", "ID --assessment T", "approve the version waiting for review", agreement_step_cmd,
+     0},
+    {"reject", "ID --reason T", "reject it", agreement_step_cmd, 1},
+    {"return", "ID --reason T", "send it back to the organisation for changes", agreement_step_cmd,
+     2},
+    {"suspend", "ID --reason T", "stop the approved agreement for now", agreement_step_cmd, 3},
+    {"reactivate", "ID --reason T", "let a suspended agreement serve again", agreement_step_cmd, 4},
+    {"revoke", "ID --reason T", "end the agreement for good", agreement_step_cmd, 5},
+};
+static const struct cli_subs agreement_subs = CLI_SUBS(CMD, usage_head, usage_tail, subs);
 
 /* See cli.h. */
 int cmd_agreement(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        fputs(usage_text, stdout);
+        cli_subs_help(&agreement_subs, stdout);
         return 0;
     }
-    if (argc < 2)
-        return cli_usage_error(CMD, "which subcommand? (list, show, approve, reject, return, "
-                                    "suspend, reactivate, revoke)");
-    if (!known_sub(argv[1]))
-        return cli_usage_error(CMD, "no subcommand '%s'", argv[1]);
-    struct args a = {.sub = argv[1], .status = -1};
+    const struct cli_sub *sub = cli_subs_find(&agreement_subs, argc < 2 ? NULL : argv[1]);
+    if (!sub)
+        return EXIT_USAGE;
+    struct args a = {.sub = sub->name, .kind = sub->data, .status = -1};
     int rc = parse_args(argc - 1, argv + 1, &a);
     if (rc == 0)
         rc = check_args(&a);
@@ -348,8 +363,11 @@ int cmd_agreement(int argc, char **argv)
     rc = store_open(cfg.store_url, NULL, &st, &err);
     if (rc == 0)
         rc = agreement_open(st, NULL, &ag, &err);
-    if (rc == 0)
-        rc = run(&a, ag, &err);
+    if (rc == 0) {
+        struct agreement_call call = {.a = &a, .ag = ag, .err = &err};
+        console_actor(&call.actor);
+        rc = sub->run(&call, sub);
+    }
     int status = rc ? fail(rc, &err) : 0;
     agreement_close(ag);
     if (st)

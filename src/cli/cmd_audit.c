@@ -30,7 +30,7 @@
 #define AUDIT_CLI_PAGE_ARENA (512 * 1024 * 1024) /* memory for one page of entries */
 #define AUDIT_CLI_POOL       2
 
-static const char *const usage_text =
+static const char usage_head[] =
     "usage: dupla audit verify --config FILE [--public-key FILE]... [--since-checkpoint FILE]\n"
     "                          [--quiet]\n"
     "       dupla audit checkpoint export --config FILE [--out FILE]\n"
@@ -41,7 +41,9 @@ static const char *const usage_text =
     "\n"
     "The disclosure log: one entry per answer and refusal of the data services,\n"
     "hash-chained and checkpointed with the platform's signing key.\n"
-    "\n"
+    "\n";
+
+static const char usage_tail[] =
     "verify       recomputes the whole chain and checks every checkpoint signature;\n"
     "             names the first entry that was changed, removed, inserted or\n"
     "             reordered and exits 1. Shows progress on a terminal.\n"
@@ -518,45 +520,100 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, struct 
     return 0;
 }
 
+/* What every subcommand gets: the command's argv and where its options
+ * start (after "checkpoint export", say). */
+struct audit_call {
+    int argc;
+    char **argv;
+    int first;
+};
+
+static int audit_verify_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    struct audit_cli a;
+    memset(&a, 0, sizeof a);
+    int rc;
+    if ((rc = parse_args("verify", k->argc, k->argv, k->first, &a, false)))
+        return rc;
+    return run_verify(&a);
+}
+
+static int audit_checkpoint_export_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    struct audit_cli a;
+    memset(&a, 0, sizeof a);
+    int rc;
+    if ((rc = parse_args("checkpoint export", k->argc, k->argv, k->first, &a, false)))
+        return rc;
+    return run_checkpoint_export(&a);
+}
+
+static int audit_checkpoint_create_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    struct audit_cli a;
+    memset(&a, 0, sizeof a);
+    int rc;
+    if ((rc = parse_args("checkpoint create", k->argc, k->argv, k->first, &a, false)))
+        return rc;
+    return run_checkpoint_create(&a);
+}
+
+static const struct cli_sub checkpoint_table[] = {
+    {"export", NULL, "write the latest checkpoint as JSON", audit_checkpoint_export_cmd, 0},
+    {"create", NULL, "sign a checkpoint of the log's head now", audit_checkpoint_create_cmd, 0},
+};
+static const struct cli_subs checkpoint_subs =
+    CLI_SUBS("audit checkpoint", usage_head, usage_tail, checkpoint_table);
+
+static int audit_checkpoint_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    const struct cli_sub *sub = cli_subs_find(&checkpoint_subs, k->argc < 3 ? NULL : k->argv[2]);
+    if (!sub)
+        return EXIT_USAGE;
+    struct audit_call next = {k->argc, k->argv, 3};
+    return sub->run(&next, sub);
+}
+
+/* list and export: data is 1 for export (every matching entry). */
+static int audit_list_cmd(void *ctx, const struct cli_sub *self)
+{
+    struct audit_call *k = ctx;
+    struct audit_cli a;
+    memset(&a, 0, sizeof a);
+    int rc;
+    if ((rc = parse_args(self->name, k->argc, k->argv, k->first, &a, true)))
+        return rc;
+    if (self->data)
+        a.filter.limit = AUDIT_PAGE_MAX;
+    return run_list(&a, self->data != 0);
+}
+
+static const struct cli_sub subs[] = {
+    {"verify", NULL, "check the whole chain and every checkpoint signature", audit_verify_cmd, 0},
+    {"checkpoint", "export|create", "write out or sign a checkpoint", audit_checkpoint_cmd, 0},
+    {"list", NULL, "one page of entries", audit_list_cmd, 0},
+    {"export", NULL, "every matching entry", audit_list_cmd, 1},
+};
+static const struct cli_subs audit_subs = CLI_SUBS("audit", usage_head, usage_tail, subs);
+
 int cmd_audit(int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
+        cli_subs_help(&audit_subs, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
     log_set_level(LOG_WARN);
-    struct audit_cli a;
-    memset(&a, 0, sizeof a);
-    const char *sub = argv[1];
-    int rc;
-    if (strcmp(sub, "verify") == 0) {
-        if ((rc = parse_args("verify", argc, argv, 2, &a, false)))
-            return rc;
-        return run_verify(&a);
-    }
-    if (strcmp(sub, "checkpoint") == 0) {
-        if (argc < 3)
-            return cli_usage_error("audit checkpoint", "say export or create");
-        if (strcmp(argv[2], "export") == 0) {
-            if ((rc = parse_args("checkpoint export", argc, argv, 3, &a, false)))
-                return rc;
-            return run_checkpoint_export(&a);
-        }
-        if (strcmp(argv[2], "create") == 0) {
-            if ((rc = parse_args("checkpoint create", argc, argv, 3, &a, false)))
-                return rc;
-            return run_checkpoint_create(&a);
-        }
-        return cli_usage_error("audit checkpoint", "unknown subcommand '%s' (export, create)",
-                               argv[2]);
-    }
-    if (strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0) {
-        if ((rc = parse_args(sub, argc, argv, 2, &a, true)))
-            return rc;
-        if (strcmp(sub, "export") == 0)
-            a.filter.limit = AUDIT_PAGE_MAX;
-        return run_list(&a, strcmp(sub, "export") == 0);
-    }
-    return cli_usage_error("audit", "unknown subcommand '%s' (verify, checkpoint, list, export)",
-                           sub);
+    const struct cli_sub *sub = cli_subs_find(&audit_subs, argv[1]);
+    if (!sub)
+        return EXIT_USAGE;
+    struct audit_call call = {argc, argv, 2};
+    return sub->run(&call, sub);
 }

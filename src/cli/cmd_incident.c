@@ -12,22 +12,18 @@
 
 #define CMD "incident"
 
-static const char usage[] =
+static const char usage_head[] =
     "usage: dupla incident SUBCOMMAND --config FILE [OPTIONS] [ID]\n"
     "\n"
     "Incidents reported by mail, phone or the web. Ids look like INC-2026-000123\n"
     "(year and number: easy to read out on the phone). Every new incident sends a\n"
     "receipt to the organisation's contact mailbox; the reporter is told of every\n"
     "status change (run `dupla mail send-pending` or the server to send).\n"
-    "\n"
-    "subcommands:\n"
-    "  list                 incidents, newest first (at most 1000)\n"
-    "  show ID              one incident with its history and attachments (JSON)\n"
-    "  phone                record a phone call as a new incident\n"
-    "  status ID STATUS     move it: in-progress, waiting-for-reporter, resolved,\n"
-    "                       closed (closed is final; resolved can be reopened)\n"
-    "  assign ID NAME       assign it (\"\" unassigns)\n"
-    "  message ID           add --text to its history; with --to-reporter, mail it\n"
+    "\n";
+
+static const char usage_tail[] =
+    "STATUS is in-progress, waiting-for-reporter, resolved or closed (closed is\n"
+    "final; resolved can be reopened).\n"
     "\n"
     "options:\n"
     "  --config FILE        the server configuration (required)\n"
@@ -74,98 +70,138 @@ static void print_table(json_t *list)
     }
 }
 
-static int run(const char *sub, struct idcli_args *a, struct inccli *c, err_t *err)
+/* What every subcommand gets: the options, the open modules and where a
+ * library error goes. The first positional argument is the incident's ID. */
+struct incident_call {
+    struct idcli_args *a;
+    struct inccli *c;
+    err_t *err;
+};
+
+static int incident_list_cmd(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    struct incident_call *k = ctx;
+    struct incident_filter f = {.org_cvr = idcli_get(k->a, "org"), .status = -1};
+    const char *st = idcli_get(k->a, "status");
+    if (st && (f.status = incident_status_parse(st)) < 0)
+        return err_param(k->err, DUPLA_EINVAL, "status", "No status '%s'.", st);
+    json_t *list;
     int rc;
-    const char *id = a->npos > 0 ? a->pos[0] : NULL;
-    if (strcmp(sub, "list") == 0) {
-        struct incident_filter f = {.org_cvr = idcli_get(a, "org"), .status = -1};
-        const char *st = idcli_get(a, "status");
-        if (st && (f.status = incident_status_parse(st)) < 0)
-            return err_param(err, DUPLA_EINVAL, "status", "No status '%s'.", st);
-        json_t *list;
-        if ((rc = incident_list_json(c->inc, &c->actor, &f, &list, err)))
-            return rc;
-        if (idcli_flag(a, "json"))
-            idcli_print_json(list);
-        else {
-            print_table(list);
-            json_decref(list);
-        }
-        return 0;
+    if ((rc = incident_list_json(k->c->inc, &k->c->actor, &f, &list, k->err)))
+        return rc;
+    if (idcli_flag(k->a, "json"))
+        idcli_print_json(list);
+    else {
+        print_table(list);
+        json_decref(list);
     }
-    if (strcmp(sub, "show") == 0) {
-        json_t *o;
-        if ((rc = incident_get_json(c->inc, &c->actor, str_from_cstr(id), &o, err)))
-            return rc;
-        idcli_print_json(o);
-        return 0;
-    }
-    if (strcmp(sub, "phone") == 0) {
-        const char *type = idcli_get(a, "type");
-        int t = incident_type_parse(type);
-        if (t < 0)
-            return err_param(err, DUPLA_EINVAL, "type",
-                             "--type must be Prod-Data, Prod-Aftale or TFE.");
-        struct incident_phone_report r = {.org_cvr = idcli_get(a, "org"),
-                                          .caller = idcli_get(a, "caller"),
-                                          .caller_email = idcli_get(a, "caller-email"),
-                                          .type = (enum incident_type)t,
-                                          .title = idcli_get(a, "title"),
-                                          .description = idcli_get(a, "description"),
-                                          .agreement_id = idcli_get(a, "agreement")};
-        char nid[INCIDENT_ID_LEN + 1];
-        if ((rc = incident_report_phone(c->inc, &c->actor, &r, nid, err)))
-            return rc;
-        printf("%s\n", nid);
-        return 0;
-    }
-    if (strcmp(sub, "status") == 0) {
-        int s = incident_status_parse(a->pos[1]);
-        if (s < 0)
-            return err_param(err, DUPLA_EINVAL, "status", "No status '%s'.", a->pos[1]);
-        if ((rc = incident_set_status(c->inc, &c->actor, str_from_cstr(id), (enum incident_status)s,
-                                      idcli_get(a, "note"), err)))
-            return rc;
-        printf("%s is now %s\n", id, a->pos[1]);
-        return 0;
-    }
-    if (strcmp(sub, "assign") == 0) {
-        if ((rc = incident_assign(c->inc, &c->actor, str_from_cstr(id), a->pos[1], err)))
-            return rc;
-        printf("%s assigned to %s\n", id, a->pos[1][0] ? a->pos[1] : "nobody");
-        return 0;
-    }
-    /* message */
-    if ((rc = incident_add_message(c->inc, &c->actor, str_from_cstr(id), idcli_get(a, "text"),
-                                   idcli_flag(a, "to-reporter"), err)))
+    return 0;
+}
+
+static int incident_show_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct incident_call *k = ctx;
+    json_t *o;
+    int rc;
+    if ((rc = incident_get_json(k->c->inc, &k->c->actor, str_from_cstr(k->a->pos[0]), &o, k->err)))
+        return rc;
+    idcli_print_json(o);
+    return 0;
+}
+
+static int incident_phone_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct incident_call *k = ctx;
+    struct idcli_args *a = k->a;
+    const char *type = idcli_get(a, "type");
+    int t = incident_type_parse(type);
+    if (t < 0)
+        return err_param(k->err, DUPLA_EINVAL, "type",
+                         "--type must be Prod-Data, Prod-Aftale or TFE.");
+    struct incident_phone_report r = {.org_cvr = idcli_get(a, "org"),
+                                      .caller = idcli_get(a, "caller"),
+                                      .caller_email = idcli_get(a, "caller-email"),
+                                      .type = (enum incident_type)t,
+                                      .title = idcli_get(a, "title"),
+                                      .description = idcli_get(a, "description"),
+                                      .agreement_id = idcli_get(a, "agreement")};
+    char nid[INCIDENT_ID_LEN + 1];
+    int rc;
+    if ((rc = incident_report_phone(k->c->inc, &k->c->actor, &r, nid, k->err)))
+        return rc;
+    printf("%s\n", nid);
+    return 0;
+}
+
+static int incident_status_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct incident_call *k = ctx;
+    const char *id = k->a->pos[0], *name = k->a->pos[1];
+    int s = incident_status_parse(name);
+    if (s < 0)
+        return err_param(k->err, DUPLA_EINVAL, "status", "No status '%s'.", name);
+    int rc;
+    if ((rc = incident_set_status(k->c->inc, &k->c->actor, str_from_cstr(id),
+                                  (enum incident_status)s, idcli_get(k->a, "note"), k->err)))
+        return rc;
+    printf("%s is now %s\n", id, name);
+    return 0;
+}
+
+static int incident_assign_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct incident_call *k = ctx;
+    const char *id = k->a->pos[0], *who = k->a->pos[1];
+    int rc;
+    if ((rc = incident_assign(k->c->inc, &k->c->actor, str_from_cstr(id), who, k->err)))
+        return rc;
+    printf("%s assigned to %s\n", id, who[0] ? who : "nobody");
+    return 0;
+}
+
+static int incident_message_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct incident_call *k = ctx;
+    const char *id = k->a->pos[0];
+    int rc;
+    if ((rc = incident_add_message(k->c->inc, &k->c->actor, str_from_cstr(id),
+                                   idcli_get(k->a, "text"), idcli_flag(k->a, "to-reporter"),
+                                   k->err)))
         return rc;
     printf("message added to %s\n", id);
     return 0;
 }
 
+/* data: how many positional arguments the subcommand takes. */
+static const struct cli_sub subs[] = {
+    {"list", NULL, "incidents, newest first (at most 1000)", incident_list_cmd, 0},
+    {"show", "ID", "one incident with its history and attachments (JSON)", incident_show_cmd, 1},
+    {"phone", NULL, "record a phone call as a new incident", incident_phone_cmd, 0},
+    {"status", "ID STATUS", "move it to STATUS", incident_status_cmd, 2},
+    {"assign", "ID NAME", "assign it (\"\" unassigns)", incident_assign_cmd, 2},
+    {"message", "ID", "add --text to its history; with --to-reporter, mail it",
+     incident_message_cmd, 1},
+};
+static const struct cli_subs incident_subs = CLI_SUBS(CMD, usage_head, usage_tail, subs);
+
 /* See cli.h. */
 int cmd_incident(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
+        cli_subs_help(&incident_subs, stdout);
         return 0;
     }
-    static const struct {
-        const char *name;
-        size_t npos;
-    } subs[] = {{"list", 0},   {"show", 1},   {"phone", 0},
-                {"status", 2}, {"assign", 2}, {"message", 1}};
-    if (argc < 2)
-        return cli_usage_error(CMD,
-                               "which subcommand? (list, show, phone, status, assign, message)");
-    const char *sub = argv[1];
-    size_t npos = (size_t)-1;
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        if (strcmp(sub, subs[i].name) == 0)
-            npos = subs[i].npos;
-    if (npos == (size_t)-1)
-        return cli_usage_error(CMD, "no subcommand '%s'", sub);
+    const struct cli_sub *row = cli_subs_find(&incident_subs, argc < 2 ? NULL : argv[1]);
+    if (!row)
+        return EXIT_USAGE;
+    const char *sub = row->name;
+    size_t npos = (size_t)row->data;
     struct idcli_args a;
     int rc = idcli_parse(CMD, argc - 1, argv + 1, valued, flags, NULL, &a);
     if (rc)
@@ -176,19 +212,20 @@ int cmd_incident(int argc, char **argv)
     const char *config = idcli_need(CMD, &a, "config");
     if (!config)
         return EXIT_USAGE;
-    if (strcmp(sub, "phone") == 0) {
+    if (row->run == incident_phone_cmd) {
         if (!idcli_need(CMD, &a, "org") || !idcli_need(CMD, &a, "caller") ||
             !idcli_need(CMD, &a, "type") || !idcli_need(CMD, &a, "description"))
             return EXIT_USAGE;
     }
-    if (strcmp(sub, "message") == 0 && !idcli_need(CMD, &a, "text"))
+    if (row->run == incident_message_cmd && !idcli_need(CMD, &a, "text"))
         return EXIT_USAGE;
     struct inccli c;
     if (inccli_open(CMD, config, &c))
         return 1;
     err_t err;
     err_clear(&err);
-    rc = run(sub, &a, &c, &err);
+    struct incident_call call = {&a, &c, &err};
+    rc = row->run(&call, row);
     int status = rc ? idcli_fail(CMD, rc, &err) : 0;
     inccli_close(&c);
     return status;

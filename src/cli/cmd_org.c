@@ -11,19 +11,12 @@
 #include "core/clock.h"
 #include "core/rand.h"
 
-static const char usage[] =
-    "usage: dupla org SUBCOMMAND --config FILE [OPTIONS]\n"
-    "\n"
-    "Organisations (agreement parties) and their onboarding.\n"
-    "\n"
-    "subcommands:\n"
-    "  create    onboard an organisation and its administrator\n"
-    "  list      list the organisations\n"
-    "  show ORG  one organisation with its users and systems (ORG: id or CVR)\n"
-    "  suspend ORG [--reason TEXT]   its systems get no tokens, its users cannot log in\n"
-    "  activate ORG                  lift a suspension\n"
-    "  close ORG [--reason TEXT]     end it for good\n"
-    "\n"
+static const char usage_head[] = "usage: dupla org SUBCOMMAND --config FILE [OPTIONS]\n"
+                                 "\n"
+                                 "Organisations (agreement parties) and their onboarding.\n"
+                                 "\n";
+
+static const char usage_tail[] =
     "options:\n"
     "  --config FILE          the server configuration (its store is used)\n"
     "  --json                 machine-readable output (list, create)\n"
@@ -84,8 +77,17 @@ static int add_system(const struct identity_system *s, void *ctx)
     return collect_json(s, ctx, system_json);
 }
 
-static int org_create(struct idcli *c, const struct idcli_args *a)
+/* What every org subcommand gets: the opened store and the options. */
+struct org_call {
+    struct idcli *c;
+    const struct idcli_args *a;
+};
+
+static int org_create(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    struct idcli *c = ((struct org_call *)ctx)->c;
+    const struct idcli_args *a = ((struct org_call *)ctx)->a;
     const char *name, *cvr, *mail, *admin;
     if (!(name = idcli_need("org create", a, "name")) ||
         !(cvr = idcli_need("org create", a, "cvr")) ||
@@ -128,11 +130,14 @@ static int org_create(struct idcli *c, const struct idcli_args *a)
     return 0;
 }
 
-static int org_status(struct idcli *c, const struct idcli_args *a, const char *sub,
-                      enum org_status status)
+/* suspend, activate, close: data is the status it sets. */
+static int org_status(void *ctx, const struct cli_sub *self)
 {
+    struct idcli *c = ((struct org_call *)ctx)->c;
+    const struct idcli_args *a = ((struct org_call *)ctx)->a;
+    enum org_status status = (enum org_status)self->data;
     char cmd[32];
-    snprintf(cmd, sizeof cmd, "org %s", sub);
+    snprintf(cmd, sizeof cmd, "org %s", self->name);
     if (a->npos != 2)
         return cli_usage_error(cmd, "name one organisation (id or CVR)");
     err_t err;
@@ -146,8 +151,27 @@ static int org_status(struct idcli *c, const struct idcli_args *a, const char *s
     return 0;
 }
 
-static int org_show(struct idcli *c, const struct idcli_args *a)
+static int org_list(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    struct idcli *c = ((struct org_call *)ctx)->c;
+    const struct idcli_args *a = ((struct org_call *)ctx)->a;
+    err_t err;
+    err_clear(&err);
+    json_t *arr = idcli_flag(a, "json") ? json_array() : NULL;
+    int rc = identity_org_list(c->id, print_org, arr, &err);
+    if (rc)
+        rc = idcli_fail("org list", rc, &err);
+    if (arr)
+        idcli_print_json(arr);
+    return rc;
+}
+
+static int org_show(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct idcli *c = ((struct org_call *)ctx)->c;
+    const struct idcli_args *a = ((struct org_call *)ctx)->a;
     if (a->npos != 2)
         return cli_usage_error("org show", "name one organisation (id or CVR)");
     err_t err;
@@ -171,49 +195,38 @@ static int org_show(struct idcli *c, const struct idcli_args *a)
     return 0;
 }
 
+static const struct cli_sub subs[] = {
+    {"create", NULL, "onboard an organisation and its administrator", org_create, 0},
+    {"list", NULL, "list the organisations", org_list, 0},
+    {"show", "ORG", "one organisation with its users and systems (ORG: id or CVR)", org_show, 0},
+    {"suspend", "ORG [--reason TEXT]", "its systems get no tokens, its users cannot log in",
+     org_status, ORG_SUSPENDED},
+    {"activate", "ORG", "lift a suspension", org_status, ORG_ACTIVE},
+    {"close", "ORG [--reason TEXT]", "end it for good", org_status, ORG_CLOSED},
+};
+static const struct cli_subs org_subs = CLI_SUBS("org", usage_head, usage_tail, subs);
+
 int cmd_org(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv) || argc < 2) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        cli_subs_help(&org_subs, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
     struct idcli_args a;
     int rc = idcli_parse("org", argc, argv, valued, flags, NULL, &a);
     if (rc)
         return rc;
-    const char *sub = a.npos ? a.pos[0] : "";
-    static const char *const subs[] = {"create", "list", "show", "suspend", "activate", "close"};
-    bool known = false;
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        known = known || strcmp(sub, subs[i]) == 0;
-    if (!known)
-        return cli_usage_error("org", "unknown subcommand '%s'", sub);
+    const struct cli_sub *sub = cli_subs_find(&org_subs, a.npos ? a.pos[0] : "");
+    if (!sub)
+        return EXIT_USAGE;
     const char *config = idcli_need("org", &a, "config");
     if (!config)
         return EXIT_USAGE;
     struct idcli c;
     if (idcli_open("org", config, &c))
         return 1;
-    if (strcmp(sub, "create") == 0) {
-        rc = org_create(&c, &a);
-    } else if (strcmp(sub, "list") == 0) {
-        err_t err;
-        err_clear(&err);
-        json_t *arr = idcli_flag(&a, "json") ? json_array() : NULL;
-        rc = identity_org_list(c.id, print_org, arr, &err);
-        if (rc)
-            rc = idcli_fail("org list", rc, &err);
-        if (arr)
-            idcli_print_json(arr);
-    } else if (strcmp(sub, "show") == 0) {
-        rc = org_show(&c, &a);
-    } else if (strcmp(sub, "suspend") == 0) {
-        rc = org_status(&c, &a, sub, ORG_SUSPENDED);
-    } else if (strcmp(sub, "activate") == 0) {
-        rc = org_status(&c, &a, sub, ORG_ACTIVE);
-    } else {
-        rc = org_status(&c, &a, sub, ORG_CLOSED);
-    }
+    struct org_call call = {&c, &a};
+    rc = sub->run(&call, sub);
     idcli_close(&c);
     return rc;
 }

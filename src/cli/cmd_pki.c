@@ -38,19 +38,14 @@ enum {
     OPT_CA_NAME
 };
 
-static const char usage_pki[] =
+static const char usage_pki_head[] =
     "usage: dupla pki SUBCOMMAND [OPTIONS]\n"
     "\n"
     "A local certificate authority for development, tests and the demo, and\n"
     "Ed25519 signing keys.\n"
-    "\n"
-    "subcommands:\n"
-    "  init          create a CA, a server certificate and an empty CRL in a folder\n"
-    "  issue-system  issue a system (organisation) certificate carrying a CVR number\n"
-    "  revoke        add a certificate to the folder's CRL\n"
-    "  show          print a certificate's subject, CVR, serial, fingerprint, validity\n"
-    "  keygen        generate an Ed25519 signing key (tokens, audit checkpoints)\n"
-    "\n"
+    "\n";
+
+static const char usage_pki_tail[] =
     "'dupla pki SUBCOMMAND --help' explains one.\n"
     "\n"
     "example:\n"
@@ -214,8 +209,32 @@ static void print_file(const char *dir, const char *name, const char *what)
     printf("  %s/%-12s %s\n", dir, name, what);
 }
 
-static int pki_init_cmd(int argc, char **argv)
+/* What every subcommand gets: its own argv (argv[0] is its name). */
+struct pki_call {
+    int argc;
+    char **argv;
+};
+
+/* Unpacks ctx into argc and argv; true if the subcommand's help was asked
+ * for, and printed from usage. */
+static bool pki_args(void *ctx, const char *usage, int *argc, char ***argv)
 {
+    const struct pki_call *k = ctx;
+    *argc = k->argc;
+    *argv = k->argv;
+    if (!cli_wants_help(k->argc, k->argv))
+        return false;
+    fputs(usage, stdout);
+    return true;
+}
+
+static int pki_init_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    int argc;
+    char **argv;
+    if (pki_args(ctx, usage_init, &argc, &argv))
+        return 0;
     const char *cmd = "pki init";
     static const struct option opts[] = {{"dir", required_argument, NULL, OPT_DIR},
                                          {"days", required_argument, NULL, OPT_DAYS},
@@ -308,8 +327,13 @@ static int read_password_file(const char *cmd, const char *path, char *out, size
     return 0;
 }
 
-static int pki_issue_cmd(int argc, char **argv)
+static int pki_issue_cmd(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    int argc;
+    char **argv;
+    if (pki_args(ctx, usage_issue, &argc, &argv))
+        return 0;
     const char *cmd = "pki issue-system";
     static const struct option opts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
@@ -384,8 +408,13 @@ static int revoke_opt(void *ctx, const char *cmd, int opt, const char *arg)
     return 0;
 }
 
-static int pki_revoke_cmd(int argc, char **argv)
+static int pki_revoke_cmd(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    int argc;
+    char **argv;
+    if (pki_args(ctx, usage_revoke, &argc, &argv))
+        return 0;
     const char *cmd = "pki revoke";
     static const struct option opts[] = {{"dir", required_argument, NULL, OPT_DIR},
                                          {"cert", required_argument, NULL, OPT_CERT},
@@ -427,8 +456,13 @@ static const char *validity_status(const struct pki_cert_info *info)
                                       : "valid";
 }
 
-static int pki_show_cmd(int argc, char **argv)
+static int pki_show_cmd(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    int argc;
+    char **argv;
+    if (pki_args(ctx, usage_show, &argc, &argv))
+        return 0;
     const char *cmd = "pki show";
     static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON}, {0}};
     bool json = false;
@@ -484,8 +518,13 @@ static int keygen_opt(void *ctx, const char *cmd, int opt, const char *arg)
     return 0;
 }
 
-static int pki_keygen_cmd(int argc, char **argv)
+static int pki_keygen_cmd(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    int argc;
+    char **argv;
+    if (pki_args(ctx, usage_keygen, &argc, &argv))
+        return 0;
     const char *cmd = "pki keygen";
     static const struct option opts[] = {{"out", required_argument, NULL, OPT_OUT}, {0}};
     const char *out = NULL;
@@ -507,36 +546,32 @@ static int pki_keygen_cmd(int argc, char **argv)
 
 /* ---- dispatch ---- */
 
-static const struct {
-    const char *name;
-    const char *usage;
-    int (*run)(int argc, char **argv);
-} subcommands[] = {
-    {"init", usage_init, pki_init_cmd},       {"issue-system", usage_issue, pki_issue_cmd},
-    {"revoke", usage_revoke, pki_revoke_cmd}, {"show", usage_show, pki_show_cmd},
-    {"keygen", usage_keygen, pki_keygen_cmd},
+static const struct cli_sub subs[] = {
+    {"init", NULL, "create a CA, a server certificate and an empty CRL in a folder", pki_init_cmd,
+     0},
+    {"issue-system", NULL, "issue a system (organisation) certificate carrying a CVR number",
+     pki_issue_cmd, 0},
+    {"revoke", NULL, "add a certificate to the folder's CRL", pki_revoke_cmd, 0},
+    {"show", NULL, "print a certificate's subject, CVR, serial, fingerprint, validity",
+     pki_show_cmd, 0},
+    {"keygen", NULL, "generate an Ed25519 signing key (tokens, audit checkpoints)", pki_keygen_cmd,
+     0},
 };
+static const struct cli_subs pki_subs = CLI_SUBS("pki", usage_pki_head, usage_pki_tail, subs);
 
 int cmd_pki(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(usage_pki, stderr);
+        cli_subs_help(&pki_subs, stderr);
         return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(usage_pki, stdout);
+    if (cli_wants_help(2, argv) || strcmp(argv[1], "help") == 0) {
+        cli_subs_help(&pki_subs, stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
-        if (strcmp(argv[1], subcommands[i].name) != 0)
-            continue;
-        if (cli_wants_help(argc - 1, argv + 1)) {
-            fputs(subcommands[i].usage, stdout);
-            return 0;
-        }
-        return subcommands[i].run(argc - 1, argv + 1);
-    }
-    return cli_usage_error("pki", "no subcommand '%s' (init, issue-system, revoke, show, keygen)",
-                           argv[1]);
+    const struct cli_sub *sub = cli_subs_find(&pki_subs, argv[1]);
+    if (!sub)
+        return EXIT_USAGE;
+    struct pki_call call = {argc - 1, argv + 1};
+    return sub->run(&call, sub);
 }

@@ -11,41 +11,33 @@
 #include "cli/identity_cli.h"
 #include "core/clock.h"
 
-static const char usage_system[] =
+static const char usage_system_head[] =
     "usage: dupla system SUBCOMMAND --config FILE [OPTIONS]\n"
     "\n"
     "A recipient organisation's systems (aftager-system), known by certificate.\n"
     "SYSTEM is a system id or CVR/NAME; a certificate is named by its SHA-256\n"
     "fingerprint (64 hex digits, see 'dupla pki show').\n"
-    "\n"
-    "subcommands:\n"
-    "  register --org ORG --name NAME [--cert FILE]   a new system (and its first\n"
-    "                         certificate); the certificate's CVR must be ORG's\n"
-    "  list [--org ORG] [--json]\n"
-    "  certs SYSTEM           its certificates\n"
-    "  suspend SYSTEM         no tokens until activated again\n"
-    "  activate SYSTEM\n"
-    "  revoke SYSTEM          for good, with every certificate of it\n"
-    "  add-cert SYSTEM --cert FILE     another certificate (roll-over: add the new\n"
-    "                         one before the old expires, then revoke the old)\n"
-    "  revoke-cert SHA256     one certificate\n"
+    "\n";
+
+static const char usage_system_tail[] =
+    "register's certificate must carry ORG's CVR. For a roll-over, add the new\n"
+    "certificate before the old one expires, then revoke the old one.\n"
     "\n"
     "examples:\n"
     "  dupla pki issue-system --dir pki --cvr 12345674 --name lon\n"
     "  dupla system register --config dupla.json --org 12345674 --name lon --cert pki/lon.pem\n"
     "  dupla system suspend 12345674/lon --config dupla.json\n";
 
-static const char usage_source[] =
+static const char usage_source_head[] =
     "usage: dupla source SUBCOMMAND --config FILE [OPTIONS]\n"
     "\n"
     "The data owner's source systems (kildesystem): the tax systems that deliver\n"
     "data (POST /ingest/...), known by certificate. The certificate's CVR must be\n"
     "the data owner's (identity.owner_cvr).\n"
-    "\n"
-    "subcommands:\n"
-    "  register --name NAME --cert FILE\n"
-    "  list [--json]\n"
-    "  suspend|activate|revoke SYSTEM   (or use 'dupla system')\n"
+    "\n";
+
+static const char usage_source_tail[] =
+    "suspend, activate and revoke also work through 'dupla system'.\n"
     "\n"
     "example:\n"
     "  dupla pki issue-system --dir pki --cvr 19552101 --name skattesystem\n"
@@ -91,133 +83,194 @@ static int one_system(const char *cmd, const struct idcli_args *a)
     return 0;
 }
 
-static int run(const char *cmd, const char *sub, struct idcli *c, const struct idcli_args *a,
-               enum system_kind kind)
+/* What every system and source subcommand gets. */
+struct system_call {
+    const char *cmd; /* "system" or "source" */
+    struct idcli *c;
+    const struct idcli_args *a;
+    enum system_kind kind;
+    char full[48]; /* "system register": the name in messages */
+};
+
+static int system_register(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    struct system_call *k = ctx;
+    struct idcli *c = k->c;
+    const struct idcli_args *a = k->a;
+    const char *full = k->full;
+    enum system_kind kind = k->kind;
     err_t err;
     err_clear(&err);
     int rc;
-    char full[48];
-    snprintf(full, sizeof full, "%s %s", cmd, sub);
-    if (strcmp(sub, "register") == 0) {
-        const char *name = idcli_need(full, a, "name");
-        if (!name)
-            return EXIT_USAGE;
-        const char *org = NULL;
-        struct identity_org owner;
-        if (kind == SYSTEM_SOURCE) {
-            if ((rc = identity_org_owner(c->id, &owner, &err)))
-                return idcli_fail(full, rc, &err);
-            org = owner.id;
-        } else if (!(org = idcli_need(full, a, "org"))) {
-            return EXIT_USAGE;
-        }
-        const char *file =
-            kind == SYSTEM_SOURCE ? idcli_need(full, a, "cert") : idcli_get(a, "cert");
-        if (kind == SYSTEM_SOURCE && !file)
-            return EXIT_USAGE;
-        struct pki_cert_info ci;
-        if (file && (rc = idcli_read_cert(full, file, &ci)))
-            return rc;
-        struct identity_system s;
-        rc = identity_system_register(c->id, &c->actor, str_from_cstr(org), str_from_cstr(name),
-                                      kind, file ? &ci : NULL, &s, &err);
-        if (rc)
+    const char *name = idcli_need(full, a, "name");
+    if (!name)
+        return EXIT_USAGE;
+    const char *org = NULL;
+    struct identity_org owner;
+    if (kind == SYSTEM_SOURCE) {
+        if ((rc = identity_org_owner(c->id, &owner, &err)))
             return idcli_fail(full, rc, &err);
-        printf("%s %s registered: %s\n", identity_system_kind_name(kind), s.name, s.id);
-        if (file)
-            printf("certificate %s\n", ci.sha256_hex);
-        return 0;
+        org = owner.id;
+    } else if (!(org = idcli_need(full, a, "org"))) {
+        return EXIT_USAGE;
     }
-    if (strcmp(sub, "list") == 0) {
-        struct list_ctx l = {idcli_flag(a, "json") ? json_array() : NULL,
-                             kind == SYSTEM_SOURCE ? SYSTEM_SOURCE : 0};
-        rc =
-            identity_system_list(c->id, str_from_cstr(idcli_get(a, "org")), print_system, &l, &err);
-        if (l.arr)
-            idcli_print_json(l.arr);
-        return rc ? idcli_fail(full, rc, &err) : 0;
-    }
-    if (strcmp(sub, "certs") == 0) {
-        if ((rc = one_system(full, a)))
-            return rc;
-        rc = identity_cert_list(c->id, str_from_cstr(a->pos[1]), print_cert, NULL, &err);
-        return rc ? idcli_fail(full, rc, &err) : 0;
-    }
-    if (strcmp(sub, "suspend") == 0 || strcmp(sub, "activate") == 0 || strcmp(sub, "revoke") == 0) {
-        if ((rc = one_system(full, a)))
-            return rc;
-        enum system_status st = sub[0] == 's'   ? SYSTEM_SUSPENDED
-                                : sub[0] == 'a' ? SYSTEM_ACTIVE
-                                                : SYSTEM_REVOKED;
-        rc = identity_system_set_status(c->id, &c->actor, str_from_cstr(a->pos[1]), st, &err);
-        if (rc)
-            return idcli_fail(full, rc, &err);
-        printf("system %s is now %s\n", a->pos[1], identity_system_status_name(st));
-        return 0;
-    }
-    if (strcmp(sub, "add-cert") == 0) {
-        if ((rc = one_system(full, a)))
-            return rc;
-        const char *file = idcli_need(full, a, "cert");
-        if (!file)
-            return EXIT_USAGE;
-        struct pki_cert_info ci;
-        if ((rc = idcli_read_cert(full, file, &ci)))
-            return rc;
-        rc = identity_cert_add(c->id, &c->actor, str_from_cstr(a->pos[1]), &ci, NULL, &err);
-        if (rc)
-            return idcli_fail(full, rc, &err);
-        printf("certificate %s added to %s\n", ci.sha256_hex, a->pos[1]);
-        return 0;
-    }
-    /* revoke-cert */
-    if (a->npos != 2)
-        return cli_usage_error(full, "name one certificate by its SHA-256 fingerprint");
-    rc = identity_cert_revoke(c->id, &c->actor, str_from_cstr(a->pos[1]), &err);
+    const char *file = kind == SYSTEM_SOURCE ? idcli_need(full, a, "cert") : idcli_get(a, "cert");
+    if (kind == SYSTEM_SOURCE && !file)
+        return EXIT_USAGE;
+    struct pki_cert_info ci;
+    if (file && (rc = idcli_read_cert(full, file, &ci)))
+        return rc;
+    struct identity_system s;
+    rc = identity_system_register(c->id, &c->actor, str_from_cstr(org), str_from_cstr(name), kind,
+                                  file ? &ci : NULL, &s, &err);
     if (rc)
         return idcli_fail(full, rc, &err);
-    printf("certificate %s revoked\n", a->pos[1]);
+    printf("%s %s registered: %s\n", identity_system_kind_name(kind), s.name, s.id);
+    if (file)
+        printf("certificate %s\n", ci.sha256_hex);
     return 0;
 }
 
-static int main_of(const char *cmd, const char *usage, enum system_kind kind,
-                   const char *const *subs, int argc, char **argv)
+static int system_list(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    struct system_call *k = ctx;
+    err_t err;
+    err_clear(&err);
+    struct list_ctx l = {idcli_flag(k->a, "json") ? json_array() : NULL,
+                         k->kind == SYSTEM_SOURCE ? SYSTEM_SOURCE : 0};
+    int rc = identity_system_list(k->c->id, str_from_cstr(idcli_get(k->a, "org")), print_system, &l,
+                                  &err);
+    if (l.arr)
+        idcli_print_json(l.arr);
+    return rc ? idcli_fail(k->full, rc, &err) : 0;
+}
+
+static int system_certs(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct system_call *k = ctx;
+    int rc;
+    if ((rc = one_system(k->full, k->a)))
+        return rc;
+    err_t err;
+    err_clear(&err);
+    rc = identity_cert_list(k->c->id, str_from_cstr(k->a->pos[1]), print_cert, NULL, &err);
+    return rc ? idcli_fail(k->full, rc, &err) : 0;
+}
+
+/* suspend, activate, revoke: data is the status it sets. */
+static int system_status(void *ctx, const struct cli_sub *self)
+{
+    struct system_call *k = ctx;
+    int rc;
+    if ((rc = one_system(k->full, k->a)))
+        return rc;
+    enum system_status st = (enum system_status)self->data;
+    err_t err;
+    err_clear(&err);
+    rc = identity_system_set_status(k->c->id, &k->c->actor, str_from_cstr(k->a->pos[1]), st, &err);
+    if (rc)
+        return idcli_fail(k->full, rc, &err);
+    printf("system %s is now %s\n", k->a->pos[1], identity_system_status_name(st));
+    return 0;
+}
+
+static int system_add_cert(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct system_call *k = ctx;
+    int rc;
+    if ((rc = one_system(k->full, k->a)))
+        return rc;
+    const char *file = idcli_need(k->full, k->a, "cert");
+    if (!file)
+        return EXIT_USAGE;
+    struct pki_cert_info ci;
+    if ((rc = idcli_read_cert(k->full, file, &ci)))
+        return rc;
+    err_t err;
+    err_clear(&err);
+    rc = identity_cert_add(k->c->id, &k->c->actor, str_from_cstr(k->a->pos[1]), &ci, NULL, &err);
+    if (rc)
+        return idcli_fail(k->full, rc, &err);
+    printf("certificate %s added to %s\n", ci.sha256_hex, k->a->pos[1]);
+    return 0;
+}
+
+static int system_revoke_cert(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct system_call *k = ctx;
+    if (k->a->npos != 2)
+        return cli_usage_error(k->full, "name one certificate by its SHA-256 fingerprint");
+    err_t err;
+    err_clear(&err);
+    int rc = identity_cert_revoke(k->c->id, &k->c->actor, str_from_cstr(k->a->pos[1]), &err);
+    if (rc)
+        return idcli_fail(k->full, rc, &err);
+    printf("certificate %s revoked\n", k->a->pos[1]);
+    return 0;
+}
+
+static int main_of(const struct cli_subs *subs, enum system_kind kind, int argc, char **argv)
+{
+    const char *cmd = subs->cmd;
     if (cli_wants_help(argc, argv) || argc < 2) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        cli_subs_help(subs, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
     struct idcli_args a;
     int rc = idcli_parse(cmd, argc, argv, valued, flags, NULL, &a);
     if (rc)
         return rc;
-    const char *sub = a.npos ? a.pos[0] : "";
-    bool known = false;
-    for (; *subs; subs++)
-        known = known || strcmp(sub, *subs) == 0;
-    if (!known)
-        return cli_usage_error(cmd, "unknown subcommand '%s'", sub);
+    const struct cli_sub *sub = cli_subs_find(subs, a.npos ? a.pos[0] : "");
+    if (!sub)
+        return EXIT_USAGE;
     const char *config = idcli_need(cmd, &a, "config");
     if (!config)
         return EXIT_USAGE;
     struct idcli c;
     if (idcli_open(cmd, config, &c))
         return 1;
-    rc = run(cmd, sub, &c, &a, kind);
+    struct system_call call = {.cmd = cmd, .c = &c, .a = &a, .kind = kind};
+    snprintf(call.full, sizeof call.full, "%s %s", cmd, sub->name);
+    rc = sub->run(&call, sub);
     idcli_close(&c);
     return rc;
 }
 
+static const struct cli_sub system_table[] = {
+    {"register", "--org ORG --name NAME [--cert FILE]", "a new system (and its first certificate)",
+     system_register, 0},
+    {"list", "[--org ORG] [--json]", "the systems, of ORG or all", system_list, 0},
+    {"certs", "SYSTEM", "its certificates", system_certs, 0},
+    {"suspend", "SYSTEM", "no tokens until activated again", system_status, SYSTEM_SUSPENDED},
+    {"activate", "SYSTEM", "lift a suspension", system_status, SYSTEM_ACTIVE},
+    {"revoke", "SYSTEM", "for good, with every certificate of it", system_status, SYSTEM_REVOKED},
+    {"add-cert", "SYSTEM --cert FILE", "another certificate (roll-over)", system_add_cert, 0},
+    {"revoke-cert", "SHA256", "one certificate", system_revoke_cert, 0},
+};
+static const struct cli_subs system_subs =
+    CLI_SUBS("system", usage_system_head, usage_system_tail, system_table);
+
+static const struct cli_sub source_table[] = {
+    {"register", "--name NAME --cert FILE", "a new source system", system_register, 0},
+    {"list", "[--json]", "the source systems", system_list, 0},
+    {"suspend", "SYSTEM", "refused until activated again", system_status, SYSTEM_SUSPENDED},
+    {"activate", "SYSTEM", "lift a suspension", system_status, SYSTEM_ACTIVE},
+    {"revoke", "SYSTEM", "for good, with every certificate of it", system_status, SYSTEM_REVOKED},
+};
+static const struct cli_subs source_subs =
+    CLI_SUBS("source", usage_source_head, usage_source_tail, source_table);
+
 int cmd_system(int argc, char **argv)
 {
-    static const char *const subs[] = {"register", "list",     "certs",       "suspend", "activate",
-                                       "revoke",   "add-cert", "revoke-cert", NULL};
-    return main_of("system", usage_system, SYSTEM_RECIPIENT, subs, argc, argv);
+    return main_of(&system_subs, SYSTEM_RECIPIENT, argc, argv);
 }
 
 int cmd_source(int argc, char **argv)
 {
-    static const char *const subs[] = {"register", "list", "suspend", "activate", "revoke", NULL};
-    return main_of("source", usage_source, SYSTEM_SOURCE, subs, argc, argv);
+    return main_of(&source_subs, SYSTEM_SOURCE, argc, argv);
 }

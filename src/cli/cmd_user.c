@@ -12,20 +12,15 @@
 #include "core/clock.h"
 #include "core/rand.h"
 
-static const char usage_user[] =
-    "usage: dupla user SUBCOMMAND --config FILE [OPTIONS]\n"
-    "\n"
-    "subcommands:\n"
-    "  create --org ORG --username EMAIL [--name NAME] [--role ROLE]...\n"
-    "        a user of ORG (id or CVR), with a one-time set-up secret (shown once)\n"
-    "  list [--org ORG] [--json]\n"
-    "  set-password USER [--password-file FILE]\n"
-    "        sets USER's (id or username) password, read from the first line of\n"
-    "        FILE or of standard input ('-', the default); ends its sessions\n"
-    "  suspend USER [--reason TEXT]\n"
-    "        USER cannot log in and its sessions end now (not the organisation's last\n"
-    "        active administrator)\n"
-    "  activate USER   lets a suspended USER log in again\n"
+static const char usage_user_head[] = "usage: dupla user SUBCOMMAND --config FILE [OPTIONS]\n"
+                                      "\n";
+
+static const char usage_user_tail[] =
+    "create makes a user of ORG (id or CVR) with a one-time set-up secret (shown\n"
+    "once). set-password reads USER's (id or username) password from the first\n"
+    "line of FILE or of standard input ('-', the default) and ends its sessions.\n"
+    "suspend ends USER's sessions now; the organisation's last active\n"
+    "administrator cannot be suspended.\n"
     "\n"
     "roles: administrator, aftager-behandler, aftager-underskriver (recipients);\n"
     "       administrator, dataforvaltning, operator (the data owner)\n"
@@ -38,14 +33,10 @@ static const char usage_user[] =
     "  echo 'a long passphrase' | dupla user set-password anna@aarhus.dk --config dupla.json\n"
     "  dupla user suspend anna@aarhus.dk --config dupla.json --reason 'on leave'\n";
 
-static const char usage_role[] =
-    "usage: dupla role SUBCOMMAND --config FILE [OPTIONS]\n"
-    "\n"
-    "subcommands:\n"
-    "  grant USER ROLE     give USER (id or username) ROLE\n"
-    "  revoke USER ROLE    take it away\n"
-    "  list [--org ORG]    every user with roles, of ORG (id or CVR) or all\n"
-    "\n"
+static const char usage_role_head[] = "usage: dupla role SUBCOMMAND --config FILE [OPTIONS]\n"
+                                      "\n";
+
+static const char usage_role_tail[] =
     "roles: administrator, aftager-behandler, aftager-underskriver (recipients);\n"
     "       administrator, dataforvaltning, operator (the data owner)\n"
     "Through the JSON API only an organisation's administrator grants, inside its\n"
@@ -75,8 +66,18 @@ static int print_user(const struct identity_user *u, void *ctx)
     return 0;
 }
 
-static int user_create(struct idcli *c, const struct idcli_args *a)
+/* What every user and role subcommand gets: the opened store and the
+ * options. */
+struct user_call {
+    struct idcli *c;
+    const struct idcli_args *a;
+};
+
+static int user_create(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    struct idcli *c = ((struct user_call *)ctx)->c;
+    const struct idcli_args *a = ((struct user_call *)ctx)->a;
     const char *org, *username;
     if (!(org = idcli_need("user create", a, "org")) ||
         !(username = idcli_need("user create", a, "username")))
@@ -113,8 +114,27 @@ static int user_create(struct idcli *c, const struct idcli_args *a)
     return 0;
 }
 
-static int user_set_password(struct idcli *c, const struct idcli_args *a)
+static int user_list(void *ctx, const struct cli_sub *self)
 {
+    (void)self;
+    struct idcli *c = ((struct user_call *)ctx)->c;
+    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    err_t err;
+    err_clear(&err);
+    json_t *arr = idcli_flag(a, "json") ? json_array() : NULL;
+    int rc = identity_user_list(c->id, str_from_cstr(idcli_get(a, "org")), print_user, arr, &err);
+    if (rc)
+        rc = idcli_fail("user list", rc, &err);
+    if (arr)
+        idcli_print_json(arr);
+    return rc;
+}
+
+static int user_set_password(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct idcli *c = ((struct user_call *)ctx)->c;
+    const struct idcli_args *a = ((struct user_call *)ctx)->a;
     if (a->npos != 2)
         return cli_usage_error("user set-password", "name one user (id or username)");
     const char *file = idcli_get(a, "password-file");
@@ -133,8 +153,12 @@ static int user_set_password(struct idcli *c, const struct idcli_args *a)
     return 0;
 }
 
-static int user_set_status(struct idcli *c, const struct idcli_args *a, bool suspend)
+/* suspend and activate: data is the status it sets. */
+static int user_set_status(void *ctx, const struct cli_sub *self)
 {
+    struct idcli *c = ((struct user_call *)ctx)->c;
+    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    bool suspend = self->data == USER_SUSPENDED;
     const char *cmd = suspend ? "user suspend" : "user activate";
     if (a->npos != 2)
         return cli_usage_error(cmd, "name one user (id or username)");
@@ -150,42 +174,39 @@ static int user_set_status(struct idcli *c, const struct idcli_args *a, bool sus
     return 0;
 }
 
+static const struct cli_sub user_table[] = {
+    {"create", "--org ORG --username EMAIL [--name NAME] [--role ROLE]...", "a user of ORG",
+     user_create, 0},
+    {"list", "[--org ORG] [--json]", "the users, of ORG (id or CVR) or all", user_list, 0},
+    {"set-password", "USER [--password-file FILE]", "set USER's password", user_set_password, 0},
+    {"suspend", "USER [--reason TEXT]", "USER cannot log in and its sessions end now",
+     user_set_status, USER_SUSPENDED},
+    {"activate", "USER", "lets a suspended USER log in again", user_set_status, USER_ACTIVE},
+};
+static const struct cli_subs user_subs =
+    CLI_SUBS("user", usage_user_head, usage_user_tail, user_table);
+
 int cmd_user(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv) || argc < 2) {
-        fputs(usage_user, argc < 2 ? stderr : stdout);
+        cli_subs_help(&user_subs, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
     struct idcli_args a;
     int rc = idcli_parse("user", argc, argv, valued, flags, repeatable, &a);
     if (rc)
         return rc;
-    const char *sub = a.npos ? a.pos[0] : "";
-    if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "set-password") &&
-        strcmp(sub, "suspend") && strcmp(sub, "activate"))
-        return cli_usage_error("user", "unknown subcommand '%s'", sub);
+    const struct cli_sub *sub = cli_subs_find(&user_subs, a.npos ? a.pos[0] : "");
+    if (!sub)
+        return EXIT_USAGE;
     const char *config = idcli_need("user", &a, "config");
     if (!config)
         return EXIT_USAGE;
     struct idcli c;
     if (idcli_open("user", config, &c))
         return 1;
-    if (strcmp(sub, "create") == 0) {
-        rc = user_create(&c, &a);
-    } else if (strcmp(sub, "list") == 0) {
-        err_t err;
-        err_clear(&err);
-        json_t *arr = idcli_flag(&a, "json") ? json_array() : NULL;
-        rc = identity_user_list(c.id, str_from_cstr(idcli_get(&a, "org")), print_user, arr, &err);
-        if (rc)
-            rc = idcli_fail("user list", rc, &err);
-        if (arr)
-            idcli_print_json(arr);
-    } else if (strcmp(sub, "set-password") == 0) {
-        rc = user_set_password(&c, &a);
-    } else {
-        rc = user_set_status(&c, &a, strcmp(sub, "suspend") == 0);
-    }
+    struct user_call call = {&c, &a};
+    rc = sub->run(&call, sub);
     idcli_close(&c);
     return rc;
 }
@@ -195,24 +216,67 @@ static int print_with_roles(const struct identity_user *u, void *ctx)
     return u->roles ? print_user(u, ctx) : 0;
 }
 
+/* grant and revoke: data is 1 for grant. */
+static int role_change(void *ctx, const struct cli_sub *self)
+{
+    struct idcli *c = ((struct user_call *)ctx)->c;
+    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    unsigned role = 0;
+    identity_role_parse(str_from_cstr(a->pos[2]), &role); /* checked before opening */
+    err_t err;
+    err_clear(&err);
+    int rc = self->data
+                 ? identity_role_grant(c->id, &c->actor, str_from_cstr(a->pos[1]), role, &err)
+                 : identity_role_revoke(c->id, &c->actor, str_from_cstr(a->pos[1]), role, &err);
+    if (rc)
+        return idcli_fail("role", rc, &err);
+    printf("%s: %s %s\n", a->pos[1], self->data ? "granted" : "revoked", a->pos[2]);
+    return 0;
+}
+
+static int role_list(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct idcli *c = ((struct user_call *)ctx)->c;
+    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    err_t err;
+    err_clear(&err);
+    json_t *arr = idcli_flag(a, "json") ? json_array() : NULL;
+    int rc =
+        identity_user_list(c->id, str_from_cstr(idcli_get(a, "org")), print_with_roles, arr, &err);
+    if (rc)
+        rc = idcli_fail("role list", rc, &err);
+    if (arr)
+        idcli_print_json(arr);
+    return rc;
+}
+
+static const struct cli_sub role_table[] = {
+    {"grant", "USER ROLE", "give USER (id or username) ROLE", role_change, 1},
+    {"revoke", "USER ROLE", "take it away", role_change, 0},
+    {"list", "[--org ORG]", "every user with roles, of ORG (id or CVR) or all", role_list, 0},
+};
+static const struct cli_subs role_subs =
+    CLI_SUBS("role", usage_role_head, usage_role_tail, role_table);
+
 int cmd_role(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv) || argc < 2) {
-        fputs(usage_role, argc < 2 ? stderr : stdout);
+        cli_subs_help(&role_subs, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
     struct idcli_args a;
     int rc = idcli_parse("role", argc, argv, valued, flags, NULL, &a);
     if (rc)
         return rc;
-    const char *sub = a.npos ? a.pos[0] : "";
-    bool change = strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0;
-    if (!change && strcmp(sub, "list") != 0)
-        return cli_usage_error("role", "unknown subcommand '%s'", sub);
-    unsigned role = 0;
-    if (change) {
+    const struct cli_sub *sub = cli_subs_find(&role_subs, a.npos ? a.pos[0] : "");
+    if (!sub)
+        return EXIT_USAGE;
+    if (sub->run == role_change) {
+        unsigned role;
         if (a.npos != 3)
-            return cli_usage_error("role", "usage: dupla role %s USER ROLE --config FILE", sub);
+            return cli_usage_error("role", "usage: dupla role %s USER ROLE --config FILE",
+                                   sub->name);
         if (identity_role_parse(str_from_cstr(a.pos[2]), &role))
             return cli_usage_error("role", "unknown role '%s'", a.pos[2]);
     }
@@ -222,25 +286,8 @@ int cmd_role(int argc, char **argv)
     struct idcli c;
     if (idcli_open("role", config, &c))
         return 1;
-    err_t err;
-    err_clear(&err);
-    if (change) {
-        rc = sub[0] == 'g'
-                 ? identity_role_grant(c.id, &c.actor, str_from_cstr(a.pos[1]), role, &err)
-                 : identity_role_revoke(c.id, &c.actor, str_from_cstr(a.pos[1]), role, &err);
-        if (rc)
-            rc = idcli_fail("role", rc, &err);
-        else
-            printf("%s: %s %s\n", a.pos[1], sub[0] == 'g' ? "granted" : "revoked", a.pos[2]);
-    } else {
-        json_t *arr = idcli_flag(&a, "json") ? json_array() : NULL;
-        rc = identity_user_list(c.id, str_from_cstr(idcli_get(&a, "org")), print_with_roles, arr,
-                                &err);
-        if (rc)
-            rc = idcli_fail("role list", rc, &err);
-        if (arr)
-            idcli_print_json(arr);
-    }
+    struct user_call call = {&c, &a};
+    rc = sub->run(&call, sub);
     idcli_close(&c);
     return rc;
 }

@@ -68,7 +68,7 @@ Test(agreement_cli, help_and_usage_errors)
     cr_assert_eq(run((char *[]){"dupla", "agreement", NULL}), 2);
     cr_assert(strstr(out, "which subcommand"), "%s", out);
     cr_assert_eq(AG("frobnicate"), 2);
-    cr_assert(strstr(out, "no subcommand 'frobnicate'"), "%s", out);
+    cr_assert(strstr(out, "unknown subcommand 'frobnicate'"), "%s", out);
     cr_assert_eq(AG("list"), 2);
     cr_assert(strstr(out, "--config FILE is required"), "%s", out);
     cr_assert_eq(AG("show", "--config", cfg_path), 2);
