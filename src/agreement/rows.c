@@ -8,18 +8,12 @@
 #include <string.h>
 
 #include "agreement/internal.h"
+#include "core/encode.h"
 
 /* 32 lowercase hex digits. */
 bool id_well_formed(str_t id)
 {
-    if (id.len != AGREEMENT_ID_LEN)
-        return false;
-    for (size_t i = 0; i < id.len; i++) {
-        char c = id.ptr[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
+    return id.len == AGREEMENT_ID_LEN && hex_is_lower(id);
 }
 
 /* Loads the agreement row for id: 0, DUPLA_ENOTFOUND (also for an id that is

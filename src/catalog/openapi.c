@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "core/encode.h"
 
 #define OPENAPI_VERSION "3.1.0"
 #define DOC_VERSION     "1.0.0"
@@ -200,16 +201,14 @@ static json_t *operation(const struct catalog_service *svc, const char *ref_sche
 /* "/" + name percent-encoded where it is not ASCII. */
 static void path_key(const char *name, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
     out[o++] = '/';
     for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 < cap; p++) {
         if (*p < 0x80) {
             out[o++] = (char)*p;
         } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
+            pct_encode_byte(*p, out + o);
+            o += 3;
         }
     }
     out[o] = 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/encode.h"
 #include "core/error.h"
 
 void buf_init(buf_t *b, size_t max)
@@ -94,38 +95,6 @@ int buf_printf(buf_t *b, const char *fmt, ...)
     int rc = buf_vprintf(b, fmt, ap);
     va_end(ap);
     return rc;
-}
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len;
-    unsigned int cp;
-    if ((p[0] & 0xE0) == 0xC0) {
-        len = 2;
-        cp = p[0] & 0x1F;
-    } else if ((p[0] & 0xF0) == 0xE0) {
-        len = 3;
-        cp = p[0] & 0x0F;
-    } else if ((p[0] & 0xF8) == 0xF0) {
-        len = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
 }
 
 int buf_append_json_string(buf_t *b, str_t s)
@@ -250,4 +219,26 @@ int buf_append_csv_cell(buf_t *b, str_t s)
     if (!rc && quote)
         rc = buf_append(b, "\"", 1);
     return rc;
+}
+
+int buf_append_hex(buf_t *b, const void *data, size_t n)
+{
+    /* In chunks through hex_encode, so that there is one hex writer. */
+    const unsigned char *p = data;
+    size_t start = b->len;
+    char chunk[2 * 64 + 1];
+    while (n > 0) {
+        size_t k = n < 64 ? n : 64;
+        hex_encode(p, k, chunk);
+        int rc = buf_append(b, chunk, 2 * k);
+        if (rc) {
+            b->len = start;
+            if (b->data)
+                b->data[start] = '\0';
+            return rc;
+        }
+        p += k;
+        n -= k;
+    }
+    return 0;
 }

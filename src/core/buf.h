@@ -45,6 +45,9 @@ int buf_append_csv_cell(buf_t *b, str_t s);
  * well-formed. All or nothing at the buffer's maximum. */
 int buf_append_html(buf_t *b, str_t s);
 
+/* Appends the n bytes at data as 2n lowercase hex digits. */
+int buf_append_hex(buf_t *b, const void *data, size_t n);
+
 /* The contents as a str_t (valid until the next change). */
 str_t buf_str(const buf_t *b);
 

@@ -1,5 +1,5 @@
 /*
- * encode.c: hex and base64url, strict on input.
+ * encode.c: hex, percent-encoding and base64url, strict on input.
  */
 #include "core/encode.h"
 
@@ -17,7 +17,7 @@ void hex_encode(const void *data, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -28,18 +28,87 @@ static int hexval(char c)
     return -1;
 }
 
+bool hex_is_lower(str_t s)
+{
+    if (s.len == 0)
+        return false;
+    for (size_t i = 0; i < s.len; i++)
+        if (hex_digit(s.ptr[i]) < 0 || (s.ptr[i] >= 'A' && s.ptr[i] <= 'F'))
+            return false;
+    return true;
+}
+
 long hex_decode(str_t hex, void *out, size_t cap)
 {
     if (hex.len % 2 || hex.len / 2 > cap)
         return -1;
     unsigned char *o = out;
     for (size_t i = 0; i < hex.len; i += 2) {
-        int hi = hexval(hex.ptr[i]), lo = hexval(hex.ptr[i + 1]);
+        int hi = hex_digit(hex.ptr[i]), lo = hex_digit(hex.ptr[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         o[i / 2] = (unsigned char)(hi << 4 | lo);
     }
     return (long)(hex.len / 2);
+}
+
+int pct_decode(str_t raw, unsigned flags, arena_t *a, str_t *out)
+{
+    char *o = arena_alloc(a, raw.len + 1);
+    if (!o)
+        return PCT_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < raw.len; i++) {
+        unsigned char c = (unsigned char)raw.ptr[i];
+        if (c == '%') {
+            if (raw.len - i < 3)
+                return PCT_BAD_ESCAPE;
+            int hi = hex_digit(raw.ptr[i + 1]), lo = hex_digit(raw.ptr[i + 2]);
+            if (hi < 0 || lo < 0)
+                return PCT_BAD_ESCAPE;
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && (flags & PCT_PLUS_SPACE)) {
+            c = ' ';
+        }
+        if (c < 0x20 || c == 0x7f) {
+            bool line = c == '\t' || c == '\r' || c == '\n';
+            if (!line || !(flags & PCT_ALLOW_LINES))
+                return PCT_CONTROL;
+        }
+        o[n++] = (char)c;
+    }
+    o[n] = '\0';
+    str_t s = {o, n};
+    if (!utf8_valid(s))
+        return PCT_BAD_UTF8;
+    *out = s;
+    return PCT_OK;
+}
+
+const char *pct_status_text(int status)
+{
+    switch (status) {
+    case PCT_OK:
+        return "no error";
+    case PCT_BAD_ESCAPE:
+        return "a malformed percent escape";
+    case PCT_CONTROL:
+        return "a control character";
+    case PCT_BAD_UTF8:
+        return "invalid UTF-8";
+    default:
+        return "out of memory";
+    }
+}
+
+void pct_encode_byte(unsigned char c, char out[4])
+{
+    static const char upper[] = "0123456789ABCDEF";
+    out[0] = '%';
+    out[1] = upper[c >> 4];
+    out[2] = upper[c & 15];
+    out[3] = '\0';
 }
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -146,3 +146,46 @@ int str_copy(str_t s, char *out, size_t cap)
     out[n] = '\0';
     return n == s.len ? 0 : -1;
 }
+
+size_t utf8_seq_len(const unsigned char *p, size_t n)
+{
+    static const unsigned min[] = {0, 0, 0x80, 0x800, 0x10000};
+    unsigned c = p[0];
+    size_t len;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) {
+        len = 2;
+        c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3;
+        c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4;
+        c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3F);
+    }
+    if (c < min[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+bool utf8_valid(str_t s)
+{
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    for (size_t i = 0; i < s.len;) {
+        size_t n = utf8_seq_len(p + i, s.len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}

@@ -53,4 +53,14 @@ int str_to_int64(str_t s, int64_t *out);
  * s does not fit (out then holds a truncated copy). */
 int str_copy(str_t s, char *out, size_t cap);
 
+/* ---- UTF-8 ---- */
+
+/* Length (1 to 4) of the well-formed UTF-8 sequence at p, which has n > 0
+ * bytes, or 0 when there is none: a bad lead or continuation byte, a
+ * truncated sequence, an overlong form, a surrogate or a code point beyond
+ * U+10FFFF. The one UTF-8 reader of the code base. */
+size_t utf8_seq_len(const unsigned char *p, size_t n);
+/* true if s is well-formed UTF-8 as utf8_seq_len defines it. */
+bool utf8_valid(str_t s);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "core/encode.h"
 #include "core/rand.h"
 
 int uuid_v4(char out[UUID_STR_LEN + 1])
@@ -31,7 +32,7 @@ bool uuid_valid(str_t s)
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (c != '-')
                 return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+        } else if (hex_digit(c) < 0) {
             return false;
         }
     }

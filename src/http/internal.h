@@ -189,9 +189,6 @@ int http_query_parse(str_t raw, unsigned max, arena_t *a, struct http_query_para
 /* true if s is a request id we keep: 1 to HTTP_REQUEST_ID_MAX bytes of
  * [A-Za-z0-9._-]. */
 bool http_request_id_valid(str_t s);
-/* true if s is valid UTF-8 (no overlong forms, surrogates or values past
- * U+10FFFF). */
-bool http_utf8_valid(str_t s);
 /* Splits the raw request target into path and query, and decodes both
  * within the server's limits, recording a refusal in req->target_err. */
 void http_request_parse_target(http_request_t *req, const struct limits_config *lim);

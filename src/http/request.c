@@ -10,49 +10,9 @@
  */
 #include <string.h>
 
+#include "core/encode.h"
 #include "core/uuid.h"
 #include "http/internal.h"
-
-bool http_utf8_valid(str_t s)
-{
-    const unsigned char *p = (const unsigned char *)s.ptr;
-    size_t i = 0;
-    while (i < s.len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp, min;
-        if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1F;
-            min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0F;
-            min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return false;
-        }
-        if (s.len - i - 1 < n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
 
 bool http_request_id_valid(str_t s)
 {
@@ -68,59 +28,17 @@ bool http_request_id_valid(str_t s)
     return true;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes raw into a fresh arena string; plus_is_space for query
- * parts. Returns 0, or -1 for a bad escape, a NUL or a control byte, -2 for
- * invalid UTF-8, -3 when the arena is full. */
-static int percent_decode(str_t raw, bool plus_is_space, arena_t *a, str_t *out)
-{
-    char *o = arena_alloc(a, raw.len + 1);
-    if (!o)
-        return -3;
-    size_t n = 0;
-    for (size_t i = 0; i < raw.len; i++) {
-        unsigned char c = (unsigned char)raw.ptr[i];
-        if (c == '%') {
-            if (raw.len - i < 3)
-                return -1;
-            int hi = hex_value(raw.ptr[i + 1]), lo = hex_value(raw.ptr[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (unsigned char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            c = ' ';
-        }
-        if (c < 0x20 || c == 0x7f)
-            return -1;
-        o[n++] = (char)c;
-    }
-    o[n] = '\0';
-    *out = (str_t){o, n};
-    return http_utf8_valid(*out) ? 0 : -2;
-}
-
 int http_path_decode(str_t raw, arena_t *a, str_t *out, err_t *err)
 {
     if (raw.len == 0 || raw.ptr[0] != '/')
         return err_set(err, DUPLA_EINVAL, "The request path must start with '/'.");
-    int rc = percent_decode(raw, false, a, out);
-    if (rc == -3)
+    int rc = pct_decode(raw, 0, a, out);
+    if (rc == PCT_NOMEM)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
-    if (rc == -1)
+    if (rc == PCT_BAD_ESCAPE || rc == PCT_CONTROL)
         return err_set(err, DUPLA_EINVAL,
                        "The request path has a malformed percent escape or a control character.");
-    if (rc == -2)
+    if (rc == PCT_BAD_UTF8)
         return err_set(err, DUPLA_EINVAL, "The request path is not valid UTF-8.");
     /* "." and ".." segments, encoded or not, have no meaning here; refusing
      * them keeps a prefix route from seeing a path that climbs out of it. */
@@ -176,15 +94,15 @@ int http_query_parse(str_t raw, unsigned max, arena_t *a, struct http_query_para
         if (part.len) {
             str_t name, value;
             str_split(part, '=', &name, &value);
-            int rc = percent_decode(name, true, a, &q[i].name);
-            if (rc == 0)
-                rc = percent_decode(value, true, a, &q[i].value);
-            if (rc == -3)
+            q[i].name = STR_NULL;
+            int rc = pct_decode(name, PCT_PLUS_SPACE, a, &q[i].name);
+            if (rc == PCT_OK)
+                rc = pct_decode(value, PCT_PLUS_SPACE, a, &q[i].value);
+            if (rc == PCT_NOMEM)
                 return err_set(err, DUPLA_ENOMEM, "out of memory");
             if (rc) {
                 /* Naming the parameter is safe only when its name decoded. */
-                if (q[i].name.ptr && http_utf8_valid(q[i].name) && q[i].name.len < ERR_PARAM_MAX &&
-                    memchr(q[i].name.ptr, '\0', q[i].name.len) == NULL) {
+                if (q[i].name.ptr && q[i].name.len < ERR_PARAM_MAX) {
                     char pname[ERR_PARAM_MAX];
                     str_copy(q[i].name, pname, sizeof pname);
                     return err_param(err, DUPLA_EINVAL, pname,

@@ -95,7 +95,7 @@ static bool path_acceptable(str_t p)
         if (c < 0x20 || c == 0x7f || c == '?' || c == '#')
             return false;
     }
-    return http_utf8_valid(p);
+    return utf8_valid(p);
 }
 
 int http_router_add(struct http_router *rt, const struct http_route *r, err_t *err)

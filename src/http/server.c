@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/encode.h"
 #include "core/log.h"
 #include "core/uuid.h"
 #include "http/internal.h"
@@ -483,10 +484,12 @@ static json_t *log_path(const http_request_t *req)
         raw = head;
     for (size_t i = 0; i < raw.len && n + 4 < sizeof out; i++) {
         unsigned char c = (unsigned char)raw.ptr[i];
-        if (c < 0x20 || c >= 0x7f)
-            n += (size_t)snprintf(out + n, sizeof out - n, "%%%02X", c);
-        else
+        if (c < 0x20 || c >= 0x7f) {
+            pct_encode_byte(c, out + n);
+            n += 3;
+        } else {
             out[n++] = (char)c;
+        }
     }
     out[n] = '\0';
     return json_string(out);

@@ -51,10 +51,7 @@ int http_creds_load(const struct listener_config *lc, struct http_creds **out, e
     gnutls_datum_t der = {NULL, 0};
     rc = gnutls_certificate_get_crt_raw(c->cred, 0, 0, &der);
     if (rc >= 0) {
-        unsigned char sum[PKI_SHA256_LEN];
-        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, sum) == 0)
-            for (size_t i = 0; i < sizeof sum; i++)
-                snprintf(c->server_sha256 + 2 * i, 3, "%02x", sum[i]);
+        pki_sha256_hex(der.data, der.size, c->server_sha256);
     }
     if (lc->client_cert != CLIENT_CERT_NONE) {
         rc = gnutls_certificate_set_x509_trust_file(c->cred, lc->trust_file, GNUTLS_X509_FMT_PEM);

@@ -47,9 +47,6 @@ struct identity {
 int identity_schema_apply(store_t *st, err_t *err);
 
 /* util.c */
-/* SHA-256 of data as lowercase hex (PKI_SHA256_HEX bytes). */
-void identity_sha256_hex(const void *data, size_t n, char *out);
-void identity_sha256(const void *data, size_t n, unsigned char out[PKI_SHA256_LEN]);
 /* A NUL-terminated copy of s into out; DUPLA_EINVAL naming param when s is
  * empty (unless allow_empty), too long, or holds control characters. */
 int identity_text_field(str_t s, const char *param, size_t max, bool allow_empty, char *out,

@@ -131,7 +131,7 @@ void identity_session_csrf(str_t session_id, char *out)
         session_id.len < IDENTITY_SESSION_ID_TEXT ? session_id.len : IDENTITY_SESSION_ID_TEXT;
     memcpy(buf, "csrf:", 5);
     memcpy(buf + 5, session_id.ptr, n);
-    identity_sha256(buf, 5 + n, d);
+    pki_sha256(buf, 5 + n, d);
     secret_wipe(buf, sizeof buf);
     base64url_encode(d, sizeof d, out);
 }
@@ -216,7 +216,7 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
     identity_session_csrf(str_from_cstr(out->id), out->csrf);
     out->expires_ms = now + id->session_abs_ms;
     char idhash[PKI_SHA256_HEX];
-    identity_sha256_hex(out->id, strlen(out->id), idhash);
+    pki_sha256_hex(out->id, strlen(out->id), idhash);
     if ((rc = store_prepare(c,
                             "INSERT INTO identity_session (id_hash, user_id, created_ms,"
                             " last_seen_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
@@ -257,7 +257,7 @@ int identity_session_actor(identity_t *id, str_t session_id, identity_actor_t *a
     if (session_id.len == 0 || session_id.len >= IDENTITY_SESSION_ID_TEXT)
         return err_set(err, DUPLA_EUNAUTH, "no valid session; log in");
     char idhash[PKI_SHA256_HEX];
-    identity_sha256_hex(session_id.ptr, session_id.len, idhash);
+    pki_sha256_hex(session_id.ptr, session_id.len, idhash);
     store_conn_t *c;
     int rc = store_conn_get(id->st, &c, err);
     if (rc)
@@ -329,7 +329,7 @@ int identity_logout(identity_t *id, str_t session_id, err_t *err)
     if (session_id.len == 0 || session_id.len >= IDENTITY_SESSION_ID_TEXT)
         return 0;
     char idhash[PKI_SHA256_HEX];
-    identity_sha256_hex(session_id.ptr, session_id.len, idhash);
+    pki_sha256_hex(session_id.ptr, session_id.len, idhash);
     store_conn_t *c;
     int rc = store_conn_get(id->st, &c, err);
     if (rc)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/encode.h"
 #include "identity/internal.h"
 
 #define SYSTEM_COLUMNS "id, org_id, name, kind, status, created_ms"
@@ -481,7 +482,7 @@ int identity_cert_revoke(identity_t *id, const identity_actor_t *actor, str_t sh
         char ch = sha256_hex.ptr[i];
         if (ch >= 'A' && ch <= 'F')
             ch = (char)(ch - 'A' + 'a');
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+        if (hex_digit(ch) < 0)
             return err_param(err, DUPLA_EINVAL, "sha256", "the fingerprint must be hex");
         fp[i] = ch;
     }

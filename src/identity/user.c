@@ -158,7 +158,7 @@ int identity_setup_secret_issue(identity_t *id, store_conn_t *c, const char *use
     snprintf(sec.username, sizeof sec.username, "%s", username);
     sec.expires_ms = clock_now_ms() + id->setup_ms;
     char hash[PKI_SHA256_HEX];
-    identity_sha256_hex(sec.secret, strlen(sec.secret), hash);
+    pki_sha256_hex(sec.secret, strlen(sec.secret), hash);
     store_stmt_t *s;
     int rc = store_prepare(c,
                            "UPDATE identity_user SET setup_hash = ?, setup_expires_ms = ?,"
@@ -350,7 +350,7 @@ int identity_user_complete_setup(identity_t *id, str_t username, str_t secret, s
     if (rc < 0)
         goto out;
     char want[PKI_SHA256_HEX];
-    identity_sha256_hex(secret.ptr, secret.len, want);
+    pki_sha256_hex(secret.ptr, secret.len, want);
     bool ok = rc == STORE_ROW && have[0] && str_ct_eq(str_from_cstr(have), str_from_cstr(want)) &&
               clock_now_ms() < expires;
     if (!ok) {

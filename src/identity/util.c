@@ -3,7 +3,6 @@
  * role names, actors, the history record and the commit that refreshes the
  * registry.
  */
-#include <gnutls/crypto.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,18 +13,6 @@
 #include "core/encode.h"
 #include "core/log.h"
 #include "identity/internal.h"
-
-void identity_sha256(const void *data, size_t n, unsigned char out[PKI_SHA256_LEN])
-{
-    gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, out);
-}
-
-void identity_sha256_hex(const void *data, size_t n, char *out)
-{
-    unsigned char d[PKI_SHA256_LEN];
-    identity_sha256(data, n, d);
-    hex_encode(d, sizeof d, out);
-}
 
 int identity_text_field(str_t s, const char *param, size_t max, bool allow_empty, char *out,
                         size_t cap, err_t *err)

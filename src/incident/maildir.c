@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gmime/gmime.h>
-#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,7 @@
 #include "core/encode.h"
 #include "core/log.h"
 #include "incident/internal.h"
+#include "pki/pki.h"
 
 #define MAILDIR_NAME_MAX 255
 
@@ -274,14 +274,6 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
     return rc;
 }
 
-static void sha256_hex(str_t raw, char out[65])
-{
-    unsigned char d[32];
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, raw.ptr, raw.len, d) != 0)
-        memset(d, 0, sizeof d);
-    hex_encode(d, sizeof d, out);
-}
-
 /* 1 (outcome set) if name was recorded before, 0 if not. */
 static int seen_before(store_conn_t *c, const char *name, char *id_out, err_t *err)
 {
@@ -325,8 +317,8 @@ int incident_mail_accept(incident_t *inc, const char *name, str_t raw, bool trun
     id_out[0] = '\0';
     if (!name || !*name || strlen(name) > MAILDIR_NAME_MAX || strchr(name, '/'))
         return err_param(err, DUPLA_EINVAL, "name", "Not a maildir file name.");
-    char sha[65];
-    sha256_hex(raw, sha);
+    char sha[PKI_SHA256_HEX];
+    pki_sha256_hex(raw.ptr, raw.len, sha);
     struct inc_mail p;
     int rc = inc_mail_parse(inc, raw, &p, err);
     if (rc) {

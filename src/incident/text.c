@@ -95,34 +95,6 @@ int incident_trigger_match(str_t subject, str_t *rest)
     return -1;
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xE0) == 0xC0)
-        len = 2, min = 0x80, c &= 0x1F;
-    else if ((c & 0xF0) == 0xE0)
-        len = 3, min = 0x800, c &= 0x0F;
-    else if ((c & 0xF8) == 0xF0)
-        len = 4, min = 0x10000, c &= 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* See internal.h. Also drops NUL and the C0 controls other than tab, LF and
  * CR, so that the text is valid in XML and JSON alike. */
 char *inc_text_clip(const char *s, size_t len, size_t max)
@@ -135,7 +107,7 @@ char *inc_text_clip(const char *s, size_t len, size_t max)
     if (!s)
         len = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq(p + i, len - i);
+        size_t n = utf8_seq_len(p + i, len - i);
         if (n == 0) { /* invalid: U+FFFD */
             if (o + 3 > max)
                 break;

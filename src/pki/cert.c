@@ -8,6 +8,7 @@
  * count. If the subject names two different CVR numbers the certificate is
  * ambiguous and no CVR is reported (so it identifies no organisation).
  */
+#include <gnutls/crypto.h>
 #include <string.h>
 
 #include "core/encode.h"
@@ -20,6 +21,19 @@
 #define ORGID_PREFIX                "NTRDK-"
 #define SERIAL_CVR_PREFIX           "CVR:"
 #define SERIAL_UID_SEPARATOR        "-UID:"
+
+void pki_sha256(const void *data, size_t n, unsigned char out[PKI_SHA256_LEN])
+{
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, out) != 0)
+        memset(out, 0, PKI_SHA256_LEN);
+}
+
+void pki_sha256_hex(const void *data, size_t n, char out[PKI_SHA256_HEX])
+{
+    unsigned char d[PKI_SHA256_LEN];
+    pki_sha256(data, n, d);
+    hex_encode(d, sizeof d, out);
+}
 
 /* Attribute types printed by name (RFC 4514 section 3 and the two that
  * carry the CVR); others are printed as dotted OIDs. */
@@ -44,33 +58,6 @@ static const struct {
 #define TAG_PRINTABLESTRING 0x13
 #define TAG_IA5STRING       0x16
 
-/* true if s is well-formed UTF-8 (no overlong forms, no surrogates). */
-static bool utf8_valid(str_t s)
-{
-    static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
-    const unsigned char *p = (const unsigned char *)s.ptr;
-    for (size_t i = 0; i < s.len;) {
-        unsigned c = p[i];
-        size_t n = c < 0x80             ? 0
-                   : (c & 0xe0) == 0xc0 ? 1
-                   : (c & 0xf0) == 0xe0 ? 2
-                   : (c & 0xf8) == 0xf0 ? 3
-                                        : 4;
-        if (n == 4 || n >= s.len - i) /* bad lead byte, or truncated */
-            return false;
-        uint32_t cp = c & (0x7fu >> n);
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 /* Appends one attribute value: as an escaped string (RFC 4514 section 2.4)
  * when it is a UTF-8, printable or IA5 string, else as '#' and the hex of its
  * DER encoding. */
@@ -94,10 +81,10 @@ static int dn_append_value(buf_t *b, const gnutls_x509_ava_st *ava)
                 head[nh++] = (unsigned char)(v.len >> (8 * k));
         }
         rc = buf_append_cstr(b, "#");
-        for (size_t i = 0; rc == 0 && i < nh; i++)
-            rc = buf_printf(b, "%02x", head[i]);
-        for (size_t i = 0; rc == 0 && i < v.len; i++)
-            rc = buf_printf(b, "%02x", (unsigned char)v.ptr[i]);
+        if (rc == 0)
+            rc = buf_append_hex(b, head, nh);
+        if (rc == 0)
+            rc = buf_append_hex(b, v.ptr, v.len);
         return rc;
     }
     for (size_t i = 0; rc == 0 && i < v.len; i++) {

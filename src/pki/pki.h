@@ -44,6 +44,12 @@
 #define PKI_NAME_MAX      64    /* a system's name (file stem and CN) */
 #define PKI_ISSUE_UID_MAX 47    /* "CVR:<8>-UID:<uid>" within X.520's 64 */
 
+/* SHA-256 of the n bytes at data (zeros should GnuTLS fail to hash). */
+void pki_sha256(const void *data, size_t n, unsigned char out[PKI_SHA256_LEN]);
+/* The same as 64 lowercase hex digits and a NUL: the one digest-to-hex
+ * helper (certificate fingerprints, session and secret hashes, mail ids). */
+void pki_sha256_hex(const void *data, size_t n, char out[PKI_SHA256_HEX]);
+
 struct pki_cert_info {
     char subject[PKI_SUBJECT_MAX]; /* RFC 4514 string */
     char issuer[PKI_SUBJECT_MAX];

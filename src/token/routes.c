@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/encode.h"
 #include "core/log.h"
 #include "token/internal.h"
 #include "token/routes.h"
@@ -16,44 +17,6 @@ struct form_param {
     str_t name;
     str_t value;
 };
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s ('+' is a space) into the arena. -1 on a bad escape. */
-static int form_decode(arena_t *a, str_t s, str_t *out)
-{
-    char *p = arena_alloc(a, s.len + 1);
-    if (!p)
-        return -1;
-    size_t n = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.ptr[i];
-        if (c == '+') {
-            p[n++] = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= s.len)
-                return -1;
-            int h = hexval(s.ptr[i + 1]), l = hexval(s.ptr[i + 2]);
-            if (h < 0 || l < 0)
-                return -1;
-            p[n++] = (char)(h * 16 + l);
-            i += 2;
-        } else {
-            p[n++] = c;
-        }
-    }
-    *out = (str_t){p, n};
-    return 0;
-}
 
 /* Parses an x-www-form-urlencoded body. -1 when malformed, too many
  * parameters, or a parameter repeats (RFC 6749 3.2). */
@@ -69,8 +32,8 @@ static int form_parse(arena_t *a, str_t body, struct form_param *out, size_t *n)
             return -1;
         str_t name, value;
         str_split(item, '=', &name, &value);
-        if (name.len == 0 || form_decode(a, name, &out[*n].name) ||
-            form_decode(a, value, &out[*n].value))
+        if (name.len == 0 || pct_decode(name, PCT_PLUS_SPACE, a, &out[*n].name) ||
+            pct_decode(value, PCT_PLUS_SPACE, a, &out[*n].value))
             return -1;
         for (size_t i = 0; i < *n; i++)
             if (str_eq(out[i].name, out[*n].name))

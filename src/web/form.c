@@ -4,47 +4,8 @@
  */
 #include <string.h>
 
+#include "core/encode.h"
 #include "web/internal.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes '+' and %XX into arena memory; NUL bytes are refused. */
-static int decode(arena_t *a, str_t in, str_t *out)
-{
-    char *p = arena_alloc(a, in.len + 1);
-    if (!p)
-        return -1;
-    size_t n = 0;
-    for (size_t i = 0; i < in.len; i++) {
-        char c = in.ptr[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (in.len - i < 3)
-                return -1;
-            int hi = hexval(in.ptr[i + 1]), lo = hexval(in.ptr[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (c == '\0')
-            return -1;
-        p[n++] = c;
-    }
-    p[n] = '\0';
-    *out = (str_t){p, n};
-    return 0;
-}
 
 int form_parse(arena_t *a, str_t body, struct form *f, err_t *err)
 {
@@ -68,7 +29,10 @@ int form_parse(arena_t *a, str_t body, struct form *f, err_t *err)
             name = pair;
             value = STR("");
         }
-        if (decode(a, name, &f->names[f->n]) || decode(a, value, &f->values[f->n]))
+        /* Any field may be a textarea here (see form_parse in internal.h). */
+        unsigned flags = PCT_PLUS_SPACE | PCT_ALLOW_LINES;
+        if (pct_decode(name, PCT_PLUS_SPACE, a, &f->names[f->n]) ||
+            pct_decode(value, flags, a, &f->values[f->n]))
             return err_set(err, DUPLA_EINVAL, "malformed form field");
         f->n++;
     }

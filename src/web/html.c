@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/encode.h"
+
 void html_init(html_t *h, size_t max)
 {
     buf_init(&h->out, max);
@@ -74,14 +76,14 @@ void html_attrc(html_t *h, const char *s)
  * also leaves nothing for the attribute escape to do. */
 void html_url(html_t *h, str_t s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '~') {
             put(h, (const char *)&s.ptr[i], 1);
         } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            char e[4];
+            pct_encode_byte(c, e);
             put(h, e, 3);
         }
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/encode.h"
 
 static bool digits_at(str_t s, size_t from, size_t n)
 {
@@ -99,7 +100,7 @@ enum web_search_result web_search_agreement_id(str_t s, char out[AGREEMENT_ID_LE
         char c = s.ptr[i];
         if (c >= 'A' && c <= 'F')
             c = (char)(c - 'A' + 'a');
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+        if (hex_digit(c) < 0)
             return WEB_SEARCH_FORM;
         out[i] = c;
     }

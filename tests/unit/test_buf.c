@@ -80,3 +80,15 @@ Test(buf, csv_cells_are_quoted_only_when_needed_and_formulas_defused)
         buf_free(&b);
     }
 }
+
+Test(buf, hex_appends_lowercase_and_is_all_or_nothing)
+{
+    buf_t b;
+    buf_init(&b, 8);
+    unsigned char d[] = {0x00, 0xab, 0xff};
+    cr_assert_eq(buf_append_hex(&b, d, 3), 0);
+    cr_assert_str_eq(b.data, "00abff");
+    cr_assert_neq(buf_append_hex(&b, d, 3), 0); /* 12 > 8 */
+    cr_assert_str_eq(b.data, "00abff");
+    buf_free(&b);
+}

@@ -238,18 +238,6 @@ Test(request_id, validation)
     cr_assert_not(http_request_id_valid((str_t){id, HTTP_REQUEST_ID_MAX + 1}));
 }
 
-Test(utf8, validation)
-{
-    cr_assert(http_utf8_valid(STR("plain")));
-    cr_assert(http_utf8_valid(STR("Årsopgørelse €𝄞")));
-    cr_assert(http_utf8_valid(STR("")));
-    const char *bad[] = {"\x80",         "\xC3",         "\xC3\x28",         "\xC0\x80",
-                         "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80",
-                         "\xFF"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_assert_not(http_utf8_valid(str_from_cstr(bad[i])), "case %zu", i);
-}
-
 Test(problem, rendering)
 {
     err_t err;

@@ -543,3 +543,10 @@ Test(pki, reading_refuses_garbage)
     cr_assert_eq(pki_cert_info_from_der("\x30\x03\x02\x01\x01", 5, &info, &err), DUPLA_EINVAL);
     cr_assert_eq(pki_cert_info_from_der("", 0, &info, &err), DUPLA_EINVAL);
 }
+
+Test(pki, sha256_hex_known_vector)
+{
+    char hex[PKI_SHA256_HEX];
+    pki_sha256_hex("abc", 3, hex);
+    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}

@@ -63,3 +63,25 @@ Test(str, copy_is_bounded)
     cr_assert_eq(str_copy(STR("abcd"), out, sizeof out), -1);
     cr_assert_str_eq(out, "abc");
 }
+
+Test(utf8, validation)
+{
+    cr_assert(utf8_valid(STR("plain")));
+    cr_assert(utf8_valid(STR("Årsopgørelse €𝄞")));
+    cr_assert(utf8_valid(STR("")));
+    const char *bad[] = {"\x80",         "\xC3",         "\xC3\x28",         "\xC0\x80",
+                         "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80",
+                         "\xFF"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(utf8_valid(str_from_cstr(bad[i])), "case %zu", i);
+}
+
+Test(utf8, seq_len)
+{
+    cr_assert_eq(utf8_seq_len((const unsigned char *)"a", 1), 1);
+    cr_assert_eq(utf8_seq_len((const unsigned char *)"\xC3\xA5", 2), 2);
+    cr_assert_eq(utf8_seq_len((const unsigned char *)"\xE2\x82\xAC", 3), 3);
+    cr_assert_eq(utf8_seq_len((const unsigned char *)"\xF0\x9D\x84\x9E", 4), 4);
+    cr_assert_eq(utf8_seq_len((const unsigned char *)"\xE2\x82\xAC", 2), 0); /* truncated */
+    cr_assert_eq(utf8_seq_len((const unsigned char *)"\xC1\xBF", 2), 0);     /* overlong */
+}
