@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/internal.h" /* audit_open_sync: the no-fsync baseline */
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -106,19 +107,18 @@ static store_t *fresh_store(struct bench *b, char *url, size_t cap)
 }
 
 /* Appends per second with `writers` threads for b->seconds. */
-static double measure(struct bench *b, int writers, enum audit_durability d, unsigned batch_max,
+static double measure(struct bench *b, int writers, bool fsync_commits, unsigned batch_max,
                       double *per_commit)
 {
     char url[600];
     store_t *st = fresh_store(b, url, sizeof url);
     struct audit_options o = {.environment = "test",
                               .signer = b->signer,
-                              .durability = d,
                               .batch_max = batch_max,
                               .queue_max = AUDIT_QUEUE_DEFAULT};
     audit_log_t *log;
     err_t err;
-    if (audit_open(st, &o, &log, &err)) {
+    if (audit_open_sync(st, &o, fsync_commits, &log, &err)) {
         fprintf(stderr, "bench-audit: %s\n", err.log);
         exit(1);
     }
@@ -151,13 +151,11 @@ static store_t *filled_store(struct bench *b, long n)
 {
     char url[600];
     store_t *st = fresh_store(b, url, sizeof url);
-    struct audit_options o = {.environment = "test",
-                              .signer = b->signer,
-                              .durability = AUDIT_DURABLE_NONE,
-                              .batch_max = BENCH_VERIFY_BATCH_MAX};
+    struct audit_options o = {
+        .environment = "test", .signer = b->signer, .batch_max = BENCH_VERIFY_BATCH_MAX};
     audit_log_t *log;
     err_t err;
-    if (audit_open(st, &o, &log, &err)) {
+    if (audit_open_sync(st, &o, false, &log, &err)) {
         fprintf(stderr, "bench-audit: %s\n", err.log);
         exit(1);
     }
@@ -274,9 +272,9 @@ int main(int argc, char **argv)
     static const int writers[] = {1, 8, 64};
     for (size_t i = 0; i < sizeof writers / sizeof writers[0]; i++) {
         double per_group, per_one, per_none;
-        double group = measure(&b, writers[i], AUDIT_DURABLE_FULL, 0, &per_group);
-        double one = measure(&b, writers[i], AUDIT_DURABLE_FULL, 1, &per_one);
-        double none = measure(&b, writers[i], AUDIT_DURABLE_NONE, 0, &per_none);
+        double group = measure(&b, writers[i], true, 0, &per_group);
+        double one = measure(&b, writers[i], true, 1, &per_one);
+        double none = measure(&b, writers[i], false, 0, &per_none);
         printf("%8d %14.0f %14.0f %14.0f %9.2fx %9.2fx %12.1f\n", writers[i], group, one, none,
                one > 0 ? group / one : 0, none > 0 ? group / none : 0, per_group);
         fflush(stdout);

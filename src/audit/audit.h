@@ -125,10 +125,6 @@ struct audit_receipt {
 
 typedef struct audit_log audit_log_t;
 
-/* Durability of the writer's commits. FULL is the only setting for a
- * platform; NONE (synchronous=OFF) exists for the benchmark's baseline. */
-enum audit_durability { AUDIT_DURABLE_FULL = 0, AUDIT_DURABLE_NONE = 1 };
-
 struct audit_options {
     const char *environment;     /* stamped on every entry: "production" | "test" */
     pki_signer_t *signer;        /* signs checkpoints; borrowed; NULL: no checkpoints */
@@ -136,7 +132,6 @@ struct audit_options {
     unsigned checkpoint_seconds; /* 0 = AUDIT_CHECKPOINT_SECONDS_DEFAULT */
     unsigned queue_max;          /* 0 = AUDIT_QUEUE_DEFAULT */
     unsigned batch_max;          /* 0 = AUDIT_BATCH_DEFAULT; 1 = one commit per entry */
-    enum audit_durability durability;
 };
 
 /* The "audit" section of the configuration file. */
@@ -155,8 +150,9 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
 int audit_migrate(store_t *st, err_t *err);
 
 /* Migrates, reads the head of the log, and starts the writer thread, which
- * holds one of st's connections until audit_close(). st must outlive the log.
- * The caller owns *out. */
+ * holds one of st's connections until audit_close(). Every commit is
+ * fsynced (synchronous=FULL); no caller can turn that off. st must outlive
+ * the log. The caller owns *out. */
 int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, err_t *err);
 
 /* Stops taking entries, commits what is queued, signs a last checkpoint when

@@ -18,6 +18,14 @@
  * escaped at worst as \uXXXX. */
 #define AUDIT_LIST_JSON_MAX ((size_t)AUDIT_FIELDS_MAX * (6 * AUDIT_TEXT_MAX + 3) + 2)
 
+/* record.c */
+/* audit_open() with the fsync of each commit as a choice: fsync_commits false
+ * (synchronous=OFF on SQLite) is the benchmark's no-fsync baseline and
+ * nothing else's; production opens the log through audit_open(), which
+ * always fsyncs. Only bench/bench_audit.c and the unit tests include this. */
+int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_commits,
+                    audit_log_t **out, err_t *err);
+
 /* canonical.c */
 int audit_enc_u32(buf_t *b, uint32_t v);
 int audit_enc_i64(buf_t *b, int64_t v);

@@ -369,6 +369,12 @@ static void *writer_main(void *arg)
 
 int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, err_t *err)
 {
+    return audit_open_sync(st, opt, true, out, err);
+}
+
+int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_commits,
+                    audit_log_t **out, err_t *err)
+{
     *out = NULL;
     if (!opt->environment ||
         (strcmp(opt->environment, "production") != 0 && strcmp(opt->environment, "test") != 0))
@@ -405,10 +411,8 @@ int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, 
     if ((rc = store_conn_get(st, &log->conn, err)))
         goto fail;
     if (strcmp(store_backend(st), "sqlite") == 0 &&
-        (rc = store_exec(log->conn,
-                         opt->durability == AUDIT_DURABLE_NONE ? "PRAGMA synchronous=OFF"
-                                                               : "PRAGMA synchronous=FULL",
-                         err)))
+        (rc = store_exec(
+             log->conn, fsync_commits ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF", err)))
         goto fail;
     if ((rc = read_head(log, err)))
         goto fail;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/internal.h" /* audit_open_sync: the benchmark's baseline */
 #include "core/arena.h"
 #include "core/clock.h"
 #include "test_audit_util.h"
@@ -108,6 +109,27 @@ static void *record_many(void *arg)
         w->seqs[i] = rc.seq;
     }
     return NULL;
+}
+
+/* The no-fsync open is the benchmark's baseline, reachable only through the
+ * module's private header: it records the same chain, only without fsync. */
+Test(audit, the_benchmark_baseline_without_fsync_records_the_same_chain)
+{
+    struct audit_options o = {.environment = "test", .signer = fx.signer};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open_sync(fx.st, &o, false, &log, &err), 0, "%s", err.log);
+    for (int i = 0; i < 3; i++) {
+        struct made_entry m;
+        audit_make_entry(&m, i);
+        struct audit_receipt rc;
+        cr_assert_eq(audit_record(log, &m.e, &rc, &err), 0, "%s", err.log);
+        cr_assert_eq(rc.seq, i + 1);
+    }
+    audit_close(log);
+    verify_ok(3);
+    o.environment = "staging";
+    cr_assert_eq(audit_open_sync(fx.st, &o, false, &log, &err), DUPLA_EINVAL);
 }
 
 Test(audit, concurrent_writers_get_dense_seqs_and_share_commits)
