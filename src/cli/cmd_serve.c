@@ -30,6 +30,7 @@
 #include "cli/serve_web.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/snapshot.h"
 
 #define SERVE_DRAIN_SECONDS_DEFAULT 10
 #define SERVE_DRAIN_SECONDS_MAX     600
@@ -42,8 +43,16 @@ static int http_routes(struct app *app, err_t *err)
     return http_builtin_register(app->server, err);
 }
 
+/* The "registry" section: the stale bound every in-memory registry keeps
+ * (core/snapshot.h). */
+static int registry_init(struct app *app, err_t *err)
+{
+    return snapshot_config_apply(&app->cfg, err);
+}
+
 static const struct app_module modules[] = {
     {"http", NULL, http_routes, NULL, NULL},
+    {"registry", registry_init, NULL, NULL, NULL},
     {"identity", identity_app_init, identity_app_routes, identity_app_stop, NULL},
     {"token", token_app_init, token_app_routes, token_app_stop, NULL},
     {"catalog", catalog_app_init, NULL, catalog_app_stop, NULL},
