@@ -6,17 +6,22 @@
  * with its bookkeeping row, so a failed migration leaves the schema as it was.
  * A database that records a newer version of a module than this binary knows
  * is refused: running old code against a newer schema can lose data.
+ *
+ * The table is shared by every module and both backends. On PostgreSQL the
+ * whole of store_migrate runs under an advisory lock, so that two processes
+ * starting at once against one database apply each migration once; SQLite's
+ * BEGIN IMMEDIATE serialises them already.
  */
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "store/store.h"
+#include "store/internal.h"
 
 static const char *const migrations_table = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                                             " module TEXT NOT NULL,"
                                             " version INTEGER NOT NULL,"
-                                            " applied_ms INTEGER NOT NULL,"
+                                            " applied_ms BIGINT NOT NULL,"
                                             " PRIMARY KEY (module, version))";
 
 static int read_version(store_conn_t *c, const char *module, int *out, err_t *err)
@@ -59,10 +64,16 @@ int store_migrate(store_t *st, const char *module, const struct store_migration 
             return err_internal(err, DUPLA_EINTERNAL,
                                 "store: migrations of %s are not in increasing order", module);
     int known = n ? m[n - 1].version : 0;
+    bool pg = strcmp(store_backend(st), "postgresql") == 0;
     store_conn_t *c;
     int rc = store_conn_get(st, &c, err);
     if (rc)
         return rc;
+    rc = store_migrate_lock(c, true, err);
+    if (rc) {
+        store_conn_put(c);
+        return rc;
+    }
     rc = store_exec(c, migrations_table, err);
     for (size_t i = 0; rc == 0 && i <= n; i++) {
         rc = store_begin(c, err);
@@ -83,7 +94,7 @@ int store_migrate(store_t *st, const char *module, const struct store_migration 
             store_rollback(c);
             continue;
         }
-        rc = store_exec(c, m[i].sqlite, err);
+        rc = store_exec(c, pg && m[i].postgres ? m[i].postgres : m[i].sqlite, err);
         if (rc == 0) {
             store_stmt_t *s;
             rc = store_prepare(c,
@@ -108,6 +119,9 @@ int store_migrate(store_t *st, const char *module, const struct store_migration 
             log_error("store: migration %s/%d failed: %s", module, m[i].version,
                       err ? err->log : "?");
     }
-    store_conn_put(c); /* rolls back an open transaction */
+    if (store_in_transaction(c))
+        store_rollback(c);
+    store_migrate_lock(c, false, NULL);
+    store_conn_put(c);
     return rc;
 }

@@ -20,13 +20,14 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "store/store.h"
+#include "store/internal.h"
 
 #define STORE_PATH_MAX 512
 #define STORE_POOL_MAX 64
 
-struct store_stmt {
-    store_conn_t *conn;
+struct sq_stmt {
+    struct store_stmt base;
+    struct sq_conn *conn;
     sqlite3_stmt *st;
     const char *sql_ptr; /* the caller's pointer, for the fast cache lookup */
     char *sql;           /* owned copy, for the exact comparison */
@@ -35,27 +36,35 @@ struct store_stmt {
     uint64_t last_used;
 };
 
-struct store_conn {
-    store_t *store;
+struct sq_conn {
+    struct store_conn base;
+    struct sq_store *store;
     sqlite3 *db;
     bool in_tx;
     bool in_pool;
     uint64_t tick;
     size_t n_cache;
-    struct store_stmt *cache[STORE_STMT_CACHE];
-    store_conn_t *next_free;
+    struct sq_stmt *cache[STORE_STMT_CACHE];
+    struct sq_conn *next_free;
 };
 
-struct store {
+struct sq_store {
+    struct store base;
     char path[STORE_PATH_MAX];
     struct store_options opt;
     unsigned n_conns;
-    store_conn_t *conns;
-    store_conn_t *free_list;
+    struct sq_conn *conns;
+    struct sq_conn *free_list;
     unsigned out; /* connections handed out */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
+
+static const struct store_ops sq_ops;
+
+#define SQ_ST(h)   ((struct sq_store *)(void *)(h))
+#define SQ_CONN(h) ((struct sq_conn *)(void *)(h))
+#define SQ_STMT(h) ((struct sq_stmt *)(void *)(h))
 
 static int sqlite_error(err_t *err, sqlite3 *db, int rc, const char *what)
 {
@@ -76,8 +85,22 @@ static int sqlite_error(err_t *err, sqlite3 *db, int rc, const char *what)
     return code;
 }
 
-static int conn_open(store_t *st, store_conn_t *c, err_t *err)
+static int sq_exec(store_conn_t *h, const char *sql, err_t *err)
 {
+    struct sq_conn *c = SQ_CONN(h);
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = sqlite_error(err, c->db, rc, msg ? msg : "exec");
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+static int conn_open(struct sq_store *st, struct sq_conn *c, err_t *err)
+{
+    c->base.ops = &sq_ops;
     int flags =
         SQLITE_OPEN_NOMUTEX |
         (st->opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -96,10 +119,10 @@ static int conn_open(store_t *st, store_conn_t *c, err_t *err)
              "%s PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;",
              st->opt.read_only ? "" : "PRAGMA journal_mode=WAL;",
              st->opt.synchronous_full ? "FULL" : "NORMAL");
-    return store_exec(c, pragmas, err);
+    return sq_exec(&c->base, pragmas, err);
 }
 
-static void conn_close(store_conn_t *c)
+static void conn_close(struct sq_conn *c)
 {
     for (size_t i = 0; i < c->n_cache; i++) {
         sqlite3_finalize(c->cache[i]->st);
@@ -112,52 +135,9 @@ static void conn_close(store_conn_t *c)
     c->db = NULL;
 }
 
-int store_open(const char *url, const struct store_options *opt, store_t **out, err_t *err)
+static void sq_close(store_t *h)
 {
-    *out = NULL;
-    const char *path = url;
-    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-        return err_set(err, DUPLA_EINVAL,
-                       "store: the PostgreSQL backend is not built into this version; use "
-                       "\"sqlite:PATH\"");
-    if (strncmp(url, "sqlite:", 7) == 0)
-        path = url + 7;
-    if (!path[0] || strlen(path) >= STORE_PATH_MAX)
-        return err_set(err, DUPLA_EINVAL, "store: bad SQLite path");
-    store_t *st = calloc(1, sizeof *st);
-    if (!st)
-        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
-    snprintf(st->path, sizeof st->path, "%s", path);
-    if (opt)
-        st->opt = *opt;
-    st->n_conns = st->opt.pool_size ? st->opt.pool_size : STORE_POOL_DEFAULT;
-    if (st->n_conns > STORE_POOL_MAX)
-        st->n_conns = STORE_POOL_MAX;
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->cv, NULL);
-    st->conns = calloc(st->n_conns, sizeof *st->conns);
-    if (!st->conns) {
-        store_close(st);
-        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
-    }
-    for (unsigned i = 0; i < st->n_conns; i++) {
-        int rc = conn_open(st, &st->conns[i], err);
-        if (rc) {
-            store_close(st);
-            return rc;
-        }
-        st->conns[i].in_pool = true;
-        st->conns[i].next_free = st->free_list;
-        st->free_list = &st->conns[i];
-    }
-    *out = st;
-    return 0;
-}
-
-void store_close(store_t *st)
-{
-    if (!st)
-        return;
+    struct sq_store *st = SQ_ST(h);
     pthread_mutex_lock(&st->mu);
     while (st->out > 0)
         pthread_cond_wait(&st->cv, &st->mu);
@@ -170,28 +150,45 @@ void store_close(store_t *st)
     free(st);
 }
 
-const char *store_backend(const store_t *st)
+int store_sqlite_open(const char *path, const struct store_options *opt, store_t **out, err_t *err)
 {
-    (void)st;
-    return "sqlite";
+    *out = NULL;
+    if (!path[0] || strlen(path) >= STORE_PATH_MAX)
+        return err_set(err, DUPLA_EINVAL, "store: bad SQLite path");
+    struct sq_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    st->base.ops = &sq_ops;
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (opt)
+        st->opt = *opt;
+    st->n_conns = st->opt.pool_size ? st->opt.pool_size : STORE_POOL_DEFAULT;
+    if (st->n_conns > STORE_POOL_MAX)
+        st->n_conns = STORE_POOL_MAX;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    st->conns = calloc(st->n_conns, sizeof *st->conns);
+    if (!st->conns) {
+        sq_close(&st->base);
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    }
+    for (unsigned i = 0; i < st->n_conns; i++) {
+        int rc = conn_open(st, &st->conns[i], err);
+        if (rc) {
+            sq_close(&st->base);
+            return rc;
+        }
+        st->conns[i].in_pool = true;
+        st->conns[i].next_free = st->free_list;
+        st->free_list = &st->conns[i];
+    }
+    *out = &st->base;
+    return 0;
 }
 
-int store_ping(store_t *st, err_t *err)
+static int sq_conn_get(store_t *h, store_conn_t **out, err_t *err)
 {
-    store_conn_t *c;
-    int rc = store_conn_get(st, &c, err);
-    if (rc)
-        return rc;
-    int64_t one = 0;
-    rc = store_query_int64(c, "SELECT 1", 0, &one, err);
-    store_conn_put(c);
-    if (rc == 0 && one != 1)
-        rc = err_internal(err, DUPLA_ESTORE, "store: ping answered %lld", (long long)one);
-    return rc;
-}
-
-int store_conn_get(store_t *st, store_conn_t **out, err_t *err)
-{
+    struct sq_store *st = SQ_ST(h);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     unsigned wait_ms =
@@ -209,67 +206,18 @@ int store_conn_get(store_t *st, store_conn_t **out, err_t *err)
             return err_set(err, DUPLA_EBUSY, "The store is busy; try again shortly.");
         }
     }
-    store_conn_t *c = st->free_list;
+    struct sq_conn *c = st->free_list;
     st->free_list = c->next_free;
     c->in_pool = false;
     st->out++;
     pthread_mutex_unlock(&st->mu);
-    *out = c;
+    *out = &c->base;
     return 0;
 }
 
-void store_conn_put(store_conn_t *c)
+static void sq_rollback(store_conn_t *h)
 {
-    if (!c)
-        return;
-    if (c->in_tx)
-        store_rollback(c);
-    store_t *st = c->store;
-    pthread_mutex_lock(&st->mu);
-    c->in_pool = true;
-    c->next_free = st->free_list;
-    st->free_list = c;
-    st->out--;
-    pthread_cond_broadcast(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-}
-
-int store_exec(store_conn_t *c, const char *sql, err_t *err)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        int code = sqlite_error(err, c->db, rc, msg ? msg : "exec");
-        sqlite3_free(msg);
-        return code;
-    }
-    return 0;
-}
-
-int store_begin(store_conn_t *c, err_t *err)
-{
-    if (c->in_tx)
-        return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
-    int rc = store_exec(c, "BEGIN IMMEDIATE", err);
-    if (rc == 0)
-        c->in_tx = true;
-    return rc;
-}
-
-int store_commit(store_conn_t *c, err_t *err)
-{
-    if (!c->in_tx)
-        return err_internal(err, DUPLA_EINTERNAL, "store: commit outside a transaction");
-    int rc = store_exec(c, "COMMIT", err);
-    if (rc == 0)
-        c->in_tx = false;
-    else
-        store_rollback(c);
-    return rc;
-}
-
-void store_rollback(store_conn_t *c)
-{
+    struct sq_conn *c = SQ_CONN(h);
     if (!c->in_tx)
         return;
     /* Reset every cached statement first: an active statement would keep
@@ -280,32 +228,73 @@ void store_rollback(store_conn_t *c)
     c->in_tx = false;
 }
 
-int store_begin_read(store_conn_t *c, err_t *err)
+static void sq_conn_put(store_conn_t *h)
 {
+    struct sq_conn *c = SQ_CONN(h);
+    if (c->in_tx)
+        sq_rollback(h);
+    struct sq_store *st = c->store;
+    pthread_mutex_lock(&st->mu);
+    c->in_pool = true;
+    c->next_free = st->free_list;
+    st->free_list = c;
+    st->out--;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static int sq_begin(store_conn_t *h, err_t *err)
+{
+    struct sq_conn *c = SQ_CONN(h);
     if (c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
-    int rc = store_exec(c, "BEGIN DEFERRED", err);
+    int rc = sq_exec(h, "BEGIN IMMEDIATE", err);
     if (rc == 0)
         c->in_tx = true;
     return rc;
 }
 
-void store_end_read(store_conn_t *c)
+static int sq_commit(store_conn_t *h, err_t *err)
 {
+    struct sq_conn *c = SQ_CONN(h);
+    if (!c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: commit outside a transaction");
+    int rc = sq_exec(h, "COMMIT", err);
+    if (rc == 0)
+        c->in_tx = false;
+    else
+        sq_rollback(h);
+    return rc;
+}
+
+static int sq_begin_read(store_conn_t *h, err_t *err)
+{
+    struct sq_conn *c = SQ_CONN(h);
+    if (c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
+    int rc = sq_exec(h, "BEGIN DEFERRED", err);
+    if (rc == 0)
+        c->in_tx = true;
+    return rc;
+}
+
+static void sq_end_read(store_conn_t *h)
+{
+    struct sq_conn *c = SQ_CONN(h);
     if (!c->in_tx)
         return;
     if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
         c->in_tx = false;
     else
-        store_rollback(c);
+        sq_rollback(h);
 }
 
-bool store_in_transaction(const store_conn_t *c)
+static bool sq_in_transaction(const store_conn_t *h)
 {
-    return c->in_tx;
+    return ((const struct sq_conn *)(const void *)h)->in_tx;
 }
 
-static struct store_stmt *cache_find(store_conn_t *c, const char *sql)
+static struct sq_stmt *cache_find(struct sq_conn *c, const char *sql)
 {
     /* The pointer is only a hint (a caller may reuse a buffer for other SQL):
      * the text always decides. Most hot-path SQL is a string literal, so the
@@ -322,7 +311,7 @@ static struct store_stmt *cache_find(store_conn_t *c, const char *sql)
 
 /* Makes room in a full cache by finalising the least recently used idle
  * statement. Returns false when every cached statement is in use. */
-static bool cache_evict(store_conn_t *c)
+static bool cache_evict(struct sq_conn *c)
 {
     size_t victim = c->n_cache;
     for (size_t i = 0; i < c->n_cache; i++)
@@ -338,19 +327,21 @@ static bool cache_evict(store_conn_t *c)
     return true;
 }
 
-int store_prepare(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *err)
+static int sq_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_t *err)
 {
-    struct store_stmt *s = cache_find(c, sql);
+    struct sq_conn *c = SQ_CONN(h);
+    struct sq_stmt *s = cache_find(c, sql);
     if (s) {
         s->in_use = true;
         s->sql_ptr = sql;
         s->last_used = ++c->tick;
-        *out = s;
+        *out = &s->base;
         return 0;
     }
     s = calloc(1, sizeof *s);
     if (!s)
         return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    s->base.ops = &sq_ops;
     s->sql = strdup(sql);
     if (!s->sql) {
         free(s);
@@ -371,14 +362,13 @@ int store_prepare(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *e
         s->cached = true;
         c->cache[c->n_cache++] = s;
     }
-    *out = s;
+    *out = &s->base;
     return 0;
 }
 
-void store_stmt_done(store_stmt_t *s)
+static void sq_stmt_done(store_stmt_t *h)
 {
-    if (!s)
-        return;
+    struct sq_stmt *s = SQ_STMT(h);
     sqlite3_reset(s->st);
     sqlite3_clear_bindings(s->st);
     if (s->cached) {
@@ -395,36 +385,30 @@ static int bind_rc(int rc)
     return rc == SQLITE_OK ? 0 : (rc == SQLITE_NOMEM ? DUPLA_ENOMEM : DUPLA_EINTERNAL);
 }
 
-int store_bind_int64(store_stmt_t *s, int idx, int64_t v)
+static int sq_bind_int64(store_stmt_t *h, int idx, int64_t v)
 {
-    return bind_rc(sqlite3_bind_int64(s->st, idx, v));
+    return bind_rc(sqlite3_bind_int64(SQ_STMT(h)->st, idx, v));
 }
 
-int store_bind_text(store_stmt_t *s, int idx, str_t v)
+static int sq_bind_text(store_stmt_t *h, int idx, str_t v)
 {
-    return bind_rc(
-        sqlite3_bind_text64(s->st, idx, v.ptr ? v.ptr : "", v.len, SQLITE_TRANSIENT, SQLITE_UTF8));
+    return bind_rc(sqlite3_bind_text64(SQ_STMT(h)->st, idx, v.ptr ? v.ptr : "", v.len,
+                                       SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
-int store_bind_cstr(store_stmt_t *s, int idx, const char *v)
+static int sq_bind_blob(store_stmt_t *h, int idx, const void *p, size_t n)
 {
-    if (!v)
-        return store_bind_null(s, idx);
-    return bind_rc(sqlite3_bind_text(s->st, idx, v, -1, SQLITE_TRANSIENT));
+    return bind_rc(sqlite3_bind_blob64(SQ_STMT(h)->st, idx, p ? p : "", n, SQLITE_TRANSIENT));
 }
 
-int store_bind_blob(store_stmt_t *s, int idx, const void *p, size_t n)
+static int sq_bind_null(store_stmt_t *h, int idx)
 {
-    return bind_rc(sqlite3_bind_blob64(s->st, idx, p ? p : "", n, SQLITE_TRANSIENT));
+    return bind_rc(sqlite3_bind_null(SQ_STMT(h)->st, idx));
 }
 
-int store_bind_null(store_stmt_t *s, int idx)
+static int sq_step(store_stmt_t *h, err_t *err)
 {
-    return bind_rc(sqlite3_bind_null(s->st, idx));
-}
-
-int store_step(store_stmt_t *s, err_t *err)
-{
+    struct sq_stmt *s = SQ_STMT(h);
     int rc = sqlite3_step(s->st);
     if (rc == SQLITE_ROW)
         return STORE_ROW;
@@ -433,62 +417,76 @@ int store_step(store_stmt_t *s, err_t *err)
     return sqlite_error(err, s->conn->db, rc, "step");
 }
 
-bool store_col_is_null(store_stmt_t *s, int col)
+static bool sq_col_is_null(store_stmt_t *h, int col)
 {
-    return sqlite3_column_type(s->st, col) == SQLITE_NULL;
+    return sqlite3_column_type(SQ_STMT(h)->st, col) == SQLITE_NULL;
 }
 
-int64_t store_col_int64(store_stmt_t *s, int col)
+static int64_t sq_col_int64(store_stmt_t *h, int col)
 {
-    return sqlite3_column_int64(s->st, col);
+    return sqlite3_column_int64(SQ_STMT(h)->st, col);
 }
 
-str_t store_col_text(store_stmt_t *s, int col)
+static str_t sq_col_text(store_stmt_t *h, int col)
 {
-    const unsigned char *p = sqlite3_column_text(s->st, col);
-    int n = sqlite3_column_bytes(s->st, col);
+    sqlite3_stmt *st = SQ_STMT(h)->st;
+    const unsigned char *p = sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
     if (!p)
         return (str_t){"", 0};
     return (str_t){(const char *)p, (size_t)n};
 }
 
-str_t store_col_blob(store_stmt_t *s, int col)
+static str_t sq_col_blob(store_stmt_t *h, int col)
 {
-    const void *p = sqlite3_column_blob(s->st, col);
-    int n = sqlite3_column_bytes(s->st, col);
+    sqlite3_stmt *st = SQ_STMT(h)->st;
+    const void *p = sqlite3_column_blob(st, col);
+    int n = sqlite3_column_bytes(st, col);
     if (!p)
         return (str_t){"", 0};
     return (str_t){(const char *)p, (size_t)n};
 }
 
-int store_col_count(store_stmt_t *s)
+static int sq_col_count(store_stmt_t *h)
 {
-    return sqlite3_column_count(s->st);
+    return sqlite3_column_count(SQ_STMT(h)->st);
 }
 
-int64_t store_changes(store_conn_t *c)
+static int64_t sq_changes(store_conn_t *h)
 {
-    return sqlite3_changes64(c->db);
+    return sqlite3_changes64(SQ_CONN(h)->db);
 }
 
-int64_t store_last_id(store_conn_t *c)
+static int64_t sq_last_id(store_conn_t *h)
 {
-    return sqlite3_last_insert_rowid(c->db);
+    return sqlite3_last_insert_rowid(SQ_CONN(h)->db);
 }
 
-int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *out, err_t *err)
-{
-    store_stmt_t *s;
-    int rc = store_prepare(c, sql, &s, err);
-    if (rc)
-        return rc;
-    rc = store_step(s, err);
-    if (rc == STORE_ROW) {
-        *out = store_col_int64(s, 0);
-        rc = 0;
-    } else if (rc == STORE_DONE) {
-        *out = def;
-    }
-    store_stmt_done(s);
-    return rc;
-}
+static const struct store_ops sq_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .conn_get = sq_conn_get,
+    .conn_put = sq_conn_put,
+    .exec = sq_exec,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .begin_read = sq_begin_read,
+    .end_read = sq_end_read,
+    .in_transaction = sq_in_transaction,
+    .prepare = sq_prepare,
+    .stmt_done = sq_stmt_done,
+    .bind_int64 = sq_bind_int64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .col_is_null = sq_col_is_null,
+    .col_int64 = sq_col_int64,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .col_count = sq_col_count,
+    .changes = sq_changes,
+    .last_id = sq_last_id,
+    .migrate_lock = NULL, /* BEGIN IMMEDIATE already serialises the migrations */
+};

@@ -223,7 +223,13 @@ Test(store, bad_urls_are_refused)
 {
     store_t *st;
     err_t err;
-    cr_assert_eq(store_open("postgresql://localhost/x", NULL, &st, &err), DUPLA_EINVAL);
+    /* PostgreSQL: a string libpq cannot parse, and a server that is not there */
+    cr_assert_eq(store_open("host=localhost no_such_option=1", NULL, &st, &err), DUPLA_EINVAL);
+    cr_assert_str_neq(err.log, "");
+    cr_assert_eq(store_open("postgresql://127.0.0.1:1/x?connect_timeout=2", NULL, &st, &err),
+                 DUPLA_EIO);
+    cr_assert(strstr(err.log, "cannot connect to PostgreSQL"), "%s", err.log);
+    cr_assert_null(strchr(err.log, '\n'), "one line: %s", err.log);
     cr_assert_neq(store_open("sqlite:/nonexistent-dir/x/y.db", NULL, &st, &err), 0);
     cr_assert_eq(store_open("sqlite:", NULL, &st, &err), DUPLA_EINVAL);
 }

@@ -1,0 +1,68 @@
+/*
+ * internal.h: what the backends share with store.c (private to src/store/).
+ *
+ * store.c owns the public calls of store.h and forwards each to the backend
+ * the store was opened with, through a table of operations. Every backend's
+ * store, connection and statement begins with the table's address, so that
+ * store.c finds the backend from any of the three handles.
+ */
+#ifndef DUPLA_STORE_INTERNAL_H
+#define DUPLA_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+struct store_ops;
+
+/* The first member of each backend's structures. */
+struct store {
+    const struct store_ops *ops;
+};
+struct store_conn {
+    const struct store_ops *ops;
+};
+struct store_stmt {
+    const struct store_ops *ops;
+};
+
+struct store_ops {
+    const char *name; /* store_backend() */
+    void (*close)(store_t *st);
+    int (*conn_get)(store_t *st, store_conn_t **out, err_t *err);
+    void (*conn_put)(store_conn_t *c);
+    int (*exec)(store_conn_t *c, const char *sql, err_t *err);
+    int (*begin)(store_conn_t *c, err_t *err);
+    int (*commit)(store_conn_t *c, err_t *err);
+    void (*rollback)(store_conn_t *c);
+    int (*begin_read)(store_conn_t *c, err_t *err);
+    void (*end_read)(store_conn_t *c);
+    bool (*in_transaction)(const store_conn_t *c);
+    int (*prepare)(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *err);
+    void (*stmt_done)(store_stmt_t *s);
+    int (*bind_int64)(store_stmt_t *s, int idx, int64_t v);
+    int (*bind_text)(store_stmt_t *s, int idx, str_t v);
+    int (*bind_blob)(store_stmt_t *s, int idx, const void *p, size_t n);
+    int (*bind_null)(store_stmt_t *s, int idx);
+    int (*step)(store_stmt_t *s, err_t *err);
+    bool (*col_is_null)(store_stmt_t *s, int col);
+    int64_t (*col_int64)(store_stmt_t *s, int col);
+    str_t (*col_text)(store_stmt_t *s, int col);
+    str_t (*col_blob)(store_stmt_t *s, int col);
+    int (*col_count)(store_stmt_t *s);
+    int64_t (*changes)(store_conn_t *c);
+    int64_t (*last_id)(store_conn_t *c);
+    /* Serialises store_migrate across processes (NULL: the backend's write
+     * transaction already does). lock != 0 takes, 0 releases. */
+    int (*migrate_lock)(store_conn_t *c, bool lock, err_t *err);
+};
+
+/* The backends' constructors. path: a file; conninfo: a libpq connection
+ * string; schema: NULL, or a schema to create and put first on the search
+ * path (tests). */
+int store_sqlite_open(const char *path, const struct store_options *opt, store_t **out, err_t *err);
+int store_pg_open(const char *conninfo, const char *schema, const struct store_options *opt,
+                  store_t **out, err_t *err);
+
+/* Takes (lock) or releases the backend's migration lock on c. */
+int store_migrate_lock(store_conn_t *c, bool lock, err_t *err);
+
+#endif

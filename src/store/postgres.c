@@ -1,0 +1,864 @@
+/*
+ * postgres.c: the PostgreSQL backend of the storage interface, on libpq.
+ *
+ * A store is a pool of connections opened from one libpq connection string
+ * (a URI or key/value string; multi-host lists and target_session_attrs are
+ * libpq's). The first connection is opened by store_open, so that a wrong
+ * URL, password or an unreachable server is refused at start-up; the others
+ * when first needed. Each connection caches its prepared statements (named
+ * s1, s2, ... on the server) by SQL text; the `?` placeholders of the
+ * portable SQL are numbered `$1, $2, ...` when a statement is prepared.
+ *
+ * Values: integers are sent as text (so that the server converts them to the
+ * column's type), blobs in binary (bytea), text as UTF-8 (the connection's
+ * client_encoding). Results come back in binary: int2/int4/int8/bool/numeric
+ * are decoded to int64, bytea and text are the bytes themselves. A result is
+ * read whole by the first store_step, so statements may nest on one
+ * connection as they do on SQLite.
+ *
+ * Transactions keep SQLite's semantics: a write transaction (store_begin)
+ * takes a transaction-scoped advisory lock per schema, so writers follow one
+ * another as with BEGIN IMMEDIATE, waiting at most lock_timeout (the busy
+ * timeout); a read snapshot is REPEATABLE READ READ ONLY.
+ *
+ * A lost connection (server restarted, network cut) shows as CONNECTION_BAD
+ * after a failed call: the unit of work fails with DUPLA_EBUSY (503 and
+ * Retry-After at HTTP), and the connection is closed when it is put back and
+ * opened again on a later store_conn_get.
+ */
+#include <ctype.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "store/internal.h"
+
+#define PG_POOL_MAX     64
+#define PG_SCHEMA_MAX   64
+#define PG_PARAMS_MAX   1000
+#define PG_TEXT_SCRATCH 32
+
+/* Type OIDs (pg_type.h is a server header). */
+#define OID_BOOL    16
+#define OID_BYTEA   17
+#define OID_INT8    20
+#define OID_INT2    21
+#define OID_INT4    23
+#define OID_FLOAT8  701
+#define OID_NUMERIC 1700
+
+/* Namespace of dupla's advisory locks (the other key is the schema's). */
+#define PG_LOCK_WRITE   0x64757031 /* "dup1": write transactions */
+#define PG_LOCK_MIGRATE 0x64757032 /* "dup2": store_migrate */
+
+struct pg_stmt {
+    struct store_stmt base;
+    struct pg_conn *conn;
+    const char *sql_ptr; /* the caller's pointer, for the fast cache lookup */
+    char *sql;           /* owned copy of the portable SQL */
+    char name[16];
+    int n_params;
+    char **vals; /* per parameter: owned bytes or NULL (SQL NULL) */
+    int *lens;
+    int *fmts;
+    PGresult *res;
+    int row; /* the current row; -1 before the first step */
+    bool in_use;
+    bool cached;
+    uint64_t last_used;
+    char scratch[PG_TEXT_SCRATCH]; /* a number read as text */
+};
+
+struct pg_conn {
+    struct store_conn base;
+    struct pg_store *store;
+    PGconn *pg; /* NULL: not open (opened by the next store_conn_get) */
+    bool in_tx;
+    bool broken; /* lost: closed when put back */
+    bool in_pool;
+    uint64_t tick;
+    unsigned next_name;
+    int64_t changes;
+    size_t n_cache;
+    struct pg_stmt *cache[STORE_STMT_CACHE];
+    struct pg_conn *next_free;
+};
+
+struct pg_store {
+    struct store base;
+    char *conninfo;
+    char schema[PG_SCHEMA_MAX]; /* "" or the schema to use (tests) */
+    struct store_options opt;
+    unsigned n_conns;
+    struct pg_conn *conns;
+    struct pg_conn *free_list;
+    unsigned out;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static const struct store_ops pg_ops;
+
+#define PG_ST(h)   ((struct pg_store *)(void *)(h))
+#define PG_CONN(h) ((struct pg_conn *)(void *)(h))
+#define PG_STMT(h) ((struct pg_stmt *)(void *)(h))
+
+/* libpq's messages span lines; the log wants one. */
+static void one_line(char *out, size_t cap, const char *msg)
+{
+    size_t n = 0;
+    bool space = false;
+    for (const char *p = msg ? msg : ""; *p && n + 1 < cap; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            space = n > 0;
+            continue;
+        }
+        if (space && n + 2 < cap) {
+            out[n++] = ';';
+            out[n++] = ' ';
+        }
+        space = false;
+        out[n++] = *p;
+    }
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == ';'))
+        n--;
+    out[n] = 0;
+}
+
+/* Fills err from a failed call on c (res may be NULL) and returns the code.
+ * A connection found lost is marked broken and the error is DUPLA_EBUSY. */
+static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const char *what)
+{
+    char msg[512];
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    one_line(msg, sizeof msg,
+             res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+                                                 : PQerrorMessage(c->pg));
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD || (state && strncmp(state, "08", 2) == 0) ||
+        (state && (strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+                   strcmp(state, "57P03") == 0))) {
+        c->broken = true;
+        err_internal(err, DUPLA_EBUSY, "postgresql: %s: connection lost: %s", what, msg);
+        if (err)
+            snprintf(err->detail, sizeof err->detail,
+                     "The store is unreachable; try again shortly.");
+        return DUPLA_EBUSY;
+    }
+    int code = DUPLA_ESTORE;
+    if (state && strncmp(state, "23", 2) == 0)
+        code = DUPLA_ECONFLICT;
+    else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+                       strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+                       strncmp(state, "53", 2) == 0))
+        code = DUPLA_EBUSY;
+    else if (state && strcmp(state, "25006") == 0)
+        code = DUPLA_EFORBIDDEN;
+    err_internal(err, code, "postgresql: %s: %s (%s)", what, msg, state ? state : "-");
+    if (err && code == DUPLA_ECONFLICT) /* callers map constraint failures to their own words */
+        snprintf(err->detail, sizeof err->detail, "The change conflicts with existing data.");
+    if (err && code == DUPLA_EBUSY)
+        snprintf(err->detail, sizeof err->detail, "The store is busy; try again shortly.");
+    return code;
+}
+
+static int run(struct pg_conn *c, const char *sql, err_t *err)
+{
+    PGresult *res = PQexec(c->pg, sql);
+    ExecStatusType s = PQresultStatus(res);
+    int rc = 0;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        rc = pg_error(err, c, res, "exec");
+    PQclear(res);
+    return rc;
+}
+
+static void stmt_free(struct pg_stmt *s)
+{
+    PQclear(s->res);
+    for (int i = 0; i < s->n_params; i++)
+        free(s->vals[i]);
+    free(s->vals);
+    free(s->lens);
+    free(s->fmts);
+    free(s->sql);
+    free(s);
+}
+
+static void cache_clear(struct pg_conn *c)
+{
+    for (size_t i = 0; i < c->n_cache; i++)
+        stmt_free(c->cache[i]);
+    c->n_cache = 0;
+}
+
+static void conn_drop(struct pg_conn *c)
+{
+    cache_clear(c);
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->in_tx = false;
+    c->broken = false;
+}
+
+/* Opens c's server connection and sets the session up. */
+static int conn_connect(struct pg_store *st, struct pg_conn *c, err_t *err)
+{
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *vals[] = {"10", "dupla", st->conninfo, NULL};
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    if (!c->pg)
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        char msg[512];
+        one_line(msg, sizeof msg, PQerrorMessage(c->pg));
+        PQfinish(c->pg);
+        c->pg = NULL;
+        err_set(err, DUPLA_EBUSY, "store: cannot connect to PostgreSQL: %s", msg);
+        return DUPLA_EBUSY;
+    }
+    char setup[256];
+    snprintf(setup, sizeof setup,
+             "SET client_encoding = 'UTF8'; SET lock_timeout = %d; SET TIME ZONE 'UTC'%s%s%s",
+             STORE_BUSY_TIMEOUT_MS, st->schema[0] ? "; SET search_path = " : "", st->schema,
+             st->opt.read_only ? "; SET default_transaction_read_only = on" : "");
+    int rc = run(c, setup, err);
+    if (rc) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->broken = false;
+    return rc;
+}
+
+static void pg_close(store_t *h)
+{
+    struct pg_store *st = PG_ST(h);
+    pthread_mutex_lock(&st->mu);
+    while (st->out > 0)
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    for (unsigned i = 0; st->conns && i < st->n_conns; i++)
+        conn_drop(&st->conns[i]);
+    free(st->conns);
+    free(st->conninfo);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+}
+
+int store_pg_open(const char *conninfo, const char *schema, const struct store_options *opt,
+                  store_t **out, err_t *err)
+{
+    *out = NULL;
+    if (schema) {
+        if (strlen(schema) >= PG_SCHEMA_MAX)
+            return err_set(err, DUPLA_EINVAL, "store: schema name too long");
+        for (const char *p = schema; *p; p++)
+            if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+                return err_set(err, DUPLA_EINVAL, "store: bad schema name");
+    }
+    char *errmsg = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, &errmsg);
+    if (!parsed) {
+        char msg[256];
+        one_line(msg, sizeof msg, errmsg ? errmsg : "out of memory");
+        PQfreemem(errmsg);
+        return err_set(err, DUPLA_EINVAL, "store: bad PostgreSQL connection string: %s", msg);
+    }
+    PQconninfoFree(parsed);
+    struct pg_store *st = calloc(1, sizeof *st);
+    if (!st || !(st->conninfo = strdup(conninfo))) {
+        free(st);
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    }
+    st->base.ops = &pg_ops;
+    if (schema)
+        snprintf(st->schema, sizeof st->schema, "%s", schema);
+    if (opt)
+        st->opt = *opt;
+    st->n_conns = st->opt.pool_size ? st->opt.pool_size : STORE_POOL_DEFAULT;
+    if (st->n_conns > PG_POOL_MAX)
+        st->n_conns = PG_POOL_MAX;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    st->conns = calloc(st->n_conns, sizeof *st->conns);
+    if (!st->conns) {
+        pg_close(&st->base);
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    }
+    for (unsigned i = 0; i < st->n_conns; i++) {
+        st->conns[i].base.ops = &pg_ops;
+        st->conns[i].store = st;
+        st->conns[i].in_pool = true;
+        st->conns[i].next_free = st->free_list;
+        st->free_list = &st->conns[i];
+    }
+    /* The first connection now: a wrong URL or password is a start-up error. */
+    struct pg_conn *c = st->free_list;
+    int rc = conn_connect(st, c, err);
+    if (rc == 0 && st->schema[0] && !st->opt.read_only) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", st->schema);
+        rc = run(c, sql, err);
+        if (rc == DUPLA_ECONFLICT) /* created at the same moment by another process */
+            rc = run(c, sql, err);
+    }
+    if (rc) {
+        if (rc == DUPLA_EBUSY && err)
+            err->code = DUPLA_EIO;
+        pg_close(&st->base);
+        return rc == DUPLA_EBUSY ? DUPLA_EIO : rc;
+    }
+    *out = &st->base;
+    return 0;
+}
+
+static int pg_conn_get(store_t *h, store_conn_t **out, err_t *err)
+{
+    struct pg_store *st = PG_ST(h);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    unsigned wait_ms =
+        st->opt.acquire_timeout_ms ? st->opt.acquire_timeout_ms : STORE_ACQUIRE_TIMEOUT_MS;
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&st->mu);
+    while (!st->free_list) {
+        if (pthread_cond_timedwait(&st->cv, &st->mu, &deadline) != 0 && !st->free_list) {
+            pthread_mutex_unlock(&st->mu);
+            return err_set(err, DUPLA_EBUSY, "The store is busy; try again shortly.");
+        }
+    }
+    /* Prefer a connection that is open. */
+    struct pg_conn **pp = &st->free_list;
+    for (struct pg_conn **q = &st->free_list; *q; q = &(*q)->next_free)
+        if ((*q)->pg) {
+            pp = q;
+            break;
+        }
+    struct pg_conn *c = *pp;
+    *pp = c->next_free;
+    c->in_pool = false;
+    st->out++;
+    pthread_mutex_unlock(&st->mu);
+    if (!c->pg) {
+        int rc = conn_connect(st, c, err);
+        if (rc) {
+            pg_ops.conn_put(&c->base);
+            if (err)
+                snprintf(err->detail, sizeof err->detail,
+                         "The store is unreachable; try again shortly.");
+            return DUPLA_EBUSY;
+        }
+    }
+    *out = &c->base;
+    return 0;
+}
+
+static void pg_rollback(store_conn_t *h)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (!c->in_tx)
+        return;
+    c->in_tx = false;
+    if (c->pg && !c->broken)
+        run(c, "ROLLBACK", NULL);
+}
+
+static void pg_conn_put(store_conn_t *h)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (c->in_tx)
+        pg_rollback(h);
+    if (c->pg && (c->broken || PQstatus(c->pg) != CONNECTION_OK ||
+                  PQtransactionStatus(c->pg) != PQTRANS_IDLE)) {
+        log_warn("store: closing a PostgreSQL connection that was lost; the next use reopens it");
+        conn_drop(c);
+    }
+    struct pg_store *st = c->store;
+    pthread_mutex_lock(&st->mu);
+    c->in_pool = true;
+    c->next_free = st->free_list;
+    st->free_list = c;
+    st->out--;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static int pg_exec(store_conn_t *h, const char *sql, err_t *err)
+{
+    return run(PG_CONN(h), sql, err);
+}
+
+static int pg_begin(store_conn_t *h, err_t *err)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
+    char sql[160];
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))",
+             PG_LOCK_WRITE);
+    int rc = run(c, sql, err);
+    if (rc == 0)
+        c->in_tx = true;
+    else if (c->pg && !c->broken)
+        run(c, "ROLLBACK", NULL);
+    return rc;
+}
+
+static int pg_commit(store_conn_t *h, err_t *err)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (!c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: commit outside a transaction");
+    PGresult *res = PQexec(c->pg, "COMMIT");
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_error(err, c, res, "commit");
+    else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) /* the transaction had failed */
+        rc = err_internal(err, DUPLA_ESTORE, "postgresql: commit: the transaction was aborted");
+    PQclear(res);
+    c->in_tx = false;
+    return rc;
+}
+
+static int pg_begin_read(store_conn_t *h, err_t *err)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
+    int rc = run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    if (rc == 0)
+        c->in_tx = true;
+    return rc;
+}
+
+static void pg_end_read(store_conn_t *h)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (!c->in_tx)
+        return;
+    c->in_tx = false;
+    if (c->pg && !c->broken)
+        run(c, "COMMIT", NULL);
+}
+
+static bool pg_in_transaction(const store_conn_t *h)
+{
+    return ((const struct pg_conn *)(const void *)h)->in_tx;
+}
+
+/* Copies sql with each `?` outside quotes and comments numbered $1, $2, ...
+ * Returns the text (malloc'd) and the count in *n, or NULL. */
+static char *number_placeholders(const char *sql, int *n)
+{
+    size_t len = strlen(sql), q = 0;
+    for (const char *p = sql; *p; p++)
+        q += *p == '?';
+    char *out = malloc(len + q * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    int k = 0;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote) {
+            out[o++] = *p;
+            if (*p == quote)
+                quote = 0;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+            out[o++] = *p;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                out[o++] = *p++;
+            if (!*p)
+                break;
+            out[o++] = *p;
+        } else if (*p == '?' && k < PG_PARAMS_MAX) {
+            o += (size_t)sprintf(out + o, "$%d", ++k);
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = 0;
+    *n = k;
+    return out;
+}
+
+static struct pg_stmt *cache_find(struct pg_conn *c, const char *sql)
+{
+    for (size_t i = 0; i < c->n_cache; i++)
+        if (c->cache[i]->sql_ptr == sql && !c->cache[i]->in_use &&
+            strcmp(c->cache[i]->sql, sql) == 0)
+            return c->cache[i];
+    for (size_t i = 0; i < c->n_cache; i++)
+        if (!c->cache[i]->in_use && strcmp(c->cache[i]->sql, sql) == 0)
+            return c->cache[i];
+    return NULL;
+}
+
+static void stmt_deallocate(struct pg_stmt *s)
+{
+    struct pg_conn *c = s->conn;
+    if (c->pg && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_INERROR) {
+        char sql[40];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
+        run(c, sql, NULL);
+    }
+    stmt_free(s);
+}
+
+static bool cache_evict(struct pg_conn *c)
+{
+    size_t victim = c->n_cache;
+    for (size_t i = 0; i < c->n_cache; i++)
+        if (!c->cache[i]->in_use &&
+            (victim == c->n_cache || c->cache[i]->last_used < c->cache[victim]->last_used))
+            victim = i;
+    if (victim == c->n_cache)
+        return false;
+    stmt_deallocate(c->cache[victim]);
+    c->cache[victim] = c->cache[--c->n_cache];
+    return true;
+}
+
+static int pg_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_t *err)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (!c->pg || c->broken)
+        return pg_error(err, c, NULL, "prepare");
+    struct pg_stmt *s = cache_find(c, sql);
+    if (s) {
+        s->in_use = true;
+        s->sql_ptr = sql;
+        s->last_used = ++c->tick;
+        s->row = -1;
+        *out = &s->base;
+        return 0;
+    }
+    int n = 0;
+    char *numbered = number_placeholders(sql, &n);
+    s = calloc(1, sizeof *s);
+    if (!numbered || !s || !(s->sql = strdup(sql)) ||
+        (n && (!(s->vals = calloc((size_t)n, sizeof *s->vals)) ||
+               !(s->lens = calloc((size_t)n, sizeof *s->lens)) ||
+               !(s->fmts = calloc((size_t)n, sizeof *s->fmts))))) {
+        free(numbered);
+        if (s)
+            stmt_free(s);
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+    }
+    s->base.ops = &pg_ops;
+    s->conn = c;
+    s->n_params = n;
+    s->row = -1;
+    snprintf(s->name, sizeof s->name, "s%u", ++c->next_name);
+    PGresult *res = PQprepare(c->pg, s->name, numbered, 0, NULL);
+    free(numbered);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        int code = pg_error(err, c, res, "prepare");
+        PQclear(res);
+        stmt_free(s);
+        return code;
+    }
+    PQclear(res);
+    s->sql_ptr = sql;
+    s->in_use = true;
+    s->last_used = ++c->tick;
+    if (c->n_cache < STORE_STMT_CACHE || cache_evict(c)) {
+        s->cached = true;
+        c->cache[c->n_cache++] = s;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static void pg_stmt_done(store_stmt_t *h)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    PQclear(s->res);
+    s->res = NULL;
+    s->row = -1;
+    for (int i = 0; i < s->n_params; i++) {
+        free(s->vals[i]);
+        s->vals[i] = NULL;
+        s->lens[i] = 0;
+        s->fmts[i] = 0;
+    }
+    if (s->cached) {
+        s->in_use = false;
+        return;
+    }
+    stmt_deallocate(s);
+}
+
+static int bind_bytes(struct pg_stmt *s, int idx, const void *p, size_t n, int fmt)
+{
+    if (idx < 1 || idx > s->n_params || n > (size_t)INT32_MAX)
+        return DUPLA_EINTERNAL;
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return DUPLA_ENOMEM;
+    if (n)
+        memcpy(copy, p, n);
+    copy[n] = 0;
+    free(s->vals[idx - 1]);
+    s->vals[idx - 1] = copy;
+    s->lens[idx - 1] = (int)n;
+    s->fmts[idx - 1] = fmt;
+    return 0;
+}
+
+static int pg_bind_int64(store_stmt_t *h, int idx, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%lld", (long long)v);
+    return bind_bytes(PG_STMT(h), idx, num, (size_t)n, 0);
+}
+
+static int pg_bind_text(store_stmt_t *h, int idx, str_t v)
+{
+    if (v.len && memchr(v.ptr, 0, v.len)) /* text cannot hold NUL; SQLite would cut it */
+        v.len = strlen(v.ptr);
+    return bind_bytes(PG_STMT(h), idx, v.ptr ? v.ptr : "", v.len, 0);
+}
+
+static int pg_bind_blob(store_stmt_t *h, int idx, const void *p, size_t n)
+{
+    return bind_bytes(PG_STMT(h), idx, p ? p : "", n, 1);
+}
+
+static int pg_bind_null(store_stmt_t *h, int idx)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    if (idx < 1 || idx > s->n_params)
+        return DUPLA_EINTERNAL;
+    free(s->vals[idx - 1]);
+    s->vals[idx - 1] = NULL;
+    s->lens[idx - 1] = 0;
+    s->fmts[idx - 1] = 0;
+    return 0;
+}
+
+static int pg_step(store_stmt_t *h, err_t *err)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    struct pg_conn *c = s->conn;
+    if (!s->res) {
+        if (!c->pg || c->broken)
+            return pg_error(err, c, NULL, "step");
+        s->res = PQexecPrepared(c->pg, s->name, s->n_params, (const char *const *)s->vals, s->lens,
+                                s->fmts, 1);
+        ExecStatusType st = PQresultStatus(s->res);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            int code = pg_error(err, c, s->res, "step");
+            PQclear(s->res);
+            s->res = NULL;
+            return code;
+        }
+        const char *cmd = PQcmdStatus(s->res);
+        if (strncmp(cmd, "INSERT", 6) == 0 || strncmp(cmd, "UPDATE", 6) == 0 ||
+            strncmp(cmd, "DELETE", 6) == 0 || strncmp(cmd, "MERGE", 5) == 0)
+            c->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
+        s->row = -1;
+    }
+    if (s->row + 1 < PQntuples(s->res)) {
+        s->row++;
+        return STORE_ROW;
+    }
+    s->row = PQntuples(s->res);
+    return STORE_DONE;
+}
+
+static bool valid_cell(struct pg_stmt *s, int col)
+{
+    return s->res && s->row >= 0 && s->row < PQntuples(s->res) && col >= 0 &&
+           col < PQnfields(s->res);
+}
+
+static bool pg_col_is_null(store_stmt_t *h, int col)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    return !valid_cell(s, col) || PQgetisnull(s->res, s->row, col);
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* numeric in binary: ndigits, weight, sign, dscale, then base-10000 digits.
+ * Only the integer part is kept (SUM and the like over integers). */
+static int64_t numeric_to_int64(const unsigned char *p, int len)
+{
+    if (len < 8)
+        return 0;
+    int ndigits = (int16_t)be(p, 2);
+    int weight = (int16_t)be(p + 2, 2);
+    unsigned sign = (unsigned)be(p + 4, 2);
+    if (len < 8 + 2 * ndigits || sign == 0xC000) /* NaN */
+        return 0;
+    int64_t v = 0;
+    for (int i = 0; i <= weight; i++) {
+        int64_t d = i < ndigits ? (int64_t)be(p + 8 + 2 * i, 2) : 0;
+        v = v * 10000 + d;
+    }
+    return sign == 0x4000 ? -v : v;
+}
+
+static int64_t pg_col_int64(store_stmt_t *h, int col)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    if (pg_col_is_null(h, col))
+        return 0;
+    const unsigned char *p = (const unsigned char *)PQgetvalue(s->res, s->row, col);
+    int len = PQgetlength(s->res, s->row, col);
+    switch (PQftype(s->res, col)) {
+    case OID_INT8:
+        return len == 8 ? (int64_t)be(p, 8) : 0;
+    case OID_INT4:
+        return len == 4 ? (int32_t)(uint32_t)be(p, 4) : 0;
+    case OID_INT2:
+        return len == 2 ? (int16_t)(uint16_t)be(p, 2) : 0;
+    case OID_BOOL:
+        return len == 1 ? p[0] != 0 : 0;
+    case OID_NUMERIC:
+        return numeric_to_int64(p, len);
+    case OID_FLOAT8: {
+        if (len != 8)
+            return 0;
+        uint64_t bits = be(p, 8);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        return (int64_t)d;
+    }
+    default: /* text: as SQLite, the leading number */
+        return strtoll((const char *)p, NULL, 10);
+    }
+}
+
+static str_t pg_col_blob(store_stmt_t *h, int col)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    if (pg_col_is_null(h, col))
+        return (str_t){"", 0};
+    return (str_t){PQgetvalue(s->res, s->row, col), (size_t)PQgetlength(s->res, s->row, col)};
+}
+
+static str_t pg_col_text(store_stmt_t *h, int col)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    if (pg_col_is_null(h, col))
+        return (str_t){"", 0};
+    switch (PQftype(s->res, col)) {
+    case OID_INT8:
+    case OID_INT4:
+    case OID_INT2:
+    case OID_BOOL:
+    case OID_NUMERIC:
+    case OID_FLOAT8: { /* a number read as text, as SQLite converts it */
+        int n = snprintf(s->scratch, sizeof s->scratch, "%lld", (long long)pg_col_int64(h, col));
+        return (str_t){s->scratch, (size_t)n};
+    }
+    default:
+        return pg_col_blob(h, col);
+    }
+}
+
+static int pg_col_count(store_stmt_t *h)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    return s->res ? PQnfields(s->res) : 0;
+}
+
+static int64_t pg_changes(store_conn_t *h)
+{
+    return PG_CONN(h)->changes;
+}
+
+/* The value the last INSERT on this connection took from a sequence
+ * (BIGSERIAL or identity column), as SQLite's last rowid. 0 if none. */
+static int64_t pg_last_id(store_conn_t *h)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (!c->pg || c->broken)
+        return 0;
+    /* In a transaction a failed lastval() would abort it: ask under a
+     * savepoint there. */
+    bool tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+    if (tx && run(c, "SAVEPOINT dupla_last_id", NULL))
+        return 0;
+    PGresult *res = PQexec(c->pg, "SELECT lastval()");
+    int64_t id = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (tx)
+        run(c,
+            id ? "RELEASE SAVEPOINT dupla_last_id"
+               : "ROLLBACK TO SAVEPOINT dupla_last_id; RELEASE SAVEPOINT dupla_last_id",
+            NULL);
+    return id;
+}
+
+static int pg_migrate_lock(store_conn_t *h, bool lock, err_t *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_%slock(%d, hashtext(current_schema()))",
+             lock ? "" : "un", PG_LOCK_MIGRATE);
+    /* Waiting for another process's migrations may take longer than the
+     * lock_timeout of ordinary work. */
+    int rc = 0;
+    if (lock)
+        rc = run(PG_CONN(h), "SET lock_timeout = 0", err);
+    if (rc == 0)
+        rc = run(PG_CONN(h), sql, err);
+    if (lock) {
+        char reset[64];
+        snprintf(reset, sizeof reset, "SET lock_timeout = %d", STORE_BUSY_TIMEOUT_MS);
+        run(PG_CONN(h), reset, NULL);
+    }
+    return rc;
+}
+
+static const struct store_ops pg_ops = {
+    .name = "postgresql",
+    .close = pg_close,
+    .conn_get = pg_conn_get,
+    .conn_put = pg_conn_put,
+    .exec = pg_exec,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .begin_read = pg_begin_read,
+    .end_read = pg_end_read,
+    .in_transaction = pg_in_transaction,
+    .prepare = pg_prepare,
+    .stmt_done = pg_stmt_done,
+    .bind_int64 = pg_bind_int64,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .col_is_null = pg_col_is_null,
+    .col_int64 = pg_col_int64,
+    .col_text = pg_col_text,
+    .col_blob = pg_col_blob,
+    .col_count = pg_col_count,
+    .changes = pg_changes,
+    .last_id = pg_last_id,
+    .migrate_lock = pg_migrate_lock,
+};

@@ -1,0 +1,254 @@
+/*
+ * store.c: opening a store, and the public calls of store.h, each forwarded
+ * to the backend the store was opened with (see internal.h).
+ *
+ * Which backend: a libpq connection URI ("postgresql://", "postgres://") or
+ * key/value string ("host=db1,db2 dbname=dupla target_session_attrs=...")
+ * opens PostgreSQL; "sqlite:PATH" or a bare path opens SQLite.
+ *
+ * Tests only: when the environment names a PostgreSQL server in
+ * DUPLA_TEST_STORE_PG, every SQLite URL opens instead as its own schema on
+ * that server (named after the file's absolute path), so that the whole test
+ * suite, the binary it starts included, runs unchanged on PostgreSQL. The
+ * store logs a warning whenever it does this.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "store/internal.h"
+
+#define OPS(h) (((const struct store *)(const void *)(h))->ops)
+
+static bool is_postgres_url(const char *url)
+{
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        return true;
+    /* key/value: starts with a keyword followed by '=' */
+    const char *p = url;
+    while (*p == ' ')
+        p++;
+    const char *k = p;
+    while (*p && (islower((unsigned char)*p) || *p == '_'))
+        p++;
+    if (p == k)
+        return false;
+    while (*p == ' ')
+        p++;
+    return *p == '=';
+}
+
+/* The schema a SQLite path becomes under DUPLA_TEST_STORE_PG. */
+static int test_schema_for(const char *path, char *out, size_t cap)
+{
+    char abs[4096];
+    if (path[0] == '/') {
+        snprintf(abs, sizeof abs, "%s", path);
+    } else {
+        char cwd[2048];
+        if (!getcwd(cwd, sizeof cwd))
+            return -1;
+        snprintf(abs, sizeof abs, "%s/%s", cwd, path);
+    }
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = abs; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    snprintf(out, cap, "t_%016llx", (unsigned long long)h);
+    return 0;
+}
+
+int store_open(const char *url, const struct store_options *opt, store_t **out, err_t *err)
+{
+    *out = NULL;
+    if (!url)
+        return err_set(err, DUPLA_EINVAL, "store: no store URL");
+    if (is_postgres_url(url))
+        return store_pg_open(url, NULL, opt, out, err);
+    const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    const char *test_pg = getenv("DUPLA_TEST_STORE_PG");
+    if (test_pg && test_pg[0] && path[0]) {
+        char schema[64];
+        if (test_schema_for(path, schema, sizeof schema))
+            return err_set(err, DUPLA_EIO, "store: cannot resolve %s", path);
+        log_warn("store: DUPLA_TEST_STORE_PG is set: %s opens as schema %s on PostgreSQL", path,
+                 schema);
+        return store_pg_open(test_pg, schema, opt, out, err);
+    }
+    return store_sqlite_open(path, opt, out, err);
+}
+
+void store_close(store_t *st)
+{
+    if (st)
+        OPS(st)->close(st);
+}
+
+const char *store_backend(const store_t *st)
+{
+    return OPS(st)->name;
+}
+
+int store_ping(store_t *st, err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_get(st, &c, err);
+    if (rc)
+        return rc;
+    int64_t one = 0;
+    rc = store_query_int64(c, "SELECT 1", 0, &one, err);
+    store_conn_put(c);
+    if (rc == 0 && one != 1)
+        rc = err_internal(err, DUPLA_ESTORE, "store: ping answered %lld", (long long)one);
+    return rc;
+}
+
+int store_conn_get(store_t *st, store_conn_t **out, err_t *err)
+{
+    return OPS(st)->conn_get(st, out, err);
+}
+
+void store_conn_put(store_conn_t *c)
+{
+    if (c)
+        OPS(c)->conn_put(c);
+}
+
+int store_exec(store_conn_t *c, const char *sql, err_t *err)
+{
+    return OPS(c)->exec(c, sql, err);
+}
+
+int store_begin(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->begin(c, err);
+}
+
+int store_commit(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->commit(c, err);
+}
+
+void store_rollback(store_conn_t *c)
+{
+    OPS(c)->rollback(c);
+}
+
+int store_begin_read(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->begin_read(c, err);
+}
+
+void store_end_read(store_conn_t *c)
+{
+    OPS(c)->end_read(c);
+}
+
+bool store_in_transaction(const store_conn_t *c)
+{
+    return OPS(c)->in_transaction(c);
+}
+
+int store_prepare(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *err)
+{
+    return OPS(c)->prepare(c, sql, out, err);
+}
+
+void store_stmt_done(store_stmt_t *s)
+{
+    if (s)
+        OPS(s)->stmt_done(s);
+}
+
+int store_bind_int64(store_stmt_t *s, int idx, int64_t v)
+{
+    return OPS(s)->bind_int64(s, idx, v);
+}
+
+int store_bind_text(store_stmt_t *s, int idx, str_t v)
+{
+    return OPS(s)->bind_text(s, idx, v);
+}
+
+int store_bind_cstr(store_stmt_t *s, int idx, const char *v)
+{
+    if (!v)
+        return OPS(s)->bind_null(s, idx);
+    return OPS(s)->bind_text(s, idx, (str_t){v, strlen(v)});
+}
+
+int store_bind_blob(store_stmt_t *s, int idx, const void *p, size_t n)
+{
+    return OPS(s)->bind_blob(s, idx, p, n);
+}
+
+int store_bind_null(store_stmt_t *s, int idx)
+{
+    return OPS(s)->bind_null(s, idx);
+}
+
+int store_step(store_stmt_t *s, err_t *err)
+{
+    return OPS(s)->step(s, err);
+}
+
+bool store_col_is_null(store_stmt_t *s, int col)
+{
+    return OPS(s)->col_is_null(s, col);
+}
+
+int64_t store_col_int64(store_stmt_t *s, int col)
+{
+    return OPS(s)->col_int64(s, col);
+}
+
+str_t store_col_text(store_stmt_t *s, int col)
+{
+    return OPS(s)->col_text(s, col);
+}
+
+str_t store_col_blob(store_stmt_t *s, int col)
+{
+    return OPS(s)->col_blob(s, col);
+}
+
+int store_col_count(store_stmt_t *s)
+{
+    return OPS(s)->col_count(s);
+}
+
+int64_t store_changes(store_conn_t *c)
+{
+    return OPS(c)->changes(c);
+}
+
+int64_t store_last_id(store_conn_t *c)
+{
+    return OPS(c)->last_id(c);
+}
+
+int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *out, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c, sql, &s, err);
+    if (rc)
+        return rc;
+    rc = store_step(s, err);
+    if (rc == STORE_ROW) {
+        *out = store_col_int64(s, 0);
+        rc = 0;
+    } else if (rc == STORE_DONE) {
+        *out = def;
+    }
+    store_stmt_done(s);
+    return rc;
+}
+
+int store_migrate_lock(store_conn_t *c, bool lock, err_t *err)
+{
+    return OPS(c)->migrate_lock ? OPS(c)->migrate_lock(c, lock, err) : 0;
+}
