@@ -6,9 +6,10 @@
 #                                         DUPLA_TEST_PG set, stop and remove
 #                                         the server (also when CMD fails or
 #                                         the script is interrupted)
-#   pg-test-server.sh start               start one; prints two lines:
-#                                         DUPLA_TEST_PG=<connection string>
-#                                         DUPLA_TEST_PG_DIR=<its folder>
+#   pg-test-server.sh start               start one; prints two lines for
+#                                         the shell's eval:
+#                                         DUPLA_TEST_PG='<connection string>'
+#                                         DUPLA_TEST_PG_DIR='<its folder>' 
 #   pg-test-server.sh stop DIR            stop it and remove DIR
 #   pg-test-server.sh pause DIR           stop the server, keep its data
 #   pg-test-server.sh resume DIR          start it again on the same port
@@ -99,8 +100,8 @@ EOF
     done
     as_server "$PG_BIN/psql" -q -h "$dir" -p "$port" -U dupla -d postgres \
         -c "CREATE DATABASE dupla" >/dev/null
-    echo "DUPLA_TEST_PG=$(conn_string "$dir")"
-    echo "DUPLA_TEST_PG_DIR=$dir"
+    echo "DUPLA_TEST_PG='$(conn_string "$dir")'"
+    echo "DUPLA_TEST_PG_DIR='$dir'"
 }
 
 stop() { # DIR
@@ -136,8 +137,7 @@ run)
         exit 2
     }
     out=$(start) || exit 1
-    DUPLA_TEST_PG=$(echo "$out" | sed -n 's/^DUPLA_TEST_PG=//p')
-    DUPLA_TEST_PG_DIR=$(echo "$out" | sed -n 's/^DUPLA_TEST_PG_DIR=//p')
+    eval "$out"
     export DUPLA_TEST_PG DUPLA_TEST_PG_DIR
     trap 'stop "$DUPLA_TEST_PG_DIR"' EXIT
     trap 'exit 130' INT TERM HUP
