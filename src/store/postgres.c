@@ -221,9 +221,10 @@ static int conn_connect(struct pg_store *st, struct pg_conn *c, err_t *err)
         err_set(err, DUPLA_EBUSY, "store: cannot connect to PostgreSQL: %s", msg);
         return DUPLA_EBUSY;
     }
-    char setup[256];
+    char setup[320];
     snprintf(setup, sizeof setup,
-             "SET client_encoding = 'UTF8'; SET lock_timeout = %d; SET TIME ZONE 'UTC'%s%s%s",
+             "SET client_encoding = 'UTF8'; SET client_min_messages = warning; "
+             "SET lock_timeout = %d; SET TIME ZONE 'UTC'%s%s%s",
              STORE_BUSY_TIMEOUT_MS, st->schema[0] ? "; SET search_path = " : "", st->schema,
              st->opt.read_only ? "; SET default_transaction_read_only = on" : "");
     int rc = run(c, setup, err);

@@ -1,0 +1,267 @@
+/* Unit tests: store, the PostgreSQL backend (postgres.c). They need a server:
+ * DUPLA_TEST_PG (scripts/pg-test-server.sh); without one they are skipped.
+ * Each test has its own schema, through the tests' redirection of a SQLite
+ * path (DUPLA_TEST_STORE_PG, see store.c). */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "store/store.h"
+
+static char dir[FX_DIR_MAX];
+static char url[FX_DIR_MAX + 16];
+static bool have_pg;
+
+static void setup(void)
+{
+    const char *pg = getenv("DUPLA_TEST_PG");
+    have_pg = pg && pg[0];
+    if (!have_pg)
+        return;
+    setenv("DUPLA_TEST_STORE_PG", pg, 1);
+    fx_tmpdir(dir, "storepg");
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+}
+
+static void teardown(void)
+{
+    if (have_pg)
+        fx_rmtree(dir);
+}
+
+TestSuite(store_pg, .init = setup, .fini = teardown);
+
+#define NEED_PG()                                                                                  \
+    do {                                                                                           \
+        if (!have_pg)                                                                              \
+            cr_skip_test("no PostgreSQL server (DUPLA_TEST_PG)");                                  \
+    } while (0)
+
+static const struct store_migration m1[] = {
+    {1, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER, b BLOB)",
+     "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, n BIGINT, b BYTEA)"},
+};
+
+static store_t *open_migrated(void)
+{
+    store_t *st = NULL;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0, "%s", err.log);
+    cr_assert_str_eq(store_backend(st), "postgresql");
+    cr_assert_eq(store_migrate(st, "m", m1, 1, &err), 0, "%s", err.log);
+    return st;
+}
+
+static int64_t insert(store_conn_t *c, const char *name, int64_t n, const void *b, size_t blen)
+{
+    store_stmt_t *s;
+    err_t err;
+    cr_assert_eq(store_prepare(c, "INSERT INTO t (name, n, b) VALUES (?, ?, ?)", &s, &err), 0, "%s",
+                 err.log);
+    store_bind_cstr(s, 1, name);
+    store_bind_int64(s, 2, n);
+    store_bind_blob(s, 3, b, blen);
+    int rc = store_step(s, &err);
+    store_stmt_done(s);
+    cr_assert_eq(rc, STORE_DONE, "%s", err.log);
+    return store_last_id(c);
+}
+
+Test(store_pg, values_round_trip_in_binary)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    const unsigned char blob[] = {0, 1, 0xff, '\\', 'x', 0, '\'', 0x80};
+    int64_t id1 = insert(c, "æøå ✓", INT64_MIN, blob, sizeof blob);
+    int64_t id2 = insert(c, "two", INT64_MAX, "", 0);
+    cr_assert_gt(id1, 0);
+    cr_assert_eq(id2, id1 + 1);
+    cr_assert_eq(store_changes(c), 1);
+
+    store_stmt_t *s;
+    /* a '?' in a string literal is not a parameter */
+    cr_assert_eq(store_prepare(c,
+                               "SELECT name, n, b, id, COUNT(*) OVER (), CAST(? AS TEXT) || '?', "
+                               "SUM(n) OVER (), NULL FROM t WHERE id >= ? ORDER BY id",
+                               &s, &err),
+                 0, "%s", err.log);
+    store_bind_cstr(s, 1, "q");
+    store_bind_int64(s, 2, id1);
+    cr_assert_eq(store_step(s, &err), STORE_ROW, "%s", err.log);
+    cr_assert_eq(store_col_count(s), 8);
+    str_t name = store_col_text(s, 0);
+    cr_assert_eq(name.len, strlen("æøå ✓"));
+    cr_assert_eq(memcmp(name.ptr, "æøå ✓", name.len), 0);
+    cr_assert_eq(store_col_int64(s, 1), INT64_MIN);
+    str_t b = store_col_blob(s, 2);
+    cr_assert_eq(b.len, sizeof blob);
+    cr_assert_eq(memcmp(b.ptr, blob, sizeof blob), 0);
+    cr_assert_eq(store_col_int64(s, 3), id1);
+    cr_assert_eq(store_col_int64(s, 4), 2); /* int8 */
+    str_t q = store_col_text(s, 5);
+    cr_assert_eq(q.len, 2);
+    cr_assert_eq(memcmp(q.ptr, "q?", 2), 0);
+    cr_assert_eq(store_col_int64(s, 6), -1); /* numeric: INT64_MIN + INT64_MAX */
+    cr_assert(store_col_is_null(s, 7));
+    cr_assert_eq(store_col_text(s, 7).len, 0);
+    str_t n_as_text = store_col_text(s, 3);
+    char want[24];
+    snprintf(want, sizeof want, "%lld", (long long)id1);
+    cr_assert_eq(n_as_text.len, strlen(want));
+    cr_assert_eq(store_step(s, &err), STORE_ROW);
+    cr_assert_eq(store_col_int64(s, 1), INT64_MAX);
+    cr_assert_eq(store_col_blob(s, 2).len, 0);
+    cr_assert_not(store_col_is_null(s, 2));
+    cr_assert_eq(store_step(s, &err), STORE_DONE);
+    store_stmt_done(s);
+
+    /* the unique constraint is a conflict, as on SQLite */
+    cr_assert_eq(store_prepare(c, "INSERT INTO t (name) VALUES (?)", &s, &err), 0);
+    store_bind_cstr(s, 1, "two");
+    cr_assert_eq(store_step(s, &err), DUPLA_ECONFLICT);
+    store_stmt_done(s);
+    store_conn_put(c);
+    store_close(st);
+}
+
+Test(store_pg, a_read_snapshot_does_not_see_later_commits)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *r, *w;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &r, &err), 0);
+    cr_assert_eq(store_conn_get(st, &w, &err), 0);
+    insert(w, "a", 1, "x", 1);
+    cr_assert_eq(store_begin_read(r, &err), 0, "%s", err.log);
+    int64_t n = 0;
+    cr_assert_eq(store_query_int64(r, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(store_begin(w, &err), 0, "%s", err.log);
+    insert(w, "b", 2, "y", 1);
+    cr_assert_eq(store_commit(w, &err), 0, "%s", err.log);
+    cr_assert_eq(store_query_int64(r, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 1, "the snapshot moved");
+    /* and it is read only */
+    store_stmt_t *s;
+    cr_assert_eq(store_prepare(r, "DELETE FROM t", &s, &err), 0);
+    cr_assert_neq(store_step(s, &err), STORE_DONE);
+    store_stmt_done(s);
+    store_end_read(r);
+    cr_assert_eq(store_query_int64(r, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 2);
+    store_conn_put(r);
+    store_conn_put(w);
+    store_close(st);
+}
+
+Test(store_pg, a_lost_connection_fails_busy_and_is_replaced)
+{
+    NEED_PG();
+    store_t *st = NULL;
+    err_t err;
+    struct store_options one = {.pool_size = 1};
+    cr_assert_eq(store_open(url, &one, &st, &err), 0, "%s", err.log);
+    store_t *killer = open_migrated();
+    store_conn_t *c, *k;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    int64_t pid = 0;
+    cr_assert_eq(store_query_int64(c, "SELECT pg_backend_pid()", 0, &pid, &err), 0);
+    cr_assert_eq(store_conn_get(killer, &k, &err), 0);
+    store_stmt_t *s;
+    cr_assert_eq(store_prepare(k, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", &s, &err), 0,
+                 "%s", err.log);
+    store_bind_int64(s, 1, pid);
+    cr_assert_eq(store_step(s, &err), STORE_ROW, "%s", err.log);
+    store_stmt_done(s);
+    store_conn_put(k);
+    int64_t one_ = 0;
+    /* the server ends the backend asynchronously: the first failure is EBUSY */
+    int rc = store_query_int64(c, "SELECT 1", 0, &one_, &err);
+    for (int i = 0; rc == 0 && i < 50; i++) {
+        usleep(20000);
+        rc = store_query_int64(c, "SELECT 1", 0, &one_, &err);
+    }
+    cr_assert_eq(rc, DUPLA_EBUSY, "%s", err.log);
+    cr_assert(strstr(err.detail, "try again"), "%s", err.detail);
+    store_conn_put(c);
+    /* the next unit of work has a new connection */
+    cr_assert_eq(store_ping(st, &err), 0, "%s", err.log);
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    int64_t pid2 = 0;
+    cr_assert_eq(store_query_int64(c, "SELECT pg_backend_pid()", 0, &pid2, &err), 0);
+    cr_assert_neq(pid2, pid);
+    store_conn_put(c);
+    store_close(st);
+    store_close(killer);
+}
+
+static void *migrate_thread(void *arg)
+{
+    (void)arg;
+    store_t *st = NULL;
+    err_t err;
+    static const struct store_migration slow[] = {
+        {1, "CREATE TABLE s (x INTEGER)", "CREATE TABLE s (x BIGINT); SELECT pg_sleep(0.3)"},
+        {2, "ALTER TABLE s ADD COLUMN y INTEGER", "ALTER TABLE s ADD COLUMN y BIGINT"},
+    };
+    intptr_t rc = store_open(url, NULL, &st, &err);
+    if (rc == 0)
+        rc = store_migrate(st, "slow", slow, 2, &err);
+    store_close(st);
+    return (void *)rc;
+}
+
+Test(store_pg, two_processes_migrating_at_once_apply_each_migration_once)
+{
+    NEED_PG();
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, migrate_thread, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        cr_assert_eq((intptr_t)rc, 0);
+    }
+    store_t *st = open_migrated();
+    int v = 0;
+    err_t err;
+    cr_assert_eq(store_schema_version(st, "slow", &v, &err), 0);
+    cr_assert_eq(v, 2);
+    store_conn_t *c;
+    int64_t n = 0;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_query_int64(c,
+                                   "SELECT COUNT(*) FROM schema_migrations WHERE module = 'slow'",
+                                   0, &n, &err),
+                 0);
+    cr_assert_eq(n, 2);
+    store_conn_put(c);
+    /* a newer schema is refused */
+    static const struct store_migration older[] = {{1, "CREATE TABLE s (x INTEGER)", NULL}};
+    cr_assert_eq(store_migrate(st, "slow", older, 1, &err), DUPLA_ECONFLICT);
+    cr_assert(strstr(err.detail, "newer schema"), "%s", err.detail);
+    store_close(st);
+}
+
+Test(store_pg, bad_connection_strings_are_one_clear_line)
+{
+    NEED_PG();
+    store_t *st = NULL;
+    err_t err;
+    cr_assert_eq(
+        store_open("postgresql://dupla@127.0.0.1:1/dupla?connect_timeout=2", NULL, &st, &err),
+        DUPLA_EIO);
+    cr_assert(strstr(err.log, "cannot connect to PostgreSQL"), "%s", err.log);
+    cr_assert_null(strchr(err.log, '\n'));
+    cr_assert_eq(store_open("postgresql://dupla:secret@/dupla?host=/nonexistent", NULL, &st, &err),
+                 DUPLA_EIO);
+    cr_assert_null(strstr(err.log, "secret"), "%s", err.log);
+}
