@@ -277,7 +277,8 @@ enum agreement_verdict {
     AGREEMENT_VERDICT_COUNT
 };
 
-/* A stable slug for problem types and logs ("agreement-revoked", ...). */
+/* The verdict's stable slug for problem types and logs: a PROBLEM_* of
+ * core/problem.h ("agreement-revoked", ...; "registry-unavailable"). */
 const char *agreement_verdict_name(enum agreement_verdict v);
 /* A sentence for the client. */
 const char *agreement_verdict_detail(enum agreement_verdict v);

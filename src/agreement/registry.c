@@ -36,6 +36,7 @@
 #include "agreement/internal.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/problem.h"
 
 /* A snapshot's arena may grow to this (about 100,000 agreements). */
 #define REGISTRY_ARENA_MAX ((size_t)512 * 1024 * 1024)
@@ -518,29 +519,29 @@ static const struct verdict_text {
     int status;
 } verdicts[AGREEMENT_VERDICT_COUNT] = {
     [AGREEMENT_ALLOW] = {"allowed", "The agreement allows the call.", 200},
-    [AGREEMENT_DENY_MALFORMED] = {"agreement-malformed",
+    [AGREEMENT_DENY_MALFORMED] = {PROBLEM_AGREEMENT_MALFORMED,
                                   "UFST-Adgangsgrundlag does not name an agreement id.", 400},
-    [AGREEMENT_DENY_NOT_FOUND] = {"agreement-not-found", "There is no such agreement.", 403},
-    [AGREEMENT_DENY_OTHER_ORG] = {"agreement-other-organisation",
+    [AGREEMENT_DENY_NOT_FOUND] = {PROBLEM_AGREEMENT_NOT_FOUND, "There is no such agreement.", 403},
+    [AGREEMENT_DENY_OTHER_ORG] = {PROBLEM_AGREEMENT_OTHER_ORG,
                                   "The agreement belongs to another organisation.", 403},
-    [AGREEMENT_DENY_WRONG_ENV] = {"agreement-wrong-environment",
+    [AGREEMENT_DENY_WRONG_ENV] = {PROBLEM_AGREEMENT_WRONG_ENV,
                                   "The agreement is for the other environment.", 403},
-    [AGREEMENT_DENY_NOT_APPROVED] = {"agreement-not-approved",
+    [AGREEMENT_DENY_NOT_APPROVED] = {PROBLEM_AGREEMENT_NOT_APPROVED,
                                      "The agreement has not been approved.", 403},
-    [AGREEMENT_DENY_SUSPENDED] = {"agreement-suspended", "The agreement is suspended.", 403},
-    [AGREEMENT_DENY_REVOKED] = {"agreement-revoked", "The agreement has been revoked.", 403},
-    [AGREEMENT_DENY_TERMINATED] = {"agreement-terminated", "The agreement has been terminated.",
-                                   403},
-    [AGREEMENT_DENY_NOT_YET_ACTIVE] = {"agreement-not-yet-active",
+    [AGREEMENT_DENY_SUSPENDED] = {PROBLEM_AGREEMENT_SUSPENDED, "The agreement is suspended.", 403},
+    [AGREEMENT_DENY_REVOKED] = {PROBLEM_AGREEMENT_REVOKED, "The agreement has been revoked.", 403},
+    [AGREEMENT_DENY_TERMINATED] = {PROBLEM_AGREEMENT_TERMINATED,
+                                   "The agreement has been terminated.", 403},
+    [AGREEMENT_DENY_NOT_YET_ACTIVE] = {PROBLEM_AGREEMENT_NOT_YET_ACTIVE,
                                        "The agreement's validity has not begun.", 403},
-    [AGREEMENT_DENY_EXPIRED] = {"agreement-expired", "The agreement has expired.", 403},
-    [AGREEMENT_DENY_SYSTEM] = {"system-not-allowed",
+    [AGREEMENT_DENY_EXPIRED] = {PROBLEM_AGREEMENT_EXPIRED, "The agreement has expired.", 403},
+    [AGREEMENT_DENY_SYSTEM] = {PROBLEM_SYSTEM_NOT_ALLOWED,
                                "The agreement does not allow the calling system.", 403},
-    [AGREEMENT_DENY_SERVICE] = {"service-not-granted", "The agreement does not grant this service.",
-                                403},
-    [AGREEMENT_DENY_FIELD] = {"field-not-granted",
+    [AGREEMENT_DENY_SERVICE] = {PROBLEM_SERVICE_NOT_GRANTED,
+                                "The agreement does not grant this service.", 403},
+    [AGREEMENT_DENY_FIELD] = {PROBLEM_FIELD_NOT_GRANTED,
                               "The agreement does not grant a field that was asked for.", 403},
-    [AGREEMENT_DENY_UNAVAILABLE] = {"agreement-registry-unavailable",
+    [AGREEMENT_DENY_UNAVAILABLE] = {PROBLEM_REGISTRY_UNAVAILABLE,
                                     "Agreements cannot be checked right now; try again.", 503},
 };
 

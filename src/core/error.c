@@ -3,6 +3,8 @@
  */
 #include "core/error.h"
 
+#include "core/problem.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,30 +106,30 @@ const char *err_code_name(int code)
     case DUPLA_OK:
         return "ok";
     case DUPLA_ENOMEM:
-        return "out-of-memory";
+        return PROBLEM_OUT_OF_MEMORY;
     case DUPLA_EINVAL:
-        return "invalid-request";
+        return PROBLEM_INVALID_REQUEST;
     case DUPLA_ENOTFOUND:
-        return "not-found";
+        return PROBLEM_NOT_FOUND;
     case DUPLA_ECONFLICT:
-        return "conflict";
+        return PROBLEM_CONFLICT;
     case DUPLA_EFORBIDDEN:
-        return "forbidden";
+        return PROBLEM_FORBIDDEN;
     case DUPLA_EUNAUTH:
-        return "unauthorized";
+        return PROBLEM_UNAUTHORIZED;
     case DUPLA_ELIMIT:
-        return "limit-exceeded";
+        return PROBLEM_LIMIT_EXCEEDED;
     case DUPLA_EIO:
-        return "io-error";
+        return PROBLEM_IO_ERROR;
     case DUPLA_ESTORE:
-        return "store-error";
+        return PROBLEM_STORE_ERROR;
     case DUPLA_ECRYPTO:
-        return "crypto-error";
+        return PROBLEM_CRYPTO_ERROR;
     case DUPLA_EBUSY:
-        return "unavailable";
+        return PROBLEM_UNAVAILABLE;
     case DUPLA_ERATE:
-        return "rate-limited";
+        return PROBLEM_RATE_LIMITED;
     default:
-        return "internal-error";
+        return PROBLEM_INTERNAL_ERROR;
     }
 }

@@ -62,7 +62,8 @@ void err_http(err_t *err, int status, const char *type);
 /* The HTTP status for err (its own, or the one its code implies). */
 int err_status(const err_t *err);
 
-/* A short name for a code ("invalid", "not-found", ...). */
+/* The default problem type slug of a code (PROBLEM_INVALID_REQUEST, ...;
+ * see core/problem.h). */
 const char *err_code_name(int code);
 
 #endif

@@ -38,13 +38,14 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/problem.h"
 
 /* The stale bound by default: 10 s. */
 #define SNAPSHOT_STALE_MAX_MS 10000
 /* The largest stale bound the configuration accepts: 1 h. */
 #define SNAPSHOT_STALE_MAX_LIMIT_MS (3600 * 1000)
 /* The problem type of the refusal once the bound has passed. */
-#define SNAPSHOT_UNAVAILABLE_TYPE "registry-unavailable"
+#define SNAPSHOT_UNAVAILABLE_TYPE PROBLEM_REGISTRY_UNAVAILABLE
 
 typedef struct snapshot snapshot_t;
 typedef struct snapshot_ref snapshot_ref_t;

@@ -123,7 +123,7 @@ static bool visible_ascii(str_t s)
 static int bad_header(err_t *err, const char *name, const char *why)
 {
     err_param(err, DUPLA_EINVAL, name, "%s %s", name, why);
-    err_http(err, 400, EXPOSURE_P_HEADER);
+    err_http(err, 400, PROBLEM_INVALID_HEADER);
     return DUPLA_EINVAL;
 }
 
@@ -166,7 +166,7 @@ static int admit(struct call *c, err_t *err)
         err_set(err, DUPLA_ERATE,
                 "The rate limit of this agreement and system is reached; "
                 "try again after Retry-After seconds.");
-        err_http(err, 429, EXPOSURE_P_RATE);
+        err_http(err, 429, PROBLEM_RATE_LIMITED);
         return limited(c, retry, DUPLA_ERATE);
     }
     return 0;
@@ -323,7 +323,7 @@ static int too_many_periods(const struct catalog_service *svc, err_t *err)
     err_param(err, DUPLA_EINVAL, pp ? pp->name : "period",
               "The answer would concern more than %d periods; narrow the question.",
               EXPOSURE_MAX_PERIODS);
-    err_http(err, 400, EXPOSURE_P_PERIODS);
+    err_http(err, 400, PROBLEM_TOO_MANY_PERIODS);
     return DUPLA_EINVAL;
 }
 
@@ -342,7 +342,7 @@ static int census(struct call *c, err_t *err)
         if (rc == DUPLA_EBUSY)
             return limited(
                 c, ex->cfg.retry_after_s,
-                exposure_busy(ex, err, EXPOSURE_P_SATURATED, "The store is busy; try again."));
+                exposure_busy(ex, err, PROBLEM_SATURATED, "The store is busy; try again."));
         return rc;
     }
     if ((rc = store_begin_read(conn, err)) != 0) {
@@ -456,7 +456,7 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
     int rc = audit_record(ex->deps.audit, &e, receipt, err);
     if (rc == DUPLA_EBUSY)
         return limited(c, ex->cfg.retry_after_s,
-                       exposure_busy(ex, err, EXPOSURE_P_SATURATED,
+                       exposure_busy(ex, err, PROBLEM_SATURATED,
                                      "The disclosure log is saturated; try again."));
     if (rc != 0)
         return rc;
@@ -540,7 +540,7 @@ static int call_end(struct call *c, int rc, struct exposure_answer *ans, err_t *
     }
     if (rc == DUPLA_EBUSY) {
         ans->retry_after_s = c->ex->cfg.retry_after_s;
-        return exposure_busy(c->ex, err, EXPOSURE_P_SATURATED, "The platform is busy; try again.");
+        return exposure_busy(c->ex, err, PROBLEM_SATURATED, "The platform is busy; try again.");
     }
     if (err_status(err) < 500) {
         /* a store or decoding failure is never the client's fault */

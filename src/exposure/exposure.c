@@ -109,13 +109,13 @@ int exposure_enter(exposure_t *ex, int64_t now_ms, unsigned *retry_after_s, err_
     int64_t retry = 0;
     if (ex->window_fn && ex->window_fn(ex->window_ctx, now_ms, &retry)) {
         *retry_after_s = retry > 0 ? (unsigned)(retry < 86400 ? retry : 86400) : 60;
-        return exposure_busy(ex, err, EXPOSURE_P_WINDOW,
+        return exposure_busy(ex, err, PROBLEM_SERVICE_WINDOW,
                              "A planned service window is in progress; see the operations log.");
     }
     if (atomic_fetch_add(&ex->in_flight, 1) >= ex->cfg.max_in_flight) {
         atomic_fetch_sub(&ex->in_flight, 1);
         *retry_after_s = ex->cfg.retry_after_s;
-        return exposure_busy(ex, err, EXPOSURE_P_SATURATED,
+        return exposure_busy(ex, err, PROBLEM_SATURATED,
                              "Too many requests in progress; try again.");
     }
     return 0;

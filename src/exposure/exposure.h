@@ -64,6 +64,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/problem.h"
 #include "core/str.h"
 #include "store/store.h"
 #include "token/token.h"
@@ -105,18 +106,10 @@
  * answers to a window question: where a batch client resumes next time. */
 #define EXPOSURE_H_WINDOW_END "X-Dupla-Registrering-Til"
 
-/* Problem types of the refusals the engine itself decides (the agreement's
- * verdicts use agreement_verdict_name, the token's its own). */
-#define EXPOSURE_P_HEADER      "invalid-header"
-#define EXPOSURE_P_PARAMETER   "invalid-parameter"
-#define EXPOSURE_P_UNKNOWN     "unknown-parameter"
-#define EXPOSURE_P_MISSING     "missing-parameter"
-#define EXPOSURE_P_TOO_MANY    "too-many-subjects"
-#define EXPOSURE_P_RATE        "rate-limited"
-#define EXPOSURE_P_SATURATED   "saturated"
-#define EXPOSURE_P_WINDOW      "service-window"
-#define EXPOSURE_P_PERIODS     "too-many-periods"
-#define EXPOSURE_P_UNAVAILABLE "unavailable"
+/* The refusals the engine itself decides carry their PROBLEM_* slug
+ * (core/problem.h: PROBLEM_INVALID_HEADER, PROBLEM_INVALID_PARAMETER, ...,
+ * PROBLEM_SATURATED, PROBLEM_SERVICE_WINDOW); the agreement's verdicts
+ * agreement_verdict_name's, the token's PROBLEM_TOKEN_*. */
 
 struct exposure_config {
     unsigned max_subjects;
@@ -160,7 +153,7 @@ struct exposure_query {
  * Checks args against svc's parameters and fills *q. Lists are the name
  * repeated; the fields parameter also takes comma-separated names. Refuses
  * with DUPLA_EINVAL (400), err naming the parameter and problem type one of
- * EXPOSURE_P_*: an unknown or repeated (non-list) parameter, a value that is
+ * PROBLEM_*: an unknown or repeated (non-list) parameter, a value that is
  * not of the parameter's type (CPR: 10 digits, a date DDMMYY or its +60
  * substitute; CVR: 8 digits modulus 11; SE: 8 digits; year: yyyy; date:
  * yyyy-mm-dd; timestamp: yyyy-mm-ddTHH:MM:SSZ), a required one missing, a

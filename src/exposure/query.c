@@ -128,17 +128,18 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
         const struct catalog_param *p = catalog_param_find(svc, args[i].name);
         if (!p) {
             str_copy(args[i].name, pname, sizeof pname);
-            return refuse(err, EXPOSURE_P_UNKNOWN, pname,
+            return refuse(err, PROBLEM_UNKNOWN_PARAMETER, pname,
                           "%s is not a parameter of this service (see GET /openapi.json)", pname);
         }
         size_t k = (size_t)(p - svc->params);
         if (seen[k] && !p->list)
-            return refuse(err, EXPOSURE_P_PARAMETER, p->name, "%s may be given only once", p->name);
+            return refuse(err, PROBLEM_INVALID_PARAMETER, p->name, "%s may be given only once",
+                          p->name);
         seen[k]++;
     }
     for (size_t k = 0; k < svc->n_params; k++)
         if (svc->params[k].required && !seen[k])
-            return refuse(err, EXPOSURE_P_MISSING, svc->params[k].name, "%s is required: %s",
+            return refuse(err, PROBLEM_MISSING_PARAMETER, svc->params[k].name, "%s is required: %s",
                           svc->params[k].name, ptype_expect(svc->params[k].type));
 
     const struct catalog_param *psub = catalog_param_by_role(svc, CATALOG_PARAM_SUBJECT);
@@ -147,11 +148,11 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
     size_t n_sub = psub ? seen[psub - svc->params] : 0;
     size_t n_year = pyear ? seen[pyear - svc->params] : 0;
     if (n_sub > max_subjects) {
-        return refuse(err, EXPOSURE_P_TOO_MANY, psub->name, "at most %u subjects per call (%s)",
-                      max_subjects, psub->name);
+        return refuse(err, PROBLEM_TOO_MANY_SUBJECTS, psub->name,
+                      "at most %u subjects per call (%s)", max_subjects, psub->name);
     }
     if (n_year > EXPOSURE_MAX_YEARS)
-        return refuse(err, EXPOSURE_P_PARAMETER, pyear->name, "at most %d values of %s",
+        return refuse(err, PROBLEM_INVALID_PARAMETER, pyear->name, "at most %d values of %s",
                       EXPOSURE_MAX_YEARS, pyear->name);
     struct strset subjects = {0};
     if (n_sub && (!(q->subjects = arena_alloc(a, n_sub * sizeof *q->subjects)) ||
@@ -174,8 +175,8 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
         case CATALOG_PARAM_SUBJECT:
             if (!subject_ok(p->type, v)) {
                 /* the value itself is a personal identifier: not echoed */
-                return refuse(err, EXPOSURE_P_PARAMETER, p->name, "%s: a value is not %s", p->name,
-                              ptype_expect(p->type));
+                return refuse(err, PROBLEM_INVALID_PARAMETER, p->name, "%s: a value is not %s",
+                              p->name, ptype_expect(p->type));
             }
             if (strset_add(&subjects, v))
                 q->subjects[q->n_subjects++] = v;
@@ -184,8 +185,8 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
             int64_t y;
             if (v.len != 4 || !str_is_digits(v) || str_to_int64(v, &y) != 0 ||
                 y < EXPOSURE_YEAR_MIN || y > EXPOSURE_YEAR_MAX)
-                return refuse(err, EXPOSURE_P_PARAMETER, p->name, "%s: \"%s\" is not a year (yyyy)",
-                              p->name, shown);
+                return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
+                              "%s: \"%s\" is not a year (yyyy)", p->name, shown);
             bool dup = false;
             for (size_t j = 0; j < q->n_years; j++)
                 dup |= q->years[j] == (int)y;
@@ -197,7 +198,7 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
         case CATALOG_PARAM_PERIOD_TO: {
             int32_t d;
             if (clock_parse_date(v, &d) != 0)
-                return refuse(err, EXPOSURE_P_PARAMETER, p->name,
+                return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
                               "%s: \"%s\" is not a date (yyyy-mm-dd)", p->name, shown);
             if (p->role == CATALOG_PARAM_PERIOD_FROM)
                 q->period_from = d;
@@ -210,8 +211,8 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
             bool end = p->role == CATALOG_PARAM_REGISTERED_TO;
             int64_t ms;
             if (moment(p, v, end, &ms) != 0) {
-                return refuse(err, EXPOSURE_P_PARAMETER, p->name, "%s: \"%s\" is not %s", p->name,
-                              shown, ptype_expect(p->type));
+                return refuse(err, PROBLEM_INVALID_PARAMETER, p->name, "%s: \"%s\" is not %s",
+                              p->name, shown, ptype_expect(p->type));
             }
             if (end) {
                 reg_to = ms;
@@ -232,17 +233,17 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
                 char fname[CATALOG_NAME_MAX + 1];
                 str_copy(str_sub(name, 0, CATALOG_NAME_MAX), fname, sizeof fname);
                 if (name.len == 0)
-                    return refuse(err, EXPOSURE_P_PARAMETER, p->name, "%s: an empty field name",
-                                  p->name);
+                    return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
+                                  "%s: an empty field name", p->name);
                 if (!catalog_field_find(svc, name))
-                    return refuse(err, EXPOSURE_P_PARAMETER, p->name,
+                    return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
                                   "%s: \"%s\" is not a field of this service", p->name, fname);
                 bool dup = false;
                 for (size_t j = 0; j < q->n_fields; j++)
                     dup |= str_eq(q->fields[j], name);
                 if (!dup) {
                     if (q->n_fields == EXPOSURE_MAX_FIELD_ARGS)
-                        return refuse(err, EXPOSURE_P_PARAMETER, p->name,
+                        return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
                                       "%s: too many field names", p->name);
                     q->fields[q->n_fields++] = name;
                 }
@@ -257,7 +258,7 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
     const struct catalog_param *pf = catalog_param_by_role(svc, CATALOG_PARAM_PERIOD_FROM);
     if (q->period_from != DATASET_DAY_MIN && q->period_to != DATASET_DAY_MAX &&
         q->period_to < q->period_from)
-        return refuse(err, EXPOSURE_P_PARAMETER, pf ? pf->name : "period",
+        return refuse(err, PROBLEM_INVALID_PARAMETER, pf ? pf->name : "period",
                       "%s: the period ends before it starts", pf ? pf->name : "period");
 
     if (have_from || have_to) {
@@ -272,7 +273,7 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
             q->window_end_clamped = true;
         }
         if (have_to && reg_to < q->registered_from)
-            return refuse(err, EXPOSURE_P_PARAMETER, nm,
+            return refuse(err, PROBLEM_INVALID_PARAMETER, nm,
                           "%s: the registration window ends before it starts", nm);
         if (q->registered_to < q->registered_from)
             q->registered_to = q->registered_from; /* empty: the window is all in the margin */

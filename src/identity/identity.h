@@ -37,6 +37,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/problem.h"
 #include "core/ident.h"
 #include "core/str.h"
 #include "core/uuid.h"
@@ -358,24 +359,17 @@ struct identity_principal {
     unsigned char cert_sha256[PKI_SHA256_LEN];
 };
 
-/* Refusal types set in err->type by the registry checks (each distinct;
- * token/token.h maps them to OAuth 2 errors). */
-#define IDENTITY_REFUSE_UNREGISTERED  "certificate_unregistered"
-#define IDENTITY_REFUSE_CERT_REVOKED  "certificate_revoked"
-#define IDENTITY_REFUSE_CERT_EXPIRED  "certificate_expired"
-#define IDENTITY_REFUSE_SYS_SUSPENDED "system_suspended"
-#define IDENTITY_REFUSE_SYS_REVOKED   "system_revoked"
-#define IDENTITY_REFUSE_SYS_KIND      "system_kind"
-#define IDENTITY_REFUSE_ORG_INACTIVE  "organisation_suspended"
-#define IDENTITY_REFUSE_CVR_MISMATCH  "cvr_mismatch"
-#define IDENTITY_REFUSE_ENVIRONMENT   "environment_not_allowed"
+/* The registry checks refuse with a distinct PROBLEM_* slug in err->type
+ * (core/problem.h: PROBLEM_CERT_*, PROBLEM_SYSTEM_*, PROBLEM_ORG_SUSPENDED,
+ * PROBLEM_CVR_MISMATCH, PROBLEM_ENV_NOT_ALLOWED); the token endpoint passes
+ * them on as its OAuth "error_code". */
 
 /* The principal a presented (already TLS-verified) certificate stands for:
  * registered and active, of an active system of kind `kind`, of an active
  * organisation that may use environment env, and whose CVR (from the
  * certificate's subject) is the organisation's. Refusals: DUPLA_EUNAUTH
  * (certificate problems) or DUPLA_EFORBIDDEN (system/organisation), with
- * err->type one of IDENTITY_REFUSE_*. */
+ * err->type one of PROBLEM_*. */
 int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
                                enum system_kind kind, enum environment env, int64_t now_ms,
                                struct identity_principal *out, err_t *err);

@@ -316,23 +316,22 @@ static int check_system(const struct registry_snapshot *s, const struct reg_syst
                         struct identity_principal *out, err_t *err)
 {
     if (y->kind != kind)
-        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_SYS_KIND,
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_SYSTEM_KIND,
                       kind == SYSTEM_SOURCE ? "the certificate is not a source system's"
                                             : "the certificate is not a recipient system's");
     if (y->status == SYSTEM_SUSPENDED)
-        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_SYS_SUSPENDED,
-                      "the system is suspended");
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_SYSTEM_SUSPENDED, "the system is suspended");
     if (y->status != SYSTEM_ACTIVE)
-        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_SYS_REVOKED, "the system is revoked");
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_SYSTEM_REVOKED, "the system is revoked");
     const struct reg_org *o = &s->orgs[y->org];
     if (o->status != ORG_ACTIVE)
-        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_ORG_INACTIVE,
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_ORG_SUSPENDED,
                       "the organisation is suspended or closed");
     if (!str_eq_cstr(cvr, o->cvr))
-        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_CVR_MISMATCH,
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_CVR_MISMATCH,
                       "the certificate's CVR is not the organisation's");
     if (!(o->envs & (1u << env)))
-        return refuse(err, DUPLA_EFORBIDDEN, IDENTITY_REFUSE_ENVIRONMENT,
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_ENV_NOT_ALLOWED,
                       "the organisation may not use this environment");
     memset(out, 0, sizeof *out);
     snprintf(out->system_id, sizeof out->system_id, "%s", y->id);
@@ -347,13 +346,13 @@ static int check_system(const struct registry_snapshot *s, const struct reg_syst
 static int check_cert(const struct reg_cert *ce, int64_t now_ms, err_t *err)
 {
     if (!ce)
-        return refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_UNREGISTERED,
+        return refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_UNREGISTERED,
                       "the certificate is not registered to any system");
     if (ce->status != CERT_ACTIVE)
-        return refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_CERT_REVOKED,
+        return refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_REVOKED,
                       "the certificate's registration is revoked");
     if (now_ms < ce->not_before_ms || now_ms >= ce->not_after_ms)
-        return refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_CERT_EXPIRED,
+        return refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_EXPIRED,
                       "the certificate is outside its validity");
     return 0;
 }
@@ -386,12 +385,12 @@ int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
     const struct reg_system *y = s ? find_system(s, system_id) : NULL;
     int rc = 0;
     if (!y)
-        rc = refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_UNREGISTERED, "unknown system");
+        rc = refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_UNREGISTERED, "unknown system");
     if (!rc && cert_sha256) {
         const struct reg_cert *ce = find_cert(s, cert_sha256);
         rc = check_cert(ce, now_ms, err);
         if (!rc && &s->systems[ce->system] != y)
-            rc = refuse(err, DUPLA_EUNAUTH, IDENTITY_REFUSE_UNREGISTERED,
+            rc = refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_UNREGISTERED,
                         "the certificate is not the system's");
     }
     if (!rc)

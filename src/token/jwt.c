@@ -1,7 +1,7 @@
 /*
  * jwt.c: issuing and verifying access tokens (JWS compact serialisation,
  * EdDSA). See token.h for the header and claims and for the order of the
- * checks; every refusal names its reason in err->type (TOKEN_REFUSE_*).
+ * checks; every refusal names its reason in err->type (PROBLEM_TOKEN_*).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,35 +153,35 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
                  err_t *err)
 {
     if (jwt.len == 0 || jwt.len > TOKEN_MAX_BYTES)
-        return refuse(err, TOKEN_REFUSE_MALFORMED, "the token is empty or too long");
+        return refuse(err, PROBLEM_TOKEN_MALFORMED, "the token is empty or too long");
     str_t h, rest, p, s;
     if (!str_split(jwt, '.', &h, &rest) || !str_split(rest, '.', &p, &s) ||
         memchr(s.ptr, '.', s.len) || h.len == 0 || p.len == 0)
-        return refuse(err, TOKEN_REFUSE_MALFORMED, "the token is not a signed JWT");
+        return refuse(err, PROBLEM_TOKEN_MALFORMED, "the token is not a signed JWT");
     json_t *header = decode_json(h, TOKEN_HEADER_MAX);
     if (!header)
-        return refuse(err, TOKEN_REFUSE_MALFORMED, "the token's header is not valid");
+        return refuse(err, PROBLEM_TOKEN_MALFORMED, "the token's header is not valid");
     json_t *claims = NULL;
     int rc;
     const char *alg = json_string_value(json_object_get(header, "alg"));
     const char *kid = json_string_value(json_object_get(header, "kid"));
     json_t *typ = json_object_get(header, "typ");
     if (!alg || strcmp(alg, JWT_ALG) != 0) {
-        rc = refuse(err, TOKEN_REFUSE_ALG, "the token's algorithm is not EdDSA");
+        rc = refuse(err, PROBLEM_TOKEN_ALGORITHM, "the token's algorithm is not EdDSA");
         goto out;
     }
     if (json_object_get(header, "crit") ||
         (typ && (!json_is_string(typ) || strcmp(json_string_value(typ), "JWT") != 0))) {
-        rc = refuse(err, TOKEN_REFUSE_MALFORMED, "the token's header has an unknown typ or crit");
+        rc = refuse(err, PROBLEM_TOKEN_MALFORMED, "the token's header has an unknown typ or crit");
         goto out;
     }
     if (!kid || strlen(kid) >= PKI_KID_MAX) {
-        rc = refuse(err, TOKEN_REFUSE_KID, "the token names no key we know");
+        rc = refuse(err, PROBLEM_TOKEN_UNKNOWN_KEY, "the token names no key we know");
         goto out;
     }
     unsigned char sig[PKI_ED25519_SIG_LEN + 1];
     if (base64url_decode(s, sig, sizeof sig) != PKI_ED25519_SIG_LEN) {
-        rc = refuse(err, TOKEN_REFUSE_SIGNATURE, "the token's signature is not valid");
+        rc = refuse(err, PROBLEM_TOKEN_SIGNATURE, "the token's signature is not valid");
         goto out;
     }
     str_t signed_part = {jwt.ptr, h.len + 1 + p.len};
@@ -191,16 +191,16 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         rc = check_signature(ts, kid, jwt, signed_part, sig);
     }
     if (rc == 1) {
-        rc = refuse(err, TOKEN_REFUSE_KID, "the token names no key we know");
+        rc = refuse(err, PROBLEM_TOKEN_UNKNOWN_KEY, "the token names no key we know");
         goto out;
     }
     if (rc) {
-        rc = refuse(err, TOKEN_REFUSE_SIGNATURE, "the token's signature is not valid");
+        rc = refuse(err, PROBLEM_TOKEN_SIGNATURE, "the token's signature is not valid");
         goto out;
     }
     claims = decode_json(p, TOKEN_PAYLOAD_MAX);
     if (!claims) {
-        rc = refuse(err, TOKEN_REFUSE_MALFORMED, "the token's claims are not valid");
+        rc = refuse(err, PROBLEM_TOKEN_MALFORMED, "the token's claims are not valid");
         goto out;
     }
     const char *iss = json_string_value(json_object_get(claims, "iss"));
@@ -214,35 +214,35 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         json_string_value(json_object_get(json_object_get(claims, "cnf"), "x5t#S256"));
     if (!iss || !sub || !cvr || !env || !jti || !json_is_integer(exp) || !json_is_integer(nbf) ||
         !json_is_integer(iat) || !x5t) {
-        rc = refuse(err, TOKEN_REFUSE_CLAIMS, "the token lacks a required claim");
+        rc = refuse(err, PROBLEM_TOKEN_CLAIMS, "the token lacks a required claim");
         goto out;
     }
     if (strcmp(iss, ts->cfg.issuer) != 0) {
-        rc = refuse(err, TOKEN_REFUSE_ISSUER, "the token's issuer is not this platform");
+        rc = refuse(err, PROBLEM_TOKEN_ISSUER, "the token's issuer is not this platform");
         goto out;
     }
     if (!aud_ok(json_object_get(claims, "aud"), ts->cfg.audience)) {
-        rc = refuse(err, TOKEN_REFUSE_AUDIENCE, "the token is not meant for this platform");
+        rc = refuse(err, PROBLEM_TOKEN_AUDIENCE, "the token is not meant for this platform");
         goto out;
     }
     int64_t leeway_ms = (int64_t)ts->cfg.leeway_s * 1000;
     if (now_ms >= json_integer_value(exp) * 1000 + leeway_ms) {
-        rc = refuse(err, TOKEN_REFUSE_EXPIRED, "the token has expired");
+        rc = refuse(err, PROBLEM_TOKEN_EXPIRED, "the token has expired");
         goto out;
     }
     if (json_integer_value(nbf) * 1000 - leeway_ms > now_ms ||
         json_integer_value(iat) * 1000 - leeway_ms > now_ms) {
-        rc = refuse(err, TOKEN_REFUSE_NOT_YET, "the token is not valid yet");
+        rc = refuse(err, PROBLEM_TOKEN_NOT_YET, "the token is not valid yet");
         goto out;
     }
     if (strcmp(env, environment_name(ts->cfg.env)) != 0) {
-        rc = refuse(err, TOKEN_REFUSE_ENV, "the token is for another environment");
+        rc = refuse(err, PROBLEM_TOKEN_ENVIRONMENT, "the token is for another environment");
         goto out;
     }
     unsigned char sha[PKI_SHA256_LEN + 1];
     if (base64url_decode(str_from_cstr(x5t), sha, sizeof sha) != PKI_SHA256_LEN ||
         strlen(jti) > UUID_STR_LEN) {
-        rc = refuse(err, TOKEN_REFUSE_CLAIMS, "the token's cnf or jti claim is not valid");
+        rc = refuse(err, PROBLEM_TOKEN_CLAIMS, "the token's cnf or jti claim is not valid");
         goto out;
     }
     struct identity_principal ip;

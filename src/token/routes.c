@@ -97,22 +97,22 @@ static const char *tls_refusal(const struct http_client_cert *cc, const char **d
     if (st & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA |
               GNUTLS_CERT_SIGNATURE_FAILURE | GNUTLS_CERT_INSECURE_ALGORITHM)) {
         *description = "the client certificate does not chain to a trusted CA";
-        return "certificate_untrusted";
+        return PROBLEM_CERT_UNTRUSTED;
     }
     if (st & GNUTLS_CERT_REVOKED) {
         *description = "the client certificate is revoked";
-        return "certificate_revoked";
+        return PROBLEM_CERT_REVOKED;
     }
     if (st & GNUTLS_CERT_EXPIRED) {
         *description = "the client certificate has expired";
-        return "certificate_expired";
+        return PROBLEM_CERT_EXPIRED;
     }
     if (st & GNUTLS_CERT_NOT_ACTIVATED) {
         *description = "the client certificate is not valid yet";
-        return "certificate_expired";
+        return PROBLEM_CERT_EXPIRED;
     }
     *description = "the client certificate could not be verified";
-    return "certificate_untrusted";
+    return PROBLEM_CERT_UNTRUSTED;
 }
 
 static bool form_content_type(http_request_t *req)
@@ -145,33 +145,33 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     transaction_id(req, txid, sizeof txid);
     str_t body = http_req_body(req);
     if (body.len > TOKEN_FORM_MAX)
-        return oauth_error(req, 413, "invalid_request", "request_too_large",
+        return oauth_error(req, 413, "invalid_request", PROBLEM_REQUEST_TOO_LARGE,
                            "the request body is too large", txid, NULL);
     struct form_param params[TOKEN_FORM_PARAMS_MAX];
     size_t n;
     if (!form_content_type(req) || form_parse(http_req_arena(req), body, params, &n))
-        return oauth_error(req, 400, "invalid_request", "form_invalid",
+        return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
                            "the body must be an application/x-www-form-urlencoded form without "
                            "repeated parameters",
                            txid, NULL);
     str_t grant, client_id, scope = STR("");
     if (!form_get(params, n, "grant_type", &grant))
-        return oauth_error(req, 400, "invalid_request", "form_invalid", "grant_type is missing",
-                           txid, NULL);
+        return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
+                           "grant_type is missing", txid, NULL);
     if (!str_eq_cstr(grant, "client_credentials") && !str_eq_cstr(grant, "password"))
-        return oauth_error(req, 400, "unsupported_grant_type", "grant_type_unsupported",
+        return oauth_error(req, 400, "unsupported_grant_type", PROBLEM_GRANT_TYPE_UNSUPPORTED,
                            "grant_type must be client_credentials or password", txid, NULL);
     form_get(params, n, "scope", &scope);
     if (!scope_ok(scope))
-        return oauth_error(req, 400, "invalid_scope", "scope_unsupported",
+        return oauth_error(req, 400, "invalid_scope", PROBLEM_SCOPE_UNSUPPORTED,
                            "the only scope is openid", txid, NULL);
     if (form_get(params, n, "client_id", &client_id) && !str_eq_cstr(client_id, ts->cfg.client_id))
-        return oauth_error(req, 401, "invalid_client", "client_id_unknown", "unknown client_id",
-                           txid, NULL);
+        return oauth_error(req, 401, "invalid_client", PROBLEM_CLIENT_ID_UNKNOWN,
+                           "unknown client_id", txid, NULL);
 
     const struct http_client_cert *cc = http_req_client_cert(req);
     if (!cc || !cc->present)
-        return oauth_error(req, 401, "invalid_client", "certificate_missing",
+        return oauth_error(req, 401, "invalid_client", PROBLEM_CERT_MISSING,
                            "a client certificate is required (mutual TLS)", txid, NULL);
     if (!cc->verified) {
         const char *desc;
@@ -243,14 +243,14 @@ int token_http_authenticate(http_request_t *req, token_service_t *ts, struct tok
     if (!http_req_header(req, "Authorization", &auth)) {
         http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"dupla\"");
         rc = err_set(err, DUPLA_EUNAUTH, "an access token is required (Authorization: Bearer)");
-        err_http(err, 401, "token_missing");
+        err_problem(err, PROBLEM_TOKEN_MISSING);
         return rc;
     }
     if (!str_split(str_trim(auth), ' ', &scheme, &tok) || !str_eq_nocase(scheme, STR("Bearer"))) {
         http_reply_header(req, "WWW-Authenticate",
                           "Bearer realm=\"dupla\", error=\"invalid_request\"");
         rc = err_set(err, DUPLA_EUNAUTH, "the Authorization header must be 'Bearer <token>'");
-        err_http(err, 401, "token_missing");
+        err_problem(err, PROBLEM_TOKEN_MISSING);
         return rc;
     }
     rc = token_verify(ts, str_trim(tok), clock_now_ms(), out, err);

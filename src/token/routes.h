@@ -5,27 +5,22 @@
  *   GET  /.well-known/jwks.json     the public keys
  *
  * Refusals of POST <token.path> are OAuth 2 error JSON (RFC 6749 5.2) with
- * Cache-Control: no-store, plus "error_code", a platform code that names the
- * exact reason (documented in the README's token section):
+ * Cache-Control: no-store: the standard "error" (invalid_request,
+ * unsupported_grant_type, invalid_scope, invalid_client, unauthorized_client)
+ * plus "error_code", the platform's kebab-case reason (a PROBLEM_* slug of
+ * core/problem.h; the list with statuses and meanings is
+ * docs/problem-types.md):
  *
- *   status error                  error_code                  when
- *   400    invalid_request        form_invalid                body is not a form, a parameter
- * repeats 400    unsupported_grant_type grant_type_unsupported      grant_type is not password /
- * client_credentials 400    invalid_scope          scope_unsupported           scope asks for
- * anything but openid 401    invalid_client         client_id_unknown           client_id is not
- * the configured one 401    invalid_client         certificate_missing         no client
- * certificate on the connection 401    invalid_client         certificate_untrusted       does not
- * chain to a trust anchor (unknown CA) 401    invalid_client         certificate_expired outside
- * its validity (also: not yet valid) 401    invalid_client         certificate_revoked         on
- * the CRL, or its registration was revoked 401    invalid_client         certificate_unregistered
- * valid, but bound to no system 403    unauthorized_client    system_suspended            the
- * system is suspended 403    unauthorized_client    system_revoked              the system is
- * revoked 403    unauthorized_client    system_kind                 the certificate is a source
- * system's 403    unauthorized_client    organisation_suspended      the organisation is suspended
- * or closed 403    unauthorized_client    cvr_mismatch                the certificate's CVR is not
- * the organisation's 403    unauthorized_client    environment_not_allowed     the organisation may
- * not use this environment 413    invalid_request        request_too_large           body over
- * TOKEN_FORM_MAX bytes
+ *   400 invalid_request:        form-invalid (not a form, a repeated or missing
+ *                               parameter); 413: request-too-large
+ *   400 unsupported_grant_type: grant-type-unsupported
+ *   400 invalid_scope:          scope-unsupported
+ *   401 invalid_client:         client-id-unknown, certificate-missing,
+ *                               certificate-untrusted, certificate-expired,
+ *                               certificate-revoked, certificate-unregistered
+ *   403 unauthorized_client:    system-suspended, system-revoked, system-kind,
+ *                               organisation-suspended, cvr-mismatch,
+ *                               environment-not-allowed
  */
 #ifndef DUPLA_TOKEN_ROUTES_H
 #define DUPLA_TOKEN_ROUTES_H

@@ -44,6 +44,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/problem.h"
 #include "core/str.h"
 #include "identity/identity.h"
 #include "pki/sign.h"
@@ -121,19 +122,9 @@ struct token_principal {
     int64_t exp_s;
 };
 
-/* Refusal types set in err->type by token_verify (besides the registry's
- * IDENTITY_REFUSE_* for a system or organisation no longer active). Every
- * refusal is DUPLA_EUNAUTH (401). */
-#define TOKEN_REFUSE_MALFORMED "token_malformed"     /* not a JWS compact JWT */
-#define TOKEN_REFUSE_ALG       "token_algorithm"     /* alg is not EdDSA ("none" too) */
-#define TOKEN_REFUSE_KID       "token_unknown_key"   /* no such key id */
-#define TOKEN_REFUSE_SIGNATURE "token_signature"     /* the signature does not verify */
-#define TOKEN_REFUSE_CLAIMS    "token_claims"        /* a claim is missing or of a wrong type */
-#define TOKEN_REFUSE_ISSUER    "token_issuer"        /* iss is not ours */
-#define TOKEN_REFUSE_AUDIENCE  "token_audience"      /* aud does not name us */
-#define TOKEN_REFUSE_EXPIRED   "token_expired"       /* exp + leeway has passed */
-#define TOKEN_REFUSE_NOT_YET   "token_not_yet_valid" /* nbf (or iat) - leeway is ahead */
-#define TOKEN_REFUSE_ENV       "token_environment"   /* env is not this deployment's */
+/* token_verify refuses with a PROBLEM_TOKEN_* slug in err->type
+ * (core/problem.h), besides the registry's for a system or organisation no
+ * longer active. Every refusal is DUPLA_EUNAUTH (401). */
 
 /* Verifies a bearer token at now_ms: the algorithm is pinned to EdDSA (no
  * "none", no HMAC, no other), the kid must name a key we hold, the signature

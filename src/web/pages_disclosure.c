@@ -33,6 +33,7 @@
 #include "audit/audit.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/problem.h"
 #include "web/internal.h"
 #include "web/search.h"
 
@@ -214,22 +215,24 @@ static void fields_text(html_t *h, const struct audit_row *r)
 static const char *reason_label(const char *code)
 {
     static const char *const labels[][2] = {
-        {"agreement-expired", "aftalen er udløbet"},
-        {"agreement-malformed", "aftalehenvisningen er ugyldig"},
-        {"agreement-not-approved", "aftalen er ikke godkendt"},
-        {"agreement-not-found", "aftalen findes ikke"},
-        {"agreement-not-yet-active", "aftalen gælder endnu ikke"},
-        {"agreement-other-organisation", "aftalen tilhører en anden organisation"},
+        {PROBLEM_AGREEMENT_EXPIRED, "aftalen er udløbet"},
+        {PROBLEM_AGREEMENT_MALFORMED, "aftalehenvisningen er ugyldig"},
+        {PROBLEM_AGREEMENT_NOT_APPROVED, "aftalen er ikke godkendt"},
+        {PROBLEM_AGREEMENT_NOT_FOUND, "aftalen findes ikke"},
+        {PROBLEM_AGREEMENT_NOT_YET_ACTIVE, "aftalen gælder endnu ikke"},
+        {PROBLEM_AGREEMENT_OTHER_ORG, "aftalen tilhører en anden organisation"},
+        /* entries written before the slug was registry-unavailable */
         {"agreement-registry-unavailable", "aftaleregistret var ikke tilgængeligt"},
-        {"agreement-revoked", "aftalen er tilbagekaldt"},
-        {"agreement-suspended", "aftalen er suspenderet"},
-        {"agreement-terminated", "aftalen er opsagt"},
-        {"agreement-wrong-environment", "aftalen gælder et andet miljø"},
-        {"field-not-granted", "et felt uden for aftalen"},
-        {"service-not-granted", "tjenesten er ikke omfattet af aftalen"},
-        {"system-not-allowed", "systemet er ikke omfattet af aftalen"},
-        {"rate-limited", "for mange forespørgsler"},
-        {"service-window", "tjenesten var lukket"},
+        {PROBLEM_AGREEMENT_REVOKED, "aftalen er tilbagekaldt"},
+        {PROBLEM_AGREEMENT_SUSPENDED, "aftalen er suspenderet"},
+        {PROBLEM_AGREEMENT_TERMINATED, "aftalen er opsagt"},
+        {PROBLEM_AGREEMENT_WRONG_ENV, "aftalen gælder et andet miljø"},
+        {PROBLEM_FIELD_NOT_GRANTED, "et felt uden for aftalen"},
+        {PROBLEM_SERVICE_NOT_GRANTED, "tjenesten er ikke omfattet af aftalen"},
+        {PROBLEM_SYSTEM_NOT_ALLOWED, "systemet er ikke omfattet af aftalen"},
+        {PROBLEM_REGISTRY_UNAVAILABLE, "aftaleregistret var ikke tilgængeligt"},
+        {PROBLEM_RATE_LIMITED, "for mange forespørgsler"},
+        {PROBLEM_SERVICE_WINDOW, "tjenesten var lukket"},
     };
     for (size_t i = 0; code && i < sizeof labels / sizeof labels[0]; i++)
         if (strcmp(code, labels[i][0]) == 0)

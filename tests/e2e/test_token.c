@@ -205,7 +205,7 @@ Test(token_e2e, issues_a_token_to_an_active_system)
 
 Test(token_e2e, refuses_no_certificate)
 {
-    expect_refusal(NULL, NULL, 401, "invalid_client", "certificate_missing");
+    expect_refusal(NULL, NULL, 401, "invalid_client", "certificate-missing");
 }
 
 Test(token_e2e, refuses_an_unknown_ca)
@@ -222,56 +222,56 @@ Test(token_e2e, refuses_an_unknown_ca)
     cr_assert_eq(e2e_request(s, &rq, &r), 0, "%s", r.error);
     e2e_assert_status(s, &r, 401);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "error_code")),
-                     "certificate_untrusted", "%s", r.body);
+                     "certificate-untrusted", "%s", r.body);
     e2e_response_free(&r);
 }
 
 Test(token_e2e, refuses_an_expired_certificate)
 {
-    expect_refusal("expired", NULL, 401, "invalid_client", "certificate_expired");
+    expect_refusal("expired", NULL, 401, "invalid_client", "certificate-expired");
 }
 
 Test(token_e2e, refuses_a_revoked_certificate)
 {
-    expect_refusal("revoked", NULL, 401, "invalid_client", "certificate_revoked");
+    expect_refusal("revoked", NULL, 401, "invalid_client", "certificate-revoked");
 }
 
 Test(token_e2e, refuses_an_unregistered_certificate)
 {
-    expect_refusal("unregistered", NULL, 401, "invalid_client", "certificate_unregistered");
+    expect_refusal("unregistered", NULL, 401, "invalid_client", "certificate-unregistered");
 }
 
 Test(token_e2e, refuses_a_suspended_system)
 {
-    expect_refusal("suspended", NULL, 403, "unauthorized_client", "system_suspended");
+    expect_refusal("suspended", NULL, 403, "unauthorized_client", "system-suspended");
 }
 
 Test(token_e2e, refuses_a_suspended_organisation)
 {
-    expect_refusal("orgb", NULL, 403, "unauthorized_client", "organisation_suspended");
+    expect_refusal("orgb", NULL, 403, "unauthorized_client", "organisation-suspended");
 }
 
 Test(token_e2e, refuses_a_cvr_mismatch)
 {
-    expect_refusal("orgc", NULL, 403, "unauthorized_client", "cvr_mismatch");
+    expect_refusal("orgc", NULL, 403, "unauthorized_client", "cvr-mismatch");
 }
 
 Test(token_e2e, refuses_bad_requests)
 {
     expect_refusal("good", "grant_type=authorization_code", 400, "unsupported_grant_type",
-                   "grant_type_unsupported");
-    expect_refusal("good", "scope=openid", 400, "invalid_request", "form_invalid");
+                   "grant-type-unsupported");
+    expect_refusal("good", "scope=openid", 400, "invalid_request", "form-invalid");
     expect_refusal("good", "grant_type=password&grant_type=password", 400, "invalid_request",
-                   "form_invalid");
+                   "form-invalid");
     expect_refusal("good", "grant_type=password&scope=admin", 400, "invalid_scope",
-                   "scope_unsupported");
+                   "scope-unsupported");
     expect_refusal("good", "grant_type=password&client_id=someone", 401, "invalid_client",
-                   "client_id_unknown");
+                   "client-id-unknown");
     char big[4096];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     memcpy(big, "grant_type=password&x=", 22);
-    expect_refusal("good", big, 413, "invalid_request", "request_too_large");
+    expect_refusal("good", big, 413, "invalid_request", "request-too-large");
 }
 
 Test(token_e2e, a_system_suspended_while_running_is_refused_at_once)

@@ -108,50 +108,50 @@ static void refused(const char *svc, const struct exposure_arg *a, size_t n, con
 Test(exposure_query, every_problem_is_a_400_naming_the_parameter)
 {
     struct exposure_arg unknown[] = {A("PersonCPRNummer", "0101701234"), A("Hvem", "x")};
-    refused("Aarsopgoerelse", unknown, 2, "Hvem", EXPOSURE_P_UNKNOWN);
+    refused("Aarsopgoerelse", unknown, 2, "Hvem", PROBLEM_UNKNOWN_PARAMETER);
     struct exposure_arg none[] = {A("IndkomstÅr", "2023")};
-    refused("Aarsopgoerelse", none, 1, "PersonCPRNummer", EXPOSURE_P_MISSING);
+    refused("Aarsopgoerelse", none, 1, "PersonCPRNummer", PROBLEM_MISSING_PARAMETER);
     struct exposure_arg cpr[] = {A("PersonCPRNummer", "010170123")};
-    refused("Aarsopgoerelse", cpr, 1, "PersonCPRNummer", EXPOSURE_P_PARAMETER);
+    refused("Aarsopgoerelse", cpr, 1, "PersonCPRNummer", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg cpr2[] = {A("PersonCPRNummer", "3213701234")};
-    refused("Aarsopgoerelse", cpr2, 1, "PersonCPRNummer", EXPOSURE_P_PARAMETER);
+    refused("Aarsopgoerelse", cpr2, 1, "PersonCPRNummer", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg year[] = {A("PersonCPRNummer", "0101701234"), A("IndkomstÅr", "23")};
-    refused("Aarsopgoerelse", year, 2, "IndkomstÅr", EXPOSURE_P_PARAMETER);
+    refused("Aarsopgoerelse", year, 2, "IndkomstÅr", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg many[] = {
         A("PersonCPRNummer", "0101701234"), A("PersonCPRNummer", "0201701234"),
         A("PersonCPRNummer", "0301701234"), A("PersonCPRNummer", "0401701234")};
-    refused("Aarsopgoerelse", many, 4, "PersonCPRNummer", EXPOSURE_P_TOO_MANY);
+    refused("Aarsopgoerelse", many, 4, "PersonCPRNummer", PROBLEM_TOO_MANY_SUBJECTS);
     struct exposure_arg ts[] = {A("PersonCPRNummer", "0101701234"),
                                 A("UdstillingRegistreringFra", "2024-01-01")};
-    refused("Aarsopgoerelse", ts, 2, "UdstillingRegistreringFra", EXPOSURE_P_PARAMETER);
+    refused("Aarsopgoerelse", ts, 2, "UdstillingRegistreringFra", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg ts2[] = {A("PersonCPRNummer", "0101701234"),
                                  A("UdstillingRegistreringFra", "2024-01-01T00:00:00Z"),
                                  A("UdstillingRegistreringFra", "2024-01-02T00:00:00Z")};
-    refused("Aarsopgoerelse", ts2, 3, "UdstillingRegistreringFra", EXPOSURE_P_PARAMETER);
+    refused("Aarsopgoerelse", ts2, 3, "UdstillingRegistreringFra", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg win[] = {A("PersonCPRNummer", "0101701234"),
                                  A("UdstillingRegistreringFra", "2024-01-02T00:00:00Z"),
                                  A("UdstillingRegistreringTil", "2024-01-01T00:00:00Z")};
-    refused("Aarsopgoerelse", win, 3, "UdstillingRegistreringFra", EXPOSURE_P_PARAMETER);
+    refused("Aarsopgoerelse", win, 3, "UdstillingRegistreringFra", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg field[] = {A("PersonCPRNummer", "0101701234"), A("Felter", "Nope")};
-    refused("Aarsopgoerelse", field, 2, "Felter", EXPOSURE_P_PARAMETER);
+    refused("Aarsopgoerelse", field, 2, "Felter", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg se[] = {A("VirksomhedSENummer", "0234567"),
                                 A("AfregningPeriodeForholdPeriodeStartDato", "2024-01-01"),
                                 A("AfregningPeriodeForholdPeriodeSlutDato", "2024-12-31")};
-    refused("Momsangivelse", se, 3, "VirksomhedSENummer", EXPOSURE_P_PARAMETER);
+    refused("Momsangivelse", se, 3, "VirksomhedSENummer", PROBLEM_INVALID_PARAMETER);
     struct exposure_arg date[] = {A("VirksomhedSENummer", "12345678"),
                                   A("AfregningPeriodeForholdPeriodeStartDato", "2024-02-30"),
                                   A("AfregningPeriodeForholdPeriodeSlutDato", "2024-12-31")};
     refused("Momsangivelse", date, 3, "AfregningPeriodeForholdPeriodeStartDato",
-            EXPOSURE_P_PARAMETER);
+            PROBLEM_INVALID_PARAMETER);
     struct exposure_arg missing[] = {A("VirksomhedSENummer", "12345678"),
                                      A("AfregningPeriodeForholdPeriodeStartDato", "2024-01-01")};
     refused("Momsangivelse", missing, 2, "AfregningPeriodeForholdPeriodeSlutDato",
-            EXPOSURE_P_MISSING);
+            PROBLEM_MISSING_PARAMETER);
     struct exposure_arg back[] = {A("VirksomhedSENummer", "12345678"),
                                   A("AfregningPeriodeForholdPeriodeStartDato", "2024-12-01"),
                                   A("AfregningPeriodeForholdPeriodeSlutDato", "2024-01-31")};
     refused("Momsangivelse", back, 3, "AfregningPeriodeForholdPeriodeStartDato",
-            EXPOSURE_P_PARAMETER);
+            PROBLEM_INVALID_PARAMETER);
 }
 
 Test(exposure_query, an_open_window_ends_a_margin_before_now)
@@ -577,7 +577,7 @@ Test(exposure_call, a_service_window_and_the_in_flight_limit_answer_503)
     cr_assert_eq(exposure_enter(ex, 0, &retry, &err), 0);
     cr_assert_eq(exposure_enter(ex, 0, &retry, &err), DUPLA_EBUSY);
     cr_assert_eq(err_status(&err), 503);
-    cr_assert_str_eq(err.type, EXPOSURE_P_SATURATED);
+    cr_assert_str_eq(err.type, PROBLEM_SATURATED);
     cr_assert_geq(retry, 1);
     exposure_leave(ex);
 }
@@ -596,6 +596,6 @@ Test(exposure_call, a_planned_service_window_answers_503_with_its_end)
     unsigned retry = 0;
     err_t err;
     cr_assert_eq(exposure_enter(ex, 0, &retry, &err), DUPLA_EBUSY);
-    cr_assert_str_eq(err.type, EXPOSURE_P_WINDOW);
+    cr_assert_str_eq(err.type, PROBLEM_SERVICE_WINDOW);
     cr_assert_eq(retry, 120);
 }

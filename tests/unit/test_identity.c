@@ -406,25 +406,25 @@ Test(identity, systems_and_certificates_in_the_registry)
     cr_assert_eq(
         identity_authenticate_cert(id, &stranger, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
         DUPLA_EUNAUTH);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_UNREGISTERED);
+    cr_assert_str_eq(err.type, PROBLEM_CERT_UNREGISTERED);
     cr_assert_eq(
         identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_PRODUCTION, now, &p, &err),
         DUPLA_EFORBIDDEN);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_ENVIRONMENT);
+    cr_assert_str_eq(err.type, PROBLEM_ENV_NOT_ALLOWED);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_SOURCE, ENV_TEST, now, &p, &err),
                  DUPLA_EFORBIDDEN);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_SYS_KIND);
+    cr_assert_str_eq(err.type, PROBLEM_SYSTEM_KIND);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST,
                                             c1.not_after_ms + 1, &p, &err),
                  DUPLA_EUNAUTH);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_CERT_EXPIRED);
+    cr_assert_str_eq(err.type, PROBLEM_CERT_EXPIRED);
 
     /* suspended system, at once */
     cr_assert_eq(
         identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_SUSPENDED, &err), 0);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
                  DUPLA_EFORBIDDEN);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_SYS_SUSPENDED);
+    cr_assert_str_eq(err.type, PROBLEM_SYSTEM_SUSPENDED);
     cr_assert_eq(
         identity_system_set_status(id, &local, STR(CVR_A "/lønsystem"), SYSTEM_ACTIVE, &err), 0,
         "%s", err.log);
@@ -432,7 +432,7 @@ Test(identity, systems_and_certificates_in_the_registry)
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_SUSPENDED, STR("x"), &err), 0);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
                  DUPLA_EFORBIDDEN);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_ORG_INACTIVE);
+    cr_assert_str_eq(err.type, PROBLEM_ORG_SUSPENDED);
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_ACTIVE, STR(""), &err), 0);
 
     /* roll-over: add the new, revoke the old */
@@ -442,7 +442,7 @@ Test(identity, systems_and_certificates_in_the_registry)
                  err.log);
     cr_assert_eq(identity_authenticate_cert(id, &c1, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
                  DUPLA_EUNAUTH);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_CERT_REVOKED);
+    cr_assert_str_eq(err.type, PROBLEM_CERT_REVOKED);
     cr_assert_eq(identity_authenticate_cert(id, &c2, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err), 0);
 
     /* a CVR that no longer matches (the organisation's record changed) */
@@ -451,7 +451,7 @@ Test(identity, systems_and_certificates_in_the_registry)
     cr_assert_eq(identity_registry_refresh(id, &err), 0);
     cr_assert_eq(identity_authenticate_cert(id, &c2, SYSTEM_RECIPIENT, ENV_TEST, now, &p, &err),
                  DUPLA_EFORBIDDEN);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_CVR_MISMATCH);
+    cr_assert_str_eq(err.type, PROBLEM_CVR_MISMATCH);
 
     /* revoking the system revokes it for good */
     cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_REVOKED, &err),

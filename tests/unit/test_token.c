@@ -162,7 +162,7 @@ Test(token, refuses_a_wrong_signature)
     char *jwt = issue_with(ts, clock_now_ms());
     char *last = strrchr(jwt, '.') + 5;
     *last = *last == 'A' ? 'B' : 'A';
-    expect_refusal(jwt, TOKEN_REFUSE_SIGNATURE);
+    expect_refusal(jwt, PROBLEM_TOKEN_SIGNATURE);
     /* claims changed under the same signature */
     free(jwt);
     jwt = issue_with(ts, clock_now_ms());
@@ -185,13 +185,13 @@ Test(token, refuses_another_key)
     cr_assert_eq(token_config_load(&c2, &t2, &err), 0);
     cr_assert_eq(token_service_new(&t2, id, &other, &err), 0, "%s", err.log);
     char *jwt = issue_with(other, clock_now_ms());
-    expect_refusal(jwt, TOKEN_REFUSE_KID);
+    expect_refusal(jwt, PROBLEM_TOKEN_UNKNOWN_KEY);
     /* ... and signed by the other key while naming ours */
     char kid[PKI_KID_MAX], header[256];
     token_active_kid(ts, kid);
     snprintf(header, sizeof header, "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
     char *forged = with_header(jwt, header);
-    expect_refusal(forged, TOKEN_REFUSE_SIGNATURE);
+    expect_refusal(forged, PROBLEM_TOKEN_SIGNATURE);
     free(forged);
     free(jwt);
     token_service_free(other);
@@ -208,14 +208,14 @@ Test(token, refuses_alg_none_and_other_algorithms)
         snprintf(header, sizeof header, "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", algs[i],
                  kid);
         char *t = with_header(jwt, header);
-        expect_refusal(t, TOKEN_REFUSE_ALG);
+        expect_refusal(t, PROBLEM_TOKEN_ALGORITHM);
         /* and with the signature stripped, as "none" tokens come */
         *(strrchr(t, '.') + 1) = '\0';
-        expect_refusal(t, TOKEN_REFUSE_ALG);
+        expect_refusal(t, PROBLEM_TOKEN_ALGORITHM);
         free(t);
     }
     char *t = with_header(jwt, "{\"typ\":\"JWT\"}");
-    expect_refusal(t, TOKEN_REFUSE_ALG);
+    expect_refusal(t, PROBLEM_TOKEN_ALGORITHM);
     free(t);
     free(jwt);
 }
@@ -225,7 +225,7 @@ Test(token, refuses_expired_and_not_yet_valid)
     int64_t now = clock_now_ms();
     char *old =
         issue_with(ts, now - (TOKEN_DEFAULT_LIFETIME_S + TOKEN_DEFAULT_LEEWAY_S + 1) * 1000);
-    expect_refusal(old, TOKEN_REFUSE_EXPIRED);
+    expect_refusal(old, PROBLEM_TOKEN_EXPIRED);
     free(old);
     /* inside the leeway still good */
     char *recent = issue_with(ts, now - (TOKEN_DEFAULT_LIFETIME_S + 5) * 1000);
@@ -234,7 +234,7 @@ Test(token, refuses_expired_and_not_yet_valid)
     cr_assert_eq(token_verify(ts, str_from_cstr(recent), now, &pr, &err), 0, "%s", err.log);
     free(recent);
     char *future = issue_with(ts, now + (TOKEN_DEFAULT_LEEWAY_S + 60) * 1000);
-    expect_refusal(future, TOKEN_REFUSE_NOT_YET);
+    expect_refusal(future, PROBLEM_TOKEN_NOT_YET);
     free(future);
 }
 
@@ -242,7 +242,7 @@ Test(token, refuses_wrong_audience_issuer_and_environment)
 {
     const char *sections[] = {"\"key_dir\": \"keys\", \"audience\": \"urn:other:api\"",
                               "\"key_dir\": \"keys\", \"issuer\": \"https://evil.example\""};
-    const char *types[] = {TOKEN_REFUSE_AUDIENCE, TOKEN_REFUSE_ISSUER};
+    const char *types[] = {PROBLEM_TOKEN_AUDIENCE, PROBLEM_TOKEN_ISSUER};
     for (int i = 0; i < 2; i++) {
         struct dupla_config c2;
         load_config(sections[i], &c2);
@@ -264,7 +264,7 @@ Test(token, refuses_wrong_audience_issuer_and_environment)
     err_t err;
     cr_assert_eq(token_service_new(&t3, id, &prod, &err), 0);
     char *jwt = issue_with(prod, clock_now_ms());
-    expect_refusal(jwt, TOKEN_REFUSE_ENV);
+    expect_refusal(jwt, PROBLEM_TOKEN_ENVIRONMENT);
     free(jwt);
     token_service_free(prod);
 }
@@ -275,17 +275,17 @@ Test(token, refuses_when_system_revoked_after_issue)
     err_t err;
     cr_assert_eq(
         identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_SUSPENDED, &err), 0);
-    expect_refusal(jwt, IDENTITY_REFUSE_SYS_SUSPENDED);
+    expect_refusal(jwt, PROBLEM_SYSTEM_SUSPENDED);
     cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_ACTIVE, &err),
                  0);
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_SUSPENDED, STR(""), &err), 0);
-    expect_refusal(jwt, IDENTITY_REFUSE_ORG_INACTIVE);
+    expect_refusal(jwt, PROBLEM_ORG_SUSPENDED);
     cr_assert_eq(identity_org_set_status(id, &local, STR(CVR_A), ORG_ACTIVE, STR(""), &err), 0);
     cr_assert_eq(
         identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_REVOKED, &err), 0);
     /* revoking the system revokes its certificate too: the first check to
      * fail is the certificate's */
-    expect_refusal(jwt, IDENTITY_REFUSE_CERT_REVOKED);
+    expect_refusal(jwt, PROBLEM_CERT_REVOKED);
     free(jwt);
 }
 
@@ -312,12 +312,12 @@ Test(token, a_token_seen_again_skips_only_the_signature)
                               now + (TOKEN_DEFAULT_LIFETIME_S + TOKEN_DEFAULT_LEEWAY_S + 1) * 1000,
                               &pr, &err),
                  DUPLA_EUNAUTH);
-    cr_assert_str_eq(err.type, TOKEN_REFUSE_EXPIRED);
+    cr_assert_str_eq(err.type, PROBLEM_TOKEN_EXPIRED);
 
     /* Remembered, yet refused once its system is suspended. */
     cr_assert_eq(
         identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_SUSPENDED, &err), 0);
-    expect_refusal(jwt, IDENTITY_REFUSE_SYS_SUSPENDED);
+    expect_refusal(jwt, PROBLEM_SYSTEM_SUSPENDED);
     cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_ACTIVE, &err),
                  0);
 
@@ -326,8 +326,8 @@ Test(token, a_token_seen_again_skips_only_the_signature)
     char *last = strrchr(forged, '.') + 5;
     *last = *last == 'A' ? 'B' : 'A';
     hits = token_verify_cache_hits(ts);
-    expect_refusal(forged, TOKEN_REFUSE_SIGNATURE);
-    expect_refusal(forged, TOKEN_REFUSE_SIGNATURE);
+    expect_refusal(forged, PROBLEM_TOKEN_SIGNATURE);
+    expect_refusal(forged, PROBLEM_TOKEN_SIGNATURE);
     cr_assert_eq(token_verify_cache_hits(ts), hits, "a refused token is never remembered");
     free(forged);
     free(jwt);
@@ -359,11 +359,11 @@ Test(token, refuses_malformed_tokens)
     const char *bad[] = {"",           "abc", "a.b", "a.b.c.d", "..", "eyJhbGciOiJFZERTQSJ9..sig",
                          "!!!.???.***"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_refusal(bad[i], TOKEN_REFUSE_MALFORMED);
+        expect_refusal(bad[i], PROBLEM_TOKEN_MALFORMED);
     char *big = malloc(TOKEN_MAX_BYTES + 2);
     memset(big, 'a', TOKEN_MAX_BYTES + 1);
     big[TOKEN_MAX_BYTES + 1] = '\0';
-    expect_refusal(big, TOKEN_REFUSE_MALFORMED);
+    expect_refusal(big, PROBLEM_TOKEN_MALFORMED);
     free(big);
 }
 
