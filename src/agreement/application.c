@@ -389,8 +389,8 @@ static int contact_member(const json_t *in, bool complete, json_t **out, err_t *
 }
 
 /* See internal.h. On error *out is untouched and err names the member. */
-int application_normalise(const struct agreement *ag, const char *org_cvr, const json_t *in,
-                          bool complete, json_t **out, err_t *err)
+int agreement_application_normalise(const struct agreement *ag, const char *org_cvr,
+                                    const json_t *in, bool complete, json_t **out, err_t *err)
 {
     if (!json_is_object(in))
         return err_param(err, DUPLA_EINVAL, "application", "the application must be an object");
@@ -458,7 +458,7 @@ int application_normalise(const struct agreement *ag, const char *org_cvr, const
 /* Validity in ms: from the start of valid_from (UTC) to the end of valid_to
  * (exclusive), INT64_MAX when open-ended. A draft without valid_from starts
  * at 0 (it cannot be approved that way). */
-void application_validity(const json_t *app, int64_t *from_ms, int64_t *until_ms)
+void agreement_application_validity(const json_t *app, int64_t *from_ms, int64_t *until_ms)
 {
     int32_t d;
     json_t *f = json_object_get(app, "valid_from"), *t = json_object_get(app, "valid_to");
@@ -480,8 +480,8 @@ static bool list_has(const json_t *arr, const char *name)
 
 /* See internal.h. granted must be an object of services asked for, each a
  * non-empty list of fields asked for in that service. */
-int granted_normalise(const json_t *asked_services, const json_t *granted, json_t **out,
-                      bool *fewer, err_t *err)
+int agreement_granted_normalise(const json_t *asked_services, const json_t *granted, json_t **out,
+                                bool *fewer, err_t *err)
 {
     if (!json_is_object(granted) || json_object_size(granted) == 0)
         return err_param(err, DUPLA_EINVAL, "granted",
@@ -564,7 +564,7 @@ static void diff_into(json_t *out, const char *prefix, const json_t *a, const js
 
 /* See internal.h. a or b may be NULL (everything added or removed). The
  * caller owns the result. */
-json_t *json_diff(const json_t *a, const json_t *b)
+json_t *agreement_json_diff(const json_t *a, const json_t *b)
 {
     json_t *out = json_object();
     if (!out)

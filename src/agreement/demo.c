@@ -90,7 +90,7 @@ int agreement_demo_setup(agreement_t *ag, const char *org_cvr, enum environment 
     if (!app)
         return err_param(err, DUPLA_EINVAL, "services", "services must be a JSON object");
     json_t *canon;
-    int rc = application_normalise(ag, org_cvr, app, true, &canon, err);
+    int rc = agreement_application_normalise(ag, org_cvr, app, true, &canon, err);
     if (rc) {
         json_decref(app);
         return rc;

@@ -113,8 +113,8 @@ int agreement_document_json(agreement_t *ag, const struct agreement_actor *actor
     if (rc)
         return rc;
     struct ag_row row;
-    rc = row_load(c, id, &row, err);
-    if (rc == 0 && !actor_may_see(actor, row.org_cvr))
+    rc = agreement_row_load(c, id, &row, err);
+    if (rc == 0 && !agreement_actor_may_see(actor, row.org_cvr))
         rc = err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement");
     json_t *doc = NULL;
     if (rc == 0) {
@@ -133,7 +133,7 @@ int agreement_document_json(agreement_t *ag, const struct agreement_actor *actor
         if (json_is_object(serving)) {
             json_object_set(doc, "status", json_object_get(serving, "state"));
             int64_t from, until, now = clock_now_ms();
-            application_validity(json_object_get(serving, "application"), &from, &until);
+            agreement_application_validity(json_object_get(serving, "application"), &from, &until);
             const char *st = json_string_value(json_object_get(serving, "state"));
             active = st && strcmp(st, "approved") == 0 && from <= now && now < until;
         }
@@ -332,7 +332,7 @@ int agreement_list(agreement_t *ag, const struct agreement_actor *actor,
 {
     const char *org = filter ? filter->org_cvr : NULL;
     int state = filter ? filter->state : -1;
-    if (!actor_is_data_owner(actor)) {
+    if (!agreement_actor_is_data_owner(actor)) {
         if (org && strcmp(org, actor->org_cvr) != 0)
             return err_param(err, DUPLA_EFORBIDDEN, "org",
                              "only the data owner sees other organisations' agreements");

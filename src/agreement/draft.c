@@ -3,7 +3,7 @@
  * life cycle's table (lifecycle.c): creating an agreement with its first
  * draft, and editing, which changes the pending draft or starts a new
  * version beside the serving one. Each is one transaction with its history
- * row and the change counter, as a step is (lifecycle_finish).
+ * row and the change counter, as a step is (agreement_lifecycle_finish).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ static int version_insert(store_conn_t *c, const char *id, int64_t version,
                           int64_t now, err_t *err)
 {
     char key[ACTOR_KEY_MAX];
-    actor_key(actor, key);
+    agreement_actor_key(actor, key);
     char *text = json_dumps(application, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!text)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
@@ -40,7 +40,7 @@ static int version_insert(store_conn_t *c, const char *id, int64_t version,
         store_bind_cstr(s, 6, key);
         store_bind_int64(s, 7, now);
         store_bind_int64(s, 8, now);
-        rc = row_exec_done(s, err);
+        rc = agreement_row_exec_done(s, err);
     }
     free(text);
     return rc;
@@ -50,19 +50,19 @@ static int version_insert(store_conn_t *c, const char *id, int64_t version,
 int agreement_create(agreement_t *ag, const struct agreement_actor *actor, enum environment env,
                      const json_t *application, char *id_out, err_t *err)
 {
-    int rc = actor_check(actor, err);
+    int rc = agreement_actor_check(actor, err);
     if (rc)
         return rc;
     if (!(actor->roles & ROLES_DRAFT))
         return err_set(err, DUPLA_EFORBIDDEN, "drafting an agreement needs the role %s",
-                       actor_roles_text(ROLES_DRAFT));
+                       agreement_actor_roles_text(ROLES_DRAFT));
     if (!ident_cvr_valid(str_from_cstr(actor->org_cvr)))
         return err_set(err, DUPLA_EFORBIDDEN,
                        "only a user of a recipient organisation can apply for an agreement");
     if (env != ENV_TEST && env != ENV_PRODUCTION)
         return err_param(err, DUPLA_EINVAL, "environment", "unknown environment");
     json_t *app;
-    rc = application_normalise(ag, actor->org_cvr, application, false, &app, err);
+    rc = agreement_application_normalise(ag, actor->org_cvr, application, false, &app, err);
     if (rc)
         return rc;
     char id[AGREEMENT_ID_LEN + 1];
@@ -91,15 +91,15 @@ int agreement_create(agreement_t *ag, const struct agreement_actor *actor, enum 
         store_bind_cstr(s, 3, environment_name(env));
         store_bind_int64(s, 4, now);
         store_bind_int64(s, 5, now);
-        rc = row_exec_done(s, err);
+        rc = agreement_row_exec_done(s, err);
     }
     if (rc == 0)
         rc = version_insert(c, id, 1, app, actor, now, err);
     if (rc == 0)
-        rc = history_add(c, id, 1, now, actor, "create", AG_STATE_NONE, AGREEMENT_DRAFT,
-                         json_diff(NULL, app), NULL, err);
+        rc = agreement_history_add(c, id, 1, now, actor, "create", AG_STATE_NONE, AGREEMENT_DRAFT,
+                                   agreement_json_diff(NULL, app), NULL, err);
     json_decref(app);
-    rc = lifecycle_finish(ag, c, rc, err);
+    rc = agreement_lifecycle_finish(ag, c, rc, err);
     if (rc == 0)
         memcpy(id_out, id, sizeof id);
     return rc;
@@ -109,7 +109,7 @@ int agreement_create(agreement_t *ag, const struct agreement_actor *actor, enum 
 int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t id,
                    const json_t *application, err_t *err)
 {
-    int rc = actor_check(actor, err);
+    int rc = agreement_actor_check(actor, err);
     if (rc)
         return rc;
     store_conn_t *c;
@@ -122,17 +122,17 @@ int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t i
     json_t *app = NULL;
     rc = store_begin(c, err);
     if (rc == 0)
-        rc = row_load(c, id, &row, err);
-    if (rc == 0 && !actor_may_see(actor, row.org_cvr))
+        rc = agreement_row_load(c, id, &row, err);
+    if (rc == 0 && !agreement_actor_may_see(actor, row.org_cvr))
         rc = err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement");
     if (rc == 0 && (!(actor->roles & ROLES_DRAFT) || strcmp(actor->org_cvr, row.org_cvr) != 0))
         rc = err_set(err, DUPLA_EFORBIDDEN,
                      "editing an agreement needs the role %s in its organisation",
-                     actor_roles_text(ROLES_DRAFT));
+                     agreement_actor_roles_text(ROLES_DRAFT));
     if (rc == 0)
-        rc = application_normalise(ag, row.org_cvr, application, false, &app, err);
+        rc = agreement_application_normalise(ag, row.org_cvr, application, false, &app, err);
     if (rc == 0)
-        rc = version_load(c, row.id, row.pending ? row.pending : row.latest, &base, err);
+        rc = agreement_version_load(c, row.id, row.pending ? row.pending : row.latest, &base, err);
     if (rc == 0 && row.pending && base.state != AGREEMENT_DRAFT)
         rc = err_set(err, DUPLA_ECONFLICT,
                      "version %lld is signed and waiting for review; it can be withdrawn, or "
@@ -140,21 +140,21 @@ int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t i
                      (long long)row.pending);
     if (rc == 0 && row.serving && !row.pending) {
         struct ag_version serving;
-        rc = version_load(c, row.id, row.serving, &serving, err);
+        rc = agreement_version_load(c, row.id, row.serving, &serving, err);
         if (rc == 0 &&
             (serving.state == AGREEMENT_REVOKED || serving.state == AGREEMENT_TERMINATED))
             rc = err_set(err, DUPLA_ECONFLICT, "the agreement is %s; apply for a new one",
                          agreement_state_name(serving.state));
         if (rc == 0) {
-            version_clear(&base);
+            agreement_version_clear(&base);
             base = serving; /* the new version's changes are against the serving one */
         } else {
-            version_clear(&serving);
+            agreement_version_clear(&serving);
         }
     }
     if (rc == 0 && row.pending) {
         char key[ACTOR_KEY_MAX];
-        actor_key(actor, key);
+        agreement_actor_key(actor, key);
         char *text = json_dumps(app, JSON_COMPACT | JSON_PRESERVE_ORDER);
         store_stmt_t *s;
         rc = text ? store_prepare(c,
@@ -169,24 +169,26 @@ int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t i
             store_bind_int64(s, 3, now);
             store_bind_cstr(s, 4, row.id);
             store_bind_int64(s, 5, row.pending);
-            rc = row_exec_done(s, err);
+            rc = agreement_row_exec_done(s, err);
         }
         free(text);
         if (rc == 0)
-            rc = history_add(c, row.id, row.pending, now, actor, "edit", AGREEMENT_DRAFT,
-                             AGREEMENT_DRAFT, json_diff(base.application, app), NULL, err);
+            rc = agreement_history_add(c, row.id, row.pending, now, actor, "edit", AGREEMENT_DRAFT,
+                                       AGREEMENT_DRAFT, agreement_json_diff(base.application, app),
+                                       NULL, err);
     } else if (rc == 0) {
         /* A new version; whatever serves keeps serving until it is approved. */
         row.latest++;
         row.pending = row.latest;
         rc = version_insert(c, row.id, row.pending, app, actor, now, err);
         if (rc == 0)
-            rc = row_save(c, &row, now, err);
+            rc = agreement_row_save(c, &row, now, err);
         if (rc == 0)
-            rc = history_add(c, row.id, row.pending, now, actor, "new-version", AG_STATE_NONE,
-                             AGREEMENT_DRAFT, json_diff(base.application, app), NULL, err);
+            rc = agreement_history_add(c, row.id, row.pending, now, actor, "new-version",
+                                       AG_STATE_NONE, AGREEMENT_DRAFT,
+                                       agreement_json_diff(base.application, app), NULL, err);
     }
-    version_clear(&base);
+    agreement_version_clear(&base);
     json_decref(app);
-    return lifecycle_finish(ag, c, rc, err);
+    return agreement_lifecycle_finish(ag, c, rc, err);
 }

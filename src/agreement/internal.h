@@ -45,63 +45,64 @@ struct ag_version {
 };
 
 /* schema.c */
-int schema_migrate(store_t *st, err_t *err);
+int agreement_schema_migrate(store_t *st, err_t *err);
 /* Bumps the change counter inside the caller's transaction. */
-int schema_bump_generation(store_conn_t *c, err_t *err);
-int schema_generation(store_conn_t *c, int64_t *out, err_t *err);
+int agreement_schema_bump_generation(store_conn_t *c, err_t *err);
+int agreement_schema_generation(store_conn_t *c, int64_t *out, err_t *err);
 
 /* application.c */
 /* Checks in and writes its canonical form (every member present, names
  * sorted and unique) to *out (caller owns). complete: also require what
  * signing requires. */
-int application_normalise(const struct agreement *ag, const char *org_cvr, const json_t *in,
-                          bool complete, json_t **out, err_t *err);
+int agreement_application_normalise(const struct agreement *ag, const char *org_cvr,
+                                    const json_t *in, bool complete, json_t **out, err_t *err);
 /* Validity of a canonical application in ms: [from, until). */
-void application_validity(const json_t *app, int64_t *from_ms, int64_t *until_ms);
+void agreement_application_validity(const json_t *app, int64_t *from_ms, int64_t *until_ms);
 /* Checks granted against the asked services (a subset, non-empty) and writes
  * its canonical form; *fewer tells whether less than asked was granted. */
-int granted_normalise(const json_t *asked_services, const json_t *granted, json_t **out,
-                      bool *fewer, err_t *err);
+int agreement_granted_normalise(const json_t *asked_services, const json_t *granted, json_t **out,
+                                bool *fewer, err_t *err);
 /* A flat object {"path": {"from": a, "to": b}} of what differs. */
-json_t *json_diff(const json_t *a, const json_t *b);
+json_t *agreement_json_diff(const json_t *a, const json_t *b);
 
 /* lifecycle.c */
-void actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX]);
-bool actor_is_data_owner(const struct agreement_actor *actor);
-bool actor_may_see(const struct agreement_actor *actor, const char *org_cvr);
+void agreement_actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX]);
+bool agreement_actor_is_data_owner(const struct agreement_actor *actor);
+bool agreement_actor_may_see(const struct agreement_actor *actor, const char *org_cvr);
 /* 0 for an actor with a name (and NUL-terminated fields), else an internal
  * error: a caller bug. */
-int actor_check(const struct agreement_actor *actor, err_t *err);
+int agreement_actor_check(const struct agreement_actor *actor, err_t *err);
 /* The role names identity uses, for error messages. */
-const char *actor_roles_text(unsigned roles);
+const char *agreement_actor_roles_text(unsigned roles);
 /* Ends a change begun on c with rc so far: bumps the change counter and
  * commits (or rolls back), puts c back, and rebuilds the registry. Returns
  * the change's result. */
-int lifecycle_finish(struct agreement *ag, store_conn_t *c, int rc, err_t *err);
+int agreement_lifecycle_finish(struct agreement *ag, store_conn_t *c, int rc, err_t *err);
 
 /* rows.c */
-int row_load(store_conn_t *c, str_t id, struct ag_row *out, err_t *err);
-int version_load(store_conn_t *c, const char *id, int64_t version, struct ag_version *out,
-                 err_t *err);
-void version_clear(struct ag_version *v);
-int history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
-                const struct agreement_actor *actor, const char *action, int from_state,
-                int to_state, json_t *changes, const char *reason, err_t *err);
-bool id_well_formed(str_t id);
+int agreement_row_load(store_conn_t *c, str_t id, struct ag_row *out, err_t *err);
+int agreement_version_load(store_conn_t *c, const char *id, int64_t version, struct ag_version *out,
+                           err_t *err);
+void agreement_version_clear(struct ag_version *v);
+int agreement_history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
+                          const struct agreement_actor *actor, const char *action, int from_state,
+                          int to_state, json_t *changes, const char *reason, err_t *err);
+bool agreement_id_well_formed(str_t id);
 /* Steps s once and finishes it: 0 or the step's error. */
-int row_exec_done(store_stmt_t *s, err_t *err);
+int agreement_row_exec_done(store_stmt_t *s, err_t *err);
 /* Writes row's version pointers and updated_at. */
-int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err);
+int agreement_row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err);
 
 /* notify.c */
 /* Queues a mail about a decision on (row, version) in the caller's
  * transaction. */
-int notify_decision(struct agreement *ag, store_conn_t *c, const struct ag_row *row,
-                    int64_t version, const json_t *application, enum agreement_action action,
-                    const char *reason, int64_t now, err_t *err);
+int agreement_notify_decision(struct agreement *ag, store_conn_t *c, const struct ag_row *row,
+                              int64_t version, const json_t *application,
+                              enum agreement_action action, const char *reason, int64_t now,
+                              err_t *err);
 
 /* registry.c */
-int registry_new(agreement_registry_t **out);
-void registry_free(agreement_registry_t *reg);
+int agreement_registry_new(agreement_registry_t **out);
+void agreement_registry_free(agreement_registry_t *reg);
 
 #endif

@@ -10,7 +10,7 @@
  * the change counter; then it rebuilds the registry the data path reads.
  *
  * Create and edit are not table steps (they make versions rather than move
- * them): draft.c, with the same checks (actor_check, lifecycle_finish).
+ * them): draft.c, with the same checks (agreement_actor_check, agreement_lifecycle_finish).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +79,7 @@ static const char *const action_names[AGREEMENT_ACTION_COUNT] = {
 };
 
 /* The role names identity uses, for error messages. */
-const char *actor_roles_text(unsigned roles)
+const char *agreement_actor_roles_text(unsigned roles)
 {
     if (roles == AGREEMENT_ROLE_SIGNATORY)
         return "aftager-underskriver";
@@ -112,7 +112,7 @@ const char *agreement_action_name(enum agreement_action a)
 
 /* See internal.h: users by text id or number, console and system actors by
  * name. */
-void actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX])
+void agreement_actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX])
 {
     if (actor->user_ref[0] != '\0' && memchr(actor->user_ref, '\0', sizeof actor->user_ref) != NULL)
         snprintf(out, ACTOR_KEY_MAX, "ref:%s", actor->user_ref);
@@ -122,20 +122,20 @@ void actor_key(const struct agreement_actor *actor, char out[ACTOR_KEY_MAX])
         snprintf(out, ACTOR_KEY_MAX, "name:%s", actor->user_name);
 }
 
-bool actor_is_data_owner(const struct agreement_actor *actor)
+bool agreement_actor_is_data_owner(const struct agreement_actor *actor)
 {
     return (actor->roles & (AGREEMENT_ROLE_DATAFORVALTNING | AGREEMENT_ROLE_OPERATOR)) != 0;
 }
 
 /* The data owner's staff see every agreement; others only their own
  * organisation's. */
-bool actor_may_see(const struct agreement_actor *actor, const char *org_cvr)
+bool agreement_actor_may_see(const struct agreement_actor *actor, const char *org_cvr)
 {
-    return actor_is_data_owner(actor) ||
+    return agreement_actor_is_data_owner(actor) ||
            (actor->org_cvr[0] != '\0' && strcmp(actor->org_cvr, org_cvr) == 0);
 }
 
-int actor_check(const struct agreement_actor *actor, err_t *err)
+int agreement_actor_check(const struct agreement_actor *actor, err_t *err)
 {
     if (!actor || actor->user_name[0] == '\0' ||
         memchr(actor->user_name, '\0', sizeof actor->user_name) == NULL ||
@@ -173,7 +173,7 @@ static int version_move(store_conn_t *c, const char *id, int64_t version, enum a
     store_bind_cstr(s, 4, id);
     store_bind_int64(s, 5, version);
     store_bind_cstr(s, 6, agreement_state_name(from));
-    rc = row_exec_done(s, err);
+    rc = agreement_row_exec_done(s, err);
     if (rc == 0 && store_changes(c) != 1)
         rc = err_set(err, DUPLA_ECONFLICT, "the agreement was changed at the same time; try again");
     return rc;
@@ -182,10 +182,10 @@ static int version_move(store_conn_t *c, const char *id, int64_t version, enum a
 /* Commits, puts the connection back and rebuilds the registry. A failed
  * rebuild after a commit makes the registry refuse every call until a
  * rebuild succeeds (fail closed: a revocation must never be missed). */
-int lifecycle_finish(agreement_t *ag, store_conn_t *c, int rc, err_t *err)
+int agreement_lifecycle_finish(agreement_t *ag, store_conn_t *c, int rc, err_t *err)
 {
     if (rc == 0) {
-        rc = schema_bump_generation(c, err);
+        rc = agreement_schema_bump_generation(c, err);
         if (rc == 0)
             rc = store_commit(c, err);
     }
@@ -238,7 +238,7 @@ static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_ve
     bool fewer = false;
     int rc;
     if (args->granted) {
-        rc = granted_normalise(asked, args->granted, &granted, &fewer, err);
+        rc = agreement_granted_normalise(asked, args->granted, &granted, &fewer, err);
         if (rc)
             return rc;
     } else {
@@ -256,7 +256,7 @@ static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_ve
     }
     struct ag_version serving = {0};
     if (row->serving) {
-        rc = version_load(c, row->id, row->serving, &serving, err);
+        rc = agreement_version_load(c, row->id, row->serving, &serving, err);
         if (rc == 0 && serving.state == AGREEMENT_SUSPENDED)
             rc = err_set(err, DUPLA_ECONFLICT,
                          "the serving version is suspended; reactivate or revoke it first");
@@ -264,9 +264,9 @@ static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_ve
             rc = version_move(c, row->id, row->serving, AGREEMENT_APPROVED, AGREEMENT_SUPERSEDED,
                               NULL, now, err);
         if (rc == 0 && serving.state == AGREEMENT_APPROVED)
-            rc = history_add(c, row->id, row->serving, now, actor, "supersede", AGREEMENT_APPROVED,
-                             AGREEMENT_SUPERSEDED, NULL, NULL, err);
-        version_clear(&serving);
+            rc = agreement_history_add(c, row->id, row->serving, now, actor, "supersede",
+                                       AGREEMENT_APPROVED, AGREEMENT_SUPERSEDED, NULL, NULL, err);
+        agreement_version_clear(&serving);
         if (rc) {
             json_decref(granted);
             return rc;
@@ -294,7 +294,7 @@ static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_ve
             store_bind_int64(s, 7, v->valid_until_ms);
         store_bind_cstr(s, 8, row->id);
         store_bind_int64(s, 9, v->version);
-        rc = row_exec_done(s, err);
+        rc = agreement_row_exec_done(s, err);
     }
     free(text);
     json_object_set_new(changes, "granted", json_pack("{s:n, s:o}", "from", "to", granted));
@@ -311,13 +311,14 @@ static int apply_sign(agreement_t *ag, store_conn_t *c, const struct ag_row *row
                       err_t *err)
 {
     char key[ACTOR_KEY_MAX];
-    actor_key(actor, key);
+    agreement_actor_key(actor, key);
     if (strcmp(key, v->drafted_by) == 0 || strcmp(key, v->last_editor) == 0)
         return err_set(err, DUPLA_EFORBIDDEN,
                        "four eyes: the signatory must not be the one who drafted or last "
                        "edited this version");
     json_t *complete;
-    int rc = application_normalise(ag, row->org_cvr, v->application, true, &complete, err);
+    int rc =
+        agreement_application_normalise(ag, row->org_cvr, v->application, true, &complete, err);
     if (rc)
         return rc;
     json_decref(complete);
@@ -332,7 +333,7 @@ static int apply_sign(agreement_t *ag, store_conn_t *c, const struct ag_row *row
     store_bind_int64(s, 2, now);
     store_bind_cstr(s, 3, row->id);
     store_bind_int64(s, 4, v->version);
-    return row_exec_done(s, err);
+    return agreement_row_exec_done(s, err);
 }
 
 static int clear_signature(store_conn_t *c, const char *id, int64_t version, err_t *err)
@@ -346,7 +347,7 @@ static int clear_signature(store_conn_t *c, const char *id, int64_t version, err
         return rc;
     store_bind_cstr(s, 1, id);
     store_bind_int64(s, 2, version);
-    return row_exec_done(s, err);
+    return agreement_row_exec_done(s, err);
 }
 
 static int record_decision(store_conn_t *c, const char *id, int64_t version,
@@ -363,7 +364,7 @@ static int record_decision(store_conn_t *c, const char *id, int64_t version,
     store_bind_int64(s, 2, now);
     store_bind_cstr(s, 3, id);
     store_bind_int64(s, 4, version);
-    return row_exec_done(s, err);
+    return agreement_row_exec_done(s, err);
 }
 
 /* Revoking or terminating ends the agreement, so a pending new version can
@@ -374,15 +375,15 @@ static int withdraw_pending(store_conn_t *c, struct ag_row *row,
     if (!row->pending)
         return 0;
     struct ag_version p;
-    int rc = version_load(c, row->id, row->pending, &p, err);
+    int rc = agreement_version_load(c, row->id, row->pending, &p, err);
     if (rc)
         return rc;
     rc = version_move(c, row->id, row->pending, p.state, AGREEMENT_WITHDRAWN,
                       "the agreement has ended", now, err);
     if (rc == 0)
-        rc = history_add(c, row->id, row->pending, now, actor, "withdraw", p.state,
-                         AGREEMENT_WITHDRAWN, NULL, "the agreement has ended", err);
-    version_clear(&p);
+        rc = agreement_history_add(c, row->id, row->pending, now, actor, "withdraw", p.state,
+                                   AGREEMENT_WITHDRAWN, NULL, "the agreement has ended", err);
+    agreement_version_clear(&p);
     row->pending = 0;
     return rc;
 }
@@ -394,7 +395,7 @@ int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t i
     static const struct agreement_step no_args = {0};
     if (!args)
         args = &no_args;
-    int rc = actor_check(actor, err);
+    int rc = agreement_actor_check(actor, err);
     if (rc)
         return rc;
     const struct transition *any = any_transition(action);
@@ -415,14 +416,14 @@ int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t i
     json_t *changes = json_object();
     rc = store_begin(c, err);
     if (rc == 0)
-        rc = row_load(c, id, &row, err);
-    if (rc == 0 && !actor_may_see(actor, row.org_cvr))
+        rc = agreement_row_load(c, id, &row, err);
+    if (rc == 0 && !agreement_actor_may_see(actor, row.org_cvr))
         rc = err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement");
     /* Role before state: a refusal for the role must not tell the state. */
     if (rc == 0 && (!(actor->roles & any->roles) ||
                     (any->own_org && strcmp(actor->org_cvr, row.org_cvr) != 0)))
         rc = err_set(err, DUPLA_EFORBIDDEN, "to %s an agreement needs the role %s%s",
-                     agreement_action_name(action), actor_roles_text(any->roles),
+                     agreement_action_name(action), agreement_actor_roles_text(any->roles),
                      any->own_org ? " in its organisation" : "");
     int64_t version = 0;
     if (rc == 0) {
@@ -433,7 +434,7 @@ int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t i
                          agreement_action_name(action));
     }
     if (rc == 0)
-        rc = version_load(c, row.id, version, &v, err);
+        rc = agreement_version_load(c, row.id, version, &v, err);
     if (rc == 0 && !(t = find_transition(action, v.state)))
         rc = err_set(err, DUPLA_ECONFLICT, "cannot %s an agreement whose version %lld is %s",
                      agreement_action_name(action), (long long)version,
@@ -469,17 +470,18 @@ int agreement_step(agreement_t *ag, const struct agreement_actor *actor, str_t i
     if (rc == 0)
         rc = version_move(c, row.id, version, t->from, t->to, args->reason, now, err);
     if (rc == 0)
-        rc = row_save(c, &row, now, err);
+        rc = agreement_row_save(c, &row, now, err);
     if (rc == 0) {
-        rc = history_add(c, row.id, version, now, actor, agreement_action_name(action), t->from,
-                         t->to, changes, args->reason, err);
+        rc = agreement_history_add(c, row.id, version, now, actor, agreement_action_name(action),
+                                   t->from, t->to, changes, args->reason, err);
         changes = NULL;
     }
     if (rc == 0)
-        rc = notify_decision(ag, c, &row, version, v.application, action, args->reason, now, err);
+        rc = agreement_notify_decision(ag, c, &row, version, v.application, action, args->reason,
+                                       now, err);
     json_decref(changes);
-    version_clear(&v);
-    return lifecycle_finish(ag, c, rc, err);
+    agreement_version_clear(&v);
+    return agreement_lifecycle_finish(ag, c, rc, err);
 }
 
 int agreement_sign(agreement_t *ag, const struct agreement_actor *actor, str_t id, err_t *err)

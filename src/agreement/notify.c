@@ -71,9 +71,10 @@ static int outbox_insert(store_conn_t *c, const char *id, int64_t version, const
 }
 
 /* See internal.h. Steps without a mail (withdraw) queue nothing. */
-int notify_decision(struct agreement *ag, store_conn_t *c, const struct ag_row *row,
-                    int64_t version, const json_t *application, enum agreement_action action,
-                    const char *reason, int64_t now, err_t *err)
+int agreement_notify_decision(struct agreement *ag, store_conn_t *c, const struct ag_row *row,
+                              int64_t version, const json_t *application,
+                              enum agreement_action action, const char *reason, int64_t now,
+                              err_t *err)
 {
     const struct mail_text *t = NULL;
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
@@ -158,9 +159,9 @@ int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct ag_row row;
         struct ag_version v;
-        rc = row_load(c, str_from_cstr(due[i].id), &row, err);
+        rc = agreement_row_load(c, str_from_cstr(due[i].id), &row, err);
         if (rc == 0)
-            rc = version_load(c, row.id, due[i].version, &v, err);
+            rc = agreement_version_load(c, row.id, due[i].version, &v, err);
         if (rc)
             break;
         char to[AGREEMENT_MAILBOX_MAX], last_day[16], subject[MAIL_SUBJECT_MAX];
@@ -183,7 +184,7 @@ int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_
         rc = outbox_insert(c, row.id, v.version, "expiry-warning", to, subject,
                            body.data ? body.data : "", now_ms, err);
         buf_free(&body);
-        version_clear(&v);
+        agreement_version_clear(&v);
         if (rc == 0) {
             rc = store_prepare(c,
                                "UPDATE agreement_version SET expiry_warned_at = ? WHERE"

@@ -126,7 +126,7 @@ static struct snapshot *snapshot_empty(bool failed)
     return s;
 }
 
-int registry_new(agreement_registry_t **out)
+int agreement_registry_new(agreement_registry_t **out)
 {
     agreement_registry_t *reg = calloc(1, sizeof *reg);
     if (!reg)
@@ -142,7 +142,7 @@ int registry_new(agreement_registry_t **out)
     return 0;
 }
 
-void registry_free(agreement_registry_t *reg)
+void agreement_registry_free(agreement_registry_t *reg)
 {
     if (!reg)
         return;
@@ -303,7 +303,7 @@ static int snapshot_build(store_t *st, struct snapshot **out, err_t *err)
         snapshot_free(snap);
         return rc;
     }
-    rc = schema_generation(c, &snap->store_generation, err);
+    rc = agreement_schema_generation(c, &snap->store_generation, err);
     store_stmt_t *s = NULL;
     if (rc == 0)
         rc = store_prepare(c,
@@ -390,7 +390,7 @@ int agreement_registry_sync(agreement_t *ag, err_t *err)
     if (rc)
         return rc;
     int64_t g;
-    rc = schema_generation(c, &g, err);
+    rc = agreement_schema_generation(c, &g, err);
     store_conn_put(c);
     if (rc)
         return rc;
@@ -486,7 +486,7 @@ int agreement_decide(agreement_registry_t *reg, const struct agreement_caller *c
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n; i++)
         granted[i] = false;
-    if (!id_well_formed(id)) {
+    if (!agreement_id_well_formed(id)) {
         out->verdict = AGREEMENT_DENY_MALFORMED;
         return DUPLA_EINVAL;
     }
@@ -563,7 +563,7 @@ int agreement_verdict_status(enum agreement_verdict v)
 /* See agreement.h. */
 int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t **out, err_t *err)
 {
-    int rc = schema_migrate(st, err);
+    int rc = agreement_schema_migrate(st, err);
     if (rc)
         return rc;
     agreement_t *ag = calloc(1, sizeof *ag);
@@ -572,7 +572,7 @@ int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t
     ag->st = st;
     if (hooks)
         ag->hooks = *hooks;
-    if (registry_new(&ag->registry) != 0) {
+    if (agreement_registry_new(&ag->registry) != 0) {
         free(ag);
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     }
@@ -589,7 +589,7 @@ void agreement_close(agreement_t *ag)
 {
     if (!ag)
         return;
-    registry_free(ag->registry);
+    agreement_registry_free(ag->registry);
     free(ag);
 }
 

@@ -11,16 +11,16 @@
 #include "core/encode.h"
 
 /* 32 lowercase hex digits. */
-bool id_well_formed(str_t id)
+bool agreement_id_well_formed(str_t id)
 {
     return id.len == AGREEMENT_ID_LEN && hex_is_lower(id);
 }
 
 /* Loads the agreement row for id: 0, DUPLA_ENOTFOUND (also for an id that is
  * not well formed), or a store error. */
-int row_load(store_conn_t *c, str_t id, struct ag_row *out, err_t *err)
+int agreement_row_load(store_conn_t *c, str_t id, struct ag_row *out, err_t *err)
 {
-    if (!id_well_formed(id))
+    if (!agreement_id_well_formed(id))
         return err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement");
     store_stmt_t *s;
     int rc = store_prepare(c,
@@ -56,9 +56,9 @@ static json_t *parse_json_col(store_stmt_t *s, int col)
     return json_loadb(t.ptr, t.len, 0, NULL);
 }
 
-/* Loads one version; the caller clears *out with version_clear(). */
-int version_load(store_conn_t *c, const char *id, int64_t version, struct ag_version *out,
-                 err_t *err)
+/* Loads one version; the caller clears *out with agreement_version_clear(). */
+int agreement_version_load(store_conn_t *c, const char *id, int64_t version, struct ag_version *out,
+                           err_t *err)
 {
     store_stmt_t *s;
     memset(out, 0, sizeof *out);
@@ -88,18 +88,19 @@ int version_load(store_conn_t *c, const char *id, int64_t version, struct ag_ver
         if (st < 0 && rc == 0)
             rc = err_internal(err, DUPLA_ESTORE, "agreement %s: unknown state", id);
         if (rc == 0)
-            application_validity(out->application, &out->valid_from_ms, &out->valid_until_ms);
+            agreement_application_validity(out->application, &out->valid_from_ms,
+                                           &out->valid_until_ms);
     } else if (rc == STORE_DONE) {
         rc = err_internal(err, DUPLA_ESTORE, "agreement %s has no version %lld", id,
                           (long long)version);
     }
     store_stmt_done(s);
     if (rc)
-        version_clear(out);
+        agreement_version_clear(out);
     return rc;
 }
 
-void version_clear(struct ag_version *v)
+void agreement_version_clear(struct ag_version *v)
 {
     json_decref(v->application);
     json_decref(v->granted);
@@ -108,12 +109,12 @@ void version_clear(struct ag_version *v)
 
 /* Adds one history row. changes is stolen (NULL records {}); from_state is
  * AG_STATE_NONE for a new version. */
-int history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
-                const struct agreement_actor *actor, const char *action, int from_state,
-                int to_state, json_t *changes, const char *reason, err_t *err)
+int agreement_history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
+                          const struct agreement_actor *actor, const char *action, int from_state,
+                          int to_state, json_t *changes, const char *reason, err_t *err)
 {
     char key[ACTOR_KEY_MAX];
-    actor_key(actor, key);
+    agreement_actor_key(actor, key);
     if (!changes)
         changes = json_object();
     char *text = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
@@ -146,7 +147,7 @@ int history_add(store_conn_t *c, const char *id, int64_t version, int64_t now,
     return rc < 0 ? rc : 0;
 }
 
-int row_exec_done(store_stmt_t *s, err_t *err)
+int agreement_row_exec_done(store_stmt_t *s, err_t *err)
 {
     int rc = store_step(s, err);
     store_stmt_done(s);
@@ -161,7 +162,7 @@ static void bind_version_or_null(store_stmt_t *s, int idx, int64_t v)
         store_bind_null(s, idx);
 }
 
-int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err)
+int agreement_row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err)
 {
     store_stmt_t *s;
     int rc = store_prepare(c,
@@ -175,5 +176,5 @@ int row_save(store_conn_t *c, const struct ag_row *row, int64_t now, err_t *err)
     store_bind_int64(s, 3, row->latest);
     store_bind_int64(s, 4, now);
     store_bind_cstr(s, 5, row->id);
-    return row_exec_done(s, err);
+    return agreement_row_exec_done(s, err);
 }

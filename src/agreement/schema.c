@@ -148,7 +148,7 @@ static const struct store_migration migrations[] = {
 };
 
 /* Applies the migrations above; 0 or the store's error. */
-int schema_migrate(store_t *st, err_t *err)
+int agreement_schema_migrate(store_t *st, err_t *err)
 {
     return store_migrate(st, "agreement", migrations, sizeof migrations / sizeof migrations[0],
                          err);
@@ -157,7 +157,7 @@ int schema_migrate(store_t *st, err_t *err)
 /* Bumps the change counter in the caller's open transaction. With
  * PostgreSQL this is also where `NOTIFY dupla_agreement` would be sent (see
  * registry.c): it is delivered at commit, to every listening node. */
-int schema_bump_generation(store_conn_t *c, err_t *err)
+int agreement_schema_bump_generation(store_conn_t *c, err_t *err)
 {
     store_stmt_t *s;
     int rc = store_prepare(
@@ -170,7 +170,7 @@ int schema_bump_generation(store_conn_t *c, err_t *err)
 }
 
 /* The change counter now. */
-int schema_generation(store_conn_t *c, int64_t *out, err_t *err)
+int agreement_schema_generation(store_conn_t *c, int64_t *out, err_t *err)
 {
     return store_query_int64(c, "SELECT generation FROM agreement_generation WHERE id = 1", 0, out,
                              err);

@@ -93,12 +93,12 @@ typedef struct identity identity_t;
 #define LOGIN_THROTTLE_SLOTS 4096 /* tracked users + addresses; the oldest is evicted */
 
 /* Hashes password into encoded (PASSWORD_ENCODED_MAX bytes). */
-int password_hash(str_t password, char *encoded, size_t cap, err_t *err);
+int identity_password_hash(str_t password, char *encoded, size_t cap, err_t *err);
 /* 0 if password matches encoded; DUPLA_EUNAUTH if not. The comparison is
  * constant-time (libargon2). */
-int password_verify(str_t password, const char *encoded);
+int identity_password_verify(str_t password, const char *encoded);
 /* Length and content rules; DUPLA_EINVAL naming "password". */
-int password_check_policy(str_t password, err_t *err);
+int identity_password_check_policy(str_t password, err_t *err);
 
 /* ---- roles ---- */
 enum identity_role {

@@ -8,7 +8,7 @@
 #include "core/rand.h"
 #include "identity/identity.h"
 
-int password_check_policy(str_t password, err_t *err)
+int identity_password_check_policy(str_t password, err_t *err)
 {
     if (password.len < PASSWORD_MIN_LEN)
         return err_param(err, DUPLA_EINVAL, "password", "the password needs at least %d characters",
@@ -23,7 +23,7 @@ int password_check_policy(str_t password, err_t *err)
     return 0;
 }
 
-int password_hash(str_t password, char *encoded, size_t cap, err_t *err)
+int identity_password_hash(str_t password, char *encoded, size_t cap, err_t *err)
 {
     if (password.len > PASSWORD_MAX_LEN)
         return err_param(err, DUPLA_EINVAL, "password", "the password is too long");
@@ -38,7 +38,7 @@ int password_hash(str_t password, char *encoded, size_t cap, err_t *err)
     return 0;
 }
 
-int password_verify(str_t password, const char *encoded)
+int identity_password_verify(str_t password, const char *encoded)
 {
     if (password.len > PASSWORD_MAX_LEN || !encoded || strncmp(encoded, "$argon2id$", 10) != 0)
         return DUPLA_EUNAUTH;

@@ -35,7 +35,7 @@ static void dummy_init(void)
 {
     char pw[33];
     if (rand_hex(pw, 16) == 0)
-        password_hash(str_from_cstr(pw), dummy_hash, sizeof dummy_hash, NULL);
+        identity_password_hash(str_from_cstr(pw), dummy_hash, sizeof dummy_hash, NULL);
     secret_wipe(pw, sizeof pw);
 }
 
@@ -190,7 +190,7 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
     if (rc < 0)
         goto out;
     bool found = rc == STORE_ROW && hash[0];
-    int vrc = password_verify(password, found ? hash : dummy_hash);
+    int vrc = identity_password_verify(password, found ? hash : dummy_hash);
     secret_wipe(hash, sizeof hash);
     if (!found || vrc != 0 || !active) {
         note_failure(id, ukey, LOGIN_MAX_FAILS_USER, now);

@@ -261,7 +261,7 @@ static int store_password(store_conn_t *c, const identity_actor_t *actor,
                           const struct identity_user *u, str_t password, err_t *err)
 {
     char encoded[PASSWORD_ENCODED_MAX];
-    int rc = password_hash(password, encoded, sizeof encoded, err);
+    int rc = identity_password_hash(password, encoded, sizeof encoded, err);
     if (rc)
         return rc;
     store_stmt_t *s;
@@ -295,7 +295,7 @@ static int store_password(store_conn_t *c, const identity_actor_t *actor,
 int identity_user_set_password(identity_t *id, const identity_actor_t *actor, str_t user,
                                str_t password, err_t *err)
 {
-    int rc = password_check_policy(password, err);
+    int rc = identity_password_check_policy(password, err);
     if (rc)
         return rc;
     store_conn_t *c;
@@ -321,7 +321,7 @@ out:
 int identity_user_complete_setup(identity_t *id, str_t username, str_t secret, str_t password,
                                  err_t *err)
 {
-    int rc = password_check_policy(password, err);
+    int rc = identity_password_check_policy(password, err);
     if (rc)
         return rc;
     if (secret.len == 0 || secret.len >= IDENTITY_SECRET_TEXT)

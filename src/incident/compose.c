@@ -49,7 +49,7 @@ static GMimeObject *attachment_part(str_t raw)
 
 int mail_compose(const struct compose_input *in, buf_t *out, err_t *err)
 {
-    inc_gmime_once();
+    incident_gmime_once();
     GMimeMessage *m = g_mime_message_new(TRUE);
     g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, in->from_name, in->from);
     g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, NULL, in->to);

@@ -59,7 +59,7 @@ int incident_settings_from_config(const struct dupla_config *cfg, struct inciden
     if ((rc = get_str(in, "incident", "general_mailbox", s->general_mailbox,
                       sizeof s->general_mailbox, err)))
         return rc;
-    if (s->general_mailbox[0] && !inc_address_valid(s->general_mailbox))
+    if (s->general_mailbox[0] && !incident_address_valid(s->general_mailbox))
         return err_set(err, DUPLA_EINVAL, "incident.general_mailbox is not a mail address");
     if ((rc = get_num(in, "incident", "attachments_max", 0, 1000, s->attachments_max, &v, err)))
         return rc;
@@ -80,7 +80,7 @@ int incident_settings_from_config(const struct dupla_config *cfg, struct inciden
         return rc;
     if ((rc = get_str(ml, "mail", "from", s->from, sizeof s->from, err)))
         return rc;
-    if (!inc_address_valid(s->from))
+    if (!incident_address_valid(s->from))
         return err_set(err, DUPLA_EINVAL, "mail.from is not a mail address");
     if ((rc = get_str(ml, "mail", "from_name", s->from_name, sizeof s->from_name, err)))
         return rc;

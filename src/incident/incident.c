@@ -21,7 +21,7 @@
 int incident_open(store_t *st, const struct incident_hooks *hooks,
                   const struct incident_settings *settings, incident_t **out, err_t *err)
 {
-    int rc = inc_schema_migrate(st, err);
+    int rc = incident_schema_migrate(st, err);
     if (rc)
         return rc;
     incident_t *inc = calloc(1, sizeof *inc);
@@ -34,7 +34,7 @@ int incident_open(store_t *st, const struct incident_hooks *hooks,
         inc->set = *settings;
     else
         incident_settings_default(&inc->set);
-    inc_gmime_once();
+    incident_gmime_once();
     if ((rc = opslog_init(&inc->log, inc, err))) {
         free(inc);
         return rc;
@@ -56,7 +56,7 @@ opslog_t *incident_opslog(incident_t *inc)
     return &inc->log;
 }
 
-void inc_actor_label(const struct incident_actor *a, char *out, size_t cap)
+void incident_actor_label(const struct incident_actor *a, char *out, size_t cap)
 {
     if (a->user_id > 0)
         snprintf(out, cap, "user:%lld (%s)", (long long)a->user_id, a->name);
@@ -64,19 +64,20 @@ void inc_actor_label(const struct incident_actor *a, char *out, size_t cap)
         snprintf(out, cap, "%s", a->name[0] ? a->name : "unknown");
 }
 
-void inc_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
-                           char *out, size_t cap)
+void incident_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
+                                char *out, size_t cap)
 {
     out[0] = '\0';
     if (org_cvr && org_cvr[0] && inc->hooks.org_mailbox &&
-        inc->hooks.org_mailbox(inc->hooks.ctx, org_cvr, out, cap) == 0 && inc_address_valid(out))
+        inc->hooks.org_mailbox(inc->hooks.ctx, org_cvr, out, cap) == 0 &&
+        incident_address_valid(out))
         return;
-    snprintf(out, cap, "%s", fallback && inc_address_valid(fallback) ? fallback : "");
+    snprintf(out, cap, "%s", fallback && incident_address_valid(fallback) ? fallback : "");
 }
 
-int inc_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
-                    const char *kind, const char *from_status, const char *to_status,
-                    const char *text, err_t *err)
+int incident_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
+                         const char *kind, const char *from_status, const char *to_status,
+                         const char *text, err_t *err)
 {
     store_stmt_t *s;
     int rc = store_prepare(c,
@@ -131,13 +132,13 @@ static int queue_receipt(struct incident *inc, store_conn_t *c, const char *id,
                          const struct inc_new *n, int64_t now, err_t *err)
 {
     char to[INCIDENT_ADDRESS_MAX + 1];
-    inc_receipt_recipient(inc, n->org_cvr, n->reporter_email, to, sizeof to);
+    incident_receipt_recipient(inc, n->org_cvr, n->reporter_email, to, sizeof to);
     if (!to[0]) {
         log_warn("incident %s: no mailbox for the receipt", id);
         return 0;
     }
     const char *cc = NULL;
-    if (n->reporter_email && inc_address_valid(n->reporter_email) &&
+    if (n->reporter_email && incident_address_valid(n->reporter_email) &&
         strcasecmp(n->reporter_email, to) != 0)
         cc = n->reporter_email;
     char subject[MAIL_SUBJECT_MAX];
@@ -222,7 +223,7 @@ int incident_insert(struct incident *inc, store_conn_t *c, const struct inc_new 
     char text[160];
     snprintf(text, sizeof text, "reported by %s via %s%s", n->reporter,
              incident_channel_name(n->channel), n->unknown_sender ? " (unknown sender)" : "");
-    if ((rc = inc_history_add(c, id_out, now, n->actor, "created", NULL, "new", text, err)))
+    if ((rc = incident_history_add(c, id_out, now, n->actor, "created", NULL, "new", text, err)))
         return rc;
     return queue_receipt(inc, c, id_out, n, now, err);
 }
@@ -269,7 +270,7 @@ int incident_row_load(store_conn_t *c, str_t id, struct inc_row *row, err_t *err
 }
 
 /* May actor see row? Staff see all, members their organisation's. */
-bool inc_may_see(const struct incident_actor *a, const struct inc_row *row)
+bool incident_may_see(const struct incident_actor *a, const struct inc_row *row)
 {
     if (a->roles & INCIDENT_ROLE_STAFF)
         return true;

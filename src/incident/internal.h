@@ -61,10 +61,10 @@ struct inc_new {
 };
 
 /* schema.c */
-int inc_schema_migrate(store_t *st, err_t *err);
+int incident_schema_migrate(store_t *st, err_t *err);
 /* Bumps the operations log's change counter inside the caller's transaction. */
-int inc_schema_bump_opslog(store_conn_t *c, err_t *err);
-int inc_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err);
+int incident_schema_bump_opslog(store_conn_t *c, err_t *err);
+int incident_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err);
 
 /* incident.c */
 /* Makes the incident, its first history row and the receipt, on c inside
@@ -72,16 +72,16 @@ int inc_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err);
 int incident_insert(struct incident *inc, store_conn_t *c, const struct inc_new *n, int64_t now,
                     char *id_out, err_t *err);
 int incident_row_load(store_conn_t *c, str_t id, struct inc_row *row, err_t *err);
-int inc_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
-                    const char *kind, const char *from_status, const char *to_status,
-                    const char *text, err_t *err);
+int incident_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
+                         const char *kind, const char *from_status, const char *to_status,
+                         const char *text, err_t *err);
 /* "user:7 (Pia)" or the console name, into out. */
-void inc_actor_label(const struct incident_actor *a, char *out, size_t cap);
+void incident_actor_label(const struct incident_actor *a, char *out, size_t cap);
 /* May actor see row? Staff see all, members their organisation's. */
-bool inc_may_see(const struct incident_actor *a, const struct inc_row *row);
+bool incident_may_see(const struct incident_actor *a, const struct inc_row *row);
 /* The mailbox a receipt for org_cvr goes to (hooks), or fallback, or "". */
-void inc_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
-                           char *out, size_t cap);
+void incident_receipt_recipient(struct incident *inc, const char *org_cvr, const char *fallback,
+                                char *out, size_t cap);
 
 /* text.c */
 /* true for "INC-yyyy-nnnnnn". */
@@ -90,11 +90,11 @@ bool incident_id_valid(str_t s);
 bool incident_id_find(str_t s, char out[INCIDENT_ID_LEN + 1]);
 /* Copies at most max bytes of s into a NUL-terminated malloc'd string,
  * cutting at a UTF-8 boundary; NULL on OOM. */
-char *inc_text_clip(const char *s, size_t len, size_t max);
+char *incident_text_clip(const char *s, size_t len, size_t max);
 /* Lower-cases an ASCII address in place. */
-void inc_address_lower(char *s);
+void incident_address_lower(char *s);
 /* A plausible single address: local@domain, no spaces, controls, <>, ",". */
-bool inc_address_valid(const char *s);
+bool incident_address_valid(const char *s);
 
 /* outbox.c */
 /* "<uuid@domain of from>" into out (cap >= 100). */
@@ -147,11 +147,11 @@ struct inc_mail {
 };
 /* Parses raw into *p (the attachment limits from inc's settings); p->msg
  * stays NULL when GMime finds no message. The caller frees *p with
- * inc_mail_free, whatever the result. */
-int inc_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *p, err_t *err);
-void inc_mail_free(struct inc_mail *p);
+ * incident_mail_free, whatever the result. */
+int incident_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *p, err_t *err);
+void incident_mail_free(struct inc_mail *p);
 /* GMime is set up once per process. */
-void inc_gmime_once(void);
+void incident_gmime_once(void);
 
 /* opslog.c */
 int opslog_init(struct opslog *log, struct incident *inc, err_t *err);

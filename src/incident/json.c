@@ -60,7 +60,7 @@ int incident_get_json(incident_t *inc, const struct incident_actor *actor, str_t
     bool staff = (actor->roles & INCIDENT_ROLE_STAFF) != 0;
     if ((rc = incident_row_load(c, id, &row, err)))
         goto out;
-    if (!inc_may_see(actor, &row)) {
+    if (!incident_may_see(actor, &row)) {
         rc = err_param(err, DUPLA_ENOTFOUND, "id", "No incident %s.", row.id);
         goto out;
     }

@@ -64,7 +64,7 @@ static int record(store_conn_t *c, const char *name, const struct inc_mail *p, c
                            &s, err);
     if (rc)
         return rc;
-    char *subj = inc_text_clip(p->subject, strlen(p->subject), INCIDENT_TITLE_MAX);
+    char *subj = incident_text_clip(p->subject, strlen(p->subject), INCIDENT_TITLE_MAX);
     store_bind_cstr(s, 1, name);
     store_bind_cstr(s, 2, p->message_id[0] ? p->message_id : NULL);
     store_bind_cstr(s, 3, sha);
@@ -131,7 +131,7 @@ static int make_incident(struct incident *inc, store_conn_t *c, const struct inc
         if (unknown)
             cvr[0] = '\0';
     }
-    char *title = inc_text_clip(rest.ptr, rest.len, INCIDENT_TITLE_MAX);
+    char *title = incident_text_clip(rest.ptr, rest.len, INCIDENT_TITLE_MAX);
     buf_t desc;
     buf_init(&desc, INCIDENT_DESCRIPTION_MAX + 512);
     buf_append_cstr(&desc, p->body);
@@ -185,10 +185,10 @@ static int try_message(struct incident *inc, store_conn_t *c, const struct inc_m
         return 0;
     char who[INCIDENT_ADDRESS_MAX + 16];
     snprintf(who, sizeof who, "mail:%s", p->sender);
-    int rc = inc_history_add(c, row.id, now, who, "message-in", NULL, NULL, p->body, err);
+    int rc = incident_history_add(c, row.id, now, who, "message-in", NULL, NULL, p->body, err);
     if (rc == 0 && row.status == INCIDENT_WAITING)
-        rc = inc_history_add(c, row.id, now, who, "status", "waiting-for-reporter", "in-progress",
-                             "the reporter answered", err);
+        rc = incident_history_add(c, row.id, now, who, "status", "waiting-for-reporter",
+                                  "in-progress", "the reporter answered", err);
     if (rc == 0) {
         store_stmt_t *s;
         rc = store_prepare(c,
@@ -217,7 +217,7 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
     int rc = 0;
     const char *to = reply_address(p);
     if (to[0]) {
-        char *subj = inc_text_clip(p->subject, strlen(p->subject), 200);
+        char *subj = incident_text_clip(p->subject, strlen(p->subject), 200);
         char subject[MAIL_SUBJECT_MAX];
         snprintf(subject, sizeof subject, "Ingen sag oprettet / No incident opened: %s",
                  subj ? subj : "");
@@ -252,7 +252,7 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
         buf_free(&body);
     }
     if (rc == 0 && inc->set.general_mailbox[0]) {
-        char *subj = inc_text_clip(p->subject, strlen(p->subject), 200);
+        char *subj = incident_text_clip(p->subject, strlen(p->subject), 200);
         char subject[MAIL_SUBJECT_MAX];
         snprintf(subject, sizeof subject, "Fwd: %s", subj ? subj : "");
         free(subj);
@@ -320,14 +320,14 @@ int incident_mail_accept(incident_t *inc, const char *name, str_t raw, bool trun
     char sha[PKI_SHA256_HEX];
     pki_sha256_hex(raw.ptr, raw.len, sha);
     struct inc_mail p;
-    int rc = inc_mail_parse(inc, raw, &p, err);
+    int rc = incident_mail_parse(inc, raw, &p, err);
     if (rc) {
-        inc_mail_free(&p);
+        incident_mail_free(&p);
         return rc;
     }
     store_conn_t *c;
     if ((rc = store_conn_get(inc->st, &c, err))) {
-        inc_mail_free(&p);
+        incident_mail_free(&p);
         return rc;
     }
     int64_t now = clock_now_ms();
@@ -383,7 +383,7 @@ out:
     if (rc)
         store_rollback(c);
     store_conn_put(c);
-    inc_mail_free(&p);
+    incident_mail_free(&p);
     if (rc == 0 && outcome)
         *outcome = o;
     return rc;

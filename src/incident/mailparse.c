@@ -22,11 +22,11 @@ static void gmime_init_fn(void)
     g_mime_init();
 }
 
-void inc_gmime_once(void)
+void incident_gmime_once(void)
 {
     pthread_once(&gmime_init_once, gmime_init_fn);
 }
-void inc_mail_free(struct inc_mail *p)
+void incident_mail_free(struct inc_mail *p)
 {
     for (size_t i = 0; i < p->n_att; i++) {
         g_free(p->att[i].name);
@@ -57,14 +57,14 @@ static void first_mailbox(InternetAddressList *list, char *addr, size_t cap, cha
         if (!a || strlen(a) >= cap)
             continue;
         snprintf(addr, cap, "%s", a);
-        inc_address_lower(addr);
-        if (!inc_address_valid(addr)) {
+        incident_address_lower(addr);
+        if (!incident_address_valid(addr)) {
             addr[0] = '\0';
             continue;
         }
         const char *nm = internet_address_get_name(ia);
         if (name && nm) {
-            char *c = inc_text_clip(nm, strlen(nm), ncap - 1);
+            char *c = incident_text_clip(nm, strlen(nm), ncap - 1);
             if (c) {
                 snprintf(name, ncap, "%s", c);
                 free(c);
@@ -157,9 +157,9 @@ static void collect_part(GMimeObject *parent, GMimeObject *part, gpointer user)
     GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
     g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
     g_object_unref(mem);
-    char *cn = inc_text_clip(name, strlen(name), ATTACHMENT_NAME_MAX);
-    char *ct = inc_text_clip(type ? type : "application/octet-stream",
-                             strlen(type ? type : "application/octet-stream"), 100);
+    char *cn = incident_text_clip(name, strlen(name), ATTACHMENT_NAME_MAX);
+    char *ct = incident_text_clip(type ? type : "application/octet-stream",
+                                  strlen(type ? type : "application/octet-stream"), 100);
     if (cn && ct)
         add_attachment(p, cn, ct, ba);
     else
@@ -171,7 +171,7 @@ static void collect_part(GMimeObject *parent, GMimeObject *part, gpointer user)
 }
 
 /* Parses raw into *p (the contract is in internal.h). */
-int inc_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *p, err_t *err)
+int incident_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *p, err_t *err)
 {
     memset(p, 0, sizeof *p);
     p->subject = "";
@@ -205,7 +205,8 @@ int inc_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *p, er
     char *text = NULL;
     if (body && GMIME_IS_TEXT_PART(body))
         text = g_mime_text_part_get_text(GMIME_TEXT_PART(body));
-    p->body = inc_text_clip(text ? text : "", text ? strlen(text) : 0, INCIDENT_DESCRIPTION_MAX);
+    p->body =
+        incident_text_clip(text ? text : "", text ? strlen(text) : 0, INCIDENT_DESCRIPTION_MAX);
     g_free(text);
     if (!p->body)
         return err_set(err, DUPLA_ENOMEM, "out of memory");

@@ -81,7 +81,7 @@ int opslog_reload(struct opslog *log, err_t *err)
         rc = err_set(err, DUPLA_ENOMEM, "out of memory");
     /* One read transaction, so that generation and windows agree. */
     if (rc == 0 && (rc = store_begin(c, err)) == 0 &&
-        (rc = inc_schema_opslog_generation(c, &gen, err)) == 0 &&
+        (rc = incident_schema_opslog_generation(c, &gen, err)) == 0 &&
         (rc = store_prepare(c,
                             "SELECT start_at, end_at FROM opslog_entry WHERE kind = 'servicevindue'"
                             " AND status IN ('planned', 'ongoing') AND end_at IS NOT NULL"
@@ -121,7 +121,7 @@ int opslog_sync(opslog_t *log, err_t *err)
     if (rc)
         return rc;
     int64_t gen = 0;
-    rc = inc_schema_opslog_generation(c, &gen, err);
+    rc = incident_schema_opslog_generation(c, &gen, err);
     store_conn_put(c);
     if (rc)
         return rc;
@@ -164,7 +164,7 @@ static int check_text(const char *s, size_t max, const char *param, bool require
 static int add_update(store_conn_t *c, int64_t entry, int64_t now, const char *who,
                       const char *text, err_t *err)
 {
-    char *clean = inc_text_clip(text, strlen(text), OPSLOG_TEXT_MAX);
+    char *clean = incident_text_clip(text, strlen(text), OPSLOG_TEXT_MAX);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     store_stmt_t *s;
@@ -208,8 +208,8 @@ int opslog_post_entry(opslog_t *log, const struct incident_actor *actor,
                  : p->start_ms > now_ms ? OPSLOG_PLANNED
                                         : OPSLOG_ONGOING;
     char who[INCIDENT_NAME_MAX + 32];
-    inc_actor_label(actor, who, sizeof who);
-    char *title = inc_text_clip(p->title, strlen(p->title), OPSLOG_TITLE_MAX);
+    incident_actor_label(actor, who, sizeof who);
+    char *title = incident_text_clip(p->title, strlen(p->title), OPSLOG_TITLE_MAX);
     if (!title)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     store_conn_t *c;
@@ -243,7 +243,7 @@ int opslog_post_entry(opslog_t *log, const struct incident_actor *actor,
     if (rc == 0 && p->text && *p->text)
         rc = add_update(c, id, now_ms, who, p->text, err);
     if (rc == 0)
-        rc = inc_schema_bump_opslog(c, err);
+        rc = incident_schema_bump_opslog(c, err);
     if (rc == 0)
         rc = store_commit(c, err);
     if (rc)
@@ -275,7 +275,7 @@ int opslog_update_entry(opslog_t *log, const struct incident_actor *actor, int64
     if (!(ch->text && *ch->text) && ch->status < 0 && !ch->start_ms && !ch->end_ms && !ch->title)
         return err_set(err, DUPLA_EINVAL, "Nothing to change: give an update text or a change.");
     char who[INCIDENT_NAME_MAX + 32];
-    inc_actor_label(actor, who, sizeof who);
+    incident_actor_label(actor, who, sizeof who);
     store_conn_t *c;
     if ((rc = store_conn_get(log->inc->st, &c, err)))
         return rc;
@@ -315,7 +315,8 @@ int opslog_update_entry(opslog_t *log, const struct incident_actor *actor, int64
             rc = err_param(err, DUPLA_ELIMIT, "text", "The entry has %d updates, the most it can.",
                            OPSLOG_UPDATES_MAX);
     }
-    char *title = ch->title ? inc_text_clip(ch->title, strlen(ch->title), OPSLOG_TITLE_MAX) : NULL;
+    char *title =
+        ch->title ? incident_text_clip(ch->title, strlen(ch->title), OPSLOG_TITLE_MAX) : NULL;
     if (rc == 0 && ch->title && !title)
         rc = err_set(err, DUPLA_ENOMEM, "out of memory");
     if (rc == 0 &&
@@ -341,7 +342,7 @@ int opslog_update_entry(opslog_t *log, const struct incident_actor *actor, int64
     if (rc == 0 && ch->text && *ch->text)
         rc = add_update(c, id, now_ms, who, ch->text, err);
     if (rc == 0)
-        rc = inc_schema_bump_opslog(c, err);
+        rc = incident_schema_bump_opslog(c, err);
     if (rc == 0)
         rc = store_commit(c, err);
     if (rc)

@@ -65,10 +65,10 @@ int mail_queue(incident_t *inc, store_conn_t *c, const struct mail_message *m, i
     int rc = mail_make_message_id(inc, mid, sizeof mid);
     if (rc)
         return err_internal(err, rc, "no random bytes for a Message-ID");
-    bool ok = m->to && inc_address_valid(m->to);
+    bool ok = m->to && incident_address_valid(m->to);
     char *subject =
-        inc_text_clip(m->subject, m->subject ? strlen(m->subject) : 0, MAIL_SUBJECT_MAX);
-    char *body = inc_text_clip(m->body, m->body ? strlen(m->body) : 0, MAIL_BODY_MAX);
+        incident_text_clip(m->subject, m->subject ? strlen(m->subject) : 0, MAIL_SUBJECT_MAX);
+    char *body = incident_text_clip(m->body, m->body ? strlen(m->body) : 0, MAIL_BODY_MAX);
     store_stmt_t *s = NULL;
     if (!subject || !body)
         rc = err_set(err, DUPLA_ENOMEM, "out of memory");
@@ -85,7 +85,7 @@ int mail_queue(incident_t *inc, store_conn_t *c, const struct mail_message *m, i
         store_bind_cstr(s, 3, m->kind ? m->kind : "mail");
         store_bind_cstr(s, 4, m->incident_id);
         store_bind_cstr(s, 5, m->to ? m->to : "");
-        store_bind_cstr(s, 6, m->cc && inc_address_valid(m->cc) ? m->cc : NULL);
+        store_bind_cstr(s, 6, m->cc && incident_address_valid(m->cc) ? m->cc : NULL);
         store_bind_cstr(s, 7, subject);
         store_bind_cstr(s, 8, body);
         store_bind_cstr(s, 9, m->in_reply_to);

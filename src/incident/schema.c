@@ -124,12 +124,12 @@ static const struct store_migration migrations[] = {
      SCHEMA_V1("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BIGINT", "BYTEA")},
 };
 
-int inc_schema_migrate(store_t *st, err_t *err)
+int incident_schema_migrate(store_t *st, err_t *err)
 {
     return store_migrate(st, "incident", migrations, sizeof migrations / sizeof migrations[0], err);
 }
 
-int inc_schema_bump_opslog(store_conn_t *c, err_t *err)
+int incident_schema_bump_opslog(store_conn_t *c, err_t *err)
 {
     store_stmt_t *s;
     int rc = store_prepare(
@@ -141,7 +141,7 @@ int inc_schema_bump_opslog(store_conn_t *c, err_t *err)
     return rc < 0 ? rc : 0;
 }
 
-int inc_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err)
+int incident_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err)
 {
     return store_query_int64(c, "SELECT generation FROM opslog_generation WHERE id = 1", 0, out,
                              err);

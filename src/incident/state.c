@@ -74,10 +74,10 @@ static int queue_notice(struct incident *inc, store_conn_t *c, const struct inc_
                         err_t *err)
 {
     char to[INCIDENT_ADDRESS_MAX + 1];
-    if (inc_address_valid(row->reporter_email))
+    if (incident_address_valid(row->reporter_email))
         snprintf(to, sizeof to, "%s", row->reporter_email);
     else
-        inc_receipt_recipient(inc, row->org_cvr, NULL, to, sizeof to);
+        incident_receipt_recipient(inc, row->org_cvr, NULL, to, sizeof to);
     if (!to[0]) {
         log_warn("incident %s: nobody to tell of the %s", row->id, kind);
         return 0;
@@ -125,11 +125,11 @@ static int status_step(struct incident *inc, store_conn_t *c, struct inc_row *ro
         return err_param(err, DUPLA_ECONFLICT, "status", "Incident %s is %s; it cannot become %s.",
                          row->id, incident_status_name(row->status), incident_status_name(a->to));
     char who[INCIDENT_NAME_MAX + 32];
-    inc_actor_label(a->actor, who, sizeof who);
+    incident_actor_label(a->actor, who, sizeof who);
     int rc = touch(c, row->id, false, incident_status_name(a->to), now, err);
     if (rc == 0)
-        rc = inc_history_add(c, row->id, now, who, "status", incident_status_name(row->status),
-                             incident_status_name(a->to), a->note, err);
+        rc = incident_history_add(c, row->id, now, who, "status", incident_status_name(row->status),
+                                  incident_status_name(a->to), a->note, err);
     if (rc)
         return rc;
     char subject[MAIL_SUBJECT_MAX];
@@ -172,7 +172,7 @@ int incident_set_status(incident_t *inc, const struct incident_actor *actor, str
         return err_param(err, DUPLA_EINVAL, "status", "No such status.");
     char *clean = NULL;
     if (note) {
-        if (!(clean = inc_text_clip(note, strlen(note), INCIDENT_MESSAGE_MAX)))
+        if (!(clean = incident_text_clip(note, strlen(note), INCIDENT_MESSAGE_MAX)))
             return err_set(err, DUPLA_ENOMEM, "out of memory");
     }
     struct status_arg a = {actor, to, clean};
@@ -192,13 +192,13 @@ static int assign_step(struct incident *inc, store_conn_t *c, struct inc_row *ro
     (void)inc;
     const struct assign_arg *a = argp;
     char who[INCIDENT_NAME_MAX + 32];
-    inc_actor_label(a->actor, who, sizeof who);
+    incident_actor_label(a->actor, who, sizeof who);
     int rc = touch(c, row->id, true, a->assignee[0] ? a->assignee : NULL, now, err);
     if (rc == 0) {
         char text[INCIDENT_NAME_MAX * 2 + 32];
         snprintf(text, sizeof text, "%s -> %s", row->assignee[0] ? row->assignee : "(nobody)",
                  a->assignee[0] ? a->assignee : "(nobody)");
-        rc = inc_history_add(c, row->id, now, who, "assign", NULL, NULL, text, err);
+        rc = incident_history_add(c, row->id, now, who, "assign", NULL, NULL, text, err);
     }
     return rc;
 }
@@ -215,7 +215,7 @@ int incident_assign(incident_t *inc, const struct incident_actor *actor, str_t i
     if (n >= INCIDENT_NAME_MAX)
         return err_param(err, DUPLA_EINVAL, "assignee", "The assignee is too long (at most %d).",
                          INCIDENT_NAME_MAX - 1);
-    char *clean = inc_text_clip(assignee, n, INCIDENT_NAME_MAX - 1);
+    char *clean = incident_text_clip(assignee, n, INCIDENT_NAME_MAX - 1);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     struct assign_arg a = {actor, clean};
@@ -235,19 +235,19 @@ static int message_step(struct incident *inc, store_conn_t *c, struct inc_row *r
 {
     const struct message_arg *a = argp;
     bool staff = (a->actor->roles & INCIDENT_ROLE_STAFF) != 0;
-    if (!inc_may_see(a->actor, row))
+    if (!incident_may_see(a->actor, row))
         return err_param(err, DUPLA_ENOTFOUND, "id", "No incident %s.", row->id);
     if (row->status == INCIDENT_CLOSED)
         return err_set(err, DUPLA_ECONFLICT, "Incident %s is closed; report a new one.", row->id);
     char who[INCIDENT_NAME_MAX + 32];
-    inc_actor_label(a->actor, who, sizeof who);
+    incident_actor_label(a->actor, who, sizeof who);
     const char *kind = staff ? (a->to_reporter ? "message-out" : "note") : "message-in";
-    int rc = inc_history_add(c, row->id, now, who, kind, NULL, NULL, a->text, err);
+    int rc = incident_history_add(c, row->id, now, who, kind, NULL, NULL, a->text, err);
     if (rc == 0 && !staff && row->status == INCIDENT_WAITING) {
         rc = touch(c, row->id, false, "in-progress", now, err);
         if (rc == 0)
-            rc = inc_history_add(c, row->id, now, who, "status", "waiting-for-reporter",
-                                 "in-progress", "the reporter answered", err);
+            rc = incident_history_add(c, row->id, now, who, "status", "waiting-for-reporter",
+                                      "in-progress", "the reporter answered", err);
     } else if (rc == 0) {
         rc = touch(c, row->id, false, incident_status_name(row->status), now, err);
     }
@@ -270,7 +270,7 @@ int incident_add_message(incident_t *inc, const struct incident_actor *actor, st
     if (n > INCIDENT_MESSAGE_MAX)
         return err_param(err, DUPLA_ELIMIT, "text", "The message is too long (at most %d bytes).",
                          INCIDENT_MESSAGE_MAX);
-    char *clean = inc_text_clip(text, n, INCIDENT_MESSAGE_MAX);
+    char *clean = incident_text_clip(text, n, INCIDENT_MESSAGE_MAX);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     struct message_arg a = {actor, clean, to_reporter};

@@ -97,7 +97,7 @@ int incident_trigger_match(str_t subject, str_t *rest)
 
 /* See internal.h. Also drops NUL and the C0 controls other than tab, LF and
  * CR, so that the text is valid in XML and JSON alike. */
-char *inc_text_clip(const char *s, size_t len, size_t max)
+char *incident_text_clip(const char *s, size_t len, size_t max)
 {
     char *out = malloc(max + 1);
     if (!out)
@@ -130,13 +130,13 @@ char *inc_text_clip(const char *s, size_t len, size_t max)
     return out;
 }
 
-void inc_address_lower(char *s)
+void incident_address_lower(char *s)
 {
     for (; *s; s++)
         *s = (char)tolower((unsigned char)*s);
 }
 
-bool inc_address_valid(const char *s)
+bool incident_address_valid(const char *s)
 {
     if (!s)
         return false;

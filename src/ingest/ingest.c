@@ -128,15 +128,15 @@ static int scan_headers(const struct ingest_source *src, size_t n, size_t *n_syn
     *n_synthetic = 0;
     for (size_t i = 0; i < n; i++) {
         struct reader rd;
-        int rc = reader_open(&rd, &src[i], err);
+        int rc = ingest_reader_open(&rd, &src[i], err);
         if (rc)
             return rc;
         str_t line;
         bool too_long, syn = false;
-        rc = reader_next(&rd, &line, &too_long, err);
+        rc = ingest_reader_next(&rd, &line, &too_long, err);
         if (rc == 1 && !too_long && parse_header(line, &syn) && syn)
             (*n_synthetic)++;
-        reader_close(&rd);
+        ingest_reader_close(&rd);
         if (rc < 0)
             return rc;
     }
@@ -244,8 +244,8 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
             check_record(r, obj, &key);
             const struct keyset_entry *prev;
             int dup = r->line_bad ? 0
-                                  : keyset_add(&r->keys, &key, (uint32_t)src_index,
-                                               (uint32_t)r->line, &prev);
+                                  : ingest_keyset_add(&r->keys, &key, (uint32_t)src_index,
+                                                      (uint32_t)r->line, &prev);
             if (dup < 0) {
                 json_decref(obj);
                 return err_set(err, DUPLA_ENOMEM, "out of memory");
@@ -302,13 +302,13 @@ static int run_lines(struct run *r, const struct ingest_source *src, size_t n, u
     uint64_t bytes_before = 0;
     for (size_t i = 0; i < n; i++) {
         struct reader rd;
-        int rc = reader_open(&rd, &src[i], err);
+        int rc = ingest_reader_open(&rd, &src[i], err);
         if (rc)
             return rc;
         r->src = &src[i];
         str_t line;
         bool too_long;
-        while ((rc = reader_next(&rd, &line, &too_long, err)) == 1) {
+        while ((rc = ingest_reader_next(&rd, &line, &too_long, err)) == 1) {
             r->line = rd.lineno;
             bool syn;
             if (!too_long && blank(line))
@@ -331,7 +331,7 @@ static int run_lines(struct run *r, const struct ingest_source *src, size_t n, u
             }
         }
         bytes_before += rd.bytes;
-        reader_close(&rd);
+        ingest_reader_close(&rd);
         if (rc < 0)
             return rc;
     }
@@ -399,7 +399,7 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
                     .max_records = opt->max_records ? opt->max_records : INGEST_DEFAULT_MAX_RECORDS,
                     .writing = true};
     bool big_cache = false;
-    keyset_init(&r.keys);
+    ingest_keyset_init(&r.keys);
     buf_init(&r.enc, DATASET_ENCODED_MAX);
     res->registered_ms = opt->now_ms ? opt->now_ms : clock_now_ms();
     if ((rc = store_conn_get(st, &r.conn, err)))
@@ -481,7 +481,7 @@ out:
         if (res->status != INGEST_ALREADY)
             res->status = INGEST_REJECTED;
     }
-    keyset_free(&r.keys);
+    ingest_keyset_free(&r.keys);
     buf_free(&r.enc);
     return rc;
 }

@@ -23,12 +23,12 @@ struct reader {
     uint64_t bytes; /* consumed so far */
 };
 
-int reader_open(struct reader *r, const struct ingest_source *src, err_t *err);
+int ingest_reader_open(struct reader *r, const struct ingest_source *src, err_t *err);
 /* 1 with *line (valid until the next call; no newline, no CR), 0 at the
  * end, or a negative error. *too_long is set (and *line empty) for a line
  * past INGEST_MAX_LINE_BYTES. */
-int reader_next(struct reader *r, str_t *line, bool *too_long, err_t *err);
-void reader_close(struct reader *r);
+int ingest_reader_next(struct reader *r, str_t *line, bool *too_long, err_t *err);
+void ingest_reader_close(struct reader *r);
 
 /* The SHA-256 (hex) of svc's path and the sources' bytes, and their total
  * size. */
@@ -49,11 +49,11 @@ struct keyset {
     size_t n;
 };
 
-void keyset_init(struct keyset *ks);
-void keyset_free(struct keyset *ks);
+void ingest_keyset_init(struct keyset *ks);
+void ingest_keyset_free(struct keyset *ks);
 /* Adds key (first seen at source:line). 0 if new; 1 if it was there, with
  * *prev set to its first occurrence; DUPLA_ENOMEM. */
-int keyset_add(struct keyset *ks, const struct dataset_key *key, uint32_t source, uint32_t line,
-               const struct keyset_entry **prev);
+int ingest_keyset_add(struct keyset *ks, const struct dataset_key *key, uint32_t source,
+                      uint32_t line, const struct keyset_entry **prev);
 
 #endif

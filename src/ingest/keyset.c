@@ -11,12 +11,12 @@
 
 #define KEYSET_INITIAL 1024
 
-void keyset_init(struct keyset *ks)
+void ingest_keyset_init(struct keyset *ks)
 {
     memset(ks, 0, sizeof *ks);
 }
 
-void keyset_free(struct keyset *ks)
+void ingest_keyset_free(struct keyset *ks)
 {
     free(ks->slots);
     memset(ks, 0, sizeof *ks);
@@ -70,8 +70,8 @@ static int grow(struct keyset *ks)
     return 0;
 }
 
-int keyset_add(struct keyset *ks, const struct dataset_key *key, uint32_t source, uint32_t line,
-               const struct keyset_entry **prev)
+int ingest_keyset_add(struct keyset *ks, const struct dataset_key *key, uint32_t source,
+                      uint32_t line, const struct keyset_entry **prev)
 {
     if ((ks->n + 1) * 2 > ks->cap && grow(ks))
         return DUPLA_ENOMEM;

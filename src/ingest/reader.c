@@ -17,7 +17,7 @@
 
 #define READER_CHUNK (256 * 1024)
 
-int reader_open(struct reader *r, const struct ingest_source *src, err_t *err)
+int ingest_reader_open(struct reader *r, const struct ingest_source *src, err_t *err)
 {
     memset(r, 0, sizeof *r);
     r->src = src;
@@ -39,7 +39,7 @@ int reader_open(struct reader *r, const struct ingest_source *src, err_t *err)
     return 0;
 }
 
-void reader_close(struct reader *r)
+void ingest_reader_close(struct reader *r)
 {
     if (r->f)
         fclose(r->f);
@@ -127,7 +127,7 @@ static int next_file(struct reader *r, str_t *line, bool *too_long, err_t *err)
     return 1;
 }
 
-int reader_next(struct reader *r, str_t *line, bool *too_long, err_t *err)
+int ingest_reader_next(struct reader *r, str_t *line, bool *too_long, err_t *err)
 {
     *too_long = false;
     int rc = r->f ? next_file(r, line, too_long, err) : next_mem(r, line, too_long);

@@ -183,11 +183,11 @@ void testdata_person_cpr(const struct testdata_options *opt, unsigned p, char *o
      * number leads the serial, so no two persons share a number. */
     int32_t d = birth_days();
     struct rng r;
-    rng_init(&r, opt->seed, S_CPR_OFFSET, 0, 0);
-    uint64_t off = rng_below(&r, (uint64_t)d);
+    testdata_rng_init(&r, opt->seed, S_CPR_OFFSET, 0, 0);
+    uint64_t off = testdata_rng_below(&r, (uint64_t)d);
     int32_t idx = (int32_t)(((uint64_t)p * 7919 + off) % (uint64_t)d);
-    rng_init(&r, opt->seed, S_PERSON, p, 1);
-    unsigned serial = (p / (unsigned)d) * 100 + (unsigned)rng_below(&r, 100);
+    testdata_rng_init(&r, opt->seed, S_PERSON, p, 1);
+    unsigned serial = (p / (unsigned)d) * 100 + (unsigned)testdata_rng_below(&r, 100);
     int y, m, dd;
     clock_civil_from_days(clock_days_from_civil(BIRTH_FIRST_YEAR, 1, 1) + idx, &y, &m, &dd);
     snprintf(out, 11, "%02u%02u%02u%04u", (unsigned)(dd + 60) % 100u, (unsigned)m % 100u,
@@ -199,11 +199,11 @@ static void person_make(const struct testdata_options *opt, unsigned p, struct p
     memset(ps, 0, sizeof *ps);
     testdata_person_cpr(opt, p, ps->cpr);
     struct rng r;
-    rng_init(&r, opt->seed, S_PERSON, p, 0);
+    testdata_rng_init(&r, opt->seed, S_PERSON, p, 0);
     int total = 0;
     for (size_t i = 0; i < N_MUNICIPALITIES; i++)
         total += municipalities[i].weight;
-    int w = (int)rng_below(&r, (uint64_t)total);
+    int w = (int)testdata_rng_below(&r, (uint64_t)total);
     for (size_t i = 0; i < N_MUNICIPALITIES; i++) {
         if (w < municipalities[i].weight) {
             ps->municipality = (int)i;
@@ -211,36 +211,36 @@ static void person_make(const struct testdata_options *opt, unsigned p, struct p
         }
         w -= municipalities[i].weight;
     }
-    ps->church = rng_chance(&r, 720);
-    unsigned profile = (unsigned)rng_below(&r, 1000);
-    int64_t skew = rng_skewed_permille(&r);
+    ps->church = testdata_rng_chance(&r, 720);
+    unsigned profile = (unsigned)testdata_rng_below(&r, 1000);
+    int64_t skew = testdata_rng_skewed_permille(&r);
     if (profile < 650) { /* employee */
         ps->wage = KR(380000) * skew / 1000 / 100 * 100;
-        if (rng_chance(&r, 100))
-            ps->transfer = KR(rng_range(&r, 20000, 60000));
+        if (testdata_rng_chance(&r, 100))
+            ps->transfer = KR(testdata_rng_range(&r, 20000, 60000));
     } else if (profile < 850) { /* pensioner */
         ps->pension = KR(180000) * skew / 1000 / 100 * 100;
-        if (rng_chance(&r, 50))
-            ps->wage = KR(rng_range(&r, 20000, 100000));
+        if (testdata_rng_chance(&r, 50))
+            ps->wage = KR(testdata_rng_range(&r, 20000, 100000));
     } else if (profile < 950) { /* student or on benefits */
         int64_t t = KR(120000) * skew / 1000 / 100 * 100;
         ps->transfer = t > KR(300000) ? KR(300000) : t;
-        if (rng_chance(&r, 300))
-            ps->wage = KR(rng_range(&r, 20000, 80000));
+        if (testdata_rng_chance(&r, 300))
+            ps->wage = KR(testdata_rng_range(&r, 20000, 80000));
     } else { /* high earner */
         int64_t wage = KR(900000) * skew / 1000 / 100 * 100;
         ps->wage = wage < KR(600000) ? KR(600000) : wage;
     }
-    if (rng_chance(&r, 550))
-        ps->capital = -KR(rng_range(&r, 10000, 60000));
+    if (testdata_rng_chance(&r, 550))
+        ps->capital = -KR(testdata_rng_range(&r, 10000, 60000));
     else
-        ps->capital = KR(rng_range(&r, 0, 5000));
-    if (profile >= 950 && rng_chance(&r, 300))
-        ps->capital += KR(rng_range(&r, 0, 80000));
-    if (rng_chance(&r, 350))
-        ps->share = KR(15000) * rng_skewed_permille(&r) / 1000 / 100 * 100;
-    if (rng_chance(&r, 700))
-        ps->other_deductions = KR(rng_range(&r, 1000, 25000));
+        ps->capital = KR(testdata_rng_range(&r, 0, 5000));
+    if (profile >= 950 && testdata_rng_chance(&r, 300))
+        ps->capital += KR(testdata_rng_range(&r, 0, 80000));
+    if (testdata_rng_chance(&r, 350))
+        ps->share = KR(15000) * testdata_rng_skewed_permille(&r) / 1000 / 100 * 100;
+    if (testdata_rng_chance(&r, 700))
+        ps->other_deductions = KR(testdata_rng_range(&r, 1000, 25000));
 }
 
 /* One person's year: actual incomes, and what the preliminary assessments
@@ -265,21 +265,21 @@ static void person_year_make(const struct testdata_options *opt, unsigned p,
 {
     memset(py, 0, sizeof *py);
     struct rng r;
-    rng_init(&r, opt->seed, S_PERSON_YEAR, p, (uint64_t)year);
+    testdata_rng_init(&r, opt->seed, S_PERSON_YEAR, p, (uint64_t)year);
     int first, last;
     testdata_tax_years(&first, &last);
     int64_t growth = 1000;
     for (int y = first; y < year; y++)
         growth = growth * GROWTH_PERMILLE / 1000;
-    int64_t noise = 940 + (int64_t)rng_below(&r, 121);
+    int64_t noise = 940 + (int64_t)testdata_rng_below(&r, 121);
     int64_t f = growth * noise / 1000;
     struct testdata_income *a = &py->actual;
     a->wage = scale(ps->wage, f);
     a->transfer = scale(ps->transfer, f);
     a->pension = scale(ps->pension, growth);
-    a->capital = scale(ps->capital, 900 + (int64_t)rng_below(&r, 201));
-    a->share = scale(ps->share, 500 + (int64_t)rng_below(&r, 1001));
-    a->other_deductions = scale(ps->other_deductions, 900 + (int64_t)rng_below(&r, 201));
+    a->capital = scale(ps->capital, 900 + (int64_t)testdata_rng_below(&r, 201));
+    a->share = scale(ps->share, 500 + (int64_t)testdata_rng_below(&r, 1001));
+    a->other_deductions = scale(ps->other_deductions, 900 + (int64_t)testdata_rng_below(&r, 201));
     a->municipal_bp = municipalities[ps->municipality].municipal_bp;
     a->church_bp = municipalities[ps->municipality].church_bp;
     a->church = ps->church;
@@ -287,25 +287,25 @@ static void person_year_make(const struct testdata_options *opt, unsigned p,
         /* The first issue guesses from last year (off by up to 12 %); a
          * change gets closer. */
         int64_t spread = v == 0 ? 120 : 40;
-        int64_t e = 1000 - spread + (int64_t)rng_below(&r, (uint64_t)(2 * spread + 1));
+        int64_t e = 1000 - spread + (int64_t)testdata_rng_below(&r, (uint64_t)(2 * spread + 1));
         struct testdata_income *x = &py->expected[v];
         *x = *a;
         x->wage = scale(a->wage, e);
         x->transfer = scale(a->transfer, e);
         x->capital = scale(a->capital, e);
-        x->share = scale(a->share, 1000 - spread + (int64_t)rng_below(&r, 2 * spread + 1));
+        x->share = scale(a->share, 1000 - spread + (int64_t)testdata_rng_below(&r, 2 * spread + 1));
         x->other_deductions = scale(a->other_deductions, e);
     }
-    py->changed_forskud = rng_chance(&r, 250);
-    py->reissued = rng_chance(&r, 80);
-    py->extra_deductions = KR(rng_range(&r, 2000, 20000));
-    py->forskud_date[0] = clock_days_from_civil(year - 1, 11, (int)rng_range(&r, 10, 25));
-    py->forskud_date[1] =
-        clock_days_from_civil(year, (int)rng_range(&r, 3, 10), (int)rng_range(&r, 1, 28));
-    py->aarsop_date[0] = clock_days_from_civil(year + 1, 3, (int)rng_range(&r, 10, 25));
-    py->aarsop_date[1] =
-        clock_days_from_civil(year + 1, (int)rng_range(&r, 6, 11), (int)rng_range(&r, 1, 28));
-    py->withheld_permille = 985 + (int)rng_below(&r, 31);
+    py->changed_forskud = testdata_rng_chance(&r, 250);
+    py->reissued = testdata_rng_chance(&r, 80);
+    py->extra_deductions = KR(testdata_rng_range(&r, 2000, 20000));
+    py->forskud_date[0] = clock_days_from_civil(year - 1, 11, (int)testdata_rng_range(&r, 10, 25));
+    py->forskud_date[1] = clock_days_from_civil(year, (int)testdata_rng_range(&r, 3, 10),
+                                                (int)testdata_rng_range(&r, 1, 28));
+    py->aarsop_date[0] = clock_days_from_civil(year + 1, 3, (int)testdata_rng_range(&r, 10, 25));
+    py->aarsop_date[1] = clock_days_from_civil(year + 1, (int)testdata_rng_range(&r, 6, 11),
+                                               (int)testdata_rng_range(&r, 1, 28));
+    py->withheld_permille = 985 + (int)testdata_rng_below(&r, 31);
 }
 
 static void write_forskud(struct out *o, const struct person *ps, int year,
@@ -446,12 +446,12 @@ static void company_make(const struct testdata_options *opt, unsigned c, struct 
     memset(co, 0, sizeof *co);
     testdata_company_cvr(opt, c, co->cvr);
     struct rng r;
-    rng_init(&r, opt->seed, S_COMPANY, c, 0);
-    unsigned u = (unsigned)rng_below(&r, 1000);
+    testdata_rng_init(&r, opt->seed, S_COMPANY, c, 0);
+    unsigned u = (unsigned)testdata_rng_below(&r, 1000);
     co->n_se = u < 700 ? 1 : u < 900 ? 2 : u < 970 ? 3 : 4;
-    co->payroll_tax = rng_chance(&r, 80);
-    co->financial = rng_chance(&r, 500);
-    co->payroll = KR(1500000) * rng_skewed_permille(&r) / 1000 / 100 * 100;
+    co->payroll_tax = testdata_rng_chance(&r, 80);
+    co->financial = testdata_rng_chance(&r, 500);
+    co->payroll = KR(1500000) * testdata_rng_skewed_permille(&r) / 1000 / 100 * 100;
 }
 
 static void se_make(const struct testdata_options *opt, unsigned c, unsigned s, struct se_unit *se)
@@ -459,17 +459,17 @@ static void se_make(const struct testdata_options *opt, unsigned c, unsigned s, 
     memset(se, 0, sizeof *se);
     se_number(opt, c, s, se->se);
     struct rng r;
-    rng_init(&r, opt->seed, S_SE, c, s);
-    unsigned u = (unsigned)rng_below(&r, 1000);
+    testdata_rng_init(&r, opt->seed, S_SE, c, s);
+    unsigned u = (unsigned)testdata_rng_below(&r, 1000);
     se->period = u < 150 ? P_MONTH : u < 700 ? P_QUARTER : P_HALF;
     int64_t level = se->period == P_MONTH     ? KR(40000000)
                     : se->period == P_QUARTER ? KR(6000000)
                                               : KR(1500000);
-    se->sales_year = level * rng_skewed_permille(&r) / 1000 / 100 * 100;
-    se->importer = rng_chance(&r, 300);
-    se->exporter = rng_chance(&r, 200);
-    se->energy = rng_chance(&r, 100);
-    se->exempt = rng_chance(&r, 150);
+    se->sales_year = level * testdata_rng_skewed_permille(&r) / 1000 / 100 * 100;
+    se->importer = testdata_rng_chance(&r, 300);
+    se->exporter = testdata_rng_chance(&r, 200);
+    se->energy = testdata_rng_chance(&r, 100);
+    se->exempt = testdata_rng_chance(&r, 150);
 }
 
 static const char *period_code(enum period_type p)
@@ -480,7 +480,7 @@ static const char *period_code(enum period_type p)
 /* The ms of a day at a random time of the working day. */
 static int64_t at_time(struct rng *r, int32_t day)
 {
-    return ((int64_t)day * 86400 + rng_range(r, 7 * 3600, 22 * 3600)) * 1000;
+    return ((int64_t)day * 86400 + testdata_rng_range(r, 7 * 3600, 22 * 3600)) * 1000;
 }
 
 /* One VAT return: v = 0 the first, v = 1 its correction, written only if
@@ -491,40 +491,44 @@ static void write_vat(struct out *o, const struct company *co, const struct se_u
                       int v, bool *has)
 {
     struct rng r;
-    rng_init(&r, opt->seed, S_VAT_PERIOD, (uint64_t)c * SE_PER_COMPANY_MAX + s,
-             (uint64_t)year * 100 + (uint64_t)idx);
+    testdata_rng_init(&r, opt->seed, S_VAT_PERIOD, (uint64_t)c * SE_PER_COMPANY_MAX + s,
+                      (uint64_t)year * 100 + (uint64_t)idx);
     int m0 = 1 + idx * (int)se->period;
     int32_t start = clock_days_from_civil(year, m0, 1);
     int32_t end_ = m0 + (int)se->period > 12
                        ? clock_days_from_civil(year, 12, 31)
                        : clock_days_from_civil(year, m0 + (int)se->period, 1) - 1;
     int64_t periods = 12 / (int)se->period;
-    int64_t seasonal = 850 + (int64_t)rng_below(&r, 301);
+    int64_t seasonal = 850 + (int64_t)testdata_rng_below(&r, 301);
     int64_t sales = se->sales_year / periods * seasonal / 1000 / 100 * 100;
-    int64_t purchases = sales * (400 + (int64_t)rng_below(&r, 401)) / 1000 / 100 * 100;
+    int64_t purchases = sales * (400 + (int64_t)testdata_rng_below(&r, 401)) / 1000 / 100 * 100;
     int64_t a_goods =
-        se->importer ? purchases * (int64_t)rng_range(&r, 50, 300) / 1000 / 100 * 100 : 0;
+        se->importer ? purchases * (int64_t)testdata_rng_range(&r, 50, 300) / 1000 / 100 * 100 : 0;
     int64_t a_services =
-        se->importer ? purchases * (int64_t)rng_range(&r, 0, 100) / 1000 / 100 * 100 : 0;
-    int64_t abroad_goods = a_goods + (se->importer ? KR(rng_range(&r, 0, 50000)) : 0);
-    int64_t abroad_services = a_services + (se->importer ? KR(rng_range(&r, 0, 20000)) : 0);
-    int64_t b_goods = se->exporter ? sales * (int64_t)rng_range(&r, 50, 400) / 1000 / 100 * 100 : 0;
-    int64_t b_goods_nr = se->exporter && rng_chance(&r, 100) ? KR(rng_range(&r, 1000, 50000)) : 0;
+        se->importer ? purchases * (int64_t)testdata_rng_range(&r, 0, 100) / 1000 / 100 * 100 : 0;
+    int64_t abroad_goods = a_goods + (se->importer ? KR(testdata_rng_range(&r, 0, 50000)) : 0);
+    int64_t abroad_services =
+        a_services + (se->importer ? KR(testdata_rng_range(&r, 0, 20000)) : 0);
+    int64_t b_goods =
+        se->exporter ? sales * (int64_t)testdata_rng_range(&r, 50, 400) / 1000 / 100 * 100 : 0;
+    int64_t b_goods_nr =
+        se->exporter && testdata_rng_chance(&r, 100) ? KR(testdata_rng_range(&r, 1000, 50000)) : 0;
     int64_t b_services =
-        se->exporter ? sales * (int64_t)rng_range(&r, 0, 150) / 1000 / 100 * 100 : 0;
-    int64_t c_box = se->exempt ? sales * (int64_t)rng_range(&r, 20, 300) / 1000 / 100 * 100 : 0;
+        se->exporter ? sales * (int64_t)testdata_rng_range(&r, 0, 150) / 1000 / 100 * 100 : 0;
+    int64_t c_box =
+        se->exempt ? sales * (int64_t)testdata_rng_range(&r, 20, 300) / 1000 / 100 * 100 : 0;
     int64_t energy[6] = {0};
     if (se->energy)
         for (int i = 0; i < 6; i++)
-            energy[i] = rng_chance(&r, 600) ? KR(rng_range(&r, 500, 40000)) : 0;
-    int32_t received_day = end_ + (int32_t)rng_range(&r, 25, 75);
+            energy[i] = testdata_rng_chance(&r, 600) ? KR(testdata_rng_range(&r, 500, 40000)) : 0;
+    int32_t received_day = end_ + (int32_t)testdata_rng_range(&r, 25, 75);
     int64_t received = at_time(&r, received_day);
     /* the correction, drawn whether or not it is written, so that the
      * first return's numbers do not depend on it */
-    *has = rng_chance(&r, 60);
-    bool supplementary = rng_chance(&r, 200);
-    int64_t change = 900 + (int64_t)rng_below(&r, 201);
-    int32_t corrected_day = received_day + (int32_t)rng_range(&r, 60, 300);
+    *has = testdata_rng_chance(&r, 60);
+    bool supplementary = testdata_rng_chance(&r, 200);
+    int64_t change = 900 + (int64_t)testdata_rng_below(&r, 201);
+    int32_t corrected_day = received_day + (int32_t)testdata_rng_range(&r, 60, 300);
     int64_t corrected = at_time(&r, corrected_day);
     if (v == 1 && !*has)
         return;
@@ -573,17 +577,17 @@ static void write_payroll(struct out *o, const struct company *co,
                           bool *has)
 {
     struct rng r;
-    rng_init(&r, opt->seed, S_PAYROLL_PERIOD, c, (uint64_t)year * 10 + (uint64_t)q);
+    testdata_rng_init(&r, opt->seed, S_PAYROLL_PERIOD, c, (uint64_t)year * 10 + (uint64_t)q);
     int32_t start = clock_days_from_civil(year, 1 + 3 * q, 1);
     int32_t end_ = q == 3 ? clock_days_from_civil(year, 12, 31)
                           : clock_days_from_civil(year, 4 + 3 * q, 1) - 1;
-    int64_t payroll = co->payroll * (900 + (int64_t)rng_below(&r, 201)) / 1000 / 100 * 100;
-    int64_t profit = KR(rng_range(&r, -200000, 800000));
-    int32_t received_day = end_ + (int32_t)rng_range(&r, 20, 45);
+    int64_t payroll = co->payroll * (900 + (int64_t)testdata_rng_below(&r, 201)) / 1000 / 100 * 100;
+    int64_t profit = KR(testdata_rng_range(&r, -200000, 800000));
+    int32_t received_day = end_ + (int32_t)testdata_rng_range(&r, 20, 45);
     int64_t received = at_time(&r, received_day);
-    *has = rng_chance(&r, 50);
-    int64_t change = 920 + (int64_t)rng_below(&r, 161);
-    int64_t corrected = at_time(&r, received_day + (int32_t)rng_range(&r, 30, 200));
+    *has = testdata_rng_chance(&r, 50);
+    int64_t change = 920 + (int64_t)testdata_rng_below(&r, 161);
+    int64_t corrected = at_time(&r, received_day + (int32_t)testdata_rng_range(&r, 30, 200));
     if (v == 1 && !*has)
         return;
     if (v == 1) {

@@ -12,7 +12,7 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-void rng_init(struct rng *r, uint64_t seed, uint64_t kind, uint64_t a, uint64_t b)
+void testdata_rng_init(struct rng *r, uint64_t seed, uint64_t kind, uint64_t a, uint64_t b)
 {
     uint64_t x = seed;
     uint64_t k = splitmix64(&x) ^ (kind * 0xd1b54a32d192ed03ULL);
@@ -27,7 +27,7 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t rng_next(struct rng *r)
+uint64_t testdata_rng_next(struct rng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -41,24 +41,24 @@ uint64_t rng_next(struct rng *r)
     return result;
 }
 
-uint64_t rng_below(struct rng *r, uint64_t n)
+uint64_t testdata_rng_below(struct rng *r, uint64_t n)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
     do
-        x = rng_next(r);
+        x = testdata_rng_next(r);
     while (x >= limit);
     return x % n;
 }
 
-int64_t rng_range(struct rng *r, int64_t lo, int64_t hi)
+int64_t testdata_rng_range(struct rng *r, int64_t lo, int64_t hi)
 {
-    return lo + (int64_t)rng_below(r, (uint64_t)(hi - lo) + 1);
+    return lo + (int64_t)testdata_rng_below(r, (uint64_t)(hi - lo) + 1);
 }
 
-int rng_chance(struct rng *r, unsigned permille)
+int testdata_rng_chance(struct rng *r, unsigned permille)
 {
-    return rng_below(r, 1000) < permille;
+    return testdata_rng_below(r, 1000) < permille;
 }
 
 /* Quantiles (per 10000) of exp(N(0, 0.5)) in permille, interpolated. */
@@ -68,9 +68,9 @@ static const struct {
 } skew[] = {{0, 250},     {100, 312},   {500, 439},   {1000, 527},  {2500, 714},  {5000, 1000},
             {7500, 1402}, {9000, 1898}, {9500, 2276}, {9900, 3200}, {10000, 5000}};
 
-int64_t rng_skewed_permille(struct rng *r)
+int64_t testdata_rng_skewed_permille(struct rng *r)
 {
-    int u = (int)rng_below(r, 10000);
+    int u = (int)testdata_rng_below(r, 10000);
     for (unsigned i = 1; i < sizeof skew / sizeof skew[0]; i++) {
         if (u < skew[i].q) {
             int q0 = skew[i - 1].q, v0 = skew[i - 1].v;

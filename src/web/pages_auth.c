@@ -159,7 +159,7 @@ static int h_setup(http_request_t *req, void *ctx, err_t *err)
             form_error(&fe, "secret", "Skriv engangskoden, du har fået.");
         if (pw.len == 0)
             form_error(&fe, "password", "Vælg en adgangskode.");
-        else if (password_check_policy(pw, &perr) != 0)
+        else if (identity_password_check_policy(pw, &perr) != 0)
             form_error(&fe, "password", "Adgangskoden skal være på mindst 12 tegn.");
         else if (!str_eq(pw, pw2))
             form_error(&fe, "password2", "De to adgangskoder er ikke ens.");

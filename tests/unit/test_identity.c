@@ -111,12 +111,12 @@ Test(identity, password_hash_verifies_and_refuses)
 {
     char enc[PASSWORD_ENCODED_MAX];
     err_t err;
-    cr_assert_eq(password_hash(STR("a long enough password"), enc, sizeof enc, &err), 0);
+    cr_assert_eq(identity_password_hash(STR("a long enough password"), enc, sizeof enc, &err), 0);
     cr_assert(strncmp(enc, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0, "%s", enc);
-    cr_assert_eq(password_verify(STR("a long enough password"), enc), 0);
-    cr_assert_eq(password_verify(STR("a long enough passworD"), enc), DUPLA_EUNAUTH);
-    cr_assert_eq(password_verify(STR("x"), "$argon2i$bogus"), DUPLA_EUNAUTH);
-    cr_assert_eq(password_check_policy(STR("short"), &err), DUPLA_EINVAL);
+    cr_assert_eq(identity_password_verify(STR("a long enough password"), enc), 0);
+    cr_assert_eq(identity_password_verify(STR("a long enough passworD"), enc), DUPLA_EUNAUTH);
+    cr_assert_eq(identity_password_verify(STR("x"), "$argon2i$bogus"), DUPLA_EUNAUTH);
+    cr_assert_eq(identity_password_check_policy(STR("short"), &err), DUPLA_EINVAL);
     cr_assert_str_eq(err.param, "password");
 }
 
