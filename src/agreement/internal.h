@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "agreement/agreement.h"
+#include "mail/mail.h"
 
 #define MS_PER_DAY 86400000LL
 /* "user:<id>" or "name:<name>": how four eyes tells actors apart. */

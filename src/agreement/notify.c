@@ -1,8 +1,8 @@
 /*
- * notify.c: mail to the organisation's contact mailbox, queued in the
- * agreement_outbox table inside the transaction of the step it tells of (so
- * a mail exists exactly when its step happened). A later issue sends the
- * queue and sets sent_at.
+ * notify.c: mail to the organisation's contact mailbox, handed to the mail
+ * module (mail_enqueue) inside the transaction of the step it tells of (so
+ * a mail exists exactly when its step happened); the mail module sends it.
+ * Each is of kind "agreement-<step>" and refers to the agreement's id.
  *
  * The recipient is the organisation's contact mailbox from identity (the
  * org_mailbox hook), or, without it, the application's contact address.
@@ -15,8 +15,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#define MAIL_SUBJECT_MAX 400
-#define MAIL_BODY_MAX    (AGREEMENT_REASON_MAX + 2048)
+#define NOTIFY_SUBJECT_MAX 400
+#define NOTIFY_BODY_MAX    (AGREEMENT_REASON_MAX + 2048)
 
 static const struct mail_text {
     enum agreement_action action;
@@ -47,27 +47,15 @@ static void recipient_for(struct agreement *ag, const char *org_cvr, const json_
     snprintf(out, cap, "%s", email ? email : "");
 }
 
-static int outbox_insert(store_conn_t *c, const char *id, int64_t version, const char *kind,
-                         const char *to, const char *subject, const char *body, int64_t now,
-                         err_t *err)
+/* Hands one message about agreement id to the mail module, inside the
+ * caller's transaction on c. */
+static int queue_mail(store_conn_t *c, const char *id, const char *kind, const char *to,
+                      const char *subject, const char *body, int64_t now, err_t *err)
 {
-    store_stmt_t *s;
-    int rc = store_prepare(c,
-                           "INSERT INTO agreement_outbox (agreement_id, version, kind, recipient,"
-                           " subject, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           &s, err);
-    if (rc)
-        return rc;
-    store_bind_cstr(s, 1, id);
-    store_bind_int64(s, 2, version);
-    store_bind_cstr(s, 3, kind);
-    store_bind_cstr(s, 4, to);
-    store_bind_cstr(s, 5, subject);
-    store_bind_cstr(s, 6, body);
-    store_bind_int64(s, 7, now);
-    rc = store_step(s, err);
-    store_stmt_done(s);
-    return rc < 0 ? rc : 0;
+    char k[64];
+    snprintf(k, sizeof k, "agreement-%s", kind);
+    struct mail_message m = {.kind = k, .to = to, .subject = subject, .body = body, .ref = id};
+    return mail_enqueue(c, &m, now, err);
 }
 
 /* See internal.h. Steps without a mail (withdraw) queue nothing. */
@@ -89,11 +77,11 @@ int agreement_notify_decision(struct agreement *ag, store_conn_t *c, const struc
     const char *title = json_string_value(json_object_get(application, "title"));
     if (!title)
         title = "";
-    char subject[MAIL_SUBJECT_MAX];
+    char subject[NOTIFY_SUBJECT_MAX];
     snprintf(subject, sizeof subject, "Dataudvekslingsaftale %s / Agreement %s: %.200s", t->da,
              t->en, title);
     buf_t body;
-    buf_init(&body, MAIL_BODY_MAX);
+    buf_init(&body, NOTIFY_BODY_MAX);
     buf_printf(&body,
                "Dataudvekslingsaftalen \"%s\" (id %s, version %lld) %s.\n"
                "The data exchange agreement \"%s\" (id %s, version %lld) %s.\n",
@@ -101,8 +89,7 @@ int agreement_notify_decision(struct agreement *ag, store_conn_t *c, const struc
                t->en);
     if (reason && *reason)
         buf_printf(&body, "\nBegrundelse / Reason:\n%s\n", reason);
-    int rc = outbox_insert(c, row->id, version, t->kind, to, subject, body.data ? body.data : "",
-                           now, err);
+    int rc = queue_mail(c, row->id, t->kind, to, subject, body.data ? body.data : "", now, err);
     buf_free(&body);
     return rc;
 }
@@ -164,7 +151,7 @@ int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_
             rc = agreement_version_load(c, row.id, due[i].version, &v, err);
         if (rc)
             break;
-        char to[AGREEMENT_MAILBOX_MAX], last_day[16], subject[MAIL_SUBJECT_MAX];
+        char to[AGREEMENT_MAILBOX_MAX], last_day[16], subject[NOTIFY_SUBJECT_MAX];
         recipient_for(ag, row.org_cvr, v.application, to, sizeof to);
         clock_format_date((int32_t)(due[i].until / MS_PER_DAY) - 1, last_day, sizeof last_day);
         const char *title = json_string_value(json_object_get(v.application, "title"));
@@ -173,7 +160,7 @@ int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_
         snprintf(subject, sizeof subject,
                  "Dataudvekslingsaftale udløber / Agreement expires %s: %.200s", last_day, title);
         buf_t body;
-        buf_init(&body, MAIL_BODY_MAX);
+        buf_init(&body, NOTIFY_BODY_MAX);
         buf_printf(&body,
                    "Dataudvekslingsaftalen \"%s\" (id %s, version %lld) gælder til og med %s.\n"
                    "Søg om en ny version i god tid.\n\n"
@@ -181,8 +168,8 @@ int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_
                    "inclusive.\nApply for a new version in good time.\n",
                    title, row.id, (long long)v.version, last_day, title, row.id,
                    (long long)v.version, last_day);
-        rc = outbox_insert(c, row.id, v.version, "expiry-warning", to, subject,
-                           body.data ? body.data : "", now_ms, err);
+        rc = queue_mail(c, row.id, "expiry-warning", to, subject, body.data ? body.data : "",
+                        now_ms, err);
         buf_free(&body);
         agreement_version_clear(&v);
         if (rc == 0) {

@@ -8,8 +8,10 @@
  *                    each version.
  * agreement_history  every step: who, when, from which state to which, the
  *                    field-level changes (JSON) and the reason.
- * agreement_outbox   mail to the organisation's contact mailbox (sent_at is
- *                    set by the sender of a later issue).
+ * agreement_outbox   (version 1 only) mail to the organisation's contact
+ *                    mailbox; version 2 moves its unsent rows to the mail
+ *                    module's mail_message and drops it: notify.c hands
+ *                    mail to mail_enqueue() now.
  * agreement_generation  one row counting changes; every change bumps it in
  *                    its own transaction, so that another process can tell
  *                    cheaply that its registry is stale.
@@ -145,11 +147,27 @@ static const struct store_migration migrations[] = {
      " id BIGINT PRIMARY KEY CHECK (id = 1),"
      " generation BIGINT NOT NULL);"
      "INSERT INTO agreement_generation (id, generation) VALUES (1, 0)"},
+    /* The mail module's migration has run first (agreement_schema_migrate).
+     * Rows with sent_at set were handed over already (by the incident
+     * module's sender, which moved them to its mail_outbox). */
+    {2,
+     "INSERT INTO mail_message (source, kind, ref, recipient, subject, body, auto_submitted,"
+     " state, next_attempt_at, last_error, created_at)"
+     " SELECT 'agreement:' || id, 'agreement-' || kind, agreement_id, recipient, subject, body,"
+     " 'auto-generated', CASE WHEN recipient = '' THEN 'failed' ELSE 'pending' END, created_at,"
+     " CASE WHEN recipient = '' THEN 'no valid recipient' END, created_at"
+     " FROM agreement_outbox WHERE sent_at IS NULL ORDER BY id;"
+     "DROP TABLE agreement_outbox",
+     NULL},
 };
 
-/* Applies the migrations above; 0 or the store's error. */
+/* Applies the migrations above (after the mail module's, whose table they
+ * fill); 0 or the store's error. */
 int agreement_schema_migrate(store_t *st, err_t *err)
 {
+    int rc = mail_migrate(st, err);
+    if (rc)
+        return rc;
     return store_migrate(st, "agreement", migrations, sizeof migrations / sizeof migrations[0],
                          err);
 }

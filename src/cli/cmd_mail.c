@@ -2,7 +2,7 @@
  * cmd_mail.c: `dupla mail pickup|send-pending|list|retry`: the incident
  * mailbox's maildir taken in, and the durable outbox sent to the relay.
  * Both are safe to run again at any time (and beside a running server):
- * a message is taken once and sent once (see src/incident/outbox.c for
+ * a message is taken once and sent once (see src/mail/outbox.c for
  * the one window where a crash can send a copy).
  */
 #include <stdio.h>
@@ -86,10 +86,9 @@ static int mail_send_pending_cmd(void *ctx, const struct cli_sub *self)
     struct mail_call *k = ctx;
     struct mail_send_stats st;
     int rc;
-    if ((rc = mail_send_pending(k->c->inc, clock_now_ms(), &st, k->err)))
+    if ((rc = mail_send_pending(k->c->mail, clock_now_ms(), &st, k->err)))
         return rc;
-    printf("moved from the agreement outbox %u, sent %u, to retry %u, failed %u\n", st.imported,
-           st.sent, st.retried, st.failed);
+    printf("sent %u, to retry %u, failed %u\n", st.sent, st.retried, st.failed);
     return 0;
 }
 
@@ -99,7 +98,7 @@ static int mail_list_cmd(void *ctx, const struct cli_sub *self)
     struct mail_call *k = ctx;
     json_t *list;
     int rc;
-    if ((rc = mail_list_json(k->c->inc, idcli_get(k->a, "state"), &list, k->err)))
+    if ((rc = mail_list_json(k->c->mail, idcli_get(k->a, "state"), &list, k->err)))
         return rc;
     idcli_print_json(list);
     return 0;
@@ -113,7 +112,7 @@ static int mail_retry_cmd(void *ctx, const struct cli_sub *self)
     int rc;
     if (str_to_int64(str_from_cstr(k->a->pos[0]), &id) != 0 || id <= 0)
         return err_param(k->err, DUPLA_EINVAL, "id", "Not a mail id: '%s'.", k->a->pos[0]);
-    if ((rc = mail_retry(k->c->inc, id, k->err)))
+    if ((rc = mail_retry(k->c->mail, id, k->err)))
         return rc;
     printf("mail %lld will be sent again\n", (long long)id);
     return 0;

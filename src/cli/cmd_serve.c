@@ -56,6 +56,7 @@ static const struct app_module modules[] = {
     {"identity", identity_app_init, identity_app_routes, identity_app_stop, NULL},
     {"token", token_app_init, token_app_routes, token_app_stop, NULL},
     {"catalog", catalog_app_init, NULL, catalog_app_stop, NULL},
+    {"mail", mail_app_init, NULL, mail_app_stop, mail_app_tick},
     {"agreement", agreement_app_init, agreement_app_routes, agreement_app_stop, agreement_app_tick},
     {"ingest", NULL, ingest_app_routes, NULL, NULL},
     {"audit", audit_app_init, audit_app_routes, audit_app_stop, NULL},

@@ -81,10 +81,13 @@ int inccli_open(const char *cmd, const char *config_path, struct inccli *c)
     err_t err;
     err_clear(&err);
     struct incident_settings set;
+    struct mail_settings mset;
     struct incident_hooks hooks;
     incident_identity_hooks(c->id.id, &hooks);
     if (incident_settings_from_config(&c->id.cfg, &set, &err) ||
+        mail_config_read(&c->id.cfg, &mset, &err) || mail_open(c->id.st, &mset, &c->mail, &err) ||
         incident_open(c->id.st, &hooks, &set, &c->inc, &err)) {
+        mail_close(c->mail);
         fprintf(stderr, "dupla %s: %s\n", cmd, err.log[0] ? err.log : err.detail);
         idcli_close(&c->id);
         return 1;
@@ -99,6 +102,7 @@ int inccli_open(const char *cmd, const char *config_path, struct inccli *c)
 void inccli_close(struct inccli *c)
 {
     incident_close(c->inc);
+    mail_close(c->mail);
     idcli_close(&c->id);
     memset(c, 0, sizeof *c);
 }

@@ -9,10 +9,12 @@
 
 #include "cli/identity_cli.h"
 #include "incident/incident.h"
+#include "mail/mail.h"
 
 struct inccli {
     struct idcli id; /* config, store, identity */
     incident_t *inc;
+    mail_t *mail; /* the queue `dupla mail` sends and lists */
     struct incident_actor actor;
 };
 

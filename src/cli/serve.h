@@ -38,11 +38,12 @@ struct app {
     struct agreement *agreement;
     struct audit_log *audit;
     struct pki_signer *audit_signer;
+    struct mail *mail;
     struct incident *incident;
     struct exposure *exposure;
     struct web *web;
     char maildir[CONFIG_PATH_MAX]; /* incident intake; "" when not configured */
-    bool mail_enabled;             /* mail.smtp_url configured: send the outbox */
+    bool mail_enabled;             /* mail.smtp_url configured: send the queued mail */
 };
 
 struct app_module {

@@ -23,6 +23,7 @@
 #include "identity/routes.h"
 #include "incident/incident.h"
 #include "incident/routes.h"
+#include "mail/mail.h"
 #include "ingest/routes.h"
 #include "pki/sign.h"
 
@@ -296,7 +297,44 @@ void audit_app_stop(struct app *app)
     app->audit_signer = NULL;
 }
 
-/* ---- incidents, mail and the operations log ---- */
+/* ---- mail ---- */
+
+int mail_app_init(struct app *app, err_t *err)
+{
+    struct mail_settings settings;
+    int rc = mail_config_read(&app->cfg, &settings, err);
+    if (rc)
+        return rc;
+    /* Without a configured relay, mail stays queued (dupla mail list shows
+     * it) instead of being tried against a relay nobody set up. */
+    app->mail_enabled = settings.smtp_configured;
+    if (!app->mail_enabled)
+        log_warn("mail: no mail.smtp_url configured: receipts and notifications stay queued");
+    return mail_open(app->store, &settings, &app->mail, err);
+}
+
+void mail_app_stop(struct app *app)
+{
+    mail_close(app->mail);
+    app->mail = NULL;
+}
+
+/* Sends the mail that is due (queued by agreement and incident). */
+void mail_app_tick(struct app *app, int64_t now_ms)
+{
+    static int64_t next_mail_ms;
+    if (!app->mail_enabled || now_ms < next_mail_ms)
+        return;
+    err_t err;
+    err_clear(&err);
+    struct mail_send_stats ms;
+    memset(&ms, 0, sizeof ms);
+    if (mail_send_pending(app->mail, now_ms, &ms, &err) != 0)
+        log_warn("mail: sending failed: %s", err.log);
+    next_mail_ms = now_ms + SERVE_MAIL_EVERY_MS;
+}
+
+/* ---- incidents and the operations log ---- */
 
 int incident_app_init(struct app *app, err_t *err)
 {
@@ -313,11 +351,6 @@ int incident_app_init(struct app *app, err_t *err)
     app->maildir[0] = '\0';
     if (maildir && config_resolve_path(&app->cfg, maildir, app->maildir, sizeof app->maildir))
         return err_param(err, DUPLA_EINVAL, "maildir", "incident.maildir: path too long");
-    /* Without a configured relay, mail stays queued (dupla mail list shows
-     * it) instead of being tried against a relay nobody set up. */
-    app->mail_enabled = json_object_get(config_section(&app->cfg, "mail"), "smtp_url") != NULL;
-    if (!app->mail_enabled)
-        log_warn("mail: no mail.smtp_url configured: receipts and notifications stay queued");
     struct incident_hooks hooks;
     incident_identity_hooks(app->identity, &hooks);
     return incident_open(app->store, &hooks, &settings, &app->incident, err);
@@ -368,11 +401,11 @@ void incident_app_stop(struct app *app)
     app->incident = NULL;
 }
 
-/* Sends due mail, picks up new incident mail and follows the operations log
- * (service windows posted from the CLI or another node). */
+/* Picks up new incident mail and follows the operations log (service
+ * windows posted from the CLI or another node). */
 void incident_app_tick(struct app *app, int64_t now_ms)
 {
-    static int64_t next_mail_ms, next_maildir_ms;
+    static int64_t next_maildir_ms;
     err_t err;
     err_clear(&err);
     if (opslog_sync(incident_opslog(app->incident), &err) != 0)
@@ -383,12 +416,5 @@ void incident_app_tick(struct app *app, int64_t now_ms)
         if (incident_maildir_pickup(app->incident, app->maildir, &st, &err) != 0)
             log_warn("incident: maildir pickup failed: %s", err.log);
         next_maildir_ms = now_ms + SERVE_MAILDIR_EVERY_MS;
-    }
-    if (app->mail_enabled && now_ms >= next_mail_ms) {
-        struct mail_send_stats ms;
-        memset(&ms, 0, sizeof ms);
-        if (mail_send_pending(app->incident, now_ms, &ms, &err) != 0)
-            log_warn("mail: sending failed: %s", err.log);
-        next_mail_ms = now_ms + SERVE_MAIL_EVERY_MS;
     }
 }

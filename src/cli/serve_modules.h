@@ -1,5 +1,5 @@
 /*
- * serve_modules.h: the catalogue, agreement, audit and incident modules'
+ * serve_modules.h: the catalogue, mail, agreement, audit and incident modules'
  * parts in `dupla serve` (lines of the modules table in cmd_serve.c, see
  * serve.h). Order: after identity and token, before the data services.
  */
@@ -21,6 +21,10 @@ int ingest_app_routes(struct app *app, err_t *err);
 int audit_app_init(struct app *app, err_t *err);
 int audit_app_routes(struct app *app, err_t *err);
 void audit_app_stop(struct app *app);
+
+int mail_app_init(struct app *app, err_t *err);
+void mail_app_stop(struct app *app);
+void mail_app_tick(struct app *app, int64_t now_ms);
 
 int incident_app_init(struct app *app, err_t *err);
 int incident_app_routes(struct app *app, err_t *err);

@@ -23,7 +23,7 @@ static const char *const status_label_da[OPSLOG_STATUS_COUNT] = {"Planlagt", "I 
 /* Appends s escaped for XML/HTML text and attributes, clipped first. */
 static void esc(buf_t *b, const char *s)
 {
-    char *clean = incident_text_clip(s, s ? strlen(s) : 0, FEED_MAX_BYTES);
+    char *clean = mail_text_clip(s, s ? strlen(s) : 0, FEED_MAX_BYTES);
     if (!clean)
         return;
     buf_append_html(b, str_from_cstr(clean));

@@ -5,8 +5,8 @@
  * JSON read back json.c, the settings config.c.
  *
  * Every change is one transaction holding the change, its history row and
- * the mail it causes (queued in mail_outbox), so a mail exists exactly when
- * its change happened.
+ * the mail it causes (handed to the mail module: mail_enqueue), so a mail
+ * exists exactly when its change happened.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@ int incident_open(store_t *st, const struct incident_hooks *hooks,
         inc->set = *settings;
     else
         incident_settings_default(&inc->set);
-    incident_gmime_once();
+    mail_gmime_once();
     if ((rc = opslog_init(&inc->log, inc, err))) {
         free(inc);
         return rc;
@@ -69,10 +69,9 @@ void incident_receipt_recipient(struct incident *inc, const char *org_cvr, const
 {
     out[0] = '\0';
     if (org_cvr && org_cvr[0] && inc->hooks.org_mailbox &&
-        inc->hooks.org_mailbox(inc->hooks.ctx, org_cvr, out, cap) == 0 &&
-        incident_address_valid(out))
+        inc->hooks.org_mailbox(inc->hooks.ctx, org_cvr, out, cap) == 0 && mail_address_valid(out))
         return;
-    snprintf(out, cap, "%s", fallback && incident_address_valid(fallback) ? fallback : "");
+    snprintf(out, cap, "%s", fallback && mail_address_valid(fallback) ? fallback : "");
 }
 
 int incident_history_add(store_conn_t *c, const char *incident_id, int64_t now, const char *actor,
@@ -138,7 +137,7 @@ static int queue_receipt(struct incident *inc, store_conn_t *c, const char *id,
         return 0;
     }
     const char *cc = NULL;
-    if (n->reporter_email && incident_address_valid(n->reporter_email) &&
+    if (n->reporter_email && mail_address_valid(n->reporter_email) &&
         strcasecmp(n->reporter_email, to) != 0)
         cc = n->reporter_email;
     char subject[MAIL_SUBJECT_MAX];
@@ -169,9 +168,9 @@ static int queue_receipt(struct incident *inc, store_conn_t *c, const char *id,
                              .body = body.data ? body.data : "",
                              .in_reply_to = n->mail_message_id,
                              .source = source,
-                             .incident_id = id};
+                             .ref = id};
     int rc =
-        body.data ? mail_queue(inc, c, &m, now, err) : err_set(err, DUPLA_ENOMEM, "out of memory");
+        body.data ? mail_enqueue(c, &m, now, err) : err_set(err, DUPLA_ENOMEM, "out of memory");
     buf_free(&body);
     return rc;
 }

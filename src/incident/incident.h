@@ -1,5 +1,5 @@
 /*
- * incident.h: incidents, mail intake, the durable mail outbox and the
+ * incident.h: incidents, mail intake and the
  * operations log (driftsstatus), the module's contract.
  *
  * Incidents. Recipients report faults by mail (a maildir the mail server
@@ -12,12 +12,10 @@
  * the organisation's contact mailbox for every new incident, whatever the
  * channel; the reporter is told of every status change.
  *
- * Mail out. Everything the platform mails (receipts, notices, replies to
- * mail without a trigger, forwards to the general mailbox, and the agreement
- * module's decisions and expiry warnings, which are moved over from its
- * agreement_outbox) goes through one durable table, mail_outbox, and is
- * sent over SMTP (libcurl) to a configured relay with retries and back-off.
- * See outbox.c for the exactly-once argument and its one window.
+ * Mail out. Receipts, notices, replies to mail without a trigger and
+ * forwards to the general mailbox are handed to the mail module
+ * (mail_enqueue, src/mail/) inside the transaction of the change they tell
+ * of; it queues and sends them.
  *
  * The operations log. The data owner posts disruptions (drift), planned
  * service windows (servicevindue) and information, each with start, end,
@@ -63,16 +61,6 @@
 #define INCIDENT_DEFAULT_MESSAGE_BYTES     (40 * 1024 * 1024)
 /* Messages taken from the maildir in one pickup run. */
 #define INCIDENT_PICKUP_BATCH 1000
-
-/* Mail-out defaults (config "mail"). */
-#define MAIL_DEFAULT_TIMEOUT_SECONDS    60
-#define MAIL_DEFAULT_RETRY_BASE_SECONDS 30
-#define MAIL_DEFAULT_RETRY_MAX_SECONDS  3600
-#define MAIL_DEFAULT_MAX_ATTEMPTS       20
-#define MAIL_SEND_BATCH                 100 /* messages sent in one send-pending run */
-#define MAIL_SUBJECT_MAX                400
-#define MAIL_BODY_MAX                   (64 * 1024)
-#define MAIL_ERROR_MAX                  300
 
 /* Operations log limits. */
 #define OPSLOG_TITLE_MAX   200
@@ -150,7 +138,7 @@ struct incident_hooks {
     int (*agreement_of_org)(void *ctx, const char *org_cvr, const char *agreement_id);
 };
 
-/* Settings, from the config's "incident" and "mail" sections (see
+/* Settings, from the config's "incident" section (see
  * incident_settings_from_config) or set by tests. Strings are copied. */
 struct incident_settings {
     /* intake */
@@ -159,23 +147,13 @@ struct incident_settings {
     size_t attachment_max_bytes;                    /* per attachment */
     size_t attachments_total_bytes;                 /* all of a message's kept attachments */
     size_t message_max_bytes;                       /* read from one maildir file */
-    /* mail out */
-    char from[INCIDENT_ADDRESS_MAX + 1]; /* envelope and header From */
-    char from_name[INCIDENT_NAME_MAX];   /* display name in From */
-    char smtp_url[512];                  /* "smtp://host:port" or "smtps://..." */
-    bool smtp_starttls;                  /* require STARTTLS on smtp:// */
-    char smtp_ca_file[CONFIG_PATH_MAX];  /* CA bundle for the relay's TLS; "" = system */
-    unsigned smtp_timeout_seconds;       /* one SMTP transaction */
-    unsigned retry_base_seconds;         /* first back-off; doubles per attempt */
-    unsigned retry_max_seconds;          /* back-off ceiling */
-    unsigned max_attempts;               /* then the message is marked failed */
     /* operations log */
     char public_url[512]; /* the public base URL, for links in the feed */
 };
 
 /* Fills s with the defaults. */
 void incident_settings_default(struct incident_settings *s);
-/* Reads the "incident" and "mail" sections of cfg over the defaults; every
+/* Reads the "incident" section of cfg over the defaults; every
  * error names "section.key". Relative paths resolve against the config. */
 int incident_settings_from_config(const struct dupla_config *cfg, struct incident_settings *s,
                                   err_t *err);
@@ -301,50 +279,6 @@ struct incident_filter {
 /* Summaries, newest first, at most INCIDENT_LIST_MAX. Caller owns *out. */
 int incident_list_json(incident_t *inc, const struct incident_actor *actor,
                        const struct incident_filter *f, json_t **out, err_t *err);
-
-/* ---- the mail outbox ---- */
-
-/* One message to queue (strings borrowed). */
-struct mail_message {
-    const char *kind;        /* "receipt", "status", "no-trigger", "forward", ... */
-    const char *to;          /* required */
-    const char *cc;          /* optional */
-    const char *subject;     /* UTF-8 */
-    const char *body;        /* UTF-8 text */
-    const char *in_reply_to; /* a Message-ID, with or without <> */
-    const char *source;      /* unique key of what caused it (dedupe), or NULL */
-    const char *incident_id; /* or NULL */
-    /* an attached original message (message/rfc822), or NULL */
-    str_t attachment;
-};
-
-/* Queues m inside the caller's transaction on c; the stable Message-ID is
- * made now. A second message with the same source is refused
- * (DUPLA_ECONFLICT): callers use that to queue once. */
-int mail_queue(incident_t *inc, store_conn_t *c, const struct mail_message *m, int64_t now_ms,
-               err_t *err);
-
-/* Moves the agreement module's unsent rows (agreement_outbox, sent_at NULL)
- * into mail_outbox and sets their sent_at (= handed over) in the same
- * transaction. Nothing when the agreement schema is absent. */
-int mail_import_agreement_outbox(incident_t *inc, int64_t now_ms, int *moved, err_t *err);
-
-struct mail_send_stats {
-    unsigned imported, sent, retried, failed;
-};
-/* One sender run: imports the agreement outbox, then sends every message
- * due at now_ms (pending and due, or "sending" whose lease ran out), at most
- * MAIL_SEND_BATCH. Each is marked "sending" with a lease before its SMTP
- * transaction and "sent" after; a failure schedules a retry with back-off,
- * or marks it failed (a 5xx answer, or max_attempts reached). The server
- * calls this periodically; so does `dupla mail send-pending`. */
-int mail_send_pending(incident_t *inc, int64_t now_ms, struct mail_send_stats *stats, err_t *err);
-
-/* The outbox as a JSON array (newest first, at most 1000), optionally only
- * one state ("pending", "sending", "sent", "failed"). Caller owns *out. */
-int mail_list_json(incident_t *inc, const char *state, json_t **out, err_t *err);
-/* Puts a failed message back to pending, due now. */
-int mail_retry(incident_t *inc, int64_t mail_id, err_t *err);
 
 /* ---- the operations log ---- */
 

@@ -59,7 +59,7 @@ static int report(struct incident *inc, const struct incident_actor *actor, cons
     if (r->title && strlen(r->title) > INCIDENT_TITLE_MAX)
         return err_param(err, DUPLA_ELIMIT, "title", "The title is too long (at most %d bytes).",
                          INCIDENT_TITLE_MAX);
-    if (r->reporter_email && r->reporter_email[0] && !incident_address_valid(r->reporter_email))
+    if (r->reporter_email && r->reporter_email[0] && !mail_address_valid(r->reporter_email))
         return err_param(err, DUPLA_EINVAL, "caller_email", "That is not a mail address.");
     const char *ag = r->agreement_id && r->agreement_id[0] ? r->agreement_id : NULL;
     if (ag) {
@@ -70,19 +70,19 @@ static int report(struct incident *inc, const struct incident_actor *actor, cons
             return err_param(err, DUPLA_ENOTFOUND, "agreement_id",
                              "The organisation has no agreement with that id.");
     }
-    char *desc = incident_text_clip(r->description, dlen, INCIDENT_DESCRIPTION_MAX);
+    char *desc = mail_text_clip(r->description, dlen, INCIDENT_DESCRIPTION_MAX);
     char *title = NULL, *reporter = NULL, *email = NULL;
     if (r->title && *r->title) {
-        title = incident_text_clip(r->title, strlen(r->title), INCIDENT_TITLE_MAX);
+        title = mail_text_clip(r->title, strlen(r->title), INCIDENT_TITLE_MAX);
     } else if (desc) {
         size_t n = strcspn(desc, "\r\n");
-        title = incident_text_clip(desc, n, INCIDENT_TITLE_MAX);
+        title = mail_text_clip(desc, n, INCIDENT_TITLE_MAX);
     }
-    reporter = incident_text_clip(r->reporter, strlen(r->reporter), INCIDENT_NAME_MAX - 1);
+    reporter = mail_text_clip(r->reporter, strlen(r->reporter), INCIDENT_NAME_MAX - 1);
     if (r->reporter_email && r->reporter_email[0]) {
         email = strdup(r->reporter_email);
         if (email)
-            incident_address_lower(email);
+            mail_address_lower(email);
     }
     int rc = 0;
     if (!desc || !title || !reporter || (r->reporter_email && r->reporter_email[0] && !email))

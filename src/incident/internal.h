@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "incident/incident.h"
+#include "mail/mail.h"
 
 #define MS_PER_SECOND 1000LL
 
@@ -88,39 +89,6 @@ void incident_receipt_recipient(struct incident *inc, const char *org_cvr, const
 bool incident_id_valid(str_t s);
 /* Finds the first "INC-yyyy-nnnnnn" in s (a reply's subject); false if none. */
 bool incident_id_find(str_t s, char out[INCIDENT_ID_LEN + 1]);
-/* Copies at most max bytes of s into a NUL-terminated malloc'd string,
- * cutting at a UTF-8 boundary; NULL on OOM. */
-char *incident_text_clip(const char *s, size_t len, size_t max);
-/* Lower-cases an ASCII address in place. */
-void incident_address_lower(char *s);
-/* A plausible single address: local@domain, no spaces, controls, <>, ",". */
-bool incident_address_valid(const char *s);
-
-/* outbox.c */
-/* "<uuid@domain of from>" into out (cap >= 100). */
-int mail_make_message_id(const struct incident *inc, char *out, size_t cap);
-
-/* smtp.c */
-struct mail_smtp_outcome {
-    bool permanent; /* a 5xx answer: retrying will not help */
-    long response;  /* the last SMTP response code, or 0 */
-    char error[MAIL_ERROR_MAX];
-};
-/* Sends one message over SMTP. rcpts: NUL-separated list of n addresses.
- * 0, or < 0 with *out filled. */
-int mail_smtp_send(const struct incident_settings *set, const char *rcpts[], size_t n,
-                   str_t message, struct mail_smtp_outcome *out);
-
-/* compose.c */
-/* Builds the RFC 5322 text of one outbox row with GMime into out
- * (caller frees with buf_free). */
-struct compose_input {
-    const char *from, *from_name, *to, *cc, *subject, *body, *message_id, *in_reply_to;
-    int64_t date_ms;
-    const char *auto_submitted; /* "auto-generated" or "auto-replied" */
-    str_t attachment;           /* message/rfc822, or empty */
-};
-int mail_compose(const struct compose_input *in, buf_t *out, err_t *err);
 
 /* mailparse.c */
 /* What the parser found in one delivered message. */
@@ -150,8 +118,6 @@ struct inc_mail {
  * incident_mail_free, whatever the result. */
 int incident_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *p, err_t *err);
 void incident_mail_free(struct inc_mail *p);
-/* GMime is set up once per process. */
-void incident_gmime_once(void);
 
 /* opslog.c */
 int opslog_init(struct opslog *log, struct incident *inc, err_t *err);

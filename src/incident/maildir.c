@@ -64,7 +64,7 @@ static int record(store_conn_t *c, const char *name, const struct inc_mail *p, c
                            &s, err);
     if (rc)
         return rc;
-    char *subj = incident_text_clip(p->subject, strlen(p->subject), INCIDENT_TITLE_MAX);
+    char *subj = mail_text_clip(p->subject, strlen(p->subject), INCIDENT_TITLE_MAX);
     store_bind_cstr(s, 1, name);
     store_bind_cstr(s, 2, p->message_id[0] ? p->message_id : NULL);
     store_bind_cstr(s, 3, sha);
@@ -131,7 +131,7 @@ static int make_incident(struct incident *inc, store_conn_t *c, const struct inc
         if (unknown)
             cvr[0] = '\0';
     }
-    char *title = incident_text_clip(rest.ptr, rest.len, INCIDENT_TITLE_MAX);
+    char *title = mail_text_clip(rest.ptr, rest.len, INCIDENT_TITLE_MAX);
     buf_t desc;
     buf_init(&desc, INCIDENT_DESCRIPTION_MAX + 512);
     buf_append_cstr(&desc, p->body);
@@ -217,7 +217,7 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
     int rc = 0;
     const char *to = reply_address(p);
     if (to[0]) {
-        char *subj = incident_text_clip(p->subject, strlen(p->subject), 200);
+        char *subj = mail_text_clip(p->subject, strlen(p->subject), 200);
         char subject[MAIL_SUBJECT_MAX];
         snprintf(subject, sizeof subject, "Ingen sag oprettet / No incident opened: %s",
                  subj ? subj : "");
@@ -247,12 +247,12 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
                                  .body = body.data ? body.data : "",
                                  .in_reply_to = p->message_id[0] ? p->message_id : NULL,
                                  .source = source};
-        rc = body.data ? mail_queue(inc, c, &m, now, err)
-                       : err_set(err, DUPLA_ENOMEM, "out of memory");
+        rc =
+            body.data ? mail_enqueue(c, &m, now, err) : err_set(err, DUPLA_ENOMEM, "out of memory");
         buf_free(&body);
     }
     if (rc == 0 && inc->set.general_mailbox[0]) {
-        char *subj = incident_text_clip(p->subject, strlen(p->subject), 200);
+        char *subj = mail_text_clip(p->subject, strlen(p->subject), 200);
         char subject[MAIL_SUBJECT_MAX];
         snprintf(subject, sizeof subject, "Fwd: %s", subj ? subj : "");
         free(subj);
@@ -269,7 +269,7 @@ static int no_trigger(struct incident *inc, store_conn_t *c, const char *name,
                                  .body = body,
                                  .source = source,
                                  .attachment = raw};
-        rc = mail_queue(inc, c, &m, now, err);
+        rc = mail_enqueue(c, &m, now, err);
     }
     return rc;
 }
@@ -360,7 +360,7 @@ int incident_mail_accept(incident_t *inc, const char *name, str_t raw, bool trun
                         "The DUPLA incident mailbox could not read the attached mail.\n",
                 .source = source,
                 .attachment = raw};
-            rc = mail_queue(inc, c, &m, now, err);
+            rc = mail_enqueue(c, &m, now, err);
         }
     } else if (type >= 0) {
         o = INCIDENT_MAIL_INCIDENT;

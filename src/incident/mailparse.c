@@ -15,17 +15,6 @@
 
 #define ATTACHMENT_NAME_MAX 200
 
-static pthread_once_t gmime_init_once = PTHREAD_ONCE_INIT;
-
-static void gmime_init_fn(void)
-{
-    g_mime_init();
-}
-
-void incident_gmime_once(void)
-{
-    pthread_once(&gmime_init_once, gmime_init_fn);
-}
 void incident_mail_free(struct inc_mail *p)
 {
     for (size_t i = 0; i < p->n_att; i++) {
@@ -57,14 +46,14 @@ static void first_mailbox(InternetAddressList *list, char *addr, size_t cap, cha
         if (!a || strlen(a) >= cap)
             continue;
         snprintf(addr, cap, "%s", a);
-        incident_address_lower(addr);
-        if (!incident_address_valid(addr)) {
+        mail_address_lower(addr);
+        if (!mail_address_valid(addr)) {
             addr[0] = '\0';
             continue;
         }
         const char *nm = internet_address_get_name(ia);
         if (name && nm) {
-            char *c = incident_text_clip(nm, strlen(nm), ncap - 1);
+            char *c = mail_text_clip(nm, strlen(nm), ncap - 1);
             if (c) {
                 snprintf(name, ncap, "%s", c);
                 free(c);
@@ -157,9 +146,9 @@ static void collect_part(GMimeObject *parent, GMimeObject *part, gpointer user)
     GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
     g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
     g_object_unref(mem);
-    char *cn = incident_text_clip(name, strlen(name), ATTACHMENT_NAME_MAX);
-    char *ct = incident_text_clip(type ? type : "application/octet-stream",
-                                  strlen(type ? type : "application/octet-stream"), 100);
+    char *cn = mail_text_clip(name, strlen(name), ATTACHMENT_NAME_MAX);
+    char *ct = mail_text_clip(type ? type : "application/octet-stream",
+                              strlen(type ? type : "application/octet-stream"), 100);
     if (cn && ct)
         add_attachment(p, cn, ct, ba);
     else
@@ -205,8 +194,7 @@ int incident_mail_parse(const struct incident *inc, str_t raw, struct inc_mail *
     char *text = NULL;
     if (body && GMIME_IS_TEXT_PART(body))
         text = g_mime_text_part_get_text(GMIME_TEXT_PART(body));
-    p->body =
-        incident_text_clip(text ? text : "", text ? strlen(text) : 0, INCIDENT_DESCRIPTION_MAX);
+    p->body = mail_text_clip(text ? text : "", text ? strlen(text) : 0, INCIDENT_DESCRIPTION_MAX);
     g_free(text);
     if (!p->body)
         return err_set(err, DUPLA_ENOMEM, "out of memory");

@@ -164,7 +164,7 @@ static int check_text(const char *s, size_t max, const char *param, bool require
 static int add_update(store_conn_t *c, int64_t entry, int64_t now, const char *who,
                       const char *text, err_t *err)
 {
-    char *clean = incident_text_clip(text, strlen(text), OPSLOG_TEXT_MAX);
+    char *clean = mail_text_clip(text, strlen(text), OPSLOG_TEXT_MAX);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     store_stmt_t *s;
@@ -209,7 +209,7 @@ int opslog_post_entry(opslog_t *log, const struct incident_actor *actor,
                                         : OPSLOG_ONGOING;
     char who[INCIDENT_NAME_MAX + 32];
     incident_actor_label(actor, who, sizeof who);
-    char *title = incident_text_clip(p->title, strlen(p->title), OPSLOG_TITLE_MAX);
+    char *title = mail_text_clip(p->title, strlen(p->title), OPSLOG_TITLE_MAX);
     if (!title)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     store_conn_t *c;
@@ -315,8 +315,7 @@ int opslog_update_entry(opslog_t *log, const struct incident_actor *actor, int64
             rc = err_param(err, DUPLA_ELIMIT, "text", "The entry has %d updates, the most it can.",
                            OPSLOG_UPDATES_MAX);
     }
-    char *title =
-        ch->title ? incident_text_clip(ch->title, strlen(ch->title), OPSLOG_TITLE_MAX) : NULL;
+    char *title = ch->title ? mail_text_clip(ch->title, strlen(ch->title), OPSLOG_TITLE_MAX) : NULL;
     if (rc == 0 && ch->title && !title)
         rc = err_set(err, DUPLA_ENOMEM, "out of memory");
     if (rc == 0 &&

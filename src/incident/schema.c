@@ -10,7 +10,8 @@
  * incident_mail       every maildir message taken: its file name (unique:
  *                     what makes intake exactly-once), Message-ID, SHA-256
  *                     and what became of it.
- * mail_outbox         everything the platform mails (see outbox.c).
+ * mail_outbox         (version 1 only) the mail queue; version 2 moves its
+ *                     rows to the mail module's mail_message and drops it.
  * opslog_entry / opslog_update  the operations log and its updates.
  * opslog_generation   one row counting changes to the log, so that another
  *                     process can tell cheaply that its windows are stale.
@@ -119,13 +120,29 @@
     " generation " INT " NOT NULL);"                                                               \
     "INSERT INTO opslog_generation (id, generation) VALUES (1, 0)"
 
+/* The mail queue moves to the mail module (src/mail/), whose migration has
+ * run first (incident_schema_migrate): every row keeps its Message-ID,
+ * state, attempts and times; incident_id becomes ref. */
+#define SCHEMA_V2                                                                                  \
+    "INSERT INTO mail_message (message_id, source, kind, ref, recipient, cc, subject, body,"       \
+    " in_reply_to, auto_submitted, attachment, state, attempts, next_attempt_at, lease_until,"     \
+    " lease_token, last_error, created_at, sent_at)"                                               \
+    " SELECT message_id, source, kind, incident_id, recipient, cc, subject, body, in_reply_to,"    \
+    " auto_submitted, attachment, state, attempts, next_attempt_at, lease_until, lease_token,"     \
+    " last_error, created_at, sent_at FROM mail_outbox ORDER BY id;"                               \
+    "DROP TABLE mail_outbox"
+
 static const struct store_migration migrations[] = {
     {1, SCHEMA_V1("INTEGER PRIMARY KEY", "INTEGER", "BLOB"),
      SCHEMA_V1("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BIGINT", "BYTEA")},
+    {2, SCHEMA_V2, NULL},
 };
 
 int incident_schema_migrate(store_t *st, err_t *err)
 {
+    int rc = mail_migrate(st, err);
+    if (rc)
+        return rc;
     return store_migrate(st, "incident", migrations, sizeof migrations / sizeof migrations[0], err);
 }
 

@@ -74,7 +74,7 @@ static int queue_notice(struct incident *inc, store_conn_t *c, const struct inc_
                         err_t *err)
 {
     char to[INCIDENT_ADDRESS_MAX + 1];
-    if (incident_address_valid(row->reporter_email))
+    if (mail_address_valid(row->reporter_email))
         snprintf(to, sizeof to, "%s", row->reporter_email);
     else
         incident_receipt_recipient(inc, row->org_cvr, NULL, to, sizeof to);
@@ -87,8 +87,8 @@ static int queue_notice(struct incident *inc, store_conn_t *c, const struct inc_
                              .subject = subject,
                              .body = body,
                              .in_reply_to = row->mail_message_id[0] ? row->mail_message_id : NULL,
-                             .incident_id = row->id};
-    return mail_queue(inc, c, &m, now, err);
+                             .ref = row->id};
+    return mail_enqueue(c, &m, now, err);
 }
 
 /* Runs fn on a loaded row inside one transaction. */
@@ -172,7 +172,7 @@ int incident_set_status(incident_t *inc, const struct incident_actor *actor, str
         return err_param(err, DUPLA_EINVAL, "status", "No such status.");
     char *clean = NULL;
     if (note) {
-        if (!(clean = incident_text_clip(note, strlen(note), INCIDENT_MESSAGE_MAX)))
+        if (!(clean = mail_text_clip(note, strlen(note), INCIDENT_MESSAGE_MAX)))
             return err_set(err, DUPLA_ENOMEM, "out of memory");
     }
     struct status_arg a = {actor, to, clean};
@@ -215,7 +215,7 @@ int incident_assign(incident_t *inc, const struct incident_actor *actor, str_t i
     if (n >= INCIDENT_NAME_MAX)
         return err_param(err, DUPLA_EINVAL, "assignee", "The assignee is too long (at most %d).",
                          INCIDENT_NAME_MAX - 1);
-    char *clean = incident_text_clip(assignee, n, INCIDENT_NAME_MAX - 1);
+    char *clean = mail_text_clip(assignee, n, INCIDENT_NAME_MAX - 1);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     struct assign_arg a = {actor, clean};
@@ -270,7 +270,7 @@ int incident_add_message(incident_t *inc, const struct incident_actor *actor, st
     if (n > INCIDENT_MESSAGE_MAX)
         return err_param(err, DUPLA_ELIMIT, "text", "The message is too long (at most %d bytes).",
                          INCIDENT_MESSAGE_MAX);
-    char *clean = incident_text_clip(text, n, INCIDENT_MESSAGE_MAX);
+    char *clean = mail_text_clip(text, n, INCIDENT_MESSAGE_MAX);
     if (!clean)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     struct message_arg a = {actor, clean, to_reporter};

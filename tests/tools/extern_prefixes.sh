@@ -18,7 +18,7 @@ nm -A -g --defined-only "$lib" | awk '
         sym = $NF
         if (module == "core" || module == "web" || module == "cli")
             next
-        if (module == "incident" && sym ~ /^(opslog_|mail_)/)
+        if (module == "incident" && sym ~ /^opslog_/)
             next
         if (index(sym, module "_") != 1) {
             printf "%s (%s) lacks the prefix %s_\n", sym, member, module

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "incident/incident.h"
+#include "mail/mail.h"
 
 #define ORG  "12345674" /* kommune.example: pia@kommune.example */
 #define ORG2 "87654303" /* bank.example: anyone @bank.example */
@@ -21,6 +22,8 @@ static char fx_dir[64], fx_maildir[128];
 static store_t *fx_store;
 static incident_t *fx_inc;
 static struct incident_settings fx_set;
+static mail_t *fx_mail; /* the queue incident hands its mail to */
+static struct mail_settings fx_mset;
 
 static inline int fx_org_by_address(void *ctx, const char *addr, char cvr[9])
 {
@@ -64,6 +67,7 @@ static const struct incident_hooks fx_hooks = {.org_by_address = fx_org_by_addre
 static inline void fx_open(void)
 {
     err_t err;
+    cr_assert_eq(mail_open(fx_store, &fx_mset, &fx_mail, &err), 0, "%s", err.log);
     cr_assert_eq(incident_open(fx_store, &fx_hooks, &fx_set, &fx_inc, &err), 0, "%s", err.log);
 }
 
@@ -86,20 +90,22 @@ static inline void fx_setup(void)
     cr_assert_eq(store_open(url, NULL, &fx_store, &err), 0, "%s", err.log);
     incident_settings_default(&fx_set);
     snprintf(fx_set.general_mailbox, sizeof fx_set.general_mailbox, "dataforvaltning@skat.example");
-    snprintf(fx_set.from, sizeof fx_set.from, "dupla@skat.example");
     fx_set.attachments_max = 2;
     fx_set.attachment_max_bytes = 1000;
     fx_set.attachments_total_bytes = 1500;
-    fx_set.retry_base_seconds = 10;
-    fx_set.retry_max_seconds = 100;
-    fx_set.max_attempts = 4;
-    fx_set.smtp_timeout_seconds = 5;
+    mail_settings_default(&fx_mset);
+    snprintf(fx_mset.from, sizeof fx_mset.from, "dupla@skat.example");
+    fx_mset.retry_base_seconds = 10;
+    fx_mset.retry_max_seconds = 100;
+    fx_mset.max_attempts = 4;
+    fx_mset.smtp_timeout_seconds = 5;
     fx_open();
 }
 
 static inline void fx_teardown(void)
 {
     incident_close(fx_inc);
+    mail_close(fx_mail);
     store_close(fx_store);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", fx_dir);

@@ -77,9 +77,10 @@ Test(agreement, whole_life_cycle_with_history_and_mail)
     json_decref(doc);
 
     /* Mail: the receipt for the signature and the decision, to the mailbox. */
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'submitted'"), 1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'approved' AND"
-                          " recipient = 'kontakt-12345674@org.example' AND sent_at IS NULL AND"
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'agreement-submitted'"),
+                 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'agreement-approved' AND"
+                          " recipient = 'kontakt-12345674@org.example' AND state = 'pending' AND"
                           " body LIKE '%C is not needed%'"),
                  1);
 
@@ -224,7 +225,7 @@ Test(agreement, return_for_changes_and_reject)
               "returning clears the signature");
     cr_assert_str_eq(doc_str(doc, "pending", "state_reason"), "Narrow the purpose.");
     json_decref(doc);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'returned' AND"
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'agreement-returned' AND"
                           " body LIKE '%Narrow the purpose.%'"),
                  1);
     /* Edited, signed again, and rejected this time. */
@@ -245,7 +246,8 @@ Test(agreement, return_for_changes_and_reject)
     json_decref(doc);
     cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(id), "x", NULL, NULL, &err),
                  DUPLA_ECONFLICT);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'rejected'"), 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'agreement-rejected'"),
+                 1);
 }
 
 Test(agreement, signing_needs_a_complete_application)
@@ -498,8 +500,8 @@ Test(agreement, suspend_reactivate_revoke_and_terminate)
                          json_array_get(json_object_get(doc, "versions"), 1), "state")),
                      "withdrawn");
     json_decref(doc);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind IN ('suspended',"
-                          " 'reactivated', 'revoked')"),
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind IN"
+                          " ('agreement-suspended', 'agreement-reactivated', 'agreement-revoked')"),
                  3);
 
     /* The organisation terminates its own. */
@@ -562,9 +564,10 @@ Test(agreement, expiry_warning_is_queued_once_per_version)
     cr_assert_eq(n, 1);
     cr_assert_eq(agreement_expiry_warnings(fx_ag, now + 1000, &n, &err), 0);
     cr_assert_eq(n, 0, "only once");
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'expiry-warning'"
-                          " AND recipient = 'kontakt-12345674@org.example'"),
-                 1);
+    cr_assert_eq(
+        fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'agreement-expiry-warning'"
+                 " AND recipient = 'kontakt-12345674@org.example'"),
+        1);
     /* 75 days on, the second one is within 30 days of its end. */
     cr_assert_eq(agreement_expiry_warnings(fx_ag, now + 75 * DAY, &n, &err), 0);
     cr_assert_eq(n, 1);
@@ -577,8 +580,8 @@ Test(agreement, expiry_warning_is_queued_once_per_version)
     cr_assert_eq(agreement_approve(fx_ag, &r, str_from_cstr(soon), "ok", NULL, NULL, &err), 0);
     cr_assert_eq(agreement_expiry_warnings(fx_ag, now, &n, &err), 0);
     cr_assert_eq(n, 1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'expiry-warning'"),
-                 3);
+    cr_assert_eq(
+        fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'agreement-expiry-warning'"), 3);
 }
 
 Test(agreement, the_html_document_escapes_every_value)
@@ -667,7 +670,8 @@ Test(agreement, the_organisation_withdraws_a_pending_version_and_its_admin_termi
     json_decref(doc);
     cr_assert_eq(agreement_terminate(fx_ag, &a, str_from_cstr(id), NULL, &err), 0, "%s",
                  err.detail);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement_outbox WHERE kind = 'terminated'"), 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'agreement-terminated'"),
+                 1);
     cr_assert_eq(agreement_step(fx_ag, &r, str_from_cstr(id), AGREEMENT_CREATE, NULL, &err),
                  DUPLA_EINTERNAL, "create is not a table step");
 }

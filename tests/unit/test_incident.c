@@ -52,7 +52,7 @@ Test(incident, phone_report_makes_incident_and_receipt)
     cr_assert_str_eq(json_string_value(json_object_get(o, "reporter_email")),
                      "pia@kommune.example");
     json_decref(o);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'receipt' AND recipient ="
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'receipt' AND recipient ="
                           " 'kontakt-12345674@org.example' AND cc = 'pia@kommune.example'"),
                  1);
     /* the second gets the next number */
@@ -91,7 +91,7 @@ Test(incident, phone_refusals)
     r.type = (enum incident_type)7;
     cr_assert_eq(incident_report_phone(fx_inc, &staff, &r, id, &err), DUPLA_EINVAL);
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident"), 0);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox"), 0);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message"), 0);
 }
 
 Test(incident, web_report_with_agreement_and_json_checks)
@@ -120,7 +120,7 @@ Test(incident, web_report_with_agreement_and_json_checks)
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident WHERE channel = 'web' AND agreement_id ="
                           " 'aaaabbbbccccddddeeeeffff00001111'"),
                  1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'receipt'"), 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'receipt'"), 1);
 }
 
 static void new_incident(char *id)
@@ -186,7 +186,7 @@ Test(incident, status_changes_are_kept_and_told)
                      "in-progress");
     json_decref(o);
     /* four status notices to the reporter, besides the receipt */
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'status' AND recipient ="
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'status' AND recipient ="
                           " 'pia@kommune.example'"),
                  4);
 }

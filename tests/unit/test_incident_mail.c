@@ -28,8 +28,8 @@ Test(mail_intake, each_trigger_makes_an_incident_of_its_type)
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident WHERE type = 'TFE' AND environment ="
                           " 'test' AND org_cvr = '87654303'"),
                  1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'receipt'"), 3);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE recipient ="
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'receipt'"), 3);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE recipient ="
                           " 'kontakt-87654303@org.example'"),
                  1);
     cr_assert(fx_exists("cur", "1.a.host:2,S"));
@@ -45,10 +45,10 @@ Test(mail_intake, missing_and_misspelled_triggers_make_no_incident)
     struct incident_pickup_stats st = pickup();
     cr_assert_eq(st.no_trigger, 3);
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident"), 0);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'no-trigger' AND"
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'no-trigger' AND"
                           " recipient = 'pia@kommune.example' AND body LIKE '%DUPLA-Prod-Aftale%'"),
                  3);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'forward' AND recipient ="
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'forward' AND recipient ="
                           " 'dataforvaltning@skat.example' AND attachment IS NOT NULL"),
                  3);
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident_mail WHERE outcome = 'no-trigger'"), 3);
@@ -62,8 +62,8 @@ Test(mail_intake, automatic_mail_gets_no_reply)
              "Auto-Submitted: auto-replied\r\nMessage-ID: <bounce1@x>\r\n\r\nbounce\r\n");
     fx_drop("new", "1.c.host", msg);
     pickup();
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'no-trigger'"), 0);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'forward'"), 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'no-trigger'"), 0);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'forward'"), 1);
 }
 
 Test(mail_intake, unknown_sender_gets_an_incident_flagged_and_a_receipt)
@@ -73,7 +73,7 @@ Test(mail_intake, unknown_sender_gets_an_incident_flagged_and_a_receipt)
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident WHERE org_cvr IS NULL AND unknown_sender"
                           " = 1"),
                  1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'receipt' AND recipient ="
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'receipt' AND recipient ="
                           " 'someone@unknown.example' AND body LIKE '%not registered%'"),
                  1);
 }
@@ -137,12 +137,13 @@ Test(mail_intake, exactly_once_across_a_crash_before_the_move)
     cr_assert(fx_exists("new", "1.f.host"));
     /* A restart: a new module on the same store picks up again. */
     incident_close(fx_inc);
+    mail_close(fx_mail);
     fx_open();
     struct incident_pickup_stats st = pickup();
     cr_assert_eq(st.seen, 1);
     cr_assert_eq(st.incidents, 0);
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident"), 1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'receipt'"), 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'receipt'"), 1);
     cr_assert(fx_exists("cur", "1.f.host:2,S"));
     cr_assert(!fx_exists("new", "1.f.host"));
 }
@@ -155,7 +156,7 @@ Test(mail_intake, the_same_message_delivered_twice_is_a_duplicate)
     struct incident_pickup_stats st = pickup();
     cr_assert_eq(st.incidents, 1);
     cr_assert_eq(st.duplicates, 1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox"), 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message"), 1);
 }
 
 Test(mail_intake, a_reply_naming_an_open_incident_is_added_to_it)
@@ -194,7 +195,7 @@ Test(mail_intake, unreadable_files_are_recorded_and_forwarded)
     fx_drop("new", "1.i.host", "\x01\x02 not a mail at all");
     struct incident_pickup_stats st = pickup();
     cr_assert_eq(st.unreadable, 1);
-    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'forward'"), 1);
+    cr_assert_eq(fx_count("SELECT COUNT(*) FROM mail_message WHERE kind = 'forward'"), 1);
     cr_assert(fx_exists("cur", "1.i.host:2,S"));
 }
 

@@ -1,18 +1,16 @@
 /*
- * outbox.c: the durable mail outbox and its sender.
+ * outbox.c: the durable queue of mail and its sender.
  *
- * One table, mail_outbox, holds everything the platform mails. A message is
- * queued inside the transaction of the change it tells of, with a stable
- * Message-ID made at that moment. The agreement module queues into its own
- * agreement_outbox; each sender run moves its unsent rows here, setting
- * their sent_at (which then means "handed to mail_outbox") in the same
- * transaction, and mail_outbox.source = "agreement:<row id>" is unique, so
- * each is moved, and so sent, once.
+ * One table, mail_message, holds everything the platform mails. A message
+ * is queued (mail_enqueue) inside the transaction of the change it tells
+ * of, by the module that made the change; source, when given, is unique,
+ * so a caller can queue a message once.
  *
  * Sending one message:
  *   1. claim: in a transaction, set state "sending", a lease (lease_until,
  *      longer than an SMTP transaction can take) and a fresh lease_token,
- *      and count the attempt; only a row that is pending and due, or
+ *      give the message its Message-ID if it has none yet (then it keeps
+ *      it), and count the attempt; only a row that is pending and due, or
  *      "sending" with its lease run out, can be claimed (compare-and-set),
  *      so two senders never both take it.
  *   2. the SMTP transaction, outside any database transaction.
@@ -39,65 +37,82 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/uuid.h"
-#include "incident/internal.h"
+#include "mail/internal.h"
 
 /* A lease outlives the longest SMTP transaction by this much. */
 #define MAIL_LEASE_MARGIN_SECONDS 60
 #define MAIL_MESSAGE_MAX          (64 * 1024 * 1024) /* composed text, attachment included */
-#define MAIL_LIST_MAX             1000
-#define AGREEMENT_IMPORT_BATCH    500
 
-int mail_make_message_id(const struct incident *inc, char *out, size_t cap)
+int mail_open(store_t *st, const struct mail_settings *settings, mail_t **out, err_t *err)
+{
+    *out = NULL;
+    int rc = mail_migrate(st, err);
+    if (rc)
+        return rc;
+    struct mail *m = calloc(1, sizeof *m);
+    if (!m)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    m->st = st;
+    if (settings)
+        m->set = *settings;
+    else
+        mail_settings_default(&m->set);
+    *out = m;
+    return 0;
+}
+
+void mail_close(mail_t *m)
+{
+    free(m);
+}
+
+/* "<uuid@domain of from>" into out (cap >= 100). */
+static int make_message_id(const struct mail *m, char *out, size_t cap)
 {
     char uuid[UUID_STR_LEN + 1];
     int rc = uuid_v4(uuid);
     if (rc)
         return rc;
-    const char *at = strrchr(inc->set.from, '@');
+    const char *at = strrchr(m->set.from, '@');
     snprintf(out, cap, "<%s@%s>", uuid, at && at[1] ? at + 1 : "dupla.invalid");
     return 0;
 }
 
-int mail_queue(incident_t *inc, store_conn_t *c, const struct mail_message *m, int64_t now_ms,
-               err_t *err)
+int mail_enqueue(store_conn_t *c, const struct mail_message *m, int64_t now_ms, err_t *err)
 {
-    char mid[128];
-    int rc = mail_make_message_id(inc, mid, sizeof mid);
-    if (rc)
-        return err_internal(err, rc, "no random bytes for a Message-ID");
-    bool ok = m->to && incident_address_valid(m->to);
+    int rc = 0;
+    bool ok = m->to && mail_address_valid(m->to);
     char *subject =
-        incident_text_clip(m->subject, m->subject ? strlen(m->subject) : 0, MAIL_SUBJECT_MAX);
-    char *body = incident_text_clip(m->body, m->body ? strlen(m->body) : 0, MAIL_BODY_MAX);
+        mail_text_clip(m->subject, m->subject ? strlen(m->subject) : 0, MAIL_SUBJECT_MAX);
+    char *body = mail_text_clip(m->body, m->body ? strlen(m->body) : 0, MAIL_BODY_MAX);
     store_stmt_t *s = NULL;
     if (!subject || !body)
         rc = err_set(err, DUPLA_ENOMEM, "out of memory");
     else
         rc = store_prepare(c,
-                           "INSERT INTO mail_outbox (message_id, source, kind, incident_id,"
-                           " recipient, cc, subject, body, in_reply_to, auto_submitted, attachment,"
-                           " state, next_attempt_at, last_error, created_at)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "INSERT INTO mail_message (source, kind, ref, recipient, cc, subject,"
+                           " body, in_reply_to, auto_submitted, attachment, state, next_attempt_at,"
+                           " last_error, created_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            &s, err);
     if (rc == 0) {
-        store_bind_cstr(s, 1, mid);
-        store_bind_cstr(s, 2, m->source);
-        store_bind_cstr(s, 3, m->kind ? m->kind : "mail");
-        store_bind_cstr(s, 4, m->incident_id);
-        store_bind_cstr(s, 5, m->to ? m->to : "");
-        store_bind_cstr(s, 6, m->cc && incident_address_valid(m->cc) ? m->cc : NULL);
-        store_bind_cstr(s, 7, subject);
-        store_bind_cstr(s, 8, body);
-        store_bind_cstr(s, 9, m->in_reply_to);
-        store_bind_cstr(s, 10, m->in_reply_to ? "auto-replied" : "auto-generated");
+        store_bind_cstr(s, 1, m->source);
+        store_bind_cstr(s, 2, m->kind ? m->kind : "mail");
+        store_bind_cstr(s, 3, m->ref);
+        store_bind_cstr(s, 4, m->to ? m->to : "");
+        store_bind_cstr(s, 5, m->cc && mail_address_valid(m->cc) ? m->cc : NULL);
+        store_bind_cstr(s, 6, subject);
+        store_bind_cstr(s, 7, body);
+        store_bind_cstr(s, 8, m->in_reply_to);
+        store_bind_cstr(s, 9, m->in_reply_to ? "auto-replied" : "auto-generated");
         if (m->attachment.len)
-            store_bind_blob(s, 11, m->attachment.ptr, m->attachment.len);
+            store_bind_blob(s, 10, m->attachment.ptr, m->attachment.len);
         else
-            store_bind_null(s, 11);
-        store_bind_cstr(s, 12, ok ? "pending" : "failed");
-        store_bind_int64(s, 13, now_ms);
-        store_bind_cstr(s, 14, ok ? NULL : "no valid recipient");
-        store_bind_int64(s, 15, now_ms);
+            store_bind_null(s, 10);
+        store_bind_cstr(s, 11, ok ? "pending" : "failed");
+        store_bind_int64(s, 12, now_ms);
+        store_bind_cstr(s, 13, ok ? NULL : "no valid recipient");
+        store_bind_int64(s, 14, now_ms);
         rc = store_step(s, err);
         store_stmt_done(s);
         rc = rc < 0 ? rc : 0;
@@ -105,91 +120,8 @@ int mail_queue(incident_t *inc, store_conn_t *c, const struct mail_message *m, i
     free(subject);
     free(body);
     if (!ok && rc == 0)
-        log_warn("mail %s (%s) has no valid recipient; kept as failed", mid,
-                 m->kind ? m->kind : "mail");
-    return rc;
-}
-
-int mail_import_agreement_outbox(incident_t *inc, int64_t now_ms, int *moved, err_t *err)
-{
-    if (moved)
-        *moved = 0;
-    int version = 0;
-    int rc = store_schema_version(inc->st, "agreement", &version, err);
-    if (rc || version < 1)
-        return rc;
-    store_conn_t *c;
-    if ((rc = store_conn_get(inc->st, &c, err)))
-        return rc;
-    struct row {
-        int64_t id;
-        char *kind, *to, *subject, *body;
-    } *rows = NULL;
-    size_t n = 0;
-    store_stmt_t *s;
-    if ((rc = store_begin(c, err)) == 0)
-        rc = store_prepare(c,
-                           "SELECT id, kind, recipient, subject, body FROM agreement_outbox"
-                           " WHERE sent_at IS NULL ORDER BY id LIMIT ?",
-                           &s, err);
-    if (rc == 0) {
-        rows = calloc(AGREEMENT_IMPORT_BATCH, sizeof *rows);
-        if (!rows)
-            rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-        store_bind_int64(s, 1, AGREEMENT_IMPORT_BATCH);
-        while (rc == 0 && n < AGREEMENT_IMPORT_BATCH) {
-            int step = store_step(s, err);
-            if (step != STORE_ROW) {
-                rc = step < 0 ? step : 0;
-                break;
-            }
-            struct row *r = &rows[n++];
-            r->id = store_col_int64(s, 0);
-            str_t k = store_col_text(s, 1), t = store_col_text(s, 2), sj = store_col_text(s, 3),
-                  b = store_col_text(s, 4);
-            r->kind = strndup(k.ptr, k.len);
-            r->to = strndup(t.ptr, t.len);
-            r->subject = strndup(sj.ptr, sj.len);
-            r->body = strndup(b.ptr, b.len);
-            if (!r->kind || !r->to || !r->subject || !r->body)
-                rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-        }
-        store_stmt_done(s);
-    }
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char source[48], kind[64];
-        snprintf(source, sizeof source, "agreement:%lld", (long long)rows[i].id);
-        snprintf(kind, sizeof kind, "agreement-%s", rows[i].kind);
-        struct mail_message m = {.kind = kind,
-                                 .to = rows[i].to,
-                                 .subject = rows[i].subject,
-                                 .body = rows[i].body,
-                                 .source = source};
-        if ((rc = mail_queue(inc, c, &m, now_ms, err)))
-            break;
-        if ((rc =
-                 store_prepare(c, "UPDATE agreement_outbox SET sent_at = ? WHERE id = ?", &s, err)))
-            break;
-        store_bind_int64(s, 1, now_ms);
-        store_bind_int64(s, 2, rows[i].id);
-        rc = store_step(s, err);
-        store_stmt_done(s);
-        rc = rc < 0 ? rc : 0;
-    }
-    if (rc == 0)
-        rc = store_commit(c, err);
-    if (rc)
-        store_rollback(c);
-    else if (moved)
-        *moved = (int)n;
-    store_conn_put(c);
-    for (size_t i = 0; rows && i < n; i++) {
-        free(rows[i].kind);
-        free(rows[i].to);
-        free(rows[i].subject);
-        free(rows[i].body);
-    }
-    free(rows);
+        log_warn("mail (%s, %s) has no valid recipient; kept as failed", m->kind ? m->kind : "mail",
+                 m->ref ? m->ref : "-");
     return rc;
 }
 
@@ -197,9 +129,9 @@ int mail_import_agreement_outbox(incident_t *inc, int64_t now_ms, int *moved, er
 struct claimed {
     int64_t id, attempts, created_at;
     char token[33];
-    char message_id[INCIDENT_ADDRESS_MAX + 1];
-    char to[INCIDENT_ADDRESS_MAX + 1], cc[INCIDENT_ADDRESS_MAX + 1];
-    char in_reply_to[INCIDENT_ADDRESS_MAX + 1];
+    char message_id[MAIL_ADDRESS_MAX + 1];
+    char to[MAIL_ADDRESS_MAX + 1], cc[MAIL_ADDRESS_MAX + 1];
+    char in_reply_to[MAIL_ADDRESS_MAX + 1];
     char auto_submitted[32];
     char *subject, *body;
     void *attachment;
@@ -217,28 +149,34 @@ static void claimed_free(struct claimed *m)
     "((state = 'pending' AND next_attempt_at <= ?) OR (state = 'sending' AND lease_until <= ?))"
 
 /* 1 and *m filled if claimed; 0 if another sender has it. */
-static int claim(struct incident *inc, store_conn_t *c, int64_t id, int64_t now, struct claimed *m,
+static int claim(struct mail *ml, store_conn_t *c, int64_t id, int64_t now, struct claimed *m,
                  err_t *err)
 {
     memset(m, 0, sizeof *m);
+    char mid[128];
     int rc = rand_hex(m->token, 16);
     if (rc)
         return err_internal(err, rc, "no random bytes for a lease");
-    int64_t lease = now + ((int64_t)inc->set.smtp_timeout_seconds * 2 + MAIL_LEASE_MARGIN_SECONDS) *
+    if ((rc = make_message_id(ml, mid, sizeof mid)))
+        return err_internal(err, rc, "no random bytes for a Message-ID");
+    int64_t lease = now + ((int64_t)ml->set.smtp_timeout_seconds * 2 + MAIL_LEASE_MARGIN_SECONDS) *
                               MS_PER_SECOND;
     store_stmt_t *s;
     if ((rc = store_begin(c, err)))
         return rc;
-    rc = store_prepare(c,
-                       "UPDATE mail_outbox SET state = 'sending', lease_until = ?, lease_token = ?,"
-                       " attempts = attempts + 1 WHERE id = ? AND " DUE_SQL,
-                       &s, err);
+    rc =
+        store_prepare(c,
+                      "UPDATE mail_message SET state = 'sending', lease_until = ?, lease_token = ?,"
+                      " message_id = COALESCE(message_id, ?), attempts = attempts + 1"
+                      " WHERE id = ? AND " DUE_SQL,
+                      &s, err);
     if (rc == 0) {
         store_bind_int64(s, 1, lease);
         store_bind_cstr(s, 2, m->token);
-        store_bind_int64(s, 3, id);
-        store_bind_int64(s, 4, now);
+        store_bind_cstr(s, 3, mid);
+        store_bind_int64(s, 4, id);
         store_bind_int64(s, 5, now);
+        store_bind_int64(s, 6, now);
         rc = store_step(s, err);
         store_stmt_done(s);
         rc = rc < 0 ? rc : 0;
@@ -251,7 +189,7 @@ static int claim(struct incident *inc, store_conn_t *c, int64_t id, int64_t now,
         rc =
             store_prepare(c,
                           "SELECT attempts, message_id, recipient, cc, in_reply_to, auto_submitted,"
-                          " subject, body, attachment, created_at FROM mail_outbox WHERE id = ?",
+                          " subject, body, attachment, created_at FROM mail_message WHERE id = ?",
                           &s, err);
     if (rc == 0) {
         store_bind_int64(s, 1, id);
@@ -291,31 +229,32 @@ static int claim(struct incident *inc, store_conn_t *c, int64_t id, int64_t now,
 }
 
 /* Records the outcome of one attempt, if our lease still holds. */
-static int settle(struct incident *inc, store_conn_t *c, const struct claimed *m, int64_t now,
+static int settle(struct mail *ml, store_conn_t *c, const struct claimed *m, int64_t now,
                   int send_rc, const struct mail_smtp_outcome *o, err_t *err)
 {
     store_stmt_t *s;
     int rc;
     if (send_rc == 0) {
-        rc = store_prepare(c,
-                           "UPDATE mail_outbox SET state = 'sent', sent_at = ?, lease_until = NULL,"
-                           " last_error = NULL WHERE id = ? AND lease_token = ?",
-                           &s, err);
+        rc =
+            store_prepare(c,
+                          "UPDATE mail_message SET state = 'sent', sent_at = ?, lease_until = NULL,"
+                          " last_error = NULL WHERE id = ? AND lease_token = ?",
+                          &s, err);
         if (rc)
             return rc;
         store_bind_int64(s, 1, now);
         store_bind_int64(s, 2, m->id);
         store_bind_cstr(s, 3, m->token);
     } else {
-        bool give_up = o->permanent || m->attempts >= (int64_t)inc->set.max_attempts;
-        int64_t delay = (int64_t)inc->set.retry_base_seconds * MS_PER_SECOND;
+        bool give_up = o->permanent || m->attempts >= (int64_t)ml->set.max_attempts;
+        int64_t delay = (int64_t)ml->set.retry_base_seconds * MS_PER_SECOND;
         for (int64_t i = 1;
-             i < m->attempts && delay < (int64_t)inc->set.retry_max_seconds * MS_PER_SECOND; i++)
+             i < m->attempts && delay < (int64_t)ml->set.retry_max_seconds * MS_PER_SECOND; i++)
             delay *= 2;
-        if (delay > (int64_t)inc->set.retry_max_seconds * MS_PER_SECOND)
-            delay = (int64_t)inc->set.retry_max_seconds * MS_PER_SECOND;
+        if (delay > (int64_t)ml->set.retry_max_seconds * MS_PER_SECOND)
+            delay = (int64_t)ml->set.retry_max_seconds * MS_PER_SECOND;
         rc = store_prepare(c,
-                           "UPDATE mail_outbox SET state = ?, next_attempt_at = ?,"
+                           "UPDATE mail_message SET state = ?, next_attempt_at = ?,"
                            " lease_until = NULL, last_error = ? WHERE id = ? AND lease_token = ?",
                            &s, err);
         if (rc)
@@ -331,24 +270,21 @@ static int settle(struct incident *inc, store_conn_t *c, const struct claimed *m
     return rc < 0 ? rc : 0;
 }
 
-int mail_send_pending(incident_t *inc, int64_t now_ms, struct mail_send_stats *stats, err_t *err)
+int mail_send_pending(mail_t *ml, int64_t now_ms, struct mail_send_stats *stats, err_t *err)
 {
     struct mail_send_stats st = {0};
-    int moved = 0;
-    int rc = mail_import_agreement_outbox(inc, now_ms, &moved, err);
-    if (rc)
-        return rc;
-    st.imported = (unsigned)moved;
     store_conn_t *c;
-    if ((rc = store_conn_get(inc->st, &c, err)))
+    int rc;
+    if ((rc = store_conn_get(ml->st, &c, err)))
         return rc;
     /* The due ids first, so that each is tried at most once per run. */
     int64_t ids[MAIL_SEND_BATCH];
     size_t n = 0;
     store_stmt_t *s;
-    if ((rc = store_prepare(
-             c, "SELECT id FROM mail_outbox WHERE " DUE_SQL " ORDER BY next_attempt_at, id LIMIT ?",
-             &s, err)) == 0) {
+    if ((rc = store_prepare(c,
+                            "SELECT id FROM mail_message WHERE " DUE_SQL
+                            " ORDER BY next_attempt_at, id LIMIT ?",
+                            &s, err)) == 0) {
         store_bind_int64(s, 1, now_ms);
         store_bind_int64(s, 2, now_ms);
         store_bind_int64(s, 3, MAIL_SEND_BATCH);
@@ -359,22 +295,22 @@ int mail_send_pending(incident_t *inc, int64_t now_ms, struct mail_send_stats *s
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct claimed m;
-        int got = claim(inc, c, ids[i], now_ms, &m, err);
+        int got = claim(ml, c, ids[i], now_ms, &m, err);
         if (got <= 0) {
             rc = got;
             continue;
         }
-        struct compose_input ci = {.from = inc->set.from,
-                                   .from_name = inc->set.from_name,
-                                   .to = m.to,
-                                   .cc = m.cc,
-                                   .subject = m.subject,
-                                   .body = m.body,
-                                   .message_id = m.message_id,
-                                   .in_reply_to = m.in_reply_to,
-                                   .date_ms = m.created_at,
-                                   .auto_submitted = m.auto_submitted,
-                                   .attachment = {m.attachment, m.attachment_len}};
+        struct mail_compose_input ci = {.from = ml->set.from,
+                                        .from_name = ml->set.from_name,
+                                        .to = m.to,
+                                        .cc = m.cc,
+                                        .subject = m.subject,
+                                        .body = m.body,
+                                        .message_id = m.message_id,
+                                        .in_reply_to = m.in_reply_to,
+                                        .date_ms = m.created_at,
+                                        .auto_submitted = m.auto_submitted,
+                                        .attachment = {m.attachment, m.attachment_len}};
         buf_t text;
         buf_init(&text, MAIL_MESSAGE_MAX);
         err_t e1;
@@ -385,18 +321,18 @@ int mail_send_pending(incident_t *inc, int64_t now_ms, struct mail_send_stats *s
             snprintf(o.error, sizeof o.error, "%.280s", e1.log);
         } else {
             const char *rcpts[2] = {m.to, m.cc};
-            send_rc = mail_smtp_send(&inc->set, rcpts, m.cc[0] ? 2 : 1, buf_str(&text), &o);
+            send_rc = mail_smtp_send(&ml->set, rcpts, m.cc[0] ? 2 : 1, buf_str(&text), &o);
         }
         buf_free(&text);
         /* The window: the relay has the message; until this commit, a crash
          * would send it again. */
         int64_t done_at = now_ms > clock_now_ms() ? now_ms : clock_now_ms();
-        rc = settle(inc, c, &m, done_at, send_rc, &o, err);
+        rc = settle(ml, c, &m, done_at, send_rc, &o, err);
         if (send_rc == 0) {
             st.sent++;
             log_info("mail %lld sent (%s)", (long long)m.id, m.message_id);
         } else {
-            bool give_up = o.permanent || m.attempts >= (int64_t)inc->set.max_attempts;
+            bool give_up = o.permanent || m.attempts >= (int64_t)ml->set.max_attempts;
             if (give_up)
                 st.failed++;
             else
@@ -416,20 +352,20 @@ int mail_send_pending(incident_t *inc, int64_t now_ms, struct mail_send_stats *s
     return rc;
 }
 
-int mail_list_json(incident_t *inc, const char *state, json_t **out, err_t *err)
+int mail_list_json(mail_t *ml, const char *state, json_t **out, err_t *err)
 {
     if (state && strcmp(state, "pending") != 0 && strcmp(state, "sending") != 0 &&
         strcmp(state, "sent") != 0 && strcmp(state, "failed") != 0)
         return err_param(err, DUPLA_EINVAL, "state",
                          "The state must be pending, sending, sent or failed.");
     store_conn_t *c;
-    int rc = store_conn_get(inc->st, &c, err);
+    int rc = store_conn_get(ml->st, &c, err);
     if (rc)
         return rc;
     store_stmt_t *s;
     rc = store_prepare(c,
                        "SELECT id, kind, recipient, subject, state, attempts, next_attempt_at,"
-                       " last_error, created_at, sent_at, message_id, incident_id FROM mail_outbox"
+                       " last_error, created_at, sent_at, message_id, ref FROM mail_message"
                        " WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
                        &s, err);
     if (rc == 0) {
@@ -443,7 +379,7 @@ int mail_list_json(incident_t *inc, const char *state, json_t **out, err_t *err)
             json_object_set_new(o, "id", json_integer(store_col_int64(s, 0)));
             static const char *const names[] = {NULL,    "kind", "to",         "subject",
                                                 "state", NULL,   NULL,         "last_error",
-                                                NULL,    NULL,   "message_id", "incident_id"};
+                                                NULL,    NULL,   "message_id", "ref"};
             for (int col = 1; col <= 11; col++) {
                 if (!names[col])
                     continue;
@@ -478,17 +414,18 @@ int mail_list_json(incident_t *inc, const char *state, json_t **out, err_t *err)
     return rc;
 }
 
-int mail_retry(incident_t *inc, int64_t mail_id, err_t *err)
+int mail_retry(mail_t *ml, int64_t mail_id, err_t *err)
 {
     store_conn_t *c;
-    int rc = store_conn_get(inc->st, &c, err);
+    int rc = store_conn_get(ml->st, &c, err);
     if (rc)
         return rc;
     store_stmt_t *s;
-    rc = store_prepare(c,
-                       "UPDATE mail_outbox SET state = 'pending', next_attempt_at = ?, attempts = 0"
-                       " WHERE id = ? AND state = 'failed' AND recipient <> ''",
-                       &s, err);
+    rc =
+        store_prepare(c,
+                      "UPDATE mail_message SET state = 'pending', next_attempt_at = ?, attempts = 0"
+                      " WHERE id = ? AND state = 'failed' AND recipient <> ''",
+                      &s, err);
     if (rc == 0) {
         store_bind_int64(s, 1, clock_now_ms());
         store_bind_int64(s, 2, mail_id);

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "incident/internal.h"
+#include "mail/internal.h"
 
 #define SMTP_CONNECT_TIMEOUT_SECONDS 10
 #define SMTP_RCPTS_MAX               8
@@ -36,8 +36,8 @@ static size_t read_cb(char *out, size_t size, size_t nmemb, void *user)
     return want;
 }
 
-int mail_smtp_send(const struct incident_settings *set, const char *rcpts[], size_t n,
-                   str_t message, struct mail_smtp_outcome *out)
+int mail_smtp_send(const struct mail_settings *set, const char *rcpts[], size_t n, str_t message,
+                   struct mail_smtp_outcome *out)
 {
     memset(out, 0, sizeof *out);
     if (n == 0 || n > SMTP_RCPTS_MAX) {
@@ -51,11 +51,11 @@ int mail_smtp_send(const struct incident_settings *set, const char *rcpts[], siz
         snprintf(out->error, sizeof out->error, "curl_easy_init failed");
         return DUPLA_ENOMEM;
     }
-    char errbuf[CURL_ERROR_SIZE] = "", from[INCIDENT_ADDRESS_MAX + 3];
+    char errbuf[CURL_ERROR_SIZE] = "", from[MAIL_ADDRESS_MAX + 3];
     snprintf(from, sizeof from, "<%s>", set->from);
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < n; i++) {
-        char r[INCIDENT_ADDRESS_MAX + 3];
+        char r[MAIL_ADDRESS_MAX + 3];
         snprintf(r, sizeof r, "<%s>", rcpts[i]);
         list = curl_slist_append(list, r);
     }

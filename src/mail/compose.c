@@ -9,7 +9,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-#include "incident/internal.h"
+#include "mail/internal.h"
 
 /* "<id>" -> "id" into out. */
 static void strip_brackets(const char *in, char *out, size_t cap)
@@ -47,9 +47,9 @@ static GMimeObject *attachment_part(str_t raw)
     return GMIME_OBJECT(part);
 }
 
-int mail_compose(const struct compose_input *in, buf_t *out, err_t *err)
+int mail_compose(const struct mail_compose_input *in, buf_t *out, err_t *err)
 {
-    incident_gmime_once();
+    mail_gmime_once();
     GMimeMessage *m = g_mime_message_new(TRUE);
     g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, in->from_name, in->from);
     g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, NULL, in->to);
@@ -59,11 +59,11 @@ int mail_compose(const struct compose_input *in, buf_t *out, err_t *err)
     GDateTime *dt = g_date_time_new_from_unix_utc(in->date_ms / 1000);
     g_mime_message_set_date(m, dt);
     g_date_time_unref(dt);
-    char id[INCIDENT_ADDRESS_MAX + 1];
+    char id[MAIL_ADDRESS_MAX + 1];
     strip_brackets(in->message_id, id, sizeof id);
     g_mime_message_set_message_id(m, id);
     if (in->in_reply_to && in->in_reply_to[0]) {
-        char r[INCIDENT_ADDRESS_MAX + 1], hdr[INCIDENT_ADDRESS_MAX + 3];
+        char r[MAIL_ADDRESS_MAX + 1], hdr[MAIL_ADDRESS_MAX + 3];
         strip_brackets(in->in_reply_to, r, sizeof r);
         snprintf(hdr, sizeof hdr, "<%s>", r);
         g_mime_object_set_header(GMIME_OBJECT(m), "In-Reply-To", hdr, NULL);
