@@ -4,6 +4,9 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 DEMO_DIR   ?= var/demo
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
+# A throw-away PostgreSQL server (initdb in /tmp, own port and socket) for
+# the PostgreSQL pass of the tests; stopped and removed even when tests fail.
+PG_SERVER  ?= ./scripts/pg-test-server.sh run --
 
 .PHONY: all deps build run check test test-asan format format-check bench clean
 
@@ -27,12 +30,17 @@ build: deps $(BUILD)/build.ninja
 run: build
 	./$(BUILD)/dupla demo --dir $(DEMO_DIR)
 
+# Every suite on SQLite, then every suite that touches the store again on
+# PostgreSQL (one server for the whole pass; each store is its own schema).
 test: build
 	$(MESON_TEST) -C $(BUILD)
+	$(PG_SERVER) $(MESON_TEST) -C $(BUILD) --setup postgresql --suite store --no-suite browser
 
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	meson compile -C $(ASAN_BUILD)
 	$(MESON_TEST) -C $(ASAN_BUILD)
+	$(PG_SERVER) $(MESON_TEST) -C $(ASAN_BUILD) --setup postgresql --suite store \
+		--no-suite e2e --no-suite browser
 
 # Every test: the normal build, then the whole suite again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the formatting check.

@@ -49,8 +49,18 @@ int store_schema_version(store_t *st, const char *module, int *out, err_t *err)
     int rc = store_conn_get(st, &c, err);
     if (rc)
         return rc;
-    rc = store_exec(c, migrations_table, err);
-    if (rc == 0)
+    /* On PostgreSQL a read-only session may not even CREATE ... IF NOT
+     * EXISTS: there, a missing table is version 0. */
+    int64_t exists = 1;
+    if (strcmp(store_backend(st), "postgresql") == 0)
+        rc = store_query_int64(
+            c, "SELECT CAST(to_regclass('schema_migrations') IS NOT NULL AS INTEGER)", 0, &exists,
+            err);
+    else
+        rc = store_exec(c, migrations_table, err);
+    if (rc == 0 && !exists)
+        *out = 0;
+    else if (rc == 0)
         rc = read_version(c, module, out, err);
     store_conn_put(c);
     return rc;

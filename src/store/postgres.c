@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -48,6 +49,7 @@
 #define OID_INT8    20
 #define OID_INT2    21
 #define OID_INT4    23
+#define OID_TEXT    25
 #define OID_FLOAT8  701
 #define OID_NUMERIC 1700
 
@@ -496,6 +498,28 @@ static char *number_placeholders(const char *sql, int *n)
     return out;
 }
 
+/* Types as text each `?` directly followed by IS [NOT] NULL, which the
+ * server could not type by itself. */
+static void type_null_tests(const char *sql, Oid *types, int n)
+{
+    int k = 0;
+    char quote = 0;
+    for (const char *p = sql; *p && k < n; p++) {
+        if (quote) {
+            quote = *p == quote ? 0 : quote;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '?') {
+            k++;
+            const char *q = p + 1;
+            while (*q == ' ' || *q == '\n')
+                q++;
+            if (strncasecmp(q, "IS NULL", 7) == 0 || strncasecmp(q, "IS NOT NULL", 11) == 0)
+                types[k - 1] = OID_TEXT;
+        }
+    }
+}
+
 static struct pg_stmt *cache_find(struct pg_conn *c, const char *sql)
 {
     for (size_t i = 0; i < c->n_cache; i++)
@@ -564,7 +588,26 @@ static int pg_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_
     s->n_params = n;
     s->row = -1;
     snprintf(s->name, sizeof s->name, "s%u", ++c->next_name);
-    PGresult *res = PQprepare(c->pg, s->name, numbered, 0, NULL);
+    /* A parameter whose type the server cannot infer (`? IS NULL`) is text,
+     * as SQLite would take it: retry with that parameter typed. */
+    Oid *types = n ? calloc((size_t)n, sizeof *types) : NULL;
+    if (types)
+        type_null_tests(sql, types, n);
+    PGresult *res = PQprepare(c->pg, s->name, numbered, n, types);
+    /* (Outside a transaction only: a failed prepare would abort it.) */
+    for (int tries = 0; types && !c->in_tx && tries < n && PQresultStatus(res) == PGRES_FATAL_ERROR;
+         tries++) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        const char *dollar = msg ? strrchr(msg, '$') : NULL;
+        int k = dollar ? atoi(dollar + 1) : 0;
+        if (!state || strcmp(state, "42P18") != 0 || k < 1 || k > n || types[k - 1])
+            break;
+        types[k - 1] = OID_TEXT;
+        PQclear(res);
+        res = PQprepare(c->pg, s->name, numbered, n, types);
+    }
+    free(types);
     free(numbered);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         int code = pg_error(err, c, res, "prepare");

@@ -262,10 +262,14 @@ Test(audit, a_failed_commit_fails_every_waiter_of_its_batch_and_the_log_goes_on)
         pthread_create(&th[i], NULL, record_one, &o[i]);
     }
     usleep(300 * 1000);
+    bool pg = strcmp(store_backend(fx.st), "postgresql") == 0;
     cr_assert_eq(store_exec(lock,
-                            "INSERT INTO audit_entry VALUES (4, 0, 'test', 'x', 'x', 'x', 1, 'x', "
-                            "'planted', 'x', '[]', '[]', 0, 'disclosed', '', zeroblob(32), "
-                            "zeroblob(32))",
+                            pg ? "INSERT INTO audit_entry VALUES (4, 0, 'test', 'x', 'x', 'x', 1, "
+                                 "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
+                                 "decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))"
+                               : "INSERT INTO audit_entry VALUES (4, 0, 'test', 'x', 'x', 'x', 1, "
+                                 "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
+                                 "zeroblob(32), zeroblob(32))",
                             &err),
                  0, "%s", err.log);
     cr_assert_eq(store_commit(lock, &err), 0);

@@ -119,7 +119,10 @@ Test(audit_verify, every_column_is_covered_by_the_hash)
         "UPDATE audit_entry SET prev_hash = zeroblob(32) WHERE seq = 5",
         "UPDATE audit_entry SET entry_hash = x'00' WHERE seq = 5",
     };
-    record_n(8, 1000);
+    /* PostgreSQL: no file to copy; each edit on a log of its own (schema) */
+    bool pg = strcmp(store_backend(fx.st), "postgresql") == 0;
+    if (!pg)
+        record_n(8, 1000);
     store_close(fx.st); /* the file alone holds the log now */
     fx.st = NULL;
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
@@ -127,10 +130,15 @@ Test(audit_verify, every_column_is_covered_by_the_hash)
         char cmd[400], url[200];
         snprintf(cmd, sizeof cmd, "cp %s %s/edit.db && rm -f %s/edit.db-wal %s/edit.db-shm", fx.db,
                  fx.dir, fx.dir, fx.dir);
-        cr_assert_eq(system(cmd), 0);
-        snprintf(url, sizeof url, "sqlite:%s/edit.db", fx.dir);
+        if (!pg)
+            cr_assert_eq(system(cmd), 0);
+        snprintf(url, sizeof url, "sqlite:%s/edit%zu.db", fx.dir, i);
         err_t err;
         cr_assert_eq(store_open(url, NULL, &fx.st, &err), 0, "%s", err.log);
+        if (pg) {
+            cr_assert_eq(audit_migrate(fx.st, &err), 0, "%s", err.log);
+            record_n(8, 1000);
+        }
         audit_fixture_sql(&fx, edits[i], 1);
         struct audit_verify_result r = verify_with(NULL);
         store_close(fx.st);

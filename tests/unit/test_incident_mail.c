@@ -115,7 +115,7 @@ Test(mail_intake, attachments_over_the_limits_are_dropped_and_recorded)
                           " dropped_reason = 'attachments too large in all'"),
                  1);
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident_attachment WHERE name = 'third.pdf' AND"
-                          " dropped_reason IS NULL AND data = CAST('hej' AS BLOB)"),
+                          " dropped_reason IS NULL AND length(data) = 3"),
                  1);
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM incident_attachment WHERE name = 'fifth.txt' AND"
                           " dropped_reason = 'too many attachments'"),

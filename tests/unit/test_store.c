@@ -14,6 +14,7 @@ static char url[128];
 
 static void setup(void)
 {
+    unsetenv("DUPLA_TEST_STORE_PG"); /* these are the SQLite backend's tests */
     snprintf(dir, sizeof dir, "/tmp/dupla-store-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
