@@ -215,11 +215,16 @@ static int config_parse(struct dupla_config *cfg, err_t *err)
         if (snprintf(cfg->store_url, sizeof cfg->store_url, "sqlite:%s", path) >=
             (int)sizeof cfg->store_url)
             return err_param(err, DUPLA_EINVAL, "store", "%s: store: path too long", cfg->path);
-    } else if (strncmp(store, "postgresql://", 13) == 0 || strncmp(store, "postgres://", 11) == 0) {
-        snprintf(cfg->store_url, sizeof cfg->store_url, "%s", store);
+    } else if (strncmp(store, "postgresql://", 13) == 0 || strncmp(store, "postgres://", 11) == 0 ||
+               strchr(store, '=')) { /* a libpq URI or key/value string (host=... dbname=...) */
+        if (snprintf(cfg->store_url, sizeof cfg->store_url, "%s", store) >=
+            (int)sizeof cfg->store_url)
+            return err_param(err, DUPLA_EINVAL, "store", "%s: store: too long", cfg->path);
     } else {
         return err_param(err, DUPLA_EINVAL, "store",
-                         "%s: store: must start with \"sqlite:\" or \"postgresql://\"", cfg->path);
+                         "%s: store: must start with \"sqlite:\" or \"postgresql://\", or be a "
+                         "PostgreSQL key/value string (host=... dbname=...)",
+                         cfg->path);
     }
     if ((rc = copy_string(root, "config", "log_level", "info", cfg->log_level,
                           sizeof cfg->log_level, err)))

@@ -1,5 +1,6 @@
 /* Unit tests: core/config (the JSON configuration file). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -64,4 +65,23 @@ Test(config, errors_name_the_key_and_reason)
                  "\"prot\":1}]}",
                  "prot: unknown key");
     expect_error("{\"environment\":\"test\",\"environment\":\"test\"}", "duplicate");
+}
+
+Test(config, postgresql_stores_are_libpq_strings)
+{
+    static const char *const ok[] = {
+        "postgresql://dupla@db.example:5432/dupla?sslmode=verify-full",
+        "postgres://dupla@db/dupla",
+        "host=db1,db2 port=5432 dbname=dupla target_session_attrs=read-write",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "{\"environment\":\"test\",\"store\":\"%s\"}", ok[i]);
+        struct dupla_config cfg;
+        err_t err;
+        cr_assert_eq(config_load_string(text, "/etc/dupla", &cfg, &err), 0, "%s: %s", ok[i],
+                     err.detail);
+        cr_assert_str_eq(cfg.store_url, ok[i]); /* as given: no path resolution */
+        config_free(&cfg);
+    }
 }
