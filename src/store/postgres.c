@@ -238,6 +238,23 @@ static int conn_connect(struct pg_store *st, struct pg_conn *c, err_t *err)
     return rc;
 }
 
+/* A connection found lost is reopened in place at the start of the next
+ * unit of work on it, so that a holder that keeps its connection (the
+ * disclosure log's writer) recovers without giving it back. */
+static int revive(struct pg_conn *c, err_t *err)
+{
+    if ((c->pg && !c->broken) || c->in_tx)
+        return 0;
+    for (size_t i = 0; i < c->n_cache; i++)
+        if (c->cache[i]->in_use) /* a statement still held: not before it is done */
+            return err_set(err, DUPLA_EBUSY, "The store is unreachable; try again shortly.");
+    conn_drop(c);
+    int rc = conn_connect(c->store, c, err);
+    if (rc && err)
+        snprintf(err->detail, sizeof err->detail, "The store is unreachable; try again shortly.");
+    return rc ? DUPLA_EBUSY : 0;
+}
+
 static void pg_close(store_t *h)
 {
     struct pg_store *st = PG_ST(h);
@@ -399,7 +416,8 @@ static void pg_conn_put(store_conn_t *h)
 
 static int pg_exec(store_conn_t *h, const char *sql, err_t *err)
 {
-    return run(PG_CONN(h), sql, err);
+    int rc = revive(PG_CONN(h), err);
+    return rc ? rc : run(PG_CONN(h), sql, err);
 }
 
 static int pg_begin(store_conn_t *h, err_t *err)
@@ -407,10 +425,13 @@ static int pg_begin(store_conn_t *h, err_t *err)
     struct pg_conn *c = PG_CONN(h);
     if (c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
+    int rc = revive(c, err);
+    if (rc)
+        return rc;
     char sql[160];
     snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))",
              PG_LOCK_WRITE);
-    int rc = run(c, sql, err);
+    rc = run(c, sql, err);
     if (rc == 0)
         c->in_tx = true;
     else if (c->pg && !c->broken)
@@ -439,7 +460,9 @@ static int pg_begin_read(store_conn_t *h, err_t *err)
     struct pg_conn *c = PG_CONN(h);
     if (c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
-    int rc = run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    int rc = revive(c, err);
+    if (rc == 0)
+        rc = run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
     if (rc == 0)
         c->in_tx = true;
     return rc;
@@ -560,6 +583,8 @@ static bool cache_evict(struct pg_conn *c)
 static int pg_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_t *err)
 {
     struct pg_conn *c = PG_CONN(h);
+    if (revive(c, err))
+        return DUPLA_EBUSY;
     if (!c->pg || c->broken)
         return pg_error(err, c, NULL, "prepare");
     struct pg_stmt *s = cache_find(c, sql);

@@ -132,7 +132,10 @@ Test(audit_verify, every_column_is_covered_by_the_hash)
                  fx.dir, fx.dir, fx.dir);
         if (!pg)
             cr_assert_eq(system(cmd), 0);
-        snprintf(url, sizeof url, "sqlite:%s/edit%zu.db", fx.dir, i);
+        if (pg)
+            snprintf(url, sizeof url, "sqlite:%s/edit%zu.db", fx.dir, i);
+        else
+            snprintf(url, sizeof url, "sqlite:%s/edit.db", fx.dir);
         err_t err;
         cr_assert_eq(store_open(url, NULL, &fx.st, &err), 0, "%s", err.log);
         if (pg) {

@@ -183,6 +183,7 @@ Test(store_pg, a_lost_connection_fails_busy_and_is_replaced)
     store_stmt_done(s);
     store_conn_put(k);
     int64_t one_ = 0;
+    int64_t pid2 = 0;
     /* the server ends the backend asynchronously: the first failure is EBUSY */
     int rc = store_query_int64(c, "SELECT 1", 0, &one_, &err);
     for (int i = 0; rc == 0 && i < 50; i++) {
@@ -191,11 +192,29 @@ Test(store_pg, a_lost_connection_fails_busy_and_is_replaced)
     }
     cr_assert_eq(rc, DUPLA_EBUSY, "%s", err.log);
     cr_assert(strstr(err.detail, "try again"), "%s", err.detail);
+    /* a holder that keeps its connection gets it back, reopened */
+    cr_assert_eq(store_query_int64(c, "SELECT 1", 0, &one_, &err), 0, "%s", err.log);
+    cr_assert_eq(one_, 1);
+    cr_assert_eq(store_query_int64(c, "SELECT pg_backend_pid()", 0, &pid2, &err), 0);
+    cr_assert_neq(pid2, pid);
+    /* and so does one whose connection breaks again, through the pool */
+    cr_assert_eq(store_conn_get(killer, &k, &err), 0);
+    cr_assert_eq(store_prepare(k, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", &s, &err), 0);
+    store_bind_int64(s, 1, pid2);
+    cr_assert_eq(store_step(s, &err), STORE_ROW, "%s", err.log);
+    store_stmt_done(s);
+    store_conn_put(k);
+    pid = pid2;
+    rc = 0;
+    for (int i = 0; rc == 0 && i < 50; i++) {
+        usleep(20000);
+        rc = store_query_int64(c, "SELECT 1", 0, &one_, &err);
+    }
+    cr_assert_eq(rc, DUPLA_EBUSY, "%s", err.log);
     store_conn_put(c);
     /* the next unit of work has a new connection */
     cr_assert_eq(store_ping(st, &err), 0, "%s", err.log);
     cr_assert_eq(store_conn_get(st, &c, &err), 0);
-    int64_t pid2 = 0;
     cr_assert_eq(store_query_int64(c, "SELECT pg_backend_pid()", 0, &pid2, &err), 0);
     cr_assert_neq(pid2, pid);
     store_conn_put(c);
