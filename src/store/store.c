@@ -76,7 +76,7 @@ int store_open(const char *url, const struct store_options *opt, store_t **out, 
         if (test_schema_for(path, schema, sizeof schema))
             return err_set(err, DUPLA_EIO, "store: cannot resolve %s", path);
         log_debug("store: DUPLA_TEST_STORE_PG is set: %s opens as schema %s on PostgreSQL", path,
-                 schema);
+                  schema);
         return store_pg_open(test_pg, schema, opt, out, err);
     }
     return store_sqlite_open(path, opt, out, err);
