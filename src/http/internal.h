@@ -3,7 +3,8 @@
  *
  * Only the .c files of src/http and the unit tests include this header; modules see
  * http.h. The prototypes are grouped by the file that defines them:
- *   server.c   daemons, connections, the request life cycle, stop and reload
+ *   server.c   the listeners' sockets and daemons, start, stop and reload
+ *   connection.c  the daemons' callbacks: connections, the request life cycle
  *   tls.c      credentials (certificate, key, trust store, CRL) and the
  *              client-certificate check of a connection
  *   router.c   the routing table and method names
@@ -40,7 +41,7 @@
 #define HTTP_PEM_MAX         (1024u * 1024) /* certificate, key, trust or CRL file */
 #define HTTP_METRIC_STATUSES 24             /* distinct statuses counted per route */
 /* All header lines of a request together; a request past it is answered by
- * libmicrohttpd itself (431, without a problem body: see server.c). */
+ * libmicrohttpd itself (431, without a problem body: see connection.c). */
 #define HTTP_MAX_HEADERS_TOTAL (16u * 1024)
 /* libmicrohttpd's connection pool beyond request line, parameters and
  * headers: its records of the headers, the response header block, buffers
@@ -50,7 +51,7 @@
  * parameter record (struct MHD_HTTP_Header, aligned). */
 #define HTTP_POOL_RECORD 64u
 /* A body declared larger than its route takes is still read (and dropped)
- * up to this size, so that the client reliably sees the 413 (server.c). */
+ * up to this size, so that the client reliably sees the 413 (connection.c). */
 #define HTTP_BODY_DISCARD_MAX (8u * 1024 * 1024)
 
 /* The problem type URIs: HTTP_PROBLEM_TYPE_BASE + slug. ".invalid" (RFC
@@ -262,6 +263,13 @@ struct http_server {
     size_t mhd_memory;  /* per-connection memory pool of libmicrohttpd */
 };
 
+/* ---- connection.c ---- */
+
+/* Starts l's daemon on its listening socket (which it takes) with the
+ * callbacks of connection.c. */
+int http_listener_start(http_server_t *srv, struct http_listener *l, bool v6, err_t *err);
+/* Drops one reference to c, a credentials set of l; the last frees it. */
+void http_creds_put(struct http_listener *l, struct http_creds *c);
 /* The server's client certificate view for req (examined once per
  * connection). NULL on listeners that take none. */
 const struct http_client_cert *http_conn_client_cert(http_request_t *req);

@@ -3,7 +3,7 @@
  * problems.
  *
  * An http_reply_* call builds the libmicrohttpd response and keeps it on
- * the request; server.c queues it when the handler returns. Every answer
+ * the request; connection.c queues it when the handler returns. Every answer
  * gets the same headers here (X-Request-ID, no caching, no sniffing), so a
  * handler cannot forget them.
  *

@@ -8,7 +8,7 @@
  * one is freed when its last connection closes, so a reload never disturbs a
  * connection in progress and never drops the listening socket.
  *
- * libmicrohttpd creates the GnuTLS session; server.c hands it here at the
+ * libmicrohttpd creates the GnuTLS session; connection.c hands it here at the
  * start of the connection, before the handshake, and we replace the
  * daemon's credentials with the listener's current set and apply the
  * client-certificate policy:

@@ -1,0 +1,582 @@
+/*
+ * connection.c: libmicrohttpd's callbacks of a listener's daemon: a
+ * connection from accept to close, and the life cycle of a request on it.
+ * server.c makes the daemons and stops them; http_listener_start here
+ * starts one with these callbacks.
+ *
+ * A connection: the accept policy refuses it past the total connection
+ * limit; at NOTIFY_STARTED, before the handshake, tls.c gives the session
+ * the listener's current credentials and client-certificate policy.
+ *
+ * A request, in the order the server enforces things:
+ *   1. the URI log callback (request line read) makes the request: arena,
+ *      start time, the raw target;
+ *   2. the first call of the access handler (headers read): request id,
+ *      then the limits (URL 414, header line 431, target syntax and query
+ *      count 400, request time 408), the route (404, 405 with Allow), the
+ *      route's client-certificate need (401), the declared body size (413);
+ *   3. body calls: the body is kept up to the route's limit; past it (or
+ *      after a refusal in 2) the rest is read and dropped;
+ *   4. the last call, with the whole request in, runs the handler and
+ *      queues its answer (or the problem made from its error), or queues
+ *      the refusal of 2 or the 413 of 3. Answers wait for this call so the
+ *      connection stays usable and a client still sending never meets a
+ *      reset instead of its answer (see queue_answer);
+ *   5. the completion callback logs one line, counts the metrics and frees
+ *      the request.
+ * Requests that libmicrohttpd answers itself skip 2-4: they get its
+ * status with its own small HTML body (no problem, no X-Request-ID), and
+ * are still logged and counted. That is malformed HTTP (400), and what
+ * does not fit the connection's memory pool: a request line far past
+ * max_url_bytes (414), a header block past HTTP_MAX_HEADERS_TOTAL, or a
+ * query with far more parameters than max_query_params (431). The pool is
+ * sized so that every request within our limits, and just past them,
+ * reaches our checks and gets a problem+json answer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/encode.h"
+#include "core/log.h"
+#include "core/uuid.h"
+#include "http/internal.h"
+
+/* ---- connections ---- */
+
+void http_creds_put(struct http_listener *l, struct http_creds *c)
+{
+    pthread_mutex_lock(&l->lock);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&l->lock);
+    if (last)
+        http_creds_free(c);
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)addr;
+    (void)len;
+    struct http_listener *l = cls;
+    http_server_t *srv = l->srv;
+    if (atomic_load(&srv->stopping))
+        return MHD_NO;
+    /* The daemons accept in parallel, so this may let n_listeners - 1
+     * connections past the limit; each daemon also has the limit as its
+     * own hard cap. */
+    if (atomic_load(&srv->connections) >= srv->cfg->limits.max_connections) {
+        /* At most one line a second, however many are refused. */
+        atomic_fetch_add(&srv->refused, 1);
+        int64_t now = clock_now_ms(), last = atomic_load(&srv->refused_logged_ms);
+        if (now - last >= 1000 &&
+            atomic_compare_exchange_strong(&srv->refused_logged_ms, &last, now))
+            log_json(LOG_WARN, "connections refused: limit reached",
+                     json_pack("{s:s, s:i, s:I}", "listener", l->cfg->name, "max_connections",
+                               (int)srv->cfg->limits.max_connections, "refused_so_far",
+                               (json_int_t)atomic_load(&srv->refused)));
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void peer_text(struct MHD_Connection *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    if (getnameinfo(ci->client_addr, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(out, cap, "unknown");
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_listener *l = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct http_conn *hc = calloc(1, sizeof *hc);
+        if (!hc)
+            return; /* the session keeps the refusing credentials: no handshake */
+        hc->listener = l;
+        peer_text(c, hc->peer, sizeof hc->peer);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        pthread_mutex_lock(&l->lock);
+        hc->creds = l->creds;
+        hc->creds->refs++;
+        pthread_mutex_unlock(&l->lock);
+        err_t err;
+        err_clear(&err);
+        if (!ci || !ci->tls_session ||
+            http_tls_session_setup(ci->tls_session, l->cfg, hc->creds, &err) != 0) {
+            log_json(LOG_ERROR, "tls session set-up failed",
+                     json_pack("{s:s, s:s}", "listener", l->cfg->name, "error",
+                               ci ? err.log : "no TLS session"));
+            http_creds_put(l, hc->creds);
+            free(hc);
+            return;
+        }
+        *socket_ctx = hc;
+        atomic_fetch_add(&l->open_connections, 1);
+        atomic_fetch_add(&l->srv->connections, 1);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct http_conn *hc = *socket_ctx;
+        if (!hc)
+            return;
+        *socket_ctx = NULL;
+        atomic_fetch_sub(&l->open_connections, 1);
+        atomic_fetch_sub(&l->srv->connections, 1);
+        http_creds_put(l, hc->creds);
+        free(hc);
+    }
+}
+
+const struct http_client_cert *http_conn_client_cert(http_request_t *req)
+{
+    struct http_conn *hc = req->conn;
+    if (!hc || hc->listener->cfg->client_cert == CLIENT_CERT_NONE)
+        return NULL;
+    if (!hc->cert_checked) {
+        const union MHD_ConnectionInfo *ci =
+            req->mhd ? MHD_get_connection_info(req->mhd, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+        if (ci && ci->tls_session)
+            http_tls_client_cert(ci->tls_session, &hc->cert);
+        else
+            snprintf(hc->cert.reason, sizeof hc->cert.reason, "no TLS session");
+        hc->cert_checked = true;
+    }
+    return &hc->cert;
+}
+
+/* ---- requests ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct http_listener *l = cls;
+    http_server_t *srv = l->srv;
+    http_request_t *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->arena = arena_new(HTTP_ARENA_MAX);
+    if (!req->arena) {
+        free(req);
+        return NULL;
+    }
+    req->srv = srv;
+    req->listener = l;
+    req->mhd = c;
+    req->start_ns = clock_mono_ns();
+    /* uri lies in libmicrohttpd's connection pool, so its length is bounded
+     * by the pool's size. */
+    str_t raw = str_from_bounded(uri ? uri : "", srv->mhd_memory);
+    char *copy = arena_strdup(req->arena, raw);
+    req->raw_target = copy ? (str_t){copy, raw.len} : STR("");
+    if (uuid_v4(req->id) != 0)
+        snprintf(req->id, sizeof req->id, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->conn = ci ? ci->socket_context : NULL;
+    pthread_mutex_lock(&srv->drain_lock);
+    srv->in_flight++;
+    pthread_mutex_unlock(&srv->drain_lock);
+    return req;
+}
+
+/* A header line (name: value) longer than the limit? */
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    (void)key;
+    (void)value;
+    size_t *longest = cls;
+    size_t line = key_size + 2 + value_size;
+    if (line > *longest)
+        *longest = line;
+    return MHD_YES;
+}
+
+static enum MHD_Result queue_answer(http_request_t *req)
+{
+    /* An answer waits until the whole request is in (the access handler's
+     * last call). Queued earlier, libmicrohttpd 0.9.75 stops reading and
+     * closes the connection after the answer: that costs the client its
+     * keep-alive connection (a TLS handshake), and a client still sending a
+     * body may then see a reset instead of the answer. Only an answer that
+     * must not wait for the body (answer_now) goes at once. */
+    if (!req->complete && !req->answer_now)
+        return MHD_YES;
+    if (!req->response)
+        return MHD_NO;
+    http_response_finish(req);
+    enum MHD_Result q = MHD_queue_response(req->mhd, req->status, req->response);
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    req->queued = q == MHD_YES;
+    req->phase = REQ_DONE;
+    return q;
+}
+
+/* Answers with a problem made here, and queues it. */
+static enum MHD_Result refuse(http_request_t *req, unsigned status, const char *type,
+                              const char *param, const char *detail)
+{
+    if (http_reply_error(req, status, type, param, "%s", detail) != 0)
+        return MHD_NO;
+    return queue_answer(req);
+}
+
+static enum MHD_Result refuse_err(http_request_t *req, const err_t *err)
+{
+    if (http_reply_problem(req, err) != 0)
+        return MHD_NO;
+    return queue_answer(req);
+}
+
+static bool request_too_slow(const http_request_t *req)
+{
+    int64_t limit_ns = (int64_t)req->srv->cfg->limits.request_seconds * 1000000000LL;
+    return clock_mono_ns() - req->start_ns > limit_ns;
+}
+
+/* A browser asking for a page: GET or HEAD accepting text/html. */
+static bool wants_html(const http_request_t *req)
+{
+    str_t accept;
+    if (!(req->method & (HTTP_GET | HTTP_HEAD)) || !http_req_header(req, "Accept", &accept))
+        return false;
+    for (size_t i = 0; i + 9 <= accept.len; i++)
+        if (str_eq_nocase(str_sub(accept, i, 9), STR("text/html")))
+            return true;
+    return false;
+}
+
+static enum MHD_Result run_handler(http_request_t *req)
+{
+    err_t err;
+    err_clear(&err);
+    const struct http_route *r = &req->route->route;
+    int rc = r->handler(req, r->ctx, &err);
+    if (rc < 0 && !req->answered) {
+        if (err.code == 0)
+            err_internal(&err, DUPLA_EINTERNAL, "handler %s failed without an error", r->name);
+        if (http_reply_problem(req, &err) != 0)
+            return MHD_NO;
+    } else if (rc < 0) {
+        log_json(LOG_WARN, "handler answered, then failed",
+                 json_pack("{s:s, s:s, s:s}", "request_id", req->id, "route", r->name, "error",
+                           err.log));
+    } else if (!req->answered) {
+        err_internal(&err, DUPLA_EINTERNAL, "handler %s returned without answering", r->name);
+        if (http_reply_problem(req, &err) != 0)
+            return MHD_NO;
+    }
+    return queue_answer(req);
+}
+
+/* The first call, once the headers are in. */
+static enum MHD_Result request_begin(http_request_t *req, const char *method)
+{
+    http_server_t *srv = req->srv;
+    const struct limits_config *lim = &srv->cfg->limits;
+    struct MHD_Connection *c = req->mhd;
+    req->method_name = method;
+    req->method = http_method_parse(method);
+
+    str_t rid;
+    if (http_req_header(req, "X-Request-ID", &rid) && http_request_id_valid(rid))
+        str_copy(rid, req->id, sizeof req->id);
+    /* Whether a body follows decides when an answer can be queued. */
+    str_t te, cl;
+    int64_t declared = 0;
+    bool has_te = http_req_header(req, "Transfer-Encoding", &te);
+    bool has_cl = http_req_header(req, "Content-Length", &cl);
+    bool bad_cl = has_cl && (str_to_int64(cl, &declared) != 0 || declared < 0);
+    req->has_body = has_te || bad_cl || declared > 0;
+    /* A refusal waits for the body to be read (and dropped) when that is
+     * cheap, so that the client reliably sees it (see queue_answer); a
+     * client waiting for "100 Continue", or announcing a body past
+     * HTTP_BODY_DISCARD_MAX, is answered at once instead. */
+    str_t expect;
+    req->answer_now = req->has_body && (http_req_header(req, "Expect", &expect) || bad_cl ||
+                                        (uint64_t)declared > HTTP_BODY_DISCARD_MAX);
+
+    if (req->raw_target.len > lim->max_url_bytes) {
+        char d[160];
+        snprintf(d, sizeof d, "The request target is longer than %zu bytes (max_url_bytes).",
+                 lim->max_url_bytes);
+        return refuse(req, 414, "uri-too-long", NULL, d);
+    }
+    size_t longest = 0;
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, check_header, &longest);
+    if (longest > lim->max_header_bytes) {
+        char d[160];
+        snprintf(d, sizeof d, "A header line is longer than %zu bytes (max_header_bytes).",
+                 lim->max_header_bytes);
+        return refuse(req, 431, "header-too-large", NULL, d);
+    }
+    /* On listeners that take client certificates, every request's log line
+     * names the certificate's fingerprint (examined once per connection). */
+    http_conn_client_cert(req);
+    http_request_parse_target(req, lim);
+    if (req->target_bad) {
+        if (req->target_err.code == DUPLA_ENOMEM)
+            return refuse(req, 500, "internal-error", NULL, "The request could not be read.");
+        return refuse_err(req, &req->target_err);
+    }
+    if (request_too_slow(req)) {
+        http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close"); /* a slow client goes */
+        return refuse(req, 408, "request-timeout", NULL,
+                      "The request took longer to arrive than the server allows.");
+    }
+
+    unsigned allowed = 0;
+    const struct http_route_entry *e = NULL;
+    enum http_match m = http_router_match(&srv->router, req->listener->cfg->name, req->path,
+                                          req->method, &e, &allowed);
+    if (m == HTTP_MATCH_NO_PATH) {
+        if (srv->not_found_fn && wants_html(req) && !req->has_body) {
+            err_t nerr;
+            err_clear(&nerr);
+            if (srv->not_found_fn(req, srv->not_found_ctx, &nerr) == 0 && req->response)
+                return queue_answer(req);
+        }
+        return refuse(req, 404, "not-found", NULL, "There is no resource at this path.");
+    }
+    if (m == HTTP_MATCH_NO_METHOD) {
+        char allow[64];
+        http_methods_format(allowed, allow, sizeof allow);
+        http_reply_header(req, "Allow", allow);
+        char d[160];
+        snprintf(d, sizeof d, "This resource does not answer this method; it answers %s.", allow);
+        return refuse(req, 405, "method-not-allowed", NULL, d);
+    }
+    req->route = e;
+
+    if (e->route.flags & HTTP_ROUTE_CLIENT_CERT) {
+        const struct http_client_cert *cert = http_conn_client_cert(req);
+        if (!cert || !cert->present)
+            return refuse(req, 401, "client-certificate-required", NULL,
+                          "This resource needs a client certificate, and none was presented.");
+        if (!cert->verified) {
+            char d[256];
+            snprintf(d, sizeof d,
+                     "This resource needs a client certificate the platform trusts; the one "
+                     "presented was refused: %s.",
+                     cert->reason);
+            return refuse(req, 401, "client-certificate-required", NULL, d);
+        }
+    }
+
+    size_t body_max =
+        e->route.max_body < lim->max_body_bytes ? e->route.max_body : lim->max_body_bytes;
+    if (bad_cl)
+        return refuse(req, 400, "invalid-request", NULL, "Content-Length is not a number.");
+    req->body_max = body_max;
+    if ((has_cl && (uint64_t)declared > body_max) || (has_te && body_max == 0)) {
+        char d[160];
+        snprintf(d, sizeof d, "The request body is larger than this resource takes (%zu bytes).",
+                 body_max);
+        return refuse(req, 413, "body-too-large", NULL, d);
+    }
+    if (req->has_body)
+        buf_init(&req->body, body_max);
+    return MHD_YES; /* the body follows, or the handler runs on the next call */
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)cls;
+    (void)url;
+    (void)version;
+    http_request_t *req = *con_cls;
+    if (!req)
+        return MHD_NO; /* out of memory when the request line came */
+    req->mhd = c;
+    switch (req->phase) {
+    case REQ_NEW:
+        req->phase = REQ_BODY;
+        return request_begin(req, method);
+    case REQ_BODY:
+        if (*upload_data_size > 0) {
+            if (request_too_slow(req))
+                return MHD_NO; /* too late for an answer: the client is still sending */
+            /* Kept while it fits the route; dropped when the request was
+             * refused or the body outgrew the limit. */
+            if (!req->answered && !req->body_too_large &&
+                buf_append(&req->body, upload_data, *upload_data_size) != 0) {
+                req->body_too_large = true;
+                buf_free(&req->body);
+            }
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        req->complete = true;
+        if (req->answered)
+            return queue_answer(req); /* refused before the body */
+        if (req->body_too_large) {
+            char d[160];
+            snprintf(d, sizeof d,
+                     "The request body is larger than this resource takes (%zu bytes).",
+                     req->body_max);
+            return refuse(req, 413, "body-too-large", NULL, d);
+        }
+        return req->route ? run_handler(req) : MHD_NO;
+    case REQ_DONE:
+        *upload_data_size = 0; /* an answer is queued; drop what still comes */
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return NULL;
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        return "error";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "read error";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client went away";
+    default:
+        return "other";
+    }
+}
+
+/* The path for the log: the decoded path, else the raw (percent-encoded)
+ * one with every byte outside printable ASCII escaped; never the query. */
+static json_t *log_path(const http_request_t *req)
+{
+    if (req->path_ok) {
+        json_t *p = json_stringn(req->path.ptr, req->path.len);
+        if (p)
+            return p;
+    }
+    char out[512];
+    size_t n = 0;
+    str_t raw = req->raw_path.ptr ? req->raw_path : req->raw_target;
+    str_t head, tail;
+    if (!req->raw_path.ptr && str_split(raw, '?', &head, &tail))
+        raw = head;
+    for (size_t i = 0; i < raw.len && n + 4 < sizeof out; i++) {
+        unsigned char c = (unsigned char)raw.ptr[i];
+        if (c < 0x20 || c >= 0x7f) {
+            pct_encode_byte(c, out + n);
+            n += 3;
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return json_string(out);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_listener *l = cls;
+    http_request_t *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    http_server_t *srv = l->srv;
+    unsigned status = req->queued ? req->status : 0;
+    if (!status) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (ci)
+            status = ci->http_status;
+    }
+    int64_t ns = clock_mono_ns() - req->start_ns;
+    size_t slot = req->route ? req->route->index : srv->router.n;
+    http_metrics_observe(srv->metrics, slot, status, ns);
+
+    /* No method name when libmicrohttpd refused the request before us;
+     * names we do not know are not logged as sent. */
+    const char *method = req->method_name ? http_method_name(req->method) : "UNKNOWN";
+    json_t *f = json_object();
+    json_object_set_new(f, "method", json_string(method ? method : "OTHER"));
+    json_object_set_new(f, "path", log_path(req));
+    json_object_set_new(f, "status", json_integer(status));
+    json_object_set_new(f, "bytes",
+                        json_integer(req->method == HTTP_HEAD ? 0 : (json_int_t)req->bytes));
+    json_object_set_new(f, "duration_ms", json_real((double)(ns / 1000) / 1000.0));
+    json_object_set_new(f, "request_id", json_string(req->id));
+    json_object_set_new(f, "listener", json_string(l->cfg->name));
+    if (req->route)
+        json_object_set_new(f, "route", json_string(req->route->route.name));
+    if (req->conn && req->conn->cert_checked && req->conn->cert.present)
+        json_object_set_new(f, "client_cert_sha256", json_string(req->conn->cert.info.sha256_hex));
+    const char *why = termination_name(toe);
+    if (why)
+        json_object_set_new(f, "terminated", json_string(why));
+    log_json(LOG_INFO, "request", f);
+
+    if (req->response)
+        MHD_destroy_response(req->response);
+    buf_free(&req->body);
+    arena_free(req->arena);
+    free(req);
+    pthread_mutex_lock(&srv->drain_lock);
+    srv->in_flight--;
+    pthread_cond_broadcast(&srv->drain_cond);
+    pthread_mutex_unlock(&srv->drain_lock);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct http_listener *l = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    json_t *detail = json_string(msg);
+    json_t *f = json_pack("{s:s}", "listener", l->cfg->name);
+    if (f && detail)
+        json_object_set_new(f, "detail", detail);
+    else
+        json_decref(detail);
+    log_json(LOG_INFO, "http library", f);
+}
+
+int http_listener_start(http_server_t *srv, struct http_listener *l, bool v6, err_t *err)
+{
+    const struct limits_config *lim = &srv->cfg->limits;
+    unsigned flags = MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    l->daemon = MHD_start_daemon(
+        flags, 0, on_accept, l, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
+        MHD_OPTION_LISTEN_SOCKET, l->fd, MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_refuse_cert,
+        MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->idle_seconds,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->mhd_memory, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        MHD_OPTION_END);
+    if (!l->daemon)
+        return err_set(err, DUPLA_EIO, "listener %s: the HTTPS daemon did not start (see log)",
+                       l->cfg->name);
+    l->fd = -1; /* the daemon's now */
+    return 0;
+}
