@@ -140,9 +140,38 @@ const char *web_state_label(const char *state);
 /* "yyyy-mm-dd HH:MM" UTC into out (32 bytes). */
 void web_time(int64_t ms, char out[32]);
 
+/* ---- cert_input.c ---- */
+/* The ids of a form's certificate fields, where its errors go. */
+struct web_cert_input {
+    const char *file_id; /* the file input's id */
+    const char *pem_id;  /* the textarea's id */
+};
+/* Reads the certificate of a post: the uploaded file (PEM or DER) or else
+ * the pasted PEM text. 0 with *info and in *used the id of the field it
+ * came from, or -1 with a Danish message in fe at the field concerned. */
+int web_cert_read(struct web_ctx *cx, const struct multipart *mp, const struct web_cert_input *in,
+                  struct form_errors *fe, struct pki_cert_info *info, const char **used);
+/* The checks the identity module makes of a system's certificate, said
+ * precisely: 0, or -1 with the message at field. */
+int web_cert_check(struct web_ctx *cx, const struct pki_cert_info *info, const char *field,
+                   struct form_errors *fe);
+
 /* ---- pages ---- */
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_onboarding_register(http_server_t *srv, web_t *w, err_t *err);
+/* pages_org.c, shared with pages_onboarding.c: a refusal from identity
+ * about users, roles and organisations in Danish; the rest of the page that
+ * asks for a suspension's reason (the caller has written what is
+ * suspended): a warning, the error summary, the reason field (kept, with
+ * its error) and the button; the page that shows a one-time secret, once. */
+const char *pages_org_refusal(int rc, const err_t *err);
+void pages_org_suspend_form(struct web_ctx *cx, const char *action, const char *id_name,
+                            const char *id_value, const char *warning, const char *button,
+                            const char *back, const struct form_errors *fe, str_t reason);
+void pages_org_secret_page(struct web_ctx *cx, const char *title, const char *intro,
+                           const struct identity_setup_secret *s, const char *back,
+                           const char *back_label);
 int pages_systems_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);

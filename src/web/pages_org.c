@@ -1,6 +1,7 @@
 /*
- * pages_org.c: the organisation's users and roles, and the data owner's
- * onboarding, suspension and re-activation of organisations (the
+ * pages_org.c: the organisation's users and roles (the data owner's
+ * onboarding of organisations is in pages_onboarding.c, which shares this
+ * file's refusal texts, suspension form and one-time secret page; the
  * disclosures are in pages_disclosure.c).
  *
  *   GET  /organisation              users, their roles and status
@@ -8,10 +9,6 @@
  *   POST /organisation/rolle        user, rolle, handling=tildel|fjern (administrator)
  *   GET  /organisation/bruger/status ?user=: the second step before suspending a user
  *   POST /organisation/bruger/status user, handling=suspender|genaktiver, begrundelse
- *   GET  /organisationer            the organisations (data owner)
- *   POST /organisationer            onboard one (dataforvaltning): shows the one-time secret
- *   GET  /organisationer/status     ?org=: the second step before suspending an organisation
- *   POST /organisationer/status     org, handling=suspender|genaktiver, begrundelse
  *
  * The systems and their certificates are in pages_systems.c.
  *
@@ -31,7 +28,6 @@
 #include "web/internal.h"
 
 #define WEB_USERS_MAX 500
-#define WEB_ORGS_MAX  1000
 
 /* ---- collecting list results ---- */
 
@@ -48,19 +44,6 @@ static int collect_user(const struct identity_user *u, void *ctx)
     return 0;
 }
 
-struct orgs {
-    size_t n;
-    struct identity_org *v;
-};
-static int collect_org(const struct identity_org *o, void *ctx)
-{
-    struct orgs *l = ctx;
-    if (l->n >= WEB_ORGS_MAX)
-        return 1;
-    l->v[l->n++] = *o;
-    return 0;
-}
-
 /* The roles that fit the user's organisation. */
 static unsigned org_roles(const struct web_ctx *cx)
 {
@@ -70,7 +53,7 @@ static unsigned org_roles(const struct web_ctx *cx)
 /* A refusal from identity about users, roles and organisations, in
  * Danish: by code, the field it names and (where one code and field cover
  * several rules) the rule's own words. Never the module's English text. */
-static const char *refusal(int rc, const err_t *err)
+const char *pages_org_refusal(int rc, const err_t *err)
 {
     const char *p = err->param, *d = err->detail;
     switch (rc) {
@@ -129,17 +112,12 @@ static const char *user_status_label(enum user_status s)
     return s == USER_ACTIVE ? "Aktiv" : "Suspenderet";
 }
 
-static const char *org_status_label(enum org_status s)
-{
-    return s == ORG_ACTIVE ? "Aktiv" : s == ORG_SUSPENDED ? "Suspenderet" : "Lukket";
-}
-
 /* The rest of the page that asks for the reason before a suspension (the
  * caller has written what is suspended): a warning, the error summary, the
  * reason field (kept, with its error) and the button. */
-static void suspend_page(struct web_ctx *cx, const char *action, const char *id_name,
-                         const char *id_value, const char *warning, const char *button,
-                         const char *back, const struct form_errors *fe, str_t reason)
+void pages_org_suspend_form(struct web_ctx *cx, const char *action, const char *id_name,
+                            const char *id_value, const char *warning, const char *button,
+                            const char *back, const struct form_errors *fe, str_t reason)
 {
     html_t *h = &cx->h;
     page_notice(cx, "warning", warning);
@@ -311,9 +289,9 @@ static int h_org(http_request_t *req, void *ctx, err_t *err)
 }
 
 /* The page that shows a one-time secret, once. */
-static void secret_page(struct web_ctx *cx, const char *title, const char *intro,
-                        const struct identity_setup_secret *s, const char *back,
-                        const char *back_label)
+void pages_org_secret_page(struct web_ctx *cx, const char *title, const char *intro,
+                           const struct identity_setup_secret *s, const char *back,
+                           const char *back_label)
 {
     html_t *h = &cx->h;
     page_begin(cx, title);
@@ -365,14 +343,15 @@ static int h_user_add(http_request_t *req, void *ctx, err_t *err)
         rc = identity_user_create(w->deps.identity, &cx.actor, str_from_cstr(cx.org.id), username,
                                   form_get(&cx.form, "display_name"), roles, &u, &s, &e);
         if (rc == 0) {
-            secret_page(&cx, "Brugeren er oprettet", "Brugeren er oprettet.", &s, "/organisation",
-                        "Tilbage til brugere og roller");
+            pages_org_secret_page(&cx, "Brugeren er oprettet", "Brugeren er oprettet.", &s,
+                                  "/organisation", "Tilbage til brugere og roller");
             secret_wipe(&s, sizeof s);
             rc = web_reply_page(&cx, 200);
             web_end(&cx);
             return rc;
         }
-        form_error(&fe, strcmp(e.param, "username") == 0 ? "username" : "", refusal(rc, &e));
+        form_error(&fe, strcmp(e.param, "username") == 0 ? "username" : "",
+                   pages_org_refusal(rc, &e));
     }
     org_page(&cx, &fe, &cx.form);
     rc = web_reply_page(&cx, rc == DUPLA_EFORBIDDEN ? 403 : 400);
@@ -408,7 +387,7 @@ static int h_role(http_request_t *req, void *ctx, err_t *err)
         return web_redirect(req, "/organisation?ok=rolle");
     }
     struct form_errors fe = {0};
-    form_error(&fe, "", refusal(rc, &e));
+    form_error(&fe, "", pages_org_refusal(rc, &e));
     org_page(&cx, &fe, NULL);
     rc = web_reply_page(&cx, web_refusal_status(rc));
     web_end(&cx);
@@ -440,7 +419,7 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
             web_end(&cx);
             return web_redirect(req, "/organisation?ok=genaktiveret");
         }
-        form_error(&fe, "", refusal(rc, &e));
+        form_error(&fe, "", pages_org_refusal(rc, &e));
         org_page(&cx, &fe, NULL);
         rc = web_reply_page(&cx, web_refusal_status(rc));
         web_end(&cx);
@@ -456,7 +435,8 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
             web_end(&cx);
             return web_redirect(req, "/organisation?ok=suspenderet");
         }
-        form_error(&fe, strcmp(e.param, "reason") == 0 ? "begrundelse" : "", refusal(rc, &e));
+        form_error(&fe, strcmp(e.param, "reason") == 0 ? "begrundelse" : "",
+                   pages_org_refusal(rc, &e));
     }
     /* The page that asks for the reason: only for a user of one's own
      * organisation (another's is "not found", its name not shown). */
@@ -468,7 +448,7 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
         bool refused = rc == DUPLA_EFORBIDDEN;
         rc = web_reply_message(
             &cx, refused ? 403 : 404, refused ? "Ingen adgang" : "Brugeren findes ikke",
-            rc ? refusal(rc, &e) : "Organisationen har ingen bruger med det id.");
+            rc ? pages_org_refusal(rc, &e) : "Organisationen har ingen bruger med det id.");
         web_end(&cx);
         return rc;
     }
@@ -481,242 +461,10 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
     HTML(h, "</dd><dt>Status</dt><dd>");
     html_textc(h, user_status_label(u.status));
     HTML(h, "</dd></dl>");
-    suspend_page(&cx, "/organisation/bruger/status", "user", u.id,
-                 "Brugeren bliver logget af med det samme og kan ikke logge ind, før en "
-                 "administrator genaktiverer den.",
-                 "Suspendér brugeren", "/organisation", &fe, reason);
-    page_end(&cx);
-    rc = web_reply_page(&cx, fe.n ? web_refusal_status(rc) : 200);
-    web_end(&cx);
-    return rc;
-}
-
-/* ---- onboarding (data owner) ---- */
-
-static void orgs_page(struct web_ctx *cx, const struct form_errors *fe, const struct form *kept)
-{
-    web_t *w = cx->w;
-    html_t *h = &cx->h;
-    static const struct form empty = {0};
-    const struct form *k = kept ? kept : &empty;
-    struct orgs orgs = {
-        0, arena_alloc(http_req_arena(cx->req), WEB_ORGS_MAX * sizeof(struct identity_org))};
-    err_t err;
-    err_clear(&err);
-    if (orgs.v)
-        identity_org_list(w->deps.identity, collect_org, &orgs, &err);
-    bool manage = identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING);
-    page_begin(cx, "Organisationer");
-    str_t ok = web_query(cx->req, "ok");
-    if (str_eq_cstr(ok, "suspenderet"))
-        page_notice(cx, "success",
-                    "Organisationen er suspenderet: dens brugere kan ikke logge ind, og dens "
-                    "systemer kan ikke hente data.");
-    else if (str_eq_cstr(ok, "genaktiveret"))
-        page_notice(cx, "success", "Organisationen er genaktiveret.");
-    page_error_summary(cx, fe);
-    HTML(h, "<div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
-            "aria-label=\"Tabel, kan rulles\"><table class=\"table\"><caption>"
-            "Tilsluttede organisationer</caption><thead><tr><th scope=\"col\">Navn</th>"
-            "<th scope=\"col\">CVR</th><th scope=\"col\">Kontakt</th><th scope=\"col\">Status"
-            "</th>");
-    if (manage)
-        HTML(h, "<th scope=\"col\">Handling</th>");
-    HTML(h, "</tr></thead><tbody>");
-    for (size_t i = 0; i < orgs.n; i++) {
-        const struct identity_org *o = &orgs.v[i];
-        HTML(h, "<tr><td>");
-        html_textc(h, o->name);
-        HTML(h, "</td><td>");
-        html_textc(h, o->cvr);
-        HTML(h, "</td><td>");
-        html_textc(h, o->contact_email);
-        HTML(h, "</td><td>");
-        html_textc(h, org_status_label(o->status));
-        HTML(h, "</td>");
-        if (manage) {
-            HTML(h, "<td>");
-            if (o->data_owner) {
-                HTML(h, "(dataejeren)");
-            } else if (o->status == ORG_ACTIVE) {
-                HTML(h, "<a href=\"/organisationer/status?org=");
-                html_urlc(h, o->id);
-                HTML(h, "\">Suspendér<span class=\"sr-only\"> ");
-                html_textc(h, o->name);
-                HTML(h, "</span></a>");
-            } else if (o->status == ORG_SUSPENDED) {
-                HTML(h, "<form method=\"post\" action=\"/organisationer/status\">");
-                form_csrf(cx);
-                HTML(h, "<input type=\"hidden\" name=\"org\" value=\"");
-                html_attrc(h, o->id);
-                HTML(h, "\"><button class=\"button button-secondary\" type=\"submit\" "
-                        "name=\"handling\" value=\"genaktiver\">Genaktivér<span "
-                        "class=\"sr-only\"> ");
-                html_textc(h, o->name);
-                HTML(h, "</span></button></form>");
-            }
-            HTML(h, "</td>");
-        }
-        HTML(h, "</tr>");
-    }
-    HTML(h, "</tbody></table></div>");
-    if (manage) {
-        HTML(h, "<h2>Tilslut en organisation</h2><form method=\"post\" "
-                "action=\"/organisationer\" novalidate>");
-        form_csrf(cx);
-        form_input(cx, fe, "name", "Organisationens navn", "text", form_get(k, "name"), NULL);
-        form_input(cx, fe, "cvr", "CVR-nummer", "text", form_get(k, "cvr"), "8 cifre");
-        form_input(cx, fe, "contact_email", "Kontaktpostkasse", "email",
-                   form_get(k, "contact_email"), "Hertil sendes besked om afgørelser");
-        form_input(cx, fe, "admin_username", "Administratorens brugernavn (e-mailadresse)", "email",
-                   form_get(k, "admin_username"), NULL);
-        form_input(cx, fe, "admin_name", "Administratorens navn", "text", form_get(k, "admin_name"),
-                   NULL);
-        HTML(h, "<button class=\"button button-primary\" type=\"submit\">Tilslut organisation"
-                "</button></form>");
-    }
-    page_end(cx);
-}
-
-static int h_orgs(http_request_t *req, void *ctx, err_t *err)
-{
-    (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    if (!cx.actor.data_owner) {
-        int rc = web_reply_message(&cx, 403, "Ingen adgang",
-                                   "Kun Skatteforvaltningens medarbejdere kan se organisationer.");
-        web_end(&cx);
-        return rc;
-    }
-    struct form_errors fe = {0};
-    int rc = 0;
-    if (http_req_method(req) == HTTP_POST) {
-        static const char *const required[][2] = {
-            {"name", "Skriv organisationens navn."},
-            {"cvr", "Skriv organisationens CVR-nummer."},
-            {"contact_email", "Skriv organisationens kontaktpostkasse."},
-            {"admin_username", "Skriv administratorens e-mailadresse."},
-        };
-        for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-            if (form_get(&cx.form, required[i][0]).len == 0)
-                form_error(&fe, required[i][0], required[i][1]);
-        if (fe.n == 0) {
-            struct identity_org_new in = {.name = form_get(&cx.form, "name"),
-                                          .cvr = form_get(&cx.form, "cvr"),
-                                          .contact_email = form_get(&cx.form, "contact_email"),
-                                          .admin_username = form_get(&cx.form, "admin_username"),
-                                          .admin_name = form_get(&cx.form, "admin_name")};
-            struct identity_org o;
-            struct identity_setup_secret s;
-            err_t e;
-            err_clear(&e);
-            rc = identity_org_create(w->deps.identity, &cx.actor, &in, &o, &s, &e);
-            if (rc == 0) {
-                secret_page(&cx, "Organisationen er tilsluttet",
-                            "Organisationen og dens administrator er oprettet.", &s,
-                            "/organisationer", "Tilbage til organisationer");
-                secret_wipe(&s, sizeof s);
-                rc = web_reply_page(&cx, 200);
-                web_end(&cx);
-                return rc;
-            }
-            const char *field = "";
-            static const char *const fields[] = {"name", "cvr", "contact_email", "admin_username",
-                                                 "admin_name"};
-            for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-                if (strcmp(e.param, fields[i]) == 0)
-                    field = fields[i];
-            if (rc == DUPLA_EINVAL && strcmp(field, "cvr") == 0)
-                form_error(&fe, field, "CVR-nummeret er ikke gyldigt.");
-            else if (rc == DUPLA_ECONFLICT)
-                form_error(&fe, "cvr", "Organisationen er allerede tilsluttet.");
-            else
-                form_error(&fe, field, refusal(rc, &e));
-        }
-    }
-    orgs_page(&cx, &fe, http_req_method(req) == HTTP_POST ? &cx.form : NULL);
-    rc = web_reply_page(&cx, fe.n ? (rc == DUPLA_EFORBIDDEN ? 403 : 400) : 200);
-    web_end(&cx);
-    return rc;
-}
-
-/* GET|POST /organisationer/status: suspend (with a reason, asked on a page
- * of its own) or re-activate an organisation (the data owner). */
-static int h_org_status(http_request_t *req, void *ctx, err_t *err)
-{
-    (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    if (!cx.actor.data_owner) {
-        int rc = web_reply_message(&cx, 403, "Ingen adgang",
-                                   "Kun Skatteforvaltningens dataforvaltning kan suspendere og "
-                                   "genaktivere organisationer.");
-        web_end(&cx);
-        return rc;
-    }
-    bool post = http_req_method(req) == HTTP_POST;
-    str_t ref = post ? form_get(&cx.form, "org") : web_query(req, "org");
-    str_t action = form_get(&cx.form, "handling");
-    str_t reason = form_get(&cx.form, "begrundelse");
-    struct form_errors fe = {0};
-    err_t e;
-    err_clear(&e);
-    int rc = 0;
-    if (post && str_eq_cstr(action, "genaktiver")) {
-        rc = identity_org_set_status(w->deps.identity, &cx.actor, ref, ORG_ACTIVE, STR(""), &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/organisationer?ok=genaktiveret");
-        }
-        form_error(&fe, "", refusal(rc, &e));
-        orgs_page(&cx, &fe, NULL);
-        rc = web_reply_page(&cx, web_refusal_status(rc));
-        web_end(&cx);
-        return rc;
-    }
-    if (post && !str_eq_cstr(action, "suspender"))
-        form_error(&fe, "", "Vælg at suspendere eller genaktivere organisationen.");
-    else if (post && reason.len == 0)
-        form_error(&fe, "begrundelse", "Skriv en begrundelse for suspenderingen.");
-    else if (post) {
-        rc = identity_org_set_status(w->deps.identity, &cx.actor, ref, ORG_SUSPENDED, reason, &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/organisationer?ok=suspenderet");
-        }
-        form_error(&fe, strcmp(e.param, "reason") == 0 ? "begrundelse" : "", refusal(rc, &e));
-    }
-    struct identity_org o;
-    err_t ge;
-    err_clear(&ge);
-    if (ref.len == 0 || identity_org_get(w->deps.identity, ref, &o, &ge) != 0) {
-        rc = web_reply_message(&cx, 404, "Organisationen findes ikke",
-                               "Der er ingen organisation med det id.");
-        web_end(&cx);
-        return rc;
-    }
-    html_t *h = &cx.h;
-    page_begin(&cx, "Suspendér organisation");
-    HTML(h, "<dl><dt>Organisation</dt><dd>");
-    html_textc(h, o.name);
-    HTML(h, "</dd><dt>CVR-nummer</dt><dd>");
-    html_textc(h, o.cvr);
-    HTML(h, "</dd><dt>Status</dt><dd>");
-    html_textc(h, org_status_label(o.status));
-    HTML(h, "</dd></dl>");
-    suspend_page(&cx, "/organisationer/status", "org", o.id,
-                 "Organisationens brugere kan ikke logge ind, og dens systemer kan ikke hente "
-                 "data, før organisationen genaktiveres.",
-                 "Suspendér organisationen", "/organisationer", &fe, reason);
+    pages_org_suspend_form(&cx, "/organisation/bruger/status", "user", u.id,
+                           "Brugeren bliver logget af med det samme og kan ikke logge ind, før en "
+                           "administrator genaktiverer den.",
+                           "Suspendér brugeren", "/organisation", &fe, reason);
     page_end(&cx);
     rc = web_reply_page(&cx, fe.n ? web_refusal_status(rc) : 200);
     web_end(&cx);
@@ -730,8 +478,6 @@ int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_POST, "/organisation/bruger", h_user_add, 0},
         {HTTP_POST, "/organisation/rolle", h_role, 0},
         {HTTP_GET | HTTP_POST, "/organisation/bruger/status", h_user_status, 0},
-        {HTTP_GET | HTTP_POST, "/organisationer", h_orgs, 0},
-        {HTTP_GET | HTTP_POST, "/organisationer/status", h_org_status, 0},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -16,7 +16,7 @@
  * The role rules are identity's (the organisation's administrator; the
  * platform's operator may suspend and revoke): the page only hides what the
  * user may not do. Before the module is asked, the certificate is read and
- * checked against the organisation here, so that each refusal can be said
+ * checked against the organisation (cert_input.c), so that each refusal can be said
  * precisely in Danish (CVR, expiry, CA certificate); the module checks the
  * same again, and its refusals are mapped to Danish by code and field,
  * never shown as they are.
@@ -32,7 +32,6 @@
 #define WEB_SYSTEMS_MAX        200
 #define WEB_CERTS_PER_SYSTEM   50
 #define WEB_CERT_EXPIRY_WARN_D 30 /* "udløber snart" within this many days */
-#define PEM_CERT_BEGIN         "-----BEGIN CERTIFICATE-----"
 
 struct systems {
     size_t n;
@@ -105,111 +104,6 @@ static const char *cert_status_label(const struct identity_cert *c, int64_t now)
     if (c->not_after_ms - now < (int64_t)WEB_CERT_EXPIRY_WARN_D * 86400 * 1000)
         return "Aktivt, udløber snart";
     return "Aktivt";
-}
-
-/* ---- reading the uploaded or pasted certificate ---- */
-
-/* Where a form's certificate goes wrong: the message and the field. */
-struct cert_input {
-    const char *file_id; /* the file input's id */
-    const char *pem_id;  /* the textarea's id */
-};
-
-/* Reads the certificate of a post: the uploaded file (PEM or DER) or else
- * the pasted PEM text. 0 with *info and in *used the id of the field it
- * came from, or -1 with a Danish message in fe at the field concerned. */
-static int read_cert(struct web_ctx *cx, const struct multipart *mp, const struct cert_input *in,
-                     struct form_errors *fe, struct pki_cert_info *info, const char **used)
-{
-    *used = in->file_id;
-    const struct multipart_part *file = multipart_get(mp, "certificate_file");
-    bool have_file = file && file->is_file && (file->filename.len || file->data.len);
-    str_t pasted = form_get(&cx->form, "certificate");
-    err_t e;
-    err_clear(&e);
-    if (have_file && pasted.len) {
-        form_error(fe, in->file_id,
-                   "Vælg en certifikatfil eller indsæt certifikatet som tekst, ikke begge.");
-        return -1;
-    }
-    if (have_file) {
-        str_t d = file->data;
-        if (d.len == 0) {
-            form_error(fe, in->file_id, "Den valgte fil er tom.");
-            return -1;
-        }
-        if (d.len > WEB_CERT_FILE_MAX) {
-            form_error(fe, in->file_id,
-                       "Filen er for stor til at være et certifikat (højst 32 KiB).");
-            return -1;
-        }
-        int rc;
-        if (memmem(d.ptr, d.len, PEM_CERT_BEGIN, sizeof PEM_CERT_BEGIN - 1))
-            rc = pki_cert_info_from_pem(d, info, &e);
-        else if (memmem(d.ptr, d.len, "-----BEGIN", 10)) {
-            form_error(fe, in->file_id,
-                       "Filen er ikke et certifikat: den indeholder en anden slags PEM-blok "
-                       "(måske en nøgle). Vælg systemets certifikatfil.");
-            return -1;
-        } else
-            rc = pki_cert_info_from_der(d.ptr, d.len, info, &e);
-        if (rc != 0) {
-            form_error(fe, in->file_id,
-                       "Filen kunne ikke læses som et X.509-certifikat. Vælg en certifikatfil i "
-                       "PEM- eller DER-format (.pem, .crt, .cer eller .der).");
-            return -1;
-        }
-        return 0;
-    }
-    if (pasted.len == 0) {
-        form_error(fe, in->file_id, "Vælg systemets certifikatfil, eller indsæt certifikatet.");
-        return -1;
-    }
-    if (!memmem(pasted.ptr, pasted.len, PEM_CERT_BEGIN, sizeof PEM_CERT_BEGIN - 1) ||
-        pki_cert_info_from_pem(pasted, info, &e) != 0) {
-        form_error(fe, in->pem_id,
-                   "Teksten kunne ikke læses som et certifikat. Indsæt det i PEM-format, fra "
-                   "-----BEGIN CERTIFICATE----- til -----END CERTIFICATE-----.");
-        return -1;
-    }
-    *used = in->pem_id;
-    return 0;
-}
-
-/* The checks the identity module makes of a system's certificate, said
- * precisely: 0, or -1 with the message at field. */
-static int check_cert(struct web_ctx *cx, const struct pki_cert_info *info, const char *field,
-                      struct form_errors *fe)
-{
-    arena_t *a = http_req_arena(cx->req);
-    if (info->is_ca) {
-        form_error(fe, field,
-                   "Certifikatet er et CA-certifikat (en udsteders). Brug systemets eget "
-                   "certifikat.");
-        return -1;
-    }
-    if (!info->cvr[0]) {
-        form_error(fe, field,
-                   "Certifikatet angiver intet CVR-nummer i sit subjekt, så det kan ikke knyttes "
-                   "til organisationen.");
-        return -1;
-    }
-    if (strcmp(info->cvr, cx->org.cvr) != 0) {
-        const char *m = arena_printf(a,
-                                     "Certifikatet er udstedt til CVR-nummer %s, men "
-                                     "organisationens CVR-nummer er %s.",
-                                     info->cvr, cx->org.cvr);
-        form_error(fe, field, m ? m : "Certifikatets CVR-nummer er ikke organisationens.");
-        return -1;
-    }
-    if (info->not_after_ms <= clock_now_ms()) {
-        char t[32];
-        web_time(info->not_after_ms, t);
-        const char *m = arena_printf(a, "Certifikatet er udløbet (gyldigt til %s UTC).", t);
-        form_error(fe, field, m ? m : "Certifikatet er udløbet.");
-        return -1;
-    }
-    return 0;
 }
 
 /* A refusal from identity, in Danish: by code and the field it names. */
@@ -516,7 +410,7 @@ static int h_upload(http_request_t *req, void *ctx, err_t *err)
     web_t *w = ctx;
     bool rollover = str_eq_cstr(http_req_path(req), "/systemer/certifikat");
     str_t system = form_get(&cx.form, "system");
-    struct cert_input in = {"certificate_file", "certificate"};
+    struct web_cert_input in = {"certificate_file", "certificate"};
     if (rollover && system.len) {
         in.file_id = field_id(&cx, "fil", web_cstr(req, system));
         in.pem_id = field_id(&cx, "pem", web_cstr(req, system));
@@ -536,8 +430,8 @@ static int h_upload(http_request_t *req, void *ctx, err_t *err)
         form_error(&fe, "", "Vælg det system, certifikatet skal tilføjes.");
     struct pki_cert_info info;
     const char *used = in.file_id;
-    if (fe.n == 0 && read_cert(&cx, &mp, &in, &fe, &info, &used) == 0)
-        check_cert(&cx, &info, used, &fe);
+    if (fe.n == 0 && web_cert_read(&cx, &mp, &in, &fe, &info, &used) == 0)
+        web_cert_check(&cx, &info, used, &fe);
     if (fe.n)
         return reply_systems(&cx, &fe, 400);
     err_t e;
