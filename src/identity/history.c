@@ -26,13 +26,9 @@ int identity_history_list(identity_t *id, str_t org, long limit, json_t **out, e
     int rc = store_conn_get(id->st, &c, err);
     if (rc)
         return rc;
-    char org_id[IDENTITY_ID_LEN + 1] = "";
-    if (org.len) {
-        struct identity_org o;
-        if ((rc = identity_org_find(c, org, &o, err)))
-            goto out;
-        snprintf(org_id, sizeof org_id, "%s", o.id);
-    }
+    char org_id[IDENTITY_ID_LEN + 1];
+    if ((rc = identity_org_filter(c, org, org_id, err)))
+        goto out;
     store_stmt_t *s;
     if ((rc = store_prepare(c,
                             "SELECT seq, at_ms, actor, action, object_type, object_id, org_id,"

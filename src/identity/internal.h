@@ -61,6 +61,14 @@ int identity_history_record(store_conn_t *c, const identity_actor_t *actor, cons
                             json_t *before, json_t *after, err_t *err);
 /* Commits the transaction and brings the registry up to date. */
 int identity_commit(identity_t *id, store_conn_t *c, err_t *err);
+/* The end of a lookup of one row by ref, given the statement's last step
+ * rc: 0 for a row, DUPLA_ENOTFOUND naming param ("no <what> '<ref>'", ref
+ * cut at shown bytes) for none, else rc. */
+int identity_found(int rc, const char *param, const char *what, str_t ref, size_t shown,
+                   err_t *err);
+/* An optional organisation filter of a list (id or CVR; empty: none) as
+ * the organisation's id in org_id ("" for none). */
+int identity_org_filter(store_conn_t *c, str_t org, char org_id[IDENTITY_ID_LEN + 1], err_t *err);
 /* A refusal for the role rules (DUPLA_EFORBIDDEN, type "forbidden"). */
 int identity_forbidden(err_t *err, const char *what);
 /* A new v4 UUID into out, or DUPLA_EIO. */

@@ -104,10 +104,7 @@ int identity_org_find(store_conn_t *c, str_t ref, struct identity_org *out, err_
     if (rc == STORE_ROW)
         identity_org_from_row(s, out);
     store_stmt_done(s);
-    if (rc == STORE_DONE)
-        return err_param(err, DUPLA_ENOTFOUND, "org", "no organisation '%.*s'",
-                         (int)(ref.len > 64 ? 64 : ref.len), ref.ptr);
-    return rc < 0 ? rc : 0;
+    return identity_found(rc, "org", "organisation", ref, 64, err);
 }
 
 int identity_org_get(identity_t *id, str_t ref, struct identity_org *out, err_t *err)

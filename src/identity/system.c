@@ -111,10 +111,7 @@ int identity_system_find(store_conn_t *c, str_t ref, struct identity_system *out
     if (rc == STORE_ROW)
         system_from_row(s, out);
     store_stmt_done(s);
-    if (rc == STORE_DONE)
-        return err_param(err, DUPLA_ENOTFOUND, "system", "no system '%.*s'",
-                         (int)(ref.len > 80 ? 80 : ref.len), ref.ptr);
-    return rc < 0 ? rc : 0;
+    return identity_found(rc, "system", "system", ref, 80, err);
 }
 
 int identity_system_get(identity_t *id, str_t ref, struct identity_system *out, err_t *err)
@@ -135,13 +132,9 @@ int identity_system_list(identity_t *id, str_t org,
     int rc = store_conn_get(id->st, &c, err);
     if (rc)
         return rc;
-    char org_id[IDENTITY_ID_LEN + 1] = "";
-    if (org.len) {
-        struct identity_org o;
-        if ((rc = identity_org_find(c, org, &o, err)))
-            goto out;
-        snprintf(org_id, sizeof org_id, "%s", o.id);
-    }
+    char org_id[IDENTITY_ID_LEN + 1];
+    if ((rc = identity_org_filter(c, org, org_id, err)))
+        goto out;
     store_stmt_t *s;
     if ((rc = store_prepare(c,
                             "SELECT " SYSTEM_COLUMNS " FROM identity_system"

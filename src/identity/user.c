@@ -48,10 +48,7 @@ int identity_user_find(store_conn_t *c, str_t ref, struct identity_user *out, er
     if (rc == STORE_ROW)
         user_from_row(s, out);
     store_stmt_done(s);
-    if (rc == STORE_DONE)
-        return err_param(err, DUPLA_ENOTFOUND, "user", "no user '%.*s'",
-                         (int)(ref.len > 64 ? 64 : ref.len), ref.ptr);
-    return rc < 0 ? rc : 0;
+    return identity_found(rc, "user", "user", ref, 64, err);
 }
 
 int identity_user_get(identity_t *id, str_t ref, struct identity_user *out, err_t *err)
@@ -72,13 +69,9 @@ int identity_user_list(identity_t *id, str_t org, int (*fn)(const struct identit
     int rc = store_conn_get(id->st, &c, err);
     if (rc)
         return rc;
-    char org_id[IDENTITY_ID_LEN + 1] = "";
-    if (org.len) {
-        struct identity_org o;
-        if ((rc = identity_org_find(c, org, &o, err)))
-            goto out;
-        snprintf(org_id, sizeof org_id, "%s", o.id);
-    }
+    char org_id[IDENTITY_ID_LEN + 1];
+    if ((rc = identity_org_filter(c, org, org_id, err)))
+        goto out;
     store_stmt_t *s;
     rc = store_prepare(c,
                        "SELECT " USER_COLUMNS " FROM identity_user WHERE (? = '' OR org_id = ?)"

@@ -52,6 +52,26 @@ int identity_new_id(char out[IDENTITY_ID_LEN + 1], err_t *err)
     return 0;
 }
 
+int identity_found(int rc, const char *param, const char *what, str_t ref, size_t shown, err_t *err)
+{
+    if (rc == STORE_DONE)
+        return err_param(err, DUPLA_ENOTFOUND, param, "no %s '%.*s'", what,
+                         (int)(ref.len > shown ? shown : ref.len), ref.ptr);
+    return rc < 0 ? rc : 0;
+}
+
+int identity_org_filter(store_conn_t *c, str_t org, char org_id[IDENTITY_ID_LEN + 1], err_t *err)
+{
+    org_id[0] = '\0';
+    if (!org.len)
+        return 0;
+    struct identity_org o;
+    int rc = identity_org_find(c, org, &o, err);
+    if (rc == 0)
+        snprintf(org_id, IDENTITY_ID_LEN + 1, "%s", o.id);
+    return rc;
+}
+
 int identity_forbidden(err_t *err, const char *what)
 {
     int rc = err_set(err, DUPLA_EFORBIDDEN, "%s", what);
