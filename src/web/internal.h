@@ -28,9 +28,18 @@
 #define WEB_UPLOAD_MAX_NAME     64   /* a field's name */
 #define WEB_UPLOAD_MAX_FILENAME 255
 #define WEB_CERT_FILE_MAX       (32 * 1024) /* a certificate file (PEM, maybe with its chain) */
+#define WEB_PAGES_MAX           64          /* page routes begun and ended by web_routes */
+
+/* A page route as registered: what the dispatcher needs (web.c). */
+struct web_page_binding {
+    web_t *w;
+    const struct web_page_route *route;
+};
 
 struct web {
     struct web_deps deps;
+    struct web_page_binding pages[WEB_PAGES_MAX];
+    size_t n_pages;
     char assets_dir[CONFIG_PATH_MAX];
     char assets_version[WEB_VERSION_MAX]; /* dkfds's version, "" when not found */
     int64_t session_idle_ms;              /* for the expiry warning */
@@ -177,14 +186,29 @@ int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);
 
+/* How the dispatcher begins a page: for a logged-in user
+ * (web_begin_or_reply), or before login (web_begin_public_or_reply). */
+enum web_begin { WEB_BEGIN_LOGIN, WEB_BEGIN_PUBLIC };
+
+/* A page: cx has been begun as its route says (the user logged in, a
+ * POST's form read and its CSRF token checked); the dispatcher ends cx
+ * after the page returns. It returns what an HTTP handler returns (0 once
+ * it has answered through cx). */
+typedef int (*web_page_fn)(struct web_ctx *cx, err_t *err);
+
 /* A page's route: GET and/or POST; a POST's body is at most max_body bytes
- * (0: WEB_FORM_MAX_BODY). */
+ * (0: WEB_FORM_MAX_BODY). Either page, begun and ended around it by the
+ * dispatcher, or fn, a handler that begins and ends cx itself (the uploads,
+ * and what is not a page). */
 struct web_page_route {
     unsigned methods;
     const char *path;
     http_handler_fn fn;
     size_t max_body;
+    web_page_fn page;
+    enum web_begin begin;
 };
+/* Adds the routes r (a static table: the page routes keep pointing to it). */
 int web_routes(http_server_t *srv, web_t *w, const struct web_page_route *r, size_t n, err_t *err);
 
 #endif

@@ -127,24 +127,17 @@ static void orgs_page(struct web_ctx *cx, const struct form_errors *fe, const st
     page_end(cx);
 }
 
-static int h_orgs(http_request_t *req, void *ctx, err_t *err)
+static int h_orgs(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    if (!cx.actor.data_owner) {
-        int rc = web_reply_message(&cx, 403, "Ingen adgang",
-                                   "Kun Skatteforvaltningens medarbejdere kan se organisationer.");
-        web_end(&cx);
-        return rc;
+    web_t *w = cx->w;
+    if (!cx->actor.data_owner) {
+        return web_reply_message(cx, 403, "Ingen adgang",
+                                 "Kun Skatteforvaltningens medarbejdere kan se organisationer.");
     }
     struct form_errors fe = {0};
     int rc = 0;
-    if (http_req_method(req) == HTTP_POST) {
+    if (http_req_method(cx->req) == HTTP_POST) {
         static const char *const required[][2] = {
             {"name", "Skriv organisationens navn."},
             {"cvr", "Skriv organisationens CVR-nummer."},
@@ -152,27 +145,25 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
             {"admin_username", "Skriv administratorens e-mailadresse."},
         };
         for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-            if (form_get(&cx.form, required[i][0]).len == 0)
+            if (form_get(&cx->form, required[i][0]).len == 0)
                 form_error(&fe, required[i][0], required[i][1]);
         if (fe.n == 0) {
-            struct identity_org_new in = {.name = form_get(&cx.form, "name"),
-                                          .cvr = form_get(&cx.form, "cvr"),
-                                          .contact_email = form_get(&cx.form, "contact_email"),
-                                          .admin_username = form_get(&cx.form, "admin_username"),
-                                          .admin_name = form_get(&cx.form, "admin_name")};
+            struct identity_org_new in = {.name = form_get(&cx->form, "name"),
+                                          .cvr = form_get(&cx->form, "cvr"),
+                                          .contact_email = form_get(&cx->form, "contact_email"),
+                                          .admin_username = form_get(&cx->form, "admin_username"),
+                                          .admin_name = form_get(&cx->form, "admin_name")};
             struct identity_org o;
             struct identity_setup_secret s;
             err_t e;
             err_clear(&e);
-            rc = identity_org_create(w->deps.identity, &cx.actor, &in, &o, &s, &e);
+            rc = identity_org_create(w->deps.identity, &cx->actor, &in, &o, &s, &e);
             if (rc == 0) {
-                pages_org_secret_page(&cx, "Organisationen er tilsluttet",
+                pages_org_secret_page(cx, "Organisationen er tilsluttet",
                                       "Organisationen og dens administrator er oprettet.", &s,
                                       "/organisationer", "Tilbage til organisationer");
                 secret_wipe(&s, sizeof s);
-                rc = web_reply_page(&cx, 200);
-                web_end(&cx);
-                return rc;
+                return web_reply_page(cx, 200);
             }
             const char *field = "";
             static const char *const fields[] = {"name", "cvr", "contact_email", "admin_username",
@@ -188,60 +179,45 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
                 form_error(&fe, field, pages_org_refusal(rc, &e));
         }
     }
-    orgs_page(&cx, &fe, http_req_method(req) == HTTP_POST ? &cx.form : NULL);
-    rc = web_reply_page(&cx, fe.n ? (rc == DUPLA_EFORBIDDEN ? 403 : 400) : 200);
-    web_end(&cx);
-    return rc;
+    orgs_page(cx, &fe, http_req_method(cx->req) == HTTP_POST ? &cx->form : NULL);
+    return web_reply_page(cx, fe.n ? (rc == DUPLA_EFORBIDDEN ? 403 : 400) : 200);
 }
 
 /* GET|POST /organisationer/status: suspend (with a reason, asked on a page
  * of its own) or re-activate an organisation (the data owner). */
-static int h_org_status(http_request_t *req, void *ctx, err_t *err)
+static int h_org_status(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
+    web_t *w = cx->w;
+    if (!cx->actor.data_owner) {
+        return web_reply_message(cx, 403, "Ingen adgang",
+                                 "Kun Skatteforvaltningens dataforvaltning kan suspendere og "
+                                 "genaktivere organisationer.");
     }
-    web_t *w = ctx;
-    if (!cx.actor.data_owner) {
-        int rc = web_reply_message(&cx, 403, "Ingen adgang",
-                                   "Kun Skatteforvaltningens dataforvaltning kan suspendere og "
-                                   "genaktivere organisationer.");
-        web_end(&cx);
-        return rc;
-    }
-    bool post = http_req_method(req) == HTTP_POST;
-    str_t ref = post ? form_get(&cx.form, "org") : web_query(req, "org");
-    str_t action = form_get(&cx.form, "handling");
-    str_t reason = form_get(&cx.form, "begrundelse");
+    bool post = http_req_method(cx->req) == HTTP_POST;
+    str_t ref = post ? form_get(&cx->form, "org") : web_query(cx->req, "org");
+    str_t action = form_get(&cx->form, "handling");
+    str_t reason = form_get(&cx->form, "begrundelse");
     struct form_errors fe = {0};
     err_t e;
     err_clear(&e);
     int rc = 0;
     if (post && str_eq_cstr(action, "genaktiver")) {
-        rc = identity_org_set_status(w->deps.identity, &cx.actor, ref, ORG_ACTIVE, STR(""), &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/organisationer?ok=genaktiveret");
-        }
+        rc = identity_org_set_status(w->deps.identity, &cx->actor, ref, ORG_ACTIVE, STR(""), &e);
+        if (rc == 0)
+            return web_redirect(cx->req, "/organisationer?ok=genaktiveret");
         form_error(&fe, "", pages_org_refusal(rc, &e));
-        orgs_page(&cx, &fe, NULL);
-        rc = web_reply_page(&cx, web_refusal_status(rc));
-        web_end(&cx);
-        return rc;
+        orgs_page(cx, &fe, NULL);
+        return web_reply_page(cx, web_refusal_status(rc));
     }
     if (post && !str_eq_cstr(action, "suspender"))
         form_error(&fe, "", "Vælg at suspendere eller genaktivere organisationen.");
     else if (post && reason.len == 0)
         form_error(&fe, "begrundelse", "Skriv en begrundelse for suspenderingen.");
     else if (post) {
-        rc = identity_org_set_status(w->deps.identity, &cx.actor, ref, ORG_SUSPENDED, reason, &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/organisationer?ok=suspenderet");
-        }
+        rc = identity_org_set_status(w->deps.identity, &cx->actor, ref, ORG_SUSPENDED, reason, &e);
+        if (rc == 0)
+            return web_redirect(cx->req, "/organisationer?ok=suspenderet");
         form_error(&fe, strcmp(e.param, "reason") == 0 ? "begrundelse" : "",
                    pages_org_refusal(rc, &e));
     }
@@ -249,13 +225,11 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
     err_t ge;
     err_clear(&ge);
     if (ref.len == 0 || identity_org_get(w->deps.identity, ref, &o, &ge) != 0) {
-        rc = web_reply_message(&cx, 404, "Organisationen findes ikke",
-                               "Der er ingen organisation med det id.");
-        web_end(&cx);
-        return rc;
+        return web_reply_message(cx, 404, "Organisationen findes ikke",
+                                 "Der er ingen organisation med det id.");
     }
-    html_t *h = &cx.h;
-    page_begin(&cx, "Suspendér organisation");
+    html_t *h = &cx->h;
+    page_begin(cx, "Suspendér organisation");
     HTML(h, "<dl><dt>Organisation</dt><dd>");
     html_textc(h, o.name);
     HTML(h, "</dd><dt>CVR-nummer</dt><dd>");
@@ -264,21 +238,19 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
     html_textc(h, org_status_label(o.status));
     HTML(h, "</dd></dl>");
     pages_org_suspend_form(
-        &cx, "/organisationer/status", "org", o.id,
+        cx, "/organisationer/status", "org", o.id,
         "Organisationens brugere kan ikke logge ind, og dens systemer kan ikke hente "
         "data, før organisationen genaktiveres.",
         "Suspendér organisationen", "/organisationer", &fe, reason);
-    page_end(&cx);
-    rc = web_reply_page(&cx, fe.n ? web_refusal_status(rc) : 200);
-    web_end(&cx);
-    return rc;
+    page_end(cx);
+    return web_reply_page(cx, fe.n ? web_refusal_status(rc) : 200);
 }
 
 int pages_onboarding_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET | HTTP_POST, "/organisationer", h_orgs, 0},
-        {HTTP_GET | HTTP_POST, "/organisationer/status", h_org_status, 0},
+        {HTTP_GET | HTTP_POST, "/organisationer", NULL, 0, h_orgs},
+        {HTTP_GET | HTTP_POST, "/organisationer/status", NULL, 0, h_org_status},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -274,18 +274,11 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
     page_end(cx);
 }
 
-static int h_org(http_request_t *req, void *ctx, err_t *err)
+static int h_org(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    org_page(&cx, NULL, NULL);
-    int rc = web_reply_page(&cx, 200);
-    web_end(&cx);
-    return rc;
+    org_page(cx, NULL, NULL);
+    return web_reply_page(cx, 200);
 }
 
 /* The page that shows a one-time secret, once. */
@@ -314,22 +307,17 @@ void pages_org_secret_page(struct web_ctx *cx, const char *title, const char *in
     page_end(cx);
 }
 
-static int h_user_add(http_request_t *req, void *ctx, err_t *err)
+static int h_user_add(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    web_t *w = cx->w;
     struct form_errors fe = {0};
-    str_t username = form_get(&cx.form, "username");
+    str_t username = form_get(&cx->form, "username");
     unsigned roles = 0;
-    for (size_t i = 0; i < cx.form.n; i++)
-        if (str_eq_cstr(cx.form.names[i], "roles")) {
+    for (size_t i = 0; i < cx->form.n; i++)
+        if (str_eq_cstr(cx->form.names[i], "roles")) {
             unsigned r;
-            if (identity_role_parse(cx.form.values[i], &r) == 0)
+            if (identity_role_parse(cx->form.values[i], &r) == 0)
                 roles |= r;
         }
     if (username.len == 0)
@@ -340,101 +328,79 @@ static int h_user_add(http_request_t *req, void *ctx, err_t *err)
         struct identity_setup_secret s;
         err_t e;
         err_clear(&e);
-        rc = identity_user_create(w->deps.identity, &cx.actor, str_from_cstr(cx.org.id), username,
-                                  form_get(&cx.form, "display_name"), roles, &u, &s, &e);
+        rc = identity_user_create(w->deps.identity, &cx->actor, str_from_cstr(cx->org.id), username,
+                                  form_get(&cx->form, "display_name"), roles, &u, &s, &e);
         if (rc == 0) {
-            pages_org_secret_page(&cx, "Brugeren er oprettet", "Brugeren er oprettet.", &s,
+            pages_org_secret_page(cx, "Brugeren er oprettet", "Brugeren er oprettet.", &s,
                                   "/organisation", "Tilbage til brugere og roller");
             secret_wipe(&s, sizeof s);
-            rc = web_reply_page(&cx, 200);
-            web_end(&cx);
-            return rc;
+            return web_reply_page(cx, 200);
         }
         form_error(&fe, strcmp(e.param, "username") == 0 ? "username" : "",
                    pages_org_refusal(rc, &e));
     }
-    org_page(&cx, &fe, &cx.form);
-    rc = web_reply_page(&cx, rc == DUPLA_EFORBIDDEN ? 403 : 400);
-    web_end(&cx);
-    return rc;
+    org_page(cx, &fe, &cx->form);
+    return web_reply_page(cx, rc == DUPLA_EFORBIDDEN ? 403 : 400);
 }
 
-static int h_role(http_request_t *req, void *ctx, err_t *err)
+static int h_role(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    web_t *w = cx->w;
     unsigned role;
-    str_t action = form_get(&cx.form, "handling");
+    str_t action = form_get(&cx->form, "handling");
     err_t e;
     err_clear(&e);
     int rc;
-    if (identity_role_parse(form_get(&cx.form, "rolle"), &role) != 0)
+    if (identity_role_parse(form_get(&cx->form, "rolle"), &role) != 0)
         rc = err_param(&e, DUPLA_EINVAL, "rolle", "Vælg en rolle.");
     else if (str_eq_cstr(action, "tildel"))
-        rc = identity_role_grant(w->deps.identity, &cx.actor, form_get(&cx.form, "user"), role, &e);
+        rc = identity_role_grant(w->deps.identity, &cx->actor, form_get(&cx->form, "user"), role,
+                                 &e);
     else if (str_eq_cstr(action, "fjern"))
-        rc =
-            identity_role_revoke(w->deps.identity, &cx.actor, form_get(&cx.form, "user"), role, &e);
+        rc = identity_role_revoke(w->deps.identity, &cx->actor, form_get(&cx->form, "user"), role,
+                                  &e);
     else
         rc = err_param(&e, DUPLA_EINVAL, "handling", "Vælg tildel eller fjern.");
-    if (rc == 0) {
-        web_end(&cx);
-        return web_redirect(req, "/organisation?ok=rolle");
-    }
+    if (rc == 0)
+        return web_redirect(cx->req, "/organisation?ok=rolle");
     struct form_errors fe = {0};
     form_error(&fe, "", pages_org_refusal(rc, &e));
-    org_page(&cx, &fe, NULL);
-    rc = web_reply_page(&cx, web_refusal_status(rc));
-    web_end(&cx);
-    return rc;
+    org_page(cx, &fe, NULL);
+    return web_reply_page(cx, web_refusal_status(rc));
 }
 
 /* GET|POST /organisation/bruger/status: suspend (with a reason, asked on a
  * page of its own) or re-activate a user. */
-static int h_user_status(http_request_t *req, void *ctx, err_t *err)
+static int h_user_status(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    bool post = http_req_method(req) == HTTP_POST;
-    str_t ref = post ? form_get(&cx.form, "user") : web_query(req, "user");
-    str_t action = form_get(&cx.form, "handling");
-    str_t reason = form_get(&cx.form, "begrundelse");
+    web_t *w = cx->w;
+    bool post = http_req_method(cx->req) == HTTP_POST;
+    str_t ref = post ? form_get(&cx->form, "user") : web_query(cx->req, "user");
+    str_t action = form_get(&cx->form, "handling");
+    str_t reason = form_get(&cx->form, "begrundelse");
     struct form_errors fe = {0};
     err_t e;
     err_clear(&e);
     int rc = 0;
     if (post && str_eq_cstr(action, "genaktiver")) {
-        rc = identity_user_set_status(w->deps.identity, &cx.actor, ref, USER_ACTIVE, STR(""), &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/organisation?ok=genaktiveret");
-        }
+        rc = identity_user_set_status(w->deps.identity, &cx->actor, ref, USER_ACTIVE, STR(""), &e);
+        if (rc == 0)
+            return web_redirect(cx->req, "/organisation?ok=genaktiveret");
         form_error(&fe, "", pages_org_refusal(rc, &e));
-        org_page(&cx, &fe, NULL);
-        rc = web_reply_page(&cx, web_refusal_status(rc));
-        web_end(&cx);
-        return rc;
+        org_page(cx, &fe, NULL);
+        return web_reply_page(cx, web_refusal_status(rc));
     }
     if (post && !str_eq_cstr(action, "suspender"))
         form_error(&fe, "", "Vælg at suspendere eller genaktivere brugeren.");
     else if (post && reason.len == 0)
         form_error(&fe, "begrundelse", "Skriv en begrundelse for suspenderingen.");
     else if (post) {
-        rc = identity_user_set_status(w->deps.identity, &cx.actor, ref, USER_SUSPENDED, reason, &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/organisation?ok=suspenderet");
-        }
+        rc =
+            identity_user_set_status(w->deps.identity, &cx->actor, ref, USER_SUSPENDED, reason, &e);
+        if (rc == 0)
+            return web_redirect(cx->req, "/organisation?ok=suspenderet");
         form_error(&fe, strcmp(e.param, "reason") == 0 ? "begrundelse" : "",
                    pages_org_refusal(rc, &e));
     }
@@ -444,16 +410,14 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
     err_t ge;
     err_clear(&ge);
     if (identity_user_get(w->deps.identity, ref, &u, &ge) != 0 ||
-        strcmp(u.org_id, cx.org.id) != 0) {
+        strcmp(u.org_id, cx->org.id) != 0) {
         bool refused = rc == DUPLA_EFORBIDDEN;
-        rc = web_reply_message(
-            &cx, refused ? 403 : 404, refused ? "Ingen adgang" : "Brugeren findes ikke",
+        return web_reply_message(
+            cx, refused ? 403 : 404, refused ? "Ingen adgang" : "Brugeren findes ikke",
             rc ? pages_org_refusal(rc, &e) : "Organisationen har ingen bruger med det id.");
-        web_end(&cx);
-        return rc;
     }
-    html_t *h = &cx.h;
-    page_begin(&cx, "Suspendér bruger");
+    html_t *h = &cx->h;
+    page_begin(cx, "Suspendér bruger");
     HTML(h, "<dl><dt>Brugernavn</dt><dd>");
     html_textc(h, u.username);
     HTML(h, "</dd><dt>Navn</dt><dd>");
@@ -461,23 +425,21 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
     HTML(h, "</dd><dt>Status</dt><dd>");
     html_textc(h, user_status_label(u.status));
     HTML(h, "</dd></dl>");
-    pages_org_suspend_form(&cx, "/organisation/bruger/status", "user", u.id,
+    pages_org_suspend_form(cx, "/organisation/bruger/status", "user", u.id,
                            "Brugeren bliver logget af med det samme og kan ikke logge ind, før en "
                            "administrator genaktiverer den.",
                            "Suspendér brugeren", "/organisation", &fe, reason);
-    page_end(&cx);
-    rc = web_reply_page(&cx, fe.n ? web_refusal_status(rc) : 200);
-    web_end(&cx);
-    return rc;
+    page_end(cx);
+    return web_reply_page(cx, fe.n ? web_refusal_status(rc) : 200);
 }
 
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET, "/organisation", h_org, 0},
-        {HTTP_POST, "/organisation/bruger", h_user_add, 0},
-        {HTTP_POST, "/organisation/rolle", h_role, 0},
-        {HTTP_GET | HTTP_POST, "/organisation/bruger/status", h_user_status, 0},
+        {HTTP_GET, "/organisation", NULL, 0, h_org},
+        {HTTP_POST, "/organisation/bruger", NULL, 0, h_user_add},
+        {HTTP_POST, "/organisation/rolle", NULL, 0, h_role},
+        {HTTP_GET | HTTP_POST, "/organisation/bruger/status", NULL, 0, h_user_status},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

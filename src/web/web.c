@@ -66,6 +66,21 @@ void web_close(web_t *w)
     free(w);
 }
 
+/* The handler of every page route: begins cx as the route says, runs the
+ * page unless the beginning has answered already, and ends cx. */
+static int page_dispatch(http_request_t *req, void *ctx, err_t *err)
+{
+    const struct web_page_binding *b = ctx;
+    struct web_ctx cx;
+    int rc = 0;
+    int answered = b->route->begin == WEB_BEGIN_PUBLIC ? web_begin_public_or_reply(b->w, req, &cx)
+                                                       : web_begin_or_reply(b->w, req, &cx);
+    if (!answered)
+        rc = b->route->page(&cx, err);
+    web_end(&cx);
+    return rc;
+}
+
 int web_routes(http_server_t *srv, web_t *w, const struct web_page_route *r, size_t n, err_t *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -75,6 +90,15 @@ int web_routes(http_server_t *srv, web_t *w, const struct web_page_route *r, siz
                                 .handler = r[i].fn,
                                 .ctx = w,
                                 .max_body = (r[i].methods & HTTP_POST) ? max : 0};
+        if (r[i].page) {
+            if (w->n_pages == WEB_PAGES_MAX)
+                return err_set(err, DUPLA_ELIMIT, "web: more than %d page routes", WEB_PAGES_MAX);
+            struct web_page_binding *b = &w->pages[w->n_pages++];
+            b->w = w;
+            b->route = &r[i];
+            hr.handler = page_dispatch;
+            hr.ctx = b;
+        }
         int rc = http_route_add(srv, &hr, err);
         if (rc)
             return rc;
