@@ -83,6 +83,10 @@ struct web_ctx {
     char csrf[IDENTITY_CSRF_TEXT];
     struct form form; /* a POST's fields */
     html_t h;
+    /* A page begun with WEB_BEGIN_UPLOAD: the parts of a multipart post, and
+     * why it could not be read (see web_begin_upload_or_reply). */
+    struct multipart upload;
+    err_t upload_error;
 };
 /* For a page that needs a login: fills cx (and for a POST parses the form
  * and checks its CSRF token). Returns 0 to go on, or 1 when it has already
@@ -187,8 +191,10 @@ int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);
 
 /* How the dispatcher begins a page: for a logged-in user
- * (web_begin_or_reply), or before login (web_begin_public_or_reply). */
-enum web_begin { WEB_BEGIN_LOGIN, WEB_BEGIN_PUBLIC };
+ * (web_begin_or_reply), before login (web_begin_public_or_reply), or for a
+ * logged-in user's upload (web_begin_upload_or_reply into cx->upload and
+ * cx->upload_error). */
+enum web_begin { WEB_BEGIN_LOGIN, WEB_BEGIN_PUBLIC, WEB_BEGIN_UPLOAD };
 
 /* A page: cx has been begun as its route says (the user logged in, a
  * POST's form read and its CSRF token checked); the dispatcher ends cx

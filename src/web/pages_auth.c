@@ -47,24 +47,19 @@ static void login_form(struct web_ctx *cx, const struct form_errors *fe, str_t u
     page_end(cx);
 }
 
-static int h_login(http_request_t *req, void *ctx, err_t *err)
+static int h_login(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_public_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    web_t *w = cx->w;
     struct form_errors fe = {0};
     str_t username = STR("");
     unsigned status = 200;
-    if (http_req_method(req) == HTTP_POST) {
-        username = form_get(&cx.form, "username");
+    if (http_req_method(cx->req) == HTTP_POST) {
+        username = form_get(&cx->form, "username");
         str_t password = STR("");
-        for (size_t i = 0; i < cx.form.n; i++)
-            if (str_eq_cstr(cx.form.names[i], "password"))
-                password = cx.form.values[i]; /* not trimmed: spaces count */
+        for (size_t i = 0; i < cx->form.n; i++)
+            if (str_eq_cstr(cx->form.names[i], "password"))
+                password = cx->form.values[i]; /* not trimmed: spaces count */
         if (username.len == 0)
             form_error(&fe, "username", "Skriv dit brugernavn.");
         if (password.len == 0)
@@ -74,20 +69,19 @@ static int h_login(http_request_t *req, void *ctx, err_t *err)
             long retry = 0;
             err_t lerr;
             err_clear(&lerr);
-            int rc = identity_login(w->deps.identity, username, password, http_req_peer(req), &s,
-                                    &retry, &lerr);
+            int rc = identity_login(w->deps.identity, username, password, http_req_peer(cx->req),
+                                    &s, &retry, &lerr);
             if (rc == 0) {
                 char c[IDENTITY_SESSION_ID_TEXT + 128];
                 snprintf(c, sizeof c, "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict",
                          IDENTITY_SESSION_COOKIE, s.id);
-                http_reply_header(req, "Set-Cookie", c);
+                http_reply_header(cx->req, "Set-Cookie", c);
                 secret_wipe(&s, sizeof s);
-                web_end(&cx);
-                return web_redirect(req, "/");
+                return web_redirect(cx->req, "/");
             }
             if (rc == DUPLA_ERATE) {
                 char *m =
-                    arena_printf(http_req_arena(req),
+                    arena_printf(http_req_arena(cx->req),
                                  "For mange forsøg. Prøv igen om %ld minutter.", (retry + 59) / 60);
                 form_error(&fe, "", m ? m : "For mange forsøg. Prøv igen senere.");
                 status = 429;
@@ -103,53 +97,40 @@ static int h_login(http_request_t *req, void *ctx, err_t *err)
             status = 400;
         }
     }
-    login_form(&cx, &fe, username);
-    int rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    login_form(cx, &fe, username);
+    return web_reply_page(cx, status);
 }
 
-static int h_logout(http_request_t *req, void *ctx, err_t *err)
+static int h_logout(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    web_t *w = cx->w;
     err_t lerr;
     err_clear(&lerr);
-    if (identity_logout(w->deps.identity, cx.sid, &lerr) != 0)
+    if (identity_logout(w->deps.identity, cx->sid, &lerr) != 0)
         log_warn("web: logout: %s", lerr.log);
-    http_reply_header(req, "Set-Cookie",
+    http_reply_header(cx->req, "Set-Cookie",
                       IDENTITY_SESSION_COOKIE
                       "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
-    web_end(&cx);
-    return web_redirect(req, "/login?logget_ud=1");
+    return web_redirect(cx->req, "/login?logget_ud=1");
 }
 
-static int h_setup(http_request_t *req, void *ctx, err_t *err)
+static int h_setup(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_public_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    web_t *w = cx->w;
     struct form_errors fe = {0};
-    str_t username = web_query(req, "bruger");
+    str_t username = web_query(cx->req, "bruger");
     unsigned status = 200;
-    if (http_req_method(req) == HTTP_POST) {
-        username = form_get(&cx.form, "username");
-        str_t secret = form_get(&cx.form, "secret");
+    if (http_req_method(cx->req) == HTTP_POST) {
+        username = form_get(&cx->form, "username");
+        str_t secret = form_get(&cx->form, "secret");
         str_t pw = STR(""), pw2 = STR("");
-        for (size_t i = 0; i < cx.form.n; i++) {
-            if (str_eq_cstr(cx.form.names[i], "password"))
-                pw = cx.form.values[i];
-            if (str_eq_cstr(cx.form.names[i], "password2"))
-                pw2 = cx.form.values[i];
+        for (size_t i = 0; i < cx->form.n; i++) {
+            if (str_eq_cstr(cx->form.names[i], "password"))
+                pw = cx->form.values[i];
+            if (str_eq_cstr(cx->form.names[i], "password2"))
+                pw2 = cx->form.values[i];
         }
         err_t perr;
         err_clear(&perr);
@@ -165,10 +146,8 @@ static int h_setup(http_request_t *req, void *ctx, err_t *err)
             form_error(&fe, "password2", "De to adgangskoder er ikke ens.");
         if (fe.n == 0) {
             int rc = identity_user_complete_setup(w->deps.identity, username, secret, pw, &perr);
-            if (rc == 0) {
-                web_end(&cx);
-                return web_redirect(req, "/login?opsat=1");
-            }
+            if (rc == 0)
+                return web_redirect(cx->req, "/login?opsat=1");
             if (rc == DUPLA_EUNAUTH)
                 form_error(&fe, "secret",
                            "Engangskoden er forkert, brugt eller udløbet. Bed din administrator "
@@ -179,27 +158,26 @@ static int h_setup(http_request_t *req, void *ctx, err_t *err)
         status = 400;
     }
     char token[IDENTITY_CSRF_TEXT];
-    web_form_token(&cx, token);
-    html_t *h = &cx.h;
-    page_begin(&cx, "Vælg adgangskode");
-    page_error_summary(&cx, &fe);
+    web_form_token(cx, token);
+    html_t *h = &cx->h;
+    page_begin(cx, "Vælg adgangskode");
+    page_error_summary(cx, &fe);
     HTML(h, "<p>Brug engangskoden, du har fået af din administrator eller af "
             "Skatteforvaltningen, til at vælge din adgangskode.</p>"
             "<form method=\"post\" action=\"/opsaetning\" novalidate>"
             "<input type=\"hidden\" name=\"csrf\" value=\"");
     html_attrc(h, token);
     HTML(h, "\">");
-    form_input(&cx, &fe, "username", "Brugernavn", "email", username, "Din e-mailadresse");
-    form_input(&cx, &fe, "secret", "Engangskode", "text",
-               http_req_method(req) == HTTP_POST ? form_get(&cx.form, "secret") : STR(""), NULL);
-    form_input(&cx, &fe, "password", "Ny adgangskode", "password", STR(""), "Mindst 12 tegn");
-    form_input(&cx, &fe, "password2", "Gentag adgangskoden", "password", STR(""), NULL);
+    form_input(cx, &fe, "username", "Brugernavn", "email", username, "Din e-mailadresse");
+    form_input(cx, &fe, "secret", "Engangskode", "text",
+               http_req_method(cx->req) == HTTP_POST ? form_get(&cx->form, "secret") : STR(""),
+               NULL);
+    form_input(cx, &fe, "password", "Ny adgangskode", "password", STR(""), "Mindst 12 tegn");
+    form_input(cx, &fe, "password2", "Gentag adgangskoden", "password", STR(""), NULL);
     HTML(h, "<button class=\"button button-primary\" type=\"submit\">Gem adgangskode</button>"
             "</form>");
-    page_end(&cx);
-    int rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    page_end(cx);
+    return web_reply_page(cx, status);
 }
 
 static void card(html_t *h, const char *href, const char *title, const char *text)
@@ -213,24 +191,19 @@ static void card(html_t *h, const char *href, const char *title, const char *tex
     HTML(h, "</li>");
 }
 
-static int h_home(http_request_t *req, void *ctx, err_t *err)
+static int h_home(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    html_t *h = &cx.h;
-    page_begin(&cx, "Forside");
+    html_t *h = &cx->h;
+    page_begin(cx, "Forside");
     HTML(h, "<p>Du er logget ind som ");
-    html_textc(h, cx.actor.username);
+    html_textc(h, cx->actor.username);
     HTML(h, " for ");
-    html_textc(h, cx.org.name);
+    html_textc(h, cx->org.name);
     HTML(h, ". Dine roller: ");
     bool first = true;
     for (unsigned r = 1; r <= ROLE_OPERATOR; r <<= 1)
-        if (cx.actor.roles & r) {
+        if (cx->actor.roles & r) {
             if (!first)
                 HTML(h, ", ");
             html_textc(h, web_role_label(r));
@@ -241,35 +214,27 @@ static int h_home(http_request_t *req, void *ctx, err_t *err)
     HTML(h, ".</p><ul>");
     card(h, "/aftaler", "Aftaler", "dataudvekslingsaftaler, ansøgninger og deres status");
     card(h, "/organisation", "Brugere og roller", "organisationens brugere og deres roller");
-    if (!cx.actor.data_owner)
+    if (!cx->actor.data_owner)
         card(h, "/systemer", "Systemer", "systemer og deres certifikater");
-    if (cx.actor.data_owner) {
+    if (cx->actor.data_owner) {
         card(h, "/gennemgang", "Til gennemgang", "aftaler, der venter på dataejerens afgørelse");
         card(h, "/organisationer", "Organisationer", "tilslut en ny organisation");
         card(h, "/indsigt", "Indsigt", "hvem der har fået data om en borger eller virksomhed");
     }
     card(h, "/udleveringer", "Udleveringer", "hvilke data der er udleveret");
     HTML(h, "</ul>");
-    page_end(&cx);
-    int rc = web_reply_page(&cx, 200);
-    web_end(&cx);
-    return rc;
+    page_end(cx);
+    return web_reply_page(cx, 200);
 }
 
 /* The session warning's "Forbliv logget ind": reading the session with
  * web_begin_or_reply already counts as activity, so there is nothing more to
  * do than answer 204. */
-static int h_renew(http_request_t *req, void *ctx, err_t *err)
+static int h_renew(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_security_headers(req);
-    int rc = http_reply_data(req, 204, "text/plain; charset=utf-8", STR(""));
-    web_end(&cx);
+    web_security_headers(cx->req);
+    int rc = http_reply_data(cx->req, 204, "text/plain; charset=utf-8", STR(""));
     return rc;
 }
 
@@ -292,11 +257,11 @@ static int h_not_found(http_request_t *req, void *ctx, err_t *err)
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET | HTTP_POST, "/login", h_login, WEB_LOGIN_MAX_BODY},
-        {HTTP_POST, "/logout", h_logout, WEB_LOGIN_MAX_BODY},
-        {HTTP_GET | HTTP_POST, "/opsaetning", h_setup, WEB_LOGIN_MAX_BODY},
-        {HTTP_GET, "/", h_home, 0},
-        {HTTP_GET, "/session/forny", h_renew, 0},
+        {HTTP_GET | HTTP_POST, "/login", NULL, WEB_LOGIN_MAX_BODY, h_login, WEB_BEGIN_PUBLIC},
+        {HTTP_POST, "/logout", NULL, WEB_LOGIN_MAX_BODY, h_logout},
+        {HTTP_GET | HTTP_POST, "/opsaetning", NULL, WEB_LOGIN_MAX_BODY, h_setup, WEB_BEGIN_PUBLIC},
+        {HTTP_GET, "/", NULL, 0, h_home},
+        {HTTP_GET, "/session/forny", NULL, 0, h_renew},
     };
     http_server_set_not_found_page(srv, h_not_found, w);
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);

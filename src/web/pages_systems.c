@@ -380,75 +380,60 @@ static void systems_page(struct web_ctx *cx, const struct form_errors *fe, const
 static int reply_systems(struct web_ctx *cx, const struct form_errors *fe, unsigned status)
 {
     systems_page(cx, fe, http_req_method(cx->req) == HTTP_POST ? &cx->form : NULL);
-    int rc = web_reply_page(cx, status);
-    web_end(cx);
-    return rc;
+    return web_reply_page(cx, status);
 }
 
-static int h_systems(http_request_t *req, void *ctx, err_t *err)
+static int h_systems(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    return reply_systems(&cx, NULL, 200);
+    return reply_systems(cx, NULL, 200);
 }
 
 /* POST /systemer and /systemer/certifikat: register, or roll over. */
-static int h_upload(http_request_t *req, void *ctx, err_t *err)
+static int h_upload(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    struct multipart mp;
-    err_t bad;
-    if (web_begin_upload_or_reply(ctx, req, &cx, &mp, &bad)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    bool rollover = str_eq_cstr(http_req_path(req), "/systemer/certifikat");
-    str_t system = form_get(&cx.form, "system");
+    web_t *w = cx->w;
+    bool rollover = str_eq_cstr(http_req_path(cx->req), "/systemer/certifikat");
+    str_t system = form_get(&cx->form, "system");
     struct web_cert_input in = {"certificate_file", "certificate"};
     if (rollover && system.len) {
-        in.file_id = field_id(&cx, "fil", web_cstr(req, system));
-        in.pem_id = field_id(&cx, "pem", web_cstr(req, system));
+        in.file_id = field_id(cx, "fil", web_cstr(cx->req, system));
+        in.pem_id = field_id(cx, "pem", web_cstr(cx->req, system));
     }
     struct form_errors fe = {0};
-    if (bad.code) {
+    if (cx->upload_error.code) {
         /* Nothing is changed: the form (and its CSRF token) was unreadable. */
-        const char *m =
-            arena_printf(http_req_arena(req), "Formularen kunne ikke læses: %s", bad.detail);
+        const char *m = arena_printf(http_req_arena(cx->req), "Formularen kunne ikke læses: %s",
+                                     cx->upload_error.detail);
         form_error(&fe, rollover ? "" : in.file_id, m ? m : "Formularen kunne ikke læses.");
-        return reply_systems(&cx, &fe, 400);
+        return reply_systems(cx, &fe, 400);
     }
-    str_t name = form_get(&cx.form, "name");
+    str_t name = form_get(&cx->form, "name");
     if (!rollover && name.len == 0)
         form_error(&fe, "name", "Skriv systemets navn.");
     if (rollover && system.len == 0)
         form_error(&fe, "", "Vælg det system, certifikatet skal tilføjes.");
     struct pki_cert_info info;
     const char *used = in.file_id;
-    if (fe.n == 0 && web_cert_read(&cx, &mp, &in, &fe, &info, &used) == 0)
-        web_cert_check(&cx, &info, used, &fe);
+    if (fe.n == 0 && web_cert_read(cx, &cx->upload, &in, &fe, &info, &used) == 0)
+        web_cert_check(cx, &info, used, &fe);
     if (fe.n)
-        return reply_systems(&cx, &fe, 400);
+        return reply_systems(cx, &fe, 400);
     err_t e;
     err_clear(&e);
     int rc;
     if (rollover) {
         struct identity_cert c;
-        rc = identity_cert_add(w->deps.identity, &cx.actor, system, &info, &c, &e);
+        rc = identity_cert_add(w->deps.identity, &cx->actor, system, &info, &c, &e);
     } else {
         struct identity_system s;
-        rc = identity_system_register(w->deps.identity, &cx.actor, str_from_cstr(cx.org.id), name,
+        rc = identity_system_register(w->deps.identity, &cx->actor, str_from_cstr(cx->org.id), name,
                                       SYSTEM_RECIPIENT, &info, &s, &e);
     }
-    if (rc == 0) {
-        web_end(&cx);
-        return web_redirect(req, rollover ? "/systemer?ok=certifikat" : "/systemer?ok=registreret");
-    }
+    if (rc == 0)
+        return web_redirect(cx->req,
+                            rollover ? "/systemer?ok=certifikat" : "/systemer?ok=registreret");
     if (rc != DUPLA_EFORBIDDEN && rc != DUPLA_EINVAL && rc != DUPLA_ECONFLICT &&
         rc != DUPLA_ENOTFOUND)
         log_warn("web: %s: %s", rollover ? "certificate roll-over" : "system register", e.log);
@@ -456,20 +441,15 @@ static int h_upload(http_request_t *req, void *ctx, err_t *err)
                         : rollover && strcmp(e.param, "system") == 0 ? ""
                                                                      : used;
     form_error(&fe, field, refusal(rc, &e));
-    return reply_systems(&cx, &fe, web_refusal_status(rc));
+    return reply_systems(cx, &fe, web_refusal_status(rc));
 }
 
 /* POST /systemer/status: suspend or re-activate. */
-static int h_status(http_request_t *req, void *ctx, err_t *err)
+static int h_status(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    str_t action = form_get(&cx.form, "handling");
+    web_t *w = cx->w;
+    str_t action = form_get(&cx->form, "handling");
     struct form_errors fe = {0};
     err_t e;
     err_clear(&e);
@@ -477,17 +457,16 @@ static int h_status(http_request_t *req, void *ctx, err_t *err)
     bool suspend = str_eq_cstr(action, "suspender");
     if (!suspend && !str_eq_cstr(action, "genaktiver")) {
         form_error(&fe, "", "Vælg at suspendere eller genaktivere systemet.");
-        return reply_systems(&cx, &fe, 400);
+        return reply_systems(cx, &fe, 400);
     }
-    rc = identity_system_set_status(w->deps.identity, &cx.actor, form_get(&cx.form, "system"),
+    rc = identity_system_set_status(w->deps.identity, &cx->actor, form_get(&cx->form, "system"),
                                     suspend ? SYSTEM_SUSPENDED : SYSTEM_ACTIVE, &e);
     if (rc == 0) {
-        web_end(&cx);
-        return web_redirect(req,
+        return web_redirect(cx->req,
                             suspend ? "/systemer?ok=suspenderet" : "/systemer?ok=genaktiveret");
     }
     form_error(&fe, "", refusal(rc, &e));
-    return reply_systems(&cx, &fe, web_refusal_status(rc));
+    return reply_systems(cx, &fe, web_refusal_status(rc));
 }
 
 /* The organisation's certificate with fingerprint sha (hex, any case) and
@@ -512,42 +491,33 @@ static bool find_own_cert(struct web_ctx *cx, str_t sha, struct identity_cert *o
 }
 
 /* GET|POST /systemer/certifikat/spaer: the second step, then the revocation. */
-static int h_cert_revoke(http_request_t *req, void *ctx, err_t *err)
+static int h_cert_revoke(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    web_t *w = cx->w;
     struct form_errors fe = {0};
     err_t e;
     err_clear(&e);
-    if (http_req_method(req) == HTTP_POST) {
+    if (http_req_method(cx->req) == HTTP_POST) {
         int rc =
-            identity_cert_revoke(w->deps.identity, &cx.actor, form_get(&cx.form, "sha256"), &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/systemer?ok=certifikat-spaerret");
-        }
+            identity_cert_revoke(w->deps.identity, &cx->actor, form_get(&cx->form, "sha256"), &e);
+        if (rc == 0)
+            return web_redirect(cx->req, "/systemer?ok=certifikat-spaerret");
         form_error(&fe, "", refusal(rc, &e));
-        return reply_systems(&cx, &fe, web_refusal_status(rc));
+        return reply_systems(cx, &fe, web_refusal_status(rc));
     }
     struct identity_cert c;
     struct identity_system s;
     size_t active = 0;
-    if (!find_own_cert(&cx, web_query(req, "sha256"), &c, &s, &active)) {
-        int rc = web_reply_message(&cx, 404, "Certifikatet findes ikke",
-                                   "Organisationens systemer har intet certifikat med det "
-                                   "fingeraftryk.");
-        web_end(&cx);
-        return rc;
+    if (!find_own_cert(cx, web_query(cx->req, "sha256"), &c, &s, &active)) {
+        return web_reply_message(cx, 404, "Certifikatet findes ikke",
+                                 "Organisationens systemer har intet certifikat med det "
+                                 "fingeraftryk.");
     }
-    html_t *h = &cx.h;
+    html_t *h = &cx->h;
     char to[32];
     web_time(c.not_after_ms, to);
-    page_begin(&cx, "Spær certifikat");
+    page_begin(cx, "Spær certifikat");
     HTML(h, "<p>Et spærret certifikat kan ikke længere bruges til at hente data, og spærringen kan "
             "ikke fortrydes.</p><dl><dt>System</dt><dd>");
     html_textc(h, s.name);
@@ -561,83 +531,71 @@ static int h_cert_revoke(http_request_t *req, void *ctx, err_t *err)
     html_textc(h, cert_status_label(&c, clock_now_ms()));
     HTML(h, "</dd></dl>");
     if (c.status == CERT_ACTIVE && active <= 1)
-        page_notice(&cx, "warning",
+        page_notice(cx, "warning",
                     "Det er systemets eneste aktive certifikat: systemet kan ikke hente data, før "
                     "det får et nyt.");
     HTML(h, "<form method=\"post\" action=\"/systemer/certifikat/spaer\">");
-    form_csrf(&cx);
+    form_csrf(cx);
     HTML(h, "<input type=\"hidden\" name=\"sha256\" value=\"");
     html_attrc(h, c.sha256_hex);
     HTML(h, "\"><button class=\"button button-primary\" type=\"submit\">Ja, spær certifikatet"
             "</button> <a class=\"button button-secondary\" href=\"/systemer\">Fortryd</a></form>");
-    page_end(&cx);
-    int rc = web_reply_page(&cx, 200);
-    web_end(&cx);
-    return rc;
+    page_end(cx);
+    return web_reply_page(cx, 200);
 }
 
 /* GET|POST /systemer/spaer: the second step, then the system's revocation. */
-static int h_system_revoke(http_request_t *req, void *ctx, err_t *err)
+static int h_system_revoke(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    web_t *w = cx->w;
     struct form_errors fe = {0};
     err_t e;
     err_clear(&e);
-    if (http_req_method(req) == HTTP_POST) {
-        int rc = identity_system_set_status(w->deps.identity, &cx.actor,
-                                            form_get(&cx.form, "system"), SYSTEM_REVOKED, &e);
-        if (rc == 0) {
-            web_end(&cx);
-            return web_redirect(req, "/systemer?ok=spaerret");
-        }
+    if (http_req_method(cx->req) == HTTP_POST) {
+        int rc = identity_system_set_status(w->deps.identity, &cx->actor,
+                                            form_get(&cx->form, "system"), SYSTEM_REVOKED, &e);
+        if (rc == 0)
+            return web_redirect(cx->req, "/systemer?ok=spaerret");
         form_error(&fe, "", refusal(rc, &e));
-        return reply_systems(&cx, &fe, web_refusal_status(rc));
+        return reply_systems(cx, &fe, web_refusal_status(rc));
     }
-    str_t want = web_query(req, "system");
-    struct systems sys = own_systems(&cx);
+    str_t want = web_query(cx->req, "system");
+    struct systems sys = own_systems(cx);
     const struct identity_system *s = NULL;
     for (size_t i = 0; i < sys.n && !s; i++)
         if (str_eq_cstr(want, sys.v[i].id))
             s = &sys.v[i];
     if (!s) {
-        int rc = web_reply_message(&cx, 404, "Systemet findes ikke",
-                                   "Organisationen har intet system med det id.");
-        web_end(&cx);
-        return rc;
+        return web_reply_message(cx, 404, "Systemet findes ikke",
+                                 "Organisationen har intet system med det id.");
     }
-    html_t *h = &cx.h;
-    page_begin(&cx, "Spær system");
+    html_t *h = &cx->h;
+    page_begin(cx, "Spær system");
     HTML(h, "<p>Systemet <strong>");
     html_textc(h, s->name);
     HTML(h, "</strong> og alle dets certifikater spærres permanent: det kan ikke længere hente "
             "data, og spærringen kan ikke fortrydes. Vil du kun standse det for en tid, så "
             "suspendér det i stedet.</p><form method=\"post\" action=\"/systemer/spaer\">");
-    form_csrf(&cx);
+    form_csrf(cx);
     HTML(h, "<input type=\"hidden\" name=\"system\" value=\"");
     html_attrc(h, s->id);
     HTML(h, "\"><button class=\"button button-primary\" type=\"submit\">Ja, spær systemet"
             "</button> <a class=\"button button-secondary\" href=\"/systemer\">Fortryd</a></form>");
-    page_end(&cx);
-    int rc = web_reply_page(&cx, 200);
-    web_end(&cx);
-    return rc;
+    page_end(cx);
+    return web_reply_page(cx, 200);
 }
 
 int pages_systems_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET, "/systemer", h_systems, 0},
-        {HTTP_POST, "/systemer", h_upload, WEB_UPLOAD_MAX_BODY},
-        {HTTP_POST, "/systemer/certifikat", h_upload, WEB_UPLOAD_MAX_BODY},
-        {HTTP_GET | HTTP_POST, "/systemer/certifikat/spaer", h_cert_revoke, WEB_FORM_MAX_BODY},
-        {HTTP_POST, "/systemer/status", h_status, WEB_FORM_MAX_BODY},
-        {HTTP_GET | HTTP_POST, "/systemer/spaer", h_system_revoke, WEB_FORM_MAX_BODY},
+        {HTTP_GET, "/systemer", NULL, 0, h_systems},
+        {HTTP_POST, "/systemer", NULL, WEB_UPLOAD_MAX_BODY, h_upload, WEB_BEGIN_UPLOAD},
+        {HTTP_POST, "/systemer/certifikat", NULL, WEB_UPLOAD_MAX_BODY, h_upload, WEB_BEGIN_UPLOAD},
+        {HTTP_GET | HTTP_POST, "/systemer/certifikat/spaer", NULL, WEB_FORM_MAX_BODY,
+         h_cert_revoke},
+        {HTTP_POST, "/systemer/status", NULL, WEB_FORM_MAX_BODY, h_status},
+        {HTTP_GET | HTTP_POST, "/systemer/spaer", NULL, WEB_FORM_MAX_BODY, h_system_revoke},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -73,8 +73,18 @@ static int page_dispatch(http_request_t *req, void *ctx, err_t *err)
     const struct web_page_binding *b = ctx;
     struct web_ctx cx;
     int rc = 0;
-    int answered = b->route->begin == WEB_BEGIN_PUBLIC ? web_begin_public_or_reply(b->w, req, &cx)
-                                                       : web_begin_or_reply(b->w, req, &cx);
+    int answered;
+    switch (b->route->begin) {
+    case WEB_BEGIN_PUBLIC:
+        answered = web_begin_public_or_reply(b->w, req, &cx);
+        break;
+    case WEB_BEGIN_UPLOAD:
+        answered = web_begin_upload_or_reply(b->w, req, &cx, &cx.upload, &cx.upload_error);
+        break;
+    default:
+        answered = web_begin_or_reply(b->w, req, &cx);
+        break;
+    }
     if (!answered)
         rc = b->route->page(&cx, err);
     web_end(&cx);
