@@ -12,6 +12,7 @@
 
 #include "agreement/internal.h"
 #include "core/clock.h"
+#include "core/problem.h"
 
 static const char *const app_members[] = {
     "title",      "purpose",  "legal_basis",     "services", "systems",
@@ -434,7 +435,8 @@ int agreement_application_normalise(const struct agreement *ag, const char *org_
         if (rc == 0 && json_is_string(m) && json_is_string(json_object_get(res, "valid_from")) &&
             to < from) {
             json_decref(m);
-            rc = err_param(err, DUPLA_EINVAL, "valid_to", "valid_to is before valid_from");
+            rc = err_refuse(err, DUPLA_EINVAL, PROBLEM_PERIOD_REVERSED, "valid_to",
+                            "valid_to is before valid_from");
         }
     }
     if (rc == 0) {

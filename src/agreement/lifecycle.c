@@ -18,6 +18,7 @@
 #include "agreement/internal.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/problem.h"
 
 enum target { PENDING, SERVING };
 
@@ -175,7 +176,8 @@ static int version_move(store_conn_t *c, const char *id, int64_t version, enum a
     store_bind_cstr(s, 6, agreement_state_name(from));
     rc = agreement_row_exec_done(s, err);
     if (rc == 0 && store_changes(c) != 1)
-        rc = err_set(err, DUPLA_ECONFLICT, "the agreement was changed at the same time; try again");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_CONCURRENT_CHANGE, NULL,
+                        "the agreement was changed at the same time; try again");
     return rc;
 }
 
@@ -313,9 +315,9 @@ static int apply_sign(agreement_t *ag, store_conn_t *c, const struct ag_row *row
     char key[ACTOR_KEY_MAX];
     agreement_actor_key(actor, key);
     if (strcmp(key, v->drafted_by) == 0 || strcmp(key, v->last_editor) == 0)
-        return err_set(err, DUPLA_EFORBIDDEN,
-                       "four eyes: the signatory must not be the one who drafted or last "
-                       "edited this version");
+        return err_refuse(err, DUPLA_EFORBIDDEN, PROBLEM_FOUR_EYES, NULL,
+                          "four eyes: the signatory must not be the one who drafted or last "
+                          "edited this version");
     json_t *complete;
     int rc =
         agreement_application_normalise(ag, row->org_cvr, v->application, true, &complete, err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/problem.h"
 
 int cli_wants_help(int argc, char **argv)
 {
@@ -28,6 +29,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, "\n(see 'dupla %s --help')\n", cmd);
     va_end(ap);
     return EXIT_USAGE;
+}
+
+int cli_fail(const char *cmd, int rc, const err_t *err, const char *message)
+{
+    const char *reason = err_reason(err);
+    if (strcmp(reason, err_code_name(err->code)) != 0)
+        fprintf(stderr, "dupla %s: %s [%s]\n", cmd, message, reason);
+    else
+        fprintf(stderr, "dupla %s: %s\n", cmd, message);
+    return rc == DUPLA_EINVAL ? EXIT_USAGE : 1;
 }
 
 /* The listing's first column: "name args", padded to the widest row up to

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/error.h"
+
 #define EXIT_USAGE 2
 
 struct cli_command {
@@ -59,6 +61,13 @@ void cli_subs_help(const struct cli_subs *s, FILE *out);
  * subcommand 'NAME'", or "which subcommand?" for NULL or "") with the
  * table's names, and returns NULL: the caller returns EXIT_USAGE. */
 const struct cli_sub *cli_subs_find(const struct cli_subs *s, const char *name);
+
+/* Prints a library error: "dupla CMD: MESSAGE", followed by its reason in
+ * brackets when the error carries one more precise than its code's
+ * ("[already-suspended]", a slug of core/problem.h), so that a script
+ * tells refusals apart by the slug, not by the English text. Returns the
+ * exit status: EXIT_USAGE for invalid input (DUPLA_EINVAL), else 1. */
+int cli_fail(const char *cmd, int rc, const err_t *err, const char *message);
 
 /* true if argv holds -h or --help (anywhere after argv[0]). */
 int cli_wants_help(int argc, char **argv);

@@ -225,10 +225,10 @@ static void console_actor(struct agreement_actor *actor)
 /* A library error: bad input exits 2, anything else 1. */
 static int fail(int rc, const err_t *err)
 {
-    fprintf(stderr, "dupla %s: %s\n", CMD, err->detail[0] ? err->detail : err_code_name(rc));
+    int status = cli_fail(CMD, rc, err, err->detail[0] ? err->detail : err_code_name(rc));
     if (err->log[0] && strcmp(err->log, err->detail) != 0)
         fprintf(stderr, "dupla %s: (%s)\n", CMD, err->log);
-    return rc == DUPLA_EINVAL ? EXIT_USAGE : 1;
+    return status;
 }
 
 static void print_table(json_t *list)

@@ -396,7 +396,7 @@ static int run_list(struct audit_cli *a, bool all)
             if (!rc && b.len > AUDIT_CLI_FLUSH && flush(&b, f))
                 rc = err_set(&err, DUPLA_EIO, "write failed: %s", strerror(errno));
         }
-        if (rc == DUPLA_ELIMIT && !err.detail[0])
+        if (rc == DUPLA_ELIMIT && err.code == DUPLA_OK) /* a buffer's limit: err not set */
             err_set(&err, rc, "an entry is too large to write");
         next = rc ? 0 : page.next;
         arena_free(ar);

@@ -179,8 +179,7 @@ static int parse_time(const char *cmd, const char *name, const char *arg, int64_
 /* Prints a library error: bad input exits 2, anything else 1. */
 static int fail(const char *cmd, int rc, const err_t *err)
 {
-    fprintf(stderr, "dupla %s: %s\n", cmd, err->log[0] ? err->log : err_code_name(rc));
-    return rc == DUPLA_EINVAL ? EXIT_USAGE : 1;
+    return cli_fail(cmd, rc, err, err->log[0] ? err->log : err_code_name(rc));
 }
 
 /* ---- init ---- */

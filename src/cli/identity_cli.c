@@ -123,8 +123,7 @@ void idcli_close(struct idcli *c)
 
 int idcli_fail(const char *cmd, int rc, const err_t *err)
 {
-    fprintf(stderr, "dupla %s: %s\n", cmd, err->log[0] ? err->log : err_code_name(rc));
-    return rc == DUPLA_EINVAL ? EXIT_USAGE : 1;
+    return cli_fail(cmd, rc, err, err->log[0] ? err->log : err_code_name(rc));
 }
 
 static int read_file(const char *cmd, const char *path, char **out, size_t *len)

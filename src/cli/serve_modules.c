@@ -18,6 +18,7 @@
 #include "cli/incident_cli.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/problem.h"
 #include "dataset/dataset.h"
 #include "identity/identity.h"
 #include "identity/routes.h"
@@ -26,6 +27,7 @@
 #include "mail/mail.h"
 #include "ingest/routes.h"
 #include "pki/sign.h"
+#include "web/actor.h"
 
 /* How often the periodic jobs run (the ticker calls every second). */
 #define SERVE_MAIL_EVERY_MS    5000
@@ -99,43 +101,13 @@ int agreement_app_init(struct app *app, err_t *err)
     return agreement_open(app->store, &hooks, &app->agreement, err);
 }
 
-/* identity's role bits are agreement's (one list of roles, two names). */
-_Static_assert(ROLE_ADMINISTRATOR == AGREEMENT_ROLE_ADMINISTRATOR &&
-                   ROLE_PROCESSOR == AGREEMENT_ROLE_PROCESSOR &&
-                   ROLE_SIGNATORY == AGREEMENT_ROLE_SIGNATORY &&
-                   ROLE_DATAFORVALTNING == AGREEMENT_ROLE_DATAFORVALTNING &&
-                   ROLE_OPERATOR == AGREEMENT_ROLE_OPERATOR,
-               "identity and agreement role bits differ");
-
-/* identity's logged-in user as agreement's actor: known by its UUID
- * (user_ref, which the four-eyes rule compares), named by its username,
- * of its organisation's CVR ("" for the data owner's staff). */
-static int serve_agreement_actor(struct app *app, const identity_actor_t *ia,
-                                 struct agreement_actor *out, err_t *err)
-{
-    memset(out, 0, sizeof *out);
-    out->roles = ia->roles;
-    snprintf(out->user_ref, sizeof out->user_ref, "%s", ia->user_id);
-    /* A display name only (user_ref decides who it is): cut to fit. */
-    snprintf(out->user_name, sizeof out->user_name, "%.*s", (int)sizeof out->user_name - 1,
-             ia->username);
-    if (ia->data_owner)
-        return 0;
-    struct identity_org org;
-    int rc = identity_org_get(app->identity, str_from_cstr(ia->org_id), &org, err);
-    if (rc)
-        return rc;
-    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
-    return 0;
-}
-
 static int agreement_http_actor(http_request_t *req, void *ctx, struct agreement_actor *out,
                                 err_t *err)
 {
     struct app *app = ctx;
     identity_actor_t ia;
     int rc = identity_http_actor(req, app->identity, &ia, err);
-    return rc ? rc : serve_agreement_actor(app, &ia, out, err);
+    return rc ? rc : web_actor_agreement(app->identity, &ia, NULL, out, err);
 }
 
 static struct agreement_routes agreement_routes_ctx;
@@ -185,7 +157,7 @@ static int ingest_http_source(http_request_t *req, void *ctx, char *name, size_t
     const struct http_client_cert *cc = http_req_client_cert(req);
     if (!cc || !cc->present || !cc->verified) {
         int rc = err_set(err, DUPLA_EUNAUTH, "a verified client certificate is required");
-        err_http(err, 401, "client-certificate-required");
+        err_problem(err, PROBLEM_CLIENT_CERT_REQUIRED);
         return rc;
     }
     struct identity_principal p;
@@ -231,31 +203,14 @@ int audit_app_init(struct app *app, err_t *err)
     return audit_open(app->store, &opt, &app->audit, err);
 }
 
-/* identity's logged-in user as a disclosure-log caller: the data owner's
- * dataforvaltning and operator users are staff; an organisation's
- * administrator sees its own organisation's disclosures. */
+/* identity's logged-in user as a disclosure-log caller (web/actor.h). */
 static int audit_http_caller(http_request_t *req, void *ctx, struct audit_http_caller *out,
                              err_t *err)
 {
     struct app *app = ctx;
     identity_actor_t ia;
     int rc = identity_http_actor(req, app->identity, &ia, err);
-    if (rc)
-        return rc;
-    memset(out, 0, sizeof *out);
-    if (ia.data_owner) {
-        if (ia.roles & (ROLE_DATAFORVALTNING | ROLE_OPERATOR))
-            out->roles = AUDIT_CALLER_STAFF;
-        return 0;
-    }
-    if (!(ia.roles & ROLE_ADMINISTRATOR))
-        return 0;
-    struct identity_org org;
-    if ((rc = identity_org_get(app->identity, str_from_cstr(ia.org_id), &org, err)))
-        return rc;
-    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
-    out->roles = AUDIT_CALLER_RECIPIENT_ADMIN;
-    return 0;
+    return rc ? rc : web_actor_audit(app->identity, &ia, NULL, out, err);
 }
 
 /* The purpose and legal basis of an entry's agreement version (no actor:
@@ -356,32 +311,14 @@ int incident_app_init(struct app *app, err_t *err)
     return incident_open(app->store, &hooks, &settings, &app->incident, err);
 }
 
-/* identity's logged-in user as an incident actor: the data owner's
- * dataforvaltning and operator users are staff, an organisation's users
- * members of it. Named "<username> (<user id>)" so the history says who. */
+/* identity's logged-in user as an incident actor (web/actor.h). */
 static int incident_http_actor(http_request_t *req, void *ctx, struct incident_actor *out,
                                err_t *err)
 {
     struct app *app = ctx;
     identity_actor_t ia;
     int rc = identity_http_actor(req, app->identity, &ia, err);
-    if (rc)
-        return rc;
-    memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%.*s", (int)sizeof out->name - 1, ia.username);
-    if (strchr(ia.username, '@') && strlen(ia.username) < sizeof out->email)
-        snprintf(out->email, sizeof out->email, "%s", ia.username);
-    if (ia.data_owner) {
-        if (ia.roles & (ROLE_DATAFORVALTNING | ROLE_OPERATOR))
-            out->roles = INCIDENT_ROLE_STAFF;
-        return 0;
-    }
-    struct identity_org org;
-    if ((rc = identity_org_get(app->identity, str_from_cstr(ia.org_id), &org, err)))
-        return rc;
-    snprintf(out->org_cvr, sizeof out->org_cvr, "%s", org.cvr);
-    out->roles = INCIDENT_ROLE_MEMBER;
-    return 0;
+    return rc ? rc : web_actor_incident(app->identity, &ia, NULL, out, err);
 }
 
 static struct incident_routes incident_routes_ctx;

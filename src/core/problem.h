@@ -66,7 +66,7 @@
 
 /* ---- identity: changes to organisations, users, roles and systems ---- */
 #define PROBLEM_ALREADY_ACTIVE     "already-active"    /* the status asked for is the current one */
-#define PROBLEM_ALREADY_SUSPENDED  "already-suspended" /* likewise (suspended or closed) */
+#define PROBLEM_ALREADY_SUSPENDED  "already-suspended" /* likewise */
 #define PROBLEM_ORG_CLOSED         "organisation-closed"
 #define PROBLEM_DATA_OWNER_FIXED   "data-owner-fixed"
 #define PROBLEM_SELF_SUSPENSION    "self-suspension"
@@ -74,6 +74,8 @@
 #define PROBLEM_OWN_ADMIN_ROLE     "own-administrator-role"
 #define PROBLEM_ROLE_HELD          "role-already-held"
 #define PROBLEM_ROLE_NOT_HELD      "role-not-held"
+#define PROBLEM_REVOCATION_FINAL   "revocation-final"
+#define PROBLEM_ALREADY_REVOKED    "already-revoked"
 
 /* ---- the token service: OAuth error_code values ---- */
 #define PROBLEM_REQUEST_TOO_LARGE      "request-too-large"

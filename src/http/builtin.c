@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/problem.h"
 #include "http/internal.h"
 
 #define METRICS_MAX (4u * 1024 * 1024)
@@ -29,7 +30,7 @@ static int health_ready(http_request_t *req, void *ctx, err_t *err)
     http_server_t *srv = ctx;
     if (http_server_stopping(srv)) {
         err_set(err, DUPLA_EBUSY, "The server is shutting down.");
-        err_http(err, 503, "shutting-down");
+        err_problem(err, PROBLEM_SHUTTING_DOWN);
         return err->code;
     }
     if (srv->ready_fn) {
@@ -39,7 +40,7 @@ static int health_ready(http_request_t *req, void *ctx, err_t *err)
             /* The reason goes to the log only: it may name internals. */
             err_internal(err, DUPLA_EBUSY, "not ready: %s", why.log);
             snprintf(err->detail, sizeof err->detail, "The platform is not ready to serve.");
-            err_http(err, 503, "not-ready");
+            err_problem(err, PROBLEM_NOT_READY);
             return err->code;
         }
     }
@@ -83,7 +84,7 @@ static int whoami(http_request_t *req, void *ctx, err_t *err)
     }
     if (!cert->present) {
         err_set(err, DUPLA_EUNAUTH, "No client certificate was presented.");
-        err_http(err, 401, "client-certificate-required");
+        err_problem(err, PROBLEM_CLIENT_CERT_REQUIRED);
         return err->code;
     }
     const struct pki_cert_info *i = &cert->info;

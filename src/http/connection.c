@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/problem.h"
 #include "core/encode.h"
 #include "core/log.h"
 #include "core/uuid.h"
@@ -316,7 +317,7 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
         char d[160];
         snprintf(d, sizeof d, "The request target is longer than %zu bytes (max_url_bytes).",
                  lim->max_url_bytes);
-        return refuse(req, 414, "uri-too-long", NULL, d);
+        return refuse(req, 414, PROBLEM_URI_TOO_LONG, NULL, d);
     }
     size_t longest = 0;
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, check_header, &longest);
@@ -324,7 +325,7 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
         char d[160];
         snprintf(d, sizeof d, "A header line is longer than %zu bytes (max_header_bytes).",
                  lim->max_header_bytes);
-        return refuse(req, 431, "header-too-large", NULL, d);
+        return refuse(req, 431, PROBLEM_HEADER_TOO_LARGE, NULL, d);
     }
     /* On listeners that take client certificates, every request's log line
      * names the certificate's fingerprint (examined once per connection). */
@@ -332,12 +333,12 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
     http_request_parse_target(req, lim);
     if (req->target_bad) {
         if (req->target_err.code == DUPLA_ENOMEM)
-            return refuse(req, 500, "internal-error", NULL, "The request could not be read.");
+            return refuse(req, 500, PROBLEM_INTERNAL_ERROR, NULL, "The request could not be read.");
         return refuse_err(req, &req->target_err);
     }
     if (request_too_slow(req)) {
         http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close"); /* a slow client goes */
-        return refuse(req, 408, "request-timeout", NULL,
+        return refuse(req, 408, PROBLEM_REQUEST_TIMEOUT, NULL,
                       "The request took longer to arrive than the server allows.");
     }
 
@@ -352,7 +353,7 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
             if (srv->not_found_fn(req, srv->not_found_ctx, &nerr) == 0 && req->response)
                 return queue_answer(req);
         }
-        return refuse(req, 404, "not-found", NULL, "There is no resource at this path.");
+        return refuse(req, 404, PROBLEM_NOT_FOUND, NULL, "There is no resource at this path.");
     }
     if (m == HTTP_MATCH_NO_METHOD) {
         char allow[64];
@@ -360,14 +361,14 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
         http_reply_header(req, "Allow", allow);
         char d[160];
         snprintf(d, sizeof d, "This resource does not answer this method; it answers %s.", allow);
-        return refuse(req, 405, "method-not-allowed", NULL, d);
+        return refuse(req, 405, PROBLEM_METHOD_NOT_ALLOWED, NULL, d);
     }
     req->route = e;
 
     if (e->route.flags & HTTP_ROUTE_CLIENT_CERT) {
         const struct http_client_cert *cert = http_conn_client_cert(req);
         if (!cert || !cert->present)
-            return refuse(req, 401, "client-certificate-required", NULL,
+            return refuse(req, 401, PROBLEM_CLIENT_CERT_REQUIRED, NULL,
                           "This resource needs a client certificate, and none was presented.");
         if (!cert->verified) {
             char d[256];
@@ -375,20 +376,20 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
                      "This resource needs a client certificate the platform trusts; the one "
                      "presented was refused: %s.",
                      cert->reason);
-            return refuse(req, 401, "client-certificate-required", NULL, d);
+            return refuse(req, 401, PROBLEM_CLIENT_CERT_REQUIRED, NULL, d);
         }
     }
 
     size_t body_max =
         e->route.max_body < lim->max_body_bytes ? e->route.max_body : lim->max_body_bytes;
     if (bad_cl)
-        return refuse(req, 400, "invalid-request", NULL, "Content-Length is not a number.");
+        return refuse(req, 400, PROBLEM_INVALID_REQUEST, NULL, "Content-Length is not a number.");
     req->body_max = body_max;
     if ((has_cl && (uint64_t)declared > body_max) || (has_te && body_max == 0)) {
         char d[160];
         snprintf(d, sizeof d, "The request body is larger than this resource takes (%zu bytes).",
                  body_max);
-        return refuse(req, 413, "body-too-large", NULL, d);
+        return refuse(req, 413, PROBLEM_BODY_TOO_LARGE, NULL, d);
     }
     if (req->has_body)
         buf_init(&req->body, body_max);
@@ -432,7 +433,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             snprintf(d, sizeof d,
                      "The request body is larger than this resource takes (%zu bytes).",
                      req->body_max);
-            return refuse(req, 413, "body-too-large", NULL, d);
+            return refuse(req, 413, PROBLEM_BODY_TOO_LARGE, NULL, d);
         }
         return req->route ? run_handler(req) : MHD_NO;
     case REQ_DONE:

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/encode.h"
+#include "core/problem.h"
 #include "core/uuid.h"
 #include "http/internal.h"
 
@@ -78,7 +79,7 @@ int http_query_parse(str_t raw, unsigned max, arena_t *a, struct http_query_para
         err_param(err, DUPLA_EINVAL, "max_query_params",
                   "The request has %zu query parameters; the limit (max_query_params) is %u.",
                   count, max);
-        err_http(err, 400, "too-many-parameters");
+        err_problem(err, PROBLEM_TOO_MANY_PARAMETERS);
         return err->code;
     }
     if (count == 0)

@@ -301,16 +301,22 @@ int identity_org_set_status(identity_t *id, const identity_actor_t *actor, str_t
     if ((rc = identity_org_find(c, ref, &o, err)))
         goto out;
     if (o.data_owner) {
-        rc = err_param(err, DUPLA_ECONFLICT, "org", "the data owner cannot be suspended or closed");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_DATA_OWNER_FIXED, "org",
+                        "the data owner cannot be suspended or closed");
         goto out;
     }
     if (o.status == ORG_CLOSED && status != ORG_CLOSED) {
-        rc = err_param(err, DUPLA_ECONFLICT, "status", "a closed organisation stays closed");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_ORG_CLOSED, "status",
+                        "a closed organisation stays closed");
         goto out;
     }
     if (o.status == status) {
-        rc = err_param(err, DUPLA_ECONFLICT, "status", "the organisation is already %s",
-                       identity_org_status_name(status));
+        rc = err_refuse(err, DUPLA_ECONFLICT,
+                        status == ORG_ACTIVE   ? PROBLEM_ALREADY_ACTIVE
+                        : status == ORG_CLOSED ? PROBLEM_ORG_CLOSED
+                                               : PROBLEM_ALREADY_SUSPENDED,
+                        "status", "the organisation is already %s",
+                        identity_org_status_name(status));
         goto out;
     }
     json_t *before = identity_org_json(&o);

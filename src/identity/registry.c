@@ -304,9 +304,7 @@ static void maybe_refresh(identity_t *id)
 
 static int refuse(err_t *err, int code, const char *type, const char *detail)
 {
-    err_set(err, code, "%s", detail);
-    err_http(err, code == DUPLA_EUNAUTH ? 401 : 403, type);
-    return code;
+    return err_refuse(err, code, type, NULL, "%s", detail);
 }
 
 /* The checks shared by certificate and token-subject authentication, on a

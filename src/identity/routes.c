@@ -41,12 +41,12 @@ int identity_http_actor(http_request_t *req, identity_t *id, identity_actor_t *a
     str_t sid;
     if (!cookie_get(req, IDENTITY_SESSION_COOKIE, &sid)) {
         int rc = err_set(err, DUPLA_EUNAUTH, "log in first (no session)");
-        err_http(err, 401, "no-session");
+        err_problem(err, PROBLEM_NO_SESSION);
         return rc;
     }
     int rc = identity_session_actor(id, sid, actor, err);
     if (rc) {
-        err_http(err, 401, "no-session");
+        err_problem(err, PROBLEM_NO_SESSION);
         return rc;
     }
     if (state_changing(req)) {
@@ -55,7 +55,7 @@ int identity_http_actor(http_request_t *req, identity_t *id, identity_actor_t *a
             !identity_session_csrf_ok(sid, csrf)) {
             rc = err_param(err, DUPLA_EFORBIDDEN, IDENTITY_CSRF_HEADER,
                            "the X-CSRF-Token header is missing or wrong");
-            err_http(err, 403, "csrf");
+            err_problem(err, PROBLEM_CSRF);
             return rc;
         }
     }

@@ -163,7 +163,7 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
         *retry_after_s = wait_u > wait_a ? wait_u : wait_a;
         int rc = err_set(err, DUPLA_ERATE, "too many failed logins; try again in %ld seconds",
                          *retry_after_s);
-        err_http(err, 429, "login-throttled");
+        err_problem(err, PROBLEM_LOGIN_THROTTLED);
         return rc;
     }
 

@@ -385,12 +385,15 @@ int identity_system_set_status(identity_t *id, const identity_actor_t *actor, st
         goto out;
     }
     if (sy.status == SYSTEM_REVOKED) {
-        rc = err_param(err, DUPLA_ECONFLICT, "status", "a revoked system stays revoked");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_REVOCATION_FINAL, "status",
+                        "a revoked system stays revoked");
         goto out;
     }
     if (sy.status == status) {
-        rc = err_param(err, DUPLA_ECONFLICT, "status", "the system is already %s",
-                       identity_system_status_name(status));
+        rc =
+            err_refuse(err, DUPLA_ECONFLICT,
+                       status == SYSTEM_ACTIVE ? PROBLEM_ALREADY_ACTIVE : PROBLEM_ALREADY_SUSPENDED,
+                       "status", "the system is already %s", identity_system_status_name(status));
         goto out;
     }
     json_t *before = identity_system_json(&sy);
@@ -452,7 +455,8 @@ int identity_cert_add(identity_t *id, const identity_actor_t *actor, str_t syste
         goto out;
     }
     if (sy.status == SYSTEM_REVOKED) {
-        rc = err_param(err, DUPLA_ECONFLICT, "system", "the system is revoked");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_REVOCATION_FINAL, "system",
+                        "the system is revoked");
         goto out;
     }
     if ((rc = cert_insert(c, actor, &sy, &o, cert, out, err)))
@@ -513,7 +517,8 @@ int identity_cert_revoke(identity_t *id, const identity_actor_t *actor, str_t sh
         goto out;
     }
     if (ce.status == CERT_REVOKED) {
-        rc = err_param(err, DUPLA_ECONFLICT, "sha256", "the certificate is revoked already");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_ALREADY_REVOKED, "sha256",
+                        "the certificate is revoked already");
         goto out;
     }
     json_t *before = identity_cert_json(&ce);

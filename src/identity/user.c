@@ -400,8 +400,8 @@ static int not_last_admin(store_conn_t *c, const struct identity_user *u, const 
     if (rc)
         return rc;
     return n ? 0
-             : err_param(err, DUPLA_ECONFLICT, param,
-                         "the organisation's last active administrator %s", what);
+             : err_refuse(err, DUPLA_ECONFLICT, PROBLEM_LAST_ADMINISTRATOR, param,
+                          "the organisation's last active administrator %s", what);
 }
 
 int identity_user_set_status(identity_t *id, const identity_actor_t *actor, str_t user,
@@ -427,13 +427,16 @@ int identity_user_set_status(identity_t *id, const identity_actor_t *actor, str_
         goto out;
     }
     if (u.status == status) {
-        rc = err_param(err, DUPLA_ECONFLICT, "status", "the user is already %s",
-                       status == USER_ACTIVE ? "active" : "suspended");
+        rc = err_refuse(err, DUPLA_ECONFLICT,
+                        status == USER_ACTIVE ? PROBLEM_ALREADY_ACTIVE : PROBLEM_ALREADY_SUSPENDED,
+                        "status", "the user is already %s",
+                        status == USER_ACTIVE ? "active" : "suspended");
         goto out;
     }
     if (status == USER_SUSPENDED && actor->kind == ACTOR_USER &&
         strcmp(actor->user_id, u.id) == 0) {
-        rc = err_param(err, DUPLA_ECONFLICT, "user", "a user cannot suspend itself");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_SELF_SUSPENSION, "user",
+                        "a user cannot suspend itself");
         goto out;
     }
     if (status == USER_SUSPENDED && (u.roles & ROLE_ADMINISTRATOR) &&
@@ -501,14 +504,16 @@ static int role_change(identity_t *id, const identity_actor_t *actor, str_t user
         goto out;
     unsigned roles = grant ? (u.roles | role) : (u.roles & ~role);
     if (roles == u.roles) {
-        rc = err_param(err, DUPLA_ECONFLICT, "role",
-                       grant ? "the user has the role already" : "the user does not have the role");
+        rc = grant ? err_refuse(err, DUPLA_ECONFLICT, PROBLEM_ROLE_HELD, "role",
+                                "the user has the role already")
+                   : err_refuse(err, DUPLA_ECONFLICT, PROBLEM_ROLE_NOT_HELD, "role",
+                                "the user does not have the role");
         goto out;
     }
     if (!grant && role == ROLE_ADMINISTRATOR && actor->kind == ACTOR_USER &&
         strcmp(actor->user_id, u.id) == 0) {
-        rc = err_param(err, DUPLA_ECONFLICT, "role",
-                       "an administrator cannot revoke its own administrator role");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_OWN_ADMIN_ROLE, "role",
+                        "an administrator cannot revoke its own administrator role");
         goto out;
     }
     if (!grant && role == ROLE_ADMINISTRATOR && u.status == USER_ACTIVE &&

@@ -75,7 +75,7 @@ int identity_org_filter(store_conn_t *c, str_t org, char org_id[IDENTITY_ID_LEN 
 int identity_forbidden(err_t *err, const char *what)
 {
     int rc = err_set(err, DUPLA_EFORBIDDEN, "%s", what);
-    err_http(err, 403, "forbidden");
+    err_problem(err, PROBLEM_FORBIDDEN);
     return rc;
 }
 

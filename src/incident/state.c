@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/problem.h"
 #include "incident/internal.h"
 
 /*
@@ -122,8 +123,9 @@ static int status_step(struct incident *inc, store_conn_t *c, struct inc_row *ro
 {
     const struct status_arg *a = argp;
     if (!incident_transition_allowed(row->status, a->to))
-        return err_param(err, DUPLA_ECONFLICT, "status", "Incident %s is %s; it cannot become %s.",
-                         row->id, incident_status_name(row->status), incident_status_name(a->to));
+        return err_refuse(err, DUPLA_ECONFLICT, PROBLEM_STATUS_TRANSITION, "status",
+                          "Incident %s is %s; it cannot become %s.", row->id,
+                          incident_status_name(row->status), incident_status_name(a->to));
     char who[INCIDENT_NAME_MAX + 32];
     incident_actor_label(a->actor, who, sizeof who);
     int rc = touch(c, row->id, false, incident_status_name(a->to), now, err);
@@ -238,7 +240,8 @@ static int message_step(struct incident *inc, store_conn_t *c, struct inc_row *r
     if (!incident_may_see(a->actor, row))
         return err_param(err, DUPLA_ENOTFOUND, "id", "No incident %s.", row->id);
     if (row->status == INCIDENT_CLOSED)
-        return err_set(err, DUPLA_ECONFLICT, "Incident %s is closed; report a new one.", row->id);
+        return err_refuse(err, DUPLA_ECONFLICT, PROBLEM_INCIDENT_CLOSED, NULL,
+                          "Incident %s is closed; report a new one.", row->id);
     char who[INCIDENT_NAME_MAX + 32];
     incident_actor_label(a->actor, who, sizeof who);
     const char *kind = staff ? (a->to_reporter ? "message-out" : "note") : "message-in";

@@ -5,7 +5,7 @@
  * double-submit token stands in: a random value in the cookie
  * WEB_FORM_COOKIE and the same value in the form.
  *
- * Also the small adapter from identity's actor to the agreement module's.
+ * Also the page's user as the agreement module's actor (web/actor.h does it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include "core/encode.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "web/actor.h"
 #include "web/internal.h"
 
 /* The value of cookie name in the Cookie header. */
@@ -206,16 +207,9 @@ void web_end(struct web_ctx *cx)
 
 void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out)
 {
-    /* As the JSON API's adapter (cli/serve_modules.c): known by the UUID
-     * (user_ref, which four eyes compares), named by the login name. The role
-     * bits are the same in both modules (asserted there). */
-    memset(out, 0, sizeof *out);
-    snprintf(out->user_ref, sizeof out->user_ref, "%.*s", IDENTITY_ID_LEN, cx->actor.user_id);
-    snprintf(out->user_name, sizeof out->user_name, "%.*s", (int)sizeof out->user_name - 1,
-             cx->actor.username);
-    if (!cx->actor.data_owner)
-        snprintf(out->org_cvr, sizeof out->org_cvr, "%.*s", CVR_LEN, cx->org.cvr);
-    out->roles = cx->actor.roles;
+    /* The page context has the user's organisation at hand: no lookup, so
+     * no failure. */
+    web_actor_agreement(NULL, &cx->actor, cx->org.cvr, out, NULL);
 }
 
 bool web_is_admin(const struct web_ctx *cx)

@@ -114,7 +114,15 @@ bool web_is_admin(const struct web_ctx *cx);
  * 400 otherwise. */
 unsigned web_refusal_status(int rc);
 
-/* The agreement module's actor for the logged-in user. */
+/* A refusal from identity about systems and certificates in Danish, chosen
+ * by code, parameter and reason (err_is; never the English detail), as
+ * pages_org_refusal does for users, roles and organisations. */
+const char *web_system_refusal(int rc, const err_t *err);
+/* A disclosure log entry's refusal reason (a problem type slug) in Danish,
+ * or NULL for one the pages do not know (pages_disclosure.c). */
+const char *web_reason_label(const char *reason);
+
+/* The agreement module's actor for the logged-in user (web/actor.h). */
 void web_agreement_actor(const struct web_ctx *cx, struct agreement_actor *out);
 
 /* ---- answering (layout.c) ---- */

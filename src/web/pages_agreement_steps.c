@@ -68,7 +68,7 @@ const char *page_agreement_member_error(struct web_ctx *cx, const err_t *e, cons
         return "Et af de valgte systemer findes ikke, eller det tilhører ikke organisationen.";
     if (strcmp(e->param, "contact.email") == 0)
         return "Skriv en gyldig e-mailadresse.";
-    if (strcmp(e->param, "valid_to") == 0 && strstr(e->detail, "before"))
+    if (err_is(e, PROBLEM_PERIOD_REVERSED))
         return "Slutdatoen ligger før startdatoen.";
     if (strncmp(e->param, "valid_", 6) == 0)
         return "Skriv datoen som åååå-mm-dd (en dato, der findes).";
@@ -191,7 +191,7 @@ const char *page_agreement_refusal(struct web_ctx *cx, str_t id, enum agreement_
     case DUPLA_ENOTFOUND:
         return "Aftalen findes ikke, eller du har ikke adgang til den.";
     case DUPLA_EFORBIDDEN:
-        if (action == AGREEMENT_SIGN && strncmp(e->detail, "four eyes", 9) == 0)
+        if (err_is(e, PROBLEM_FOUR_EYES))
             return "Du kan ikke underskrive en ansøgning, som du selv har udarbejdet eller "
                    "senest rettet. En anden underskriver i organisationen skal underskrive "
                    "(fire øjne).";
@@ -199,7 +199,7 @@ const char *page_agreement_refusal(struct web_ctx *cx, str_t id, enum agreement_
                          action_role(action));
         break;
     case DUPLA_ECONFLICT:
-        if (strstr(e->detail, "at the same time"))
+        if (err_is(e, PROBLEM_CONCURRENT_CHANGE))
             return "Aftalen blev ændret af en anden samtidig. Se den igen, og prøv forfra.";
         m = arena_printf(a, "Du kan ikke %s aftalen%s, fordi %s.", verb, particle,
                          state_text(cx, id, action));

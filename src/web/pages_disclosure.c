@@ -212,7 +212,7 @@ static void fields_text(html_t *h, const struct audit_row *r)
 
 /* A refusal's reason code (the data path's problem type) in Danish, or
  * NULL for a code this page does not know. */
-static const char *reason_label(const char *code)
+const char *web_reason_label(const char *code)
 {
     static const char *const labels[][2] = {
         {PROBLEM_AGREEMENT_EXPIRED, "aftalen er udløbet"},
@@ -247,7 +247,7 @@ static void outcome_text(html_t *h, const struct audit_row *r)
         return;
     }
     HTML(h, "Afvist");
-    const char *label = reason_label(r->reason);
+    const char *label = web_reason_label(r->reason);
     if (label) {
         HTML(h, ": ");
         html_textc(h, label);

@@ -52,10 +52,11 @@ static unsigned org_roles(const struct web_ctx *cx)
 
 /* A refusal from identity about users, roles and organisations, in
  * Danish: by code, the field it names and (where one code and field cover
- * several rules) the rule's own words. Never the module's English text. */
+ * several rules) the rule's reason (err_is, core/problem.h). Never the
+ * module's English text. */
 const char *pages_org_refusal(int rc, const err_t *err)
 {
-    const char *p = err->param, *d = err->detail;
+    const char *p = err->param;
     switch (rc) {
     case DUPLA_EFORBIDDEN:
         return "Du har ikke rettighed til dette. Kun organisationens administrator ændrer dens "
@@ -68,26 +69,29 @@ const char *pages_org_refusal(int rc, const err_t *err)
             return "Brugernavnet er allerede i brug.";
         if (strcmp(p, "cvr") == 0)
             return "Organisationen er allerede tilsluttet.";
-        if (strcmp(p, "role") == 0)
-            return strstr(d, "own administrator") ? "Du kan ikke fjerne din egen "
-                                                    "administratorrolle."
-                   : strstr(d, "last active administrator")
+        if (err_is(err, PROBLEM_OWN_ADMIN_ROLE))
+            return "Du kan ikke fjerne din egen administratorrolle.";
+        if (err_is(err, PROBLEM_LAST_ADMINISTRATOR))
+            return strcmp(p, "role") == 0
                        ? "Brugeren er organisationens sidste aktive administrator og beholder "
                          "rollen. Giv først en anden bruger administratorrollen."
-                   : strstr(d, "already") ? "Brugeren har allerede rollen."
-                                          : "Brugeren har ikke rollen.";
-        if (strcmp(p, "user") == 0)
-            return strstr(d, "last active administrator")
-                       ? "Brugeren er organisationens sidste aktive administrator og kan ikke "
-                         "suspenderes. Giv først en anden bruger administratorrollen."
-                       : "Du kan ikke suspendere dig selv.";
-        if (strcmp(p, "org") == 0)
+                       : "Brugeren er organisationens sidste aktive administrator og kan ikke "
+                         "suspenderes. Giv først en anden bruger administratorrollen.";
+        if (err_is(err, PROBLEM_ROLE_HELD))
+            return "Brugeren har allerede rollen.";
+        if (err_is(err, PROBLEM_ROLE_NOT_HELD))
+            return "Brugeren har ikke rollen.";
+        if (err_is(err, PROBLEM_SELF_SUSPENSION))
+            return "Du kan ikke suspendere dig selv.";
+        if (err_is(err, PROBLEM_DATA_OWNER_FIXED))
             return "Skatteforvaltningen (dataejeren) kan ikke suspenderes.";
-        if (strstr(d, "closed"))
+        if (err_is(err, PROBLEM_ORG_CLOSED))
             return "Organisationen er lukket og kan ikke genåbnes.";
-        if (strstr(d, "suspended"))
+        if (err_is(err, PROBLEM_ALREADY_SUSPENDED))
             return "Den er allerede suspenderet.";
-        return "Den er allerede aktiv.";
+        if (err_is(err, PROBLEM_ALREADY_ACTIVE))
+            return "Den er allerede aktiv.";
+        return "Det kan ikke lade sig gøre i den nuværende tilstand.";
     case DUPLA_EINVAL:
         if (strcmp(p, "username") == 0 || strcmp(p, "admin_username") == 0 ||
             strcmp(p, "contact_email") == 0)

@@ -106,8 +106,9 @@ static const char *cert_status_label(const struct identity_cert *c, int64_t now)
     return "Aktivt";
 }
 
-/* A refusal from identity, in Danish: by code and the field it names. */
-static const char *refusal(int rc, const err_t *e)
+/* A refusal from identity, in Danish: by code, the field it names and the
+ * reason (err_is, core/problem.h); never the module's English text. */
+const char *web_system_refusal(int rc, const err_t *e)
 {
     const char *p = e->param;
     switch (rc) {
@@ -126,9 +127,11 @@ static const char *refusal(int rc, const err_t *e)
             return "Systemet er spærret og kan ikke få nye certifikater.";
         if (strcmp(p, "sha256") == 0)
             return "Certifikatet er allerede spærret.";
-        if (strstr(e->detail, "revoked"))
+        if (err_is(e, PROBLEM_REVOCATION_FINAL))
             return "Systemet er spærret, og en spærring kan ikke fortrydes.";
-        return "Systemet har allerede den status.";
+        if (err_is(e, PROBLEM_ALREADY_ACTIVE) || err_is(e, PROBLEM_ALREADY_SUSPENDED))
+            return "Systemet har allerede den status.";
+        return "Det kan ikke lade sig gøre i systemets nuværende tilstand.";
     case DUPLA_EINVAL:
         if (strcmp(p, "name") == 0)
             return "Systemets navn skal udfyldes, må højst være 200 tegn og må ikke indeholde "
@@ -440,7 +443,7 @@ static int h_upload(struct web_ctx *cx, err_t *err)
     const char *field = strcmp(e.param, "name") == 0                 ? "name"
                         : rollover && strcmp(e.param, "system") == 0 ? ""
                                                                      : used;
-    form_error(&fe, field, refusal(rc, &e));
+    form_error(&fe, field, web_system_refusal(rc, &e));
     return reply_systems(cx, &fe, web_refusal_status(rc));
 }
 
@@ -465,7 +468,7 @@ static int h_status(struct web_ctx *cx, err_t *err)
         return web_redirect(cx->req,
                             suspend ? "/systemer?ok=suspenderet" : "/systemer?ok=genaktiveret");
     }
-    form_error(&fe, "", refusal(rc, &e));
+    form_error(&fe, "", web_system_refusal(rc, &e));
     return reply_systems(cx, &fe, web_refusal_status(rc));
 }
 
@@ -503,7 +506,7 @@ static int h_cert_revoke(struct web_ctx *cx, err_t *err)
             identity_cert_revoke(w->deps.identity, &cx->actor, form_get(&cx->form, "sha256"), &e);
         if (rc == 0)
             return web_redirect(cx->req, "/systemer?ok=certifikat-spaerret");
-        form_error(&fe, "", refusal(rc, &e));
+        form_error(&fe, "", web_system_refusal(rc, &e));
         return reply_systems(cx, &fe, web_refusal_status(rc));
     }
     struct identity_cert c;
@@ -557,7 +560,7 @@ static int h_system_revoke(struct web_ctx *cx, err_t *err)
                                             form_get(&cx->form, "system"), SYSTEM_REVOKED, &e);
         if (rc == 0)
             return web_redirect(cx->req, "/systemer?ok=spaerret");
-        form_error(&fe, "", refusal(rc, &e));
+        form_error(&fe, "", web_system_refusal(rc, &e));
         return reply_systems(cx, &fe, web_refusal_status(rc));
     }
     str_t want = web_query(cx->req, "system");

@@ -290,6 +290,17 @@ Test(token_e2e, a_system_suspended_while_running_is_refused_at_once)
     e2e_response_free(&r);
     const char *susp[] = {"system", "suspend", CVR_A "/late", NULL};
     must(s, susp);
+    /* again: the CLI names the refusal's reason after its message */
+    cr_assert_eq(e2e_cli(s, susp), 1);
+    char log[E2E_PATH_MAX], text[65536];
+    FILE *lf = fopen(e2e_path(s, "cli.log", log), "r");
+    cr_assert_not_null(lf);
+    if (fseek(lf, -(long)(sizeof text - 1), SEEK_END) != 0) /* its end, if it is long */
+        rewind(lf);
+    size_t n = fread(text, 1, sizeof text - 1, lf);
+    fclose(lf);
+    text[n] = '\0';
+    cr_assert(strstr(text, "already suspended [already-suspended]\n"), "%s", text);
     usleep(200 * 1000);
     post_token(s, "late", NULL, &r);
     e2e_assert_status(s, &r, 403);

@@ -1,6 +1,7 @@
 /* Unit tests: agreement life cycle, roles, versions, history, outbox,
  * document and demo. */
 #include "agreement_fixture.h"
+#include "core/problem.h"
 
 TestSuite(agreement, .init = fx_setup, .fini = fx_teardown);
 
@@ -118,7 +119,7 @@ Test(agreement, the_drafter_cannot_sign_their_own_draft)
     cr_assert_eq(agreement_create(fx_ag, &b, ENV_TEST, app, id, &err), 0);
     json_decref(app);
     cr_assert_eq(agreement_sign(fx_ag, &b, str_from_cstr(id), &err), DUPLA_EFORBIDDEN);
-    cr_assert(strstr(err.detail, "four eyes"), "%s", err.detail);
+    cr_assert(err_is(&err, PROBLEM_FOUR_EYES), "%s", err.type);
     cr_assert_eq(agreement_sign(fx_ag, &s, str_from_cstr(id), &err), 0, "%s", err.detail);
 }
 
@@ -132,6 +133,7 @@ Test(agreement, the_last_editor_cannot_sign)
     cr_assert_eq(agreement_edit(fx_ag, &b, str_from_cstr(id), app, &err), 0);
     json_decref(app);
     cr_assert_eq(agreement_sign(fx_ag, &b, str_from_cstr(id), &err), DUPLA_EFORBIDDEN);
+    cr_assert(err_is(&err, PROBLEM_FOUR_EYES), "%s", err.type);
 }
 
 Test(agreement, a_signatory_cannot_approve_and_a_reviewer_cannot_draft_or_sign)
@@ -297,6 +299,11 @@ Test(agreement, bad_applications_are_refused_naming_the_member)
         cr_assert_eq(agreement_create(fx_ag, &p, ENV_TEST, app, id, &err), DUPLA_EINVAL, "%s",
                      cases[i].json);
         cr_assert_str_eq(err.param, cases[i].param, "%s: %s", cases[i].json, err.detail);
+        /* a reversed period has its own reason; the rest are invalid input */
+        cr_assert_str_eq(err_reason(&err),
+                         strstr(cases[i].json, "2025-02-01") ? PROBLEM_PERIOD_REVERSED
+                                                             : PROBLEM_INVALID_REQUEST,
+                         "%s", cases[i].json);
         json_decref(app);
     }
     cr_assert_eq(fx_count("SELECT COUNT(*) FROM agreement"), 0);

@@ -266,6 +266,7 @@ Test(identity, role_rules)
                  err.log);
     cr_assert_eq(identity_role_grant(id, &admin_a, STR("emp@a.dk"), ROLE_SIGNATORY, &err),
                  DUPLA_ECONFLICT);
+    cr_assert(err_is(&err, PROBLEM_ROLE_HELD), "%s", err.type);
     /* ... not in another */
     cr_assert_eq(identity_role_grant(id, &admin_a, STR("emp@b.dk"), ROLE_PROCESSOR, &err),
                  DUPLA_EFORBIDDEN);
@@ -290,6 +291,7 @@ Test(identity, role_rules)
     cr_assert_eq(identity_role_revoke(id, &admin_a, STR("emp@a.dk"), ROLE_SIGNATORY, &err), 0);
     cr_assert_eq(identity_role_revoke(id, &admin_a, STR("adm@a.dk"), ROLE_ADMINISTRATOR, &err),
                  DUPLA_ECONFLICT);
+    cr_assert(err_is(&err, PROBLEM_OWN_ADMIN_ROLE), "%s", err.type);
     unsigned r;
     cr_assert_eq(identity_role_parse(STR("aftager-underskriver"), &r), 0);
     cr_assert_eq(r, ROLE_SIGNATORY);
@@ -458,6 +460,8 @@ Test(identity, systems_and_certificates_in_the_registry)
                  0);
     cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sy.id), SYSTEM_ACTIVE, &err),
                  DUPLA_ECONFLICT);
+    cr_assert(err_is(&err, PROBLEM_REVOCATION_FINAL), "%s", err.type);
+    cr_assert_eq(err_status(&err), 409);
 }
 
 Test(identity, system_rules)

@@ -115,6 +115,7 @@ Test(user_status, administrator_suspends_and_reactivates_a_user)
     /* Suspending again is a conflict; re-activation lets it log in. */
     cr_assert_eq(identity_user_set_status(id, &adm, STR("bo@a.dk"), USER_SUSPENDED, STR(""), &err),
                  DUPLA_ECONFLICT);
+    cr_assert(err_is(&err, PROBLEM_ALREADY_SUSPENDED), "%s", err.type);
     cr_assert_eq(identity_user_set_status(id, &adm, STR("bo@a.dk"), USER_ACTIVE, STR(""), &err), 0,
                  "%s", err.log);
     cr_assert_eq(status_of("bo@a.dk"), USER_ACTIVE);
@@ -125,6 +126,7 @@ Test(user_status, administrator_suspends_and_reactivates_a_user)
     cr_assert_eq(identity_session_actor(id, str_from_cstr(s2.id), &again, &err), 0, "%s", err.log);
     cr_assert_eq(identity_user_set_status(id, &adm, STR("bo@a.dk"), USER_ACTIVE, STR(""), &err),
                  DUPLA_ECONFLICT);
+    cr_assert(err_is(&err, PROBLEM_ALREADY_ACTIVE), "%s", err.type);
 }
 
 Test(user_status, only_the_own_administrator_may)
@@ -161,11 +163,13 @@ Test(user_status, self_and_last_administrator_are_refused)
         identity_user_set_status(id, &adm, STR("admin@a.dk"), USER_SUSPENDED, STR(""), &err),
         DUPLA_ECONFLICT);
     cr_assert_str_eq(err.param, "user");
+    cr_assert(err_is(&err, PROBLEM_SELF_SUSPENSION), "%s", err.type);
     /* The console cannot suspend the last active administrator either... */
     cr_assert_eq(
         identity_user_set_status(id, &local, STR("admin@a.dk"), USER_SUSPENDED, STR(""), &err),
         DUPLA_ECONFLICT);
-    cr_assert(strstr(err.detail, "last active administrator"), "%s", err.detail);
+    cr_assert(err_is(&err, PROBLEM_LAST_ADMINISTRATOR), "%s", err.type);
+    cr_assert_str_eq(err.param, "user");
     /* ... but can once there is a second one; then the second is the last. */
     add_user(CVR_A, "admin2@a.dk", ROLE_ADMINISTRATOR);
     cr_assert_eq(
@@ -183,7 +187,9 @@ Test(user_status, the_last_administrator_keeps_the_role)
     /* Only the onboarded administrator: its role cannot go, from the console either. */
     cr_assert_eq(identity_role_revoke(id, &local, STR("admin@a.dk"), ROLE_ADMINISTRATOR, &err),
                  DUPLA_ECONFLICT);
-    cr_assert(strstr(err.detail, "last active administrator"), "%s", err.detail);
+    cr_assert(err_is(&err, PROBLEM_LAST_ADMINISTRATOR), "%s", err.type);
+    cr_assert_str_eq(err.param, "role");
+    cr_assert_eq(err_status(&err), 409);
     /* With a second one it can; then the second keeps it. */
     add_user(CVR_A, "admin2@a.dk", ROLE_ADMINISTRATOR);
     cr_assert_eq(identity_role_revoke(id, &local, STR("admin@a.dk"), ROLE_ADMINISTRATOR, &err), 0,

@@ -1,5 +1,6 @@
 /* Incidents: the trigger rule, ids, phone and web intake, the transition
  * table, history, assignment, messages and who may see what. */
+#include "core/problem.h"
 #include "incident_fixture.h"
 
 TestSuite(incident, .init = fx_setup, .fini = fx_teardown);
@@ -163,10 +164,12 @@ Test(incident, status_changes_are_kept_and_told)
     cr_assert_eq(incident_set_status(fx_inc, &staff, sid, INCIDENT_WAITING, NULL, &err),
                  DUPLA_ECONFLICT);
     cr_assert_str_eq(err.param, "status");
+    cr_assert(err_is(&err, PROBLEM_STATUS_TRANSITION), "%s", err.type);
     cr_assert_eq(incident_set_status(fx_inc, &staff, sid, INCIDENT_CLOSED, NULL, &err), 0);
     cr_assert_eq(incident_set_status(fx_inc, &staff, sid, INCIDENT_IN_PROGRESS, NULL, &err),
                  DUPLA_ECONFLICT);
     cr_assert_eq(incident_add_message(fx_inc, &member, sid, "mere", false, &err), DUPLA_ECONFLICT);
+    cr_assert(err_is(&err, PROBLEM_INCIDENT_CLOSED), "%s", err.type);
     cr_assert_eq(incident_assign(fx_inc, &staff, sid, "sofie", &err), 0);
     cr_assert_eq(incident_assign(fx_inc, &member, sid, "sofie", &err), DUPLA_EFORBIDDEN);
     cr_assert_eq(

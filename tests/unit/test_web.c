@@ -1,11 +1,15 @@
 /* Unit tests of the web module's escaping builder (every context: text,
- * attribute, URL) and its form parser. */
+ * attribute, URL), its form parser, and the pages' choice of message by
+ * refusal reason. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/problem.h"
 #include "web/html.h"
 #include "web/internal.h"
+#include "web/actor.h"
+#include "web/pages_agreement.h"
 
 static char out[4096];
 
@@ -128,4 +132,132 @@ Test(form, errors_by_field)
     cr_assert_str_eq(form_error_for(&fe, "cvr"), "bad");
     cr_assert_null(form_error_for(&fe, "name"));
     cr_assert_null(form_error_for(NULL, "cvr"));
+}
+
+/* ---- the pages' messages choose by reason (core/problem.h), never by the
+ * English detail: each err below carries a detail that would mislead a
+ * page that read it ---- */
+
+static err_t refusal_err(int code, const char *slug, const char *param, const char *detail)
+{
+    err_t e;
+    err_refuse(&e, code, slug, param, "%s", detail);
+    return e;
+}
+
+Test(web_messages, identity_refusals_by_reason)
+{
+    err_t e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ALREADY_SUSPENDED, "status", "closed revoked");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e), "Den er allerede suspenderet.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ORG_CLOSED, "status", "suspended");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e),
+                     "Organisationen er lukket og kan ikke genåbnes.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ALREADY_ACTIVE, "status", "suspended closed");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e), "Den er allerede aktiv.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_LAST_ADMINISTRATOR, "role", "already");
+    cr_assert(strstr(pages_org_refusal(e.code, &e), "sidste aktive administrator og beholder"));
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_LAST_ADMINISTRATOR, "user", "itself");
+    cr_assert(strstr(pages_org_refusal(e.code, &e), "kan ikke suspenderes"));
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_SELF_SUSPENSION, "user", "last active administrator");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e), "Du kan ikke suspendere dig selv.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_OWN_ADMIN_ROLE, "role", "already");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e),
+                     "Du kan ikke fjerne din egen administratorrolle.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ROLE_HELD, "role", "own administrator");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e), "Brugeren har allerede rollen.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ROLE_NOT_HELD, "role", "already");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e), "Brugeren har ikke rollen.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_DATA_OWNER_FIXED, "org", "closed");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e),
+                     "Skatteforvaltningen (dataejeren) kan ikke suspenderes.");
+}
+
+Test(web_messages, system_refusals_by_reason)
+{
+    err_t e = refusal_err(DUPLA_ECONFLICT, PROBLEM_REVOCATION_FINAL, "status", "already active");
+    cr_assert_str_eq(web_system_refusal(e.code, &e),
+                     "Systemet er spærret, og en spærring kan ikke fortrydes.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ALREADY_SUSPENDED, "status", "revoked");
+    cr_assert_str_eq(web_system_refusal(e.code, &e), "Systemet har allerede den status.");
+}
+
+Test(web_messages, disclosure_reasons_by_slug)
+{
+    cr_assert_str_eq(web_reason_label(PROBLEM_AGREEMENT_SUSPENDED), "aftalen er suspenderet");
+    cr_assert_str_eq(web_reason_label(PROBLEM_AGREEMENT_REVOKED), "aftalen er tilbagekaldt");
+    cr_assert_str_eq(web_reason_label(PROBLEM_FIELD_NOT_GRANTED), "et felt uden for aftalen");
+    cr_assert_str_eq(web_reason_label(PROBLEM_REGISTRY_UNAVAILABLE),
+                     "aftaleregistret var ikke tilgængeligt");
+    /* entries written before the slug was renamed keep their label */
+    cr_assert_str_eq(web_reason_label("agreement-registry-unavailable"),
+                     "aftaleregistret var ikke tilgængeligt");
+    cr_assert_null(web_reason_label("agreement_suspended"));
+}
+
+Test(web_messages, agreement_period_by_reason)
+{
+    /* the reason decides, whatever the detail says */
+    err_t e = refusal_err(DUPLA_EINVAL, PROBLEM_PERIOD_REVERSED, "valid_to", "not a date");
+    const char *form_id = NULL;
+    cr_assert_str_eq(page_agreement_member_error(NULL, &e, &form_id),
+                     "Slutdatoen ligger før startdatoen.");
+    e = refusal_err(DUPLA_EINVAL, PROBLEM_INVALID_REQUEST, "valid_to", "valid_to is before");
+    cr_assert_str_eq(page_agreement_member_error(NULL, &e, &form_id),
+                     "Skriv datoen som åååå-mm-dd (en dato, der findes).");
+}
+
+/* ---- the one identity user -> module actor adapter (web/actor.h) ---- */
+
+static identity_actor_t user_actor(bool data_owner, unsigned roles)
+{
+    identity_actor_t ia;
+    memset(&ia, 0, sizeof ia);
+    ia.kind = ACTOR_USER;
+    snprintf(ia.user_id, sizeof ia.user_id, "0190a6f2-0000-7000-8000-000000000001");
+    snprintf(ia.org_id, sizeof ia.org_id, "0190a6f2-0000-7000-8000-000000000002");
+    snprintf(ia.username, sizeof ia.username, "bo@a.dk");
+    ia.data_owner = data_owner;
+    ia.roles = roles;
+    return ia;
+}
+
+Test(web_actor, agreement_incident_and_audit_alike)
+{
+    identity_actor_t rec = user_actor(false, ROLE_ADMINISTRATOR | ROLE_SIGNATORY);
+    struct agreement_actor aa;
+    cr_assert_eq(web_actor_agreement(NULL, &rec, "12345678", &aa, NULL), 0);
+    cr_assert_str_eq(aa.user_ref, rec.user_id);
+    cr_assert_str_eq(aa.user_name, "bo@a.dk");
+    cr_assert_str_eq(aa.org_cvr, "12345678");
+    cr_assert_eq(aa.roles, AGREEMENT_ROLE_ADMINISTRATOR | AGREEMENT_ROLE_SIGNATORY);
+    struct incident_actor inc;
+    cr_assert_eq(web_actor_incident(NULL, &rec, "12345678", &inc, NULL), 0);
+    cr_assert_eq(inc.roles, INCIDENT_ROLE_MEMBER);
+    cr_assert_str_eq(inc.org_cvr, "12345678");
+    cr_assert_str_eq(inc.email, "bo@a.dk");
+    struct audit_http_caller au;
+    cr_assert_eq(web_actor_audit(NULL, &rec, "12345678", &au, NULL), 0);
+    cr_assert_eq(au.roles, AUDIT_CALLER_RECIPIENT_ADMIN);
+    cr_assert_str_eq(au.org_cvr, "12345678");
+
+    /* a recipient's non-administrator sees no disclosures */
+    identity_actor_t proc = user_actor(false, ROLE_PROCESSOR);
+    cr_assert_eq(web_actor_audit(NULL, &proc, "12345678", &au, NULL), 0);
+    cr_assert_eq(au.roles, 0u);
+
+    /* the data owner's staff: no CVR, staff in incident and audit */
+    identity_actor_t dfv = user_actor(true, ROLE_DATAFORVALTNING);
+    cr_assert_eq(web_actor_agreement(NULL, &dfv, "87654321", &aa, NULL), 0);
+    cr_assert_str_eq(aa.org_cvr, "");
+    cr_assert_eq(web_actor_incident(NULL, &dfv, "87654321", &inc, NULL), 0);
+    cr_assert_eq(inc.roles, INCIDENT_ROLE_STAFF);
+    cr_assert_str_eq(inc.org_cvr, "");
+    cr_assert_eq(web_actor_audit(NULL, &dfv, "87654321", &au, NULL), 0);
+    cr_assert_eq(au.roles, AUDIT_CALLER_STAFF);
+    /* ... and the data owner's other users are neither */
+    identity_actor_t owner_admin = user_actor(true, ROLE_ADMINISTRATOR);
+    cr_assert_eq(web_actor_incident(NULL, &owner_admin, NULL, &inc, NULL), 0);
+    cr_assert_eq(inc.roles, 0u);
+    cr_assert_eq(web_actor_audit(NULL, &owner_admin, NULL, &au, NULL), 0);
+    cr_assert_eq(au.roles, 0u);
 }
