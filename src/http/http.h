@@ -19,8 +19,9 @@
  *
  * Problems (RFC 9457): "type" is "https://dupla.invalid/problems/<slug>"
  * with the slug from err_t.type (err_code_name() by default, or set with
- * err_http()); ".invalid" promises no page there, the slug is what clients
- * key on. "title" is the status's reason phrase, "detail" err_t.detail,
+ * err_problem()/err_refuse(): one of the PROBLEM_* reasons of core/problem.h,
+ * listed in docs/problem-types.md); ".invalid" promises no page there, the
+ * slug is what clients key on. "title" is the status's reason phrase, "detail" err_t.detail,
  * "instance" the request id, "parameter" err_t.param when set. 429 and 503
  * answers carry Retry-After.
  *
