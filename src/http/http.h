@@ -148,6 +148,34 @@ int http_json_only_keys(const json_t *obj, const char *const *keys, err_t *err);
 int http_json_string(const json_t *obj, const char *key, bool required, const char **out,
                      err_t *err);
 
+/* ---- forms (form.c) ---- */
+
+/* A decoded application/x-www-form-urlencoded body, fields in order. */
+struct http_form {
+    size_t n;
+    str_t *names;  /* decoded, NUL-terminated, arena memory */
+    str_t *values; /* the same */
+};
+
+/* What a form may hold. */
+struct http_form_rules {
+    size_t max_fields;        /* more is refused (DUPLA_ELIMIT, param "body") */
+    bool unique;              /* a repeated name is refused (RFC 6749 section 3.2) */
+    const char *const *lines; /* NULL-terminated names whose values may hold tab,
+                                 CR and LF (multi-line text); NULL: none */
+};
+
+/* Reads body into *out (arena memory), decoding every name and value with
+ * pct_decode ('+' a space). Refuses with DUPLA_EINVAL, naming the field
+ * when its name decoded (else "body"): a malformed escape, a NUL or control
+ * byte (tab, CR, LF only in rules->lines fields), invalid UTF-8, an empty
+ * name, a repeated name when rules->unique. Empty "&&" parts are skipped. */
+int http_form_read(arena_t *a, str_t body, const struct http_form_rules *rules,
+                   struct http_form *out, err_t *err);
+/* The first value of name into *value (untrimmed); false (value "") when
+ * absent. */
+bool http_form_get(const struct http_form *f, const char *name, str_t *value);
+
 /* NULL when the listener takes no client certificates. */
 const struct http_client_cert *http_req_client_cert(const http_request_t *req);
 /* The client's IP address as text. */

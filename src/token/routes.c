@@ -13,46 +13,6 @@
 #include "token/internal.h"
 #include "token/routes.h"
 
-struct form_param {
-    str_t name;
-    str_t value;
-};
-
-/* Parses an x-www-form-urlencoded body. -1 when malformed, too many
- * parameters, or a parameter repeats (RFC 6749 3.2). */
-static int form_parse(arena_t *a, str_t body, struct form_param *out, size_t *n)
-{
-    *n = 0;
-    str_t rest = body, item;
-    while (rest.len) {
-        str_split(rest, '&', &item, &rest);
-        if (item.len == 0)
-            continue;
-        if (*n == TOKEN_FORM_PARAMS_MAX)
-            return -1;
-        str_t name, value;
-        str_split(item, '=', &name, &value);
-        if (name.len == 0 || pct_decode(name, PCT_PLUS_SPACE, a, &out[*n].name) ||
-            pct_decode(value, PCT_PLUS_SPACE, a, &out[*n].value))
-            return -1;
-        for (size_t i = 0; i < *n; i++)
-            if (str_eq(out[i].name, out[*n].name))
-                return -1;
-        (*n)++;
-    }
-    return 0;
-}
-
-static bool form_get(const struct form_param *p, size_t n, const char *name, str_t *value)
-{
-    for (size_t i = 0; i < n; i++)
-        if (str_eq_cstr(p[i].name, name)) {
-            *value = p[i].value;
-            return true;
-        }
-    return false;
-}
-
 /* The x-transaktion-id, if it is a plausible id (else "" or "invalid"). */
 static void transaction_id(http_request_t *req, char *out, size_t cap)
 {
@@ -147,25 +107,30 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     if (body.len > TOKEN_FORM_MAX)
         return oauth_error(req, 413, "invalid_request", PROBLEM_REQUEST_TOO_LARGE,
                            "the request body is too large", txid, NULL);
-    struct form_param params[TOKEN_FORM_PARAMS_MAX];
-    size_t n;
-    if (!form_content_type(req) || form_parse(http_req_arena(req), body, params, &n))
+    static const struct http_form_rules rules = {.max_fields = TOKEN_FORM_PARAMS_MAX,
+                                                 .unique = true};
+    struct http_form form;
+    err_t ferr;
+    err_clear(&ferr);
+    if (!form_content_type(req))
         return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
-                           "the body must be an application/x-www-form-urlencoded form without "
-                           "repeated parameters",
-                           txid, NULL);
+                           "the body must be an application/x-www-form-urlencoded form", txid,
+                           NULL);
+    if (http_form_read(http_req_arena(req), body, &rules, &form, &ferr))
+        return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID, ferr.detail, txid,
+                           NULL);
     str_t grant, client_id, scope = STR("");
-    if (!form_get(params, n, "grant_type", &grant))
+    if (!http_form_get(&form, "grant_type", &grant))
         return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
                            "grant_type is missing", txid, NULL);
     if (!str_eq_cstr(grant, "client_credentials") && !str_eq_cstr(grant, "password"))
         return oauth_error(req, 400, "unsupported_grant_type", PROBLEM_GRANT_TYPE_UNSUPPORTED,
                            "grant_type must be client_credentials or password", txid, NULL);
-    form_get(params, n, "scope", &scope);
+    http_form_get(&form, "scope", &scope);
     if (!scope_ok(scope))
         return oauth_error(req, 400, "invalid_scope", PROBLEM_SCOPE_UNSUPPORTED,
                            "the only scope is openid", txid, NULL);
-    if (form_get(params, n, "client_id", &client_id) && !str_eq_cstr(client_id, ts->cfg.client_id))
+    if (http_form_get(&form, "client_id", &client_id) && !str_eq_cstr(client_id, ts->cfg.client_id))
         return oauth_error(req, 401, "invalid_client", PROBLEM_CLIENT_ID_UNKNOWN,
                            "unknown client_id", txid, NULL);
 

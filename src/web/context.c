@@ -41,7 +41,9 @@ static int parse_post(struct web_ctx *cx)
         return 0;
     err_t err;
     err_clear(&err);
-    if (form_parse(http_req_arena(cx->req), http_req_body(cx->req), &cx->form, &err) != 0) {
+    if (http_form_read(http_req_arena(cx->req), http_req_body(cx->req), &web_form_rules, &cx->form,
+                       &err) != 0) {
+        log_info("web: unreadable form on %.*s: %s", STR_FMT(http_req_path(cx->req)), err.log);
         web_reply_message(cx, 400, "Ugyldig formular", "Formularen kunne ikke læses.");
         return 1;
     }

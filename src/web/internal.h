@@ -46,15 +46,11 @@ struct web {
 };
 
 /* ---- forms (form.c) ---- */
-struct form {
-    size_t n;
-    str_t *names;
-    str_t *values; /* decoded, from the request's arena */
-};
-/* Parses an application/x-www-form-urlencoded body into f (arena memory). */
-int form_parse(arena_t *a, str_t body, struct form *f, err_t *err);
+/* A POST's fields are a struct http_form (http.h), read by http_form_read
+ * with web_form_rules; multipart text fields land in the same shape. */
+extern const struct http_form_rules web_form_rules;
 /* The first value of name, trimmed of surrounding white space ("" if absent). */
-str_t form_get(const struct form *f, const char *name);
+str_t form_get(const struct http_form *f, const char *name);
 /* The value of a query parameter ("" if absent). */
 str_t web_query(http_request_t *req, const char *name);
 /* NUL-terminated copy from the arena. */
@@ -81,7 +77,7 @@ struct web_ctx {
     str_t sid;               /* the session id (secret; from the request) */
     struct identity_org org; /* the user's organisation */
     char csrf[IDENTITY_CSRF_TEXT];
-    struct form form; /* a POST's fields */
+    struct http_form form; /* a POST's fields */
     html_t h;
     /* A page begun with WEB_BEGIN_UPLOAD: the parts of a multipart post, and
      * why it could not be read (see web_begin_upload_or_reply). */

@@ -32,11 +32,11 @@ struct draft_form {
 
 struct systems_ctx {
     struct web_ctx *cx;
-    const struct form *kept;
+    const struct http_form *kept;
     int n;
 };
 
-static bool kept_has(const struct form *f, const char *name, const char *value)
+static bool kept_has(const struct http_form *f, const char *name, const char *value)
 {
     for (size_t i = 0; f && i < f->n; i++)
         if (str_eq_cstr(f->names[i], name) && str_eq_cstr(f->values[i], value))
@@ -122,7 +122,7 @@ void page_agreement_field_boxes(struct web_ctx *cx, const char *prefix,
 
 static bool kept_field(void *ctx, const char *svc, const char *field)
 {
-    const struct form *f = ctx;
+    const struct http_form *f = ctx;
     for (size_t i = 0; f && i < f->n; i++) {
         str_t s, fl;
         if (str_eq_cstr(f->names[i], "felt") && page_split_field(f->values[i], &s, &fl) &&
@@ -133,11 +133,11 @@ static bool kept_field(void *ctx, const char *svc, const char *field)
 }
 
 static void draft_page(struct web_ctx *cx, const struct draft_form *df,
-                       const struct form_errors *fe, const struct form *kept)
+                       const struct form_errors *fe, const struct http_form *kept)
 {
     html_t *h = &cx->h;
-    static const struct form empty = {0};
-    const struct form *k = kept ? kept : &empty;
+    static const struct http_form empty = {0};
+    const struct http_form *k = kept ? kept : &empty;
     page_begin(cx, df->title);
     page_error_summary(cx, fe);
     if (df->intro) {
@@ -250,7 +250,7 @@ static void check_text(struct form_errors *fe, const char *field, str_t v, size_
  * The caller owns the result. */
 static json_t *application_from_form(struct web_ctx *cx, struct form_errors *fe, const json_t *base)
 {
-    const struct form *f = &cx->form;
+    const struct http_form *f = &cx->form;
     str_t title = form_get(f, "title"), purpose = form_get(f, "purpose");
     str_t law = form_get(f, "law"), section = form_get(f, "section");
     str_t from = form_get(f, "valid_from"), to = form_get(f, "valid_to");
@@ -328,7 +328,7 @@ static json_t *application_from_form(struct web_ctx *cx, struct form_errors *fe,
 
 /* The form's fields as the application app holds them (the prefill of the
  * edit form). Memory from the request's arena; false when it ran out. */
-static bool form_from_application(http_request_t *req, const json_t *app, struct form *out)
+static bool form_from_application(http_request_t *req, const json_t *app, struct http_form *out)
 {
     arena_t *a = http_req_arena(req);
     const json_t *services = json_object_get(app, "services");
@@ -528,8 +528,8 @@ int page_agreement_edit(http_request_t *req, void *ctx, err_t *err)
         }
         json_decref(app);
     }
-    struct form prefill;
-    const struct form *kept = &cx.form;
+    struct http_form prefill;
+    const struct http_form *kept = &cx.form;
     if (!post) {
         if (!form_from_application(req, base_app, &prefill)) {
             json_decref(doc);

@@ -42,12 +42,13 @@ static const char *org_status_label(enum org_status s)
 
 /* ---- onboarding (data owner) ---- */
 
-static void orgs_page(struct web_ctx *cx, const struct form_errors *fe, const struct form *kept)
+static void orgs_page(struct web_ctx *cx, const struct form_errors *fe,
+                      const struct http_form *kept)
 {
     web_t *w = cx->w;
     html_t *h = &cx->h;
-    static const struct form empty = {0};
-    const struct form *k = kept ? kept : &empty;
+    static const struct http_form empty = {0};
+    const struct http_form *k = kept ? kept : &empty;
     struct orgs orgs = {
         0, arena_alloc(http_req_arena(cx->req), WEB_ORGS_MAX * sizeof(struct identity_org))};
     err_t err;

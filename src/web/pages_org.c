@@ -146,7 +146,7 @@ void pages_org_suspend_form(struct web_ctx *cx, const char *action, const char *
 
 /* ---- users and roles ---- */
 
-static void org_page(struct web_ctx *cx, const struct form_errors *fe, const struct form *kept)
+static void org_page(struct web_ctx *cx, const struct form_errors *fe, const struct http_form *kept)
 {
     web_t *w = cx->w;
     html_t *h = &cx->h;
@@ -248,8 +248,8 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
     }
     HTML(h, "</tbody></table></div>");
     if (web_is_admin(cx)) {
-        static const struct form empty = {0};
-        const struct form *k = kept ? kept : &empty;
+        static const struct http_form empty = {0};
+        const struct http_form *k = kept ? kept : &empty;
         HTML(h, "<h2>Tilføj en bruger</h2><form method=\"post\" action=\"/organisation/bruger\" "
                 "novalidate>");
         form_csrf(cx);

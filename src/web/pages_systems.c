@@ -273,7 +273,7 @@ static void certs_table(struct web_ctx *cx, const struct identity_system *s, int
 }
 
 static void system_section(struct web_ctx *cx, const struct identity_system *s,
-                           const struct form_errors *fe, const struct form *kept, int64_t now)
+                           const struct form_errors *fe, const struct http_form *kept, int64_t now)
 {
     html_t *h = &cx->h;
     HTML(h, "<h2>");
@@ -336,11 +336,12 @@ static void system_section(struct web_ctx *cx, const struct identity_system *s,
     HTML(h, "</button></form>");
 }
 
-static void systems_page(struct web_ctx *cx, const struct form_errors *fe, const struct form *kept)
+static void systems_page(struct web_ctx *cx, const struct form_errors *fe,
+                         const struct http_form *kept)
 {
     html_t *h = &cx->h;
-    static const struct form empty = {0};
-    const struct form *k = kept ? kept : &empty;
+    static const struct http_form empty = {0};
+    const struct http_form *k = kept ? kept : &empty;
     struct systems sys = own_systems(cx);
     int64_t now = clock_now_ms();
     page_begin(cx, "Systemer");

@@ -263,6 +263,14 @@ Test(token_e2e, refuses_bad_requests)
     expect_refusal("good", "scope=openid", 400, "invalid_request", "form-invalid");
     expect_refusal("good", "grant_type=password&grant_type=password", 400, "invalid_request",
                    "form-invalid");
+    /* The one percent-decoding policy: no control bytes, no invalid UTF-8. */
+    expect_refusal("good", "grant_type=password&scope=openid%00", 400, "invalid_request",
+                   "form-invalid");
+    expect_refusal("good", "grant_type=password&scope=open%0Aid", 400, "invalid_request",
+                   "form-invalid");
+    expect_refusal("good", "grant_type=password&scope=%C0%AF", 400, "invalid_request",
+                   "form-invalid");
+    expect_refusal("good", "grant_type=password&scope=%zz", 400, "invalid_request", "form-invalid");
     expect_refusal("good", "grant_type=password&scope=admin", 400, "invalid_scope",
                    "scope-unsupported");
     expect_refusal("good", "grant_type=password&client_id=someone", 401, "invalid_client",

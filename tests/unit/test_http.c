@@ -326,3 +326,62 @@ Test(json_body, members_are_checked_and_named)
     cr_assert_eq(http_json_string(o, "d", false, &v, &err), DUPLA_EINVAL, "a NUL inside");
     json_decref(o);
 }
+
+/* ---- http_form_read (form.c) ---- */
+
+static const char *const form_lines[] = {"text", NULL};
+static const struct http_form_rules form_rules = {.max_fields = 4, .lines = form_lines};
+static const struct http_form_rules form_unique = {.max_fields = 4, .unique = true};
+
+Test(http_form, reads_fields_in_order_with_plus_as_space)
+{
+    arena_t *a = arena_new(1 << 16);
+    struct http_form f;
+    err_t err;
+    err_clear(&err);
+    cr_assert_eq(http_form_read(a, STR("a=1+2&&b=%C3%A6&c&a=3"), &form_rules, &f, &err), 0);
+    cr_assert_eq(f.n, 4);
+    str_t v;
+    cr_assert(http_form_get(&f, "a", &v));
+    cr_assert(str_eq_cstr(v, "1 2"), "the first of a repeated name");
+    cr_assert(http_form_get(&f, "b", &v) && str_eq_cstr(v, "\xC3\xA6"));
+    cr_assert(http_form_get(&f, "c", &v) && v.len == 0, "no '=' is an empty value");
+    cr_assert_not(http_form_get(&f, "d", &v));
+    cr_assert_eq(http_form_read(a, STR(""), &form_rules, &f, &err), 0);
+    cr_assert_eq(f.n, 0);
+    arena_free(a);
+}
+
+Test(http_form, refuses_and_names_the_field)
+{
+    arena_t *a = arena_new(1 << 16);
+    struct http_form f;
+    err_t err;
+    struct {
+        const char *body;
+        const char *param;
+    } bad[] = {
+        {"a=1&b=%zz", "b"},
+        {"b=%00", "b"},
+        {"b=x%0Ay", "b"},
+        {"b=%C0%AF", "b"},
+        {"%C0%AF=1", "body"},
+        {"=1", "body"},
+        {"a=1&b=2&c=3&d=4&e=5", "body"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err_clear(&err);
+        cr_assert_neq(http_form_read(a, str_from_cstr(bad[i].body), &form_rules, &f, &err), 0, "%s",
+                      bad[i].body);
+        cr_assert_str_eq(err.param, bad[i].param, "%s", bad[i].body);
+    }
+    err_clear(&err);
+    cr_assert_eq(http_form_read(a, STR("text=x%0D%0Ay%09"), &form_rules, &f, &err), 0);
+    cr_assert(str_eq_cstr(f.values[0], "x\r\ny\t"));
+    cr_assert_neq(http_form_read(a, STR("text=x%00"), &form_rules, &f, &err), 0);
+    err_clear(&err);
+    cr_assert_neq(http_form_read(a, STR("g=1&g=2"), &form_unique, &f, &err), 0);
+    cr_assert_str_eq(err.param, "g");
+    cr_assert_eq(http_form_read(a, STR("g=1&g=2"), &form_rules, &f, &err), 0);
+    arena_free(a);
+}

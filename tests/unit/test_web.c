@@ -99,11 +99,11 @@ Test(html, null_cstr_writes_nothing)
 Test(form, parses_and_decodes)
 {
     arena_t *a = arena_new(1 << 16);
-    struct form f;
+    struct http_form f;
     err_t err;
-    cr_assert_eq(
-        form_parse(a, STR("csrf=abc&name=Anne+B%C3%B8g&felt=A%2FB&felt=C%2FD&empty="), &f, &err),
-        0);
+    cr_assert_eq(http_form_read(a, STR("csrf=abc&name=Anne+B%C3%B8g&felt=A%2FB&felt=C%2FD&empty="),
+                                &web_form_rules, &f, &err),
+                 0);
     cr_assert_eq(f.n, 5);
     cr_assert(str_eq_cstr(form_get(&f, "name"), "Anne Bøg"));
     cr_assert(str_eq_cstr(form_get(&f, "felt"), "A/B"), "the first of repeated names");
@@ -113,14 +113,31 @@ Test(form, parses_and_decodes)
     arena_free(a);
 }
 
-Test(form, refuses_bad_escapes_and_nul)
+Test(form, refuses_bad_escapes_nul_and_bad_utf8)
 {
     arena_t *a = arena_new(1 << 16);
-    struct form f;
+    struct http_form f;
     err_t err;
-    cr_assert_neq(form_parse(a, STR("a=%zz"), &f, &err), 0);
-    cr_assert_neq(form_parse(a, STR("a=%4"), &f, &err), 0);
-    cr_assert_neq(form_parse(a, STR("a=x%00y"), &f, &err), 0);
+    cr_assert_neq(http_form_read(a, STR("a=%zz"), &web_form_rules, &f, &err), 0);
+    cr_assert_neq(http_form_read(a, STR("a=%4"), &web_form_rules, &f, &err), 0);
+    cr_assert_neq(http_form_read(a, STR("a=x%00y"), &web_form_rules, &f, &err), 0);
+    cr_assert_neq(http_form_read(a, STR("purpose=x%00y"), &web_form_rules, &f, &err), 0);
+    cr_assert_neq(http_form_read(a, STR("a=%C3%28"), &web_form_rules, &f, &err), 0);
+    arena_free(a);
+}
+
+Test(form, only_textareas_hold_lines)
+{
+    arena_t *a = arena_new(1 << 16);
+    struct http_form f;
+    err_t err;
+    cr_assert_eq(http_form_read(a, STR("purpose=a%0D%0Ab&certificate=-----BEGIN%0A"),
+                                &web_form_rules, &f, &err),
+                 0);
+    cr_assert(str_eq_cstr(f.values[0], "a\r\nb"));
+    err_clear(&err);
+    cr_assert_neq(http_form_read(a, STR("name=a%0Ab"), &web_form_rules, &f, &err), 0);
+    cr_assert_str_eq(err.param, "name");
     arena_free(a);
 }
 
