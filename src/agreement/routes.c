@@ -69,11 +69,15 @@ static int create(http_request_t *req, struct agreement_routes *r, const struct 
     int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
-    static const char *const keys[] = {"environment", "application", NULL};
+    static const struct http_param keys[] = {
+        {.name = "environment", .type = HTTP_PARAM_STRING},
+        {.name = "application", .type = HTTP_PARAM_OBJECT},
+        {0},
+    };
     const char *envname = NULL;
     enum environment env = r->default_env;
     json_t *app = json_object_get(b, "application");
-    if (!(rc = http_json_only_keys(b, keys, err)) &&
+    if (!(rc = http_json_check(b, keys, err)) &&
         !(rc = http_json_string(b, "environment", false, &envname, err))) {
         if (envname && strcmp(envname, "production") == 0)
             env = ENV_PRODUCTION;
@@ -133,9 +137,12 @@ static int edit(http_request_t *req, struct agreement_routes *r, const struct ag
     int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
-    static const char *const keys[] = {"application", NULL};
+    static const struct http_param keys[] = {
+        {.name = "application", .type = HTTP_PARAM_OBJECT},
+        {0},
+    };
     json_t *app = json_object_get(b, "application");
-    if (!(rc = http_json_only_keys(b, keys, err)) && !json_is_object(app))
+    if (!(rc = http_json_check(b, keys, err)) && !json_is_object(app))
         rc = err_param(err, DUPLA_EINVAL, "application", "application must be a JSON object");
     if (!rc)
         rc = agreement_edit(r->ag, a, id, app, err);
@@ -150,9 +157,14 @@ static int step(http_request_t *req, struct agreement_routes *r, const struct ag
     int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
-    static const char *const keys[] = {"reason", "assessment", "granted", NULL};
+    static const struct http_param keys[] = {
+        {.name = "reason", .type = HTTP_PARAM_STRING},
+        {.name = "assessment", .type = HTTP_PARAM_STRING},
+        {.name = "granted", .type = HTTP_PARAM_ANY},
+        {0},
+    };
     struct agreement_step args = {0};
-    if (!(rc = http_json_only_keys(b, keys, err)) &&
+    if (!(rc = http_json_check(b, keys, err)) &&
         !(rc = http_json_string(b, "reason", false, &args.reason, err)) &&
         !(rc = http_json_string(b, "assessment", false, &args.assessment, err))) {
         json_t *g = json_object_get(b, "granted");
@@ -221,6 +233,13 @@ static int h_item(http_request_t *req, void *ctx, err_t *err)
     return err_set(err, DUPLA_ENOTFOUND, "no such step");
 }
 
+/* The list's filters (see struct http_route.query); the handler reads them. */
+static const struct http_param q_list[] = {
+    {.name = "org", .type = HTTP_PARAM_STRING, .min = 8, .max = 8},
+    {.name = "state", .type = HTTP_PARAM_STRING, .max = 31},
+    {0},
+};
+
 int agreement_routes_register(http_server_t *srv, struct agreement_routes *r, err_t *err)
 {
     const struct http_route routes[] = {
@@ -229,14 +248,16 @@ int agreement_routes_register(http_server_t *srv, struct agreement_routes *r, er
          .handler = h_collection,
          .ctx = r,
          .max_body = AGREEMENT_API_MAX_BODY,
-         .name = "agreements"},
+         .name = "agreements",
+         .query = q_list},
         {.methods = HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT,
          .path = API_PREFIX "/",
          .handler = h_item,
          .ctx = r,
          .flags = HTTP_ROUTE_PREFIX,
          .max_body = AGREEMENT_API_MAX_BODY,
-         .name = "agreement"},
+         .name = "agreement",
+         .query = http_params_none},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, &routes[i], err);

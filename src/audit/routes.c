@@ -27,27 +27,12 @@ static int parse_time(str_t v, const char *name, int64_t *ms, err_t *err)
                      "%s must be a date yyyy-mm-dd or a time yyyy-mm-ddTHH:MM:SSZ", name);
 }
 
-/* The query parameters a view allows (allowed: a NULL-terminated list);
- * any other is refused, naming it. */
-static int build_filter(http_request_t *req, const char *const *allowed, struct audit_filter *f,
-                        err_t *err)
+/* The filter from the query. The route's table (below) has already refused
+ * a parameter its view does not take; the values are checked here. */
+static int build_filter(http_request_t *req, struct audit_filter *f, err_t *err)
 {
     memset(f, 0, sizeof *f);
     f->newest_first = true;
-    for (size_t i = 0; i < http_req_query_count(req); i++) {
-        str_t k, v;
-        http_req_query_at(req, i, &k, &v);
-        bool ok = str_eq_cstr(k, "after") || str_eq_cstr(k, "limit") || str_eq_cstr(k, "order") ||
-                  str_eq_cstr(k, "format");
-        for (size_t j = 0; allowed[j] && !ok; j++)
-            ok = str_eq_cstr(k, allowed[j]);
-        if (!ok) {
-            char name[ERR_PARAM_MAX];
-            snprintf(name, sizeof name, "%.*s",
-                     (int)(k.len < sizeof name ? k.len : sizeof name - 1), k.ptr);
-            return err_param(err, DUPLA_EINVAL, name, "this view takes no parameter '%s'", name);
-        }
-    }
     str_t v;
     http_req_query(req, "org", &f->org_cvr);
     http_req_query(req, "agreement", &f->agreement_id);
@@ -106,11 +91,11 @@ static int want_csv(http_request_t *req, bool *csv, err_t *err)
 }
 
 static int answer(http_request_t *req, struct audit_routes *r, enum audit_viewer viewer,
-                  const struct audit_http_caller *c, const char *const *allowed, err_t *err)
+                  const struct audit_http_caller *c, err_t *err)
 {
     struct audit_filter f;
     bool csv;
-    int rc = build_filter(req, allowed, &f, err);
+    int rc = build_filter(req, &f, err);
     if (rc || (rc = want_csv(req, &csv, err)))
         return rc;
     if (viewer == AUDIT_VIEWER_SUBJECT) {
@@ -166,42 +151,91 @@ static int h_disclosures(http_request_t *req, void *ctx, err_t *err)
         return rc;
     str_t path = http_req_path(req);
     if (str_eq_cstr(path, BASE)) {
-        static const char *const allowed[] = {"org",     "agreement",    "service",
-                                              "subject", "subject_kind", "outcome",
-                                              "from",    "to",           NULL};
         if (!(c.roles & AUDIT_CALLER_STAFF))
             return err_set(err, DUPLA_EFORBIDDEN,
                            "searching every disclosure needs the role dataforvaltning or operator "
                            "of the data owner");
-        return answer(req, r, AUDIT_VIEWER_DATA_OWNER, &c, allowed, err);
+        return answer(req, r, AUDIT_VIEWER_DATA_OWNER, &c, err);
     }
     if (str_eq_cstr(path, BASE "/own")) {
-        static const char *const allowed[] = {"agreement", "service", "outcome",
-                                              "from",      "to",      NULL};
         if (!(c.roles & AUDIT_CALLER_RECIPIENT_ADMIN) || !c.org_cvr[0])
             return err_set(err, DUPLA_EFORBIDDEN,
                            "an organisation's disclosures need the role administrator in it");
-        return answer(req, r, AUDIT_VIEWER_RECIPIENT, &c, allowed, err);
+        return answer(req, r, AUDIT_VIEWER_RECIPIENT, &c, err);
     }
     if (str_eq_cstr(path, BASE "/subject")) {
-        static const char *const allowed[] = {"subject", "subject_kind", "from", "to", NULL};
         if (!(c.roles & AUDIT_CALLER_STAFF))
             return err_set(err, DUPLA_EFORBIDDEN,
                            "the data owner's staff answer for a citizen or company");
-        return answer(req, r, AUDIT_VIEWER_SUBJECT, &c, allowed, err);
+        return answer(req, r, AUDIT_VIEWER_SUBJECT, &c, err);
     }
     return err_set(err, DUPLA_ENOTFOUND, "no such resource");
 }
 
+/* What each view takes (struct http_route.query): the paging and format
+ * parameters, and the view's own filters. */
+static const char *const subject_kinds[] = {"cpr", "cvr", "se", NULL};
+static const char *const outcomes[] = {"disclosed", "refused", NULL};
+static const char *const orders[] = {"newest", "oldest", NULL};
+static const char *const formats[] = {"csv", "json", NULL};
+#define Q_TEXT(n)                                                                                  \
+    {                                                                                              \
+        .name = (n), .type = HTTP_PARAM_STRING                                                     \
+    }
+#define Q_ENUM(n, list)                                                                            \
+    {                                                                                              \
+        .name = (n), .type = HTTP_PARAM_ENUM, .values = (list)                                     \
+    }
+#define Q_TIME(n)                                                                                  \
+    {                                                                                              \
+        .name = (n), .type = HTTP_PARAM_TIME                                                       \
+    }
+#define Q_PAGING                                                                                   \
+    Q_TEXT("after"), Q_TEXT("limit"), Q_ENUM("order", orders), Q_ENUM("format", formats)
+static const struct http_param q_all[] = {
+    Q_PAGING,
+    Q_TEXT("org"),
+    Q_TEXT("agreement"),
+    Q_TEXT("service"),
+    Q_TEXT("subject"),
+    Q_ENUM("subject_kind", subject_kinds),
+    Q_ENUM("outcome", outcomes),
+    Q_TIME("from"),
+    Q_TIME("to"),
+    {0},
+};
+static const struct http_param q_own[] = {
+    Q_PAGING,
+    Q_TEXT("agreement"),
+    Q_TEXT("service"),
+    Q_ENUM("outcome", outcomes),
+    Q_TIME("from"),
+    Q_TIME("to"),
+    {0},
+};
+static const struct http_param q_subject[] = {
+    Q_PAGING,       Q_TEXT("subject"), Q_ENUM("subject_kind", subject_kinds),
+    Q_TIME("from"), Q_TIME("to"),      {0},
+};
+
 int audit_routes_register(http_server_t *srv, struct audit_routes *r, err_t *err)
 {
     const struct http_route routes[] = {
-        {.methods = HTTP_GET | HTTP_HEAD, .path = BASE, .handler = h_disclosures, .ctx = r},
-        {.methods = HTTP_GET | HTTP_HEAD, .path = BASE "/own", .handler = h_disclosures, .ctx = r},
+        {.methods = HTTP_GET | HTTP_HEAD,
+         .path = BASE,
+         .handler = h_disclosures,
+         .ctx = r,
+         .query = q_all},
+        {.methods = HTTP_GET | HTTP_HEAD,
+         .path = BASE "/own",
+         .handler = h_disclosures,
+         .ctx = r,
+         .query = q_own},
         {.methods = HTTP_GET | HTTP_HEAD,
          .path = BASE "/subject",
          .handler = h_disclosures,
-         .ctx = r},
+         .ctx = r,
+         .query = q_subject},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, &routes[i], err);

@@ -268,7 +268,9 @@ static enum MHD_Result run_handler(http_request_t *req)
     err_t err;
     err_clear(&err);
     const struct http_route *r = &req->route->route;
-    int rc = r->handler(req, r->ctx, &err);
+    int rc = r->query ? http_query_check(req, r->query, &err) : 0;
+    if (rc == 0)
+        rc = r->handler(req, r->ctx, &err);
     if (rc < 0 && !req->answered) {
         if (err.code == 0)
             err_internal(&err, DUPLA_EINTERNAL, "handler %s failed without an error", r->name);

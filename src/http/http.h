@@ -65,6 +65,38 @@ enum http_method {
  * code with err filled and let the server answer with a problem. */
 typedef int (*http_handler_fn)(http_request_t *req, void *ctx, err_t *err);
 
+/* ---- declared parameters (params.c) ---- */
+
+/* The type of a declared parameter. Query values and form fields are text
+ * checked against it; JSON members must also have the matching JSON type. */
+enum http_param_type {
+    HTTP_PARAM_STRING, /* text of min..max bytes (max 0: HTTP_PARAM_STRING_MAX in a
+                          query or form, the body's limit in JSON) */
+    HTTP_PARAM_INT,    /* a whole number >= min, and <= max when max > min */
+    HTTP_PARAM_BOOL,   /* true or false */
+    HTTP_PARAM_ENUM,   /* one of values */
+    HTTP_PARAM_TIME,   /* a date yyyy-mm-dd or a time yyyy-mm-ddTHH:MM:SSZ */
+    HTTP_PARAM_OBJECT, /* JSON only: an object (its members checked by the handler) */
+    HTTP_PARAM_ARRAY,  /* JSON only: an array */
+    HTTP_PARAM_ANY,    /* JSON only: any value (the handler checks it) */
+};
+
+#define HTTP_PARAM_STRING_MAX 1024 /* a string parameter without its own max */
+#define HTTP_PARAMS_CHECK_MAX 64   /* query parameters http_query_check looks at */
+
+/* One declared parameter. A table of them ends with {0} (name NULL). */
+struct http_param {
+    const char *name;
+    enum http_param_type type;
+    bool required;             /* absent (or empty, or JSON null) is refused */
+    bool repeat;               /* query and form: may occur more than once */
+    int64_t min, max;          /* STRING: length in bytes; INT: value */
+    const char *const *values; /* ENUM: the allowed values, NULL-terminated */
+};
+
+/* A route that takes no query parameter at all: .query = http_params_none. */
+extern const struct http_param http_params_none[];
+
 struct http_route {
     unsigned methods; /* HTTP_GET | HTTP_POST ... */
     const char *path; /* decoded path; UTF-8 allowed ("/Årsopgørelse") */
@@ -74,6 +106,11 @@ struct http_route {
     size_t max_body;      /* 0: no body accepted; else at most this many bytes */
     const char *listener; /* only on this listener (by name); NULL: on all */
     const char *name;     /* label in metrics and logs; default: path */
+    /* The query parameters the route takes, for any of its methods and (a
+     * prefix route) paths: the server refuses an undeclared, repeated or
+     * malformed one with a 400 naming it before the handler runs. NULL: the
+     * handler checks its query itself. */
+    const struct http_param *query;
 };
 
 /* The client certificate of the connection, as the TLS layer saw it. */
@@ -140,9 +177,6 @@ str_t http_req_body(const http_request_t *req);
  * reference); an empty body is an empty object when empty_ok. Otherwise
  * DUPLA_EINVAL with param "body", saying where the JSON went wrong. */
 int http_req_json_object(const http_request_t *req, bool empty_ok, json_t **out, err_t *err);
-/* DUPLA_EINVAL naming the first member of obj that is not in keys (a
- * NULL-terminated list). */
-int http_json_only_keys(const json_t *obj, const char *const *keys, err_t *err);
 /* A string member: NULL when absent or null (DUPLA_EINVAL naming key when
  * required), DUPLA_EINVAL when not a string or holding a NUL. Borrowed from obj. */
 int http_json_string(const json_t *obj, const char *key, bool required, const char **out,
@@ -175,6 +209,19 @@ int http_form_read(arena_t *a, str_t body, const struct http_form_rules *rules,
 /* The first value of name into *value (untrimmed); false (value "") when
  * absent. */
 bool http_form_get(const struct http_form *f, const char *name, str_t *value);
+
+/* Check a request's query, a JSON object's members, a form's fields
+ * against a table: DUPLA_EINVAL naming the parameter when one is not in the
+ * table, repeats (query, form) without .repeat, does not fit its type and
+ * limits, or is required and absent. An empty value (query, form) or JSON
+ * null stands for "not given". The server runs http_query_check for a
+ * route with .query; handlers run the others after reading the body. */
+int http_query_check(const http_request_t *req, const struct http_param *params, err_t *err);
+int http_json_check(const json_t *obj, const struct http_param *params, err_t *err);
+/* http_req_json_object, then http_json_check; *out is NULL on a refusal. */
+int http_req_json_params(const http_request_t *req, bool empty_ok, const struct http_param *params,
+                         json_t **out, err_t *err);
+int http_form_check(const struct http_form *f, const struct http_param *params, err_t *err);
 
 /* NULL when the listener takes no client certificates. */
 const struct http_client_cert *http_req_client_cert(const http_request_t *req);

@@ -28,21 +28,6 @@ int http_req_json_object(const http_request_t *req, bool empty_ok, json_t **out,
     return 0;
 }
 
-int http_json_only_keys(const json_t *obj, const char *const *keys, err_t *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; keys[i] && !ok; i++)
-            ok = strcmp(k, keys[i]) == 0;
-        if (!ok)
-            return err_param(err, DUPLA_EINVAL, k, "unknown member '%s'", k);
-    }
-    return 0;
-}
-
 int http_json_string(const json_t *obj, const char *key, bool required, const char **out,
                      err_t *err)
 {
@@ -54,4 +39,15 @@ int http_json_string(const json_t *obj, const char *key, bool required, const ch
         return err_param(err, DUPLA_EINVAL, key, "%s must be a string", key);
     *out = json_string_value(v);
     return 0;
+}
+
+int http_req_json_params(const http_request_t *req, bool empty_ok, const struct http_param *params,
+                         json_t **out, err_t *err)
+{
+    int rc = http_req_json_object(req, empty_ok, out, err);
+    if (rc == 0 && (rc = http_json_check(*out, params, err)) != 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }

@@ -129,6 +129,78 @@ static int reply_ok(http_request_t *req)
     return http_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* The members of each JSON body (http_json_check): anything else is refused
+ * naming it; the handlers check the values. */
+static const struct http_param b_login[] = {
+    {.name = "username", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "password", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+static const struct http_param b_setup[] = {
+    {.name = "username", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "secret", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "password", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+static const struct http_param b_password[] = {
+    {.name = "password", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+static const struct http_param b_org[] = {
+    {.name = "name", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "cvr", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "contact_email", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "admin_username", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "admin_name", .type = HTTP_PARAM_STRING},
+    {.name = "environments", .type = HTTP_PARAM_ARRAY},
+    {0},
+};
+static const struct http_param b_org_status[] = {
+    {.name = "org", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "status", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "reason", .type = HTTP_PARAM_STRING},
+    {0},
+};
+static const struct http_param b_user_status[] = {
+    {.name = "user", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "status", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "reason", .type = HTTP_PARAM_STRING},
+    {0},
+};
+static const struct http_param b_user[] = {
+    {.name = "org", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "username", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "display_name", .type = HTTP_PARAM_STRING},
+    {.name = "roles", .type = HTTP_PARAM_ARRAY},
+    {0},
+};
+static const struct http_param b_role[] = {
+    {.name = "user", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "role", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+static const struct http_param b_system[] = {
+    {.name = "org", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "name", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "kind", .type = HTTP_PARAM_STRING},
+    {.name = "certificate", .type = HTTP_PARAM_STRING},
+    {0},
+};
+static const struct http_param b_system_status[] = {
+    {.name = "system", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "status", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+static const struct http_param b_cert[] = {
+    {.name = "system", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "certificate", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+static const struct http_param b_cert_revoke[] = {
+    {.name = "sha256", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+
 /* ---- session ---- */
 
 static int session_cookie(http_request_t *req, const char *value, long max_age)
@@ -143,7 +215,7 @@ static int h_login(http_request_t *req, void *ctx, err_t *err)
 {
     identity_t *id = ctx;
     json_t *b;
-    int rc = http_req_json_object(req, false, &b, err);
+    int rc = http_req_json_params(req, false, b_login, &b, err);
     if (rc)
         return rc;
     str_t user, pw;
@@ -205,7 +277,7 @@ static int h_session(http_request_t *req, void *ctx, err_t *err)
 static int h_setup(http_request_t *req, void *ctx, err_t *err)
 {
     json_t *b;
-    int rc = http_req_json_object(req, false, &b, err);
+    int rc = http_req_json_params(req, false, b_setup, &b, err);
     if (rc)
         return rc;
     str_t user, secret, pw;
@@ -222,7 +294,7 @@ static int h_password(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = http_req_json_object(req, false, &b, err)))
+    if (rc || (rc = http_req_json_params(req, false, b_password, &b, err)))
         return rc;
     str_t pw;
     if (!(rc = member(b, "password", true, &pw, err)))
@@ -258,7 +330,7 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "organisations", arr);
     }
     json_t *b;
-    if ((rc = http_req_json_object(req, false, &b, err)))
+    if ((rc = http_req_json_params(req, false, b_org, &b, err)))
         return rc;
     struct identity_org_new in;
     memset(&in, 0, sizeof in);
@@ -307,7 +379,7 @@ static int h_org_status(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = http_req_json_object(req, false, &b, err)))
+    if (rc || (rc = http_req_json_params(req, false, b_org_status, &b, err)))
         return rc;
     str_t org, status, reason;
     enum org_status st;
@@ -330,11 +402,10 @@ static int h_user_status(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = http_req_json_object(req, false, &b, err)))
+    if (rc || (rc = http_req_json_params(req, false, b_user_status, &b, err)))
         return rc;
-    const char *const keys[] = {"user", "status", "reason", NULL};
     str_t user, status, reason;
-    if (!(rc = http_json_only_keys(b, keys, err)) && !(rc = member(b, "user", true, &user, err)) &&
+    if (!(rc = member(b, "user", true, &user, err)) &&
         !(rc = member(b, "status", true, &status, err)) &&
         !(rc = member(b, "reason", false, &reason, err))) {
         if (str_eq_cstr(status, "active"))
@@ -369,7 +440,7 @@ static int h_users(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "users", arr);
     }
     json_t *b;
-    if ((rc = http_req_json_object(req, false, &b, err)))
+    if ((rc = http_req_json_params(req, false, b_user, &b, err)))
         return rc;
     str_t org, username, name;
     unsigned roles = 0;
@@ -412,7 +483,7 @@ static int role_change(http_request_t *req, identity_t *id, bool grant, err_t *e
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, id, &a, err);
-    if (rc || (rc = http_req_json_object(req, false, &b, err)))
+    if (rc || (rc = http_req_json_params(req, false, b_role, &b, err)))
         return rc;
     str_t user, role;
     unsigned r;
@@ -474,7 +545,7 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "systems", arr);
     }
     json_t *b;
-    if ((rc = http_req_json_object(req, false, &b, err)))
+    if ((rc = http_req_json_params(req, false, b_system, &b, err)))
         return rc;
     str_t org, name, kind;
     struct pki_cert_info ci;
@@ -500,7 +571,7 @@ static int h_system_status(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = http_req_json_object(req, false, &b, err)))
+    if (rc || (rc = http_req_json_params(req, false, b_system_status, &b, err)))
         return rc;
     str_t sys, status;
     if (!(rc = member(b, "system", true, &sys, err)) &&
@@ -549,7 +620,7 @@ static int h_certs(http_request_t *req, void *ctx, err_t *err)
         return reply_list(req, "certificates", arr);
     }
     json_t *b;
-    if ((rc = http_req_json_object(req, false, &b, err)))
+    if ((rc = http_req_json_params(req, false, b_cert, &b, err)))
         return rc;
     str_t sys;
     struct pki_cert_info ci;
@@ -567,7 +638,7 @@ static int h_cert_revoke(http_request_t *req, void *ctx, err_t *err)
     identity_actor_t a;
     json_t *b;
     int rc = identity_http_actor(req, ctx, &a, err);
-    if (rc || (rc = http_req_json_object(req, false, &b, err)))
+    if (rc || (rc = http_req_json_params(req, false, b_cert_revoke, &b, err)))
         return rc;
     str_t sha;
     if (!(rc = member(b, "sha256", true, &sha, err)))
@@ -600,30 +671,50 @@ static int h_history(http_request_t *req, void *ctx, err_t *err)
     return reply_list(req, "history", h);
 }
 
+/* The query parameters of the API (see struct http_route.query). */
+static const struct http_param q_org[] = {
+    {.name = "org", .type = HTTP_PARAM_STRING, .max = IDENTITY_QUERY_ID_MAX},
+    {0},
+};
+static const struct http_param q_system[] = {
+    {.name = "system", .type = HTTP_PARAM_STRING, .max = IDENTITY_QUERY_ID_MAX},
+    {0},
+};
+static const struct http_param q_history[] = {
+    {.name = "org", .type = HTTP_PARAM_STRING, .max = IDENTITY_QUERY_ID_MAX},
+    {.name = "limit", .type = HTTP_PARAM_INT, .min = 1, .max = IDENTITY_LIST_MAX},
+    {0},
+};
+
 int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err)
 {
     const unsigned R = HTTP_GET | HTTP_HEAD;
+    const struct http_param *none = http_params_none;
     const struct http_route routes[] = {
-        {HTTP_POST, "/api/session", h_login, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "login"},
-        {R | HTTP_DELETE, "/api/session", h_session, id, 0, 0, NULL, "session"},
-        {HTTP_POST, "/api/setup", h_setup, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "setup"},
-        {HTTP_POST, "/api/password", h_password, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "password"},
-        {R | HTTP_POST, "/api/orgs", h_orgs, id, 0, IDENTITY_API_MAX_BODY, NULL, "orgs"},
+        {HTTP_POST, "/api/session", h_login, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "login", none},
+        {R | HTTP_DELETE, "/api/session", h_session, id, 0, 0, NULL, "session", none},
+        {HTTP_POST, "/api/setup", h_setup, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "setup", none},
+        {HTTP_POST, "/api/password", h_password, id, 0, IDENTITY_LOGIN_MAX_BODY, NULL, "password",
+         none},
+        {R | HTTP_POST, "/api/orgs", h_orgs, id, 0, IDENTITY_API_MAX_BODY, NULL, "orgs", none},
         {HTTP_POST, "/api/orgs/status", h_org_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
-         "org-status"},
-        {R | HTTP_POST, "/api/users", h_users, id, 0, IDENTITY_API_MAX_BODY, NULL, "users"},
+         "org-status", none},
+        {R | HTTP_POST, "/api/users", h_users, id, 0, IDENTITY_API_MAX_BODY, NULL, "users", q_org},
         {HTTP_POST, "/api/users/status", h_user_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
-         "user-status"},
-        {HTTP_POST, "/api/roles/grant", h_grant, id, 0, IDENTITY_API_MAX_BODY, NULL, "role-grant"},
+         "user-status", none},
+        {HTTP_POST, "/api/roles/grant", h_grant, id, 0, IDENTITY_API_MAX_BODY, NULL, "role-grant",
+         none},
         {HTTP_POST, "/api/roles/revoke", h_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,
-         "role-revoke"},
-        {R | HTTP_POST, "/api/systems", h_systems, id, 0, IDENTITY_API_MAX_BODY, NULL, "systems"},
+         "role-revoke", none},
+        {R | HTTP_POST, "/api/systems", h_systems, id, 0, IDENTITY_API_MAX_BODY, NULL, "systems",
+         q_org},
         {HTTP_POST, "/api/systems/status", h_system_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
-         "system-status"},
-        {R | HTTP_POST, "/api/certs", h_certs, id, 0, IDENTITY_API_MAX_BODY, NULL, "certs"},
+         "system-status", none},
+        {R | HTTP_POST, "/api/certs", h_certs, id, 0, IDENTITY_API_MAX_BODY, NULL, "certs",
+         q_system},
         {HTTP_POST, "/api/certs/revoke", h_cert_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,
-         "cert-revoke"},
-        {R, "/api/history", h_history, id, 0, 0, NULL, "history"},
+         "cert-revoke", none},
+        {R, "/api/history", h_history, id, 0, 0, NULL, "history", q_history},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, &routes[i], err);

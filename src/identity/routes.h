@@ -40,6 +40,7 @@
 #include "identity/identity.h"
 
 #define IDENTITY_API_MAX_BODY   (16 * 1024) /* JSON bodies (a PEM certificate fits) */
+#define IDENTITY_QUERY_ID_MAX   128         /* an org or system named in a query string */
 #define IDENTITY_LOGIN_MAX_BODY 2048        /* before authentication: tighter */
 
 /* Registers the routes above on srv (every listener). id must outlive srv. */

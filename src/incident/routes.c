@@ -86,11 +86,19 @@ static int opslog_post(http_request_t *req, struct incident_routes *r,
     int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
-    static const char *const keys[] = {"kind", "title", "text", "start", "end", "status", NULL};
+    static const struct http_param keys[] = {
+        {.name = "kind", .type = HTTP_PARAM_STRING},
+        {.name = "title", .type = HTTP_PARAM_STRING},
+        {.name = "text", .type = HTTP_PARAM_STRING},
+        {.name = "start", .type = HTTP_PARAM_ANY},
+        {.name = "end", .type = HTTP_PARAM_ANY},
+        {.name = "status", .type = HTTP_PARAM_STRING},
+        {0},
+    };
     struct opslog_post p = {.status = -1};
     const char *kind = NULL, *status = NULL;
     bool present, null;
-    if (!(rc = http_json_only_keys(b, keys, err)) &&
+    if (!(rc = http_json_check(b, keys, err)) &&
         !(rc = http_json_string(b, "kind", true, &kind, err)) &&
         !(rc = http_json_string(b, "title", true, &p.title, err)) &&
         !(rc = http_json_string(b, "text", false, &p.text, err)) &&
@@ -126,11 +134,15 @@ static int opslog_update(http_request_t *req, struct incident_routes *r,
     int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
-    static const char *const keys[] = {"text", "status", "start", "end", "title", NULL};
+    static const struct http_param keys[] = {
+        {.name = "text", .type = HTTP_PARAM_STRING},  {.name = "status", .type = HTTP_PARAM_STRING},
+        {.name = "start", .type = HTTP_PARAM_ANY},    {.name = "end", .type = HTTP_PARAM_ANY},
+        {.name = "title", .type = HTTP_PARAM_STRING}, {0},
+    };
     struct opslog_change ch = {.status = -1};
     const char *status = NULL;
     bool present, null;
-    if (!(rc = http_json_only_keys(b, keys, err)) &&
+    if (!(rc = http_json_check(b, keys, err)) &&
         !(rc = http_json_string(b, "text", false, &ch.text, err)) &&
         !(rc = http_json_string(b, "title", false, &ch.title, err)) &&
         !(rc = http_json_string(b, "status", false, &status, err)) &&
@@ -231,11 +243,19 @@ static int phone(http_request_t *req, struct incident_routes *r, const struct in
     int rc = http_req_json_object(req, true, &b, err);
     if (rc)
         return rc;
-    static const char *const keys[] = {"org",   "caller",      "caller_email", "type",
-                                       "title", "description", "agreement_id", NULL};
+    static const struct http_param keys[] = {
+        {.name = "org", .type = HTTP_PARAM_STRING},
+        {.name = "caller", .type = HTTP_PARAM_STRING},
+        {.name = "caller_email", .type = HTTP_PARAM_STRING},
+        {.name = "type", .type = HTTP_PARAM_STRING},
+        {.name = "title", .type = HTTP_PARAM_STRING},
+        {.name = "description", .type = HTTP_PARAM_STRING},
+        {.name = "agreement_id", .type = HTTP_PARAM_STRING},
+        {0},
+    };
     struct incident_phone_report p = {0};
     const char *type = NULL;
-    if (!(rc = http_json_only_keys(b, keys, err)) &&
+    if (!(rc = http_json_check(b, keys, err)) &&
         !(rc = http_json_string(b, "org", true, &p.org_cvr, err)) &&
         !(rc = http_json_string(b, "caller", true, &p.caller, err)) &&
         !(rc = http_json_string(b, "caller_email", false, &p.caller_email, err)) &&
@@ -291,19 +311,27 @@ static int h_incident(http_request_t *req, void *ctx, err_t *err)
     if ((rc = http_req_json_object(req, true, &b, err)))
         return rc;
     if (str_eq_cstr(sub, "messages")) {
-        static const char *const keys[] = {"text", "to_reporter", NULL};
+        static const struct http_param keys[] = {
+            {.name = "text", .type = HTTP_PARAM_STRING},
+            {.name = "to_reporter", .type = HTTP_PARAM_BOOL},
+            {0},
+        };
         const char *text = NULL;
         json_t *to = json_object_get(b, "to_reporter");
-        if (!(rc = http_json_only_keys(b, keys, err)) &&
+        if (!(rc = http_json_check(b, keys, err)) &&
             !(rc = http_json_string(b, "text", true, &text, err)) && to && !json_is_boolean(to))
             rc = err_param(err, DUPLA_EINVAL, "to_reporter", "to_reporter must be true or false");
         if (!rc)
             rc = incident_add_message(r->inc, &a, id, text, json_is_true(to), err);
     } else if (str_eq_cstr(sub, "status")) {
-        static const char *const keys[] = {"status", "note", NULL};
+        static const struct http_param keys[] = {
+            {.name = "status", .type = HTTP_PARAM_STRING},
+            {.name = "note", .type = HTTP_PARAM_STRING},
+            {0},
+        };
         const char *status = NULL, *note = NULL;
         int st = -1;
-        if (!(rc = http_json_only_keys(b, keys, err)) &&
+        if (!(rc = http_json_check(b, keys, err)) &&
             !(rc = http_json_string(b, "status", true, &status, err)) &&
             !(rc = http_json_string(b, "note", false, &note, err)) &&
             (st = incident_status_parse(status)) < 0)
@@ -311,9 +339,12 @@ static int h_incident(http_request_t *req, void *ctx, err_t *err)
         if (!rc)
             rc = incident_set_status(r->inc, &a, id, (enum incident_status)st, note, err);
     } else if (str_eq_cstr(sub, "assign")) {
-        static const char *const keys[] = {"assignee", NULL};
+        static const struct http_param keys[] = {
+            {.name = "assignee", .type = HTTP_PARAM_STRING},
+            {0},
+        };
         const char *who_ = NULL;
-        if (!(rc = http_json_only_keys(b, keys, err)) &&
+        if (!(rc = http_json_check(b, keys, err)) &&
             !(rc = http_json_string(b, "assignee", true, &who_, err)))
             rc = incident_assign(r->inc, &a, id, who_, err);
     } else {
@@ -322,6 +353,14 @@ static int h_incident(http_request_t *req, void *ctx, err_t *err)
     json_decref(b);
     return rc ? rc : reply_incident(req, r, &a, id, 200, err);
 }
+
+/* The list's filters (see struct http_route.query); the handler reads them. */
+static const struct http_param q_list[] = {
+    {.name = "org", .type = HTTP_PARAM_STRING, .min = 8, .max = 8},
+    {.name = "status", .type = HTTP_PARAM_STRING, .max = 31},
+    {.name = "assignee", .type = HTTP_PARAM_STRING, .max = INCIDENT_NAME_MAX - 1},
+    {0},
+};
 
 int incident_routes_register(http_server_t *srv, struct incident_routes *r, err_t *err)
 {
@@ -332,26 +371,30 @@ int incident_routes_register(http_server_t *srv, struct incident_routes *r, err_
          .path = OPSLOG,
          .handler = h_opslog,
          .ctx = r,
-         .max_body = INCIDENT_API_MAX_BODY},
+         .max_body = INCIDENT_API_MAX_BODY,
+         .query = http_params_none},
         {.methods = HTTP_POST,
          .path = OPSLOG "/",
          .handler = h_opslog,
          .ctx = r,
          .flags = HTTP_ROUTE_PREFIX,
          .max_body = INCIDENT_API_MAX_BODY,
-         .name = "opslog-entry"},
+         .name = "opslog-entry",
+         .query = http_params_none},
         {.methods = HTTP_GET | HTTP_HEAD | HTTP_POST,
          .path = INCIDENTS,
          .handler = h_incidents,
          .ctx = r,
-         .max_body = INCIDENT_API_MAX_BODY},
+         .max_body = INCIDENT_API_MAX_BODY,
+         .query = q_list},
         {.methods = HTTP_GET | HTTP_HEAD | HTTP_POST,
          .path = INCIDENTS "/",
          .handler = h_incident,
          .ctx = r,
          .flags = HTTP_ROUTE_PREFIX,
          .max_body = INCIDENT_API_MAX_BODY,
-         .name = "incident"},
+         .name = "incident",
+         .query = http_params_none},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, &routes[i], err);

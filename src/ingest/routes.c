@@ -101,6 +101,13 @@ static int h_ingest(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
+/* A delivery's query (see struct http_route.query); the handler reads it. */
+static const struct http_param q_ingest[] = {
+    {.name = "delivery_id", .type = HTTP_PARAM_STRING, .min = 1, .max = DATASET_DELIVERY_ID_MAX},
+    {.name = "synthetic", .type = HTTP_PARAM_BOOL},
+    {0},
+};
+
 int ingest_routes_register(http_server_t *srv, struct ingest_routes *r, err_t *err)
 {
     struct http_route route = {.methods = HTTP_POST,
@@ -110,6 +117,7 @@ int ingest_routes_register(http_server_t *srv, struct ingest_routes *r, err_t *e
                                .flags = HTTP_ROUTE_PREFIX | HTTP_ROUTE_CLIENT_CERT,
                                .max_body = INGEST_HTTP_MAX_BODY,
                                .listener = r->listener,
-                               .name = "ingest"};
+                               .name = "ingest",
+                               .query = q_ingest};
     return http_route_add(srv, &route, err);
 }

@@ -227,3 +227,37 @@ Test(agreement_api, bad_input_names_the_parameter)
     e2e_response_free(&r);
     api_expect(s, &proc, "GET", "/api/agreements/00000000000000000000000000000000", NULL, 404);
 }
+
+/* The routes declare their query parameters and the members of their
+ * bodies: an unknown, repeated or malformed one is a 400 naming it. */
+Test(agreement_api, undeclared_parameters_are_refused_by_name)
+{
+    const struct e2e_server *s = world();
+    struct api_session proc;
+    api_login(s, "proc@a.dk", &proc);
+    struct {
+        const char *method, *path, *body, *param;
+    } cases[] = {
+        {"GET", "/api/agreements?stat=draft", NULL, "stat"},
+        {"GET", "/api/agreements?org=12345678&org=12345678", NULL, "org"},
+        {"GET", "/api/agreements?org=123", NULL, "org"},
+        {"GET", "/api/agreements/00000000000000000000000000000000?x=1", NULL, "x"},
+        {"POST", "/api/agreements", "{\"application\":{},\"environmnet\":\"test\"}", "environmnet"},
+        {"POST", "/api/agreements", "{\"application\":[]}", "application"},
+        {"GET", "/api/disclosures/own?org=12345678", NULL, "org"},
+        {"GET", "/api/users?organisation=x", NULL, "organisation"},
+        {"GET", "/api/history?limit=0", NULL, "limit"},
+        {"GET", "/api/incidents?statu=open", NULL, "statu"},
+        {"POST", "/api/session", "{\"username\":\"a\",\"password\":\"b\",\"remember\":true}",
+         "remember"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct e2e_response r;
+        api_call(s, &proc, cases[i].method, cases[i].path, cases[i].body, &r);
+        e2e_assert_status(s, &r, 400);
+        cr_assert(strstr(e2e_header(&r, "Content-Type"), "application/problem+json"), "%s",
+                  cases[i].path);
+        cr_assert_str_eq(api_problem_param(&r), cases[i].param, "%s %s", cases[i].path, r.body);
+        e2e_response_free(&r);
+    }
+}

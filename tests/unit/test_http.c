@@ -307,11 +307,13 @@ Test(json_body, members_are_checked_and_named)
     cr_assert_not_null(o);
     err_t err;
     err_clear(&err);
-    const char *const some[] = {"a", "b", NULL};
-    cr_assert_eq(http_json_only_keys(o, some, &err), DUPLA_EINVAL);
+    const struct http_param some[] = {{.name = "a"}, {.name = "b", .type = HTTP_PARAM_INT}, {0}};
+    cr_assert_eq(http_json_check(o, some, &err), DUPLA_EINVAL);
     cr_assert(strcmp(err.param, "c") == 0 || strcmp(err.param, "d") == 0, "%s", err.param);
-    const char *const all[] = {"a", "b", "c", "d", NULL};
-    cr_assert_eq(http_json_only_keys(o, all, &err), 0);
+    const struct http_param all[] = {
+        {.name = "a"}, {.name = "b", .type = HTTP_PARAM_INT}, {.name = "c"}, {.name = "d"}, {0}};
+    cr_assert_eq(http_json_check(o, all, &err), DUPLA_EINVAL, "a NUL inside a string");
+    cr_assert_str_eq(err.param, "d");
     const char *v;
     cr_assert_eq(http_json_string(o, "a", true, &v, &err), 0);
     cr_assert_str_eq(v, "x");
@@ -384,4 +386,100 @@ Test(http_form, refuses_and_names_the_field)
     cr_assert_str_eq(err.param, "g");
     cr_assert_eq(http_form_read(a, STR("g=1&g=2"), &form_rules, &f, &err), 0);
     arena_free(a);
+}
+
+/* ---- declared parameters (params.c) ---- */
+
+static const char *const colours[] = {"red", "green", NULL};
+static const struct http_param decl[] = {
+    {.name = "name", .type = HTTP_PARAM_STRING, .required = true, .min = 1, .max = 5},
+    {.name = "n", .type = HTTP_PARAM_INT, .min = 1, .max = 10},
+    {.name = "flag", .type = HTTP_PARAM_BOOL},
+    {.name = "colour", .type = HTTP_PARAM_ENUM, .values = colours},
+    {.name = "from", .type = HTTP_PARAM_TIME},
+    {.name = "tag", .type = HTTP_PARAM_STRING, .repeat = true},
+    {0},
+};
+
+/* http_form_check over body, which http_form_read must accept; returns the
+ * check's result with err's param in param. */
+static int form_check(const char *body, char *param)
+{
+    arena_t *a = arena_new(1 << 16);
+    static const struct http_form_rules rules = {.max_fields = 16};
+    struct http_form f;
+    err_t err;
+    err_clear(&err);
+    cr_assert_eq(http_form_read(a, str_from_cstr(body), &rules, &f, &err), 0, "%s", body);
+    int rc = http_form_check(&f, decl, &err);
+    strcpy(param, err.param);
+    arena_free(a);
+    return rc;
+}
+
+Test(params, text_values_are_checked_by_declaration)
+{
+    char param[ERR_PARAM_MAX];
+    cr_assert_eq(form_check("name=abc&n=3&flag=true&colour=red&from=2026-01-02&tag=a&tag=b", param),
+                 0);
+    cr_assert_eq(form_check("name=abc&from=2026-01-02T10:00:00Z&n=", param), 0,
+                 "an empty optional value is not given");
+    struct {
+        const char *body;
+        const char *param;
+    } bad[] = {
+        {"n=3", "name"},                  /* required */
+        {"name=", "name"},                /* required and empty: too short */
+        {"name=abcdef", "name"},          /* too long */
+        {"name=a&stor=1", "stor"},        /* unknown */
+        {"name=a&name=b", "name"},        /* repeated */
+        {"name=a&n=11", "n"},             /* out of range */
+        {"name=a&n=x", "n"},              /* not a number */
+        {"name=a&flag=yes", "flag"},      /* not a boolean */
+        {"name=a&colour=blue", "colour"}, /* not in the list */
+        {"name=a&from=yesterday", "from"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(form_check(bad[i].body, param), DUPLA_EINVAL, "%s", bad[i].body);
+        cr_assert_str_eq(param, bad[i].param, "%s", bad[i].body);
+    }
+}
+
+Test(params, json_members_are_checked_by_declaration)
+{
+    static const struct http_param jd[] = {
+        {.name = "s", .type = HTTP_PARAM_STRING, .required = true},
+        {.name = "i", .type = HTTP_PARAM_INT, .min = 0, .max = 5},
+        {.name = "b", .type = HTTP_PARAM_BOOL},
+        {.name = "o", .type = HTTP_PARAM_OBJECT},
+        {.name = "a", .type = HTTP_PARAM_ARRAY},
+        {.name = "x", .type = HTTP_PARAM_ANY},
+        {0},
+    };
+    struct {
+        const char *json;
+        int rc;
+        const char *param;
+    } cases[] = {
+        {"{\"s\":\"v\",\"i\":5,\"b\":false,\"o\":{},\"a\":[],\"x\":1}", 0, ""},
+        {"{\"s\":\"v\",\"i\":null}", 0, ""},
+        {"{}", DUPLA_EINVAL, "s"},
+        {"{\"s\":null}", DUPLA_EINVAL, "s"},
+        {"{\"s\":1}", DUPLA_EINVAL, "s"},
+        {"{\"s\":\"v\",\"i\":6}", DUPLA_EINVAL, "i"},
+        {"{\"s\":\"v\",\"i\":\"1\"}", DUPLA_EINVAL, "i"},
+        {"{\"s\":\"v\",\"b\":1}", DUPLA_EINVAL, "b"},
+        {"{\"s\":\"v\",\"o\":[]}", DUPLA_EINVAL, "o"},
+        {"{\"s\":\"v\",\"a\":{}}", DUPLA_EINVAL, "a"},
+        {"{\"s\":\"v\",\"stor\":1}", DUPLA_EINVAL, "stor"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *o = json_loads(cases[i].json, 0, NULL);
+        cr_assert_not_null(o, "%s", cases[i].json);
+        err_t err;
+        err_clear(&err);
+        cr_assert_eq(http_json_check(o, jd, &err), cases[i].rc, "%s", cases[i].json);
+        cr_assert_str_eq(err.param, cases[i].param, "%s", cases[i].json);
+        json_decref(o);
+    }
 }
