@@ -120,26 +120,13 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
 {
     memset(out, 0, sizeof *out);
     json_t *sec = config_section(cfg, "audit");
-    if (sec && !json_is_object(sec))
-        return err_param(err, DUPLA_EINVAL, "audit", "%s: audit: must be an object", cfg->path);
-    if (sec) {
-        static const char *known[] = {"checkpoint_every", "checkpoint_seconds", "queue_max",
-                                      "signing_key", NULL};
-        const char *k;
-        json_t *v;
-        json_object_foreach(sec, k, v)
-        {
-            int found = 0;
-            for (int i = 0; known[i]; i++)
-                found |= strcmp(k, known[i]) == 0;
-            if (!found)
-                return err_param(err, DUPLA_EINVAL, k, "%s: audit.%s: unknown key", cfg->path, k);
-        }
-    }
+    static const char *const keys[] = {"checkpoint_every", "checkpoint_seconds", "queue_max",
+                                       "signing_key", NULL};
     long long every, seconds, queue;
     const char *key;
     int rc;
-    if ((rc = config_get_int(sec, "audit", "checkpoint_every", 1, 100000000,
+    if ((rc = config_only_keys(sec, "audit", keys, err)) ||
+        (rc = config_get_int(sec, "audit", "checkpoint_every", 1, 100000000,
                              AUDIT_CHECKPOINT_EVERY_DEFAULT, &every, err)) ||
         (rc = config_get_int(sec, "audit", "checkpoint_seconds", 1, 86400,
                              AUDIT_CHECKPOINT_SECONDS_DEFAULT, &seconds, err)) ||

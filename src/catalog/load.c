@@ -192,19 +192,11 @@ int catalog_load_dir(const char *dir, catalog_t **out, err_t *err)
 int catalog_config_dir(const struct dupla_config *cfg, char *out, size_t cap, err_t *err)
 {
     json_t *sec = config_section(cfg, CATALOG_CONFIG_SECTION);
-    if (sec && !json_is_object(sec))
-        return err_param(err, DUPLA_EINVAL, "catalog", "%s: catalog: must be an object", cfg->path);
-    if (sec) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(sec, k, v)
-        {
-            if (strcmp(k, "dir") != 0)
-                return err_param(err, DUPLA_EINVAL, k, "%s: catalog.%s: unknown key", cfg->path, k);
-        }
-    }
+    static const char *const keys[] = {"dir", NULL};
     const char *dir;
-    int rc = config_get_string(sec, "catalog", "dir", NULL, &dir, err);
+    int rc = config_only_keys(sec, CATALOG_CONFIG_SECTION, keys, err);
+    if (rc == 0)
+        rc = config_get_string(sec, "catalog", "dir", NULL, &dir, err);
     if (rc)
         return rc;
     if (!dir) {

@@ -4,6 +4,7 @@
 #include "core/config.h"
 
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,6 +90,70 @@ static int copy_string(const json_t *obj, const char *secname, const char *key, 
     return 0;
 }
 
+/* The top-level keys of the file: the core's own, then one section per
+ * module (read by that module, which refuses keys it does not know). The
+ * one list: a module that adds a section adds its name here. */
+static const char *const config_sections[] = {
+    /* the core (this file) */
+    "environment",
+    "store",
+    "log_level",
+    "listeners",
+    "limits",
+    /* the modules' sections */
+    "token",
+    "identity",
+    "catalog",
+    "web",
+    "audit",
+    "exposure",
+    "incident",
+    "mail",
+    NULL,
+};
+
+static bool listed(const char *const *keys, const char *k)
+{
+    for (size_t i = 0; keys[i]; i++)
+        if (strcmp(k, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+int config_only_keys(const json_t *section, const char *secname, const char *const *keys,
+                     err_t *err)
+{
+    if (!section)
+        return 0;
+    if (!json_is_object(section))
+        return err_param(err, DUPLA_EINVAL, secname, "config: section \"%s\" must be an object",
+                         secname);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)section, k, v)
+    {
+        if (!listed(keys, k))
+            return err_param(err, DUPLA_EINVAL, k, "config: unknown key \"%s\" in section \"%s\"",
+                             k, secname);
+    }
+    return 0;
+}
+
+int config_only_sections(const struct dupla_config *cfg, err_t *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(cfg->root, k, v)
+    {
+        if (!listed(config_sections, k))
+            return err_param(err, DUPLA_EINVAL, k,
+                             "config: %s: unknown key \"%s\" (neither a core setting nor a "
+                             "module's section)",
+                             cfg->path, k);
+    }
+    return 0;
+}
+
 static int parse_listener(struct dupla_config *cfg, json_t *l, size_t idx, err_t *err)
 {
     struct listener_config *lc = &cfg->listeners[idx];
@@ -170,6 +235,12 @@ static int parse_limits(struct dupla_config *cfg, json_t *lim, err_t *err)
     int rc;
     if (lim && !json_is_object(lim))
         return err_param(err, DUPLA_EINVAL, "limits", "%s: limits: must be an object", cfg->path);
+    static const char *const keys[] = {
+        "max_header_bytes", "max_url_bytes",   "max_query_params",
+        "max_body_bytes",   "max_connections", "max_connections_per_ip",
+        "request_seconds",  "idle_seconds",    NULL};
+    if ((rc = config_only_keys(lim, "limits", keys, err)))
+        return rc;
 #define LIMIT(key, min, max, def, field, type)                                                     \
     if ((rc = config_get_int(lim, "limits", key, min, max, def, &v, err)))                         \
         return rc;                                                                                 \
@@ -192,7 +263,9 @@ static int config_parse(struct dupla_config *cfg, err_t *err)
     json_t *root = cfg->root;
     if (!json_is_object(root))
         return err_set(err, DUPLA_EINVAL, "%s: the configuration must be a JSON object", cfg->path);
-    int rc;
+    int rc = config_only_sections(cfg, err);
+    if (rc)
+        return rc;
     char env[16];
     if ((rc = copy_string(root, "config", "environment", "", env, sizeof env, err)))
         return rc;

@@ -81,6 +81,18 @@ int config_load(const char *path, struct dupla_config *cfg, err_t *err);
 int config_load_string(const char *text, const char *dir, struct dupla_config *cfg, err_t *err);
 void config_free(struct dupla_config *cfg);
 
+/* Refuses (DUPLA_EINVAL naming the key) a key of section that is not in
+ * keys (NULL-terminated), so that a typo in the file is an error and not a
+ * silently ignored setting: 'config: unknown key "stor" in section "audit"'.
+ * Also refuses a section that is not an object. NULL section: nothing to
+ * check. Every module's section reader calls it with the keys it reads. */
+int config_only_keys(const json_t *section, const char *secname, const char *const *keys,
+                     err_t *err);
+/* Refuses a top-level key of the file that is neither one of the core's
+ * keys nor a module's section (the table config_sections in config.c:
+ * a module that adds a section adds its name there). config_load calls it. */
+int config_only_sections(const struct dupla_config *cfg, err_t *err);
+
 /* A module's own section, or NULL. Borrowed from cfg. */
 json_t *config_section(const struct dupla_config *cfg, const char *name);
 

@@ -16,8 +16,12 @@ int exposure_config_read(const struct dupla_config *cfg, struct exposure_config 
     const char *s = EXPOSURE_CONFIG_SECTION;
     long long v[6];
     int envh = 1;
+    static const char *const keys[] = {
+        "max_subjects",        "rate_per_second",       "rate_burst",         "max_in_flight",
+        "retry_after_seconds", "window_margin_seconds", "environment_header", NULL};
     int rc;
-    if ((rc = config_get_int(sec, s, "max_subjects", 1, EXPOSURE_MAX_SUBJECTS_LIMIT,
+    if ((rc = config_only_keys(sec, s, keys, err)) ||
+        (rc = config_get_int(sec, s, "max_subjects", 1, EXPOSURE_MAX_SUBJECTS_LIMIT,
                              EXPOSURE_DEFAULT_MAX_SUBJECTS, &v[0], err)) ||
         (rc = config_get_int(sec, s, "rate_per_second", 1, EXPOSURE_MAX_RATE, EXPOSURE_DEFAULT_RATE,
                              &v[1], err)) ||

@@ -23,8 +23,16 @@ static int read_config(identity_t *id, const struct dupla_config *cfg, err_t *er
     const json_t *sec = cfg ? config_section(cfg, "identity") : NULL;
     const char *owner_name, *owner_cvr;
     long long setup, idle, abs, poll;
+    static const char *const keys[] = {"owner_name",
+                                       "owner_cvr",
+                                       "setup_secret_seconds",
+                                       "session_idle_seconds",
+                                       "session_absolute_seconds",
+                                       "registry_poll_ms",
+                                       NULL};
     int rc;
-    if ((rc = config_get_string(sec, "identity", "owner_name", IDENTITY_DEFAULT_OWNER_NAME,
+    if ((rc = config_only_keys(sec, "identity", keys, err)) ||
+        (rc = config_get_string(sec, "identity", "owner_name", IDENTITY_DEFAULT_OWNER_NAME,
                                 &owner_name, err)) ||
         (rc = config_get_string(sec, "identity", "owner_cvr", IDENTITY_DEFAULT_OWNER_CVR,
                                 &owner_cvr, err)) ||

@@ -46,8 +46,19 @@ int incident_settings_from_config(const struct dupla_config *cfg, struct inciden
 {
     incident_settings_default(s);
     const json_t *in = config_section(cfg, "incident");
+    /* maildir is read by the serve and mail commands (serve_modules.c). */
+    static const char *const in_keys[] = {"general_mailbox",
+                                          "attachments_max",
+                                          "attachment_max_bytes",
+                                          "attachments_total_bytes",
+                                          "message_max_bytes",
+                                          "public_url",
+                                          "maildir",
+                                          NULL};
     long long v;
-    int rc;
+    int rc = config_only_keys(in, "incident", in_keys, err);
+    if (rc)
+        return rc;
     if ((rc = get_str(in, "incident", "general_mailbox", s->general_mailbox,
                       sizeof s->general_mailbox, err)))
         return rc;

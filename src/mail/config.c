@@ -46,8 +46,19 @@ int mail_config_read(const struct dupla_config *cfg, struct mail_settings *s, er
 {
     mail_settings_default(s);
     const json_t *ml = config_section(cfg, "mail");
+    static const char *const keys[] = {"from",
+                                       "from_name",
+                                       "smtp_url",
+                                       "smtp_starttls",
+                                       "smtp_ca_file",
+                                       "timeout_seconds",
+                                       "retry_base_seconds",
+                                       "retry_max_seconds",
+                                       "max_attempts",
+                                       NULL};
     int rc, b;
-    if ((rc = get_str(ml, "from", s->from, sizeof s->from, err)))
+    if ((rc = config_only_keys(ml, "mail", keys, err)) ||
+        (rc = get_str(ml, "from", s->from, sizeof s->from, err)))
         return rc;
     if (!mail_address_valid(s->from))
         return err_param(err, DUPLA_EINVAL, "from", "mail.from is not a mail address");

@@ -24,12 +24,14 @@ int token_config_load(const struct dupla_config *cfg, struct token_config *out, 
 {
     memset(out, 0, sizeof *out);
     const json_t *sec = config_section(cfg, "token");
-    if (sec && !json_is_object(sec))
-        return err_param(err, DUPLA_EINVAL, "token", "token: must be an object");
+    static const char *const keys[] = {
+        "path",    "listener",         "issuer",         "audience", "client_id",
+        "key_dir", "lifetime_seconds", "leeway_seconds", NULL};
     char key_dir[CONFIG_PATH_MAX];
     long long lifetime, leeway;
     int rc;
-    if ((rc = copy_value(sec, "path", TOKEN_DEFAULT_PATH, out->path, sizeof out->path, err)) ||
+    if ((rc = config_only_keys(sec, "token", keys, err)) ||
+        (rc = copy_value(sec, "path", TOKEN_DEFAULT_PATH, out->path, sizeof out->path, err)) ||
         (rc = copy_value(sec, "listener", "", out->listener, sizeof out->listener, err)) ||
         (rc = copy_value(sec, "issuer", TOKEN_DEFAULT_ISSUER, out->issuer, sizeof out->issuer,
                          err)) ||

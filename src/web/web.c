@@ -37,7 +37,10 @@ int web_open(const struct web_deps *deps, web_t **out, err_t *err)
     w->deps = *deps;
     json_t *sec = config_section(deps->cfg, WEB_CONFIG_SECTION);
     const char *dir = NULL;
-    int rc = config_get_string(sec, WEB_CONFIG_SECTION, "assets_dir", NULL, &dir, err);
+    static const char *const keys[] = {"assets_dir", NULL};
+    int rc = config_only_keys(sec, WEB_CONFIG_SECTION, keys, err);
+    if (rc == 0)
+        rc = config_get_string(sec, WEB_CONFIG_SECTION, "assets_dir", NULL, &dir, err);
     if (rc) {
         free(w);
         return rc;

@@ -36,11 +36,10 @@
 
 #define CONFIG                                                                                     \
     "{\"identity\": {\"registry_poll_ms\": 50},"                                                   \
-    " \"agreement\": {\"sync_ms\": 100},"                                                          \
     " \"exposure\": {\"window_margin_seconds\": 0, \"rate_per_second\": 100000,"                   \
     " \"rate_burst\": 100000}}"
 #define CONFIG_RATE                                                                                \
-    "{\"identity\": {\"registry_poll_ms\": 50}, \"agreement\": {\"sync_ms\": 100},"                \
+    "{\"identity\": {\"registry_poll_ms\": 50},"                                                   \
     " \"exposure\": {\"rate_per_second\": 1, \"rate_burst\": 2}}"
 
 E2E_SHARED_SERVERS({"main", {.config_json = CONFIG}}, {"rate", {.config_json = CONFIG_RATE}},

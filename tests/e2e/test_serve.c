@@ -185,6 +185,17 @@ Test(serve, bad_configuration_exits_1_with_a_message)
     const char *msg = strstr(text, "dupla serve: ");
     cr_assert_not_null(msg, "no message in: %s", text);
     cr_assert(strstr(msg, "missing.pem"), "message: %s", msg);
+    /* A typo in a module's section is an error naming the key. */
+    f = fopen(cfg, "w");
+    fputs("{\"environment\": \"test\", \"audit\": {\"queue_maximum\": 10}}", f);
+    fclose(f);
+    cr_assert_eq(e2e_run_dupla(args, out), 1);
+    o = fopen(out, "r");
+    cr_assert_not_null(o);
+    n = fread(text, 1, sizeof text - 1, o);
+    text[n] = '\0';
+    fclose(o);
+    cr_assert(strstr(text, "unknown key \"queue_maximum\" in section \"audit\""), "%s", text);
     const char *usage[] = {"serve", NULL};
     cr_assert_eq(e2e_run_dupla(usage, NULL), 2);
     const char *help[] = {"serve", "--help", NULL};

@@ -326,6 +326,7 @@ Test(catalog, config_dir_defaults_to_the_source_catalogue)
                                     "/srv", &cfg, &err),
                  0);
     cr_assert_neq(catalog_config_dir(&cfg, dir, sizeof dir, &err), 0);
-    cr_assert(strstr(err.detail, "catalog.folder: unknown key") != NULL, "%s", err.detail);
+    cr_assert_str_eq(err.detail, "config: unknown key \"folder\" in section \"catalog\"");
+    cr_assert_str_eq(err.param, "folder");
     config_free(&cfg);
 }

@@ -85,3 +85,34 @@ Test(config, postgresql_stores_are_libpq_strings)
         config_free(&cfg);
     }
 }
+
+Test(config, unknown_keys_are_errors_that_name_the_key)
+{
+    /* A top-level key that is neither the core's nor a module's section. */
+    expect_error("{\"environment\":\"test\",\"stor\":\"sqlite:x.db\"}", "unknown key \"stor\"");
+    expect_error("{\"environment\":\"test\",\"limits\":{\"max_urls\":1000}}",
+                 "config: unknown key \"max_urls\" in section \"limits\"");
+    expect_error("{\"environment\":\"test\",\"listeners\":[{\"cert\":\"c\",\"key\":\"k\","
+                 "\"prot\":1}]}",
+                 "prot");
+    /* A module's section: config_only_keys, as each module's reader calls it. */
+    struct dupla_config cfg;
+    err_t err;
+    err_clear(&err);
+    cr_assert_eq(
+        config_load_string("{\"environment\":\"test\",\"audit\":{\"stor\":1}}", "/srv", &cfg, &err),
+        0, "%s", err.detail);
+    static const char *const keys[] = {"queue_max", "signing_key", NULL};
+    cr_assert_eq(config_only_keys(config_section(&cfg, "audit"), "audit", keys, &err),
+                 DUPLA_EINVAL);
+    cr_assert_str_eq(err.detail, "config: unknown key \"stor\" in section \"audit\"");
+    cr_assert_str_eq(err.param, "stor");
+    cr_assert_eq(config_only_keys(config_section(&cfg, "token"), "token", keys, &err), 0,
+                 "an absent section has nothing to refuse");
+    config_free(&cfg);
+    cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":[1]}", "/srv", &cfg, &err),
+                 0);
+    cr_assert_eq(config_only_keys(config_section(&cfg, "audit"), "audit", keys, &err), DUPLA_EINVAL,
+                 "a section must be an object");
+    config_free(&cfg);
+}

@@ -430,3 +430,19 @@ Test(token, config_is_checked)
     cr_assert(strstr(err.detail, "lifetime_seconds") != NULL, "%s", err.detail);
     config_free(&c2);
 }
+
+Test(token_config, unknown_key_is_refused_by_name)
+{
+    struct dupla_config c2;
+    err_t err;
+    err_clear(&err);
+    cr_assert_eq(config_load_string("{\"environment\":\"test\",\"token\":{\"lifetime\":60}}",
+                                    "/tmp", &c2, &err),
+                 0);
+    struct token_config t2;
+    cr_assert_eq(token_config_load(&c2, &t2, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "lifetime");
+    cr_assert(strstr(err.detail, "unknown key \"lifetime\" in section \"token\""), "%s",
+              err.detail);
+    config_free(&c2);
+}
