@@ -109,6 +109,7 @@ static const char *const config_sections[] = {
     "exposure",
     "incident",
     "mail",
+    "registry",
     NULL,
 };
 

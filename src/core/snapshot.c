@@ -56,8 +56,11 @@ int64_t snapshot_stale_max_ms(void)
 int snapshot_config_apply(const struct dupla_config *cfg, err_t *err)
 {
     const json_t *sec = cfg ? config_section(cfg, "registry") : NULL;
-    long long ms;
-    int rc = config_get_int(sec, "registry", "stale_max_ms", 0, SNAPSHOT_STALE_MAX_LIMIT_MS,
+    static const char *const keys[] = {"stale_max_ms", NULL};
+    long long ms = SNAPSHOT_STALE_MAX_MS;
+    int rc = config_only_keys(sec, "registry", keys, err);
+    if (rc == 0)
+        rc = config_get_int(sec, "registry", "stale_max_ms", 0, SNAPSHOT_STALE_MAX_LIMIT_MS,
                             SNAPSHOT_STALE_MAX_MS, &ms, err);
     if (rc == 0)
         snapshot_set_stale_max_ms(ms);
