@@ -187,7 +187,10 @@ Test(serve, bad_configuration_exits_1_with_a_message)
     cr_assert(strstr(msg, "missing.pem"), "message: %s", msg);
     /* A typo in a module's section is an error naming the key. */
     f = fopen(cfg, "w");
-    fputs("{\"environment\": \"test\", \"audit\": {\"queue_maximum\": 10}}", f);
+    fputs(
+        "{\"environment\": \"test\", \"audit\": {\"queue_maximum\": 10}, \"listeners\": "
+        "[{\"name\": \"api\", \"port\": 0, \"cert\": \"missing.pem\", \"key\": \"missing.key\"}]}",
+        f);
     fclose(f);
     cr_assert_eq(e2e_run_dupla(args, out), 1);
     o = fopen(out, "r");
