@@ -97,118 +97,94 @@ static void list_table(struct web_ctx *cx, json_t *list, const char *caption, bo
     HTML(h, "</tbody></table></div>");
 }
 
-static int list_page(http_request_t *req, void *ctx, bool queue)
+static int list_page(struct web_ctx *cx, bool queue)
 {
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    html_t *h = &cx.h;
+    web_t *w = cx->w;
+    html_t *h = &cx->h;
     struct agreement_actor aa;
-    web_agreement_actor(&cx, &aa);
+    web_agreement_actor(cx, &aa);
     struct agreement_filter f = {.org_cvr = NULL, .state = -1, .awaiting_review = queue};
     json_t *list = NULL;
     err_t e;
     err_clear(&e);
     int rc = agreement_list(w->deps.agreement, &aa, &f, &list, &e);
-    page_begin(&cx, queue ? "Aftaler til gennemgang" : "Aftaler");
+    page_begin(cx, queue ? "Aftaler til gennemgang" : "Aftaler");
     if (rc != 0) {
         log_warn("web: agreement list: %s", e.log);
-        page_notice(&cx, "warning", "Aftalerne kunne ikke hentes lige nu.");
+        page_notice(cx, "warning", "Aftalerne kunne ikke hentes lige nu.");
     } else {
         if (queue)
             HTML(h, "<p>Underskrevne ansøgninger og ændringer af godkendte aftaler, der venter "
                     "på dataejerens afgørelse. Ved en ændring gælder den godkendte version, "
                     "indtil ændringen er godkendt.</p>");
-        else if (identity_actor_has(&cx.actor, ROLE_PROCESSOR))
+        else if (identity_actor_has(&cx->actor, ROLE_PROCESSOR))
             HTML(h, "<p><a class=\"button button-primary\" href=\"/aftaler/ny\">Ny aftale</a>"
                     "</p>");
-        list_table(&cx, list, queue ? "Til gennemgang" : "Aftaler", queue);
+        list_table(cx, list, queue ? "Til gennemgang" : "Aftaler", queue);
     }
     json_decref(list);
-    page_end(&cx);
-    rc = web_reply_page(&cx, 200);
-    web_end(&cx);
-    return rc;
+    page_end(cx);
+    return web_reply_page(cx, 200);
 }
 
-static int h_list(http_request_t *req, void *ctx, err_t *err)
+static int h_list(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    return list_page(req, ctx, false);
+    return list_page(cx, false);
 }
 
-static int h_queue(http_request_t *req, void *ctx, err_t *err)
+static int h_queue(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    return list_page(req, ctx, true);
+    return list_page(cx, true);
 }
 
 /* ---- one agreement ---- */
 
-static int h_view(http_request_t *req, void *ctx, err_t *err)
+static int h_view(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
+    http_request_t *req = cx->req;
     unsigned status = 200;
-    page_agreement_view(&cx, web_query(req, "id"), NULL, &status);
-    int rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    page_agreement_view(cx, web_query(req, "id"), NULL, &status);
+    return web_reply_page(cx, status);
 }
 
-static int h_sign(http_request_t *req, void *ctx, err_t *err)
+static int h_sign(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    str_t id = form_get(&cx.form, "id");
+    http_request_t *req = cx->req;
+    web_t *w = cx->w;
+    str_t id = form_get(&cx->form, "id");
     struct agreement_actor aa;
-    web_agreement_actor(&cx, &aa);
+    web_agreement_actor(cx, &aa);
     err_t e;
     err_clear(&e);
     int rc = agreement_sign(w->deps.agreement, &aa, id, &e);
     if (rc == 0) {
         char *loc = arena_printf(http_req_arena(req), "/aftaler/vis?id=%s&ok=underskrevet",
                                  web_cstr(req, id));
-        web_end(&cx);
         return web_redirect(req, loc ? loc : "/aftaler");
     }
     log_info("web: signing refused: %s", e.log);
     struct form_errors fe = {0};
-    form_error(&fe, "underskriv", page_agreement_refusal(&cx, id, AGREEMENT_SIGN, rc, &e));
+    form_error(&fe, "underskriv", page_agreement_refusal(cx, id, AGREEMENT_SIGN, rc, &e));
     unsigned status = page_agreement_refusal_status(rc);
-    page_agreement_view(&cx, id, &fe, &status);
-    rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    page_agreement_view(cx, id, &fe, &status);
+    return web_reply_page(cx, status);
 }
 
-static int h_decide(http_request_t *req, void *ctx, err_t *err)
+static int h_decide(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    str_t id = form_get(&cx.form, "id");
-    str_t action = form_get(&cx.form, "handling");
-    const char *assessment = web_cstr(req, form_get(&cx.form, "vurdering"));
-    const char *reason = web_cstr(req, form_get(&cx.form, "begrundelse"));
+    http_request_t *req = cx->req;
+    web_t *w = cx->w;
+    str_t id = form_get(&cx->form, "id");
+    str_t action = form_get(&cx->form, "handling");
+    const char *assessment = web_cstr(req, form_get(&cx->form, "vurdering"));
+    const char *reason = web_cstr(req, form_get(&cx->form, "begrundelse"));
     struct agreement_actor aa;
-    web_agreement_actor(&cx, &aa);
+    web_agreement_actor(cx, &aa);
     struct form_errors fe = {0};
     err_t e;
     err_clear(&e);
@@ -223,10 +199,10 @@ static int h_decide(http_request_t *req, void *ctx, err_t *err)
         else if (strlen(assessment) > AGREEMENT_ASSESSMENT_MAX)
             form_error(&fe, "vurdering", "Vurderingen må højst være 8000 tegn.");
         json_t *granted = json_object();
-        for (size_t i = 0; i < cx.form.n; i++) {
+        for (size_t i = 0; i < cx->form.n; i++) {
             str_t svc, field;
-            if (str_eq_cstr(cx.form.names[i], "felt") &&
-                page_split_field(cx.form.values[i], &svc, &field)) {
+            if (str_eq_cstr(cx->form.names[i], "felt") &&
+                page_split_field(cx->form.values[i], &svc, &field)) {
                 char *s = web_cstr(req, svc);
                 json_t *l = json_object_get(granted, s);
                 if (!l) {
@@ -261,7 +237,6 @@ static int h_decide(http_request_t *req, void *ctx, err_t *err)
     if (fe.n == 0 && rc == 0 && ok) {
         char *loc =
             arena_printf(http_req_arena(req), "/aftaler/vis?id=%s&ok=%s", web_cstr(req, id), ok);
-        web_end(&cx);
         return web_redirect(req, loc ? loc : "/gennemgang");
     }
     if (rc != 0) {
@@ -270,29 +245,23 @@ static int h_decide(http_request_t *req, void *ctx, err_t *err)
         else if (strcmp(e.param, "assessment") == 0)
             form_error(&fe, "vurdering", "Skriv proportionalitetsvurderingen.");
         else
-            form_error(&fe, "", page_agreement_refusal(&cx, id, step, rc, &e));
+            form_error(&fe, "", page_agreement_refusal(cx, id, step, rc, &e));
     }
     unsigned status = rc ? page_agreement_refusal_status(rc) : 400;
-    page_agreement_view(&cx, id, &fe, &status);
-    rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    page_agreement_view(cx, id, &fe, &status);
+    return web_reply_page(cx, status);
 }
 
 /* The printable agreement document, as the agreement module renders it (every
  * value escaped there). Its own style sheet is inline, so this page has its
  * own policy: no script, no requests at all, inline style only. */
-static int h_document(http_request_t *req, void *ctx, err_t *err)
+static int h_document(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    http_request_t *req = cx->req;
+    web_t *w = cx->w;
     struct agreement_actor aa;
-    web_agreement_actor(&cx, &aa);
+    web_agreement_actor(cx, &aa);
     buf_t b;
     buf_init(&b, HTML_PAGE_MAX);
     err_t e;
@@ -300,31 +269,28 @@ static int h_document(http_request_t *req, void *ctx, err_t *err)
     int rc = agreement_document_html(w->deps.agreement, &aa, web_query(req, "id"), &b, &e);
     if (rc != 0) {
         buf_free(&b);
-        rc = web_reply_message(&cx, 404, "Aftale",
-                               "Aftalen findes ikke, eller du har ikke adgang til den.");
-        web_end(&cx);
-        return rc;
+        return web_reply_message(cx, 404, "Aftale",
+                                 "Aftalen findes ikke, eller du har ikke adgang til den.");
     }
     web_security_headers_csp(req, "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
                                   "form-action 'none'; frame-ancestors 'none'");
     rc = http_reply_data(req, 200, "text/html; charset=utf-8", buf_str(&b));
     buf_free(&b);
-    web_end(&cx);
     return rc;
 }
 
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET, "/aftaler", h_list, 0},
-        {HTTP_GET | HTTP_POST, "/aftaler/ny", page_agreement_new, 0},
-        {HTTP_GET | HTTP_POST, "/aftaler/rediger", page_agreement_edit, 0},
-        {HTTP_GET, "/aftaler/vis", h_view, 0},
-        {HTTP_POST, "/aftaler/underskriv", h_sign, 0},
-        {HTTP_POST, "/aftaler/beslut", h_decide, 0},
-        {HTTP_POST, "/aftaler/status", page_agreement_status, 0},
-        {HTTP_GET, "/aftaler/dokument", h_document, 0},
-        {HTTP_GET, "/gennemgang", h_queue, 0},
+        {HTTP_GET, "/aftaler", NULL, 0, h_list},
+        {HTTP_GET | HTTP_POST, "/aftaler/ny", NULL, 0, page_agreement_new},
+        {HTTP_GET | HTTP_POST, "/aftaler/rediger", NULL, 0, page_agreement_edit},
+        {HTTP_GET, "/aftaler/vis", NULL, 0, h_view},
+        {HTTP_POST, "/aftaler/underskriv", NULL, 0, h_sign},
+        {HTTP_POST, "/aftaler/beslut", NULL, 0, h_decide},
+        {HTTP_POST, "/aftaler/status", NULL, 0, page_agreement_status},
+        {HTTP_GET, "/aftaler/dokument", NULL, 0, h_document},
+        {HTTP_GET, "/gennemgang", NULL, 0, h_queue},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

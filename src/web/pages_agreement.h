@@ -31,8 +31,8 @@ void page_agreement_field_boxes(struct web_ctx *cx, const char *prefix,
                                 bool (*checked)(void *, const char *, const char *), void *cctx,
                                 bool (*offered)(void *, const char *, const char *));
 /* GET|POST /aftaler/ny and /aftaler/rediger. */
-int page_agreement_new(http_request_t *req, void *ctx, err_t *err);
-int page_agreement_edit(http_request_t *req, void *ctx, err_t *err);
+int page_agreement_new(struct web_ctx *cx, err_t *err);
+int page_agreement_edit(struct web_ctx *cx, err_t *err);
 
 /* ---- pages_agreement_view.c ---- */
 
@@ -69,6 +69,6 @@ const char *page_agreement_member_label(const char *param, const char **form_id)
 const char *page_agreement_member_error(struct web_ctx *cx, const err_t *e, const char **form_id);
 /* POST /aftaler/status: handling = traek-tilbage | opsig | suspender |
  * genaktiver | tilbagekald, each with its reason. */
-int page_agreement_status(http_request_t *req, void *ctx, err_t *err);
+int page_agreement_status(struct web_ctx *cx, err_t *err);
 
 #endif

@@ -405,22 +405,18 @@ static unsigned save_refused(struct web_ctx *cx, str_t id, enum agreement_action
 }
 
 /* See pages_agreement.h. */
-int page_agreement_new(http_request_t *req, void *ctx, err_t *err)
+int page_agreement_new(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    http_request_t *req = cx->req;
+    web_t *w = cx->w;
     struct form_errors fe = {0};
     unsigned status = 200;
     if (http_req_method(req) == HTTP_POST) {
-        json_t *app = application_from_form(&cx, &fe, NULL);
+        json_t *app = application_from_form(cx, &fe, NULL);
         if (fe.n == 0) {
             struct agreement_actor aa;
-            web_agreement_actor(&cx, &aa);
+            web_agreement_actor(cx, &aa);
             char id[AGREEMENT_ID_LEN + 1];
             err_t e;
             err_clear(&e);
@@ -428,22 +424,19 @@ int page_agreement_new(http_request_t *req, void *ctx, err_t *err)
                 agreement_create(w->deps.agreement, &aa, w->deps.cfg->environment, app, id, &e);
             if (rc == 0) {
                 json_decref(app);
-                web_end(&cx);
                 char *loc = arena_printf(http_req_arena(req), "/aftaler/vis?id=%s&ok=kladde", id);
                 return web_redirect(req, loc ? loc : "/aftaler");
             }
             log_info("web: draft refused: %s", e.log);
-            status = save_refused(&cx, (str_t){0}, AGREEMENT_CREATE, rc, &e, &fe);
+            status = save_refused(cx, (str_t){0}, AGREEMENT_CREATE, rc, &e, &fe);
         } else {
             status = 400;
         }
         json_decref(app);
     }
     struct draft_form df = {.title = "Ny aftale", .action = "/aftaler/ny", .button = "Gem kladde"};
-    draft_page(&cx, &df, &fe, http_req_method(req) == HTTP_POST ? &cx.form : NULL);
-    int rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    draft_page(cx, &df, &fe, http_req_method(req) == HTTP_POST ? &cx->form : NULL);
+    return web_reply_page(cx, status);
 }
 
 /* Whether the edit form may be offered at all (the module decides again on
@@ -459,28 +452,22 @@ static int edit_precheck(const struct web_ctx *cx, const json_t *pending, const 
 }
 
 /* See pages_agreement.h. */
-int page_agreement_edit(http_request_t *req, void *ctx, err_t *err)
+int page_agreement_edit(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
+    http_request_t *req = cx->req;
+    web_t *w = cx->w;
     bool post = http_req_method(req) == HTTP_POST;
-    str_t id = post ? form_get(&cx.form, "id") : web_query(req, "id");
+    str_t id = post ? form_get(&cx->form, "id") : web_query(req, "id");
     struct agreement_actor aa;
-    web_agreement_actor(&cx, &aa);
+    web_agreement_actor(cx, &aa);
     json_t *doc = NULL;
     err_t e;
     err_clear(&e);
     int rc = agreement_document_json(w->deps.agreement, &aa, id, &doc, &e);
     if (rc != 0) {
-        rc = web_reply_message(&cx, 404, "Aftale",
-                               "Aftalen findes ikke, eller du har ikke adgang til den.");
-        web_end(&cx);
-        return rc;
+        return web_reply_message(cx, 404, "Aftale",
+                                 "Aftalen findes ikke, eller du har ikke adgang til den.");
     }
     const json_t *pending = json_object_get(doc, "pending");
     const json_t *serving = json_object_get(doc, "serving");
@@ -489,17 +476,16 @@ int page_agreement_edit(http_request_t *req, void *ctx, err_t *err)
     struct form_errors fe = {0};
     unsigned status = 200;
     if (!post) {
-        int pre = edit_precheck(&cx, pending, serving);
+        int pre = edit_precheck(cx, pending, serving);
         if (pre) {
-            const char *msg = page_agreement_refusal(&cx, id, AGREEMENT_EDIT, pre, &e);
-            rc = web_reply_message(&cx, page_agreement_refusal_status(pre),
+            const char *msg = page_agreement_refusal(cx, id, AGREEMENT_EDIT, pre, &e);
+            rc = web_reply_message(cx, page_agreement_refusal_status(pre),
                                    change ? "Ansøg om ændring" : "Redigér kladde", msg);
             json_decref(doc);
-            web_end(&cx);
             return rc;
         }
     } else {
-        json_t *app = application_from_form(&cx, &fe, base_app);
+        json_t *app = application_from_form(cx, &fe, base_app);
         if (fe.n == 0) {
             err_clear(&e);
             rc = agreement_edit(w->deps.agreement, &aa, id, app, &e);
@@ -508,7 +494,6 @@ int page_agreement_edit(http_request_t *req, void *ctx, err_t *err)
                 json_decref(doc);
                 char *loc = arena_printf(http_req_arena(req), "/aftaler/vis?id=%s&ok=%s",
                                          web_cstr(req, id), change ? "aendring" : "rettet");
-                web_end(&cx);
                 return web_redirect(req, loc ? loc : "/aftaler");
             }
             log_info("web: edit refused: %s", e.log);
@@ -516,26 +501,22 @@ int page_agreement_edit(http_request_t *req, void *ctx, err_t *err)
                 /* Not theirs to edit: no form to go on with. */
                 json_decref(app);
                 json_decref(doc);
-                rc = web_reply_message(&cx, page_agreement_refusal_status(rc),
-                                       change ? "Ansøg om ændring" : "Redigér kladde",
-                                       page_agreement_refusal(&cx, id, AGREEMENT_EDIT, rc, &e));
-                web_end(&cx);
-                return rc;
+                return web_reply_message(cx, page_agreement_refusal_status(rc),
+                                         change ? "Ansøg om ændring" : "Redigér kladde",
+                                         page_agreement_refusal(cx, id, AGREEMENT_EDIT, rc, &e));
             }
-            status = save_refused(&cx, id, AGREEMENT_EDIT, rc, &e, &fe);
+            status = save_refused(cx, id, AGREEMENT_EDIT, rc, &e, &fe);
         } else {
             status = 400;
         }
         json_decref(app);
     }
     struct http_form prefill;
-    const struct http_form *kept = &cx.form;
+    const struct http_form *kept = &cx->form;
     if (!post) {
         if (!form_from_application(req, base_app, &prefill)) {
             json_decref(doc);
-            rc = web_reply_message(&cx, 500, "Fejl", "Siden kunne ikke vises. Prøv igen.");
-            web_end(&cx);
-            return rc;
+            return web_reply_message(cx, 500, "Fejl", "Siden kunne ikke vises. Prøv igen.");
         }
         kept = &prefill;
     }
@@ -555,10 +536,8 @@ int page_agreement_edit(http_request_t *req, void *ctx, err_t *err)
         .button = change ? "Gem ændringen som kladde" : "Gem kladde",
         .extra_bases = extra,
     };
-    draft_page(&cx, &df, &fe, kept);
+    draft_page(cx, &df, &fe, kept);
     json_decref(extra);
     json_decref(doc);
-    rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    return web_reply_page(cx, status);
 }

@@ -352,17 +352,13 @@ static const struct handling {
 };
 
 /* See pages_agreement.h. */
-int page_agreement_status(http_request_t *req, void *ctx, err_t *err)
+int page_agreement_status(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    struct web_ctx cx;
-    if (web_begin_or_reply(ctx, req, &cx)) {
-        web_end(&cx);
-        return 0;
-    }
-    web_t *w = ctx;
-    str_t id = form_get(&cx.form, "id");
-    str_t name = form_get(&cx.form, "handling");
+    http_request_t *req = cx->req;
+    web_t *w = cx->w;
+    str_t id = form_get(&cx->form, "id");
+    str_t name = form_get(&cx->form, "handling");
     const struct handling *hd = NULL;
     for (size_t i = 0; i < sizeof handlings / sizeof handlings[0]; i++)
         if (str_eq_cstr(name, handlings[i].name))
@@ -374,14 +370,14 @@ int page_agreement_status(http_request_t *req, void *ctx, err_t *err)
                    "Vælg en handling: træk tilbage, opsig, suspendér, genaktivér eller "
                    "tilbagekald.");
     } else {
-        str_t reason = form_get(&cx.form, hd->reason_field);
+        str_t reason = form_get(&cx->form, hd->reason_field);
         if (reason.len == 0)
             form_error(&fe, hd->reason_field, "Skriv en begrundelse.");
         else if (reason.len > AGREEMENT_REASON_MAX)
             form_error(&fe, hd->reason_field, "Begrundelsen må højst være 2000 tegn.");
         if (fe.n == 0) {
             struct agreement_actor aa;
-            web_agreement_actor(&cx, &aa);
+            web_agreement_actor(cx, &aa);
             struct agreement_step args = {.reason = web_cstr(req, reason)};
             err_t e;
             err_clear(&e);
@@ -389,17 +385,14 @@ int page_agreement_status(http_request_t *req, void *ctx, err_t *err)
             if (rc == 0) {
                 char *loc = arena_printf(http_req_arena(req), "/aftaler/vis?id=%s&ok=%s",
                                          web_cstr(req, id), hd->ok);
-                web_end(&cx);
                 return web_redirect(req, loc ? loc : "/aftaler");
             }
             log_info("web: %s refused: %s", agreement_action_name(hd->action), e.log);
-            const char *msg = page_agreement_refusal(&cx, id, hd->action, rc, &e);
+            const char *msg = page_agreement_refusal(cx, id, hd->action, rc, &e);
             form_error(&fe, strcmp(e.param, "reason") == 0 ? hd->reason_field : "", msg);
             status = page_agreement_refusal_status(rc);
         }
     }
-    page_agreement_view(&cx, id, &fe, &status);
-    int rc = web_reply_page(&cx, status);
-    web_end(&cx);
-    return rc;
+    page_agreement_view(cx, id, &fe, &status);
+    return web_reply_page(cx, status);
 }

@@ -466,15 +466,15 @@ static void disclosures_page(struct web_ctx *cx, const struct web_search *s,
     page_end(cx);
 }
 
-/* Starts a disclosure page: login, the role for view (403 page otherwise),
- * the search read and scoped. Returns 0 to go on, 1 when it has answered
- * (the reply's status in *rc). */
-static int begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx, bool insight,
-                          struct web_search *s, struct form_errors *fe, int *rc)
+/* Starts a disclosure page for the logged-in user: the role for view (403
+ * page otherwise), the search read and scoped. Returns 0 to go on, 1 when
+ * it has answered (the reply's status in *rc). */
+static int search_or_reply(struct web_ctx *cx, bool insight, struct web_search *s,
+                           struct form_errors *fe, int *rc)
 {
+    web_t *w = cx->w;
+    http_request_t *req = cx->req;
     *rc = 0;
-    if (web_begin_or_reply(w, req, cx))
-        return 1;
     enum web_search_view view;
     if (insight && is_staff(cx))
         view = WEB_SEARCH_VIEW_INSIGHT;
@@ -511,37 +511,31 @@ static int begin_or_reply(web_t *w, http_request_t *req, struct web_ctx *cx, boo
     return 0;
 }
 
-static int h_page(http_request_t *req, void *ctx, err_t *err)
+static int h_page(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    web_t *w = ctx;
-    struct web_ctx cx;
+    http_request_t *req = cx->req;
     struct web_search s;
     struct form_errors fe = {0};
     int rc;
     bool insight = str_has_prefix(http_req_path(req), STR("/indsigt"));
-    if (begin_or_reply(w, req, &cx, insight, &s, &fe, &rc)) {
-        web_end(&cx);
+    if (search_or_reply(cx, insight, &s, &fe, &rc))
         return rc;
-    }
     if (s.view == WEB_SEARCH_VIEW_INSIGHT && !s.asked) {
-        disclosures_page(&cx, &s, &fe, NULL, false);
-        rc = web_reply_page(&cx, 200);
-        web_end(&cx);
-        return rc;
+        disclosures_page(cx, &s, &fe, NULL, false);
+        return web_reply_page(cx, 200);
     }
     arena_t *arena = arena_new(DISC_ARENA_MAX);
     struct audit_page page = {0};
     err_t e;
     err_clear(&e);
-    int qrc =
-        arena ? search_query(w, &s, arena, &page, &e) : err_set(&e, DUPLA_ENOMEM, "out of memory");
+    int qrc = arena ? search_query(cx->w, &s, arena, &page, &e)
+                    : err_set(&e, DUPLA_ENOMEM, "out of memory");
     if (qrc != 0)
         log_warn("web: disclosures: %s", e.log);
-    disclosures_page(&cx, &s, &fe, qrc == 0 ? &page : NULL, qrc != 0);
-    rc = web_reply_page(&cx, qrc == 0 ? 200 : 500);
+    disclosures_page(cx, &s, &fe, qrc == 0 ? &page : NULL, qrc != 0);
+    rc = web_reply_page(cx, qrc == 0 ? 200 : 500);
     arena_free(arena);
-    web_end(&cx);
     return rc;
 }
 
@@ -628,43 +622,37 @@ static int csv_build(struct web_ctx *cx, struct web_search *s, buf_t *b, err_t *
     return rc;
 }
 
-static int h_csv(http_request_t *req, void *ctx, err_t *err)
+static int h_csv(struct web_ctx *cx, err_t *err)
 {
     (void)err;
-    web_t *w = ctx;
-    struct web_ctx cx;
+    http_request_t *req = cx->req;
     struct web_search s;
     struct form_errors fe = {0};
     int rc;
     bool insight = str_has_prefix(http_req_path(req), STR("/indsigt"));
-    if (begin_or_reply(w, req, &cx, insight, &s, &fe, &rc)) {
-        web_end(&cx);
+    if (search_or_reply(cx, insight, &s, &fe, &rc))
         return rc;
-    }
     if (s.view == WEB_SEARCH_VIEW_INSIGHT && !s.asked) {
         form_error(&fe, "subjekt", "Skriv det CPR-, CVR- eller SE-nummer, rapporten gælder.");
-        disclosures_page(&cx, &s, &fe, NULL, false);
-        rc = web_reply_page(&cx, 400);
-        web_end(&cx);
-        return rc;
+        disclosures_page(cx, &s, &fe, NULL, false);
+        return web_reply_page(cx, 400);
     }
     buf_t b;
     buf_init(&b, DISC_CSV_MAX);
     err_t e;
     err_clear(&e);
-    rc = csv_build(&cx, &s, &b, &e);
+    rc = csv_build(cx, &s, &b, &e);
     if (rc != 0) {
         buf_free(&b);
         if (rc == DUPLA_ELIMIT) {
-            rc = web_reply_message(&cx, 400, "For mange udleveringer",
+            rc = web_reply_message(cx, 400, "For mange udleveringer",
                                    "Søgningen giver for mange rækker til én CSV-fil. Afgræns "
                                    "den, fx med datoer, og hent den i dele.");
         } else {
             log_warn("web: disclosures csv: %s", e.log);
-            rc = web_reply_message(&cx, 500, "Udleveringer",
+            rc = web_reply_message(cx, 500, "Udleveringer",
                                    "Udleveringerne kunne ikke hentes lige nu. Prøv igen senere.");
         }
-        web_end(&cx);
         return rc;
     }
     web_security_headers(req);
@@ -673,17 +661,16 @@ static int h_csv(http_request_t *req, void *ctx, err_t *err)
                               : "attachment; filename=\"udleveringer.csv\"");
     rc = http_reply_data(req, 200, "text/csv; charset=utf-8", buf_str(&b));
     buf_free(&b);
-    web_end(&cx);
     return rc;
 }
 
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET, "/udleveringer", h_page, 0},
-        {HTTP_GET, "/udleveringer.csv", h_csv, 0},
-        {HTTP_GET, "/indsigt", h_page, 0},
-        {HTTP_GET, "/indsigt.csv", h_csv, 0},
+        {HTTP_GET, "/udleveringer", NULL, 0, h_page},
+        {HTTP_GET, "/udleveringer.csv", NULL, 0, h_csv},
+        {HTTP_GET, "/indsigt", NULL, 0, h_page},
+        {HTTP_GET, "/indsigt.csv", NULL, 0, h_csv},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }
