@@ -9,9 +9,14 @@
  * same rows without hashing.
  *
  * usage: bench-audit [--seconds S] [--dir DIR] [--verify-entries N]
+ *                    [--store URL] [--kv FILE]
  * The default run takes a few seconds. DIR must be on a real disk (not
  * tmpfs), or the fsync figures mean nothing; the default is a fresh folder
- * under the current one, removed at the end.
+ * under the current one, removed at the end. --store measures another store
+ * (a PostgreSQL connection string: that database is wiped, see
+ * bench_store.h); on PostgreSQL durability is the server's (fsync and
+ * synchronous_commit on), so there is no no-fsync column. --kv appends the
+ * figures as key=value lines to FILE (bench/backends.sh compares them).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +30,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 
+#include "bench_store.h"
+
 #define BENCH_SECONDS_DEFAULT  0.5
 #define BENCH_VERIFY_DEFAULT   100000
 #define BENCH_WRITERS_MAX      64
@@ -35,7 +42,9 @@ struct bench {
     double seconds;
     long verify_entries;
     pki_signer_t *signer;
-    int run; /* database counter */
+    int run;                 /* database counter */
+    char url[BENCH_URL_MAX]; /* sqlite:DIR or a PostgreSQL connection string */
+    bool pg;
 };
 
 struct writer {
@@ -93,25 +102,19 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static store_t *fresh_store(struct bench *b, char *url, size_t cap)
+static store_t *fresh_store(struct bench *b)
 {
-    snprintf(url, cap, "sqlite:%s/run%d.db", b->dir, b->run++);
-    store_t *st;
-    err_t err;
+    char name[32];
+    snprintf(name, sizeof name, "run%d", b->run++);
     struct store_options so = {.pool_size = 4};
-    if (store_open(url, &so, &st, &err)) {
-        fprintf(stderr, "bench-audit: %s\n", err.log);
-        exit(1);
-    }
-    return st;
+    return bench_store_fresh(b->url, name, &so);
 }
 
 /* Appends per second with `writers` threads for b->seconds. */
 static double measure(struct bench *b, int writers, bool fsync_commits, unsigned batch_max,
                       double *per_commit)
 {
-    char url[600];
-    store_t *st = fresh_store(b, url, sizeof url);
+    store_t *st = fresh_store(b);
     struct audit_options o = {.environment = "test",
                               .signer = b->signer,
                               .batch_max = batch_max,
@@ -149,8 +152,7 @@ static double measure(struct bench *b, int writers, bool fsync_commits, unsigned
 /* Fills a log with n entries (no fsync: the speed of filling is not measured). */
 static store_t *filled_store(struct bench *b, long n)
 {
-    char url[600];
-    store_t *st = fresh_store(b, url, sizeof url);
+    store_t *st = fresh_store(b);
     struct audit_options o = {
         .environment = "test", .signer = b->signer, .batch_max = BENCH_VERIFY_BATCH_MAX};
     audit_log_t *log;
@@ -222,18 +224,22 @@ static double scan_rate(store_t *st, long *rows)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench-audit [--seconds S] [--dir DIR] [--verify-entries N]\n"
+                    "                   [--store URL] [--kv FILE]\n"
                     "  --seconds S         each measurement's length (default 0.5)\n"
                     "  --dir DIR           where the databases go (a real disk; default: a\n"
                     "                      new folder here, removed at the end)\n"
                     "  --verify-entries N  entries in the log that is verified (default "
-                    "100000)\n");
+                    "100000)\n"
+                    "  --store URL         a PostgreSQL connection string (WIPED) instead\n"
+                    "                      of SQLite databases in DIR\n"
+                    "  --kv FILE           append the figures as key=value lines to FILE\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     struct bench b = {.seconds = BENCH_SECONDS_DEFAULT, .verify_entries = BENCH_VERIFY_DEFAULT};
-    const char *dir = NULL;
+    const char *dir = NULL, *store = NULL, *kv = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             b.seconds = atof(argv[++i]);
@@ -241,6 +247,10 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (strcmp(argv[i], "--verify-entries") == 0 && i + 1 < argc)
             b.verify_entries = atol(argv[++i]);
+        else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+            store = argv[++i];
+        else if (strcmp(argv[i], "--kv") == 0 && i + 1 < argc)
+            kv = argv[++i];
         else
             return usage();
     }
@@ -257,16 +267,25 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    b.pg = store && bench_store_is_pg(store);
+    snprintf(b.url, sizeof b.url, b.pg ? "%s" : "sqlite:%s", b.pg ? store : b.dir);
+    FILE *kvf = kv ? fopen(kv, "a") : NULL;
+    if (kv && !kvf) {
+        perror("bench-audit: --kv");
+        return 1;
+    }
+    const char *label = bench_store_label(b.url);
     char key[600];
     snprintf(key, sizeof key, "%s/checkpoint-key.pem", b.dir);
+    unlink(key); /* a previous run's */
     err_t err;
     if (pki_signer_generate(key, &err) || pki_signer_load(key, &b.signer, &err)) {
         fprintf(stderr, "bench-audit: %s\n", err.log);
         return 1;
     }
 
-    printf("disclosure log: durable appends/s (%.1f s each, databases in %s)\n\n", b.seconds,
-           b.dir);
+    printf("disclosure log on %s: durable appends/s (%.1f s each%s%s)\n\n", label, b.seconds,
+           b.pg ? "" : ", databases in ", b.pg ? "" : b.dir);
     printf("%8s %14s %14s %14s %10s %10s %12s\n", "writers", "group commit", "fsync/append",
            "no fsync", "vs fsync", "vs none", "per commit");
     static const int writers[] = {1, 8, 64};
@@ -274,16 +293,31 @@ int main(int argc, char **argv)
         double per_group, per_one, per_none;
         double group = measure(&b, writers[i], true, 0, &per_group);
         double one = measure(&b, writers[i], true, 1, &per_one);
-        double none = measure(&b, writers[i], false, 0, &per_none);
-        printf("%8d %14.0f %14.0f %14.0f %9.2fx %9.2fx %12.1f\n", writers[i], group, one, none,
-               one > 0 ? group / one : 0, none > 0 ? group / none : 0, per_group);
+        double none = b.pg ? 0 : measure(&b, writers[i], false, 0, &per_none);
+        if (b.pg)
+            printf("%8d %14.0f %14.0f %14s %9.2fx %10s %12.1f\n", writers[i], group, one, "-",
+                   one > 0 ? group / one : 0, "-", per_group);
+        else
+            printf("%8d %14.0f %14.0f %14.0f %9.2fx %9.2fx %12.1f\n", writers[i], group, one, none,
+                   one > 0 ? group / one : 0, none > 0 ? group / none : 0, per_group);
         fflush(stdout);
+        if (kvf)
+            fprintf(kvf, "%s.audit.append.%d=%.0f\n%s.audit.fsync_each.%d=%.0f\n", label,
+                    writers[i], group, label, writers[i], one);
     }
     printf("\n(group commit: audit_record as the data path calls it, synchronous=FULL;\n"
-           " fsync/append: the same with one transaction per entry; no fsync: synchronous=OFF.\n"
+           " fsync/append: the same with one transaction per entry; no fsync: synchronous=OFF\n"
+           " (SQLite only: PostgreSQL's durability is the server's).\n"
            " per commit: entries that shared one group commit, on average)\n\n");
 
     store_t *st = filled_store(&b, b.verify_entries);
+    if (b.pg) { /* as autovacuum would have, long before a real verify */
+        store_conn_t *ac;
+        if (store_conn_get(st, &ac, &err) == 0) {
+            store_exec(ac, "ANALYZE", &err);
+            store_conn_put(ac);
+        }
+    }
     long rows = 0;
     double scan = scan_rate(st, &rows);
     struct audit_verify_result r;
@@ -297,6 +331,10 @@ int main(int argc, char **argv)
     printf("verification: %.0f entries/s (%ld entries, %ld checkpoints, %.2f s); plain scan of "
            "the same rows: %.0f rows/s; verify/scan: %.2fx\n",
            vrate, (long)r.entries, (long)r.checkpoints, vsecs, scan, scan > 0 ? vrate / scan : 0);
+    if (kvf) {
+        fprintf(kvf, "%s.audit.verify=%.0f\n", label, vrate);
+        fclose(kvf);
+    }
     store_close(st);
     pki_signer_free(b.signer);
     if (made_dir) {

@@ -12,7 +12,11 @@
  * and prints records/s for both, their ratio, and the database size per
  * million records.
  *
- * usage: bench-ingest [N] [DIR]   (default N = 1000000, DIR a temporary folder)
+ * usage: bench-ingest [--store URL] [--kv FILE] [N] [DIR]
+ *   (default N = 1000000, DIR a temporary folder). --store ingests into a
+ *   PostgreSQL database instead of DIR/dupla.db (WIPED first, see
+ *   bench_store.h); the baseline stays SQLite. --kv appends the figures as
+ *   key=value lines to FILE.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -29,6 +33,8 @@
 #include "ingest/ingest.h"
 #include "store/store.h"
 #include "testdata/testdata.h"
+
+#include "bench_store.h"
 
 #define BENCH_DEFAULT_N 1000000
 #define BENCH_AARSOP    1 /* testdata delivery 02-Aarsopgoerelse */
@@ -111,14 +117,26 @@ static int baseline(const char *db_path, const char *ndjson, long long *rows, do
 
 int main(int argc, char **argv)
 {
-    long n = argc > 1 ? atol(argv[1]) : BENCH_DEFAULT_N;
-    if (n <= 0 || n > TESTDATA_MAX_PERSONS) {
-        fprintf(stderr, "usage: bench-ingest [N (1..%d)] [DIR]\n", TESTDATA_MAX_PERSONS);
+    const char *store_url = NULL, *kv = NULL;
+    int a = 1;
+    for (; a + 1 < argc && strncmp(argv[a], "--", 2) == 0; a += 2) {
+        if (strcmp(argv[a], "--store") == 0)
+            store_url = argv[a + 1];
+        else if (strcmp(argv[a], "--kv") == 0)
+            kv = argv[a + 1];
+        else
+            break;
+    }
+    long n = argc > a ? atol(argv[a]) : BENCH_DEFAULT_N;
+    if (n <= 0 || n > TESTDATA_MAX_PERSONS || (argc > a && strncmp(argv[a], "--", 2) == 0)) {
+        fprintf(stderr, "usage: bench-ingest [--store URL] [--kv FILE] [N (1..%d)] [DIR]\n",
+                TESTDATA_MAX_PERSONS);
         return 2;
     }
+    bool pg = store_url && bench_store_is_pg(store_url);
     char dir[BENCH_PATH_MAX] = "/tmp/dupla-bench-ingest-XXXXXX";
-    bool own_dir = argc <= 2;
-    if (own_dir ? !mkdtemp(dir) : snprintf(dir, sizeof dir, "%s", argv[2]) >= (int)sizeof dir) {
+    bool own_dir = argc <= a + 1;
+    if (own_dir ? !mkdtemp(dir) : snprintf(dir, sizeof dir, "%s", argv[a + 1]) >= (int)sizeof dir) {
         fprintf(stderr, "bench-ingest: no working folder\n");
         return 1;
     }
@@ -128,7 +146,7 @@ int main(int argc, char **argv)
     snprintf(ndjson, sizeof ndjson, "%s/aarsop.ndjson", dir);
     snprintf(db, sizeof db, "%s/dupla.db", dir);
     snprintf(base_db, sizeof base_db, "%s/baseline.db", dir);
-    snprintf(url, sizeof url, "sqlite:%s", db);
+    snprintf(url, sizeof url, "sqlite:%s", dir);
     snprintf(cdir, sizeof cdir, "%s/catalog", DUPLA_SOURCE_ROOT);
     unlink(ndjson);
     unlink(db);
@@ -149,8 +167,12 @@ int main(int argc, char **argv)
     /* dupla */
     catalog_t *cat;
     store_t *st;
-    if (catalog_load_dir(cdir, &cat, &err) || store_open(url, NULL, &st, &err) ||
-        dataset_migrate(st, &err)) {
+    if (catalog_load_dir(cdir, &cat, &err)) {
+        fprintf(stderr, "bench-ingest: %s\n", err.log);
+        return 1;
+    }
+    st = bench_store_fresh(pg ? store_url : url, "dupla", NULL);
+    if (dataset_migrate(st, &err)) {
         fprintf(stderr, "bench-ingest: %s\n", err.log);
         return 1;
     }
@@ -168,13 +190,20 @@ int main(int argc, char **argv)
     }
     ingest_result_free(&res);
     store_conn_t *c;
+    long long dupla_bytes = 0;
     if (store_conn_get(st, &c, &err) == 0) {
-        store_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)", &err);
+        int64_t size = 0;
+        if (pg)
+            store_query_int64(c, "SELECT pg_database_size(current_database())", 0, &size, &err);
+        else
+            store_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)", &err);
+        dupla_bytes = size;
         store_conn_put(c);
     }
     store_close(st);
     catalog_free(cat);
-    long long dupla_bytes = file_size(db);
+    if (!pg)
+        dupla_bytes = file_size(db);
 
     /* baseline */
     long long rows;
@@ -187,9 +216,9 @@ int main(int argc, char **argv)
 
     double dupla_rate = (double)n / dupla_secs, base_rate = (double)n / base_secs;
     printf(
-        "  dupla ingest       %10.0f records/s  (%.2f s wall, %.2f s CPU: parse, validate,\n"
+        "  dupla ingest (%s)  %10.0f records/s  (%.2f s wall, %.2f s CPU: parse, validate,\n"
         "                                   dedupe, encode, current-version lookup, 2 indexes)\n",
-        dupla_rate, dupla_secs, dupla_cpu);
+        pg ? "postgresql" : "sqlite", dupla_rate, dupla_secs, dupla_cpu);
     printf("  baseline (SQLite)  %10.0f records/s  (%.2f s wall, %.2f s CPU: the raw lines, one\n"
            "                                   prepared statement, one transaction)\n",
            base_rate, base_secs, base_cpu);
@@ -198,6 +227,16 @@ int main(int argc, char **argv)
     printf("  database size per million records: dupla %.0f MB, baseline %.0f MB (ratio %.2f)\n",
            (double)dupla_bytes / 1e6 * 1e6 / (double)n, (double)base_bytes / 1e6 * 1e6 / (double)n,
            (double)dupla_bytes / (double)base_bytes);
+    if (kv) {
+        FILE *kf = fopen(kv, "a");
+        if (!kf) {
+            perror("bench-ingest: --kv");
+            return 1;
+        }
+        fprintf(kf, "%s.ingest=%.0f\n%s.ingest_cpu=%.2f\n", pg ? "postgresql" : "sqlite",
+                dupla_rate, pg ? "postgresql" : "sqlite", dupla_cpu);
+        fclose(kf);
+    }
     if (own_dir) {
         unlink(ndjson);
         unlink(db);

@@ -18,6 +18,13 @@
 # system service. Everything lives in a temporary folder, removed at the end.
 # Every data call is recorded durably in the disclosure log (group commit),
 # as in production. Not run by `make check`.
+#
+# Environment (bench/backends.sh sets these to compare the backends):
+#   BENCH_STORE        the store: a PostgreSQL connection string (that
+#                      database is WIPED first; needs psql) instead of a
+#                      SQLite file in the temporary folder
+#   BENCH_NO_BASELINE  1: skip nginx (and the ratio to it)
+#   BENCH_KV           append the figures as key=value lines to this file
 set -eu
 
 BUILD=${1:-build}
@@ -30,13 +37,24 @@ SETUP="$BUILD/bench/bench-data-setup"
 CVR=12345674
 PERSONS=${BENCH_PERSONS:-1000}
 
-for tool in wrk nginx curl python3; do
+STORE=${BENCH_STORE:-}
+NO_BASELINE=${BENCH_NO_BASELINE:-0}
+LABEL=sqlite
+[ -n "$STORE" ] && LABEL=postgresql
+TOOLS="wrk curl python3"
+[ "$NO_BASELINE" = 1 ] || TOOLS="$TOOLS nginx"
+[ -n "$STORE" ] && TOOLS="$TOOLS psql"
+for tool in $TOOLS; do
     if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
         echo "bench/data.sh: $tool is missing; on Debian: sudo apt-get install wrk nginx-light curl" >&2
         exit 2
     fi
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ -n "$STORE" ]; then
+    psql "$STORE" -qAt -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS public CASCADE" \
+        -c "CREATE SCHEMA public" >/dev/null
+fi
 [ -x "$DUPLA" ] && [ -x "$SETUP" ] || { echo "bench/data.sh: build first (ninja -C $BUILD)" >&2; exit 2; }
 
 T=$(mktemp -d /tmp/dupla-bench-data-XXXXXX)
@@ -53,13 +71,13 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-echo "bench/data.sh: setting up in $T (persons $PERSONS, years 2022-2024)"
+echo "bench/data.sh: setting up in $T on $LABEL (persons $PERSONS, years 2022-2024)"
 "$DUPLA" pki init --dir "$T/pki" >/dev/null
 "$DUPLA" pki issue-system --dir "$T/pki" --cvr "$CVR" --name bench >/dev/null
 cat >"$T/dupla.json" <<EOF
 {
   "environment": "test",
-  "store": "sqlite:dupla.db",
+  "store": "${STORE:-sqlite:dupla.db}",
   "log_level": "warn",
   "listeners": [
     {"name": "api", "address": "127.0.0.1", "port": 0,
@@ -99,8 +117,14 @@ TOKEN=$(curl -s --cacert "$T/pki/ca.pem" --cert-type P12 --cert "$T/pki/bench.p1
 export DUPLA_TOKEN="$TOKEN" DUPLA_AGREEMENT="$AGREEMENT"
 
 # subjects that have data, straight from the store (sqlite3 is a build dependency)
-SQL_SUBJECTS="SELECT DISTINCT printf('%010d', subject) FROM dataset_record r JOIN dataset_service s ON s.id = r.service_id WHERE s.path = 'Aarsopgoerelse' ORDER BY 1 LIMIT"
-CPR=$(sqlite3 "$T/dupla.db" "$SQL_SUBJECTS 1")
+subjects() { # LIMIT
+    if [ -n "$STORE" ]; then
+        psql "$STORE" -qAt -c "SELECT DISTINCT lpad(subject::text, 10, '0') FROM dataset_record r JOIN dataset_service s ON s.id = r.service_id WHERE s.path = 'Aarsopgoerelse' ORDER BY 1 LIMIT $1"
+    else
+        sqlite3 "$T/dupla.db" "SELECT DISTINCT printf('%010d', subject) FROM dataset_record r JOIN dataset_service s ON s.id = r.service_id WHERE s.path = 'Aarsopgoerelse' ORDER BY 1 LIMIT $1"
+    fi
+}
+CPR=$(subjects 1)
 [ -n "$CPR" ] || { echo "bench/data.sh: no example CPR number" >&2; exit 1; }
 PATH_ONE="/Aarsopgoerelse?PersonCPRNummer=$CPR&Indkomst%C3%85r=2024"
 URL_ONE="https://localhost:$API$PATH_ONE"
@@ -116,6 +140,7 @@ CODE=$(hdr "$T/one.json" "$URL_ONE")
 SIZE=$(wc -c <"$T/one.json")
 
 # nginx with the same certificate, a static file of the same size
+if [ "$NO_BASELINE" != 1 ]; then
 mkdir -p "$T/www" "$T/nginx"
 cp "$T/one.json" "$T/www/one.json"
 NGPORT=$(free_port)
@@ -151,6 +176,7 @@ until curl -s -o /dev/null --cacert "$T/pki/ca.pem" "https://localhost:$NGPORT/o
     [ $i -lt 100 ] || { echo "bench/data.sh: nginx did not start" >&2; cat "$T/nginx/start.log" "$T/nginx/error.log" >&2; exit 1; }
     sleep 0.05
 done
+fi
 
 run_wrk() { # URL -> "rps p50 p99"
     wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_RUN}s" --latency -s "$ROOT/bench/data.lua" "$1" >"$T/wrk.out" 2>&1 || { cat "$T/wrk.out" >&2; exit 1; }
@@ -169,11 +195,13 @@ PY
 echo "bench/data.sh: single-subject calls, ${SECONDS_RUN}s, $THREADS threads, $CONNS keep-alive connections, answer $SIZE bytes"
 set -- $(run_wrk "$URL_ONE")
 D_RPS=$1 D_P50=$2 D_P99=$3 D_BAD=$4
-set -- $(run_wrk "https://localhost:$NGPORT/one.json")
-N_RPS=$1 N_P50=$2 N_P99=$3
+if [ "$NO_BASELINE" != 1 ]; then
+    set -- $(run_wrk "https://localhost:$NGPORT/one.json")
+    N_RPS=$1 N_P50=$2 N_P99=$3
+fi
 
 # the bulk call: 1,000 subjects x 3 years
-SUBJECTS=$(sqlite3 "$T/dupla.db" "$SQL_SUBJECTS 1000")
+SUBJECTS=$(subjects 1000)
 Q=$(printf '%s\n' $SUBJECTS | python3 -c 'import sys; ids=[l.strip() for l in sys.stdin if l.strip()]; print("&".join("PersonCPRNummer="+i for i in ids) + "&Indkomst%C3%85r=2022&Indkomst%C3%85r=2023&Indkomst%C3%85r=2024")')
 NSUB=$(printf '%s\n' $SUBJECTS | grep -c . || true)
 best=""
@@ -199,10 +227,20 @@ HWM=$(grep VmHWM "/proc/$SERVER_PID/status" | awk '{print $2, $3}')
 
 echo
 printf '%-44s %12s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
-printf '%-44s %12s %10s %10s\n' "dupla single subject (audited, $SIZE B)" "$D_RPS" "$D_P50" "$D_P99"
-printf '%-44s %12s %10s %10s\n' "nginx static file, same size (baseline)" "$N_RPS" "$N_P50" "$N_P99"
-python3 -c "print('%-44s %12.2f' % ('ratio dupla / nginx', $D_RPS / $N_RPS))"
+printf '%-44s %12s %10s %10s\n' "dupla single subject ($LABEL, audited, $SIZE B)" "$D_RPS" "$D_P50" "$D_P99"
+if [ "$NO_BASELINE" != 1 ]; then
+    printf '%-44s %12s %10s %10s\n' "nginx static file, same size (baseline)" "$N_RPS" "$N_P50" "$N_P99"
+    python3 -c "print('%-44s %12.2f' % ('ratio dupla / nginx', $D_RPS / $N_RPS))"
+fi
 [ "$D_BAD" = 0 ] || echo "WARNING: $D_BAD non-2xx answers from dupla during the run"
 echo
 echo "bulk: $NSUB subjects x 3 years = $RECS records ($BYTES bytes) in $BTIME ms (first byte after $BTTFB ms: count pass + durable log entry): $best records/s (best of 5)"
 echo "server peak memory (VmHWM): $HWM"
+if [ -n "${BENCH_KV:-}" ]; then
+    {
+        echo "$LABEL.data.single=$D_RPS"
+        echo "$LABEL.data.single_p50=$D_P50"
+        echo "$LABEL.data.single_p99=$D_P99"
+        echo "$LABEL.data.bulk=$best"
+    } >>"$BENCH_KV"
+fi

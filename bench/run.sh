@@ -34,3 +34,6 @@ for extra in "$(dirname "$0")"/data.sh; do  # the data services vs nginx
     echo "== data services: $(basename "$extra")"
     "$extra" "$build"
 done
+echo
+echo "== SQLite and PostgreSQL side by side: data calls, bulk, log appends, ingest, citizen question"
+"$(dirname "$0")/backends.sh" "$build" $quick
