@@ -107,6 +107,11 @@ static void mark_failed(snapshot_t *s, const err_t *err)
 {
     int64_t now = now_ms(s);
     pthread_mutex_lock(&s->lock);
+    if (!s->current) {
+        /* The first load: snapshot_new fails, its caller reports it. */
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     bool first = !s->failing;
     if (first) {
         s->failing = true;
