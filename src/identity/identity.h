@@ -15,7 +15,9 @@
  * processes (the CLI changing a running server's store, other nodes) are
  * noticed by polling the generation at most every registry_poll_ms, or at
  * once when something calls identity_registry_invalidate() (the hook for a
- * PostgreSQL LISTEN/NOTIFY listener).
+ * PostgreSQL LISTEN/NOTIFY listener). The registry is a core/snapshot cell
+ * and follows its one failure rule (stale for at most
+ * registry.stale_max_ms, then 503).
  *
  * Every changing call takes an actor (who asks) and enforces the role rules:
  *   - only the data owner's `dataforvaltning` creates, suspends and activates
@@ -381,9 +383,14 @@ int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
                              struct identity_principal *out, err_t *err);
 /* The generation of the snapshot in use. */
 int64_t identity_generation(identity_t *id);
-/* Marks the snapshot stale: the next lookup reloads it (LISTEN/NOTIFY hook). */
-void identity_registry_invalidate(identity_t *id);
-/* Reloads now if the store's generation moved. */
+/* The snapshot is out of date (after a change; the LISTEN/NOTIFY hook):
+ * reloads now. On failure the failure rule of core/snapshot.h applies and
+ * the error is returned. */
+int identity_registry_invalidate(identity_t *id, err_t *err);
+/* Reloads now if the store's generation moved (or reloads are failing).
+ * While reloads fail, authentication serves the last good snapshot for at
+ * most registry.stale_max_ms, then refuses with DUPLA_EBUSY (503,
+ * "registry-unavailable"). */
 int identity_registry_refresh(identity_t *id, err_t *err);
 
 /* ---- history (history.c) ---- */

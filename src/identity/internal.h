@@ -7,11 +7,9 @@
 #define DUPLA_IDENTITY_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 
+#include "core/snapshot.h"
 #include "identity/identity.h"
-
-struct registry_snapshot; /* registry.c */
 
 struct throttle_slot {
     char key[IDENTITY_USERNAME_MAX + 8]; /* "u:<username>" or "a:<address>" */
@@ -31,12 +29,8 @@ struct identity {
     char owner_name[IDENTITY_NAME_MAX + 1];
     char owner_cvr[CVR_LEN + 1];
 
-    /* registry.c */
-    pthread_rwlock_t reg_lock; /* guards snap */
-    pthread_mutex_t reload_lock;
-    struct registry_snapshot *snap;
-    atomic_bool reg_stale;
-    _Atomic int64_t reg_checked_ms; /* last time the store's generation was read */
+    /* registry.c: a cell holding a struct registry_snapshot */
+    snapshot_t *registry;
 
     /* session.c: login throttling */
     pthread_mutex_t throttle_lock;
@@ -104,8 +98,6 @@ int identity_owner_ensure(identity_t *id, err_t *err);
 /* registry.c */
 int identity_registry_init(identity_t *id, err_t *err);
 void identity_registry_free(identity_t *id);
-/* Reloads unconditionally from the store. */
-int identity_registry_reload(identity_t *id, err_t *err);
 
 /* session.c */
 int identity_throttle_init(identity_t *id);

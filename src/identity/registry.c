@@ -5,18 +5,19 @@
  *
  * The registry is an immutable snapshot (sorted arrays, binary search)
  * tagged with the store's identity generation (identity_generation.gen),
- * swapped under a read-write lock. It is replaced when:
- *   - this process commits an identity change (identity_commit reloads at
- *     once, so the very next call sees it);
+ * held in a core/snapshot cell (readers take a reference and never wait
+ * for a reload). It is replaced when:
+ *   - this process commits an identity change (identity_commit invalidates,
+ *     which reloads at once, so the very next call sees it);
  *   - someone calls identity_registry_invalidate() (the hook for a
- *     PostgreSQL LISTEN/NOTIFY listener thread: NOTIFY on every change, the
- *     listener marks the snapshot stale, the next lookup reloads);
+ *     PostgreSQL LISTEN/NOTIFY listener thread);
  *   - the generation in the store has moved when it is polled, at most every
  *     registry_poll_ms on the lookup path (so a change by another process,
  *     e.g. the CLI against a running server, is seen within that time; one
  *     small query per interval, not per call).
- * A reload that fails keeps the previous snapshot (logged) and is retried
- * after the poll interval.
+ * A failed reload follows the one failure rule of core/snapshot.h: the last
+ * good snapshot serves for at most registry.stale_max_ms, then every lookup
+ * is refused (503 registry-unavailable) until a reload succeeds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ struct registry_snapshot {
     struct reg_cert *certs;     /* by sha256 */
 };
 
-static void snapshot_free(struct registry_snapshot *s)
+static void registry_snapshot_free(struct registry_snapshot *s)
 {
     if (!s)
         return;
@@ -124,7 +125,7 @@ static int read_gen(store_conn_t *c, int64_t *gen, err_t *err)
 }
 
 /* Builds a snapshot from the store inside one transaction. */
-static int snapshot_load(store_t *st, struct registry_snapshot **out, err_t *err)
+static int registry_build(store_t *st, struct registry_snapshot **out, err_t *err)
 {
     struct registry_snapshot *s = calloc(1, sizeof *s);
     if (!s)
@@ -209,97 +210,85 @@ out:
     store_rollback(c);
     store_conn_put(c);
     if (rc)
-        snapshot_free(s);
+        registry_snapshot_free(s);
     else
         *out = s;
     return rc;
 }
 
-int identity_registry_reload(identity_t *id, err_t *err)
+/* ---- the cell (core/snapshot.h) ---- */
+
+static int registry_load(void *ctx, void **data, int64_t *gen, err_t *err)
 {
-    pthread_mutex_lock(&id->reload_lock);
+    identity_t *id = ctx;
     struct registry_snapshot *s = NULL;
-    int rc = snapshot_load(id->st, &s, err);
-    if (!rc) {
-        pthread_rwlock_wrlock(&id->reg_lock);
-        struct registry_snapshot *old = id->snap;
-        id->snap = s;
-        atomic_store(&id->reg_stale, false);
-        pthread_rwlock_unlock(&id->reg_lock);
-        snapshot_free(old);
+    int rc = registry_build(id->st, &s, err);
+    if (rc == 0 && s) {
+        *data = s;
+        *gen = s->gen;
     }
-    atomic_store(&id->reg_checked_ms, clock_now_ms());
-    pthread_mutex_unlock(&id->reload_lock);
     return rc;
 }
 
-int identity_registry_init(identity_t *id, err_t *err)
+static int registry_store_gen(void *ctx, const void *current, int64_t *gen, err_t *err)
 {
-    pthread_rwlock_init(&id->reg_lock, NULL);
-    pthread_mutex_init(&id->reload_lock, NULL);
-    atomic_store(&id->reg_stale, false);
-    id->snap = NULL;
-    return identity_registry_reload(id, err);
-}
-
-void identity_registry_free(identity_t *id)
-{
-    snapshot_free(id->snap);
-    id->snap = NULL;
-    pthread_rwlock_destroy(&id->reg_lock);
-    pthread_mutex_destroy(&id->reload_lock);
-}
-
-void identity_registry_invalidate(identity_t *id)
-{
-    atomic_store(&id->reg_stale, true);
-    atomic_store(&id->reg_checked_ms, 0);
-}
-
-int64_t identity_generation(identity_t *id)
-{
-    pthread_rwlock_rdlock(&id->reg_lock);
-    int64_t g = id->snap ? id->snap->gen : 0;
-    pthread_rwlock_unlock(&id->reg_lock);
-    return g;
-}
-
-int identity_registry_refresh(identity_t *id, err_t *err)
-{
+    identity_t *id = ctx;
+    (void)current;
     store_conn_t *c;
     int rc = store_conn_get(id->st, &c, err);
     if (rc)
         return rc;
-    int64_t gen = 0;
-    rc = read_gen(c, &gen, err);
+    rc = read_gen(c, gen, err);
     store_conn_put(c);
-    if (rc)
-        return rc;
-    if (gen != identity_generation(id) || atomic_load(&id->reg_stale))
-        return identity_registry_reload(id, err);
-    atomic_store(&id->reg_checked_ms, clock_now_ms());
-    return 0;
+    return rc;
 }
 
-/* Brings the snapshot up to date when it is stale or the poll interval has
- * passed. Only one thread does the work; the others use what is there. */
+static void registry_free_data(void *data)
+{
+    registry_snapshot_free(data);
+}
+
+int identity_registry_init(identity_t *id, err_t *err)
+{
+    struct snapshot_source src = {"identity registry", id, registry_load, registry_store_gen,
+                                  registry_free_data};
+    return snapshot_new(&src, NULL, &id->registry, err);
+}
+
+void identity_registry_free(identity_t *id)
+{
+    snapshot_free(id->registry);
+    id->registry = NULL;
+}
+
+int identity_registry_invalidate(identity_t *id, err_t *err)
+{
+    return snapshot_invalidate(id->registry, err);
+}
+
+int64_t identity_generation(identity_t *id)
+{
+    return snapshot_generation(id->registry);
+}
+
+int identity_registry_refresh(identity_t *id, err_t *err)
+{
+    return snapshot_poll(id->registry, 0, err);
+}
+
+/* Looks for changes by other processes at most every registry_poll_ms (and,
+ * while reloads fail, retries that often even when polling is off). Only one
+ * thread does the work; the others go on with the snapshot there is. */
 static void maybe_refresh(identity_t *id)
 {
-    int64_t now = clock_now_ms();
-    int64_t checked = atomic_load(&id->reg_checked_ms);
-    int64_t interval =
-        id->registry_poll_ms > 0 ? id->registry_poll_ms : IDENTITY_DEFAULT_REGISTRY_POLL_MS;
-    /* Stale (invalidated: checked is 0) reloads at once; a failed reload is
-     * retried after the interval. Otherwise poll when the interval passed. */
-    bool due = atomic_load(&id->reg_stale)
-                   ? now - checked >= interval
-                   : id->registry_poll_ms > 0 && now - checked >= id->registry_poll_ms;
-    if (!due || !atomic_compare_exchange_strong(&id->reg_checked_ms, &checked, now))
+    int64_t interval = id->registry_poll_ms;
+    if (interval <= 0 && snapshot_failing(id->registry))
+        interval = IDENTITY_DEFAULT_REGISTRY_POLL_MS;
+    if (interval <= 0)
         return;
     err_t err;
     err_clear(&err);
-    if (identity_registry_refresh(id, &err))
-        log_warn("identity: registry refresh failed (keeping the previous one): %s", err.log);
+    snapshot_poll(id->registry, interval, &err); /* a failure is logged by the cell */
 }
 
 static int refuse(err_t *err, int code, const char *type, const char *detail)
@@ -308,7 +297,7 @@ static int refuse(err_t *err, int code, const char *type, const char *detail)
 }
 
 /* The checks shared by certificate and token-subject authentication, on a
- * snapshot the caller holds the read lock of. */
+ * snapshot the caller holds a reference to. */
 static int check_system(const struct registry_snapshot *s, const struct reg_system *y,
                         enum system_kind kind, enum environment env, str_t cvr,
                         struct identity_principal *out, err_t *err)
@@ -360,16 +349,19 @@ int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
                                struct identity_principal *out, err_t *err)
 {
     maybe_refresh(id);
-    pthread_rwlock_rdlock(&id->reg_lock);
-    const struct registry_snapshot *s = id->snap;
-    const struct reg_cert *ce = s ? find_cert(s, cert->sha256) : NULL;
-    int rc = check_cert(ce, now_ms, err);
+    snapshot_ref_t *ref;
+    int rc = snapshot_acquire(id->registry, &ref, err);
+    if (rc)
+        return rc;
+    const struct registry_snapshot *s = snapshot_data(ref);
+    const struct reg_cert *ce = find_cert(s, cert->sha256);
+    rc = check_cert(ce, now_ms, err);
     if (!rc)
         rc =
             check_system(s, &s->systems[ce->system], kind, env, str_from_cstr(cert->cvr), out, err);
     if (!rc)
         memcpy(out->cert_sha256, cert->sha256, PKI_SHA256_LEN);
-    pthread_rwlock_unlock(&id->reg_lock);
+    snapshot_release(ref);
     return rc;
 }
 
@@ -378,10 +370,12 @@ int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
                              struct identity_principal *out, err_t *err)
 {
     maybe_refresh(id);
-    pthread_rwlock_rdlock(&id->reg_lock);
-    const struct registry_snapshot *s = id->snap;
-    const struct reg_system *y = s ? find_system(s, system_id) : NULL;
-    int rc = 0;
+    snapshot_ref_t *ref;
+    int rc = snapshot_acquire(id->registry, &ref, err);
+    if (rc)
+        return rc;
+    const struct registry_snapshot *s = snapshot_data(ref);
+    const struct reg_system *y = find_system(s, system_id);
     if (!y)
         rc = refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_UNREGISTERED, "unknown system");
     if (!rc && cert_sha256) {
@@ -395,6 +389,6 @@ int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
         rc = check_system(s, y, SYSTEM_RECIPIENT, env, org_cvr, out, err);
     if (!rc && cert_sha256)
         memcpy(out->cert_sha256, cert_sha256, PKI_SHA256_LEN);
-    pthread_rwlock_unlock(&id->reg_lock);
+    snapshot_release(ref);
     return rc;
 }

@@ -192,11 +192,10 @@ int identity_commit(identity_t *id, store_conn_t *c, err_t *err)
     if (rc)
         return rc;
     /* The change is durable; make this process see it on the next call. A
-     * failed reload leaves the snapshot marked stale (retried on lookup). */
-    identity_registry_invalidate(id);
+     * failed reload is logged by the cell and retried on lookup, under the
+     * failure rule of core/snapshot.h. */
     err_t e2;
     err_clear(&e2);
-    if (identity_registry_reload(id, &e2))
-        log_warn("identity: registry reload after a change failed: %s", e2.log);
+    identity_registry_invalidate(id, &e2);
     return 0;
 }

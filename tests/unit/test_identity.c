@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/encode.h"
 #include "core/rand.h"
+#include "core/snapshot.h"
 #include "identity/identity.h"
 
 #define CVR_A "12345674"
@@ -565,11 +566,81 @@ Test(identity, another_process_change_is_seen_after_the_poll_interval)
     /* and invalidation (the LISTEN/NOTIFY hook) makes it immediate */
     cr_assert_eq(identity_system_set_status(other, &local, STR(CVR_A "/s"), SYSTEM_SUSPENDED, &err),
                  0);
-    identity_registry_invalidate(id);
+    cr_assert_eq(identity_registry_invalidate(id, &err), 0, "%s", err.log);
     cr_assert_eq(
         identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
         DUPLA_EFORBIDDEN);
     identity_close(other);
+}
+
+/* A registered system of organisation A with certificate *c. */
+static void registered(struct pki_cert_info *c)
+{
+    struct identity_org a;
+    struct identity_setup_secret sec;
+    err_t err;
+    onboard("A", CVR_A, "admin@a.dk", &a, &sec);
+    fake_cert(c, CVR_A);
+    cr_assert_eq(
+        identity_system_register(id, &local, STR(CVR_A), STR("s"), SYSTEM_RECIPIENT, c, NULL, &err),
+        0, "%s", err.log);
+}
+
+Test(identity, a_certificate_revoked_elsewhere_is_refused_after_invalidate)
+{
+    teardown();
+    open_with("{\"registry_poll_ms\": 0}");
+    struct pki_cert_info c;
+    registered(&c);
+    struct identity_principal p;
+    err_t err;
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err), 0,
+        "%s", err.log);
+    /* Another process (the CLI) revokes it; polling is off here, so only
+     * the invalidate (the LISTEN/NOTIFY hook) can make it seen. */
+    identity_t *other;
+    cr_assert_eq(identity_open(st, &cfg, &other, &err), 0);
+    cr_assert_eq(identity_cert_revoke(other, &local, str_from_cstr(c.sha256_hex), &err), 0, "%s",
+                 err.log);
+    identity_close(other);
+    cr_assert_eq(identity_registry_invalidate(id, &err), 0, "%s", err.log);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
+        DUPLA_EUNAUTH);
+    cr_assert_str_eq(err.type, IDENTITY_REFUSE_CERT_REVOKED);
+}
+
+Test(identity, a_failing_reload_serves_stale_within_the_bound_then_refuses_with_503)
+{
+    struct pki_cert_info c;
+    registered(&c);
+    struct identity_principal p;
+    err_t err;
+    /* The store loses the registry's tables: reloads fail. */
+    exec_sql("ALTER TABLE identity_generation RENAME TO identity_generation_gone");
+    cr_assert_neq(identity_registry_invalidate(id, &err), 0);
+    /* Within the bound (10 s by default): the last good snapshot answers. */
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err), 0,
+        "%s", err.log);
+    /* Past it: refused, 503 registry-unavailable, and the token path too. */
+    snapshot_set_stale_max_ms(0);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
+        DUPLA_EBUSY);
+    cr_assert_eq(err_status(&err), 503);
+    cr_assert_str_eq(err.type, SNAPSHOT_UNAVAILABLE_TYPE);
+    cr_assert_eq(identity_check_principal(id, str_from_cstr(p.system_id), STR(CVR_A), NULL,
+                                          ENV_TEST, clock_now_ms(), &p, &err),
+                 DUPLA_EBUSY);
+    /* The store comes back: the next refresh serves again. */
+    exec_sql("ALTER TABLE identity_generation_gone RENAME TO identity_generation");
+    cr_assert_eq(identity_registry_refresh(id, &err), 0, "%s", err.log);
+    cr_assert_eq(
+        identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err), 0,
+        "%s", err.log);
+    snapshot_set_stale_max_ms(SNAPSHOT_STALE_MAX_MS);
 }
 
 Test(identity, demo_setup_is_idempotent)
