@@ -14,10 +14,13 @@
  * decision queues a mail to the organisation's contact mailbox.
  *
  * The data path asks agreement_decide() on every call. It reads an in-memory
- * registry (an immutable snapshot swapped under a lock, reference counted),
- * rebuilt after every change this process makes, so a revoked agreement is
- * refused on the very next call. Changes made by another process (the CLI, or
- * another node) reach it through agreement_registry_sync(), see registry.c.
+ * registry (a core/snapshot cell: an immutable table, reference counted,
+ * swapped whole), rebuilt after every change this process makes, so a revoked
+ * agreement is refused on the very next call. Changes made by another process
+ * (the CLI, or another node) reach it through agreement_registry_sync(), see
+ * registry.c. A failed rebuild follows the one failure rule of
+ * core/snapshot.h: the last good table for at most registry.stale_max_ms,
+ * then AGREEMENT_DENY_UNAVAILABLE (503) for every call.
  *
  * This module knows identity and the catalogue only through the plain
  * struct agreement_actor and the callbacks in struct agreement_hooks, so that
@@ -273,7 +276,7 @@ enum agreement_verdict {
     AGREEMENT_DENY_SYSTEM,         /* the calling system is not allowed */
     AGREEMENT_DENY_SERVICE,        /* the service is not granted */
     AGREEMENT_DENY_FIELD,          /* an explicitly asked field is not granted */
-    AGREEMENT_DENY_UNAVAILABLE,    /* the registry could not be rebuilt: fail closed (503) */
+    AGREEMENT_DENY_UNAVAILABLE,    /* rebuilds failing past the stale bound (503) */
     AGREEMENT_VERDICT_COUNT
 };
 
@@ -319,11 +322,11 @@ bool agreement_urn_id(str_t header, str_t *id);
 
 /* The registry's generation (bumped by every rebuild). */
 uint64_t agreement_registry_generation(agreement_registry_t *reg);
-/* Rebuilds the registry from the store now. */
+/* Rebuilds the registry from the store now (snapshot_invalidate). */
 int agreement_registry_reload(agreement_t *ag, err_t *err);
 /* Rebuilds it only when the store's change counter moved (another process
- * changed an agreement); cheap otherwise. The server calls it every second;
- * with PostgreSQL a LISTEN on AGREEMENT_NOTIFY_CHANNEL calls it at once. */
+ * changed an agreement) or the last rebuild failed; cheap otherwise. The server calls it every
+ * second; with PostgreSQL a LISTEN on AGREEMENT_NOTIFY_CHANNEL calls it at once. */
 int agreement_registry_sync(agreement_t *ag, err_t *err);
 #define AGREEMENT_NOTIFY_CHANNEL "dupla_agreement"
 

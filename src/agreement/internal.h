@@ -103,7 +103,8 @@ int agreement_notify_decision(struct agreement *ag, store_conn_t *c, const struc
                               err_t *err);
 
 /* registry.c */
-int agreement_registry_new(agreement_registry_t **out);
+/* Makes ag->registry and loads it. */
+int agreement_registry_new(agreement_t *ag, err_t *err);
 void agreement_registry_free(agreement_registry_t *reg);
 
 #endif

@@ -182,8 +182,10 @@ static int version_move(store_conn_t *c, const char *id, int64_t version, enum a
 }
 
 /* Commits, puts the connection back and rebuilds the registry. A failed
- * rebuild after a commit makes the registry refuse every call until a
- * rebuild succeeds (fail closed: a revocation must never be missed). */
+ * rebuild after a commit falls under the failure rule of core/snapshot.h:
+ * the last good registry decides for at most registry.stale_max_ms, then
+ * every call is refused until a rebuild succeeds (a revocation is never
+ * missed for longer than that bound). */
 int agreement_lifecycle_finish(agreement_t *ag, store_conn_t *c, int rc, err_t *err)
 {
     if (rc == 0) {
@@ -196,10 +198,8 @@ int agreement_lifecycle_finish(agreement_t *ag, store_conn_t *c, int rc, err_t *
     store_conn_put(c);
     if (rc == 0) {
         err_t rerr;
-        if (agreement_registry_reload(ag, &rerr) != 0)
-            log_error("agreement: registry rebuild failed, refusing data calls until it "
-                      "succeeds: %s",
-                      rerr.log);
+        err_clear(&rerr);
+        agreement_registry_reload(ag, &rerr); /* a failure is logged by the cell */
     }
     return rc;
 }

@@ -4,19 +4,19 @@
  *
  * A snapshot is an immutable table of every agreement (id, organisation,
  * environment, the serving version's state, validity, systems and granted
- * fields), built from the store in one pass and hashed by id. The registry
- * holds a pointer to the current snapshot under a mutex; a reader takes a
- * reference (the mutex is held for two instructions), decides without any
- * lock, and drops the reference. A rebuild makes a new snapshot and swaps the
- * pointer; the old one is freed when its last reader lets go. So readers
- * never wait for a rebuild and never see a half-built table, and a change is
- * seen by every call that starts after the swap.
+ * fields), built from the store in one pass and hashed by id. It is held in
+ * a core/snapshot cell: a reader takes a reference, decides without any
+ * lock, and drops the reference; a rebuild makes a new table and swaps it
+ * in, the old one freed when its last reader lets go. So readers never wait
+ * for a rebuild and never see a half-built table, and a change is seen by
+ * every call that starts after the swap.
  *
  * Every change made through this module rebuilds the registry before the
  * call returns (lifecycle.c), so a revocation is refused on the very next
- * call in this process. If a rebuild fails after a change was committed, the
- * registry fails closed: every call is refused (AGREEMENT_DENY_UNAVAILABLE,
- * 503) until a rebuild succeeds.
+ * call in this process. If a rebuild fails, the one failure rule of
+ * core/snapshot.h applies: the last good table decides for at most
+ * registry.stale_max_ms, then every call is refused
+ * (AGREEMENT_DENY_UNAVAILABLE, 503) until a rebuild succeeds.
  *
  * Other processes (the CLI) and other nodes: each change bumps the counter in
  * agreement_generation in its own transaction. agreement_registry_sync()
@@ -37,6 +37,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/problem.h"
+#include "core/snapshot.h"
 
 /* A snapshot's arena may grow to this (about 100,000 agreements). */
 #define REGISTRY_ARENA_MAX ((size_t)512 * 1024 * 1024)
@@ -61,11 +62,8 @@ struct reg_entry {
     size_t n_services;
 };
 
-struct snapshot {
-    atomic_long refs;
-    uint64_t generation;
-    int64_t store_generation;
-    bool failed; /* fail closed: refuse every call */
+/* One immutable table of every agreement. */
+struct reg_table {
     arena_t *arena;
     struct reg_entry *entries;
     size_t n;
@@ -74,90 +72,22 @@ struct snapshot {
 };
 
 struct agreement_registry {
-    pthread_mutex_t lock;    /* guards current and generation */
-    pthread_mutex_t rebuild; /* one rebuild at a time, so swaps stay in order */
-    struct snapshot *current;
-    uint64_t generation;
+    snapshot_t *cell; /* of struct reg_table */
 };
 
-static void snapshot_free(struct snapshot *s)
+static void table_free(struct reg_table *t)
 {
-    if (!s)
+    if (!t)
         return;
-    arena_free(s->arena);
-    free(s->entries);
-    free(s->slots);
-    free(s);
-}
-
-static void snapshot_release(struct snapshot *s)
-{
-    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
-        snapshot_free(s);
-}
-
-static struct snapshot *snapshot_acquire(agreement_registry_t *reg)
-{
-    pthread_mutex_lock(&reg->lock);
-    struct snapshot *s = reg->current;
-    atomic_fetch_add(&s->refs, 1);
-    pthread_mutex_unlock(&reg->lock);
-    return s;
-}
-
-/* Installs s (whose one reference passes to the registry). */
-static void snapshot_swap(agreement_registry_t *reg, struct snapshot *s)
-{
-    pthread_mutex_lock(&reg->lock);
-    struct snapshot *old = reg->current;
-    s->generation = ++reg->generation;
-    reg->current = s;
-    pthread_mutex_unlock(&reg->lock);
-    snapshot_release(old);
-}
-
-static struct snapshot *snapshot_empty(bool failed)
-{
-    struct snapshot *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    atomic_init(&s->refs, 1);
-    s->failed = failed;
-    return s;
-}
-
-int agreement_registry_new(agreement_registry_t **out)
-{
-    agreement_registry_t *reg = calloc(1, sizeof *reg);
-    if (!reg)
-        return DUPLA_ENOMEM;
-    reg->current = snapshot_empty(true); /* nothing is allowed before the first load */
-    if (!reg->current) {
-        free(reg);
-        return DUPLA_ENOMEM;
-    }
-    pthread_mutex_init(&reg->lock, NULL);
-    pthread_mutex_init(&reg->rebuild, NULL);
-    *out = reg;
-    return 0;
-}
-
-void agreement_registry_free(agreement_registry_t *reg)
-{
-    if (!reg)
-        return;
-    snapshot_release(reg->current);
-    pthread_mutex_destroy(&reg->lock);
-    pthread_mutex_destroy(&reg->rebuild);
-    free(reg);
+    arena_free(t->arena);
+    free(t->entries);
+    free(t->slots);
+    free(t);
 }
 
 uint64_t agreement_registry_generation(agreement_registry_t *reg)
 {
-    pthread_mutex_lock(&reg->lock);
-    uint64_t g = reg->generation;
-    pthread_mutex_unlock(&reg->lock);
-    return g;
+    return snapshot_serial(reg->cell);
 }
 
 static int str_cmp(str_t a, str_t b)
@@ -290,20 +220,20 @@ static int entry_fill(arena_t *a, store_stmt_t *s, struct reg_entry *e)
 /* Builds a snapshot from the store: the change counter first, then the
  * rows, so that a change committed in between makes the next sync rebuild
  * again rather than be missed. */
-static int snapshot_build(store_t *st, struct snapshot **out, err_t *err)
+static int table_build(store_t *st, struct reg_table **out, int64_t *gen, err_t *err)
 {
-    struct snapshot *snap = snapshot_empty(false);
+    struct reg_table *snap = calloc(1, sizeof *snap);
     if (!snap || !(snap->arena = arena_new(REGISTRY_ARENA_MAX))) {
-        snapshot_free(snap);
+        table_free(snap);
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     }
     store_conn_t *c;
     int rc = store_conn_get(st, &c, err);
     if (rc) {
-        snapshot_free(snap);
+        table_free(snap);
         return rc;
     }
-    rc = agreement_schema_generation(c, &snap->store_generation, err);
+    rc = agreement_schema_generation(c, gen, err);
     store_stmt_t *s = NULL;
     if (rc == 0)
         rc = store_prepare(c,
@@ -354,53 +284,79 @@ static int snapshot_build(store_t *st, struct snapshot **out, err_t *err)
         }
     }
     if (rc) {
-        snapshot_free(snap);
+        table_free(snap);
         return rc;
     }
     *out = snap;
     return 0;
 }
 
-/* See agreement.h. On failure the registry fails closed. */
+/* ---- the cell (core/snapshot.h) ---- */
+
+static int cell_load(void *ctx, void **data, int64_t *gen, err_t *err)
+{
+    agreement_t *ag = ctx;
+    struct reg_table *t = NULL;
+    int rc = table_build(ag->st, &t, gen, err);
+    if (rc == 0)
+        *data = t;
+    return rc;
+}
+
+static int cell_store_gen(void *ctx, const void *current, int64_t *gen, err_t *err)
+{
+    agreement_t *ag = ctx;
+    (void)current;
+    store_conn_t *c;
+    int rc = store_conn_get(ag->st, &c, err);
+    if (rc)
+        return rc;
+    rc = agreement_schema_generation(c, gen, err);
+    store_conn_put(c);
+    return rc;
+}
+
+static void cell_free(void *data)
+{
+    table_free(data);
+}
+
+int agreement_registry_new(agreement_t *ag, err_t *err)
+{
+    agreement_registry_t *reg = calloc(1, sizeof *reg);
+    if (!reg)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    struct snapshot_source src = {"agreement registry", ag, cell_load, cell_store_gen, cell_free};
+    int rc = snapshot_new(&src, NULL, &reg->cell, err);
+    if (rc) {
+        free(reg);
+        return rc;
+    }
+    ag->registry = reg;
+    return 0;
+}
+
+void agreement_registry_free(agreement_registry_t *reg)
+{
+    if (!reg)
+        return;
+    snapshot_free(reg->cell);
+    free(reg);
+}
+
+/* See agreement.h. */
 int agreement_registry_reload(agreement_t *ag, err_t *err)
 {
-    agreement_registry_t *reg = ag->registry;
-    pthread_mutex_lock(&reg->rebuild);
-    struct snapshot *snap = NULL;
-    int rc = snapshot_build(ag->st, &snap, err);
-    if (rc || !snap) {
-        snap = snapshot_empty(true);
-        if (!snap) {
-            /* Not even a failed snapshot: keep the old one and say so loudly. */
-            log_error("agreement registry: out of memory, the registry is stale");
-            pthread_mutex_unlock(&reg->rebuild);
-            return rc;
-        }
-    }
-    snapshot_swap(reg, snap);
-    pthread_mutex_unlock(&reg->rebuild);
-    return rc;
+    return snapshot_invalidate(ag->registry->cell, err);
 }
 
 /* See agreement.h. */
 int agreement_registry_sync(agreement_t *ag, err_t *err)
 {
-    store_conn_t *c;
-    int rc = store_conn_get(ag->st, &c, err);
-    if (rc)
-        return rc;
-    int64_t g;
-    rc = agreement_schema_generation(c, &g, err);
-    store_conn_put(c);
-    if (rc)
-        return rc;
-    struct snapshot *s = snapshot_acquire(ag->registry);
-    bool stale = s->failed || s->store_generation != g;
-    snapshot_release(s);
-    return stale ? agreement_registry_reload(ag, err) : 0;
+    return snapshot_poll(ag->registry->cell, 0, err);
 }
 
-static const struct reg_entry *lookup(const struct snapshot *s, str_t id)
+static const struct reg_entry *lookup(const struct reg_table *s, str_t id)
 {
     if (!s->slots)
         return NULL;
@@ -414,14 +370,12 @@ static const struct reg_entry *lookup(const struct snapshot *s, str_t id)
     return NULL;
 }
 
-static enum agreement_verdict decide_in(const struct snapshot *s,
+static enum agreement_verdict decide_in(const struct reg_table *s,
                                         const struct agreement_caller *caller, str_t id,
                                         str_t service, const str_t *fields, size_t n, bool explicit,
                                         int64_t now_ms, bool *granted,
                                         struct agreement_decision *out)
 {
-    if (s->failed)
-        return AGREEMENT_DENY_UNAVAILABLE;
     const struct reg_entry *e = lookup(s, id);
     if (!e)
         return AGREEMENT_DENY_NOT_FOUND;
@@ -490,10 +444,15 @@ int agreement_decide(agreement_registry_t *reg, const struct agreement_caller *c
         out->verdict = AGREEMENT_DENY_MALFORMED;
         return DUPLA_EINVAL;
     }
-    struct snapshot *s = snapshot_acquire(reg);
-    out->generation = s->generation;
-    out->verdict = decide_in(s, caller, id, service, fields, n, explicit, now_ms, granted, out);
-    snapshot_release(s);
+    snapshot_ref_t *ref;
+    if (snapshot_acquire(reg->cell, &ref, NULL) == 0) {
+        out->generation = snapshot_ref_serial(ref);
+        out->verdict = decide_in(snapshot_data(ref), caller, id, service, fields, n, explicit,
+                                 now_ms, granted, out);
+        snapshot_release(ref);
+    } else {
+        out->verdict = AGREEMENT_DENY_UNAVAILABLE; /* past the stale bound */
+    }
     if (out->verdict != AGREEMENT_ALLOW) {
         for (size_t i = 0; i < n; i++)
             granted[i] = false;
@@ -572,13 +531,9 @@ int agreement_open(store_t *st, const struct agreement_hooks *hooks, agreement_t
     ag->st = st;
     if (hooks)
         ag->hooks = *hooks;
-    if (agreement_registry_new(&ag->registry) != 0) {
-        free(ag);
-        return err_set(err, DUPLA_ENOMEM, "out of memory");
-    }
-    rc = agreement_registry_reload(ag, err);
+    rc = agreement_registry_new(ag, err);
     if (rc) {
-        agreement_close(ag);
+        free(ag);
         return rc;
     }
     *out = ag;

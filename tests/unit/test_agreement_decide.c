@@ -2,6 +2,7 @@
 #include <pthread.h>
 
 #include "agreement_fixture.h"
+#include "core/snapshot.h"
 
 TestSuite(decide, .init = fx_setup, .fini = fx_teardown);
 
@@ -204,4 +205,63 @@ Test(decide, concurrent_decisions_during_rebuilds)
     }
     cr_assert_eq(verdict(ORG, "sys-1", ENV_TEST, id_all, "Momsangivelse", "A", true),
                  AGREEMENT_DENY_REVOKED);
+}
+
+static void fx_exec(const char *sql)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(fx_store, &c, &err), 0);
+    cr_assert_eq(store_exec(c, sql, &err), 0, "%s", err.log);
+    store_conn_put(c);
+}
+
+static int decide_rc(const char *id, struct agreement_decision *d)
+{
+    struct agreement_caller caller = {STR(ORG), STR("sys-1"), ENV_TEST};
+    str_t fields[] = {STR("A")};
+    bool gr[1];
+    return agreement_decide(agreement_registry(fx_ag), &caller, str_from_cstr(id),
+                            STR("Momsangivelse"), fields, 1, true, clock_now_ms(), gr, d);
+}
+
+/* Another process revokes; an invalidate (the LISTEN/NOTIFY hook, or the
+ * local write's own rebuild) makes it seen by the very next call. */
+Test(decide, a_revocation_elsewhere_is_refused_after_invalidate)
+{
+    two_agreements();
+    agreement_t *cli;
+    err_t err;
+    cr_assert_eq(agreement_open(fx_store, NULL, &cli, &err), 0, "%s", err.log);
+    struct agreement_actor r = fx_actor(0, "cli:root", "", AGREEMENT_ROLE_DATAFORVALTNING);
+    cr_assert_eq(agreement_revoke(cli, &r, str_from_cstr(id_all), "Revoked.", &err), 0, "%s",
+                 err.detail);
+    agreement_close(cli);
+    cr_assert_eq(verdict(ORG, "sys-1", ENV_TEST, id_all, "Momsangivelse", "A", true),
+                 AGREEMENT_ALLOW, "not looked yet");
+    cr_assert_eq(agreement_registry_reload(fx_ag, &err), 0, "%s", err.log);
+    cr_assert_eq(verdict(ORG, "sys-1", ENV_TEST, id_all, "Momsangivelse", "A", true),
+                 AGREEMENT_DENY_REVOKED);
+}
+
+/* The store fails: the last good registry decides within the bound, then
+ * every call is refused with 503; a sync after the store is back serves. */
+Test(decide, a_failing_rebuild_past_the_bound_refuses_with_503)
+{
+    two_agreements();
+    err_t err;
+    struct agreement_decision d;
+    fx_exec("ALTER TABLE agreement_generation RENAME TO agreement_generation_gone");
+    cr_assert_neq(agreement_registry_reload(fx_ag, &err), 0);
+    cr_assert_eq(decide_rc(id_all, &d), 0, "within the bound: the last good registry");
+    cr_assert_eq(d.verdict, AGREEMENT_ALLOW);
+    snapshot_set_stale_max_ms(0);
+    cr_assert_eq(decide_rc(id_all, &d), DUPLA_EBUSY);
+    cr_assert_eq(d.verdict, AGREEMENT_DENY_UNAVAILABLE);
+    cr_assert_eq(agreement_verdict_status(d.verdict), 503);
+    cr_assert_neq(agreement_registry_sync(fx_ag, &err), 0, "still failing");
+    fx_exec("ALTER TABLE agreement_generation_gone RENAME TO agreement_generation");
+    cr_assert_eq(agreement_registry_sync(fx_ag, &err), 0, "%s", err.log);
+    cr_assert_eq(decide_rc(id_all, &d), 0);
+    snapshot_set_stale_max_ms(SNAPSHOT_STALE_MAX_MS);
 }
