@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/snapshot.h"
 #include "token/token.h"
 
 struct token_key {
@@ -38,12 +39,8 @@ struct token_keyset {
 struct token_service {
     struct token_config cfg;
     identity_t *id;
-    pthread_rwlock_t lock;     /* guards keys (swapped on reload) */
-    pthread_mutex_t sign_lock; /* one signature at a time per key */
-    struct token_keyset *keys;
-    int64_t keys_checked_ms;   /* last look at the folder */
-    int64_t keys_dir_mtime_ns; /* the folder's mtime when loaded */
-    pthread_mutex_t check_lock;
+    pthread_mutex_t sign_lock; /* one signature at a time */
+    snapshot_t *keys;          /* of struct token_keyset (keyset.c) */
 };
 
 /* keyset.c */
@@ -52,8 +49,10 @@ struct token_service {
 int token_keyset_load(const struct token_config *cfg, int64_t now_ms, struct token_keyset **out,
                       int64_t *dir_mtime_ns, err_t *err);
 void token_keyset_free(struct token_keyset *ks);
-/* Reloads when the folder changed (checked at most every
- * TOKEN_KEYSET_POLL_MS unless force). */
+/* Makes ts->keys and loads the folder into it. */
+int token_keys_open(token_service_t *ts, err_t *err);
+/* Reloads when the folder changed or a key aged out (checked at most every
+ * TOKEN_KEYSET_POLL_MS, or a tenth of that when force). */
 void token_keys_maybe_reload(token_service_t *ts, bool force);
 /* Whether the token hashed to h verified under ks before; and remembering
  * that it did (both take ks->verified_lock). */

@@ -53,8 +53,13 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
     buf_init(&b, TOKEN_MAX_BYTES);
     int rc = 0;
     char *claims = NULL;
-    pthread_rwlock_rdlock(&ts->lock);
-    const struct token_key *active = &ts->keys->keys[ts->keys->n - 1];
+    snapshot_ref_t *ref;
+    if ((rc = snapshot_acquire(ts->keys, &ref, err))) {
+        buf_free(&b);
+        return rc;
+    }
+    const struct token_keyset *ks = snapshot_data(ref);
+    const struct token_key *active = &ks->keys[ks->n - 1];
     snprintf(inf.kid, sizeof inf.kid, "%s", active->kid);
     json_t *header = json_pack("{s:s, s:s, s:s}", "alg", JWT_ALG, "typ", "JWT", "kid", inf.kid);
     json_t *payload =
@@ -73,12 +78,12 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
     } else {
         unsigned char sig[PKI_ED25519_SIG_LEN];
         pthread_mutex_lock(&ts->sign_lock);
-        rc = pki_sign(ts->keys->signer, b.data, b.len, sig, err);
+        rc = pki_sign(ks->signer, b.data, b.len, sig, err);
         pthread_mutex_unlock(&ts->sign_lock);
         if (!rc && (buf_append_cstr(&b, ".") || append_b64(&b, sig, sizeof sig)))
             rc = err_internal(err, DUPLA_ENOMEM, "token: cannot build the token");
     }
-    pthread_rwlock_unlock(&ts->lock);
+    snapshot_release(ref);
     free(htext);
     free(claims);
     if (rc) {
@@ -109,30 +114,37 @@ static json_t *decode_json(str_t part, size_t max)
     return j;
 }
 
-/* Checks sig over signed with the key kid (under the read lock), or finds
- * that this very token (jwt, hashed) verified before under the same keyset.
- * 1 if kid is unknown, 0 if valid, DUPLA_ECRYPTO if not. */
+/* Checks sig over signed with the key kid, or finds that this very token
+ * (jwt, hashed) verified before under the same keyset. 1 if kid is unknown,
+ * 0 if valid, DUPLA_ECRYPTO if not, DUPLA_EBUSY (err set) when the keys
+ * cannot be served (core/snapshot.h's failure rule). */
 static int check_signature(token_service_t *ts, const char *kid, str_t jwt, str_t signed_part,
-                           const unsigned char *sig)
+                           const unsigned char *sig, err_t *err)
 {
     unsigned char th[TOKEN_VERIFIED_HASH];
     bool hashed = gnutls_hash_fast(GNUTLS_DIG_SHA256, jwt.ptr, jwt.len, th) == 0;
-    int rc = 1;
-    pthread_rwlock_rdlock(&ts->lock);
-    for (size_t i = 0; i < ts->keys->n; i++)
-        if (strcmp(ts->keys->keys[i].kid, kid) == 0) {
-            if (hashed && token_verified_has(ts->keys, th)) {
+    snapshot_ref_t *ref;
+    int rc = snapshot_acquire(ts->keys, &ref, err);
+    if (rc)
+        return rc;
+    /* The keyset is immutable but for its verified cache, which has its
+     * own lock. */
+    struct token_keyset *ks = (struct token_keyset *)snapshot_data(ref);
+    rc = 1;
+    for (size_t i = 0; i < ks->n; i++)
+        if (strcmp(ks->keys[i].kid, kid) == 0) {
+            if (hashed && token_verified_has(ks, th)) {
                 rc = 0;
             } else {
-                rc = pki_verify(ts->keys->keys[i].verifier, signed_part.ptr, signed_part.len, sig)
+                rc = pki_verify(ks->keys[i].verifier, signed_part.ptr, signed_part.len, sig)
                          ? DUPLA_ECRYPTO
                          : 0;
                 if (rc == 0 && hashed)
-                    token_verified_put(ts->keys, th);
+                    token_verified_put(ks, th);
             }
             break;
         }
-    pthread_rwlock_unlock(&ts->lock);
+    snapshot_release(ref);
     return rc;
 }
 
@@ -185,11 +197,13 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         goto out;
     }
     str_t signed_part = {jwt.ptr, h.len + 1 + p.len};
-    rc = check_signature(ts, kid, jwt, signed_part, sig);
+    rc = check_signature(ts, kid, jwt, signed_part, sig, err);
     if (rc == 1) {
         token_keys_maybe_reload(ts, true);
-        rc = check_signature(ts, kid, jwt, signed_part, sig);
+        rc = check_signature(ts, kid, jwt, signed_part, sig, err);
     }
+    if (rc == DUPLA_EBUSY)
+        goto out; /* the keys cannot be served: 503, not a verdict */
     if (rc == 1) {
         rc = refuse(err, PROBLEM_TOKEN_UNKNOWN_KEY, "the token names no key we know");
         goto out;
@@ -248,6 +262,8 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     struct identity_principal ip;
     if ((rc = identity_check_principal(ts->id, str_from_cstr(sub), str_from_cstr(cvr), sha,
                                        ts->cfg.env, now_ms, &ip, err))) {
+        if (rc == DUPLA_EBUSY)
+            goto out; /* the registry cannot answer: 503, not a verdict */
         /* The system or organisation is no longer active: the token is
          * invalid (401), with the registry's reason as type. */
         err->code = DUPLA_EUNAUTH;
@@ -274,10 +290,13 @@ out:
 
 uint64_t token_verify_cache_hits(token_service_t *ts)
 {
-    pthread_rwlock_rdlock(&ts->lock);
-    pthread_mutex_lock(&ts->keys->verified_lock);
-    uint64_t n = ts->keys->verified_hits;
-    pthread_mutex_unlock(&ts->keys->verified_lock);
-    pthread_rwlock_unlock(&ts->lock);
+    snapshot_ref_t *ref;
+    if (snapshot_acquire(ts->keys, &ref, NULL))
+        return 0;
+    struct token_keyset *ks = (struct token_keyset *)snapshot_data(ref);
+    pthread_mutex_lock(&ks->verified_lock);
+    uint64_t n = ks->verified_hits;
+    pthread_mutex_unlock(&ks->verified_lock);
+    snapshot_release(ref);
     return n;
 }

@@ -6,6 +6,12 @@
  * Sorted by creation, the last is the active signing key; key i was retired
  * when key i+1 was made and keeps verifying for lifetime + leeway after
  * that, which is as long as any token it signed can be valid.
+ *
+ * The keys in use are a core/snapshot cell (readers hold a reference while
+ * they sign or verify; a reload swaps in a new keyset), reloaded when the
+ * folder's mtime moves or a held key ages out, and under its one failure
+ * rule: a folder that cannot be read leaves the last good keys in use for at
+ * most registry.stale_max_ms, then issuing and verifying answer 503.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +24,7 @@
 #include "core/clock.h"
 #include "core/encode.h"
 #include "core/log.h"
+#include "core/snapshot.h"
 #include "token/internal.h"
 
 #define KEY_PREFIX    "key-"
@@ -189,75 +196,89 @@ out:
     return 0;
 }
 
+/* ---- the keys in use: a core/snapshot cell of struct token_keyset, whose
+ * generation is the folder's mtime ---- */
+
+static int keys_load(void *ctx, void **data, int64_t *gen, err_t *err)
+{
+    token_service_t *ts = ctx;
+    struct token_keyset *ks;
+    int64_t mt = 0;
+    int rc = token_keyset_load(&ts->cfg, clock_now_ms(), &ks, &mt, err);
+    if (rc)
+        return rc;
+    log_info("token: signing keys loaded (%zu held, active %s)", ks->n, ks->keys[ks->n - 1].kid);
+    *data = ks;
+    *gen = mt;
+    return 0;
+}
+
+/* The folder's mtime; or -1 (never a folder's) when a key held has aged
+ * out, since keys age out even when the folder does not change. */
+static int keys_generation(void *ctx, const void *current, int64_t *gen, err_t *err)
+{
+    token_service_t *ts = ctx;
+    const struct token_keyset *ks = current;
+    if (dir_mtime(ts->cfg.key_dir, gen) != 0)
+        return err_set(err, DUPLA_EIO, "token: cannot read the key folder %s: %s", ts->cfg.key_dir,
+                       strerror(errno));
+    int64_t now = clock_now_ms();
+    for (size_t i = 0; i < ks->n; i++)
+        if (ks->keys[i].retired_ms && ks->keys[i].retired_ms + keep_ms(&ts->cfg) < now)
+            *gen = -1;
+    return 0;
+}
+
+static void keys_free(void *data)
+{
+    token_keyset_free(data);
+}
+
+int token_keys_open(token_service_t *ts, err_t *err)
+{
+    struct snapshot_source src = {"token signing keys", ts, keys_load, keys_generation, keys_free};
+    return snapshot_new(&src, NULL, &ts->keys, err);
+}
+
 void token_keys_maybe_reload(token_service_t *ts, bool force)
 {
-    int64_t now = clock_now_ms();
-    pthread_mutex_lock(&ts->check_lock);
-    if (!force && now - ts->keys_checked_ms < TOKEN_KEYSET_POLL_MS) {
-        pthread_mutex_unlock(&ts->check_lock);
-        return;
-    }
-    if (force && now - ts->keys_checked_ms < TOKEN_KEYSET_POLL_MS / 10) {
-        /* An unknown kid forces a look, but not more often than this, so
-         * that a flood of forged kids cannot make us read the folder. */
-        pthread_mutex_unlock(&ts->check_lock);
-        return;
-    }
-    ts->keys_checked_ms = now;
-    int64_t mt = 0;
-    bool changed = dir_mtime(ts->cfg.key_dir, &mt) == 0 && mt != ts->keys_dir_mtime_ns;
-    /* Keys age out even when the folder does not change. */
-    bool aged = false;
-    pthread_rwlock_rdlock(&ts->lock);
-    for (size_t i = 0; i < ts->keys->n; i++)
-        if (ts->keys->keys[i].retired_ms && ts->keys->keys[i].retired_ms + keep_ms(&ts->cfg) < now)
-            aged = true;
-    pthread_rwlock_unlock(&ts->lock);
-    if (changed || aged) {
-        struct token_keyset *ks;
-        err_t err;
-        err_clear(&err);
-        if (token_keyset_load(&ts->cfg, now, &ks, &mt, &err) == 0) {
-            pthread_rwlock_wrlock(&ts->lock);
-            pthread_mutex_lock(&ts->sign_lock);
-            struct token_keyset *old = ts->keys;
-            ts->keys = ks;
-            pthread_mutex_unlock(&ts->sign_lock);
-            ts->keys_dir_mtime_ns = mt;
-            pthread_rwlock_unlock(&ts->lock);
-            token_keyset_free(old);
-            log_info("token: signing keys reloaded (%zu held, active %s)", ks->n,
-                     ks->keys[ks->n - 1].kid);
-        } else {
-            log_warn("token: reloading the signing keys failed (keeping the old ones): %s",
-                     err.log);
-        }
-    }
-    pthread_mutex_unlock(&ts->check_lock);
+    /* An unknown kid forces a look, but not more often than every tenth of
+     * the interval, so that a flood of forged kids cannot make us read the
+     * folder. A failure is logged by the cell. */
+    err_t err;
+    err_clear(&err);
+    snapshot_poll(ts->keys, force ? TOKEN_KEYSET_POLL_MS / 10 : TOKEN_KEYSET_POLL_MS, &err);
 }
 
 json_t *token_jwks(token_service_t *ts)
 {
     token_keys_maybe_reload(ts, false);
+    snapshot_ref_t *ref;
+    if (snapshot_acquire(ts->keys, &ref, NULL))
+        return NULL;
+    const struct token_keyset *ks = snapshot_data(ref);
     json_t *keys = json_array();
-    pthread_rwlock_rdlock(&ts->lock);
-    for (size_t i = ts->keys->n; i-- > 0;) {
-        const struct token_key *k = &ts->keys->keys[i];
+    for (size_t i = ks->n; i-- > 0;) {
+        const struct token_key *k = &ks->keys[i];
         char x[TOKEN_THUMBPRINT_B64];
         base64url_encode(k->pub, sizeof k->pub, x);
         json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv",
                                               "Ed25519", "x", x, "kid", k->kid, "use", "sig", "alg",
                                               "EdDSA"));
     }
-    pthread_rwlock_unlock(&ts->lock);
+    snapshot_release(ref);
     return json_pack("{s:o}", "keys", keys);
 }
 
 void token_active_kid(token_service_t *ts, char *kid)
 {
-    pthread_rwlock_rdlock(&ts->lock);
-    snprintf(kid, PKI_KID_MAX, "%s", ts->keys->keys[ts->keys->n - 1].kid);
-    pthread_rwlock_unlock(&ts->lock);
+    snapshot_ref_t *ref;
+    kid[0] = '\0';
+    if (snapshot_acquire(ts->keys, &ref, NULL))
+        return;
+    const struct token_keyset *ks = snapshot_data(ref);
+    snprintf(kid, PKI_KID_MAX, "%s", ks->keys[ks->n - 1].kid);
+    snapshot_release(ref);
 }
 
 int token_rotate_key(const struct token_config *cfg, char *kid_out, err_t *err)

@@ -149,6 +149,10 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     err_clear(&e2);
     if (identity_authenticate_cert(ts->id, &cc->info, SYSTEM_RECIPIENT, ts->cfg.env, now, &p,
                                    &e2)) {
+        if (e2.code == DUPLA_EBUSY) {
+            *err = e2; /* the registry cannot answer: 503 registry-unavailable */
+            return DUPLA_EBUSY;
+        }
         bool unauth = e2.code == DUPLA_EUNAUTH;
         return oauth_error(req, unauth ? 401 : 403,
                            unauth ? "invalid_client" : "unauthorized_client", e2.type, e2.detail,
@@ -177,9 +181,14 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
 
 static int handle_jwks(http_request_t *req, void *ctx, err_t *err)
 {
-    (void)err;
+    json_t *jwks = token_jwks(ctx);
+    if (!jwks) {
+        err_set(err, DUPLA_EBUSY, "The signing keys cannot be read right now; try again shortly.");
+        err_http(err, 503, SNAPSHOT_UNAVAILABLE_TYPE);
+        return DUPLA_EBUSY;
+    }
     http_reply_header(req, "Cache-Control", "public, max-age=60");
-    return http_reply_json(req, 200, token_jwks(ctx));
+    return http_reply_json(req, 200, jwks);
 }
 
 int token_routes_register(http_server_t *srv, token_service_t *ts, err_t *err)
@@ -219,7 +228,7 @@ int token_http_authenticate(http_request_t *req, token_service_t *ts, struct tok
         return rc;
     }
     rc = token_verify(ts, str_trim(tok), clock_now_ms(), out, err);
-    if (rc) {
+    if (rc && rc != DUPLA_EBUSY) { /* 503: the registry or the keys, not the token */
         char h[160];
         snprintf(h, sizeof h,
                  "Bearer realm=\"dupla\", error=\"invalid_token\", error_description=\"%s\"",

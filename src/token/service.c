@@ -68,20 +68,16 @@ int token_service_new(const struct token_config *cfg, identity_t *id, token_serv
     int rc = token_keydir_ensure(cfg->key_dir, err);
     if (rc)
         goto fail;
-    int64_t now = clock_now_ms();
-    rc = token_keyset_load(cfg, now, &ts->keys, &ts->keys_dir_mtime_ns, err);
+    rc = token_keys_open(ts, err);
     if (rc == DUPLA_ENOTFOUND) {
         char kid[PKI_KID_MAX];
         if ((rc = token_rotate_key(cfg, kid, err)))
             goto fail;
-        rc = token_keyset_load(cfg, now, &ts->keys, &ts->keys_dir_mtime_ns, err);
+        rc = token_keys_open(ts, err);
     }
     if (rc)
         goto fail;
-    ts->keys_checked_ms = now;
-    pthread_rwlock_init(&ts->lock, NULL);
     pthread_mutex_init(&ts->sign_lock, NULL);
-    pthread_mutex_init(&ts->check_lock, NULL);
     *out = ts;
     return 0;
 fail:
@@ -93,10 +89,8 @@ void token_service_free(token_service_t *ts)
 {
     if (!ts)
         return;
-    token_keyset_free(ts->keys);
-    pthread_rwlock_destroy(&ts->lock);
+    snapshot_free(ts->keys);
     pthread_mutex_destroy(&ts->sign_lock);
-    pthread_mutex_destroy(&ts->check_lock);
     free(ts);
 }
 

@@ -141,9 +141,11 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
  * metrics and tests. */
 uint64_t token_verify_cache_hits(token_service_t *ts);
 
-/* The public keys as a JWKS document (new reference). */
+/* The public keys as a JWKS document (new reference); NULL when the keys
+ * cannot be served (core/snapshot.h's failure rule). */
 json_t *token_jwks(token_service_t *ts);
-/* The active signing key's id into kid (PKI_KID_MAX bytes). */
+/* The active signing key's id into kid (PKI_KID_MAX bytes; "" when the keys
+ * cannot be served). */
 void token_active_kid(token_service_t *ts, char *kid);
 
 /* Rotation (the CLI): makes a new active key in key_dir (created if

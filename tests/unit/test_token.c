@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/encode.h"
 #include "core/rand.h"
+#include "core/snapshot.h"
 #include "token/token.h"
 
 #define CVR_A "12345674"
@@ -445,4 +446,68 @@ Test(token_config, unknown_key_is_refused_by_name)
     cr_assert(strstr(err.detail, "unknown key \"lifetime\" in section \"token\""), "%s",
               err.detail);
     config_free(&c2);
+}
+
+static void key_dir_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* The key folder cannot be read: the keys in memory sign and verify for at
+ * most the stale bound, then issuing and verifying answer 503; once the
+ * folder is back, they serve again. */
+Test(token, an_unreadable_key_folder_past_the_bound_refuses_with_503)
+{
+    char *jwt = issue_with(ts, clock_now_ms());
+    char keys[160], gone[160];
+    key_dir_path(keys, sizeof keys, "keys");
+    key_dir_path(gone, sizeof gone, "keys-gone");
+    cr_assert_eq(rename(keys, gone), 0);
+    usleep((TOKEN_KEYSET_POLL_MS + 50) * 1000); /* the next call looks at the folder */
+    char *t2 = issue_with(ts, clock_now_ms());  /* within the bound: the keys held */
+    free(t2);
+    snapshot_set_stale_max_ms(0);
+    struct identity_principal p;
+    err_t err;
+    cr_assert_eq(
+        identity_authenticate_cert(id, &cert, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
+        0);
+    char *t3 = NULL;
+    cr_assert_eq(token_issue(ts, &p, clock_now_ms(), &t3, NULL, &err), DUPLA_EBUSY);
+    cr_assert_eq(err_status(&err), 503);
+    cr_assert_str_eq(err.type, SNAPSHOT_UNAVAILABLE_TYPE);
+    struct token_principal pr;
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), DUPLA_EBUSY);
+    cr_assert_eq(err_status(&err), 503);
+    cr_assert_null(token_jwks(ts));
+    cr_assert_eq(rename(gone, keys), 0);
+    usleep((TOKEN_KEYSET_POLL_MS + 50) * 1000);
+    json_t *jwks = token_jwks(ts); /* looks, and serves again */
+    cr_assert_not_null(jwks);
+    json_decref(jwks);
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), 0, "%s", err.log);
+    snapshot_set_stale_max_ms(SNAPSHOT_STALE_MAX_MS);
+    free(jwt);
+}
+
+/* The identity registry cannot be reloaded past the bound: a token is not
+ * "invalid" (401), the platform is unavailable (503). */
+Test(token, a_failing_identity_registry_answers_503_not_401)
+{
+    char *jwt = issue_with(ts, clock_now_ms());
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(
+        store_exec(c, "ALTER TABLE identity_generation RENAME TO identity_generation_gone", &err),
+        0, "%s", err.log);
+    store_conn_put(c);
+    cr_assert_neq(identity_registry_invalidate(id, &err), 0);
+    snapshot_set_stale_max_ms(0);
+    struct token_principal pr;
+    cr_assert_eq(token_verify(ts, str_from_cstr(jwt), clock_now_ms(), &pr, &err), DUPLA_EBUSY);
+    cr_assert_eq(err_status(&err), 503);
+    cr_assert_str_eq(err.type, SNAPSHOT_UNAVAILABLE_TYPE);
+    snapshot_set_stale_max_ms(SNAPSHOT_STALE_MAX_MS);
+    free(jwt);
 }
