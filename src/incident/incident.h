@@ -329,10 +329,13 @@ int opslog_render_html(opslog_t *log, int64_t now_ms, buf_t *out, err_t *err);
 
 /* true when a planned service window is on at now_ms: the data services
  * answer 503 with Retry-After: *retry_after_s (seconds until the window's
- * end, at least 1). Reads memory only; thread-safe. */
+ * end, at least 1). Also true (Retry-After 1) when the windows cannot be
+ * known: reloads have failed for longer than registry.stale_max_ms
+ * (core/snapshot.h). Reads memory only; thread-safe. */
 bool opslog_service_window_now(opslog_t *log, int64_t now_ms, int64_t *retry_after_s);
 /* Reloads the windows when another process changed the log (a generation
- * counter read: one cheap query). The server calls it about once a second. */
+ * counter read: one cheap query) or the last reload failed. The server calls
+ * it about once a second. */
 int opslog_sync(opslog_t *log, err_t *err);
 
 #endif

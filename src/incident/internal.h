@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "core/snapshot.h"
 #include "incident/incident.h"
 #include "mail/mail.h"
 
@@ -17,12 +18,15 @@ struct opslog_window {
     int64_t start_ms, end_ms;
 };
 
+/* The service windows held (a core/snapshot cell's data, immutable). */
+struct opslog_windows {
+    size_t n;
+    struct opslog_window w[];
+};
+
 struct opslog {
     struct incident *inc;
-    pthread_rwlock_t lock; /* guards windows, n_windows, generation */
-    struct opslog_window *windows;
-    size_t n_windows;
-    int64_t generation; /* of the windows held */
+    snapshot_t *windows; /* of struct opslog_windows, tagged with the log's generation */
 };
 
 struct incident {

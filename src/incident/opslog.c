@@ -4,11 +4,14 @@
  * service windows the data path asks on every call.
  *
  * The windows (kind servicevindue, status planned or ongoing, with an end
- * still ahead) are held as a small array under a read-write lock: the check
- * is a scan of a handful of intervals, no database round trip. Every change
- * this process makes reloads it at once; every change bumps a generation
- * counter in the store, and opslog_sync() (the server runs it about once a
- * second) reloads when another process (the CLI) has changed the log.
+ * still ahead) are held as a small array in a core/snapshot cell: the check
+ * is a scan of a handful of intervals, no database round trip, no lock
+ * held. Every change this process makes reloads it at once; every change
+ * bumps a generation counter in the store, and opslog_sync() (the server
+ * runs it about once a second) reloads when another process (the CLI) has
+ * changed the log. While reloads fail, the cell's one failure rule applies:
+ * the last good windows for at most registry.stale_max_ms, then the data
+ * services answer 503 (fail closed) until a reload succeeds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,41 +50,23 @@ int opslog_status_parse(const char *name)
     return -1;
 }
 
-int opslog_init(struct opslog *log, struct incident *inc, err_t *err)
-{
-    memset(log, 0, sizeof *log);
-    log->inc = inc;
-    log->generation = -1;
-    if (pthread_rwlock_init(&log->lock, NULL) != 0)
-        return err_set(err, DUPLA_ENOMEM, "no lock");
-    int rc = opslog_reload(log, err);
-    if (rc)
-        pthread_rwlock_destroy(&log->lock);
-    return rc;
-}
+/* ---- the windows in memory (a core/snapshot cell) ---- */
 
-void opslog_fini(struct opslog *log)
+/* Loads the windows and their generation in one read transaction, so that
+ * they agree. */
+static int windows_load(void *ctx, void **data, int64_t *gen, err_t *err)
 {
-    free(log->windows);
-    log->windows = NULL;
-    pthread_rwlock_destroy(&log->lock);
-}
-
-int opslog_reload(struct opslog *log, err_t *err)
-{
+    struct opslog *log = ctx;
     store_conn_t *c;
     int rc = store_conn_get(log->inc->st, &c, err);
     if (rc)
         return rc;
-    int64_t gen = 0;
-    struct opslog_window *w = calloc(OPSLOG_WINDOWS_MAX, sizeof *w);
-    size_t n = 0;
+    struct opslog_windows *w = calloc(1, sizeof *w + OPSLOG_WINDOWS_MAX * sizeof w->w[0]);
     store_stmt_t *s;
     if (!w)
         rc = err_set(err, DUPLA_ENOMEM, "out of memory");
-    /* One read transaction, so that generation and windows agree. */
     if (rc == 0 && (rc = store_begin(c, err)) == 0 &&
-        (rc = incident_schema_opslog_generation(c, &gen, err)) == 0 &&
+        (rc = incident_schema_opslog_generation(c, gen, err)) == 0 &&
         (rc = store_prepare(c,
                             "SELECT start_at, end_at FROM opslog_entry WHERE kind = 'servicevindue'"
                             " AND status IN ('planned', 'ongoing') AND end_at IS NOT NULL"
@@ -90,9 +75,9 @@ int opslog_reload(struct opslog *log, err_t *err)
         store_bind_int64(s, 1, clock_now_ms());
         store_bind_int64(s, 2, OPSLOG_WINDOWS_MAX);
         while ((rc = store_step(s, err)) == STORE_ROW) {
-            w[n].start_ms = store_col_int64(s, 0);
-            w[n].end_ms = store_col_int64(s, 1);
-            n++;
+            w->w[w->n].start_ms = store_col_int64(s, 0);
+            w->w[w->n].end_ms = store_col_int64(s, 1);
+            w->n++;
         }
         store_stmt_done(s);
         rc = rc < 0 ? rc : 0;
@@ -104,42 +89,64 @@ int opslog_reload(struct opslog *log, err_t *err)
         free(w);
         return rc;
     }
-    pthread_rwlock_wrlock(&log->lock);
-    struct opslog_window *old = log->windows;
-    log->windows = w;
-    log->n_windows = n;
-    log->generation = gen;
-    pthread_rwlock_unlock(&log->lock);
-    free(old);
+    *data = w;
     return 0;
 }
 
-int opslog_sync(opslog_t *log, err_t *err)
+static int windows_generation(void *ctx, const void *current, int64_t *gen, err_t *err)
 {
+    struct opslog *log = ctx;
+    (void)current;
     store_conn_t *c;
     int rc = store_conn_get(log->inc->st, &c, err);
     if (rc)
         return rc;
-    int64_t gen = 0;
-    rc = incident_schema_opslog_generation(c, &gen, err);
+    rc = incident_schema_opslog_generation(c, gen, err);
     store_conn_put(c);
-    if (rc)
-        return rc;
-    pthread_rwlock_rdlock(&log->lock);
-    bool stale = gen != log->generation;
-    pthread_rwlock_unlock(&log->lock);
-    return stale ? opslog_reload(log, err) : 0;
+    return rc;
+}
+
+int opslog_init(struct opslog *log, struct incident *inc, err_t *err)
+{
+    memset(log, 0, sizeof *log);
+    log->inc = inc;
+    struct snapshot_source src = {"operations log windows", log, windows_load, windows_generation,
+                                  free};
+    return snapshot_new(&src, NULL, &log->windows, err);
+}
+
+void opslog_fini(struct opslog *log)
+{
+    snapshot_free(log->windows);
+    log->windows = NULL;
+}
+
+int opslog_reload(struct opslog *log, err_t *err)
+{
+    return snapshot_invalidate(log->windows, err);
+}
+
+int opslog_sync(opslog_t *log, err_t *err)
+{
+    return snapshot_poll(log->windows, 0, err);
 }
 
 bool opslog_service_window_now(opslog_t *log, int64_t now_ms, int64_t *retry_after_s)
 {
+    snapshot_ref_t *ref;
+    if (snapshot_acquire(log->windows, &ref, NULL)) {
+        /* Past the stale bound nobody knows whether a window is on: fail
+         * closed, the data services answer 503 until the log is back. */
+        if (retry_after_s)
+            *retry_after_s = 1;
+        return true;
+    }
+    const struct opslog_windows *w = snapshot_data(ref);
     int64_t end = 0;
-    pthread_rwlock_rdlock(&log->lock);
-    for (size_t i = 0; i < log->n_windows; i++)
-        if (log->windows[i].start_ms <= now_ms && now_ms < log->windows[i].end_ms &&
-            log->windows[i].end_ms > end)
-            end = log->windows[i].end_ms;
-    pthread_rwlock_unlock(&log->lock);
+    for (size_t i = 0; i < w->n; i++)
+        if (w->w[i].start_ms <= now_ms && now_ms < w->w[i].end_ms && w->w[i].end_ms > end)
+            end = w->w[i].end_ms;
+    snapshot_release(ref);
     if (!end)
         return false;
     if (retry_after_s) {
@@ -255,8 +262,8 @@ int opslog_post_entry(opslog_t *log, const struct incident_actor *actor,
     if (id_out)
         *id_out = id;
     err_t e2;
-    if (opslog_reload(log, &e2) != 0)
-        log_warn("opslog: reload after a post failed: %s", e2.log);
+    err_clear(&e2);
+    opslog_reload(log, &e2); /* a failure is logged by the cell */
     return 0;
 }
 
@@ -350,8 +357,8 @@ int opslog_update_entry(opslog_t *log, const struct incident_actor *actor, int64
     if (rc)
         return rc;
     err_t e2;
-    if (opslog_reload(log, &e2) != 0)
-        log_warn("opslog: reload after an update failed: %s", e2.log);
+    err_clear(&e2);
+    opslog_reload(log, &e2); /* a failure is logged by the cell */
     return 0;
 }
 

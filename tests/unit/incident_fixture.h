@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/snapshot.h"
 #include "incident/incident.h"
 #include "mail/mail.h"
 

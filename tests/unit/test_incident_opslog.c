@@ -157,3 +157,32 @@ Test(opslog, the_rss_feed_parses_and_the_page_is_escaped)
     cr_assert_eq(json_array_size(list), 3);
     json_decref(list);
 }
+
+static void exec_sql(const char *sql)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(fx_store, &c, &err), 0);
+    cr_assert_eq(store_exec(c, sql, &err), 0, "%s", err.log);
+    store_conn_put(c);
+}
+
+/* The store fails: the last good windows answer within the bound, then the
+ * data services are told to refuse (503) until a reload succeeds. */
+Test(opslog, a_failing_reload_past_the_bound_fails_closed)
+{
+    int64_t now = clock_now_ms();
+    opslog_t *log = incident_opslog(fx_inc);
+    int64_t retry = 0;
+    err_t err;
+    exec_sql("ALTER TABLE opslog_generation RENAME TO opslog_generation_gone");
+    cr_assert_neq(opslog_sync(log, &err), 0);
+    cr_assert(!opslog_service_window_now(log, now, &retry), "within the bound: no window");
+    snapshot_set_stale_max_ms(0);
+    cr_assert(opslog_service_window_now(log, now, &retry), "past it: refuse");
+    cr_assert_eq(retry, 1);
+    exec_sql("ALTER TABLE opslog_generation_gone RENAME TO opslog_generation");
+    cr_assert_eq(opslog_sync(log, &err), 0, "%s", err.log);
+    cr_assert(!opslog_service_window_now(log, now, &retry));
+    snapshot_set_stale_max_ms(SNAPSHOT_STALE_MAX_MS);
+}
