@@ -36,7 +36,10 @@ struct snapshot {
     uint64_t serial;
     bool failing;             /* the last reload (or generation check) failed */
     int64_t failing_since_ms; /* the first failure since the last success */
-    atomic_bool dirty;        /* invalidated, and not reloaded since */
+    /* Invalidations asked for, and the count the current snapshot covers
+     * (read before its load began); fewer loaded than asked: stale. */
+    _Atomic uint64_t asked;
+    uint64_t loaded; /* under reload */
     atomic_bool closed_logged;
     _Atomic int64_t checked_ms; /* the last poll that looked at the store */
 };
@@ -137,10 +140,12 @@ static void mark_ok(snapshot_t *s)
 /* Loads and installs a new snapshot; `reload` is held. */
 static int reload_locked(snapshot_t *s, err_t *err)
 {
+    /* Read before loading: an invalidate that comes while we load asks for
+     * another reload rather than being covered by this one. */
+    uint64_t asked = atomic_load(&s->asked);
     struct snapshot_ref *r = calloc(1, sizeof *r);
     if (!r) {
         int rc = err_internal(err, DUPLA_ENOMEM, "%s: out of memory", s->src.name);
-        atomic_store(&s->dirty, true);
         mark_failed(s, err);
         return rc;
     }
@@ -149,11 +154,10 @@ static int reload_locked(snapshot_t *s, err_t *err)
     int rc = s->src.load(s->src.ctx, &r->data, &r->gen, err);
     if (rc) {
         free(r);
-        atomic_store(&s->dirty, true);
         mark_failed(s, err);
         return rc;
     }
-    atomic_store(&s->dirty, false);
+    s->loaded = asked;
     pthread_mutex_lock(&s->lock);
     struct snapshot_ref *old = s->current;
     r->serial = ++s->serial;
@@ -177,7 +181,7 @@ int snapshot_new(const struct snapshot_source *src, const struct snapshot_config
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->reload, NULL);
-    atomic_init(&s->dirty, false);
+    atomic_init(&s->asked, 0);
     atomic_init(&s->closed_logged, false);
     atomic_init(&s->checked_ms, now_ms(s));
     pthread_mutex_lock(&s->reload);
@@ -247,11 +251,11 @@ uint64_t snapshot_ref_serial(const snapshot_ref_t *ref)
 
 int snapshot_invalidate(snapshot_t *s, err_t *err)
 {
-    atomic_store(&s->dirty, true);
+    uint64_t mine = atomic_fetch_add(&s->asked, 1) + 1;
     pthread_mutex_lock(&s->reload);
-    /* A reload that started after the write and finished while we waited
-     * has already cleared dirty: nothing left to do. */
-    int rc = atomic_load(&s->dirty) ? reload_locked(s, err) : 0;
+    /* A reload that began after this call (so after the write) and
+     * finished while we waited covers it: nothing left to do. */
+    int rc = s->loaded >= mine ? 0 : reload_locked(s, err);
     atomic_store(&s->checked_ms, now_ms(s));
     pthread_mutex_unlock(&s->reload);
     return rc;
@@ -266,7 +270,7 @@ int snapshot_poll(snapshot_t *s, int64_t min_interval_ms, err_t *err)
         return 0; /* someone is reloading: that will do */
     atomic_store(&s->checked_ms, now);
     int rc = 0;
-    bool need = atomic_load(&s->dirty) || !s->src.generation;
+    bool need = s->loaded < atomic_load(&s->asked) || !s->src.generation;
     if (!need) {
         struct snapshot_ref *r = take(s, NULL, NULL);
         int64_t gen = 0;

@@ -19,6 +19,11 @@ struct fake {
     atomic_bool fail;
     atomic_int loads, gen_reads, frees;
     int64_t clock_ms;
+    /* When set, the next load plays a write + invalidate that lands while
+     * the load is running (after it read the rows). */
+    bool write_during_load;
+    snapshot_t *cell;
+    pthread_t writer;
     struct item *made[TRACK_MAX];
 };
 
@@ -27,9 +32,19 @@ struct item {
     atomic_bool freed;
 };
 
+static void *invalidate_thread(void *arg)
+{
+    struct fake *f = arg;
+    err_t err;
+    cr_assert_eq(snapshot_invalidate(f->cell, &err), 0);
+    return NULL;
+}
+
 static int fake_load(void *ctx, void **data, int64_t *gen, err_t *err)
 {
     struct fake *f = ctx;
+    bool write = f->write_during_load;
+    f->write_during_load = false;
     if (atomic_load(&f->fail))
         return err_set(err, DUPLA_ESTORE, "the fake store is down");
     int n = atomic_fetch_add(&f->loads, 1);
@@ -39,6 +54,11 @@ static int fake_load(void *ctx, void **data, int64_t *gen, err_t *err)
     f->made[n] = it;
     *data = it;
     *gen = it->gen;
+    if (write) {
+        atomic_fetch_add(&f->gen, 1);
+        pthread_create(&f->writer, NULL, invalidate_thread, f);
+        usleep(100 * 1000); /* the writer waits for this load to finish */
+    }
     return 0;
 }
 
@@ -237,6 +257,24 @@ Test(snapshot, a_first_load_that_fails_makes_no_cell)
     err_t err;
     cr_assert_eq(snapshot_new(&src, NULL, &s, &err), DUPLA_ESTORE);
     cr_assert_null(s);
+    fake_done(f);
+}
+
+/* A write committed while a poll's load is running (after it read the
+ * rows) is not covered by that load: the writer's invalidate reloads. */
+Test(snapshot, an_invalidate_during_a_reload_is_not_lost)
+{
+    struct fake *f = fake_new();
+    snapshot_t *s = cell(f, 10000);
+    f->cell = s;
+    err_t err;
+    atomic_store(&f->gen, 2);
+    f->write_during_load = true;
+    cr_assert_eq(snapshot_poll(s, 0, &err), 0);
+    pthread_join(f->writer, NULL);
+    cr_assert_eq(snapshot_generation(s), 3, "the write is seen");
+    cr_assert_eq(atomic_load(&f->loads), 3);
+    snapshot_free(s);
     fake_done(f);
 }
 
