@@ -39,6 +39,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/problem.h"
+#include "core/problem.h"
 
 /* The stale bound by default: 10 s. */
 #define SNAPSHOT_STALE_MAX_MS 10000

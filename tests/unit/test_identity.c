@@ -608,7 +608,7 @@ Test(identity, a_certificate_revoked_elsewhere_is_refused_after_invalidate)
     cr_assert_eq(
         identity_authenticate_cert(id, &c, SYSTEM_RECIPIENT, ENV_TEST, clock_now_ms(), &p, &err),
         DUPLA_EUNAUTH);
-    cr_assert_str_eq(err.type, IDENTITY_REFUSE_CERT_REVOKED);
+    cr_assert_str_eq(err.type, PROBLEM_CERT_REVOKED);
 }
 
 Test(identity, a_failing_reload_serves_stale_within_the_bound_then_refuses_with_503)
