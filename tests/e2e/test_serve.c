@@ -211,3 +211,36 @@ Test(serve, bad_configuration_exits_1_with_a_message)
     unlink(store);
     rmdir(dir);
 }
+
+/* The one failure rule over HTTP: registry.stale_max_ms is read (0: no
+ * stale window); the signing keys' folder disappears, so the next look at
+ * it fails and the JWKS answers 503 registry-unavailable with Retry-After;
+ * when the folder is back it serves again. */
+Test(serve, a_registry_that_cannot_reload_answers_503_past_the_bound)
+{
+    struct e2e_options o = {.config_json = "{\"registry\": {\"stale_max_ms\": 0}}"};
+    struct e2e_server s;
+    cr_assert_eq(e2e_start(&o, &s), 0);
+    struct e2e_response r;
+    cr_assert_eq(e2e_get(&s, "api", "/.well-known/jwks.json", &r), 0);
+    e2e_assert_status(&s, &r, 200);
+    e2e_response_free(&r);
+    char keys[E2E_PATH_MAX], gone[E2E_PATH_MAX];
+    e2e_path(&s, "token-keys", keys);
+    e2e_path(&s, "token-keys-gone", gone);
+    cr_assert_eq(rename(keys, gone), 0, "%s", keys);
+    usleep(1100 * 1000); /* past the keys' poll interval */
+    cr_assert_eq(e2e_get(&s, "api", "/.well-known/jwks.json", &r), 0);
+    e2e_assert_status(&s, &r, 503);
+    cr_assert_not_null(e2e_header(&r, "Retry-After"));
+    cr_assert_not_null(strstr(e2e_header(&r, "Content-Type"), "application/problem+json"));
+    const char *type = json_string_value(json_object_get(r.json, "type"));
+    cr_assert(type && strstr(type, "registry-unavailable"), "type %s", type ? type : "(none)");
+    e2e_response_free(&r);
+    cr_assert_eq(rename(gone, keys), 0);
+    usleep(1100 * 1000);
+    cr_assert_eq(e2e_get(&s, "api", "/.well-known/jwks.json", &r), 0);
+    e2e_assert_status(&s, &r, 200);
+    e2e_response_free(&r);
+    cr_assert_eq(e2e_stop(&s), 0);
+}
