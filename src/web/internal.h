@@ -209,7 +209,14 @@ typedef int (*web_page_fn)(struct web_ctx *cx, err_t *err);
 /* A page's route: GET and/or POST; a POST's body is at most max_body bytes
  * (0: WEB_FORM_MAX_BODY). Either page, begun and ended around it by the
  * dispatcher, or fn, a handler that begins and ends cx itself (the uploads,
- * and what is not a page). */
+ * and what is not a page).
+ *
+ * query: the query parameters the page reads (a {0}-ended table, as
+ * http_route.query). The dispatcher checks them once the page has begun (a
+ * visitor who must log in is sent to the login first) and answers an
+ * unknown, repeated or malformed one with a 400 page naming it. NULL: none
+ * at all (web_query_none); a page that reads a free set of parameters (the
+ * disclosure searches) checks them itself and says so with WEB_QUERY_OWN. */
 struct web_page_route {
     unsigned methods;
     const char *path;
@@ -217,7 +224,16 @@ struct web_page_route {
     size_t max_body;
     web_page_fn page;
     enum web_begin begin;
+    const struct http_param *query;
 };
+/* The page checks its query itself (web_page_route.query). */
+extern const struct http_param web_query_own[];
+#define WEB_QUERY_OWN web_query_own
+/* The "ok" confirmation a page shows after a redirect (?ok=...). */
+#define WEB_PARAM_OK                                                                               \
+    {                                                                                              \
+        "ok", HTTP_PARAM_STRING, .max = 32                                                         \
+    }
 /* Adds the routes r (a static table: the page routes keep pointing to it). */
 int web_routes(http_server_t *srv, web_t *w, const struct web_page_route *r, size_t n, err_t *err);
 

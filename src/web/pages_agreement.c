@@ -279,17 +279,24 @@ static int h_document(struct web_ctx *cx, err_t *err)
     return rc;
 }
 
+#define ID_PARAM                                                                                   \
+    {                                                                                              \
+        "id", HTTP_PARAM_STRING, .max = AGREEMENT_ID_LEN                                           \
+    }
+static const struct http_param q_id[] = {ID_PARAM, {0}};
+static const struct http_param q_view[] = {ID_PARAM, WEB_PARAM_OK, {0}};
+
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
         {HTTP_GET, "/aftaler", NULL, 0, h_list},
         {HTTP_GET | HTTP_POST, "/aftaler/ny", NULL, 0, page_agreement_new},
-        {HTTP_GET | HTTP_POST, "/aftaler/rediger", NULL, 0, page_agreement_edit},
-        {HTTP_GET, "/aftaler/vis", NULL, 0, h_view},
+        {HTTP_GET | HTTP_POST, "/aftaler/rediger", NULL, 0, page_agreement_edit, .query = q_id},
+        {HTTP_GET, "/aftaler/vis", NULL, 0, h_view, .query = q_view},
         {HTTP_POST, "/aftaler/underskriv", NULL, 0, h_sign},
         {HTTP_POST, "/aftaler/beslut", NULL, 0, h_decide},
         {HTTP_POST, "/aftaler/status", NULL, 0, page_agreement_status},
-        {HTTP_GET, "/aftaler/dokument", NULL, 0, h_document},
+        {HTTP_GET, "/aftaler/dokument", NULL, 0, h_document, .query = q_id},
         {HTTP_GET, "/gennemgang", NULL, 0, h_queue},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);

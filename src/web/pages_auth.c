@@ -254,12 +254,22 @@ static int h_not_found(http_request_t *req, void *ctx, err_t *err)
     return rc;
 }
 
+/* ?udloebet=1 (the session ran out), ?logget_ud=1, ?opsat=1 (set up). */
+static const struct http_param q_login[] = {
+    {"udloebet", HTTP_PARAM_ENUM, .values = (const char *const[]){"1", NULL}},
+    {"logget_ud", HTTP_PARAM_ENUM, .values = (const char *const[]){"1", NULL}},
+    {"opsat", HTTP_PARAM_ENUM, .values = (const char *const[]){"1", NULL}},
+    {0}};
+static const struct http_param q_setup[] = {{"bruger", HTTP_PARAM_STRING, .max = 256}, {0}};
+
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET | HTTP_POST, "/login", NULL, WEB_LOGIN_MAX_BODY, h_login, WEB_BEGIN_PUBLIC},
+        {HTTP_GET | HTTP_POST, "/login", NULL, WEB_LOGIN_MAX_BODY, h_login, WEB_BEGIN_PUBLIC,
+         q_login},
         {HTTP_POST, "/logout", NULL, WEB_LOGIN_MAX_BODY, h_logout},
-        {HTTP_GET | HTTP_POST, "/opsaetning", NULL, WEB_LOGIN_MAX_BODY, h_setup, WEB_BEGIN_PUBLIC},
+        {HTTP_GET | HTTP_POST, "/opsaetning", NULL, WEB_LOGIN_MAX_BODY, h_setup, WEB_BEGIN_PUBLIC,
+         q_setup},
         {HTTP_GET, "/", NULL, 0, h_home},
         {HTTP_GET, "/session/forny", NULL, 0, h_renew},
     };

@@ -667,10 +667,10 @@ static int h_csv(struct web_ctx *cx, err_t *err)
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET, "/udleveringer", NULL, 0, h_page},
-        {HTTP_GET, "/udleveringer.csv", NULL, 0, h_csv},
-        {HTTP_GET, "/indsigt", NULL, 0, h_page},
-        {HTTP_GET, "/indsigt.csv", NULL, 0, h_csv},
+        {HTTP_GET, "/udleveringer", NULL, 0, h_page, .query = WEB_QUERY_OWN},
+        {HTTP_GET, "/udleveringer.csv", NULL, 0, h_csv, .query = WEB_QUERY_OWN},
+        {HTTP_GET, "/indsigt", NULL, 0, h_page, .query = WEB_QUERY_OWN},
+        {HTTP_GET, "/indsigt.csv", NULL, 0, h_csv, .query = WEB_QUERY_OWN},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

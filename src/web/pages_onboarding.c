@@ -247,11 +247,14 @@ static int h_org_status(struct web_ctx *cx, err_t *err)
     return web_reply_page(cx, fe.n ? web_refusal_status(rc) : 200);
 }
 
+static const struct http_param q_ok[] = {WEB_PARAM_OK, {0}};
+static const struct http_param q_org[] = {{"org", HTTP_PARAM_STRING, .max = 64}, {0}};
+
 int pages_onboarding_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET | HTTP_POST, "/organisationer", NULL, 0, h_orgs},
-        {HTTP_GET | HTTP_POST, "/organisationer/status", NULL, 0, h_org_status},
+        {HTTP_GET | HTTP_POST, "/organisationer", NULL, 0, h_orgs, .query = q_ok},
+        {HTTP_GET | HTTP_POST, "/organisationer/status", NULL, 0, h_org_status, .query = q_org},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

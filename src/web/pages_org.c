@@ -437,13 +437,17 @@ static int h_user_status(struct web_ctx *cx, err_t *err)
     return web_reply_page(cx, fe.n ? web_refusal_status(rc) : 200);
 }
 
+static const struct http_param q_ok[] = {WEB_PARAM_OK, {0}};
+static const struct http_param q_user[] = {{"user", HTTP_PARAM_STRING, .max = 256}, {0}};
+
 int pages_org_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET, "/organisation", NULL, 0, h_org},
+        {HTTP_GET, "/organisation", NULL, 0, h_org, .query = q_ok},
         {HTTP_POST, "/organisation/bruger", NULL, 0, h_user_add},
         {HTTP_POST, "/organisation/rolle", NULL, 0, h_role},
-        {HTTP_GET | HTTP_POST, "/organisation/bruger/status", NULL, 0, h_user_status},
+        {HTTP_GET | HTTP_POST, "/organisation/bruger/status", NULL, 0, h_user_status,
+         .query = q_user},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -590,16 +590,21 @@ static int h_system_revoke(struct web_ctx *cx, err_t *err)
     return web_reply_page(cx, 200);
 }
 
+static const struct http_param q_ok[] = {WEB_PARAM_OK, {0}};
+static const struct http_param q_sha256[] = {{"sha256", HTTP_PARAM_STRING, .max = 64}, {0}};
+static const struct http_param q_system[] = {{"system", HTTP_PARAM_STRING, .max = 64}, {0}};
+
 int pages_systems_register(http_server_t *srv, web_t *w, err_t *err)
 {
     static const struct web_page_route r[] = {
-        {HTTP_GET, "/systemer", NULL, 0, h_systems},
+        {HTTP_GET, "/systemer", NULL, 0, h_systems, .query = q_ok},
         {HTTP_POST, "/systemer", NULL, WEB_UPLOAD_MAX_BODY, h_upload, WEB_BEGIN_UPLOAD},
         {HTTP_POST, "/systemer/certifikat", NULL, WEB_UPLOAD_MAX_BODY, h_upload, WEB_BEGIN_UPLOAD},
-        {HTTP_GET | HTTP_POST, "/systemer/certifikat/spaer", NULL, WEB_FORM_MAX_BODY,
-         h_cert_revoke},
+        {HTTP_GET | HTTP_POST, "/systemer/certifikat/spaer", NULL, WEB_FORM_MAX_BODY, h_cert_revoke,
+         .query = q_sha256},
         {HTTP_POST, "/systemer/status", NULL, WEB_FORM_MAX_BODY, h_status},
-        {HTTP_GET | HTTP_POST, "/systemer/spaer", NULL, WEB_FORM_MAX_BODY, h_system_revoke},
+        {HTTP_GET | HTTP_POST, "/systemer/spaer", NULL, WEB_FORM_MAX_BODY, h_system_revoke,
+         .query = q_system},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

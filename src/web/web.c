@@ -69,8 +69,32 @@ void web_close(web_t *w)
     free(w);
 }
 
-/* The handler of every page route: begins cx as the route says, runs the
- * page unless the beginning has answered already, and ends cx. */
+const struct http_param web_query_own[] = {{"", HTTP_PARAM_ANY}, {0}};
+
+/* The route's query against its table: 0, or the 400 page naming the
+ * parameter (answered). */
+static int query_or_reply(struct web_ctx *cx, const struct http_param *params, int *rc)
+{
+    if (params == web_query_own)
+        return 0;
+    err_t e;
+    err_clear(&e);
+    if (http_query_check(cx->req, params ? params : http_params_none, &e) == 0)
+        return 0;
+    str_t path = http_req_path(cx->req);
+    log_info("web: %.*s: refused query: %s", (int)path.len, path.ptr, e.log);
+    char *msg = arena_printf(http_req_arena(cx->req),
+                             "Adressen indeholder en parameter, siden ikke kender eller ikke kan "
+                             "bruge: »%s«. Gå tilbage og brug linkene på siderne.",
+                             e.param[0] ? e.param : "?");
+    *rc = web_reply_message(cx, 400, "Ugyldig adresse",
+                            msg ? msg : "Adressen indeholder en ugyldig parameter.");
+    return 1;
+}
+
+/* The handler of every page route: begins cx as the route says, checks
+ * the query against the route's table, runs the page unless one of those
+ * has answered already, and ends cx. */
 static int page_dispatch(http_request_t *req, void *ctx, err_t *err)
 {
     const struct web_page_binding *b = ctx;
@@ -88,7 +112,7 @@ static int page_dispatch(http_request_t *req, void *ctx, err_t *err)
         answered = web_begin_or_reply(b->w, req, &cx);
         break;
     }
-    if (!answered)
+    if (!answered && !query_or_reply(&cx, b->route->query, &rc))
         rc = b->route->page(&cx, err);
     web_end(&cx);
     return rc;

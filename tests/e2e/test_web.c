@@ -164,6 +164,56 @@ Test(web, session_renewal_keeps_a_live_session_only)
     e2e_response_free(&r);
 }
 
+/* Every page declares the query parameters it reads: an unknown, repeated
+ * or too long one is a 400 page naming it (after the login, so a visitor
+ * without a session is still sent to log in), and the declared ones work. */
+Test(web, a_page_refuses_a_query_parameter_it_does_not_read)
+{
+    const struct e2e_server *s = world();
+    char session[256];
+    login(s, session, sizeof session);
+    static const struct {
+        const char *path;
+        long status;
+        const char *named;
+    } cases[] = {
+        {"/aftaler?x=1", 400, "»x«"},
+        {"/organisation?ok=rolle", 200, NULL},
+        {"/organisation?ok=rolle&ok=rolle", 400, "»ok«"},
+        {"/organisation?bruger=1", 400, "»bruger«"},
+        {"/systemer?ok=registreret", 200, NULL},
+        {"/systemer?ok="
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         400, "»ok«"},
+        {"/aftaler/vis?id=a&side=2", 400, "»side«"},
+        {"/?%3Cb%3E=1", 400, "»&lt;b&gt;«"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct e2e_request rq = {.path = cases[i].path,
+                                 .headers = (const char *const[]){session, NULL}};
+        struct e2e_response r;
+        cr_assert_eq(e2e_request(s, &rq, &r), 0);
+        e2e_assert_status(s, &r, cases[i].status);
+        cr_assert(strstr(e2e_header(&r, "Content-Type"), "text/html"), "%s", cases[i].path);
+        if (cases[i].named)
+            cr_assert(strstr(r.body, "Ugyldig adresse") && strstr(r.body, cases[i].named), "%s: %s",
+                      cases[i].path, r.body);
+        e2e_response_free(&r);
+    }
+    /* without a session: to the login first, whatever the query */
+    struct e2e_response r;
+    cr_assert_eq(e2e_get(s, "api", "/aftaler?x=1", &r), 0);
+    e2e_assert_status(s, &r, 303);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/login");
+    e2e_response_free(&r);
+    cr_assert_eq(e2e_get(s, "api", "/login?udloebet=2", &r), 0);
+    e2e_assert_status(s, &r, 400);
+    e2e_response_free(&r);
+    cr_assert_eq(e2e_get(s, "api", "/login?udloebet=1", &r), 0);
+    e2e_assert_status(s, &r, 200);
+    e2e_response_free(&r);
+}
+
 Test(web, a_browser_gets_a_danish_not_found_page_other_clients_a_problem)
 {
     const struct e2e_server *s = world();
