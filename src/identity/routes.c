@@ -129,6 +129,51 @@ static int reply_ok(http_request_t *req)
     return http_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* GET of an organisation's users or systems: the ?org= the actor may see
+ * (org_scope), answered as {"users": [...]} or {"systems": [...]}. */
+static int list_in_org(http_request_t *req, identity_t *id, const identity_actor_t *a, bool systems,
+                       err_t *err)
+{
+    str_t org;
+    char oid[IDENTITY_ID_LEN + 1];
+    http_req_query(req, "org", &org);
+    int rc = org_scope(id, a, org, oid, err);
+    if (rc)
+        return rc;
+    json_t *arr = json_array();
+    rc = systems ? identity_system_list(id, str_from_cstr(oid), add_system, arr, err)
+                 : identity_user_list(id, str_from_cstr(oid), add_user, arr, err);
+    if (rc) {
+        json_decref(arr);
+        return rc;
+    }
+    return reply_list(req, systems ? "systems" : "users", arr);
+}
+
+/* An optional member that lists names, each parsed to a bit by parse, as
+ * the union of the bits (0 when absent); what names the kind for the
+ * refusal. */
+static int bits_member(json_t *b, const char *key, int (*parse)(str_t, unsigned *),
+                       const char *what, unsigned *out, err_t *err)
+{
+    *out = 0;
+    json_t *v = json_object_get(b, key);
+    if (!v)
+        return 0;
+    if (!json_is_array(v))
+        return err_param(err, DUPLA_EINVAL, key, "%s must be a list of %s", key, what);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        unsigned bit = 0;
+        if (!json_is_string(e) || parse(str_from_cstr(json_string_value(e)), &bit))
+            return err_param(err, DUPLA_EINVAL, key, "%s must be a list of %s", key, what);
+        *out |= bit;
+    }
+    return 0;
+}
+
 /* The members of each JSON body (http_json_check): anything else is refused
  * naming it; the handlers check the values. */
 static const struct http_param b_login[] = {
@@ -334,28 +379,11 @@ static int h_orgs(http_request_t *req, void *ctx, err_t *err)
         return rc;
     struct identity_org_new in;
     memset(&in, 0, sizeof in);
-    json_t *ev = json_object_get(b, "environments");
-    if (ev && json_is_array(ev)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(ev, i, e)
-        {
-            unsigned bit;
-            if (!json_is_string(e) ||
-                identity_envs_parse(str_from_cstr(json_string_value(e)), &bit)) {
-                json_decref(b);
-                return err_param(err, DUPLA_EINVAL, "environments",
-                                 "environments: a list of test and production");
-            }
-            in.environments |= bit;
-        }
-    } else if (ev) {
-        json_decref(b);
-        return err_param(err, DUPLA_EINVAL, "environments", "environments must be a list");
-    }
     struct identity_org o;
     struct identity_setup_secret sec;
-    if (!(rc = member(b, "name", true, &in.name, err)) &&
+    if (!(rc = bits_member(b, "environments", identity_envs_parse, "test and production",
+                           &in.environments, err)) &&
+        !(rc = member(b, "name", true, &in.name, err)) &&
         !(rc = member(b, "cvr", true, &in.cvr, err)) &&
         !(rc = member(b, "contact_email", true, &in.contact_email, err)) &&
         !(rc = member(b, "admin_username", true, &in.admin_username, err)) &&
@@ -426,44 +454,17 @@ static int h_users(http_request_t *req, void *ctx, err_t *err)
     int rc = identity_http_actor(req, id, &a, err);
     if (rc)
         return rc;
-    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
-        str_t org;
-        char oid[IDENTITY_ID_LEN + 1];
-        http_req_query(req, "org", &org);
-        if ((rc = org_scope(id, &a, org, oid, err)))
-            return rc;
-        json_t *arr = json_array();
-        if ((rc = identity_user_list(id, str_from_cstr(oid), add_user, arr, err))) {
-            json_decref(arr);
-            return rc;
-        }
-        return reply_list(req, "users", arr);
-    }
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD))
+        return list_in_org(req, id, &a, false, err);
     json_t *b;
     if ((rc = http_req_json_params(req, false, b_user, &b, err)))
         return rc;
     str_t org, username, name;
-    unsigned roles = 0;
-    json_t *rv = json_object_get(b, "roles");
-    if (rv) {
-        size_t i;
-        json_t *r;
-        if (!json_is_array(rv))
-            rc = err_param(err, DUPLA_EINVAL, "roles", "roles must be a list");
-        json_array_foreach(rv, i, r)
-        {
-            unsigned bit = 0;
-            if (rc)
-                break;
-            if (!json_is_string(r) ||
-                identity_role_parse(str_from_cstr(json_string_value(r)), &bit))
-                rc = err_param(err, DUPLA_EINVAL, "roles", "unknown role");
-            roles |= bit;
-        }
-    }
+    unsigned roles;
     struct identity_user u;
     struct identity_setup_secret sec;
-    if (!rc && !(rc = member(b, "org", true, &org, err)) &&
+    if (!(rc = bits_member(b, "roles", identity_role_parse, "role names", &roles, err)) &&
+        !(rc = member(b, "org", true, &org, err)) &&
         !(rc = member(b, "username", true, &username, err)) &&
         !(rc = member(b, "display_name", false, &name, err)))
         rc = identity_user_create(id, &a, org, username, name, roles, &u, &sec, err);
@@ -531,19 +532,8 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
     int rc = identity_http_actor(req, id, &a, err);
     if (rc)
         return rc;
-    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
-        str_t org;
-        char oid[IDENTITY_ID_LEN + 1];
-        http_req_query(req, "org", &org);
-        if ((rc = org_scope(id, &a, org, oid, err)))
-            return rc;
-        json_t *arr = json_array();
-        if ((rc = identity_system_list(id, str_from_cstr(oid), add_system, arr, err))) {
-            json_decref(arr);
-            return rc;
-        }
-        return reply_list(req, "systems", arr);
-    }
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD))
+        return list_in_org(req, id, &a, true, err);
     json_t *b;
     if ((rc = http_req_json_params(req, false, b_system, &b, err)))
         return rc;
