@@ -373,6 +373,43 @@ int audit_filter_scope(enum audit_viewer viewer, str_t own_cvr, struct audit_fil
 int audit_query(store_t *st, const struct audit_filter *f, const struct audit_query_options *opt,
                 arena_t *arena, struct audit_page *page, err_t *err);
 
+/* ---- partitions (PostgreSQL) ---- */
+
+/* On PostgreSQL the log's tables are partitioned by calendar month (UTC) of
+ * time_ms, with a DEFAULT partition that catches what no month holds (see
+ * partition.c). SQLite keeps single tables: there every call below answers
+ * DUPLA_EINVAL with a message saying that partitions are a PostgreSQL
+ * feature. */
+#define AUDIT_PARTITIONS_AHEAD_DEFAULT 3 /* months created after the current one */
+#define AUDIT_PARTITIONS_AHEAD_MAX     120
+#define AUDIT_PARTITIONS_UPKEEP_MS     (24 * 3600 * 1000LL) /* the writer's upkeep interval */
+
+struct audit_partition {
+    char name[32];          /* "p2026_12" (the tables are audit_entry_<name> and
+                               audit_entry_subject_<name>), or "default" */
+    bool is_default;        /* the DEFAULT partition (from_ms, to_ms are 0) */
+    int64_t from_ms, to_ms; /* the months' bounds: [from_ms, to_ms) */
+    int64_t entries;        /* rows of audit_entry in it */
+    int64_t subjects;       /* rows of audit_entry_subject in it */
+};
+
+/* true when the store partitions the log (PostgreSQL). */
+bool audit_partitioned(store_t *st);
+/* The partitions, oldest first and DEFAULT last, with exact row counts (a
+ * scan of each: minutes on a very large log). *out is malloc'ed; free() it. */
+int audit_partitions_list(store_t *st, struct audit_partition **out, size_t *n, err_t *err);
+/* Creates the partitions of now_ms's month and the `ahead` months after it
+ * (at most AUDIT_PARTITIONS_AHEAD_MAX), and moves any rows found in the
+ * DEFAULT partitions into partitions of their own months. *created (may be
+ * NULL): how many months were created. Safe beside a running writer and
+ * other nodes (an advisory lock; writers wait for the moment it takes). */
+int audit_partitions_ensure(store_t *st, int64_t now_ms, unsigned ahead, int *created, err_t *err);
+/* Retention: drops the months that end at or before before_ms, only if
+ * every one of them is empty (DUPLA_ECONFLICT naming the first that is not,
+ * and nothing dropped): the chain is verified from its first entry, so a
+ * month with entries cannot go without breaking `audit verify`. */
+int audit_partitions_drop_before(store_t *st, int64_t before_ms, int *dropped, err_t *err);
+
 /* ---- writers ---- */
 
 /* CSV (RFC 4180, a header line, CRLF line ends): one row per entry; lists

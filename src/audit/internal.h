@@ -26,6 +26,15 @@
 int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_commits,
                     audit_log_t **out, err_t *err);
 
+/* schema.c: the migrations up to version only (tests of migration 2). */
+int audit_migrate_to(store_t *st, int version, err_t *err);
+
+/* partition.c: migration audit/2 on PostgreSQL, and the upkeep on a
+ * connection the caller holds (no transaction open on it). */
+extern const char audit_partition_migration[];
+int audit_partitions_ensure_conn(store_conn_t *c, int64_t now_ms, unsigned ahead, int *created,
+                                 err_t *err);
+
 /* canonical.c */
 int audit_enc_u32(buf_t *b, uint32_t v);
 int audit_enc_i64(buf_t *b, int64_t v);

@@ -80,22 +80,30 @@ static int list_from_json(arena_t *a, str_t text, str_t **out, size_t *n)
     return 0;
 }
 
-static int load_subjects(store_conn_t *c, const struct audit_filter *f, arena_t *a,
+static int load_subjects(store_conn_t *c, bool pg, const struct audit_filter *f, arena_t *a,
                          struct audit_row *row, err_t *err)
 {
     store_stmt_t *s;
     bool by_subject = f->subject.len > 0;
-    int rc = store_prepare(c,
-                           by_subject ? "SELECT kind, subject FROM audit_entry_subject "
-                                        "WHERE seq = ? AND subject = ? ORDER BY position"
-                                      : "SELECT kind, subject FROM audit_entry_subject "
-                                        "WHERE seq = ? ORDER BY position",
-                           &s, err);
+    /* PostgreSQL: the entry's time picks the one partition to look in */
+    static const char *const sql[2][2] = {
+        {"SELECT kind, subject FROM audit_entry_subject WHERE seq = ? ORDER BY position",
+         "SELECT kind, subject FROM audit_entry_subject WHERE seq = ? AND subject = ? "
+         "ORDER BY position"},
+        {"SELECT kind, subject FROM audit_entry_subject WHERE seq = ? AND time_ms = ? "
+         "ORDER BY position",
+         "SELECT kind, subject FROM audit_entry_subject WHERE seq = ? AND time_ms = ? "
+         "AND subject = ? ORDER BY position"},
+    };
+    int rc = store_prepare(c, sql[pg][by_subject], &s, err);
     if (rc)
         return rc;
-    store_bind_int64(s, 1, row->seq);
+    int at = 1;
+    store_bind_int64(s, at++, row->seq);
+    if (pg)
+        store_bind_int64(s, at++, row->time_ms);
     if (by_subject)
-        store_bind_text(s, 2, f->subject);
+        store_bind_text(s, at, f->subject);
     size_t cap = 0;
     while ((rc = store_step(s, err)) == STORE_ROW) {
         enum audit_subject_kind k;
@@ -177,7 +185,8 @@ enum {
     Q_OUTCOME = 1 << 7,
     Q_AFTER = 1 << 8,
     Q_NEWEST = 1 << 9,
-    Q_COMBINATIONS = 1 << 10,
+    Q_PG = 1 << 10, /* PostgreSQL: subjects are matched with their entry's time too */
+    Q_COMBINATIONS = 1 << 11,
 };
 
 /* The SQL for a combination of filters, made once and kept for the life of
@@ -201,10 +210,12 @@ static const char *query_sql(unsigned mask)
             rc = add(sql, &len, " AND e.service = ?");
         if (!rc && (mask & Q_SUBJECT))
             rc = add(sql, &len,
-                     (mask & Q_KIND) ? " AND e.seq IN (SELECT seq FROM audit_entry_subject "
-                                       "WHERE subject = ? AND kind = ?)"
-                                     : " AND e.seq IN (SELECT seq FROM audit_entry_subject "
-                                       "WHERE subject = ?)");
+                     (mask & Q_PG) ? " AND (e.seq, e.time_ms) IN (SELECT seq, time_ms FROM "
+                                     "audit_entry_subject WHERE subject = ?"
+                                   : " AND e.seq IN (SELECT seq FROM audit_entry_subject "
+                                     "WHERE subject = ?");
+        if (!rc && (mask & Q_SUBJECT))
+            rc = add(sql, &len, (mask & Q_KIND) ? " AND kind = ?)" : ")");
         if (!rc && (mask & Q_FROM))
             rc = add(sql, &len, " AND e.time_ms >= ?");
         if (!rc && (mask & Q_TO))
@@ -316,6 +327,9 @@ int audit_query(store_t *st, const struct audit_filter *f, const struct audit_qu
     }
     if (f->newest_first)
         mask |= Q_NEWEST;
+    bool pg = audit_partitioned(st);
+    if (pg)
+        mask |= Q_PG;
     b[nb++] = (struct binding){.is_int = true, .i = (int64_t)limit + 1};
     const char *sql = query_sql(mask);
     if (!sql)
@@ -350,7 +364,7 @@ int audit_query(store_t *st, const struct audit_filter *f, const struct audit_qu
     }
     store_stmt_done(s);
     for (size_t i = 0; rc >= 0 && i < page->n; i++)
-        rc = load_subjects(c, f, arena, &page->rows[i], err);
+        rc = load_subjects(c, pg, f, arena, &page->rows[i], err);
     store_conn_put(c);
     if (rc < 0)
         return rc;

@@ -53,6 +53,8 @@ struct audit_log {
     unsigned char last_hash[AUDIT_HASH_LEN];
     int64_t cp_seq, cp_mono_ns;
     bool reload;
+    bool pg;                /* PostgreSQL: partitioned tables (partition.c) */
+    int64_t next_upkeep_ms; /* when the writer next makes partitions ahead */
     buf_t canon, periods, fields;
 };
 
@@ -177,9 +179,12 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
     store_stmt_done(s);
     if (rc < 0 || e->n_subjects == 0)
         return rc < 0 ? rc : 0;
+    /* On PostgreSQL the subjects carry their entry's time: the partition key. */
     if ((rc = store_prepare(c,
-                            "INSERT INTO audit_entry_subject (seq, position, kind, subject) "
-                            "VALUES (?, ?, ?, ?)",
+                            log->pg ? "INSERT INTO audit_entry_subject (seq, position, kind, "
+                                      "subject, time_ms) VALUES (?, ?, ?, ?, ?)"
+                                    : "INSERT INTO audit_entry_subject (seq, position, kind, "
+                                      "subject) VALUES (?, ?, ?, ?)",
                             &s, err)))
         return rc;
     for (size_t i = 0; i < e->n_subjects; i++) {
@@ -187,6 +192,8 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
         store_bind_int64(s, 2, (int64_t)i);
         store_bind_cstr(s, 3, audit_subject_kind_name(e->subjects[i].kind));
         store_bind_text(s, 4, e->subjects[i].id);
+        if (log->pg)
+            store_bind_int64(s, 5, time_ms);
         rc = store_step(s, err);
         store_stmt_done(s);
         if (rc < 0)
@@ -267,6 +274,31 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         p->receipt.time_ms = now;
         memcpy(p->receipt.entry_hash, hash, AUDIT_HASH_LEN);
     }
+    /* PostgreSQL: the partitioned table's key is (seq, time_ms), so seq is
+     * not unique by itself there; once per batch (under the write lock that
+     * store_begin takes) the batch's seqs are checked to be its own, so that
+     * a row put in by someone else fails the batch as SQLite's primary key
+     * would. */
+    if (!rc && log->pg && seq > log->last_seq) {
+        store_stmt_t *s;
+        int64_t have = 0;
+        if ((rc = store_prepare(log->conn,
+                                "SELECT COUNT(*) FROM audit_entry WHERE seq > ? AND seq <= ?", &s,
+                                &err)) == 0) {
+            store_bind_int64(s, 1, log->last_seq);
+            store_bind_int64(s, 2, seq);
+            rc = store_step(s, &err);
+            if (rc == STORE_ROW)
+                have = store_col_int64(s, 0);
+            store_stmt_done(s);
+            rc = rc < 0 ? rc : 0;
+        }
+        if (!rc && have != seq - log->last_seq)
+            rc = err_internal(&err, DUPLA_ECONFLICT,
+                              "audit: entries %" PRId64 " to %" PRId64
+                              " are in the store twice (another writer?)",
+                              log->last_seq + 1, seq);
+    }
     if (!rc && log->signer && seq > log->cp_seq &&
         (forced || time_due || seq - log->cp_seq >= (int64_t)log->checkpoint_every ||
          mono - log->cp_mono_ns >= (int64_t)log->checkpoint_seconds * 1000000000)) {
@@ -312,6 +344,29 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     pthread_mutex_unlock(&log->mu);
 }
 
+/* PostgreSQL: once a day (and at open), the partitions of this month and
+ * the next ones. A failure is logged, not fatal: the DEFAULT partition takes
+ * the entries meanwhile, and the next upkeep moves them. */
+static void upkeep(audit_log_t *log)
+{
+    int64_t now = clock_now_ms();
+    if (!log->pg || now < log->next_upkeep_ms)
+        return;
+    log->next_upkeep_ms = now + AUDIT_PARTITIONS_UPKEEP_MS;
+    err_t err;
+    err_clear(&err);
+    int created = 0;
+    if (audit_partitions_ensure_conn(log->conn, now, AUDIT_PARTITIONS_AHEAD_DEFAULT, &created,
+                                     &err)) {
+        log->next_upkeep_ms = now + 60000; /* soon again, not tomorrow */
+        log_error("audit: making the log's partitions ahead failed (entries go to the DEFAULT "
+                  "partition until the next try): %s",
+                  err.log);
+    } else if (created) {
+        log_info("audit: created %d monthly partitions of the disclosure log", created);
+    }
+}
+
 static bool checkpoint_pending(const audit_log_t *log)
 {
     return log->signer && log->last_seq > log->cp_seq;
@@ -352,6 +407,7 @@ static void *writer_main(void *arg)
             batch = NULL;
         }
         pthread_mutex_unlock(&log->mu);
+        upkeep(log);
         commit_batch(log, batch, time_due);
         pthread_mutex_lock(&log->mu);
     }
@@ -414,6 +470,8 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
         (rc = store_exec(
              log->conn, fsync_commits ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF", err)))
         goto fail;
+    log->pg = audit_partitioned(st);
+    upkeep(log);
     if ((rc = read_head(log, err)))
         goto fail;
     log->cp_mono_ns = clock_mono_ns();

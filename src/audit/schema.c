@@ -108,12 +108,26 @@ static const struct store_migration audit_migrations[] = {
      " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
      "CREATE TRIGGER audit_checkpoint_append_only BEFORE UPDATE OR DELETE ON audit_checkpoint"
      " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"},
+    /* 2: PostgreSQL only (see partition.c): the entries and their subjects
+     * move into tables partitioned by month of time_ms, with a DEFAULT
+     * partition each; the subjects carry their entry's time_ms. SQLite keeps
+     * its tables; the version is recorded on both backends alike. */
+    {2, "SELECT 1", audit_partition_migration},
 };
 
 int audit_migrate(store_t *st, err_t *err)
 {
     return store_migrate(st, "audit", audit_migrations,
                          sizeof audit_migrations / sizeof audit_migrations[0], err);
+}
+
+int audit_migrate_to(store_t *st, int version, err_t *err)
+{
+    size_t n = 0;
+    while (n < sizeof audit_migrations / sizeof audit_migrations[0] &&
+           audit_migrations[n].version <= version)
+        n++;
+    return store_migrate(st, "audit", audit_migrations, n, err);
 }
 
 int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, err_t *err)

@@ -38,6 +38,8 @@ static const char usage_head[] =
     "       dupla audit list --config FILE [FILTERS] [--format csv|json] [--limit N]\n"
     "                        [--after SEQ] [--newest-first]\n"
     "       dupla audit export --config FILE [FILTERS] [--format csv|json] [--out FILE]\n"
+    "       dupla audit partitions --config FILE [--ahead N | --no-create]\n"
+    "                              [--drop-before YYYY-MM]\n"
     "\n"
     "The disclosure log: one entry per answer and refusal of the data services,\n"
     "hash-chained and checkpointed with the platform's signing key.\n"
@@ -60,6 +62,14 @@ static const char usage_tail[] =
     "list         one page of entries (default 100, at most 1000); the cursor of the\n"
     "             next page is printed on standard error as 'next: SEQ'\n"
     "export       every matching entry, to --out FILE or standard output\n"
+    "partitions   PostgreSQL only: creates the monthly partitions of the log for\n"
+    "             this month and the next N (--ahead, default 3), moves entries\n"
+    "             that landed in the DEFAULT partition into their months, and\n"
+    "             lists every partition with its rows (a count: slow on a huge log)\n"
+    "  --no-create          only list\n"
+    "  --drop-before YYYY-MM  retention: drops the months before YYYY-MM, refusing\n"
+    "                       (and dropping nothing) if one holds entries, since\n"
+    "                       verify checks the chain from the first entry\n"
     "\n"
     "FILTERS:\n"
     "  --organisation CVR   the recipient organisation\n"
@@ -88,6 +98,9 @@ struct audit_cli {
     bool quiet;
     bool json;
     struct audit_filter filter;
+    unsigned ahead;      /* partitions */
+    bool no_create;      /* partitions --no-create */
+    int64_t drop_before; /* partitions --drop-before, as ms; 0 = none */
 };
 
 /* Reads a small file whole into b. */
@@ -422,6 +435,75 @@ static int run_list(struct audit_cli *a, bool all)
     return 0;
 }
 
+/* ---- partitions ---- */
+
+static void month_text(int64_t ms, char *out, size_t cap)
+{
+    int y, m, d;
+    clock_civil_from_days((int32_t)(ms / 86400000), &y, &m, &d);
+    snprintf(out, cap, "%04d-%02d-%02d", y, m, d);
+}
+
+static int run_partitions(struct audit_cli *a)
+{
+    err_t err;
+    err_clear(&err);
+    struct dupla_config cfg;
+    store_t *st;
+    if (open_store(a->config, a->no_create, &cfg, &st, &err))
+        return fail("partitions", &err);
+    int rc = 0, created = 0, dropped = 0;
+    if (!audit_partitioned(st)) {
+        fprintf(stderr,
+                "dupla audit partitions: partitions are a PostgreSQL feature; the store of %s "
+                "is %s, whose disclosure log is one table: nothing to list or create\n",
+                cfg.path, store_backend(st));
+        store_close(st);
+        config_free(&cfg);
+        return 1;
+    }
+    if (!a->no_create && (rc = audit_migrate(st, &err)) == 0)
+        rc = audit_partitions_ensure(st, clock_now_ms(), a->ahead, &created, &err);
+    if (!rc && a->drop_before)
+        rc = audit_partitions_drop_before(st, a->drop_before, &dropped, &err);
+    struct audit_partition *v = NULL;
+    size_t n = 0;
+    if (!rc)
+        rc = audit_partitions_list(st, &v, &n, &err);
+    if (!rc) {
+        printf("%-10s %-10s %-10s %12s %12s\n", "partition", "from", "to", "entries", "subjects");
+        for (size_t i = 0; i < n; i++) {
+            char from[16] = "-", to[16] = "-";
+            if (!v[i].is_default) {
+                month_text(v[i].from_ms, from, sizeof from);
+                month_text(v[i].to_ms, to, sizeof to);
+            }
+            printf("%-10s %-10s %-10s %12" PRId64 " %12" PRId64 "\n", v[i].name, from, to,
+                   v[i].entries, v[i].subjects);
+        }
+        if (!a->no_create)
+            fprintf(stderr, "%d partition%s created (this month and %u ahead)\n", created,
+                    created == 1 ? "" : "s", a->ahead);
+        if (a->drop_before)
+            fprintf(stderr, "%d empty partition%s dropped\n", dropped, dropped == 1 ? "" : "s");
+    }
+    free(v);
+    store_close(st);
+    config_free(&cfg);
+    return rc ? fail("partitions", &err) : 0;
+}
+
+/* "YYYY-MM" into the first millisecond of that month (UTC). */
+static int parse_month(const char *cmd, const char *opt, const char *v, int64_t *out)
+{
+    int y = 0, m = 0;
+    char tail = 0;
+    if (strlen(v) != 7 || sscanf(v, "%4d-%2d%c", &y, &m, &tail) != 2 || !clock_valid_date(y, m, 1))
+        return cli_usage_error(cmd, "%s: '%s' is not YYYY-MM", opt, v);
+    *out = (int64_t)clock_days_from_civil(y, m, 1) * 86400000;
+    return 0;
+}
+
 /* ---- arguments ---- */
 
 static int parse_time(const char *cmd, const char *opt, const char *v, int64_t *out)
@@ -445,7 +527,8 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, struct 
     for (int i = first; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = strcmp(o, "--quiet") != 0 && strcmp(o, "--newest-first") != 0;
+        bool takes = strcmp(o, "--quiet") != 0 && strcmp(o, "--newest-first") != 0 &&
+                     strcmp(o, "--no-create") != 0;
         if (strncmp(o, "--", 2) != 0)
             return cli_usage_error(name, "unexpected argument '%s'", o);
         if (takes && !v)
@@ -464,6 +547,18 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, struct 
         } else if (strcmp(cmd, "verify") == 0 && strcmp(o, "--quiet") == 0) {
             a->quiet = true;
             continue;
+        } else if (strcmp(cmd, "partitions") == 0 && strcmp(o, "--ahead") == 0) {
+            int64_t n;
+            if (str_to_int64(str_from_cstr(v), &n) || n < 0 || n > AUDIT_PARTITIONS_AHEAD_MAX)
+                return cli_usage_error(name, "--ahead: must be 0 to %d months",
+                                       AUDIT_PARTITIONS_AHEAD_MAX);
+            a->ahead = (unsigned)n;
+        } else if (strcmp(cmd, "partitions") == 0 && strcmp(o, "--no-create") == 0) {
+            a->no_create = true;
+            continue;
+        } else if (strcmp(cmd, "partitions") == 0 && strcmp(o, "--drop-before") == 0) {
+            if (parse_month(name, o, v, &a->drop_before))
+                return EXIT_USAGE;
         } else if (filters && strcmp(o, "--format") == 0) {
             if (strcmp(v, "json") == 0)
                 a->json = true;
@@ -596,11 +691,37 @@ static int audit_list_cmd(void *ctx, const struct cli_sub *self)
     return run_list(&a, self->data != 0);
 }
 
+static int audit_partitions_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    struct audit_cli a;
+    memset(&a, 0, sizeof a);
+    a.ahead = AUDIT_PARTITIONS_AHEAD_DEFAULT;
+    int rc;
+    if ((rc = parse_args("partitions", k->argc, k->argv, k->first, &a, false)))
+        return rc;
+    if (a.no_create && a.drop_before)
+        return cli_usage_error("audit partitions", "--drop-before changes the store: not with "
+                                                   "--no-create");
+    if (a.drop_before) {
+        int y, m, d;
+        clock_civil_from_days((int32_t)(clock_now_ms() / 86400000), &y, &m, &d);
+        if (a.drop_before > (int64_t)clock_days_from_civil(y, m, 1) * 86400000)
+            return cli_usage_error("audit partitions",
+                                   "--drop-before: a month after the current one would drop "
+                                   "this month's partition");
+    }
+    return run_partitions(&a);
+}
+
 static const struct cli_sub subs[] = {
     {"verify", NULL, "check the whole chain and every checkpoint signature", audit_verify_cmd, 0},
     {"checkpoint", "export|create", "write out or sign a checkpoint", audit_checkpoint_cmd, 0},
     {"list", NULL, "one page of entries", audit_list_cmd, 0},
     {"export", NULL, "every matching entry", audit_list_cmd, 1},
+    {"partitions", NULL, "PostgreSQL: make, list and drop the log's monthly partitions",
+     audit_partitions_cmd, 0},
 };
 static const struct cli_subs audit_subs = CLI_SUBS("audit", usage_head, usage_tail, subs);
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/encode.h"
 #include "test_audit_util.h"
 
@@ -274,4 +275,44 @@ Test(audit_cli, a_store_without_a_log_is_reported)
     cr_assert_eq(AUDIT("checkpoint", "export", "--config", cfg2), 1, "%s", out);
     cr_assert_eq(AUDIT("checkpoint", "create", "--config", cfg2), 1, "%s", out);
     HAS("audit.signing_key is not set");
+}
+
+Test(audit_cli, partitions_are_made_and_listed_on_postgresql_and_refused_on_sqlite)
+{
+    if (strcmp(store_backend(fx.st), "postgresql") != 0) {
+        cr_assert_eq(AUDIT("partitions", "--config", config), 1, "%s", out);
+        cr_assert(strstr(out, "partitions are a PostgreSQL feature") != NULL, "%s", out);
+        cr_assert_eq(AUDIT("partitions", "--config", config, "--no-create"), 1, "%s", out);
+        return;
+    }
+    /* the log's open made this month and 3 ahead; --ahead 5 makes 2 more */
+    cr_assert_eq(AUDIT("partitions", "--config", config, "--ahead", "5"), 0, "%s", out);
+    cr_assert(strstr(out, "2 partitions created (this month and 5 ahead)") != NULL, "%s", out);
+    int y, m, d;
+    clock_civil_from_days((int32_t)(clock_now_ms() / 86400000), &y, &m, &d);
+    char name[16], from[16], got_from[16];
+    snprintf(name, sizeof name, "\np%04d_%02d ", y, m);
+    snprintf(from, sizeof from, "%04d-%02d-01", y, m);
+    const char *at = strstr(out, name);
+    cr_assert_not_null(at, "%s", out);
+    long entries = -1, subjects = -1;
+    cr_assert_eq(sscanf(at + strlen(name), " %15s %*s %ld %ld", got_from, &entries, &subjects), 3,
+                 "%s", out);
+    cr_assert_str_eq(got_from, from);
+    cr_assert_eq(entries, 12);
+    cr_assert_eq(subjects, 1 + 2 + 3 + 4 + 1 + 2 + 3 + 4 + 1 + 2 + 3 + 4);
+    cr_assert(strstr(out, "\ndefault ") != NULL, "%s", out);
+    cr_assert_eq(AUDIT("partitions", "--config", config, "--no-create"), 0, "%s", out);
+    cr_assert_null(strstr(out, "created"), "%s", out);
+    /* usage errors */
+    cr_assert_eq(AUDIT("partitions", "--config", config, "--ahead", "x"), 2, "%s", out);
+    cr_assert_eq(AUDIT("partitions", "--config", config, "--ahead", "121"), 2, "%s", out);
+    cr_assert_eq(AUDIT("partitions", "--config", config, "--drop-before", "2020-13"), 2, "%s", out);
+    cr_assert_eq(AUDIT("partitions", "--config", config, "--drop-before", "2999-01"), 2, "%s", out);
+    /* retention: dropping this month's entries is refused, the log intact */
+    char next[8];
+    snprintf(next, sizeof next, "%04d-%02d", y, m);
+    cr_assert_eq(AUDIT("partitions", "--config", config, "--drop-before", next), 0, "%s", out);
+    cr_assert(strstr(out, "0 empty partitions dropped") != NULL, "%s", out);
+    cr_assert_eq(AUDIT("verify", "--config", config, "--quiet"), 0, "%s", out);
 }
