@@ -74,8 +74,12 @@ static const char sqlite_subjects[] =
 static const char pg_entries[] =
     "WITH g(i) AS (SELECT generate_series(?::bigint, ?::bigint)) " ENTRY_COLUMNS
     "sha256(int8send(i - 1)), sha256(int8send(i)) FROM g";
+/* PostgreSQL's subjects carry their entry's time (the partition key, see
+ * src/audit/partition.c): the same ?3 + i * ?4 / ?5 after the population. */
 static const char pg_subjects[] =
-    "WITH g(i) AS (SELECT generate_series(?::bigint, ?::bigint)) " SUBJECT_COLUMNS "FROM g";
+    "WITH g(i) AS (SELECT generate_series(?::bigint, ?::bigint)) "
+    "INSERT INTO audit_entry_subject (seq, position, kind, subject, time_ms) "
+    "SELECT i, 0, 'cpr', CAST(1000000000 + (i * 7919) % ? AS TEXT), ? + i * ? / ? FROM g";
 
 static const char sqlite_indexes[] =
     "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
@@ -124,6 +128,11 @@ static size_t drop_indexes(store_conn_t *c, bool pg, struct index_def *defs)
         snprintf(defs[n].name, sizeof defs[n].name, "%.*s", (int)name.len, name.ptr);
         if (!(defs[n].sql = strndup(sql.ptr, sql.len)))
             die("out of memory", NULL);
+        /* a partitioned table's index is defined "ON ONLY" the parent (no
+         * partition's index): made again, it must cover the partitions */
+        char *only = strstr(defs[n].sql, " ON ONLY ");
+        if (only)
+            memmove(only + 3, only + 8, strlen(only + 8) + 1);
         n++;
     }
     store_stmt_done(s);
@@ -174,7 +183,8 @@ static void load(store_t *st, bool pg, long n, const char *label)
             die("begin", &err);
         int64_t times[3] = {t_start, CITIZEN_SPAN_MS, n};
         insert_range(c, pg ? pg_entries : sqlite_entries, from, to, times, 3);
-        insert_range(c, pg ? pg_subjects : sqlite_subjects, from, to, &population, 1);
+        int64_t subject_extra[4] = {population, t_start, CITIZEN_SPAN_MS, n};
+        insert_range(c, pg ? pg_subjects : sqlite_subjects, from, to, subject_extra, pg ? 4 : 1);
         if (store_commit(c, &err))
             die("commit", &err);
         double el = secs_since(t0);
