@@ -25,6 +25,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_incident(int argc, char **argv);
 int cmd_opslog(int argc, char **argv);
 int cmd_mail(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
     {"pki", "local CA, system certificates, signing keys", cmd_pki},                               \
@@ -42,6 +43,7 @@ int cmd_mail(int argc, char **argv);
         {"incident", "incidents: list, show, record a call, status, assign", cmd_incident},        \
         {"opslog", "the operations log (driftsstatus) and its RSS feed", cmd_opslog},              \
         {"mail", "take in the incident maildir, send the mail outbox", cmd_mail},                  \
+        {"store", "whole databases: copy a platform between SQLite and PostgreSQL", cmd_store},    \
         {"serve", "run the platform: the HTTPS listeners of a configuration", cmd_serve},          \
         {"demo", "set up a test environment with demo data and serve it (make run)", cmd_demo},
 

@@ -127,4 +127,62 @@ int store_migrate(store_t *st, const char *module, const struct store_migration 
 /* The version of module recorded in the store (0 if none). */
 int store_schema_version(store_t *st, const char *module, int *out, err_t *err);
 
+/* ---- whole databases: listing and copying (dupla store copy) ---- */
+
+#define STORE_NAME_MAX   64  /* a table's or column's name */
+#define STORE_TABLES_MAX 128 /* tables a copy handles */
+
+struct store_table {
+    char name[STORE_NAME_MAX];
+    int64_t rows;
+};
+
+/* The tables of the store's schema that hold the platform's data (every
+ * table but schema_migrations and the backend's own), sorted by name, with
+ * their row counts. */
+int store_tables(store_t *st, struct store_table *out, size_t cap, size_t *n, err_t *err);
+
+/* A private, empty in-memory SQLite database with one connection (never
+ * redirected by DUPLA_TEST_STORE_PG): the copy migrates it to learn the
+ * schema versions and the rows a fresh migration puts in (counters). */
+int store_open_memory(store_t **out, err_t *err);
+
+/* Refuses (DUPLA_ECONFLICT) a source whose schema differs from fresh (a
+ * store migrated by every module of this binary): a module this binary
+ * does not know, or a newer or older version of one; DUPLA_EINVAL if the
+ * source holds no dupla schema at all. */
+int store_copy_check_versions(store_t *from, store_t *fresh, err_t *err);
+/* Refuses (DUPLA_ECONFLICT, naming the table) a target that holds data: a
+ * table with more rows than fresh has in it. Nothing is written. */
+int store_copy_check_empty(store_t *to, store_t *fresh, err_t *err);
+
+struct store_copy_progress {
+    const char *table; /* the table being copied */
+    size_t table_no;   /* 1-based */
+    size_t n_tables;
+    int64_t table_done, table_rows;
+    int64_t done, total; /* rows over all tables */
+};
+
+struct store_copy_options {
+    /* Called after each batch of rows (and once per table at its end). */
+    void (*progress)(void *ctx, const struct store_copy_progress *p);
+    void *progress_ctx;
+    unsigned batch_rows; /* rows read per page; 0 = 1000 */
+};
+
+/* Copies every table of from into to, which must have been migrated to the
+ * same schema (store_copy_check_versions) and hold no data
+ * (store_copy_check_empty): the source is read in one read snapshot, the
+ * target written in one transaction, tables in the order of their foreign
+ * keys, rows with their ids, blobs byte for byte. The rows a fresh
+ * migration puts in the target (fresh: counters) are replaced by the
+ * source's. Before the commit the row count of every table is checked
+ * against the source's; PostgreSQL sequences are then set past the copied
+ * ids. On any failure the target's transaction is rolled back, leaving it
+ * as it was. out (cap entries, may be NULL) gets the tables and the rows
+ * copied. */
+int store_copy(store_t *from, store_t *to, store_t *fresh, const struct store_copy_options *opt,
+               struct store_table *out, size_t cap, size_t *n, err_t *err);
+
 #endif

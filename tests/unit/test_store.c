@@ -234,3 +234,107 @@ Test(store, bad_urls_are_refused)
     cr_assert_neq(store_open("sqlite:/nonexistent-dir/x/y.db", NULL, &st, &err), 0);
     cr_assert_eq(store_open("sqlite:", NULL, &st, &err), DUPLA_EINVAL);
 }
+
+/* ---- copying a whole database (store_copy) ---- */
+
+static const char copy_schema[] =
+    "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT NOT NULL, big INTEGER, data BLOB);"
+    "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER NOT NULL REFERENCES p(id), v TEXT);";
+
+static store_t *copy_store(const char *name, const char *schema)
+{
+    char u[160];
+    snprintf(u, sizeof u, "sqlite:%s/%s", dir, name);
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(u, NULL, &st, &err), 0, "%s", err.log);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_exec(c, schema, &err), 0, "%s", err.log);
+    store_conn_put(c);
+    return st;
+}
+
+static int64_t copy_count(store_t *st, const char *sql)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    int64_t n = -1;
+    cr_assert_eq(store_query_int64(c, sql, -1, &n, &err), 0, "%s", err.log);
+    store_conn_put(c);
+    return n;
+}
+
+Test(store, copy_keeps_ids_integers_and_blobs_and_is_all_or_nothing)
+{
+    store_t *src = copy_store("src.db", copy_schema);
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(src, &c, &err), 0);
+    cr_assert_eq(store_begin(c, &err), 0);
+    enum { ROWS = 2345 }; /* several pages and a short last INSERT */
+    for (int i = 0; i < ROWS; i++) {
+        store_stmt_t *s;
+        cr_assert_eq(
+            store_prepare(c, "INSERT INTO p (id, name, big, data) VALUES (?, ?, ?, ?)", &s, &err),
+            0, "%s", err.log);
+        unsigned char blob[4] = {0, (unsigned char)i, 0xff, 0};
+        char name[32];
+        snprintf(name, sizeof name, "näme %d", i);
+        store_bind_int64(s, 1, 3 * i + 7);
+        store_bind_cstr(s, 2, name);
+        store_bind_int64(s, 3, i == 0 ? INT64_MIN : INT64_MAX - i);
+        if (i % 10 == 9)
+            store_bind_null(s, 4);
+        else
+            store_bind_blob(s, 4, blob, sizeof blob);
+        cr_assert_eq(store_step(s, &err), STORE_DONE, "%s", err.log);
+        store_stmt_done(s);
+    }
+    cr_assert_eq(store_exec(c,
+                            "INSERT INTO c VALUES (1, 7, 'a'); INSERT INTO c VALUES (2, 10, NULL);"
+                            "INSERT INTO c VALUES (3, 7, 'bad')",
+                            &err),
+                 0, "%s", err.log);
+    cr_assert_eq(store_commit(c, &err), 0, "%s", err.log);
+    store_conn_put(c);
+
+    /* a target that refuses the last table's row: nothing stays behind */
+    store_t *bad = copy_store(
+        "bad.db", "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT NOT NULL, big INTEGER,"
+                  " data BLOB);"
+                  "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER NOT NULL REFERENCES p(id),"
+                  " v TEXT CHECK (v <> 'bad'));");
+    cr_assert_neq(store_copy(src, bad, NULL, NULL, NULL, 0, NULL, &err), 0);
+    cr_assert(strstr(err.log, "copying table c"), "%s", err.log);
+    cr_assert_eq(copy_count(bad, "SELECT COUNT(*) FROM p"), 0, "a failed copy left rows");
+    cr_assert_eq(store_copy_check_empty(bad, NULL, &err), 0, "%s", err.log);
+    store_close(bad);
+
+    store_t *dst = copy_store("dst.db", copy_schema);
+    struct store_table t[4];
+    size_t n = 0;
+    cr_assert_eq(store_copy(src, dst, NULL, NULL, t, 4, &n, &err), 0, "%s", err.log);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(t[0].name, "p", "parents first");
+    cr_assert_eq(t[0].rows, ROWS);
+    cr_assert_eq(t[1].rows, 3);
+    cr_assert_eq(copy_count(dst, "SELECT big FROM p WHERE id = 7"), INT64_MIN);
+    cr_assert_eq(copy_count(dst, "SELECT big FROM p WHERE id = 10"), INT64_MAX - 1);
+    cr_assert_eq(copy_count(dst, "SELECT MAX(id) FROM p"), 3 * (ROWS - 1) + 7);
+    cr_assert_eq(copy_count(dst, "SELECT COUNT(*) FROM p WHERE data IS NULL"), ROWS / 10);
+    cr_assert_eq(copy_count(dst, "SELECT COUNT(*) FROM p WHERE id = 13 AND hex(data) = '0002FF00'"),
+                 1);
+    cr_assert_eq(copy_count(dst, "SELECT COUNT(*) FROM p WHERE name = 'näme 2344'"), 1);
+    cr_assert_eq(copy_count(dst, "SELECT COUNT(*) FROM c WHERE v IS NULL AND p_id = 10"), 1);
+
+    /* now it holds data: refused, naming the first table with rows */
+    cr_assert_eq(store_copy_check_empty(dst, NULL, &err), DUPLA_ECONFLICT);
+    cr_assert(strstr(err.log, "table c has 3 rows"), "%s", err.log);
+    struct store_table all[STORE_TABLES_MAX];
+    cr_assert_eq(store_tables(dst, all, STORE_TABLES_MAX, &n, &err), 0, "%s", err.log);
+    cr_assert_eq(n, 2);
+    store_close(dst);
+    store_close(src);
+}
