@@ -26,6 +26,8 @@ nodejs
 chromium
 libpq-dev
 postgresql
+groff-base
+man-db
 "
 
 missing=""
