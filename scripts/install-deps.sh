@@ -28,6 +28,8 @@ libpq-dev
 postgresql
 groff-base
 man-db
+libsystemd-dev
+systemd
 "
 
 missing=""

@@ -11,7 +11,10 @@
  *                    --drain-seconds), stop the modules, close the store,
  *                    exit 0
  * Signals are blocked in every thread and taken by sigwait() here, so no
- * handler runs in the middle of a request.
+ * handler runs in the middle of a request. Under systemd (Type=notify) the
+ * states go to the service manager too (serve_notify.h): READY=1 once
+ * listening, RELOADING=1 and READY=1 around a reload, STOPPING=1, and
+ * WATCHDOG=1 keepalives from this loop when the unit sets WatchdogSec=.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +30,7 @@
 #include "cli/serve_exposure.h"
 #include "cli/serve_identity.h"
 #include "cli/serve_modules.h"
+#include "cli/serve_notify.h"
 #include "cli/serve_web.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -138,6 +142,38 @@ static int write_ready_file(const struct app *app, const char *path, err_t *err)
     return rc;
 }
 
+/* ---- the listeners' files ---- */
+
+/* Refuses a listener whose certificate, key, trust store or CRL cannot be
+ * read, naming the listener, the key and the file: an installed package
+ * starts with /etc/dupla/tls empty until the operator fills it, and should
+ * say so rather than fail inside the TLS set-up. Runs after the modules'
+ * init, so that a wrong key in a module's section is reported first. */
+static int check_listener_files(const struct dupla_config *cfg, err_t *err)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const struct listener_config *lc = &cfg->listeners[i];
+        const struct {
+            const char *key, *what, *path;
+        } files[] = {
+            {"cert", "server certificate", lc->cert_file},
+            {"key", "server private key", lc->key_file},
+            {"trust", "trust store (CA certificates)", lc->trust_file},
+            {"crl", "revocation list", lc->crl_file},
+        };
+        for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+            if (!files[f].path[0] || access(files[f].path, R_OK) == 0)
+                continue;
+            return err_param(err, DUPLA_EINVAL, files[f].key,
+                             "listener \"%s\": its %s %s cannot be read: %s (put it there, or "
+                             "change listeners[%zu].%s in %s)",
+                             lc->name, files[f].what, files[f].path, strerror(errno), i,
+                             files[f].key, cfg->path);
+        }
+    }
+    return 0;
+}
+
 /* ---- the command ---- */
 
 static void usage(FILE *out)
@@ -147,7 +183,13 @@ static void usage(FILE *out)
             "\n"
             "Runs the platform: opens the store, starts every HTTPS listener of the\n"
             "configuration and serves until SIGTERM or SIGINT (Ctrl-C). SIGHUP reloads\n"
-            "the listeners' certificates, keys, trust stores and CRLs.\n"
+            "the listeners' certificates, keys, trust stores and CRLs. A listener's\n"
+            "certificate, key, trust store or CRL that cannot be read stops it before it\n"
+            "listens, naming the file.\n"
+            "\n"
+            "Under systemd (Type=notify) it tells the service manager READY=1 once\n"
+            "listening, RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 when\n"
+            "draining, and sends WATCHDOG=1 keepalives when the unit sets WatchdogSec=.\n"
             "\n"
             "options:\n"
             "  --config FILE         the JSON configuration (required)\n"
@@ -176,21 +218,63 @@ static void log_listening(const struct app *app)
     }
 }
 
-/* Waits for SIGTERM/SIGINT, reloading on SIGHUP meanwhile. */
+/* Tells the service manager state; a failure is logged, never fatal. */
+static void notify(const char *state)
+{
+    int rc = serve_notify(state);
+    if (rc < 0)
+        log_warn("sd_notify %s: %s", state, strerror(-rc));
+}
+
+static int64_t mono_ms(void)
+{
+    return clock_mono_ns() / 1000000;
+}
+
+/* The next signal of set, or 0 when timeout_ms (> 0) passed first. */
+static int next_signal(const sigset_t *set, int64_t timeout_ms)
+{
+    if (timeout_ms <= 0) {
+        int sig = 0;
+        return sigwait(set, &sig) == 0 ? sig : 0;
+    }
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000};
+    int sig = sigtimedwait(set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+/* Waits for SIGTERM/SIGINT, reloading on SIGHUP meanwhile, and sends the
+ * watchdog's keepalives when they are asked for. */
 static void serve_until_stopped(struct app *app, const sigset_t *set)
 {
+    int64_t watchdog_ms = serve_watchdog_interval_ms();
+    int64_t next_keepalive = mono_ms() + watchdog_ms;
     for (;;) {
-        int sig = 0;
-        if (sigwait(set, &sig) != 0)
+        int64_t wait_ms = 0;
+        if (watchdog_ms) {
+            int64_t now = mono_ms();
+            if (now >= next_keepalive) {
+                notify("WATCHDOG=1");
+                next_keepalive = now + watchdog_ms;
+            }
+            wait_ms = next_keepalive - now;
+            if (wait_ms < 1)
+                wait_ms = 1;
+        }
+        int sig = next_signal(set, wait_ms);
+        if (sig == 0)
             continue;
         if (sig == SIGHUP) {
             log_info("SIGHUP: reloading certificates");
+            notify("RELOADING=1");
             err_t err;
             err_clear(&err);
             http_server_reload(app->server, &err); /* logs what failed */
+            notify("READY=1");
             continue;
         }
         log_json(LOG_INFO, "stopping", json_pack("{s:s}", "signal", strsignal(sig)));
+        notify("STOPPING=1");
         return;
     }
 }
@@ -277,7 +361,7 @@ int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    if (http_server_start(app.server, &err) != 0) {
+    if (check_listener_files(&app.cfg, &err) != 0 || http_server_start(app.server, &err) != 0) {
         fprintf(stderr, "dupla serve: %s\n", err.log);
         goto out;
     }
@@ -286,6 +370,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "dupla serve: %s\n", err.log);
         goto out;
     }
+    notify("READY=1");
     pthread_t ticker;
     int ticker_running = pthread_create(&ticker, NULL, ticker_main, &app) == 0;
     if (!ticker_running)
