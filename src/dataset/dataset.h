@@ -13,7 +13,8 @@
  *   - the current version for these subjects (and periods), and
  *   - every version registered in [from, to) for these subjects (or for all).
  *
- * Layout (SQLite; the PostgreSQL variant is the same without WITHOUT ROWID):
+ * Layout (SQLite; on PostgreSQL the same table is partitioned by HASH of
+ * the subject into 16, see migration 2 in store.c):
  *   dataset_record, clustered on (service, subject, period_start, period_end,
  *   version): all versions of one subject sit together, so both questions
  *   for a list of subjects are one index range per subject, and the ingest
@@ -53,6 +54,8 @@
 
 /* Applies the module's schema migrations. Call once at start-up. */
 int dataset_migrate(store_t *st, err_t *err);
+/* The migrations up to version only (tests of a later migration). */
+int dataset_migrate_to(store_t *st, int version, err_t *err);
 
 /* The small integer that stands for a service in the store; created on
  * first use when create is set (inside the caller's transaction), else

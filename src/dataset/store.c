@@ -66,12 +66,67 @@ static const struct store_migration dataset_migrations[] = {
      " fields BYTEA NOT NULL,"
      " PRIMARY KEY (service_id, subject, period_start, period_end, version));"
      "CREATE INDEX dataset_record_registered ON dataset_record (service_id, registered_ms);"},
+    /* 2: PostgreSQL only: dataset_record becomes partitioned by HASH of the
+     * subject, 16 partitions dataset_record_h00 .. h15, keeping its
+     * rows. Why by subject: every data call names its
+     * subjects (one, or a bulk list looked up one by one), and ingest asks
+     * "the current version of this subject's key", so each of those touches
+     * one partition, whose indexes are a sixteenth of the whole; the batch
+     * feed's registration window (service, registered_ms) reads all sixteen
+     * indexes merged in order. Not by time or year: versions are never
+     * deleted (bitemporal; a later correction must find the earlier
+     * version), so time partitions would bring no retention and would make
+     * the per-subject questions visit every year. Not by service: services
+     * are catalogue data (a new one would need a partition made first) and
+     * sizes differ widely. Hash partitions need no upkeep; changing their
+     * number is a rewrite (a new migration). SQLite keeps its table; the
+     * version is recorded on both backends alike. */
+    {2, "SELECT 1",
+     "ALTER TABLE dataset_record RENAME TO dataset_record_unpartitioned;"
+     "ALTER INDEX dataset_record_pkey RENAME TO dataset_record_unpartitioned_pkey;"
+     "DROP INDEX dataset_record_registered;"
+     "CREATE TABLE dataset_record ("
+     " service_id BIGINT NOT NULL,"
+     " subject BIGINT NOT NULL,"
+     " period_start BIGINT NOT NULL,"
+     " period_end BIGINT NOT NULL,"
+     " version BIGINT NOT NULL,"
+     " registered_ms BIGINT NOT NULL,"
+     " delivery_seq BIGINT NOT NULL REFERENCES dataset_delivery(seq),"
+     " fields BYTEA NOT NULL,"
+     " PRIMARY KEY (service_id, subject, period_start, period_end, version)"
+     ") PARTITION BY HASH (subject);"
+     "CREATE INDEX dataset_record_registered ON dataset_record (service_id, registered_ms);"
+     "DO $$ BEGIN"
+     " FOR i IN 0..15 LOOP"
+     "  EXECUTE format('CREATE TABLE %I PARTITION OF dataset_record"
+     " FOR VALUES WITH (MODULUS 16, REMAINDER %s)', 'dataset_record_h' || lpad(i::text, 2, '0'), "
+     "i);"
+     " END LOOP;"
+     "END $$;"
+     "INSERT INTO dataset_record SELECT * FROM dataset_record_unpartitioned;"
+     "DO $$ BEGIN"
+     " IF (SELECT count(*) FROM dataset_record)"
+     "  <> (SELECT count(*) FROM dataset_record_unpartitioned) THEN"
+     "  RAISE EXCEPTION 'dataset: the partitioned table does not hold every record';"
+     " END IF;"
+     "END $$;"
+     "DROP TABLE dataset_record_unpartitioned;"},
 };
 
 int dataset_migrate(store_t *st, err_t *err)
 {
     return store_migrate(st, "dataset", dataset_migrations,
                          sizeof dataset_migrations / sizeof dataset_migrations[0], err);
+}
+
+int dataset_migrate_to(store_t *st, int version, err_t *err)
+{
+    size_t n = 0;
+    while (n < sizeof dataset_migrations / sizeof dataset_migrations[0] &&
+           dataset_migrations[n].version <= version)
+        n++;
+    return store_migrate(st, "dataset", dataset_migrations, n, err);
 }
 
 static const char SQL_SERVICE_GET[] = "SELECT id FROM dataset_service WHERE path = ?";
