@@ -43,8 +43,29 @@ enum col_kind { COL_INT, COL_TEXT, COL_BLOB };
 struct col {
     char name[STORE_NAME_MAX];
     enum col_kind kind;
-    int pk; /* position in the primary key, 1-based; 0: not in it */
+    int pk;           /* position in the primary key, 1-based; 0: not in it */
+    const char *expr; /* the source lacks it: computed there by this (see derived) */
 };
+
+/* Columns one backend's schema has and the other's lacks, because they
+ * repeat another table's value: the copy computes them from the source
+ * when the target has them, and leaves them behind when it has not. On
+ * PostgreSQL the log's subjects carry their entry's time, the partition key
+ * (src/audit/partition.c). They are not part of the paging key. */
+static const struct {
+    const char *table, *column, *expr;
+} derived[] = {
+    {"audit_entry_subject", "time_ms",
+     "(SELECT e.time_ms FROM audit_entry e WHERE e.seq = audit_entry_subject.seq)"},
+};
+
+static const char *derived_expr(const char *table, const char *column)
+{
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++)
+        if (strcmp(derived[i].table, table) == 0 && strcmp(derived[i].column, column) == 0)
+            return derived[i].expr;
+    return NULL;
+}
 
 struct table {
     char name[STORE_NAME_MAX];
@@ -417,24 +438,32 @@ static void select_sql(const struct table *t, bool after, unsigned limit, char *
 {
     size_t len = 0;
     cat(sql, &len, "SELECT ");
-    column_list(t, sql, &len);
+    for (int i = 0; i < t->n_cols; i++) {
+        cat(sql, &len, i ? ", " : "");
+        cat(sql, &len, t->cols[i].expr ? t->cols[i].expr : t->cols[i].name);
+    }
     cat(sql, &len, " FROM ");
     cat(sql, &len, t->name);
     if (t->n_pk && after) {
         cat(sql, &len, " WHERE (");
-        for (int i = 0; i < t->n_pk; i++) {
-            cat(sql, &len, i ? ", " : "");
+        for (int i = 0, k = 0; i < t->n_pk; i++) {
+            if (t->cols[t->pk[i]].expr)
+                continue;
+            cat(sql, &len, k++ ? ", " : "");
             cat(sql, &len, t->cols[t->pk[i]].name);
         }
         cat(sql, &len, ") > (");
-        for (int i = 0; i < t->n_pk; i++)
-            cat(sql, &len, i ? ", ?" : "?");
+        for (int i = 0, k = 0; i < t->n_pk; i++)
+            if (!t->cols[t->pk[i]].expr)
+                cat(sql, &len, k++ ? ", ?" : "?");
         cat(sql, &len, ")");
     }
     if (t->n_pk) {
         cat(sql, &len, " ORDER BY ");
-        for (int i = 0; i < t->n_pk; i++) {
-            cat(sql, &len, i ? ", " : "");
+        for (int i = 0, k = 0; i < t->n_pk; i++) {
+            if (t->cols[t->pk[i]].expr)
+                continue;
+            cat(sql, &len, k++ ? ", " : "");
             cat(sql, &len, t->cols[t->pk[i]].name);
         }
         char lim[32];
@@ -561,8 +590,9 @@ static int copy_table(struct copy_run *r, const struct table *t, err_t *err)
         rc = store_prepare(r->src, first ? r->sel_first : r->sel_next, &sel, err);
         if (rc)
             break;
-        for (int i = 0; !first && i < t->n_pk && rc == 0; i++)
-            if (bind_value(sel, i + 1, &buf[last * t->n_cols + t->pk[i]], t->cols[t->pk[i]].kind))
+        for (int i = 0, k = 0; !first && i < t->n_pk && rc == 0; i++)
+            if (!t->cols[t->pk[i]].expr &&
+                bind_value(sel, ++k, &buf[last * t->n_cols + t->pk[i]], t->cols[t->pk[i]].kind))
                 rc = err_set(err, DUPLA_ENOMEM, "store: out of memory");
         int64_t page_rows = 0;
         while (rc == 0 && (rc = store_step(sel, err)) == STORE_ROW) {
@@ -675,11 +705,12 @@ static int plan(struct copy_run *r, store_t *fresh, struct table *tables, size_t
         if ((rc = describe(r->src, probe, err)))
             break;
         for (int k = 0; rc == 0 && k < t->n_cols; k++)
-            if (!find_col(probe, t->cols[k].name))
+            if (!find_col(probe, t->cols[k].name) &&
+                !(t->cols[k].expr = derived_expr(t->name, t->cols[k].name)))
                 rc = err_set(err, DUPLA_ECONFLICT, "the source's table %s has no column %s",
                              t->name, t->cols[k].name);
         for (int k = 0; rc == 0 && k < probe->n_cols; k++)
-            if (!find_col(t, probe->cols[k].name))
+            if (!find_col(t, probe->cols[k].name) && !derived_expr(t->name, probe->cols[k].name))
                 rc = err_set(err, DUPLA_ECONFLICT, "the target's table %s has no column %s",
                              t->name, probe->cols[k].name);
         if (rc == 0)
