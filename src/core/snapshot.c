@@ -41,7 +41,7 @@ struct snapshot {
     _Atomic uint64_t asked;
     uint64_t loaded; /* under reload */
     atomic_bool closed_logged;
-    _Atomic int64_t checked_ms; /* the last poll that looked at the store */
+    _Atomic int64_t checked_ms; /* when the last completed look at the store began */
 };
 
 static _Atomic int64_t stale_max_ms = SNAPSHOT_STALE_MAX_MS;
@@ -255,8 +255,10 @@ int snapshot_invalidate(snapshot_t *s, err_t *err)
     pthread_mutex_lock(&s->reload);
     /* A reload that began after this call (so after the write) and
      * finished while we waited covers it: nothing left to do. */
+    int64_t began = now_ms(s);
     int rc = s->loaded >= mine ? 0 : reload_locked(s, err);
-    atomic_store(&s->checked_ms, now_ms(s));
+    if (rc == 0 && began > atomic_load(&s->checked_ms))
+        atomic_store(&s->checked_ms, began);
     pthread_mutex_unlock(&s->reload);
     return rc;
 }
@@ -266,9 +268,20 @@ int snapshot_poll(snapshot_t *s, int64_t min_interval_ms, err_t *err)
     int64_t now = now_ms(s);
     if (min_interval_ms > 0 && now - atomic_load(&s->checked_ms) < min_interval_ms)
         return 0;
-    if (pthread_mutex_trylock(&s->reload) != 0)
-        return 0; /* someone is reloading: that will do */
-    atomic_store(&s->checked_ms, now);
+    /* A look under way may be about to bring in what this caller must see:
+     * wait for it, unless the cell is failing (nobody queues behind a store
+     * that does not answer; the failure rule covers them). */
+    if (snapshot_failing(s)) {
+        if (pthread_mutex_trylock(&s->reload) != 0)
+            return 0;
+    } else {
+        pthread_mutex_lock(&s->reload);
+    }
+    if (min_interval_ms > 0 && now - atomic_load(&s->checked_ms) < min_interval_ms) {
+        pthread_mutex_unlock(&s->reload); /* the look we waited for began in time */
+        return 0;
+    }
+    int64_t began = now_ms(s);
     int rc = 0;
     bool need = s->loaded < atomic_load(&s->asked) || !s->src.generation;
     if (!need) {
@@ -284,6 +297,9 @@ int snapshot_poll(snapshot_t *s, int64_t min_interval_ms, err_t *err)
         rc = reload_locked(s, err);
     else if (!rc)
         mark_ok(s); /* the store answered and the snapshot is current */
+    /* A failed look counts too: the next one is an interval later, and
+     * meanwhile the failure rule decides. */
+    atomic_store(&s->checked_ms, began);
     pthread_mutex_unlock(&s->reload);
     return rc;
 }

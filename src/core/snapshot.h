@@ -102,10 +102,16 @@ uint64_t snapshot_ref_serial(const snapshot_ref_t *ref);
  * failure the cell keeps its snapshot under the failure rule and the next
  * poll retries; the error is returned (and logged). */
 int snapshot_invalidate(snapshot_t *s, err_t *err);
-/* The periodic tick: does nothing when min_interval_ms > 0 and the last
- * check is more recent, or when another thread is reloading (so it may be
- * called on a hot path); otherwise reads the store's generation and
- * reloads when needed (see above). 0, or the failure (logged). */
+/* The periodic tick, also called on hot paths: does nothing when
+ * min_interval_ms > 0 and the last look at the store began less than that
+ * long ago; otherwise reads the store's generation and reloads when needed
+ * (see above). A look already under way is waited for and counts when it
+ * began within the interval, so a change committed more than
+ * min_interval_ms before the call is in the snapshot acquired after it
+ * (the caller does not go on with an older snapshot because another thread
+ * happened to be polling). While the cell is failing nobody waits: a
+ * caller that finds a poll under way goes on under the failure rule.
+ * 0, or the failure (logged). */
 int snapshot_poll(snapshot_t *s, int64_t min_interval_ms, err_t *err);
 
 /* The store generation of the current snapshot. */

@@ -18,6 +18,7 @@ struct fake {
     _Atomic int64_t gen;
     atomic_bool fail;
     atomic_int loads, gen_reads, frees;
+    atomic_int gen_delay_ms; /* a slow store: each generation read takes this long */
     int64_t clock_ms;
     /* When set, the next load plays a write + invalidate that lands while
      * the load is running (after it read the rows). */
@@ -67,6 +68,8 @@ static int fake_gen(void *ctx, const void *current, int64_t *gen, err_t *err)
     struct fake *f = ctx;
     cr_assert_not_null(current);
     atomic_fetch_add(&f->gen_reads, 1);
+    if (atomic_load(&f->gen_delay_ms))
+        usleep((useconds_t)atomic_load(&f->gen_delay_ms) * 1000);
     if (atomic_load(&f->fail))
         return err_set(err, DUPLA_ESTORE, "the fake store is down");
     *gen = atomic_load(&f->gen);
@@ -274,6 +277,66 @@ Test(snapshot, an_invalidate_during_a_reload_is_not_lost)
     pthread_join(f->writer, NULL);
     cr_assert_eq(snapshot_generation(s), 3, "the write is seen");
     cr_assert_eq(atomic_load(&f->loads), 3);
+    snapshot_free(s);
+    fake_done(f);
+}
+
+/* A poll under way on a slow store: another caller whose interval has
+ * passed waits for it and then has the change, instead of going on with the
+ * snapshot from before (a certificate registered seconds ago refused). */
+struct poller {
+    snapshot_t *s;
+    atomic_bool done;
+};
+
+static void *poll_thread(void *arg)
+{
+    struct poller *p = arg;
+    err_t err;
+    snapshot_poll(p->s, 50, &err);
+    atomic_store(&p->done, true);
+    return NULL;
+}
+
+Test(snapshot, a_caller_waits_for_a_poll_under_way_and_sees_its_change)
+{
+    struct fake *f = fake_new();
+    snapshot_t *s = cell(f, 10000);
+    atomic_store(&f->gen, 2); /* committed long before the calls below */
+    f->clock_ms += 2000;
+    atomic_store(&f->gen_delay_ms, 300);
+    struct poller p = {.s = s};
+    pthread_t t;
+    pthread_create(&t, NULL, poll_thread, &p);
+    usleep(100 * 1000); /* the thread's look at the store is under way */
+    cr_assert(!atomic_load(&p.done));
+    err_t err;
+    cr_assert_eq(snapshot_poll(s, 50, &err), 0);
+    cr_assert(atomic_load(&p.done), "waited for the poll under way");
+    cr_assert_eq(snapshot_generation(s), 2, "the change is seen");
+    cr_assert_eq(atomic_load(&f->gen_reads), 1, "one look at the store, not two");
+    pthread_join(t, NULL);
+    snapshot_free(s);
+    fake_done(f);
+}
+
+Test(snapshot, nobody_waits_on_a_failing_store)
+{
+    struct fake *f = fake_new();
+    snapshot_t *s = cell(f, 10000);
+    err_t err;
+    atomic_store(&f->fail, true);
+    cr_assert_neq(snapshot_poll(s, 0, &err), 0);
+    cr_assert(snapshot_failing(s));
+    f->clock_ms += 2000;
+    atomic_store(&f->gen_delay_ms, 300);
+    struct poller p = {.s = s};
+    pthread_t t;
+    pthread_create(&t, NULL, poll_thread, &p);
+    usleep(100 * 1000);
+    snapshot_poll(s, 50, &err);
+    cr_assert(!atomic_load(&p.done), "went on under the failure rule without waiting");
+    pthread_join(t, NULL);
     snapshot_free(s);
     fake_done(f);
 }
