@@ -8,7 +8,7 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 # the PostgreSQL pass of the tests; stopped and removed even when tests fail.
 PG_SERVER  ?= ./scripts/pg-test-server.sh run --
 
-.PHONY: all deps build run check test test-asan format format-check bench clean
+.PHONY: all deps build run check test test-asan format format-check bench clean deb
 
 all: build
 
@@ -58,5 +58,9 @@ format-check:
 bench: build
 	./bench/run.sh $(BUILD)
 
+# dupla_<version>_<arch>.deb in build-deb/ (dpkg-buildpackage; see debian/).
+deb: deps
+	./scripts/build-deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-deb

@@ -30,6 +30,9 @@ groff-base
 man-db
 libsystemd-dev
 systemd
+debhelper
+lintian
+fakeroot
 "
 
 missing=""
