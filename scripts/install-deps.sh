@@ -33,6 +33,7 @@ systemd
 debhelper
 lintian
 fakeroot
+adduser
 "
 
 missing=""
