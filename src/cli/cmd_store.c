@@ -100,6 +100,14 @@ static int (*const migrations[])(store_t *st, err_t *err) = {
     migrate_agreement, audit_migrate,   migrate_incident,
 };
 
+/* Columns one backend keeps and the other computes: PostgreSQL partitions
+ * the disclosure log's subjects by their entry's time (audit/2), which
+ * SQLite's subjects do not carry. */
+static const struct store_copy_derived derived[] = {
+    {"audit_entry_subject", "time_ms",
+     "(SELECT e.time_ms FROM audit_entry e WHERE e.seq = audit_entry_subject.seq)"},
+};
+
 static int migrate_all(store_t *st, err_t *err)
 {
     for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
@@ -203,7 +211,10 @@ static int run_copy(struct store_call *k)
     }
     struct progress pr = {
         .tty = isatty(STDERR_FILENO) == 1, .quiet = k->quiet, .last_ns = clock_mono_ns()};
-    struct store_copy_options opt = {.progress = show_progress, .progress_ctx = &pr};
+    struct store_copy_options opt = {.progress = show_progress,
+                                     .progress_ctx = &pr,
+                                     .derived = derived,
+                                     .n_derived = sizeof derived / sizeof derived[0]};
     struct store_table tables[STORE_TABLES_MAX];
     size_t n = 0;
     int64_t start = clock_mono_ns();
@@ -215,6 +226,17 @@ static int run_copy(struct store_call *k)
                 err.log[0] ? err.log : err.detail);
         goto done;
     }
+    /* PostgreSQL's log: the copied months get partitions of their own (the
+     * rows wait in the DEFAULT partition until then), as serve's upkeep
+     * would do */
+    int created = 0;
+    if (audit_partitioned(to) &&
+        audit_partitions_ensure(to, clock_now_ms(), AUDIT_PARTITIONS_AHEAD_DEFAULT, &created,
+                                &err) != 0)
+        fprintf(stderr,
+                "dupla store copy: warning: the copy is complete, but the log's partitions were "
+                "not made (dupla serve or dupla audit partitions will): %s\n",
+                err.log[0] ? err.log : err.detail);
     int64_t rows = 0;
     for (size_t i = 0; i < n; i++) {
         printf("%-28s %12" PRId64 "\n", tables[i].name, tables[i].rows);

@@ -44,28 +44,8 @@ struct col {
     char name[STORE_NAME_MAX];
     enum col_kind kind;
     int pk;           /* position in the primary key, 1-based; 0: not in it */
-    const char *expr; /* the source lacks it: computed there by this (see derived) */
+    const char *expr; /* read from the source as this (store_copy_derived) */
 };
-
-/* Columns one backend's schema has and the other's lacks, because they
- * repeat another table's value: the copy computes them from the source
- * when the target has them, and leaves them behind when it has not. On
- * PostgreSQL the log's subjects carry their entry's time, the partition key
- * (src/audit/partition.c). They are not part of the paging key. */
-static const struct {
-    const char *table, *column, *expr;
-} derived[] = {
-    {"audit_entry_subject", "time_ms",
-     "(SELECT e.time_ms FROM audit_entry e WHERE e.seq = audit_entry_subject.seq)"},
-};
-
-static const char *derived_expr(const char *table, const char *column)
-{
-    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++)
-        if (strcmp(derived[i].table, table) == 0 && strcmp(derived[i].column, column) == 0)
-            return derived[i].expr;
-    return NULL;
-}
 
 struct table {
     char name[STORE_NAME_MAX];
@@ -80,7 +60,19 @@ struct table {
     bool missing;   /* not in the source: the target keeps what its migration put in */
     int64_t expect; /* rows in the target after the copy */
     bool placed;
+    /* Reading: the target's columns, then the source's key columns that are
+     * not among them; key: the source's primary key, as indexes into that
+     * list (pages follow it). */
+    struct col extra[COPY_COLS_MAX];
+    int n_extra;
+    int key[COPY_COLS_MAX];
+    int n_key;
 };
+
+static const struct col *sel_col(const struct table *t, int i)
+{
+    return i < t->n_cols ? &t->cols[i] : &t->extra[i - t->n_cols];
+}
 
 static bool is_pg(const store_t *st)
 {
@@ -438,33 +430,29 @@ static void select_sql(const struct table *t, bool after, unsigned limit, char *
 {
     size_t len = 0;
     cat(sql, &len, "SELECT ");
-    for (int i = 0; i < t->n_cols; i++) {
+    for (int i = 0; i < t->n_cols + t->n_extra; i++) {
+        const struct col *c = sel_col(t, i);
         cat(sql, &len, i ? ", " : "");
-        cat(sql, &len, t->cols[i].expr ? t->cols[i].expr : t->cols[i].name);
+        cat(sql, &len, c->expr ? c->expr : c->name);
     }
     cat(sql, &len, " FROM ");
     cat(sql, &len, t->name);
-    if (t->n_pk && after) {
+    if (t->n_key && after) {
         cat(sql, &len, " WHERE (");
-        for (int i = 0, k = 0; i < t->n_pk; i++) {
-            if (t->cols[t->pk[i]].expr)
-                continue;
-            cat(sql, &len, k++ ? ", " : "");
-            cat(sql, &len, t->cols[t->pk[i]].name);
+        for (int i = 0; i < t->n_key; i++) {
+            cat(sql, &len, i ? ", " : "");
+            cat(sql, &len, sel_col(t, t->key[i])->name);
         }
         cat(sql, &len, ") > (");
-        for (int i = 0, k = 0; i < t->n_pk; i++)
-            if (!t->cols[t->pk[i]].expr)
-                cat(sql, &len, k++ ? ", ?" : "?");
+        for (int i = 0; i < t->n_key; i++)
+            cat(sql, &len, i ? ", ?" : "?");
         cat(sql, &len, ")");
     }
-    if (t->n_pk) {
+    if (t->n_key) {
         cat(sql, &len, " ORDER BY ");
-        for (int i = 0, k = 0; i < t->n_pk; i++) {
-            if (t->cols[t->pk[i]].expr)
-                continue;
-            cat(sql, &len, k++ ? ", " : "");
-            cat(sql, &len, t->cols[t->pk[i]].name);
+        for (int i = 0; i < t->n_key; i++) {
+            cat(sql, &len, i ? ", " : "");
+            cat(sql, &len, sel_col(t, t->key[i])->name);
         }
         char lim[32];
         snprintf(lim, sizeof lim, " LIMIT %u", limit);
@@ -552,13 +540,14 @@ static int insert_rows(struct copy_run *r, const struct table *t, const struct v
 {
     if (n < per)
         insert_sql(t, n, r->pg, r->ins_part);
+    int n_sel = t->n_cols + t->n_extra;
     store_stmt_t *s;
     int rc = store_prepare(r->dst, n < per ? r->ins_part : r->ins_full, &s, err);
     if (rc)
         return rc;
     for (int k = 0; k < n && rc == 0; k++)
         for (int i = 0; i < t->n_cols && rc == 0; i++)
-            if (bind_value(s, k * t->n_cols + i + 1, &buf[k * t->n_cols + i], t->cols[i].kind))
+            if (bind_value(s, k * t->n_cols + i + 1, &buf[k * n_sel + i], t->cols[i].kind))
                 rc = err_set(err, DUPLA_ENOMEM, "store: out of memory");
     if (rc == 0)
         rc = store_step(s, err);
@@ -581,7 +570,8 @@ static int copy_table(struct copy_run *r, const struct table *t, err_t *err)
     select_sql(t, false, batch, r->sel_first);
     select_sql(t, true, batch, r->sel_next);
     insert_sql(t, per, r->pg, r->ins_full);
-    struct value *buf = calloc((size_t)per * (size_t)t->n_cols, sizeof *buf);
+    int n_sel = t->n_cols + t->n_extra;
+    struct value *buf = calloc((size_t)per * (size_t)n_sel, sizeof *buf);
     if (!buf)
         return err_set(err, DUPLA_ENOMEM, "store: out of memory");
     int rc = 0, n_buf = 0, last = -1; /* last: the buffered row read last */
@@ -590,16 +580,15 @@ static int copy_table(struct copy_run *r, const struct table *t, err_t *err)
         rc = store_prepare(r->src, first ? r->sel_first : r->sel_next, &sel, err);
         if (rc)
             break;
-        for (int i = 0, k = 0; !first && i < t->n_pk && rc == 0; i++)
-            if (!t->cols[t->pk[i]].expr &&
-                bind_value(sel, ++k, &buf[last * t->n_cols + t->pk[i]], t->cols[t->pk[i]].kind))
+        for (int i = 0; !first && i < t->n_key && rc == 0; i++)
+            if (bind_value(sel, i + 1, &buf[last * n_sel + t->key[i]], sel_col(t, t->key[i])->kind))
                 rc = err_set(err, DUPLA_ENOMEM, "store: out of memory");
         int64_t page_rows = 0;
         while (rc == 0 && (rc = store_step(sel, err)) == STORE_ROW) {
             rc = 0;
             page_rows++;
-            for (int i = 0; i < t->n_cols && rc == 0; i++)
-                if (keep_value(&buf[n_buf * t->n_cols + i], sel, i, t->cols[i].kind))
+            for (int i = 0; i < n_sel && rc == 0; i++)
+                if (keep_value(&buf[n_buf * n_sel + i], sel, i, sel_col(t, i)->kind))
                     rc = err_set(err, DUPLA_ENOMEM, "store: out of memory");
             last = n_buf++;
             if (rc == 0 && n_buf == per) {
@@ -613,12 +602,12 @@ static int copy_table(struct copy_run *r, const struct table *t, err_t *err)
         if (rc)
             break;
         report(r);
-        if (!t->n_pk || page_rows < (int64_t)batch)
+        if (!t->n_key || page_rows < (int64_t)batch)
             break;
     }
     if (rc == 0 && n_buf > 0 && (rc = insert_rows(r, t, buf, n_buf, per, err)) == 0)
         report(r);
-    for (int i = 0; i < per * t->n_cols; i++)
+    for (int i = 0; i < per * n_sel; i++)
         free(buf[i].bytes);
     free(buf);
     return rc;
@@ -651,6 +640,16 @@ static int fix_sequences(store_conn_t *c, const struct table *t, err_t *err)
         log_debug("store copy: %s.%s continues at %lld", t->name, t->cols[i].name, (long long)next);
     }
     return 0;
+}
+
+static const char *derived_sql(const struct store_copy_options *opt, const char *table,
+                               const char *column)
+{
+    for (size_t i = 0; opt && i < opt->n_derived; i++)
+        if (strcmp(opt->derived[i].table, table) == 0 &&
+            strcmp(opt->derived[i].column, column) == 0)
+            return opt->derived[i].source_sql;
+    return NULL;
 }
 
 static const struct col *find_col(const struct table *t, const char *name)
@@ -706,13 +705,22 @@ static int plan(struct copy_run *r, store_t *fresh, struct table *tables, size_t
             break;
         for (int k = 0; rc == 0 && k < t->n_cols; k++)
             if (!find_col(probe, t->cols[k].name) &&
-                !(t->cols[k].expr = derived_expr(t->name, t->cols[k].name)))
+                !(t->cols[k].expr = derived_sql(r->opt, t->name, t->cols[k].name)))
                 rc = err_set(err, DUPLA_ECONFLICT, "the source's table %s has no column %s",
                              t->name, t->cols[k].name);
-        for (int k = 0; rc == 0 && k < probe->n_cols; k++)
-            if (!find_col(t, probe->cols[k].name) && !derived_expr(t->name, probe->cols[k].name))
-                rc = err_set(err, DUPLA_ECONFLICT, "the target's table %s has no column %s",
-                             t->name, probe->cols[k].name);
+        /* pages follow the source's primary key */
+        for (int k = 0; rc == 0 && k < probe->n_pk; k++) {
+            const struct col *pc = &probe->cols[probe->pk[k]];
+            int at = -1;
+            for (int c = 0; c < t->n_cols && at < 0; c++)
+                if (!t->cols[c].expr && strcmp(t->cols[c].name, pc->name) == 0)
+                    at = c;
+            if (at < 0) {
+                t->extra[t->n_extra] = *pc;
+                at = t->n_cols + t->n_extra++;
+            }
+            t->key[t->n_key++] = at;
+        }
         if (rc == 0)
             rc = count_rows(r->src, t->name, &t->rows, err);
         r->p.total += t->rows;

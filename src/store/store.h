@@ -164,16 +164,32 @@ struct store_copy_progress {
     int64_t done, total; /* rows over all tables */
 };
 
+/* A column the target has and the source computes: the backends' schemas
+ * of one version may differ where one backend keeps a copy of a value for
+ * its own reasons (PostgreSQL's partition keys). source_sql is an
+ * expression over the source's table (and others), e.g. a subquery. */
+struct store_copy_derived {
+    const char *table;
+    const char *column;
+    const char *source_sql;
+};
+
 struct store_copy_options {
     /* Called after each batch of rows (and once per table at its end). */
     void (*progress)(void *ctx, const struct store_copy_progress *p);
     void *progress_ctx;
     unsigned batch_rows; /* rows read per page; 0 = 1000 */
+    /* Used only where the source lacks the column. */
+    const struct store_copy_derived *derived;
+    size_t n_derived;
 };
 
 /* Copies every table of from into to, which must have been migrated to the
  * same schema (store_copy_check_versions) and hold no data
- * (store_copy_check_empty): the source is read in one read snapshot, the
+ * (store_copy_check_empty): every column of the target's tables, from the
+ * source's column of that name or opt->derived (a source's column the
+ * target lacks is a backend's own copy, and left out); the source is read
+ * in one read snapshot, in the order of its primary keys; the
  * target written in one transaction, tables in the order of their foreign
  * keys, rows with their ids, blobs byte for byte. The rows a fresh
  * migration puts in the target (fresh: counters) are replaced by the

@@ -307,6 +307,8 @@ Test(store_copy, sqlite_to_postgresql_and_back_keeps_every_row_and_the_log_verif
     cr_expect_eq(system(cmd), 0, "no progress line for audit_entry in %s", out);
     snprintf(cmd, sizeof cmd, "grep -q '^OK: .* rows in .* tables copied' %s", out);
     cr_expect_eq(system(cmd), 0, "no summary in %s", out);
+    snprintf(cmd, sizeof cmd, "grep -q 'warning' %s", out);
+    cr_expect_neq(system(cmd), 0, "a warning in %s", out);
 
     /* the copy of PostgreSQL's sequences continues after the copied ids */
     if (w.pg_schema[0]) {
