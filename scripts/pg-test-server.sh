@@ -13,6 +13,8 @@
 #   pg-test-server.sh stop DIR            stop it and remove DIR
 #   pg-test-server.sh pause DIR           stop the server, keep its data
 #   pg-test-server.sh resume DIR          start it again on the same port
+#   pg-test-server.sh restart DIR         restart it (pg_ctl restart -m fast:
+#                                         every session is ended)
 #
 # The cluster lives in a temporary folder (initdb), listens on its own port
 # on 127.0.0.1 and on a unix socket inside that folder, and runs with
@@ -129,6 +131,11 @@ pause)
 resume)
     server_start "${2:?pg-test-server: resume DIR}"
     ;;
+restart)
+    d=${2:?pg-test-server: restart DIR}
+    as_server "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -m fast -w -t 60 \
+        -o "-p $(cat "$d/port") -k $d -c listen_addresses=127.0.0.1" restart >/dev/null
+    ;;
 run)
     shift
     [ "${1:-}" = "--" ] && shift
@@ -147,7 +154,7 @@ run)
     exit $status
     ;;
 *)
-    echo "usage: pg-test-server.sh start | stop DIR | pause DIR | resume DIR | run -- CMD..." >&2
+    echo "usage: pg-test-server.sh start | stop DIR | pause DIR | resume DIR | restart DIR | run -- CMD..." >&2
     exit 2
     ;;
 esac

@@ -16,6 +16,12 @@
  * read whole by the first store_step, so statements may nest on one
  * connection as they do on SQLite.
  *
+ * Every session sets synchronous_commit = on: a commit is acknowledged only
+ * once it is on the server's disk, whatever the server's default, since a
+ * disclosure leaves only after its log entry's commit (a server restarted
+ * with synchronous_commit = off lost acknowledged entries in the e2e test of
+ * a restart under load).
+ *
  * Transactions keep SQLite's semantics: a write transaction (store_begin)
  * takes a transaction-scoped advisory lock per schema, so writers follow one
  * another as with BEGIN IMMEDIATE, waiting at most lock_timeout (the busy
@@ -140,7 +146,9 @@ static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const ch
     one_line(msg, sizeof msg,
              res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
                                                  : PQerrorMessage(c->pg));
-    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD || (state && strncmp(state, "08", 2) == 0) ||
+    /* No SQLSTATE: libpq's own error, i.e. the connection (a server that
+     * went away mid-query may leave the status OK until the next call). */
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD || !state || strncmp(state, "08", 2) == 0 ||
         (state && (strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
                    strcmp(state, "57P03") == 0))) {
         c->broken = true;
@@ -226,7 +234,7 @@ static int conn_connect(struct pg_store *st, struct pg_conn *c, err_t *err)
     char setup[320];
     snprintf(setup, sizeof setup,
              "SET client_encoding = 'UTF8'; SET client_min_messages = warning; "
-             "SET lock_timeout = %d; SET TIME ZONE 'UTC'%s%s%s",
+             "SET lock_timeout = %d; SET TIME ZONE 'UTC'; SET synchronous_commit = on%s%s%s",
              STORE_BUSY_TIMEOUT_MS, st->schema[0] ? "; SET search_path = " : "", st->schema,
              st->opt.read_only ? "; SET default_transaction_read_only = on" : "");
     int rc = run(c, setup, err);

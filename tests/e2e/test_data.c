@@ -1174,3 +1174,235 @@ Test(data, a_planned_service_window_answers_503_with_retry_after)
     }
     cr_assert_eq(status, 503, "the window is seen within 6 s");
 }
+
+/* ---- PostgreSQL restarted under load ---- */
+
+/* Runs scripts/pg-test-server.sh with args; its first output line in out. */
+static int pg_script(const char *args, char *out, size_t cap)
+{
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s/scripts/pg-test-server.sh %s", root ? root : ".", args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char buf[1024];
+    if (out)
+        out[0] = 0;
+    while (fgets(buf, sizeof buf, p))
+        if (out && !out[0]) {
+            buf[strcspn(buf, "\n")] = 0;
+            snprintf(out, cap, "%s", buf);
+        }
+    return pclose(p);
+}
+
+/* One answer a client received while the database restarted. */
+struct answer {
+    char request_id[UUID_STR_LEN + 1];
+    long status;
+    int curl_code;
+    bool retry_after;
+    size_t records;
+};
+
+struct restart_client {
+    const struct e2e_server *s;
+    const char *token;
+    char agreement[AGREEMENT_ID_LEN + 1];
+    struct answer *answers;
+    size_t n, cap;
+    unsigned seed;
+    volatile bool *stop;
+};
+
+static void *restart_loop(void *arg)
+{
+    struct restart_client *f = arg;
+    char url[256], ca[E2E_PATH_MAX], auth[4200], rid[96], hag[160];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", f->token);
+    snprintf(hag, sizeof hag, "UFST-Adgangsgrundlag: " AGREEMENT_URN_PREFIX "%s", f->agreement);
+    CURL *h = curl_easy_init();
+    while (!*f->stop && f->n < f->cap) {
+        struct answer *a = &f->answers[f->n];
+        char cpr[16];
+        uuid_v4(a->request_id);
+        testdata_person_cpr(&TDO, f->seed++ % TDO.persons, cpr);
+        snprintf(url, sizeof url, "https://localhost:%u/Aarsopgoerelse?PersonCPRNummer=%s",
+                 e2e_port(f->s, "api"), cpr);
+        snprintf(rid, sizeof rid, "X-Request-ID: %s", a->request_id);
+        struct curl_slist *hd = curl_slist_append(NULL, auth);
+        hd = curl_slist_append(hd, rid);
+        hd = curl_slist_append(hd, "X-Transaktions-ID: restart-test");
+        hd = curl_slist_append(hd, hag);
+        struct reply r = {0};
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_CAINFO, e2e_pki_path(f->s, "ca.pem", ca));
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
+        /* the server must answer, not hang, while the database is away */
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 15000L);
+        a->curl_code = (int)curl_easy_perform(h);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
+        a->retry_after = r.retry_after[0] != 0;
+        json_t *j = a->curl_code == CURLE_OK && r.body ? json_loads(r.body, 0, NULL) : NULL;
+        a->records = json_array_size(json_object_get(j, "data"));
+        json_decref(j);
+        free(r.body);
+        curl_slist_free_all(hd);
+        __atomic_store_n(&f->n, f->n + 1, __ATOMIC_RELEASE);
+    }
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* Answers so far, over all clients: total and with status. */
+static size_t answers_with(struct restart_client *f, int n, long status, size_t from[])
+{
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        size_t have = __atomic_load_n(&f[i].n, __ATOMIC_ACQUIRE);
+        for (size_t j = from ? from[i] : 0; j < have; j++)
+            k += status == 0 || f[i].answers[j].status == status;
+    }
+    return k;
+}
+
+/* Lets the clients run until `more` further answers of status came (bounded). */
+static bool run_until(struct restart_client *f, int n, long status, size_t more, int seconds)
+{
+    size_t from[8];
+    for (int i = 0; i < n; i++)
+        from[i] = __atomic_load_n(&f[i].n, __ATOMIC_ACQUIRE);
+    for (int t = 0; t < seconds * 20; t++) {
+        if (answers_with(f, n, status, from) >= more)
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+Test(data, postgresql_restarted_under_load_answers_503_and_recovers_without_a_restart,
+     .timeout = 170)
+{
+    const char *pg = getenv("DUPLA_TEST_PG");
+    if (!pg || !pg[0])
+        cr_skip_test("no PostgreSQL server (DUPLA_TEST_PG)");
+    /* a server of its own: the test restarts it */
+    char first[1024], conn[512], pgdir[256], args[512];
+    cr_assert_eq(pg_script("start", first, sizeof first), 0);
+    char *q = strchr(first, '\'');
+    cr_assert_not_null(q, "%s", first);
+    snprintf(conn, sizeof conn, "%s", q + 1);
+    conn[strcspn(conn, "'")] = 0;
+    const char *h = strstr(conn, "host=");
+    cr_assert_not_null(h, "%s", conn);
+    snprintf(pgdir, sizeof pgdir, "%.*s", (int)strcspn(h + 5, " "), h + 5);
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg, "{\"store\": \"%s\", %s", conn, CONFIG + 1);
+    struct e2e_options opt = {.config_json = cfg};
+    struct e2e_server own;
+    if (e2e_start(&opt, &own) != 0) {
+        snprintf(args, sizeof args, "stop %s", pgdir);
+        pg_script(args, NULL, 0);
+        cr_assert_fail("serve did not start on %s", conn);
+    }
+    make_world(&own);
+    char path[E2E_PATH_MAX];
+    json_error_t jerr;
+    world_ids = json_load_file(e2e_path(&own, "world.json", path), 0, &jerr);
+    cr_assert_not_null(world_ids, "%s", jerr.text);
+    struct client c;
+    client_open(&c, &own, "sysa", ag_id("full"));
+    client_close(&c);
+
+    enum { N = 4, CAP = 50000 };
+    struct restart_client f[N];
+    pthread_t t[N];
+    volatile bool stop = false;
+    for (int i = 0; i < N; i++) {
+        f[i] = (struct restart_client){
+            .s = &own, .token = c.token, .cap = CAP, .seed = (unsigned)i * 7, .stop = &stop};
+        snprintf(f[i].agreement, sizeof f[i].agreement, "%s", ag_id("full"));
+        f[i].answers = calloc(CAP, sizeof *f[i].answers);
+        pthread_create(&t[i], NULL, restart_loop, &f[i]);
+    }
+    bool warm = run_until(f, N, 200, 40, 60);
+    /* a restart (sessions ended), then a crash and start (pg_ctl -m immediate) */
+    snprintf(args, sizeof args, "restart %s", pgdir);
+    int restarted = warm ? pg_script(args, NULL, 0) : -1;
+    bool back1 = restarted == 0 && run_until(f, N, 200, 40, 60);
+    snprintf(args, sizeof args, "pause %s", pgdir);
+    int paused = back1 ? pg_script(args, NULL, 0) : -1;
+    bool refused = paused == 0 && run_until(f, N, 503, 10, 30);
+    snprintf(args, sizeof args, "resume %s", pgdir);
+    int resumed = paused == 0 ? pg_script(args, NULL, 0) : -1;
+    bool back2 = resumed == 0 && run_until(f, N, 200, 40, 60);
+    stop = true;
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    cr_expect(warm, "the clients got answers before the restart");
+    cr_expect_eq(restarted, 0, "pg_ctl restart");
+    cr_expect(back1, "calls succeed again after the restart, without restarting dupla");
+    cr_expect(refused, "503 while the database is down");
+    cr_expect(back2, "calls succeed again after the crash and start, without restarting dupla");
+
+    /* every answer: 200 or 503 with Retry-After; never a hang or a 500 */
+    size_t n200 = 0, n503 = 0;
+    for (int i = 0; i < N; i++)
+        for (size_t k = 0; k < f[i].n; k++) {
+            const struct answer *a = &f[i].answers[k];
+            cr_expect_eq(a->curl_code, CURLE_OK, "request %s: curl %d", a->request_id,
+                         a->curl_code);
+            cr_expect(a->status == 200 || a->status == 503, "request %s answered %ld",
+                      a->request_id, a->status);
+            if (a->status == 503)
+                cr_expect(a->retry_after, "a 503 without Retry-After (%s)", a->request_id);
+            n200 += a->status == 200;
+            n503 += a->status == 503;
+        }
+    cr_log_info("restart under load: %zu answers 200, %zu answers 503", n200, n503);
+
+    /* every disclosure a client received is in the log */
+    store_t *store = open_store(&own);
+    store_conn_t *conn_st;
+    err_t err;
+    cr_assert_eq(store_conn_get(store, &conn_st, &err), 0, "%s", err.log);
+    static const char count_sql[] =
+        "SELECT COUNT(*) FROM audit_entry WHERE request_id = ? AND outcome = 'disclosed'";
+    size_t missing = 0;
+    for (int i = 0; i < N; i++)
+        for (size_t k = 0; k < f[i].n; k++) {
+            const struct answer *a = &f[i].answers[k];
+            if (a->status != 200 || a->records == 0)
+                continue;
+            store_stmt_t *s;
+            cr_assert_eq(store_prepare(conn_st, count_sql, &s, &err), 0, "%s", err.log);
+            store_bind_cstr(s, 1, a->request_id);
+            cr_assert_eq(store_step(s, &err), STORE_ROW, "%s", err.log);
+            if (store_col_int64(s, 0) != 1) {
+                missing++;
+                cr_log_error("disclosure %s is not in the log", a->request_id);
+            }
+            store_stmt_done(s);
+        }
+    store_conn_put(conn_st);
+    store_close(store);
+    cr_expect_eq(missing, 0, "%zu disclosures without their log entry", missing);
+    for (int i = 0; i < N; i++)
+        free(f[i].answers);
+
+    /* the chain is whole, and the same process serves on */
+    const char *verify[] = {"audit", "verify", "--config", own.config, "--quiet", NULL};
+    cr_expect_eq(e2e_run_dupla(verify, NULL), 0, "dupla audit verify after the restarts");
+    struct e2e_response r;
+    cr_expect_eq(e2e_get(&own, "api", "/health/ready", &r), 0);
+    cr_expect_eq(r.status, 200);
+    e2e_response_free(&r);
+    cr_expect_eq(e2e_stop(&own), 0);
+    snprintf(args, sizeof args, "stop %s", pgdir);
+    pg_script(args, NULL, 0);
+}
