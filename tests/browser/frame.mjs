@@ -115,6 +115,9 @@ async function frame(run) {
     'Brugere og roller', 'the mobile menu marks the current page');
   await phone.keyboard.press('Escape');
   await phone.locator('.mobile-drawer').waitFor({ state: 'hidden' });
+  // The accessibility checks above can outlast the short idle time on a busy
+  // machine: a reload is activity and keeps the session for the last step.
+  await phone.reload();
   await phone.getByRole('button', { name: 'Menu' }).click();
   await phone.locator('.navigation-menu-mobile').getByRole('link', { name: 'Aftaler' }).click();
   await phone.waitForURL(/\/aftaler$/);
