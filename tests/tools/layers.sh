@@ -1,41 +1,31 @@
 #!/bin/sh
 # layers.sh SRC_DIR: no module includes a header of a module in a higher
-# layer, and none reaches a same-layer module the table below does not
-# allow. Until src/meson.build builds one library per layer (issue #13.5),
-# this check is what holds the layers; it reads every #include "x/..." of
-# src/<module>/*.[ch].
-#
-#   0 core
-#   1 store, pki
-#   2 http                      (core, pki)
-#   3 identity, mail, catalog   the domain modules others build on
-#   4 token, agreement, audit, dataset, incident
-#   5 ingest, exposure
-#   6 testdata
-#   7 web
-#   8 cli
+# layer or of another module in its own layer. It reads the one layer table,
+# dupla_layers in SRC_DIR/meson.build (one line per layer, lowest first:
+# core; store, pki; http; identity, mail, catalog; token, agreement, audit,
+# dataset, incident; ingest, exposure; testdata; web; cli), and every
+# #include "x/..." of src/<module>/*.[ch]. src/meson.build builds one library
+# per layer from that table, so an upward include already fails to build;
+# a sideways one builds, and this check is what refuses it.
 set -eu
 src=$1
+table=$(awk '/^dupla_layers = \[/ { on = 1; next }
+             on && /^\]/ { exit }
+             on { k++; gsub(/[][,\047]/, " "); for (i = 1; i <= NF; i++) print $i, k - 1 }' \
+    "$src/meson.build")
+if [ -z "$table" ]; then
+    echo "$src/meson.build: no dupla_layers table"
+    exit 1
+fi
 layer() {
-    case $1 in
-    core) echo 0 ;;
-    store | pki) echo 1 ;;
-    http) echo 2 ;;
-    identity | mail | catalog) echo 3 ;;
-    token | agreement | audit | dataset | incident) echo 4 ;;
-    ingest | exposure) echo 5 ;;
-    testdata) echo 6 ;;
-    web) echo 7 ;;
-    cli) echo 8 ;;
-    *) echo 99 ;;
-    esac
+    echo "$table" | awk -v m="$1" '$1 == m { print $2; found = 1 } END { if (!found) print 99 }'
 }
 bad=0
 for dir in "$src"/*/; do
     m=$(basename "$dir")
     lm=$(layer "$m")
     if [ "$lm" = 99 ]; then
-        echo "src/$m: not in the layer table of $0"
+        echo "src/$m: not in the layer table (dupla_layers in $src/meson.build)"
         bad=1
         continue
     fi
