@@ -77,6 +77,14 @@
 #define PROBLEM_REVOCATION_FINAL   "revocation-final"
 #define PROBLEM_ALREADY_REVOKED    "already-revoked"
 
+/* ---- same-name conflicts: creating something that exists already ---- */
+#define PROBLEM_USERNAME_TAKEN     "username-taken"         /* identity: a user has it */
+#define PROBLEM_ORG_EXISTS         "organisation-exists"    /* identity: the CVR is onboarded */
+#define PROBLEM_SYSTEM_NAME_TAKEN  "system-name-taken"      /* identity: in the organisation */
+#define PROBLEM_CERT_REGISTERED    "certificate-registered" /* identity: same fingerprint */
+#define PROBLEM_DELIVERY_ID_REUSED "delivery-id-reused"     /* ingest: other content, same id */
+#define PROBLEM_FILE_EXISTS        "file-exists"            /* pki: a key or certificate file */
+
 /* ---- the token service: OAuth error_code values ---- */
 #define PROBLEM_REQUEST_TOO_LARGE      "request-too-large"
 #define PROBLEM_FORM_INVALID           "form-invalid"

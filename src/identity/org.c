@@ -247,13 +247,15 @@ int identity_org_create(identity_t *id, const identity_actor_t *actor,
     if ((rc = cvr_taken(c, o.cvr, &taken, err)))
         goto out;
     if (taken) {
-        rc = err_param(err, DUPLA_ECONFLICT, "cvr", "an organisation with CVR %s exists", o.cvr);
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_ORG_EXISTS, "cvr",
+                        "an organisation with CVR %s exists", o.cvr);
         goto out;
     }
     if ((rc = username_taken(c, admin_user, &taken, err)))
         goto out;
     if (taken) {
-        rc = err_param(err, DUPLA_ECONFLICT, "admin_username", "the username is taken");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_USERNAME_TAKEN, "admin_username",
+                        "the username is taken");
         goto out;
     }
     if ((rc = org_insert(c, &o, err)))

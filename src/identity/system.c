@@ -242,8 +242,8 @@ static int cert_insert(store_conn_t *c, const identity_actor_t *actor,
     if (rc < 0)
         return rc;
     if (rc == STORE_ROW)
-        return err_param(err, DUPLA_ECONFLICT, "certificate",
-                         "the certificate is registered already");
+        return err_refuse(err, DUPLA_ECONFLICT, PROBLEM_CERT_REGISTERED, "certificate",
+                          "the certificate is registered already");
     rc = store_prepare(
         c, "INSERT INTO identity_cert (" CERT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s,
         err);
@@ -317,7 +317,8 @@ int identity_system_register(identity_t *id, const identity_actor_t *actor, str_
     err_clear(&e2);
     rc = identity_system_find(c, str_from_cstr(ref), &probe, &e2);
     if (rc == 0) {
-        rc = err_param(err, DUPLA_ECONFLICT, "name", "the organisation has a system of that name");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_SYSTEM_NAME_TAKEN, "name",
+                        "the organisation has a system of that name");
         goto out;
     }
     if (rc != DUPLA_ENOTFOUND) {

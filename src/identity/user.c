@@ -227,7 +227,8 @@ int identity_user_create(identity_t *id, const identity_actor_t *actor, str_t or
     err_clear(&e2);
     rc = identity_user_find(c, str_from_cstr(uname), &probe, &e2);
     if (rc == 0) {
-        rc = err_param(err, DUPLA_ECONFLICT, "username", "the username is taken");
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_USERNAME_TAKEN, "username",
+                        "the username is taken");
         goto out;
     }
     if (rc != DUPLA_ENOTFOUND) {

@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/problem.h"
 #include "ingest/internal.h"
 
 #define INGEST_PROGRESS_EVERY 4096
@@ -417,10 +418,10 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     if (rc == 0) {
         if (strcmp(old.content_sha256, sha) != 0) {
             res->status = INGEST_REFUSED;
-            rc = err_param(err, DUPLA_ECONFLICT, "delivery-id",
-                           "delivery %s was received before with other content; a delivery id "
-                           "is used once",
-                           res->delivery_id);
+            rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_DELIVERY_ID_REUSED, "delivery-id",
+                            "delivery %s was received before with other content; a delivery id "
+                            "is used once",
+                            res->delivery_id);
             goto out;
         }
         res->status = INGEST_ALREADY;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/problem.h"
 #include "core/rand.h"
 #include "pki/internal.h"
 
@@ -83,7 +84,8 @@ int pki_file_write(const char *path, const void *data, size_t n, unsigned mode, 
     if (len < 0 || len >= (int)sizeof tmp)
         return err_set(err, DUPLA_ELIMIT, "%s: path too long", path);
     if (exclusive && pki_file_exists(path))
-        return err_set(err, DUPLA_ECONFLICT, "%s already exists; not overwriting it", path);
+        return err_refuse(err, DUPLA_ECONFLICT, PROBLEM_FILE_EXISTS, NULL,
+                          "%s already exists; not overwriting it", path);
     int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
     if (fd < 0)
         return err_set(err, DUPLA_EIO, "%s: %s", path, strerror(errno));
@@ -99,9 +101,9 @@ int pki_file_write(const char *path, const void *data, size_t n, unsigned mode, 
     } else if (exclusive) {
         /* link() fails if path exists, so a racing writer cannot be clobbered. */
         if (link(tmp, path) != 0)
-            rc = errno == EEXIST
-                     ? err_set(err, DUPLA_ECONFLICT, "%s already exists; not overwriting it", path)
-                     : err_set(err, DUPLA_EIO, "%s: %s", path, strerror(errno));
+            rc = errno == EEXIST ? err_refuse(err, DUPLA_ECONFLICT, PROBLEM_FILE_EXISTS, NULL,
+                                              "%s already exists; not overwriting it", path)
+                                 : err_set(err, DUPLA_EIO, "%s: %s", path, strerror(errno));
     } else if (rename(tmp, path) != 0) {
         rc = err_set(err, DUPLA_EIO, "%s: %s", path, strerror(errno));
     }

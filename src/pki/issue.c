@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/ident.h"
+#include "core/problem.h"
 #include "core/rand.h"
 #include "pki/internal.h"
 #include "pki/pki.h"
@@ -184,10 +185,10 @@ static int check_options(const struct pki_system_options *opt, char paths[F_COUN
         if (rc != 0)
             return rc;
         if (pki_file_exists(paths[f]))
-            return err_param(err, DUPLA_ECONFLICT, "name",
-                             "%s already exists: a certificate named '%s' was issued before; "
-                             "choose another name or remove its files",
-                             paths[f], opt->name);
+            return err_refuse(err, DUPLA_ECONFLICT, PROBLEM_FILE_EXISTS, "name",
+                              "%s already exists: a certificate named '%s' was issued before; "
+                              "choose another name or remove its files",
+                              paths[f], opt->name);
     }
     return 0;
 }

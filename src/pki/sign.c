@@ -18,6 +18,7 @@
 
 #include "core/buf.h"
 #include "core/encode.h"
+#include "core/problem.h"
 #include "core/rand.h"
 #include "pki/internal.h"
 #include "pki/sign.h"
@@ -39,8 +40,8 @@ int pki_signer_generate(const char *path, err_t *err)
     if (!path || !path[0])
         return err_param(err, DUPLA_EINVAL, "path", "no key file given");
     if (pki_file_exists(path))
-        return err_param(err, DUPLA_ECONFLICT, "path", "%s already exists; not overwriting it",
-                         path);
+        return err_refuse(err, DUPLA_ECONFLICT, PROBLEM_FILE_EXISTS, "path",
+                          "%s already exists; not overwriting it", path);
     gnutls_x509_privkey_t key;
     int g = gnutls_x509_privkey_init(&key);
     if (g < 0)

@@ -174,7 +174,7 @@ static int h_orgs(struct web_ctx *cx, err_t *err)
                     field = fields[i];
             if (rc == DUPLA_EINVAL && strcmp(field, "cvr") == 0)
                 form_error(&fe, field, "CVR-nummeret er ikke gyldigt.");
-            else if (rc == DUPLA_ECONFLICT)
+            else if (err_is(&e, PROBLEM_ORG_EXISTS))
                 form_error(&fe, "cvr", "Organisationen er allerede tilsluttet.");
             else
                 form_error(&fe, field, pages_org_refusal(rc, &e));

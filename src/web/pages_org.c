@@ -65,9 +65,9 @@ const char *pages_org_refusal(int rc, const err_t *err)
     case DUPLA_ENOTFOUND:
         return strcmp(p, "org") == 0 ? "Organisationen findes ikke." : "Brugeren findes ikke.";
     case DUPLA_ECONFLICT:
-        if (strcmp(p, "username") == 0 || strcmp(p, "admin_username") == 0)
+        if (err_is(err, PROBLEM_USERNAME_TAKEN))
             return "Brugernavnet er allerede i brug.";
-        if (strcmp(p, "cvr") == 0)
+        if (err_is(err, PROBLEM_ORG_EXISTS))
             return "Organisationen er allerede tilsluttet.";
         if (err_is(err, PROBLEM_OWN_ADMIN_ROLE))
             return "Du kan ikke fjerne din egen administratorrolle.";

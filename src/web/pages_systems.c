@@ -118,10 +118,10 @@ const char *web_system_refusal(int rc, const err_t *e)
     case DUPLA_ENOTFOUND:
         return strcmp(p, "sha256") == 0 ? "Certifikatet findes ikke." : "Systemet findes ikke.";
     case DUPLA_ECONFLICT:
-        if (strcmp(p, "certificate") == 0)
+        if (err_is(e, PROBLEM_CERT_REGISTERED))
             return "Certifikatet er allerede registreret (et certifikat med samme "
                    "SHA-256-fingeraftryk findes).";
-        if (strcmp(p, "name") == 0)
+        if (err_is(e, PROBLEM_SYSTEM_NAME_TAKEN))
             return "Organisationen har allerede et system med det navn.";
         if (strcmp(p, "system") == 0)
             return "Systemet er spærret og kan ikke få nye certifikater.";

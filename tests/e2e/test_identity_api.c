@@ -171,6 +171,21 @@ Test(identity_api, role_rules)
     e2e_assert_status(s, &r, 201);
     cr_assert_not_null(json_object_get(json_object_get(r.json, "administrator"), "setup_secret"));
     e2e_response_free(&r);
+    /* creating what exists: each same-name conflict has its own type */
+    call(s, &dfv, "POST", "/api/orgs", org, true, &r);
+    e2e_assert_status(s, &r, 409);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "type")),
+                     "https://dupla.invalid/problems/organisation-exists");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "parameter")), "cvr");
+    e2e_response_free(&r);
+    const char *taken = "{\"name\":\"D\",\"cvr\":\"40000003\",\"contact_email\":\"k@d.dk\","
+                        "\"admin_username\":\"admin@c.dk\"}";
+    call(s, &dfv, "POST", "/api/orgs", taken, true, &r);
+    e2e_assert_status(s, &r, 409);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "type")),
+                     "https://dupla.invalid/problems/username-taken");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "parameter")), "admin_username");
+    e2e_response_free(&r);
     /* a recipient sees only its own organisation */
     call(s, &proc, "GET", "/api/orgs", NULL, false, &r);
     e2e_assert_status(s, &r, 200);

@@ -213,6 +213,14 @@ Test(identity, onboarding_refuses_bad_input)
     in.admin_username = STR("b@x.dk");
     cr_assert_eq(identity_org_create(id, &local, &in, &o, &sec, &err), DUPLA_ECONFLICT);
     cr_assert_str_eq(err.param, "cvr");
+    cr_assert(err_is(&err, PROBLEM_ORG_EXISTS), "%s", err.type);
+    cr_assert_eq(err_status(&err), 409);
+    /* a new CVR, but the administrator's username is taken: its own reason */
+    in.cvr = STR(CVR_B);
+    in.admin_username = STR("a@x.dk");
+    cr_assert_eq(identity_org_create(id, &local, &in, &o, &sec, &err), DUPLA_ECONFLICT);
+    cr_assert_str_eq(err.param, "admin_username");
+    cr_assert(err_is(&err, PROBLEM_USERNAME_TAKEN), "%s", err.type);
 }
 
 Test(identity, only_dataforvaltning_creates_organisations)
@@ -261,6 +269,13 @@ Test(identity, role_rules)
     cr_assert_eq(
         identity_user_create(id, &local, STR(CVR_B), STR("emp@b.dk"), STR("Emp"), 0, &u, &s2, &err),
         0);
+
+    /* a username is one user's */
+    cr_assert_eq(
+        identity_user_create(id, &local, STR(CVR_B), STR("emp@a.dk"), STR("Emp"), 0, &u, &s2, &err),
+        DUPLA_ECONFLICT);
+    cr_assert_str_eq(err.param, "username");
+    cr_assert(err_is(&err, PROBLEM_USERNAME_TAKEN), "%s", err.type);
 
     /* an administrator grants inside its own organisation */
     cr_assert_eq(identity_role_grant(id, &admin_a, STR("emp@a.dk"), ROLE_SIGNATORY, &err), 0, "%s",
@@ -399,6 +414,8 @@ Test(identity, systems_and_certificates_in_the_registry)
     cr_assert_eq(identity_system_register(id, &local, STR(CVR_A), STR("lønsystem"),
                                           SYSTEM_RECIPIENT, NULL, NULL, &err),
                  DUPLA_ECONFLICT);
+    cr_assert(err_is(&err, PROBLEM_SYSTEM_NAME_TAKEN), "%s", err.type);
+    cr_assert_str_eq(err.param, "name");
 
     struct identity_principal p;
     int64_t now = clock_now_ms();

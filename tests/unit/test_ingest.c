@@ -9,6 +9,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "core/problem.h"
 #include "dataset/dataset.h"
 #include "ingest/ingest.h"
 #include "fixture.h"
@@ -127,6 +128,8 @@ Test(ingest, versions_unchanged_and_idempotent_redelivery)
     opt.delivery_id = first_id;
     cr_assert_eq(run(aar, d2.text, &opt, &res, &err), DUPLA_ECONFLICT);
     cr_assert_eq(res.status, INGEST_REFUSED);
+    cr_assert(err_is(&err, PROBLEM_DELIVERY_ID_REUSED), "%s", err.type);
+    cr_assert_str_eq(err.param, "delivery-id");
     ingest_result_free(&res);
     /* an explicit id, then the same id again */
     opt.delivery_id = "source-42";

@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/problem.h"
 #include "pki/pki.h"
 
 #define CVR_OK  "10000009" /* 1*2 + 9*1 = 11 */
@@ -333,6 +334,8 @@ Test(pki, issue_refusals)
     o.name = longname; /* exactly the maximum is fine */
     cr_assert_eq(pki_issue_system(&o, &err), 0, "%s", err.log);
     cr_assert_eq(pki_issue_system(&o, &err), DUPLA_ECONFLICT); /* no overwriting */
+    cr_assert(err_is(&err, PROBLEM_FILE_EXISTS), "%s", err.type);
+    cr_assert_str_eq(err.param, "name");
 
     o.name = "y";
     o.uid = "under_score"; /* not a PrintableString */

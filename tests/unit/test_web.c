@@ -187,6 +187,14 @@ Test(web_messages, identity_refusals_by_reason)
     e = refusal_err(DUPLA_ECONFLICT, PROBLEM_DATA_OWNER_FIXED, "org", "closed");
     cr_assert_str_eq(pages_org_refusal(e.code, &e),
                      "Skatteforvaltningen (dataejeren) kan ikke suspenderes.");
+    /* same-name conflicts have their own reasons; the parameter does not decide */
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_USERNAME_TAKEN, "admin_username", "CVR exists");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e), "Brugernavnet er allerede i brug.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ORG_EXISTS, "cvr", "the username is taken");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e), "Organisationen er allerede tilsluttet.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ORG_CLOSED, "cvr", "exists");
+    cr_assert_str_eq(pages_org_refusal(e.code, &e),
+                     "Organisationen er lukket og kan ikke genåbnes.");
 }
 
 Test(web_messages, system_refusals_by_reason)
@@ -196,6 +204,11 @@ Test(web_messages, system_refusals_by_reason)
                      "Systemet er spærret, og en spærring kan ikke fortrydes.");
     e = refusal_err(DUPLA_ECONFLICT, PROBLEM_ALREADY_SUSPENDED, "status", "revoked");
     cr_assert_str_eq(web_system_refusal(e.code, &e), "Systemet har allerede den status.");
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_CERT_REGISTERED, "certificate", "name taken");
+    cr_assert(strstr(web_system_refusal(e.code, &e), "Certifikatet er allerede registreret"));
+    e = refusal_err(DUPLA_ECONFLICT, PROBLEM_SYSTEM_NAME_TAKEN, "name", "registered already");
+    cr_assert_str_eq(web_system_refusal(e.code, &e),
+                     "Organisationen har allerede et system med det navn.");
 }
 
 Test(web_messages, disclosure_reasons_by_slug)
