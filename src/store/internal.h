@@ -53,6 +53,8 @@ struct store_ops {
     /* Serialises store_migrate across processes (NULL: the backend's write
      * transaction already does). lock != 0 takes, 0 releases. */
     int (*migrate_lock)(store_conn_t *c, bool lock, err_t *err);
+    /* store_pipeline_begin/end (NULL: the backend has nothing to gain). */
+    int (*pipeline)(store_conn_t *c, bool on, err_t *err);
 };
 
 /* The backends' constructors. path: a file; conninfo: a libpq connection

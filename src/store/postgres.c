@@ -27,6 +27,14 @@
  * another as with BEGIN IMMEDIATE, waiting at most lock_timeout (the busy
  * timeout); a read snapshot is REPEATABLE READ READ ONLY.
  *
+ * Pipelining (store_pipeline_begin/end): a statement that returns no rows
+ * is sent in libpq's pipeline mode without waiting; the next call that
+ * needs an answer (a statement with rows, the commit) sends a sync and
+ * reads every queued result with its own, in one round trip. The first
+ * error of the queue is what that call reports. A call that libpq's
+ * pipeline mode does not allow (PQexec, PQprepare) leaves the mode for its
+ * duration, after the queue is read.
+ *
  * A lost connection (server restarted, network cut) shows as CONNECTION_BAD
  * after a failed call: the unit of work fails with DUPLA_EBUSY (503 and
  * Retry-After at HTTP), and the connection is closed when it is put back and
@@ -77,6 +85,8 @@ struct pg_stmt {
     int row; /* the current row; -1 before the first step */
     bool in_use;
     bool cached;
+    bool command; /* INSERT/UPDATE/DELETE without RETURNING: may be pipelined */
+    bool sent;    /* pipelined: sent, its result read with the queue */
     uint64_t last_used;
     char scratch[PG_TEXT_SCRATCH]; /* a number read as text */
 };
@@ -88,6 +98,10 @@ struct pg_conn {
     bool in_tx;
     bool broken; /* lost: closed when put back */
     bool in_pool;
+    bool pipeline;    /* in libpq's pipeline mode (store_pipeline_begin) */
+    unsigned pending; /* pipelined commands whose results are not read yet */
+    int pipe_rc;      /* an error of the queue not reported yet, and its err */
+    err_t pipe_err;
     uint64_t tick;
     unsigned next_name;
     int64_t changes;
@@ -175,8 +189,18 @@ static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const ch
     return code;
 }
 
+static int pipe_pause(struct pg_conn *c, err_t *err);
+static void pipe_resume(struct pg_conn *c);
+
 static int run(struct pg_conn *c, const char *sql, err_t *err)
 {
+    if (c->pipeline) {
+        int rc = pipe_pause(c, err);
+        if (rc == 0)
+            rc = run(c, sql, err);
+        pipe_resume(c);
+        return rc;
+    }
     PGresult *res = PQexec(c->pg, sql);
     ExecStatusType s = PQresultStatus(res);
     int rc = 0;
@@ -213,6 +237,78 @@ static void conn_drop(struct pg_conn *c)
     c->pg = NULL;
     c->in_tx = false;
     c->broken = false;
+    c->pipeline = false;
+    c->pending = 0;
+    c->pipe_rc = 0;
+}
+
+/* Reads the results of the queued commands (after a sync that the caller
+ * sent), then, when want is not NULL, the result of the statement sent
+ * last (*want, owned by the caller), then the sync's. Returns the first
+ * error (of the queue, or of want's statement). */
+static int pipe_read(struct pg_conn *c, PGresult **want, err_t *err)
+{
+    int rc = c->pipe_rc;
+    if (rc && err)
+        *err = c->pipe_err;
+    c->pipe_rc = 0;
+    unsigned n = c->pending + (want ? 1 : 0);
+    c->pending = 0;
+    for (unsigned i = 0; i < n; i++) {
+        bool last = want && i + 1 == n;
+        PGresult *res;
+        while ((res = PQgetResult(c->pg)) != NULL) {
+            ExecStatusType st = PQresultStatus(res);
+            if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+                const char *cmd = PQcmdStatus(res);
+                if (strncmp(cmd, "INSERT", 6) == 0 || strncmp(cmd, "UPDATE", 6) == 0 ||
+                    strncmp(cmd, "DELETE", 6) == 0 || strncmp(cmd, "MERGE", 5) == 0)
+                    c->changes = strtoll(PQcmdTuples(res), NULL, 10);
+            } else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
+                rc = pg_error(err, c, res, "step");
+            }
+            if (last && !*want)
+                *want = res;
+            else
+                PQclear(res);
+        }
+        if (PQstatus(c->pg) == CONNECTION_BAD) {
+            if (rc == 0)
+                rc = pg_error(err, c, NULL, "pipeline");
+            return rc;
+        }
+    }
+    PGresult *res = PQgetResult(c->pg); /* the sync */
+    if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && rc == 0)
+        rc = pg_error(err, c, res, "pipeline");
+    PQclear(res);
+    return rc;
+}
+
+/* Reads the queue (one round trip) and leaves pipeline mode. */
+static int pipe_pause(struct pg_conn *c, err_t *err)
+{
+    int rc = c->pipe_rc;
+    if (rc && err)
+        *err = c->pipe_err;
+    if (c->pending == 0) /* nothing queued: no round trip */
+        ;
+    else if (c->pg && !c->broken && PQpipelineSync(c->pg) == 1)
+        rc = pipe_read(c, NULL, err);
+    else
+        rc = pg_error(err, c, NULL, "pipeline");
+    c->pending = 0;
+    c->pipe_rc = 0;
+    if (c->pg && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
+        c->broken = true;
+    c->pipeline = false;
+    return rc;
+}
+
+static void pipe_resume(struct pg_conn *c)
+{
+    if (c->pg && !c->broken && PQenterPipelineMode(c->pg) == 1)
+        c->pipeline = true;
 }
 
 /* Opens c's server connection and sets the session up. */
@@ -405,6 +501,8 @@ static void pg_rollback(store_conn_t *h)
 static void pg_conn_put(store_conn_t *h)
 {
     struct pg_conn *c = PG_CONN(h);
+    if (c->pipeline)
+        pipe_pause(c, NULL);
     if (c->in_tx)
         pg_rollback(h);
     if (c->pg && (c->broken || PQstatus(c->pg) != CONNECTION_OK ||
@@ -437,6 +535,16 @@ static int pg_begin(store_conn_t *h, err_t *err)
     if (rc)
         return rc;
     char sql[160];
+    if (c->pipeline) { /* queued: sent with the first statement that waits */
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))",
+                 PG_LOCK_WRITE);
+        if (PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) != 1 ||
+            PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+            return pg_error(err, c, NULL, "begin");
+        c->pending += 2;
+        c->in_tx = true;
+        return 0;
+    }
     snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))",
              PG_LOCK_WRITE);
     rc = run(c, sql, err);
@@ -452,8 +560,23 @@ static int pg_commit(store_conn_t *h, err_t *err)
     struct pg_conn *c = PG_CONN(h);
     if (!c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: commit outside a transaction");
-    PGresult *res = PQexec(c->pg, "COMMIT");
+    PGresult *res = NULL;
     int rc = 0;
+    if (c->pipeline) { /* the queue, the COMMIT and the sync in one round trip */
+        if (PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) != 1 ||
+            PQpipelineSync(c->pg) != 1) {
+            rc = pg_error(err, c, NULL, "commit");
+            c->pending = 0;
+        } else {
+            rc = pipe_read(c, &res, err);
+        }
+        if (rc) {
+            PQclear(res);
+            return rc; /* still in the transaction: the caller rolls back */
+        }
+    } else {
+        res = PQexec(c->pg, "COMMIT");
+    }
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = pg_error(err, c, res, "commit");
     else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) /* the transaction had failed */
@@ -551,6 +674,20 @@ static void type_null_tests(const char *sql, Oid *types, int n)
     }
 }
 
+/* true for an INSERT, UPDATE or DELETE that returns no rows. */
+static bool is_command(const char *sql)
+{
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+        sql++;
+    if (strncasecmp(sql, "INSERT", 6) != 0 && strncasecmp(sql, "UPDATE", 6) != 0 &&
+        strncasecmp(sql, "DELETE", 6) != 0)
+        return false;
+    for (const char *p = sql; *p; p++)
+        if (strncasecmp(p, "RETURNING", 9) == 0)
+            return false;
+    return true;
+}
+
 static struct pg_stmt *cache_find(struct pg_conn *c, const char *sql)
 {
     for (size_t i = 0; i < c->n_cache; i++)
@@ -604,6 +741,13 @@ static int pg_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_
         *out = &s->base;
         return 0;
     }
+    if (c->pipeline) { /* PQprepare waits: outside the pipeline */
+        int rc = pipe_pause(c, err);
+        if (rc == 0)
+            rc = pg_prepare(h, sql, out, err);
+        pipe_resume(c);
+        return rc;
+    }
     int n = 0;
     char *numbered = number_placeholders(sql, &n);
     s = calloc(1, sizeof *s);
@@ -618,6 +762,7 @@ static int pg_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_
     }
     s->base.ops = &pg_ops;
     s->conn = c;
+    s->command = is_command(sql);
     s->n_params = n;
     s->row = -1;
     snprintf(s->name, sizeof s->name, "s%u", ++c->next_name);
@@ -666,6 +811,7 @@ static void pg_stmt_done(store_stmt_t *h)
     PQclear(s->res);
     s->res = NULL;
     s->row = -1;
+    s->sent = false;
     for (int i = 0; i < s->n_params; i++) {
         free(s->vals[i]);
         s->vals[i] = NULL;
@@ -731,11 +877,31 @@ static int pg_step(store_stmt_t *h, err_t *err)
 {
     struct pg_stmt *s = PG_STMT(h);
     struct pg_conn *c = s->conn;
+    if (s->sent)
+        return STORE_DONE;
     if (!s->res) {
         if (!c->pg || c->broken)
             return pg_error(err, c, NULL, "step");
-        s->res = PQexecPrepared(c->pg, s->name, s->n_params, (const char *const *)s->vals, s->lens,
-                                s->fmts, 1);
+        if (c->pipeline) {
+            if (PQsendQueryPrepared(c->pg, s->name, s->n_params, (const char *const *)s->vals,
+                                    s->lens, s->fmts, 1) != 1)
+                return pg_error(err, c, NULL, "step");
+            if (s->command) { /* its result is read with the queue's */
+                c->pending++;
+                s->sent = true;
+                return STORE_DONE;
+            }
+            int rc = PQpipelineSync(c->pg) == 1 ? pipe_read(c, &s->res, err)
+                                                : pg_error(err, c, NULL, "step");
+            if (rc) {
+                PQclear(s->res);
+                s->res = NULL;
+                return rc;
+            }
+        } else {
+            s->res = PQexecPrepared(c->pg, s->name, s->n_params, (const char *const *)s->vals,
+                                    s->lens, s->fmts, 1);
+        }
         ExecStatusType st = PQresultStatus(s->res);
         if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
             int code = pg_error(err, c, s->res, "step");
@@ -863,7 +1029,18 @@ static int pg_col_count(store_stmt_t *h)
 
 static int64_t pg_changes(store_conn_t *h)
 {
-    return PG_CONN(h)->changes;
+    struct pg_conn *c = PG_CONN(h);
+    if (c->pipeline && c->pending) { /* the count of the last queued command */
+        err_t e;
+        err_clear(&e);
+        int rc =
+            PQpipelineSync(c->pg) == 1 ? pipe_read(c, NULL, &e) : pg_error(&e, c, NULL, "pipeline");
+        if (rc && !c->pipe_rc) { /* reported by the next call that waits */
+            c->pipe_rc = rc;
+            c->pipe_err = e;
+        }
+    }
+    return c->changes;
 }
 
 /* The value the last INSERT on this connection took from a sequence
@@ -873,6 +1050,17 @@ static int64_t pg_last_id(store_conn_t *h)
     struct pg_conn *c = PG_CONN(h);
     if (!c->pg || c->broken)
         return 0;
+    if (c->pipeline) {
+        err_t e;
+        int rc = pipe_pause(c, &e);
+        int64_t id = rc ? 0 : pg_last_id(h);
+        if (rc && !c->pipe_rc) {
+            c->pipe_rc = rc;
+            c->pipe_err = e;
+        }
+        pipe_resume(c);
+        return id;
+    }
     /* In a transaction a failed lastval() would abort it: ask under a
      * savepoint there. */
     bool tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
@@ -889,6 +1077,22 @@ static int64_t pg_last_id(store_conn_t *h)
                : "ROLLBACK TO SAVEPOINT dupla_last_id; RELEASE SAVEPOINT dupla_last_id",
             NULL);
     return id;
+}
+
+static int pg_pipeline(store_conn_t *h, bool on, err_t *err)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (on == c->pipeline)
+        return on ? err_internal(err, DUPLA_EINTERNAL, "store: nested pipeline") : 0;
+    if (!on)
+        return pipe_pause(c, err);
+    int rc = revive(c, err);
+    if (rc)
+        return rc;
+    if (!c->pg || c->broken)
+        return pg_error(err, c, NULL, "pipeline");
+    pipe_resume(c);
+    return c->pipeline ? 0 : pg_error(err, c, NULL, "pipeline");
 }
 
 static int pg_migrate_lock(store_conn_t *h, bool lock, err_t *err)
@@ -938,4 +1142,5 @@ static const struct store_ops pg_ops = {
     .changes = pg_changes,
     .last_id = pg_last_id,
     .migrate_lock = pg_migrate_lock,
+    .pipeline = pg_pipeline,
 };

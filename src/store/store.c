@@ -252,3 +252,13 @@ int store_migrate_lock(store_conn_t *c, bool lock, err_t *err)
 {
     return OPS(c)->migrate_lock ? OPS(c)->migrate_lock(c, lock, err) : 0;
 }
+
+int store_pipeline_begin(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->pipeline ? OPS(c)->pipeline(c, true, err) : 0;
+}
+
+int store_pipeline_end(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->pipeline ? OPS(c)->pipeline(c, false, err) : 0;
+}

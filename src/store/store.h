@@ -106,6 +106,22 @@ int store_col_count(store_stmt_t *s);
 int64_t store_changes(store_conn_t *c);
 int64_t store_last_id(store_conn_t *c);
 
+/* Pipelining, for a hot path that sends many statements in one unit of
+ * work (the disclosure log's group commit, ingest). Between
+ * store_pipeline_begin() and store_pipeline_end(), a statement that returns
+ * no rows (INSERT, UPDATE or DELETE without RETURNING) is sent without
+ * waiting for the server: its store_step() answers STORE_DONE at once, and
+ * an error it meets is reported by the next call that waits for an answer
+ * (a statement that returns rows, store_changes' count, store_commit, or
+ * store_pipeline_end). Use it only where any error fails the whole unit of
+ * work. PostgreSQL: libpq's pipeline mode (the queue, and a query or the
+ * commit, in one round trip); SQLite: nothing to gain, nothing changes.
+ * store_begin inside a pipeline is queued too (so a whole unit of work
+ * may cost one round trip). store_pipeline_end returns the queue's first
+ * error not yet reported; store_conn_put ends a pipeline left open. */
+int store_pipeline_begin(store_conn_t *c, err_t *err);
+int store_pipeline_end(store_conn_t *c, err_t *err);
+
 /* Convenience: prepare, bind nothing, step once, read column 0 as an integer
  * (def if no row). For counts and existence checks in tests and tools. */
 int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *out, err_t *err);

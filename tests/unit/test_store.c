@@ -178,6 +178,40 @@ Test(store, rollback_and_put_discard_uncommitted_work)
     store_close(st);
 }
 
+/* On both backends (the suite also runs on PostgreSQL): a pipeline changes
+ * nothing that the unit of work sees or commits. */
+Test(store, a_pipeline_changes_nothing_the_unit_of_work_sees)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0);
+    cr_assert_eq(store_migrate(st, "m", v1, 1, &err), 0);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_begin(c, &err), 0);
+    cr_assert_eq(store_pipeline_begin(c, &err), 0, "%s", err.log);
+    for (int i = 0; i < 10; i++) {
+        store_stmt_t *s;
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        cr_assert_eq(store_prepare(c, "INSERT INTO t (name) VALUES (?)", &s, &err), 0);
+        store_bind_cstr(s, 1, name);
+        cr_assert_eq(store_step(s, &err), STORE_DONE, "%s", err.log);
+        store_stmt_done(s);
+    }
+    int64_t n;
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM t", -1, &n, &err), 0, "%s", err.log);
+    cr_assert_eq(n, 10);
+    cr_assert_eq(store_commit(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_end(c, &err), 0, "%s", err.log);
+    store_conn_put(c);
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM t", -1, &n, &err), 0);
+    cr_assert_eq(n, 10);
+    store_conn_put(c);
+    store_close(st);
+}
+
 Test(store, a_read_snapshot_does_not_see_later_commits)
 {
     store_t *st;

@@ -131,6 +131,123 @@ Test(store_pg, values_round_trip_in_binary)
     store_close(st);
 }
 
+static int64_t count_rows(store_conn_t *c)
+{
+    int64_t n = -1;
+    err_t err;
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM t", -1, &n, &err), 0, "%s", err.log);
+    return n;
+}
+
+static int insert_step(store_conn_t *c, const char *name, err_t *err)
+{
+    store_stmt_t *s;
+    cr_assert_eq(store_prepare(c, "INSERT INTO t (name, n) VALUES (?, 1)", &s, err), 0);
+    store_bind_cstr(s, 1, name);
+    int rc = store_step(s, err);
+    store_stmt_done(s);
+    return rc;
+}
+
+Test(store_pg, a_pipeline_sends_inserts_and_reads_them_with_the_next_query)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_begin(c, &err), 0, "%s", err.log);
+    cr_assert_neq(store_pipeline_begin(c, &err), 0); /* not nested */
+    char name[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        cr_assert_eq(insert_step(c, name, &err), STORE_DONE, "%s", err.log);
+    }
+    /* a query in the pipeline sees the queued inserts, in order */
+    cr_assert_eq(count_rows(c), 100);
+    cr_assert_eq(insert_step(c, "last", &err), STORE_DONE, "%s", err.log);
+    cr_assert_eq(store_changes(c), 1);
+    /* a statement prepared for the first time in the pipeline */
+    store_stmt_t *s;
+    cr_assert_eq(store_prepare(c, "UPDATE t SET n = n + 1 WHERE name LIKE 'p%'", &s, &err), 0);
+    cr_assert_eq(store_step(s, &err), STORE_DONE, "%s", err.log);
+    cr_assert_eq(store_step(s, &err), STORE_DONE); /* sent once */
+    store_stmt_done(s);
+    cr_assert_eq(store_changes(c), 100);
+    cr_assert_eq(store_commit(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_end(c, &err), 0, "%s", err.log);
+    cr_assert_not(store_in_transaction(c));
+    int64_t sum = 0;
+    cr_assert_eq(store_query_int64(c, "SELECT SUM(n) FROM t", 0, &sum, &err), 0);
+    cr_assert_eq(sum, 201);
+    /* begin queued in the pipeline: the whole unit of work in one round trip */
+    cr_assert_eq(store_pipeline_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert(store_in_transaction(c));
+    cr_assert_eq(insert_step(c, "queued", &err), STORE_DONE, "%s", err.log);
+    cr_assert_eq(store_commit(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_end(c, &err), 0, "%s", err.log);
+    cr_assert_eq(count_rows(c), 102);
+    cr_assert_eq(store_pipeline_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(insert_step(c, "rolled back", &err), STORE_DONE, "%s", err.log);
+    store_rollback(c);
+    cr_assert_eq(store_pipeline_end(c, &err), 0, "%s", err.log);
+    cr_assert_eq(count_rows(c), 102);
+    store_conn_put(c);
+    store_close(st);
+}
+
+Test(store_pg, an_error_in_a_pipeline_fails_the_unit_of_work_at_the_next_wait)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(insert_step(c, "taken", &err), STORE_DONE, "%s", err.log);
+
+    /* reported by the commit, which leaves the transaction to roll back */
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_begin(c, &err), 0);
+    cr_assert_eq(insert_step(c, "new", &err), STORE_DONE);
+    cr_assert_eq(insert_step(c, "taken", &err), STORE_DONE); /* not known yet */
+    cr_assert_eq(insert_step(c, "after", &err), STORE_DONE);
+    err_clear(&err);
+    cr_assert_eq(store_commit(c, &err), DUPLA_ECONFLICT);
+    cr_assert(store_in_transaction(c));
+    store_rollback(c);
+    cr_assert_eq(store_pipeline_end(c, &err), 0);
+    cr_assert_eq(count_rows(c), 1);
+
+    /* reported by a query */
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_begin(c, &err), 0);
+    cr_assert_eq(insert_step(c, "taken", &err), STORE_DONE);
+    int64_t n = 0;
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM t", 0, &n, &err), DUPLA_ECONFLICT);
+    store_rollback(c);
+    cr_assert_eq(store_pipeline_end(c, &err), 0);
+
+    /* reported by store_pipeline_end after store_changes read the queue */
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_begin(c, &err), 0);
+    cr_assert_eq(insert_step(c, "taken", &err), STORE_DONE);
+    store_changes(c);
+    cr_assert_eq(store_pipeline_end(c, &err), DUPLA_ECONFLICT);
+    store_rollback(c);
+
+    /* a pipeline left open is ended when the connection is put back */
+    cr_assert_eq(store_pipeline_begin(c, &err), 0);
+    cr_assert_eq(insert_step(c, "outside", &err), STORE_DONE);
+    store_conn_put(c);
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(count_rows(c), 2);
+    store_conn_put(c);
+    store_close(st);
+}
+
 Test(store_pg, a_read_snapshot_does_not_see_later_commits)
 {
     NEED_PG();
