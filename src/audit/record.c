@@ -249,7 +249,9 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     /* Times never go backwards along the chain, so seq order is time order. */
     if (now < log->last_time)
         now = log->last_time;
-    if (!rc)
+    /* The batch's statements go out without waiting for each (PostgreSQL:
+     * pipeline mode; begin, the inserts and the commit in one round trip). */
+    if (!rc && (rc = store_pipeline_begin(log->conn, &err)) == 0)
         rc = store_begin(log->conn, &err);
     for (struct pending *p = batch; p && !rc; p = p->next) {
         if (!p->entry) {
@@ -307,6 +309,9 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     }
     if (!rc)
         rc = store_commit(log->conn, &err);
+    int prc = store_pipeline_end(log->conn, rc ? NULL : &err);
+    if (!rc)
+        rc = prc;
     if (rc) {
         store_rollback(log->conn);
         log->reload = true;

@@ -411,7 +411,10 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     big_cache = strcmp(store_backend(st), "sqlite") == 0;
     if (big_cache && (rc = store_exec(r.conn, INGEST_SQLITE_CACHE_PRAGMA, err)))
         goto out;
-    if ((rc = store_begin(r.conn, err)))
+    /* Each record's insert goes out without waiting (PostgreSQL: pipeline
+     * mode, so a record costs one round trip, its current-version lookup);
+     * any failure fails the whole delivery anyway. */
+    if ((rc = store_begin(r.conn, err)) || (rc = store_pipeline_begin(r.conn, err)))
         goto out;
     struct dataset_delivery old;
     rc = dataset_delivery_find(r.conn, str_from_cstr(res->delivery_id), &old, err);
@@ -460,7 +463,8 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     d->new_versions = res->new_versions;
     d->unchanged = res->unchanged;
     d->rejected = res->rejected;
-    if ((rc = dataset_delivery_finish(r.conn, d, err)) || (rc = store_commit(r.conn, err)))
+    if ((rc = dataset_delivery_finish(r.conn, d, err)) || (rc = store_commit(r.conn, err)) ||
+        (rc = store_pipeline_end(r.conn, err)))
         goto out;
     res->status = res->rejected ? INGEST_PARTIAL : INGEST_ACCEPTED;
     log_json(LOG_INFO, "delivery stored",
