@@ -3,10 +3,16 @@
  *
  * A cursor walks the subjects one by one with one prepared statement per
  * question, re-bound for each subject, so memory stays at one or two rows
- * whatever the answer's size. The current-version question reads a key's
+ * whatever the answer's size. Many subjects (a bulk call) are asked
+ * DATASET_CHUNK at a time, in one statement that keeps their order (a
+ * VALUES list of positions and subjects joined to the records): one round
+ * trip per chunk instead of one per subject, which is what a server
+ * backend (PostgreSQL) pays for. The current-version question reads a key's
  * versions in ascending order and hands out the last of each run (one row
  * of look-ahead), so no statement needs a descending sort.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +33,38 @@ static const char SQL_WIN_SUBJECT[] =
     "SELECT " COLS " FROM dataset_record WHERE service_id = ? AND subject = ?"
     " AND period_start <= ? AND period_end >= ? AND registered_ms >= ? AND registered_ms < ?"
     " ORDER BY period_start, period_end, version";
+/* Subjects asked in one statement (unused places are bound to NULL). */
+#define DATASET_CHUNK 32
+#define COLS_R                                                                                     \
+    "r.subject, r.period_start, r.period_end, r.version, r.registered_ms, r.delivery_seq, "        \
+    "r.fields"
+#define CHUNK_SQL_MAX (512 + DATASET_CHUNK * 32)
+
+/* The chunk statements (current, window), made once: the subjects' places
+ * come first, then the same parameters as the one-subject statements'. */
+static char sql_cur_chunk[CHUNK_SQL_MAX], sql_win_chunk[CHUNK_SQL_MAX];
+static pthread_once_t chunk_once = PTHREAD_ONCE_INIT;
+
+static void chunk_make(char *out, const char *tail)
+{
+    size_t n = (size_t)snprintf(out, CHUNK_SQL_MAX, "WITH want(pos, subject) AS (VALUES ");
+    for (int i = 0; i < DATASET_CHUNK; i++)
+        n += (size_t)snprintf(out + n, CHUNK_SQL_MAX - n, "%s(%d, CAST(? AS BIGINT))",
+                              i ? ", " : "", i);
+    snprintf(out + n, CHUNK_SQL_MAX - n,
+             ") SELECT " COLS_R " FROM want JOIN dataset_record r"
+             " ON r.service_id = ? AND r.subject = want.subject"
+             " WHERE r.period_start <= ? AND r.period_end >= ?%s"
+             " ORDER BY want.pos, r.period_start, r.period_end, r.version",
+             tail);
+}
+
+static void chunk_init(void)
+{
+    chunk_make(sql_cur_chunk, "");
+    chunk_make(sql_win_chunk, " AND r.registered_ms >= ? AND r.registered_ms < ?");
+}
+
 static const char SQL_WIN_ALL[] =
     "SELECT " COLS " FROM dataset_record"
     " WHERE service_id = ? AND registered_ms >= ? AND registered_ms < ?"
@@ -131,13 +169,43 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
     if (cur->empty || (all && cur->next_subject > 0) ||
         (!all && cur->next_subject >= q->n_subjects))
         return STORE_DONE;
-    const char *sql = q->mode == DATASET_CURRENT ? (all ? SQL_CUR_ALL : SQL_CUR_SUBJECT)
-                                                 : (all ? SQL_WIN_ALL : SQL_WIN_SUBJECT);
+    size_t left = all ? 0 : q->n_subjects - cur->next_subject;
+    bool chunk = left > 1;
+    if (chunk)
+        pthread_once(&chunk_once, chunk_init);
+    const char *sql = q->mode == DATASET_CURRENT ? (all     ? SQL_CUR_ALL
+                                                    : chunk ? sql_cur_chunk
+                                                            : SQL_CUR_SUBJECT)
+                                                 : (all     ? SQL_WIN_ALL
+                                                    : chunk ? sql_win_chunk
+                                                            : SQL_WIN_SUBJECT);
     int rc = store_prepare(cur->conn, sql, &cur->stmt, err);
     if (rc)
         return rc;
     store_stmt_t *s = cur->stmt;
     int i = 1;
+    if (chunk) {
+        size_t n = left < DATASET_CHUNK ? left : DATASET_CHUNK;
+        for (size_t k = 0; k < DATASET_CHUNK; k++) {
+            int64_t subject = 0;
+            if (k < n) {
+                dataset_subject_parse(q->svc->subject_kind, q->subjects[cur->next_subject + k],
+                                      &subject);
+                store_bind_int64(s, i++, subject);
+            } else {
+                store_bind_null(s, i++);
+            }
+        }
+        store_bind_int64(s, i++, cur->service_id);
+        store_bind_int64(s, i++, cur->to);
+        store_bind_int64(s, i++, cur->from);
+        if (q->mode == DATASET_WINDOW) {
+            store_bind_int64(s, i++, q->registered_from);
+            store_bind_int64(s, i++, q->registered_to);
+        }
+        cur->next_subject += n;
+        return STORE_ROW;
+    }
     store_bind_int64(s, i++, cur->service_id);
     if (!all) {
         int64_t subject = 0;

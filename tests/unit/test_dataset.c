@@ -336,6 +336,41 @@ Test(dataset, postgresql_partitions_records_by_subject_and_migration_2_keeps_the
     st = full;
 }
 
+/* A bulk read asks DATASET_CHUNK subjects per statement: the answer keeps
+ * the order asked, across chunks, with repeats and subjects without data. */
+Test(dataset, many_subjects_keep_their_order_across_chunks)
+{
+    struct writer w;
+    begin(&w, aar, "bulk", 1000);
+    for (int k = 0; k < 40; k++) {
+        put_year(&w, 100000000 + k, 2023, k, 1000, DATASET_NEW_VERSION, 1);
+        if (k % 3 == 0)
+            put_year(&w, 100000000 + k, 2022, k, 1000, DATASET_NEW_VERSION, 1);
+    }
+    commit(&w);
+    enum { N = 75 };
+    static char ids[N][12];
+    str_t subjects[N];
+    char want[4096] = "";
+    for (int i = 0; i < N; i++) {
+        int k = (i * 7) % 45; /* 40..44 have no records */
+        snprintf(ids[i], sizeof ids[i], "%010d", 100000000 + k);
+        subjects[i] = str_from_cstr(ids[i]);
+        size_t n = strlen(want);
+        if (k < 40 && k % 3 == 0)
+            snprintf(want + n, sizeof want - n, "%d/2022/1;%d/2023/1;", 100000000 + k,
+                     100000000 + k);
+        else if (k < 40)
+            snprintf(want + n, sizeof want - n, "%d/2023/1;", 100000000 + k);
+    }
+    struct dataset_query q = query(DATASET_CURRENT, subjects, N);
+    cr_assert_str_eq(read_all(&q), want);
+    q = query(DATASET_WINDOW, subjects, N);
+    cr_assert_str_eq(read_all(&q), want);
+    q.registered_from = 1001;
+    cr_assert_str_eq(read_all(&q), "");
+}
+
 Test(dataset, deliveries_are_found_by_id)
 {
     struct writer w;
