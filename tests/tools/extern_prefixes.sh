@@ -16,6 +16,8 @@ nm -A -g --defined-only "$@" | awk '
         split(member, part, "_")
         module = part[1]
         sym = $NF
+        # AddressSanitizer adds an ODR indicator beside each global variable.
+        sub(/^__odr_asan\./, "", sym)
         if (module == "core" || module == "web" || module == "cli")
             next
         if (module == "incident" && sym ~ /^opslog_/)
