@@ -80,62 +80,107 @@ static int list_from_json(arena_t *a, str_t text, str_t **out, size_t *n)
     return 0;
 }
 
-static int load_subjects(store_conn_t *c, bool pg, const struct audit_filter *f, arena_t *a,
-                         struct audit_row *row, err_t *err)
+/* Subjects are fetched for SUBJECTS_CHUNK entries per statement (one
+ * round trip instead of one per entry): a fixed list of seqs (on PostgreSQL
+ * seq and time, which picks the partitions), the last one repeated to fill
+ * a short chunk, so that each variant's text, and so its prepared
+ * statement, stays the same. */
+#define SUBJECTS_CHUNK   32
+#define SUBJECTS_SQL_MAX QUERY_SQL_MAX
+
+static const char *subjects_sql(bool pg, bool by_subject)
 {
-    store_stmt_t *s;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static char made[2][2][SUBJECTS_SQL_MAX];
+    pthread_mutex_lock(&mu);
+    char *sql = made[pg][by_subject];
+    if (!sql[0]) {
+        size_t len = 0;
+        add(sql, &len, "SELECT seq, kind, subject FROM audit_entry_subject WHERE ");
+        add(sql, &len, pg ? "(seq, time_ms) IN (" : "seq IN (");
+        for (int i = 0; i < SUBJECTS_CHUNK; i++)
+            add(sql, &len, pg ? (i ? ", (?, ?)" : "(?, ?)") : (i ? ", ?" : "?"));
+        add(sql, &len,
+            by_subject ? ") AND subject = ? ORDER BY seq, position" : ") ORDER BY seq, position");
+    }
+    pthread_mutex_unlock(&mu);
+    return sql;
+}
+
+static int add_subject(arena_t *a, struct audit_row *row, size_t *cap, enum audit_subject_kind k,
+                       str_t id, err_t *err)
+{
+    if (row->n_subjects == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        struct audit_subject *nv = arena_alloc(a, ncap * sizeof *nv);
+        if (!nv)
+            return err_set(err, DUPLA_ELIMIT, "the answer is too large; ask for a smaller page");
+        if (row->n_subjects)
+            memcpy(nv, row->subjects, row->n_subjects * sizeof *nv);
+        row->subjects = nv;
+        *cap = ncap;
+    }
+    char *p = dup_text(a, id);
+    if (!p)
+        return err_set(err, DUPLA_ELIMIT, "the answer is too large; ask for a smaller page");
+    row->subjects[row->n_subjects++] = (struct audit_subject){k, {p, id.len}};
+    return 0;
+}
+
+/* The subjects of rows[0..n) (n <= SUBJECTS_CHUNK), in one statement. */
+static int load_subjects_chunk(store_conn_t *c, bool pg, const struct audit_filter *f, arena_t *a,
+                               struct audit_row *rows, size_t n, err_t *err)
+{
     bool by_subject = f->subject.len > 0;
-    /* PostgreSQL: the entry's time picks the one partition to look in */
-    static const char *const sql[2][2] = {
-        {"SELECT kind, subject FROM audit_entry_subject WHERE seq = ? ORDER BY position",
-         "SELECT kind, subject FROM audit_entry_subject WHERE seq = ? AND subject = ? "
-         "ORDER BY position"},
-        {"SELECT kind, subject FROM audit_entry_subject WHERE seq = ? AND time_ms = ? "
-         "ORDER BY position",
-         "SELECT kind, subject FROM audit_entry_subject WHERE seq = ? AND time_ms = ? "
-         "AND subject = ? ORDER BY position"},
-    };
-    int rc = store_prepare(c, sql[pg][by_subject], &s, err);
+    store_stmt_t *s;
+    int rc = store_prepare(c, subjects_sql(pg, by_subject), &s, err);
     if (rc)
         return rc;
     int at = 1;
-    store_bind_int64(s, at++, row->seq);
-    if (pg)
-        store_bind_int64(s, at++, row->time_ms);
+    for (size_t i = 0; i < SUBJECTS_CHUNK; i++) {
+        const struct audit_row *r = &rows[i < n ? i : n - 1];
+        store_bind_int64(s, at++, r->seq);
+        if (pg)
+            store_bind_int64(s, at++, r->time_ms);
+    }
     if (by_subject)
         store_bind_text(s, at, f->subject);
-    size_t cap = 0;
+    size_t cap[SUBJECTS_CHUNK] = {0};
+    size_t hint = 0; /* the answer comes in seq order; the rows may be newest first */
     while ((rc = store_step(s, err)) == STORE_ROW) {
+        int64_t seq = store_col_int64(s, 0);
+        size_t j = hint;
+        for (size_t tries = 0; tries < n && rows[j].seq != seq; tries++)
+            j = (j + 1) % n;
+        if (rows[j].seq != seq) {
+            rc = err_internal(err, DUPLA_ESTORE,
+                              "audit: a subject of entry %" PRId64 " that was not asked for", seq);
+            break;
+        }
+        hint = j;
         enum audit_subject_kind k;
-        if (audit_subject_kind_parse(store_col_text(s, 0), &k)) {
+        if (audit_subject_kind_parse(store_col_text(s, 1), &k)) {
             rc = err_internal(err, DUPLA_ESTORE, "audit: entry %" PRId64 ": unknown subject kind",
-                              row->seq);
+                              seq);
             break;
         }
         if (by_subject && f->subject_kind_set && k != f->subject_kind)
             continue;
-        if (row->n_subjects == cap) {
-            size_t ncap = cap ? cap * 2 : 4;
-            struct audit_subject *nv = arena_alloc(a, ncap * sizeof *nv);
-            if (!nv) {
-                rc = err_set(err, DUPLA_ELIMIT, "the answer is too large; ask for a smaller page");
-                break;
-            }
-            if (row->n_subjects)
-                memcpy(nv, row->subjects, row->n_subjects * sizeof *nv);
-            row->subjects = nv;
-            cap = ncap;
-        }
-        str_t id = store_col_text(s, 1);
-        char *p = dup_text(a, id);
-        if (!p) {
-            rc = err_set(err, DUPLA_ELIMIT, "the answer is too large; ask for a smaller page");
+        if ((rc = add_subject(a, &rows[j], &cap[j], k, store_col_text(s, 2), err)))
             break;
-        }
-        row->subjects[row->n_subjects++] = (struct audit_subject){k, {p, id.len}};
     }
     store_stmt_done(s);
     return rc < 0 ? rc : 0;
+}
+
+static int load_subjects(store_conn_t *c, bool pg, const struct audit_filter *f, arena_t *a,
+                         struct audit_row *rows, size_t n, err_t *err)
+{
+    int rc = 0;
+    for (size_t at = 0; !rc && at < n; at += SUBJECTS_CHUNK)
+        rc = load_subjects_chunk(c, pg, f, a, rows + at,
+                                 n - at < SUBJECTS_CHUNK ? n - at : SUBJECTS_CHUNK, err);
+    return rc;
 }
 
 static int read_row(store_stmt_t *s, arena_t *a, struct audit_row *row, err_t *err)
@@ -363,8 +408,8 @@ int audit_query(store_t *st, const struct audit_filter *f, const struct audit_qu
         page->n++;
     }
     store_stmt_done(s);
-    for (size_t i = 0; rc >= 0 && i < page->n; i++)
-        rc = load_subjects(c, pg, f, arena, &page->rows[i], err);
+    if (rc >= 0)
+        rc = load_subjects(c, pg, f, arena, page->rows, page->n, err);
     store_conn_put(c);
     if (rc < 0)
         return rc;

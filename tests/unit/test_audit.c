@@ -82,6 +82,20 @@ Test(audit, every_disclosure_has_exactly_one_entry_with_its_subjects_and_fields)
         if (n)
             cr_assert_geq(r->time_ms, p.rows[n - 1].time_ms);
     }
+    /* Newest first: subjects are fetched in chunks of entries and must
+     * still land on their own entry. */
+    f.newest_first = true;
+    cr_assert_eq(audit_query(fx.st, &f, NULL, a, &p, &err), 0, "%s", err.log);
+    cr_assert_eq(p.n, N);
+    for (int n = 0; n < N; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, N - 1 - n);
+        const struct audit_row *r = &p.rows[n];
+        cr_assert_eq(r->seq, N - n);
+        cr_assert_eq(r->n_subjects, m.e.n_subjects, "entry %d", N - n);
+        for (size_t i = 0; i < r->n_subjects; i++)
+            cr_assert(str_eq(r->subjects[i].id, m.subjects[i].id));
+    }
     arena_free(a);
     verify_ok(N);
 }
