@@ -267,6 +267,45 @@ static const struct demo_step {
     {"synthetic data", step_testdata},
 };
 
+/* Prints where the web pages are and who can log in to them, from the
+ * users file the identity step wrote (so the list cannot drift from what
+ * was made). The password is the same public one for every demo user. */
+static void print_web_and_users(const struct demo *d)
+{
+    printf("The web pages (self-service, in Danish):\n"
+           "  https://localhost:%u/login\n"
+           "  (a browser does not know the demo's CA: import %s/ca.pem, or accept the warning)\n\n",
+           d->api_port, d->pki_dir);
+    char path[DEMO_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/users.json", d->dir);
+    json_t *doc = json_load_file(path, 0, NULL);
+    json_t *users = json_object_get(doc, "users");
+    if (!json_is_array(users) || json_array_size(users) == 0) {
+        printf("(no demo users: %s is missing)\n\n", path);
+        json_decref(doc);
+        return;
+    }
+    const char *password = NULL;
+    size_t i;
+    json_t *u;
+    printf("Demo users (Demo Kommune, CVR %s, and the data owner):\n", DEMO_ORG_CVR);
+    json_array_foreach(users, i, u)
+    {
+        const char *name = json_string_value(json_object_get(u, "username"));
+        if (!password)
+            password = json_string_value(json_object_get(u, "password"));
+        printf("  %-36s", name ? name : "?");
+        json_t *roles = json_object_get(u, "roles"), *r;
+        size_t j;
+        json_array_foreach(roles, j, r) printf("%s%s", j ? ", " : "", json_string_value(r));
+        printf("\n");
+    }
+    printf("  password: %s\n"
+           "  (public, like this whole demo: for the test environment only, never production)\n\n",
+           password ? password : "?");
+    json_decref(doc);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -396,6 +435,7 @@ int cmd_demo(int argc, char **argv)
            "https://localhost:%u/whoami\n\n",
            d.dir, d.config_path, d.connect_path, d.pki_dir, d.api_port, d.pki_dir, d.pki_dir,
            d.pki_dir, d.token_port);
+    print_web_and_users(&d);
     fflush(stdout);
     if (setup_only)
         return 0;

@@ -104,6 +104,30 @@ Test(demo, sets_up_idempotently_and_a_client_can_follow_connect_json, .timeout =
     cr_assert_str_eq(json_string_value(json_object_get(c1, "environment")), "test");
     cr_assert_eq(json_array_size(json_object_get(c1, "PersonCPRNummer")), 5);
 
+    /* it ends by naming the pages' address and the demo users, with the
+     * warning that their password is public */
+    char outp[600], url[64];
+    snprintf(outp, sizeof outp, "%s/demo-out.txt", dir);
+    snprintf(url, sizeof url, "https://localhost:%u/login", api);
+    FILE *f = fopen(outp, "r");
+    cr_assert_not_null(f);
+    static char printed[65536];
+    size_t got = fread(printed, 1, sizeof printed - 1, f);
+    printed[got] = '\0';
+    fclose(f);
+    const char *want[] = {url,
+                          "admin@demo.dupla.invalid",
+                          "behandler@demo.dupla.invalid",
+                          "underskriver@demo.dupla.invalid",
+                          "dataforvaltning@demo.dupla.invalid",
+                          "password: demo-password-1234",
+                          "public",
+                          "test environment only",
+                          "/health/ready"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert_not_null(strstr(printed, want[i]), "demo output lacks '%s':\n%s", want[i],
+                           printed);
+
     /* again: the same agreement, certificate and password */
     json_t *c2 = run_demo(dir, api, token);
     static const char *stable[] = {"agreement_id", "pkcs12_password", "system_id"};
