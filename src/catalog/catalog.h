@@ -39,6 +39,7 @@
 #define CATALOG_MAX_SERVICES   64
 #define CATALOG_MAX_FIELDS     128 /* per service */
 #define CATALOG_MAX_PARAMS     32  /* per service */
+#define CATALOG_MAX_SUBJECTS   3   /* subject kinds of one service (cpr, cvr, se) */
 #define CATALOG_MAX_CODES      512 /* allowed values of one code field */
 #define CATALOG_MAX_FILE       (1024 * 1024)
 #define CATALOG_NAME_MAX       64   /* bytes of a path, alias, field or parameter name */
@@ -71,7 +72,12 @@ enum catalog_ident {
 };
 
 /* What a period key is: an income year, or a settlement period. */
-enum catalog_period_kind { CATALOG_PERIOD_YEAR = 0, CATALOG_PERIOD_RANGE = 1 };
+enum catalog_period_kind {
+    CATALOG_PERIOD_YEAR = 0,  /* an income year (stored as 1 January - 31 December) */
+    CATALOG_PERIOD_RANGE = 1, /* a settlement period from a first to a last day */
+    CATALOG_PERIOD_NUMBER = 2 /* no period: a number the source gives each record of a
+                                 subject (a registration, a case), stored as the period */
+};
 
 /* Where a field's value comes from. Key fields and platform fields live in
  * the store's own columns; business fields in its encoded field list. */
@@ -83,6 +89,7 @@ enum catalog_role {
     CATALOG_ROLE_PERIOD_END,   /* its last day (delivered) */
     CATALOG_ROLE_VERSION,      /* version number 1, 2, ... (set by the platform) */
     CATALOG_ROLE_REGISTERED,   /* registration time (set by the platform) */
+    CATALOG_ROLE_NUMBER,       /* the record's number (period kind "number"; delivered) */
 };
 
 /* What a query parameter does in a read. */
@@ -95,7 +102,11 @@ enum catalog_param_role {
     CATALOG_PARAM_REGISTERED_TO,   /* versions registered before (timestamp), or on or
                                       before (date: the whole day is included) */
     CATALOG_PARAM_FIELDS,          /* names of fields to return (narrows the answer) */
+    CATALOG_PARAM_CODE,            /* records whose code field (param->field) is one of these */
+    CATALOG_PARAM_VALID_FROM,      /* records valid on or after this day (service->valid_*) */
+    CATALOG_PARAM_VALID_TO,        /* records valid on or before this day */
 };
+#define CATALOG_N_PARAM_ROLES 10
 
 /* The value types of query parameters. */
 enum catalog_param_type {
@@ -106,7 +117,9 @@ enum catalog_param_type {
     CATALOG_PARAM_T_DATE,      /* yyyy-mm-dd */
     CATALOG_PARAM_T_TIMESTAMP, /* yyyy-mm-ddTHH:MM:SSZ */
     CATALOG_PARAM_T_TEXT,      /* a string (e.g. a field name) */
+    CATALOG_PARAM_T_CODE,      /* one of the values of param->field's code table */
 };
+#define CATALOG_N_PARAM_TYPES 8
 
 /* Danish and English text. Both are required in every file. */
 struct catalog_text {
@@ -133,6 +146,9 @@ struct catalog_field {
     /* Position among the business fields (the order of the stored encoding),
      * or SIZE_MAX for key and platform fields. */
     size_t business_index;
+    /* A subject identifier of a service with several subject kinds: a
+     * business field (stored in the record), always sent like a key. */
+    bool subject_key;
 };
 
 struct catalog_param {
@@ -142,6 +158,18 @@ struct catalog_param {
     bool list; /* may repeat (?X=1&X=2) */
     bool required;
     struct catalog_text description;
+    /* The field a filter reads: the code field of a "code" parameter, the
+     * integer field of a "year" parameter of a service whose period is not
+     * a year; NULL otherwise. */
+    const struct catalog_field *field;
+    size_t subject_index; /* subject parameters: which of service->subjects */
+};
+
+/* One kind of subject a service is asked by. */
+struct catalog_subject {
+    enum catalog_ident kind;
+    const struct catalog_field *field;
+    const struct catalog_param *param;
 };
 
 struct catalog_service {
@@ -150,14 +178,29 @@ struct catalog_service {
     const char *file;  /* the file it was loaded from */
     struct catalog_text title;
     struct catalog_text description;
-    enum catalog_ident subject_kind;
+    enum catalog_ident subject_kind; /* subjects[0]'s */
     enum catalog_period_kind period_kind;
     /* The key and platform fields (pointers into fields). period_start and
-     * period_end are NULL for year services, year is NULL for range services. */
+     * period_end are set for range services only, year for year services,
+     * number for number services. subject is subjects[0]'s field. */
     const struct catalog_field *subject;
     const struct catalog_field *year;
     const struct catalog_field *period_start;
     const struct catalog_field *period_end;
+    const struct catalog_field *number;
+    /* The kinds of subject a call may name (exactly one per call). With
+     * "subject" one kind, whose field is the record's key (role subject);
+     * with "subjects" several, whose fields are identifier fields stored
+     * in the record (subject_key), the record stored once under each
+     * subject it names (subjects_in_record). */
+    size_t n_subjects;
+    struct catalog_subject subjects[CATALOG_MAX_SUBJECTS];
+    bool subjects_in_record;
+    /* Valid time (NULL: none): the dates a record is in force, separate
+     * from its period and from when it was registered; valid_to may be
+     * absent in a record (still in force). */
+    const struct catalog_field *valid_from;
+    const struct catalog_field *valid_to;
     const struct catalog_field *version;
     const struct catalog_field *registered;
     size_t n_fields; /* every field, in catalogue order (the order of answers) */
@@ -203,8 +246,13 @@ const struct catalog_param *catalog_param_by_role(const struct catalog_service *
                                                   enum catalog_param_role role);
 /* true if value is one of a code field's allowed values. */
 bool catalog_code_allowed(const struct catalog_field *f, str_t value);
-/* true if the field is a key (subject, year, period start/end): always sent
- * with a record, whatever fields were granted. */
+/* The index of value in a code field's table, or -1. */
+long catalog_code_index(const struct catalog_field *f, str_t value);
+/* The index in svc->subjects of the kind k, or -1. */
+long catalog_subject_index(const struct catalog_service *svc, enum catalog_ident k);
+/* true if the field is a key (subject, year, period start/end, number, or a
+ * subject identifier of a service with several): always sent with a
+ * record, whatever fields were granted. */
 bool catalog_field_is_key(const struct catalog_field *f);
 
 /* Names used in files, documents and messages ("amount", "cpr", "year"...). */

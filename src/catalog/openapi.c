@@ -115,6 +115,16 @@ static json_t *record_schema(const struct catalog_service *svc)
                      props, "required", req, "additionalProperties", 0);
 }
 
+/* A service path as an OpenAPI component name or operation id part
+ * ([A-Za-z0-9_]): each '/' becomes '_'. */
+static void path_ident(const char *path, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = path; *p && o + 1 < cap; p++)
+        out[o++] = *p == '/' ? '_' : *p;
+    out[o] = 0;
+}
+
 static json_t *param_item_schema(const struct catalog_service *svc, const struct catalog_param *p)
 {
     switch (p->type) {
@@ -130,6 +140,12 @@ static json_t *param_item_schema(const struct catalog_service *svc, const struct
     case CATALOG_PARAM_T_TIMESTAMP:
         return json_pack("{s:s, s:s, s:s}", "type", "string", "format", "date-time", "pattern",
                          "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$");
+    case CATALOG_PARAM_T_CODE: {
+        json_t *e = json_array();
+        for (size_t i = 0; p->field && i < p->field->n_codes; i++)
+            json_array_append_new(e, json_string(p->field->codes[i].value));
+        return json_pack("{s:s, s:o}", "type", "string", "enum", e);
+    }
     case CATALOG_PARAM_T_TEXT: {
         json_t *e = json_array();
         if (p->role == CATALOG_PARAM_FIELDS)
@@ -174,7 +190,9 @@ static json_t *operation(const struct catalog_service *svc, const char *ref_sche
     for (size_t i = 0; i < svc->n_params; i++)
         json_array_append_new(params, parameter(svc, &svc->params[i]));
     char opid[CATALOG_NAME_MAX + 16];
-    snprintf(opid, sizeof opid, "get%s%s", svc->path, alias ? "Alias" : "");
+    char ident[CATALOG_NAME_MAX + 1];
+    path_ident(svc->path, ident, sizeof ident);
+    snprintf(opid, sizeof opid, "get%s%s", ident, alias ? "Alias" : "");
     json_t *ok = json_pack(
         "{s:s, s:{s:o, s:o}, s:{s:{s:{s:s, s:[s], s:{s:{s:s, s:o}}}}}}", "description",
         "Posterne, der svarer til spørgsmålet (en tom liste, når der intet er). English: the "
@@ -249,7 +267,9 @@ static json_t *components(const catalog_t *cat)
     for (size_t i = 0; i < catalog_count(cat); i++) {
         const struct catalog_service *svc = catalog_service_at(cat, i);
         char name[CATALOG_NAME_MAX + 16];
-        snprintf(name, sizeof name, "%sRecord", svc->path);
+        char ident[CATALOG_NAME_MAX + 1];
+        path_ident(svc->path, ident, sizeof ident);
+        snprintf(name, sizeof name, "%sRecord", ident);
         json_object_set_new(schemas, name, record_schema(svc));
     }
     json_t *parameters = json_pack(
@@ -369,7 +389,9 @@ json_t *catalog_openapi(const catalog_t *cat, const struct catalog_openapi_optio
     for (size_t i = 0; i < catalog_count(cat); i++) {
         const struct catalog_service *svc = catalog_service_at(cat, i);
         char schema[CATALOG_NAME_MAX + 48], key[3 * CATALOG_NAME_MAX + 2];
-        snprintf(schema, sizeof schema, "#/components/schemas/%sRecord", svc->path);
+        char ident[CATALOG_NAME_MAX + 1];
+        path_ident(svc->path, ident, sizeof ident);
+        snprintf(schema, sizeof schema, "#/components/schemas/%sRecord", ident);
         path_key(svc->path, key, sizeof key);
         json_object_set_new(paths, key, json_pack("{s:o}", "get", operation(svc, schema, false)));
         if (strcmp(svc->alias, svc->path) != 0) {

@@ -73,12 +73,33 @@ static int service(buf_t *out, const struct catalog_service *svc)
         rc = rc ? rc : lit(out, "</code>");
     }
     rc = rc ? rc : lit(out, ". Subjekt <span class=\"en\">(subject)</span>: ");
-    rc = rc ? rc : lit(out, ident_label(svc->subject_kind));
+    for (size_t k = 0; rc == 0 && k < svc->n_subjects; k++) {
+        if (k > 0)
+            rc = lit(out,
+                     k + 1 == svc->n_subjects ? " eller <span class=\"en\">(or)</span> " : ", ");
+        rc = rc ? rc : lit(out, ident_label(svc->subjects[k].kind));
+        rc = rc ? rc : lit(out, " (<code>");
+        rc = rc ? rc : esc(out, svc->subjects[k].param->name);
+        rc = rc ? rc : lit(out, "</code>)");
+    }
+    if (rc == 0 && svc->n_subjects > 1)
+        rc = lit(out, "; et kald n&aelig;vner netop &eacute;n slags <span class=\"en\">(a call "
+                      "names exactly one kind)</span>");
     rc = rc ? rc : lit(out, ". Periode <span class=\"en\">(period)</span>: ");
     rc = rc ? rc
             : lit(out, svc->period_kind == CATALOG_PERIOD_YEAR
                            ? "indkomst&aring;r <span class=\"en\">(income year)</span>"
+                       : svc->period_kind == CATALOG_PERIOD_NUMBER
+                           ? "ingen; hver post har sit nummer <span class=\"en\">(none; each "
+                             "record has its number)</span>"
                            : "afregningsperiode <span class=\"en\">(settlement period)</span>");
+    if (rc == 0 && svc->valid_from) {
+        rc = lit(out, ". Gyldighed <span class=\"en\">(valid time)</span>: <code>");
+        rc = rc ? rc : esc(out, svc->valid_from->name);
+        rc = rc ? rc : lit(out, "</code> &ndash; <code>");
+        rc = rc ? rc : esc(out, svc->valid_to->name);
+        rc = rc ? rc : lit(out, "</code>");
+    }
     rc = rc ? rc
             : lit(out, ".</p>\n<h3>Parametre <span class=\"en\">/ Parameters</span></h3>\n"
                        "<table><tr><th>Navn <span class=\"en\">/ Name</span></th><th>Type</th>"

@@ -64,16 +64,30 @@ const struct catalog_param *catalog_param_by_role(const struct catalog_service *
 
 bool catalog_code_allowed(const struct catalog_field *f, str_t value)
 {
+    return catalog_code_index(f, value) >= 0;
+}
+
+long catalog_code_index(const struct catalog_field *f, str_t value)
+{
     for (size_t i = 0; i < f->n_codes; i++)
         if (str_eq_cstr(value, f->codes[i].value))
-            return true;
-    return false;
+            return (long)i;
+    return -1;
+}
+
+long catalog_subject_index(const struct catalog_service *svc, enum catalog_ident k)
+{
+    for (size_t i = 0; i < svc->n_subjects; i++)
+        if (svc->subjects[i].kind == k)
+            return (long)i;
+    return -1;
 }
 
 bool catalog_field_is_key(const struct catalog_field *f)
 {
     return f->role == CATALOG_ROLE_SUBJECT || f->role == CATALOG_ROLE_YEAR ||
-           f->role == CATALOG_ROLE_PERIOD_START || f->role == CATALOG_ROLE_PERIOD_END;
+           f->role == CATALOG_ROLE_PERIOD_START || f->role == CATALOG_ROLE_PERIOD_END ||
+           f->role == CATALOG_ROLE_NUMBER || f->subject_key;
 }
 
 /* ---- values ---- */
@@ -256,22 +270,42 @@ static json_t *service_json(const struct catalog_service *s)
     json_t *params = json_array();
     for (size_t i = 0; i < s->n_params; i++) {
         const struct catalog_param *p = &s->params[i];
-        json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:b, s:b, s:o}", "name", p->name,
-                                                "type", catalog_param_type_name(p->type), "role",
-                                                catalog_param_role_name(p->role), "list", p->list,
-                                                "required", p->required, "description",
-                                                text_json(&p->description)));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:o}", "name", p->name, "type",
+                              catalog_param_type_name(p->type), "role",
+                              catalog_param_role_name(p->role), "list", p->list, "required",
+                              p->required, "description", text_json(&p->description));
+        if (p->field)
+            json_object_set_new(o, "field", json_string(p->field->name));
+        json_array_append_new(params, o);
     }
     json_t *period = s->period_kind == CATALOG_PERIOD_YEAR
                          ? json_pack("{s:s, s:s}", "kind", "year", "field", s->year->name)
+                     : s->period_kind == CATALOG_PERIOD_NUMBER
+                         ? json_pack("{s:s, s:s}", "kind", "number", "field", s->number->name)
                          : json_pack("{s:s, s:s, s:s}", "kind", "range", "start_field",
                                      s->period_start->name, "end_field", s->period_end->name);
-    return json_pack("{s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:s, s:s, s:o, s:o}", "path", s->path,
-                     "alias", s->alias, "title", text_json(&s->title), "description",
-                     text_json(&s->description), "subject", "kind",
-                     catalog_ident_name(s->subject_kind), "field", s->subject->name, "period",
-                     period, "version_field", s->version->name, "registered_field",
-                     s->registered->name, "parameters", params, "fields", fields);
+    json_t *o =
+        json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:o}", "path", s->path, "alias",
+                  s->alias, "title", text_json(&s->title), "description",
+                  text_json(&s->description), "period", period, "version_field", s->version->name,
+                  "registered_field", s->registered->name, "parameters", params, "fields", fields);
+    if (s->subjects_in_record) {
+        json_t *subs = json_array();
+        for (size_t i = 0; i < s->n_subjects; i++)
+            json_array_append_new(subs, json_pack("{s:s, s:s}", "kind",
+                                                  catalog_ident_name(s->subjects[i].kind), "field",
+                                                  s->subjects[i].field->name));
+        json_object_set_new(o, "subjects", subs);
+    } else {
+        json_object_set_new(o, "subject",
+                            json_pack("{s:s, s:s}", "kind", catalog_ident_name(s->subject_kind),
+                                      "field", s->subject->name));
+    }
+    if (s->valid_from)
+        json_object_set_new(o, "valid",
+                            json_pack("{s:s, s:s}", "from_field", s->valid_from->name, "to_field",
+                                      s->valid_to->name));
+    return o;
 }
 
 json_t *catalog_to_json(const catalog_t *cat)

@@ -158,11 +158,14 @@ static int lookup(const char *const *names, size_t n, const char *s)
 static const char *const type_names[CATALOG_N_TYPES] = {
     "amount", "rate", "date", "timestamp", "code", "boolean", "identifier", "integer", "text"};
 static const char *const ident_names[] = {"none", "cpr", "cvr", "se"};
-static const char *const ptype_names[] = {"cpr", "cvr", "se", "year", "date", "timestamp", "text"};
-static const char *const prole_names[] = {
-    "subject", "year", "period_from", "period_to", "registered_from", "registered_to", "fields"};
-static const char *const role_names[] = {"business",   "subject", "year",      "period_start",
-                                         "period_end", "version", "registered"};
+static const char *const ptype_names[CATALOG_N_PARAM_TYPES] = {"cpr",  "cvr",       "se",   "year",
+                                                               "date", "timestamp", "text", "code"};
+static const char *const prole_names[CATALOG_N_PARAM_ROLES] = {
+    "subject",       "year",   "period_from", "period_to",  "registered_from",
+    "registered_to", "fields", "code",        "valid_from", "valid_to"};
+#define N_ROLES 8
+static const char *const role_names[N_ROLES] = {
+    "business", "subject", "year", "period_start", "period_end", "version", "registered", "number"};
 
 const char *catalog_type_name(enum catalog_type t)
 {
@@ -174,15 +177,15 @@ const char *catalog_ident_name(enum catalog_ident k)
 }
 const char *catalog_param_type_name(enum catalog_param_type t)
 {
-    return (unsigned)t < 7 ? ptype_names[t] : "?";
+    return (unsigned)t < CATALOG_N_PARAM_TYPES ? ptype_names[t] : "?";
 }
 const char *catalog_param_role_name(enum catalog_param_role r)
 {
-    return (unsigned)r < 7 ? prole_names[r] : "?";
+    return (unsigned)r < CATALOG_N_PARAM_ROLES ? prole_names[r] : "?";
 }
 const char *catalog_role_name(enum catalog_role r)
 {
-    return (unsigned)r < 7 ? role_names[r] : "?";
+    return (unsigned)r < N_ROLES ? role_names[r] : "?";
 }
 
 static int parse_codes(struct ctx *c, const json_t *arr, const char *where, struct catalog_field *f)
@@ -278,43 +281,50 @@ static int parse_field(struct ctx *c, const json_t *v, size_t i, struct catalog_
     return 0;
 }
 
-static int parse_param(struct ctx *c, const json_t *v, size_t i, struct catalog_param *pa)
+static int parse_param(struct ctx *c, const struct catalog_service *s, const json_t *v, size_t i,
+                       struct catalog_param *pa)
 {
     char p[64];
     snprintf(p, sizeof p, "parameters[%zu]", i);
     if (!json_is_object(v))
         return fail(c, p, "must be an object");
-    static const char *const keys[] = {"name",     "type",        "role", "list",
-                                       "required", "description", NULL};
+    static const char *const keys[] = {"name",     "type",        "role",  "list",
+                                       "required", "description", "field", NULL};
     int rc;
-    const char *type, *role;
+    const char *type, *role, *field = NULL;
     if ((rc = only_keys(c, v, p, keys)) ||
         (rc = get_string(c, v, p, "name", true, CATALOG_NAME_MAX, &pa->name)) ||
         (rc = get_string(c, v, p, "type", true, CATALOG_NAME_MAX, &type)) ||
         (rc = get_string(c, v, p, "role", true, CATALOG_NAME_MAX, &role)) ||
         (rc = get_bool(c, v, p, "list", false, &pa->list)) ||
         (rc = get_bool(c, v, p, "required", false, &pa->required)) ||
-        (rc = get_text(c, v, p, "description", &pa->description)))
+        (rc = get_text(c, v, p, "description", &pa->description)) ||
+        (rc = get_string(c, v, p, "field", false, CATALOG_NAME_MAX, &field)))
         return rc;
     char q[96];
     snprintf(q, sizeof q, "%s.name", p);
     if (!name_ok(pa->name, false))
         return fail(c, q, "\"%s\" is not a CamelCase name", pa->name);
     snprintf(q, sizeof q, "%s.type", p);
-    int t = lookup(ptype_names, 7, type);
+    int t = lookup(ptype_names, CATALOG_N_PARAM_TYPES, type);
     if (t < 0)
         return fail(c, q,
                     "\"%s\" is not a parameter type (cpr, cvr, se, year, date, timestamp, "
-                    "text)",
+                    "text, code)",
                     type);
     pa->type = (enum catalog_param_type)t;
     snprintf(q, sizeof q, "%s.role", p);
-    int r = lookup(prole_names, 7, role);
+    int r = lookup(prole_names, CATALOG_N_PARAM_ROLES, role);
     if (r < 0)
         return fail(c, q,
                     "\"%s\" is not a role (subject, year, period_from, period_to, "
-                    "registered_from, registered_to, fields)",
+                    "registered_from, registered_to, fields, code, valid_from, valid_to)",
                     role);
+    if (field) {
+        snprintf(q, sizeof q, "%s.field", p);
+        if (!(pa->field = catalog_field_find(s, str_from_cstr(field))))
+            return fail(c, q, "no field is named \"%s\"", field);
+    }
     pa->role = (enum catalog_param_role)r;
     /* Each role takes certain types. */
     bool ok;
@@ -337,15 +347,42 @@ static int parse_param(struct ctx *c, const json_t *v, size_t i, struct catalog_
     case CATALOG_PARAM_FIELDS:
         ok = pa->type == CATALOG_PARAM_T_TEXT && pa->list;
         break;
+    case CATALOG_PARAM_CODE:
+        ok = pa->type == CATALOG_PARAM_T_CODE;
+        break;
+    case CATALOG_PARAM_VALID_FROM:
+    case CATALOG_PARAM_VALID_TO:
+        ok = pa->type == CATALOG_PARAM_T_DATE && !pa->list;
+        break;
     default:
         ok = false;
     }
     if (!ok)
         return fail(c, p,
                     "role \"%s\" does not go with type \"%s\"%s (subject: cpr/cvr/se; year: "
-                    "year; period_*: one date; registered_*: one date or timestamp; fields: a "
-                    "text list)",
+                    "year; period_*, valid_*: one date; registered_*: one date or timestamp; "
+                    "fields: a text list; code: code)",
                     role, type, pa->list ? " as a list" : "");
+    /* What a parameter's field must be. */
+    snprintf(q, sizeof q, "%s.field", p);
+    if (pa->role == CATALOG_PARAM_CODE) {
+        if (!pa->field || pa->field->type != CATALOG_CODE ||
+            pa->field->role != CATALOG_ROLE_BUSINESS)
+            return fail(c, q, "a code parameter names the code field it filters");
+    } else if (pa->role == CATALOG_PARAM_YEAR) {
+        if (s->period_kind == CATALOG_PERIOD_YEAR && pa->field)
+            return fail(c, q,
+                        "the year parameter of a year service filters the income year "
+                        "itself; leave \"field\" out");
+        if (s->period_kind != CATALOG_PERIOD_YEAR &&
+            (!pa->field || pa->field->type != CATALOG_INTEGER ||
+             pa->field->role != CATALOG_ROLE_BUSINESS))
+            return fail(c, q,
+                        "a year parameter of a service whose period is not a year names the "
+                        "integer field it filters");
+    } else if (pa->field) {
+        return fail(c, q, "only code and year parameters name a field");
+    }
     return 0;
 }
 
@@ -372,31 +409,140 @@ static int key_field(struct ctx *c, struct catalog_service *s, const json_t *obj
     return 0;
 }
 
+/* A service path as clients call it: ASCII segments of letters and digits
+ * separated by '/', each starting with a letter (either case). */
+static bool path_ok(const char *p)
+{
+    bool start = true;
+    for (; *p; p++) {
+        char ch = *p;
+        bool letter = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+        if (start) {
+            if (!letter)
+                return false;
+            start = false;
+        } else if (ch == '/') {
+            start = true;
+        } else if (!letter && !(ch >= '0' && ch <= '9')) {
+            return false;
+        }
+    }
+    return !start;
+}
+
+/* An alias: the path's segments in Danish spelling (letters, Danish ones
+ * included, and digits), separated by '/'. */
+static bool alias_ok(const char *a)
+{
+    char seg[CATALOG_NAME_MAX + 1];
+    const char *p = a;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || n > CATALOG_NAME_MAX)
+            return false;
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        /* name_ok wants a capital first: a lower-case first letter is fine here */
+        if (seg[0] >= 'a' && seg[0] <= 'z')
+            seg[0] = (char)(seg[0] - 'a' + 'A');
+        else if ((unsigned char)seg[0] == 0xC3 &&
+                 ((unsigned char)seg[1] == 0xA6 || (unsigned char)seg[1] == 0xB8 ||
+                  (unsigned char)seg[1] == 0xA5))
+            seg[1] = (char)((unsigned char)seg[1] - 0x20);
+        if (!name_ok(seg, false))
+            return false;
+        if (!slash)
+            return true;
+        p = slash + 1;
+    }
+}
+
+/* One subject kind: {"kind", "field"} at where. in_record: the field stays
+ * a business field (several kinds), else it becomes the key. */
+static int parse_subject(struct ctx *c, struct catalog_service *s, const json_t *subj,
+                         const char *where, bool in_record, struct catalog_subject *out)
+{
+    if (!json_is_object(subj))
+        return fail(c, where, "must be {\"kind\": \"cpr\"|\"cvr\"|\"se\", \"field\"}");
+    static const char *const skeys[] = {"kind", "field", NULL};
+    const char *kind, *name;
+    char p[96];
+    int rc;
+    if ((rc = only_keys(c, subj, where, skeys)) ||
+        (rc = get_string(c, subj, where, "kind", true, 8, &kind)))
+        return rc;
+    int k = lookup(ident_names, 4, kind);
+    snprintf(p, sizeof p, "%s.kind", where);
+    if (k <= 0)
+        return fail(c, p, "must be \"cpr\", \"cvr\" or \"se\"");
+    out->kind = (enum catalog_ident)k;
+    if (in_record) {
+        if ((rc = get_string(c, subj, where, "field", true, CATALOG_NAME_MAX, &name)))
+            return rc;
+        snprintf(p, sizeof p, "%s.field", where);
+        struct catalog_field *f =
+            (struct catalog_field *)catalog_field_find(s, str_from_cstr(name));
+        if (!f)
+            return fail(c, p, "no field is named \"%s\"", name);
+        if (f->type != CATALOG_IDENTIFIER || f->role != CATALOG_ROLE_BUSINESS || f->subject_key)
+            return fail(c, p, "field \"%s\" must be an identifier field of no other role", name);
+        f->subject_key = true;
+        out->field = f;
+    } else if ((rc = key_field(c, s, subj, where, "field", CATALOG_IDENTIFIER, CATALOG_ROLE_SUBJECT,
+                               &out->field))) {
+        return rc;
+    }
+    snprintf(p, sizeof p, "%s.field", where);
+    if (out->field->ident != out->kind)
+        return fail(c, p, "field \"%s\" holds %s numbers, not %s", out->field->name,
+                    catalog_ident_name(out->field->ident), kind);
+    return 0;
+}
+
+/* A date field named by key of obj (a business field), for valid time. */
+static int valid_field(struct ctx *c, struct catalog_service *s, const json_t *obj, const char *key,
+                       const struct catalog_field **out)
+{
+    const char *name;
+    char p[64];
+    int rc = get_string(c, obj, "valid", key, true, CATALOG_NAME_MAX, &name);
+    if (rc)
+        return rc;
+    snprintf(p, sizeof p, "valid.%s", key);
+    const struct catalog_field *f = catalog_field_find(s, str_from_cstr(name));
+    if (!f)
+        return fail(c, p, "no field is named \"%s\"", name);
+    if (f->type != CATALOG_DATE || f->role != CATALOG_ROLE_BUSINESS)
+        return fail(c, p, "field \"%s\" must be a date field of no other role", name);
+    *out = f;
+    return 0;
+}
+
 static int parse_service(struct ctx *c, const json_t *root, struct catalog_service *s)
 {
     if (!json_is_object(root))
         return fail(c, "(top)", "a service description is a JSON object");
-    static const char *const keys[] = {"path",
-                                       "alias",
-                                       "title",
-                                       "description",
-                                       "subject",
-                                       "period",
-                                       "version_field",
-                                       "registered_field",
-                                       "parameters",
-                                       "fields",
-                                       NULL};
+    static const char *const keys[] = {
+        "path",       "alias",  "title", "description",   "subject",
+        "subjects",   "period", "valid", "version_field", "registered_field",
+        "parameters", "fields", NULL};
     int rc;
     if ((rc = only_keys(c, root, "", keys)) ||
         (rc = get_string(c, root, "", "path", true, CATALOG_NAME_MAX, &s->path)) ||
-        (rc = get_string(c, root, "", "alias", true, CATALOG_NAME_MAX, &s->alias)))
+        (rc = get_string(c, root, "", "alias", false, CATALOG_NAME_MAX, &s->alias)))
         return rc;
-    if (!name_ok(s->path, true))
-        return fail(c, "path", "\"%s\" must be ASCII letters and digits, starting with a capital",
+    if (!path_ok(s->path))
+        return fail(c, "path",
+                    "\"%s\" must be ASCII letters and digits, in segments separated by '/' that "
+                    "each start with a letter",
                     s->path);
-    if (!name_ok(s->alias, false))
-        return fail(c, "alias", "\"%s\" must be letters (Danish ones included) and digits",
+    if (!s->alias)
+        s->alias = s->path;
+    else if (!alias_ok(s->alias))
+        return fail(c, "alias",
+                    "\"%s\" must be letters (Danish ones included) and digits, in segments "
+                    "separated by '/'",
                     s->alias);
     if ((rc = get_text(c, root, "", "title", &s->title)) ||
         (rc = get_text(c, root, "", "description", &s->description)))
@@ -427,31 +573,45 @@ static int parse_service(struct ctx *c, const json_t *root, struct catalog_servi
             }
     }
 
-    /* subject and period keys, version and registration time */
+    /* the subject kinds: one (the key), or several (stored in the record) */
     json_t *subj = json_object_get(root, "subject");
-    if (!json_is_object(subj))
+    json_t *subjs = json_object_get(root, "subjects");
+    if (subj && subjs)
+        return fail(c, "subjects", "give either \"subject\" (one kind) or \"subjects\" (several)");
+    if (subj) {
+        s->n_subjects = 1;
+        if ((rc = parse_subject(c, s, subj, "subject", false, &s->subjects[0])))
+            return rc;
+    } else if (subjs) {
+        if (!json_is_array(subjs) || json_array_size(subjs) < 2 ||
+            json_array_size(subjs) > CATALOG_MAX_SUBJECTS)
+            return fail(c, "subjects", "must be an array of 2 to %d {\"kind\", \"field\"}",
+                        CATALOG_MAX_SUBJECTS);
+        s->subjects_in_record = true;
+        json_array_foreach(subjs, i, v)
+        {
+            char p[32];
+            snprintf(p, sizeof p, "subjects[%zu]", i);
+            if ((rc = parse_subject(c, s, v, p, true, &s->subjects[i])))
+                return rc;
+            for (size_t j = 0; j < i; j++)
+                if (s->subjects[j].kind == s->subjects[i].kind)
+                    return fail(c, p, "a second subject of kind %s",
+                                catalog_ident_name(s->subjects[i].kind));
+            s->n_subjects++;
+        }
+    } else {
         return fail(c, "subject", "is required: {\"kind\": \"cpr\"|\"cvr\"|\"se\", \"field\"}");
-    static const char *const skeys[] = {"kind", "field", NULL};
-    const char *kind;
-    if ((rc = only_keys(c, subj, "subject", skeys)) ||
-        (rc = get_string(c, subj, "subject", "kind", true, 8, &kind)))
-        return rc;
-    int k = lookup(ident_names, 4, kind);
-    if (k <= 0)
-        return fail(c, "subject.kind", "must be \"cpr\", \"cvr\" or \"se\"");
-    s->subject_kind = (enum catalog_ident)k;
-    if ((rc = key_field(c, s, subj, "subject", "field", CATALOG_IDENTIFIER, CATALOG_ROLE_SUBJECT,
-                        &s->subject)))
-        return rc;
-    if (s->subject->ident != s->subject_kind)
-        return fail(c, "subject.field", "field \"%s\" holds %s numbers, not %s", s->subject->name,
-                    catalog_ident_name(s->subject->ident), kind);
+    }
+    s->subject_kind = s->subjects[0].kind;
+    s->subject = s->subjects[0].field;
 
+    const char *kind;
     json_t *per = json_object_get(root, "period");
     if (!json_is_object(per))
         return fail(c, "period",
-                    "is required: {\"kind\": \"year\", \"field\"} or {\"kind\": \"range\", "
-                    "\"start_field\", \"end_field\"}");
+                    "is required: {\"kind\": \"year\", \"field\"}, {\"kind\": \"range\", "
+                    "\"start_field\", \"end_field\"} or {\"kind\": \"number\", \"field\"}");
     if ((rc = get_string(c, per, "period", "kind", true, 8, &kind)))
         return rc;
     if (strcmp(kind, "year") == 0) {
@@ -470,8 +630,27 @@ static int parse_service(struct ctx *c, const json_t *root, struct catalog_servi
             (rc = key_field(c, s, per, "period", "end_field", CATALOG_DATE, CATALOG_ROLE_PERIOD_END,
                             &s->period_end)))
             return rc;
+    } else if (strcmp(kind, "number") == 0) {
+        static const char *const nkeys[] = {"kind", "field", NULL};
+        s->period_kind = CATALOG_PERIOD_NUMBER;
+        if ((rc = only_keys(c, per, "period", nkeys)) ||
+            (rc = key_field(c, s, per, "period", "field", CATALOG_INTEGER, CATALOG_ROLE_NUMBER,
+                            &s->number)))
+            return rc;
     } else {
-        return fail(c, "period.kind", "must be \"year\" or \"range\"");
+        return fail(c, "period.kind", "must be \"year\", \"range\" or \"number\"");
+    }
+    json_t *valid = json_object_get(root, "valid");
+    if (valid) {
+        static const char *const vkeys[] = {"from_field", "to_field", NULL};
+        if (!json_is_object(valid))
+            return fail(c, "valid", "must be {\"from_field\", \"to_field\"} (date fields)");
+        if ((rc = only_keys(c, valid, "valid", vkeys)) ||
+            (rc = valid_field(c, s, valid, "from_field", &s->valid_from)) ||
+            (rc = valid_field(c, s, valid, "to_field", &s->valid_to)))
+            return rc;
+        if (s->valid_from == s->valid_to)
+            return fail(c, "valid.to_field", "must be another field than from_field");
     }
     if ((rc = key_field(c, s, root, "", "version_field", CATALOG_INTEGER, CATALOG_ROLE_VERSION,
                         &s->version)) ||
@@ -510,33 +689,73 @@ static int parse_service(struct ctx *c, const json_t *root, struct catalog_servi
     if (!params)
         return err_set(c->err, DUPLA_ENOMEM, "%s: out of memory", c->file);
     s->params = params;
-    int seen[7] = {0};
+    int seen[CATALOG_N_PARAM_ROLES] = {0};
     json_array_foreach(pa, i, v)
     {
-        if ((rc = parse_param(c, v, i, &params[i])))
+        if ((rc = parse_param(c, s, v, i, &params[i])))
             return rc;
         char p[64];
         snprintf(p, sizeof p, "parameters[%zu]", i);
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i; j++) {
             if (strcmp(params[j].name, params[i].name) == 0)
                 return fail(c, p, "\"%s\" is also the name of parameters[%zu]", params[i].name, j);
-        if (seen[params[i].role]++)
+            if (params[i].role == CATALOG_PARAM_CODE && params[j].role == CATALOG_PARAM_CODE &&
+                params[i].field == params[j].field)
+                return fail(c, p, "a second code parameter for field \"%s\"",
+                            params[i].field->name);
+        }
+        /* one of each role; subjects one per kind; code parameters one per field */
+        if (params[i].role != CATALOG_PARAM_SUBJECT && params[i].role != CATALOG_PARAM_CODE &&
+            seen[params[i].role])
             return fail(c, p, "a second parameter with role %s",
                         catalog_param_role_name(params[i].role));
+        seen[params[i].role]++;
         if (params[i].role == CATALOG_PARAM_SUBJECT) {
-            if ((int)params[i].type + 1 != (int)s->subject_kind)
+            long k = -1;
+            for (size_t j = 0; j < s->n_subjects; j++)
+                if ((int)params[i].type + 1 == (int)s->subjects[j].kind)
+                    k = (long)j;
+            if (k < 0 && s->n_subjects == 1)
                 return fail(c, p, "the subject parameter must have type %s",
                             catalog_ident_name(s->subject_kind));
-            if (!params[i].required)
+            if (k < 0)
+                return fail(c, p, "a subject parameter of type %s, but no subject has that kind",
+                            catalog_param_type_name(params[i].type));
+            if (s->subjects[k].param)
+                return fail(c, p, "a second subject parameter of type %s",
+                            catalog_param_type_name(params[i].type));
+            if (s->n_subjects == 1 && !params[i].required)
                 return fail(c, p, "the subject parameter must be required");
+            if (s->n_subjects > 1 && params[i].required)
+                return fail(c, p,
+                            "with several subject kinds no one subject parameter is required "
+                            "(a call names exactly one kind)");
+            params[i].subject_index = (size_t)k;
+            s->subjects[k].param = &params[i];
         }
-        if (params[i].role == CATALOG_PARAM_YEAR && s->period_kind != CATALOG_PERIOD_YEAR)
-            return fail(c, p, "a year parameter needs a service whose period is a year");
+        if ((params[i].role == CATALOG_PARAM_PERIOD_FROM ||
+             params[i].role == CATALOG_PARAM_PERIOD_TO) &&
+            s->period_kind == CATALOG_PERIOD_NUMBER)
+            return fail(c, p,
+                        "a period parameter needs a service whose period is a year or a "
+                        "range");
+        if ((params[i].role == CATALOG_PARAM_VALID_FROM ||
+             params[i].role == CATALOG_PARAM_VALID_TO) &&
+            !s->valid_from)
+            return fail(c, p, "a valid-time parameter needs the service's \"valid\" fields");
     }
-    if (!seen[CATALOG_PARAM_SUBJECT])
-        return fail(c, "parameters", "no parameter has the role subject");
+    for (size_t k = 0; k < s->n_subjects; k++)
+        if (!s->subjects[k].param) {
+            char p[32];
+            snprintf(p, sizeof p, "subjects[%zu]", k);
+            return fail(c, s->subjects_in_record ? p : "parameters",
+                        "no parameter has the role subject and type %s",
+                        catalog_ident_name(s->subjects[k].kind));
+        }
     if (seen[CATALOG_PARAM_REGISTERED_FROM] != seen[CATALOG_PARAM_REGISTERED_TO])
         return fail(c, "parameters", "registered_from and registered_to come in pairs");
+    if (seen[CATALOG_PARAM_VALID_FROM] != seen[CATALOG_PARAM_VALID_TO])
+        return fail(c, "parameters", "valid_from and valid_to come in pairs");
     return 0;
 }
 

@@ -48,6 +48,14 @@
 /* Encoded business fields of one record: far above what a catalogue of
  * CATALOG_MAX_FIELDS fields of bounded size can produce. */
 #define DATASET_ENCODED_MAX (CATALOG_MAX_FIELDS * (CATALOG_TEXT_FIELD_MAX + 16) + 64)
+/* Services with several subject kinds store a record once under each
+ * subject it names: the subject's digits plus its kind's place in
+ * svc->subjects times this, so a CVR and an SE number with the same digits
+ * are different keys. One-kind services have place 0: unchanged keys. */
+#define DATASET_SUBJECT_TAG 10000000000LL
+/* Filters on business fields in one read, and values per filter. */
+#define DATASET_MAX_FILTERS   4
+#define DATASET_FILTER_VALUES 64
 /* A period filter that lets everything through. */
 #define DATASET_DAY_MIN INT32_MIN
 #define DATASET_DAY_MAX INT32_MAX
@@ -73,6 +81,9 @@ struct dataset_key {
 /* A subject number's text (digits, the kind's width) as an integer. 0, or
  * DUPLA_EINVAL naming param when it is not digits of the right width. */
 int dataset_subject_parse(enum catalog_ident kind, str_t s, int64_t *out);
+/* The stored key of subject s of kind svc->subjects[index]: its digits,
+ * tagged by index (DATASET_SUBJECT_TAG). 0, or DUPLA_EINVAL. */
+int dataset_subject_key(const struct catalog_service *svc, size_t index, str_t s, int64_t *out);
 /* Writes the subject back as text, zero-padded to the kind's width, into
  * out (at least 11 bytes). */
 void dataset_subject_format(enum catalog_ident kind, int64_t subject, char *out, size_t cap);
@@ -131,9 +142,19 @@ enum dataset_mode {
     DATASET_WINDOW = 1,  /* every version registered in [registered_from, registered_to) */
 };
 
+/* Records whose business field has one of the values: code fields the
+ * indexes of codes in the field's table, integer fields integers. */
+struct dataset_filter {
+    const struct catalog_field *field;
+    size_t n;
+    int64_t values[DATASET_FILTER_VALUES];
+};
+
 struct dataset_query {
     const struct catalog_service *svc;
     enum dataset_mode mode;
+    /* Which of svc->subjects the subjects are (0 for one-kind services). */
+    size_t subject_index;
     /* Subjects (digits, already checked by the caller); none means every
      * subject, in subject order. Records come subject by subject in the
      * order given, and within a subject by period, then version. */
@@ -149,6 +170,15 @@ struct dataset_query {
     /* DATASET_WINDOW only: [registered_from, registered_to) in ms. */
     int64_t registered_from;
     int64_t registered_to;
+    /* Filters on the records' business fields: every one must pass. In
+     * DATASET_CURRENT mode they test the current version (a key whose
+     * current version fails is left out, never answered by an older one). */
+    size_t n_filters;
+    struct dataset_filter filters[DATASET_MAX_FILTERS];
+    /* Valid time (svc->valid_from/to): records in force at some day of
+     * [valid_from, valid_to] (days, inclusive), when valid is set. */
+    bool valid;
+    int32_t valid_from, valid_to;
 };
 
 /* One version as read. Pointers are valid until the next cursor call. */

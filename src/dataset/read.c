@@ -130,7 +130,7 @@ int dataset_cursor_open(store_conn_t *c, const struct dataset_query *q, dataset_
     }
     for (size_t i = 0; i < q->n_subjects; i++) {
         int64_t v;
-        if (dataset_subject_parse(q->svc->subject_kind, q->subjects[i], &v)) {
+        if (dataset_subject_key(q->svc, q->subject_index, q->subjects[i], &v)) {
             dataset_cursor_close(cur);
             return err_param(err, DUPLA_EINVAL, q->svc->subject->name,
                              "subject %zu is not a %s number", i + 1,
@@ -189,8 +189,8 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
         for (size_t k = 0; k < DATASET_CHUNK; k++) {
             int64_t subject = 0;
             if (k < n) {
-                dataset_subject_parse(q->svc->subject_kind, q->subjects[cur->next_subject + k],
-                                      &subject);
+                dataset_subject_key(q->svc, q->subject_index, q->subjects[cur->next_subject + k],
+                                    &subject);
                 store_bind_int64(s, i++, subject);
             } else {
                 store_bind_null(s, i++);
@@ -209,7 +209,7 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
     store_bind_int64(s, i++, cur->service_id);
     if (!all) {
         int64_t subject = 0;
-        dataset_subject_parse(q->svc->subject_kind, q->subjects[cur->next_subject], &subject);
+        dataset_subject_key(q->svc, q->subject_index, q->subjects[cur->next_subject], &subject);
         store_bind_int64(s, i++, subject);
     }
     if (q->mode == DATASET_WINDOW && all) {
@@ -276,7 +276,7 @@ static bool same_key(const struct dataset_key *a, const struct dataset_key *b)
            a->period_end == b->period_end;
 }
 
-int dataset_cursor_next(dataset_cursor_t *cur, const struct dataset_record **rec, err_t *err)
+static int next_unfiltered(dataset_cursor_t *cur, const struct dataset_record **rec, err_t *err)
 {
     *rec = NULL;
     if (cur->finished)
@@ -310,6 +310,53 @@ int dataset_cursor_next(dataset_cursor_t *cur, const struct dataset_record **rec
         }
         held_set(&cur->held, &cur->row);
         cur->have_held = true;
+    }
+}
+
+/* 1 if r passes the query's filters on business fields, 0 if not, or a
+ * negative error (a corrupt encoding). */
+static int passes(const struct dataset_query *q, const struct dataset_record *r, err_t *err)
+{
+    struct catalog_value values[CATALOG_MAX_FIELDS];
+    int rc = dataset_decode(q->svc, r->fields, values, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < q->n_filters; i++) {
+        const struct dataset_filter *f = &q->filters[i];
+        const struct catalog_value *v = &values[f->field->business_index];
+        bool hit = false;
+        for (size_t k = 0; v->present && !hit && k < f->n; k++) {
+            if (f->field->type == CATALOG_CODE)
+                hit = (size_t)f->values[k] < f->field->n_codes &&
+                      str_eq_cstr(v->s, f->field->codes[f->values[k]].value);
+            else
+                hit = v->i == f->values[k];
+        }
+        if (!hit)
+            return 0;
+    }
+    if (q->valid && q->svc->valid_from) {
+        const struct catalog_value *from = &values[q->svc->valid_from->business_index];
+        const struct catalog_value *to = &values[q->svc->valid_to->business_index];
+        if (from->present && from->i > q->valid_to)
+            return 0;
+        if (to->present && to->i < q->valid_from)
+            return 0;
+    }
+    return 1;
+}
+
+int dataset_cursor_next(dataset_cursor_t *cur, const struct dataset_record **rec, err_t *err)
+{
+    for (;;) {
+        int rc = next_unfiltered(cur, rec, err);
+        if (rc != STORE_ROW || (cur->q->n_filters == 0 && !cur->q->valid))
+            return rc;
+        int ok = passes(cur->q, *rec, err);
+        if (ok < 0)
+            return ok;
+        if (ok)
+            return STORE_ROW;
     }
 }
 
@@ -347,6 +394,9 @@ int dataset_record_to_json(const struct dataset_record *r, const bool *include, 
             break;
         case CATALOG_ROLE_PERIOD_END:
             v.i = r->key.period_end;
+            break;
+        case CATALOG_ROLE_NUMBER:
+            v.i = r->key.period_start;
             break;
         case CATALOG_ROLE_VERSION:
             v.i = r->version;

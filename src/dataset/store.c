@@ -177,6 +177,14 @@ int dataset_subject_parse(enum catalog_ident kind, str_t s, int64_t *out)
     return 0;
 }
 
+int dataset_subject_key(const struct catalog_service *svc, size_t index, str_t s, int64_t *out)
+{
+    if (index >= svc->n_subjects || dataset_subject_parse(svc->subjects[index].kind, s, out) != 0)
+        return DUPLA_EINVAL;
+    *out += (int64_t)index * DATASET_SUBJECT_TAG;
+    return 0;
+}
+
 void dataset_subject_format(enum catalog_ident kind, int64_t subject, char *out, size_t cap)
 {
     snprintf(out, cap, "%0*lld", ident_width(kind), (long long)subject);

@@ -261,7 +261,13 @@ static int decide(struct call *c, err_t *err)
         .n_years = c->q.n_years,
         .registered_from = c->q.registered_from,
         .registered_to = c->q.registered_to,
+        .subject_index = c->q.subject_index,
+        .n_filters = c->q.n_filters,
+        .valid = c->q.valid,
+        .valid_from = c->q.valid_from,
+        .valid_to = c->q.valid_to,
     };
+    memcpy(c->dq.filters, c->q.filters, sizeof c->dq.filters);
     return 0;
 }
 
@@ -278,7 +284,7 @@ static int census_init(struct census *cs, const struct catalog_service *svc,
     if (!cs->subject_values || !cs->subject_sent || !cs->period_set || !cs->period_used)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     for (size_t i = 0; i < q->n_subjects; i++)
-        if (dataset_subject_parse(svc->subject_kind, q->subjects[i], &cs->subject_values[i]) != 0)
+        if (dataset_subject_key(svc, q->subject_index, q->subjects[i], &cs->subject_values[i]) != 0)
             return err_internal(err, DUPLA_EINTERNAL, "exposure: a checked subject does not parse");
     return 0;
 }
@@ -362,7 +368,9 @@ static int census(struct call *c, err_t *err)
             break;
         if (c->q.n_subjects && !census_subject(&c->cs, rec->key.subject))
             return err_internal(err, DUPLA_EINTERNAL, "exposure: a record of a subject not asked");
-        if (!census_period(&c->cs, rec->key.period_start, rec->key.period_end))
+        /* a number service's records have no period: the log names none */
+        if (svc->period_kind != CATALOG_PERIOD_NUMBER &&
+            !census_period(&c->cs, rec->key.period_start, rec->key.period_end))
             return refused(c, too_many_periods(svc, err));
         if (!c->overflow) {
             if (c->cs.records > 0)
@@ -439,8 +447,8 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
     };
     for (size_t i = 0; i < c->q.n_subjects; i++)
         if (c->cs.subject_sent[i])
-            subs[e.n_subjects++] =
-                (struct audit_subject){audit_kind(svc->subject_kind), c->q.subjects[i]};
+            subs[e.n_subjects++] = (struct audit_subject){
+                audit_kind(svc->subjects[c->q.subject_index].kind), c->q.subjects[i]};
     for (size_t i = 0; i < PERIOD_SLOTS; i++)
         if (c->cs.period_used[i]) {
             char text[32];

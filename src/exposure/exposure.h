@@ -66,6 +66,7 @@
 #include "core/error.h"
 #include "core/problem.h"
 #include "core/str.h"
+#include "dataset/dataset.h"
 #include "store/store.h"
 #include "token/token.h"
 
@@ -136,7 +137,8 @@ struct exposure_arg {
  * arena given to exposure_query_parse. */
 struct exposure_query {
     const struct catalog_service *svc;
-    str_t *subjects; /* distinct, in the order asked */
+    size_t subject_index; /* the kind asked: svc->subjects[subject_index] */
+    str_t *subjects;      /* distinct, in the order asked */
     size_t n_subjects;
     int *years; /* distinct */
     size_t n_years;
@@ -147,18 +149,27 @@ struct exposure_query {
     str_t *fields;           /* the fields parameter's names (explicit narrowing) */
     size_t n_fields;
     bool fields_given;
+    /* code parameters, and year parameters of services whose period is
+     * not a year: filters on business fields */
+    size_t n_filters;
+    struct dataset_filter filters[DATASET_MAX_FILTERS];
+    bool valid; /* a valid-time filter was asked: [valid_from, valid_to] (days) */
+    int32_t valid_from, valid_to;
 };
 
 /*
  * Checks args against svc's parameters and fills *q. Lists are the name
- * repeated; the fields parameter also takes comma-separated names. Refuses
+ * repeated; the fields parameter also takes comma-separated names. A
+ * service with several subject kinds is asked by exactly one of its subject
+ * parameters (none, or two kinds: 400 naming them). Refuses
  * with DUPLA_EINVAL (400), err naming the parameter and problem type one of
  * PROBLEM_*: an unknown or repeated (non-list) parameter, a value that is
  * not of the parameter's type (CPR: 10 digits, a date DDMMYY or its +60
  * substitute; CVR: 8 digits modulus 11; SE: 8 digits; year: yyyy; date:
  * yyyy-mm-dd; timestamp: yyyy-mm-ddTHH:MM:SSZ), a required one missing, a
- * period or window whose end is before its start, more than max_subjects
- * subjects, an unknown field name.
+ * period, window or valid time whose end is before its start, more than
+ * max_subjects subjects, an unknown field name, a code not in the code
+ * table of the parameter's field.
  *
  * A registration window open at its end (only the "from" given), or ending
  * after now - margin_ms, ends at now - margin_ms: versions registered in the

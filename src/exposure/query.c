@@ -49,6 +49,8 @@ static const char *ptype_expect(enum catalog_param_type t)
         return "a UTC timestamp: yyyy-mm-ddTHH:MM:SSZ";
     case CATALOG_PARAM_T_TEXT:
         return "text";
+    case CATALOG_PARAM_T_CODE:
+        return "a code of the parameter's code table (see GET /servicekatalog)";
     }
     return "a value";
 }
@@ -111,6 +113,33 @@ static int moment(const struct catalog_param *p, str_t v, bool end, int64_t *ms)
     return clock_parse_timestamp(v, ms, 0) == 0 ? 0 : -1;
 }
 
+/* Adds value to the filter of p's field (one filter per field; repeats
+ * dropped). */
+static int filter_add(struct exposure_query *q, const struct catalog_param *p, int64_t value,
+                      err_t *err)
+{
+    struct dataset_filter *f = NULL;
+    for (size_t i = 0; i < q->n_filters; i++)
+        if (q->filters[i].field == p->field)
+            f = &q->filters[i];
+    if (!f) {
+        if (q->n_filters == DATASET_MAX_FILTERS)
+            return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
+                          "%s: at most %d filters in one call", p->name, DATASET_MAX_FILTERS);
+        f = &q->filters[q->n_filters++];
+        f->field = p->field;
+        f->n = 0;
+    }
+    for (size_t i = 0; i < f->n; i++)
+        if (f->values[i] == value)
+            return 0;
+    if (f->n == DATASET_FILTER_VALUES)
+        return refuse(err, PROBLEM_INVALID_PARAMETER, p->name, "%s: at most %d values", p->name,
+                      DATASET_FILTER_VALUES);
+    f->values[f->n++] = value;
+    return 0;
+}
+
 int exposure_query_parse(const struct catalog_service *svc, const struct exposure_arg *args,
                          size_t n_args, unsigned max_subjects, int64_t now_ms, int64_t margin_ms,
                          arena_t *a, struct exposure_query *q, err_t *err)
@@ -142,7 +171,30 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
             return refuse(err, PROBLEM_MISSING_PARAMETER, svc->params[k].name, "%s is required: %s",
                           svc->params[k].name, ptype_expect(svc->params[k].type));
 
-    const struct catalog_param *psub = catalog_param_by_role(svc, CATALOG_PARAM_SUBJECT);
+    /* Exactly one kind of subject per call. */
+    const struct catalog_param *psub = NULL;
+    char names[ERR_PARAM_MAX];
+    size_t at = 0;
+    names[0] = '\0';
+    for (size_t k = 0; k < svc->n_subjects; k++) {
+        const struct catalog_param *sp = svc->subjects[k].param;
+        if (!seen[sp - svc->params])
+            continue;
+        if (psub) {
+            snprintf(names, sizeof names, "%s, %s", psub->name, sp->name);
+            return refuse(err, PROBLEM_INVALID_PARAMETER, names,
+                          "%s: a call names exactly one kind of subject", names);
+        }
+        psub = sp;
+    }
+    if (!psub) {
+        for (size_t k = 0; k < svc->n_subjects && at < sizeof names; k++)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", k ? ", " : "",
+                                   svc->subjects[k].param->name);
+        return refuse(err, PROBLEM_MISSING_PARAMETER, names,
+                      "one of %s is required: the subjects asked about", names);
+    }
+    q->subject_index = psub->subject_index;
     const struct catalog_param *pyear = catalog_param_by_role(svc, CATALOG_PARAM_YEAR);
     const struct catalog_param *pfields = catalog_param_by_role(svc, CATALOG_PARAM_FIELDS);
     size_t n_sub = psub ? seen[psub - svc->params] : 0;
@@ -158,7 +210,7 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
     if (n_sub && (!(q->subjects = arena_alloc(a, n_sub * sizeof *q->subjects)) ||
                   strset_init(&subjects, n_sub, a) != 0))
         return err_set(err, DUPLA_ENOMEM, "out of memory");
-    if (n_year && !(q->years = arena_alloc(a, n_year * sizeof *q->years)))
+    if (n_year && !pyear->field && !(q->years = arena_alloc(a, n_year * sizeof *q->years)))
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     if (pfields && seen[pfields - svc->params] &&
         !(q->fields = arena_alloc(a, EXPOSURE_MAX_FIELD_ARGS * sizeof *q->fields)))
@@ -172,7 +224,37 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
         char shown[48];
         str_copy(str_sub(v, 0, 40), shown, sizeof shown);
         switch (p->role) {
+        case CATALOG_PARAM_CODE: {
+            long k = catalog_code_index(p->field, v);
+            if (k < 0)
+                return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
+                              "%s: \"%s\" is not a code of %s (see GET /servicekatalog)", p->name,
+                              shown, p->field->name);
+            int rc = filter_add(q, p, k, err);
+            if (rc)
+                return rc;
+            break;
+        }
+        case CATALOG_PARAM_VALID_FROM:
+        case CATALOG_PARAM_VALID_TO: {
+            int32_t d;
+            if (clock_parse_date(v, &d) != 0)
+                return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
+                              "%s: \"%s\" is not a date (yyyy-mm-dd)", p->name, shown);
+            if (!q->valid) {
+                q->valid = true;
+                q->valid_from = DATASET_DAY_MIN;
+                q->valid_to = DATASET_DAY_MAX;
+            }
+            if (p->role == CATALOG_PARAM_VALID_FROM)
+                q->valid_from = d;
+            else
+                q->valid_to = d;
+            break;
+        }
         case CATALOG_PARAM_SUBJECT:
+            if (p != psub)
+                break; /* cannot happen: only one kind was given */
             if (!subject_ok(p->type, v)) {
                 /* the value itself is a personal identifier: not echoed */
                 return refuse(err, PROBLEM_INVALID_PARAMETER, p->name, "%s: a value is not %s",
@@ -187,6 +269,12 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
                 y < EXPOSURE_YEAR_MIN || y > EXPOSURE_YEAR_MAX)
                 return refuse(err, PROBLEM_INVALID_PARAMETER, p->name,
                               "%s: \"%s\" is not a year (yyyy)", p->name, shown);
+            if (p->field) {
+                int rc = filter_add(q, p, y, err);
+                if (rc)
+                    return rc;
+                break;
+            }
             bool dup = false;
             for (size_t j = 0; j < q->n_years; j++)
                 dup |= q->years[j] == (int)y;
@@ -260,6 +348,12 @@ int exposure_query_parse(const struct catalog_service *svc, const struct exposur
         q->period_to < q->period_from)
         return refuse(err, PROBLEM_INVALID_PARAMETER, pf ? pf->name : "period",
                       "%s: the period ends before it starts", pf ? pf->name : "period");
+
+    if (q->valid && q->valid_to < q->valid_from) {
+        const struct catalog_param *pv = catalog_param_by_role(svc, CATALOG_PARAM_VALID_FROM);
+        return refuse(err, PROBLEM_INVALID_PARAMETER, pv->name,
+                      "%s: the valid time ends before it starts", pv->name);
+    }
 
     if (have_from || have_to) {
         const struct catalog_param *prf = catalog_param_by_role(svc, CATALOG_PARAM_REGISTERED_FROM);

@@ -24,6 +24,8 @@
 #define INGEST_PROGRESS_EVERY 4096
 #define INGEST_YEAR_MIN       1900
 #define INGEST_YEAR_MAX       9999
+/* A record number (period kind "number") is stored as the period: an int32. */
+#define INGEST_NUMBER_MAX 2000000000
 /* The page cache of the connection that writes a delivery (KiB), and the
  * SQLite default it returns to. */
 #define INGEST_SQLITE_CACHE_PRAGMA "PRAGMA cache_size = -262144"
@@ -144,9 +146,13 @@ static int scan_headers(const struct ingest_source *src, size_t n, size_t *n_syn
     return 0;
 }
 
-/* Checks one record object; on success fills key and the encoding. */
-static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
+/* Checks one record object; on success fills the encoding and the keys it
+ * is stored under (*n_keys: one, or one per subject it names when the
+ * service has several subject kinds). */
+static void check_record(struct run *r, json_t *obj, struct dataset_key *keys_out, size_t *n_keys)
 {
+    struct dataset_key one = {0}, *key = &one;
+    *n_keys = 0;
     const struct catalog_service *svc = r->svc;
     const char *k;
     json_t *v;
@@ -191,17 +197,27 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
         case CATALOG_ROLE_PERIOD_END:
             keys[3] = val;
             break;
+        case CATALOG_ROLE_NUMBER:
+            keys[1] = val;
+            break;
         default:
             values[f->business_index] = val;
         }
     }
     if (!keys_ok)
         return;
-    if (dataset_subject_parse(svc->subject_kind, keys[0].s, &key->subject)) {
+    if (!svc->subjects_in_record &&
+        dataset_subject_parse(svc->subject_kind, keys[0].s, &key->subject)) {
         problem(r, svc->subject->name, "is not a %s number", catalog_ident_name(svc->subject_kind));
         return;
     }
-    if (svc->period_kind == CATALOG_PERIOD_YEAR) {
+    if (svc->period_kind == CATALOG_PERIOD_NUMBER) {
+        if (keys[1].i < 0 || keys[1].i > INGEST_NUMBER_MAX) {
+            problem(r, svc->number->name, "must be a number from 0 to %d", INGEST_NUMBER_MAX);
+            return;
+        }
+        key->period_start = key->period_end = (int32_t)keys[1].i;
+    } else if (svc->period_kind == CATALOG_PERIOD_YEAR) {
         if (keys[1].i < INGEST_YEAR_MIN || keys[1].i > INGEST_YEAR_MAX) {
             problem(r, svc->year->name, "must be an income year from %d to %d", INGEST_YEAR_MIN,
                     INGEST_YEAR_MAX);
@@ -219,6 +235,29 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *key)
     }
     if (r->line_bad)
         return;
+    if (!svc->subjects_in_record) {
+        keys_out[(*n_keys)++] = *key;
+    } else {
+        /* stored under each subject the record names; it must name one */
+        for (size_t j = 0; j < svc->n_subjects; j++) {
+            const struct catalog_value *sv = &values[svc->subjects[j].field->business_index];
+            if (!sv->present)
+                continue;
+            keys_out[*n_keys] = *key;
+            if (dataset_subject_key(svc, j, sv->s, &keys_out[*n_keys].subject)) {
+                problem(r, svc->subjects[j].field->name, "is not a %s number",
+                        catalog_ident_name(svc->subjects[j].kind));
+                return;
+            }
+            (*n_keys)++;
+        }
+        if (*n_keys == 0) {
+            problem(r, svc->subject->name, "a record names at least one of its subjects (%s%s%s)",
+                    svc->subjects[0].field->name, svc->n_subjects > 1 ? ", " : "",
+                    svc->n_subjects > 1 ? svc->subjects[1].field->name : "");
+            return;
+        }
+    }
     err_t err;
     if (dataset_encode(svc, values, &r->enc, &err))
         problem(r, "", "the record is too large to store");
@@ -236,34 +275,43 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
         json_error_t jerr;
         json_t *obj = json_loadb(line.ptr, line.len, JSON_REJECT_DUPLICATES, &jerr);
         r->res->records++;
-        struct dataset_key key = {0};
+        struct dataset_key keys[CATALOG_MAX_SUBJECTS];
+        size_t n_keys = 0;
         if (!obj) {
             problem(r, "", "malformed JSON at column %d: %s", jerr.column, jerr.text);
         } else if (!json_is_object(obj)) {
             problem(r, "", "a record is a JSON object");
         } else {
-            check_record(r, obj, &key);
-            const struct keyset_entry *prev;
-            int dup = r->line_bad ? 0
-                                  : ingest_keyset_add(&r->keys, &key, (uint32_t)src_index,
-                                                      (uint32_t)r->line, &prev);
-            if (dup < 0) {
-                json_decref(obj);
-                return err_set(err, DUPLA_ENOMEM, "out of memory");
+            check_record(r, obj, keys, &n_keys);
+            for (size_t k = 0; !r->line_bad && k < n_keys; k++) {
+                const struct keyset_entry *prev;
+                int dup = ingest_keyset_add(&r->keys, &keys[k], (uint32_t)src_index,
+                                            (uint32_t)r->line, &prev);
+                if (dup < 0) {
+                    json_decref(obj);
+                    return err_set(err, DUPLA_ENOMEM, "out of memory");
+                }
+                if (dup == 1)
+                    problem(r, r->svc->subject->name,
+                            "the same subject and period as line %u of this delivery's source %u",
+                            prev->line, prev->source + 1);
             }
-            if (dup == 1)
-                problem(r, r->svc->subject->name,
-                        "the same subject and period as line %u of this delivery's source %u",
-                        prev->line, prev->source + 1);
         }
         if (!r->line_bad && r->writing) {
-            enum dataset_put_outcome o;
-            int64_t version;
-            int rc = dataset_put(r->conn, r->service_id, &key, buf_str(&r->enc),
-                                 r->res->registered_ms, r->delivery.seq, &o, &version, err);
-            if (rc) {
-                json_decref(obj);
-                return rc;
+            enum dataset_put_outcome o = DATASET_UNCHANGED;
+            /* one record, stored under each of its keys: counted once, by
+             * its first key */
+            for (size_t k = 0; k < n_keys; k++) {
+                enum dataset_put_outcome ok;
+                int64_t version;
+                int rc = dataset_put(r->conn, r->service_id, &keys[k], buf_str(&r->enc),
+                                     r->res->registered_ms, r->delivery.seq, &ok, &version, err);
+                if (rc) {
+                    json_decref(obj);
+                    return rc;
+                }
+                if (k == 0)
+                    o = ok;
             }
             if (o == DATASET_NEW_VERSION)
                 r->res->new_versions++;

@@ -175,6 +175,31 @@ Test(catalog, errors_name_file_line_and_path)
                            "}]," FIELDS_HEAD "]}",
                  "no parameter has the role subject");
     expect_error("{\"path\":\"Æble\",\"alias\":\"x\"}", "path: \"Æble\" must be ASCII");
+    expect_error("{\"path\":\"a//b\"}", "path: \"a//b\" must be ASCII");
+    expect_error("{\"path\":\"1a\"}", "path: \"1a\" must be ASCII");
+    expect_error(
+        HEAD "\"subjects\":[{\"kind\":\"cpr\",\"field\":\"PersonCPRNummer\"}],"
+             "\"period\":{\"kind\":\"year\",\"field\":\"IndkomstÅr\"},"
+             "\"version_field\":\"Nummer\",\"registered_field\":\"Tid\"," PARAMS FIELDS_HEAD "]}",
+        "subjects: must be an array of 2 to 3");
+    expect_error(HEAD KEYS
+                 "\"parameters\":[{\"name\":\"PersonCPRNummer\",\"type\":\"cpr\",\"role\":"
+                 "\"subject\",\"list\":true,\"required\":true," D
+                 "},{\"name\":\"K\",\"type\":\"code\",\"role\":\"code\"," D "}]," FIELDS_HEAD "]}",
+                 "parameters[1].field: a code parameter names the code field it filters");
+    expect_error(HEAD KEYS
+                 "\"parameters\":[{\"name\":\"PersonCPRNummer\",\"type\":\"cpr\",\"role\":"
+                 "\"subject\",\"list\":true,\"required\":true," D
+                 "},{\"name\":\"V\",\"type\":\"date\",\"role\":\"valid_from\"," D
+                 "},{\"name\":\"W\",\"type\":\"date\",\"role\":\"valid_to\"," D "}]," FIELDS_HEAD
+                 "]}",
+                 "parameters[1]: a valid-time parameter needs the service's \"valid\" fields");
+    expect_error(HEAD KEYS
+                 "\"parameters\":[{\"name\":\"PersonCPRNummer\",\"type\":\"cpr\",\"role\":"
+                 "\"subject\",\"list\":true,\"required\":true," D
+                 "},{\"name\":\"Y\",\"type\":\"year\",\"role\":\"year\",\"field\":\"Nummer\"," D
+                 "}]," FIELDS_HEAD "]}",
+                 "parameters[1].field: the year parameter of a year service");
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
