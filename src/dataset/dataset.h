@@ -135,6 +135,21 @@ int dataset_put(store_conn_t *c, int64_t service_id, const struct dataset_key *k
                 int64_t registered_ms, int64_t delivery_seq, enum dataset_put_outcome *outcome,
                 int64_t *version, err_t *err);
 
+/* Many records at once (a delivery): each item's current version is looked
+ * up DATASET_PUT_CHUNK at a time, then its fields stored as the next
+ * version unless they equal the current ones. Keys must be distinct. Call
+ * inside a transaction; on return each item's outcome and version tell
+ * what happened. */
+#define DATASET_PUT_CHUNK 64
+struct dataset_put_item {
+    struct dataset_key key;
+    str_t fields;                     /* in: an encoding from dataset_encode */
+    enum dataset_put_outcome outcome; /* out */
+    int64_t version;                  /* out: the key's version after the call */
+};
+int dataset_put_many(store_conn_t *c, int64_t service_id, struct dataset_put_item *items, size_t n,
+                     int64_t registered_ms, int64_t delivery_seq, err_t *err);
+
 /* ---- reading ---- */
 
 enum dataset_mode {

@@ -67,6 +67,14 @@ struct run {
     struct dataset_delivery delivery;
     struct keyset keys;
     buf_t enc;
+    /* valid records waiting to be stored, DATASET_PUT_CHUNK at a time: their
+     * keys, and their encodings one after another in `pending` (offsets in
+     * pending_at until the flush, as the buffer may move while it grows) */
+    struct dataset_put_item batch[DATASET_PUT_CHUNK];
+    size_t pending_at[DATASET_PUT_CHUNK];
+    bool pending_counted[DATASET_PUT_CHUNK]; /* a record's first key: counts it */
+    size_t n_pending;
+    buf_t pending;
     bool writing; /* false once a line was invalid (all-or-nothing) */
     /* the line being checked */
     const struct ingest_source *src;
@@ -263,6 +271,46 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *keys_ou
         problem(r, "", "the record is too large to store");
 }
 
+/* Stores the queued records: one current-version question per chunk. */
+static int flush_records(struct run *r, err_t *err)
+{
+    if (r->n_pending == 0)
+        return 0;
+    str_t all = buf_str(&r->pending);
+    for (size_t i = 0; i < r->n_pending; i++) {
+        size_t end = i + 1 < r->n_pending ? r->pending_at[i + 1] : all.len;
+        r->batch[i].fields = (str_t){all.ptr + r->pending_at[i], end - r->pending_at[i]};
+    }
+    int rc = dataset_put_many(r->conn, r->service_id, r->batch, r->n_pending, r->res->registered_ms,
+                              r->delivery.seq, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < r->n_pending; i++) {
+        if (!r->pending_counted[i])
+            continue;
+        if (r->batch[i].outcome == DATASET_NEW_VERSION)
+            r->res->new_versions++;
+        else
+            r->res->unchanged++;
+    }
+    r->n_pending = 0;
+    buf_reset(&r->pending);
+    return 0;
+}
+
+/* Queues a valid record under one of its keys (the encoding in r->enc) for
+ * storing; `counted`: the record's first key, which counts it. */
+static int queue_record(struct run *r, const struct dataset_key *key, bool counted, err_t *err)
+{
+    str_t enc = buf_str(&r->enc);
+    r->pending_at[r->n_pending] = buf_str(&r->pending).len;
+    if (buf_append(&r->pending, enc.ptr, enc.len))
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    r->pending_counted[r->n_pending] = counted;
+    r->batch[r->n_pending++] = (struct dataset_put_item){.key = *key};
+    return r->n_pending == DATASET_PUT_CHUNK ? flush_records(r, err) : 0;
+}
+
 /* One line: checked, then stored when the delivery is still being written.
  * Returns 0, or a negative error that ends the delivery. */
 static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, err_t *err)
@@ -298,25 +346,15 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
             }
         }
         if (!r->line_bad && r->writing) {
-            enum dataset_put_outcome o = DATASET_UNCHANGED;
             /* one record, stored under each of its keys: counted once, by
              * its first key */
             for (size_t k = 0; k < n_keys; k++) {
-                enum dataset_put_outcome ok;
-                int64_t version;
-                int rc = dataset_put(r->conn, r->service_id, &keys[k], buf_str(&r->enc),
-                                     r->res->registered_ms, r->delivery.seq, &ok, &version, err);
+                int rc = queue_record(r, &keys[k], k == 0, err);
                 if (rc) {
                     json_decref(obj);
                     return rc;
                 }
-                if (k == 0)
-                    o = ok;
             }
-            if (o == DATASET_NEW_VERSION)
-                r->res->new_versions++;
-            else
-                r->res->unchanged++;
         }
         json_decref(obj);
     }
@@ -382,6 +420,11 @@ static int run_lines(struct run *r, const struct ingest_source *src, size_t n, u
         bytes_before += rd.bytes;
         ingest_reader_close(&rd);
         if (rc < 0)
+            return rc;
+    }
+    if (r->writing) {
+        int rc = flush_records(r, err);
+        if (rc)
             return rc;
     }
     if (r->opt->progress) {
@@ -450,6 +493,7 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     bool big_cache = false;
     ingest_keyset_init(&r.keys);
     buf_init(&r.enc, DATASET_ENCODED_MAX);
+    buf_init(&r.pending, (size_t)DATASET_ENCODED_MAX * DATASET_PUT_CHUNK);
     res->registered_ms = opt->now_ms ? opt->now_ms : clock_now_ms();
     if ((rc = store_conn_get(st, &r.conn, err)))
         goto out;
@@ -460,8 +504,8 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     if (big_cache && (rc = store_exec(r.conn, INGEST_SQLITE_CACHE_PRAGMA, err)))
         goto out;
     /* Each record's insert goes out without waiting (PostgreSQL: pipeline
-     * mode, so a record costs one round trip, its current-version lookup);
-     * any failure fails the whole delivery anyway. */
+     * mode, so DATASET_PUT_CHUNK records cost one round trip, their
+     * current-version lookup); any failure fails the whole delivery anyway. */
     if ((rc = store_begin(r.conn, err)) || (rc = store_pipeline_begin(r.conn, err)))
         goto out;
     struct dataset_delivery old;
@@ -536,5 +580,6 @@ out:
     }
     ingest_keyset_free(&r.keys);
     buf_free(&r.enc);
+    buf_free(&r.pending);
     return rc;
 }

@@ -93,6 +93,11 @@ const char *store_backend(const store_t *st)
     return OPS(st)->name;
 }
 
+const char *store_conn_backend(const store_conn_t *c)
+{
+    return c->ops->name;
+}
+
 int store_ping(store_t *st, err_t *err)
 {
     store_conn_t *c;

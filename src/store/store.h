@@ -54,6 +54,8 @@ int store_open(const char *url, const struct store_options *opt, store_t **out, 
 void store_close(store_t *st);
 /* "sqlite" or "postgresql". */
 const char *store_backend(const store_t *st);
+/* The same, for the store a connection belongs to. */
+const char *store_conn_backend(const store_conn_t *c);
 /* 0 if the store answers a trivial query (readiness). */
 int store_ping(store_t *st, err_t *err);
 

@@ -444,3 +444,85 @@ Test(dataset, records_as_json_with_granted_fields)
     dataset_cursor_close(cur);
     store_conn_put(c);
 }
+
+/* Stores n year records for subjects 200000000 + [0, n) with fields from
+ * base(k), all in one dataset_put_many, and checks each outcome and version. */
+static void put_many_years(const char *id, int n, int64_t (*base)(int), int64_t at,
+                           enum dataset_put_outcome (*want)(int), int64_t (*want_version)(int))
+{
+    struct writer w;
+    begin(&w, aar, id, at);
+    struct dataset_put_item *items = calloc((size_t)n, sizeof *items);
+    buf_t *enc = calloc((size_t)n, sizeof *enc);
+    cr_assert(items && enc);
+    int32_t a, b;
+    dataset_year_period(2023, &a, &b);
+    err_t err;
+    for (int k = 0; k < n; k++) {
+        struct catalog_value v[CATALOG_MAX_FIELDS];
+        fill(aar, v, base(k));
+        buf_init(&enc[k], DATASET_ENCODED_MAX);
+        cr_assert_eq(dataset_encode(aar, v, &enc[k], &err), 0);
+        items[k] =
+            (struct dataset_put_item){.key = {200000000 + k, a, b}, .fields = buf_str(&enc[k])};
+    }
+    cr_assert_eq(dataset_put_many(w.c, w.sid, items, (size_t)n, at, w.d.seq, &err), 0, "%s",
+                 err.detail);
+    for (int k = 0; k < n; k++) {
+        cr_assert_eq(items[k].outcome, want(k), "record %d", k);
+        cr_assert_eq(items[k].version, want_version(k), "record %d", k);
+        buf_free(&enc[k]);
+    }
+    commit(&w);
+    free(items);
+    free(enc);
+}
+
+static int64_t base_first(int k)
+{
+    return k;
+}
+static int64_t base_second(int k) /* every third record changes */
+{
+    return k % 3 == 0 ? 1000 + k : k;
+}
+static int64_t base_third(int k) /* every fifth changes again, the rest as in the second */
+{
+    return k % 5 == 0 ? 5000 + k : base_second(k);
+}
+static enum dataset_put_outcome all_new(int k)
+{
+    (void)k;
+    return DATASET_NEW_VERSION;
+}
+static int64_t version_1(int k)
+{
+    (void)k;
+    return 1;
+}
+static enum dataset_put_outcome second_outcome(int k)
+{
+    return k % 3 == 0 ? DATASET_NEW_VERSION : DATASET_UNCHANGED;
+}
+static int64_t second_version(int k)
+{
+    return k % 3 == 0 ? 2 : 1;
+}
+static enum dataset_put_outcome third_outcome(int k)
+{
+    return k % 5 == 0 ? DATASET_NEW_VERSION : DATASET_UNCHANGED;
+}
+static int64_t third_version(int k)
+{
+    return second_version(k) + (k % 5 == 0);
+}
+
+Test(dataset, put_many_looks_up_current_versions_a_chunk_at_a_time)
+{
+    /* 150 records: two full chunks and a short one, whose lookup repeats
+     * its last key to fill the statement */
+    enum { N = 2 * DATASET_PUT_CHUNK + 22 };
+    put_many_years("many-1", N, base_first, 1000, all_new, version_1);
+    put_many_years("many-2", N, base_second, 2000, second_outcome, second_version);
+    put_many_years("many-3", N, base_third, 3000, third_outcome, third_version);
+}
