@@ -40,29 +40,45 @@ static const char SQL_WIN_SUBJECT[] =
     "r.fields"
 #define CHUNK_SQL_MAX (512 + DATASET_CHUNK * 32)
 
-/* The chunk statements (current, window), made once: the subjects' places
- * come first, then the same parameters as the one-subject statements'. */
-static char sql_cur_chunk[CHUNK_SQL_MAX], sql_win_chunk[CHUNK_SQL_MAX];
+/* The chunk statements ([PostgreSQL?][window?]), made once: the subjects'
+ * places come first, then the same parameters as the one-subject
+ * statements'. PostgreSQL reads each subject through a LATERAL subquery
+ * (OFFSET 0 keeps it from being flattened into a join): an index scan per
+ * subject with run-time partition pruning. As a plain join, the planner
+ * hash-joins the chunk against a scan of every partition whenever it
+ * thinks the table small, which it does for tables of up to some 10^5
+ * rows, and always before the first ANALYZE. */
+static char sql_chunk[2][2][CHUNK_SQL_MAX];
 static pthread_once_t chunk_once = PTHREAD_ONCE_INIT;
 
-static void chunk_make(char *out, const char *tail)
+static void chunk_make(char *out, bool pg, const char *tail)
 {
     size_t n = (size_t)snprintf(out, CHUNK_SQL_MAX, "WITH want(pos, subject) AS (VALUES ");
     for (int i = 0; i < DATASET_CHUNK; i++)
         n += (size_t)snprintf(out + n, CHUNK_SQL_MAX - n, "%s(%d, CAST(? AS BIGINT))",
                               i ? ", " : "", i);
-    snprintf(out + n, CHUNK_SQL_MAX - n,
-             ") SELECT " COLS_R " FROM want JOIN dataset_record r"
-             " ON r.service_id = ? AND r.subject = want.subject"
-             " WHERE r.period_start <= ? AND r.period_end >= ?%s"
-             " ORDER BY want.pos, r.period_start, r.period_end, r.version",
-             tail);
+    if (pg)
+        snprintf(out + n, CHUNK_SQL_MAX - n,
+                 ") SELECT " COLS_R " FROM want CROSS JOIN LATERAL (SELECT " COLS
+                 " FROM dataset_record WHERE service_id = ? AND subject = want.subject"
+                 " AND period_start <= ? AND period_end >= ?%s OFFSET 0) r"
+                 " ORDER BY want.pos, r.period_start, r.period_end, r.version",
+                 tail);
+    else
+        snprintf(out + n, CHUNK_SQL_MAX - n,
+                 ") SELECT " COLS_R " FROM want JOIN dataset_record r"
+                 " ON r.service_id = ? AND r.subject = want.subject"
+                 " WHERE r.period_start <= ? AND r.period_end >= ?%s"
+                 " ORDER BY want.pos, r.period_start, r.period_end, r.version",
+                 tail);
 }
 
 static void chunk_init(void)
 {
-    chunk_make(sql_cur_chunk, "");
-    chunk_make(sql_win_chunk, " AND r.registered_ms >= ? AND r.registered_ms < ?");
+    for (int pg = 0; pg < 2; pg++) {
+        chunk_make(sql_chunk[pg][0], pg, "");
+        chunk_make(sql_chunk[pg][1], pg, " AND registered_ms >= ? AND registered_ms < ?");
+    }
 }
 
 static const char SQL_WIN_ALL[] =
@@ -173,12 +189,11 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
     bool chunk = left > 1;
     if (chunk)
         pthread_once(&chunk_once, chunk_init);
-    const char *sql = q->mode == DATASET_CURRENT ? (all     ? SQL_CUR_ALL
-                                                    : chunk ? sql_cur_chunk
-                                                            : SQL_CUR_SUBJECT)
-                                                 : (all     ? SQL_WIN_ALL
-                                                    : chunk ? sql_win_chunk
-                                                            : SQL_WIN_SUBJECT);
+    bool window = q->mode != DATASET_CURRENT;
+    bool pg = strcmp(store_conn_backend(cur->conn), "postgresql") == 0;
+    const char *sql = chunk ? sql_chunk[pg][window]
+                      : all ? (window ? SQL_WIN_ALL : SQL_CUR_ALL)
+                            : (window ? SQL_WIN_SUBJECT : SQL_CUR_SUBJECT);
     int rc = store_prepare(cur->conn, sql, &cur->stmt, err);
     if (rc)
         return rc;
