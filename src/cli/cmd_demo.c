@@ -45,7 +45,7 @@
 #define DEMO_SYSTEM_NAME IDENTITY_DEMO_SYSTEM
 /* The synthetic data set: small enough to load in seconds. */
 #define DEMO_PERSONS   200
-#define DEMO_COMPANIES 20
+#define DEMO_COMPANIES 30
 #define DEMO_YEAR_FROM 2022
 #define DEMO_YEAR_TO   2024
 #define DEMO_SEED      1
@@ -209,16 +209,30 @@ static int step_testdata(struct demo *d, err_t *err)
     int rc = testdata_load(d->store, d->catalog, &opt, ENV_TEST, d->dir, NULL, NULL, err);
     if (rc)
         return rc;
-    json_t *cprs = json_array(), *ses = json_array();
-    for (unsigned i = 0; i < DEMO_EXAMPLES; i++) {
+    /* subjects the generator makes complete: each has data in every
+     * service that takes its kind */
+    json_t *cprs = json_array(), *ses = json_array(), *cvrs = json_array();
+    for (unsigned i = 0, n = 0; n < DEMO_EXAMPLES && i < DEMO_PERSONS; i++) {
         char buf[16];
+        if (!testdata_example_person(&opt, i))
+            continue;
+        n++;
         testdata_person_cpr(&opt, i, buf);
         json_array_append_new(cprs, json_string(buf));
+    }
+    for (unsigned i = 0, n = 0; n < DEMO_EXAMPLES && i < DEMO_COMPANIES; i++) {
+        char buf[16];
+        if (!testdata_example_company(&opt, i))
+            continue;
+        n++;
         testdata_company_se(&opt, i, buf);
         json_array_append_new(ses, json_string(buf));
+        testdata_company_cvr(&opt, i, buf);
+        json_array_append_new(cvrs, json_string(buf));
     }
     json_object_set_new(d->connect, "PersonCPRNummer", cprs);
     json_object_set_new(d->connect, "VirksomhedSENummer", ses);
+    json_object_set_new(d->connect, "VirksomhedCVRNummer", cvrs);
     json_object_set_new(d->connect, "income_years",
                         json_pack("[i,i,i]", DEMO_YEAR_FROM, DEMO_YEAR_FROM + 1, DEMO_YEAR_TO));
     return 0;

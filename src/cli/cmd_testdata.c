@@ -93,7 +93,11 @@ static int write_examples(const struct testdata_options *opt, const char *dir, e
         testdata_person_cpr(opt, i, b);
         json_array_append_new(cpr, json_string(b));
     }
-    for (unsigned i = 0; i < TESTDATA_EXAMPLES && i < opt->companies; i++) {
+    /* the companies with data in every company service */
+    for (unsigned i = 0, n = 0; n < TESTDATA_EXAMPLES && i < opt->companies; i++) {
+        if (!testdata_example_company(opt, i))
+            continue;
+        n++;
         char b[16];
         testdata_company_se(opt, i, b);
         json_array_append_new(se, json_string(b));

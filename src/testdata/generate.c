@@ -31,6 +31,11 @@ enum stream_kind {
     S_VAT_PERIOD,
     S_PAYROLL_PERIOD,
     S_CPR_OFFSET,
+    S_COMPANY_LIFE, /* form, founding, fate (status and obligations) */
+    S_GROUP,        /* a block of companies: a joint taxation group or not */
+    S_CORP_YEAR,    /* a corporation's tax return for a year */
+    S_CONTROL,      /* a company's controls */
+    S_OBSERVATION,  /* a person's control observations */
 };
 
 static const struct {
@@ -45,6 +50,20 @@ static const struct {
     {"Aarsopgoerelse", "06-Aarsopgoerelse-genoptagelser.ndjson"},
     {"Momsangivelse", "07-Momsangivelse-korrektioner.ndjson"},
     {"Loensumsangivelser", "08-Loensumsangivelser-korrektioner.ndjson"},
+    {"Virksomhedsstatus", "09-Virksomhedsstatus.ndjson"},
+    {"Virksomhedspligter", "10-Virksomhedspligter.ndjson"},
+    {"Selskabsskatteoplysninger/Selskabsambeskatningskreds",
+     "11-Selskabsambeskatningskreds.ndjson"},
+    {"Selskabsskatteoplysninger/Selskabselvangivelse", "12-Selskabselvangivelse.ndjson"},
+    {"virksomhedskontroloplysninger", "13-virksomhedskontroloplysninger.ndjson"},
+    {"personkontroloplysninger", "14-personkontroloplysninger.ndjson"},
+    {"Kontrolregistreringer/Virksomhed", "15-Kontrolregistreringer.ndjson"},
+    {"Kontrolobservationer", "16-Kontrolobservationer.ndjson"},
+    {"Ligningssager", "17-Ligningssager.ndjson"},
+    {"Virksomhedsstatus", "18-Virksomhedsstatus-aendringer.ndjson"},
+    {"Virksomhedspligter", "19-Virksomhedspligter-ophoer.ndjson"},
+    {"Kontrolregistreringer/Virksomhed", "20-Kontrolregistreringer-afslutninger.ndjson"},
+    {"Ligningssager", "21-Ligningssager-afgoerelser.ndjson"},
 };
 
 const char *testdata_delivery_service(size_t i)
@@ -97,6 +116,9 @@ struct out {
     testdata_write_fn fn;
     void *cls;
     int rc;
+    /* set: write_vat and write_payroll add up their returns here instead of
+     * writing them (the control information sums the same draws) */
+    int64_t *sums;
 };
 
 static void key(struct out *o, const char *k)
@@ -441,6 +463,21 @@ struct se_unit {
     bool importer, exporter, energy, exempt;
 };
 
+/* Showcase subjects: every service that takes their kind has data about
+ * them (the demo's connect.json names them). Companies c % 10 == 0 or 1 pay
+ * payroll tax and are corporations, the first of them in a joint taxation group with the
+ * second, with a control that adjusted their returns (and so a case);
+ * persons p % 40 < 5 have a control observation and an assessment case. */
+static bool showcase_company(unsigned c)
+{
+    return c % 10 == 0 || c % 10 == 1;
+}
+
+static bool showcase_person(unsigned p)
+{
+    return p % 40 < 5;
+}
+
 static void company_make(const struct testdata_options *opt, unsigned c, struct company *co)
 {
     memset(co, 0, sizeof *co);
@@ -449,7 +486,7 @@ static void company_make(const struct testdata_options *opt, unsigned c, struct 
     testdata_rng_init(&r, opt->seed, S_COMPANY, c, 0);
     unsigned u = (unsigned)testdata_rng_below(&r, 1000);
     co->n_se = u < 700 ? 1 : u < 900 ? 2 : u < 970 ? 3 : 4;
-    co->payroll_tax = testdata_rng_chance(&r, 80);
+    co->payroll_tax = testdata_rng_chance(&r, 80) || showcase_company(c);
     co->financial = testdata_rng_chance(&r, 500);
     co->payroll = KR(1500000) * testdata_rng_skewed_permille(&r) / 1000 / 100 * 100;
 }
@@ -540,6 +577,12 @@ static void write_vat(struct out *o, const struct company *co, const struct se_u
     int64_t out_vat = sales / 4, in_vat = purchases / 4;
     int64_t vat_goods = abroad_goods / 4, vat_services = abroad_services / 4;
     int64_t refunds = energy[0] + energy[1] + energy[2] + energy[3] + energy[4] + energy[5];
+    if (o->sums) {
+        o->sums[0] += out_vat;
+        o->sums[1] += in_vat;
+        o->sums[2]++;
+        return;
+    }
     begin(o);
     kv_str(o, "VirksomhedSENummer", se->se);
     kv_str(o, "VirksomhedCVRNummer", co->cvr);
@@ -598,6 +641,10 @@ static void write_payroll(struct out *o, const struct company *co,
     int64_t base = co->financial ? payroll : payroll + profit;
     if (base < 0)
         base = 0;
+    if (o->sums) {
+        o->sums[0] += payroll;
+        return;
+    }
     begin(o);
     char se[9];
     se_number(opt, c, 0, se);
@@ -616,6 +663,624 @@ static void write_payroll(struct out *o, const struct company *co,
     kv_rate(o, "Afgiftssats", rate);
     kv_int(o, "Lønsumsafgift", (base * rate + 5000) / 10000);
     end(o);
+}
+
+/* ---- the company services: status, obligations, corporate tax, control ---- */
+
+enum fate { FATE_NONE = 0, FATE_CEASED, FATE_BANKRUPT, FATE_DISSOLVED };
+
+struct life {
+    const char *form; /* ENK, IS, APS, AS */
+    bool corporation;
+    bool employer;         /* pays wages: A-tax and AM obligations */
+    int32_t founded;       /* VAT and the other obligations start here */
+    int32_t employer_from; /* the A-tax and AM obligations start here */
+    enum fate fate;
+    int32_t fate_day; /* the first day of the first status after "active" */
+    int32_t fate_end; /* bankrupt and dissolved: the first day of the final status */
+};
+
+static void life_make(const struct testdata_options *opt, unsigned c, const struct company *co,
+                      struct life *lf)
+{
+    memset(lf, 0, sizeof *lf);
+    struct rng r;
+    testdata_rng_init(&r, opt->seed, S_COMPANY_LIFE, c, 0);
+    unsigned u = (unsigned)testdata_rng_below(&r, 1000);
+    lf->form = u < 250 ? "ENK" : u < 330 ? "IS" : u < 850 ? "APS" : "AS";
+    if (showcase_company(c) && u < 330)
+        lf->form = "APS";
+    lf->corporation = lf->form[0] == 'A';
+    lf->employer = co->payroll_tax || testdata_rng_chance(&r, 600) || showcase_company(c);
+    lf->founded = clock_days_from_civil(opt->year_from - (int)testdata_rng_range(&r, 2, 20),
+                                        (int)testdata_rng_range(&r, 1, 12),
+                                        (int)testdata_rng_range(&r, 1, 28));
+    lf->employer_from =
+        testdata_rng_chance(&r, 250)
+            ? clock_days_from_civil(opt->year_to, (int)testdata_rng_range(&r, 2, 11), 1)
+            : lf->founded;
+    unsigned f = (unsigned)testdata_rng_below(&r, 1000);
+    lf->fate = showcase_company(c) ? FATE_NONE
+               : f < 60            ? FATE_CEASED
+               : f < 120           ? FATE_BANKRUPT
+               : f < 160           ? FATE_DISSOLVED
+                                   : FATE_NONE;
+    /* after the last year's returns: a company files until it ends */
+    lf->fate_day = clock_days_from_civil(opt->year_to + 1, (int)testdata_rng_range(&r, 1, 6),
+                                         (int)testdata_rng_range(&r, 1, 28));
+    lf->fate_end = lf->fate_day + (int32_t)testdata_rng_range(&r, 90, 300);
+}
+
+static void write_status(struct out *o, const struct company *co, int number, const char *code,
+                         int32_t from, int32_t to, const struct life *lf)
+{
+    begin(o);
+    kv_str(o, "VirksomhedCVRNummer", co->cvr);
+    kv_str(o, "VirksomhedSENummer", co->cvr); /* the first SE number is the CVR number */
+    kv_int(o, "VirksomhedStatusNummer", number);
+    kv_str(o, "VirksomhedStatusTypeKode", code);
+    kv_date(o, "VirksomhedStatusGyldigFraDato", from);
+    if (to)
+        kv_date(o, "VirksomhedStatusGyldigTilDato", to);
+    kv_str(o, "VirksomhedFormKode", lf->form);
+    end(o);
+}
+
+/* Delivery "first": every company active since its founding; the later
+ * one ends that status for the companies with a fate and adds the next. */
+static void gen_status(struct out *o, const struct testdata_options *opt, unsigned c, bool later)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, c, &co);
+    life_make(opt, c, &co, &lf);
+    if (!later) {
+        write_status(o, &co, 1, "1", lf.founded, 0, &lf);
+        return;
+    }
+    if (lf.fate == FATE_NONE)
+        return;
+    write_status(o, &co, 1, "1", lf.founded, lf.fate_day - 1, &lf);
+    if (lf.fate == FATE_CEASED) {
+        write_status(o, &co, 2, "2", lf.fate_day, 0, &lf);
+        return;
+    }
+    bool bankrupt = lf.fate == FATE_BANKRUPT;
+    write_status(o, &co, 2, bankrupt ? "3" : "5", lf.fate_day, lf.fate_end - 1, &lf);
+    write_status(o, &co, 3, bankrupt ? "4" : "6", lf.fate_end, 0, &lf);
+}
+
+static void write_duty(struct out *o, const struct company *co, const char *se, int number,
+                       const char *code, int32_t from, const char *period, int32_t to,
+                       const char *why)
+{
+    begin(o);
+    kv_str(o, "VirksomhedCVRNummer", co->cvr);
+    kv_str(o, "VirksomhedSENummer", se);
+    kv_int(o, "RegistreringForholdNummer", number);
+    kv_str(o, "PligtKode", code);
+    kv_date(o, "RegistreringForholdGyldigFraDato", from);
+    if (to)
+        kv_date(o, "RegistreringForholdGyldigTilDato", to);
+    if (period)
+        kv_str(o, "AfregningPeriodeType", period);
+    if (why)
+        kv_str(o, "PligtOphørÅrsagKode", why);
+    end(o);
+}
+
+/* A company's obligations: VAT under every SE number (the period its VAT
+ * returns use), energy duties where it pays them; under the first SE
+ * number payroll tax (if it files payroll tax returns), A-tax and AM for
+ * an employer, corporate tax for a corporation. Numbered s * 10 + k, so
+ * unique across the company's SE numbers. The later delivery ends them all
+ * at a company's fate. */
+static void gen_duties(struct out *o, const struct testdata_options *opt, unsigned c, bool later)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, c, &co);
+    life_make(opt, c, &co, &lf);
+    if (later && lf.fate == FATE_NONE)
+        return;
+    int32_t to = later ? lf.fate_day - 1 : 0;
+    const char *why = !later                     ? NULL
+                      : lf.fate == FATE_CEASED   ? "OPHOERT"
+                      : lf.fate == FATE_BANKRUPT ? "KONKURS"
+                                                 : "TVANGSOPLOEST";
+    for (unsigned s = 0; s < co.n_se; s++) {
+        struct se_unit se;
+        se_make(opt, c, s, &se);
+        int32_t from = lf.founded + (int32_t)s * 200;
+        write_duty(o, &co, se.se, (int)s * 10 + 1, "1", from, period_code(se.period), to, why);
+        if (s == 0 && co.payroll_tax)
+            write_duty(o, &co, se.se, 2, "4", from, "kvartal", to, why);
+        if (s == 0 && lf.employer) {
+            write_duty(o, &co, se.se, 3, "2", lf.employer_from, NULL, to, why);
+            write_duty(o, &co, se.se, 4, "3", lf.employer_from, NULL, to, why);
+        }
+        if (s == 0 && lf.corporation)
+            write_duty(o, &co, se.se, 5, "5", from, NULL, to, why);
+        if (se.energy)
+            write_duty(o, &co, se.se, (int)s * 10 + 6, "6", from, NULL, to, why);
+    }
+}
+
+/* Joint taxation: the corporations of a block of 4 companies form a group
+ * (when there are two or more, and the block draws one), the first being
+ * the administration company. */
+struct group {
+    unsigned n;
+    unsigned members[4];
+    bool international;
+    int32_t joined[4];
+};
+
+static void group_make(const struct testdata_options *opt, unsigned block, struct group *g)
+{
+    memset(g, 0, sizeof *g);
+    struct rng r;
+    testdata_rng_init(&r, opt->seed, S_GROUP, block, 0);
+    bool forming = testdata_rng_chance(&r, 400) || showcase_company(block * 4) ||
+                   showcase_company(block * 4 + 2);
+    g->international = testdata_rng_chance(&r, 100);
+    for (unsigned k = 0; k < 4; k++) {
+        unsigned c = block * 4 + k;
+        int32_t joined =
+            clock_days_from_civil(opt->year_from - (int)testdata_rng_range(&r, 0, 6), 1, 1);
+        if (c >= opt->companies)
+            continue;
+        struct company co;
+        struct life lf;
+        company_make(opt, c, &co);
+        life_make(opt, c, &co, &lf);
+        if (lf.corporation) {
+            g->joined[g->n] = joined > lf.founded ? joined : lf.founded;
+            g->members[g->n++] = c;
+        }
+    }
+    if (!forming || g->n < 2)
+        g->n = 0;
+}
+
+/* The group company c belongs to (g->n 0: none); *index its place. */
+static void group_of(const struct testdata_options *opt, unsigned c, struct group *g,
+                     unsigned *index)
+{
+    group_make(opt, c / 4, g);
+    for (unsigned k = 0; k < g->n; k++)
+        if (g->members[k] == c) {
+            *index = k;
+            return;
+        }
+    g->n = 0;
+}
+
+static void gen_group(struct out *o, const struct testdata_options *opt, unsigned c)
+{
+    struct group g;
+    unsigned k = 0;
+    group_of(opt, c, &g, &k);
+    if (g.n == 0)
+        return;
+    struct company co, admin;
+    company_make(opt, c, &co);
+    company_make(opt, g.members[0], &admin);
+    for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
+        begin(o);
+        kv_str(o, "VirksomhedCVRNummer", co.cvr);
+        kv_str(o, "VirksomhedSENummer", co.cvr);
+        kv_int(o, "SelskabSelvangivelseIndkomstÅr", y);
+        kv_str(o, "AdministrationsselskabCVRNummer", admin.cvr);
+        kv_str(o, "SambeskatningRolleKode", k == 0 ? "ADMINISTRATION" : "DELTAGER");
+        kv_str(o, "SambeskatningTypeKode", g.international ? "INTERNATIONAL" : "NATIONAL");
+        kv_int(o, "KredsDeltagerAntal", g.n);
+        kv_date(o, "IndtrædelseDato", g.joined[k]);
+        end(o);
+    }
+}
+
+#define CORPORATE_TAX_BP 2200
+
+/* A corporation's tax returns, year by year: losses are carried forward
+ * from the first year generated. */
+static void gen_corp_returns(struct out *o, const struct testdata_options *opt, unsigned c)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, c, &co);
+    life_make(opt, c, &co, &lf);
+    if (!lf.corporation)
+        return;
+    struct group g;
+    unsigned k = 0;
+    group_of(opt, c, &g, &k);
+    struct company admin;
+    if (g.n)
+        company_make(opt, g.members[0], &admin);
+    int64_t carried = 0;
+    for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
+        struct rng r;
+        testdata_rng_init(&r, opt->seed, S_CORP_YEAR, c, (uint64_t)y);
+        int64_t result = KR(testdata_rng_range(&r, -400000, 2500000)) *
+                         testdata_rng_skewed_permille(&r) / 1000 / 100 * 100;
+        int64_t taxable = result * testdata_rng_range(&r, 850, 1150) / 1000 / 100 * 100;
+        int64_t used = taxable > 0 ? (carried < taxable ? carried : taxable) : 0;
+        carried = carried - used + (taxable < 0 ? -taxable : 0);
+        int64_t tax = taxable - used > 0 ? ((taxable - used) * CORPORATE_TAX_BP + 5000) / 10000 : 0;
+        int64_t aconto = tax * testdata_rng_range(&r, 800, 1200) / 1000 / 100 * 100;
+        begin(o);
+        kv_str(o, "VirksomhedCVRNummer", co.cvr);
+        kv_str(o, "VirksomhedSENummer", co.cvr);
+        kv_int(o, "SelskabSelvangivelseIndkomstÅr", y);
+        kv_str(o, "SelvangivelseTypeKode", "ORDINAER");
+        kv_date(o, "SelvangivelseModtagetDato",
+                clock_days_from_civil(y + 1, 6, (int)testdata_rng_range(&r, 1, 30)));
+        kv_date(o, "RegnskabsperiodeStartDato", clock_days_from_civil(y, 1, 1));
+        kv_date(o, "RegnskabsperiodeSlutDato", clock_days_from_civil(y, 12, 31));
+        kv_int(o, "RegnskabsmæssigtResultat", result);
+        kv_int(o, "SkattepligtigIndkomst", taxable);
+        kv_int(o, "AnvendtUnderskudFremført", used);
+        kv_int(o, "Selskabsskat", tax);
+        kv_int(o, "BetaltAcontoskat", aconto);
+        kv_int(o, "Restskat", tax > aconto ? tax - aconto : 0);
+        kv_int(o, "OverskydendeSkat", aconto > tax ? aconto - tax : 0);
+        kv_bool(o, "Sambeskattet", g.n > 0);
+        if (g.n)
+            kv_str(o, "AdministrationsselskabCVRNummer", admin.cvr);
+        end(o);
+    }
+}
+
+/* Labour costs of an employer for a year (the first SE number): the
+ * payroll tax returns' payroll when it files them, else drawn. */
+static int64_t wages_paid(const struct testdata_options *opt, unsigned c, const struct company *co,
+                          const struct life *lf, int y, bool *has_payroll, int64_t *payroll)
+{
+    *has_payroll = false;
+    *payroll = 0;
+    if (!lf->employer)
+        return 0;
+    if (co->payroll_tax) {
+        int64_t sums[3] = {0};
+        struct out s = {.sums = sums};
+        for (int q = 0; q < 4; q++) {
+            bool has;
+            int64_t one[3] = {0};
+            s.sums = one;
+            write_payroll(&s, co, opt, c, y, q, 0, &has);
+            if (has) {
+                one[0] = 0;
+                write_payroll(&s, co, opt, c, y, q, 1, &has);
+            }
+            sums[0] += one[0];
+        }
+        *has_payroll = true;
+        *payroll = sums[0];
+        return sums[0];
+    }
+    struct rng r;
+    testdata_rng_init(&r, opt->seed, S_COMPANY_LIFE, c, 1000 + (uint64_t)y);
+    return co->payroll * 4 * testdata_rng_range(&r, 900, 1100) / 1000 / 100 * 100;
+}
+
+/* Control information per SE number and year: its VAT returns added up
+ * (the current versions), its payroll, and what it reported paid. */
+static void gen_company_control_info(struct out *o, const struct testdata_options *opt, unsigned c)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, c, &co);
+    life_make(opt, c, &co, &lf);
+    for (unsigned s = 0; o->rc == 0 && s < co.n_se; s++) {
+        struct se_unit se;
+        se_make(opt, c, s, &se);
+        for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
+            int64_t vat[3] = {0};
+            struct out sum = {.sums = NULL};
+            for (int k = 0; k < 12 / (int)se.period; k++) {
+                int64_t one[3] = {0};
+                bool has;
+                sum.sums = one;
+                write_vat(&sum, &co, &se, opt, c, s, y, k, 0, &has);
+                if (has) {
+                    memset(one, 0, sizeof one);
+                    write_vat(&sum, &co, &se, opt, c, s, y, k, 1, &has);
+                }
+                vat[0] += one[0];
+                vat[1] += one[1];
+                vat[2]++;
+            }
+            bool has_payroll = false;
+            int64_t payroll = 0, wages = 0;
+            if (s == 0)
+                wages = wages_paid(opt, c, &co, &lf, y, &has_payroll, &payroll);
+            int64_t am = (wages * 800 + 5000) / 10000;
+            begin(o);
+            kv_str(o, "VirksomhedSENummer", se.se);
+            kv_int(o, "KontrolOplysningRapportIndkomstÅr", y);
+            kv_str(o, "VirksomhedCVRNummer", co.cvr);
+            kv_date(o, "RapportDannetDato", clock_days_from_civil(y + 1, 2, 1));
+            kv_int(o, "IndberettetAIndkomst", wages);
+            kv_int(o, "IndberettetASkat", (wages - am) * 37 / 100 / 100 * 100);
+            kv_int(o, "IndberettetAMBidrag", am);
+            kv_int(o, "AntalAnsatte", wages > 0 ? 1 + wages / KR(420000) : 0);
+            kv_int(o, "AngivetSalgsmoms", vat[0]);
+            kv_int(o, "AngivetKøbsmoms", vat[1]);
+            if (has_payroll)
+                kv_int(o, "AngivetLønsum", payroll);
+            kv_int(o, "AntalMomsangivelser", vat[2]);
+            end(o);
+        }
+    }
+}
+
+/* A company's controls (numbered from 1): open in the first delivery,
+ * most of them closed in the later one. */
+struct control {
+    unsigned se;
+    const char *type, *cause, *status, *result;
+    int year;
+    int32_t start, end;
+    bool closed;
+    int64_t amount;
+};
+
+static unsigned controls_of(const struct testdata_options *opt, unsigned c)
+{
+    struct rng r;
+    testdata_rng_init(&r, opt->seed, S_CONTROL, c, 0);
+    unsigned n = testdata_rng_chance(&r, 250) ? (unsigned)testdata_rng_range(&r, 1, 2) : 0;
+    return n == 0 && showcase_company(c) ? 1 : n;
+}
+
+static void control_make(const struct testdata_options *opt, unsigned c, const struct company *co,
+                         const struct life *lf, unsigned k, struct control *ct)
+{
+    memset(ct, 0, sizeof *ct);
+    struct rng r;
+    testdata_rng_init(&r, opt->seed, S_CONTROL, c, k + 1);
+    ct->se = (unsigned)testdata_rng_below(&r, co->n_se);
+    static const char *const causes[] = {"RISIKO", "STIKPROEVE", "ANMELDELSE", "INDSATS"};
+    ct->cause = causes[testdata_rng_below(&r, 4)];
+    unsigned t = (unsigned)testdata_rng_below(&r, 5);
+    ct->type = t == 1 && co->payroll_tax && ct->se == 0 ? "LOENSUM"
+               : t == 2 && lf->employer && ct->se == 0  ? "ASKAT"
+               : t == 3                                 ? "BOGFOERING"
+               : t == 4                                 ? "BESOEG"
+                                                        : "MOMS";
+    ct->year = (int)testdata_rng_range(&r, opt->year_from, opt->year_to);
+    ct->start = clock_days_from_civil(ct->year + 1, (int)testdata_rng_range(&r, 3, 10),
+                                      (int)testdata_rng_range(&r, 1, 28));
+    ct->end = ct->start + (int32_t)testdata_rng_range(&r, 30, 200);
+    ct->closed = testdata_rng_chance(&r, 700) || (showcase_company(c) && k == 0);
+    unsigned res = (unsigned)testdata_rng_below(&r, 1000);
+    if (showcase_company(c) && k == 0)
+        res = 0;
+    ct->status = res >= 900 ? "HENLAGT" : "AFSLUTTET";
+    ct->result = res < 400 ? "REGULERING" : res < 700 ? "INGEN_AENDRING" : "VEJLEDNING";
+    ct->amount = res < 400 ? KR(testdata_rng_range(&r, 5000, 300000)) : 0;
+}
+
+static void gen_controls(struct out *o, const struct testdata_options *opt, unsigned c, bool later)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, c, &co);
+    life_make(opt, c, &co, &lf);
+    unsigned n = controls_of(opt, c);
+    for (unsigned k = 0; o->rc == 0 && k < n; k++) {
+        struct control ct;
+        control_make(opt, c, &co, &lf, k, &ct);
+        if (later && !ct.closed)
+            continue;
+        char se[9];
+        se_number(opt, c, ct.se, se);
+        begin(o);
+        kv_str(o, "VirksomhedCVRNummer", co.cvr);
+        kv_str(o, "VirksomhedSENummer", se);
+        kv_int(o, "KontrolregistreringNummer", k + 1);
+        kv_str(o, "KontrolTypeKode", ct.type);
+        kv_str(o, "KontrolÅrsagKode", ct.cause);
+        kv_date(o, "KontrolPeriodeStartDato", clock_days_from_civil(ct.year, 1, 1));
+        kv_date(o, "KontrolPeriodeSlutDato", clock_days_from_civil(ct.year, 12, 31));
+        kv_date(o, "KontrolStartDato", ct.start);
+        if (later) {
+            kv_date(o, "KontrolSlutDato", ct.end);
+            kv_str(o, "KontrolStatusKode", ct.status);
+            kv_str(o, "KontrolResultatKode", ct.result);
+            if (ct.amount)
+                kv_int(o, "ReguleringBeløb", ct.amount);
+        } else {
+            kv_str(o, "KontrolStatusKode", "AABEN");
+        }
+        end(o);
+    }
+}
+
+/* ---- the person services: control information, observations, cases ---- */
+
+static void gen_person_control_info(struct out *o, const struct testdata_options *opt, unsigned p)
+{
+    struct person ps;
+    person_make(opt, p, &ps);
+    for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
+        struct person_year py;
+        person_year_make(opt, p, &ps, y, &py);
+        const struct testdata_tax_year *ty = testdata_tax_year(y);
+        const struct testdata_income *a = &py.actual;
+        struct testdata_tax t, e;
+        testdata_compute_tax(ty, a, &t);
+        testdata_compute_tax(ty, &py.expected[py.changed_forskud ? 1 : 0], &e);
+        /* as the annual assessment's IndeholdtSkat */
+        int64_t withheld = (e.total - e.share_tax) * py.withheld_permille / 1000 +
+                           (a->share * ty->share_low_bp + 5000) / 10000;
+        int reports = (a->wage != 0) + (a->transfer != 0) + (a->pension != 0) + (a->capital != 0) +
+                      (a->share != 0);
+        begin(o);
+        kv_str(o, "PersonCPRNummer", ps.cpr);
+        kv_int(o, "KontrolOplysningRapportIndkomstÅr", y);
+        kv_date(o, "RapportDannetDato", clock_days_from_civil(y + 1, 2, 1));
+        kv_int(o, "IndberettetLønIndkomst", a->wage);
+        kv_int(o, "IndberettetAMBidrag", t.am);
+        kv_int(o, "IndberettetASkat", withheld);
+        kv_int(o, "IndberettetOverførselsIndkomst", a->transfer);
+        kv_int(o, "IndberettetPensionIndkomst", a->pension);
+        kv_int(o, "IndberettetRenteIndtægter", a->capital > 0 ? a->capital : 0);
+        kv_int(o, "IndberettetRenteUdgifter", a->capital < 0 ? -a->capital : 0);
+        kv_int(o, "IndberettetUdbytte", a->share);
+        if (a->wage > 0 && opt->companies > 0) {
+            struct company co;
+            company_make(opt, p % opt->companies, &co);
+            kv_str(o, "ArbejdsgiverCVRNummer", co.cvr);
+        }
+        kv_int(o, "AntalIndberetninger", reports);
+        end(o);
+    }
+}
+
+static void gen_observations(struct out *o, const struct testdata_options *opt, unsigned p)
+{
+    struct rng r;
+    testdata_rng_init(&r, opt->seed, S_OBSERVATION, p, 0);
+    if (!testdata_rng_chance(&r, 120) && !showcase_person(p))
+        return;
+    struct person ps;
+    person_make(opt, p, &ps);
+    static const char *const types[] = {"INDKOMST_IKKE_SELVANGIVET", "FRADRAG_UDOKUMENTERET",
+                                        "UDLANDSINDKOMST", "INDBERETNING_AFVIGER"};
+    static const char *const sources[] = {"TREDJEPART", "DATAMATCH", "KONTROLBESOEG", "ANMELDELSE"};
+    static const char *const states[] = {"REGISTRERET", "UNDERSOEGES", "AFSLUTTET"};
+    int year = (int)testdata_rng_range(&r, opt->year_from, opt->year_to);
+    unsigned t = (unsigned)testdata_rng_below(&r, 4);
+    begin(o);
+    kv_str(o, "PersonCPRNummer", ps.cpr);
+    kv_int(o, "KontrolobservationNummer", 1);
+    kv_int(o, "IndkomstÅr", year);
+    kv_str(o, "ObservationTypeKode", types[t]);
+    kv_str(o, "ObservationKildeKode", sources[testdata_rng_below(&r, 4)]);
+    kv_date(o, "ObservationDato",
+            clock_days_from_civil(year + 1, (int)testdata_rng_range(&r, 1, 12),
+                                  (int)testdata_rng_range(&r, 1, 28)));
+    kv_int(o, "ObservationBeløb", KR(testdata_rng_range(&r, 2000, 150000)));
+    kv_str(o, "ObservationStatusKode", states[testdata_rng_below(&r, 3)]);
+    if (t == 3 && opt->companies > 0) {
+        struct company co;
+        company_make(opt, p % opt->companies, &co);
+        kv_str(o, "VirksomhedCVRNummer", co.cvr);
+    }
+    end(o);
+}
+
+/* A person's cases: a reopened year (a re-issued annual assessment: the
+ * deductions found lower the income), numbered by the year; a showcase
+ * person also has a case about the first year that left it unchanged. The
+ * first delivery opens them, the later one decides them. */
+static void gen_person_cases(struct out *o, const struct testdata_options *opt, unsigned p,
+                             bool later)
+{
+    struct person ps;
+    person_make(opt, p, &ps);
+    for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
+        struct person_year py;
+        person_year_make(opt, p, &ps, y, &py);
+        bool review = showcase_person(p) && y == opt->year_from && !py.reissued;
+        if (!py.reissued && !review)
+            continue;
+        int32_t decided = py.aarsop_date[1];
+        begin(o);
+        kv_str(o, "PersonCPRNummer", ps.cpr);
+        kv_int(o, "SagNummer", y);
+        kv_str(o, "SagTypeKode", review ? "ANSAETTELSE" : "GENOPTAGELSE");
+        kv_int(o, "IndkomstÅr", y);
+        kv_date(o, "SagOprettetDato", decided - 40);
+        kv_str(o, "SagStatusKode", later ? "AFGJORT" : "OPRETTET");
+        if (later) {
+            kv_date(o, "AfgørelseDato", decided);
+            kv_str(o, "AfgørelseTypeKode", review ? "UAENDRET" : "NEDSAETTELSE");
+            kv_int(o, "ÆndringBeløb", review ? 0 : -py.extra_deductions);
+        }
+        end(o);
+    }
+}
+
+/* A company's cases: each control that adjusted its returns leads to one
+ * (numbered 100 + the control's number), under the control's SE number. */
+static void gen_company_cases(struct out *o, const struct testdata_options *opt, unsigned c,
+                              bool later)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, c, &co);
+    life_make(opt, c, &co, &lf);
+    unsigned n = controls_of(opt, c);
+    for (unsigned k = 0; o->rc == 0 && k < n; k++) {
+        struct control ct;
+        control_make(opt, c, &co, &lf, k, &ct);
+        if (!ct.closed || ct.amount == 0 || strcmp(ct.status, "AFSLUTTET") != 0)
+            continue;
+        char se[9];
+        se_number(opt, c, ct.se, se);
+        begin(o);
+        kv_str(o, "VirksomhedCVRNummer", co.cvr);
+        kv_str(o, "VirksomhedSENummer", se);
+        kv_int(o, "SagNummer", 100 + (int)k + 1);
+        kv_str(o, "SagTypeKode", strcmp(ct.type, "MOMS") == 0 ? "MOMSREGULERING" : "ANSAETTELSE");
+        kv_int(o, "IndkomstÅr", ct.year);
+        kv_date(o, "SagOprettetDato", ct.start + 20);
+        kv_str(o, "SagStatusKode", later ? "AFGJORT" : "FORSLAG");
+        if (later) {
+            kv_date(o, "AfgørelseDato", ct.end);
+            kv_str(o, "AfgørelseTypeKode", "FORHOEJELSE");
+            kv_int(o, "ÆndringBeløb", ct.amount);
+        }
+        end(o);
+    }
+}
+
+bool testdata_example_company(const struct testdata_options *opt, unsigned c)
+{
+    return c < opt->companies && showcase_company(c);
+}
+
+bool testdata_example_person(const struct testdata_options *opt, unsigned p)
+{
+    return p < opt->persons && showcase_person(p);
+}
+
+/* Deliveries 9 to 21 (index 8 on): the services added with the whole
+ * catalogue (#16). */
+static void generate_more(struct out *o, const struct testdata_options *opt, size_t i)
+{
+    bool later = i >= 17;
+    const char *svc = deliveries[i].service;
+    bool persons = strcmp(svc, "personkontroloplysninger") == 0 ||
+                   strcmp(svc, "Kontrolobservationer") == 0 || strcmp(svc, "Ligningssager") == 0;
+    for (unsigned p = 0; persons && o->rc == 0 && p < opt->persons; p++) {
+        if (strcmp(svc, "personkontroloplysninger") == 0)
+            gen_person_control_info(o, opt, p);
+        else if (strcmp(svc, "Kontrolobservationer") == 0)
+            gen_observations(o, opt, p);
+        else
+            gen_person_cases(o, opt, p, later);
+    }
+    bool companies = !persons || strcmp(svc, "Ligningssager") == 0;
+    for (unsigned c = 0; companies && o->rc == 0 && c < opt->companies; c++) {
+        if (strcmp(svc, "Virksomhedsstatus") == 0)
+            gen_status(o, opt, c, later);
+        else if (strcmp(svc, "Virksomhedspligter") == 0)
+            gen_duties(o, opt, c, later);
+        else if (strcmp(svc, "Selskabsskatteoplysninger/Selskabsambeskatningskreds") == 0)
+            gen_group(o, opt, c);
+        else if (strcmp(svc, "Selskabsskatteoplysninger/Selskabselvangivelse") == 0)
+            gen_corp_returns(o, opt, c);
+        else if (strcmp(svc, "virksomhedskontroloplysninger") == 0)
+            gen_company_control_info(o, opt, c);
+        else if (strcmp(svc, "Kontrolregistreringer/Virksomhed") == 0)
+            gen_controls(o, opt, c, later);
+        else if (strcmp(svc, "Ligningssager") == 0)
+            gen_company_cases(o, opt, c, later);
+    }
 }
 
 /* ---- deliveries ---- */
@@ -637,6 +1302,10 @@ int testdata_generate(const struct testdata_options *opt, size_t i, testdata_wri
                (unsigned long long)opt->seed, opt->persons, opt->companies, opt->year_from,
                opt->year_to, deliveries[i].service, deliveries[i].file);
     o.rc = fn(cls, buf_str(&o.line));
+    if (i >= 8) {
+        generate_more(&o, opt, i);
+        goto done;
+    }
     bool later = i >= 4;
     int v = later ? 1 : 0;
     size_t kind = i % 4;
@@ -678,6 +1347,7 @@ int testdata_generate(const struct testdata_options *opt, size_t i, testdata_wri
             }
         }
     }
+done:
     buf_free(&o.line);
     if (o.rc)
         return err_set(err, o.rc < 0 ? o.rc : DUPLA_EIO,

@@ -43,7 +43,7 @@
 
 #define TESTDATA_MAX_PERSONS   2000000 /* the CPR scheme gives each a unique number up to here */
 #define TESTDATA_MAX_COMPANIES 100000  /* the CVR range 90000000-98999999 */
-#define TESTDATA_DELIVERIES    8
+#define TESTDATA_DELIVERIES    21
 
 /* ---- the tax arithmetic ---- */
 
@@ -124,6 +124,11 @@ int testdata_generate(const struct testdata_options *opt, size_t i, testdata_wri
 void testdata_person_cpr(const struct testdata_options *opt, unsigned p, char *out);
 void testdata_company_se(const struct testdata_options *opt, unsigned c, char *out);
 void testdata_company_cvr(const struct testdata_options *opt, unsigned c, char *out);
+/* Whether company c (person p) is one the generator makes complete: it has
+ * data in every service that takes its kind (CVR and its first SE number;
+ * CPR), for examples such as the demo's connect.json. */
+bool testdata_example_company(const struct testdata_options *opt, unsigned c);
+bool testdata_example_person(const struct testdata_options *opt, unsigned p);
 
 /* ---- loading ---- */
 

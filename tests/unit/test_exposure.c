@@ -599,3 +599,219 @@ Test(exposure_call, a_planned_service_window_answers_503_with_its_end)
     cr_assert_str_eq(err.type, PROBLEM_SERVICE_WINDOW);
     cr_assert_eq(retry, 120);
 }
+
+/* ---- every service against the generator's own records (#16) ---- */
+
+static int collect_bytes(void *cls, str_t b)
+{
+    return buf_append((buf_t *)cls, b.ptr, b.len);
+}
+
+/* The current records of svc as the generator delivered them: each
+ * delivery's record replaces the earlier one of the same subjects and
+ * period (or number). New reference: an array of objects. */
+static json_t *generated_current(const struct catalog_service *svc)
+{
+    json_t *byid = json_object(), *order = json_array();
+    for (size_t i = 0; i < TESTDATA_DELIVERIES; i++) {
+        if (strcmp(testdata_delivery_service(i), svc->path) != 0)
+            continue;
+        buf_t b;
+        buf_init(&b, 64u << 20);
+        err_t err;
+        cr_assert_eq(testdata_generate(&tdo, i, collect_bytes, &b, &err), 0, "%s", err.detail);
+        str_t rest = buf_str(&b), line;
+        while (rest.len) {
+            str_split(rest, '\n', &line, &rest);
+            json_t *rec = json_loadb(line.ptr, line.len, 0, NULL);
+            if (!rec || json_object_get(rec, "delivery")) {
+                json_decref(rec);
+                continue;
+            }
+            char id[256] = "";
+            size_t at = 0;
+            for (size_t f = 0; f < svc->n_fields; f++) {
+                const struct catalog_field *fd = &svc->fields[f];
+                if (!catalog_field_is_key(fd))
+                    continue;
+                char *v = json_dumps(json_object_get(rec, fd->name), JSON_ENCODE_ANY);
+                at += (size_t)snprintf(id + at, sizeof id - at, "%s|", v ? v : "null");
+                free(v);
+            }
+            if (!json_object_get(byid, id))
+                json_array_append_new(order, json_string(id));
+            json_object_set_new(byid, id, rec);
+        }
+        buf_free(&b);
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *id;
+    json_array_foreach(order, i, id)
+        json_array_append(out, json_object_get(byid, json_string_value(id)));
+    json_decref(order);
+    json_decref(byid);
+    return out;
+}
+
+/* One filter of a call: a parameter and its value. */
+struct filter {
+    const struct catalog_param *p;
+    char value[40];
+};
+
+static bool passes_filters(const struct catalog_service *svc, json_t *rec, const struct filter *f,
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct catalog_param *p = f[i].p;
+        if (p->role == CATALOG_PARAM_CODE) {
+            const char *v = json_string_value(json_object_get(rec, p->field->name));
+            if (!v || strcmp(v, f[i].value) != 0)
+                return false;
+        } else if (p->role == CATALOG_PARAM_YEAR) {
+            const char *name = p->field ? p->field->name : svc->year->name;
+            if (json_integer_value(json_object_get(rec, name)) != atoi(f[i].value))
+                return false;
+        } else if (p->role == CATALOG_PARAM_VALID_FROM) {
+            const char *to = json_string_value(json_object_get(rec, svc->valid_to->name));
+            if (to && strcmp(to, f[i].value) < 0)
+                return false;
+        } else if (p->role == CATALOG_PARAM_VALID_TO) {
+            const char *from = json_string_value(json_object_get(rec, svc->valid_from->name));
+            if (from && strcmp(from, f[i].value) > 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Asks svc for subject (of subject parameter sp) with the filters, and
+ * checks the answer holds exactly the generated records that match, field
+ * by field. */
+static void exactly(const struct catalog_service *svc, json_t *current,
+                    const struct catalog_param *sp, const char *subject, const struct filter *f,
+                    size_t n)
+{
+    struct exposure_arg args[8];
+    args[0] = (struct exposure_arg){str_from_cstr(sp->name), str_from_cstr(subject)};
+    for (size_t i = 0; i < n; i++)
+        args[1 + i] = (struct exposure_arg){str_from_cstr(f[i].p->name), str_from_cstr(f[i].value)};
+    const struct catalog_field *sf = svc->subjects[sp->subject_index].field;
+    size_t want = 0, i;
+    json_t *rec;
+    json_array_foreach(current, i, rec)
+    {
+        const char *v = json_string_value(json_object_get(rec, sf->name));
+        if (v && strcmp(v, subject) == 0 && passes_filters(svc, rec, f, n))
+            want++;
+    }
+    struct result r;
+    /* a fresh arena per call: this test makes hundreds */
+    arena_t *shared = arena;
+    arena = arena_new(1 << 20);
+    call_as(ORG, agreement_id, args, 1 + n, svc->path, &r);
+    arena_free(arena);
+    arena = shared;
+    cr_assert_eq(r.rc, 0, "%s %s: %s", svc->path, sp->name, r.err.detail);
+    json_t *data = json_object_get(r.json, "data");
+    cr_assert_eq(json_array_size(data), want, "%s by %s%s%s: %zu records, want %zu", svc->path,
+                 sp->name, n ? " and " : "", n ? f[0].p->name : "", json_array_size(data), want);
+    /* each record answered is one of the generated ones, every delivered
+     * field equal */
+    size_t k;
+    json_t *got;
+    json_array_foreach(data, k, got)
+    {
+        bool found = false;
+        json_array_foreach(current, i, rec)
+        {
+            const char *key;
+            json_t *v;
+            bool same = true;
+            json_object_foreach(rec, key, v) same =
+                same && json_equal(v, json_object_get(got, key));
+            if (same) {
+                found = true;
+                break;
+            }
+        }
+        char *text = json_dumps(got, 0);
+        cr_assert(found, "%s answered a record not generated: %s", svc->path, text);
+        free(text);
+    }
+    json_decref(r.json);
+}
+
+Test(exposure_call, every_new_service_by_each_subject_kind_with_and_without_each_filter)
+{
+    static const char *const services[] = {"Kontrolregistreringer/Virksomhed",
+                                           "Kontrolobservationer",
+                                           "virksomhedskontroloplysninger",
+                                           "personkontroloplysninger",
+                                           "Ligningssager",
+                                           "Selskabsskatteoplysninger/Selskabsambeskatningskreds",
+                                           "Selskabsskatteoplysninger/Selskabselvangivelse",
+                                           "Virksomhedspligter",
+                                           "Virksomhedsstatus"};
+    for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
+        const struct catalog_service *svc = svc_named(services[s]);
+        json_t *current = generated_current(svc);
+        cr_assert_gt(json_array_size(current), 0, "%s has data", svc->path);
+        for (size_t k = 0; k < svc->n_subjects; k++) {
+            const struct catalog_param *sp = svc->subjects[k].param;
+            const struct catalog_field *sf = svc->subjects[k].field;
+            size_t asked = 0, i;
+            json_t *rec;
+            json_array_foreach(current, i, rec)
+            {
+                const char *subject = json_string_value(json_object_get(rec, sf->name));
+                if (!subject || asked == 3 || i % 2)
+                    continue;
+                asked++;
+                exactly(svc, current, sp, subject, NULL, 0);
+                for (size_t p = 0; p < svc->n_params; p++) {
+                    const struct catalog_param *fp = &svc->params[p];
+                    struct filter f[2] = {{fp, ""}, {NULL, ""}};
+                    if (fp->role == CATALOG_PARAM_CODE) {
+                        snprintf(f[0].value, sizeof f[0].value, "%s",
+                                 json_string_value(json_object_get(rec, fp->field->name)));
+                        exactly(svc, current, sp, subject, f, 1);
+                        /* a code of the table the record does not have */
+                        for (size_t c = 0; c < fp->field->n_codes; c++)
+                            if (strcmp(fp->field->codes[c].value, f[0].value) != 0) {
+                                snprintf(f[0].value, sizeof f[0].value, "%s",
+                                         fp->field->codes[c].value);
+                                break;
+                            }
+                        exactly(svc, current, sp, subject, f, 1);
+                    } else if (fp->role == CATALOG_PARAM_YEAR) {
+                        const char *name = fp->field ? fp->field->name : svc->year->name;
+                        snprintf(f[0].value, sizeof f[0].value, "%lld",
+                                 (long long)json_integer_value(json_object_get(rec, name)));
+                        exactly(svc, current, sp, subject, f, 1);
+                    } else if (fp->role == CATALOG_PARAM_VALID_FROM) {
+                        /* the day the record begins, then the valid time before
+                         * the data's first year */
+                        const struct catalog_param *to =
+                            catalog_param_by_role(svc, CATALOG_PARAM_VALID_TO);
+                        const char *day =
+                            json_string_value(json_object_get(rec, svc->valid_from->name));
+                        snprintf(f[0].value, sizeof f[0].value, "%s", day);
+                        f[1] = (struct filter){to, ""};
+                        snprintf(f[1].value, sizeof f[1].value, "%s", day);
+                        exactly(svc, current, sp, subject, f, 2);
+                        exactly(svc, current, sp, subject, f, 1);
+                        snprintf(f[0].value, sizeof f[0].value, "1950-01-01");
+                        snprintf(f[1].value, sizeof f[1].value, "1950-12-31");
+                        exactly(svc, current, sp, subject, f, 2);
+                        snprintf(f[1].value, sizeof f[1].value, "2023-06-30");
+                        exactly(svc, current, sp, subject, &f[1], 1);
+                    }
+                }
+            }
+            cr_assert_gt(asked, 0, "%s: a subject by %s", svc->path, sp->name);
+        }
+        json_decref(current);
+    }
+}
