@@ -19,6 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "catalog/catalog.h"
+#include "core/buf.h"
+#include "core/uuid.h"
 #include "harness.h"
 
 /* A port nobody listens on now (bind to 0, read it, close). */
@@ -89,16 +92,110 @@ static long post_token(json_t *c, char *body_out, size_t cap)
     return status;
 }
 
+static size_t into_buf(char *p, size_t sz, size_t n, void *ud)
+{
+    buf_t *b = ud;
+    return buf_append(b, p, sz * n) == 0 ? sz * n : 0;
+}
+
+/* Asks every service of the catalogue, by each subject kind it takes, for
+ * each example subject of that kind in connect.json, as the public client
+ * does (bearer token, the four headers). Returns 0, or -1 with why filled:
+ * an answer that is not 200 with records. */
+static int every_service_has_data(json_t *c, const char *token, char *why, size_t cap)
+{
+    char dir[1024];
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    snprintf(dir, sizeof dir, "%s/catalog", root ? root : ".");
+    catalog_t *cat = NULL;
+    err_t err;
+    if (catalog_load_dir(dir, &cat, &err) != 0) {
+        snprintf(why, cap, "catalogue: %s", err.detail);
+        return -1;
+    }
+    int rc = 0;
+    char auth[4200], agreement[160];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    snprintf(agreement, sizeof agreement,
+             "UFST-Adgangsgrundlag: urn:ufst:adgangsgrundlag:aftale:%s",
+             json_string_value(json_object_get(c, "agreement_id")));
+    for (size_t i = 0; rc == 0 && i < catalog_count(cat); i++) {
+        const struct catalog_service *svc = catalog_service_at(cat, i);
+        char extra[256] = "";
+        for (size_t p = 0; p < svc->n_params; p++) {
+            const struct catalog_param *pa = &svc->params[p];
+            if (pa->required && pa->role == CATALOG_PARAM_PERIOD_FROM)
+                snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "&%s=2000-01-01",
+                         pa->name);
+            if (pa->required && pa->role == CATALOG_PARAM_PERIOD_TO)
+                snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "&%s=2100-12-31",
+                         pa->name);
+        }
+        for (size_t k = 0; rc == 0 && k < svc->n_subjects; k++) {
+            const char *name = svc->subjects[k].param->name;
+            json_t *examples = json_object_get(c, name);
+            if (json_array_size(examples) == 0) {
+                snprintf(why, cap, "connect.json has no %s examples", name);
+                rc = -1;
+            }
+            size_t e;
+            json_t *ex;
+            json_array_foreach(examples, e, ex)
+            {
+                if (rc)
+                    break;
+                char url[1024], rid[UUID_STR_LEN + 1], h_rid[80];
+                snprintf(url, sizeof url, "%s/%s?%s=%s%s",
+                         json_string_value(json_object_get(c, "base_url")), svc->path, name,
+                         json_string_value(ex), extra);
+                uuid_v4(rid);
+                snprintf(h_rid, sizeof h_rid, "X-Request-ID: %s", rid);
+                struct curl_slist *h = curl_slist_append(NULL, auth);
+                h = curl_slist_append(h, h_rid);
+                h = curl_slist_append(h, "X-Transaktions-ID: 7a1d2c3b-4e5f-4061-8a9b-0c1d2e3f4a5b");
+                h = curl_slist_append(h, agreement);
+                buf_t body;
+                buf_init(&body, 16u << 20);
+                CURL *ch = curl_easy_init();
+                curl_easy_setopt(ch, CURLOPT_URL, url);
+                curl_easy_setopt(ch, CURLOPT_HTTPHEADER, h);
+                curl_easy_setopt(ch, CURLOPT_CAINFO,
+                                 json_string_value(json_object_get(c, "ca_file")));
+                curl_easy_setopt(ch, CURLOPT_CAPATH, NULL);
+                curl_easy_setopt(ch, CURLOPT_WRITEFUNCTION, into_buf);
+                curl_easy_setopt(ch, CURLOPT_WRITEDATA, &body);
+                curl_easy_setopt(ch, CURLOPT_TIMEOUT_MS, (long)E2E_REQUEST_TIMEOUT_MS);
+                long status = 0;
+                if (curl_easy_perform(ch) == CURLE_OK)
+                    curl_easy_getinfo(ch, CURLINFO_RESPONSE_CODE, &status);
+                curl_easy_cleanup(ch);
+                curl_slist_free_all(h);
+                json_t *j = status == 200 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
+                size_t n = json_array_size(json_object_get(j, "data"));
+                json_decref(j);
+                if (n == 0) {
+                    snprintf(why, cap, "%s by %s=%s: status %ld, no records: %.200s", svc->path,
+                             name, json_string_value(ex), status, body.len ? body.data : "");
+                    rc = -1;
+                }
+                buf_free(&body);
+            }
+        }
+    }
+    catalog_free(cat);
+    return rc;
+}
+
 Test(demo, sets_up_idempotently_and_a_client_can_follow_connect_json, .timeout = 120)
 {
     char dir[] = "/tmp/dupla-e2e-demo-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     unsigned api = free_port(), token = free_port();
     json_t *c1 = run_demo(dir, api, token);
-    static const char *keys[] = {"environment",     "base_url",          "token_url",
-                                 "ca_file",         "pkcs12_file",       "pkcs12_password",
-                                 "agreement_id",    "system_id",         "organisation_cvr",
-                                 "PersonCPRNummer", "VirksomhedSENummer"};
+    static const char *keys[] = {"environment",     "base_url",           "token_url",
+                                 "ca_file",         "pkcs12_file",        "pkcs12_password",
+                                 "agreement_id",    "system_id",          "organisation_cvr",
+                                 "PersonCPRNummer", "VirksomhedSENummer", "VirksomhedCVRNummer"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert_not_null(json_object_get(c1, keys[i]), "connect.json lacks %s", keys[i]);
     cr_assert_str_eq(json_string_value(json_object_get(c1, "environment")), "test");
@@ -154,6 +251,14 @@ Test(demo, sets_up_idempotently_and_a_client_can_follow_connect_json, .timeout =
         usleep(50000);
     char body[8192] = "";
     long status = access(ready, F_OK) == 0 ? post_token(c1, body, sizeof body) : 0;
+    /* every example subject has records in every service of its kind */
+    char why[512] = "";
+    int data_rc = -1;
+    json_t *t0 = status == 200 ? json_loads(body, 0, NULL) : NULL;
+    if (t0)
+        data_rc = every_service_has_data(c1, json_string_value(json_object_get(t0, "access_token")),
+                                         why, sizeof why);
+    json_decref(t0);
     kill(pid, SIGTERM); /* before any assertion: the server must not outlive the test */
     int ws;
     cr_assert_eq(waitpid(pid, &ws, 0), pid);
@@ -163,6 +268,7 @@ Test(demo, sets_up_idempotently_and_a_client_can_follow_connect_json, .timeout =
     cr_assert_not_null(json_object_get(t, "access_token"));
     cr_assert_str_eq(json_string_value(json_object_get(t, "token_type")), "Bearer");
     json_decref(t);
+    cr_assert_eq(data_rc, 0, "%s (see %s)", why, log);
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit cleanly (see %s)", log);
     json_decref(c1);
     char cmd[700];

@@ -91,7 +91,10 @@ Test(openapi, every_service_parameter_and_field_is_described)
             cr_assert(found, "%s: parameter %s", p, s->params[k].name);
         }
         char sn[128];
+        /* the component's name: the path with '_' for '/' */
         snprintf(sn, sizeof sn, "%sRecord", s->path);
+        for (char *c = sn; *c; c++)
+            *c = *c == '/' ? '_' : *c;
         json_t *props = json_object_get(json_object_get(schemas, sn), "properties");
         cr_assert_eq(json_object_size(props), s->n_fields);
         for (size_t k = 0; k < s->n_fields; k++) {
