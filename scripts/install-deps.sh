@@ -34,7 +34,10 @@ debhelper
 lintian
 fakeroot
 adduser
+prometheus
 "
+# prometheus: for promtool, which checks contrib/prometheus/dupla-alerts.yml
+# (tests/contrib/); Debian ships promtool only in the server's package.
 
 missing=""
 for p in $PACKAGES; do

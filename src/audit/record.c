@@ -22,6 +22,7 @@
 #include "audit/internal.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 struct pending {
     const struct audit_entry *entry; /* NULL: a checkpoint request */
@@ -372,6 +373,28 @@ static void upkeep(audit_log_t *log)
     }
 }
 
+/* The log's figures (core/metrics.h): one set for the process, declared by
+ * the first audit_open. */
+static metric_t *m_append, *m_queue, *m_entries, *m_busy, *m_failures;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_declare(void)
+{
+    m_append = metrics_histogram("dupla_audit_append_seconds",
+                                 "Time from queueing a disclosure record to its durable commit "
+                                 "(what a data answer waits for).",
+                                 NULL, NULL, 0);
+    m_queue =
+        metrics_gauge("dupla_audit_queue_depth",
+                      "Records queued for the log's writer, not yet taken into a batch.", NULL);
+    m_entries = metrics_counter("dupla_audit_entries_total", "Records committed to the log.", NULL);
+    m_busy = metrics_counter(
+        "dupla_audit_busy_total",
+        "Records refused because the writer's queue was full (audit.queue_max).", NULL);
+    m_failures = metrics_counter("dupla_audit_commit_failures_total",
+                                 "Records refused because their batch failed to commit.", NULL);
+}
+
 static bool checkpoint_pending(const audit_log_t *log)
 {
     return log->signer && log->last_seq > log->cp_seq;
@@ -408,6 +431,7 @@ static void *writer_main(void *arg)
             if (!log->head)
                 log->tail = NULL;
             log->queued -= n;
+            metric_set(m_queue, (double)log->queued);
         } else {
             batch = NULL;
         }
@@ -444,6 +468,7 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
     int rc = audit_migrate(st, err);
     if (rc)
         return rc;
+    pthread_once(&metrics_once, metrics_declare);
     audit_log_t *log = calloc(1, sizeof *log);
     if (!log)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
@@ -530,6 +555,7 @@ static int enqueue_and_wait(audit_log_t *log, struct pending *p, err_t *err)
     }
     if (log->queued >= log->queue_max) {
         log->stats.busy++;
+        metric_add(m_busy, 1);
         pthread_mutex_unlock(&log->mu);
         return err_set(err, DUPLA_EBUSY, "the disclosure log is busy; try again shortly");
     }
@@ -539,10 +565,20 @@ static int enqueue_and_wait(audit_log_t *log, struct pending *p, err_t *err)
         log->head = p;
     log->tail = p;
     log->queued++;
+    metric_set(m_queue, (double)log->queued);
+    int64_t t0 = clock_mono_ns();
     pthread_cond_signal(&log->wake_writer);
     while (!p->done)
         pthread_cond_wait(&log->wake_callers, &log->mu);
     pthread_mutex_unlock(&log->mu);
+    if (p->entry) {
+        if (p->rc == 0) {
+            metric_observe(m_append, (double)(clock_mono_ns() - t0) / 1e9);
+            metric_add(m_entries, 1);
+        } else {
+            metric_add(m_failures, 1);
+        }
+    }
     if (p->rc && err)
         *err = p->err;
     return p->rc;

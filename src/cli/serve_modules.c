@@ -274,18 +274,24 @@ void mail_app_stop(struct app *app)
     app->mail = NULL;
 }
 
-/* Sends the mail that is due (queued by agreement and incident). */
+/* Sends the mail that is due (queued by agreement and incident), and
+ * counts the backlog for the metrics (also without a relay: mail that
+ * cannot go out is what the operator must see). */
 void mail_app_tick(struct app *app, int64_t now_ms)
 {
     static int64_t next_mail_ms;
-    if (!app->mail_enabled || now_ms < next_mail_ms)
+    if (now_ms < next_mail_ms)
         return;
     err_t err;
     err_clear(&err);
     struct mail_send_stats ms;
     memset(&ms, 0, sizeof ms);
-    if (mail_send_pending(app->mail, now_ms, &ms, &err) != 0)
+    if (app->mail_enabled && mail_send_pending(app->mail, now_ms, &ms, &err) != 0)
         log_warn("mail: sending failed: %s", err.log);
+    struct mail_backlog bl;
+    err_clear(&err);
+    if (mail_backlog(app->mail, &bl, &err) != 0)
+        log_warn("mail: cannot count the outbox: %s", err.log);
     next_mail_ms = now_ms + SERVE_MAIL_EVERY_MS;
 }
 

@@ -142,6 +142,12 @@ bool problem_known(const char *slug)
     return find(slug) != NULL;
 }
 
+const char *problem_canonical(const char *slug)
+{
+    const struct problem *p = find(slug);
+    return p ? p->slug : NULL;
+}
+
 const char *problem_slug_at(size_t i)
 {
     return i < N_PROBLEMS ? problems[i].slug : NULL;

@@ -146,6 +146,10 @@ int problem_status(const char *slug);
 
 /* true if slug is in the list. */
 bool problem_known(const char *slug);
+/* The table's own copy of slug (static, lives as long as the process), or
+ * NULL for a slug the table does not know: for keeping a reason past the
+ * err_t it came in (the metrics' refusal counts). */
+const char *problem_canonical(const char *slug);
 
 /* The list, for tests and documentation: the i-th slug, or NULL past the end. */
 const char *problem_slug_at(size_t i);

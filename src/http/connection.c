@@ -512,6 +512,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     int64_t ns = clock_mono_ns() - req->start_ns;
     size_t slot = req->route ? req->route->index : srv->router.n;
     http_metrics_observe(srv->metrics, slot, status, ns);
+    if (req->refusal && req->queued)
+        http_metrics_refused(srv, slot, req->refusal);
 
     /* No method name when libmicrohttpd refused the request before us;
      * names we do not know are not logged as sent. */

@@ -172,10 +172,11 @@ struct http_request {
     struct http_extra_header *headers; /* for the response */
     struct MHD_Response *response;     /* the answer, once made */
     unsigned status;
-    uint64_t bytes;  /* body bytes sent (counted for streams) */
-    bool answered;   /* an http_reply_* made the response */
-    bool queued;     /* handed to libmicrohttpd */
-    bool cert_taken; /* conn's client certificate has been examined */
+    uint64_t bytes;      /* body bytes sent (counted for streams) */
+    bool answered;       /* an http_reply_* made the response */
+    const char *refusal; /* the problem slug it was refused with (problem_canonical), or NULL */
+    bool queued;         /* handed to libmicrohttpd */
+    bool cert_taken;     /* conn's client certificate has been examined */
 };
 
 /* Decodes a percent-encoded path into the arena. Refuses (DUPLA_EINVAL)
@@ -217,6 +218,9 @@ void http_metrics_free(struct http_metrics *m);
 void http_metrics_observe(struct http_metrics *m, size_t route_index, unsigned status,
                           int64_t duration_ns);
 /* Appends the Prometheus text of everything the server knows to out. */
+/* Counts a request of metrics slot route_index refused with the problem
+ * slug reason (a static string: problem_canonical's, or "other"). */
+void http_metrics_refused(http_server_t *srv, size_t route_index, const char *reason);
 int http_metrics_render(http_server_t *srv, buf_t *out);
 
 /* ---- server.c ---- */

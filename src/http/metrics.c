@@ -6,7 +6,14 @@
  *   dupla_http_request_duration_seconds{route}           histogram
  *   dupla_http_open_connections{listener}                 gauge
  *   dupla_http_requests_in_flight                         gauge
+ *   dupla_http_refusals_total{route,reason}               counter
  *
+ * then every family of the process registry (core/metrics.h) that the
+ * other layers declare (audit, token, store, mail, expiry...).
+ *
+ * "reason" is the problem type slug of a problem+json answer (core/
+ * problem.h's closed list, so the label set stays small); a data
+ * service's route is named by its path, so route is the service.
  * "route" is the route's name (routes that share a name share a series);
  * requests that matched no route count under route="unmatched". The time
  * is from the request line to the end of the answer. One mutex guards the
@@ -16,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
 #include "http/internal.h"
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -36,6 +44,7 @@ struct http_metrics {
     pthread_mutex_t lock;
     size_t n; /* routes + 1 (unmatched) */
     struct route_metrics *r;
+    metric_t *refusals; /* the process registry's; shared by every server */
 };
 
 int http_metrics_new(size_t n_routes, struct http_metrics **out)
@@ -50,6 +59,10 @@ int http_metrics_new(size_t n_routes, struct http_metrics **out)
         return DUPLA_ENOMEM;
     }
     pthread_mutex_init(&m->lock, NULL);
+    m->refusals = metrics_counter("dupla_http_refusals_total",
+                                  "Requests refused with a problem+json answer, by route (a data "
+                                  "service's path) and reason (the problem type slug).",
+                                  "route,reason");
     *out = m;
     return 0;
 }
@@ -87,6 +100,15 @@ void http_metrics_observe(struct http_metrics *m, size_t slot, unsigned status, 
     r->count++;
     r->sum_seconds += s;
     pthread_mutex_unlock(&m->lock);
+}
+
+/* The name of metrics slot i: the first route that uses it. */
+static const char *slot_name(const http_server_t *srv, size_t slot);
+
+void http_metrics_refused(http_server_t *srv, size_t slot, const char *reason)
+{
+    if (srv->metrics)
+        metric_add(srv->metrics->refusals, 1, slot_name(srv, slot), reason);
 }
 
 /* A label value with \, " and newline escaped. */
@@ -203,6 +225,8 @@ int http_metrics_render(http_server_t *srv, buf_t *out)
     }
     pthread_mutex_unlock(&m->lock);
 done:
+    if (!rc)
+        rc = metrics_render(out);
     return rc;
 #undef P
 #undef L

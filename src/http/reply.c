@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/problem.h"
 #include "http/internal.h"
 
 #define HTTP_RETRY_AFTER_SECONDS "5"
@@ -197,6 +198,10 @@ int http_reply_problem(http_request_t *req, const err_t *err)
         log_json(LOG_ERROR, "request failed",
                  json_pack("{s:s, s:s, s:i}", "request_id", req->id, "error", err->log, "status",
                            status));
+    if (!req->answered) { /* the first answer stands (set_response) */
+        const char *slug = problem_canonical(err->type[0] ? err->type : err_code_name(err->code));
+        req->refusal = slug ? slug : "other";
+    }
     if ((status == 503 || status == 429) && !has_pending_header(req, "Retry-After"))
         add_pending_header(req, "Retry-After", HTTP_RETRY_AFTER_SECONDS);
     return reply_json_text(req, (unsigned)status, "application/problem+json",

@@ -109,6 +109,15 @@ int mail_send_pending(mail_t *m, int64_t now_ms, struct mail_send_stats *stats, 
  * optionally only one state ("pending", "sending", "sent", "failed").
  * Caller owns *out. */
 int mail_list_json(mail_t *m, const char *state, json_t **out, err_t *err);
+/* The queue's backlog: messages not sent yet, for the operator; also sets
+ * the dupla_mail_outbox_* gauges (the server calls it on every sender run,
+ * with or without a relay configured). oldest_pending_ms is the creation time of the oldest pending
+ * or sending message (0: none). */
+struct mail_backlog {
+    int64_t pending, sending, failed;
+    int64_t oldest_pending_ms;
+};
+int mail_backlog(mail_t *m, struct mail_backlog *out, err_t *err);
 /* Puts a failed message back to pending, due now. */
 int mail_retry(mail_t *m, int64_t mail_id, err_t *err);
 

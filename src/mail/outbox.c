@@ -30,11 +30,13 @@
  * after that message rather than waiting out the timeout for every other:
  * they stay pending, untouched, for the next run.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "core/uuid.h"
 #include "mail/internal.h"
@@ -43,8 +45,29 @@
 #define MAIL_LEASE_MARGIN_SECONDS 60
 #define MAIL_MESSAGE_MAX          (64 * 1024 * 1024) /* composed text, attachment included */
 
+/* The queue's figures (core/metrics.h), one set for the process. */
+static metric_t *m_sent, *m_retried, *m_failed, *m_backlog, *m_oldest;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_declare(void)
+{
+    m_sent = metrics_counter("dupla_mail_sent_total", "Messages the relay accepted.", NULL);
+    m_retried = metrics_counter("dupla_mail_retries_total",
+                                "Send attempts that failed and will be tried again.", NULL);
+    m_failed =
+        metrics_counter("dupla_mail_failed_total",
+                        "Messages given up on (a permanent refusal, or max_attempts).", NULL);
+    m_backlog = metrics_gauge("dupla_mail_outbox_messages",
+                              "Messages in the outbox not sent, by state (pending, sending, "
+                              "failed); set by each sender run.",
+                              "state");
+    m_oldest = metrics_gauge("dupla_mail_outbox_oldest_pending_age_seconds",
+                             "Age of the oldest message waiting to be sent (0: none).", NULL);
+}
+
 int mail_open(store_t *st, const struct mail_settings *settings, mail_t **out, err_t *err)
 {
+    pthread_once(&metrics_once, metrics_declare);
     *out = NULL;
     int rc = mail_migrate(st, err);
     if (rc)
@@ -347,8 +370,56 @@ int mail_send_pending(mail_t *ml, int64_t now_ms, struct mail_send_stats *stats,
         claimed_free(&m);
     }
     store_conn_put(c);
+    metric_add(m_sent, st.sent);
+    metric_add(m_retried, st.retried);
+    metric_add(m_failed, st.failed);
     if (stats)
         *stats = st;
+    return rc;
+}
+
+/* See mail.h. One grouped read over the state index (sent rows are not
+ * counted: the index's state = 'sent' part is skipped by the WHERE). */
+int mail_backlog(mail_t *ml, struct mail_backlog *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    store_conn_t *c;
+    int rc = store_conn_get(ml->st, &c, err);
+    if (rc)
+        return rc;
+    store_stmt_t *s;
+    rc = store_prepare(c,
+                       "SELECT state, COUNT(*), MIN(created_at) FROM mail_message"
+                       " WHERE state IN ('pending', 'sending', 'failed') GROUP BY state",
+                       &s, err);
+    if (rc == 0) {
+        while ((rc = store_step(s, err)) == STORE_ROW) {
+            str_t state = store_col_text(s, 0);
+            int64_t n = store_col_int64(s, 1), oldest = store_col_int64(s, 2);
+            if (str_eq_cstr(state, "failed")) {
+                out->failed = n;
+                continue;
+            }
+            if (str_eq_cstr(state, "pending"))
+                out->pending = n;
+            else
+                out->sending = n;
+            if (oldest && (!out->oldest_pending_ms || oldest < out->oldest_pending_ms))
+                out->oldest_pending_ms = oldest;
+        }
+        store_stmt_done(s);
+        rc = rc == STORE_DONE ? 0 : rc;
+    }
+    store_conn_put(c);
+    if (rc == 0) {
+        metric_set(m_backlog, (double)out->pending, "pending");
+        metric_set(m_backlog, (double)out->sending, "sending");
+        metric_set(m_backlog, (double)out->failed, "failed");
+        int64_t now = clock_now_ms();
+        metric_set(m_oldest, out->oldest_pending_ms && now > out->oldest_pending_ms
+                                 ? (double)(now - out->oldest_pending_ms) / 1000.0
+                                 : 0.0);
+    }
     return rc;
 }
 

@@ -64,6 +64,10 @@ int store_sqlite_open(const char *path, const struct store_options *opt, store_t
 int store_pg_open(const char *conninfo, const char *schema, const struct store_options *opt,
                   store_t **out, err_t *err);
 
+/* Counts one store_conn_get that found the pool empty and had to wait
+ * (the backends call it once per such call, before waiting). */
+void store_pool_waited(const store_t *st);
+
 /* Takes (lock) or releases the backend's migration lock on c. */
 int store_migrate_lock(store_conn_t *c, bool lock, err_t *err);
 

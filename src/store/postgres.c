@@ -456,6 +456,8 @@ static int pg_conn_get(store_t *h, store_conn_t **out, err_t *err)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&st->mu);
+    if (!st->free_list)
+        store_pool_waited(h);
     while (!st->free_list) {
         if (pthread_cond_timedwait(&st->cv, &st->mu, &deadline) != 0 && !st->free_list) {
             pthread_mutex_unlock(&st->mu);

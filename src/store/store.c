@@ -18,7 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/internal.h"
 
 #define OPS(h) (((const struct store *)(const void *)(h))->ops)
@@ -112,9 +116,41 @@ int store_ping(store_t *st, err_t *err)
     return rc;
 }
 
+/* The pool's figures (core/metrics.h), by backend ("sqlite", "postgresql"). */
+static metric_t *m_acquire, *m_waits, *m_timeouts;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_declare(void)
+{
+    m_acquire = metrics_histogram("dupla_store_pool_acquire_seconds",
+                                  "Time to get a store connection from the pool (waiting for a "
+                                  "free one, or connecting), by backend.",
+                                  "backend", NULL, 0);
+    m_waits = metrics_counter("dupla_store_pool_waits_total",
+                              "Connection requests that found the pool empty and waited, by "
+                              "backend.",
+                              "backend");
+    m_timeouts = metrics_counter("dupla_store_pool_timeouts_total",
+                                 "Connection requests that gave up (the store was busy or "
+                                 "unreachable: a 503 to the client), by backend.",
+                                 "backend");
+}
+
+void store_pool_waited(const store_t *st)
+{
+    pthread_once(&metrics_once, metrics_declare);
+    metric_add(m_waits, 1, OPS(st)->name);
+}
+
 int store_conn_get(store_t *st, store_conn_t **out, err_t *err)
 {
-    return OPS(st)->conn_get(st, out, err);
+    pthread_once(&metrics_once, metrics_declare);
+    int64_t t0 = clock_mono_ns();
+    int rc = OPS(st)->conn_get(st, out, err);
+    metric_observe(m_acquire, (double)(clock_mono_ns() - t0) / 1e9, OPS(st)->name);
+    if (rc == DUPLA_EBUSY)
+        metric_add(m_timeouts, 1, OPS(st)->name);
+    return rc;
 }
 
 void store_conn_put(store_conn_t *c)

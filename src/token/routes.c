@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/encode.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "token/internal.h"
 #include "token/routes.h"
 
@@ -33,6 +34,10 @@ static void transaction_id(http_request_t *req, char *out, size_t cap)
 }
 
 /* Answers an OAuth 2 error and logs the refusal. */
+/* The token endpoint's figures (core/metrics.h), declared by
+ * token_routes_register before the server starts. */
+static metric_t *tokens_issued, *tokens_refused;
+
 static int oauth_error(http_request_t *req, unsigned status, const char *error, const char *code,
                        const char *description, const char *txid, const char *cert_sha256)
 {
@@ -43,6 +48,8 @@ static int oauth_error(http_request_t *req, unsigned status, const char *error, 
     if (cert_sha256 && cert_sha256[0])
         json_object_set_new(f, "cert_sha256", json_string(cert_sha256));
     log_json(LOG_INFO, "token refused", f);
+    const char *reason = problem_canonical(code);
+    metric_add(tokens_refused, 1, reason ? reason : "other");
     http_reply_header(req, "Cache-Control", "no-store");
     http_reply_header(req, "Pragma", "no-cache");
     return http_reply_json(req, status,
@@ -169,6 +176,7 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     if (txid[0])
         json_object_set_new(f, "transaktion_id", json_string(txid));
     log_json(LOG_INFO, "token issued", f);
+    metric_add(tokens_issued, 1);
     http_reply_header(req, "Cache-Control", "no-store");
     http_reply_header(req, "Pragma", "no-cache");
     rc = http_reply_json(req, 200,
@@ -193,6 +201,10 @@ static int handle_jwks(http_request_t *req, void *ctx, err_t *err)
 
 int token_routes_register(http_server_t *srv, token_service_t *ts, err_t *err)
 {
+    tokens_issued = metrics_counter("dupla_token_issued_total", "Access tokens issued.", NULL);
+    tokens_refused =
+        metrics_counter("dupla_token_refused_total",
+                        "Token requests refused, by reason (the error_code slug).", "reason");
     struct http_route token = {.methods = HTTP_POST,
                                .path = ts->cfg.path,
                                .handler = handle_token,
