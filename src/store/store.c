@@ -10,7 +10,10 @@
  * DUPLA_TEST_STORE_PG, every SQLite URL opens instead as its own schema on
  * that server (named after the file's absolute path), so that the whole test
  * suite, the binary it starts included, runs unchanged on PostgreSQL. The
- * store logs it (debug level: the tests compare commands' output).
+ * store logs it (debug level: the tests compare commands' output). Only
+ * builds with the tests (DUPLA_TEST_HOOKS, meson -Dtests=true) read it: the
+ * package's binary ignores it, so no environment variable can move a
+ * production store.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -45,6 +48,7 @@ static bool is_postgres_url(const char *url)
     return *p == '=';
 }
 
+#if DUPLA_TEST_HOOKS
 /* The schema a SQLite path becomes under DUPLA_TEST_STORE_PG. */
 static int test_schema_for(const char *path, char *out, size_t cap)
 {
@@ -65,6 +69,7 @@ static int test_schema_for(const char *path, char *out, size_t cap)
     snprintf(out, cap, "t_%016llx", (unsigned long long)h);
     return 0;
 }
+#endif
 
 int store_open(const char *url, const struct store_options *opt, store_t **out, err_t *err)
 {
@@ -74,6 +79,7 @@ int store_open(const char *url, const struct store_options *opt, store_t **out, 
     if (is_postgres_url(url))
         return store_pg_open(url, NULL, opt, out, err);
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+#if DUPLA_TEST_HOOKS
     const char *test_pg = getenv("DUPLA_TEST_STORE_PG");
     if (test_pg && test_pg[0] && path[0]) {
         char schema[64];
@@ -83,6 +89,7 @@ int store_open(const char *url, const struct store_options *opt, store_t **out, 
                   schema);
         return store_pg_open(test_pg, schema, opt, out, err);
     }
+#endif
     return store_sqlite_open(path, opt, out, err);
 }
 

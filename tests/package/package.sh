@@ -95,6 +95,12 @@ getent passwd dupla >/dev/null || fail "no dupla user"
 /usr/bin/dupla version | grep -q "^dupla $(dpkg-deb -f "$deb" Version)\$" ||
     fail "dupla version differs from the package's"
 echo "ok: installed: user, folders, configuration modes"
+# The test builds' hook that moves every SQLite store onto PostgreSQL is
+# not in the package's binary (built with -Dtests=false).
+if grep -q DUPLA_TEST_STORE_PG /usr/bin/dupla; then
+    fail "the installed binary reads DUPLA_TEST_STORE_PG (a test hook)"
+fi
+echo "ok: no test hook in the installed binary"
 
 # The installed configuration, with free ports instead of 8443/8444 (CI
 # machines are shared) and a ready file; everything else as installed.
