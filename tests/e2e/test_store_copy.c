@@ -384,3 +384,51 @@ Test(store_copy, refusals_are_one_clear_line, .timeout = 120)
         (void)system(rm);
     }
 }
+
+/* "module:version;..." of a store's schema_migrations. */
+static void migrations_of(const char *url, char *out, size_t cap)
+{
+    store_t *st;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0, "%s: %s", url, err.log);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0, "%s", err.log);
+    store_stmt_t *s;
+    cr_assert_eq(store_prepare(c,
+                               "SELECT module, version FROM schema_migrations"
+                               " ORDER BY module, version",
+                               &s, &err),
+                 0, "%s", err.log);
+    size_t n = 0;
+    out[0] = '\0';
+    int rc;
+    while ((rc = store_step(s, &err)) == STORE_ROW) {
+        str_t m = store_col_text(s, 0);
+        n += (size_t)snprintf(out + n, cap - n, "%.*s:%lld;", (int)m.len, m.ptr,
+                              (long long)store_col_int64(s, 1));
+        cr_assert_lt(n, cap);
+    }
+    cr_assert_eq(rc, STORE_DONE, "%s", err.log);
+    store_stmt_done(s);
+    store_conn_put(c);
+    store_close(st);
+}
+
+/* `dupla store migrate` (and so `store copy`, which migrates its target the
+ * same way) must know every module `dupla serve` migrates: a module whose
+ * tables serve makes and the copy does not would be left behind by a copy. */
+Test(store_copy, store_migrate_makes_the_schema_serve_makes, .timeout = 120)
+{
+    struct e2e_server s;
+    cr_assert_eq(e2e_start(&(struct e2e_options){0}, &s), 0);
+    char served[E2E_PATH_MAX + 8], fresh[E2E_PATH_MAX + 8], path[E2E_PATH_MAX];
+    snprintf(served, sizeof served, "sqlite:%s", e2e_path(&s, "dupla.db", path));
+    snprintf(fresh, sizeof fresh, "sqlite:%s", e2e_path(&s, "fresh.db", path));
+    static char want[4096], got[4096];
+    migrations_of(served, want, sizeof want);
+    const char *migrate[] = {"store", "migrate", "--store", fresh, NULL};
+    cr_assert_eq(e2e_run_dupla(migrate, e2e_path(&s, "migrate.log", path)), 0);
+    migrations_of(fresh, got, sizeof got);
+    cr_assert_str_eq(got, want, "store migrate made %s, serve made %s", got, want);
+    cr_assert_eq(e2e_stop(&s), 0);
+}
