@@ -39,7 +39,16 @@ const char *page_json_str(const json_t *o, const char *key)
 /* See pages_agreement.h. */
 bool page_split_field(str_t v, str_t *svc, str_t *field)
 {
-    return str_split(v, '/', svc, field) && svc->len && field->len;
+    /* at the last '/': a service path may hold '/' (Kontrolregistreringer/
+     * Virksomhed), a field name never does */
+    size_t i = v.len;
+    while (i > 0 && v.ptr[i - 1] != '/')
+        i--;
+    if (i == 0)
+        return false;
+    *svc = (str_t){v.ptr, i - 1};
+    *field = (str_t){v.ptr + i, v.len - i};
+    return svc->len && field->len;
 }
 
 /* ---- the list ---- */

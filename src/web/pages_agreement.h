@@ -18,7 +18,8 @@
 
 /* The string member key of o, or "" (never NULL). */
 const char *page_json_str(const json_t *o, const char *key);
-/* "Service/Field" -> the two names (both non-empty). */
+/* "Service/Field" -> the two names (both non-empty), split at the last '/'
+ * (a service path may hold '/'). */
 bool page_split_field(str_t v, str_t *svc, str_t *field);
 
 /* ---- pages_agreement_form.c ---- */

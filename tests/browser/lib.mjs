@@ -168,7 +168,9 @@ export class Run {
     const t0 = Date.now();
     this.shot += 1;
     const file = path.join(this.artifacts, `${String(this.shot).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    // a long page (an agreement over the whole catalogue lists some 400
+    // fields) takes a while to capture on a busy machine
+    await page.screenshot({ path: file, fullPage: true, timeout: 90000 });
     await page.evaluate(AXE);
     const result = await page.evaluate(() =>
       // eslint-disable-next-line no-undef

@@ -291,3 +291,17 @@ Test(web_actor, agreement_incident_and_audit_alike)
     cr_assert_eq(web_actor_audit(NULL, &owner_admin, NULL, &au, NULL), 0);
     cr_assert_eq(au.roles, 0u);
 }
+
+Test(agreement_form, a_field_box_value_splits_at_the_last_slash)
+{
+    str_t svc, field;
+    cr_assert(page_split_field(STR("Momsangivelse/Salgsmoms"), &svc, &field));
+    cr_assert(str_eq_cstr(svc, "Momsangivelse") && str_eq_cstr(field, "Salgsmoms"));
+    cr_assert(
+        page_split_field(STR("Kontrolregistreringer/Virksomhed/KontrolTypeKode"), &svc, &field));
+    cr_assert(str_eq_cstr(svc, "Kontrolregistreringer/Virksomhed"));
+    cr_assert(str_eq_cstr(field, "KontrolTypeKode"));
+    cr_assert(!page_split_field(STR("Momsangivelse/"), &svc, &field));
+    cr_assert(!page_split_field(STR("/Salgsmoms"), &svc, &field));
+    cr_assert(!page_split_field(STR("Salgsmoms"), &svc, &field));
+}
