@@ -196,6 +196,74 @@ int audit_subject_kind_parse(str_t s, enum audit_subject_kind *out);
 const char *audit_outcome_name(enum audit_outcome o); /* "disclosed", "refused" */
 int audit_outcome_parse(str_t s, enum audit_outcome *out);
 
+/* ---- the Merkle tree (RFC 9162) ---- */
+
+/*
+ * The log is also a Merkle tree over its entries, hashed as RFC 9162 (and
+ * Certificate Transparency) hash: entry seq is leaf seq - 1, and
+ *     leaf hash = SHA-256(0x00 || canonical(entry))
+ *     node hash = SHA-256(0x01 || left || right)
+ * MTH(D[n]) splits at k, the largest power of two smaller than n. The root
+ * of the empty tree is SHA-256(""). The writer stores, in the batch's own
+ * transaction, the hash of every perfect subtree as it completes (table
+ * audit_tree_node: the subtree of 2^level leaves that ends at tree size
+ * end_size), so that the root of any size and any proof take O(log n)
+ * reads, and keeps the right edge of the tree (its "compact range") in
+ * memory. See tree.c and docs/transparency.md.
+ */
+#define AUDIT_PROOF_MAX 130 /* hashes in an inclusion or consistency proof */
+
+/* SHA-256(0x00 || canonical) and SHA-256(0x01 || left || right). */
+void audit_tree_leaf_hash(str_t canonical, unsigned char out[AUDIT_HASH_LEN]);
+void audit_tree_node_hash(const unsigned char left[AUDIT_HASH_LEN],
+                          const unsigned char right[AUDIT_HASH_LEN],
+                          unsigned char out[AUDIT_HASH_LEN]);
+
+/* Where the tree's perfect subtrees come from: node(level, index) is the
+ * hash of leaves [index * 2^level, (index + 1) * 2^level). */
+struct audit_tree_source {
+    int (*node)(void *ctx, int level, int64_t index, unsigned char out[AUDIT_HASH_LEN], err_t *err);
+    void *ctx;
+};
+
+/* The root of the tree of the first size leaves (size >= 0). */
+int audit_tree_root(const struct audit_tree_source *src, int64_t size,
+                    unsigned char out[AUDIT_HASH_LEN], err_t *err);
+/* RFC 9162 2.1.3.1: the audit path of leaf index in the tree of size
+ * leaves, leaf side first, into path (AUDIT_PROOF_MAX hashes); *n its
+ * length. DUPLA_EINVAL unless 0 <= index < size. */
+int audit_tree_inclusion(const struct audit_tree_source *src, int64_t index, int64_t size,
+                         unsigned char (*path)[AUDIT_HASH_LEN], size_t *n, err_t *err);
+/* RFC 9162 2.1.4.1: the consistency proof from the tree of size from to the
+ * tree of size to (0 <= from <= to; empty when from is 0 or from == to). */
+int audit_tree_consistency(const struct audit_tree_source *src, int64_t from, int64_t to,
+                           unsigned char (*proof)[AUDIT_HASH_LEN], size_t *n, err_t *err);
+/* RFC 9162 2.1.3.2: true when path proves leaf at index in the tree of
+ * size with root. */
+bool audit_tree_verify_inclusion(const unsigned char leaf[AUDIT_HASH_LEN], int64_t index,
+                                 int64_t size, const unsigned char (*path)[AUDIT_HASH_LEN],
+                                 size_t n, const unsigned char root[AUDIT_HASH_LEN]);
+/* RFC 9162 2.1.4.2: true when proof shows that the tree of size to with
+ * new_root extends the tree of size from with old_root. */
+bool audit_tree_verify_consistency(int64_t from, int64_t to,
+                                   const unsigned char old_root[AUDIT_HASH_LEN],
+                                   const unsigned char new_root[AUDIT_HASH_LEN],
+                                   const unsigned char (*proof)[AUDIT_HASH_LEN], size_t n);
+
+/* The store's tree: a source reading audit_tree_node on c (which must stay
+ * with the caller while src is used). */
+struct audit_tree_store {
+    store_conn_t *conn;
+};
+void audit_tree_store_source(struct audit_tree_store *ts, store_conn_t *c,
+                             struct audit_tree_source *src);
+/* The number of leaves the store's tree holds. */
+int audit_tree_size(store_conn_t *c, int64_t *out, err_t *err);
+
+/* Entry seq in its canonical encoding (appended to out); DUPLA_ENOTFOUND
+ * when there is no such entry. */
+int audit_entry_canonical(store_conn_t *c, int64_t seq, buf_t *out, err_t *err);
+
 /* ---- checkpoints ---- */
 
 #define AUDIT_ENV_MAX 16
@@ -248,6 +316,7 @@ enum audit_problem {
     AUDIT_PROBLEM_REWRITTEN,     /* a checkpoint's chain hash differs from the log's */
     AUDIT_PROBLEM_TRUNCATED,     /* the log ends before a checkpoint it signed */
     AUDIT_PROBLEM_NOT_CONTINUED, /* the log does not continue the given checkpoint */
+    AUDIT_PROBLEM_TREE,          /* a stored node of the Merkle tree differs from the entries' */
 };
 
 const char *audit_problem_name(enum audit_problem p);
@@ -276,7 +345,8 @@ struct audit_verify_result {
     int64_t checkpoints; /* checkpoints whose signatures were checked */
     int64_t head_seq;    /* the last entry (when ok) */
     unsigned char head_hash[AUDIT_HASH_LEN];
-    bool keys_pinned; /* checkpoints were checked against pinned keys */
+    bool keys_pinned;     /* checkpoints were checked against pinned keys */
+    int64_t tree_checked; /* leaves whose stored tree nodes were recomputed and matched */
     /* The first problem (when !ok). */
     enum audit_problem problem;
     int64_t seq; /* where: the first entry that is not as recorded */

@@ -5,6 +5,7 @@
  * so the two cannot drift apart field by field.
  */
 #include <gnutls/crypto.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "audit/internal.h"
@@ -64,6 +65,30 @@ int audit_enc_tail(buf_t *b, int64_t record_count, str_t outcome, str_t reason)
         (rc = audit_enc_str(b, reason)))
         return rc;
     return 0;
+}
+
+int audit_enc_json_list(buf_t *b, str_t text)
+{
+    json_t *a = json_loadb(text.ptr, text.len, 0, NULL);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return DUPLA_EINVAL;
+    }
+    size_t i, n = json_array_size(a);
+    json_t *v;
+    int rc = audit_enc_u32(b, (uint32_t)n);
+    json_array_foreach(a, i, v)
+    {
+        if (rc)
+            break;
+        if (!json_is_string(v)) {
+            rc = DUPLA_EINVAL;
+            break;
+        }
+        rc = audit_enc_str(b, (str_t){json_string_value(v), json_string_length(v)});
+    }
+    json_decref(a);
+    return rc ? DUPLA_EINVAL : 0;
 }
 
 static int enc_list(buf_t *b, const str_t *items, size_t n)

@@ -51,6 +51,38 @@ int audit_enc_tail(buf_t *b, int64_t record_count, str_t outcome, str_t reason);
 /* true if s is valid UTF-8 without NUL bytes. */
 bool audit_text_valid(str_t s);
 
+/* Appends a stored JSON list of strings (periods, fields) in canonical
+ * form; DUPLA_EINVAL if the text is not such a list. */
+int audit_enc_json_list(buf_t *b, str_t text);
+
+/* tree.c: the right edge of the tree (its compact range): for each bit l
+ * set in size, h[l] is the hash of the perfect subtree of 2^l leaves that
+ * lies there. 64 levels cover every int64_t size. */
+#define AUDIT_TREE_LEVELS 64
+struct audit_tree_edge {
+    int64_t size;
+    unsigned char h[AUDIT_TREE_LEVELS][AUDIT_HASH_LEN];
+};
+/* Reads the edge of the store's tree at size (O(log size) reads). */
+int audit_tree_edge_load(store_conn_t *c, int64_t size, struct audit_tree_edge *e, err_t *err);
+/* Moves the edge on by one leaf: out (AUDIT_TREE_LEVELS hashes) gets the
+ * subtrees the leaf completes, its own first, each of them ending at the
+ * new size; returns their count. */
+int audit_tree_edge_push(struct audit_tree_edge *e, const unsigned char leaf[AUDIT_HASH_LEN],
+                         unsigned char (*out)[AUDIT_HASH_LEN]);
+/* Appends a leaf: inserts it and every subtree it completes into
+ * audit_tree_node (in c's open transaction), and moves the edge on. */
+int audit_tree_append(store_conn_t *c, struct audit_tree_edge *e,
+                      const unsigned char leaf[AUDIT_HASH_LEN], err_t *err);
+/* The root of the tree the edge ends. */
+void audit_tree_edge_root(const struct audit_tree_edge *e, unsigned char out[AUDIT_HASH_LEN]);
+/* Brings the store's tree up to `to` leaves from the entries themselves (a
+ * log from before the tree: migration audit/3, run once at open), in
+ * transactions of AUDIT_TREE_BUILD_BATCH entries. e is the edge at the
+ * tree's present size and is moved on. */
+#define AUDIT_TREE_BUILD_BATCH 4096
+int audit_tree_build(store_conn_t *c, struct audit_tree_edge *e, int64_t to, err_t *err);
+
 /* The columns every reader selects, in this order (see AUDIT_COL_*). */
 #define AUDIT_ENTRY_COLUMNS                                                                        \
     "e.seq, e.time_ms, e.environment, e.org_cvr, e.system_id, e.agreement_id, "                    \

@@ -57,6 +57,8 @@ struct audit_log {
     bool pg;                /* PostgreSQL: partitioned tables (partition.c) */
     int64_t next_upkeep_ms; /* when the writer next makes partitions ahead */
     buf_t canon, periods, fields;
+    /* The Merkle tree's right edge at last_seq, and the batch's copy. */
+    struct audit_tree_edge edge, edge_next;
 };
 
 /* ---- checking an entry before it is queued ---- */
@@ -203,6 +205,30 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
     return 0;
 }
 
+/* Reads the tree's right edge, first building the tree up to the log's
+ * head when the log has entries the tree lacks (a log from before the
+ * tree, migration audit/3). */
+static int read_tree(audit_log_t *log, err_t *err)
+{
+    int64_t size;
+    int rc = audit_tree_size(log->conn, &size, err);
+    if (rc)
+        return rc;
+    if (size > log->last_seq)
+        return err_internal(err, DUPLA_ECONFLICT,
+                            "audit: the Merkle tree holds %" PRId64
+                            " entries but the log ends at %" PRId64
+                            " (entries were removed: run dupla audit verify)",
+                            size, log->last_seq);
+    if ((rc = audit_tree_edge_load(log->conn, size, &log->edge, err)))
+        return rc;
+    if (size == log->last_seq)
+        return 0;
+    log_info("audit: building the Merkle tree over entries %" PRId64 " to %" PRId64, size + 1,
+             log->last_seq);
+    return audit_tree_build(log->conn, &log->edge, log->last_seq, err);
+}
+
 /* Reads the head of the chain and the last checkpoint from the store. */
 static int read_head(audit_log_t *log, err_t *err)
 {
@@ -230,8 +256,10 @@ static int read_head(audit_log_t *log, err_t *err)
     store_stmt_done(s);
     if (rc < 0)
         return rc;
-    return store_query_int64(log->conn, "SELECT MAX(seq) FROM audit_checkpoint", 0, &log->cp_seq,
-                             err);
+    if ((rc = store_query_int64(log->conn, "SELECT MAX(seq) FROM audit_checkpoint", 0, &log->cp_seq,
+                                err)))
+        return rc;
+    return read_tree(log, err);
 }
 
 /* Commits the entries of batch (and a checkpoint when one is due or asked
@@ -247,6 +275,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     unsigned char hash[AUDIT_HASH_LEN], next[AUDIT_HASH_LEN];
     bool forced = false, checkpoint = false;
     memcpy(hash, log->last_hash, AUDIT_HASH_LEN);
+    log->edge_next = log->edge;
     /* Times never go backwards along the chain, so seq order is time order. */
     if (now < log->last_time)
         now = log->last_time;
@@ -270,6 +299,10 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
             break;
         }
         if ((rc = insert_entry(log, p->entry, seq + 1, now, hash, next, &err)))
+            break;
+        unsigned char leaf[AUDIT_HASH_LEN];
+        audit_tree_leaf_hash(buf_str(&log->canon), leaf);
+        if ((rc = audit_tree_append(log->conn, &log->edge_next, leaf, &err)))
             break;
         seq++;
         memcpy(hash, next, AUDIT_HASH_LEN);
@@ -323,6 +356,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         log->last_seq = seq;
         log->last_time = now;
         memcpy(log->last_hash, hash, AUDIT_HASH_LEN);
+        log->edge = log->edge_next;
         if (checkpoint) {
             log->cp_seq = seq;
             log->cp_mono_ns = mono;

@@ -113,6 +113,44 @@ static const struct store_migration audit_migrations[] = {
      * partition each; the subjects carry their entry's time_ms. SQLite keeps
      * its tables; the version is recorded on both backends alike. */
     {2, "SELECT 1", audit_partition_migration},
+    /* 3: the Merkle tree (tree.c): the hash of every perfect subtree, keyed
+     * by the tree size at which it completed and its height, and the signed
+     * tree heads (C2SP checkpoint notes, note.c). An existing log's tree is
+     * built from its entries when the writer next opens (audit_tree_build). */
+    {3,
+     "CREATE TABLE audit_tree_node ("
+     " end_size INTEGER NOT NULL,"
+     " level INTEGER NOT NULL,"
+     " hash BLOB NOT NULL,"
+     " PRIMARY KEY (end_size, level)) WITHOUT ROWID;"
+     "CREATE TABLE audit_tree_head ("
+     " tree_size INTEGER PRIMARY KEY,"
+     " time_ms INTEGER NOT NULL,"
+     " root_hash BLOB NOT NULL,"
+     " note TEXT NOT NULL);"
+     "CREATE TRIGGER audit_tree_node_no_update BEFORE UPDATE ON audit_tree_node"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_tree_node_no_delete BEFORE DELETE ON audit_tree_node"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_tree_head_no_update BEFORE UPDATE ON audit_tree_head"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_tree_head_no_delete BEFORE DELETE ON audit_tree_head"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;",
+     /* PostgreSQL */
+     "CREATE TABLE audit_tree_node ("
+     " end_size BIGINT NOT NULL,"
+     " level INTEGER NOT NULL,"
+     " hash BYTEA NOT NULL,"
+     " PRIMARY KEY (end_size, level));"
+     "CREATE TABLE audit_tree_head ("
+     " tree_size BIGINT PRIMARY KEY,"
+     " time_ms BIGINT NOT NULL,"
+     " root_hash BYTEA NOT NULL,"
+     " note TEXT NOT NULL);"
+     "CREATE TRIGGER audit_tree_node_append_only BEFORE UPDATE OR DELETE ON audit_tree_node"
+     " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+     "CREATE TRIGGER audit_tree_head_append_only BEFORE UPDATE OR DELETE ON audit_tree_head"
+     " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"},
 };
 
 int audit_migrate(store_t *st, err_t *err)

@@ -53,6 +53,8 @@ const char *audit_problem_name(enum audit_problem p)
         return "truncated";
     case AUDIT_PROBLEM_NOT_CONTINUED:
         return "not-continued";
+    case AUDIT_PROBLEM_TREE:
+        return "tree";
     }
     return "?";
 }
@@ -72,31 +74,6 @@ static void problem(struct audit_verify_result *r, enum audit_problem p, int64_t
     va_end(ap);
 }
 
-/* Appends a stored JSON list of strings in canonical form; -1 if it is not one. */
-static int enc_json_list(buf_t *b, str_t text)
-{
-    json_t *a = json_loadb(text.ptr, text.len, 0, NULL);
-    if (!json_is_array(a)) {
-        json_decref(a);
-        return -1;
-    }
-    size_t i, n = json_array_size(a);
-    json_t *v;
-    int rc = audit_enc_u32(b, (uint32_t)n);
-    json_array_foreach(a, i, v)
-    {
-        if (rc)
-            break;
-        if (!json_is_string(v)) {
-            rc = -1;
-            break;
-        }
-        rc = audit_enc_str(b, (str_t){json_string_value(v), json_string_length(v)});
-    }
-    json_decref(a);
-    return rc ? -1 : 0;
-}
-
 struct verifier {
     store_conn_t *c;
     const struct audit_verify_options *opt;
@@ -108,7 +85,55 @@ struct verifier {
     store_stmt_t *subj;
     bool subj_row; /* subj is on a row */
     int64_t subj_seq;
+    /* the Merkle tree: its edge as recomputed, and the stored nodes cursor
+     * (NULL before migration audit/3, or once the stored tree has ended) */
+    struct audit_tree_edge edge;
+    store_stmt_t *nodes;
+    bool node_row;
+    int schema;       /* the log's schema version */
+    int64_t tree_bad; /* the first entry whose tree nodes differ (0: none) */
+    int tree_bad_level;
 };
+
+/* Recomputes the tree nodes that entry seq completes and compares them with
+ * the stored ones, in their key order (end_size, level). A stored tree that
+ * ends before the log (a writer committing meanwhile, or a tree still being
+ * built) is checked as far as it goes. The first node that differs is kept
+ * and reported only when the chain holds (the chain's diagnosis of an
+ * edited entry says more). */
+static bool tree_at(struct verifier *v, int64_t seq, str_t canonical, err_t *err, int *rc)
+{
+    unsigned char leaf[AUDIT_HASH_LEN], nodes[AUDIT_TREE_LEVELS][AUDIT_HASH_LEN];
+    audit_tree_leaf_hash(canonical, leaf);
+    int n = audit_tree_edge_push(&v->edge, leaf, nodes);
+    if (!v->nodes)
+        return true;
+    for (int l = 0; l < n; l++) {
+        if (!v->node_row) {
+            store_stmt_done(v->nodes);
+            v->nodes = NULL;
+            return true;
+        }
+        int64_t end = store_col_int64(v->nodes, 0), level = store_col_int64(v->nodes, 1);
+        str_t h = store_col_blob(v->nodes, 2);
+        if (end != seq || level != l || h.len != AUDIT_HASH_LEN ||
+            memcmp(h.ptr, nodes[l], AUDIT_HASH_LEN) != 0) {
+            v->tree_bad = seq;
+            v->tree_bad_level = l;
+            store_stmt_done(v->nodes);
+            v->nodes = NULL;
+            return true;
+        }
+        int st = store_step(v->nodes, err);
+        if (st < 0) {
+            *rc = st;
+            return false;
+        }
+        v->node_row = st == STORE_ROW;
+    }
+    v->r->tree_checked = seq;
+    return true;
+}
 
 /* Checks cp's signature against the pinned keys, or the key stored with it. */
 static bool checkpoint_signed(struct verifier *v, const struct audit_checkpoint *cp,
@@ -348,6 +373,19 @@ static int run(struct verifier *v, err_t *err)
     if (v->subj_row)
         v->subj_seq = store_col_int64(v->subj, 0);
 
+    if (v->schema >= 3) {
+        if ((rc = store_prepare(v->c,
+                                "SELECT end_size, level, hash FROM audit_tree_node "
+                                "ORDER BY end_size, level",
+                                &v->nodes, err)))
+            goto done;
+        if ((st = store_step(v->nodes, err)) < 0) {
+            rc = st;
+            goto done;
+        }
+        v->node_row = st == STORE_ROW;
+    }
+
     unsigned char chain[AUDIT_HASH_LEN] = {0}, computed[AUDIT_HASH_LEN];
     int64_t expected = 1;
     while ((st = store_step(s, err)) == STORE_ROW) {
@@ -375,8 +413,8 @@ static int run(struct verifier *v, err_t *err)
                  store_col_text(s, AUDIT_COL_TRANSACTION))) ||
             (rc = enc_subjects(v, seq, err)))
             goto toolong;
-        if (enc_json_list(&v->canon, store_col_text(s, AUDIT_COL_PERIODS)) ||
-            enc_json_list(&v->canon, store_col_text(s, AUDIT_COL_FIELDS))) {
+        if (audit_enc_json_list(&v->canon, store_col_text(s, AUDIT_COL_PERIODS)) ||
+            audit_enc_json_list(&v->canon, store_col_text(s, AUDIT_COL_FIELDS))) {
             problem(r, AUDIT_PROBLEM_CHANGED, seq,
                     "entry %" PRId64 ": its periods or fields are no longer a list of strings",
                     seq);
@@ -406,6 +444,8 @@ static int run(struct verifier *v, err_t *err)
             goto done;
         }
         memcpy(chain, computed, AUDIT_HASH_LEN);
+        if (!tree_at(v, seq, buf_str(&v->canon), err, &rc))
+            goto done;
         r->entries++;
         r->head_seq = seq;
         memcpy(r->head_hash, chain, AUDIT_HASH_LEN);
@@ -445,6 +485,13 @@ static int run(struct verifier *v, err_t *err)
                 expected - 1, opt->since->seq, expected);
         goto done;
     }
+    if (v->tree_bad) {
+        problem(r, AUDIT_PROBLEM_TREE, v->tree_bad,
+                "the Merkle tree's node of height %d ending at entry %" PRId64
+                " is not the hash of the entries (the stored tree was changed)",
+                v->tree_bad_level, v->tree_bad);
+        goto done;
+    }
     r->ok = true;
     if (opt->progress)
         opt->progress(opt->progress_ctx, r->entries, total);
@@ -456,6 +503,8 @@ toolong:
         rc = 0;
     }
 done:
+    if (v->nodes)
+        store_stmt_done(v->nodes);
     store_stmt_done(v->subj);
     store_stmt_done(s);
     return rc;
@@ -481,6 +530,7 @@ int audit_verify(store_t *st, const struct audit_verify_options *opt,
     memset(&v, 0, sizeof v);
     v.opt = opt;
     v.r = out;
+    v.schema = version;
     out->keys_pinned = opt->n_public_keys > 0;
     buf_init(&v.canon, AUDIT_CANONICAL_MAX);
     if ((rc = store_conn_get(st, &v.c, err)) == 0) {

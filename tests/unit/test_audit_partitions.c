@@ -162,7 +162,7 @@ Test(audit_partitions, on_sqlite_partitions_are_refused_as_a_postgresql_feature)
     /* migration 2 is recorded on SQLite too: one schema version for both */
     int version;
     cr_assert_eq(store_schema_version(fx.st, "audit", &version, &err), 0);
-    cr_assert_eq(version, 2);
+    cr_assert_geq(version, 2);
 }
 
 Test(audit_partitions, the_migration_keeps_every_row_and_the_chain)

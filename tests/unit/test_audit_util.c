@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/internal.h"
 #include "core/arena.h"
 #include "core/log.h"
 
@@ -127,7 +128,9 @@ void audit_fixture_sql(struct audit_fixture *fx, const char *sql, int tamper)
                     c,
                     "DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_entry;"
                     "DROP TRIGGER IF EXISTS audit_subject_append_only ON audit_entry_subject;"
-                    "DROP TRIGGER IF EXISTS audit_checkpoint_append_only ON audit_checkpoint;",
+                    "DROP TRIGGER IF EXISTS audit_checkpoint_append_only ON audit_checkpoint;"
+                    "DROP TRIGGER IF EXISTS audit_tree_node_append_only ON audit_tree_node;"
+                    "DROP TRIGGER IF EXISTS audit_tree_head_append_only ON audit_tree_head;",
                     &err),
                 0, "%s", err.log);
     } else if (tamper)
@@ -137,7 +140,11 @@ void audit_fixture_sql(struct audit_fixture *fx, const char *sql, int tamper)
                                 "DROP TRIGGER IF EXISTS audit_subject_no_update;"
                                 "DROP TRIGGER IF EXISTS audit_subject_no_delete;"
                                 "DROP TRIGGER IF EXISTS audit_checkpoint_no_update;"
-                                "DROP TRIGGER IF EXISTS audit_checkpoint_no_delete;",
+                                "DROP TRIGGER IF EXISTS audit_checkpoint_no_delete;"
+                                "DROP TRIGGER IF EXISTS audit_tree_node_no_update;"
+                                "DROP TRIGGER IF EXISTS audit_tree_node_no_delete;"
+                                "DROP TRIGGER IF EXISTS audit_tree_head_no_update;"
+                                "DROP TRIGGER IF EXISTS audit_tree_head_no_delete;",
                                 &err),
                      0, "%s", err.log);
     cr_assert_eq(store_exec(c, sql, &err), 0, "%s: %s", sql, err.log);
@@ -213,4 +220,19 @@ void audit_fixture_rechain(struct audit_fixture *fx, int64_t from)
         if (!after)
             break;
     }
+    /* and the Merkle tree over the rewritten entries */
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM audit_tree_node WHERE end_size >= %lld",
+             (long long)from);
+    audit_fixture_sql(fx, sql, 1);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(fx->st, &c, &err), 0);
+    int64_t size, last;
+    struct audit_tree_edge e;
+    cr_assert_eq(audit_tree_size(c, &size, &err), 0, "%s", err.log);
+    cr_assert_eq(
+        store_query_int64(c, "SELECT COALESCE(MAX(seq), 0) FROM audit_entry", 0, &last, &err), 0);
+    cr_assert_eq(audit_tree_edge_load(c, size, &e, &err), 0, "%s", err.log);
+    cr_assert_eq(audit_tree_build(c, &e, last, &err), 0, "%s", err.log);
+    store_conn_put(c);
 }
