@@ -132,6 +132,7 @@ struct audit_options {
     unsigned checkpoint_seconds; /* 0 = AUDIT_CHECKPOINT_SECONDS_DEFAULT */
     unsigned queue_max;          /* 0 = AUDIT_QUEUE_DEFAULT */
     unsigned batch_max;          /* 0 = AUDIT_BATCH_DEFAULT; 1 = one commit per entry */
+    const char *origin;          /* the checkpoints' origin; NULL or "": the default */
 };
 
 /* The "audit" section of the configuration file. */
@@ -140,10 +141,11 @@ struct audit_config {
     unsigned checkpoint_seconds;
     unsigned queue_max;
     char signing_key[CONFIG_PATH_MAX]; /* resolved path, or "" when none is configured */
+    char origin[128];                  /* "" = AUDIT_ORIGIN_DEFAULT_PREFIX<environment> */
 };
 
 /* Reads cfg's "audit" section (keys checkpoint_every, checkpoint_seconds,
- * queue_max, signing_key), applying the defaults above. */
+ * queue_max, signing_key, origin), applying the defaults above. */
 int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, err_t *err);
 
 /* Applies the log's schema migrations (module "audit"). */
@@ -264,6 +266,74 @@ int audit_tree_size(store_conn_t *c, int64_t *out, err_t *err);
  * when there is no such entry. */
 int audit_entry_canonical(store_conn_t *c, int64_t seq, buf_t *out, err_t *err);
 
+/* ---- signed tree heads: C2SP checkpoints in signed notes (note.c) ---- */
+
+/*
+ * With every chain checkpoint the writer signs a tree head of the same entry
+ * as a C2SP tlog-checkpoint in a C2SP signed note, with the same Ed25519 key:
+ *
+ *     <origin>\n<tree size>\n<base64 root hash>\n
+ *     \n
+ *     \u2014 <origin> <base64(key hash (4 bytes) || Ed25519 signature)>\n
+ *
+ * The key's name is the origin; its hash is the first 4 bytes of
+ * SHA-256(origin || "\n" || 0x01 || public key). Base64 is the standard
+ * alphabet with padding. See docs/transparency.md.
+ */
+#define AUDIT_ORIGIN_MAX 128  /* bytes of an origin, with its NUL */
+#define AUDIT_NOTE_MAX   1024 /* bytes of a signed checkpoint note, with its NUL */
+#define AUDIT_VKEY_MAX   256  /* bytes of a verifier key text, with its NUL */
+
+struct audit_tree_head {
+    int64_t size;    /* entries 1..size */
+    int64_t time_ms; /* when it was signed */
+    unsigned char root[AUDIT_HASH_LEN];
+    char note[AUDIT_NOTE_MAX]; /* the signed note, NUL-terminated */
+    size_t note_len;
+};
+
+/* What a checkpoint note says. */
+struct audit_note {
+    char origin[AUDIT_ORIGIN_MAX];
+    int64_t size;
+    unsigned char root[AUDIT_HASH_LEN];
+};
+
+/* The default origin of a log: "dupla/udleveringslog/<environment>". */
+#define AUDIT_ORIGIN_DEFAULT_PREFIX "dupla/udleveringslog/"
+
+/* Signs the checkpoint (origin, size, root) into out (AUDIT_NOTE_MAX bytes,
+ * NUL-terminated; *len its length). */
+int audit_note_sign(pki_signer_t *signer, const char *origin, int64_t size,
+                    const unsigned char root[AUDIT_HASH_LEN], char *out, size_t *len, err_t *err);
+/* Parses a checkpoint note and checks that a signature line by key (name,
+ * pub) verifies: 0 with *out filled; DUPLA_EINVAL for a malformed note,
+ * DUPLA_ECRYPTO when no signature of that key verifies. */
+int audit_note_open(str_t note, const char *name, const unsigned char pub[PKI_ED25519_PUB_LEN],
+                    struct audit_note *out, err_t *err);
+/* The signed-note key hash of (name, Ed25519 pub). */
+void audit_note_key_hash(const char *name, const unsigned char pub[PKI_ED25519_PUB_LEN],
+                         unsigned char out[4]);
+/* The verifier key "<name>+<hex key hash>+<base64(0x01 || pub)>" into out
+ * (AUDIT_VKEY_MAX bytes); returns its length. */
+size_t audit_note_vkey(const char *name, const unsigned char pub[PKI_ED25519_PUB_LEN], char *out);
+/* Parses a verifier key (name into cap bytes). */
+int audit_note_vkey_parse(str_t vkey, char *name, size_t cap,
+                          unsigned char pub[PKI_ED25519_PUB_LEN], err_t *err);
+
+/* Stored heads, on a connection the caller holds. DUPLA_ENOTFOUND when
+ * there is none. latest: the newest; at: of exactly size; covering: the
+ * oldest whose tree holds entry seq. */
+int audit_tree_head_latest(store_conn_t *c, struct audit_tree_head *out, err_t *err);
+int audit_tree_head_at(store_conn_t *c, int64_t size, struct audit_tree_head *out, err_t *err);
+int audit_tree_head_covering(store_conn_t *c, int64_t seq, struct audit_tree_head *out, err_t *err);
+/* Up to limit heads with sizes above after, oldest first; *out is
+ * malloc'ed (free it). */
+int audit_tree_heads_conn(store_conn_t *c, int64_t after, unsigned limit,
+                          struct audit_tree_head **out, size_t *n, err_t *err);
+int audit_tree_heads(store_t *st, int64_t after, unsigned limit, struct audit_tree_head **out,
+                     size_t *n, err_t *err);
+
 /* ---- checkpoints ---- */
 
 #define AUDIT_ENV_MAX 16
@@ -347,6 +417,7 @@ struct audit_verify_result {
     unsigned char head_hash[AUDIT_HASH_LEN];
     bool keys_pinned;     /* checkpoints were checked against pinned keys */
     int64_t tree_checked; /* leaves whose stored tree nodes were recomputed and matched */
+    int64_t tree_heads;   /* signed tree heads whose signatures and roots were checked */
     /* The first problem (when !ok). */
     enum audit_problem problem;
     int64_t seq; /* where: the first entry that is not as recorded */

@@ -116,4 +116,8 @@ int audit_checkpoint_write(store_conn_t *c, pki_signer_t *signer, const char *en
                            int64_t seq, const unsigned char hash[AUDIT_HASH_LEN], int64_t time_ms,
                            err_t *err);
 
+/* note.c: signs a tree head and inserts it in c's open transaction. */
+int audit_tree_head_write(store_conn_t *c, pki_signer_t *signer, const char *origin, int64_t size,
+                          const unsigned char root[AUDIT_HASH_LEN], int64_t time_ms, err_t *err);
+
 #endif

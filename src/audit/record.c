@@ -37,6 +37,7 @@ struct audit_log {
     store_t *st;
     store_conn_t *conn; /* the writer's, from open to close */
     char environment[AUDIT_ENV_MAX];
+    char origin[AUDIT_ORIGIN_MAX]; /* the signed tree heads' */
     pki_signer_t *signer;
     unsigned checkpoint_every, checkpoint_seconds, queue_max, batch_max;
 
@@ -339,7 +340,11 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         (forced || time_due || seq - log->cp_seq >= (int64_t)log->checkpoint_every ||
          mono - log->cp_mono_ns >= (int64_t)log->checkpoint_seconds * 1000000000)) {
         checkpoint = true;
+        unsigned char root[AUDIT_HASH_LEN];
+        audit_tree_edge_root(&log->edge_next, root);
         rc = audit_checkpoint_write(log->conn, log->signer, log->environment, seq, hash, now, &err);
+        if (!rc)
+            rc = audit_tree_head_write(log->conn, log->signer, log->origin, seq, root, now, &err);
     }
     if (!rc)
         rc = store_commit(log->conn, &err);
@@ -508,6 +513,11 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     log->st = st;
     snprintf(log->environment, sizeof log->environment, "%s", opt->environment);
+    if (opt->origin && opt->origin[0])
+        snprintf(log->origin, sizeof log->origin, "%s", opt->origin);
+    else
+        snprintf(log->origin, sizeof log->origin, AUDIT_ORIGIN_DEFAULT_PREFIX "%s",
+                 opt->environment);
     log->signer = opt->signer;
     log->checkpoint_every =
         opt->checkpoint_every ? opt->checkpoint_every : AUDIT_CHECKPOINT_EVERY_DEFAULT;

@@ -9,6 +9,7 @@
  * append-only for every client of the database; they are a guard against
  * mistakes, not against someone with the file: that is the chain's job.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "audit/internal.h"
@@ -172,10 +173,10 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
 {
     memset(out, 0, sizeof *out);
     json_t *sec = config_section(cfg, "audit");
-    static const char *const keys[] = {"checkpoint_every", "checkpoint_seconds", "queue_max",
-                                       "signing_key", NULL};
+    static const char *const keys[] = {
+        "checkpoint_every", "checkpoint_seconds", "queue_max", "signing_key", "origin", NULL};
     long long every, seconds, queue;
-    const char *key;
+    const char *key, *origin;
     int rc;
     if ((rc = config_only_keys(sec, "audit", keys, err)) ||
         (rc = config_get_int(sec, "audit", "checkpoint_every", 1, 100000000,
@@ -184,8 +185,14 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
                              AUDIT_CHECKPOINT_SECONDS_DEFAULT, &seconds, err)) ||
         (rc = config_get_int(sec, "audit", "queue_max", 1, AUDIT_QUEUE_MAX, AUDIT_QUEUE_DEFAULT,
                              &queue, err)) ||
-        (rc = config_get_string(sec, "audit", "signing_key", "", &key, err)))
+        (rc = config_get_string(sec, "audit", "signing_key", "", &key, err)) ||
+        (rc = config_get_string(sec, "audit", "origin", "", &origin, err)))
         return rc;
+    if (strlen(origin) >= sizeof out->origin || strchr(origin, ' ') || strchr(origin, '+'))
+        return err_param(err, DUPLA_EINVAL, "origin",
+                         "%s: audit.origin must be at most %zu bytes, without spaces or '+'",
+                         cfg->path, sizeof out->origin - 1);
+    snprintf(out->origin, sizeof out->origin, "%s", origin);
     out->checkpoint_every = (unsigned)every;
     out->checkpoint_seconds = (unsigned)seconds;
     out->queue_max = (unsigned)queue;

@@ -93,7 +93,78 @@ struct verifier {
     int schema;       /* the log's schema version */
     int64_t tree_bad; /* the first entry whose tree nodes differ (0: none) */
     int tree_bad_level;
+    /* the signed tree heads, in size order (NULL before migration audit/3) */
+    store_stmt_t *heads;
+    bool head_row;
 };
+
+/* The public key a tree head at size must verify with: a pinned one, or the
+ * one stored with the chain checkpoint signed beside it. NULL: none. */
+static const unsigned char *head_key(struct verifier *v, int64_t size, str_t note, const char *name)
+{
+    if (v->opt->n_public_keys) {
+        for (size_t i = 0; i < v->opt->n_public_keys; i++) {
+            struct audit_note n;
+            err_t e;
+            if (audit_note_open(note, name, v->opt->public_keys[i], &n, &e) == 0)
+                return v->opt->public_keys[i];
+        }
+        return v->opt->public_keys[0];
+    }
+    size_t lo = 0, hi = v->n_cps;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->cps[mid].seq < size)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->n_cps && v->cps[lo].seq == size ? v->cps[lo].public_key : NULL;
+}
+
+/* Checks the signed tree heads at seq (the tree of seq entries has just
+ * been recomputed: its root is the edge's). */
+static bool heads_at(struct verifier *v, int64_t seq, err_t *err, int *rc)
+{
+    while (v->heads && v->head_row && store_col_int64(v->heads, 0) <= seq) {
+        int64_t size = store_col_int64(v->heads, 0);
+        str_t root = store_col_blob(v->heads, 1), note = store_col_text(v->heads, 2);
+        /* the key's name is the note's first line, the origin */
+        char name[AUDIT_ORIGIN_MAX] = "";
+        const char *nl = note.len ? memchr(note.ptr, '\n', note.len) : NULL;
+        if (nl && (size_t)(nl - note.ptr) < sizeof name)
+            memcpy(name, note.ptr, (size_t)(nl - note.ptr));
+        const unsigned char *key = head_key(v, size, note, name);
+        struct audit_note n;
+        err_t e;
+        if (size != seq || root.len != AUDIT_HASH_LEN || !key ||
+            audit_note_open(note, name, key, &n, &e) != 0 || n.size != size ||
+            memcmp(n.root, root.ptr, AUDIT_HASH_LEN) != 0) {
+            problem(v->r, AUDIT_PROBLEM_CHECKPOINT, size,
+                    "the signed tree head at entry %" PRId64
+                    " is not validly signed (or its row was edited)",
+                    size);
+            return false;
+        }
+        unsigned char want[AUDIT_HASH_LEN];
+        audit_tree_edge_root(&v->edge, want);
+        if (memcmp(want, n.root, AUDIT_HASH_LEN) != 0) {
+            problem(v->r, AUDIT_PROBLEM_REWRITTEN, size,
+                    "the Merkle tree's root at entry %" PRId64
+                    " differs from its signed tree head: the log was rewritten at or before it",
+                    size);
+            return false;
+        }
+        v->r->tree_heads++;
+        int st = store_step(v->heads, err);
+        if (st < 0) {
+            *rc = st;
+            return false;
+        }
+        v->head_row = st == STORE_ROW;
+    }
+    return true;
+}
 
 /* Recomputes the tree nodes that entry seq completes and compares them with
  * the stored ones, in their key order (end_size, level). A stored tree that
@@ -375,6 +446,16 @@ static int run(struct verifier *v, err_t *err)
 
     if (v->schema >= 3) {
         if ((rc = store_prepare(v->c,
+                                "SELECT tree_size, root_hash, note FROM audit_tree_head "
+                                "ORDER BY tree_size",
+                                &v->heads, err)))
+            goto done;
+        if ((st = store_step(v->heads, err)) < 0) {
+            rc = st;
+            goto done;
+        }
+        v->head_row = st == STORE_ROW;
+        if ((rc = store_prepare(v->c,
                                 "SELECT end_size, level, hash FROM audit_tree_node "
                                 "ORDER BY end_size, level",
                                 &v->nodes, err)))
@@ -450,7 +531,7 @@ static int run(struct verifier *v, err_t *err)
         r->head_seq = seq;
         memcpy(r->head_hash, chain, AUDIT_HASH_LEN);
         expected++;
-        if (!checkpoints_at(v, seq, chain))
+        if (!checkpoints_at(v, seq, chain) || !heads_at(v, seq, err, &rc))
             goto done;
         if (opt->progress && r->entries % AUDIT_VERIFY_PROGRESS_EVERY == 0)
             opt->progress(opt->progress_ctx, r->entries, total);
@@ -485,6 +566,13 @@ static int run(struct verifier *v, err_t *err)
                 expected - 1, opt->since->seq, expected);
         goto done;
     }
+    if (v->heads && v->head_row) {
+        problem(r, AUDIT_PROBLEM_TRUNCATED, expected,
+                "the log ends at entry %" PRId64 " but a tree head was signed at entry %" PRId64
+                ": entries from %" PRId64 " were removed",
+                expected - 1, store_col_int64(v->heads, 0), expected);
+        goto done;
+    }
     if (v->tree_bad) {
         problem(r, AUDIT_PROBLEM_TREE, v->tree_bad,
                 "the Merkle tree's node of height %d ending at entry %" PRId64
@@ -505,6 +593,8 @@ toolong:
 done:
     if (v->nodes)
         store_stmt_done(v->nodes);
+    if (v->heads)
+        store_stmt_done(v->heads);
     store_stmt_done(v->subj);
     store_stmt_done(s);
     return rc;

@@ -333,7 +333,8 @@ static int run_checkpoint_create(struct audit_cli *a)
         rc = err_set(&err, DUPLA_EINVAL, "%s: audit.signing_key is not set", cfg.path);
     if (!rc)
         rc = pki_signer_load(ac.signing_key, &signer, &err);
-    struct audit_options ao = {.environment = environment_name(cfg.environment), .signer = signer};
+    struct audit_options ao = {
+        .environment = environment_name(cfg.environment), .signer = signer, .origin = ac.origin};
     if (!rc)
         rc = audit_open(st, &ao, &log, &err);
     struct audit_checkpoint before, cp;

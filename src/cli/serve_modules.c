@@ -199,7 +199,8 @@ int audit_app_init(struct app *app, err_t *err)
                                 .signer = app->audit_signer,
                                 .checkpoint_every = ac.checkpoint_every,
                                 .checkpoint_seconds = ac.checkpoint_seconds,
-                                .queue_max = ac.queue_max};
+                                .queue_max = ac.queue_max,
+                                .origin = ac.origin};
     return audit_open(app->store, &opt, &app->audit, err);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit/internal.h"
+#include "pki/pki.h"
 #include "test_audit_util.h"
 
 typedef unsigned char hash_t[AUDIT_HASH_LEN];
@@ -490,4 +491,170 @@ Test(audit_tree, verify_recomputes_the_whole_tree)
     cr_assert_not(r.ok);
     cr_assert_eq(r.problem, AUDIT_PROBLEM_TREE);
     cr_assert_eq(r.seq, 21);
+}
+
+/* ---- signed tree heads (C2SP checkpoint in a signed note) ---- */
+
+Test(audit_tree, a_checkpoint_note_signs_and_opens_and_any_change_fails_it)
+{
+    hash_t root;
+    ref_mth(0, 5, root);
+    char note[AUDIT_NOTE_MAX];
+    size_t len;
+    err_t err;
+    const char *origin = "dupla/udleveringslog/test";
+    cr_assert_eq(audit_note_sign(fx.signer, origin, 5, root, note, &len, &err), 0, "%s", err.log);
+    cr_assert_eq(strlen(note), len);
+    /* the body, an empty line, one signature line of the origin's key */
+    cr_assert(strncmp(note, "dupla/udleveringslog/test\n5\n", 28) == 0, "%s", note);
+    const char *sig = strstr(note, "\n\n\xe2\x80\x94 dupla/udleveringslog/test ");
+    cr_assert_not_null(sig, "%s", note);
+    cr_assert_eq(note[len - 1], '\n');
+    unsigned char pub[PKI_ED25519_PUB_LEN];
+    pki_signer_public(fx.signer, pub);
+    struct audit_note n;
+    cr_assert_eq(audit_note_open((str_t){note, len}, origin, pub, &n, &err), 0, "%s", err.log);
+    cr_assert_str_eq(n.origin, origin);
+    cr_assert_eq(n.size, 5);
+    cr_assert_arr_eq(n.root, root, AUDIT_HASH_LEN);
+
+    /* the key hash: SHA-256(name || "\n" || 0x01 || key)[:4] */
+    unsigned char kh[4], want[PKI_SHA256_LEN];
+    unsigned char in[64];
+    size_t ol = strlen(origin);
+    memcpy(in, origin, ol);
+    in[ol] = '\n';
+    in[ol + 1] = 0x01;
+    memcpy(in + ol + 2, pub, sizeof pub);
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, in, ol + 2 + sizeof pub, want);
+    audit_note_key_hash(origin, pub, kh);
+    cr_assert_arr_eq(kh, want, 4);
+
+    /* the verifier key round-trips */
+    char vkey[AUDIT_VKEY_MAX], name[AUDIT_ORIGIN_MAX];
+    unsigned char pub2[PKI_ED25519_PUB_LEN];
+    size_t vl = audit_note_vkey(origin, pub, vkey);
+    cr_assert_eq(audit_note_vkey_parse((str_t){vkey, vl}, name, sizeof name, pub2, &err), 0, "%s",
+                 err.log);
+    cr_assert_str_eq(name, origin);
+    cr_assert_arr_eq(pub2, pub, sizeof pub);
+    vkey[vl - 3] ^= 1;
+    cr_assert_neq(audit_note_vkey_parse((str_t){vkey, vl}, name, sizeof name, pub2, &err), 0);
+
+    /* every byte of the body and of the signature counts */
+    for (size_t i = 0; i < len - 1; i++) {
+        if (note[i] == '\n')
+            continue;
+        char t[AUDIT_NOTE_MAX];
+        memcpy(t, note, len);
+        t[i] = t[i] == 'A' ? 'B' : 'A';
+        cr_assert_neq(audit_note_open((str_t){t, len}, origin, pub, &n, &err), 0,
+                      "byte %zu changed and the note still opens", i);
+    }
+    /* another key, another name */
+    unsigned char other[PKI_ED25519_PUB_LEN];
+    memcpy(other, pub, sizeof other);
+    other[0] ^= 1;
+    cr_assert_neq(audit_note_open((str_t){note, len}, origin, other, &n, &err), 0);
+    cr_assert_eq(audit_note_open((str_t){note, len}, "dupla/other", pub, &n, &err), DUPLA_ECRYPTO);
+    /* malformed */
+    cr_assert_eq(audit_note_open(STR("x\n1\n"), origin, pub, &n, &err), DUPLA_EINVAL);
+    cr_assert_eq(audit_note_open((str_t){note, len - 1}, origin, pub, &n, &err), DUPLA_EINVAL);
+    cr_assert_neq(audit_note_sign(fx.signer, "a b", 5, root, note, &len, &err), 0);
+}
+
+Test(audit_tree, the_writer_signs_a_tree_head_with_every_checkpoint)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 10);
+    record_entries(log, 0, 25);
+    audit_close(log); /* a last checkpoint at 25 */
+    err_t err;
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0, "%s", err.log);
+    struct audit_tree_head *h;
+    size_t n;
+    cr_assert_eq(audit_tree_heads_conn(c, 0, 100, &h, &n, &err), 0, "%s", err.log);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(h[0].size, 10);
+    cr_assert_eq(h[1].size, 20);
+    cr_assert_eq(h[2].size, 25);
+    struct audit_tree_store t;
+    struct audit_tree_source s;
+    audit_tree_store_source(&t, c, &s);
+    unsigned char pub[PKI_ED25519_PUB_LEN];
+    pki_signer_public(fx.signer, pub);
+    for (size_t i = 0; i < n; i++) {
+        hash_t root;
+        cr_assert_eq(audit_tree_root(&s, h[i].size, root, &err), 0, "%s", err.log);
+        cr_assert_arr_eq(root, h[i].root, AUDIT_HASH_LEN);
+        struct audit_note note;
+        cr_assert_eq(audit_note_open((str_t){h[i].note, h[i].note_len}, "dupla/udleveringslog/test",
+                                     pub, &note, &err),
+                     0, "%s", err.log);
+        cr_assert_eq(note.size, h[i].size);
+    }
+    struct audit_tree_head one;
+    cr_assert_eq(audit_tree_head_latest(c, &one, &err), 0);
+    cr_assert_eq(one.size, 25);
+    cr_assert_eq(audit_tree_head_covering(c, 11, &one, &err), 0);
+    cr_assert_eq(one.size, 20);
+    cr_assert_eq(audit_tree_head_covering(c, 26, &one, &err), DUPLA_ENOTFOUND);
+    cr_assert_eq(audit_tree_head_at(c, 10, &one, &err), 0);
+    cr_assert_eq(audit_tree_head_at(c, 11, &one, &err), DUPLA_ENOTFOUND);
+    free(h);
+    store_conn_put(c);
+    struct audit_verify_result r;
+    cr_assert_eq(audit_verify(fx.st, NULL, &r, &err), 0, "%s", err.log);
+    cr_assert(r.ok, "%s", r.detail);
+    cr_assert_eq(r.tree_heads, 3);
+}
+
+Test(audit_tree, verify_catches_a_changed_tree_head)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 10);
+    record_entries(log, 0, 20);
+    audit_close(log);
+    /* its root column edited: no longer what the note signs */
+    audit_fixture_sql(&fx,
+                      "DELETE FROM audit_tree_head WHERE tree_size = 10;"
+                      "INSERT INTO audit_tree_head (tree_size, time_ms, root_hash, note) "
+                      "SELECT 10, time_ms, root_hash, note FROM audit_tree_head "
+                      "WHERE tree_size = 20",
+                      1);
+    struct audit_verify_result r;
+    err_t err;
+    cr_assert_eq(audit_verify(fx.st, NULL, &r, &err), 0, "%s", err.log);
+    cr_assert_not(r.ok);
+    cr_assert_eq(r.problem, AUDIT_PROBLEM_CHECKPOINT, "%s", r.detail);
+    cr_assert_eq(r.seq, 10);
+}
+
+Test(audit_tree, verify_catches_a_tree_rewritten_under_its_signed_head)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 10);
+    record_entries(log, 0, 20);
+    audit_close(log);
+    /* a leaf and every node above it changed consistently, the chain kept:
+     * only the signed head can tell */
+    audit_fixture_sql(&fx, "DELETE FROM audit_tree_node WHERE end_size >= 3", 1);
+    err_t err;
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    struct audit_tree_edge e;
+    cr_assert_eq(audit_tree_edge_load(c, 2, &e, &err), 0, "%s", err.log);
+    cr_assert_eq(store_begin(c, &err), 0);
+    for (int i = 2; i < 20; i++) {
+        hash_t leaf;
+        ref_leaf(i, leaf);
+        cr_assert_eq(audit_tree_append(c, &e, leaf, &err), 0, "%s", err.log);
+    }
+    cr_assert_eq(store_commit(c, &err), 0);
+    store_conn_put(c);
+    struct audit_verify_result r;
+    cr_assert_eq(audit_verify(fx.st, NULL, &r, &err), 0, "%s", err.log);
+    cr_assert_not(r.ok);
+    /* the stored nodes no longer match the entries: the chain holds, so the
+     * first of them is named */
+    cr_assert(r.problem == AUDIT_PROBLEM_REWRITTEN || r.problem == AUDIT_PROBLEM_TREE, "%s: %s",
+              audit_problem_name(r.problem), r.detail);
 }

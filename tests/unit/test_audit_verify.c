@@ -329,11 +329,22 @@ Test(audit_verify, a_checkpoint_with_a_replaced_key_fails_against_the_pinned_key
     cr_assert_eq(pki_signer_load(other, &o, &err), 0);
     struct audit_checkpoint cp;
     cr_assert_eq(audit_checkpoint_latest(fx.st, &cp, &err), 0);
-    audit_fixture_sql(&fx, "DELETE FROM audit_checkpoint WHERE seq = 20", 1);
+    audit_fixture_sql(&fx,
+                      "DELETE FROM audit_checkpoint WHERE seq = 20;"
+                      "DELETE FROM audit_tree_head WHERE tree_size = 20",
+                      1);
     store_conn_t *c;
     cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    struct audit_tree_store ts;
+    struct audit_tree_source src;
+    audit_tree_store_source(&ts, c, &src);
+    unsigned char root[AUDIT_HASH_LEN];
+    cr_assert_eq(audit_tree_root(&src, 20, root, &err), 0, "%s", err.log);
     cr_assert_eq(store_begin(c, &err), 0);
     cr_assert_eq(audit_checkpoint_write(c, o, "test", 20, cp.chain_hash, cp.time_ms, &err), 0);
+    cr_assert_eq(
+        audit_tree_head_write(c, o, "dupla/udleveringslog/test", 20, root, cp.time_ms, &err), 0,
+        "%s", err.log);
     cr_assert_eq(store_commit(c, &err), 0);
     store_conn_put(c);
     pki_signer_free(o);
@@ -384,7 +395,7 @@ Test(audit_verify, a_log_continues_an_exported_checkpoint)
      * checkpoints that would tell deleted: only the exported one remains. */
     audit_fixture_sql(&fx,
                       "UPDATE audit_entry SET org_cvr = '87654321' WHERE seq = 12;"
-                      "DELETE FROM audit_checkpoint;",
+                      "DELETE FROM audit_checkpoint; DELETE FROM audit_tree_head;",
                       1);
     audit_fixture_rechain(&fx, 12);
     r = verify_with(NULL);
