@@ -334,6 +334,20 @@ int audit_tree_heads_conn(store_conn_t *c, int64_t after, unsigned limit,
 int audit_tree_heads(store_t *st, int64_t after, unsigned limit, struct audit_tree_head **out,
                      size_t *n, err_t *err);
 
+/* ---- receipts (receipt.c; served by GET /api/receipts/<seq>) ---- */
+
+struct audit_receipt_info {
+    int64_t seq, tree_size;
+    unsigned char root[AUDIT_HASH_LEN]; /* the signed checkpoint's */
+    unsigned char leaf[AUDIT_HASH_LEN]; /* the entry's leaf hash */
+};
+/* Checks a receipt (JSON, docs/transparency.md section 6) with the log's
+ * key (name, pub): its checkpoint's signature and the entry's inclusion.
+ * DUPLA_EINVAL for a malformed receipt, DUPLA_ECRYPTO for one that does
+ * not verify (err names the part). */
+int audit_receipt_check(str_t text, const char *name, const unsigned char pub[PKI_ED25519_PUB_LEN],
+                        struct audit_receipt_info *out, err_t *err);
+
 /* ---- checkpoints ---- */
 
 #define AUDIT_ENV_MAX 16

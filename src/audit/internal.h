@@ -116,6 +116,10 @@ int audit_checkpoint_write(store_conn_t *c, pki_signer_t *signer, const char *en
                            int64_t seq, const unsigned char hash[AUDIT_HASH_LEN], int64_t time_ms,
                            err_t *err);
 
+/* note.c: standard base64 with padding (RFC 4648 section 4): encode needs
+ * 4 * ceil(n / 3) + 1 bytes at out; decode returns the byte count or -1. */
+size_t audit_b64_encode(const void *data, size_t n, char *out);
+long audit_b64_decode(str_t in, void *out, size_t cap);
 /* note.c: signs a tree head and inserts it in c's open transaction. */
 int audit_tree_head_write(store_conn_t *c, pki_signer_t *signer, const char *origin, int64_t size,
                           const unsigned char root[AUDIT_HASH_LEN], int64_t time_ms, err_t *err);

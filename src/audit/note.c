@@ -25,7 +25,7 @@
 
 /* ---- standard base64 (with padding), by way of the base64url codec ---- */
 
-static size_t b64_encode(const void *data, size_t n, char *out)
+size_t audit_b64_encode(const void *data, size_t n, char *out)
 {
     size_t len = base64url_encode(data, n, out);
     for (size_t i = 0; i < len; i++)
@@ -36,25 +36,32 @@ static size_t b64_encode(const void *data, size_t n, char *out)
     return len;
 }
 
-static long b64_decode(str_t in, void *out, size_t cap)
+long audit_b64_decode(str_t in, void *out, size_t cap)
 {
-    char tmp[256];
-    if (in.len % 4 || in.len > sizeof tmp)
+    if (in.len % 4)
         return -1;
     size_t n = in.len, pad = 0;
     while (n && in.ptr[n - 1] == '=' && pad < 2) {
         n--;
         pad++;
     }
-    for (size_t i = 0; i < n; i++) {
-        char c = in.ptr[i];
-        if (c == '-' || c == '_' || c == '=')
-            return -1;
-        tmp[i] = c == '+' ? '-' : c == '/' ? '_' : c;
-    }
     if (pad && n % 4 != 4 - pad)
         return -1;
-    return base64url_decode((str_t){tmp, n}, out, cap);
+    char small[256], *tmp = n <= sizeof small ? small : malloc(n);
+    if (!tmp)
+        return -1;
+    long rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char c = in.ptr[i];
+        if (c == '-' || c == '_' || c == '=')
+            rc = -1;
+        tmp[i] = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    if (rc == 0)
+        rc = base64url_decode((str_t){tmp, n}, out, cap);
+    if (tmp != small)
+        free(tmp);
+    return rc;
 }
 
 /* ---- keys ---- */
@@ -82,7 +89,7 @@ size_t audit_note_vkey(const char *name, const unsigned char pub[PKI_ED25519_PUB
     hex_encode(kh, 4, hex);
     key[0] = NOTE_ALG_ED25519;
     memcpy(key + 1, pub, PKI_ED25519_PUB_LEN);
-    b64_encode(key, sizeof key, b64);
+    audit_b64_encode(key, sizeof key, b64);
     int n = snprintf(out, AUDIT_VKEY_MAX, "%s+%s+%s", name, hex, b64);
     return n < 0 ? 0 : (size_t)n;
 }
@@ -90,21 +97,17 @@ size_t audit_note_vkey(const char *name, const unsigned char pub[PKI_ED25519_PUB
 int audit_note_vkey_parse(str_t vkey, char *name, size_t cap,
                           unsigned char pub[PKI_ED25519_PUB_LEN], err_t *err)
 {
-    /* <name>+<8 hex>+<base64(0x01 || key)> */
-    size_t p1 = vkey.len, p2 = vkey.len;
-    for (size_t i = 0; i < vkey.len; i++)
-        if (vkey.ptr[i] == '+') {
-            if (p1 == vkey.len)
-                p1 = i;
-            else if (p2 == vkey.len)
-                p2 = i;
-            else
-                p2 = vkey.len + 1;
-        }
+    /* <name>+<8 hex>+<base64(0x01 || key)>: the name ends at the first '+'
+     * (a name has none), the key's base64 may hold more */
+    size_t p1 = vkey.len;
+    for (size_t i = 0; i < vkey.len && p1 == vkey.len; i++)
+        if (vkey.ptr[i] == '+')
+            p1 = i;
+    size_t p2 = p1 + 9 < vkey.len && vkey.ptr[p1 + 9] == '+' ? p1 + 9 : vkey.len;
     unsigned char key[2 + PKI_ED25519_PUB_LEN], kh[4], want[4];
     if (p1 == 0 || p1 >= vkey.len || p2 >= vkey.len || p2 - p1 != 9 || p1 >= cap ||
         hex_decode(str_sub(vkey, p1 + 1, 8), kh, sizeof kh) != 4 ||
-        b64_decode(str_sub(vkey, p2 + 1, vkey.len - p2 - 1), key, sizeof key) !=
+        audit_b64_decode(str_sub(vkey, p2 + 1, vkey.len - p2 - 1), key, sizeof key) !=
             1 + PKI_ED25519_PUB_LEN ||
         key[0] != NOTE_ALG_ED25519)
         return err_param(err, DUPLA_EINVAL, "key",
@@ -143,7 +146,7 @@ int audit_note_sign(pki_signer_t *signer, const char *origin, int64_t size,
                          "or '+'",
                          AUDIT_ORIGIN_MAX - 1);
     char r64[64];
-    b64_encode(root, AUDIT_HASH_LEN, r64);
+    audit_b64_encode(root, AUDIT_HASH_LEN, r64);
     int body = snprintf(out, AUDIT_NOTE_MAX, "%s\n%" PRId64 "\n%s\n", origin, size, r64);
     if (body < 0 || body >= AUDIT_NOTE_MAX / 2)
         return err_internal(err, DUPLA_ELIMIT, "audit: a checkpoint body too long");
@@ -154,7 +157,7 @@ int audit_note_sign(pki_signer_t *signer, const char *origin, int64_t size,
     if (rc)
         return rc;
     char s64[128];
-    b64_encode(sig, sizeof sig, s64);
+    audit_b64_encode(sig, sizeof sig, s64);
     int n =
         snprintf(out + body, AUDIT_NOTE_MAX - (size_t)body, "\n" SIG_PREFIX "%s %s\n", origin, s64);
     if (n < 0 || (size_t)n >= AUDIT_NOTE_MAX - (size_t)body)
@@ -201,7 +204,7 @@ int audit_note_open(str_t note, const char *name, const unsigned char pub[PKI_ED
             return err_param(err, DUPLA_EINVAL, "checkpoint",
                              "the checkpoint's tree size is not a decimal number");
     if (!next_line(note, &at, &line) ||
-        b64_decode(line, out->root, AUDIT_HASH_LEN) != AUDIT_HASH_LEN)
+        audit_b64_decode(line, out->root, AUDIT_HASH_LEN) != AUDIT_HASH_LEN)
         return err_param(err, DUPLA_EINVAL, "checkpoint",
                          "the checkpoint's root hash is not 32 bytes in base64");
     while (next_line(note, &at, &line) && line.len)
@@ -229,7 +232,7 @@ int audit_note_open(str_t note, const char *name, const unsigned char pub[PKI_ED
         if (rest.len <= nl + 1 || memcmp(rest.ptr, name, nl) != 0 || rest.ptr[nl] != ' ')
             continue; /* another key's */
         unsigned char sig[4 + PKI_ED25519_SIG_LEN + 4];
-        long sl = b64_decode(str_sub(rest, nl + 1, rest.len - nl - 1), sig, sizeof sig);
+        long sl = audit_b64_decode(str_sub(rest, nl + 1, rest.len - nl - 1), sig, sizeof sig);
         if (sl != 4 + PKI_ED25519_SIG_LEN || memcmp(sig, kh, 4) != 0)
             continue;
         if (pki_verify(v, note.ptr, body, sig + 4) == 0)

@@ -242,5 +242,5 @@ int audit_routes_register(http_server_t *srv, struct audit_routes *r, err_t *err
         if (rc)
             return rc;
     }
-    return 0;
+    return audit_transparency_register(srv, r, err);
 }

@@ -16,6 +16,20 @@
  * from/to are "yyyy-mm-dd" or "yyyy-mm-ddTHH:MM:SSZ" (to is exclusive).
  * JSON {"data": [...], "next": cursor|null}, or CSV with ?format=csv or
  * Accept: text/csv (the next cursor in the header X-Next-Cursor).
+ *
+ * The transparency API (transparency.c, docs/transparency.md):
+ *   GET /transparency/checkpoint[?size=N]   the newest signed checkpoint (or the
+ *                                           one of tree size N), a C2SP signed note
+ *   GET /transparency/checkpoints?after=&limit=  every signed checkpoint, oldest first
+ *   GET /transparency/key                   the verifier key (name+hash+key)
+ *   GET /transparency/proof/inclusion?seq=N&size=S    RFC 9162 audit path (public)
+ *   GET /transparency/proof/consistency?from=A&to=B   RFC 9162 consistency proof
+ *   GET /transparency/entry?seq=N           the entry's canonical bytes: the data
+ *                                           owner's staff, or the receiving
+ *                                           organisation's administrators
+ *   GET /api/receipts/<seq>                 the same callers: the entry, a signed
+ *                                           checkpoint covering it (signed at once
+ *                                           when none does yet), the inclusion proof
  */
 #ifndef DUPLA_AUDIT_ROUTES_H
 #define DUPLA_AUDIT_ROUTES_H
@@ -46,8 +60,12 @@ struct audit_routes {
     store_t *st;
     struct audit_http_auth auth;
     struct audit_query_options lookup; /* purpose and legal basis by agreement id+version */
+    audit_log_t *log; /* signs a checkpoint for a receipt not yet covered; may be NULL */
 };
 
+/* Registers the disclosures API and the transparency API. */
 int audit_routes_register(http_server_t *srv, struct audit_routes *r, err_t *err);
+/* transparency.c: the transparency API alone. */
+int audit_transparency_register(http_server_t *srv, struct audit_routes *r, err_t *err);
 
 #endif

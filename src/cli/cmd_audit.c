@@ -40,6 +40,7 @@ static const char usage_head[] =
     "       dupla audit export --config FILE [FILTERS] [--format csv|json] [--out FILE]\n"
     "       dupla audit partitions --config FILE [--ahead N | --no-create]\n"
     "                              [--drop-before YYYY-MM]\n"
+    "       dupla audit receipt verify FILE --key VKEY\n"
     "\n"
     "The disclosure log: one entry per answer and refusal of the data services,\n"
     "hash-chained and checkpointed with the platform's signing key.\n"
@@ -70,6 +71,10 @@ static const char usage_tail[] =
     "  --drop-before YYYY-MM  retention: drops the months before YYYY-MM, refusing\n"
     "                       (and dropping nothing) if one holds entries, since\n"
     "                       verify checks the chain from the first entry\n"
+    "receipt verify   checks a receipt (GET /api/receipts/<seq>) offline: its\n"
+    "             checkpoint's signature and the entry's inclusion proof\n"
+    "  --key VKEY           the log's verifier key (name+hash+key, as served at\n"
+    "                       /transparency/key), or a file holding it\n"
     "\n"
     "FILTERS:\n"
     "  --organisation CVR   the recipient organisation\n"
@@ -716,6 +721,60 @@ static int audit_partitions_cmd(void *ctx, const struct cli_sub *self)
     return run_partitions(&a);
 }
 
+/* `dupla audit receipt verify FILE --key VKEY` (docs/transparency.md). */
+static int audit_receipt_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    const char *file = NULL, *key = NULL;
+    if (k->argc < 3 || strcmp(k->argv[2], "verify") != 0)
+        return cli_usage_error("audit receipt",
+                               "the subcommand is: receipt verify FILE --key VKEY");
+    for (int i = 3; i < k->argc; i++) {
+        if (strcmp(k->argv[i], "--key") == 0 && i + 1 < k->argc)
+            key = k->argv[++i];
+        else if (k->argv[i][0] != '-' && !file)
+            file = k->argv[i];
+        else
+            return cli_usage_error("audit receipt verify", "unknown argument");
+    }
+    if (!file || !key)
+        return cli_usage_error("audit receipt verify", "a FILE and --key VKEY are needed");
+    err_t err;
+    err_clear(&err);
+    buf_t kb, rb;
+    buf_init(&kb, AUDIT_CLI_FILE_MAX);
+    buf_init(&rb, AUDIT_CLI_OUT_MAX);
+    int rc = 0;
+    /* the key as text, or a file holding it */
+    if (strchr(key, '+') && access(key, F_OK) != 0)
+        rc = buf_append_cstr(&kb, key) ? err_set(&err, DUPLA_ELIMIT, "--key: too long") : 0;
+    else
+        rc = read_file(key, &kb, &err);
+    while (!rc && kb.len && (kb.data[kb.len - 1] == '\n' || kb.data[kb.len - 1] == '\r'))
+        kb.len--;
+    char name[AUDIT_ORIGIN_MAX];
+    unsigned char pub[PKI_ED25519_PUB_LEN];
+    struct audit_receipt_info info;
+    if (!rc)
+        rc = audit_note_vkey_parse(buf_str(&kb), name, sizeof name, pub, &err);
+    if (!rc)
+        rc = read_file(file, &rb, &err);
+    if (!rc)
+        rc = audit_receipt_check(buf_str(&rb), name, pub, &info, &err);
+    buf_free(&kb);
+    buf_free(&rb);
+    if (rc) {
+        printf("FAILED: %s\n", err.log[0] ? err.log : err.detail);
+        return 1;
+    }
+    char root[AUDIT_HASH_HEX];
+    hex_encode(info.root, AUDIT_HASH_LEN, root);
+    printf("receipt of entry %" PRId64 ": in the tree of size %" PRId64 " signed by %s (root %s)\n",
+           info.seq, info.tree_size, name, root);
+    return 0;
+}
+
 static const struct cli_sub subs[] = {
     {"verify", NULL, "check the whole chain and every checkpoint signature", audit_verify_cmd, 0},
     {"checkpoint", "export|create", "write out or sign a checkpoint", audit_checkpoint_cmd, 0},
@@ -723,6 +782,7 @@ static const struct cli_sub subs[] = {
     {"export", NULL, "every matching entry", audit_list_cmd, 1},
     {"partitions", NULL, "PostgreSQL: make, list and drop the log's monthly partitions",
      audit_partitions_cmd, 0},
+    {"receipt", "verify", "check a receipt offline", audit_receipt_cmd, 0},
 };
 static const struct cli_subs audit_subs = CLI_SUBS("audit", usage_head, usage_tail, subs);
 

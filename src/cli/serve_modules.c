@@ -241,6 +241,7 @@ int audit_app_routes(struct app *app, err_t *err)
         .st = app->store,
         .auth = {.ctx = app, .caller = audit_http_caller},
         .lookup = {.agreement_lookup = audit_agreement_lookup, .agreement_ctx = app},
+        .log = app->audit,
     };
     return audit_routes_register(app->server, &audit_routes_ctx, err);
 }

@@ -106,6 +106,9 @@
 /* The end of the registration window actually used (UTC timestamp), on
  * answers to a window question: where a batch client resumes next time. */
 #define EXPOSURE_H_WINDOW_END "X-Dupla-Registrering-Til"
+/* The sequence number of the answer's disclosure log entry, on every data
+ * answer: the recipient's handle for its receipt (GET /api/receipts/<seq>). */
+#define EXPOSURE_H_DISCLOSURE "X-Dupla-Udlevering"
 
 /* The refusals the engine itself decides carry their PROBLEM_* slug
  * (core/problem.h: PROBLEM_INVALID_HEADER, PROBLEM_INVALID_PARAMETER, ...,

@@ -98,6 +98,9 @@ static int data_handler(http_request_t *req, void *ctx, err_t *err)
     }
     if (ans.window_end[0])
         http_reply_header(req, EXPOSURE_H_WINDOW_END, ans.window_end);
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)ans.audit_seq);
+    http_reply_header(req, EXPOSURE_H_DISCLOSURE, seq);
     if (ans.stream)
         return http_reply_stream(req, 200, "application/json", stream_next, ans.stream,
                                  stream_free);

@@ -318,6 +318,7 @@ struct reply {
     char retry_after[16];
     char www_auth[256];
     char window_end[32];
+    char disclosure[24]; /* X-Dupla-Udlevering */
     char *body;
     size_t len;
     json_t *json;
@@ -358,6 +359,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, sz * n, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value(p, sz * n, "WWW-Authenticate", r->www_auth, sizeof r->www_auth);
     header_value(p, sz * n, "X-Dupla-Registrering-Til", r->window_end, sizeof r->window_end);
+    header_value(p, sz * n, "X-Dupla-Udlevering", r->disclosure, sizeof r->disclosure);
     return sz * n;
 }
 
@@ -513,6 +515,9 @@ static void assert_logged(const struct e2e_server *s, struct reply *r, const cha
     struct audit_row row;
     cr_assert(log_entry(s, r->request_id, &row, a), "no log entry for %s", r->request_id);
     cr_assert_eq(row.outcome, AUDIT_DISCLOSED);
+    /* the answer names its entry: the recipient's handle for its receipt */
+    cr_assert_eq(strtoll(r->disclosure, NULL, 10), row.seq, "X-Dupla-Udlevering: %s, entry %lld",
+                 r->disclosure, (long long)row.seq);
     json_t *data = json_object_get(r->json, "data");
     cr_assert_eq(row.record_count, (int64_t)json_array_size(data));
     /* subjects: exactly those of the records */
