@@ -435,6 +435,8 @@ static int run(struct verifier *v, err_t *err)
         store_stmt_done(s);
         return rc;
     }
+    store_stmt_stream(s);
+    store_stmt_stream(v->subj);
     int st = store_step(v->subj, err);
     if (st < 0) {
         rc = st;
@@ -623,8 +625,14 @@ int audit_verify(store_t *st, const struct audit_verify_options *opt,
     v.schema = version;
     out->keys_pinned = opt->n_public_keys > 0;
     buf_init(&v.canon, AUDIT_CANONICAL_MAX);
+    /* One read snapshot for the whole walk (PostgreSQL: the entries and
+     * their subjects as of one moment while the server appends), in which
+     * both scans are streamed: a log of 10^7 entries is not held in memory. */
     if ((rc = store_conn_get(st, &v.c, err)) == 0) {
-        rc = run(&v, err);
+        if ((rc = store_begin_read(v.c, err)) == 0) {
+            rc = run(&v, err);
+            store_end_read(v.c);
+        }
         store_conn_put(v.c);
     }
     if (rc < 0)

@@ -43,6 +43,7 @@ struct store_ops {
     int (*bind_blob)(store_stmt_t *s, int idx, const void *p, size_t n);
     int (*bind_null)(store_stmt_t *s, int idx);
     int (*step)(store_stmt_t *s, err_t *err);
+    void (*stream)(store_stmt_t *s); /* NULL: rows are read as stepped */
     bool (*col_is_null)(store_stmt_t *s, int col);
     int64_t (*col_int64)(store_stmt_t *s, int col);
     str_t (*col_text)(store_stmt_t *s, int col);

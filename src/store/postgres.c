@@ -87,6 +87,8 @@ struct pg_stmt {
     bool cached;
     bool command; /* INSERT/UPDATE/DELETE without RETURNING: may be pipelined */
     bool sent;    /* pipelined: sent, its result read with the queue */
+    bool stream;  /* store_stmt_stream: read through a cursor, a batch at a time */
+    bool cursor;  /* its cursor is declared (in the connection's transaction) */
     uint64_t last_used;
     char scratch[PG_TEXT_SCRATCH]; /* a number read as text */
 };
@@ -814,6 +816,13 @@ static void pg_stmt_done(store_stmt_t *h)
     s->res = NULL;
     s->row = -1;
     s->sent = false;
+    if (s->cursor && s->conn->in_tx && s->conn->pg && !s->conn->broken) {
+        char close[48];
+        snprintf(close, sizeof close, "CLOSE c%s", s->name);
+        run(s->conn, close, NULL);
+    }
+    s->stream = false;
+    s->cursor = false;
     for (int i = 0; i < s->n_params; i++) {
         free(s->vals[i]);
         s->vals[i] = NULL;
@@ -875,12 +884,76 @@ static int pg_bind_null(store_stmt_t *h, int idx)
     return 0;
 }
 
+static void pg_stream(store_stmt_t *h)
+{
+    struct pg_stmt *s = PG_STMT(h);
+    if (!s->res && !s->command)
+        s->stream = true;
+}
+
+/* A streamed statement's next row: its cursor is declared with the
+ * statement's text and bindings at the first step, then fetched from a
+ * batch at a time (binary results, as every other statement's). */
+static int stream_step(struct pg_stmt *s, err_t *err)
+{
+    struct pg_conn *c = s->conn;
+    if (s->res && s->row + 1 < PQntuples(s->res)) {
+        s->row++;
+        return STORE_ROW;
+    }
+    if (s->res && PQntuples(s->res) < STORE_STREAM_BATCH) {
+        s->row = PQntuples(s->res);
+        return STORE_DONE;
+    }
+    if (!c->pg || c->broken)
+        return pg_error(err, c, NULL, "step");
+    if (c->pipeline)
+        return err_internal(err, DUPLA_EINTERNAL, "store: a streamed statement in a pipeline");
+    if (!s->cursor) {
+        if (!c->in_tx)
+            return err_internal(err, DUPLA_EINTERNAL,
+                                "store: a streamed statement needs a transaction");
+        int n = 0;
+        char *numbered = number_placeholders(s->sql, &n);
+        size_t cap = numbered ? strlen(numbered) + 64 : 0;
+        char *declare = numbered ? malloc(cap) : NULL;
+        if (!declare) {
+            free(numbered);
+            return err_set(err, DUPLA_ENOMEM, "store: out of memory");
+        }
+        snprintf(declare, cap, "DECLARE c%s NO SCROLL CURSOR FOR %s", s->name, numbered);
+        free(numbered);
+        PGresult *res = PQexecParams(c->pg, declare, s->n_params, NULL,
+                                     (const char *const *)s->vals, s->lens, s->fmts, 1);
+        free(declare);
+        int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_error(err, c, res, "step");
+        PQclear(res);
+        if (rc)
+            return rc;
+        s->cursor = true;
+    }
+    char fetch[64];
+    snprintf(fetch, sizeof fetch, "FETCH %d FROM c%s", STORE_STREAM_BATCH, s->name);
+    PQclear(s->res);
+    s->res = PQexecParams(c->pg, fetch, 0, NULL, NULL, NULL, NULL, 1);
+    if (PQresultStatus(s->res) != PGRES_TUPLES_OK) {
+        int code = pg_error(err, c, s->res, "step");
+        PQclear(s->res);
+        s->res = NULL;
+        return code;
+    }
+    s->row = -1;
+    return stream_step(s, err);
+}
+
 static int pg_step(store_stmt_t *h, err_t *err)
 {
     struct pg_stmt *s = PG_STMT(h);
     struct pg_conn *c = s->conn;
     if (s->sent)
         return STORE_DONE;
+    if (s->stream)
+        return stream_step(s, err);
     if (!s->res) {
         if (!c->pg || c->broken)
             return pg_error(err, c, NULL, "step");
@@ -1136,6 +1209,7 @@ static const struct store_ops pg_ops = {
     .bind_blob = pg_bind_blob,
     .bind_null = pg_bind_null,
     .step = pg_step,
+    .stream = pg_stream,
     .col_is_null = pg_col_is_null,
     .col_int64 = pg_col_int64,
     .col_text = pg_col_text,

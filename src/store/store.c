@@ -206,6 +206,12 @@ int store_prepare(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *e
     return OPS(c)->prepare(c, sql, out, err);
 }
 
+void store_stmt_stream(store_stmt_t *s)
+{
+    if (OPS(s)->stream)
+        OPS(s)->stream(s);
+}
+
 void store_stmt_done(store_stmt_t *s)
 {
     if (s)

@@ -97,6 +97,17 @@ int store_bind_null(store_stmt_t *s, int idx);
 /* Advances: STORE_ROW, STORE_DONE, or a negative error (err filled). */
 int store_step(store_stmt_t *s, err_t *err);
 
+/* Asks for the rows of s (prepared and bound, not yet stepped) a batch at a
+ * time instead of all at once: for a scan of a whole large table (the
+ * log's verification). PostgreSQL otherwise holds a statement's whole
+ * result in memory; a streamed statement is a cursor fetched
+ * STORE_STREAM_BATCH rows at a time, and several may be open on one
+ * connection. It must run inside a transaction (store_begin or
+ * store_begin_read) and be done before that ends. SQLite reads rows as they
+ * are stepped anyway: nothing changes there. */
+#define STORE_STREAM_BATCH 4096
+void store_stmt_stream(store_stmt_t *s);
+
 bool store_col_is_null(store_stmt_t *s, int col);
 int64_t store_col_int64(store_stmt_t *s, int col);
 /* Valid until the next step or store_stmt_done(). NULL columns give "". */

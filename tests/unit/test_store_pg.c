@@ -401,3 +401,64 @@ Test(store_pg, bad_connection_strings_are_one_clear_line)
                  DUPLA_EIO);
     cr_assert_null(strstr(err.log, "secret"), "%s", err.log);
 }
+
+/* Streamed statements: a cursor per statement, fetched a batch at a time,
+ * two of them stepped in turn on one connection (as the log's verifier
+ * does), each seeing every row in order; only inside a transaction. */
+Test(store_pg, streamed_statements_interleave_on_one_connection)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    enum { N = 2 * STORE_STREAM_BATCH + 123 };
+    cr_assert_eq(store_exec(c,
+                            "INSERT INTO t (name, n, b) SELECT 'r' || i, i, int8send(i)"
+                            " FROM generate_series(1, 8315) i",
+                            &err),
+                 0, "%s", err.log);
+    cr_assert_eq(N, 8315);
+
+    store_stmt_t *up, *down;
+    cr_assert_eq(store_prepare(c, "SELECT n, name, b FROM t WHERE n > ? ORDER BY n", &up, &err), 0);
+    store_bind_int64(up, 1, 0);
+    store_stmt_stream(up);
+    cr_assert_lt(store_step(up, &err), 0, "a streamed statement outside a transaction ran");
+    store_stmt_done(up);
+
+    cr_assert_eq(store_begin_read(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_prepare(c, "SELECT n, name, b FROM t WHERE n > ? ORDER BY n", &up, &err), 0);
+    cr_assert_eq(store_prepare(c, "SELECT n FROM t ORDER BY n DESC", &down, &err), 0);
+    store_bind_int64(up, 1, 0);
+    store_stmt_stream(up);
+    store_stmt_stream(down);
+    int64_t i = 0;
+    int a, b;
+    while ((a = store_step(up, &err)) == STORE_ROW) {
+        i++;
+        cr_assert_eq(store_col_int64(up, 0), i);
+        char name[24];
+        snprintf(name, sizeof name, "r%lld", (long long)i);
+        cr_assert(str_eq_cstr(store_col_text(up, 1), name));
+        cr_assert_eq(store_col_blob(up, 2).len, 8);
+        cr_assert_eq((b = store_step(down, &err)), STORE_ROW, "%s", err.log);
+        cr_assert_eq(store_col_int64(down, 0), N + 1 - i);
+    }
+    cr_assert_eq(a, STORE_DONE, "%s", err.log);
+    cr_assert_eq(i, N);
+    cr_assert_eq(store_step(down, &err), STORE_DONE);
+    store_stmt_done(up);
+    store_stmt_done(down);
+    /* the same statement again, from the cache, streamed once more */
+    cr_assert_eq(store_prepare(c, "SELECT n, name, b FROM t WHERE n > ? ORDER BY n", &up, &err), 0);
+    store_bind_int64(up, 1, N - 5);
+    store_stmt_stream(up);
+    for (i = 0; store_step(up, &err) == STORE_ROW; i++)
+        ;
+    cr_assert_eq(i, 5);
+    store_stmt_done(up);
+    store_end_read(c);
+    store_conn_put(c);
+    store_close(st);
+}
