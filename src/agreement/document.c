@@ -181,6 +181,30 @@ static void html_row(buf_t *b, const char *label, const json_t *v)
     buf_append_cstr(b, "</td></tr>\n");
 }
 
+/* A moment (the API's UTC timestamp) in Danish time, as the pages show it;
+ * anything else as it is. */
+static void html_time(buf_t *b, const json_t *v)
+{
+    int64_t ms;
+    const char *s = json_string_value(v);
+    if (!s || clock_parse_timestamp(str_from_cstr(s), &ms, 1) != 0) {
+        html_value(b, v);
+        return;
+    }
+    char t[CLOCK_DK_TEXT_MAX];
+    clock_format_dk(ms, t, sizeof t);
+    html_text(b, t);
+}
+
+static void html_time_row(buf_t *b, const char *label, const json_t *v)
+{
+    buf_append_cstr(b, "<tr><th>");
+    html_text(b, label);
+    buf_append_cstr(b, "</th><td>");
+    html_time(b, v);
+    buf_append_cstr(b, "</td></tr>\n");
+}
+
 static void html_fields(buf_t *b, const char *label, const json_t *services)
 {
     buf_append_cstr(b, "<tr><th>");
@@ -248,9 +272,11 @@ static void html_version(buf_t *b, const char *heading, const json_t *v)
     html_row(b, "Kontaktperson / Contact", json_object_get(app, "contact"));
     html_row(b, "Udarbejdet af / Drafted by", json_object_get(v, "drafted_by"));
     html_row(b, "Underskrevet af / Signed by", json_object_get(v, "signed_by"));
-    html_row(b, "Underskrevet / Signed at", json_object_get(v, "signed_at"));
+    html_time_row(b, "Underskrevet (dansk tid) / Signed at (Danish time)",
+                  json_object_get(v, "signed_at"));
     html_row(b, "Afgjort af / Decided by", json_object_get(v, "decided_by"));
-    html_row(b, "Afgjort / Decided at", json_object_get(v, "decided_at"));
+    html_time_row(b, "Afgjort (dansk tid) / Decided at (Danish time)",
+                  json_object_get(v, "decided_at"));
     html_row(b, "Proportionalitetsvurdering / Proportionality assessment",
              json_object_get(v, "assessment"));
     html_row(b, "Seneste begrundelse / Latest reason", json_object_get(v, "state_reason"));
@@ -284,10 +310,12 @@ int agreement_document_html(agreement_t *ag, const struct agreement_actor *actor
     buf_append_cstr(&b, "</table>\n");
     html_version(&b, "Gældende version / Serving version", json_object_get(doc, "serving"));
     html_version(&b, "Verserende version / Pending version", json_object_get(doc, "pending"));
-    buf_append_cstr(&b, "<h2>Historik / History</h2>\n<table>\n<tr><th>Tid / When</th>"
-                        "<th>Version</th><th>Hvem / Who</th><th>Handling / Step</th>"
-                        "<th>Fra &rarr; til / From &rarr; to</th><th>Ændringer / Changes</th>"
-                        "<th>Begrundelse / Reason</th></tr>\n");
+    buf_append_cstr(
+        &b,
+        "<h2>Historik / History</h2>\n<table>\n<tr><th>Tid (dansk tid) / When (Danish time)</th>"
+        "<th>Version</th><th>Hvem / Who</th><th>Handling / Step</th>"
+        "<th>Fra &rarr; til / From &rarr; to</th><th>Ændringer / Changes</th>"
+        "<th>Begrundelse / Reason</th></tr>\n");
     size_t i;
     json_t *h;
     json_array_foreach(json_object_get(doc, "history"), i, h)
@@ -296,7 +324,10 @@ int agreement_document_html(agreement_t *ag, const struct agreement_actor *actor
         buf_append_cstr(&b, "<tr>");
         for (size_t k = 0; k < 4; k++) {
             buf_append_cstr(&b, "<td>");
-            html_value(&b, json_object_get(h, cols[k]));
+            if (k == 0)
+                html_time(&b, json_object_get(h, cols[k]));
+            else
+                html_value(&b, json_object_get(h, cols[k]));
             buf_append_cstr(&b, "</td>");
         }
         buf_append_cstr(&b, "<td>");

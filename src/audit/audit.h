@@ -574,6 +574,9 @@ int audit_csv_header(buf_t *out);
 /* The same columns with Danish names (the web pages' exports). */
 int audit_csv_header_da(buf_t *out);
 int audit_row_csv(const struct audit_row *r, buf_t *out);
+/* The row for the pages' export: its time in Danish local time with the
+ * offset ("2026-12-02T18:08:05+01:00"), where the API's is UTC. */
+int audit_row_csv_da(const struct audit_row *r, buf_t *out);
 /* One entry as a JSON object. */
 int audit_row_json(const struct audit_row *r, buf_t *out);
 /* A whole page: {"data":[rows...],"next":cursor|null}. */

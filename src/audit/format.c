@@ -60,16 +60,20 @@ int audit_csv_header(buf_t *out)
 
 int audit_csv_header_da(buf_t *out)
 {
-    return buf_append_cstr(out, "Løbenummer,Tidspunkt (UTC),Miljø,Organisation (CVR),System,Aftale,"
-                                "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Request-ID,"
-                                "Transaktions-ID,Personer og virksomheder,Perioder,Felter,"
-                                "Poster,Udfald,Årsag,Kædehash\r\n");
+    return buf_append_cstr(
+        out, "Løbenummer,Tidspunkt (dansk tid),Miljø,Organisation (CVR),System,Aftale,"
+             "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Request-ID,"
+             "Transaktions-ID,Personer og virksomheder,Perioder,Felter,"
+             "Poster,Udfald,Årsag,Kædehash\r\n");
 }
 
-int audit_row_csv(const struct audit_row *r, buf_t *out)
+static int row_csv(const struct audit_row *r, buf_t *out, bool danish_time)
 {
     char when[32], hash[AUDIT_HASH_HEX];
-    clock_format_ms(r->time_ms, when, sizeof when);
+    if (danish_time)
+        clock_format_dk_iso(r->time_ms, when, sizeof when);
+    else
+        clock_format_ms(r->time_ms, when, sizeof when);
     hex_encode(r->entry_hash, AUDIT_HASH_LEN, hash);
     int rc;
     if ((rc = buf_printf(out, "%" PRId64 ",%s,", r->seq, when)) ||
@@ -91,6 +95,16 @@ int audit_row_csv(const struct audit_row *r, buf_t *out)
         (rc = csv_cstr(out, r->reason)) || (rc = buf_printf(out, ",%s\r\n", hash)))
         return rc;
     return 0;
+}
+
+int audit_row_csv(const struct audit_row *r, buf_t *out)
+{
+    return row_csv(r, out, false);
+}
+
+int audit_row_csv_da(const struct audit_row *r, buf_t *out)
+{
+    return row_csv(r, out, true);
 }
 
 /* ---- JSON ---- */

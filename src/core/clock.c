@@ -91,6 +91,69 @@ void clock_format_date(int32_t days, char *out, size_t cap)
     snprintf(out, cap, "%04d-%02d-%02d", y, m, d);
 }
 
+/* ---- Danish local time ---- */
+
+#define DK_CET_MIN  60  /* UTC+1, vintertid */
+#define DK_CEST_MIN 120 /* UTC+2, sommertid */
+
+/* 01:00 UTC on the last Sunday of month m of year y, in ms. */
+static int64_t last_sunday_1utc(int y, int m)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int32_t last = clock_days_from_civil(y, m, mdays[m - 1]); /* March and October: 31 */
+    /* 1970-01-01 was a Thursday: weekday 0 = Sunday is (days + 4) mod 7. */
+    int wd = (int)(((int64_t)last % 7 + 7 + 4) % 7);
+    return ((int64_t)(last - wd) * 86400 + 3600) * 1000;
+}
+
+int clock_dk_offset_min(int64_t ms)
+{
+    int y, mo, d, h, mi, s, f;
+    split_ms(ms, &y, &mo, &d, &h, &mi, &s, &f);
+    if (mo < 3 || mo > 10)
+        return DK_CET_MIN;
+    if (mo > 3 && mo < 10)
+        return DK_CEST_MIN;
+    int64_t start = last_sunday_1utc(y, 3), end = last_sunday_1utc(y, 10);
+    return ms >= start && ms < end ? DK_CEST_MIN : DK_CET_MIN;
+}
+
+void clock_dk_local(int64_t ms, struct clock_local *out)
+{
+    int off = clock_dk_offset_min(ms);
+    int f;
+    split_ms(ms + (int64_t)off * 60000, &out->year, &out->month, &out->day, &out->hour, &out->min,
+             &out->sec, &f);
+    out->offset_min = off;
+}
+
+int64_t clock_dk_day_start_ms(int32_t days)
+{
+    /* The offset cannot change near midnight (changes are at 01:00 UTC),
+     * so the offset of the UTC midnight is the day's. */
+    int64_t utc = (int64_t)days * 86400000;
+    return utc - (int64_t)clock_dk_offset_min(utc) * 60000;
+}
+
+void clock_format_dk(int64_t ms, char *out, size_t cap)
+{
+    /* Dansk Sprognævn's abbreviations: "maj" is whole, so it has no point. */
+    static const char *const months[] = {"jan.", "feb.", "mar.", "apr.", "maj",  "jun.",
+                                         "jul.", "aug.", "sep.", "okt.", "nov.", "dec."};
+    struct clock_local l;
+    clock_dk_local(ms, &l);
+    snprintf(out, cap, "%d. %s %04d kl. %02d.%02d", l.day, months[l.month - 1], l.year, l.hour,
+             l.min);
+}
+
+void clock_format_dk_iso(int64_t ms, char *out, size_t cap)
+{
+    struct clock_local l;
+    clock_dk_local(ms, &l);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d+%02d:%02d", l.year, l.month, l.day, l.hour,
+             l.min, l.sec, l.offset_min / 60, l.offset_min % 60);
+}
+
 static int digits(const char *p, size_t n, int *out)
 {
     int v = 0;

@@ -102,7 +102,7 @@ int web_cert_check(struct web_ctx *cx, const struct pki_cert_info *info, const c
     if (info->not_after_ms <= clock_now_ms()) {
         char t[32];
         web_time(info->not_after_ms, t);
-        const char *m = arena_printf(a, "Certifikatet er udløbet (gyldigt til %s UTC).", t);
+        const char *m = arena_printf(a, "Certifikatet er udløbet (gyldigt til %s).", t);
         form_error(fe, field, m ? m : "Certifikatet er udløbet.");
         return -1;
     }

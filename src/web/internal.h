@@ -154,8 +154,12 @@ void form_select(struct web_ctx *cx, const struct form_errors *fe, const char *n
 /* Danish texts. */
 const char *web_role_label(unsigned role);
 const char *web_state_label(const char *state);
-/* "yyyy-mm-dd HH:MM" UTC into out (32 bytes). */
+/* Danish local time, "2. dec. 2026 kl. 18.08", into out (32 bytes): every
+ * time a page shows (core/clock.h says how summer time is found). */
 void web_time(int64_t ms, char out[32]);
+/* The same for a UTC timestamp as the APIs write it ("...Z"), from the
+ * request's arena; iso itself when it is not one. */
+const char *web_time_iso(struct web_ctx *cx, const char *iso);
 
 /* ---- cert_input.c ---- */
 /* The ids of a form's certificate fields, where its errors go. */

@@ -5,8 +5,8 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "web/internal.h"
 
@@ -423,8 +423,17 @@ const char *web_state_label(const char *state)
 
 void web_time(int64_t ms, char out[32])
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%d %H:%M", &tm) == 0)
-        snprintf(out, 32, "?");
+    clock_format_dk(ms, out, 32);
+}
+
+const char *web_time_iso(struct web_ctx *cx, const char *iso)
+{
+    int64_t ms;
+    if (clock_parse_timestamp(str_from_cstr(iso), &ms, 1) != 0)
+        return iso;
+    char *out = arena_alloc(http_req_arena(cx->req), CLOCK_DK_TEXT_MAX);
+    if (!out)
+        return iso;
+    clock_format_dk(ms, out, CLOCK_DK_TEXT_MAX);
+    return out;
 }

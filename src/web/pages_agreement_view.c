@@ -192,13 +192,21 @@ static int fields_not_in(html_t *h, const catalog_t *cat, const json_t *a, const
             const char *name = json_string_value(f);
             if (!name || has_field(b, svc, name) || always_sent(cat, svc, name))
                 continue;
+            const struct catalog_service *s = cat ? catalog_find(cat, str_from_cstr(svc)) : NULL;
+            const struct catalog_field *cf = s ? catalog_field_find(s, str_from_cstr(name)) : NULL;
             HTML(h, "<li>");
             html_textc(h, verb);
             HTML(h, ": <strong>");
-            html_textc(h, svc);
+            html_textc(h, s ? s->title.da : svc);
             HTML(h, " / ");
             html_textc(h, name);
-            HTML(h, "</strong></li>");
+            HTML(h, "</strong>");
+            if (cf && cf->description.da) {
+                HTML(h, " (");
+                html_textc(h, cf->description.da);
+                HTML(h, ")");
+            }
+            HTML(h, "</li>");
             n++;
         }
     }
@@ -442,7 +450,7 @@ void page_agreement_view(struct web_ctx *cx, str_t id, const struct form_errors 
     json_array_foreach(json_object_get(doc, "history"), i, ev)
     {
         HTML(h, "<tr><td>");
-        html_textc(h, page_json_str(ev, "at"));
+        html_textc(h, web_time_iso(cx, page_json_str(ev, "at")));
         HTML(h, "</td><td>");
         html_textc(h, action_label(page_json_str(ev, "action")));
         HTML(h, "</td><td>");

@@ -201,6 +201,36 @@ static void service_text(const struct web_ctx *cx, html_t *h, const char *path)
     }
 }
 
+/* A field of a service in the catalogue, or NULL. */
+static const struct catalog_field *field_of(const struct web_ctx *cx, const char *service,
+                                            str_t name)
+{
+    const struct catalog_service *svc =
+        cx->w->deps.catalog ? catalog_find(cx->w->deps.catalog, str_from_cstr(service)) : NULL;
+    return svc ? catalog_field_find(svc, name) : NULL;
+}
+
+/* The fields with their Danish descriptions from the catalogue, for the
+ * insight report: its reader knows the data, not the technical names. */
+static void fields_described(const struct web_ctx *cx, html_t *h, const struct audit_row *r)
+{
+    if (r->n_fields == 0)
+        return;
+    HTML(h, "<ul class=\"field-list\">");
+    for (size_t j = 0; j < r->n_fields; j++) {
+        const struct catalog_field *f = field_of(cx, r->service, r->fields[j]);
+        HTML(h, "<li><strong>");
+        html_text(h, r->fields[j]);
+        HTML(h, "</strong>");
+        if (f && f->description.da) {
+            HTML(h, ": ");
+            html_textc(h, f->description.da);
+        }
+        HTML(h, "</li>");
+    }
+    HTML(h, "</ul>");
+}
+
 static void fields_text(html_t *h, const struct audit_row *r)
 {
     for (size_t j = 0; j < r->n_fields; j++) {
@@ -271,7 +301,7 @@ static void results_table(struct web_ctx *cx, const struct web_search *s,
 {
     html_t *h = &cx->h;
     table_open(h, "Udleveringer, nyeste først");
-    HTML(h, "<th scope=\"col\">Tidspunkt (UTC)</th>");
+    HTML(h, "<th scope=\"col\">Tidspunkt</th>");
     if (s->view == WEB_SEARCH_VIEW_ALL)
         HTML(h, "<th scope=\"col\">Organisation (CVR)</th>");
     HTML(h, "<th scope=\"col\">System</th><th scope=\"col\">Aftale (version)</th>"
@@ -360,7 +390,7 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
     }
     HTML(h, "</dd><dt>Udarbejdet</dt><dd>");
     html_textc(h, now);
-    HTML(h, " (UTC) af ");
+    HTML(h, " af ");
     html_textc(h, cx->actor.username);
     HTML(h, "</dd></dl><p>Rapporten viser hver gang oplysninger om nummeret er udleveret til en "
             "organisation: hvornår, efter hvilken aftale og med hvilket formål og retsgrundlag, "
@@ -372,7 +402,7 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
     }
     struct org_names names = {0};
     table_open(h, "Udleveringer om nummeret, nyeste først");
-    HTML(h, "<th scope=\"col\">Tidspunkt (UTC)</th><th scope=\"col\">Modtager</th>"
+    HTML(h, "<th scope=\"col\">Tidspunkt</th><th scope=\"col\">Modtager</th>"
             "<th scope=\"col\">Aftale (version)</th><th scope=\"col\">Formål</th>"
             "<th scope=\"col\">Retsgrundlag</th><th scope=\"col\">Tjeneste</th>"
             "<th scope=\"col\">Felter</th><th scope=\"col\">Perioder</th></tr></thead><tbody>");
@@ -401,7 +431,7 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
         HTML(h, "</td><td>");
         service_text(cx, h, r->service);
         HTML(h, "</td><td>");
-        fields_text(h, r);
+        fields_described(cx, h, r);
         HTML(h, "</td><td>");
         for (size_t j = 0; j < r->n_periods; j++) {
             if (j)
@@ -555,7 +585,7 @@ static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const st
                            buf_t *b, buf_t *tmp)
 {
     char t[32];
-    web_time(r->time_ms, t);
+    clock_format_dk_iso(r->time_ms, t, sizeof t);
     int rc = buf_append_csv_cell(b, str_from_cstr(t));
     const str_t cells[] = {str_from_cstr(r->org_cvr),
                            str_from_cstr(org_name(cx, names, r->org_cvr)),
@@ -579,6 +609,18 @@ static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const st
         rc = buf_append(b, ",", 1);
     if (!rc)
         rc = csv_list(b, r->periods, r->n_periods, tmp);
+    if (!rc)
+        rc = buf_append(b, ",", 1);
+    if (!rc) { /* the fields' descriptions ("Name: description | ...") */
+        buf_reset(tmp);
+        for (size_t i = 0; !rc && i < r->n_fields; i++) {
+            const struct catalog_field *f = field_of(cx, r->service, r->fields[i]);
+            rc = buf_printf(tmp, "%s%.*s: %s", i ? " | " : "", STR_FMT(r->fields[i]),
+                            f && f->description.da ? f->description.da : "");
+        }
+        if (!rc)
+            rc = buf_append_csv_cell(b, buf_str(tmp));
+    }
     return rc ? rc : buf_append(b, "\r\n", 2);
 }
 
@@ -591,9 +633,9 @@ static int csv_build(struct web_ctx *cx, struct web_search *s, buf_t *b, err_t *
     buf_init(&tmp, DISC_CSV_MAX);
     struct org_names names = {0};
     int rc = s->view == WEB_SEARCH_VIEW_INSIGHT
-                 ? buf_append_cstr(b, "Tidspunkt (UTC),Modtager (CVR),Modtager,Aftale,"
+                 ? buf_append_cstr(b, "Tidspunkt (dansk tid),Modtager (CVR),Modtager,Aftale,"
                                       "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Felter,"
-                                      "Perioder\r\n")
+                                      "Perioder,Feltbeskrivelser\r\n")
                  : audit_csv_header_da(b);
     s->f.limit = AUDIT_PAGE_MAX;
     s->f.after = 0;
@@ -607,7 +649,7 @@ static int csv_build(struct web_ctx *cx, struct web_search *s, buf_t *b, err_t *
             int wrc = ++rows > DISC_CSV_ROWS_MAX ? -1
                       : s->view == WEB_SEARCH_VIEW_INSIGHT
                           ? insight_csv_row(cx, &names, &page.rows[i], b, &tmp)
-                          : audit_row_csv(&page.rows[i], b);
+                          : audit_row_csv_da(&page.rows[i], b);
             if (wrc) /* a writer fails only when the export is past its size */
                 rc = err_set(err, DUPLA_ELIMIT, "the export is past %d rows or %zu bytes",
                              DISC_CSV_ROWS_MAX, DISC_CSV_MAX);

@@ -302,7 +302,7 @@ void pages_org_secret_page(struct web_ctx *cx, const char *title, const char *in
     char t[32];
     web_time(s->expires_ms, t);
     html_textc(h, t);
-    HTML(h, " (UTC)</dd></dl><p>Brugeren vælger sin adgangskode på <a href=\"/opsaetning\">"
+    HTML(h, "</dd></dl><p>Brugeren vælger sin adgangskode på <a href=\"/opsaetning\">"
             "siden for førstegangsopsætning</a>.</p><p><a href=\"");
     html_attrc(h, back);
     HTML(h, "\">");

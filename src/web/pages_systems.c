@@ -234,8 +234,8 @@ static void certs_table(struct web_ctx *cx, const struct identity_system *s, int
     HTML(h, ", kan rulles\"><table class=\"table\"><caption>Certifikater for ");
     html_textc(h, s->name);
     HTML(h, "</caption><thead><tr><th scope=\"col\">Subjekt</th><th scope=\"col\">"
-            "Fingeraftryk (SHA-256)</th><th scope=\"col\">Gyldig fra (UTC)</th>"
-            "<th scope=\"col\">Gyldig til (UTC)</th><th scope=\"col\">Status</th>");
+            "Fingeraftryk (SHA-256)</th><th scope=\"col\">Gyldig fra</th>"
+            "<th scope=\"col\">Gyldig til</th><th scope=\"col\">Status</th>");
     bool actions = web_is_admin(cx) && s->status != SYSTEM_REVOKED;
     if (actions)
         HTML(h, "<th scope=\"col\">Handling</th>");
@@ -531,7 +531,7 @@ static int h_cert_revoke(struct web_ctx *cx, err_t *err)
     html_textc(h, c.sha256_hex);
     HTML(h, "</dd><dt>Gyldig til</dt><dd>");
     html_textc(h, to);
-    HTML(h, " UTC</dd><dt>Status</dt><dd>");
+    HTML(h, "</dd><dt>Status</dt><dd>");
     html_textc(h, cert_status_label(&c, clock_now_ms()));
     HTML(h, "</dd></dl>");
     if (c.status == CERT_ACTIVE && active <= 1)

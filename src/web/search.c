@@ -110,7 +110,6 @@ enum web_search_result web_search_agreement_id(str_t s, char out[AGREEMENT_ID_LE
 
 /* ---- the search ---- */
 
-#define DAY_MS   86400000LL
 #define TEXT_(n) #n
 #define TEXT(n)  TEXT_(n) /* a limit in a message */
 
@@ -340,11 +339,12 @@ static void read_window(struct web_search *s, str_t after, struct form_errors *f
     bool to_ok = date_field(fe, "til", "til", s->to, &to, &to_set);
     if (from_ok && to_ok && from_set && to_set && from > to)
         form_error(fe, "til", "Til-datoen skal være samme dag som fra-datoen eller senere.");
+    /* Days are Danish days, as the times on the pages are Danish time. */
     if (from_set)
-        s->f.from_ms = (int64_t)from * DAY_MS;
+        s->f.from_ms = clock_dk_day_start_ms(from);
     if (to_set)
-        s->f.to_ms = ((int64_t)to + 1) * DAY_MS; /* to includes its day */
-    if (from_set && s->f.from_ms == 0)
+        s->f.to_ms = clock_dk_day_start_ms(to + 1); /* to includes its day */
+    if (from_set && s->f.from_ms <= 0)
         s->f.from_ms = 1; /* 01-01-1970: 0 would mean no bound */
     s->per_page = WEB_SEARCH_ROWS_DEFAULT;
     if (s->rows.len) {

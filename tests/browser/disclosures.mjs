@@ -58,7 +58,7 @@ async function story(run) {
     'the search downloads as CSV');
   expect(lines.length === 2 && lines[1].includes(cpr) && !text.includes(other)
     && lines[1].includes(agreementId), 'the CSV holds the same one row');
-  expect(lines[0].startsWith('Løbenummer,Tidspunkt (UTC),'), 'the CSV names its columns in Danish');
+  expect(lines[0].startsWith('Løbenummer,Tidspunkt (dansk tid),'), 'the CSV names its columns in Danish');
 
   // An invalid CPR number: the summary at the top, the message at the field, the value kept.
   await dfv.getByLabel('CPR-, CVR- eller SE-nummer').fill('12345');
@@ -96,7 +96,7 @@ async function story(run) {
   const icsv = await dfv.request.get(await dfv.getByRole('link', {
     name: 'Hent hele søgeresultatet som CSV' }).getAttribute('href'));
   const itext = await icsv.text();
-  expect(icsv.status() === 200 && itext.startsWith('Tidspunkt (UTC),')
+  expect(icsv.status() === 200 && itext.startsWith('Tidspunkt (dansk tid),')
     && itext.includes(cells[3]) && itext.trim().split('\r\n').length === 2,
   'the report downloads as CSV with the purpose');
   await dfv.emulateMedia({ media: 'print' });

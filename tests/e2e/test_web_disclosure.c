@@ -17,6 +17,7 @@
 
 #include "api_helpers.h"
 #include "audit/audit.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "store/store.h"
 
@@ -133,6 +134,34 @@ static long get(const struct e2e_server *s, const char *session, const char *pat
     return r->status;
 }
 
+/* The first table cell is a Danish time ("2. dec. 2026 kl. 18.08") of
+ * today in Denmark. */
+static bool danish_time_in(const char *body)
+{
+    const char *p = strstr(body, "<tr><td>");
+    char today[CLOCK_DK_TEXT_MAX];
+    clock_format_dk(clock_now_ms(), today, sizeof today);
+    *strstr(today, " kl. ") = '\0';
+    int hh, mm, n = 0;
+    return p && strncmp(p + 8, today, strlen(today)) == 0 &&
+           sscanf(p + 8 + strlen(today), " kl. %2d.%2d%n", &hh, &mm, &n) == 2 && n == 10 &&
+           p[8 + strlen(today) + n] == '<';
+}
+
+/* A CSV line begins with a Danish time with its offset
+ * ("2026-12-02T18:08:05+01:00") of now (within a minute). */
+static bool csv_time_is_danish(const char *line)
+{
+    int64_t now = clock_now_ms();
+    for (int64_t t = now; t >= now - 60000; t -= 1000) {
+        char want[32];
+        clock_format_dk_iso(t, want, sizeof want);
+        if (strncmp(line, want, strlen(want)) == 0 && line[strlen(want)] == ',')
+            return true;
+    }
+    return false;
+}
+
 /* GET that asserts the status, and answers the number of table rows (or,
  * for CSV, of lines after the header). */
 static size_t rows_of(const struct e2e_server *s, const char *session, const char *path,
@@ -228,8 +257,10 @@ Test(web_disclosure, csv_has_the_same_rows)
     get(s, dfv, "/udleveringer.csv?type=cpr&subjekt=" CPR_1, &r);
     e2e_assert_status(s, &r, 200);
     cr_assert(strstr(e2e_header(&r, "Content-Disposition"), "udleveringer.csv"));
-    cr_assert(strncmp(r.body, "Løbenummer,Tidspunkt (UTC),", 28) == 0, "Danish column names: %.80s",
-              r.body);
+    cr_assert(strncmp(r.body, "Løbenummer,Tidspunkt (dansk tid),", 34) == 0,
+              "Danish column names: %.80s", r.body);
+    const char *row = strstr(r.body, "\r\n");
+    cr_assert(row && csv_time_is_danish(strchr(row, ',') + 1), "Danish time: %.120s", row);
     cr_assert_str_eq(e2e_header(&r, "Cache-Control"), "no-store");
     cr_assert(strstr(r.body, CPR_1) && !strstr(r.body, CPR_2), "%s", r.body);
     cr_assert(strstr(r.body, CVR_B), "%s", r.body);
@@ -299,6 +330,11 @@ Test(web_disclosure, insight_report_with_purpose_and_legal_basis)
     cr_assert(strstr(r.body, PURPOSE), "the purpose");
     cr_assert(strstr(r.body, "Skatteforvaltningsloven"), "the legal basis");
     cr_assert(strstr(r.body, "PersonligIndkomst"), "the fields");
+    cr_assert(strstr(r.body, "<strong>PersonligIndkomst</strong>: Personlig indkomst efter "
+                             "AM-bidrag"),
+              "the fields with their Danish descriptions from the catalogue");
+    cr_assert(danish_time_in(r.body), "times in Danish: %s", r.body);
+    cr_assert(!strstr(r.body, "UTC"), "no UTC on the page");
     cr_assert(strstr(r.body, CVR_A) && strstr(r.body, CVR_B), "both recipients");
     cr_assert(!strstr(r.body, CPR_2), "only the subject asked about");
     e2e_response_free(&r);
@@ -311,7 +347,11 @@ Test(web_disclosure, insight_report_with_purpose_and_legal_basis)
     get(s, dfv, "/indsigt.csv?type=cpr&subjekt=" CPR_1, &r);
     e2e_assert_status(s, &r, 200);
     cr_assert(strstr(e2e_header(&r, "Content-Type"), "text/csv"));
-    cr_assert(strncmp(r.body, "Tidspunkt (UTC),", 16) == 0, "%s", r.body);
+    cr_assert(strncmp(r.body, "Tidspunkt (dansk tid),", 22) == 0, "%s", r.body);
+    cr_assert(strstr(r.body, ",Feltbeskrivelser\r\n") &&
+                  strstr(r.body, "PersonligIndkomst: Personlig indkomst efter AM-bidrag"),
+              "the descriptions: %s", r.body);
+    cr_assert(csv_time_is_danish(strstr(r.body, "\r\n") + 2), "%s", r.body);
     cr_assert(strstr(r.body, PURPOSE) && strstr(r.body, "Skatteforvaltningsloven"), "%s", r.body);
     cr_assert(!strstr(r.body, CPR_2));
     e2e_response_free(&r);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "harness.h"
 #include "pki/pki.h"
 
@@ -304,12 +305,10 @@ static void cert_row(const struct e2e_server *s, const char *session, const char
     e2e_response_free(&r);
 }
 
-static void utc(int64_t ms, char out[32])
+/* A time as the pages show it: Danish time, "3. dec. 2026 kl. 09.08". */
+static void danish(int64_t ms, char out[32])
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+    clock_format_dk(ms, out, 32);
 }
 
 static void assert_refused_upload(const char *cert, const char *ext, const char *name,
@@ -365,8 +364,8 @@ Test(web_systems, upload_registers_a_system_and_shows_its_certificate)
     cert_info(s, "a-upload", &info);
     char row[4096], from[32], to[32];
     cert_row(s, session, info.sha256_hex, row, sizeof row);
-    utc(info.not_before_ms, from);
-    utc(info.not_after_ms, to);
+    danish(info.not_before_ms, from);
+    danish(info.not_after_ms, to);
     cr_assert(strstr(row, "CN=a-upload"), "subject: %s", row);
     cr_assert(strstr(row, from) && strstr(row, to), "validity: %s", row);
     cr_assert(strstr(row, "Aktivt"), "status: %s", row);

@@ -227,9 +227,11 @@ Test(web_search_read, values_longer_than_the_limit_are_refused)
 Test(web_search_read, dates_bound_the_search_and_til_includes_its_day)
 {
     cr_assert_eq(READ(WEB_SEARCH_VIEW_ALL, "fra=01-03-2026", "til=2026-03-31"), 0);
-    int64_t day = 86400000LL;
-    cr_assert_eq(s.f.from_ms, (int64_t)clock_days_from_civil(2026, 3, 1) * day);
-    cr_assert_eq(s.f.to_ms, (int64_t)clock_days_from_civil(2026, 4, 1) * day);
+    /* Danish days: 1 March begins at 23.00 UTC the day before (winter
+     * time); 1 April at 22.00 UTC (summer time since 29 March). */
+    int64_t day = 86400000LL, hour = 3600000LL;
+    cr_assert_eq(s.f.from_ms, (int64_t)clock_days_from_civil(2026, 3, 1) * day - hour);
+    cr_assert_eq(s.f.to_ms, (int64_t)clock_days_from_civil(2026, 4, 1) * day - 2 * hour);
     cr_assert_eq(READ(WEB_SEARCH_VIEW_ALL, "fra=01-01-1970"), 0);
     cr_assert_eq(s.f.from_ms, 1, "the first day is a bound, not none");
     cr_assert_eq(READ(WEB_SEARCH_VIEW_ALL, "fra=02-03-2026", "til=01-03-2026"), 400);
