@@ -21,6 +21,7 @@ libcriterion-dev
 libcurl4-gnutls-dev
 libgmime-3.0-dev
 python3-feedparser
+python3-rdflib
 curl
 nodejs
 chromium

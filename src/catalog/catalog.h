@@ -305,6 +305,21 @@ struct catalog_openapi_options {
  * owned by the caller; NULL on out of memory. */
 json_t *catalog_openapi(const catalog_t *cat, const struct catalog_openapi_options *opt);
 
+/* The catalogue as open data, DCAT-AP-DK (dcat.c): a dcat:Catalog with
+ * each service as a dcat:DataService, in JSON-LD or Turtle. */
+#define CATALOG_DCAT_BASE_MAX 512 /* bytes of the base URL */
+enum catalog_dcat_format { CATALOG_DCAT_JSONLD = 0, CATALOG_DCAT_TURTLE };
+struct catalog_dcat_options {
+    const char *base_url; /* where the platform answers, "https://host[:port]", no '/' at the end */
+    const char *publisher; /* the data owner's name (the catalogue's dct:publisher) */
+};
+/* Is base usable as base_url (http(s), no character an IRI may not hold)? */
+bool catalog_dcat_base_ok(const char *base);
+/* Appends the document to out. 0, DUPLA_EINVAL for a bad base_url,
+ * DUPLA_ENOMEM, or out's error when it is past its maximum. */
+int catalog_dcat(const catalog_t *cat, const struct catalog_dcat_options *opt,
+                 enum catalog_dcat_format format, buf_t *out);
+
 /* The catalogue as one HTML page (Danish, with English alongside; every
  * value escaped) appended to out. */
 int catalog_pages_html(const catalog_t *cat, buf_t *out);

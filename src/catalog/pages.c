@@ -44,7 +44,10 @@ static const char head[] =
     "<code>UFST-Adgangsgrundlag</code>; en liste er samme parameter gentaget. "
     "Bel&oslash;b er heltal i &oslash;re. Maskinl&aelig;sbart: "
     "<a href=\"/servicekatalog.json\">servicekatalog.json</a>, "
-    "<a href=\"/openapi.json\">openapi.json</a>.<br>\n<span lang=\"en\" class=\"en\">The data "
+    "<a href=\"/openapi.json\">openapi.json</a>, og som DCAT-AP-DK "
+    "<a href=\"/servicekatalog.jsonld\">servicekatalog.jsonld</a>, "
+    "<a href=\"/servicekatalog.ttl\">servicekatalog.ttl</a>.<br>\n<span lang=\"en\" "
+    "class=\"en\">The data "
     "services of the data exchange platform. Each is called with <code>GET /&lt;path&gt;</code> "
     "and the four headers; a list is the same parameter repeated. Amounts are integer &oslash;re "
     "(1/100 DKK).</span></p>\n";

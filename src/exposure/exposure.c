@@ -4,7 +4,9 @@
  * window, the in-flight limit). The call itself is engine.c; the streamed
  * second pass stream.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "exposure/internal.h"
 
@@ -16,9 +18,12 @@ int exposure_config_read(const struct dupla_config *cfg, struct exposure_config 
     const char *s = EXPOSURE_CONFIG_SECTION;
     long long v[6];
     int envh = 1;
-    static const char *const keys[] = {
-        "max_subjects",        "rate_per_second",       "rate_burst",         "max_in_flight",
-        "retry_after_seconds", "window_margin_seconds", "environment_header", NULL};
+    static const char *const keys[] = {"max_subjects",        "rate_per_second",
+                                       "rate_burst",          "max_in_flight",
+                                       "retry_after_seconds", "window_margin_seconds",
+                                       "environment_header",  "public_url",
+                                       "publisher",           NULL};
+    const char *url = NULL, *publisher = NULL;
     int rc;
     if ((rc = config_only_keys(sec, s, keys, err)) ||
         (rc = config_get_int(sec, s, "max_subjects", 1, EXPOSURE_MAX_SUBJECTS_LIMIT,
@@ -33,8 +38,19 @@ int exposure_config_read(const struct dupla_config *cfg, struct exposure_config 
                              &v[4], err)) ||
         (rc = config_get_int(sec, s, "window_margin_seconds", 0, EXPOSURE_MAX_WINDOW_MARGIN,
                              EXPOSURE_DEFAULT_WINDOW_MARGIN, &v[5], err)) ||
-        (rc = config_get_bool(sec, s, "environment_header", 1, &envh, err)))
+        (rc = config_get_bool(sec, s, "environment_header", 1, &envh, err)) ||
+        (rc = config_get_string(sec, s, "public_url", NULL, &url, err)) ||
+        (rc = config_get_string(sec, s, "publisher", EXPOSURE_DEFAULT_PUBLISHER, &publisher, err)))
         return rc;
+    if (url && !catalog_dcat_base_ok(url))
+        return err_param(err, DUPLA_EINVAL, "exposure.public_url",
+                         "must be an http(s) URL without a '/' at the end, at most %d bytes",
+                         CATALOG_DCAT_BASE_MAX);
+    if (strlen(publisher) == 0 || strlen(publisher) > EXPOSURE_PUBLISHER_MAX)
+        return err_param(err, DUPLA_EINVAL, "exposure.publisher", "must be 1 to %d bytes",
+                         EXPOSURE_PUBLISHER_MAX);
+    snprintf(out->public_url, sizeof out->public_url, "%s", url ? url : "");
+    snprintf(out->publisher, sizeof out->publisher, "%s", publisher);
     out->max_subjects = (unsigned)v[0];
     out->rate_per_second = (unsigned)v[1];
     out->rate_burst = (unsigned)v[2];

@@ -50,6 +50,12 @@
  *   window_margin_seconds   an open registration window ends this long
  *                           before now (see exposure_query_parse)
  *   environment_header      false: do not send X-Dupla-Miljoe
+ *   public_url              where clients reach the platform
+ *                           ("https://api.example"), for the absolute IRIs
+ *                           of the DCAT catalogue; absent: https:// and the
+ *                           request's Host
+ *   publisher               the data owner's name in the DCAT catalogue
+ *                           (EXPOSURE_DEFAULT_PUBLISHER)
  */
 #ifndef DUPLA_EXPOSURE_EXPOSURE_H
 #define DUPLA_EXPOSURE_EXPOSURE_H
@@ -82,6 +88,8 @@
 #define EXPOSURE_DEFAULT_WINDOW_MARGIN 5 /* seconds */
 #define EXPOSURE_MAX_WINDOW_MARGIN     86400
 #define EXPOSURE_MAX_RATE              1000000
+#define EXPOSURE_DEFAULT_PUBLISHER     "Skatteforvaltningen"
+#define EXPOSURE_PUBLISHER_MAX         200  /* bytes of the publisher's name */
 #define EXPOSURE_RATE_BUCKETS          4096 /* (agreement, system) pairs tracked at once */
 
 /* Limits of one request. */
@@ -123,6 +131,8 @@ struct exposure_config {
     unsigned retry_after_s;
     unsigned window_margin_s;
     bool environment_header;
+    char public_url[CATALOG_DCAT_BASE_MAX + 1]; /* "" when not configured */
+    char publisher[EXPOSURE_PUBLISHER_MAX + 1];
 };
 
 /* Reads the "exposure" section of cfg (defaults above). */

@@ -5,6 +5,8 @@
  *   GET /openapi.json              the OpenAPI 3.1 document (catalog_openapi)
  *   GET /servicekatalog            the catalogue as HTML (catalog_pages_html)
  *   GET /servicekatalog.json       the catalogue as JSON (catalog_to_json)
+ *   GET /servicekatalog.jsonld     the catalogue as DCAT-AP-DK, JSON-LD
+ *   GET /servicekatalog.ttl        the same graph in Turtle (catalog_dcat)
  *
  * The documents are made once at registration: the catalogue does not
  * change while the server runs. Every answer of these routes carries
@@ -110,6 +112,51 @@ static int data_handler(http_request_t *req, void *ctx, err_t *err)
 
 /* ---- the documents ---- */
 
+#define DCAT_DOC_MAX (4u * 1024 * 1024)
+#define HOST_MAX     255 /* bytes of a Host header usable in the DCAT IRIs */
+
+/* The DCAT documents' base URL: exposure.public_url, or https:// and the
+ * request's Host when it is a plain host[:port] (anything else: "localhost",
+ * never a client's text in the graph). From the request's arena. */
+static const char *dcat_base(exposure_t *ex, http_request_t *req)
+{
+    if (ex->cfg.public_url[0])
+        return ex->cfg.public_url;
+    str_t host;
+    bool ok = http_req_header(req, "Host", &host) && host.len > 0 && host.len <= HOST_MAX;
+    for (size_t i = 0; ok && i < host.len; i++) {
+        char ch = host.ptr[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             strchr(".-:[]", ch) != NULL;
+    }
+    const char *base = arena_printf(http_req_arena(req), "https://%.*s", ok ? (int)host.len : 9,
+                                    ok ? host.ptr : "localhost");
+    return base ? base : "https://localhost";
+}
+
+static int dcat_handler(http_request_t *req, void *ctx, err_t *err)
+{
+    exposure_t *ex = ctx;
+    bool turtle = str_eq_cstr(http_req_path(req), "/servicekatalog.ttl");
+    struct catalog_dcat_options o = {.base_url = dcat_base(ex, req),
+                                     .publisher = ex->cfg.publisher};
+    buf_t b;
+    buf_init(&b, DCAT_DOC_MAX);
+    int rc =
+        catalog_dcat(ex->deps.catalog, &o, turtle ? CATALOG_DCAT_TURTLE : CATALOG_DCAT_JSONLD, &b);
+    if (rc == 0) {
+        environment_header(ex, req);
+        http_reply_header(req, "Cache-Control", "public, max-age=300");
+        http_reply_header(req, "Vary", "Host");
+        rc = http_reply_data(
+            req, 200, turtle ? "text/turtle; charset=utf-8" : "application/ld+json", buf_str(&b));
+    } else {
+        rc = err_internal(err, rc, "exposure: cannot write the DCAT catalogue");
+    }
+    buf_free(&b);
+    return rc;
+}
+
 static int doc_handler(http_request_t *req, void *ctx, err_t *err)
 {
     (void)err;
@@ -184,6 +231,18 @@ int exposure_routes_register(http_server_t *srv, exposure_t *ex,
             .methods = HTTP_GET,
             .path = docs[k],
             .handler = doc_handler,
+            .ctx = ex,
+            .listener = opt ? opt->listener : NULL,
+        };
+        if ((rc = http_route_add(srv, &r, err)) != 0)
+            return rc;
+    }
+    static const char *const dcat[] = {"/servicekatalog.jsonld", "/servicekatalog.ttl"};
+    for (size_t k = 0; k < 2; k++) {
+        struct http_route r = {
+            .methods = HTTP_GET,
+            .path = dcat[k],
+            .handler = dcat_handler,
             .ctx = ex,
             .listener = opt ? opt->listener : NULL,
         };
