@@ -69,7 +69,8 @@ struct call {
     const struct exposure_call *in;
     arena_t *arena; /* the request's */
     enum call_exit exit;
-    unsigned retry_after_s; /* CALL_LIMITED */
+    unsigned retry_after_s;     /* CALL_LIMITED */
+    struct exposure_rate *rate; /* the answer's: the budget as admit left it */
     /* admit */
     str_t agreement_id;
     /* decide */
@@ -159,15 +160,14 @@ static int admit(struct call *c, err_t *err)
     int n = snprintf(key, sizeof key, "%.*s|%s",
                      (int)(c->agreement_id.len > 128 ? 128 : c->agreement_id.len),
                      c->agreement_id.ptr, c->in->principal->system_id);
-    unsigned retry = 1;
-    if (!exposure_limiter_take(c->ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, c->in->now_ms,
-                               &retry)) {
+    if (!exposure_limiter_take_rate(c->ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0},
+                                    c->in->now_ms, c->rate)) {
         atomic_fetch_add(&c->ex->refused, 1);
         err_set(err, DUPLA_ERATE,
                 "The rate limit of this agreement and system is reached; "
                 "try again after Retry-After seconds.");
         err_http(err, 429, PROBLEM_RATE_LIMITED);
-        return limited(c, retry, DUPLA_ERATE);
+        return limited(c, c->rate->reset_s, DUPLA_ERATE);
     }
     return 0;
 }
@@ -563,7 +563,8 @@ int exposure_call(exposure_t *ex, const struct exposure_call *call, struct expos
                   err_t *err)
 {
     memset(ans, 0, sizeof *ans);
-    struct call c = {.ex = ex, .in = call, .arena = call->arena, .agreement_id = STR("")};
+    struct call c = {
+        .ex = ex, .in = call, .arena = call->arena, .agreement_id = STR(""), .rate = &ans->rate};
     buf_init(&c.inline_body, EXPOSURE_INLINE_MAX + DATASET_ENCODED_MAX);
     struct audit_receipt receipt;
     int rc;

@@ -208,6 +208,26 @@ void exposure_limiter_free(exposure_limiter_t *l);
 bool exposure_limiter_take(exposure_limiter_t *l, str_t key, int64_t now_ms,
                            unsigned *retry_after_s);
 
+/* A bucket's state after a take, as the IETF RateLimit header fields say it
+ * (draft-ietf-httpapi-ratelimit-headers, structured fields):
+ *   RateLimit-Policy: "agreement";q=<quota>;w=<window>
+ *   RateLimit: "agreement";r=<remaining>;t=<reset>
+ * quota is the burst, window the seconds an empty bucket takes to fill
+ * (burst / rate, rounded up). remaining is the whole tokens left; reset is,
+ * while some remain, the seconds until the bucket is full again, and when
+ * none remain the seconds until the next (the 429's Retry-After). */
+struct exposure_rate {
+    bool known; /* a bucket was asked (false before admission) */
+    unsigned quota, window_s, remaining, reset_s;
+};
+/* exposure_limiter_take that also fills *st. */
+bool exposure_limiter_take_rate(exposure_limiter_t *l, str_t key, int64_t now_ms,
+                                struct exposure_rate *st);
+/* The two header values of st into policy and rate (EXPOSURE_RATE_TEXT). */
+#define EXPOSURE_RATE_TEXT 96
+void exposure_rate_headers(const struct exposure_rate *st, char policy[EXPOSURE_RATE_TEXT],
+                           char rate[EXPOSURE_RATE_TEXT]);
+
 /* ---- the engine ---- */
 
 /* Tells whether a planned service window is on (the operations log's

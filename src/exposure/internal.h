@@ -65,7 +65,8 @@ struct exposure_answer {
     exposure_stream_t *stream; /* 200 streamed: owned by the caller (exposure_stream_free) */
     char window_end[32];       /* a window question: its end as used, else "" */
     int64_t records;
-    int64_t audit_seq; /* the disclosure log entry */
+    int64_t audit_seq;         /* the disclosure log entry */
+    struct exposure_rate rate; /* the agreement's budget once admitted (the RateLimit fields) */
 };
 
 /* Counts a 503 and sets err to it (problem type, detail): DUPLA_EBUSY. */

@@ -10,6 +10,7 @@
  * the side of the client). Tokens are kept in millitokens, integers only.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,32 @@ static uint64_t hash_key(str_t k)
 bool exposure_limiter_take(exposure_limiter_t *l, str_t key, int64_t now_ms,
                            unsigned *retry_after_s)
 {
+    struct exposure_rate st;
+    bool ok = exposure_limiter_take_rate(l, key, now_ms, &st);
+    if (!ok)
+        *retry_after_s = st.reset_s;
+    return ok;
+}
+
+/* Whole seconds (rounded up, at least 1) until the bucket holds want
+ * millitokens. */
+static unsigned seconds_until(const exposure_limiter_t *l, int64_t have, int64_t want)
+{
+    int64_t ms = (want - have + l->rate - 1) / l->rate; /* millitokens / (tokens/s) = ms */
+    int64_t s = (ms + 999) / 1000;
+    return s < 1 ? 1 : (unsigned)s;
+}
+
+void exposure_rate_headers(const struct exposure_rate *st, char policy[EXPOSURE_RATE_TEXT],
+                           char rate[EXPOSURE_RATE_TEXT])
+{
+    snprintf(policy, EXPOSURE_RATE_TEXT, "\"agreement\";q=%u;w=%u", st->quota, st->window_s);
+    snprintf(rate, EXPOSURE_RATE_TEXT, "\"agreement\";r=%u;t=%u", st->remaining, st->reset_s);
+}
+
+bool exposure_limiter_take_rate(exposure_limiter_t *l, str_t key, int64_t now_ms,
+                                struct exposure_rate *st)
+{
     if (key.len > EXPOSURE_RATE_KEY_MAX)
         key.len = EXPOSURE_RATE_KEY_MAX;
     uint64_t h = hash_key(key);
@@ -108,16 +135,18 @@ bool exposure_limiter_take(exposure_limiter_t *l, str_t key, int64_t now_ms,
         b->updated_ms = now_ms;
     }
     bool ok = b->tokens_milli >= MILLI;
-    if (ok) {
+    if (ok)
         b->tokens_milli -= MILLI;
-    } else {
-        /* seconds until one whole token, rounded up */
-        int64_t missing = MILLI - b->tokens_milli;
-        int64_t ms = (missing + l->rate - 1) / l->rate;
-        *retry_after_s = (unsigned)((ms + 999) / 1000);
-        if (*retry_after_s < 1)
-            *retry_after_s = 1;
-    }
+    st->known = true;
+    st->quota = (unsigned)l->burst;
+    st->window_s = (unsigned)((l->burst + l->rate - 1) / l->rate);
+    st->remaining = (unsigned)(b->tokens_milli / MILLI);
+    if (st->remaining == 0)
+        st->reset_s = seconds_until(l, b->tokens_milli, MILLI);
+    else if (b->tokens_milli >= l->burst * MILLI)
+        st->reset_s = 0;
+    else
+        st->reset_s = seconds_until(l, b->tokens_milli, l->burst * MILLI);
     pthread_mutex_unlock(&l->lock);
     return ok;
 }

@@ -31,6 +31,18 @@ static void environment_header(exposure_t *ex, http_request_t *req)
         http_reply_header(req, EXPOSURE_H_ENVIRONMENT, exposure_environment_word(ex->deps.env));
 }
 
+/* The RateLimit fields of the agreement's budget, on every data answer
+ * once the call got that far (a 429 too: r=0 and t its Retry-After). */
+static void rate_headers(http_request_t *req, const struct exposure_rate *st)
+{
+    if (!st->known)
+        return;
+    char policy[EXPOSURE_RATE_TEXT], rate[EXPOSURE_RATE_TEXT];
+    exposure_rate_headers(st, policy, rate);
+    http_reply_header(req, "RateLimit-Policy", policy);
+    http_reply_header(req, "RateLimit", rate);
+}
+
 static void retry_after(http_request_t *req, unsigned s)
 {
     if (s == 0)
@@ -93,6 +105,7 @@ static int data_handler(http_request_t *req, void *ctx, err_t *err)
 
     struct exposure_answer ans;
     rc = exposure_call(ex, &call, &ans, err);
+    rate_headers(req, &ans.rate);
     if (rc != 0) {
         exposure_leave(ex);
         retry_after(req, ans.retry_after_s);

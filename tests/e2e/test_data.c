@@ -316,6 +316,7 @@ struct reply {
     char echoed_id[128];
     char environment[32];
     char retry_after[16];
+    char ratelimit[96], ratelimit_policy[96];
     char www_auth[256];
     char window_end[32];
     char disclosure[24]; /* X-Dupla-Udlevering */
@@ -357,6 +358,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, sz * n, "X-Request-ID", r->echoed_id, sizeof r->echoed_id);
     header_value(p, sz * n, "X-Dupla-Miljoe", r->environment, sizeof r->environment);
     header_value(p, sz * n, "Retry-After", r->retry_after, sizeof r->retry_after);
+    header_value(p, sz * n, "RateLimit", r->ratelimit, sizeof r->ratelimit);
+    header_value(p, sz * n, "RateLimit-Policy", r->ratelimit_policy, sizeof r->ratelimit_policy);
     header_value(p, sz * n, "WWW-Authenticate", r->www_auth, sizeof r->www_auth);
     header_value(p, sz * n, "X-Dupla-Registrering-Til", r->window_end, sizeof r->window_end);
     header_value(p, sz * n, "X-Dupla-Udlevering", r->disclosure, sizeof r->disclosure);
@@ -1017,12 +1020,27 @@ Test(data, a_system_over_its_rate_gets_429_with_retry_after)
     client_open(&c, s, "sysa", ag_id("full"));
     struct reply r;
     long last = 0;
+    int prev = 3; /* more than the budget's 2 */
     for (int i = 0; i < 5 && last != 429; i++) {
         client_get(&c, "Aarsopgoerelse", "PersonCPRNummer=0101701234", H_ALL, &r);
         last = r.status;
+        /* Every answer says the budget (burst 2, refilled at 1/s) and what
+         * is left of it: it counts down, and the 429 says 0 and when. */
+        cr_assert_str_eq(r.ratelimit_policy, "\"agreement\";q=2;w=2");
+        int left = -1, reset = -1, n = 0;
+        cr_assert_eq(sscanf(r.ratelimit, "\"agreement\";r=%d;t=%d%n", &left, &reset, &n), 2,
+                     "RateLimit: %s", r.ratelimit);
+        cr_assert_eq((size_t)n, strlen(r.ratelimit), "RateLimit: %s", r.ratelimit);
         if (last == 429) {
             assert_problem(&r, 429, "rate-limited", NULL);
             cr_assert_geq(atoi(r.retry_after), 1, "Retry-After: %s", r.retry_after);
+            cr_assert_eq(left, 0, "RateLimit: %s", r.ratelimit);
+            cr_assert_eq(reset, atoi(r.retry_after), "t is the Retry-After: %s", r.ratelimit);
+        } else {
+            cr_assert_eq(last, 200, "%s", r.body);
+            cr_assert_lt(left, prev, "counts down: %s after %d", r.ratelimit, prev);
+            cr_assert_geq(reset, left == 0 ? 1 : 0);
+            prev = left;
         }
         reply_free(&r);
     }

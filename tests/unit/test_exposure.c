@@ -190,6 +190,36 @@ Test(exposure_limiter, a_burst_then_429_then_refill)
     exposure_limiter_free(l);
 }
 
+Test(exposure_limiter, the_ratelimit_fields_count_down_and_match_the_refusal)
+{
+    exposure_limiter_t *l;
+    err_t err;
+    cr_assert_eq(exposure_limiter_new(2, 3, &l, &err), 0);
+    int64_t t = 1000000;
+    struct exposure_rate rs;
+    char policy[EXPOSURE_RATE_TEXT], rate[EXPOSURE_RATE_TEXT];
+    static const char *const want[] = {"\"agreement\";r=2;t=1", "\"agreement\";r=1;t=1",
+                                       "\"agreement\";r=0;t=1"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert(exposure_limiter_take_rate(l, STR("a|s"), t, &rs));
+        exposure_rate_headers(&rs, policy, rate);
+        cr_assert_str_eq(policy, "\"agreement\";q=3;w=2", "3 tokens refill in 1.5 s: 2");
+        cr_assert_str_eq(rate, want[i]);
+    }
+    cr_assert(!exposure_limiter_take_rate(l, STR("a|s"), t + 100, &rs));
+    exposure_rate_headers(&rs, policy, rate);
+    cr_assert_str_eq(rate, "\"agreement\";r=0;t=1");
+    unsigned retry = 0;
+    cr_assert(!exposure_limiter_take(l, STR("a|s"), t + 100, &retry));
+    cr_assert_eq(retry, rs.reset_s, "t is the Retry-After");
+    /* Long idle: full again, nothing to wait for after this take but its
+     * own refill. */
+    cr_assert(exposure_limiter_take_rate(l, STR("a|s"), t + 60000, &rs));
+    cr_assert_eq(rs.remaining, 2);
+    cr_assert_eq(rs.reset_s, 1);
+    exposure_limiter_free(l);
+}
+
 /* ---- whole calls ---- */
 
 static char agreement_id[AGREEMENT_ID_LEN + 1];
