@@ -94,6 +94,7 @@ static void nav_links(struct web_ctx *cx)
         nav_link(h, "/indsigt", "Indsigt", str_eq_cstr(path, "/indsigt"));
     }
     nav_link(h, "/udleveringer", "Udleveringer", str_has_prefix(path, STR("/udleveringer")));
+    nav_link(h, "/forbrug", "Forbrug", str_has_prefix(path, STR("/forbrug")));
 }
 
 /* The user's name and organisation, and the log-off button (a POST with the

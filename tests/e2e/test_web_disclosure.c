@@ -387,6 +387,47 @@ Test(web_disclosure, recipient_admin_sees_its_own_filtered)
     e2e_response_free(&r);
 }
 
+/* ---- usage (#21.5) ---- */
+
+Test(web_disclosure, usage_per_day_agreement_and_system_from_the_log)
+{
+    const struct e2e_server *s = world();
+    char a[256], dfv[256];
+    web_login(s, "adm@a.dk", a, sizeof a);
+    web_login(s, "dfv@skat.dk", dfv, sizeof dfv);
+    /* A: 15 calls (one refused) through one agreement and system, 15
+     * records, all today; B: one call, one record. */
+    struct e2e_response r;
+    get(s, a, "/forbrug", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(r.body, "<td>lon</td><td>15</td><td>15</td><td>1</td>"), "%s", r.body);
+    cr_assert(!strstr(r.body, CVR_B), "only its own");
+    cr_assert(strstr(r.body, "href=\"/forbrug\""), "in the menu");
+    e2e_response_free(&r);
+    cr_assert_eq(rows_of(s, a, "/forbrug", 200), 1);
+    get(s, a, "/forbrug.csv", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strncmp(r.body, "Dag,Organisation (CVR),Aftale,System,Kald,Poster,Afviste\r\n", 56) ==
+                  0,
+              "%s", r.body);
+    cr_assert(strstr(r.body, "," CVR_A ",") && strstr(r.body, ",lon,15,15,1\r\n"), "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(rows_of(s, a, "/forbrug?organisation=" CVR_B, 400), 0, "not another's");
+
+    cr_assert_eq(rows_of(s, dfv, "/forbrug", 200), 2, "the data owner sees every recipient");
+    get(s, dfv, "/forbrug.csv?organisation=" CVR_B, &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(r.body, "," CVR_B ",") && strstr(r.body, ",1,1,0\r\n") &&
+                  !strstr(r.body, CVR_A),
+              "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(rows_of(s, dfv, "/forbrug?fra=2020-01-01&til=2020-01-02", 200), 0);
+    cr_assert_eq(rows_of(s, dfv, "/forbrug?fra=2020-01-01&til=2020-12-31", 400), 0,
+                 "at most 31 days");
+    cr_assert_eq(rows_of(s, dfv, "/forbrug?fra=i-dag", 400), 0);
+    cr_assert_eq(rows_of(s, dfv, "/forbrug?hvem=alle", 400), 0, "an unknown parameter");
+}
+
 /* ---- refusals ---- */
 
 Test(web_disclosure, refusals_by_role_even_by_editing_the_url)
