@@ -12,9 +12,14 @@
  *   1. the URI log callback (request line read) makes the request: arena,
  *      start time, the raw target;
  *   2. the first call of the access handler (headers read): request id,
- *      then the limits (URL 414, header line 431, target syntax and query
- *      count 400, request time 408), the route (404, 405 with Allow), the
- *      route's client-certificate need (401), the declared body size (413);
+ *      then the header block as a whole (white space in a name, ambiguous
+ *      framing: Content-Length with Transfer-Encoding, two Content-Length,
+ *      a coding other than chunked; no Host; a repeated single header: 400
+ *      and the connection closed, so nothing after it is read as a
+ *      request), the limits (URL 414, header line and header block 431,
+ *      target syntax and query count 400, request time 408), the route
+ *      (404, 405 with Allow), the route's client-certificate need (401), the
+ *      declared body size (413);
  *   3. body calls: the body is kept up to the route's limit; past it (or
  *      after a refusal in 2) the rest is read and dropped;
  *   4. the last call, with the whole request in, runs the handler and
@@ -26,12 +31,15 @@
  *      the request.
  * Requests that libmicrohttpd answers itself skip 2-4: they get its
  * status with its own small HTML body (no problem, no X-Request-ID), and
- * are still logged and counted. That is malformed HTTP (400), and what
- * does not fit the connection's memory pool: a request line far past
- * max_url_bytes (414), a header block past HTTP_MAX_HEADERS_TOTAL, or a
- * query with far more parameters than max_query_params (431). The pool is
- * sized so that every request within our limits, and just past them,
- * reaches our checks and gets a problem+json answer.
+ * are still logged and counted. That is what does not fit the connection's
+ * memory pool (at least HTTP_POOL_MIN, 256 KiB: a request line of about
+ * that size, or thousands of header lines more than that) and HTTP it
+ * cannot parse at all (a request line without a version). libmicrohttpd
+ * 0.9.75 has no hook for those answers. The pool is sized so that every
+ * request within our limits, and far past them, reaches our checks and
+ * gets a problem+json answer. MHD_OPTION_STRICT_FOR_CLIENT is 0 so that
+ * libmicrohttpd leaves the Host check (and its answer) to us, and passes
+ * header names as sent, white space included, for us to refuse.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -194,17 +202,53 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return req;
 }
 
-/* A header line (name: value) longer than the limit? */
-static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    size_t key_size, const char *value, size_t value_size)
+/* Headers that may occur only once: a second one is refused, because
+ * components that read the first and components (or proxies) that read the
+ * last would disagree about who is calling, under which agreement, or where
+ * the request ends. Content-Length and Transfer-Encoding are the framing
+ * ones (request-framing); the others are duplicate-header. */
+static const char *const single_headers[] = {
+    MHD_HTTP_HEADER_CONTENT_LENGTH,
+    MHD_HTTP_HEADER_TRANSFER_ENCODING,
+    MHD_HTTP_HEADER_HOST,
+    MHD_HTTP_HEADER_AUTHORIZATION,
+    "UFST-Adgangsgrundlag",
+    "X-Request-ID",
+    "X-Transaktions-ID",
+    MHD_HTTP_HEADER_CONTENT_TYPE,
+    MHD_HTTP_HEADER_ORIGIN,
+    "Sec-Fetch-Site",
+    "X-CSRF-Token",
+};
+#define N_SINGLE_HEADERS (sizeof single_headers / sizeof single_headers[0])
+
+/* What request_begin learns from one pass over the header lines. */
+struct header_scan {
+    size_t longest; /* the longest line, name: value */
+    size_t total;   /* every line together */
+    unsigned count;
+    unsigned seen[N_SINGLE_HEADERS];
+    bool bad_name; /* white space or a control byte in a name */
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
-    (void)key;
     (void)value;
-    size_t *longest = cls;
+    struct header_scan *hs = cls;
     size_t line = key_size + 2 + value_size;
-    if (line > *longest)
-        *longest = line;
+    if (line > hs->longest)
+        hs->longest = line;
+    hs->total += line + 2;
+    hs->count++;
+    for (size_t i = 0; i < key_size; i++)
+        if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] == 0x7f)
+            hs->bad_name = true;
+    str_t k = {key, key_size};
+    for (size_t i = 0; i < N_SINGLE_HEADERS; i++)
+        if (str_eq_nocase(k, str_from_cstr(single_headers[i])))
+            hs->seen[i]++;
     return MHD_YES;
 }
 
@@ -288,8 +332,62 @@ static enum MHD_Result run_handler(http_request_t *req)
     return queue_answer(req);
 }
 
+/* A refusal after which the connection is closed: the request's framing
+ * or headers cannot be trusted, so nothing after it on the connection may
+ * be read as a request (RFC 9112 6.3, 11.2). Answered at once: the body,
+ * if any, is not read. */
+static enum MHD_Result refuse_and_close(http_request_t *req, unsigned status, const char *type,
+                                        const char *param, const char *detail)
+{
+    req->answer_now = true;
+    http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+    return refuse(req, status, type, param, detail);
+}
+
+/* The checks of the header block as a whole (before the limits and the
+ * route, so that no route can be reached with them): white space in a
+ * header name, ambiguous framing, a missing Host, a repeated single
+ * header (Host is required of HTTP/1.1 only). true when the request was
+ * refused (*out is the result). */
+static bool refuse_malformed(http_request_t *req, const struct header_scan *hs, bool http11,
+                             bool has_te, str_t te, enum MHD_Result *out)
+{
+    char d[200];
+    if (hs->bad_name) {
+        *out = refuse_and_close(req, 400, PROBLEM_MALFORMED_HEADER, NULL,
+                                "A header name holds white space or a control character (no "
+                                "white space is allowed before the colon).");
+        return true;
+    }
+    /* [0] Content-Length, [1] Transfer-Encoding, [2] Host: see single_headers. */
+    if (has_te && (hs->seen[0] > 0 || hs->seen[1] > 1 || !str_eq_nocase(te, STR("chunked")))) {
+        *out = refuse_and_close(req, 400, PROBLEM_REQUEST_FRAMING, "Transfer-Encoding",
+                                "Transfer-Encoding must be \"chunked\" alone, once, and "
+                                "without Content-Length.");
+        return true;
+    }
+    if (hs->seen[0] > 1) {
+        *out = refuse_and_close(req, 400, PROBLEM_REQUEST_FRAMING, "Content-Length",
+                                "Content-Length may occur only once.");
+        return true;
+    }
+    if (hs->seen[2] == 0 && http11) {
+        *out = refuse_and_close(req, 400, PROBLEM_INVALID_REQUEST, "Host",
+                                "The request has no Host header (RFC 9112 3.2).");
+        return true;
+    }
+    for (size_t i = 2; i < N_SINGLE_HEADERS; i++) {
+        if (hs->seen[i] > 1) {
+            snprintf(d, sizeof d, "The header %s may occur only once.", single_headers[i]);
+            *out = refuse_and_close(req, 400, PROBLEM_DUPLICATE_HEADER, single_headers[i], d);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The first call, once the headers are in. */
-static enum MHD_Result request_begin(http_request_t *req, const char *method)
+static enum MHD_Result request_begin(http_request_t *req, const char *method, const char *version)
 {
     http_server_t *srv = req->srv;
     const struct limits_config *lim = &srv->cfg->limits;
@@ -300,6 +398,8 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
     str_t rid;
     if (http_req_header(req, "X-Request-ID", &rid) && http_request_id_valid(rid))
         str_copy(rid, req->id, sizeof req->id);
+    struct header_scan hs = {0};
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
     /* Whether a body follows decides when an answer can be queued. */
     str_t te, cl;
     int64_t declared = 0;
@@ -315,19 +415,29 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method)
     req->answer_now = req->has_body && (http_req_header(req, "Expect", &expect) || bad_cl ||
                                         (uint64_t)declared > HTTP_BODY_DISCARD_MAX);
 
+    enum MHD_Result refused;
+    bool http11 = !version || strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+    if (refuse_malformed(req, &hs, http11, has_te, te, &refused))
+        return refused;
     if (req->raw_target.len > lim->max_url_bytes) {
         char d[160];
         snprintf(d, sizeof d, "The request target is longer than %zu bytes (max_url_bytes).",
                  lim->max_url_bytes);
-        return refuse(req, 414, PROBLEM_URI_TOO_LONG, NULL, d);
+        return refuse_and_close(req, 414, PROBLEM_URI_TOO_LONG, NULL, d);
     }
-    size_t longest = 0;
-    MHD_get_connection_values_n(c, MHD_HEADER_KIND, check_header, &longest);
-    if (longest > lim->max_header_bytes) {
+    if (hs.longest > lim->max_header_bytes) {
         char d[160];
         snprintf(d, sizeof d, "A header line is longer than %zu bytes (max_header_bytes).",
                  lim->max_header_bytes);
         return refuse(req, 431, PROBLEM_HEADER_TOO_LARGE, NULL, d);
+    }
+    size_t total_max = http_headers_total_max(lim);
+    if (hs.total > total_max || hs.count > HTTP_MAX_HEADER_COUNT) {
+        char d[200];
+        snprintf(d, sizeof d,
+                 "The request has more than %u header lines or more than %zu bytes of them.",
+                 HTTP_MAX_HEADER_COUNT, total_max);
+        return refuse_and_close(req, 431, PROBLEM_HEADER_TOO_LARGE, NULL, d);
     }
     /* On listeners that take client certificates, every request's log line
      * names the certificate's fingerprint (examined once per connection). */
@@ -404,7 +514,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)cls;
     (void)url;
-    (void)version;
     http_request_t *req = *con_cls;
     if (!req)
         return MHD_NO; /* out of memory when the request line came */
@@ -412,7 +521,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     switch (req->phase) {
     case REQ_NEW:
         req->phase = REQ_BODY;
-        return request_begin(req, method);
+        return request_begin(req, method, version);
     case REQ_BODY:
         if (*upload_data_size > 0) {
             if (request_too_slow(req))
@@ -577,7 +686,7 @@ int http_listener_start(http_server_t *srv, struct http_listener *l, bool v6, er
         on_completed, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->idle_seconds,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->mhd_memory, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->mhd_memory, MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
         MHD_OPTION_END);
     if (!l->daemon)
         return err_set(err, DUPLA_EIO, "listener %s: the HTTPS daemon did not start (see log)",

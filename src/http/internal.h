@@ -40,9 +40,15 @@
 #define HTTP_LISTEN_BACKLOG  128
 #define HTTP_PEM_MAX         (1024u * 1024) /* certificate, key, trust or CRL file */
 #define HTTP_METRIC_STATUSES 24             /* distinct statuses counted per route */
-/* All header lines of a request together; a request past it is answered by
- * libmicrohttpd itself (431, without a problem body: see connection.c). */
+/* All header lines of a request together (or twice max_header_bytes, if
+ * more), and their number: past either, a 431 problem (connection.c). */
 #define HTTP_MAX_HEADERS_TOTAL (16u * 1024)
+#define HTTP_MAX_HEADER_COUNT  100u
+/* The least memory pool of a connection (see server.c, http_server_new):
+ * requests up to about this size, far past every limit, still reach our
+ * checks and get a problem+json answer; only larger ones get
+ * libmicrohttpd's own (its status, a small HTML body). */
+#define HTTP_POOL_MIN (256u * 1024)
 /* libmicrohttpd's connection pool beyond request line, parameters and
  * headers: its records of the headers, the response header block, buffers
  * (see server.c, http_server_new). */
@@ -191,6 +197,8 @@ int http_query_parse(str_t raw, unsigned max, arena_t *a, struct http_query_para
 /* true if s is a request id we keep: 1 to HTTP_REQUEST_ID_MAX bytes of
  * [A-Za-z0-9._-]. */
 bool http_request_id_valid(str_t s);
+/* The most bytes of header lines a request may have (431 past it). */
+size_t http_headers_total_max(const struct limits_config *lim);
 /* Splits the raw request target into path and query, and decodes both
  * within the server's limits, recording a refusal in req->target_err. */
 void http_request_parse_target(http_request_t *req, const struct limits_config *lim);

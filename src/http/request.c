@@ -129,6 +129,19 @@ int http_query_parse(str_t raw, unsigned max, arena_t *a, struct http_query_para
 void http_request_parse_target(http_request_t *req, const struct limits_config *lim)
 {
     str_t target = req->raw_target, query = STR("");
+    err_clear(&req->target_err);
+    /* A request target is visible ASCII (RFC 9112 3.2): a space in it
+     * would make the request line ambiguous to other readers. */
+    for (size_t i = 0; i < target.len; i++) {
+        unsigned char ch = (unsigned char)target.ptr[i];
+        if (ch <= 0x20 || ch >= 0x7f) {
+            err_param(&req->target_err, DUPLA_EINVAL, "path",
+                      "The request target holds a space, a control character or a byte "
+                      "outside ASCII; percent-encode it.");
+            req->target_bad = true;
+            return;
+        }
+    }
     str_t path = target;
     str_t head, tail;
     if (str_split(target, '?', &head, &tail)) {
@@ -141,7 +154,6 @@ void http_request_parse_target(http_request_t *req, const struct limits_config *
     else if (str_split(path, '#', &head, &tail))
         path = head;
     req->raw_path = path;
-    err_clear(&req->target_err);
     if (http_path_decode(path, req->arena, &req->path, &req->target_err) != 0) {
         req->target_bad = true;
         return;

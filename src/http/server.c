@@ -28,6 +28,12 @@
 
 /* ---- the server ---- */
 
+size_t http_headers_total_max(const struct limits_config *lim)
+{
+    return 2 * lim->max_header_bytes > HTTP_MAX_HEADERS_TOTAL ? 2 * lim->max_header_bytes
+                                                              : HTTP_MAX_HEADERS_TOTAL;
+}
+
 int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *err)
 {
     *out = NULL;
@@ -55,16 +61,19 @@ int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *
     /* The pool holds the request line, the header block and libmicrohttpd's
      * records of the headers and of the query parameters (it parses them
      * itself before we see the request, though we parse the query again,
-     * strictly, and never read its list). It is wiped for every request, so
-     * it is sized for requests within our limits (and one parameter past
-     * the count), which thus get our own answers, and no larger. */
+     * strictly, and never read its list). It is wiped for every request. It
+     * is sized for requests within our limits (and one parameter past the
+     * count), and at least HTTP_POOL_MIN, so that requests far past the
+     * limits still reach our checks and get our problem answers; only what
+     * does not fit it gets libmicrohttpd's own answer. */
     const struct limits_config *lim = &cfg->limits;
-    size_t headers = 2 * lim->max_header_bytes > HTTP_MAX_HEADERS_TOTAL ? 2 * lim->max_header_bytes
-                                                                        : HTTP_MAX_HEADERS_TOTAL;
     size_t params = (size_t)lim->max_query_params + 1;
     if (params > lim->max_url_bytes / 2)
         params = lim->max_url_bytes / 2;
-    srv->mhd_memory = lim->max_url_bytes + params * HTTP_POOL_RECORD + headers + HTTP_POOL_SLACK;
+    srv->mhd_memory = lim->max_url_bytes + params * HTTP_POOL_RECORD + http_headers_total_max(lim) +
+                      HTTP_MAX_HEADER_COUNT * HTTP_POOL_RECORD + HTTP_POOL_SLACK;
+    if (srv->mhd_memory < HTTP_POOL_MIN)
+        srv->mhd_memory = HTTP_POOL_MIN;
     *out = srv;
     return 0;
 }

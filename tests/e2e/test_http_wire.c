@@ -1,0 +1,196 @@
+/*
+ * End-to-end: what the server does with requests that are malformed on the
+ * wire, sent as raw bytes over TLS (libcurl would not send them): request
+ * smuggling shapes (RFC 9112 6.1, 6.3), repeated protocol headers, white
+ * space before a header's colon, a missing Host, and requests far past the
+ * limits. Each must get exactly one answer, an RFC 9457 problem+json with
+ * X-Request-ID, and the smuggling shapes must close the connection, so that
+ * nothing after them is read as a second request. The same on the token
+ * listener, where a smuggled request would run with the connection's client
+ * certificate.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+E2E_SHARED_SERVERS({"main", {0}});
+
+static const struct e2e_server *srv(void)
+{
+    return e2e_shared("main");
+}
+
+/* Counts the status lines in what came back. */
+static int count_status_lines(const char *out)
+{
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, "HTTP/1.1 ")) != NULL; p += 9)
+        n++;
+    return n;
+}
+
+/* The value of header name in a raw answer's head (into out), or NULL. */
+static const char *raw_header(const char *answer, const char *name, char *out, size_t cap)
+{
+    const char *end = strstr(answer, "\r\n\r\n");
+    size_t nlen = strlen(name);
+    for (const char *p = strstr(answer, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+            const char *v = line + nlen + 1;
+            while (*v == ' ')
+                v++;
+            const char *e = strstr(v, "\r\n");
+            size_t n = (size_t)(e - v) < cap - 1 ? (size_t)(e - v) : cap - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* Sends raw on a listener and checks that exactly one answer came, with
+ * status and a problem+json body of slug, and (when closes) that the
+ * server closed the connection after it at once. Returns the body's JSON
+ * (the caller frees it). */
+static json_t *one_problem(const char *listener, const char *raw, size_t len, int status,
+                           const char *slug, bool closes)
+{
+    char *out;
+    long ms;
+    int rc = e2e_raw(srv(), listener, raw, len, 5000, &out, &ms);
+    cr_assert_neq(rc, -1, "no TLS session");
+    char want[32];
+    snprintf(want, sizeof want, "HTTP/1.1 %d ", status);
+    cr_assert(strncmp(out, want, strlen(want)) == 0, "answer: %.400s", out);
+    cr_assert_eq(count_status_lines(out), 1, "more than one answer: %.1200s", out);
+    if (closes)
+        cr_assert_eq(rc, 0, "the connection stayed open after the refusal (%ld ms)", ms);
+    char v[200];
+    cr_assert(raw_header(out, "Content-Type", v, sizeof v), "no Content-Type: %.400s", out);
+    cr_assert_str_eq(v, "application/problem+json");
+    cr_assert(raw_header(out, "X-Request-ID", v, sizeof v), "no X-Request-ID: %.400s", out);
+    const char *body = strstr(out, "\r\n\r\n") + 4;
+    json_error_t jerr;
+    json_t *j = json_loads(body, JSON_DISABLE_EOF_CHECK, &jerr);
+    cr_assert(j, "body is not JSON: %.400s", body);
+    char type[160];
+    snprintf(type, sizeof type, "https://dupla.invalid/problems/%s", slug);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "type")), type);
+    cr_assert_eq(json_integer_value(json_object_get(j, "status")), status);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "instance")), v);
+    free(out);
+    return j;
+}
+
+#define SMUGGLED "GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+static void refused_on_both(const char *raw, const char *slug, const char *param)
+{
+    const char *listeners[] = {"api", "token"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *j = one_problem(listeners[i], raw, strlen(raw), 400, slug, true);
+        if (param)
+            cr_assert_str_eq(json_string_value(json_object_get(j, "parameter")), param);
+        json_decref(j);
+    }
+}
+
+Test(smuggling, content_length_and_transfer_encoding)
+{
+    refused_on_both("POST /health/live HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" SMUGGLED,
+                    "request-framing", "Transfer-Encoding");
+}
+
+Test(smuggling, two_content_lengths)
+{
+    refused_on_both("POST /health/live HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+                    "Content-Length: 48\r\n\r\n" SMUGGLED,
+                    "request-framing", "Content-Length");
+}
+
+Test(smuggling, unknown_transfer_encoding)
+{
+    refused_on_both("POST /health/live HTTP/1.1\r\nHost: localhost\r\n"
+                    "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" SMUGGLED,
+                    "request-framing", "Transfer-Encoding");
+    refused_on_both("POST /health/live HTTP/1.1\r\nHost: localhost\r\n"
+                    "Transfer-Encoding: identity\r\n\r\n" SMUGGLED,
+                    "request-framing", "Transfer-Encoding");
+}
+
+Test(smuggling, repeated_protocol_headers)
+{
+    const char *names[] = {"Host: localhost",
+                           "Authorization: Bearer x",
+                           "UFST-Adgangsgrundlag: urn:ufst:adgangsgrundlag:aftale:x",
+                           "X-Request-ID: a",
+                           "X-Transaktions-ID: b",
+                           "Transfer-Encoding: chunked"};
+    const char *params[] = {"Host",         "Authorization",     "UFST-Adgangsgrundlag",
+                            "X-Request-ID", "X-Transaktions-ID", "Transfer-Encoding"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char raw[600];
+        snprintf(raw, sizeof raw, "GET /health/live HTTP/1.1\r\n%s%s\r\n%s\r\n\r\n",
+                 i == 0 ? "" : "Host: localhost\r\n", names[i], names[i]);
+        refused_on_both(raw, i == 5 ? "request-framing" : "duplicate-header", params[i]);
+    }
+}
+
+Test(smuggling, white_space_before_the_colon)
+{
+    refused_on_both("GET /health/live HTTP/1.1\r\nHost: localhost\r\nContent-Length : 48\r\n\r\n",
+                    "malformed-header", NULL);
+    refused_on_both("GET /health/live HTTP/1.1\r\nHost: localhost\r\nAuthorization\t: x\r\n\r\n",
+                    "malformed-header", NULL);
+}
+
+Test(smuggling, a_clean_request_keeps_its_connection)
+{
+    /* Two requests on one connection both answered: the refusals above
+     * are about the shapes, not about pipelining. */
+    const char *raw = SMUGGLED SMUGGLED;
+    char *out;
+    long ms;
+    int rc = e2e_raw(srv(), "api", raw, strlen(raw), 1500, &out, &ms);
+    cr_assert_eq(rc, 1, "the server closed a healthy connection");
+    cr_assert_eq(count_status_lines(out), 2, "answers: %.800s", out);
+    free(out);
+}
+
+Test(wire, missing_host_is_one_problem)
+{
+    const char *raw = "GET /health/live HTTP/1.1\r\nAccept: */*\r\n\r\n";
+    json_t *j = one_problem("api", raw, strlen(raw), 400, "invalid-request", true);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "parameter")), "Host");
+    json_decref(j);
+}
+
+Test(wire, huge_request_line_is_a_414_problem)
+{
+    size_t n = 100 * 1024;
+    char *req = malloc(n + 64);
+    memcpy(req, "GET /", 5);
+    memset(req + 5, 'a', n);
+    size_t len = 5 + n;
+    len += (size_t)snprintf(req + len, 64, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    json_decref(one_problem("api", req, len, 414, "uri-too-long", true));
+    free(req);
+}
+
+Test(wire, thousands_of_headers_is_a_431_problem)
+{
+    size_t n = 2000;
+    char *req = malloc(n * 24 + 200);
+    int off = snprintf(req, 200, "GET /health/live HTTP/1.1\r\nHost: localhost\r\n");
+    for (size_t i = 0; i < n; i++)
+        off += snprintf(req + off, 24, "X-%zu: a\r\n", i);
+    off += snprintf(req + off, 200, "\r\n");
+    json_decref(one_problem("api", req, (size_t)off, 431, "header-too-large", true));
+    free(req);
+}
