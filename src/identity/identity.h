@@ -87,12 +87,22 @@ typedef struct identity identity_t;
 #define PASSWORD_ENCODED_MAX   128
 #define PASSWORD_MIN_LEN       12
 #define PASSWORD_MAX_LEN       256
-/* Login throttling (in memory, per process). */
-#define LOGIN_WINDOW_MS      (15 * 60 * 1000) /* failures counted over */
-#define LOGIN_MAX_FAILS_USER 5                /* then the user is locked for ... */
-#define LOGIN_MAX_FAILS_IP   20               /* then the address is locked for ... */
-#define LOGIN_LOCKOUT_MS     (15 * 60 * 1000)
-#define LOGIN_THROTTLE_SLOTS 4096 /* tracked users + addresses; the oldest is evicted */
+/* Login throttling (in memory, per process): growing delays, no lock.
+ * Each failure counts for three keys: the username from this address, the
+ * address, and the username from anywhere. Past a key's free failures,
+ * every further one makes the key wait LOGIN_DELAY_BASE_MS, doubled per
+ * failure, at most the key's cap, before the next try is looked at. The
+ * username alone is capped at seconds, so that nobody can shut a user out
+ * by guessing from elsewhere; the pair and the address at minutes. */
+#define LOGIN_WINDOW_MS       (15 * 60 * 1000) /* failures are forgotten after this quiet */
+#define LOGIN_DELAY_BASE_MS   1000
+#define LOGIN_FREE_FAILS_PAIR 3 /* username from one address */
+#define LOGIN_FREE_FAILS_IP   10
+#define LOGIN_FREE_FAILS_USER 20 /* username from every address together */
+#define LOGIN_MAX_DELAY_PAIR  (15 * 60 * 1000)
+#define LOGIN_MAX_DELAY_IP    (15 * 60 * 1000)
+#define LOGIN_MAX_DELAY_USER  (30 * 1000)
+#define LOGIN_THROTTLE_SLOTS  4096 /* tracked keys; the least recently used is evicted */
 
 /* Hashes password into encoded (PASSWORD_ENCODED_MAX bytes). */
 int identity_password_hash(str_t password, char *encoded, size_t cap, err_t *err);
@@ -269,8 +279,9 @@ struct identity_session {
 #define IDENTITY_SESSION_COOKIE "dupla_session"
 #define IDENTITY_CSRF_HEADER    "X-CSRF-Token"
 
-/* Checks username and password (throttled per user and per peer address:
- * DUPLA_ERATE with the seconds to wait in *retry_after_s), and opens a
+/* Checks username and password (throttled with growing delays per user and
+ * address, per address and per user, see LOGIN_*: DUPLA_ERATE with the
+ * seconds to wait in *retry_after_s), and opens a
  * session. Wrong user, wrong password, no password yet and a suspended user
  * or organisation all give the same DUPLA_EUNAUTH. */
 int identity_login(identity_t *id, str_t username, str_t password, const char *peer,

@@ -12,11 +12,11 @@
 #include "identity/identity.h"
 
 struct throttle_slot {
-    char key[IDENTITY_USERNAME_MAX + 8]; /* "u:<username>" or "a:<address>" */
-    int64_t first_ms;                    /* start of the counting window */
-    int64_t last_ms;
-    unsigned fails;
-    int64_t locked_until_ms;
+    /* "u:<username>", "a:<address>" or "p:<address>|<username>" */
+    char key[IDENTITY_USERNAME_MAX + 72];
+    int64_t last_ms; /* the last failure */
+    unsigned fails;  /* since the key was last quiet for LOGIN_WINDOW_MS */
+    int64_t wait_until_ms;
 };
 
 struct identity {

@@ -11,10 +11,14 @@
  * which a cross-site page cannot read. Every state-changing request made
  * with a session must carry it in X-CSRF-Token (routes.c checks it).
  *
- * Throttling is in memory (per process): LOGIN_MAX_FAILS_USER failures for a
- * username, or LOGIN_MAX_FAILS_IP for a client address, inside
- * LOGIN_WINDOW_MS lock that name or address for LOGIN_LOCKOUT_MS. A locked
- * login is refused before the password is checked (no argon2 work).
+ * Throttling is in memory (per process), by growing delays, never a lock
+ * (identity.h, LOGIN_*): a failure counts for the username from this
+ * address, for the address and for the username from anywhere; past each
+ * key's free failures the key must wait, doubling per failure up to its
+ * cap. A try inside a wait is refused before the password is checked (no
+ * argon2 work). The username alone waits seconds at most, so guessing from
+ * elsewhere cannot keep its owner out; the guesser's own address and pair
+ * wait up to minutes. A success forgets the pair and the username.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,31 +88,34 @@ static struct throttle_slot *slot_find(identity_t *id, const char *key, bool cre
     return oldest;
 }
 
-/* Seconds the key stays locked (0: not locked). */
-static long locked_for(identity_t *id, const char *key, int64_t now)
+/* Seconds the key must still wait (0: none). */
+static long wait_for(identity_t *id, const char *key, int64_t now)
 {
     long s = 0;
     pthread_mutex_lock(&id->throttle_lock);
     struct throttle_slot *t = slot_find(id, key, false);
-    if (t && t->locked_until_ms > now)
-        s = (long)((t->locked_until_ms - now + 999) / 1000);
+    if (t && t->wait_until_ms > now)
+        s = (long)((t->wait_until_ms - now + 999) / 1000);
     pthread_mutex_unlock(&id->throttle_lock);
     return s;
 }
 
-static void note_failure(identity_t *id, const char *key, unsigned max_fails, int64_t now)
+/* Counts a failure for key: past free failures, a wait of
+ * LOGIN_DELAY_BASE_MS doubled per further failure, at most max_delay_ms. */
+static void note_failure(identity_t *id, const char *key, unsigned free_fails, int64_t max_delay_ms,
+                         int64_t now)
 {
     pthread_mutex_lock(&id->throttle_lock);
     struct throttle_slot *t = slot_find(id, key, true);
-    if (now - t->first_ms > LOGIN_WINDOW_MS) {
-        t->first_ms = now;
+    if (now - t->last_ms > LOGIN_WINDOW_MS && now > t->wait_until_ms)
         t->fails = 0;
-    }
     t->last_ms = now;
-    if (++t->fails >= max_fails) {
-        t->locked_until_ms = now + LOGIN_LOCKOUT_MS;
-        t->fails = 0;
-        t->first_ms = now;
+    if (++t->fails > free_fails) {
+        unsigned over = t->fails - free_fails - 1;
+        int64_t delay = over >= 30 ? max_delay_ms : (int64_t)LOGIN_DELAY_BASE_MS << over;
+        if (delay > max_delay_ms)
+            delay = max_delay_ms;
+        t->wait_until_ms = now + delay;
     }
     pthread_mutex_unlock(&id->throttle_lock);
 }
@@ -155,12 +162,19 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
     if (password.len == 0 || password.len > PASSWORD_MAX_LEN)
         return err_param(err, DUPLA_EINVAL, "password", "password is required");
     char ukey[sizeof id->throttle[0].key], akey[sizeof id->throttle[0].key];
+    char pkey[sizeof id->throttle[0].key];
     snprintf(ukey, sizeof ukey, "u:%.*s", STR_FMT(username));
-    snprintf(akey, sizeof akey, "a:%s", peer ? peer : "");
+    snprintf(akey, sizeof akey, "a:%.63s", peer ? peer : "");
+    snprintf(pkey, sizeof pkey, "p:%.63s|%.*s", peer ? peer : "", STR_FMT(username));
     int64_t now = clock_now_ms();
-    long wait_u = locked_for(id, ukey, now), wait_a = locked_for(id, akey, now);
-    if (wait_u || wait_a) {
-        *retry_after_s = wait_u > wait_a ? wait_u : wait_a;
+    long wait = wait_for(id, ukey, now), wait_a = wait_for(id, akey, now);
+    long wait_p = wait_for(id, pkey, now);
+    if (wait_a > wait)
+        wait = wait_a;
+    if (wait_p > wait)
+        wait = wait_p;
+    if (wait) {
+        *retry_after_s = wait;
         int rc = err_set(err, DUPLA_ERATE, "too many failed logins; try again in %ld seconds",
                          *retry_after_s);
         err_problem(err, PROBLEM_LOGIN_THROTTLED);
@@ -193,8 +207,9 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
     int vrc = identity_password_verify(password, found ? hash : dummy_hash);
     secret_wipe(hash, sizeof hash);
     if (!found || vrc != 0 || !active) {
-        note_failure(id, ukey, LOGIN_MAX_FAILS_USER, now);
-        note_failure(id, akey, LOGIN_MAX_FAILS_IP, now);
+        note_failure(id, pkey, LOGIN_FREE_FAILS_PAIR, LOGIN_MAX_DELAY_PAIR, now);
+        note_failure(id, akey, LOGIN_FREE_FAILS_IP, LOGIN_MAX_DELAY_IP, now);
+        note_failure(id, ukey, LOGIN_FREE_FAILS_USER, LOGIN_MAX_DELAY_USER, now);
         json_t *f = json_pack("{s:s, s:s}", "peer", peer ? peer : "", "reason",
                               !found ? "unknown user or no password"
                               : vrc  ? "wrong password"
@@ -204,6 +219,7 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
         goto out;
     }
     note_success(id, ukey);
+    note_success(id, pkey);
 
     unsigned char raw[IDENTITY_SESSION_ID_BYTES];
     if (rand_bytes(raw, sizeof raw)) {

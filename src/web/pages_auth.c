@@ -80,10 +80,16 @@ static int h_login(struct web_ctx *cx, err_t *err)
                 return web_redirect(cx->req, "/");
             }
             if (rc == DUPLA_ERATE) {
-                char *m =
-                    arena_printf(http_req_arena(cx->req),
-                                 "For mange forsøg. Prøv igen om %ld minutter.", (retry + 59) / 60);
+                char *m = retry < 60
+                              ? arena_printf(http_req_arena(cx->req),
+                                             "For mange forsøg. Prøv igen om %ld sekunder.", retry)
+                              : arena_printf(http_req_arena(cx->req),
+                                             "For mange forsøg. Prøv igen om %ld minutter.",
+                                             (retry + 59) / 60);
                 form_error(&fe, "", m ? m : "For mange forsøg. Prøv igen senere.");
+                char ra[24];
+                snprintf(ra, sizeof ra, "%ld", retry > 0 ? retry : 1);
+                http_reply_header(cx->req, "Retry-After", ra);
                 status = 429;
             } else if (rc == DUPLA_EUNAUTH) {
                 form_error(&fe, "password", "Brugernavn eller adgangskode er forkert.");

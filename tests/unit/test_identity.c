@@ -375,19 +375,53 @@ Test(identity, login_is_throttled_per_user)
                  0);
     struct identity_session s;
     long retry;
-    for (int i = 0; i < LOGIN_MAX_FAILS_USER; i++)
+    /* The free failures from one address, then one more starts a wait. */
+    for (int i = 0; i <= LOGIN_FREE_FAILS_PAIR; i++)
         cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("wrong password!"), "10.0.0.1", &s,
                                     &retry, &err),
                      DUPLA_EUNAUTH);
-    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.2", &s,
+    /* ... which holds even for the right password, from that address ... */
+    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.1", &s,
                                 &retry, &err),
                  DUPLA_ERATE);
     cr_assert_gt(retry, 0);
+    cr_assert_leq(retry, LOGIN_DELAY_BASE_MS / 1000);
     cr_assert_eq(err_status(&err), 429);
-    identity_throttle_reset(id);
+    /* ... but is no lock: the owner, from elsewhere, logs in (#18) */
     cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.2", &s,
                                 &retry, &err),
                  0, "%s", err.log);
+    identity_throttle_reset(id);
+}
+
+Test(identity, guesses_from_many_addresses_make_the_user_wait_seconds_only)
+{
+    struct identity_org a;
+    struct identity_setup_secret sec;
+    err_t err;
+    onboard("A", CVR_A, "admin@a.dk", &a, &sec);
+    cr_assert_eq(identity_user_set_password(id, &local, STR("admin@a.dk"),
+                                            STR("correct horse battery"), &err),
+                 0);
+    struct identity_session s;
+    long retry = 0;
+    /* Guesses from many addresses (each inside its own free failures)
+     * slow the user down, by waits that grow but never past the cap. */
+    char peer[32];
+    int refused = 0;
+    for (int i = 0; i < 2 * LOGIN_FREE_FAILS_USER; i++) {
+        snprintf(peer, sizeof peer, "10.1.%d.%d", i / 200, i % 200);
+        int rc =
+            identity_login(id, STR("admin@a.dk"), STR("wrong password!"), peer, &s, &retry, &err);
+        if (rc == DUPLA_ERATE) {
+            refused++;
+            cr_assert(retry > 0 && retry <= LOGIN_MAX_DELAY_USER / 1000, "wait %ld", retry);
+        }
+    }
+    cr_assert_gt(refused, 0, "the user was never slowed down");
+    /* A wait is refused before the password is looked at, and not
+     * counted: the guesses above did not lock the owner out for longer. */
+    identity_throttle_reset(id);
 }
 
 Test(identity, systems_and_certificates_in_the_registry)
