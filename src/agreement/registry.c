@@ -481,8 +481,9 @@ static const struct verdict_text {
     [AGREEMENT_DENY_MALFORMED] = {PROBLEM_AGREEMENT_MALFORMED,
                                   "UFST-Adgangsgrundlag does not name an agreement id.", 400},
     [AGREEMENT_DENY_NOT_FOUND] = {PROBLEM_AGREEMENT_NOT_FOUND, "There is no such agreement.", 403},
-    [AGREEMENT_DENY_OTHER_ORG] = {PROBLEM_AGREEMENT_OTHER_ORG,
-                                  "The agreement belongs to another organisation.", 403},
+    /* Answered (and logged) as an unknown id, so that nobody learns from
+     * the answer, or from the own log, that an id exists elsewhere. */
+    [AGREEMENT_DENY_OTHER_ORG] = {PROBLEM_AGREEMENT_NOT_FOUND, "There is no such agreement.", 403},
     [AGREEMENT_DENY_WRONG_ENV] = {PROBLEM_AGREEMENT_WRONG_ENV,
                                   "The agreement is for the other environment.", 403},
     [AGREEMENT_DENY_NOT_APPROVED] = {PROBLEM_AGREEMENT_NOT_APPROVED,

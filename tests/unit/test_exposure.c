@@ -479,15 +479,19 @@ Test(exposure_call, refusals_are_precise_and_logged)
     struct result r;
     call_as(ORG2, agreement_id, a, 1, "Aarsopgoerelse", &r);
     cr_assert_eq(r.rc, DUPLA_EFORBIDDEN);
-    cr_assert_str_eq(r.err.type, "agreement-other-organisation");
+    /* Another organisation's id is answered and logged as an unknown one. */
+    cr_assert_str_eq(r.err.type, "agreement-not-found");
+    char detail[sizeof r.err.detail];
+    snprintf(detail, sizeof detail, "%s", r.err.detail);
     struct audit_row row;
     last_entry(&row);
     cr_assert_eq(row.outcome, AUDIT_REFUSED);
-    cr_assert_str_eq(row.reason, "agreement-other-organisation");
+    cr_assert_str_eq(row.reason, "agreement-not-found");
     cr_assert_eq(row.n_subjects, 0);
 
     call_as(ORG, "0123456789abcdef0123456789abcdef", a, 1, "Aarsopgoerelse", &r);
     cr_assert_str_eq(r.err.type, "agreement-not-found");
+    cr_assert_str_eq(r.err.detail, detail);
 
     /* a narrower agreement: one field of Momsangivelse only */
     char narrow[AGREEMENT_ID_LEN + 1];
