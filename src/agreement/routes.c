@@ -216,7 +216,8 @@ static int h_item(http_request_t *req, void *ctx, err_t *err)
             if (rc == 0) {
                 http_reply_header(req, "Cache-Control", "no-store");
                 http_reply_header(req, "Content-Security-Policy",
-                                  "default-src 'none'; style-src 'unsafe-inline'");
+                                  "default-src 'none'; style-src 'unsafe-inline'; "
+                                  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
                 rc = http_reply_data(req, 200, "text/html; charset=utf-8", buf_str(&b));
             }
             buf_free(&b);

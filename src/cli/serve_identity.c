@@ -31,9 +31,17 @@ int token_app_init(struct app *app, err_t *err)
     return rc ? rc : token_service_new(&tc, app->identity, &app->token, err);
 }
 
+/* A token endpoint with a listener of its own (token.listener, with other
+ * listeners beside it) gets that listener to itself: the data services,
+ * the documents and the pages never answer over the connections that carry
+ * system certificates (http_server_dedicate_listener). */
 int token_app_routes(struct app *app, err_t *err)
 {
-    return token_routes_register(app->server, app->token, err);
+    int rc = token_routes_register(app->server, app->token, err);
+    const char *listener = token_service_config(app->token)->listener;
+    if (rc == 0 && listener[0] && app->cfg.n_listeners > 1)
+        rc = http_server_dedicate_listener(app->server, listener, err);
+    return rc;
 }
 
 void token_app_stop(struct app *app)

@@ -162,8 +162,9 @@ static int parse_listener(struct dupla_config *cfg, json_t *l, size_t idx, err_t
     snprintf(sec, sizeof sec, "listeners[%zu]", idx);
     if (!json_is_object(l))
         return err_param(err, DUPLA_EINVAL, sec, "%s: %s: must be an object", cfg->path, sec);
-    static const char *known[] = {"name",        "address", "port", "cert", "key",
-                                  "client_cert", "trust",   "crl",  NULL};
+    static const char *known[] = {"name",         "address",     "port",  "cert",
+                                  "key",          "client_cert", "trust", "crl",
+                                  "hsts_max_age", "metrics",     NULL};
     const char *k;
     json_t *v;
     json_object_foreach(l, k, v)
@@ -222,6 +223,19 @@ static int parse_listener(struct dupla_config *cfg, json_t *l, size_t idx, err_t
         return rc;
     if (tmp[0] && (rc = set_path(cfg, tmp, lc->crl_file, "crl", err)))
         return rc;
+    long long hsts;
+    if ((rc = config_get_int(l, sec, "hsts_max_age", 0, LISTENER_HSTS_MAX_AGE_MAX,
+                             LISTENER_DEFAULT_HSTS_MAX_AGE, &hsts, err)))
+        return rc;
+    lc->hsts_max_age = (unsigned)hsts;
+    /* /metrics tells how the platform is used: by default only a listener
+     * on a loopback address (an operator's, or a scraper's on the host)
+     * serves it, never a public one. */
+    bool loopback = strncmp(lc->address, "127.", 4) == 0 || strcmp(lc->address, "::1") == 0;
+    int metrics;
+    if ((rc = config_get_bool(l, sec, "metrics", loopback, &metrics, err)))
+        return rc;
+    lc->metrics = metrics != 0;
     for (size_t i = 0; i < idx; i++)
         if (strcmp(cfg->listeners[i].name, lc->name) == 0)
             return err_param(err, DUPLA_EINVAL, "name", "%s: %s.name: \"%s\" is used twice",

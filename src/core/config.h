@@ -12,6 +12,7 @@
 #define DUPLA_CORE_CONFIG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -29,6 +30,9 @@
 #define LIMIT_DEFAULT_CONNECTIONS_PER_IP 128
 #define LIMIT_DEFAULT_REQUEST_SECONDS    30
 #define LIMIT_DEFAULT_IDLE_SECONDS       15
+/* Strict-Transport-Security max-age of a listener's answers (a year). */
+#define LISTENER_DEFAULT_HSTS_MAX_AGE 31536000
+#define LISTENER_HSTS_MAX_AGE_MAX     63072000
 
 enum environment { ENV_TEST = 0, ENV_PRODUCTION = 1 };
 
@@ -47,6 +51,8 @@ struct listener_config {
     enum client_cert_policy client_cert;
     char trust_file[CONFIG_PATH_MAX]; /* CA certificates for client certs, PEM */
     char crl_file[CONFIG_PATH_MAX];   /* optional CRL, PEM */
+    unsigned hsts_max_age;            /* Strict-Transport-Security max-age; 0: none */
+    bool metrics;                     /* serves GET /metrics (default: a loopback address) */
 };
 
 /* Limits that apply before authentication, to every request. */

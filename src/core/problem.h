@@ -50,6 +50,7 @@
 #define PROBLEM_REQUEST_FRAMING      "request-framing"  /* body length ambiguous (RFC 9112 6.3) */
 #define PROBLEM_DUPLICATE_HEADER     "duplicate-header" /* a header that must be single, twice */
 #define PROBLEM_MALFORMED_HEADER     "malformed-header" /* e.g. white space before the colon */
+#define PROBLEM_UNSUPPORTED_MEDIA    "unsupported-media-type" /* a JSON API change not in JSON */
 
 /* ---- identity: sessions ---- */
 #define PROBLEM_NO_SESSION      "no-session"
@@ -113,7 +114,7 @@
 /* ---- agreement: the data path's verdicts ---- */
 #define PROBLEM_AGREEMENT_MALFORMED      "agreement-malformed"
 #define PROBLEM_AGREEMENT_NOT_FOUND      "agreement-not-found"
-#define PROBLEM_AGREEMENT_OTHER_ORG      "agreement-other-organisation"
+#define PROBLEM_AGREEMENT_OTHER_ORG      "agreement-other-organisation" /* old log entries */
 #define PROBLEM_AGREEMENT_WRONG_ENV      "agreement-wrong-environment"
 #define PROBLEM_AGREEMENT_NOT_APPROVED   "agreement-not-approved"
 #define PROBLEM_AGREEMENT_SUSPENDED      "agreement-suspended"

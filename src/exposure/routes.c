@@ -231,6 +231,9 @@ int exposure_routes_register(http_server_t *srv, exposure_t *ex,
                 .path = path,
                 .handler = data_handler,
                 .ctx = &ex->routes[i],
+                /* A HEAD would read and record a disclosure that sends
+                 * nothing: 405 instead (README, "The data services"). */
+                .flags = HTTP_ROUTE_NO_HEAD,
                 .listener = opt ? opt->listener : NULL,
                 .name = svc->path,
             };

@@ -5,7 +5,9 @@
  *   GET /health/ready   200 when the ready check passes (the store answers);
  *                       503 problem (with Retry-After) when it does not or
  *                       when the server is stopping
- *   GET /metrics        Prometheus text (metrics.c)
+ *   GET /metrics        Prometheus text (metrics.c), only on the listeners
+ *                       with "metrics" (by default those on a loopback
+ *                       address): never on a public one
  *   GET /whoami         on listeners that take client certificates: what
  *                       the server made of the certificate presented, for
  *                       recipients debugging their set-up
@@ -110,22 +112,32 @@ int http_builtin_register(http_server_t *srv, err_t *err)
         {.methods = HTTP_GET,
          .path = "/health/live",
          .handler = health_live,
+         .flags = HTTP_ROUTE_ANY_LISTENER,
          .name = "health_live"},
         {.methods = HTTP_GET,
          .path = "/health/ready",
          .handler = health_ready,
          .ctx = srv,
+         .flags = HTTP_ROUTE_ANY_LISTENER,
          .name = "health_ready"},
-        {.methods = HTTP_GET,
-         .path = "/metrics",
-         .handler = metrics,
-         .ctx = srv,
-         .name = "metrics"},
     };
     int rc;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if ((rc = http_route_add(srv, &routes[i], err)))
             return rc;
+    for (size_t i = 0; i < srv->n_listeners; i++) {
+        const struct listener_config *lc = srv->listeners[i].cfg;
+        if (!lc->metrics)
+            continue;
+        struct http_route r = {.methods = HTTP_GET,
+                               .path = "/metrics",
+                               .handler = metrics,
+                               .ctx = srv,
+                               .listener = lc->name,
+                               .name = "metrics"};
+        if ((rc = http_route_add(srv, &r, err)))
+            return rc;
+    }
     for (size_t i = 0; i < srv->n_listeners; i++) {
         const struct listener_config *lc = srv->listeners[i].cfg;
         if (lc->client_cert == CLIENT_CERT_NONE)

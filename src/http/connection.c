@@ -386,6 +386,53 @@ static bool refuse_malformed(http_request_t *req, const struct header_scan *hs, 
     return false;
 }
 
+/* A state-changing call of the JSON API (POST, PUT, PATCH, DELETE under
+ * HTTP_JSON_API_PREFIX) must come from this site or from a client that is
+ * no browser, and carry JSON: a cross-site form (text/plain, urlencoded,
+ * multipart) can be sent by any page without the browser asking, a JSON
+ * body only by a same-origin script. So: a body (or a Content-Type) must
+ * be application/json (415); Origin, when sent, must be this server's own
+ * ("https://" + Host), and Sec-Fetch-Site, when sent, "same-origin" or
+ * "none" (403 csrf). Clients that are no browser send neither header and
+ * pass; browsers send Origin on every such request. true when refused. */
+static bool refuse_cross_site(http_request_t *req, enum MHD_Result *out)
+{
+    if (!(req->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)))
+        return false;
+    str_t prefix = STR(HTTP_JSON_API_PREFIX);
+    if (req->path.len < prefix.len || !str_eq(str_sub(req->path, 0, prefix.len), prefix))
+        return false;
+    str_t v, host;
+    if (http_req_header(req, "Origin", &v)) {
+        bool same = http_req_header(req, "Host", &host) && v.len == 8 + host.len &&
+                    str_eq(str_sub(v, 0, 8), STR("https://")) &&
+                    str_eq_nocase(str_sub(v, 8, host.len), host);
+        if (!same) {
+            *out = refuse(req, 403, PROBLEM_CSRF, "Origin",
+                          "This call changes state and came from another site (Origin).");
+            return true;
+        }
+    }
+    if (http_req_header(req, "Sec-Fetch-Site", &v) && !str_eq_nocase(v, STR("same-origin")) &&
+        !str_eq_nocase(v, STR("none"))) {
+        *out = refuse(req, 403, PROBLEM_CSRF, "Sec-Fetch-Site",
+                      "This call changes state and came from another site (Sec-Fetch-Site).");
+        return true;
+    }
+    bool has_ct = http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE, &v);
+    if (has_ct || req->has_body) {
+        str_t type = v, params;
+        if (has_ct && str_split(v, ';', &type, &params))
+            (void)params;
+        if (!has_ct || !str_eq_nocase(str_trim(type), STR("application/json"))) {
+            *out = refuse(req, 415, PROBLEM_UNSUPPORTED_MEDIA, "Content-Type",
+                          "This call takes a JSON body: Content-Type must be application/json.");
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The first call, once the headers are in. */
 static enum MHD_Result request_begin(http_request_t *req, const char *method, const char *version)
 {
@@ -459,7 +506,8 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method, co
     enum http_match m = http_router_match(&srv->router, req->listener->cfg->name, req->path,
                                           req->method, &e, &allowed);
     if (m == HTTP_MATCH_NO_PATH) {
-        if (srv->not_found_fn && wants_html(req) && !req->has_body) {
+        if (srv->not_found_fn && wants_html(req) && !req->has_body &&
+            !http_router_dedicated(&srv->router, req->listener->cfg->name)) {
             err_t nerr;
             err_clear(&nerr);
             if (srv->not_found_fn(req, srv->not_found_ctx, &nerr) == 0 && req->response)
@@ -476,6 +524,8 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method, co
         return refuse(req, 405, PROBLEM_METHOD_NOT_ALLOWED, NULL, d);
     }
     req->route = e;
+    if (refuse_cross_site(req, &refused))
+        return refused;
 
     if (e->route.flags & HTTP_ROUTE_CLIENT_CERT) {
         const struct http_client_cert *cert = http_conn_client_cert(req);
@@ -574,32 +624,98 @@ static const char *termination_name(enum MHD_RequestTerminationCode toe)
     }
 }
 
-/* The path for the log: the decoded path, else the raw (percent-encoded)
- * one with every byte outside printable ASCII escaped; never the query. */
-static json_t *log_path(const http_request_t *req)
+/* Width of a digit at p (a digit, or its escape %3X), or 0. */
+static size_t digit_at(const char *p, size_t left)
 {
-    if (req->path_ok) {
-        json_t *p = json_stringn(req->path.ptr, req->path.len);
-        if (p)
-            return p;
-    }
-    char out[512];
-    size_t n = 0;
-    str_t raw = req->raw_path.ptr ? req->raw_path : req->raw_target;
-    str_t head, tail;
-    if (!req->raw_path.ptr && str_split(raw, '?', &head, &tail))
-        raw = head;
-    for (size_t i = 0; i < raw.len && n + 4 < sizeof out; i++) {
-        unsigned char c = (unsigned char)raw.ptr[i];
-        if (c < 0x20 || c >= 0x7f) {
-            pct_encode_byte(c, out + n);
-            n += 3;
-        } else {
-            out[n++] = (char)c;
+    if (left >= 1 && p[0] >= '0' && p[0] <= '9')
+        return 1;
+    if (left >= 3 && p[0] == '%' && p[1] == '3' && p[2] >= '0' && p[2] <= '9')
+        return 3;
+    return 0;
+}
+
+/* Copies in to out (at least in.len + 1 bytes) with every digit of each run
+ * of HTTP_LOG_DIGITS_MAX + 1 or more digits (a '-' may join them:
+ * "010160-1234") written as 'X': personal numbers (CPR 10 digits, CVR and
+ * SE 8) never reach the log, while short numbers (versions, pages) stay
+ * readable. */
+static size_t redact_digits(str_t in, char *out)
+{
+    size_t n = 0, i = 0;
+    while (i < in.len) {
+        size_t w = digit_at(in.ptr + i, in.len - i);
+        if (!w) {
+            out[n++] = in.ptr[i++];
+            continue;
+        }
+        /* Measure the run: digits, single '-' between digits. */
+        size_t j = i, digits = 0;
+        for (;;) {
+            size_t d = digit_at(in.ptr + j, in.len - j);
+            if (d) {
+                j += d;
+                digits++;
+            } else if (j + 1 < in.len && in.ptr[j] == '-' &&
+                       digit_at(in.ptr + j + 1, in.len - j - 1)) {
+                j++;
+            } else {
+                break;
+            }
+        }
+        bool hide = digits > HTTP_LOG_DIGITS_MAX;
+        while (i < j) {
+            size_t d = digit_at(in.ptr + i, j - i);
+            if (d && hide) {
+                out[n++] = 'X';
+                i += d;
+            } else {
+                out[n++] = in.ptr[i++];
+            }
         }
     }
     out[n] = '\0';
-    return json_string(out);
+    return n;
+}
+
+/* The path for the log: the decoded path, else the raw (percent-encoded)
+ * one with every byte outside printable ASCII escaped; never the query.
+ * Unless an exact route matched (whose path is its own), long digit runs
+ * are masked (redact_digits): an unmatched or prefix path is the client's
+ * text and may hold a personal number. */
+static json_t *log_path(const http_request_t *req)
+{
+    char out[512];
+    str_t text;
+    if (req->path_ok) {
+        text = req->path;
+    } else {
+        size_t n = 0;
+        str_t raw = req->raw_path.ptr ? req->raw_path : req->raw_target;
+        str_t head, tail;
+        if (!req->raw_path.ptr && str_split(raw, '?', &head, &tail))
+            raw = head;
+        for (size_t i = 0; i < raw.len && n + 4 < sizeof out; i++) {
+            unsigned char c = (unsigned char)raw.ptr[i];
+            if (c < 0x20 || c >= 0x7f) {
+                pct_encode_byte(c, out + n);
+                n += 3;
+            } else {
+                out[n++] = (char)c;
+            }
+        }
+        out[n] = '\0';
+        text = (str_t){out, n};
+    }
+    bool own = req->route && !(req->route->route.flags & HTTP_ROUTE_PREFIX);
+    if (own)
+        return json_stringn(text.ptr, text.len);
+    char *masked = malloc(text.len + 1);
+    if (!masked)
+        return json_string("?");
+    size_t n = redact_digits(text, masked);
+    json_t *p = json_stringn(masked, n);
+    free(masked);
+    return p ? p : json_string("?");
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -60,6 +60,12 @@ enum http_method {
 /* Route flags. */
 #define HTTP_ROUTE_CLIENT_CERT (1u << 0) /* needs a verified client certificate */
 #define HTTP_ROUTE_PREFIX      (1u << 1) /* path is a prefix: "/ingest/" matches "/ingest/x" */
+/* A GET route that does not answer HEAD (405): the data services, where
+ * a HEAD would read and record a disclosure that sends nothing. */
+#define HTTP_ROUTE_NO_HEAD (1u << 2)
+/* A route without .listener that also answers on dedicated listeners (see
+ * http_server_dedicate_listener): health, the JWKS. */
+#define HTTP_ROUTE_ANY_LISTENER (1u << 3)
 
 /* Handler: answer with one http_reply_* and return 0, or return a negative
  * code with err filled and let the server answer with a problem. */
@@ -130,6 +136,14 @@ struct http_client_cert {
 int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *err);
 /* Registers a route (copied). Call before http_server_start. */
 int http_route_add(http_server_t *srv, const struct http_route *route, err_t *err);
+/* Dedicates a listener (by name) to the routes that name it: from then on a
+ * route registered for every listener (.listener NULL) answers there only
+ * if it needs a client certificate (HTTP_ROUTE_CLIENT_CERT: the mTLS
+ * machine routes) or is marked HTTP_ROUTE_ANY_LISTENER; the rest is a 404
+ * problem there (no page). The token listener is dedicated so that data
+ * services, documents and pages never answer over its connections.
+ * DUPLA_EINVAL for an unknown name. Call before http_server_start. */
+int http_server_dedicate_listener(http_server_t *srv, const char *name, err_t *err);
 /* Sets a function the server calls for GET /health/ready (0 = ready). */
 void http_server_set_ready_check(http_server_t *srv, int (*fn)(void *ctx, err_t *err), void *ctx);
 /* Sets a function that answers a GET or HEAD for a path no route has,
@@ -152,7 +166,8 @@ bool http_server_stopping(const http_server_t *srv);
 
 /* Registers the built-in routes (builtin.c): GET /health/live,
  * GET /health/ready (503 problem while the ready check fails or the server
- * stops) and GET /metrics (Prometheus text) on every listener, and
+ * stops) on every listener, GET /metrics (Prometheus text) on the
+ * listeners that serve it (listener key "metrics"), and
  * GET /whoami on each listener that takes client certificates. */
 int http_builtin_register(http_server_t *srv, err_t *err);
 

@@ -32,9 +32,12 @@
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
 
-#define HTTP_MAX_ROUTES      256
-#define HTTP_PATH_MAX_ROUTE  256 /* bytes of a registered path */
-#define HTTP_REQUEST_ID_MAX  128 /* a client's X-Request-ID longer than this is replaced */
+#define HTTP_MAX_ROUTES     256
+#define HTTP_PATH_MAX_ROUTE 256 /* bytes of a registered path */
+#define HTTP_REQUEST_ID_MAX 128 /* a client's X-Request-ID longer than this is replaced */
+/* A run of more digits than this in a logged path is masked (a CPR number
+ * has 10, CVR and SE numbers 8): see connection.c, log_path. */
+#define HTTP_LOG_DIGITS_MAX  5
 #define HTTP_ARENA_MAX       (16u * 1024 * 1024) /* per-request arena */
 #define HTTP_STREAM_PIECE    (256u * 1024)       /* at most this much per stream callback */
 #define HTTP_LISTEN_BACKLOG  128
@@ -60,10 +63,22 @@
  * up to this size, so that the client reliably sees the 413 (connection.c). */
 #define HTTP_BODY_DISCARD_MAX (8u * 1024 * 1024)
 
+/* The JSON API's paths: its state-changing calls are checked against
+ * cross-site requests (connection.c, refuse_cross_site). */
+#define HTTP_JSON_API_PREFIX "/api/"
+
 /* The problem type URIs: HTTP_PROBLEM_TYPE_BASE + slug. ".invalid" (RFC
  * 2606) says that no page is promised at that address; the slug is what a
  * client keys on. */
 #define HTTP_PROBLEM_TYPE_BASE "https://dupla.invalid/problems/"
+
+/* The Content-Security-Policy of an HTML answer whose handler set none
+ * (the catalogue, the operations log, generated documents): inline style
+ * only, nothing else loads, no framing, no forms. The pages set their own
+ * (src/web/layout.c). */
+#define HTTP_HTML_CSP                                                                              \
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "             \
+    "form-action 'none'; frame-ancestors 'none'"
 
 /* ---- tls.c ---- */
 
@@ -106,6 +121,9 @@ struct http_route_entry {
 struct http_router {
     struct http_route_entry *routes;
     size_t n;
+    /* The dedicated listeners' names (http_server_dedicate_listener). */
+    char dedicated[CONFIG_MAX_LISTENERS][CONFIG_NAME_MAX];
+    size_t n_dedicated;
 };
 
 enum http_match {
@@ -120,11 +138,15 @@ enum http_match {
 int http_router_add(struct http_router *rt, const struct http_route *r, err_t *err);
 /* Finds the route for (listener, path, method). Exact routes win over
  * prefix routes, longer prefixes over shorter ones; among the routes of the
- * winning path, method decides. GET routes answer HEAD too. */
+ * winning path, method decides. GET routes answer HEAD too, unless
+ * HTTP_ROUTE_NO_HEAD. On a dedicated listener, routes for every listener
+ * count only with HTTP_ROUTE_CLIENT_CERT or HTTP_ROUTE_ANY_LISTENER. */
 enum http_match http_router_match(const struct http_router *rt, const char *listener, str_t path,
                                   enum http_method method, const struct http_route_entry **out,
                                   unsigned *allowed);
 void http_router_free(struct http_router *rt);
+/* true if listener was dedicated (http_server_dedicate_listener). */
+bool http_router_dedicated(const struct http_router *rt, const char *listener);
 /* "GET", ... for a single method; NULL for none. */
 const char *http_method_name(enum http_method m);
 /* The method of a request line's name (case-sensitive); 0 when unknown. */
@@ -177,6 +199,7 @@ struct http_request {
     bool answer_now;                   /* a refusal need not wait for the body (queue_answer) */
     struct http_extra_header *headers; /* for the response */
     struct MHD_Response *response;     /* the answer, once made */
+    bool html;                         /* its Content-Type is text/html */
     unsigned status;
     uint64_t bytes;      /* body bytes sent (counted for streams) */
     bool answered;       /* an http_reply_* made the response */

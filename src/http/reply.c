@@ -4,8 +4,9 @@
  *
  * An http_reply_* call builds the libmicrohttpd response and keeps it on
  * the request; connection.c queues it when the handler returns. Every answer
- * gets the same headers here (X-Request-ID, no caching, no sniffing), so a
- * handler cannot forget them.
+ * gets the same headers here (X-Request-ID, no caching, no sniffing, HSTS
+ * with the listener's max-age, and for HTML a default CSP and frame
+ * protections), so a handler cannot forget them.
  *
  * Problems: type is HTTP_PROBLEM_TYPE_BASE + the error's slug (err_t.type,
  * e.g. "not-found", "too-many-parameters"), title the status's reason
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/problem.h"
@@ -154,6 +156,7 @@ static int set_response(http_request_t *req, unsigned status, struct MHD_Respons
     }
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    req->html = content_type && strncasecmp(content_type, "text/html", 9) == 0;
     req->response = resp;
     req->status = status;
     req->bytes = bytes;
@@ -234,6 +237,22 @@ int http_response_finish(http_request_t *req)
         MHD_add_response_header(r, h->name, h->value);
     MHD_add_response_header(r, "X-Request-ID", req->id);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    unsigned hsts = req->listener ? req->listener->cfg->hsts_max_age : 0;
+    if (hsts) {
+        char v[48];
+        snprintf(v, sizeof v, "max-age=%u", hsts);
+        MHD_add_response_header(r, "Strict-Transport-Security", v);
+    }
+    /* Every HTML answer is protected from framing and loading anything,
+     * whichever module made it; a handler's own policy stands. */
+    if (req->html) {
+        if (!MHD_get_response_header(r, "Content-Security-Policy"))
+            MHD_add_response_header(r, "Content-Security-Policy", HTTP_HTML_CSP);
+        if (!MHD_get_response_header(r, "X-Frame-Options"))
+            MHD_add_response_header(r, "X-Frame-Options", "DENY");
+        if (!MHD_get_response_header(r, "Referrer-Policy"))
+            MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    }
     if (!has_pending_header(req, "Cache-Control"))
         MHD_add_response_header(r, "Cache-Control", "no-store");
     if (atomic_load(&req->srv->stopping) && !has_pending_header(req, MHD_HTTP_HEADER_CONNECTION))

@@ -130,14 +130,15 @@ void http_request_parse_target(http_request_t *req, const struct limits_config *
 {
     str_t target = req->raw_target, query = STR("");
     err_clear(&req->target_err);
-    /* A request target is visible ASCII (RFC 9112 3.2): a space in it
-     * would make the request line ambiguous to other readers. */
+    /* No space or control byte in a request target (RFC 9112 3.2): it
+     * would make the request line ambiguous to other readers. (Raw UTF-8,
+     * which some clients send unencoded, is decoded and checked below.) */
     for (size_t i = 0; i < target.len; i++) {
         unsigned char ch = (unsigned char)target.ptr[i];
-        if (ch <= 0x20 || ch >= 0x7f) {
+        if (ch <= 0x20 || ch == 0x7f) {
             err_param(&req->target_err, DUPLA_EINVAL, "path",
-                      "The request target holds a space, a control character or a byte "
-                      "outside ASCII; percent-encode it.");
+                      "The request target holds a space or a control character; "
+                      "percent-encode it.");
             req->target_bad = true;
             return;
         }

@@ -10,7 +10,10 @@
  *   - the winning path's routes decide the method: none of them takes it
  *     gives 405 with their methods in Allow;
  *   - no route for the path on this listener gives 404.
- * GET routes answer HEAD as well (libmicrohttpd sends no body for HEAD).
+ * GET routes answer HEAD as well (libmicrohttpd sends no body for HEAD),
+ * except those marked HTTP_ROUTE_NO_HEAD. A dedicated listener serves only
+ * the routes that name it, need a client certificate, or are marked
+ * HTTP_ROUTE_ANY_LISTENER.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,15 +65,30 @@ void http_methods_format(unsigned set, char *out, size_t cap)
     }
 }
 
-/* A route's methods with HEAD added where GET is. */
+/* A route's methods with HEAD added where GET is (unless it refuses HEAD). */
 static unsigned effective_methods(const struct http_route *r)
 {
-    return (r->methods & HTTP_GET) ? (r->methods | HTTP_HEAD) : r->methods;
+    if ((r->methods & HTTP_GET) && !(r->flags & HTTP_ROUTE_NO_HEAD))
+        return r->methods | HTTP_HEAD;
+    return r->methods;
 }
 
-static bool listener_matches(const char *route_listener, const char *listener)
+bool http_router_dedicated(const struct http_router *rt, const char *listener)
 {
-    return !route_listener || (listener && strcmp(route_listener, listener) == 0);
+    for (size_t i = 0; listener && i < rt->n_dedicated; i++)
+        if (strcmp(rt->dedicated[i], listener) == 0)
+            return true;
+    return false;
+}
+
+static bool listener_matches(const struct http_router *rt, const struct http_route *r,
+                             const char *listener)
+{
+    if (r->listener)
+        return listener && strcmp(r->listener, listener) == 0;
+    if (r->flags & (HTTP_ROUTE_CLIENT_CERT | HTTP_ROUTE_ANY_LISTENER))
+        return true;
+    return !http_router_dedicated(rt, listener);
 }
 
 static char *dup_bounded(const char *s, size_t max)
@@ -159,7 +177,7 @@ enum http_match http_router_match(const struct http_router *rt, const char *list
     bool found = false;
     for (size_t i = 0; i < rt->n; i++) {
         const struct http_route_entry *e = &rt->routes[i];
-        if (!listener_matches(e->route.listener, listener))
+        if (!listener_matches(rt, &e->route, listener))
             continue;
         if (!(e->route.flags & HTTP_ROUTE_PREFIX)) {
             if (e->path_len == path.len && memcmp(e->route.path, path.ptr, path.len) == 0) {
@@ -177,7 +195,7 @@ enum http_match http_router_match(const struct http_router *rt, const char *list
         return HTTP_MATCH_NO_PATH;
     for (size_t i = 0; i < rt->n; i++) {
         const struct http_route_entry *e = &rt->routes[i];
-        if (!listener_matches(e->route.listener, listener))
+        if (!listener_matches(rt, &e->route, listener))
             continue;
         bool is_prefix = e->route.flags & HTTP_ROUTE_PREFIX;
         bool same = exact ? (!is_prefix && e->path_len == path.len &&

@@ -94,6 +94,24 @@ int http_route_add(http_server_t *srv, const struct http_route *route, err_t *er
     return http_router_add(&srv->router, route, err);
 }
 
+int http_server_dedicate_listener(http_server_t *srv, const char *name, err_t *err)
+{
+    if (srv->started)
+        return err_set(err, DUPLA_ECONFLICT, "listener %s: the server has started", name);
+    bool known = false;
+    for (size_t i = 0; i < srv->n_listeners; i++)
+        known |= strcmp(srv->listeners[i].cfg->name, name) == 0;
+    if (!known)
+        return err_set(err, DUPLA_EINVAL, "no listener named \"%s\"", name);
+    struct http_router *rt = &srv->router;
+    if (http_router_dedicated(rt, name))
+        return 0;
+    if (rt->n_dedicated >= CONFIG_MAX_LISTENERS)
+        return err_set(err, DUPLA_ELIMIT, "too many dedicated listeners");
+    snprintf(rt->dedicated[rt->n_dedicated++], CONFIG_NAME_MAX, "%s", name);
+    return 0;
+}
+
 void http_server_set_ready_check(http_server_t *srv, int (*fn)(void *ctx, err_t *err), void *ctx)
 {
     srv->ready_fn = fn;

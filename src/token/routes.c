@@ -216,6 +216,7 @@ int token_routes_register(http_server_t *srv, token_service_t *ts, err_t *err)
                               .path = "/.well-known/jwks.json",
                               .handler = handle_jwks,
                               .ctx = ts,
+                              .flags = HTTP_ROUTE_ANY_LISTENER,
                               .name = "jwks"};
     int rc = http_route_add(srv, &token, err);
     return rc ? rc : http_route_add(srv, &jwks, err);

@@ -28,7 +28,10 @@
  *   path              the token endpoint's path ("/token")
  *   listener          serve it only on this listener ("": every listener;
  *                     it answers only over a connection with a client
- *                     certificate anyway)
+ *                     certificate anyway); with other listeners beside it,
+ *                     that listener then serves nothing else but health,
+ *                     the JWKS and client-certificate routes
+ *                     (http_server_dedicate_listener)
  *   issuer, audience  the iss and aud values ("urn:dupla:token",
  *                     "urn:dupla:api")
  *   client_id         the client_id the form may name ("api-gateway")

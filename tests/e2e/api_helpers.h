@@ -65,7 +65,8 @@ static inline void api_login(const struct e2e_server *s, const char *username,
 {
     char body[256];
     snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", username, API_PASSWD);
-    struct e2e_request rq = {.method = "POST", .path = "/api/session", .body = body};
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct e2e_request rq = {.method = "POST", .path = "/api/session", .body = body, .headers = h};
     struct e2e_response r;
     cr_assert_eq(e2e_request(s, &rq, &r), 0, "%s", r.error);
     e2e_assert_status(s, &r, 200);

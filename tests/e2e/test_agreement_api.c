@@ -117,6 +117,9 @@ Test(agreement_api, whole_life_cycle)
     e2e_assert_status(s, &r, 200);
     cr_assert(strstr(e2e_header(&r, "Content-Type"), "text/html"));
     cr_assert(strstr(r.body, "Momskontrol"));
+    /* a printable document, never framed (#18) */
+    cr_assert(strstr(e2e_header(&r, "Content-Security-Policy"), "frame-ancestors 'none'"));
+    cr_assert_str_eq(e2e_header(&r, "X-Frame-Options"), "DENY");
     e2e_response_free(&r);
     snprintf(path, sizeof path, "/api/agreements/%s/history", id);
     api_call(s, &proc, "GET", path, NULL, &r);
@@ -198,7 +201,7 @@ Test(agreement_api, role_refusals)
     /* no session: 401; no CSRF token: 403 */
     step(s, NULL, id, "approve", "{}", 401, NULL);
     snprintf(path, sizeof path, "/api/agreements/%s/approve", id);
-    const char *h[] = {dfv.cookie, NULL};
+    const char *h[] = {"Content-Type: application/json", dfv.cookie, NULL};
     struct e2e_request rq = {.method = "POST", .path = path, .body = "{}", .headers = h};
     cr_assert_eq(e2e_request(s, &rq, &r), 0);
     e2e_assert_status(s, &r, 403);

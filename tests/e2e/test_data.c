@@ -308,6 +308,7 @@ struct client {
     char token[4096];
     char txid[UUID_STR_LEN + 1];
     char agreement[AGREEMENT_ID_LEN + 1];
+    bool head; /* send HEAD instead of GET */
 };
 
 struct reply {
@@ -459,6 +460,8 @@ static void client_get(struct client *c, const char *service, const char *query,
     curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)E2E_REQUEST_TIMEOUT_MS);
+    if (c->head)
+        curl_easy_setopt(c->h, CURLOPT_NOBODY, 1L);
     CURLcode cc = curl_easy_perform(c->h);
     cr_assert_eq(cc, CURLE_OK, "GET %s: %s", url, curl_easy_strerror(cc));
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -845,22 +848,34 @@ Test(data, agreement_refusals_are_distinct_and_logged)
     const char *q = "PersonCPRNummer=0101701234";
     struct client c;
     struct reply r;
-    /* another organisation's agreement */
+    /* another organisation's agreement: answered as an unknown id, so ids
+     * cannot be probed (#18) */
     client_open(&c, s, "sysa", ag_id("org_b"));
     client_get(&c, "Aarsopgoerelse", q, H_ALL, &r);
-    assert_problem(&r, 403, "agreement-other-organisation", NULL);
+    assert_problem(&r, 403, "agreement-not-found", NULL);
     arena_t *a = arena_new(16u << 20);
     struct audit_row row;
     cr_assert(log_entry(s, r.request_id, &row, a), "the refusal is logged");
     cr_assert_eq(row.outcome, AUDIT_REFUSED);
-    cr_assert_str_eq(row.reason, "agreement-other-organisation");
+    cr_assert_str_eq(row.reason, "agreement-not-found");
     arena_free(a);
+    json_t *other = json_incref(r.json);
     reply_free(&r);
     client_close(&c);
-    /* no such agreement */
+    /* no such agreement: the same answer, member for member */
     client_open(&c, s, "sysa", "0123456789abcdef0123456789abcdef");
     client_get(&c, "Aarsopgoerelse", q, H_ALL, &r);
     assert_problem(&r, 403, "agreement-not-found", NULL);
+    cr_assert_eq(json_object_size(r.json), json_object_size(other));
+    const char *key;
+    json_t *v;
+    json_object_foreach(other, key, v)
+    {
+        cr_assert(json_object_get(r.json, key), "member %s only in one answer", key);
+        if (strcmp(key, "instance") != 0)
+            cr_assert(json_equal(v, json_object_get(r.json, key)), "member %s differs", key);
+    }
+    json_decref(other);
     reply_free(&r);
     client_close(&c);
     /* system not allowed by the agreement */
@@ -887,6 +902,29 @@ Test(data, agreement_refusals_are_distinct_and_logged)
              se);
     client_get(&c, "Momsangivelse", mq, H_ALL, &r);
     assert_problem(&r, 403, "field-not-granted", "Felter");
+    reply_free(&r);
+    client_close(&c);
+}
+
+Test(data, head_is_refused_and_records_nothing)
+{
+    const struct e2e_server *s = world("main");
+    struct client c;
+    struct reply r;
+    client_open(&c, s, "sysa", ag_id("full"));
+    c.head = true;
+    client_get(&c, "Aarsopgoerelse", "PersonCPRNummer=0101701234", H_ALL, &r);
+    assert_status(&r, 405);
+    arena_t *a = arena_new(16u << 20);
+    struct audit_row row;
+    cr_assert_not(log_entry(s, r.request_id, &row, a), "a HEAD was recorded as a disclosure");
+    reply_free(&r);
+    /* the same call as GET is answered and recorded */
+    c.head = false;
+    client_get(&c, "Aarsopgoerelse", "PersonCPRNummer=0101701234", H_ALL, &r);
+    assert_status(&r, 200);
+    cr_assert(log_entry(s, r.request_id, &row, a), "the GET is recorded");
+    arena_free(a);
     reply_free(&r);
     client_close(&c);
 }

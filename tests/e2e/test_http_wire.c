@@ -16,7 +16,11 @@
 
 #include "harness.h"
 
-E2E_SHARED_SERVERS({"main", {0}});
+E2E_SHARED_SERVERS({"main", {0}},
+                   {"dedicated",
+                    {.config_json = "{\"token\": {\"listener\": \"token\"}}",
+                     .listeners_json = "[{\"name\": \"public\", \"address\": \"0.0.0.0\"}, "
+                                       "{\"name\": \"nohsts\", \"hsts_max_age\": 0}]"}});
 
 static const struct e2e_server *srv(void)
 {
@@ -193,4 +197,199 @@ Test(wire, thousands_of_headers_is_a_431_problem)
     off += snprintf(req + off, 200, "\r\n");
     json_decref(one_problem("api", req, (size_t)off, 431, "header-too-large", true));
     free(req);
+}
+
+/* ---- the request log ---- */
+
+Test(request_log, personal_numbers_in_paths_are_masked)
+{
+    const struct e2e_server *s = srv();
+    const char *paths[] = {"/Aarsopgoerelse/0101601234", "/x/010160-1234/y",
+                           "/static/dkfds/0101601234",   "/%zz/0101601234",
+                           "/a/%301%3001601234",         "/v/2024/12345"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct e2e_response r;
+        e2e_get(s, "api", paths[i], &r);
+        cr_assert(r.status == 404 || r.status == 400, "%s: %ld", paths[i], r.status);
+        e2e_response_free(&r);
+    }
+    cr_assert(e2e_log_wait(s, "\"path\":\"/v/2024/12345\"", 5000), "short numbers stay");
+    cr_assert(e2e_log_contains(s, "\"path\":\"/Aarsopgoerelse/XXXXXXXXXX\""));
+    cr_assert(e2e_log_contains(s, "\"path\":\"/x/XXXXXX-XXXX/y\""));
+    cr_assert(e2e_log_contains(s, "\"path\":\"/%zz/XXXXXXXXXX\""));
+    const char *never[] = {"0101601234", "010160-1234", "%301%3001601234", "01601234"};
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        cr_assert_not(e2e_log_contains(s, never[i]), "the log holds %s", never[i]);
+}
+
+/* ---- routes belong to their listeners ---- */
+
+static void assert_404_problem(const struct e2e_server *s, const char *listener, const char *path,
+                               const char *accept)
+{
+    char h[100];
+    snprintf(h, sizeof h, "Accept: %s", accept ? accept : "*/*");
+    const char *hs[] = {h, NULL};
+    struct e2e_request rq = {.listener = listener, .path = path, .headers = hs};
+    struct e2e_response r;
+    e2e_request(s, &rq, &r);
+    e2e_assert_status(s, &r, 404);
+    const char *ct = e2e_header(&r, "Content-Type");
+    cr_assert(ct && strcmp(ct, "application/problem+json") == 0, "%s on %s: %s", path, listener,
+              ct);
+    e2e_response_free(&r);
+}
+
+static long status_of(const struct e2e_server *s, const char *listener, const char *path)
+{
+    struct e2e_response r;
+    e2e_get(s, listener, path, &r);
+    long st = r.status;
+    e2e_response_free(&r);
+    return st;
+}
+
+Test(listeners, the_token_listener_serves_only_its_routes)
+{
+    const struct e2e_server *s = e2e_shared("dedicated");
+    const char *elsewhere[] = {"/openapi.json",   "/servicekatalog", "/servicekatalog.json",
+                               "/Aarsopgoerelse", "/driftsstatus",   "/login",
+                               "/api/session"};
+    for (size_t i = 0; i < sizeof elsewhere / sizeof elsewhere[0]; i++) {
+        assert_404_problem(s, "token", elsewhere[i], NULL);
+        assert_404_problem(s, "token", elsewhere[i], "text/html");
+    }
+    /* ... while the api listener serves them */
+    cr_assert_eq(status_of(s, "api", "/openapi.json"), 200);
+    cr_assert_eq(status_of(s, "api", "/servicekatalog.json"), 200);
+    /* The token listener's own: health, the JWKS, /whoami, the token. */
+    cr_assert_eq(status_of(s, "token", "/health/live"), 200);
+    cr_assert_eq(status_of(s, "token", "/health/ready"), 200);
+    cr_assert_eq(status_of(s, "token", "/.well-known/jwks.json"), 200);
+    cr_assert_eq(status_of(s, "token", "/whoami"), 401);
+    struct e2e_request rq = {
+        .method = "POST", .listener = "token", .path = "/token", .body = "grant_type=password"};
+    struct e2e_response r;
+    e2e_request(s, &rq, &r);
+    cr_assert_neq(r.status, 404, "no token endpoint on the token listener");
+    e2e_response_free(&r);
+    /* ... and the token endpoint is not on the api listener */
+    rq.listener = "api";
+    e2e_request(s, &rq, &r);
+    cr_assert_eq(r.status, 404);
+    e2e_response_free(&r);
+}
+
+/* ---- security headers ---- */
+
+Test(headers, hsts_on_every_answer_as_configured)
+{
+    const struct e2e_server *s = e2e_shared("dedicated");
+    const char *paths[] = {"/health/live", "/no/such/thing", "/openapi.json"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct e2e_response r;
+        e2e_get(s, "api", paths[i], &r);
+        const char *h = e2e_header(&r, "Strict-Transport-Security");
+        cr_assert(h && strcmp(h, "max-age=31536000") == 0, "%s: HSTS %s", paths[i], h);
+        e2e_response_free(&r);
+        e2e_get(s, "nohsts", paths[i], &r);
+        cr_assert_null(e2e_header(&r, "Strict-Transport-Security"));
+        e2e_response_free(&r);
+    }
+    /* a smuggling refusal too */
+    const char *raw = "GET /health/live HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+    char *out;
+    long ms;
+    e2e_raw(s, "api", raw, strlen(raw), 3000, &out, &ms);
+    char v[64];
+    cr_assert(raw_header(out, "Strict-Transport-Security", v, sizeof v), "%.300s", out);
+    free(out);
+}
+
+Test(headers, html_documents_cannot_be_framed)
+{
+    const struct e2e_server *s = e2e_shared("dedicated");
+    const char *paths[] = {"/servicekatalog", "/driftsstatus"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct e2e_response r;
+        e2e_get(s, "api", paths[i], &r);
+        e2e_assert_status(s, &r, 200);
+        cr_assert(strstr(e2e_header(&r, "Content-Type"), "text/html"), "%s", paths[i]);
+        const char *csp = e2e_header(&r, "Content-Security-Policy");
+        cr_assert(csp && strstr(csp, "frame-ancestors 'none'"), "%s: CSP %s", paths[i], csp);
+        cr_assert(strstr(csp, "default-src 'none'"), "%s: CSP %s", paths[i], csp);
+        cr_assert_str_eq(e2e_header(&r, "X-Frame-Options"), "DENY");
+        cr_assert_str_eq(e2e_header(&r, "Referrer-Policy"), "no-referrer");
+        e2e_response_free(&r);
+    }
+}
+
+Test(headers, metrics_only_on_loopback_listeners)
+{
+    const struct e2e_server *s = e2e_shared("dedicated");
+    cr_assert_eq(status_of(s, "api", "/metrics"), 200);
+    assert_404_problem(s, "public", "/metrics", NULL);
+    /* the public listener serves the rest */
+    cr_assert_eq(status_of(s, "public", "/openapi.json"), 200);
+}
+
+/* ---- cross-site calls of the JSON API ---- */
+
+static long post_session(const char *const *headers, const char *body, struct e2e_response *r)
+{
+    struct e2e_request rq = {
+        .method = "POST", .path = "/api/session", .headers = headers, .body = body};
+    e2e_request(srv(), &rq, r);
+    return r->status;
+}
+
+static void assert_slug(const struct e2e_response *r, const char *slug, const char *param)
+{
+    char type[160];
+    snprintf(type, sizeof type, "https://dupla.invalid/problems/%s", slug);
+    cr_assert_str_eq(json_string_value(json_object_get(r->json, "type")), type, "%s", r->body);
+    cr_assert_str_eq(json_string_value(json_object_get(r->json, "parameter")), param);
+}
+
+Test(csrf, a_cross_site_login_is_refused)
+{
+    const char *creds = "{\"username\": \"nobody\", \"password\": \"wrong-password-1\"}";
+    struct e2e_response r;
+    /* a cross-site form: text/plain, urlencoded, multipart */
+    const char *types[] = {"Content-Type: text/plain",
+                           "Content-Type: application/x-www-form-urlencoded",
+                           "Content-Type: multipart/form-data; boundary=x"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *h[] = {types[i], NULL};
+        cr_assert_eq(post_session(h, creds, &r), 415, "%s: %s", types[i], r.body);
+        assert_slug(&r, "unsupported-media-type", "Content-Type");
+        e2e_response_free(&r);
+    }
+    const char *none[] = {NULL};
+    cr_assert_eq(post_session(none, creds, &r), 415, "%s", r.body);
+    e2e_response_free(&r);
+    /* JSON from another origin */
+    const char *evil[] = {"Content-Type: application/json", "Origin: https://evil.example", NULL};
+    cr_assert_eq(post_session(evil, creds, &r), 403, "%s", r.body);
+    assert_slug(&r, "csrf", "Origin");
+    e2e_response_free(&r);
+    const char *null_origin[] = {"Content-Type: application/json", "Origin: null", NULL};
+    cr_assert_eq(post_session(null_origin, creds, &r), 403, "%s", r.body);
+    e2e_response_free(&r);
+    const char *site[] = {"Content-Type: application/json", "Sec-Fetch-Site: cross-site", NULL};
+    cr_assert_eq(post_session(site, creds, &r), 403, "%s", r.body);
+    assert_slug(&r, "csrf", "Sec-Fetch-Site");
+    e2e_response_free(&r);
+    /* the same site, and a client that is no browser, reach the login */
+    char origin[80];
+    snprintf(origin, sizeof origin, "Origin: https://localhost:%u", e2e_port(srv(), "api"));
+    const char *same[] = {"Content-Type: application/json; charset=utf-8", origin,
+                          "Sec-Fetch-Site: same-origin", NULL};
+    long st = post_session(same, creds, &r);
+    cr_assert(st != 403 && st != 415, "same-origin login refused: %s", r.body);
+    e2e_response_free(&r);
+    const char *plain[] = {"Content-Type: application/json", NULL};
+    st = post_session(plain, creds, &r);
+    cr_assert(st != 403 && st != 415, "a non-browser login refused: %s", r.body);
+    e2e_response_free(&r);
 }

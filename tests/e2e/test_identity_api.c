@@ -122,10 +122,11 @@ Test(identity_api, login_session_and_logout)
     expect(s, &se, "DELETE", "/api/session", NULL, true, 200);
     expect(s, &se, "GET", "/api/session", NULL, false, 401);
     /* wrong password */
-    struct e2e_request rq = {.method = "POST",
-                             .path = "/api/session",
-                             .body =
-                                 "{\"username\":\"proc@a.dk\",\"password\":\"nope nope nope\"}"};
+    struct e2e_request rq = {
+        .method = "POST",
+        .path = "/api/session",
+        .headers = (const char *const[]){"Content-Type: application/json", NULL},
+        .body = "{\"username\":\"proc@a.dk\",\"password\":\"nope nope nope\"}"};
     cr_assert_eq(e2e_request(s, &rq, &r), 0);
     e2e_assert_status(s, &r, 401);
     e2e_response_free(&r);
@@ -138,7 +139,7 @@ Test(identity_api, csrf_is_required_on_every_change)
     login(s, "admin@a.dk", &se);
     const char *grant = "{\"user\":\"emp@a.dk\",\"role\":\"aftager-behandler\"}";
     expect(s, &se, "POST", "/api/roles/grant", grant, false, 403);
-    const char *h[] = {se.cookie, "X-CSRF-Token: forged", NULL};
+    const char *h[] = {"Content-Type: application/json", se.cookie, "X-CSRF-Token: forged", NULL};
     struct e2e_request rq = {
         .method = "POST", .path = "/api/roles/grant", .body = grant, .headers = h};
     struct e2e_response r;

@@ -123,7 +123,7 @@ Test(incident_api, web_incident_receipt_and_staff_work)
     api_expect(s, &a, "GET", "/api/incidents?org=" CVR_B, NULL, 403);
     /* no session, no CSRF */
     api_expect(s, NULL, "GET", "/api/incidents", NULL, 401);
-    const char *h[] = {a.cookie, NULL};
+    const char *h[] = {"Content-Type: application/json", a.cookie, NULL};
     struct e2e_request rq = {.method = "POST",
                              .path = "/api/incidents",
                              .body = "{\"type\":\"TFE\",\"description\":\"x\"}",
