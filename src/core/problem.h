@@ -110,6 +110,7 @@
 #define PROBLEM_TOKEN_EXPIRED     "token-expired"       /* exp + leeway has passed */
 #define PROBLEM_TOKEN_NOT_YET     "token-not-yet-valid" /* nbf (or iat) - leeway is ahead */
 #define PROBLEM_TOKEN_ENVIRONMENT "token-environment"   /* env is not this deployment's */
+#define PROBLEM_TOKEN_BINDING     "token-binding" /* a certificate other than the token's cnf */
 
 /* ---- agreement: the data path's verdicts ---- */
 #define PROBLEM_AGREEMENT_MALFORMED      "agreement-malformed"

@@ -929,6 +929,51 @@ Test(data, head_is_refused_and_records_nothing)
     client_close(&c);
 }
 
+/* A data call over the token listener (which requests certificates),
+ * with the system certificate name (NULL: none). */
+static long call_with_cert(struct client *c, const char *cert_name, struct e2e_response *r)
+{
+    char auth[4200], ag[160], tx[96], rid[96], cert[E2E_PATH_MAX], key[E2E_PATH_MAX], f[64];
+    char id[UUID_STR_LEN + 1];
+    cr_assert_eq(uuid_v4(id), 0);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+    snprintf(ag, sizeof ag, "UFST-Adgangsgrundlag: %s%s", AGREEMENT_URN_PREFIX, c->agreement);
+    snprintf(tx, sizeof tx, "X-Transaktions-ID: %s", c->txid);
+    snprintf(rid, sizeof rid, "X-Request-ID: %s", id);
+    const char *h[] = {auth, ag, tx, rid, NULL};
+    struct e2e_request rq = {.listener = "token",
+                             .path = "/Aarsopgoerelse?PersonCPRNummer=0101701234",
+                             .headers = h};
+    if (cert_name) {
+        snprintf(f, sizeof f, "%s.pem", cert_name);
+        rq.cert_file = e2e_pki_path(c->srv, f, cert);
+        snprintf(f, sizeof f, "%s.key", cert_name);
+        rq.key_file = e2e_pki_path(c->srv, f, key);
+    }
+    cr_assert_eq(e2e_request(c->srv, &rq, r), 0, "%s", r->error);
+    return r->status;
+}
+
+Test(data, a_token_is_refused_with_another_systems_certificate)
+{
+    const struct e2e_server *s = world("main");
+    struct client c;
+    client_open(&c, s, "sysa", ag_id("full"));
+    struct e2e_response r;
+    /* its own certificate, and none (clients send data calls without) */
+    cr_assert_eq(call_with_cert(&c, "sysa", &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(call_with_cert(&c, NULL, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    /* another system's certificate, even of the same organisation */
+    cr_assert_eq(call_with_cert(&c, "sysa2", &r), 401, "%s", r.body);
+    cr_assert(strstr(json_string_value(json_object_get(r.json, "type")), "/token-binding"), "%s",
+              r.body);
+    cr_assert(strstr(e2e_header(&r, "WWW-Authenticate"), "invalid_token"));
+    e2e_response_free(&r);
+    client_close(&c);
+}
+
 Test(data, a_revoked_agreement_or_system_is_refused_on_the_next_call)
 {
     const struct e2e_server *s = world("main");
