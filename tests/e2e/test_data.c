@@ -941,9 +941,8 @@ static long call_with_cert(struct client *c, const char *cert_name, struct e2e_r
     snprintf(tx, sizeof tx, "X-Transaktions-ID: %s", c->txid);
     snprintf(rid, sizeof rid, "X-Request-ID: %s", id);
     const char *h[] = {auth, ag, tx, rid, NULL};
-    struct e2e_request rq = {.listener = "token",
-                             .path = "/Aarsopgoerelse?PersonCPRNummer=0101701234",
-                             .headers = h};
+    struct e2e_request rq = {
+        .listener = "token", .path = "/Aarsopgoerelse?PersonCPRNummer=0101701234", .headers = h};
     if (cert_name) {
         snprintf(f, sizeof f, "%s.pem", cert_name);
         rq.cert_file = e2e_pki_path(c->srv, f, cert);
