@@ -249,6 +249,23 @@ int agreement_version_basis(agreement_t *ag, str_t id, int64_t version, char **p
  * the server. *queued (may be NULL) gets how many were queued. */
 int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_t *err);
 
+/* An approved, serving version whose validity ends soon (agreement_expiring). */
+struct agreement_expiring {
+    char id[AGREEMENT_ID_LEN + 1];
+    int64_t version;
+    char org_cvr[AGREEMENT_CVR_MAX];
+    char title[AGREEMENT_TITLE_MAX + 1];
+    char mailbox[AGREEMENT_MAILBOX_MAX]; /* the organisation's, else the application's contact */
+    int64_t valid_until_ms;              /* exclusive */
+    bool warned;                         /* agreement_expiry_warnings has warned of it */
+};
+/* Calls fn for each serving approved version whose validity ends after
+ * now_ms and at or before until_ms (id order), until fn returns non-zero
+ * (which is returned). For the expiry warnings of src/expiry, which took
+ * over agreement_expiry_warnings in the server. */
+int agreement_expiring(agreement_t *ag, int64_t now_ms, int64_t until_ms,
+                       int (*fn)(const struct agreement_expiring *, void *), void *ctx, err_t *err);
+
 /* ---- demo ---- */
 
 /* Makes sure an approved agreement exists for org_cvr in env that covers

@@ -200,3 +200,68 @@ int agreement_expiry_warnings(agreement_t *ag, int64_t now_ms, int *queued, err_
     store_conn_put(c);
     return rc;
 }
+
+/* See agreement.h. The rows are read first and the connection given back
+ * before fn runs, so that fn may use the store. */
+int agreement_expiring(agreement_t *ag, int64_t now_ms, int64_t until_ms,
+                       int (*fn)(const struct agreement_expiring *, void *), void *ctx, err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_get(ag->st, &c, err);
+    if (rc)
+        return rc;
+    store_stmt_t *s = NULL;
+    rc = store_prepare(c,
+                       "SELECT v.agreement_id, v.version, v.valid_until, v.expiry_warned_at"
+                       " FROM agreement_version v JOIN agreement a ON a.id = v.agreement_id AND"
+                       " a.serving_version = v.version WHERE v.state = 'approved' AND"
+                       " v.valid_until IS NOT NULL AND v.valid_until > ? AND v.valid_until <= ?"
+                       " ORDER BY v.agreement_id",
+                       &s, err);
+    struct agreement_expiring *due = NULL;
+    size_t n = 0, cap = 0;
+    if (rc == 0) {
+        store_bind_int64(s, 1, now_ms);
+        store_bind_int64(s, 2, until_ms);
+        while ((rc = store_step(s, err)) == STORE_ROW) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                void *p = realloc(due, ncap * sizeof *due);
+                if (!p) {
+                    rc = err_set(err, DUPLA_ENOMEM, "out of memory");
+                    break;
+                }
+                due = p;
+                cap = ncap;
+            }
+            memset(&due[n], 0, sizeof due[n]);
+            str_copy(store_col_text(s, 0), due[n].id, sizeof due[n].id);
+            due[n].version = store_col_int64(s, 1);
+            due[n].valid_until_ms = store_col_int64(s, 2);
+            due[n].warned = !store_col_is_null(s, 3);
+            n++;
+        }
+        store_stmt_done(s);
+        if (rc == STORE_DONE)
+            rc = 0;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct ag_row row;
+        struct ag_version v;
+        rc = agreement_row_load(c, str_from_cstr(due[i].id), &row, err);
+        if (rc == 0)
+            rc = agreement_version_load(c, row.id, due[i].version, &v, err);
+        if (rc)
+            break;
+        snprintf(due[i].org_cvr, sizeof due[i].org_cvr, "%s", row.org_cvr);
+        const char *title = json_string_value(json_object_get(v.application, "title"));
+        snprintf(due[i].title, sizeof due[i].title, "%s", title ? title : "");
+        recipient_for(ag, row.org_cvr, v.application, due[i].mailbox, sizeof due[i].mailbox);
+        agreement_version_clear(&v);
+    }
+    store_conn_put(c);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = fn(&due[i], ctx);
+    free(due);
+    return rc;
+}

@@ -27,6 +27,7 @@
 
 #include "cli/commands.h"
 #include "cli/serve.h"
+#include "cli/serve_expiry.h"
 #include "cli/serve_exposure.h"
 #include "cli/serve_identity.h"
 #include "cli/serve_modules.h"
@@ -66,6 +67,7 @@ static const struct app_module modules[] = {
     {"audit", audit_app_init, audit_app_routes, audit_app_stop, NULL},
     {"incident", incident_app_init, incident_app_routes, incident_app_stop, incident_app_tick},
     {"exposure", exposure_app_init, exposure_app_routes, exposure_app_stop, NULL},
+    {"expiry", expiry_app_init, NULL, expiry_app_stop, expiry_app_tick},
     {"web", web_app_init, web_app_routes, web_app_stop, NULL},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])

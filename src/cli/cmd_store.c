@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "dataset/dataset.h"
+#include "expiry/expiry.h"
 #include "identity/identity.h"
 #include "incident/incident.h"
 #include "mail/mail.h"
@@ -96,8 +97,8 @@ static int migrate_incident(store_t *st, err_t *err)
 
 /* In the order of serve's modules (lower layers first). */
 static int (*const migrations[])(store_t *st, err_t *err) = {
-    identity_migrate,  dataset_migrate, mail_migrate,
-    migrate_agreement, audit_migrate,   migrate_incident,
+    identity_migrate, dataset_migrate,  mail_migrate,   migrate_agreement,
+    audit_migrate,    migrate_incident, expiry_migrate,
 };
 
 /* Columns one backend keeps and the other computes: PostgreSQL partitions

@@ -42,6 +42,7 @@ struct app {
     struct incident *incident;
     struct exposure *exposure;
     struct web *web;
+    struct expiry *expiry;
     char maildir[CONFIG_PATH_MAX]; /* incident intake; "" when not configured */
     bool mail_enabled;             /* mail.smtp_url configured: send the queued mail */
 };

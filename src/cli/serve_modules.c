@@ -32,7 +32,6 @@
 /* How often the periodic jobs run (the ticker calls every second). */
 #define SERVE_MAIL_EVERY_MS    5000
 #define SERVE_MAILDIR_EVERY_MS 5000
-#define SERVE_EXPIRY_EVERY_MS  (60 * 60 * 1000)
 
 /* ---- the catalogue ---- */
 
@@ -129,22 +128,14 @@ void agreement_app_stop(struct app *app)
 }
 
 /* Picks up agreement changes made by other processes (the CLI, other nodes)
- * every second, and queues expiry warnings once an hour. */
+ * every second. (The expiry warnings are src/expiry's, serve_expiry.c.) */
 void agreement_app_tick(struct app *app, int64_t now_ms)
 {
-    static int64_t next_expiry_ms;
+    (void)now_ms;
     err_t err;
     err_clear(&err);
     if (agreement_registry_sync(app->agreement, &err) != 0)
         log_warn("agreement: registry sync failed: %s", err.log);
-    if (now_ms >= next_expiry_ms) {
-        int queued = 0;
-        if (agreement_expiry_warnings(app->agreement, now_ms, &queued, &err) != 0)
-            log_warn("agreement: expiry warnings failed: %s", err.log);
-        else if (queued)
-            log_info("agreement: queued %d expiry warnings", queued);
-        next_expiry_ms = now_ms + SERVE_EXPIRY_EVERY_MS;
-    }
 }
 
 /* ---- deliveries from source systems (POST /ingest/<service>) ---- */

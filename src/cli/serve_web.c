@@ -14,7 +14,8 @@ int web_app_init(struct app *app, err_t *err)
                             .store = app->store,
                             .identity = app->identity,
                             .agreement = app->agreement,
-                            .catalog = app->catalog};
+                            .catalog = app->catalog,
+                            .expiry = app->expiry};
     return web_open(&deps, &app->web, err);
 }
 

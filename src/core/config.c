@@ -110,6 +110,7 @@ static const char *const config_sections[] = {
     "incident",
     "mail",
     "registry",
+    "expiry",
     NULL,
 };
 

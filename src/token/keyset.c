@@ -281,6 +281,21 @@ void token_active_kid(token_service_t *ts, char *kid)
     snapshot_release(ref);
 }
 
+int token_active_key(token_service_t *ts, char *kid, int64_t *due_ms, err_t *err)
+{
+    snapshot_ref_t *ref;
+    kid[0] = '\0';
+    *due_ms = 0;
+    if (snapshot_acquire(ts->keys, &ref, err))
+        return DUPLA_EBUSY;
+    const struct token_keyset *ks = snapshot_data(ref);
+    const struct token_key *k = &ks->keys[ks->n - 1];
+    snprintf(kid, PKI_KID_MAX, "%s", k->kid);
+    *due_ms = k->created_ms + (int64_t)ts->cfg.key_max_age_days * 86400000;
+    snapshot_release(ref);
+    return 0;
+}
+
 int token_rotate_key(const struct token_config *cfg, char *kid_out, err_t *err)
 {
     int rc = token_keydir_ensure(cfg->key_dir, err);

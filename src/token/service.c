@@ -25,10 +25,10 @@ int token_config_load(const struct dupla_config *cfg, struct token_config *out, 
     memset(out, 0, sizeof *out);
     const json_t *sec = config_section(cfg, "token");
     static const char *const keys[] = {
-        "path",    "listener",         "issuer",         "audience", "client_id",
-        "key_dir", "lifetime_seconds", "leeway_seconds", NULL};
+        "path",    "listener",         "issuer",         "audience",         "client_id",
+        "key_dir", "lifetime_seconds", "leeway_seconds", "key_max_age_days", NULL};
     char key_dir[CONFIG_PATH_MAX];
-    long long lifetime, leeway;
+    long long lifetime, leeway, max_age;
     int rc;
     if ((rc = config_only_keys(sec, "token", keys, err)) ||
         (rc = copy_value(sec, "path", TOKEN_DEFAULT_PATH, out->path, sizeof out->path, err)) ||
@@ -43,7 +43,9 @@ int token_config_load(const struct dupla_config *cfg, struct token_config *out, 
         (rc = config_get_int(sec, "token", "lifetime_seconds", 10, TOKEN_MAX_LIFETIME_S,
                              TOKEN_DEFAULT_LIFETIME_S, &lifetime, err)) ||
         (rc = config_get_int(sec, "token", "leeway_seconds", 0, TOKEN_MAX_LEEWAY_S,
-                             TOKEN_DEFAULT_LEEWAY_S, &leeway, err)))
+                             TOKEN_DEFAULT_LEEWAY_S, &leeway, err)) ||
+        (rc = config_get_int(sec, "token", "key_max_age_days", 1, TOKEN_MAX_KEY_AGE_DAYS,
+                             TOKEN_DEFAULT_KEY_AGE_DAYS, &max_age, err)))
         return rc;
     if (out->path[0] != '/')
         return err_param(err, DUPLA_EINVAL, "path", "token.path: must start with '/'");
@@ -53,6 +55,7 @@ int token_config_load(const struct dupla_config *cfg, struct token_config *out, 
         return err_param(err, DUPLA_EINVAL, "key_dir", "token.key_dir: path too long");
     out->lifetime_s = (long)lifetime;
     out->leeway_s = (long)leeway;
+    out->key_max_age_days = (long)max_age;
     out->env = cfg->environment;
     return 0;
 }

@@ -38,6 +38,9 @@
  *   key_dir           the key folder ("token-keys", relative to the config)
  *   lifetime_seconds  expires_in (300)
  *   leeway_seconds    clock skew accepted on exp/nbf/iat (30)
+ *   key_max_age_days  the active signing key is due for rotation this many
+ *                     days after its creation (365); the expiry warnings
+ *                     (src/expiry) treat that day as the key's expiry
  */
 #ifndef DUPLA_TOKEN_TOKEN_H
 #define DUPLA_TOKEN_TOKEN_H
@@ -54,25 +57,27 @@
 
 typedef struct token_service token_service_t;
 
-#define TOKEN_PATH_MAX           128
-#define TOKEN_URI_MAX            256
-#define TOKEN_CLIENT_ID_MAX      64
-#define TOKEN_MAX_BYTES          4096 /* a JWT longer than this is refused unread */
-#define TOKEN_HEADER_MAX         512  /* decoded JOSE header bytes */
-#define TOKEN_PAYLOAD_MAX        2048 /* decoded claims bytes */
-#define TOKEN_KEYS_MAX           16   /* keys held for verification at once */
-#define TOKEN_KEYSET_POLL_MS     1000 /* how often the key folder is looked at */
-#define TOKEN_THUMBPRINT_B64     44   /* base64url of 32 bytes + NUL */
-#define TOKEN_DEFAULT_PATH       "/token"
-#define TOKEN_DEFAULT_ISSUER     "urn:dupla:token"
-#define TOKEN_DEFAULT_AUDIENCE   "urn:dupla:api"
-#define TOKEN_DEFAULT_CLIENT_ID  "api-gateway"
-#define TOKEN_DEFAULT_KEY_DIR    "token-keys"
-#define TOKEN_DEFAULT_LIFETIME_S 300
-#define TOKEN_MAX_LIFETIME_S     3600
-#define TOKEN_DEFAULT_LEEWAY_S   30
-#define TOKEN_MAX_LEEWAY_S       300
-#define TOKEN_SCOPE              "openid"
+#define TOKEN_PATH_MAX             128
+#define TOKEN_URI_MAX              256
+#define TOKEN_CLIENT_ID_MAX        64
+#define TOKEN_MAX_BYTES            4096 /* a JWT longer than this is refused unread */
+#define TOKEN_HEADER_MAX           512  /* decoded JOSE header bytes */
+#define TOKEN_PAYLOAD_MAX          2048 /* decoded claims bytes */
+#define TOKEN_KEYS_MAX             16   /* keys held for verification at once */
+#define TOKEN_KEYSET_POLL_MS       1000 /* how often the key folder is looked at */
+#define TOKEN_THUMBPRINT_B64       44   /* base64url of 32 bytes + NUL */
+#define TOKEN_DEFAULT_PATH         "/token"
+#define TOKEN_DEFAULT_ISSUER       "urn:dupla:token"
+#define TOKEN_DEFAULT_AUDIENCE     "urn:dupla:api"
+#define TOKEN_DEFAULT_CLIENT_ID    "api-gateway"
+#define TOKEN_DEFAULT_KEY_DIR      "token-keys"
+#define TOKEN_DEFAULT_LIFETIME_S   300
+#define TOKEN_MAX_LIFETIME_S       3600
+#define TOKEN_DEFAULT_LEEWAY_S     30
+#define TOKEN_MAX_LEEWAY_S         300
+#define TOKEN_DEFAULT_KEY_AGE_DAYS 365 /* the active key is due for rotation after this */
+#define TOKEN_MAX_KEY_AGE_DAYS     3650
+#define TOKEN_SCOPE                "openid"
 
 struct token_config {
     char path[TOKEN_PATH_MAX];
@@ -83,6 +88,7 @@ struct token_config {
     char key_dir[CONFIG_PATH_MAX];
     long lifetime_s;
     long leeway_s;
+    long key_max_age_days;
     enum environment env;
 };
 
@@ -150,6 +156,11 @@ json_t *token_jwks(token_service_t *ts);
 /* The active signing key's id into kid (PKI_KID_MAX bytes; "" when the keys
  * cannot be served). */
 void token_active_kid(token_service_t *ts, char *kid);
+
+/* The active signing key's id into kid (PKI_KID_MAX bytes) and the day
+ * it is due for rotation (its creation + key_max_age_days) into *due_ms.
+ * DUPLA_EBUSY when the keys cannot be read. */
+int token_active_key(token_service_t *ts, char *kid, int64_t *due_ms, err_t *err);
 
 /* Rotation (the CLI): makes a new active key in key_dir (created if
  * missing), deletes keys that can no longer verify any unexpired token

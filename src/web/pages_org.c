@@ -23,11 +23,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/rand.h"
+#include "expiry/expiry.h"
 #include "pki/pki.h"
 #include "web/internal.h"
 
-#define WEB_USERS_MAX 500
+#define WEB_USERS_MAX      500
+#define WEB_EXPIRIES_SHOWN 50 /* on the organisation's page; past it, a count */
 
 /* ---- collecting list results ---- */
 
@@ -146,6 +149,54 @@ void pages_org_suspend_form(struct web_ctx *cx, const char *action, const char *
 
 /* ---- users and roles ---- */
 
+/* What of the organisation's expires within 30 days (the expiry module's
+ * last run, src/expiry): certificates, agreements and, on the data owner's
+ * page, the platform's own server certificate and token signing key. */
+static void expiry_notice(struct web_ctx *cx)
+{
+    expiry_t *ex = cx->w->deps.expiry;
+    struct expiry_item *items =
+        ex ? arena_alloc(http_req_arena(cx->req), WEB_EXPIRIES_SHOWN * sizeof *items) : NULL;
+    if (!items)
+        return;
+    size_t n = expiry_for_org(ex, cx->org.cvr, items, WEB_EXPIRIES_SHOWN);
+    if (n == 0)
+        return;
+    html_t *h = &cx->h;
+    int64_t now = clock_now_ms();
+    HTML(h, "<div class=\"alert alert-warning\" role=\"region\" aria-labelledby=\"udloeber\">"
+            "<div class=\"alert-body\"><h2 class=\"alert-heading\" id=\"udloeber\">Udløber "
+            "inden for 30 dage</h2><ul class=\"alert-text\" id=\"udloeber-liste\">");
+    for (size_t i = 0; i < n && i < WEB_EXPIRIES_SHOWN; i++) {
+        char t[32];
+        web_time(items[i].not_after_ms, t);
+        long long days = (items[i].not_after_ms - now + 86400000 - 1) / 86400000;
+        HTML(h, "<li>");
+        html_textc(h, items[i].label);
+        HTML(h, ": udløber ");
+        html_textc(h, t);
+        HTML(h, " (om ");
+        html_int(h, days);
+        if (days == 1)
+            HTML(h, " dag)");
+        else
+            HTML(h, " dage)");
+        if (items[i].warned_days) {
+            HTML(h, "; varslet til kontaktpostkassen ");
+            html_int(h, items[i].warned_days);
+            HTML(h, " dage før");
+        }
+        HTML(h, "</li>");
+    }
+    HTML(h, "</ul>");
+    if (n > WEB_EXPIRIES_SHOWN) {
+        HTML(h, "<p class=\"alert-text\">og ");
+        html_int(h, (int64_t)(n - WEB_EXPIRIES_SHOWN));
+        HTML(h, " flere.</p>");
+    }
+    HTML(h, "</div></div>");
+}
+
 static void org_page(struct web_ctx *cx, const struct form_errors *fe, const struct http_form *kept)
 {
     web_t *w = cx->w;
@@ -167,6 +218,7 @@ static void org_page(struct web_ctx *cx, const struct form_errors *fe, const str
     else if (str_eq_cstr(ok, "genaktiveret"))
         page_notice(cx, "success", "Brugeren er genaktiveret og kan logge ind igen.");
     page_error_summary(cx, fe);
+    expiry_notice(cx);
     HTML(h, "<p>Organisation: ");
     html_textc(h, cx->org.name);
     HTML(h, " (CVR ");

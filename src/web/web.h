@@ -39,6 +39,7 @@ struct web_deps {
     struct identity *identity;
     struct agreement *agreement;
     const struct catalog *catalog;
+    struct expiry *expiry; /* what expires soon, for the organisation's page; may be NULL */
 };
 
 #define WEB_CONFIG_SECTION "web"

@@ -3,7 +3,7 @@
 # layer or of another module in its own layer. It reads the one layer table,
 # dupla_layers in SRC_DIR/meson.build (one line per layer, lowest first:
 # core; store, pki; http; identity, mail, catalog; token, agreement, audit,
-# dataset, incident; ingest, exposure; testdata; web; cli), and every
+# dataset, incident; ingest, exposure, expiry; testdata; web; cli), and every
 # #include "x/..." of src/<module>/*.[ch]. src/meson.build builds one library
 # per layer from that table, so an upward include already fails to build;
 # a sideways one builds, and this check is what refuses it.
