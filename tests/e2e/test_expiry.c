@@ -226,7 +226,9 @@ Test(expiry_e2e, warns_once_shows_on_the_page_and_in_metrics, .timeout = 240)
     /* the organisation's page shows what expires */
     char body[256];
     snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", DEMO_ADMIN, DEMO_PASS);
-    struct e2e_request login = {.method = "POST", .path = "/api/session", .body = body};
+    const char *json_ct[] = {"Content-Type: application/json", NULL};
+    struct e2e_request login = {
+        .method = "POST", .path = "/api/session", .body = body, .headers = json_ct};
     cr_assert_eq(e2e_request(&s, &login, &r), 0, "%s", r.error);
     e2e_assert_status(&s, &r, 200);
     const char *set = e2e_header(&r, "Set-Cookie");
