@@ -10,6 +10,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Run, call, expect, login } from './lib.mjs';
 
+// "2. dec. 2026 kl. 18.08": how the pages write a time (Europe/Copenhagen),
+// made here with the browser platform's own time zone data.
+const MONTHS = ['jan.', 'feb.', 'mar.', 'apr.', 'maj', 'jun.', 'jul.', 'aug.', 'sep.', 'okt.', 'nov.', 'dec.'];
+function danishTime(iso) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/Copenhagen', year: 'numeric', month: 'numeric', day: 'numeric',
+    hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return `${Number(parts.day)}. ${MONTHS[Number(parts.month) - 1]} ${parts.year} kl. ${parts.hour}.${parts.minute}`;
+}
+
 const DEMO_CVR = '12345674';
 
 async function story(run) {
@@ -47,8 +58,8 @@ async function story(run) {
   const rowText = await row.textContent();
   expect(rowText.includes('CN=demo-ny') && rowText.includes('Aktivt'),
     'the new certificate is listed, active, with its subject and fingerprint');
-  expect(rowText.includes(newCert.not_before.slice(0, 10)) && rowText.includes(newCert.not_after.slice(0, 10)),
-    'its validity (from and to) is shown');
+  expect(rowText.includes(danishTime(newCert.not_before)) && rowText.includes(danishTime(newCert.not_after)),
+    'its validity (from and to) is shown, in Danish time');
 
   // Revoke the new certificate: the second step, then the list.
   await row.getByRole('link', { name: /Spær certifikatet/ }).click();
