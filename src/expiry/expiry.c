@@ -174,8 +174,10 @@ static int gather_server_certs(expiry_t *ex, struct gather *g)
         }
         char subject[EXPIRY_SUBJECT_MAX], label[EXPIRY_LABEL_MAX];
         snprintf(subject, sizeof subject, "%s", ci.sha256_hex);
-        snprintf(label, sizeof label, "Platformens servercertifikat (lytteren %s, %s)", l->name,
-                 l->cert_file);
+        /* a label for a mail and a page: a very long path is cut short */
+        if (snprintf(label, sizeof label, "Platformens servercertifikat (lytteren %s, %s)", l->name,
+                     l->cert_file) >= (int)sizeof label)
+            label[sizeof label - 1] = '\0';
         int rc = note(g, EXPIRY_SERVER_CERT, ci.not_after_ms, subject, label, g->owner_cvr,
                       g->owner_mailbox);
         if (rc)
