@@ -422,7 +422,8 @@ int expiry_run(expiry_t *ex, int64_t now_ms, struct expiry_run_stats *stats, err
     if (g.dropped)
         log_warn("expiry: %u more things expire within %d days than are kept (%d)", g.dropped,
                  EXPIRY_FIRST_DAYS, EXPIRY_ITEMS_MAX);
-    qsort(g.items, g.n, sizeof *g.items, cmp_item);
+    if (g.n) /* g.items is NULL when nothing expires soon */
+        qsort(g.items, g.n, sizeof *g.items, cmp_item);
 
     /* warn: the 7-day threshold when it is that close, else the 30-day */
     unsigned count[EXPIRY_KINDS][2] = {{0}};
