@@ -8,7 +8,7 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 # the PostgreSQL pass of the tests; stopped and removed even when tests fail.
 PG_SERVER  ?= ./scripts/pg-test-server.sh run --
 
-.PHONY: all deps build run check test test-asan format format-check bench clean deb
+.PHONY: all deps build run run-cluster check test test-asan format format-check bench clean deb
 
 all: build
 
@@ -29,6 +29,12 @@ build: deps $(BUILD)/build.ninja
 # Sets up the demo environment (idempotent) and serves it in the foreground.
 run: build
 	./$(BUILD)/dupla demo --dir $(DEMO_DIR)
+
+# A local cluster (#15) in var/cluster/: a PostgreSQL primary and a synchronous
+# hot standby, three nodes on that store, HAProxy (TCP) on 127.0.0.1:8543/8544;
+# in the foreground until Ctrl-C, beside `make run`. See scripts/cluster.sh.
+run-cluster: build
+	./scripts/cluster.sh run --build $(BUILD)
 
 # Every suite on SQLite, then every suite that touches the store again on
 # PostgreSQL (one server for the whole pass; each store is its own schema),

@@ -27,6 +27,7 @@ nodejs
 chromium
 libpq-dev
 postgresql
+haproxy
 groff-base
 man-db
 libsystemd-dev
@@ -37,6 +38,7 @@ fakeroot
 adduser
 prometheus
 "
+# haproxy: the load balancer of the local cluster (make run-cluster).
 # prometheus: for promtool, which checks contrib/prometheus/dupla-alerts.yml
 # (tests/contrib/); Debian ships promtool only in the server's package.
 
