@@ -13,6 +13,10 @@
 #   cluster.sh pg-status DIR       which server is up and which is primary
 #       (the failure tests, tests/cluster/, use these three)
 #
+# Environment: DUPLA_CLUSTER_SMTP_URL (smtp://host:port) makes the nodes
+# send their mail there (otherwise it stays queued in the store).
+# HAProxy's admin socket is DIR/haproxy.sock ("show stat": which node is up).
+#
 # Ports, from the base port B (default 8543, so that `make run` on
 # 8443/8444 keeps running beside it):
 #   B, B+1                HAProxy: data services and pages; token service
@@ -107,7 +111,7 @@ pg-status)
     ;;
 run) ;;
 -h | --help | help)
-    sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     exit 0
     ;;
 *)
@@ -291,6 +295,12 @@ for l in c["listeners"]:
 # one token key folder and one checkpoint signing key for every node
 c["token"] = {"key_dir": os.path.join(demo, "token-keys")}
 c["audit"] = {"signing_key": os.path.join(demo, "audit-signing.key")}
+# registries look for changes made by other nodes every 500 ms (the
+# default is 1000), so that a revocation reaches every node within 1 s
+c.setdefault("identity", {})["registry_poll_ms"] = 500
+# a mail relay (the failure tests' SMTP sink); without one, mail stays queued
+if os.environ.get("DUPLA_CLUSTER_SMTP_URL"):
+    c["mail"] = {"smtp_url": os.environ["DUPLA_CLUSTER_SMTP_URL"], "retry_base_seconds": 1}
 tmp = dst + ".tmp"
 with open(tmp, "w") as f:
     json.dump(c, f, indent=2)
@@ -332,6 +342,7 @@ for i in $(seq 2 "$NODES"); do wait_ready "$i"; done
 # through to the nodes; each node's /health/ready is checked over TLS.
 global
     maxconn 4096
+    stats socket $DIR/haproxy.sock mode 600 level admin
 defaults
     mode tcp
     timeout connect 2s
