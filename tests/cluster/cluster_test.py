@@ -237,10 +237,14 @@ class Calls:
 
     def once(self, client):
         """One call, no retry: (status, seq or None, request id)."""
+        status, seq, rid, _ = self.once_body(client)
+        return status, seq, rid
+
+    def once_body(self, client):
         rid = str(uuid.uuid4())
-        status, h, _ = client.request("GET", self.path(), self.headers(rid))
+        status, h, body = client.request("GET", self.path(), self.headers(rid))
         seq = h.get("x-dupla-udlevering")
-        return status, int(seq) if seq else None, rid
+        return status, int(seq) if seq else None, rid, body
 
     def with_retries(self, client, budget_s, stats):
         """One call retried (same request id) on 503 and connection errors,
@@ -540,6 +544,11 @@ def poll_refused(fn, timeout=5.0):
     return None
 
 
+def agreement_refused(answer):
+    status, _, _, body = answer
+    return status == 403 and b"agreement-revoked" in body
+
+
 def test_revoke(cl, calls):
     problems = []
     cvr = cl.connect["organisation_cvr"]
@@ -570,20 +579,25 @@ def test_revoke(cl, calls):
     measure("certificate revoked",
             lambda: cl.cli("system", "revoke-cert", "--config", a["config_file"],
                            cert_sha256(os.path.join(cl.pki, "cl-cert.pem"))),
-            lambda: calls.get_token(b["token_url"], "cl-cert")[0] != 200)
+            lambda: calls.get_token(b["token_url"], "cl-cert")[0] in (400, 401, 403))
     measure("system revoked",
             lambda: cl.cli("system", "revoke", "--config", a["config_file"], cvr + "/cl-sys"),
-            lambda: calls.get_token(b["token_url"], "cl-sys")[0] != 200)
+            lambda: calls.get_token(b["token_url"], "cl-sys")[0] in (400, 401, 403))
     calls.refresh_token()
     client = Client(b["base_url"], calls.ctx)
-    st, _, _ = calls.once(client)
+    # (until #15.1 a node's first append after another node's may collide
+    # on the log's sequence and answer 500 once: a precondition, so retried)
+    for _ in range(5):
+        st, _, _ = calls.once(client)
+        if st == 200:
+            break
     if st != 200:
         problems.append("node B answers %d before the agreement is revoked" % st)
         return problems
     measure("agreement revoked",
             lambda: cl.cli("agreement", "revoke", "--config", a["config_file"], calls.agreement,
                            "--reason", "cluster test"),
-            lambda: calls.once(client)[0] != 200)
+            lambda: agreement_refused(calls.once_body(client)))
     client.close()
     return problems
 
