@@ -1,7 +1,8 @@
 /*
  * cmd_store.c: `dupla store`, whole databases: copy a platform from one
  * store to another (SQLite to PostgreSQL and back, or within a backend),
- * and bring a store's schema up to this binary's.
+ * bring a store's schema up to this binary's, and take an online backup of
+ * a SQLite store.
  *
  * copy migrates the target the way `dupla serve` would (every module's
  * migrations), refuses a source of another schema version and a target
@@ -36,6 +37,7 @@
 static const char usage_head[] =
     "usage: dupla store copy --from URL --to URL [--quiet]\n"
     "       dupla store migrate --store URL\n"
+    "       dupla store backup --store URL --to FILE [--quiet]\n"
     "\n"
     "Whole databases. A URL is a store as in the configuration's \"store\": a\n"
     "PostgreSQL connection URI (postgresql://user@host/db) or key/value string\n"
@@ -60,11 +62,22 @@ static const char usage_tail[] =
     "          target checks the copied log's chain and checkpoints.\n"
     "migrate   applies this binary's migrations to a store (what `dupla serve`\n"
     "          does at start), e.g. to bring an older source up to date\n"
+    "backup    writes a consistent copy of a SQLite store to a new file while\n"
+    "          `dupla serve` keeps using the store: one read snapshot, copied\n"
+    "          page by page, checked (quick_check) and synced before it takes the\n"
+    "          name FILE, so FILE is either absent or a whole copy; an existing\n"
+    "          FILE is never overwritten. The copy is a store like the original:\n"
+    "          point a configuration's \"store\" at it to restore, and check it\n"
+    "          with `dupla audit verify`. Keys (token keys, the log's checkpoint\n"
+    "          key, TLS) live in files beside the store: back them up too.\n"
+    "          PostgreSQL: use pg_basebackup or pg_dump, or `store copy` to SQLite.\n"
     "\n"
     "examples:\n"
     "  dupla store copy --from sqlite:var/demo/dupla.db \\\n"
     "                   --to postgresql://dupla@db.example/dupla\n"
-    "  dupla store copy --from 'host=db1 dbname=dupla' --to sqlite:backup.db\n";
+    "  dupla store copy --from 'host=db1 dbname=dupla' --to sqlite:backup.db\n"
+    "  dupla store backup --store sqlite:/var/lib/dupla/dupla.db \\\n"
+    "                     --to /var/backups/dupla-$(date +%F).db\n";
 
 struct store_call {
     int argc;
@@ -270,6 +283,57 @@ static int run_migrate(struct store_call *k)
     return 0;
 }
 
+/* ---- backup ---- */
+
+struct backup_progress {
+    bool tty;
+    bool quiet;
+    bool drawn;
+    int64_t last_ns;
+};
+
+static void show_backup_progress(void *ctx, int64_t done, int64_t total)
+{
+    struct backup_progress *pr = ctx;
+    int64_t now = clock_mono_ns();
+    if (pr->quiet ||
+        (done < total && now - pr->last_ns < (pr->tty ? STORE_CLI_REDRAW_NS : STORE_CLI_LINE_NS)))
+        return;
+    pr->last_ns = now;
+    int pct = total ? (int)(100 * done / total) : 100;
+    if (!pr->tty) {
+        fprintf(stderr, "backup: %" PRId64 " of %" PRId64 " pages (%d%%)\n", done, total, pct);
+        return;
+    }
+    int fill = total ? (int)(STORE_CLI_BAR * done / total) : STORE_CLI_BAR;
+    char bar[STORE_CLI_BAR + 1];
+    for (int i = 0; i < STORE_CLI_BAR; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[STORE_CLI_BAR] = 0;
+    fprintf(stderr, "\r[%s] %3d%%  %" PRId64 "/%" PRId64 " pages\033[K", bar, pct, done, total);
+    pr->drawn = true;
+}
+
+static int run_backup(struct store_call *k)
+{
+    store_t *st;
+    if (open_url("backup: --store", k->store, true, &st))
+        return 1;
+    struct backup_progress pr = {.tty = isatty(STDERR_FILENO) == 1, .quiet = k->quiet};
+    err_t err;
+    err_clear(&err);
+    int64_t start = clock_mono_ns();
+    int rc = store_backup(st, k->to, show_backup_progress, &pr, &err);
+    if (pr.drawn)
+        fputc('\n', stderr);
+    store_close(st);
+    if (rc)
+        return fail("backup", &err);
+    printf("OK: %s is a consistent copy of the store, checked, taken in %.1f s\n", k->to,
+           (double)(clock_mono_ns() - start) / 1e9);
+    return 0;
+}
+
 /* ---- arguments ---- */
 
 static int parse(const char *cmd, struct store_call *k)
@@ -281,15 +345,19 @@ static int parse(const char *cmd, struct store_call *k)
             slot = &k->from;
         else if (strcmp(a, "--to") == 0 && strcmp(cmd, "copy") == 0)
             slot = &k->to;
-        else if (strcmp(a, "--store") == 0 && strcmp(cmd, "migrate") == 0)
+        else if (strcmp(a, "--store") == 0 && strcmp(cmd, "copy") != 0)
             slot = &k->store;
-        else if (strcmp(a, "--quiet") == 0 && strcmp(cmd, "copy") == 0) {
+        else if (strcmp(a, "--to") == 0 && strcmp(cmd, "backup") == 0)
+            slot = &k->to;
+        else if (strcmp(a, "--quiet") == 0 && strcmp(cmd, "migrate") != 0) {
             k->quiet = true;
             continue;
         } else
             return cli_usage_error("store", "%s: unknown option '%s'", cmd, a);
         if (i + 1 >= k->argc || !k->argv[i + 1][0])
-            return cli_usage_error("store", "%s: %s needs a URL", cmd, a);
+            return cli_usage_error("store", "%s: %s needs %s", cmd, a,
+                                   slot == &k->to && strcmp(cmd, "backup") == 0 ? "a file name"
+                                                                                : "a URL");
         if (*slot)
             return cli_usage_error("store", "%s: %s given twice", cmd, a);
         if (strlen(k->argv[i + 1]) >= STORE_CLI_URL_MAX)
@@ -327,9 +395,24 @@ static int store_migrate_cmd(void *ctx, const struct cli_sub *self)
     return run_migrate(k);
 }
 
+static int store_backup_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct store_call *k = ctx;
+    int rc = parse("backup", k);
+    if (rc)
+        return rc;
+    if (!k->store)
+        return cli_usage_error("store", "backup: --store URL is required");
+    if (!k->to)
+        return cli_usage_error("store", "backup: --to FILE is required");
+    return run_backup(k);
+}
+
 static const struct cli_sub subs[] = {
     {"copy", NULL, "copy a whole platform from one store to an empty one", store_copy_cmd, 0},
     {"migrate", NULL, "apply this binary's schema migrations to a store", store_migrate_cmd, 0},
+    {"backup", NULL, "write a consistent online copy of a SQLite store", store_backup_cmd, 0},
 };
 static const struct cli_subs store_subs = CLI_SUBS("store", usage_head, usage_tail, subs);
 

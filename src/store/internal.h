@@ -56,6 +56,9 @@ struct store_ops {
     int (*migrate_lock)(store_conn_t *c, bool lock, err_t *err);
     /* store_pipeline_begin/end (NULL: the backend has nothing to gain). */
     int (*pipeline)(store_conn_t *c, bool on, err_t *err);
+    /* store_backup (NULL: the backend has its own tools). */
+    int (*backup)(store_conn_t *c, const char *path, store_backup_progress_fn fn, void *ctx,
+                  err_t *err);
 };
 
 /* The backends' constructors. path: a file; conninfo: a libpq connection

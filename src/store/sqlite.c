@@ -12,11 +12,17 @@
  * process crash but may lose the last commits on power loss; stores that
  * must survive power loss (the disclosure log) ask for synchronous=FULL.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -464,6 +470,103 @@ static int64_t sq_last_id(store_conn_t *h)
     return sqlite3_last_insert_rowid(SQ_CONN(h)->db);
 }
 
+/* ---- online backup ---- */
+
+#define SQ_BACKUP_PAGES 1024 /* pages per step: progress about every 4 MB */
+
+static int fsync_path(const char *path, bool dir)
+{
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* The backup proper: src (inside its read snapshot) into the empty database
+ * file tmp, then checked. */
+static int backup_into(sqlite3 *src, const char *tmp, store_backup_progress_fn fn, void *ctx,
+                       err_t *err)
+{
+    sqlite3 *dst = NULL;
+    int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int code = sqlite_error(err, dst, rc, tmp);
+        sqlite3_close(dst);
+        return code;
+    }
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+    if (!b) {
+        int code = sqlite_error(err, dst, sqlite3_errcode(dst), "backup");
+        sqlite3_close(dst);
+        return code;
+    }
+    do {
+        rc = sqlite3_backup_step(b, SQ_BACKUP_PAGES);
+        if (fn && (rc == SQLITE_OK || rc == SQLITE_DONE)) {
+            int64_t total = sqlite3_backup_pagecount(b);
+            fn(ctx, total - sqlite3_backup_remaining(b), total);
+        }
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    int fin = sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE || fin != SQLITE_OK) {
+        int code = sqlite_error(err, dst, rc != SQLITE_DONE ? rc : fin, "backup");
+        sqlite3_close(dst);
+        return code;
+    }
+    /* the copy must open and read as a database before it takes path */
+    sqlite3_stmt *q = NULL;
+    rc = sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    bool ok = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(q, 0), "ok") == 0;
+    sqlite3_finalize(q);
+    sqlite3_close(dst);
+    if (!ok)
+        return err_internal(err, DUPLA_ESTORE, "the copy failed its quick_check");
+    return 0;
+}
+
+static int sq_backup(store_conn_t *h, const char *path, store_backup_progress_fn fn, void *ctx,
+                     err_t *err)
+{
+    struct sq_conn *c = SQ_CONN(h);
+    char tmp[STORE_PATH_MAX + 32], dir[STORE_PATH_MAX];
+    if (strlen(path) >= STORE_PATH_MAX)
+        return err_set(err, DUPLA_EINVAL, "the target path is too long");
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return err_set(err, DUPLA_ECONFLICT, "%s exists; a backup never overwrites", path);
+    snprintf(tmp, sizeof tmp, "%s.partial-%ld", path, (long)getpid());
+    snprintf(dir, sizeof dir, "%s", path);
+    /* the temporary file is ours alone (O_EXCL), an empty file is an empty
+     * database to SQLite */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_set(err, errno == ENOENT ? DUPLA_EINVAL : DUPLA_ESTORE, "cannot create %s: %s",
+                       tmp, strerror(errno));
+    close(fd);
+    /* one read snapshot for every step: writers go on, the copy is of one
+     * moment */
+    int rc = sq_begin_read(h, err);
+    if (rc == 0)
+        rc = sq_exec(h, "SELECT count(*) FROM sqlite_schema", err);
+    if (rc == 0)
+        rc = backup_into(c->db, tmp, fn, ctx, err);
+    sq_end_read(h);
+    if (rc == 0 && fsync_path(tmp, false) != 0)
+        rc = err_set(err, DUPLA_ESTORE, "cannot sync %s: %s", tmp, strerror(errno));
+    /* link, not rename: a file that appeared at path meanwhile is kept */
+    if (rc == 0 && link(tmp, path) != 0)
+        rc = err_set(err, errno == EEXIST ? DUPLA_ECONFLICT : DUPLA_ESTORE, "cannot create %s: %s",
+                     path, strerror(errno));
+    unlink(tmp);
+    if (rc == 0 && fsync_path(dirname(dir), true) != 0)
+        rc = err_set(err, DUPLA_ESTORE, "cannot sync the folder of %s: %s", path, strerror(errno));
+    return rc;
+}
+
 static const struct store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -491,4 +594,5 @@ static const struct store_ops sq_ops = {
     .changes = sq_changes,
     .last_id = sq_last_id,
     .migrate_lock = NULL, /* BEGIN IMMEDIATE already serialises the migrations */
+    .backup = sq_backup,
 };

@@ -316,3 +316,19 @@ int store_pipeline_end(store_conn_t *c, err_t *err)
 {
     return OPS(c)->pipeline ? OPS(c)->pipeline(c, false, err) : 0;
 }
+
+int store_backup(store_t *st, const char *path, store_backup_progress_fn fn, void *ctx, err_t *err)
+{
+    if (!st->ops->backup)
+        return err_set(err, DUPLA_EINVAL,
+                       "a %s store is backed up with its own tools (pg_basebackup or "
+                       "pg_dump), or copied to a SQLite file with `dupla store copy`",
+                       st->ops->name);
+    store_conn_t *c;
+    int rc = store_conn_get(st, &c, err);
+    if (rc)
+        return rc;
+    rc = st->ops->backup(c, path, fn, ctx, err);
+    store_conn_put(c);
+    return rc;
+}

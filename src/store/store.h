@@ -230,4 +230,18 @@ struct store_copy_options {
 int store_copy(store_t *from, store_t *to, store_t *fresh, const struct store_copy_options *opt,
                struct store_table *out, size_t cap, size_t *n, err_t *err);
 
+/* ---- online backup (dupla store backup) ---- */
+
+/* Called while a backup runs: pages copied so far of the store's total. */
+typedef void (*store_backup_progress_fn)(void *ctx, int64_t done, int64_t total);
+
+/* Writes a consistent copy of the whole store, taken in one read snapshot
+ * while others keep writing, to a new file at path (SQLite only: the online
+ * backup API, page by page). The copy is written beside path under a
+ * temporary name, checked (PRAGMA quick_check), synced and then renamed, so
+ * path is either absent or a whole, checked copy. Refuses an existing path
+ * (DUPLA_ECONFLICT) and a PostgreSQL store (DUPLA_EINVAL: use pg_basebackup,
+ * or `dupla store copy` to a SQLite file). */
+int store_backup(store_t *st, const char *path, store_backup_progress_fn fn, void *ctx, err_t *err);
+
 #endif

@@ -277,6 +277,8 @@ static void set_paths(struct e2e_server *s)
     snprintf(s->ready, sizeof s->ready, "%s/ready.json", s->dir);
 }
 
+static int spawn_serve(const struct e2e_options *opt, struct e2e_server *s);
+
 int e2e_start(const struct e2e_options *opt, struct e2e_server *s)
 {
     static const struct e2e_options none = {0};
@@ -298,7 +300,23 @@ int e2e_start(const struct e2e_options *opt, struct e2e_server *s)
     }
     if (write_config(opt, s) != 0)
         return -1;
+    return spawn_serve(opt, s);
+}
 
+int e2e_restart(const struct e2e_options *opt, struct e2e_server *s)
+{
+    static const struct e2e_options none = {0};
+    if (s->pid > 0) {
+        fail_msg("e2e_restart: the server is still running");
+        return -1;
+    }
+    unlink(s->ready);
+    return spawn_serve(opt ? opt : &none, s);
+}
+
+/* Starts `dupla serve` on s's configuration and waits until it is ready. */
+static int spawn_serve(const struct e2e_options *opt, struct e2e_server *s)
+{
     const char *argv[48] = {dupla_bin(), "serve", "--config", s->config, "--ready-file", s->ready};
     size_t n = 6;
     for (size_t i = 0; opt->serve_args && opt->serve_args[i] && n < 47; i++)

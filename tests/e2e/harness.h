@@ -86,6 +86,11 @@ int e2e_start(const struct e2e_options *opt, struct e2e_server *s);
 int e2e_stop(struct e2e_server *s);
 /* Removes a server's folder (after e2e_stop with DUPLA_E2E_KEEP set). */
 void e2e_remove_dir(const struct e2e_server *s);
+/* Starts `dupla serve` again in the folder of a server that was stopped
+ * (e2e_stop with DUPLA_E2E_KEEP set) or killed, on the same configuration
+ * and store; opt gives only serve_args (may be NULL). 0 or -1, as
+ * e2e_start. */
+int e2e_restart(const struct e2e_options *opt, struct e2e_server *s);
 /* Sends sig to the server (SIGHUP to reload). */
 int e2e_signal(const struct e2e_server *s, int sig);
 /* A server declared with E2E_SHARED_SERVERS, started by the harness.

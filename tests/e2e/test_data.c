@@ -1276,6 +1276,175 @@ Test(data, sigkill_while_clients_fetch_loses_no_disclosure)
     cr_assert_eq(e2e_run_dupla(verify, NULL), 0, "dupla audit verify after SIGKILL");
 }
 
+/* ---- backups: a consistent online copy while clients fetch ---- */
+
+/* How many disclosed entries of request id are in the store. */
+static int64_t disclosed_count(store_conn_t *conn, const char *request_id)
+{
+    store_stmt_t *q;
+    err_t err;
+    cr_assert_eq(store_prepare(conn,
+                               "SELECT COUNT(*) FROM audit_entry WHERE request_id = ? AND "
+                               "outcome = 'disclosed'",
+                               &q, &err),
+                 0, "%s", err.log);
+    store_bind_cstr(q, 1, request_id);
+    cr_assert_eq(store_step(q, &err), STORE_ROW, "%s", err.log);
+    int64_t n = store_col_int64(q, 0);
+    store_stmt_done(q);
+    return n;
+}
+
+static int64_t entries_in(store_t *st)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0, "%s", err.log);
+    int64_t n = -1;
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM audit_entry", -1, &n, &err), 0, "%s",
+                 err.log);
+    store_conn_put(c);
+    return n;
+}
+
+static size_t answers_so_far(struct fetcher *f, int n, size_t *each)
+{
+    size_t got = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = __atomic_load_n(&f[i].n, __ATOMIC_ACQUIRE);
+        if (each)
+            each[i] = k;
+        got += k;
+    }
+    return got;
+}
+
+static bool fetch_until(struct fetcher *f, int n, size_t more)
+{
+    size_t from = answers_so_far(f, n, NULL);
+    for (int waited = 0; waited < 600; waited++) { /* bounded: a sanitised server is slow */
+        if (answers_so_far(f, n, NULL) >= from + more)
+            return true;
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+Test(data, backup_while_clients_fetch_is_a_store_that_starts_and_verifies, .timeout = 170)
+{
+    if (getenv("DUPLA_TEST_STORE_PG")) {
+        /* PostgreSQL has its own tools, and the refusal says so */
+        const struct e2e_server *s = e2e_shared("main");
+        struct dupla_config cfg;
+        err_t err;
+        cr_assert_eq(config_load(s->config, &cfg, &err), 0, "%s", err.log);
+        char to[E2E_PATH_MAX], out[E2E_PATH_MAX];
+        const char *args[] = {
+            "store", "backup", "--store", cfg.store_url, "--to", e2e_path(s, "never.db", to), NULL};
+        int rc = e2e_run_dupla(args, e2e_path(s, "backup.txt", out));
+        config_free(&cfg);
+        cr_assert_eq(rc, 1);
+        cr_assert_eq(access(to, F_OK), -1, "no file is left behind");
+        char cmd[2 * E2E_PATH_MAX];
+        snprintf(cmd, sizeof cmd, "grep -q 'pg_basebackup' %s", out);
+        cr_assert_eq(system(cmd), 0, "the refusal names PostgreSQL's own tools");
+        return;
+    }
+    struct e2e_options opt = {.config_json = CONFIG};
+    struct e2e_server own;
+    cr_assert_eq(e2e_start(&opt, &own), 0);
+    make_world(&own);
+    char path[E2E_PATH_MAX], url[E2E_PATH_MAX + 16], backup[E2E_PATH_MAX];
+    json_error_t jerr;
+    world_ids = json_load_file(e2e_path(&own, "world.json", path), 0, &jerr);
+    struct client c;
+    client_open(&c, &own, "sysa", ag_id("full"));
+    FILE *tf = fopen(e2e_path(&own, "token.txt", path), "w");
+    cr_assert_not_null(tf);
+    fprintf(tf, "%s\n", c.token);
+    fclose(tf);
+    client_close(&c);
+    enum { N = 4, CAP = 50000 };
+    struct fetcher f[N];
+    pthread_t t[N];
+    volatile bool stop = false;
+    for (int i = 0; i < N; i++) {
+        f[i] = (struct fetcher){.s = &own, .n = 0, .cap = CAP, .stop = &stop};
+        snprintf(f[i].agreement, sizeof f[i].agreement, "%s", ag_id("full"));
+        f[i].received = calloc(CAP, sizeof *f[i].received);
+        pthread_create(&t[i], NULL, fetch_loop, &f[i]);
+    }
+    bool warm = fetch_until(f, N, 40);
+    /* the backup, while the clients go on fetching */
+    size_t before[N];
+    answers_so_far(f, N, before);
+    snprintf(url, sizeof url, "sqlite:%s", e2e_path(&own, "dupla.db", path));
+    e2e_path(&own, "backup.db", backup);
+    const char *args[] = {"store", "backup", "--store", url, "--to", backup, NULL};
+    int rc = e2e_run_dupla(args, e2e_path(&own, "backup.txt", path));
+    bool after = fetch_until(f, N, 20);
+    stop = true;
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    cr_assert(warm, "the clients got answers before the backup");
+    cr_assert_eq(rc, 0, "dupla store backup under load (see %s)", path);
+    cr_assert(after, "the clients went on fetching after the backup");
+    /* a second backup to the same name is refused and leaves the first */
+    cr_assert_eq(e2e_run_dupla(args, path), 1, "an existing backup is never overwritten");
+
+    setenv("DUPLA_E2E_KEEP", "1", 1);
+    cr_assert_eq(e2e_stop(&own), 0);
+    store_t *st = open_store(&own);
+    int64_t original = entries_in(st);
+    store_close(st);
+
+    /* restore: the backup takes the store's place */
+    char orig[E2E_PATH_MAX], side[E2E_PATH_MAX];
+    e2e_path(&own, "dupla.db", orig);
+    cr_assert_eq(rename(orig, e2e_path(&own, "original.db", side)), 0);
+    unlink(e2e_path(&own, "dupla.db-wal", side));
+    unlink(e2e_path(&own, "dupla.db-shm", side));
+    cr_assert_eq(link(backup, orig), 0);
+    st = open_store(&own);
+    int64_t copied = entries_in(st);
+    store_conn_t *conn;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &conn, &err), 0, "%s", err.log);
+    /* every answer received before the backup began is in the copy */
+    size_t checked = 0;
+    for (int i = 0; i < N; i++)
+        for (size_t k = 0; k < before[i]; k++, checked++)
+            cr_assert_eq(disclosed_count(conn, f[i].received[k]), 1,
+                         "answer %s (before the backup) is not in the copy", f[i].received[k]);
+    store_conn_put(conn);
+    store_close(st);
+    cr_assert_geq(checked, 40);
+    cr_assert_lt(copied, original, "the copy is of one moment: %lld entries, the store %lld later",
+                 (long long)copied, (long long)original);
+    const char *verify[] = {"audit", "verify", "--config", own.config, "--quiet", NULL};
+    cr_assert_eq(e2e_run_dupla(verify, NULL), 0, "dupla audit verify on the restored copy");
+
+    /* the restored copy serves, and its log goes on from where the copy was */
+    cr_assert_eq(e2e_restart(NULL, &own), 0);
+    struct e2e_response r;
+    cr_assert_eq(e2e_get(&own, "api", "/health/ready", &r), 0);
+    e2e_assert_status(&own, &r, 200);
+    e2e_response_free(&r);
+    stop = false;
+    f[0].n = 0;
+    pthread_create(&t[0], NULL, fetch_loop, &f[0]);
+    bool served = fetch_until(f, 1, 5);
+    stop = true;
+    pthread_join(t[0], NULL);
+    cr_assert(served, "data calls are answered from the restored store");
+    cr_assert_eq(e2e_stop(&own), 0);
+    cr_assert_eq(e2e_run_dupla(verify, NULL), 0, "dupla audit verify after serving on the copy");
+    unsetenv("DUPLA_E2E_KEEP");
+    e2e_remove_dir(&own);
+    for (int i = 0; i < N; i++)
+        free(f[i].received);
+}
+
 /* ---- the documents ---- */
 
 Test(data, the_served_openapi_document_validates_and_the_catalogue_pages_answer)
