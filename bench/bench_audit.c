@@ -17,6 +17,13 @@
  * bench_store.h); on PostgreSQL durability is the server's (fsync and
  * synchronous_commit on), so there is no no-fsync column. --kv appends the
  * figures as key=value lines to FILE (bench/backends.sh compares them).
+ *
+ * bench-audit --shared-writers W --store URL [--seconds S]: one node's log
+ * writer on a store that is NOT wiped (a cluster's, bench/cluster.sh runs
+ * 1, 2 and 3 of these at once): W threads append through audit_record for S
+ * seconds; prints "appends=N errors=E seconds=S" (an append the store
+ * refused is counted, not fatal: nodes that do not share the log's head
+ * collide).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -51,6 +58,8 @@ struct writer {
     audit_log_t *log;
     atomic_bool *stop;
     long done;
+    long errors; /* only counted with keep_going */
+    bool keep_going;
     int id;
 };
 
@@ -94,8 +103,12 @@ static void *writer_main(void *arg)
     while (!atomic_load(w->stop)) {
         make_entry(w->id * 1000000 + (int)w->done, &e, s, fields, req, sizeof req);
         if (audit_record(w->log, &e, NULL, &err) != 0) {
-            fprintf(stderr, "bench-audit: record: %s\n", err.log);
-            exit(1);
+            if (!w->keep_going) {
+                fprintf(stderr, "bench-audit: record: %s\n", err.log);
+                exit(1);
+            }
+            w->errors++;
+            continue;
         }
         w->done++;
     }
@@ -221,6 +234,49 @@ static double scan_rate(store_t *st, long *rows)
     return (double)n / ((double)(clock_mono_ns() - t0) / 1e9);
 }
 
+/* --shared-writers: one node's writer on a shared store, not wiped. */
+static int shared_run(struct bench *b, int writers)
+{
+    store_t *st;
+    err_t err;
+    struct store_options so = {.pool_size = 4};
+    if (store_open(b->url, &so, &st, &err)) {
+        fprintf(stderr, "bench-audit: %s\n", err.log);
+        return 1;
+    }
+    struct audit_options o = {
+        .environment = "test", .signer = b->signer, .queue_max = AUDIT_QUEUE_DEFAULT};
+    audit_log_t *log;
+    if (audit_open_sync(st, &o, true, &log, &err)) {
+        fprintf(stderr, "bench-audit: %s\n", err.log);
+        store_close(st);
+        return 1;
+    }
+    atomic_bool stop = false;
+    pthread_t th[BENCH_WRITERS_MAX];
+    struct writer w[BENCH_WRITERS_MAX];
+    /* request ids apart from the other processes' */
+    int base = (int)(getpid() % 1000) * BENCH_WRITERS_MAX;
+    int64_t t0 = clock_mono_ns();
+    for (int i = 0; i < writers; i++) {
+        w[i] = (struct writer){.log = log, .stop = &stop, .id = base + i, .keep_going = true};
+        pthread_create(&th[i], NULL, writer_main, &w[i]);
+    }
+    usleep((useconds_t)(b->seconds * 1e6));
+    atomic_store(&stop, true);
+    long total = 0, errors = 0;
+    for (int i = 0; i < writers; i++) {
+        pthread_join(th[i], NULL);
+        total += w[i].done;
+        errors += w[i].errors;
+    }
+    double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    audit_close(log);
+    store_close(st);
+    printf("appends=%ld errors=%ld seconds=%.3f\n", total, errors, secs);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: bench-audit [--seconds S] [--dir DIR] [--verify-entries N]\n"
@@ -232,7 +288,9 @@ static int usage(void)
                     "100000)\n"
                     "  --store URL         a PostgreSQL connection string (WIPED) instead\n"
                     "                      of SQLite databases in DIR\n"
-                    "  --kv FILE           append the figures as key=value lines to FILE\n");
+                    "  --kv FILE           append the figures as key=value lines to FILE\n"
+                    "  --shared-writers W  only: W writers on --store, NOT wiped, for\n"
+                    "                      --seconds (one node of a cluster)\n");
     return 2;
 }
 
@@ -240,6 +298,7 @@ int main(int argc, char **argv)
 {
     struct bench b = {.seconds = BENCH_SECONDS_DEFAULT, .verify_entries = BENCH_VERIFY_DEFAULT};
     const char *dir = NULL, *store = NULL, *kv = NULL;
+    int shared = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             b.seconds = atof(argv[++i]);
@@ -251,10 +310,13 @@ int main(int argc, char **argv)
             store = argv[++i];
         else if (strcmp(argv[i], "--kv") == 0 && i + 1 < argc)
             kv = argv[++i];
+        else if (strcmp(argv[i], "--shared-writers") == 0 && i + 1 < argc)
+            shared = atoi(argv[++i]);
         else
             return usage();
     }
-    if (b.seconds <= 0 || b.seconds > 600 || b.verify_entries < 1)
+    if (b.seconds <= 0 || b.seconds > 600 || b.verify_entries < 1 || shared < 0 ||
+        shared > BENCH_WRITERS_MAX || (shared && !store))
         return usage();
     log_set_level(LOG_ERROR);
     bool made_dir = !dir;
@@ -282,6 +344,17 @@ int main(int argc, char **argv)
     if (pki_signer_generate(key, &err) || pki_signer_load(key, &b.signer, &err)) {
         fprintf(stderr, "bench-audit: %s\n", err.log);
         return 1;
+    }
+    if (shared) {
+        int rc = shared_run(&b, shared);
+        pki_signer_free(b.signer);
+        if (kvf)
+            fclose(kvf);
+        if (made_dir) {
+            unlink(key);
+            rmdir(b.dir);
+        }
+        return rc;
     }
 
     printf("disclosure log on %s: durable appends/s (%.1f s each%s%s)\n\n", label, b.seconds,

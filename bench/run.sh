@@ -39,3 +39,6 @@ done
 echo
 echo "== SQLite and PostgreSQL side by side: data calls, bulk, log appends, ingest, citizen question"
 "$(dirname "$0")/backends.sh" "$build" $quick
+echo
+echo "== several nodes: one and three behind HAProxy, the shared log's append rate with 1-3 nodes"
+"$(dirname "$0")/cluster.sh" "$build" $quick

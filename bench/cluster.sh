@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# bench/cluster.sh: several nodes behind HAProxy on one PostgreSQL (#15.4).
+#
+#   bench/cluster.sh [BUILD_DIR] [--quick]
+#
+# Starts a whole local cluster (scripts/cluster.sh: PostgreSQL primary with a
+# synchronous standby, fsync on; three nodes; HAProxy in TCP mode) in a
+# temporary folder on its own ports, then in the same run:
+#   1. single-subject data calls through HAProxy (bench/data.lua, wrk, 2
+#      threads, BENCH_CONNS keep-alive connections) with ONE node in
+#      HAProxy's rotation (the other two disabled on its admin socket) and
+#      with all THREE, alternating, BENCH_REPEAT rounds: calls/s, p50, p99,
+#      answers that were not 2xx, and the ratio three / one (goal >= 0.8:
+#      on 2 cores no gain is expected, but no collapse either);
+#   2. the shared disclosure log's highest append rate with 1, 2 and 3
+#      nodes: as many bench-audit --shared-writers processes (each one
+#      node's log writer, group commit, 64 writer threads) appending to the
+#      cluster's store at once; appends/s in all, and appends refused.
+# Needs wrk, haproxy, psql (Debian: apt-get install wrk haproxy postgresql).
+# Environment: BENCH_REPEAT (2), BENCH_DATA_SECONDS (8), BENCH_CONNS (8),
+# BENCH_LOG_SECONDS (4). --quick: one short round (a smoke run).
+set -euo pipefail
+BUILD=${1:-build}
+QUICK=${2:-}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REPEAT=${BENCH_REPEAT:-2}
+SECS=${BENCH_DATA_SECONDS:-8}
+CONNS=${BENCH_CONNS:-8}
+LOG_SECS=${BENCH_LOG_SECONDS:-4}
+if [ "$QUICK" = "--quick" ]; then
+    REPEAT=1 SECS=2 LOG_SECS=1
+fi
+for tool in wrk psql curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "SKIPPED: the cluster bench needs $tool (Debian: apt-get install wrk postgresql curl)"
+        exit 0
+    }
+done
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] ||
+    { echo "SKIPPED: the cluster bench needs haproxy (apt-get install haproxy)"; exit 0; }
+BA="$BUILD/bench/bench-audit"
+[ -x "$BA" ] && [ -x "$BUILD/dupla" ] || { echo "bench/cluster.sh: build first (make build)" >&2; exit 2; }
+BA=$(cd "$(dirname "$BA")" && pwd)/bench-audit
+
+T=$(mktemp -d /tmp/dupla-bench-cluster-XXXXXX)
+chmod 755 "$T"
+BASE=$((11000 + (RANDOM % 700) * 10))
+CPID=""
+cleanup() {
+    if [ -n "$CPID" ]; then
+        kill -TERM "$CPID" 2>/dev/null || true
+        wait "$CPID" 2>/dev/null || true
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+"$ROOT/scripts/cluster.sh" run --dir "$T" --base-port "$BASE" --build "$BUILD" >"$T/cluster.out" 2>&1 &
+CPID=$!
+i=0
+until [ -s "$T/connect.json" ]; do
+    kill -0 "$CPID" 2>/dev/null || { cat "$T/cluster.out" >&2; echo "bench/cluster.sh: the cluster did not start" >&2; exit 1; }
+    i=$((i + 1))
+    [ $i -lt 1200 ] || { echo "bench/cluster.sh: the cluster did not start in 240 s" >&2; exit 1; }
+    sleep 0.2
+done
+cj() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v[0] if isinstance(v, list) else v)' "$T/connect.json" "$1"; }
+PKI="$T/demo/pki"
+AGREEMENT=$(cj agreement_id)
+CPR=$(cj PersonCPRNummer)
+PGURL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["postgresql"]["url"])' "$T/connect.json")
+TOKEN=$(curl -s --cacert "$PKI/ca.pem" --cert "$PKI/demo-system.pem" --key "$PKI/demo-system.key" \
+    -H "x-transaktion-id: bench" -d client_id=api-gateway -d scope=openid -d grant_type=password \
+    "https://localhost:$((BASE + 1))/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+export DUPLA_TOKEN="$TOKEN" DUPLA_AGREEMENT="$AGREEMENT"
+URL="https://localhost:$BASE/Aarsopgoerelse?PersonCPRNummer=$CPR&Indkomst%C3%85r=2024"
+
+hactl() { # COMMAND: HAProxy's admin socket
+    python3 - "$T/haproxy.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+out = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    out += c
+sys.stdout.write(out.decode())
+PY
+}
+up_count() {
+    hactl "show stat" | awk -F, '$1 == "api_nodes" && $2 ~ /^node/ && $18 == "UP" { n++ } END { print n + 0 }'
+}
+use_nodes() { # N: nodes 1..N in the rotation, the others disabled
+    for i in 2 3; do
+        if [ "$i" -le "$1" ]; then hactl "enable server api_nodes/node$i" >/dev/null; else hactl "disable server api_nodes/node$i" >/dev/null; fi
+    done
+    local n=0
+    until [ "$(up_count)" = "$1" ]; do
+        n=$((n + 1))
+        [ $n -lt 100 ] || { echo "bench/cluster.sh: HAProxy does not show $1 node(s) up" >&2; hactl "show stat" >&2; exit 1; }
+        sleep 0.2
+    done
+}
+
+run_wrk() { # -> "rps p50 p99 non2xx"
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$ROOT/bench/data.lua" "$URL" >"$T/wrk.out" 2>&1 ||
+        { cat "$T/wrk.out" >&2; exit 1; }
+    python3 - "$T/wrk.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def ms(v, u):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
+p = {k: ms(v, u) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)}
+bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+total = re.search(r"(\d+) requests in", t)
+print(rps, "%.2f" % p["50"], "%.2f" % p["99"], bad.group(1) if bad else "0", total.group(1) if total else "0")
+PY
+}
+
+echo "cluster in $T: 3 nodes, PostgreSQL primary + synchronous standby (fsync on), HAProxy TCP;" \
+    "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "-- single-subject calls through HAProxy: ${SECS}s each, wrk 2 threads, $CONNS keep-alive connections, $REPEAT round(s)"
+KV="$T/kv"
+: >"$KV"
+for round in $(seq 1 "$REPEAT"); do
+    for n in 1 3; do
+        use_nodes "$n"
+        set -- $(run_wrk)
+        printf '  round %d, %d node(s): %8.0f calls/s  p50 %6.2f ms  p99 %7.2f ms  not 2xx %s of %s\n' \
+            "$round" "$n" "$1" "$2" "$3" "$4" "$5"
+        echo "$n $1 $2 $3 $4 $5" >>"$KV"
+    done
+done
+use_nodes 3
+
+echo
+echo "-- the shared log's highest append rate: N processes, each one node's log writer (group commit, 64 threads), ${LOG_SECS}s"
+for n in 1 2 3; do
+    pids=()
+    for i in $(seq 1 "$n"); do
+        mkdir -p "$T/ba$n-$i"
+        "$BA" --shared-writers 64 --store "$PGURL" --seconds "$LOG_SECS" --dir "$T/ba$n-$i" \
+            >"$T/ba$n-$i.out" 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || true; done
+    python3 - "$n" "$T" <<'PY'
+import glob, re, sys
+n, t = sys.argv[1], sys.argv[2]
+total = err = 0.0
+secs = []
+for f in sorted(glob.glob("%s/ba%s-*.out" % (t, n))):
+    m = re.search(r"appends=(\d+) errors=(\d+) seconds=([\d.]+)", open(f).read())
+    if not m:
+        print("  %s node(s): %s failed: %s" % (n, f, open(f).read().strip()[-200:]))
+        continue
+    total += int(m.group(1)); err += int(m.group(2)); secs.append(float(m.group(3)))
+s = max(secs) if secs else 1
+print("  %s node(s): %8.0f durable appends/s in all, %d appends refused" % (n, total / s, err))
+PY
+done
+
+echo
+python3 - "$KV" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for n, rps, p50, p99, bad, tot in rows:
+    by.setdefault(n, []).append((float(rps), float(p50), float(p99), int(bad), int(tot)))
+med = {n: (statistics.median(r[0] for r in v), statistics.median(r[2] for r in v),
+           sum(r[3] for r in v), sum(r[4] for r in v)) for n, v in by.items()}
+for n in sorted(med):
+    print("median, %s node(s): %.0f calls/s, p99 %.2f ms (not 2xx: %d of %d)" % ((n,) + med[n]))
+if "1" in med and "3" in med and med["1"][0] > 0:
+    r = med["3"][0] / med["1"][0]
+    clean = med["3"][2] == 0 and med["1"][2] == 0
+    print("goal: three nodes >= 0.8x one: %.2f: %s%s" % (r, "met" if r >= 0.8 else "MISSED",
+          "" if clean else " (but some answers were not 2xx: not a valid figure)"))
+PY
