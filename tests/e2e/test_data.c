@@ -1445,6 +1445,91 @@ Test(data, backup_while_clients_fetch_is_a_store_that_starts_and_verifies, .time
         free(f[i].received);
 }
 
+/* ---- durability at scale: many SIGKILLs (make check-crash) ---- */
+
+/* Rounds of the kill test: DUPLA_CRASH_ROUNDS (make check-crash sets 100),
+ * else a few, so that every run of the suite exercises the restart path. */
+static int crash_rounds(void)
+{
+    const char *v = getenv("DUPLA_CRASH_ROUNDS");
+    int n = v && v[0] ? atoi(v) : 3;
+    return n < 1 ? 1 : n > 1000 ? 1000 : n;
+}
+
+Test(data, sigkill_rounds_while_8_clients_fetch_lose_no_disclosure, .timeout = 1800)
+{
+    struct e2e_options opt = {.config_json = CONFIG};
+    struct e2e_server own;
+    cr_assert_eq(e2e_start(&opt, &own), 0);
+    make_world(&own);
+    char path[E2E_PATH_MAX];
+    json_error_t jerr;
+    world_ids = json_load_file(e2e_path(&own, "world.json", path), 0, &jerr);
+    struct client c;
+    client_open(&c, &own, "sysa", ag_id("full"));
+    FILE *tf = fopen(e2e_path(&own, "token.txt", path), "w");
+    cr_assert_not_null(tf);
+    fprintf(tf, "%s\n", c.token);
+    fclose(tf);
+    client_close(&c);
+    enum { N = 8, CAP = 200000 };
+    int rounds = crash_rounds();
+    struct fetcher f[N];
+    char(*all)[UUID_STR_LEN + 1] = calloc(CAP, sizeof *all);
+    size_t n_all = 0;
+    unsigned seed = (unsigned)getpid();
+    int64_t t0 = clock_mono_ns();
+    for (int i = 0; i < N; i++)
+        f[i].received = calloc(CAP / N, sizeof *f[i].received);
+    for (int round = 0; round < rounds; round++) {
+        if (round > 0)
+            cr_assert_eq(e2e_restart(NULL, &own), 0, "restart after kill %d", round);
+        pthread_t t[N];
+        volatile bool stop = false;
+        for (int i = 0; i < N; i++) {
+            f[i].s = &own;
+            f[i].n = 0;
+            f[i].cap = CAP / N;
+            f[i].stop = &stop;
+            snprintf(f[i].agreement, sizeof f[i].agreement, "%s", ag_id("full"));
+            pthread_create(&t[i], NULL, fetch_loop, &f[i]);
+        }
+        /* kill at a different moment each round: after 8 to 40 answers */
+        bool warm = fetch_until(f, N, 8 + (size_t)(rand_r(&seed) % 33));
+        cr_assert_eq(kill(own.pid, SIGKILL), 0);
+        int st;
+        waitpid(own.pid, &st, 0);
+        own.pid = 0;
+        stop = true;
+        for (int i = 0; i < N; i++) {
+            pthread_join(t[i], NULL);
+            for (size_t k = 0; k < f[i].n && n_all < CAP; k++)
+                memcpy(all[n_all++], f[i].received[k], sizeof all[0]);
+        }
+        cr_assert(warm, "round %d: the clients got answers before the kill", round + 1);
+    }
+    double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    /* every answer a client received is in the log, exactly once */
+    store_t *store = open_store(&own);
+    store_conn_t *conn;
+    err_t err;
+    cr_assert_eq(store_conn_get(store, &conn, &err), 0, "%s", err.log);
+    for (size_t k = 0; k < n_all; k++)
+        cr_assert_eq(disclosed_count(conn, all[k]), 1, "answer %s is not in the log once", all[k]);
+    store_conn_put(conn);
+    store_close(store);
+    const char *verify[] = {"audit", "verify", "--config", own.config, "--quiet", NULL};
+    cr_assert_eq(e2e_run_dupla(verify, NULL), 0, "dupla audit verify after %d kills", rounds);
+    fprintf(stderr,
+            "crash test: %d SIGKILLs while %d clients fetched (%s), %zu answers received, every "
+            "one in the log exactly once, the log verifies; %.1f s\n",
+            rounds, N, getenv("DUPLA_TEST_STORE_PG") ? "PostgreSQL" : "SQLite", n_all, secs);
+    for (int i = 0; i < N; i++)
+        free(f[i].received);
+    free(all);
+    e2e_remove_dir(&own);
+}
+
 /* ---- the documents ---- */
 
 Test(data, the_served_openapi_document_validates_and_the_catalogue_pages_answer)
