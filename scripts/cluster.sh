@@ -177,6 +177,8 @@ AGREEMENT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agr
     "$DIR/demo/connect.json")
 
 # --- PostgreSQL: where its data lives ------------------------------------------
+# a link into /tmp that a reboot emptied
+if [ -L "$PGDIR" ] && [ ! -e "$PGDIR" ]; then rm -f "$PGDIR"; fi
 if [ ! -e "$PGDIR" ]; then
     chmod go+x "$DIR" 2>/dev/null || true
     if as_pg test -x "$DIR" && [ ${#PGDIR} -lt 80 ]; then
