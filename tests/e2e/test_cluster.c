@@ -1,0 +1,327 @@
+/*
+ * End-to-end: several `dupla serve` nodes on one store behave as one
+ * platform (#15). Node A is an ordinary test server; nodes B and C open
+ * A's store ("sqlite:<A>/dupla.db", which the PostgreSQL pass maps to one
+ * schema for all three) and serve with A's PKI (server certificate, trust
+ * and CRL), as nodes behind one load balancer do. A system of A's PKI gets
+ * a token from each node and calls the data path through all three at
+ * once; every answer carries its log entry's seq, and afterwards the log
+ * is one sequence without gaps or duplicates and `dupla audit verify`
+ * passes (the chain, the Merkle tree and the checkpoints several nodes
+ * signed).
+ *
+ * SQLite: three processes on one database file in WAL mode take turns
+ * through BEGIN IMMEDIATE, so the same test runs there too (a supported
+ * set-up for tests, not a deployment: SQLite is one machine).
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agreement/agreement.h"
+#include "catalog/catalog.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/uuid.h"
+#include "harness.h"
+#include "store/store.h"
+
+#define CVR_A    "12345674"
+#define NODES    3
+#define CLIENTS  2  /* per node, each on its own thread */
+#define CALLS    20 /* per client */
+#define CP_EVERY 7  /* checkpoints often, so that several nodes sign them */
+
+struct cluster {
+    struct e2e_server node[NODES];
+    char key[E2E_PATH_MAX]; /* the shared checkpoint signing key */
+    char agreement[AGREEMENT_ID_LEN + 1];
+};
+
+/* ---- set-up ---- */
+
+static void must(const struct e2e_server *s, const char *const *args)
+{
+    int rc = e2e_cli(s, args);
+    if (rc != 0) {
+        char log[E2E_PATH_MAX], cmd[E2E_PATH_MAX + 16];
+        snprintf(cmd, sizeof cmd, "tail -5 %s >&2", e2e_path(s, "cli.log", log));
+        (void)system(cmd);
+        cr_assert_fail("dupla %s %s exited %d", args[0], args[1], rc);
+    }
+}
+
+static store_t *open_store(const struct e2e_server *s)
+{
+    struct dupla_config cfg;
+    err_t err;
+    cr_assert_eq(config_load(s->config, &cfg, &err), 0, "%s", err.log);
+    store_t *st;
+    cr_assert_eq(store_open(cfg.store_url, NULL, &st, &err), 0, "%s", err.log);
+    config_free(&cfg);
+    return st;
+}
+
+static struct agreement_actor actor(int64_t id, const char *org, unsigned roles)
+{
+    struct agreement_actor a = {.user_id = id, .roles = roles};
+    snprintf(a.user_name, sizeof a.user_name, "e2e-%lld", (long long)id);
+    snprintf(a.org_cvr, sizeof a.org_cvr, "%s", org);
+    return a;
+}
+
+/* An approved agreement of CVR_A for every field of Aarsopgoerelse. */
+static void approve(const struct e2e_server *s, char *id)
+{
+    char d[E2E_PATH_MAX];
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    snprintf(d, sizeof d, "%s/catalog", root ? root : ".");
+    catalog_t *cat;
+    err_t err;
+    cr_assert_eq(catalog_load_dir(d, &cat, &err), 0, "%s", err.log);
+    json_t *fields = json_array();
+    for (size_t i = 0; i < catalog_count(cat); i++) {
+        const struct catalog_service *sv = catalog_service_at(cat, i);
+        if (strcmp(sv->path, "Aarsopgoerelse") != 0)
+            continue;
+        for (size_t k = 0; k < sv->n_fields; k++)
+            if (!catalog_field_is_key(&sv->fields[k]))
+                json_array_append_new(fields, json_string(sv->fields[k].name));
+    }
+    catalog_free(cat);
+    cr_assert_gt(json_array_size(fields), 0);
+    char today[16];
+    clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
+    json_t *app =
+        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:{s:o}, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}",
+                  "title", "E2E", "purpose", "To test.", "legal_basis", "law", "Lov", "section",
+                  "§ 1", "services", "Aarsopgoerelse", fields, "systems", "all", "valid_from",
+                  today, "expected_volume", "calls_per_month", 10, "subjects_per_month", 10,
+                  "contact", "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
+    store_t *st = open_store(s);
+    agreement_t *ag;
+    cr_assert_eq(agreement_open(st, NULL, &ag, &err), 0, "%s", err.log);
+    struct agreement_actor p = actor(1, CVR_A, AGREEMENT_ROLE_PROCESSOR),
+                           sg = actor(2, CVR_A, AGREEMENT_ROLE_SIGNATORY),
+                           r = actor(3, "", AGREEMENT_ROLE_DATAFORVALTNING);
+    cr_assert_eq(agreement_create(ag, &p, ENV_TEST, app, id, &err), 0, "%s", err.detail);
+    json_decref(app);
+    cr_assert_eq(agreement_sign(ag, &sg, str_from_cstr(id), &err), 0, "%s", err.detail);
+    cr_assert_eq(agreement_approve(ag, &r, str_from_cstr(id), "Ok.", NULL, NULL, &err), 0, "%s",
+                 err.detail);
+    agreement_close(ag);
+    store_close(st);
+}
+
+/* The configuration every node shares (registry polls fast, no rate
+ * limit in the way, checkpoints every CP_EVERY entries) plus, for B and C,
+ * A's store. */
+static void node_config(const struct cluster *c, const struct e2e_server *a, char *out, size_t cap)
+{
+    char store[E2E_PATH_MAX + 64] = "";
+    if (a)
+        snprintf(store, sizeof store, "\"store\": \"sqlite:%s/dupla.db\", ", a->dir);
+    snprintf(out, cap,
+             "{%s\"identity\": {\"registry_poll_ms\": 50},"
+             " \"exposure\": {\"rate_per_second\": 100000, \"rate_burst\": 100000},"
+             " \"audit\": {\"signing_key\": \"%s\", \"checkpoint_every\": %d}}",
+             store, c->key, CP_EVERY);
+}
+
+/* Listeners "api" and "token" with A's PKI (absolute paths). */
+static void node_listeners(const struct e2e_server *a, char *out, size_t cap)
+{
+    snprintf(out, cap,
+             "[{\"name\": \"api\", \"client_cert\": \"none\", \"cert\": \"%s/server.pem\","
+             " \"key\": \"%s/server.key\"},"
+             " {\"name\": \"token\", \"client_cert\": \"request\", \"cert\": \"%s/server.pem\","
+             " \"key\": \"%s/server.key\", \"trust\": \"%s/ca.pem\", \"crl\": \"%s/crl.pem\"}]",
+             a->pki_dir, a->pki_dir, a->pki_dir, a->pki_dir, a->pki_dir, a->pki_dir);
+}
+
+static void cluster_start(struct cluster *c)
+{
+    memset(c, 0, sizeof *c);
+    char dir[] = "/tmp/dupla-cluster-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(c->key, sizeof c->key, "%s/audit.key", dir);
+    const char *gen[] = {"pki", "keygen", "--out", c->key, NULL};
+    char out[E2E_PATH_MAX];
+    snprintf(out, sizeof out, "%s/keygen.log", dir);
+    cr_assert_eq(e2e_run_dupla(gen, out), 0);
+
+    char cfg[4 * E2E_PATH_MAX], ls[8 * E2E_PATH_MAX];
+    node_config(c, NULL, cfg, sizeof cfg);
+    struct e2e_options oa = {.config_json = cfg};
+    cr_assert_eq(e2e_start(&oa, &c->node[0]), 0);
+    const struct e2e_server *a = &c->node[0];
+    const char *org[] = {"org",     "create", "--name",          "Kommune A", "--cvr", CVR_A,
+                         "--admin", "a@a.dk", "--contact-email", "k@a.dk",    NULL};
+    must(a, org);
+    cr_assert_eq(e2e_issue_system(a, "sysa", CVR_A, NULL), 0);
+    char pem[E2E_PATH_MAX];
+    const char *reg[] = {"system", "register", "--org",  CVR_A, "--name",
+                         "sysa",   "--cert",   e2e_pki_path(a, "sysa.pem", pem),
+                         NULL};
+    must(a, reg);
+    approve(a, c->agreement);
+
+    node_config(c, a, cfg, sizeof cfg);
+    node_listeners(a, ls, sizeof ls);
+    struct e2e_options ob = {
+        .config_json = cfg, .listeners_json = ls, .no_default_listeners = true};
+    for (int i = 1; i < NODES; i++)
+        cr_assert_eq(e2e_start(&ob, &c->node[i]), 0, "node %d", i);
+    usleep(300 * 1000); /* A's registry poll sees the agreement */
+}
+
+static void remove_key_dir(const struct cluster *c)
+{
+    char cmd[E2E_PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf %.*s", (int)(strrchr(c->key, '/') - c->key), c->key);
+    (void)system(cmd);
+}
+
+/* ---- a client of one node ---- */
+
+struct client {
+    const struct cluster *cl;
+    const struct e2e_server *node;
+    char token[4096];
+    int64_t seqs[CALLS];
+    int ok;
+    char failure[512];
+};
+
+static int get_token(struct client *k)
+{
+    const struct e2e_server *a = &k->cl->node[0];
+    char p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256], ca[E2E_PATH_MAX];
+    e2e_pki_path(a, "sysa.p12", p12);
+    if (e2e_read_line(e2e_pki_path(a, "sysa.p12.pass", pwfile), pw, sizeof pw))
+        return -1;
+    const char *headers[] = {"x-transaktion-id: 6f1c2d3e-0000-4000-8000-000000000001",
+                             "Content-Type: application/x-www-form-urlencoded", NULL};
+    struct e2e_request rq = {.method = "POST",
+                             .listener = "token",
+                             .path = "/token",
+                             .headers = headers,
+                             .body = "client_id=api-gateway&scope=openid&grant_type=password",
+                             .p12_file = p12,
+                             .p12_password = pw,
+                             .ca_file = e2e_pki_path(a, "ca.pem", ca)};
+    struct e2e_response r;
+    int rc = e2e_request(k->node, &rq, &r);
+    if (rc == 0 && r.status == 200 && r.json)
+        snprintf(k->token, sizeof k->token, "%s",
+                 json_string_value(json_object_get(r.json, "access_token")));
+    else
+        snprintf(k->failure, sizeof k->failure, "token: %ld %s %s", r.status, r.error,
+                 r.body ? r.body : "");
+    rc = k->token[0] ? 0 : -1;
+    e2e_response_free(&r);
+    return rc;
+}
+
+static void *client_main(void *arg)
+{
+    struct client *k = arg;
+    const struct e2e_server *a = &k->cl->node[0];
+    char ca[E2E_PATH_MAX], auth[4200], rid[96], ag[160];
+    e2e_pki_path(a, "ca.pem", ca);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", k->token);
+    snprintf(ag, sizeof ag, "UFST-Adgangsgrundlag: %s%s", AGREEMENT_URN_PREFIX, k->cl->agreement);
+    for (int i = 0; i < CALLS; i++) {
+        char id[UUID_STR_LEN + 1];
+        uuid_v4(id);
+        snprintf(rid, sizeof rid, "X-Request-ID: %s", id);
+        const char *h[] = {auth, rid, "X-Transaktions-ID: 6f1c2d3e-0000-4000-8000-000000000002",
+                           ag, NULL};
+        struct e2e_request rq = {
+            .path = "/Aarsopgoerelse?PersonCPRNummer=0101701234", .headers = h, .ca_file = ca};
+        struct e2e_response r;
+        int rc = e2e_request(k->node, &rq, &r);
+        const char *seq = rc == 0 ? e2e_header(&r, "X-Dupla-Udlevering") : NULL;
+        if (rc != 0 || r.status != 200 || !seq) {
+            snprintf(k->failure, sizeof k->failure, "call %d: %ld %s %.300s", i, r.status, r.error,
+                     r.body ? r.body : "");
+            e2e_response_free(&r);
+            return NULL;
+        }
+        k->seqs[i] = strtoll(seq, NULL, 10);
+        k->ok++;
+        e2e_response_free(&r);
+    }
+    return NULL;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+Test(cluster, three_nodes_append_one_log, .timeout = 170)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    cluster_start(c);
+    static struct client k[NODES * CLIENTS];
+    pthread_t t[NODES * CLIENTS];
+    for (int i = 0; i < NODES * CLIENTS; i++) {
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].cl = c;
+        k[i].node = &c->node[i % NODES];
+        /* one at a time: the harness turns the .p12 into PEM files named
+         * by the process id */
+        cr_assert_eq(get_token(&k[i]), 0, "%s", k[i].failure);
+    }
+    int64_t t0 = clock_mono_ns();
+    for (int i = 0; i < NODES * CLIENTS; i++) {
+        cr_assert_eq(pthread_create(&t[i], NULL, client_main, &k[i]), 0);
+    }
+    for (int i = 0; i < NODES * CLIENTS; i++)
+        pthread_join(t[i], NULL);
+    double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    int64_t all[NODES * CLIENTS * CALLS];
+    size_t n = 0;
+    for (int i = 0; i < NODES * CLIENTS; i++) {
+        if (k[i].ok != CALLS)
+            e2e_log_tail(k[i].node, 20);
+        cr_assert_eq(k[i].ok, CALLS, "client %d (node %d): %s", i, i % NODES, k[i].failure);
+        for (int j = 0; j < CALLS; j++)
+            all[n++] = k[i].seqs[j];
+    }
+    fprintf(stderr, "cluster: %zu calls through %d nodes in %.2f s\n", n, NODES, secs);
+    /* every answer its own entry; the entries 1..n, no gap, no duplicate */
+    qsort(all, n, sizeof all[0], cmp_i64);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(all[i], (int64_t)i + 1, "answer %zu carries seq %lld", i, (long long)all[i]);
+    store_t *st = open_store(&c->node[0]);
+    store_conn_t *conn;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &conn, &err), 0, "%s", err.log);
+    int64_t count = 0, max = 0, signers = 0;
+    cr_assert_eq(store_query_int64(conn, "SELECT COUNT(*) FROM audit_entry", 0, &count, &err), 0);
+    cr_assert_eq(store_query_int64(conn, "SELECT MAX(seq) FROM audit_entry", 0, &max, &err), 0);
+    cr_assert_eq(store_query_int64(conn, "SELECT COUNT(*) FROM audit_checkpoint", 0, &signers, &err),
+                 0);
+    store_conn_put(conn);
+    store_close(st);
+    cr_assert_eq(count, (int64_t)n);
+    cr_assert_eq(max, (int64_t)n);
+    cr_assert_geq(signers, (int64_t)n / CP_EVERY - 1, "checkpoints: %lld", (long long)signers);
+    /* the chain, the tree and every checkpoint verify, also after B and C
+     * stopped (a clean stop signs a last checkpoint on each node) */
+    const char *verify[] = {"audit", "verify", NULL};
+    cr_assert_eq(e2e_cli(&c->node[0], verify), 0, "dupla audit verify (see cli.log)");
+    for (int i = NODES - 1; i > 0; i--)
+        cr_expect_eq(e2e_stop(&c->node[i]), 0, "node %d stopped cleanly", i);
+    cr_assert_eq(e2e_cli(&c->node[0], verify), 0, "dupla audit verify after the stops");
+    cr_expect_eq(e2e_stop(&c->node[0]), 0, "node A stopped cleanly");
+    remove_key_dir(c);
+    free(c);
+}
