@@ -280,9 +280,8 @@ static metric_t *m_head_moves;
 static int sync_head(audit_log_t *log, err_t *err)
 {
     store_stmt_t *s;
-    int rc = store_prepare(log->conn,
-                           "SELECT seq, entry_hash FROM audit_entry ORDER BY seq DESC LIMIT 1", &s,
-                           err);
+    int rc = store_prepare(
+        log->conn, "SELECT seq, entry_hash FROM audit_entry ORDER BY seq DESC LIMIT 1", &s, err);
     if (rc)
         return rc;
     bool same = false;

@@ -163,8 +163,8 @@ static void cluster_start(struct cluster *c)
     must(a, org);
     cr_assert_eq(e2e_issue_system(a, "sysa", CVR_A, NULL), 0);
     char pem[E2E_PATH_MAX];
-    const char *reg[] = {"system", "register", "--org",  CVR_A, "--name",
-                         "sysa",   "--cert",   e2e_pki_path(a, "sysa.pem", pem),
+    const char *reg[] = {"system", "register", "--org",  CVR_A,
+                         "--name", "sysa",     "--cert", e2e_pki_path(a, "sysa.pem", pem),
                          NULL};
     must(a, reg);
     approve(a, c->agreement);
@@ -238,8 +238,8 @@ static void *client_main(void *arg)
         char id[UUID_STR_LEN + 1];
         uuid_v4(id);
         snprintf(rid, sizeof rid, "X-Request-ID: %s", id);
-        const char *h[] = {auth, rid, "X-Transaktions-ID: 6f1c2d3e-0000-4000-8000-000000000002",
-                           ag, NULL};
+        const char *h[] = {auth, rid, "X-Transaktions-ID: 6f1c2d3e-0000-4000-8000-000000000002", ag,
+                           NULL};
         struct e2e_request rq = {
             .path = "/Aarsopgoerelse?PersonCPRNummer=0101701234", .headers = h, .ca_file = ca};
         struct e2e_response r;
@@ -307,8 +307,8 @@ Test(cluster, three_nodes_append_one_log, .timeout = 170)
     int64_t count = 0, max = 0, signers = 0;
     cr_assert_eq(store_query_int64(conn, "SELECT COUNT(*) FROM audit_entry", 0, &count, &err), 0);
     cr_assert_eq(store_query_int64(conn, "SELECT MAX(seq) FROM audit_entry", 0, &max, &err), 0);
-    cr_assert_eq(store_query_int64(conn, "SELECT COUNT(*) FROM audit_checkpoint", 0, &signers, &err),
-                 0);
+    cr_assert_eq(
+        store_query_int64(conn, "SELECT COUNT(*) FROM audit_checkpoint", 0, &signers, &err), 0);
     store_conn_put(conn);
     store_close(st);
     cr_assert_eq(count, (int64_t)n);
