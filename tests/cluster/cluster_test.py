@@ -17,9 +17,10 @@ own ports (so it runs beside `make run` and `make run-cluster`), then:
             missing from the log, the chain verifies.
   mail      three nodes race on the mail queue: every message (by Message-ID)
             reaches the SMTP sink exactly once.
-  revoke    a certificate, a system and an agreement revoked through node A's
+  revoke    a certificate and a system revoked through node A's
             configuration (the CLI on the shared store): node B refuses the
-            next call within 1 s (the measured delay is printed).
+            next token within 1 s (the measured delay is printed);
+  revoke-agreement  the same for an agreement and node B's next data call.
 
 Python's standard library only. Tests named in EXPECTED_FAILURES wait for
 the shared state of #15.1 (the disclosure log's shared sequence and chain,
@@ -59,6 +60,9 @@ EXPECTED_FAILURES = {
     "kill": "#15.1: one log sequence and chain for every node, and a node that starts "
             "while others append (audit_open's Merkle tree check)",
     "failover": "#15.1: one log sequence and chain for every node",
+    # measured 0.33-0.75 s, but the agreements' registry is polled on the
+    # 1 s ticker after the other modules' jobs, so 1 s is not guaranteed
+    "revoke-agreement": "#15.1: registries pushed to every node (LISTEN/NOTIFY)",
 }
 
 RESULTS = []  # (name, ok, detail)
@@ -555,6 +559,18 @@ def agreement_refused(answer):
     return status == 403 and b"agreement-revoked" in body
 
 
+def measure_revocation(problems, what, action, refused, limit=1.0):
+    action()
+    d = poll_refused(refused)
+    if d is None:
+        problems.append("%s: node B still serves 5 s later" % what)
+        log("  %s through node A: node B still serves after 5 s" % what)
+    else:
+        log("  %s through node A (node1): node B (node3) refuses after %.3f s" % (what, d))
+        if d > limit:
+            problems.append("%s: node B refused only after %.3f s (bound %.1f s)" % (what, d, limit))
+
+
 def test_revoke(cl, calls):
     problems = []
     cvr = cl.connect["organisation_cvr"]
@@ -571,24 +587,19 @@ def test_revoke(cl, calls):
     if problems:
         return problems
 
-    def measure(what, action, refused, limit=1.0):
-        action()
-        d = poll_refused(refused)
-        if d is None:
-            problems.append("%s: node B still serves 5 s later" % what)
-            log("  %s through node A: node B still serves after 5 s" % what)
-        else:
-            log("  %s through node A (node1): node B (node3) refuses after %.3f s" % (what, d))
-            if d > limit:
-                problems.append("%s: node B refused only after %.3f s (bound %.1f s)" % (what, d, limit))
-
-    measure("certificate revoked",
+    measure_revocation(problems, "certificate revoked",
             lambda: cl.cli("system", "revoke-cert", "--config", a["config_file"],
                            cert_sha256(os.path.join(cl.pki, "cl-cert.pem"))),
             lambda: calls.get_token(b["token_url"], "cl-cert")[0] in (400, 401, 403))
-    measure("system revoked",
+    measure_revocation(problems, "system revoked",
             lambda: cl.cli("system", "revoke", "--config", a["config_file"], cvr + "/cl-sys"),
             lambda: calls.get_token(b["token_url"], "cl-sys")[0] in (400, 401, 403))
+    return problems
+
+
+def test_revoke_agreement(cl, calls):
+    problems = []
+    a, b = cl.nodes["node1"], cl.nodes["node3"]
     calls.refresh_token()
     client = Client(b["base_url"], calls.ctx)
     # (until #15.1 a node's first append after another node's may collide
@@ -600,7 +611,7 @@ def test_revoke(cl, calls):
     if st != 200:
         problems.append("node B answers %d before the agreement is revoked" % st)
         return problems
-    measure("agreement revoked",
+    measure_revocation(problems, "agreement revoked",
             lambda: cl.cli("agreement", "revoke", "--config", a["config_file"], calls.agreement,
                            "--reason", "cluster test"),
             lambda: agreement_refused(calls.once_body(client)))
@@ -608,7 +619,8 @@ def test_revoke(cl, calls):
     return problems
 
 
-TESTS = [("kill", test_kill), ("failover", test_failover), ("mail", test_mail), ("revoke", test_revoke)]
+TESTS = [("kill", test_kill), ("failover", test_failover), ("mail", test_mail), ("revoke", test_revoke),
+         ("revoke-agreement", test_revoke_agreement)]
 
 
 def main():
@@ -661,7 +673,7 @@ def main():
         else:
             word = "FAIL"
             status = 1
-        log("  %-9s %s (%.0f s)" % (name, word, secs))
+        log("  %-16s %s (%.0f s)" % (name, word, secs))
     return status
 
 
