@@ -57,7 +57,7 @@ check: test test-asan format-check
 # The failure tests of several nodes on one PostgreSQL (#15): a whole cluster
 # (scripts/cluster.sh) in a temporary folder on its own ports; a node killed
 # under load, a PostgreSQL failover, mail raced by three nodes, revocations
-# seen by another node within 1 s. About 2 minutes; .ci/run runs it after check.
+# seen by another node within 1 s. 2-3 minutes; .ci/run runs it after check.
 check-cluster: build
 	python3 tests/cluster/cluster_test.py $(BUILD)
 
