@@ -426,7 +426,14 @@ Try:
   curl --cacert $PKI/ca.pem --cert-type P12 --cert "$PKI/demo-system.p12:\$(cat $PKI/demo-system.p12.pass)" \\
        -H "x-transaktion-id: \$(cat /proc/sys/kernel/random/uuid)" \\
        -d 'client_id=api-gateway&scope=openid&grant_type=password' https://localhost:$HA_TOKEN/token
-The web pages: https://localhost:$HA_API/login (demo users: $DIR/demo/users.json)
+
+The web pages (self-service, in Danish): https://localhost:$HA_API/login
+  (a browser does not know the demo's CA: import $PKI/ca.pem, or accept the warning)
+EOF
+# the demo users and their (public) password, as `dupla demo` printed them
+sed -n '/^Demo users/,/never production)/p' "$DIR/demo-setup.log"
+cat <<EOF
+
 Ctrl-C stops the nodes, HAProxy and PostgreSQL.
 EOF
 
