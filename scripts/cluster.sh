@@ -21,7 +21,8 @@
 # 8443/8444 keeps running beside it):
 #   B, B+1                HAProxy: data services and pages; token service
 #   B+10i, B+10i+1        node i (1..3) reached directly: api, token
-#   B+46890, B+46891      PostgreSQL primary and standby (55433, 55434)
+#   B+2, B+3              PostgreSQL primary and standby (8545, 8546; below the
+#                         ephemeral port range, so no client socket holds them)
 #
 # The demo (`dupla demo --setup-only`: a local CA, the demo organisation, its
 # system certificate, an approved test agreement, synthetic data) is set up
@@ -34,7 +35,8 @@
 # missing, as in scripts/pg-test-server.sh). Its data lives in DIR/pg, or,
 # when that user cannot reach DIR (a checkout under /root), in
 # /tmp/dupla-cluster-<hash> with DIR/pg a link to it. Kept between runs; after a
-# failover (the standby promoted) the next run sets both servers up afresh.
+# failover (the standby promoted), or for other ports, the next run sets
+# both servers up afresh.
 # Durable commits (fsync on) and synchronous replication
 # (synchronous_standby_names = 'standby', synchronous_commit = on): a
 # commit, and so every disclosure record, is on the standby's disk before
@@ -134,7 +136,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$BASE" in '' | *[!0-9]*) die "--base-port: '$BASE' is not a number" ;; esac
-[ "$BASE" -ge 1024 ] && [ "$BASE" -le 18600 ] || die "--base-port: between 1024 and 18600"
+[ "$BASE" -ge 1024 ] && [ "$BASE" -le 60000 ] || die "--base-port: between 1024 and 60000"
 case "$NODES" in [1-9]) ;; *) die "--nodes: 1 to 9" ;; esac
 [ -n "$PG_BIN" ] || die "initdb not found (Debian: apt-get install postgresql; make deps does)"
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
@@ -144,8 +146,8 @@ DUPLA="$(cd "$BUILD" 2>/dev/null && pwd)/dupla"
 
 mkdir -p "$DIR_ARG"
 set_dirs "$(cd "$DIR_ARG" && pwd)"
-P_PRIMARY=$((BASE + 46890))
-P_STANDBY=$((BASE + 46891))
+P_PRIMARY=$((BASE + 2))
+P_STANDBY=$((BASE + 3))
 HA_API=$BASE
 HA_TOKEN=$((BASE + 1))
 
@@ -202,7 +204,8 @@ PSQL_PRIMARY=("$PG_BIN/psql" -qAt -h "$PGDIR" -p "$P_PRIMARY" -U dupla)
 # standby still a standby) and hold this demo; otherwise made afresh.
 fresh=0
 if [ ! -f "$PGDIR/primary/PG_VERSION" ] || [ ! -f "$PGDIR/standby/standby.signal" ] ||
-    [ -f "$PGDIR/primary/standby.signal" ] || [ "$(cat "$PGDIR/demo-loaded" 2>/dev/null)" != "$AGREEMENT" ]; then
+    [ -f "$PGDIR/primary/standby.signal" ] || [ "$(cat "$PGDIR/demo-loaded" 2>/dev/null)" != "$AGREEMENT" ] ||
+    [ "$(cat "$PGDIR/ports" 2>/dev/null)" != "$P_PRIMARY $P_STANDBY" ]; then
     fresh=1
 fi
 for s in primary standby; do
@@ -237,7 +240,7 @@ start_pg() { # primary|standby
 
 if [ "$fresh" = 1 ]; then
     echo "cluster: PostgreSQL primary and standby, set up afresh in $PGDIR" >&2
-    rm -rf "${PGDIR:?}/primary" "${PGDIR:?}/standby" "$PGDIR/demo-loaded" "$PGDIR"/*.log
+    rm -rf "${PGDIR:?}/primary" "${PGDIR:?}/standby" "$PGDIR/demo-loaded" "$PGDIR/ports" "$PGDIR"/*.log
     as_pg "$PG_BIN/initdb" -D "$PGDIR/primary" -U dupla -E UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=reject >"$PGDIR/initdb.log" 2>&1 ||
         { cat "$PGDIR/initdb.log" >&2; die "initdb failed"; }
@@ -260,6 +263,7 @@ EOF
     # now commits wait for the standby's flush
     "${PSQL_PRIMARY[@]}" -d postgres -c "ALTER SYSTEM SET synchronous_standby_names = 'standby'" \
         -c "SELECT pg_reload_conf()" >/dev/null
+    echo "$P_PRIMARY $P_STANDBY" >"$PGDIR/ports"
 else
     echo "cluster: PostgreSQL primary and standby from $PGDIR" >&2
     start_pg primary
