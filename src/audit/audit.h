@@ -169,6 +169,24 @@ void audit_close(audit_log_t *log);
 int audit_record(audit_log_t *log, const struct audit_entry *e, struct audit_receipt *receipt,
                  err_t *err);
 
+/* The completion of an audit_submit: rc 0 and the receipt once the entry
+ * is durable, or the commit's error (err). It runs on the writer thread,
+ * once per entry, right after the batch's commit, for the whole batch one
+ * after another: it must not block or call into the log; receipt and err
+ * are valid only during the call. */
+typedef void (*audit_done_fn)(void *ctx, int rc, const struct audit_receipt *receipt,
+                              const err_t *err);
+
+/* Queues e and returns at once (the event-driven data path: the request
+ * is suspended meanwhile). 0: done(ctx, ...) will run exactly once, from
+ * the writer thread, when e is durable or its batch failed; e and all it
+ * points to must stay valid until then. Otherwise done never runs:
+ * DUPLA_EINVAL / DUPLA_ELIMIT for a malformed entry, DUPLA_EBUSY when the
+ * queue is full or the log is closing. audit_close completes every entry
+ * queued before it. */
+int audit_submit(audit_log_t *log, const struct audit_entry *e, audit_done_fn done, void *ctx,
+                 err_t *err);
+
 /* Signs a checkpoint of the current head now (when there are entries since
  * the last one) and returns once it is durable. DUPLA_ECONFLICT without a
  * signer. */

@@ -1,12 +1,16 @@
 /*
  * record.c: appending to the log with group commit.
  *
- * Callers queue an entry (on their own stack) and sleep. One writer thread
+ * Callers queue an entry and either sleep (audit_record) or go on with
+ * other work (audit_submit, with a completion callback). One writer thread
  * takes everything queued (up to batch_max), and in one transaction gives
  * each entry the next seq, the batch's time, and its chain hash, inserts the
  * rows, signs a checkpoint when one is due, and commits: with
- * synchronous=FULL that is one fsync for the whole batch. Then it wakes the
- * callers with their receipts, or with the commit's error for all of them.
+ * synchronous=FULL that is one fsync for the whole batch. Then it completes
+ * the whole batch at once, outside the lock: each entry's callback gets its
+ * receipt, or the commit's error. A sleeping caller has its own semaphore,
+ * posted by its callback: no broadcast wakes callers whose batch is not
+ * done, and no woken caller waits for the queue's lock.
  *
  * The writer owns the head of the chain (last seq, hash, time) and one store
  * connection for the log's lifetime. After a failed commit it reads the head
@@ -14,7 +18,9 @@
  * after reaching the disk cannot fork the chain.
  */
 #include <inttypes.h>
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,12 +30,18 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
+/* One queued entry (or checkpoint request). done runs once, on the writer
+ * thread, after the batch's commit; an audit_submit pending is freed after
+ * it (owned), an audit_record one lives on its caller's stack. */
 struct pending {
     const struct audit_entry *entry; /* NULL: a checkpoint request */
     struct audit_receipt receipt;
     int rc;
     err_t err;
-    bool done;
+    audit_done_fn done;
+    void *ctx;
+    bool owned;    /* malloc'd by audit_submit: freed after done */
+    int64_t t0_ns; /* when it was queued (the append latency metric) */
     struct pending *next;
 };
 
@@ -42,8 +54,7 @@ struct audit_log {
     unsigned checkpoint_every, checkpoint_seconds, queue_max, batch_max;
 
     pthread_mutex_t mu;
-    pthread_cond_t wake_writer;  /* something was queued, or closing */
-    pthread_cond_t wake_callers; /* a batch is done */
+    pthread_cond_t wake_writer; /* something was queued, or closing */
     struct pending *head, *tail;
     size_t queued;
     bool closing;
@@ -131,6 +142,33 @@ static int check_entry(const struct audit_entry *e, err_t *err)
 }
 
 /* ---- the writer ---- */
+
+/* The log's figures (core/metrics.h): one set for the process, declared by
+ * the first audit_open. */
+static metric_t *m_append, *m_queue, *m_entries, *m_busy, *m_failures;
+static metric_t *m_head_moves; /* see sync_head */
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+static void metrics_declare(void)
+{
+    m_append = metrics_histogram("dupla_audit_append_seconds",
+                                 "Time from queueing a disclosure record to its durable commit "
+                                 "(what a data answer waits for).",
+                                 NULL, NULL, 0);
+    m_queue =
+        metrics_gauge("dupla_audit_queue_depth",
+                      "Records queued for the log's writer, not yet taken into a batch.", NULL);
+    m_entries = metrics_counter("dupla_audit_entries_total", "Records committed to the log.", NULL);
+    m_busy = metrics_counter(
+        "dupla_audit_busy_total",
+        "Records refused because the writer's queue was full (audit.queue_max).", NULL);
+    m_failures = metrics_counter("dupla_audit_commit_failures_total",
+                                 "Records refused because their batch failed to commit.", NULL);
+    m_head_moves = metrics_counter("dupla_audit_head_moves_total",
+                                   "Batches that found the log's head moved by another writer "
+                                   "(another node) and read it again.",
+                                   NULL);
+}
 
 static int list_json(buf_t *b, const str_t *v, size_t n)
 {
@@ -275,8 +313,6 @@ static int read_head(audit_log_t *log, bool build, err_t *err)
  * head is read; if another writer moved it, the head, the last checkpoint
  * and the tree's right edge are read again (O(log n) point reads). One
  * statement when nobody else wrote. */
-static metric_t *m_head_moves;
-
 static int sync_head(audit_log_t *log, err_t *err)
 {
     store_stmt_t *s;
@@ -392,16 +428,9 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         }
     }
     size_t n = 0;
+    for (struct pending *p = batch; p; p = p->next)
+        n += p->entry != NULL;
     pthread_mutex_lock(&log->mu);
-    for (struct pending *p = batch, *nx; p; p = nx) {
-        nx = p->next;
-        p->rc = rc;
-        if (rc)
-            p->err = err;
-        if (p->entry)
-            n++;
-        p->done = true;
-    }
     if (rc) {
         log->stats.failures++;
     } else {
@@ -409,8 +438,29 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         log->stats.commits++;
         log->stats.checkpoints += checkpoint;
     }
-    pthread_cond_broadcast(&log->wake_callers);
     pthread_mutex_unlock(&log->mu);
+    if (n) {
+        if (rc)
+            metric_add(m_failures, (double)n);
+        else
+            metric_add(m_entries, (double)n);
+    }
+    /* The whole batch at once, outside the lock: a callback may resume a
+     * suspended request or post a sleeping caller's semaphore. Next is read
+     * before the callback, which may end p's life. */
+    int64_t done_ns = clock_mono_ns();
+    for (struct pending *p = batch, *nx; p; p = nx) {
+        nx = p->next;
+        p->rc = rc;
+        if (rc)
+            p->err = err;
+        if (p->entry && !rc)
+            metric_observe(m_append, (double)(done_ns - p->t0_ns) / 1e9);
+        bool owned = p->owned;
+        p->done(p->ctx, p->rc, &p->receipt, rc ? &p->err : NULL);
+        if (owned)
+            free(p);
+    }
 }
 
 /* PostgreSQL: once a day (and at open), the partitions of this month and
@@ -436,36 +486,17 @@ static void upkeep(audit_log_t *log)
     }
 }
 
-/* The log's figures (core/metrics.h): one set for the process, declared by
- * the first audit_open. */
-static metric_t *m_append, *m_queue, *m_entries, *m_busy, *m_failures;
-/* m_head_moves: above sync_head. */
-static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
-
-static void metrics_declare(void)
-{
-    m_append = metrics_histogram("dupla_audit_append_seconds",
-                                 "Time from queueing a disclosure record to its durable commit "
-                                 "(what a data answer waits for).",
-                                 NULL, NULL, 0);
-    m_queue =
-        metrics_gauge("dupla_audit_queue_depth",
-                      "Records queued for the log's writer, not yet taken into a batch.", NULL);
-    m_entries = metrics_counter("dupla_audit_entries_total", "Records committed to the log.", NULL);
-    m_busy = metrics_counter(
-        "dupla_audit_busy_total",
-        "Records refused because the writer's queue was full (audit.queue_max).", NULL);
-    m_failures = metrics_counter("dupla_audit_commit_failures_total",
-                                 "Records refused because their batch failed to commit.", NULL);
-    m_head_moves = metrics_counter("dupla_audit_head_moves_total",
-                                   "Batches that found the log's head moved by another writer "
-                                   "(another node) and read it again.",
-                                   NULL);
-}
-
 static bool checkpoint_pending(const audit_log_t *log)
 {
     return log->signer && log->last_seq > log->cp_seq;
+}
+
+static void ignore_done(void *ctx, int rc, const struct audit_receipt *receipt, const err_t *err)
+{
+    (void)ctx;
+    (void)rc;
+    (void)receipt;
+    (void)err;
 }
 
 static void *writer_main(void *arg)
@@ -513,6 +544,7 @@ static void *writer_main(void *arg)
     if (checkpoint_pending(log) && !log->reload) {
         struct pending p;
         memset(&p, 0, sizeof p);
+        p.done = ignore_done;
         commit_batch(log, &p, true);
     }
     return NULL;
@@ -564,7 +596,6 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->wake_writer, &ca);
-    pthread_cond_init(&log->wake_callers, NULL);
     pthread_condattr_destroy(&ca);
 
     if ((rc = store_conn_get(st, &log->conn, err)))
@@ -594,7 +625,6 @@ fail:
     buf_free(&log->fields);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake_writer);
-    pthread_cond_destroy(&log->wake_callers);
     free(log);
     return rc;
 }
@@ -614,13 +644,14 @@ void audit_close(audit_log_t *log)
     buf_free(&log->fields);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake_writer);
-    pthread_cond_destroy(&log->wake_callers);
     free(log);
 }
 
-/* Queues p and waits until the writer has committed (or failed) it. */
-static int enqueue_and_wait(audit_log_t *log, struct pending *p, err_t *err)
+/* Queues p (done and ctx set). 0: done will run once, on the writer
+ * thread; else nothing was queued. */
+static int enqueue(audit_log_t *log, struct pending *p, err_t *err)
 {
+    p->t0_ns = clock_mono_ns();
     pthread_mutex_lock(&log->mu);
     if (log->closing) {
         pthread_mutex_unlock(&log->mu);
@@ -637,24 +668,49 @@ static int enqueue_and_wait(audit_log_t *log, struct pending *p, err_t *err)
     else
         log->head = p;
     log->tail = p;
-    log->queued++;
+    bool was_empty = log->queued++ == 0;
     metric_set(m_queue, (double)log->queued);
-    int64_t t0 = clock_mono_ns();
-    pthread_cond_signal(&log->wake_writer);
-    while (!p->done)
-        pthread_cond_wait(&log->wake_callers, &log->mu);
+    /* The writer looks at the queue again after each batch: only an empty
+     * queue can have it asleep. */
+    if (was_empty)
+        pthread_cond_signal(&log->wake_writer);
     pthread_mutex_unlock(&log->mu);
-    if (p->entry) {
-        if (p->rc == 0) {
-            metric_observe(m_append, (double)(clock_mono_ns() - t0) / 1e9);
-            metric_add(m_entries, 1);
-        } else {
-            metric_add(m_failures, 1);
-        }
+    return 0;
+}
+
+/* A sleeping caller of audit_record or audit_checkpoint_now. */
+struct waiter {
+    sem_t sem;
+    struct pending *p;
+};
+
+static void waiter_done(void *ctx, int rc, const struct audit_receipt *receipt, const err_t *err)
+{
+    (void)rc;
+    (void)receipt;
+    (void)err;
+    struct waiter *w = ctx;
+    sem_post(&w->sem); /* the last touch of w: the caller may return at once */
+}
+
+/* Queues p and sleeps until the writer has committed (or failed) it. */
+static int enqueue_and_wait(audit_log_t *log, struct pending *p, err_t *err)
+{
+    struct waiter w = {.p = p};
+    if (sem_init(&w.sem, 0, 0) != 0)
+        return err_internal(err, DUPLA_EINTERNAL, "audit: sem_init failed");
+    p->done = waiter_done;
+    p->ctx = &w;
+    int rc = enqueue(log, p, err);
+    if (rc == 0) {
+        while (sem_wait(&w.sem) != 0 && errno == EINTR)
+            ;
+        rc = p->rc;
+        if (rc && err)
+            *err = p->err;
     }
-    if (p->rc && err)
-        *err = p->err;
-    return p->rc;
+    sem_destroy(&w.sem);
+    return rc;
 }
 
 int audit_record(audit_log_t *log, const struct audit_entry *e, struct audit_receipt *receipt,
@@ -671,6 +727,24 @@ int audit_record(audit_log_t *log, const struct audit_entry *e, struct audit_rec
     if (receipt)
         *receipt = p.receipt;
     return 0;
+}
+
+int audit_submit(audit_log_t *log, const struct audit_entry *e, audit_done_fn done, void *ctx,
+                 err_t *err)
+{
+    int rc = check_entry(e, err);
+    if (rc)
+        return rc;
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    p->entry = e;
+    p->done = done;
+    p->ctx = ctx;
+    p->owned = true;
+    if ((rc = enqueue(log, p, err)))
+        free(p);
+    return rc;
 }
 
 int audit_checkpoint_now(audit_log_t *log, err_t *err)

@@ -195,6 +195,99 @@ Test(audit, concurrent_writers_get_dense_seqs_and_share_commits)
     store_conn_put(c);
 }
 
+/* ---- audit_submit: completion callbacks ---- */
+
+struct submitted {
+    pthread_mutex_t mu;
+    int calls[64];
+    int64_t seq[64];
+    pthread_t thread[64];
+    int failed;
+};
+
+struct submit_ctx {
+    struct submitted *s;
+    int i;
+};
+
+static void on_done(void *ctx, int rc, const struct audit_receipt *receipt, const err_t *err)
+{
+    struct submit_ctx *c = ctx;
+    pthread_mutex_lock(&c->s->mu);
+    c->s->calls[c->i]++;
+    c->s->thread[c->i] = pthread_self();
+    if (rc == 0 && receipt)
+        c->s->seq[c->i] = receipt->seq;
+    else
+        c->s->failed += err != NULL;
+    pthread_mutex_unlock(&c->s->mu);
+}
+
+/* A submitter does not wait: its callback runs once per entry, on the
+ * writer thread, after the entry is durable, with the entry's receipt; a
+ * malformed entry or a full queue is refused at once and never called back. */
+Test(audit, submit_calls_back_once_per_entry_after_the_commit)
+{
+    enum { N = 64 };
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    static struct submitted s;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.mu, NULL);
+    static struct made_entry m[N];
+    static struct submit_ctx ctx[N];
+    err_t err;
+    for (int i = 0; i < N; i++) {
+        audit_make_entry(&m[i], i);
+        ctx[i] = (struct submit_ctx){&s, i};
+        cr_assert_eq(audit_submit(log, &m[i].e, on_done, &ctx[i], &err), 0, "%s", err.log);
+    }
+    struct made_entry bad;
+    audit_make_entry(&bad, 99);
+    bad.e.outcome = AUDIT_REFUSED;
+    bad.e.reason = STR("");
+    cr_assert_eq(audit_submit(log, &bad.e, on_done, &ctx[0], &err), DUPLA_EINVAL);
+    audit_close(log); /* completes everything queued before it */
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(s.calls[i], 1, "entry %d called back %d times", i, s.calls[i]);
+        cr_assert_eq(s.seq[i], i + 1, "entries keep their order");
+        cr_assert(!pthread_equal(s.thread[i], pthread_self()), "called back on the writer");
+    }
+    cr_assert_eq(s.failed, 0);
+    verify_ok(N);
+}
+
+Test(audit, submit_to_a_full_queue_is_busy_and_never_called_back)
+{
+    struct audit_options o = {.environment = "test", .signer = fx.signer, .queue_max = 1};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0, "%s", err.log);
+    store_conn_t *lock;
+    cr_assert_eq(store_conn_get(fx.st, &lock, &err), 0);
+    cr_assert_eq(store_begin(lock, &err), 0, "%s", err.log);
+    static struct submitted s;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.mu, NULL);
+    static struct made_entry m[3];
+    static struct submit_ctx ctx[3];
+    for (int i = 0; i < 3; i++) {
+        audit_make_entry(&m[i], i);
+        ctx[i] = (struct submit_ctx){&s, i};
+    }
+    cr_assert_eq(audit_submit(log, &m[0].e, on_done, &ctx[0], &err), 0);
+    usleep(200 * 1000); /* the writer took it and waits for the lock */
+    cr_assert_eq(audit_submit(log, &m[1].e, on_done, &ctx[1], &err), 0);
+    cr_assert_eq(audit_submit(log, &m[2].e, on_done, &ctx[2], &err), DUPLA_EBUSY);
+    cr_assert_eq(s.calls[0] + s.calls[1], 0, "nothing is durable yet");
+    store_commit(lock, &err);
+    store_conn_put(lock);
+    audit_close(log);
+    cr_assert_eq(s.calls[0], 1);
+    cr_assert_eq(s.calls[1], 1);
+    cr_assert_eq(s.calls[2], 0);
+    verify_ok(2);
+}
+
 /* ---- a full queue, and a failed commit ---- */
 
 struct one {
