@@ -8,7 +8,7 @@ MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 # the PostgreSQL pass of the tests; stopped and removed even when tests fail.
 PG_SERVER  ?= ./scripts/pg-test-server.sh run --
 
-.PHONY: all deps build run run-cluster check check-cluster check-crash test test-asan format format-check bench clean deb
+.PHONY: all deps build run run-cluster check check-cluster check-crash check-tls test test-asan format format-check bench clean deb
 
 all: build
 
@@ -60,6 +60,13 @@ check: test test-asan format-check
 # seen by another node within 1 s. 2-3 minutes; .ci/run runs it after check.
 check-cluster: build
 	python3 tests/cluster/cluster_test.py $(BUILD)
+
+# The TLS face of both listeners (#18.4): testssl.sh scans a served demo;
+# no protocol below TLS 1.2, only AEAD ciphers with forward secrecy in the
+# server's order, no client renegotiation, no compression, HSTS on the pages.
+# A few minutes (testssl is thorough); .ci/run runs it after check.
+check-tls: build
+	python3 tests/tls/check_tls.py $(BUILD)
 
 # The durability claim at scale (#18.8): the server SIGKILLed 100 times
 # while 8 clients fetch, restarted each time; every answer a client received

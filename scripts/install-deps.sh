@@ -37,10 +37,13 @@ lintian
 fakeroot
 adduser
 prometheus
+testssl.sh
+openssl
 "
 # haproxy: the load balancer of the local cluster (make run-cluster).
 # prometheus: for promtool, which checks contrib/prometheus/dupla-alerts.yml
 # (tests/contrib/); Debian ships promtool only in the server's package.
+# testssl.sh, openssl: the scan of both listeners' TLS (make check-tls).
 
 missing=""
 for p in $PACKAGES; do

@@ -27,10 +27,12 @@
 
 #include "http/http.h"
 
-/* TLS 1.2 and 1.3 only; AEAD ciphers with forward secrecy only. */
+/* TLS 1.2 and 1.3 only; AEAD ciphers with forward secrecy only; the server
+ * chooses the cipher from this order, not the client (tests/tls/check_tls.py
+ * holds both listeners to this with testssl.sh). */
 #define HTTP_TLS_PRIORITIES                                                                        \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
-    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 #define HTTP_MAX_ROUTES     256
 #define HTTP_PATH_MAX_ROUTE 256 /* bytes of a registered path */

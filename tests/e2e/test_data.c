@@ -1465,13 +1465,6 @@ Test(data, sigkill_rounds_while_8_clients_fetch_lose_no_disclosure, .timeout = 1
     char path[E2E_PATH_MAX];
     json_error_t jerr;
     world_ids = json_load_file(e2e_path(&own, "world.json", path), 0, &jerr);
-    struct client c;
-    client_open(&c, &own, "sysa", ag_id("full"));
-    FILE *tf = fopen(e2e_path(&own, "token.txt", path), "w");
-    cr_assert_not_null(tf);
-    fprintf(tf, "%s\n", c.token);
-    fclose(tf);
-    client_close(&c);
     enum { N = 8, CAP = 200000 };
     int rounds = crash_rounds();
     struct fetcher f[N];
@@ -1484,6 +1477,14 @@ Test(data, sigkill_rounds_while_8_clients_fetch_lose_no_disclosure, .timeout = 1
     for (int round = 0; round < rounds; round++) {
         if (round > 0)
             cr_assert_eq(e2e_restart(NULL, &own), 0, "restart after kill %d", round);
+        /* a fresh token each round: the run outlasts a token's lifetime */
+        struct client c;
+        client_open(&c, &own, "sysa", ag_id("full"));
+        FILE *tf = fopen(e2e_path(&own, "token.txt", path), "w");
+        cr_assert_not_null(tf);
+        fprintf(tf, "%s\n", c.token);
+        fclose(tf);
+        client_close(&c);
         pthread_t t[N];
         volatile bool stop = false;
         for (int i = 0; i < N; i++) {
