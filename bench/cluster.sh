@@ -154,15 +154,18 @@ for n in 1 2 3; do
 import glob, re, sys
 n, t = sys.argv[1], sys.argv[2]
 total = err = 0.0
+retries = 0
 secs = []
 for f in sorted(glob.glob("%s/ba%s-*.out" % (t, n))):
-    m = re.search(r"appends=(\d+) errors=(\d+) seconds=([\d.]+)", open(f).read())
+    m = re.search(r"appends=(\d+) errors=(\d+) seconds=([\d.]+) open_retries=(\d+)", open(f).read())
     if not m:
         print("  %s node(s): %s failed: %s" % (n, f, open(f).read().strip()[-200:]))
         continue
     total += int(m.group(1)); err += int(m.group(2)); secs.append(float(m.group(3)))
+    retries += int(m.group(4))
 s = max(secs) if secs else 1
-print("  %s node(s): %8.0f durable appends/s in all, %d appends refused" % (n, total / s, err))
+print("  %s node(s): %8.0f durable appends/s in all, %d appends refused, %d failed opens tried again"
+      % (n, total / s, err, retries))
 PY
 done
 
