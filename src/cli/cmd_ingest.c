@@ -43,7 +43,10 @@ static void usage(FILE *out)
         "keyed by the catalogue's field names. The files form one delivery.\n"
         "\n"
         "A record that differs from the current version of its subject and period\n"
-        "becomes a new version; an identical one is skipped. Every line is checked\n"
+        "becomes a new version; an identical one is skipped. A line\n"
+        "{\"withdraw\":true, <the record's key fields>} withdraws the current version\n"
+        "(an annulled record): current reads leave the record out from then on.\n"
+        "Every line is checked\n"
         "against the catalogue; each problem is printed as FILE:LINE: FIELD: REASON.\n"
         "By default a delivery with any invalid line is rejected whole and the store\n"
         "is left unchanged.\n"
@@ -168,11 +171,12 @@ static void print_summary(const struct ingest_result *res, const char *service, 
 {
     if (as_json) {
         json_t *j = json_pack(
-            "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I}", "status",
+            "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "status",
             ingest_status_name(res->status), "delivery_id", res->delivery_id, "service", service,
             "synthetic", res->synthetic, "records", (json_int_t)res->records, "new_versions",
-            (json_int_t)res->new_versions, "unchanged", (json_int_t)res->unchanged, "rejected",
-            (json_int_t)res->rejected, "problems", (json_int_t)res->n_problems_total);
+            (json_int_t)res->new_versions, "unchanged", (json_int_t)res->unchanged, "withdrawn",
+            (json_int_t)res->withdrawn, "rejected", (json_int_t)res->rejected, "problems",
+            (json_int_t)res->n_problems_total);
         char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -189,8 +193,13 @@ static void print_summary(const struct ingest_result *res, const char *service, 
     group(n, sizeof n, res->new_versions);
     group(u, sizeof u, res->unchanged);
     group(x, sizeof x, res->rejected);
-    printf("%s delivery %s: %s\n  %s records: %s new versions, %s unchanged, %s rejected\n",
-           service, res->delivery_id, what, r, n, u, x);
+    printf("%s delivery %s: %s\n  %s records: %s new versions, %s unchanged, %s rejected", service,
+           res->delivery_id, what, r, n, u, x);
+    if (res->withdrawn > 0) {
+        group(x, sizeof x, res->withdrawn);
+        printf(", %s withdrawn", x);
+    }
+    printf("\n");
 }
 
 int cmd_ingest(int argc, char **argv)

@@ -6,7 +6,10 @@
  * from a first to a last day). A version holds the business fields, its
  * version number (1, 2, ... per subject and period), the moment the platform
  * registered it (ms, UTC) and the delivery that brought it. Versions are
- * never changed or deleted: a correction is a new version.
+ * never changed or deleted: a correction is a new version, and so is a
+ * withdrawal (an annulled assessment): a version marked withdrawn, without
+ * business fields, that current reads leave out (the key has no current
+ * version until a later delivery) and registration windows show.
  *
  * Two questions are asked of it, and both stream (a cursor hands out one
  * record at a time; nothing is gathered in memory):
@@ -113,7 +116,7 @@ struct dataset_delivery {
     char content_sha256[DATASET_SHA256_HEX + 1];
     int64_t received_ms;
     bool synthetic;
-    int64_t records, new_versions, unchanged, rejected;
+    int64_t records, new_versions, unchanged, rejected, withdrawn;
 };
 
 /* The delivery with this id: 0, or DUPLA_ENOTFOUND. */
@@ -126,7 +129,12 @@ int dataset_delivery_finish(store_conn_t *c, const struct dataset_delivery *d, e
 
 /* ---- writing ---- */
 
-enum dataset_put_outcome { DATASET_NEW_VERSION = 1, DATASET_UNCHANGED = 2 };
+enum dataset_put_outcome {
+    DATASET_NEW_VERSION = 1, /* stored as the next version */
+    DATASET_UNCHANGED = 2,   /* equal to the current version (or withdrawn already) */
+    DATASET_WITHDRAWN = 3,   /* a withdrawal stored as the next version */
+    DATASET_NO_RECORD = 4,   /* a withdrawal of a key that has no version: nothing stored */
+};
 
 /* Stores fields (an encoding from dataset_encode) as the next version of
  * key, unless they equal the current version's (then nothing is written).
@@ -143,9 +151,14 @@ int dataset_put(store_conn_t *c, int64_t service_id, const struct dataset_key *k
 #define DATASET_PUT_CHUNK 64
 struct dataset_put_item {
     struct dataset_key key;
-    str_t fields;                     /* in: an encoding from dataset_encode */
+    str_t fields; /* in: an encoding from dataset_encode */
+    /* in: withdraw the key's current version instead (fields: only what
+     * identifies the record, the subject fields of a service with several
+     * subject kinds, else an encoding of no values) */
+    bool withdraw;
     enum dataset_put_outcome outcome; /* out */
     int64_t version;                  /* out: the key's version after the call */
+    bool was_withdrawn;               /* out: the version before was a withdrawal */
 };
 int dataset_put_many(store_conn_t *c, int64_t service_id, struct dataset_put_item *items, size_t n,
                      int64_t registered_ms, int64_t delivery_seq, err_t *err);
@@ -203,7 +216,8 @@ struct dataset_record {
     int64_t version;
     int64_t registered_ms;
     int64_t delivery_seq;
-    str_t fields; /* the encoded business fields */
+    bool withdrawn; /* a withdrawal (only in DATASET_WINDOW reads) */
+    str_t fields;   /* the encoded business fields */
 };
 
 typedef struct dataset_cursor dataset_cursor_t;
@@ -218,7 +232,10 @@ void dataset_cursor_close(dataset_cursor_t *cur);
 
 /* Appends one record as a JSON object: its fields in catalogue order, the
  * key fields always, the others only where include[field index] is set
- * (include NULL: every field). */
+ * (include NULL: every field). A withdrawal has its key fields (version
+ * and registration time too), only the business fields it holds, and
+ * DATASET_WITHDRAWN_MEMBER: true. */
+#define DATASET_WITHDRAWN_MEMBER "Tilbagekaldt"
 int dataset_record_to_json(const struct dataset_record *r, const bool *include, buf_t *out,
                            err_t *err);
 

@@ -20,7 +20,8 @@
 #include "dataset/dataset.h"
 
 /* Columns of every reading statement, in this order. */
-#define COLS "subject, period_start, period_end, version, registered_ms, delivery_seq, fields"
+#define COLS                                                                                       \
+    "subject, period_start, period_end, version, registered_ms, delivery_seq, fields, withdrawn"
 
 static const char SQL_CUR_SUBJECT[] =
     "SELECT " COLS " FROM dataset_record WHERE service_id = ? AND subject = ?"
@@ -37,7 +38,7 @@ static const char SQL_WIN_SUBJECT[] =
 #define DATASET_CHUNK 32
 #define COLS_R                                                                                     \
     "r.subject, r.period_start, r.period_end, r.version, r.registered_ms, r.delivery_seq, "        \
-    "r.fields"
+    "r.fields, r.withdrawn"
 #define CHUNK_SQL_MAX (512 + DATASET_CHUNK * 32)
 
 /* The chunk statements ([PostgreSQL?][window?]), made once: the subjects'
@@ -279,6 +280,7 @@ static int raw_next(dataset_cursor_t *cur, err_t *err)
         r->registered_ms = store_col_int64(s, 4);
         r->delivery_seq = store_col_int64(s, 5);
         r->fields = store_col_blob(s, 6);
+        r->withdrawn = store_col_int64(s, 7) != 0;
         if (!year_wanted(cur->q, r->key.period_start))
             continue;
         return STORE_ROW;
@@ -308,9 +310,10 @@ static int next_unfiltered(dataset_cursor_t *cur, const struct dataset_record **
         int rc = raw_next(cur, err);
         if (rc < 0)
             return rc;
+        /* a key whose newest version is a withdrawal has no current one */
         if (rc == STORE_DONE) {
             cur->finished = true;
-            if (!cur->have_held)
+            if (!cur->have_held || cur->held.rec.withdrawn)
                 return STORE_DONE;
             cur->have_held = false;
             held_set(&cur->out, &cur->held.rec);
@@ -318,8 +321,12 @@ static int next_unfiltered(dataset_cursor_t *cur, const struct dataset_record **
             return STORE_ROW;
         }
         if (cur->have_held && !same_key(&cur->held.rec.key, &cur->row.key)) {
-            held_set(&cur->out, &cur->held.rec);
+            bool withdrawn = cur->held.rec.withdrawn;
+            if (!withdrawn)
+                held_set(&cur->out, &cur->held.rec);
             held_set(&cur->held, &cur->row);
+            if (withdrawn)
+                continue;
             *rec = &cur->out.rec;
             return STORE_ROW;
         }
@@ -365,7 +372,9 @@ int dataset_cursor_next(dataset_cursor_t *cur, const struct dataset_record **rec
 {
     for (;;) {
         int rc = next_unfiltered(cur, rec, err);
-        if (rc != STORE_ROW || (cur->q->n_filters == 0 && !cur->q->valid))
+        /* a withdrawal (window reads) has no business fields to filter on:
+         * it is shown wherever the key is asked */
+        if (rc != STORE_ROW || (cur->q->n_filters == 0 && !cur->q->valid) || (*rec)->withdrawn)
             return rc;
         int ok = passes(cur->q, *rec, err);
         if (ok < 0)
@@ -423,6 +432,8 @@ int dataset_record_to_json(const struct dataset_record *r, const bool *include, 
             v = values[f->business_index];
             break;
         }
+        if (r->withdrawn && !v.present)
+            continue;
         if (!first)
             rc = buf_append(out, ",", 1);
         first = false;
@@ -433,6 +444,9 @@ int dataset_record_to_json(const struct dataset_record *r, const bool *include, 
         if (rc == 0)
             rc = catalog_value_to_json(f, &v, out);
     }
+    if (rc == 0 && r->withdrawn)
+        rc = buf_append_cstr(out, first ? "\"" DATASET_WITHDRAWN_MEMBER "\":true"
+                                        : ",\"" DATASET_WITHDRAWN_MEMBER "\":true");
     if (rc == 0)
         rc = buf_append(out, "}", 1);
     if (rc)

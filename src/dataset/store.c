@@ -113,6 +113,17 @@ static const struct store_migration dataset_migrations[] = {
      " END IF;"
      "END $$;"
      "DROP TABLE dataset_record_unpartitioned;"},
+    /* 3: withdrawals. A source system can withdraw (annul) the current
+     * version of a key: that is a new version with withdrawn = 1 whose
+     * fields hold only what identifies it (the subject fields of a service
+     * with several subject kinds), so the history stays append-only and a
+     * registration window shows the withdrawal. A later delivery of the
+     * key is its next version again. */
+    {3,
+     "ALTER TABLE dataset_record ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE dataset_delivery ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0",
+     "ALTER TABLE dataset_record ADD COLUMN withdrawn BIGINT NOT NULL DEFAULT 0;"
+     "ALTER TABLE dataset_delivery ADD COLUMN withdrawn BIGINT NOT NULL DEFAULT 0"},
 };
 
 int dataset_migrate(store_t *st, err_t *err)
@@ -201,14 +212,14 @@ void dataset_year_period(int year, int32_t *start, int32_t *end)
 
 static const char SQL_DELIVERY_FIND[] =
     "SELECT d.seq, d.id, s.path, d.source, d.content_sha256, d.received_ms, d.synthetic,"
-    " d.records, d.new_versions, d.unchanged, d.rejected"
+    " d.records, d.new_versions, d.unchanged, d.rejected, d.withdrawn"
     " FROM dataset_delivery d JOIN dataset_service s ON s.id = d.service_id WHERE d.id = ?";
 static const char SQL_DELIVERY_ADD[] =
     "INSERT INTO dataset_delivery (id, service_id, source, content_sha256, received_ms, "
     "synthetic) VALUES (?, ?, ?, ?, ?, ?)";
 static const char SQL_DELIVERY_FINISH[] =
-    "UPDATE dataset_delivery SET records = ?, new_versions = ?, unchanged = ?, rejected = ?"
-    " WHERE seq = ?";
+    "UPDATE dataset_delivery SET records = ?, new_versions = ?, unchanged = ?, rejected = ?,"
+    " withdrawn = ? WHERE seq = ?";
 
 int dataset_delivery_find(store_conn_t *c, str_t id, struct dataset_delivery *out, err_t *err)
 {
@@ -231,6 +242,7 @@ int dataset_delivery_find(store_conn_t *c, str_t id, struct dataset_delivery *ou
         out->new_versions = store_col_int64(s, 8);
         out->unchanged = store_col_int64(s, 9);
         out->rejected = store_col_int64(s, 10);
+        out->withdrawn = store_col_int64(s, 11);
     }
     store_stmt_done(s);
     if (rc == STORE_ROW)
@@ -275,7 +287,8 @@ int dataset_delivery_finish(store_conn_t *c, const struct dataset_delivery *d, e
     store_bind_int64(s, 2, d->new_versions);
     store_bind_int64(s, 3, d->unchanged);
     store_bind_int64(s, 4, d->rejected);
-    store_bind_int64(s, 5, d->seq);
+    store_bind_int64(s, 5, d->withdrawn);
+    store_bind_int64(s, 6, d->seq);
     rc = store_step(s, err);
     store_stmt_done(s);
     return rc < 0 ? rc : 0;
@@ -312,14 +325,16 @@ static void current_make(void)
                 "%s(%d, CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS INTEGER))", i ? ", " : "",
                 i);
         if (pg)
-            snprintf(out + n, PUT_SQL_MAX - n,
-                     ") SELECT want.pos, r.version, r.fields FROM want CROSS JOIN LATERAL"
-                     " (SELECT version, fields FROM dataset_record WHERE service_id = ?"
-                     " AND subject = want.subject AND period_start = want.ps"
-                     " AND period_end = want.pe ORDER BY version DESC LIMIT 1) r");
+            snprintf(
+                out + n, PUT_SQL_MAX - n,
+                ") SELECT want.pos, r.version, r.fields, r.withdrawn FROM want CROSS JOIN LATERAL"
+                " (SELECT version, fields, withdrawn FROM dataset_record WHERE service_id = ?"
+                " AND subject = want.subject AND period_start = want.ps"
+                " AND period_end = want.pe ORDER BY version DESC LIMIT 1) r");
         else
             snprintf(out + n, PUT_SQL_MAX - n,
-                     ") SELECT want.pos, r.version, r.fields FROM want JOIN dataset_record r"
+                     ") SELECT want.pos, r.version, r.fields, r.withdrawn FROM want JOIN "
+                     "dataset_record r"
                      " ON r.service_id = ? AND r.subject = want.subject"
                      " AND r.period_start = want.ps AND r.period_end = want.pe"
                      " WHERE r.version = (SELECT MAX(m.version) FROM dataset_record m"
@@ -330,11 +345,13 @@ static void current_make(void)
 
 static const char SQL_INSERT[] =
     "INSERT INTO dataset_record (service_id, subject, period_start, period_end, version,"
-    " registered_ms, delivery_seq, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    " registered_ms, delivery_seq, fields, withdrawn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* Looks up the current versions of items[0..n), n <= DATASET_PUT_CHUNK:
- * item->version is set to it (0: none) and item->outcome to
- * DATASET_UNCHANGED when its fields are the same. */
+ * item->version is set to it (0: none), item->was_withdrawn to whether it
+ * is a withdrawal, and item->outcome to what storing the item will do:
+ * DATASET_UNCHANGED for the same fields (or a withdrawal of a withdrawn
+ * key), DATASET_NO_RECORD for a withdrawal of a key without versions. */
 static int put_lookup(store_conn_t *c, int64_t service_id, struct dataset_put_item *items, size_t n,
                       err_t *err)
 {
@@ -354,7 +371,8 @@ static int put_lookup(store_conn_t *c, int64_t service_id, struct dataset_put_it
     store_bind_int64(s, at, service_id);
     for (size_t i = 0; i < n; i++) {
         items[i].version = 0;
-        items[i].outcome = DATASET_NEW_VERSION;
+        items[i].was_withdrawn = false;
+        items[i].outcome = items[i].withdraw ? DATASET_NO_RECORD : DATASET_NEW_VERSION;
     }
     while ((rc = store_step(s, err)) == STORE_ROW) {
         int64_t pos = store_col_int64(s, 0);
@@ -363,7 +381,11 @@ static int put_lookup(store_conn_t *c, int64_t service_id, struct dataset_put_it
         struct dataset_put_item *it = &items[pos];
         it->version = store_col_int64(s, 1);
         str_t old = store_col_blob(s, 2);
-        if (old.len == it->fields.len && memcmp(old.ptr, it->fields.ptr, old.len) == 0)
+        it->was_withdrawn = store_col_int64(s, 3) != 0;
+        if (it->withdraw)
+            it->outcome = it->was_withdrawn ? DATASET_UNCHANGED : DATASET_WITHDRAWN;
+        else if (!it->was_withdrawn && old.len == it->fields.len &&
+                 memcmp(old.ptr, it->fields.ptr, old.len) == 0)
             it->outcome = DATASET_UNCHANGED;
     }
     store_stmt_done(s);
@@ -381,7 +403,7 @@ int dataset_put_many(store_conn_t *c, int64_t service_id, struct dataset_put_ite
             return rc;
         for (size_t i = 0; i < m; i++) {
             struct dataset_put_item *it = &chunk[i];
-            if (it->outcome == DATASET_UNCHANGED)
+            if (it->outcome == DATASET_UNCHANGED || it->outcome == DATASET_NO_RECORD)
                 continue;
             store_stmt_t *s;
             if ((rc = store_prepare(c, SQL_INSERT, &s, err)))
@@ -394,6 +416,7 @@ int dataset_put_many(store_conn_t *c, int64_t service_id, struct dataset_put_ite
             store_bind_int64(s, 6, registered_ms);
             store_bind_int64(s, 7, delivery_seq);
             store_bind_blob(s, 8, it->fields.ptr, it->fields.len);
+            store_bind_int64(s, 9, it->withdraw);
             rc = store_step(s, err);
             store_stmt_done(s);
             if (rc < 0)

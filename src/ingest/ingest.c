@@ -73,6 +73,8 @@ struct run {
     struct dataset_put_item batch[DATASET_PUT_CHUNK];
     size_t pending_at[DATASET_PUT_CHUNK];
     bool pending_counted[DATASET_PUT_CHUNK]; /* a record's first key: counts it */
+    long pending_line[DATASET_PUT_CHUNK];    /* where each came from, for problems */
+    const struct ingest_source *pending_src[DATASET_PUT_CHUNK];
     size_t n_pending;
     buf_t pending;
     bool writing; /* false once a line was invalid (all-or-nothing) */
@@ -154,10 +156,22 @@ static int scan_headers(const struct ingest_source *src, size_t n, size_t *n_syn
     return 0;
 }
 
+/* A business field that names one of the record's subjects (services with
+ * several subject kinds): a withdrawal names it like a delivery. */
+static bool is_subject_field(const struct catalog_service *svc, const struct catalog_field *f)
+{
+    for (size_t j = 0; svc->subjects_in_record && j < svc->n_subjects; j++)
+        if (svc->subjects[j].field == f)
+            return true;
+    return false;
+}
+
 /* Checks one record object; on success fills the encoding and the keys it
  * is stored under (*n_keys: one, or one per subject it names when the
- * service has several subject kinds). */
-static void check_record(struct run *r, json_t *obj, struct dataset_key *keys_out, size_t *n_keys)
+ * service has several subject kinds). A withdrawal (withdraw set) has the
+ * same keys and no other business field. */
+static void check_record(struct run *r, json_t *obj, bool withdraw, struct dataset_key *keys_out,
+                         size_t *n_keys)
 {
     struct dataset_key one = {0}, *key = &one;
     *n_keys = 0;
@@ -166,6 +180,8 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *keys_ou
     json_t *v;
     json_object_foreach(obj, k, v)
     {
+        if (strcmp(k, INGEST_WITHDRAW_KEY) == 0)
+            continue; /* checked by the caller */
         const struct catalog_field *f = catalog_field_find(svc, str_from_cstr(k));
         if (!f)
             problem(r, k, "unknown field (not in the %s catalogue)", svc->path);
@@ -181,6 +197,12 @@ static void check_record(struct run *r, json_t *obj, struct dataset_key *keys_ou
             continue;
         struct catalog_value val;
         json_t *j = json_object_get(obj, f->name);
+        if (withdraw && f->role == CATALOG_ROLE_BUSINESS && !is_subject_field(svc, f)) {
+            values[f->business_index] = (struct catalog_value){0};
+            if (j)
+                problem(r, f->name, "a withdrawal names only the record's key; leave it out");
+            continue;
+        }
         err_t err; /* filled only on error */
         if (catalog_value_from_json(f, j, &val, &err)) {
             problem(r, f->name, "%s", err.detail);
@@ -286,10 +308,36 @@ static int flush_records(struct run *r, err_t *err)
     if (rc)
         return rc;
     for (size_t i = 0; i < r->n_pending; i++) {
+        if (r->batch[i].outcome == DATASET_NO_RECORD) {
+            /* found only now, by the current-version question: the line
+             * is invalid after all (counted once, by its first key) */
+            const struct ingest_source *src = r->src;
+            long line = r->line;
+            r->src = r->pending_src[i];
+            r->line = r->pending_line[i];
+            r->line_bad = false;
+            problem(r, r->svc->subject->name,
+                    "a withdrawal of a record that has no current version (nothing to withdraw)");
+            r->src = src;
+            r->line = line;
+            if (r->pending_counted[i]) {
+                r->res->rejected++;
+                if (!r->opt->skip_invalid)
+                    r->writing = false;
+                else if (r->opt->reject &&
+                         (rc = r->opt->reject(r->opt->reject_cls, &r->first, STR_NULL)))
+                    return err_set(err, rc < 0 ? rc : DUPLA_EIO,
+                                   "%s:%ld: the rejected line could not be recorded",
+                                   r->pending_src[i]->name, r->pending_line[i]);
+            }
+            continue;
+        }
         if (!r->pending_counted[i])
             continue;
         if (r->batch[i].outcome == DATASET_NEW_VERSION)
             r->res->new_versions++;
+        else if (r->batch[i].outcome == DATASET_WITHDRAWN)
+            r->res->withdrawn++;
         else
             r->res->unchanged++;
     }
@@ -298,16 +346,20 @@ static int flush_records(struct run *r, err_t *err)
     return 0;
 }
 
-/* Queues a valid record under one of its keys (the encoding in r->enc) for
- * storing; `counted`: the record's first key, which counts it. */
-static int queue_record(struct run *r, const struct dataset_key *key, bool counted, err_t *err)
+/* Queues a valid record (or withdrawal) under one of its keys (the
+ * encoding in r->enc) for storing; `counted`: the record's first key,
+ * which counts it. */
+static int queue_record(struct run *r, const struct dataset_key *key, bool counted, bool withdraw,
+                        err_t *err)
 {
     str_t enc = buf_str(&r->enc);
     r->pending_at[r->n_pending] = buf_str(&r->pending).len;
     if (buf_append(&r->pending, enc.ptr, enc.len))
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     r->pending_counted[r->n_pending] = counted;
-    r->batch[r->n_pending++] = (struct dataset_put_item){.key = *key};
+    r->pending_line[r->n_pending] = r->line;
+    r->pending_src[r->n_pending] = r->src;
+    r->batch[r->n_pending++] = (struct dataset_put_item){.key = *key, .withdraw = withdraw};
     return r->n_pending == DATASET_PUT_CHUNK ? flush_records(r, err) : 0;
 }
 
@@ -325,12 +377,17 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
         r->res->records++;
         struct dataset_key keys[CATALOG_MAX_SUBJECTS];
         size_t n_keys = 0;
+        bool withdraw = false;
         if (!obj) {
             problem(r, "", "malformed JSON at column %d: %s", jerr.column, jerr.text);
         } else if (!json_is_object(obj)) {
             problem(r, "", "a record is a JSON object");
         } else {
-            check_record(r, obj, keys, &n_keys);
+            json_t *w = json_object_get(obj, INGEST_WITHDRAW_KEY);
+            withdraw = w != NULL;
+            if (w && !json_is_true(w))
+                problem(r, INGEST_WITHDRAW_KEY, "is true (a withdrawal) or left out");
+            check_record(r, obj, withdraw, keys, &n_keys);
             for (size_t k = 0; !r->line_bad && k < n_keys; k++) {
                 const struct keyset_entry *prev;
                 int dup = ingest_keyset_add(&r->keys, &keys[k], (uint32_t)src_index,
@@ -349,7 +406,7 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
             /* one record, stored under each of its keys: counted once, by
              * its first key */
             for (size_t k = 0; k < n_keys; k++) {
-                int rc = queue_record(r, &keys[k], k == 0, err);
+                int rc = queue_record(r, &keys[k], k == 0, withdraw, err);
                 if (rc) {
                     json_decref(obj);
                     return rc;
@@ -422,7 +479,10 @@ static int run_lines(struct run *r, const struct ingest_source *src, size_t n, u
         if (rc < 0)
             return rc;
     }
-    if (r->writing) {
+    /* queued records are stored (and checked: a withdrawal of nothing is
+     * found only there) even after a later line was invalid; the
+     * transaction is rolled back then anyway */
+    if (r->writing || r->n_pending) {
         int rc = flush_records(r, err);
         if (rc)
             return rc;
@@ -525,6 +585,7 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
         res->new_versions = old.new_versions;
         res->unchanged = old.unchanged;
         res->rejected = old.rejected;
+        res->withdrawn = old.withdrawn;
         res->registered_ms = old.received_ms;
         goto out;
     }
@@ -546,7 +607,7 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     /* 3. commit or roll back */
     if (res->rejected > 0 && !opt->skip_invalid) {
         res->status = INGEST_REJECTED;
-        res->new_versions = res->unchanged = 0;
+        res->new_versions = res->unchanged = res->withdrawn = 0;
         rc = err_set(err, DUPLA_EINVAL, "%lld of %lld records are invalid; nothing was stored",
                      (long long)res->rejected, (long long)res->records);
         goto out;
@@ -555,15 +616,17 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     d->new_versions = res->new_versions;
     d->unchanged = res->unchanged;
     d->rejected = res->rejected;
+    d->withdrawn = res->withdrawn;
     if ((rc = dataset_delivery_finish(r.conn, d, err)) || (rc = store_commit(r.conn, err)) ||
         (rc = store_pipeline_end(r.conn, err)))
         goto out;
     res->status = res->rejected ? INGEST_PARTIAL : INGEST_ACCEPTED;
     log_json(LOG_INFO, "delivery stored",
-             json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}", "delivery", d->id, "service",
-                       svc->path, "source", d->source, "synthetic", d->synthetic, "records",
-                       (json_int_t)d->records, "new_versions", (json_int_t)d->new_versions,
-                       "unchanged", (json_int_t)d->unchanged, "rejected", (json_int_t)d->rejected));
+             json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I}", "delivery", d->id,
+                       "service", svc->path, "source", d->source, "synthetic", d->synthetic,
+                       "records", (json_int_t)d->records, "new_versions",
+                       (json_int_t)d->new_versions, "unchanged", (json_int_t)d->unchanged,
+                       "withdrawn", (json_int_t)d->withdrawn, "rejected", (json_int_t)d->rejected));
 out:
     if (r.conn) {
         if (store_in_transaction(r.conn))
@@ -574,7 +637,7 @@ out:
     }
     if (rc && rc != DUPLA_EINVAL && res->status != INGEST_REFUSED) {
         /* nothing was stored */
-        res->new_versions = res->unchanged = 0;
+        res->new_versions = res->unchanged = res->withdrawn = 0;
         if (res->status != INGEST_ALREADY)
             res->status = INGEST_REJECTED;
     }

@@ -17,6 +17,12 @@
  *   - A record that differs from the current version of its subject and
  *     period becomes the next version; an identical one is counted
  *     unchanged. All versions of one delivery get the same registration time.
+ *   - A withdrawal line, {"withdraw": true} with the record's key fields
+ *     (subject and period; a service with several subject kinds: the same
+ *     subject fields as the record) and no other field, withdraws the key's
+ *     current version: stored as the next version, marked withdrawn (see
+ *     dataset.h). Withdrawing a withdrawn key is unchanged (idempotent);
+ *     withdrawing a key that never had a version is an invalid line.
  *   - All or nothing (default): one transaction; any invalid line and the
  *     store is left as it was (DUPLA_EINVAL, the problems listed). With
  *     skip_invalid, the valid lines go in and each invalid one goes to the
@@ -51,6 +57,9 @@
 #define INGEST_PROBLEM_REASON_MAX   ERR_DETAIL_MAX
 /* The header line's key (first line of a source; optional). */
 #define INGEST_HEADER_KEY "delivery"
+/* A line {"withdraw": true, <the record's key fields>} withdraws the
+ * key's current version (an annulled assessment): see the semantics above. */
+#define INGEST_WITHDRAW_KEY "withdraw"
 
 struct ingest_source {
     const char *name; /* for messages: the file name, or "body" */
@@ -106,6 +115,7 @@ struct ingest_result {
     int64_t records; /* lines with a record (the header excluded) */
     int64_t new_versions;
     int64_t unchanged;
+    int64_t withdrawn; /* withdrawals stored (counted apart from new_versions) */
     int64_t rejected;
     int64_t registered_ms;
     /* The first max_problems problems (owned; ingest_result_free) and how

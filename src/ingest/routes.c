@@ -27,13 +27,13 @@ static json_t *problems_json(const struct ingest_result *res)
 
 static json_t *summary_json(const struct ingest_result *res, const char *service)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I}", "status",
+    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "status",
                      res->status == INGEST_ALREADY ? "already-delivered" : "accepted", "service",
                      service, "delivery_id", res->delivery_id, "synthetic", res->synthetic,
                      "records", (json_int_t)res->records, "new_versions",
                      (json_int_t)res->new_versions, "unchanged", (json_int_t)res->unchanged,
-                     "rejected", (json_int_t)res->rejected, "registered_ms",
-                     (json_int_t)res->registered_ms);
+                     "withdrawn", (json_int_t)res->withdrawn, "rejected", (json_int_t)res->rejected,
+                     "registered_ms", (json_int_t)res->registered_ms);
 }
 
 /* A rejected delivery: 422 problem+json with the problems listed. */

@@ -457,3 +457,118 @@ Test(ingest, command_exit_statuses)
                      "/nonexistent.ndjson", NULL),
                  1);
 }
+
+/* Reads svc's records of cpr (one-kind service) in mode; returns how many,
+ * and their JSON one after another in json (cap bytes). */
+static size_t read_records(const struct catalog_service *svc, const char *cpr,
+                           enum dataset_mode mode, char *json, size_t cap)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    str_t subj = str_from_cstr(cpr);
+    struct dataset_query q = {.svc = svc,
+                              .mode = mode,
+                              .subjects = &subj,
+                              .n_subjects = 1,
+                              .period_from = DATASET_DAY_MIN,
+                              .period_to = DATASET_DAY_MAX,
+                              .registered_from = 0,
+                              .registered_to = INT64_MAX};
+    dataset_cursor_t *cur;
+    cr_assert_eq(dataset_cursor_open(c, &q, &cur, &err), 0, "%s", err.detail);
+    json[0] = 0;
+    const struct dataset_record *rec;
+    size_t n = 0;
+    int rc;
+    while ((rc = dataset_cursor_next(cur, &rec, &err)) == STORE_ROW) {
+        buf_t b;
+        buf_init(&b, 1 << 16);
+        cr_assert_eq(dataset_record_to_json(rec, NULL, &b, &err), 0);
+        size_t at = strlen(json);
+        snprintf(json + at, cap - at, "%.*s", (int)b.len, b.data);
+        buf_free(&b);
+        n++;
+    }
+    cr_assert_eq(rc, STORE_DONE, "%s", err.detail);
+    dataset_cursor_close(cur);
+    store_conn_put(c);
+    return n;
+}
+
+Test(ingest, withdrawals_leave_current_reads_and_show_in_windows)
+{
+    struct delivery d = {0};
+    char l[2048], json[16384];
+    add(&d, aar_line(l, sizeof l, "0101901234", 2023, 13667308));
+    add(&d, aar_line(l, sizeof l, "0101901234", 2024, 14000000));
+    struct ingest_options opt = {.environment = ENV_TEST, .synthetic = true, .now_ms = 1000};
+    struct ingest_result res;
+    err_t err;
+    cr_assert_eq(run(aar, d.text, &opt, &res, &err), 0, "%s", err.detail);
+    ingest_result_free(&res);
+    cr_assert_eq(read_records(aar, "0101901234", DATASET_CURRENT, json, sizeof json), 2);
+
+    /* withdraw 2023: a new version, marked; current reads leave it out */
+    const char *w = "{\"withdraw\":true,\"PersonCPRNummer\":\"0101901234\",\"IndkomstÅr\":2023}\n";
+    opt.now_ms = 2000;
+    cr_assert_eq(run(aar, w, &opt, &res, &err), 0, "%s", err.detail);
+    cr_assert_eq(res.status, INGEST_ACCEPTED);
+    cr_assert_eq(res.withdrawn, 1);
+    cr_assert_eq(res.new_versions, 0);
+    ingest_result_free(&res);
+    cr_assert_eq(count_records(), 3);
+    cr_assert_eq(read_records(aar, "0101901234", DATASET_CURRENT, json, sizeof json), 1);
+    cr_assert(strstr(json, "\"IndkomstÅr\":2024"), "%s", json);
+    /* the window shows every version, the withdrawal after 2023's first,
+     * with its key, version and registration time but no data */
+    cr_assert_eq(read_records(aar, "0101901234", DATASET_WINDOW, json, sizeof json), 3);
+    const char *wd = strstr(json, "{\"PersonCPRNummer\":\"0101901234\",\"IndkomstÅr\":2023,"
+                                  "\"ÅrsopgørelseNummer\":2,");
+    cr_assert_not_null(wd, "%s", json);
+    const char *end = strchr(wd, '}');
+    cr_assert(strstr(wd, "\"Tilbagekaldt\":true}") == end - 19, "%s", wd);
+    cr_assert(strstr(wd, "1970-01-01T00:00:02.000Z") < end, "%s", wd);
+    cr_assert(strstr(wd, "SkatIAlt") > end, "%s", wd);
+
+    /* the same withdrawal again: already delivered; under another id:
+     * unchanged (idempotent) */
+    cr_assert_eq(run(aar, w, &opt, &res, &err), 0);
+    cr_assert_eq(res.status, INGEST_ALREADY);
+    cr_assert_eq(res.withdrawn, 1, "the first delivery's counts");
+    ingest_result_free(&res);
+    opt.delivery_id = "again";
+    cr_assert_eq(run(aar, w, &opt, &res, &err), 0, "%s", err.detail);
+    cr_assert_eq(res.withdrawn, 0);
+    cr_assert_eq(res.unchanged, 1);
+    ingest_result_free(&res);
+    cr_assert_eq(count_records(), 3);
+
+    /* a withdrawal of nothing, or with data fields, or not true: the line
+     * is named and nothing is stored (all or nothing) */
+    struct delivery bad = {0};
+    add(&bad, aar_line(l, sizeof l, "6102855678", 2024, 9000000));
+    add(&bad, "{\"withdraw\":true,\"PersonCPRNummer\":\"0101901234\",\"IndkomstÅr\":2019}");
+    add(&bad, "{\"withdraw\":true,\"PersonCPRNummer\":\"0101901234\",\"IndkomstÅr\":2024,"
+              "\"SkatIAlt\":1}");
+    add(&bad, "{\"withdraw\":1,\"PersonCPRNummer\":\"0101901234\",\"IndkomstÅr\":2024}");
+    add(&bad, "{\"withdraw\":true,\"PersonCPRNummer\":\"0101901234\"}");
+    opt.delivery_id = "bad";
+    cr_assert_eq(run(aar, bad.text, &opt, &res, &err), DUPLA_EINVAL);
+    cr_assert_eq(res.status, INGEST_REJECTED);
+    expect_problem(&res, 2, "PersonCPRNummer", "nothing to withdraw");
+    expect_problem(&res, 3, "SkatIAlt", "only the record's key");
+    expect_problem(&res, 4, "withdraw", "is true");
+    expect_problem(&res, 5, "IndkomstÅr", "required");
+    ingest_result_free(&res);
+    cr_assert_eq(count_records(), 3);
+
+    /* a later delivery of the withdrawn key is current again */
+    struct delivery d3 = {0};
+    add(&d3, aar_line(l, sizeof l, "0101901234", 2023, 13667308));
+    opt.delivery_id = "back";
+    cr_assert_eq(run(aar, d3.text, &opt, &res, &err), 0, "%s", err.detail);
+    cr_assert_eq(res.new_versions, 1, "the same data as before the withdrawal is new again");
+    ingest_result_free(&res);
+    cr_assert_eq(read_records(aar, "0101901234", DATASET_CURRENT, json, sizeof json), 2);
+}

@@ -1,0 +1,295 @@
+/* End-to-end: withdrawn records and event lists (hændelser) through the
+ * real binary. A source system delivers and withdraws over POST /ingest;
+ * a recipient system reads current records and registration windows, and
+ * follows subjects whose changes it reads from /Haendelser.
+ *
+ * The world (a source system, an organisation with a system and two
+ * agreements) is made once per server under a lock; agreements are made
+ * in-process on the server's store and picked up by its registry sync. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "agreement/agreement.h"
+#include "api_helpers.h"
+#include "core/clock.h"
+#include "core/uuid.h"
+
+#define CVR_A "12345674"
+#define OWNER "19552101"
+
+#define CONFIG                                                                                     \
+    "{\"identity\": {\"registry_poll_ms\": 50},"                                                   \
+    " \"exposure\": {\"window_margin_seconds\": 0, \"rate_per_second\": 100000,"                   \
+    " \"rate_burst\": 100000}}"
+
+E2E_SHARED_SERVERS({"main", {.config_json = CONFIG}});
+
+#define HEADER "{\"delivery\":{\"synthetic\":true}}\n"
+
+/* A valid Årsopgørelse line for cpr and year with total tax. */
+static void aar_line(char *out, size_t cap, const char *cpr, int year, long tax)
+{
+    snprintf(out, cap,
+             "{\"PersonCPRNummer\":\"%s\",\"IndkomstÅr\":%d,\"ÅrsopgørelseDato\":\"%d-03-15\","
+             "\"PersonligIndkomst\":36800000,\"LønIndkomst\":40000000,\"OverførselsIndkomst\":0,"
+             "\"PensionIndkomst\":0,\"KapitalIndkomstNetto\":-2000000,"
+             "\"LigningsmæssigeFradrag\":5026400,\"Beskæftigelsesfradrag\":4526400,"
+             "\"SkattepligtigIndkomst\":29773600,\"AktieIndkomst\":1000000,\"AMBidrag\":3200000,"
+             "\"Bundskat\":3822783,\"Topskat\":0,\"Kommuneskat\":6200900,\"Kirkeskat\":173625,"
+             "\"AktieIndkomstSkat\":270000,\"SkatIAlt\":%ld,\"IndeholdtSkat\":13000000,"
+             "\"Restskat\":667308,\"OverskydendeSkat\":0,\"KommuneKode\":\"101\","
+             "\"Kirkeskattepligtig\":true}\n",
+             cpr, year, year + 1, tax);
+}
+
+/* ---- the world ---- */
+
+static struct agreement_actor actor(int64_t id, const char *org, unsigned roles)
+{
+    struct agreement_actor a = {.user_id = id, .roles = roles};
+    snprintf(a.user_name, sizeof a.user_name, "e2e-%lld", (long long)id);
+    snprintf(a.org_cvr, sizeof a.org_cvr, "%s", org);
+    return a;
+}
+
+/* An approved agreement of org for services ({"svc": [fields]}, stolen). */
+static void approve(agreement_t *ag, const char *org, json_t *services, char *id)
+{
+    char today[16];
+    clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
+    json_t *app =
+        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}",
+                  "title", "E2E", "purpose", "To test.", "legal_basis", "law", "Lov", "section",
+                  "§ 1", "services", services, "systems", "all", "valid_from", today,
+                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
+                  "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
+    err_t err;
+    struct agreement_actor p = actor(1, org, AGREEMENT_ROLE_PROCESSOR),
+                           sg = actor(2, org, AGREEMENT_ROLE_SIGNATORY),
+                           r = actor(3, "", AGREEMENT_ROLE_DATAFORVALTNING);
+    cr_assert_eq(agreement_create(ag, &p, ENV_TEST, app, id, &err), 0, "%s", err.detail);
+    json_decref(app);
+    cr_assert_eq(agreement_sign(ag, &sg, str_from_cstr(id), &err), 0, "%s", err.detail);
+    cr_assert_eq(agreement_approve(ag, &r, str_from_cstr(id), "Ok.", NULL, NULL, &err), 0, "%s",
+                 err.detail);
+}
+
+static char ag_aar[AGREEMENT_ID_LEN + 1], ag_moms[AGREEMENT_ID_LEN + 1];
+
+static void deliver(const struct e2e_server *s, const char *path, const char *body,
+                    struct e2e_response *r);
+
+static void make_world(const struct e2e_server *s)
+{
+    char pem[E2E_PATH_MAX];
+    cr_assert_eq(e2e_issue_system(s, "skat", OWNER, NULL), 0);
+    const char *src[] = {
+        "source", "register", "--name", "skat", "--cert", e2e_pki_path(s, "skat.pem", pem), NULL};
+    api_must(s, src);
+    api_org(s, CVR_A, "first@a.dk", "k@a.dk");
+    cr_assert_eq(e2e_issue_system(s, "sysa", CVR_A, NULL), 0);
+    const char *sys[] = {"system", "register", "--org",  CVR_A,
+                         "--name", "sysa",     "--cert", e2e_pki_path(s, "sysa.pem", pem),
+                         NULL};
+    api_must(s, sys);
+    struct api_audit a;
+    api_audit_open(s, &a);
+    agreement_t *ag;
+    err_t err;
+    cr_assert_eq(agreement_open(a.st, NULL, &ag, &err), 0, "%s", err.log);
+    approve(ag, CVR_A, json_pack("{s:[s, s]}", "Aarsopgoerelse", "PersonligIndkomst", "SkatIAlt"),
+            ag_aar);
+    approve(ag, CVR_A, json_pack("{s:[s]}", "Momsangivelse", "Salgsmoms"), ag_moms);
+    agreement_close(ag);
+    api_audit_close(&a);
+    json_t *ids = json_pack("{s:s, s:s}", "aar", ag_aar, "moms", ag_moms);
+    char path[E2E_PATH_MAX];
+    cr_assert_eq(json_dump_file(ids, e2e_path(s, "world.json", path), 0), 0);
+    json_decref(ids);
+    /* the source system is known once a delivery to no service is a 404 */
+    for (int i = 0; i < 200; i++) {
+        struct e2e_response r;
+        deliver(s, "/ingest/-", "", &r);
+        long st = r.status;
+        e2e_response_free(&r);
+        if (st == 404)
+            break;
+        usleep(50 * 1000);
+    }
+    usleep(1500 * 1000); /* the server's agreement sync */
+}
+
+static const struct e2e_server *world(void)
+{
+    const struct e2e_server *s = e2e_shared("main");
+    char lock[E2E_PATH_MAX], done[E2E_PATH_MAX], path[E2E_PATH_MAX];
+    int fd = open(e2e_path(s, "world.lock", lock), O_CREAT | O_RDWR, 0600);
+    cr_assert_geq(fd, 0);
+    flock(fd, LOCK_EX);
+    if (access(e2e_path(s, "world.done", done), F_OK) != 0) {
+        make_world(s);
+        FILE *f = fopen(done, "w");
+        fclose(f);
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    json_t *ids = json_load_file(e2e_path(s, "world.json", path), 0, NULL);
+    cr_assert_not_null(ids);
+    snprintf(ag_aar, sizeof ag_aar, "%s", json_string_value(json_object_get(ids, "aar")));
+    snprintf(ag_moms, sizeof ag_moms, "%s", json_string_value(json_object_get(ids, "moms")));
+    json_decref(ids);
+    return s;
+}
+
+/* POSTs an NDJSON body to path with the source system's certificate. */
+static void deliver(const struct e2e_server *s, const char *path, const char *body,
+                    struct e2e_response *r)
+{
+    char pem[E2E_PATH_MAX], key[E2E_PATH_MAX];
+    struct e2e_request rq = {.method = "POST",
+                             .listener = "token",
+                             .path = path,
+                             .body = body,
+                             .cert_file = e2e_pki_path(s, "skat.pem", pem),
+                             .key_file = e2e_pki_path(s, "skat.key", key),
+                             .headers =
+                                 (const char *const[]){"Content-Type: application/x-ndjson", NULL}};
+    cr_assert_eq(e2e_request(s, &rq, r), 0, "%s", r->error);
+}
+
+static void deliver_ok(const struct e2e_server *s, const char *id, const char *body)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/ingest/Aarsopgoerelse?delivery_id=%s", id);
+    struct e2e_response r;
+    deliver(s, path, body, &r);
+    e2e_assert_status(s, &r, 201);
+    e2e_response_free(&r);
+}
+
+/* ---- the recipient's client ---- */
+
+static void token(const struct e2e_server *s, char *out, size_t cap)
+{
+    char p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256];
+    e2e_pki_path(s, "sysa.p12", p12);
+    cr_assert_eq(e2e_read_line(e2e_pki_path(s, "sysa.p12.pass", pwfile), pw, sizeof pw), 0);
+    const char *headers[] = {"x-transaktion-id: 6f1c7c39-2a4b-4d8e-9a53-0c1f2e3d4b5a",
+                             "Content-Type: application/x-www-form-urlencoded", NULL};
+    struct e2e_request rq = {.method = "POST",
+                             .listener = "token",
+                             .path = "/token",
+                             .headers = headers,
+                             .body = "client_id=api-gateway&scope=openid&grant_type=password",
+                             .p12_file = p12,
+                             .p12_password = pw};
+    struct e2e_response r;
+    cr_assert_eq(e2e_request(s, &rq, &r), 0, "token: %s", r.error);
+    e2e_assert_status(s, &r, 200);
+    snprintf(out, cap, "%s", json_string_value(json_object_get(r.json, "access_token")));
+    e2e_response_free(&r);
+}
+
+/* GET path (query encoded) under agreement with the protocol headers. */
+static void call(const struct e2e_server *s, const char *agreement, const char *path,
+                 struct e2e_response *r)
+{
+    static char tok[4096];
+    if (!tok[0])
+        token(s, tok, sizeof tok);
+    char hauth[4200], hrid[96], hag[160], rid[UUID_STR_LEN + 1];
+    cr_assert_eq(uuid_v4(rid), 0);
+    snprintf(hauth, sizeof hauth, "Authorization: Bearer %s", tok);
+    snprintf(hrid, sizeof hrid, "X-Request-ID: %s", rid);
+    snprintf(hag, sizeof hag, "UFST-Adgangsgrundlag: " AGREEMENT_URN_PREFIX "%s", agreement);
+    const char *h[] = {hauth, hrid, "X-Transaktions-ID: 6f1c7c39-2a4b-4d8e-9a53-0c1f2e3d4b5a", hag,
+                       NULL};
+    struct e2e_request rq = {.path = path, .headers = h, .timeout_ms = 60000};
+    cr_assert_eq(e2e_request(s, &rq, r), 0, "%s", r->error);
+}
+
+static size_t data_len(const struct e2e_response *r)
+{
+    cr_assert_not_null(r->json, "%s", r->body);
+    json_t *d = json_object_get(r->json, "data");
+    cr_assert(json_is_array(d), "%s", r->body);
+    return json_array_size(d);
+}
+
+/* ---- withdrawals ---- */
+
+Test(events, a_withdrawal_flows_from_ingest_to_reads_and_windows)
+{
+    const struct e2e_server *s = world();
+    char l1[2048], l2[2048], body[8192];
+    aar_line(l1, sizeof l1, "6102651234", 2023, 1000);
+    aar_line(l2, sizeof l2, "6102651234", 2024, 2000);
+    snprintf(body, sizeof body, HEADER "%s%s", l1, l2);
+    deliver_ok(s, "w-first", body);
+
+    struct e2e_response r;
+    call(s, ag_aar, "/Aarsopgoerelse?PersonCPRNummer=6102651234", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(data_len(&r), 2, "%s", r.body);
+    e2e_response_free(&r);
+
+    /* withdraw 2023 */
+    const char *w =
+        HEADER "{\"withdraw\":true,\"PersonCPRNummer\":\"6102651234\",\"IndkomstÅr\":2023}\n";
+    deliver(s, "/ingest/Aarsopgoerelse?delivery_id=w-withdraw", w, &r);
+    e2e_assert_status(s, &r, 201);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "withdrawn")), 1, "%s", r.body);
+    e2e_response_free(&r);
+    /* again under the same id: already delivered; under another: unchanged */
+    deliver(s, "/ingest/Aarsopgoerelse?delivery_id=w-withdraw", w, &r);
+    e2e_assert_status(s, &r, 200);
+    e2e_response_free(&r);
+    deliver(s, "/ingest/Aarsopgoerelse?delivery_id=w-withdraw-2", w, &r);
+    e2e_assert_status(s, &r, 201);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "unchanged")), 1, "%s", r.body);
+    e2e_response_free(&r);
+
+    /* current reads no longer return it */
+    call(s, ag_aar, "/Aarsopgoerelse?PersonCPRNummer=6102651234", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(data_len(&r), 1, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(
+                     json_array_get(json_object_get(r.json, "data"), 0), "IndkomstÅr")),
+                 2024);
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Aarsopgoerelse?PersonCPRNummer=6102651234&IndkomstÅr=2023", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(data_len(&r), 0, "%s", r.body);
+    e2e_response_free(&r);
+
+    /* the registration window shows the withdrawal, without data */
+    call(s, ag_aar,
+         "/Aarsopgoerelse?PersonCPRNummer=6102651234&UdstillingRegistreringFra=2020-01-01T00:00:"
+         "00Z",
+         &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(data_len(&r), 3, "%s", r.body);
+    json_t *wd = json_array_get(json_object_get(r.json, "data"), 1);
+    cr_assert(json_is_true(json_object_get(wd, "Tilbagekaldt")), "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(wd, "IndkomstÅr")), 2023);
+    cr_assert_null(json_object_get(wd, "SkatIAlt"), "%s", r.body);
+    cr_assert_null(
+        json_object_get(json_array_get(json_object_get(r.json, "data"), 0), "Tilbagekaldt"));
+    e2e_response_free(&r);
+
+    /* a bad withdrawal is refused naming its line; nothing stored */
+    const char *bad = HEADER "{\"withdraw\":true,\"PersonCPRNummer\":\"6102651234\","
+                             "\"IndkomstÅr\":2024}\n"
+                             "{\"withdraw\":true,\"PersonCPRNummer\":\"6102651234\","
+                             "\"IndkomstÅr\":2001}\n";
+    deliver(s, "/ingest/Aarsopgoerelse?delivery_id=w-bad", bad, &r);
+    e2e_assert_status(s, &r, 422);
+    json_t *p = json_array_get(json_object_get(r.json, "problems"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(p, "line")), 3, "%s", r.body);
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Aarsopgoerelse?PersonCPRNummer=6102651234", &r);
+    cr_assert_eq(data_len(&r), 1, "the 2024 withdrawal was rolled back: %s", r.body);
+    e2e_response_free(&r);
+}
