@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/problem.h"
 #include "dataset/dataset.h"
+#include "events/events.h"
 #include "identity/identity.h"
 #include "identity/routes.h"
 #include "incident/incident.h"
@@ -46,6 +47,9 @@ int catalog_app_init(struct app *app, err_t *err)
     /* The records the catalogue describes live in the dataset tables. */
     if (rc == 0)
         rc = dataset_migrate(app->store, err);
+    /* ... and the change log of the event lists beside them */
+    if (rc == 0)
+        rc = events_migrate(app->store, err);
     return rc;
 }
 

@@ -128,7 +128,7 @@ static int bad_header(err_t *err, const char *name, const char *why)
     return DUPLA_EINVAL;
 }
 
-static int check_headers(const struct exposure_call *call, str_t *agreement_id, err_t *err)
+int exposure_check_headers(const struct exposure_call *call, str_t *agreement_id, err_t *err)
 {
     if (!call->has_request_id)
         return bad_header(err, EXPOSURE_H_REQUEST_ID, "is required (a UUID, new for each call)");
@@ -153,7 +153,7 @@ static int check_headers(const struct exposure_call *call, str_t *agreement_id, 
  * exhausted rate is a 429, not recorded: it protects the log too. */
 static int admit(struct call *c, err_t *err)
 {
-    int rc = check_headers(c->in, &c->agreement_id, err);
+    int rc = exposure_check_headers(c->in, &c->agreement_id, err);
     if (rc != 0)
         return refused(c, rc);
     char key[256];

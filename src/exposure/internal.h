@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "exposure/exposure.h"
+#include "http/http.h"
 
 struct dataset_query;
 
@@ -77,6 +78,17 @@ int exposure_busy(exposure_t *ex, err_t *err, const char *type, const char *deta
  * follow), or DUPLA_EBUSY with err a 503 and *retry_after_s set. */
 int exposure_enter(exposure_t *ex, int64_t now_ms, unsigned *retry_after_s, err_t *err);
 void exposure_leave(exposure_t *ex);
+
+/* Step 3: the protocol headers of call (request id, transaction id, the
+ * agreement's URN), the agreement id into *agreement_id; 400 naming the
+ * header (engine.c; the event lists use it too). */
+int exposure_check_headers(const struct exposure_call *call, str_t *agreement_id, err_t *err);
+
+/* events.c: GET /Haendelser, /Haendelser/start and the subscription
+ * (/Haendelser/abonnement) on srv. */
+int exposure_events_register(http_server_t *srv, exposure_t *ex, const char *listener, err_t *err);
+/* Adds the event lists' paths to an OpenAPI document from catalog_openapi. */
+int exposure_events_openapi(json_t *doc);
 
 /* Runs steps 3-9 of exposure.h (the phases admit, decide, census, record,
  * answer) for an authenticated call. 0 with *ans

@@ -192,6 +192,8 @@ static int make_documents(exposure_t *ex, const struct exposure_routes_options *
         .environment = ex->deps.env == ENV_PRODUCTION ? "production" : "test",
     };
     json_t *doc = catalog_openapi(ex->deps.catalog, &oo);
+    if (doc)
+        exposure_events_openapi(doc);
     json_t *cat = catalog_to_json(ex->deps.catalog);
     buf_t html;
     buf_init(&html, 8u * 1024 * 1024);
@@ -241,6 +243,8 @@ int exposure_routes_register(http_server_t *srv, exposure_t *ex,
                 return rc;
         }
     }
+    if ((rc = exposure_events_register(srv, ex, opt ? opt->listener : NULL, err)) != 0)
+        return rc;
     static const char *const docs[] = {"/openapi.json", "/servicekatalog", "/servicekatalog.json"};
     for (size_t k = 0; k < 3; k++) {
         struct http_route r = {

@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/problem.h"
+#include "events/events.h"
 #include "ingest/internal.h"
 
 #define INGEST_PROGRESS_EVERY 4096
@@ -77,7 +78,8 @@ struct run {
     const struct ingest_source *pending_src[DATASET_PUT_CHUNK];
     size_t n_pending;
     buf_t pending;
-    bool writing; /* false once a line was invalid (all-or-nothing) */
+    bool writing;    /* false once a line was invalid (all-or-nothing) */
+    int64_t changes; /* recorded for the event lists */
     /* the line being checked */
     const struct ingest_source *src;
     long line;
@@ -293,6 +295,28 @@ static void check_record(struct run *r, json_t *obj, bool withdraw, struct datas
         problem(r, "", "the record is too large to store");
 }
 
+/* The change a stored version makes, for the event lists (events.h): in
+ * the delivery's transaction, so a delivery that fails leaves none. A
+ * record of a service with several subject kinds is one change per
+ * subject it names (its keys). */
+static int record_change(struct run *r, const struct dataset_put_item *it, err_t *err)
+{
+    const struct catalog_service *svc = r->svc;
+    struct events_change ch = {.period_start = it->key.period_start,
+                               .period_end = it->key.period_end,
+                               .version = it->version,
+                               .registered_ms = r->res->registered_ms};
+    size_t index = (size_t)(it->key.subject / DATASET_SUBJECT_TAG);
+    ch.subject.kind = index < svc->n_subjects ? svc->subjects[index].kind : svc->subject_kind;
+    ch.subject.number = it->key.subject % DATASET_SUBJECT_TAG;
+    ch.kind = it->outcome == DATASET_WITHDRAWN        ? EVENTS_WITHDRAWN
+              : it->version == 1 || it->was_withdrawn ? EVENTS_NEW
+                                                      : EVENTS_CHANGED;
+    snprintf(ch.service, sizeof ch.service, "%s", svc->path);
+    r->changes++;
+    return events_record(r->conn, &ch, err);
+}
+
 /* Stores the queued records: one current-version question per chunk. */
 static int flush_records(struct run *r, err_t *err)
 {
@@ -331,6 +355,11 @@ static int flush_records(struct run *r, err_t *err)
                                    r->pending_src[i]->name, r->pending_line[i]);
             }
             continue;
+        }
+        if (r->batch[i].outcome == DATASET_NEW_VERSION ||
+            r->batch[i].outcome == DATASET_WITHDRAWN) {
+            if ((rc = record_change(r, &r->batch[i], err)))
+                return rc;
         }
         if (!r->pending_counted[i])
             continue;
@@ -542,6 +571,10 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
                        INGEST_HEADER_KEY);
     }
 
+    /* the change log the delivery writes to (events.h) */
+    if ((rc = events_migrate(st, err)))
+        return rc;
+
     /* 2. the transaction */
     struct run r = {.svc = svc,
                     .opt = opt,
@@ -566,7 +599,8 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     /* Each record's insert goes out without waiting (PostgreSQL: pipeline
      * mode, so DATASET_PUT_CHUNK records cost one round trip, their
      * current-version lookup); any failure fails the whole delivery anyway. */
-    if ((rc = store_begin(r.conn, err)) || (rc = store_pipeline_begin(r.conn, err)))
+    if ((rc = store_begin(r.conn, err)) || (rc = store_pipeline_begin(r.conn, err)) ||
+        (rc = events_lock(r.conn, err)))
         goto out;
     struct dataset_delivery old;
     rc = dataset_delivery_find(r.conn, str_from_cstr(res->delivery_id), &old, err);
@@ -621,6 +655,8 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
         (rc = store_pipeline_end(r.conn, err)))
         goto out;
     res->status = res->rejected ? INGEST_PARTIAL : INGEST_ACCEPTED;
+    if (r.changes > 0)
+        events_notify(); /* long-polls waiting for events look again */
     log_json(LOG_INFO, "delivery stored",
              json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I}", "delivery", d->id,
                        "service", svc->path, "source", d->source, "synthetic", d->synthetic,

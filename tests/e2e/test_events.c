@@ -15,6 +15,7 @@
 #include "api_helpers.h"
 #include "core/clock.h"
 #include "core/uuid.h"
+#include "events/events.h"
 
 #define CVR_A "12345674"
 #define OWNER "19552101"
@@ -291,5 +292,324 @@ Test(events, a_withdrawal_flows_from_ingest_to_reads_and_windows)
     e2e_response_free(&r);
     call(s, ag_aar, "/Aarsopgoerelse?PersonCPRNummer=6102651234", &r);
     cr_assert_eq(data_len(&r), 1, "the 2024 withdrawal was rolled back: %s", r.body);
+    e2e_response_free(&r);
+}
+
+/* ---- event lists ---- */
+
+/* A request with a body (PUT/POST) under agreement. */
+static void call_body(const struct e2e_server *s, const char *agreement, const char *method,
+                      const char *path, const char *body, struct e2e_response *r)
+{
+    static char tok[4096];
+    if (!tok[0])
+        token(s, tok, sizeof tok);
+    char hauth[4200], hrid[96], hag[160], rid[UUID_STR_LEN + 1];
+    cr_assert_eq(uuid_v4(rid), 0);
+    snprintf(hauth, sizeof hauth, "Authorization: Bearer %s", tok);
+    snprintf(hrid, sizeof hrid, "X-Request-ID: %s", rid);
+    snprintf(hag, sizeof hag, "UFST-Adgangsgrundlag: " AGREEMENT_URN_PREFIX "%s", agreement);
+    const char *h[] = {hauth,
+                       hrid,
+                       "X-Transaktions-ID: 6f1c7c39-2a4b-4d8e-9a53-0c1f2e3d4b5a",
+                       hag,
+                       "Content-Type: text/plain",
+                       NULL};
+    struct e2e_request rq = {.method = method, .path = path, .headers = h, .body = body};
+    cr_assert_eq(e2e_request(s, &rq, r), 0, "%s", r->error);
+}
+
+static void assert_problem(const struct e2e_server *s, struct e2e_response *r, long status,
+                           const char *type, const char *param)
+{
+    e2e_assert_status(s, r, status);
+    cr_assert_not_null(r->json, "%s", r->body);
+    const char *t = json_string_value(json_object_get(r->json, "type"));
+    cr_assert(t && strstr(t, type), "type %s, want %s", t ? t : "-", type);
+    if (param)
+        cr_assert_str_eq(api_problem_param(r), param, "%s", r->body);
+}
+
+/* The next sequence number to come (from the start of a far future day). */
+static int64_t head(const struct e2e_server *s)
+{
+    struct e2e_response r;
+    call(s, ag_aar, "/Haendelser/start?Dato=2999-01-01", &r);
+    e2e_assert_status(s, &r, 200);
+    int64_t n = json_integer_value(json_object_get(r.json, "Sekvensnummer"));
+    e2e_response_free(&r);
+    cr_assert_gt(n, 0);
+    return n;
+}
+
+/* GET /Haendelser from `from` (n at most): the events into *out (a new
+ * reference). */
+static json_t *get_page(const struct e2e_server *s, const char *agreement, int64_t from, int n,
+                        const char *extra, struct e2e_response *r)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/Haendelser?FraSekvensnummer=%lld&Antal=%d%s", (long long)from, n,
+             extra ? extra : "");
+    call(s, agreement, path, r);
+    e2e_assert_status(s, r, 200);
+    cr_assert_not_null(e2e_header(r, "X-Dupla-Udlevering"), "the page names its log entry");
+    json_t *d = json_object_get(r->json, "data");
+    cr_assert(json_is_array(d), "%s", r->body);
+    return d;
+}
+
+Test(events, followed_subjects_only_paged_and_withdrawals_say_tilbagekaldt)
+{
+    const struct e2e_server *s = world();
+    struct e2e_response r;
+    /* follow two persons (and a company, for the other agreement's
+     * service); a third person is changed but never followed */
+    call_body(s, ag_aar, "PUT", "/Haendelser/abonnement", "# fulgte\n6201700011\nCPR 6301700011\n",
+              &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "antal")), 2, "%s", r.body);
+    e2e_response_free(&r);
+    int64_t from = head(s);
+
+    char a1[2048], a2[2048], b1[2048], x1[2048], body[16384];
+    aar_line(a1, sizeof a1, "6201700011", 2023, 100);
+    aar_line(b1, sizeof b1, "6301700011", 2023, 100);
+    aar_line(x1, sizeof x1, "6401700011", 2023, 100);
+    snprintf(body, sizeof body, HEADER "%s%s%s", a1, b1, x1);
+    deliver_ok(s, "e-1", body);
+    aar_line(a2, sizeof a2, "6201700011", 2023, 200);
+    snprintf(body, sizeof body, HEADER "%s%s", a2, x1);
+    deliver_ok(s, "e-2", body);
+    deliver_ok(s, "e-3",
+               HEADER
+               "{\"withdraw\":true,\"PersonCPRNummer\":\"6301700011\",\"IndkomstÅr\":2023}\n"
+               "{\"withdraw\":true,\"PersonCPRNummer\":\"6401700011\",\"IndkomstÅr\":2023}\n");
+
+    /* paged two at a time: 6201700011 ny, 6301700011 ny | 6201700011 ændret,
+     * 6301700011 tilbagekaldt | empty */
+    const char *want[][3] = {{"6201700011", "ny", "1"},
+                             {"6301700011", "ny", "1"},
+                             {"6201700011", "ændret", "2"},
+                             {"6301700011", "tilbagekaldt", "2"}};
+    int64_t at = from;
+    for (int p = 0; p < 3; p++) {
+        json_t *d = get_page(s, ag_aar, at, 2, NULL, &r);
+        cr_assert_eq(json_array_size(d), p < 2 ? 2u : 0u, "page %d: %s", p, r.body);
+        for (size_t i = 0; i < json_array_size(d); i++) {
+            json_t *e = json_array_get(d, i);
+            const char *const *w = want[p * 2 + (int)i];
+            cr_assert_str_eq(json_string_value(json_object_get(e, "Identifikator")), w[0], "%s",
+                             r.body);
+            cr_assert_str_eq(json_string_value(json_object_get(e, "Type")), w[1], "%s", r.body);
+            cr_assert_eq(json_integer_value(json_object_get(e, "Version")), atoi(w[2]));
+            cr_assert_str_eq(json_string_value(json_object_get(e, "Tjeneste")), "Aarsopgoerelse");
+            cr_assert_str_eq(json_string_value(json_object_get(e, "IdentifikatorType")), "CPR");
+            cr_assert_str_eq(json_string_value(json_object_get(e, "Periode")), "2023");
+            cr_assert_null(json_object_get(e, "SkatIAlt"), "no data fields");
+            at = json_integer_value(json_object_get(e, "Sekvensnummer")) + 1;
+        }
+        e2e_response_free(&r);
+    }
+    /* the unfollowed person never appears, from the very start either */
+    json_t *d = get_page(s, ag_aar, 1, 1000, NULL, &r);
+    for (size_t i = 0; i < json_array_size(d); i++)
+        cr_assert_str_neq(json_string_value(json_object_get(json_array_get(d, i), "Identifikator")),
+                          "6401700011", "%s", r.body);
+    e2e_response_free(&r);
+    /* the other agreement follows nobody: no events */
+    d = get_page(s, ag_moms, 1, 1000, NULL, &r);
+    cr_assert_eq(json_array_size(d), 0, "%s", r.body);
+    e2e_response_free(&r);
+}
+
+Test(events, a_page_is_in_the_disclosure_log_with_its_subjects)
+{
+    const struct e2e_server *s = world();
+    struct e2e_response r;
+    call_body(s, ag_aar, "POST", "/Haendelser/abonnement", "6501700011\n", &r);
+    e2e_assert_status(s, &r, 200);
+    e2e_response_free(&r);
+    int64_t from = head(s);
+    char l[2048], body[4096];
+    aar_line(l, sizeof l, "6501700011", 2022, 5);
+    snprintf(body, sizeof body, HEADER "%s", l);
+    deliver_ok(s, "log-1", body);
+    json_t *d = get_page(s, ag_aar, from, 10, NULL, &r);
+    cr_assert_eq(json_array_size(d), 1, "%s", r.body);
+    long long seq = atoll(e2e_header(&r, "X-Dupla-Udlevering"));
+    const char *rid = e2e_header(&r, "X-Request-ID");
+    cr_assert_not_null(rid);
+    char want_rid[64];
+    snprintf(want_rid, sizeof want_rid, "%s", rid);
+    e2e_response_free(&r);
+    /* the entry: the agreement, service Haendelser, the subject, one record */
+    struct api_audit a;
+    api_audit_open(s, &a);
+    arena_t *ar = arena_new(1 << 20);
+    struct audit_filter f = {.newest_first = true, .limit = 50};
+    struct audit_page pg;
+    err_t err;
+    cr_assert_eq(audit_query(a.st, &f, NULL, ar, &pg, &err), 0, "%s", err.log);
+    bool found = false;
+    for (size_t i = 0; i < pg.n && !found; i++) {
+        const struct audit_row *row = &pg.rows[i];
+        if (row->seq != seq)
+            continue;
+        found = true;
+        cr_assert_str_eq(row->service, "Haendelser");
+        cr_assert_str_eq(row->agreement_id, ag_aar);
+        cr_assert_str_eq(row->request_id, want_rid);
+        cr_assert_eq(row->record_count, 1);
+        cr_assert_eq(row->n_subjects, 1);
+        cr_assert(str_eq_cstr(row->subjects[0].id, "6501700011"));
+    }
+    cr_assert(found, "entry %lld is in the log", seq);
+    arena_free(ar);
+    api_audit_close(&a);
+}
+
+Test(events, start_by_date)
+{
+    const struct e2e_server *s = world();
+    struct e2e_response r;
+    call(s, ag_aar, "/Haendelser/start?Dato=2000-01-01", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "Sekvensnummer")), 1, "%s", r.body);
+    cr_assert_null(e2e_header(&r, "X-Dupla-Udlevering"), "no subject: not a disclosure");
+    e2e_response_free(&r);
+    int64_t next = head(s);
+    char today[16], path[64];
+    clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
+    snprintf(path, sizeof path, "/Haendelser/start?Dato=%s", today);
+    call(s, ag_aar, path, &r);
+    e2e_assert_status(s, &r, 200);
+    int64_t first_today = json_integer_value(json_object_get(r.json, "Sekvensnummer"));
+    cr_assert_leq(first_today, next);
+    cr_assert_geq(first_today, 1);
+    e2e_response_free(&r);
+}
+
+struct later {
+    const struct e2e_server *s;
+    int delay_ms;
+    const char *id, *body;
+};
+
+static void *deliver_later(void *arg)
+{
+    struct later *l = arg;
+    usleep((useconds_t)l->delay_ms * 1000);
+    struct e2e_response r;
+    char path[128];
+    snprintf(path, sizeof path, "/ingest/Aarsopgoerelse?delivery_id=%s", l->id);
+    deliver(l->s, path, l->body, &r);
+    e2e_response_free(&r);
+    return NULL;
+}
+
+Test(events, long_poll_answers_early_or_empty_after_the_wait)
+{
+    const struct e2e_server *s = world();
+    struct e2e_response r;
+    call_body(s, ag_aar, "POST", "/Haendelser/abonnement", "6601700011\n", &r);
+    e2e_assert_status(s, &r, 200);
+    e2e_response_free(&r);
+    int64_t from = head(s);
+    /* nothing comes: empty after about Vent seconds */
+    int64_t t0 = clock_now_ms();
+    json_t *d = get_page(s, ag_aar, from, 10, "&Vent=2", &r);
+    int64_t took = clock_now_ms() - t0;
+    cr_assert_eq(json_array_size(d), 0, "%s", r.body);
+    cr_assert_geq(took, 1900, "waited %lld ms", (long long)took);
+    cr_assert_lt(took, 6000, "waited %lld ms", (long long)took);
+    e2e_response_free(&r);
+    /* an event ingested during the wait: answered at once, long before 20 s */
+    char l[2048], body[4096];
+    aar_line(l, sizeof l, "6601700011", 2023, 7);
+    snprintf(body, sizeof body, HEADER "%s", l);
+    struct later lt = {s, 700, "poll-1", body};
+    pthread_t th;
+    pthread_create(&th, NULL, deliver_later, &lt);
+    t0 = clock_now_ms();
+    d = get_page(s, ag_aar, from, 10, "&Vent=20", &r);
+    took = clock_now_ms() - t0;
+    pthread_join(th, NULL);
+    cr_assert_eq(json_array_size(d), 1, "%s", r.body);
+    cr_assert_geq(took, 500, "waited %lld ms", (long long)took);
+    cr_assert_lt(took, 10000, "waited %lld ms", (long long)took);
+    e2e_response_free(&r);
+}
+
+Test(events, refusals_are_problems_naming_the_parameter)
+{
+    const struct e2e_server *s = world();
+    struct e2e_response r;
+    call(s, ag_aar, "/Haendelser", &r);
+    assert_problem(s, &r, 400, "invalid-parameter", "FraSekvensnummer");
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Haendelser?FraSekvensnummer=x", &r);
+    assert_problem(s, &r, 400, "invalid-parameter", "FraSekvensnummer");
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Haendelser?FraSekvensnummer=1&Antal=1001", &r);
+    assert_problem(s, &r, 400, "invalid-parameter", "Antal");
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Haendelser?FraSekvensnummer=1&Vent=31", &r);
+    assert_problem(s, &r, 400, "invalid-parameter", "Vent");
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Haendelser?FraSekvensnummer=1&Hvad=1", &r);
+    assert_problem(s, &r, 400, "invalid-parameter", "Hvad");
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Haendelser/start?Dato=2023-02-30", &r);
+    assert_problem(s, &r, 400, "invalid-parameter", "Dato");
+    e2e_response_free(&r);
+    /* a service the agreement does not grant */
+    call(s, ag_aar, "/Haendelser?FraSekvensnummer=1&Tjeneste=Momsangivelse", &r);
+    assert_problem(s, &r, 403, "service-not-granted", "Tjeneste");
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Haendelser?FraSekvensnummer=1&Tjeneste=Aarsopgoerelse", &r);
+    e2e_assert_status(s, &r, 200);
+    e2e_response_free(&r);
+    /* an unknown agreement */
+    call(s, "00000000000000000000000000000000", "/Haendelser?FraSekvensnummer=1", &r);
+    cr_assert_geq(r.status, 400);
+    cr_assert_lt(r.status, 500);
+    e2e_response_free(&r);
+    /* a list with bad lines: every bad line named, nothing changed */
+    call_body(s, ag_aar, "PUT", "/Haendelser/abonnement", "6201700011\n12345\nCVR 12345678\n", &r);
+    assert_problem(s, &r, 422, "invalid-request", "body");
+    json_t *p = json_object_get(r.json, "problems");
+    cr_assert_eq(json_array_size(p), 2, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(p, 0), "line")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(p, 1), "line")), 3);
+    e2e_response_free(&r);
+    /* the list's page */
+    call(s, ag_aar, "/Haendelser/abonnement?Antal=1", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "data")), 1, "%s", r.body);
+    e2e_response_free(&r);
+    call(s, ag_aar, "/Haendelser/abonnement?Efter=nej", &r);
+    assert_problem(s, &r, 400, "invalid-parameter", "Efter");
+    e2e_response_free(&r);
+}
+
+Test(events, a_list_too_long_is_refused_naming_its_line)
+{
+    const struct e2e_server *s = world();
+    size_t n = EVENTS_DEFAULT_MAX_FOLLOWED + 1;
+    char *body = malloc(n * 11 + 1);
+    cr_assert_not_null(body);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) /* 61 01 YY SSSS: distinct substitute numbers */
+        at += (size_t)sprintf(body + at, "6101%02zu%04zu\n", i / 10000, i % 10000);
+    struct e2e_response r;
+    call_body(s, ag_moms, "PUT", "/Haendelser/abonnement", body, &r);
+    free(body);
+    assert_problem(s, &r, 422, "invalid-request", "body");
+    json_t *p = json_array_get(json_object_get(r.json, "problems"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(p, "line")), (json_int_t)n, "%s", r.body);
+    e2e_response_free(&r);
+    call(s, ag_moms, "/Haendelser/abonnement", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "antal")), 0, "nothing changed");
     e2e_response_free(&r);
 }
