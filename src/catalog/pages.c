@@ -154,6 +154,40 @@ static int service(buf_t *out, const struct catalog_service *svc)
     return rc ? rc : lit(out, "</table>\n</section>\n");
 }
 
+/* The event lists (src/exposure/events.c) are not a catalogue service but
+ * are asked the same way, under the same agreement: the page says how. */
+static const char events_nav[] =
+    "<li><a href=\"#Haendelser\">Hændelser</a> <span lang=\"en\" class=\"en\">/ Event "
+    "lists</span></li>\n";
+static const char events_section[] =
+    "<section id=\"Haendelser\">\n<h2>Hændelser <span lang=\"en\" class=\"en\">/ Event "
+    "lists</span></h2>\n"
+    "<p>En aftagers system følger personer og virksomheder under en aftale og henter, hvad der er "
+    "ændret i aftalens tjenester, i stedet for at spørge om alle igen. Samme token, headere og "
+    "aftale som dataopslag. Hver side hændelser logges som en udlevering.</p>\n"
+    "<p lang=\"en\" class=\"en\">A recipient system follows subjects under an agreement and "
+    "reads what changed in the agreement's services. Same token, headers and agreement as data "
+    "calls; every page is recorded in the disclosure log.</p>\n"
+    "<table>\n<thead><tr><th>Kald</th><th>Betydning</th></tr></thead>\n<tbody>\n"
+    "<tr><td><code>PUT /Haendelser/abonnement</code></td><td>Erstat listen af fulgte (én pr. "
+    "linje: <code>6601760061</code>, <code>CVR 12345674</code>, <code>SE 12345678</code>; højst "
+    "50.000). <code>POST</code> tilføjer, <code>POST /Haendelser/abonnement/fjern</code> "
+    "fjerner.</td></tr>\n"
+    "<tr><td><code>GET /Haendelser?FraSekvensnummer=N&amp;Antal=M&amp;Vent=S</code></td><td>Hæ"
+    "ndelserne fra N (højst M, højst 1000) i sekvensorden; en tom side betyder intet nyt. "
+    "<code>Vent</code> (højst 30 sekunder) venter på den første. <code>Tjeneste</code> "
+    "afgrænser til nogle af aftalens tjenester.</td></tr>\n"
+    "<tr><td><code>GET /Haendelser/start?Dato=ÅÅÅÅ-MM-DD</code></td><td>Det første "
+    "sekvensnummer på eller efter datoen.</td></tr>\n"
+    "</tbody></table>\n"
+    "<p>En hændelse: <code>Sekvensnummer</code>, <code>Tjeneste</code>, "
+    "<code>IdentifikatorType</code> (CPR, CVR, SE), <code>Identifikator</code>, "
+    "<code>Periode</code>, <code>Version</code>, <code>RegistreringTidspunkt</code> og "
+    "<code>Type</code>: <code>ny</code>, <code>ændret</code> eller <code>tilbagekaldt</code> "
+    "(en tilbagekaldt post er ikke længere aktuel; i et registreringsvindue vises den med "
+    "<code>Tilbagekaldt: true</code>). Ingen datafelter.</p>\n"
+    "</section>\n";
+
 int catalog_pages_html(const catalog_t *cat, buf_t *out)
 {
     int rc = lit(out, head);
@@ -168,8 +202,10 @@ int catalog_pages_html(const catalog_t *cat, buf_t *out)
         rc = rc ? rc : esc(out, svc->title.en);
         rc = rc ? rc : lit(out, "</span></li>\n");
     }
+    rc = rc ? rc : lit(out, events_nav);
     rc = rc ? rc : lit(out, "</ul></nav>\n");
     for (size_t i = 0; rc == 0 && i < catalog_count(cat); i++)
         rc = service(out, catalog_service_at(cat, i));
+    rc = rc ? rc : lit(out, events_section);
     return rc ? rc : lit(out, "</body>\n</html>\n");
 }

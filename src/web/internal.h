@@ -197,6 +197,7 @@ int pages_systems_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_usage_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_events_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);
 
 /* How the dispatcher begins a page: for a logged-in user

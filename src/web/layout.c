@@ -86,8 +86,10 @@ static void nav_links(struct web_ctx *cx)
     nav_link(h, "/", "Forside", str_eq_cstr(path, "/"));
     nav_link(h, "/aftaler", "Aftaler", str_has_prefix(path, STR("/aftaler")));
     nav_link(h, "/organisation", "Brugere og roller", str_eq_cstr(path, "/organisation"));
-    if (!cx->actor.data_owner)
+    if (!cx->actor.data_owner) {
         nav_link(h, "/systemer", "Systemer", str_eq_cstr(path, "/systemer"));
+        nav_link(h, "/haendelser", "Hændelser", str_eq_cstr(path, "/haendelser"));
+    }
     if (cx->actor.data_owner) {
         nav_link(h, "/gennemgang", "Til gennemgang", str_eq_cstr(path, "/gennemgang"));
         nav_link(h, "/organisationer", "Organisationer", str_eq_cstr(path, "/organisationer"));
