@@ -9,8 +9,15 @@
 
 /* The fields that are textareas: only their values may hold tab, CR, LF. */
 static const char *const multiline_fields[] = {
-    "purpose",           "vurdering",          "begrundelse", "traek-begrundelse",
-    "opsig-begrundelse", "status-begrundelse", "certificate", "liste", NULL,
+    "purpose",
+    "vurdering",
+    "begrundelse",
+    "traek-begrundelse",
+    "opsig-begrundelse",
+    "status-begrundelse",
+    "certificate",
+    "liste",
+    NULL,
 };
 
 const struct http_form_rules web_form_rules = {.max_fields = WEB_FORM_MAX_FIELDS,
