@@ -2,13 +2,17 @@
 # names the everyday jobs. See README.md.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# make fuzz: seconds per target, and which targets (default: all of them).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 DEMO_DIR   ?= var/demo
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 # A throw-away PostgreSQL server (initdb in /tmp, own port and socket) for
 # the PostgreSQL pass of the tests; stopped and removed even when tests fail.
 PG_SERVER  ?= ./scripts/pg-test-server.sh run --
 
-.PHONY: all deps build run run-cluster check check-cluster check-crash check-tls test test-asan format format-check bench clean deb
+.PHONY: all deps build run run-cluster check check-cluster check-crash check-tls test test-asan fuzz format format-check bench clean deb
 
 all: build
 
@@ -83,7 +87,20 @@ check-crash: build
 		--setup postgresql $(CRASH_TEST) > $(BUILD)/check-crash-pg.log 2>&1; rc=$$?; \
 		grep -E 'crash test:|^Ok|^Fail|FAIL' $(BUILD)/check-crash-pg.log; exit $$rc
 
-SOURCES = $(shell find src tests bench -name '*.[ch]' -not -path '*/node_modules/*' | sort)
+
+# The libFuzzer targets (fuzz/), built by clang with ASan and UBSan, each
+# run for FUZZ_SECONDS on one core from its seed corpus (fuzz/corpus/<t>);
+# what it learns goes to var/fuzz/<t>, a finding to var/fuzz/artifacts.
+# `make check` replays the seed corpora in the normal and ASan builds.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false -Dbench=false \
+		-Dbuildtype=debugoptimized -Db_lundef=false
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	meson compile -C $(FUZZ_BUILD)
+	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+SOURCES = $(shell find src tests bench fuzz -name '*.[ch]' -not -path '*/node_modules/*' | sort)
 
 format:
 	clang-format -i $(SOURCES)
@@ -99,4 +116,4 @@ deb: deps
 	./scripts/build-deb.sh build-deb
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-deb
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-deb

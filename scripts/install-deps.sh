@@ -39,8 +39,12 @@ adduser
 prometheus
 testssl.sh
 openssl
+clang
+libclang-rt-14-dev
 "
 # haproxy: the load balancer of the local cluster (make run-cluster).
+# clang, libclang-rt-14-dev: libFuzzer and the sanitizers' runtime for the
+# fuzz targets (make fuzz).
 # prometheus: for promtool, which checks contrib/prometheus/dupla-alerts.yml
 # (tests/contrib/); Debian ships promtool only in the server's package.
 # testssl.sh, openssl: the scan of both listeners' TLS (make check-tls).

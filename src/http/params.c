@@ -24,10 +24,14 @@ static const struct http_param *find(const struct http_param *params, str_t name
     return NULL;
 }
 
-/* name as a bounded C string for a problem's "parameter". */
-static void param_name(str_t name, char out[ERR_PARAM_MAX])
+/* name as a bounded C string for a problem's "parameter"; a nameless one
+ * (a query's "=x", a JSON member "") is named by where it is (where), so
+ * that the problem still names something the client sent. */
+static void param_name(str_t name, const char *where, char out[ERR_PARAM_MAX])
 {
-    if (str_copy(name, out, ERR_PARAM_MAX) != 0)
+    if (name.len == 0)
+        snprintf(out, ERR_PARAM_MAX, "%s", where);
+    else if (str_copy(name, out, ERR_PARAM_MAX) != 0)
         memcpy(out + ERR_PARAM_MAX - 4, "...", 4);
 }
 
@@ -104,14 +108,16 @@ static int check_text(const struct http_param *p, str_t v, size_t dflt_max, err_
 }
 
 /* The common walk of a query string and a form: names[i] = values[i]. */
-static int check_pairs(const char *what, size_t n, const str_t *names, const str_t *values,
-                       const struct http_param *params, err_t *err)
+static int check_pairs(const char *what, const char *where, size_t n, const str_t *names,
+                       const str_t *values, const struct http_param *params, err_t *err)
 {
     for (size_t i = 0; i < n; i++) {
         const struct http_param *p = find(params, names[i]);
         if (!p) {
             char name[ERR_PARAM_MAX];
-            param_name(names[i], name);
+            param_name(names[i], where, name);
+            if (names[i].len == 0)
+                return err_param(err, DUPLA_EINVAL, name, "a %s without a name", what);
             return err_param(err, DUPLA_EINVAL, name, "unknown %s '%s'", what, name);
         }
         if (!p->repeat)
@@ -150,12 +156,12 @@ int http_query_check(const http_request_t *req, const struct http_param *params,
                          "the request has more than %d query parameters", HTTP_PARAMS_CHECK_MAX);
     for (size_t i = 0; i < n; i++)
         http_req_query_at(req, i, &names[i], &values[i]);
-    return check_pairs("query parameter", n, names, values, params, err);
+    return check_pairs("query parameter", "query", n, names, values, params, err);
 }
 
 int http_form_check(const struct http_form *f, const struct http_param *params, err_t *err)
 {
-    return check_pairs("form field", f->n, f->names, f->values, params, err);
+    return check_pairs("form field", "body", f->n, f->names, f->values, params, err);
 }
 
 static const char *json_kind(const json_t *v)
@@ -225,7 +231,9 @@ int http_json_check(const json_t *obj, const struct http_param *params, err_t *e
         const struct http_param *p = find(params, str_from_cstr(k));
         if (!p) {
             char name[ERR_PARAM_MAX];
-            param_name(str_from_cstr(k), name);
+            param_name(str_from_cstr(k), "body", name);
+            if (!k[0])
+                return err_param(err, DUPLA_EINVAL, name, "a member without a name");
             return err_param(err, DUPLA_EINVAL, name, "unknown member '%s'", name);
         }
         if (json_is_null(v)) /* null is "not given" */

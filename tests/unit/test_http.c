@@ -299,6 +299,25 @@ Test(tls, reasons)
     cr_assert_str_eq(http_tls_reason(GNUTLS_CERT_INVALID), "not trusted");
 }
 
+/* Found by fuzz/fuzz_json_body.c: a member named "" (or a query's "=x")
+ * was refused with an empty "parameter"; the problem names where it is. */
+Test(json_body, a_nameless_member_or_parameter_is_named_by_where_it_is)
+{
+    json_t *o = json_loads("{\"\":1}", 0, NULL);
+    cr_assert_not_null(o);
+    err_t err;
+    err_clear(&err);
+    const struct http_param some[] = {{.name = "a"}, {0}};
+    cr_assert_eq(http_json_check(o, some, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "body");
+    json_decref(o);
+    str_t names[] = {STR("")}, values[] = {STR("x")};
+    struct http_form f = {.names = names, .values = values, .n = 1};
+    err_clear(&err);
+    cr_assert_eq(http_form_check(&f, some, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "body");
+}
+
 Test(json_body, members_are_checked_and_named)
 {
     json_error_t je;
