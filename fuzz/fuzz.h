@@ -17,6 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <ftw.h>
+#include <unistd.h>
+
+#include "core/error.h"
 #include "core/str.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -96,6 +100,42 @@ static inline bool fuzz_utf8_valid(str_t s)
         i += k + 1;
     }
     return true;
+}
+
+/* Set-up that cannot fail in a sound build: print why and stop. */
+static inline void fuzz_must(int rc, const err_t *err, const char *what)
+{
+    if (rc != 0) {
+        fprintf(stderr, "fuzz set-up: %s: %s\n", what, err ? err->log : "");
+        abort();
+    }
+}
+
+static int fuzz_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static char fuzz_dir_path[64];
+
+static void fuzz_rm_dir(void)
+{
+    if (fuzz_dir_path[0])
+        nftw(fuzz_dir_path, fuzz_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A private folder /tmp/dupla-fuzz-<tag>-XXXXXX for a target's store and
+ * keys, removed at exit. One per process. */
+static inline const char *fuzz_tmpdir(const char *tag)
+{
+    snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "/tmp/dupla-fuzz-%s-XXXXXX", tag);
+    if (!mkdtemp(fuzz_dir_path))
+        abort();
+    atexit(fuzz_rm_dir);
+    return fuzz_dir_path;
 }
 
 #endif

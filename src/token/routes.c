@@ -222,10 +222,19 @@ int token_routes_register(http_server_t *srv, token_service_t *ts, err_t *err)
     return rc ? rc : http_route_add(srv, &jwks, err);
 }
 
+bool token_bearer_parse(str_t value, str_t *token)
+{
+    str_t scheme;
+    if (!str_split(str_trim(value), ' ', &scheme, token) || !str_eq_nocase(scheme, STR("Bearer")))
+        return false;
+    *token = str_trim(*token);
+    return true;
+}
+
 int token_http_authenticate(http_request_t *req, token_service_t *ts, struct token_principal *out,
                             err_t *err)
 {
-    str_t auth, scheme, tok;
+    str_t auth, tok;
     int rc;
     if (!http_req_header(req, "Authorization", &auth)) {
         http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"dupla\"");
@@ -233,14 +242,14 @@ int token_http_authenticate(http_request_t *req, token_service_t *ts, struct tok
         err_problem(err, PROBLEM_TOKEN_MISSING);
         return rc;
     }
-    if (!str_split(str_trim(auth), ' ', &scheme, &tok) || !str_eq_nocase(scheme, STR("Bearer"))) {
+    if (!token_bearer_parse(auth, &tok)) {
         http_reply_header(req, "WWW-Authenticate",
                           "Bearer realm=\"dupla\", error=\"invalid_request\"");
         rc = err_set(err, DUPLA_EUNAUTH, "the Authorization header must be 'Bearer <token>'");
         err_problem(err, PROBLEM_TOKEN_MISSING);
         return rc;
     }
-    rc = token_verify(ts, str_trim(tok), clock_now_ms(), out, err);
+    rc = token_verify(ts, tok, clock_now_ms(), out, err);
     /* Sender-constrained where the client proves it (RFC 8705 3): a
      * connection that presented a certificate must present the token's
      * own. Clients that send data calls without a certificate pass; a

@@ -36,6 +36,11 @@
 /* Registers the token and JWKS routes on srv. ts must outlive srv. */
 int token_routes_register(http_server_t *srv, token_service_t *ts, err_t *err);
 
+/* The token of an Authorization header's value "Bearer <token>" (the
+ * scheme in any case, white space around trimmed) into *token, borrowed
+ * from value; false when the value has another form. */
+bool token_bearer_parse(str_t value, str_t *token);
+
 /* For the data routes: reads "Authorization: Bearer <jwt>", verifies it and
  * fills *out. On refusal, adds a WWW-Authenticate: Bearer header (RFC 6750,
  * error="invalid_token" and the reason) to the answer and returns
