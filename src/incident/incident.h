@@ -59,6 +59,10 @@
 #define INCIDENT_DEFAULT_ATTACHMENT_BYTES  (10 * 1024 * 1024)
 #define INCIDENT_DEFAULT_ATTACHMENTS_TOTAL (20 * 1024 * 1024)
 #define INCIDENT_DEFAULT_MESSAGE_BYTES     (40 * 1024 * 1024)
+/* Attachments of one message recorded (kept or, with the reason, dropped);
+ * past this a message's further parts are only counted, so that a mail of
+ * thousands of parts costs a bounded number of rows and log lines. */
+#define INCIDENT_PARTS_RECORDED_MAX 100
 /* Messages taken from the maildir in one pickup run. */
 #define INCIDENT_PICKUP_BATCH 1000
 

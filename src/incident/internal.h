@@ -113,7 +113,8 @@ struct inc_mail {
     char *body;          /* cleaned UTF-8, malloc'd */
     bool automatic;
     struct inc_attachment *att;
-    size_t n_att;
+    size_t n_att;        /* at most INCIDENT_PARTS_RECORDED_MAX */
+    size_t n_unrecorded; /* attachments past that: dropped, only counted */
     unsigned limit_count, kept_count;
     size_t limit_each, limit_total, kept_total;
 };

@@ -107,6 +107,9 @@ static int save_attachments(store_conn_t *c, const char *id, const struct inc_ma
             log_info("incident %s: attachment %zu (%zu bytes) dropped: %s", id, i + 1, a->size,
                      a->dropped);
     }
+    if (p->n_unrecorded)
+        log_info("incident %s: %zu more attachments dropped unrecorded (more than %d parts)", id,
+                 p->n_unrecorded, INCIDENT_PARTS_RECORDED_MAX);
     return 0;
 }
 

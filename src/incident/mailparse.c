@@ -116,6 +116,15 @@ static void collect_part(GMimeObject *parent, GMimeObject *part, gpointer user)
 {
     (void)parent;
     struct inc_mail *p = user;
+    if (p->n_att >= INCIDENT_PARTS_RECORDED_MAX) {
+        /* Past the recorded parts: counted, not decoded. A body part (no
+         * file name, not an attachment) is not counted either. */
+        if (GMIME_IS_MESSAGE_PART(part) ||
+            (GMIME_IS_PART(part) && (g_mime_part_is_attachment(GMIME_PART(part)) ||
+                                     g_mime_part_get_filename(GMIME_PART(part)))))
+            p->n_unrecorded++;
+        return;
+    }
     GMimeStream *mem = NULL;
     char *name = NULL, *type = NULL;
     if (GMIME_IS_MESSAGE_PART(part)) {

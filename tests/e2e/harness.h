@@ -84,6 +84,12 @@ int e2e_start(const struct e2e_options *opt, struct e2e_server *s);
  * log's tail on stderr. The folder is removed when all went well (unless
  * DUPLA_E2E_KEEP is set). */
 int e2e_stop(struct e2e_server *s);
+/* logscan.c: whether the log holds a CPR number, a bearer token, a
+ * one-time secret or a password of the test data (see logscan.c for the
+ * rules; secrets are gathered from dir, which may be NULL). 0, or -1 with
+ * the line and what it holds in why. e2e_stop runs it on every server. */
+int e2e_log_scan_file(const char *log, const char *dir, char *why, size_t cap);
+int e2e_log_scan(const struct e2e_server *s, char *why, size_t cap);
 /* Removes a server's folder (after e2e_stop with DUPLA_E2E_KEEP set). */
 void e2e_remove_dir(const struct e2e_server *s);
 /* Starts `dupla serve` again in the folder of a server that was stopped
@@ -182,7 +188,8 @@ int e2e_get(const struct e2e_server *s, const char *listener, const char *path,
 int e2e_raw(const struct e2e_server *s, const char *listener, const void *data, size_t len,
             long timeout_ms, char **out, long *elapsed_ms);
 /* As e2e_raw, in parts, each sent after waiting its delay_ms (slow
- * clients). */
+ * clients); the parts left are not sent once the server has answered or
+ * closed the connection. */
 struct e2e_raw_part {
     const void *data;
     size_t len;

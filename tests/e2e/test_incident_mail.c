@@ -7,13 +7,16 @@
  * operations log's RSS feed parsed by a feed parser. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "incident/incident.h"
 #include "smtp_sink.h"
 
 static char dir[64], cfg[128], maildir[128];
@@ -253,4 +256,55 @@ Test(e2e_incident, usage_errors)
     cr_assert_eq(DUPLA("mail", "list", "--config", cfg, "--state", "lost"), 2);
     cr_assert_eq(DUPLA("mail", "retry", "--config", cfg, "abc"), 2);
     cr_assert_eq(DUPLA("opslog", "update", "--config", cfg), 2);
+}
+
+/* #18 item 6: a mail of thousands of parts costs a bounded number of rows
+ * and log lines (INCIDENT_PARTS_RECORDED_MAX), its kept attachments stay
+ * within attachments_max, and the next mail of the same pickup is taken as
+ * usual. */
+Test(e2e_incident, a_mail_of_thousands_of_parts_is_cut_to_its_limits)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/new/1.parts.host", maildir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "From: <pia@kommune.example>\r\nTo: incident@skat.example\r\n"
+               "Subject: DUPLA-Prod-Data: mange dele\r\nMessage-ID: <parts@mail.example>\r\n"
+               "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+               "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMange vedhæftninger\r\n");
+    for (int i = 0; i < 5000; i++)
+        fprintf(f,
+                "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: "
+                "attachment; filename=\"del-%d.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                "QUJDREVGR0g=\r\n",
+                i);
+    fprintf(f, "--b--\r\n");
+    fclose(f);
+    drop("2.after.host", "pia@kommune.example", "DUPLA-Prod-Data: den næste");
+    time_t t0 = time(NULL);
+    cr_assert_eq(DUPLA("mail", "pickup", "--config", cfg), 0, "%s", out);
+    cr_assert(strstr(out, "taken 2: incidents 2"), "%s", out);
+    cr_assert(time(NULL) - t0 < 30, "pickup took %ld s", (long)(time(NULL) - t0));
+    cr_assert_eq(DUPLA("incident", "list", "--config", cfg), 0);
+    cr_assert(strstr(out, "den næste"), "%s", out);
+    char *id = strstr(out, "INC-");
+    cr_assert_not_null(id);
+    char first[32], second[32];
+    cr_assert_eq(sscanf(id, "%31s", first), 1);
+    char *id2 = strstr(id + 4, "INC-");
+    cr_assert_not_null(id2, "%s", out);
+    cr_assert_eq(sscanf(id2, "%31s", second), 1);
+    /* The list is newest first: the second is the mail of many parts. */
+    cr_assert_eq(DUPLA("incident", "show", "--config", cfg, second), 0, "%s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    json_t *att = json_object_get(j, "attachments");
+    cr_assert(json_is_array(att), "%s", out);
+    cr_assert_eq(json_array_size(att), INCIDENT_PARTS_RECORDED_MAX, "%zu attachments recorded",
+                 json_array_size(att));
+    size_t kept = 0, i;
+    json_t *a;
+    json_array_foreach(att, i, a) kept += json_is_true(json_object_get(a, "kept"));
+    cr_assert_eq(kept, INCIDENT_DEFAULT_ATTACHMENTS_MAX, "%zu kept", kept);
+    json_decref(j);
 }
