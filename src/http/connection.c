@@ -136,6 +136,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
             free(hc);
             return;
         }
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        hc->fd = fi ? fi->connect_fd : -1;
+        atomic_store(&hc->header_since_ns, clock_mono_ns());
+        http_sweep_add(l, hc);
         *socket_ctx = hc;
         atomic_fetch_add(&l->open_connections, 1);
         atomic_fetch_add(&l->srv->connections, 1);
@@ -144,6 +149,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
         if (!hc)
             return;
         *socket_ctx = NULL;
+        http_sweep_remove(l, hc);
         atomic_fetch_sub(&l->open_connections, 1);
         atomic_fetch_sub(&l->srv->connections, 1);
         http_creds_put(l, hc->creds);
@@ -571,6 +577,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     switch (req->phase) {
     case REQ_NEW:
         req->phase = REQ_BODY;
+        if (req->conn) /* the header is in: no longer the sweeper's (sweep.c) */
+            atomic_store(&req->conn->header_since_ns, 0);
         return request_begin(req, method, version);
     case REQ_BODY:
         if (*upload_data_size > 0) {
@@ -727,6 +735,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     *con_cls = NULL;
     http_server_t *srv = l->srv;
+    if (req->conn) /* the next request's header is awaited from now */
+        atomic_store(&req->conn->header_since_ns, clock_mono_ns());
     unsigned status = req->queued ? req->status : 0;
     if (!status) {
         const union MHD_ConnectionInfo *ci =

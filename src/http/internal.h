@@ -13,6 +13,7 @@
  *   reply.c    responses: buffers, streams, problems
  *   metrics.c  counters and the latency histogram, Prometheus text
  *   builtin.c  /health/live, /health/ready, /metrics, /whoami
+ *   sweep.c    the header deadline: slow clients' connections shut down
  */
 #ifndef DUPLA_HTTP_INTERNAL_H
 #define DUPLA_HTTP_INTERNAL_H
@@ -265,9 +266,10 @@ struct http_listener {
     int fd; /* the listening socket, ours until libmicrohttpd takes it */
     unsigned port;
     struct MHD_Daemon *daemon;
-    pthread_mutex_t lock; /* guards creds and every creds->refs */
+    pthread_mutex_t lock; /* guards creds, every creds->refs and conns */
     struct http_creds *creds;
     atomic_uint open_connections;
+    struct http_conn *conns; /* the open connections (sweep.c) */
 };
 
 /* The per-connection state (libmicrohttpd's socket context). */
@@ -277,6 +279,13 @@ struct http_conn {
     bool cert_checked;
     struct http_client_cert cert;
     char peer[64];
+    /* sweep.c: the socket, and since when a request's header is awaited
+     * (the connection's start or its last answer; 0 while a request is
+     * being handled). */
+    int fd;
+    _Atomic int64_t header_since_ns;
+    bool swept;
+    struct http_conn *prev, *next; /* in listener->conns */
 };
 
 struct http_server {
@@ -297,7 +306,10 @@ struct http_server {
     pthread_mutex_t drain_lock;
     pthread_cond_t drain_cond;
     unsigned in_flight; /* requests between their first byte and their end */
-    size_t mhd_memory;  /* per-connection memory pool of libmicrohttpd */
+    pthread_t sweeper;  /* sweep.c */
+    bool sweeping;
+    atomic_bool sweep_stop;
+    size_t mhd_memory; /* per-connection memory pool of libmicrohttpd */
 };
 
 /* ---- connection.c ---- */
@@ -310,6 +322,20 @@ void http_creds_put(struct http_listener *l, struct http_creds *c);
 /* The server's client certificate view for req (examined once per
  * connection). NULL on listeners that take none. */
 const struct http_client_cert *http_conn_client_cert(http_request_t *req);
+
+/* ---- sweep.c ---- */
+
+/* A request's header must arrive within idle_seconds + request_seconds of
+ * the connection's start (the TLS handshake included) or of its previous
+ * answer: a client that trickles it byte by byte (each byte resets the
+ * idle timeout) is cut off there. Checked every HTTP_SWEEP_MS. */
+#define HTTP_SWEEP_MS 250
+/* Adds hc (whose fd is set) to l's open connections / removes it. */
+void http_sweep_add(struct http_listener *l, struct http_conn *hc);
+void http_sweep_remove(struct http_listener *l, struct http_conn *hc);
+/* The sweeper thread: started with the listeners, stopped before them. */
+int http_sweep_start(http_server_t *srv, err_t *err);
+void http_sweep_stop(http_server_t *srv);
 
 /* ---- builtin.c ---- */
 /* (http_builtin_register is in http.h) */

@@ -195,6 +195,8 @@ int http_server_start(http_server_t *srv, err_t *err)
         if ((rc = http_listener_start(srv, l, fam == 1, err)) != 0)
             goto fail;
     }
+    if ((rc = http_sweep_start(srv, err)) != 0)
+        goto fail;
     srv->started = true;
     return 0;
 fail:
@@ -287,6 +289,7 @@ void http_server_stop(http_server_t *srv, unsigned drain_ms)
     if (left)
         log_json(LOG_WARN, "stopping with requests still in flight",
                  json_pack("{s:i, s:i}", "in_flight", (int)left, "drain_ms", (int)drain_ms));
+    http_sweep_stop(srv);
     for (size_t i = 0; i < srv->n_listeners; i++) {
         MHD_stop_daemon(srv->listeners[i].daemon);
         srv->listeners[i].daemon = NULL;

@@ -2,6 +2,9 @@
  * End-to-end: resource limits under abuse (#18 item 6). Each abuse is
  * refused or cut off within its stated limit while another client, at the
  * same time, is served as usual:
+ *   - a header trickled byte by byte (a slow client): cut off within
+ *     idle_seconds + request_seconds, though each byte comes well within
+ *     idle_seconds (http/sweep.c);
  *   - many idle connections from one address: past max_connections_per_ip
  *     each is closed at once;
  *   - deeply nested JSON: a 400 problem naming the body;
@@ -10,6 +13,7 @@
  * (A mail with thousands of parts: test_incident_mail.c.)
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +23,10 @@
 
 #include "harness.h"
 
-#define PER_IP    4
-#define ANSWER_MS 2000 /* the other client's answer, on a busy machine */
+#define REQUEST_SECONDS 2
+#define IDLE_SECONDS    4
+#define PER_IP          4
+#define ANSWER_MS       2000 /* the other client's answer, on a busy machine */
 
 E2E_SHARED_SERVERS({"abuse",
                     {.limits_json = "{\"request_seconds\": 2, \"idle_seconds\": 4, "
@@ -48,6 +54,50 @@ static void other_client_is_served(void)
     e2e_assert_status(srv(), &r, 200);
     e2e_response_free(&r);
     cr_assert(ms < ANSWER_MS, "another client waited %ld ms", ms);
+}
+
+/* ---- a header trickled byte by byte ---- */
+
+#define TRICKLE_BYTES 100
+#define TRICKLE_MS    150 /* per byte: far inside idle_seconds */
+
+struct trickle {
+    int rc;
+    long ms;
+    char *out;
+};
+
+static void *trickle_run(void *arg)
+{
+    struct trickle *t = arg;
+    static const char head[] = "GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    static struct e2e_raw_part parts[1 + TRICKLE_BYTES];
+    parts[0] = (struct e2e_raw_part){head, sizeof head - 1, 0};
+    for (int i = 1; i <= TRICKLE_BYTES; i++)
+        parts[i] = (struct e2e_raw_part){"a", 1, TRICKLE_MS};
+    t->rc = e2e_raw_parts(srv(), "api", parts, 1 + TRICKLE_BYTES, 30000, &t->out, &t->ms);
+    return NULL;
+}
+
+Test(abuse, a_header_trickled_byte_by_byte_is_cut_off)
+{
+    struct trickle t = {0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, trickle_run, &t), 0);
+    usleep(500 * 1000);
+    other_client_is_served();
+    pthread_join(th, NULL);
+    cr_assert_eq(t.rc, 0, "the trickling client was never cut off (%ld ms)", t.ms);
+    /* Trickled to the end it would take TRICKLE_BYTES * TRICKLE_MS = 15 s;
+     * the deadline counts from the connection's start, a little before
+     * the handshake's end (where t.ms starts). */
+    cr_assert(t.ms <= (IDLE_SECONDS + REQUEST_SECONDS + 1) * 1000L,
+              "cut off after %ld ms; idle_seconds + request_seconds is %d s: %.200s", t.ms,
+              IDLE_SECONDS + REQUEST_SECONDS, t.out ? t.out : "");
+    cr_assert(t.ms >= (IDLE_SECONDS + REQUEST_SECONDS - 1) * 1000L, "cut off early: %ld ms", t.ms);
+    if (t.out && t.out[0])
+        cr_assert(strncmp(t.out, "HTTP/1.1 408", 12) == 0, "answer: %.300s", t.out);
+    free(t.out);
 }
 
 /* ---- many idle connections from one address ---- */
