@@ -270,6 +270,18 @@ Test(demo, sets_up_idempotently_and_a_client_can_follow_connect_json, .timeout =
     json_decref(t);
     cr_assert_eq(data_rc, 0, "%s (see %s)", why, log);
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "serve did not exit cleanly (see %s)", log);
+    /* No personal number or secret in its log (as e2e_stop checks for the
+     * harness's servers), the demo's PKCS#12 password included. */
+    char leak[1024] = "";
+    cr_assert_eq(e2e_log_scan_file(log, dir, leak, sizeof leak), 0,
+                 "personal data or a secret in the server's log: %s", leak);
+    const char *p12pw = json_string_value(json_object_get(c1, "pkcs12_password"));
+    FILE *lf = fopen(log, "r");
+    char line[4096];
+    while (lf && p12pw && p12pw[0] && fgets(line, sizeof line, lf))
+        cr_assert_null(strstr(line, p12pw), "the PKCS#12 password in the server's log: %s", line);
+    if (lf)
+        fclose(lf);
     json_decref(c1);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
