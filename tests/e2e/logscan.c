@@ -6,12 +6,14 @@
  *
  * What counts as a leak:
  *   - a CPR number: ten digits (or six, '-', four) forming a day and month
- *     (substitute numbers, day + 60, included), not part of a longer run
- *     of digits (timestamps in ms, sequence numbers);
+ *     (substitute numbers, day + 60, included), standing alone: not part
+ *     of a longer run of digits (timestamps in ms, sequence numbers) or of
+ *     a word (a hex digest, a UUID's last group);
  *   - a bearer token: a JWT's "eyJ<base64url>.<base64url>";
  *   - a one-time secret, session id or CSRF token: a run of exactly 32
- *     base64url characters with upper case, lower case and a digit (what
- *     the platform's 24 random bytes look like; ids are lower-case hex);
+ *     base64url characters with upper case, lower case, a digit and a
+ *     letter past 'f' (what the platform's 24 random bytes look like; ids
+ *     are hex, in the request log with their digits masked by X);
  *   - the test data's secrets, read from the server's folder: each
  *     PKCS#12 password (*.p12.pass), each password file (pw.txt and files
  *     named *password*), each one-time set-up secret the CLI printed
@@ -127,7 +129,8 @@ static const char *line_leak(const char *line, const struct secrets *sec, size_t
         }
     }
     for (size_t i = 0; i < len; i++) {
-        bool start = i == 0 || !isdigit((unsigned char)line[i - 1]);
+        /* A number stands alone: not inside a hex digest or an id. */
+        bool start = i == 0 || !isalnum((unsigned char)line[i - 1]);
         /* A CPR number: DDMMYYSSSS or DDMMYY-SSSS. */
         if (start && len - i >= 10) {
             char cpr[10];
@@ -138,7 +141,7 @@ static const char *line_leak(const char *line, const struct secrets *sec, size_t
                     cpr[k++] = line[j];
                 j++;
             }
-            if (k == 10 && (j >= len || !isdigit((unsigned char)line[j])) &&
+            if (k == 10 && (j >= len || !isalnum((unsigned char)line[j])) &&
                 ident_cpr_valid((str_t){cpr, 10})) {
                 *at = i;
                 return "a CPR number";
@@ -160,14 +163,16 @@ static const char *line_leak(const char *line, const struct secrets *sec, size_t
         /* A random secret of 24 bytes, base64url. */
         if (b64url(line[i]) && (i == 0 || !b64url(line[i - 1]))) {
             size_t j = i;
-            bool up = false, low = false, dig = false;
+            bool up = false, low = false, dig = false, nonhex = false;
             while (j < len && b64url(line[j])) {
                 up |= isupper((unsigned char)line[j]) != 0;
                 low |= islower((unsigned char)line[j]) != 0;
                 dig |= isdigit((unsigned char)line[j]) != 0;
+                nonhex |= !isxdigit((unsigned char)line[j]) && line[j] != 'X';
                 j++;
             }
-            if (j - i == SCAN_RANDOM_LEN && up && low && dig) {
+            /* Not a hex id whose digits the request log masked with X. */
+            if (j - i == SCAN_RANDOM_LEN && up && low && dig && nonhex) {
                 *at = i;
                 return "a one-time secret, session or CSRF token (32 random base64url characters)";
             }
