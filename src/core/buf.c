@@ -201,7 +201,10 @@ str_t buf_str(const buf_t *b)
 
 int buf_append_csv_cell(buf_t *b, str_t s)
 {
-    bool quote = false, formula = s.len && strchr("=+-@", s.ptr[0]) != NULL;
+    /* memchr, not strchr: strchr finds a NUL first byte too (its
+     * terminator), which put an apostrophe before a cell starting with NUL
+     * (found by fuzz/fuzz_csv.c). */
+    bool quote = false, formula = s.len && memchr("=+-@", s.ptr[0], 4) != NULL;
     for (size_t i = 0; i < s.len && !quote; i++)
         quote = s.ptr[i] == '"' || s.ptr[i] == ',' || s.ptr[i] == '\n' || s.ptr[i] == '\r' ||
                 s.ptr[i] == ';';

@@ -1,6 +1,8 @@
 /* Unit tests: core/buf (bounded buffers and JSON string escaping). */
 #include <criterion/criterion.h>
 
+#include <string.h>
+
 #include "core/buf.h"
 #include "core/error.h"
 
@@ -79,6 +81,18 @@ Test(buf, csv_cells_are_quoted_only_when_needed_and_formulas_defused)
                   STR_FMT(buf_str(&b)));
         buf_free(&b);
     }
+}
+
+/* Found by fuzz/fuzz_csv.c: a cell starting with a NUL byte was taken for
+ * a formula (strchr finds the terminator) and got an apostrophe. */
+Test(buf, csv_cell_starting_with_nul_is_not_a_formula)
+{
+    buf_t b;
+    buf_init(&b, 256);
+    cr_assert_eq(buf_append_csv_cell(&b, (str_t){"\0ab", 3}), 0);
+    cr_assert_eq(b.len, 3);
+    cr_assert_eq(memcmp(b.data, "\0ab", 3), 0);
+    buf_free(&b);
 }
 
 Test(buf, hex_appends_lowercase_and_is_all_or_nothing)
