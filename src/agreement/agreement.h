@@ -343,8 +343,7 @@ uint64_t agreement_registry_generation(agreement_registry_t *reg);
 int agreement_registry_reload(agreement_t *ag, err_t *err);
 /* Rebuilds it only when the store's change counter moved (another process
  * changed an agreement) or the last rebuild failed; cheap otherwise. The server calls it every
- * second; with PostgreSQL a LISTEN on AGREEMENT_NOTIFY_CHANNEL calls it at once. */
+ * second; with PostgreSQL its listener (store_listen_start) calls it at once. */
 int agreement_registry_sync(agreement_t *ag, err_t *err);
-#define AGREEMENT_NOTIFY_CHANNEL "dupla_agreement"
 
 #endif

@@ -22,12 +22,12 @@
  * agreement_generation in its own transaction. agreement_registry_sync()
  * compares it with the counter the snapshot was built from and rebuilds when
  * it moved; the server calls it once a second. With PostgreSQL the same
- * transaction would also run `NOTIFY dupla_agreement, '<generation>'`
- * (delivered only at commit, so never before the change is visible), and each
- * node keeps one connection that has run `LISTEN dupla_agreement` and calls
- * agreement_registry_sync() as soon as a notification arrives; the one-second
- * poll stays as the safety net for a lost connection (after reconnecting, a
- * node must sync once, since notifications sent meanwhile are lost).
+ * transaction also sends a notification (store_notify, delivered only at
+ * commit, so never before the change is visible), and each node's listener
+ * (store_listen_start in `dupla serve`) calls agreement_registry_sync() as
+ * soon as it arrives; the one-second poll stays as the safety net for a
+ * lost connection (after reconnecting, the listener syncs once, since
+ * notifications sent meanwhile are lost).
  */
 #include <stdatomic.h>
 #include <stdlib.h>

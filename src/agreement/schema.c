@@ -172,9 +172,9 @@ int agreement_schema_migrate(store_t *st, err_t *err)
                          err);
 }
 
-/* Bumps the change counter in the caller's open transaction. With
- * PostgreSQL this is also where `NOTIFY dupla_agreement` would be sent (see
- * registry.c): it is delivered at commit, to every listening node. */
+/* Bumps the change counter in the caller's open transaction, and tells the
+ * other nodes (PostgreSQL: a notification delivered at commit to every
+ * listening node, store_notify). */
 int agreement_schema_bump_generation(store_conn_t *c, err_t *err)
 {
     store_stmt_t *s;
@@ -184,7 +184,7 @@ int agreement_schema_bump_generation(store_conn_t *c, err_t *err)
         return rc;
     rc = store_step(s, err);
     store_stmt_done(s);
-    return rc < 0 ? rc : 0;
+    return rc < 0 ? rc : store_notify(c, "agreement", err);
 }
 
 /* The change counter now. */

@@ -27,6 +27,7 @@
 
 #include "cli/commands.h"
 #include "cli/serve.h"
+#include "cli/serve_cluster.h"
 #include "cli/serve_expiry.h"
 #include "cli/serve_exposure.h"
 #include "cli/serve_identity.h"
@@ -373,6 +374,7 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     notify("READY=1");
+    cluster_app_start(&app);
     pthread_t ticker;
     int ticker_running = pthread_create(&ticker, NULL, ticker_main, &app) == 0;
     if (!ticker_running)
@@ -386,6 +388,7 @@ int cmd_serve(int argc, char **argv)
         pthread_mutex_unlock(&ticker_mu);
         pthread_join(ticker, NULL);
     }
+    cluster_app_stop(&app);
 out:
     if (app.server)
         http_server_stop(app.server, (unsigned)drain_seconds * 1000u);

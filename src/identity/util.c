@@ -183,7 +183,8 @@ int identity_history_record(store_conn_t *c, const identity_actor_t *actor, cons
         return rc;
     rc = store_step(s, err);
     store_stmt_done(s);
-    return rc < 0 ? rc : 0;
+    /* Other nodes reload at commit (PostgreSQL LISTEN/NOTIFY). */
+    return rc < 0 ? rc : store_notify(c, "identity", err);
 }
 
 int identity_commit(identity_t *id, store_conn_t *c, err_t *err)

@@ -155,7 +155,7 @@ int incident_schema_bump_opslog(store_conn_t *c, err_t *err)
         return rc;
     rc = store_step(s, err);
     store_stmt_done(s);
-    return rc < 0 ? rc : 0;
+    return rc < 0 ? rc : store_notify(c, "opslog", err); /* other nodes reload at commit */
 }
 
 int incident_schema_opslog_generation(store_conn_t *c, int64_t *out, err_t *err)

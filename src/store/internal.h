@@ -68,6 +68,10 @@ int store_sqlite_open(const char *path, const struct store_options *opt, store_t
 int store_pg_open(const char *conninfo, const char *schema, const struct store_options *opt,
                   store_t **out, err_t *err);
 
+/* PostgreSQL: the connection string and the schema ("" for the default)
+ * a listener opens its own connection with; false for another backend. */
+bool store_pg_info(store_t *st, const char **conninfo, const char **schema);
+
 /* Counts one store_conn_get that found the pool empty and had to wait
  * (the backends call it once per such call, before waiting). */
 void store_pool_waited(const store_t *st);

@@ -1190,6 +1190,15 @@ static int pg_migrate_lock(store_conn_t *h, bool lock, err_t *err)
     return rc;
 }
 
+bool store_pg_info(store_t *h, const char **conninfo, const char **schema)
+{
+    if (!h || ((struct store *)(void *)h)->ops != &pg_ops)
+        return false;
+    *conninfo = PG_ST(h)->conninfo;
+    *schema = PG_ST(h)->schema;
+    return true;
+}
+
 static const struct store_ops pg_ops = {
     .name = "postgresql",
     .close = pg_close,

@@ -139,6 +139,36 @@ int store_pipeline_end(store_conn_t *c, err_t *err);
  * (def if no row). For counts and existence checks in tests and tools. */
 int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *out, err_t *err);
 
+/* ---- telling other nodes (PostgreSQL LISTEN/NOTIFY) ---- */
+
+/* Every node of a cluster keeps in-memory registries of what the store
+ * holds; a change tells the others at once instead of leaving them to their
+ * periodic generation check. store_notify() queues a notification on
+ * STORE_NOTIFY_CHANNEL with payload "<schema>:<what>" in c's open
+ * transaction (PostgreSQL delivers it at commit, so never before the change
+ * is visible, and never for a change rolled back). SQLite: nothing (one
+ * machine; other processes there rely on the generation check). */
+#define STORE_NOTIFY_CHANNEL  "dupla_registry"
+#define STORE_NOTIFY_WHAT_MAX 64
+int store_notify(store_conn_t *c, const char *what, err_t *err);
+
+/* A listener: its own connection (outside the pool) that LISTENs on
+ * STORE_NOTIFY_CHANNEL, and a thread that calls fn(ctx, what) for each
+ * notification about this store (the same schema), and fn(ctx, NULL) after
+ * each (re)connection, since what was sent while it was away is lost. A lost
+ * connection is opened again every STORE_LISTEN_RETRY_MS; meanwhile the
+ * callers' generation checks are what notices changes. fn runs on the
+ * listener's thread and must not block for long. SQLite: *out is NULL and
+ * nothing runs. */
+#define STORE_LISTEN_RETRY_MS 1000
+typedef struct store_listener store_listener_t;
+int store_listen_start(store_t *st, void (*fn)(void *ctx, const char *what), void *ctx,
+                       store_listener_t **out, err_t *err);
+/* Stops the thread and closes the connection (NULL: nothing). */
+void store_listen_stop(store_listener_t *l);
+/* Notifications received, and connections (re)opened, so far. */
+void store_listen_stats(store_listener_t *l, uint64_t *received, uint64_t *connects);
+
 /* ---- migrations ---- */
 
 struct store_migration {
