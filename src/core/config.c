@@ -163,9 +163,9 @@ static int parse_listener(struct dupla_config *cfg, json_t *l, size_t idx, err_t
     snprintf(sec, sizeof sec, "listeners[%zu]", idx);
     if (!json_is_object(l))
         return err_param(err, DUPLA_EINVAL, sec, "%s: %s: must be an object", cfg->path, sec);
-    static const char *known[] = {"name",         "address",     "port",  "cert",
-                                  "key",          "client_cert", "trust", "crl",
-                                  "hsts_max_age", "metrics",     NULL};
+    static const char *known[] = {"name",         "address",     "port",           "cert",
+                                  "key",          "client_cert", "trust",          "crl",
+                                  "hsts_max_age", "metrics",     "tls_priorities", NULL};
     const char *k;
     json_t *v;
     json_object_foreach(l, k, v)
@@ -229,6 +229,9 @@ static int parse_listener(struct dupla_config *cfg, json_t *l, size_t idx, err_t
                              LISTENER_DEFAULT_HSTS_MAX_AGE, &hsts, err)))
         return rc;
     lc->hsts_max_age = (unsigned)hsts;
+    if ((rc = copy_string(l, sec, "tls_priorities", "", lc->tls_priorities,
+                          sizeof lc->tls_priorities, err)))
+        return rc;
     /* /metrics tells how the platform is used: by default only a listener
      * on a loopback address (an operator's, or a scraper's on the host)
      * serves it, never a public one. */

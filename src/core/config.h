@@ -42,6 +42,8 @@ enum client_cert_policy {
     CLIENT_CERT_REQUIRE = 2, /* the TLS handshake fails without a trusted one */
 };
 
+#define CONFIG_TLS_PRIORITIES_MAX 512
+
 struct listener_config {
     char name[CONFIG_NAME_MAX];      /* "api", "token", ... (metrics, logs) */
     char address[64];                /* "127.0.0.1", "::1", "0.0.0.0" */
@@ -53,6 +55,9 @@ struct listener_config {
     char crl_file[CONFIG_PATH_MAX];   /* optional CRL, PEM */
     unsigned hsts_max_age;            /* Strict-Transport-Security max-age; 0: none */
     bool metrics;                     /* serves GET /metrics (default: a loopback address) */
+    /* GnuTLS priority string; "": the built-in one (TLS 1.2/1.3, AEAD with
+     * forward secrecy, the server's order). Checked by http_server_new. */
+    char tls_priorities[CONFIG_TLS_PRIORITIES_MAX];
 };
 
 /* Limits that apply before authentication, to every request. */

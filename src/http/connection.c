@@ -807,7 +807,7 @@ int http_listener_start(http_server_t *srv, struct http_listener *l, bool v6, er
     l->daemon = MHD_start_daemon(
         flags, 0, on_accept, l, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
         MHD_OPTION_LISTEN_SOCKET, l->fd, MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_refuse_cert,
-        MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION,
+        MHD_OPTION_HTTPS_PRIORITIES, http_tls_priorities(l->cfg), MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->max_connections_per_ip,

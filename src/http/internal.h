@@ -35,6 +35,12 @@
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
+/* The listener's priorities: its tls_priorities, or HTTP_TLS_PRIORITIES. */
+const char *http_tls_priorities(const struct listener_config *lc);
+/* Refuses (DUPLA_EINVAL naming listeners[idx].tls_priorities and where
+ * GnuTLS stopped reading) a priority string GnuTLS does not accept. */
+int http_tls_priorities_check(const struct listener_config *lc, size_t idx, err_t *err);
+
 #define HTTP_MAX_ROUTES     256
 #define HTTP_PATH_MAX_ROUTE 256 /* bytes of a registered path */
 #define HTTP_REQUEST_ID_MAX 128 /* a client's X-Request-ID longer than this is replaced */

@@ -52,6 +52,15 @@ int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *
         l->fd = -1;
         pthread_mutex_init(&l->lock, NULL);
     }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        int rc = http_tls_priorities_check(&cfg->listeners[i], i, err);
+        if (rc) {
+            for (size_t k = 0; k < cfg->n_listeners; k++)
+                pthread_mutex_destroy(&srv->listeners[k].lock);
+            free(srv);
+            return rc;
+        }
+    }
     pthread_mutex_init(&srv->drain_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -189,3 +189,24 @@ int http_tls_refuse_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, in
     *key = NULL;
     return -1;
 }
+
+const char *http_tls_priorities(const struct listener_config *lc)
+{
+    return lc->tls_priorities[0] ? lc->tls_priorities : HTTP_TLS_PRIORITIES;
+}
+
+int http_tls_priorities_check(const struct listener_config *lc, size_t idx, err_t *err)
+{
+    gnutls_priority_t p;
+    const char *where = NULL;
+    const char *text = http_tls_priorities(lc);
+    int rc = gnutls_priority_init(&p, text, &where);
+    if (rc == GNUTLS_E_SUCCESS) {
+        gnutls_priority_deinit(p);
+        return 0;
+    }
+    char key[64];
+    snprintf(key, sizeof key, "listeners[%zu].tls_priorities", idx);
+    return err_param(err, DUPLA_EINVAL, key, "%s: not a GnuTLS priority string (%s, at \"%.40s\")",
+                     key, gnutls_strerror(rc), where ? where : text);
+}

@@ -20,7 +20,9 @@ E2E_SHARED_SERVERS({"main", {0}},
                    {"dedicated",
                     {.config_json = "{\"token\": {\"listener\": \"token\"}}",
                      .listeners_json = "[{\"name\": \"public\", \"address\": \"0.0.0.0\"}, "
-                                       "{\"name\": \"nohsts\", \"hsts_max_age\": 0}]"}});
+                                       "{\"name\": \"nohsts\", \"hsts_max_age\": 0}, "
+                                       "{\"name\": \"tls13\", \"tls_priorities\": "
+                                       "\"NORMAL:-VERS-ALL:+VERS-TLS1.3\"}]"}});
 
 static const struct e2e_server *srv(void)
 {
@@ -392,4 +394,39 @@ Test(csrf, a_cross_site_login_is_refused)
     st = post_session(plain, creds, &r);
     cr_assert(st != 403 && st != 415, "a non-browser login refused: %s", r.body);
     e2e_response_free(&r);
+}
+
+/* ---- TLS priorities per listener ---- */
+
+/* Whether a TLS handshake of version ("-tls1_2", "-tls1_3") with the
+ * listener succeeds (openssl s_client's exit status). */
+static bool handshake(const struct e2e_server *s, const char *listener, const char *version)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "openssl s_client -connect 127.0.0.1:%u %s -brief </dev/null >/dev/null 2>&1",
+             e2e_port(s, listener), version);
+    return system(cmd) == 0;
+}
+
+Test(tls, a_listener_offers_what_its_tls_priorities_name)
+{
+    if (system("command -v openssl >/dev/null 2>&1") != 0)
+        cr_skip_test("openssl is not installed");
+    const struct e2e_server *s = e2e_shared("dedicated");
+    cr_assert(handshake(s, "public", "-tls1_2"), "the default offers TLS 1.2");
+    cr_assert(handshake(s, "public", "-tls1_3"), "the default offers TLS 1.3");
+    cr_assert(handshake(s, "tls13", "-tls1_3"));
+    cr_assert_not(handshake(s, "tls13", "-tls1_2"), "tls_priorities took TLS 1.2 away");
+}
+
+Test(tls, a_priority_string_gnutls_refuses_stops_serve_naming_the_key)
+{
+    struct e2e_options opt = {.listeners_json =
+                                  "[{\"name\": \"odd\", \"tls_priorities\": \"NORMAL:+NOPE\"}]"};
+    struct e2e_server s;
+    cr_assert_neq(e2e_start(&opt, &s), 0, "serve must refuse the configuration");
+    cr_assert(e2e_log_contains(&s, "listeners[2].tls_priorities"), "the error names the key");
+    cr_assert(e2e_log_contains(&s, "+NOPE"), "and where GnuTLS stopped reading");
+    e2e_remove_dir(&s);
 }
