@@ -62,17 +62,36 @@
  *   str outcome ("disclosed" | "refused")           str reason code
  *
  * The order of subjects, periods and fields is the order recorded.
+ *
+ * Version 2 (every entry recorded since) is version 1 with the version word
+ * 2 and three fields after the reason code:
+ *
+ *   str case reference (X-Dupla-Sagsreference; "" when none was given)
+ *   list of str deliveries: the ids of the deliveries that brought the
+ *       record versions sent, each once, in the order first sent
+ *   list of versions sent, each: u32 delivery (its place in the list of
+ *       deliveries, from 0), str subject kind, str subject number,
+ *       str period ("" for a service without periods), i64 version
+ *
+ * An answer of more than AUDIT_VERSIONS_MAX records lists its deliveries
+ * but not its versions (record count > 0 and no versions). The first u32
+ * says which encoding an entry has; version 1 entries keep verifying.
  */
 #define AUDIT_CANONICAL_V1 1u
+#define AUDIT_CANONICAL_V2 2u
 
 #define AUDIT_HASH_LEN 32 /* SHA-256 */
 #define AUDIT_HASH_HEX 65 /* 64 hex digits + NUL */
 
 /* Limits of one entry (audit_record refuses more with DUPLA_ELIMIT). */
-#define AUDIT_TEXT_MAX     256   /* bytes of any one text field */
-#define AUDIT_SUBJECTS_MAX 10000 /* subjects in one entry */
-#define AUDIT_PERIODS_MAX  1000  /* periods in one entry */
-#define AUDIT_FIELDS_MAX   1000  /* fields in one entry */
+#define AUDIT_TEXT_MAX         256   /* bytes of any one text field */
+#define AUDIT_SUBJECTS_MAX     10000 /* subjects in one entry */
+#define AUDIT_PERIODS_MAX      1000  /* periods in one entry */
+#define AUDIT_FIELDS_MAX       1000  /* fields in one entry */
+#define AUDIT_CASE_REF_MAX     64    /* bytes of a case reference (X-Dupla-Sagsreference) */
+#define AUDIT_DELIVERIES_MAX   10000 /* deliveries in one entry */
+#define AUDIT_VERSIONS_MAX     10000 /* record versions listed in one entry */
+#define AUDIT_VERSION_TEXT_MAX 64    /* bytes of a version's subject or period */
 
 /* The writer's defaults (config section "audit" overrides them). */
 #define AUDIT_QUEUE_DEFAULT              4096 /* entries waiting for a commit */
@@ -92,6 +111,15 @@ enum audit_outcome { AUDIT_DISCLOSED = 0, AUDIT_REFUSED = 1 };
 struct audit_subject {
     enum audit_subject_kind kind;
     str_t id; /* the CPR/CVR/SE number as given */
+};
+
+/* One record version sent (canonical version 2). */
+struct audit_version {
+    uint32_t delivery; /* its delivery's place in audit_entry.deliveries */
+    enum audit_subject_kind kind;
+    str_t subject; /* the subject's number */
+    str_t period;  /* as in periods ("2023", "2023-01-01/2023-03-31"); "" without periods */
+    int64_t version;
 };
 
 /* What the data path records. The strings are borrowed for the duration of
@@ -114,7 +142,18 @@ struct audit_entry {
     int64_t record_count; /* records sent */
     enum audit_outcome outcome;
     str_t reason; /* refusals: a reason code ("field-not-granted"); "" otherwise */
+    /* version 2 */
+    str_t case_ref;          /* the recipient's case reference (audit_case_ref_valid); "" = none */
+    const str_t *deliveries; /* the deliveries' ids, each once */
+    size_t n_deliveries;
+    const struct audit_version *versions; /* none when more than AUDIT_VERSIONS_MAX were sent */
+    size_t n_versions;
 };
+
+/* true when s may be a case reference: 1 to AUDIT_CASE_REF_MAX characters
+ * of A-Z a-z 0-9 and space . _ / : # ( ) + -, neither starting nor ending
+ * with a space. */
+bool audit_case_ref_valid(str_t s);
 
 /* What audit_record() assigned. */
 struct audit_receipt {
@@ -512,6 +551,8 @@ struct audit_row {
     enum audit_outcome outcome;
     const char *reason;
     unsigned char entry_hash[AUDIT_HASH_LEN];
+    int format;              /* the canonical encoding's version (1 or 2) */
+    const char *case_ref;    /* the recipient's case reference; "" = none */
     const char *purpose;     /* from the agreement lookup, or NULL */
     const char *legal_basis; /* ditto */
 };

@@ -43,12 +43,12 @@ void audit_enc_patch_u32(buf_t *b, size_t off, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
-int audit_enc_head(buf_t *b, int64_t seq, int64_t time_ms, str_t environment, str_t org_cvr,
-                   str_t system_id, str_t agreement_id, int64_t agreement_version, str_t service,
-                   str_t request_id, str_t transaction_id)
+int audit_enc_head(buf_t *b, uint32_t format, int64_t seq, int64_t time_ms, str_t environment,
+                   str_t org_cvr, str_t system_id, str_t agreement_id, int64_t agreement_version,
+                   str_t service, str_t request_id, str_t transaction_id)
 {
     int rc;
-    if ((rc = audit_enc_u32(b, AUDIT_CANONICAL_V1)) || (rc = audit_enc_i64(b, seq)) ||
+    if ((rc = audit_enc_u32(b, format)) || (rc = audit_enc_i64(b, seq)) ||
         (rc = audit_enc_i64(b, time_ms)) || (rc = audit_enc_str(b, environment)) ||
         (rc = audit_enc_str(b, org_cvr)) || (rc = audit_enc_str(b, system_id)) ||
         (rc = audit_enc_str(b, agreement_id)) || (rc = audit_enc_i64(b, agreement_version)) ||
@@ -99,12 +99,23 @@ static int enc_list(buf_t *b, const str_t *items, size_t n)
     return rc;
 }
 
+int audit_enc_version(buf_t *b, uint32_t delivery, str_t kind, str_t subject, str_t period,
+                      int64_t version)
+{
+    int rc;
+    if ((rc = audit_enc_u32(b, delivery)) || (rc = audit_enc_str(b, kind)) ||
+        (rc = audit_enc_str(b, subject)) || (rc = audit_enc_str(b, period)) ||
+        (rc = audit_enc_i64(b, version)))
+        return rc;
+    return 0;
+}
+
 int audit_canonical_encode(const struct audit_entry *e, int64_t seq, int64_t time_ms,
                            str_t environment, buf_t *out)
 {
-    int rc =
-        audit_enc_head(out, seq, time_ms, environment, e->org_cvr, e->system_id, e->agreement_id,
-                       e->agreement_version, e->service, e->request_id, e->transaction_id);
+    int rc = audit_enc_head(out, AUDIT_CANONICAL_V2, seq, time_ms, environment, e->org_cvr,
+                            e->system_id, e->agreement_id, e->agreement_version, e->service,
+                            e->request_id, e->transaction_id);
     if (rc || (rc = audit_enc_u32(out, (uint32_t)e->n_subjects)))
         return rc;
     for (size_t i = 0; i < e->n_subjects; i++) {
@@ -116,8 +127,247 @@ int audit_canonical_encode(const struct audit_entry *e, int64_t seq, int64_t tim
     if ((rc = enc_list(out, e->periods, e->n_periods)) ||
         (rc = enc_list(out, e->fields, e->n_fields)))
         return rc;
-    return audit_enc_tail(out, e->record_count, str_from_cstr(audit_outcome_name(e->outcome)),
-                          e->reason);
+    if ((rc = audit_enc_tail(out, e->record_count, str_from_cstr(audit_outcome_name(e->outcome)),
+                             e->reason)) ||
+        (rc = audit_enc_str(out, e->case_ref)) ||
+        (rc = enc_list(out, e->deliveries, e->n_deliveries)) ||
+        (rc = audit_enc_u32(out, (uint32_t)e->n_versions)))
+        return rc;
+    for (size_t i = 0; i < e->n_versions; i++) {
+        const struct audit_version *v = &e->versions[i];
+        if ((rc = audit_enc_version(out, v->delivery,
+                                    str_from_cstr(audit_subject_kind_name(v->kind)), v->subject,
+                                    v->period, v->version)))
+            return rc;
+    }
+    return 0;
+}
+
+bool audit_case_ref_valid(str_t s)
+{
+    if (s.len == 0 || s.len > AUDIT_CASE_REF_MAX || s.ptr[0] == ' ' || s.ptr[s.len - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              strchr(" ._/:#()+-", c)))
+            return false;
+    }
+    return true;
+}
+
+/* ---- what version 2 adds, checked before an entry is queued ---- */
+
+static int check_short(str_t s, size_t max, const char *name, size_t i, err_t *err)
+{
+    if (s.len > max)
+        return err_param(err, DUPLA_ELIMIT, name, "%s %zu is longer than %zu bytes", name, i, max);
+    if ((s.len && !s.ptr) || !audit_text_valid(s))
+        return err_param(err, DUPLA_EINVAL, name, "%s %zu is not valid UTF-8", name, i);
+    return 0;
+}
+
+int audit_check_v2(const struct audit_entry *e, err_t *err)
+{
+    if (e->case_ref.len && !audit_case_ref_valid(e->case_ref))
+        return err_param(err, DUPLA_EINVAL, "case_ref",
+                         "a case reference is 1 to %d characters of A-Z a-z 0-9 space . _ / : # "
+                         "( ) + -",
+                         AUDIT_CASE_REF_MAX);
+    if (e->n_deliveries > AUDIT_DELIVERIES_MAX)
+        return err_param(err, DUPLA_ELIMIT, "deliveries", "more than %d deliveries",
+                         AUDIT_DELIVERIES_MAX);
+    if (e->n_versions > AUDIT_VERSIONS_MAX)
+        return err_param(err, DUPLA_ELIMIT, "versions", "more than %d versions",
+                         AUDIT_VERSIONS_MAX);
+    if ((e->n_deliveries && !e->deliveries) || (e->n_versions && !e->versions))
+        return err_param(err, DUPLA_EINVAL, "versions", "versions: no list given");
+    int rc;
+    for (size_t i = 0; i < e->n_deliveries; i++) {
+        if (e->deliveries[i].len == 0)
+            return err_param(err, DUPLA_EINVAL, "deliveries", "delivery %zu has no id", i);
+        if ((rc = check_short(e->deliveries[i], AUDIT_TEXT_MAX, "deliveries", i, err)))
+            return rc;
+    }
+    for (size_t i = 0; i < e->n_versions; i++) {
+        const struct audit_version *v = &e->versions[i];
+        if (v->delivery >= e->n_deliveries)
+            return err_param(err, DUPLA_EINVAL, "versions", "version %zu: no such delivery", i);
+        if (v->kind != AUDIT_SUBJECT_CPR && v->kind != AUDIT_SUBJECT_CVR &&
+            v->kind != AUDIT_SUBJECT_SE)
+            return err_param(err, DUPLA_EINVAL, "versions", "version %zu: unknown kind", i);
+        if (v->subject.len == 0 || v->version < 1)
+            return err_param(err, DUPLA_EINVAL, "versions",
+                             "version %zu: a subject and a version >= 1 are needed", i);
+        if ((rc = check_short(v->subject, AUDIT_VERSION_TEXT_MAX, "versions", i, err)) ||
+            (rc = check_short(v->period, AUDIT_VERSION_TEXT_MAX, "versions", i, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- entries read back from the store, in canonical form ---- */
+
+static int child_step(struct audit_child *ch, err_t *err)
+{
+    int st = store_step(ch->s, err);
+    if (st < 0)
+        return st;
+    ch->row = st == STORE_ROW;
+    if (ch->row)
+        ch->seq = store_col_int64(ch->s, 0);
+    return 0;
+}
+
+static int child_open(store_conn_t *c, const char *sql, int64_t from, int64_t to, bool stream,
+                      struct audit_child *ch, err_t *err)
+{
+    int rc = store_prepare(c, sql, &ch->s, err);
+    if (rc)
+        return rc;
+    store_bind_int64(ch->s, 1, from);
+    store_bind_int64(ch->s, 2, to);
+    if (stream)
+        store_stmt_stream(ch->s);
+    if ((rc = child_step(ch, err))) {
+        store_stmt_done(ch->s);
+        ch->s = NULL;
+    }
+    return rc;
+}
+
+int audit_stored_open(store_conn_t *c, int schema, int64_t from, int64_t to, bool stream,
+                      struct audit_stored *r, err_t *err)
+{
+    memset(r, 0, sizeof *r);
+    r->v2 = schema >= AUDIT_SCHEMA_V2;
+    int rc = child_open(c,
+                        "SELECT seq, kind, subject FROM audit_entry_subject "
+                        "WHERE seq >= ? AND seq <= ? ORDER BY seq, position",
+                        from, to, stream, &r->subj, err);
+    if (!rc && r->v2)
+        rc = child_open(c,
+                        "SELECT seq, delivery_id FROM audit_entry_delivery "
+                        "WHERE seq >= ? AND seq <= ? ORDER BY seq, position",
+                        from, to, stream, &r->deliv, err);
+    if (!rc && r->v2)
+        rc = child_open(c,
+                        "SELECT seq, delivery, kind, subject, period, version "
+                        "FROM audit_entry_version WHERE seq >= ? AND seq <= ? "
+                        "ORDER BY seq, position",
+                        from, to, stream, &r->vers, err);
+    if (rc)
+        audit_stored_close(r);
+    return rc;
+}
+
+void audit_stored_close(struct audit_stored *r)
+{
+    struct audit_child *all[] = {&r->subj, &r->deliv, &r->vers};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (all[i]->s)
+            store_stmt_done(all[i]->s);
+        all[i]->s = NULL;
+        all[i]->row = false;
+    }
+}
+
+bool audit_stored_leftover(const struct audit_stored *r, int64_t *seq)
+{
+    const struct audit_child *all[] = {&r->subj, &r->deliv, &r->vers};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i]->s && all[i]->row) {
+            *seq = all[i]->seq;
+            return true;
+        }
+    return false;
+}
+
+/* Appends the child rows of entry seq as a counted list (each row's columns
+ * from 1 on, by enc); rows of a seq below it belong to no entry and are
+ * skipped (the entries around them fail on their own). *count: how many. */
+static int child_list(struct audit_child *ch, int64_t seq, buf_t *b,
+                      int (*enc)(store_stmt_t *s, buf_t *b), uint32_t *count, err_t *err)
+{
+    size_t at = b->len;
+    uint32_t n = 0;
+    int rc = audit_enc_u32(b, 0);
+    while (!rc && ch->s && ch->row && ch->seq <= seq) {
+        if (ch->seq == seq) {
+            if ((rc = enc(ch->s, b)))
+                return rc;
+            n++;
+        }
+        rc = child_step(ch, err);
+    }
+    if (!rc)
+        audit_enc_patch_u32(b, at, n);
+    *count = n;
+    return rc;
+}
+
+static int enc_subject_row(store_stmt_t *s, buf_t *b)
+{
+    int rc = audit_enc_str(b, store_col_text(s, 1));
+    return rc ? rc : audit_enc_str(b, store_col_text(s, 2));
+}
+
+static int enc_delivery_row(store_stmt_t *s, buf_t *b)
+{
+    return audit_enc_str(b, store_col_text(s, 1));
+}
+
+static int enc_version_row(store_stmt_t *s, buf_t *b)
+{
+    /* a stored place out of range encodes as it wraps: the hash then fails */
+    return audit_enc_version(b, (uint32_t)store_col_int64(s, 1), store_col_text(s, 2),
+                             store_col_text(s, 3), store_col_text(s, 4), store_col_int64(s, 5));
+}
+
+int audit_stored_encode(struct audit_stored *r, store_stmt_t *s, buf_t *canon, bool *malformed,
+                        err_t *err)
+{
+    *malformed = false;
+    int64_t seq = store_col_int64(s, AUDIT_COL_SEQ);
+    int64_t format = r->v2 ? store_col_int64(s, AUDIT_COL_FORMAT) : AUDIT_CANONICAL_V1;
+    if (format != AUDIT_CANONICAL_V1 && format != AUDIT_CANONICAL_V2) {
+        *malformed = true;
+        return 0;
+    }
+    uint32_t n;
+    int rc = audit_enc_head(
+        canon, (uint32_t)format, seq, store_col_int64(s, AUDIT_COL_TIME),
+        store_col_text(s, AUDIT_COL_ENV), store_col_text(s, AUDIT_COL_ORG),
+        store_col_text(s, AUDIT_COL_SYSTEM), store_col_text(s, AUDIT_COL_AGREEMENT),
+        store_col_int64(s, AUDIT_COL_AGREEMENT_VERSION), store_col_text(s, AUDIT_COL_SERVICE),
+        store_col_text(s, AUDIT_COL_REQUEST), store_col_text(s, AUDIT_COL_TRANSACTION));
+    if (rc || (rc = child_list(&r->subj, seq, canon, enc_subject_row, &n, err)))
+        return rc;
+    if (audit_enc_json_list(canon, store_col_text(s, AUDIT_COL_PERIODS)) ||
+        audit_enc_json_list(canon, store_col_text(s, AUDIT_COL_FIELDS))) {
+        *malformed = true;
+        return 0;
+    }
+    if ((rc = audit_enc_tail(canon, store_col_int64(s, AUDIT_COL_RECORDS),
+                             store_col_text(s, AUDIT_COL_OUTCOME),
+                             store_col_text(s, AUDIT_COL_REASON))))
+        return rc;
+    if (!r->v2)
+        return 0;
+    /* A version 1 entry has no case reference, deliveries or versions: its
+     * rows are encoded into a scratch tail that must stay empty. */
+    size_t end = canon->len;
+    uint32_t nd = 0, nv = 0;
+    if ((rc = audit_enc_str(canon, store_col_text(s, AUDIT_COL_CASE_REF))) ||
+        (rc = child_list(&r->deliv, seq, canon, enc_delivery_row, &nd, err)) ||
+        (rc = child_list(&r->vers, seq, canon, enc_version_row, &nv, err)))
+        return rc;
+    if (format == AUDIT_CANONICAL_V1) {
+        if (nd || nv || store_col_text(s, AUDIT_COL_CASE_REF).len)
+            *malformed = true;
+        canon->len = end;
+    }
+    return 0;
 }
 
 int audit_chain_hash(const unsigned char prev[AUDIT_HASH_LEN], str_t canonical,

@@ -54,8 +54,8 @@ int audit_csv_header(buf_t *out)
 {
     return buf_append_cstr(out, "seq,time,environment,organisation,system,agreement,"
                                 "agreement_version,purpose,legal_basis,service,request_id,"
-                                "transaction_id,subjects,periods,fields,records,outcome,reason,"
-                                "entry_hash\r\n");
+                                "transaction_id,case_reference,subjects,periods,fields,records,"
+                                "outcome,reason,entry_hash\r\n");
 }
 
 int audit_csv_header_da(buf_t *out)
@@ -63,7 +63,7 @@ int audit_csv_header_da(buf_t *out)
     return buf_append_cstr(
         out, "Løbenummer,Tidspunkt (dansk tid),Miljø,Organisation (CVR),System,Aftale,"
              "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Request-ID,"
-             "Transaktions-ID,Personer og virksomheder,Perioder,Felter,"
+             "Transaktions-ID,Sagsreference,Personer og virksomheder,Perioder,Felter,"
              "Poster,Udfald,Årsag,Kædehash\r\n");
 }
 
@@ -87,6 +87,7 @@ static int row_csv(const struct audit_row *r, buf_t *out, bool danish_time)
         (rc = buf_append(out, ",", 1)) || (rc = csv_cstr(out, r->service)) ||
         (rc = buf_append(out, ",", 1)) || (rc = csv_cstr(out, r->request_id)) ||
         (rc = buf_append(out, ",", 1)) || (rc = csv_cstr(out, r->transaction_id)) ||
+        (rc = buf_append(out, ",", 1)) || (rc = csv_cstr(out, r->case_ref ? r->case_ref : "")) ||
         (rc = buf_append(out, ",", 1)) || (rc = csv_subjects(out, r->subjects, r->n_subjects)) ||
         (rc = buf_append(out, ",", 1)) || (rc = csv_list(out, r->periods, r->n_periods)) ||
         (rc = buf_append(out, ",", 1)) || (rc = csv_list(out, r->fields, r->n_fields)) ||
@@ -150,6 +151,9 @@ int audit_row_json(const struct audit_row *r, buf_t *out)
         (rc = buf_append(out, ",", 1)) || (rc = json_key_str(out, "request_id", r->request_id)) ||
         (rc = buf_append(out, ",", 1)) ||
         (rc = json_key_str(out, "transaction_id", r->transaction_id)) ||
+        (rc = buf_append(out, ",", 1)) ||
+        (rc = json_key_str(out, "case_reference",
+                           r->case_ref && r->case_ref[0] ? r->case_ref : NULL)) ||
         (rc = buf_append_cstr(out, ",\"subjects\":[")))
         return rc;
     for (size_t i = 0; i < r->n_subjects; i++) {

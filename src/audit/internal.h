@@ -12,7 +12,14 @@
 #define AUDIT_CANONICAL_MAX                                                                        \
     (256 + 16 * (4 + AUDIT_TEXT_MAX) +                                                             \
      (size_t)(AUDIT_SUBJECTS_MAX + AUDIT_PERIODS_MAX + AUDIT_FIELDS_MAX) * 2 *                     \
-         (4 + AUDIT_TEXT_MAX))
+         (4 + AUDIT_TEXT_MAX) +                                                                    \
+     (size_t)AUDIT_DELIVERIES_MAX * (4 + AUDIT_TEXT_MAX) +                                         \
+     (size_t)AUDIT_VERSIONS_MAX * (4 + 4 + 8 + 8 + 2 * (4 + AUDIT_VERSION_TEXT_MAX)))
+
+/* The log's schema version from which entries may be in canonical version
+ * 2 (migration audit/4: the columns format and case_ref, the tables
+ * audit_entry_delivery and audit_entry_version). */
+#define AUDIT_SCHEMA_V2 4
 
 /* Largest JSON text of a stored list (periods, fields): every element
  * escaped at worst as \uXXXX. */
@@ -43,9 +50,46 @@ int audit_enc_str(buf_t *b, str_t s);
  * was known). */
 void audit_enc_patch_u32(buf_t *b, size_t off, uint32_t v);
 /* The first part of canonical(): version through transaction id. */
-int audit_enc_head(buf_t *b, int64_t seq, int64_t time_ms, str_t environment, str_t org_cvr,
-                   str_t system_id, str_t agreement_id, int64_t agreement_version, str_t service,
-                   str_t request_id, str_t transaction_id);
+int audit_enc_head(buf_t *b, uint32_t format, int64_t seq, int64_t time_ms, str_t environment,
+                   str_t org_cvr, str_t system_id, str_t agreement_id, int64_t agreement_version,
+                   str_t service, str_t request_id, str_t transaction_id);
+/* One element of version 2's list of versions. */
+int audit_enc_version(buf_t *b, uint32_t delivery, str_t kind, str_t subject, str_t period,
+                      int64_t version);
+/* Checks what version 2 adds to an entry (case reference, deliveries,
+ * versions): 0, or DUPLA_EINVAL / DUPLA_ELIMIT naming the field. */
+int audit_check_v2(const struct audit_entry *e, err_t *err);
+
+/* Entries read back from the store in canonical form: cursors over the
+ * child tables (subjects, and from AUDIT_SCHEMA_V2 deliveries and versions)
+ * of the entries [from, to], merged by seq with a scan of the entries
+ * themselves (AUDIT_ENTRY_COLUMNS, in seq order) that the caller steps. */
+struct audit_child {
+    store_stmt_t *s;
+    bool row;
+    int64_t seq;
+};
+struct audit_stored {
+    bool v2; /* the schema has version 2's columns and tables */
+    struct audit_child subj, deliv, vers;
+};
+/* stream: read the children a batch at a time (store_stmt_stream; inside a
+ * transaction). */
+int audit_stored_open(store_conn_t *c, int schema, int64_t from, int64_t to, bool stream,
+                      struct audit_stored *r, err_t *err);
+void audit_stored_close(struct audit_stored *r);
+/* Appends the canonical encoding of the entry on s's row (its child rows
+ * consumed from r) to canon. *malformed when the stored row cannot be an
+ * entry (an unknown format, periods or fields that are not lists, or
+ * version 2 data on a version 1 entry). */
+int audit_stored_encode(struct audit_stored *r, store_stmt_t *s, buf_t *canon, bool *malformed,
+                        err_t *err);
+/* disclosed.c: inserts what version 2 adds (e's deliveries and versions)
+ * for entry seq, in c's open transaction. */
+int audit_insert_disclosed(store_conn_t *c, int64_t seq, const struct audit_entry *e, err_t *err);
+
+/* true (and *seq) when a child row is left after the last entry. */
+bool audit_stored_leftover(const struct audit_stored *r, int64_t *seq);
 /* The last part of canonical(): record count, outcome, reason. */
 int audit_enc_tail(buf_t *b, int64_t record_count, str_t outcome, str_t reason);
 /* true if s is valid UTF-8 without NUL bytes. */
@@ -87,7 +131,13 @@ int audit_tree_build(store_conn_t *c, struct audit_tree_edge *e, int64_t to, err
 #define AUDIT_ENTRY_COLUMNS                                                                        \
     "e.seq, e.time_ms, e.environment, e.org_cvr, e.system_id, e.agreement_id, "                    \
     "e.agreement_version, e.service, e.request_id, e.transaction_id, e.periods, e.fields, "        \
-    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash"
+    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash, e.format, e.case_ref"
+/* The same on a store from before AUDIT_SCHEMA_V2 (audit verify reads a
+ * store as it is). */
+#define AUDIT_ENTRY_COLUMNS_V1                                                                     \
+    "e.seq, e.time_ms, e.environment, e.org_cvr, e.system_id, e.agreement_id, "                    \
+    "e.agreement_version, e.service, e.request_id, e.transaction_id, e.periods, e.fields, "        \
+    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash, 1, ''"
 enum {
     AUDIT_COL_SEQ = 0,
     AUDIT_COL_TIME,
@@ -106,6 +156,8 @@ enum {
     AUDIT_COL_REASON,
     AUDIT_COL_PREV_HASH,
     AUDIT_COL_ENTRY_HASH,
+    AUDIT_COL_FORMAT,
+    AUDIT_COL_CASE_REF,
 };
 
 /* checkpoint.c: reads all checkpoints in seq order into *out (malloc'ed,

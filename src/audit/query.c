@@ -190,6 +190,7 @@ static int read_row(store_stmt_t *s, arena_t *a, struct audit_row *row, err_t *e
     row->time_ms = store_col_int64(s, AUDIT_COL_TIME);
     row->agreement_version = store_col_int64(s, AUDIT_COL_AGREEMENT_VERSION);
     row->record_count = store_col_int64(s, AUDIT_COL_RECORDS);
+    row->format = (int)store_col_int64(s, AUDIT_COL_FORMAT);
     if (!(row->environment = dup_text(a, store_col_text(s, AUDIT_COL_ENV))) ||
         !(row->org_cvr = dup_text(a, store_col_text(s, AUDIT_COL_ORG))) ||
         !(row->system_id = dup_text(a, store_col_text(s, AUDIT_COL_SYSTEM))) ||
@@ -197,7 +198,8 @@ static int read_row(store_stmt_t *s, arena_t *a, struct audit_row *row, err_t *e
         !(row->service = dup_text(a, store_col_text(s, AUDIT_COL_SERVICE))) ||
         !(row->request_id = dup_text(a, store_col_text(s, AUDIT_COL_REQUEST))) ||
         !(row->transaction_id = dup_text(a, store_col_text(s, AUDIT_COL_TRANSACTION))) ||
-        !(row->reason = dup_text(a, store_col_text(s, AUDIT_COL_REASON))))
+        !(row->reason = dup_text(a, store_col_text(s, AUDIT_COL_REASON))) ||
+        !(row->case_ref = dup_text(a, store_col_text(s, AUDIT_COL_CASE_REF))))
         return err_set(err, DUPLA_ELIMIT, "the answer is too large; ask for a smaller page");
     int rc;
     if ((rc = list_from_json(a, store_col_text(s, AUDIT_COL_PERIODS), &row->periods,

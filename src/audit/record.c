@@ -138,7 +138,7 @@ static int check_entry(const struct audit_entry *e, err_t *err)
         return err_param(err, DUPLA_EINVAL, "record_count", "record_count is negative");
     if (e->agreement_version < 0)
         return err_param(err, DUPLA_EINVAL, "agreement_version", "agreement_version is negative");
-    return 0;
+    return audit_check_v2(e, err);
 }
 
 /* ---- the writer ---- */
@@ -196,8 +196,8 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
                             "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, "
                             "system_id, agreement_id, agreement_version, service, request_id, "
                             "transaction_id, periods, fields, record_count, outcome, reason, "
-                            "prev_hash, entry_hash) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "prev_hash, entry_hash, format, case_ref) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             &s, err)))
         return rc;
     store_bind_int64(s, 1, seq);
@@ -217,9 +217,11 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
     store_bind_text(s, 15, e->reason);
     store_bind_blob(s, 16, prev, AUDIT_HASH_LEN);
     store_bind_blob(s, 17, hash, AUDIT_HASH_LEN);
+    store_bind_int64(s, 18, AUDIT_CANONICAL_V2);
+    store_bind_text(s, 19, e->case_ref);
     rc = store_step(s, err);
     store_stmt_done(s);
-    if (rc < 0 || e->n_subjects == 0)
+    if (rc < 0 || (rc = audit_insert_disclosed(c, seq, e, err)) < 0 || e->n_subjects == 0)
         return rc < 0 ? rc : 0;
     /* On PostgreSQL the subjects carry their entry's time: the partition key. */
     if ((rc = store_prepare(c,

@@ -152,6 +152,64 @@ static const struct store_migration audit_migrations[] = {
      " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
      "CREATE TRIGGER audit_tree_head_append_only BEFORE UPDATE OR DELETE ON audit_tree_head"
      " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"},
+    /* 4: the canonical entry's version 2 (canonical.c): each entry's
+     * encoding version (1 for every entry before), the recipient's case
+     * reference, and what it disclosed: the deliveries of the record
+     * versions sent, and the versions, in child tables indexed for tracing a
+     * delivery or a version to the disclosures that sent it. */
+    {4,
+     "ALTER TABLE audit_entry ADD COLUMN format INTEGER NOT NULL DEFAULT 1;"
+     "ALTER TABLE audit_entry ADD COLUMN case_ref TEXT NOT NULL DEFAULT '';"
+     "CREATE TABLE audit_entry_delivery ("
+     " seq INTEGER NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " delivery_id TEXT NOT NULL,"
+     " PRIMARY KEY (seq, position)) WITHOUT ROWID;"
+     "CREATE INDEX audit_entry_delivery_by_id ON audit_entry_delivery (delivery_id, seq);"
+     "CREATE TABLE audit_entry_version ("
+     " seq INTEGER NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " delivery INTEGER NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " period TEXT NOT NULL,"
+     " version INTEGER NOT NULL,"
+     " PRIMARY KEY (seq, position)) WITHOUT ROWID;"
+     "CREATE INDEX audit_entry_version_by_subject ON audit_entry_version"
+     " (subject, period, version, seq);"
+     "CREATE TRIGGER audit_delivery_no_update BEFORE UPDATE ON audit_entry_delivery"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_delivery_no_delete BEFORE DELETE ON audit_entry_delivery"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_version_no_update BEFORE UPDATE ON audit_entry_version"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;"
+     "CREATE TRIGGER audit_version_no_delete BEFORE DELETE ON audit_entry_version"
+     " BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END;",
+     /* PostgreSQL (the new tables are not partitioned: they are read by
+      * seq, and by delivery or subject when tracing) */
+     "ALTER TABLE audit_entry ADD COLUMN format INTEGER NOT NULL DEFAULT 1;"
+     "ALTER TABLE audit_entry ADD COLUMN case_ref TEXT NOT NULL DEFAULT '';"
+     "CREATE TABLE audit_entry_delivery ("
+     " seq BIGINT NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " delivery_id TEXT NOT NULL,"
+     " PRIMARY KEY (seq, position));"
+     "CREATE INDEX audit_entry_delivery_by_id ON audit_entry_delivery (delivery_id, seq);"
+     "CREATE TABLE audit_entry_version ("
+     " seq BIGINT NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " delivery INTEGER NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " period TEXT NOT NULL,"
+     " version BIGINT NOT NULL,"
+     " PRIMARY KEY (seq, position));"
+     "CREATE INDEX audit_entry_version_by_subject ON audit_entry_version"
+     " (subject, period, version, seq);"
+     "CREATE TRIGGER audit_delivery_append_only BEFORE UPDATE OR DELETE ON audit_entry_delivery"
+     " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+     "CREATE TRIGGER audit_version_append_only BEFORE UPDATE OR DELETE ON audit_entry_version"
+     " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"},
 };
 
 int audit_migrate(store_t *st, err_t *err)

@@ -377,28 +377,23 @@ static int read_canonical(store_conn_t *c, int64_t from, int64_t to, buf_t *cano
                           int (*fn)(void *ctx, int64_t seq, str_t canonical, err_t *err), void *ctx,
                           err_t *err)
 {
-    store_stmt_t *s, *subj;
+    store_stmt_t *s;
     int rc = store_prepare(c,
                            "SELECT " AUDIT_ENTRY_COLUMNS
                            " FROM audit_entry e WHERE e.seq >= ? AND e.seq <= ? ORDER BY e.seq",
                            &s, err);
     if (rc)
         return rc;
-    if ((rc = store_prepare(c,
-                            "SELECT seq, kind, subject FROM audit_entry_subject "
-                            "WHERE seq >= ? AND seq <= ? ORDER BY seq, position",
-                            &subj, err))) {
+    struct audit_stored r;
+    /* the writer migrated the log before it reads it: version 2's tables exist */
+    if ((rc = audit_stored_open(c, AUDIT_SCHEMA_V2, from, to, false, &r, err))) {
         store_stmt_done(s);
         return rc;
     }
     store_bind_int64(s, 1, from);
     store_bind_int64(s, 2, to);
-    store_bind_int64(subj, 1, from);
-    store_bind_int64(subj, 2, to);
-    int st = store_step(subj, err);
-    bool subj_row = st == STORE_ROW;
+    int st = 0;
     int64_t expected = from;
-    rc = st < 0 ? st : 0;
     while (!rc && (st = store_step(s, err)) == STORE_ROW) {
         int64_t seq = store_col_int64(s, AUDIT_COL_SEQ);
         if (seq != expected) {
@@ -407,43 +402,10 @@ static int read_canonical(store_conn_t *c, int64_t from, int64_t to, buf_t *cano
             break;
         }
         buf_reset(canon);
-        int erc = audit_enc_head(
-            canon, seq, store_col_int64(s, AUDIT_COL_TIME), store_col_text(s, AUDIT_COL_ENV),
-            store_col_text(s, AUDIT_COL_ORG), store_col_text(s, AUDIT_COL_SYSTEM),
-            store_col_text(s, AUDIT_COL_AGREEMENT), store_col_int64(s, AUDIT_COL_AGREEMENT_VERSION),
-            store_col_text(s, AUDIT_COL_SERVICE), store_col_text(s, AUDIT_COL_REQUEST),
-            store_col_text(s, AUDIT_COL_TRANSACTION));
-        size_t at = canon->len;
-        uint32_t n = 0;
-        if (!erc)
-            erc = audit_enc_u32(canon, 0);
-        while (!erc && !rc && subj_row && store_col_int64(subj, 0) <= seq) {
-            if (store_col_int64(subj, 0) == seq) {
-                erc = audit_enc_str(canon, store_col_text(subj, 1));
-                if (!erc)
-                    erc = audit_enc_str(canon, store_col_text(subj, 2));
-                n++;
-            }
-            if (!erc) {
-                st = store_step(subj, err);
-                if (st < 0)
-                    rc = st;
-                subj_row = st == STORE_ROW;
-            }
-        }
-        if (rc)
+        bool malformed = false;
+        if ((rc = audit_stored_encode(&r, s, canon, &malformed, err)) < 0 && rc != DUPLA_ELIMIT)
             break;
-        if (!erc) {
-            audit_enc_patch_u32(canon, at, n);
-            erc = audit_enc_json_list(canon, store_col_text(s, AUDIT_COL_PERIODS));
-        }
-        if (!erc)
-            erc = audit_enc_json_list(canon, store_col_text(s, AUDIT_COL_FIELDS));
-        if (!erc)
-            erc = audit_enc_tail(canon, store_col_int64(s, AUDIT_COL_RECORDS),
-                                 store_col_text(s, AUDIT_COL_OUTCOME),
-                                 store_col_text(s, AUDIT_COL_REASON));
-        if (erc) {
+        if (rc || malformed) {
             rc = err_internal(err, DUPLA_ESTORE,
                               "audit: entry %" PRId64 " cannot be encoded (a malformed row)", seq);
             break;
@@ -455,7 +417,7 @@ static int read_canonical(store_conn_t *c, int64_t from, int64_t to, buf_t *cano
         rc = st;
     if (!rc && expected <= to)
         rc = err_set(err, DUPLA_ENOTFOUND, "the disclosure log has no entry %" PRId64, expected);
-    store_stmt_done(subj);
+    audit_stored_close(&r);
     store_stmt_done(s);
     return rc;
 }

@@ -81,10 +81,8 @@ struct verifier {
     struct audit_checkpoint *cps;
     size_t n_cps, next_cp;
     buf_t canon;
-    /* the subjects cursor */
-    store_stmt_t *subj;
-    bool subj_row; /* subj is on a row */
-    int64_t subj_seq;
+    /* the cursors over the entries' child rows (subjects, deliveries, versions) */
+    struct audit_stored children;
     /* the Merkle tree: its edge as recomputed, and the stored nodes cursor
      * (NULL before migration audit/3, or once the stored tree has ended) */
     struct audit_tree_edge edge;
@@ -383,33 +381,6 @@ static bool checkpoints_at(struct verifier *v, int64_t seq, const unsigned char 
     return true;
 }
 
-/* Appends entry seq's subjects in canonical form from the subjects cursor. */
-static int enc_subjects(struct verifier *v, int64_t seq, err_t *err)
-{
-    size_t at = v->canon.len;
-    uint32_t n = 0;
-    int rc = audit_enc_u32(&v->canon, 0);
-    while (!rc && v->subj_row && v->subj_seq <= seq) {
-        if (v->subj_seq == seq) {
-            if ((rc = audit_enc_str(&v->canon, store_col_text(v->subj, 1))) ||
-                (rc = audit_enc_str(&v->canon, store_col_text(v->subj, 2))))
-                return rc;
-            n++;
-        }
-        /* rows of a seq below this entry's belong to no entry: they are skipped
-         * here and the entries around them fail on their own */
-        int st = store_step(v->subj, err);
-        if (st < 0)
-            return st;
-        v->subj_row = st == STORE_ROW;
-        if (v->subj_row)
-            v->subj_seq = store_col_int64(v->subj, 0);
-    }
-    if (!rc)
-        audit_enc_patch_u32(&v->canon, at, n);
-    return rc;
-}
-
 static int run(struct verifier *v, err_t *err)
 {
     struct audit_verify_result *r = v->r;
@@ -425,26 +396,19 @@ static int run(struct verifier *v, err_t *err)
         return 0;
 
     store_stmt_t *s;
-    if ((rc = store_prepare(v->c, "SELECT " AUDIT_ENTRY_COLUMNS " FROM audit_entry e ORDER BY seq",
+    if ((rc = store_prepare(v->c,
+                            v->schema >= AUDIT_SCHEMA_V2 ? "SELECT " AUDIT_ENTRY_COLUMNS
+                                                           " FROM audit_entry e ORDER BY seq"
+                                                         : "SELECT " AUDIT_ENTRY_COLUMNS_V1
+                                                           " FROM audit_entry e ORDER BY seq",
                             &s, err)))
         return rc;
-    if ((rc = store_prepare(v->c,
-                            "SELECT seq, kind, subject FROM audit_entry_subject "
-                            "ORDER BY seq, position",
-                            &v->subj, err))) {
+    if ((rc = audit_stored_open(v->c, v->schema, 1, INT64_MAX, true, &v->children, err))) {
         store_stmt_done(s);
         return rc;
     }
     store_stmt_stream(s);
-    store_stmt_stream(v->subj);
-    int st = store_step(v->subj, err);
-    if (st < 0) {
-        rc = st;
-        goto done;
-    }
-    v->subj_row = st == STORE_ROW;
-    if (v->subj_row)
-        v->subj_seq = store_col_int64(v->subj, 0);
+    int st;
 
     if (v->schema >= 3) {
         if ((rc = store_prepare(v->c,
@@ -487,26 +451,16 @@ static int run(struct verifier *v, err_t *err)
             goto done;
         }
         buf_reset(&v->canon);
-        if ((rc = audit_enc_head(
-                 &v->canon, seq, store_col_int64(s, AUDIT_COL_TIME),
-                 store_col_text(s, AUDIT_COL_ENV), store_col_text(s, AUDIT_COL_ORG),
-                 store_col_text(s, AUDIT_COL_SYSTEM), store_col_text(s, AUDIT_COL_AGREEMENT),
-                 store_col_int64(s, AUDIT_COL_AGREEMENT_VERSION),
-                 store_col_text(s, AUDIT_COL_SERVICE), store_col_text(s, AUDIT_COL_REQUEST),
-                 store_col_text(s, AUDIT_COL_TRANSACTION))) ||
-            (rc = enc_subjects(v, seq, err)))
+        bool malformed = false;
+        if ((rc = audit_stored_encode(&v->children, s, &v->canon, &malformed, err)))
             goto toolong;
-        if (audit_enc_json_list(&v->canon, store_col_text(s, AUDIT_COL_PERIODS)) ||
-            audit_enc_json_list(&v->canon, store_col_text(s, AUDIT_COL_FIELDS))) {
+        if (malformed) {
             problem(r, AUDIT_PROBLEM_CHANGED, seq,
-                    "entry %" PRId64 ": its periods or fields are no longer a list of strings",
+                    "entry %" PRId64 ": its stored form is no longer an entry (its encoding "
+                    "version, its periods or fields, or what version 1 cannot hold)",
                     seq);
             goto done;
         }
-        if ((rc = audit_enc_tail(&v->canon, store_col_int64(s, AUDIT_COL_RECORDS),
-                                 store_col_text(s, AUDIT_COL_OUTCOME),
-                                 store_col_text(s, AUDIT_COL_REASON))))
-            goto toolong;
         str_t prev = store_col_blob(s, AUDIT_COL_PREV_HASH);
         str_t hash = store_col_blob(s, AUDIT_COL_ENTRY_HASH);
         if (prev.len != AUDIT_HASH_LEN || hash.len != AUDIT_HASH_LEN) {
@@ -543,12 +497,12 @@ static int run(struct verifier *v, err_t *err)
         goto done;
     }
     /* The whole chain holds; what it may lack is its end. */
-    if (v->subj_row) {
-        problem(r, v->subj_seq == expected ? AUDIT_PROBLEM_REMOVED : AUDIT_PROBLEM_INSERTED,
-                v->subj_seq,
-                "subjects are recorded for entry %" PRId64 ", which is not in the log "
-                "(the log ends at %" PRId64 ")",
-                v->subj_seq, expected - 1);
+    int64_t orphan;
+    if (audit_stored_leftover(&v->children, &orphan)) {
+        problem(r, orphan == expected ? AUDIT_PROBLEM_REMOVED : AUDIT_PROBLEM_INSERTED, orphan,
+                "subjects, deliveries or versions are recorded for entry %" PRId64
+                ", which is not in the log (the log ends at %" PRId64 ")",
+                orphan, expected - 1);
         goto done;
     }
     if (v->next_cp < v->n_cps) {
@@ -597,7 +551,7 @@ done:
         store_stmt_done(v->nodes);
     if (v->heads)
         store_stmt_done(v->heads);
-    store_stmt_done(v->subj);
+    audit_stored_close(&v->children);
     store_stmt_done(s);
     return rc;
 }

@@ -133,14 +133,15 @@
 #define PROBLEM_PERIOD_REVERSED   "period-reversed"
 
 /* ---- exposure: the data path's request ---- */
-#define PROBLEM_INVALID_HEADER    "invalid-header"
-#define PROBLEM_INVALID_PARAMETER "invalid-parameter"
-#define PROBLEM_UNKNOWN_PARAMETER "unknown-parameter"
-#define PROBLEM_MISSING_PARAMETER "missing-parameter"
-#define PROBLEM_TOO_MANY_SUBJECTS "too-many-subjects"
-#define PROBLEM_TOO_MANY_PERIODS  "too-many-periods"
-#define PROBLEM_SATURATED         "saturated"
-#define PROBLEM_SERVICE_WINDOW    "service-window"
+#define PROBLEM_INVALID_HEADER      "invalid-header"
+#define PROBLEM_INVALID_PARAMETER   "invalid-parameter"
+#define PROBLEM_UNKNOWN_PARAMETER   "unknown-parameter"
+#define PROBLEM_MISSING_PARAMETER   "missing-parameter"
+#define PROBLEM_TOO_MANY_SUBJECTS   "too-many-subjects"
+#define PROBLEM_TOO_MANY_PERIODS    "too-many-periods"
+#define PROBLEM_TOO_MANY_DELIVERIES "too-many-deliveries"
+#define PROBLEM_SATURATED           "saturated"
+#define PROBLEM_SERVICE_WINDOW      "service-window"
 
 /* ---- incident ---- */
 #define PROBLEM_INCIDENT_CLOSED   "incident-closed"

@@ -121,6 +121,9 @@ struct dataset_delivery {
 
 /* The delivery with this id: 0, or DUPLA_ENOTFOUND. */
 int dataset_delivery_find(store_conn_t *c, str_t id, struct dataset_delivery *out, err_t *err);
+/* The id of the delivery the store numbers seq, into out (cap bytes, at
+ * least DATASET_DELIVERY_ID_MAX + 1): 0, or DUPLA_ENOTFOUND. */
+int dataset_delivery_id(store_conn_t *c, int64_t seq, char *out, size_t cap, err_t *err);
 /* Records a new delivery (inside the caller's transaction) and sets d->seq. */
 int dataset_delivery_begin(store_conn_t *c, const struct catalog_service *svc,
                            struct dataset_delivery *d, err_t *err);

@@ -252,6 +252,24 @@ int dataset_delivery_find(store_conn_t *c, str_t id, struct dataset_delivery *ou
     return rc;
 }
 
+int dataset_delivery_id(store_conn_t *c, int64_t seq, char *out, size_t cap, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(c, "SELECT id FROM dataset_delivery WHERE seq = ?", &s, err);
+    if (rc)
+        return rc;
+    store_bind_int64(s, 1, seq);
+    rc = store_step(s, err);
+    if (rc == STORE_ROW)
+        str_copy(store_col_text(s, 0), out, cap);
+    store_stmt_done(s);
+    if (rc == STORE_ROW)
+        return 0;
+    if (rc == STORE_DONE)
+        return err_set(err, DUPLA_ENOTFOUND, "no delivery %lld", (long long)seq);
+    return rc;
+}
+
 int dataset_delivery_begin(store_conn_t *c, const struct catalog_service *svc,
                            struct dataset_delivery *d, err_t *err)
 {

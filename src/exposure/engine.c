@@ -25,6 +25,7 @@
  * bounded (the inline buffer, one record, the subject and period sets)
  * whatever the answer's size.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,24 @@ struct census {
     bool *period_used;
     size_t n_periods;
     int64_t records;
+    /* What went out, for the log (canonical version 2): the deliveries, each
+     * once (their store seqs in the order first sent, found by an open
+     * hash of slots 2^k places), and the first AUDIT_VERSIONS_MAX versions. */
+    int64_t *delivery_seq;
+    int64_t *delivery_slot; /* a delivery's seq + 1 there, or 0 */
+    uint32_t *delivery_at;  /* ... and its place in delivery_seq */
+    size_t n_deliveries, delivery_slots;
+    str_t *delivery_ids; /* filled once the walk is done */
+    struct sent_version *versions;
+    size_t n_versions, versions_cap;
+};
+
+/* One record version sent (the log lists them by subject and period). */
+struct sent_version {
+    uint32_t delivery;
+    int64_t subject; /* the stored key: digits, tagged by the subject kind's place */
+    int32_t period_start, period_end;
+    int64_t version;
 };
 
 /* How a phase that stops the call wants it ended (see call_end). */
@@ -146,6 +165,10 @@ int exposure_check_headers(const struct exposure_call *call, str_t *agreement_id
     if (!agreement_urn_id(call->agreement, agreement_id))
         return bad_header(err, EXPOSURE_H_AGREEMENT,
                           "must have the form urn:ufst:adgangsgrundlag:aftale:<agreement id>");
+    if (call->has_case_ref && !audit_case_ref_valid(call->case_ref))
+        return bad_header(err, EXPOSURE_H_CASE_REF,
+                          "must be 1 to 64 characters of A-Z a-z 0-9, space and . _ / : # ( ) + - "
+                          "(no space first or last)");
     return 0;
 }
 
@@ -321,6 +344,98 @@ static bool census_period(struct census *c, int32_t start, int32_t end)
     }
 }
 
+/* Notes the delivery and the version of rec: false when more deliveries
+ * than the log takes, or out of memory (*oom). */
+static bool census_sent(struct census *c, arena_t *a, const struct dataset_record *rec, bool *oom)
+{
+    *oom = false;
+    if (c->n_deliveries * 2 >= c->delivery_slots) {
+        if (c->n_deliveries == AUDIT_DELIVERIES_MAX)
+            goto find; /* full: only deliveries already seen may come */
+        size_t slots = c->delivery_slots ? c->delivery_slots * 2 : 64;
+        int64_t *seqs = arena_alloc(a, slots / 2 * sizeof *seqs);
+        int64_t *slot = arena_alloc(a, slots * sizeof *slot);
+        uint32_t *at = arena_alloc(a, slots * sizeof *at);
+        if (!seqs || !slot || !at) {
+            *oom = true;
+            return false;
+        }
+        if (c->n_deliveries)
+            memcpy(seqs, c->delivery_seq, c->n_deliveries * sizeof *seqs);
+        for (size_t k = 0; k < c->n_deliveries; k++) {
+            size_t i = (size_t)(((uint64_t)seqs[k] * 0x9E3779B97F4A7C15ULL) >> 20) & (slots - 1);
+            while (slot[i])
+                i = (i + 1) & (slots - 1);
+            slot[i] = seqs[k] + 1;
+            at[i] = (uint32_t)k;
+        }
+        c->delivery_seq = seqs, c->delivery_slot = slot, c->delivery_at = at;
+        c->delivery_slots = slots;
+    }
+find:;
+    size_t i = (size_t)(((uint64_t)rec->delivery_seq * 0x9E3779B97F4A7C15ULL) >> 20) &
+               (c->delivery_slots - 1);
+    while (c->delivery_slot[i] && c->delivery_slot[i] != rec->delivery_seq + 1)
+        i = (i + 1) & (c->delivery_slots - 1);
+    if (!c->delivery_slot[i]) {
+        if (c->n_deliveries == AUDIT_DELIVERIES_MAX)
+            return false;
+        c->delivery_slot[i] = rec->delivery_seq + 1;
+        c->delivery_at[i] = (uint32_t)c->n_deliveries;
+        c->delivery_seq[c->n_deliveries++] = rec->delivery_seq;
+    }
+    if (c->records >= AUDIT_VERSIONS_MAX)
+        return true; /* the log lists the deliveries only */
+    if (c->n_versions == c->versions_cap) {
+        size_t cap = c->versions_cap ? c->versions_cap * 2 : 16;
+        if (cap > AUDIT_VERSIONS_MAX)
+            cap = AUDIT_VERSIONS_MAX;
+        struct sent_version *v = arena_alloc(a, cap * sizeof *v);
+        if (!v) {
+            *oom = true;
+            return false;
+        }
+        if (c->n_versions)
+            memcpy(v, c->versions, c->n_versions * sizeof *v);
+        c->versions = v;
+        c->versions_cap = cap;
+    }
+    c->versions[c->n_versions++] =
+        (struct sent_version){c->delivery_at[i], rec->key.subject, rec->key.period_start,
+                              rec->key.period_end, rec->version};
+    return true;
+}
+
+static int too_many_deliveries(err_t *err)
+{
+    err_set(err, DUPLA_EINVAL,
+            "The answer would hold records of more than %d deliveries; narrow the question.",
+            AUDIT_DELIVERIES_MAX);
+    err_http(err, 400, PROBLEM_TOO_MANY_DELIVERIES);
+    return DUPLA_EINVAL;
+}
+
+/* The ids of the deliveries sent (on the census's connection, its cursor
+ * closed). */
+static int census_delivery_ids(struct call *c, err_t *err)
+{
+    struct census *cs = &c->cs;
+    cs->delivery_ids = arena_alloc(c->arena, (cs->n_deliveries + 1) * sizeof *cs->delivery_ids);
+    if (!cs->delivery_ids)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    for (size_t i = 0; i < cs->n_deliveries; i++) {
+        char id[DATASET_DELIVERY_ID_MAX + 1];
+        int rc = dataset_delivery_id(c->conn, cs->delivery_seq[i], id, sizeof id, err);
+        if (rc)
+            return rc;
+        char *t = arena_strdup(c->arena, str_from_cstr(id));
+        if (!t)
+            return err_set(err, DUPLA_ENOMEM, "out of memory");
+        cs->delivery_ids[i] = str_from_cstr(t);
+    }
+    return 0;
+}
+
 static int too_many_periods(const struct catalog_service *svc, err_t *err)
 {
     const struct catalog_param *pp = catalog_param_by_role(svc, CATALOG_PARAM_PERIOD_FROM);
@@ -372,6 +487,10 @@ static int census(struct call *c, err_t *err)
         if (svc->period_kind != CATALOG_PERIOD_NUMBER &&
             !census_period(&c->cs, rec->key.period_start, rec->key.period_end))
             return refused(c, too_many_periods(svc, err));
+        bool oom;
+        if (!census_sent(&c->cs, c->arena, rec, &oom))
+            return oom ? err_set(err, DUPLA_ENOMEM, "out of memory")
+                       : refused(c, too_many_deliveries(err));
         if (!c->overflow) {
             if (c->cs.records > 0)
                 buf_append(&c->inline_body, ",", 1);
@@ -386,6 +505,8 @@ static int census(struct call *c, err_t *err)
     }
     dataset_cursor_close(c->cur);
     c->cur = NULL;
+    if ((rc = census_delivery_ids(c, err)) != 0)
+        return rc;
     if (!c->overflow) {
         buf_append_cstr(&c->inline_body, "]}");
         read_end(c);
@@ -417,6 +538,40 @@ static void period_text(const struct catalog_service *svc, uint64_t key, char *o
     snprintf(out, cap, "%s/%s", a, b);
 }
 
+/* The versions the census saw, as the log lists them (none when more were
+ * sent than it lists). */
+static int sent_versions(struct call *c, struct audit_entry *e)
+{
+    const struct catalog_service *svc = c->in->svc;
+    if (c->cs.records > AUDIT_VERSIONS_MAX || c->cs.n_versions == 0)
+        return 0;
+    struct audit_version *v = arena_alloc(c->arena, c->cs.n_versions * sizeof *v);
+    if (!v)
+        return DUPLA_ENOMEM;
+    for (size_t i = 0; i < c->cs.n_versions; i++) {
+        const struct sent_version *s = &c->cs.versions[i];
+        size_t place = (size_t)(s->subject / DATASET_SUBJECT_TAG);
+        enum catalog_ident kind =
+            place < svc->n_subjects ? svc->subjects[place].kind : svc->subject_kind;
+        char subject[24], period[32];
+        dataset_subject_format(kind, s->subject % DATASET_SUBJECT_TAG, subject, sizeof subject);
+        if (svc->period_kind == CATALOG_PERIOD_NUMBER)
+            snprintf(period, sizeof period, "%" PRId32, s->period_start);
+        else
+            period_text(svc, ((uint64_t)(uint32_t)s->period_start << 32) | (uint32_t)s->period_end,
+                        period, sizeof period);
+        char *st = arena_strdup(c->arena, str_from_cstr(subject));
+        char *pt = arena_strdup(c->arena, str_from_cstr(period));
+        if (!st || !pt)
+            return DUPLA_ENOMEM;
+        v[i] = (struct audit_version){s->delivery, audit_kind(kind), str_from_cstr(st),
+                                      str_from_cstr(pt), s->version};
+    }
+    e->versions = v;
+    e->n_versions = c->cs.n_versions;
+    return 0;
+}
+
 /* Records what the census saw, and waits until it is durable: *receipt is
  * the proof the answer phase asks for. A full log queue is a 503. */
 static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
@@ -444,6 +599,9 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
         .record_count = c->cs.records,
         .outcome = AUDIT_DISCLOSED,
         .reason = STR(""),
+        .case_ref = c->in->has_case_ref ? c->in->case_ref : STR(""),
+        .deliveries = c->cs.delivery_ids,
+        .n_deliveries = c->cs.n_deliveries,
     };
     for (size_t i = 0; i < c->q.n_subjects; i++)
         if (c->cs.subject_sent[i])
@@ -461,7 +619,10 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
     for (size_t i = 0; i < svc->n_fields; i++)
         if (c->include[i])
             fields[e.n_fields++] = (str_t){svc->fields[i].name, svc->fields[i].name_len};
-    int rc = audit_record(ex->deps.audit, &e, receipt, err);
+    int rc = sent_versions(c, &e);
+    if (rc != 0)
+        return err_set(err, rc, "out of memory");
+    rc = audit_record(ex->deps.audit, &e, receipt, err);
     if (rc == DUPLA_EBUSY)
         return limited(c, ex->cfg.retry_after_s,
                        exposure_busy(ex, err, PROBLEM_SATURATED,
@@ -488,6 +649,7 @@ static void record_refusal(const struct call *c, const err_t *refusal)
         .transaction_id = in->has_txid ? str_sub(in->txid, 0, EXPOSURE_TXID_MAX) : STR(""),
         .outcome = AUDIT_REFUSED,
         .reason = str_from_cstr(refusal->type[0] ? refusal->type : err_code_name(refusal->code)),
+        .case_ref = in->has_case_ref && audit_case_ref_valid(in->case_ref) ? in->case_ref : STR(""),
     };
     err_t aerr;
     err_clear(&aerr);

@@ -117,6 +117,9 @@
 /* The sequence number of the answer's disclosure log entry, on every data
  * answer: the recipient's handle for its receipt (GET /api/receipts/<seq>). */
 #define EXPOSURE_H_DISCLOSURE "X-Dupla-Udlevering"
+/* The recipient's own case reference (optional; audit_case_ref_valid):
+ * recorded in the disclosure log with the call. */
+#define EXPOSURE_H_CASE_REF "X-Dupla-Sagsreference"
 
 /* The refusals the engine itself decides carry their PROBLEM_* slug
  * (core/problem.h: PROBLEM_INVALID_HEADER, PROBLEM_INVALID_PARAMETER, ...,

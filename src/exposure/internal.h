@@ -52,6 +52,8 @@ struct exposure_call {
     str_t txid;
     bool has_agreement;
     str_t agreement;
+    bool has_case_ref; /* X-Dupla-Sagsreference, optional */
+    str_t case_ref;
     const struct exposure_arg *args;
     size_t n_args;
     int64_t now_ms;

@@ -102,6 +102,7 @@ static int data_handler(http_request_t *req, void *ctx, err_t *err)
     call.has_request_id = http_req_header(req, EXPOSURE_H_REQUEST_ID, &call.request_id);
     call.has_txid = http_req_header(req, EXPOSURE_H_TXID, &call.txid);
     call.has_agreement = http_req_header(req, EXPOSURE_H_AGREEMENT, &call.agreement);
+    call.has_case_ref = http_req_header(req, EXPOSURE_H_CASE_REF, &call.case_ref);
 
     struct exposure_answer ans;
     rc = exposure_call(ex, &call, &ans, err);

@@ -305,7 +305,8 @@ static void results_table(struct web_ctx *cx, const struct web_search *s,
     if (s->view == WEB_SEARCH_VIEW_ALL)
         HTML(h, "<th scope=\"col\">Organisation (CVR)</th>");
     HTML(h, "<th scope=\"col\">System</th><th scope=\"col\">Aftale (version)</th>"
-            "<th scope=\"col\">Tjeneste</th><th scope=\"col\">");
+            "<th scope=\"col\">Sagsreference</th><th scope=\"col\">Tjeneste</th>"
+            "<th scope=\"col\">");
     html_textc(h, s->f.subject.len ? "Nummer" : "Personer/virksomheder");
     HTML(h, "</th><th scope=\"col\">Felter</th><th scope=\"col\">Udfald</th></tr></thead><tbody>");
     for (size_t i = 0; i < p->n; i++) {
@@ -327,6 +328,8 @@ static void results_table(struct web_ctx *cx, const struct web_search *s,
             html_int(h, r->agreement_version);
             HTML(h, ")");
         }
+        HTML(h, "</td><td>");
+        html_textc(h, r->case_ref ? r->case_ref : "");
         HTML(h, "</td><td>");
         service_text(cx, h, r->service);
         HTML(h, "</td><td>");
@@ -403,7 +406,8 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
     struct org_names names = {0};
     table_open(h, "Udleveringer om nummeret, nyeste først");
     HTML(h, "<th scope=\"col\">Tidspunkt</th><th scope=\"col\">Modtager</th>"
-            "<th scope=\"col\">Aftale (version)</th><th scope=\"col\">Formål</th>"
+            "<th scope=\"col\">Aftale (version)</th><th scope=\"col\">Sagsreference</th>"
+            "<th scope=\"col\">Formål</th>"
             "<th scope=\"col\">Retsgrundlag</th><th scope=\"col\">Tjeneste</th>"
             "<th scope=\"col\">Felter</th><th scope=\"col\">Perioder</th></tr></thead><tbody>");
     for (size_t i = 0; i < p->n; i++) {
@@ -425,6 +429,8 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
         HTML(h, " (");
         html_int(h, r->agreement_version);
         HTML(h, ")</td><td>");
+        html_textc(h, r->case_ref ? r->case_ref : "");
+        HTML(h, "</td><td>");
         html_textc(h, r->purpose ? r->purpose : "Ukendt");
         HTML(h, "</td><td>");
         html_textc(h, r->legal_basis ? r->legal_basis : "Ukendt");
@@ -591,6 +597,7 @@ static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const st
                            str_from_cstr(org_name(cx, names, r->org_cvr)),
                            str_from_cstr(r->agreement_id),
                            STR_NULL,
+                           str_from_cstr(r->case_ref ? r->case_ref : ""),
                            str_from_cstr(r->purpose ? r->purpose : "Ukendt"),
                            str_from_cstr(r->legal_basis ? r->legal_basis : "Ukendt"),
                            str_from_cstr(r->service)};
@@ -634,7 +641,8 @@ static int csv_build(struct web_ctx *cx, struct web_search *s, buf_t *b, err_t *
     struct org_names names = {0};
     int rc = s->view == WEB_SEARCH_VIEW_INSIGHT
                  ? buf_append_cstr(b, "Tidspunkt (dansk tid),Modtager (CVR),Modtager,Aftale,"
-                                      "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Felter,"
+                                      "Aftaleversion,Sagsreference,Formål,Retsgrundlag,"
+                                      "Tjeneste,Felter,"
                                       "Perioder,Feltbeskrivelser\r\n")
                  : audit_csv_header_da(b);
     s->f.limit = AUDIT_PAGE_MAX;

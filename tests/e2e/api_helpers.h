@@ -148,12 +148,14 @@ struct api_audit {
     struct dupla_config cfg;
     store_t *st;
     audit_log_t *log;
+    const char *case_ref; /* set on the entries recorded next, when not NULL */
 };
 static inline void api_audit_open(const struct e2e_server *s, struct api_audit *a)
 {
     err_t err;
     cr_assert_eq(config_load(s->config, &a->cfg, &err), 0, "%s", err.log);
     cr_assert_eq(store_open(a->cfg.store_url, NULL, &a->st, &err), 0, "%s", err.log);
+    a->case_ref = NULL;
     struct audit_options opt = {.environment = "test"};
     cr_assert_eq(audit_open(a->st, &opt, &a->log, &err), 0, "%s", err.log);
 }
@@ -186,7 +188,8 @@ static inline void api_audit_record(struct api_audit *a, const char *org, const 
                             .n_fields = outcome == AUDIT_DISCLOSED ? 1 : 0,
                             .record_count = outcome == AUDIT_DISCLOSED ? (int64_t)n : 0,
                             .outcome = outcome,
-                            .reason = str_from_cstr(reason)};
+                            .reason = str_from_cstr(reason),
+                            .case_ref = a->case_ref ? str_from_cstr(a->case_ref) : STR("")};
     err_t err;
     cr_assert_eq(audit_record(a->log, &e, NULL, &err), 0, "%s", err.log);
 }

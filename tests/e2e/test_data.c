@@ -308,7 +308,8 @@ struct client {
     char token[4096];
     char txid[UUID_STR_LEN + 1];
     char agreement[AGREEMENT_ID_LEN + 1];
-    bool head; /* send HEAD instead of GET */
+    bool head;            /* send HEAD instead of GET */
+    const char *case_ref; /* X-Dupla-Sagsreference, when set */
 };
 
 struct reply {
@@ -436,7 +437,7 @@ static void client_get(struct client *c, const char *service, const char *query,
     snprintf(url, ulen, "https://localhost:%u/%s%s%s", e2e_port(c->srv, "api"), service,
              query[0] ? "?" : "", query);
     cr_assert_eq(uuid_v4(r->request_id), 0);
-    char hauth[4200], hrid[96], htx[96], hag[160];
+    char hauth[4200], hrid[96], htx[96], hag[160], hcase[160];
     struct curl_slist *hd = NULL;
     snprintf(hauth, sizeof hauth, "Authorization: Bearer %s", c->token);
     snprintf(hrid, sizeof hrid, "X-Request-ID: %s", spoil & BAD_RID ? "not-a-uuid" : r->request_id);
@@ -451,6 +452,10 @@ static void client_get(struct client *c, const char *service, const char *query,
         hd = curl_slist_append(hd, htx);
     if (!(spoil & NO_AG))
         hd = curl_slist_append(hd, hag);
+    if (c->case_ref) {
+        snprintf(hcase, sizeof hcase, "X-Dupla-Sagsreference: %s", c->case_ref);
+        hd = curl_slist_append(hd, hcase);
+    }
     curl_easy_reset(c->h);
     curl_easy_setopt(c->h, CURLOPT_URL, url);
     curl_easy_setopt(c->h, CURLOPT_CAINFO, e2e_pki_path(c->srv, "ca.pem", ca));
@@ -555,6 +560,26 @@ static void assert_logged(const struct e2e_server *s, struct reply *r, const cha
     }
     json_decref(subjects);
     json_decref(keys);
+    /* what went out, version by version, and from which deliveries */
+    cr_assert_eq(row.format, 2);
+    store_t *st = open_store(s);
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0, "%s", err.log);
+    char sql[160];
+    int64_t n_versions, n_deliveries;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM audit_entry_version WHERE seq = %lld",
+             (long long)row.seq);
+    cr_assert_eq(store_query_int64(c, sql, 0, &n_versions, &err), 0, "%s", err.log);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM audit_entry_delivery WHERE seq = %lld",
+             (long long)row.seq);
+    cr_assert_eq(store_query_int64(c, sql, 0, &n_deliveries, &err), 0, "%s", err.log);
+    store_conn_put(c);
+    store_close(st);
+    cr_assert_eq(n_versions, row.record_count <= AUDIT_VERSIONS_MAX ? row.record_count : 0);
+    cr_assert(row.record_count == 0 ? n_deliveries == 0 : n_deliveries >= 1,
+              "%lld records from %lld deliveries", (long long)row.record_count,
+              (long long)n_deliveries);
     arena_free(a);
 }
 
@@ -839,6 +864,39 @@ Test(data, protocol_refusals)
     cr_assert(r.status == 400 || r.status == 414, "too many subjects: %ld", r.status);
     reply_free(&r);
     free(many);
+    client_close(&c);
+}
+
+Test(data, a_case_reference_is_recorded_and_a_malformed_one_refused_naming_the_header)
+{
+    const struct e2e_server *s = world("main");
+    struct client c;
+    client_open(&c, s, "sysa", ag_id("full"));
+    c.case_ref = "J.nr. 2026-0042 (boligstøtte)"; /* not ASCII: refused */
+    struct reply r;
+    client_get(&c, "Aarsopgoerelse", "PersonCPRNummer=0101701234", H_ALL, &r);
+    assert_problem(&r, 400, "invalid-header", "X-Dupla-Sagsreference");
+    arena_t *a = arena_new(64u << 20);
+    struct audit_row row;
+    cr_assert(log_entry(s, r.request_id, &row, a), "the refusal is logged");
+    cr_assert_eq(row.outcome, AUDIT_REFUSED);
+    cr_assert_str_eq(row.case_ref, "");
+    reply_free(&r);
+    char longer[80];
+    memset(longer, 'x', 65);
+    longer[65] = 0;
+    c.case_ref = longer;
+    client_get(&c, "Aarsopgoerelse", "PersonCPRNummer=0101701234", H_ALL, &r);
+    assert_problem(&r, 400, "invalid-header", "X-Dupla-Sagsreference");
+    reply_free(&r);
+    c.case_ref = "J.nr. 2026-0042 (bolig)";
+    client_get(&c, "Aarsopgoerelse", "PersonCPRNummer=0101701234", H_ALL, &r);
+    assert_status(&r, 200);
+    cr_assert(log_entry(s, r.request_id, &row, a));
+    cr_assert_str_eq(row.case_ref, "J.nr. 2026-0042 (bolig)");
+    assert_logged(s, &r, "PersonCPRNummer");
+    reply_free(&r);
+    arena_free(a);
     client_close(&c);
 }
 

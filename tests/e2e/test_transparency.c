@@ -51,8 +51,13 @@ static void record(struct world *w, int n)
     str_t fields[] = {STR("PersonligIndkomst")};
     str_t periods[] = {STR("2023")};
     for (int i = 0; i < n; i++) {
-        char rid[32];
+        char rid[32], sag[32], lev[32];
         snprintf(rid, sizeof rid, "req-%d", i);
+        snprintf(sag, sizeof sag, "SAG-2026/%d", i);
+        snprintf(lev, sizeof lev, "levering-%d", i / 3);
+        str_t deliveries[] = {str_from_cstr(lev)};
+        struct audit_version versions[] = {
+            {0, AUDIT_SUBJECT_CPR, STR("0101010101"), STR("2023"), 1 + i / 3}};
         struct audit_entry e = {.org_cvr = str_from_cstr(i % 2 ? CVR_B : CVR_A),
                                 .system_id = STR("lon"),
                                 .agreement_id = STR("a1"),
@@ -68,7 +73,12 @@ static void record(struct world *w, int n)
                                 .n_fields = 1,
                                 .record_count = 1,
                                 .outcome = AUDIT_DISCLOSED,
-                                .reason = STR("")};
+                                .reason = STR(""),
+                                .case_ref = i % 3 ? str_from_cstr(sag) : STR(""),
+                                .deliveries = deliveries,
+                                .n_deliveries = 1,
+                                .versions = versions,
+                                .n_versions = 1};
         cr_assert_eq(audit_record(log, &e, NULL, &err), 0, "%s", err.log);
     }
     audit_close(log);

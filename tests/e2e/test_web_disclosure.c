@@ -21,16 +21,18 @@
 #include "core/config.h"
 #include "store/store.h"
 
-#define CVR_A   "12345674"
-#define CVR_B   "20000007"
-#define OWNER   "19552101"
-#define CPR_1   "0101010101"
-#define CPR_2   "0202020202"
-#define CPR_3   "0303030303"
-#define CPR_4   "0404040404" /* about whom nothing was disclosed */
-#define SE_1    "12345678"
-#define PURPOSE "Kontrol af indkomstoplysninger"
-#define N_PAGED 12 /* entries about CPR_3, for paging by 10 */
+#define CVR_A         "12345674"
+#define CVR_B         "20000007"
+#define OWNER         "19552101"
+#define CPR_1         "0101010101"
+#define CPR_2         "0202020202"
+#define CPR_3         "0303030303"
+#define CPR_4         "0404040404" /* about whom nothing was disclosed */
+#define SE_1          "12345678"
+#define PURPOSE       "Kontrol af indkomstoplysninger"
+#define CASE_REF      "J.nr. 2026-0042 (bolig)"
+#define CASE_REF_HTML "J.nr. 2026-0042 (bolig)"
+#define N_PAGED       12 /* entries about CPR_3, for paging by 10 */
 
 E2E_SHARED_SERVERS({"main", {0}});
 
@@ -44,7 +46,9 @@ static void record_entries(const struct e2e_server *s, const char *agreement)
     struct audit_subject se[] = {{AUDIT_SUBJECT_SE, STR(SE_1)}};
     struct audit_subject one[] = {{AUDIT_SUBJECT_CPR, STR(CPR_1)}};
     struct audit_subject three[] = {{AUDIT_SUBJECT_CPR, STR(CPR_3)}};
+    log.case_ref = CASE_REF; /* the recipient's own case reference */
     api_audit_record(&log, CVR_A, agreement, "Aarsopgoerelse", two, 2, AUDIT_DISCLOSED, "");
+    log.case_ref = NULL;
     api_audit_record(&log, CVR_A, agreement, "Momsangivelse", se, 1, AUDIT_DISCLOSED, "");
     api_audit_record(&log, CVR_B, "00000000000000000000000000000000", "Aarsopgoerelse", one, 1,
                      AUDIT_DISCLOSED, "");
@@ -357,6 +361,44 @@ Test(web_disclosure, insight_report_with_purpose_and_legal_basis)
     e2e_response_free(&r);
     cr_assert_eq(rows_of(s, dfv, "/indsigt.csv?type=cpr&subjekt=" CPR_1, 200), 2);
     cr_assert_eq(rows_of(s, dfv, "/indsigt.csv?type=cpr&subjekt=" CPR_3 "&antal=10", 200), N_PAGED);
+}
+
+/* The recipient's case reference (X-Dupla-Sagsreference) is in every view
+ * of the log: the data owner's search, the recipient's own, the insight
+ * report, and each of their CSV exports. */
+Test(web_disclosure, the_case_reference_is_in_every_view_and_export)
+{
+    const struct e2e_server *s = world();
+    char dfv[256], a[256], b[256];
+    web_login(s, "dfv@skat.dk", dfv, sizeof dfv);
+    web_login(s, "adm@a.dk", a, sizeof a);
+    web_login(s, "adm@b.dk", b, sizeof b);
+    static const struct {
+        int who; /* 0 the data owner, 1 recipient A, 2 recipient B */
+        const char *path;
+        bool shown;
+    } views[] = {
+        {0, "/udleveringer?organisation=" CVR_A "&antal=100", true},
+        {0, "/udleveringer.csv?organisation=" CVR_A, true},
+        {1, "/udleveringer?antal=100", true},
+        {1, "/udleveringer.csv", true},
+        {2, "/udleveringer?antal=100", false},
+        {2, "/udleveringer.csv", false},
+        {0, "/indsigt?type=cpr&subjekt=" CPR_2, true},
+        {0, "/indsigt.csv?type=cpr&subjekt=" CPR_2, true},
+    };
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+        struct e2e_response r;
+        get(s, views[i].who == 0 ? dfv : views[i].who == 1 ? a : b, views[i].path, &r);
+        e2e_assert_status(s, &r, 200);
+        cr_assert_eq(strstr(r.body, CASE_REF_HTML) != NULL, views[i].shown, "%s: %s", views[i].path,
+                     r.body);
+        if (strstr(views[i].path, ".csv"))
+            cr_assert(strstr(r.body, "Sagsreference"), "%s: the column", views[i].path);
+        else
+            cr_assert(strstr(r.body, ">Sagsreference</th>"), "%s: the column", views[i].path);
+        e2e_response_free(&r);
+    }
 }
 
 /* ---- the recipient's own ---- */

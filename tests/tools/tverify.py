@@ -160,8 +160,9 @@ def decode_entry(b):
         return take(u32()).decode("utf-8")
 
     e = {}
-    if u32() != 1:
-        raise Failed("the entry's encoding version is not 1")
+    e["version"] = u32()
+    if e["version"] not in (1, 2):
+        raise Failed(f"the entry's encoding version is {e['version']}, not 1 or 2")
     e["seq"], e["time_ms"] = i64(), i64()
     for k in ("environment", "organisation", "system", "agreement"):
         e[k] = s()
@@ -173,6 +174,16 @@ def decode_entry(b):
     e["fields"] = [s() for _ in range(u32())]
     e["record_count"] = i64()
     e["outcome"], e["reason"] = s(), s()
+    e["case_reference"], e["deliveries"], e["versions"] = "", [], []
+    if e["version"] == 2:
+        e["case_reference"] = s()
+        e["deliveries"] = [s() for _ in range(u32())]
+        for _ in range(u32()):
+            d = u32()
+            if d >= len(e["deliveries"]):
+                raise Failed("a version names a delivery the entry does not list")
+            e["versions"].append({"delivery": e["deliveries"][d], "kind": s(),
+                                  "subject": s(), "period": s(), "version": i64()})
     if at != len(b):
         raise Failed("the entry has trailing bytes")
     return e
@@ -361,6 +372,31 @@ def selftest():
         raise Failed("Ed25519: RFC 8032 test 1 does not verify")
     if ed25519_verify(pub, b"x", sig):
         raise Failed("Ed25519: a changed message verifies")
+    # the canonical entry, both versions (docs section 2)
+    def st(t):
+        return struct.pack(">I", len(t)) + t.encode("utf-8")
+    v1 = (struct.pack(">Iqq", 1, 7, 1000) + st("test") + st("12345674") + st("sys") + st("a1")
+          + struct.pack(">q", 2) + st("Aarsopgoerelse") + st("r") + st("t")
+          + struct.pack(">I", 1) + st("cpr") + st("0101801234")
+          + struct.pack(">I", 1) + st("2023") + struct.pack(">I", 1) + st("F")
+          + struct.pack(">q", 1) + st("disclosed") + st(""))
+    e = decode_entry(v1)
+    if e["version"] != 1 or e["seq"] != 7 or e["subjects"] != [("cpr", "0101801234")]:
+        raise Failed("a version 1 entry decodes wrong")
+    v2 = (b"\x00\x00\x00\x02" + v1[4:] + st("SAG-1") + struct.pack(">I", 1) + st("L1")
+          + struct.pack(">II", 1, 0) + st("cpr") + st("0101801234") + st("2023")
+          + struct.pack(">q", 3))
+    e = decode_entry(v2)
+    if (e["case_reference"] != "SAG-1" or e["deliveries"] != ["L1"]
+            or e["versions"] != [{"delivery": "L1", "kind": "cpr", "subject": "0101801234",
+                                  "period": "2023", "version": 3}]):
+        raise Failed("a version 2 entry decodes wrong")
+    for bad in (v1 + b"\x00", v2[:-1], b"\x00\x00\x00\x03" + v1[4:]):
+        try:
+            decode_entry(bad)
+        except Failed:
+            continue
+        raise Failed("a malformed entry decodes")
     pub2 = bytes.fromhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
     sig2 = bytes.fromhex(
         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613"
@@ -434,8 +470,10 @@ def main(argv):
         if a.cmd == "receipt":
             with open(a.file, encoding="utf-8") as f:
                 seq, size, _, e = verify_receipt(json.load(f), vkey)
+            case = f", case {e['case_reference']}" if e["case_reference"] else ""
             print(f"receipt of entry {seq} ({e['outcome']} to {e['organisation']}, "
-                  f"{e['service']}): in the signed tree of size {size}")
+                  f"{e['service']}{case}, {len(e['versions'])} versions of "
+                  f"{len(e['deliveries'])} deliveries): in the signed tree of size {size}")
             return 0
         srv = Server(a.url, a.ca)
         cps = srv.checkpoints(vkey)

@@ -375,15 +375,16 @@ Test(audit, a_failed_commit_fails_every_waiter_of_its_batch_and_the_log_goes_on)
     }
     usleep(300 * 1000);
     bool pg = strcmp(store_backend(fx.st), "postgresql") == 0;
-    cr_assert_eq(store_exec(lock,
-                            pg ? "INSERT INTO audit_entry VALUES (2, 0, 'test', 'x', 'x', 'x', 1, "
-                                 "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
-                                 "decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))"
-                               : "INSERT INTO audit_entry VALUES (2, 0, 'test', 'x', 'x', 'x', 1, "
-                                 "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
-                                 "zeroblob(32), zeroblob(32))",
-                            &err),
-                 0, "%s", err.log);
+    cr_assert_eq(
+        store_exec(lock,
+                   pg ? "INSERT INTO audit_entry VALUES (2, 0, 'test', 'x', 'x', 'x', 1, "
+                        "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
+                        "decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'), 1, '')"
+                      : "INSERT INTO audit_entry VALUES (2, 0, 'test', 'x', 'x', 'x', 1, "
+                        "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
+                        "zeroblob(32), zeroblob(32), 1, '')",
+                   &err),
+        0, "%s", err.log);
     cr_assert_eq(store_commit(lock, &err), 0);
     store_conn_put(lock);
     for (int i = 0; i < 4; i++)
@@ -618,12 +619,17 @@ Test(audit, the_tables_are_append_only)
     audit_log_t *log = audit_fixture_log(&fx, 0);
     struct made_entry m;
     err_t err;
-    audit_make_entry(&m, 0);
+    audit_make_entry(&m, 2); /* with a case reference, deliveries and versions */
     cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0);
     audit_close(log);
     store_conn_t *c;
     cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
     cr_assert_neq(store_exec(c, "UPDATE audit_entry SET org_cvr = 'x'", &err), 0);
+    cr_assert_neq(store_exec(c, "UPDATE audit_entry SET case_ref = 'x'", &err), 0);
+    cr_assert_neq(store_exec(c, "DELETE FROM audit_entry_delivery", &err), 0);
+    cr_assert_neq(store_exec(c, "UPDATE audit_entry_delivery SET delivery_id = 'x'", &err), 0);
+    cr_assert_neq(store_exec(c, "DELETE FROM audit_entry_version", &err), 0);
+    cr_assert_neq(store_exec(c, "UPDATE audit_entry_version SET version = 9", &err), 0);
     cr_assert_neq(store_exec(c, "DELETE FROM audit_entry", &err), 0);
     cr_assert_neq(store_exec(c, "DELETE FROM audit_entry_subject", &err), 0);
     cr_assert_neq(store_exec(c, "UPDATE audit_checkpoint SET seq = 3", &err), 0);
@@ -903,7 +909,7 @@ Test(audit, the_canonical_encoding_is_fixed)
     buf_init(&b, 4096);
     cr_assert_eq(audit_canonical_encode(&e, 258, 1, STR("test"), &b), 0);
     static const unsigned char expect[] = {
-        0, 0, 0, 1,                                              /* version */
+        0, 0, 0, 2,                                              /* version */
         0, 0, 0, 0, 0,   0,   1,   2,                            /* seq 258 */
         0, 0, 0, 0, 0,   0,   0,   1,                            /* time */
         0, 0, 0, 4, 't', 'e', 's', 't',                          /* environment */
@@ -920,6 +926,9 @@ Test(audit, the_canonical_encoding_is_fixed)
         0, 0, 0, 0, 0,   0,   0,   2,                            /* records */
         0, 0, 0, 9, 'd', 'i', 's', 'c', 'l', 'o', 's', 'e', 'd', /* outcome */
         0, 0, 0, 0,                                              /* reason */
+        0, 0, 0, 0,                                              /* case reference */
+        0, 0, 0, 0,                                              /* no deliveries */
+        0, 0, 0, 0,                                              /* no versions */
     };
     cr_assert_eq(b.len, sizeof expect);
     cr_assert_eq(memcmp(b.data, expect, sizeof expect), 0);
@@ -929,6 +938,171 @@ Test(audit, the_canonical_encoding_is_fixed)
     cr_assert_eq(audit_chain_hash(zero, buf_str(&b), h2), 0);
     cr_assert_neq(memcmp(h1, h2, AUDIT_HASH_LEN), 0);
     buf_free(&b);
+}
+
+Test(audit, the_canonical_encoding_of_version_2_holds_case_reference_deliveries_and_versions)
+{
+    str_t delivery = STR("L1");
+    struct audit_version v = {0, AUDIT_SUBJECT_CPR, STR("0101801234"), STR("2023"), 3};
+    struct audit_entry e = {.case_ref = STR("S-7"),
+                            .deliveries = &delivery,
+                            .n_deliveries = 1,
+                            .versions = &v,
+                            .n_versions = 1};
+    buf_t b;
+    buf_init(&b, 4096);
+    cr_assert_eq(audit_canonical_encode(&e, 1, 1, STR("test"), &b), 0);
+    static const unsigned char tail[] = {
+        0, 0, 0, 3,  'S', '-', '7',                                    /* case reference */
+        0, 0, 0, 1,  0,   0,   0,   2,   'L', '1',                     /* one delivery */
+        0, 0, 0, 1,                                                    /* one version: */
+        0, 0, 0, 0,                                                    /* its delivery */
+        0, 0, 0, 3,  'c', 'p', 'r',                                    /* its subject's kind */
+        0, 0, 0, 10, '0', '1', '0', '1', '8', '0', '1', '2', '3', '4', /* number */
+        0, 0, 0, 4,  '2', '0', '2', '3',                               /* period */
+        0, 0, 0, 0,  0,   0,   0,   3,                                 /* version */
+    };
+    cr_assert_geq(b.len, sizeof tail);
+    cr_assert_eq(memcmp((const char *)b.data + b.len - sizeof tail, tail, sizeof tail), 0);
+    buf_free(&b);
+}
+
+Test(audit, version_2_data_is_checked_before_it_is_queued)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    struct made_entry m;
+    err_t err;
+    audit_make_entry(&m, 2);
+    m.e.case_ref = STR(" leading space");
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "case_ref");
+    m.e.case_ref = STR("SAG;DROP");
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    m.e.case_ref = STR("SAG-1");
+    m.versions[0].delivery = 2; /* there are two deliveries */
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "versions");
+    m.versions[0].delivery = 1;
+    m.versions[0].version = 0;
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    m.versions[0].version = 1;
+    m.deliveries[1] = STR("");
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "deliveries");
+    m.deliveries[1] = STR("L");
+    cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0, "%s", err.log);
+    audit_close(log);
+    cr_assert(audit_case_ref_valid(STR("J.nr. 2026-17/4 (a)")));
+    cr_assert_not(audit_case_ref_valid(STR("")));
+    cr_assert_not(audit_case_ref_valid(STR("æøå")));
+    char longer[AUDIT_CASE_REF_MAX + 2];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = 0;
+    cr_assert_not(audit_case_ref_valid(str_from_cstr(longer)));
+    longer[AUDIT_CASE_REF_MAX] = 0;
+    cr_assert(audit_case_ref_valid(str_from_cstr(longer)));
+}
+
+/* Version 1 entries (recorded before version 2, at schema 3) keep
+ * verifying after the migration and among version 2 entries; their
+ * canonical bytes are the version 1 encoding. */
+Test(audit, version_1_entries_keep_verifying_beside_version_2)
+{
+    err_t err;
+    cr_assert_eq(audit_migrate_to(fx.st, 3, &err), 0, "%s", err.log);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    bool pg = strcmp(store_backend(fx.st), "postgresql") == 0;
+    unsigned char prev[AUDIT_HASH_LEN] = {0};
+    for (int64_t seq = 1; seq <= 5; seq++) {
+        struct made_entry m;
+        audit_make_entry(&m, (int)seq - 1);
+        m.e.case_ref = STR("");
+        m.e.n_deliveries = m.e.n_versions = 0;
+        buf_t canon;
+        buf_init(&canon, 1 << 16);
+        cr_assert_eq(audit_canonical_encode(&m.e, seq, 1000 * seq, STR("test"), &canon), 0);
+        audit_canonical_to_v1(&canon);
+        unsigned char hash[AUDIT_HASH_LEN];
+        cr_assert_eq(audit_chain_hash(prev, buf_str(&canon), hash), 0);
+        buf_free(&canon);
+        store_stmt_t *s;
+        cr_assert_eq(store_prepare(c,
+                                   "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, "
+                                   "system_id, agreement_id, agreement_version, service, "
+                                   "request_id, transaction_id, periods, fields, record_count, "
+                                   "outcome, reason, prev_hash, entry_hash) VALUES (?, ?, 'test', "
+                                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   &s, &err),
+                     0, "%s", err.log);
+        char periods[64], fields[128];
+        snprintf(periods, sizeof periods,
+                 m.e.n_periods == 2 ? "[\"2023\",\"2024\"]" : "[\"2023\"]");
+        snprintf(fields, sizeof fields, "[\"%s\",\"%s\"]", m.field[0], m.field[1]);
+        store_bind_int64(s, 1, seq);
+        store_bind_int64(s, 2, 1000 * seq);
+        store_bind_text(s, 3, m.e.org_cvr);
+        store_bind_text(s, 4, m.e.system_id);
+        store_bind_text(s, 5, m.e.agreement_id);
+        store_bind_int64(s, 6, m.e.agreement_version);
+        store_bind_text(s, 7, m.e.service);
+        store_bind_text(s, 8, m.e.request_id);
+        store_bind_text(s, 9, m.e.transaction_id);
+        store_bind_cstr(s, 10, periods);
+        store_bind_cstr(s, 11, fields);
+        store_bind_int64(s, 12, m.e.record_count);
+        store_bind_cstr(s, 13, audit_outcome_name(m.e.outcome));
+        store_bind_text(s, 14, m.e.reason);
+        store_bind_blob(s, 15, prev, AUDIT_HASH_LEN);
+        store_bind_blob(s, 16, hash, AUDIT_HASH_LEN);
+        cr_assert_eq(store_step(s, &err), STORE_DONE, "%s", err.log);
+        store_stmt_done(s);
+        for (size_t i = 0; i < m.e.n_subjects; i++) {
+            cr_assert_eq(store_prepare(c,
+                                       pg ? "INSERT INTO audit_entry_subject (seq, position, kind, "
+                                            "subject, time_ms) VALUES (?, ?, 'cpr', ?, ?)"
+                                          : "INSERT INTO audit_entry_subject (seq, position, kind, "
+                                            "subject) VALUES (?, ?, 'cpr', ?)",
+                                       &s, &err),
+                         0, "%s", err.log);
+            store_bind_int64(s, 1, seq);
+            store_bind_int64(s, 2, (int64_t)i);
+            store_bind_text(s, 3, m.e.subjects[i].id);
+            if (pg)
+                store_bind_int64(s, 4, 1000 * seq);
+            cr_assert_eq(store_step(s, &err), STORE_DONE, "%s", err.log);
+            store_stmt_done(s);
+        }
+        memcpy(prev, hash, AUDIT_HASH_LEN);
+    }
+    store_conn_put(c);
+    /* the writer migrates (audit/4), builds the tree over the version 1
+     * entries and goes on in version 2 */
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    for (int n = 5; n < 9; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, n);
+        cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0, "%s", err.log);
+    }
+    cr_assert_eq(audit_checkpoint_now(log, &err), 0, "%s", err.log);
+    audit_close(log);
+    verify_ok(9);
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    for (int64_t seq = 1; seq <= 9; seq++) {
+        buf_t b;
+        buf_init(&b, 1 << 16);
+        cr_assert_eq(audit_entry_canonical(c, seq, &b, &err), 0, "%s", err.log);
+        cr_assert_eq(((const unsigned char *)b.data)[3], seq <= 5 ? 1 : 2, "entry %ld", (long)seq);
+        buf_free(&b);
+    }
+    store_conn_put(c);
+    /* a version 1 entry cannot take a case reference unnoticed */
+    audit_fixture_sql(&fx, "UPDATE audit_entry SET case_ref = 'S' WHERE seq = 2", 1);
+    struct audit_verify_result r;
+    cr_assert_eq(audit_verify(fx.st, NULL, &r, &err), 0, "%s", err.log);
+    cr_assert_not(r.ok);
+    cr_assert_eq(r.problem, AUDIT_PROBLEM_CHANGED);
+    cr_assert_eq(r.seq, 2);
 }
 
 /* ---- configuration ---- */

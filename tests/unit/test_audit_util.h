@@ -24,7 +24,9 @@ void audit_fixture_fini(struct audit_fixture *fx);
 audit_log_t *audit_fixture_log(struct audit_fixture *fx, unsigned checkpoint_every);
 
 /* An entry made up from n: organisation, agreement, service vary with n;
- * n % 4 + 1 subjects, 2 fields, refusal when n % 5 == 4. Strings live in *m. */
+ * n % 4 + 1 subjects, 2 fields, refusal when n % 5 == 4; a case reference,
+ * deliveries and versions when n % 3 == 2 (and not a refusal). Strings live
+ * in *m. */
 struct made_entry {
     struct audit_entry e;
     struct audit_subject subjects[4];
@@ -32,8 +34,18 @@ struct made_entry {
     str_t fields[3];
     char org[16], agreement[40], service[32], request[48], transaction[48], subj[4][16],
         field[3][32];
+    /* version 2 (disclosures with n % 3 == 2): a case reference, two
+     * deliveries and one version per subject */
+    char case_ref[32], delivery[2][32];
+    str_t deliveries[2];
+    struct audit_version versions[4];
 };
 void audit_make_entry(struct made_entry *m, int n);
+
+/* Turns b, the canonical version 2 of an entry without a case reference,
+ * deliveries or versions, into its version 1 (what the log recorded before
+ * version 2). */
+void audit_canonical_to_v1(buf_t *b);
 
 /* Runs SQL on fx's store (drops the append-only triggers first when
  * tamper is set: what someone editing the file would do). */

@@ -118,6 +118,21 @@ Test(audit_verify, every_column_is_covered_by_the_hash)
         "UPDATE audit_entry SET entry_hash = zeroblob(32) WHERE seq = 5",
         "UPDATE audit_entry SET prev_hash = zeroblob(32) WHERE seq = 5",
         "UPDATE audit_entry SET entry_hash = x'00' WHERE seq = 5",
+        /* version 2's fields (entry 6 is made from n = 5: it has them) */
+        "UPDATE audit_entry SET case_ref = 'SAG-1' WHERE seq = 6",
+        "UPDATE audit_entry SET format = 1 WHERE seq = 6",
+        "UPDATE audit_entry SET format = 3 WHERE seq = 6",
+        "UPDATE audit_entry_delivery SET delivery_id = 'levering-9' WHERE seq = 6",
+        "DELETE FROM audit_entry_delivery WHERE seq = 6 AND position = 1",
+        "UPDATE audit_entry_version SET version = 7 WHERE seq = 6 AND position = 0",
+        "UPDATE audit_entry_version SET delivery = 1 WHERE seq = 6 AND position = 0",
+        "UPDATE audit_entry_version SET subject = '6101801234' WHERE seq = 6",
+        "UPDATE audit_entry_version SET period = '2024' WHERE seq = 6",
+        "UPDATE audit_entry_version SET kind = 'cvr' WHERE seq = 6",
+        "DELETE FROM audit_entry_version WHERE seq = 6 AND position = 1",
+        /* version 1 entries cannot gain version 2's data unnoticed */
+        "UPDATE audit_entry SET case_ref = 'SAG-1' WHERE seq = 5",
+        "INSERT INTO audit_entry_delivery VALUES (5, 0, 'levering-9')",
     };
     /* PostgreSQL: no file to copy; each edit on a log of its own (schema) */
     bool pg = strcmp(store_backend(fx.st), "postgresql") == 0;
@@ -152,7 +167,8 @@ Test(audit_verify, every_column_is_covered_by_the_hash)
         store_close(fx.st);
         fx.st = NULL;
         cr_assert_not(r.ok, "not found: %s", edits[i]);
-        cr_assert_eq(r.seq, 5, "%s: found at %ld: %s", edits[i], (long)r.seq, r.detail);
+        int64_t want = strstr(edits[i], "seq = 6") ? 6 : 5;
+        cr_assert_eq(r.seq, want, "%s: found at %ld: %s", edits[i], (long)r.seq, r.detail);
         cr_assert_eq(r.problem, AUDIT_PROBLEM_CHANGED, "%s: %s", edits[i], r.detail);
     }
 }
@@ -216,7 +232,7 @@ Test(audit_verify, an_inserted_entry_is_found_at_its_seq)
                       "INSERT INTO audit_entry SELECT 8, time_ms, environment, org_cvr, "
                       "system_id, agreement_id, agreement_version, service, 'forged', "
                       "transaction_id, periods, fields, record_count, outcome, reason, "
-                      "entry_hash, randomblob(32) FROM audit_entry WHERE seq = 7",
+                      "entry_hash, randomblob(32), format, case_ref FROM audit_entry WHERE seq = 7",
                       1);
     expect(NULL, AUDIT_PROBLEM_INSERTED, 8);
 }
@@ -229,7 +245,7 @@ Test(audit_verify, an_inserted_entry_with_a_correct_hash_is_found_at_its_seq)
                       "INSERT INTO audit_entry SELECT 8, time_ms, environment, org_cvr, "
                       "system_id, agreement_id, agreement_version, service, 'forged', "
                       "transaction_id, periods, fields, record_count, outcome, reason, "
-                      "entry_hash, entry_hash FROM audit_entry WHERE seq = 7",
+                      "entry_hash, entry_hash, format, case_ref FROM audit_entry WHERE seq = 7",
                       1);
     /* the forger computes entry 8's hash properly (but not the rest) */
     struct made_entry m;
@@ -410,10 +426,12 @@ Test(audit_verify, a_log_shorter_than_the_exported_checkpoint_does_not_continue_
     err_t err;
     struct audit_checkpoint since;
     cr_assert_eq(audit_checkpoint_latest(fx.st, &since, &err), 0);
-    audit_fixture_sql(&fx,
-                      "DELETE FROM audit_entry WHERE seq > 6; DELETE FROM audit_entry_subject "
-                      "WHERE seq > 6; DELETE FROM audit_checkpoint;",
-                      1);
+    audit_fixture_sql(
+        &fx,
+        "DELETE FROM audit_entry WHERE seq > 6; DELETE FROM audit_entry_subject "
+        "WHERE seq > 6; DELETE FROM audit_entry_delivery WHERE seq > 6; "
+        "DELETE FROM audit_entry_version WHERE seq > 6; DELETE FROM audit_checkpoint;",
+        1);
     struct audit_verify_options vo = {.since = &since};
     expect(&vo, AUDIT_PROBLEM_NOT_CONTINUED, 7);
 }
