@@ -405,6 +405,42 @@ struct audit_receipt_info {
 int audit_receipt_check(str_t text, const char *name, const unsigned char pub[PKI_ED25519_PUB_LEN],
                         struct audit_receipt_info *out, err_t *err);
 
+/* ---- witnesses (witness.c; `dupla audit witness`) ---- */
+
+/* How a witness reaches the log: GET path (e.g. "/transparency/checkpoint")
+ * into out; 0, or an error (a status other than 200 is one). */
+struct audit_witness_fetch {
+    int (*get)(void *ctx, const char *path, buf_t *out, err_t *err);
+    void *ctx;
+};
+
+enum audit_witness_verdict {
+    AUDIT_WITNESS_FIRST = 0,   /* no checkpoint seen before: this one is kept */
+    AUDIT_WITNESS_SAME,        /* the same tree as last time */
+    AUDIT_WITNESS_EXTENDED,    /* a larger tree, proved to extend the last */
+    AUDIT_WITNESS_SPLIT,       /* another tree of the same size: a split view */
+    AUDIT_WITNESS_ROLLED_BACK, /* a smaller tree than one signed before */
+    AUDIT_WITNESS_REWRITTEN,   /* a larger tree whose consistency proof fails */
+};
+#define audit_witness_failed(v) ((v) >= AUDIT_WITNESS_SPLIT)
+const char *audit_witness_verdict_name(enum audit_witness_verdict v);
+
+struct audit_witness_result {
+    enum audit_witness_verdict verdict;
+    int64_t old_size, new_size;
+    char origin[AUDIT_ORIGIN_MAX];
+    char detail[512];    /* one line for a person */
+    char evidence[4200]; /* on a failure: the file keeping both checkpoints, or "" */
+};
+
+/* Fetches the log's newest checkpoint, checks it with the verifier key
+ * (vkey on the first run, kept in dir; later runs may repeat it, and a
+ * different one is refused) and against the last one accepted (kept in
+ * dir), and keeps it when it is consistent. Returns 0 when the check ran,
+ * whatever it found (out->verdict), or an error when it could not run. */
+int audit_witness_run(const char *dir, str_t vkey, const struct audit_witness_fetch *fetch,
+                      struct audit_witness_result *out, err_t *err);
+
 /* ---- checkpoints ---- */
 
 #define AUDIT_ENV_MAX 16

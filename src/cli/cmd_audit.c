@@ -7,6 +7,7 @@
  * but `checkpoint create` open it read-only, so they are safe beside a
  * running server.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <inttypes.h>
@@ -41,6 +42,7 @@ static const char usage_head[] =
     "       dupla audit partitions --config FILE [--ahead N | --no-create]\n"
     "                              [--drop-before YYYY-MM]\n"
     "       dupla audit receipt verify FILE --key VKEY\n"
+    "       dupla audit witness --url URL --state DIR [--key VKEY] [--ca FILE]\n"
     "\n"
     "The disclosure log: one entry per answer and refusal of the data services,\n"
     "hash-chained and checkpointed with the platform's signing key.\n"
@@ -75,6 +77,17 @@ static const char usage_tail[] =
     "             checkpoint's signature and the entry's inclusion proof\n"
     "  --key VKEY           the log's verifier key (name+hash+key, as served at\n"
     "                       /transparency/key), or a file holding it\n"
+    "witness      holds the platform to its history: fetches the log's newest signed\n"
+    "             checkpoint from URL, checks its signature, and checks (with the log's\n"
+    "             consistency proof) that it extends the last checkpoint this witness\n"
+    "             accepted; keeps every checkpoint it accepts in DIR. Exits 0 when\n"
+    "             consistent, 3 on a split view or a rewritten history (both\n"
+    "             checkpoints are kept in DIR as evidence), 1 when it could not check.\n"
+    "             Run it from cron, as often as checkpoints are signed.\n"
+    "  --url URL            the platform's address (https://host:port)\n"
+    "  --state DIR          where the witness keeps the key and the checkpoints\n"
+    "  --key VKEY           the verifier key (needed on the first run; text or a file)\n"
+    "  --ca FILE            CA certificates to trust for URL (default: the system's)\n"
     "\n"
     "FILTERS:\n"
     "  --organisation CVR   the recipient organisation\n"
@@ -775,6 +788,133 @@ static int audit_receipt_cmd(void *ctx, const struct cli_sub *self)
     return 0;
 }
 
+/* ---- witness ---- */
+
+#define WITNESS_FETCH_MAX (256 * 1024)
+#define WITNESS_TIMEOUT_S 30
+
+struct witness_http {
+    const char *url, *ca;
+    buf_t *body;
+    bool too_large;
+};
+
+static size_t witness_collect(char *p, size_t sz, size_t n, void *ud)
+{
+    struct witness_http *h = ud;
+    if (buf_append(h->body, p, sz * n)) {
+        h->too_large = true;
+        return 0;
+    }
+    return sz * n;
+}
+
+static int witness_get(void *ctx, const char *path, buf_t *out, err_t *err)
+{
+    struct witness_http *h = ctx;
+    char url[1024];
+    if (snprintf(url, sizeof url, "%s%s", h->url, path) >= (int)sizeof url)
+        return err_param(err, DUPLA_EINVAL, "url", "--url is too long");
+    CURL *c = curl_easy_init();
+    if (!c)
+        return err_set(err, DUPLA_ENOMEM, "curl_easy_init failed");
+    buf_t body;
+    buf_init(&body, WITNESS_FETCH_MAX);
+    h->body = &body;
+    h->too_large = false;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, witness_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WITNESS_TIMEOUT_S);
+    if (h->ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->ca);
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    int rc = 0;
+    if (h->too_large)
+        rc = err_set(err, DUPLA_ELIMIT, "GET %s: the answer is larger than %d bytes", path,
+                     WITNESS_FETCH_MAX);
+    else if (cc != CURLE_OK)
+        rc = err_set(err, DUPLA_EIO, "GET %s: %s", url, curl_easy_strerror(cc));
+    else if (status != 200)
+        rc = err_set(err, DUPLA_EIO, "GET %s: status %ld", url, status);
+    else if (buf_append(out, body.data, body.len))
+        rc = err_set(err, DUPLA_ELIMIT, "GET %s: the answer is too large", path);
+    buf_free(&body);
+    h->body = NULL;
+    return rc;
+}
+
+static int audit_witness_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    const char *url = NULL, *dir = NULL, *key = NULL, *ca = NULL;
+    for (int i = k->first; i < k->argc; i++) {
+        const char *o = k->argv[i], *v = i + 1 < k->argc ? k->argv[i + 1] : NULL;
+        if (!v)
+            return cli_usage_error("audit witness", "%s needs a value", o);
+        if (strcmp(o, "--url") == 0)
+            url = v;
+        else if (strcmp(o, "--state") == 0)
+            dir = v;
+        else if (strcmp(o, "--key") == 0)
+            key = v;
+        else if (strcmp(o, "--ca") == 0)
+            ca = v;
+        else
+            return cli_usage_error("audit witness", "unknown option '%s'", o);
+        i++;
+    }
+    if (!url || !dir)
+        return cli_usage_error("audit witness", "--url URL and --state DIR are needed");
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+        return cli_usage_error("audit witness", "--url must start with https://");
+    err_t err;
+    err_clear(&err);
+    buf_t kb;
+    buf_init(&kb, AUDIT_CLI_FILE_MAX);
+    int rc = 0;
+    if (key && strchr(key, '+') && access(key, F_OK) != 0)
+        rc = buf_append_cstr(&kb, key) ? err_set(&err, DUPLA_ELIMIT, "--key: too long") : 0;
+    else if (key)
+        rc = read_file(key, &kb, &err);
+    while (!rc && kb.len && (kb.data[kb.len - 1] == '\n' || kb.data[kb.len - 1] == '\r'))
+        kb.len--;
+    char base[1024];
+    snprintf(base, sizeof base, "%s", url);
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        base[--bl] = 0;
+    struct witness_http h = {.url = base, .ca = ca};
+    struct audit_witness_fetch f = {witness_get, &h};
+    struct audit_witness_result res;
+    if (!rc) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = audit_witness_run(dir, buf_str(&kb), &f, &res, &err);
+        curl_global_cleanup();
+    }
+    buf_free(&kb);
+    if (rc) {
+        fprintf(stderr, "dupla audit witness: could not check: %s\n",
+                err.log[0] ? err.log : err.detail);
+        return 1;
+    }
+    if (audit_witness_failed(res.verdict)) {
+        fprintf(stderr, "dupla audit witness: %s\n", res.detail);
+        if (res.evidence[0])
+            fprintf(stderr, "dupla audit witness: both signed checkpoints are kept in %s\n",
+                    res.evidence);
+        return 3;
+    }
+    printf("%s\n", res.detail);
+    return 0;
+}
+
 static const struct cli_sub subs[] = {
     {"verify", NULL, "check the whole chain and every checkpoint signature", audit_verify_cmd, 0},
     {"checkpoint", "export|create", "write out or sign a checkpoint", audit_checkpoint_cmd, 0},
@@ -783,6 +923,8 @@ static const struct cli_sub subs[] = {
     {"partitions", NULL, "PostgreSQL: make, list and drop the log's monthly partitions",
      audit_partitions_cmd, 0},
     {"receipt", "verify", "check a receipt offline", audit_receipt_cmd, 0},
+    {"witness", NULL, "check that the log's newest checkpoint extends the last one seen",
+     audit_witness_cmd, 0},
 };
 static const struct cli_subs audit_subs = CLI_SUBS("audit", usage_head, usage_tail, subs);
 

@@ -390,3 +390,157 @@ Test(transparency, checkpoints_proofs_entries_receipts_and_two_verifiers, .timeo
     cr_assert_eq(rc, 1);
     stop(&w);
 }
+
+/* Runs `dupla audit witness` against the server; its exit status. */
+static int witness(struct world *w, const char *state, const char *log, bool with_key)
+{
+    char url[64], ca[E2E_PATH_MAX];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", e2e_port(&w->s, "api"));
+    e2e_pki_path(&w->s, "ca.pem", ca);
+    const char *dupla = getenv("DUPLA_BIN");
+    const char *argv[] = {dupla, "audit", "witness", "--url", url,     "--state",
+                          state, "--ca",  ca,        "--key", w->vkey, NULL};
+    if (!with_key)
+        argv[9] = NULL;
+    return run(argv, log);
+}
+
+static bool file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strstr(buf, text) != NULL;
+}
+
+/* The platform removes entries 11 to 17 and appends others in their place
+ * (what restoring an older copy and going on would look like), signing the
+ * new trees with its own key: the witness holds it to the tree of 17 it
+ * signed before. */
+static void rewrite_after(struct world *w, int keep)
+{
+    struct dupla_config cfg;
+    err_t err;
+    store_t *st;
+    store_conn_t *c;
+    cr_assert_eq(config_load(w->s.config, &cfg, &err), 0);
+    cr_assert_eq(store_open(cfg.store_url, NULL, &st, &err), 0);
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    bool pg = strcmp(store_backend(st), "postgresql") == 0;
+    static const char *const pg_triggers[][2] = {
+        {"audit_entry_append_only", "audit_entry"},
+        {"audit_subject_append_only", "audit_entry_subject"},
+        {"audit_delivery_append_only", "audit_entry_delivery"},
+        {"audit_version_append_only", "audit_entry_version"},
+        {"audit_checkpoint_append_only", "audit_checkpoint"},
+        {"audit_tree_node_append_only", "audit_tree_node"},
+        {"audit_tree_head_append_only", "audit_tree_head"},
+    };
+    static const char *const tables[] = {"audit_entry", "audit_entry_subject",
+                                         "audit_entry_delivery", "audit_entry_version",
+                                         "audit_checkpoint"};
+    char sql[256];
+    for (size_t i = 0; i < sizeof pg_triggers / sizeof pg_triggers[0]; i++) {
+        if (pg)
+            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS %s ON %s", pg_triggers[i][0],
+                     pg_triggers[i][1]);
+        else
+            snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS %s_no_delete",
+                     i == 0   ? "audit_entry"
+                     : i == 1 ? "audit_subject"
+                     : i == 2 ? "audit_delivery"
+                     : i == 3 ? "audit_version"
+                     : i == 4 ? "audit_checkpoint"
+                     : i == 5 ? "audit_tree_node"
+                              : "audit_tree_head");
+        cr_assert_eq(store_exec(c, sql, &err), 0, "%s: %s", sql, err.log);
+    }
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE seq > %d", tables[i], keep);
+        cr_assert_eq(store_exec(c, sql, &err), 0, "%s: %s", sql, err.log);
+    }
+    snprintf(sql, sizeof sql, "DELETE FROM audit_tree_node WHERE end_size > %d", keep);
+    cr_assert_eq(store_exec(c, sql, &err), 0, "%s", err.log);
+    snprintf(sql, sizeof sql, "DELETE FROM audit_tree_head WHERE tree_size > %d", keep);
+    cr_assert_eq(store_exec(c, sql, &err), 0, "%s", err.log);
+    store_conn_put(c);
+    store_close(st);
+    config_free(&cfg);
+}
+
+Test(transparency, a_witness_holds_the_log_to_its_history_and_catches_a_rewrite, .timeout = 120)
+{
+    struct world w;
+    start(&w);
+    char state[E2E_PATH_MAX], log[E2E_PATH_MAX], ev[E2E_PATH_MAX + 64];
+    e2e_path(&w.s, "witness", state);
+    e2e_path(&w.s, "witness.log", log);
+    /* the first run needs the key */
+    int rc = witness(&w, state, log, false);
+    cr_assert_eq(rc, 1, "no key on the first run");
+    cr_assert(file_has(log, "verifier key"));
+    rc = witness(&w, state, log, true);
+    if (rc != 0)
+        show(log);
+    cr_assert_eq(rc, 0);
+    cr_assert(file_has(log, "tree size 13"));
+    rc = witness(&w, state, log, false); /* the key is kept */
+    cr_assert_eq(rc, 0);
+    cr_assert(file_has(log, "unchanged"));
+    record(&w, 4);
+    rc = witness(&w, state, log, false);
+    if (rc != 0)
+        show(log);
+    cr_assert_eq(rc, 0);
+    cr_assert(file_has(log, "tree size 17 extends the tree of size 13"));
+    char cp[E2E_PATH_MAX];
+    cr_assert_eq(access(e2e_path(&w.s, "witness/cp-13", cp), F_OK), 0, "kept");
+    cr_assert_eq(access(e2e_path(&w.s, "witness/cp-17", cp), F_OK), 0, "kept");
+    cr_assert_eq(access(e2e_path(&w.s, "witness/key", cp), F_OK), 0, "kept");
+
+    /* history rewritten after entry 10: 4 other entries, a signed tree of 14 */
+    rewrite_after(&w, 10);
+    record(&w, 4);
+    rc = witness(&w, state, log, false);
+    if (rc != 3)
+        show(log);
+    cr_assert_eq(rc, 3, "a rolled back log is caught");
+    cr_assert(file_has(log, "REWRITTEN HISTORY"));
+    cr_assert(file_has(log, "tree of 14 entries, but it signed a tree of 17"));
+    /* ... and when it has grown past 17 again, the proof fails */
+    record(&w, 6);
+    rc = witness(&w, state, log, false);
+    if (rc != 3)
+        show(log);
+    cr_assert_eq(rc, 3, "a rewritten log is caught");
+    cr_assert(file_has(log, "does not extend the tree of 17"));
+    cr_assert(file_has(log, "kept in"));
+    /* the evidence: both signed checkpoints */
+    snprintf(ev, sizeof ev, "ls %s/evidence-* >/dev/null 2>&1", state);
+    cr_assert_eq(system(ev), 0, "evidence kept");
+    /* a witness's state is for one key */
+    char other[AUDIT_VKEY_MAX + 8];
+    snprintf(other, sizeof other, "%s", w.vkey);
+    other[strlen(other) - 2] = other[strlen(other) - 2] == 'A' ? 'B' : 'A';
+    char url[64], ca[E2E_PATH_MAX];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", e2e_port(&w.s, "api"));
+    e2e_pki_path(&w.s, "ca.pem", ca);
+    const char *argv[] = {getenv("DUPLA_BIN"),
+                          "audit",
+                          "witness",
+                          "--url",
+                          url,
+                          "--state",
+                          state,
+                          "--ca",
+                          ca,
+                          "--key",
+                          other,
+                          NULL};
+    cr_assert_eq(run(argv, log), 1);
+    cr_assert(file_has(log, "another verifier key"));
+    stop(&w);
+}
