@@ -250,7 +250,9 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
  * head when the log has entries the tree lacks (a log from before the
  * tree, migration audit/3; only at open: build false inside a batch's
  * transaction, where a tree shorter than the log is an error). */
-static int read_tree(audit_log_t *log, bool build, err_t *err)
+/* Checks the Merkle tree's size against the log's end and loads its right
+ * edge; *behind gets how many entries the tree lacks (an upgraded log). */
+static int read_tree(audit_log_t *log, int64_t *behind, err_t *err)
 {
     int64_t size;
     int rc = audit_tree_size(log->conn, &size, err);
@@ -264,27 +266,29 @@ static int read_tree(audit_log_t *log, bool build, err_t *err)
                             size, log->last_seq);
     if ((rc = audit_tree_edge_load(log->conn, size, &log->edge, err)))
         return rc;
-    if (size == log->last_seq)
-        return 0;
-    if (!build)
-        return err_internal(err, DUPLA_ECONFLICT,
-                            "audit: the Merkle tree holds %" PRId64 " entries, the log %" PRId64,
-                            size, log->last_seq);
-    log_info("audit: building the Merkle tree over entries %" PRId64 " to %" PRId64, size + 1,
-             log->last_seq);
-    return audit_tree_build(log->conn, &log->edge, log->last_seq, err);
+    *behind = log->last_seq - size;
+    return 0;
 }
 
-/* Reads the head of the chain and the last checkpoint from the store. */
+/* Reads the head of the chain, the last checkpoint and the tree's edge.
+ * Outside a transaction they are read in one read snapshot: other nodes
+ * may append between two statements, and the log's end and the tree's size
+ * must be of one moment. With build, a tree that lags the log (an upgraded
+ * log) is then built up to the head. */
 static int read_head(audit_log_t *log, bool build, err_t *err)
 {
-    store_stmt_t *s;
-    int rc = store_prepare(log->conn,
-                           "SELECT seq, entry_hash, time_ms FROM audit_entry "
-                           "ORDER BY seq DESC LIMIT 1",
-                           &s, err);
+    bool snapshot = !store_in_transaction(log->conn);
+    int64_t behind = 0;
+    int rc = snapshot ? store_begin_read(log->conn, err) : 0;
     if (rc)
         return rc;
+    store_stmt_t *s;
+    rc = store_prepare(log->conn,
+                       "SELECT seq, entry_hash, time_ms FROM audit_entry "
+                       "ORDER BY seq DESC LIMIT 1",
+                       &s, err);
+    if (rc)
+        goto done;
     log->last_seq = 0;
     log->last_time = 0;
     memset(log->last_hash, 0, AUDIT_HASH_LEN);
@@ -301,11 +305,22 @@ static int read_head(audit_log_t *log, bool build, err_t *err)
     }
     store_stmt_done(s);
     if (rc < 0)
-        return rc;
+        goto done;
     if ((rc = store_query_int64(log->conn, "SELECT MAX(seq) FROM audit_checkpoint", 0, &log->cp_seq,
-                                err)))
+                                err)) == 0)
+        rc = read_tree(log, &behind, err);
+done:
+    if (snapshot)
+        store_end_read(log->conn);
+    if (rc || behind == 0)
         return rc;
-    return read_tree(log, build, err);
+    if (!build)
+        return err_internal(err, DUPLA_ECONFLICT,
+                            "audit: the Merkle tree holds %" PRId64 " entries, the log %" PRId64,
+                            log->last_seq - behind, log->last_seq);
+    log_info("audit: building the Merkle tree over entries %" PRId64 " to %" PRId64,
+             log->last_seq - behind + 1, log->last_seq);
+    return audit_tree_build(log->conn, &log->edge, log->last_seq, err);
 }
 
 /* Several writers (the nodes of a cluster, each with its own writer) may
