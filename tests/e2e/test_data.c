@@ -1255,6 +1255,32 @@ static void *fetch_loop(void *arg)
     return NULL;
 }
 
+/* Writes a fresh token of system "sysa" under agreement "full" to the
+ * server's token.txt, where fetch_loop reads it. */
+static void write_token(const struct e2e_server *s)
+{
+    char path[E2E_PATH_MAX];
+    struct client c;
+    client_open(&c, s, "sysa", ag_id("full"));
+    FILE *tf = fopen(e2e_path(s, "token.txt", path), "w");
+    cr_assert_not_null(tf);
+    fprintf(tf, "%s\n", c.token);
+    fclose(tf);
+    client_close(&c);
+}
+
+/* Starts n fetch_loop clients of s, each keeping up to cap request ids. */
+static void start_fetchers(struct fetcher *f, pthread_t *t, int n, size_t cap,
+                           const struct e2e_server *s, volatile bool *stop)
+{
+    for (int i = 0; i < n; i++) {
+        f[i] = (struct fetcher){.s = s, .n = 0, .cap = cap, .stop = stop};
+        snprintf(f[i].agreement, sizeof f[i].agreement, "%s", ag_id("full"));
+        f[i].received = calloc(cap, sizeof *f[i].received);
+        pthread_create(&t[i], NULL, fetch_loop, &f[i]);
+    }
+}
+
 Test(data, sigkill_while_clients_fetch_loses_no_disclosure)
 {
     struct e2e_options opt = {.config_json = CONFIG};
@@ -1264,23 +1290,12 @@ Test(data, sigkill_while_clients_fetch_loses_no_disclosure)
     char path[E2E_PATH_MAX];
     json_error_t jerr;
     world_ids = json_load_file(e2e_path(&own, "world.json", path), 0, &jerr);
-    struct client c;
-    client_open(&c, &own, "sysa", ag_id("full"));
-    FILE *tf = fopen(e2e_path(&own, "token.txt", path), "w");
-    cr_assert_not_null(tf);
-    fprintf(tf, "%s\n", c.token);
-    fclose(tf);
-    client_close(&c);
+    write_token(&own);
     enum { N = 4, CAP = 20000 };
     struct fetcher f[N];
     pthread_t t[N];
     volatile bool stop = false;
-    for (int i = 0; i < N; i++) {
-        f[i] = (struct fetcher){.s = &own, .n = 0, .cap = CAP, .stop = &stop};
-        snprintf(f[i].agreement, sizeof f[i].agreement, "%s", ag_id("full"));
-        f[i].received = calloc(CAP, sizeof *f[i].received);
-        pthread_create(&t[i], NULL, fetch_loop, &f[i]);
-    }
+    start_fetchers(f, t, N, CAP, &own, &stop);
     /* kill once the clients are well under way (bounded: a sanitised
      * server is slow) */
     for (int waited = 0; waited < 300; waited++) {
@@ -1415,23 +1430,12 @@ Test(data, backup_while_clients_fetch_is_a_store_that_starts_and_verifies, .time
     char path[E2E_PATH_MAX], url[E2E_PATH_MAX + 16], backup[E2E_PATH_MAX];
     json_error_t jerr;
     world_ids = json_load_file(e2e_path(&own, "world.json", path), 0, &jerr);
-    struct client c;
-    client_open(&c, &own, "sysa", ag_id("full"));
-    FILE *tf = fopen(e2e_path(&own, "token.txt", path), "w");
-    cr_assert_not_null(tf);
-    fprintf(tf, "%s\n", c.token);
-    fclose(tf);
-    client_close(&c);
+    write_token(&own);
     enum { N = 4, CAP = 50000 };
     struct fetcher f[N];
     pthread_t t[N];
     volatile bool stop = false;
-    for (int i = 0; i < N; i++) {
-        f[i] = (struct fetcher){.s = &own, .n = 0, .cap = CAP, .stop = &stop};
-        snprintf(f[i].agreement, sizeof f[i].agreement, "%s", ag_id("full"));
-        f[i].received = calloc(CAP, sizeof *f[i].received);
-        pthread_create(&t[i], NULL, fetch_loop, &f[i]);
-    }
+    start_fetchers(f, t, N, CAP, &own, &stop);
     bool warm = fetch_until(f, N, 40);
     /* the backup, while the clients go on fetching */
     size_t before[N];
@@ -1536,13 +1540,7 @@ Test(data, sigkill_rounds_while_8_clients_fetch_lose_no_disclosure, .timeout = 1
         if (round > 0)
             cr_assert_eq(e2e_restart(NULL, &own), 0, "restart after kill %d", round);
         /* a fresh token each round: the run outlasts a token's lifetime */
-        struct client c;
-        client_open(&c, &own, "sysa", ag_id("full"));
-        FILE *tf = fopen(e2e_path(&own, "token.txt", path), "w");
-        cr_assert_not_null(tf);
-        fprintf(tf, "%s\n", c.token);
-        fclose(tf);
-        client_close(&c);
+        write_token(&own);
         pthread_t t[N];
         volatile bool stop = false;
         for (int i = 0; i < N; i++) {
