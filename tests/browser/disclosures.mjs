@@ -86,7 +86,15 @@ async function story(run) {
   await dfv.waitForURL(/\/indsigt\?/);
   await check(run, dfv, 'indsigt-rapport');
   const report = dfv.locator('table');
-  const cells = await report.locator('tbody tr').first().locator('td').allTextContents();
+  const row = await report.locator('tbody tr').first().locator('td').allTextContents();
+  const heads = await report.locator('thead th').allTextContents();
+  // the cells by their column's heading, so that a new column moves nothing
+  const cell = (name) => {
+    const i = heads.indexOf(name);
+    expect(i >= 0, `the report has a column "${name}" (${heads.join(' | ')})`);
+    return row[i];
+  };
+  const cells = [null, cell('Modtager'), cell('Aftale (version)'), cell('Formål'), cell('Retsgrundlag')];
   expect(await report.locator('tbody tr').count() === 1, 'the report has the one disclosure');
   expect(cells[1].includes(run.connect.organisation_cvr) && cells[2].includes(agreementId),
     'the report names the recipient and the agreement');
