@@ -264,9 +264,10 @@ static long one_call(struct client *k, const char *agreement, int64_t *seq_out)
     long status = rc == 0 ? r.status : 0;
     if (status == 200 && seq && seq_out)
         *seq_out = strtoll(seq, NULL, 10);
-    if (status != 200 || !seq)
-        snprintf(k->failure, sizeof k->failure, "%ld %s %.300s", r.status, r.error,
-                 r.body ? r.body : "");
+    /* the failure's text is cut short on purpose when it is long */
+    if ((status != 200 || !seq) && snprintf(k->failure, sizeof k->failure, "%ld %s %.300s",
+                                            r.status, r.error, r.body ? r.body : "") < 0)
+        k->failure[0] = 0;
     e2e_response_free(&r);
     return status == 200 && !seq ? -1 : status;
 }
