@@ -71,16 +71,12 @@ int identity_open(store_t *st, const struct dupla_config *cfg, identity_t **out,
         rc = identity_schema_apply(st, err);
     if (!rc)
         rc = identity_owner_ensure(id, err);
-    if (!rc && identity_throttle_init(id))
-        rc = err_internal(err, DUPLA_ENOMEM, "identity: out of memory");
     if (rc) {
-        identity_throttle_free(id);
         free(id);
         return rc;
     }
     if ((rc = identity_registry_init(id, err))) {
         identity_registry_free(id);
-        identity_throttle_free(id);
         free(id);
         return rc;
     }
@@ -93,7 +89,6 @@ void identity_close(identity_t *id)
     if (!id)
         return;
     identity_registry_free(id);
-    identity_throttle_free(id);
     free(id);
 }
 

@@ -87,7 +87,7 @@ typedef struct identity identity_t;
 #define PASSWORD_ENCODED_MAX   128
 #define PASSWORD_MIN_LEN       12
 #define PASSWORD_MAX_LEN       256
-/* Login throttling (in memory, per process): growing delays, no lock.
+/* Login throttling (in the store, shared by every node): growing delays, no lock.
  * Each failure counts for three keys: the username from this address, the
  * address, and the username from anywhere. Past a key's free failures,
  * every further one makes the key wait LOGIN_DELAY_BASE_MS, doubled per
@@ -102,7 +102,7 @@ typedef struct identity identity_t;
 #define LOGIN_MAX_DELAY_PAIR  (15 * 60 * 1000)
 #define LOGIN_MAX_DELAY_IP    (15 * 60 * 1000)
 #define LOGIN_MAX_DELAY_USER  (30 * 1000)
-#define LOGIN_THROTTLE_SLOTS  4096 /* tracked keys; the least recently used is evicted */
+#define LOGIN_KEY_MAX         (IDENTITY_USERNAME_MAX + 72) /* "p:<address>|<username>" */
 
 /* Hashes password into encoded (PASSWORD_ENCODED_MAX bytes). */
 int identity_password_hash(str_t password, char *encoded, size_t cap, err_t *err);

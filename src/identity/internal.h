@@ -11,14 +11,6 @@
 #include "core/snapshot.h"
 #include "identity/identity.h"
 
-struct throttle_slot {
-    /* "u:<username>", "a:<address>" or "p:<address>|<username>" */
-    char key[IDENTITY_USERNAME_MAX + 72];
-    int64_t last_ms; /* the last failure */
-    unsigned fails;  /* since the key was last quiet for LOGIN_WINDOW_MS */
-    int64_t wait_until_ms;
-};
-
 struct identity {
     store_t *st;
     const struct dupla_config *cfg;
@@ -31,10 +23,6 @@ struct identity {
 
     /* registry.c: a cell holding a struct registry_snapshot */
     snapshot_t *registry;
-
-    /* session.c: login throttling */
-    pthread_mutex_t throttle_lock;
-    struct throttle_slot *throttle; /* LOGIN_THROTTLE_SLOTS */
 };
 
 /* schema.c */
@@ -100,7 +88,5 @@ int identity_registry_init(identity_t *id, err_t *err);
 void identity_registry_free(identity_t *id);
 
 /* session.c */
-int identity_throttle_init(identity_t *id);
-void identity_throttle_free(identity_t *id);
 
 #endif

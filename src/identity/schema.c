@@ -6,7 +6,8 @@
  * only as hashes: password_hash (argon2id, encoded), setup_hash and the
  * session id_hash (SHA-256 hex; both are 128+ bit random values, so a fast
  * hash is enough). identity_generation holds the one counter every change
- * bumps (see registry.c).
+ * bumps (see registry.c). identity_login_throttle keys are SHA-256 of the
+ * throttled username/address, never the text.
  */
 #include "identity/internal.h"
 
@@ -66,6 +67,14 @@
     "CREATE TABLE identity_generation (id INTEGER PRIMARY KEY, gen BIGINT NOT NULL);"              \
     "INSERT INTO identity_generation (id, gen) VALUES (1, 1);"
 
+#define THROTTLE_TABLE                                                                             \
+    "CREATE TABLE identity_login_throttle ("                                                       \
+    " key_hash TEXT PRIMARY KEY,"                                                                  \
+    " fails BIGINT NOT NULL,"                                                                      \
+    " last_ms BIGINT NOT NULL,"                                                                    \
+    " wait_until_ms BIGINT NOT NULL);"                                                             \
+    "CREATE INDEX identity_login_throttle_last ON identity_login_throttle(last_ms);"
+
 static const struct store_migration migrations[] = {
     {1,
      TABLES_COMMON "CREATE TABLE identity_history ("
@@ -90,6 +99,8 @@ static const struct store_migration migrations[] = {
                    " before_json TEXT,"
                    " after_json TEXT);"
                    "CREATE INDEX identity_history_org ON identity_history(org_id, seq);"},
+    /* 2: login throttling in the store, shared by every node (session.c). */
+    {2, THROTTLE_TABLE, THROTTLE_TABLE},
 };
 
 int identity_schema_apply(store_t *st, err_t *err)

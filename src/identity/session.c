@@ -11,7 +11,8 @@
  * which a cross-site page cannot read. Every state-changing request made
  * with a session must carry it in X-CSRF-Token (routes.c checks it).
  *
- * Throttling is in memory (per process), by growing delays, never a lock
+ * Throttling is in the store (table identity_login_throttle, so every node
+ * of a cluster counts the same failures), by growing delays, never a lock
  * (identity.h, LOGIN_*): a failure counts for the username from this
  * address, for the address and for the username from anywhere; past each
  * key's free failures the key must wait, doubling per failure up to its
@@ -43,90 +44,129 @@ static void dummy_init(void)
     secret_wipe(pw, sizeof pw);
 }
 
-int identity_throttle_init(identity_t *id)
+/* The row of key: SHA-256 of the key, so that the table names neither the
+ * username nor the address (a row lives LOGIN_WINDOW_MS past its last
+ * failure at most; note_failure sweeps older ones). */
+static void key_hash(const char *key, char out[PKI_SHA256_HEX])
 {
-    id->throttle = calloc(LOGIN_THROTTLE_SLOTS, sizeof *id->throttle);
-    if (!id->throttle)
-        return DUPLA_ENOMEM;
-    pthread_mutex_init(&id->throttle_lock, NULL);
-    return 0;
-}
-
-void identity_throttle_free(identity_t *id)
-{
-    if (!id->throttle)
-        return;
-    pthread_mutex_destroy(&id->throttle_lock);
-    free(id->throttle);
-    id->throttle = NULL;
+    pki_sha256_hex(key, strlen(key), out);
 }
 
 void identity_throttle_reset(identity_t *id)
 {
-    pthread_mutex_lock(&id->throttle_lock);
-    memset(id->throttle, 0, LOGIN_THROTTLE_SLOTS * sizeof *id->throttle);
-    pthread_mutex_unlock(&id->throttle_lock);
+    store_conn_t *c;
+    err_t err;
+    if (store_conn_get(id->st, &c, &err))
+        return;
+    store_exec(c, "DELETE FROM identity_login_throttle", &err);
+    store_conn_put(c);
 }
 
-/* The slot of key, or a free / the least recently used one (reset) when
- * create is set; NULL otherwise. Caller holds throttle_lock. */
-static struct throttle_slot *slot_find(identity_t *id, const char *key, bool create)
+/* Seconds the longest of keys must still wait (0: none). */
+static int wait_for(store_conn_t *c, const char *const keys[3], int64_t now, long *wait_s,
+                    err_t *err)
 {
-    struct throttle_slot *oldest = NULL;
-    for (size_t i = 0; i < LOGIN_THROTTLE_SLOTS; i++) {
-        struct throttle_slot *t = &id->throttle[i];
-        if (t->key[0] && strcmp(t->key, key) == 0)
-            return t;
-        if (!oldest || (!t->key[0] && oldest->key[0]) ||
-            (t->key[0] && oldest->key[0] && t->last_ms < oldest->last_ms))
-            oldest = t;
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "SELECT MAX(wait_until_ms) FROM identity_login_throttle"
+                           " WHERE key_hash IN (?, ?, ?)",
+                           &s, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < 3; i++) {
+        char h[PKI_SHA256_HEX];
+        key_hash(keys[i], h);
+        store_bind_cstr(s, i + 1, h);
     }
-    if (!create)
-        return NULL;
-    memset(oldest, 0, sizeof *oldest);
-    snprintf(oldest->key, sizeof oldest->key, "%s", key);
-    return oldest;
-}
-
-/* Seconds the key must still wait (0: none). */
-static long wait_for(identity_t *id, const char *key, int64_t now)
-{
-    long s = 0;
-    pthread_mutex_lock(&id->throttle_lock);
-    struct throttle_slot *t = slot_find(id, key, false);
-    if (t && t->wait_until_ms > now)
-        s = (long)((t->wait_until_ms - now + 999) / 1000);
-    pthread_mutex_unlock(&id->throttle_lock);
-    return s;
+    rc = store_step(s, err);
+    int64_t until = rc == STORE_ROW && !store_col_is_null(s, 0) ? store_col_int64(s, 0) : 0;
+    store_stmt_done(s);
+    if (rc < 0)
+        return rc;
+    *wait_s = until > now ? (long)((until - now + 999) / 1000) : 0;
+    return 0;
 }
 
 /* Counts a failure for key: past free failures, a wait of
- * LOGIN_DELAY_BASE_MS doubled per further failure, at most max_delay_ms. */
-static void note_failure(identity_t *id, const char *key, unsigned free_fails, int64_t max_delay_ms,
-                         int64_t now)
+ * LOGIN_DELAY_BASE_MS doubled per further failure, at most max_delay_ms.
+ * One upsert counts (atomic on both backends, so failures on several nodes
+ * all count); the wait it implies is then raised, never lowered. */
+static int note_failure(store_conn_t *c, const char *key, unsigned free_fails, int64_t max_delay_ms,
+                        int64_t now, err_t *err)
 {
-    pthread_mutex_lock(&id->throttle_lock);
-    struct throttle_slot *t = slot_find(id, key, true);
-    if (now - t->last_ms > LOGIN_WINDOW_MS && now > t->wait_until_ms)
-        t->fails = 0;
-    t->last_ms = now;
-    if (++t->fails > free_fails) {
-        unsigned over = t->fails - free_fails - 1;
-        int64_t delay = over >= 30 ? max_delay_ms : (int64_t)LOGIN_DELAY_BASE_MS << over;
-        if (delay > max_delay_ms)
-            delay = max_delay_ms;
-        t->wait_until_ms = now + delay;
-    }
-    pthread_mutex_unlock(&id->throttle_lock);
+    char h[PKI_SHA256_HEX];
+    key_hash(key, h);
+    store_stmt_t *s;
+    int rc = store_prepare(
+        c,
+        "INSERT INTO identity_login_throttle (key_hash, fails, last_ms, wait_until_ms)"
+        " VALUES (?, 1, ?, 0) ON CONFLICT (key_hash) DO UPDATE SET"
+        " fails = CASE WHEN ? - identity_login_throttle.last_ms > ?"
+        " AND ? > identity_login_throttle.wait_until_ms THEN 1"
+        " ELSE identity_login_throttle.fails + 1 END, last_ms = ? RETURNING fails",
+        &s, err);
+    if (rc)
+        return rc;
+    store_bind_cstr(s, 1, h);
+    store_bind_int64(s, 2, now);
+    store_bind_int64(s, 3, now);
+    store_bind_int64(s, 4, LOGIN_WINDOW_MS);
+    store_bind_int64(s, 5, now);
+    store_bind_int64(s, 6, now);
+    rc = store_step(s, err);
+    int64_t fails = rc == STORE_ROW ? store_col_int64(s, 0) : 0;
+    store_stmt_done(s);
+    if (rc < 0)
+        return rc;
+    if (fails <= (int64_t)free_fails)
+        return 0;
+    int64_t over = fails - free_fails - 1;
+    int64_t delay = over >= 30 ? max_delay_ms : (int64_t)LOGIN_DELAY_BASE_MS << over;
+    if (delay > max_delay_ms)
+        delay = max_delay_ms;
+    if ((rc = store_prepare(c,
+                            "UPDATE identity_login_throttle SET wait_until_ms = ?"
+                            " WHERE key_hash = ? AND wait_until_ms < ?",
+                            &s, err)))
+        return rc;
+    store_bind_int64(s, 1, now + delay);
+    store_bind_cstr(s, 2, h);
+    store_bind_int64(s, 3, now + delay);
+    rc = store_step(s, err);
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
 }
 
-static void note_success(identity_t *id, const char *key)
+/* Forgets keys that have been quiet for the window and wait no more. */
+static int sweep(store_conn_t *c, int64_t now, err_t *err)
 {
-    pthread_mutex_lock(&id->throttle_lock);
-    struct throttle_slot *t = slot_find(id, key, false);
-    if (t)
-        memset(t, 0, sizeof *t);
-    pthread_mutex_unlock(&id->throttle_lock);
+    store_stmt_t *s;
+    int rc = store_prepare(c,
+                           "DELETE FROM identity_login_throttle"
+                           " WHERE last_ms < ? AND wait_until_ms < ?",
+                           &s, err);
+    if (rc)
+        return rc;
+    store_bind_int64(s, 1, now - LOGIN_WINDOW_MS);
+    store_bind_int64(s, 2, now);
+    rc = store_step(s, err);
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+static void note_success(store_conn_t *c, const char *key)
+{
+    char h[PKI_SHA256_HEX];
+    key_hash(key, h);
+    store_stmt_t *s;
+    err_t err;
+    if (store_prepare(c, "DELETE FROM identity_login_throttle WHERE key_hash = ?", &s, &err))
+        return;
+    store_bind_cstr(s, 1, h);
+    if (store_step(s, &err) < 0)
+        log_json(LOG_WARN, "login throttle: cannot forget a key",
+                 json_pack("{s:s}", "error", err.log));
+    store_stmt_done(s);
 }
 
 void identity_session_csrf(str_t session_id, char *out)
@@ -161,30 +201,27 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
         return err_param(err, DUPLA_EINVAL, "username", "username is required");
     if (password.len == 0 || password.len > PASSWORD_MAX_LEN)
         return err_param(err, DUPLA_EINVAL, "password", "password is required");
-    char ukey[sizeof id->throttle[0].key], akey[sizeof id->throttle[0].key];
-    char pkey[sizeof id->throttle[0].key];
+    char ukey[LOGIN_KEY_MAX], akey[LOGIN_KEY_MAX], pkey[LOGIN_KEY_MAX];
     snprintf(ukey, sizeof ukey, "u:%.*s", STR_FMT(username));
     snprintf(akey, sizeof akey, "a:%.63s", peer ? peer : "");
     snprintf(pkey, sizeof pkey, "p:%.63s|%.*s", peer ? peer : "", STR_FMT(username));
+    const char *const keys[3] = {ukey, akey, pkey};
     int64_t now = clock_now_ms();
-    long wait = wait_for(id, ukey, now), wait_a = wait_for(id, akey, now);
-    long wait_p = wait_for(id, pkey, now);
-    if (wait_a > wait)
-        wait = wait_a;
-    if (wait_p > wait)
-        wait = wait_p;
-    if (wait) {
-        *retry_after_s = wait;
-        int rc = err_set(err, DUPLA_ERATE, "too many failed logins; try again in %ld seconds",
-                         *retry_after_s);
-        err_problem(err, PROBLEM_LOGIN_THROTTLED);
-        return rc;
-    }
 
     store_conn_t *c;
     int rc = store_conn_get(id->st, &c, err);
     if (rc)
         return rc;
+    long wait = 0;
+    if ((rc = wait_for(c, keys, now, &wait, err)))
+        goto out;
+    if (wait) {
+        *retry_after_s = wait;
+        rc = err_set(err, DUPLA_ERATE, "too many failed logins; try again in %ld seconds",
+                     *retry_after_s);
+        err_problem(err, PROBLEM_LOGIN_THROTTLED);
+        goto out;
+    }
     store_stmt_t *s;
     if ((rc = store_prepare(c,
                             "SELECT u.id, u.password_hash, u.status, o.status FROM identity_user u"
@@ -207,9 +244,13 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
     int vrc = identity_password_verify(password, found ? hash : dummy_hash);
     secret_wipe(hash, sizeof hash);
     if (!found || vrc != 0 || !active) {
-        note_failure(id, pkey, LOGIN_FREE_FAILS_PAIR, LOGIN_MAX_DELAY_PAIR, now);
-        note_failure(id, akey, LOGIN_FREE_FAILS_IP, LOGIN_MAX_DELAY_IP, now);
-        note_failure(id, ukey, LOGIN_FREE_FAILS_USER, LOGIN_MAX_DELAY_USER, now);
+        err_t terr;
+        if (note_failure(c, pkey, LOGIN_FREE_FAILS_PAIR, LOGIN_MAX_DELAY_PAIR, now, &terr) ||
+            note_failure(c, akey, LOGIN_FREE_FAILS_IP, LOGIN_MAX_DELAY_IP, now, &terr) ||
+            note_failure(c, ukey, LOGIN_FREE_FAILS_USER, LOGIN_MAX_DELAY_USER, now, &terr) ||
+            sweep(c, now, &terr))
+            log_json(LOG_WARN, "login throttle: cannot count a failure",
+                     json_pack("{s:s}", "error", terr.log));
         json_t *f = json_pack("{s:s, s:s}", "peer", peer ? peer : "", "reason",
                               !found ? "unknown user or no password"
                               : vrc  ? "wrong password"
@@ -218,8 +259,8 @@ int identity_login(identity_t *id, str_t username, str_t password, const char *p
         rc = err_set(err, DUPLA_EUNAUTH, "wrong username or password");
         goto out;
     }
-    note_success(id, ukey);
-    note_success(id, pkey);
+    note_success(c, ukey);
+    note_success(c, pkey);
 
     unsigned char raw[IDENTITY_SESSION_ID_BYTES];
     if (rand_bytes(raw, sizeof raw)) {

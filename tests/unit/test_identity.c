@@ -424,6 +424,54 @@ Test(identity, guesses_from_many_addresses_make_the_user_wait_seconds_only)
     identity_throttle_reset(id);
 }
 
+Test(identity, login_throttling_is_shared_by_every_handle_on_the_store)
+{
+    /* Two handles on one store stand for two nodes of a cluster: the
+     * failures counted through one make the other refuse (#15). */
+    struct identity_org a;
+    struct identity_setup_secret sec;
+    err_t err;
+    onboard("A", CVR_A, "admin@a.dk", &a, &sec);
+    cr_assert_eq(identity_user_set_password(id, &local, STR("admin@a.dk"),
+                                            STR("correct horse battery"), &err),
+                 0);
+    identity_t *other;
+    cr_assert_eq(identity_open(st, &cfg, &other, &err), 0, "%s", err.log);
+    struct identity_session s;
+    long retry;
+    for (int i = 0; i <= LOGIN_FREE_FAILS_PAIR; i++)
+        cr_assert_eq(identity_login(i % 2 ? other : id, STR("admin@a.dk"), STR("wrong password!"),
+                                    "10.0.0.7", &s, &retry, &err),
+                     DUPLA_EUNAUTH);
+    cr_assert_eq(identity_login(other, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.7",
+                                &s, &retry, &err),
+                 DUPLA_ERATE, "the other node did not see the failures: %s", err.log);
+    cr_assert_eq(identity_login(id, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.7", &s,
+                                &retry, &err),
+                 DUPLA_ERATE);
+    cr_assert_gt(retry, 0);
+    /* The table names neither the user nor the address. */
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    store_stmt_t *q;
+    cr_assert_eq(store_prepare(c, "SELECT key_hash FROM identity_login_throttle", &q, &err), 0);
+    int rows = 0;
+    while (store_step(q, &err) == STORE_ROW) {
+        str_t k = store_col_text(q, 0);
+        cr_assert_eq(k.len, 64);
+        cr_assert_null(memmem(k.ptr, k.len, "admin", 5));
+        rows++;
+    }
+    store_stmt_done(q);
+    store_conn_put(c);
+    cr_assert_eq(rows, 3, "one row per key (user, address, pair): %d", rows);
+    identity_throttle_reset(id);
+    cr_assert_eq(identity_login(other, STR("admin@a.dk"), STR("correct horse battery"), "10.0.0.7",
+                                &s, &retry, &err),
+                 0, "%s", err.log);
+    identity_close(other);
+}
+
 Test(identity, systems_and_certificates_in_the_registry)
 {
     struct identity_org a;
