@@ -28,8 +28,6 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "dataset/dataset.h"
-#include "expiry/expiry.h"
 #include "identity/identity.h"
 #include "pki/pki.h"
 #include "pki/sign.h"
@@ -135,12 +133,10 @@ static int step_open(struct demo *d, err_t *err)
     int rc = config_load(d->config_path, &d->cfg, err);
     if (rc == 0)
         rc = store_open(d->cfg.store_url, NULL, &d->store, err);
-    if (rc == 0)
-        rc = dataset_migrate(d->store, err);
     /* every table serve would make, so the demo's store is a whole platform's
      * (store copy compares it with a migrated one) */
     if (rc == 0)
-        rc = expiry_migrate(d->store, err);
+        rc = cli_migrate_all(d->store, err);
     if (rc == 0)
         rc = identity_open(d->store, &d->cfg, &d->identity, err);
     char dir[CONFIG_PATH_MAX];

@@ -24,6 +24,7 @@
 #include "dataset/dataset.h"
 #include "events/events.h"
 #include "expiry/expiry.h"
+#include "exposure/exposure.h"
 #include "identity/identity.h"
 #include "incident/incident.h"
 #include "mail/mail.h"
@@ -111,8 +112,8 @@ static int migrate_incident(store_t *st, err_t *err)
 
 /* In the order of serve's modules (lower layers first). */
 static int (*const migrations[])(store_t *st, err_t *err) = {
-    identity_migrate, dataset_migrate,  mail_migrate,   migrate_agreement,
-    audit_migrate,    migrate_incident, expiry_migrate, events_migrate,
+    identity_migrate, dataset_migrate, mail_migrate,   migrate_agreement, audit_migrate,
+    migrate_incident, expiry_migrate,  events_migrate, exposure_migrate,
 };
 
 /* Columns one backend keeps and the other computes: PostgreSQL partitions
@@ -123,7 +124,7 @@ static const struct store_copy_derived derived[] = {
      "(SELECT e.time_ms FROM audit_entry e WHERE e.seq = audit_entry_subject.seq)"},
 };
 
-static int migrate_all(store_t *st, err_t *err)
+int cli_migrate_all(store_t *st, err_t *err)
 {
     for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
         int rc = migrations[i](st, err);
@@ -208,7 +209,7 @@ static int run_copy(struct store_call *k)
         goto done;
     /* What this binary's schema is: every module migrated on an empty
      * database of its own. */
-    if (store_open_memory(&fresh, &err) || migrate_all(fresh, &err)) {
+    if (store_open_memory(&fresh, &err) || cli_migrate_all(fresh, &err)) {
         fail("copy", &err);
         goto done;
     }
@@ -220,7 +221,7 @@ static int run_copy(struct store_call *k)
         fprintf(stderr, "dupla store copy: --to: %s\n", err.log[0] ? err.log : err.detail);
         goto done;
     }
-    if (migrate_all(to, &err)) {
+    if (cli_migrate_all(to, &err)) {
         fprintf(stderr, "dupla store copy: --to: %s\n", err.log[0] ? err.log : err.detail);
         goto done;
     }
@@ -276,7 +277,7 @@ static int run_migrate(struct store_call *k)
         return 1;
     err_t err;
     err_clear(&err);
-    int rc = migrate_all(st, &err);
+    int rc = cli_migrate_all(st, &err);
     store_close(st);
     if (rc)
         return fail("migrate", &err);

@@ -7,6 +7,12 @@
 #define DUPLA_CLI_COMMANDS_H
 
 #include "cli/cli.h"
+#include "core/error.h"
+#include "store/store.h"
+
+/* Applies every module's migrations to st, in serve's order (cmd_store.c):
+ * the whole schema `dupla serve` makes. */
+int cli_migrate_all(store_t *st, err_t *err);
 
 int cmd_audit(int argc, char **argv);
 int cmd_pki(int argc, char **argv);

@@ -18,11 +18,17 @@ int exposure_config_read(const struct dupla_config *cfg, struct exposure_config 
     const char *s = EXPOSURE_CONFIG_SECTION;
     long long v[6];
     int envh = 1;
-    static const char *const keys[] = {"max_subjects",        "rate_per_second",
-                                       "rate_burst",          "max_in_flight",
-                                       "retry_after_seconds", "window_margin_seconds",
-                                       "environment_header",  "public_url",
-                                       "publisher",           NULL};
+    static const char *const keys[] = {"max_subjects",
+                                       "rate_per_second",
+                                       "rate_burst",
+                                       "max_in_flight",
+                                       "retry_after_seconds",
+                                       "window_margin_seconds",
+                                       "environment_header",
+                                       "public_url",
+                                       "publisher",
+                                       "rate_shared",
+                                       NULL};
     const char *url = NULL, *publisher = NULL;
     int rc;
     if ((rc = config_only_keys(sec, s, keys, err)) ||
@@ -39,6 +45,7 @@ int exposure_config_read(const struct dupla_config *cfg, struct exposure_config 
         (rc = config_get_int(sec, s, "window_margin_seconds", 0, EXPOSURE_MAX_WINDOW_MARGIN,
                              EXPOSURE_DEFAULT_WINDOW_MARGIN, &v[5], err)) ||
         (rc = config_get_bool(sec, s, "environment_header", 1, &envh, err)) ||
+        (rc = config_get_bool(sec, s, "rate_shared", -1, &out->rate_shared, err)) ||
         (rc = config_get_string(sec, s, "public_url", NULL, &url, err)) ||
         (rc = config_get_string(sec, s, "publisher", EXPOSURE_DEFAULT_PUBLISHER, &publisher, err)))
         return rc;
@@ -80,7 +87,15 @@ int exposure_new(const struct exposure_config *cfg, const struct exposure_deps *
     ex->cfg = *cfg;
     ex->deps = *deps;
     int rc = exposure_limiter_new(cfg->rate_per_second, cfg->rate_burst, &ex->limiter, err);
+    bool shared = cfg->rate_shared == 1 ||
+                  (cfg->rate_shared < 0 && strcmp(store_backend(deps->store), "postgresql") == 0);
+    if (!rc)
+        rc = shared ? exposure_limiter_share(
+                          ex->limiter, deps->store,
+                          exposure_rate_chunk(cfg->rate_per_second, cfg->rate_burst), err)
+                    : exposure_migrate(deps->store, err);
     if (rc) {
+        exposure_limiter_free(ex->limiter);
         free(ex);
         return rc;
     }

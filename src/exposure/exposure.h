@@ -45,6 +45,9 @@
  *   max_subjects            subjects per call (EXPOSURE_DEFAULT_MAX_SUBJECTS)
  *   rate_per_second         token bucket refill per (agreement, system)
  *   rate_burst              its size
+ *   rate_shared             true: the buckets are shared by every node on
+ *                           the store (exposure_limiter_share); default:
+ *                           true on PostgreSQL, false on SQLite
  *   max_in_flight           data requests at once before 503
  *   retry_after_seconds     Retry-After of a 503 for saturation
  *   window_margin_seconds   an open registration window ends this long
@@ -134,6 +137,7 @@ struct exposure_config {
     unsigned retry_after_s;
     unsigned window_margin_s;
     bool environment_header;
+    int rate_shared;                            /* 1, 0, or -1: as the store's backend says */
     char public_url[CATALOG_DCAT_BASE_MAX + 1]; /* "" when not configured */
     char publisher[EXPOSURE_PUBLISHER_MAX + 1];
 };
@@ -206,6 +210,21 @@ typedef struct exposure_limiter exposure_limiter_t;
  * caller owns *out. */
 int exposure_limiter_new(unsigned rate, unsigned burst, exposure_limiter_t **out, err_t *err);
 void exposure_limiter_free(exposure_limiter_t *l);
+/* Shares the buckets with every process on st (the nodes of a cluster):
+ * the tokens are in the store's exposure_rate_budget, and each process draws
+ * them in chunks of `chunk` (at least 1), keeping a drawn chunk at most
+ * EXPOSURE_RATE_HOLD_MS. The configured rate then holds across all nodes:
+ * never more calls than rate and burst allow, and at most nodes x chunk
+ * tokens drawn but unused for a moment. If the store cannot be reached the
+ * process falls back to its own bucket for that key (per-node limit) and
+ * logs it. Call before the first take. */
+#define EXPOSURE_RATE_HOLD_MS 1000
+int exposure_limiter_share(exposure_limiter_t *l, store_t *st, unsigned chunk, err_t *err);
+/* The chunk a shared limiter draws by default: a twentieth of a second's
+ * rate, at most an eighth of the burst, at least 1. */
+unsigned exposure_rate_chunk(unsigned rate, unsigned burst);
+/* The data path's table (schema.c); exposure_new applies it. */
+int exposure_migrate(store_t *st, err_t *err);
 /* Takes one token for key at now_ms: true if there was one; else false and
  * *retry_after_s (>= 1) says when there will be. Thread-safe. */
 bool exposure_limiter_take(exposure_limiter_t *l, str_t key, int64_t now_ms,

@@ -44,7 +44,8 @@ struct cluster {
     char key[E2E_PATH_MAX]; /* the shared checkpoint signing key */
     char agreement[AGREEMENT_ID_LEN + 1];
     char agreement2[AGREEMENT_ID_LEN + 1];
-    long poll_ms; /* identity.registry_poll_ms */
+    long poll_ms;         /* identity.registry_poll_ms */
+    const char *exposure; /* the "exposure" section; NULL: no rate limit in the way */
 };
 
 /* ---- set-up ---- */
@@ -132,9 +133,11 @@ static void node_config(const struct cluster *c, const struct e2e_server *a, cha
         snprintf(store, sizeof store, "\"store\": \"sqlite:%s/dupla.db\", ", a->dir);
     snprintf(out, cap,
              "{%s\"identity\": {\"registry_poll_ms\": %ld},"
-             " \"exposure\": {\"rate_per_second\": 100000, \"rate_burst\": 100000},"
+             " \"exposure\": %s,"
              " \"audit\": {\"signing_key\": \"%s\", \"checkpoint_every\": %d}}",
-             store, c->poll_ms, c->key, CP_EVERY);
+             store, c->poll_ms,
+             c->exposure ? c->exposure : "{\"rate_per_second\": 100000, \"rate_burst\": 100000}",
+             c->key, CP_EVERY);
 }
 
 /* Listeners "api" and "token" with A's PKI (absolute paths). */
@@ -148,10 +151,12 @@ static void node_listeners(const struct e2e_server *a, char *out, size_t cap)
              a->pki_dir, a->pki_dir, a->pki_dir, a->pki_dir, a->pki_dir, a->pki_dir);
 }
 
-/* Starts n nodes; registry_poll_ms poll. */
+/* Starts n nodes; registry_poll_ms poll; c->exposure as set before. */
 static void cluster_start(struct cluster *c, int n, long poll)
 {
+    const char *exposure = c->exposure;
     memset(c, 0, sizeof *c);
+    c->exposure = exposure;
     c->n = n;
     c->poll_ms = poll;
     char dir[] = "/tmp/dupla-cluster-XXXXXX";
@@ -472,6 +477,48 @@ Test(cluster, a_revocation_through_one_node_is_enforced_by_another, .timeout = 1
     }
     for (int i = c->n - 1; i >= 0; i--)
         cr_expect_eq(e2e_stop(&c->node[i]), 0, "node %d stopped cleanly", i);
+    remove_key_dir(c);
+    free(c);
+}
+
+Test(cluster, the_rate_limit_holds_across_nodes, .timeout = 170)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    /* 12 calls at once, then one a second, for the agreement and system
+     * whichever node a call reaches (#15.1) */
+    c->exposure = "{\"rate_per_second\": 1, \"rate_burst\": 12, \"rate_shared\": true}";
+    cluster_start(c, NODES, 50);
+    struct client k[NODES];
+    for (int i = 0; i < NODES; i++) {
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].cl = c;
+        k[i].node = &c->node[i];
+        cr_assert_eq(get_token(&k[i]), 0, "%s", k[i].failure);
+    }
+    int64_t t0 = clock_mono_ns();
+    int ok = 0, limited = 0;
+    for (int round = 0; round < 10; round++)
+        for (int i = 0; i < NODES; i++) {
+            long st = one_call(&k[i], c->agreement, NULL);
+            if (st == 200)
+                ok++;
+            else if (st == 429)
+                limited++;
+            else
+                cr_assert_fail("node %d answered %ld: %s", i, st, k[i].failure);
+        }
+    double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    fprintf(stderr,
+            "cluster: shared rate limit: %d of 30 calls through 3 nodes let through in %.2f s"
+            " (budget 12 + 1/s), %d refused 429\n",
+            ok, secs, limited);
+    /* each node alone would have let its 10 through */
+    cr_assert_geq(ok, 12);
+    cr_assert_leq(ok, 12 + (int)secs + 1, "%d let through in %.2f s", ok, secs);
+    cr_assert_eq(ok + limited, 30);
+    for (int i = 0; i < NODES; i++)
+        e2e_stop(&c->node[i]);
     remove_key_dir(c);
     free(c);
 }
