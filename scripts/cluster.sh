@@ -306,7 +306,10 @@ c["audit"] = {"signing_key": os.path.join(demo, "audit-signing.key")}
 c.setdefault("identity", {})["registry_poll_ms"] = 500
 # a mail relay (the failure tests' SMTP sink); without one, mail stays queued
 if os.environ.get("DUPLA_CLUSTER_SMTP_URL"):
-    c["mail"] = {"smtp_url": os.environ["DUPLA_CLUSTER_SMTP_URL"], "retry_base_seconds": 1}
+    # a short SMTP timeout: a message whose sender died is sent again after
+    # its lease, 2 x timeout + 60 s (the failure tests measure it)
+    c["mail"] = {"smtp_url": os.environ["DUPLA_CLUSTER_SMTP_URL"], "retry_base_seconds": 1,
+                 "timeout_seconds": 5}
 tmp = dst + ".tmp"
 with open(tmp, "w") as f:
     json.dump(c, f, indent=2)

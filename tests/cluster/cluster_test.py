@@ -34,6 +34,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -338,6 +339,23 @@ def wait_ready_file(path, proc, timeout):
     return False
 
 
+def restart_node(cl, node, problems):
+    """Starts node again (after a SIGKILL); its Popen."""
+    info = cl.nodes[node]
+    ready = os.path.join(cl.dir, node, "ready.json")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    out = open(os.path.join(cl.dir, node, "server.log"), "a")
+    p = subprocess.Popen([cl.dupla, "serve", "--config", info["config_file"], "--ready-file", ready,
+                          "--drain-seconds", "5"], stdout=out, stderr=subprocess.STDOUT)
+    cl.extra[node] = p
+    if not wait_ready_file(ready, p, 60):
+        out.flush()
+        tail = open(os.path.join(cl.dir, node, "server.log")).read().splitlines()[-5:]
+        problems.append("%s did not start again (exit %s): %s" % (node, p.poll(), " | ".join(tail)))
+    return p
+
+
 def test_kill(cl, calls):
     problems = []
     calls.refresh_token()
@@ -349,17 +367,7 @@ def test_kill(cl, calls):
         t_kill = time.time()
         log("  SIGKILL %s (pid %d) under load" % (node, info["pid"]))
         time.sleep(3)
-        ready = os.path.join(cl.dir, node, "ready.json")
-        if os.path.exists(ready):
-            os.unlink(ready)
-        out = open(os.path.join(cl.dir, node, "server.log"), "a")
-        p = subprocess.Popen([cl.dupla, "serve", "--config", info["config_file"], "--ready-file", ready,
-                              "--drain-seconds", "5"], stdout=out, stderr=subprocess.STDOUT)
-        cl.extra[node] = p
-        if not wait_ready_file(ready, p, 60):
-            out.flush()
-            tail = open(os.path.join(cl.dir, node, "server.log")).read().splitlines()[-5:]
-            problems.append("%s did not start again (exit %s): %s" % (node, p.poll(), " | ".join(tail)))
+        p = restart_node(cl, node, problems)
         up = None
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -448,17 +456,21 @@ class SmtpSink:
         self.port = self.sock.getsockname()[1]
         self.ids = []
         self.lock = threading.Lock()
+        # hold: the next message's end of DATA is not answered; the session
+        # waits instead, with its Message-ID and the sender's port in held
+        self.hold = False
+        self.held = None  # (Message-ID, the sender's port)
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, addr = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+            threading.Thread(target=self.session, args=(conn, addr), daemon=True).start()
 
-    def session(self, conn):
+    def session(self, conn, addr):
         f = conn.makefile("rb")
         send = lambda s: conn.sendall(s.encode() + b"\r\n")
         try:
@@ -480,7 +492,16 @@ class SmtpSink:
                         if msg_id is None and ln.lower().startswith(b"message-id:"):
                             msg_id = ln.split(b":", 1)[1].strip().decode(errors="replace")
                     with self.lock:
-                        self.ids.append(msg_id or "(none)")
+                        hold = self.hold
+                        if hold:
+                            self.hold = False
+                            self.held = (msg_id or "(none)", addr[1])
+                        else:
+                            self.ids.append(msg_id or "(none)")
+                    if hold:  # never answered: wait until the sender is gone
+                        while conn.recv(1024):
+                            pass
+                        return
                     send("250 queued")
                 elif cmd.startswith("QUIT"):
                     send("221 bye")
@@ -523,6 +544,78 @@ def test_mail(cl, calls):
         problems.append("only %d of the 8 messages arrived" % (len(ids) - before))
     if dup:
         problems.append("%d messages sent more than once (e.g. %s)" % (len(dup), dup[0]))
+    return problems
+
+
+def pid_of_port(port):
+    """The pid of the local process whose TCP socket has source port PORT."""
+    r = subprocess.run(["ss", "-tnpH", "sport = :%d" % port], capture_output=True, text=True)
+    m = re.search(r"pid=(\d+)", r.stdout)
+    return int(m.group(1)) if m else None
+
+
+def node_of_pid(cl, pid):
+    """The node whose dupla serve is pid (by its --config), or None."""
+    try:
+        args = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
+    except OSError:
+        return None
+    for name, info in cl.nodes.items():
+        if info["config_file"].encode() in args:
+            return name
+    return None
+
+
+def test_mail_kill(cl, calls):
+    """A node killed while it sends a message: another node sends it once
+    its lease has run out (2 x timeout_seconds + 60 s), and only once."""
+    problems = []
+    sink = cl.smtp
+    ag = calls.agreement
+    with sink.lock:
+        sink.hold, sink.held = True, None
+    cl.cli("agreement", "suspend", "--config", cl.config("node1"), ag, "--reason", "cluster test: kill")
+    deadline = time.time() + 30
+    while time.time() < deadline and sink.held is None:
+        time.sleep(0.05)
+    cl.cli("agreement", "reactivate", "--config", cl.config("node1"), ag, "--reason", "cluster test: kill")
+    if sink.held is None:
+        with sink.lock:
+            sink.hold = False
+        return ["no node began to send the message within 30 s"]
+    msg_id, port = sink.held
+    pid = pid_of_port(port)
+    node = node_of_pid(cl, pid) if pid else None
+    if not node:
+        return ["cannot tell which node sends the held message (port %d, pid %s)" % (port, pid)]
+    os.kill(pid, signal.SIGKILL)
+    t_kill = time.time()
+    log("  %s (pid %d) killed while it sent %s" % (node, pid, msg_id))
+    lease = 2 * 5 + 60
+    sent = None
+    while time.time() < t_kill + lease + 30:
+        with sink.lock:
+            if msg_id in sink.ids:
+                sent = time.time() - t_kill
+                break
+        time.sleep(0.2)
+    restart_node(cl, node, problems)
+    time.sleep(3)
+    with sink.lock:
+        n = sink.ids.count(msg_id)
+    if sent is None:
+        problems.append("the message was not sent by another node within %d s of the kill" % (lease + 30))
+    else:
+        log("  another node sent it %.1f s after the kill (the lease: %d s); delivered %d time(s)"
+            % (sent, lease, n))
+    if n > 1:
+        problems.append("the message was delivered %d times" % n)
+    bare = msg_id.strip("<>").replace("'", "")
+    state = cl.psql("SELECT state FROM mail_message WHERE message_id IN ('%s', '<%s>')" % (bare, bare))
+    if not state:
+        problems.append("no message %s in mail_message" % msg_id)
+    if state and state[0][0] != "sent":
+        problems.append("the message's state is %s, not sent" % state[0][0])
     return problems
 
 
@@ -612,7 +705,8 @@ def test_revoke_agreement(cl, calls):
     return problems
 
 
-TESTS = [("kill", test_kill), ("failover", test_failover), ("mail", test_mail), ("revoke", test_revoke),
+TESTS = [("kill", test_kill), ("failover", test_failover), ("mail", test_mail),
+         ("mail-kill", test_mail_kill), ("revoke", test_revoke),
          ("revoke-agreement", test_revoke_agreement)]
 
 
