@@ -50,7 +50,7 @@ static void usage(FILE *out)
             "  --companies M    companies (default %d, at most %d)\n"
             "  --years A-B      income years (default %d-%d; within the tax table)\n"
             "  --seed S         the seed (default %d)\n"
-            "  --out DIR        write the deliveries there (01-...ndjson to 21-...ndjson, in\n"
+            "  --out DIR        write the deliveries there (01-...ndjson to 24-...ndjson, in\n"
             "                   the order to ingest them) and examples.json (subject numbers\n"
             "                   with data in every service of their kind; with --ingest,\n"
             "                   only examples.json)\n"

@@ -36,6 +36,7 @@ enum stream_kind {
     S_CORP_YEAR,    /* a corporation's tax return for a year */
     S_CONTROL,      /* a company's controls */
     S_OBSERVATION,  /* a person's control observations */
+    S_AMEND,        /* the later versions of the corporate tax services */
 };
 
 static const struct {
@@ -64,6 +65,10 @@ static const struct {
     {"Virksomhedspligter", "19-Virksomhedspligter-ophoer.ndjson"},
     {"Kontrolregistreringer/Virksomhed", "20-Kontrolregistreringer-afslutninger.ndjson"},
     {"Ligningssager", "21-Ligningssager-afgoerelser.ndjson"},
+    {"Selskabsskatteoplysninger/Selskabsambeskatningskreds",
+     "22-Selskabsambeskatningskreds-udtraedelser.ndjson"},
+    {"Selskabsskatteoplysninger/Selskabselvangivelse", "23-Selskabselvangivelse-aendringer.ndjson"},
+    {"virksomhedskontroloplysninger", "24-virksomhedskontroloplysninger-rettelser.ndjson"},
 };
 
 const char *testdata_delivery_service(size_t i)
@@ -856,17 +861,41 @@ static void group_of(const struct testdata_options *opt, unsigned c, struct grou
     g->n = 0;
 }
 
-static void gen_group(struct out *o, const struct testdata_options *opt, unsigned c)
+/* Whether member k of group g leaves it, and the day: a member whose
+ * company ends leaves the day before its fate; in a group that draws it (or
+ * whose administration company is a showcase), the last member leaves at
+ * the end of the last year. Told by the later delivery, as a new version of
+ * the last year's record. */
+static int32_t group_leaves(const struct testdata_options *opt, const struct group *g, unsigned k)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, g->members[k], &co);
+    life_make(opt, g->members[k], &co, &lf);
+    if (lf.fate != FATE_NONE)
+        return lf.fate_day - 1;
+    struct rng r;
+    testdata_rng_init(&r, opt->seed, S_AMEND, g->members[0], 0);
+    bool last_leaves = testdata_rng_chance(&r, 250) || showcase_company(g->members[0]);
+    if (k > 0 && k == g->n - 1 && last_leaves)
+        return clock_days_from_civil(opt->year_to, 12, 31);
+    return 0;
+}
+
+static void gen_group(struct out *o, const struct testdata_options *opt, unsigned c, bool later)
 {
     struct group g;
     unsigned k = 0;
     group_of(opt, c, &g, &k);
     if (g.n == 0)
         return;
+    int32_t left = later ? group_leaves(opt, &g, k) : 0;
+    if (later && !left)
+        return;
     struct company co, admin;
     company_make(opt, c, &co);
     company_make(opt, g.members[0], &admin);
-    for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
+    for (int y = later ? opt->year_to : opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
         begin(o);
         kv_str(o, "VirksomhedCVRNummer", co.cvr);
         kv_str(o, "VirksomhedSENummer", co.cvr);
@@ -876,6 +905,8 @@ static void gen_group(struct out *o, const struct testdata_options *opt, unsigne
         kv_str(o, "SambeskatningTypeKode", g.international ? "INTERNATIONAL" : "NATIONAL");
         kv_int(o, "KredsDeltagerAntal", g.n);
         kv_date(o, "IndtrædelseDato", g.joined[k]);
+        if (left)
+            kv_date(o, "UdtrædelseDato", left);
         end(o);
     }
 }
@@ -883,14 +914,26 @@ static void gen_group(struct out *o, const struct testdata_options *opt, unsigne
 #define CORPORATE_TAX_BP 2200
 
 /* A corporation's tax returns, year by year: losses are carried forward
- * from the first year generated. */
-static void gen_corp_returns(struct out *o, const struct testdata_options *opt, unsigned c)
+ * from the first year generated. The later delivery amends the last year's
+ * return of some corporations (every showcase corporation c % 10 == 0):
+ * the taxable income corrected, the tax recomputed from the same losses,
+ * the tax paid on account unchanged. */
+static void gen_corp_returns(struct out *o, const struct testdata_options *opt, unsigned c,
+                             bool later)
 {
     struct company co;
     struct life lf;
     company_make(opt, c, &co);
     life_make(opt, c, &co, &lf);
     if (!lf.corporation)
+        return;
+    struct rng am;
+    testdata_rng_init(&am, opt->seed, S_AMEND, c, 1);
+    bool amended = testdata_rng_chance(&am, 150) || c % 10 == 0;
+    int64_t amend_permille = testdata_rng_range(&am, 800, 1200);
+    int32_t amended_day = clock_days_from_civil(
+        opt->year_to + 1, (int)testdata_rng_range(&am, 9, 12), (int)testdata_rng_range(&am, 1, 28));
+    if (later && !amended)
         return;
     struct group g;
     unsigned k = 0;
@@ -905,17 +948,26 @@ static void gen_corp_returns(struct out *o, const struct testdata_options *opt, 
         int64_t result = KR(testdata_rng_range(&r, -400000, 2500000)) *
                          testdata_rng_skewed_permille(&r) / 1000 / 100 * 100;
         int64_t taxable = result * testdata_rng_range(&r, 850, 1150) / 1000 / 100 * 100;
+        int64_t carried_in = carried;
         int64_t used = taxable > 0 ? (carried < taxable ? carried : taxable) : 0;
         carried = carried - used + (taxable < 0 ? -taxable : 0);
         int64_t tax = taxable - used > 0 ? ((taxable - used) * CORPORATE_TAX_BP + 5000) / 10000 : 0;
         int64_t aconto = tax * testdata_rng_range(&r, 800, 1200) / 1000 / 100 * 100;
+        int32_t received = clock_days_from_civil(y + 1, 6, (int)testdata_rng_range(&r, 1, 30));
+        if (later) {
+            if (y != opt->year_to)
+                continue;
+            taxable = taxable * amend_permille / 1000 / 100 * 100;
+            used = taxable > 0 ? (carried_in < taxable ? carried_in : taxable) : 0;
+            tax = taxable - used > 0 ? ((taxable - used) * CORPORATE_TAX_BP + 5000) / 10000 : 0;
+            received = amended_day;
+        }
         begin(o);
         kv_str(o, "VirksomhedCVRNummer", co.cvr);
         kv_str(o, "VirksomhedSENummer", co.cvr);
         kv_int(o, "SelskabSelvangivelseIndkomstÅr", y);
-        kv_str(o, "SelvangivelseTypeKode", "ORDINAER");
-        kv_date(o, "SelvangivelseModtagetDato",
-                clock_days_from_civil(y + 1, 6, (int)testdata_rng_range(&r, 1, 30)));
+        kv_str(o, "SelvangivelseTypeKode", later ? "AENDRET" : "ORDINAER");
+        kv_date(o, "SelvangivelseModtagetDato", received);
         kv_date(o, "RegnskabsperiodeStartDato", clock_days_from_civil(y, 1, 1));
         kv_date(o, "RegnskabsperiodeSlutDato", clock_days_from_civil(y, 12, 31));
         kv_int(o, "RegnskabsmæssigtResultat", result);
@@ -962,57 +1014,6 @@ static int64_t wages_paid(const struct testdata_options *opt, unsigned c, const 
     struct rng r;
     testdata_rng_init(&r, opt->seed, S_COMPANY_LIFE, c, 1000 + (uint64_t)y);
     return co->payroll * 4 * testdata_rng_range(&r, 900, 1100) / 1000 / 100 * 100;
-}
-
-/* Control information per SE number and year: its VAT returns added up
- * (the current versions), its payroll, and what it reported paid. */
-static void gen_company_control_info(struct out *o, const struct testdata_options *opt, unsigned c)
-{
-    struct company co;
-    struct life lf;
-    company_make(opt, c, &co);
-    life_make(opt, c, &co, &lf);
-    for (unsigned s = 0; o->rc == 0 && s < co.n_se; s++) {
-        struct se_unit se;
-        se_make(opt, c, s, &se);
-        for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
-            int64_t vat[3] = {0};
-            struct out sum = {.sums = NULL};
-            for (int k = 0; k < 12 / (int)se.period; k++) {
-                int64_t one[3] = {0};
-                bool has;
-                sum.sums = one;
-                write_vat(&sum, &co, &se, opt, c, s, y, k, 0, &has);
-                if (has) {
-                    memset(one, 0, sizeof one);
-                    write_vat(&sum, &co, &se, opt, c, s, y, k, 1, &has);
-                }
-                vat[0] += one[0];
-                vat[1] += one[1];
-                vat[2]++;
-            }
-            bool has_payroll = false;
-            int64_t payroll = 0, wages = 0;
-            if (s == 0)
-                wages = wages_paid(opt, c, &co, &lf, y, &has_payroll, &payroll);
-            int64_t am = (wages * 800 + 5000) / 10000;
-            begin(o);
-            kv_str(o, "VirksomhedSENummer", se.se);
-            kv_int(o, "KontrolOplysningRapportIndkomstÅr", y);
-            kv_str(o, "VirksomhedCVRNummer", co.cvr);
-            kv_date(o, "RapportDannetDato", clock_days_from_civil(y + 1, 2, 1));
-            kv_int(o, "IndberettetAIndkomst", wages);
-            kv_int(o, "IndberettetASkat", (wages - am) * 37 / 100 / 100 * 100);
-            kv_int(o, "IndberettetAMBidrag", am);
-            kv_int(o, "AntalAnsatte", wages > 0 ? 1 + wages / KR(420000) : 0);
-            kv_int(o, "AngivetSalgsmoms", vat[0]);
-            kv_int(o, "AngivetKøbsmoms", vat[1]);
-            if (has_payroll)
-                kv_int(o, "AngivetLønsum", payroll);
-            kv_int(o, "AntalMomsangivelser", vat[2]);
-            end(o);
-        }
-    }
 }
 
 /* A company's controls (numbered from 1): open in the first delivery,
@@ -1095,6 +1096,86 @@ static void gen_controls(struct out *o, const struct testdata_options *opt, unsi
             kv_str(o, "KontrolStatusKode", "AABEN");
         }
         end(o);
+    }
+}
+
+/* Control information per SE number and year: its VAT returns added up
+ * (the current versions), its payroll, and what it reported paid. The
+ * later delivery corrects the reports of an SE number and year that a
+ * control adjusted (closed with an amount): a new version made the week
+ * after the control ended, with the adjustment in the figure it concerns
+ * (A-tax, payroll, else output VAT). */
+static void gen_company_control_info(struct out *o, const struct testdata_options *opt, unsigned c,
+                                     bool later)
+{
+    struct company co;
+    struct life lf;
+    company_make(opt, c, &co);
+    life_make(opt, c, &co, &lf);
+    unsigned n_controls = controls_of(opt, c);
+    for (unsigned s = 0; o->rc == 0 && s < co.n_se; s++) {
+        struct se_unit se;
+        se_make(opt, c, s, &se);
+        for (int y = opt->year_from; o->rc == 0 && y <= opt->year_to; y++) {
+            int64_t adj_vat = 0, adj_atax = 0, adj_payroll = 0;
+            int32_t made = clock_days_from_civil(y + 1, 2, 1);
+            for (unsigned k = 0; later && k < n_controls; k++) {
+                struct control ct;
+                control_make(opt, c, &co, &lf, k, &ct);
+                if (ct.se != s || ct.year != y || !ct.closed || ct.amount == 0 ||
+                    strcmp(ct.status, "AFSLUTTET") != 0)
+                    continue;
+                if (strcmp(ct.type, "ASKAT") == 0)
+                    adj_atax += ct.amount;
+                else if (strcmp(ct.type, "LOENSUM") == 0)
+                    adj_payroll += ct.amount;
+                else
+                    adj_vat += ct.amount;
+                if (ct.end + 7 > made)
+                    made = ct.end + 7;
+            }
+            if (later && !adj_vat && !adj_atax && !adj_payroll)
+                continue;
+            int64_t vat[3] = {0};
+            struct out sum = {.sums = NULL};
+            for (int k = 0; k < 12 / (int)se.period; k++) {
+                int64_t one[3] = {0};
+                bool has;
+                sum.sums = one;
+                write_vat(&sum, &co, &se, opt, c, s, y, k, 0, &has);
+                if (has) {
+                    memset(one, 0, sizeof one);
+                    write_vat(&sum, &co, &se, opt, c, s, y, k, 1, &has);
+                }
+                vat[0] += one[0];
+                vat[1] += one[1];
+                vat[2]++;
+            }
+            bool has_payroll = false;
+            int64_t payroll = 0, wages = 0;
+            if (s == 0)
+                wages = wages_paid(opt, c, &co, &lf, y, &has_payroll, &payroll);
+            int64_t am = (wages * 800 + 5000) / 10000;
+            if (!has_payroll) {
+                adj_vat += adj_payroll;
+                adj_payroll = 0;
+            }
+            begin(o);
+            kv_str(o, "VirksomhedSENummer", se.se);
+            kv_int(o, "KontrolOplysningRapportIndkomstÅr", y);
+            kv_str(o, "VirksomhedCVRNummer", co.cvr);
+            kv_date(o, "RapportDannetDato", made);
+            kv_int(o, "IndberettetAIndkomst", wages);
+            kv_int(o, "IndberettetASkat", (wages - am) * 37 / 100 / 100 * 100 + adj_atax);
+            kv_int(o, "IndberettetAMBidrag", am);
+            kv_int(o, "AntalAnsatte", wages > 0 ? 1 + wages / KR(420000) : 0);
+            kv_int(o, "AngivetSalgsmoms", vat[0] + adj_vat);
+            kv_int(o, "AngivetKøbsmoms", vat[1]);
+            if (has_payroll)
+                kv_int(o, "AngivetLønsum", payroll + adj_payroll);
+            kv_int(o, "AntalMomsangivelser", vat[2]);
+            end(o);
+        }
     }
 }
 
@@ -1248,11 +1329,11 @@ bool testdata_example_person(const struct testdata_options *opt, unsigned p)
     return p < opt->persons && showcase_person(p);
 }
 
-/* Deliveries 9 to 21 (index 8 on): the services added with the whole
+/* Deliveries 9 to 24 (index 8 on): the services added with the whole
  * catalogue (#16). */
 static void generate_more(struct out *o, const struct testdata_options *opt, size_t i)
 {
-    bool later = i >= 17;
+    bool later = i >= 17; /* 18-24: changes, ends, decisions, amendments */
     const char *svc = deliveries[i].service;
     bool persons = strcmp(svc, "personkontroloplysninger") == 0 ||
                    strcmp(svc, "Kontrolobservationer") == 0 || strcmp(svc, "Ligningssager") == 0;
@@ -1271,11 +1352,11 @@ static void generate_more(struct out *o, const struct testdata_options *opt, siz
         else if (strcmp(svc, "Virksomhedspligter") == 0)
             gen_duties(o, opt, c, later);
         else if (strcmp(svc, "Selskabsskatteoplysninger/Selskabsambeskatningskreds") == 0)
-            gen_group(o, opt, c);
+            gen_group(o, opt, c, later);
         else if (strcmp(svc, "Selskabsskatteoplysninger/Selskabselvangivelse") == 0)
-            gen_corp_returns(o, opt, c);
+            gen_corp_returns(o, opt, c, later);
         else if (strcmp(svc, "virksomhedskontroloplysninger") == 0)
-            gen_company_control_info(o, opt, c);
+            gen_company_control_info(o, opt, c, later);
         else if (strcmp(svc, "Kontrolregistreringer/Virksomhed") == 0)
             gen_controls(o, opt, c, later);
         else if (strcmp(svc, "Ligningssager") == 0)

@@ -43,7 +43,7 @@
 
 #define TESTDATA_MAX_PERSONS   2000000 /* the CPR scheme gives each a unique number up to here */
 #define TESTDATA_MAX_COMPANIES 100000  /* the CVR range 90000000-98999999 */
-#define TESTDATA_DELIVERIES    21
+#define TESTDATA_DELIVERIES    24
 
 /* ---- the tax arithmetic ---- */
 

@@ -5,6 +5,7 @@
 
 #include "fixture.h"
 #include <gnutls/crypto.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,97 @@ Test(testdata, deliveries_ingest_cleanly_and_correct_as_new_versions)
     catalog_free(cat);
     store_close(st);
     fx_rmtree(dir);
+}
+
+/* The later deliveries of the corporate tax services amend what the first
+ * ones said (#16): each amended line has the key of a first-issue line, the
+ * amended return's tax follows from its corrected income, and showcase
+ * company 0 is among the amended returns and corrected reports. */
+static json_t *delivery_lines(const struct testdata_options *opt, const char *file)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < TESTDATA_DELIVERIES; i++) {
+        if (strcmp(testdata_delivery_file(i), file) != 0)
+            continue;
+        buf_t b;
+        buf_init(&b, 64u << 20);
+        err_t err;
+        cr_assert_eq(testdata_generate(opt, i, to_buf, &b, &err), 0);
+        str_t rest = buf_str(&b), line;
+        while (rest.len) {
+            str_split(rest, '\n', &line, &rest);
+            json_t *j = json_loadb(line.ptr, line.len, 0, NULL);
+            if (j && !json_object_get(j, "delivery"))
+                json_array_append(out, j);
+            json_decref(j);
+        }
+        buf_free(&b);
+    }
+    return out;
+}
+
+static bool has_key(json_t *lines, json_t *rec, const char *a, const char *b)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(lines, i, x)
+    {
+        if (json_equal(json_object_get(x, a), json_object_get(rec, a)) &&
+            json_equal(json_object_get(x, b), json_object_get(rec, b)))
+            return true;
+    }
+    return false;
+}
+
+Test(testdata, the_corporate_tax_services_have_amended_versions)
+{
+    struct testdata_options opt = {50, 40, 2022, 2024, 1};
+    char cvr0[11];
+    testdata_company_cvr(&opt, 0, cvr0);
+    struct {
+        const char *first, *later, *subject, *year;
+    } pairs[] = {
+        {"11-Selskabsambeskatningskreds.ndjson",
+         "22-Selskabsambeskatningskreds-udtraedelser.ndjson", "VirksomhedCVRNummer",
+         "SelskabSelvangivelseIndkomstÅr"},
+        {"12-Selskabselvangivelse.ndjson", "23-Selskabselvangivelse-aendringer.ndjson",
+         "VirksomhedCVRNummer", "SelskabSelvangivelseIndkomstÅr"},
+        {"13-virksomhedskontroloplysninger.ndjson",
+         "24-virksomhedskontroloplysninger-rettelser.ndjson", "VirksomhedSENummer",
+         "KontrolOplysningRapportIndkomstÅr"},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        json_t *first = delivery_lines(&opt, pairs[k].first);
+        json_t *later = delivery_lines(&opt, pairs[k].later);
+        cr_assert_gt(json_array_size(later), 0, "%s", pairs[k].later);
+        size_t i;
+        json_t *x;
+        bool showcase = false;
+        json_array_foreach(later, i, x)
+        {
+            cr_assert(has_key(first, x, pairs[k].subject, pairs[k].year), "%s", pairs[k].later);
+            cr_assert(!json_equal(x, json_array_get(first, 0)));
+            if (strcmp(json_string_value(json_object_get(x, pairs[k].subject)), cvr0) == 0)
+                showcase = true;
+            if (k == 1) {
+                cr_assert_str_eq(json_string_value(json_object_get(x, "SelvangivelseTypeKode")),
+                                 "AENDRET");
+                json_int_t taxable =
+                    json_integer_value(json_object_get(x, "SkattepligtigIndkomst"));
+                json_int_t used =
+                    json_integer_value(json_object_get(x, "AnvendtUnderskudFremført"));
+                json_int_t tax = json_integer_value(json_object_get(x, "Selskabsskat"));
+                cr_assert_eq(tax,
+                             taxable - used > 0 ? ((taxable - used) * 2200 + 5000) / 10000 : 0);
+            }
+            if (k == 0)
+                cr_assert_not_null(json_object_get(x, "UdtrædelseDato"));
+        }
+        if (k > 0)
+            cr_assert(showcase, "%s: showcase company 0 is amended", pairs[k].later);
+        json_decref(first);
+        json_decref(later);
+    }
 }
 
 static int cli(const char *a0, ...)
