@@ -33,6 +33,7 @@
 #include "cli/serve_identity.h"
 #include "cli/serve_modules.h"
 #include "cli/serve_notify.h"
+#include "cli/serve_testdata.h"
 #include "cli/serve_web.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -69,6 +70,7 @@ static const struct app_module modules[] = {
     {"incident", incident_app_init, incident_app_routes, incident_app_stop, incident_app_tick},
     {"exposure", exposure_app_init, exposure_app_routes, exposure_app_stop, NULL},
     {"expiry", expiry_app_init, NULL, expiry_app_stop, expiry_app_tick},
+    {"testdata", NULL, testdata_app_routes, NULL, NULL},
     {"web", web_app_init, web_app_routes, web_app_stop, NULL},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])

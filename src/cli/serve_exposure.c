@@ -10,6 +10,7 @@
 #include "cli/serve_exposure.h"
 #include "exposure/routes.h"
 #include "incident/incident.h"
+#include "testdata/routes.h"
 
 static bool service_window(void *ctx, int64_t now_ms, int64_t *retry_after_s)
 {
@@ -38,11 +39,20 @@ int exposure_app_init(struct app *app, err_t *err)
     return 0;
 }
 
+static int testdata_openapi_extend(json_t *doc, void *ctx)
+{
+    (void)ctx;
+    return testdata_openapi(doc);
+}
+
 int exposure_app_routes(struct app *app, err_t *err)
 {
     struct exposure_routes_options opt = {
         .token_url = token_service_config(app->token)->path,
     };
+    /* a test deployment documents its test-data API too */
+    if (app->cfg.environment != ENV_PRODUCTION)
+        opt.openapi_extend = testdata_openapi_extend;
     return exposure_routes_register(app->server, app->exposure, &opt, err);
 }
 

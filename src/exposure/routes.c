@@ -195,10 +195,14 @@ static int make_documents(exposure_t *ex, const struct exposure_routes_options *
     json_t *doc = catalog_openapi(ex->deps.catalog, &oo);
     if (doc)
         exposure_events_openapi(doc);
+    int rc = 0;
+    if (doc && opt && opt->openapi_extend)
+        rc = opt->openapi_extend(doc, opt->openapi_ctx);
     json_t *cat = catalog_to_json(ex->deps.catalog);
     buf_t html;
     buf_init(&html, 8u * 1024 * 1024);
-    int rc = doc && cat ? catalog_pages_html(ex->deps.catalog, &html) : DUPLA_ENOMEM;
+    if (rc == 0)
+        rc = doc && cat ? catalog_pages_html(ex->deps.catalog, &html) : DUPLA_ENOMEM;
     if (rc == 0) {
         ex->openapi = json_dumps(doc, JSON_INDENT(1));
         ex->catalog_json = json_dumps(cat, JSON_INDENT(1));

@@ -11,6 +11,10 @@ struct exposure_routes_options {
     const char *listener;   /* serve only on this listener; NULL: on all */
     const char *server_url; /* the OpenAPI document's server URL; NULL: "/" */
     const char *token_url;  /* the token endpoint in the document; NULL: "/token" */
+    /* Adds a higher module's paths to the OpenAPI document (the test-data
+     * API); NULL: none. Nonzero fails the registration. */
+    int (*openapi_extend)(json_t *doc, void *ctx);
+    void *openapi_ctx;
 };
 
 /* Registers every service's path and alias, /openapi.json, /servicekatalog

@@ -130,6 +130,65 @@ void testdata_company_cvr(const struct testdata_options *opt, unsigned c, char *
 bool testdata_example_company(const struct testdata_options *opt, unsigned c);
 bool testdata_example_person(const struct testdata_options *opt, unsigned p);
 
+/* ---- searching the stored data (search.c) ---- */
+
+#define TESTDATA_SEARCH_LIMIT_MAX     100
+#define TESTDATA_SEARCH_LIMIT_DEFAULT 20
+#define TESTDATA_SEARCH_SCAN_MAX      200000 /* records one search reads at most */
+#define TESTDATA_SEARCH_SERVICES_MAX  4
+#define TESTDATA_INCOME_MAX           1000000000LL /* kroner, the income bounds' limit */
+
+enum testdata_kind { TESTDATA_PERSON = 1, TESTDATA_COMPANY = 2 };
+enum testdata_tri { TESTDATA_ANY = 0, TESTDATA_YES, TESTDATA_NO };
+
+/* What a subject's stored data must say. Persons: one current annual
+ * assessment (of year, or of any year) with personal income (PersonligIndkomst,
+ * whole kroner) in [income_min, income_max], residual tax (Restskat > 0),
+ * excess tax (OverskydendeSkat > 0), church tax (Kirkeskattepligtig) as
+ * asked. Companies (by CVR): the current status (the Virksomhedsstatus record
+ * without an end) is status (1-6, 0: any); a VAT obligation (Virksomhedspligter
+ * PligtKode 1 without an end) as asked; a member of a joint taxation group
+ * (a Selskabsambeskatningskreds record, in year if given) as asked. Both:
+ * a current record in each of services (in year if given: periods that
+ * overlap it, a number service's year field, or its valid time). */
+struct testdata_query {
+    enum testdata_kind kind;
+    int year; /* 0: any */
+    bool income_min_set, income_max_set;
+    int64_t income_min, income_max;
+    enum testdata_tri residual_tax, excess_tax, church_tax;
+    enum testdata_tri vat, joint_taxation;
+    int status;
+    size_t n_services;
+    const struct catalog_service *services[TESTDATA_SEARCH_SERVICES_MAX];
+    unsigned limit; /* 1..TESTDATA_SEARCH_LIMIT_MAX */
+};
+
+struct testdata_hit {
+    enum testdata_kind kind;
+    char subject[11]; /* CPR, or CVR */
+    int year;         /* persons: the matching assessment's year; companies: the query's */
+    /* persons, from that assessment (øre) */
+    int64_t income, residual_tax, excess_tax;
+    bool church_tax;
+    /* companies */
+    int status;
+    bool vat, joint_taxation;
+};
+
+struct testdata_result {
+    size_t n;
+    struct testdata_hit hits[TESTDATA_SEARCH_LIMIT_MAX];
+    bool more;         /* another subject matches beyond the limit */
+    bool scan_limited; /* stopped after TESTDATA_SEARCH_SCAN_MAX records: there may be more */
+    int64_t scanned;   /* records read */
+};
+
+/* Searches st's current records for subjects as q asks, in subject order.
+ * 0, or a negative code with err filled (DUPLA_EINVAL naming "limit"). */
+int testdata_search(store_t *st, const catalog_t *cat, const struct testdata_query *q,
+                    struct testdata_result *out, err_t *err);
+
 /* ---- loading ---- */
 
 /* Called after each delivery is loaded (for a summary line). */

@@ -88,3 +88,18 @@ int web_actor_audit(identity_t *id, const identity_actor_t *ia, const char *org_
     out->roles = AUDIT_CALLER_RECIPIENT_ADMIN;
     return 0;
 }
+
+int web_actor_testdata(identity_t *id, const identity_actor_t *ia, err_t *err)
+{
+    if (ia->kind == ACTOR_LOCAL || ia->data_owner)
+        return 0;
+    struct identity_org org;
+    int rc = identity_org_get(id, str_from_cstr(ia->org_id), &org, err);
+    if (rc)
+        return rc;
+    if (org.status != ORG_ACTIVE || !(org.environments & ORG_ENV_TEST))
+        return err_set(err, DUPLA_EFORBIDDEN,
+                       "test data is for the users of organisations registered for the test "
+                       "environment");
+    return 0;
+}

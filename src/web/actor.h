@@ -36,6 +36,13 @@ int web_actor_agreement(identity_t *id, const identity_actor_t *ia, const char *
                         struct agreement_actor *out, err_t *err);
 int web_actor_incident(identity_t *id, const identity_actor_t *ia, const char *org_cvr,
                        struct incident_actor *out, err_t *err);
+/* Test data (the API and the pages), least privilege: the data is
+ * synthetic, but a change makes new versions that every recipient following
+ * the subject sees as events, so no one anonymous and no machine: a
+ * logged-in user of an active organisation registered for the test
+ * environment, whatever its role, or a user of the data owner (or local).
+ * 0, or DUPLA_EFORBIDDEN with err filled. */
+int web_actor_testdata(identity_t *id, const identity_actor_t *ia, err_t *err);
 int web_actor_audit(identity_t *id, const identity_actor_t *ia, const char *org_cvr,
                     struct audit_http_caller *out, err_t *err);
 

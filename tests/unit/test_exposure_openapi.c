@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "testdata/routes.h"
 
 static catalog_t *cat;
 
@@ -31,6 +32,8 @@ static json_t *doc(void)
     struct catalog_openapi_options o = {"/", "/token", "test", NULL};
     json_t *d = catalog_openapi(cat, &o);
     cr_assert_not_null(d);
+    /* as a test deployment serves it: with the test-data API */
+    cr_assert_eq(testdata_openapi(d), 0);
     return d;
 }
 

@@ -411,3 +411,228 @@ Test(testdata, load_is_idempotent_and_refused_in_production)
     store_close(st);
     fx_rmtree(dir);
 }
+
+/* ---- the test-data search (#20.6): every answer against the generator's
+ * own lines, read independently of the store ---- */
+
+static const struct testdata_options search_opt = {40, 30, 2023, 2024, 5};
+
+/* The current lines of a service: the last line of each key (the key
+ * fields' values joined), over every delivery of the service in order. */
+static json_t *current_lines(const char *service, const char *const *key)
+{
+    json_t *byid = json_object();
+    for (size_t i = 0; i < TESTDATA_DELIVERIES; i++) {
+        if (strcmp(testdata_delivery_service(i), service) != 0)
+            continue;
+        json_t *lines = delivery_lines(&search_opt, testdata_delivery_file(i));
+        size_t k;
+        json_t *x;
+        json_array_foreach(lines, k, x)
+        {
+            char id[256] = "";
+            size_t at = 0;
+            for (const char *const *f = key; *f; f++) {
+                char *v = json_dumps(json_object_get(x, *f), JSON_ENCODE_ANY);
+                at += (size_t)snprintf(id + at, sizeof id - at, "%s|", v ? v : "null");
+                free(v);
+            }
+            json_object_set(byid, id, x);
+        }
+        json_decref(lines);
+    }
+    return byid;
+}
+
+/* Adds s to the sorted set (a JSON object used as a set). */
+static void set_add(json_t *set, const char *s)
+{
+    json_object_set_new(set, s, json_true());
+}
+
+static store_t *search_st;
+static catalog_t *search_cat;
+static char search_dir[FX_DIR_MAX];
+
+static void search_setup(void)
+{
+    fx_tmpdir(search_dir, "tdsearch");
+    search_st = fx_store(search_dir, "t.db");
+    search_cat = fx_catalog();
+    err_t err;
+    cr_assert_eq(dataset_migrate(search_st, &err), 0, "%s", err.log);
+    cr_assert_eq(
+        testdata_load(search_st, search_cat, &search_opt, ENV_TEST, search_dir, NULL, NULL, &err),
+        0, "%s", err.log);
+}
+
+static void search_teardown(void)
+{
+    catalog_free(search_cat);
+    store_close(search_st);
+    fx_rmtree(search_dir);
+}
+
+/* Runs q and checks that its subjects are exactly want's (in subject
+ * order, which is the numbers' text order). */
+static void expect_hits(struct testdata_query *q, json_t *want, const char *what)
+{
+    struct testdata_result *res = malloc(sizeof *res);
+    err_t err;
+    q->limit = TESTDATA_SEARCH_LIMIT_MAX;
+    cr_assert_eq(testdata_search(search_st, search_cat, q, res, &err), 0, "%s: %s", what, err.log);
+    cr_assert(!res->more && !res->scan_limited, "%s", what);
+    cr_assert_eq(res->n, json_object_size(want), "%s: %zu hits, %zu expected", what, res->n,
+                 json_object_size(want));
+    const char *prev = "";
+    for (size_t i = 0; i < res->n; i++) {
+        cr_assert_not_null(json_object_get(want, res->hits[i].subject), "%s: %s", what,
+                           res->hits[i].subject);
+        cr_assert_gt(strcmp(res->hits[i].subject, prev), 0, "%s: subject order", what);
+        prev = res->hits[i].subject;
+    }
+    cr_assert_gt(json_object_size(want), 0,
+                 "%s: the generator makes some (a test that could "
+                 "fail)",
+                 what);
+    free(res);
+}
+
+Test(testdata_search, persons_by_what_their_assessments_say, .init = search_setup,
+     .fini = search_teardown)
+{
+    static const char *const key[] = {"PersonCPRNummer", "IndkomstÅr", NULL};
+    json_t *cur = current_lines("Aarsopgoerelse", key);
+    json_t *residual_church = json_object(), *excess_2023 = json_object(), *income = json_object(),
+           *no_church = json_object();
+    const char *id;
+    json_t *x;
+    json_object_foreach(cur, id, x)
+    {
+        const char *cpr = json_string_value(json_object_get(x, "PersonCPRNummer"));
+        json_int_t year = json_integer_value(json_object_get(x, "IndkomstÅr"));
+        json_int_t personal = json_integer_value(json_object_get(x, "PersonligIndkomst")) / 100;
+        bool church = json_is_true(json_object_get(x, "Kirkeskattepligtig"));
+        if (year == 2024 && church && json_integer_value(json_object_get(x, "Restskat")) > 0)
+            set_add(residual_church, cpr);
+        if (year == 2023 && json_integer_value(json_object_get(x, "OverskydendeSkat")) > 0)
+            set_add(excess_2023, cpr);
+        if (personal >= 200000 && personal <= 400000)
+            set_add(income, cpr);
+        if (!church)
+            set_add(no_church, cpr);
+    }
+    struct testdata_query q = {.kind = TESTDATA_PERSON,
+                               .year = 2024,
+                               .residual_tax = TESTDATA_YES,
+                               .church_tax = TESTDATA_YES};
+    expect_hits(&q, residual_church, "residual and church tax in 2024");
+    q = (struct testdata_query){.kind = TESTDATA_PERSON, .year = 2023, .excess_tax = TESTDATA_YES};
+    expect_hits(&q, excess_2023, "excess tax in 2023");
+    q = (struct testdata_query){.kind = TESTDATA_PERSON,
+                                .income_min_set = true,
+                                .income_min = 200000,
+                                .income_max_set = true,
+                                .income_max = 400000};
+    expect_hits(&q, income, "personal income 200,000-400,000 in any year");
+    q = (struct testdata_query){.kind = TESTDATA_PERSON, .church_tax = TESTDATA_NO};
+    expect_hits(&q, no_church, "no church tax");
+    /* a service that must have data: the persons with control observations */
+    static const char *const okey[] = {"PersonCPRNummer", "KontrolobservationNummer", NULL};
+    json_t *obs = current_lines("Kontrolobservationer", okey), *with_obs = json_object();
+    json_object_foreach(obs, id, x)
+        set_add(with_obs, json_string_value(json_object_get(x, "PersonCPRNummer")));
+    q = (struct testdata_query){.kind = TESTDATA_PERSON, .n_services = 1};
+    q.services[0] = catalog_find(search_cat, STR("Kontrolobservationer"));
+    expect_hits(&q, with_obs, "persons with control observations");
+    /* the limit, and "more" */
+    struct testdata_result *res = malloc(sizeof *res);
+    err_t err;
+    q = (struct testdata_query){.kind = TESTDATA_PERSON, .limit = 3};
+    cr_assert_eq(testdata_search(search_st, search_cat, &q, res, &err), 0);
+    cr_assert_eq(res->n, 3);
+    cr_assert(res->more);
+    q.limit = 0;
+    cr_assert_eq(testdata_search(search_st, search_cat, &q, res, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "limit");
+    free(res);
+    json_decref(cur);
+    json_decref(obs);
+    json_decref(with_obs);
+    json_decref(residual_church);
+    json_decref(excess_2023);
+    json_decref(income);
+    json_decref(no_church);
+}
+
+Test(testdata_search, companies_by_status_obligations_and_groups, .init = search_setup,
+     .fini = search_teardown)
+{
+    static const char *const skey[] = {"VirksomhedCVRNummer", "VirksomhedStatusNummer", NULL};
+    json_t *statuses = current_lines("Virksomhedsstatus", skey);
+    json_t *by_status[7] = {0};
+    for (int i = 0; i < 7; i++)
+        by_status[i] = json_object();
+    const char *id;
+    json_t *x;
+    json_object_foreach(statuses, id, x)
+    {
+        if (json_object_get(x, "VirksomhedStatusGyldigTilDato"))
+            continue;
+        int code = atoi(json_string_value(json_object_get(x, "VirksomhedStatusTypeKode")));
+        cr_assert(code >= 1 && code <= 6);
+        set_add(by_status[code], json_string_value(json_object_get(x, "VirksomhedCVRNummer")));
+    }
+    static const char *const dkey[] = {"VirksomhedCVRNummer", "VirksomhedSENummer",
+                                       "RegistreringForholdNummer", NULL};
+    json_t *duties = current_lines("Virksomhedspligter", dkey), *vat = json_object(),
+           *no_vat = json_object();
+    json_object_foreach(
+        duties, id, x) if (strcmp(json_string_value(json_object_get(x, "PligtKode")), "1") == 0 &&
+                           !json_object_get(x, "RegistreringForholdGyldigTilDato"))
+        set_add(vat, json_string_value(json_object_get(x, "VirksomhedCVRNummer")));
+    for (unsigned c = 0; c < search_opt.companies; c++) {
+        char cvr[11];
+        testdata_company_cvr(&search_opt, c, cvr);
+        if (!json_object_get(vat, cvr))
+            set_add(no_vat, cvr);
+    }
+    static const char *const gkey[] = {"VirksomhedCVRNummer", "SelskabSelvangivelseIndkomstÅr",
+                                       NULL};
+    json_t *groups = current_lines("Selskabsskatteoplysninger/Selskabsambeskatningskreds", gkey);
+    json_t *joint = json_object();
+    json_object_foreach(groups, id, x) if (json_integer_value(json_object_get(
+                                               x, "SelskabSelvangivelseIndkomstÅr")) == 2024)
+        set_add(joint, json_string_value(json_object_get(x, "VirksomhedCVRNummer")));
+    struct testdata_query q = {.kind = TESTDATA_COMPANY, .status = 1};
+    expect_hits(&q, by_status[1], "active companies");
+    json_t *ended = json_object();
+    for (int s = 2; s <= 6; s++)
+        json_object_update(ended, by_status[s]);
+    cr_assert_gt(json_object_size(ended), 0);
+    for (int s = 2; s <= 6; s++) {
+        if (json_object_size(by_status[s]) == 0)
+            continue;
+        q = (struct testdata_query){.kind = TESTDATA_COMPANY, .status = s};
+        expect_hits(&q, by_status[s], "companies by status");
+    }
+    q = (struct testdata_query){.kind = TESTDATA_COMPANY, .vat = TESTDATA_YES};
+    expect_hits(&q, vat, "companies with a VAT obligation");
+    q = (struct testdata_query){.kind = TESTDATA_COMPANY, .vat = TESTDATA_NO};
+    expect_hits(&q, no_vat, "companies without (their obligations ended)");
+    q = (struct testdata_query){
+        .kind = TESTDATA_COMPANY, .year = 2024, .joint_taxation = TESTDATA_YES};
+    expect_hits(&q, joint, "joint taxation members in 2024");
+    q.n_services = 1;
+    q.services[0] = catalog_find(search_cat, STR("Selskabsskatteoplysninger/Selskabselvangivelse"));
+    expect_hits(&q, joint, "members have corporate tax returns (they are corporations)");
+    for (int i = 0; i < 7; i++)
+        json_decref(by_status[i]);
+    json_decref(ended);
+    json_decref(statuses);
+    json_decref(duties);
+    json_decref(vat);
+    json_decref(no_vat);
+    json_decref(groups);
+    json_decref(joint);
+}

@@ -1,0 +1,198 @@
+/*
+ * routes.c: the self-service test-data API (see routes.h). The handlers
+ * check the environment, then the caller, then the parameters, and answer
+ * from testdata_search.
+ */
+#include "testdata/routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define STATUS_SERVICE "Virksomhedsstatus"
+#define STATUS_FIELD   "VirksomhedStatusTypeKode"
+
+static const char *const kinds[] = {"person", "company", NULL};
+
+const struct http_param testdata_search_params[] = {
+    {.name = "kind", .type = HTTP_PARAM_ENUM, .required = true, .values = kinds},
+    {.name = "year", .type = HTTP_PARAM_INT, .min = TESTDATA_YEAR_MIN, .max = TESTDATA_YEAR_MAX},
+    {.name = "income_min", .type = HTTP_PARAM_INT, .min = 0, .max = TESTDATA_INCOME_MAX},
+    {.name = "income_max", .type = HTTP_PARAM_INT, .min = 0, .max = TESTDATA_INCOME_MAX},
+    {.name = "residual_tax", .type = HTTP_PARAM_BOOL},
+    {.name = "excess_tax", .type = HTTP_PARAM_BOOL},
+    {.name = "church_tax", .type = HTTP_PARAM_BOOL},
+    {.name = "vat", .type = HTTP_PARAM_BOOL},
+    {.name = "joint_taxation", .type = HTTP_PARAM_BOOL},
+    {.name = "status", .type = HTTP_PARAM_STRING, .min = 1, .max = 8},
+    {.name = "service", .type = HTTP_PARAM_STRING, .repeat = true, .min = 1, .max = 128},
+    {.name = "limit", .type = HTTP_PARAM_INT, .min = 1, .max = TESTDATA_SEARCH_LIMIT_MAX},
+    {0},
+};
+
+int testdata_environment_check(enum environment env, err_t *err)
+{
+    if (env != ENV_PRODUCTION)
+        return 0;
+    err_set(err, DUPLA_EFORBIDDEN,
+            "this is a production deployment: it holds no synthetic data, so it has no "
+            "test-data search, subjects or changes");
+    err_http(err, 403, TESTDATA_PROBLEM_PROD);
+    return DUPLA_EFORBIDDEN;
+}
+
+/* A yes/no parameter, only for kind `only`. */
+static int tri(http_request_t *req, const char *name, enum testdata_kind kind,
+               enum testdata_kind only, enum testdata_tri *out, err_t *err)
+{
+    str_t v;
+    *out = TESTDATA_ANY;
+    if (!http_req_query(req, name, &v) || !v.len)
+        return 0;
+    if (kind != only)
+        return err_param(err, DUPLA_EINVAL, name, "%s is only for kind=%s", name,
+                         only == TESTDATA_PERSON ? "person" : "company");
+    *out = str_eq_cstr(v, "true") ? TESTDATA_YES : TESTDATA_NO;
+    return 0;
+}
+
+static int int_param(http_request_t *req, const char *name, bool *set, int64_t *out)
+{
+    str_t v;
+    *set = false;
+    if (!http_req_query(req, name, &v) || !v.len)
+        return 0;
+    *set = str_to_int64(v, out) == 0;
+    return 0;
+}
+
+/* Whether svc can be asked about a subject of kind (companies: by CVR, or
+ * by SE, whose first number is the CVR number). */
+static bool takes_kind(const struct catalog_service *svc, enum testdata_kind kind)
+{
+    if (kind == TESTDATA_PERSON)
+        return catalog_subject_index(svc, CATALOG_IDENT_CPR) >= 0;
+    return catalog_subject_index(svc, CATALOG_IDENT_CVR) >= 0 ||
+           catalog_subject_index(svc, CATALOG_IDENT_SE) >= 0;
+}
+
+int testdata_query_from_request(http_request_t *req, const catalog_t *cat, struct testdata_query *q,
+                                err_t *err)
+{
+    memset(q, 0, sizeof *q);
+    str_t v;
+    http_req_query(req, "kind", &v);
+    q->kind = str_eq_cstr(v, "company") ? TESTDATA_COMPANY : TESTDATA_PERSON;
+    bool set;
+    int64_t n;
+    int_param(req, "year", &set, &n);
+    q->year = set ? (int)n : 0;
+    int_param(req, "income_min", &q->income_min_set, &q->income_min);
+    int_param(req, "income_max", &q->income_max_set, &q->income_max);
+    if ((q->income_min_set || q->income_max_set) && q->kind != TESTDATA_PERSON)
+        return err_param(err, DUPLA_EINVAL, q->income_min_set ? "income_min" : "income_max",
+                         "income_min and income_max are only for kind=person");
+    if (q->income_min_set && q->income_max_set && q->income_min > q->income_max)
+        return err_param(err, DUPLA_EINVAL, "income_max",
+                         "income_max must not be below income_min");
+    int rc;
+    if ((rc = tri(req, "residual_tax", q->kind, TESTDATA_PERSON, &q->residual_tax, err)) ||
+        (rc = tri(req, "excess_tax", q->kind, TESTDATA_PERSON, &q->excess_tax, err)) ||
+        (rc = tri(req, "church_tax", q->kind, TESTDATA_PERSON, &q->church_tax, err)) ||
+        (rc = tri(req, "vat", q->kind, TESTDATA_COMPANY, &q->vat, err)) ||
+        (rc = tri(req, "joint_taxation", q->kind, TESTDATA_COMPANY, &q->joint_taxation, err)))
+        return rc;
+    if (http_req_query(req, "status", &v) && v.len) {
+        if (q->kind != TESTDATA_COMPANY)
+            return err_param(err, DUPLA_EINVAL, "status", "status is only for kind=company");
+        const struct catalog_service *svc = catalog_find(cat, STR(STATUS_SERVICE));
+        const struct catalog_field *f = svc ? catalog_field_find(svc, STR(STATUS_FIELD)) : NULL;
+        if (!f || !catalog_code_allowed(f, v) || str_to_int64(v, &n) != 0)
+            return err_param(err, DUPLA_EINVAL, "status",
+                             "status must be a code of %s (see the service catalogue)",
+                             STATUS_FIELD);
+        q->status = (int)n;
+    }
+    size_t count = http_req_query_count(req);
+    for (size_t i = 0; i < count; i++) {
+        str_t name;
+        http_req_query_at(req, i, &name, &v);
+        if (!str_eq_cstr(name, "service") || !v.len)
+            continue;
+        if (q->n_services >= TESTDATA_SEARCH_SERVICES_MAX)
+            return err_param(err, DUPLA_EINVAL, "service", "at most %d services",
+                             TESTDATA_SEARCH_SERVICES_MAX);
+        const struct catalog_service *svc = catalog_find(cat, v);
+        if (!svc)
+            return err_param(err, DUPLA_EINVAL, "service",
+                             "service must be a path of the service catalogue");
+        if (!takes_kind(svc, q->kind))
+            return err_param(err, DUPLA_EINVAL, "service", "%s has no data about a %s", svc->path,
+                             q->kind == TESTDATA_PERSON ? "person" : "company");
+        q->services[q->n_services++] = svc;
+    }
+    int_param(req, "limit", &set, &n);
+    q->limit = set ? (unsigned)n : TESTDATA_SEARCH_LIMIT_DEFAULT;
+    return 0;
+}
+
+json_t *testdata_hit_json(const struct testdata_hit *h)
+{
+    if (h->kind == TESTDATA_PERSON)
+        return json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:b}", "kind", "person", "subject",
+                         h->subject, "year", h->year, "personal_income", (json_int_t)h->income,
+                         "residual_tax", (json_int_t)h->residual_tax, "excess_tax",
+                         (json_int_t)h->excess_tax, "church_tax", h->church_tax);
+    char status[16];
+    snprintf(status, sizeof status, "%d", h->status);
+    return json_pack("{s:s, s:s, s:s?, s:b, s:b}", "kind", "company", "subject", h->subject,
+                     "status", h->status ? status : NULL, "vat_obligation", h->vat,
+                     "joint_taxation", h->joint_taxation);
+}
+
+static int h_subjects(http_request_t *req, void *ctx, err_t *err)
+{
+    struct testdata_routes *r = ctx;
+    int rc = testdata_environment_check(r->environment, err);
+    if (rc || (rc = r->auth.allow(req, r->auth.ctx, err)))
+        return rc;
+    struct testdata_query q;
+    if ((rc = testdata_query_from_request(req, r->catalog, &q, err)))
+        return rc;
+    struct testdata_result *res = malloc(sizeof *res);
+    if (!res)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    rc = testdata_search(r->st, r->catalog, &q, res, err);
+    if (rc) {
+        free(res);
+        return rc;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < res->n; i++)
+        json_array_append_new(list, testdata_hit_json(&res->hits[i]));
+    json_t *body = json_pack(
+        "{s:s, s:o, s:o, s:b, s:b, s:I}", "kind", q.kind == TESTDATA_PERSON ? "person" : "company",
+        "year", q.year ? json_integer(q.year) : json_null(), "subjects", list, "more", res->more,
+        "scan_limited", res->scan_limited, "scanned", (json_int_t)res->scanned);
+    free(res);
+    if (!body)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    return http_reply_json(req, 200, body);
+}
+
+int testdata_routes_register(http_server_t *srv, struct testdata_routes *r, err_t *err)
+{
+    const struct http_route routes[] = {
+        {.methods = HTTP_GET | HTTP_HEAD,
+         .path = TESTDATA_HTTP_BASE "/subjects",
+         .handler = h_subjects,
+         .ctx = r,
+         .name = "testdata-subjects",
+         .query = testdata_search_params},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = http_route_add(srv, &routes[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

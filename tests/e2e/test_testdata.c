@@ -1,0 +1,191 @@
+/*
+ * End-to-end: self-service test data (#20.6) over HTTPS against the real
+ * binary: the search answers from the stored synthetic data, for a
+ * logged-in user of a test-environment organisation or the data owner;
+ * every refusal is a problem naming the parameter; a production deployment
+ * refuses the routes whoever asks.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_helpers.h"
+#include "harness.h"
+
+#define CVR_A    "12345674" /* registered for the test environment */
+#define CVR_PROD "11111111" /* production only */
+#define OWNER    "19552101"
+
+E2E_SHARED_SERVERS({"test", {0}}, {"prod", {.config_json = "{\"environment\": \"production\"}"}});
+
+static const struct e2e_server *world(void)
+{
+    const struct e2e_server *s = e2e_shared("test");
+    cr_assert_not_null(s);
+    char mark[E2E_PATH_MAX];
+    e2e_path(s, "world.done", mark);
+    if (access(mark, F_OK) == 0)
+        return s;
+    api_org(s, CVR_A, "admin@a.example", "kontakt@a.example");
+    api_user(s, CVR_A, "proc@a.example", "processor", NULL);
+    const char *prod[] = {"org",
+                          "create",
+                          "--name",
+                          "Prod",
+                          "--cvr",
+                          CVR_PROD,
+                          "--admin",
+                          "admin@p.example",
+                          "--contact-email",
+                          "kontakt@p.example",
+                          "--environments",
+                          "production",
+                          NULL};
+    api_must(s, prod);
+    api_user(s, CVR_PROD, "proc@p.example", "processor", NULL);
+    api_user(s, OWNER, "dfv@skat.example", "dataforvaltning", NULL);
+    const char *gen[] = {"testdata", "generate", "--persons", "40",     "--companies",
+                         "30",       "--years",  "2023-2024", "--seed", "5",
+                         "--ingest", "--quiet",  NULL};
+    api_must(s, gen);
+    FILE *f = fopen(mark, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    return s;
+}
+
+static json_t *search(const struct e2e_server *s, const struct api_session *se, const char *query)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/api/testdata/subjects?%s", query);
+    struct e2e_response r;
+    api_call(s, se, "GET", path, NULL, &r);
+    e2e_assert_status(s, &r, 200);
+    json_t *j = json_incref(r.json);
+    e2e_response_free(&r);
+    return j;
+}
+
+Test(testdata_api, persons_and_companies_by_what_their_data_says)
+{
+    const struct e2e_server *s = world();
+    struct api_session se;
+    api_login(s, "proc@a.example", &se);
+    json_t *j = search(s, &se, "kind=person&year=2024&residual_tax=true&church_tax=true&limit=100");
+    json_t *list = json_object_get(j, "subjects");
+    cr_assert_gt(json_array_size(list), 0);
+    cr_assert(json_is_false(json_object_get(j, "more")));
+    size_t i;
+    json_t *h;
+    json_array_foreach(list, i, h)
+    {
+        cr_assert_eq(strlen(json_string_value(json_object_get(h, "subject"))), 10);
+        cr_assert_eq(json_integer_value(json_object_get(h, "year")), 2024);
+        cr_assert_gt(json_integer_value(json_object_get(h, "residual_tax")), 0);
+        cr_assert(json_is_true(json_object_get(h, "church_tax")));
+    }
+    size_t with_both = json_array_size(list);
+    json_decref(j);
+    /* the complement: no residual tax, in the same year, with church tax */
+    j = search(s, &se, "kind=person&year=2024&residual_tax=false&church_tax=true&limit=100");
+    json_array_foreach(json_object_get(j, "subjects"), i, h)
+        cr_assert_eq(json_integer_value(json_object_get(h, "residual_tax")), 0);
+    json_decref(j);
+    /* an income range, and the limit with "more" */
+    j = search(s, &se, "kind=person&income_min=100000&income_max=300000&limit=2");
+    cr_assert_eq(json_array_size(json_object_get(j, "subjects")), 2);
+    cr_assert(json_is_true(json_object_get(j, "more")));
+    json_array_foreach(json_object_get(j, "subjects"), i, h)
+    {
+        json_int_t kr = json_integer_value(json_object_get(h, "personal_income")) / 100;
+        cr_assert(kr >= 100000 && kr <= 300000);
+    }
+    json_decref(j);
+    /* companies: active, with VAT, with data in the VAT service for 2024 */
+    j = search(s, &se, "kind=company&status=1&vat=true&year=2024&service=Momsangivelse&limit=100");
+    cr_assert_gt(json_array_size(json_object_get(j, "subjects")), 0);
+    json_array_foreach(json_object_get(j, "subjects"), i, h)
+    {
+        cr_assert_str_eq(json_string_value(json_object_get(h, "status")), "1");
+        cr_assert(json_is_true(json_object_get(h, "vat_obligation")));
+        cr_assert_eq(json_string_value(json_object_get(h, "subject"))[0], '9');
+    }
+    json_decref(j);
+    j = search(s, &se, "kind=company&joint_taxation=true&year=2024");
+    cr_assert_gt(json_array_size(json_object_get(j, "subjects")), 0);
+    json_array_foreach(json_object_get(j, "subjects"), i, h)
+        cr_assert(json_is_true(json_object_get(h, "joint_taxation")));
+    json_decref(j);
+    /* the data owner's staff may search too */
+    struct api_session dfv;
+    api_login(s, "dfv@skat.example", &dfv);
+    j = search(s, &dfv, "kind=person&year=2024&residual_tax=true&church_tax=true&limit=100");
+    cr_assert_eq(json_array_size(json_object_get(j, "subjects")), with_both);
+    json_decref(j);
+}
+
+static void refused(const struct e2e_server *s, const struct api_session *se, const char *query,
+                    long status, const char *param)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/api/testdata/subjects?%s", query);
+    struct e2e_response r;
+    api_call(s, se, "GET", path, NULL, &r);
+    cr_assert_eq(r.status, status, "%s: %ld", query, r.status);
+    const char *ct = e2e_header(&r, "Content-Type");
+    cr_assert(ct && strstr(ct, "application/problem+json"), "%s", query);
+    if (param)
+        cr_assert_str_eq(api_problem_param(&r), param, "%s", query);
+    e2e_response_free(&r);
+}
+
+Test(testdata_api, every_refusal_is_a_problem_naming_the_parameter)
+{
+    const struct e2e_server *s = world();
+    struct api_session se;
+    api_login(s, "proc@a.example", &se);
+    refused(s, NULL, "kind=person", 401, NULL);
+    refused(s, &se, "", 400, "kind");
+    refused(s, &se, "kind=robot", 400, "kind");
+    refused(s, &se, "kind=person&colour=red", 400, "colour");
+    refused(s, &se, "kind=person&year=1800", 400, "year");
+    refused(s, &se, "kind=person&year=20x4", 400, "year");
+    refused(s, &se, "kind=person&limit=0", 400, "limit");
+    refused(s, &se, "kind=person&limit=101", 400, "limit");
+    refused(s, &se, "kind=person&limit=1&limit=2", 400, "limit");
+    refused(s, &se, "kind=person&income_min=-1", 400, "income_min");
+    refused(s, &se, "kind=person&income_max=10000000000000", 400, "income_max");
+    refused(s, &se, "kind=person&income_min=5&income_max=4", 400, "income_max");
+    refused(s, &se, "kind=company&income_min=5", 400, "income_min");
+    refused(s, &se, "kind=person&residual_tax=maybe", 400, "residual_tax");
+    refused(s, &se, "kind=company&church_tax=true", 400, "church_tax");
+    refused(s, &se, "kind=company&excess_tax=true", 400, "excess_tax");
+    refused(s, &se, "kind=person&vat=true", 400, "vat");
+    refused(s, &se, "kind=person&joint_taxation=true", 400, "joint_taxation");
+    refused(s, &se, "kind=person&status=1", 400, "status");
+    refused(s, &se, "kind=company&status=9", 400, "status");
+    refused(s, &se, "kind=person&service=Nope", 400, "service");
+    refused(s, &se, "kind=person&service=Momsangivelse", 400, "service");
+    refused(s, &se,
+            "kind=person&service=Aarsopgoerelse&service=Forskudsopgoerelse&service="
+            "Kontrolobservationer&service=Ligningssager&service=personkontroloplysninger",
+            400, "service");
+    /* a user of an organisation that is not in the test environment */
+    struct api_session prod;
+    api_login(s, "proc@p.example", &prod);
+    refused(s, &prod, "kind=person", 403, NULL);
+}
+
+Test(testdata_api, a_production_deployment_refuses_whoever_asks)
+{
+    const struct e2e_server *p = e2e_shared("prod");
+    cr_assert_not_null(p);
+    struct e2e_response r;
+    api_call(p, NULL, "GET", "/api/testdata/subjects?kind=person", NULL, &r);
+    e2e_assert_status(p, &r, 403);
+    const char *type = json_string_value(json_object_get(r.json, "type"));
+    cr_assert(type && strstr(type, "production"), "%s", type ? type : "(none)");
+    cr_assert(strstr(json_string_value(json_object_get(r.json, "detail")), "production"));
+    e2e_response_free(&r);
+}
