@@ -96,6 +96,17 @@ static const struct {
 };
 #define N_MUNICIPALITIES (sizeof municipalities / sizeof municipalities[0])
 
+int testdata_municipality_rates(const char *code, int *municipal_bp, int *church_bp)
+{
+    for (size_t i = 0; i < N_MUNICIPALITIES; i++)
+        if (strcmp(municipalities[i].code, code) == 0) {
+            *municipal_bp = municipalities[i].municipal_bp;
+            *church_bp = municipalities[i].church_bp;
+            return 0;
+        }
+    return -1;
+}
+
 int testdata_check_options(const struct testdata_options *opt, err_t *err)
 {
     int first, last;

@@ -121,6 +121,43 @@ int testdata_openapi(json_t *doc)
     if (!op)
         return DUPLA_ENOMEM;
     json_object_set_new(paths, TESTDATA_HTTP_BASE "/subjects", json_pack("{s:o}", "get", op));
+    json_t *body = json_pack(
+        "{s:s, s:[s, s], s:{s:{s:s, s:[s, s, s]}, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s, "
+        "s:s}, s:{s:s, s:s}}}",
+        "type", "object", "required", "change", "subject", "properties", "change", "type", "string",
+        "enum", "reassessment", "vat_correction", "status_change", "subject", "type", "string",
+        "description",
+        "reassessment: a CPR number; vat_correction: an SE number; status_change: a CVR number.",
+        "year", "type", "integer", "description", "reassessment: the income year.", "period_start",
+        "type", "string", "format", "date", "description",
+        "vat_correction: the first day of the return's period.", "status", "type", "string",
+        "description", "status_change: the new VirksomhedStatusTypeKode.");
+    json_t *made =
+        json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}", "type",
+                  "object", "properties", "change", "type", "string", "subject", "type", "string",
+                  "service", "type", "string", "new_versions", "type", "integer", "version", "type",
+                  "integer", "delivery_id", "type", "string");
+    json_t *post = json_pack(
+        "{s:s, s:s, s:s, s:[s], s:{s:b, s:{s:{s:o}}}, s:[{s:[]}], s:{s:{s:s, s:{s:{s:o}}}, s:o, "
+        "s:o, s:o, s:o, s:o}}",
+        "operationId", "postTestdataChange", "summary",
+        "Test data: a change that makes a new version (and events)", "description",
+        "A test deployment only. Makes the change from the subject's current record by the "
+        "generator's rules (a re-issued annual assessment with more deductions, a corrected VAT "
+        "return, a new company status from today) and ingests it as a synthetic delivery: a new "
+        "version, registered now, and events for every agreement following the subject. Needs "
+        "the session's X-CSRF-Token header.",
+        "tags", TAG, "requestBody", "required", 1, "content", "application/json", "schema", body,
+        "security", "session", "responses", "201", "description", "The change was stored.",
+        "content", "application/json", "schema", made, "400",
+        problem("A member is wrong (the problem's \"parameter\" names it)."), "401",
+        problem("Not logged in."), "403",
+        problem("Not allowed, no CSRF token, or a production deployment."), "404",
+        problem("The subject has no current record to change."), "409",
+        problem("The company has that status already, or its status started today."));
+    if (!post)
+        return DUPLA_ENOMEM;
+    json_object_set_new(paths, TESTDATA_HTTP_BASE "/changes", json_pack("{s:o}", "post", post));
     json_t *tags = json_object_get(doc, "tags");
     if (json_is_array(tags))
         json_array_append_new(tags, json_pack("{s:s, s:s}", "name", TAG, "description",

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
+
 #define STATUS_SERVICE "Virksomhedsstatus"
 #define STATUS_FIELD   "VirksomhedStatusTypeKode"
 
@@ -179,6 +181,135 @@ static int h_subjects(http_request_t *req, void *ctx, err_t *err)
     return http_reply_json(req, 200, body);
 }
 
+static const char *const change_kinds[] = {"reassessment", "vat_correction", "status_change", NULL};
+
+const struct http_param testdata_change_params[] = {
+    {.name = "change", .type = HTTP_PARAM_ENUM, .required = true, .values = change_kinds},
+    {.name = "subject", .type = HTTP_PARAM_STRING, .required = true, .min = 8, .max = 10},
+    {.name = "year", .type = HTTP_PARAM_INT, .min = TESTDATA_YEAR_MIN, .max = TESTDATA_YEAR_MAX},
+    {.name = "period_start", .type = HTTP_PARAM_STRING, .min = 10, .max = 10},
+    {.name = "status", .type = HTTP_PARAM_STRING, .min = 1, .max = 8},
+    {0},
+};
+
+/* A parameter change does not take. */
+static int not_for(const char *name, const char *change, err_t *err)
+{
+    return err_param(err, DUPLA_EINVAL, name, "%s is not a parameter of the change %s", name,
+                     change);
+}
+
+int testdata_change_from(const catalog_t *cat, const char *change, const char *subject,
+                         const char *year, const char *period_start, const char *status,
+                         struct testdata_change *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!change || !change[0])
+        return err_param(err, DUPLA_EINVAL, "change", "change is required");
+    if (strcmp(change, "reassessment") == 0)
+        out->kind = TESTDATA_REASSESSMENT;
+    else if (strcmp(change, "vat_correction") == 0)
+        out->kind = TESTDATA_VAT_CORRECTION;
+    else if (strcmp(change, "status_change") == 0)
+        out->kind = TESTDATA_STATUS_CHANGE;
+    else
+        return err_param(err, DUPLA_EINVAL, "change",
+                         "change must be reassessment, vat_correction or status_change");
+    enum catalog_ident k = out->kind == TESTDATA_REASSESSMENT     ? CATALOG_IDENT_CPR
+                           : out->kind == TESTDATA_VAT_CORRECTION ? CATALOG_IDENT_SE
+                                                                  : CATALOG_IDENT_CVR;
+    int64_t n;
+    if (!subject || dataset_subject_parse(k, str_from_cstr(subject), &n) != 0)
+        return err_param(err, DUPLA_EINVAL, "subject", "subject must be a %s number for %s",
+                         k == CATALOG_IDENT_CPR  ? "CPR"
+                         : k == CATALOG_IDENT_SE ? "SE"
+                                                 : "CVR",
+                         change);
+    snprintf(out->subject, sizeof out->subject, "%s", subject);
+    bool has_year = year && year[0], has_period = period_start && period_start[0],
+         has_status = status && status[0];
+    if (out->kind == TESTDATA_REASSESSMENT) {
+        if (has_period)
+            return not_for("period_start", change, err);
+        if (has_status)
+            return not_for("status", change, err);
+        if (!has_year || str_to_int64(str_from_cstr(year), &n) != 0 || n < TESTDATA_YEAR_MIN ||
+            n > TESTDATA_YEAR_MAX)
+            return err_param(err, DUPLA_EINVAL, "year", "a reassessment needs the income year");
+        out->year = (int)n;
+    } else if (out->kind == TESTDATA_VAT_CORRECTION) {
+        if (has_year)
+            return not_for("year", change, err);
+        if (has_status)
+            return not_for("status", change, err);
+        if (!has_period || clock_parse_date(str_from_cstr(period_start), &out->period_start) != 0)
+            return err_param(err, DUPLA_EINVAL, "period_start",
+                             "a VAT correction needs the period's first day, yyyy-mm-dd");
+    } else {
+        if (has_year)
+            return not_for("year", change, err);
+        if (has_period)
+            return not_for("period_start", change, err);
+        const struct catalog_service *svc = catalog_find(cat, STR(STATUS_SERVICE));
+        const struct catalog_field *f = svc ? catalog_field_find(svc, STR(STATUS_FIELD)) : NULL;
+        if (!has_status || !f || !catalog_code_allowed(f, str_from_cstr(status)) ||
+            str_to_int64(str_from_cstr(status), &n) != 0)
+            return err_param(err, DUPLA_EINVAL, "status",
+                             "a status change needs a code of %s (see the service catalogue)",
+                             STATUS_FIELD);
+        out->status = (int)n;
+    }
+    return 0;
+}
+
+json_t *testdata_change_json(const struct testdata_change *ch,
+                             const struct testdata_change_result *res)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "change", testdata_change_name(ch->kind),
+                     "subject", ch->subject, "service", res->service, "new_versions",
+                     (json_int_t)res->new_versions, "version", (json_int_t)res->version,
+                     "delivery_id", res->delivery_id);
+}
+
+/* A JSON member as text for testdata_change_from ("" when absent; an
+ * integer as its digits). */
+static const char *member(json_t *body, const char *name, char *tmp, size_t cap)
+{
+    json_t *v = json_object_get(body, name);
+    if (json_is_integer(v)) {
+        snprintf(tmp, cap, "%lld", (long long)json_integer_value(v));
+        return tmp;
+    }
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static int h_changes(http_request_t *req, void *ctx, err_t *err)
+{
+    struct testdata_routes *r = ctx;
+    int rc = testdata_environment_check(r->environment, err);
+    if (rc || (rc = r->auth.allow(req, r->auth.ctx, err)))
+        return rc;
+    json_t *body;
+    if ((rc = http_req_json_params(req, false, testdata_change_params, &body, err)))
+        return rc;
+    char year[24];
+    struct testdata_change ch;
+    rc = testdata_change_from(
+        r->catalog, member(body, "change", NULL, 0), member(body, "subject", NULL, 0),
+        member(body, "year", year, sizeof year), member(body, "period_start", NULL, 0),
+        member(body, "status", NULL, 0), &ch, err);
+    json_decref(body);
+    if (rc)
+        return rc;
+    struct testdata_change_result res;
+    if ((rc = testdata_change(r->st, r->catalog, r->environment, &ch, clock_now_ms(), &res, err)))
+        return rc;
+    json_t *out = testdata_change_json(&ch, &res);
+    if (!out)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    return http_reply_json(req, 201, out);
+}
+
 int testdata_routes_register(http_server_t *srv, struct testdata_routes *r, err_t *err)
 {
     const struct http_route routes[] = {
@@ -188,6 +319,13 @@ int testdata_routes_register(http_server_t *srv, struct testdata_routes *r, err_
          .ctx = r,
          .name = "testdata-subjects",
          .query = testdata_search_params},
+        {.methods = HTTP_POST,
+         .path = TESTDATA_HTTP_BASE "/changes",
+         .handler = h_changes,
+         .ctx = r,
+         .max_body = TESTDATA_HTTP_MAX_BODY,
+         .name = "testdata-changes",
+         .query = http_params_none},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, &routes[i], err);

@@ -7,6 +7,13 @@
  *       &service=<path>(repeated, at most 4)&limit=<1..100>
  *       200 {"kind", "year", "subjects": [...], "more", "scan_limited", "scanned"}
  *
+ *   POST /api/testdata/changes   (JSON; the session's CSRF token)
+ *       {"change": "reassessment", "subject": CPR, "year": 2024}
+ *       {"change": "vat_correction", "subject": SE, "period_start": "2024-01-01"}
+ *       {"change": "status_change", "subject": CVR, "status": "2"}
+ *       201 {"change", "subject", "service", "new_versions", "version", "delivery_id"}
+ *       404 no current record to change; 409 the status is so already
+ *
  * Refusals are problem+json naming the parameter: an unknown or repeated
  * parameter, a value out of its limits, a person's condition asked of
  * companies (and the reverse), income_min above income_max, a status not in
@@ -25,10 +32,11 @@
 #include "http/http.h"
 #include "testdata/testdata.h"
 
-#define TESTDATA_HTTP_BASE    "/api/testdata"
-#define TESTDATA_PROBLEM_PROD "production"
-#define TESTDATA_YEAR_MIN     1990
-#define TESTDATA_YEAR_MAX     2100
+#define TESTDATA_HTTP_BASE     "/api/testdata"
+#define TESTDATA_PROBLEM_PROD  "production"
+#define TESTDATA_YEAR_MIN      1990
+#define TESTDATA_YEAR_MAX      2100
+#define TESTDATA_HTTP_MAX_BODY 4096 /* a change's JSON body */
 
 /* 0 when the request's caller may use test data; else a negative code with
  * err filled (401 no session, 403 not allowed). */
@@ -49,6 +57,19 @@ int testdata_routes_register(http_server_t *srv, struct testdata_routes *r, err_
 
 /* The query parameters of the search (for the pages' form too). */
 extern const struct http_param testdata_search_params[];
+
+/* The members of a change (for the pages' form too). */
+extern const struct http_param testdata_change_params[];
+
+/* A change from its members as text (NULL or "": absent): 0, or
+ * DUPLA_EINVAL naming the member at fault (a member the change does not
+ * take, a missing one, a subject of the wrong kind, a status not in the
+ * catalogue's code table). */
+int testdata_change_from(const catalog_t *cat, const char *change, const char *subject,
+                         const char *year, const char *period_start, const char *status,
+                         struct testdata_change *out, err_t *err);
+json_t *testdata_change_json(const struct testdata_change *ch,
+                             const struct testdata_change_result *res);
 
 /* Reads a search from req's query (already checked against
  * testdata_search_params): 0, or DUPLA_EINVAL naming the parameter. */

@@ -38,6 +38,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/str.h"
+#include "dataset/dataset.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
 
@@ -188,6 +189,43 @@ struct testdata_result {
  * 0, or a negative code with err filled (DUPLA_EINVAL naming "limit"). */
 int testdata_search(store_t *st, const catalog_t *cat, const struct testdata_query *q,
                     struct testdata_result *out, err_t *err);
+
+/* ---- changes that make new versions (change.c) ---- */
+
+enum testdata_change_kind {
+    TESTDATA_REASSESSMENT = 1, /* a re-issued annual assessment (CPR, year) */
+    TESTDATA_VAT_CORRECTION,   /* a corrected VAT return (SE, the period's first day) */
+    TESTDATA_STATUS_CHANGE,    /* a company's new status (CVR, the status code) */
+};
+
+struct testdata_change {
+    enum testdata_change_kind kind;
+    char subject[11];
+    int year;             /* TESTDATA_REASSESSMENT */
+    int32_t period_start; /* TESTDATA_VAT_CORRECTION, days */
+    int status;           /* TESTDATA_STATUS_CHANGE */
+};
+
+struct testdata_change_result {
+    char service[CATALOG_NAME_MAX + 1];
+    char delivery_id[DATASET_DELIVERY_ID_MAX + 1];
+    int64_t new_versions;
+    int64_t version; /* the changed record's new version (a status change: the ended one's) */
+};
+
+/* Makes ch's change from the subject's current stored record by the
+ * generator's rules and ingests it as a synthetic delivery (so the new
+ * version, its change row and its events are a real delivery's). 0;
+ * DUPLA_ENOTFOUND naming "subject" when there is no record to change;
+ * DUPLA_ECONFLICT naming "status" (already so) or "subject"; DUPLA_EFORBIDDEN
+ * in production; another negative code. now_ms dates the change. */
+int testdata_change(store_t *st, const catalog_t *cat, enum environment env,
+                    const struct testdata_change *ch, int64_t now_ms,
+                    struct testdata_change_result *out, err_t *err);
+const char *testdata_change_name(enum testdata_change_kind k);
+/* A municipality's municipal and church tax rates as the generator uses
+ * them (hundredths of a percent): 0, or -1 for a code it does not know. */
+int testdata_municipality_rates(const char *code, int *municipal_bp, int *church_bp);
 
 /* ---- loading ---- */
 

@@ -636,3 +636,40 @@ Test(testdata_search, companies_by_status_obligations_and_groups, .init = search
     json_decref(groups);
     json_decref(joint);
 }
+
+/* A change recomputes a stored assessment from its own fields: with
+ * nothing changed, those fields give back the stored taxes exactly (so a
+ * re-assessment follows the generator's rules, not an approximation). */
+Test(testdata, a_stored_assessment_recomputes_from_its_fields)
+{
+    static const char *const key[] = {"PersonCPRNummer", "IndkomstÅr", NULL};
+    json_t *cur = current_lines("Aarsopgoerelse", key);
+    cr_assert_gt(json_object_size(cur), 0);
+    const char *id;
+    json_t *x;
+    json_object_foreach(cur, id, x)
+    {
+        int municipal, church;
+        cr_assert_eq(testdata_municipality_rates(
+                         json_string_value(json_object_get(x, "KommuneKode")), &municipal, &church),
+                     0);
+        struct testdata_income in = {
+            .wage = json_integer_value(json_object_get(x, "LønIndkomst")),
+            .transfer = json_integer_value(json_object_get(x, "OverførselsIndkomst")),
+            .pension = json_integer_value(json_object_get(x, "PensionIndkomst")),
+            .capital = json_integer_value(json_object_get(x, "KapitalIndkomstNetto")),
+            .share = json_integer_value(json_object_get(x, "AktieIndkomst")),
+            .other_deductions = json_integer_value(json_object_get(x, "LigningsmæssigeFradrag")) -
+                                json_integer_value(json_object_get(x, "Beskæftigelsesfradrag")),
+            .municipal_bp = municipal,
+            .church_bp = church,
+            .church = json_is_true(json_object_get(x, "Kirkeskattepligtig"))};
+        struct testdata_tax t;
+        testdata_compute_tax(
+            testdata_tax_year((int)json_integer_value(json_object_get(x, "IndkomstÅr"))), &in, &t);
+        cr_assert_eq(t.total, json_integer_value(json_object_get(x, "SkatIAlt")), "%s", id);
+        cr_assert_eq(t.taxable, json_integer_value(json_object_get(x, "SkattepligtigIndkomst")));
+    }
+    cr_assert_eq(testdata_municipality_rates("999", &(int){0}, &(int){0}), -1);
+    json_decref(cur);
+}
