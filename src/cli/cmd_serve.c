@@ -71,6 +71,7 @@ static const struct app_module modules[] = {
     {"exposure", exposure_app_init, exposure_app_routes, exposure_app_stop, NULL},
     {"expiry", expiry_app_init, NULL, expiry_app_stop, expiry_app_tick},
     {"testdata", NULL, testdata_app_routes, NULL, NULL},
+    {"enrol", enrol_app_init, enrol_app_routes, enrol_app_stop, NULL},
     {"web", web_app_init, web_app_routes, web_app_stop, NULL},
 };
 #define N_MODULES (sizeof modules / sizeof modules[0])

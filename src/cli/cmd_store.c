@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "dataset/dataset.h"
+#include "enrol/enrol.h"
 #include "events/events.h"
 #include "expiry/expiry.h"
 #include "exposure/exposure.h"
@@ -113,7 +114,7 @@ static int migrate_incident(store_t *st, err_t *err)
 /* In the order of serve's modules (lower layers first). */
 static int (*const migrations[])(store_t *st, err_t *err) = {
     identity_migrate, dataset_migrate, mail_migrate,   migrate_agreement, audit_migrate,
-    migrate_incident, expiry_migrate,  events_migrate, exposure_migrate,
+    migrate_incident, expiry_migrate,  events_migrate, exposure_migrate,  enrol_migrate,
 };
 
 /* Columns one backend keeps and the other computes: PostgreSQL partitions

@@ -21,6 +21,8 @@
 #include "core/problem.h"
 #include "dataset/dataset.h"
 #include "events/events.h"
+#include "enrol/enrol.h"
+#include "enrol/routes.h"
 #include "identity/identity.h"
 #include "identity/routes.h"
 #include "incident/incident.h"
@@ -247,6 +249,30 @@ void audit_app_stop(struct app *app)
     app->audit = NULL;
     pki_signer_free(app->audit_signer);
     app->audit_signer = NULL;
+}
+
+/* ---- applications to become an agreement party ---- */
+
+int enrol_app_init(struct app *app, err_t *err)
+{
+    struct enrol_settings settings;
+    int rc = enrol_config_read(&app->cfg, &settings, err);
+    if (rc)
+        return rc;
+    if (!settings.public_url[0])
+        log_warn("enrol: no enrol.public_url configured: set-up mails give the link as a path");
+    return enrol_open(app->store, app->identity, &settings, &app->enrol, err);
+}
+
+int enrol_app_routes(struct app *app, err_t *err)
+{
+    return enrol_routes_register(app->server, app->enrol, err);
+}
+
+void enrol_app_stop(struct app *app)
+{
+    enrol_close(app->enrol);
+    app->enrol = NULL;
 }
 
 /* ---- mail ---- */

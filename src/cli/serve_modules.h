@@ -26,6 +26,10 @@ int mail_app_init(struct app *app, err_t *err);
 void mail_app_stop(struct app *app);
 void mail_app_tick(struct app *app, int64_t now_ms);
 
+int enrol_app_init(struct app *app, err_t *err);
+int enrol_app_routes(struct app *app, err_t *err);
+void enrol_app_stop(struct app *app);
+
 int incident_app_init(struct app *app, err_t *err);
 int incident_app_routes(struct app *app, err_t *err);
 void incident_app_stop(struct app *app);

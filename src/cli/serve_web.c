@@ -15,7 +15,8 @@ int web_app_init(struct app *app, err_t *err)
                             .identity = app->identity,
                             .agreement = app->agreement,
                             .catalog = app->catalog,
-                            .expiry = app->expiry};
+                            .expiry = app->expiry,
+                            .enrol = app->enrol};
     return web_open(&deps, &app->web, err);
 }
 

@@ -111,6 +111,7 @@ static const char *const config_sections[] = {
     "mail",
     "registry",
     "expiry",
+    "enrol",
     NULL,
 };
 

@@ -196,6 +196,14 @@ struct identity_org_new {
     unsigned environments; /* 0: test only */
     str_t admin_username;  /* the administrator's login (an e-mail address) */
     str_t admin_name;      /* display name; empty: "Administrator" */
+    /* Optional: called inside the creating transaction on c, after the
+     * organisation, its administrator and the set-up secret exist and before
+     * the commit, so that a caller's own change (an application marked
+     * approved, the set-up mail queued) commits with them or not at all. A
+     * non-zero return rolls everything back and is returned. */
+    int (*in_transaction)(store_conn_t *c, const struct identity_org *org,
+                          const struct identity_setup_secret *admin, void *ctx, err_t *err);
+    void *in_transaction_ctx;
 };
 
 const char *identity_org_status_name(enum org_status s);

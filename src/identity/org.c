@@ -271,6 +271,8 @@ int identity_org_create(identity_t *id, const identity_actor_t *actor,
         goto out;
     if ((rc = identity_setup_secret_issue(id, c, u.id, u.username, admin, err)))
         goto out;
+    if (in->in_transaction && (rc = in->in_transaction(c, &o, admin, in->in_transaction_ctx, err)))
+        goto out;
     rc = identity_commit(id, c, err);
     if (!rc && out)
         *out = o;

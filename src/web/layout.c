@@ -93,6 +93,7 @@ static void nav_links(struct web_ctx *cx)
     if (cx->actor.data_owner) {
         nav_link(h, "/gennemgang", "Til gennemgang", str_eq_cstr(path, "/gennemgang"));
         nav_link(h, "/organisationer", "Organisationer", str_eq_cstr(path, "/organisationer"));
+        nav_link(h, "/tilslutninger", "Ansøgninger", str_has_prefix(path, STR("/tilslutninger")));
         nav_link(h, "/indsigt", "Indsigt", str_eq_cstr(path, "/indsigt"));
     }
     nav_link(h, "/udleveringer", "Udleveringer", str_has_prefix(path, STR("/udleveringer")));

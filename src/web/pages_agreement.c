@@ -130,6 +130,8 @@ static int list_page(struct web_ctx *cx, bool queue)
             HTML(h, "<p><a class=\"button button-primary\" href=\"/aftaler/ny\">Ny aftale</a>"
                     "</p>");
         list_table(cx, list, queue ? "Til gennemgang" : "Aftaler", queue);
+        if (queue)
+            pages_enrol_queue_note(cx);
     }
     json_decref(list);
     page_end(cx);

@@ -43,7 +43,8 @@ static void login_form(struct web_ctx *cx, const struct form_errors *fe, str_t u
     form_input(cx, fe, "password", "Adgangskode", "password", STR(""), NULL);
     HTML(h, "<button class=\"button button-primary\" type=\"submit\">Log ind</button></form>"
             "<p class=\"mt-6\">Ny bruger? <a href=\"/opsaetning\">Vælg din adgangskode med "
-            "engangskoden</a>.</p>");
+            "engangskoden</a>.</p><p>Er din organisation ikke tilsluttet? <a "
+            "href=\"/tilslutning\">Ansøg om tilslutning</a>.</p>");
     page_end(cx);
 }
 

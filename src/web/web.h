@@ -29,6 +29,7 @@
 struct identity;
 struct agreement;
 struct catalog;
+struct enrol;
 
 typedef struct web web_t;
 
@@ -40,6 +41,7 @@ struct web_deps {
     struct agreement *agreement;
     const struct catalog *catalog;
     struct expiry *expiry; /* what expires soon, for the organisation's page; may be NULL */
+    struct enrol *enrol;   /* applications to become an agreement party */
 };
 
 #define WEB_CONFIG_SECTION "web"
