@@ -43,7 +43,7 @@ struct app {
     struct exposure *exposure;
     struct web *web;
     struct expiry *expiry;
-    struct enrol *enrol; /* applications to become an agreement party */
+    struct enrol *enrol;           /* applications to become an agreement party */
     char maildir[CONFIG_PATH_MAX]; /* incident intake; "" when not configured */
     bool mail_enabled;             /* mail.smtp_url configured: send the queued mail */
 };

@@ -88,7 +88,7 @@
 #define PROBLEM_CERT_REGISTERED    "certificate-registered" /* identity: same fingerprint */
 #define PROBLEM_DELIVERY_ID_REUSED "delivery-id-reused"     /* ingest: other content, same id */
 #define PROBLEM_FILE_EXISTS        "file-exists"            /* pki: a key or certificate file */
-#define PROBLEM_ENROL_DECIDED      "application-decided"    /* enrol: approved or rejected already */
+#define PROBLEM_ENROL_DECIDED      "application-decided" /* enrol: approved or rejected already */
 
 /* ---- the token service: OAuth error_code values ---- */
 #define PROBLEM_REQUEST_TOO_LARGE      "request-too-large"
