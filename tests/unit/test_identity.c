@@ -66,6 +66,18 @@ static void onboard(const char *name, const char *cvr, const char *admin, struct
 }
 
 /* A user with a password and roles, and the actor a session for it gives. */
+/* Organisation A with its administrator admin@a.dk, whose password is
+ * "correct horse battery". */
+static void admin_of_a(struct identity_org *a)
+{
+    struct identity_setup_secret sec;
+    err_t err;
+    onboard("A", CVR_A, "admin@a.dk", a, &sec);
+    cr_assert_eq(identity_user_set_password(id, &local, STR("admin@a.dk"),
+                                            STR("correct horse battery"), &err),
+                 0, "%s", err.log);
+}
+
 static void user_actor(const char *org_cvr, const char *username, unsigned roles,
                        identity_actor_t *a)
 {
@@ -317,12 +329,8 @@ Test(identity, role_rules)
 Test(identity, sessions_csrf_logout_and_expiry)
 {
     struct identity_org a;
-    struct identity_setup_secret sec;
     err_t err;
-    onboard("A", CVR_A, "admin@a.dk", &a, &sec);
-    cr_assert_eq(identity_user_set_password(id, &local, STR("admin@a.dk"),
-                                            STR("correct horse battery"), &err),
-                 0);
+    admin_of_a(&a);
     struct identity_session s;
     long retry;
     cr_assert_eq(
@@ -367,12 +375,8 @@ Test(identity, sessions_csrf_logout_and_expiry)
 Test(identity, login_is_throttled_per_user)
 {
     struct identity_org a;
-    struct identity_setup_secret sec;
     err_t err;
-    onboard("A", CVR_A, "admin@a.dk", &a, &sec);
-    cr_assert_eq(identity_user_set_password(id, &local, STR("admin@a.dk"),
-                                            STR("correct horse battery"), &err),
-                 0);
+    admin_of_a(&a);
     struct identity_session s;
     long retry;
     /* The free failures from one address, then one more starts a wait. */
@@ -397,12 +401,8 @@ Test(identity, login_is_throttled_per_user)
 Test(identity, guesses_from_many_addresses_make_the_user_wait_seconds_only)
 {
     struct identity_org a;
-    struct identity_setup_secret sec;
     err_t err;
-    onboard("A", CVR_A, "admin@a.dk", &a, &sec);
-    cr_assert_eq(identity_user_set_password(id, &local, STR("admin@a.dk"),
-                                            STR("correct horse battery"), &err),
-                 0);
+    admin_of_a(&a);
     struct identity_session s;
     long retry = 0;
     /* Guesses from many addresses (each inside its own free failures)
@@ -429,12 +429,8 @@ Test(identity, login_throttling_is_shared_by_every_handle_on_the_store)
     /* Two handles on one store stand for two nodes of a cluster: the
      * failures counted through one make the other refuse (#15). */
     struct identity_org a;
-    struct identity_setup_secret sec;
     err_t err;
-    onboard("A", CVR_A, "admin@a.dk", &a, &sec);
-    cr_assert_eq(identity_user_set_password(id, &local, STR("admin@a.dk"),
-                                            STR("correct horse battery"), &err),
-                 0);
+    admin_of_a(&a);
     identity_t *other;
     cr_assert_eq(identity_open(st, &cfg, &other, &err), 0, "%s", err.log);
     struct identity_session s;
