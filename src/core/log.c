@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 
 static enum log_level min_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
@@ -53,7 +54,7 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
         json_object_update(line, fields);
         json_decref(fields);
     }
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    char *text = json_text(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(line);
     if (!text)
         return;
