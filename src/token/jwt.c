@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/encode.h"
+#include "core/json.h"
 #include "core/uuid.h"
 #include "token/internal.h"
 
@@ -68,8 +69,8 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
                   p->org_cvr, "org_id", p->org_id, "env", environment_name(ts->cfg.env), "scope",
                   TOKEN_SCOPE, "iat", (json_int_t)inf.iat_s, "nbf", (json_int_t)inf.iat_s, "exp",
                   (json_int_t)inf.exp_s, "jti", inf.jti, "cnf", "x5t#S256", x5t);
-    char *htext = header ? json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    claims = payload ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *htext = header ? json_text(header, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    claims = payload ? json_text(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(header);
     json_decref(payload);
     if (!htext || !claims || append_b64(&b, htext, strlen(htext)) || buf_append_cstr(&b, ".") ||
@@ -96,16 +97,20 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
     return 0;
 }
 
-/* Decodes a base64url part into a JSON object (duplicates refused). */
-static json_t *decode_json(str_t part, size_t max)
+/* Decodes a base64url part into a JSON object (duplicates refused). NULL
+ * with *oom set when memory ran out: not the token's fault. */
+static json_t *decode_json(str_t part, size_t max, bool *oom)
 {
+    *oom = false;
     if (part.len == 0 || part.len > (max * 4 + 2) / 3)
         return NULL;
     char *raw = malloc(max);
-    if (!raw)
+    if (!raw) {
+        *oom = true;
         return NULL;
+    }
     long n = base64url_decode(part, raw, max);
-    json_t *j = n > 0 ? json_loadb(raw, (size_t)n, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *j = n > 0 ? json_parse(raw, (size_t)n, JSON_REJECT_DUPLICATES, NULL, oom) : NULL;
     free(raw);
     if (j && !json_is_object(j)) {
         json_decref(j);
@@ -170,7 +175,10 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     if (!str_split(jwt, '.', &h, &rest) || !str_split(rest, '.', &p, &s) ||
         memchr(s.ptr, '.', s.len) || h.len == 0 || p.len == 0)
         return refuse(err, PROBLEM_TOKEN_MALFORMED, "the token is not a signed JWT");
-    json_t *header = decode_json(h, TOKEN_HEADER_MAX);
+    bool oom;
+    json_t *header = decode_json(h, TOKEN_HEADER_MAX, &oom);
+    if (!header && oom)
+        return err_internal(err, DUPLA_ENOMEM, "token: out of memory reading a token");
     if (!header)
         return refuse(err, PROBLEM_TOKEN_MALFORMED, "the token's header is not valid");
     json_t *claims = NULL;
@@ -212,7 +220,11 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         rc = refuse(err, PROBLEM_TOKEN_SIGNATURE, "the token's signature is not valid");
         goto out;
     }
-    claims = decode_json(p, TOKEN_PAYLOAD_MAX);
+    claims = decode_json(p, TOKEN_PAYLOAD_MAX, &oom);
+    if (!claims && oom) {
+        rc = err_internal(err, DUPLA_ENOMEM, "token: out of memory reading a token");
+        goto out;
+    }
     if (!claims) {
         rc = refuse(err, PROBLEM_TOKEN_MALFORMED, "the token's claims are not valid");
         goto out;
