@@ -586,9 +586,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_NO; /* too late for an answer: the client is still sending */
             /* Kept while it fits the route; dropped when the request was
              * refused or the body outgrew the limit. */
-            if (!req->answered && !req->body_too_large &&
-                buf_append(&req->body, upload_data, *upload_data_size) != 0) {
-                req->body_too_large = true;
+            int brc;
+            if (!req->answered && !req->body_too_large && !req->body_no_memory &&
+                (brc = buf_append(&req->body, upload_data, *upload_data_size)) != 0) {
+                req->body_no_memory = brc == DUPLA_ENOMEM;
+                req->body_too_large = !req->body_no_memory;
                 buf_free(&req->body);
             }
             *upload_data_size = 0;
@@ -604,6 +606,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                      req->body_max);
             return refuse(req, 413, PROBLEM_BODY_TOO_LARGE, NULL, d);
         }
+        if (req->body_no_memory)
+            return refuse(req, 500, PROBLEM_INTERNAL_ERROR, NULL, "The request could not be read.");
         return req->route ? run_handler(req) : MHD_NO;
     case REQ_DONE:
         *upload_data_size = 0; /* an answer is queued; drop what still comes */

@@ -203,6 +203,8 @@ struct http_request {
     buf_t body;
     size_t body_max;
     bool body_too_large;
+    /* keeping the body failed for want of memory: a 500, not a 413 */
+    bool body_no_memory;
     bool has_body;                     /* Content-Length > 0 or Transfer-Encoding */
     bool complete;                     /* the whole request is in: answers may be queued */
     bool answer_now;                   /* a refusal need not wait for the body (queue_answer) */

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "core/json.h"
 #include "http/http.h"
 
 int http_req_json_object(const http_request_t *req, bool empty_ok, json_t **out, err_t *err)
@@ -15,7 +16,10 @@ int http_req_json_object(const http_request_t *req, bool empty_ok, json_t **out,
         return *out ? 0 : err_set(err, DUPLA_ENOMEM, "out of memory");
     }
     json_error_t je;
-    json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
+    bool oom;
+    json_t *j = json_parse(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je, &oom);
+    if (!j && oom)
+        return err_set(err, DUPLA_ENOMEM, "out of memory reading the body");
     if (!j)
         return err_param(err, DUPLA_EINVAL, "body",
                          "the body must be a JSON object: %s (line %d, column %d)", je.text,

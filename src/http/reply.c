@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/problem.h"
 #include "http/internal.h"
@@ -174,7 +175,7 @@ int http_reply_data(http_request_t *req, unsigned status, const char *content_ty
 static int reply_json_text(http_request_t *req, unsigned status, const char *content_type,
                            json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *text = body ? json_text(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
     if (!text)
         return DUPLA_ENOMEM;
