@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/problem.h"
 #include "events/events.h"
@@ -125,7 +126,7 @@ static bool parse_header(str_t line, bool *synthetic)
     str_t t = str_trim(line);
     if (t.len < 12 || t.ptr[0] != '{')
         return false;
-    json_t *j = json_loadb(t.ptr, t.len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *j = json_parse(t.ptr, t.len, JSON_REJECT_DUPLICATES, NULL, NULL);
     if (!j)
         return false;
     json_t *d = json_object_get(j, INGEST_HEADER_KEY);
@@ -402,7 +403,10 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
         problem(r, "", "the line is longer than %d bytes", INGEST_MAX_LINE_BYTES);
     } else {
         json_error_t jerr;
-        json_t *obj = json_loadb(line.ptr, line.len, JSON_REJECT_DUPLICATES, &jerr);
+        bool oom;
+        json_t *obj = json_parse(line.ptr, line.len, JSON_REJECT_DUPLICATES, &jerr, &oom);
+        if (!obj && oom)
+            return err_internal(err, DUPLA_ENOMEM, "ingest: out of memory reading a line");
         r->res->records++;
         struct dataset_key keys[CATALOG_MAX_SUBJECTS];
         size_t n_keys = 0;
