@@ -27,6 +27,7 @@
 
 #include "audit/internal.h"
 #include "core/clock.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -519,6 +520,7 @@ static void ignore_done(void *ctx, int rc, const struct audit_receipt *receipt, 
 static void *writer_main(void *arg)
 {
     audit_log_t *log = arg;
+    fault_thread_role(FAULT_ROLE_LOG); /* the fault test build: a log append */
     pthread_mutex_lock(&log->mu);
     for (;;) {
         bool time_due = false;

@@ -36,6 +36,7 @@
 #include "cli/serve_testdata.h"
 #include "cli/serve_web.h"
 #include "core/clock.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/snapshot.h"
 
@@ -88,6 +89,7 @@ static int ticker_stop;
 static void *ticker_main(void *arg)
 {
     struct app *app = arg;
+    fault_thread_role(FAULT_ROLE_EXEMPT); /* the fault test build: not a request's */
     pthread_mutex_lock(&ticker_mu);
     while (!ticker_stop) {
         pthread_mutex_unlock(&ticker_mu);

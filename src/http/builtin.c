@@ -11,10 +11,14 @@
  *   GET /whoami         on listeners that take client certificates: what
  *                       the server made of the certificate presented, for
  *                       recipients debugging their set-up
+ *   GET /_fault         the fault test build only (core/fault.h): what the
+ *                       last request with an X-Dupla-Fault header met
  */
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
+#include "core/fault.h"
 #include "core/problem.h"
 #include "http/internal.h"
 
@@ -106,6 +110,28 @@ static int whoami(http_request_t *req, void *ctx, err_t *err)
     return http_reply_json(req, 200, body);
 }
 
+#if DUPLA_FAULT_INJECTION
+#define FAULT_REPORT_WAIT_MS 2000
+
+/* The report of the last armed request, once it has completed (its client
+ * may ask a moment before the server has finished with it). */
+static int fault_status(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)ctx;
+    (void)err;
+    struct fault_report r;
+    fault_report(&r);
+    for (int i = 0; i < FAULT_REPORT_WAIT_MS && r.armed && !r.done; i++) {
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+        fault_report(&r);
+    }
+    return http_reply_json(req, 200,
+                           json_pack("{s:s, s:b, s:b, s:I, s:b, s:s}", "spec", r.spec, "armed",
+                                     r.armed, "done", r.done, "calls", (json_int_t)r.calls, "fired",
+                                     r.fired, "what", r.what));
+}
+#endif
+
 int http_builtin_register(http_server_t *srv, err_t *err)
 {
     const struct http_route routes[] = {
@@ -120,6 +146,13 @@ int http_builtin_register(http_server_t *srv, err_t *err)
          .ctx = srv,
          .flags = HTTP_ROUTE_ANY_LISTENER,
          .name = "health_ready"},
+#if DUPLA_FAULT_INJECTION
+        {.methods = HTTP_GET,
+         .path = "/_fault",
+         .handler = fault_status,
+         .flags = HTTP_ROUTE_ANY_LISTENER,
+         .name = "fault"},
+#endif
     };
     int rc;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)

@@ -55,6 +55,7 @@
 #include "core/clock.h"
 #include "core/problem.h"
 #include "core/encode.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/uuid.h"
 #include "http/internal.h"
@@ -451,6 +452,10 @@ static enum MHD_Result request_begin(http_request_t *req, const char *method, co
     str_t rid;
     if (http_req_header(req, "X-Request-ID", &rid) && http_request_id_valid(rid))
         str_copy(rid, req->id, sizeof req->id);
+    /* The fault test build only (core/fault.h): a fault for this request. */
+    str_t fault;
+    if (DUPLA_FAULT_INJECTION && http_req_header(req, "X-Dupla-Fault", &fault))
+        fault_arm(fault, req);
     struct header_scan hs = {0};
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hs);
     /* Whether a body follows decides when an answer can be queued. */
@@ -774,6 +779,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (why)
         json_object_set_new(f, "terminated", json_string(why));
     log_json(LOG_INFO, "request", f);
+    fault_disarm(req); /* the fault test build: this request's fault, if any */
 
     if (req->response)
         MHD_destroy_response(req->response);

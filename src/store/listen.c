@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "store/internal.h"
 
@@ -107,6 +108,7 @@ static void *listen_main(void *arg)
 {
     store_listener_t *l = arg;
     bool warned = false;
+    fault_thread_role(FAULT_ROLE_EXEMPT); /* the fault test build: not a request's */
     while (!atomic_load(&l->stop)) {
         char mine[LISTEN_SCHEMA_MAX] = "";
         PGconn *pg = listen_connect(l, mine, sizeof mine);

@@ -49,6 +49,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/fault.h"
 #include "core/log.h"
 #include "store/internal.h"
 
@@ -210,6 +211,22 @@ static int run(struct pg_conn *c, const char *sql, err_t *err)
         rc = pg_error(err, c, res, "exec");
     PQclear(res);
     return rc;
+}
+
+/* The fault test build (core/fault.h): a faulted call runs this instead,
+ * so that the server fails it as it would a failing disk (SQLSTATE 58030,
+ * io_error), aborting an open transaction there too. */
+#define PG_FAULT_SQL "DO $$BEGIN RAISE EXCEPTION 'injected fault' USING ERRCODE = '58030'; END$$"
+
+/* Whether the call named what must fail; then *code is its error. */
+static bool pg_fault(struct pg_conn *c, const char *what, int *code, err_t *err)
+{
+    if (!fault_hit(FAULT_STORE, what))
+        return false;
+    *code = run(c, PG_FAULT_SQL, err);
+    if (*code == 0) /* cannot happen: the statement always raises */
+        *code = err_internal(err, DUPLA_ESTORE, "postgresql: %s: injected fault", what);
+    return true;
 }
 
 static void stmt_free(struct pg_stmt *s)
@@ -527,6 +544,8 @@ static void pg_conn_put(store_conn_t *h)
 static int pg_exec(store_conn_t *h, const char *sql, err_t *err)
 {
     int rc = revive(PG_CONN(h), err);
+    if (rc == 0 && pg_fault(PG_CONN(h), "exec", &rc, err))
+        return rc;
     return rc ? rc : run(PG_CONN(h), sql, err);
 }
 
@@ -537,6 +556,8 @@ static int pg_begin(store_conn_t *h, err_t *err)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
     int rc = revive(c, err);
     if (rc)
+        return rc;
+    if (pg_fault(c, "begin", &rc, err))
         return rc;
     char sql[160];
     if (c->pipeline) { /* queued: sent with the first statement that waits */
@@ -566,6 +587,10 @@ static int pg_commit(store_conn_t *h, err_t *err)
         return err_internal(err, DUPLA_EINTERNAL, "store: commit outside a transaction");
     PGresult *res = NULL;
     int rc = 0;
+    /* An injected fault aborts the transaction on the server: the COMMIT
+     * below then answers ROLLBACK, as after any failure at commit. */
+    if (fault_hit(FAULT_STORE, "commit") && c->pg && !c->broken)
+        run(c, PG_FAULT_SQL, NULL);
     if (c->pipeline) { /* the queue, the COMMIT and the sync in one round trip */
         if (PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) != 1 ||
             PQpipelineSync(c->pg) != 1) {
@@ -596,7 +621,7 @@ static int pg_begin_read(store_conn_t *h, err_t *err)
     if (c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
     int rc = revive(c, err);
-    if (rc == 0)
+    if (rc == 0 && !pg_fault(c, "begin", &rc, err))
         rc = run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
     if (rc == 0)
         c->in_tx = true;
@@ -736,6 +761,9 @@ static int pg_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_
         return DUPLA_EBUSY;
     if (!c->pg || c->broken)
         return pg_error(err, c, NULL, "prepare");
+    int faulted;
+    if (pg_fault(c, "prepare", &faulted, err)) /* cached or not: the count must not depend on it */
+        return faulted;
     struct pg_stmt *s = cache_find(c, sql);
     if (s) {
         s->in_use = true;
@@ -952,6 +980,19 @@ static int pg_step(store_stmt_t *h, err_t *err)
     struct pg_conn *c = s->conn;
     if (s->sent)
         return STORE_DONE;
+    if (fault_hit(FAULT_STORE, "step")) {
+        if (c->pipeline && s->command && !s->res && c->pg && !c->broken) {
+            /* queued in its place: the error comes with the queue's, as a
+             * real one would */
+            if (PQsendQueryParams(c->pg, PG_FAULT_SQL, 0, NULL, NULL, NULL, NULL, 1) != 1)
+                return pg_error(err, c, NULL, "step");
+            c->pending++;
+            s->sent = true;
+            return STORE_DONE;
+        }
+        int rc = c->pg && !c->broken ? run(c, PG_FAULT_SQL, err) : pg_error(err, c, NULL, "step");
+        return rc ? rc : err_internal(err, DUPLA_ESTORE, "postgresql: step: injected fault");
+    }
     if (s->stream)
         return stream_step(s, err);
     if (!s->res) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "store/internal.h"
 
@@ -91,7 +92,17 @@ static int sqlite_error(err_t *err, sqlite3 *db, int rc, const char *what)
     return code;
 }
 
-static int sq_exec(store_conn_t *h, const char *sql, err_t *err)
+/* The fault test build (core/fault.h): whether the call named what must
+ * fail, and then the error a failing disk gives (SQLITE_IOERR). */
+static bool sq_fault(err_t *err, const char *what, int *code)
+{
+    if (!fault_hit(FAULT_STORE, what))
+        return false;
+    *code = sqlite_error(err, NULL, SQLITE_IOERR, what);
+    return true;
+}
+
+static int exec_sql(store_conn_t *h, const char *sql, err_t *err)
 {
     struct sq_conn *c = SQ_CONN(h);
     char *msg = NULL;
@@ -102,6 +113,12 @@ static int sq_exec(store_conn_t *h, const char *sql, err_t *err)
         return code;
     }
     return 0;
+}
+
+static int sq_exec(store_conn_t *h, const char *sql, err_t *err)
+{
+    int code;
+    return sq_fault(err, "exec", &code) ? code : exec_sql(h, sql, err);
 }
 
 static int conn_open(struct sq_store *st, struct sq_conn *c, err_t *err)
@@ -256,7 +273,9 @@ static int sq_begin(store_conn_t *h, err_t *err)
     struct sq_conn *c = SQ_CONN(h);
     if (c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
-    int rc = sq_exec(h, "BEGIN IMMEDIATE", err);
+    int rc;
+    if (!sq_fault(err, "begin", &rc))
+        rc = exec_sql(h, "BEGIN IMMEDIATE", err);
     if (rc == 0)
         c->in_tx = true;
     return rc;
@@ -267,7 +286,9 @@ static int sq_commit(store_conn_t *h, err_t *err)
     struct sq_conn *c = SQ_CONN(h);
     if (!c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: commit outside a transaction");
-    int rc = sq_exec(h, "COMMIT", err);
+    int rc;
+    if (!sq_fault(err, "commit", &rc))
+        rc = exec_sql(h, "COMMIT", err);
     if (rc == 0)
         c->in_tx = false;
     else
@@ -280,7 +301,9 @@ static int sq_begin_read(store_conn_t *h, err_t *err)
     struct sq_conn *c = SQ_CONN(h);
     if (c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
-    int rc = sq_exec(h, "BEGIN DEFERRED", err);
+    int rc;
+    if (!sq_fault(err, "begin", &rc))
+        rc = exec_sql(h, "BEGIN DEFERRED", err);
     if (rc == 0)
         c->in_tx = true;
     return rc;
@@ -338,6 +361,9 @@ static bool cache_evict(struct sq_conn *c)
 static int sq_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_t *err)
 {
     struct sq_conn *c = SQ_CONN(h);
+    int faulted;
+    if (sq_fault(err, "prepare", &faulted)) /* cached or not: the count must not depend on it */
+        return faulted;
     struct sq_stmt *s = cache_find(c, sql);
     if (s) {
         s->in_use = true;
@@ -417,7 +443,10 @@ static int sq_bind_null(store_stmt_t *h, int idx)
 static int sq_step(store_stmt_t *h, err_t *err)
 {
     struct sq_stmt *s = SQ_STMT(h);
-    int rc = sqlite3_step(s->st);
+    int rc;
+    if (sq_fault(err, "step", &rc))
+        return rc;
+    rc = sqlite3_step(s->st);
     if (rc == SQLITE_ROW)
         return STORE_ROW;
     if (rc == SQLITE_DONE)
