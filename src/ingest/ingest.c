@@ -80,6 +80,7 @@ struct run {
     size_t n_pending;
     buf_t pending;
     bool writing;    /* false once a line was invalid (all-or-nothing) */
+    bool no_memory;  /* a record could not be encoded for want of memory */
     int64_t changes; /* recorded for the event lists */
     /* the line being checked */
     const struct ingest_source *src;
@@ -292,7 +293,10 @@ static void check_record(struct run *r, json_t *obj, bool withdraw, struct datas
         }
     }
     err_t err;
-    if (dataset_encode(svc, values, &r->enc, &err))
+    int rc = dataset_encode(svc, values, &r->enc, &err);
+    if (rc == DUPLA_ENOMEM)
+        r->no_memory = true; /* the server's fault, not the line's: do_line ends the delivery */
+    else if (rc)
         problem(r, "", "the record is too large to store");
 }
 
@@ -421,6 +425,10 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
             if (w && !json_is_true(w))
                 problem(r, INGEST_WITHDRAW_KEY, "is true (a withdrawal) or left out");
             check_record(r, obj, withdraw, keys, &n_keys);
+            if (r->no_memory) {
+                json_decref(obj);
+                return err_internal(err, DUPLA_ENOMEM, "ingest: out of memory encoding a record");
+            }
             for (size_t k = 0; !r->line_bad && k < n_keys; k++) {
                 const struct keyset_entry *prev;
                 int dup = ingest_keyset_add(&r->keys, &keys[k], (uint32_t)src_index,
