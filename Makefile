@@ -104,6 +104,9 @@ check-fault: deps $(ASAN_BUILD)/build.ninja
 	DUPLA_FAULT_STRIDE=1 $(MESON_TEST) -C $(ASAN_BUILD) --suite fault --verbose \
 		> $(ASAN_BUILD)/check-fault.log 2>&1; rc=$$?; \
 		grep -E '^fault:|^Ok|^Fail|FAIL|Assertion' $(ASAN_BUILD)/check-fault.log; exit $$rc
+	$(PG_SERVER) env DUPLA_FAULT_STRIDE=1 $(MESON_TEST) -C $(ASAN_BUILD) --setup postgresql \
+		--suite fault --verbose > $(ASAN_BUILD)/check-fault-pg.log 2>&1; rc=$$?; \
+		grep -E '^fault:|^Ok|^Fail|FAIL|Assertion' $(ASAN_BUILD)/check-fault-pg.log; exit $$rc
 
 # The libFuzzer targets (fuzz/), built by clang with ASan and UBSan, each
 # run for FUZZ_SECONDS on one core from its seed corpus (fuzz/corpus/<t>);
