@@ -56,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-"$ROOT/scripts/cluster.sh" run --dir "$T" --base-port "$BASE" --build "$BUILD" >"$T/cluster.out" 2>&1 &
+DUPLA_CLUSTER_RATE=1000000 "$ROOT/scripts/cluster.sh" run --dir "$T" --base-port "$BASE" --build "$BUILD" >"$T/cluster.out" 2>&1 &
 CPID=$!
 i=0
 until [ -s "$T/connect.json" ]; do

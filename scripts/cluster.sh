@@ -14,7 +14,9 @@
 #       (the failure tests, tests/cluster/, use these three)
 #
 # Environment: DUPLA_CLUSTER_SMTP_URL (smtp://host:port) makes the nodes
-# send their mail there (otherwise it stays queued in the store).
+# send their mail there (otherwise it stays queued in the store);
+# DUPLA_CLUSTER_RATE sets the rate limit (calls/s and burst per agreement
+# and system, one budget for the cluster; the benchmark sets it high).
 # HAProxy's admin socket is DIR/haproxy.sock ("show stat": which node is up).
 #
 # Ports, from the base port B (default 8543, so that `make run` on
@@ -304,6 +306,11 @@ c["audit"] = {"signing_key": os.path.join(demo, "audit-signing.key")}
 # registries look for changes made by other nodes every 500 ms (the
 # default is 1000), so that a revocation reaches every node within 1 s
 c.setdefault("identity", {})["registry_poll_ms"] = 500
+# the benchmark measures the platform, not the rate limit (one budget per
+# agreement and system for the whole cluster, 200 calls/s by default)
+if os.environ.get("DUPLA_CLUSTER_RATE"):
+    r = int(os.environ["DUPLA_CLUSTER_RATE"])
+    c.setdefault("exposure", {}).update({"rate_per_second": r, "rate_burst": r})
 # a mail relay (the failure tests' SMTP sink); without one, mail stays queued
 if os.environ.get("DUPLA_CLUSTER_SMTP_URL"):
     # a short SMTP timeout: a message whose sender died is sent again after
