@@ -98,6 +98,8 @@ static void nav_links(struct web_ctx *cx)
     }
     nav_link(h, "/udleveringer", "Udleveringer", str_has_prefix(path, STR("/udleveringer")));
     nav_link(h, "/forbrug", "Forbrug", str_has_prefix(path, STR("/forbrug")));
+    if (cx->w->deps.cfg && cx->w->deps.cfg->environment != ENV_PRODUCTION)
+        nav_link(h, "/testdata", "Testdata", str_has_prefix(path, STR("/testdata")));
 }
 
 /* The user's name and organisation, and the log-off button (a POST with the

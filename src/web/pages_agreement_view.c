@@ -39,16 +39,32 @@ static const char *action_label(const char *action)
     return action;
 }
 
-static void services_list(html_t *h, const json_t *services, const catalog_t *cat)
+/* An agreement's services grouped: a section per service with its title,
+ * path and description from the catalogue, then its fields with their
+ * descriptions (#16.4). A service or field the catalogue no longer has is
+ * shown by its name alone. */
+static void services_list(html_t *h, const json_t *services, const catalog_t *cat, int level)
 {
     const char *svc;
     json_t *fields;
-    HTML(h, "<ul>");
+    HTML(h, "<div class=\"agreement-services\">");
     json_object_foreach((json_t *)services, svc, fields)
     {
         const struct catalog_service *s = catalog_find(cat, str_from_cstr(svc));
-        HTML(h, "<li>");
+        HTML(h, "<section class=\"agreement-service\"><h");
+        html_int(h, level);
+        HTML(h, ">");
         html_textc(h, s ? s->title.da : svc);
+        HTML(h, " <span class=\"service-path\">(");
+        html_textc(h, svc);
+        HTML(h, ")</span></h");
+        html_int(h, level);
+        HTML(h, ">");
+        if (s && s->description.da) {
+            HTML(h, "<p class=\"service-description\">");
+            html_textc(h, s->description.da);
+            HTML(h, "</p>");
+        }
         HTML(h, "<ul class=\"field-list\">");
         size_t i;
         json_t *f;
@@ -66,9 +82,9 @@ static void services_list(html_t *h, const json_t *services, const catalog_t *ca
             }
             HTML(h, "</li>");
         }
-        HTML(h, "</ul></li>");
+        HTML(h, "</ul></section>");
     }
-    HTML(h, "</ul>");
+    HTML(h, "</div>");
 }
 
 static void legal_basis_text(html_t *h, const json_t *app)
@@ -145,10 +161,10 @@ static void version_details(struct web_ctx *cx, const json_t *v, const char *hea
         HTML(h, "</dd>");
     }
     HTML(h, "</dl><h3>Data der er ansøgt om</h3>");
-    services_list(h, json_object_get(app, "services"), cx->w->deps.catalog);
+    services_list(h, json_object_get(app, "services"), cx->w->deps.catalog, 4);
     if (json_is_object(json_object_get(v, "granted"))) {
         HTML(h, "<h3>Data der er bevilget</h3>");
-        services_list(h, json_object_get(v, "granted"), cx->w->deps.catalog);
+        services_list(h, json_object_get(v, "granted"), cx->w->deps.catalog, 4);
     }
 }
 
@@ -295,7 +311,7 @@ static void decision_form(struct web_ctx *cx, const json_t *pending, str_t id,
     HTML(h, "</dd><dt>Hjemmel</dt><dd>");
     legal_basis_text(h, app);
     HTML(h, "</dd></dl><h4>Felter der er ansøgt om</h4>");
-    services_list(h, a.services, cx->w->deps.catalog);
+    services_list(h, a.services, cx->w->deps.catalog, 5);
     HTML(h, "</div><div class=\"col-12 col-lg-7\"><form method=\"post\" "
             "action=\"/aftaler/beslut\" novalidate>");
     form_csrf(cx);

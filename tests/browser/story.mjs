@@ -146,7 +146,7 @@ async function story(run) {
   await own.getByRole('button', { name: 'Godkend' }).click();
   await own.waitForURL(/ok=godkendt/);
   await check(own, 'aftale-godkendt');
-  const granted = await own.locator('h3:has-text("Data der er bevilget") + ul').textContent();
+  const granted = await own.locator('h3:has-text("Data der er bevilget") + .agreement-services').textContent();
   const removedField = removed.split('/')[1];
   expect(!granted.includes(removedField) && granted.includes(picked[0].split('/')[1]),
     `the approval grants the fields asked for but ${removedField}`);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog/catalog.h"
 #include "harness.h"
 
 #define OWNER_CVR "19552101"
@@ -738,5 +739,45 @@ Test(web_agreement, terminate_refusals)
                                NULL},
          &r);
     assert_refusal(&c, &r, 403, "dataforvaltning hos Skatteforvaltningen");
+    e2e_response_free(&r);
+}
+
+/* ---- the services of an agreement, grouped with their descriptions ---- */
+
+Test(web_agreement, services_are_grouped_with_descriptions)
+{
+    struct cast c;
+    cast(&c);
+    char id[64];
+    draft(c.s, &c.proc, "Grupperet", c.f1, c.f2, id);
+    struct e2e_response r;
+    view(&c, &c.proc, id, &r);
+    /* f1 is "<service>/<field>": the service's section, its catalogue
+     * description and the field's description */
+    char svc[128];
+    snprintf(svc, sizeof svc, "%.*s", (int)strcspn(c.f1, "/"), c.f1);
+    char dir[1024];
+    const char *root = getenv("DUPLA_SOURCE_ROOT");
+    snprintf(dir, sizeof dir, "%s/catalog", root ? root : ".");
+    catalog_t *cat;
+    err_t err;
+    cr_assert_eq(catalog_load_dir(dir, &cat, &err), 0, "%s", err.log);
+    const struct catalog_service *s = catalog_find(cat, str_from_cstr(svc));
+    cr_assert_not_null(s, "%s", svc);
+    cr_assert(strstr(r.body, "<section class=\"agreement-service\"><h4>"), "%.2000s", r.body);
+    char want[256];
+    snprintf(want, sizeof want, "(%s)</span></h4><p class=\"service-description\">", svc);
+    cr_assert(strstr(r.body, want), "the service's path heads its description");
+    /* the description's first words (before any character the page escapes) */
+    char words[40];
+    snprintf(words, sizeof words, "%.*s", (int)strcspn(s->description.da, "&<>\"'("),
+             s->description.da);
+    cr_assert(strlen(words) > 10 && strstr(r.body, words), "the service's description: %s", words);
+    const struct catalog_field *f = catalog_field_find(s, str_from_cstr(strchr(c.f1, '/') + 1));
+    cr_assert_not_null(f);
+    snprintf(words, sizeof words, "%.*s", (int)strcspn(f->description.da, "&<>\"'("),
+             f->description.da);
+    cr_assert(strstr(r.body, words), "the field's description: %s", words);
+    catalog_free(cat);
     e2e_response_free(&r);
 }
