@@ -117,6 +117,9 @@ int testdata_check_options(const struct testdata_options *opt, err_t *err)
     if (opt->companies > TESTDATA_MAX_COMPANIES)
         return err_param(err, DUPLA_EINVAL, "companies", "--companies: at most %d",
                          TESTDATA_MAX_COMPANIES);
+    if (opt->spec && opt->spec->index >= opt->persons)
+        return err_param(err, DUPLA_EINVAL, "persons",
+                         "the person made to order is not among them");
     if (opt->year_from > opt->year_to || opt->year_from < first || opt->year_to > last)
         return err_param(err, DUPLA_EINVAL, "years",
                          "--years: a range within %d-%d (the years with tax parameters)", first,
@@ -279,6 +282,18 @@ static void person_make(const struct testdata_options *opt, unsigned p, struct p
         ps->share = KR(15000) * testdata_rng_skewed_permille(&r) / 1000 / 100 * 100;
     if (testdata_rng_chance(&r, 700))
         ps->other_deductions = KR(testdata_rng_range(&r, 1000, 25000));
+    const struct testdata_person_spec *spec = opt->spec;
+    if (!spec || spec->index != p)
+        return;
+    /* a person made to order: the chosen properties over the drawn ones */
+    if (spec->church_tax != TESTDATA_ANY)
+        ps->church = spec->church_tax == TESTDATA_YES;
+    if (spec->income_set) {
+        ps->wage = KR(spec->income);
+        ps->transfer = ps->pension = 0;
+    }
+    if (spec->residual_tax != TESTDATA_ANY)
+        ps->share = 0; /* share tax withheld at the low rate would blur residual and excess */
 }
 
 /* One person's year: actual incomes, and what the preliminary assessments
@@ -344,6 +359,17 @@ static void person_year_make(const struct testdata_options *opt, unsigned p,
     py->aarsop_date[1] = clock_days_from_civil(year + 1, (int)testdata_rng_range(&r, 6, 11),
                                                (int)testdata_rng_range(&r, 1, 28));
     py->withheld_permille = 985 + (int)testdata_rng_below(&r, 31);
+    const struct testdata_person_spec *spec = opt->spec;
+    if (spec && spec->index == p && spec->income_set)
+        /* the income asked for, every year (no growth) */
+        py->actual.wage = py->expected[0].wage = py->expected[1].wage = ps->wage;
+    if (spec && spec->index == p && spec->residual_tax != TESTDATA_ANY) {
+        /* the preliminary assessments guessed right, and withheld 10 % too
+         * little (residual) or too much (excess); no re-issue to blur it */
+        py->expected[0] = py->expected[1] = py->actual;
+        py->withheld_permille = spec->residual_tax == TESTDATA_YES ? 900 : 1100;
+        py->reissued = false;
+    }
 }
 
 static void write_forskud(struct out *o, const struct person *ps, int year,
@@ -1348,7 +1374,8 @@ static void generate_more(struct out *o, const struct testdata_options *opt, siz
     const char *svc = deliveries[i].service;
     bool persons = strcmp(svc, "personkontroloplysninger") == 0 ||
                    strcmp(svc, "Kontrolobservationer") == 0 || strcmp(svc, "Ligningssager") == 0;
-    for (unsigned p = 0; persons && o->rc == 0 && p < opt->persons; p++) {
+    for (unsigned p = opt->spec ? opt->spec->index : 0; persons && o->rc == 0 && p < opt->persons;
+         p++) {
         if (strcmp(svc, "personkontroloplysninger") == 0)
             gen_person_control_info(o, opt, p);
         else if (strcmp(svc, "Kontrolobservationer") == 0)
@@ -1356,7 +1383,7 @@ static void generate_more(struct out *o, const struct testdata_options *opt, siz
         else
             gen_person_cases(o, opt, p, later);
     }
-    bool companies = !persons || strcmp(svc, "Ligningssager") == 0;
+    bool companies = !opt->spec && (!persons || strcmp(svc, "Ligningssager") == 0);
     for (unsigned c = 0; companies && o->rc == 0 && c < opt->companies; c++) {
         if (strcmp(svc, "Virksomhedsstatus") == 0)
             gen_status(o, opt, c, later);
@@ -1402,7 +1429,7 @@ int testdata_generate(const struct testdata_options *opt, size_t i, testdata_wri
     int v = later ? 1 : 0;
     size_t kind = i % 4;
     if (kind <= 1) {
-        for (unsigned p = 0; o.rc == 0 && p < opt->persons; p++) {
+        for (unsigned p = opt->spec ? opt->spec->index : 0; o.rc == 0 && p < opt->persons; p++) {
             struct person ps;
             person_make(opt, p, &ps);
             for (int y = opt->year_from; o.rc == 0 && y <= opt->year_to; y++) {

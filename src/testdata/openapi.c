@@ -158,6 +158,36 @@ int testdata_openapi(json_t *doc)
     if (!post)
         return DUPLA_ENOMEM;
     json_object_set_new(paths, TESTDATA_HTTP_BASE "/changes", json_pack("{s:o}", "post", post));
+    json_t *pbody = json_pack(
+        "{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:i, s:I, s:s}}}", "type",
+        "object", "properties", "church_tax", "type", "boolean", "description",
+        "Liable to church tax (absent: drawn).", "residual_tax", "type", "boolean", "description",
+        "true: residual tax every year; false: excess tax (absent: drawn).", "excess_tax", "type",
+        "boolean", "description", "The opposite of residual_tax.", "income", "type", "integer",
+        "minimum", 0, "maximum", (json_int_t)TESTDATA_CREATE_INCOME_MAX, "description",
+        "The wage in kroner, every year, the only income (absent: drawn); at least 100,000 with "
+        "residual or excess tax.");
+    json_t *pmade = json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}", "type", "object",
+                              "properties", "kind", "type", "string", "subject", "type", "string",
+                              "year_from", "type", "integer", "year_to", "type", "integer");
+    json_t *ppost = json_pack(
+        "{s:s, s:s, s:s, s:[s], s:{s:b, s:{s:{s:o}}}, s:[{s:[]}], s:{s:{s:s, s:{s:{s:o}}}, s:o, "
+        "s:o, s:o}}",
+        "operationId", "postTestdataPerson", "summary", "Test data: a person made to order",
+        "description",
+        "A test deployment only. A new synthetic person made by the generator (the same rules "
+        "as dupla testdata) with the properties asked for, the rest drawn, with data in every "
+        "person service for the tax table's last three years. Needs the session's X-CSRF-Token "
+        "header.",
+        "tags", TAG, "requestBody", "required", 0, "content", "application/json", "schema", pbody,
+        "security", "session", "responses", "201", "description", "The person was made.", "content",
+        "application/json", "schema", pmade, "400",
+        problem("A member is wrong (the problem's \"parameter\" names it)."), "401",
+        problem("Not logged in."), "403",
+        problem("Not allowed, no CSRF token, or a production deployment."));
+    if (!ppost)
+        return DUPLA_ENOMEM;
+    json_object_set_new(paths, TESTDATA_HTTP_BASE "/persons", json_pack("{s:o}", "post", ppost));
     json_t *tags = json_object_get(doc, "tags");
     if (json_is_array(tags))
         json_array_append_new(tags, json_pack("{s:s, s:s}", "name", TAG, "description",

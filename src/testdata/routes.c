@@ -310,6 +310,90 @@ static int h_changes(http_request_t *req, void *ctx, err_t *err)
     return http_reply_json(req, 201, out);
 }
 
+const struct http_param testdata_person_params[] = {
+    {.name = "church_tax", .type = HTTP_PARAM_BOOL},
+    {.name = "residual_tax", .type = HTTP_PARAM_BOOL},
+    {.name = "excess_tax", .type = HTTP_PARAM_BOOL},
+    {.name = "income", .type = HTTP_PARAM_INT, .min = 0, .max = TESTDATA_CREATE_INCOME_MAX},
+    {0},
+};
+
+int testdata_person_spec_from(const char *church, const char *residual, const char *excess,
+                              const char *income, struct testdata_person_spec *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    struct {
+        const char *name, *v;
+        enum testdata_tri *t;
+    } b[] = {{"church_tax", church, &out->church_tax},
+             {"residual_tax", residual, &out->residual_tax},
+             {"excess_tax", excess, NULL}};
+    enum testdata_tri excess_t = TESTDATA_ANY;
+    b[2].t = &excess_t;
+    for (size_t i = 0; i < 3; i++) {
+        if (!b[i].v || !b[i].v[0])
+            continue;
+        if (strcmp(b[i].v, "true") != 0 && strcmp(b[i].v, "false") != 0)
+            return err_param(err, DUPLA_EINVAL, b[i].name, "%s must be true or false", b[i].name);
+        *b[i].t = strcmp(b[i].v, "true") == 0 ? TESTDATA_YES : TESTDATA_NO;
+    }
+    if (excess_t != TESTDATA_ANY) {
+        if (out->residual_tax != TESTDATA_ANY &&
+            (out->residual_tax == TESTDATA_YES) == (excess_t == TESTDATA_YES))
+            return err_param(err, DUPLA_EINVAL, "excess_tax",
+                             "a year has residual tax or excess tax, not both or neither");
+        out->residual_tax = excess_t == TESTDATA_YES ? TESTDATA_NO : TESTDATA_YES;
+    }
+    if (income && income[0]) {
+        int64_t n;
+        if (str_to_int64(str_from_cstr(income), &n) != 0 || n < 0 || n > TESTDATA_CREATE_INCOME_MAX)
+            return err_param(err, DUPLA_EINVAL, "income", "income must be 0 to %lld kroner",
+                             (long long)TESTDATA_CREATE_INCOME_MAX);
+        if (n < TESTDATA_CREATE_INCOME_MIN && out->residual_tax != TESTDATA_ANY)
+            return err_param(err, DUPLA_EINVAL, "income",
+                             "residual or excess tax needs an income of at least %d kroner (a "
+                             "tax to pay)",
+                             TESTDATA_CREATE_INCOME_MIN);
+        out->income_set = true;
+        out->income = n;
+    }
+    return 0;
+}
+
+static int h_persons(http_request_t *req, void *ctx, err_t *err)
+{
+    struct testdata_routes *r = ctx;
+    int rc = testdata_environment_check(r->environment, err);
+    if (rc || (rc = r->auth.allow(req, r->auth.ctx, err)))
+        return rc;
+    json_t *body;
+    if ((rc = http_req_json_params(req, true, testdata_person_params, &body, err)))
+        return rc;
+    json_t *c = json_object_get(body, "church_tax"), *re = json_object_get(body, "residual_tax"),
+           *ex = json_object_get(body, "excess_tax");
+    char income[24] = "";
+    if (json_is_integer(json_object_get(body, "income")))
+        snprintf(income, sizeof income, "%lld",
+                 (long long)json_integer_value(json_object_get(body, "income")));
+    struct testdata_person_spec spec;
+    rc = testdata_person_spec_from(json_is_boolean(c) ? (json_is_true(c) ? "true" : "false") : "",
+                                   json_is_boolean(re) ? (json_is_true(re) ? "true" : "false") : "",
+                                   json_is_boolean(ex) ? (json_is_true(ex) ? "true" : "false") : "",
+                                   income, &spec, err);
+    json_decref(body);
+    if (rc)
+        return rc;
+    char cpr[11];
+    int from, to;
+    if ((rc = testdata_create(r->st, r->catalog, r->environment, &spec, cpr, &from, &to, err)))
+        return rc;
+    json_t *out = json_pack("{s:s, s:s, s:i, s:i}", "kind", "person", "subject", cpr, "year_from",
+                            from, "year_to", to);
+    if (!out)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    return http_reply_json(req, 201, out);
+}
+
 int testdata_routes_register(http_server_t *srv, struct testdata_routes *r, err_t *err)
 {
     const struct http_route routes[] = {
@@ -325,6 +409,13 @@ int testdata_routes_register(http_server_t *srv, struct testdata_routes *r, err_
          .ctx = r,
          .max_body = TESTDATA_HTTP_MAX_BODY,
          .name = "testdata-changes",
+         .query = http_params_none},
+        {.methods = HTTP_POST,
+         .path = TESTDATA_HTTP_BASE "/persons",
+         .handler = h_persons,
+         .ctx = r,
+         .max_body = TESTDATA_HTTP_MAX_BODY,
+         .name = "testdata-persons",
          .query = http_params_none},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

@@ -7,6 +7,11 @@
  *       &service=<path>(repeated, at most 4)&limit=<1..100>
  *       200 {"kind", "year", "subjects": [...], "more", "scan_limited", "scanned"}
  *
+ *   POST /api/testdata/persons   (JSON; the session's CSRF token)
+ *       {"church_tax": bool, "residual_tax": bool, "excess_tax": bool, "income": kroner}
+ *       (every member optional) 201 {"kind", "subject", "year_from", "year_to"}:
+ *       a new person made by the generator with these properties
+ *
  *   POST /api/testdata/changes   (JSON; the session's CSRF token)
  *       {"change": "reassessment", "subject": CPR, "year": 2024}
  *       {"change": "vat_correction", "subject": SE, "period_start": "2024-01-01"}
@@ -57,6 +62,16 @@ int testdata_routes_register(http_server_t *srv, struct testdata_routes *r, err_
 
 /* The query parameters of the search (for the pages' form too). */
 extern const struct http_param testdata_search_params[];
+
+#define TESTDATA_CREATE_INCOME_MAX 100000000LL /* kroner */
+#define TESTDATA_CREATE_INCOME_MIN 100000      /* with residual or excess tax: a tax to pay */
+
+/* The members of a new person (for the pages' form too), and reading
+ * them ("true"/"false", digits; NULL or "": absent): 0, or DUPLA_EINVAL
+ * naming the member. */
+extern const struct http_param testdata_person_params[];
+int testdata_person_spec_from(const char *church, const char *residual, const char *excess,
+                              const char *income, struct testdata_person_spec *out, err_t *err);
 
 /* The members of a change (for the pages' form too). */
 extern const struct http_param testdata_change_params[];

@@ -97,11 +97,16 @@ void testdata_compute_tax(const struct testdata_tax_year *ty, const struct testd
 
 /* ---- the generator ---- */
 
+struct testdata_person_spec;
+
 struct testdata_options {
     unsigned persons;
     unsigned companies;
     int year_from, year_to; /* inclusive, within the tax table */
     uint64_t seed;
+    /* Set: only this person is generated, with its chosen properties (no
+     * company; see testdata_create). NULL: everyone, as drawn. */
+    const struct testdata_person_spec *spec;
 };
 
 /* 0, or DUPLA_EINVAL with a message naming the option at fault. */
@@ -189,6 +194,32 @@ struct testdata_result {
  * 0, or a negative code with err filled (DUPLA_EINVAL naming "limit"). */
 int testdata_search(store_t *st, const catalog_t *cat, const struct testdata_query *q,
                     struct testdata_result *out, err_t *err);
+
+/* ---- persons made to order (create.c) ---- */
+
+#define TESTDATA_CREATED_FIRST 1000000 /* the person numbers of created persons start here */
+#define TESTDATA_CREATED_MAX   100000  /* created persons at most */
+#define TESTDATA_CREATE_SEED   1       /* the seed they are drawn with (dupla testdata's default) */
+#define TESTDATA_CREATE_YEARS  3       /* the tax table's last years they have data for */
+
+/* The generator's person number index with some properties chosen; the
+ * rest is drawn as for any person. */
+struct testdata_person_spec {
+    unsigned index;
+    enum testdata_tri church_tax;   /* ANY: drawn */
+    enum testdata_tri residual_tax; /* YES: residual tax each year; NO: excess tax each year */
+    bool income_set;
+    int64_t income; /* kroner: the wage, the person's only income (an employee) */
+};
+
+/* Makes a new synthetic person with spec's properties (spec->index is
+ * chosen here: the first free number from TESTDATA_CREATED_FIRST, found in
+ * the store) and ingests every service's records about it, as `dupla
+ * testdata` would: its CPR number into cpr (11 bytes). DUPLA_EFORBIDDEN in
+ * production; DUPLA_ELIMIT when TESTDATA_CREATED_MAX persons exist. */
+int testdata_create(store_t *st, const catalog_t *cat, enum environment env,
+                    const struct testdata_person_spec *spec, char *cpr, int *year_from,
+                    int *year_to, err_t *err);
 
 /* ---- changes that make new versions (change.c) ---- */
 

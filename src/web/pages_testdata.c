@@ -62,11 +62,35 @@ static const char *field_message(const char *param)
         {"subject", "Skriv et CPR-nummer (genoptagelse), et SE-nummer (momskorrektion) eller et "
                     "CVR-nummer (statusændring), som har data."},
         {"period_start", "Skriv momsperiodens første dag som åååå-mm-dd."},
+        {"aendring", "Vælg en ændring."},
+        {"nummer", "Skriv et CPR-nummer (genoptagelse), et SE-nummer (momskorrektion) eller et "
+                   "CVR-nummer (statusændring), som har data."},
+        {"aar", "Skriv indkomståret, fx 2024."},
+        {"periode", "Skriv momsperiodens første dag som åååå-mm-dd."},
+        {"ny_status", "Skriv en status fra servicekataloget, fx 2 eller 3."},
+        {"kirkeskat", "Vælg ja, nej eller tilfældig."},
+        {"skat", "Vælg restskat, overskydende skat eller tilfældig."},
+        {"loen", "Skriv lønindkomsten i hele kroner, højst 100.000.000; med restskat eller "
+                 "overskydende skat mindst 100.000."},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (param && strcmp(m[i][0], param) == 0)
             return m[i][1];
     return "Søgningen eller ændringen kunne ikke udføres.";
+}
+
+/* The form field of an API member in the change and person forms. */
+static const char *form_field(const char *param)
+{
+    static const char *const m[][2] = {
+        {"change", "aendring"},      {"subject", "nummer"},   {"year", "aar"},
+        {"period_start", "periode"}, {"status", "ny_status"}, {"church_tax", "kirkeskat"},
+        {"residual_tax", "skat"},    {"excess_tax", "skat"},  {"income", "loen"},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strcmp(m[i][0], param) == 0)
+            return m[i][1];
+    return "";
 }
 
 /* 0 when the page may be used here by this user; else it has answered. */
@@ -159,7 +183,7 @@ static void change_form(struct web_ctx *cx, const struct form_errors *fe)
         {"reassessment", "Genoptagelse af årsopgørelse (CPR-nummer og indkomstår)"},
         {"vat_correction", "Korrektion af momsangivelse (SE-nummer og periodens første dag)"},
         {"status_change", "Ny virksomhedsstatus fra i dag (CVR-nummer og status)"}};
-    bool post = http_req_method(cx->req) == HTTP_POST;
+    bool post = str_eq_cstr(http_req_path(cx->req), "/testdata/aendring");
     str_t none = STR("");
     HTML(h, "<h2>Lav en ændring</h2><p>Ændringen bygges af den aktuelle version efter "
             "generatorens regler og indlæses som en syntetisk levering: den bliver en ny "
@@ -167,18 +191,44 @@ static void change_form(struct web_ctx *cx, const struct form_errors *fe)
             "<form method=\"post\" action=\"/testdata/aendring\"><fieldset><legend>Ændring"
             "</legend>");
     form_csrf(cx);
-    form_select(cx, fe, "change", "Ændring", changes, 3,
-                post ? form_get(&cx->form, "change") : none, NULL);
-    form_input(cx, fe, "subject", "CPR-, SE- eller CVR-nummer", "text",
-               post ? form_get(&cx->form, "subject") : none, NULL);
-    form_input(cx, fe, "year", "Indkomstår (genoptagelse)", "text",
-               post ? form_get(&cx->form, "year") : none, NULL);
-    form_input(cx, fe, "period_start", "Periodens første dag (momskorrektion)", "date",
-               post ? form_get(&cx->form, "period_start") : none, NULL);
-    form_input(cx, fe, "status", "Ny status (statusændring)", "text",
-               post ? form_get(&cx->form, "status") : none,
+    form_select(cx, fe, "aendring", "Ændring", changes, 3,
+                post ? form_get(&cx->form, "aendring") : none, NULL);
+    form_input(cx, fe, "nummer", "CPR-, SE- eller CVR-nummer", "text",
+               post ? form_get(&cx->form, "nummer") : none, NULL);
+    form_input(cx, fe, "aar", "Indkomstår (genoptagelse)", "text",
+               post ? form_get(&cx->form, "aar") : none, NULL);
+    form_input(cx, fe, "periode", "Periodens første dag (momskorrektion)", "date",
+               post ? form_get(&cx->form, "periode") : none, NULL);
+    form_input(cx, fe, "ny_status", "Ny status (statusændring)", "text",
+               post ? form_get(&cx->form, "ny_status") : none,
                "En kode fra servicekataloget, fx 2 ophørt eller 3 konkurs.");
     HTML(h, "</fieldset><button class=\"button button-primary\" type=\"submit\">Lav ændringen"
+            "</button></form>");
+}
+
+static void person_form(struct web_ctx *cx, const struct form_errors *fe)
+{
+    html_t *h = &cx->h;
+    static const char *const yes_no[][2] = {{"", "Tilfældig"}, {"true", "Ja"}, {"false", "Nej"}};
+    static const char *const tax[][2] = {{"", "Tilfældig"},
+                                         {"residual", "Restskat hvert år"},
+                                         {"excess", "Overskydende skat hvert år"}};
+    bool post = str_eq_cstr(http_req_path(cx->req), "/testdata/person");
+    str_t none = STR("");
+    HTML(h, "<h2>Lav en testperson</h2><p>En ny syntetisk person efter generatorens regler, med "
+            "de egenskaber, du vælger; resten trækkes som for alle andre. Personen får data i "
+            "alle personers tjenester for de sidste tre indkomstår.</p>"
+            "<form method=\"post\" action=\"/testdata/person\"><fieldset><legend>Testperson"
+            "</legend>");
+    form_csrf(cx);
+    form_select(cx, fe, "kirkeskat", "Kirkeskattepligtig", yes_no, 3,
+                post ? form_get(&cx->form, "kirkeskat") : none, NULL);
+    form_select(cx, fe, "skat", "Årsopgørelsen giver", tax, 3,
+                post ? form_get(&cx->form, "skat") : none, NULL);
+    form_input(cx, fe, "loen", "Lønindkomst (kr. om året)", "text",
+               post ? form_get(&cx->form, "loen") : none,
+               "Tomt: tilfældig. Med restskat eller overskydende skat mindst 100.000 kr.");
+    HTML(h, "</fieldset><button class=\"button button-primary\" type=\"submit\">Lav personen"
             "</button></form>");
 }
 
@@ -244,17 +294,20 @@ static void results(struct web_ctx *cx, const struct testdata_query *q,
                     "indkomstår for at søge snævrere.");
 }
 
-static void page(struct web_ctx *cx, const struct form_errors *fe, const char *done)
+/* The page's top: the error summary of summary (the form that was sent),
+ * a confirmation, and the search form with search's errors. */
+static void page(struct web_ctx *cx, const struct form_errors *summary,
+                 const struct form_errors *search, const char *done)
 {
     html_t *h = &cx->h;
     page_begin(cx, "Testdata");
-    page_error_summary(cx, fe);
+    page_error_summary(cx, summary);
     if (done)
         page_notice(cx, "success", done);
     HTML(h, "<p>Find syntetiske personer og virksomheder ud fra, hvad deres data siger, og lav "
             "ændringer, der giver nye versioner og hændelser. Alt læses fra testmiljøets data; "
             "de samme søgninger findes som <code>GET /api/testdata/subjects</code>.</p>");
-    search_form(cx, fe);
+    search_form(cx, search);
 }
 
 static int h_search(struct web_ctx *cx, err_t *err)
@@ -271,7 +324,7 @@ static int h_search(struct web_ctx *cx, err_t *err)
     err_clear(&e);
     if (asked && testdata_query_from_request(cx->req, cx->w->deps.catalog, &q, &e) != 0)
         form_error(&fe, e.param[0] ? e.param : "", field_message(e.param));
-    page(cx, &fe, NULL);
+    page(cx, &fe, &fe, NULL);
     unsigned status = fe.n ? 400 : 200;
     if (asked && !fe.n) {
         struct testdata_result *res = arena_alloc(http_req_arena(cx->req), sizeof *res);
@@ -285,7 +338,8 @@ static int h_search(struct web_ctx *cx, err_t *err)
             status = 500;
         }
     }
-    change_form(cx, &fe);
+    change_form(cx, NULL);
+    person_form(cx, NULL);
     page_end(cx);
     return web_reply_page(cx, status);
 }
@@ -302,11 +356,11 @@ static int h_change(struct web_ctx *cx, err_t *err)
     err_t e;
     err_clear(&e);
     const struct http_form *f = &cx->form;
-    rc = testdata_change_from(cx->w->deps.catalog, web_cstr(cx->req, form_get(f, "change")),
-                              web_cstr(cx->req, form_get(f, "subject")),
-                              web_cstr(cx->req, form_get(f, "year")),
-                              web_cstr(cx->req, form_get(f, "period_start")),
-                              web_cstr(cx->req, form_get(f, "status")), &ch, &e);
+    rc = testdata_change_from(cx->w->deps.catalog, web_cstr(cx->req, form_get(f, "aendring")),
+                              web_cstr(cx->req, form_get(f, "nummer")),
+                              web_cstr(cx->req, form_get(f, "aar")),
+                              web_cstr(cx->req, form_get(f, "periode")),
+                              web_cstr(cx->req, form_get(f, "ny_status")), &ch, &e);
     struct testdata_change_result res;
     if (rc == 0)
         rc = testdata_change(cx->w->deps.store, cx->w->deps.catalog, cx->w->deps.cfg->environment,
@@ -314,17 +368,17 @@ static int h_change(struct web_ctx *cx, err_t *err)
     char done[256] = "";
     unsigned status = 200;
     if (rc == DUPLA_ENOTFOUND) {
-        form_error(&fe, "subject",
+        form_error(&fe, "nummer",
                    "Nummeret har ingen aktuel post at ændre (for det år eller den periode).");
         status = 404;
     } else if (rc == DUPLA_ECONFLICT) {
-        form_error(&fe, e.param[0] ? e.param : "subject",
+        form_error(&fe, strcmp(e.param, "status") == 0 ? "ny_status" : "nummer",
                    strcmp(e.param, "status") == 0
                        ? "Virksomheden har allerede den status."
                        : "Virksomhedens åbne status begyndte i dag; skift den i morgen.");
         status = 409;
     } else if (rc == DUPLA_EINVAL) {
-        form_error(&fe, e.param[0] ? e.param : "", field_message(e.param));
+        form_error(&fe, form_field(e.param), field_message(form_field(e.param)));
         status = 400;
     } else if (rc) {
         log_warn("web: testdata change: %s", e.log);
@@ -337,8 +391,53 @@ static int h_change(struct web_ctx *cx, err_t *err)
                  res.service, ch.subject, (long long)res.new_versions,
                  res.new_versions == 1 ? "" : "e", res.new_versions == 1 ? "" : "er");
     }
-    page(cx, &fe, done[0] ? done : NULL);
+    page(cx, &fe, NULL, done[0] ? done : NULL);
     change_form(cx, &fe);
+    person_form(cx, NULL);
+    page_end(cx);
+    return web_reply_page(cx, status);
+}
+
+static int h_person(struct web_ctx *cx, err_t *err)
+{
+    (void)err;
+    int answered;
+    int rc = may_or_reply(cx, &answered);
+    if (answered)
+        return rc;
+    struct form_errors fe = {0};
+    err_t e;
+    err_clear(&e);
+    const struct http_form *f = &cx->form;
+    str_t tax = form_get(f, "skat");
+    struct testdata_person_spec spec;
+    if (tax.len && !str_eq_cstr(tax, "residual") && !str_eq_cstr(tax, "excess")) {
+        rc = err_param(&e, DUPLA_EINVAL, "residual_tax", "residual_tax");
+    } else {
+        rc = testdata_person_spec_from(web_cstr(cx->req, form_get(f, "kirkeskat")),
+                                       str_eq_cstr(tax, "residual") ? "true" : "",
+                                       str_eq_cstr(tax, "excess") ? "true" : "",
+                                       web_cstr(cx->req, form_get(f, "loen")), &spec, &e);
+    }
+    char cpr[11], done[256] = "";
+    int from = 0, to = 0;
+    unsigned status = 200;
+    if (rc == 0)
+        rc = testdata_create(cx->w->deps.store, cx->w->deps.catalog, cx->w->deps.cfg->environment,
+                             &spec, cpr, &from, &to, &e);
+    if (rc == DUPLA_EINVAL) {
+        form_error(&fe, form_field(e.param), field_message(form_field(e.param)));
+        status = 400;
+    } else if (rc) {
+        log_warn("web: testdata person: %s", e.log);
+        form_error(&fe, "", "Personen kunne ikke laves lige nu. Prøv igen senere.");
+        status = rc == DUPLA_ELIMIT ? 409 : 500;
+    } else {
+        snprintf(done, sizeof done, "Testpersonen %s er lavet, med data for %d-%d.", cpr, from, to);
+    }
+    page(cx, &fe, NULL, done[0] ? done : NULL);
+    change_form(cx, NULL);
+    person_form(cx, &fe);
     page_end(cx);
     return web_reply_page(cx, status);
 }
@@ -348,6 +447,7 @@ int pages_testdata_register(http_server_t *srv, web_t *w, err_t *err)
     static const struct web_page_route r[] = {
         {HTTP_GET, "/testdata", NULL, 0, h_search, .query = q_page},
         {HTTP_POST, "/testdata/aendring", NULL, 0, h_change},
+        {HTTP_POST, "/testdata/person", NULL, 0, h_person},
     };
     return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
 }

@@ -3,7 +3,8 @@
 // included, on every page): the demo processor finds persons with residual
 // tax and church tax in 2024 (read from the demo's synthetic data), is told
 // which field is wrong when a person's condition is asked of companies, and
-// re-assesses one of the persons found, which makes a new version.
+// re-assesses one of the persons found, which makes a new version, and
+// has a person made to order.
 import { Run, expect, login } from './lib.mjs';
 
 async function story(run) {
@@ -19,8 +20,8 @@ async function story(run) {
   // Persons with residual tax and church tax in 2024.
   await p.getByLabel('Slags').selectOption('person');
   await p.getByLabel('Indkomstår').first().fill('2024');
-  await p.getByLabel('Restskat').selectOption('true');
-  await p.getByLabel('Kirkeskat').selectOption('true');
+  await p.getByLabel('Restskat', { exact: true }).selectOption('true');
+  await p.getByLabel('Kirkeskat', { exact: true }).selectOption('true');
   await p.getByRole('button', { name: 'Søg' }).click();
   await p.waitForURL(/residual_tax=true/);
   await check(p, 'testdata-personer');
@@ -54,6 +55,16 @@ async function story(run) {
   const done = await p.locator('.alert-success').textContent();
   expect(done.includes('Aarsopgoerelse') && done.includes(cpr) && done.includes('1 ny version'),
     `the change is confirmed: ${done}`);
+
+  // A person made to order: excess tax, no church tax.
+  await p.getByLabel('Kirkeskattepligtig').selectOption('false');
+  await p.getByLabel('Årsopgørelsen giver').selectOption('excess');
+  await p.getByLabel('Lønindkomst (kr. om året)').fill('380000');
+  await p.getByRole('button', { name: 'Lav personen' }).click();
+  await p.locator('.alert-success').waitFor();
+  await check(p, 'testdata-person');
+  const made = await p.locator('.alert-success').textContent();
+  expect(/Testpersonen [0-9]{10} er lavet/.test(made), `the person is made: ${made}`);
 }
 
 await new Run('testdata', process.argv[2]).play(story);

@@ -382,3 +382,59 @@ Test(testdata_api, every_refusal_of_a_change_names_the_member)
     cr_assert(strstr(json_string_value(json_object_get(j, "type")), "production"));
     json_decref(j);
 }
+
+/* ---- persons made to order ---- */
+
+Test(testdata_api, a_person_made_to_order_is_found_by_what_was_asked)
+{
+    const struct e2e_server *s = world();
+    struct api_session se;
+    api_login(s, "proc@a.example", &se);
+    struct e2e_response r;
+    api_call(s, &se, "POST", "/api/testdata/persons",
+             "{\"church_tax\":true,\"residual_tax\":true,\"income\":520000}", &r);
+    e2e_assert_status(s, &r, 201);
+    char cpr[16];
+    snprintf(cpr, sizeof cpr, "%s", json_string_value(json_object_get(r.json, "subject")));
+    json_int_t to = json_integer_value(json_object_get(r.json, "year_to"));
+    e2e_response_free(&r);
+    char q[160];
+    snprintf(q, sizeof q,
+             "kind=person&year=%lld&residual_tax=true&church_tax=true&income_min=478400&"
+             "income_max=478400&limit=100",
+             (long long)to);
+    json_t *j = search(s, &se, q);
+    bool found = false;
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(j, "subjects"), i, h) found =
+        found || strcmp(json_string_value(json_object_get(h, "subject")), cpr) == 0;
+    cr_assert(found, "%s is found with residual and church tax and its income", cpr);
+    json_decref(j);
+    /* a re-assessment of it works like any other person's */
+    char body[160];
+    snprintf(body, sizeof body, "{\"change\":\"reassessment\",\"subject\":\"%s\",\"year\":%lld}",
+             cpr, (long long)to);
+    json_decref(change(s, &se, body, 201));
+    /* refusals */
+    struct {
+        const char *body;
+        const char *param;
+    } bad[] = {
+        {"{\"church_tax\":\"yes\"}", "church_tax"},
+        {"{\"income\":-1}", "income"},
+        {"{\"income\":1000,\"residual_tax\":true}", "income"},
+        {"{\"residual_tax\":true,\"excess_tax\":true}", "excess_tax"},
+        {"{\"kind\":\"company\"}", "kind"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        api_call(s, &se, "POST", "/api/testdata/persons", bad[k].body, &r);
+        cr_assert_eq(r.status, 400, "%s", bad[k].body);
+        cr_assert_str_eq(api_problem_param(&r), bad[k].param, "%s", bad[k].body);
+        e2e_response_free(&r);
+    }
+    json_decref(change(e2e_shared("prod"), NULL, "{}", 403)); /* (the changes route) */
+    api_call(e2e_shared("prod"), NULL, "POST", "/api/testdata/persons", "{}", &r);
+    cr_assert_eq(r.status, 403);
+    e2e_response_free(&r);
+}

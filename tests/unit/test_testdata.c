@@ -17,6 +17,7 @@
 #include "core/ident.h"
 #include "dataset/dataset.h"
 #include "ingest/ingest.h"
+#include "testdata/routes.h"
 #include "testdata/testdata.h"
 
 #define KR(x) ((int64_t)(x)*100)
@@ -672,4 +673,70 @@ Test(testdata, a_stored_assessment_recomputes_from_its_fields)
     }
     cr_assert_eq(testdata_municipality_rates("999", &(int){0}, &(int){0}), -1);
     json_decref(cur);
+}
+
+/* A person made to order is the generator's person with the properties
+ * asked for, found by the search as such, and the next one gets the next
+ * number (#20.6). */
+Test(testdata_search, persons_made_to_order, .init = search_setup, .fini = search_teardown)
+{
+    err_t err;
+    char a[11], b[11];
+    int from, to;
+    struct testdata_person_spec spec = {.church_tax = TESTDATA_YES,
+                                        .residual_tax = TESTDATA_YES,
+                                        .income_set = true,
+                                        .income = 450000};
+    cr_assert_eq(testdata_create(search_st, search_cat, ENV_PRODUCTION, &spec, a, &from, &to, &err),
+                 DUPLA_EFORBIDDEN);
+    cr_assert_eq(testdata_create(search_st, search_cat, ENV_TEST, &spec, a, &from, &to, &err), 0,
+                 "%s", err.log);
+    cr_assert_eq(to - from + 1, TESTDATA_CREATE_YEARS);
+    struct testdata_options o = {.seed = TESTDATA_CREATE_SEED};
+    char want[11];
+    testdata_person_cpr(&o, TESTDATA_CREATED_FIRST, want);
+    cr_assert_str_eq(a, want, "the first created person has the first created number");
+    spec = (struct testdata_person_spec){.church_tax = TESTDATA_NO, .residual_tax = TESTDATA_NO};
+    cr_assert_eq(testdata_create(search_st, search_cat, ENV_TEST, &spec, b, &from, &to, &err), 0,
+                 "%s", err.log);
+    testdata_person_cpr(&o, TESTDATA_CREATED_FIRST + 1, want);
+    cr_assert_str_eq(b, want);
+    /* every year of each says what was asked */
+    struct testdata_result *res = malloc(sizeof *res);
+    for (int y = from; y <= to; y++) {
+        struct testdata_query q = {.kind = TESTDATA_PERSON,
+                                   .year = y,
+                                   .residual_tax = TESTDATA_YES,
+                                   .church_tax = TESTDATA_YES,
+                                   .limit = TESTDATA_SEARCH_LIMIT_MAX};
+        cr_assert_eq(testdata_search(search_st, search_cat, &q, res, &err), 0);
+        bool found = false;
+        for (size_t i = 0; i < res->n; i++)
+            if (strcmp(res->hits[i].subject, a) == 0) {
+                found = true;
+                cr_assert_eq(res->hits[i].income / 100, 450000 - 450000 * 8 / 100,
+                             "the wage less AM-bidrag");
+            }
+        cr_assert(found, "%s: residual and church tax in %d", a, y);
+        q = (struct testdata_query){.kind = TESTDATA_PERSON,
+                                    .year = y,
+                                    .excess_tax = TESTDATA_YES,
+                                    .church_tax = TESTDATA_NO,
+                                    .limit = TESTDATA_SEARCH_LIMIT_MAX};
+        cr_assert_eq(testdata_search(search_st, search_cat, &q, res, &err), 0);
+        found = false;
+        for (size_t i = 0; i < res->n; i++)
+            found = found || strcmp(res->hits[i].subject, b) == 0;
+        cr_assert(found, "%s: excess tax, no church tax in %d", b, y);
+    }
+    free(res);
+    /* the members, read as the API and the page read them */
+    cr_assert_eq(testdata_person_spec_from("true", "true", "true", "", &spec, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "excess_tax");
+    cr_assert_eq(testdata_person_spec_from("", "true", "", "5000", &spec, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "income");
+    cr_assert_eq(testdata_person_spec_from("ja", "", "", "", &spec, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "church_tax");
+    cr_assert_eq(testdata_person_spec_from("", "", "true", "300000", &spec, &err), 0);
+    cr_assert_eq(spec.residual_tax, TESTDATA_NO);
 }
