@@ -26,7 +26,8 @@
  *   GET /transparency/proof/consistency?from=A&to=B   RFC 9162 consistency proof
  *   GET /transparency/entry?seq=N           the entry's canonical bytes: the data
  *                                           owner's staff, or the receiving
- *                                           organisation's administrators
+ *                                           organisation's administrators and
+ *                                           systems (bearer token)
  *   GET /api/receipts/<seq>                 the same callers: the entry, a signed
  *                                           checkpoint covering it (signed at once
  *                                           when none does yet), the inclusion proof
@@ -43,13 +44,16 @@
 /* Who asks (filled by the server's auth function). */
 #define AUDIT_CALLER_STAFF           (1u << 0) /* the data owner's dataforvaltning or operator */
 #define AUDIT_CALLER_RECIPIENT_ADMIN (1u << 1) /* an organisation's administrator */
+#define AUDIT_CALLER_SYSTEM          (1u << 2) /* a recipient system, by its bearer token */
 struct audit_http_caller {
     unsigned roles;  /* AUDIT_CALLER_* */
-    char org_cvr[9]; /* the recipient administrator's organisation */
+    char org_cvr[9]; /* the recipient administrator's or system's organisation */
 };
 
-/* Fills *out for the request's logged-in user, or a negative code with err
- * filled (401 without a session). */
+/* Fills *out for the request's logged-in user, or for the recipient system
+ * whose bearer token the request carries (Authorization: Bearer; only the
+ * entry and receipt routes accept that role), or a negative code with err
+ * filled (401 without a session or with a bad token). */
 struct audit_http_auth {
     void *ctx;
     int (*caller)(http_request_t *req, void *ctx, struct audit_http_caller *out, err_t *err);

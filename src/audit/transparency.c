@@ -281,10 +281,11 @@ static int entry_allowed(struct audit_routes *r, http_request_t *req, store_conn
         return rc;
     /* a recipient learns nothing of entries that are not its own, not even
      * whether they exist */
-    if (!(who.roles & AUDIT_CALLER_STAFF) && !(own && (who.roles & AUDIT_CALLER_RECIPIENT_ADMIN)))
-        return err_set(err, DUPLA_EFORBIDDEN,
-                       "an entry is shown to the data owner's staff and to the administrators "
-                       "of the organisation that received it");
+    if (!(who.roles & AUDIT_CALLER_STAFF) &&
+        !(own && (who.roles & (AUDIT_CALLER_RECIPIENT_ADMIN | AUDIT_CALLER_SYSTEM))))
+        return err_param(err, DUPLA_EFORBIDDEN, "seq",
+                         "an entry is shown to the data owner's staff and to the administrators "
+                         "and systems of the organisation that received it");
     if (!found)
         return err_param(err, DUPLA_ENOTFOUND, "seq", "the disclosure log has no entry %" PRId64,
                          seq);

@@ -187,6 +187,7 @@ static json_t *operation(const struct catalog_service *svc, const char *ref_sche
     json_array_append_new(params, ref("#/components/parameters/XRequestID"));
     json_array_append_new(params, ref("#/components/parameters/XTransaktionsID"));
     json_array_append_new(params, ref("#/components/parameters/UFSTAdgangsgrundlag"));
+    json_array_append_new(params, ref("#/components/parameters/XDuplaSagsreference"));
     for (size_t i = 0; i < svc->n_params; i++)
         json_array_append_new(params, parameter(svc, &svc->params[i]));
     char opid[CATALOG_NAME_MAX + 16];
@@ -194,12 +195,13 @@ static json_t *operation(const struct catalog_service *svc, const char *ref_sche
     path_ident(svc->path, ident, sizeof ident);
     snprintf(opid, sizeof opid, "get%s%s", ident, alias ? "Alias" : "");
     json_t *ok = json_pack(
-        "{s:s, s:{s:o, s:o}, s:{s:{s:{s:s, s:[s], s:{s:{s:s, s:o}}}}}}", "description",
+        "{s:s, s:{s:o, s:o, s:o}, s:{s:{s:{s:s, s:[s], s:{s:{s:s, s:o}}}}}}", "description",
         "Posterne, der svarer til spørgsmålet (en tom liste, når der intet er). English: the "
         "records that answer the question (an empty list when there are none).",
         "headers", "X-Request-ID", ref("#/components/headers/XRequestID"), "X-Dupla-Miljoe",
-        ref("#/components/headers/XDuplaMiljoe"), "content", "application/json", "schema", "type",
-        "object", "required", "data", "properties", "data", "type", "array", "items",
+        ref("#/components/headers/XDuplaMiljoe"), "X-Dupla-Udlevering",
+        ref("#/components/headers/XDuplaUdlevering"), "content", "application/json", "schema",
+        "type", "object", "required", "data", "properties", "data", "type", "array", "items",
         ref(ref_schema));
     json_t *responses = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "200", ok, "400",
                                   ref("#/components/responses/BadRequest"), "401",
@@ -287,6 +289,16 @@ static json_t *components(const catalog_t *cat)
         "Den dataudvekslingsaftale, kaldet sker under: urn:ufst:adgangsgrundlag:aftale:<id>. "
         "English: the data exchange agreement the call acts under.",
         "schema", "type", "string", "pattern", "^urn:ufst:adgangsgrundlag:aftale:.+$");
+    json_object_set_new(
+        parameters, "XDuplaSagsreference",
+        json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:i, s:i, s:s}}", "name", "X-Dupla-Sagsreference",
+                  "in", "header", "required", 0, "description",
+                  "Modtagerens egen sagsreference; skrives i udleveringsloggen og nævnes i "
+                  "en meddelelse om fejl i udleverede data. English: the recipient's own case "
+                  "reference, recorded in the disclosure log and named in a notice of a data "
+                  "error.",
+                  "schema", "type", "string", "minLength", 1, "maxLength", 64, "pattern",
+                  "^[A-Za-z0-9._/:#()+-]([A-Za-z0-9 ._/:#()+-]*[A-Za-z0-9._/:#()+-])?$"));
     json_t *headers = json_pack(
         "{s:{s:s, s:{s:s}}, s:{s:s, s:{s:s, s:[s, s]}}, s:{s:s, s:{s:s, s:i}},"
         " s:{s:s, s:{s:s}}}",
@@ -298,6 +310,16 @@ static json_t *components(const catalog_t *cat)
         "Sekunder, før kaldet kan prøves igen. English: seconds before the call may be retried.",
         "schema", "type", "integer", "minimum", 1, "WWWAuthenticate", "description",
         "Bearer-udfordring (RFC 6750). English: the bearer challenge.", "schema", "type", "string");
+    json_object_set_new(
+        headers, "XDuplaUdlevering",
+        json_pack("{s:s, s:{s:s, s:i}}", "description",
+                  "Løbenummeret på svarets post i udleveringsloggen. Med samme token giver GET "
+                  "/api/receipts/<nummer> en kvittering: posten, et signeret checkpoint og "
+                  "inklusionsbeviset (docs/transparency.md). English: the sequence number of "
+                  "the answer's disclosure log entry; GET /api/receipts/<seq> with the same "
+                  "token gives its receipt (the entry, a signed checkpoint, the inclusion "
+                  "proof).",
+                  "schema", "type", "integer", "minimum", 1));
     json_t *responses = json_object();
     json_object_set_new(responses, "BadRequest",
                         problem_response("Forkert forespørgsel: en parameter eller header er "

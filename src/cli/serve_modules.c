@@ -30,6 +30,7 @@
 #include "mail/mail.h"
 #include "ingest/routes.h"
 #include "pki/sign.h"
+#include "token/routes.h"
 #include "web/actor.h"
 
 /* How often the periodic jobs run (the ticker calls every second). */
@@ -201,11 +202,24 @@ int audit_app_init(struct app *app, err_t *err)
     return audit_open(app->store, &opt, &app->audit, err);
 }
 
-/* identity's logged-in user as a disclosure-log caller (web/actor.h). */
+/* identity's logged-in user as a disclosure-log caller (web/actor.h), or
+ * the recipient system whose bearer token the request carries (its
+ * organisation's entries and receipts, as its administrators see them). */
 static int audit_http_caller(http_request_t *req, void *ctx, struct audit_http_caller *out,
                              err_t *err)
 {
     struct app *app = ctx;
+    str_t auth;
+    if (app->token && http_req_header(req, "Authorization", &auth)) {
+        struct token_principal p;
+        int rc = token_http_authenticate(req, app->token, &p, err);
+        if (rc)
+            return rc;
+        memset(out, 0, sizeof *out);
+        out->roles = AUDIT_CALLER_SYSTEM;
+        snprintf(out->org_cvr, sizeof out->org_cvr, "%s", p.org_cvr);
+        return 0;
+    }
     identity_actor_t ia;
     int rc = identity_http_actor(req, app->identity, &ia, err);
     return rc ? rc : web_actor_audit(app->identity, &ia, NULL, out, err);

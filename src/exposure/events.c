@@ -762,6 +762,13 @@ int exposure_events_openapi(json_t *doc)
         query_param(P_SERVICE, false,
                     json_pack("{s:s, s:{s:s}}", "type", "array", "items", "type", "string"),
                     "Kun disse tjenester (aftalens). English: only these services."));
+    json_t *page_ok =
+        ok_json("En side hændelser. English: a page of events.",
+                json_pack("{s:s, s:[s], s:{s:{s:s, s:o}}}", "type", "object", "required", "data",
+                          "properties", "data", "type", "array", "items", event));
+    json_object_set_new(
+        page_ok, "headers",
+        json_pack("{s:o}", "X-Dupla-Udlevering", ref("#/components/headers/XDuplaUdlevering")));
     json_object_set_new(
         paths, "/" EVENTS_SERVICE_NAME,
         json_pack(
@@ -772,11 +779,7 @@ int exposure_events_openapi(json_t *doc)
                       "intet nyt. Hver side logges som en udlevering (X-Dupla-Udlevering). "
                       "English: thin events for the followed subjects; an empty page ends; "
                       "each page is recorded in the disclosure log.",
-                      page_params,
-                      ok_json("En side hændelser. English: a page of events.",
-                              json_pack("{s:s, s:[s], s:{s:{s:s, s:o}}}", "type", "object",
-                                        "required", "data", "properties", "data", "type", "array",
-                                        "items", event)))));
+                      page_params, page_ok)));
     json_t *start_params = protocol_params();
     json_array_append_new(start_params,
                           query_param(P_DATE, true,

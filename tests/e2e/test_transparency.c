@@ -544,3 +544,100 @@ Test(transparency, a_witness_holds_the_log_to_its_history_and_catches_a_rewrite,
     cr_assert(file_has(log, "another verifier key"));
     stop(&w);
 }
+
+/* An access token for system name (of org cvr), from the token endpoint
+ * over mutual TLS with its PKCS#12 file. */
+static void system_token(struct world *w, const char *name, const char *cvr, char *out, size_t cap)
+{
+    char rel[64], pem[E2E_PATH_MAX], p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256];
+    cr_assert_eq(e2e_issue_system(&w->s, name, cvr, NULL), 0);
+    snprintf(rel, sizeof rel, "%s.pem", name);
+    const char *reg[] = {"system", "register", "--org",  cvr,
+                         "--name", name,       "--cert", e2e_pki_path(&w->s, rel, pem),
+                         NULL};
+    api_must(&w->s, reg);
+    snprintf(rel, sizeof rel, "%s.p12", name);
+    e2e_pki_path(&w->s, rel, p12);
+    snprintf(rel, sizeof rel, "%s.p12.pass", name);
+    cr_assert_eq(e2e_read_line(e2e_pki_path(&w->s, rel, pwfile), pw, sizeof pw), 0);
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    struct e2e_request rq = {.method = "POST",
+                             .listener = "token",
+                             .path = "/token",
+                             .headers = headers,
+                             .body = "client_id=api-gateway&scope=openid&grant_type=password",
+                             .p12_file = p12,
+                             .p12_password = pw};
+    struct e2e_response r;
+    for (int i = 0; i < 100; i++) { /* the registry's poll sees the new system */
+        cr_assert_eq(e2e_request(&w->s, &rq, &r), 0, "token: %s", r.error);
+        if (r.status == 200)
+            break;
+        e2e_response_free(&r);
+        usleep(50 * 1000);
+    }
+    e2e_assert_status(&w->s, &r, 200);
+    snprintf(out, cap, "%s", json_string_value(json_object_get(r.json, "access_token")));
+    e2e_response_free(&r);
+}
+
+static void bearer_get(struct world *w, const char *tok, const char *path, struct e2e_response *r)
+{
+    static char h[4200];
+    snprintf(h, sizeof h, "Authorization: Bearer %s", tok);
+    const char *hs[] = {h, NULL};
+    struct e2e_request rq = {.path = path, .headers = hs};
+    cr_assert_eq(e2e_request(&w->s, &rq, r), 0, "%s", r->error);
+}
+
+/* A recipient system asks for its receipts with its bearer token (no web
+ * session): its own organisation's entries only, every refusal a problem
+ * naming its parameter. */
+Test(transparency, a_system_gets_its_own_receipts_with_its_bearer_token, .timeout = 120)
+{
+    struct world w;
+    start(&w);
+    static char tok[4096];
+    system_token(&w, "sysa", CVR_A, tok, sizeof tok);
+    struct e2e_response r;
+    /* entry 3 went to A: a receipt that verifies offline */
+    bearer_get(&w, tok, "/api/receipts/3", &r);
+    e2e_assert_status(&w.s, &r, 200);
+    struct audit_receipt_info info;
+    err_t err;
+    cr_assert_eq(audit_receipt_check((str_t){r.body, r.body_len}, w.name, w.pub, &info, &err), 0,
+                 "%s", err.log);
+    cr_assert_eq(info.seq, 3);
+    e2e_response_free(&r);
+    bearer_get(&w, tok, "/transparency/entry?seq=3", &r);
+    e2e_assert_status(&w.s, &r, 200);
+    e2e_response_free(&r);
+    /* entry 2 went to B, 99 does not exist: the same refusal, naming seq */
+    const char *other[] = {"/api/receipts/2", "/api/receipts/99", "/transparency/entry?seq=2"};
+    for (size_t i = 0; i < 3; i++) {
+        bearer_get(&w, tok, other[i], &r);
+        e2e_assert_status(&w.s, &r, 403);
+        cr_assert(strstr(e2e_header(&r, "Content-Type"), "problem+json"), "%s", other[i]);
+        cr_assert_str_eq(api_problem_param(&r), "seq", "%s: %s", other[i], r.body);
+        e2e_response_free(&r);
+    }
+    bearer_get(&w, tok, "/api/receipts/0", &r);
+    e2e_assert_status(&w.s, &r, 400);
+    cr_assert_str_eq(api_problem_param(&r), "seq", "%s", r.body);
+    e2e_response_free(&r);
+    /* a forged token: 401, a problem with the bearer challenge */
+    char forged[4096];
+    snprintf(forged, sizeof forged, "%s", tok);
+    size_t n = strlen(forged);
+    forged[n - 3] = forged[n - 3] == 'A' ? 'B' : 'A';
+    bearer_get(&w, forged, "/api/receipts/3", &r);
+    e2e_assert_status(&w.s, &r, 401);
+    cr_assert(strstr(e2e_header(&r, "Content-Type"), "problem+json"));
+    cr_assert_not_null(e2e_header(&r, "WWW-Authenticate"));
+    e2e_response_free(&r);
+    /* the token reaches the receipts and entries, not the administrators' lists */
+    bearer_get(&w, tok, "/api/disclosures/own", &r);
+    e2e_assert_status(&w.s, &r, 403);
+    e2e_response_free(&r);
+    stop(&w);
+}

@@ -93,6 +93,12 @@ Test(openapi, every_service_parameter_and_field_is_described)
             }
             cr_assert(found, "%s: parameter %s", p, s->params[k].name);
         }
+        /* every answer names its disclosure log entry (the receipt's number) */
+        json_t *h = json_object_get(
+            json_object_get(json_object_get(json_object_get(get, "responses"), "200"), "headers"),
+            "X-Dupla-Udlevering");
+        cr_assert_str_eq(json_string_value(json_object_get(h, "$ref")),
+                         "#/components/headers/XDuplaUdlevering", "%s", p);
         char sn[128];
         /* the component's name: the path with '_' for '/' */
         snprintf(sn, sizeof sn, "%sRecord", s->path);
@@ -109,6 +115,14 @@ Test(openapi, every_service_parameter_and_field_is_described)
         }
     }
     cr_assert_not_null(json_object_get(paths, "/L%C3%B8nsumsangivelser"), "the Danish alias");
+    json_t *comp = json_object_get(d, "components");
+    const char *udl = json_string_value(json_object_get(
+        json_object_get(json_object_get(comp, "headers"), "XDuplaUdlevering"), "description"));
+    cr_assert(udl && strstr(udl, "/api/receipts/"), "X-Dupla-Udlevering names the receipt");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(comp, "parameters"), "XDuplaSagsreference"), "name")),
+        "X-Dupla-Sagsreference");
     json_t *sec = json_object_get(json_object_get(d, "components"), "securitySchemes");
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(sec, "bearer"), "scheme")),
                      "bearer");
