@@ -34,6 +34,7 @@
 #ifndef DUPLA_AUDIT_AUDIT_H
 #define DUPLA_AUDIT_AUDIT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -404,6 +405,74 @@ struct audit_receipt_info {
  * not verify (err names the part). */
 int audit_receipt_check(str_t text, const char *name, const unsigned char pub[PKI_ED25519_PUB_LEN],
                         struct audit_receipt_info *out, err_t *err);
+
+/* ---- data errors: marking, tracing, telling (erratum.c) ---- */
+
+/*
+ * The data owner marks a delivery, or a set of record versions, as
+ * erroneous; the disclosures that included them are found through what
+ * the log's version 2 entries recorded (audit_entry_delivery,
+ * audit_entry_version), grouped per recipient organisation and agreement,
+ * and each recipient organisation is sent one notice through the mail
+ * outbox (src/mail). See erratum.c for the exactness argument and
+ * docs/transparency.md section 8.
+ */
+#define AUDIT_ERRATUM_TEXT_MAX     2000   /* bytes of a reason or a replacement */
+#define AUDIT_ERRATUM_VERSIONS_MAX 1000   /* versions in one mark */
+#define AUDIT_ERRATUM_TRACE_MAX    200000 /* disclosures of one mark's data found */
+
+/* One record version marked: (service, subject, period, version). */
+struct audit_erratum_version {
+    str_t service;
+    enum audit_subject_kind kind;
+    str_t subject;
+    str_t period; /* as the log records it ("2023"); "" for a service without periods */
+    int64_t version;
+};
+
+/* What is marked: a whole delivery, or versions (not both). Borrowed. */
+struct audit_erratum_mark {
+    str_t delivery_id;
+    const struct audit_erratum_version *versions;
+    size_t n_versions;
+    str_t reason;      /* required: what is wrong */
+    str_t replacement; /* what replaces the data (a delivery, a date); may be "" */
+    str_t actor;       /* who marked it */
+};
+
+/* Records the mark (0, *id) or, when the same delivery or the same set of
+ * versions was marked before, answers that one (*existed). DUPLA_EINVAL /
+ * DUPLA_ELIMIT name the parameter at fault ("delivery", "version",
+ * "service", "reason", "replacement"). */
+int audit_erratum_mark(store_t *st, const struct audit_erratum_mark *m, int64_t now_ms, int64_t *id,
+                       bool *existed, err_t *err);
+
+/* The report of mark id (a new JSON object, the caller's): the mark (id,
+ * time, marked_by, reason, replacement, delivery, versions), "disclosures"
+ * (how many entries included its data), and "recipients": per organisation
+ * its subjects' count, its notice (time, mailbox, disclosures) or null, and
+ * per agreement the disclosures (seq, time, agreement_version,
+ * case_reference, exact), the case references, the subjects' count, the
+ * periods and the first and last disclosure. DUPLA_ENOTFOUND (param "id"). */
+int audit_erratum_report(store_t *st, int64_t id, json_t **out, err_t *err);
+/* Every mark, newest first (a new JSON array). */
+int audit_erratum_list(store_t *st, json_t **out, err_t *err);
+
+/* The contact mailbox of organisation org_cvr into out (cap bytes; "" when
+ * it has none): 0, DUPLA_ENOTFOUND, or an error that stops the run. */
+typedef int (*audit_contact_fn)(void *ctx, const char *org_cvr, char *out, size_t cap, err_t *err);
+
+struct audit_erratum_sent {
+    size_t recipients; /* organisations that received the data */
+    size_t queued;     /* notices queued by this run */
+    size_t already;    /* recipients told before */
+    size_t no_mailbox; /* of queued: no contact mailbox (kept as failed mail) */
+};
+/* Queues one notice per recipient organisation of mark id not yet told,
+ * each in one transaction with its audit_erratum_notice row: running it
+ * again tells nobody twice. */
+int audit_erratum_notify(store_t *st, int64_t id, audit_contact_fn contact, void *ctx,
+                         int64_t now_ms, struct audit_erratum_sent *out, err_t *err);
 
 /* ---- witnesses (witness.c; `dupla audit witness`) ---- */
 

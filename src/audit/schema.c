@@ -210,6 +210,60 @@ static const struct store_migration audit_migrations[] = {
      " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
      "CREATE TRIGGER audit_version_append_only BEFORE UPDATE OR DELETE ON audit_entry_version"
      " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"},
+    /* 5: data errors (erratum.c): a delivery or record versions marked
+     * erroneous by the data owner (keyed by what they mark, so that marking
+     * again finds the first), and the notices sent, one per recipient
+     * organisation, with the disclosures each named. */
+    {5,
+     "CREATE TABLE audit_erratum ("
+     " id INTEGER PRIMARY KEY,"
+     " time_ms INTEGER NOT NULL,"
+     " actor TEXT NOT NULL,"
+     " reason TEXT NOT NULL,"
+     " replacement TEXT NOT NULL,"
+     " delivery_id TEXT NOT NULL,"
+     " mark_key TEXT NOT NULL UNIQUE);"
+     "CREATE TABLE audit_erratum_version ("
+     " erratum_id INTEGER NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " service TEXT NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " period TEXT NOT NULL,"
+     " version INTEGER NOT NULL,"
+     " PRIMARY KEY (erratum_id, position)) WITHOUT ROWID;"
+     "CREATE TABLE audit_erratum_notice ("
+     " erratum_id INTEGER NOT NULL,"
+     " org_cvr TEXT NOT NULL,"
+     " time_ms INTEGER NOT NULL,"
+     " mailbox TEXT NOT NULL,"
+     " disclosures TEXT NOT NULL,"
+     " PRIMARY KEY (erratum_id, org_cvr)) WITHOUT ROWID;",
+     /* PostgreSQL */
+     "CREATE TABLE audit_erratum ("
+     " id BIGINT PRIMARY KEY,"
+     " time_ms BIGINT NOT NULL,"
+     " actor TEXT NOT NULL,"
+     " reason TEXT NOT NULL,"
+     " replacement TEXT NOT NULL,"
+     " delivery_id TEXT NOT NULL,"
+     " mark_key TEXT NOT NULL UNIQUE);"
+     "CREATE TABLE audit_erratum_version ("
+     " erratum_id BIGINT NOT NULL,"
+     " position INTEGER NOT NULL,"
+     " service TEXT NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " period TEXT NOT NULL,"
+     " version BIGINT NOT NULL,"
+     " PRIMARY KEY (erratum_id, position));"
+     "CREATE TABLE audit_erratum_notice ("
+     " erratum_id BIGINT NOT NULL,"
+     " org_cvr TEXT NOT NULL,"
+     " time_ms BIGINT NOT NULL,"
+     " mailbox TEXT NOT NULL,"
+     " disclosures TEXT NOT NULL,"
+     " PRIMARY KEY (erratum_id, org_cvr));"},
 };
 
 int audit_migrate(store_t *st, err_t *err)

@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/encode.h"
 #include "core/log.h"
+#include "identity/identity.h"
 #include "pki/sign.h"
 
 #define AUDIT_CLI_FILE_MAX   (64 * 1024)         /* a checkpoint or key file */
@@ -43,6 +44,11 @@ static const char usage_head[] =
     "                              [--drop-before YYYY-MM]\n"
     "       dupla audit receipt verify FILE --key VKEY\n"
     "       dupla audit witness --url URL --state DIR [--key VKEY] [--ca FILE]\n"
+    "       dupla audit erratum mark --config FILE (--delivery ID | --service NAME\n"
+    "                           --version KIND:SUBJECT:PERIOD:VERSION...) --reason TEXT\n"
+    "                           [--replacement TEXT] [--by NAME] [--no-notify]\n"
+    "       dupla audit erratum show|notify --config FILE ID [--format text|json]\n"
+    "       dupla audit erratum list --config FILE\n"
     "\n"
     "The disclosure log: one entry per answer and refusal of the data services,\n"
     "hash-chained and checkpointed with the platform's signing key.\n"
@@ -88,6 +94,18 @@ static const char usage_tail[] =
     "  --state DIR          where the witness keeps the key and the checkpoints\n"
     "  --key VKEY           the verifier key (needed on the first run; text or a file)\n"
     "  --ca FILE            CA certificates to trust for URL (default: the system's)\n"
+    "erratum mark  marks data as erroneous: a whole delivery (--delivery), or record\n"
+    "             versions of one service (--service and --version, repeated; PERIOD as\n"
+    "             the log writes it, e.g. 2023, empty for a service without periods),\n"
+    "             with --reason and what replaces it (--replacement). Lists every\n"
+    "             disclosure that included the data, per recipient organisation and\n"
+    "             agreement, and queues one notice to each recipient's contact mailbox\n"
+    "             (the mail outbox) naming the log's sequence numbers and the\n"
+    "             recipient's case references. Marking the same again, or notify, tells\n"
+    "             only recipients not told before.\n"
+    "erratum show  the mark, the disclosures per recipient, who was told and when\n"
+    "erratum notify  tells the recipients not yet told (after new disclosures)\n"
+    "erratum list  every mark, newest first\n"
     "\n"
     "FILTERS:\n"
     "  --organisation CVR   the recipient organisation\n"
@@ -915,6 +933,225 @@ static int audit_witness_cmd(void *ctx, const struct cli_sub *self)
     return 0;
 }
 
+/* ---- data errors (erratum) ---- */
+
+/* KIND:SUBJECT:PERIOD:VERSION into v (borrowing text, which it cuts). */
+static int parse_version(char *text, struct audit_erratum_version *v)
+{
+    char *f[4];
+    int n = 0;
+    for (char *p = text; n < 4;) {
+        f[n++] = p;
+        char *c = strchr(p, ':');
+        if (!c)
+            break;
+        *c = 0;
+        p = c + 1;
+    }
+    int64_t version;
+    if (n != 4 || audit_subject_kind_parse(str_from_cstr(f[0]), &v->kind) || !f[1][0] ||
+        str_to_int64(str_from_cstr(f[3]), &version) || version < 1)
+        return -1;
+    v->subject = str_from_cstr(f[1]);
+    v->period = str_from_cstr(f[2]);
+    v->version = version;
+    return 0;
+}
+
+static int erratum_contact(void *ctx, const char *org_cvr, char *out, size_t cap, err_t *err)
+{
+    struct identity_org org;
+    int rc = identity_org_get(ctx, str_from_cstr(org_cvr), &org, err);
+    if (rc == 0)
+        snprintf(out, cap, "%s", org.contact_email);
+    return rc;
+}
+
+static void erratum_print(const json_t *rep)
+{
+    const json_t *d = json_object_get(rep, "delivery");
+    printf("data error %" PRId64 ", marked %s by %s\n  reason: %s\n  replaced by: %s\n",
+           (int64_t)json_integer_value(json_object_get(rep, "id")),
+           json_string_value(json_object_get(rep, "time")),
+           json_string_value(json_object_get(rep, "marked_by")),
+           json_string_value(json_object_get(rep, "reason")),
+           json_string_value(json_object_get(rep, "replacement")));
+    if (json_is_string(d))
+        printf("  delivery: %s\n", json_string_value(d));
+    size_t i, k, q;
+    json_t *x, *a, *y;
+    json_array_foreach(json_object_get(rep, "versions"), i, x)
+    {
+        printf("  version: %s %s:%s:%s:%" PRId64 "\n",
+               json_string_value(json_object_get(x, "service")),
+               json_string_value(json_object_get(x, "subject_kind")),
+               json_string_value(json_object_get(x, "subject")),
+               json_string_value(json_object_get(x, "period")),
+               (int64_t)json_integer_value(json_object_get(x, "version")));
+    }
+    printf("disclosures that included it: %" PRId64 "\n",
+           (int64_t)json_integer_value(json_object_get(rep, "disclosures")));
+    json_array_foreach(json_object_get(rep, "recipients"), i, x)
+    {
+        const json_t *n = json_object_get(x, "notice");
+        printf("recipient %s: %" PRId64 " subjects; ",
+               json_string_value(json_object_get(x, "organisation")),
+               (int64_t)json_integer_value(json_object_get(x, "subjects")));
+        if (json_is_object(n))
+            printf("told %s at %s\n", json_string_value(json_object_get(n, "time")),
+                   json_string_value(json_object_get(n, "mailbox")));
+        else
+            printf("not told yet\n");
+        json_array_foreach(json_object_get(x, "agreements"), k, a)
+        {
+            printf("  agreement %s: %" PRId64 " subjects, entries",
+                   json_string_value(json_object_get(a, "agreement")),
+                   (int64_t)json_integer_value(json_object_get(a, "subjects")));
+            json_array_foreach(json_object_get(a, "disclosures"), q, y)
+            {
+                printf("%s %" PRId64 "%s", q ? "," : "",
+                       (int64_t)json_integer_value(json_object_get(y, "seq")),
+                       json_is_true(json_object_get(y, "exact")) ? "" : " (delivery only)");
+            }
+            printf("; case references");
+            json_array_foreach(json_object_get(a, "case_references"), q, y)
+            {
+                printf("%s %s", q ? "," : "", json_string_value(y));
+            }
+            printf("\n");
+        }
+    }
+}
+
+static int audit_erratum_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct audit_call *k = ctx;
+    const char *name = "audit erratum";
+    const char *sub = k->argc > 2 ? k->argv[2] : "";
+    bool mark = strcmp(sub, "mark") == 0, show = strcmp(sub, "show") == 0,
+         notify = strcmp(sub, "notify") == 0, list = strcmp(sub, "list") == 0;
+    if (!mark && !show && !notify && !list)
+        return cli_usage_error(name, "the subcommands are mark, show, notify and list");
+    const char *config = NULL, *by = NULL, *service = NULL;
+    struct audit_erratum_mark m = {0};
+    struct audit_erratum_version *vs = calloc(AUDIT_ERRATUM_VERSIONS_MAX, sizeof *vs);
+    if (!vs)
+        return cli_usage_error(name, "out of memory");
+    bool json = false, no_notify = false;
+    int64_t id = 0;
+    int rc = 0;
+    for (int i = 3; i < k->argc && !rc; i++) {
+        const char *o = k->argv[i], *v = i + 1 < k->argc ? k->argv[i + 1] : NULL;
+        if (o[0] != '-' && (show || notify) && !id) {
+            if (str_to_int64(str_from_cstr(o), &id) || id < 1)
+                rc = cli_usage_error(name, "ID: '%s' is not a data error's number", o);
+            continue;
+        }
+        if (mark && strcmp(o, "--no-notify") == 0) {
+            no_notify = true;
+            continue;
+        }
+        if (!v) {
+            rc = cli_usage_error(name, "%s needs a value", o);
+            break;
+        }
+        i++;
+        if (strcmp(o, "--config") == 0) {
+            config = v;
+        } else if ((show || notify) && strcmp(o, "--format") == 0 &&
+                   (strcmp(v, "json") == 0 || strcmp(v, "text") == 0)) {
+            json = strcmp(v, "json") == 0;
+        } else if (mark && strcmp(o, "--delivery") == 0) {
+            m.delivery_id = str_from_cstr(v);
+        } else if (mark && strcmp(o, "--service") == 0) {
+            service = v;
+        } else if (mark && strcmp(o, "--version") == 0) {
+            if (m.n_versions == AUDIT_ERRATUM_VERSIONS_MAX)
+                rc = cli_usage_error(name, "at most %d --version", AUDIT_ERRATUM_VERSIONS_MAX);
+            else if (parse_version(k->argv[i], &vs[m.n_versions]))
+                rc = cli_usage_error(name, "--version: not KIND:SUBJECT:PERIOD:VERSION "
+                                           "(cpr:0101901234:2023:2)");
+            else
+                m.n_versions++;
+        } else if (mark && strcmp(o, "--reason") == 0) {
+            m.reason = str_from_cstr(v);
+        } else if (mark && strcmp(o, "--replacement") == 0) {
+            m.replacement = str_from_cstr(v);
+        } else if (mark && strcmp(o, "--by") == 0) {
+            by = v;
+        } else {
+            rc = cli_usage_error(name, "unknown option '%s'", o);
+        }
+    }
+    if (!rc && !config)
+        rc = cli_usage_error(name, "--config FILE is required");
+    if (!rc && (show || notify) && !id)
+        rc = cli_usage_error(name, "the data error's number (ID) is required");
+    if (!rc && mark && m.n_versions && !service)
+        rc = cli_usage_error(name, "--version needs --service NAME");
+    if (!rc && mark && service && !m.n_versions)
+        rc = cli_usage_error(name, "--service needs --version");
+    if (rc) {
+        free(vs);
+        return rc;
+    }
+    for (size_t i = 0; i < m.n_versions; i++)
+        vs[i].service = str_from_cstr(service);
+    m.versions = vs;
+    char actor[128];
+    const char *user = getenv("USER");
+    snprintf(actor, sizeof actor, "%s", by ? by : user ? user : "cli");
+    m.actor = str_from_cstr(actor);
+
+    err_t err;
+    err_clear(&err);
+    struct dupla_config cfg;
+    store_t *st;
+    if (open_store(config, list || show, &cfg, &st, &err)) {
+        free(vs);
+        return fail("erratum", &err);
+    }
+    identity_t *idn = NULL;
+    bool existed = false;
+    if (mark || notify)
+        rc = audit_migrate(st, &err);
+    if (!rc && mark)
+        rc = audit_erratum_mark(st, &m, clock_now_ms(), &id, &existed, &err);
+    struct audit_erratum_sent sent = {0};
+    bool told = !rc && (notify || (mark && !no_notify));
+    if (told && !(rc = identity_open(st, &cfg, &idn, &err)))
+        rc = audit_erratum_notify(st, id, erratum_contact, idn, clock_now_ms(), &sent, &err);
+    json_t *out = NULL;
+    if (!rc && list)
+        rc = audit_erratum_list(st, &out, &err);
+    else if (!rc)
+        rc = audit_erratum_report(st, id, &out, &err);
+    identity_close(idn);
+    store_close(st);
+    config_free(&cfg);
+    free(vs);
+    if (rc) {
+        if (rc == DUPLA_EINVAL || rc == DUPLA_ELIMIT)
+            return cli_usage_error(name, "%s%s%s", err.param, err.param[0] ? ": " : "", err.detail);
+        return fail("erratum", &err);
+    }
+    if (mark)
+        printf("%s data error %" PRId64 "\n", existed ? "already marked as" : "marked as", id);
+    if (told)
+        printf("notices queued: %zu (recipients %zu, told before %zu, without a mailbox %zu)\n",
+               sent.queued, sent.recipients, sent.already, sent.no_mailbox);
+    if (json || list) {
+        char *t = json_dumps(out, JSON_INDENT(2));
+        printf("%s\n", t ? t : "null");
+        free(t);
+    } else {
+        erratum_print(out);
+    }
+    json_decref(out);
+    return 0;
+}
+
 static const struct cli_sub subs[] = {
     {"verify", NULL, "check the whole chain and every checkpoint signature", audit_verify_cmd, 0},
     {"checkpoint", "export|create", "write out or sign a checkpoint", audit_checkpoint_cmd, 0},
@@ -925,6 +1162,8 @@ static const struct cli_sub subs[] = {
     {"receipt", "verify", "check a receipt offline", audit_receipt_cmd, 0},
     {"witness", NULL, "check that the log's newest checkpoint extends the last one seen",
      audit_witness_cmd, 0},
+    {"erratum", "mark|show|notify|list",
+     "mark data erroneous, trace its disclosures and tell each recipient", audit_erratum_cmd, 0},
 };
 static const struct cli_subs audit_subs = CLI_SUBS("audit", usage_head, usage_tail, subs);
 
