@@ -22,7 +22,9 @@
  *                                           one of tree size N), a C2SP signed note
  *   GET /transparency/checkpoints?after=&limit=  every signed checkpoint, oldest first
  *   GET /transparency/key                   the verifier key (name+hash+key)
- *   GET /transparency/proof/inclusion?seq=N&size=S    RFC 9162 audit path (public)
+ *   GET /transparency/proof/inclusion?seq=N&size=S    RFC 9162 audit path (public);
+ *                                           without size: against the newest signed
+ *                                           checkpoint, which the answer carries
  *   GET /transparency/proof/consistency?from=A&to=B   RFC 9162 consistency proof
  *   GET /transparency/entry?seq=N           the entry's canonical bytes: the data
  *                                           owner's staff, or the receiving

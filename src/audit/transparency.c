@@ -181,17 +181,40 @@ static int h_inclusion(http_request_t *req, void *ctx, err_t *err)
     struct audit_routes *r = ctx;
     int64_t seq, size, have;
     int rc = query_int(req, "seq", true, &seq, err);
-    if (rc || (rc = query_int(req, "size", true, &size, err)))
+    if (rc || (rc = query_int(req, "size", false, &size, err)))
         return rc;
     if (seq < 1)
         return err_param(err, DUPLA_EINVAL, "seq", "seq must be 1 or more");
-    if (seq > size)
+    if (size >= 0 && seq > size)
         return err_param(err, DUPLA_EINVAL, "size",
                          "size must be at least seq (the tree of size entries holds 1..size)");
     store_conn_t *c;
     if ((rc = tree_open(r, &c, &have, err)))
         return rc;
+    /* without a size: against the newest signed checkpoint, which the
+     * answer carries (what an insight report's row links to) */
+    struct audit_tree_head *head = NULL;
+    if (size < 0) {
+        if (!(head = malloc(sizeof *head))) {
+            store_conn_put(c);
+            return err_set(err, DUPLA_ENOMEM, "out of memory");
+        }
+        rc = audit_tree_head_latest(c, head, err);
+        if (rc == 0 && head->size < seq)
+            rc = DUPLA_ENOTFOUND;
+        if (rc) {
+            store_conn_put(c);
+            free(head);
+            return rc == DUPLA_ENOTFOUND ? err_param(err, DUPLA_ECONFLICT, "seq",
+                                                     "no signed checkpoint covers entry %" PRId64
+                                                     " yet; try again later, or name a size",
+                                                     seq)
+                                         : rc;
+        }
+        size = head->size;
+    }
     if (size > have) {
+        free(head);
         store_conn_put(c);
         return err_param(err, DUPLA_EINVAL, "size", "the log holds %" PRId64 " entries", have);
     }
@@ -204,8 +227,10 @@ static int h_inclusion(http_request_t *req, void *ctx, err_t *err)
     if (!rc)
         rc = src.node(src.ctx, 0, seq - 1, leaf, err);
     store_conn_put(c);
-    if (rc)
+    if (rc) {
+        free(head);
         return rc;
+    }
     buf_t b;
     buf_init(&b, 16384);
     char lh[64];
@@ -214,7 +239,12 @@ static int h_inclusion(http_request_t *req, void *ctx, err_t *err)
                     "{\"seq\":%" PRId64 ",\"leaf_index\":%" PRId64 ",\"tree_size\":%" PRId64
                     ",\"leaf_hash\":\"%s\",\"hashes\":",
                     seq, seq - 1, size, lh);
-    if (!rc && !(rc = hashes_json(&b, (const unsigned char(*)[AUDIT_HASH_LEN])path, n)))
+    if (!rc)
+        rc = hashes_json(&b, (const unsigned char(*)[AUDIT_HASH_LEN])path, n);
+    if (!rc && head && !(rc = buf_append_cstr(&b, ",\"checkpoint\":")))
+        rc = buf_append_json_string(&b, (str_t){head->note, head->note_len});
+    free(head);
+    if (!rc)
         rc = buf_append_cstr(&b, "}");
     rc = rc ? err_internal(err, DUPLA_ELIMIT, "audit: a proof does not fit") : reply_json(req, &b);
     buf_free(&b);
@@ -422,7 +452,7 @@ static const struct http_param q_checkpoints[] = {
 };
 static const struct http_param q_inclusion[] = {
     {.name = "seq", .type = HTTP_PARAM_INT, .required = true, .min = 1},
-    {.name = "size", .type = HTTP_PARAM_INT, .required = true, .min = 1},
+    {.name = "size", .type = HTTP_PARAM_INT, .min = 1},
     {0},
 };
 static const struct http_param q_consistency[] = {

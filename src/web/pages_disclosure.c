@@ -398,7 +398,9 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
     HTML(h, "</dd></dl><p>Rapporten viser hver gang oplysninger om nummeret er udleveret til en "
             "organisation: hvornår, efter hvilken aftale og med hvilket formål og retsgrundlag, "
             "og hvilke felter. Afviste forespørgsler og andre personer eller virksomheder i de "
-            "samme udleveringer er ikke med.</p>");
+            "samme udleveringer er ikke med. Hver række er en post i udleveringsloggen; "
+            "linket giver postens inklusionsbevis mod loggens nyeste signerede checkpoint, "
+            "så enhver kan efterprøve, at posten står i loggen.</p>");
     if (p->n == 0) {
         HTML(h, "<p>Der er ingen udleveringer om nummeret i perioden.</p>");
         return;
@@ -409,7 +411,8 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
             "<th scope=\"col\">Aftale (version)</th><th scope=\"col\">Sagsreference</th>"
             "<th scope=\"col\">Formål</th>"
             "<th scope=\"col\">Retsgrundlag</th><th scope=\"col\">Tjeneste</th>"
-            "<th scope=\"col\">Felter</th><th scope=\"col\">Perioder</th></tr></thead><tbody>");
+            "<th scope=\"col\">Felter</th><th scope=\"col\">Perioder</th>"
+            "<th scope=\"col\">Bevis</th></tr></thead><tbody>");
     for (size_t i = 0; i < p->n; i++) {
         const struct audit_row *r = &p->rows[i];
         char t[32];
@@ -444,6 +447,13 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
                 HTML(h, ", ");
             html_text(h, r->periods[j]);
         }
+        /* the entry's inclusion proof against the newest signed checkpoint
+         * (docs/transparency.md section 5): the row can be checked */
+        HTML(h, "</td><td><a href=\"/transparency/proof/inclusion?seq=");
+        html_int(h, r->seq);
+        HTML(h, "\">Post ");
+        html_int(h, r->seq);
+        HTML(h, "<span class=\"sr-only\"> i udleveringsloggen: inklusionsbevis</span></a>");
         HTML(h, "</td></tr>");
     }
     HTML(h, "</tbody></table></div>");

@@ -261,6 +261,34 @@ Test(transparency, checkpoints_proofs_entries_receipts_and_two_verifiers, .timeo
     }
     e2e_response_free(&r);
 
+    /* without a size: against the newest signed checkpoint, carried in the
+     * answer (what the insight report's rows link to) */
+    api_call(&w.s, NULL, "GET", "/transparency/proof/inclusion?seq=7", NULL, &r);
+    e2e_assert_status(&w.s, &r, 200);
+    {
+        unsigned char p[AUDIT_PROOF_MAX][AUDIT_HASH_LEN], leaf[AUDIT_HASH_LEN];
+        size_t np = hashes(&r, p);
+        cr_assert_eq(json_integer_value(json_object_get(r.json, "tree_size")), 13, "%s", r.body);
+        const char *note = json_string_value(json_object_get(r.json, "checkpoint"));
+        cr_assert_not_null(note, "%s", r.body);
+        struct audit_note nn;
+        err_t err;
+        cr_assert_eq(audit_note_open(str_from_cstr(note), w.name, w.pub, &nn, &err), 0, "%s",
+                     err.log);
+        cr_assert_eq(nn.size, 13);
+        char url[64];
+        size_t k = 0;
+        for (const char *t = json_string_value(json_object_get(r.json, "leaf_hash"));
+             *t && *t != '='; t++)
+            url[k++] = *t == '+' ? '-' : *t == '/' ? '_' : *t;
+        url[k] = 0;
+        cr_assert_eq(base64url_decode(str_from_cstr(url), leaf, AUDIT_HASH_LEN), AUDIT_HASH_LEN);
+        cr_assert(audit_tree_verify_inclusion(
+            leaf, 6, 13, (const unsigned char(*)[AUDIT_HASH_LEN])p, np, nn.root));
+    }
+    e2e_response_free(&r);
+    expect_param(&w, "/transparency/proof/inclusion?seq=14", 409, "seq");
+
     /* bad parameters: 400 naming the parameter */
     expect_param(&w, "/transparency/proof/inclusion?seq=14&size=13", 400, "size");
     expect_param(&w, "/transparency/proof/inclusion?seq=1&size=99", 400, "size");

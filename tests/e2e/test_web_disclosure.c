@@ -341,6 +341,9 @@ Test(web_disclosure, insight_report_with_purpose_and_legal_basis)
     cr_assert(!strstr(r.body, "UTC"), "no UTC on the page");
     cr_assert(strstr(r.body, CVR_A) && strstr(r.body, CVR_B), "both recipients");
     cr_assert(!strstr(r.body, CPR_2), "only the subject asked about");
+    cr_assert(strstr(r.body, "<th scope=\"col\">Bevis</th>") &&
+                  strstr(r.body, "href=\"/transparency/proof/inclusion?seq=1\""),
+              "each row links to its entry's inclusion proof: %s", r.body);
     e2e_response_free(&r);
     cr_assert_eq(rows_of(s, dfv, "/indsigt?type=cpr&subjekt=" CPR_1, 200), 2,
                  "disclosures only, not the refusal");
