@@ -19,6 +19,16 @@
  * The hashes are not a chain (nothing here verifies it). On PostgreSQL the
  * tables are ANALYZEd after the load, as autovacuum would do.
  *
+ * The proofs (#17.7: each row of the insight report links to its entry's
+ * inclusion proof). The Merkle tree's stored nodes (audit_tree_node: every
+ * perfect subtree, about 2N rows) are generated the same way, with random
+ * hashes (the proofs' cost is their reads, not their values). Then, for the
+ * same citizens, the report is asked again together with the inclusion
+ * proof of every row against the tree of N entries (what a reader who
+ * follows every link of one report costs), and one proof alone; each is
+ * printed with its ratio to the report alone (the baseline, measured in the
+ * same run).
+ *
  * usage: bench-citizen --store URL [--entries N] [--queries Q] [--kv FILE]
  *   URL: sqlite:DIR (the log is DIR/citizen.db) or a PostgreSQL connection
  *   string (that database is WIPED, see bench_store.h).
@@ -80,6 +90,14 @@ static const char pg_subjects[] =
     "WITH g(i) AS (SELECT generate_series(?::bigint, ?::bigint)) "
     "INSERT INTO audit_entry_subject (seq, position, kind, subject, time_ms) "
     "SELECT i, 0, 'cpr', CAST(1000000000 + (i * 7919) % ? AS TEXT), ? + i * ? / ? FROM g";
+
+/* The tree's nodes of one level: end_size = k * 2^level for k in [?1, ?2]. */
+static const char sqlite_nodes[] =
+    "WITH RECURSIVE g(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM g WHERE i < ?) "
+    "INSERT INTO audit_tree_node (end_size, level, hash) SELECT i * ?, ?, randomblob(32) FROM g";
+static const char pg_nodes[] = "WITH g(i) AS (SELECT generate_series(?::bigint, ?::bigint)) "
+                               "INSERT INTO audit_tree_node (end_size, level, hash) "
+                               "SELECT i * ?::bigint, ?::integer, sha256(int8send(i)) FROM g";
 
 static const char sqlite_indexes[] =
     "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
@@ -208,6 +226,56 @@ static void load(store_t *st, bool pg, long n, const char *label)
     store_conn_put(c);
 }
 
+/* The tree of n leaves: every perfect subtree's node, level by level. */
+static void load_tree(store_t *st, bool pg, long n, const char *label)
+{
+    store_conn_t *c;
+    err_t err;
+    if (store_conn_get(st, &c, &err))
+        die("connection", &err);
+    int64_t t0 = clock_mono_ns(), rows = 0;
+    for (int level = 0; ((int64_t)1 << level) <= n; level++) {
+        int64_t count = n >> level;
+        for (int64_t from = 1; from <= count; from += CITIZEN_BATCH) {
+            int64_t to = from + CITIZEN_BATCH - 1 < count ? from + CITIZEN_BATCH - 1 : count;
+            if (store_begin(c, &err))
+                die("begin", &err);
+            int64_t extra[2] = {(int64_t)1 << level, level};
+            insert_range(c, pg ? pg_nodes : sqlite_nodes, from, to, extra, 2);
+            if (store_commit(c, &err))
+                die("commit", &err);
+            rows += to - from + 1;
+        }
+        fprintf(stderr, "\r  %s: tree level %d loaded (%" PRId64 " nodes, %.0f s)  ", label, level,
+                rows, secs_since(t0));
+    }
+    if (pg)
+        run_sql(c, "ANALYZE audit_tree_node", "analyze");
+    fprintf(stderr, "\n");
+    printf("  %s: the tree's %" PRId64 " nodes loaded in %.0f s\n", label, rows, secs_since(t0));
+    store_conn_put(c);
+}
+
+/* The inclusion proof of entry seq in the tree of size entries; its
+ * time in ms. */
+static double prove(store_t *st, int64_t seq, int64_t size)
+{
+    store_conn_t *c;
+    err_t err;
+    int64_t t0 = clock_mono_ns();
+    if (store_conn_get(st, &c, &err))
+        die("connection", &err);
+    struct audit_tree_store ts;
+    struct audit_tree_source src;
+    audit_tree_store_source(&ts, c, &src);
+    unsigned char path[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
+    size_t np;
+    if (audit_tree_inclusion(&src, seq - 1, size, path, &np, &err))
+        die("inclusion proof", &err);
+    store_conn_put(c);
+    return (double)(clock_mono_ns() - t0) / 1e6;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -262,6 +330,7 @@ int main(int argc, char **argv)
     if (audit_migrate(st, &err))
         die("migrate", &err);
     load(st, pg, n, label);
+    load_tree(st, pg, n, label);
     store_close(st);
 
     /* The questions, on a store opened as the server opens it. */
@@ -271,7 +340,9 @@ int main(int argc, char **argv)
         die("open", &err);
     int64_t population = n / CITIZEN_PER_SUBJECT;
     double *ms = calloc((size_t)queries, sizeof *ms);
-    if (!ms)
+    double *ms_all = calloc((size_t)queries, sizeof *ms_all);
+    double *ms_one = calloc((size_t)queries, sizeof *ms_one);
+    if (!ms || !ms_all || !ms_one)
         die("out of memory", NULL);
     unsigned long long rng = 0x9e3779b97f4a7c15ULL;
     long rows = 0;
@@ -293,8 +364,18 @@ int main(int argc, char **argv)
         if (audit_query(st, &f, NULL, arena, &page, &err))
             die("query", &err);
         double t = (double)(clock_mono_ns() - t0) / 1e6;
+        /* the same report with every row's inclusion proof; one proof */
+        double proofs = 0, one = 0;
+        for (size_t i = 0; i < page.n; i++) {
+            double p = prove(st, page.rows[i].seq, n);
+            proofs += p;
+            if (i == 0)
+                one = p;
+        }
         if (q >= 0) {
             ms[q] = t;
+            ms_all[q] = t + proofs;
+            ms_one[q] = one;
             rows += (long)page.n;
         }
         arena_free(arena);
@@ -304,6 +385,16 @@ int main(int argc, char **argv)
     printf("  %s: citizen question at %ld entries: median %.2f ms, p95 %.2f ms, max %.2f ms "
            "(%d questions, %.1f entries per answer)\n",
            label, n, p50, p95, max, queries, (double)rows / queries);
+    qsort(ms_all, (size_t)queries, sizeof *ms_all, cmp_double);
+    qsort(ms_one, (size_t)queries, sizeof *ms_one, cmp_double);
+    double a50 = ms_all[queries / 2], a95 = ms_all[(int)((double)queries * 0.95)];
+    double o50 = ms_one[queries / 2], o95 = ms_one[(int)((double)queries * 0.95)];
+    printf("  %s: one inclusion proof (tree of %ld): median %.3f ms, p95 %.3f ms "
+           "(%.2fx the question's median)\n",
+           label, n, o50, o95, p50 > 0 ? o50 / p50 : 0);
+    printf("  %s: the question with every row's proof: median %.2f ms, p95 %.2f ms "
+           "(%.2fx / %.2fx the question alone, the baseline)\n",
+           label, a50, a95, p50 > 0 ? a50 / p50 : 0, p95 > 0 ? a95 / p95 : 0);
     if (kv) {
         FILE *kf = fopen(kv, "a");
         if (!kf) {
@@ -312,9 +403,13 @@ int main(int argc, char **argv)
         }
         fprintf(kf, "%s.citizen.p50=%.3f\n%s.citizen.p95=%.3f\n%s.citizen.entries=%ld\n", label,
                 p50, label, p95, label, n);
+        fprintf(kf, "%s.citizen.proof.p50=%.3f\n%s.citizen.with_proofs.p50=%.3f\n", label, o50,
+                label, a50);
         fclose(kf);
     }
     free(ms);
+    free(ms_all);
+    free(ms_one);
     store_close(st);
     return 0;
 }
