@@ -6,7 +6,9 @@
  */
 #include "audit/routes.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -172,6 +174,144 @@ static int h_disclosures(http_request_t *req, void *ctx, err_t *err)
     return err_set(err, DUPLA_ENOTFOUND, "no such resource");
 }
 
+/* ---- data errors ---- */
+
+#define ERRATA                 BASE "/errata"
+#define AUDIT_ERRATUM_BODY_MAX (256 * 1024)
+
+static int staff_or_refuse(http_request_t *req, struct audit_routes *r, struct audit_http_caller *c,
+                           err_t *err)
+{
+    memset(c, 0, sizeof *c);
+    int rc = r->auth.caller ? r->auth.caller(req, r->auth.ctx, c, err)
+                            : err_internal(err, DUPLA_EINTERNAL, "audit routes: no auth");
+    if (rc == 0 && !(c->roles & AUDIT_CALLER_STAFF))
+        rc = err_set(err, DUPLA_EFORBIDDEN,
+                     "data errors are marked and shown by the data owner's dataforvaltning or "
+                     "operator");
+    return rc;
+}
+
+static str_t jstr(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? (str_t){json_string_value(v), json_string_length(v)} : STR("");
+}
+
+/* The mark from a request body; every refusal names its member. */
+static int mark_from_json(const json_t *o, struct audit_erratum_mark *m,
+                          struct audit_erratum_version *vs, err_t *err)
+{
+    static const char *const keys[] = {"delivery", "service",     "versions",
+                                       "reason",   "replacement", NULL};
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)o, key, v)
+    {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], key) != 0)
+            i++;
+        if (!keys[i])
+            return err_param(err, DUPLA_EINVAL, key, "%s is not a member of a data error", key);
+        if (strcmp(key, "versions") == 0 ? !json_is_array(v) : !json_is_string(v))
+            return err_param(err, DUPLA_EINVAL, key, "%s must be %s", key,
+                             strcmp(key, "versions") == 0 ? "a list" : "a string");
+    }
+    m->delivery_id = jstr(o, "delivery");
+    m->reason = jstr(o, "reason");
+    m->replacement = jstr(o, "replacement");
+    const json_t *list = json_object_get(o, "versions");
+    size_t n = json_array_size(list);
+    if (n > AUDIT_ERRATUM_VERSIONS_MAX)
+        return err_param(err, DUPLA_ELIMIT, "versions", "at most %d versions",
+                         AUDIT_ERRATUM_VERSIONS_MAX);
+    str_t service = jstr(o, "service");
+    if (n && !service.len)
+        return err_param(err, DUPLA_EINVAL, "service", "versions need the service");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(list, i), *ver = json_object_get(x, "version");
+        if (!json_is_object(x) || !json_is_integer(ver) ||
+            audit_subject_kind_parse(jstr(x, "subject_kind"), &vs[i].kind) ||
+            !json_is_string(json_object_get(x, "subject")) ||
+            (json_object_get(x, "period") && !json_is_string(json_object_get(x, "period"))))
+            return err_param(err, DUPLA_EINVAL, "versions",
+                             "version %zu must be {\"subject_kind\": \"cpr\"|\"cvr\"|\"se\", "
+                             "\"subject\", \"period\", \"version\": n}",
+                             i);
+        vs[i].service = service;
+        vs[i].subject = jstr(x, "subject");
+        vs[i].period = jstr(x, "period");
+        vs[i].version = (int64_t)json_integer_value(ver);
+    }
+    m->versions = vs;
+    m->n_versions = n;
+    return 0;
+}
+
+static int h_errata(http_request_t *req, void *ctx, err_t *err)
+{
+    struct audit_routes *r = ctx;
+    struct audit_http_caller c;
+    int rc = staff_or_refuse(req, r, &c, err);
+    if (rc)
+        return rc;
+    str_t path = http_req_path(req);
+    json_t *out = NULL;
+    if (str_eq_cstr(path, ERRATA) && http_req_method(req) != HTTP_POST) {
+        if ((rc = audit_erratum_list(r->st, &out, err)))
+            return rc;
+        http_reply_header(req, "Cache-Control", "no-store");
+        return http_reply_json(req, 200, json_pack("{s:o}", "data", out));
+    }
+    if (!str_eq_cstr(path, ERRATA)) {
+        str_t tail = str_sub(path, sizeof ERRATA, path.len);
+        int64_t id;
+        bool digits = tail.len > 0 && tail.len < 19;
+        for (size_t i = 0; digits && i < tail.len; i++)
+            digits = tail.ptr[i] >= '0' && tail.ptr[i] <= '9';
+        if (!digits || str_to_int64(tail, &id) != 0 || id < 1)
+            return err_param(err, DUPLA_EINVAL, "id",
+                             "a data error is " ERRATA "/<id>, id a whole number >= 1");
+        if ((rc = audit_erratum_report(r->st, id, &out, err)))
+            return rc;
+        http_reply_header(req, "Cache-Control", "no-store");
+        return http_reply_json(req, 200, out);
+    }
+    str_t body = http_req_body(req);
+    json_error_t je;
+    json_t *o = json_loadb(body.ptr, body.len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return err_param(err, DUPLA_EINVAL, "body", "the body must be a JSON object");
+    }
+    struct audit_erratum_version *vs = calloc(AUDIT_ERRATUM_VERSIONS_MAX, sizeof *vs);
+    struct audit_erratum_mark m = {.actor = str_from_cstr(c.name)};
+    int64_t id = 0;
+    bool existed = false;
+    struct audit_erratum_sent sent;
+    if (!vs)
+        rc = err_set(err, DUPLA_ENOMEM, "out of memory");
+    if (!rc)
+        rc = mark_from_json(o, &m, vs, err);
+    if (!rc)
+        rc = audit_erratum_mark(r->st, &m, clock_now_ms(), &id, &existed, err);
+    if (!rc)
+        rc =
+            audit_erratum_notify(r->st, id, r->contact, r->contact_ctx, clock_now_ms(), &sent, err);
+    if (!rc)
+        rc = audit_erratum_report(r->st, id, &out, err);
+    free(vs);
+    json_decref(o);
+    if (rc)
+        return rc;
+    json_object_set_new(out, "notices_queued", json_integer((json_int_t)sent.queued));
+    char loc[64];
+    snprintf(loc, sizeof loc, ERRATA "/%lld", (long long)id);
+    http_reply_header(req, "Location", loc);
+    http_reply_header(req, "Cache-Control", "no-store");
+    return http_reply_json(req, existed ? 200 : 201, out);
+}
+
 /* What each view takes (struct http_route.query): the paging and format
  * parameters, and the view's own filters. */
 static const char *const subject_kinds[] = {"cpr", "cvr", "se", NULL};
@@ -239,6 +379,25 @@ int audit_routes_register(http_server_t *srv, struct audit_routes *r, err_t *err
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, &routes[i], err);
+        if (rc)
+            return rc;
+    }
+    const struct http_route errata[] = {
+        {.methods = HTTP_GET | HTTP_HEAD | HTTP_POST,
+         .path = ERRATA,
+         .handler = h_errata,
+         .ctx = r,
+         .max_body = AUDIT_ERRATUM_BODY_MAX,
+         .query = http_params_none},
+        {.methods = HTTP_GET | HTTP_HEAD,
+         .path = ERRATA "/",
+         .flags = HTTP_ROUTE_PREFIX,
+         .handler = h_errata,
+         .ctx = r,
+         .query = http_params_none},
+    };
+    for (size_t i = 0; i < sizeof errata / sizeof errata[0]; i++) {
+        int rc = http_route_add(srv, &errata[i], err);
         if (rc)
             return rc;
     }

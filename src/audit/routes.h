@@ -30,6 +30,16 @@
  *                                           owner's staff, or the receiving
  *                                           organisation's administrators and
  *                                           systems (bearer token)
+ *
+ * Data errors (the data owner's staff; erratum.c, docs/transparency.md 8):
+ *   POST /api/disclosures/errata            {"delivery": ID} or {"service": NAME,
+ *       "versions": [{"subject_kind", "subject", "period", "version"}]}, with
+ *       "reason" and "replacement": marks, traces and tells each recipient once;
+ *       201 with the report (200 when the same was marked before)
+ *   GET /api/disclosures/errata             every mark, newest first
+ *   GET /api/disclosures/errata/<id>        a mark's report: the disclosures per
+ *                                           recipient and agreement, who was told
+ *
  *   GET /api/receipts/<seq>                 the same callers: the entry, a signed
  *                                           checkpoint covering it (signed at once
  *                                           when none does yet), the inclusion proof
@@ -50,6 +60,7 @@
 struct audit_http_caller {
     unsigned roles;  /* AUDIT_CALLER_* */
     char org_cvr[9]; /* the recipient administrator's or system's organisation */
+    char name[128];  /* who (the user's name), for what they change; may be "" */
 };
 
 /* Fills *out for the request's logged-in user, or for the recipient system
@@ -66,7 +77,9 @@ struct audit_routes {
     store_t *st;
     struct audit_http_auth auth;
     struct audit_query_options lookup; /* purpose and legal basis by agreement id+version */
-    audit_log_t *log; /* signs a checkpoint for a receipt not yet covered; may be NULL */
+    audit_log_t *log;         /* signs a checkpoint for a receipt not yet covered; may be NULL */
+    audit_contact_fn contact; /* a recipient's contact mailbox, for data-error notices */
+    void *contact_ctx;
 };
 
 /* Registers the disclosures API and the transparency API. */

@@ -222,7 +222,20 @@ static int audit_http_caller(http_request_t *req, void *ctx, struct audit_http_c
     }
     identity_actor_t ia;
     int rc = identity_http_actor(req, app->identity, &ia, err);
-    return rc ? rc : web_actor_audit(app->identity, &ia, NULL, out, err);
+    if (!rc && !(rc = web_actor_audit(app->identity, &ia, NULL, out, err)))
+        snprintf(out->name, sizeof out->name, "%.127s", ia.username);
+    return rc;
+}
+
+/* A recipient organisation's contact mailbox, for a data error's notice. */
+static int audit_contact(void *ctx, const char *org_cvr, char *out, size_t cap, err_t *err)
+{
+    struct app *app = ctx;
+    struct identity_org org;
+    int rc = identity_org_get(app->identity, str_from_cstr(org_cvr), &org, err);
+    if (rc == 0)
+        snprintf(out, cap, "%s", org.contact_email);
+    return rc;
 }
 
 /* The purpose and legal basis of an entry's agreement version (no actor:
@@ -253,6 +266,8 @@ int audit_app_routes(struct app *app, err_t *err)
         .auth = {.ctx = app, .caller = audit_http_caller},
         .lookup = {.agreement_lookup = audit_agreement_lookup, .agreement_ctx = app},
         .log = app->audit,
+        .contact = audit_contact,
+        .contact_ctx = app,
     };
     return audit_routes_register(app->server, &audit_routes_ctx, err);
 }

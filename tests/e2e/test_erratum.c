@@ -337,4 +337,68 @@ Test(erratum, only_the_recipients_of_the_erroneous_data_are_told_once, .timeout 
     json_t *l = json_loads(out, 0, NULL);
     cr_assert_eq(json_array_size(l), 2, "%s", out);
     json_decref(l);
+
+    /* the same through the API, for the data owner's staff only */
+    api_user(s, OWNER, "dfv@skat.dk", "dataforvaltning", NULL);
+    api_user(s, CVR_A, "adm@a.dk", "administrator", NULL);
+    struct api_session dfv, adm;
+    api_login(s, "dfv@skat.dk", &dfv);
+    api_login(s, "adm@a.dk", &adm);
+    const char *mark_x =
+        "{\"service\": \"Aarsopgoerelse\", \"versions\": [{\"subject_kind\": \"cpr\","
+        " \"subject\": \"" CPR_X "\", \"period\": \"2023\", \"version\": 1}],"
+        " \"reason\": \"wrong SkatIAlt\", \"replacement\": \"version 2\"}";
+    api_expect(s, &adm, "POST", "/api/disclosures/errata", mark_x, 403);
+    api_expect(s, &adm, "GET", "/api/disclosures/errata/1", NULL, 403);
+    api_expect(s, NULL, "GET", "/api/disclosures/errata", NULL, 401);
+    struct {
+        const char *method, *path, *body;
+        long status;
+        const char *param;
+    } refusals[] = {
+        {"POST", "/api/disclosures/errata", "{\"delivery\": \"lev-x\"}", 400, "reason"},
+        {"POST", "/api/disclosures/errata", "{\"reason\": \"x\"}", 400, "delivery"},
+        {"POST", "/api/disclosures/errata",
+         "{\"delivery\": \"lev-x\", \"reason\": \"x\", \"x\": 1}", 400, "x"},
+        {"POST", "/api/disclosures/errata",
+         "{\"service\": \"Aarsopgoerelse\", \"versions\": [{\"subject\": \"1\"}], \"reason\": "
+         "\"x\"}",
+         400, "versions"},
+        {"POST", "/api/disclosures/errata", "[]", 400, "body"},
+        {"GET", "/api/disclosures/errata/x1", NULL, 400, "id"},
+        {"GET", "/api/disclosures/errata/99", NULL, 404, "id"},
+    };
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        struct e2e_response r;
+        api_call(s, &dfv, refusals[i].method, refusals[i].path, refusals[i].body, &r);
+        e2e_assert_status(s, &r, refusals[i].status);
+        cr_assert(strstr(e2e_header(&r, "Content-Type"), "problem+json"), "%zu", i);
+        cr_assert_str_eq(api_problem_param(&r), refusals[i].param, "%zu: %s", i, r.body);
+        e2e_response_free(&r);
+    }
+    cr_assert_eq(notices(s, bodies, to, 8), 2, "a refusal marks and tells nothing");
+    struct e2e_response r;
+    api_call(s, &dfv, "POST", "/api/disclosures/errata", mark_x, &r);
+    e2e_assert_status(s, &r, 201);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/api/disclosures/errata/3");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "notices_queued")), 1, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "marked_by")), "dfv@skat.dk");
+    json_t *rc0 = json_array_get(json_object_get(r.json, "recipients"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(rc0, "organisation")), CVR_A, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "recipients")), 1, "%s", r.body);
+    e2e_response_free(&r);
+    api_call(s, &dfv, "POST", "/api/disclosures/errata", mark_x, &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "notices_queued")), 0, "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(notices(s, bodies, to, 8), 3);
+    cr_assert_str_eq(to[2], "kontakt@a.dk");
+    api_call(s, &dfv, "GET", "/api/disclosures/errata", NULL, &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "data")), 3, "%s", r.body);
+    e2e_response_free(&r);
+    api_call(s, &dfv, "GET", "/api/disclosures/errata/1", NULL, &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "delivery")), "lev-x");
+    e2e_response_free(&r);
 }
