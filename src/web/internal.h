@@ -203,6 +203,7 @@ int pages_enrol_register(http_server_t *srv, web_t *w, err_t *err);
  * agreement party (how many wait, and the link to them). */
 void pages_enrol_queue_note(struct web_ctx *cx);
 int pages_testdata_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_erratum_register(http_server_t *srv, web_t *w, err_t *err);
 int assets_register(http_server_t *srv, web_t *w, err_t *err);
 
 /* How the dispatcher begins a page: for a logged-in user

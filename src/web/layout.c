@@ -95,6 +95,7 @@ static void nav_links(struct web_ctx *cx)
         nav_link(h, "/organisationer", "Organisationer", str_eq_cstr(path, "/organisationer"));
         nav_link(h, "/tilslutninger", "Ansøgninger", str_has_prefix(path, STR("/tilslutninger")));
         nav_link(h, "/indsigt", "Indsigt", str_eq_cstr(path, "/indsigt"));
+        nav_link(h, "/datafejl", "Datafejl", str_has_prefix(path, STR("/datafejl")));
     }
     nav_link(h, "/udleveringer", "Udleveringer", str_has_prefix(path, STR("/udleveringer")));
     nav_link(h, "/forbrug", "Forbrug", str_has_prefix(path, STR("/forbrug")));

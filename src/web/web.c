@@ -166,5 +166,7 @@ int web_routes_register(http_server_t *srv, web_t *w, err_t *err)
         rc = pages_enrol_register(srv, w, err);
     if (rc == 0)
         rc = pages_testdata_register(srv, w, err);
+    if (rc == 0)
+        rc = pages_erratum_register(srv, w, err);
     return rc;
 }

@@ -401,4 +401,63 @@ Test(erratum, only_the_recipients_of_the_erroneous_data_are_told_once, .timeout 
     e2e_assert_status(s, &r, 200);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "delivery")), "lev-x");
     e2e_response_free(&r);
+
+    /* the data owner's pages: the marks, the form, one mark's report */
+    const char *hs[] = {dfv.cookie, NULL};
+    struct e2e_request rq = {.path = "/datafejl", .headers = hs};
+    cr_assert_eq(e2e_request(s, &rq, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(r.body, "href=\"/datafejl/vis?nr=1\"") && strstr(r.body, "lev-x"), "%s",
+              r.body);
+    const char *p = strstr(r.body, "name=\"csrf\" value=\"");
+    cr_assert_not_null(p, "%s", r.body);
+    p += strlen("name=\"csrf\" value=\"");
+    char csrf[128], form[512];
+    snprintf(csrf, sizeof csrf, "%.*s", (int)strcspn(p, "\""), p);
+    e2e_response_free(&r);
+    const char *fh[] = {"Content-Type: application/x-www-form-urlencoded", dfv.cookie, NULL};
+    /* no reason: the form again, the error at its field, nothing marked */
+    snprintf(form, sizeof form, "csrf=%s&levering=lev-y&aarsag=&erstatning=", csrf);
+    struct e2e_request post = {.method = "POST", .path = "/datafejl", .body = form, .headers = fh};
+    cr_assert_eq(e2e_request(s, &post, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(strstr(r.body, "href=\"#aarsag\"") || strstr(r.body, "id=\"aarsag-error\""), "%s",
+              r.body);
+    e2e_response_free(&r);
+    snprintf(form, sizeof form, "csrf=%s&levering=&tjeneste=Aarsopgoerelse&versioner=cpr%%3A1",
+             csrf);
+    cr_assert_eq(e2e_request(s, &post, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 400);
+    e2e_response_free(&r);
+    cr_assert_eq(notices(s, bodies, to, 8), 3);
+    /* lev-y through the page: B is told (and nobody else), then the report */
+    snprintf(
+        form, sizeof form,
+        "csrf=%s&levering=lev-y&aarsag=forkert+skat&erstatning=lev-y2&tjeneste=&versioner=", csrf);
+    cr_assert_eq(e2e_request(s, &post, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 303);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/datafejl/vis?nr=4&ok=markeret");
+    e2e_response_free(&r);
+    cr_assert_eq(notices(s, bodies, to, 8), 4);
+    cr_assert_str_eq(to[3], "kontakt@b.dk");
+    rq.path = "/datafejl/vis?nr=4";
+    cr_assert_eq(e2e_request(s, &rq, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 200);
+    char link[96];
+    snprintf(link, sizeof link, "href=\"/transparency/proof/inclusion?seq=%ld\"", seq_b);
+    cr_assert(strstr(r.body, "Modtager CVR " CVR_B) && !strstr(r.body, "Modtager CVR " CVR_A) &&
+                  strstr(r.body, "SAG-B/7") && strstr(r.body, link) &&
+                  strstr(r.body, "kontakt@b.dk"),
+              "%s", r.body);
+    e2e_response_free(&r);
+    rq.path = "/datafejl/vis?nr=99";
+    cr_assert_eq(e2e_request(s, &rq, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 404);
+    e2e_response_free(&r);
+    /* a recipient's administrator may not */
+    const char *ha[] = {adm.cookie, NULL};
+    struct e2e_request ra = {.path = "/datafejl", .headers = ha};
+    cr_assert_eq(e2e_request(s, &ra, &r), 0, "%s", r.error);
+    e2e_assert_status(s, &r, 403);
+    e2e_response_free(&r);
 }

@@ -667,5 +667,38 @@ Test(transparency, a_system_gets_its_own_receipts_with_its_bearer_token, .timeou
     bearer_get(&w, tok, "/api/disclosures/own", &r);
     e2e_assert_status(&w.s, &r, 403);
     e2e_response_free(&r);
+
+    /* a receipt from before a restart verifies after it, and its tree is
+     * proved to be part of the newer one the restarted server signs */
+    bearer_get(&w, tok, "/api/receipts/13", &r);
+    e2e_assert_status(&w.s, &r, 200);
+    char *before = strdup(r.body);
+    e2e_response_free(&r);
+    setenv("DUPLA_E2E_KEEP", "1", 1);
+    cr_assert_eq(e2e_stop(&w.s), 0);
+    unsetenv("DUPLA_E2E_KEEP");
+    cr_assert_eq(e2e_restart(NULL, &w.s), 0);
+    record(&w, 6);
+    cr_assert_eq(audit_receipt_check(str_from_cstr(before), w.name, w.pub, &info, &err), 0, "%s",
+                 err.log);
+    struct audit_note now;
+    checkpoint(&w, "/transparency/checkpoint", &now);
+    cr_assert_eq(now.size, 19);
+    char path[128];
+    snprintf(path, sizeof path, "/transparency/proof/consistency?from=%lld&to=19",
+             (long long)info.tree_size);
+    api_call(&w.s, NULL, "GET", path, NULL, &r);
+    e2e_assert_status(&w.s, &r, 200);
+    unsigned char p[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
+    size_t np = hashes(&r, p);
+    cr_assert(audit_tree_verify_consistency(info.tree_size, 19, info.root, now.root,
+                                            (const unsigned char(*)[AUDIT_HASH_LEN])p, np),
+              "the receipt's tree is not part of the log after the restart");
+    e2e_response_free(&r);
+    free(before);
+    /* the token still works after the restart (the same signing keys) */
+    bearer_get(&w, tok, "/api/receipts/15", &r);
+    e2e_assert_status(&w.s, &r, 200);
+    e2e_response_free(&r);
     stop(&w);
 }
