@@ -160,14 +160,83 @@ const char *agreement_action_name(enum agreement_action a);
  *   valid_to         "yyyy-mm-dd" or null (open-ended)
  *   expected_volume  {"calls_per_month": n, "subjects_per_month": n}
  *   contact          {"name": s, "email": s, "phone": s}
- * A draft may lack required members; signing requires them all.
+ *   purpose_category the main purpose (AGREEMENT_PURPOSE_CATEGORIES): "sagsbehandling",
+ *                    "kontrol", "analyse-og-machine-learning", "statistik-og-forskning"
+ *   recipient_kind   "offentlig-myndighed" (a public authority) or
+ *                    "privat-virksomhed" (a private company)
+ * A draft may lack required members; signing requires them all, except
+ * purpose_category and recipient_kind (null: not stated; agreements made
+ * before they existed have neither).
  */
+#define AGREEMENT_PURPOSE_CATEGORIES                                                               \
+    "sagsbehandling", "kontrol", "analyse-og-machine-learning", "statistik-og-forskning"
+#define AGREEMENT_RECIPIENT_KINDS "offentlig-myndighed", "privat-virksomhed"
 
 /* A processor of an organisation creates a draft for its own organisation.
  * id_out gets the new id (AGREEMENT_ID_LEN + 1 bytes). application is
  * borrowed. */
 int agreement_create(agreement_t *ag, const struct agreement_actor *actor, enum environment env,
                      const json_t *application, char *id_out, err_t *err);
+/* ---- templates (template.c) ----
+ * The data owner's dataforvaltning publishes templates: an application's
+ * title, purpose, purpose_category (required), recipient_kind, legal_basis
+ * and services (both required), checked as a draft's application is. A
+ * recipient's processor starts a draft from a published one. Every user
+ * sees the published templates; the data owner's staff see them all. */
+#define AGREEMENT_TEMPLATES_MAX 200 /* templates in one list */
+/* Saves in ({id?, published?, and the members above}): without id a new
+ * template (its id into id_out, AGREEMENT_ID_LEN + 1 bytes, may be NULL),
+ * with id a replacement of that one (published kept unless given). */
+int agreement_template_save(agreement_t *ag, const struct agreement_actor *actor, const json_t *in,
+                            char *id_out, err_t *err);
+/* Publishes or withdraws one (dataforvaltning); DUPLA_ENOTFOUND naming "id". */
+int agreement_template_publish(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                               bool published, err_t *err);
+/* The templates the actor may see (a JSON array, caller owns *out): each the
+ * template's members and id, published, updated_at. */
+int agreement_template_list(agreement_t *ag, const struct agreement_actor *actor, json_t **out,
+                            err_t *err);
+/* One template the actor may see; DUPLA_ENOTFOUND naming "template". */
+int agreement_template_get(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                           json_t **out, err_t *err);
+/* agreement_create with the published template's members as the draft's
+ * application. */
+int agreement_create_from_template(agreement_t *ag, const struct agreement_actor *actor,
+                                   enum environment env, str_t template_id, char *id_out,
+                                   err_t *err);
+
+/* ---- rate budgets and usage (usage.c) ----
+ * An agreement's rate budget (calls per second per system, and the burst)
+ * is its own when the data owner set one, else the configured default
+ * (exposure.rate_per_second, exposure.rate_burst). */
+#define AGREEMENT_RATE_MAX 100000
+/* true when the registry knows the agreement id; *rate and *burst its own
+ * budget (0: the default). Lock-free, for the data path. */
+bool agreement_rate_budget(agreement_registry_t *reg, str_t id, unsigned *rate, unsigned *burst);
+/* Sets (both 1..AGREEMENT_RATE_MAX) or clears (both 0) an agreement's
+ * budget: the data owner's dataforvaltning; in the history (action "rate").
+ * Refusals name "rate_per_second" or "burst". */
+int agreement_set_rate(agreement_t *ag, const struct agreement_actor *actor, str_t id,
+                       unsigned rate, unsigned burst, err_t *err);
+/* Counts a 429 of (agreement, system) at now_ms in memory (only agreements
+ * the registry knows; bounded). Thread-safe. */
+void agreement_note_limited(agreement_registry_t *reg, str_t id, str_t system_id, int64_t now_ms);
+/* Adds the counted 429s to the store (agreement_limited) and clears them;
+ * on failure they are kept for the next flush. The server's tick. */
+int agreement_limited_flush(agreement_t *ag, err_t *err);
+struct agreement_limited_row {
+    int32_t day; /* Danish day (clock_days_from_civil) */
+    char org_cvr[AGREEMENT_CVR_MAX];
+    char agreement_id[AGREEMENT_ID_LEN + 1];
+    char system_id[AGREEMENT_SYSTEM_MAX];
+    int64_t calls;
+};
+/* The 429s per (day, agreement, system) of org_cvr (NULL or "": every
+ * organisation) from day_from to day_to (included), by day. */
+int agreement_limited_list(agreement_t *ag, const char *org_cvr, int32_t day_from, int32_t day_to,
+                           int (*fn)(const struct agreement_limited_row *, void *), void *ctx,
+                           err_t *err);
+
 /* Replaces the application of the pending draft; on an agreement whose
  * serving version is approved and that has no pending version, makes a new
  * draft version instead (the approved one keeps serving). */

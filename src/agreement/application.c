@@ -15,8 +15,9 @@
 #include "core/problem.h"
 
 static const char *const app_members[] = {
-    "title",      "purpose",  "legal_basis",     "services", "systems",
-    "valid_from", "valid_to", "expected_volume", "contact",
+    "title",   "purpose",          "legal_basis",    "services",
+    "systems", "valid_from",       "valid_to",       "expected_volume",
+    "contact", "purpose_category", "recipient_kind",
 };
 #define N_APP_MEMBERS (sizeof app_members / sizeof app_members[0])
 
@@ -72,6 +73,23 @@ static int text_member(const json_t *obj, const char *key, const char *param, si
         return err_param(err, DUPLA_EINVAL, param, "%s contains control characters", param);
     *out = json_stringn(t.ptr, t.len);
     return *out ? 0 : err_set(err, DUPLA_ENOMEM, "out of memory");
+}
+
+/* A member that is one of values (NULL-terminated) or absent/null. */
+static int enum_member(const json_t *obj, const char *key, const char *const *values,
+                       const char *what, json_t **out, err_t *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
+        *out = json_null();
+        return 0;
+    }
+    for (size_t i = 0; json_is_string(v) && values[i]; i++)
+        if (strcmp(json_string_value(v), values[i]) == 0) {
+            *out = json_string(values[i]);
+            return 0;
+        }
+    return err_param(err, DUPLA_EINVAL, key, "%s must be one of %s", key, what);
 }
 
 static int cmp_cstr(const void *a, const void *b)
@@ -415,6 +433,20 @@ int agreement_application_normalise(const struct agreement *ag, const char *org_
     }
     if (rc == 0) {
         json_object_set_new(res, "purpose", m);
+        static const char *const cats[] = {AGREEMENT_PURPOSE_CATEGORIES, NULL};
+        rc = enum_member(in, "purpose_category", cats,
+                         "sagsbehandling, kontrol, analyse-og-machine-learning, "
+                         "statistik-og-forskning",
+                         &m, err);
+    }
+    if (rc == 0) {
+        json_object_set_new(res, "purpose_category", m);
+        static const char *const kinds[] = {AGREEMENT_RECIPIENT_KINDS, NULL};
+        rc = enum_member(in, "recipient_kind", kinds, "offentlig-myndighed, privat-virksomhed", &m,
+                         err);
+    }
+    if (rc == 0) {
+        json_object_set_new(res, "recipient_kind", m);
         rc = legal_basis_member(in, complete, &m, err);
     }
     if (rc == 0) {

@@ -104,6 +104,30 @@ static int load_history(store_conn_t *c, const char *id, json_t *doc, err_t *err
     return rc < 0 ? rc : 0;
 }
 
+/* The agreement's own rate budget: {"rate_per_second", "burst"}, null
+ * each when the configured default applies. */
+static int load_rate(store_conn_t *c, const char *id, json_t *doc, err_t *err)
+{
+    store_stmt_t *s;
+    int rc =
+        store_prepare(c, "SELECT rate_per_second, rate_burst FROM agreement WHERE id = ?", &s, err);
+    if (rc)
+        return rc;
+    store_bind_cstr(s, 1, id);
+    rc = store_step(s, err);
+    if (rc == STORE_ROW) {
+        json_object_set_new(
+            doc, "rate_budget",
+            json_pack("{s:o, s:o}", "rate_per_second",
+                      store_col_is_null(s, 0) ? json_null() : json_integer(store_col_int64(s, 0)),
+                      "burst",
+                      store_col_is_null(s, 1) ? json_null() : json_integer(store_col_int64(s, 1))));
+        rc = 0;
+    }
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
 /* See agreement.h. Another organisation's agreement is "not found". */
 int agreement_document_json(agreement_t *ag, const struct agreement_actor *actor, str_t id,
                             json_t **out, err_t *err)
@@ -139,6 +163,9 @@ int agreement_document_json(agreement_t *ag, const struct agreement_actor *actor
         }
         /* Whether the data path allows calls under it at this moment. */
         json_object_set_new(doc, "active_now", json_boolean(active));
+        rc = load_rate(c, row.id, doc, err);
+    }
+    if (rc == 0) {
         rc = load_history(c, row.id, doc, err);
     }
     store_conn_put(c);

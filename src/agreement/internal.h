@@ -106,5 +106,12 @@ int agreement_notify_decision(struct agreement *ag, store_conn_t *c, const struc
 /* Makes ag->registry and loads it. */
 int agreement_registry_new(agreement_t *ag, err_t *err);
 void agreement_registry_free(agreement_registry_t *reg);
+/* The registry's 429 counters (usage.c). */
+struct agreement_limited *agreement_registry_limited(agreement_registry_t *reg);
+
+/* usage.c: the 429s counted in memory until flushed to agreement_limited. */
+struct agreement_limited;
+int agreement_limited_new(struct agreement_limited **out, err_t *err);
+void agreement_limited_free(struct agreement_limited *l);
 
 #endif

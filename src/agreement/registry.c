@@ -60,6 +60,7 @@ struct reg_entry {
     size_t n_systems;
     struct reg_service *services; /* sorted by name */
     size_t n_services;
+    unsigned rate, burst; /* the agreement's own budget; 0: the configured default */
 };
 
 /* One immutable table of every agreement. */
@@ -72,7 +73,8 @@ struct reg_table {
 };
 
 struct agreement_registry {
-    snapshot_t *cell; /* of struct reg_table */
+    snapshot_t *cell;                  /* of struct reg_table */
+    struct agreement_limited *limited; /* 429s counted until flushed (usage.c) */
 };
 
 static void table_free(struct reg_table *t)
@@ -170,6 +172,8 @@ static int entry_fill(arena_t *a, store_stmt_t *s, struct reg_entry *e)
     if (!e->id.ptr || !e->org_cvr.ptr)
         return DUPLA_ENOMEM;
     e->env = str_eq_cstr(store_col_text(s, 2), "production") ? ENV_PRODUCTION : ENV_TEST;
+    e->rate = store_col_is_null(s, 9) ? 0 : (unsigned)store_col_int64(s, 9);
+    e->burst = store_col_is_null(s, 10) ? 0 : (unsigned)store_col_int64(s, 10);
     e->state = AG_STATE_NONE;
     if (store_col_is_null(s, 3))
         return 0; /* never approved */
@@ -238,7 +242,8 @@ static int table_build(store_t *st, struct reg_table **out, int64_t *gen, err_t 
     if (rc == 0)
         rc = store_prepare(c,
                            "SELECT a.id, a.org_cvr, a.environment, v.version, v.state,"
-                           " v.valid_from, v.valid_until, v.application, v.granted FROM agreement a"
+                           " v.valid_from, v.valid_until, v.application, v.granted,"
+                           " a.rate_per_second, a.rate_burst FROM agreement a"
                            " LEFT JOIN agreement_version v ON v.agreement_id = a.id AND"
                            " v.version = a.serving_version",
                            &s, err);
@@ -293,6 +298,8 @@ static int table_build(store_t *st, struct reg_table **out, int64_t *gen, err_t 
 
 /* ---- the cell (core/snapshot.h) ---- */
 
+static const struct reg_entry *lookup(const struct reg_table *s, str_t id);
+
 static int cell_load(void *ctx, void **data, int64_t *gen, err_t *err)
 {
     agreement_t *ag = ctx;
@@ -327,7 +334,9 @@ int agreement_registry_new(agreement_t *ag, err_t *err)
     if (!reg)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     struct snapshot_source src = {"agreement registry", ag, cell_load, cell_store_gen, cell_free};
-    int rc = snapshot_new(&src, NULL, &reg->cell, err);
+    int rc = agreement_limited_new(&reg->limited, err);
+    if (rc == 0 && (rc = snapshot_new(&src, NULL, &reg->cell, err)) != 0)
+        agreement_limited_free(reg->limited);
     if (rc) {
         free(reg);
         return rc;
@@ -341,7 +350,30 @@ void agreement_registry_free(agreement_registry_t *reg)
     if (!reg)
         return;
     snapshot_free(reg->cell);
+    agreement_limited_free(reg->limited);
     free(reg);
+}
+
+/* See internal.h. */
+struct agreement_limited *agreement_registry_limited(agreement_registry_t *reg)
+{
+    return reg->limited;
+}
+
+/* See agreement.h. */
+bool agreement_rate_budget(agreement_registry_t *reg, str_t id, unsigned *rate, unsigned *burst)
+{
+    *rate = *burst = 0;
+    snapshot_ref_t *ref;
+    if (!agreement_id_well_formed(id) || snapshot_acquire(reg->cell, &ref, NULL) != 0)
+        return false;
+    const struct reg_entry *e = lookup(snapshot_data(ref), id);
+    if (e) {
+        *rate = e->rate;
+        *burst = e->burst;
+    }
+    snapshot_release(ref);
+    return e != NULL;
 }
 
 /* See agreement.h. */

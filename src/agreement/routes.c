@@ -72,6 +72,7 @@ static int create(http_request_t *req, struct agreement_routes *r, const struct 
     static const struct http_param keys[] = {
         {.name = "environment", .type = HTTP_PARAM_STRING},
         {.name = "application", .type = HTTP_PARAM_OBJECT},
+        {.name = "template", .type = HTTP_PARAM_STRING, .max = AGREEMENT_ID_LEN},
         {0},
     };
     const char *envname = NULL;
@@ -87,10 +88,17 @@ static int create(http_request_t *req, struct agreement_routes *r, const struct 
             rc = err_param(err, DUPLA_EINVAL, "environment",
                            "environment must be \"production\" or \"test\"");
     }
-    if (!rc && !json_is_object(app))
+    json_t *tpl = json_object_get(b, "template");
+    if (!rc && tpl && app)
+        rc = err_param(err, DUPLA_EINVAL, "template",
+                       "give either an application or a template, not both");
+    else if (!rc && !tpl && !json_is_object(app))
         rc = err_param(err, DUPLA_EINVAL, "application", "application must be a JSON object");
     char id[AGREEMENT_ID_LEN + 1];
-    if (!rc)
+    if (!rc && tpl)
+        rc = agreement_create_from_template(
+            r->ag, a, env, (str_t){json_string_value(tpl), json_string_length(tpl)}, id, err);
+    else if (!rc)
         rc = agreement_create(r->ag, a, env, app, id, err);
     json_decref(b);
     if (rc)
@@ -182,6 +190,35 @@ static int step(http_request_t *req, struct agreement_routes *r, const struct ag
     return rc ? rc : reply_document(req, r, a, id, 200, err);
 }
 
+/* POST /api/agreements/<id>/rate {rate_per_second, burst}: both 0 for the
+ * default. */
+static int rate(http_request_t *req, struct agreement_routes *r, const struct agreement_actor *a,
+                str_t id, err_t *err)
+{
+    json_t *b;
+    static const struct http_param keys[] = {
+        {.name = "rate_per_second",
+         .type = HTTP_PARAM_INT,
+         .required = true,
+         .min = 0,
+         .max = AGREEMENT_RATE_MAX},
+        {.name = "burst",
+         .type = HTTP_PARAM_INT,
+         .required = true,
+         .min = 0,
+         .max = AGREEMENT_RATE_MAX},
+        {0},
+    };
+    int rc = http_req_json_params(req, false, keys, &b, err);
+    if (rc)
+        return rc;
+    rc = agreement_set_rate(r->ag, a, id,
+                            (unsigned)json_integer_value(json_object_get(b, "rate_per_second")),
+                            (unsigned)json_integer_value(json_object_get(b, "burst")), err);
+    json_decref(b);
+    return rc ? rc : reply_document(req, r, a, id, 200, err);
+}
+
 static int h_item(http_request_t *req, void *ctx, err_t *err)
 {
     struct agreement_routes *r = ctx;
@@ -227,11 +264,64 @@ static int h_item(http_request_t *req, void *ctx, err_t *err)
     }
     if ((m == HTTP_PUT && sub.len == 0) || (m == HTTP_POST && str_eq_cstr(sub, "edit")))
         return edit(req, r, &a, id, err);
+    if (m == HTTP_POST && str_eq_cstr(sub, "rate"))
+        return rate(req, r, &a, id, err);
     if (m == HTTP_POST)
         for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
             if (str_eq_cstr(sub, steps[i].name))
                 return step(req, r, &a, id, steps[i].action, err);
     return err_set(err, DUPLA_ENOTFOUND, "no such step");
+}
+
+/* ---- /api/agreement-templates ---- */
+
+static int h_templates(http_request_t *req, void *ctx, err_t *err)
+{
+    struct agreement_routes *r = ctx;
+    struct agreement_actor a;
+    int rc = who(req, r, &a, err);
+    if (rc)
+        return rc;
+    json_t *out;
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
+        if ((rc = agreement_template_list(r->ag, &a, &out, err)))
+            return rc;
+        return http_reply_json(req, 200, json_pack("{s:o}", "templates", out));
+    }
+    json_t *b;
+    if ((rc = http_req_json_object(req, false, &b, err)))
+        return rc;
+    char id[AGREEMENT_ID_LEN + 1];
+    bool is_new = !json_is_string(json_object_get(b, "id"));
+    rc = agreement_template_save(r->ag, &a, b, id, err);
+    json_decref(b);
+    if (rc || (rc = agreement_template_get(r->ag, &a, str_from_cstr(id), &out, err)))
+        return rc;
+    return http_reply_json(req, is_new ? 201 : 200, out);
+}
+
+static int h_template_publish(http_request_t *req, void *ctx, err_t *err)
+{
+    struct agreement_routes *r = ctx;
+    struct agreement_actor a;
+    json_t *b;
+    static const struct http_param keys[] = {
+        {.name = "id", .type = HTTP_PARAM_STRING, .required = true, .max = AGREEMENT_ID_LEN},
+        {.name = "published", .type = HTTP_PARAM_BOOL, .required = true},
+        {0},
+    };
+    int rc = who(req, r, &a, err);
+    if (rc || (rc = http_req_json_params(req, false, keys, &b, err)))
+        return rc;
+    json_t *id = json_object_get(b, "id");
+    str_t ids = {json_string_value(id), json_string_length(id)};
+    rc = agreement_template_publish(r->ag, &a, ids, json_is_true(json_object_get(b, "published")),
+                                    err);
+    json_t *out = NULL;
+    if (!rc)
+        rc = agreement_template_get(r->ag, &a, ids, &out, err);
+    json_decref(b);
+    return rc ? rc : http_reply_json(req, 200, out);
 }
 
 /* The list's filters (see struct http_route.query); the handler reads them. */
@@ -251,6 +341,20 @@ int agreement_routes_register(http_server_t *srv, struct agreement_routes *r, er
          .max_body = AGREEMENT_API_MAX_BODY,
          .name = "agreements",
          .query = q_list},
+        {.methods = HTTP_GET | HTTP_HEAD | HTTP_POST,
+         .path = "/api/agreement-templates",
+         .handler = h_templates,
+         .ctx = r,
+         .max_body = AGREEMENT_API_MAX_BODY,
+         .name = "agreement-templates",
+         .query = http_params_none},
+        {.methods = HTTP_POST,
+         .path = "/api/agreement-templates/publish",
+         .handler = h_template_publish,
+         .ctx = r,
+         .max_body = 4096,
+         .name = "agreement-template-publish",
+         .query = http_params_none},
         {.methods = HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT,
          .path = API_PREFIX "/",
          .handler = h_item,

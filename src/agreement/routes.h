@@ -9,12 +9,21 @@
  * parameter at fault; another organisation's agreement is 404.
  *
  *   GET  /api/agreements?org=&state=       list (own organisation; data owner: all)
- *   POST /api/agreements                   {environment?, application} -> 201 {id, urn}
+ *   POST /api/agreements                   {environment?, application} -> 201 {id, urn};
+ *                                          or {environment?, template: <id>}: a draft from a
+ *                                          published template
+ *   GET  /api/agreement-templates          {templates: [...]} (published; data owner: all)
+ *   POST /api/agreement-templates          {id?, published?, title, purpose?, purpose_category,
+ *                                           recipient_kind?, legal_basis, services}: save
+ *                                          (dataforvaltning) -> 201 (new) or 200
+ *   POST /api/agreement-templates/publish  {id, published}
  *   GET  /api/agreements/<id>              the agreement document (JSON)
  *   GET  /api/agreements/<id>/document     the same
  *   GET  /api/agreements/<id>/document.html   printable HTML
  *   GET  /api/agreements/<id>/history      {id, history: [...]}
  *   PUT  /api/agreements/<id>              {application}: edit (or POST .../edit)
+ *   POST /api/agreements/<id>/rate         {rate_per_second, burst}: the agreement's rate
+ *                                          budget (dataforvaltning; both 0: the default)
  *   POST /api/agreements/<id>/<step>       sign | approve | reject | return | withdraw |
  *                                          suspend | reactivate | revoke | terminate
  *                                          {reason?, assessment?, granted?} -> the document

@@ -12,6 +12,10 @@
  *                    mailbox; version 2 moves its unsent rows to the mail
  *                    module's mail_message and drops it: notify.c hands
  *                    mail to mail_enqueue() now.
+ * agreement_template  the data owner's templates (template.c): an
+ *                    application's members as JSON, and whether published.
+ * agreement_limited  429 answers per Danish day, agreement and system
+ *                    (usage.c): the disclosure log does not record them.
  * agreement_generation  one row counting changes; every change bumps it in
  *                    its own transaction, so that another process can tell
  *                    cheaply that its registry is stale.
@@ -159,6 +163,29 @@ static const struct store_migration migrations[] = {
      " FROM agreement_outbox WHERE sent_at IS NULL ORDER BY id;"
      "DROP TABLE agreement_outbox",
      NULL},
+#define SCHEMA_V3(INT)                                                                             \
+    "CREATE TABLE agreement_template ("                                                            \
+    " id TEXT PRIMARY KEY,"                                                                        \
+    " title TEXT NOT NULL,"                                                                        \
+    " application TEXT NOT NULL,"                                                                  \
+    " published " INT " NOT NULL DEFAULT 0,"                                                       \
+    " created_at " INT " NOT NULL,"                                                                \
+    " updated_at " INT " NOT NULL,"                                                                \
+    " updated_by TEXT NOT NULL)"
+    /* Templates the data owner publishes (template.c). */
+    {3, SCHEMA_V3("INTEGER"), SCHEMA_V3("BIGINT")},
+#define SCHEMA_V4(INT)                                                                             \
+    "ALTER TABLE agreement ADD COLUMN rate_per_second " INT ";"                                    \
+    "ALTER TABLE agreement ADD COLUMN rate_burst " INT ";"                                         \
+    "CREATE TABLE agreement_limited ("                                                             \
+    " day " INT " NOT NULL,"                                                                       \
+    " agreement_id TEXT NOT NULL,"                                                                 \
+    " system_id TEXT NOT NULL,"                                                                    \
+    " calls " INT " NOT NULL,"                                                                     \
+    " PRIMARY KEY (day, agreement_id, system_id))"
+    /* Rate budgets per agreement (null: the configured default) and the
+     * 429s each (day, agreement, system) got (usage.c). */
+    {4, SCHEMA_V4("INTEGER"), SCHEMA_V4("BIGINT")},
 };
 
 /* Applies the migrations above (after the mail module's, whose table they

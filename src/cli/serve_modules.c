@@ -130,6 +130,10 @@ int agreement_app_routes(struct app *app, err_t *err)
 
 void agreement_app_stop(struct app *app)
 {
+    err_t err;
+    err_clear(&err);
+    if (app->agreement && agreement_limited_flush(app->agreement, &err) != 0)
+        log_warn("agreement: 429 counts lost at stop: %s", err.log);
     agreement_close(app->agreement);
     app->agreement = NULL;
 }
@@ -143,6 +147,10 @@ void agreement_app_tick(struct app *app, int64_t now_ms)
     err_clear(&err);
     if (agreement_registry_sync(app->agreement, &err) != 0)
         log_warn("agreement: registry sync failed: %s", err.log);
+    /* the 429s counted since the last tick (nothing to do when none) */
+    err_clear(&err);
+    if (agreement_limited_flush(app->agreement, &err) != 0)
+        log_warn("agreement: 429 counts not saved yet: %s", err.log);
 }
 
 /* ---- deliveries from source systems (POST /ingest/<service>) ---- */

@@ -183,9 +183,13 @@ static int admit(struct call *c, err_t *err)
     int n = snprintf(key, sizeof key, "%.*s|%s",
                      (int)(c->agreement_id.len > 128 ? 128 : c->agreement_id.len),
                      c->agreement_id.ptr, c->in->principal->system_id);
-    if (!exposure_limiter_take_rate(c->ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0},
-                                    c->in->now_ms, c->rate)) {
+    unsigned rate, burst; /* the agreement's own budget, 0: the configured one */
+    agreement_rate_budget(c->ex->deps.agreements, c->agreement_id, &rate, &burst);
+    if (!exposure_limiter_take_budget(c->ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, rate,
+                                      burst, c->in->now_ms, c->rate)) {
         atomic_fetch_add(&c->ex->refused, 1);
+        agreement_note_limited(c->ex->deps.agreements, c->agreement_id,
+                               str_from_cstr(c->in->principal->system_id), c->in->now_ms);
         err_set(err, DUPLA_ERATE,
                 "The rate limit of this agreement and system is reached; "
                 "try again after Retry-After seconds.");

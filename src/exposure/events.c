@@ -153,9 +153,13 @@ static int ev_admit(struct ev *c, err_t *err)
     int n = snprintf(key, sizeof key, "%.*s|%s",
                      (int)(c->agreement_id.len > 128 ? 128 : c->agreement_id.len),
                      c->agreement_id.ptr, c->principal.system_id);
-    if (!exposure_limiter_take_rate(ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, now,
-                                    &c->rate)) {
+    unsigned rate, burst; /* the agreement's own budget, 0: the configured one */
+    agreement_rate_budget(ex->deps.agreements, c->agreement_id, &rate, &burst);
+    if (!exposure_limiter_take_budget(ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, rate, burst,
+                                      now, &c->rate)) {
         atomic_fetch_add(&ex->refused, 1);
+        agreement_note_limited(ex->deps.agreements, c->agreement_id,
+                               str_from_cstr(c->principal.system_id), now);
         retry_after(c->req, c->rate.reset_s);
         err_set(err, DUPLA_ERATE,
                 "The rate limit of this agreement and system is reached; "

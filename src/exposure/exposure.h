@@ -245,6 +245,11 @@ struct exposure_rate {
 /* exposure_limiter_take that also fills *st. */
 bool exposure_limiter_take_rate(exposure_limiter_t *l, str_t key, int64_t now_ms,
                                 struct exposure_rate *st);
+/* exposure_limiter_take_rate with the key's own budget: rate and burst (0
+ * each: the limiter's). A bucket holding more than a lowered burst is cut
+ * to it. */
+bool exposure_limiter_take_budget(exposure_limiter_t *l, str_t key, unsigned rate, unsigned burst,
+                                  int64_t now_ms, struct exposure_rate *st);
 /* The two header values of st into policy and rate (EXPOSURE_RATE_TEXT). */
 #define EXPOSURE_RATE_TEXT 96
 void exposure_rate_headers(const struct exposure_rate *st, char policy[EXPOSURE_RATE_TEXT],

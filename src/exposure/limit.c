@@ -97,11 +97,17 @@ bool exposure_limiter_take(exposure_limiter_t *l, str_t key, int64_t now_ms,
     return ok;
 }
 
+/* A key's budget: the agreement's own, or the limiter's (rate_own and
+ * burst_own 0). */
+struct budget {
+    int64_t rate, burst;
+};
+
 /* Whole seconds (rounded up, at least 1) until the bucket holds want
  * millitokens. */
-static unsigned seconds_until(const exposure_limiter_t *l, int64_t have, int64_t want)
+static unsigned seconds_until(struct budget bu, int64_t have, int64_t want)
 {
-    int64_t ms = (want - have + l->rate - 1) / l->rate; /* millitokens / (tokens/s) = ms */
+    int64_t ms = (want - have + bu.rate - 1) / bu.rate; /* millitokens / (tokens/s) = ms */
     int64_t s = (ms + 999) / 1000;
     return s < 1 ? 1 : (unsigned)s;
 }
@@ -132,7 +138,8 @@ int exposure_limiter_share(exposure_limiter_t *l, store_t *st, unsigned chunk, e
 }
 
 /* The bucket of key (hash h), found or made. Caller holds l->lock. */
-static struct bucket *bucket_of(exposure_limiter_t *l, str_t key, uint64_t h, int64_t now_ms)
+static struct bucket *bucket_of(exposure_limiter_t *l, str_t key, uint64_t h, int64_t now_ms,
+                                struct budget bu)
 {
     struct bucket *oldest = NULL;
     for (size_t p = 0; p < EXPOSURE_RATE_PROBE; p++) {
@@ -153,28 +160,29 @@ static struct bucket *bucket_of(exposure_limiter_t *l, str_t key, uint64_t h, in
     b->hash = h;
     memcpy(b->key, key.ptr, key.len);
     b->key_len = key.len;
-    b->tokens_milli = l->shared ? 0 : l->burst * MILLI;
+    b->tokens_milli = l->shared ? 0 : bu.burst * MILLI;
     b->updated_ms = now_ms;
     return b;
 }
 
-/* Refills b from its own clock (a process's own bucket). */
-static void refill_local(const exposure_limiter_t *l, struct bucket *b, int64_t now_ms)
+/* Refills b from its own clock (a process's own bucket); a bucket holding
+ * more than a lowered burst is cut to it. */
+static void refill_local(struct budget bu, struct bucket *b, int64_t now_ms)
 {
     if (now_ms > b->updated_ms) {
-        int64_t add = (now_ms - b->updated_ms) * l->rate; /* ms * tokens/s = millitokens */
+        int64_t add = (now_ms - b->updated_ms) * bu.rate; /* ms * tokens/s = millitokens */
         b->tokens_milli += add;
-        if (b->tokens_milli > l->burst * MILLI)
-            b->tokens_milli = l->burst * MILLI;
         b->updated_ms = now_ms;
     }
+    if (b->tokens_milli > bu.burst * MILLI)
+        b->tokens_milli = bu.burst * MILLI;
 }
 
 /* Draws up to l->chunk whole tokens for key from the store: *got the
  * millitokens drawn (0 if the shared bucket holds less than one), *left
  * what the row holds after the draw. */
-static int draw(exposure_limiter_t *l, str_t key, int64_t now_ms, int64_t *got, int64_t *left,
-                err_t *err)
+static int draw(exposure_limiter_t *l, str_t key, struct budget bu, int64_t now_ms, int64_t *got,
+                int64_t *left, err_t *err)
 {
     *got = 0;
     *left = 0;
@@ -183,7 +191,7 @@ static int draw(exposure_limiter_t *l, str_t key, int64_t now_ms, int64_t *got, 
     if (rc)
         return rc;
     store_stmt_t *s;
-    int64_t full = l->burst * MILLI;
+    int64_t full = bu.burst * MILLI;
     /* Refill for the time since the row was last touched (elapsed is
      * capped, so the product cannot overflow), never backwards. */
     if ((rc = store_prepare(
@@ -202,7 +210,7 @@ static int draw(exposure_limiter_t *l, str_t key, int64_t now_ms, int64_t *got, 
              " RETURNING tokens_milli",
              &s, err)))
         goto out;
-    int64_t fill_ms = full / l->rate + 1; /* an empty bucket is full after this */
+    int64_t fill_ms = full / bu.rate + 1; /* an empty bucket is full after this */
     int i = 1;
     store_bind_text(s, i++, key);
     store_bind_int64(s, i++, full);
@@ -211,11 +219,11 @@ static int draw(exposure_limiter_t *l, str_t key, int64_t now_ms, int64_t *got, 
     store_bind_int64(s, i++, now_ms);
     store_bind_int64(s, i++, fill_ms);
     store_bind_int64(s, i++, now_ms);
-    store_bind_int64(s, i++, l->rate);
+    store_bind_int64(s, i++, bu.rate);
     store_bind_int64(s, i++, full);
     store_bind_int64(s, i++, full);
     store_bind_int64(s, i++, now_ms);
-    store_bind_int64(s, i++, l->rate);
+    store_bind_int64(s, i++, bu.rate);
     store_bind_int64(s, i++, now_ms);
     store_bind_int64(s, i++, now_ms);
     rc = store_step(s, err);
@@ -257,32 +265,39 @@ out:
 
 /* Fills st from a bucket holding have millitokens (shared: with what the
  * store's row still holds added). */
-static void rate_state(const exposure_limiter_t *l, int64_t have, struct exposure_rate *st)
+static void rate_state(struct budget bu, int64_t have, struct exposure_rate *st)
 {
     st->known = true;
-    st->quota = (unsigned)l->burst;
-    st->window_s = (unsigned)((l->burst + l->rate - 1) / l->rate);
-    if (have > l->burst * MILLI)
-        have = l->burst * MILLI;
+    st->quota = (unsigned)bu.burst;
+    st->window_s = (unsigned)((bu.burst + bu.rate - 1) / bu.rate);
+    if (have > bu.burst * MILLI)
+        have = bu.burst * MILLI;
     st->remaining = (unsigned)(have / MILLI);
     if (st->remaining == 0)
-        st->reset_s = seconds_until(l, have, MILLI);
-    else if (have >= l->burst * MILLI)
+        st->reset_s = seconds_until(bu, have, MILLI);
+    else if (have >= bu.burst * MILLI)
         st->reset_s = 0;
     else
-        st->reset_s = seconds_until(l, have, l->burst * MILLI);
+        st->reset_s = seconds_until(bu, have, bu.burst * MILLI);
 }
 
 bool exposure_limiter_take_rate(exposure_limiter_t *l, str_t key, int64_t now_ms,
                                 struct exposure_rate *st)
 {
+    return exposure_limiter_take_budget(l, key, 0, 0, now_ms, st);
+}
+
+bool exposure_limiter_take_budget(exposure_limiter_t *l, str_t key, unsigned rate_own,
+                                  unsigned burst_own, int64_t now_ms, struct exposure_rate *st)
+{
+    struct budget bu = {rate_own ? rate_own : l->rate, burst_own ? burst_own : l->burst};
     if (key.len > EXPOSURE_RATE_KEY_MAX)
         key.len = EXPOSURE_RATE_KEY_MAX;
     uint64_t h = hash_key(key);
     pthread_mutex_lock(&l->lock);
-    struct bucket *b = bucket_of(l, key, h, now_ms);
+    struct bucket *b = bucket_of(l, key, h, now_ms, bu);
     if (!l->shared) {
-        refill_local(l, b, now_ms);
+        refill_local(bu, b, now_ms);
     } else {
         if (now_ms - b->drawn_ms > EXPOSURE_RATE_HOLD_MS)
             b->tokens_milli = 0; /* held too long: let the other nodes have them */
@@ -290,9 +305,9 @@ bool exposure_limiter_take_rate(exposure_limiter_t *l, str_t key, int64_t now_ms
             pthread_mutex_unlock(&l->lock); /* no lock across a store call */
             int64_t got, left;
             err_t err;
-            int rc = draw(l, key, now_ms, &got, &left, &err);
+            int rc = draw(l, key, bu, now_ms, &got, &left, &err);
             pthread_mutex_lock(&l->lock);
-            b = bucket_of(l, key, h, now_ms); /* the slot may have changed hands */
+            b = bucket_of(l, key, h, now_ms, bu); /* the slot may have changed hands */
             if (rc == 0) {
                 b->tokens_milli += got;
                 b->drawn_ms = now_ms;
@@ -307,8 +322,8 @@ bool exposure_limiter_take_rate(exposure_limiter_t *l, str_t key, int64_t now_ms
                              json_pack("{s:s}", "error", err.log));
                 }
                 if (b->tokens_milli < MILLI && b->drawn_ms == 0 && b->updated_ms == now_ms)
-                    b->tokens_milli = l->burst * MILLI;
-                refill_local(l, b, now_ms);
+                    b->tokens_milli = bu.burst * MILLI;
+                refill_local(bu, b, now_ms);
                 b->drawn_ms = now_ms;
                 b->shared_left_milli = 0;
             }
@@ -317,7 +332,7 @@ bool exposure_limiter_take_rate(exposure_limiter_t *l, str_t key, int64_t now_ms
     bool ok = b->tokens_milli >= MILLI;
     if (ok)
         b->tokens_milli -= MILLI;
-    rate_state(l, b->tokens_milli + (l->shared ? b->shared_left_milli : 0), st);
+    rate_state(bu, b->tokens_milli + (l->shared ? b->shared_left_milli : 0), st);
     pthread_mutex_unlock(&l->lock);
     return ok;
 }

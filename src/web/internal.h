@@ -199,6 +199,7 @@ int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_usage_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_events_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_enrol_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_template_register(http_server_t *srv, web_t *w, err_t *err);
 /* pages_enrol.c: the review queue's part on applications to become an
  * agreement party (how many wait, and the link to them). */
 void pages_enrol_queue_note(struct web_ctx *cx);

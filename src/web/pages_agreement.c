@@ -127,8 +127,11 @@ static int list_page(struct web_ctx *cx, bool queue)
                     "på dataejerens afgørelse. Ved en ændring gælder den godkendte version, "
                     "indtil ændringen er godkendt.</p>");
         else if (identity_actor_has(&cx->actor, ROLE_PROCESSOR))
-            HTML(h, "<p><a class=\"button button-primary\" href=\"/aftaler/ny\">Ny aftale</a>"
-                    "</p>");
+            HTML(h, "<p><a class=\"button button-primary\" href=\"/aftaler/ny\">Ny aftale</a> "
+                    "<a class=\"button button-secondary\" href=\"/aftaler/skabeloner\">Start ud "
+                    "fra en skabelon</a></p>");
+        else if (cx->actor.data_owner)
+            HTML(h, "<p><a href=\"/aftaler/skabeloner\">Skabeloner for aftaler</a></p>");
         list_table(cx, list, queue ? "Til gennemgang" : "Aftaler", queue);
         if (queue)
             pages_enrol_queue_note(cx);
@@ -307,6 +310,7 @@ int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_POST, "/aftaler/underskriv", NULL, 0, h_sign},
         {HTTP_POST, "/aftaler/beslut", NULL, 0, h_decide},
         {HTTP_POST, "/aftaler/status", NULL, 0, page_agreement_status},
+        {HTTP_POST, "/aftaler/budget", NULL, 0, page_agreement_budget_post},
         {HTTP_GET, "/aftaler/dokument", NULL, 0, h_document, .query = q_id},
         {HTTP_GET, "/gennemgang", NULL, 0, h_queue},
     };

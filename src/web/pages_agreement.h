@@ -22,6 +22,25 @@ const char *page_json_str(const json_t *o, const char *key);
  * (a service path may hold '/'). */
 bool page_split_field(str_t v, str_t *svc, str_t *field);
 
+/* ---- pages_template.c: the purpose categories and recipient kinds ---- */
+
+/* (value, Danish label) of each, the first the empty "not stated". */
+#define WEB_PURPOSE_CATEGORIES 5
+extern const char *const web_purpose_categories[WEB_PURPOSE_CATEGORIES][2];
+#define WEB_RECIPIENT_KINDS 3
+extern const char *const web_recipient_kinds[WEB_RECIPIENT_KINDS][2];
+/* The Danish label of a value ("Ikke angivet" for none or an unknown one). */
+const char *web_purpose_category_label(const char *value);
+const char *web_recipient_kind_label(const char *value);
+
+/* ---- pages_budget.c ---- */
+/* The agreement's rate budget (doc is its document JSON), with the form
+ * that changes it for the data owner's dataforvaltning. */
+void page_agreement_budget(struct web_ctx *cx, const json_t *doc, str_t id,
+                           const struct form_errors *fe);
+/* POST /aftaler/budget: id, rate_per_second, burst. */
+int page_agreement_budget_post(struct web_ctx *cx, err_t *err);
+
 /* ---- pages_agreement_form.c ---- */
 
 /* The catalogue as one fieldset per service, each business field a checkbox

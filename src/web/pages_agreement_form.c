@@ -157,6 +157,10 @@ static void draft_page(struct web_ctx *cx, const struct draft_form *df,
     form_input(cx, fe, "title", "Titel", "text", form_get(k, "title"), NULL);
     form_textarea(cx, fe, "purpose", "Formål", form_get(k, "purpose"),
                   "Hvad skal data bruges til, og hvorfor er de nødvendige?");
+    form_select(cx, fe, "purpose_category", "Kategori", web_purpose_categories,
+                WEB_PURPOSE_CATEGORIES, form_get(k, "purpose_category"), NULL);
+    form_select(cx, fe, "recipient_kind", "Aftageren er", web_recipient_kinds, WEB_RECIPIENT_KINDS,
+                form_get(k, "recipient_kind"), NULL);
     form_input(cx, fe, "law", "Hjemmel: lov", "text", form_get(k, "law"),
                "Fx Skatteforvaltningsloven");
     form_input(cx, fe, "section", "Hjemmel: paragraf", "text", form_get(k, "section"),
@@ -300,6 +304,11 @@ static json_t *application_from_form(struct web_ctx *cx, struct form_errors *fe,
     json_t *app = json_object();
     json_object_set_new(app, "title", json_stringn(title.ptr, title.len));
     json_object_set_new(app, "purpose", json_stringn(purpose.ptr, purpose.len));
+    str_t cat = form_get(f, "purpose_category"), kind = form_get(f, "recipient_kind");
+    json_object_set_new(app, "purpose_category",
+                        cat.len ? json_stringn(cat.ptr, cat.len) : json_null());
+    json_object_set_new(app, "recipient_kind",
+                        kind.len ? json_stringn(kind.ptr, kind.len) : json_null());
     json_t *bases =
         json_pack("[{s:s%, s:s%}]", "law", law.ptr, law.len, "section", section.ptr, section.len);
     const json_t *old_bases = json_object_get(base, "legal_basis");
@@ -333,7 +342,7 @@ static bool form_from_application(http_request_t *req, const json_t *app, struct
     arena_t *a = http_req_arena(req);
     const json_t *services = json_object_get(app, "services");
     const json_t *systems = json_object_get(app, "systems");
-    size_t cap = 9 + (json_is_array(systems) ? json_array_size(systems) : 0);
+    size_t cap = 11 + (json_is_array(systems) ? json_array_size(systems) : 0);
     const char *svc;
     json_t *fields;
     json_object_foreach((json_t *)services, svc, fields) cap += json_array_size(fields);
@@ -353,6 +362,8 @@ static bool form_from_application(http_request_t *req, const json_t *app, struct
     const json_t *contact = json_object_get(app, "contact");
     PUT("title", page_json_str(app, "title"));
     PUT("purpose", page_json_str(app, "purpose"));
+    PUT("purpose_category", page_json_str(app, "purpose_category"));
+    PUT("recipient_kind", page_json_str(app, "recipient_kind"));
     PUT("law", page_json_str(lb, "law"));
     PUT("section", page_json_str(lb, "section"));
     PUT("valid_from", page_json_str(app, "valid_from"));

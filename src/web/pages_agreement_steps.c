@@ -27,6 +27,8 @@ static const struct {
     const char *param, *label, *form_id;
 } members[] = {
     {"title", "Titel", "title"},
+    {"purpose_category", "Kategori", "purpose_category"},
+    {"recipient_kind", "Aftageren er", "recipient_kind"},
     {"purpose", "Formål", "purpose"},
     {"legal_basis", "Hjemmel", "law"},
     {"valid_from", "Gyldig fra", "valid_from"},

@@ -115,6 +115,10 @@ static void version_details(struct web_ctx *cx, const json_t *v, const char *hea
     html_textc(h, page_json_str(app, "title"));
     HTML(h, "</dd><dt>Formål</dt><dd>");
     html_textc(h, page_json_str(app, "purpose"));
+    HTML(h, "</dd><dt>Hovedformål</dt><dd>");
+    html_textc(h, web_purpose_category_label(page_json_str(app, "purpose_category")));
+    HTML(h, "</dd><dt>Aftageren er</dt><dd>");
+    html_textc(h, web_recipient_kind_label(page_json_str(app, "recipient_kind")));
     HTML(h, "</dd><dt>Hjemmel</dt><dd>");
     legal_basis_text(h, app);
     HTML(h, "</dd><dt>Gyldighed</dt><dd>");
@@ -352,6 +356,7 @@ static void ok_notice(struct web_ctx *cx)
         {"tilbagekaldt", "Aftalen er tilbagekaldt."},
         {"trukket", "Ansøgningen er trukket tilbage."},
         {"opsagt", "Aftalen er opsagt. Der kan ikke længere hentes data under den."},
+        {"budget", "Budgettet er gemt. Det gælder fra næste kald."},
     };
     str_t ok = web_query(cx->req, "ok");
     for (size_t i = 0; ok.len && i < sizeof notices / sizeof notices[0]; i++)
@@ -453,6 +458,7 @@ void page_agreement_view(struct web_ctx *cx, str_t id, const struct form_errors 
     if (strcmp(pstate, "submitted") == 0 && identity_actor_has(&cx->actor, ROLE_DATAFORVALTNING))
         decision_form(cx, pending, id, fe);
     page_agreement_step_forms(cx, doc, id, fe);
+    page_agreement_budget(cx, doc, id, fe);
     HTML(h, "<p><a href=\"/aftaler/dokument?id=");
     html_url(h, id);
     HTML(h, "\">Aftaledokumentet (til udskrift)</a></p>");

@@ -4,6 +4,9 @@
  *   GET /forbrug        calls, records and refusals per day, agreement and
  *                       system, over a period of Danish days (fra, til)
  *   GET /forbrug.csv    the same table as CSV
+ *   GET /api/usage      the same as JSON (?from=&to=&org=, yyyy-mm-dd Danish days),
+ *                       or CSV with format=csv; refusals are problems naming the
+ *                       parameter
  *
  * A recipient's administrator sees its own organisation; the data owner's
  * staff see every recipient (narrowed with organisation=CVR).
@@ -14,14 +17,16 @@
  * every node, and the data path gains no write. The price is reading the
  * period's entries per view, which is why a period is at most
  * USAGE_DAYS_MAX days and a table at most USAGE_ROWS_MAX rows. What the log
- * does not hold is not here: 429 and 503 answers are not recorded (they
- * protect the log), and show only in the metrics.
+ * does not hold is counted elsewhere: the 429s per (day, agreement, system)
+ * come from the agreement module's agreement_limited (its usage.c), merged
+ * into the same rows; 503s show only in the metrics.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "audit/audit.h"
 #include "core/clock.h"
+#include "identity/routes.h"
 #include "core/log.h"
 #include "web/internal.h"
 
@@ -37,7 +42,7 @@ struct usage_row {
     char org[CVR_LEN + 1];
     char agreement[AGREEMENT_ID_LEN + 1];
     char system[64];
-    int64_t calls, records, refused;
+    int64_t calls, records, refused, limited;
 };
 
 struct usage {
@@ -64,27 +69,54 @@ static int32_t dk_day(int64_t ms)
     return clock_days_from_civil(l.year, l.month, l.day);
 }
 
+/* The row of (day, org, agreement, system), added when new; NULL when the
+ * table is full (u->truncated). */
+static struct usage_row *row_for(struct usage *u, int32_t day, const char *org,
+                                 const char *agreement, const char *system)
+{
+    for (size_t i = 0; i < u->n; i++)
+        if (u->rows[i].day == day && strcmp(u->rows[i].org, org) == 0 &&
+            strcmp(u->rows[i].agreement, agreement) == 0 && strcmp(u->rows[i].system, system) == 0)
+            return &u->rows[i];
+    if (u->n == USAGE_ROWS_MAX) {
+        u->truncated = true;
+        return NULL;
+    }
+    struct usage_row *x = &u->rows[u->n++];
+    memset(x, 0, sizeof *x);
+    x->day = day;
+    snprintf(x->org, sizeof x->org, "%s", org);
+    snprintf(x->agreement, sizeof x->agreement, "%s", agreement);
+    snprintf(x->system, sizeof x->system, "%s", system);
+    return x;
+}
+
+static int add_limited(const struct agreement_limited_row *r, void *ctx)
+{
+    struct usage *u = ctx;
+    struct usage_row *x = row_for(u, r->day, r->org_cvr, r->agreement_id, r->system_id);
+    if (x)
+        x->limited += r->calls;
+    return 0;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const struct usage_row *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    int c = strcmp(x->org, y->org);
+    if (c == 0)
+        c = strcmp(x->agreement, y->agreement);
+    return c ? c : strcmp(x->system, y->system);
+}
+
 static void add(struct usage *u, const struct audit_row *r)
 {
     int32_t day = dk_day(r->time_ms);
-    struct usage_row *x = NULL;
-    for (size_t i = 0; i < u->n && !x; i++)
-        if (u->rows[i].day == day && strcmp(u->rows[i].org, r->org_cvr) == 0 &&
-            strcmp(u->rows[i].agreement, r->agreement_id) == 0 &&
-            strcmp(u->rows[i].system, r->system_id) == 0)
-            x = &u->rows[i];
-    if (!x) {
-        if (u->n == USAGE_ROWS_MAX) {
-            u->truncated = true;
-            return;
-        }
-        x = &u->rows[u->n++];
-        memset(x, 0, sizeof *x);
-        x->day = day;
-        snprintf(x->org, sizeof x->org, "%s", r->org_cvr);
-        snprintf(x->agreement, sizeof x->agreement, "%s", r->agreement_id);
-        snprintf(x->system, sizeof x->system, "%s", r->system_id);
-    }
+    struct usage_row *x = row_for(u, day, r->org_cvr, r->agreement_id, r->system_id);
+    if (!x)
+        return;
     x->calls++;
     if (r->outcome == AUDIT_DISCLOSED)
         x->records += r->record_count;
@@ -92,8 +124,10 @@ static void add(struct usage *u, const struct audit_row *r)
         x->refused++;
 }
 
-/* Reads the period's entries into u->rows. 0 or the query's error. */
-static int count(struct web_ctx *cx, struct usage *u, err_t *err)
+/* Reads the period's entries into u->rows, and the 429s beside them,
+ * sorted by day, organisation, agreement and system. 0 or the query's
+ * error. */
+static int count(web_t *w, struct usage *u, err_t *err)
 {
     u->f.limit = AUDIT_PAGE_MAX;
     u->f.after = 0;
@@ -102,7 +136,7 @@ static int count(struct web_ctx *cx, struct usage *u, err_t *err)
     for (;;) {
         arena_t *arena = arena_new(USAGE_ARENA_MAX);
         struct audit_page page = {0};
-        rc = arena ? audit_query(cx->w->deps.store, &u->f, NULL, arena, &page, err)
+        rc = arena ? audit_query(w->deps.store, &u->f, NULL, arena, &page, err)
                    : err_set(err, DUPLA_ENOMEM, "out of memory");
         for (size_t i = 0; rc == 0 && i < page.n; i++)
             add(u, &page.rows[i]);
@@ -112,6 +146,13 @@ static int count(struct web_ctx *cx, struct usage *u, err_t *err)
             break;
         u->f.after = next;
     }
+    if (rc == 0 && !u->truncated) {
+        char org[CVR_LEN + 1];
+        str_copy(u->f.org_cvr, org, sizeof org);
+        rc = agreement_limited_list(w->deps.agreement, org, u->day_from, u->day_to, add_limited, u,
+                                    err);
+    }
+    qsort(u->rows, u->n, sizeof *u->rows, row_cmp);
     return rc;
 }
 
@@ -160,10 +201,11 @@ static void page(struct web_ctx *cx, const struct usage *u, const struct form_er
     page_error_summary(cx, fe);
     HTML(h, "<p>Kald af datatjenesterne pr. dag, aftale og system, talt i udleveringsloggen: "
             "hvert kald efter godkendt token er en post i loggen, udleveret eller afvist. "
-            "Kald afvist for mange kald (429) eller ved overbelastning (503) logges ikke og "
-            "er ikke med her; hvert svar fortæller med headerne <code>RateLimit</code> og "
+            "Kald afvist, fordi aftalens budget var brugt (429), logges ikke, men tælles for "
+            "sig; hvert svar fortæller med headerne <code>RateLimit</code> og "
             "<code>RateLimit-Policy</code>, hvor meget der er tilbage af aftalens "
-            "budget.</p><form method=\"get\" action=\"/forbrug\"><fieldset><legend>Periode "
+            "budget. Samme tal som JSON: <code>GET /api/usage</code>.</p><form method=\"get\" "
+            "action=\"/forbrug\"><fieldset><legend>Periode "
             "(dansk tid, højst 31 dage)</legend>");
     char a[16], b[16];
     date_text(u->day_from, a);
@@ -195,8 +237,9 @@ static void page(struct web_ctx *cx, const struct usage *u, const struct form_er
         HTML(h, "<th scope=\"col\">Organisation (CVR)</th>");
     HTML(h, "<th scope=\"col\">Aftale</th><th scope=\"col\">System</th>"
             "<th scope=\"col\">Kald</th><th scope=\"col\">Poster</th>"
-            "<th scope=\"col\">Afviste</th></tr></thead><tbody>");
-    int64_t calls = 0, records = 0, refused = 0;
+            "<th scope=\"col\">Afviste</th><th scope=\"col\">For mange kald (429)</th>"
+            "</tr></thead><tbody>");
+    int64_t calls = 0, records = 0, refused = 0, limited = 0;
     for (size_t i = 0; i < u->n; i++) {
         const struct usage_row *x = &u->rows[i];
         char d[16];
@@ -217,10 +260,13 @@ static void page(struct web_ctx *cx, const struct usage *u, const struct form_er
         html_int(h, x->records);
         HTML(h, "</td><td>");
         html_int(h, x->refused);
+        HTML(h, "</td><td>");
+        html_int(h, x->limited);
         HTML(h, "</td></tr>");
         calls += x->calls;
         records += x->records;
         refused += x->refused;
+        limited += x->limited;
     }
     HTML(h, "</tbody><tfoot><tr><th scope=\"row\"");
     if (u->staff)
@@ -233,6 +279,8 @@ static void page(struct web_ctx *cx, const struct usage *u, const struct form_er
     html_int(h, records);
     HTML(h, "</td><td>");
     html_int(h, refused);
+    HTML(h, "</td><td>");
+    html_int(h, limited);
     HTML(h, "</td></tr></tfoot></table></div><p><a href=\"/forbrug.csv?fra=");
     html_textc(h, a);
     HTML(h, "&amp;til=");
@@ -245,25 +293,33 @@ static void page(struct web_ctx *cx, const struct usage *u, const struct form_er
     page_end(cx);
 }
 
-static int csv(struct web_ctx *cx, const struct usage *u)
+/* The table as CSV into b (USAGE_CSV_MAX): 0 or the buffer's error. */
+static int csv_text(const struct usage *u, buf_t *bp)
 {
-    buf_t b;
-    buf_init(&b, USAGE_CSV_MAX);
-    int rc = buf_append_cstr(&b, "Dag,Organisation (CVR),Aftale,System,Kald,Poster,Afviste\r\n");
+    int rc = buf_append_cstr(
+        bp, "Dag,Organisation (CVR),Aftale,System,Kald,Poster,Afviste,For mange kald (429)\r\n");
     for (size_t i = 0; rc == 0 && i < u->n; i++) {
         const struct usage_row *x = &u->rows[i];
         char d[16];
         date_text(x->day, d);
-        rc = buf_printf(&b, "%s,", d);
-        rc = rc ? rc : buf_append_csv_cell(&b, str_from_cstr(x->org));
-        rc = rc ? rc : buf_append(&b, ",", 1);
-        rc = rc ? rc : buf_append_csv_cell(&b, str_from_cstr(x->agreement));
-        rc = rc ? rc : buf_append(&b, ",", 1);
-        rc = rc ? rc : buf_append_csv_cell(&b, str_from_cstr(x->system));
+        rc = buf_printf(bp, "%s,", d);
+        rc = rc ? rc : buf_append_csv_cell(bp, str_from_cstr(x->org));
+        rc = rc ? rc : buf_append(bp, ",", 1);
+        rc = rc ? rc : buf_append_csv_cell(bp, str_from_cstr(x->agreement));
+        rc = rc ? rc : buf_append(bp, ",", 1);
+        rc = rc ? rc : buf_append_csv_cell(bp, str_from_cstr(x->system));
         rc = rc ? rc
-                : buf_printf(&b, ",%lld,%lld,%lld\r\n", (long long)x->calls, (long long)x->records,
-                             (long long)x->refused);
+                : buf_printf(bp, ",%lld,%lld,%lld,%lld\r\n", (long long)x->calls,
+                             (long long)x->records, (long long)x->refused, (long long)x->limited);
     }
+    return rc;
+}
+
+static int csv(struct web_ctx *cx, const struct usage *u)
+{
+    buf_t b;
+    buf_init(&b, USAGE_CSV_MAX);
+    int rc = csv_text(u, &b);
     if (rc) {
         buf_free(&b);
         return web_reply_message(cx, 500, "Forbrug", "Forbruget er for stort til én CSV-fil.");
@@ -297,7 +353,7 @@ static int h_usage(struct web_ctx *cx, err_t *err)
     u.rows = arena_alloc(http_req_arena(cx->req), USAGE_ROWS_MAX * sizeof *u.rows);
     err_t e;
     err_clear(&e);
-    int qrc = u.rows ? count(cx, &u, &e) : err_set(&e, DUPLA_ENOMEM, "out of memory");
+    int qrc = u.rows ? count(cx->w, &u, &e) : err_set(&e, DUPLA_ENOMEM, "out of memory");
     if (qrc != 0)
         log_warn("web: usage: %s", e.log);
     if (as_csv && qrc == 0)
@@ -305,6 +361,100 @@ static int h_usage(struct web_ctx *cx, err_t *err)
     page(cx, &u, &fe, qrc != 0);
     return web_reply_page(cx, qrc == 0 ? 200 : 500);
 }
+
+/* ---- GET /api/usage ---- */
+
+static int h_api_usage(http_request_t *req, void *ctx, err_t *err)
+{
+    web_t *w = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, w->deps.identity, &a, err);
+    if (rc)
+        return rc;
+    bool staff = a.data_owner && (identity_actor_has(&a, ROLE_DATAFORVALTNING) ||
+                                  identity_actor_has(&a, ROLE_OPERATOR));
+    struct identity_org own;
+    if (!staff) {
+        if (a.data_owner || !identity_actor_has(&a, ROLE_ADMINISTRATOR))
+            return err_set(err, DUPLA_EFORBIDDEN,
+                           "usage is for the organisation's administrator and the data owner's "
+                           "staff");
+        if ((rc = identity_org_get(w->deps.identity, str_from_cstr(a.org_id), &own, err)))
+            return rc;
+    }
+    struct usage u = {0};
+    u.staff = staff;
+    str_t from = STR(""), to = STR(""), org = STR(""), format = STR("");
+    http_req_query(req, "from", &from);
+    http_req_query(req, "to", &to);
+    http_req_query(req, "org", &org);
+    http_req_query(req, "format", &format);
+    int32_t today = dk_day(clock_now_ms());
+    u.day_to = today;
+    if (to.len && clock_parse_date(to, &u.day_to) != 0)
+        return err_param(err, DUPLA_EINVAL, "to", "to must be a date yyyy-mm-dd");
+    u.day_from = u.day_to - (USAGE_DAYS_DEFAULT - 1);
+    if (from.len && clock_parse_date(from, &u.day_from) != 0)
+        return err_param(err, DUPLA_EINVAL, "from", "from must be a date yyyy-mm-dd");
+    if (u.day_from > u.day_to)
+        return err_param(err, DUPLA_EINVAL, "to", "to must be on or after from");
+    if (u.day_to - u.day_from >= USAGE_DAYS_MAX)
+        return err_param(err, DUPLA_EINVAL, "to", "at most %d days at a time", USAGE_DAYS_MAX);
+    if (org.len && !staff)
+        return err_param(err, DUPLA_EFORBIDDEN, "org", "only your own organisation's usage");
+    if (org.len && (org.len != CVR_LEN || !str_is_digits(org)))
+        return err_param(err, DUPLA_EINVAL, "org", "org must be a CVR number (8 digits)");
+    u.f.from_ms = clock_dk_day_start_ms(u.day_from);
+    u.f.to_ms = clock_dk_day_start_ms(u.day_to + 1);
+    u.f.org_cvr = staff ? org : str_from_cstr(own.cvr);
+    u.rows = arena_alloc(http_req_arena(req), USAGE_ROWS_MAX * sizeof *u.rows);
+    if (!u.rows)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    if ((rc = count(w, &u, err)))
+        return rc;
+    http_reply_header(req, "Cache-Control", "no-store");
+    if (str_eq_cstr(format, "csv")) {
+        buf_t b;
+        buf_init(&b, USAGE_CSV_MAX);
+        rc = csv_text(&u, &b);
+        if (rc == 0) {
+            http_reply_header(req, "Content-Disposition", "attachment; filename=\"usage.csv\"");
+            rc = http_reply_data(req, 200, "text/csv; charset=utf-8", buf_str(&b));
+        } else {
+            rc = err_param(err, DUPLA_ELIMIT, "to", "the period is too large for one CSV answer");
+        }
+        buf_free(&b);
+        return rc;
+    }
+    char d[16];
+    json_t *rows = json_array();
+    for (size_t i = 0; i < u.n; i++) {
+        const struct usage_row *x = &u.rows[i];
+        date_text(x->day, d);
+        json_array_append_new(
+            rows,
+            json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "day", d, "organisation_cvr",
+                      x->org, "agreement_id", x->agreement, "system_id", x->system, "calls",
+                      (json_int_t)x->calls, "records", (json_int_t)x->records, "refused",
+                      (json_int_t)x->refused, "rate_limited", (json_int_t)x->limited));
+    }
+    char a_from[16], a_to[16];
+    date_text(u.day_from, a_from);
+    date_text(u.day_to, a_to);
+    return http_reply_json(req, 200,
+                           json_pack("{s:s, s:s, s:o, s:b}", "from", a_from, "to", a_to, "usage",
+                                     rows, "truncated", u.truncated));
+}
+
+static const struct http_param q_api_usage[] = {
+    {.name = "from", .type = HTTP_PARAM_STRING, .max = 10},
+    {.name = "to", .type = HTTP_PARAM_STRING, .max = 10},
+    {.name = "org", .type = HTTP_PARAM_STRING, .max = 8},
+    {.name = "format",
+     .type = HTTP_PARAM_ENUM,
+     .values = (const char *const[]){"json", "csv", NULL}},
+    {0},
+};
 
 static const struct http_param q_usage[] = {
     {"fra", HTTP_PARAM_STRING, .max = 10},
@@ -319,5 +469,12 @@ int pages_usage_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_GET, "/forbrug", NULL, 0, h_usage, .query = q_usage},
         {HTTP_GET, "/forbrug.csv", NULL, 0, h_usage, .query = q_usage},
     };
-    return web_routes(srv, w, r, sizeof r / sizeof r[0], err);
+    int rc = web_routes(srv, w, r, sizeof r / sizeof r[0], err);
+    struct http_route api = {.methods = HTTP_GET | HTTP_HEAD,
+                             .path = "/api/usage",
+                             .handler = h_api_usage,
+                             .ctx = w,
+                             .name = "usage",
+                             .query = q_api_usage};
+    return rc ? rc : http_route_add(srv, &api, err);
 }

@@ -162,6 +162,8 @@ int web_routes_register(http_server_t *srv, web_t *w, err_t *err)
         rc = pages_usage_register(srv, w, err);
     if (rc == 0)
         rc = pages_events_register(srv, w, err);
+    if (rc == 0)
+        rc = pages_template_register(srv, w, err);
     if (rc == 0 && w->deps.enrol)
         rc = pages_enrol_register(srv, w, err);
     if (rc == 0)

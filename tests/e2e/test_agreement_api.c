@@ -264,3 +264,144 @@ Test(agreement_api, undeclared_parameters_are_refused_by_name)
         e2e_response_free(&r);
     }
 }
+
+/* The pending version's application of an agreement document. */
+static json_t *pending_app(const struct e2e_response *r)
+{
+    json_t *app = json_object_get(json_object_get(r->json, "pending"), "application");
+    cr_assert_not_null(app, "%s", r->body);
+    return app;
+}
+
+Test(agreement_api, purpose_category_and_recipient_kind)
+{
+    const struct e2e_server *s = world();
+    struct api_session proc;
+    api_login(s, "proc@a.dk", &proc);
+    struct e2e_response r;
+    api_call(s, &proc, "POST", "/api/agreements",
+             "{\"application\":{\"title\":\"Boligstøtte\",\"purpose_category\":"
+             "\"sagsbehandling\",\"recipient_kind\":\"offentlig-myndighed\"}}",
+             &r);
+    e2e_assert_status(s, &r, 201);
+    json_t *app = pending_app(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(app, "purpose_category")), "sagsbehandling");
+    cr_assert_str_eq(json_string_value(json_object_get(app, "recipient_kind")),
+                     "offentlig-myndighed");
+    e2e_response_free(&r);
+    /* not stated: null */
+    api_call(s, &proc, "POST", "/api/agreements", "{\"application\":{\"title\":\"Uden\"}}", &r);
+    e2e_assert_status(s, &r, 201);
+    cr_assert(json_is_null(json_object_get(pending_app(&r), "purpose_category")), "%s", r.body);
+    e2e_response_free(&r);
+    static const struct {
+        const char *body, *param;
+    } bad[] = {
+        {"{\"application\":{\"purpose_category\":\"spionage\"}}", "purpose_category"},
+        {"{\"application\":{\"purpose_category\":7}}", "purpose_category"},
+        {"{\"application\":{\"recipient_kind\":\"forening\"}}", "recipient_kind"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        api_call(s, &proc, "POST", "/api/agreements", bad[i].body, &r);
+        e2e_assert_status(s, &r, 400);
+        cr_assert_str_eq(api_problem_param(&r), bad[i].param, "%s", r.body);
+        e2e_response_free(&r);
+    }
+}
+
+#define TEMPLATE                                                                                   \
+    "\"title\":\"Kontrol af moms\",\"purpose\":\"Kontrol af momsangivelser\","                     \
+    "\"purpose_category\":\"kontrol\","                                                            \
+    "\"legal_basis\":[{\"law\":\"Skatteforvaltningsloven\",\"section\":\"§ 17\"}],"               \
+    "\"services\":{\"Momsangivelse\":[\"VirksomhedCVRNummer\"]}"
+
+static bool listed(const struct e2e_server *s, const struct api_session *se, const char *id)
+{
+    struct e2e_response r;
+    api_call(s, se, "GET", "/api/agreement-templates", NULL, &r);
+    e2e_assert_status(s, &r, 200);
+    bool found = strstr(r.body, id) != NULL;
+    e2e_response_free(&r);
+    return found;
+}
+
+Test(agreement_api, templates_published_by_the_data_owner_start_drafts)
+{
+    const struct e2e_server *s = world();
+    struct api_session dfv, proc;
+    api_login(s, "dfv@skat.dk", &dfv);
+    api_login(s, "proc@a.dk", &proc);
+    struct e2e_response r;
+    /* only the data owner makes templates */
+    api_expect(s, &proc, "POST", "/api/agreement-templates", "{" TEMPLATE "}", 403);
+    api_call(s, &dfv, "POST", "/api/agreement-templates", "{" TEMPLATE "}", &r);
+    e2e_assert_status(s, &r, 201);
+    char id[40], body[256];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
+    cr_assert(json_is_false(json_object_get(r.json, "published")), "%s", r.body);
+    e2e_response_free(&r);
+    /* unpublished: the data owner sees it, a recipient neither sees nor uses it */
+    cr_assert(listed(s, &dfv, id));
+    cr_assert(!listed(s, &proc, id));
+    snprintf(body, sizeof body, "{\"template\":\"%s\"}", id);
+    api_call(s, &proc, "POST", "/api/agreements", body, &r);
+    e2e_assert_status(s, &r, 404);
+    cr_assert_str_eq(api_problem_param(&r), "template", "%s", r.body);
+    e2e_response_free(&r);
+    /* published: a processor starts a draft with the template's members */
+    snprintf(body, sizeof body, "{\"id\":\"%s\",\"published\":true}", id);
+    api_expect(s, &dfv, "POST", "/api/agreement-templates/publish", body, 200);
+    cr_assert(listed(s, &proc, id));
+    snprintf(body, sizeof body, "{\"template\":\"%s\"}", id);
+    api_call(s, &proc, "POST", "/api/agreements", body, &r);
+    e2e_assert_status(s, &r, 201);
+    json_t *app = pending_app(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(app, "title")), "Kontrol af moms");
+    cr_assert_str_eq(json_string_value(json_object_get(app, "purpose_category")), "kontrol");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(app, "legal_basis"), 0), "law")),
+                     "Skatteforvaltningsloven");
+    cr_assert(json_array_size(json_object_get(json_object_get(app, "services"), "Momsangivelse")) ==
+                  1,
+              "%s", r.body);
+    cr_assert_str_eq(status_of(&r), "draft");
+    e2e_response_free(&r);
+    /* withdrawn: no new drafts from it */
+    snprintf(body, sizeof body, "{\"id\":\"%s\",\"published\":false}", id);
+    api_expect(s, &dfv, "POST", "/api/agreement-templates/publish", body, 200);
+    snprintf(body, sizeof body, "{\"template\":\"%s\"}", id);
+    api_expect(s, &proc, "POST", "/api/agreements", body, 404);
+    /* refusals name their member */
+    static const struct {
+        const char *body, *param;
+        long status;
+    } bad[] = {
+        {"{\"title\":\"X\",\"legal_basis\":[{\"law\":\"L\",\"section\":\"1\"}],"
+         "\"services\":{\"Momsangivelse\":[\"VirksomhedCVRNummer\"]}}",
+         "purpose_category", 400},
+        {"{\"title\":\"X\",\"purpose_category\":\"kontrol\","
+         "\"legal_basis\":[{\"law\":\"L\",\"section\":\"1\"}]}",
+         "services", 400},
+        {"{\"title\":\"X\",\"purpose_category\":\"kontrol\","
+         "\"services\":{\"Momsangivelse\":[\"VirksomhedCVRNummer\"]}}",
+         "legal_basis", 400},
+        {"{" TEMPLATE ",\"valid_from\":\"2026-01-01\"}", "valid_from", 400},
+        {"{" TEMPLATE ",\"published\":\"ja\"}", "published", 400},
+        {"{\"title\":\"X\",\"purpose_category\":\"kontrol\","
+         "\"legal_basis\":[{\"law\":\"L\",\"section\":\"1\"}],"
+         "\"services\":{\"Momsangivelse\":[\"Ukendt\"]}}",
+         "services.Momsangivelse", 400},
+        {"{" TEMPLATE ",\"id\":\"00000000000000000000000000000000\"}", "id", 404},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        api_call(s, &dfv, "POST", "/api/agreement-templates", bad[i].body, &r);
+        e2e_assert_status(s, &r, bad[i].status);
+        cr_assert_str_eq(api_problem_param(&r), bad[i].param, "%s: %s", bad[i].body, r.body);
+        e2e_response_free(&r);
+    }
+    snprintf(body, sizeof body, "{\"template\":\"%s\",\"application\":{}}", id);
+    api_call(s, &proc, "POST", "/api/agreements", body, &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert_str_eq(api_problem_param(&r), "template", "%s", r.body);
+    e2e_response_free(&r);
+}

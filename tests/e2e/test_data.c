@@ -28,6 +28,7 @@
 #include "core/config.h"
 #include "core/uuid.h"
 #include "dataset/dataset.h"
+#include "api_helpers.h"
 #include "harness.h"
 #include "store/store.h"
 #include "testdata/testdata.h"
@@ -1186,6 +1187,121 @@ Test(data, a_system_over_its_rate_gets_429_with_retry_after)
     }
     cr_assert_eq(last, 429);
     client_close(&c);
+}
+
+/* The row of agreement id in a GET /api/usage answer, or NULL. */
+static json_t *usage_row(const struct e2e_response *r, const char *id)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(r->json, "usage"), i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "agreement_id")), id) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+Test(data, the_data_owner_sets_a_budget_and_both_sides_see_its_429s)
+{
+    const struct e2e_server *s = world("rate");
+    const char *id = ag_id("org_b");
+    api_user(s, "19552101", "dfv-rate@skat.dk", "dataforvaltning", NULL);
+    api_user(s, CVR_B, "admin-rate@b.dk", "administrator", NULL);
+    struct api_session dfv, admin;
+    api_login(s, "dfv-rate@skat.dk", &dfv);
+    api_login(s, "admin-rate@b.dk", &admin);
+    char path[128];
+    snprintf(path, sizeof path, "/api/agreements/%s/rate", id);
+    /* only the data owner sets it; each refusal names its member */
+    api_expect(s, &admin, "POST", path, "{\"rate_per_second\":1,\"burst\":4}", 403);
+    static const struct {
+        const char *body, *param;
+    } bad[] = {
+        {"{\"rate_per_second\":1}", "burst"},
+        {"{\"rate_per_second\":-1,\"burst\":4}", "rate_per_second"},
+        {"{\"rate_per_second\":1,\"burst\":0}", "burst"},
+        {"{\"rate_per_second\":1,\"burst\":4,\"window\":9}", "window"},
+    };
+    struct e2e_response r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        api_call(s, &dfv, "POST", path, bad[i].body, &r);
+        e2e_assert_status(s, &r, 400);
+        cr_assert_str_eq(api_problem_param(&r), bad[i].param, "%s", r.body);
+        e2e_response_free(&r);
+    }
+    api_call(s, &dfv, "POST", path, "{\"rate_per_second\":1,\"burst\":4}", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "rate_budget"), "burst")), 4,
+        "%s", r.body);
+    e2e_response_free(&r);
+    /* the data path counts down from the agreement's own budget to the 429 */
+    struct client c;
+    client_open(&c, s, "sysb", id);
+    struct reply d;
+    long last = 0;
+    int ok = 0;
+    for (int i = 0; i < 10 && last != 429; i++) {
+        client_get(&c, "Aarsopgoerelse", "PersonCPRNummer=0101701234", H_ALL, &d);
+        last = d.status;
+        cr_assert_str_eq(d.ratelimit_policy, "\"agreement\";q=4;w=4", "%s", d.body);
+        ok += last == 200;
+        reply_free(&d);
+    }
+    cr_assert_eq(last, 429);
+    cr_assert(ok >= 4 && ok <= 5, "%d answers before the 429", ok);
+    client_close(&c);
+    /* the 429 reaches the usage of the data owner and of the recipient */
+    json_t *row = NULL;
+    for (int tries = 0; tries < 100; tries++) {
+        api_call(s, &dfv, "GET", "/api/usage", NULL, &r);
+        e2e_assert_status(s, &r, 200);
+        row = usage_row(&r, id);
+        if (row && json_integer_value(json_object_get(row, "rate_limited")) >= 1)
+            break;
+        e2e_response_free(&r);
+        row = NULL;
+        usleep(100 * 1000);
+    }
+    cr_assert_not_null(row, "no 429 in the usage");
+    cr_assert_str_eq(json_string_value(json_object_get(row, "organisation_cvr")), CVR_B);
+    cr_assert_geq(json_integer_value(json_object_get(row, "calls")), 4, "%s", r.body);
+    e2e_response_free(&r);
+    api_call(s, &admin, "GET", "/api/usage", NULL, &r);
+    e2e_assert_status(s, &r, 200);
+    row = usage_row(&r, id);
+    cr_assert(row && json_integer_value(json_object_get(row, "rate_limited")) >= 1, "%s", r.body);
+    e2e_response_free(&r);
+    api_call(s, &admin, "GET", "/api/usage?format=csv", NULL, &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(e2e_header(&r, "Content-Type"), "text/csv") &&
+                  strstr(r.body, "For mange kald (429)") && strstr(r.body, id),
+              "%s", r.body);
+    e2e_response_free(&r);
+    static const struct {
+        const char *query, *param;
+        long status;
+    } refused[] = {
+        {"/api/usage?org=" CVR_A, "org", 403},
+        {"/api/usage?from=2026-13-01", "from", 400},
+        {"/api/usage?from=2026-01-01&to=2026-03-01", "to", 400},
+        {"/api/usage?format=xml", "format", 400},
+        {"/api/usage?day=1", "day", 400},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        api_call(s, &admin, "GET", refused[i].query, NULL, &r);
+        e2e_assert_status(s, &r, refused[i].status);
+        cr_assert_str_eq(api_problem_param(&r), refused[i].param, "%s", r.body);
+        e2e_response_free(&r);
+    }
+    api_expect(s, NULL, "GET", "/api/usage", NULL, 401);
+    /* back to the default */
+    api_call(s, &dfv, "POST", path, "{\"rate_per_second\":0,\"burst\":0}", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(json_is_null(json_object_get(json_object_get(r.json, "rate_budget"), "burst")), "%s",
+              r.body);
+    e2e_response_free(&r);
 }
 
 /* ---- durability: SIGKILL while clients fetch ---- */

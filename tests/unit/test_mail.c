@@ -221,7 +221,12 @@ static void old_queues(void)
             " 'k@org.example', 'Sendt', 'S', 3, 4), (3, 'a2', 1, 'expiry-warning', '',"
             " 'Udløber', 'U', 9, NULL);"
             "DELETE FROM schema_migrations WHERE version = 2 AND module IN ('incident',"
-            " 'agreement')",
+            " 'agreement');"
+            /* the agreement module's later migrations run again after its 2 */
+            "DELETE FROM schema_migrations WHERE version > 2 AND module = 'agreement';"
+            "DROP TABLE agreement_template; DROP TABLE agreement_limited;"
+            "ALTER TABLE agreement DROP COLUMN rate_per_second;"
+            "ALTER TABLE agreement DROP COLUMN rate_burst",
             &err),
         0, "%s", err.log);
     store_conn_put(c);
