@@ -402,6 +402,12 @@ int agreement_decide(agreement_registry_t *reg, const struct agreement_caller *c
                      str_t service, const str_t *fields, size_t n, bool explicit, int64_t now_ms,
                      bool *granted, struct agreement_decision *out);
 
+/* The recipient organisation's CVR of agreement id (from the registry)
+ * into out; false when there is no such agreement (or the registry cannot
+ * answer). For a supplier's token that names no organisation: the data
+ * call's agreement does (token.h). */
+bool agreement_recipient_cvr(agreement_registry_t *reg, str_t id, char out[9]);
+
 /* The id inside an UFST-Adgangsgrundlag header value; false if the value
  * does not have the URN form. */
 bool agreement_urn_id(str_t header, str_t *id);

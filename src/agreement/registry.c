@@ -495,6 +495,20 @@ int agreement_decide(agreement_registry_t *reg, const struct agreement_caller *c
 }
 
 /* See agreement.h. */
+bool agreement_recipient_cvr(agreement_registry_t *reg, str_t id, char out[9])
+{
+    out[0] = '\0';
+    snapshot_ref_t *ref;
+    if (!agreement_id_well_formed(id) || snapshot_acquire(reg->cell, &ref, NULL) != 0)
+        return false;
+    const struct reg_entry *e = lookup(snapshot_data(ref), id);
+    if (e)
+        str_copy(e->org_cvr, out, 9);
+    snapshot_release(ref);
+    return e != NULL;
+}
+
+/* See agreement.h. */
 bool agreement_urn_id(str_t header, str_t *id)
 {
     str_t h = str_trim(header);

@@ -22,10 +22,15 @@ static const char usage_system_head[] =
 static const char usage_system_tail[] =
     "register's certificate must carry ORG's CVR. For a roll-over, add the new\n"
     "certificate before the old one expires, then revoke the old one.\n"
+    "A supplier system (--supplier-cvr CVR --supplier-name NAME) is run by a\n"
+    "system supplier and registered with the supplier's certificate (its CVR is\n"
+    "the supplier's); many organisations may register the same certificate.\n"
     "\n"
     "examples:\n"
     "  dupla pki issue-system --dir pki --cvr 12345674 --name lon\n"
     "  dupla system register --config dupla.json --org 12345674 --name lon --cert pki/lon.pem\n"
+    "  dupla system register --config dupla.json --org 12345674 --name lon-lev \\\n"
+    "      --cert pki/lev.pem --supplier-cvr 11111111 --supplier-name 'Lev A/S'\n"
     "  dupla system suspend 12345674/lon --config dupla.json\n";
 
 static const char usage_source_head[] =
@@ -43,7 +48,8 @@ static const char usage_source_tail[] =
     "  dupla pki issue-system --dir pki --cvr 19552101 --name skattesystem\n"
     "  dupla source register --config dupla.json --name skattesystem --cert pki/skattesystem.pem\n";
 
-static const char *const valued[] = {"config", "org", "name", "cert", NULL};
+static const char *const valued[] = {"config",       "org",           "name", "cert",
+                                     "supplier-cvr", "supplier-name", NULL};
 static const char *const flags[] = {"json", NULL};
 
 struct list_ctx {
@@ -122,8 +128,17 @@ static int system_register(void *ctx, const struct cli_sub *self)
     if (file && (rc = idcli_read_cert(full, file, &ci)))
         return rc;
     struct identity_system s;
-    rc = identity_system_register(c->id, &c->actor, str_from_cstr(org), str_from_cstr(name), kind,
-                                  file ? &ci : NULL, &s, &err);
+    const char *supplier = idcli_get(a, "supplier-cvr");
+    if (supplier || idcli_get(a, "supplier-name")) {
+        const char *sname = idcli_get(a, "supplier-name");
+        rc = identity_system_register_supplier(
+            c->id, &c->actor, str_from_cstr(org), str_from_cstr(name),
+            str_from_cstr(supplier ? supplier : ""), str_from_cstr(sname ? sname : ""),
+            file ? &ci : NULL, &s, &err);
+    } else {
+        rc = identity_system_register(c->id, &c->actor, str_from_cstr(org), str_from_cstr(name),
+                                      kind, file ? &ci : NULL, &s, &err);
+    }
     if (rc)
         return idcli_fail(full, rc, &err);
     printf("%s %s registered: %s\n", identity_system_kind_name(kind), s.name, s.id);
@@ -242,8 +257,8 @@ static int main_of(const struct cli_subs *subs, enum system_kind kind, int argc,
 }
 
 static const struct cli_sub system_table[] = {
-    {"register", "--org ORG --name NAME [--cert FILE]", "a new system (and its first certificate)",
-     system_register, 0},
+    {"register", "--org ORG --name NAME [--cert FILE] [--supplier-cvr CVR --supplier-name NAME]",
+     "a new system (and its first certificate)", system_register, 0},
     {"list", "[--org ORG] [--json]", "the systems, of ORG or all", system_list, 0},
     {"certs", "SYSTEM", "its certificates", system_certs, 0},
     {"suspend", "SYSTEM", "no tokens until activated again", system_status, SYSTEM_SUSPENDED},

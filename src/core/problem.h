@@ -66,7 +66,10 @@
 #define PROBLEM_SYSTEM_KIND       "system-kind"
 #define PROBLEM_ORG_SUSPENDED     "organisation-suspended"
 #define PROBLEM_CVR_MISMATCH      "cvr-mismatch"
-#define PROBLEM_ENV_NOT_ALLOWED   "environment-not-allowed"
+/* identity/token: a supplier certificate is not registered as a system of
+ * the organisation named (token form org_cvr) */
+#define PROBLEM_SUPPLIER_NOT_REGISTERED "supplier-not-registered"
+#define PROBLEM_ENV_NOT_ALLOWED         "environment-not-allowed"
 
 /* ---- identity: changes to organisations, users, roles and systems ---- */
 #define PROBLEM_ALREADY_ACTIVE     "already-active"    /* the status asked for is the current one */

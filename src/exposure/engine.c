@@ -92,6 +92,8 @@ struct call {
     struct exposure_rate *rate; /* the answer's: the budget as admit left it */
     /* admit */
     str_t agreement_id;
+    const struct token_principal *p; /* the caller, bound to an organisation */
+    struct token_principal bound;    /* a supplier's token bound by the agreement */
     /* decide */
     int64_t version; /* the agreement's, once known */
     struct exposure_query q;
@@ -172,6 +174,36 @@ int exposure_check_headers(const struct exposure_call *call, str_t *agreement_id
     return 0;
 }
 
+int exposure_bind_supplier(exposure_t *ex, struct token_principal *p, str_t agreement_id,
+                           int64_t now_ms, err_t *err)
+{
+    char cvr[CVR_LEN + 1];
+    /* No such agreement: left unbound, the agreement decision refuses it
+     * (agreement-not-found). No registration of the certificate by the
+     * agreement's recipient: the same answer, as for another
+     * organisation's agreement (nobody learns that an id exists). */
+    if (!agreement_recipient_cvr(ex->deps.agreements, agreement_id, cvr))
+        return 0;
+    err_t e;
+    err_clear(&e);
+    int rc = token_principal_bind(ex->deps.token, p, str_from_cstr(cvr), now_ms, &e);
+    if (rc == DUPLA_ENOTFOUND)
+        return 0;
+    if (rc) {
+        *err = e;
+        if (rc == DUPLA_EBUSY)
+            return rc;
+        /* the registration is not usable (revoked, suspended...): 403 with
+         * the registry's reason, naming the header that chose it; the
+         * refusal is logged as the agreement's recipient's */
+        snprintf(p->org_cvr, sizeof p->org_cvr, "%s", cvr);
+        err_param(err, DUPLA_EFORBIDDEN, EXPOSURE_H_AGREEMENT, "%s", e.detail);
+        err_http(err, 403, e.type);
+        return DUPLA_EFORBIDDEN;
+    }
+    return 0;
+}
+
 /* Leaves the agreement id claimed. A bad header is a refusal (recorded); an
  * exhausted rate is a 429, not recorded: it protects the log too. */
 static int admit(struct call *c, err_t *err)
@@ -179,17 +211,23 @@ static int admit(struct call *c, err_t *err)
     int rc = exposure_check_headers(c->in, &c->agreement_id, err);
     if (rc != 0)
         return refused(c, rc);
+    if (c->in->principal->any_org) {
+        c->bound = *c->in->principal;
+        c->p = &c->bound;
+        if ((rc = exposure_bind_supplier(c->ex, &c->bound, c->agreement_id, c->in->now_ms, err)))
+            return rc == DUPLA_EBUSY ? rc : refused(c, rc);
+    }
     char key[256];
     int n = snprintf(key, sizeof key, "%.*s|%s",
                      (int)(c->agreement_id.len > 128 ? 128 : c->agreement_id.len),
-                     c->agreement_id.ptr, c->in->principal->system_id);
+                     c->agreement_id.ptr, c->p->system_id);
     unsigned rate, burst; /* the agreement's own budget, 0: the configured one */
     agreement_rate_budget(c->ex->deps.agreements, c->agreement_id, &rate, &burst);
     if (!exposure_limiter_take_budget(c->ex->limiter, (str_t){key, n > 0 ? (size_t)n : 0}, rate,
                                       burst, c->in->now_ms, c->rate)) {
         atomic_fetch_add(&c->ex->refused, 1);
         agreement_note_limited(c->ex->deps.agreements, c->agreement_id,
-                               str_from_cstr(c->in->principal->system_id), c->in->now_ms);
+                               str_from_cstr(c->p->system_id), c->in->now_ms);
         err_set(err, DUPLA_ERATE,
                 "The rate limit of this agreement and system is reached; "
                 "try again after Retry-After seconds.");
@@ -241,7 +279,7 @@ static int decide(struct call *c, err_t *err)
 {
     exposure_t *ex = c->ex;
     const struct catalog_service *svc = c->in->svc;
-    const struct token_principal *p = c->in->principal;
+    const struct token_principal *p = c->p;
     int rc =
         exposure_query_parse(svc, c->in->args, c->in->n_args, ex->cfg.max_subjects, c->in->now_ms,
                              (int64_t)ex->cfg.window_margin_s * 1000, c->arena, &c->q, err);
@@ -582,7 +620,7 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
 {
     exposure_t *ex = c->ex;
     const struct catalog_service *svc = c->in->svc;
-    const struct token_principal *p = c->in->principal;
+    const struct token_principal *p = c->p;
     arena_t *a = c->arena;
     struct audit_subject *subs = arena_alloc(a, (c->q.n_subjects + 1) * sizeof *subs);
     str_t *periods = arena_alloc(a, (c->cs.n_periods + 1) * sizeof *periods);
@@ -644,8 +682,8 @@ static void record_refusal(const struct call *c, const err_t *refusal)
 {
     const struct exposure_call *in = c->in;
     struct audit_entry e = {
-        .org_cvr = str_from_cstr(in->principal->org_cvr),
-        .system_id = str_from_cstr(in->principal->system_id),
+        .org_cvr = str_from_cstr(c->p->org_cvr),
+        .system_id = str_from_cstr(c->p->system_id),
         .agreement_id = str_sub(c->agreement_id, 0, AUDIT_TEXT_MAX),
         .agreement_version = c->version,
         .service = str_from_cstr(in->svc->path),
@@ -729,8 +767,12 @@ int exposure_call(exposure_t *ex, const struct exposure_call *call, struct expos
                   err_t *err)
 {
     memset(ans, 0, sizeof *ans);
-    struct call c = {
-        .ex = ex, .in = call, .arena = call->arena, .agreement_id = STR(""), .rate = &ans->rate};
+    struct call c = {.ex = ex,
+                     .in = call,
+                     .arena = call->arena,
+                     .agreement_id = STR(""),
+                     .rate = &ans->rate,
+                     .p = call->principal};
     buf_init(&c.inline_body, EXPOSURE_INLINE_MAX + DATASET_ENCODED_MAX);
     struct audit_receipt receipt;
     int rc;

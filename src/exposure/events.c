@@ -149,6 +149,9 @@ static int ev_admit(struct ev *c, err_t *err)
     c->agreement_id = STR("");
     if ((rc = exposure_check_headers(&c->call, &c->agreement_id, err)) != 0)
         return refuse(c, rc, err);
+    if (c->principal.any_org &&
+        (rc = exposure_bind_supplier(ex, &c->principal, c->agreement_id, now, err)) != 0)
+        return rc == DUPLA_EBUSY ? rc : refuse(c, rc, err);
     char key[256];
     int n = snprintf(key, sizeof key, "%.*s|%s",
                      (int)(c->agreement_id.len > 128 ? 128 : c->agreement_id.len),

@@ -86,6 +86,15 @@ void exposure_leave(exposure_t *ex);
  * header (engine.c; the event lists use it too). */
 int exposure_check_headers(const struct exposure_call *call, str_t *agreement_id, err_t *err);
 
+/* A supplier's token for its certificate alone (p->any_org): binds it to
+ * the recipient of agreement_id, whose registration of the certificate must
+ * be usable (403 with the registry's reason, naming UFST-Adgangsgrundlag,
+ * when not). An unknown agreement, or a recipient that has not registered
+ * the certificate, leaves p unbound: the agreement decision then refuses
+ * it as agreement-not-found. */
+int exposure_bind_supplier(exposure_t *ex, struct token_principal *p, str_t agreement_id,
+                           int64_t now_ms, err_t *err);
+
 /* events.c: GET /Haendelser, /Haendelser/start and the subscription
  * (/Haendelser/abonnement) on srv. */
 int exposure_events_register(http_server_t *srv, exposure_t *ex, const char *listener, err_t *err);

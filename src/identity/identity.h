@@ -61,6 +61,8 @@ typedef struct identity identity_t;
 #define IDENTITY_SESSION_ID_BYTES 32 /* session id (base64url: 43 chars) */
 #define IDENTITY_SESSION_ID_TEXT  64
 #define IDENTITY_CSRF_TEXT        64
+/* Registrations of one supplier certificate a revocation goes through at once. */
+#define IDENTITY_CERT_SHARED_MAX 1024
 
 /* Defaults of the "identity" config section. */
 #define IDENTITY_DEFAULT_SETUP_SECONDS      (7 * 24 * 3600) /* set-up secret lifetime */
@@ -321,6 +323,12 @@ struct identity_system {
     enum system_kind kind;
     enum system_status status;
     int64_t created_ms;
+    /* A supplier system: the system supplier (another organisation, by CVR
+     * and name) whose certificate the organisation registered as one of its
+     * systems; "" for the organisation's own. Set at registration, never
+     * changed. */
+    char supplier_cvr[CVR_LEN + 1];
+    char supplier_name[IDENTITY_NAME_MAX + 1];
 };
 
 struct identity_cert {
@@ -347,6 +355,18 @@ const char *identity_cert_status_name(enum cert_status s);
 int identity_system_register(identity_t *id, const identity_actor_t *actor, str_t org, str_t name,
                              enum system_kind kind, const struct pki_cert_info *cert,
                              struct identity_system *out, err_t *err);
+/* Registers a supplier system of org (a recipient system; the org's
+ * administrator, or local): a system run by the system supplier
+ * supplier_cvr (a valid CVR other than the org's; supplier_name its name),
+ * known by the supplier's certificate, whose CVR must be supplier_cvr. The
+ * same certificate may be registered by many organisations (each as a
+ * supplier system of that supplier), never twice in one organisation and
+ * never beside an organisation's own (non-supplier) registration of it.
+ * Refusals name supplier_cvr, supplier_name or certificate. */
+int identity_system_register_supplier(identity_t *id, const identity_actor_t *actor, str_t org,
+                                      str_t name, str_t supplier_cvr, str_t supplier_name,
+                                      const struct pki_cert_info *cert, struct identity_system *out,
+                                      err_t *err);
 /* By id, or by "<org cvr>/<name>". */
 int identity_system_get(identity_t *id, str_t ref, struct identity_system *out, err_t *err);
 int identity_system_list(identity_t *id, str_t org,
@@ -378,6 +398,13 @@ struct identity_principal {
     char org_cvr[CVR_LEN + 1];
     unsigned org_environments;
     unsigned char cert_sha256[PKI_SHA256_LEN];
+    /* A supplier system: the supplier's CVR (the certificate's); else "". */
+    char supplier_cvr[CVR_LEN + 1];
+    /* The certificate is a supplier's registered by several organisations
+     * and none was named: the principal is the certificate alone (system_id,
+     * org_id and org_cvr are ""), and each call names the organisation
+     * through its agreement (identity_supplier_bind). */
+    bool any_org;
 };
 
 /* The registry checks refuse with a distinct PROBLEM_* slug in err->type
@@ -394,6 +421,25 @@ struct identity_principal {
 int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
                                enum system_kind kind, enum environment env, int64_t now_ms,
                                struct identity_principal *out, err_t *err);
+/* identity_authenticate_cert for a recipient system, deciding which
+ * organisation when one supplier certificate serves several:
+ *   - org_cvr given (the token form's org_cvr): the certificate's
+ *     registration in that organisation; none: DUPLA_EFORBIDDEN,
+ *     PROBLEM_SUPPLIER_NOT_REGISTERED naming org_cvr;
+ *   - else, registered to one system: that system (as always);
+ *   - else (a supplier certificate of several organisations): the
+ *     certificate alone (out->any_org), when at least one registration is
+ *     usable; the data call's agreement then names the organisation. */
+int identity_authenticate_cert_for(identity_t *id, const struct pki_cert_info *cert, str_t org_cvr,
+                                   enum environment env, int64_t now_ms,
+                                   struct identity_principal *out, err_t *err);
+/* The registration of the certificate cert_sha256 in the organisation
+ * org_cvr (empty: any usable one, leaving out->any_org set), with every
+ * check of identity_check_principal. No registration in that organisation:
+ * DUPLA_ENOTFOUND (err names no type; the caller answers as it must). */
+int identity_supplier_bind(identity_t *id, const unsigned char *cert_sha256, str_t org_cvr,
+                           enum environment env, int64_t now_ms, struct identity_principal *out,
+                           err_t *err);
 /* The same checks for a token's subject: system_id active (kind recipient),
  * its organisation active with CVR org_cvr and environment env, and the
  * certificate sha256 (PKI_SHA256_LEN bytes) still registered and active. */

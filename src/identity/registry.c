@@ -41,6 +41,7 @@ struct reg_system {
     size_t org; /* index into orgs */
     enum system_kind kind;
     enum system_status status;
+    char supplier_cvr[CVR_LEN + 1]; /* a supplier system's supplier, else "" */
 };
 
 struct reg_cert {
@@ -56,7 +57,7 @@ struct registry_snapshot {
     size_t n_orgs, n_systems, n_certs;
     struct reg_org *orgs;       /* by id */
     struct reg_system *systems; /* by id */
-    struct reg_cert *certs;     /* by sha256 */
+    struct reg_cert *certs;     /* by sha256, then system (a supplier's: several) */
 };
 
 static void registry_snapshot_free(struct registry_snapshot *s)
@@ -81,8 +82,9 @@ static int cmp_system(const void *a, const void *b)
 
 static int cmp_cert(const void *a, const void *b)
 {
-    return memcmp(((const struct reg_cert *)a)->sha256, ((const struct reg_cert *)b)->sha256,
-                  PKI_SHA256_LEN);
+    const struct reg_cert *x = a, *y = b;
+    int c = memcmp(x->sha256, y->sha256, PKI_SHA256_LEN);
+    return c ? c : (x->system > y->system) - (x->system < y->system);
 }
 
 static const struct reg_org *find_org(const struct registry_snapshot *s, const char *oid)
@@ -101,12 +103,24 @@ static const struct reg_system *find_system(const struct registry_snapshot *s, s
     return bsearch(&key, s->systems, s->n_systems, sizeof key, cmp_system);
 }
 
+/* The registrations of a certificate: the first (NULL: none) and how many
+ * (*n; more than one only for a supplier's certificate). */
 static const struct reg_cert *find_cert(const struct registry_snapshot *s,
-                                        const unsigned char *sha256)
+                                        const unsigned char *sha256, size_t *n)
 {
-    struct reg_cert key;
-    memcpy(key.sha256, sha256, PKI_SHA256_LEN);
-    return bsearch(&key, s->certs, s->n_certs, sizeof key, cmp_cert);
+    size_t lo = 0, hi = s->n_certs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(s->certs[mid].sha256, sha256, PKI_SHA256_LEN) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t k = lo;
+    while (k < s->n_certs && memcmp(s->certs[k].sha256, sha256, PKI_SHA256_LEN) == 0)
+        k++;
+    *n = k - lo;
+    return k > lo ? &s->certs[lo] : NULL;
 }
 
 /* Counts the rows of a table (sizes the arrays). */
@@ -164,8 +178,9 @@ static int registry_build(store_t *st, struct registry_snapshot **out, err_t *er
         goto out;
     qsort(s->orgs, s->n_orgs, sizeof *s->orgs, cmp_org);
 
-    if ((rc = store_prepare(c, "SELECT id, name, org_id, kind, status FROM identity_system", &q,
-                            err)))
+    if ((rc = store_prepare(
+             c, "SELECT id, name, org_id, kind, status, supplier_cvr FROM identity_system", &q,
+             err)))
         goto out;
     while (s->n_systems < cap_s && (rc = store_step(q, err)) == STORE_ROW) {
         char oid[IDENTITY_ID_LEN + 1];
@@ -179,6 +194,7 @@ static int registry_build(store_t *st, struct registry_snapshot **out, err_t *er
         y->org = (size_t)(o - s->orgs);
         y->kind = (enum system_kind)store_col_int64(q, 3);
         y->status = (enum system_status)store_col_int64(q, 4);
+        str_copy(store_col_text(q, 5), y->supplier_cvr, sizeof y->supplier_cvr);
     }
     store_stmt_done(q);
     if (rc < 0)
@@ -298,9 +314,12 @@ static int refuse(err_t *err, int code, const char *type, const char *detail)
 
 /* The checks shared by certificate and token-subject authentication, on a
  * snapshot the caller holds a reference to. */
+/* cert_cvr (NULL: not checked) is the certificate's CVR, which must be the
+ * organisation's, or a supplier system's supplier's; org_cvr (NULL: not
+ * checked) the organisation's as a token names it. */
 static int check_system(const struct registry_snapshot *s, const struct reg_system *y,
-                        enum system_kind kind, enum environment env, str_t cvr,
-                        struct identity_principal *out, err_t *err)
+                        enum system_kind kind, enum environment env, const str_t *cert_cvr,
+                        const str_t *org_cvr, struct identity_principal *out, err_t *err)
 {
     if (y->kind != kind)
         return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_SYSTEM_KIND,
@@ -314,9 +333,13 @@ static int check_system(const struct registry_snapshot *s, const struct reg_syst
     if (o->status != ORG_ACTIVE)
         return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_ORG_SUSPENDED,
                       "the organisation is suspended or closed");
-    if (!str_eq_cstr(cvr, o->cvr))
+    if (cert_cvr && !str_eq_cstr(*cert_cvr, y->supplier_cvr[0] ? y->supplier_cvr : o->cvr))
         return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_CVR_MISMATCH,
-                      "the certificate's CVR is not the organisation's");
+                      y->supplier_cvr[0] ? "the certificate's CVR is not the supplier's"
+                                         : "the certificate's CVR is not the organisation's");
+    if (org_cvr && !str_eq_cstr(*org_cvr, o->cvr))
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_CVR_MISMATCH,
+                      "the token's organisation is not the system's");
     if (!(o->envs & (1u << env)))
         return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_ENV_NOT_ALLOWED,
                       "the organisation may not use this environment");
@@ -327,6 +350,7 @@ static int check_system(const struct registry_snapshot *s, const struct reg_syst
     snprintf(out->org_id, sizeof out->org_id, "%s", o->id);
     snprintf(out->org_cvr, sizeof out->org_cvr, "%s", o->cvr);
     out->org_environments = o->envs;
+    snprintf(out->supplier_cvr, sizeof out->supplier_cvr, "%s", y->supplier_cvr);
     return 0;
 }
 
@@ -344,9 +368,68 @@ static int check_cert(const struct reg_cert *ce, int64_t now_ms, err_t *err)
     return 0;
 }
 
-int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
-                               enum system_kind kind, enum environment env, int64_t now_ms,
-                               struct identity_principal *out, err_t *err)
+/* The registration (of those n at ce) that belongs to an organisation of
+ * CVR org_cvr, or NULL. */
+static const struct reg_cert *cert_in_org(const struct registry_snapshot *s,
+                                          const struct reg_cert *ce, size_t n, str_t org_cvr)
+{
+    for (size_t i = 0; i < n; i++)
+        if (str_eq_cstr(org_cvr, s->orgs[s->systems[ce[i].system].org].cvr))
+            return &ce[i];
+    return NULL;
+}
+
+/* One registration checked in full into out. */
+static int check_one(const struct registry_snapshot *s, const struct reg_cert *ce,
+                     enum system_kind kind, enum environment env, int64_t now_ms,
+                     const str_t *cert_cvr, const unsigned char *sha256,
+                     struct identity_principal *out, err_t *err)
+{
+    int rc = check_cert(ce, now_ms, err);
+    if (!rc)
+        rc = check_system(s, &s->systems[ce->system], kind, env, cert_cvr, NULL, out, err);
+    if (!rc)
+        memcpy(out->cert_sha256, sha256, PKI_SHA256_LEN);
+    return rc;
+}
+
+/* The first usable registration of several (a supplier certificate) as a
+ * principal for the certificate alone; else the first one's refusal. */
+static int check_any(const struct registry_snapshot *s, const struct reg_cert *ce, size_t n,
+                     enum environment env, int64_t now_ms, const str_t *cert_cvr,
+                     const unsigned char *sha256, struct identity_principal *out, err_t *err)
+{
+    err_t first;
+    err_clear(&first);
+    int first_rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        err_t e;
+        err_clear(&e);
+        int rc = check_one(s, &ce[i], SYSTEM_RECIPIENT, env, now_ms, cert_cvr, sha256, out, &e);
+        if (rc == 0) {
+            char supplier[CVR_LEN + 1];
+            snprintf(supplier, sizeof supplier, "%s", out->supplier_cvr);
+            memset(out, 0, sizeof *out);
+            out->kind = SYSTEM_RECIPIENT;
+            snprintf(out->supplier_cvr, sizeof out->supplier_cvr, "%s", supplier);
+            out->org_environments = 1u << env;
+            memcpy(out->cert_sha256, sha256, PKI_SHA256_LEN);
+            out->any_org = true;
+            return 0;
+        }
+        if (!first_rc) {
+            first_rc = rc;
+            first = e;
+        }
+    }
+    if (err)
+        *err = first;
+    return first_rc;
+}
+
+static int authenticate(identity_t *id, const struct pki_cert_info *cert, enum system_kind kind,
+                        str_t org_cvr, enum environment env, int64_t now_ms,
+                        struct identity_principal *out, err_t *err)
 {
     maybe_refresh(id);
     snapshot_ref_t *ref;
@@ -354,13 +437,62 @@ int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
     if (rc)
         return rc;
     const struct registry_snapshot *s = snapshot_data(ref);
-    const struct reg_cert *ce = find_cert(s, cert->sha256);
-    rc = check_cert(ce, now_ms, err);
-    if (!rc)
-        rc =
-            check_system(s, &s->systems[ce->system], kind, env, str_from_cstr(cert->cvr), out, err);
-    if (!rc)
-        memcpy(out->cert_sha256, cert->sha256, PKI_SHA256_LEN);
+    size_t n;
+    const struct reg_cert *ce = find_cert(s, cert->sha256, &n);
+    str_t cvr = str_from_cstr(cert->cvr);
+    if (!ce) {
+        rc = check_cert(NULL, now_ms, err);
+    } else if (org_cvr.len) {
+        const struct reg_cert *mine = cert_in_org(s, ce, n, org_cvr);
+        rc = mine ? check_one(s, mine, kind, env, now_ms, &cvr, cert->sha256, out, err)
+                  : err_refuse(err, DUPLA_EFORBIDDEN, PROBLEM_SUPPLIER_NOT_REGISTERED, "org_cvr",
+                               "the certificate is not registered as a system of organisation "
+                               "%.*s",
+                               (int)(org_cvr.len > CVR_LEN ? CVR_LEN : org_cvr.len), org_cvr.ptr);
+    } else if (n == 1 || kind != SYSTEM_RECIPIENT) {
+        rc = check_one(s, ce, kind, env, now_ms, &cvr, cert->sha256, out, err);
+    } else {
+        rc = check_any(s, ce, n, env, now_ms, &cvr, cert->sha256, out, err);
+    }
+    snapshot_release(ref);
+    return rc;
+}
+
+int identity_authenticate_cert(identity_t *id, const struct pki_cert_info *cert,
+                               enum system_kind kind, enum environment env, int64_t now_ms,
+                               struct identity_principal *out, err_t *err)
+{
+    return authenticate(id, cert, kind, STR(""), env, now_ms, out, err);
+}
+
+int identity_authenticate_cert_for(identity_t *id, const struct pki_cert_info *cert, str_t org_cvr,
+                                   enum environment env, int64_t now_ms,
+                                   struct identity_principal *out, err_t *err)
+{
+    return authenticate(id, cert, SYSTEM_RECIPIENT, org_cvr, env, now_ms, out, err);
+}
+
+int identity_supplier_bind(identity_t *id, const unsigned char *cert_sha256, str_t org_cvr,
+                           enum environment env, int64_t now_ms, struct identity_principal *out,
+                           err_t *err)
+{
+    maybe_refresh(id);
+    snapshot_ref_t *ref;
+    int rc = snapshot_acquire(id->registry, &ref, err);
+    if (rc)
+        return rc;
+    const struct registry_snapshot *s = snapshot_data(ref);
+    size_t n;
+    const struct reg_cert *ce = find_cert(s, cert_sha256, &n);
+    if (!ce) {
+        rc = check_cert(NULL, now_ms, err);
+    } else if (!org_cvr.len) {
+        rc = check_any(s, ce, n, env, now_ms, NULL, cert_sha256, out, err);
+    } else {
+        const struct reg_cert *mine = cert_in_org(s, ce, n, org_cvr);
+        rc = mine ? check_one(s, mine, SYSTEM_RECIPIENT, env, now_ms, NULL, cert_sha256, out, err)
+                  : err_set(err, DUPLA_ENOTFOUND, "no registration in that organisation");
+    }
     snapshot_release(ref);
     return rc;
 }
@@ -379,14 +511,18 @@ int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
     if (!y)
         rc = refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_UNREGISTERED, "unknown system");
     if (!rc && cert_sha256) {
-        const struct reg_cert *ce = find_cert(s, cert_sha256);
-        rc = check_cert(ce, now_ms, err);
-        if (!rc && &s->systems[ce->system] != y)
-            rc = refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_UNREGISTERED,
-                        "the certificate is not the system's");
+        size_t n;
+        const struct reg_cert *ce = find_cert(s, cert_sha256, &n), *mine = NULL;
+        for (size_t i = 0; ce && i < n && !mine; i++)
+            if (&s->systems[ce[i].system] == y)
+                mine = &ce[i];
+        rc = !ce     ? check_cert(NULL, now_ms, err)
+             : !mine ? refuse(err, DUPLA_EUNAUTH, PROBLEM_CERT_UNREGISTERED,
+                              "the certificate is not the system's")
+                     : check_cert(mine, now_ms, err);
     }
     if (!rc)
-        rc = check_system(s, y, SYSTEM_RECIPIENT, env, org_cvr, out, err);
+        rc = check_system(s, y, SYSTEM_RECIPIENT, env, NULL, &org_cvr, out, err);
     if (!rc && cert_sha256)
         memcpy(out->cert_sha256, cert_sha256, PKI_SHA256_LEN);
     snapshot_release(ref);

@@ -229,6 +229,8 @@ static const struct http_param b_system[] = {
     {.name = "name", .type = HTTP_PARAM_STRING, .required = true},
     {.name = "kind", .type = HTTP_PARAM_STRING},
     {.name = "certificate", .type = HTTP_PARAM_STRING},
+    {.name = "supplier_cvr", .type = HTTP_PARAM_STRING},
+    {.name = "supplier_name", .type = HTTP_PARAM_STRING},
     {0},
 };
 static const struct http_param b_system_status[] = {
@@ -537,19 +539,27 @@ static int h_systems(http_request_t *req, void *ctx, err_t *err)
     json_t *b;
     if ((rc = http_req_json_params(req, false, b_system, &b, err)))
         return rc;
-    str_t org, name, kind;
+    str_t org, name, kind, supplier_cvr, supplier_name;
     struct pki_cert_info ci;
     bool has = false;
     enum system_kind k = SYSTEM_RECIPIENT;
     struct identity_system s;
     if (!(rc = member(b, "org", true, &org, err)) && !(rc = member(b, "name", true, &name, err)) &&
         !(rc = member(b, "kind", false, &kind, err)) &&
+        !(rc = member(b, "supplier_cvr", false, &supplier_cvr, err)) &&
+        !(rc = member(b, "supplier_name", false, &supplier_name, err)) &&
         !(rc = cert_member(b, &ci, false, &has, err))) {
         if (str_eq_cstr(kind, "kildesystem"))
             k = SYSTEM_SOURCE;
         else if (kind.len && !str_eq_cstr(kind, "aftager-system"))
             rc = err_param(err, DUPLA_EINVAL, "kind", "kind: aftager-system or kildesystem");
-        if (!rc)
+        if (!rc && (supplier_cvr.len || supplier_name.len))
+            rc = k == SYSTEM_RECIPIENT
+                     ? identity_system_register_supplier(id, &a, org, name, supplier_cvr,
+                                                         supplier_name, has ? &ci : NULL, &s, err)
+                     : err_param(err, DUPLA_EINVAL, "supplier_cvr",
+                                 "only a recipient system can be a supplier's");
+        else if (!rc)
             rc = identity_system_register(id, &a, org, name, k, has ? &ci : NULL, &s, err);
     }
     json_decref(b);

@@ -75,6 +75,30 @@
     " wait_until_ms BIGINT NOT NULL);"                                                             \
     "CREATE INDEX identity_login_throttle_last ON identity_login_throttle(last_ms);"
 
+#define SUPPLIER_MIGRATION                                                                         \
+    "ALTER TABLE identity_system ADD COLUMN supplier_cvr TEXT NOT NULL DEFAULT '';"                \
+    "ALTER TABLE identity_system ADD COLUMN supplier_name TEXT NOT NULL DEFAULT '';"               \
+    "CREATE TABLE identity_cert_v2 ("                                                              \
+    " sha256 TEXT NOT NULL,"                                                                       \
+    " system_id TEXT NOT NULL REFERENCES identity_system(id),"                                     \
+    " subject TEXT NOT NULL,"                                                                      \
+    " issuer TEXT NOT NULL,"                                                                       \
+    " serial TEXT NOT NULL,"                                                                       \
+    " cvr TEXT NOT NULL,"                                                                          \
+    " not_before_ms BIGINT NOT NULL,"                                                              \
+    " not_after_ms BIGINT NOT NULL,"                                                               \
+    " status INTEGER NOT NULL CHECK (status IN (1, 2)),"                                           \
+    " created_ms BIGINT NOT NULL,"                                                                 \
+    " revoked_ms BIGINT,"                                                                          \
+    " PRIMARY KEY (sha256, system_id));"                                                           \
+    "INSERT INTO identity_cert_v2 (sha256, system_id, subject, issuer, serial, cvr,"               \
+    " not_before_ms, not_after_ms, status, created_ms, revoked_ms)"                                \
+    " SELECT sha256, system_id, subject, issuer, serial, cvr, not_before_ms, not_after_ms,"        \
+    " status, created_ms, revoked_ms FROM identity_cert;"                                          \
+    "DROP TABLE identity_cert;"                                                                    \
+    "ALTER TABLE identity_cert_v2 RENAME TO identity_cert;"                                        \
+    "CREATE INDEX identity_cert_system ON identity_cert(system_id);"
+
 static const struct store_migration migrations[] = {
     {1,
      TABLES_COMMON "CREATE TABLE identity_history ("
@@ -101,6 +125,11 @@ static const struct store_migration migrations[] = {
                    "CREATE INDEX identity_history_org ON identity_history(org_id, seq);"},
     /* 2: login throttling in the store, shared by every node (session.c). */
     {2, THROTTLE_TABLE, THROTTLE_TABLE},
+    /* 3: supplier systems (#21). A system may name the system supplier
+     * whose certificate it is registered with (another CVR); one supplier
+     * certificate can then be registered by many organisations, so a
+     * certificate row is keyed by (fingerprint, system). */
+    {3, SUPPLIER_MIGRATION, SUPPLIER_MIGRATION},
 };
 
 int identity_schema_apply(store_t *st, err_t *err)

@@ -7,13 +7,14 @@
  * the new certificate while the old one is still valid, then revoke the old.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/encode.h"
 #include "identity/internal.h"
 
-#define SYSTEM_COLUMNS "id, org_id, name, kind, status, created_ms"
+#define SYSTEM_COLUMNS "id, org_id, name, kind, status, created_ms, supplier_cvr, supplier_name"
 #define CERT_COLUMNS                                                                               \
     "sha256, system_id, subject, issuer, serial, cvr, not_before_ms, not_after_ms, status,"        \
     " created_ms"
@@ -43,10 +44,15 @@ const char *identity_cert_status_name(enum cert_status s)
 
 json_t *identity_system_json(const struct identity_system *s)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", s->id, "org_id", s->org_id, "name",
-                     s->name, "kind", identity_system_kind_name(s->kind), "status",
-                     identity_system_status_name(s->status), "created_ms",
-                     (json_int_t)s->created_ms);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", s->id, "org_id", s->org_id, "name",
+                  s->name, "kind", identity_system_kind_name(s->kind), "status",
+                  identity_system_status_name(s->status), "created_ms", (json_int_t)s->created_ms);
+    if (j && s->supplier_cvr[0])
+        json_object_set_new(
+            j, "supplier",
+            json_pack("{s:s, s:s}", "cvr", s->supplier_cvr, "name", s->supplier_name));
+    return j;
 }
 
 json_t *identity_cert_json(const struct identity_cert *c)
@@ -68,6 +74,8 @@ static void system_from_row(store_stmt_t *s, struct identity_system *o)
     o->kind = (enum system_kind)store_col_int64(s, 3);
     o->status = (enum system_status)store_col_int64(s, 4);
     o->created_ms = store_col_int64(s, 5);
+    str_copy(store_col_text(s, 6), o->supplier_cvr, sizeof o->supplier_cvr);
+    str_copy(store_col_text(s, 7), o->supplier_name, sizeof o->supplier_name);
 }
 
 static void cert_from_row(store_stmt_t *s, struct identity_cert *c)
@@ -92,7 +100,8 @@ int identity_system_find(store_conn_t *c, str_t ref, struct identity_system *out
     str_t cvr, name;
     if (str_split(ref, '/', &cvr, &name)) {
         rc = store_prepare(c,
-                           "SELECT s.id, s.org_id, s.name, s.kind, s.status, s.created_ms"
+                           "SELECT s.id, s.org_id, s.name, s.kind, s.status, s.created_ms,"
+                           " s.supplier_cvr, s.supplier_name"
                            " FROM identity_system s JOIN identity_org o ON o.id = s.org_id"
                            " WHERE o.cvr = ? AND s.name = ?",
                            &s, err);
@@ -214,7 +223,10 @@ static int cert_insert(store_conn_t *c, const identity_actor_t *actor,
     if (!ci->cvr[0])
         return err_param(err, DUPLA_EINVAL, "certificate",
                          "the certificate's subject names no CVR number");
-    if (strcmp(ci->cvr, o->cvr) != 0)
+    if (sy->supplier_cvr[0] && strcmp(ci->cvr, sy->supplier_cvr) != 0)
+        return err_param(err, DUPLA_EINVAL, "certificate",
+                         "the certificate's CVR is not the supplier's");
+    if (!sy->supplier_cvr[0] && strcmp(ci->cvr, o->cvr) != 0)
         return err_param(err, DUPLA_EINVAL, "certificate",
                          "the certificate's CVR is not the organisation's");
     int64_t now = clock_now_ms();
@@ -232,18 +244,31 @@ static int cert_insert(store_conn_t *c, const identity_actor_t *actor,
     ce.not_after_ms = ci->not_after_ms;
     ce.status = CERT_ACTIVE;
     ce.created_ms = now;
+    /* A certificate is one system's, except a supplier's: that may be
+     * registered by many organisations, once in each, always as a supplier
+     * system. */
     store_stmt_t *s;
-    int rc = store_prepare(c, "SELECT system_id FROM identity_cert WHERE sha256 = ?", &s, err);
+    int rc = store_prepare(c,
+                           "SELECT y.org_id, y.supplier_cvr FROM identity_cert c"
+                           " JOIN identity_system y ON y.id = c.system_id WHERE c.sha256 = ?",
+                           &s, err);
     if (rc)
         return rc;
     store_bind_cstr(s, 1, ce.sha256_hex);
-    rc = store_step(s, err);
+    bool clash = false;
+    while ((rc = store_step(s, err)) == STORE_ROW)
+        if (!sy->supplier_cvr[0] || store_col_text(s, 1).len == 0 ||
+            str_eq_cstr(store_col_text(s, 0), o->id))
+            clash = true;
     store_stmt_done(s);
     if (rc < 0)
         return rc;
-    if (rc == STORE_ROW)
+    if (clash)
         return err_refuse(err, DUPLA_ECONFLICT, PROBLEM_CERT_REGISTERED, "certificate",
-                          "the certificate is registered already");
+                          sy->supplier_cvr[0]
+                              ? "the certificate is registered already in this organisation or "
+                                "as an organisation's own"
+                              : "the certificate is registered already");
     rc = store_prepare(
         c, "INSERT INTO identity_cert (" CERT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s,
         err);
@@ -272,9 +297,10 @@ static int cert_insert(store_conn_t *c, const identity_actor_t *actor,
     return rc;
 }
 
-int identity_system_register(identity_t *id, const identity_actor_t *actor, str_t org, str_t name,
-                             enum system_kind kind, const struct pki_cert_info *cert,
-                             struct identity_system *out, err_t *err)
+static int system_register(identity_t *id, const identity_actor_t *actor, str_t org, str_t name,
+                           enum system_kind kind, str_t supplier_cvr, str_t supplier_name,
+                           const struct pki_cert_info *cert, struct identity_system *out,
+                           err_t *err)
 {
     struct identity_system sy;
     memset(&sy, 0, sizeof sy);
@@ -282,6 +308,22 @@ int identity_system_register(identity_t *id, const identity_actor_t *actor, str_
         identity_text_field(name, "name", IDENTITY_NAME_MAX, false, sy.name, sizeof sy.name, err);
     if (rc)
         return rc;
+    bool supplier = supplier_cvr.len || supplier_name.len;
+    if (supplier) {
+        if (kind != SYSTEM_RECIPIENT)
+            return err_param(err, DUPLA_EINVAL, "supplier_cvr",
+                             "only a recipient system can be a supplier's");
+        if (!ident_cvr_valid(supplier_cvr))
+            return err_param(err, DUPLA_EINVAL, "supplier_cvr",
+                             "supplier_cvr must be a CVR number (8 digits, modulus 11)");
+        str_copy(supplier_cvr, sy.supplier_cvr, sizeof sy.supplier_cvr);
+        if ((rc = identity_text_field(supplier_name, "supplier_name", IDENTITY_NAME_MAX, false,
+                                      sy.supplier_name, sizeof sy.supplier_name, err)))
+            return rc;
+        if (!cert)
+            return err_param(err, DUPLA_EINVAL, "certificate",
+                             "a supplier system is registered with the supplier's certificate");
+    }
     if (strchr(sy.name, '/'))
         return err_param(err, DUPLA_EINVAL, "name", "a system's name cannot hold '/'");
     if (kind != SYSTEM_RECIPIENT && kind != SYSTEM_SOURCE)
@@ -310,6 +352,11 @@ int identity_system_register(identity_t *id, const identity_actor_t *actor, str_
         rc = err_param(err, DUPLA_EINVAL, "org", "the data owner registers source systems");
         goto out;
     }
+    if (supplier && strcmp(o.cvr, sy.supplier_cvr) == 0) {
+        rc = err_param(err, DUPLA_EINVAL, "supplier_cvr",
+                       "the supplier is another organisation than the one registering");
+        goto out;
+    }
     struct identity_system probe;
     char ref[CVR_LEN + 2 + IDENTITY_NAME_MAX];
     snprintf(ref, sizeof ref, "%s/%s", o.cvr, sy.name);
@@ -334,7 +381,7 @@ int identity_system_register(identity_t *id, const identity_actor_t *actor, str_
     store_stmt_t *s;
     if ((rc = store_prepare(c,
                             "INSERT INTO identity_system (" SYSTEM_COLUMNS
-                            ", updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            ", updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             &s, err)))
         goto out;
     store_bind_cstr(s, 1, sy.id);
@@ -343,7 +390,9 @@ int identity_system_register(identity_t *id, const identity_actor_t *actor, str_
     store_bind_int64(s, 4, sy.kind);
     store_bind_int64(s, 5, sy.status);
     store_bind_int64(s, 6, sy.created_ms);
-    store_bind_int64(s, 7, sy.created_ms);
+    store_bind_cstr(s, 7, sy.supplier_cvr);
+    store_bind_cstr(s, 8, sy.supplier_name);
+    store_bind_int64(s, 9, sy.created_ms);
     rc = store_step(s, err);
     store_stmt_done(s);
     if (rc < 0)
@@ -362,6 +411,24 @@ int identity_system_register(identity_t *id, const identity_actor_t *actor, str_
 out:
     store_conn_put(c);
     return rc;
+}
+
+int identity_system_register(identity_t *id, const identity_actor_t *actor, str_t org, str_t name,
+                             enum system_kind kind, const struct pki_cert_info *cert,
+                             struct identity_system *out, err_t *err)
+{
+    return system_register(id, actor, org, name, kind, STR(""), STR(""), cert, out, err);
+}
+
+int identity_system_register_supplier(identity_t *id, const identity_actor_t *actor, str_t org,
+                                      str_t name, str_t supplier_cvr, str_t supplier_name,
+                                      const struct pki_cert_info *cert, struct identity_system *out,
+                                      err_t *err)
+{
+    if (!supplier_cvr.len)
+        return err_param(err, DUPLA_EINVAL, "supplier_cvr", "supplier_cvr is required");
+    return system_register(id, actor, org, name, SYSTEM_RECIPIENT, supplier_cvr, supplier_name,
+                           cert, out, err);
 }
 
 int identity_system_set_status(identity_t *id, const identity_actor_t *actor, str_t system,
@@ -486,61 +553,85 @@ int identity_cert_revoke(identity_t *id, const identity_actor_t *actor, str_t sh
     }
     fp[sha256_hex.len] = '\0';
     store_conn_t *c;
+    struct identity_cert *ces = NULL;
     int rc = store_conn_get(id->st, &c, err);
     if (rc)
         return rc;
     if ((rc = store_begin(c, err)))
         goto out;
+    /* A supplier's certificate may be registered by several organisations:
+     * each registration the actor may manage is revoked (an organisation's
+     * administrator: its own; the operator: all). */
+    ces = calloc(IDENTITY_CERT_SHARED_MAX, sizeof *ces);
+    size_t n = 0;
+    if (!ces) {
+        rc = err_internal(err, DUPLA_ENOMEM, "identity: out of memory");
+        goto out;
+    }
     store_stmt_t *s;
-    if ((rc = store_prepare(c, "SELECT " CERT_COLUMNS " FROM identity_cert WHERE sha256 = ?", &s,
-                            err)))
+    if ((rc = store_prepare(c,
+                            "SELECT " CERT_COLUMNS " FROM identity_cert WHERE sha256 = ?"
+                            " ORDER BY system_id",
+                            &s, err)))
         goto out;
     store_bind_cstr(s, 1, fp);
-    rc = store_step(s, err);
-    struct identity_cert ce;
-    if (rc == STORE_ROW)
-        cert_from_row(s, &ce);
+    while ((rc = store_step(s, err)) == STORE_ROW && n < IDENTITY_CERT_SHARED_MAX)
+        cert_from_row(s, &ces[n++]);
     store_stmt_done(s);
     if (rc < 0)
         goto out;
-    if (rc == STORE_DONE) {
+    if (n == 0) {
         rc = err_param(err, DUPLA_ENOTFOUND, "sha256", "no certificate with that fingerprint");
         goto out;
     }
-    struct identity_system sy;
-    struct identity_org o;
-    if ((rc = identity_system_find(c, str_from_cstr(ce.system_id), &sy, err)) ||
-        (rc = identity_org_find(c, str_from_cstr(sy.org_id), &o, err)))
+    size_t managed = 0, revoked = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct identity_system sy;
+        struct identity_org o;
+        if ((rc = identity_system_find(c, str_from_cstr(ces[i].system_id), &sy, err)) ||
+            (rc = identity_org_find(c, str_from_cstr(sy.org_id), &o, err)))
+            goto out;
+        if (!may_manage(actor, &o, sy.kind, true))
+            continue;
+        managed++;
+        if (ces[i].status == CERT_REVOKED)
+            continue;
+        json_t *before = identity_cert_json(&ces[i]);
+        ces[i].status = CERT_REVOKED;
+        json_t *after = identity_cert_json(&ces[i]);
+        if ((rc = store_prepare(c,
+                                "UPDATE identity_cert SET status = 2, revoked_ms = ?"
+                                " WHERE sha256 = ? AND system_id = ?",
+                                &s, err)) == 0) {
+            store_bind_int64(s, 1, clock_now_ms());
+            store_bind_cstr(s, 2, fp);
+            store_bind_cstr(s, 3, sy.id);
+            rc = store_step(s, err);
+            store_stmt_done(s);
+            rc = rc < 0 ? rc : 0;
+        }
+        if (!rc)
+            rc = identity_history_record(c, actor, "cert.revoke", "cert", fp, o.id, before, after,
+                                         err);
+        json_decref(before);
+        json_decref(after);
+        revoked++;
+    }
+    if (rc)
         goto out;
-    if (!may_manage(actor, &o, sy.kind, true)) {
+    if (managed == 0) {
         rc = identity_forbidden(err, "only the organisation's administrator or the platform's "
                                      "operator revokes its certificates");
         goto out;
     }
-    if (ce.status == CERT_REVOKED) {
+    if (revoked == 0) {
         rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_ALREADY_REVOKED, "sha256",
                         "the certificate is revoked already");
         goto out;
     }
-    json_t *before = identity_cert_json(&ce);
-    ce.status = CERT_REVOKED;
-    json_t *after = identity_cert_json(&ce);
-    if ((rc = store_prepare(c,
-                            "UPDATE identity_cert SET status = 2, revoked_ms = ? WHERE sha256 = ?",
-                            &s, err)) == 0) {
-        store_bind_int64(s, 1, clock_now_ms());
-        store_bind_cstr(s, 2, fp);
-        rc = store_step(s, err);
-        store_stmt_done(s);
-        rc = rc < 0 ? rc : 0;
-    }
-    if (!rc)
-        rc = identity_history_record(c, actor, "cert.revoke", "cert", fp, o.id, before, after, err);
-    json_decref(before);
-    json_decref(after);
-    if (!rc)
-        rc = identity_commit(id, c, err);
+    rc = identity_commit(id, c, err);
 out:
+    free(ces);
     store_conn_put(c);
     return rc;
 }

@@ -63,12 +63,25 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
     const struct token_key *active = &ks->keys[ks->n - 1];
     snprintf(inf.kid, sizeof inf.kid, "%s", active->kid);
     json_t *header = json_pack("{s:s, s:s, s:s}", "alg", JWT_ALG, "typ", "JWT", "kid", inf.kid);
+    char sub[IDENTITY_ID_LEN + 16];
+    snprintf(sub, sizeof sub, "%s%s", p->any_org ? TOKEN_SUPPLIER_SUB : "",
+             p->any_org ? p->supplier_cvr : p->system_id);
     json_t *payload =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:s}}", "iss",
-                  ts->cfg.issuer, "aud", ts->cfg.audience, "sub", p->system_id, "org_cvr",
-                  p->org_cvr, "org_id", p->org_id, "env", environment_name(ts->cfg.env), "scope",
-                  TOKEN_SCOPE, "iat", (json_int_t)inf.iat_s, "nbf", (json_int_t)inf.iat_s, "exp",
-                  (json_int_t)inf.exp_s, "jti", inf.jti, "cnf", "x5t#S256", x5t);
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:s}}", "iss", ts->cfg.issuer,
+                  "aud", ts->cfg.audience, "sub", sub, "env", environment_name(ts->cfg.env),
+                  "scope", TOKEN_SCOPE, "iat", (json_int_t)inf.iat_s, "nbf", (json_int_t)inf.iat_s,
+                  "exp", (json_int_t)inf.exp_s, "jti", inf.jti, "cnf", "x5t#S256", x5t);
+    /* every claim or none: a claim lost for want of memory fails the issue */
+    bool whole = payload != NULL;
+    if (whole && !p->any_org)
+        whole = json_object_set_new(payload, "org_cvr", json_string(p->org_cvr)) == 0 &&
+                json_object_set_new(payload, "org_id", json_string(p->org_id)) == 0;
+    if (whole && p->supplier_cvr[0])
+        whole = json_object_set_new(payload, "supplier_cvr", json_string(p->supplier_cvr)) == 0;
+    if (!whole) {
+        json_decref(payload);
+        payload = NULL;
+    }
     char *htext = header ? json_text(header, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     claims = payload ? json_text(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(header);
@@ -234,6 +247,12 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     const char *cvr = json_string_value(json_object_get(claims, "org_cvr"));
     const char *env = json_string_value(json_object_get(claims, "env"));
     const char *jti = json_string_value(json_object_get(claims, "jti"));
+    const char *supplier = json_string_value(json_object_get(claims, "supplier_cvr"));
+    /* a token for a supplier certificate alone names no organisation */
+    bool any_org = !cvr && supplier && sub &&
+                   strncmp(sub, TOKEN_SUPPLIER_SUB, strlen(TOKEN_SUPPLIER_SUB)) == 0;
+    if (any_org)
+        cvr = "";
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     json_t *iat = json_object_get(claims, "iat");
     const char *x5t =
@@ -272,8 +291,9 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         goto out;
     }
     struct identity_principal ip;
-    if ((rc = identity_check_principal(ts->id, str_from_cstr(sub), str_from_cstr(cvr), sha,
-                                       ts->cfg.env, now_ms, &ip, err))) {
+    if ((rc = any_org ? identity_supplier_bind(ts->id, sha, STR(""), ts->cfg.env, now_ms, &ip, err)
+                      : identity_check_principal(ts->id, str_from_cstr(sub), str_from_cstr(cvr),
+                                                 sha, ts->cfg.env, now_ms, &ip, err))) {
         if (rc == DUPLA_EBUSY)
             goto out; /* the registry cannot answer: 503, not a verdict */
         /* The system or organisation is no longer active: the token is
@@ -293,6 +313,8 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     snprintf(out->cert_thumbprint, sizeof out->cert_thumbprint, "%s", x5t);
     snprintf(out->jti, sizeof out->jti, "%s", jti);
     out->exp_s = json_integer_value(exp);
+    snprintf(out->supplier_cvr, sizeof out->supplier_cvr, "%s", ip.supplier_cvr);
+    out->any_org = any_org;
     rc = 0;
 out:
     json_decref(header);
@@ -311,4 +333,20 @@ uint64_t token_verify_cache_hits(token_service_t *ts)
     pthread_mutex_unlock(&ks->verified_lock);
     snapshot_release(ref);
     return n;
+}
+
+int token_principal_bind(token_service_t *ts, struct token_principal *p, str_t org_cvr,
+                         int64_t now_ms, err_t *err)
+{
+    struct identity_principal ip;
+    int rc = identity_supplier_bind(ts->id, p->cert_sha256, org_cvr, ts->cfg.env, now_ms, &ip, err);
+    if (rc)
+        return rc;
+    snprintf(p->system_id, sizeof p->system_id, "%s", ip.system_id);
+    snprintf(p->system_name, sizeof p->system_name, "%s", ip.system_name);
+    snprintf(p->org_id, sizeof p->org_id, "%s", ip.org_id);
+    snprintf(p->org_cvr, sizeof p->org_cvr, "%s", ip.org_cvr);
+    snprintf(p->supplier_cvr, sizeof p->supplier_cvr, "%s", ip.supplier_cvr);
+    p->any_org = false;
+    return 0;
 }

@@ -150,12 +150,17 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
         const char *code = tls_refusal(cc, &desc);
         return oauth_error(req, 401, "invalid_client", code, desc, txid, cc->info.sha256_hex);
     }
+    /* Which organisation, when a supplier's certificate serves several:
+     * the form's org_cvr, else the data call's agreement (token.h). */
+    str_t org_cvr = STR("");
+    if (http_form_get(&form, "org_cvr", &org_cvr) && !ident_cvr_valid(org_cvr))
+        return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
+                           "org_cvr must be a CVR number (8 digits, modulus 11)", txid, NULL);
     int64_t now = clock_now_ms();
     struct identity_principal p;
     err_t e2;
     err_clear(&e2);
-    if (identity_authenticate_cert(ts->id, &cc->info, SYSTEM_RECIPIENT, ts->cfg.env, now, &p,
-                                   &e2)) {
+    if (identity_authenticate_cert_for(ts->id, &cc->info, org_cvr, ts->cfg.env, now, &p, &e2)) {
         if (e2.code == DUPLA_EBUSY) {
             *err = e2; /* the registry cannot answer: 503 registry-unavailable */
             return DUPLA_EBUSY;
@@ -173,6 +178,8 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "system_id", p.system_id, "org_id",
                           p.org_id, "jti", info.jti, "kid", info.kid, "exp", (json_int_t)info.exp_s,
                           "request_id", http_req_id(req));
+    if (p.supplier_cvr[0])
+        json_object_set_new(f, "supplier_cvr", json_string(p.supplier_cvr));
     if (txid[0])
         json_object_set_new(f, "transaktion_id", json_string(txid));
     log_json(LOG_INFO, "token issued", f);

@@ -15,7 +15,14 @@
  *           CVR), org_id, env ("test"|"production"), scope, iat, nbf, exp
  *           (seconds), jti (a v4 UUID), cnf {"x5t#S256": base64url SHA-256
  *           of the client certificate's DER} (RFC 8705: ties the token to
- *           the certificate it was issued for)
+ *           the certificate it was issued for); supplier_cvr for a system
+ *           registered with a system supplier's certificate
+ *   A supplier certificate registered by several organisations, asked for
+ *   without the form's org_cvr, gets a token for the certificate alone:
+ *   sub "supplier:<supplier CVR>", supplier_cvr, no org_cvr or org_id;
+ *   each data call's agreement (UFST-Adgangsgrundlag) then names the
+ *   organisation, whose registration of the certificate is checked on that
+ *   call (token_principal_bind).
  *
  * Keys live in a folder (token.key_dir), one PEM private key per file named
  * key-<created ms>.pem (mode 0600). The newest is the active signing key;
@@ -78,6 +85,7 @@ typedef struct token_service token_service_t;
 #define TOKEN_DEFAULT_KEY_AGE_DAYS 365 /* the active key is due for rotation after this */
 #define TOKEN_MAX_KEY_AGE_DAYS     3650
 #define TOKEN_SCOPE                "openid"
+#define TOKEN_SUPPLIER_SUB         "supplier:" /* sub of a token for a certificate alone */
 
 struct token_config {
     char path[TOKEN_PATH_MAX];
@@ -129,7 +137,17 @@ struct token_principal {
     char cert_thumbprint[TOKEN_THUMBPRINT_B64]; /* x5t#S256, base64url */
     char jti[UUID_STR_LEN + 1];
     int64_t exp_s;
+    char supplier_cvr[CVR_LEN + 1]; /* a supplier system's supplier, else "" */
+    bool any_org;                   /* a supplier token for the certificate alone (see above) */
 };
+
+/* Binds a token for a supplier certificate alone (p->any_org) to the
+ * organisation org_cvr (the agreement's recipient) at now_ms: fills the
+ * system and organisation of that organisation's registration of the
+ * certificate. DUPLA_ENOTFOUND when the organisation has none; the
+ * registry's refusal (system-revoked, ...) when it is not usable. */
+int token_principal_bind(token_service_t *ts, struct token_principal *p, str_t org_cvr,
+                         int64_t now_ms, err_t *err);
 
 /* token_verify refuses with a PROBLEM_TOKEN_* slug in err->type
  * (core/problem.h), besides the registry's for a system or organisation no
