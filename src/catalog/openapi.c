@@ -376,10 +376,16 @@ static json_t *security_schemes(const struct catalog_openapi_options *opt)
 static json_t *token_path(void)
 {
     json_t *form =
-        json_pack("{s:s, s:[s, s], s:{s:{s:s}, s:{s:s, s:[s]}, s:{s:s, s:[s, s]}}}", "type",
-                  "object", "required", "grant_type", "client_id", "properties", "client_id",
-                  "type", "string", "scope", "type", "string", "enum", "openid", "grant_type",
-                  "type", "string", "enum", "password", "client_credentials");
+        json_pack("{s:s, s:[s, s], s:{s:{s:s}, s:{s:s, s:[s]}, s:{s:s, s:[s, s]}, s:{s:s, s:s, "
+                  "s:s}}}",
+                  "type", "object", "required", "grant_type", "client_id", "properties",
+                  "client_id", "type", "string", "scope", "type", "string", "enum", "openid",
+                  "grant_type", "type", "string", "enum", "password", "client_credentials",
+                  "org_cvr", "type", "string", "pattern", "^[0-9]{8}$", "description",
+                  "Valgfri: organisationen (CVR), når en systemleverandørs certifikat er "
+                  "registreret af flere. Uden: aftalen i UFST-Adgangsgrundlag afgør det ved hvert "
+                  "kald. English: optional, the organisation when a supplier's certificate "
+                  "serves several; without it each call's agreement names the organisation.");
     json_t *ok = json_pack(
         "{s:s, s:{s:{s:{s:s, s:[s, s], s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}", "description",
         "Et adgangstoken. English: an access token.", "content", "application/json", "schema",
