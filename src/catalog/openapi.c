@@ -377,7 +377,7 @@ static json_t *token_path(void)
 {
     json_t *form =
         json_pack("{s:s, s:[s, s], s:{s:{s:s}, s:{s:s, s:[s]}, s:{s:s, s:[s, s]}, s:{s:s, s:s, "
-                  "s:s}}}",
+                  "s:s}, s:{s:s, s:s, s:s}}}",
                   "type", "object", "required", "grant_type", "client_id", "properties",
                   "client_id", "type", "string", "scope", "type", "string", "enum", "openid",
                   "grant_type", "type", "string", "enum", "password", "client_credentials",
@@ -385,7 +385,12 @@ static json_t *token_path(void)
                   "Valgfri: organisationen (CVR), når en systemleverandørs certifikat er "
                   "registreret af flere. Uden: aftalen i UFST-Adgangsgrundlag afgør det ved hvert "
                   "kald. English: optional, the organisation when a supplier's certificate "
-                  "serves several; without it each call's agreement names the organisation.");
+                  "serves several; without it each call's agreement names the organisation.",
+                  "onbehalfofse", "type", "string", "pattern", "^[0-9]{8}$", "description",
+                  "Valgfri: virksomhedens SE-nummer, når en tredjepart (en revisor) henter "
+                  "virksomhedens egne data med dens fuldmagt. English: optional, the company's "
+                  "SE number when a third party fetches the company's own data under its "
+                  "authorisation; the calls may then ask about that company only.");
     json_t *ok = json_pack(
         "{s:s, s:{s:{s:{s:s, s:[s, s], s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}", "description",
         "Et adgangstoken. English: an access token.", "content", "application/json", "schema",

@@ -70,6 +70,14 @@
  * the organisation named (token form org_cvr) */
 #define PROBLEM_SUPPLIER_NOT_REGISTERED "supplier-not-registered"
 #define PROBLEM_ENV_NOT_ALLOWED         "environment-not-allowed"
+/* acting for a company (onbehalfofse): no authorisation of the company for
+ * the caller, revoked, past its day, not for this service; a subject other
+ * than the company's */
+#define PROBLEM_AUTHORISATION_MISSING  "authorisation-missing"
+#define PROBLEM_AUTHORISATION_REVOKED  "authorisation-revoked"
+#define PROBLEM_AUTHORISATION_EXPIRED  "authorisation-expired"
+#define PROBLEM_SERVICE_NOT_AUTHORISED "service-not-authorised"
+#define PROBLEM_SUBJECT_NOT_AUTHORISED "subject-not-authorised"
 
 /* ---- identity: changes to organisations, users, roles and systems ---- */
 #define PROBLEM_ALREADY_ACTIVE     "already-active"    /* the status asked for is the current one */

@@ -273,6 +273,41 @@ static size_t fields_asked(const struct catalog_service *svc, const struct expos
     return n_ask;
 }
 
+/* A token acting for a company (onbehalfofse): the company's authorisation
+ * must stand for this service, and every subject asked must be the
+ * company: its SE number, or its CVR number. 403 naming onbehalfofse, or
+ * the subject parameter. */
+static int on_behalf(struct call *c, err_t *err)
+{
+    const struct catalog_service *svc = c->in->svc;
+    char company[CVR_LEN + 1] = "";
+    err_t e;
+    err_clear(&e);
+    int rc = token_authorisation_check(c->ex->deps.token, c->p, str_from_cstr(svc->path),
+                                       c->in->now_ms, company, &e);
+    if (rc) {
+        *err = e;
+        if (rc == DUPLA_EBUSY)
+            return rc;
+        err_param(err, DUPLA_EFORBIDDEN, "onbehalfofse", "%s", e.detail);
+        err_http(err, 403, e.type);
+        return DUPLA_EFORBIDDEN;
+    }
+    const struct catalog_subject *sk = &svc->subjects[c->q.subject_index];
+    const char *own = sk->kind == CATALOG_IDENT_SE    ? c->p->on_behalf_se
+                      : sk->kind == CATALOG_IDENT_CVR ? company
+                                                      : NULL;
+    for (size_t i = 0; i < c->q.n_subjects || i == 0; i++)
+        if (!own || c->q.n_subjects == 0 || !str_eq_cstr(c->q.subjects[i], own)) {
+            err_param(err, DUPLA_EFORBIDDEN, sk->param->name,
+                      "acting for a company (onbehalfofse), a call asks about that company "
+                      "only: its SE number or CVR number");
+            err_http(err, 403, PROBLEM_SUBJECT_NOT_AUTHORISED);
+            return DUPLA_EFORBIDDEN;
+        }
+    return 0;
+}
+
 /* Leaves the question (q, dq), the agreement's version and the fields that
  * go: the keys always, and granted ∩ asked. */
 static int decide(struct call *c, err_t *err)
@@ -285,6 +320,8 @@ static int decide(struct call *c, err_t *err)
                              (int64_t)ex->cfg.window_margin_s * 1000, c->arena, &c->q, err);
     if (rc != 0)
         return refused(c, rc);
+    if (p->on_behalf_se[0] && (rc = on_behalf(c, err)) != 0)
+        return rc == DUPLA_EBUSY ? limited(c, ex->cfg.retry_after_s, rc) : refused(c, rc);
     str_t *ask = arena_alloc(c->arena, (svc->n_fields + 1) * sizeof *ask);
     size_t *ask_index = arena_alloc(c->arena, (svc->n_fields + 1) * sizeof *ask_index);
     bool *granted = arena_alloc(c->arena, (svc->n_fields + 1) * sizeof *granted);

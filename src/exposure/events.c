@@ -152,6 +152,14 @@ static int ev_admit(struct ev *c, err_t *err)
     if (c->principal.any_org &&
         (rc = exposure_bind_supplier(ex, &c->principal, c->agreement_id, now, err)) != 0)
         return rc == DUPLA_EBUSY ? rc : refuse(c, rc, err);
+    if (c->principal.on_behalf_se[0]) {
+        /* an event list names many subjects: not for a token acting for one
+         * company */
+        err_param(err, DUPLA_EFORBIDDEN, "onbehalfofse",
+                  "a token acting for a company (onbehalfofse) does not read event lists");
+        err_http(err, 403, PROBLEM_SUBJECT_NOT_AUTHORISED);
+        return refuse(c, DUPLA_EFORBIDDEN, err);
+    }
     char key[256];
     int n = snprintf(key, sizeof key, "%.*s|%s",
                      (int)(c->agreement_id.len > 128 ? 128 : c->agreement_id.len),

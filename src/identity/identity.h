@@ -458,6 +458,72 @@ int identity_registry_invalidate(identity_t *id, err_t *err);
  * "registry-unavailable"). */
 int identity_registry_refresh(identity_t *id, err_t *err);
 
+/* ---- authorisations: acting for a company (authorisation.c) ----
+ *
+ * A company's administrator authorises a third party (an accountant's
+ * organisation, or one of its systems) to fetch the company's own data, for
+ * one SE number of the company, for named services, until a day. The third
+ * party's token then carries the SE number (token form onbehalfofse) and
+ * its data calls may ask about that SE number (or the company's CVR) only,
+ * and only while the authorisation stands. Revocable (by the company's
+ * administrator or the platform's operator); every change is in the
+ * history of both organisations. The SE number is the company
+ * administrator's statement: the platform has no SE register to check it
+ * against (README, Acting for a company). */
+#define IDENTITY_AUTH_SERVICES_MAX 32  /* services one authorisation names */
+#define IDENTITY_AUTH_SERVICE_MAX  100 /* bytes of a service's name */
+#define IDENTITY_AUTH_SERVICES_TEXT                                                                \
+    (IDENTITY_AUTH_SERVICES_MAX * (IDENTITY_AUTH_SERVICE_MAX + 3) + 3)
+enum authorisation_status { AUTHORISATION_ACTIVE = 1, AUTHORISATION_REVOKED = 2 };
+
+struct identity_authorisation {
+    char id[IDENTITY_ID_LEN + 1];
+    char company_org_id[IDENTITY_ID_LEN + 1];
+    char company_cvr[CVR_LEN + 1];
+    char se[SE_LEN + 1];
+    char grantee_org_id[IDENTITY_ID_LEN + 1];
+    char grantee_cvr[CVR_LEN + 1];
+    char grantee_system_id[IDENTITY_ID_LEN + 1]; /* "": any system of the grantee */
+    char services[IDENTITY_AUTH_SERVICES_TEXT];  /* a JSON array of service names */
+    int64_t until_ms;                            /* valid before this moment */
+    enum authorisation_status status;
+    int64_t created_ms;
+};
+
+struct identity_authorisation_new {
+    str_t company;         /* the company's organisation (id or CVR) */
+    str_t se;              /* one of the company's SE numbers (8 digits) */
+    str_t grantee;         /* the third party's organisation (id or CVR) */
+    str_t grantee_system;  /* "" or one of its systems (id or CVR/name) */
+    const str_t *services; /* service paths, 1..IDENTITY_AUTH_SERVICES_MAX */
+    size_t n_services;
+    int64_t until_ms; /* in the future */
+};
+
+/* Grants (the company's administrator, or local). Refusals name the member
+ * at fault: se, grantee, grantee_system, services, until. */
+int identity_authorisation_grant(identity_t *id, const identity_actor_t *actor,
+                                 const struct identity_authorisation_new *in,
+                                 struct identity_authorisation *out, err_t *err);
+/* Revokes (the company's administrator, the operator, or local);
+ * PROBLEM_ALREADY_REVOKED when it is. */
+int identity_authorisation_revoke(identity_t *id, const identity_actor_t *actor, str_t auth_id,
+                                  err_t *err);
+/* The authorisations org (id or CVR) gave or received, newest first. */
+int identity_authorisation_list(identity_t *id, str_t org,
+                                int (*fn)(const struct identity_authorisation *, void *),
+                                void *ctx, err_t *err);
+json_t *identity_authorisation_json(const struct identity_authorisation *a, int64_t now_ms);
+
+/* The hot-path check (the registry, no store): may system system_id of the
+ * organisation grantee_cvr act for SE number se, for service (empty: any
+ * service, the token request's check) at now_ms? 0 with the company's CVR
+ * in company_cvr (CVR_LEN + 1 bytes), else DUPLA_EFORBIDDEN with err->type
+ * one of PROBLEM_AUTHORISATION_MISSING, _REVOKED, _EXPIRED,
+ * PROBLEM_SERVICE_NOT_AUTHORISED (or DUPLA_EBUSY). */
+int identity_authorisation_check(identity_t *id, str_t grantee_cvr, str_t system_id, str_t se,
+                                 str_t service, int64_t now_ms, char *company_cvr, err_t *err);
+
 /* ---- history (history.c) ---- */
 /* The newest changes first, of org (empty: all), at most limit
  * (<= IDENTITY_LIST_MAX). Returns a new JSON array in *out. */

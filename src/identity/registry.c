@@ -52,9 +52,20 @@ struct reg_cert {
     int64_t not_after_ms;
 };
 
+/* An authorisation to act for a company, by (grantee CVR, SE number). */
+struct reg_auth {
+    char key[CVR_LEN + SE_LEN + 2]; /* "<grantee cvr>|<se>" */
+    char company_cvr[CVR_LEN + 1];
+    char system_id[IDENTITY_ID_LEN + 1]; /* "": any system of the grantee */
+    char *services;                      /* the JSON array text (names hold no '"') */
+    int64_t until_ms;
+    enum authorisation_status status;
+};
+
 struct registry_snapshot {
     int64_t gen;
-    size_t n_orgs, n_systems, n_certs;
+    size_t n_orgs, n_systems, n_certs, n_auths;
+    struct reg_auth *auths; /* by key */
     struct reg_org *orgs;       /* by id */
     struct reg_system *systems; /* by id */
     struct reg_cert *certs;     /* by sha256, then system (a supplier's: several) */
@@ -67,12 +78,20 @@ static void registry_snapshot_free(struct registry_snapshot *s)
     free(s->orgs);
     free(s->systems);
     free(s->certs);
+    for (size_t i = 0; i < s->n_auths; i++)
+        free(s->auths[i].services);
+    free(s->auths);
     free(s);
 }
 
 static int cmp_org(const void *a, const void *b)
 {
     return strcmp(((const struct reg_org *)a)->id, ((const struct reg_org *)b)->id);
+}
+
+static int cmp_auth(const void *a, const void *b)
+{
+    return strcmp(((const struct reg_auth *)a)->key, ((const struct reg_auth *)b)->key);
 }
 
 static int cmp_system(const void *a, const void *b)
@@ -221,6 +240,43 @@ static int registry_build(store_t *st, struct registry_snapshot **out, err_t *er
     if (rc < 0)
         goto out;
     qsort(s->certs, s->n_certs, sizeof *s->certs, cmp_cert);
+
+    size_t cap_a;
+    if ((rc = count_rows(c, "SELECT COUNT(*) FROM identity_authorisation", &cap_a, err)))
+        goto out;
+    if (!(s->auths = calloc(cap_a + 1, sizeof *s->auths))) {
+        rc = err_internal(err, DUPLA_ENOMEM, "registry: out of memory");
+        goto out;
+    }
+    if ((rc = store_prepare(c,
+                            "SELECT g.cvr, a.se, c.cvr, a.grantee_system_id, a.services,"
+                            " a.until_ms, a.status FROM identity_authorisation a"
+                            " JOIN identity_org c ON c.id = a.company_org_id"
+                            " JOIN identity_org g ON g.id = a.grantee_org_id",
+                            &q, err)))
+        goto out;
+    while (s->n_auths < cap_a && (rc = store_step(q, err)) == STORE_ROW) {
+        struct reg_auth *au = &s->auths[s->n_auths];
+        char cvr[CVR_LEN + 1], se[SE_LEN + 1];
+        str_copy(store_col_text(q, 0), cvr, sizeof cvr);
+        str_copy(store_col_text(q, 1), se, sizeof se);
+        snprintf(au->key, sizeof au->key, "%s|%s", cvr, se);
+        str_copy(store_col_text(q, 2), au->company_cvr, sizeof au->company_cvr);
+        str_copy(store_col_text(q, 3), au->system_id, sizeof au->system_id);
+        str_t sv = store_col_text(q, 4);
+        if (!(au->services = calloc(1, sv.len + 1))) {
+            rc = err_internal(err, DUPLA_ENOMEM, "registry: out of memory");
+            break;
+        }
+        memcpy(au->services, sv.ptr, sv.len);
+        au->until_ms = store_col_int64(q, 5);
+        au->status = (enum authorisation_status)store_col_int64(q, 6);
+        s->n_auths++;
+    }
+    store_stmt_done(q);
+    if (rc < 0)
+        goto out;
+    qsort(s->auths, s->n_auths, sizeof *s->auths, cmp_auth);
     rc = 0;
 out:
     store_rollback(c);
@@ -527,4 +583,64 @@ int identity_check_principal(identity_t *id, str_t system_id, str_t org_cvr,
         memcpy(out->cert_sha256, cert_sha256, PKI_SHA256_LEN);
     snapshot_release(ref);
     return rc;
+}
+
+int identity_authorisation_check(identity_t *id, str_t grantee_cvr, str_t system_id, str_t se,
+                                 str_t service, int64_t now_ms, char *company_cvr, err_t *err)
+{
+    maybe_refresh(id);
+    snapshot_ref_t *ref;
+    int rc = snapshot_acquire(id->registry, &ref, err);
+    if (rc)
+        return rc;
+    const struct registry_snapshot *s = snapshot_data(ref);
+    struct reg_auth key;
+    snprintf(key.key, sizeof key.key, "%.*s|%.*s", (int)(grantee_cvr.len > CVR_LEN ? CVR_LEN : grantee_cvr.len),
+             grantee_cvr.ptr, (int)(se.len > SE_LEN ? SE_LEN : se.len), se.ptr);
+    size_t lo = 0, hi = s->n_auths;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(s->auths[mid].key, key.key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* the best of several: one that allows, else the nearest miss */
+    enum { MISSING, REVOKED, EXPIRED, SERVICE, ALLOWED } best = MISSING;
+    char want[IDENTITY_AUTH_SERVICE_MAX + 3];
+    snprintf(want, sizeof want, "\"%.*s\"",
+             (int)(service.len > IDENTITY_AUTH_SERVICE_MAX ? IDENTITY_AUTH_SERVICE_MAX : service.len),
+             service.ptr);
+    for (size_t i = lo; i < s->n_auths && strcmp(s->auths[i].key, key.key) == 0; i++) {
+        const struct reg_auth *au = &s->auths[i];
+        if (au->system_id[0] && !str_eq_cstr(system_id, au->system_id))
+            continue;
+        int v = au->status != AUTHORISATION_ACTIVE ? REVOKED
+                : now_ms >= au->until_ms          ? EXPIRED
+                : service.len && !strstr(au->services, want) ? SERVICE
+                                                              : ALLOWED;
+        if (v > (int)best) {
+            best = v;
+            snprintf(company_cvr, CVR_LEN + 1, "%s", au->company_cvr);
+        }
+    }
+    snapshot_release(ref);
+    switch (best) {
+    case ALLOWED:
+        return 0;
+    case SERVICE:
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_SERVICE_NOT_AUTHORISED,
+                      "the company's authorisation does not name this service");
+    case EXPIRED:
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_AUTHORISATION_EXPIRED,
+                      "the company's authorisation has expired");
+    case REVOKED:
+        return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_AUTHORISATION_REVOKED,
+                      "the company has revoked its authorisation");
+    case MISSING:
+        break;
+    }
+    return refuse(err, DUPLA_EFORBIDDEN, PROBLEM_AUTHORISATION_MISSING,
+                  "no authorisation of the company with this SE number for this organisation "
+                  "and system");
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/rand.h"
 #include "identity/internal.h"
 #include "identity/routes.h"
@@ -671,6 +672,114 @@ static int h_history(http_request_t *req, void *ctx, err_t *err)
     return reply_list(req, "history", h);
 }
 
+/* ---- authorisations: acting for a company ---- */
+
+static const struct http_param b_authorisation[] = {
+    {.name = "company", .type = HTTP_PARAM_STRING},
+    {.name = "se", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "grantee", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "grantee_system", .type = HTTP_PARAM_STRING},
+    {.name = "services", .type = HTTP_PARAM_ARRAY, .required = true},
+    {.name = "until", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+static const struct http_param b_authorisation_revoke[] = {
+    {.name = "authorisation", .type = HTTP_PARAM_STRING, .required = true},
+    {0},
+};
+
+struct auth_list {
+    json_t *arr;
+    int64_t now;
+};
+
+static int add_authorisation(const struct identity_authorisation *au, void *ctx)
+{
+    struct auth_list *l = ctx;
+    json_array_append_new(l->arr, identity_authorisation_json(au, l->now));
+    return 0;
+}
+
+/* GET: the authorisations the actor's organisation gave or received (the
+ * data owner's staff: ?org=, or all). POST: a company's administrator
+ * grants one. */
+static int h_authorisations(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_t *id = ctx;
+    identity_actor_t a;
+    int rc = identity_http_actor(req, id, &a, err);
+    if (rc)
+        return rc;
+    if (http_req_method(req) & (HTTP_GET | HTTP_HEAD)) {
+        str_t org;
+        char oid[IDENTITY_ID_LEN + 1];
+        http_req_query(req, "org", &org);
+        if ((rc = org_scope(id, &a, org, oid, err)))
+            return rc;
+        struct auth_list l = {json_array(), clock_now_ms()};
+        if ((rc = identity_authorisation_list(id, str_from_cstr(oid), add_authorisation, &l,
+                                              err))) {
+            json_decref(l.arr);
+            return rc;
+        }
+        return reply_list(req, "authorisations", l.arr);
+    }
+    json_t *b;
+    if ((rc = http_req_json_params(req, false, b_authorisation, &b, err)))
+        return rc;
+    struct identity_authorisation_new in = {0};
+    str_t until, services[IDENTITY_AUTH_SERVICES_MAX];
+    json_t *sv = json_object_get(b, "services");
+    if (!(rc = member(b, "company", false, &in.company, err)) &&
+        !(rc = member(b, "se", true, &in.se, err)) &&
+        !(rc = member(b, "grantee", true, &in.grantee, err)) &&
+        !(rc = member(b, "grantee_system", false, &in.grantee_system, err)) &&
+        !(rc = member(b, "until", true, &until, err))) {
+        if (!in.company.len)
+            in.company = str_from_cstr(a.org_id);
+        if (json_array_size(sv) > IDENTITY_AUTH_SERVICES_MAX)
+            rc = err_param(err, DUPLA_EINVAL, "services", "at most %d services",
+                           IDENTITY_AUTH_SERVICES_MAX);
+        size_t i;
+        json_t *v;
+        json_array_foreach(sv, i, v)
+        {
+            if (rc)
+                break;
+            if (!json_is_string(v))
+                rc = err_param(err, DUPLA_EINVAL, "services", "services: a list of names");
+            else
+                services[in.n_services++] = (str_t){json_string_value(v), json_string_length(v)};
+        }
+        in.services = services;
+        int32_t day = 0;
+        if (!rc && clock_parse_date(until, &day))
+            rc = err_param(err, DUPLA_EINVAL, "until", "until must be a day (yyyy-mm-dd)");
+        in.until_ms = ((int64_t)day + 1) * 86400000LL; /* through the whole last day (UTC) */
+        struct identity_authorisation out;
+        if (!rc && !(rc = identity_authorisation_grant(id, &a, &in, &out, err))) {
+            json_decref(b);
+            return http_reply_json(req, 201, identity_authorisation_json(&out, clock_now_ms()));
+        }
+    }
+    json_decref(b);
+    return rc;
+}
+
+static int h_authorisation_revoke(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, ctx, &a, err);
+    if (rc || (rc = http_req_json_params(req, false, b_authorisation_revoke, &b, err)))
+        return rc;
+    str_t au;
+    if (!(rc = member(b, "authorisation", true, &au, err)))
+        rc = identity_authorisation_revoke(ctx, &a, au, err);
+    json_decref(b);
+    return rc ? rc : reply_ok(req);
+}
+
 /* The query parameters of the API (see struct http_route.query). */
 static const struct http_param q_org[] = {
     {.name = "org", .type = HTTP_PARAM_STRING, .max = IDENTITY_QUERY_ID_MAX},
@@ -715,6 +824,10 @@ int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err)
         {HTTP_POST, "/api/certs/revoke", h_cert_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,
          "cert-revoke", none},
         {R, "/api/history", h_history, id, 0, 0, NULL, "history", q_history},
+        {R | HTTP_POST, "/api/authorisations", h_authorisations, id, 0, IDENTITY_API_MAX_BODY,
+         NULL, "authorisations", q_org},
+        {HTTP_POST, "/api/authorisations/revoke", h_authorisation_revoke, id, 0,
+         IDENTITY_API_MAX_BODY, NULL, "authorisation-revoke", none},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, &routes[i], err);

@@ -99,6 +99,21 @@
     "ALTER TABLE identity_cert_v2 RENAME TO identity_cert;"                                        \
     "CREATE INDEX identity_cert_system ON identity_cert(system_id);"
 
+#define AUTHORISATION_TABLE                                                                        \
+    "CREATE TABLE identity_authorisation ("                                                        \
+    " id TEXT PRIMARY KEY,"                                                                        \
+    " company_org_id TEXT NOT NULL REFERENCES identity_org(id),"                                   \
+    " se TEXT NOT NULL,"                                                                           \
+    " grantee_org_id TEXT NOT NULL REFERENCES identity_org(id),"                                   \
+    " grantee_system_id TEXT NOT NULL,"                                                            \
+    " services TEXT NOT NULL,"                                                                     \
+    " until_ms BIGINT NOT NULL,"                                                                   \
+    " status INTEGER NOT NULL CHECK (status IN (1, 2)),"                                           \
+    " created_ms BIGINT NOT NULL,"                                                                 \
+    " updated_ms BIGINT NOT NULL);"                                                                \
+    "CREATE INDEX identity_authorisation_company ON identity_authorisation(company_org_id);"       \
+    "CREATE INDEX identity_authorisation_grantee ON identity_authorisation(grantee_org_id);"
+
 static const struct store_migration migrations[] = {
     {1,
      TABLES_COMMON "CREATE TABLE identity_history ("
@@ -130,6 +145,9 @@ static const struct store_migration migrations[] = {
      * certificate can then be registered by many organisations, so a
      * certificate row is keyed by (fingerprint, system). */
     {3, SUPPLIER_MIGRATION, SUPPLIER_MIGRATION},
+    /* 4: a company's authorisations of third parties to fetch its own data
+     * (#21 item 4; authorisation.c). */
+    {4, AUTHORISATION_TABLE, AUTHORISATION_TABLE},
 };
 
 int identity_schema_apply(store_t *st, err_t *err)

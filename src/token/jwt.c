@@ -39,6 +39,13 @@ static int append_b64(buf_t *b, const void *data, size_t n)
 int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t now_ms, char **jwt,
                 struct token_issued *info, err_t *err)
 {
+    return token_issue_for(ts, p, NULL, now_ms, jwt, info, err);
+}
+
+int token_issue_for(token_service_t *ts, const struct identity_principal *p,
+                    const char *on_behalf_se, int64_t now_ms, char **jwt,
+                    struct token_issued *info, err_t *err)
+{
     token_keys_maybe_reload(ts, false);
     struct token_issued inf;
     memset(&inf, 0, sizeof inf);
@@ -78,6 +85,8 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
                 json_object_set_new(payload, "org_id", json_string(p->org_id)) == 0;
     if (whole && p->supplier_cvr[0])
         whole = json_object_set_new(payload, "supplier_cvr", json_string(p->supplier_cvr)) == 0;
+    if (whole && on_behalf_se && on_behalf_se[0])
+        whole = json_object_set_new(payload, "onbehalfofse", json_string(on_behalf_se)) == 0;
     if (!whole) {
         json_decref(payload);
         payload = NULL;
@@ -248,6 +257,11 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     const char *env = json_string_value(json_object_get(claims, "env"));
     const char *jti = json_string_value(json_object_get(claims, "jti"));
     const char *supplier = json_string_value(json_object_get(claims, "supplier_cvr"));
+    json_t *obo = json_object_get(claims, "onbehalfofse");
+    if (obo && (!json_is_string(obo) || !ident_se_valid(str_from_cstr(json_string_value(obo))))) {
+        rc = refuse(err, PROBLEM_TOKEN_CLAIMS, "the token's onbehalfofse claim is not valid");
+        goto out;
+    }
     /* a token for a supplier certificate alone names no organisation */
     bool any_org = !cvr && supplier && sub &&
                    strncmp(sub, TOKEN_SUPPLIER_SUB, strlen(TOKEN_SUPPLIER_SUB)) == 0;
@@ -315,6 +329,8 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     out->exp_s = json_integer_value(exp);
     snprintf(out->supplier_cvr, sizeof out->supplier_cvr, "%s", ip.supplier_cvr);
     out->any_org = any_org;
+    if (obo)
+        snprintf(out->on_behalf_se, sizeof out->on_behalf_se, "%s", json_string_value(obo));
     rc = 0;
 out:
     json_decref(header);
@@ -349,4 +365,12 @@ int token_principal_bind(token_service_t *ts, struct token_principal *p, str_t o
     snprintf(p->supplier_cvr, sizeof p->supplier_cvr, "%s", ip.supplier_cvr);
     p->any_org = false;
     return 0;
+}
+
+int token_authorisation_check(token_service_t *ts, const struct token_principal *p, str_t service,
+                              int64_t now_ms, char *company_cvr, err_t *err)
+{
+    return identity_authorisation_check(ts->id, str_from_cstr(p->org_cvr),
+                                        str_from_cstr(p->system_id), str_from_cstr(p->on_behalf_se),
+                                        service, now_ms, company_cvr, err);
 }

@@ -156,6 +156,16 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
     if (http_form_get(&form, "org_cvr", &org_cvr) && !ident_cvr_valid(org_cvr))
         return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
                            "org_cvr must be a CVR number (8 digits, modulus 11)", txid, NULL);
+    /* Acting for a company (onbehalfofse=<SE number>): only under its
+     * authorisation of this organisation and system. */
+    str_t obo = STR("");
+    char obo_c[SE_LEN + 1] = "";
+    if (http_form_get(&form, "onbehalfofse", &obo)) {
+        if (!ident_se_valid(obo))
+            return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
+                               "onbehalfofse must be an SE number (8 digits)", txid, NULL);
+        str_copy(obo, obo_c, sizeof obo_c);
+    }
     int64_t now = clock_now_ms();
     struct identity_principal p;
     err_t e2;
@@ -170,9 +180,27 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
                            unauth ? "invalid_client" : "unauthorized_client", e2.type, e2.detail,
                            txid, cc->info.sha256_hex);
     }
+    if (obo_c[0]) {
+        char company[CVR_LEN + 1];
+        if (p.any_org)
+            return oauth_error(req, 400, "invalid_request", PROBLEM_FORM_INVALID,
+                               "onbehalfofse with a certificate of several organisations needs "
+                               "org_cvr",
+                               txid, cc->info.sha256_hex);
+        if (identity_authorisation_check(ts->id, str_from_cstr(p.org_cvr),
+                                         str_from_cstr(p.system_id), obo, STR(""), now, company,
+                                         &e2)) {
+            if (e2.code == DUPLA_EBUSY) {
+                *err = e2;
+                return DUPLA_EBUSY;
+            }
+            return oauth_error(req, 403, "unauthorized_client", e2.type, e2.detail, txid,
+                               cc->info.sha256_hex);
+        }
+    }
     char *jwt = NULL;
     struct token_issued info;
-    int rc = token_issue(ts, &p, now, &jwt, &info, err);
+    int rc = token_issue_for(ts, &p, obo_c, now, &jwt, &info, err);
     if (rc)
         return rc;
     json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "system_id", p.system_id, "org_id",
@@ -180,6 +208,8 @@ static int handle_token(http_request_t *req, void *ctx, err_t *err)
                           "request_id", http_req_id(req));
     if (p.supplier_cvr[0])
         json_object_set_new(f, "supplier_cvr", json_string(p.supplier_cvr));
+    if (obo_c[0])
+        json_object_set_new(f, "onbehalfofse", json_string(obo_c));
     if (txid[0])
         json_object_set_new(f, "transaktion_id", json_string(txid));
     log_json(LOG_INFO, "token issued", f);

@@ -122,9 +122,13 @@ struct token_issued {
 
 /* Issues a token for principal p (a recipient system authenticated by its
  * certificate; p->cert_sha256 is its certificate's hash) at now_ms. *jwt is
- * malloc'd, owned by the caller. */
+ * malloc'd, owned by the caller. token_issue_for: acting for the company of
+ * SE number on_behalf_se (claim onbehalfofse; NULL or "": for itself). */
 int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t now_ms, char **jwt,
                 struct token_issued *info, err_t *err);
+int token_issue_for(token_service_t *ts, const struct identity_principal *p,
+                    const char *on_behalf_se, int64_t now_ms, char **jwt,
+                    struct token_issued *info, err_t *err);
 
 /* Who a verified token stands for: what the data routes use. */
 struct token_principal {
@@ -139,7 +143,17 @@ struct token_principal {
     int64_t exp_s;
     char supplier_cvr[CVR_LEN + 1]; /* a supplier system's supplier, else "" */
     bool any_org;                   /* a supplier token for the certificate alone (see above) */
+    /* Acting for a company (token form onbehalfofse, claim onbehalfofse):
+     * its SE number, else "". Data calls then ask about that company only,
+     * under its authorisation (token_authorisation_check). */
+    char on_behalf_se[SE_LEN + 1];
 };
+
+/* May p act for its on_behalf_se company in service (empty: any service)
+ * at now_ms? 0 with the company's CVR in company_cvr (CVR_LEN + 1 bytes), or
+ * identity_authorisation_check's refusal (403 authorisation-*). */
+int token_authorisation_check(token_service_t *ts, const struct token_principal *p, str_t service,
+                              int64_t now_ms, char *company_cvr, err_t *err);
 
 /* Binds a token for a supplier certificate alone (p->any_org) to the
  * organisation org_cvr (the agreement's recipient) at now_ms: fills the
