@@ -45,9 +45,9 @@ json_t *identity_authorisation_json(const struct identity_authorisation *a, int6
     return json_pack("{s:s, s:{s:s, s:s}, s:s, s:{s:s, s:s, s:s?}, s:o, s:s, s:s, s:I}", "id",
                      a->id, "company", "org_id", a->company_org_id, "cvr", a->company_cvr, "se",
                      a->se, "grantee", "org_id", a->grantee_org_id, "cvr", a->grantee_cvr,
-                     "system_id", a->grantee_system_id[0] ? a->grantee_system_id : NULL,
-                     "services", services ? services : json_array(), "until", until, "status",
-                     state, "created_ms", (json_int_t)a->created_ms);
+                     "system_id", a->grantee_system_id[0] ? a->grantee_system_id : NULL, "services",
+                     services ? services : json_array(), "until", until, "status", state,
+                     "created_ms", (json_int_t)a->created_ms);
 }
 
 static bool digits(str_t s, size_t n)
@@ -178,8 +178,8 @@ int identity_authorisation_grant(identity_t *id, const identity_actor_t *actor,
     rc = identity_history_record(c, actor, "authorisation.grant", "authorisation", a.id, co.id,
                                  NULL, after, err);
     if (!rc)
-        rc = identity_history_record(c, actor, "authorisation.grant", "authorisation", a.id,
-                                     go.id, NULL, after, err);
+        rc = identity_history_record(c, actor, "authorisation.grant", "authorisation", a.id, go.id,
+                                     NULL, after, err);
     json_decref(after);
     if (!rc)
         rc = identity_commit(id, c, err);
@@ -190,8 +190,7 @@ out:
     return rc;
 }
 
-static int auth_find(store_conn_t *c, str_t auth_id, struct identity_authorisation *out,
-                     err_t *err)
+static int auth_find(store_conn_t *c, str_t auth_id, struct identity_authorisation *out, err_t *err)
 {
     store_stmt_t *s;
     int rc = store_prepare(c, "SELECT " AUTH_COLUMNS AUTH_FROM " WHERE a.id = ?", &s, err);
@@ -262,8 +261,8 @@ out:
 }
 
 int identity_authorisation_list(identity_t *id, str_t org,
-                                int (*fn)(const struct identity_authorisation *, void *),
-                                void *ctx, err_t *err)
+                                int (*fn)(const struct identity_authorisation *, void *), void *ctx,
+                                err_t *err)
 {
     store_conn_t *c;
     int rc = store_conn_get(id->st, &c, err);

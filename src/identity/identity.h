@@ -511,8 +511,8 @@ int identity_authorisation_revoke(identity_t *id, const identity_actor_t *actor,
                                   err_t *err);
 /* The authorisations org (id or CVR) gave or received, newest first. */
 int identity_authorisation_list(identity_t *id, str_t org,
-                                int (*fn)(const struct identity_authorisation *, void *),
-                                void *ctx, err_t *err);
+                                int (*fn)(const struct identity_authorisation *, void *), void *ctx,
+                                err_t *err);
 json_t *identity_authorisation_json(const struct identity_authorisation *a, int64_t now_ms);
 
 /* The hot-path check (the registry, no store): may system system_id of the

@@ -65,7 +65,7 @@ struct reg_auth {
 struct registry_snapshot {
     int64_t gen;
     size_t n_orgs, n_systems, n_certs, n_auths;
-    struct reg_auth *auths; /* by key */
+    struct reg_auth *auths;     /* by key */
     struct reg_org *orgs;       /* by id */
     struct reg_system *systems; /* by id */
     struct reg_cert *certs;     /* by sha256, then system (a supplier's: several) */
@@ -595,8 +595,9 @@ int identity_authorisation_check(identity_t *id, str_t grantee_cvr, str_t system
         return rc;
     const struct registry_snapshot *s = snapshot_data(ref);
     struct reg_auth key;
-    snprintf(key.key, sizeof key.key, "%.*s|%.*s", (int)(grantee_cvr.len > CVR_LEN ? CVR_LEN : grantee_cvr.len),
-             grantee_cvr.ptr, (int)(se.len > SE_LEN ? SE_LEN : se.len), se.ptr);
+    snprintf(key.key, sizeof key.key, "%.*s|%.*s",
+             (int)(grantee_cvr.len > CVR_LEN ? CVR_LEN : grantee_cvr.len), grantee_cvr.ptr,
+             (int)(se.len > SE_LEN ? SE_LEN : se.len), se.ptr);
     size_t lo = 0, hi = s->n_auths;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -608,17 +609,18 @@ int identity_authorisation_check(identity_t *id, str_t grantee_cvr, str_t system
     /* the best of several: one that allows, else the nearest miss */
     enum { MISSING, REVOKED, EXPIRED, SERVICE, ALLOWED } best = MISSING;
     char want[IDENTITY_AUTH_SERVICE_MAX + 3];
-    snprintf(want, sizeof want, "\"%.*s\"",
-             (int)(service.len > IDENTITY_AUTH_SERVICE_MAX ? IDENTITY_AUTH_SERVICE_MAX : service.len),
-             service.ptr);
+    snprintf(
+        want, sizeof want, "\"%.*s\"",
+        (int)(service.len > IDENTITY_AUTH_SERVICE_MAX ? IDENTITY_AUTH_SERVICE_MAX : service.len),
+        service.ptr);
     for (size_t i = lo; i < s->n_auths && strcmp(s->auths[i].key, key.key) == 0; i++) {
         const struct reg_auth *au = &s->auths[i];
         if (au->system_id[0] && !str_eq_cstr(system_id, au->system_id))
             continue;
-        int v = au->status != AUTHORISATION_ACTIVE ? REVOKED
-                : now_ms >= au->until_ms          ? EXPIRED
+        int v = au->status != AUTHORISATION_ACTIVE           ? REVOKED
+                : now_ms >= au->until_ms                     ? EXPIRED
                 : service.len && !strstr(au->services, want) ? SERVICE
-                                                              : ALLOWED;
+                                                             : ALLOWED;
         if (v > (int)best) {
             best = v;
             snprintf(company_cvr, CVR_LEN + 1, "%s", au->company_cvr);

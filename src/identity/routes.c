@@ -717,8 +717,8 @@ static int h_authorisations(http_request_t *req, void *ctx, err_t *err)
         if ((rc = org_scope(id, &a, org, oid, err)))
             return rc;
         struct auth_list l = {json_array(), clock_now_ms()};
-        if ((rc = identity_authorisation_list(id, str_from_cstr(oid), add_authorisation, &l,
-                                              err))) {
+        if ((rc =
+                 identity_authorisation_list(id, str_from_cstr(oid), add_authorisation, &l, err))) {
             json_decref(l.arr);
             return rc;
         }
@@ -824,8 +824,8 @@ int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err)
         {HTTP_POST, "/api/certs/revoke", h_cert_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,
          "cert-revoke", none},
         {R, "/api/history", h_history, id, 0, 0, NULL, "history", q_history},
-        {R | HTTP_POST, "/api/authorisations", h_authorisations, id, 0, IDENTITY_API_MAX_BODY,
-         NULL, "authorisations", q_org},
+        {R | HTTP_POST, "/api/authorisations", h_authorisations, id, 0, IDENTITY_API_MAX_BODY, NULL,
+         "authorisations", q_org},
         {HTTP_POST, "/api/authorisations/revoke", h_authorisation_revoke, id, 0,
          IDENTITY_API_MAX_BODY, NULL, "authorisation-revoke", none},
     };

@@ -43,8 +43,8 @@ int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t
 }
 
 int token_issue_for(token_service_t *ts, const struct identity_principal *p,
-                    const char *on_behalf_se, int64_t now_ms, char **jwt,
-                    struct token_issued *info, err_t *err)
+                    const char *on_behalf_se, int64_t now_ms, char **jwt, struct token_issued *info,
+                    err_t *err)
 {
     token_keys_maybe_reload(ts, false);
     struct token_issued inf;

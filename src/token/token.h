@@ -127,8 +127,8 @@ struct token_issued {
 int token_issue(token_service_t *ts, const struct identity_principal *p, int64_t now_ms, char **jwt,
                 struct token_issued *info, err_t *err);
 int token_issue_for(token_service_t *ts, const struct identity_principal *p,
-                    const char *on_behalf_se, int64_t now_ms, char **jwt,
-                    struct token_issued *info, err_t *err);
+                    const char *on_behalf_se, int64_t now_ms, char **jwt, struct token_issued *info,
+                    err_t *err);
 
 /* Who a verified token stands for: what the data routes use. */
 struct token_principal {

@@ -54,14 +54,14 @@ static void approve(agreement_t *ag, const char *org, char *id)
 {
     char today[16];
     clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
-    json_t *app = json_pack(
-        "{s:s, s:s, s:[{s:s, s:s}], s:{s:[s, s], s:[s]}, s:s, s:s, s:{s:i, s:i}, "
-        "s:{s:s, s:s, s:s}}",
-        "title", "E2E", "purpose", "Bogføring for kunder.", "legal_basis", "law", "Lov",
-        "section", "§ 1", "services", "Momsangivelse", "Salgsmoms", "Købsmoms", "Aarsopgoerelse",
-        "PersonligIndkomst", "systems", "all", "valid_from", today, "expected_volume",
-        "calls_per_month", 10, "subjects_per_month", 10, "contact", "name", "P", "email",
-        "p@org.example", "phone", "+45 1234 5678");
+    json_t *app =
+        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:{s:[s, s], s:[s]}, s:s, s:s, s:{s:i, s:i}, "
+                  "s:{s:s, s:s, s:s}}",
+                  "title", "E2E", "purpose", "Bogføring for kunder.", "legal_basis", "law", "Lov",
+                  "section", "§ 1", "services", "Momsangivelse", "Salgsmoms", "Købsmoms",
+                  "Aarsopgoerelse", "PersonligIndkomst", "systems", "all", "valid_from", today,
+                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
+                  "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
     err_t err;
     struct agreement_actor p = actor(1, org, AGREEMENT_ROLE_PROCESSOR),
                            sg = actor(2, org, AGREEMENT_ROLE_SIGNATORY),
@@ -106,12 +106,13 @@ static void world_make(struct world *w)
     api_org(s, CVR_O, "o@o.dk", "kontakt@o.dk");
     cr_assert_eq(e2e_issue_system(s, "rev", CVR_R, NULL), 0);
     char pem[E2E_PATH_MAX];
-    const char *reg[] = {"system", "register", "--org",  CVR_R, "--name",
-                         "rev",    "--cert",   e2e_pki_path(s, "rev.pem", pem), NULL};
-    api_must(s, reg);
-    const char *gen[] = {"testdata", "generate", "--persons", "2",      "--companies", "4",
-                         "--years",  "2023",     "--seed",    "11",     "--ingest",    "--quiet",
+    const char *reg[] = {"system", "register", "--org",  CVR_R,
+                         "--name", "rev",      "--cert", e2e_pki_path(s, "rev.pem", pem),
                          NULL};
+    api_must(s, reg);
+    const char *gen[] = {"testdata", "generate", "--persons", "2",      "--companies",
+                         "4",        "--years",  "2023",      "--seed", "11",
+                         "--ingest", "--quiet",  NULL};
     api_must(s, gen);
     store_t *st = open_store(s);
     agreement_t *ag;
@@ -163,8 +164,7 @@ static void token_request(const struct e2e_server *s, const char *extra, struct 
     char p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256], body[256];
     e2e_pki_path(s, "rev.p12", p12);
     cr_assert_eq(e2e_read_line(e2e_pki_path(s, "rev.p12.pass", pwfile), pw, sizeof pw), 0);
-    snprintf(body, sizeof body, "client_id=api-gateway&scope=openid&grant_type=password%s",
-             extra);
+    snprintf(body, sizeof body, "client_id=api-gateway&scope=openid&grant_type=password%s", extra);
     const char *headers[] = {"x-transaktion-id: job-1",
                              "Content-Type: application/x-www-form-urlencoded", NULL};
     struct e2e_request rq = {.method = "POST",
@@ -194,8 +194,7 @@ static void token_refused(const struct e2e_server *s, const char *extra, long st
     struct e2e_response r;
     token_request(s, extra, &r);
     e2e_assert_status(s, &r, status);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "error_code")), code, "%s",
-                     r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "error_code")), code, "%s", r.body);
     e2e_response_free(&r);
 }
 
@@ -236,8 +235,7 @@ static void expect_problem(const struct world *w, const char *tok, const char *p
     e2e_response_free(&r);
 }
 
-Test(onbehalf, the_accountant_fetches_exactly_one_company_until_revoked_or_expired,
-     .timeout = 170)
+Test(onbehalf, the_accountant_fetches_exactly_one_company_until_revoked_or_expired, .timeout = 170)
 {
     struct world w;
     world_make(&w);
