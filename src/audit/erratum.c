@@ -456,7 +456,8 @@ static int cmp_cstr(const void *a, const void *b)
  * their count. */
 static json_t *distinct(const char **list, size_t n, size_t *count)
 {
-    qsort(list, n, sizeof *list, cmp_cstr);
+    if (n > 1) /* list may be NULL when empty: qsort's arguments must not be */
+        qsort(list, n, sizeof *list, cmp_cstr);
     json_t *a = json_array();
     *count = 0;
     for (size_t i = 0; i < n; i++)
@@ -586,7 +587,8 @@ static int report(store_conn_t *c, int64_t id, json_t **out, err_t *err)
         rc = trace_version(c, &vs[i], &r, err);
     if (rc)
         goto done;
-    qsort(r.v, r.n, sizeof *r.v, cmp_raw);
+    if (r.n > 1) /* r.v is NULL when nothing was found */
+        qsort(r.v, r.n, sizeof *r.v, cmp_raw);
     /* the entries, each once, with what they tell of their recipient */
     struct hit {
         int64_t seq, time_ms, agreement_version;
