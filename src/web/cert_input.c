@@ -20,9 +20,10 @@ int web_cert_read(struct web_ctx *cx, const struct multipart *mp, const struct w
                   struct form_errors *fe, struct pki_cert_info *info, const char **used)
 {
     *used = in->file_id;
-    const struct multipart_part *file = multipart_get(mp, "certificate_file");
+    const struct multipart_part *file =
+        multipart_get(mp, in->file_name ? in->file_name : "certificate_file");
     bool have_file = file && file->is_file && (file->filename.len || file->data.len);
-    str_t pasted = form_get(&cx->form, "certificate");
+    str_t pasted = form_get(&cx->form, in->pem_name ? in->pem_name : "certificate");
     err_t e;
     err_clear(&e);
     if (have_file && pasted.len) {
@@ -76,7 +77,7 @@ int web_cert_read(struct web_ctx *cx, const struct multipart *mp, const struct w
 
 /* See internal.h. */
 int web_cert_check(struct web_ctx *cx, const struct pki_cert_info *info, const char *field,
-                   struct form_errors *fe)
+                   const char *supplier_cvr, struct form_errors *fe)
 {
     arena_t *a = http_req_arena(cx->req);
     if (info->is_ca) {
@@ -91,11 +92,13 @@ int web_cert_check(struct web_ctx *cx, const struct pki_cert_info *info, const c
                    "til organisationen.");
         return -1;
     }
-    if (strcmp(info->cvr, cx->org.cvr) != 0) {
-        const char *m = arena_printf(a,
-                                     "Certifikatet er udstedt til CVR-nummer %s, men "
-                                     "organisationens CVR-nummer er %s.",
-                                     info->cvr, cx->org.cvr);
+    const char *want = supplier_cvr ? supplier_cvr : cx->org.cvr;
+    if (strcmp(info->cvr, want) != 0) {
+        const char *m =
+            arena_printf(a,
+                         "Certifikatet er udstedt til CVR-nummer %s, men "
+                         "%s CVR-nummer er %s.",
+                         info->cvr, supplier_cvr ? "leverandørens" : "organisationens", want);
         form_error(fe, field, m ? m : "Certifikatets CVR-nummer er ikke organisationens.");
         return -1;
     }

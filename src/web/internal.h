@@ -28,7 +28,7 @@
 #define WEB_UPLOAD_MAX_NAME     64   /* a field's name */
 #define WEB_UPLOAD_MAX_FILENAME 255
 #define WEB_CERT_FILE_MAX       (32 * 1024) /* a certificate file (PEM, maybe with its chain) */
-#define WEB_PAGES_MAX           64          /* page routes begun and ended by web_routes */
+#define WEB_PAGES_MAX           96          /* page routes begun and ended by web_routes */
 
 /* A page route as registered: what the dispatcher needs (web.c). */
 struct web_page_binding {
@@ -166,6 +166,10 @@ const char *web_time_iso(struct web_ctx *cx, const char *iso);
 struct web_cert_input {
     const char *file_id; /* the file input's id */
     const char *pem_id;  /* the textarea's id */
+    /* The fields' names: NULL for "certificate_file" and "certificate" (a
+     * page with two certificate forms names the second one's otherwise). */
+    const char *file_name;
+    const char *pem_name;
 };
 /* Reads the certificate of a post: the uploaded file (PEM or DER) or else
  * the pasted PEM text. 0 with *info and in *used the id of the field it
@@ -173,9 +177,11 @@ struct web_cert_input {
 int web_cert_read(struct web_ctx *cx, const struct multipart *mp, const struct web_cert_input *in,
                   struct form_errors *fe, struct pki_cert_info *info, const char **used);
 /* The checks the identity module makes of a system's certificate, said
- * precisely: 0, or -1 with the message at field. */
+ * precisely: 0, or -1 with the message at field. The certificate's CVR must
+ * be the organisation's, or for a supplier's system (supplier_cvr not NULL)
+ * the supplier's. */
 int web_cert_check(struct web_ctx *cx, const struct pki_cert_info *info, const char *field,
-                   struct form_errors *fe);
+                   const char *supplier_cvr, struct form_errors *fe);
 
 /* ---- pages ---- */
 int pages_auth_register(http_server_t *srv, web_t *w, err_t *err);
@@ -194,6 +200,7 @@ void pages_org_secret_page(struct web_ctx *cx, const char *title, const char *in
                            const struct identity_setup_secret *s, const char *back,
                            const char *back_label);
 int pages_systems_register(http_server_t *srv, web_t *w, err_t *err);
+int pages_authorisation_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_agreement_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_disclosure_register(http_server_t *srv, web_t *w, err_t *err);
 int pages_usage_register(http_server_t *srv, web_t *w, err_t *err);

@@ -88,6 +88,7 @@ static void nav_links(struct web_ctx *cx)
     nav_link(h, "/organisation", "Brugere og roller", str_eq_cstr(path, "/organisation"));
     if (!cx->actor.data_owner) {
         nav_link(h, "/systemer", "Systemer", str_eq_cstr(path, "/systemer"));
+        nav_link(h, "/fuldmagter", "Fuldmagter", str_has_prefix(path, STR("/fuldmagter")));
         nav_link(h, "/haendelser", "Hændelser", str_eq_cstr(path, "/haendelser"));
     }
     if (cx->actor.data_owner) {

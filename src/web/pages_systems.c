@@ -5,6 +5,12 @@
  *                                         fingerprint, validity and status
  *   POST /systemer                        register: name, certificate_file (PEM or DER
  *                                         upload, multipart/form-data) or certificate (PEM)
+ *   POST /systemer/leverandoer            register a supplier's system: supplier_system
+ *                                         (its name here), supplier_cvr, supplier_name,
+ *                                         supplier_certificate_file | supplier_certificate
+ *                                         (the supplier's certificate, whose CVR is the
+ *                                         supplier's; the same certificate may serve many
+ *                                         organisations)
  *   POST /systemer/certifikat             roll over: system, certificate_file | certificate;
  *                                         the old certificates keep working until revoked
  *   GET  /systemer/certifikat/spaer       ?sha256=: the second step before revoking
@@ -12,6 +18,10 @@
  *   POST /systemer/status                 system, handling=suspender|genaktiver
  *   GET  /systemer/spaer                  ?system=: the second step before revoking a system
  *   POST /systemer/spaer                  revoke a system (final; its certificates with it)
+ *
+ * A supplier's system is revoked as any other (/systemer/spaer): that ends
+ * this organisation's registration only, never the supplier's other
+ * customers'.
  *
  * The role rules are identity's (the organisation's administrator; the
  * platform's operator may suspend and revoke): the page only hides what the
@@ -25,6 +35,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/ident.h"
 #include "core/log.h"
 #include "pki/pki.h"
 #include "web/internal.h"
@@ -120,7 +131,8 @@ const char *web_system_refusal(int rc, const err_t *e)
     case DUPLA_ECONFLICT:
         if (err_is(e, PROBLEM_CERT_REGISTERED))
             return "Certifikatet er allerede registreret (et certifikat med samme "
-                   "SHA-256-fingeraftryk findes).";
+                   "SHA-256-fingeraftryk findes, hos organisationen eller som et andet "
+                   "organisations eget system).";
         if (err_is(e, PROBLEM_SYSTEM_NAME_TAKEN))
             return "Organisationen har allerede et system med det navn.";
         if (strcmp(p, "system") == 0)
@@ -133,6 +145,12 @@ const char *web_system_refusal(int rc, const err_t *e)
             return "Systemet har allerede den status.";
         return "Det kan ikke lade sig gøre i systemets nuværende tilstand.";
     case DUPLA_EINVAL:
+        if (strcmp(p, "supplier_cvr") == 0)
+            return "Leverandørens CVR-nummer skal være 8 cifre med gyldigt kontrolciffer og må "
+                   "ikke "
+                   "være organisationens eget.";
+        if (strcmp(p, "supplier_name") == 0)
+            return "Leverandørens navn skal udfyldes og må højst være 200 tegn uden kontroltegn.";
         if (strcmp(p, "name") == 0)
             return "Systemets navn skal udfyldes, må højst være 200 tegn og må ikke indeholde "
                    "skråstreg (/) eller kontroltegn.";
@@ -278,7 +296,16 @@ static void system_section(struct web_ctx *cx, const struct identity_system *s,
     html_t *h = &cx->h;
     HTML(h, "<h2>");
     html_textc(h, s->name);
-    HTML(h, "</h2><p>Status: <strong>");
+    HTML(h, "</h2>");
+    if (s->supplier_cvr[0]) {
+        HTML(h, "<p>Leverandørens system: det drives af <strong>");
+        html_textc(h, s->supplier_name);
+        HTML(h, "</strong> (CVR-nummer ");
+        html_textc(h, s->supplier_cvr);
+        HTML(h, ") med leverandørens certifikat, og det henter data under organisationens "
+                "aftaler. Udleveringsloggen viser både organisationen og leverandøren.</p>");
+    }
+    HTML(h, "<p>Status: <strong>");
     html_textc(h, system_status_label(s->status));
     HTML(h, "</strong>. System-id: ");
     html_textc(h, s->id);
@@ -301,7 +328,8 @@ static void system_section(struct web_ctx *cx, const struct identity_system *s,
     html_textc(h, s->name);
     HTML(h, "</button></form><a class=\"inline-form\" href=\"/systemer/spaer?system=");
     html_urlc(h, s->id);
-    HTML(h, "\">Spær systemet ");
+    HTML(h, "\">");
+    html_textc(h, s->supplier_cvr[0] ? "Spær registreringen af " : "Spær systemet ");
     html_textc(h, s->name);
     HTML(h, " permanent</a>");
     /* Roll-over: a new certificate beside the old ones. */
@@ -336,6 +364,40 @@ static void system_section(struct web_ctx *cx, const struct identity_system *s,
     HTML(h, "</button></form>");
 }
 
+/* The form that registers a system supplier's system: the supplier's
+ * certificate (its CVR the supplier's) as one of the organisation's
+ * systems. Its fields have names of their own (the page's other form has
+ * name and certificate). */
+static void supplier_form(struct web_ctx *cx, const struct form_errors *fe,
+                          const struct http_form *k)
+{
+    html_t *h = &cx->h;
+    HTML(h, "<h2>Registrér en leverandørs system</h2><p>Driver en systemleverandør systemet for "
+            "organisationen med sit eget certifikat, registrerer du leverandørens certifikat her. "
+            "Det samme certifikat kan være registreret af flere organisationer; systemet henter "
+            "kun data under organisationens egne aftaler, og du kan spærre registreringen når "
+            "som helst.</p><form method=\"post\" action=\"/systemer/leverandoer\" "
+            "enctype=\"multipart/form-data\" novalidate>");
+    form_csrf(cx);
+    form_input(cx, fe, "supplier_system", "Systemets navn hos organisationen", "text",
+               form_get(k, "supplier_system"), NULL);
+    form_input(cx, fe, "supplier_cvr", "Leverandørens CVR-nummer", "text",
+               form_get(k, "supplier_cvr"),
+               "8 cifre, det CVR-nummer leverandørens certifikat er "
+               "udstedt til");
+    form_input(cx, fe, "supplier_name", "Leverandørens navn", "text", form_get(k, "supplier_name"),
+               NULL);
+    cert_field(cx, fe, true, "supplier_certificate_file", "supplier_certificate_file",
+               "Leverandørens certifikatfil (PEM eller DER)", STR(""),
+               "Leverandørens OCES-certifikat som fil (.pem, .crt, .cer eller .der)");
+    form_textarea(cx, fe, "supplier_certificate", "Leverandørens certifikat (PEM)",
+                  form_get(k, "supplier_certificate"),
+                  "Eller indsæt certifikatet som tekst, fra -----BEGIN CERTIFICATE----- til "
+                  "-----END CERTIFICATE-----");
+    HTML(h, "<button class=\"button button-primary\" type=\"submit\">Registrér leverandørens "
+            "system</button></form>");
+}
+
 static void systems_page(struct web_ctx *cx, const struct form_errors *fe,
                          const struct http_form *kept)
 {
@@ -349,6 +411,7 @@ static void systems_page(struct web_ctx *cx, const struct form_errors *fe,
         const char *key, *text;
     } notices[] = {
         {"registreret", "Systemet er registreret."},
+        {"leverandoer", "Leverandørens system er registreret."},
         {"certifikat", "Det nye certifikat er tilføjet. De gamle virker, indtil du spærrer dem."},
         {"certifikat-spaerret", "Certifikatet er spærret."},
         {"spaerret", "Systemet er spærret."},
@@ -377,6 +440,7 @@ static void systems_page(struct web_ctx *cx, const struct form_errors *fe,
                       "-----END CERTIFICATE-----");
         HTML(h, "<button class=\"button button-primary\" type=\"submit\">Registrér system"
                 "</button></form>");
+        supplier_form(cx, fe, k);
     }
     page_end(cx);
 }
@@ -393,18 +457,35 @@ static int h_systems(struct web_ctx *cx, err_t *err)
     return reply_systems(cx, NULL, 200);
 }
 
-/* POST /systemer and /systemer/certifikat: register, or roll over. */
+/* The supplier's CVR of the organisation's system id (NULL: its own
+ * system, or none such). */
+static const char *supplier_of(struct web_ctx *cx, str_t system_id)
+{
+    struct systems sys = own_systems(cx);
+    for (size_t i = 0; i < sys.n; i++)
+        if (str_eq_cstr(system_id, sys.v[i].id) && sys.v[i].supplier_cvr[0])
+            return arena_printf(http_req_arena(cx->req), "%s", sys.v[i].supplier_cvr);
+    return NULL;
+}
+
+/* POST /systemer, /systemer/leverandoer and /systemer/certifikat: register
+ * (an own or a supplier's system), or roll over. */
 static int h_upload(struct web_ctx *cx, err_t *err)
 {
     (void)err;
     web_t *w = cx->w;
-    bool rollover = str_eq_cstr(http_req_path(cx->req), "/systemer/certifikat");
+    str_t path = http_req_path(cx->req);
+    bool rollover = str_eq_cstr(path, "/systemer/certifikat");
+    bool supplier = str_eq_cstr(path, "/systemer/leverandoer");
     str_t system = form_get(&cx->form, "system");
-    struct web_cert_input in = {"certificate_file", "certificate"};
+    struct web_cert_input in = {"certificate_file", "certificate", NULL, NULL};
     if (rollover && system.len) {
         in.file_id = field_id(cx, "fil", web_cstr(cx->req, system));
         in.pem_id = field_id(cx, "pem", web_cstr(cx->req, system));
     }
+    if (supplier)
+        in = (struct web_cert_input){"supplier_certificate_file", "supplier_certificate",
+                                     "supplier_certificate_file", "supplier_certificate"};
     struct form_errors fe = {0};
     if (cx->upload_error.code) {
         /* Nothing is changed: the form (and its CSRF token) was unreadable. */
@@ -413,15 +494,30 @@ static int h_upload(struct web_ctx *cx, err_t *err)
         form_error(&fe, rollover ? "" : in.file_id, m ? m : "Formularen kunne ikke læses.");
         return reply_systems(cx, &fe, 400);
     }
-    str_t name = form_get(&cx->form, "name");
+    const char *name_id = supplier ? "supplier_system" : "name";
+    str_t name = form_get(&cx->form, name_id);
+    str_t supplier_cvr = form_get(&cx->form, "supplier_cvr");
+    str_t supplier_name = form_get(&cx->form, "supplier_name");
     if (!rollover && name.len == 0)
-        form_error(&fe, "name", "Skriv systemets navn.");
+        form_error(&fe, name_id, "Skriv systemets navn.");
     if (rollover && system.len == 0)
         form_error(&fe, "", "Vælg det system, certifikatet skal tilføjes.");
+    if (supplier && !ident_cvr_valid(supplier_cvr))
+        form_error(&fe, "supplier_cvr",
+                   "Skriv leverandørens CVR-nummer: 8 cifre med gyldigt kontrolciffer.");
+    else if (supplier && str_eq_cstr(supplier_cvr, cx->org.cvr))
+        form_error(&fe, "supplier_cvr",
+                   "Leverandøren er en anden end organisationen selv. Organisationens egne "
+                   "systemer registreres ovenfor.");
+    if (supplier && supplier_name.len == 0)
+        form_error(&fe, "supplier_name", "Skriv leverandørens navn.");
+    const char *expect_cvr = supplier   ? web_cstr(cx->req, supplier_cvr)
+                             : rollover ? supplier_of(cx, system)
+                                        : NULL;
     struct pki_cert_info info;
     const char *used = in.file_id;
     if (fe.n == 0 && web_cert_read(cx, &cx->upload, &in, &fe, &info, &used) == 0)
-        web_cert_check(cx, &info, used, &fe);
+        web_cert_check(cx, &info, used, expect_cvr, &fe);
     if (fe.n)
         return reply_systems(cx, &fe, 400);
     err_t e;
@@ -430,18 +526,26 @@ static int h_upload(struct web_ctx *cx, err_t *err)
     if (rollover) {
         struct identity_cert c;
         rc = identity_cert_add(w->deps.identity, &cx->actor, system, &info, &c, &e);
+    } else if (supplier) {
+        struct identity_system s;
+        rc = identity_system_register_supplier(w->deps.identity, &cx->actor,
+                                               str_from_cstr(cx->org.id), name, supplier_cvr,
+                                               supplier_name, &info, &s, &e);
     } else {
         struct identity_system s;
         rc = identity_system_register(w->deps.identity, &cx->actor, str_from_cstr(cx->org.id), name,
                                       SYSTEM_RECIPIENT, &info, &s, &e);
     }
     if (rc == 0)
-        return web_redirect(cx->req,
-                            rollover ? "/systemer?ok=certifikat" : "/systemer?ok=registreret");
+        return web_redirect(cx->req, rollover   ? "/systemer?ok=certifikat"
+                                     : supplier ? "/systemer?ok=leverandoer"
+                                                : "/systemer?ok=registreret");
     if (rc != DUPLA_EFORBIDDEN && rc != DUPLA_EINVAL && rc != DUPLA_ECONFLICT &&
         rc != DUPLA_ENOTFOUND)
         log_warn("web: %s: %s", rollover ? "certificate roll-over" : "system register", e.log);
-    const char *field = strcmp(e.param, "name") == 0                 ? "name"
+    const char *field = strcmp(e.param, "name") == 0                 ? name_id
+                        : strcmp(e.param, "supplier_cvr") == 0       ? "supplier_cvr"
+                        : strcmp(e.param, "supplier_name") == 0      ? "supplier_name"
                         : rollover && strcmp(e.param, "system") == 0 ? ""
                                                                      : used;
     form_error(&fe, field, web_system_refusal(rc, &e));
@@ -575,12 +679,25 @@ static int h_system_revoke(struct web_ctx *cx, err_t *err)
                                  "Organisationen har intet system med det id.");
     }
     html_t *h = &cx->h;
-    page_begin(cx, "Spær system");
-    HTML(h, "<p>Systemet <strong>");
-    html_textc(h, s->name);
-    HTML(h, "</strong> og alle dets certifikater spærres permanent: det kan ikke længere hente "
-            "data, og spærringen kan ikke fortrydes. Vil du kun standse det for en tid, så "
-            "suspendér det i stedet.</p><form method=\"post\" action=\"/systemer/spaer\">");
+    page_begin(cx, s->supplier_cvr[0] ? "Spær leverandørens system" : "Spær system");
+    if (s->supplier_cvr[0]) {
+        HTML(h, "<p>Organisationens registrering af <strong>");
+        html_textc(h, s->name);
+        HTML(h, "</strong>, drevet af ");
+        html_textc(h, s->supplier_name);
+        HTML(h, " (CVR-nummer ");
+        html_textc(h, s->supplier_cvr);
+        HTML(h, "), spærres permanent: fra næste kald kan leverandørens certifikat ikke længere "
+                "hente data for organisationen, og spærringen kan ikke fortrydes. Leverandørens "
+                "andre kunder berøres ikke.</p>");
+    } else {
+        HTML(h, "<p>Systemet <strong>");
+        html_textc(h, s->name);
+        HTML(h, "</strong> og alle dets certifikater spærres permanent: det kan ikke længere hente "
+                "data, og spærringen kan ikke fortrydes. Vil du kun standse det for en tid, så "
+                "suspendér det i stedet.</p>");
+    }
+    HTML(h, "<form method=\"post\" action=\"/systemer/spaer\">");
     form_csrf(cx);
     HTML(h, "<input type=\"hidden\" name=\"system\" value=\"");
     html_attrc(h, s->id);
@@ -600,6 +717,7 @@ int pages_systems_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_GET, "/systemer", NULL, 0, h_systems, .query = q_ok},
         {HTTP_POST, "/systemer", NULL, WEB_UPLOAD_MAX_BODY, h_upload, WEB_BEGIN_UPLOAD},
         {HTTP_POST, "/systemer/certifikat", NULL, WEB_UPLOAD_MAX_BODY, h_upload, WEB_BEGIN_UPLOAD},
+        {HTTP_POST, "/systemer/leverandoer", NULL, WEB_UPLOAD_MAX_BODY, h_upload, WEB_BEGIN_UPLOAD},
         {HTTP_GET | HTTP_POST, "/systemer/certifikat/spaer", NULL, WEB_FORM_MAX_BODY, h_cert_revoke,
          .query = q_sha256},
         {HTTP_POST, "/systemer/status", NULL, WEB_FORM_MAX_BODY, h_status},

@@ -155,6 +155,8 @@ int web_routes_register(http_server_t *srv, web_t *w, err_t *err)
     if (rc == 0)
         rc = pages_systems_register(srv, w, err);
     if (rc == 0)
+        rc = pages_authorisation_register(srv, w, err);
+    if (rc == 0)
         rc = pages_agreement_register(srv, w, err);
     if (rc == 0)
         rc = pages_disclosure_register(srv, w, err);

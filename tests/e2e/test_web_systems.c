@@ -23,6 +23,8 @@
 #define CVR_B  "30000005" /* Andenby: another organisation */
 #define CVR_C  "40000003" /* Tredjeby: suspended by the data owner */
 #define OWNER  "19552101"
+#define CVR_L  "50000001" /* a system supplier (not on the platform) */
+#define SE_A   "11223344" /* Systemby's SE number in its authorisations */
 #define PASSWD "correct horse battery"
 #define BOUND  "----e2eBoundary7MA4YWxkTrZu0gW"
 
@@ -91,6 +93,13 @@ static const struct e2e_server *world(void)
         for (size_t i = 0; a_certs[i]; i++)
             issue(s, a_certs[i], CVR_A, NULL);
         issue(s, "b-cert", CVR_B, NULL);
+        issue(s, "lev", CVR_L, NULL);
+        issue(s, "b-acct", CVR_B, NULL);
+        char pem[E2E_PATH_MAX];
+        const char *reg[] = {"system", "register", "--org",  CVR_B,
+                             "--name", "b-acct",   "--cert", e2e_pki_path(s, "b-acct.pem", pem),
+                             NULL};
+        must(s, reg);
         const char *old[] = {"--not-before", "2020-01-01T00:00:00Z", "--not-after",
                              "2020-12-31T00:00:00Z", NULL};
         issue(s, "a-expired", CVR_A, old);
@@ -262,6 +271,31 @@ static void system_id(const struct e2e_server *s, const char *session, const cha
     p += strlen("System-id: ");
     snprintf(out, 37, "%.36s", p);
     e2e_response_free(&r);
+}
+
+/* POST /token with certificate name and the form's further fields extra
+ * ("&org_cvr=..."): the status. */
+static long token_status_with(const struct e2e_server *s, const char *name, const char *extra)
+{
+    char pem[E2E_PATH_MAX], key[E2E_PATH_MAX], f[64], body[256];
+    snprintf(f, sizeof f, "%s.pem", name);
+    snprintf(body, sizeof body, "client_id=api-gateway&scope=openid&grant_type=password%s", extra);
+    struct e2e_request rq = {
+        .method = "POST",
+        .listener = "token",
+        .path = "/token",
+        .body = body,
+        .headers =
+            (const char *const[]){"Content-Type: application/x-www-form-urlencoded",
+                                  "x-transaktion-id: 0b1c6a4e-1111-4222-8333-944455556666", NULL},
+        .cert_file = e2e_pki_path(s, f, pem)};
+    snprintf(f, sizeof f, "%s.key", name);
+    rq.key_file = e2e_pki_path(s, f, key);
+    struct e2e_response r;
+    cr_assert_eq(e2e_request(s, &rq, &r), 0, "%s", r.error);
+    long st = r.status;
+    e2e_response_free(&r);
+    return st;
 }
 
 /* POST /token with certificate name: the status. */
@@ -602,6 +636,8 @@ Test(web_systems, missing_or_wrong_csrf_token_is_refused)
     static const char *const posts[][2] = {
         {"/systemer/status", "system=x&handling=suspender"},
         {"/systemer/spaer", "system=x"},
+        {"/fuldmagter", "se=" SE_A "&grantee=" CVR_B "&services=Momsangivelse&until=2099-12-31"},
+        {"/fuldmagter/tilbagekald", "authorisation=x"},
         {"/systemer/certifikat/spaer", "sha256=x"},
         {"/organisation/bruger/status", "user=bo%40a.dk&handling=suspender&begrundelse=x"},
         {"/organisationer/status", "org=" CVR_C "&handling=suspender&begrundelse=x"},
@@ -940,4 +976,241 @@ Test(web_systems, console_suspends_and_activates_a_user)
     const char *activate[] = {"user", "activate", "cli@a.dk", NULL};
     must(s, activate);
     login_as(s, "cli@a.dk", session, sizeof session);
+}
+
+/* ---- supplier systems (#21.3) ---- */
+
+/* Registers the supplier's certificate cert as system name of the session's
+ * organisation through the supplier form; the answer into r. */
+static long register_supplier(const struct e2e_server *s, const char *session, const char *csrf,
+                              const char *name, const char *supplier_cvr, const char *cert,
+                              struct e2e_response *r)
+{
+    size_t len;
+    char *pem = pki_file(s, cert, "pem", &len);
+    struct part p[] = {{"csrf", NULL, csrf, 0},
+                       {"supplier_system", NULL, name, 0},
+                       {"supplier_cvr", NULL, supplier_cvr, 0},
+                       {"supplier_name", NULL, "Leverandør A/S", 0},
+                       {"supplier_certificate_file", "lev.pem", pem, len},
+                       {"supplier_certificate", NULL, "", 0}};
+    long st = post_multipart(s, "/systemer/leverandoer", session, p, 6, r);
+    free(pem);
+    return st;
+}
+
+Test(web_systems, supplier_certificate_serves_two_organisations_until_one_revokes)
+{
+    const struct e2e_server *s = world();
+    char sa[256], ca[128], sb[256], cb[128], sid[40], body[256];
+    login_as(s, "admin@a.dk", sa, sizeof sa);
+    csrf_of(s, sa, ca, sizeof ca);
+    login_as(s, "admin@b.dk", sb, sizeof sb);
+    csrf_of(s, sb, cb, sizeof cb);
+    struct e2e_response r;
+    get(s, sa, "/systemer", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(r.body, "action=\"/systemer/leverandoer\""), "the supplier form");
+    cr_assert(strstr(r.body, "<label class=\"form-label\" for=\"supplier_cvr\">"), "labelled");
+    e2e_response_free(&r);
+    register_supplier(s, sa, ca, "lev-a", CVR_L, "lev", &r);
+    e2e_assert_status(s, &r, 303);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/systemer?ok=leverandoer");
+    e2e_response_free(&r);
+    register_supplier(s, sb, cb, "lev-b", CVR_L, "lev", &r);
+    e2e_assert_status(s, &r, 303);
+    e2e_response_free(&r);
+    get(s, sa, "/systemer?ok=leverandoer", &r);
+    cr_assert(strstr(r.body, "Leverandørens system er registreret."));
+    cr_assert(strstr(r.body, "Leverandør A/S</strong> (CVR-nummer " CVR_L ")"), "the supplier");
+    cr_assert(strstr(r.body, "Spær registreringen af lev-a"));
+    e2e_response_free(&r);
+    cr_assert_eq(token_status_with(s, "lev", "&org_cvr=" CVR_A), 200);
+    cr_assert_eq(token_status_with(s, "lev", "&org_cvr=" CVR_B), 200);
+    /* A revokes its registration: the second step says whom it concerns. */
+    system_id(s, sa, "lev-a", sid);
+    char path[128];
+    snprintf(path, sizeof path, "/systemer/spaer?system=%s", sid);
+    get(s, sa, path, &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(r.body, "Spær leverandørens system") &&
+              strstr(r.body, "Leverandørens andre kunder berøres ikke"));
+    e2e_response_free(&r);
+    snprintf(body, sizeof body, "csrf=%s&system=%s", ca, sid);
+    post_form(s, "/systemer/spaer", sa, body, &r);
+    e2e_assert_status(s, &r, 303);
+    e2e_response_free(&r);
+    cr_assert_neq(token_status_with(s, "lev", "&org_cvr=" CVR_A), 200, "A's registration ended");
+    cr_assert_eq(token_status_with(s, "lev", "&org_cvr=" CVR_B), 200, "B's still works");
+}
+
+Test(web_systems, supplier_form_refusals_are_said_at_the_field)
+{
+    const struct e2e_server *s = world();
+    char sa[256], ca[128];
+    login_as(s, "admin@a.dk", sa, sizeof sa);
+    csrf_of(s, sa, ca, sizeof ca);
+    struct e2e_response r;
+    /* The certificate is not the supplier's. */
+    register_supplier(s, sa, ca, "lev-x", CVR_L, "b-cert", &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(
+        strstr(r.body, "udstedt til CVR-nummer " CVR_B ", men leverandørens CVR-nummer er " CVR_L),
+        "%.3000s", r.body);
+    cr_assert(strstr(r.body, "href=\"#supplier_certificate_file\""));
+    cr_assert(strstr(r.body, "value=\"lev-x\""), "the name typed is kept");
+    e2e_response_free(&r);
+    /* No CVR check digit; the organisation's own CVR. */
+    register_supplier(s, sa, ca, "lev-x", "50000002", "lev", &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(strstr(r.body, "supplier_cvr-error") && strstr(r.body, "gyldigt kontrolciffer"));
+    e2e_response_free(&r);
+    register_supplier(s, sa, ca, "lev-x", CVR_A, "a-dup", &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(strstr(r.body, "Leverandøren er en anden end organisationen selv"));
+    e2e_response_free(&r);
+    get(s, sa, "/systemer", &r);
+    cr_assert(!strstr(r.body, "<h2>lev-x</h2>"), "nothing registered");
+    e2e_response_free(&r);
+    /* A non-administrator does not see the form and is refused by the module. */
+    char sbo[256], cbo[128];
+    login_as(s, "bo@a.dk", sbo, sizeof sbo);
+    csrf_of(s, sbo, cbo, sizeof cbo);
+    get(s, sbo, "/systemer", &r);
+    cr_assert(!strstr(r.body, "/systemer/leverandoer"));
+    e2e_response_free(&r);
+    register_supplier(s, sbo, cbo, "lev-x", CVR_L, "lev", &r);
+    e2e_assert_status(s, &r, 403);
+    e2e_response_free(&r);
+}
+
+/* ---- authorisations (#21.4) ---- */
+
+/* The id of the newest authorisation on /fuldmagter (its revoke link). */
+static void newest_authorisation(const struct e2e_server *s, const char *session, char *out)
+{
+    struct e2e_response r;
+    get(s, session, "/fuldmagter", &r);
+    e2e_assert_status(s, &r, 200);
+    const char *p = strstr(r.body, "/fuldmagter/tilbagekald?authorisation=");
+    cr_assert_not_null(p, "no revoke link: %.3000s", r.body);
+    p += strlen("/fuldmagter/tilbagekald?authorisation=");
+    snprintf(out, 40, "%.*s", (int)strcspn(p, "\""), p);
+    e2e_response_free(&r);
+}
+
+Test(web_systems, company_grants_an_authorisation_sees_it_and_revokes_it)
+{
+    const struct e2e_server *s = world();
+    char sa[256], ca[128], sb[256], id[40], body[512];
+    login_as(s, "admin2@a.dk", sa, sizeof sa);
+    csrf_of(s, sa, ca, sizeof ca);
+    struct e2e_response r;
+    get(s, sa, "/fuldmagter", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(r.body, "<legend class=\"form-label\">Tjenester</legend>"), "a fieldset");
+    cr_assert(strstr(r.body, "value=\"Momsangivelse\""), "the catalogue's services");
+    cr_assert(strstr(r.body, "aria-current=\"page\" href=\"/fuldmagter\""), "in the menu");
+    e2e_response_free(&r);
+    cr_assert_neq(token_status_with(s, "b-acct", "&onbehalfofse=" SE_A), 200, "not yet");
+    snprintf(body, sizeof body,
+             "csrf=%s&se=" SE_A "&grantee=" CVR_B "&grantee_system=b-acct"
+             "&services=Momsangivelse&services=Aarsopgoerelse&until=2099-12-31",
+             ca);
+    post_form(s, "/fuldmagter", sa, body, &r);
+    e2e_assert_status(s, &r, 303);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/fuldmagter?ok=givet");
+    e2e_response_free(&r);
+    get(s, sa, "/fuldmagter?ok=givet", &r);
+    cr_assert(strstr(r.body, "Fuldmagten er givet."));
+    cr_assert(strstr(r.body, "<td>Momsangivelse, Aarsopgoerelse</td><td>2099-12-31</td>"
+                             "<td>Gyldig</td>"),
+              "%.4000s", r.body);
+    cr_assert(strstr(r.body, "Fuldmagternes historik") && strstr(r.body, "<td>Givet</td>"));
+    cr_assert(strstr(r.body, "<td>" CVR_A "</td><td>" CVR_B "</td><td>" SE_A "</td></tr>"),
+              "the history names both parties and the SE number");
+    e2e_response_free(&r);
+    /* The third party sees it among those received, without a form. */
+    login_as(s, "admin@b.dk", sb, sizeof sb);
+    get(s, sb, "/fuldmagter", &r);
+    cr_assert(strstr(r.body, "Fuldmagter, organisationen har fået"));
+    cr_assert(strstr(r.body, "<td>" CVR_A "</td>"), "the company");
+    e2e_response_free(&r);
+    cr_assert_eq(token_status_with(s, "b-acct", "&onbehalfofse=" SE_A), 200, "authorised");
+    /* Revoke: the second step, then from the next call on. */
+    newest_authorisation(s, sa, id);
+    char path[128];
+    snprintf(path, sizeof path, "/fuldmagter/tilbagekald?authorisation=%s", id);
+    get(s, sa, path, &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(strstr(r.body, "Ja, tilbagekald fuldmagten") && strstr(r.body, CVR_B));
+    e2e_response_free(&r);
+    snprintf(body, sizeof body, "csrf=%s&authorisation=%s", ca, id);
+    post_form(s, "/fuldmagter/tilbagekald", sa, body, &r);
+    e2e_assert_status(s, &r, 303);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/fuldmagter?ok=tilbagekaldt");
+    e2e_response_free(&r);
+    cr_assert_neq(token_status_with(s, "b-acct", "&onbehalfofse=" SE_A), 200, "revoked");
+    get(s, sa, "/fuldmagter", &r);
+    cr_assert(strstr(r.body, "<td>Tilbagekaldt</td>") &&
+                  strstr(r.body, "<td>Tilbagekaldt</td><td>"),
+              "the state and the history");
+    e2e_response_free(&r);
+    post_form(s, "/fuldmagter/tilbagekald", sa, body, &r);
+    e2e_assert_status(s, &r, 400);
+    cr_assert(strstr(r.body, "Fuldmagten er allerede tilbagekaldt."));
+    e2e_response_free(&r);
+}
+
+Test(web_systems, authorisation_form_refusals_are_said_at_the_field)
+{
+    const struct e2e_server *s = world();
+    char sa[256], ca[128], body[512];
+    login_as(s, "admin@a.dk", sa, sizeof sa);
+    csrf_of(s, sa, ca, sizeof ca);
+    static const struct {
+        const char *fields, *field, *msg;
+    } cases[] = {
+        {"se=123&grantee=" CVR_B "&services=Momsangivelse&until=2099-12-31", "se", "8 cifre"},
+        {"se=" SE_A "&grantee=" CVR_A "&services=Momsangivelse&until=2099-12-31", "grantee",
+         "en anden organisation end virksomheden selv"},
+        {"se=" SE_A "&grantee=" CVR_B "&until=2099-12-31", "services", "mindst én tjeneste"},
+        {"se=" SE_A "&grantee=" CVR_B "&services=Momsangivelse&until=2020-01-01", "until",
+         "før i dag"},
+        {"se=" SE_A "&grantee=" CVR_B "&services=Momsangivelse&until=31.12.2099", "until",
+         "åååå-mm-dd"},
+        /* the module's: a CVR nobody has, a system the third party lacks */
+        {"se=" SE_A "&grantee=" CVR_L "&services=Momsangivelse&until=2099-12-31", "grantee",
+         "er ikke tilsluttet platformen"},
+        {"se=" SE_A "&grantee=" CVR_B "&grantee_system=ingen&services=Momsangivelse"
+         "&until=2099-12-31",
+         "grantee_system", "intet aktivt aftagersystem"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(body, sizeof body, "csrf=%s&%s", ca, cases[i].fields);
+        struct e2e_response r;
+        post_form(s, "/fuldmagter", sa, body, &r);
+        e2e_assert_status(s, &r, 400);
+        char anchor[64], at[64];
+        snprintf(anchor, sizeof anchor, "href=\"#%s\"", cases[i].field);
+        snprintf(at, sizeof at, "id=\"%s-error\"", cases[i].field);
+        cr_assert(strstr(r.body, anchor) && strstr(r.body, at), "case %zu: %s", i, cases[i].field);
+        cr_assert(strstr(r.body, cases[i].msg), "case %zu: '%s' missing", i, cases[i].msg);
+        e2e_response_free(&r);
+    }
+    /* A user who is not the administrator sees no form and is refused. */
+    char sbo[256], cbo[128];
+    login_as(s, "bo@a.dk", sbo, sizeof sbo);
+    csrf_of(s, sbo, cbo, sizeof cbo);
+    struct e2e_response r;
+    get(s, sbo, "/fuldmagter", &r);
+    e2e_assert_status(s, &r, 200);
+    cr_assert(!strstr(r.body, "Giv en fuldmagt"));
+    e2e_response_free(&r);
+    snprintf(body, sizeof body,
+             "csrf=%s&se=" SE_A "&grantee=" CVR_B "&services=Momsangivelse&until=2099-12-31", cbo);
+    post_form(s, "/fuldmagter", sbo, body, &r);
+    e2e_assert_status(s, &r, 403);
+    cr_assert(strstr(r.body, "kun virksomhedens administrator"));
+    e2e_response_free(&r);
 }
