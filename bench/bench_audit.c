@@ -23,7 +23,8 @@
  * 1, 2 and 3 of these at once): W threads append through audit_record for S
  * seconds; prints "appends=N errors=E seconds=S" (an append the store
  * refused is counted, not fatal: nodes that do not share the log's head
- * collide).
+ * collide). --wait-in-lock: each batch waits for its flush inside the
+ * write lock (audit.commit_barrier false), the comparison for the default.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -235,7 +236,7 @@ static double scan_rate(store_t *st, long *rows)
 }
 
 /* --shared-writers: one node's writer on a shared store, not wiped. */
-static int shared_run(struct bench *b, int writers)
+static int shared_run(struct bench *b, int writers, bool wait_in_lock)
 {
     store_t *st;
     err_t err;
@@ -245,7 +246,10 @@ static int shared_run(struct bench *b, int writers)
         return 1;
     }
     struct audit_options o = {
-        .environment = "test", .signer = b->signer, .queue_max = AUDIT_QUEUE_DEFAULT};
+        .environment = "test",
+        .signer = b->signer,
+        .queue_max = AUDIT_QUEUE_DEFAULT,
+        .wait_in_lock = wait_in_lock};
     audit_log_t *log;
     /* Opening while other writers append can fail on the check that the
      * Merkle tree and the log end together (two reads that race them):
@@ -298,7 +302,9 @@ static int usage(void)
                     "                      of SQLite databases in DIR\n"
                     "  --kv FILE           append the figures as key=value lines to FILE\n"
                     "  --shared-writers W  only: W writers on --store, NOT wiped, for\n"
-                    "                      --seconds (one node of a cluster)\n");
+                    "                      --seconds (one node of a cluster)\n"
+                    "  --wait-in-lock      with --shared-writers: each batch waits for its\n"
+                    "                      flush inside the write lock (the old way)\n");
     return 2;
 }
 
@@ -307,6 +313,7 @@ int main(int argc, char **argv)
     struct bench b = {.seconds = BENCH_SECONDS_DEFAULT, .verify_entries = BENCH_VERIFY_DEFAULT};
     const char *dir = NULL, *store = NULL, *kv = NULL;
     int shared = 0;
+    bool wait_in_lock = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             b.seconds = atof(argv[++i]);
@@ -318,6 +325,8 @@ int main(int argc, char **argv)
             store = argv[++i];
         else if (strcmp(argv[i], "--kv") == 0 && i + 1 < argc)
             kv = argv[++i];
+        else if (strcmp(argv[i], "--wait-in-lock") == 0)
+            wait_in_lock = true;
         else if (strcmp(argv[i], "--shared-writers") == 0 && i + 1 < argc)
             shared = atoi(argv[++i]);
         else
@@ -354,7 +363,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (shared) {
-        int rc = shared_run(&b, shared);
+        int rc = shared_run(&b, shared, wait_in_lock);
         pki_signer_free(b.signer);
         if (kvf)
             fclose(kvf);

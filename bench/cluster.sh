@@ -140,12 +140,15 @@ done
 use_nodes 3
 
 echo
-echo "-- the shared log's highest append rate: N processes, each one node's log writer (group commit, 64 threads), ${LOG_SECS}s"
+for mode in barrier wait-in-lock; do
+echo "-- the shared log's highest append rate ($mode): N processes, each one node's log writer (group commit, 64 threads), ${LOG_SECS}s"
+flag=""
+[ "$mode" = wait-in-lock ] && flag="--wait-in-lock"
 for n in 1 2 3; do
     pids=()
     for i in $(seq 1 "$n"); do
         mkdir -p "$T/ba$n-$i"
-        "$BA" --shared-writers 64 --store "$PGURL" --seconds "$LOG_SECS" --dir "$T/ba$n-$i" \
+        "$BA" --shared-writers 64 $flag --store "$PGURL" --seconds "$LOG_SECS" --dir "$T/ba$n-$i" \
             >"$T/ba$n-$i.out" 2>&1 &
         pids+=($!)
     done
@@ -167,6 +170,7 @@ s = max(secs) if secs else 1
 print("  %s node(s): %8.0f durable appends/s in all, %d appends refused, %d failed opens tried again"
       % (n, total / s, err, retries))
 PY
+done
 done
 
 echo

@@ -173,6 +173,11 @@ struct audit_options {
     unsigned queue_max;          /* 0 = AUDIT_QUEUE_DEFAULT */
     unsigned batch_max;          /* 0 = AUDIT_BATCH_DEFAULT; 1 = one commit per entry */
     const char *origin;          /* the checkpoints' origin; NULL or "": the default */
+    /* PostgreSQL: wait for each batch's flush inside the write lock, as a
+     * plain commit does, instead of committing without waiting and waiting
+     * on a durability barrier after the lock (the default: the nodes of a
+     * cluster then take the lock in turn for the statements' time only). */
+    bool wait_in_lock;
 };
 
 /* The "audit" section of the configuration file. */
@@ -182,10 +187,12 @@ struct audit_config {
     unsigned queue_max;
     char signing_key[CONFIG_PATH_MAX]; /* resolved path, or "" when none is configured */
     char origin[128];                  /* "" = AUDIT_ORIGIN_DEFAULT_PREFIX<environment> */
+    bool commit_barrier;               /* false: audit_options.wait_in_lock */
 };
 
 /* Reads cfg's "audit" section (keys checkpoint_every, checkpoint_seconds,
- * queue_max, signing_key, origin), applying the defaults above. */
+ * queue_max, signing_key, origin, commit_barrier), applying the defaults
+ * above (commit_barrier: true). */
 int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, err_t *err);
 
 /* Applies the log's schema migrations (module "audit"). */

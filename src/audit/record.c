@@ -53,6 +53,7 @@ struct audit_log {
     char origin[AUDIT_ORIGIN_MAX]; /* the signed tree heads' */
     pki_signer_t *signer;
     unsigned checkpoint_every, checkpoint_seconds, queue_max, batch_max;
+    bool commit_barrier; /* !audit_options.wait_in_lock */
 
     pthread_mutex_t mu;
     pthread_cond_t wake_writer; /* something was queued, or closing */
@@ -424,11 +425,24 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         if (!rc)
             rc = audit_tree_head_write(log->conn, log->signer, log->origin, seq, root, now, &err);
     }
+    /* PostgreSQL: a batch without a checkpoint commits without waiting for
+     * its flush (nor the standby), so the write lock that orders the nodes'
+     * batches is held for the statements' time only; the barrier below,
+     * outside that lock, waits until the batch is durable, and only then
+     * is any caller told. A checkpoint waits under the lock: a signed head
+     * must never be visible before it is durable. */
+    bool nowait = log->pg && log->commit_barrier && !checkpoint;
     if (!rc)
-        rc = store_commit(log->conn, &err);
+        rc = nowait ? store_commit_nowait(log->conn, &err) : store_commit(log->conn, &err);
     int prc = store_pipeline_end(log->conn, rc ? NULL : &err);
     if (!rc)
         rc = prc;
+    if (!rc && nowait && (rc = store_durable_barrier(log->conn, &err)) != 0) {
+        /* committed, but perhaps lost with the server: its callers are
+         * refused (the log may hold entries nobody received, never the
+         * reverse), and the head is read back before the next batch */
+        log->reload = true;
+    }
     if (rc) {
         store_rollback(log->conn);
         log->reload = true;
@@ -624,6 +638,7 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
              log->conn, fsync_commits ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF", err)))
         goto fail;
     log->pg = audit_partitioned(st);
+    log->commit_barrier = !opt->wait_in_lock;
     upkeep(log);
     if ((rc = read_head(log, true, err)))
         goto fail;

@@ -286,8 +286,10 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
     memset(out, 0, sizeof *out);
     json_t *sec = config_section(cfg, "audit");
     static const char *const keys[] = {
-        "checkpoint_every", "checkpoint_seconds", "queue_max", "signing_key", "origin", NULL};
+        "checkpoint_every", "checkpoint_seconds", "queue_max", "signing_key", "origin",
+        "commit_barrier", NULL};
     long long every, seconds, queue;
+    int barrier;
     const char *key, *origin;
     int rc;
     if ((rc = config_only_keys(sec, "audit", keys, err)) ||
@@ -298,8 +300,10 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
         (rc = config_get_int(sec, "audit", "queue_max", 1, AUDIT_QUEUE_MAX, AUDIT_QUEUE_DEFAULT,
                              &queue, err)) ||
         (rc = config_get_string(sec, "audit", "signing_key", "", &key, err)) ||
-        (rc = config_get_string(sec, "audit", "origin", "", &origin, err)))
+        (rc = config_get_string(sec, "audit", "origin", "", &origin, err)) ||
+        (rc = config_get_bool(sec, "audit", "commit_barrier", 1, &barrier, err)))
         return rc;
+    out->commit_barrier = barrier;
     if (strlen(origin) >= sizeof out->origin || strchr(origin, ' ') || strchr(origin, '+'))
         return err_param(err, DUPLA_EINVAL, "origin",
                          "%s: audit.origin must be at most %zu bytes, without spaces or '+'",

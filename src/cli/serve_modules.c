@@ -206,7 +206,8 @@ int audit_app_init(struct app *app, err_t *err)
                                 .checkpoint_every = ac.checkpoint_every,
                                 .checkpoint_seconds = ac.checkpoint_seconds,
                                 .queue_max = ac.queue_max,
-                                .origin = ac.origin};
+                                .origin = ac.origin,
+                                .wait_in_lock = !ac.commit_barrier};
     return audit_open(app->store, &opt, &app->audit, err);
 }
 

@@ -32,6 +32,10 @@ struct store_ops {
     int (*exec)(store_conn_t *c, const char *sql, err_t *err);
     int (*begin)(store_conn_t *c, err_t *err);
     int (*commit)(store_conn_t *c, err_t *err);
+    /* store_commit_nowait and store_durable_barrier (NULL: every commit is
+     * durable when it returns; commit and a barrier with nothing to do). */
+    int (*commit_nowait)(store_conn_t *c, err_t *err);
+    int (*barrier)(store_conn_t *c, err_t *err);
     void (*rollback)(store_conn_t *c);
     int (*begin_read)(store_conn_t *c, err_t *err);
     void (*end_read)(store_conn_t *c);

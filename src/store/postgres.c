@@ -68,6 +68,8 @@
 #define OID_FLOAT8  701
 #define OID_NUMERIC 1700
 
+#define PG_COMMIT_NOWAIT "SET LOCAL synchronous_commit = off"
+
 /* Namespace of dupla's advisory locks (the other key is the schema's). */
 #define PG_LOCK_WRITE   0x64757031 /* "dup1": write transactions */
 #define PG_LOCK_MIGRATE 0x64757032 /* "dup2": store_migrate */
@@ -580,7 +582,11 @@ static int pg_begin(store_conn_t *h, err_t *err)
     return rc;
 }
 
-static int pg_commit(store_conn_t *h, err_t *err)
+/* nowait: synchronous_commit off for this transaction only (SET LOCAL, sent
+ * with the COMMIT in the same round trip): the server answers, and releases
+ * the transaction's locks, without waiting for its WAL flush or the
+ * synchronous standby. */
+static int commit_tx(store_conn_t *h, bool nowait, err_t *err)
 {
     struct pg_conn *c = PG_CONN(h);
     if (!c->in_tx)
@@ -592,6 +598,13 @@ static int pg_commit(store_conn_t *h, err_t *err)
     if (fault_hit(FAULT_STORE, "commit") && c->pg && !c->broken)
         run(c, PG_FAULT_SQL, NULL);
     if (c->pipeline) { /* the queue, the COMMIT and the sync in one round trip */
+        if (nowait) {
+            if (PQsendQueryParams(c->pg, PG_COMMIT_NOWAIT, 0, NULL, NULL, NULL, NULL, 1) != 1) {
+                c->pending = 0;
+                return pg_error(err, c, NULL, "commit");
+            }
+            c->pending++;
+        }
         if (PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) != 1 ||
             PQpipelineSync(c->pg) != 1) {
             rc = pg_error(err, c, NULL, "commit");
@@ -604,6 +617,8 @@ static int pg_commit(store_conn_t *h, err_t *err)
             return rc; /* still in the transaction: the caller rolls back */
         }
     } else {
+        if (nowait && (rc = run(c, PG_COMMIT_NOWAIT, err)))
+            return rc; /* still in the transaction: the caller rolls back */
         res = PQexec(c->pg, "COMMIT");
     }
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -613,6 +628,34 @@ static int pg_commit(store_conn_t *h, err_t *err)
     PQclear(res);
     c->in_tx = false;
     return rc;
+}
+
+static int pg_commit(store_conn_t *h, err_t *err)
+{
+    return commit_tx(h, false, err);
+}
+
+static int pg_commit_nowait(store_conn_t *h, err_t *err)
+{
+    return commit_tx(h, true, err);
+}
+
+/* A transaction of its own that writes one WAL record (a transactional
+ * logical message, which takes a transaction id, so its commit record is
+ * flushed) and commits with the session's synchronous_commit: WAL is
+ * flushed in order, so when it returns, everything this connection (or
+ * any other) committed before it is on disk, and on the synchronous
+ * standby when there is one. Any role may call pg_logical_emit_message, at
+ * any wal_level; a logical decoding client sees the prefix "dupla". */
+static int pg_barrier(store_conn_t *h, err_t *err)
+{
+    struct pg_conn *c = PG_CONN(h);
+    if (c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: a durability barrier in a transaction");
+    int rc = revive(c, err);
+    if (rc == 0 && pg_fault(c, "barrier", &rc, err))
+        return rc;
+    return rc ? rc : run(c, "SELECT pg_logical_emit_message(true, 'dupla', 'barrier')", err);
 }
 
 static int pg_begin_read(store_conn_t *h, err_t *err)
@@ -1248,6 +1291,8 @@ static const struct store_ops pg_ops = {
     .exec = pg_exec,
     .begin = pg_begin,
     .commit = pg_commit,
+    .commit_nowait = pg_commit_nowait,
+    .barrier = pg_barrier,
     .rollback = pg_rollback,
     .begin_read = pg_begin_read,
     .end_read = pg_end_read,

@@ -181,6 +181,16 @@ int store_commit(store_conn_t *c, err_t *err)
     return OPS(c)->commit(c, err);
 }
 
+int store_commit_nowait(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->commit_nowait ? OPS(c)->commit_nowait(c, err) : OPS(c)->commit(c, err);
+}
+
+int store_durable_barrier(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->barrier ? OPS(c)->barrier(c, err) : 0;
+}
+
 void store_rollback(store_conn_t *c)
 {
     OPS(c)->rollback(c);

@@ -74,6 +74,19 @@ int store_commit(store_conn_t *c, err_t *err);
 void store_rollback(store_conn_t *c);
 bool store_in_transaction(const store_conn_t *c);
 
+/* Commits without waiting until the commit is durable (PostgreSQL:
+ * synchronous_commit off for this transaction, so its locks are released
+ * before the WAL flush and the synchronous standby's answer). Its changes
+ * may be visible to others before they are durable, and a crash of the
+ * server may lose them: nothing outside the store may be told about them
+ * until store_durable_barrier() on the same connection has returned 0.
+ * SQLite: store_commit. */
+int store_commit_nowait(store_conn_t *c, err_t *err);
+/* Returns 0 once every transaction committed on c (with or without
+ * waiting) is durable, on the synchronous standby too when there is one.
+ * Outside a transaction. SQLite: 0 at once (every commit was durable). */
+int store_durable_barrier(store_conn_t *c, err_t *err);
+
 /* A read snapshot: every read on c until store_end_read() sees the database
  * as it was at the snapshot's first read (SQLite: a deferred transaction in
  * WAL mode; PostgreSQL: REPEATABLE READ READ ONLY). Ends like a

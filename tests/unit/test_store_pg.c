@@ -149,6 +149,72 @@ static int insert_step(store_conn_t *c, const char *name, err_t *err)
     return rc;
 }
 
+/* The disclosure log's commit on PostgreSQL (#15): a commit that does not
+ * wait for its flush, in a pipeline or not, then a durability barrier. */
+static int64_t setting_is(store_conn_t *c, const char *value)
+{
+    store_stmt_t *s;
+    err_t err;
+    cr_assert_eq(store_prepare(c, "SELECT current_setting('synchronous_commit') = ?", &s, &err), 0,
+                 "%s", err.log);
+    store_bind_cstr(s, 1, value);
+    cr_assert_eq(store_step(s, &err), STORE_ROW, "%s", err.log);
+    int64_t v = store_col_int64(s, 0);
+    store_stmt_done(s);
+    return v;
+}
+
+Test(store_pg, a_commit_without_waiting_is_made_durable_by_the_barrier)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c, *other;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_eq(store_conn_get(st, &other, &err), 0);
+    cr_assert_eq(setting_is(c, "on"), 1);
+    /* in a pipeline, as the log's writer does */
+    cr_assert_eq(store_pipeline_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(insert_step(c, "a", &err), STORE_DONE, "%s", err.log);
+    cr_assert_eq(store_commit_nowait(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_pipeline_end(c, &err), 0, "%s", err.log);
+    cr_assert_not(store_in_transaction(c));
+    cr_assert_eq(count_rows(other), 1); /* committed: another connection sees it */
+    /* SET LOCAL: the session's setting is untouched after the commit */
+    cr_assert_eq(setting_is(c, "on"), 1);
+    /* the barrier is a WAL record of its own: afterwards the flushed WAL
+     * reaches past the commit above */
+    int64_t before = 0, flushed = 0;
+    cr_assert_eq(store_query_int64(c, "SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn", 0,
+                                   &before, &err),
+                 0, "%s", err.log);
+    cr_assert_eq(store_durable_barrier(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_query_int64(c, "SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn", 0,
+                                   &flushed, &err),
+                 0, "%s", err.log);
+    cr_assert_gt(flushed, before);
+    /* outside a pipeline */
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_eq(insert_step(c, "b", &err), STORE_DONE, "%s", err.log);
+    cr_assert_eq(store_commit_nowait(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_durable_barrier(c, &err), 0, "%s", err.log);
+    cr_assert_eq(count_rows(other), 2);
+    /* a barrier inside a transaction would wait for nothing: refused */
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_neq(store_durable_barrier(c, &err), 0);
+    store_rollback(c);
+    /* a failed transaction's commit without waiting fails as any commit */
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    cr_assert_lt(insert_step(c, "a", &err), 0); /* name is UNIQUE */
+    cr_assert_neq(store_commit_nowait(c, &err), 0);
+    store_rollback(c);
+    cr_assert_eq(count_rows(other), 2);
+    store_conn_put(other);
+    store_conn_put(c);
+    store_close(st);
+}
+
 Test(store_pg, a_pipeline_sends_inserts_and_reads_them_with_the_next_query)
 {
     NEED_PG();
