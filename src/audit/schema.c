@@ -286,8 +286,8 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
     memset(out, 0, sizeof *out);
     json_t *sec = config_section(cfg, "audit");
     static const char *const keys[] = {
-        "checkpoint_every", "checkpoint_seconds", "queue_max", "signing_key", "origin",
-        "commit_barrier", NULL};
+        "checkpoint_every", "checkpoint_seconds", "queue_max", "signing_key",
+        "origin",           "commit_barrier",     NULL};
     long long every, seconds, queue;
     int barrier;
     const char *key, *origin;
