@@ -245,11 +245,10 @@ static int shared_run(struct bench *b, int writers, bool wait_in_lock)
         fprintf(stderr, "bench-audit: %s\n", err.log);
         return 1;
     }
-    struct audit_options o = {
-        .environment = "test",
-        .signer = b->signer,
-        .queue_max = AUDIT_QUEUE_DEFAULT,
-        .wait_in_lock = wait_in_lock};
+    struct audit_options o = {.environment = "test",
+                              .signer = b->signer,
+                              .queue_max = AUDIT_QUEUE_DEFAULT,
+                              .wait_in_lock = wait_in_lock};
     audit_log_t *log;
     /* Opening while other writers append can fail on the check that the
      * Merkle tree and the log end together (two reads that race them):
