@@ -31,7 +31,8 @@ static const char usage_system_tail[] =
     "  dupla system register --config dupla.json --org 12345674 --name lon --cert pki/lon.pem\n"
     "  dupla system register --config dupla.json --org 12345674 --name lon-lev \\\n"
     "      --cert pki/lev.pem --supplier-cvr 11111111 --supplier-name 'Lev A/S'\n"
-    "  dupla system suspend 12345674/lon --config dupla.json\n";
+    "  dupla system suspend 12345674/lon --config dupla.json\n"
+    "  dupla system binding 12345674/lon required --config dupla.json\n";
 
 static const char usage_source_head[] =
     "usage: dupla source SUBCOMMAND --config FILE [OPTIONS]\n"
@@ -192,6 +193,27 @@ static int system_status(void *ctx, const struct cli_sub *self)
     return 0;
 }
 
+/* binding SYSTEM required|optional: sender-constrained tokens or not. */
+static int system_binding(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct system_call *k = ctx;
+    const char *want = k->a->npos == 3 ? k->a->pos[2] : "";
+    bool on = strcmp(want, "required") == 0;
+    if (!on && strcmp(want, "optional") != 0)
+        return cli_usage_error(k->full, "name one system and 'required' or 'optional'");
+    err_t err;
+    err_clear(&err);
+    int rc = identity_system_set_sender_constrained(k->c->id, &k->c->actor,
+                                                    str_from_cstr(k->a->pos[1]), on, &err);
+    if (rc)
+        return idcli_fail(k->full, rc, &err);
+    printf(on ? "system %s: a data call must present the certificate its token is bound to\n"
+              : "system %s: a data call may come without a certificate\n",
+           k->a->pos[1]);
+    return 0;
+}
+
 static int system_add_cert(void *ctx, const struct cli_sub *self)
 {
     (void)self;
@@ -264,6 +286,9 @@ static const struct cli_sub system_table[] = {
     {"suspend", "SYSTEM", "no tokens until activated again", system_status, SYSTEM_SUSPENDED},
     {"activate", "SYSTEM", "lift a suspension", system_status, SYSTEM_ACTIVE},
     {"revoke", "SYSTEM", "for good, with every certificate of it", system_status, SYSTEM_REVOKED},
+    {"binding", "SYSTEM required|optional",
+     "sender-constrained tokens: a data call must present the token's certificate (required)",
+     system_binding, 0},
     {"add-cert", "SYSTEM --cert FILE", "another certificate (roll-over)", system_add_cert, 0},
     {"revoke-cert", "SHA256", "one certificate", system_revoke_cert, 0},
 };

@@ -123,6 +123,8 @@
 #define PROBLEM_TOKEN_NOT_YET     "token-not-yet-valid" /* nbf (or iat) - leeway is ahead */
 #define PROBLEM_TOKEN_ENVIRONMENT "token-environment"   /* env is not this deployment's */
 #define PROBLEM_TOKEN_BINDING     "token-binding" /* a certificate other than the token's cnf */
+/* the system requires sender-constrained tokens; no certificate presented */
+#define PROBLEM_TOKEN_BINDING_REQUIRED "token-binding-required"
 
 /* ---- agreement: the data path's verdicts ---- */
 #define PROBLEM_AGREEMENT_MALFORMED      "agreement-malformed"

@@ -329,6 +329,10 @@ struct identity_system {
      * changed. */
     char supplier_cvr[CVR_LEN + 1];
     char supplier_name[IDENTITY_NAME_MAX + 1];
+    /* Tokens of this (recipient) system are sender-constrained: a data call
+     * must present the certificate the token is bound to (cnf), not only
+     * the token. Off by default (clients call without a certificate). */
+    bool sender_constrained;
 };
 
 struct identity_cert {
@@ -375,6 +379,12 @@ int identity_system_list(identity_t *id, str_t org,
  * org's administrator, operator, dataforvaltning, or local. */
 int identity_system_set_status(identity_t *id, const identity_actor_t *actor, str_t system,
                                enum system_status status, err_t *err);
+/* Requires (or no longer requires) that a data call with one of the
+ * recipient system's tokens presents the certificate the token is bound to
+ * (RFC 8705): the org's administrator, operator, or local. Setting what is
+ * set already changes nothing. Refusals name system. */
+int identity_system_set_sender_constrained(identity_t *id, const identity_actor_t *actor,
+                                           str_t system, bool required, err_t *err);
 /* Adds a certificate to a system (roll-over: add the new one before the old
  * expires, then revoke the old). */
 int identity_cert_add(identity_t *id, const identity_actor_t *actor, str_t system,
@@ -400,6 +410,9 @@ struct identity_principal {
     unsigned char cert_sha256[PKI_SHA256_LEN];
     /* A supplier system: the supplier's CVR (the certificate's); else "". */
     char supplier_cvr[CVR_LEN + 1];
+    /* The system requires sender-constrained tokens (identity_system's);
+     * for a certificate alone (any_org): one of its registrations does. */
+    bool sender_constrained;
     /* The certificate is a supplier's registered by several organisations
      * and none was named: the principal is the certificate alone (system_id,
      * org_id and org_cvr are ""), and each call names the organisation

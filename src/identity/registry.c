@@ -42,6 +42,7 @@ struct reg_system {
     enum system_kind kind;
     enum system_status status;
     char supplier_cvr[CVR_LEN + 1]; /* a supplier system's supplier, else "" */
+    bool sender_constrained;
 };
 
 struct reg_cert {
@@ -197,9 +198,11 @@ static int registry_build(store_t *st, struct registry_snapshot **out, err_t *er
         goto out;
     qsort(s->orgs, s->n_orgs, sizeof *s->orgs, cmp_org);
 
-    if ((rc = store_prepare(
-             c, "SELECT id, name, org_id, kind, status, supplier_cvr FROM identity_system", &q,
-             err)))
+    if ((rc =
+             store_prepare(c,
+                           "SELECT id, name, org_id, kind, status, supplier_cvr, sender_constrained"
+                           " FROM identity_system",
+                           &q, err)))
         goto out;
     while (s->n_systems < cap_s && (rc = store_step(q, err)) == STORE_ROW) {
         char oid[IDENTITY_ID_LEN + 1];
@@ -214,6 +217,7 @@ static int registry_build(store_t *st, struct registry_snapshot **out, err_t *er
         y->kind = (enum system_kind)store_col_int64(q, 3);
         y->status = (enum system_status)store_col_int64(q, 4);
         str_copy(store_col_text(q, 5), y->supplier_cvr, sizeof y->supplier_cvr);
+        y->sender_constrained = store_col_int64(q, 6) != 0;
     }
     store_stmt_done(q);
     if (rc < 0)
@@ -407,6 +411,7 @@ static int check_system(const struct registry_snapshot *s, const struct reg_syst
     snprintf(out->org_cvr, sizeof out->org_cvr, "%s", o->cvr);
     out->org_environments = o->envs;
     snprintf(out->supplier_cvr, sizeof out->supplier_cvr, "%s", y->supplier_cvr);
+    out->sender_constrained = y->sender_constrained;
     return 0;
 }
 
@@ -471,6 +476,10 @@ static int check_any(const struct registry_snapshot *s, const struct reg_cert *c
             out->org_environments = 1u << env;
             memcpy(out->cert_sha256, sha256, PKI_SHA256_LEN);
             out->any_org = true;
+            /* which organisation is not known until the call names it:
+             * bound if any registration of the certificate wants it */
+            for (size_t j = 0; j < n; j++)
+                out->sender_constrained |= s->systems[ce[j].system].sender_constrained;
             return 0;
         }
         if (!first_rc) {

@@ -239,6 +239,11 @@ static const struct http_param b_system_status[] = {
     {.name = "status", .type = HTTP_PARAM_STRING, .required = true},
     {0},
 };
+static const struct http_param b_system_binding[] = {
+    {.name = "system", .type = HTTP_PARAM_STRING, .required = true},
+    {.name = "sender_constrained", .type = HTTP_PARAM_BOOL, .required = true},
+    {0},
+};
 static const struct http_param b_cert[] = {
     {.name = "system", .type = HTTP_PARAM_STRING, .required = true},
     {.name = "certificate", .type = HTTP_PARAM_STRING, .required = true},
@@ -588,6 +593,26 @@ static int h_system_status(http_request_t *req, void *ctx, err_t *err)
     return rc ? rc : reply_ok(req);
 }
 
+/* POST /api/systems/binding {system, sender_constrained}: whether the
+ * system's data calls must present the certificate their token is bound to. */
+static int h_system_binding(http_request_t *req, void *ctx, err_t *err)
+{
+    identity_actor_t a;
+    json_t *b;
+    int rc = identity_http_actor(req, ctx, &a, err);
+    if (rc || (rc = http_req_json_params(req, false, b_system_binding, &b, err)))
+        return rc;
+    str_t sys;
+    bool on = json_is_true(json_object_get(b, "sender_constrained"));
+    if (!(rc = member(b, "system", true, &sys, err)))
+        rc = identity_system_set_sender_constrained(ctx, &a, sys, on, err);
+    struct identity_system s;
+    if (!rc)
+        rc = identity_system_get(ctx, sys, &s, err);
+    json_decref(b);
+    return rc ? rc : http_reply_json(req, 200, identity_system_json(&s));
+}
+
 /* The system named in ref, if the actor may see it. */
 static int system_visible(identity_t *id, const identity_actor_t *a, str_t ref, err_t *err)
 {
@@ -819,6 +844,8 @@ int identity_routes_register(http_server_t *srv, identity_t *id, err_t *err)
          q_org},
         {HTTP_POST, "/api/systems/status", h_system_status, id, 0, IDENTITY_API_MAX_BODY, NULL,
          "system-status", none},
+        {HTTP_POST, "/api/systems/binding", h_system_binding, id, 0, IDENTITY_API_MAX_BODY, NULL,
+         "system-binding", none},
         {R | HTTP_POST, "/api/certs", h_certs, id, 0, IDENTITY_API_MAX_BODY, NULL, "certs",
          q_system},
         {HTTP_POST, "/api/certs/revoke", h_cert_revoke, id, 0, IDENTITY_API_MAX_BODY, NULL,

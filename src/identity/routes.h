@@ -28,6 +28,7 @@
  *   GET    /api/systems?org=     systems
  *   POST   /api/systems          {org, name, certificate (PEM)?, kind?}
  *   POST   /api/systems/status   {system, status: active|suspended|revoked}
+ *   POST   /api/systems/binding  {system, sender_constrained: bool}
  *   GET    /api/certs?system=    a system's certificates
  *   POST   /api/certs            {system, certificate (PEM)}
  *   POST   /api/certs/revoke     {sha256}

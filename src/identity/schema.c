@@ -114,6 +114,9 @@
     "CREATE INDEX identity_authorisation_company ON identity_authorisation(company_org_id);"       \
     "CREATE INDEX identity_authorisation_grantee ON identity_authorisation(grantee_org_id);"
 
+#define SENDER_CONSTRAINED_MIGRATION                                                               \
+    "ALTER TABLE identity_system ADD COLUMN sender_constrained INTEGER NOT NULL DEFAULT 0;"
+
 static const struct store_migration migrations[] = {
     {1,
      TABLES_COMMON "CREATE TABLE identity_history ("
@@ -148,6 +151,10 @@ static const struct store_migration migrations[] = {
     /* 4: a company's authorisations of third parties to fetch its own data
      * (#21 item 4; authorisation.c). */
     {4, AUTHORISATION_TABLE, AUTHORISATION_TABLE},
+    /* 5: a system may require sender-constrained tokens (#18): then a data
+     * call must come over a connection that presents the certificate the
+     * token is bound to (cnf x5t#S256), not merely the token. */
+    {5, SENDER_CONSTRAINED_MIGRATION, SENDER_CONSTRAINED_MIGRATION},
 };
 
 int identity_schema_apply(store_t *st, err_t *err)

@@ -14,7 +14,8 @@
 #include "core/encode.h"
 #include "identity/internal.h"
 
-#define SYSTEM_COLUMNS "id, org_id, name, kind, status, created_ms, supplier_cvr, supplier_name"
+#define SYSTEM_COLUMNS                                                                             \
+    "id, org_id, name, kind, status, created_ms, supplier_cvr, supplier_name, sender_constrained"
 #define CERT_COLUMNS                                                                               \
     "sha256, system_id, subject, issuer, serial, cvr, not_before_ms, not_after_ms, status,"        \
     " created_ms"
@@ -48,6 +49,8 @@ json_t *identity_system_json(const struct identity_system *s)
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", s->id, "org_id", s->org_id, "name",
                   s->name, "kind", identity_system_kind_name(s->kind), "status",
                   identity_system_status_name(s->status), "created_ms", (json_int_t)s->created_ms);
+    if (j && s->kind == SYSTEM_RECIPIENT)
+        json_object_set_new(j, "sender_constrained", json_boolean(s->sender_constrained));
     if (j && s->supplier_cvr[0])
         json_object_set_new(
             j, "supplier",
@@ -76,6 +79,7 @@ static void system_from_row(store_stmt_t *s, struct identity_system *o)
     o->created_ms = store_col_int64(s, 5);
     str_copy(store_col_text(s, 6), o->supplier_cvr, sizeof o->supplier_cvr);
     str_copy(store_col_text(s, 7), o->supplier_name, sizeof o->supplier_name);
+    o->sender_constrained = store_col_int64(s, 8) != 0;
 }
 
 static void cert_from_row(store_stmt_t *s, struct identity_cert *c)
@@ -101,7 +105,7 @@ int identity_system_find(store_conn_t *c, str_t ref, struct identity_system *out
     if (str_split(ref, '/', &cvr, &name)) {
         rc = store_prepare(c,
                            "SELECT s.id, s.org_id, s.name, s.kind, s.status, s.created_ms,"
-                           " s.supplier_cvr, s.supplier_name"
+                           " s.supplier_cvr, s.supplier_name, s.sender_constrained"
                            " FROM identity_system s JOIN identity_org o ON o.id = s.org_id"
                            " WHERE o.cvr = ? AND s.name = ?",
                            &s, err);
@@ -381,7 +385,7 @@ static int system_register(identity_t *id, const identity_actor_t *actor, str_t 
     store_stmt_t *s;
     if ((rc = store_prepare(c,
                             "INSERT INTO identity_system (" SYSTEM_COLUMNS
-                            ", updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            ", updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             &s, err)))
         goto out;
     store_bind_cstr(s, 1, sy.id);
@@ -392,7 +396,8 @@ static int system_register(identity_t *id, const identity_actor_t *actor, str_t 
     store_bind_int64(s, 6, sy.created_ms);
     store_bind_cstr(s, 7, sy.supplier_cvr);
     store_bind_cstr(s, 8, sy.supplier_name);
-    store_bind_int64(s, 9, sy.created_ms);
+    store_bind_int64(s, 9, 0);
+    store_bind_int64(s, 10, sy.created_ms);
     rc = store_step(s, err);
     store_stmt_done(s);
     if (rc < 0)
@@ -496,6 +501,65 @@ int identity_system_set_status(identity_t *id, const identity_actor_t *actor, st
         store_stmt_done(s);
         rc = rc < 0 ? rc : 0;
     }
+    if (!rc)
+        rc = identity_commit(id, c, err);
+out:
+    store_conn_put(c);
+    return rc;
+}
+
+int identity_system_set_sender_constrained(identity_t *id, const identity_actor_t *actor,
+                                           str_t system, bool required, err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_get(id->st, &c, err);
+    if (rc)
+        return rc;
+    if ((rc = store_begin(c, err)))
+        goto out;
+    struct identity_system sy;
+    struct identity_org o;
+    if ((rc = identity_system_find(c, system, &sy, err)) ||
+        (rc = identity_org_find(c, str_from_cstr(sy.org_id), &o, err)))
+        goto out;
+    if (!may_manage(actor, &o, sy.kind, true)) {
+        rc = identity_forbidden(err, "only the organisation's administrator or the platform's "
+                                     "operator changes how a system's tokens are bound");
+        goto out;
+    }
+    if (sy.kind != SYSTEM_RECIPIENT) {
+        rc = err_param(err, DUPLA_EINVAL, "system",
+                       "only a recipient system fetches data with tokens");
+        goto out;
+    }
+    if (sy.status == SYSTEM_REVOKED) {
+        rc = err_refuse(err, DUPLA_ECONFLICT, PROBLEM_REVOCATION_FINAL, "system",
+                        "the system is revoked");
+        goto out;
+    }
+    if (sy.sender_constrained == required)
+        goto out; /* idempotent: nothing to record */
+    json_t *before = identity_system_json(&sy);
+    sy.sender_constrained = required;
+    json_t *after = identity_system_json(&sy);
+    store_stmt_t *s;
+    if ((rc = store_prepare(c,
+                            "UPDATE identity_system SET sender_constrained = ?, updated_ms = ?"
+                            " WHERE id = ?",
+                            &s, err)) == 0) {
+        store_bind_int64(s, 1, required);
+        store_bind_int64(s, 2, clock_now_ms());
+        store_bind_cstr(s, 3, sy.id);
+        rc = store_step(s, err);
+        store_stmt_done(s);
+        rc = rc < 0 ? rc : 0;
+    }
+    if (!rc)
+        rc = identity_history_record(c, actor,
+                                     required ? "system.require-binding" : "system.allow-unbound",
+                                     "system", sy.id, o.id, before, after, err);
+    json_decref(before);
+    json_decref(after);
     if (!rc)
         rc = identity_commit(id, c, err);
 out:

@@ -329,6 +329,7 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
     out->exp_s = json_integer_value(exp);
     snprintf(out->supplier_cvr, sizeof out->supplier_cvr, "%s", ip.supplier_cvr);
     out->any_org = any_org;
+    out->sender_constrained = ip.sender_constrained;
     if (obo)
         snprintf(out->on_behalf_se, sizeof out->on_behalf_se, "%s", json_string_value(obo));
     rc = 0;

@@ -289,15 +289,22 @@ int token_http_authenticate(http_request_t *req, token_service_t *ts, struct tok
     rc = token_verify(ts, tok, clock_now_ms(), out, err);
     /* Sender-constrained where the client proves it (RFC 8705 3): a
      * connection that presented a certificate must present the token's
-     * own. Clients that send data calls without a certificate pass; a
-     * leaked token used by another system's connection does not. */
+     * own. Clients that send data calls without a certificate pass, unless
+     * their system requires sender-constrained tokens; a leaked token used
+     * by another system's connection never does. */
     const struct http_client_cert *cc = http_req_client_cert(req);
-    if (rc == 0 && cc && cc->present &&
+    bool presented = cc && cc->present;
+    if (rc == 0 && presented &&
         !str_ct_eq((str_t){(const char *)cc->info.sha256, PKI_SHA256_LEN},
                    (str_t){(const char *)out->cert_sha256, PKI_SHA256_LEN})) {
         rc = err_set(err, DUPLA_EUNAUTH,
                      "the client certificate is not the one the token is bound to (cnf)");
         err_problem(err, PROBLEM_TOKEN_BINDING);
+    } else if (rc == 0 && !presented && out->sender_constrained) {
+        rc = err_set(err, DUPLA_EUNAUTH,
+                     "the system requires sender-constrained tokens: present the client "
+                     "certificate the token is bound to (cnf x5t#S256) on this connection");
+        err_problem(err, PROBLEM_TOKEN_BINDING_REQUIRED);
     }
     if (rc && rc != DUPLA_EBUSY) { /* 503: the registry or the keys, not the token */
         char h[160];

@@ -45,7 +45,10 @@ bool token_bearer_parse(str_t value, str_t *token);
  * fills *out. On refusal, adds a WWW-Authenticate: Bearer header (RFC 6750,
  * error="invalid_token" and the reason) to the answer and returns
  * DUPLA_EUNAUTH with err filled (status 401, type = the reason); the caller
- * returns that error so the server answers with a problem. */
+ * returns that error so the server answers with a problem. Binding
+ * (RFC 8705): a connection that presented a client certificate must present
+ * the token's own (token-binding); a token of a system that requires
+ * sender-constrained tokens needs one (token-binding-required). */
 int token_http_authenticate(http_request_t *req, token_service_t *ts, struct token_principal *out,
                             err_t *err);
 

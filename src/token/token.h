@@ -147,6 +147,9 @@ struct token_principal {
      * its SE number, else "". Data calls then ask about that company only,
      * under its authorisation (token_authorisation_check). */
     char on_behalf_se[SE_LEN + 1];
+    /* The system requires sender-constrained tokens: a data call must
+     * present the certificate the token is bound to (token_http_authenticate). */
+    bool sender_constrained;
 };
 
 /* May p act for its on_behalf_se company in service (empty: any service)

@@ -16,6 +16,9 @@
  *   GET  /systemer/certifikat/spaer       ?sha256=: the second step before revoking
  *   POST /systemer/certifikat/spaer       revoke a certificate: sha256
  *   POST /systemer/status                 system, handling=suspender|genaktiver
+ *   POST /systemer/binding                system, handling=kraev|fritag: whether a data
+ *                                         call must present the certificate its token
+ *                                         is bound to (sender-constrained tokens)
  *   GET  /systemer/spaer                  ?system=: the second step before revoking a system
  *   POST /systemer/spaer                  revoke a system (final; its certificates with it)
  *
@@ -310,9 +313,30 @@ static void system_section(struct web_ctx *cx, const struct identity_system *s,
     HTML(h, "</strong>. System-id: ");
     html_textc(h, s->id);
     HTML(h, "</p>");
+    bool bind = s->kind == SYSTEM_RECIPIENT;
+    if (bind && s->sender_constrained)
+        HTML(h, "<p>Tokenbinding: <strong>kræves</strong>. Et datakald skal vise det "
+                "certifikat, tokenet er udstedt til.</p>");
+    else if (bind)
+        HTML(h, "<p>Tokenbinding: <strong>kræves ikke</strong>. Et datakald uden certifikat "
+                "godtages; et andet certifikat end tokenets afvises.</p>");
     certs_table(cx, s, now);
     if (!web_is_admin(cx) || s->status == SYSTEM_REVOKED)
         return;
+    if (bind) {
+        HTML(h, "<form class=\"inline-form\" method=\"post\" action=\"/systemer/binding\">");
+        form_csrf(cx);
+        HTML(h, "<input type=\"hidden\" name=\"system\" value=\"");
+        html_attrc(h, s->id);
+        if (s->sender_constrained)
+            HTML(h, "\"><button class=\"button button-secondary\" type=\"submit\" "
+                    "name=\"handling\" value=\"fritag\">Kræv ikke tokenbinding for ");
+        else
+            HTML(h, "\"><button class=\"button button-secondary\" type=\"submit\" "
+                    "name=\"handling\" value=\"kraev\">Kræv tokenbinding for ");
+        html_textc(h, s->name);
+        HTML(h, "</button></form>");
+    }
     /* Suspend or re-activate; revoke (second step). */
     HTML(h, "<form class=\"inline-form\" method=\"post\" action=\"/systemer/status\">");
     form_csrf(cx);
@@ -417,6 +441,9 @@ static void systems_page(struct web_ctx *cx, const struct form_errors *fe,
         {"spaerret", "Systemet er spærret."},
         {"suspenderet", "Systemet er suspenderet: det kan ikke hente data, før det genaktiveres."},
         {"genaktiveret", "Systemet er genaktiveret."},
+        {"binding-kraeves", "Systemets datakald skal nu vise det certifikat, tokenet er udstedt "
+                            "til."},
+        {"binding-fritaget", "Systemets datakald godtages nu også uden certifikat."},
     };
     str_t ok = web_query(cx->req, "ok");
     for (size_t i = 0; i < sizeof notices / sizeof notices[0]; i++)
@@ -577,6 +604,28 @@ static int h_status(struct web_ctx *cx, err_t *err)
     return reply_systems(cx, &fe, web_refusal_status(rc));
 }
 
+/* POST /systemer/binding: require sender-constrained tokens, or not. */
+static int h_binding(struct web_ctx *cx, err_t *err)
+{
+    (void)err;
+    str_t action = form_get(&cx->form, "handling");
+    struct form_errors fe = {0};
+    err_t e;
+    err_clear(&e);
+    bool on = str_eq_cstr(action, "kraev");
+    if (!on && !str_eq_cstr(action, "fritag")) {
+        form_error(&fe, "", "Vælg at kræve tokenbinding eller ikke.");
+        return reply_systems(cx, &fe, 400);
+    }
+    int rc = identity_system_set_sender_constrained(cx->w->deps.identity, &cx->actor,
+                                                    form_get(&cx->form, "system"), on, &e);
+    if (rc == 0)
+        return web_redirect(cx->req,
+                            on ? "/systemer?ok=binding-kraeves" : "/systemer?ok=binding-fritaget");
+    form_error(&fe, "", web_system_refusal(rc, &e));
+    return reply_systems(cx, &fe, web_refusal_status(rc));
+}
+
 /* The organisation's certificate with fingerprint sha (hex, any case) and
  * its system; false when the organisation has none such. */
 static bool find_own_cert(struct web_ctx *cx, str_t sha, struct identity_cert *out,
@@ -721,6 +770,7 @@ int pages_systems_register(http_server_t *srv, web_t *w, err_t *err)
         {HTTP_GET | HTTP_POST, "/systemer/certifikat/spaer", NULL, WEB_FORM_MAX_BODY, h_cert_revoke,
          .query = q_sha256},
         {HTTP_POST, "/systemer/status", NULL, WEB_FORM_MAX_BODY, h_status},
+        {HTTP_POST, "/systemer/binding", NULL, WEB_FORM_MAX_BODY, h_binding},
         {HTTP_GET | HTTP_POST, "/systemer/spaer", NULL, WEB_FORM_MAX_BODY, h_system_revoke,
          .query = q_system},
     };

@@ -1032,6 +1032,67 @@ Test(data, a_token_is_refused_with_another_systems_certificate)
     client_close(&c);
 }
 
+/* The answer to a data call with c's token and cert_name's certificate once
+ * the server has seen a change made by another process (it syncs within
+ * about a second): the first answer whose status is `want`, else the last. */
+static long call_until(struct client *c, const char *cert_name, long want, struct e2e_response *r)
+{
+    long status = call_with_cert(c, cert_name, r);
+    for (int i = 0; i < 60 && status != want; i++) {
+        e2e_response_free(r);
+        usleep(50 * 1000);
+        status = call_with_cert(c, cert_name, r);
+    }
+    return status;
+}
+
+Test(data, a_system_that_requires_bound_tokens_is_refused_without_its_certificate)
+{
+    const struct e2e_server *s = world("main");
+    /* a system of its own: the other tests' systems call without one */
+    cr_assert_eq(e2e_issue_system(s, "sysbound", CVR_A, NULL), 0);
+    char pem[E2E_PATH_MAX];
+    const char *reg[] = {"system", "register", "--org",  CVR_A,
+                         "--name", "sysbound", "--cert", e2e_pki_path(s, "sysbound.pem", pem),
+                         NULL};
+    must(s, reg);
+    struct client c;
+    client_open(&c, s, "sysbound", ag_id("full"));
+    struct e2e_response r;
+    /* not required yet: a call without a certificate passes */
+    cr_assert_eq(call_until(&c, NULL, 200, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+
+    char ref[64];
+    snprintf(ref, sizeof ref, "%s/sysbound", CVR_A);
+    const char *req[] = {"system", "binding", ref, "required", NULL};
+    must(s, req);
+    /* the same token, without a certificate: 401 naming why */
+    cr_assert_eq(call_until(&c, NULL, 401, &r), 401, "%s", r.body);
+    cr_assert(strstr(e2e_header(&r, "Content-Type"), "application/problem+json"));
+    cr_assert(strstr(json_string_value(json_object_get(r.json, "type")), "/token-binding-required"),
+              "%s", r.body);
+    cr_assert(strstr(json_string_value(json_object_get(r.json, "detail")), "certificate"), "%s",
+              r.body);
+    cr_assert(strstr(e2e_header(&r, "WWW-Authenticate"), "invalid_token"));
+    e2e_response_free(&r);
+    /* with its own certificate: answered */
+    cr_assert_eq(call_with_cert(&c, "sysbound", &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    /* with another system's certificate: refused as before */
+    cr_assert_eq(call_with_cert(&c, "sysa", &r), 401, "%s", r.body);
+    cr_assert(strstr(json_string_value(json_object_get(r.json, "type")), "/token-binding"), "%s",
+              r.body);
+    e2e_response_free(&r);
+
+    /* optional again: a call without a certificate passes */
+    const char *opt[] = {"system", "binding", ref, "optional", NULL};
+    must(s, opt);
+    cr_assert_eq(call_until(&c, NULL, 200, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    client_close(&c);
+}
+
 Test(data, a_revoked_agreement_or_system_is_refused_on_the_next_call)
 {
     const struct e2e_server *s = world("main");

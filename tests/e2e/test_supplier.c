@@ -384,3 +384,95 @@ Test(supplier, token_and_registration_refusals_name_what_is_wrong, .timeout = 17
     free(own);
     cr_assert_eq(e2e_stop(&w.s), 0);
 }
+
+/* data_call over the token listener (it requests certificates) with the
+ * supplier's certificate. */
+static long data_call_with_cert(const struct world *w, const char *tok, const char *agreement,
+                                struct e2e_response *r)
+{
+    char path[128], hauth[4200], hrid[96], hag[160], rid[UUID_STR_LEN + 1];
+    char p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256];
+    e2e_pki_path(&w->s, "lev.p12", p12);
+    cr_assert_eq(e2e_read_line(e2e_pki_path(&w->s, "lev.p12.pass", pwfile), pw, sizeof pw), 0);
+    snprintf(path, sizeof path, "/Aarsopgoerelse?PersonCPRNummer=%s", w->cpr);
+    cr_assert_eq(uuid_v4(rid), 0);
+    snprintf(hauth, sizeof hauth, "Authorization: Bearer %s", tok);
+    snprintf(hrid, sizeof hrid, "X-Request-ID: %s", rid);
+    snprintf(hag, sizeof hag, "UFST-Adgangsgrundlag: %s%s", AGREEMENT_URN_PREFIX, agreement);
+    const char *h[] = {hauth, hrid, "X-Transaktions-ID: job-1", hag, NULL};
+    struct e2e_request rq = {
+        .listener = "token", .path = path, .headers = h, .p12_file = p12, .p12_password = pw};
+    cr_assert_eq(e2e_request(&w->s, &rq, r), 0, "%s", r->error);
+    return r->status;
+}
+
+Test(supplier, a_system_marked_sender_constrained_through_the_api_needs_its_certificate,
+     .timeout = 170)
+{
+    struct world w;
+    world_make(&w);
+    char pwfile[E2E_PATH_MAX];
+    FILE *f = fopen(e2e_path(&w.s, "pw.txt", pwfile), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%s\n", API_PASSWD);
+    fclose(f);
+    const char *pwa[] = {"user", "set-password", "a@a.dk", "--password-file", pwfile, NULL};
+    const char *pwb[] = {"user", "set-password", "b@b.dk", "--password-file", pwfile, NULL};
+    api_must(&w.s, pwa);
+    api_must(&w.s, pwb);
+    struct api_session sa, sb;
+    api_login(&w.s, "a@a.dk", &sa);
+    api_login(&w.s, "b@b.dk", &sb);
+    char tok[4096], tok_a[4096], tok_b[4096], rid[UUID_STR_LEN + 1], body[160];
+    token(&w.s, "", tok, sizeof tok);
+    token(&w.s, "&org_cvr=" CVR_A, tok_a, sizeof tok_a);
+    token(&w.s, "&org_cvr=" CVR_B, tok_b, sizeof tok_b);
+    struct e2e_response r;
+    cr_assert_eq(data_call(&w, tok_a, w.ag_a, rid, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+
+    /* B's administrator cannot change A's system; a non-boolean is named */
+    snprintf(body, sizeof body, "{\"system\":\"%s\",\"sender_constrained\":true}", w.sys_a);
+    api_call(&w.s, &sb, "POST", "/api/systems/binding", body, &r);
+    e2e_assert_status(&w.s, &r, 403);
+    e2e_response_free(&r);
+    char bad[160];
+    snprintf(bad, sizeof bad, "{\"system\":\"%s\",\"sender_constrained\":\"yes\"}", w.sys_a);
+    api_call(&w.s, &sa, "POST", "/api/systems/binding", bad, &r);
+    e2e_assert_status(&w.s, &r, 400);
+    cr_assert_str_eq(api_problem_param(&r), "sender_constrained", "%s", r.body);
+    e2e_response_free(&r);
+
+    /* A's administrator requires it */
+    api_call(&w.s, &sa, "POST", "/api/systems/binding", body, &r);
+    e2e_assert_status(&w.s, &r, 200);
+    cr_assert(json_is_true(json_object_get(r.json, "sender_constrained")), "%s", r.body);
+    e2e_response_free(&r);
+    /* A's token without the certificate: refused, naming why */
+    data_call(&w, tok_a, w.ag_a, rid, &r);
+    expect_problem(&w.s, &r, 401, "token-binding-required", NULL);
+    e2e_response_free(&r);
+    /* the token for the certificate alone: one of its registrations
+     * requires binding, so it needs the certificate for any organisation */
+    data_call(&w, tok, w.ag_b, rid, &r);
+    expect_problem(&w.s, &r, 401, "token-binding-required", NULL);
+    e2e_response_free(&r);
+    /* B's own registration does not require it */
+    cr_assert_eq(data_call(&w, tok_b, w.ag_b, rid, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    /* with the bound certificate: answered */
+    cr_assert_eq(data_call_with_cert(&w, tok_a, w.ag_a, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(data_call_with_cert(&w, tok, w.ag_a, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+
+    /* no longer required: the call without a certificate passes again */
+    snprintf(body, sizeof body, "{\"system\":\"%s\",\"sender_constrained\":false}", w.sys_a);
+    api_call(&w.s, &sa, "POST", "/api/systems/binding", body, &r);
+    e2e_assert_status(&w.s, &r, 200);
+    cr_assert(json_is_false(json_object_get(r.json, "sender_constrained")), "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(data_call(&w, tok_a, w.ag_a, rid, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(e2e_stop(&w.s), 0);
+}

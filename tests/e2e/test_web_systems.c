@@ -87,9 +87,9 @@ static const struct e2e_server *world(void)
         user(s, CVR_A, "cli@a.dk", "aftager-behandler");
         user(s, OWNER, "dfv@skat.dk", "dataforvaltning");
         user(s, OWNER, "ops@skat.dk", "operator");
-        static const char *const a_certs[] = {"a-upload",  "a-der",    "a-roll1",  "a-roll2",
-                                              "a-garbage", "a-dup",    "a-status", "a-other",
-                                              "a-csrf",    "a-nonadm", "a-sys",    NULL};
+        static const char *const a_certs[] = {
+            "a-upload", "a-der",  "a-roll1",  "a-roll2", "a-garbage", "a-dup", "a-status",
+            "a-other",  "a-csrf", "a-nonadm", "a-sys",   "a-bind",    NULL};
         for (size_t i = 0; a_certs[i]; i++)
             issue(s, a_certs[i], CVR_A, NULL);
         issue(s, "b-cert", CVR_B, NULL);
@@ -814,6 +814,48 @@ Test(web_systems, system_is_suspended_reactivated_and_revoked)
     post_form(s, "/systemer/status", session, body, &r);
     e2e_assert_status(s, &r, 400);
     cr_assert(strstr(r.body, "en spærring kan ikke fortrydes"));
+    e2e_response_free(&r);
+}
+
+Test(web_systems, administrator_requires_and_lifts_token_binding)
+{
+    const struct e2e_server *s = world();
+    char session[256], csrf[128], sid[40], body[256];
+    login_as(s, "admin2@a.dk", session, sizeof session);
+    csrf_of(s, session, csrf, sizeof csrf);
+    register_upload(s, session, csrf, "bind-sys", "a-bind");
+    system_id(s, session, "bind-sys", sid);
+    struct e2e_response r;
+    get(s, session, "/systemer", &r);
+    cr_assert(strstr(r.body, "value=\"kraev\">Kræv tokenbinding for bind-sys"), "%s", r.body);
+    e2e_response_free(&r);
+    snprintf(body, sizeof body, "csrf=%s&system=%s&handling=kraev", csrf, sid);
+    post_form(s, "/systemer/binding", session, body, &r);
+    e2e_assert_status(s, &r, 303);
+    cr_assert_str_eq(e2e_header(&r, "Location"), "/systemer?ok=binding-kraeves");
+    e2e_response_free(&r);
+    get(s, session, "/systemer?ok=binding-kraeves", &r);
+    cr_assert(strstr(r.body, "Tokenbinding: <strong>kræves</strong>"));
+    cr_assert(strstr(r.body, "value=\"fritag\">Kræv ikke tokenbinding for bind-sys"));
+    e2e_response_free(&r);
+    snprintf(body, sizeof body, "csrf=%s&system=%s&handling=noget", csrf, sid);
+    post_form(s, "/systemer/binding", session, body, &r);
+    e2e_assert_status(s, &r, 400);
+    e2e_response_free(&r);
+    snprintf(body, sizeof body, "csrf=%s&system=%s&handling=fritag", csrf, sid);
+    post_form(s, "/systemer/binding", session, body, &r);
+    e2e_assert_status(s, &r, 303);
+    e2e_response_free(&r);
+    get(s, session, "/systemer", &r);
+    cr_assert(strstr(r.body, "Tokenbinding: <strong>kræves ikke</strong>"));
+    e2e_response_free(&r);
+    /* a user who is no administrator is refused by the module */
+    char bo[256], bcsrf[128];
+    login_as(s, "bo@a.dk", bo, sizeof bo);
+    csrf_of(s, bo, bcsrf, sizeof bcsrf);
+    snprintf(body, sizeof body, "csrf=%s&system=%s&handling=kraev", bcsrf, sid);
+    post_form(s, "/systemer/binding", bo, body, &r);
+    e2e_assert_status(s, &r, 403);
     e2e_response_free(&r);
 }
 
