@@ -101,6 +101,7 @@ static const char *const config_sections[] = {
     "listeners",
     "limits",
     /* the modules' sections */
+    "http",
     "token",
     "identity",
     "catalog",

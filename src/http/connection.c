@@ -43,6 +43,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -812,18 +813,27 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 int http_listener_start(http_server_t *srv, struct http_listener *l, bool v6, err_t *err)
 {
     const struct limits_config *lim = &srv->cfg->limits;
-    unsigned flags = MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+    /* libmicrohttpd shares its connection limit out among the pool's
+     * threads and stops accepting in a thread at its share, so a connection
+     * past the limit could wait unaccepted. Each thread gets the whole
+     * limit instead; on_accept refuses past it (and closes the connection). */
+    unsigned long long mhd_limit = (unsigned long long)lim->max_connections * srv->threads;
+    if (mhd_limit > UINT_MAX)
+        mhd_limit = UINT_MAX;
+    /* epoll and a pool of srv->threads threads: each thread serves its share
+     * of the connections; none waits on one connection (server.c). */
+    unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     l->daemon = MHD_start_daemon(
-        flags, 0, on_accept, l, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-        MHD_OPTION_LISTEN_SOCKET, l->fd, MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_refuse_cert,
-        MHD_OPTION_HTTPS_PRIORITIES, http_tls_priorities(l->cfg), MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->idle_seconds,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->mhd_memory, MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
-        MHD_OPTION_END);
+        flags, 0, on_accept, l, on_request, l, MHD_OPTION_THREAD_POOL_SIZE, srv->threads,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l, MHD_OPTION_LISTEN_SOCKET, l->fd,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_refuse_cert, MHD_OPTION_HTTPS_PRIORITIES,
+        http_tls_priorities(l->cfg), MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)lim->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)lim->idle_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->mhd_memory,
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)0, MHD_OPTION_END);
     if (!l->daemon)
         return err_set(err, DUPLA_EIO, "listener %s: the HTTPS daemon did not start (see log)",
                        l->cfg->name);

@@ -7,9 +7,10 @@
  * http_reply_* call. A handler that returns a negative code instead has not
  * answered: the server answers with err as RFC 9457 problem+json.
  *
- * Handlers run on the server's connection threads and may block (store,
- * group commit). Everything a handler allocates per request comes from the
- * request's arena (http_req_arena), freed when the request completes.
+ * Handlers run on the threads of the listener's event loop (http.threads,
+ * server.c), each of which serves many connections: a handler that blocks
+ * (the store) holds up that thread's other connections meanwhile. Everything a handler allocates
+ * per request comes from the request's arena (http_req_arena), freed when the request completes.
  *
  * Before a handler runs, the server has enforced the limits (header, URL,
  * query parameter count, body size), the method (405 with Allow) and the

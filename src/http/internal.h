@@ -46,10 +46,15 @@ int http_tls_priorities_check(const struct listener_config *lc, size_t idx, err_
 #define HTTP_REQUEST_ID_MAX 128 /* a client's X-Request-ID longer than this is replaced */
 /* A run of more digits than this in a logged path is masked (a CPR number
  * has 10, CVR and SE numbers 8): see connection.c, log_path. */
-#define HTTP_LOG_DIGITS_MAX  5
-#define HTTP_ARENA_MAX       (16u * 1024 * 1024) /* per-request arena */
-#define HTTP_STREAM_PIECE    (256u * 1024)       /* at most this much per stream callback */
-#define HTTP_LISTEN_BACKLOG  128
+#define HTTP_LOG_DIGITS_MAX 5
+#define HTTP_ARENA_MAX      (16u * 1024 * 1024) /* per-request arena */
+#define HTTP_STREAM_PIECE   (256u * 1024)       /* at most this much per stream callback */
+#define HTTP_LISTEN_BACKLOG 1024
+/* The most threads per listener (http.threads). */
+#define HTTP_THREADS_MAX 256
+/* Descriptors kept beside max_connections (store, log, listeners, files):
+ * fewer open files than both together is warned of at the start. */
+#define HTTP_FD_RESERVE      256
 #define HTTP_PEM_MAX         (1024u * 1024) /* certificate, key, trust or CRL file */
 #define HTTP_METRIC_STATUSES 24             /* distinct statuses counted per route */
 /* All header lines of a request together (or twice max_header_bytes, if
@@ -318,6 +323,7 @@ struct http_server {
     bool sweeping;
     atomic_bool sweep_stop;
     size_t mhd_memory; /* per-connection memory pool of libmicrohttpd */
+    unsigned threads;  /* per listener's daemon (http.threads) */
 };
 
 /* ---- connection.c ---- */

@@ -3,9 +3,13 @@
  * routes added before the start, reload and stop. What a daemon does with
  * a connection and its requests is connection.c.
  *
- * One libmicrohttpd daemon per listener, thread per connection (handlers
- * may block on the store), on a listening socket we bind ourselves (so a
- * bind error names its cause, and port 0 gives a free port we can report).
+ * One libmicrohttpd daemon per listener, event-driven: epoll and a fixed
+ * pool of http.threads threads (default: the online CPUs) serve all of the
+ * listener's connections, so an idle keep-alive connection costs a socket,
+ * a TLS session and its memory pool, never a thread. The daemon listens on
+ * a socket we bind ourselves (so a bind error names its cause, and port 0
+ * gives a free port we can report). At the start the soft limit of open
+ * files is raised to the hard one, so that max_connections fit.
  *
  * Stopping: the listening sockets are closed first (MHD_quiesce_daemon),
  * requests in flight get up to drain_ms to finish (answers made meanwhile
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,15 +39,38 @@ size_t http_headers_total_max(const struct limits_config *lim)
                                                               : HTTP_MAX_HEADERS_TOTAL;
 }
 
+/* The "http" section: threads per listener (0 or absent: the online
+ * CPUs). */
+static int read_http_section(const struct dupla_config *cfg, unsigned *threads, err_t *err)
+{
+    static const char *const keys[] = {"threads", NULL};
+    json_t *sec = config_section(cfg, "http");
+    int rc = config_only_keys(sec, "http", keys, err);
+    long long n = 0;
+    if (rc || (rc = config_get_int(sec, "http", "threads", 0, HTTP_THREADS_MAX, 0, &n, err)))
+        return rc;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > HTTP_THREADS_MAX ? HTTP_THREADS_MAX : cpus;
+    }
+    *threads = (unsigned)n;
+    return 0;
+}
+
 int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *err)
 {
     *out = NULL;
     if (cfg->n_listeners == 0)
         return err_set(err, DUPLA_EINVAL, "%s: no listeners configured", cfg->path);
+    unsigned threads;
+    int trc = read_http_section(cfg, &threads, err);
+    if (trc)
+        return trc;
     http_server_t *srv = calloc(1, sizeof *srv);
     if (!srv)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     srv->cfg = cfg;
+    srv->threads = threads;
     srv->n_listeners = cfg->n_listeners;
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         struct http_listener *l = &srv->listeners[i];
@@ -173,10 +201,33 @@ static int listen_socket(struct http_listener *l, err_t *err)
     return v6 ? 1 : 0;
 }
 
+/* Raises the soft limit of open files to the hard one: every connection
+ * is a descriptor, and max_connections of them (plus the store's, the
+ * log's and the listeners') must fit. Says so in the log when they cannot. */
+static void raise_file_limit(const http_server_t *srv)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t need = (rlim_t)srv->cfg->limits.max_connections + HTTP_FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        log_json(LOG_WARN, "open file limit below max_connections",
+                 json_pack("{s:I, s:i, s:s}", "open_files", (json_int_t)rl.rlim_cur,
+                           "max_connections", (int)srv->cfg->limits.max_connections, "hint",
+                           "raise the hard limit (LimitNOFILE=, ulimit -Hn) or lower "
+                           "limits.max_connections"));
+}
+
 int http_server_start(http_server_t *srv, err_t *err)
 {
     if (srv->started)
         return err_set(err, DUPLA_ECONFLICT, "the server has started already");
+    raise_file_limit(srv);
     int rc = http_metrics_new(srv->router.n, &srv->metrics);
     if (rc)
         return err_set(err, rc, "out of memory");

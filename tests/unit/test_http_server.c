@@ -629,3 +629,28 @@ Test(server_setup, refuses_unknown_listener_and_bad_files)
     http_server_free(srv);
     config_free(&cfg);
 }
+
+/* http.threads: the event loop's threads per listener; a wrong value or an
+ * unknown key of the section is refused, naming it. */
+Test(server_setup, threads_are_checked)
+{
+    static const char *const bad[][2] = {
+        {"{\"threads\": 257}", "http.threads"},
+        {"{\"threads\": -1}", "http.threads"},
+        {"{\"thread\": 2}", "thread"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"environment\": \"test\", \"listeners\": [{\"name\": \"api\", \"port\": 0, "
+                 "\"cert\": \"/x.pem\", \"key\": \"/x.key\"}], \"http\": %s}",
+                 bad[i][0]);
+        struct dupla_config cfg;
+        err_t err;
+        cr_assert_eq(config_load_string(text, "/tmp", &cfg, &err), 0, "%s", err.log);
+        http_server_t *srv = NULL;
+        cr_assert_eq(http_server_new(&cfg, &srv, &err), DUPLA_EINVAL, "%s", bad[i][0]);
+        cr_assert(strstr(err.log, bad[i][1]), "%s: %s", bad[i][0], err.log);
+        config_free(&cfg);
+    }
+}
