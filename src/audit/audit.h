@@ -74,12 +74,22 @@
  *       deliveries, from 0), str subject kind, str subject number,
  *       str period ("" for a service without periods), i64 version
  *
+ * Version 3 is version 2 with the version word 3 and two fields after the
+ * versions, written for an entry that has either (an entry with neither
+ * stays version 2):
+ *
+ *   str supplier CVR: the system supplier whose certificate made the call
+ *       (a supplier system registered by the organisation); "" when none
+ *   str on-behalf SE number: the company the call acted for
+ *       (onbehalfofse, under the company's authorisation); "" when none
+ *
  * An answer of more than AUDIT_VERSIONS_MAX records lists its deliveries
  * but not its versions (record count > 0 and no versions). The first u32
  * says which encoding an entry has; version 1 entries keep verifying.
  */
 #define AUDIT_CANONICAL_V1 1u
 #define AUDIT_CANONICAL_V2 2u
+#define AUDIT_CANONICAL_V3 3u
 
 #define AUDIT_HASH_LEN 32 /* SHA-256 */
 #define AUDIT_HASH_HEX 65 /* 64 hex digits + NUL */
@@ -149,6 +159,9 @@ struct audit_entry {
     size_t n_deliveries;
     const struct audit_version *versions; /* none when more than AUDIT_VERSIONS_MAX were sent */
     size_t n_versions;
+    /* version 3 (either set: the entry is written in version 3) */
+    str_t supplier_cvr; /* the supplier whose certificate made the call; "" = none */
+    str_t on_behalf_se; /* the company (SE number) the call acted for; "" = none */
 };
 
 /* true when s may be a case reference: 1 to AUDIT_CASE_REF_MAX characters
@@ -663,10 +676,12 @@ struct audit_row {
     enum audit_outcome outcome;
     const char *reason;
     unsigned char entry_hash[AUDIT_HASH_LEN];
-    int format;              /* the canonical encoding's version (1 or 2) */
-    const char *case_ref;    /* the recipient's case reference; "" = none */
-    const char *purpose;     /* from the agreement lookup, or NULL */
-    const char *legal_basis; /* ditto */
+    int format;               /* the canonical encoding's version (1, 2 or 3) */
+    const char *case_ref;     /* the recipient's case reference; "" = none */
+    const char *supplier_cvr; /* the supplier whose certificate made the call; "" = none */
+    const char *on_behalf_se; /* the company (SE number) the call acted for; "" = none */
+    const char *purpose;      /* from the agreement lookup, or NULL */
+    const char *legal_basis;  /* ditto */
 };
 
 struct audit_page {

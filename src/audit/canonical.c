@@ -113,9 +113,10 @@ int audit_enc_version(buf_t *b, uint32_t delivery, str_t kind, str_t subject, st
 int audit_canonical_encode(const struct audit_entry *e, int64_t seq, int64_t time_ms,
                            str_t environment, buf_t *out)
 {
-    int rc = audit_enc_head(out, AUDIT_CANONICAL_V2, seq, time_ms, environment, e->org_cvr,
-                            e->system_id, e->agreement_id, e->agreement_version, e->service,
-                            e->request_id, e->transaction_id);
+    bool v3 = e->supplier_cvr.len || e->on_behalf_se.len;
+    int rc = audit_enc_head(out, v3 ? AUDIT_CANONICAL_V3 : AUDIT_CANONICAL_V2, seq, time_ms,
+                            environment, e->org_cvr, e->system_id, e->agreement_id,
+                            e->agreement_version, e->service, e->request_id, e->transaction_id);
     if (rc || (rc = audit_enc_u32(out, (uint32_t)e->n_subjects)))
         return rc;
     for (size_t i = 0; i < e->n_subjects; i++) {
@@ -140,6 +141,9 @@ int audit_canonical_encode(const struct audit_entry *e, int64_t seq, int64_t tim
                                     v->period, v->version)))
             return rc;
     }
+    if (v3 &&
+        ((rc = audit_enc_str(out, e->supplier_cvr)) || (rc = audit_enc_str(out, e->on_behalf_se))))
+        return rc;
     return 0;
 }
 
@@ -167,8 +171,25 @@ static int check_short(str_t s, size_t max, const char *name, size_t i, err_t *e
     return 0;
 }
 
+/* A CVR or SE number as version 3 records it: "" or 8 digits. */
+static bool number_ok(str_t s)
+{
+    if (s.len == 0)
+        return true;
+    if (s.len != 8 || !s.ptr)
+        return false;
+    for (size_t i = 0; i < s.len; i++)
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return false;
+    return true;
+}
+
 int audit_check_v2(const struct audit_entry *e, err_t *err)
 {
+    if (!number_ok(e->supplier_cvr))
+        return err_param(err, DUPLA_EINVAL, "supplier_cvr", "a supplier CVR is 8 digits");
+    if (!number_ok(e->on_behalf_se))
+        return err_param(err, DUPLA_EINVAL, "on_behalf_se", "an on-behalf SE number is 8 digits");
     if (e->case_ref.len && !audit_case_ref_valid(e->case_ref))
         return err_param(err, DUPLA_EINVAL, "case_ref",
                          "a case reference is 1 to %d characters of A-Z a-z 0-9 space . _ / : # "
@@ -241,6 +262,7 @@ int audit_stored_open(store_conn_t *c, int schema, int64_t from, int64_t to, boo
 {
     memset(r, 0, sizeof *r);
     r->v2 = schema >= AUDIT_SCHEMA_V2;
+    r->v3 = schema >= AUDIT_SCHEMA_V3;
     int rc = child_open(c,
                         "SELECT seq, kind, subject FROM audit_entry_subject "
                         "WHERE seq >= ? AND seq <= ? ORDER BY seq, position",
@@ -330,7 +352,8 @@ int audit_stored_encode(struct audit_stored *r, store_stmt_t *s, buf_t *canon, b
     *malformed = false;
     int64_t seq = store_col_int64(s, AUDIT_COL_SEQ);
     int64_t format = r->v2 ? store_col_int64(s, AUDIT_COL_FORMAT) : AUDIT_CANONICAL_V1;
-    if (format != AUDIT_CANONICAL_V1 && format != AUDIT_CANONICAL_V2) {
+    if (format != AUDIT_CANONICAL_V1 && format != AUDIT_CANONICAL_V2 &&
+        (format != AUDIT_CANONICAL_V3 || !r->v3)) {
         *malformed = true;
         return 0;
     }
@@ -366,6 +389,17 @@ int audit_stored_encode(struct audit_stored *r, store_stmt_t *s, buf_t *canon, b
         if (nd || nv || store_col_text(s, AUDIT_COL_CASE_REF).len)
             *malformed = true;
         canon->len = end;
+    }
+    /* Version 3's two fields; an older entry must have neither. */
+    str_t supplier = r->v3 ? store_col_text(s, AUDIT_COL_SUPPLIER) : STR("");
+    str_t obo = r->v3 ? store_col_text(s, AUDIT_COL_ON_BEHALF) : STR("");
+    if (format == AUDIT_CANONICAL_V3) {
+        if ((rc = audit_enc_str(canon, supplier)) || (rc = audit_enc_str(canon, obo)))
+            return rc;
+        if (!supplier.len && !obo.len)
+            *malformed = true;
+    } else if (supplier.len || obo.len) {
+        *malformed = true;
     }
     return 0;
 }

@@ -55,7 +55,7 @@ int audit_csv_header(buf_t *out)
     return buf_append_cstr(out, "seq,time,environment,organisation,system,agreement,"
                                 "agreement_version,purpose,legal_basis,service,request_id,"
                                 "transaction_id,case_reference,subjects,periods,fields,records,"
-                                "outcome,reason,entry_hash\r\n");
+                                "outcome,reason,entry_hash,supplier,on_behalf_of_se\r\n");
 }
 
 int audit_csv_header_da(buf_t *out)
@@ -64,7 +64,7 @@ int audit_csv_header_da(buf_t *out)
         out, "Løbenummer,Tidspunkt (dansk tid),Miljø,Organisation (CVR),System,Aftale,"
              "Aftaleversion,Formål,Retsgrundlag,Tjeneste,Request-ID,"
              "Transaktions-ID,Sagsreference,Personer og virksomheder,Perioder,Felter,"
-             "Poster,Udfald,Årsag,Kædehash\r\n");
+             "Poster,Udfald,Årsag,Kædehash,Leverandør (CVR),På vegne af (SE)\r\n");
 }
 
 static int row_csv(const struct audit_row *r, buf_t *out, bool danish_time)
@@ -93,7 +93,11 @@ static int row_csv(const struct audit_row *r, buf_t *out, bool danish_time)
         (rc = buf_append(out, ",", 1)) || (rc = csv_list(out, r->fields, r->n_fields)) ||
         (rc = buf_printf(out, ",%" PRId64 ",%s,", r->record_count,
                          audit_outcome_name(r->outcome))) ||
-        (rc = csv_cstr(out, r->reason)) || (rc = buf_printf(out, ",%s\r\n", hash)))
+        (rc = csv_cstr(out, r->reason)) || (rc = buf_printf(out, ",%s,", hash)) ||
+        (rc = csv_cstr(out, r->supplier_cvr ? r->supplier_cvr : "")) ||
+        (rc = buf_append(out, ",", 1)) ||
+        (rc = csv_cstr(out, r->on_behalf_se ? r->on_behalf_se : "")) ||
+        (rc = buf_append_cstr(out, "\r\n")))
         return rc;
     return 0;
 }
@@ -141,7 +145,12 @@ int audit_row_json(const struct audit_row *r, buf_t *out)
     if ((rc = buf_printf(out, "{\"seq\":%" PRId64 ",\"time\":\"%s\",", r->seq, when)) ||
         (rc = json_key_str(out, "environment", r->environment)) || (rc = buf_append(out, ",", 1)) ||
         (rc = json_key_str(out, "organisation", r->org_cvr)) || (rc = buf_append(out, ",", 1)) ||
-        (rc = json_key_str(out, "system", r->system_id)) ||
+        (rc = json_key_str(out, "system", r->system_id)) || (rc = buf_append(out, ",", 1)) ||
+        (rc = json_key_str(out, "supplier",
+                           r->supplier_cvr && r->supplier_cvr[0] ? r->supplier_cvr : NULL)) ||
+        (rc = buf_append(out, ",", 1)) ||
+        (rc = json_key_str(out, "on_behalf_of_se",
+                           r->on_behalf_se && r->on_behalf_se[0] ? r->on_behalf_se : NULL)) ||
         (rc = buf_append_cstr(out, ",\"agreement\":{")) ||
         (rc = json_key_str(out, "id", r->agreement_id)) ||
         (rc = buf_printf(out, ",\"version\":%" PRId64 ",", r->agreement_version)) ||

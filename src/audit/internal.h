@@ -20,6 +20,9 @@
  * 2 (migration audit/4: the columns format and case_ref, the tables
  * audit_entry_delivery and audit_entry_version). */
 #define AUDIT_SCHEMA_V2 4
+/* ... and in version 3 (migration audit/6: the columns supplier_cvr and
+ * on_behalf_se). */
+#define AUDIT_SCHEMA_V3 6
 
 /* Largest JSON text of a stored list (periods, fields): every element
  * escaped at worst as \uXXXX. */
@@ -71,6 +74,7 @@ struct audit_child {
 };
 struct audit_stored {
     bool v2; /* the schema has version 2's columns and tables */
+    bool v3; /* ... and version 3's columns */
     struct audit_child subj, deliv, vers;
 };
 /* stream: read the children a batch at a time (store_stmt_stream; inside a
@@ -131,13 +135,18 @@ int audit_tree_build(store_conn_t *c, struct audit_tree_edge *e, int64_t to, err
 #define AUDIT_ENTRY_COLUMNS                                                                        \
     "e.seq, e.time_ms, e.environment, e.org_cvr, e.system_id, e.agreement_id, "                    \
     "e.agreement_version, e.service, e.request_id, e.transaction_id, e.periods, e.fields, "        \
-    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash, e.format, e.case_ref"
-/* The same on a store from before AUDIT_SCHEMA_V2 (audit verify reads a
- * store as it is). */
+    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash, e.format, e.case_ref, "       \
+    "e.supplier_cvr, e.on_behalf_se"
+/* The same on a store from before AUDIT_SCHEMA_V3 and AUDIT_SCHEMA_V2
+ * (audit verify reads a store as it is). */
+#define AUDIT_ENTRY_COLUMNS_V2                                                                     \
+    "e.seq, e.time_ms, e.environment, e.org_cvr, e.system_id, e.agreement_id, "                    \
+    "e.agreement_version, e.service, e.request_id, e.transaction_id, e.periods, e.fields, "        \
+    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash, e.format, e.case_ref, '', ''"
 #define AUDIT_ENTRY_COLUMNS_V1                                                                     \
     "e.seq, e.time_ms, e.environment, e.org_cvr, e.system_id, e.agreement_id, "                    \
     "e.agreement_version, e.service, e.request_id, e.transaction_id, e.periods, e.fields, "        \
-    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash, 1, ''"
+    "e.record_count, e.outcome, e.reason, e.prev_hash, e.entry_hash, 1, '', '', ''"
 enum {
     AUDIT_COL_SEQ = 0,
     AUDIT_COL_TIME,
@@ -158,6 +167,8 @@ enum {
     AUDIT_COL_ENTRY_HASH,
     AUDIT_COL_FORMAT,
     AUDIT_COL_CASE_REF,
+    AUDIT_COL_SUPPLIER,
+    AUDIT_COL_ON_BEHALF,
 };
 
 /* checkpoint.c: reads all checkpoints in seq order into *out (malloc'ed,

@@ -199,7 +199,9 @@ static int read_row(store_stmt_t *s, arena_t *a, struct audit_row *row, err_t *e
         !(row->request_id = dup_text(a, store_col_text(s, AUDIT_COL_REQUEST))) ||
         !(row->transaction_id = dup_text(a, store_col_text(s, AUDIT_COL_TRANSACTION))) ||
         !(row->reason = dup_text(a, store_col_text(s, AUDIT_COL_REASON))) ||
-        !(row->case_ref = dup_text(a, store_col_text(s, AUDIT_COL_CASE_REF))))
+        !(row->case_ref = dup_text(a, store_col_text(s, AUDIT_COL_CASE_REF))) ||
+        !(row->supplier_cvr = dup_text(a, store_col_text(s, AUDIT_COL_SUPPLIER))) ||
+        !(row->on_behalf_se = dup_text(a, store_col_text(s, AUDIT_COL_ON_BEHALF))))
         return err_set(err, DUPLA_ELIMIT, "the answer is too large; ask for a smaller page");
     int rc;
     if ((rc = list_from_json(a, store_col_text(s, AUDIT_COL_PERIODS), &row->periods,

@@ -194,13 +194,15 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
         (rc = list_json(&log->fields, e->fields, e->n_fields)))
         return err_internal(err, rc, "audit: a list does not fit its buffer");
     store_stmt_t *s;
-    if ((rc = store_prepare(c,
-                            "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, "
-                            "system_id, agreement_id, agreement_version, service, request_id, "
-                            "transaction_id, periods, fields, record_count, outcome, reason, "
-                            "prev_hash, entry_hash, format, case_ref) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            &s, err)))
+    if ((rc =
+             store_prepare(c,
+                           "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, "
+                           "system_id, agreement_id, agreement_version, service, request_id, "
+                           "transaction_id, periods, fields, record_count, outcome, reason, "
+                           "prev_hash, entry_hash, format, case_ref, supplier_cvr, "
+                           "on_behalf_se) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           &s, err)))
         return rc;
     store_bind_int64(s, 1, seq);
     store_bind_int64(s, 2, time_ms);
@@ -219,8 +221,13 @@ static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t s
     store_bind_text(s, 15, e->reason);
     store_bind_blob(s, 16, prev, AUDIT_HASH_LEN);
     store_bind_blob(s, 17, hash, AUDIT_HASH_LEN);
-    store_bind_int64(s, 18, AUDIT_CANONICAL_V2);
+    /* as audit_canonical_encode chose */
+    store_bind_int64(s, 18,
+                     e->supplier_cvr.len || e->on_behalf_se.len ? AUDIT_CANONICAL_V3
+                                                                : AUDIT_CANONICAL_V2);
     store_bind_text(s, 19, e->case_ref);
+    store_bind_text(s, 20, e->supplier_cvr);
+    store_bind_text(s, 21, e->on_behalf_se);
     rc = store_step(s, err);
     store_stmt_done(s);
     if (rc < 0 || (rc = audit_insert_disclosed(c, seq, e, err)) < 0 || e->n_subjects == 0)

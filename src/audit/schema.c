@@ -264,6 +264,15 @@ static const struct store_migration audit_migrations[] = {
      " mailbox TEXT NOT NULL,"
      " disclosures TEXT NOT NULL,"
      " PRIMARY KEY (erratum_id, org_cvr));"},
+    /* 6: the canonical entry's version 3 (canonical.c): the supplier whose
+     * certificate made a call, and the company (SE number) a call acted for
+     * under its authorisation; "" in every entry before. */
+    {6,
+     "ALTER TABLE audit_entry ADD COLUMN supplier_cvr TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE audit_entry ADD COLUMN on_behalf_se TEXT NOT NULL DEFAULT '';",
+     /* PostgreSQL */
+     "ALTER TABLE audit_entry ADD COLUMN supplier_cvr TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE audit_entry ADD COLUMN on_behalf_se TEXT NOT NULL DEFAULT '';"},
 };
 
 int audit_migrate(store_t *st, err_t *err)

@@ -385,8 +385,8 @@ static int read_canonical(store_conn_t *c, int64_t from, int64_t to, buf_t *cano
     if (rc)
         return rc;
     struct audit_stored r;
-    /* the writer migrated the log before it reads it: version 2's tables exist */
-    if ((rc = audit_stored_open(c, AUDIT_SCHEMA_V2, from, to, false, &r, err))) {
+    /* the writer migrated the log before it reads it: version 3's columns exist */
+    if ((rc = audit_stored_open(c, AUDIT_SCHEMA_V3, from, to, false, &r, err))) {
         store_stmt_done(s);
         return rc;
     }

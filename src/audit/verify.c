@@ -397,10 +397,12 @@ static int run(struct verifier *v, err_t *err)
 
     store_stmt_t *s;
     if ((rc = store_prepare(v->c,
-                            v->schema >= AUDIT_SCHEMA_V2 ? "SELECT " AUDIT_ENTRY_COLUMNS
+                            v->schema >= AUDIT_SCHEMA_V3 ? "SELECT " AUDIT_ENTRY_COLUMNS
                                                            " FROM audit_entry e ORDER BY seq"
-                                                         : "SELECT " AUDIT_ENTRY_COLUMNS_V1
-                                                           " FROM audit_entry e ORDER BY seq",
+                            : v->schema >= AUDIT_SCHEMA_V2 ? "SELECT " AUDIT_ENTRY_COLUMNS_V2
+                                                             " FROM audit_entry e ORDER BY seq"
+                                                           : "SELECT " AUDIT_ENTRY_COLUMNS_V1
+                                                             " FROM audit_entry e ORDER BY seq",
                             &s, err)))
         return rc;
     if ((rc = audit_stored_open(v->c, v->schema, 1, INT64_MAX, true, &v->children, err))) {

@@ -679,6 +679,8 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
         .outcome = AUDIT_DISCLOSED,
         .reason = STR(""),
         .case_ref = c->in->has_case_ref ? c->in->case_ref : STR(""),
+        .supplier_cvr = str_from_cstr(p->supplier_cvr),
+        .on_behalf_se = str_from_cstr(p->on_behalf_se),
         .deliveries = c->cs.delivery_ids,
         .n_deliveries = c->cs.n_deliveries,
     };
@@ -729,6 +731,8 @@ static void record_refusal(const struct call *c, const err_t *refusal)
         .outcome = AUDIT_REFUSED,
         .reason = str_from_cstr(refusal->type[0] ? refusal->type : err_code_name(refusal->code)),
         .case_ref = in->has_case_ref && audit_case_ref_valid(in->case_ref) ? in->case_ref : STR(""),
+        .supplier_cvr = str_from_cstr(c->p->supplier_cvr),
+        .on_behalf_se = str_from_cstr(c->p->on_behalf_se),
     };
     err_t aerr;
     err_clear(&aerr);

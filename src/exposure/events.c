@@ -99,6 +99,8 @@ static void record_refusal(struct ev *c, const err_t *refusal)
         .transaction_id = c->call.has_txid ? str_sub(c->call.txid, 0, EXPOSURE_TXID_MAX) : STR(""),
         .outcome = AUDIT_REFUSED,
         .reason = str_from_cstr(refusal->type[0] ? refusal->type : err_code_name(refusal->code)),
+        .supplier_cvr = str_from_cstr(c->principal.supplier_cvr),
+        .on_behalf_se = str_from_cstr(c->principal.on_behalf_se),
     };
     err_t aerr;
     err_clear(&aerr);
@@ -412,6 +414,7 @@ static int record_and_write(struct ev *c, const struct events_change *ev, size_t
         .record_count = (int64_t)n,
         .outcome = AUDIT_DISCLOSED,
         .reason = STR(""),
+        .supplier_cvr = str_from_cstr(c->principal.supplier_cvr),
     };
     struct audit_receipt receipt;
     int rc = audit_record(c->ex->deps.audit, &entry, &receipt, err);

@@ -288,6 +288,23 @@ static void outcome_text(html_t *h, const struct audit_row *r)
     }
 }
 
+/* Who else took part in a disclosure (canonical version 3): the system
+ * supplier whose certificate made the call, and the company the call acted
+ * for under its authorisation; nothing for an ordinary call. */
+static void parties_text(html_t *h, const struct audit_row *r)
+{
+    if (r->supplier_cvr && r->supplier_cvr[0]) {
+        HTML(h, "<br><span class=\"party\">via leverandør CVR ");
+        html_textc(h, r->supplier_cvr);
+        HTML(h, "</span>");
+    }
+    if (r->on_behalf_se && r->on_behalf_se[0]) {
+        HTML(h, "<br><span class=\"party\">på vegne af SE ");
+        html_textc(h, r->on_behalf_se);
+        HTML(h, "</span>");
+    }
+}
+
 static void table_open(html_t *h, const char *caption)
 {
     HTML(h, "<div class=\"table--responsive-scroll\" tabindex=\"0\" role=\"region\" "
@@ -321,6 +338,7 @@ static void results_table(struct web_ctx *cx, const struct web_search *s,
             HTML(h, "</td><td>");
         }
         html_textc(h, r->system_id);
+        parties_text(h, r);
         HTML(h, "</td><td>");
         html_textc(h, r->agreement_id);
         if (r->agreement_id[0]) {
@@ -427,6 +445,7 @@ static void insight_report(struct web_ctx *cx, const struct web_search *s,
         }
         HTML(h, "CVR ");
         html_textc(h, r->org_cvr);
+        parties_text(h, r);
         HTML(h, "</td><td>");
         html_textc(h, r->agreement_id);
         HTML(h, " (");
@@ -638,6 +657,14 @@ static int insight_csv_row(struct web_ctx *cx, struct org_names *names, const st
         if (!rc)
             rc = buf_append_csv_cell(b, buf_str(tmp));
     }
+    if (!rc)
+        rc = buf_append(b, ",", 1);
+    if (!rc)
+        rc = buf_append_csv_cell(b, str_from_cstr(r->supplier_cvr ? r->supplier_cvr : ""));
+    if (!rc)
+        rc = buf_append(b, ",", 1);
+    if (!rc)
+        rc = buf_append_csv_cell(b, str_from_cstr(r->on_behalf_se ? r->on_behalf_se : ""));
     return rc ? rc : buf_append(b, "\r\n", 2);
 }
 
@@ -653,7 +680,8 @@ static int csv_build(struct web_ctx *cx, struct web_search *s, buf_t *b, err_t *
                  ? buf_append_cstr(b, "Tidspunkt (dansk tid),Modtager (CVR),Modtager,Aftale,"
                                       "Aftaleversion,Sagsreference,Formål,Retsgrundlag,"
                                       "Tjeneste,Felter,"
-                                      "Perioder,Feltbeskrivelser\r\n")
+                                      "Perioder,Feltbeskrivelser,Leverandør (CVR),"
+                                      "På vegne af (SE)\r\n")
                  : audit_csv_header_da(b);
     s->f.limit = AUDIT_PAGE_MAX;
     s->f.after = 0;

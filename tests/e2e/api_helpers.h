@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agreement/agreement.h"
 #include "audit/audit.h"
+#include "core/clock.h"
 #include "core/config.h"
+#include "core/uuid.h"
 #include "harness.h"
+#include "store/store.h"
 
 #define API_PASSWD "correct horse battery"
 
@@ -192,6 +196,129 @@ static inline void api_audit_record(struct api_audit *a, const char *org, const 
                             .case_ref = a->case_ref ? str_from_cstr(a->case_ref) : STR("")};
     err_t err;
     cr_assert_eq(audit_record(a->log, &e, NULL, &err), 0, "%s", err.log);
+}
+
+/* ---- the set-up of data-call tests: an agreement, a token, a call, its
+ * log entry (shared by test_supplier.c, test_onbehalf.c) ---- */
+
+/* The server's store, opened directly (the caller closes it). */
+static inline store_t *api_open_store(const struct e2e_server *s)
+{
+    struct dupla_config cfg;
+    err_t err;
+    cr_assert_eq(config_load(s->config, &cfg, &err), 0, "%s", err.log);
+    store_t *st;
+    cr_assert_eq(store_open(cfg.store_url, NULL, &st, &err), 0, "%s", err.log);
+    config_free(&cfg);
+    return st;
+}
+
+/* An approved test agreement of org (CVR) for services (a JSON object of
+ * service: [fields], taken over), valid from today, made in the store as
+ * its processor, signatory and the data owner's dataforvaltning would; its
+ * id into id (AGREEMENT_ID_LEN + 1 bytes). The server sees it after its
+ * agreement sync (about a second). */
+static inline void api_store_agreement(store_t *st, const char *org, json_t *services, char *id)
+{
+    char today[16];
+    clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
+    json_t *app =
+        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, "
+                  "s:{s:s, s:s, s:s}}",
+                  "title", "E2E", "purpose", "To test.", "legal_basis", "law", "Lov", "section",
+                  "§ 1", "services", services, "systems", "all", "valid_from", today,
+                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
+                  "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
+    cr_assert_not_null(app);
+    agreement_t *ag;
+    err_t err;
+    cr_assert_eq(agreement_open(st, NULL, &ag, &err), 0, "%s", err.log);
+    struct agreement_actor p = {.user_id = 1, .roles = AGREEMENT_ROLE_PROCESSOR},
+                           sg = {.user_id = 2, .roles = AGREEMENT_ROLE_SIGNATORY},
+                           r = {.user_id = 3, .roles = AGREEMENT_ROLE_DATAFORVALTNING};
+    snprintf(p.user_name, sizeof p.user_name, "e2e-1");
+    snprintf(sg.user_name, sizeof sg.user_name, "e2e-2");
+    snprintf(r.user_name, sizeof r.user_name, "e2e-3");
+    snprintf(p.org_cvr, sizeof p.org_cvr, "%s", org);
+    snprintf(sg.org_cvr, sizeof sg.org_cvr, "%s", org);
+    cr_assert_eq(agreement_create(ag, &p, ENV_TEST, app, id, &err), 0, "%s", err.detail);
+    json_decref(app);
+    cr_assert_eq(agreement_sign(ag, &sg, str_from_cstr(id), &err), 0, "%s", err.detail);
+    cr_assert_eq(agreement_approve(ag, &r, str_from_cstr(id), "Ok.", NULL, NULL, &err), 0, "%s",
+                 err.detail);
+    agreement_close(ag);
+}
+
+/* POST /token with the PKI's certificate cert (<cert>.p12) and the form's
+ * further fields extra ("" or "&org_cvr=...&onbehalfofse=..."); the answer
+ * into r (the caller frees it). */
+static inline void api_token_request(const struct e2e_server *s, const char *cert,
+                                     const char *extra, struct e2e_response *r)
+{
+    char rel[64], p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256], body[256];
+    snprintf(rel, sizeof rel, "%s.p12", cert);
+    e2e_pki_path(s, rel, p12);
+    snprintf(rel, sizeof rel, "%s.p12.pass", cert);
+    cr_assert_eq(e2e_read_line(e2e_pki_path(s, rel, pwfile), pw, sizeof pw), 0);
+    snprintf(body, sizeof body, "client_id=api-gateway&scope=openid&grant_type=password%s", extra);
+    const char *headers[] = {"x-transaktion-id: job-1",
+                             "Content-Type: application/x-www-form-urlencoded", NULL};
+    struct e2e_request rq = {.method = "POST",
+                             .listener = "token",
+                             .path = "/token",
+                             .headers = headers,
+                             .body = body,
+                             .p12_file = p12,
+                             .p12_password = pw};
+    cr_assert_eq(e2e_request(s, &rq, r), 0, "token: %s", r->error);
+}
+
+/* api_token_request that must succeed: the access token into out. */
+static inline void api_token(const struct e2e_server *s, const char *cert, const char *extra,
+                             char *out, size_t cap)
+{
+    struct e2e_response r;
+    api_token_request(s, cert, extra, &r);
+    e2e_assert_status(s, &r, 200);
+    snprintf(out, cap, "%s", json_string_value(json_object_get(r.json, "access_token")));
+    e2e_response_free(&r);
+}
+
+/* A data call: GET path with the bearer token tok under agreement, with a
+ * fresh X-Request-ID (into rid, UUID_STR_LEN + 1 bytes); the answer into r
+ * (the caller frees it). Returns the status. */
+static inline long api_data_call(const struct e2e_server *s, const char *tok, const char *agreement,
+                                 const char *path, char *rid, struct e2e_response *r)
+{
+    char hauth[4200], hrid[96], hag[160];
+    cr_assert_eq(uuid_v4(rid), 0);
+    snprintf(hauth, sizeof hauth, "Authorization: Bearer %s", tok);
+    snprintf(hrid, sizeof hrid, "X-Request-ID: %s", rid);
+    snprintf(hag, sizeof hag, "UFST-Adgangsgrundlag: %s%s", AGREEMENT_URN_PREFIX, agreement);
+    const char *h[] = {hauth, hrid, "X-Transaktions-ID: job-1", hag, NULL};
+    struct e2e_request rq = {.path = path, .headers = h};
+    cr_assert_eq(e2e_request(s, &rq, r), 0, "%s", r->error);
+    return r->status;
+}
+
+/* The log entry of the call whose X-Request-ID was rid (the server keeps
+ * the id), among the newest 50: into *out, its strings in a. */
+static inline void api_logged(const struct e2e_server *s, const char *rid, arena_t *a,
+                              struct audit_row *out)
+{
+    store_t *st = api_open_store(s);
+    struct audit_filter f = {.newest_first = true, .limit = 50};
+    struct audit_page page;
+    err_t err;
+    cr_assert_eq(audit_query(st, &f, NULL, a, &page, &err), 0, "%s", err.log);
+    bool found = false;
+    for (size_t i = 0; i < page.n && !found; i++)
+        if (strcmp(page.rows[i].request_id, rid) == 0) {
+            *out = page.rows[i];
+            found = true;
+        }
+    cr_assert(found, "no log entry for %s", rid);
+    store_close(st);
 }
 
 #endif

@@ -31,48 +31,6 @@ struct world {
     struct api_session k, r;       /* the two administrators */
 };
 
-static store_t *open_store(const struct e2e_server *s)
-{
-    struct dupla_config cfg;
-    err_t err;
-    cr_assert_eq(config_load(s->config, &cfg, &err), 0, "%s", err.log);
-    store_t *st;
-    cr_assert_eq(store_open(cfg.store_url, NULL, &st, &err), 0, "%s", err.log);
-    config_free(&cfg);
-    return st;
-}
-
-static struct agreement_actor actor(int64_t id, const char *org, unsigned roles)
-{
-    struct agreement_actor a = {.user_id = id, .roles = roles};
-    snprintf(a.user_name, sizeof a.user_name, "e2e-%lld", (long long)id);
-    snprintf(a.org_cvr, sizeof a.org_cvr, "%s", org);
-    return a;
-}
-
-static void approve(agreement_t *ag, const char *org, char *id)
-{
-    char today[16];
-    clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
-    json_t *app =
-        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:{s:[s, s], s:[s]}, s:s, s:s, s:{s:i, s:i}, "
-                  "s:{s:s, s:s, s:s}}",
-                  "title", "E2E", "purpose", "Bogføring for kunder.", "legal_basis", "law", "Lov",
-                  "section", "§ 1", "services", "Momsangivelse", "Salgsmoms", "Købsmoms",
-                  "Aarsopgoerelse", "PersonligIndkomst", "systems", "all", "valid_from", today,
-                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
-                  "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
-    err_t err;
-    struct agreement_actor p = actor(1, org, AGREEMENT_ROLE_PROCESSOR),
-                           sg = actor(2, org, AGREEMENT_ROLE_SIGNATORY),
-                           r = actor(3, "", AGREEMENT_ROLE_DATAFORVALTNING);
-    cr_assert_eq(agreement_create(ag, &p, ENV_TEST, app, id, &err), 0, "%s", err.detail);
-    json_decref(app);
-    cr_assert_eq(agreement_sign(ag, &sg, str_from_cstr(id), &err), 0, "%s", err.detail);
-    cr_assert_eq(agreement_approve(ag, &r, str_from_cstr(id), "Ok.", NULL, NULL, &err), 0, "%s",
-                 err.detail);
-}
-
 static void exec_sql(store_t *st, const char *sql)
 {
     store_conn_t *c;
@@ -114,13 +72,13 @@ static void world_make(struct world *w)
                          "4",        "--years",  "2023",      "--seed", "11",
                          "--ingest", "--quiet",  NULL};
     api_must(s, gen);
-    store_t *st = open_store(s);
-    agreement_t *ag;
-    err_t err;
-    cr_assert_eq(agreement_open(st, NULL, &ag, &err), 0, "%s", err.log);
-    approve(ag, CVR_R, w->ag);
-    agreement_close(ag);
+    store_t *st = api_open_store(s);
+    api_store_agreement(st, CVR_R,
+                        json_pack("{s:[s, s], s:[s]}", "Momsangivelse", "Salgsmoms", "Købsmoms",
+                                  "Aarsopgoerelse", "PersonligIndkomst"),
+                        w->ag);
     store_conn_t *c;
+    err_t err;
     cr_assert_eq(store_conn_get(st, &c, &err), 0);
     store_stmt_t *q;
     cr_assert_eq(store_prepare(c,
@@ -161,31 +119,14 @@ static void authorise(struct world *w, const char *se, char *id)
 
 static void token_request(const struct e2e_server *s, const char *extra, struct e2e_response *r)
 {
-    char p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256], body[256];
-    e2e_pki_path(s, "rev.p12", p12);
-    cr_assert_eq(e2e_read_line(e2e_pki_path(s, "rev.p12.pass", pwfile), pw, sizeof pw), 0);
-    snprintf(body, sizeof body, "client_id=api-gateway&scope=openid&grant_type=password%s", extra);
-    const char *headers[] = {"x-transaktion-id: job-1",
-                             "Content-Type: application/x-www-form-urlencoded", NULL};
-    struct e2e_request rq = {.method = "POST",
-                             .listener = "token",
-                             .path = "/token",
-                             .headers = headers,
-                             .body = body,
-                             .p12_file = p12,
-                             .p12_password = pw};
-    cr_assert_eq(e2e_request(s, &rq, r), 0, "token: %s", r->error);
+    api_token_request(s, "rev", extra, r);
 }
 
 static void token(const struct e2e_server *s, const char *se, char *out, size_t cap)
 {
     char extra[64];
     snprintf(extra, sizeof extra, "&onbehalfofse=%s", se);
-    struct e2e_response r;
-    token_request(s, extra, &r);
-    e2e_assert_status(s, &r, 200);
-    snprintf(out, cap, "%s", json_string_value(json_object_get(r.json, "access_token")));
-    e2e_response_free(&r);
+    api_token(s, "rev", extra, out, cap);
 }
 
 static void token_refused(const struct e2e_server *s, const char *extra, long status,
@@ -202,15 +143,7 @@ static void token_refused(const struct e2e_server *s, const char *extra, long st
 static long call(const struct world *w, const char *tok, const char *path, char *rid,
                  struct e2e_response *r)
 {
-    char hauth[4200], hrid[96], hag[160];
-    cr_assert_eq(uuid_v4(rid), 0);
-    snprintf(hauth, sizeof hauth, "Authorization: Bearer %s", tok);
-    snprintf(hrid, sizeof hrid, "X-Request-ID: %s", rid);
-    snprintf(hag, sizeof hag, "UFST-Adgangsgrundlag: %s%s", AGREEMENT_URN_PREFIX, w->ag);
-    const char *h[] = {hauth, hrid, "X-Transaktions-ID: job-1", hag, NULL};
-    struct e2e_request rq = {.path = path, .headers = h};
-    cr_assert_eq(e2e_request(&w->s, &rq, r), 0, "%s", r->error);
-    return r->status;
+    return api_data_call(&w->s, tok, w->ag, path, rid, r);
 }
 
 static void moms_path(char *out, size_t cap, const char *se, const char *se_more)
@@ -252,24 +185,39 @@ Test(onbehalf, the_accountant_fetches_exactly_one_company_until_revoked_or_expir
     cr_assert_eq(call(&w, tok, path, rid, &r), 200, "%s", r.body);
     cr_assert_gt(json_array_size(json_object_get(r.json, "data")), 0);
     e2e_response_free(&r);
-    /* logged as the accountant's fetch about the company's SE number */
-    store_t *st = open_store(&w.s);
+    /* logged as the accountant's fetch about the company's SE number, on
+     * the company's behalf */
     arena_t *a = arena_new(8u << 20);
-    struct audit_filter f = {.newest_first = true, .limit = 20};
-    struct audit_page page;
-    err_t err;
-    cr_assert_eq(audit_query(st, &f, NULL, a, &page, &err), 0, "%s", err.log);
-    bool found = false;
-    for (size_t i = 0; i < page.n; i++)
-        if (strcmp(page.rows[i].request_id, rid) == 0) {
-            found = true;
-            cr_assert_str_eq(page.rows[i].org_cvr, CVR_R);
-            cr_assert_eq(page.rows[i].n_subjects, 1);
-            cr_assert(str_eq_cstr(page.rows[i].subjects[0].id, w.se1));
-        }
-    cr_assert(found);
+    struct audit_row row;
+    api_logged(&w.s, rid, a, &row);
+    cr_assert_str_eq(row.org_cvr, CVR_R);
+    cr_assert_eq(row.n_subjects, 1);
+    cr_assert(str_eq_cstr(row.subjects[0].id, w.se1));
+    cr_assert_str_eq(row.on_behalf_se, w.se1, "the log names the company acted for");
+    cr_assert_str_eq(row.supplier_cvr, "");
+    cr_assert_eq(row.format, 3);
     arena_free(a);
-    store_close(st);
+    /* the accountant's own view of the log, JSON and CSV */
+    struct e2e_response l;
+    api_call(&w.s, &w.r, "GET", "/api/disclosures/own", NULL, &l);
+    e2e_assert_status(&w.s, &l, 200);
+    json_t *d0 = json_array_get(json_object_get(l.json, "data"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(d0, "on_behalf_of_se")), w.se1, "%s",
+                     l.body);
+    cr_assert(json_is_null(json_object_get(d0, "supplier")));
+    e2e_response_free(&l);
+    api_call(&w.s, &w.r, "GET", "/api/disclosures/own?format=csv", NULL, &l);
+    e2e_assert_status(&w.s, &l, 200);
+    char tail[32];
+    snprintf(tail, sizeof tail, ",,%s\r\n", w.se1);
+    cr_assert(strstr(l.body, tail), "%s", l.body);
+    e2e_response_free(&l);
+    /* and its page of disclosures says on whose behalf */
+    api_call(&w.s, &w.r, "GET", "/udleveringer", NULL, &l);
+    e2e_assert_status(&w.s, &l, 200);
+    snprintf(tail, sizeof tail, "på vegne af SE %s", w.se1);
+    cr_assert(strstr(l.body, tail), "%s", l.body);
+    e2e_response_free(&l);
     /* another company, alone or beside: no */
     moms_path(path, sizeof path, w.se2, NULL);
     expect_problem(&w, tok, path, "subject-not-authorised", "VirksomhedSENummer");
@@ -301,7 +249,7 @@ Test(onbehalf, the_accountant_fetches_exactly_one_company_until_revoked_or_expir
     token(&w.s, w.se1, tok, sizeof tok);
     cr_assert_eq(call(&w, tok, path, rid, &r), 200, "%s", r.body);
     e2e_response_free(&r);
-    st = open_store(&w.s);
+    store_t *st = api_open_store(&w.s);
     char sql[256];
     snprintf(sql, sizeof sql, "UPDATE identity_authorisation SET until_ms = %lld WHERE id = '%s'",
              (long long)clock_now_ms() - 1000, auth_id);
@@ -312,7 +260,6 @@ Test(onbehalf, the_accountant_fetches_exactly_one_company_until_revoked_or_expir
     expect_problem(&w, tok, path, "authorisation-expired", "onbehalfofse");
 
     /* both parties see it in their lists and their history */
-    struct e2e_response l;
     api_call(&w.s, &w.r, "GET", "/api/authorisations", NULL, &l);
     e2e_assert_status(&w.s, &l, 200);
     cr_assert_eq(json_array_size(json_object_get(l.json, "authorisations")), 2);

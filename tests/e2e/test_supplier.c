@@ -33,45 +33,10 @@ struct world {
     char cpr[16];
 };
 
-static store_t *open_store(const struct e2e_server *s)
-{
-    struct dupla_config cfg;
-    err_t err;
-    cr_assert_eq(config_load(s->config, &cfg, &err), 0, "%s", err.log);
-    store_t *st;
-    cr_assert_eq(store_open(cfg.store_url, NULL, &st, &err), 0, "%s", err.log);
-    config_free(&cfg);
-    return st;
-}
-
-static struct agreement_actor actor(int64_t id, const char *org, unsigned roles)
-{
-    struct agreement_actor a = {.user_id = id, .roles = roles};
-    snprintf(a.user_name, sizeof a.user_name, "e2e-%lld", (long long)id);
-    snprintf(a.org_cvr, sizeof a.org_cvr, "%s", org);
-    return a;
-}
-
 /* An approved agreement of org for Aarsopgoerelse's PersonligIndkomst. */
-static void approve(agreement_t *ag, const char *org, char *id)
+static void approve(store_t *st, const char *org, char *id)
 {
-    char today[16];
-    clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
-    json_t *app = json_pack(
-        "{s:s, s:s, s:[{s:s, s:s}], s:{s:[s]}, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}", "title",
-        "E2E", "purpose", "To test.", "legal_basis", "law", "Lov", "section", "§ 1", "services",
-        "Aarsopgoerelse", "PersonligIndkomst", "systems", "all", "valid_from", today,
-        "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact", "name", "P",
-        "email", "p@org.example", "phone", "+45 1234 5678");
-    err_t err;
-    struct agreement_actor p = actor(1, org, AGREEMENT_ROLE_PROCESSOR),
-                           sg = actor(2, org, AGREEMENT_ROLE_SIGNATORY),
-                           r = actor(3, "", AGREEMENT_ROLE_DATAFORVALTNING);
-    cr_assert_eq(agreement_create(ag, &p, ENV_TEST, app, id, &err), 0, "%s", err.detail);
-    json_decref(app);
-    cr_assert_eq(agreement_sign(ag, &sg, str_from_cstr(id), &err), 0, "%s", err.detail);
-    cr_assert_eq(agreement_approve(ag, &r, str_from_cstr(id), "Ok.", NULL, NULL, &err), 0, "%s",
-                 err.detail);
+    api_store_agreement(st, org, json_pack("{s:[s]}", "Aarsopgoerelse", "PersonligIndkomst"), id);
 }
 
 static void query_text(store_t *st, const char *sql, const char *arg, char *out, size_t cap)
@@ -122,13 +87,9 @@ static void world_make(struct world *w)
                          "2",        "--years",  "2023",      "--seed", "7",
                          "--ingest", "--quiet",  NULL};
     api_must(s, gen);
-    store_t *st = open_store(s);
-    agreement_t *ag;
-    err_t err;
-    cr_assert_eq(agreement_open(st, NULL, &ag, &err), 0, "%s", err.log);
-    approve(ag, CVR_A, w->ag_a);
-    approve(ag, CVR_B, w->ag_b);
-    agreement_close(ag);
+    store_t *st = api_open_store(s);
+    approve(st, CVR_A, w->ag_a);
+    approve(st, CVR_B, w->ag_b);
     char subject[32];
     query_text(st,
                "SELECT CAST(MIN(r.subject) AS TEXT) FROM dataset_record r JOIN dataset_service s"
@@ -148,48 +109,24 @@ static void world_make(struct world *w)
 }
 
 /* POST /token with the supplier's certificate and form extra ("" or
- * "&org_cvr=..."); the answer into r (the caller frees it). */
+ * "&org_cvr=..."). */
 static void token_request(const struct e2e_server *s, const char *extra, struct e2e_response *r)
 {
-    char p12[E2E_PATH_MAX], pwfile[E2E_PATH_MAX], pw[256], body[256];
-    e2e_pki_path(s, "lev.p12", p12);
-    cr_assert_eq(e2e_read_line(e2e_pki_path(s, "lev.p12.pass", pwfile), pw, sizeof pw), 0);
-    snprintf(body, sizeof body, "client_id=api-gateway&scope=openid&grant_type=password%s", extra);
-    const char *headers[] = {"x-transaktion-id: job-1",
-                             "Content-Type: application/x-www-form-urlencoded", NULL};
-    struct e2e_request rq = {.method = "POST",
-                             .listener = "token",
-                             .path = "/token",
-                             .headers = headers,
-                             .body = body,
-                             .p12_file = p12,
-                             .p12_password = pw};
-    cr_assert_eq(e2e_request(s, &rq, r), 0, "token: %s", r->error);
+    api_token_request(s, "lev", extra, r);
 }
 
 static void token(const struct e2e_server *s, const char *extra, char *out, size_t cap)
 {
-    struct e2e_response r;
-    token_request(s, extra, &r);
-    e2e_assert_status(s, &r, 200);
-    snprintf(out, cap, "%s", json_string_value(json_object_get(r.json, "access_token")));
-    e2e_response_free(&r);
+    api_token(s, "lev", extra, out, cap);
 }
 
 /* GET /Aarsopgoerelse for cpr under agreement; request id into rid. */
 static long data_call(const struct world *w, const char *tok, const char *agreement, char *rid,
                       struct e2e_response *r)
 {
-    char path[128], hauth[4200], hrid[96], hag[160];
+    char path[128];
     snprintf(path, sizeof path, "/Aarsopgoerelse?PersonCPRNummer=%s", w->cpr);
-    cr_assert_eq(uuid_v4(rid), 0);
-    snprintf(hauth, sizeof hauth, "Authorization: Bearer %s", tok);
-    snprintf(hrid, sizeof hrid, "X-Request-ID: %s", rid);
-    snprintf(hag, sizeof hag, "UFST-Adgangsgrundlag: %s%s", AGREEMENT_URN_PREFIX, agreement);
-    const char *h[] = {hauth, hrid, "X-Transaktions-ID: job-1", hag, NULL};
-    struct e2e_request rq = {.path = path, .headers = h};
-    cr_assert_eq(e2e_request(&w->s, &rq, r), 0, "%s", r->error);
-    return r->status;
+    return api_data_call(&w->s, tok, agreement, path, rid, r);
 }
 
 static void expect_problem(const struct e2e_server *s, struct e2e_response *r, long status,
@@ -203,25 +140,17 @@ static void expect_problem(const struct e2e_server *s, struct e2e_response *r, l
 }
 
 /* The log entry of the call whose X-Request-ID was rid (the server answers
- * with the same id): the organisation and system recorded. */
-static void logged(const struct world *w, const char *rid, char *org, char *system)
+ * with the same id): the organisation, system and supplier recorded. */
+static void logged(const struct world *w, const char *rid, char *org, char *system, char *supplier)
 {
-    store_t *st = open_store(&w->s);
     arena_t *a = arena_new(8u << 20);
-    struct audit_filter f = {.newest_first = true, .limit = 50};
-    struct audit_page page;
-    err_t err;
-    cr_assert_eq(audit_query(st, &f, NULL, a, &page, &err), 0, "%s", err.log);
-    bool found = false;
-    for (size_t i = 0; i < page.n && !found; i++)
-        if (strcmp(page.rows[i].request_id, rid) == 0) {
-            snprintf(org, 16, "%s", page.rows[i].org_cvr);
-            snprintf(system, UUID_STR_LEN + 1, "%s", page.rows[i].system_id);
-            found = true;
-        }
-    cr_assert(found, "no log entry for %s", rid);
+    struct audit_row row;
+    api_logged(&w->s, rid, a, &row);
+    snprintf(org, 16, "%s", row.org_cvr);
+    snprintf(system, UUID_STR_LEN + 1, "%s", row.system_id);
+    snprintf(supplier, 16, "%s", row.supplier_cvr);
+    cr_assert_str_eq(row.on_behalf_se, "", "acting for nobody");
     arena_free(a);
-    store_close(st);
 }
 
 Test(supplier, one_certificate_serves_two_organisations_and_stops_for_one_when_revoked,
@@ -229,21 +158,48 @@ Test(supplier, one_certificate_serves_two_organisations_and_stops_for_one_when_r
 {
     struct world w;
     world_make(&w);
-    char tok[4096], rid[UUID_STR_LEN + 1], org[16], sys[UUID_STR_LEN + 1];
+    char tok[4096], rid[UUID_STR_LEN + 1], org[16], sys[UUID_STR_LEN + 1], lev[16];
     token(&w.s, "", tok, sizeof tok);
     struct e2e_response r;
     /* the agreement names the organisation: A's, then B's, one token */
     cr_assert_eq(data_call(&w, tok, w.ag_a, rid, &r), 200, "%s", r.body);
     cr_assert_gt(json_array_size(json_object_get(r.json, "data")), 0);
     e2e_response_free(&r);
-    logged(&w, rid, org, sys);
+    logged(&w, rid, org, sys, lev);
     cr_assert_str_eq(org, CVR_A);
     cr_assert_str_eq(sys, w.sys_a);
+    cr_assert_str_eq(lev, CVR_S, "the log names the supplier beside the recipient");
     cr_assert_eq(data_call(&w, tok, w.ag_b, rid, &r), 200, "%s", r.body);
     e2e_response_free(&r);
-    logged(&w, rid, org, sys);
+    logged(&w, rid, org, sys, lev);
     cr_assert_str_eq(org, CVR_B);
     cr_assert_str_eq(sys, w.sys_b);
+    cr_assert_str_eq(lev, CVR_S);
+    /* the recipient's own view of the log (JSON and CSV) names the supplier */
+    char pwfile0[E2E_PATH_MAX];
+    FILE *f0 = fopen(e2e_path(&w.s, "pw.txt", pwfile0), "w");
+    cr_assert_not_null(f0);
+    fprintf(f0, "%s\n", API_PASSWD);
+    fclose(f0);
+    const char *pw0[] = {"user", "set-password", "b@b.dk", "--password-file", pwfile0, NULL};
+    api_must(&w.s, pw0);
+    struct api_session sb;
+    api_login(&w.s, "b@b.dk", &sb);
+    api_call(&w.s, &sb, "GET", "/api/disclosures/own", NULL, &r);
+    e2e_assert_status(&w.s, &r, 200);
+    json_t *d0 = json_array_get(json_object_get(r.json, "data"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(d0, "supplier")), CVR_S, "%s", r.body);
+    cr_assert(json_is_null(json_object_get(d0, "on_behalf_of_se")));
+    e2e_response_free(&r);
+    api_call(&w.s, &sb, "GET", "/api/disclosures/own?format=csv", NULL, &r);
+    e2e_assert_status(&w.s, &r, 200);
+    cr_assert(strstr(r.body, ",supplier,on_behalf_of_se\r\n"), "%s", r.body);
+    cr_assert(strstr(r.body, "," CVR_S ",\r\n"), "%s", r.body);
+    e2e_response_free(&r);
+    api_call(&w.s, &sb, "GET", "/udleveringer", NULL, &r);
+    e2e_assert_status(&w.s, &r, 200);
+    cr_assert(strstr(r.body, "via leverandør CVR " CVR_S), "%s", r.body);
+    e2e_response_free(&r);
 
     /* a token bound to A by the form does not serve B's agreement */
     char tok_a[4096];
@@ -272,8 +228,9 @@ Test(supplier, one_certificate_serves_two_organisations_and_stops_for_one_when_r
     /* revoking a system revokes its registration of the certificate */
     expect_problem(&w.s, &r, 403, "certificate-revoked", "UFST-Adgangsgrundlag");
     e2e_response_free(&r);
-    logged(&w, rid, org, sys);
+    logged(&w, rid, org, sys, lev);
     cr_assert_str_eq(org, CVR_A, "the refusal is logged as A's");
+    cr_assert_str_eq(lev, CVR_S, "and the supplier's");
     cr_assert_eq(data_call(&w, tok, w.ag_b, rid, &r), 200, "%s", r.body);
     e2e_response_free(&r);
     /* the token bound to A is no longer valid at all */
@@ -302,13 +259,9 @@ Test(supplier, token_and_registration_refusals_name_what_is_wrong, .timeout = 17
     e2e_response_free(&r);
     /* a call under C's agreement (C registered nothing): as another
      * organisation's agreement */
-    store_t *st = open_store(&w.s);
-    agreement_t *ag;
-    err_t err;
-    cr_assert_eq(agreement_open(st, NULL, &ag, &err), 0, "%s", err.log);
+    store_t *st = api_open_store(&w.s);
     char ag_c[AGREEMENT_ID_LEN + 1];
-    approve(ag, CVR_C, ag_c);
-    agreement_close(ag);
+    approve(st, CVR_C, ag_c);
     store_close(st);
     usleep(1500 * 1000);
     char tok[4096], rid[UUID_STR_LEN + 1];

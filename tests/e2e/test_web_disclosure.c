@@ -355,7 +355,7 @@ Test(web_disclosure, insight_report_with_purpose_and_legal_basis)
     e2e_assert_status(s, &r, 200);
     cr_assert(strstr(e2e_header(&r, "Content-Type"), "text/csv"));
     cr_assert(strncmp(r.body, "Tidspunkt (dansk tid),", 22) == 0, "%s", r.body);
-    cr_assert(strstr(r.body, ",Feltbeskrivelser\r\n") &&
+    cr_assert(strstr(r.body, ",Feltbeskrivelser,Leverandør (CVR),På vegne af (SE)\r\n") &&
                   strstr(r.body, "PersonligIndkomst: Personlig indkomst efter AM-bidrag"),
               "the descriptions: %s", r.body);
     cr_assert(csv_time_is_danish(strstr(r.body, "\r\n") + 2), "%s", r.body);

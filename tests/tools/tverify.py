@@ -161,8 +161,8 @@ def decode_entry(b):
 
     e = {}
     e["version"] = u32()
-    if e["version"] not in (1, 2):
-        raise Failed(f"the entry's encoding version is {e['version']}, not 1 or 2")
+    if e["version"] not in (1, 2, 3):
+        raise Failed(f"the entry's encoding version is {e['version']}, not 1, 2 or 3")
     e["seq"], e["time_ms"] = i64(), i64()
     for k in ("environment", "organisation", "system", "agreement"):
         e[k] = s()
@@ -175,7 +175,8 @@ def decode_entry(b):
     e["record_count"] = i64()
     e["outcome"], e["reason"] = s(), s()
     e["case_reference"], e["deliveries"], e["versions"] = "", [], []
-    if e["version"] == 2:
+    e["supplier"], e["on_behalf_of_se"] = "", ""
+    if e["version"] >= 2:
         e["case_reference"] = s()
         e["deliveries"] = [s() for _ in range(u32())]
         for _ in range(u32()):
@@ -184,6 +185,10 @@ def decode_entry(b):
                 raise Failed("a version names a delivery the entry does not list")
             e["versions"].append({"delivery": e["deliveries"][d], "kind": s(),
                                   "subject": s(), "period": s(), "version": i64()})
+    if e["version"] == 3:
+        e["supplier"], e["on_behalf_of_se"] = s(), s()
+        if not e["supplier"] and not e["on_behalf_of_se"]:
+            raise Failed("a version 3 entry names neither a supplier nor a company acted for")
     if at != len(b):
         raise Failed("the entry has trailing bytes")
     return e

@@ -379,10 +379,11 @@ Test(audit, a_failed_commit_fails_every_waiter_of_its_batch_and_the_log_goes_on)
         store_exec(lock,
                    pg ? "INSERT INTO audit_entry VALUES (2, 0, 'test', 'x', 'x', 'x', 1, "
                         "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
-                        "decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'), 1, '')"
+                        "decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'), 1, '', "
+                        "'', '')"
                       : "INSERT INTO audit_entry VALUES (2, 0, 'test', 'x', 'x', 'x', 1, "
                         "'x', 'planted', 'x', '[]', '[]', 0, 'disclosed', '', "
-                        "zeroblob(32), zeroblob(32), 1, '')",
+                        "zeroblob(32), zeroblob(32), 1, '', '', '')",
                    &err),
         0, "%s", err.log);
     cr_assert_eq(store_commit(lock, &err), 0);
@@ -965,6 +966,109 @@ Test(audit, the_canonical_encoding_of_version_2_holds_case_reference_deliveries_
     cr_assert_geq(b.len, sizeof tail);
     cr_assert_eq(memcmp((const char *)b.data + b.len - sizeof tail, tail, sizeof tail), 0);
     buf_free(&b);
+}
+
+Test(audit, the_canonical_encoding_of_version_3_adds_supplier_and_on_behalf)
+{
+    struct audit_entry e = {.supplier_cvr = STR("50000001")};
+    buf_t b;
+    buf_init(&b, 4096);
+    cr_assert_eq(audit_canonical_encode(&e, 1, 1, STR("test"), &b), 0);
+    cr_assert_eq(((const unsigned char *)b.data)[3], 3, "version 3");
+    static const unsigned char tail[] = {
+        0, 0, 0, 0,                                         /* no versions */
+        0, 0, 0, 8, '5', '0', '0', '0', '0', '0', '0', '1', /* supplier */
+        0, 0, 0, 0,                                         /* on behalf of */
+    };
+    cr_assert_eq(memcmp((const char *)b.data + b.len - sizeof tail, tail, sizeof tail), 0);
+    /* neither: version 2, as before */
+    buf_reset(&b);
+    e.supplier_cvr = STR("");
+    cr_assert_eq(audit_canonical_encode(&e, 1, 1, STR("test"), &b), 0);
+    cr_assert_eq(((const unsigned char *)b.data)[3], 2);
+    buf_free(&b);
+}
+
+/* Entries with a supplier or an on-behalf party are written in version 3
+ * among version 2 ones, verify, read back in every view, are refused when
+ * malformed, and a change to either field is found. */
+Test(audit, version_3_entries_are_recorded_read_and_verified)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    err_t err;
+    for (int n = 0; n < 4; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, n);
+        if (n == 1)
+            m.e.supplier_cvr = STR("50000001");
+        if (n == 2)
+            m.e.on_behalf_se = STR("11223344");
+        cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0, "%s", err.log);
+    }
+    struct made_entry bad;
+    audit_make_entry(&bad, 5);
+    bad.e.on_behalf_se = STR("1122");
+    cr_assert_eq(audit_record(log, &bad.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "on_behalf_se");
+    cr_assert_eq(audit_checkpoint_now(log, &err), 0, "%s", err.log);
+    audit_close(log);
+    verify_ok(4);
+    arena_t *a = arena_new(1 << 20);
+    struct audit_filter f = {.limit = 10};
+    struct audit_page p;
+    cr_assert_eq(audit_query(fx.st, &f, NULL, a, &p, &err), 0, "%s", err.log);
+    cr_assert_eq(p.n, 4);
+    for (size_t i = 0; i < p.n; i++) {
+        int64_t seq = p.rows[i].seq;
+        cr_assert_eq(p.rows[i].format, seq == 2 || seq == 3 ? 3 : 2, "entry %ld", (long)seq);
+        cr_assert_str_eq(p.rows[i].supplier_cvr, seq == 2 ? "50000001" : "");
+        cr_assert_str_eq(p.rows[i].on_behalf_se, seq == 3 ? "11223344" : "");
+        buf_t b;
+        buf_init(&b, 1 << 16);
+        cr_assert_eq(audit_row_json(&p.rows[i], &b), 0);
+        json_t *j = json_loadb(b.data, b.len, 0, NULL);
+        cr_assert_not_null(j);
+        if (seq == 2)
+            cr_assert_str_eq(json_string_value(json_object_get(j, "supplier")), "50000001");
+        else
+            cr_assert(json_is_null(json_object_get(j, "supplier")));
+        if (seq == 3)
+            cr_assert_str_eq(json_string_value(json_object_get(j, "on_behalf_of_se")), "11223344");
+        else
+            cr_assert(json_is_null(json_object_get(j, "on_behalf_of_se")));
+        json_decref(j);
+        buf_reset(&b);
+        cr_assert_eq(audit_row_csv(&p.rows[i], &b), 0);
+        const char *want = seq == 2 ? ",50000001,\r\n" : seq == 3 ? ",,11223344\r\n" : ",,\r\n";
+        cr_assert(b.len > strlen(want) && strcmp(b.data + b.len - strlen(want), want) == 0,
+                  "csv %s", b.data);
+        buf_free(&b);
+    }
+    arena_free(a);
+    /* a changed on-behalf party is found */
+    audit_fixture_sql(&fx, "UPDATE audit_entry SET on_behalf_se = '99999999' WHERE seq = 3", 1);
+    struct audit_verify_result r;
+    cr_assert_eq(audit_verify(fx.st, NULL, &r, &err), 0, "%s", err.log);
+    cr_assert_not(r.ok);
+    cr_assert_eq(r.problem, AUDIT_PROBLEM_CHANGED);
+    cr_assert_eq(r.seq, 3);
+}
+
+Test(audit, a_version_2_entry_cannot_take_a_supplier_unnoticed)
+{
+    audit_log_t *log = audit_fixture_log(&fx, 0);
+    err_t err;
+    for (int n = 0; n < 2; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, n);
+        cr_assert_eq(audit_record(log, &m.e, NULL, &err), 0, "%s", err.log);
+    }
+    audit_close(log);
+    audit_fixture_sql(&fx, "UPDATE audit_entry SET supplier_cvr = '50000001' WHERE seq = 2", 1);
+    struct audit_verify_result r;
+    cr_assert_eq(audit_verify(fx.st, NULL, &r, &err), 0, "%s", err.log);
+    cr_assert_not(r.ok);
+    cr_assert_eq(r.seq, 2);
 }
 
 Test(audit, version_2_data_is_checked_before_it_is_queued)

@@ -228,12 +228,14 @@ Test(audit_verify, an_inserted_entry_is_found_at_its_seq)
     record_n(20, 1000);
     audit_fixture_sql(&fx, renumber_from_8, 1);
     /* a forged entry 8 that names entry 7's hash as its predecessor */
-    audit_fixture_sql(&fx,
-                      "INSERT INTO audit_entry SELECT 8, time_ms, environment, org_cvr, "
-                      "system_id, agreement_id, agreement_version, service, 'forged', "
-                      "transaction_id, periods, fields, record_count, outcome, reason, "
-                      "entry_hash, randomblob(32), format, case_ref FROM audit_entry WHERE seq = 7",
-                      1);
+    audit_fixture_sql(
+        &fx,
+        "INSERT INTO audit_entry SELECT 8, time_ms, environment, org_cvr, "
+        "system_id, agreement_id, agreement_version, service, 'forged', "
+        "transaction_id, periods, fields, record_count, outcome, reason, "
+        "entry_hash, randomblob(32), format, case_ref, supplier_cvr, on_behalf_se FROM audit_entry "
+        "WHERE seq = 7",
+        1);
     expect(NULL, AUDIT_PROBLEM_INSERTED, 8);
 }
 
@@ -241,12 +243,14 @@ Test(audit_verify, an_inserted_entry_with_a_correct_hash_is_found_at_its_seq)
 {
     record_n(20, 1000);
     audit_fixture_sql(&fx, renumber_from_8, 1);
-    audit_fixture_sql(&fx,
-                      "INSERT INTO audit_entry SELECT 8, time_ms, environment, org_cvr, "
-                      "system_id, agreement_id, agreement_version, service, 'forged', "
-                      "transaction_id, periods, fields, record_count, outcome, reason, "
-                      "entry_hash, entry_hash, format, case_ref FROM audit_entry WHERE seq = 7",
-                      1);
+    audit_fixture_sql(
+        &fx,
+        "INSERT INTO audit_entry SELECT 8, time_ms, environment, org_cvr, "
+        "system_id, agreement_id, agreement_version, service, 'forged', "
+        "transaction_id, periods, fields, record_count, outcome, reason, "
+        "entry_hash, entry_hash, format, case_ref, supplier_cvr, on_behalf_se FROM audit_entry "
+        "WHERE seq = 7",
+        1);
     /* the forger computes entry 8's hash properly (but not the rest) */
     struct made_entry m;
     audit_make_entry(&m, 6); /* entry 7's contents */
