@@ -28,6 +28,7 @@ static bool trace; /* DUPLA_FAULT_TRACE: print where each fault fires */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool armed;
 static enum fault_kind armed_kind;
+static _Atomic enum fault_store_error armed_store_error;
 static bool armed_log_only;
 static int64_t armed_n;
 static const void *armed_owner;
@@ -61,6 +62,11 @@ void fault_thread_role(enum fault_role role)
     thread_role = role;
 }
 
+enum fault_store_error fault_store_error(void)
+{
+    return atomic_load(&armed_store_error);
+}
+
 /* "<kind>:<n>[:log]" into the armed state (under mu). */
 static int parse_spec(str_t spec)
 {
@@ -72,12 +78,20 @@ static int parse_spec(str_t spec)
     int64_t n;
     if (str_to_int64(num, &n) != 0 || n < 1)
         return -1;
+    enum fault_store_error how = FAULT_STORE_IO;
     if (str_eq_cstr(kind, "store"))
         armed_kind = FAULT_STORE;
-    else if (str_eq_cstr(kind, "alloc"))
+    else if (str_eq_cstr(kind, "full")) {
+        armed_kind = FAULT_STORE;
+        how = FAULT_STORE_FULL;
+    } else if (str_eq_cstr(kind, "readonly")) {
+        armed_kind = FAULT_STORE;
+        how = FAULT_STORE_READONLY;
+    } else if (str_eq_cstr(kind, "alloc"))
         armed_kind = FAULT_ALLOC;
     else
         return -1;
+    atomic_store(&armed_store_error, how);
     if (scope.len && !str_eq_cstr(scope, "log"))
         return -1;
     armed_log_only = scope.len > 0;
@@ -207,7 +221,9 @@ __attribute__((constructor)) static void fault_init(void)
     if (!spec || !spec[0])
         return;
     if (fault_arm(str_from_bounded(spec, FAULT_SPEC_MAX), NULL) != 0) {
-        fprintf(stderr, "dupla: fault injection: DUPLA_FAULT=%s is not <store|alloc>:<n>[:log]\n",
+        fprintf(stderr,
+                "dupla: fault injection: DUPLA_FAULT=%s is not "
+                "<store|full|readonly|alloc>:<n>[:log]\n",
                 spec);
         exit(2);
     }

@@ -26,7 +26,14 @@
  * background job cannot take a fault meant for a request. With scope
  * "log", only the disclosure log's writer thread counts (a log append).
  *
- * Arming: a spec "<kind>:<n>[:log]" (kind store or alloc, n >= 1), from
+ * Kinds full and readonly count the store calls as store does, but the
+ * n-th fails the way a full disk or a store that refuses writes does:
+ * SQLite answers SQLITE_FULL / SQLITE_READONLY (a commit, where the fsync
+ * is: SQLITE_IOERR_FSYNC with errno ENOSPC / EROFS); PostgreSQL raises
+ * SQLSTATE 53100 (disk_full) / 25006 (read_only_sql_transaction).
+ *
+ * Arming: a spec "<kind>:<n>[:log]" (kind store, full, readonly or alloc,
+ * n >= 1), from
  * the environment (DUPLA_FAULT, read once at start: a CLI command; the
  * outcome is printed to stderr at exit) or, in `serve`, from a request's
  * X-Dupla-Fault header for the duration of that request (http/connection.c;
@@ -45,6 +52,9 @@
 #include "core/str.h"
 
 enum fault_kind { FAULT_STORE, FAULT_ALLOC };
+
+/* How a faulted store call fails (the armed spec's kind). */
+enum fault_store_error { FAULT_STORE_IO, FAULT_STORE_FULL, FAULT_STORE_READONLY };
 
 enum fault_role {
     FAULT_ROLE_ANY,    /* request threads, workers, a CLI command (default) */
@@ -68,6 +78,8 @@ struct fault_report {
 bool fault_hit(enum fault_kind kind, const char *what);
 /* Sets the calling thread's role. */
 void fault_thread_role(enum fault_role role);
+/* How the store call fault_hit just failed must fail. */
+enum fault_store_error fault_store_error(void);
 /* Arms spec for owner (an opaque pointer: the request), replacing any armed
  * fault. -1 if spec is malformed (nothing armed). */
 int fault_arm(str_t spec, const void *owner);
@@ -86,6 +98,10 @@ static inline bool fault_hit(enum fault_kind kind, const char *what)
 static inline void fault_thread_role(enum fault_role role)
 {
     (void)role;
+}
+static inline enum fault_store_error fault_store_error(void)
+{
+    return FAULT_STORE_IO;
 }
 static inline int fault_arm(str_t spec, const void *owner)
 {

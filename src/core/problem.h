@@ -33,8 +33,12 @@
 #define PROBLEM_OUT_OF_MEMORY   "out-of-memory"   /* DUPLA_ENOMEM */
 #define PROBLEM_IO_ERROR        "io-error"        /* DUPLA_EIO */
 #define PROBLEM_STORE_ERROR     "store-error"     /* DUPLA_ESTORE */
-#define PROBLEM_CRYPTO_ERROR    "crypto-error"    /* DUPLA_ECRYPTO */
-#define PROBLEM_INTERNAL_ERROR  "internal-error"  /* DUPLA_EINTERNAL and unknown codes */
+/* DUPLA_EBUSY from the store: its disk is full (ENOSPC, SQLITE_FULL, SQLSTATE
+ * 53100), or it refuses writes (EROFS, SQLITE_READONLY, SQLSTATE 25006) */
+#define PROBLEM_STORE_FULL      "store-full"
+#define PROBLEM_STORE_READ_ONLY "store-read-only"
+#define PROBLEM_CRYPTO_ERROR    "crypto-error"   /* DUPLA_ECRYPTO */
+#define PROBLEM_INTERNAL_ERROR  "internal-error" /* DUPLA_EINTERNAL and unknown codes */
 
 /* ---- the HTTP server (before any handler runs) ---- */
 #define PROBLEM_URI_TOO_LONG         "uri-too-long"

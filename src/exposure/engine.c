@@ -705,9 +705,7 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
         return err_set(err, rc, "out of memory");
     rc = audit_record(ex->deps.audit, &e, receipt, err);
     if (rc == DUPLA_EBUSY)
-        return limited(c, ex->cfg.retry_after_s,
-                       exposure_busy(ex, err, PROBLEM_SATURATED,
-                                     "The disclosure log is saturated; try again."));
+        return limited(c, ex->cfg.retry_after_s, exposure_log_busy(ex, err));
     if (rc != 0)
         return rc;
     atomic_fetch_add(&ex->answered, 1);

@@ -422,8 +422,7 @@ static int record_and_write(struct ev *c, const struct events_change *ev, size_t
         json_decref(data);
         if (rc == DUPLA_EBUSY) {
             retry_after(c->req, c->ex->cfg.retry_after_s);
-            return exposure_busy(c->ex, err, PROBLEM_SATURATED,
-                                 "The disclosure log is saturated; try again.");
+            return exposure_log_busy(c->ex, err);
         }
         return rc;
     }

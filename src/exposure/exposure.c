@@ -139,6 +139,15 @@ int exposure_busy(exposure_t *ex, err_t *err, const char *type, const char *deta
     return DUPLA_EBUSY;
 }
 
+int exposure_log_busy(exposure_t *ex, err_t *err)
+{
+    if (err_is(err, PROBLEM_STORE_FULL) || err_is(err, PROBLEM_STORE_READ_ONLY)) {
+        atomic_fetch_add(&ex->saturated, 1);
+        return DUPLA_EBUSY; /* err already says why, with status 503 */
+    }
+    return exposure_busy(ex, err, PROBLEM_SATURATED, "The disclosure log is saturated; try again.");
+}
+
 int exposure_enter(exposure_t *ex, int64_t now_ms, unsigned *retry_after_s, err_t *err)
 {
     int64_t retry = 0;

@@ -74,6 +74,11 @@ struct exposure_answer {
 
 /* Counts a 503 and sets err to it (problem type, detail): DUPLA_EBUSY. */
 int exposure_busy(exposure_t *ex, err_t *err, const char *type, const char *detail);
+/* The 503 for a disclosure the log could not take (DUPLA_EBUSY from
+ * audit_record): the store's own reason when its disk is full or it refuses
+ * writes (store-full, store-read-only: nothing was recorded), else
+ * saturated. */
+int exposure_log_busy(exposure_t *ex, err_t *err);
 
 /* Admission before anything else: the service window hook, then the
  * in-flight limit. 0 (then exposure_leave, or the stream's free, must

@@ -51,6 +51,7 @@
 
 #include "core/fault.h"
 #include "core/log.h"
+#include "core/problem.h"
 #include "store/internal.h"
 
 #define PG_POOL_MAX     64
@@ -177,6 +178,19 @@ static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const ch
                      "The store is unreachable; try again shortly.");
         return DUPLA_EBUSY;
     }
+    /* a full disk, or a server that refuses writes (a standby, or
+     * default_transaction_read_only): 503 naming which, try later */
+    bool full = state && strcmp(state, "53100") == 0;
+    if (full || (state && strcmp(state, "25006") == 0)) {
+        err_internal(err, DUPLA_EBUSY, "postgresql: %s: %s (%s)", what, msg, state);
+        if (err) {
+            err_http(err, 503, full ? PROBLEM_STORE_FULL : PROBLEM_STORE_READ_ONLY);
+            snprintf(err->detail, sizeof err->detail, "%s",
+                     full ? "The store's disk is full: nothing was recorded; try again later."
+                          : "The store refuses writes: nothing was recorded; try again later.");
+        }
+        return DUPLA_EBUSY;
+    }
     int code = DUPLA_ESTORE;
     if (state && strncmp(state, "23", 2) == 0)
         code = DUPLA_ECONFLICT;
@@ -184,8 +198,6 @@ static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const ch
                        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
                        strncmp(state, "53", 2) == 0))
         code = DUPLA_EBUSY;
-    else if (state && strcmp(state, "25006") == 0)
-        code = DUPLA_EFORBIDDEN;
     err_internal(err, code, "postgresql: %s: %s (%s)", what, msg, state ? state : "-");
     if (err && code == DUPLA_ECONFLICT) /* callers map constraint failures to their own words */
         snprintf(err->detail, sizeof err->detail, "The change conflicts with existing data.");
@@ -217,15 +229,30 @@ static int run(struct pg_conn *c, const char *sql, err_t *err)
 
 /* The fault test build (core/fault.h): a faulted call runs this instead,
  * so that the server fails it as it would a failing disk (SQLSTATE 58030,
- * io_error), aborting an open transaction there too. */
-#define PG_FAULT_SQL "DO $$BEGIN RAISE EXCEPTION 'injected fault' USING ERRCODE = '58030'; END$$"
+ * io_error), a full one (53100, disk_full) or one that refuses writes
+ * (25006, read_only_sql_transaction), aborting an open transaction there
+ * too. */
+#define PG_FAULT_RAISE(state)                                                                      \
+    "DO $$BEGIN RAISE EXCEPTION 'injected fault' USING ERRCODE = '" state "'; END$$"
+
+static const char *pg_fault_sql(void)
+{
+    switch (fault_store_error()) {
+    case FAULT_STORE_FULL:
+        return PG_FAULT_RAISE("53100");
+    case FAULT_STORE_READONLY:
+        return PG_FAULT_RAISE("25006");
+    default:
+        return PG_FAULT_RAISE("58030");
+    }
+}
 
 /* Whether the call named what must fail; then *code is its error. */
 static bool pg_fault(struct pg_conn *c, const char *what, int *code, err_t *err)
 {
     if (!fault_hit(FAULT_STORE, what))
         return false;
-    *code = run(c, PG_FAULT_SQL, err);
+    *code = run(c, pg_fault_sql(), err);
     if (*code == 0) /* cannot happen: the statement always raises */
         *code = err_internal(err, DUPLA_ESTORE, "postgresql: %s: injected fault", what);
     return true;
@@ -594,9 +621,17 @@ static int commit_tx(store_conn_t *h, bool nowait, err_t *err)
     PGresult *res = NULL;
     int rc = 0;
     /* An injected fault aborts the transaction on the server: the COMMIT
-     * below then answers ROLLBACK, as after any failure at commit. */
-    if (fault_hit(FAULT_STORE, "commit") && c->pg && !c->broken)
-        run(c, PG_FAULT_SQL, NULL);
+     * below then answers ROLLBACK, as after any failure at commit. A full
+     * disk's or a read-only server's fails the commit with its reason. */
+    if (fault_hit(FAULT_STORE, "commit") && c->pg && !c->broken) {
+        err_t fault_err;
+        err_clear(&fault_err);
+        if (run(c, pg_fault_sql(), &fault_err) == DUPLA_EBUSY) {
+            if (err)
+                *err = fault_err;
+            return DUPLA_EBUSY; /* still in the transaction: the caller rolls back */
+        }
+    }
     if (c->pipeline) { /* the queue, the COMMIT and the sync in one round trip */
         if (nowait) {
             if (PQsendQueryParams(c->pg, PG_COMMIT_NOWAIT, 0, NULL, NULL, NULL, NULL, 1) != 1) {
@@ -1027,13 +1062,13 @@ static int pg_step(store_stmt_t *h, err_t *err)
         if (c->pipeline && s->command && !s->res && c->pg && !c->broken) {
             /* queued in its place: the error comes with the queue's, as a
              * real one would */
-            if (PQsendQueryParams(c->pg, PG_FAULT_SQL, 0, NULL, NULL, NULL, NULL, 1) != 1)
+            if (PQsendQueryParams(c->pg, pg_fault_sql(), 0, NULL, NULL, NULL, NULL, 1) != 1)
                 return pg_error(err, c, NULL, "step");
             c->pending++;
             s->sent = true;
             return STORE_DONE;
         }
-        int rc = c->pg && !c->broken ? run(c, PG_FAULT_SQL, err) : pg_error(err, c, NULL, "step");
+        int rc = c->pg && !c->broken ? run(c, pg_fault_sql(), err) : pg_error(err, c, NULL, "step");
         return rc ? rc : err_internal(err, DUPLA_ESTORE, "postgresql: step: injected fault");
     }
     if (s->stream)

@@ -17,6 +17,7 @@
 #include <libgen.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "core/clock.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "core/problem.h"
 #include "store/internal.h"
 
 #define STORE_PATH_MAX 512
@@ -73,32 +75,72 @@ static const struct store_ops sq_ops;
 #define SQ_CONN(h) ((struct sq_conn *)(void *)(h))
 #define SQ_STMT(h) ((struct sq_stmt *)(void *)(h))
 
-static int sqlite_error(err_t *err, sqlite3 *db, int rc, const char *what)
+/* A full disk or a store that refuses writes: DUPLA_EBUSY (503, try later)
+ * with a type that says which, and a detail for the client; the log line
+ * keeps SQLite's words. */
+static int store_refuses_writes(err_t *err, bool full, const char *what, const char *msg, int rc,
+                                int sys_errno)
+{
+    err_internal(err, DUPLA_EBUSY, "sqlite: %s: %s (%d, errno %d)", what, msg, rc, sys_errno);
+    if (err) {
+        err_http(err, 503, full ? PROBLEM_STORE_FULL : PROBLEM_STORE_READ_ONLY);
+        snprintf(err->detail, sizeof err->detail, "%s",
+                 full ? "The store's disk is full: nothing was recorded; try again later."
+                      : "The store refuses writes: nothing was recorded; try again later.");
+    }
+    return DUPLA_EBUSY;
+}
+
+/* sqlite_error with the errno of the failed system call (sys_errno): an
+ * I/O error from ENOSPC or EROFS (a write or the fsync at commit) is a
+ * full or read-only store, as SQLITE_FULL and SQLITE_READONLY are. */
+static int sqlite_error_os(err_t *err, sqlite3 *db, int rc, int sys_errno, const char *what)
 {
     int code = DUPLA_ESTORE;
     int primary = rc & 0xFF;
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && sys_errno == ENOSPC))
+        return store_refuses_writes(err, true, what, msg, rc, sys_errno);
+    if (primary == SQLITE_READONLY || (primary == SQLITE_IOERR && sys_errno == EROFS))
+        return store_refuses_writes(err, false, what, msg, rc, sys_errno);
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
         code = DUPLA_EBUSY;
     else if (primary == SQLITE_CONSTRAINT)
         code = DUPLA_ECONFLICT;
     else if (primary == SQLITE_NOMEM)
         code = DUPLA_ENOMEM;
-    else if (primary == SQLITE_READONLY)
-        code = DUPLA_EFORBIDDEN;
-    err_internal(err, code, "sqlite: %s: %s (%d)", what,
-                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    err_internal(err, code, "sqlite: %s: %s (%d)", what, msg, rc);
     if (err && code == DUPLA_ECONFLICT) /* callers map constraint failures to their own words */
         snprintf(err->detail, sizeof err->detail, "The change conflicts with existing data.");
     return code;
 }
 
+static int sqlite_error(err_t *err, sqlite3 *db, int rc, const char *what)
+{
+    return sqlite_error_os(err, db, rc, db ? sqlite3_system_errno(db) : 0, what);
+}
+
 /* The fault test build (core/fault.h): whether the call named what must
- * fail, and then the error a failing disk gives (SQLITE_IOERR). */
+ * fail, and then the error a failing disk gives (SQLITE_IOERR), a full one
+ * (SQLITE_FULL; at commit the fsync's ENOSPC) or a read-only one
+ * (SQLITE_READONLY; at commit the fsync's EROFS). */
 static bool sq_fault(err_t *err, const char *what, int *code)
 {
     if (!fault_hit(FAULT_STORE, what))
         return false;
-    *code = sqlite_error(err, NULL, SQLITE_IOERR, what);
+    bool commit = strcmp(what, "commit") == 0;
+    switch (fault_store_error()) {
+    case FAULT_STORE_FULL:
+        *code = commit ? sqlite_error_os(err, NULL, SQLITE_IOERR_FSYNC, ENOSPC, what)
+                       : sqlite_error_os(err, NULL, SQLITE_FULL, 0, what);
+        break;
+    case FAULT_STORE_READONLY:
+        *code = commit ? sqlite_error_os(err, NULL, SQLITE_IOERR_FSYNC, EROFS, what)
+                       : sqlite_error_os(err, NULL, SQLITE_READONLY, 0, what);
+        break;
+    default:
+        *code = sqlite_error(err, NULL, SQLITE_IOERR, what);
+    }
     return true;
 }
 

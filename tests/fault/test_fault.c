@@ -20,6 +20,11 @@
  * build is ASan + LSan: a leak on any error path fails here) and
  * `dupla audit verify` must pass on its store.
  *
+ * Kinds full and readonly (a full disk, a store that refuses writes) are
+ * walked over the log's append: every fault there must answer 503
+ * problem+json with Retry-After and the store's reason (store-full,
+ * store-read-only), and record nothing.
+ *
  * DUPLA_FAULT_STRIDE (default 1: every n) walks n = 1, 1+s, 1+2s, ...:
  * `make check` runs a stride, `make check-fault` every n. The number of
  * calls each operation made is printed ("fault: ...") for the README. */
@@ -93,6 +98,7 @@ struct answer {
     long status;
     int curl_code;
     char content_type[128];
+    char retry_after[16];
     char request_id[UUID_STR_LEN + 1];
     char *body;
     size_t len;
@@ -131,6 +137,15 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
         while (m && (v[m - 1] == '\r' || v[m - 1] == '\n'))
             m--;
         snprintf(a->content_type, sizeof a->content_type, "%.*s", (int)m, v);
+    }
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        const char *v = p + 12;
+        size_t m = len - 12;
+        while (m && *v == ' ')
+            v++, m--;
+        while (m && (v[m - 1] == '\r' || v[m - 1] == '\n'))
+            m--;
+        snprintf(a->retry_after, sizeof a->retry_after, "%.*s", (int)m, v);
     }
     return len;
 }
@@ -450,6 +465,16 @@ static void check_answer(struct world *w, enum op_kind op, const char *spec, con
                        r->what, a->status, a->content_type, a->body ? a->body : "");
     }
     cr_assert(r->fired, "%s: %ld without a fault", spec, a->status);
+    /* a full or read-only store under the log: 503, try later, and why */
+    bool full = strncmp(spec, "full:", 5) == 0, ro = strncmp(spec, "readonly:", 9) == 0;
+    if (op == OP_DATA && (full || ro)) {
+        const char *type = json_string_value(json_object_get(a->json, "type"));
+        cr_assert_eq(a->status, 503, "%s (fault in %s): %ld, want 503: %s", spec, r->what,
+                     a->status, a->body);
+        cr_assert(a->retry_after[0], "%s (fault in %s): a 503 without Retry-After", spec, r->what);
+        cr_assert(type && strstr(type, full ? "/store-full" : "/store-read-only"),
+                  "%s (fault in %s): type %s", spec, r->what, type ? type : "(none)");
+    }
 }
 
 /* The store after an operation: the log agrees with the answer, a delivery
@@ -599,6 +624,22 @@ Test(fault, log_append_alloc)
     struct world w;
     world_start(&w);
     walk(&w, OP_DATA, "alloc", ":log", "a log append");
+    world_stop(&w);
+}
+
+Test(fault, log_append_disk_full)
+{
+    struct world w;
+    world_start(&w);
+    walk(&w, OP_DATA, "full", ":log", "a log append");
+    world_stop(&w);
+}
+
+Test(fault, log_append_read_only_store)
+{
+    struct world w;
+    world_start(&w);
+    walk(&w, OP_DATA, "readonly", ":log", "a log append");
     world_stop(&w);
 }
 
