@@ -20,6 +20,7 @@ int cmd_org(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_role(int argc, char **argv);
 int cmd_system(int argc, char **argv);
+int cmd_authorisation(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
@@ -40,6 +41,8 @@ int cmd_store(int argc, char **argv);
         {"role", "grant and revoke users' roles", cmd_role},                                       \
         {"system", "recipient systems and their certificates", cmd_system},                        \
         {"source", "the data owner's source systems", cmd_source},                                 \
+        {"authorisation", "a company's authorisations of third parties (onbehalfofse)",            \
+         cmd_authorisation},                                                                       \
         {"token", "the token service's signing keys", cmd_token},                                  \
         {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
          cmd_agreement},                                                                           \

@@ -24,7 +24,7 @@ static void print_overview(FILE *out)
             "usage: dupla COMMAND [OPTIONS]\n\ncommands:\n",
             DUPLA_VERSION);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'dupla COMMAND --help' explains a command.\n");
 }
 

@@ -316,3 +316,71 @@ Test(onbehalf, granting_refusals_name_what_is_wrong, .timeout = 170)
                403);
     cr_assert_eq(e2e_stop(&w.s), 0);
 }
+
+/* The operator's console: `dupla authorisation grant`, `list --json` and
+ * `revoke` do what the company's administrator does through the API. */
+Test(onbehalf, the_console_grants_lists_and_revokes, .timeout = 170)
+{
+    struct world w;
+    world_make(&w);
+    char extra[64];
+    snprintf(extra, sizeof extra, "&onbehalfofse=%s", w.se1);
+    token_refused(&w.s, extra, 403, "authorisation-missing");
+    const char *grant[] = {"authorisation",
+                           "grant",
+                           "--company",
+                           CVR_K,
+                           "--se",
+                           w.se1,
+                           "--grantee",
+                           CVR_R,
+                           "--system",
+                           "rev",
+                           "--service",
+                           "Momsangivelse",
+                           "--service",
+                           "Aarsopgoerelse",
+                           "--until",
+                           "2099-12-31",
+                           NULL};
+    api_must(&w.s, grant);
+    char tok[4096];
+    token(&w.s, w.se1, tok, sizeof tok);
+    /* list --json: the authorisation, for the accountant's system */
+    char out[E2E_PATH_MAX];
+    e2e_path(&w.s, "list.json", out);
+    char cfg[E2E_PATH_MAX + 16];
+    snprintf(cfg, sizeof cfg, "%s", w.s.config);
+    const char *list[] = {"authorisation", "list", "--org", CVR_K, "--json", "--config", cfg, NULL};
+    cr_assert_eq(e2e_run_dupla(list, out), 0);
+    json_t *l = json_load_file(out, 0, NULL);
+    cr_assert_eq(json_array_size(l), 1, "%s", out);
+    json_t *au = json_array_get(l, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(au, "status")), "active");
+    cr_assert_str_eq(json_string_value(json_object_get(au, "se")), w.se1);
+    cr_assert_eq(json_array_size(json_object_get(au, "services")), 2);
+    cr_assert(json_is_string(json_object_get(json_object_get(au, "grantee"), "system_id")));
+    char id[64];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(au, "id")));
+    json_decref(l);
+    /* refusals: a usage error (2) before the store is asked, the module's
+     * refusal naming the member (2), an unknown id (1) */
+    const char *no_service[] = {"authorisation", "grant", "--company", CVR_K,        "--se", w.se1,
+                                "--grantee",     CVR_R,   "--until",   "2099-12-31", NULL};
+    cr_assert_eq(e2e_cli(&w.s, no_service), 2);
+    const char *self[] = {"authorisation", "grant",      "--company", CVR_K,       "--se",
+                          w.se1,           "--grantee",  CVR_K,       "--service", "Momsangivelse",
+                          "--until",       "2099-12-31", NULL};
+    cr_assert_eq(e2e_cli(&w.s, self), 2);
+    const char *unknown[] = {"authorisation", "revoke", "no-such-id", NULL};
+    cr_assert_eq(e2e_cli(&w.s, unknown), 1);
+    /* revoke: the next token request and the next call stop */
+    const char *revoke[] = {"authorisation", "revoke", id, NULL};
+    api_must(&w.s, revoke);
+    cr_assert_eq(e2e_cli(&w.s, revoke), 1, "revoked already");
+    token_refused(&w.s, extra, 403, "authorisation-revoked");
+    char path[512];
+    moms_path(path, sizeof path, w.se1, NULL);
+    expect_problem(&w, tok, path, "authorisation-revoked", "onbehalfofse");
+    cr_assert_eq(e2e_stop(&w.s), 0);
+}

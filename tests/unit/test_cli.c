@@ -111,6 +111,7 @@ static const struct {
     {"system",
      {"register", "list", "certs", "suspend", "activate", "revoke", "add-cert", "revoke-cert"}},
     {"source", {"register", "list", "suspend", "activate", "revoke"}},
+    {"authorisation", {"list", "grant", "revoke"}},
     {"token", {"rotate-key", "jwks"}},
     {"agreement",
      {"list", "show", "approve", "reject", "return", "suspend", "reactivate", "revoke"}},
