@@ -21,6 +21,7 @@ int cmd_user(int argc, char **argv);
 int cmd_role(int argc, char **argv);
 int cmd_system(int argc, char **argv);
 int cmd_authorisation(int argc, char **argv);
+int cmd_application(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
@@ -44,6 +45,8 @@ int cmd_store(int argc, char **argv);
         {"authorisation", "a company's authorisations of third parties (onbehalfofse)",            \
          cmd_authorisation},                                                                       \
         {"token", "the token service's signing keys", cmd_token},                                  \
+        {"application", "applications to become an agreement party: list, approve, reject",        \
+         cmd_application},                                                                         \
         {"agreement", "review, approve, suspend and revoke data exchange agreements",              \
          cmd_agreement},                                                                           \
         {"audit", "the disclosure log: verify, checkpoints, list and export", cmd_audit},          \

@@ -409,3 +409,60 @@ Test(enrol, the_page_is_throttled_per_address)
     cr_assert_eq(e2e_stop(s), 0);
     e2e_remove_dir(s);
 }
+
+/* The console: `dupla application list --json` shows the queue, `approve`
+ * creates the organisation (whose administrator then exists), `reject`
+ * needs --reason, and a decided application is refused again. */
+Test(enrol, the_console_lists_approves_and_rejects)
+{
+    struct e2e_server srv;
+    cr_assert_eq(e2e_start(&(struct e2e_options){0}, &srv), 0);
+    const struct e2e_server *s = &srv;
+    api_expect(s, NULL, "POST", "/api/enrolments", apply_json("50000001", "anna@ny.dk"), 202);
+    api_expect(s, NULL, "POST", "/api/enrolments", apply_json("70000008", "bo@nej.dk"), 202);
+    char file[E2E_PATH_MAX];
+    e2e_path(s, "apps.json", file);
+    const char *list[] = {"application", "list", "--json", "--config", s->config, NULL};
+    cr_assert_eq(e2e_run_dupla(list, file), 0);
+    json_t *apps = json_load_file(file, 0, NULL);
+    cr_assert_eq(json_array_size(apps), 2, "%s", file);
+    char yes[64] = "", no[64] = "";
+    for (size_t i = 0; i < 2; i++) {
+        json_t *a = json_array_get(apps, i);
+        cr_assert_str_eq(json_string_value(json_object_get(a, "status")), "pending");
+        snprintf(strcmp(json_string_value(json_object_get(a, "cvr")), "50000001") == 0 ? yes : no,
+                 64, "%s", json_string_value(json_object_get(a, "id")));
+    }
+    json_decref(apps);
+    cr_assert(yes[0] && no[0]);
+    const char *approve[] = {"application", "approve", yes, NULL};
+    api_must(s, approve);
+    cr_assert_eq(e2e_cli(s, approve), 1, "decided already");
+    const char *show[] = {"org", "show", "50000001", NULL};
+    api_must(s, show);
+    const char *no_reason[] = {"application", "reject", no, NULL};
+    cr_assert_eq(e2e_cli(s, no_reason), 2, "a rejection needs its reason");
+    const char *reject[] = {"application", "reject", no, "--reason", "Ukendt organisation", NULL};
+    api_must(s, reject);
+    const char *unknown[] = {"application", "show", "00000000000000000000000000000000", NULL};
+    cr_assert_eq(e2e_cli(s, unknown), 1);
+    /* the queue is empty; --all shows both decisions */
+    unlink(file);
+    cr_assert_eq(e2e_run_dupla(list, file), 0);
+    apps = json_load_file(file, 0, NULL);
+    cr_assert_eq(json_array_size(apps), 0);
+    json_decref(apps);
+    const char *all[] = {"application", "list", "--all", "--json", "--config", s->config, NULL};
+    unlink(file);
+    cr_assert_eq(e2e_run_dupla(all, file), 0);
+    apps = json_load_file(file, 0, NULL);
+    cr_assert_eq(json_array_size(apps), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *a = json_array_get(apps, i);
+        bool approved = strcmp(json_string_value(json_object_get(a, "id")), yes) == 0;
+        cr_assert_str_eq(json_string_value(json_object_get(a, "status")),
+                         approved ? "approved" : "rejected");
+    }
+    json_decref(apps);
+    cr_assert_eq(e2e_stop(&srv), 0);
+}

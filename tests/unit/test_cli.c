@@ -112,6 +112,7 @@ static const struct {
      {"register", "list", "certs", "suspend", "activate", "revoke", "add-cert", "revoke-cert"}},
     {"source", {"register", "list", "suspend", "activate", "revoke"}},
     {"authorisation", {"list", "grant", "revoke"}},
+    {"application", {"list", "show", "approve", "reject"}},
     {"token", {"rotate-key", "jwks"}},
     {"agreement",
      {"list", "show", "approve", "reject", "return", "suspend", "reactivate", "revoke"}},
