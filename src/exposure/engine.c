@@ -25,7 +25,9 @@
  * bounded (the inline buffer, one record, the subject and period sets)
  * whatever the answer's size.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,6 +107,18 @@ struct call {
     dataset_cursor_t *cur;
     buf_t inline_body; /* the whole answer, while it fits */
     bool overflow;     /* it did not: the answer streams from conn's snapshot */
+    /* record: the entry handed to the log (what it points to is in the
+     * arena), and the log's word on it, given by logged() */
+    struct audit_entry entry;
+    exposure_wake_fn wake;
+    void *wake_ctx;
+    int logged_rc;
+    struct audit_receipt receipt;
+    err_t logged_err;
+    /* a refusal waits for its entry too, then answers with these */
+    bool refusal;
+    int refused_rc;
+    err_t refused_err;
 };
 
 static int refused(struct call *c, int rc)
@@ -651,9 +665,23 @@ static int sent_versions(struct call *c, struct audit_entry *e)
     return 0;
 }
 
-/* Records what the census saw, and waits until it is durable: *receipt is
- * the proof the answer phase asks for. A full log queue is a 503. */
-static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
+/* The log's writer, once the call's entry is durable (or its batch
+ * failed): keeps the log's word and wakes the call's request. */
+static void logged(void *ctx, int rc, const struct audit_receipt *receipt, const err_t *err)
+{
+    struct call *c = ctx;
+    c->logged_rc = rc;
+    if (rc == 0)
+        c->receipt = *receipt;
+    else
+        c->logged_err = *err;
+    c->wake(c->wake_ctx); /* the last touch of c: the request may end at once */
+}
+
+/* Hands what the census saw to the log (audit_submit): logged() wakes the
+ * call once it is durable, and only then does the answer phase run. A full
+ * log queue is a 503. */
+static int record(struct call *c, err_t *err)
 {
     exposure_t *ex = c->ex;
     const struct catalog_service *svc = c->in->svc;
@@ -664,7 +692,7 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
     str_t *fields = arena_alloc(a, (svc->n_fields + 1) * sizeof *fields);
     if (!subs || !periods || !fields)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
-    struct audit_entry e = {
+    c->entry = (struct audit_entry){
         .org_cvr = str_from_cstr(p->org_cvr),
         .system_id = str_from_cstr(p->system_id),
         .agreement_id = c->agreement_id,
@@ -684,9 +712,10 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
         .deliveries = c->cs.delivery_ids,
         .n_deliveries = c->cs.n_deliveries,
     };
+    struct audit_entry *e = &c->entry;
     for (size_t i = 0; i < c->q.n_subjects; i++)
         if (c->cs.subject_sent[i])
-            subs[e.n_subjects++] = (struct audit_subject){
+            subs[e->n_subjects++] = (struct audit_subject){
                 audit_kind(svc->subjects[c->q.subject_index].kind), c->q.subjects[i]};
     for (size_t i = 0; i < PERIOD_SLOTS; i++)
         if (c->cs.period_used[i]) {
@@ -695,30 +724,35 @@ static int record(struct call *c, struct audit_receipt *receipt, err_t *err)
             char *t = arena_strdup(a, str_from_cstr(text));
             if (!t)
                 return err_set(err, DUPLA_ENOMEM, "out of memory");
-            periods[e.n_periods++] = str_from_cstr(t);
+            periods[e->n_periods++] = str_from_cstr(t);
         }
     for (size_t i = 0; i < svc->n_fields; i++)
         if (c->include[i])
-            fields[e.n_fields++] = (str_t){svc->fields[i].name, svc->fields[i].name_len};
-    int rc = sent_versions(c, &e);
+            fields[e->n_fields++] = (str_t){svc->fields[i].name, svc->fields[i].name_len};
+    int rc = sent_versions(c, e);
     if (rc != 0)
         return err_set(err, rc, "out of memory");
-    rc = audit_record(ex->deps.audit, &e, receipt, err);
+    rc = audit_submit(ex->deps.audit, e, logged, c, err);
     if (rc == DUPLA_EBUSY)
         return limited(c, ex->cfg.retry_after_s, exposure_log_busy(ex, err));
-    if (rc != 0)
-        return rc;
-    atomic_fetch_add(&ex->answered, 1);
-    atomic_fetch_add(&ex->records, (uint64_t)c->cs.records);
-    return 0;
+    return rc;
 }
 
-/* Records a refusal (best effort: a full log queue does not change the
- * answer, which is a refusal anyway). */
-static void record_refusal(const struct call *c, const err_t *refusal)
+static void refusal_not_recorded(const struct call *c, const err_t *aerr)
+{
+    str_t id = c->in->server_request_id;
+    log_json(
+        LOG_WARN, "refusal not recorded",
+        json_pack("{s:s%, s:s}", "request_id", id.ptr ? id.ptr : "", id.len, "error", aerr->log));
+}
+
+/* Hands a refusal to the log (best effort: a full log queue does not
+ * change the answer, which is a refusal anyway). 0: logged() will wake the
+ * call; the refusal is answered once its entry is durable, as before. */
+static int record_refusal(struct call *c, const err_t *refusal)
 {
     const struct exposure_call *in = c->in;
-    struct audit_entry e = {
+    c->entry = (struct audit_entry){
         .org_cvr = str_from_cstr(c->p->org_cvr),
         .system_id = str_from_cstr(c->p->system_id),
         .agreement_id = str_sub(c->agreement_id, 0, AUDIT_TEXT_MAX),
@@ -727,17 +761,20 @@ static void record_refusal(const struct call *c, const err_t *refusal)
         .request_id = in->server_request_id,
         .transaction_id = in->has_txid ? str_sub(in->txid, 0, EXPOSURE_TXID_MAX) : STR(""),
         .outcome = AUDIT_REFUSED,
-        .reason = str_from_cstr(refusal->type[0] ? refusal->type : err_code_name(refusal->code)),
         .case_ref = in->has_case_ref && audit_case_ref_valid(in->case_ref) ? in->case_ref : STR(""),
         .supplier_cvr = str_from_cstr(c->p->supplier_cvr),
         .on_behalf_se = str_from_cstr(c->p->on_behalf_se),
     };
+    /* the reason outlives refusal (the caller's err): the arena's copy */
+    const char *reason = refusal->type[0] ? refusal->type : err_code_name(refusal->code);
+    char *r = arena_strdup(c->arena, str_from_cstr(reason));
+    c->entry.reason = r ? str_from_cstr(r) : STR("internal-error");
     err_t aerr;
     err_clear(&aerr);
-    if (audit_record(c->ex->deps.audit, &e, NULL, &aerr) != 0)
-        log_json(LOG_WARN, "refusal not recorded",
-                 json_pack("{s:s%, s:s}", "request_id", e.request_id.ptr ? e.request_id.ptr : "",
-                           e.request_id.len, "error", aerr.log));
+    int rc = audit_submit(c->ex->deps.audit, &c->entry, logged, c, &aerr);
+    if (rc != 0)
+        refusal_not_recorded(c, &aerr);
+    return rc;
 }
 
 /* ---- answer: the data, once recorded (step 9) ---- */
@@ -779,9 +816,8 @@ static int call_end(struct call *c, int rc, struct exposure_answer *ans, err_t *
     if (rc == 0)
         return 0;
     switch (c->exit) {
-    case CALL_REFUSED:
+    case CALL_REFUSED: /* its entry was handed to the log (exposure_call_begin) */
         atomic_fetch_add(&c->ex->refused, 1);
-        record_refusal(c, err);
         return rc;
     case CALL_LIMITED:
         ans->retry_after_s = c->retry_after_s;
@@ -802,21 +838,92 @@ static int call_end(struct call *c, int rc, struct exposure_answer *ans, err_t *
     return rc;
 }
 
+int exposure_call_begin(exposure_t *ex, const struct exposure_call *call, exposure_wake_fn wake,
+                        void *wake_ctx, struct exposure_answer *ans, exposure_pending_t **out,
+                        err_t *err)
+{
+    *out = NULL;
+    memset(ans, 0, sizeof *ans);
+    struct call *c = arena_alloc(call->arena, sizeof *c);
+    if (!c)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    *c = (struct call){.ex = ex,
+                       .in = call,
+                       .arena = call->arena,
+                       .agreement_id = STR(""),
+                       .rate = &ans->rate,
+                       .p = call->principal,
+                       .wake = wake,
+                       .wake_ctx = wake_ctx};
+    buf_init(&c->inline_body, EXPOSURE_INLINE_MAX + DATASET_ENCODED_MAX);
+    int rc;
+    if ((rc = admit(c, err)) == 0 && (rc = decide(c, err)) == 0 && (rc = census(c, err)) == 0 &&
+        (rc = record(c, err)) == 0) {
+        *out = (exposure_pending_t *)c; /* the read state stays the call's */
+        return 0;
+    }
+    if (c->exit == CALL_REFUSED) {
+        read_end(c);
+        c->refused_rc = rc;
+        c->refused_err = *err;
+        if (record_refusal(c, err) == 0) {
+            c->refusal = true;
+            *out = (exposure_pending_t *)c;
+            return 0;
+        }
+        *err = c->refused_err;
+    }
+    return call_end(c, rc, ans, err);
+}
+
+int exposure_call_finish(exposure_pending_t *pending, bool abandoned, struct exposure_answer *ans,
+                         err_t *err)
+{
+    struct call *c = (struct call *)pending;
+    int rc;
+    if (c->refusal) {
+        if (!abandoned && c->logged_rc != 0)
+            refusal_not_recorded(c, &c->logged_err);
+        *err = c->refused_err;
+        rc = c->refused_rc;
+    } else if (abandoned) {
+        /* the server is stopping before the entry was durable: no data */
+        rc = limited(
+            c, c->ex->cfg.retry_after_s,
+            exposure_busy(c->ex, err, PROBLEM_SATURATED, "The server is stopping; try again."));
+    } else if (c->logged_rc == DUPLA_EBUSY) { /* the batch's commit: a full disk, ... */
+        *err = c->logged_err;
+        rc = limited(c, c->ex->cfg.retry_after_s, exposure_log_busy(c->ex, err));
+    } else if (c->logged_rc != 0) {
+        *err = c->logged_err;
+        rc = c->logged_rc;
+    } else {
+        atomic_fetch_add(&c->ex->answered, 1);
+        atomic_fetch_add(&c->ex->records, (uint64_t)c->cs.records);
+        rc = answer(c, &c->receipt, ans, err);
+    }
+    return call_end(c, rc, ans, err);
+}
+
+/* exposure_call's wake: the caller sleeps on it. */
+static void wake_sleeper(void *ctx)
+{
+    sem_post(ctx);
+}
+
 int exposure_call(exposure_t *ex, const struct exposure_call *call, struct exposure_answer *ans,
                   err_t *err)
 {
-    memset(ans, 0, sizeof *ans);
-    struct call c = {.ex = ex,
-                     .in = call,
-                     .arena = call->arena,
-                     .agreement_id = STR(""),
-                     .rate = &ans->rate,
-                     .p = call->principal};
-    buf_init(&c.inline_body, EXPOSURE_INLINE_MAX + DATASET_ENCODED_MAX);
-    struct audit_receipt receipt;
-    int rc;
-    if ((rc = admit(&c, err)) == 0 && (rc = decide(&c, err)) == 0 && (rc = census(&c, err)) == 0 &&
-        (rc = record(&c, &receipt, err)) == 0)
-        rc = answer(&c, &receipt, ans, err);
-    return call_end(&c, rc, ans, err);
+    sem_t done;
+    if (sem_init(&done, 0, 0) != 0)
+        return err_internal(err, DUPLA_EINTERNAL, "exposure: sem_init failed");
+    exposure_pending_t *pending;
+    int rc = exposure_call_begin(ex, call, wake_sleeper, &done, ans, &pending, err);
+    if (rc == 0 && pending) {
+        while (sem_wait(&done) != 0 && errno == EINTR)
+            ;
+        rc = exposure_call_finish(pending, false, ans, err);
+    }
+    sem_destroy(&done);
+    return rc;
 }

@@ -27,8 +27,10 @@
  *      records and collects the subjects and periods they concern (and keeps
  *      the JSON when the whole answer fits in EXPOSURE_INLINE_MAX bytes);
  * record: the durable disclosure entry
- *   8. the disclosure is recorded (audit_record) and the engine waits until
- *      it is durable; its receipt is what the answer phase needs to run;
+ *   8. the disclosure is handed to the log (audit_submit) and the request
+ *      is suspended (its connection leaves the event loop, no thread waits)
+ *      until the log's writer has made it durable and resumes it; its
+ *      receipt is what the answer phase needs to run;
  * answer: the data
  *   9. the answer {"data":[...]}: the kept bytes, or, for a larger answer, a
  *      second pass over the same snapshot streamed with http_reply_stream.

@@ -4,8 +4,10 @@
  * (the HTTP edge) and the unit tests, and the streamed answer (stream.c).
  *
  * routes.c reads the request (headers, query, the verified token) into a
- * struct exposure_call, asks exposure_call() for an answer and turns it into
- * one http_reply_*: the inline body, the stream, or the problem in err.
+ * struct exposure_call, starts it (exposure_call_begin), suspends the
+ * request while the log makes its entry durable, then asks
+ * exposure_call_finish for the answer and turns it into one http_reply_*:
+ * the inline body, the stream, or the problem in err.
  */
 #ifndef DUPLA_EXPOSURE_INTERNAL_H
 #define DUPLA_EXPOSURE_INTERNAL_H
@@ -106,11 +108,34 @@ int exposure_events_register(http_server_t *srv, exposure_t *ex, const char *lis
 /* Adds the event lists' paths to an OpenAPI document from catalog_openapi. */
 int exposure_events_openapi(json_t *doc);
 
-/* Runs steps 3-9 of exposure.h (the phases admit, decide, census, record,
- * answer) for an authenticated call. 0 with *ans
- * filled (body or stream), or a negative code with err the problem to send
- * (and ans->retry_after_s for 429/503). A stream carries the admission:
- * exposure_stream_free leaves; otherwise the caller calls exposure_leave. */
+/* A call waiting for its disclosure entry (exposure_call_begin). */
+typedef struct exposure_pending exposure_pending_t;
+/* Wakes the caller of exposure_call_begin: runs on the log's writer
+ * thread, must not block (http_wait_wake). */
+typedef void (*exposure_wake_fn)(void *ctx);
+
+/* Runs steps 3-8 of exposure.h (the phases admit, decide, census, and
+ * record's hand-over) for an authenticated call, without waiting for the
+ * log: 0 and *pending when an entry (the disclosure's, or a refusal's) was
+ * handed to the log; wake(wake_ctx) then runs exactly once, from the log's
+ * writer, when it is durable or its batch failed, and exposure_call_finish
+ * makes the answer. Otherwise *pending is NULL and the result is the call's
+ * (a negative code with err the problem to send, ans->retry_after_s for
+ * 429/503). call, what it points to, and ans must live in call->arena (the
+ * log reads them until the wake). */
+int exposure_call_begin(exposure_t *ex, const struct exposure_call *call, exposure_wake_fn wake,
+                        void *wake_ctx, struct exposure_answer *ans, exposure_pending_t **pending,
+                        err_t *err);
+/* After the wake (or abandoned: the server is stopping and the wake has not
+ * come; a 503, no data): step 9, the answer, only with the durable entry's
+ * receipt. 0 with *ans filled (body or stream), or a negative code with err
+ * the problem to send. A stream carries the admission: exposure_stream_free
+ * leaves; otherwise the caller calls exposure_leave. */
+int exposure_call_finish(exposure_pending_t *pending, bool abandoned, struct exposure_answer *ans,
+                         err_t *err);
+
+/* Both, sleeping on the log between them (the unit tests, callers
+ * without an event loop): 0 with *ans filled, or the problem in err. */
 int exposure_call(exposure_t *ex, const struct exposure_call *call, struct exposure_answer *ans,
                   err_t *err);
 

@@ -62,7 +62,68 @@ static void stream_free(void *cls)
     exposure_stream_free(cls);
 }
 
-/* The generic handler of every data service. */
+/* A data call between its hand-over to the log and its answer: in the
+ * request's arena, which the log may read until the wake. */
+struct data_wait {
+    exposure_t *ex;
+    struct token_principal principal;
+    struct exposure_call call;
+    struct exposure_answer ans;
+    exposure_pending_t *pending;
+};
+
+/* A header's value, copied into the arena (the log reads it after the
+ * request's own memory may be gone: a request abandoned at the stop). */
+static bool header_kept(http_request_t *req, const char *name, str_t *out)
+{
+    str_t v;
+    if (!http_req_header(req, name, &v))
+        return false;
+    char *copy = arena_strdup(http_req_arena(req), v);
+    *out = copy ? (str_t){copy, v.len} : STR("");
+    return true;
+}
+
+/* Turns the call's result into the answer. */
+static int data_answer(http_request_t *req, exposure_t *ex, struct exposure_answer *ans, int rc,
+                       err_t *err)
+{
+    rate_headers(req, &ans->rate);
+    if (rc != 0) {
+        exposure_leave(ex);
+        retry_after(req, ans->retry_after_s);
+        return rc;
+    }
+    if (ans->window_end[0])
+        http_reply_header(req, EXPOSURE_H_WINDOW_END, ans->window_end);
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)ans->audit_seq);
+    http_reply_header(req, EXPOSURE_H_DISCLOSURE, seq);
+    if (ans->stream)
+        return http_reply_stream(req, 200, "application/json", stream_next, ans->stream,
+                                 stream_free);
+    exposure_leave(ex);
+    (void)err;
+    return http_reply_data(req, 200, "application/json", ans->body);
+}
+
+/* The log's writer: the entry is durable (or failed); resume the request. */
+static void data_wake(void *ctx)
+{
+    http_wait_wake(ctx);
+}
+
+/* The request resumed: the answer, with the durable entry's receipt. */
+static int data_then(http_request_t *req, void *ctx, bool abandoned, err_t *err)
+{
+    struct data_wait *dw = ctx;
+    int rc = exposure_call_finish(dw->pending, abandoned, &dw->ans, err);
+    return data_answer(req, dw->ex, &dw->ans, rc, err);
+}
+
+/* The generic handler of every data service: runs the call up to its
+ * disclosure entry and suspends the request until the entry is durable
+ * (no thread waits for the fsync). */
 static int data_handler(http_request_t *req, void *ctx, err_t *err)
 {
     struct exposure_route *route = ctx;
@@ -75,53 +136,51 @@ static int data_handler(http_request_t *req, void *ctx, err_t *err)
         retry_after(req, retry);
         return rc;
     }
-    struct token_principal principal;
-    if ((rc = token_http_authenticate(req, ex->deps.token, &principal, err)) != 0) {
+    arena_t *a = http_req_arena(req);
+    struct data_wait *dw = arena_alloc(a, sizeof *dw);
+    if (!dw) {
+        exposure_leave(ex);
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    }
+    dw->ex = ex;
+    if ((rc = token_http_authenticate(req, ex->deps.token, &dw->principal, err)) != 0) {
         atomic_fetch_add(&ex->refused, 1);
         exposure_leave(ex);
         return rc;
     }
-    arena_t *a = http_req_arena(req);
     size_t n_args = http_req_query_count(req);
     struct exposure_arg *args = arena_alloc(a, (n_args + 1) * sizeof *args);
-    if (!args) {
+    char *id = arena_strdup(a, str_from_cstr(http_req_id(req)));
+    if (!args || !id) {
         exposure_leave(ex);
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n_args; i++)
         http_req_query_at(req, i, &args[i].name, &args[i].value);
-    struct exposure_call call = {
+    struct exposure_call *call = &dw->call;
+    *call = (struct exposure_call){
         .svc = route->svc,
-        .principal = &principal,
-        .server_request_id = str_from_cstr(http_req_id(req)),
+        .principal = &dw->principal,
+        .server_request_id = str_from_cstr(id),
         .args = args,
         .n_args = n_args,
         .now_ms = now,
         .arena = a,
     };
-    call.has_request_id = http_req_header(req, EXPOSURE_H_REQUEST_ID, &call.request_id);
-    call.has_txid = http_req_header(req, EXPOSURE_H_TXID, &call.txid);
-    call.has_agreement = http_req_header(req, EXPOSURE_H_AGREEMENT, &call.agreement);
-    call.has_case_ref = http_req_header(req, EXPOSURE_H_CASE_REF, &call.case_ref);
+    call->has_request_id = header_kept(req, EXPOSURE_H_REQUEST_ID, &call->request_id);
+    call->has_txid = header_kept(req, EXPOSURE_H_TXID, &call->txid);
+    call->has_agreement = header_kept(req, EXPOSURE_H_AGREEMENT, &call->agreement);
+    call->has_case_ref = header_kept(req, EXPOSURE_H_CASE_REF, &call->case_ref);
 
-    struct exposure_answer ans;
-    rc = exposure_call(ex, &call, &ans, err);
-    rate_headers(req, &ans.rate);
-    if (rc != 0) {
+    http_wait_t *w = http_req_wait(req, data_then, dw);
+    if (!w) {
         exposure_leave(ex);
-        retry_after(req, ans.retry_after_s);
-        return rc;
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
     }
-    if (ans.window_end[0])
-        http_reply_header(req, EXPOSURE_H_WINDOW_END, ans.window_end);
-    char seq[24];
-    snprintf(seq, sizeof seq, "%lld", (long long)ans.audit_seq);
-    http_reply_header(req, EXPOSURE_H_DISCLOSURE, seq);
-    if (ans.stream)
-        return http_reply_stream(req, 200, "application/json", stream_next, ans.stream,
-                                 stream_free);
-    exposure_leave(ex);
-    return http_reply_data(req, 200, "application/json", ans.body);
+    rc = exposure_call_begin(ex, call, data_wake, w, &dw->ans, &dw->pending, err);
+    if (rc == 0 && dw->pending)
+        return HTTP_SUSPENDED;
+    return data_answer(req, ex, &dw->ans, rc, err); /* ended before the log */
 }
 
 /* ---- the documents ---- */

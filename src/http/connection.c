@@ -315,14 +315,16 @@ static bool wants_html(const http_request_t *req)
     return false;
 }
 
-static enum MHD_Result run_handler(http_request_t *req)
+/* Queues what a handler (or its continuation) left: its answer, or the
+ * problem made from its error. */
+static enum MHD_Result handler_done(http_request_t *req, int rc, err_t *err_in)
 {
-    err_t err;
-    err_clear(&err);
+    err_t err = *err_in;
     const struct http_route *r = &req->route->route;
-    int rc = r->query ? http_query_check(req, r->query, &err) : 0;
-    if (rc == 0)
-        rc = r->handler(req, r->ctx, &err);
+    if (rc == HTTP_SUSPENDED) { /* only a handler with a wait may return it */
+        err_internal(&err, DUPLA_EINTERNAL, "handler %s suspended without a wait", r->name);
+        rc = DUPLA_EINTERNAL;
+    }
     if (rc < 0 && !req->answered) {
         if (err.code == 0)
             err_internal(&err, DUPLA_EINTERNAL, "handler %s failed without an error", r->name);
@@ -338,6 +340,26 @@ static enum MHD_Result run_handler(http_request_t *req)
             return MHD_NO;
     }
     return queue_answer(req);
+}
+
+static enum MHD_Result run_handler(http_request_t *req)
+{
+    err_t err;
+    err_clear(&err);
+    const struct http_route *r = &req->route->route;
+    int rc = r->query ? http_query_check(req, r->query, &err) : 0;
+    if (rc == 0)
+        rc = r->handler(req, r->ctx, &err);
+    if (req->wait && rc == HTTP_SUSPENDED) {
+        if (http_wait_suspend(req)) {
+            req->phase = REQ_WAIT; /* resumed by the wake: on_request runs the rest */
+            return MHD_YES;
+        }
+        rc = http_wait_continue(req, &err); /* the wake came first */
+    } else if (req->wait) {
+        http_wait_not_handed(req);
+    }
+    return handler_done(req, rc, &err);
 }
 
 /* A refusal after which the connection is closed: the request's framing
@@ -615,6 +637,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (req->body_no_memory)
             return refuse(req, 500, PROBLEM_INTERNAL_ERROR, NULL, "The request could not be read.");
         return req->route ? run_handler(req) : MHD_NO;
+    case REQ_WAIT: {
+        err_t err;
+        err_clear(&err);
+        req->phase = REQ_DONE; /* never the handler again */
+        int rc = http_wait_continue(req, &err);
+        return handler_done(req, rc, &err);
+    }
     case REQ_DONE:
         *upload_data_size = 0; /* an answer is queued; drop what still comes */
         return MHD_YES;
@@ -782,10 +811,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     log_json(LOG_INFO, "request", f);
     fault_disarm(req); /* the fault test build: this request's fault, if any */
 
+    bool keep_arena;
+    http_wait_end(req, &keep_arena); /* a waker may still hold the arena */
     if (req->response)
         MHD_destroy_response(req->response);
     buf_free(&req->body);
-    arena_free(req->arena);
+    if (!keep_arena)
+        arena_free(req->arena);
     free(req);
     pthread_mutex_lock(&srv->drain_lock);
     srv->in_flight--;

@@ -130,6 +130,33 @@ struct http_client_cert {
     struct pki_cert_info info; /* filled when present */
 };
 
+/* ---- waiting without a thread (wait.c) ---- */
+
+/* What a handler returns once it has handed its wait to a waker. */
+#define HTTP_SUSPENDED 1
+
+typedef struct http_wait http_wait_t;
+
+/* A suspended handler's continuation: runs on the event loop once the
+ * wait is over, exactly once, and answers like a handler (an http_reply_*,
+ * or a negative code with err). abandoned: the server is stopping and the
+ * wake had not come; answer without what was waited for (a 503 with
+ * Retry-After), and give back what the handler held. */
+typedef int (*http_then_fn)(http_request_t *req, void *ctx, bool abandoned, err_t *err);
+
+/* A handler that must wait for another thread (a disclosure becoming
+ * durable) takes a wait, hands it to that thread and returns
+ * HTTP_SUSPENDED: the connection is suspended, and the event loop's thread
+ * serves other connections meanwhile. The waker calls http_wait_wake(w)
+ * exactly once, from any thread; then(req, ctx, ...) then makes the answer.
+ * A handler that returns anything else must not have handed w out. What
+ * the waker reads must live in the request's arena: when the request ends
+ * first (the server stopping), the arena is kept until the wake. NULL when
+ * out of memory, or when the request has a wait already. */
+http_wait_t *http_req_wait(http_request_t *req, http_then_fn then, void *ctx);
+/* The wait is over: resumes the request (any thread, exactly once). */
+void http_wait_wake(http_wait_t *w);
+
 /* ---- the server ---- */
 
 /* A server for cfg's listeners (not yet listening). The server keeps a

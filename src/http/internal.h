@@ -183,7 +183,7 @@ struct http_extra_header {
 
 struct http_conn;
 
-enum http_req_phase { REQ_NEW, REQ_BODY, REQ_DONE };
+enum http_req_phase { REQ_NEW, REQ_BODY, REQ_WAIT, REQ_DONE };
 
 struct http_request {
     http_server_t *srv;
@@ -217,11 +217,12 @@ struct http_request {
     struct MHD_Response *response;     /* the answer, once made */
     bool html;                         /* its Content-Type is text/html */
     unsigned status;
-    uint64_t bytes;      /* body bytes sent (counted for streams) */
-    bool answered;       /* an http_reply_* made the response */
-    const char *refusal; /* the problem slug it was refused with (problem_canonical), or NULL */
-    bool queued;         /* handed to libmicrohttpd */
-    bool cert_taken;     /* conn's client certificate has been examined */
+    uint64_t bytes;         /* body bytes sent (counted for streams) */
+    bool answered;          /* an http_reply_* made the response */
+    const char *refusal;    /* the problem slug it was refused with (problem_canonical), or NULL */
+    bool queued;            /* handed to libmicrohttpd */
+    bool cert_taken;        /* conn's client certificate has been examined */
+    struct http_wait *wait; /* http_req_wait's (wait.c) */
 };
 
 /* Decodes a percent-encoded path into the arena. Refuses (DUPLA_EINVAL)
@@ -322,8 +323,11 @@ struct http_server {
     pthread_t sweeper;  /* sweep.c */
     bool sweeping;
     atomic_bool sweep_stop;
-    size_t mhd_memory; /* per-connection memory pool of libmicrohttpd */
-    unsigned threads;  /* per listener's daemon (http.threads) */
+    size_t mhd_memory;         /* per-connection memory pool of libmicrohttpd */
+    unsigned threads;          /* per listener's daemon (http.threads) */
+    pthread_mutex_t wait_lock; /* wait.c: the suspended requests */
+    struct http_wait *waits;
+    bool waits_closed; /* stopping: no request is suspended any more */
 };
 
 /* ---- connection.c ---- */
@@ -336,6 +340,29 @@ void http_creds_put(struct http_listener *l, struct http_creds *c);
 /* The server's client certificate view for req (examined once per
  * connection). NULL on listeners that take none. */
 const struct http_client_cert *http_conn_client_cert(http_request_t *req);
+
+/* ---- wait.c ---- */
+
+/* How long the stop waits for the resumed requests to answer. */
+#define HTTP_ABANDON_MS 5000
+
+/* After the handler returned HTTP_SUSPENDED with req->wait: suspends the
+ * connection unless the wake has come already (then false: run the
+ * continuation now, http_wait_continue). */
+bool http_wait_suspend(http_request_t *req);
+/* The handler took a wait but did not suspend: drops the waker's share. */
+void http_wait_not_handed(http_request_t *req);
+/* Runs req's continuation (once the connection is resumed). */
+int http_wait_continue(http_request_t *req, err_t *err);
+/* The request ends: its share of the wait goes (the continuation runs now
+ * if it never did). *keep_arena: the waker still holds the wait, which now
+ * owns req->arena (do not free it). */
+void http_wait_end(http_request_t *req, bool *keep_arena);
+/* Stopping: resumes every suspended request (its continuation runs with
+ * abandoned true) and suspends none from now on; how many. */
+unsigned http_waits_abandon(http_server_t *srv);
+/* true while a request waits or its continuation has not run. */
+bool http_waits_pending(http_server_t *srv);
 
 /* ---- sweep.c ---- */
 

@@ -13,7 +13,9 @@
  *
  * Stopping: the listening sockets are closed first (MHD_quiesce_daemon),
  * requests in flight get up to drain_ms to finish (answers made meanwhile
- * carry Connection: close), then the daemons stop.
+ * carry Connection: close), requests still suspended are resumed and
+ * answer 503 (wait.c: libmicrohttpd must not stop with a suspended
+ * connection), then the daemons stop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,6 +92,7 @@ int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *
         }
     }
     pthread_mutex_init(&srv->drain_lock, NULL);
+    pthread_mutex_init(&srv->wait_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -349,6 +352,19 @@ void http_server_stop(http_server_t *srv, unsigned drain_ms)
     if (left)
         log_json(LOG_WARN, "stopping with requests still in flight",
                  json_pack("{s:i, s:i}", "in_flight", (int)left, "drain_ms", (int)drain_ms));
+    /* libmicrohttpd must not stop with suspended connections: those still
+     * waiting are resumed and answer 503 (wait.c); they are waited for. */
+    unsigned abandoned = http_waits_abandon(srv);
+    if (abandoned) {
+        log_json(LOG_WARN, "stopping: requests still waiting answer 503",
+                 json_pack("{s:i}", "requests", (int)abandoned));
+        struct timespec pause = {0, 10 * 1000000L};
+        for (int i = 0; i < HTTP_ABANDON_MS / 10 && http_waits_pending(srv); i++)
+            nanosleep(&pause, NULL);
+        if (http_waits_pending(srv))
+            log_json(LOG_ERROR, "stopping: resumed requests did not end",
+                     json_pack("{s:i}", "waited_ms", HTTP_ABANDON_MS));
+    }
     http_sweep_stop(srv);
     for (size_t i = 0; i < srv->n_listeners; i++) {
         MHD_stop_daemon(srv->listeners[i].daemon);
@@ -374,6 +390,7 @@ void http_server_free(http_server_t *srv)
     http_router_free(&srv->router);
     http_metrics_free(srv->metrics);
     pthread_mutex_destroy(&srv->drain_lock);
+    pthread_mutex_destroy(&srv->wait_lock);
     pthread_cond_destroy(&srv->drain_cond);
     free(srv);
 }

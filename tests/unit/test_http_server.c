@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -138,6 +139,52 @@ static int h_cert(http_request_t *req, void *ctx, err_t *err)
                            json_pack("{s:s, s:s}", "cvr", c->info.cvr, "peer", http_req_peer(req)));
 }
 
+/* A handler that waits without a thread (wait.c): /wait is woken by
+ * another thread after WAIT_MS, /wait-now before the handler returns,
+ * /wait-never only by the test (held), after the server stopped. */
+#define WAIT_MS 1000
+
+static int h_wait_then(http_request_t *req, void *ctx, bool abandoned, err_t *err)
+{
+    (void)err;
+    const char *word = ctx; /* in the request's arena */
+    if (abandoned) {
+        http_reply_header(req, "Retry-After", "1");
+        return http_reply_json(req, 503, json_pack("{s:b, s:s}", "abandoned", 1, "word", word));
+    }
+    return http_reply_json(req, 200, json_pack("{s:b, s:s}", "abandoned", 0, "word", word));
+}
+
+static void *waker(void *arg)
+{
+    usleep(WAIT_MS * 1000);
+    http_wait_wake(arg);
+    return NULL;
+}
+
+static http_wait_t *held;
+
+static int h_wait(http_request_t *req, void *ctx, err_t *err)
+{
+    (void)ctx;
+    str_t path = http_req_path(req);
+    char *word = arena_strdup(http_req_arena(req), path);
+    http_wait_t *w = http_req_wait(req, h_wait_then, word);
+    if (!w)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    if (str_eq(path, STR("/wait-now"))) {
+        http_wait_wake(w);
+    } else if (str_eq(path, STR("/wait-never"))) {
+        held = w;
+    } else {
+        pthread_t t;
+        if (pthread_create(&t, NULL, waker, w) != 0)
+            return err_set(err, DUPLA_EIO, "no thread"); /* not handed out */
+        pthread_detach(t);
+    }
+    return HTTP_SUSPENDED;
+}
+
 /* ---- set-up ---- */
 
 static void start(const char *limits)
@@ -174,6 +221,9 @@ static void start(const char *limits)
         {.methods = HTTP_GET, .path = "/internal", .handler = h_internal},
         {.methods = HTTP_GET, .path = "/silent", .handler = h_silent},
         {.methods = HTTP_GET, .path = "/slow", .handler = h_slow},
+        {.methods = HTTP_GET, .path = "/wait", .handler = h_wait},
+        {.methods = HTTP_GET, .path = "/wait-now", .handler = h_wait},
+        {.methods = HTTP_GET, .path = "/wait-never", .handler = h_wait},
         {.methods = HTTP_GET, .path = "/header", .handler = h_header},
         {.methods = HTTP_GET,
          .path = "/cert",
@@ -547,6 +597,82 @@ Test(server, stop_drains_requests_in_flight)
     perform(h, &r);
     curl_easy_cleanup(h);
     cr_assert_neq(r.cc, CURLE_OK);
+}
+
+struct wait_call {
+    const char *path;
+    struct reply r;
+};
+
+static void *wait_thread(void *arg)
+{
+    struct wait_call *c = arg;
+    get("api", c->path, &c->r);
+    return NULL;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* Suspended requests hold no thread: many more of them than the event
+ * loop has threads wait at once, and each is answered after its wake. */
+Test(server, suspended_requests_hold_no_thread)
+{
+    enum { CALLS = 16 };
+    cr_assert(fx.srv->threads < CALLS / 2);
+    pthread_t t[CALLS];
+    struct wait_call calls[CALLS];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < CALLS; i++) {
+        calls[i].path = "/wait";
+        pthread_create(&t[i], NULL, wait_thread, &calls[i]);
+    }
+    for (int i = 0; i < CALLS; i++)
+        pthread_join(t[i], NULL);
+    long ms = ms_since(&t0);
+    for (int i = 0; i < CALLS; i++) {
+        cr_assert_eq(calls[i].r.status, 200, "call %d: curl %d", i, calls[i].r.cc);
+        cr_assert_str_eq(jstr(&calls[i].r, "word"), "/wait");
+        json_decref(calls[i].r.json);
+    }
+    /* one after another on the pool's threads would take CALLS / threads
+     * waits */
+    cr_assert(ms < (long)WAIT_MS * CALLS / (long)fx.srv->threads * 3 / 4,
+              "%d calls waiting %d ms each took %ld ms on %u threads", CALLS, WAIT_MS, ms,
+              fx.srv->threads);
+    /* and the connections are usable after the resume */
+    struct reply r;
+    get("api", "/wait-now", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(jstr(&r, "word"), "/wait-now");
+    json_decref(r.json);
+}
+
+/* The stop resumes a request whose wake has not come (libmicrohttpd must
+ * not stop with a suspended connection): it answers 503; the late wake then
+ * frees what the waker held. */
+Test(server, stop_answers_waiting_requests_503)
+{
+    held = NULL;
+    struct wait_call call = {.path = "/wait-never"};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_thread, &call);
+    for (int i = 0; i < 2000 && !http_waits_pending(fx.srv); i++)
+        usleep(5 * 1000);
+    cr_assert(http_waits_pending(fx.srv), "the request never waited");
+    http_server_stop(fx.srv, 200);
+    pthread_join(t, NULL);
+    cr_assert_eq(call.r.status, 503, "curl %d", call.r.cc);
+    cr_assert(strstr(call.r.headers, "Retry-After: 1"), "%s", call.r.headers);
+    cr_assert_str_eq(jstr(&call.r, "word"), "/wait-never");
+    json_decref(call.r.json);
+    cr_assert(held);
+    http_wait_wake(held); /* the request has ended: the wait frees its arena */
 }
 
 Test(server, parallel_clients)
