@@ -43,6 +43,12 @@ static const char usage_tail[] =
     "                       for each service granted (default: all asked for)\n"
     "  --reason TEXT        why (required except for approve; there, required\n"
     "                       when fewer fields are granted than asked for)\n"
+    "  --rate N --burst N   budget: the agreement's own rate budget (calls per\n"
+    "                       second per system, and at most in a row; 1-100000)\n"
+    "  --default            budget: back to the configured default budget\n"
+    "\n"
+    "A change of budget or template reaches a running server at its next\n"
+    "registry sync (within a second).\n"
     "\n"
     "examples:\n"
     "  dupla agreement list --config var/demo/dupla.json --status submitted\n"
@@ -51,11 +57,21 @@ static const char usage_tail[] =
     "      --assessment 'Purpose and legal basis cover the fields.' \\\n"
     "      --grant Momsangivelse=AngivelseSalgsmoms,AngivelseKoebsmoms \\\n"
     "      --reason 'The other fields are not needed for the purpose.'\n"
-    "  dupla agreement revoke --config dupla.json 3f2a...e9 --reason 'Misuse.'\n";
+    "  dupla agreement revoke --config dupla.json 3f2a...e9 --reason 'Misuse.'\n"
+    "  dupla agreement budget --config dupla.json 3f2a...e9 --rate 50 --burst 100\n"
+    "  dupla agreement templates --config dupla.json --json\n"
+    "  dupla agreement publish-template --config dupla.json 7c1d...04\n";
 
 /* The subcommands that are not steps (a step's row data is its index in
  * steps[]). */
-enum { SUB_LIST = -1, SUB_SHOW = -2 };
+enum {
+    SUB_LIST = -1,
+    SUB_SHOW = -2,
+    SUB_BUDGET = -3,
+    SUB_TEMPLATES = -4,
+    SUB_PUBLISH = -5,
+    SUB_WITHDRAW = -6
+};
 
 enum {
     OPT_CONFIG = 1,
@@ -65,7 +81,10 @@ enum {
     OPT_HTML,
     OPT_ASSESSMENT,
     OPT_GRANT,
-    OPT_REASON
+    OPT_REASON,
+    OPT_RATE,
+    OPT_BURST,
+    OPT_DEFAULT
 };
 
 struct args {
@@ -79,6 +98,9 @@ struct args {
     const char *assessment;
     const char *reason;
     json_t *granted; /* NULL unless --grant was given */
+    const char *rate, *burst;
+    unsigned rate_v, burst_v; /* parsed by check_args */
+    bool to_default;
 };
 
 static int parse_grant(struct args *a, const char *arg)
@@ -120,6 +142,9 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"assessment", required_argument, NULL, OPT_ASSESSMENT},
         {"grant", required_argument, NULL, OPT_GRANT},
         {"reason", required_argument, NULL, OPT_REASON},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"burst", required_argument, NULL, OPT_BURST},
+        {"default", no_argument, NULL, OPT_DEFAULT},
         {NULL, 0, NULL, 0},
     };
     optind = 0;
@@ -154,6 +179,15 @@ static int parse_args(int argc, char **argv, struct args *a)
         case OPT_REASON:
             a->reason = optarg;
             break;
+        case OPT_RATE:
+            a->rate = optarg;
+            break;
+        case OPT_BURST:
+            a->burst = optarg;
+            break;
+        case OPT_DEFAULT:
+            a->to_default = true;
+            break;
         case ':':
             return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
@@ -181,13 +215,50 @@ static const struct {
     {AGREEMENT_REVOKE, "revoked"},
 };
 
-/* Which options each subcommand takes; anything else is a usage error. */
-static int check_args(const struct args *a)
+/* A budget number: 1..AGREEMENT_RATE_MAX, else a usage error. */
+static int budget_number(const char *name, const char *text, unsigned *out)
 {
-    bool is_list = a->kind == SUB_LIST, is_show = a->kind == SUB_SHOW,
-         is_approve = a->kind >= 0 && steps[a->kind].action == AGREEMENT_APPROVE;
+    int64_t v;
+    if (str_to_int64(str_from_cstr(text), &v) || v < 1 || v > AGREEMENT_RATE_MAX)
+        return cli_usage_error(CMD, "--%s must be a whole number from 1 to %d, not '%s'", name,
+                               AGREEMENT_RATE_MAX, text);
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Which options each subcommand takes; anything else is a usage error. */
+static int check_args(struct args *a)
+{
+    bool is_list = a->kind == SUB_LIST || a->kind == SUB_TEMPLATES, is_show = a->kind == SUB_SHOW,
+         is_approve = a->kind >= 0 && steps[a->kind].action == AGREEMENT_APPROVE,
+         is_budget = a->kind == SUB_BUDGET,
+         is_template = a->kind == SUB_PUBLISH || a->kind == SUB_WITHDRAW;
     if (!a->config)
         return cli_usage_error(CMD, "--config FILE is required");
+    if ((a->rate || a->burst || a->to_default) && !is_budget)
+        return cli_usage_error(CMD, "--rate, --burst and --default go with budget only");
+    if (is_budget && a->to_default && (a->rate || a->burst))
+        return cli_usage_error(CMD, "budget: choose --rate N --burst N or --default");
+    if (is_budget && !a->rate != !a->burst)
+        return cli_usage_error(CMD, "budget: give both --rate N and --burst N");
+    int rc;
+    if (a->rate && ((rc = budget_number("rate", a->rate, &a->rate_v)) ||
+                    (rc = budget_number("burst", a->burst, &a->burst_v))))
+        return rc;
+    if (a->kind == SUB_TEMPLATES && (a->org || a->status >= 0))
+        return cli_usage_error(CMD, "templates takes no --org or --status");
+    if ((is_budget || is_template) && (a->reason || a->assessment || a->granted || a->html))
+        return cli_usage_error(CMD, "%s takes no --reason, --assessment, --grant or --html",
+                               a->sub);
+    if (is_template && a->json)
+        return cli_usage_error(CMD, "--json does not go with %s", a->sub);
+    if ((is_budget || is_template) && !a->id)
+        return cli_usage_error(CMD, "%s needs the %s ID", a->sub,
+                               is_budget ? "agreement" : "template");
+    if (is_budget || is_template)
+        return a->org || a->status >= 0
+                   ? cli_usage_error(CMD, "--org and --status go with list only")
+                   : 0;
     if (is_list && a->id)
         return cli_usage_error(CMD, "list takes no ID");
     if (!is_list && !a->id)
@@ -315,6 +386,81 @@ static int agreement_step_cmd(void *ctx, const struct cli_sub *self)
     return rc;
 }
 
+/* budget ID: shows the agreement's rate budget, or sets it (--rate N
+ * --burst N) or clears it (--default), then shows it. */
+static int agreement_budget_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct agreement_call *k = ctx;
+    str_t id = str_from_cstr(k->a->id);
+    int rc;
+    if (k->a->rate || k->a->to_default) {
+        /* --default: both 0 */
+        if ((rc = agreement_set_rate(k->ag, &k->actor, id, k->a->rate_v, k->a->burst_v, k->err)))
+            return rc;
+    }
+    json_t *doc;
+    if ((rc = agreement_document_json(k->ag, &k->actor, id, &doc, k->err)))
+        return rc;
+    json_t *b = json_object_get(doc, "rate_budget");
+    json_t *r = json_object_get(b, "rate_per_second"), *bu = json_object_get(b, "burst");
+    if (k->a->json) {
+        json_t *out = json_pack("{s:s, s:O, s:O}", "agreement", k->a->id, "rate_per_second",
+                                r ? r : json_null(), "burst", bu ? bu : json_null());
+        json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(out);
+    } else if (json_is_integer(r) && json_is_integer(bu)) {
+        printf("agreement %s: %lld calls a second per system, at most %lld in a row\n", k->a->id,
+               (long long)json_integer_value(r), (long long)json_integer_value(bu));
+    } else {
+        printf("agreement %s: the configured default budget\n", k->a->id);
+    }
+    json_decref(doc);
+    return 0;
+}
+
+static int agreement_templates_cmd(void *ctx, const struct cli_sub *self)
+{
+    (void)self;
+    struct agreement_call *k = ctx;
+    json_t *list;
+    int rc = agreement_template_list(k->ag, &k->actor, &list, k->err);
+    if (rc)
+        return rc;
+    if (k->a->json) {
+        json_dumpf(list, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    } else {
+        printf("%-32s  %-9s  %-20s  %s\n", "ID", "PUBLISHED", "CATEGORY", "TITLE");
+        size_t i;
+        json_t *t;
+        json_array_foreach(list, i, t)
+        {
+            const char *title = json_string_value(json_object_get(t, "title"));
+            const char *cat = json_string_value(json_object_get(t, "purpose_category"));
+            printf("%-32s  %-9s  %-20s  %s\n", json_string_value(json_object_get(t, "id")),
+                   json_is_true(json_object_get(t, "published")) ? "yes" : "no", cat ? cat : "-",
+                   title ? title : "-");
+        }
+    }
+    json_decref(list);
+    return 0;
+}
+
+/* publish-template, withdraw-template. */
+static int agreement_publish_cmd(void *ctx, const struct cli_sub *self)
+{
+    struct agreement_call *k = ctx;
+    bool on = self->data == SUB_PUBLISH;
+    int rc = agreement_template_publish(k->ag, &k->actor, str_from_cstr(k->a->id), on, k->err);
+    if (rc == 0)
+        printf(on ? "template %s published: recipients can start a draft from it\n"
+                  : "template %s withdrawn: no new drafts start from it\n",
+               k->a->id);
+    return rc;
+}
+
 static const struct cli_sub subs[] = {
     {"list", NULL, "agreements, newest first (at most 1000)", agreement_list_cmd, SUB_LIST},
     {"show", "ID", "the agreement document with its history", agreement_show_cmd, SUB_SHOW},
@@ -326,6 +472,14 @@ static const struct cli_sub subs[] = {
     {"suspend", "ID --reason T", "stop the approved agreement for now", agreement_step_cmd, 3},
     {"reactivate", "ID --reason T", "let a suspended agreement serve again", agreement_step_cmd, 4},
     {"revoke", "ID --reason T", "end the agreement for good", agreement_step_cmd, 5},
+    {"budget", "ID [--rate N --burst N | --default] [--json]",
+     "show or set the agreement's rate budget", agreement_budget_cmd, SUB_BUDGET},
+    {"templates", "[--json]", "the templates, published or not", agreement_templates_cmd,
+     SUB_TEMPLATES},
+    {"publish-template", "ID", "let recipients start drafts from a template", agreement_publish_cmd,
+     SUB_PUBLISH},
+    {"withdraw-template", "ID", "stop new drafts from a template", agreement_publish_cmd,
+     SUB_WITHDRAW},
 };
 static const struct cli_subs agreement_subs = CLI_SUBS(CMD, usage_head, usage_tail, subs);
 

@@ -151,3 +151,75 @@ Test(agreement_cli, return_reject_suspend_reactivate)
     cr_assert(strstr(out, "approved"), "%s", out);
     cr_assert(strstr(out, "rejected"), "%s", out);
 }
+
+Test(agreement_cli, budget_shows_sets_and_clears_the_rate_budget)
+{
+    char id[AGREEMENT_ID_LEN + 1];
+    submitted(id);
+    cr_assert_eq(AG("approve", "--config", cfg_path, id, "--assessment", "Fine."), 0, "%s", out);
+    cr_assert_eq(AG("budget", "--config", cfg_path, id), 0, "%s", out);
+    cr_assert(strstr(out, "the configured default budget"), "%s", out);
+    cr_assert_eq(AG("budget", "--config", cfg_path, id, "--rate", "50", "--burst", "100"), 0, "%s",
+                 out);
+    cr_assert(strstr(out, "50 calls a second per system, at most 100 in a row"), "%s", out);
+    err_t err;
+    cr_assert_eq(agreement_registry_sync(fx_ag, &err), 0);
+    unsigned rate = 0, burst = 0;
+    cr_assert(agreement_rate_budget(agreement_registry(fx_ag), str_from_cstr(id), &rate, &burst));
+    cr_assert_eq(rate, 50);
+    cr_assert_eq(burst, 100);
+    cr_assert_eq(AG("budget", "--config", cfg_path, id, "--json"), 0, "%s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_eq(json_integer_value(json_object_get(j, "rate_per_second")), 50);
+    json_decref(j);
+    /* usage errors, before the store is asked */
+    cr_assert_eq(AG("budget", "--config", cfg_path, id, "--rate", "0", "--burst", "1"), 2);
+    cr_assert(strstr(out, "--rate must be a whole number from 1 to 100000"), "%s", out);
+    cr_assert_eq(AG("budget", "--config", cfg_path, id, "--rate", "5"), 2);
+    cr_assert(strstr(out, "both --rate N and --burst N"), "%s", out);
+    cr_assert_eq(AG("budget", "--config", cfg_path, id, "--default", "--rate", "5", "--burst", "5"),
+                 2);
+    cr_assert_eq(AG("list", "--config", cfg_path, "--rate", "5"), 2);
+    cr_assert_eq(AG("budget", "--config", cfg_path), 2);
+    cr_assert(strstr(out, "needs the agreement ID"), "%s", out);
+    cr_assert_eq(AG("budget", "--config", cfg_path, "00000000000000000000000000000000"), 1);
+    cr_assert_eq(AG("budget", "--config", cfg_path, id, "--default"), 0, "%s", out);
+    cr_assert(strstr(out, "the configured default budget"), "%s", out);
+    cr_assert_eq(agreement_registry_sync(fx_ag, &err), 0);
+    cr_assert(agreement_rate_budget(agreement_registry(fx_ag), str_from_cstr(id), &rate, &burst));
+    cr_assert_eq(rate, 0, "back to the default");
+}
+
+Test(agreement_cli, templates_are_listed_published_and_withdrawn)
+{
+    struct agreement_actor r = REVIEWER;
+    json_t *in = json_pack("{s:s, s:s, s:[{s:s, s:s}], s:{s:[s]}}", "title", "Kontrol af moms",
+                           "purpose_category", "kontrol", "legal_basis", "law", "Lov", "section",
+                           "§ 1", "services", "Momsangivelse", "A");
+    char tid[AGREEMENT_ID_LEN + 1];
+    err_t err;
+    cr_assert_eq(agreement_template_save(fx_ag, &r, in, tid, &err), 0, "%s", err.log);
+    json_decref(in);
+    cr_assert_eq(AG("templates", "--config", cfg_path), 0, "%s", out);
+    cr_assert(strstr(out, tid) && strstr(out, "Kontrol af moms") && strstr(out, "kontrol"), "%s",
+              out);
+    cr_assert_eq(AG("publish-template", "--config", cfg_path, tid), 0, "%s", out);
+    cr_assert(strstr(out, "published"), "%s", out);
+    cr_assert_eq(AG("templates", "--config", cfg_path, "--json"), 0, "%s", out);
+    json_t *l = json_loads(out, 0, NULL);
+    cr_assert_eq(json_array_size(l), 1, "%s", out);
+    cr_assert(json_is_true(json_object_get(json_array_get(l, 0), "published")), "%s", out);
+    json_decref(l);
+    cr_assert_eq(AG("withdraw-template", "--config", cfg_path, tid), 0, "%s", out);
+    cr_assert_eq(AG("templates", "--config", cfg_path, "--json"), 0, "%s", out);
+    l = json_loads(out, 0, NULL);
+    cr_assert(json_is_false(json_object_get(json_array_get(l, 0), "published")), "%s", out);
+    json_decref(l);
+    cr_assert_eq(AG("publish-template", "--config", cfg_path), 2);
+    cr_assert(strstr(out, "needs the template ID"), "%s", out);
+    cr_assert_eq(AG("publish-template", "--config", cfg_path, tid, "--json"), 2);
+    cr_assert_eq(AG("templates", "--config", cfg_path, "x"), 2);
+    cr_assert_eq(AG("publish-template", "--config", cfg_path, "00000000000000000000000000000000"),
+                 1);
+}
