@@ -153,13 +153,15 @@ struct api_audit {
     store_t *st;
     audit_log_t *log;
     const char *case_ref; /* set on the entries recorded next, when not NULL */
+    /* the same for the supplier and the company acted for (version 3) */
+    const char *supplier_cvr, *on_behalf_se;
 };
 static inline void api_audit_open(const struct e2e_server *s, struct api_audit *a)
 {
     err_t err;
     cr_assert_eq(config_load(s->config, &a->cfg, &err), 0, "%s", err.log);
     cr_assert_eq(store_open(a->cfg.store_url, NULL, &a->st, &err), 0, "%s", err.log);
-    a->case_ref = NULL;
+    a->case_ref = a->supplier_cvr = a->on_behalf_se = NULL;
     struct audit_options opt = {.environment = "test"};
     cr_assert_eq(audit_open(a->st, &opt, &a->log, &err), 0, "%s", err.log);
 }
@@ -193,7 +195,9 @@ static inline void api_audit_record(struct api_audit *a, const char *org, const 
                             .record_count = outcome == AUDIT_DISCLOSED ? (int64_t)n : 0,
                             .outcome = outcome,
                             .reason = str_from_cstr(reason),
-                            .case_ref = a->case_ref ? str_from_cstr(a->case_ref) : STR("")};
+                            .case_ref = a->case_ref ? str_from_cstr(a->case_ref) : STR(""),
+                            .supplier_cvr = str_from_cstr(a->supplier_cvr ? a->supplier_cvr : ""),
+                            .on_behalf_se = str_from_cstr(a->on_behalf_se ? a->on_behalf_se : "")};
     err_t err;
     cr_assert_eq(audit_record(a->log, &e, NULL, &err), 0, "%s", err.log);
 }

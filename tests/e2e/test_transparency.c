@@ -75,6 +75,10 @@ static void record(struct world *w, int n)
                                 .outcome = AUDIT_DISCLOSED,
                                 .reason = STR(""),
                                 .case_ref = i % 3 ? str_from_cstr(sag) : STR(""),
+                                /* entry 3 (the receipt's): a supplier's call on a company's
+                                 * behalf, in canonical version 3 */
+                                .supplier_cvr = i == 2 ? STR("30000005") : STR(""),
+                                .on_behalf_se = i == 2 ? STR("12345678") : STR(""),
                                 .deliveries = deliveries,
                                 .n_deliveries = 1,
                                 .versions = versions,

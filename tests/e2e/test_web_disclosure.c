@@ -29,6 +29,7 @@
 #define CPR_3         "0303030303"
 #define CPR_4         "0404040404" /* about whom nothing was disclosed */
 #define SE_1          "12345678"
+#define CVR_SUPPLIER  "30000005"
 #define PURPOSE       "Kontrol af indkomstoplysninger"
 #define CASE_REF      "J.nr. 2026-0042 (bolig)"
 #define CASE_REF_HTML "J.nr. 2026-0042 (bolig)"
@@ -49,7 +50,11 @@ static void record_entries(const struct e2e_server *s, const char *agreement)
     log.case_ref = CASE_REF; /* the recipient's own case reference */
     api_audit_record(&log, CVR_A, agreement, "Aarsopgoerelse", two, 2, AUDIT_DISCLOSED, "");
     log.case_ref = NULL;
+    /* a supplier's system of A, acting for the company SE_1 */
+    log.supplier_cvr = CVR_SUPPLIER;
+    log.on_behalf_se = SE_1;
     api_audit_record(&log, CVR_A, agreement, "Momsangivelse", se, 1, AUDIT_DISCLOSED, "");
+    log.supplier_cvr = log.on_behalf_se = NULL;
     api_audit_record(&log, CVR_B, "00000000000000000000000000000000", "Aarsopgoerelse", one, 1,
                      AUDIT_DISCLOSED, "");
     api_audit_record(&log, CVR_A, agreement, "Aarsopgoerelse", one, 1, AUDIT_REFUSED,
@@ -402,6 +407,47 @@ Test(web_disclosure, the_case_reference_is_in_every_view_and_export)
             cr_assert(strstr(r.body, ">Sagsreference</th>"), "%s: the column", views[i].path);
         e2e_response_free(&r);
     }
+}
+
+/* A supplier's fetch on a company's behalf is labelled in every view: the
+ * company's insight report, the recipient's and the data owner's lists, and
+ * their exports (#21.3-4). */
+Test(web_disclosure, the_supplier_and_the_company_acted_for_are_in_every_view)
+{
+    const struct e2e_server *s = world();
+    char dfv[256], a[256];
+    web_login(s, "dfv@skat.dk", dfv, sizeof dfv);
+    web_login(s, "adm@a.dk", a, sizeof a);
+    static const struct {
+        bool owner;
+        const char *path;
+    } views[] = {
+        {true, "/indsigt?type=se&subjekt=" SE_1},
+        {true, "/indsigt.csv?type=se&subjekt=" SE_1},
+        {true, "/udleveringer?organisation=" CVR_A "&tjeneste=Momsangivelse"},
+        {true, "/udleveringer.csv?organisation=" CVR_A "&tjeneste=Momsangivelse"},
+        {false, "/udleveringer?tjeneste=Momsangivelse"},
+        {false, "/udleveringer.csv?tjeneste=Momsangivelse"},
+    };
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+        struct e2e_response r;
+        get(s, views[i].owner ? dfv : a, views[i].path, &r);
+        e2e_assert_status(s, &r, 200);
+        if (strstr(views[i].path, ".csv"))
+            cr_assert(strstr(r.body, "Leverandør (CVR),På vegne af (SE)\r\n") &&
+                          strstr(r.body, "," CVR_SUPPLIER "," SE_1 "\r\n"),
+                      "%s: %s", views[i].path, r.body);
+        else
+            cr_assert(strstr(r.body, "via leverandør CVR " CVR_SUPPLIER) &&
+                          strstr(r.body, "på vegne af SE " SE_1),
+                      "%s: %s", views[i].path, r.body);
+        e2e_response_free(&r);
+    }
+    /* an ordinary fetch names neither */
+    struct e2e_response r;
+    get(s, dfv, "/indsigt?type=cpr&subjekt=" CPR_2, &r);
+    cr_assert(!strstr(r.body, "via leverandør") && !strstr(r.body, "på vegne af"));
+    e2e_response_free(&r);
 }
 
 /* ---- the recipient's own ---- */

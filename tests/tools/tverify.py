@@ -377,7 +377,7 @@ def selftest():
         raise Failed("Ed25519: RFC 8032 test 1 does not verify")
     if ed25519_verify(pub, b"x", sig):
         raise Failed("Ed25519: a changed message verifies")
-    # the canonical entry, both versions (docs section 2)
+    # the canonical entry, every version (docs section 2)
     def st(t):
         return struct.pack(">I", len(t)) + t.encode("utf-8")
     v1 = (struct.pack(">Iqq", 1, 7, 1000) + st("test") + st("12345674") + st("sys") + st("a1")
@@ -396,7 +396,12 @@ def selftest():
             or e["versions"] != [{"delivery": "L1", "kind": "cpr", "subject": "0101801234",
                                   "period": "2023", "version": 3}]):
         raise Failed("a version 2 entry decodes wrong")
-    for bad in (v1 + b"\x00", v2[:-1], b"\x00\x00\x00\x03" + v1[4:]):
+    v3 = b"\x00\x00\x00\x03" + v2[4:] + st("30000005") + st("")
+    e = decode_entry(v3)
+    if e["supplier"] != "30000005" or e["on_behalf_of_se"] != "" or e["case_reference"] != "SAG-1":
+        raise Failed("a version 3 entry decodes wrong")
+    for bad in (v1 + b"\x00", v2[:-1], b"\x00\x00\x00\x03" + v1[4:],
+                b"\x00\x00\x00\x03" + v2[4:] + st("") + st("")):
         try:
             decode_entry(bad)
         except Failed:
