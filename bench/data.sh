@@ -11,7 +11,10 @@
 #    the ratio dupla / nginx;
 # 3. a bulk call: 1,000 subjects x 3 income years in one GET, in records/s
 #    (best of 5);
-# 4. the server's peak memory (VmHWM from /proc) over the whole run.
+# 4. the server's peak memory (VmHWM from /proc) over the whole run;
+# 5. with BENCH_IDLE=N: N idle keep-alive TLS connections opened and held
+#    (bench/idle.py, each after one request), the server's memory with them
+#    (VmRSS), and step 1 again while they stay open, as a ratio to step 1.
 #
 # Needs wrk and nginx (Debian: apt-get install wrk nginx-light); it starts
 # its own nginx with a temporary configuration on a free port, never the
@@ -25,6 +28,8 @@
 #                      SQLite file in the temporary folder
 #   BENCH_NO_BASELINE  1: skip nginx (and the ratio to it)
 #   BENCH_KV           append the figures as key=value lines to this file
+#   BENCH_IDLE         idle keep-alive connections to hold during a second
+#                      run of step 1 (e.g. 10000; default 0: none)
 set -eu
 
 BUILD=${1:-build}
@@ -39,6 +44,11 @@ PERSONS=${BENCH_PERSONS:-1000}
 
 STORE=${BENCH_STORE:-}
 NO_BASELINE=${BENCH_NO_BASELINE:-0}
+IDLE=${BENCH_IDLE:-0}
+IDLE_LIMITS=""
+# idle connections are closed after limits.idle_seconds: hold them longer
+[ "$IDLE" -gt 0 ] && IDLE_LIMITS=', "idle_seconds": 900'
+IDLE_PID=""
 LABEL=sqlite
 [ -n "$STORE" ] && LABEL=postgresql
 TOOLS="wrk curl python3"
@@ -63,6 +73,7 @@ NGINX_PID=""
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
     [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
+    [ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null || true
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
@@ -86,7 +97,7 @@ cat >"$T/dupla.json" <<EOF
      "cert": "pki/server.pem", "key": "pki/server.key",
      "client_cert": "request", "trust": "pki/ca.pem", "crl": "pki/crl.pem"}
   ],
-  "limits": {"max_url_bytes": 65536, "max_query_params": 2000},
+  "limits": {"max_url_bytes": 65536, "max_query_params": 2000$IDLE_LIMITS},
   "exposure": {"rate_per_second": 1000000, "rate_burst": 1000000, "max_in_flight": 1024}
 }
 EOF
@@ -225,6 +236,30 @@ done
 BYTES=$(wc -c <"$T/bulk.json")
 HWM=$(grep VmHWM "/proc/$SERVER_PID/status" | awk '{print $2, $3}')
 
+# step 5: the same load with IDLE idle keep-alive connections held open
+if [ "$IDLE" -gt 0 ]; then
+    RSS0=$(grep VmRSS "/proc/$SERVER_PID/status" | awk '{print $2, $3}')
+    python3 "$ROOT/bench/idle.py" "$API" "$IDLE" "$T/pki/ca.pem" >"$T/idle.out" 2>"$T/idle.err" &
+    IDLE_PID=$!
+    i=0
+    until grep -q '^ready' "$T/idle.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 6000 ] || { echo "bench/data.sh: the idle connections did not open" >&2; cat "$T/idle.err" >&2; exit 1; }
+        kill -0 "$IDLE_PID" 2>/dev/null || { echo "bench/data.sh: bench/idle.py ended" >&2; cat "$T/idle.err" >&2; exit 1; }
+        sleep 0.1
+    done
+    set -- $(grep '^ready' "$T/idle.out")
+    IDLE_OPEN=$2 IDLE_FAILED=$3
+    RSS1=$(grep VmRSS "/proc/$SERVER_PID/status" | awk '{print $2, $3}')
+    set -- $(run_wrk "$URL_ONE")
+    I_RPS=$1 I_P50=$2 I_P99=$3
+    OPEN_AFTER=$(ls "/proc/$SERVER_PID/fd" | wc -l)
+    HWM=$(grep VmHWM "/proc/$SERVER_PID/status" | awk '{print $2, $3}')
+    kill "$IDLE_PID" 2>/dev/null || true
+    wait "$IDLE_PID" 2>/dev/null || true
+    IDLE_PID=""
+fi
+
 echo
 printf '%-44s %12s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
 printf '%-44s %12s %10s %10s\n' "dupla single subject ($LABEL, audited, $SIZE B)" "$D_RPS" "$D_P50" "$D_P99"
@@ -235,6 +270,12 @@ fi
 [ "$D_BAD" = 0 ] || echo "WARNING: $D_BAD non-2xx answers from dupla during the run"
 echo
 echo "bulk: $NSUB subjects x 3 years = $RECS records ($BYTES bytes) in $BTIME ms (first byte after $BTTFB ms: count pass + durable log entry): $best records/s (best of 5)"
+if [ "$IDLE" -gt 0 ]; then
+    echo
+    printf '%-44s %12s %10s %10s\n' "with $IDLE_OPEN idle keep-alive TLS connections" "$I_RPS" "$I_P50" "$I_P99"
+    python3 -c "print('%-44s %12.2f' % ('ratio with / without them', $I_RPS / $D_RPS))"
+    echo "idle connections: $IDLE_OPEN open, $IDLE_FAILED failed; server descriptors after the run: $OPEN_AFTER; server memory (VmRSS) before them $RSS0, with them $RSS1"
+fi
 echo "server peak memory (VmHWM): $HWM"
 if [ -n "${BENCH_KV:-}" ]; then
     {
@@ -242,5 +283,6 @@ if [ -n "${BENCH_KV:-}" ]; then
         echo "$LABEL.data.single_p50=$D_P50"
         echo "$LABEL.data.single_p99=$D_P99"
         echo "$LABEL.data.bulk=$best"
+        if [ "$IDLE" -gt 0 ]; then echo "$LABEL.data.single_idle=$I_RPS"; fi
     } >>"$BENCH_KV"
 fi
