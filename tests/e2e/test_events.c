@@ -47,36 +47,6 @@ static void aar_line(char *out, size_t cap, const char *cpr, int year, long tax)
 
 /* ---- the world ---- */
 
-static struct agreement_actor actor(int64_t id, const char *org, unsigned roles)
-{
-    struct agreement_actor a = {.user_id = id, .roles = roles};
-    snprintf(a.user_name, sizeof a.user_name, "e2e-%lld", (long long)id);
-    snprintf(a.org_cvr, sizeof a.org_cvr, "%s", org);
-    return a;
-}
-
-/* An approved agreement of org for services ({"svc": [fields]}, stolen). */
-static void approve(agreement_t *ag, const char *org, json_t *services, char *id)
-{
-    char today[16];
-    clock_format_date((int32_t)(clock_now_ms() / 86400000LL), today, sizeof today);
-    json_t *app =
-        json_pack("{s:s, s:s, s:[{s:s, s:s}], s:o, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:s, s:s}}",
-                  "title", "E2E", "purpose", "To test.", "legal_basis", "law", "Lov", "section",
-                  "§ 1", "services", services, "systems", "all", "valid_from", today,
-                  "expected_volume", "calls_per_month", 10, "subjects_per_month", 10, "contact",
-                  "name", "P", "email", "p@org.example", "phone", "+45 1234 5678");
-    err_t err;
-    struct agreement_actor p = actor(1, org, AGREEMENT_ROLE_PROCESSOR),
-                           sg = actor(2, org, AGREEMENT_ROLE_SIGNATORY),
-                           r = actor(3, "", AGREEMENT_ROLE_DATAFORVALTNING);
-    cr_assert_eq(agreement_create(ag, &p, ENV_TEST, app, id, &err), 0, "%s", err.detail);
-    json_decref(app);
-    cr_assert_eq(agreement_sign(ag, &sg, str_from_cstr(id), &err), 0, "%s", err.detail);
-    cr_assert_eq(agreement_approve(ag, &r, str_from_cstr(id), "Ok.", NULL, NULL, &err), 0, "%s",
-                 err.detail);
-}
-
 /* One agreement per test that reads pages from "now" (tests run at once
  * and each must see only its own subjects' events). */
 static char ag_aar[AGREEMENT_ID_LEN + 1], ag_moms[AGREEMENT_ID_LEN + 1],
@@ -100,15 +70,12 @@ static void make_world(const struct e2e_server *s)
     api_must(s, sys);
     struct api_audit a;
     api_audit_open(s, &a);
-    agreement_t *ag;
-    err_t err;
-    cr_assert_eq(agreement_open(a.st, NULL, &ag, &err), 0, "%s", err.log);
-    approve(ag, CVR_A, json_pack("{s:[s, s]}", "Aarsopgoerelse", "PersonligIndkomst", "SkatIAlt"),
-            ag_aar);
-    approve(ag, CVR_A, json_pack("{s:[s]}", "Momsangivelse", "Salgsmoms"), ag_moms);
-    approve(ag, CVR_A, json_pack("{s:[s]}", "Aarsopgoerelse", "SkatIAlt"), ag_log);
-    approve(ag, CVR_A, json_pack("{s:[s]}", "Aarsopgoerelse", "SkatIAlt"), ag_poll);
-    agreement_close(ag);
+    api_store_agreement(a.st, CVR_A,
+                        json_pack("{s:[s, s]}", "Aarsopgoerelse", "PersonligIndkomst", "SkatIAlt"),
+                        ag_aar);
+    api_store_agreement(a.st, CVR_A, json_pack("{s:[s]}", "Momsangivelse", "Salgsmoms"), ag_moms);
+    api_store_agreement(a.st, CVR_A, json_pack("{s:[s]}", "Aarsopgoerelse", "SkatIAlt"), ag_log);
+    api_store_agreement(a.st, CVR_A, json_pack("{s:[s]}", "Aarsopgoerelse", "SkatIAlt"), ag_poll);
     api_audit_close(&a);
     json_t *ids = json_pack("{s:s, s:s, s:s, s:s}", "aar", ag_aar, "moms", ag_moms, "log", ag_log,
                             "poll", ag_poll);
