@@ -55,6 +55,15 @@ struct audit_log {
     unsigned checkpoint_every, checkpoint_seconds, queue_max, batch_max;
     bool commit_barrier; /* !audit_options.wait_in_lock */
 
+    /* PostgreSQL with the commit barrier: batches committed without
+     * waiting, whose callers the flusher tells once a barrier on its own
+     * connection has made them durable (under mu). */
+    store_conn_t *flush_conn;
+    pthread_t flusher;
+    bool has_flusher, flush_closing, flush_failed;
+    pthread_cond_t wake_flusher;
+    struct pending *fq_head, *fq_tail;
+
     pthread_mutex_t mu;
     pthread_cond_t wake_writer; /* something was queued, or closing */
     struct pending *head, *tail;
@@ -364,6 +373,9 @@ static int sync_head(audit_log_t *log, err_t *err)
     return read_head(log, false, err);
 }
 
+static void count_commit(audit_log_t *log, bool checkpoint);
+static void complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err);
+
 /* Commits the entries of batch (and a checkpoint when one is due or asked
  * for). Fills each pending's rc, err and receipt. */
 static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
@@ -371,6 +383,12 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     err_t err;
     err_clear(&err);
     int rc = 0;
+    if (log->has_flusher) {
+        pthread_mutex_lock(&log->mu);
+        log->reload |= log->flush_failed;
+        log->flush_failed = false;
+        pthread_mutex_unlock(&log->mu);
+    }
     if (log->reload && (rc = read_head(log, true, &err)) == 0)
         log->reload = false;
     /* The batch's statements go out without waiting for each (PostgreSQL:
@@ -444,7 +462,8 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     int prc = store_pipeline_end(log->conn, rc ? NULL : &err);
     if (!rc)
         rc = prc;
-    if (!rc && nowait && (rc = store_durable_barrier(log->conn, &err)) != 0) {
+    if (!rc && nowait && !log->has_flusher &&
+        (rc = store_durable_barrier(log->conn, &err)) != 0) {
         /* committed, but perhaps lost with the server: its callers are
          * refused (the log may hold entries nobody received, never the
          * reverse), and the head is read back before the next batch */
@@ -466,17 +485,54 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
             log->cp_mono_ns = mono;
         }
     }
+    bool entries = false;
+    for (struct pending *p = batch; p; p = p->next)
+        entries |= p->entry != NULL;
+    if (!rc && nowait && log->has_flusher && entries) {
+        /* the flusher tells the callers once a barrier has made it durable
+         * (a batch without entries wrote nothing: told at once, so the
+         * close's last pending, on the writer's stack, never outlives it) */
+        struct pending *last = batch;
+        while (last->next)
+            last = last->next;
+        pthread_mutex_lock(&log->mu);
+        if (log->fq_tail)
+            log->fq_tail->next = batch;
+        else
+            log->fq_head = batch;
+        log->fq_tail = last;
+        log->stats.commits++;
+        pthread_cond_signal(&log->wake_flusher);
+        pthread_mutex_unlock(&log->mu);
+        return;
+    }
+    if (!rc)
+        count_commit(log, checkpoint);
+    complete(log, batch, rc, &err);
+}
+
+/* Counts a commit in the statistics (its entries are counted when their
+ * callers are told). */
+static void count_commit(audit_log_t *log, bool checkpoint)
+{
+    pthread_mutex_lock(&log->mu);
+    log->stats.commits++;
+    log->stats.checkpoints += checkpoint;
+    pthread_mutex_unlock(&log->mu);
+}
+
+/* Tells the callers of a list of pendings (one batch, or the flusher's
+ * several) that it is durable (rc 0) or failed (rc and err). */
+static void complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err)
+{
     size_t n = 0;
     for (struct pending *p = batch; p; p = p->next)
         n += p->entry != NULL;
     pthread_mutex_lock(&log->mu);
-    if (rc) {
+    if (rc)
         log->stats.failures++;
-    } else {
+    else
         log->stats.entries += n;
-        log->stats.commits++;
-        log->stats.checkpoints += checkpoint;
-    }
     pthread_mutex_unlock(&log->mu);
     if (n) {
         if (rc)
@@ -492,7 +548,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         nx = p->next;
         p->rc = rc;
         if (rc)
-            p->err = err;
+            p->err = *err;
         if (p->entry && !rc)
             metric_observe(m_append, (double)(done_ns - p->t0_ns) / 1e9);
         bool owned = p->owned;
@@ -590,7 +646,60 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* PostgreSQL with the commit barrier: while the writer commits the next
+ * batch, the flusher waits until the batches committed before are durable
+ * (one barrier for all of them, on its own connection) and then tells
+ * their callers. A failed barrier refuses them, and the writer reads the
+ * head back before its next batch (the server may have lost them). */
+static void *flusher_main(void *arg)
+{
+    audit_log_t *log = arg;
+    fault_thread_role(FAULT_ROLE_LOG);
+    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        while (!log->fq_head && !log->flush_closing)
+            pthread_cond_wait(&log->wake_flusher, &log->mu);
+        struct pending *list = log->fq_head;
+        if (!list)
+            break; /* closing, and nothing left */
+        log->fq_head = log->fq_tail = NULL;
+        pthread_mutex_unlock(&log->mu);
+        err_t err;
+        err_clear(&err);
+        int rc = store_durable_barrier(log->flush_conn, &err);
+        if (rc) {
+            log_error("audit: the flush of committed batches of the disclosure log could not be "
+                      "confirmed; their callers are refused: %s",
+                      err.log);
+            pthread_mutex_lock(&log->mu);
+            log->flush_failed = true;
+            pthread_mutex_unlock(&log->mu);
+        }
+        complete(log, list, rc, &err);
+        pthread_mutex_lock(&log->mu);
+    }
+    pthread_mutex_unlock(&log->mu);
+    return NULL;
+}
+
 /* ---- the public calls ---- */
+
+/* Stops the flusher once it has told every queued batch's callers, and
+ * gives its connection back. */
+static void stop_flusher(audit_log_t *log)
+{
+    if (log->has_flusher) {
+        pthread_mutex_lock(&log->mu);
+        log->flush_closing = true;
+        pthread_cond_signal(&log->wake_flusher);
+        pthread_mutex_unlock(&log->mu);
+        pthread_join(log->flusher, NULL);
+        log->has_flusher = false;
+    }
+    if (log->flush_conn)
+        store_conn_put(log->flush_conn);
+    log->flush_conn = NULL;
+}
 
 int audit_open(store_t *st, const struct audit_options *opt, audit_log_t **out, err_t *err)
 {
@@ -637,6 +746,7 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->wake_writer, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&log->wake_flusher, NULL);
 
     if ((rc = store_conn_get(st, &log->conn, err)))
         goto fail;
@@ -646,6 +756,15 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
         goto fail;
     log->pg = audit_partitioned(st);
     log->commit_barrier = !opt->wait_in_lock;
+    if (log->pg && log->commit_barrier) {
+        if ((rc = store_conn_get(st, &log->flush_conn, err)))
+            goto fail;
+        if (pthread_create(&log->flusher, NULL, flusher_main, log) != 0) {
+            rc = err_internal(err, DUPLA_EINTERNAL, "audit: cannot start the flusher thread");
+            goto fail;
+        }
+        log->has_flusher = true;
+    }
     upkeep(log);
     if ((rc = read_head(log, true, err)))
         goto fail;
@@ -659,6 +778,7 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
     *out = log;
     return 0;
 fail:
+    stop_flusher(log);
     if (log->conn)
         store_conn_put(log->conn);
     buf_free(&log->canon);
@@ -666,6 +786,7 @@ fail:
     buf_free(&log->fields);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake_writer);
+    pthread_cond_destroy(&log->wake_flusher);
     free(log);
     return rc;
 }
@@ -679,12 +800,14 @@ void audit_close(audit_log_t *log)
     pthread_cond_signal(&log->wake_writer);
     pthread_mutex_unlock(&log->mu);
     pthread_join(log->thread, NULL);
+    stop_flusher(log); /* after the writer: it tells the last batches' callers */
     store_conn_put(log->conn);
     buf_free(&log->canon);
     buf_free(&log->periods);
     buf_free(&log->fields);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake_writer);
+    pthread_cond_destroy(&log->wake_flusher);
     free(log);
 }
 

@@ -30,7 +30,7 @@
 #define AUDIT_CLI_OUT_MAX    (64 * 1024 * 1024)  /* output buffered before a write */
 #define AUDIT_CLI_FLUSH      (256 * 1024)        /* write out past this much */
 #define AUDIT_CLI_PAGE_ARENA (512 * 1024 * 1024) /* memory for one page of entries */
-#define AUDIT_CLI_POOL       2
+#define AUDIT_CLI_POOL       3 /* the log's writer, its flusher (PostgreSQL), reads */
 
 static const char usage_head[] =
     "usage: dupla audit verify --config FILE [--public-key FILE]... [--since-checkpoint FILE]\n"
