@@ -462,8 +462,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     int prc = store_pipeline_end(log->conn, rc ? NULL : &err);
     if (!rc)
         rc = prc;
-    if (!rc && nowait && !log->has_flusher &&
-        (rc = store_durable_barrier(log->conn, &err)) != 0) {
+    if (!rc && nowait && !log->has_flusher && (rc = store_durable_barrier(log->conn, &err)) != 0) {
         /* committed, but perhaps lost with the server: its callers are
          * refused (the log may hold entries nobody received, never the
          * reverse), and the head is read back before the next batch */
