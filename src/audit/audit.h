@@ -230,8 +230,9 @@ int audit_record(audit_log_t *log, const struct audit_entry *e, struct audit_rec
                  err_t *err);
 
 /* The completion of an audit_submit: rc 0 and the receipt once the entry
- * is durable, or the commit's error (err). It runs on the writer thread,
- * once per entry, right after the batch's commit, for the whole batch one
+ * is durable, or the commit's error (err). It runs on the writer thread
+ * (on PostgreSQL: the flusher thread, after the durability barrier), once
+ * per entry, right after the batch is durable, for the whole batch one
  * after another: it must not block or call into the log; receipt and err
  * are valid only during the call. */
 typedef void (*audit_done_fn)(void *ctx, int rc, const struct audit_receipt *receipt,
@@ -239,7 +240,7 @@ typedef void (*audit_done_fn)(void *ctx, int rc, const struct audit_receipt *rec
 
 /* Queues e and returns at once (the event-driven data path: the request
  * is suspended meanwhile). 0: done(ctx, ...) will run exactly once, from
- * the writer thread, when e is durable or its batch failed; e and all it
+ * the writer (or flusher) thread, when e is durable or its batch failed; e and all it
  * points to must stay valid until then. Otherwise done never runs:
  * DUPLA_EINVAL / DUPLA_ELIMIT for a malformed entry, DUPLA_EBUSY when the
  * queue is full or the log is closing. audit_close completes every entry

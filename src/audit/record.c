@@ -16,6 +16,12 @@
  * connection for the log's lifetime. After a failed commit it reads the head
  * back from the store before the next batch, so that a commit that failed
  * after reaching the disk cannot fork the chain.
+ *
+ * On PostgreSQL (audit.commit_barrier, the default) a batch without a
+ * checkpoint commits without waiting for its flush, which frees the
+ * cluster-wide write lock at once, and a second thread, the flusher, waits
+ * on a durability barrier on its own connection before it completes the
+ * batch (see flusher_main); meanwhile the writer commits the next batch.
  */
 #include <inttypes.h>
 #include <errno.h>
@@ -32,7 +38,8 @@
 #include "core/metrics.h"
 
 /* One queued entry (or checkpoint request). done runs once, on the writer
- * thread, after the batch's commit; an audit_submit pending is freed after
+ * thread after the batch's commit (on PostgreSQL: on the flusher thread,
+ * after the durability barrier); an audit_submit pending is freed after
  * it (owned), an audit_record one lives on its caller's stack. */
 struct pending {
     const struct audit_entry *entry; /* NULL: a checkpoint request */
