@@ -84,6 +84,7 @@ struct audit_log {
     unsigned char last_hash[AUDIT_HASH_LEN];
     int64_t cp_seq, cp_mono_ns;
     bool reload;
+    bool signer_down;       /* the key process did not answer: checkpoints wait */
     bool pg;                /* PostgreSQL: partitioned tables (partition.c) */
     int64_t next_upkeep_ms; /* when the writer next makes partitions ahead */
     buf_t canon, periods, fields;
@@ -440,14 +441,25 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         p->receipt.time_ms = now;
         memcpy(p->receipt.entry_hash, hash, AUDIT_HASH_LEN);
     }
-    if (!rc && log->signer && seq > log->cp_seq &&
+    /* A signer in the key process that no longer answers (keys.h): the
+     * entries commit without their checkpoint, which is tried again with
+     * a later batch, rather than every disclosure failing with it. */
+    bool can_sign = log->signer && pki_signer_ready(log->signer);
+    if (log->signer && can_sign == log->signer_down) {
+        log->signer_down = !can_sign;
+        if (log->signer_down)
+            log_error("audit: the checkpoint key does not answer; checkpoints wait until it does");
+        else
+            log_info("audit: the checkpoint key answers again");
+    }
+    if (!rc && can_sign && seq > log->cp_seq &&
         (forced || time_due || seq - log->cp_seq >= (int64_t)log->checkpoint_every ||
          mono - log->cp_mono_ns >= (int64_t)log->checkpoint_seconds * 1000000000)) {
         /* Another node may have signed one at this head meanwhile. */
         rc = store_query_int64(log->conn, "SELECT MAX(seq) FROM audit_checkpoint", 0, &log->cp_seq,
                                &err);
     }
-    if (!rc && log->signer && seq > log->cp_seq &&
+    if (!rc && can_sign && seq > log->cp_seq &&
         (forced || time_due || seq - log->cp_seq >= (int64_t)log->checkpoint_every ||
          mono - log->cp_mono_ns >= (int64_t)log->checkpoint_seconds * 1000000000)) {
         checkpoint = true;

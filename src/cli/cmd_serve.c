@@ -39,6 +39,9 @@
 #include "core/fault.h"
 #include "core/log.h"
 #include "core/snapshot.h"
+#include "keys/keys.h"
+#include "token/token.h"
+#include "audit/audit.h"
 
 #define SERVE_DRAIN_SECONDS_DEFAULT 10
 #define SERVE_DRAIN_SECONDS_MAX     600
@@ -106,6 +109,30 @@ static void *ticker_main(void *arg)
     }
     pthread_mutex_unlock(&ticker_mu);
     return NULL;
+}
+
+/* ---- the key process ---- */
+
+/* Forks the key process with the keys the configuration names (token
+ * folder, checkpoint key) and makes every signer of this process ask it.
+ * Before anything else: no thread, no connection, no key loaded yet. */
+static int keys_begin(struct app *app, keys_t **out, err_t *err)
+{
+    struct token_config tc;
+    struct audit_config ac;
+    int rc = token_config_load(&app->cfg, &tc, err);
+    if (!rc)
+        rc = audit_config_read(&app->cfg, &ac, err);
+    if (rc)
+        return rc;
+    struct keys_config kc;
+    memset(&kc, 0, sizeof kc);
+    snprintf(kc.token_dir, sizeof kc.token_dir, "%s", tc.key_dir);
+    snprintf(kc.audit_key, sizeof kc.audit_key, "%s", ac.signing_key);
+    if ((rc = keys_start(&kc, out, err)))
+        return rc;
+    pki_signer_set_remote(keys_remote(*out));
+    return 0;
 }
 
 /* ---- the store ---- */
@@ -352,6 +379,11 @@ int cmd_serve(int argc, char **argv)
     int level = log_level_parse(app.cfg.log_level);
     if (level >= 0)
         log_set_level((enum log_level)level);
+    keys_t *keys = NULL;
+    if (keys_begin(&app, &keys, &err) != 0) {
+        fprintf(stderr, "dupla serve: the key process: %s\n", err.log);
+        goto out;
+    }
     if (app_store_open(&app, &err) != 0) {
         fprintf(stderr, "dupla serve: %s\n", err.log);
         goto out;
@@ -405,6 +437,7 @@ out:
     http_server_free(app.server);
     if (app.store)
         store_close(app.store);
+    keys_stop(keys);
     if (ready_file && status == 0)
         unlink(ready_file);
     config_free(&app.cfg);

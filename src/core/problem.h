@@ -51,6 +51,7 @@
 #define PROBLEM_SHUTTING_DOWN        "shutting-down"
 #define PROBLEM_NOT_READY            "not-ready"
 #define PROBLEM_REGISTRY_UNAVAILABLE "registry-unavailable" /* a registry cannot load */
+#define PROBLEM_KEYS_UNAVAILABLE     "keys-unavailable"     /* the key process is gone */
 #define PROBLEM_REQUEST_FRAMING      "request-framing"  /* body length ambiguous (RFC 9112 6.3) */
 #define PROBLEM_DUPLICATE_HEADER     "duplicate-header" /* a header that must be single, twice */
 #define PROBLEM_MALFORMED_HEADER     "malformed-header" /* e.g. white space before the colon */

@@ -26,7 +26,7 @@
 #define SIGN_KEY_FILE_MAX (16 * 1024)
 
 struct pki_signer {
-    gnutls_privkey_t key;
+    gnutls_privkey_t key; /* NULL: the key is the remote's */
     unsigned char pub[PKI_ED25519_PUB_LEN];
     char kid[PKI_KID_MAX];
 };
@@ -34,6 +34,34 @@ struct pki_signer {
 struct pki_verifier {
     gnutls_pubkey_t key;
 };
+
+static const struct pki_signer_remote *remote;
+
+void pki_signer_set_remote(const struct pki_signer_remote *r)
+{
+    remote = r;
+}
+
+bool pki_signer_ready(const pki_signer_t *s)
+{
+    return s->key || (remote && remote->ready(remote->ctx));
+}
+
+/* The signer of a key the remote holds: its public key and kid only. */
+static int remote_load(const char *path, pki_signer_t **out, err_t *err)
+{
+    pki_signer_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_internal(err, DUPLA_ENOMEM, "out of memory");
+    int rc = remote->load(remote->ctx, path, s->pub, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    pki_kid_of(s->pub, s->kid);
+    *out = s;
+    return 0;
+}
 
 int pki_signer_generate(const char *path, err_t *err)
 {
@@ -77,6 +105,8 @@ int pki_signer_load(const char *path, pki_signer_t **out, err_t *err)
     *out = NULL;
     if (!path || !path[0])
         return err_param(err, DUPLA_EINVAL, "path", "no key file given");
+    if (remote)
+        return remote_load(path, out, err);
     struct stat st;
     if (stat(path, &st) != 0)
         return err_param(err, DUPLA_ENOTFOUND, "path", "%s: no such key file", path);
@@ -146,6 +176,8 @@ int pki_sign(pki_signer_t *s, const void *data, size_t n, unsigned char *sig, er
 {
     if (n > UINT32_MAX)
         return err_set(err, DUPLA_ELIMIT, "data too large to sign");
+    if (!s->key)
+        return remote->sign(remote->ctx, s->kid, data, n, sig, err);
     gnutls_datum_t d = {(unsigned char *)(uintptr_t)data, (unsigned)n};
     gnutls_datum_t out = {NULL, 0};
     int g = gnutls_privkey_sign_data2(s->key, GNUTLS_SIGN_EDDSA_ED25519, 0, &d, &out);

@@ -13,6 +13,7 @@
 #ifndef DUPLA_PKI_SIGN_H
 #define DUPLA_PKI_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -37,6 +38,24 @@ int pki_sign(pki_signer_t *s, const void *data, size_t n, unsigned char *sig, er
 const char *pki_signer_kid(const pki_signer_t *s);
 /* The raw public key (PKI_ED25519_PUB_LEN bytes). */
 void pki_signer_public(const pki_signer_t *s, unsigned char *pub);
+
+/* Keys held by another process (src/keys/: the key process of `dupla
+ * serve`). Once set (before any thread starts; never unset), every
+ * pki_signer_load asks r->load for the key at path instead of reading the
+ * file, and the signer it returns holds only the kid and public key: its
+ * pki_sign asks r->sign. r->ready says whether the other process still
+ * answers (without waiting). r and r->ctx must outlive every signer. */
+struct pki_signer_remote {
+    void *ctx;
+    int (*load)(void *ctx, const char *path, unsigned char *pub, err_t *err);
+    int (*sign)(void *ctx, const char *kid, const void *data, size_t n, unsigned char *sig,
+                err_t *err);
+    bool (*ready)(void *ctx);
+};
+void pki_signer_set_remote(const struct pki_signer_remote *r);
+/* Whether pki_sign can be expected to work now: a key held here, or the
+ * key process still answers. */
+bool pki_signer_ready(const pki_signer_t *s);
 
 /* A verifier from a raw public key. The caller owns *out. */
 int pki_verifier_new(const unsigned char *pub, pki_verifier_t **out, err_t *err);
