@@ -403,7 +403,7 @@ static void supplier_form(struct web_ctx *cx, const struct form_errors *fe,
             "som helst.</p><form method=\"post\" action=\"/systemer/leverandoer\" "
             "enctype=\"multipart/form-data\" novalidate>");
     form_csrf(cx);
-    form_input(cx, fe, "supplier_system", "Systemets navn hos organisationen", "text",
+    form_input(cx, fe, "supplier_system", "Navn på leverandørens system", "text",
                form_get(k, "supplier_system"), NULL);
     form_input(cx, fe, "supplier_cvr", "Leverandørens CVR-nummer", "text",
                form_get(k, "supplier_cvr"),
@@ -412,9 +412,9 @@ static void supplier_form(struct web_ctx *cx, const struct form_errors *fe,
     form_input(cx, fe, "supplier_name", "Leverandørens navn", "text", form_get(k, "supplier_name"),
                NULL);
     cert_field(cx, fe, true, "supplier_certificate_file", "supplier_certificate_file",
-               "Leverandørens certifikatfil (PEM eller DER)", STR(""),
+               "Leverandørens certifikat som fil (PEM eller DER)", STR(""),
                "Leverandørens OCES-certifikat som fil (.pem, .crt, .cer eller .der)");
-    form_textarea(cx, fe, "supplier_certificate", "Leverandørens certifikat (PEM)",
+    form_textarea(cx, fe, "supplier_certificate", "Leverandørens certifikat som PEM-tekst",
                   form_get(k, "supplier_certificate"),
                   "Eller indsæt certifikatet som tekst, fra -----BEGIN CERTIFICATE----- til "
                   "-----END CERTIFICATE-----");

@@ -43,10 +43,10 @@ async function story(run) {
 
   // A supplier's system: the wrong certificate first, then the supplier's.
   await adm.goto('/systemer');
-  await adm.getByLabel('Systemets navn hos organisationen').fill('lønsystem');
+  await adm.getByLabel('Navn på leverandørens system').fill('lønsystem');
   await adm.getByLabel('Leverandørens CVR-nummer').fill(SUPPLIER_CVR);
   await adm.getByLabel('Leverandørens navn').fill('Lønleverandøren A/S');
-  await adm.getByLabel('Leverandørens certifikatfil (PEM eller DER)')
+  await adm.getByLabel('Leverandørens certifikat som fil (PEM eller DER)')
     .setInputFiles(path.join(pki, 'demo-system.pem'));
   await adm.getByRole('button', { name: 'Registrér leverandørens system' }).click();
   await adm.locator('.alert-error').waitFor();
@@ -54,9 +54,9 @@ async function story(run) {
   expect((await adm.locator('#supplier_certificate_file-error').textContent())
     .includes(`men leverandørens CVR-nummer er ${SUPPLIER_CVR}`),
   "a certificate that is not the supplier's is refused at its field");
-  expect(await adm.getByLabel('Systemets navn hos organisationen').inputValue() === 'lønsystem',
+  expect(await adm.getByLabel('Navn på leverandørens system').inputValue() === 'lønsystem',
     'what was typed is kept');
-  await adm.getByLabel('Leverandørens certifikatfil (PEM eller DER)')
+  await adm.getByLabel('Leverandørens certifikat som fil (PEM eller DER)')
     .setInputFiles(path.join(pki, 'leverandoer.pem'));
   await adm.getByRole('button', { name: 'Registrér leverandørens system' }).click();
   await adm.waitForURL(/ok=leverandoer$/);
