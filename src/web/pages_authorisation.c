@@ -174,6 +174,23 @@ static void services_boxes(struct web_ctx *cx, const struct form_errors *fe,
     HTML(h, "</fieldset></div>");
 }
 
+/* The third party's system by its name (its id when it cannot be read),
+ * or "Alle systemer" for an authorisation of any of them. */
+static void system_name(struct web_ctx *cx, const char *system_id)
+{
+    if (!system_id[0]) {
+        html_textc(&cx->h, "Alle systemer");
+        return;
+    }
+    struct identity_system sy;
+    err_t e;
+    err_clear(&e);
+    if (identity_system_get(cx->w->deps.identity, str_from_cstr(system_id), &sy, &e) == 0)
+        html_textc(&cx->h, sy.name);
+    else
+        html_textc(&cx->h, system_id);
+}
+
 /* One table of authorisations: given (the third party in a column) or
  * received (the company in a column). */
 static void rows_table(struct web_ctx *cx, const struct auth_rows *l, bool given, int64_t now)
@@ -215,7 +232,7 @@ static void rows_table(struct web_ctx *cx, const struct auth_rows *l, bool given
         HTML(h, "<tr><td>");
         html_textc(h, given ? a->grantee_cvr : a->company_cvr);
         HTML(h, "</td><td>");
-        html_textc(h, a->grantee_system_id[0] ? a->grantee_system_id : "Alle systemer");
+        system_name(cx, a->grantee_system_id);
         HTML(h, "</td><td>");
         html_textc(h, a->se);
         HTML(h, "</td><td>");

@@ -1165,9 +1165,10 @@ Test(web_systems, company_grants_an_authorisation_sees_it_and_revokes_it)
     e2e_response_free(&r);
     get(s, sa, "/fuldmagter?ok=givet", &r);
     cr_assert(strstr(r.body, "Fuldmagten er givet."));
-    cr_assert(strstr(r.body, "<td>Momsangivelse, Aarsopgoerelse</td><td>2099-12-31</td>"
+    cr_assert(strstr(r.body, "<td>" CVR_B "</td><td>b-acct</td><td>" SE_A
+                             "</td><td>Momsangivelse, Aarsopgoerelse</td><td>2099-12-31</td>"
                              "<td>Gyldig</td>"),
-              "%.4000s", r.body);
+              "the third party's system by its name: %.4000s", r.body);
     cr_assert(strstr(r.body, "Fuldmagternes historik") && strstr(r.body, "<td>Givet</td>"));
     cr_assert(strstr(r.body, "<td>" CVR_A "</td><td>" CVR_B "</td><td>" SE_A "</td></tr>"),
               "the history names both parties and the SE number");
