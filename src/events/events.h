@@ -181,6 +181,14 @@ void events_notify(void);
  * passes: 1 woken, 0 timed out, DUPLA_EBUSY when max_waiters are waiting
  * already (answer 503). Holds no store connection. */
 int events_wait(uint64_t gen, int64_t until_ms);
+/* A wake-up of events_wait_async: runs on the events' waker thread, must
+ * not block. */
+typedef void (*events_wake_fn)(void *ctx);
+/* events_wait without waiting: 0, and fn(ctx) runs exactly once, from the
+ * events' waker thread, when the generation moves past gen or until_ms
+ * passes (the caller then reads again); DUPLA_EBUSY when max_waiters wait
+ * already, DUPLA_ENOMEM: fn never runs. */
+int events_wait_async(uint64_t gen, int64_t until_ms, events_wake_fn fn, void *ctx);
 /* Waiting now (metrics, tests). */
 unsigned events_waiting(void);
 

@@ -27,9 +27,10 @@
  *        parameter "body". Changes to the list are not disclosures and are
  *        not recorded in the disclosure log.
  *
- * The long-poll waits in events_wait (src/events/wait.c), the one place a
- * request waits here, with a bound on waiters (503 + Retry-After past it);
- * it holds no store connection while waiting.
+ * The long-poll waits suspended (events_wait_async, src/events/wait.c,
+ * wakes it; http_req_wait), the one place a request waits here, with a
+ * bound on waiters (503 + Retry-After past it); it holds neither a thread
+ * nor a store connection while waiting.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,50 +439,95 @@ static int record_and_write(struct ev *c, const struct events_change *ev, size_t
     return rc ? err_set(err, rc, "events: the page does not fit") : 0;
 }
 
-static int h_page(http_request_t *req, void *ctx, err_t *err)
-{
-    struct ev c = {.ex = ctx, .req = req};
-    int rc = ev_admit(&c, err);
-    ev_headers(&c);
-    if (rc)
-        return ev_end(&c, rc);
+/* A long-poll between its slices, in the request's arena: the request is
+ * suspended meanwhile (events_wait_async wakes it), no thread waits. */
+struct page_poll {
+    struct ev c;
     struct page_args pa;
-    if ((rc = page_args(&c, &pa, err)) != 0)
-        return ev_end(&c, refuse(&c, rc, err));
-    arena_t *a = http_req_arena(req);
-    struct events_change *ev = arena_alloc(a, (size_t)pa.count * sizeof *ev);
-    if (!ev)
-        return ev_end(&c, err_set(err, DUPLA_ENOMEM, "out of memory"));
-    size_t n = 0;
-    int64_t until = clock_now_ms() + pa.wait_s * 1000;
-    for (;;) {
-        uint64_t gen = events_generation(); /* before the read: no wake-up lost */
-        if ((rc = read_page(&c, &pa, ev, &n, err)) != 0)
-            return ev_end(&c, rc == DUPLA_EBUSY ? exposure_busy(c.ex, err, PROBLEM_SATURATED,
-                                                                "The store is busy; try again.")
-                                                : rc);
-        int64_t now = clock_now_ms();
-        if (n > 0 || now >= until)
-            break;
-        int64_t slice = now + EVENTS_WAIT_SLICE_MS < until ? now + EVENTS_WAIT_SLICE_MS : until;
-        if (events_wait(gen, slice) == DUPLA_EBUSY) {
-            retry_after(req, c.ex->cfg.retry_after_s);
-            return ev_end(&c, exposure_busy(c.ex, err, PROBLEM_SATURATED,
-                                            "Too many clients wait for events; try again."));
+    struct events_change *ev;
+    size_t n;
+    int64_t until;
+};
+
+static int page_poll(http_request_t *req, struct page_poll *pp, err_t *err);
+
+/* The events' waker: the generation moved or the slice ended. */
+static void page_wake(void *ctx)
+{
+    http_wait_wake(ctx);
+}
+
+static int page_then(http_request_t *req, void *ctx, bool abandoned, err_t *err)
+{
+    struct page_poll *pp = ctx;
+    if (abandoned) {
+        retry_after(req, pp->c.ex->cfg.retry_after_s);
+        return ev_end(&pp->c, exposure_busy(pp->c.ex, err, PROBLEM_SATURATED,
+                                            "The server is stopping; try again."));
+    }
+    return page_poll(req, pp, err);
+}
+
+/* Reads the page; an empty one waits (suspended) for a change or the next
+ * slice, until the Vent time is up. */
+static int page_poll(http_request_t *req, struct page_poll *pp, err_t *err)
+{
+    struct ev *c = &pp->c;
+    uint64_t gen = events_generation(); /* before the read: no wake-up lost */
+    int rc = read_page(c, &pp->pa, pp->ev, &pp->n, err);
+    if (rc != 0)
+        return ev_end(c, rc == DUPLA_EBUSY ? exposure_busy(c->ex, err, PROBLEM_SATURATED,
+                                                           "The store is busy; try again.")
+                                           : rc);
+    int64_t now = clock_now_ms();
+    if (pp->n == 0 && now < pp->until) {
+        int64_t slice =
+            now + EVENTS_WAIT_SLICE_MS < pp->until ? now + EVENTS_WAIT_SLICE_MS : pp->until;
+        http_wait_t *w = http_req_wait(req, page_then, pp);
+        if (!w)
+            return ev_end(c, err_set(err, DUPLA_ENOMEM, "out of memory"));
+        rc = events_wait_async(gen, slice, page_wake, w);
+        if (rc == 0)
+            return HTTP_SUSPENDED;
+        if (rc == DUPLA_EBUSY) {
+            retry_after(req, c->ex->cfg.retry_after_s);
+            return ev_end(c, exposure_busy(c->ex, err, PROBLEM_SATURATED,
+                                           "Too many clients wait for events; try again."));
         }
+        return ev_end(c, err_set(err, rc, "out of memory"));
     }
     buf_t body;
-    buf_init(&body, (size_t)pa.count * 512 + 64);
+    buf_init(&body, (size_t)pp->pa.count * 512 + 64);
     int64_t seq = 0;
-    rc = record_and_write(&c, ev, n, &seq, &body, err);
+    rc = record_and_write(c, pp->ev, pp->n, &seq, &body, err);
     if (rc == 0) {
-        char s[24];
-        snprintf(s, sizeof s, "%lld", (long long)seq);
-        http_reply_header(req, EXPOSURE_H_DISCLOSURE, s);
+        char sq[24];
+        snprintf(sq, sizeof sq, "%lld", (long long)seq);
+        http_reply_header(req, EXPOSURE_H_DISCLOSURE, sq);
         rc = http_reply_data(req, 200, "application/json", buf_str(&body));
     }
     buf_free(&body);
-    return ev_end(&c, rc);
+    return ev_end(c, rc);
+}
+
+static int h_page(http_request_t *req, void *ctx, err_t *err)
+{
+    struct page_poll *pp = arena_alloc(http_req_arena(req), sizeof *pp);
+    if (!pp)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    struct ev *c = &pp->c;
+    *c = (struct ev){.ex = ctx, .req = req};
+    int rc = ev_admit(c, err);
+    ev_headers(c);
+    if (rc)
+        return ev_end(c, rc);
+    if ((rc = page_args(c, &pp->pa, err)) != 0)
+        return ev_end(c, refuse(c, rc, err));
+    pp->ev = arena_alloc(http_req_arena(req), (size_t)pp->pa.count * sizeof *pp->ev);
+    if (!pp->ev)
+        return ev_end(c, err_set(err, DUPLA_ENOMEM, "out of memory"));
+    pp->until = clock_now_ms() + pp->pa.wait_s * 1000;
+    return page_poll(req, pp, err);
 }
 
 /* ---- GET /Haendelser/start ---- */

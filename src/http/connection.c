@@ -342,6 +342,22 @@ static enum MHD_Result handler_done(http_request_t *req, int rc, err_t *err_in)
     return queue_answer(req);
 }
 
+/* After a handler or a continuation: suspends the request when it handed
+ * out a wait (wait.c), else queues what it left. */
+static enum MHD_Result settle(http_request_t *req, int rc, err_t *err)
+{
+    while (rc == HTTP_SUSPENDED && http_wait_armed(req)) {
+        if (http_wait_suspend(req)) {
+            req->phase = REQ_WAIT; /* resumed by the wake: on_request runs the rest */
+            return MHD_YES;
+        }
+        rc = http_wait_continue(req, err); /* the wake came first */
+    }
+    if (http_wait_armed(req))
+        http_wait_not_handed(req);
+    return handler_done(req, rc, err);
+}
+
 static enum MHD_Result run_handler(http_request_t *req)
 {
     err_t err;
@@ -350,16 +366,7 @@ static enum MHD_Result run_handler(http_request_t *req)
     int rc = r->query ? http_query_check(req, r->query, &err) : 0;
     if (rc == 0)
         rc = r->handler(req, r->ctx, &err);
-    if (req->wait && rc == HTTP_SUSPENDED) {
-        if (http_wait_suspend(req)) {
-            req->phase = REQ_WAIT; /* resumed by the wake: on_request runs the rest */
-            return MHD_YES;
-        }
-        rc = http_wait_continue(req, &err); /* the wake came first */
-    } else if (req->wait) {
-        http_wait_not_handed(req);
-    }
-    return handler_done(req, rc, &err);
+    return settle(req, rc, &err);
 }
 
 /* A refusal after which the connection is closed: the request's framing
@@ -640,9 +647,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case REQ_WAIT: {
         err_t err;
         err_clear(&err);
-        req->phase = REQ_DONE; /* never the handler again */
+        req->phase = REQ_DONE; /* never the handler again, unless it waits again */
         int rc = http_wait_continue(req, &err);
-        return handler_done(req, rc, &err);
+        return settle(req, rc, &err);
     }
     case REQ_DONE:
         *upload_data_size = 0; /* an answer is queued; drop what still comes */

@@ -151,8 +151,10 @@ typedef int (*http_then_fn)(http_request_t *req, void *ctx, bool abandoned, err_
  * exactly once, from any thread; then(req, ctx, ...) then makes the answer.
  * A handler that returns anything else must not have handed w out. What
  * the waker reads must live in the request's arena: when the request ends
- * first (the server stopping), the arena is kept until the wake. NULL when
- * out of memory, or when the request has a wait already. */
+ * first (the server stopping), the arena is kept until the wake. A
+ * continuation may wait again the same way (a long-poll's next slice),
+ * unless it runs abandoned. NULL when out of memory, or when the request's
+ * wait is not over. */
 http_wait_t *http_req_wait(http_request_t *req, http_then_fn then, void *ctx);
 /* The wait is over: resumes the request (any thread, exactly once). */
 void http_wait_wake(http_wait_t *w);

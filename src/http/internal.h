@@ -350,6 +350,9 @@ const struct http_client_cert *http_conn_client_cert(http_request_t *req);
  * connection unless the wake has come already (then false: run the
  * continuation now, http_wait_continue). */
 bool http_wait_suspend(http_request_t *req);
+/* true when the handler (or a continuation) took a wait it has not yet
+ * suspended on or dropped. */
+bool http_wait_armed(http_request_t *req);
 /* The handler took a wait but did not suspend: drops the waker's share. */
 void http_wait_not_handed(http_request_t *req);
 /* Runs req's continuation (once the connection is resumed). */

@@ -40,6 +40,7 @@ struct http_wait {
     bool woken;     /* http_wait_wake has run */
     bool abandoned; /* resumed by the server's stop before the wake */
     bool listed;    /* on srv->waits (under srv->wait_lock) */
+    bool armed;     /* taken by the handler, not yet suspended on or dropped */
     arena_t *arena; /* the request's, once the request has ended before the wake */
     struct http_wait *prev, *next;
 };
@@ -80,8 +81,21 @@ static void wait_put(struct http_wait *w)
 
 http_wait_t *http_req_wait(http_request_t *req, http_then_fn then, void *ctx)
 {
-    if (req->wait || !then)
+    if (!then)
         return NULL;
+    if (req->wait) {
+        /* A continuation waits again (a long-poll's next slice): the
+         * finished wait goes, unless the stop abandoned it (its waker may
+         * still hold it: then the continuation must answer). */
+        struct http_wait *old = req->wait;
+        pthread_mutex_lock(&old->mu);
+        bool over = old->then == NULL && old->woken && !old->armed;
+        pthread_mutex_unlock(&old->mu);
+        if (!over)
+            return NULL;
+        req->wait = NULL;
+        wait_put(old);
+    }
     struct http_wait *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
@@ -91,6 +105,7 @@ http_wait_t *http_req_wait(http_request_t *req, http_then_fn then, void *ctx)
     w->then = then;
     w->ctx = ctx;
     w->refs = 2; /* the request's, and the waker's (dropped at once when not handed out) */
+    w->armed = true;
     req->wait = w;
     return w;
 }
@@ -128,6 +143,7 @@ bool http_wait_suspend(http_request_t *req)
     w->listed = true;
     pthread_mutex_unlock(&w->srv->wait_lock);
     pthread_mutex_lock(&w->mu);
+    w->armed = false;
     bool suspend = !w->woken && !w->abandoned;
     if (suspend) {
         MHD_suspend_connection(req->mhd);
@@ -143,6 +159,7 @@ void http_wait_not_handed(http_request_t *req)
     struct http_wait *w = req->wait;
     pthread_mutex_lock(&w->mu);
     w->then = NULL;
+    w->armed = false;
     pthread_mutex_unlock(&w->mu);
     wait_put(w);
 }
@@ -190,6 +207,17 @@ void http_wait_end(http_request_t *req, bool *keep_arena)
     pthread_mutex_unlock(&w->mu);
     if (last)
         wait_free(w);
+}
+
+bool http_wait_armed(http_request_t *req)
+{
+    struct http_wait *w = req->wait;
+    if (!w)
+        return false;
+    pthread_mutex_lock(&w->mu);
+    bool armed = w->armed;
+    pthread_mutex_unlock(&w->mu);
+    return armed;
 }
 
 unsigned http_waits_abandon(http_server_t *srv)

@@ -527,6 +527,51 @@ Test(events, long_poll_answers_early_or_empty_after_the_wait)
     e2e_response_free(&r);
 }
 
+struct poller {
+    const struct e2e_server *s;
+    int64_t from;
+    int n;
+};
+
+static void *poll_empty(void *arg)
+{
+    struct poller *p = arg;
+    struct e2e_response r;
+    json_t *d = get_page(p->s, ag_poll, p->from, 10, "&Vent=3", &r);
+    p->n = d ? (int)json_array_size(d) : -1;
+    e2e_response_free(&r);
+    return NULL;
+}
+
+/* A waiting long-poll is suspended, not parked on a thread: more of them
+ * than the event loop has threads leave the server answering others at
+ * once. */
+Test(events, long_polls_hold_no_thread)
+{
+    enum { POLLS = 6 };
+    const struct e2e_server *s = world();
+    struct poller p[POLLS];
+    pthread_t th[POLLS];
+    int64_t from = head(s) + 1000000; /* far past the head: nothing comes */
+    for (int i = 0; i < POLLS; i++) {
+        p[i] = (struct poller){s, from, -1};
+        pthread_create(&th[i], NULL, poll_empty, &p[i]);
+    }
+    usleep(1000 * 1000); /* the polls are waiting now */
+    int64_t t0 = clock_now_ms();
+    struct e2e_response r;
+    cr_assert_eq(e2e_get(s, "api", "/health/live", &r), 0, "%s", r.error);
+    int64_t took = clock_now_ms() - t0;
+    e2e_assert_status(s, &r, 200);
+    e2e_response_free(&r);
+    for (int i = 0; i < POLLS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < POLLS; i++)
+        cr_assert_eq(p[i].n, 0, "poll %d", i);
+    cr_assert_lt(took, 1500, "another request waited %lld ms behind %d long-polls", (long long)took,
+                 POLLS);
+}
+
 Test(events, refusals_are_problems_naming_the_parameter)
 {
     const struct e2e_server *s = world();
