@@ -460,6 +460,7 @@ static void client_get(struct client *c, const char *service, const char *query,
     curl_easy_reset(c->h);
     curl_easy_setopt(c->h, CURLOPT_URL, url);
     curl_easy_setopt(c->h, CURLOPT_CAINFO, e2e_pki_path(c->srv, "ca.pem", ca));
+    curl_easy_setopt(c->h, CURLOPT_CAPATH, NULL); /* not the system CA folder too */
     curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, r);
@@ -1410,6 +1411,7 @@ static void *fetch_loop(void *arg)
         struct reply r = {0};
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_CAINFO, e2e_pki_path(f->s, "ca.pem", ca));
+        curl_easy_setopt(h, CURLOPT_CAPATH, NULL); /* not the system CA folder too */
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
@@ -1892,6 +1894,7 @@ static void *restart_loop(void *arg)
         struct reply r = {0};
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_CAINFO, e2e_pki_path(f->s, "ca.pem", ca));
+        curl_easy_setopt(h, CURLOPT_CAPATH, NULL); /* not the system CA folder too */
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
