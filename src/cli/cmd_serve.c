@@ -1,10 +1,11 @@
 /*
  * cmd_serve.c: `dupla serve`, the platform's server process.
  *
- * Loads the configuration, opens the store, lets every module start and
- * register its routes (the modules table below: one line per module, see
- * serve.h), starts the HTTPS listeners, writes the ready file, then waits
- * for signals:
+ * Loads the configuration, forks the key process (src/keys/), opens the
+ * store, lets every module start and register its routes (the modules
+ * table below: one line per module, see serve.h), starts the HTTPS
+ * listeners, drops to the configured `user`, writes the ready file, then
+ * waits for signals:
  *   SIGHUP           reload certificates, keys, trust stores and CRLs
  *                    (a bad file keeps the old ones; the error is logged)
  *   SIGTERM, SIGINT  stop accepting, drain requests in flight (bounded by
@@ -18,6 +19,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -132,6 +135,56 @@ static int keys_begin(struct app *app, keys_t **out, err_t *err)
     if ((rc = keys_start(&kc, out, err)))
         return rc;
     pki_signer_set_remote(keys_remote(*out));
+    return 0;
+}
+
+/* ---- dropping privileges ---- */
+
+struct drop_to {
+    bool wanted;
+    uid_t uid;
+    gid_t gid;
+};
+
+/* The configured user, looked up before any thread exists. Without one,
+ * a server started as root says that it stays root. */
+static int user_resolve(const struct dupla_config *cfg, struct drop_to *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!cfg->user[0]) {
+        if (geteuid() == 0)
+            log_warn("serve: running as root: set \"user\" in the configuration to drop to an "
+                     "unprivileged user once the listeners are bound");
+        return 0;
+    }
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    int rc = getpwnam_r(cfg->user, &pw, buf, sizeof buf, &found);
+    if (rc != 0 || !found)
+        return err_param(err, DUPLA_EINVAL, "user", "user: no such user \"%s\"", cfg->user);
+    if (pw.pw_uid == 0)
+        return err_param(err, DUPLA_EINVAL, "user", "user: \"%s\" is root", cfg->user);
+    out->wanted = true;
+    out->uid = pw.pw_uid;
+    out->gid = pw.pw_gid;
+    return 0;
+}
+
+/* After the ports are bound: no supplementary groups, the user's group,
+ * the user (every thread: glibc applies set*id to all of them), and a
+ * check that root cannot be had back. */
+static int privileges_drop(const struct drop_to *to, const char *user, err_t *err)
+{
+    if (!to->wanted)
+        return 0;
+    if (getuid() == to->uid && geteuid() == to->uid && getgid() == to->gid)
+        return 0; /* started as that user already */
+    if (setgroups(0, NULL) != 0 || setgid(to->gid) != 0 || setuid(to->uid) != 0)
+        return err_internal(err, DUPLA_EIO, "serve: cannot drop to user %s: %s", user,
+                            strerror(errno));
+    if (setuid(0) == 0 || geteuid() == 0)
+        return err_internal(err, DUPLA_EINTERNAL, "serve: could become root again after the drop");
+    log_info("serve: running as user %s (uid %d, gid %d)", user, (int)to->uid, (int)to->gid);
     return 0;
 }
 
@@ -380,6 +433,11 @@ int cmd_serve(int argc, char **argv)
     if (level >= 0)
         log_set_level((enum log_level)level);
     keys_t *keys = NULL;
+    struct drop_to drop;
+    if (user_resolve(&app.cfg, &drop, &err) != 0) {
+        fprintf(stderr, "dupla serve: %s\n", err.log);
+        goto out;
+    }
     if (keys_begin(&app, &keys, &err) != 0) {
         fprintf(stderr, "dupla serve: the key process: %s\n", err.log);
         goto out;
@@ -401,7 +459,8 @@ int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
-    if (check_listener_files(&app.cfg, &err) != 0 || http_server_start(app.server, &err) != 0) {
+    if (check_listener_files(&app.cfg, &err) != 0 || http_server_start(app.server, &err) != 0 ||
+        privileges_drop(&drop, app.cfg.user, &err) != 0) {
         fprintf(stderr, "dupla serve: %s\n", err.log);
         goto out;
     }

@@ -98,6 +98,7 @@ static const char *const config_sections[] = {
     "environment",
     "store",
     "log_level",
+    "user",
     "listeners",
     "limits",
     /* the modules' sections */
@@ -322,6 +323,8 @@ static int config_parse(struct dupla_config *cfg, err_t *err)
     }
     if ((rc = copy_string(root, "config", "log_level", "info", cfg->log_level,
                           sizeof cfg->log_level, err)))
+        return rc;
+    if ((rc = copy_string(root, "config", "user", "", cfg->user, sizeof cfg->user, err)))
         return rc;
     json_t *ls = json_object_get(root, "listeners");
     if (ls && !json_is_array(ls))

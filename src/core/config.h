@@ -72,12 +72,17 @@ struct limits_config {
     unsigned idle_seconds;    /* idle keep-alive connections are closed after */
 };
 
+#define CONFIG_USER_MAX 64
+
 struct dupla_config {
     char path[CONFIG_PATH_MAX]; /* the file it was read from */
     char dir[CONFIG_PATH_MAX];  /* its folder, for relative paths */
     enum environment environment;
     char store_url[CONFIG_PATH_MAX]; /* "sqlite:PATH" (default) or "postgresql://..." */
     char log_level[16];
+    /* `dupla serve` drops to this user (and its group, no supplementary
+     * groups) once its ports are bound; "": stays who started it */
+    char user[CONFIG_USER_MAX];
     size_t n_listeners;
     struct listener_config listeners[CONFIG_MAX_LISTENERS];
     struct limits_config limits;

@@ -60,5 +60,8 @@ bool token_verified_has(struct token_keyset *ks, const unsigned char *h);
 void token_verified_put(struct token_keyset *ks, const unsigned char *h);
 /* Creates key_dir (0700) if missing. */
 int token_keydir_ensure(const char *dir, err_t *err);
+/* Keeps dir open for its listings (process-wide, the latest folder held),
+ * so that it can be listed after the server drops privileges. */
+int token_keydir_hold(const char *dir, err_t *err);
 
 #endif

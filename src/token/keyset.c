@@ -15,6 +15,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,61 @@ struct key_file {
     int64_t created_ms;
     char name[64];
 };
+
+/* The key folder kept open (token_keydir_hold): read through this
+ * descriptor, the folder can still be listed after `dupla serve` dropped
+ * to a user that may not open it (the key files stay the key process's).
+ * dir_mu also serialises the listings, which share the descriptor's
+ * offset. */
+static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
+static int held_fd = -1;
+static char held_path[CONFIG_PATH_MAX];
+
+int token_keydir_hold(const char *dir, err_t *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, DUPLA_EIO, "token: cannot open the key folder %s: %s", dir,
+                       strerror(errno));
+    pthread_mutex_lock(&dir_mu);
+    if (held_fd >= 0)
+        close(held_fd);
+    held_fd = fd;
+    snprintf(held_path, sizeof held_path, "%s", dir);
+    pthread_mutex_unlock(&dir_mu);
+    return 0;
+}
+
+/* Whether the held descriptor is dir's (under dir_mu): the same path, and
+ * the path still names that folder (not moved or replaced), or cannot be
+ * looked at by this user at all. */
+static bool held_is(const char *dir)
+{
+    if (held_fd < 0 || strcmp(held_path, dir) != 0)
+        return false;
+    struct stat a, b;
+    if (stat(dir, &a) != 0)
+        return errno == EACCES;
+    return fstat(held_fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* dir opened for a listing (under dir_mu): through the held descriptor
+ * when it is that folder's. */
+static DIR *dir_open(const char *dir)
+{
+    if (!held_is(dir))
+        return opendir(dir);
+    int fd = dup(held_fd);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return NULL;
+    }
+    rewinddir(d);
+    return d;
+}
 
 int token_keydir_ensure(const char *dir, err_t *err)
 {
@@ -65,10 +122,13 @@ static int cmp_key_file(const void *a, const void *b)
 /* The key files of dir, oldest first, into files (KEY_FILES_MAX). */
 static int list_keys(const char *dir, struct key_file *files, size_t *n, err_t *err)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    pthread_mutex_lock(&dir_mu);
+    DIR *d = dir_open(dir);
+    if (!d) {
+        pthread_mutex_unlock(&dir_mu);
         return err_set(err, DUPLA_EIO, "token: cannot read the key folder %s: %s", dir,
                        strerror(errno));
+    }
     *n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL && *n < KEY_FILES_MAX) {
@@ -80,6 +140,7 @@ static int list_keys(const char *dir, struct key_file *files, size_t *n, err_t *
         (*n)++;
     }
     closedir(d);
+    pthread_mutex_unlock(&dir_mu);
     qsort(files, *n, sizeof *files, cmp_key_file);
     return 0;
 }
@@ -131,7 +192,10 @@ void token_verified_put(struct token_keyset *ks, const unsigned char *h)
 static int dir_mtime(const char *dir, int64_t *ns)
 {
     struct stat sb;
-    if (stat(dir, &sb) != 0)
+    pthread_mutex_lock(&dir_mu);
+    int rc = held_is(dir) ? fstat(held_fd, &sb) : stat(dir, &sb);
+    pthread_mutex_unlock(&dir_mu);
+    if (rc != 0)
         return -1;
     *ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     return 0;

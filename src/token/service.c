@@ -69,6 +69,8 @@ int token_service_new(const struct token_config *cfg, identity_t *id, token_serv
     ts->cfg = *cfg;
     ts->id = id;
     int rc = token_keydir_ensure(cfg->key_dir, err);
+    if (!rc)
+        rc = token_keydir_hold(cfg->key_dir, err);
     if (rc)
         goto fail;
     rc = token_keys_open(ts, err);

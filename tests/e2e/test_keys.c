@@ -5,10 +5,14 @@
  * cleanly. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -122,4 +126,138 @@ Test(keys_e2e, killing_the_key_process_makes_token_issue_answer_503_not_crash, .
     unlink(key);
     unlink(out);
     rmdir(dir);
+}
+
+#define DROP_USER "dupla-test" /* the unprivileged user of scripts/pg-test-server.sh */
+
+/* The user the tests drop to, created when missing (as the PostgreSQL
+ * test script does); false when it cannot be had. */
+static bool drop_user(uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(DROP_USER);
+    if (!pw && system("useradd --system --no-create-home --shell /usr/sbin/nologin " DROP_USER
+                      " >/dev/null 2>&1") == 0)
+        pw = getpwnam(DROP_USER);
+    if (!pw)
+        return false;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return true;
+}
+
+/* uid of pid (the real one, from /proc/<pid>/status), or -1. */
+static long uid_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long uid = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Uid:", 4) == 0)
+            uid = atol(line + 4);
+    if (f)
+        fclose(f);
+    return uid;
+}
+
+/* Whether user uid:gid can open path for reading (in a child that drops
+ * to it, as the server's request process has). */
+static bool can_read_as(uid_t uid, gid_t gid, const char *path)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) || setgid(gid) || setuid(uid))
+            _exit(2);
+        int fd = open(path, O_RDONLY);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 2, "could not drop to " DROP_USER);
+    return WEXITSTATUS(status) == 0;
+}
+
+Test(keys_e2e, with_user_set_the_request_process_runs_unprivileged_and_cannot_read_the_keys,
+     .timeout = 120)
+{
+    uid_t uid;
+    gid_t gid;
+    if (geteuid() != 0 || !drop_user(&uid, &gid)) {
+        cr_skip_test("not root, or no user " DROP_USER ": the privilege drop is not tested here");
+        return;
+    }
+    struct e2e_server s;
+    cr_assert_eq(e2e_start(&(struct e2e_options){.config_json = "{\"identity\": "
+                                                                "{\"registry_poll_ms\": 50}}"},
+                           &s),
+                 0);
+    const char *org[] = {"org",     "create", "--name",          "Org A",  "--cvr", CVR_A,
+                         "--admin", "a@a.dk", "--contact-email", "k@a.dk", NULL};
+    must(&s, org);
+    cr_assert_eq(e2e_issue_system(&s, "sys", CVR_A, NULL), 0);
+    char pem[E2E_PATH_MAX];
+    const char *reg[] = {"system", "register", "--org",  CVR_A,
+                         "--name", "sys",      "--cert", e2e_pki_path(&s, "sys.pem", pem),
+                         NULL};
+    must(&s, reg);
+    /* stopped, its folder kept: the server's files become the user's, the
+     * keys stay root's (0700 folder, 0600 files), and it starts again
+     * with "user" set */
+    setenv("DUPLA_E2E_KEEP", "1", 1);
+    cr_assert_eq(e2e_stop(&s), 0);
+    unsetenv("DUPLA_E2E_KEEP");
+    char cmd[4 * E2E_PATH_MAX], keydir[E2E_PATH_MAX];
+    e2e_path(&s, "token-keys", keydir);
+    snprintf(cmd, sizeof cmd, "chown -R " DROP_USER " '%s' && chown -R root '%s' '%s'", s.dir,
+             keydir, s.pki_dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "chmod 0755 '%s'", s.pki_dir);
+    cr_assert_eq(system(cmd), 0);
+    json_error_t je;
+    json_t *cfg = json_load_file(s.config, 0, &je);
+    cr_assert_not_null(cfg, "%s", je.text);
+    json_object_set_new(cfg, "user", json_string(DROP_USER));
+    cr_assert_eq(json_dump_file(cfg, s.config, JSON_INDENT(2)), 0);
+    json_decref(cfg);
+    cr_assert_eq(e2e_restart(NULL, &s), 0);
+
+    /* the request process is the user; the key process is not */
+    cr_assert_eq(uid_of(s.pid), (long)uid);
+    pid_t keys = child_named(s.pid, "dupla-keys");
+    cr_assert_gt(keys, 0);
+    cr_assert_eq(uid_of(keys), 0);
+    /* what that user can do, the request process can: read no key file */
+    char keyfile[E2E_PATH_MAX + 300];
+    DIR *d = opendir(keydir);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "key-", 4) == 0) {
+            snprintf(keyfile, sizeof keyfile, "%s/%s", keydir, e->d_name);
+            cr_assert(!can_read_as(uid, gid, keyfile), "%s is readable by " DROP_USER, keyfile);
+            n++;
+        }
+    closedir(d);
+    cr_assert_gt(n, 0);
+    /* and yet tokens are issued, signed by the key process */
+    struct e2e_response r;
+    cr_assert_eq(post_token(&s, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    /* a key rotated meanwhile is seen (the folder is listed through the
+     * descriptor opened before the drop) and signs the next token */
+    const char *rot[] = {"token", "rotate-key", NULL};
+    must(&s, rot);
+    size_t keys_published = 0;
+    for (int i = 0; i < 60 && keys_published < 2; i++) {
+        usleep(100 * 1000);
+        cr_assert_eq(e2e_get(&s, "api", "/.well-known/jwks.json", &r), 0);
+        keys_published = json_array_size(json_object_get(r.json, "keys"));
+        e2e_response_free(&r);
+    }
+    cr_assert_eq(keys_published, 2, "the rotated key was not seen after the drop");
+    cr_assert_eq(post_token(&s, &r), 200, "%s", r.body);
+    e2e_response_free(&r);
+    cr_assert_eq(e2e_stop(&s), 0);
 }
