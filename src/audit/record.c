@@ -669,6 +669,8 @@ static void *writer_main(void *arg)
  * (one barrier for all of them, on its own connection) and then tells
  * their callers. A failed barrier refuses them, and the writer reads the
  * head back before its next batch (the server may have lost them). */
+#define AUDIT_BARRIER_TRIES 3
+
 static void *flusher_main(void *arg)
 {
     audit_log_t *log = arg;
@@ -684,7 +686,18 @@ static void *flusher_main(void *arg)
         pthread_mutex_unlock(&log->mu);
         err_t err;
         err_clear(&err);
+        /* The batches are committed: a barrier that fails (its connection
+         * lost, say) is tried again on a fresh one before their callers are
+         * refused, so that only a server that is really gone refuses
+         * entries the log may well hold. */
         int rc = store_durable_barrier(log->flush_conn, &err);
+        for (int i = 0; rc && i < AUDIT_BARRIER_TRIES - 1; i++) {
+            log_warn("audit: a durability barrier failed (trying again): %s", err.log);
+            struct timespec ts = {0, 100000000L * (i + 1)};
+            nanosleep(&ts, NULL);
+            err_clear(&err);
+            rc = store_durable_barrier(log->flush_conn, &err);
+        }
         if (rc) {
             log_error("audit: the flush of committed batches of the disclosure log could not be "
                       "confirmed; their callers are refused: %s",

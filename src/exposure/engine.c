@@ -566,7 +566,8 @@ static int census(struct call *c, err_t *err)
     c->conn = conn;
     if ((rc = dataset_cursor_open(c->conn, &c->dq, &c->cur, err)) != 0)
         return rc;
-    buf_append_cstr(&c->inline_body, "{\"data\":[");
+    if (buf_append_cstr(&c->inline_body, "{\"data\":[") != 0)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
     for (;;) {
         const struct dataset_record *rec;
         rc = dataset_cursor_next(c->cur, &rec, err);
@@ -585,8 +586,8 @@ static int census(struct call *c, err_t *err)
             return oom ? err_set(err, DUPLA_ENOMEM, "out of memory")
                        : refused(c, too_many_deliveries(err));
         if (!c->overflow) {
-            if (c->cs.records > 0)
-                buf_append(&c->inline_body, ",", 1);
+            if (c->cs.records > 0 && buf_append(&c->inline_body, ",", 1) != 0)
+                return err_set(err, DUPLA_ENOMEM, "out of memory");
             if ((rc = dataset_record_to_json(rec, c->include, &c->inline_body, err)) != 0)
                 return rc;
             if (c->inline_body.len > EXPOSURE_INLINE_MAX) {
@@ -601,7 +602,8 @@ static int census(struct call *c, err_t *err)
     if ((rc = census_delivery_ids(c, err)) != 0)
         return rc;
     if (!c->overflow) {
-        buf_append_cstr(&c->inline_body, "]}");
+        if (buf_append_cstr(&c->inline_body, "]}") != 0)
+            return err_set(err, DUPLA_ENOMEM, "out of memory");
         read_end(c);
     }
     return 0;

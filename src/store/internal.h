@@ -83,4 +83,9 @@ void store_pool_waited(const store_t *st);
 /* Takes (lock) or releases the backend's migration lock on c. */
 int store_migrate_lock(store_conn_t *c, bool lock, err_t *err);
 
+/* A store that refuses writes (full: its disk is full; else read-only),
+ * after the backend has put its own words in err's log text: the 503
+ * problem both backends answer. Returns DUPLA_EBUSY. */
+int store_refusal_answer(err_t *err, bool full);
+
 #endif

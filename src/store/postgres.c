@@ -51,7 +51,6 @@
 
 #include "core/fault.h"
 #include "core/log.h"
-#include "core/problem.h"
 #include "store/internal.h"
 
 #define PG_POOL_MAX     64
@@ -82,7 +81,8 @@ struct pg_stmt {
     char *sql;           /* owned copy of the portable SQL */
     char name[16];
     int n_params;
-    char **vals; /* per parameter: owned bytes or NULL (SQL NULL) */
+    bool bind_failed; /* a bind ran out of memory: the next step fails */
+    char **vals;      /* per parameter: owned bytes or NULL (SQL NULL) */
     int *lens;
     int *fmts;
     PGresult *res;
@@ -163,9 +163,13 @@ static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const ch
 {
     char msg[512];
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    /* The server's primary message only: its DETAIL may quote the row
+     * (a failing row's CPR number), which must not reach a log. */
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     one_line(msg, sizeof msg,
-             res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-                                                 : PQerrorMessage(c->pg));
+             primary && primary[0]                 ? primary
+             : res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+                                                   : PQerrorMessage(c->pg));
     /* No SQLSTATE: libpq's own error, i.e. the connection (a server that
      * went away mid-query may leave the status OK until the next call). */
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD || !state || strncmp(state, "08", 2) == 0 ||
@@ -183,13 +187,7 @@ static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const ch
     bool full = state && strcmp(state, "53100") == 0;
     if (full || (state && strcmp(state, "25006") == 0)) {
         err_internal(err, DUPLA_EBUSY, "postgresql: %s: %s (%s)", what, msg, state);
-        if (err) {
-            err_http(err, 503, full ? PROBLEM_STORE_FULL : PROBLEM_STORE_READ_ONLY);
-            snprintf(err->detail, sizeof err->detail, "%s",
-                     full ? "The store's disk is full: nothing was recorded; try again later."
-                          : "The store refuses writes: nothing was recorded; try again later.");
-        }
-        return DUPLA_EBUSY;
+        return store_refusal_answer(err, full);
     }
     int code = DUPLA_ESTORE;
     if (state && strncmp(state, "23", 2) == 0)
@@ -947,8 +945,10 @@ static int bind_bytes(struct pg_stmt *s, int idx, const void *p, size_t n, int f
     if (idx < 1 || idx > s->n_params || n > (size_t)INT32_MAX)
         return DUPLA_EINTERNAL;
     char *copy = malloc(n + 1);
-    if (!copy)
+    if (!copy) {
+        s->bind_failed = true; /* never run with a stale or missing value */
         return DUPLA_ENOMEM;
+    }
     if (n)
         memcpy(copy, p, n);
     copy[n] = 0;
@@ -1058,6 +1058,10 @@ static int pg_step(store_stmt_t *h, err_t *err)
     struct pg_conn *c = s->conn;
     if (s->sent)
         return STORE_DONE;
+    if (s->bind_failed) {
+        s->bind_failed = false;
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory binding a parameter");
+    }
     if (fault_hit(FAULT_STORE, "step")) {
         if (c->pipeline && s->command && !s->res && c->pg && !c->broken) {
             /* queued in its place: the error comes with the queue's, as a

@@ -28,7 +28,6 @@
 #include "core/clock.h"
 #include "core/fault.h"
 #include "core/log.h"
-#include "core/problem.h"
 #include "store/internal.h"
 
 #define STORE_PATH_MAX 512
@@ -82,13 +81,7 @@ static int store_refuses_writes(err_t *err, bool full, const char *what, const c
                                 int sys_errno)
 {
     err_internal(err, DUPLA_EBUSY, "sqlite: %s: %s (%d, errno %d)", what, msg, rc, sys_errno);
-    if (err) {
-        err_http(err, 503, full ? PROBLEM_STORE_FULL : PROBLEM_STORE_READ_ONLY);
-        snprintf(err->detail, sizeof err->detail, "%s",
-                 full ? "The store's disk is full: nothing was recorded; try again later."
-                      : "The store refuses writes: nothing was recorded; try again later.");
-    }
-    return DUPLA_EBUSY;
+    return store_refusal_answer(err, full);
 }
 
 /* sqlite_error with the errno of the failed system call (sys_errno): an

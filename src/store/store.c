@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/problem.h"
 #include "store/internal.h"
 
 #define OPS(h) (((const struct store *)(const void *)(h))->ops)
@@ -164,6 +165,17 @@ void store_conn_put(store_conn_t *c)
 {
     if (c)
         OPS(c)->conn_put(c);
+}
+
+int store_refusal_answer(err_t *err, bool full)
+{
+    if (err) {
+        err_http(err, 503, full ? PROBLEM_STORE_FULL : PROBLEM_STORE_READ_ONLY);
+        snprintf(err->detail, sizeof err->detail, "%s",
+                 full ? "The store's disk is full: nothing was recorded; try again later."
+                      : "The store refuses writes: nothing was recorded; try again later.");
+    }
+    return DUPLA_EBUSY;
 }
 
 int store_exec(store_conn_t *c, const char *sql, err_t *err)
