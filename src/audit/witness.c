@@ -12,7 +12,8 @@
  *     key            the verifier key (set on the first run, never changed)
  *     latest         the last checkpoint accepted (a signed note)
  *     cp-<size>      every checkpoint accepted
- *     evidence-<ms>  on a failure: both checkpoints and the answer that failed
+ *     evidence-<ms>[-<n>]  on a failure: both checkpoints and the answer that
+ *                    failed (-<n> when one came in the same millisecond)
  * Files are written to a temporary name, synced, and renamed into place.
  */
 #include <errno.h>
@@ -130,8 +131,17 @@ static void keep_evidence(const char *dir, str_t old_note, str_t new_note, str_t
 {
     buf_t b;
     buf_init(&b, 4 * AUDIT_NOTE_MAX + WITNESS_ANSWER_MAX);
-    char name[64];
-    snprintf(name, sizeof name, "evidence-%" PRId64, clock_now_ms());
+    /* a name no earlier evidence has: two failures in one millisecond (a
+     * split view, then a rollback) must not overwrite each other */
+    char name[64], path[1024];
+    int64_t now = clock_now_ms();
+    snprintf(name, sizeof name, "evidence-%" PRId64, now);
+    for (int i = 2; i < 1000; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (access(path, F_OK) != 0)
+            break;
+        snprintf(name, sizeof name, "evidence-%" PRId64 "-%d", now, i);
+    }
     err_t e;
     if (buf_printf(&b,
                    "dupla audit witness: %s\n\nthe checkpoint accepted before:\n%.*s\n"
