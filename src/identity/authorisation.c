@@ -260,37 +260,27 @@ out:
     return rc;
 }
 
+struct identity_authorisation_list_each {
+    int (*fn)(const struct identity_authorisation *, void *);
+    void *ctx;
+};
+
+static int identity_authorisation_list_row(store_stmt_t *s, void *ctx)
+{
+    struct identity_authorisation_list_each *e = ctx;
+    struct identity_authorisation a;
+    auth_from_row(s, &a);
+    return e->fn(&a, e->ctx);
+}
+
 int identity_authorisation_list(identity_t *id, str_t org,
                                 int (*fn)(const struct identity_authorisation *, void *), void *ctx,
                                 err_t *err)
 {
-    store_conn_t *c;
-    int rc = store_conn_get(id->st, &c, err);
-    if (rc)
-        return rc;
-    char org_id[IDENTITY_ID_LEN + 1];
-    if ((rc = identity_org_filter(c, org, org_id, err)))
-        goto out;
-    store_stmt_t *s;
-    if ((rc = store_prepare(c,
-                            "SELECT " AUTH_COLUMNS AUTH_FROM
-                            " WHERE (? = '' OR a.company_org_id = ? OR a.grantee_org_id = ?)"
-                            " ORDER BY a.created_ms DESC, a.id LIMIT ?",
-                            &s, err)))
-        goto out;
-    store_bind_cstr(s, 1, org_id);
-    store_bind_cstr(s, 2, org_id);
-    store_bind_cstr(s, 3, org_id);
-    store_bind_int64(s, 4, IDENTITY_LIST_MAX);
-    while ((rc = store_step(s, err)) == STORE_ROW) {
-        struct identity_authorisation a;
-        auth_from_row(s, &a);
-        if (fn(&a, ctx))
-            break;
-    }
-    store_stmt_done(s);
-    rc = rc < 0 ? rc : 0;
-out:
-    store_conn_put(c);
-    return rc;
+    struct identity_authorisation_list_each e = {fn, ctx};
+    return identity_list_org(id, org,
+                             "SELECT " AUTH_COLUMNS AUTH_FROM
+                             " WHERE (? = '' OR a.company_org_id = ? OR a.grantee_org_id = ?)"
+                             " ORDER BY a.created_ms DESC, a.id LIMIT ?",
+                             3, IDENTITY_LIST_MAX, identity_authorisation_list_row, &e, err);
 }

@@ -51,6 +51,11 @@ int identity_found(int rc, const char *param, const char *what, str_t ref, size_
 /* An optional organisation filter of a list (id or CVR; empty: none) as
  * the organisation's id in org_id ("" for none). */
 int identity_org_filter(store_conn_t *c, str_t org, char org_id[IDENTITY_ID_LEN + 1], err_t *err);
+/* A list under that filter: sql's first n_org parameters are bound to the
+ * organisation's id ("" for none) and the next to limit; row(s, ctx) is
+ * called for each row until it returns non-zero. */
+int identity_list_org(identity_t *id, str_t org, const char *sql, int n_org, int64_t limit,
+                      int (*row)(store_stmt_t *s, void *ctx), void *ctx, err_t *err);
 /* A refusal for the role rules (DUPLA_EFORBIDDEN, type "forbidden"). */
 int identity_forbidden(err_t *err, const char *what);
 /* A new v4 UUID into out, or DUPLA_EIO. */

@@ -138,36 +138,27 @@ int identity_system_get(identity_t *id, str_t ref, struct identity_system *out, 
     return rc;
 }
 
+struct identity_system_list_each {
+    int (*fn)(const struct identity_system *, void *);
+    void *ctx;
+};
+
+static int identity_system_list_row(store_stmt_t *s, void *ctx)
+{
+    struct identity_system_list_each *e = ctx;
+    struct identity_system sy;
+    system_from_row(s, &sy);
+    return e->fn(&sy, e->ctx);
+}
+
 int identity_system_list(identity_t *id, str_t org,
                          int (*fn)(const struct identity_system *, void *), void *ctx, err_t *err)
 {
-    store_conn_t *c;
-    int rc = store_conn_get(id->st, &c, err);
-    if (rc)
-        return rc;
-    char org_id[IDENTITY_ID_LEN + 1];
-    if ((rc = identity_org_filter(c, org, org_id, err)))
-        goto out;
-    store_stmt_t *s;
-    if ((rc = store_prepare(c,
-                            "SELECT " SYSTEM_COLUMNS " FROM identity_system"
-                            " WHERE (? = '' OR org_id = ?) ORDER BY name LIMIT ?",
-                            &s, err)))
-        goto out;
-    store_bind_cstr(s, 1, org_id);
-    store_bind_cstr(s, 2, org_id);
-    store_bind_int64(s, 3, IDENTITY_LIST_MAX);
-    while ((rc = store_step(s, err)) == STORE_ROW) {
-        struct identity_system sy;
-        system_from_row(s, &sy);
-        if (fn(&sy, ctx))
-            break;
-    }
-    store_stmt_done(s);
-    rc = rc < 0 ? rc : 0;
-out:
-    store_conn_put(c);
-    return rc;
+    struct identity_system_list_each e = {fn, ctx};
+    return identity_list_org(id, org,
+                             "SELECT " SYSTEM_COLUMNS " FROM identity_system"
+                             " WHERE (? = '' OR org_id = ?) ORDER BY name LIMIT ?",
+                             2, IDENTITY_LIST_MAX, identity_system_list_row, &e, err);
 }
 
 int identity_cert_list(identity_t *id, str_t system,

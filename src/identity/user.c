@@ -62,37 +62,28 @@ int identity_user_get(identity_t *id, str_t ref, struct identity_user *out, err_
     return rc;
 }
 
+struct identity_user_list_each {
+    int (*fn)(const struct identity_user *, void *);
+    void *ctx;
+};
+
+static int identity_user_list_row(store_stmt_t *s, void *ctx)
+{
+    struct identity_user_list_each *e = ctx;
+    struct identity_user u;
+    user_from_row(s, &u);
+    return e->fn(&u, e->ctx);
+}
+
 int identity_user_list(identity_t *id, str_t org, int (*fn)(const struct identity_user *, void *),
                        void *ctx, err_t *err)
 {
-    store_conn_t *c;
-    int rc = store_conn_get(id->st, &c, err);
-    if (rc)
-        return rc;
-    char org_id[IDENTITY_ID_LEN + 1];
-    if ((rc = identity_org_filter(c, org, org_id, err)))
-        goto out;
-    store_stmt_t *s;
-    rc = store_prepare(c,
-                       "SELECT " USER_COLUMNS " FROM identity_user WHERE (? = '' OR org_id = ?)"
-                       " ORDER BY username LIMIT ?",
-                       &s, err);
-    if (rc)
-        goto out;
-    store_bind_cstr(s, 1, org_id);
-    store_bind_cstr(s, 2, org_id);
-    store_bind_int64(s, 3, IDENTITY_LIST_MAX);
-    while ((rc = store_step(s, err)) == STORE_ROW) {
-        struct identity_user u;
-        user_from_row(s, &u);
-        if (fn(&u, ctx))
-            break;
-    }
-    store_stmt_done(s);
-    rc = rc < 0 ? rc : 0;
-out:
-    store_conn_put(c);
-    return rc;
+    struct identity_user_list_each e = {fn, ctx};
+    return identity_list_org(id, org,
+                             "SELECT " USER_COLUMNS
+                             " FROM identity_user WHERE (? = '' OR org_id = ?)"
+                             " ORDER BY username LIMIT ?",
+                             2, IDENTITY_LIST_MAX, identity_user_list_row, &e, err);
 }
 
 int identity_user_insert(store_conn_t *c, const identity_actor_t *actor, const char *org_id,

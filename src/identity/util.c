@@ -72,6 +72,30 @@ int identity_org_filter(store_conn_t *c, str_t org, char org_id[IDENTITY_ID_LEN 
     return rc;
 }
 
+int identity_list_org(identity_t *id, str_t org, const char *sql, int n_org, int64_t limit,
+                      int (*row)(store_stmt_t *s, void *ctx), void *ctx, err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_get(id->st, &c, err);
+    if (rc)
+        return rc;
+    char org_id[IDENTITY_ID_LEN + 1];
+    store_stmt_t *s;
+    if ((rc = identity_org_filter(c, org, org_id, err)) || (rc = store_prepare(c, sql, &s, err)))
+        goto out;
+    for (int i = 1; i <= n_org; i++)
+        store_bind_cstr(s, i, org_id);
+    store_bind_int64(s, n_org + 1, limit);
+    while ((rc = store_step(s, err)) == STORE_ROW)
+        if (row(s, ctx))
+            break;
+    store_stmt_done(s);
+    rc = rc < 0 ? rc : 0;
+out:
+    store_conn_put(c);
+    return rc;
+}
+
 int identity_forbidden(err_t *err, const char *what)
 {
     int rc = err_set(err, DUPLA_EFORBIDDEN, "%s", what);
