@@ -37,13 +37,6 @@ static const char usage_tail[] =
 static const char *const valued[] = {"config", "reason", NULL};
 static const char *const flags[] = {"json", "all", NULL};
 
-struct app_call {
-    struct idcli *c;
-    enrol_t *e;
-    const struct idcli_args *a;
-    char full[48];
-};
-
 static int print_one(const struct enrol_application *ap, void *ctx)
 {
     json_t *arr = ctx;
@@ -61,11 +54,12 @@ static int print_one(const struct enrol_application *ap, void *ctx)
 static int app_list(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct app_call *k = ctx;
+    struct idcli_call *k = ctx;
     err_t err;
     err_clear(&err);
     json_t *arr = idcli_flag(k->a, "json") ? json_array() : NULL;
-    int rc = enrol_list(k->e, &k->c->actor, !idcli_flag(k->a, "all"), print_one, arr, &err);
+    int rc = enrol_list((enrol_t *)k->extra, &k->c->actor, !idcli_flag(k->a, "all"), print_one, arr,
+                        &err);
     if (rc) {
         json_decref(arr);
         return idcli_fail(k->full, rc, &err);
@@ -75,7 +69,7 @@ static int app_list(void *ctx, const struct cli_sub *self)
     return 0;
 }
 
-static int one(const struct app_call *k)
+static int one(const struct idcli_call *k)
 {
     return k->a->npos == 2 ? 0 : cli_usage_error(k->full, "name one application by its id");
 }
@@ -83,14 +77,14 @@ static int one(const struct app_call *k)
 static int app_show(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct app_call *k = ctx;
+    struct idcli_call *k = ctx;
     int rc = one(k);
     if (rc)
         return rc;
     struct enrol_application ap;
     err_t err;
     err_clear(&err);
-    if ((rc = enrol_get(k->e, &k->c->actor, str_from_cstr(k->a->pos[1]), &ap, &err)))
+    if ((rc = enrol_get((enrol_t *)k->extra, &k->c->actor, str_from_cstr(k->a->pos[1]), &ap, &err)))
         return idcli_fail(k->full, rc, &err);
     idcli_print_json(enrol_json(&ap));
     return 0;
@@ -99,7 +93,7 @@ static int app_show(void *ctx, const struct cli_sub *self)
 /* approve, reject (data: 1 approves). */
 static int app_decide(void *ctx, const struct cli_sub *self)
 {
-    struct app_call *k = ctx;
+    struct idcli_call *k = ctx;
     int rc = one(k);
     if (rc)
         return rc;
@@ -110,8 +104,9 @@ static int app_decide(void *ctx, const struct cli_sub *self)
     err_t err;
     err_clear(&err);
     str_t id = str_from_cstr(k->a->pos[1]);
-    rc = self->data ? enrol_approve(k->e, &k->c->actor, id, &ap, &err)
-                    : enrol_reject(k->e, &k->c->actor, id, str_from_cstr(reason), &ap, &err);
+    rc = self->data ? enrol_approve((enrol_t *)k->extra, &k->c->actor, id, &ap, &err)
+                    : enrol_reject((enrol_t *)k->extra, &k->c->actor, id, str_from_cstr(reason),
+                                   &ap, &err);
     if (rc)
         return idcli_fail(k->full, rc, &err);
     if (idcli_flag(k->a, "json"))
@@ -137,38 +132,24 @@ static const struct cli_sub table[] = {
 };
 static const struct cli_subs subs = CLI_SUBS("application", usage_head, usage_tail, table);
 
-int cmd_application(int argc, char **argv)
+/* Opens the enrolment module beside identity for the subcommand. */
+static int app_start(struct idcli_call *call, const struct cli_sub *sub)
 {
-    const char *cmd = subs.cmd;
-    if (cli_wants_help(argc, argv) || argc < 2) {
-        cli_subs_help(&subs, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    struct idcli_args a;
-    int rc = idcli_parse(cmd, argc, argv, valued, flags, NULL, &a);
-    if (rc)
-        return rc;
-    const struct cli_sub *sub = cli_subs_find(&subs, a.npos ? a.pos[0] : "");
-    if (!sub)
-        return EXIT_USAGE;
-    const char *config = idcli_need(cmd, &a, "config");
-    if (!config)
-        return EXIT_USAGE;
-    struct idcli c;
-    if (idcli_open(cmd, config, &c))
-        return 1;
-    struct app_call call = {.c = &c, .a = &a};
-    snprintf(call.full, sizeof call.full, "%s %s", cmd, sub->name);
     struct enrol_settings settings;
+    enrol_t *e;
     err_t err;
     err_clear(&err);
-    if ((rc = enrol_config_read(&c.cfg, &settings, &err)) ||
-        (rc = enrol_open(c.st, c.id, &settings, &call.e, &err))) {
-        idcli_close(&c);
-        return idcli_fail(cmd, rc, &err);
-    }
-    rc = sub->run(&call, sub);
-    enrol_close(call.e);
-    idcli_close(&c);
+    int rc;
+    if ((rc = enrol_config_read(&call->c->cfg, &settings, &err)) ||
+        (rc = enrol_open(call->c->st, call->c->id, &settings, &e, &err)))
+        return idcli_fail(call->cmd, rc, &err);
+    call->extra = e;
+    rc = sub->run(call, sub);
+    enrol_close(e);
     return rc;
+}
+
+int cmd_application(int argc, char **argv)
+{
+    return idcli_main(&subs, argc, argv, valued, flags, NULL, 0, app_start);
 }

@@ -39,12 +39,6 @@ static const char *const valued[] = {"config", "org",     "company", "se", "gran
 static const char *const flags[] = {"json", NULL};
 static const char *const repeatable[] = {"service", NULL};
 
-struct auth_call {
-    struct idcli *c;
-    const struct idcli_args *a;
-    char full[48];
-};
-
 struct list_ctx {
     json_t *arr;
     int64_t now;
@@ -75,7 +69,7 @@ static int print_one(const struct identity_authorisation *au, void *ctx)
 static int auth_list(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct auth_call *k = ctx;
+    struct idcli_call *k = ctx;
     err_t err;
     err_clear(&err);
     struct list_ctx l = {idcli_flag(k->a, "json") ? json_array() : NULL, clock_now_ms()};
@@ -94,7 +88,7 @@ static int auth_list(void *ctx, const struct cli_sub *self)
 static int auth_grant(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct auth_call *k = ctx;
+    struct idcli_call *k = ctx;
     const struct idcli_args *a = k->a;
     const char *company = idcli_need(k->full, a, "company");
     const char *se = company ? idcli_need(k->full, a, "se") : NULL;
@@ -148,7 +142,7 @@ static int auth_grant(void *ctx, const struct cli_sub *self)
 static int auth_revoke(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct auth_call *k = ctx;
+    struct idcli_call *k = ctx;
     if (k->a->npos != 2)
         return cli_usage_error(k->full, "name one authorisation by its id (see list)");
     err_t err;
@@ -173,27 +167,5 @@ static const struct cli_subs subs = CLI_SUBS("authorisation", usage_head, usage_
 
 int cmd_authorisation(int argc, char **argv)
 {
-    const char *cmd = subs.cmd;
-    if (cli_wants_help(argc, argv) || argc < 2) {
-        cli_subs_help(&subs, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    struct idcli_args a;
-    int rc = idcli_parse(cmd, argc, argv, valued, flags, repeatable, &a);
-    if (rc)
-        return rc;
-    const struct cli_sub *sub = cli_subs_find(&subs, a.npos ? a.pos[0] : "");
-    if (!sub)
-        return EXIT_USAGE;
-    const char *config = idcli_need(cmd, &a, "config");
-    if (!config)
-        return EXIT_USAGE;
-    struct idcli c;
-    if (idcli_open(cmd, config, &c))
-        return 1;
-    struct auth_call call = {.c = &c, .a = &a};
-    snprintf(call.full, sizeof call.full, "%s %s", cmd, sub->name);
-    rc = sub->run(&call, sub);
-    idcli_close(&c);
-    return rc;
+    return idcli_main(&subs, argc, argv, valued, flags, repeatable, 0, NULL);
 }

@@ -78,16 +78,11 @@ static int add_system(const struct identity_system *s, void *ctx)
 }
 
 /* What every org subcommand gets: the opened store and the options. */
-struct org_call {
-    struct idcli *c;
-    const struct idcli_args *a;
-};
-
 static int org_create(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct idcli *c = ((struct org_call *)ctx)->c;
-    const struct idcli_args *a = ((struct org_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     const char *name, *cvr, *mail, *admin;
     if (!(name = idcli_need("org create", a, "name")) ||
         !(cvr = idcli_need("org create", a, "cvr")) ||
@@ -133,8 +128,8 @@ static int org_create(void *ctx, const struct cli_sub *self)
 /* suspend, activate, close: data is the status it sets. */
 static int org_status(void *ctx, const struct cli_sub *self)
 {
-    struct idcli *c = ((struct org_call *)ctx)->c;
-    const struct idcli_args *a = ((struct org_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     enum org_status status = (enum org_status)self->data;
     char cmd[32];
     snprintf(cmd, sizeof cmd, "org %s", self->name);
@@ -154,8 +149,8 @@ static int org_status(void *ctx, const struct cli_sub *self)
 static int org_list(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct idcli *c = ((struct org_call *)ctx)->c;
-    const struct idcli_args *a = ((struct org_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     err_t err;
     err_clear(&err);
     json_t *arr = idcli_flag(a, "json") ? json_array() : NULL;
@@ -170,8 +165,8 @@ static int org_list(void *ctx, const struct cli_sub *self)
 static int org_show(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct idcli *c = ((struct org_call *)ctx)->c;
-    const struct idcli_args *a = ((struct org_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     if (a->npos != 2)
         return cli_usage_error("org show", "name one organisation (id or CVR)");
     err_t err;
@@ -208,25 +203,5 @@ static const struct cli_subs org_subs = CLI_SUBS("org", usage_head, usage_tail, 
 
 int cmd_org(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv) || argc < 2) {
-        cli_subs_help(&org_subs, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    struct idcli_args a;
-    int rc = idcli_parse("org", argc, argv, valued, flags, NULL, &a);
-    if (rc)
-        return rc;
-    const struct cli_sub *sub = cli_subs_find(&org_subs, a.npos ? a.pos[0] : "");
-    if (!sub)
-        return EXIT_USAGE;
-    const char *config = idcli_need("org", &a, "config");
-    if (!config)
-        return EXIT_USAGE;
-    struct idcli c;
-    if (idcli_open("org", config, &c))
-        return 1;
-    struct org_call call = {&c, &a};
-    rc = sub->run(&call, sub);
-    idcli_close(&c);
-    return rc;
+    return idcli_main(&org_subs, argc, argv, valued, flags, NULL, 0, NULL);
 }

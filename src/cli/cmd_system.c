@@ -90,23 +90,14 @@ static int one_system(const char *cmd, const struct idcli_args *a)
     return 0;
 }
 
-/* What every system and source subcommand gets. */
-struct system_call {
-    const char *cmd; /* "system" or "source" */
-    struct idcli *c;
-    const struct idcli_args *a;
-    enum system_kind kind;
-    char full[48]; /* "system register": the name in messages */
-};
-
 static int system_register(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct system_call *k = ctx;
+    struct idcli_call *k = ctx;
     struct idcli *c = k->c;
     const struct idcli_args *a = k->a;
     const char *full = k->full;
-    enum system_kind kind = k->kind;
+    enum system_kind kind = (enum system_kind)k->data;
     err_t err;
     err_clear(&err);
     int rc;
@@ -151,11 +142,11 @@ static int system_register(void *ctx, const struct cli_sub *self)
 static int system_list(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct system_call *k = ctx;
+    struct idcli_call *k = ctx;
     err_t err;
     err_clear(&err);
     struct list_ctx l = {idcli_flag(k->a, "json") ? json_array() : NULL,
-                         k->kind == SYSTEM_SOURCE ? SYSTEM_SOURCE : 0};
+                         (enum system_kind)k->data == SYSTEM_SOURCE ? SYSTEM_SOURCE : 0};
     int rc = identity_system_list(k->c->id, str_from_cstr(idcli_get(k->a, "org")), print_system, &l,
                                   &err);
     if (l.arr)
@@ -166,7 +157,7 @@ static int system_list(void *ctx, const struct cli_sub *self)
 static int system_certs(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct system_call *k = ctx;
+    struct idcli_call *k = ctx;
     int rc;
     if ((rc = one_system(k->full, k->a)))
         return rc;
@@ -179,7 +170,7 @@ static int system_certs(void *ctx, const struct cli_sub *self)
 /* suspend, activate, revoke: data is the status it sets. */
 static int system_status(void *ctx, const struct cli_sub *self)
 {
-    struct system_call *k = ctx;
+    struct idcli_call *k = ctx;
     int rc;
     if ((rc = one_system(k->full, k->a)))
         return rc;
@@ -197,7 +188,7 @@ static int system_status(void *ctx, const struct cli_sub *self)
 static int system_binding(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct system_call *k = ctx;
+    struct idcli_call *k = ctx;
     const char *want = k->a->npos == 3 ? k->a->pos[2] : "";
     bool on = strcmp(want, "required") == 0;
     if (!on && strcmp(want, "optional") != 0)
@@ -217,7 +208,7 @@ static int system_binding(void *ctx, const struct cli_sub *self)
 static int system_add_cert(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct system_call *k = ctx;
+    struct idcli_call *k = ctx;
     int rc;
     if ((rc = one_system(k->full, k->a)))
         return rc;
@@ -239,7 +230,7 @@ static int system_add_cert(void *ctx, const struct cli_sub *self)
 static int system_revoke_cert(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct system_call *k = ctx;
+    struct idcli_call *k = ctx;
     if (k->a->npos != 2)
         return cli_usage_error(k->full, "name one certificate by its SHA-256 fingerprint");
     err_t err;
@@ -249,33 +240,6 @@ static int system_revoke_cert(void *ctx, const struct cli_sub *self)
         return idcli_fail(k->full, rc, &err);
     printf("certificate %s revoked\n", k->a->pos[1]);
     return 0;
-}
-
-static int main_of(const struct cli_subs *subs, enum system_kind kind, int argc, char **argv)
-{
-    const char *cmd = subs->cmd;
-    if (cli_wants_help(argc, argv) || argc < 2) {
-        cli_subs_help(subs, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    struct idcli_args a;
-    int rc = idcli_parse(cmd, argc, argv, valued, flags, NULL, &a);
-    if (rc)
-        return rc;
-    const struct cli_sub *sub = cli_subs_find(subs, a.npos ? a.pos[0] : "");
-    if (!sub)
-        return EXIT_USAGE;
-    const char *config = idcli_need(cmd, &a, "config");
-    if (!config)
-        return EXIT_USAGE;
-    struct idcli c;
-    if (idcli_open(cmd, config, &c))
-        return 1;
-    struct system_call call = {.cmd = cmd, .c = &c, .a = &a, .kind = kind};
-    snprintf(call.full, sizeof call.full, "%s %s", cmd, sub->name);
-    rc = sub->run(&call, sub);
-    idcli_close(&c);
-    return rc;
 }
 
 static const struct cli_sub system_table[] = {
@@ -307,10 +271,10 @@ static const struct cli_subs source_subs =
 
 int cmd_system(int argc, char **argv)
 {
-    return main_of(&system_subs, SYSTEM_RECIPIENT, argc, argv);
+    return idcli_main(&system_subs, argc, argv, valued, flags, NULL, SYSTEM_RECIPIENT, NULL);
 }
 
 int cmd_source(int argc, char **argv)
 {
-    return main_of(&source_subs, SYSTEM_SOURCE, argc, argv);
+    return idcli_main(&source_subs, argc, argv, valued, flags, NULL, SYSTEM_SOURCE, NULL);
 }

@@ -66,18 +66,11 @@ static int print_user(const struct identity_user *u, void *ctx)
     return 0;
 }
 
-/* What every user and role subcommand gets: the opened store and the
- * options. */
-struct user_call {
-    struct idcli *c;
-    const struct idcli_args *a;
-};
-
 static int user_create(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct idcli *c = ((struct user_call *)ctx)->c;
-    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     const char *org, *username;
     if (!(org = idcli_need("user create", a, "org")) ||
         !(username = idcli_need("user create", a, "username")))
@@ -117,8 +110,8 @@ static int user_create(void *ctx, const struct cli_sub *self)
 static int user_list(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct idcli *c = ((struct user_call *)ctx)->c;
-    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     err_t err;
     err_clear(&err);
     json_t *arr = idcli_flag(a, "json") ? json_array() : NULL;
@@ -133,8 +126,8 @@ static int user_list(void *ctx, const struct cli_sub *self)
 static int user_set_password(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct idcli *c = ((struct user_call *)ctx)->c;
-    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     if (a->npos != 2)
         return cli_usage_error("user set-password", "name one user (id or username)");
     const char *file = idcli_get(a, "password-file");
@@ -156,8 +149,8 @@ static int user_set_password(void *ctx, const struct cli_sub *self)
 /* suspend and activate: data is the status it sets. */
 static int user_set_status(void *ctx, const struct cli_sub *self)
 {
-    struct idcli *c = ((struct user_call *)ctx)->c;
-    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     bool suspend = self->data == USER_SUSPENDED;
     const char *cmd = suspend ? "user suspend" : "user activate";
     if (a->npos != 2)
@@ -188,27 +181,7 @@ static const struct cli_subs user_subs =
 
 int cmd_user(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv) || argc < 2) {
-        cli_subs_help(&user_subs, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    struct idcli_args a;
-    int rc = idcli_parse("user", argc, argv, valued, flags, repeatable, &a);
-    if (rc)
-        return rc;
-    const struct cli_sub *sub = cli_subs_find(&user_subs, a.npos ? a.pos[0] : "");
-    if (!sub)
-        return EXIT_USAGE;
-    const char *config = idcli_need("user", &a, "config");
-    if (!config)
-        return EXIT_USAGE;
-    struct idcli c;
-    if (idcli_open("user", config, &c))
-        return 1;
-    struct user_call call = {&c, &a};
-    rc = sub->run(&call, sub);
-    idcli_close(&c);
-    return rc;
+    return idcli_main(&user_subs, argc, argv, valued, flags, repeatable, 0, NULL);
 }
 
 static int print_with_roles(const struct identity_user *u, void *ctx)
@@ -219,8 +192,8 @@ static int print_with_roles(const struct identity_user *u, void *ctx)
 /* grant and revoke: data is 1 for grant. */
 static int role_change(void *ctx, const struct cli_sub *self)
 {
-    struct idcli *c = ((struct user_call *)ctx)->c;
-    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     unsigned role = 0;
     identity_role_parse(str_from_cstr(a->pos[2]), &role); /* checked before opening */
     err_t err;
@@ -237,8 +210,8 @@ static int role_change(void *ctx, const struct cli_sub *self)
 static int role_list(void *ctx, const struct cli_sub *self)
 {
     (void)self;
-    struct idcli *c = ((struct user_call *)ctx)->c;
-    const struct idcli_args *a = ((struct user_call *)ctx)->a;
+    struct idcli *c = ((struct idcli_call *)ctx)->c;
+    const struct idcli_args *a = ((struct idcli_call *)ctx)->a;
     err_t err;
     err_clear(&err);
     json_t *arr = idcli_flag(a, "json") ? json_array() : NULL;
@@ -286,7 +259,7 @@ int cmd_role(int argc, char **argv)
     struct idcli c;
     if (idcli_open("role", config, &c))
         return 1;
-    struct user_call call = {&c, &a};
+    struct idcli_call call = {.cmd = "role", .c = &c, .a = &a};
     rc = sub->run(&call, sub);
     idcli_close(&c);
     return rc;

@@ -121,6 +121,35 @@ void idcli_close(struct idcli *c)
     memset(c, 0, sizeof *c);
 }
 
+int idcli_main(const struct cli_subs *subs, int argc, char **argv, const char *const *valued,
+               const char *const *flags, const char *const *repeatable, int data,
+               int (*start)(struct idcli_call *call, const struct cli_sub *sub))
+{
+    const char *cmd = subs->cmd;
+    if (cli_wants_help(argc, argv) || argc < 2) {
+        cli_subs_help(subs, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    struct idcli_args a;
+    int rc = idcli_parse(cmd, argc, argv, valued, flags, repeatable, &a);
+    if (rc)
+        return rc;
+    const struct cli_sub *sub = cli_subs_find(subs, a.npos ? a.pos[0] : "");
+    if (!sub)
+        return EXIT_USAGE;
+    const char *config = idcli_need(cmd, &a, "config");
+    if (!config)
+        return EXIT_USAGE;
+    struct idcli c;
+    if (idcli_open(cmd, config, &c))
+        return 1;
+    struct idcli_call call = {.cmd = cmd, .c = &c, .a = &a, .data = data};
+    snprintf(call.full, sizeof call.full, "%s %s", cmd, sub->name);
+    rc = start ? start(&call, sub) : sub->run(&call, sub);
+    idcli_close(&c);
+    return rc;
+}
+
 int idcli_fail(const char *cmd, int rc, const err_t *err)
 {
     return cli_fail(cmd, rc, err, err->log[0] ? err->log : err_code_name(rc));

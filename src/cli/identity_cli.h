@@ -50,6 +50,26 @@ struct idcli {
  * the reason and returns 1 on failure. */
 int idcli_open(const char *cmd, const char *config_path, struct idcli *c);
 void idcli_close(struct idcli *c);
+/* What a subcommand's run gets as its ctx under idcli_main. */
+struct idcli_call {
+    const char *cmd; /* "system" */
+    struct idcli *c;
+    const struct idcli_args *a;
+    int data;      /* the command's own (idcli_main's data) */
+    void *extra;   /* set by a start hook, if any */
+    char full[48]; /* "system register": the name in messages */
+};
+
+struct cli_subs;
+struct cli_sub;
+/* The main of an identity subcommand: --help (and its absence), the
+ * options (valued, flags, repeatable as for idcli_parse), the subcommand,
+ * --config, opening the store and identity; then the subcommand's run with
+ * a struct idcli_call, or start(call, sub) instead when given (to open
+ * what the command needs beside identity, run sub and close it). */
+int idcli_main(const struct cli_subs *subs, int argc, char **argv, const char *const *valued,
+               const char *const *flags, const char *const *repeatable, int data,
+               int (*start)(struct idcli_call *call, const struct cli_sub *sub));
 /* Prints a library error; returns EXIT_USAGE for bad input, else 1. */
 int idcli_fail(const char *cmd, int rc, const err_t *err);
 /* Reads a certificate (PEM) file. Prints and returns non-zero on failure. */
