@@ -24,6 +24,10 @@
  * the move leaves the file in new/; the next run finds the name recorded
  * and only moves it. A message delivered twice under two names (same
  * Message-ID and content) is recorded as a duplicate and makes nothing.
+ * Several nodes may share one maildir and run pickups at once: the
+ * transaction takes the store's write lock before it looks for the name, so
+ * one node records a message and the others find it "seen"; a file another
+ * node moved away meanwhile is skipped without a warning.
  *
  * Reading one message (GMime) is mailparse.c.
  */
@@ -404,6 +408,8 @@ static int read_file(int dirfd, const char *name, size_t max, char **out, size_t
                      bool *truncated, err_t *err)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT)
+        return DUPLA_ENOTFOUND; /* taken in meanwhile by another node's run */
     if (fd < 0)
         return err_internal(err, DUPLA_EIO, "open %s: %s", name, strerror(errno));
     struct stat sb;
@@ -480,6 +486,10 @@ int incident_maildir_pickup(incident_t *inc, const char *maildir,
         enum incident_mail_outcome o;
         st.taken++;
         int r = read_file(newfd, fname, inc->set.message_max_bytes, &raw, &len, &truncated, &e1);
+        if (r == DUPLA_ENOTFOUND) {
+            st.taken--;
+            continue;
+        }
         if (r == 0)
             r = incident_mail_accept(inc, uniq, (str_t){raw, len}, truncated, &o, NULL, &e1);
         free(raw);
@@ -515,7 +525,9 @@ int incident_maildir_pickup(incident_t *inc, const char *maildir,
         /* Committed: now, and only now, the file moves to cur/. */
         char dest[MAILDIR_NAME_MAX + 8];
         snprintf(dest, sizeof dest, "%s:2,S", uniq);
-        if (renameat(newfd, fname, curfd, dest) != 0)
+        /* ENOENT: another node that shares the maildir took it in and
+         * moved it first (this run found it recorded: "seen") */
+        if (renameat(newfd, fname, curfd, dest) != 0 && errno != ENOENT)
             log_warn("maildir %s: cannot move to cur/: %s (it will be seen again and only moved)",
                      fname, strerror(errno));
     }

@@ -15,13 +15,18 @@
  * set-up for tests, not a deployment: SQLite is one machine).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agreement/agreement.h"
+#include "api_helpers.h"
 #include "catalog/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -46,6 +51,8 @@ struct cluster {
     char agreement2[AGREEMENT_ID_LEN + 1];
     long poll_ms;         /* identity.registry_poll_ms */
     const char *exposure; /* the "exposure" section; NULL: no rate limit in the way */
+    bool expiring;        /* agreement2 ends in 3 days (before B and C start) */
+    char dir[64];         /* the shared folder: checkpoint key, token keys, maildir */
 };
 
 /* ---- set-up ---- */
@@ -124,8 +131,9 @@ static void approve(const struct e2e_server *s, char *id)
 }
 
 /* The configuration every node shares (registry polls fast, no rate
- * limit in the way, checkpoints every CP_EVERY entries) plus, for B and C,
- * A's store. */
+ * limit in the way, checkpoints every CP_EVERY entries, one token key
+ * folder and one incident maildir, as nodes of one platform have) plus,
+ * for B and C, A's store. */
 static void node_config(const struct cluster *c, const struct e2e_server *a, char *out, size_t cap)
 {
     char store[E2E_PATH_MAX + 64] = "";
@@ -134,10 +142,13 @@ static void node_config(const struct cluster *c, const struct e2e_server *a, cha
     snprintf(out, cap,
              "{%s\"identity\": {\"registry_poll_ms\": %ld},"
              " \"exposure\": %s,"
+             " \"token\": {\"key_dir\": \"%s/token-keys\"},"
+             " \"incident\": {\"general_mailbox\": \"df@skat.example\","
+             " \"maildir\": \"%s/Maildir\"},"
              " \"audit\": {\"signing_key\": \"%s\", \"checkpoint_every\": %d}}",
              store, c->poll_ms,
              c->exposure ? c->exposure : "{\"rate_per_second\": 100000, \"rate_burst\": 100000}",
-             c->key, CP_EVERY);
+             c->dir, c->dir, c->key, CP_EVERY);
 }
 
 /* Listeners "api" and "token" with A's PKI (absolute paths). */
@@ -155,13 +166,22 @@ static void node_listeners(const struct e2e_server *a, char *out, size_t cap)
 static void cluster_start(struct cluster *c, int n, long poll)
 {
     const char *exposure = c->exposure;
+    bool expiring = c->expiring;
     memset(c, 0, sizeof *c);
     c->exposure = exposure;
+    c->expiring = expiring;
     c->n = n;
     c->poll_ms = poll;
-    char dir[] = "/tmp/dupla-cluster-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char *dir = c->dir;
+    snprintf(c->dir, sizeof c->dir, "/tmp/dupla-cluster-XXXXXX");
+    cr_assert_not_null(mkdtemp(c->dir));
     snprintf(c->key, sizeof c->key, "%s/audit.key", dir);
+    static const char *const sub[] = {"Maildir", "Maildir/new", "Maildir/cur", "Maildir/tmp"};
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        char p[E2E_PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dir, sub[i]);
+        cr_assert_eq(mkdir(p, 0700), 0, "%s", p);
+    }
     const char *gen[] = {"pki", "keygen", "--out", c->key, NULL};
     char out[E2E_PATH_MAX];
     snprintf(out, sizeof out, "%s/keygen.log", dir);
@@ -186,6 +206,24 @@ static void cluster_start(struct cluster *c, int n, long poll)
     }
     approve(a, c->agreement);
     approve(a, c->agreement2);
+    if (c->expiring) {
+        store_t *st = open_store(a);
+        store_conn_t *conn;
+        err_t err;
+        cr_assert_eq(store_conn_get(st, &conn, &err), 0, "%s", err.log);
+        store_stmt_t *q;
+        cr_assert_eq(store_prepare(conn,
+                                   "UPDATE agreement_version SET valid_until = ? WHERE"
+                                   " agreement_id = ?",
+                                   &q, &err),
+                     0, "%s", err.log);
+        store_bind_int64(q, 1, clock_now_ms() + 3 * 86400000LL);
+        store_bind_cstr(q, 2, c->agreement2);
+        cr_assert_eq(store_step(q, &err), STORE_DONE, "%s", err.log);
+        store_stmt_done(q);
+        store_conn_put(conn);
+        store_close(st);
+    }
 
     node_config(c, a, cfg, sizeof cfg);
     node_listeners(a, ls, sizeof ls);
@@ -519,6 +557,299 @@ Test(cluster, the_rate_limit_holds_across_nodes, .timeout = 170)
     cr_assert_eq(ok + limited, 30);
     for (int i = 0; i < NODES; i++)
         e2e_stop(&c->node[i]);
+    remove_key_dir(c);
+    free(c);
+}
+
+/* ---- the rest of the shared state: token keys, sessions, service windows ---- */
+
+/* A request to node i with A's CA (the certificate every node shows). */
+static long node_request(const struct cluster *c, int i, struct e2e_request *rq,
+                         struct e2e_response *r)
+{
+    char ca[E2E_PATH_MAX];
+    rq->ca_file = e2e_pki_path(&c->node[0], "ca.pem", ca);
+    cr_assert_eq(e2e_request(&c->node[i], rq, r), 0, "node %d: %s", i, r->error);
+    return r->status;
+}
+
+/* Node i's JWKS into out; the number of keys in it. */
+static size_t jwks_of(const struct cluster *c, int i, char *out, size_t cap)
+{
+    struct e2e_request rq = {.path = "/.well-known/jwks.json"};
+    struct e2e_response r;
+    cr_assert_eq(node_request(c, i, &rq, &r), 200, "node %d: jwks %s", i, r.body);
+    snprintf(out, cap, "%s", r.body);
+    size_t n = json_array_size(json_object_get(r.json, "keys"));
+    e2e_response_free(&r);
+    return n;
+}
+
+/* Whether every node publishes the same JWKS with n keys (into out). */
+static bool jwks_agree(const struct cluster *c, size_t n, char *out, size_t cap)
+{
+    char other[8192];
+    if (jwks_of(c, 0, out, cap) != n)
+        return false;
+    for (int i = 1; i < c->n; i++)
+        if (jwks_of(c, i, other, sizeof other) != n || strcmp(out, other) != 0)
+            return false;
+    return true;
+}
+
+/* The JOSE header of a JWT (its first part, which names the kid). */
+static void jwt_header(const char *jwt, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.*s", (int)strcspn(jwt, "."), jwt);
+}
+
+/* A call with the session se through node i: its status. */
+static long session_call(const struct cluster *c, int i, const struct api_session *se,
+                         const char *method)
+{
+    const char *h[] = {se->cookie, se->csrf, NULL};
+    struct e2e_request rq = {.method = method, .path = "/api/session", .headers = h};
+    struct e2e_response r;
+    long st = node_request(c, i, &rq, &r);
+    e2e_response_free(&r);
+    return st;
+}
+
+/* Calls through k's node every 5 ms until the answer is want (at most
+ * 5 s); the status then, and the ms from t0 to it. */
+static long until_status(struct client *k, long want, int64_t t0, double *ms)
+{
+    long status = -2;
+    while (status != want && clock_mono_ns() - t0 < 5000 * 1000000LL) {
+        status = one_call(k, k->cl->agreement, NULL);
+        if (status != want)
+            usleep(5000);
+    }
+    *ms = (double)(clock_mono_ns() - t0) / 1e6;
+    return status;
+}
+
+static int64_t query_int(const struct cluster *c, const char *sql)
+{
+    store_t *st = open_store(&c->node[0]);
+    store_conn_t *conn;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &conn, &err), 0, "%s", err.log);
+    int64_t v = -1;
+    cr_assert_eq(store_query_int64(conn, sql, -1, &v, &err), 0, "%s: %s", sql, err.log);
+    store_conn_put(conn);
+    store_close(st);
+    return v;
+}
+
+Test(cluster, token_keys_sessions_and_service_windows_are_shared, .timeout = 170)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    cluster_start(c, NODES, 1000);
+    const struct e2e_server *a = &c->node[0];
+    char jw[8192], old_header[512], header[512];
+
+    /* tokens: one issued by each node verifies on every node; one JWKS */
+    cr_assert(jwks_agree(c, 1, jw, sizeof jw), "the nodes publish different keys: %s", jw);
+    struct client k[NODES];
+    for (int i = 0; i < NODES; i++) {
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].cl = c;
+        k[i].node = &c->node[i];
+        cr_assert_eq(get_token(&k[i]), 0, "%s", k[i].failure);
+    }
+    jwt_header(k[2].token, old_header, sizeof old_header);
+    for (int i = 0; i < NODES; i++)
+        for (int j = 0; j < NODES; j++) {
+            struct client x = k[i];
+            x.node = &c->node[j];
+            cr_assert_eq(one_call(&x, c->agreement, NULL), 200,
+                         "a token of node %d through node %d: %s", i, j, x.failure);
+        }
+
+    /* a key rotated with A's configuration is used and published by all */
+    const char *rot[] = {"token", "rotate-key", NULL};
+    int64_t t0 = clock_mono_ns();
+    must(a, rot);
+    double cli_ms = (double)(clock_mono_ns() - t0) / 1e6;
+    while (!jwks_agree(c, 2, jw, sizeof jw) && clock_mono_ns() - t0 < 5000 * 1000000LL)
+        usleep(20 * 1000);
+    double ms = (double)(clock_mono_ns() - t0) / 1e6;
+    fprintf(stderr,
+            "cluster: token key rotated; every node published it %.1f ms after the CLI began"
+            " (%.1f ms after it ended)\n",
+            ms, ms - cli_ms);
+    cr_assert(jwks_agree(c, 2, jw, sizeof jw), "the nodes do not agree on the new keys: %s", jw);
+    /* the folder is looked at about every second */
+    cr_assert_lt(ms - cli_ms, 2500);
+    struct client n = {.cl = c, .node = &c->node[2]};
+    cr_assert_eq(get_token(&n), 0, "%s", n.failure);
+    jwt_header(n.token, header, sizeof header);
+    cr_assert_str_neq(header, old_header, "node C still signs with the old key");
+    for (int j = 0; j < NODES; j++) {
+        struct client x = n, o = k[1];
+        x.node = o.node = &c->node[j];
+        cr_assert_eq(one_call(&x, c->agreement, NULL), 200, "a new token through node %d: %s", j,
+                     x.failure);
+        cr_assert_eq(one_call(&o, c->agreement, NULL), 200, "an old token through node %d: %s", j,
+                     o.failure);
+    }
+
+    /* sessions: logged in through A, the session works through B and C;
+     * logged out through B, it is gone on A */
+    char pwfile[E2E_PATH_MAX];
+    FILE *f = fopen(e2e_path(a, "pw.txt", pwfile), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%s\n", API_PASSWD);
+    fclose(f);
+    const char *pw[] = {"user", "set-password", "a@a.dk", "--password-file", pwfile, NULL};
+    must(a, pw);
+    struct api_session se;
+    api_login(a, "a@a.dk", &se);
+    for (int i = 0; i < NODES; i++)
+        cr_assert_eq(session_call(c, i, &se, "GET"), 200, "the session through node %d", i);
+    cr_assert_eq(session_call(c, 1, &se, "DELETE"), 200, "logging out through node B");
+    for (int i = 0; i < NODES; i++)
+        cr_assert_eq(session_call(c, i, &se, "GET"), 401, "a closed session through node %d", i);
+
+    /* a service window posted with A's configuration closes the data
+     * services of B (503), and its cancellation opens them again */
+    struct client *kb = &k[1];
+    const char *post[] = {"opslog", "post", "--kind", "servicevindue", "--title", "Vindue",
+                          "--end",  "+10m", NULL};
+    t0 = clock_mono_ns();
+    must(a, post);
+    cli_ms = (double)(clock_mono_ns() - t0) / 1e6;
+    long st = until_status(kb, 503, t0, &ms);
+    fprintf(stderr,
+            "cluster: service window posted; node B answered 503 %.1f ms after the CLI began"
+            " (%.1f ms after it ended)\n",
+            ms, ms - cli_ms);
+    cr_assert_eq(st, 503, "%s", kb->failure);
+    cr_assert_lt(ms - cli_ms, bound_ms());
+    char id[32];
+    snprintf(id, sizeof id, "%lld",
+             (long long)query_int(c, "SELECT MAX(id) FROM opslog_entry WHERE kind = "
+                                     "'servicevindue'"));
+    const char *cancel[] = {"opslog", "update", id, "--status", "cancelled", NULL};
+    t0 = clock_mono_ns();
+    must(a, cancel);
+    cli_ms = (double)(clock_mono_ns() - t0) / 1e6;
+    st = until_status(kb, 200, t0, &ms);
+    fprintf(stderr,
+            "cluster: service window cancelled; node B served %.1f ms after the CLI began"
+            " (%.1f ms after it ended)\n",
+            ms, ms - cli_ms);
+    cr_assert_eq(st, 200, "%s", kb->failure);
+    cr_assert_lt(ms - cli_ms, bound_ms());
+
+    for (int i = c->n - 1; i >= 0; i--)
+        cr_expect_eq(e2e_stop(&c->node[i]), 0, "node %d stopped cleanly", i);
+    remove_key_dir(c);
+    free(c);
+}
+
+/* ---- background jobs: each once, whichever node does it ---- */
+
+/* A mail with an incident trigger into the shared maildir's new/. */
+static void drop_mail(const struct cluster *c, int n)
+{
+    char tmp[E2E_PATH_MAX], p[E2E_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/Maildir/tmp/%d.cluster.host", c->dir, n);
+    snprintf(p, sizeof p, "%s/Maildir/new/%d.cluster.host", c->dir, n);
+    FILE *f = fopen(tmp, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "From: <pia@kommune.example>\r\nTo: incident@skat.example\r\n"
+            "Subject: DUPLA-Prod-Data: besked %d\r\nMessage-ID: <%d.cluster@mail.example>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Beskrivelse %d\r\n",
+            n, n, n);
+    fclose(f);
+    cr_assert_eq(rename(tmp, p), 0);
+}
+
+static int files_in(const struct cluster *c, const char *sub)
+{
+    char p[E2E_PATH_MAX];
+    snprintf(p, sizeof p, "%s/Maildir/%s", c->dir, sub);
+    DIR *d = opendir(p);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Waits (at most 20 s) until every one of want mails is taken in: their
+ * files out of new/ and want rows in incident_mail. */
+static void until_taken(const struct cluster *c, int want)
+{
+    int64_t t0 = clock_mono_ns();
+    while (clock_mono_ns() - t0 < 20000 * 1000000LL &&
+           (files_in(c, "new") > 0 || query_int(c, "SELECT COUNT(*) FROM incident_mail") < want))
+        usleep(100 * 1000);
+    fprintf(stderr, "cluster: %d mails taken in %.2f s\n", want,
+            (double)(clock_mono_ns() - t0) / 1e9);
+}
+
+/* Each mail made exactly one incident and one receipt. */
+static void each_once(const struct cluster *c, int want)
+{
+    cr_assert_eq(files_in(c, "new"), 0, "mails left in new/");
+    cr_assert_eq(files_in(c, "cur"), want);
+    cr_assert_eq(query_int(c, "SELECT COUNT(*) FROM incident_mail"), want);
+    cr_assert_eq(query_int(c, "SELECT COUNT(*) FROM incident_mail WHERE outcome = 'incident'"),
+                 want, "a mail recorded as seen or duplicate: it was handled twice");
+    cr_assert_eq(query_int(c, "SELECT COUNT(*) FROM incident"), want);
+    cr_assert_eq(query_int(c, "SELECT COUNT(*) FROM mail_message WHERE kind = 'receipt'"), want);
+}
+
+Test(cluster, background_jobs_run_once_across_nodes, .timeout = 170)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    c->expiring = true;
+    cluster_start(c, NODES, 1000);
+
+    /* expiry warnings: agreement2 ends in 3 days; B and C each ran the
+     * warnings at start; one warning was queued */
+    cr_assert_eq(query_int(c, "SELECT COUNT(*) FROM mail_message WHERE kind = 'expiry-agreement'"),
+                 1);
+    cr_assert_eq(query_int(c, "SELECT COUNT(*) FROM expiry_notice WHERE kind = 'agreement'"), 1);
+
+    /* maildir pickup: three nodes take in one maildir every 5 s */
+    enum { FIRST = 12, MORE = 40 };
+    for (int i = 0; i < FIRST; i++)
+        drop_mail(c, i);
+    until_taken(c, FIRST);
+    each_once(c, FIRST);
+
+    /* nodes B and C SIGKILLed as soon as the pickup of the next mails has
+     * begun (one of them is likely in the middle of it): A takes in the
+     * rest, each once, within its next runs */
+    for (int i = FIRST; i < FIRST + MORE; i++)
+        drop_mail(c, i);
+    int64_t t0 = clock_mono_ns();
+    while (query_int(c, "SELECT COUNT(*) FROM incident_mail") == FIRST &&
+           clock_mono_ns() - t0 < 10000 * 1000000LL)
+        usleep(2 * 1000);
+    for (int i = 1; i < NODES; i++) {
+        cr_assert_eq(kill(c->node[i].pid, SIGKILL), 0);
+        waitpid(c->node[i].pid, NULL, 0);
+    }
+    int64_t at_kill = query_int(c, "SELECT COUNT(*) FROM incident_mail");
+    fprintf(stderr, "cluster: B and C killed with %lld of %d mails taken in\n",
+            (long long)(at_kill - FIRST), MORE);
+    until_taken(c, FIRST + MORE);
+    each_once(c, FIRST + MORE);
+
+    cr_expect_eq(e2e_stop(&c->node[0]), 0, "node A stopped cleanly");
+    for (int i = 1; i < NODES; i++)
+        e2e_remove_dir(&c->node[i]);
     remove_key_dir(c);
     free(c);
 }

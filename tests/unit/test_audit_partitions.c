@@ -5,6 +5,7 @@
  * drop a month with entries. On SQLite the calls say that partitions are a
  * PostgreSQL feature. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -339,4 +340,59 @@ Test(audit_partitions, retention_drops_only_empty_months)
     cr_assert_not_null(find(v, n, "p2020_03"));
     free(v);
     verify_ok(2);
+}
+
+/* Every node runs the upkeep (#15): four store handles at once, as four
+ * nodes' tickers, create each month once between them and none fails (the
+ * upkeep takes its advisory lock, and looks at what exists under it). */
+struct upkeep_run {
+    store_t *st;
+    pthread_barrier_t *start;
+    int created, rc;
+    err_t err;
+};
+
+static void *upkeep_main(void *arg)
+{
+    struct upkeep_run *u = arg;
+    pthread_barrier_wait(u->start);
+    u->rc = audit_partitions_ensure(u->st, month_ms(2098, 1), 5, &u->created, &u->err);
+    return NULL;
+}
+
+Test(audit_partitions, the_upkeep_of_several_nodes_at_once_creates_each_month_once)
+{
+    if (!on_pg())
+        cr_skip_test("partitions are a PostgreSQL feature");
+    audit_close(audit_fixture_log(&fx, 0));
+    struct audit_partition *v;
+    size_t before, after;
+    list(&v, &before);
+    free(v);
+    enum { NODES = 4 };
+    struct upkeep_run u[NODES];
+    pthread_t t[NODES];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, NODES);
+    for (int i = 0; i < NODES; i++) {
+        memset(&u[i], 0, sizeof u[i]);
+        u[i].start = &start;
+        cr_assert_eq(store_open(fx.url, NULL, &u[i].st, &u[i].err), 0, "%s", u[i].err.log);
+    }
+    for (int i = 0; i < NODES; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, upkeep_main, &u[i]), 0);
+    int created = 0;
+    for (int i = 0; i < NODES; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(u[i].rc, 0, "node %d: %s", i, u[i].err.log);
+        created += u[i].created;
+        store_close(u[i].st);
+    }
+    pthread_barrier_destroy(&start);
+    list(&v, &after);
+    cr_assert_not_null(find(v, after, "p2098_01"));
+    free(v);
+    cr_assert_gt(created, 0);
+    cr_assert_eq((size_t)created, after - before, "%d months made for %zu new partitions", created,
+                 after - before);
 }
