@@ -32,12 +32,12 @@
  * Requests that libmicrohttpd answers itself skip 2-4: they get its
  * status with its own small HTML body (no problem, no X-Request-ID), and
  * are still logged and counted. That is what does not fit the connection's
- * memory pool (at least HTTP_POOL_MIN, 256 KiB: a request line of about
- * that size, or thousands of header lines more than that) and HTTP it
- * cannot parse at all (a request line without a version). libmicrohttpd
- * 0.9.75 has no hook for those answers. The pool is sized so that every
- * request within our limits, and far past them, reaches our checks and
- * gets a problem+json answer. MHD_OPTION_STRICT_FOR_CLIENT is 0 so that
+ * memory pool (sized from the limits, see server.c: a request line or a
+ * header block of about the whole pool) and HTTP it cannot parse at all (a
+ * request line without a version). libmicrohttpd 0.9.75 has no hook for
+ * those answers. The pool is sized so that every request within our
+ * limits, and well past them, reaches our checks and gets a problem+json
+ * answer. MHD_OPTION_STRICT_FOR_CLIENT is 0 so that
  * libmicrohttpd leaves the Host check (and its answer) to us, and passes
  * header names as sent, white space included, for us to refuse.
  */
@@ -199,6 +199,17 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     str_t raw = str_from_bounded(uri ? uri : "", srv->mhd_memory);
     char *copy = arena_strdup(req->arena, raw);
     req->raw_target = copy ? (str_t){copy, raw.len} : STR("");
+    /* libmicrohttpd would now split the query into a record per parameter
+     * in the connection's pool (64 bytes each: 1,000 of them, a bulk call,
+     * are 64 KiB that every idle connection would then keep, see server.c).
+     * We parse the copy ourselves (params.c) and never read its records,
+     * so the query is ended right after its '?' in libmicrohttpd's own
+     * request buffer (writable: it writes its terminators into it); the path
+     * it then unescapes and passes on is unchanged. Only once the copy is
+     * made: without it the target is empty and the request refused. */
+    char *query = copy ? strchr((char *)uri, '?') : NULL;
+    if (query)
+        query[1] = '\0';
     if (uuid_v4(req->id) != 0)
         snprintf(req->id, sizeof req->id, "unknown");
     const union MHD_ConnectionInfo *ci =

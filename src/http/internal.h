@@ -62,16 +62,18 @@ int http_tls_priorities_check(const struct listener_config *lc, size_t idx, err_
 #define HTTP_MAX_HEADERS_TOTAL (16u * 1024)
 #define HTTP_MAX_HEADER_COUNT  100u
 /* The least memory pool of a connection (see server.c, http_server_new):
- * requests up to about this size, far past every limit, still reach our
- * checks and get a problem+json answer; only larger ones get
- * libmicrohttpd's own (its status, a small HTML body). */
-#define HTTP_POOL_MIN (256u * 1024)
-/* libmicrohttpd's connection pool beyond request line, parameters and
- * headers: its records of the headers, the response header block, buffers
- * (see server.c, http_server_new). */
+ * even with the smallest limits, a request line or header block several
+ * times past them still reaches our checks and gets a problem+json answer;
+ * larger ones get libmicrohttpd's own (its status, a small HTML body). */
+#define HTTP_POOL_MIN (32u * 1024)
+/* The request line beyond its target: method, spaces, version, CRLF. */
+#define HTTP_REQUEST_LINE_EXTRA 64u
+/* libmicrohttpd's connection pool beyond request line and headers: the
+ * answer's header block and the chunk buffer of a streamed answer (see
+ * server.c, http_server_new). */
 #define HTTP_POOL_SLACK (12u * 1024)
-/* What libmicrohttpd 0.9.75 takes from the pool per header or query
- * parameter record (struct MHD_HTTP_Header, aligned). */
+/* What libmicrohttpd 0.9.75 takes from the pool per header record
+ * (struct MHD_HTTP_Header, aligned). */
 #define HTTP_POOL_RECORD 64u
 /* A body declared larger than its route takes is still read (and dropped)
  * up to this size, so that the client reliably sees the 413 (connection.c). */

@@ -98,20 +98,21 @@ int http_server_new(const struct dupla_config *cfg, http_server_t **out, err_t *
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->drain_cond, &ca);
     pthread_condattr_destroy(&ca);
-    /* The pool holds the request line, the header block and libmicrohttpd's
-     * records of the headers and of the query parameters (it parses them
-     * itself before we see the request, though we parse the query again,
-     * strictly, and never read its list). It is wiped for every request. It
-     * is sized for requests within our limits (and one parameter past the
-     * count), and at least HTTP_POOL_MIN, so that requests far past the
-     * limits still reach our checks and get our problem answers; only what
-     * does not fit it gets libmicrohttpd's own answer. */
+    /* libmicrohttpd's per-connection memory pool holds the request line,
+     * the header block, a record per header line and the answer's header
+     * block and chunk buffer. 0.9.75 zeroes the whole pool after every
+     * request (MHD_pool_reset), so each keep-alive connection that has
+     * served one keeps all of it resident: the pool is sized from the
+     * limits, for a request at every limit at once (and one header line
+     * past the count), nothing more. A request past a limit reaches our
+     * checks and gets our problem answer as long as it fits (a request
+     * line or a header block of up to about the whole pool); only what does
+     * not fit gets libmicrohttpd's own answer. The query's parameters take
+     * no room: on_uri (connection.c) copies the target and ends the query
+     * before libmicrohttpd would make a record of each parameter. */
     const struct limits_config *lim = &cfg->limits;
-    size_t params = (size_t)lim->max_query_params + 1;
-    if (params > lim->max_url_bytes / 2)
-        params = lim->max_url_bytes / 2;
-    srv->mhd_memory = lim->max_url_bytes + params * HTTP_POOL_RECORD + http_headers_total_max(lim) +
-                      HTTP_MAX_HEADER_COUNT * HTTP_POOL_RECORD + HTTP_POOL_SLACK;
+    srv->mhd_memory = HTTP_REQUEST_LINE_EXTRA + lim->max_url_bytes + http_headers_total_max(lim) +
+                      (HTTP_MAX_HEADER_COUNT + 1) * HTTP_POOL_RECORD + HTTP_POOL_SLACK;
     if (srv->mhd_memory < HTTP_POOL_MIN)
         srv->mhd_memory = HTTP_POOL_MIN;
     *out = srv;
