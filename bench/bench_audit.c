@@ -393,6 +393,8 @@ int main(int argc, char **argv)
         if (kvf)
             fprintf(kvf, "%s.audit.append.%d=%.0f\n%s.audit.fsync_each.%d=%.0f\n", label,
                     writers[i], group, label, writers[i], one);
+        if (kvf && !b.pg)
+            fprintf(kvf, "%s.audit.no_fsync.%d=%.0f\n", label, writers[i], none);
     }
     printf("\n(group commit: audit_record as the data path calls it, synchronous=FULL;\n"
            " fsync/append: the same with one transaction per entry; no fsync: synchronous=OFF\n"

@@ -233,8 +233,9 @@ int main(int argc, char **argv)
             perror("bench-ingest: --kv");
             return 1;
         }
-        fprintf(kf, "%s.ingest=%.0f\n%s.ingest_cpu=%.2f\n", pg ? "postgresql" : "sqlite",
-                dupla_rate, pg ? "postgresql" : "sqlite", dupla_cpu);
+        const char *label = pg ? "postgresql" : "sqlite";
+        fprintf(kf, "%s.ingest=%.0f\n%s.ingest_cpu=%.2f\n%s.ingest_base=%.0f\n%s.ingest_n=%ld\n",
+                label, dupla_rate, label, dupla_cpu, label, base_rate, label, n);
         fclose(kf);
     }
     if (own_dir) {

@@ -30,6 +30,14 @@
 #   BENCH_KV           append the figures as key=value lines to this file
 #   BENCH_IDLE         idle keep-alive connections to hold during a second
 #                      run of step 1 (e.g. 10000; default 0: none)
+#   BENCH_INSTRUCTIONS N: instead of steps 1-5, run the server under
+#                      valgrind's callgrind and count the instructions it
+#                      executes (every thread, user space) over N
+#                      single-subject calls made one after the other on one
+#                      keep-alive connection (after 20 unmeasured ones): a
+#                      figure that a loaded machine does not change, so a
+#                      regression shows (bench/instructions.sh);
+#                      BENCH_CALLGRIND_OUT=FILE keeps callgrind's profile
 set -eu
 
 BUILD=${1:-build}
@@ -45,6 +53,14 @@ PERSONS=${BENCH_PERSONS:-1000}
 STORE=${BENCH_STORE:-}
 NO_BASELINE=${BENCH_NO_BASELINE:-0}
 IDLE=${BENCH_IDLE:-0}
+INSTR=${BENCH_INSTRUCTIONS:-0}
+WRAP=""
+START_TRIES=200
+if [ "$INSTR" -gt 0 ]; then
+    NO_BASELINE=1 IDLE=0 START_TRIES=2400
+    WRAP="valgrind --tool=callgrind --instr-atstart=no --trace-children=no"
+    command -v valgrind >/dev/null 2>&1 || { echo "bench/data.sh: valgrind is missing; on Debian: sudo apt-get install valgrind" >&2; exit 2; }
+fi
 IDLE_LIMITS=""
 # idle connections are closed after limits.idle_seconds: hold them longer
 [ "$IDLE" -gt 0 ] && IDLE_LIMITS=', "idle_seconds": 900'
@@ -109,12 +125,13 @@ C="--config $T/dupla.json"
     --ingest --quiet
 AGREEMENT=$("$SETUP" "$T/dupla.json" "$CVR" "$ROOT/catalog")
 
-"$DUPLA" serve $C --ready-file "$T/ready.json" 2>"$T/server.log" &
+# shellcheck disable=SC2086 # WRAP is a command line
+$WRAP ${WRAP:+--callgrind-out-file="$T/callgrind.out"} "$DUPLA" serve $C --ready-file "$T/ready.json" 2>"$T/server.log" &
 SERVER_PID=$!
 i=0
 while [ ! -s "$T/ready.json" ]; do
     i=$((i + 1))
-    [ $i -lt 200 ] || { echo "bench/data.sh: the server did not start" >&2; tail "$T/server.log" >&2; exit 1; }
+    [ $i -lt $START_TRIES ] || { echo "bench/data.sh: the server did not start" >&2; tail "$T/server.log" >&2; exit 1; }
     sleep 0.05
 done
 API=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listeners"]["api"])' "$T/ready.json")
@@ -149,6 +166,38 @@ hdr() {
 CODE=$(hdr "$T/one.json" "$URL_ONE")
 [ "$CODE" = 200 ] || { echo "bench/data.sh: single call answered $CODE: $(cat "$T/one.json")" >&2; exit 1; }
 SIZE=$(wc -c <"$T/one.json")
+
+# BENCH_INSTRUCTIONS: the server's instructions over a fixed sequence of calls
+calls() { # N: N single-subject calls on one keep-alive connection, one status a line
+    python3 - "$1" "$URL_ONE" "$T/pki/ca.pem" "$TOKEN" "$AGREEMENT" >"$T/calls.cfg" <<'PY'
+import sys, uuid
+n, url, ca, token, agreement = sys.argv[1:]
+for i in range(int(n)):
+    if i:
+        print("next")
+    print('url = "%s"\noutput = "/dev/null"\ncacert = "%s"\nsilent\nwrite-out = "%%{http_code}\\n"' % (url, ca))
+    for h in ("Authorization: Bearer " + token, "X-Request-ID: %s" % uuid.uuid4(),
+              "X-Transaktions-ID: bench", "UFST-Adgangsgrundlag: urn:ufst:adgangsgrundlag:aftale:" + agreement):
+        print('header = "%s"' % h)
+PY
+    curl --config "$T/calls.cfg"
+}
+if [ "$INSTR" -gt 0 ]; then
+    calls 20 >/dev/null
+    callgrind_control -i on "$SERVER_PID" >/dev/null 2>&1
+    BAD=$(calls "$INSTR" | grep -vc '^200$' || true)
+    callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
+    callgrind_control -i off "$SERVER_PID" >/dev/null 2>&1
+    DUMP=$(ls "$T"/callgrind.out* | grep -v '\.out$' | head -n1)
+    TOTAL=$(awk '/^(summary|totals):/ {print $2; exit}' "$DUMP")
+    [ "$BAD" = 0 ] || { echo "bench/data.sh: $BAD of $INSTR calls did not answer 200" >&2; exit 1; }
+    PER=$((TOTAL / INSTR))
+    echo "instructions per single-subject call (server, every thread, callgrind; $INSTR calls, $SIZE B answers): $PER"
+    [ -z "${BENCH_KV:-}" ] || echo "$LABEL.data.instructions=$PER" >>"$BENCH_KV"
+    # where they go: callgrind_annotate FILE (the profile in #19's note)
+    [ -z "${BENCH_CALLGRIND_OUT:-}" ] || cp "$DUMP" "$BENCH_CALLGRIND_OUT"
+    exit 0
+fi
 
 # nginx with the same certificate, a static file of the same size
 if [ "$NO_BASELINE" != 1 ]; then
@@ -234,7 +283,28 @@ for k in 1 2 3 4 5; do
     fi
 done
 BYTES=$(wc -c <"$T/bulk.json")
+# its baseline (SQLite only): a bare scan of the same subjects' rows of the
+# same service and years, every row's fields read out (Python's sqlite3,
+# best of 5), in rows/s
+BULK_BASE=""
+if [ -z "$STORE" ]; then
+    BULK_BASE=$(printf '%s\n' $SUBJECTS | python3 -c '
+import sqlite3, sys, time
+ids = [int(l) for l in sys.stdin if l.strip()]
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+q = ("SELECT r.fields FROM dataset_record r JOIN dataset_service s ON s.id = r.service_id"
+     " WHERE s.path = ? AND r.subject IN (%s) AND r.period_start BETWEEN ? AND ?"
+     % ",".join("?" * len(ids)))
+lo, hi = 18993, 20088  # 2022-01-01 .. 2024-12-31, in days
+best = 0
+for _ in range(5):
+    t = time.perf_counter()
+    n = sum(1 for _ in db.execute(q, ["Aarsopgoerelse"] + ids + [lo, hi]))
+    best = max(best, n / (time.perf_counter() - t))
+print("%.0f %d" % (best, n))' "$T/dupla.db")
+fi
 HWM=$(grep VmHWM "/proc/$SERVER_PID/status" | awk '{print $2, $3}')
+HWM_LOAD=$HWM
 
 # step 5: the same load with IDLE idle keep-alive connections held open
 if [ "$IDLE" -gt 0 ]; then
@@ -270,6 +340,10 @@ fi
 [ "$D_BAD" = 0 ] || echo "WARNING: $D_BAD non-2xx answers from dupla during the run"
 echo
 echo "bulk: $NSUB subjects x 3 years = $RECS records ($BYTES bytes) in $BTIME ms (first byte after $BTTFB ms: count pass + durable log entry): $best records/s (best of 5)"
+if [ -n "$BULK_BASE" ]; then
+    set -- $BULK_BASE
+    python3 -c "print('bulk baseline: a bare SQLite scan of the same subjects, service and years ($2 rows, every row read out): $1 rows/s; ratio %.2f' % ($best / $1))"
+fi
 if [ "$IDLE" -gt 0 ]; then
     echo
     printf '%-44s %12s %10s %10s\n' "with $IDLE_OPEN idle keep-alive TLS connections" "$I_RPS" "$I_P50" "$I_P99"
@@ -284,5 +358,22 @@ if [ -n "${BENCH_KV:-}" ]; then
         echo "$LABEL.data.single_p99=$D_P99"
         echo "$LABEL.data.bulk=$best"
         if [ "$IDLE" -gt 0 ]; then echo "$LABEL.data.single_idle=$I_RPS"; fi
+        # the same figures by connection count, with their baselines (run.sh)
+        k="$LABEL.data.c$CONNS"
+        echo "$k.single=$D_RPS"
+        echo "$k.p99=$D_P99"
+        [ "$NO_BASELINE" = 1 ] || echo "$k.nginx=$N_RPS"
+        [ "$NO_BASELINE" = 1 ] || echo "$k.nginx_p99=$N_P99"
+        echo "$k.hwm_kb=${HWM_LOAD% kB}"
+        echo "$k.persons=$PERSONS"
+        echo "$k.bulk=$best"
+        echo "$k.bulk_subjects=$NSUB"
+        [ -z "$BULK_BASE" ] || echo "$k.bulk_scan=${BULK_BASE% *}"
+        if [ "$IDLE" -gt 0 ]; then
+            echo "$k.idle=$IDLE_OPEN"
+            echo "$k.single_idle=$I_RPS"
+            echo "$k.rss_before_kb=${RSS0% kB}"
+            echo "$k.rss_idle_kb=${RSS1% kB}"
+        fi
     } >>"$BENCH_KV"
 fi

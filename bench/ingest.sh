@@ -7,4 +7,4 @@ set -eu
 BUILD=${1:-build}
 N=${2:-1000000}
 ninja -C "$BUILD" bench/bench-ingest >/dev/null
-exec "$BUILD/bench/bench-ingest" "$N"
+exec "$BUILD/bench/bench-ingest" ${BENCH_KV:+--kv "$BENCH_KV"} "$N"
