@@ -8,46 +8,41 @@
 
 #include "audit/internal.h"
 
+struct disclosed_rows {
+    int64_t seq;
+    const struct audit_entry *e;
+};
+
+static void delivery_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
+{
+    const struct disclosed_rows *d = ctx;
+    store_bind_int64(s, p, d->seq);
+    store_bind_int64(s, p + 1, (int64_t)row);
+    store_bind_text(s, p + 2, d->e->deliveries[row]);
+}
+
+static void version_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
+{
+    const struct disclosed_rows *d = ctx;
+    const struct audit_version *v = &d->e->versions[row];
+    store_bind_int64(s, p, d->seq);
+    store_bind_int64(s, p + 1, (int64_t)row);
+    store_bind_int64(s, p + 2, v->delivery);
+    store_bind_cstr(s, p + 3, audit_subject_kind_name(v->kind));
+    store_bind_text(s, p + 4, v->subject);
+    store_bind_text(s, p + 5, v->period);
+    store_bind_int64(s, p + 6, v->version);
+}
+
 int audit_insert_disclosed(store_conn_t *c, int64_t seq, const struct audit_entry *e, err_t *err)
 {
-    store_stmt_t *s;
-    int rc;
-    if (e->n_deliveries) {
-        if ((rc = store_prepare(c,
-                                "INSERT INTO audit_entry_delivery (seq, position, delivery_id) "
-                                "VALUES (?, ?, ?)",
-                                &s, err)))
-            return rc;
-        for (size_t i = 0; i < e->n_deliveries; i++) {
-            store_bind_int64(s, 1, seq);
-            store_bind_int64(s, 2, (int64_t)i);
-            store_bind_text(s, 3, e->deliveries[i]);
-            rc = store_step(s, err);
-            store_stmt_done(s);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    if (e->n_versions) {
-        if ((rc = store_prepare(c,
-                                "INSERT INTO audit_entry_version (seq, position, delivery, kind, "
-                                "subject, period, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                &s, err)))
-            return rc;
-        for (size_t i = 0; i < e->n_versions; i++) {
-            const struct audit_version *v = &e->versions[i];
-            store_bind_int64(s, 1, seq);
-            store_bind_int64(s, 2, (int64_t)i);
-            store_bind_int64(s, 3, v->delivery);
-            store_bind_cstr(s, 4, audit_subject_kind_name(v->kind));
-            store_bind_text(s, 5, v->subject);
-            store_bind_text(s, 6, v->period);
-            store_bind_int64(s, 7, v->version);
-            rc = store_step(s, err);
-            store_stmt_done(s);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return 0;
+    const struct disclosed_rows d = {seq, e};
+    int rc = store_insert_rows(c, "INSERT INTO audit_entry_delivery (seq, position, delivery_id)",
+                               3, e->n_deliveries, delivery_bind, &d, err);
+    if (rc)
+        return rc;
+    return store_insert_rows(c,
+                             "INSERT INTO audit_entry_version (seq, position, delivery, kind,"
+                             " subject, period, version)",
+                             7, e->n_versions, version_bind, &d, err);
 }

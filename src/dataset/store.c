@@ -361,9 +361,9 @@ static void current_make(void)
     }
 }
 
-static const char SQL_INSERT[] =
+static const char SQL_INSERT_HEAD[] =
     "INSERT INTO dataset_record (service_id, subject, period_start, period_end, version,"
-    " registered_ms, delivery_seq, fields, withdrawn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " registered_ms, delivery_seq, fields, withdrawn)";
 
 /* Looks up the current versions of items[0..n), n <= DATASET_PUT_CHUNK:
  * item->version is set to it (0: none), item->was_withdrawn to whether it
@@ -410,37 +410,45 @@ static int put_lookup(store_conn_t *c, int64_t service_id, struct dataset_put_it
     return rc < 0 ? rc : 0;
 }
 
+/* The rows of one chunk's new versions (dataset_put_many). */
+struct put_rows {
+    int64_t service_id, registered_ms, delivery_seq;
+    struct dataset_put_item *at[DATASET_PUT_CHUNK];
+};
+
+static void put_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
+{
+    const struct put_rows *pr = ctx;
+    const struct dataset_put_item *it = pr->at[row];
+    store_bind_int64(s, p, pr->service_id);
+    store_bind_int64(s, p + 1, it->key.subject);
+    store_bind_int64(s, p + 2, it->key.period_start);
+    store_bind_int64(s, p + 3, it->key.period_end);
+    store_bind_int64(s, p + 4, it->version + 1);
+    store_bind_int64(s, p + 5, pr->registered_ms);
+    store_bind_int64(s, p + 6, pr->delivery_seq);
+    store_bind_blob(s, p + 7, it->fields.ptr, it->fields.len);
+    store_bind_int64(s, p + 8, it->withdraw);
+}
+
 int dataset_put_many(store_conn_t *c, int64_t service_id, struct dataset_put_item *items, size_t n,
                      int64_t registered_ms, int64_t delivery_seq, err_t *err)
 {
+    struct put_rows pr = {service_id, registered_ms, delivery_seq, {0}};
     for (size_t at = 0; at < n; at += DATASET_PUT_CHUNK) {
         size_t m = n - at < DATASET_PUT_CHUNK ? n - at : DATASET_PUT_CHUNK;
         struct dataset_put_item *chunk = items + at;
         int rc = put_lookup(c, service_id, chunk, m, err);
         if (rc)
             return rc;
-        for (size_t i = 0; i < m; i++) {
-            struct dataset_put_item *it = &chunk[i];
-            if (it->outcome == DATASET_UNCHANGED || it->outcome == DATASET_NO_RECORD)
-                continue;
-            store_stmt_t *s;
-            if ((rc = store_prepare(c, SQL_INSERT, &s, err)))
-                return rc;
-            store_bind_int64(s, 1, service_id);
-            store_bind_int64(s, 2, it->key.subject);
-            store_bind_int64(s, 3, it->key.period_start);
-            store_bind_int64(s, 4, it->key.period_end);
-            store_bind_int64(s, 5, it->version + 1);
-            store_bind_int64(s, 6, registered_ms);
-            store_bind_int64(s, 7, delivery_seq);
-            store_bind_blob(s, 8, it->fields.ptr, it->fields.len);
-            store_bind_int64(s, 9, it->withdraw);
-            rc = store_step(s, err);
-            store_stmt_done(s);
-            if (rc < 0)
-                return rc;
-            it->version++;
-        }
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++)
+            if (chunk[i].outcome != DATASET_UNCHANGED && chunk[i].outcome != DATASET_NO_RECORD)
+                pr.at[k++] = &chunk[i];
+        if ((rc = store_insert_rows(c, SQL_INSERT_HEAD, 9, k, put_bind, &pr, err)))
+            return rc;
+        for (size_t i = 0; i < k; i++)
+            pr.at[i]->version++;
     }
     return 0;
 }

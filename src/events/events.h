@@ -149,9 +149,10 @@ struct events_change {
 /* Takes the change log's order lock for the caller's transaction (see
  * above); a no-op on SQLite. Call right after store_begin. */
 int events_lock(store_conn_t *c, err_t *err);
-/* Records one change inside the caller's transaction (pipelined on
- * PostgreSQL: returns before the server answered). */
-int events_record(store_conn_t *c, const struct events_change *ch, err_t *err);
+/* Records changes ch[0..n) inside the caller's transaction, several rows
+ * a statement (store_insert_rows; pipelined on PostgreSQL: returns before
+ * the server answered). */
+int events_record(store_conn_t *c, const struct events_change *ch, size_t n, err_t *err);
 
 /* A page of agreement's events: changes numbered from_seq or later, of
  * followed subjects (after they were followed), in services[0..n_services),

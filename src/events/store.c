@@ -84,27 +84,26 @@ int events_lock(store_conn_t *c, err_t *err)
     return store_exec(c, "LOCK TABLE events_change IN EXCLUSIVE MODE", err);
 }
 
-static const char SQL_RECORD[] =
+static const char SQL_RECORD_HEAD[] =
     "INSERT INTO events_change (service, subject_kind, subject, period_start, period_end,"
-    " version, kind, registered_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    " version, kind, registered_ms)";
 
-int events_record(store_conn_t *c, const struct events_change *ch, err_t *err)
+static void record_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
 {
-    store_stmt_t *s;
-    int rc = store_prepare(c, SQL_RECORD, &s, err);
-    if (rc)
-        return rc;
-    store_bind_cstr(s, 1, ch->service);
-    store_bind_int64(s, 2, ch->subject.kind);
-    store_bind_int64(s, 3, ch->subject.number);
-    store_bind_int64(s, 4, ch->period_start);
-    store_bind_int64(s, 5, ch->period_end);
-    store_bind_int64(s, 6, ch->version);
-    store_bind_int64(s, 7, ch->kind);
-    store_bind_int64(s, 8, ch->registered_ms);
-    rc = store_step(s, err);
-    store_stmt_done(s);
-    return rc < 0 ? rc : 0;
+    const struct events_change *ch = (const struct events_change *)ctx + row;
+    store_bind_cstr(s, p, ch->service);
+    store_bind_int64(s, p + 1, ch->subject.kind);
+    store_bind_int64(s, p + 2, ch->subject.number);
+    store_bind_int64(s, p + 3, ch->period_start);
+    store_bind_int64(s, p + 4, ch->period_end);
+    store_bind_int64(s, p + 5, ch->version);
+    store_bind_int64(s, p + 6, ch->kind);
+    store_bind_int64(s, p + 7, ch->registered_ms);
+}
+
+int events_record(store_conn_t *c, const struct events_change *ch, size_t n, err_t *err)
+{
+    return store_insert_rows(c, SQL_RECORD_HEAD, 8, n, record_bind, ch, err);
 }
 
 /* The page statement: the services as EVENTS_SERVICES_MAX places (unused

@@ -73,6 +73,7 @@ struct run {
      * keys, and their encodings one after another in `pending` (offsets in
      * pending_at until the flush, as the buffer may move while it grows) */
     struct dataset_put_item batch[DATASET_PUT_CHUNK];
+    struct events_change change[DATASET_PUT_CHUNK]; /* the batch's changes, for events_record */
     size_t pending_at[DATASET_PUT_CHUNK];
     bool pending_counted[DATASET_PUT_CHUNK]; /* a record's first key: counts it */
     long pending_line[DATASET_PUT_CHUNK];    /* where each came from, for problems */
@@ -304,22 +305,22 @@ static void check_record(struct run *r, json_t *obj, bool withdraw, struct datas
  * the delivery's transaction, so a delivery that fails leaves none. A
  * record of a service with several subject kinds is one change per
  * subject it names (its keys). */
-static int record_change(struct run *r, const struct dataset_put_item *it, err_t *err)
+static void record_change(struct run *r, const struct dataset_put_item *it,
+                          struct events_change *ch)
 {
     const struct catalog_service *svc = r->svc;
-    struct events_change ch = {.period_start = it->key.period_start,
-                               .period_end = it->key.period_end,
-                               .version = it->version,
-                               .registered_ms = r->res->registered_ms};
+    *ch = (struct events_change){.period_start = it->key.period_start,
+                                 .period_end = it->key.period_end,
+                                 .version = it->version,
+                                 .registered_ms = r->res->registered_ms};
     size_t index = (size_t)(it->key.subject / DATASET_SUBJECT_TAG);
-    ch.subject.kind = index < svc->n_subjects ? svc->subjects[index].kind : svc->subject_kind;
-    ch.subject.number = it->key.subject % DATASET_SUBJECT_TAG;
-    ch.kind = it->outcome == DATASET_WITHDRAWN        ? EVENTS_WITHDRAWN
-              : it->version == 1 || it->was_withdrawn ? EVENTS_NEW
-                                                      : EVENTS_CHANGED;
-    snprintf(ch.service, sizeof ch.service, "%s", svc->path);
+    ch->subject.kind = index < svc->n_subjects ? svc->subjects[index].kind : svc->subject_kind;
+    ch->subject.number = it->key.subject % DATASET_SUBJECT_TAG;
+    ch->kind = it->outcome == DATASET_WITHDRAWN        ? EVENTS_WITHDRAWN
+               : it->version == 1 || it->was_withdrawn ? EVENTS_NEW
+                                                       : EVENTS_CHANGED;
+    snprintf(ch->service, sizeof ch->service, "%s", svc->path);
     r->changes++;
-    return events_record(r->conn, &ch, err);
 }
 
 /* Stores the queued records: one current-version question per chunk. */
@@ -332,6 +333,7 @@ static int flush_records(struct run *r, err_t *err)
         size_t end = i + 1 < r->n_pending ? r->pending_at[i + 1] : all.len;
         r->batch[i].fields = (str_t){all.ptr + r->pending_at[i], end - r->pending_at[i]};
     }
+    size_t n_changes = 0;
     int rc = dataset_put_many(r->conn, r->service_id, r->batch, r->n_pending, r->res->registered_ms,
                               r->delivery.seq, err);
     if (rc)
@@ -361,11 +363,8 @@ static int flush_records(struct run *r, err_t *err)
             }
             continue;
         }
-        if (r->batch[i].outcome == DATASET_NEW_VERSION ||
-            r->batch[i].outcome == DATASET_WITHDRAWN) {
-            if ((rc = record_change(r, &r->batch[i], err)))
-                return rc;
-        }
+        if (r->batch[i].outcome == DATASET_NEW_VERSION || r->batch[i].outcome == DATASET_WITHDRAWN)
+            record_change(r, &r->batch[i], &r->change[n_changes++]);
         if (!r->pending_counted[i])
             continue;
         if (r->batch[i].outcome == DATASET_NEW_VERSION)
@@ -375,6 +374,8 @@ static int flush_records(struct run *r, err_t *err)
         else
             r->res->unchanged++;
     }
+    if ((rc = events_record(r->conn, r->change, n_changes, err)))
+        return rc;
     r->n_pending = 0;
     buf_reset(&r->pending);
     return 0;

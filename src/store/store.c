@@ -324,6 +324,54 @@ int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *ou
     return rc;
 }
 
+int store_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
+                      void (*bind)(store_stmt_t *s, int first, size_t row, const void *ctx),
+                      const void *ctx, err_t *err)
+{
+    if (ncols < 1 || ncols > STORE_INSERT_COLS_MAX)
+        return err_internal(err, DUPLA_EINVAL, "store: %d columns for a multi-row insert", ncols);
+    /* "(?, ?, ?)" is 3 * ncols characters at most, with ", " between rows */
+    char sql[512 + STORE_INSERT_ROWS * (3 * STORE_INSERT_COLS_MAX + 2)];
+    size_t at = 0;
+    while (at < n) {
+        size_t k = STORE_INSERT_ROWS;
+        while (k > n - at)
+            k >>= 1;
+        int len = snprintf(sql, sizeof sql, "%s VALUES ", head);
+        if (len < 0 || (size_t)len >= 512)
+            return err_internal(err, DUPLA_EINVAL, "store: a multi-row insert's head is too long");
+        size_t used = (size_t)len;
+        for (size_t r = 0; r < k; r++) {
+            sql[used++] = r ? ',' : '(';
+            if (r) {
+                sql[used++] = ' ';
+                sql[used++] = '(';
+            }
+            for (int col = 0; col < ncols; col++) {
+                if (col) {
+                    sql[used++] = ',';
+                    sql[used++] = ' ';
+                }
+                sql[used++] = '?';
+            }
+            sql[used++] = ')';
+        }
+        sql[used] = '\0';
+        store_stmt_t *s;
+        int rc = store_prepare(c, sql, &s, err);
+        if (rc)
+            return rc;
+        for (size_t r = 0; r < k; r++)
+            bind(s, 1 + (int)r * ncols, at + r, ctx);
+        rc = store_step(s, err);
+        store_stmt_done(s);
+        if (rc < 0)
+            return rc;
+        at += k;
+    }
+    return 0;
+}
+
 int store_migrate_lock(store_conn_t *c, bool lock, err_t *err)
 {
     return OPS(c)->migrate_lock ? OPS(c)->migrate_lock(c, lock, err) : 0;

@@ -152,6 +152,21 @@ int store_pipeline_end(store_conn_t *c, err_t *err);
  * (def if no row). For counts and existence checks in tests and tools. */
 int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *out, err_t *err);
 
+/* Many rows into one table with few statements: head is "INSERT INTO t
+ * (a, b, c)" with ncols columns (at most STORE_INSERT_COLS_MAX). Rows go in
+ * multi-row statements of STORE_INSERT_ROWS rows, the rest in statements of
+ * a power of two rows each (16, 8, 4, 2, 1), so every statement is one of
+ * a few texts each connection prepares once. bind(s, first, row, ctx)
+ * binds row's ncols values at parameters first .. first + ncols - 1. On
+ * PostgreSQL a statement per row costs the server a plan execution each,
+ * far more than the row itself; in a pipeline the statements go without
+ * waiting as single inserts do. Stops at the first error. */
+#define STORE_INSERT_ROWS     32
+#define STORE_INSERT_COLS_MAX 12
+int store_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
+                      void (*bind)(store_stmt_t *s, int first, size_t row, const void *ctx),
+                      const void *ctx, err_t *err);
+
 /* ---- telling other nodes (PostgreSQL LISTEN/NOTIFY) ---- */
 
 /* Every node of a cluster keeps in-memory registries of what the store

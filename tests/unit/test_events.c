@@ -104,7 +104,7 @@ static void change(const char *service, struct events_subject s, int64_t version
                                .kind = kind,
                                .registered_ms = ms};
     snprintf(ch.service, sizeof ch.service, "%s", service);
-    cr_assert_eq(events_record(c, &ch, &err), 0, "%s", err.log);
+    cr_assert_eq(events_record(c, &ch, 1, &err), 0, "%s", err.log);
     cr_assert_eq(store_commit(c, &err), 0, "%s", err.log);
     store_conn_put(c);
 }
