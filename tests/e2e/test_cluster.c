@@ -32,6 +32,7 @@
 #include "core/config.h"
 #include "core/uuid.h"
 #include "harness.h"
+#include "identity/identity.h"
 #include "store/store.h"
 
 #define CVR_A    "12345674"
@@ -615,6 +616,23 @@ static long session_call(const struct cluster *c, int i, const struct api_sessio
     return st;
 }
 
+/* A login with password through node i: its status; the answer's
+ * Retry-After (seconds, 0 when none) into *retry. */
+static long login_through(const struct cluster *c, int i, const char *user, const char *password,
+                          long *retry)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"%s\"}", user, password);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct e2e_request rq = {.method = "POST", .path = "/api/session", .body = body, .headers = h};
+    struct e2e_response r;
+    long st = node_request(c, i, &rq, &r);
+    const char *ra = e2e_header(&r, "Retry-After");
+    *retry = ra ? strtol(ra, NULL, 10) : 0;
+    e2e_response_free(&r);
+    return st;
+}
+
 /* Calls through k's node every 5 ms until the answer is want (at most
  * 5 s); the status then, and the ms from t0 to it. */
 static long until_status(struct client *k, long want, int64_t t0, double *ms)
@@ -713,6 +731,28 @@ Test(cluster, token_keys_sessions_and_service_windows_are_shared, .timeout = 170
     for (int i = 0; i < NODES; i++)
         cr_assert_eq(session_call(c, i, &se, "GET"), 401, "a closed session through node %d", i);
 
+    /* login throttling counts the failures of every node: a wrong password
+     * tried through A, B and C in turn (at most two through each) is
+     * throttled after the pair's free failures (LOGIN_FREE_FAILS_PAIR),
+     * and then even the right password is refused through any node until
+     * the wait is over */
+    long st = 0, retry = 0;
+    int tries = 0;
+    while (st != 429 && tries < LOGIN_FREE_FAILS_PAIR + 3)
+        st = login_through(c, tries++ % NODES, "a@a.dk", "wrong password 1", &retry);
+    fprintf(stderr, "cluster: login throttled after %d wrong passwords through %d nodes\n", tries,
+            NODES);
+    cr_assert_eq(st, 429, "no throttling after %d failures through %d nodes", tries, NODES);
+    cr_assert_leq(tries, LOGIN_FREE_FAILS_PAIR + 2);
+    for (int i = 0; i < NODES; i++)
+        cr_assert_eq(login_through(c, i, "a@a.dk", API_PASSWD, &retry), 429,
+                     "the right password inside the wait through node %d", i);
+    cr_assert_gt(retry, 0);
+    cr_assert_leq(retry, 60);
+    sleep((unsigned)retry + 1);
+    cr_assert_eq(login_through(c, 2, "a@a.dk", API_PASSWD, &retry), 200,
+                 "the right password after the wait");
+
     /* a service window posted with A's configuration closes the data
      * services of B (503), and its cancellation opens them again */
     struct client *kb = &k[1];
@@ -721,7 +761,7 @@ Test(cluster, token_keys_sessions_and_service_windows_are_shared, .timeout = 170
     t0 = clock_mono_ns();
     must(a, post);
     cli_ms = (double)(clock_mono_ns() - t0) / 1e6;
-    long st = until_status(kb, 503, t0, &ms);
+    st = until_status(kb, 503, t0, &ms);
     fprintf(stderr,
             "cluster: service window posted; node B answered 503 %.1f ms after the CLI began"
             " (%.1f ms after it ended)\n",
