@@ -31,6 +31,7 @@ haproxy
 groff-base
 man-db
 libsystemd-dev
+libseccomp-dev
 systemd
 debhelper
 lintian

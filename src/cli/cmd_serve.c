@@ -4,7 +4,8 @@
  * Loads the configuration, forks the key process (src/keys/), opens the
  * store, lets every module start and register its routes (the modules
  * table below: one line per module, see serve.h), starts the HTTPS
- * listeners, drops to the configured `user`, writes the ready file, then
+ * listeners, drops to the configured `user`, installs the system call
+ * filter (core/sandbox.h), writes the ready file, then
  * waits for signals:
  *   SIGHUP           reload certificates, keys, trust stores and CRLs
  *                    (a bad file keeps the old ones; the error is logged)
@@ -41,6 +42,7 @@
 #include "core/clock.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/snapshot.h"
 #include "keys/keys.h"
 #include "token/token.h"
@@ -116,8 +118,18 @@ static void *ticker_main(void *arg)
 
 /* ---- the key process ---- */
 
+_Static_assert(HTTP_TLS_KEYID_LEN == KEYS_TLS_KEYID_LEN, "one key id on both sides");
+
+/* The listeners' key source (http.h): keys held by the key process. */
+static int tls_privkey(void *ctx, const char *path, const unsigned char *key_id,
+                       gnutls_privkey_t *out, err_t *err)
+{
+    return keys_tls_privkey(ctx, path, key_id, out, err);
+}
+
 /* Forks the key process with the keys the configuration names (token
- * folder, checkpoint key) and makes every signer of this process ask it.
+ * folder, checkpoint key, the listeners' TLS keys unless tls_key_process
+ * is false) and makes every signer of this process ask it.
  * Before anything else: no thread, no connection, no key loaded yet. */
 static int keys_begin(struct app *app, keys_t **out, err_t *err)
 {
@@ -132,9 +144,18 @@ static int keys_begin(struct app *app, keys_t **out, err_t *err)
     memset(&kc, 0, sizeof kc);
     snprintf(kc.token_dir, sizeof kc.token_dir, "%s", tc.key_dir);
     snprintf(kc.audit_key, sizeof kc.audit_key, "%s", ac.signing_key);
+    for (size_t i = 0; app->cfg.tls_key_process && i < app->cfg.n_listeners; i++)
+        if (app->cfg.listeners[i].key_file[0])
+            snprintf(kc.tls_keys[kc.n_tls++], CONFIG_PATH_MAX, "%s",
+                     app->cfg.listeners[i].key_file);
     if ((rc = keys_start(&kc, out, err)))
         return rc;
     pki_signer_set_remote(keys_remote(*out));
+    if (app->cfg.tls_key_process) {
+        static struct http_tls_key_source src;
+        src = (struct http_tls_key_source){*out, tls_privkey};
+        http_tls_set_key_source(&src);
+    }
     return 0;
 }
 
@@ -186,6 +207,24 @@ static int privileges_drop(const struct drop_to *to, const char *user, err_t *er
         return err_internal(err, DUPLA_EINTERNAL, "serve: could become root again after the drop");
     log_info("serve: running as user %s (uid %d, gid %d)", user, (int)to->uid, (int)to->gid);
     return 0;
+}
+
+/* ---- the system call filter ---- */
+
+/* Once the ports are bound and the privileges dropped, before the ready
+ * file: the listeners' threads exist and get the filter with this one
+ * (TSYNC), the ticker and the cluster's threads started later inherit it.
+ * A kernel without seccomp stops the server only when the configuration
+ * asked for the filter by name; by default it is a warning. */
+static int sandbox_begin(const struct dupla_config *cfg, keys_t *keys, err_t *err)
+{
+    int rc = sandbox_enter((enum sandbox_mode)cfg->seccomp, keys ? keys_pid(keys) : 0, err);
+    if (rc && !cfg->seccomp_set) {
+        log_warn("%s: serving without it (set \"seccomp\": false to say so)", err->log);
+        err_clear(err);
+        return 0;
+    }
+    return rc;
 }
 
 /* ---- the store ---- */
@@ -352,6 +391,15 @@ static void serve_until_stopped(struct app *app, const sigset_t *set)
         int sig = next_signal(set, wait_ms);
         if (sig == 0)
             continue;
+#if DUPLA_TEST_HOOKS
+        if (sig == SIGUSR2) { /* e2e-keys: a forbidden call under the filter */
+            log_warn("test hook: SIGUSR2: trying execve under the seccomp filter");
+            char *argv[] = {"/bin/true", NULL};
+            execv(argv[0], argv);
+            log_error("test hook: execve failed: %s", strerror(errno));
+            continue;
+        }
+#endif
         if (sig == SIGHUP) {
             log_info("SIGHUP: reloading certificates");
             notify("RELOADING=1");
@@ -416,6 +464,9 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+#if DUPLA_TEST_HOOKS
+    sigaddset(&set, SIGUSR2); /* the builds with the tests: serve_until_stopped */
+#endif
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -460,7 +511,8 @@ int cmd_serve(int argc, char **argv)
         }
     }
     if (check_listener_files(&app.cfg, &err) != 0 || http_server_start(app.server, &err) != 0 ||
-        privileges_drop(&drop, app.cfg.user, &err) != 0) {
+        privileges_drop(&drop, app.cfg.user, &err) != 0 ||
+        sandbox_begin(&app.cfg, keys, &err) != 0) {
         fprintf(stderr, "dupla serve: %s\n", err.log);
         goto out;
     }

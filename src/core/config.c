@@ -2,6 +2,7 @@
  * config.c: loading and checking the JSON configuration.
  */
 #include "core/config.h"
+#include "core/sandbox.h"
 
 #include <libgen.h>
 #include <stdbool.h>
@@ -90,6 +91,24 @@ static int copy_string(const json_t *obj, const char *secname, const char *key, 
     return 0;
 }
 
+/* "seccomp": true (a call outside the list kills the process), "log" (the
+ * kernel logs it) or false (no filter); absent: true. */
+static int parse_seccomp(struct dupla_config *cfg, const json_t *v, err_t *err)
+{
+    cfg->seccomp = SANDBOX_KILL;
+    cfg->seccomp_set = v != NULL;
+    if (!v || json_is_true(v))
+        return 0;
+    if (json_is_false(v))
+        cfg->seccomp = SANDBOX_OFF;
+    else if (json_is_string(v) && strcmp(json_string_value(v), "log") == 0)
+        cfg->seccomp = SANDBOX_LOG;
+    else
+        return err_param(err, DUPLA_EINVAL, "seccomp",
+                         "%s: seccomp: must be true, false or \"log\"", cfg->path);
+    return 0;
+}
+
 /* The top-level keys of the file: the core's own, then one section per
  * module (read by that module, which refuses keys it does not know). The
  * one list: a module that adds a section adds its name here. */
@@ -99,6 +118,8 @@ static const char *const config_sections[] = {
     "store",
     "log_level",
     "user",
+    "seccomp",
+    "tls_key_process",
     "listeners",
     "limits",
     /* the modules' sections */
@@ -326,6 +347,12 @@ static int config_parse(struct dupla_config *cfg, err_t *err)
         return rc;
     if ((rc = copy_string(root, "config", "user", "", cfg->user, sizeof cfg->user, err)))
         return rc;
+    if ((rc = parse_seccomp(cfg, json_object_get(root, "seccomp"), err)))
+        return rc;
+    int tls_key_process;
+    if ((rc = config_get_bool(root, "config", "tls_key_process", 1, &tls_key_process, err)))
+        return rc;
+    cfg->tls_key_process = tls_key_process;
     json_t *ls = json_object_get(root, "listeners");
     if (ls && !json_is_array(ls))
         return err_param(err, DUPLA_EINVAL, "listeners", "%s: listeners: must be an array",

@@ -83,6 +83,14 @@ struct dupla_config {
     /* `dupla serve` drops to this user (and its group, no supplementary
      * groups) once its ports are bound; "": stays who started it */
     char user[CONFIG_USER_MAX];
+    /* the request process's system call filter (core/sandbox.h): an enum
+     * sandbox_mode; seccomp_set: the file named it (else the default, kill,
+     * which a kernel without seccomp only warns about) */
+    int seccomp;
+    bool seccomp_set;
+    /* the listeners' private keys live in the key process, which signs
+     * every handshake (default); false: the request process reads them */
+    bool tls_key_process;
     size_t n_listeners;
     struct listener_config listeners[CONFIG_MAX_LISTENERS];
     struct limits_config limits;

@@ -35,6 +35,7 @@
 #ifndef DUPLA_HTTP_HTTP_H
 #define DUPLA_HTTP_HTTP_H
 
+#include <gnutls/abstract.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -174,6 +175,21 @@ int http_route_add(http_server_t *srv, const struct http_route *route, err_t *er
  * services, documents and pages never answer over its connections.
  * DUPLA_EINVAL for an unknown name. Call before http_server_start. */
 int http_server_dedicate_listener(http_server_t *srv, const char *name, err_t *err);
+/* Where the listeners' private keys are. Without a source (the default)
+ * each listener reads its key file into this process. With one (set before
+ * http_server_start; src/keys/ through cmd_serve), this process reads only
+ * the certificate chain and asks src->privkey for a key that signs
+ * elsewhere: path is the listener's key file, key_id the SHA-256 key id of
+ * the certificate's public key (HTTP_TLS_KEYID_LEN bytes); a reload asks
+ * again. src and src->ctx must outlive the server. NULL: none again. */
+#define HTTP_TLS_KEYID_LEN 32
+struct http_tls_key_source {
+    void *ctx;
+    int (*privkey)(void *ctx, const char *path, const unsigned char *key_id, gnutls_privkey_t *out,
+                   err_t *err);
+};
+void http_tls_set_key_source(const struct http_tls_key_source *src);
+
 /* Sets a function the server calls for GET /health/ready (0 = ready). */
 void http_server_set_ready_check(http_server_t *srv, int (*fn)(void *ctx, err_t *err), void *ctx);
 /* Sets a function that answers a GET or HEAD for a path no route has,

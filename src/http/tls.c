@@ -17,6 +17,10 @@
  *            decides (HTTP_ROUTE_CLIENT_CERT), /whoami says why one failed;
  *   require  the handshake itself fails unless the client presents one
  *            that verifies (chain, validity, CRL, purpose).
+ * Under `dupla serve` the private key is not read here: a key source
+ * (http_tls_set_key_source; the key process, src/keys/) gives a GnuTLS
+ * external key whose every handshake signature is made by the process that
+ * holds the key, and this file reads only the certificate chain.
  * The server does not advertise its trusted CA names in the certificate
  * request: clients hold one system certificate and send it, so the server
  * can tell them why it was refused instead of seeing nothing.
@@ -31,6 +35,51 @@ static int gnutls_fail(err_t *err, const char *what, const char *path, int rc)
     return err_set(err, DUPLA_ECRYPTO, "%s %s: %s", what, path, gnutls_strerror(rc));
 }
 
+/* The chain's certificates a listener may present at most. */
+#define HTTP_TLS_CHAIN_MAX 16
+
+static const struct http_tls_key_source *key_source;
+
+void http_tls_set_key_source(const struct http_tls_key_source *src)
+{
+    key_source = src;
+}
+
+/* The certificate chain from its file, and the key from the key source: no
+ * private key in this process. On success cred owns both. */
+static int creds_set_remote_key(gnutls_certificate_credentials_t cred,
+                                const struct listener_config *lc, err_t *err)
+{
+    gnutls_pcert_st certs[HTTP_TLS_CHAIN_MAX];
+    unsigned n = HTTP_TLS_CHAIN_MAX;
+    int rc = gnutls_pcert_list_import_x509_file(certs, &n, lc->cert_file, GNUTLS_X509_FMT_PEM, NULL,
+                                                NULL, 0);
+    if (rc < 0)
+        return gnutls_fail(err, "listener certificate", lc->cert_file, rc);
+    unsigned char id[HTTP_TLS_KEYID_LEN];
+    size_t id_len = sizeof id;
+    gnutls_privkey_t key = NULL;
+    rc = gnutls_pubkey_get_key_id(certs[0].pubkey, GNUTLS_KEYID_USE_SHA256, id, &id_len);
+    if (rc < 0 || id_len != sizeof id) {
+        gnutls_fail(err, "listener certificate's key id", lc->cert_file,
+                    rc < 0 ? rc : GNUTLS_E_INTERNAL_ERROR);
+        goto fail;
+    }
+    if ((rc = key_source->privkey(key_source->ctx, lc->key_file, id, &key, err)) != 0)
+        goto fail;
+    rc = gnutls_certificate_set_key(cred, NULL, 0, certs, (int)n, key);
+    if (rc < 0) {
+        gnutls_privkey_deinit(key);
+        gnutls_fail(err, "listener certificate/key", lc->cert_file, rc);
+        goto fail;
+    }
+    return 0;
+fail:
+    for (unsigned i = 0; i < n; i++)
+        gnutls_pcert_deinit(&certs[i]);
+    return err->code ? err->code : DUPLA_ECRYPTO;
+}
+
 int http_creds_load(const struct listener_config *lc, struct http_creds **out, err_t *err)
 {
     *out = NULL;
@@ -42,11 +91,16 @@ int http_creds_load(const struct listener_config *lc, struct http_creds **out, e
         free(c);
         return err_set(err, DUPLA_ENOMEM, "gnutls credentials: %s", gnutls_strerror(rc));
     }
-    rc = gnutls_certificate_set_x509_key_file(c->cred, lc->cert_file, lc->key_file,
-                                              GNUTLS_X509_FMT_PEM);
-    if (rc < 0) {
-        gnutls_fail(err, "listener certificate/key", lc->cert_file, rc);
-        goto fail;
+    if (key_source) {
+        if (creds_set_remote_key(c->cred, lc, err) != 0)
+            goto fail;
+    } else {
+        rc = gnutls_certificate_set_x509_key_file(c->cred, lc->cert_file, lc->key_file,
+                                                  GNUTLS_X509_FMT_PEM);
+        if (rc < 0) {
+            gnutls_fail(err, "listener certificate/key", lc->cert_file, rc);
+            goto fail;
+        }
     }
     gnutls_datum_t der = {NULL, 0};
     rc = gnutls_certificate_get_crt_raw(c->cred, 0, 0, &der);

@@ -50,12 +50,15 @@ static int gone(struct keys *k, const char *what, err_t *err)
     return unavailable(err);
 }
 
-/* One request and its answer: on KEYS_OK the answer's out_len bytes into
- * out; a refusal is DUPLA_ECRYPTO with its text. */
-static int call(struct keys *k, unsigned op, const char *name, const void *msg, size_t n,
-                unsigned char *out, size_t out_len, err_t *err)
+/* One request, its message in two parts (head, then msg), and its answer:
+ * on KEYS_OK the answer's bytes into out (cap; an answer of another length
+ * than out_min..cap is malformed) and their number into *got; a refusal is
+ * DUPLA_ECRYPTO with its text. */
+static int call_parts(struct keys *k, unsigned op, const char *name, const void *head,
+                      size_t head_n, const void *msg, size_t msg_n, unsigned char *out,
+                      size_t out_min, size_t cap, size_t *got, err_t *err)
 {
-    size_t nl = strlen(name);
+    size_t nl = strlen(name), n = head_n + msg_n;
     if (nl == 0 || nl > KEYS_NAME_MAX || (op == KEYS_OP_SIGN && nl >= PKI_KID_MAX))
         return err_set(err, DUPLA_EINVAL, "keys: a name of %zu bytes", nl);
     if (n > KEYS_MESSAGE_MAX)
@@ -77,7 +80,8 @@ static int call(struct keys *k, unsigned op, const char *name, const void *msg, 
         goto out;
     }
     if (keys_write_full(k->fd, h, sizeof h) || keys_write_full(k->fd, name, nl) ||
-        (n && keys_write_full(k->fd, msg, n))) {
+        (head_n && keys_write_full(k->fd, head, head_n)) ||
+        (msg_n && keys_write_full(k->fd, msg, msg_n))) {
         rc = gone(k, "write", err);
         goto out;
     }
@@ -86,8 +90,9 @@ static int call(struct keys *k, unsigned op, const char *name, const void *msg, 
         goto out;
     }
     size_t len = (size_t)a[1] << 8 | a[2];
-    if (a[0] == KEYS_OK && len == out_len) {
-        rc = keys_read_full(k->fd, out, out_len) ? gone(k, "read", err) : 0;
+    if (a[0] == KEYS_OK && len >= out_min && len <= cap) {
+        rc = keys_read_full(k->fd, out, len) ? gone(k, "read", err) : 0;
+        *got = len;
     } else if (a[0] == KEYS_REFUSED && len <= KEYS_ANSWER_MAX) {
         if (keys_read_full(k->fd, text, len)) {
             rc = gone(k, "read", err);
@@ -101,6 +106,14 @@ static int call(struct keys *k, unsigned op, const char *name, const void *msg, 
 out:
     pthread_mutex_unlock(&k->mu);
     return rc;
+}
+
+/* A request whose answer is exactly out_len bytes. */
+static int call(struct keys *k, unsigned op, const char *name, const void *msg, size_t n,
+                unsigned char *out, size_t out_len, err_t *err)
+{
+    size_t got;
+    return call_parts(k, op, name, NULL, 0, msg, n, out, out_len, out_len, &got, err);
 }
 
 static int remote_load(void *ctx, const char *path, unsigned char *pub, err_t *err)
@@ -178,6 +191,116 @@ int keys_start(const struct keys_config *cfg, keys_t **out, err_t *err)
     }
     (*out)->pid = pid;
     log_info("keys: the key process is %d", (int)pid);
+    return 0;
+}
+
+/* ---- the listeners' TLS keys ---- */
+
+/* What a GnuTLS external key knows of its key (its userdata). */
+struct tls_key {
+    struct keys *k;
+    char path[KEYS_NAME_MAX + 1];
+    gnutls_pk_algorithm_t pk;
+    unsigned bits;
+};
+
+/* Asks the key process to sign for GnuTLS; the signature in GnuTLS's
+ * memory, as its callbacks must. */
+static int tls_sign(struct tls_key *t, unsigned what, gnutls_sign_algorithm_t algo, unsigned flags,
+                    const gnutls_datum_t *in, gnutls_datum_t *sig)
+{
+    unsigned char head[KEYS_TLS_HEADER] = {
+        (unsigned char)what,          (unsigned char)((unsigned)algo >> 8),
+        (unsigned char)algo,          (unsigned char)(flags >> 24),
+        (unsigned char)(flags >> 16), (unsigned char)(flags >> 8),
+        (unsigned char)flags};
+    unsigned char out[KEYS_TLS_SIG_MAX];
+    size_t got = 0;
+    err_t err;
+    err_clear(&err);
+    if (call_parts(t->k, KEYS_OP_TLS_SIGN, t->path, head, sizeof head, in->data, in->size, out, 1,
+                   sizeof out, &got, &err) != 0) {
+        log_json(LOG_ERROR, "keys: a TLS signature failed",
+                 json_pack("{s:s, s:s}", "key", t->path, "error", err.log));
+        return GNUTLS_E_PK_SIGN_FAILED;
+    }
+    sig->data = gnutls_malloc(got);
+    if (!sig->data)
+        return GNUTLS_E_MEMORY_ERROR;
+    memcpy(sig->data, out, got);
+    sig->size = (unsigned)got;
+    return 0;
+}
+
+static int tls_sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
+                         unsigned flags, const gnutls_datum_t *data, gnutls_datum_t *sig)
+{
+    (void)key;
+    return tls_sign(userdata, KEYS_TLS_DATA, algo, flags, data, sig);
+}
+
+static int tls_sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
+                         unsigned flags, const gnutls_datum_t *hash, gnutls_datum_t *sig)
+{
+    (void)key;
+    return tls_sign(userdata, KEYS_TLS_HASH, algo, flags, hash, sig);
+}
+
+static void tls_deinit(gnutls_privkey_t key, void *userdata)
+{
+    (void)key;
+    free(userdata);
+}
+
+/* What GnuTLS asks while choosing a signature algorithm: answered from
+ * what the key process said at load, without a round trip. */
+static int tls_info(gnutls_privkey_t key, unsigned flags, void *userdata)
+{
+    (void)key;
+    const struct tls_key *t = userdata;
+    if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
+        return (int)t->pk;
+    if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
+        return (int)t->bits;
+    if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO) {
+        gnutls_sign_algorithm_t sign = GNUTLS_FLAGS_TO_SIGN_ALGO(flags);
+        return gnutls_sign_supports_pk_algorithm(sign, t->pk) ? 1 : 0;
+    }
+    return GNUTLS_E_UNKNOWN_ALGORITHM;
+}
+
+int keys_tls_privkey(keys_t *k, const char *path, const unsigned char *key_id,
+                     gnutls_privkey_t *out, err_t *err)
+{
+    *out = NULL;
+    struct tls_key *t = calloc(1, sizeof *t);
+    if (!t)
+        return err_internal(err, DUPLA_ENOMEM, "keys: out of memory");
+    if (snprintf(t->path, sizeof t->path, "%s", path) >= (int)sizeof t->path) {
+        free(t);
+        return err_set(err, DUPLA_EINVAL, "keys: a TLS key path too long");
+    }
+    t->k = k;
+    unsigned char a[5];
+    int rc = call(k, KEYS_OP_TLS_LOAD, path, key_id, KEYS_TLS_KEYID_LEN, a, sizeof a, err);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    t->pk = (gnutls_pk_algorithm_t)a[0];
+    t->bits = (unsigned)a[1] << 24 | (unsigned)a[2] << 16 | (unsigned)a[3] << 8 | a[4];
+    gnutls_privkey_t key = NULL;
+    int g = gnutls_privkey_init(&key);
+    if (g >= 0)
+        g = gnutls_privkey_import_ext4(key, t, tls_sign_data, tls_sign_hash, NULL, tls_deinit,
+                                       tls_info, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
+    if (g < 0) {
+        gnutls_privkey_deinit(key); /* NULL, or not yet owning t */
+        free(t);
+        return err_internal(err, DUPLA_ECRYPTO, "keys: an external TLS key: %s",
+                            gnutls_strerror(g));
+    }
+    *out = key;
     return 0;
 }
 

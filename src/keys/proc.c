@@ -13,6 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
 #include "core/str.h"
 #include "keys/internal.h"
 
@@ -21,10 +24,16 @@ struct held {
     pki_signer_t *signer;
 };
 
+/* A listener's TLS key, by its configured path (slot i of tls_keys). */
+struct held_tls {
+    gnutls_privkey_t key; /* NULL: not loaded */
+};
+
 struct proc {
     const struct keys_config *cfg;
     struct held keys[KEYS_HELD_MAX];
     size_t n;
+    struct held_tls tls[KEYS_TLS_MAX];
     char name[KEYS_NAME_MAX + 1];
     unsigned char message[KEYS_MESSAGE_MAX];
 };
@@ -36,13 +45,19 @@ int keys_header_parse(const unsigned char *h, struct keys_header *out, err_t *er
     out->op = h[1];
     out->name_len = (size_t)h[2] << 8 | h[3];
     out->message_len = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-    if (out->op != KEYS_OP_LOAD && out->op != KEYS_OP_SIGN)
+    if (out->op != KEYS_OP_LOAD && out->op != KEYS_OP_SIGN && out->op != KEYS_OP_TLS_LOAD &&
+        out->op != KEYS_OP_TLS_SIGN)
         return err_set(err, DUPLA_EINVAL, "unknown operation %u", out->op);
     if (out->name_len == 0 || out->name_len > KEYS_NAME_MAX)
         return err_set(err, DUPLA_EINVAL, "a name of %zu bytes (1 to %d)", out->name_len,
                        KEYS_NAME_MAX);
     if (out->op == KEYS_OP_LOAD && out->message_len != 0)
         return err_set(err, DUPLA_EINVAL, "a load with a message");
+    if (out->op == KEYS_OP_TLS_LOAD && out->message_len != KEYS_TLS_KEYID_LEN)
+        return err_set(err, DUPLA_EINVAL, "a TLS load with a key id of %zu bytes",
+                       out->message_len);
+    if (out->op == KEYS_OP_TLS_SIGN && out->message_len <= KEYS_TLS_HEADER)
+        return err_set(err, DUPLA_EINVAL, "a TLS signature request of %zu bytes", out->message_len);
     if (out->op == KEYS_OP_SIGN && out->name_len >= PKI_KID_MAX)
         return err_set(err, DUPLA_EINVAL, "a kid of %zu bytes", out->name_len);
     if (out->message_len > KEYS_MESSAGE_MAX)
@@ -118,6 +133,89 @@ static int do_sign(struct proc *p, int fd, size_t n)
     return refuse(fd, "no key of that kid is loaded");
 }
 
+/* The slot of a configured TLS key path, or -1. */
+static int tls_slot(const struct keys_config *cfg, const char *path)
+{
+    for (size_t i = 0; i < cfg->n_tls && i < KEYS_TLS_MAX; i++)
+        if (cfg->tls_keys[i][0] && strcmp(cfg->tls_keys[i], path) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Reads the listener's key from its file again (a SIGHUP brings a new
+ * one), replacing the one held. */
+static int do_tls_load(struct proc *p, int fd)
+{
+    int slot = tls_slot(p->cfg, p->name);
+    if (slot < 0)
+        return refuse(fd, "not a TLS key this process may load");
+    gnutls_datum_t pem = {NULL, 0};
+    gnutls_privkey_t key = NULL;
+    int rc = gnutls_load_file(p->name, &pem);
+    if (rc >= 0)
+        rc = gnutls_privkey_init(&key);
+    if (rc >= 0)
+        rc = gnutls_privkey_import_x509_raw(key, &pem, GNUTLS_X509_FMT_PEM, NULL, 0);
+    if (pem.data) {
+        keys_wipe(pem.data, pem.size);
+        gnutls_free(pem.data);
+    }
+    if (rc < 0) {
+        gnutls_privkey_deinit(key);
+        return refuse(fd, gnutls_strerror(rc));
+    }
+    /* the certificate's key, or the one held stays */
+    gnutls_pubkey_t pub = NULL;
+    unsigned char id[KEYS_TLS_KEYID_LEN];
+    size_t id_len = sizeof id;
+    rc = gnutls_pubkey_init(&pub);
+    if (rc >= 0)
+        rc = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+    if (rc >= 0)
+        rc = gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, id, &id_len);
+    gnutls_pubkey_deinit(pub);
+    if (rc < 0 || id_len != sizeof id || memcmp(id, p->message, sizeof id) != 0) {
+        gnutls_privkey_deinit(key);
+        return refuse(fd, rc < 0 ? gnutls_strerror(rc) : "the key does not match the certificate");
+    }
+    gnutls_privkey_deinit(p->tls[slot].key);
+    p->tls[slot].key = key;
+    unsigned bits = 0;
+    int pk = gnutls_privkey_get_pk_algorithm(key, &bits);
+    unsigned char a[5] = {(unsigned char)pk, (unsigned char)(bits >> 24),
+                          (unsigned char)(bits >> 16), (unsigned char)(bits >> 8),
+                          (unsigned char)bits};
+    return answer(fd, KEYS_OK, a, sizeof a);
+}
+
+/* Signs for a TLS handshake with the listener's key, as GnuTLS asked the
+ * request process to. */
+static int do_tls_sign(struct proc *p, int fd, size_t n)
+{
+    int slot = tls_slot(p->cfg, p->name);
+    if (slot < 0 || !p->tls[slot].key)
+        return refuse(fd, "no TLS key of that path is loaded");
+    const unsigned char *m = p->message;
+    unsigned what = m[0];
+    gnutls_sign_algorithm_t algo = (gnutls_sign_algorithm_t)((unsigned)m[1] << 8 | m[2]);
+    unsigned flags = (unsigned)m[3] << 24 | (unsigned)m[4] << 16 | (unsigned)m[5] << 8 | m[6];
+    gnutls_datum_t in = {(unsigned char *)m + KEYS_TLS_HEADER, (unsigned)(n - KEYS_TLS_HEADER)};
+    gnutls_datum_t sig = {NULL, 0};
+    int rc;
+    if (what == KEYS_TLS_DATA)
+        rc = gnutls_privkey_sign_data2(p->tls[slot].key, algo, flags, &in, &sig);
+    else if (what == KEYS_TLS_HASH)
+        rc = gnutls_privkey_sign_hash2(p->tls[slot].key, algo, flags, &in, &sig);
+    else
+        return refuse(fd, "a TLS signature of neither data nor a hash");
+    if (rc < 0)
+        return refuse(fd, gnutls_strerror(rc));
+    int out = sig.size <= KEYS_TLS_SIG_MAX ? answer(fd, KEYS_OK, sig.data, sig.size)
+                                           : refuse(fd, "a TLS signature too long");
+    gnutls_free(sig.data);
+    return out;
+}
+
 int keys_serve(int fd, const struct keys_config *cfg)
 {
     struct proc *p = calloc(1, sizeof *p);
@@ -151,13 +249,19 @@ int keys_serve(int fd, const struct keys_config *cfg)
             rc = -1;
             break;
         }
-        if ((hd.op == KEYS_OP_LOAD ? do_load(p, fd) : do_sign(p, fd, hd.message_len)) != 0) {
+        int done = hd.op == KEYS_OP_LOAD       ? do_load(p, fd)
+                   : hd.op == KEYS_OP_SIGN     ? do_sign(p, fd, hd.message_len)
+                   : hd.op == KEYS_OP_TLS_LOAD ? do_tls_load(p, fd)
+                                               : do_tls_sign(p, fd, hd.message_len);
+        if (done != 0) {
             rc = -1;
             break;
         }
     }
     for (size_t i = 0; i < p->n; i++)
         pki_signer_free(p->keys[i].signer);
+    for (size_t i = 0; i < KEYS_TLS_MAX; i++)
+        gnutls_privkey_deinit(p->tls[i].key);
     keys_wipe(p->message, sizeof p->message);
     free(p);
     return rc;

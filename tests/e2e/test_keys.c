@@ -59,6 +59,27 @@ static pid_t child_named(pid_t parent, const char *comm)
     return found;
 }
 
+/* The value of a field of /proc/<pid>/status ("Seccomp:"), or -1. */
+static long status_field(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, strlen(field)) == 0)
+            v = atol(line + strlen(field));
+    if (f)
+        fclose(f);
+    return v;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1 /* the server installs no filter (core/sandbox.h) */
+#else
+#define UNDER_ASAN 0
+#endif
+
 static long post_token(const struct e2e_server *s, struct e2e_response *r)
 {
     char pem[E2E_PATH_MAX], key[E2E_PATH_MAX];
@@ -82,9 +103,11 @@ Test(keys_e2e, killing_the_key_process_makes_token_issue_answer_503_not_crash, .
     snprintf(out, sizeof out, "%s/keygen.log", dir);
     const char *gen[] = {"pki", "keygen", "--out", key, NULL};
     cr_assert_eq(e2e_run_dupla(gen, out), 0);
+    /* the listeners' keys in this process: new connections still work
+     * without the key process (the next test: with them there) */
     snprintf(cfg, sizeof cfg,
              "{\"identity\": {\"registry_poll_ms\": 50}, \"audit\": {\"signing_key\": \"%s\","
-             " \"checkpoint_seconds\": 1}}",
+             " \"checkpoint_seconds\": 1}, \"tls_key_process\": false}",
              key);
     struct e2e_server s;
     cr_assert_eq(e2e_start(&(struct e2e_options){.config_json = cfg}, &s), 0);
@@ -126,6 +149,107 @@ Test(keys_e2e, killing_the_key_process_makes_token_issue_answer_503_not_crash, .
     unlink(key);
     unlink(out);
     rmdir(dir);
+}
+
+/* With the listeners' TLS keys in the key process (the default), a TLS
+ * handshake needs it: once it is killed no new connection is accepted
+ * (the server does not crash, and stops cleanly). */
+Test(keys_e2e, with_tls_keys_in_the_key_process_killing_it_stops_new_handshakes, .timeout = 120)
+{
+    struct e2e_server s;
+    cr_assert_eq(e2e_start(NULL, &s), 0);
+    struct e2e_response r;
+    cr_assert_eq(e2e_get(&s, "api", "/health/live", &r), 0, "%s", r.error);
+    e2e_assert_status(&s, &r, 200);
+    e2e_response_free(&r);
+    pid_t keys = child_named(s.pid, "dupla-keys");
+    cr_assert_gt(keys, 0);
+    cr_assert_eq(kill(keys, SIGKILL), 0);
+    for (int i = 0; i < 100 && child_named(s.pid, "dupla-keys"); i++)
+        usleep(20 * 1000);
+    cr_assert_neq(e2e_get(&s, "api", "/health/live", &r), 0, "a handshake without the key");
+    e2e_response_free(&r);
+    cr_assert(e2e_log_wait(&s, "keys: a TLS signature failed", 5000));
+    cr_assert_eq(e2e_stop(&s), 0);
+}
+
+/* Once ready, every thread of the request process is under the seccomp
+ * filter (mode 2) with no_new_privs; "seccomp": false installs none. What
+ * the filter refuses is tested in unit-core (sandbox); that the list holds
+ * everything the server does, by every e2e suite running under it. */
+Test(keys_e2e, the_request_process_serves_under_the_seccomp_filter, .timeout = 120)
+{
+    struct e2e_server s;
+    cr_assert_eq(e2e_start(NULL, &s), 0);
+    if (UNDER_ASAN) {
+        cr_assert(e2e_log_wait(&s, "seccomp: not installed: this is an AddressSanitizer", 1000));
+    } else {
+        cr_assert(e2e_log_wait(&s, "seccomp: the filter is installed (kill", 1000));
+        cr_assert_eq(status_field(s.pid, "Seccomp:"), 2);
+        cr_assert_eq(status_field(s.pid, "NoNewPrivs:"), 1);
+        /* every thread, the listeners' that existed before it too */
+        char taskdir[64];
+        snprintf(taskdir, sizeof taskdir, "/proc/%d/task", (int)s.pid);
+        DIR *d = opendir(taskdir);
+        cr_assert_not_null(d);
+        struct dirent *e;
+        int threads = 0;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            cr_assert_eq(status_field((pid_t)atoi(e->d_name), "Seccomp:"), 2, "thread %s",
+                         e->d_name);
+            threads++;
+        }
+        closedir(d);
+        cr_assert_gt(threads, 1);
+    }
+    struct e2e_response r;
+    cr_assert_eq(e2e_get(&s, "api", "/health/ready", &r), 0);
+    e2e_assert_status(&s, &r, 200);
+    e2e_response_free(&r);
+    /* SIGHUP re-reads the TLS files under the filter */
+    cr_assert_eq(kill(s.pid, SIGHUP), 0);
+    cr_assert(e2e_log_wait(&s, "SIGHUP: reloading certificates", 5000));
+    cr_assert_eq(e2e_get(&s, "api", "/health/ready", &r), 0);
+    e2e_assert_status(&s, &r, 200);
+    e2e_response_free(&r);
+    setenv("DUPLA_E2E_KEEP", "1", 1);
+    cr_assert_eq(e2e_stop(&s), 0);
+    unsetenv("DUPLA_E2E_KEEP");
+
+    json_error_t je;
+    json_t *cfg = json_load_file(s.config, 0, &je);
+    cr_assert_not_null(cfg, "%s", je.text);
+    json_object_set_new(cfg, "seccomp", json_false());
+    cr_assert_eq(json_dump_file(cfg, s.config, JSON_INDENT(2)), 0);
+    json_decref(cfg);
+    cr_assert_eq(e2e_restart(NULL, &s), 0);
+    cr_assert_eq(status_field(s.pid, "Seccomp:"), 0);
+    cr_assert(e2e_log_wait(&s, "seccomp: off", 1000));
+    cr_assert_eq(e2e_stop(&s), 0);
+}
+
+/* The builds with the tests make SIGUSR2 a test hook: the serving
+ * process's main thread calls execve. Under the filter that kills it with
+ * SIGSYS. */
+Test(keys_e2e, an_exec_in_the_request_process_is_killed_by_the_filter, .timeout = 120)
+{
+    if (UNDER_ASAN) {
+        cr_skip_test("an AddressSanitizer build installs no filter");
+        return;
+    }
+    struct e2e_server s;
+    cr_assert_eq(e2e_start(NULL, &s), 0);
+    cr_assert_eq(kill(s.pid, SIGUSR2), 0);
+    int st = 0;
+    cr_assert_eq(waitpid(s.pid, &st, 0), s.pid);
+    s.pid = 0;
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x: not killed by the filter",
+              st);
+    cr_assert(e2e_log_wait(&s, "test hook: SIGUSR2: trying execve", 1000));
+    cr_assert(!e2e_log_wait(&s, "execve failed", 0));
+    e2e_remove_dir(&s);
 }
 
 #define DROP_USER "dupla-test" /* the unprivileged user of scripts/pg-test-server.sh */
@@ -224,6 +348,7 @@ Test(keys_e2e, with_user_set_the_request_process_runs_unprivileged_and_cannot_re
 
     /* the request process is the user; the key process is not */
     cr_assert_eq(uid_of(s.pid), (long)uid);
+    cr_assert_eq(status_field(s.pid, "Seccomp:"), UNDER_ASAN ? 0 : 2);
     pid_t keys = child_named(s.pid, "dupla-keys");
     cr_assert_gt(keys, 0);
     cr_assert_eq(uid_of(keys), 0);
@@ -241,6 +366,14 @@ Test(keys_e2e, with_user_set_the_request_process_runs_unprivileged_and_cannot_re
         }
     closedir(d);
     cr_assert_gt(n, 0);
+    /* nor the listeners' TLS key, and yet both listeners shake hands (the
+     * key process signs), also after a reload as that user */
+    char tlskey[E2E_PATH_MAX];
+    cr_assert(!can_read_as(uid, gid, e2e_pki_path(&s, "server.key", tlskey)),
+              "%s is readable by " DROP_USER, tlskey);
+    cr_assert_eq(kill(s.pid, SIGHUP), 0);
+    cr_assert(e2e_log_wait(&s, "\"msg\":\"reload done\"", 5000));
+    cr_assert(!e2e_log_wait(&s, "reload failed", 0), "the reload as " DROP_USER " failed");
     /* and yet tokens are issued, signed by the key process */
     struct e2e_response r;
     cr_assert_eq(post_token(&s, &r), 200, "%s", r.body);

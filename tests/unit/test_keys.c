@@ -10,6 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include "keys/keys.h"
 #include "pki/sign.h"
 
@@ -41,8 +45,42 @@ static void setup(void)
     cr_assert_eq(pki_signer_generate(cfg.audit_key, NULL), 0);
     snprintf(path, sizeof path, "%s/other.pem", tmp); /* a key it may not load */
     cr_assert_eq(pki_signer_generate(path, NULL), 0);
+    /* a listener's TLS key (ECDSA, as pki makes them) */
+    snprintf(cfg.tls_keys[0], sizeof cfg.tls_keys[0], "%s/server.key", tmp);
+    cfg.n_tls = 1;
+    gnutls_x509_privkey_t x;
+    cr_assert_eq(gnutls_x509_privkey_init(&x), 0);
+    cr_assert_eq(gnutls_x509_privkey_generate(x, GNUTLS_PK_ECDSA,
+                                              GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+                 0);
+    gnutls_datum_t pem;
+    cr_assert_eq(gnutls_x509_privkey_export2(x, GNUTLS_X509_FMT_PEM, &pem), 0);
+    FILE *f = fopen(cfg.tls_keys[0], "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(pem.data, 1, pem.size, f), pem.size);
+    fclose(f);
+    gnutls_free(pem.data);
+    gnutls_x509_privkey_deinit(x);
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     cr_assert_eq(pthread_create(&server, NULL, serve_main, NULL), 0);
+}
+
+/* The SHA-256 key id of the TLS key's public half (as of its certificate). */
+static void tls_key_id(unsigned char *id, gnutls_pubkey_t *pub_out)
+{
+    gnutls_datum_t pem;
+    cr_assert_eq(gnutls_load_file(cfg.tls_keys[0], &pem), 0);
+    gnutls_privkey_t key;
+    gnutls_pubkey_t pub;
+    cr_assert_eq(gnutls_privkey_init(&key), 0);
+    cr_assert_eq(gnutls_privkey_import_x509_raw(key, &pem, GNUTLS_X509_FMT_PEM, NULL, 0), 0);
+    cr_assert_eq(gnutls_pubkey_init(&pub), 0);
+    cr_assert_eq(gnutls_pubkey_import_privkey(pub, key, 0, 0), 0);
+    size_t n = KEYS_TLS_KEYID_LEN;
+    cr_assert_eq(gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, id, &n), 0);
+    gnutls_privkey_deinit(key);
+    gnutls_free(pem.data);
+    *pub_out = pub;
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -211,4 +249,54 @@ Test(keys, only_the_configured_keys_load_and_an_unknown_kid_is_refused)
     cr_assert(!r->ready(r->ctx));
     keys_stop(k); /* closes sv[0] */
     sv[0] = -1;
+}
+
+/* A listener's TLS key: signs through the key process as a GnuTLS key,
+ * only for the configured path and the certificate's key id; a TLS
+ * signature request without its header closes the connection. */
+Test(keys, a_tls_key_signs_handshakes_in_the_key_process_and_must_match_the_certificate)
+{
+    keys_t *k;
+    cr_assert_eq(keys_client_new(sv[0], &k, NULL), 0);
+    unsigned char id[KEYS_TLS_KEYID_LEN];
+    gnutls_pubkey_t pub;
+    tls_key_id(id, &pub);
+    err_t err;
+    err_clear(&err);
+    gnutls_privkey_t key;
+    cr_assert_eq(keys_tls_privkey(k, cfg.tls_keys[0], id, &key, &err), 0, "%s", err.log);
+    cr_assert_eq(gnutls_privkey_get_pk_algorithm(key, NULL), GNUTLS_PK_ECDSA);
+    const gnutls_datum_t data = {(unsigned char *)"handshake transcript", 20};
+    gnutls_datum_t sig;
+    cr_assert_eq(gnutls_privkey_sign_data2(key, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, 0, &data, &sig),
+                 0);
+    cr_assert_eq(
+        gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, 0, &data, &sig), 0);
+    gnutls_free(sig.data);
+    gnutls_privkey_deinit(key);
+    gnutls_pubkey_deinit(pub);
+    /* another certificate's key id: refused, the key held stays */
+    unsigned char other[KEYS_TLS_KEYID_LEN];
+    memcpy(other, id, sizeof other);
+    other[0] ^= 1;
+    err_clear(&err);
+    cr_assert_eq(keys_tls_privkey(k, cfg.tls_keys[0], other, &key, &err), DUPLA_ECRYPTO);
+    cr_assert(strstr(err.log, "does not match"), "%s", err.log);
+    /* a path that is not a listener's key */
+    err_clear(&err);
+    cr_assert_eq(keys_tls_privkey(k, cfg.audit_key, id, &key, &err), DUPLA_ECRYPTO);
+    cr_assert(strstr(err.log, "may load"), "%s", err.log);
+    keys_stop(k); /* closes sv[0] */
+    sv[0] = -1;
+}
+
+Test(keys, a_tls_signature_request_without_its_header_is_refused_and_the_connection_closed)
+{
+    unsigned char h[KEYS_HEADER_LEN];
+    /* refused on its header, before a byte of the rest is read */
+    header(h, KEYS_VERSION, KEYS_OP_TLS_SIGN, strlen(cfg.tls_keys[0]), 3);
+    char out[512];
+    cr_assert_eq(raw(h, NULL, 0, out, sizeof out), 1);
+    cr_assert(strstr(out, "TLS signature request"), "%s", out);
+    assert_closed();
 }
