@@ -214,18 +214,24 @@ int catalog_value_to_json(const struct catalog_field *f, const struct catalog_va
     switch (f->type) {
     case CATALOG_AMOUNT:
     case CATALOG_INTEGER:
-        return buf_printf(out, "%lld", (long long)v->i);
+        return buf_append_int(out, v->i);
     case CATALOG_RATE: {
         long long x = v->i < 0 ? -v->i : v->i;
         return buf_printf(out, "%s%lld.%02lld", v->i < 0 ? "-" : "", x / CATALOG_RATE_SCALE,
                           x % CATALOG_RATE_SCALE);
     }
     case CATALOG_DATE:
-        clock_format_date((int32_t)v->i, tmp, sizeof tmp);
-        return buf_printf(out, "\"%s\"", tmp);
-    case CATALOG_TIMESTAMP:
-        clock_format_ms(v->i, tmp, sizeof tmp);
-        return buf_printf(out, "\"%s\"", tmp);
+    case CATALOG_TIMESTAMP: {
+        /* quoted, in one append (all or nothing at the buffer's maximum) */
+        tmp[0] = '"';
+        if (f->type == CATALOG_DATE)
+            clock_format_date((int32_t)v->i, tmp + 1, sizeof tmp - 2);
+        else
+            clock_format_ms(v->i, tmp + 1, sizeof tmp - 2);
+        size_t n = strlen(tmp);
+        tmp[n] = '"';
+        return buf_append(out, tmp, n + 1);
+    }
     case CATALOG_BOOLEAN:
         return buf_append_cstr(out, v->i ? "true" : "false");
     case CATALOG_CODE:

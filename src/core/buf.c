@@ -74,10 +74,20 @@ int buf_append_cstr(buf_t *b, const char *s)
 
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap)
 {
+    /* Formatted into the spare room first: most pieces fit, and then the
+     * format runs once instead of twice (measure, then write). The room
+     * never reaches past the maximum (cap is at most max + 1). */
+    size_t room = b->data ? b->cap - b->len : 0;
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap2);
     va_end(ap2);
+    if (n >= 0 && (size_t)n < room) {
+        b->len += (size_t)n;
+        return 0;
+    }
+    if (b->data)
+        b->data[b->len] = '\0'; /* what a cut-off try wrote is not the buffer's */
     if (n < 0)
         return DUPLA_EINTERNAL;
     int rc = buf_reserve(b, (size_t)n);
@@ -86,6 +96,20 @@ int buf_vprintf(buf_t *b, const char *fmt, va_list ap)
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
     return 0;
+}
+
+int buf_append_int(buf_t *b, int64_t v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 int buf_printf(buf_t *b, const char *fmt, ...)

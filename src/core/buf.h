@@ -30,6 +30,9 @@ int buf_append_str(buf_t *b, str_t s);
 int buf_append_cstr(buf_t *b, const char *s);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
+/* Appends v in decimal, as "%lld" would (without printf's cost: the data
+ * path's answers are mostly numbers). */
+int buf_append_int(buf_t *b, int64_t v);
 /* Appends s as a JSON string literal, quotes included. Invalid UTF-8 bytes
  * are replaced by U+FFFD so that the output is always valid JSON. */
 int buf_append_json_string(buf_t *b, str_t s);

@@ -1,6 +1,8 @@
 /* Unit tests: core/buf (bounded buffers and JSON string escaping). */
 #include <criterion/criterion.h>
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -104,5 +106,44 @@ Test(buf, hex_appends_lowercase_and_is_all_or_nothing)
     cr_assert_str_eq(b.data, "00abff");
     cr_assert_neq(buf_append_hex(&b, d, 3), 0); /* 12 > 8 */
     cr_assert_str_eq(b.data, "00abff");
+    buf_free(&b);
+}
+
+Test(buf, append_int_writes_what_printf_would)
+{
+    static const int64_t values[] = {0, 7, -7, 10, -10, 1234567890123, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        buf_t b;
+        buf_init(&b, 64);
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)values[i]);
+        cr_assert_eq(buf_append_int(&b, values[i]), 0);
+        cr_assert_str_eq(b.data, want);
+        buf_free(&b);
+    }
+    buf_t b;
+    buf_init(&b, 3);
+    cr_assert_eq(buf_append_int(&b, -1000), DUPLA_ELIMIT);
+    cr_assert_eq(buf_append_int(&b, -10), 0);
+    cr_assert_str_eq(b.data, "-10");
+    buf_free(&b);
+}
+
+Test(buf, printf_past_the_room_grows_and_past_the_maximum_leaves_the_buffer_as_it_was)
+{
+    buf_t b;
+    buf_init(&b, 300);
+    cr_assert_eq(buf_append_cstr(&b, "ab"), 0); /* 256 bytes: room for 253 and the NUL */
+    char big[300];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cr_assert_eq(buf_printf(&b, "%s", big), DUPLA_ELIMIT); /* 2 + 299 > 300 */
+    cr_assert_str_eq(b.data, "ab");
+    cr_assert_eq(b.len, 2);
+    cr_assert_eq(buf_printf(&b, "%.260s|%d", big, 42), 0); /* past the room: grows */
+    cr_assert_eq(b.len, 2 + 260 + 3);
+    cr_assert_eq(strncmp(b.data + 262, "|42", 4), 0);
+    cr_assert_eq(buf_printf(&b, "%d", 7), 0); /* within the room: formatted once */
+    cr_assert_str_eq(b.data + 265, "7");
     buf_free(&b);
 }
