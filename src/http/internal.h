@@ -62,10 +62,13 @@ int http_tls_priorities_check(const struct listener_config *lc, size_t idx, err_
 #define HTTP_MAX_HEADERS_TOTAL (16u * 1024)
 #define HTTP_MAX_HEADER_COUNT  100u
 /* The least memory pool of a connection (see server.c, http_server_new):
- * even with the smallest limits, a request line or header block several
- * times past them still reaches our checks and gets a problem+json answer;
- * larger ones get libmicrohttpd's own (its status, a small HTML body). */
-#define HTTP_POOL_MIN (32u * 1024)
+ * a request line of about 100 KiB, or a thousand header lines, far past
+ * every limit, still reaches our checks and gets a problem+json answer
+ * (#18 found libmicrohttpd's own HTML answer there); only larger ones get
+ * libmicrohttpd's own (its status, a small HTML body). It is also the
+ * most of an idle keep-alive connection's memory (#19): 128 KiB is the
+ * balance between the two. */
+#define HTTP_POOL_MIN (128u * 1024)
 /* The request line beyond its target: method, spaces, version, CRLF. */
 #define HTTP_REQUEST_LINE_EXTRA 64u
 /* libmicrohttpd's connection pool beyond request line and headers: the

@@ -408,8 +408,8 @@ Test(limits, header_line_too_long_is_431)
 
 Test(limits, header_block_past_the_connection_memory_is_431)
 {
-    /* Past what the connection's memory holds (sized from the limits, 36
-     * KiB here): libmicrohttpd answers itself (its own small body), with the
+    /* Past what the connection's memory holds (128 KiB here): libmicrohttpd
+     * answers itself (its own small body), with the
      * right status. Below it the answer is ours (test_http_wire.c). */
     size_t n = 300 * 1024;
     char *req = malloc(n + 400);
