@@ -141,38 +141,18 @@ static json_t *decode_json(str_t part, size_t max, bool *oom)
     return j;
 }
 
-/* Checks sig over signed with the key kid, or finds that this very token
- * (jwt, hashed) verified before under the same keyset. 1 if kid is unknown,
- * 0 if valid, DUPLA_ECRYPTO if not, DUPLA_EBUSY (err set) when the keys
- * cannot be served (core/snapshot.h's failure rule). */
-static int check_signature(token_service_t *ts, const char *kid, str_t jwt, str_t signed_part,
-                           const unsigned char *sig, err_t *err)
+/* Checks sig over signed with the key kid of the keyset *ref holds. 1 if
+ * kid is unknown there, 0 if valid, DUPLA_ECRYPTO if not. */
+static int check_signature(snapshot_ref_t *ref, const char *kid, str_t signed_part,
+                           const unsigned char *sig)
 {
-    unsigned char th[TOKEN_VERIFIED_HASH];
-    bool hashed = gnutls_hash_fast(GNUTLS_DIG_SHA256, jwt.ptr, jwt.len, th) == 0;
-    snapshot_ref_t *ref;
-    int rc = snapshot_acquire(ts->keys, &ref, err);
-    if (rc)
-        return rc;
-    /* The keyset is immutable but for its verified cache, which has its
-     * own lock. */
-    struct token_keyset *ks = (struct token_keyset *)snapshot_data(ref);
-    rc = 1;
+    const struct token_keyset *ks = snapshot_data(ref);
     for (size_t i = 0; i < ks->n; i++)
-        if (strcmp(ks->keys[i].kid, kid) == 0) {
-            if (hashed && token_verified_has(ks, th)) {
-                rc = 0;
-            } else {
-                rc = pki_verify(ks->keys[i].verifier, signed_part.ptr, signed_part.len, sig)
-                         ? DUPLA_ECRYPTO
-                         : 0;
-                if (rc == 0 && hashed)
-                    token_verified_put(ks, th);
-            }
-            break;
-        }
-    snapshot_release(ref);
-    return rc;
+        if (strcmp(ks->keys[i].kid, kid) == 0)
+            return pki_verify(ks->keys[i].verifier, signed_part.ptr, signed_part.len, sig)
+                       ? DUPLA_ECRYPTO
+                       : 0;
+    return 1;
 }
 
 static bool aud_ok(json_t *aud, const char *want)
@@ -188,11 +168,35 @@ static bool aud_ok(json_t *aud, const char *want)
     return false;
 }
 
-int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_principal *out,
-                 err_t *err)
+/* The claim's string into out (cap bytes); false when it is no string or
+ * longer. */
+static bool claim_copy(json_t *claims, const char *name, char *out, size_t cap)
 {
-    if (jwt.len == 0 || jwt.len > TOKEN_MAX_BYTES)
-        return refuse(err, PROBLEM_TOKEN_MALFORMED, "the token is empty or too long");
+    const char *v = json_string_value(json_object_get(claims, name));
+    if (!v || strlen(v) >= cap)
+        return false;
+    memcpy(out, v, strlen(v) + 1);
+    return true;
+}
+
+/* The checks of the token's lifetime against now_ms (every call). */
+static int check_time(const token_service_t *ts, const struct token_claims *c, int64_t now_ms,
+                      err_t *err)
+{
+    int64_t leeway_ms = (int64_t)ts->cfg.leeway_s * 1000;
+    if (now_ms >= c->exp * 1000 + leeway_ms)
+        return refuse(err, PROBLEM_TOKEN_EXPIRED, "the token has expired");
+    if (c->nbf * 1000 - leeway_ms > now_ms || c->iat * 1000 - leeway_ms > now_ms)
+        return refuse(err, PROBLEM_TOKEN_NOT_YET, "the token is not valid yet");
+    return 0;
+}
+
+/* Everything a token says on its own, checked: its form, header, signature
+ * (under the keyset *ref holds, reloaded once for an unknown key, *ref then
+ * the new one) and claims, into *c. */
+static int read_token(token_service_t *ts, snapshot_ref_t **ref, str_t jwt, int64_t now_ms,
+                      struct token_claims *c, err_t *err)
+{
     str_t h, rest, p, s;
     if (!str_split(jwt, '.', &h, &rest) || !str_split(rest, '.', &p, &s) ||
         memchr(s.ptr, '.', s.len) || h.len == 0 || p.len == 0)
@@ -227,13 +231,15 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         goto out;
     }
     str_t signed_part = {jwt.ptr, h.len + 1 + p.len};
-    rc = check_signature(ts, kid, jwt, signed_part, sig, err);
+    rc = check_signature(*ref, kid, signed_part, sig);
     if (rc == 1) {
+        snapshot_release(*ref);
+        *ref = NULL;
         token_keys_maybe_reload(ts, true);
-        rc = check_signature(ts, kid, jwt, signed_part, sig, err);
+        if ((rc = snapshot_acquire(ts->keys, ref, err)))
+            goto out; /* the keys cannot be served: 503, not a verdict */
+        rc = check_signature(*ref, kid, signed_part, sig);
     }
-    if (rc == DUPLA_EBUSY)
-        goto out; /* the keys cannot be served: 503, not a verdict */
     if (rc == 1) {
         rc = refuse(err, PROBLEM_TOKEN_UNKNOWN_KEY, "the token names no key we know");
         goto out;
@@ -252,27 +258,26 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         goto out;
     }
     const char *iss = json_string_value(json_object_get(claims, "iss"));
-    const char *sub = json_string_value(json_object_get(claims, "sub"));
-    const char *cvr = json_string_value(json_object_get(claims, "org_cvr"));
     const char *env = json_string_value(json_object_get(claims, "env"));
-    const char *jti = json_string_value(json_object_get(claims, "jti"));
     const char *supplier = json_string_value(json_object_get(claims, "supplier_cvr"));
     json_t *obo = json_object_get(claims, "onbehalfofse");
-    if (obo && (!json_is_string(obo) || !ident_se_valid(str_from_cstr(json_string_value(obo))))) {
+    memset(c, 0, sizeof *c);
+    if (obo && (!json_is_string(obo) || !ident_se_valid(str_from_cstr(json_string_value(obo))) ||
+                !claim_copy(claims, "onbehalfofse", c->obo, sizeof c->obo))) {
         rc = refuse(err, PROBLEM_TOKEN_CLAIMS, "the token's onbehalfofse claim is not valid");
         goto out;
     }
+    bool has_sub = claim_copy(claims, "sub", c->sub, sizeof c->sub);
+    bool has_cvr = claim_copy(claims, "org_cvr", c->cvr, sizeof c->cvr);
     /* a token for a supplier certificate alone names no organisation */
-    bool any_org = !cvr && supplier && sub &&
-                   strncmp(sub, TOKEN_SUPPLIER_SUB, strlen(TOKEN_SUPPLIER_SUB)) == 0;
-    if (any_org)
-        cvr = "";
+    c->any_org = !json_object_get(claims, "org_cvr") && supplier && has_sub &&
+                 strncmp(c->sub, TOKEN_SUPPLIER_SUB, strlen(TOKEN_SUPPLIER_SUB)) == 0;
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     json_t *iat = json_object_get(claims, "iat");
-    const char *x5t =
-        json_string_value(json_object_get(json_object_get(claims, "cnf"), "x5t#S256"));
-    if (!iss || !sub || !cvr || !env || !jti || !json_is_integer(exp) || !json_is_integer(nbf) ||
-        !json_is_integer(iat) || !x5t) {
+    json_t *x5t = json_object_get(json_object_get(claims, "cnf"), "x5t#S256");
+    if (!iss || !has_sub || !(has_cvr || c->any_org) || !env || !json_object_get(claims, "jti") ||
+        !json_is_integer(exp) || !json_is_integer(nbf) || !json_is_integer(iat) ||
+        !json_is_string(x5t)) {
         rc = refuse(err, PROBLEM_TOKEN_CLAIMS, "the token lacks a required claim");
         goto out;
     }
@@ -284,30 +289,54 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         rc = refuse(err, PROBLEM_TOKEN_AUDIENCE, "the token is not meant for this platform");
         goto out;
     }
-    int64_t leeway_ms = (int64_t)ts->cfg.leeway_s * 1000;
-    if (now_ms >= json_integer_value(exp) * 1000 + leeway_ms) {
-        rc = refuse(err, PROBLEM_TOKEN_EXPIRED, "the token has expired");
+    c->exp = json_integer_value(exp);
+    c->nbf = json_integer_value(nbf);
+    c->iat = json_integer_value(iat);
+    if ((rc = check_time(ts, c, now_ms, err)))
         goto out;
-    }
-    if (json_integer_value(nbf) * 1000 - leeway_ms > now_ms ||
-        json_integer_value(iat) * 1000 - leeway_ms > now_ms) {
-        rc = refuse(err, PROBLEM_TOKEN_NOT_YET, "the token is not valid yet");
-        goto out;
-    }
     if (strcmp(env, environment_name(ts->cfg.env)) != 0) {
         rc = refuse(err, PROBLEM_TOKEN_ENVIRONMENT, "the token is for another environment");
         goto out;
     }
-    unsigned char sha[PKI_SHA256_LEN + 1];
-    if (base64url_decode(str_from_cstr(x5t), sha, sizeof sha) != PKI_SHA256_LEN ||
-        strlen(jti) > UUID_STR_LEN) {
+    const char *x5t_s = json_string_value(x5t);
+    unsigned char sha[PKI_SHA256_LEN + 1]; /* one more: a longer value is refused */
+    if (base64url_decode(str_from_cstr(x5t_s), sha, sizeof sha) != PKI_SHA256_LEN ||
+        strlen(x5t_s) >= sizeof c->x5t || !claim_copy(claims, "jti", c->jti, sizeof c->jti)) {
         rc = refuse(err, PROBLEM_TOKEN_CLAIMS, "the token's cnf or jti claim is not valid");
         goto out;
     }
+    memcpy(c->sha, sha, PKI_SHA256_LEN);
+    memcpy(c->x5t, x5t_s, strlen(x5t_s) + 1);
+    rc = 0;
+out:
+    json_decref(header);
+    json_decref(claims);
+    return rc;
+}
+
+int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_principal *out,
+                 err_t *err)
+{
+    if (jwt.len == 0 || jwt.len > TOKEN_MAX_BYTES)
+        return refuse(err, PROBLEM_TOKEN_MALFORMED, "the token is empty or too long");
+    unsigned char th[TOKEN_VERIFIED_HASH];
+    bool hashed = gnutls_hash_fast(GNUTLS_DIG_SHA256, jwt.ptr, jwt.len, th) == 0;
+    snapshot_ref_t *ref;
+    int rc = snapshot_acquire(ts->keys, &ref, err);
+    if (rc)
+        return rc; /* the keys cannot be served: 503, not a verdict */
+    /* The keyset is immutable but for its verified cache, which has its
+     * own lock. */
+    struct token_claims c;
+    bool known = hashed && token_verified_has((struct token_keyset *)snapshot_data(ref), th, &c);
+    if (known ? (rc = check_time(ts, &c, now_ms, err)) != 0
+              : (rc = read_token(ts, &ref, jwt, now_ms, &c, err)) != 0)
+        goto out;
     struct identity_principal ip;
-    if ((rc = any_org ? identity_supplier_bind(ts->id, sha, STR(""), ts->cfg.env, now_ms, &ip, err)
-                      : identity_check_principal(ts->id, str_from_cstr(sub), str_from_cstr(cvr),
-                                                 sha, ts->cfg.env, now_ms, &ip, err))) {
+    if ((rc = c.any_org
+                  ? identity_supplier_bind(ts->id, c.sha, STR(""), ts->cfg.env, now_ms, &ip, err)
+                  : identity_check_principal(ts->id, str_from_cstr(c.sub), str_from_cstr(c.cvr),
+                                             c.sha, ts->cfg.env, now_ms, &ip, err))) {
         if (rc == DUPLA_EBUSY)
             goto out; /* the registry cannot answer: 503, not a verdict */
         /* The system or organisation is no longer active: the token is
@@ -317,25 +346,26 @@ int token_verify(token_service_t *ts, str_t jwt, int64_t now_ms, struct token_pr
         rc = DUPLA_EUNAUTH;
         goto out;
     }
+    if (!known && hashed)
+        token_verified_put((struct token_keyset *)snapshot_data(ref), th, &c);
     memset(out, 0, sizeof *out);
     snprintf(out->system_id, sizeof out->system_id, "%s", ip.system_id);
     snprintf(out->system_name, sizeof out->system_name, "%s", ip.system_name);
     snprintf(out->org_id, sizeof out->org_id, "%s", ip.org_id);
     snprintf(out->org_cvr, sizeof out->org_cvr, "%s", ip.org_cvr);
     out->env = ts->cfg.env;
-    memcpy(out->cert_sha256, sha, PKI_SHA256_LEN);
-    snprintf(out->cert_thumbprint, sizeof out->cert_thumbprint, "%s", x5t);
-    snprintf(out->jti, sizeof out->jti, "%s", jti);
-    out->exp_s = json_integer_value(exp);
+    memcpy(out->cert_sha256, c.sha, PKI_SHA256_LEN);
+    snprintf(out->cert_thumbprint, sizeof out->cert_thumbprint, "%s", c.x5t);
+    snprintf(out->jti, sizeof out->jti, "%s", c.jti);
+    out->exp_s = c.exp;
     snprintf(out->supplier_cvr, sizeof out->supplier_cvr, "%s", ip.supplier_cvr);
-    out->any_org = any_org;
+    out->any_org = c.any_org;
     out->sender_constrained = ip.sender_constrained;
-    if (obo)
-        snprintf(out->on_behalf_se, sizeof out->on_behalf_se, "%s", json_string_value(obo));
+    snprintf(out->on_behalf_se, sizeof out->on_behalf_se, "%s", c.obo);
     rc = 0;
 out:
-    json_decref(header);
-    json_decref(claims);
+    if (ref)
+        snapshot_release(ref);
     return rc;
 }
 

@@ -169,23 +169,28 @@ static size_t verified_slot(const unsigned char *h)
     return ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16) & (TOKEN_VERIFIED_SLOTS - 1);
 }
 
-bool token_verified_has(struct token_keyset *ks, const unsigned char *h)
+bool token_verified_has(struct token_keyset *ks, const unsigned char *h, struct token_claims *c)
 {
     str_t want = {(const char *)h, TOKEN_VERIFIED_HASH};
     pthread_mutex_lock(&ks->verified_lock);
-    const unsigned char *slot = ks->verified[verified_slot(h)];
+    const struct token_verified *slot = &ks->verified[verified_slot(h)];
     /* Constant time: the hash stands for a bearer token. */
-    bool hit = str_ct_eq(want, (str_t){(const char *)slot, TOKEN_VERIFIED_HASH});
-    if (hit)
+    bool hit = str_ct_eq(want, (str_t){(const char *)slot->hash, TOKEN_VERIFIED_HASH});
+    if (hit) {
+        *c = slot->claims;
         ks->verified_hits++;
+    }
     pthread_mutex_unlock(&ks->verified_lock);
     return hit;
 }
 
-void token_verified_put(struct token_keyset *ks, const unsigned char *h)
+void token_verified_put(struct token_keyset *ks, const unsigned char *h,
+                        const struct token_claims *c)
 {
     pthread_mutex_lock(&ks->verified_lock);
-    memcpy(ks->verified[verified_slot(h)], h, TOKEN_VERIFIED_HASH);
+    struct token_verified *slot = &ks->verified[verified_slot(h)];
+    memcpy(slot->hash, h, TOKEN_VERIFIED_HASH);
+    slot->claims = *c;
     pthread_mutex_unlock(&ks->verified_lock);
 }
 

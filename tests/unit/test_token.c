@@ -305,6 +305,12 @@ Test(token, a_token_seen_again_skips_only_the_signature)
     cr_assert_str_eq(again.system_id, first.system_id);
     cr_assert_str_eq(again.jti, first.jti);
     cr_assert_eq(again.exp_s, first.exp_s);
+    /* the claims come from what was remembered, not from decoding again */
+    cr_assert_str_eq(again.cert_thumbprint, first.cert_thumbprint);
+    cr_assert_eq(memcmp(again.cert_sha256, first.cert_sha256, sizeof first.cert_sha256), 0);
+    cr_assert_str_eq(again.org_cvr, first.org_cvr);
+    cr_assert_str_eq(again.on_behalf_se, first.on_behalf_se);
+    cr_assert_eq(again.any_org, first.any_org);
 
     /* Remembered, yet still expired when its time has passed. */
     struct token_principal pr;
@@ -315,10 +321,18 @@ Test(token, a_token_seen_again_skips_only_the_signature)
                  DUPLA_EUNAUTH);
     cr_assert_str_eq(err.type, PROBLEM_TOKEN_EXPIRED);
 
-    /* Remembered, yet refused once its system is suspended. */
+    /* Remembered, yet refused once its system is suspended; and a token
+     * first seen while its system is suspended is not remembered. */
+    char *unseen = issue_with(ts, now + 1000);
     cr_assert_eq(
         identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_SUSPENDED, &err), 0);
     expect_refusal(jwt, PROBLEM_SYSTEM_SUSPENDED);
+    hits = token_verify_cache_hits(ts);
+    expect_refusal(unseen, PROBLEM_SYSTEM_SUSPENDED);
+    expect_refusal(unseen, PROBLEM_SYSTEM_SUSPENDED);
+    cr_assert_eq(token_verify_cache_hits(ts), hits,
+                 "a token the registry refused is never remembered");
+    free(unseen);
     cr_assert_eq(identity_system_set_status(id, &local, str_from_cstr(sys.id), SYSTEM_ACTIVE, &err),
                  0);
 
