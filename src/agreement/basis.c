@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "agreement/internal.h"
 
 /* "law section; law section" from [{"law", "section"}, ...] into b. */
@@ -44,7 +45,7 @@ int agreement_version_basis(agreement_t *ag, str_t id, int64_t version, char **p
         rc = store_step(s, err);
         if (rc == STORE_ROW) {
             str_t t = store_col_text(s, 0);
-            app = json_loadb(t.ptr, t.len, 0, NULL);
+            app = json_parse(t.ptr, t.len, 0, NULL, NULL);
             rc = 0;
         } else if (rc == STORE_DONE) {
             rc = err_param(err, DUPLA_ENOTFOUND, "id", "no such agreement version");

@@ -12,6 +12,7 @@
 
 #include "agreement/internal.h"
 #include "core/clock.h"
+#include "core/json.h"
 
 #define HTML_MAX ((size_t)4 * 1024 * 1024)
 
@@ -37,7 +38,7 @@ static json_t *parsed_json(store_stmt_t *s, int col)
     if (store_col_is_null(s, col))
         return json_null();
     str_t t = store_col_text(s, col);
-    json_t *j = json_loadb(t.ptr, t.len, 0, NULL);
+    json_t *j = json_parse(t.ptr, t.len, 0, NULL, NULL);
     return j ? j : json_null();
 }
 
@@ -194,7 +195,7 @@ static void html_value(buf_t *b, const json_t *v)
         html_text(b, json_string_value(v));
         return;
     }
-    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    char *t = json_text(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
     html_text(b, t);
     free(t);
 }

@@ -11,6 +11,7 @@
 #include "agreement/internal.h"
 #include "core/clock.h"
 #include "core/ident.h"
+#include "core/json.h"
 #include "core/rand.h"
 
 /* Who may create and edit (not table steps). */
@@ -22,7 +23,7 @@ static int version_insert(store_conn_t *c, const char *id, int64_t version,
 {
     char key[ACTOR_KEY_MAX];
     agreement_actor_key(actor, key);
-    char *text = json_dumps(application, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_text(application, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!text)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     store_stmt_t *s;
@@ -155,7 +156,7 @@ int agreement_edit(agreement_t *ag, const struct agreement_actor *actor, str_t i
     if (rc == 0 && row.pending) {
         char key[ACTOR_KEY_MAX];
         agreement_actor_key(actor, key);
-        char *text = json_dumps(app, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *text = json_text(app, JSON_COMPACT | JSON_PRESERVE_ORDER);
         store_stmt_t *s;
         rc = text ? store_prepare(c,
                                   "UPDATE agreement_version SET application = ?, last_editor = ?,"

@@ -17,6 +17,7 @@
 
 #include "agreement/internal.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/problem.h"
 
@@ -274,7 +275,7 @@ static int apply_approve(store_conn_t *c, struct ag_row *row, const struct ag_ve
             return rc;
         }
     }
-    char *text = json_dumps(granted, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_text(granted, JSON_COMPACT | JSON_PRESERVE_ORDER);
     store_stmt_t *s;
     rc = text ? store_prepare(c,
                               "UPDATE agreement_version SET granted = ?, assessment = ?,"

@@ -35,6 +35,7 @@
 
 #include "agreement/internal.h"
 #include "core/arena.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/problem.h"
 #include "core/snapshot.h"
@@ -186,8 +187,8 @@ static int entry_fill(arena_t *a, store_stmt_t *s, struct reg_entry *e)
     e->from_ms = store_col_is_null(s, 5) ? 0 : store_col_int64(s, 5);
     e->until_ms = store_col_is_null(s, 6) ? INT64_MAX : store_col_int64(s, 6);
     str_t app_text = store_col_text(s, 7), granted_text = store_col_text(s, 8);
-    json_t *app = json_loadb(app_text.ptr, app_text.len, 0, NULL);
-    json_t *granted = json_loadb(granted_text.ptr, granted_text.len, 0, NULL);
+    json_t *app = json_parse(app_text.ptr, app_text.len, 0, NULL, NULL);
+    json_t *granted = json_parse(granted_text.ptr, granted_text.len, 0, NULL, NULL);
     int rc = (app && json_is_object(granted)) ? 0 : DUPLA_ESTORE;
     json_t *systems = json_object_get(app, "systems");
     if (rc == 0) {

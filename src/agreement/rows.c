@@ -9,6 +9,7 @@
 
 #include "agreement/internal.h"
 #include "core/encode.h"
+#include "core/json.h"
 
 /* 32 lowercase hex digits. */
 bool agreement_id_well_formed(str_t id)
@@ -53,7 +54,7 @@ static json_t *parse_json_col(store_stmt_t *s, int col)
     if (store_col_is_null(s, col))
         return NULL;
     str_t t = store_col_text(s, col);
-    return json_loadb(t.ptr, t.len, 0, NULL);
+    return json_parse(t.ptr, t.len, 0, NULL, NULL);
 }
 
 /* Loads one version; the caller clears *out with agreement_version_clear(). */
@@ -117,7 +118,7 @@ int agreement_history_add(store_conn_t *c, const char *id, int64_t version, int6
     agreement_actor_key(actor, key);
     if (!changes)
         changes = json_object();
-    char *text = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = json_text(changes, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(changes);
     if (!text)
         return err_set(err, DUPLA_ENOMEM, "out of memory");

@@ -13,6 +13,7 @@
 #include "agreement/internal.h"
 #include "core/clock.h"
 #include "core/encode.h"
+#include "core/json.h"
 #include "core/rand.h"
 
 #define ROLES_TEMPLATE AGREEMENT_ROLE_DATAFORVALTNING
@@ -116,7 +117,7 @@ int agreement_template_save(agreement_t *ag, const struct agreement_actor *actor
     json_t *app = NULL;
     if ((rc = template_application(ag, in, &app, err)))
         return rc;
-    char *text = json_dumps(app, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_text(app, JSON_COMPACT | JSON_PRESERVE_ORDER);
     const char *title = json_string_value(json_object_get(app, "title"));
     char key[ACTOR_KEY_MAX];
     agreement_actor_key(actor, key);
@@ -215,7 +216,7 @@ int agreement_template_publish(agreement_t *ag, const struct agreement_actor *ac
 
 static json_t *row_json(store_stmt_t *s)
 {
-    json_t *app = json_loadb(store_col_text(s, 1).ptr, store_col_text(s, 1).len, 0, NULL);
+    json_t *app = json_parse(store_col_text(s, 1).ptr, store_col_text(s, 1).len, 0, NULL, NULL);
     if (!app)
         app = json_object();
     char t[32];

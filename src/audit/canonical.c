@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "audit/internal.h"
 
 int audit_enc_u32(buf_t *b, uint32_t v)
@@ -69,7 +70,7 @@ int audit_enc_tail(buf_t *b, int64_t record_count, str_t outcome, str_t reason)
 
 int audit_enc_json_list(buf_t *b, str_t text)
 {
-    json_t *a = json_loadb(text.ptr, text.len, 0, NULL);
+    json_t *a = json_parse(text.ptr, text.len, 0, NULL, NULL);
     if (!json_is_array(a)) {
         json_decref(a);
         return DUPLA_EINVAL;

@@ -15,6 +15,7 @@
 #include "audit/internal.h"
 #include "core/clock.h"
 #include "core/encode.h"
+#include "core/json.h"
 
 #define CHECKPOINT_FORMAT "dupla-audit-checkpoint-1"
 #define CHECKPOINTS_MAX   10000000 /* loaded by verify; 10^7 * 10^4 entries is far off */
@@ -200,7 +201,7 @@ int audit_checkpoint_from_json(str_t text, struct audit_checkpoint *out, err_t *
 {
     memset(out, 0, sizeof *out);
     json_error_t je;
-    json_t *o = json_loadb(text.ptr, text.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_parse(text.ptr, text.len, JSON_REJECT_DUPLICATES, &je, NULL);
     if (!o)
         return err_set(err, DUPLA_EINVAL, "checkpoint: not JSON (line %d: %s)", je.line, je.text);
     int rc = DUPLA_EINVAL;

@@ -33,6 +33,7 @@
 
 #include "audit/internal.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "mail/mail.h"
 
 #define ERRATUM_KEY_MAX 96 /* "delivery:" + sha256 hex, or "versions:" + sha256 hex */
@@ -311,7 +312,7 @@ static int raw_subjects(store_conn_t *c, struct raws *r, int64_t seq, const char
         if ((kind && !str_eq_cstr(k, kind)) || (subject.len && !str_eq(subj, subject)))
             continue;
         /* the periods: the entry's, as one text ("2023" for a one-period list) */
-        json_t *p = json_loadb(store_col_text(s, 2).ptr, store_col_text(s, 2).len, 0, NULL);
+        json_t *p = json_parse(store_col_text(s, 2).ptr, store_col_text(s, 2).len, 0, NULL, NULL);
         str_t period = STR("");
         if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0)))
             period = str_from_cstr(json_string_value(json_array_get(p, 0)));
@@ -558,7 +559,7 @@ static int load_notices(store_conn_t *c, int64_t id, json_t *out, err_t *err)
         char when[32];
         clock_format_ms(store_col_int64(s, 1), when, sizeof when);
         str_t org = store_col_text(s, 0), mb = store_col_text(s, 2), d = store_col_text(s, 3);
-        json_t *seqs = json_loadb(d.ptr, d.len, 0, NULL);
+        json_t *seqs = json_parse(d.ptr, d.len, 0, NULL, NULL);
         char key[32];
         snprintf(key, sizeof key, "%.*s", (int)(org.len < 31 ? org.len : 31), org.ptr);
         json_object_set_new(out, key,
@@ -911,7 +912,7 @@ int audit_erratum_notify(store_t *st, int64_t id, audit_contact_fn contact, void
         json_array_foreach(json_object_get(rec, "agreements"), k, a)
             json_array_foreach(json_object_get(a, "disclosures"), q, x)
                 json_array_append(seqs, json_object_get(x, "seq"));
-        char *seqs_text = json_dumps(seqs, JSON_COMPACT);
+        char *seqs_text = json_text(seqs, JSON_COMPACT);
         json_decref(seqs);
         char subject[160], source[64], ref[32];
         snprintf(subject, sizeof subject,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "audit/internal.h"
 
 #define QUERY_SQL_MAX 1536
@@ -45,7 +46,7 @@ static int list_from_json(arena_t *a, str_t text, str_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    json_t *arr = json_loadb(text.ptr, text.len, 0, NULL);
+    json_t *arr = json_parse(text.ptr, text.len, 0, NULL, NULL);
     if (!json_is_array(arr)) {
         json_decref(arr);
         return DUPLA_ESTORE;

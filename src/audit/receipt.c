@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "audit/internal.h"
 
 static int bad(err_t *err, const char *param, const char *msg)
@@ -21,7 +22,7 @@ int audit_receipt_check(str_t text, const char *name, const unsigned char pub[PK
 {
     memset(out, 0, sizeof *out);
     json_error_t je;
-    json_t *o = json_loadb(text.ptr, text.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_parse(text.ptr, text.len, JSON_REJECT_DUPLICATES, &je, NULL);
     if (!json_is_object(o)) {
         json_decref(o);
         return bad(err, "receipt", "not a JSON object");

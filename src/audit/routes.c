@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 
 #define BASE "/api/disclosures"
 
@@ -279,7 +280,7 @@ static int h_errata(http_request_t *req, void *ctx, err_t *err)
     }
     str_t body = http_req_body(req);
     json_error_t je;
-    json_t *o = json_loadb(body.ptr, body.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_parse(body.ptr, body.len, JSON_REJECT_DUPLICATES, &je, NULL);
     if (!json_is_object(o)) {
         json_decref(o);
         return err_param(err, DUPLA_EINVAL, "body", "the body must be a JSON object");

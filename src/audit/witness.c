@@ -28,6 +28,7 @@
 
 #include "audit/internal.h"
 #include "core/clock.h"
+#include "core/json.h"
 
 #define WITNESS_PATH_MAX   4096
 #define WITNESS_ANSWER_MAX (256 * 1024)
@@ -165,7 +166,7 @@ static int check_consistency(const struct audit_witness_fetch *fetch, int64_t m,
     int rc = fetch->get(fetch->ctx, path, answer, err);
     if (rc)
         return rc;
-    json_t *o = json_loadb(answer->data, answer->len, 0, NULL);
+    json_t *o = json_parse(answer->data, answer->len, 0, NULL, NULL);
     json_t *hs = json_object_get(o, "hashes");
     if (!json_is_array(hs) || json_array_size(hs) > AUDIT_PROOF_MAX ||
         json_integer_value(json_object_get(o, "from")) != m ||

@@ -23,6 +23,7 @@
 
 #include "catalog/catalog.h"
 #include "core/arena.h"
+#include "core/json.h"
 
 #define DCAT_PROPS_MAX 24 /* properties of one node (the catalogue's dcat:service aside) */
 #define DCAT_ARENA     (1024 * 1024) /* the graph and its IRIs */
@@ -259,7 +260,7 @@ static int ld_write(const struct dcat_graph *g, buf_t *out)
         for (size_t k = 0; !rc && k < nd->n_services; k++)
             rc = ld_add(node, "dcat:service", json_pack("{s:s}", "@id", nd->services[k]));
     }
-    char *text = rc ? NULL : json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    char *text = rc ? NULL : json_text(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     if (!rc)
         rc = text ? buf_append_cstr(out, text) : DUPLA_ENOMEM;
     free(text);

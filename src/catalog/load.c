@@ -17,6 +17,7 @@
 #include "catalog/internal.h"
 #include "catalog/catalog_default.h"
 #include "core/arena.h"
+#include "core/json.h"
 
 #define CATALOG_ARENA_MAX (16u * 1024 * 1024)
 #define CATALOG_DIR_MAX   512
@@ -32,7 +33,7 @@ static int add_text(catalog_t *cat, const char *file, const char *text, size_t l
     if (cat->n >= CATALOG_MAX_SERVICES)
         return err_set(err, DUPLA_ELIMIT, "%s: more than %d services", file, CATALOG_MAX_SERVICES);
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_parse(text, len, JSON_REJECT_DUPLICATES, &jerr, NULL);
     if (!root)
         return err_set(err, DUPLA_EINVAL, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
     struct catalog_service *s = &cat->services[cat->n];

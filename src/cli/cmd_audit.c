@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/encode.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "identity/identity.h"
 #include "pki/sign.h"
@@ -1142,7 +1143,7 @@ static int audit_erratum_cmd(void *ctx, const struct cli_sub *self)
         printf("notices queued: %zu (recipients %zu, told before %zu, without a mailbox %zu)\n",
                sent.queued, sent.recipients, sent.already, sent.no_mailbox);
     if (json || list) {
-        char *t = json_dumps(out, JSON_INDENT(2));
+        char *t = json_text(out, JSON_INDENT(2));
         printf("%s\n", t ? t : "null");
         free(t);
     } else {

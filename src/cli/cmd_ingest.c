@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "dataset/dataset.h"
 #include "ingest/ingest.h"
@@ -177,7 +178,7 @@ static void print_summary(const struct ingest_result *res, const char *service, 
             (json_int_t)res->new_versions, "unchanged", (json_int_t)res->unchanged, "withdrawn",
             (json_int_t)res->withdrawn, "rejected", (json_int_t)res->rejected, "problems",
             (json_int_t)res->n_problems_total);
-        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *s = json_text(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         printf("%s\n", s ? s : "{}");
         free(s);
         json_decref(j);

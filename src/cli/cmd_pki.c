@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/rand.h"
 #include "pki/pki.h"
 #include "pki/sign.h"
@@ -489,7 +490,7 @@ static int pki_show_cmd(void *ctx, const struct cli_sub *self)
          * pki_cert_info (non-UTF-8 values come out as hex). */
         if (!o)
             return fail(cmd, DUPLA_EINTERNAL, &err);
-        char *text = json_dumps(o, JSON_INDENT(2));
+        char *text = json_text(o, JSON_INDENT(2));
         printf("%s\n", text ? text : "null");
         free(text);
         json_decref(o);

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/identity_cli.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/rand.h"
 
 static const char usage_user_head[] = "usage: dupla user SUBCOMMAND --config FILE [OPTIONS]\n"
@@ -58,7 +59,7 @@ static int print_user(const struct identity_user *u, void *ctx)
         return 0;
     }
     json_t *roles = identity_roles_json(u->roles);
-    char *r = json_dumps(roles, JSON_COMPACT);
+    char *r = json_text(roles, JSON_COMPACT);
     printf("%-36s  %-32s  %-9s  %s\n", u->id, u->username,
            u->status == USER_ACTIVE ? "active" : "suspended", r ? r : "[]");
     free(r);

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "events/events.h"
 #include "exposure/internal.h"
@@ -430,7 +431,7 @@ static int record_and_write(struct ev *c, const struct events_change *ev, size_t
     *seq = receipt.seq;
     atomic_fetch_add(&c->ex->answered, 1);
     json_t *doc = json_pack("{s:o}", "data", data);
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_text(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(doc);
     if (!text)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
@@ -584,7 +585,7 @@ static int reply_list_problems(http_request_t *req, const struct events_list_pro
         "title", "Unprocessable Content", "status", 422, "detail",
         "Lines of the list are not subjects; nothing was changed.", "instance", http_req_id(req),
         "parameter", "body", "problems", arr, "problems_total", (json_int_t)total);
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = json_text(doc, JSON_COMPACT);
     json_decref(doc);
     if (!text)
         return DUPLA_ENOMEM;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "exposure/internal.h"
 #include "exposure/routes.h"
@@ -263,8 +264,8 @@ static int make_documents(exposure_t *ex, const struct exposure_routes_options *
     if (rc == 0)
         rc = doc && cat ? catalog_pages_html(ex->deps.catalog, &html) : DUPLA_ENOMEM;
     if (rc == 0) {
-        ex->openapi = json_dumps(doc, JSON_INDENT(1));
-        ex->catalog_json = json_dumps(cat, JSON_INDENT(1));
+        ex->openapi = json_text(doc, JSON_INDENT(1));
+        ex->catalog_json = json_text(cat, JSON_INDENT(1));
         ex->catalog_html = html.data ? strdup(html.data) : NULL;
         if (!ex->openapi || !ex->catalog_json || !ex->catalog_html)
             rc = DUPLA_ENOMEM;

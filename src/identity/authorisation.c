@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "identity/internal.h"
 
 #define AUTH_COLUMNS                                                                               \
@@ -83,7 +84,7 @@ static int services_text(const struct identity_authorisation_new *in, char *out,
         }
         json_array_append_new(arr, json_stringn(v.ptr, v.len));
     }
-    char *t = json_dumps(arr, JSON_COMPACT);
+    char *t = json_text(arr, JSON_COMPACT);
     json_decref(arr);
     int rc = t && strlen(t) < cap ? 0 : err_param(err, DUPLA_EINVAL, "services", "too long");
     if (!rc)

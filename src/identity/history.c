@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "identity/internal.h"
 
 static json_t *parse_or_null(str_t text)
 {
     if (text.len == 0)
         return json_null();
-    json_t *j = json_loadb(text.ptr, text.len, 0, NULL);
+    json_t *j = json_parse(text.ptr, text.len, 0, NULL, NULL);
     return j ? j : json_null();
 }
 

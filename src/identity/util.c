@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/encode.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "identity/internal.h"
 
@@ -170,9 +171,9 @@ bool identity_actor_has(const identity_actor_t *a, unsigned role)
 
 /* ---- history and commit ---- */
 
-static char *json_text(json_t *j)
+static char *history_text(json_t *j)
 {
-    return j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    return j ? json_text(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
 int identity_history_record(store_conn_t *c, const identity_actor_t *actor, const char *action,
@@ -187,7 +188,7 @@ int identity_history_record(store_conn_t *c, const identity_actor_t *actor, cons
                            &s, err);
     if (rc)
         return rc;
-    char *b = json_text(before), *a = json_text(after);
+    char *b = history_text(before), *a = history_text(after);
     store_bind_int64(s, 1, clock_now_ms());
     store_bind_cstr(s, 2, actor->label);
     store_bind_cstr(s, 3, action);

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "core/json.h"
 #include "core/log.h"
 
 #define PROBLEM_BASE "https://dupla.invalid/problems/"
@@ -44,7 +45,7 @@ static int reply_rejected(http_request_t *req, const struct ingest_result *res, 
                           "status", 422, "detail", err->detail[0] ? err->detail : "invalid lines",
                           "instance", http_req_id(req), "problems", problems_json(res),
                           "problems_total", (json_int_t)res->n_problems_total);
-    char *text = json_dumps(p, JSON_COMPACT);
+    char *text = json_text(p, JSON_COMPACT);
     json_decref(p);
     if (!text)
         return DUPLA_ENOMEM;

@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "dataset/dataset.h"
 #include "testdata/internal.h"
 #include "testdata/testdata.h"
@@ -77,7 +78,7 @@ static int current_json(store_t *st, const struct catalog_service *svc, enum cat
         buf_reset(&b);
         if ((rc = dataset_record_to_json(rec, NULL, &b, err)))
             break;
-        json_t *j = json_loadb(b.data, b.len, 0, NULL);
+        json_t *j = json_parse(b.data, b.len, 0, NULL, NULL);
         if (!j) {
             rc = err_set(err, DUPLA_EINTERNAL, "a stored record did not read back as JSON");
             break;
@@ -286,7 +287,7 @@ int testdata_change(store_t *st, const catalog_t *cat, enum environment env,
         json_t *x;
         json_array_foreach(lines, i, x)
         {
-            char *s = json_dumps(x, JSON_COMPACT);
+            char *s = json_text(x, JSON_COMPACT);
             if (!s || buf_append_cstr(&b, s) || buf_append(&b, "\n", 1))
                 rc = err_set(err, DUPLA_ENOMEM, "out of memory");
             free(s);
