@@ -289,6 +289,16 @@ struct poller {
     atomic_bool done;
 };
 
+/* Until the fake store has been asked for its generation n times (the
+ * poll thread's look is under way), at most 5 s: a sleep of a fixed time
+ * was not enough on a loaded machine under the sanitizers. */
+static void wait_gen_reads(struct fake *f, int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(&f->gen_reads) < n; i++)
+        usleep(1000);
+    cr_assert_geq(atomic_load(&f->gen_reads), n, "the poll thread never looked at the store");
+}
+
 static void *poll_thread(void *arg)
 {
     struct poller *p = arg;
@@ -308,7 +318,7 @@ Test(snapshot, a_caller_waits_for_a_poll_under_way_and_sees_its_change)
     struct poller p = {.s = s};
     pthread_t t;
     pthread_create(&t, NULL, poll_thread, &p);
-    usleep(100 * 1000); /* the thread's look at the store is under way */
+    wait_gen_reads(f, 1); /* the thread's look at the store is under way */
     cr_assert(!atomic_load(&p.done));
     err_t err;
     cr_assert_eq(snapshot_poll(s, 50, &err), 0);
