@@ -188,12 +188,13 @@ static size_t rows_of(const struct e2e_server *s, const char *session, const cha
     return csv && n ? n - 1 : n;
 }
 
+/* Today in Denmark: the pages read fra/til as Danish days (between 23:00
+ * and 24:00 UTC in winter the UTC date is yesterday's there). */
 static void today(char *out, size_t cap)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%d-%m-%Y", &tm);
+    struct clock_local l;
+    clock_dk_local(clock_now_ms(), &l);
+    snprintf(out, cap, "%02d-%02d-%04d", l.day, l.month, l.year);
 }
 
 /* ---- the data owner's search ---- */
