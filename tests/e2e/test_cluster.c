@@ -647,6 +647,21 @@ static long until_status(struct client *k, long want, int64_t t0, double *ms)
     return status;
 }
 
+/* Runs the CLI args with node A's configuration, then waits until node B
+ * (kb) answers want; prints and bounds the delay after the CLI ended. */
+static void seen_on_b(const struct e2e_server *a, struct client *kb, const char *const *args,
+                      long want, const char *what)
+{
+    int64_t t0 = clock_mono_ns();
+    must(a, args);
+    double cli_ms = (double)(clock_mono_ns() - t0) / 1e6, ms;
+    long st = until_status(kb, want, t0, &ms);
+    fprintf(stderr, "cluster: %s %.1f ms after the CLI began (%.1f ms after it ended)\n", what, ms,
+            ms - cli_ms);
+    cr_assert_eq(st, want, "%s", kb->failure);
+    cr_assert_lt(ms - cli_ms, bound_ms());
+}
+
 static int64_t query_int(const struct cluster *c, const char *sql)
 {
     store_t *st = open_store(&c->node[0]);
@@ -755,34 +770,15 @@ Test(cluster, token_keys_sessions_and_service_windows_are_shared, .timeout = 170
 
     /* a service window posted with A's configuration closes the data
      * services of B (503), and its cancellation opens them again */
-    struct client *kb = &k[1];
     const char *post[] = {"opslog", "post", "--kind", "servicevindue", "--title", "Vindue",
                           "--end",  "+10m", NULL};
-    t0 = clock_mono_ns();
-    must(a, post);
-    cli_ms = (double)(clock_mono_ns() - t0) / 1e6;
-    st = until_status(kb, 503, t0, &ms);
-    fprintf(stderr,
-            "cluster: service window posted; node B answered 503 %.1f ms after the CLI began"
-            " (%.1f ms after it ended)\n",
-            ms, ms - cli_ms);
-    cr_assert_eq(st, 503, "%s", kb->failure);
-    cr_assert_lt(ms - cli_ms, bound_ms());
+    seen_on_b(a, &k[1], post, 503, "service window posted; node B answered 503");
     char id[32];
     snprintf(id, sizeof id, "%lld",
              (long long)query_int(c, "SELECT MAX(id) FROM opslog_entry WHERE kind = "
                                      "'servicevindue'"));
     const char *cancel[] = {"opslog", "update", id, "--status", "cancelled", NULL};
-    t0 = clock_mono_ns();
-    must(a, cancel);
-    cli_ms = (double)(clock_mono_ns() - t0) / 1e6;
-    st = until_status(kb, 200, t0, &ms);
-    fprintf(stderr,
-            "cluster: service window cancelled; node B served %.1f ms after the CLI began"
-            " (%.1f ms after it ended)\n",
-            ms, ms - cli_ms);
-    cr_assert_eq(st, 200, "%s", kb->failure);
-    cr_assert_lt(ms - cli_ms, bound_ms());
+    seen_on_b(a, &k[1], cancel, 200, "service window cancelled; node B served");
 
     for (int i = c->n - 1; i >= 0; i--)
         cr_expect_eq(e2e_stop(&c->node[i]), 0, "node %d stopped cleanly", i);
