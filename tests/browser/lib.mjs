@@ -200,7 +200,7 @@ export class Run {
         const code = await exited;
         if (code !== 0) this.failures.push(`dupla serve exited with ${code}`);
         const serverLog = fs.readFileSync(path.join(this.dir, 'server.log'), 'utf8');
-        if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(serverLog)) {
+        if (/ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|WARNING: ThreadSanitizer|runtime error:/.test(serverLog)) {
           this.failures.push(`sanitizer report in ${path.join(this.dir, 'server.log')}`);
         }
       }
