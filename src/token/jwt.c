@@ -15,7 +15,8 @@
 #include "core/uuid.h"
 #include "token/internal.h"
 
-#define JWT_ALG "EdDSA"
+#define JWT_ALG          "EdDSA"
+#define TOKEN_TIME_MAX_S INT64_C(100000000000) /* 10^11 s: the year 5138 */
 
 static int refuse(err_t *err, const char *type, const char *detail)
 {
@@ -292,6 +293,13 @@ static int read_token(token_service_t *ts, snapshot_ref_t **ref, str_t jwt, int6
     c->exp = json_integer_value(exp);
     c->nbf = json_integer_value(nbf);
     c->iat = json_integer_value(iat);
+    /* seconds since 1970 that fit the millisecond arithmetic below (up to
+     * the year 5138); anything else is no time this platform writes */
+    if (c->exp < 0 || c->exp > TOKEN_TIME_MAX_S || c->nbf < 0 || c->nbf > TOKEN_TIME_MAX_S ||
+        c->iat < 0 || c->iat > TOKEN_TIME_MAX_S) {
+        rc = refuse(err, PROBLEM_TOKEN_CLAIMS, "the token's exp, nbf or iat is not a valid time");
+        goto out;
+    }
     if ((rc = check_time(ts, c, now_ms, err)))
         goto out;
     if (strcmp(env, environment_name(ts->cfg.env)) != 0) {
