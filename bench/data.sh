@@ -28,6 +28,8 @@
 #                      SQLite file in the temporary folder
 #   BENCH_NO_BASELINE  1: skip nginx (and the ratio to it)
 #   BENCH_KV           append the figures as key=value lines to this file
+#   BENCH_HTTP_THREADS the server's http.threads (default: its own, the
+#                      online CPUs)
 #   BENCH_IDLE         idle keep-alive connections to hold during a second
 #                      run of step 1 (e.g. 10000; default 0: none)
 #   BENCH_INSTRUCTIONS N: instead of steps 1-5, run the server under
@@ -53,6 +55,8 @@ PERSONS=${BENCH_PERSONS:-1000}
 STORE=${BENCH_STORE:-}
 NO_BASELINE=${BENCH_NO_BASELINE:-0}
 IDLE=${BENCH_IDLE:-0}
+HTTP_SECTION=""
+[ -z "${BENCH_HTTP_THREADS:-}" ] || HTTP_SECTION=", \"http\": {\"threads\": $BENCH_HTTP_THREADS}"
 INSTR=${BENCH_INSTRUCTIONS:-0}
 WRAP=""
 START_TRIES=200
@@ -114,7 +118,7 @@ cat >"$T/dupla.json" <<EOF
      "client_cert": "request", "trust": "pki/ca.pem", "crl": "pki/crl.pem"}
   ],
   "limits": {"max_url_bytes": 65536, "max_query_params": 2000$IDLE_LIMITS},
-  "exposure": {"rate_per_second": 1000000, "rate_burst": 1000000, "max_in_flight": 1024}
+  "exposure": {"rate_per_second": 1000000, "rate_burst": 1000000, "max_in_flight": 1024}$HTTP_SECTION
 }
 EOF
 C="--config $T/dupla.json"

@@ -4,7 +4,9 @@
 # (read) and var/fuzz/<t> (read and written: what the runs learn stays
 # there for the next run). A finding stops the run: the input is saved in
 # var/fuzz/artifacts/ and the script exits non-zero. Prints each target's
-# executions and coverage (libFuzzer's cov and ft) at the end.
+# executions and coverage (libFuzzer's cov and ft) at the end. With
+# FUZZ_RUNS=N in the environment a target also stops after N executions
+# (whichever comes first), so "run each target to 10^7" is one command.
 #   scripts/fuzz.sh BUILD SECONDS [TARGET...]     (make fuzz)
 set -eu
 build=${1:?usage: fuzz.sh BUILD SECONDS [TARGET...]}
@@ -18,12 +20,19 @@ if [ $# -eq 0 ]; then
 fi
 summary=""
 status=0
+runs=""
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    case $FUZZ_RUNS in
+        *[!0-9]*) echo "fuzz.sh: FUZZ_RUNS must be a number of executions, not '$FUZZ_RUNS'" >&2; exit 2 ;;
+    esac
+    runs="-runs=$FUZZ_RUNS"
+fi
 for t in "$@"; do
     bin="$build/fuzz/fuzz-$t"
     [ -x "$bin" ] || { echo "fuzz.sh: no $bin (meson compile -C $build)" >&2; exit 2; }
     mkdir -p "$work/$t"
     log="$work/logs/$t.log"
-    echo "fuzz.sh: $t for ${seconds}s"
+    echo "fuzz.sh: $t for ${seconds}s${runs:+ or ${FUZZ_RUNS} executions}"
     if ! "$bin" -max_total_time="$seconds" -print_final_stats=1 \
         -artifact_prefix="$work/artifacts/$t-" -timeout=10 -rss_limit_mb=2048 \
         "$work/$t" "$root/fuzz/corpus/$t" >"$log" 2>&1; then
