@@ -256,9 +256,32 @@ print(rps, "%.3f" % p["50"], "%.3f" % p["99"], bad.group(1) if bad else "0")
 PY
 }
 
+# CPU time (user + system) of the server and of the database server's
+# processes (those pg_stat_activity lists; none for SQLite) per call: a
+# figure that a busy machine changes far less than the rate.
+cpu_snap() { # -> "pid ticks" lines, the server's first
+    { echo "$SERVER_PID"; [ -z "$STORE" ] || psql "$STORE" -qAt -c "SELECT pid FROM pg_stat_activity"; } |
+        while read -r p; do
+            if [ -r "/proc/$p/stat" ]; then
+                awk -v p="$p" '{ sub(/^.*\) /, ""); print p, $12 + $13 }' "/proc/$p/stat" || true
+            fi
+        done
+}
 echo "bench/data.sh: single-subject calls, ${SECONDS_RUN}s, $THREADS threads, $CONNS keep-alive connections, answer $SIZE bytes"
+cpu_snap >"$T/cpu0"
 set -- $(run_wrk "$URL_ONE")
 D_RPS=$1 D_P50=$2 D_P99=$3 D_BAD=$4
+cpu_snap >"$T/cpu1"
+CPU_PER_CALL=$(python3 - "$T/cpu0" "$T/cpu1" "$SERVER_PID" "$(getconf CLK_TCK)" "$D_RPS" "$SECONDS_RUN" <<'PY'
+import sys
+a = dict(l.split() for l in open(sys.argv[1]) if l.strip())
+b = dict(l.split() for l in open(sys.argv[2]) if l.strip())
+srv, hz, n = sys.argv[3], float(sys.argv[4]), float(sys.argv[5]) * float(sys.argv[6])
+d = {p: int(t) - int(a.get(p, 0)) for p, t in b.items()}
+print("%.0f %.0f" % (d.get(srv, 0) / hz / n * 1e6,
+                     sum(v for p, v in d.items() if p != srv) / hz / n * 1e6))
+PY
+)
 if [ "$NO_BASELINE" != 1 ]; then
     set -- $(run_wrk "https://localhost:$NGPORT/one.json")
     N_RPS=$1 N_P50=$2 N_P99=$3
@@ -337,6 +360,8 @@ fi
 echo
 printf '%-44s %12s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
 printf '%-44s %12s %10s %10s\n' "dupla single subject ($LABEL, audited, $SIZE B)" "$D_RPS" "$D_P50" "$D_P99"
+set -- $CPU_PER_CALL
+echo "  CPU per call: server $1 us, database server $2 us (user + system time over the run / calls)"
 if [ "$NO_BASELINE" != 1 ]; then
     printf '%-44s %12s %10s %10s\n' "nginx static file, same size (baseline)" "$N_RPS" "$N_P50" "$N_P99"
     python3 -c "print('%-44s %12.2f' % ('ratio dupla / nginx', $D_RPS / $N_RPS))"

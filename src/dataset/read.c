@@ -19,19 +19,24 @@
 #include "core/clock.h"
 #include "dataset/dataset.h"
 
+/* The service, by its path: a subquery rather than a statement of its own,
+ * so that a one-subject question is one statement (one round trip on a
+ * server backend). A service without records has no row: no records. */
+#define SERVICE "(SELECT id FROM dataset_service WHERE path = ?)"
+
 /* Columns of every reading statement, in this order. */
 #define COLS                                                                                       \
     "subject, period_start, period_end, version, registered_ms, delivery_seq, fields, withdrawn"
 
 static const char SQL_CUR_SUBJECT[] =
-    "SELECT " COLS " FROM dataset_record WHERE service_id = ? AND subject = ?"
+    "SELECT " COLS " FROM dataset_record WHERE service_id = " SERVICE " AND subject = ?"
     " AND period_start <= ? AND period_end >= ?"
     " ORDER BY period_start, period_end, version";
-static const char SQL_CUR_ALL[] = "SELECT " COLS " FROM dataset_record WHERE service_id = ?"
+static const char SQL_CUR_ALL[] = "SELECT " COLS " FROM dataset_record WHERE service_id = " SERVICE
                                   " AND period_start <= ? AND period_end >= ?"
                                   " ORDER BY subject, period_start, period_end, version";
 static const char SQL_WIN_SUBJECT[] =
-    "SELECT " COLS " FROM dataset_record WHERE service_id = ? AND subject = ?"
+    "SELECT " COLS " FROM dataset_record WHERE service_id = " SERVICE " AND subject = ?"
     " AND period_start <= ? AND period_end >= ? AND registered_ms >= ? AND registered_ms < ?"
     " ORDER BY period_start, period_end, version";
 /* Subjects asked in one statement (unused places are bound to NULL). */
@@ -61,14 +66,14 @@ static void chunk_make(char *out, bool pg, const char *tail)
     if (pg)
         snprintf(out + n, CHUNK_SQL_MAX - n,
                  ") SELECT " COLS_R " FROM want CROSS JOIN LATERAL (SELECT " COLS
-                 " FROM dataset_record WHERE service_id = ? AND subject = want.subject"
+                 " FROM dataset_record WHERE service_id = " SERVICE " AND subject = want.subject"
                  " AND period_start <= ? AND period_end >= ?%s OFFSET 0) r"
                  " ORDER BY want.pos, r.period_start, r.period_end, r.version",
                  tail);
     else
         snprintf(out + n, CHUNK_SQL_MAX - n,
                  ") SELECT " COLS_R " FROM want JOIN dataset_record r"
-                 " ON r.service_id = ? AND r.subject = want.subject"
+                 " ON r.service_id = " SERVICE " AND r.subject = want.subject"
                  " WHERE r.period_start <= ? AND r.period_end >= ?%s"
                  " ORDER BY want.pos, r.period_start, r.period_end, r.version",
                  tail);
@@ -84,7 +89,7 @@ static void chunk_init(void)
 
 static const char SQL_WIN_ALL[] =
     "SELECT " COLS " FROM dataset_record"
-    " WHERE service_id = ? AND registered_ms >= ? AND registered_ms < ?"
+    " WHERE service_id = " SERVICE " AND registered_ms >= ? AND registered_ms < ?"
     " AND period_start <= ? AND period_end >= ? ORDER BY registered_ms";
 
 /* A row kept across statement steps (its fields copied). */
@@ -96,8 +101,6 @@ struct held {
 struct dataset_cursor {
     store_conn_t *conn;
     const struct dataset_query *q;
-    int64_t service_id;
-    bool empty;         /* the service has no records at all */
     store_stmt_t *stmt; /* the statement being stepped, or NULL */
     size_t next_subject;
     bool finished;    /* every statement is exhausted */
@@ -154,14 +157,6 @@ int dataset_cursor_open(store_conn_t *c, const struct dataset_query *q, dataset_
                              catalog_ident_name(q->svc->subject_kind));
         }
     }
-    int rc = dataset_service_id(c, q->svc, false, &cur->service_id, err);
-    if (rc == DUPLA_ENOTFOUND) {
-        cur->empty = true;
-        err_clear(err);
-    } else if (rc) {
-        dataset_cursor_close(cur);
-        return rc;
-    }
     *out = cur;
     return 0;
 }
@@ -183,8 +178,7 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
 {
     const struct dataset_query *q = cur->q;
     bool all = q->n_subjects == 0;
-    if (cur->empty || (all && cur->next_subject > 0) ||
-        (!all && cur->next_subject >= q->n_subjects))
+    if ((all && cur->next_subject > 0) || (!all && cur->next_subject >= q->n_subjects))
         return STORE_DONE;
     size_t left = all ? 0 : q->n_subjects - cur->next_subject;
     bool chunk = left > 1;
@@ -212,7 +206,7 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
                 store_bind_null(s, i++);
             }
         }
-        store_bind_int64(s, i++, cur->service_id);
+        store_bind_cstr(s, i++, q->svc->path);
         store_bind_int64(s, i++, cur->to);
         store_bind_int64(s, i++, cur->from);
         if (q->mode == DATASET_WINDOW) {
@@ -222,7 +216,7 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
         cur->next_subject += n;
         return STORE_ROW;
     }
-    store_bind_int64(s, i++, cur->service_id);
+    store_bind_cstr(s, i++, q->svc->path);
     if (!all) {
         int64_t subject = 0;
         dataset_subject_key(q->svc, q->subject_index, q->subjects[cur->next_subject], &subject);

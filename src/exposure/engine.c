@@ -508,6 +508,30 @@ static int too_many_deliveries(err_t *err)
     return DUPLA_EINVAL;
 }
 
+/* A delivery's id, from the engine's cache or else the store (and then
+ * kept). */
+static int delivery_id(exposure_t *ex, store_conn_t *conn, int64_t seq,
+                       char id[DATASET_DELIVERY_ID_MAX + 1], err_t *err)
+{
+    struct exposure_delivery_cache *dc = &ex->deliveries;
+    size_t k = (size_t)((uint64_t)seq % EXPOSURE_DELIVERY_CACHE);
+    bool hit;
+    pthread_mutex_lock(&dc->mu);
+    if ((hit = seq != 0 && dc->slot[k].seq == seq))
+        memcpy(id, dc->slot[k].id, strlen(dc->slot[k].id) + 1);
+    pthread_mutex_unlock(&dc->mu);
+    if (hit)
+        return 0;
+    int rc = dataset_delivery_id(conn, seq, id, DATASET_DELIVERY_ID_MAX + 1, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&dc->mu);
+    dc->slot[k].seq = seq;
+    memcpy(dc->slot[k].id, id, strlen(id) + 1);
+    pthread_mutex_unlock(&dc->mu);
+    return 0;
+}
+
 /* The ids of the deliveries sent (on the census's connection, its cursor
  * closed). */
 static int census_delivery_ids(struct call *c, err_t *err)
@@ -518,7 +542,7 @@ static int census_delivery_ids(struct call *c, err_t *err)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     for (size_t i = 0; i < cs->n_deliveries; i++) {
         char id[DATASET_DELIVERY_ID_MAX + 1];
-        int rc = dataset_delivery_id(c->conn, cs->delivery_seq[i], id, sizeof id, err);
+        int rc = delivery_id(c->ex, c->conn, cs->delivery_seq[i], id, err);
         if (rc)
             return rc;
         char *t = arena_strdup(c->arena, str_from_cstr(id));
@@ -559,7 +583,10 @@ static int census(struct call *c, err_t *err)
                 exposure_busy(ex, err, PROBLEM_SATURATED, "The store is busy; try again."));
         return rc;
     }
-    if ((rc = store_begin_read(conn, err)) != 0) {
+    /* Point reads of a partitioned table: generic plans (store.h). */
+    if ((rc = store_begin_read(conn, err)) != 0 ||
+        (rc = store_read_generic_plans(conn, err)) != 0) {
+        store_end_read(conn);
         store_conn_put(conn);
         return rc;
     }

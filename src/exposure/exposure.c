@@ -86,6 +86,7 @@ int exposure_new(const struct exposure_config *cfg, const struct exposure_deps *
         return err_set(err, DUPLA_ENOMEM, "out of memory");
     ex->cfg = *cfg;
     ex->deps = *deps;
+    pthread_mutex_init(&ex->deliveries.mu, NULL);
     int rc = exposure_limiter_new(cfg->rate_per_second, cfg->rate_burst, &ex->limiter, err);
     bool shared = cfg->rate_shared == 1 ||
                   (cfg->rate_shared < 0 && strcmp(store_backend(deps->store), "postgresql") == 0);
@@ -96,6 +97,7 @@ int exposure_new(const struct exposure_config *cfg, const struct exposure_deps *
                     : exposure_migrate(deps->store, err);
     if (rc) {
         exposure_limiter_free(ex->limiter);
+        pthread_mutex_destroy(&ex->deliveries.mu);
         free(ex);
         return rc;
     }
@@ -111,6 +113,7 @@ void exposure_free(exposure_t *ex)
     free(ex->openapi);
     free(ex->catalog_json);
     free(ex->catalog_html);
+    pthread_mutex_destroy(&ex->deliveries.mu);
     free(ex);
 }
 

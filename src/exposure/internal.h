@@ -12,9 +12,11 @@
 #ifndef DUPLA_EXPOSURE_INTERNAL_H
 #define DUPLA_EXPOSURE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "core/buf.h"
+#include "dataset/dataset.h"
 #include "exposure/exposure.h"
 #include "http/http.h"
 
@@ -26,8 +28,22 @@ struct exposure_route {
     const struct catalog_service *svc;
 };
 
+/* Delivery ids by their sequence number, for the log entry of a call
+ * (engine.c): a delivery's id never changes and a delivery is never
+ * removed, so a hit needs no statement. Direct-mapped; a miss reads the
+ * store and takes the slot. */
+#define EXPOSURE_DELIVERY_CACHE 64
+struct exposure_delivery_cache {
+    pthread_mutex_t mu;
+    struct {
+        int64_t seq; /* 0: empty */
+        char id[DATASET_DELIVERY_ID_MAX + 1];
+    } slot[EXPOSURE_DELIVERY_CACHE];
+};
+
 struct exposure {
     struct exposure_config cfg;
+    struct exposure_delivery_cache deliveries;
     struct exposure_route routes[CATALOG_MAX_SERVICES];
     char *openapi;      /* GET /openapi.json, made once (routes.c) */
     char *catalog_json; /* GET /servicekatalog.json */

@@ -39,6 +39,8 @@ struct store_ops {
     void (*rollback)(store_conn_t *c);
     int (*begin_read)(store_conn_t *c, err_t *err);
     void (*end_read)(store_conn_t *c);
+    /* store_read_generic_plans (NULL: nothing to do) */
+    int (*generic_plans)(store_conn_t *c, err_t *err);
     bool (*in_transaction)(const store_conn_t *c);
     int (*prepare)(store_conn_t *c, const char *sql, store_stmt_t **out, err_t *err);
     void (*stmt_done)(store_stmt_t *s);

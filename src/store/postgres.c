@@ -105,6 +105,8 @@ struct pg_conn {
     bool broken; /* lost: closed when put back */
     bool in_pool;
     bool pipeline;    /* in libpq's pipeline mode (store_pipeline_begin) */
+    bool read_pipe;   /* ... entered by a read snapshot (pg_begin_read) */
+    bool tail;        /* a read's COMMIT and its sync sent, their results not read */
     unsigned pending; /* pipelined commands whose results are not read yet */
     int pipe_rc;      /* an error of the queue not reported yet, and its err */
     err_t pipe_err;
@@ -207,8 +209,11 @@ static int pg_error(err_t *err, struct pg_conn *c, const PGresult *res, const ch
 static int pipe_pause(struct pg_conn *c, err_t *err);
 static void pipe_resume(struct pg_conn *c);
 
+static void drain(struct pg_conn *c);
+
 static int run(struct pg_conn *c, const char *sql, err_t *err)
 {
+    drain(c);
     if (c->pipeline) {
         int rc = pipe_pause(c, err);
         if (rc == 0)
@@ -284,6 +289,8 @@ static void conn_drop(struct pg_conn *c)
     c->in_tx = false;
     c->broken = false;
     c->pipeline = false;
+    c->read_pipe = false;
+    c->tail = false;
     c->pending = 0;
     c->pipe_rc = 0;
 }
@@ -357,6 +364,25 @@ static void pipe_resume(struct pg_conn *c)
         c->pipeline = true;
 }
 
+/* Reads the answers to a read snapshot's COMMIT that pg_end_read sent
+ * without waiting, and leaves the pipeline mode the snapshot entered.
+ * Called before anything else is done on the connection; by then the
+ * answers have usually arrived, so this rarely waits. A failure there
+ * loses nothing (the snapshot only read), but a lost connection is marked
+ * broken, to be reopened. */
+static void drain(struct pg_conn *c)
+{
+    if (!c->tail)
+        return;
+    c->tail = false;
+    if (c->pg && !c->broken)
+        pipe_read(c, NULL, NULL);
+    if (c->pg && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
+        c->broken = true;
+    c->pipeline = false;
+    c->read_pipe = false;
+}
+
 /* Opens c's server connection and sets the session up. */
 static int conn_connect(struct pg_store *st, struct pg_conn *c, err_t *err)
 {
@@ -393,6 +419,7 @@ static int conn_connect(struct pg_store *st, struct pg_conn *c, err_t *err)
  * disclosure log's writer) recovers without giving it back. */
 static int revive(struct pg_conn *c, err_t *err)
 {
+    drain(c);
     if ((c->pg && !c->broken) || c->in_tx)
         return 0;
     for (size_t i = 0; i < c->n_cache; i++)
@@ -522,6 +549,7 @@ static int pg_conn_get(store_t *h, store_conn_t **out, err_t *err)
     c->in_pool = false;
     st->out++;
     pthread_mutex_unlock(&st->mu);
+    drain(c);
     if (!c->pg) {
         int rc = conn_connect(st, c, err);
         if (rc) {
@@ -549,12 +577,16 @@ static void pg_rollback(store_conn_t *h)
 static void pg_conn_put(store_conn_t *h)
 {
     struct pg_conn *c = PG_CONN(h);
-    if (c->pipeline)
+    /* A read's COMMIT still on its way (c->tail) is read by the next user
+     * (pg_conn_get): nobody waits for it here. */
+    if (c->pipeline && !c->tail) {
         pipe_pause(c, NULL);
+        c->read_pipe = false;
+    }
     if (c->in_tx)
         pg_rollback(h);
     if (c->pg && (c->broken || PQstatus(c->pg) != CONNECTION_OK ||
-                  PQtransactionStatus(c->pg) != PQTRANS_IDLE)) {
+                  (!c->tail && PQtransactionStatus(c->pg) != PQTRANS_IDLE))) {
         log_warn("store: closing a PostgreSQL connection that was lost; the next use reopens it");
         conn_drop(c);
     }
@@ -691,14 +723,33 @@ static int pg_barrier(store_conn_t *h, err_t *err)
     return rc ? rc : run(c, "SELECT pg_logical_emit_message(true, 'dupla', 'barrier')", err);
 }
 
+#define PG_BEGIN_READ "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+/* A read snapshot costs no round trip of its own: its BEGIN is queued in
+ * pipeline mode and goes out with the first statement (one round trip for
+ * both), and pg_end_read sends the COMMIT without waiting for its answer,
+ * which the connection's next user reads (drain). So a one-statement read
+ * is one round trip, as on a connection without a transaction. */
 static int pg_begin_read(store_conn_t *h, err_t *err)
 {
     struct pg_conn *c = PG_CONN(h);
     if (c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: nested transaction");
     int rc = revive(c, err);
-    if (rc == 0 && !pg_fault(c, "begin", &rc, err))
-        rc = run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    if (rc != 0 || pg_fault(c, "begin", &rc, err))
+        return rc;
+    if (!c->pg || c->broken)
+        return pg_error(err, c, NULL, "begin");
+    if (!c->pipeline) {
+        pipe_resume(c);
+        c->read_pipe = c->pipeline;
+    }
+    if (!c->pipeline) /* libpq refused pipeline mode: the plain way */
+        rc = run(c, PG_BEGIN_READ, err);
+    else if (PQsendQueryParams(c->pg, PG_BEGIN_READ, 0, NULL, NULL, NULL, NULL, 1) == 1)
+        c->pending++;
+    else
+        rc = pg_error(err, c, NULL, "begin");
     if (rc == 0)
         c->in_tx = true;
     return rc;
@@ -710,8 +761,35 @@ static void pg_end_read(store_conn_t *h)
     if (!c->in_tx)
         return;
     c->in_tx = false;
-    if (c->pg && !c->broken)
+    if (!c->pg || c->broken)
+        return;
+    if (!c->read_pipe || !c->pipeline) {
         run(c, "COMMIT", NULL);
+        return;
+    }
+    if (PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) == 1 &&
+        PQpipelineSync(c->pg) == 1) {
+        c->pending++;
+        c->tail = true;
+    } else {
+        c->broken = true;
+    }
+}
+
+static int pg_generic_plans(store_conn_t *h, err_t *err)
+{
+    struct pg_conn *c = PG_CONN(h);
+    static const char sql[] = "SET LOCAL plan_cache_mode = force_generic_plan";
+    if (!c->in_tx)
+        return err_internal(err, DUPLA_EINTERNAL, "store: generic plans outside a read snapshot");
+    if (!c->pg || c->broken)
+        return pg_error(err, c, NULL, "begin");
+    if (!c->pipeline)
+        return run(c, sql, err);
+    if (PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+        return pg_error(err, c, NULL, "begin");
+    c->pending++;
+    return 0;
 }
 
 static bool pg_in_transaction(const store_conn_t *h)
@@ -1013,6 +1091,12 @@ static int stream_step(struct pg_stmt *s, err_t *err)
     }
     if (!c->pg || c->broken)
         return pg_error(err, c, NULL, "step");
+    if (c->pipeline && c->read_pipe) { /* a cursor is no pipeline's: the read's BEGIN now */
+        int rc = pipe_pause(c, err);
+        c->read_pipe = false;
+        if (rc)
+            return rc;
+    }
     if (c->pipeline)
         return err_internal(err, DUPLA_EINTERNAL, "store: a streamed statement in a pipeline");
     if (!s->cursor) {
@@ -1063,7 +1147,7 @@ static int pg_step(store_stmt_t *h, err_t *err)
         return err_set(err, DUPLA_ENOMEM, "store: out of memory binding a parameter");
     }
     if (fault_hit(FAULT_STORE, "step")) {
-        if (c->pipeline && s->command && !s->res && c->pg && !c->broken) {
+        if (c->pipeline && !c->read_pipe && s->command && !s->res && c->pg && !c->broken) {
             /* queued in its place: the error comes with the queue's, as a
              * real one would */
             if (PQsendQueryParams(c->pg, pg_fault_sql(), 0, NULL, NULL, NULL, NULL, 1) != 1)
@@ -1084,7 +1168,9 @@ static int pg_step(store_stmt_t *h, err_t *err)
             if (PQsendQueryPrepared(c->pg, s->name, s->n_params, (const char *const *)s->vals,
                                     s->lens, s->fmts, 1) != 1)
                 return pg_error(err, c, NULL, "step");
-            if (s->command) { /* its result is read with the queue's */
+            /* its result is read with the queue's (not in a read snapshot's
+             * pipeline: there a write must fail where it is made) */
+            if (s->command && !c->read_pipe) {
                 c->pending++;
                 s->sent = true;
                 return STORE_DONE;
@@ -1280,6 +1366,7 @@ static int64_t pg_last_id(store_conn_t *h)
 static int pg_pipeline(store_conn_t *h, bool on, err_t *err)
 {
     struct pg_conn *c = PG_CONN(h);
+    drain(c);
     if (on == c->pipeline)
         return on ? err_internal(err, DUPLA_EINTERNAL, "store: nested pipeline") : 0;
     if (!on)
@@ -1335,6 +1422,7 @@ static const struct store_ops pg_ops = {
     .rollback = pg_rollback,
     .begin_read = pg_begin_read,
     .end_read = pg_end_read,
+    .generic_plans = pg_generic_plans,
     .in_transaction = pg_in_transaction,
     .prepare = pg_prepare,
     .stmt_done = pg_stmt_done,

@@ -218,6 +218,11 @@ void store_end_read(store_conn_t *c)
     OPS(c)->end_read(c);
 }
 
+int store_read_generic_plans(store_conn_t *c, err_t *err)
+{
+    return OPS(c)->generic_plans ? OPS(c)->generic_plans(c, err) : 0;
+}
+
 bool store_in_transaction(const store_conn_t *c)
 {
     return OPS(c)->in_transaction(c);

@@ -93,6 +93,13 @@ int store_durable_barrier(store_conn_t *c, err_t *err);
  * transaction when the connection is put back. */
 int store_begin_read(store_conn_t *c, err_t *err);
 void store_end_read(store_conn_t *c);
+/* Inside a read snapshot: its statements run on generic plans (PostgreSQL:
+ * SET LOCAL plan_cache_mode = force_generic_plan, queued with the
+ * snapshot's BEGIN, so no round trip of its own). For point reads of a
+ * hash-partitioned table: PostgreSQL otherwise plans every execution
+ * anew, because the generic plan lists every partition (pruned only when
+ * it runs) and so looks dearer than a custom one. SQLite: nothing. */
+int store_read_generic_plans(store_conn_t *c, err_t *err);
 
 /* A prepared statement for sql, from the connection's cache when the same
  * SQL text was prepared before. The statement belongs to the connection;

@@ -345,6 +345,84 @@ Test(store_pg, a_read_snapshot_does_not_see_later_commits)
     store_close(st);
 }
 
+/* A read snapshot's BEGIN goes out with its first statement and its COMMIT
+ * is not waited for: the connection's next user (itself, or the next
+ * holder from the pool) reads that answer first and finds the connection
+ * out of the transaction. */
+Test(store_pg, a_read_snapshot_ends_without_waiting_and_the_next_user_is_clean)
+{
+    NEED_PG();
+    store_t *st = NULL;
+    err_t err;
+    struct store_options one = {.pool_size = 1};
+    store_t *mig = open_migrated();
+    cr_assert_eq(store_open(url, &one, &st, &err), 0, "%s", err.log);
+    store_conn_t *c;
+    int64_t n = -1;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(store_begin_read(c, &err), 0, "%s", err.log);
+        cr_assert(store_in_transaction(c));
+        cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM t", -1, &n, &err), 0, "%s",
+                     err.log);
+        cr_assert_eq(
+            store_query_int64(c, "SELECT txid_current_if_assigned() IS NULL", -1, &n, &err), 0,
+            "%s", err.log);
+        cr_assert_eq(n, 1, "a read snapshot took a transaction id");
+        store_end_read(c);
+        cr_assert(!store_in_transaction(c));
+        if (i == 1) { /* back to the pool with the answer unread, and out again */
+            store_conn_put(c);
+            cr_assert_eq(store_conn_get(st, &c, &err), 0);
+        }
+        /* outside the snapshot: each statement is its own transaction */
+        cr_assert_eq(store_query_int64(c,
+                                       "SELECT CAST(current_setting('transaction_isolation') = "
+                                       "'read committed' AS INT)",
+                                       -1, &n, &err),
+                     0, "%s", err.log);
+        cr_assert_eq(n, 1, "the snapshot's transaction is still open after store_end_read");
+    }
+    /* a write after the read works and is not left in a pipeline */
+    cr_assert_eq(store_begin_read(c, &err), 0, "%s", err.log);
+    store_end_read(c);
+    cr_assert_eq(store_exec(c, "INSERT INTO t (name, n) VALUES ('after', 1)", &err), 0, "%s",
+                 err.log);
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM t WHERE name = 'after'", -1, &n, &err),
+                 0);
+    cr_assert_eq(n, 1);
+    store_conn_put(c);
+    store_close(st);
+    store_close(mig);
+}
+
+Test(store_pg, generic_plans_last_as_long_as_the_read_snapshot)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    cr_assert_neq(store_read_generic_plans(c, &err), 0, "outside a snapshot it is refused");
+    cr_assert_eq(store_begin_read(c, &err), 0, "%s", err.log);
+    cr_assert_eq(store_read_generic_plans(c, &err), 0, "%s", err.log);
+    int64_t n = -1;
+    cr_assert_eq(store_query_int64(c,
+                                   "SELECT CAST(current_setting('plan_cache_mode') = "
+                                   "'force_generic_plan' AS INT)",
+                                   -1, &n, &err),
+                 0, "%s", err.log);
+    cr_assert_eq(n, 1);
+    store_end_read(c);
+    cr_assert_eq(
+        store_query_int64(c, "SELECT CAST(current_setting('plan_cache_mode') = 'auto' AS INT)", -1,
+                          &n, &err),
+        0, "%s", err.log);
+    cr_assert_eq(n, 1, "the setting outlived the snapshot");
+    store_conn_put(c);
+    store_close(st);
+}
+
 Test(store_pg, a_lost_connection_fails_busy_and_is_replaced)
 {
     NEED_PG();
