@@ -7,6 +7,9 @@
 # executions and coverage (libFuzzer's cov and ft) at the end. With
 # FUZZ_RUNS=N in the environment a target also stops after N executions
 # (whichever comes first), so "run each target to 10^7" is one command.
+# FUZZ_TIMEOUT=S: an input that runs longer than S seconds of wall time is
+# a finding (default 10; raise it on a loaded machine, or one whose fuzz
+# processes are paused now and then, where wall time overtakes CPU time).
 #   scripts/fuzz.sh BUILD SECONDS [TARGET...]     (make fuzz)
 set -eu
 build=${1:?usage: fuzz.sh BUILD SECONDS [TARGET...]}
@@ -34,7 +37,7 @@ for t in "$@"; do
     log="$work/logs/$t.log"
     echo "fuzz.sh: $t for ${seconds}s${runs:+ or ${FUZZ_RUNS} executions}"
     if ! "$bin" -max_total_time="$seconds" -print_final_stats=1 \
-        -artifact_prefix="$work/artifacts/$t-" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$work/artifacts/$t-" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 \
         "$work/$t" "$root/fuzz/corpus/$t" >"$log" 2>&1; then
         echo "fuzz.sh: $t found something: see $log and $work/artifacts/" >&2
         tail -30 "$log" >&2
