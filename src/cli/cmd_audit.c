@@ -873,7 +873,7 @@ static int audit_witness_cmd(void *ctx, const struct cli_sub *self)
     (void)self;
     struct audit_call *k = ctx;
     const char *url = NULL, *dir = NULL, *key = NULL, *ca = NULL;
-    for (int i = k->first; i < k->argc; i++) {
+    for (int i = k->first; i < k->argc; i += 2) { /* option, value */
         const char *o = k->argv[i], *v = i + 1 < k->argc ? k->argv[i + 1] : NULL;
         if (!v)
             return cli_usage_error("audit witness", "%s needs a value", o);
@@ -887,7 +887,6 @@ static int audit_witness_cmd(void *ctx, const struct cli_sub *self)
             ca = v;
         else
             return cli_usage_error("audit witness", "unknown option '%s'", o);
-        i++;
     }
     if (!url || !dir)
         return cli_usage_error("audit witness", "--url URL and --state DIR are needed");
