@@ -88,9 +88,22 @@ void audit_stored_close(struct audit_stored *r);
  * version 2 data on a version 1 entry). */
 int audit_stored_encode(struct audit_stored *r, store_stmt_t *s, buf_t *canon, bool *malformed,
                         err_t *err);
-/* disclosed.c: inserts what version 2 adds (e's deliveries and versions)
- * for entry seq, in c's open transaction. */
-int audit_insert_disclosed(store_conn_t *c, int64_t seq, const struct audit_entry *e, err_t *err);
+/* The entries of a batch the writer commits (record.c), once their chain
+ * hashes are known: v[i] is entry first_seq + i, every one at time_ms. */
+struct audit_batch_entry {
+    const struct audit_entry *e;
+    unsigned char prev[AUDIT_HASH_LEN], hash[AUDIT_HASH_LEN];
+};
+struct audit_batch {
+    const struct audit_batch_entry *v;
+    size_t n;
+    int64_t first_seq, time_ms;
+    bool pg; /* PostgreSQL: the subjects carry time_ms (the partition key) */
+};
+/* disclosed.c: inserts the child rows of the batch's entries (subjects,
+ * and what version 2 adds: deliveries and versions), each table's in a few
+ * multi-row statements, in c's open transaction. */
+int audit_insert_children(store_conn_t *c, const struct audit_batch *b, err_t *err);
 
 /* true (and *seq) when a child row is left after the last entry. */
 bool audit_stored_leftover(const struct audit_stored *r, int64_t *seq);
@@ -118,6 +131,25 @@ int audit_tree_edge_load(store_conn_t *c, int64_t size, struct audit_tree_edge *
  * new size; returns their count. */
 int audit_tree_edge_push(struct audit_tree_edge *e, const unsigned char leaf[AUDIT_HASH_LEN],
                          unsigned char (*out)[AUDIT_HASH_LEN]);
+/* A row of audit_tree_node: the perfect subtree of 2^level leaves whose
+ * last leaf is leaf end_size - 1. */
+struct audit_tree_node {
+    int64_t end_size;
+    int level;
+    unsigned char hash[AUDIT_HASH_LEN];
+};
+/* The most nodes that appending n leaves to a tree completes: each leaf
+ * its own, and the subtrees it closes (the trailing one bits of the size
+ * before it), at most n + AUDIT_TREE_LEVELS over n consecutive sizes. */
+#define AUDIT_TREE_NODES_MAX(n) (2 * (size_t)(n) + AUDIT_TREE_LEVELS)
+/* Moves the edge on by one leaf and appends the nodes the leaf completes
+ * (its own first; at most AUDIT_TREE_LEVELS) at out[*n], moving *n on:
+ * the writer collects a whole batch's nodes and inserts them at once. */
+void audit_tree_collect(struct audit_tree_edge *e, const unsigned char leaf[AUDIT_HASH_LEN],
+                        struct audit_tree_node *out, size_t *n);
+/* Inserts n nodes into audit_tree_node (in c's open transaction) with few
+ * statements (store_insert_rows). */
+int audit_tree_insert_nodes(store_conn_t *c, const struct audit_tree_node *v, size_t n, err_t *err);
 /* Appends a leaf: inserts it and every subtree it completes into
  * audit_tree_node (in c's open transaction), and moves the edge on. */
 int audit_tree_append(store_conn_t *c, struct audit_tree_edge *e,

@@ -4,8 +4,11 @@
  * Callers queue an entry and either sleep (audit_record) or go on with
  * other work (audit_submit, with a completion callback). One writer thread
  * takes everything queued (up to batch_max), and in one transaction gives
- * each entry the next seq, the batch's time, and its chain hash, inserts the
- * rows, signs a checkpoint when one is due, and commits: with
+ * each entry the next seq, the batch's time, and its chain hash (and the
+ * Merkle tree's nodes), in memory, then inserts each table's rows for the
+ * whole batch in a few multi-row statements (on PostgreSQL a statement costs
+ * the server far more than a row), signs a checkpoint when one is due (it
+ * sees the batch's rows), and commits: with
  * synchronous=FULL that is one fsync for the whole batch. Then it completes
  * the whole batch at once, outside the lock: each entry's callback gets its
  * receipt, or the commit's error. A sleeping caller has its own semaphore,
@@ -90,6 +93,12 @@ struct audit_log {
     buf_t canon, periods, fields;
     /* The Merkle tree's right edge at last_seq, and the batch's copy. */
     struct audit_tree_edge edge, edge_next;
+    /* The batch's entries with their hashes, and the tree nodes they
+     * complete, made before the batch's inserts (kept between batches). */
+    struct audit_batch_entry *rows;
+    size_t rows_cap;
+    struct audit_tree_node *nodes;
+    size_t nodes_cap;
 };
 
 /* ---- checking an entry before it is queued ---- */
@@ -202,72 +211,148 @@ static int list_json(buf_t *b, const str_t *v, size_t n)
     return rc ? rc : buf_append(b, "]", 1);
 }
 
-static int insert_entry(audit_log_t *log, const struct audit_entry *e, int64_t seq, int64_t time_ms,
-                        const unsigned char *prev, const unsigned char *hash, err_t *err)
+/* The bind callback's context for the batch's audit_entry rows. The lists
+ * are made into JSON as each row is bound (the text is copied by the bind),
+ * so that one pair of buffers serves the whole batch; a list that does not
+ * fit sets *failed and the batch is refused after the statements. */
+struct entry_rows {
+    audit_log_t *log;
+    const struct audit_batch *b;
+    bool *failed;
+};
+
+static void entry_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
 {
-    store_conn_t *c = log->conn;
-    int rc;
-    if ((rc = list_json(&log->periods, e->periods, e->n_periods)) ||
-        (rc = list_json(&log->fields, e->fields, e->n_fields)))
-        return err_internal(err, rc, "audit: a list does not fit its buffer");
-    store_stmt_t *s;
-    if ((rc =
-             store_prepare(c,
-                           "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, "
-                           "system_id, agreement_id, agreement_version, service, request_id, "
-                           "transaction_id, periods, fields, record_count, outcome, reason, "
-                           "prev_hash, entry_hash, format, case_ref, supplier_cvr, "
-                           "on_behalf_se) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           &s, err)))
-        return rc;
-    store_bind_int64(s, 1, seq);
-    store_bind_int64(s, 2, time_ms);
-    store_bind_cstr(s, 3, log->environment);
-    store_bind_text(s, 4, e->org_cvr);
-    store_bind_text(s, 5, e->system_id);
-    store_bind_text(s, 6, e->agreement_id);
-    store_bind_int64(s, 7, e->agreement_version);
-    store_bind_text(s, 8, e->service);
-    store_bind_text(s, 9, e->request_id);
-    store_bind_text(s, 10, e->transaction_id);
-    store_bind_text(s, 11, buf_str(&log->periods));
-    store_bind_text(s, 12, buf_str(&log->fields));
-    store_bind_int64(s, 13, e->record_count);
-    store_bind_cstr(s, 14, audit_outcome_name(e->outcome));
-    store_bind_text(s, 15, e->reason);
-    store_bind_blob(s, 16, prev, AUDIT_HASH_LEN);
-    store_bind_blob(s, 17, hash, AUDIT_HASH_LEN);
+    const struct entry_rows *er = ctx;
+    audit_log_t *log = er->log;
+    const struct audit_batch_entry *be = &er->b->v[row];
+    const struct audit_entry *e = be->e;
+    if (list_json(&log->periods, e->periods, e->n_periods) ||
+        list_json(&log->fields, e->fields, e->n_fields))
+        *er->failed = true;
+    store_bind_int64(s, p, er->b->first_seq + (int64_t)row);
+    store_bind_int64(s, p + 1, er->b->time_ms);
+    store_bind_cstr(s, p + 2, log->environment);
+    store_bind_text(s, p + 3, e->org_cvr);
+    store_bind_text(s, p + 4, e->system_id);
+    store_bind_text(s, p + 5, e->agreement_id);
+    store_bind_int64(s, p + 6, e->agreement_version);
+    store_bind_text(s, p + 7, e->service);
+    store_bind_text(s, p + 8, e->request_id);
+    store_bind_text(s, p + 9, e->transaction_id);
+    store_bind_text(s, p + 10, buf_str(&log->periods));
+    store_bind_text(s, p + 11, buf_str(&log->fields));
+    store_bind_int64(s, p + 12, e->record_count);
+    store_bind_cstr(s, p + 13, audit_outcome_name(e->outcome));
+    store_bind_text(s, p + 14, e->reason);
+    store_bind_blob(s, p + 15, be->prev, AUDIT_HASH_LEN);
+    store_bind_blob(s, p + 16, be->hash, AUDIT_HASH_LEN);
     /* as audit_canonical_encode chose */
-    store_bind_int64(s, 18,
+    store_bind_int64(s, p + 17,
                      e->supplier_cvr.len || e->on_behalf_se.len ? AUDIT_CANONICAL_V3
                                                                 : AUDIT_CANONICAL_V2);
-    store_bind_text(s, 19, e->case_ref);
-    store_bind_text(s, 20, e->supplier_cvr);
-    store_bind_text(s, 21, e->on_behalf_se);
-    rc = store_step(s, err);
-    store_stmt_done(s);
-    if (rc < 0 || (rc = audit_insert_disclosed(c, seq, e, err)) < 0 || e->n_subjects == 0)
-        return rc < 0 ? rc : 0;
-    /* On PostgreSQL the subjects carry their entry's time: the partition key. */
-    if ((rc = store_prepare(c,
-                            log->pg ? "INSERT INTO audit_entry_subject (seq, position, kind, "
-                                      "subject, time_ms) VALUES (?, ?, ?, ?, ?)"
-                                    : "INSERT INTO audit_entry_subject (seq, position, kind, "
-                                      "subject) VALUES (?, ?, ?, ?)",
-                            &s, err)))
-        return rc;
-    for (size_t i = 0; i < e->n_subjects; i++) {
-        store_bind_int64(s, 1, seq);
-        store_bind_int64(s, 2, (int64_t)i);
-        store_bind_cstr(s, 3, audit_subject_kind_name(e->subjects[i].kind));
-        store_bind_text(s, 4, e->subjects[i].id);
-        if (log->pg)
-            store_bind_int64(s, 5, time_ms);
+    store_bind_text(s, p + 18, e->case_ref);
+    store_bind_text(s, p + 19, e->supplier_cvr);
+    store_bind_text(s, p + 20, e->on_behalf_se);
+}
+
+/* audit_entry has more columns than store_insert_rows takes
+ * (STORE_INSERT_COLS_MAX), so its multi-row statements are made here the
+ * same way: STORE_INSERT_ROWS rows each, the rest in statements of a power
+ * of two rows. Their texts are made once per process and never move, so
+ * the connection's statement cache finds each by its pointer. */
+#define ENTRY_COLS 21
+#define ENTRY_HEAD                                                                                 \
+    "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, system_id, agreement_id, "       \
+    "agreement_version, service, request_id, transaction_id, periods, fields, record_count, "      \
+    "outcome, reason, prev_hash, entry_hash, format, case_ref, supplier_cvr, on_behalf_se) "       \
+    "VALUES "
+#define ENTRY_SIZES   6 /* statements of 1, 2, 4 .. STORE_INSERT_ROWS rows */
+#define ENTRY_SQL_MAX (sizeof ENTRY_HEAD + STORE_INSERT_ROWS * (3 * ENTRY_COLS + 2))
+_Static_assert(STORE_INSERT_ROWS == 1 << (ENTRY_SIZES - 1), "ENTRY_SIZES: 1 .. STORE_INSERT_ROWS");
+static char entry_sql[ENTRY_SIZES][ENTRY_SQL_MAX];
+static pthread_once_t entry_sql_once = PTHREAD_ONCE_INIT;
+
+static void entry_sql_make(void)
+{
+    for (int j = 0; j < ENTRY_SIZES; j++) {
+        char *p = entry_sql[j];
+        p += snprintf(p, ENTRY_SQL_MAX, "%s", ENTRY_HEAD);
+        for (int r = 0; r < 1 << j; r++) {
+            if (r) {
+                *p++ = ',';
+                *p++ = ' ';
+            }
+            *p++ = '(';
+            for (int col = 0; col < ENTRY_COLS; col++) {
+                if (col) {
+                    *p++ = ',';
+                    *p++ = ' ';
+                }
+                *p++ = '?';
+            }
+            *p++ = ')';
+        }
+        *p = '\0';
+    }
+}
+
+static int insert_entries(audit_log_t *log, const struct audit_batch *b, err_t *err)
+{
+    bool failed = false;
+    const struct entry_rows er = {log, b, &failed};
+    pthread_once(&entry_sql_once, entry_sql_make);
+    for (size_t at = 0; at < b->n;) {
+        int j = ENTRY_SIZES - 1;
+        while (((size_t)1 << j) > b->n - at)
+            j--;
+        size_t k = (size_t)1 << j;
+        store_stmt_t *s;
+        int rc = store_prepare(log->conn, entry_sql[j], &s, err);
+        if (rc)
+            return rc;
+        for (size_t r = 0; r < k; r++)
+            entry_bind(s, 1 + (int)r * ENTRY_COLS, at + r, &er);
         rc = store_step(s, err);
         store_stmt_done(s);
         if (rc < 0)
             return rc;
+        at += k;
+    }
+    if (failed)
+        return err_internal(err, DUPLA_ELIMIT, "audit: a list does not fit its buffer");
+    return 0;
+}
+
+/* Inserts the batch's rows, each table's for the whole batch in a few
+ * multi-row statements (on PostgreSQL each statement costs the server a
+ * plan execution, far more than a row): the entries first (the child rows
+ * refer to them), then their children, then the tree's nodes. */
+static int insert_batch(audit_log_t *log, const struct audit_batch *b, size_t n_nodes, err_t *err)
+{
+    int rc = insert_entries(log, b, err);
+    if (rc || (rc = audit_insert_children(log->conn, b, err)))
+        return rc;
+    return audit_tree_insert_nodes(log->conn, log->nodes, n_nodes, err);
+}
+
+/* Makes room for a batch of n entries in the writer's arrays, which grow
+ * (up to batch_max entries) and are kept from batch to batch. */
+static int batch_reserve(audit_log_t *log, size_t n, err_t *err)
+{
+    if (n > log->rows_cap) {
+        struct audit_batch_entry *v = realloc(log->rows, n * sizeof *v);
+        if (!v)
+            return err_set(err, DUPLA_ENOMEM, "out of memory");
+        log->rows = v;
+        log->rows_cap = n;
+    }
+    if (AUDIT_TREE_NODES_MAX(n) > log->nodes_cap) {
+        struct audit_tree_node *v = realloc(log->nodes, AUDIT_TREE_NODES_MAX(n) * sizeof *v);
+        if (!v)
+            return err_set(err, DUPLA_ENOMEM, "out of memory");
+        log->nodes = v;
+        log->nodes_cap = AUDIT_TREE_NODES_MAX(n);
     }
     return 0;
 }
@@ -414,6 +499,14 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
      * (whichever node's clock is behind). */
     if (now < log->last_time)
         now = log->last_time;
+    /* Every entry's encoding, chain hash and tree nodes first, in memory;
+     * then each table's rows for the whole batch at once. */
+    size_t n_entries = 0, n_nodes = 0;
+    for (struct pending *p = batch; p; p = p->next)
+        n_entries += p->entry != NULL;
+    if (!rc)
+        rc = batch_reserve(log, n_entries, &err);
+    struct audit_batch b = {log->rows, 0, seq + 1, now, log->pg};
     for (struct pending *p = batch; p && !rc; p = p->next) {
         if (!p->entry) {
             forced = true;
@@ -429,18 +522,21 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
             rc = err_internal(&err, rc, "audit: SHA-256 failed");
             break;
         }
-        if ((rc = insert_entry(log, p->entry, seq + 1, now, hash, next, &err)))
-            break;
+        struct audit_batch_entry *be = &log->rows[b.n++];
+        be->e = p->entry;
+        memcpy(be->prev, hash, AUDIT_HASH_LEN);
+        memcpy(be->hash, next, AUDIT_HASH_LEN);
         unsigned char leaf[AUDIT_HASH_LEN];
         audit_tree_leaf_hash(buf_str(&log->canon), leaf);
-        if ((rc = audit_tree_append(log->conn, &log->edge_next, leaf, &err)))
-            break;
+        audit_tree_collect(&log->edge_next, leaf, log->nodes, &n_nodes);
         seq++;
         memcpy(hash, next, AUDIT_HASH_LEN);
         p->receipt.seq = seq;
         p->receipt.time_ms = now;
         memcpy(p->receipt.entry_hash, hash, AUDIT_HASH_LEN);
     }
+    if (!rc && b.n)
+        rc = insert_batch(log, &b, n_nodes, &err);
     /* A signer in the key process that no longer answers (keys.h): the
      * entries commit without their checkpoint, which is tried again with
      * a later batch, rather than every disclosure failing with it. */
@@ -815,6 +911,8 @@ fail:
     buf_free(&log->canon);
     buf_free(&log->periods);
     buf_free(&log->fields);
+    free(log->rows);
+    free(log->nodes);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake_writer);
     pthread_cond_destroy(&log->wake_flusher);
@@ -836,6 +934,8 @@ void audit_close(audit_log_t *log)
     buf_free(&log->canon);
     buf_free(&log->periods);
     buf_free(&log->fields);
+    free(log->rows);
+    free(log->nodes);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake_writer);
     pthread_cond_destroy(&log->wake_flusher);

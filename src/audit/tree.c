@@ -303,20 +303,18 @@ int audit_tree_edge_load(store_conn_t *c, int64_t size, struct audit_tree_edge *
     return 0;
 }
 
-static int insert_node(store_conn_t *c, int64_t end, int level,
-                       const unsigned char hash[AUDIT_HASH_LEN], err_t *err)
+static void node_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
 {
-    store_stmt_t *s;
-    int rc = store_prepare(
-        c, "INSERT INTO audit_tree_node (end_size, level, hash) VALUES (?, ?, ?)", &s, err);
-    if (rc)
-        return rc;
-    store_bind_int64(s, 1, end);
-    store_bind_int64(s, 2, level);
-    store_bind_blob(s, 3, hash, AUDIT_HASH_LEN);
-    rc = store_step(s, err);
-    store_stmt_done(s);
-    return rc < 0 ? rc : 0;
+    const struct audit_tree_node *v = ctx;
+    store_bind_int64(s, p, v[row].end_size);
+    store_bind_int64(s, p + 1, v[row].level);
+    store_bind_blob(s, p + 2, v[row].hash, AUDIT_HASH_LEN);
+}
+
+int audit_tree_insert_nodes(store_conn_t *c, const struct audit_tree_node *v, size_t n, err_t *err)
+{
+    return store_insert_rows(c, "INSERT INTO audit_tree_node (end_size, level, hash)", 3, n,
+                             node_bind, v, err);
 }
 
 int audit_tree_edge_push(struct audit_tree_edge *e, const unsigned char leaf[AUDIT_HASH_LEN],
@@ -336,17 +334,29 @@ int audit_tree_edge_push(struct audit_tree_edge *e, const unsigned char leaf[AUD
     return l + 1;
 }
 
+void audit_tree_collect(struct audit_tree_edge *e, const unsigned char leaf[AUDIT_HASH_LEN],
+                        struct audit_tree_node *out, size_t *n)
+{
+    unsigned char nodes[AUDIT_TREE_LEVELS][AUDIT_HASH_LEN];
+    int k = audit_tree_edge_push(e, leaf, nodes);
+    for (int l = 0; l < k; l++) {
+        struct audit_tree_node *o = &out[(*n)++];
+        o->end_size = e->size;
+        o->level = l;
+        memcpy(o->hash, nodes[l], AUDIT_HASH_LEN);
+    }
+}
+
 int audit_tree_append(store_conn_t *c, struct audit_tree_edge *e,
                       const unsigned char leaf[AUDIT_HASH_LEN], err_t *err)
 {
-    unsigned char nodes[AUDIT_TREE_LEVELS][AUDIT_HASH_LEN];
+    struct audit_tree_node nodes[AUDIT_TREE_LEVELS];
     struct audit_tree_edge next = *e;
-    int n = audit_tree_edge_push(&next, leaf, nodes);
-    for (int l = 0; l < n; l++) {
-        int rc = insert_node(c, next.size, l, nodes[l], err);
-        if (rc)
-            return rc;
-    }
+    size_t n = 0;
+    audit_tree_collect(&next, leaf, nodes, &n);
+    int rc = audit_tree_insert_nodes(c, nodes, n, err);
+    if (rc)
+        return rc;
     *e = next;
     return 0;
 }
@@ -456,9 +466,14 @@ static int keep_leaf(void *ctx, int64_t seq, str_t canonical, err_t *err)
 int audit_tree_build(store_conn_t *c, struct audit_tree_edge *e, int64_t to, err_t *err)
 {
     struct leaves lv = {.h = malloc(AUDIT_TREE_BUILD_BATCH * sizeof *lv.h)};
+    struct audit_tree_node *nodes =
+        malloc(AUDIT_TREE_NODES_MAX(AUDIT_TREE_BUILD_BATCH) * sizeof *nodes);
     buf_t canon;
-    if (!lv.h)
+    if (!lv.h || !nodes) {
+        free(lv.h);
+        free(nodes);
         return err_set(err, DUPLA_ENOMEM, "out of memory");
+    }
     buf_init(&canon, AUDIT_CANONICAL_MAX);
     int rc = 0;
     while (!rc && e->size < to) {
@@ -470,10 +485,12 @@ int audit_tree_build(store_conn_t *c, struct audit_tree_edge *e, int64_t to, err
         if ((rc = read_canonical(c, from, last, &canon, keep_leaf, &lv, err)))
             break;
         struct audit_tree_edge next = *e;
+        size_t n_nodes = 0;
+        for (size_t i = 0; i < lv.n; i++)
+            audit_tree_collect(&next, lv.h[i], nodes, &n_nodes);
         if ((rc = store_begin(c, err)))
             break;
-        for (size_t i = 0; !rc && i < lv.n; i++)
-            rc = audit_tree_append(c, &next, lv.h[i], err);
+        rc = audit_tree_insert_nodes(c, nodes, n_nodes, err);
         if (!rc)
             rc = store_commit(c, err);
         if (rc)
@@ -483,5 +500,6 @@ int audit_tree_build(store_conn_t *c, struct audit_tree_edge *e, int64_t to, err
     }
     buf_free(&canon);
     free(lv.h);
+    free(nodes);
     return rc;
 }
