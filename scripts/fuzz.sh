@@ -36,7 +36,7 @@ for t in "$@"; do
     mkdir -p "$work/$t"
     log="$work/logs/$t.log"
     echo "fuzz.sh: $t for ${seconds}s${runs:+ or ${FUZZ_RUNS} executions}"
-    if ! "$bin" -max_total_time="$seconds" -print_final_stats=1 \
+    if ! "$bin" -max_total_time="$seconds" $runs -print_final_stats=1 \
         -artifact_prefix="$work/artifacts/$t-" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 \
         "$work/$t" "$root/fuzz/corpus/$t" >"$log" 2>&1; then
         echo "fuzz.sh: $t found something: see $log and $work/artifacts/" >&2
