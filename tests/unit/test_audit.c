@@ -413,6 +413,81 @@ Test(audit, a_failed_commit_fails_every_waiter_of_its_batch_and_the_log_goes_on)
     audit_close(log);
 }
 
+struct counted {
+    pthread_mutex_t mu;
+    int done, failed;
+};
+
+static void count_done(void *ctx, int rc, const struct audit_receipt *receipt, const err_t *err)
+{
+    (void)receipt;
+    (void)err;
+    struct counted *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    c->done++;
+    c->failed += rc != 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A batch of many entries: each table's rows go in multi-row statements
+ * of at most STORE_INSERT_ROWS rows, so an entry's child rows may straddle
+ * two statements, and the batch's tree nodes go at once. While another
+ * connection holds the write lock the writer waits with its first batch,
+ * and everything submitted meanwhile makes the next one. */
+Test(audit, a_batch_of_many_entries_is_stored_whole_and_verifies)
+{
+    enum { N = 301 };
+    static struct made_entry m[N];
+    struct counted cnt = {.done = 0};
+    pthread_mutex_init(&cnt.mu, NULL);
+    audit_log_t *log = audit_fixture_log(&fx, 100); /* a checkpoint inside the big batch */
+    err_t err;
+    int64_t subjects = 0, deliveries = 0, versions = 0;
+    for (int i = 0; i < N; i++) {
+        audit_make_entry(&m[i], i);
+        subjects += (int64_t)m[i].e.n_subjects;
+        deliveries += (int64_t)m[i].e.n_deliveries;
+        versions += (int64_t)m[i].e.n_versions;
+    }
+    store_conn_t *lock = hold_write_lock();
+    cr_assert_eq(audit_submit(log, &m[0].e, count_done, &cnt, &err), 0, "%s", err.log);
+    usleep(200 * 1000); /* the writer took entry 0 and waits for the lock */
+    for (int i = 1; i < N; i++)
+        cr_assert_eq(audit_submit(log, &m[i].e, count_done, &cnt, &err), 0, "%s", err.log);
+    store_rollback(lock);
+    store_conn_put(lock);
+    for (int waited = 0;; waited++) {
+        pthread_mutex_lock(&cnt.mu);
+        int done = cnt.done;
+        pthread_mutex_unlock(&cnt.mu);
+        if (done == N)
+            break;
+        cr_assert_lt(waited, 5000, "%d of %d entries told", done, N);
+        usleep(10 * 1000);
+    }
+    cr_assert_eq(cnt.failed, 0);
+    struct audit_stats st;
+    audit_stats_get(log, &st);
+    cr_assert_leq(st.commits, 2, "%lu commits: the entries did not make one batch",
+                  (unsigned long)st.commits);
+    cr_assert_geq(st.checkpoints, 1);
+    audit_close(log);
+    pthread_mutex_destroy(&cnt.mu);
+    store_conn_t *c;
+    int64_t n;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM audit_entry_subject", 0, &n, &err), 0);
+    cr_assert_eq(n, subjects);
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM audit_entry_delivery", 0, &n, &err), 0);
+    cr_assert_eq(n, deliveries);
+    cr_assert_eq(store_query_int64(c, "SELECT COUNT(*) FROM audit_entry_version", 0, &n, &err), 0);
+    cr_assert_eq(n, versions);
+    cr_assert_eq(store_query_int64(c, "SELECT MAX(end_size) FROM audit_tree_node", 0, &n, &err), 0);
+    cr_assert_eq(n, N);
+    store_conn_put(c);
+    verify_ok(N); /* every entry re-encoded from its rows, the tree and the checkpoints */
+}
+
 Test(audit, malformed_entries_are_refused_with_the_field_named)
 {
     audit_log_t *log = audit_fixture_log(&fx, 0);
