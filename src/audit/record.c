@@ -258,27 +258,37 @@ static void entry_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
 
 /* audit_entry has more columns than store_insert_rows takes
  * (STORE_INSERT_COLS_MAX), so its multi-row statements are made here the
- * same way: STORE_INSERT_ROWS rows each, the rest in statements of a power
- * of two rows. Their texts are made once per process and never move, so
- * the connection's statement cache finds each by its pointer. */
+ * same way (store_insert_chunk: 1 .. STORE_INSERT_EXACT, 16 or
+ * STORE_INSERT_ROWS rows). Their texts are made once per process and never
+ * move, so the connection's statement cache finds each by its pointer. */
 #define ENTRY_COLS 21
 #define ENTRY_HEAD                                                                                 \
     "INSERT INTO audit_entry (seq, time_ms, environment, org_cvr, system_id, agreement_id, "       \
     "agreement_version, service, request_id, transaction_id, periods, fields, record_count, "      \
     "outcome, reason, prev_hash, entry_hash, format, case_ref, supplier_cvr, on_behalf_se) "       \
     "VALUES "
-#define ENTRY_SIZES   6 /* statements of 1, 2, 4 .. STORE_INSERT_ROWS rows */
+#define ENTRY_SIZES   (STORE_INSERT_EXACT + 2) /* 1 .. STORE_INSERT_EXACT, 16, 32 rows */
 #define ENTRY_SQL_MAX (sizeof ENTRY_HEAD + STORE_INSERT_ROWS * (3 * ENTRY_COLS + 2))
-_Static_assert(STORE_INSERT_ROWS == 1 << (ENTRY_SIZES - 1), "ENTRY_SIZES: 1 .. STORE_INSERT_ROWS");
+_Static_assert(STORE_INSERT_EXACT == 8 && STORE_INSERT_ROWS == 32, "ENTRY_SIZES: the chunks");
 static char entry_sql[ENTRY_SIZES][ENTRY_SQL_MAX];
 static pthread_once_t entry_sql_once = PTHREAD_ONCE_INIT;
 
+/* The index in entry_sql of a statement of k rows (a store_insert_chunk). */
+static int entry_sql_index(size_t k)
+{
+    return k <= STORE_INSERT_EXACT ? (int)k - 1
+           : k < STORE_INSERT_ROWS ? ENTRY_SIZES - 2
+                                   : ENTRY_SIZES - 1;
+}
+
 static void entry_sql_make(void)
 {
-    for (int j = 0; j < ENTRY_SIZES; j++) {
-        char *p = entry_sql[j];
+    for (size_t k = 1; k <= STORE_INSERT_ROWS; k++) {
+        if (k > STORE_INSERT_EXACT && k != STORE_INSERT_ROWS / 2 && k != STORE_INSERT_ROWS)
+            continue;
+        char *p = entry_sql[entry_sql_index(k)];
         p += snprintf(p, ENTRY_SQL_MAX, "%s", ENTRY_HEAD);
-        for (int r = 0; r < 1 << j; r++) {
+        for (size_t r = 0; r < k; r++) {
             if (r) {
                 *p++ = ',';
                 *p++ = ' ';
@@ -303,12 +313,9 @@ static int insert_entries(audit_log_t *log, const struct audit_batch *b, err_t *
     const struct entry_rows er = {log, b, &failed};
     pthread_once(&entry_sql_once, entry_sql_make);
     for (size_t at = 0; at < b->n;) {
-        int j = ENTRY_SIZES - 1;
-        while (((size_t)1 << j) > b->n - at)
-            j--;
-        size_t k = (size_t)1 << j;
+        size_t k = store_insert_chunk(b->n - at);
         store_stmt_t *s;
-        int rc = store_prepare(log->conn, entry_sql[j], &s, err);
+        int rc = store_prepare(log->conn, entry_sql[entry_sql_index(k)], &s, err);
         if (rc)
             return rc;
         for (size_t r = 0; r < k; r++)

@@ -329,6 +329,16 @@ int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *ou
     return rc;
 }
 
+size_t store_insert_chunk(size_t left)
+{
+    if (left <= STORE_INSERT_EXACT)
+        return left;
+    size_t k = STORE_INSERT_ROWS;
+    while (k > left)
+        k >>= 1;
+    return k;
+}
+
 int store_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
                       void (*bind)(store_stmt_t *s, int first, size_t row, const void *ctx),
                       const void *ctx, err_t *err)
@@ -339,9 +349,7 @@ int store_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
     char sql[512 + STORE_INSERT_ROWS * (3 * STORE_INSERT_COLS_MAX + 2)];
     size_t at = 0;
     while (at < n) {
-        size_t k = STORE_INSERT_ROWS;
-        while (k > n - at)
-            k >>= 1;
+        size_t k = store_insert_chunk(n - at);
         int len = snprintf(sql, sizeof sql, "%s VALUES ", head);
         if (len < 0 || (size_t)len >= 512)
             return err_internal(err, DUPLA_EINVAL, "store: a multi-row insert's head is too long");

@@ -162,14 +162,19 @@ int store_query_int64(store_conn_t *c, const char *sql, int64_t def, int64_t *ou
 /* Many rows into one table with few statements: head is "INSERT INTO t
  * (a, b, c)" with ncols columns (at most STORE_INSERT_COLS_MAX). Rows go in
  * multi-row statements of STORE_INSERT_ROWS rows, the rest in statements of
- * a power of two rows each (16, 8, 4, 2, 1), so every statement is one of
- * a few texts each connection prepares once. bind(s, first, row, ctx)
+ * 16 or 8 rows and a last one of up to STORE_INSERT_EXACT rows
+ * (store_insert_chunk), so every statement is one of a few texts each
+ * connection prepares once, and a handful of rows (the common case: a
+ * small group commit) is one statement. bind(s, first, row, ctx)
  * binds row's ncols values at parameters first .. first + ncols - 1. On
  * PostgreSQL a statement per row costs the server a plan execution each,
  * far more than the row itself; in a pipeline the statements go without
  * waiting as single inserts do. Stops at the first error. */
 #define STORE_INSERT_ROWS     32
+#define STORE_INSERT_EXACT    8
 #define STORE_INSERT_COLS_MAX 12
+/* The rows of the next statement when left rows remain (left > 0). */
+size_t store_insert_chunk(size_t left);
 int store_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
                       void (*bind)(store_stmt_t *s, int first, size_t row, const void *ctx),
                       const void *ctx, err_t *err);
