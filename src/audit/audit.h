@@ -260,6 +260,10 @@ struct audit_stats {
     uint64_t checkpoints; /* checkpoints signed */
     uint64_t busy;        /* audit_record calls refused with DUPLA_EBUSY */
     uint64_t failures;    /* failed commits */
+    /* PostgreSQL: batches that took the head in memory for the store's
+     * without reading it first, and those of them another writer had
+     * moved the head under (tried again, reading it) */
+    uint64_t guesses, wrong_guesses;
 };
 void audit_stats_get(audit_log_t *log, struct audit_stats *out);
 

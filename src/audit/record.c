@@ -87,6 +87,7 @@ struct audit_log {
     unsigned char last_hash[AUDIT_HASH_LEN];
     int64_t cp_seq, cp_mono_ns;
     bool reload;
+    unsigned unmoved;       /* batches in a row that found the head unmoved */
     bool signer_down;       /* the key process did not answer: checkpoints wait */
     bool pg;                /* PostgreSQL: partitioned tables (partition.c) */
     int64_t next_upkeep_ms; /* when the writer next makes partitions ahead */
@@ -175,6 +176,10 @@ static int check_entry(const struct audit_entry *e, err_t *err)
  * the first audit_open. */
 static metric_t *m_append, *m_queue, *m_entries, *m_busy, *m_failures;
 static metric_t *m_head_moves; /* see sync_head */
+
+/* Batches in a row that must find the head unmoved before the writer
+ * guesses it (expect_head) instead of reading it first (sync_head). */
+#define AUDIT_GUESS_AFTER 8
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
 static void metrics_declare(void)
@@ -467,36 +472,76 @@ static int sync_head(audit_log_t *log, err_t *err)
     store_stmt_done(s);
     if (rc < 0)
         return rc;
-    if (same)
+    if (same) {
+        log->unmoved += log->unmoved < AUDIT_GUESS_AFTER;
         return 0;
+    }
+    log->unmoved = 0;
     metric_add(m_head_moves, 1);
     return read_head(log, false, err);
+}
+
+/* PostgreSQL, when the head has stayed put for a while: the head's check
+ * without waiting for it (audit/7's procedure, queued in the batch's
+ * pipeline); a head another writer moved fails the whole transaction at
+ * its commit with DUPLA_EBUSY, and commit_batch tries again with
+ * sync_head. */
+static int expect_head(audit_log_t *log, err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_prepare(log->conn, "CALL audit_expect_head(?, ?, ?)", &s, err);
+    if (rc)
+        return rc;
+    store_bind_int64(s, 1, log->last_seq);
+    store_bind_blob(s, 2, log->last_hash, AUDIT_HASH_LEN);
+    store_bind_int64(s, 3, log->last_time);
+    rc = store_step(s, err);
+    store_stmt_done(s);
+    return rc < 0 ? rc : 0;
 }
 
 static void count_commit(audit_log_t *log, bool checkpoint);
 static void complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err);
 
-/* Commits the entries of batch (and a checkpoint when one is due or asked
- * for). Fills each pending's rc, err and receipt. */
-static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
+/* Whether callers wait behind this batch: entries queued after it, or
+ * batches the flusher has not made durable yet. When none do, the batch
+ * waits for its own flush at its commit (one round trip, no barrier and
+ * no hand-over to the flusher): that is a lone caller's shortest wait,
+ * and the write lock's longer hold then delays no one of this node. */
+static bool busy(audit_log_t *log)
 {
-    err_t err;
-    err_clear(&err);
+    pthread_mutex_lock(&log->mu);
+    bool b = log->head != NULL || log->fq_head != NULL;
+    pthread_mutex_unlock(&log->mu);
+    return b;
+}
+
+/* What one try at a batch's transaction made (commit_batch). */
+struct attempt {
+    int64_t seq, now, mono;
+    unsigned char hash[AUDIT_HASH_LEN];
+    bool checkpoint, nowait;
+};
+
+/* One try at the batch's transaction: the head's check, the entries (each
+ * pending's receipt), a checkpoint when due, the commit. On PostgreSQL
+ * with guess, the head in memory is taken as the store's and checked by
+ * audit_expect_head inside the same round trip as the inserts and the
+ * commit (an error, SQLSTATE 40001, that aborts the transaction when
+ * another writer moved it); without, it is read first (sync_head: a
+ * round trip of its own, with the write lock held). */
+static int attempt(audit_log_t *log, struct pending *batch, bool time_due, bool guess,
+                   struct attempt *a, err_t *err)
+{
     int rc = 0;
-    if (log->has_flusher) {
-        pthread_mutex_lock(&log->mu);
-        log->reload |= log->flush_failed;
-        log->flush_failed = false;
-        pthread_mutex_unlock(&log->mu);
-    }
-    if (log->reload && (rc = read_head(log, true, &err)) == 0)
+    if (log->reload && (rc = read_head(log, true, err)) == 0)
         log->reload = false;
     /* The batch's statements go out without waiting for each (PostgreSQL:
-     * pipeline mode; begin and the head's check in one round trip, the
-     * inserts and the commit in another). */
-    if (!rc && (rc = store_pipeline_begin(log->conn, &err)) == 0 &&
-        (rc = store_begin(log->conn, &err)) == 0)
-        rc = sync_head(log, &err);
+     * pipeline mode; with a guess everything in one round trip, without
+     * begin and the head's check in one and the rest in another). */
+    if (!rc && (rc = store_pipeline_begin(log->conn, err)) == 0 &&
+        (rc = store_begin(log->conn, err)) == 0)
+        rc = guess ? expect_head(log, err) : sync_head(log, err);
     int64_t seq = log->last_seq, now = clock_now_ms(), mono = clock_mono_ns();
     unsigned char hash[AUDIT_HASH_LEN], next[AUDIT_HASH_LEN];
     bool forced = false, checkpoint = false;
@@ -512,7 +557,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     for (struct pending *p = batch; p; p = p->next)
         n_entries += p->entry != NULL;
     if (!rc)
-        rc = batch_reserve(log, n_entries, &err);
+        rc = batch_reserve(log, n_entries, err);
     struct audit_batch b = {log->rows, 0, seq + 1, now, log->pg};
     for (struct pending *p = batch; p && !rc; p = p->next) {
         if (!p->entry) {
@@ -522,11 +567,11 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         buf_reset(&log->canon);
         if ((rc = audit_canonical_encode(p->entry, seq + 1, now, str_from_cstr(log->environment),
                                          &log->canon))) {
-            rc = err_internal(&err, rc, "audit: the canonical encoding does not fit");
+            rc = err_internal(err, rc, "audit: the canonical encoding does not fit");
             break;
         }
         if ((rc = audit_chain_hash(hash, buf_str(&log->canon), next))) {
-            rc = err_internal(&err, rc, "audit: SHA-256 failed");
+            rc = err_internal(err, rc, "audit: SHA-256 failed");
             break;
         }
         struct audit_batch_entry *be = &log->rows[b.n++];
@@ -543,7 +588,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         memcpy(p->receipt.entry_hash, hash, AUDIT_HASH_LEN);
     }
     if (!rc && b.n)
-        rc = insert_batch(log, &b, n_nodes, &err);
+        rc = insert_batch(log, &b, n_nodes, err);
     /* A signer in the key process that no longer answers (keys.h): the
      * entries commit without their checkpoint, which is tried again with
      * a later batch, rather than every disclosure failing with it. */
@@ -560,7 +605,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
          mono - log->cp_mono_ns >= (int64_t)log->checkpoint_seconds * 1000000000)) {
         /* Another node may have signed one at this head meanwhile. */
         rc = store_query_int64(log->conn, "SELECT MAX(seq) FROM audit_checkpoint", 0, &log->cp_seq,
-                               &err);
+                               err);
     }
     if (!rc && can_sign && seq > log->cp_seq &&
         (forced || time_due || seq - log->cp_seq >= (int64_t)log->checkpoint_every ||
@@ -568,22 +613,70 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
         checkpoint = true;
         unsigned char root[AUDIT_HASH_LEN];
         audit_tree_edge_root(&log->edge_next, root);
-        rc = audit_checkpoint_write(log->conn, log->signer, log->environment, seq, hash, now, &err);
+        rc = audit_checkpoint_write(log->conn, log->signer, log->environment, seq, hash, now, err);
         if (!rc)
-            rc = audit_tree_head_write(log->conn, log->signer, log->origin, seq, root, now, &err);
+            rc = audit_tree_head_write(log->conn, log->signer, log->origin, seq, root, now, err);
     }
     /* PostgreSQL: a batch without a checkpoint commits without waiting for
      * its flush (nor the standby), so the write lock that orders the nodes'
      * batches is held for the statements' time only; the barrier below,
      * outside that lock, waits until the batch is durable, and only then
      * is any caller told. A checkpoint waits under the lock: a signed head
-     * must never be visible before it is durable. */
-    bool nowait = log->pg && log->commit_barrier && !checkpoint;
+     * must never be visible before it is durable. So does a batch nobody
+     * waits behind (busy). */
+    bool nowait = log->pg && log->commit_barrier && !checkpoint && busy(log);
     if (!rc)
-        rc = nowait ? store_commit_nowait(log->conn, &err) : store_commit(log->conn, &err);
-    int prc = store_pipeline_end(log->conn, rc ? NULL : &err);
+        rc = nowait ? store_commit_nowait(log->conn, err) : store_commit(log->conn, err);
+    int prc = store_pipeline_end(log->conn, rc ? NULL : err);
     if (!rc)
         rc = prc;
+    a->seq = seq;
+    a->now = now;
+    a->mono = mono;
+    a->checkpoint = checkpoint;
+    a->nowait = nowait;
+    memcpy(a->hash, hash, AUDIT_HASH_LEN);
+    return rc;
+}
+
+/* Commits the entries of batch (and a checkpoint when one is due or asked
+ * for). Fills each pending's rc, err and receipt. */
+static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
+{
+    err_t err;
+    err_clear(&err);
+    if (log->has_flusher) {
+        pthread_mutex_lock(&log->mu);
+        log->reload |= log->flush_failed;
+        log->flush_failed = false;
+        pthread_mutex_unlock(&log->mu);
+    }
+    /* PostgreSQL guesses that the head is still its own once several
+     * batches in a row found it so (one writer, or a quiet cluster): a
+     * wrong guess costs a try, and another writer's batches make guesses
+     * stop until the head stays put again. */
+    bool guess = log->pg && log->unmoved >= AUDIT_GUESS_AFTER;
+    struct attempt a;
+    int rc = attempt(log, batch, time_due, guess, &a, &err);
+    bool wrong = guess && rc == DUPLA_EBUSY;
+    if (wrong) {
+        /* the head moved (or the store was busy): again, reading it first */
+        store_rollback(log->conn);
+        metric_add(m_head_moves, 1);
+        log->unmoved = 0;
+        err_clear(&err);
+        rc = attempt(log, batch, time_due, false, &a, &err);
+    }
+    if (guess) {
+        pthread_mutex_lock(&log->mu);
+        log->stats.guesses++;
+        log->stats.wrong_guesses += wrong;
+        pthread_mutex_unlock(&log->mu);
+    }
+    int64_t seq = a.seq, now = a.now, mono = a.mono;
+    bool checkpoint = a.checkpoint, nowait = a.nowait;
+    unsigned char hash[AUDIT_HASH_LEN];
+    memcpy(hash, a.hash, AUDIT_HASH_LEN);
     if (!rc && nowait && !log->has_flusher && (rc = store_durable_barrier(log->conn, &err)) != 0) {
         /* committed, but perhaps lost with the server: its callers are
          * refused (the log may hold entries nobody received, never the

@@ -273,6 +273,27 @@ static const struct store_migration audit_migrations[] = {
      /* PostgreSQL */
      "ALTER TABLE audit_entry ADD COLUMN supplier_cvr TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE audit_entry ADD COLUMN on_behalf_se TEXT NOT NULL DEFAULT '';"},
+    /* 7: PostgreSQL only (record.c, expect_head): the writer's check, inside
+     * a batch's transaction and with the write lock held, that the log's
+     * head is the one it holds in memory; it fails the transaction with
+     * SQLSTATE 40001 when another writer moved it. A procedure, so that
+     * the check is a command that goes out in the batch's pipeline. Times
+     * never go backwards along the chain, so every entry from the head on
+     * has a time_ms at least the head's: only the newest partitions are
+     * read. (When the head in memory is no entry of the store's, whatever
+     * the query finds differs from it: the hash binds the time.) */
+    {7, "SELECT 1",
+     "CREATE PROCEDURE audit_expect_head(p_seq BIGINT, p_hash BYTEA, p_time BIGINT)"
+     " LANGUAGE plpgsql AS $$"
+     " DECLARE h RECORD;"
+     " BEGIN"
+     "  SELECT seq, entry_hash INTO h FROM audit_entry WHERE time_ms >= p_time"
+     "   ORDER BY seq DESC LIMIT 1;"
+     "  IF (NOT FOUND AND p_seq = 0) OR (FOUND AND h.seq = p_seq AND h.entry_hash = p_hash) THEN"
+     "   RETURN;"
+     "  END IF;"
+     "  RAISE EXCEPTION 'the disclosure log''s head moved' USING ERRCODE = 'serialization_failure';"
+     " END $$;"},
 };
 
 int audit_migrate(store_t *st, err_t *err)

@@ -857,13 +857,14 @@ static void type_null_tests(const char *sql, Oid *types, int n)
     }
 }
 
-/* true for an INSERT, UPDATE or DELETE that returns no rows. */
+/* true for an INSERT, UPDATE or DELETE that returns no rows, or a CALL
+ * (of a procedure without OUT parameters). */
 static bool is_command(const char *sql)
 {
     while (*sql == ' ' || *sql == '\n' || *sql == '\t')
         sql++;
     if (strncasecmp(sql, "INSERT", 6) != 0 && strncasecmp(sql, "UPDATE", 6) != 0 &&
-        strncasecmp(sql, "DELETE", 6) != 0)
+        strncasecmp(sql, "DELETE", 6) != 0 && strncasecmp(sql, "CALL", 4) != 0)
         return false;
     for (const char *p = sql; *p; p++)
         if (strncasecmp(p, "RETURNING", 9) == 0)

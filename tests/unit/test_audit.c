@@ -195,6 +195,55 @@ Test(audit, concurrent_writers_get_dense_seqs_and_share_commits)
     store_conn_put(c);
 }
 
+/* Two writers on one store (two nodes of a cluster). On PostgreSQL a
+ * writer whose head stayed put for a while guesses it, checking it inside
+ * the batch's transaction instead of reading it first; the other writer's
+ * entries make that guess wrong once, and the batch is made again on the
+ * head read back: no seq is given twice, and the chain verifies. */
+Test(audit, a_writer_that_guesses_its_head_notices_another_writers_entries)
+{
+    struct audit_options o = {.environment = "test", .signer = fx.signer, .checkpoint_every = 1000};
+    audit_log_t *a, *b;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &a, &err), 0, "%s", err.log);
+    cr_assert_eq(audit_open(fx.st, &o, &b, &err), 0, "%s", err.log);
+    int64_t want = 0;
+    struct made_entry m;
+    struct audit_receipt r;
+    for (int n = 0; n < 12; n++) { /* alone long enough to guess */
+        audit_make_entry(&m, n);
+        cr_assert_eq(audit_record(a, &m.e, &r, &err), 0, "%s", err.log);
+        cr_assert_eq(r.seq, ++want);
+    }
+    struct audit_stats before;
+    audit_stats_get(a, &before);
+    for (int n = 0; n < 3; n++) {
+        audit_make_entry(&m, 100 + n);
+        cr_assert_eq(audit_record(b, &m.e, &r, &err), 0, "%s", err.log);
+        cr_assert_eq(r.seq, ++want);
+    }
+    for (int n = 0; n < 12; n++) {
+        audit_make_entry(&m, 200 + n);
+        cr_assert_eq(audit_record(a, &m.e, &r, &err), 0, "%s", err.log);
+        cr_assert_eq(r.seq, ++want, "entry %d of the first writer after the second's", n);
+    }
+    struct audit_stats after;
+    audit_stats_get(a, &after);
+    audit_close(a);
+    audit_close(b);
+    if (strcmp(store_backend(fx.st), "postgresql") == 0) {
+        cr_assert_geq(before.guesses, 3, "guesses %lu", (unsigned long)before.guesses);
+        cr_assert_eq(before.wrong_guesses, 0);
+        cr_assert_eq(after.wrong_guesses, 1, "wrong guesses %lu",
+                     (unsigned long)after.wrong_guesses);
+        cr_assert_gt(after.guesses, before.guesses + 1); /* guessing again later */
+    } else {
+        cr_assert_eq(after.guesses, 0); /* SQLite reads its head: no round trip */
+    }
+    cr_assert_eq(after.failures, 0);
+    verify_ok(want);
+}
+
 /* ---- audit_submit: completion callbacks ---- */
 
 struct submitted {
