@@ -654,9 +654,9 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     int rc = attempt(log, batch, time_due, guess, &a, &err);
     bool wrong = guess && rc == DUPLA_EBUSY;
     if (wrong) {
-        /* the head moved (or the store was busy): again, reading it first */
+        /* the head moved (or the store was busy): again, reading it first
+         * (sync_head counts the move) */
         store_rollback(log->conn);
-        metric_add(m_head_moves, 1);
         log->unmoved = 0;
         err_clear(&err);
         rc = attempt(log, batch, time_due, false, &a, &err);
