@@ -91,6 +91,7 @@ struct audit_log {
     int64_t cp_seq, cp_mono_ns;
     bool reload;
     unsigned unmoved;       /* batches in a row that found the head unmoved */
+    unsigned guess_after;   /* unmoved batches before a guess (see commit_batch) */
     bool signer_down;       /* the key process did not answer: checkpoints wait */
     bool pg;                /* PostgreSQL: partitioned tables (partition.c) */
     int64_t next_upkeep_ms; /* when the writer next makes partitions ahead */
@@ -181,8 +182,10 @@ static metric_t *m_append, *m_queue, *m_entries, *m_busy, *m_failures;
 static metric_t *m_head_moves; /* see sync_head */
 
 /* Batches in a row that must find the head unmoved before the writer
- * guesses it (expect_head) instead of reading it first (sync_head). */
-#define AUDIT_GUESS_AFTER 8
+ * guesses it (expect_head) instead of reading it first (sync_head): at
+ * first, and at most after wrong guesses (each doubles it). */
+#define AUDIT_GUESS_AFTER     8
+#define AUDIT_GUESS_AFTER_MAX 4096
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
 static void metrics_declare(void)
@@ -476,7 +479,7 @@ static int sync_head(audit_log_t *log, err_t *err)
     if (rc < 0)
         return rc;
     if (same) {
-        log->unmoved += log->unmoved < AUDIT_GUESS_AFTER;
+        log->unmoved += log->unmoved < log->guess_after;
         return 0;
     }
     log->unmoved = 0;
@@ -648,8 +651,10 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     /* PostgreSQL guesses that the head is still its own once several
      * batches in a row found it so (one writer, or a quiet cluster): a
      * wrong guess costs a try, and another writer's batches make guesses
-     * stop until the head stays put again. */
-    bool guess = log->pg && log->unmoved >= AUDIT_GUESS_AFTER;
+     * stop until the head stays put again, for twice as many batches as
+     * before the last wrong guess (so a busy cluster soon stops guessing,
+     * and a lone writer never does). */
+    bool guess = log->pg && log->unmoved >= log->guess_after;
     struct attempt a;
     int rc = attempt(log, batch, time_due, guess, &a, &err);
     bool wrong = guess && rc == DUPLA_EBUSY;
@@ -658,6 +663,8 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
          * (sync_head counts the move) */
         store_rollback(log->conn);
         log->unmoved = 0;
+        if (log->guess_after < AUDIT_GUESS_AFTER_MAX)
+            log->guess_after *= 2;
         err_clear(&err);
         rc = attempt(log, batch, time_due, false, &a, &err);
     }
@@ -977,6 +984,7 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
         goto fail;
     log->pg = audit_partitioned(st);
     log->commit_barrier = !opt->wait_in_lock;
+    log->guess_after = AUDIT_GUESS_AFTER;
     if (log->pg && log->commit_barrier) {
         if ((rc = store_conn_get(st, &log->flush_conn, err)))
             goto fail;

@@ -222,7 +222,7 @@ Test(audit, a_writer_that_guesses_its_head_notices_another_writers_entries)
         cr_assert_eq(audit_record(b, &m.e, &r, &err), 0, "%s", err.log);
         cr_assert_eq(r.seq, ++want);
     }
-    for (int n = 0; n < 12; n++) {
+    for (int n = 0; n < 24; n++) { /* a wrong guess: 16 batches before the next */
         audit_make_entry(&m, 200 + n);
         cr_assert_eq(audit_record(a, &m.e, &r, &err), 0, "%s", err.log);
         cr_assert_eq(r.seq, ++want, "entry %d of the first writer after the second's", n);
@@ -236,7 +236,9 @@ Test(audit, a_writer_that_guesses_its_head_notices_another_writers_entries)
         cr_assert_eq(before.wrong_guesses, 0);
         cr_assert_eq(after.wrong_guesses, 1, "wrong guesses %lu",
                      (unsigned long)after.wrong_guesses);
-        cr_assert_gt(after.guesses, before.guesses + 1); /* guessing again later */
+        /* guessing again, after twice as many unmoved batches */
+        cr_assert_eq(after.guesses, before.guesses + 1 + 24 - 1 - 16, "guesses %lu",
+                     (unsigned long)after.guesses);
     } else {
         cr_assert_eq(after.guesses, 0); /* SQLite reads its head: no round trip */
     }
