@@ -34,8 +34,12 @@ void audit_fixture_fini(struct audit_fixture *fx)
 {
     if (fx->st)
         store_close(fx->st);
+    fx->st = NULL;
     pki_signer_free(fx->signer);
-    fx_rmtree(fx->dir);
+    fx->signer = NULL;
+    if (fx->dir[0])
+        fx_rmtree(fx->dir);
+    fx->dir[0] = '\0';
 }
 
 audit_log_t *audit_fixture_log(struct audit_fixture *fx, unsigned checkpoint_every)
