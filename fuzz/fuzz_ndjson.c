@@ -6,7 +6,9 @@
  * first byte picks the service and whether invalid lines are skipped, the
  * rest is the delivery (marked synthetic, a test deployment). Properties:
  * the status agrees with the return code; a rejected delivery lists a
- * problem; the counts add up.
+ * problem; the counts add up; every line that ingest's own reader
+ * (ingest/flat.c) takes is read by jansson too, to the same members and
+ * values in the same order.
  */
 #include <string.h>
 
@@ -14,6 +16,7 @@
 #include "dataset/dataset.h"
 #include "fuzz.h"
 #include "ingest/ingest.h"
+#include "ingest/internal.h"
 #include "store/store.h"
 
 static store_t *st;
@@ -37,8 +40,58 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static bool same_value(const struct catalog_json *a, const struct catalog_json *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case CATALOG_JSON_BOOLEAN:
+    case CATALOG_JSON_INTEGER:
+        return a->i == b->i;
+    case CATALOG_JSON_REAL:
+        return memcmp(&a->d, &b->d, sizeof a->d) == 0;
+    case CATALOG_JSON_STRING:
+        return str_eq(a->s, b->s);
+    default:
+        return true;
+    }
+}
+
+/* A line the flat reader takes must be jansson's same object. */
+static void flat_agrees(str_t line)
+{
+    static struct ingest_flat flat;
+    if (!ingest_flat_read(line, &flat))
+        return;
+    json_error_t e;
+    json_t *j = json_loadb(line.ptr, line.len, JSON_REJECT_DUPLICATES, &e);
+    FUZZ_CHECK(j != NULL && json_is_object(j));
+    FUZZ_CHECK(json_object_size(j) == flat.n);
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        struct catalog_json cj;
+        catalog_json_of(v, &cj);
+        FUZZ_CHECK(i < flat.n && str_eq_cstr(flat.m[i].key, k) && strlen(k) == flat.m[i].key.len);
+        FUZZ_CHECK(same_value(&flat.m[i].v, &cj));
+        i++;
+    }
+    json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (size > 1) {
+        str_t rest = fuzz_str(data + 1, size - 1);
+        for (size_t at = 0; at <= rest.len;) {
+            const char *nl = memchr(rest.ptr + at, '\n', rest.len - at);
+            size_t end = nl ? (size_t)(nl - rest.ptr) : rest.len;
+            flat_agrees((str_t){rest.ptr + at, end - at});
+            at = end + 1;
+        }
+    }
     if (size < 1 || catalog_count(cat) == 0)
         return 0;
     const struct catalog_service *svc =

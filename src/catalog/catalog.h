@@ -274,11 +274,31 @@ struct catalog_value {
     str_t s;
 };
 
-/* Reads a field's value from a JSON value (a delivered record). JSON null is
- * "absent". On error fills err with err_param(field name) and a reason that
- * says what was expected; the text of s points into j (borrowed). */
-int catalog_value_from_json(const struct catalog_field *f, const json_t *j,
-                            struct catalog_value *out, err_t *err);
+/* One member's value of a delivered record, as catalog_value_from_scalar
+ * reads it: from jansson (catalog_json_of) or from ingest's own reader of
+ * flat lines. */
+enum catalog_json_kind {
+    CATALOG_JSON_ABSENT, /* no such member */
+    CATALOG_JSON_NULL,
+    CATALOG_JSON_BOOLEAN, /* i: 0 or 1 */
+    CATALOG_JSON_INTEGER, /* i */
+    CATALOG_JSON_REAL,    /* d */
+    CATALOG_JSON_STRING,  /* s: valid UTF-8, no NUL */
+    CATALOG_JSON_OTHER,   /* an array or an object */
+};
+struct catalog_json {
+    enum catalog_json_kind kind;
+    int64_t i;
+    double d;
+    str_t s;
+};
+/* j (NULL: absent) as a catalog_json; s borrows j's text. */
+void catalog_json_of(const json_t *j, struct catalog_json *out);
+/* Reads a field's value from a delivered record's member. Absent or JSON
+ * null is "absent". On error fills err with err_param(field name) and a
+ * reason that says what was expected; the text of s is j's (borrowed). */
+int catalog_value_from_scalar(const struct catalog_field *f, const struct catalog_json *j,
+                              struct catalog_value *out, err_t *err);
 /* Appends the value as JSON (null when absent): amounts and integers as
  * integers, rates as decimal numbers (37.25), dates and timestamps as
  * strings (timestamps "yyyy-mm-ddTHH:MM:SS.fffZ"), the rest as strings. */

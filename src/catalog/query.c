@@ -111,28 +111,59 @@ static bool ident_ok(enum catalog_ident k, str_t s)
     }
 }
 
-int catalog_value_from_json(const struct catalog_field *f, const json_t *j,
-                            struct catalog_value *out, err_t *err)
+void catalog_json_of(const json_t *j, struct catalog_json *out)
+{
+    *out = (struct catalog_json){.kind = CATALOG_JSON_ABSENT};
+    if (!j)
+        return;
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        out->kind = CATALOG_JSON_NULL;
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        out->kind = CATALOG_JSON_BOOLEAN;
+        out->i = json_is_true(j);
+        break;
+    case JSON_INTEGER:
+        out->kind = CATALOG_JSON_INTEGER;
+        out->i = json_integer_value(j);
+        break;
+    case JSON_REAL:
+        out->kind = CATALOG_JSON_REAL;
+        out->d = json_real_value(j);
+        break;
+    case JSON_STRING:
+        out->kind = CATALOG_JSON_STRING;
+        out->s = (str_t){json_string_value(j), json_string_length(j)};
+        break;
+    default:
+        out->kind = CATALOG_JSON_OTHER;
+    }
+}
+
+int catalog_value_from_scalar(const struct catalog_field *f, const struct catalog_json *j,
+                              struct catalog_value *out, err_t *err)
 {
     memset(out, 0, sizeof *out);
-    if (!j || json_is_null(j))
+    if (j->kind == CATALOG_JSON_ABSENT || j->kind == CATALOG_JSON_NULL)
         return 0;
     out->present = true;
     switch (f->type) {
     case CATALOG_AMOUNT:
-        if (!json_is_integer(j))
+        if (j->kind != CATALOG_JSON_INTEGER)
             return want(f, err, "an integer amount in øre (1/100 DKK)");
-        out->i = json_integer_value(j);
+        out->i = j->i;
         return 0;
     case CATALOG_INTEGER:
-        if (!json_is_integer(j))
+        if (j->kind != CATALOG_JSON_INTEGER)
             return want(f, err, "an integer");
-        out->i = json_integer_value(j);
+        out->i = j->i;
         return 0;
     case CATALOG_RATE: {
-        if (!json_is_number(j))
+        if (j->kind != CATALOG_JSON_INTEGER && j->kind != CATALOG_JSON_REAL)
             return want(f, err, "a percentage (a number with at most 2 decimals)");
-        double x = json_number_value(j) * CATALOG_RATE_SCALE;
+        double x = (j->kind == CATALOG_JSON_INTEGER ? (double)j->i : j->d) * CATALOG_RATE_SCALE;
         double lim = (double)CATALOG_RATE_ABS_MAX * CATALOG_RATE_SCALE;
         if (!(x >= -lim && x <= lim)) /* also refuses NaN */
             return want(f, err, "a percentage with at most 2 decimals, between -1000 and 1000");
@@ -144,9 +175,9 @@ int catalog_value_from_json(const struct catalog_field *f, const json_t *j,
         return 0;
     }
     case CATALOG_DATE: {
-        if (!json_is_string(j))
+        if (j->kind != CATALOG_JSON_STRING)
             return want(f, err, "a date \"yyyy-mm-dd\"");
-        str_t s = {json_string_value(j), json_string_length(j)};
+        str_t s = j->s;
         int32_t days;
         if (clock_parse_date(s, &days))
             return want(f, err, "a real calendar date \"yyyy-mm-dd\"");
@@ -154,31 +185,31 @@ int catalog_value_from_json(const struct catalog_field *f, const json_t *j,
         return 0;
     }
     case CATALOG_TIMESTAMP: {
-        if (!json_is_string(j))
+        if (j->kind != CATALOG_JSON_STRING)
             return want(f, err, "a UTC timestamp \"yyyy-mm-ddTHH:MM:SSZ\"");
-        str_t s = {json_string_value(j), json_string_length(j)};
+        str_t s = j->s;
         if (clock_parse_timestamp(s, &out->i, 1))
             return want(f, err, "a real UTC time \"yyyy-mm-ddTHH:MM:SS[.fff]Z\"");
         return 0;
     }
     case CATALOG_BOOLEAN:
-        if (!json_is_boolean(j))
+        if (j->kind != CATALOG_JSON_BOOLEAN)
             return want(f, err, "true or false");
-        out->i = json_is_true(j);
+        out->i = j->i;
         return 0;
     case CATALOG_CODE: {
-        if (!json_is_string(j))
+        if (j->kind != CATALOG_JSON_STRING)
             return want(f, err, "a code (a string)");
-        out->s = (str_t){json_string_value(j), json_string_length(j)};
+        out->s = j->s;
         if (!catalog_code_allowed(f, out->s))
             return err_param(err, DUPLA_EINVAL, f->name, "\"%.*s\" is not one of its codes",
                              (int)(out->s.len > 32 ? 32 : out->s.len), out->s.ptr);
         return 0;
     }
     case CATALOG_IDENTIFIER: {
-        if (!json_is_string(j))
+        if (j->kind != CATALOG_JSON_STRING)
             return want(f, err, "an identifier (a string of digits)");
-        out->s = (str_t){json_string_value(j), json_string_length(j)};
+        out->s = j->s;
         if (!ident_ok(f->ident, out->s)) {
             /* The value itself is personal data: never echoed. */
             switch (f->ident) {
@@ -195,9 +226,9 @@ int catalog_value_from_json(const struct catalog_field *f, const json_t *j,
         return 0;
     }
     case CATALOG_TEXT:
-        if (!json_is_string(j))
+        if (j->kind != CATALOG_JSON_STRING)
             return want(f, err, "a string");
-        out->s = (str_t){json_string_value(j), json_string_length(j)};
+        out->s = j->s;
         if (out->s.len > CATALOG_TEXT_FIELD_MAX)
             return err_param(err, DUPLA_EINVAL, f->name, "longer than %d bytes",
                              CATALOG_TEXT_FIELD_MAX);

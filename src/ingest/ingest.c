@@ -88,6 +88,7 @@ struct run {
     long line;
     bool line_bad;
     struct ingest_problem first; /* the line's first problem (for the reject file) */
+    struct ingest_flat *rec;     /* the line's members (flat.c, or jansson's) */
 };
 
 static void problem(struct run *r, const char *field, const char *fmt, ...)
@@ -171,28 +172,37 @@ static bool is_subject_field(const struct catalog_service *svc, const struct cat
     return false;
 }
 
-/* Checks one record object; on success fills the encoding and the keys it
- * is stored under (*n_keys: one, or one per subject it names when the
- * service has several subject kinds). A withdrawal (withdraw set) has the
- * same keys and no other business field. */
-static void check_record(struct run *r, json_t *obj, bool withdraw, struct dataset_key *keys_out,
-                         size_t *n_keys)
+/* Checks one record's members (rec, in their order in the line); on
+ * success fills the encoding and the keys it is stored under (*n_keys:
+ * one, or one per subject it names when the service has several subject
+ * kinds). A withdrawal (withdraw set) has the same keys and no other
+ * business field. */
+static void check_record(struct run *r, const struct ingest_flat *rec, bool withdraw,
+                         struct dataset_key *keys_out, size_t *n_keys)
 {
     struct dataset_key one = {0}, *key = &one;
     *n_keys = 0;
     const struct catalog_service *svc = r->svc;
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v)
-    {
-        if (strcmp(k, INGEST_WITHDRAW_KEY) == 0)
+    short at[CATALOG_MAX_FIELDS]; /* each field's member, or -1 */
+    for (size_t i = 0; i < svc->n_fields; i++)
+        at[i] = -1;
+    for (size_t m = 0; m < rec->n; m++) {
+        str_t k = rec->m[m].key;
+        if (str_eq_cstr(k, INGEST_WITHDRAW_KEY))
             continue; /* checked by the caller */
-        const struct catalog_field *f = catalog_field_find(svc, str_from_cstr(k));
-        if (!f)
-            problem(r, k, "unknown field (not in the %s catalogue)", svc->path);
-        else if (is_platform(f))
-            problem(r, k, "is set by the platform; leave it out");
+        long i = catalog_field_index(svc, k);
+        if (i >= 0)
+            at[i] = (short)m;
+        if (i < 0 || is_platform(&svc->fields[i])) {
+            char name[sizeof r->first.field];
+            snprintf(name, sizeof name, "%.*s", (int)k.len, k.ptr);
+            if (i < 0)
+                problem(r, name, "unknown field (not in the %s catalogue)", svc->path);
+            else
+                problem(r, name, "is set by the platform; leave it out");
+        }
     }
+    static const struct catalog_json absent = {.kind = CATALOG_JSON_ABSENT};
     struct catalog_value values[CATALOG_MAX_FIELDS];
     struct catalog_value keys[4] = {{0}};
     bool keys_ok = true; /* the key fields' values are there and well-formed */
@@ -201,15 +211,15 @@ static void check_record(struct run *r, json_t *obj, bool withdraw, struct datas
         if (is_platform(f))
             continue;
         struct catalog_value val;
-        json_t *j = json_object_get(obj, f->name);
+        const struct catalog_json *j = at[i] >= 0 ? &rec->m[at[i]].v : &absent;
         if (withdraw && f->role == CATALOG_ROLE_BUSINESS && !is_subject_field(svc, f)) {
             values[f->business_index] = (struct catalog_value){0};
-            if (j)
+            if (at[i] >= 0)
                 problem(r, f->name, "a withdrawal names only the record's key; leave it out");
             continue;
         }
         err_t err; /* filled only on error */
-        if (catalog_value_from_json(f, j, &val, &err)) {
+        if (catalog_value_from_scalar(f, j, &val, &err)) {
             problem(r, f->name, "%s", err.detail);
             keys_ok = keys_ok && !catalog_field_is_key(f);
             continue;
@@ -398,6 +408,32 @@ static int queue_record(struct run *r, const struct dataset_key *key, bool count
     return r->n_pending == DATASET_PUT_CHUNK ? flush_records(r, err) : 0;
 }
 
+/* A JSON object's members, in order, as the flat reader gives them (the
+ * text borrowed from obj); false when there are more than it holds. */
+static bool members_of(json_t *obj, struct ingest_flat *rec)
+{
+    rec->n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        if (rec->n == INGEST_FLAT_MAX)
+            return false;
+        rec->m[rec->n].key = str_from_cstr(k);
+        catalog_json_of(v, &rec->m[rec->n].v);
+        rec->n++;
+    }
+    return true;
+}
+
+static const struct catalog_json *member(const struct ingest_flat *rec, const char *name)
+{
+    for (size_t i = 0; i < rec->n; i++)
+        if (str_eq_cstr(rec->m[i].key, name))
+            return &rec->m[i].v;
+    return NULL;
+}
+
 /* One line: checked, then stored when the delivery is still being written.
  * Returns 0, or a negative error that ends the delivery. */
 static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, err_t *err)
@@ -407,25 +443,30 @@ static int do_line(struct run *r, size_t src_index, str_t line, bool too_long, e
         r->res->records++;
         problem(r, "", "the line is longer than %d bytes", INGEST_MAX_LINE_BYTES);
     } else {
+        /* the common line without jansson (flat.c); any other with it, and
+         * then the record's members point into its tree until the end */
         json_error_t jerr;
-        bool oom;
-        json_t *obj = json_parse(line.ptr, line.len, JSON_REJECT_DUPLICATES, &jerr, &oom);
-        if (!obj && oom)
+        bool oom = false, flat = ingest_flat_read(line, r->rec);
+        json_t *obj =
+            flat ? NULL : json_parse(line.ptr, line.len, JSON_REJECT_DUPLICATES, &jerr, &oom);
+        if (!flat && !obj && oom)
             return err_internal(err, DUPLA_ENOMEM, "ingest: out of memory reading a line");
         r->res->records++;
         struct dataset_key keys[CATALOG_MAX_SUBJECTS];
         size_t n_keys = 0;
         bool withdraw = false;
-        if (!obj) {
+        if (!flat && !obj) {
             problem(r, "", "malformed JSON at column %d: %s", jerr.column, jerr.text);
-        } else if (!json_is_object(obj)) {
+        } else if (!flat && !json_is_object(obj)) {
             problem(r, "", "a record is a JSON object");
+        } else if (!flat && !members_of(obj, r->rec)) {
+            problem(r, "", "a record has more than %d fields", INGEST_FLAT_MAX);
         } else {
-            json_t *w = json_object_get(obj, INGEST_WITHDRAW_KEY);
+            const struct catalog_json *w = member(r->rec, INGEST_WITHDRAW_KEY);
             withdraw = w != NULL;
-            if (w && !json_is_true(w))
+            if (w && !(w->kind == CATALOG_JSON_BOOLEAN && w->i == 1))
                 problem(r, INGEST_WITHDRAW_KEY, "is true (a withdrawal) or left out");
-            check_record(r, obj, withdraw, keys, &n_keys);
+            check_record(r, r->rec, withdraw, keys, &n_keys);
             if (r->no_memory) {
                 json_decref(obj);
                 return err_internal(err, DUPLA_ENOMEM, "ingest: out of memory encoding a record");
@@ -598,6 +639,10 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
                     .writing = true};
     bool big_cache = false;
     ingest_keyset_init(&r.keys);
+    if (!(r.rec = malloc(sizeof *r.rec))) {
+        rc = err_set(err, DUPLA_ENOMEM, "out of memory");
+        goto out;
+    }
     buf_init(&r.enc, DATASET_ENCODED_MAX);
     buf_init(&r.pending, (size_t)DATASET_ENCODED_MAX * DATASET_PUT_CHUNK);
     res->registered_ms = opt->now_ms ? opt->now_ms : clock_now_ms();
@@ -691,6 +736,7 @@ out:
             res->status = INGEST_REJECTED;
     }
     ingest_keyset_free(&r.keys);
+    free(r.rec);
     buf_free(&r.enc);
     buf_free(&r.pending);
     return rc;

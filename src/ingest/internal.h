@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "catalog/catalog.h"
 #include "core/buf.h"
 #include "ingest/ingest.h"
 
@@ -34,6 +35,22 @@ void ingest_reader_close(struct reader *r);
  * size. */
 int ingest_hash_sources(const struct catalog_service *svc, const struct ingest_source *src,
                         size_t n, char hex[DATASET_SHA256_HEX + 1], uint64_t *total, err_t *err);
+
+/* flat.c: a record line that is one object of scalar members without
+ * escapes, read without jansson (keys and strings point into the line). */
+#define INGEST_FLAT_MAX 256 /* members */
+struct ingest_flat_member {
+    str_t key;
+    struct catalog_json v;
+};
+struct ingest_flat {
+    size_t n;
+    struct ingest_flat_member m[INGEST_FLAT_MAX];
+};
+/* True when line is such an object, read exactly as jansson (with
+ * JSON_REJECT_DUPLICATES) would read it; false for anything else, which
+ * the caller reads with jansson. */
+bool ingest_flat_read(str_t line, struct ingest_flat *out);
 
 /* keyset.c: the keys seen in one delivery (duplicate detection). */
 struct keyset_entry {

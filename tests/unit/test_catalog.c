@@ -281,7 +281,9 @@ static void value_ok(const struct catalog_field *f, const char *json, const char
     cr_assert_not_null(j, "%s", json);
     struct catalog_value v;
     err_t err;
-    int rc = catalog_value_from_json(f, j, &v, &err);
+    struct catalog_json cj;
+    catalog_json_of(j, &cj);
+    int rc = catalog_value_from_scalar(f, &cj, &v, &err);
     cr_assert_eq(rc, 0, "%s: %s", json, err.detail);
     buf_t b;
     buf_init(&b, 1024);
@@ -299,7 +301,9 @@ static void value_bad(const struct catalog_field *f, const char *json, const cha
     struct catalog_value v;
     err_t err;
     err_clear(&err);
-    int rc = catalog_value_from_json(f, j, &v, &err);
+    struct catalog_json cj;
+    catalog_json_of(j, &cj);
+    int rc = catalog_value_from_scalar(f, &cj, &v, &err);
     cr_assert_eq(rc, DUPLA_EINVAL, "accepted %s", json);
     cr_assert_str_eq(err.param, f->name);
     cr_assert(strstr(err.detail, needle) != NULL, "'%s' lacks '%s'", err.detail, needle);
