@@ -12,6 +12,8 @@
 # (default 1,000; generating and ingesting them takes hours on 2 cores).
 # Each figure depends on the machine's load: the load average is printed at
 # the start and the end; compare ratios, measured in the same run.
+# BENCH_SKIP="backends cluster" leaves out those two long parts (both
+# backends side by side, several nodes), e.g. to measure #19's table alone.
 set -euo pipefail
 build=${1:-build}
 mode=${2:-}
@@ -40,12 +42,17 @@ echo
 echo "== agreement decision: in-memory registry vs one SQLite round trip"
 if [ -n "$quick" ]; then "$b/bench-agreement" --smoke 2>/dev/null; else "$b/bench-agreement" 2>/dev/null; fi
 echo
-echo "== SQLite and PostgreSQL side by side: data calls, bulk, log appends, ingest, citizen question"
-"$here/backends.sh" "$build" $quick
-echo
-echo "== several nodes: one and three behind HAProxy, the shared log's append rate with 1-3 nodes"
-"$here/cluster.sh" "$build" $quick
-echo
+skip() { [[ " ${BENCH_SKIP:-} " == *" $1 "* ]]; }
+if ! skip backends; then
+    echo "== SQLite and PostgreSQL side by side: data calls, bulk, log appends, ingest, citizen question"
+    "$here/backends.sh" "$build" $quick
+    echo
+fi
+if ! skip cluster; then
+    echo "== several nodes: one and three behind HAProxy, the shared log's append rate with 1-3 nodes"
+    "$here/cluster.sh" "$build" $quick
+    echo
+fi
 echo "== disclosure log: group commit vs fsync per append vs no fsync; verification"
 "$b/bench-audit" --seconds 1 --kv "$kv" 2>/dev/null
 echo
