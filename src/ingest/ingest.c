@@ -32,6 +32,11 @@
  * SQLite default it returns to. */
 #define INGEST_SQLITE_CACHE_PRAGMA "PRAGMA cache_size = -262144"
 #define INGEST_SQLITE_CACHE_RESET  "PRAGMA cache_size = -2000"
+/* Valid records are stored in runs of up to this many (or this many bytes
+ * of encodings), each sorted by key first: the record tree is then walked
+ * once a run, in order, instead of at a random place for each record. */
+#define INGEST_SORT_RUN   65536
+#define INGEST_SORT_BYTES (32 * 1024 * 1024)
 
 const char *ingest_status_name(enum ingest_status s)
 {
@@ -89,6 +94,20 @@ struct run {
     bool line_bad;
     struct ingest_problem first; /* the line's first problem (for the reject file) */
     struct ingest_flat *rec;     /* the line's members (flat.c, or jansson's) */
+    /* the run of valid records waiting to be sorted (INGEST_SORT_RUN) */
+    struct sort_item *sort;
+    size_t n_sort;
+    buf_t sort_enc;
+};
+
+/* A valid record (or withdrawal) in the run, under one of its keys. */
+struct sort_item {
+    struct dataset_key key;
+    size_t at, len; /* its encoding in run.sort_enc */
+    long line;
+    const struct ingest_source *src;
+    size_t order; /* in the run: equal keys keep their order */
+    bool counted, withdraw;
 };
 
 static void problem(struct run *r, const char *field, const char *fmt, ...)
@@ -391,21 +410,69 @@ static int flush_records(struct run *r, err_t *err)
     return 0;
 }
 
+/* Queues a run's record for storing, DATASET_PUT_CHUNK at a time. */
+static int queue_chunk(struct run *r, const struct sort_item *it, err_t *err)
+{
+    r->pending_at[r->n_pending] = buf_str(&r->pending).len;
+    if (buf_append(&r->pending, r->sort_enc.data + it->at, it->len))
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    r->pending_counted[r->n_pending] = it->counted;
+    r->pending_line[r->n_pending] = it->line;
+    r->pending_src[r->n_pending] = it->src;
+    r->batch[r->n_pending++] = (struct dataset_put_item){.key = it->key, .withdraw = it->withdraw};
+    return r->n_pending == DATASET_PUT_CHUNK ? flush_records(r, err) : 0;
+}
+
+static int by_key(const void *pa, const void *pb)
+{
+    const struct sort_item *a = pa, *b = pb;
+    if (a->key.subject != b->key.subject)
+        return a->key.subject < b->key.subject ? -1 : 1;
+    if (a->key.period_start != b->key.period_start)
+        return a->key.period_start < b->key.period_start ? -1 : 1;
+    if (a->key.period_end != b->key.period_end)
+        return a->key.period_end < b->key.period_end ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Stores the run: sorted by key, then in chunks. */
+static int flush_run(struct run *r, err_t *err)
+{
+    if (r->n_sort)
+        qsort(r->sort, r->n_sort, sizeof *r->sort, by_key);
+    int rc = 0;
+    for (size_t i = 0; i < r->n_sort && !rc; i++)
+        rc = queue_chunk(r, &r->sort[i], err);
+    if (!rc)
+        rc = flush_records(r, err);
+    r->n_sort = 0;
+    buf_reset(&r->sort_enc);
+    return rc;
+}
+
 /* Queues a valid record (or withdrawal) under one of its keys (the
  * encoding in r->enc) for storing; `counted`: the record's first key,
  * which counts it. */
 static int queue_record(struct run *r, const struct dataset_key *key, bool counted, bool withdraw,
                         err_t *err)
 {
-    str_t enc = buf_str(&r->enc);
-    r->pending_at[r->n_pending] = buf_str(&r->pending).len;
-    if (buf_append(&r->pending, enc.ptr, enc.len))
+    if (!r->sort && !(r->sort = malloc(INGEST_SORT_RUN * sizeof *r->sort)))
         return err_set(err, DUPLA_ENOMEM, "out of memory");
-    r->pending_counted[r->n_pending] = counted;
-    r->pending_line[r->n_pending] = r->line;
-    r->pending_src[r->n_pending] = r->src;
-    r->batch[r->n_pending++] = (struct dataset_put_item){.key = *key, .withdraw = withdraw};
-    return r->n_pending == DATASET_PUT_CHUNK ? flush_records(r, err) : 0;
+    str_t enc = buf_str(&r->enc);
+    struct sort_item *it = &r->sort[r->n_sort];
+    *it = (struct sort_item){.key = *key,
+                             .at = r->sort_enc.len,
+                             .len = enc.len,
+                             .line = r->line,
+                             .src = r->src,
+                             .order = r->n_sort,
+                             .counted = counted,
+                             .withdraw = withdraw};
+    if (buf_append(&r->sort_enc, enc.ptr, enc.len))
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    r->n_sort++;
+    return r->n_sort == INGEST_SORT_RUN || r->sort_enc.len >= INGEST_SORT_BYTES ? flush_run(r, err)
+                                                                                : 0;
 }
 
 /* A JSON object's members, in order, as the flat reader gives them (the
@@ -565,8 +632,8 @@ static int run_lines(struct run *r, const struct ingest_source *src, size_t n, u
     /* queued records are stored (and checked: a withdrawal of nothing is
      * found only there) even after a later line was invalid; the
      * transaction is rolled back then anyway */
-    if (r->writing || r->n_pending) {
-        int rc = flush_records(r, err);
+    if (r->writing || r->n_sort) {
+        int rc = flush_run(r, err);
         if (rc)
             return rc;
     }
@@ -645,6 +712,7 @@ int ingest_delivery(store_t *st, const struct catalog_service *svc,
     }
     buf_init(&r.enc, DATASET_ENCODED_MAX);
     buf_init(&r.pending, (size_t)DATASET_ENCODED_MAX * DATASET_PUT_CHUNK);
+    buf_init(&r.sort_enc, (size_t)INGEST_SORT_BYTES + DATASET_ENCODED_MAX);
     res->registered_ms = opt->now_ms ? opt->now_ms : clock_now_ms();
     if ((rc = store_conn_get(st, &r.conn, err)))
         goto out;
@@ -737,6 +805,8 @@ out:
     }
     ingest_keyset_free(&r.keys);
     free(r.rec);
+    free(r.sort);
+    buf_free(&r.sort_enc);
     buf_free(&r.enc);
     buf_free(&r.pending);
     return rc;

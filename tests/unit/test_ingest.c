@@ -336,6 +336,31 @@ Test(ingest, a_record_is_the_same_whichever_reader_read_it)
     ingest_result_free(&res);
 }
 
+/* Records are stored in runs sorted by key (INGEST_SORT_RUN): a delivery
+ * out of key order stores every record, and what is found only while
+ * storing (a withdrawal of nothing) still names its own line. */
+Test(ingest, a_delivery_out_of_key_order_keeps_its_lines_and_counts)
+{
+    static const char *const cpr[] = {"3112895678", "2505871234", "1003901234", "0101901234"};
+    struct delivery d = {0};
+    char l[2048];
+    for (int i = 0; i < 4; i++)
+        add(&d, aar_line(l, sizeof l, cpr[i], 2023, 1000 + i));
+    add(&d, "{\"withdraw\":true,\"PersonCPRNummer\":\"0202901234\",\"IndkomstÅr\":2023}");
+    add(&d, aar_line(l, sizeof l, "0101901234", 2022, 7));
+    struct ingest_options opt = {.environment = ENV_TEST, .synthetic = true, .skip_invalid = true};
+    struct ingest_result res;
+    err_t err;
+    cr_assert_eq(run(aar, d.text, &opt, &res, &err), 0, "%s", err.detail);
+    cr_assert_eq(res.status, INGEST_PARTIAL);
+    cr_assert_eq(res.records, 6);
+    cr_assert_eq(res.new_versions, 5);
+    cr_assert_eq(res.rejected, 1);
+    expect_problem(&res, 5, "PersonCPRNummer", "nothing to withdraw");
+    ingest_result_free(&res);
+    cr_assert_eq(count_records(), 5);
+}
+
 Test(ingest, periods_and_long_lines)
 {
     char text[200000];
