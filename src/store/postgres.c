@@ -69,10 +69,41 @@
 #define OID_NUMERIC 1700
 
 #define PG_COMMIT_NOWAIT "SET LOCAL synchronous_commit = off"
+#define PG_BEGIN_READ    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 /* Namespace of dupla's advisory locks (the other key is the schema's). */
 #define PG_LOCK_WRITE   0x64757031 /* "dup1": write transactions */
 #define PG_LOCK_MIGRATE 0x64757032 /* "dup2": store_migrate */
+
+/* The statements that open and close transactions, prepared on every new
+ * connection (conn_connect) under fixed names, so that the hot paths send
+ * only their Bind and Execute: sent as text, the server parsed each one
+ * every time (the write lock's SELECT alone cost 50-90 us of a one-entry
+ * batch of the disclosure log). */
+enum pg_ctl {
+    CTL_BEGIN,
+    CTL_LOCK, /* the write lock: store_begin */
+    CTL_BEGIN_READ,
+    CTL_GENERIC, /* store_generic_plans */
+    CTL_NOWAIT,  /* store_commit_nowait */
+    CTL_COMMIT,
+    CTL_BARRIER, /* store_durable_barrier */
+    CTL_N
+};
+_Static_assert(PG_LOCK_WRITE == 1685418033, "ctl_sql[CTL_LOCK] spells PG_LOCK_WRITE");
+static const char *const ctl_sql[CTL_N] = {
+    "BEGIN",
+    "SELECT pg_advisory_xact_lock(1685418033, hashtext(current_schema()))",
+    PG_BEGIN_READ,
+    "SET LOCAL plan_cache_mode = force_generic_plan",
+    PG_COMMIT_NOWAIT,
+    "COMMIT",
+    /* see pg_barrier */
+    "SELECT pg_logical_emit_message(true, 'dupla', 'barrier')",
+};
+static const char *const ctl_name[CTL_N] = {"dupla_begin",   "dupla_lock",   "dupla_begin_read",
+                                            "dupla_generic", "dupla_nowait", "dupla_commit",
+                                            "dupla_barrier"};
 
 struct pg_stmt {
     struct store_stmt base;
@@ -227,6 +258,61 @@ static int run(struct pg_conn *c, const char *sql, err_t *err)
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
         rc = pg_error(err, c, res, "exec");
     PQclear(res);
+    return rc;
+}
+
+/* Queues control statement k in c's pipeline (its result is read with the
+ * queue's): 1 when sent, as PQsendQueryPrepared. */
+static int send_ctl(struct pg_conn *c, enum pg_ctl k)
+{
+    return PQsendQueryPrepared(c->pg, ctl_name[k], 0, NULL, NULL, NULL, 1);
+}
+
+/* Runs control statement k and waits for its answer (outside a pipeline). */
+static int run_ctl(struct pg_conn *c, enum pg_ctl k, err_t *err)
+{
+    drain(c);
+    if (c->pipeline) {
+        int rc = pipe_pause(c, err);
+        if (rc == 0)
+            rc = run_ctl(c, k, err);
+        pipe_resume(c);
+        return rc;
+    }
+    PGresult *res = PQexecPrepared(c->pg, ctl_name[k], 0, NULL, NULL, NULL, 1);
+    ExecStatusType s = PQresultStatus(res);
+    int rc = 0;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        rc = pg_error(err, c, res, "exec");
+    PQclear(res);
+    return rc;
+}
+
+/* Prepares the control statements on a new connection, in one round trip. */
+static int prepare_ctl(struct pg_conn *c, err_t *err)
+{
+    if (PQenterPipelineMode(c->pg) != 1)
+        return pg_error(err, c, NULL, "prepare");
+    bool sent = true;
+    for (int k = 0; k < CTL_N && sent; k++)
+        sent = PQsendPrepare(c->pg, ctl_name[k], ctl_sql[k], 0, NULL) == 1;
+    int rc = sent && PQpipelineSync(c->pg) == 1 ? 0 : pg_error(err, c, NULL, "prepare");
+    for (int k = 0; k < CTL_N && sent; k++) {
+        PGresult *res;
+        while ((res = PQgetResult(c->pg)) != NULL) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+                rc = pg_error(err, c, res, "prepare");
+            PQclear(res);
+        }
+    }
+    if (sent) { /* the sync's */
+        PGresult *res = PQgetResult(c->pg);
+        if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && rc == 0)
+            rc = pg_error(err, c, res, "prepare");
+        PQclear(res);
+    }
+    if (PQexitPipelineMode(c->pg) != 1 && rc == 0)
+        rc = pg_error(err, c, NULL, "prepare");
     return rc;
 }
 
@@ -406,6 +492,8 @@ static int conn_connect(struct pg_store *st, struct pg_conn *c, err_t *err)
              STORE_BUSY_TIMEOUT_MS, st->schema[0] ? "; SET search_path = " : "", st->schema,
              st->opt.read_only ? "; SET default_transaction_read_only = on" : "");
     int rc = run(c, setup, err);
+    if (rc == 0)
+        rc = prepare_ctl(c, err);
     if (rc) {
         PQfinish(c->pg);
         c->pg = NULL;
@@ -620,10 +708,7 @@ static int pg_begin(store_conn_t *h, err_t *err)
         return rc;
     char sql[160];
     if (c->pipeline) { /* queued: sent with the first statement that waits */
-        snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%d, hashtext(current_schema()))",
-                 PG_LOCK_WRITE);
-        if (PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) != 1 ||
-            PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+        if (send_ctl(c, CTL_BEGIN) != 1 || send_ctl(c, CTL_LOCK) != 1)
             return pg_error(err, c, NULL, "begin");
         c->pending += 2;
         c->in_tx = true;
@@ -664,14 +749,13 @@ static int commit_tx(store_conn_t *h, bool nowait, err_t *err)
     }
     if (c->pipeline) { /* the queue, the COMMIT and the sync in one round trip */
         if (nowait) {
-            if (PQsendQueryParams(c->pg, PG_COMMIT_NOWAIT, 0, NULL, NULL, NULL, NULL, 1) != 1) {
+            if (send_ctl(c, CTL_NOWAIT) != 1) {
                 c->pending = 0;
                 return pg_error(err, c, NULL, "commit");
             }
             c->pending++;
         }
-        if (PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) != 1 ||
-            PQpipelineSync(c->pg) != 1) {
+        if (send_ctl(c, CTL_COMMIT) != 1 || PQpipelineSync(c->pg) != 1) {
             rc = pg_error(err, c, NULL, "commit");
             c->pending = 0;
         } else {
@@ -682,9 +766,9 @@ static int commit_tx(store_conn_t *h, bool nowait, err_t *err)
             return rc; /* still in the transaction: the caller rolls back */
         }
     } else {
-        if (nowait && (rc = run(c, PG_COMMIT_NOWAIT, err)))
+        if (nowait && (rc = run_ctl(c, CTL_NOWAIT, err)))
             return rc; /* still in the transaction: the caller rolls back */
-        res = PQexec(c->pg, "COMMIT");
+        res = PQexecPrepared(c->pg, ctl_name[CTL_COMMIT], 0, NULL, NULL, NULL, 1);
     }
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = pg_error(err, c, res, "commit");
@@ -720,10 +804,8 @@ static int pg_barrier(store_conn_t *h, err_t *err)
     int rc = revive(c, err);
     if (rc == 0 && pg_fault(c, "barrier", &rc, err))
         return rc;
-    return rc ? rc : run(c, "SELECT pg_logical_emit_message(true, 'dupla', 'barrier')", err);
+    return rc ? rc : run_ctl(c, CTL_BARRIER, err);
 }
-
-#define PG_BEGIN_READ "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 /* A read snapshot costs no round trip of its own: its BEGIN is queued in
  * pipeline mode and goes out with the first statement (one round trip for
@@ -745,8 +827,8 @@ static int pg_begin_read(store_conn_t *h, err_t *err)
         c->read_pipe = c->pipeline;
     }
     if (!c->pipeline) /* libpq refused pipeline mode: the plain way */
-        rc = run(c, PG_BEGIN_READ, err);
-    else if (PQsendQueryParams(c->pg, PG_BEGIN_READ, 0, NULL, NULL, NULL, NULL, 1) == 1)
+        rc = run_ctl(c, CTL_BEGIN_READ, err);
+    else if (send_ctl(c, CTL_BEGIN_READ) == 1)
         c->pending++;
     else
         rc = pg_error(err, c, NULL, "begin");
@@ -764,11 +846,10 @@ static void pg_end_read(store_conn_t *h)
     if (!c->pg || c->broken)
         return;
     if (!c->read_pipe || !c->pipeline) {
-        run(c, "COMMIT", NULL);
+        run_ctl(c, CTL_COMMIT, NULL);
         return;
     }
-    if (PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) == 1 &&
-        PQpipelineSync(c->pg) == 1) {
+    if (send_ctl(c, CTL_COMMIT) == 1 && PQpipelineSync(c->pg) == 1) {
         c->pending++;
         c->tail = true;
     } else {
@@ -779,14 +860,13 @@ static void pg_end_read(store_conn_t *h)
 static int pg_generic_plans(store_conn_t *h, err_t *err)
 {
     struct pg_conn *c = PG_CONN(h);
-    static const char sql[] = "SET LOCAL plan_cache_mode = force_generic_plan";
     if (!c->in_tx)
         return err_internal(err, DUPLA_EINTERNAL, "store: generic plans outside a read snapshot");
     if (!c->pg || c->broken)
         return pg_error(err, c, NULL, "begin");
     if (!c->pipeline)
-        return run(c, sql, err);
-    if (PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+        return run_ctl(c, CTL_GENERIC, err);
+    if (send_ctl(c, CTL_GENERIC) != 1)
         return pg_error(err, c, NULL, "begin");
     c->pending++;
     return 0;
