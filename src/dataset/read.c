@@ -11,6 +11,7 @@
  * versions in ascending order and hands out the last of each run (one row
  * of look-ahead), so no statement needs a descending sort.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,37 +47,43 @@ static const char SQL_WIN_SUBJECT[] =
     "r.fields, r.withdrawn"
 #define CHUNK_SQL_MAX (512 + DATASET_CHUNK * 32)
 
-/* The chunk statements ([PostgreSQL?][window?]), made once: the subjects'
- * places come first, then the same parameters as the one-subject
- * statements'. PostgreSQL reads each subject through a LATERAL subquery
+/* The chunk statements ([PostgreSQL?][window?]), made once, then the same
+ * parameters as the one-subject statements'. SQLite's take DATASET_CHUNK
+ * subjects as places of a VALUES list. PostgreSQL's take up to
+ * DATASET_CHUNK_PG as one array parameter (one statement, so one round
+ * trip, for 256 subjects: the bulk call's 1,000 subjects were 32
+ * statements a pass) and read each subject through a LATERAL subquery
  * (OFFSET 0 keeps it from being flattened into a join): an index scan per
  * subject with run-time partition pruning. As a plain join, the planner
  * hash-joins the chunk against a scan of every partition whenever it
  * thinks the table small, which it does for tables of up to some 10^5
  * rows, and always before the first ANALYZE. */
+#define DATASET_CHUNK_PG 256
 static char sql_chunk[2][2][CHUNK_SQL_MAX];
 static pthread_once_t chunk_once = PTHREAD_ONCE_INIT;
 
 static void chunk_make(char *out, bool pg, const char *tail)
 {
-    size_t n = (size_t)snprintf(out, CHUNK_SQL_MAX, "WITH want(pos, subject) AS (VALUES ");
-    for (int i = 0; i < DATASET_CHUNK; i++)
-        n += (size_t)snprintf(out + n, CHUNK_SQL_MAX - n, "%s(%d, CAST(? AS BIGINT))",
-                              i ? ", " : "", i);
-    if (pg)
-        snprintf(out + n, CHUNK_SQL_MAX - n,
-                 ") SELECT " COLS_R " FROM want CROSS JOIN LATERAL (SELECT " COLS
+    if (pg) {
+        snprintf(out, CHUNK_SQL_MAX,
+                 "SELECT " COLS_R " FROM unnest(CAST(? AS BIGINT[])) WITH ORDINALITY"
+                 " AS want(subject, pos) CROSS JOIN LATERAL (SELECT " COLS
                  " FROM dataset_record WHERE service_id = " SERVICE " AND subject = want.subject"
                  " AND period_start <= ? AND period_end >= ?%s OFFSET 0) r"
                  " ORDER BY want.pos, r.period_start, r.period_end, r.version",
                  tail);
-    else
-        snprintf(out + n, CHUNK_SQL_MAX - n,
-                 ") SELECT " COLS_R " FROM want JOIN dataset_record r"
-                 " ON r.service_id = " SERVICE " AND r.subject = want.subject"
-                 " WHERE r.period_start <= ? AND r.period_end >= ?%s"
-                 " ORDER BY want.pos, r.period_start, r.period_end, r.version",
-                 tail);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, CHUNK_SQL_MAX, "WITH want(pos, subject) AS (VALUES ");
+    for (int i = 0; i < DATASET_CHUNK; i++)
+        n += (size_t)snprintf(out + n, CHUNK_SQL_MAX - n, "%s(%d, CAST(? AS BIGINT))",
+                              i ? ", " : "", i);
+    snprintf(out + n, CHUNK_SQL_MAX - n,
+             ") SELECT " COLS_R " FROM want JOIN dataset_record r"
+             " ON r.service_id = " SERVICE " AND r.subject = want.subject"
+             " WHERE r.period_start <= ? AND r.period_end >= ?%s"
+             " ORDER BY want.pos, r.period_start, r.period_end, r.version",
+             tail);
 }
 
 static void chunk_init(void)
@@ -194,6 +201,31 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
         return rc;
     store_stmt_t *s = cur->stmt;
     int i = 1;
+    if (chunk && pg) {
+        /* the subjects as an array's text: {1,2,...} */
+        size_t n = left < DATASET_CHUNK_PG ? left : DATASET_CHUNK_PG;
+        char list[DATASET_CHUNK_PG * 21 + 3];
+        size_t len = 0;
+        list[len++] = '{';
+        for (size_t k = 0; k < n; k++) {
+            int64_t subject = 0;
+            dataset_subject_key(q->svc, q->subject_index, q->subjects[cur->next_subject + k],
+                                &subject);
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%" PRId64, k ? "," : "",
+                                    subject);
+        }
+        list[len++] = '}';
+        store_bind_text(s, i++, (str_t){list, len});
+        store_bind_cstr(s, i++, q->svc->path);
+        store_bind_int64(s, i++, cur->to);
+        store_bind_int64(s, i++, cur->from);
+        if (q->mode == DATASET_WINDOW) {
+            store_bind_int64(s, i++, q->registered_from);
+            store_bind_int64(s, i++, q->registered_to);
+        }
+        cur->next_subject += n;
+        return STORE_ROW;
+    }
     if (chunk) {
         size_t n = left < DATASET_CHUNK ? left : DATASET_CHUNK;
         for (size_t k = 0; k < DATASET_CHUNK; k++) {

@@ -62,6 +62,12 @@ struct store_ops {
     int (*migrate_lock)(store_conn_t *c, bool lock, err_t *err);
     /* store_pipeline_begin/end (NULL: the backend has nothing to gain). */
     int (*pipeline)(store_conn_t *c, bool on, err_t *err);
+    /* store_insert_rows its own way (NULL: multi-row VALUES statements):
+     * inserts rows 0 .. *done - 1 of n, and leaves the rest, if any, to
+     * the VALUES form. */
+    int (*insert_rows)(store_conn_t *c, const char *head, int ncols, size_t n,
+                       void (*bind)(store_stmt_t *s, int first, size_t row, const void *ctx),
+                       const void *ctx, size_t *done, err_t *err);
     /* store_backup (NULL: the backend has its own tools). */
     int (*backup)(store_conn_t *c, const char *path, store_backup_progress_fn fn, void *ctx,
                   err_t *err);
@@ -73,6 +79,12 @@ struct store_ops {
 int store_sqlite_open(const char *path, const struct store_options *opt, store_t **out, err_t *err);
 int store_pg_open(const char *conninfo, const char *schema, const struct store_options *opt,
                   store_t **out, err_t *err);
+
+/* PostgreSQL's insert_rows (rows.c): a chunk of rows as one array per
+ * column. */
+int store_pg_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
+                         void (*bind)(store_stmt_t *s, int first, size_t row, const void *ctx),
+                         const void *ctx, size_t *done, err_t *err);
 
 /* PostgreSQL: the connection string and the schema ("" for the default)
  * a listener opens its own connection with; false for another backend. */

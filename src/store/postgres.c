@@ -1522,4 +1522,5 @@ static const struct store_ops pg_ops = {
     .last_id = pg_last_id,
     .migrate_lock = pg_migrate_lock,
     .pipeline = pg_pipeline,
+    .insert_rows = store_pg_insert_rows,
 };

@@ -346,8 +346,13 @@ int store_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
     if (ncols < 1 || ncols > STORE_INSERT_COLS_MAX)
         return err_internal(err, DUPLA_EINVAL, "store: %d columns for a multi-row insert", ncols);
     /* "(?, ?, ?)" is 3 * ncols characters at most, with ", " between rows */
-    char sql[512 + STORE_INSERT_ROWS * (3 * STORE_INSERT_COLS_MAX + 2)];
     size_t at = 0;
+    if (OPS(c)->insert_rows) {
+        int rc = OPS(c)->insert_rows(c, head, ncols, n, bind, ctx, &at, err);
+        if (rc || at == n)
+            return rc;
+    }
+    char sql[512 + STORE_INSERT_ROWS * (3 * STORE_INSERT_COLS_MAX + 2)];
     while (at < n) {
         size_t k = store_insert_chunk(n - at);
         int len = snprintf(sql, sizeof sql, "%s VALUES ", head);

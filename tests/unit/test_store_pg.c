@@ -606,3 +606,106 @@ Test(store_pg, streamed_statements_interleave_on_one_connection)
     store_conn_put(c);
     store_close(st);
 }
+
+/* store_insert_rows goes as one array per column (rows.c): values that the
+ * arrays' text must quote come back as they were bound, a chunk larger than
+ * one statement takes splits, and a column of NULLs only (no type for its
+ * array) goes the VALUES way. */
+static const struct store_migration m_rows[] = {
+    {1, "CREATE TABLE r (k INTEGER PRIMARY KEY, s TEXT, n INTEGER, b BLOB)",
+     "CREATE TABLE r (k BIGINT PRIMARY KEY, s TEXT, n INTEGER, b BYTEA)"},
+};
+
+static const char *const tricky[] = {
+    "plain",
+    "",
+    "NULL",
+    "a \"quoted\" word",
+    "back\\slash\\",
+    "{braces},comma",
+    "æøå ÆØÅ",
+    "tab\tand\nnewline",
+    " leading and trailing ",
+};
+#define N_TRICKY (sizeof tricky / sizeof tricky[0])
+
+struct rows_ctx {
+    bool null_n; /* every n NULL */
+};
+
+static void rows_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
+{
+    const struct rows_ctx *rc = ctx;
+    store_bind_int64(s, p, row == 0 ? INT64_MIN : row == 1 ? INT64_MAX : (int64_t)row);
+    if (row % 7 == 3)
+        store_bind_null(s, p + 1);
+    else
+        store_bind_cstr(s, p + 1, tricky[row % N_TRICKY]);
+    if (rc->null_n)
+        store_bind_null(s, p + 2);
+    else
+        store_bind_int64(s, p + 2, (int64_t)(row % 1000) - 500);
+    unsigned char b[3] = {0x00, (unsigned char)row, 0xff};
+    store_bind_blob(s, p + 3, b, sizeof b);
+}
+
+static void check_rows(store_conn_t *c, size_t n, bool null_n)
+{
+    err_t err;
+    store_stmt_t *s;
+    cr_assert_eq(store_prepare(c, "SELECT k, s, n, b FROM r ORDER BY k", &s, &err), 0, "%s",
+                 err.log);
+    /* k: INT64_MIN (row 0), then rows 2 .. n-1, then INT64_MAX (row 1) */
+    for (size_t i = 0; i < n; i++) {
+        size_t row = i == 0 ? 0 : i == n - 1 ? 1 : i + 1;
+        cr_assert_eq(store_step(s, &err), STORE_ROW, "row %zu: %s", row, err.log);
+        cr_assert_eq(store_col_int64(s, 0), row == 0   ? INT64_MIN
+                                            : row == 1 ? INT64_MAX
+                                                       : (int64_t)row);
+        if (row % 7 == 3) {
+            cr_assert(store_col_is_null(s, 1), "row %zu: s is not NULL", row);
+        } else {
+            str_t t = store_col_text(s, 1);
+            const char *want = tricky[row % N_TRICKY];
+            cr_assert(t.len == strlen(want) && memcmp(t.ptr, want, t.len) == 0,
+                      "row %zu: s is \"%.*s\", not \"%s\"", row, (int)t.len, t.ptr, want);
+        }
+        if (null_n)
+            cr_assert(store_col_is_null(s, 2));
+        else
+            cr_assert_eq(store_col_int64(s, 2), (int64_t)(row % 1000) - 500);
+        str_t b = store_col_blob(s, 3);
+        cr_assert_eq(b.len, 3);
+        cr_assert(memcmp(b.ptr, (unsigned char[]){0x00, (unsigned char)row, 0xff}, 3) == 0);
+    }
+    cr_assert_eq(store_step(s, &err), STORE_DONE);
+    store_stmt_done(s);
+}
+
+Test(store_pg, many_rows_go_as_arrays_and_come_back_as_bound)
+{
+    NEED_PG();
+    store_t *st = NULL;
+    err_t err;
+    cr_assert_eq(store_open(url, NULL, &st, &err), 0, "%s", err.log);
+    cr_assert_eq(store_migrate(st, "r", m_rows, 1, &err), 0, "%s", err.log);
+    store_conn_t *c;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    for (int null_n = 0; null_n < 2; null_n++) {
+        for (size_t n = 1; n <= 2500; n = n < 40 ? n + 13 : n * 4) {
+            cr_assert_eq(store_exec(c, "DELETE FROM r", &err), 0, "%s", err.log);
+            const struct rows_ctx ctx = {null_n};
+            cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+            cr_assert_eq(store_pipeline_begin(c, &err), 0, "%s", err.log);
+            cr_assert_eq(
+                store_insert_rows(c, "INSERT INTO r (k, s, n, b)", 4, n, rows_bind, &ctx, &err), 0,
+                "%zu rows: %s", n, err.log);
+            cr_assert_eq(store_commit(c, &err), 0, "%s", err.log);
+            cr_assert_eq(store_pipeline_end(c, &err), 0, "%s", err.log);
+            if (n >= 2)
+                check_rows(c, n, null_n);
+        }
+    }
+    store_conn_put(c);
+    store_close(st);
+}
