@@ -456,22 +456,38 @@ done:
  * append to one store, so the head in memory is only a guess. Inside the
  * batch's write transaction, which holds the store's write lock (SQLite's
  * BEGIN IMMEDIATE, PostgreSQL's advisory lock: store_begin), the store's
- * head is read; if another writer moved it, the head, the last checkpoint
- * and the tree's right edge are read again (O(log n) point reads). One
- * statement when nobody else wrote. */
+ * head is read, with the last checkpoint and the tree's size in the same
+ * statement; if another writer moved it, they are taken and the tree's
+ * right edge is read (one more statement). So a batch after another
+ * node's costs two round trips inside the lock, not one per node of the
+ * edge and one per question (a busy cluster moves the head every batch). */
 static int sync_head(audit_log_t *log, err_t *err)
 {
     store_stmt_t *s;
-    int rc = store_prepare(
-        log->conn, "SELECT seq, entry_hash FROM audit_entry ORDER BY seq DESC LIMIT 1", &s, err);
+    int rc = store_prepare(log->conn,
+                           "SELECT e.seq, e.entry_hash, e.time_ms,"
+                           " (SELECT MAX(seq) FROM audit_checkpoint),"
+                           " (SELECT COALESCE(MAX(end_size), 0) FROM audit_tree_node)"
+                           " FROM audit_entry e ORDER BY e.seq DESC LIMIT 1",
+                           &s, err);
     if (rc)
         return rc;
-    bool same = false;
+    bool same = false, moved = false;
+    int64_t seq = 0, time = 0, cp_seq = 0, tree_size = 0;
+    unsigned char hash[AUDIT_HASH_LEN];
     rc = store_step(s, err);
     if (rc == STORE_ROW) {
         str_t h = store_col_blob(s, 1);
-        same = store_col_int64(s, 0) == log->last_seq && h.len == AUDIT_HASH_LEN &&
+        seq = store_col_int64(s, 0);
+        same = seq == log->last_seq && h.len == AUDIT_HASH_LEN &&
                memcmp(h.ptr, log->last_hash, AUDIT_HASH_LEN) == 0;
+        if (!same && h.len == AUDIT_HASH_LEN) {
+            moved = true;
+            memcpy(hash, h.ptr, AUDIT_HASH_LEN);
+            time = store_col_int64(s, 2);
+            cp_seq = store_col_is_null(s, 3) ? 0 : store_col_int64(s, 3);
+            tree_size = store_col_int64(s, 4);
+        }
     } else if (rc == STORE_DONE) {
         same = log->last_seq == 0;
     }
@@ -484,7 +500,20 @@ static int sync_head(audit_log_t *log, err_t *err)
     }
     log->unmoved = 0;
     metric_add(m_head_moves, 1);
-    return read_head(log, false, err);
+    if (!moved) /* a malformed hash or an emptied log: read_head says which */
+        return read_head(log, false, err);
+    if (tree_size != seq)
+        return err_internal(err, DUPLA_ECONFLICT,
+                            "audit: the Merkle tree holds %" PRId64 " entries, the log %" PRId64
+                            " (run dupla audit verify)",
+                            tree_size, seq);
+    if ((rc = audit_tree_edge_load(log->conn, tree_size, &log->edge, err)))
+        return rc;
+    log->last_seq = seq;
+    log->last_time = time;
+    log->cp_seq = cp_seq;
+    memcpy(log->last_hash, hash, AUDIT_HASH_LEN);
+    return 0;
 }
 
 /* PostgreSQL, when the head has stayed put for a while: the head's check

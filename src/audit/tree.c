@@ -15,6 +15,7 @@
  */
 #include <gnutls/crypto.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,19 +287,57 @@ int audit_tree_size(store_conn_t *c, int64_t *out, err_t *err)
                              err);
 }
 
+/* The edge's nodes (one per one bit of the size) in one statement: a
+ * statement each was a dozen round trips on PostgreSQL whenever another
+ * node had moved the head, inside the write lock. The places of the bits
+ * that are not set are bound to a node that cannot exist (-1, -1). */
+#define EDGE_PAIR "(end_size = ? AND level = ?)"
+static char edge_sql[64 + (AUDIT_TREE_LEVELS - 1) * (sizeof EDGE_PAIR + 4)];
+static pthread_once_t edge_once = PTHREAD_ONCE_INIT;
+
+static void edge_sql_make(void)
+{
+    size_t n = (size_t)snprintf(edge_sql, sizeof edge_sql,
+                                "SELECT level, hash FROM audit_tree_node WHERE ");
+    for (int l = 0; l < AUDIT_TREE_LEVELS - 1; l++)
+        n += (size_t)snprintf(edge_sql + n, sizeof edge_sql - n, "%s" EDGE_PAIR, l ? " OR " : "");
+}
+
 int audit_tree_edge_load(store_conn_t *c, int64_t size, struct audit_tree_edge *e, err_t *err)
 {
     memset(e, 0, sizeof *e);
-    struct audit_tree_store ts;
-    struct audit_tree_source src;
-    audit_tree_store_source(&ts, c, &src);
+    if (size < 0)
+        return err_internal(err, DUPLA_EINVAL, "audit: a tree of %" PRId64 " leaves", size);
+    pthread_once(&edge_once, edge_sql_make);
+    store_stmt_t *s;
+    int rc = store_prepare(c, edge_sql, &s, err);
+    if (rc)
+        return rc;
     for (int l = 0; l < AUDIT_TREE_LEVELS - 1; l++) {
-        if (!((size >> l) & 1))
-            continue;
-        int rc = store_node(&ts, l, (size >> l) - 1, e->h[l], err);
-        if (rc)
-            return rc;
+        bool set = (size >> l) & 1;
+        store_bind_int64(s, 1 + 2 * l, set ? (size >> l) << l : -1);
+        store_bind_int64(s, 2 + 2 * l, set ? l : -1);
     }
+    uint64_t found = 0;
+    while ((rc = store_step(s, err)) == STORE_ROW) {
+        int64_t l = store_col_int64(s, 0);
+        str_t h = store_col_blob(s, 1);
+        if (l < 0 || l >= AUDIT_TREE_LEVELS - 1 || !((size >> l) & 1) || h.len != AUDIT_HASH_LEN) {
+            rc = err_internal(err, DUPLA_ESTORE,
+                              "audit: tree node (%" PRId64 ", %" PRId64 ") is malformed", l,
+                              l >= 0 && l < 63 ? (size >> l) - 1 : -1);
+            break;
+        }
+        memcpy(e->h[l], h.ptr, AUDIT_HASH_LEN);
+        found |= (uint64_t)1 << l;
+    }
+    store_stmt_done(s);
+    if (rc < 0)
+        return rc;
+    for (int l = 0; l < AUDIT_TREE_LEVELS - 1; l++)
+        if (((size >> l) & 1) && !(found & ((uint64_t)1 << l)))
+            return err_set(err, DUPLA_ENOTFOUND, "the tree has no node (%d, %" PRId64 ")", l,
+                           (size >> l) - 1);
     e->size = size;
     return 0;
 }
