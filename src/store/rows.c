@@ -3,8 +3,9 @@
  *
  * Multi-row VALUES statements take 32 rows each (store.c), so a disclosure
  * of 1,000 subjects (4,000 rows of what it disclosed) or an ingested chunk
- * was some 100 statements, each a plan execution on the server. Here the
- * rows of a chunk of up to PG_ROWS rows go as one statement:
+ * was some 100 statements, each a plan execution on the server. Here,
+ * when there are more rows than one VALUES statement takes, the rows of a
+ * chunk of up to PG_ROWS rows go as one statement:
  *
  *   INSERT INTO t (a, b, c) SELECT * FROM unnest(CAST(? AS BIGINT[]),
  *                                                CAST(? AS TEXT[]), ...)
@@ -94,8 +95,12 @@ static int collect_text(store_stmt_t *s, int idx, str_t v)
 {
     struct collector *k = COLLECTOR(s);
     buf_t *b = element(k, idx, K_TEXT);
+    if (!v.ptr)
+        v.len = 0;
+    if (v.len && memchr(v.ptr, 0, v.len)) /* as pg_bind_text: text holds no NUL */
+        v.len = strlen(v.ptr);
     if (b)
-        quoted(k, b, v.ptr, v.len);
+        quoted(k, b, v.len ? v.ptr : "", v.len);
     return 0;
 }
 
@@ -104,7 +109,8 @@ static int collect_blob(store_stmt_t *s, int idx, const void *p, size_t n)
 {
     struct collector *k = COLLECTOR(s);
     buf_t *b = element(k, idx, K_BLOB);
-    if (b && (buf_append(b, "\"\\\\x", 4) || buf_append_hex(b, p, n) || buf_append(b, "\"", 1)))
+    if (b &&
+        (buf_append(b, "\"\\\\x", 4) || (n && buf_append_hex(b, p, n)) || buf_append(b, "\"", 1)))
         k->bad = true;
     return 0;
 }
@@ -201,6 +207,13 @@ int store_pg_insert_rows(store_conn_t *c, const char *head, int ncols, size_t n,
                          const void *ctx, size_t *done, err_t *err)
 {
     *done = 0;
+    /* Rows that one VALUES statement takes go that way: a statement of
+     * arrays saves nothing there, and costs the server the arrays' parsing
+     * (bench-audit, one writer: 6% fewer appends). */
+    if (n <= STORE_INSERT_ROWS)
+        return 0;
+    if (ncols < 1 || ncols > STORE_INSERT_COLS_MAX)
+        return 0; /* the VALUES way says what is wrong */
     struct collector k = {.base = {&collector_ops}, .ncols = ncols};
     for (int col = 0; col < ncols; col++)
         buf_init(&k.col[col], PG_COL_MAX);
