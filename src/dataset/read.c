@@ -179,6 +179,19 @@ void dataset_cursor_close(dataset_cursor_t *cur)
     free(cur);
 }
 
+/* Binds what follows a chunk statement's subjects, from parameter i. */
+static void chunk_bind_tail(const dataset_cursor_t *cur, store_stmt_t *s, int i)
+{
+    const struct dataset_query *q = cur->q;
+    store_bind_cstr(s, i++, q->svc->path);
+    store_bind_int64(s, i++, cur->to);
+    store_bind_int64(s, i++, cur->from);
+    if (q->mode == DATASET_WINDOW) {
+        store_bind_int64(s, i++, q->registered_from);
+        store_bind_int64(s, i, q->registered_to);
+    }
+}
+
 /* Prepares and binds the statement for the next subject (or for all).
  * STORE_ROW when there is one, STORE_DONE when every subject is done. */
 static int next_statement(dataset_cursor_t *cur, err_t *err)
@@ -216,13 +229,7 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
         }
         list[len++] = '}';
         store_bind_text(s, i++, (str_t){list, len});
-        store_bind_cstr(s, i++, q->svc->path);
-        store_bind_int64(s, i++, cur->to);
-        store_bind_int64(s, i++, cur->from);
-        if (q->mode == DATASET_WINDOW) {
-            store_bind_int64(s, i++, q->registered_from);
-            store_bind_int64(s, i++, q->registered_to);
-        }
+        chunk_bind_tail(cur, s, i);
         cur->next_subject += n;
         return STORE_ROW;
     }
@@ -238,13 +245,7 @@ static int next_statement(dataset_cursor_t *cur, err_t *err)
                 store_bind_null(s, i++);
             }
         }
-        store_bind_cstr(s, i++, q->svc->path);
-        store_bind_int64(s, i++, cur->to);
-        store_bind_int64(s, i++, cur->from);
-        if (q->mode == DATASET_WINDOW) {
-            store_bind_int64(s, i++, q->registered_from);
-            store_bind_int64(s, i++, q->registered_to);
-        }
+        chunk_bind_tail(cur, s, i);
         cur->next_subject += n;
         return STORE_ROW;
     }

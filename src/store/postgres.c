@@ -242,23 +242,36 @@ static void pipe_resume(struct pg_conn *c);
 
 static void drain(struct pg_conn *c);
 
-static int run(struct pg_conn *c, const char *sql, err_t *err)
+/* Runs sql, or control statement k when sql is NULL, and waits for its
+ * answer (outside a pipeline: one in progress is paused). */
+static int run_stmt(struct pg_conn *c, const char *sql, int k, err_t *err)
 {
     drain(c);
     if (c->pipeline) {
         int rc = pipe_pause(c, err);
         if (rc == 0)
-            rc = run(c, sql, err);
+            rc = run_stmt(c, sql, k, err);
         pipe_resume(c);
         return rc;
     }
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res =
+        sql ? PQexec(c->pg, sql) : PQexecPrepared(c->pg, ctl_name[k], 0, NULL, NULL, NULL, 1);
     ExecStatusType s = PQresultStatus(res);
     int rc = 0;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
         rc = pg_error(err, c, res, "exec");
     PQclear(res);
     return rc;
+}
+
+static int run(struct pg_conn *c, const char *sql, err_t *err)
+{
+    return run_stmt(c, sql, 0, err);
+}
+
+static int run_ctl(struct pg_conn *c, enum pg_ctl k, err_t *err)
+{
+    return run_stmt(c, NULL, (int)k, err);
 }
 
 /* Queues control statement k in c's pipeline (its result is read with the
@@ -266,26 +279,6 @@ static int run(struct pg_conn *c, const char *sql, err_t *err)
 static int send_ctl(struct pg_conn *c, enum pg_ctl k)
 {
     return PQsendQueryPrepared(c->pg, ctl_name[k], 0, NULL, NULL, NULL, 1);
-}
-
-/* Runs control statement k and waits for its answer (outside a pipeline). */
-static int run_ctl(struct pg_conn *c, enum pg_ctl k, err_t *err)
-{
-    drain(c);
-    if (c->pipeline) {
-        int rc = pipe_pause(c, err);
-        if (rc == 0)
-            rc = run_ctl(c, k, err);
-        pipe_resume(c);
-        return rc;
-    }
-    PGresult *res = PQexecPrepared(c->pg, ctl_name[k], 0, NULL, NULL, NULL, 1);
-    ExecStatusType s = PQresultStatus(res);
-    int rc = 0;
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-        rc = pg_error(err, c, res, "exec");
-    PQclear(res);
-    return rc;
 }
 
 /* Prepares the control statements on a new connection, in one round trip. */
