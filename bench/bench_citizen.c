@@ -265,12 +265,9 @@ static double prove(store_t *st, int64_t seq, int64_t size)
     int64_t t0 = clock_mono_ns();
     if (store_conn_get(st, &c, &err))
         die("connection", &err);
-    struct audit_tree_store ts;
-    struct audit_tree_source src;
-    audit_tree_store_source(&ts, c, &src);
     unsigned char path[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
     size_t np;
-    if (audit_tree_inclusion(&src, seq - 1, size, path, &np, &err))
+    if (audit_tree_store_inclusion(c, seq - 1, size, path, &np, &err))
         die("inclusion proof", &err);
     store_conn_put(c);
     return (double)(clock_mono_ns() - t0) / 1e6;

@@ -342,6 +342,13 @@ struct audit_tree_store {
 };
 void audit_tree_store_source(struct audit_tree_store *ts, store_conn_t *c,
                              struct audit_tree_source *src);
+/* audit_tree_inclusion and audit_tree_consistency on the store's tree on
+ * c, with every node the proof needs read in one statement (a few for a
+ * very long proof) instead of a statement per node. */
+int audit_tree_store_inclusion(store_conn_t *c, int64_t index, int64_t size,
+                               unsigned char (*path)[AUDIT_HASH_LEN], size_t *n, err_t *err);
+int audit_tree_store_consistency(store_conn_t *c, int64_t from, int64_t to,
+                                 unsigned char (*proof)[AUDIT_HASH_LEN], size_t *n, err_t *err);
 /* The number of leaves the store's tree holds. */
 int audit_tree_size(store_conn_t *c, int64_t *out, err_t *err);
 

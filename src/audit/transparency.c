@@ -223,7 +223,7 @@ static int h_inclusion(http_request_t *req, void *ctx, err_t *err)
     audit_tree_store_source(&ts, c, &src);
     unsigned char path[AUDIT_PROOF_MAX][AUDIT_HASH_LEN], leaf[AUDIT_HASH_LEN];
     size_t n;
-    rc = audit_tree_inclusion(&src, seq - 1, size, path, &n, err);
+    rc = audit_tree_store_inclusion(c, seq - 1, size, path, &n, err);
     if (!rc)
         rc = src.node(src.ctx, 0, seq - 1, leaf, err);
     store_conn_put(c);
@@ -267,12 +267,9 @@ static int h_consistency(http_request_t *req, void *ctx, err_t *err)
         store_conn_put(c);
         return err_param(err, DUPLA_EINVAL, "to", "the log holds %" PRId64 " entries", have);
     }
-    struct audit_tree_store ts;
-    struct audit_tree_source src;
-    audit_tree_store_source(&ts, c, &src);
     unsigned char proof[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
     size_t n;
-    rc = audit_tree_consistency(&src, from, to, proof, &n, err);
+    rc = audit_tree_store_consistency(c, from, to, proof, &n, err);
     store_conn_put(c);
     if (rc)
         return rc;
@@ -377,12 +374,8 @@ static int receipt_json(struct audit_routes *r, http_request_t *req, int64_t seq
     }
     unsigned char path[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
     size_t n = 0;
-    if (!rc) {
-        struct audit_tree_store ts;
-        struct audit_tree_source src;
-        audit_tree_store_source(&ts, c, &src);
-        rc = audit_tree_inclusion(&src, seq - 1, h->size, path, &n, err);
-    }
+    if (!rc)
+        rc = audit_tree_store_inclusion(c, seq - 1, h->size, path, &n, err);
     if (c)
         store_conn_put(c);
     if (rc == DUPLA_ENOTFOUND && err->param[0] == '\0')

@@ -298,7 +298,7 @@ static pthread_once_t edge_once = PTHREAD_ONCE_INIT;
 static void edge_sql_make(void)
 {
     size_t n = (size_t)snprintf(edge_sql, sizeof edge_sql,
-                                "SELECT level, hash FROM audit_tree_node WHERE ");
+                                "SELECT level, hash, end_size FROM audit_tree_node WHERE ");
     for (int l = 0; l < AUDIT_TREE_LEVELS - 1; l++)
         n += (size_t)snprintf(edge_sql + n, sizeof edge_sql - n, "%s" EDGE_PAIR, l ? " OR " : "");
 }
@@ -348,6 +348,127 @@ static void node_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
     store_bind_int64(s, p, v[row].end_size);
     store_bind_int64(s, p + 1, v[row].level);
     store_bind_blob(s, p + 2, v[row].hash, AUDIT_HASH_LEN);
+}
+
+/* ---- a proof's nodes in one statement ---- */
+
+#define PREFETCH_MAX 256
+
+/* The nodes a proof asks for: noted by a first pass of the proof (whose
+ * hashes are zeros: which nodes a proof needs depends on the sizes only),
+ * read from the store a statement per AUDIT_TREE_LEVELS - 1 of them, and
+ * handed out by the second pass. On PostgreSQL a proof was a statement,
+ * a round trip, per node: some 20-30 of them. */
+struct prefetch {
+    struct audit_tree_store ts; /* a node not noted: read on its own */
+    size_t n;
+    int level[PREFETCH_MAX];
+    int64_t end[PREFETCH_MAX];
+    bool have[PREFETCH_MAX];
+    unsigned char hash[PREFETCH_MAX][AUDIT_HASH_LEN];
+};
+
+static bool node_valid(int level, int64_t index)
+{
+    return level >= 0 && level < AUDIT_TREE_LEVELS - 1 && index >= 0 &&
+           index < (INT64_MAX >> level) - 1;
+}
+
+static int note_node(void *ctx, int level, int64_t index, unsigned char out[AUDIT_HASH_LEN],
+                     err_t *err)
+{
+    (void)err;
+    struct prefetch *p = ctx;
+    memset(out, 0, AUDIT_HASH_LEN);
+    if (!node_valid(level, index) || p->n == PREFETCH_MAX)
+        return 0; /* the second pass reads it on its own (and says what is wrong) */
+    int64_t end = (index + 1) << level;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->level[i] == level && p->end[i] == end)
+            return 0;
+    p->level[p->n] = level;
+    p->end[p->n] = end;
+    p->have[p->n++] = false;
+    return 0;
+}
+
+static int noted_node(void *ctx, int level, int64_t index, unsigned char out[AUDIT_HASH_LEN],
+                      err_t *err)
+{
+    struct prefetch *p = ctx;
+    if (node_valid(level, index)) {
+        int64_t end = (index + 1) << level;
+        for (size_t i = 0; i < p->n; i++)
+            if (p->have[i] && p->level[i] == level && p->end[i] == end) {
+                memcpy(out, p->hash[i], AUDIT_HASH_LEN);
+                return 0;
+            }
+    }
+    return store_node(&p->ts, level, index, out, err);
+}
+
+/* Reads the noted nodes (those missing are left to noted_node). */
+static int fetch_noted(struct prefetch *p, err_t *err)
+{
+    pthread_once(&edge_once, edge_sql_make);
+    const size_t per = AUDIT_TREE_LEVELS - 1;
+    for (size_t at = 0; at < p->n; at += per) {
+        store_stmt_t *s;
+        int rc = store_prepare(p->ts.conn, edge_sql, &s, err);
+        if (rc)
+            return rc;
+        for (size_t j = 0; j < per; j++) {
+            bool used = at + j < p->n;
+            store_bind_int64(s, 1 + 2 * (int)j, used ? p->end[at + j] : -1);
+            store_bind_int64(s, 2 + 2 * (int)j, used ? p->level[at + j] : -1);
+        }
+        while ((rc = store_step(s, err)) == STORE_ROW) {
+            int64_t level = store_col_int64(s, 0), end = store_col_int64(s, 2);
+            str_t h = store_col_blob(s, 1);
+            for (size_t i = at; i < p->n && i < at + per && h.len == AUDIT_HASH_LEN; i++)
+                if (p->level[i] == level && p->end[i] == end) {
+                    memcpy(p->hash[i], h.ptr, AUDIT_HASH_LEN);
+                    p->have[i] = true;
+                }
+        }
+        store_stmt_done(s);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The proof (inclusion when incl, else consistency) from the store's tree
+ * on c, its nodes read in one statement. */
+static int store_proof(store_conn_t *c, bool incl, int64_t a, int64_t b,
+                       unsigned char (*out)[AUDIT_HASH_LEN], size_t *n, err_t *err)
+{
+    struct prefetch *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set(err, DUPLA_ENOMEM, "out of memory");
+    p->ts.conn = c;
+    const struct audit_tree_source note = {note_node, p}, noted = {noted_node, p};
+    int rc = incl ? audit_tree_inclusion(&note, a, b, out, n, err)
+                  : audit_tree_consistency(&note, a, b, out, n, err);
+    if (!rc)
+        rc = fetch_noted(p, err);
+    if (!rc)
+        rc = incl ? audit_tree_inclusion(&noted, a, b, out, n, err)
+                  : audit_tree_consistency(&noted, a, b, out, n, err);
+    free(p);
+    return rc;
+}
+
+int audit_tree_store_inclusion(store_conn_t *c, int64_t index, int64_t size,
+                               unsigned char (*path)[AUDIT_HASH_LEN], size_t *n, err_t *err)
+{
+    return store_proof(c, true, index, size, path, n, err);
+}
+
+int audit_tree_store_consistency(store_conn_t *c, int64_t from, int64_t to,
+                                 unsigned char (*proof)[AUDIT_HASH_LEN], size_t *n, err_t *err)
+{
+    return store_proof(c, false, from, to, proof, n, err);
 }
 
 int audit_tree_insert_nodes(store_conn_t *c, const struct audit_tree_node *v, size_t n, err_t *err)

@@ -186,6 +186,14 @@ static void check_inclusion(int64_t m, int64_t n)
     hash_t path[AUDIT_PROOF_MAX], want[AUDIT_PROOF_MAX], root, leaf;
     size_t np, nw = 0;
     cr_assert_eq(audit_tree_inclusion(&src, m, n, path, &np, &err), 0, "%s", err.log);
+    /* the same with its nodes read in one statement */
+    hash_t fetched[AUDIT_PROOF_MAX];
+    size_t nf;
+    cr_assert_eq(audit_tree_store_inclusion(conn, m, n, fetched, &nf, &err), 0, "%s", err.log);
+    cr_assert_eq(nf, np);
+    for (size_t i = 0; i < np; i++)
+        cr_assert_arr_eq(fetched[i], path[i], AUDIT_HASH_LEN, "fetched path %zu of %lld in %lld", i,
+                         (long long)m, (long long)n);
     ref_path(m, 0, n, want, &nw);
     cr_assert_eq(np, nw, "path length of %lld in %lld", (long long)m, (long long)n);
     for (size_t i = 0; i < np; i++)
@@ -240,6 +248,10 @@ Test(audit_tree, inclusion_proofs_match_rfc9162_path_and_verify)
     cr_assert_eq(audit_tree_inclusion(&src, 5, 5, path, &np, &err), DUPLA_EINVAL);
     cr_assert_eq(audit_tree_inclusion(&src, -1, 5, path, &np, &err), DUPLA_EINVAL);
     cr_assert_eq(audit_tree_inclusion(&src, 0, 0, path, &np, &err), DUPLA_EINVAL);
+    cr_assert_eq(audit_tree_store_inclusion(conn, 5, 5, path, &np, &err), DUPLA_EINVAL);
+    cr_assert_eq(audit_tree_store_inclusion(conn, 0, 0, path, &np, &err), DUPLA_EINVAL);
+    /* past the stored tree: a node it does not hold */
+    cr_assert_eq(audit_tree_store_inclusion(conn, 0, N + 1, path, &np, &err), DUPLA_ENOTFOUND);
     release();
 }
 
@@ -249,6 +261,13 @@ static void check_consistency(int64_t m, int64_t n)
     hash_t proof[AUDIT_PROOF_MAX], want[AUDIT_PROOF_MAX], r1, r2;
     size_t np, nw = 0;
     cr_assert_eq(audit_tree_consistency(&src, m, n, proof, &np, &err), 0, "%s", err.log);
+    hash_t fetched[AUDIT_PROOF_MAX];
+    size_t nf;
+    cr_assert_eq(audit_tree_store_consistency(conn, m, n, fetched, &nf, &err), 0, "%s", err.log);
+    cr_assert_eq(nf, np);
+    for (size_t i = 0; i < np; i++)
+        cr_assert_arr_eq(fetched[i], proof[i], AUDIT_HASH_LEN, "fetched proof %zu of %lld -> %lld",
+                         i, (long long)m, (long long)n);
     if (m > 0 && m < n)
         ref_subproof(m, 0, n, true, want, &nw);
     cr_assert_eq(np, nw, "proof length %lld -> %lld", (long long)m, (long long)n);
