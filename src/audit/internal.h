@@ -126,6 +126,13 @@ struct audit_tree_edge {
 };
 /* Reads the edge of the store's tree at size (O(log size) reads). */
 int audit_tree_edge_load(store_conn_t *c, int64_t size, struct audit_tree_edge *e, err_t *err);
+/* For a caller that reads the edge's nodes itself (sync_head: with the
+ * head, in one statement): take checks one node (level, hash) of the edge
+ * at size and keeps it in e, marking its level in *found; check fails if
+ * a level the size needs was not found, else sets e->size. */
+int audit_tree_edge_take(struct audit_tree_edge *e, int64_t size, int64_t level, str_t hash,
+                         uint64_t *found, err_t *err);
+int audit_tree_edge_check(struct audit_tree_edge *e, int64_t size, uint64_t found, err_t *err);
 /* Moves the edge on by one leaf: out (AUDIT_TREE_LEVELS hashes) gets the
  * subtrees the leaf completes, its own first, each of them ending at the
  * new size; returns their count. */

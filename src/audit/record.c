@@ -456,44 +456,63 @@ done:
  * append to one store, so the head in memory is only a guess. Inside the
  * batch's write transaction, which holds the store's write lock (SQLite's
  * BEGIN IMMEDIATE, PostgreSQL's advisory lock: store_begin), the store's
- * head is read, with the last checkpoint and the tree's size in the same
- * statement; if another writer moved it, they are taken and the tree's
- * right edge is read (one more statement). So a batch after another
- * node's costs two round trips inside the lock, not one per node of the
- * edge and one per question (a busy cluster moves the head every batch). */
+ * head is read, with the last checkpoint, the tree's size and, when the
+ * head is not the one in memory, the tree's right edge, all in one
+ * statement (a row per node of the edge, each with the head): a batch
+ * after another node's costs one round trip inside the lock for all of
+ * them (a busy cluster moves the head every batch; the edge in a second
+ * statement was a third of the lock's time). b counts the levels of the
+ * edge, k keeps those set in the tree's size, each with the end of its
+ * subtree; neither is read when the head stayed put. */
+#define SYNC_HEAD_SQL                                                                              \
+    "WITH RECURSIVE b(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM b WHERE l < 62),"               \
+    " h AS (SELECT e.seq, e.entry_hash, e.time_ms,"                                                \
+    " (SELECT MAX(seq) FROM audit_checkpoint) AS cp,"                                              \
+    " (SELECT COALESCE(MAX(end_size), 0) FROM audit_tree_node) AS ts"                              \
+    " FROM audit_entry e ORDER BY e.seq DESC LIMIT 1),"                                            \
+    " k AS (SELECT b.l, (h.ts >> b.l) << b.l AS e FROM h, b"                                       \
+    " WHERE (h.seq <> ? OR h.entry_hash <> ?) AND (h.ts >> b.l) & 1 = 1)"                          \
+    " SELECT h.seq, h.entry_hash, h.time_ms, h.cp, h.ts, t.level, t.hash FROM h"                  \
+    " LEFT JOIN (k JOIN audit_tree_node t ON t.end_size = k.e AND t.level = k.l) ON 1 = 1"
 static int sync_head(audit_log_t *log, err_t *err)
 {
     store_stmt_t *s;
-    int rc = store_prepare(log->conn,
-                           "SELECT e.seq, e.entry_hash, e.time_ms,"
-                           " (SELECT MAX(seq) FROM audit_checkpoint),"
-                           " (SELECT COALESCE(MAX(end_size), 0) FROM audit_tree_node)"
-                           " FROM audit_entry e ORDER BY e.seq DESC LIMIT 1",
-                           &s, err);
+    int rc = store_prepare(log->conn, SYNC_HEAD_SQL, &s, err);
     if (rc)
         return rc;
-    bool same = false, moved = false;
+    store_bind_int64(s, 1, log->last_seq);
+    store_bind_blob(s, 2, log->last_hash, AUDIT_HASH_LEN);
+    bool same = false, moved = false, any = false;
     int64_t seq = 0, time = 0, cp_seq = 0, tree_size = 0;
     unsigned char hash[AUDIT_HASH_LEN];
-    rc = store_step(s, err);
-    if (rc == STORE_ROW) {
-        str_t h = store_col_blob(s, 1);
-        seq = store_col_int64(s, 0);
-        same = seq == log->last_seq && h.len == AUDIT_HASH_LEN &&
-               memcmp(h.ptr, log->last_hash, AUDIT_HASH_LEN) == 0;
-        if (!same && h.len == AUDIT_HASH_LEN) {
-            moved = true;
-            memcpy(hash, h.ptr, AUDIT_HASH_LEN);
-            time = store_col_int64(s, 2);
-            cp_seq = store_col_is_null(s, 3) ? 0 : store_col_int64(s, 3);
-            tree_size = store_col_int64(s, 4);
+    uint64_t found = 0;
+    struct audit_tree_edge *edge = &log->edge_next; /* free until attempt fills it */
+    memset(edge, 0, sizeof *edge);
+    while ((rc = store_step(s, err)) == STORE_ROW) {
+        if (!any) {
+            any = true;
+            str_t h = store_col_blob(s, 1);
+            seq = store_col_int64(s, 0);
+            same = seq == log->last_seq && h.len == AUDIT_HASH_LEN &&
+                   memcmp(h.ptr, log->last_hash, AUDIT_HASH_LEN) == 0;
+            if (!same && h.len == AUDIT_HASH_LEN) {
+                moved = true;
+                memcpy(hash, h.ptr, AUDIT_HASH_LEN);
+                time = store_col_int64(s, 2);
+                cp_seq = store_col_is_null(s, 3) ? 0 : store_col_int64(s, 3);
+                tree_size = store_col_int64(s, 4);
+            }
         }
-    } else if (rc == STORE_DONE) {
-        same = log->last_seq == 0;
+        if (moved && !store_col_is_null(s, 5) &&
+            (rc = audit_tree_edge_take(edge, tree_size, store_col_int64(s, 5), store_col_blob(s, 6),
+                                       &found, err)))
+            break;
     }
     store_stmt_done(s);
     if (rc < 0)
         return rc;
+    if (!any)
+        same = log->last_seq == 0;
     if (same) {
         log->unmoved += log->unmoved < log->guess_after;
         return 0;
@@ -507,8 +526,9 @@ static int sync_head(audit_log_t *log, err_t *err)
                             "audit: the Merkle tree holds %" PRId64 " entries, the log %" PRId64
                             " (run dupla audit verify)",
                             tree_size, seq);
-    if ((rc = audit_tree_edge_load(log->conn, tree_size, &log->edge, err)))
+    if ((rc = audit_tree_edge_check(edge, tree_size, found, err)))
         return rc;
+    log->edge = *edge;
     log->last_seq = seq;
     log->last_time = time;
     log->cp_seq = cp_seq;

@@ -303,6 +303,29 @@ static void edge_sql_make(void)
         n += (size_t)snprintf(edge_sql + n, sizeof edge_sql - n, "%s" EDGE_PAIR, l ? " OR " : "");
 }
 
+int audit_tree_edge_take(struct audit_tree_edge *e, int64_t size, int64_t level, str_t hash,
+                         uint64_t *found, err_t *err)
+{
+    if (level < 0 || level >= AUDIT_TREE_LEVELS - 1 || !((size >> level) & 1) ||
+        hash.len != AUDIT_HASH_LEN)
+        return err_internal(err, DUPLA_ESTORE,
+                            "audit: tree node (%" PRId64 ", %" PRId64 ") is malformed", level,
+                            level >= 0 && level < 63 ? (size >> level) - 1 : -1);
+    memcpy(e->h[level], hash.ptr, AUDIT_HASH_LEN);
+    *found |= (uint64_t)1 << level;
+    return 0;
+}
+
+int audit_tree_edge_check(struct audit_tree_edge *e, int64_t size, uint64_t found, err_t *err)
+{
+    for (int l = 0; l < AUDIT_TREE_LEVELS - 1; l++)
+        if (((size >> l) & 1) && !(found & ((uint64_t)1 << l)))
+            return err_set(err, DUPLA_ENOTFOUND, "the tree has no node (%d, %" PRId64 ")", l,
+                           (size >> l) - 1);
+    e->size = size;
+    return 0;
+}
+
 int audit_tree_edge_load(store_conn_t *c, int64_t size, struct audit_tree_edge *e, err_t *err)
 {
     memset(e, 0, sizeof *e);
@@ -319,27 +342,14 @@ int audit_tree_edge_load(store_conn_t *c, int64_t size, struct audit_tree_edge *
         store_bind_int64(s, 2 + 2 * l, set ? l : -1);
     }
     uint64_t found = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW) {
-        int64_t l = store_col_int64(s, 0);
-        str_t h = store_col_blob(s, 1);
-        if (l < 0 || l >= AUDIT_TREE_LEVELS - 1 || !((size >> l) & 1) || h.len != AUDIT_HASH_LEN) {
-            rc = err_internal(err, DUPLA_ESTORE,
-                              "audit: tree node (%" PRId64 ", %" PRId64 ") is malformed", l,
-                              l >= 0 && l < 63 ? (size >> l) - 1 : -1);
-            break;
-        }
-        memcpy(e->h[l], h.ptr, AUDIT_HASH_LEN);
-        found |= (uint64_t)1 << l;
-    }
+    while ((rc = store_step(s, err)) == STORE_ROW &&
+           (rc = audit_tree_edge_take(e, size, store_col_int64(s, 0), store_col_blob(s, 1), &found,
+                                      err)) == 0)
+        ;
     store_stmt_done(s);
     if (rc < 0)
         return rc;
-    for (int l = 0; l < AUDIT_TREE_LEVELS - 1; l++)
-        if (((size >> l) & 1) && !(found & ((uint64_t)1 << l)))
-            return err_set(err, DUPLA_ENOTFOUND, "the tree has no node (%d, %" PRId64 ")", l,
-                           (size >> l) - 1);
-    e->size = size;
-    return 0;
+    return audit_tree_edge_check(e, size, found, err);
 }
 
 static void node_bind(store_stmt_t *s, int p, size_t row, const void *ctx)
