@@ -465,14 +465,14 @@ done:
  * edge, k keeps those set in the tree's size, each with the end of its
  * subtree; neither is read when the head stayed put. */
 #define SYNC_HEAD_SQL                                                                              \
-    "WITH RECURSIVE b(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM b WHERE l < 62),"               \
+    "WITH RECURSIVE b(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM b WHERE l < 62),"                \
     " h AS (SELECT e.seq, e.entry_hash, e.time_ms,"                                                \
     " (SELECT MAX(seq) FROM audit_checkpoint) AS cp,"                                              \
     " (SELECT COALESCE(MAX(end_size), 0) FROM audit_tree_node) AS ts"                              \
     " FROM audit_entry e ORDER BY e.seq DESC LIMIT 1),"                                            \
     " k AS (SELECT b.l, (h.ts >> b.l) << b.l AS e FROM h, b"                                       \
     " WHERE (h.seq <> ? OR h.entry_hash <> ?) AND (h.ts >> b.l) & 1 = 1)"                          \
-    " SELECT h.seq, h.entry_hash, h.time_ms, h.cp, h.ts, t.level, t.hash FROM h"                  \
+    " SELECT h.seq, h.entry_hash, h.time_ms, h.cp, h.ts, t.level, t.hash FROM h"                   \
     " LEFT JOIN (k JOIN audit_tree_node t ON t.end_size = k.e AND t.level = k.l) ON 1 = 1"
 static int sync_head(audit_log_t *log, err_t *err)
 {
