@@ -107,7 +107,9 @@
 /* The writer's defaults (config section "audit" overrides them). */
 #define AUDIT_QUEUE_DEFAULT              4096 /* entries waiting for a commit */
 #define AUDIT_QUEUE_MAX                  1000000
-#define AUDIT_BATCH_DEFAULT              1024  /* entries per transaction */
+#define AUDIT_BATCH_DEFAULT              1024 /* entries per transaction */
+#define AUDIT_LINGER_US_DEFAULT          1000 /* audit_options.linger_us */
+#define AUDIT_LINGER_US_MAX              1000000
 #define AUDIT_CHECKPOINT_EVERY_DEFAULT   10000 /* entries between checkpoints */
 #define AUDIT_CHECKPOINT_SECONDS_DEFAULT 300   /* seconds between checkpoints */
 
@@ -191,6 +193,10 @@ struct audit_options {
      * on a durability barrier after the lock (the default: the nodes of a
      * cluster then take the lock in turn for the statements' time only). */
     bool wait_in_lock;
+    /* PostgreSQL: after a batch found the head moved by another writer (a
+     * busy cluster), the next batch waits this long after its first entry
+     * for more (0: not at all; see writer_main). */
+    unsigned linger_us;
 };
 
 /* The "audit" section of the configuration file. */
@@ -201,11 +207,12 @@ struct audit_config {
     char signing_key[CONFIG_PATH_MAX]; /* resolved path, or "" when none is configured */
     char origin[128];                  /* "" = AUDIT_ORIGIN_DEFAULT_PREFIX<environment> */
     bool commit_barrier;               /* false: audit_options.wait_in_lock */
+    unsigned linger_us;                /* audit_options.linger_us */
 };
 
 /* Reads cfg's "audit" section (keys checkpoint_every, checkpoint_seconds,
- * queue_max, signing_key, origin, commit_barrier), applying the defaults
- * above (commit_barrier: true). */
+ * queue_max, signing_key, origin, commit_barrier, linger_us), applying the
+ * defaults above (commit_barrier: true, linger_us: AUDIT_LINGER_US_DEFAULT). */
 int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, err_t *err);
 
 /* Applies the log's schema migrations (module "audit"). */
@@ -264,6 +271,7 @@ struct audit_stats {
      * without reading it first, and those of them another writer had
      * moved the head under (tried again, reading it) */
     uint64_t guesses, wrong_guesses;
+    uint64_t lingers; /* batches that waited for more entries (linger_us) */
 };
 void audit_stats_get(audit_log_t *log, struct audit_stats *out);
 

@@ -317,8 +317,8 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
     json_t *sec = config_section(cfg, "audit");
     static const char *const keys[] = {
         "checkpoint_every", "checkpoint_seconds", "queue_max", "signing_key",
-        "origin",           "commit_barrier",     NULL};
-    long long every, seconds, queue;
+        "origin",           "commit_barrier",     "linger_us", NULL};
+    long long every, seconds, queue, linger;
     int barrier;
     const char *key, *origin;
     int rc;
@@ -331,9 +331,12 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
                              &queue, err)) ||
         (rc = config_get_string(sec, "audit", "signing_key", "", &key, err)) ||
         (rc = config_get_string(sec, "audit", "origin", "", &origin, err)) ||
-        (rc = config_get_bool(sec, "audit", "commit_barrier", 1, &barrier, err)))
+        (rc = config_get_bool(sec, "audit", "commit_barrier", 1, &barrier, err)) ||
+        (rc = config_get_int(sec, "audit", "linger_us", 0, AUDIT_LINGER_US_MAX,
+                             AUDIT_LINGER_US_DEFAULT, &linger, err)))
         return rc;
     out->commit_barrier = barrier;
+    out->linger_us = (unsigned)linger;
     if (strlen(origin) >= sizeof out->origin || strchr(origin, ' ') || strchr(origin, '+'))
         return err_param(err, DUPLA_EINVAL, "origin",
                          "%s: audit.origin must be at most %zu bytes, without spaces or '+'",

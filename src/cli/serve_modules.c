@@ -207,7 +207,8 @@ int audit_app_init(struct app *app, err_t *err)
                                 .checkpoint_seconds = ac.checkpoint_seconds,
                                 .queue_max = ac.queue_max,
                                 .origin = ac.origin,
-                                .wait_in_lock = !ac.commit_barrier};
+                                .wait_in_lock = !ac.commit_barrier,
+                                .linger_us = ac.linger_us};
     return audit_open(app->store, &opt, &app->audit, err);
 }
 

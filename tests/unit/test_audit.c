@@ -307,6 +307,77 @@ Test(audit, submit_calls_back_once_per_entry_after_the_commit)
     verify_ok(N);
 }
 
+/* Waits (up to 30 s) until entry i of s was called back. */
+static void wait_called(struct submitted *s, int i)
+{
+    for (int t = 0; t < 30000; t++) {
+        pthread_mutex_lock(&s->mu);
+        int n = s->calls[i];
+        pthread_mutex_unlock(&s->mu);
+        if (n)
+            return;
+        usleep(1000);
+    }
+    cr_assert_fail("entry %d was never called back", i);
+}
+
+/* Two writers on one PostgreSQL store (two nodes of a busy cluster): once
+ * a batch of writer a found the head moved by b, a's next batch waits
+ * linger_us after its first entry for more, so that two entries queued
+ * 20 ms apart go in one commit. A batch that found its own head does not
+ * make the next one wait. SQLite never waits. */
+Test(audit, a_writer_behind_another_lingers_for_more_entries)
+{
+    struct audit_options o = {.environment = "test", .signer = fx.signer, .checkpoint_every = 1000};
+    audit_log_t *a, *b;
+    err_t err;
+    o.linger_us = 1000000;
+    cr_assert_eq(audit_open(fx.st, &o, &a, &err), 0, "%s", err.log);
+    o.linger_us = 0;
+    cr_assert_eq(audit_open(fx.st, &o, &b, &err), 0, "%s", err.log);
+    bool pg = strcmp(store_backend(fx.st), "postgresql") == 0;
+    static struct made_entry m[8];
+    struct audit_receipt r;
+    for (int i = 0; i < 8; i++)
+        audit_make_entry(&m[i], i);
+    cr_assert_eq(audit_record(a, &m[0].e, &r, &err), 0, "%s", err.log);
+    cr_assert_eq(audit_record(b, &m[1].e, &r, &err), 0, "%s", err.log);
+    cr_assert_eq(audit_record(a, &m[2].e, &r, &err), 0, "%s", err.log); /* finds b's entry */
+    cr_assert_eq(r.seq, 3);
+    struct audit_stats before, after, last;
+    audit_stats_get(a, &before);
+    cr_assert_eq(before.lingers, 0, "lingers %lu", (unsigned long)before.lingers);
+    static struct submitted s;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.mu, NULL);
+    static struct submit_ctx ctx[2];
+    for (int i = 0; i < 2; i++)
+        ctx[i] = (struct submit_ctx){&s, i};
+    cr_assert_eq(audit_submit(a, &m[3].e, on_done, &ctx[0], &err), 0, "%s", err.log);
+    usleep(20 * 1000);
+    cr_assert_eq(audit_submit(a, &m[4].e, on_done, &ctx[1], &err), 0, "%s", err.log);
+    wait_called(&s, 0);
+    wait_called(&s, 1);
+    cr_assert_eq(s.failed, 0);
+    cr_assert_eq(s.seq[0], 4);
+    cr_assert_eq(s.seq[1], 5);
+    audit_stats_get(a, &after);
+    if (pg) {
+        cr_assert_eq(after.lingers, 1, "lingers %lu", (unsigned long)after.lingers);
+        cr_assert_eq(after.commits, before.commits + 1, "the two entries in one commit");
+    } else {
+        cr_assert_eq(after.lingers, 0, "SQLite lingered");
+    }
+    /* that batch found a's own head: the next one does not wait */
+    cr_assert_eq(audit_record(a, &m[5].e, &r, &err), 0, "%s", err.log);
+    cr_assert_eq(r.seq, 6);
+    audit_stats_get(a, &last);
+    cr_assert_eq(last.lingers, after.lingers, "lingers %lu", (unsigned long)last.lingers);
+    audit_close(a);
+    audit_close(b);
+    verify_ok(6);
+}
+
 Test(audit, submit_to_a_full_queue_is_busy_and_never_called_back)
 {
     struct audit_options o = {.environment = "test", .signer = fx.signer, .queue_max = 1};
@@ -1348,11 +1419,12 @@ Test(audit, config_section_defaults_values_and_refusals)
     cr_assert_eq(ac.checkpoint_every, AUDIT_CHECKPOINT_EVERY_DEFAULT);
     cr_assert_eq(ac.checkpoint_seconds, AUDIT_CHECKPOINT_SECONDS_DEFAULT);
     cr_assert_eq(ac.queue_max, AUDIT_QUEUE_DEFAULT);
+    cr_assert_eq(ac.linger_us, AUDIT_LINGER_US_DEFAULT);
     cr_assert_str_eq(ac.signing_key, "");
     config_free(&cfg);
 
     cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":{\"checkpoint_every\":50,"
-                                    "\"checkpoint_seconds\":7,\"queue_max\":9,"
+                                    "\"checkpoint_seconds\":7,\"queue_max\":9,\"linger_us\":0,"
                                     "\"signing_key\":\"keys/audit.pem\"}}",
                                     "/etc/dupla", &cfg, &err),
                  0, "%s", err.log);
@@ -1360,7 +1432,15 @@ Test(audit, config_section_defaults_values_and_refusals)
     cr_assert_eq(ac.checkpoint_every, 50);
     cr_assert_eq(ac.checkpoint_seconds, 7);
     cr_assert_eq(ac.queue_max, 9);
+    cr_assert_eq(ac.linger_us, 0);
     cr_assert_str_eq(ac.signing_key, "/etc/dupla/keys/audit.pem");
+    config_free(&cfg);
+
+    cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":{\"linger_us\":1000001}}",
+                                    "/", &cfg, &err),
+                 0);
+    cr_assert_eq(audit_config_read(&cfg, &ac, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "linger_us");
     config_free(&cfg);
 
     cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":{\"checkpoint_evry\":5}}",
