@@ -15,6 +15,9 @@
 #
 # Environment: DUPLA_CLUSTER_SMTP_URL (smtp://host:port) makes the nodes
 # send their mail there (otherwise it stays queued in the store);
+# DUPLA_CLUSTER_LINGER_US sets audit.linger_us on every node (how long a
+# batch waits for more entries once another node moved the log's head;
+# 1000 by default, 0 never);
 # DUPLA_CLUSTER_RATE sets the rate limit (calls/s and burst per agreement
 # and system, one budget for the cluster; the benchmark sets it high).
 # HAProxy's admin socket is DIR/haproxy.sock ("show stat": which node is up).
@@ -303,6 +306,8 @@ for l in c["listeners"]:
 # one token key folder and one checkpoint signing key for every node
 c["token"] = {"key_dir": os.path.join(demo, "token-keys")}
 c["audit"] = {"signing_key": os.path.join(demo, "audit-signing.key")}
+if os.environ.get("DUPLA_CLUSTER_LINGER_US"):
+    c["audit"]["linger_us"] = int(os.environ["DUPLA_CLUSTER_LINGER_US"])
 # registries look for changes made by other nodes every 500 ms (the
 # default is 1000), so that a revocation reaches every node within 1 s
 c.setdefault("identity", {})["registry_poll_ms"] = 500
