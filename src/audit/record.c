@@ -182,7 +182,8 @@ static int check_entry(const struct audit_entry *e, err_t *err)
 /* The log's figures (core/metrics.h): one set for the process, declared by
  * the first audit_open. */
 static metric_t *m_append, *m_queue, *m_entries, *m_busy, *m_failures;
-static metric_t *m_head_moves; /* see sync_head */
+static metric_t *m_head_moves;        /* see sync_head */
+static metric_t *m_batch, *m_lingers; /* entries per committed batch; see linger */
 
 /* Batches in a row that must find the head unmoved before the writer
  * guesses it (expect_head) instead of reading it first (sync_head): at
@@ -210,6 +211,15 @@ static void metrics_declare(void)
                                    "Batches that found the log's head moved by another writer "
                                    "(another node) and read it again.",
                                    NULL);
+    static const double sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 1024};
+    m_batch = metrics_histogram("dupla_audit_batch_entries",
+                                "Records per committed batch of the log (one transaction, and on "
+                                "PostgreSQL one turn at the cluster-wide write lock).",
+                                NULL, sizes, sizeof sizes / sizeof sizes[0]);
+    m_lingers = metrics_counter("dupla_audit_lingers_total",
+                                "Batches that waited for more records after another writer had "
+                                "moved the head (audit.linger_us).",
+                                NULL);
 }
 
 static int list_json(buf_t *b, const str_t *v, size_t n)
@@ -753,9 +763,12 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
             log->cp_mono_ns = mono;
         }
     }
-    bool entries = false;
+    size_t n_entries = 0;
     for (struct pending *p = batch; p; p = p->next)
-        entries |= p->entry != NULL;
+        n_entries += p->entry != NULL;
+    bool entries = n_entries > 0;
+    if (!rc && entries)
+        metric_observe(m_batch, (double)n_entries);
     if (!rc && nowait && log->has_flusher && entries) {
         /* the flusher tells the callers once a barrier has made it durable
          * (a batch without entries wrote nothing: told at once, so the
@@ -882,6 +895,7 @@ static void linger(audit_log_t *log)
     }
     log->lingering = false;
     log->stats.lingers++;
+    metric_add(m_lingers, 1);
 }
 
 static void *writer_main(void *arg)

@@ -184,6 +184,8 @@ def check_figures(types, values):
         "dupla_audit_entries_total": "counter",
         "dupla_audit_busy_total": "counter",
         "dupla_audit_commit_failures_total": "counter",
+        "dupla_audit_batch_entries": "histogram",
+        "dupla_audit_lingers_total": "counter",
         "dupla_store_pool_acquire_seconds": "histogram",
         "dupla_store_pool_waits_total": "counter",
         "dupla_store_pool_timeouts_total": "counter",
@@ -210,6 +212,10 @@ def check_figures(types, values):
         fail("no disclosure record went through the log's writer")
     if value(values, "dupla_audit_entries_total") < 1:
         fail("dupla_audit_entries_total did not move")
+    if value(values, "dupla_audit_batch_entries_sum") != value(values, "dupla_audit_entries_total"):
+        fail("dupla_audit_batch_entries does not add up to the entries committed")
+    if value(values, "dupla_audit_batch_entries_count") < 1:
+        fail("no committed batch was counted")
     if value(values, "dupla_audit_queue_depth") != 0:
         fail("the log's queue is not empty at rest")
     backend = "postgresql" if os.environ.get("DUPLA_TEST_STORE_PG") else "sqlite"
