@@ -871,15 +871,19 @@ static bool pg_in_transaction(const store_conn_t *h)
 }
 
 /* Copies sql with each `?` outside quotes and comments numbered $1, $2, ...
- * Returns the text (malloc'd) and the count in *n, or NULL. */
-static char *number_placeholders(const char *sql, int *n)
+ * into *text (malloc'd), the count in *n. More than PG_PARAMS_MAX of them
+ * is the caller's error (a statement built for too many rows), said as
+ * such rather than sent with the rest left as `?`. */
+static int number_placeholders(const char *sql, char **text, int *n, err_t *err)
 {
+    *text = NULL;
+    *n = 0;
     size_t len = strlen(sql), q = 0;
     for (const char *p = sql; *p; p++)
         q += *p == '?';
     char *out = malloc(len + q * 4 + 1);
     if (!out)
-        return NULL;
+        return err_set(err, DUPLA_ENOMEM, "store: out of memory");
     size_t o = 0;
     int k = 0;
     char quote = 0;
@@ -897,15 +901,22 @@ static char *number_placeholders(const char *sql, int *n)
             if (!*p)
                 break;
             out[o++] = *p;
-        } else if (*p == '?' && k < PG_PARAMS_MAX) {
+        } else if (*p == '?') {
+            if (k == PG_PARAMS_MAX) {
+                free(out);
+                return err_internal(err, DUPLA_ELIMIT,
+                                    "store: a statement with more than %d placeholders",
+                                    PG_PARAMS_MAX);
+            }
             o += (size_t)sprintf(out + o, "$%d", ++k);
         } else {
             out[o++] = *p;
         }
     }
     out[o] = 0;
+    *text = out;
     *n = k;
-    return out;
+    return 0;
 }
 
 /* Types as text each `?` directly followed by IS [NOT] NULL, which the
@@ -1009,9 +1020,12 @@ static int pg_prepare(store_conn_t *h, const char *sql, store_stmt_t **out, err_
         return rc;
     }
     int n = 0;
-    char *numbered = number_placeholders(sql, &n);
+    char *numbered;
+    int rc = number_placeholders(sql, &numbered, &n, err);
+    if (rc)
+        return rc;
     s = calloc(1, sizeof *s);
-    if (!numbered || !s || !(s->sql = strdup(sql)) ||
+    if (!s || !(s->sql = strdup(sql)) ||
         (n && (!(s->vals = calloc((size_t)n, sizeof *s->vals)) ||
                !(s->lens = calloc((size_t)n, sizeof *s->lens)) ||
                !(s->fmts = calloc((size_t)n, sizeof *s->fmts))))) {
@@ -1178,9 +1192,12 @@ static int stream_step(struct pg_stmt *s, err_t *err)
             return err_internal(err, DUPLA_EINTERNAL,
                                 "store: a streamed statement needs a transaction");
         int n = 0;
-        char *numbered = number_placeholders(s->sql, &n);
-        size_t cap = numbered ? strlen(numbered) + 64 : 0;
-        char *declare = numbered ? malloc(cap) : NULL;
+        char *numbered;
+        int rc = number_placeholders(s->sql, &numbered, &n, err);
+        if (rc)
+            return rc;
+        size_t cap = strlen(numbered) + 64;
+        char *declare = malloc(cap);
         if (!declare) {
             free(numbered);
             return err_set(err, DUPLA_ENOMEM, "store: out of memory");
@@ -1190,7 +1207,7 @@ static int stream_step(struct pg_stmt *s, err_t *err)
         PGresult *res = PQexecParams(c->pg, declare, s->n_params, NULL,
                                      (const char *const *)s->vals, s->lens, s->fmts, 1);
         free(declare);
-        int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_error(err, c, res, "step");
+        rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_error(err, c, res, "step");
         PQclear(res);
         if (rc)
             return rc;

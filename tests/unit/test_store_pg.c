@@ -164,6 +164,39 @@ static int64_t setting_is(store_conn_t *c, const char *value)
     return v;
 }
 
+/* A statement with more placeholders than the backend numbers (1000) is
+ * refused as such when prepared, not sent with the rest left as `?` (a
+ * syntax error from the server, far from its cause); 1000 work. */
+Test(store_pg, a_statement_with_too_many_placeholders_is_refused_by_name)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    static char sql[16 + 1001 * 40];
+    for (int n = 1000; n <= 1001; n++) {
+        size_t o = (size_t)snprintf(sql, sizeof sql, "SELECT 0");
+        for (int i = 0; i < n; i++)
+            o += (size_t)snprintf(sql + o, sizeof sql - o, " + CAST(? AS BIGINT)");
+        store_stmt_t *s;
+        int rc = store_prepare(c, sql, &s, &err);
+        if (n == 1000) {
+            cr_assert_eq(rc, 0, "%s", err.log);
+            for (int i = 1; i <= n; i++)
+                store_bind_int64(s, i, 2);
+            cr_assert_eq(store_step(s, &err), STORE_ROW, "%s", err.log);
+            cr_assert_eq(store_col_int64(s, 0), 2000);
+            store_stmt_done(s);
+        } else {
+            cr_assert_eq(rc, DUPLA_ELIMIT, "rc %d: %s", rc, err.log);
+            cr_assert(strstr(err.log, "more than 1000 placeholders"), "%s", err.log);
+        }
+    }
+    store_conn_put(c);
+    store_close(st);
+}
+
 Test(store_pg, a_commit_without_waiting_is_made_durable_by_the_barrier)
 {
     NEED_PG();
