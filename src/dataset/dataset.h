@@ -151,7 +151,7 @@ int dataset_put(store_conn_t *c, int64_t service_id, const struct dataset_key *k
  * version unless they equal the current ones. Keys must be distinct. Call
  * inside a transaction; on return each item's outcome and version tell
  * what happened. */
-#define DATASET_PUT_CHUNK 64
+#define DATASET_PUT_CHUNK 256
 struct dataset_put_item {
     struct dataset_key key;
     str_t fields; /* in: an encoding from dataset_encode */
