@@ -278,10 +278,11 @@ static int parse_limits(struct dupla_config *cfg, json_t *lim, err_t *err)
     int rc;
     if (lim && !json_is_object(lim))
         return err_param(err, DUPLA_EINVAL, "limits", "%s: limits: must be an object", cfg->path);
-    static const char *const keys[] = {
-        "max_header_bytes", "max_url_bytes",   "max_query_params",
-        "max_body_bytes",   "max_connections", "max_connections_per_ip",
-        "request_seconds",  "idle_seconds",    NULL};
+    static const char *const keys[] = {"max_header_bytes",  "max_url_bytes",
+                                       "max_query_params",  "max_body_bytes",
+                                       "max_connections",   "max_connections_per_ip",
+                                       "request_seconds",   "idle_seconds",
+                                       "handshake_seconds", NULL};
     if ((rc = config_only_keys(lim, "limits", keys, err)))
         return rc;
 #define LIMIT(key, min, max, def, field, type)                                                     \
@@ -297,6 +298,8 @@ static int parse_limits(struct dupla_config *cfg, json_t *lim, err_t *err)
           max_connections_per_ip, unsigned)
     LIMIT("request_seconds", 1, 3600, LIMIT_DEFAULT_REQUEST_SECONDS, request_seconds, unsigned)
     LIMIT("idle_seconds", 1, 3600, LIMIT_DEFAULT_IDLE_SECONDS, idle_seconds, unsigned)
+    LIMIT("handshake_seconds", 1, 3600, LIMIT_DEFAULT_HANDSHAKE_SECONDS, handshake_seconds,
+          unsigned)
 #undef LIMIT
     return 0;
 }

@@ -30,6 +30,7 @@
 #define LIMIT_DEFAULT_CONNECTIONS_PER_IP 128
 #define LIMIT_DEFAULT_REQUEST_SECONDS    30
 #define LIMIT_DEFAULT_IDLE_SECONDS       15
+#define LIMIT_DEFAULT_HANDSHAKE_SECONDS  5
 /* Strict-Transport-Security max-age of a listener's answers (a year). */
 #define LISTENER_DEFAULT_HSTS_MAX_AGE 31536000
 #define LISTENER_HSTS_MAX_AGE_MAX     63072000
@@ -68,8 +69,9 @@ struct limits_config {
     size_t max_body_bytes;     /* request body, unless a route says less (413) */
     unsigned max_connections;  /* open connections in all */
     unsigned max_connections_per_ip;
-    unsigned request_seconds; /* time to receive a whole request */
-    unsigned idle_seconds;    /* idle keep-alive connections are closed after */
+    unsigned request_seconds;   /* time to receive a whole request */
+    unsigned idle_seconds;      /* idle keep-alive connections are closed after */
+    unsigned handshake_seconds; /* time to finish the TLS handshake (http/sweep.c) */
 };
 
 #define CONFIG_USER_MAX 64

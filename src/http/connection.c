@@ -111,6 +111,21 @@ static void peer_text(struct MHD_Connection *c, char *out, size_t cap)
         snprintf(out, cap, "unknown");
 }
 
+/* GnuTLS's hook after a Finished message: the client's ends the
+ * handshake, and with it the handshake deadline (sweep.c). The session's
+ * database pointer carries the connection (no session cache uses it). */
+static int handshake_finished(gnutls_session_t session, unsigned int htype, unsigned when,
+                              unsigned int incoming, const gnutls_datum_t *msg)
+{
+    (void)htype;
+    (void)when;
+    (void)msg;
+    struct http_conn *hc = gnutls_db_get_ptr(session);
+    if (incoming && hc)
+        atomic_store(&hc->handshaken, true);
+    return 0;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -138,6 +153,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
             free(hc);
             return;
         }
+        gnutls_db_set_ptr(ci->tls_session, hc);
+        gnutls_handshake_set_hook_function(ci->tls_session, GNUTLS_HANDSHAKE_FINISHED,
+                                           GNUTLS_HOOK_POST, handshake_finished);
         const union MHD_ConnectionInfo *fi =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         hc->fd = fi ? fi->connect_fd : -1;

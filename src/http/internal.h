@@ -303,6 +303,9 @@ struct http_conn {
      * being handled). */
     int fd;
     _Atomic int64_t header_since_ns;
+    /* the TLS handshake is done (the client's Finished was read): until
+     * then the deadline is limits.handshake_seconds from the start */
+    atomic_bool handshaken;
     bool swept;
     struct http_conn *prev, *next; /* in listener->conns */
 };

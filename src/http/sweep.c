@@ -10,6 +10,17 @@
  * previous answer); libmicrohttpd then sees the end of the stream and
  * closes it as usual. A request being handled, a long answer included, is
  * never swept.
+ *
+ * A TLS handshake has a deadline of its own, limits.handshake_seconds from
+ * the connection's start: libmicrohttpd 0.9.75 (Debian 12's) keeps a
+ * connection whose handshake waits for the client among its ready ones
+ * (only a read of application data marks it not ready), so its event loop
+ * tries the handshake again and again until the client's next message
+ * comes: a legitimate client costs a few milliseconds of a processor
+ * (1,600 tries for one handshake with curl on this machine), a client
+ * that stalls its handshake a whole processor until the connection is
+ * closed: before, at libmicrohttpd's idle timeout (idle_seconds, 15 s by
+ * default; a stalled ClientHello cost 3 s of CPU in 3 s).
  */
 #include <sys/socket.h>
 #include <time.h>
@@ -44,17 +55,24 @@ void http_sweep_remove(struct http_listener *l, struct http_conn *hc)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Shuts down l's connections past the deadline; how many. */
-static unsigned sweep_listener(struct http_listener *l, int64_t now, int64_t limit_ns)
+/* Shuts down l's connections past their deadline (the header's, or the
+ * handshake's while it lasts); how many, of which *handshakes in a
+ * handshake. */
+static unsigned sweep_listener(struct http_listener *l, int64_t now, int64_t limit_ns,
+                               int64_t handshake_ns, unsigned *handshakes)
 {
     unsigned n = 0;
     pthread_mutex_lock(&l->lock);
     for (struct http_conn *hc = l->conns; hc; hc = hc->next) {
         int64_t since = atomic_load(&hc->header_since_ns);
-        if (since == 0 || hc->swept || hc->fd < 0 || now - since <= limit_ns)
+        if (since == 0 || hc->swept || hc->fd < 0)
+            continue;
+        bool shaking = !atomic_load(&hc->handshaken);
+        if (now - since <= (shaking ? handshake_ns : limit_ns))
             continue;
         shutdown(hc->fd, SHUT_RDWR);
         hc->swept = true;
+        *handshakes += shaking;
         n++;
     }
     pthread_mutex_unlock(&l->lock);
@@ -66,18 +84,22 @@ static void *sweeper(void *arg)
     http_server_t *srv = arg;
     const struct limits_config *lim = &srv->cfg->limits;
     int64_t limit_ns = ((int64_t)lim->idle_seconds + lim->request_seconds) * 1000000000LL;
+    int64_t handshake_ns = (int64_t)lim->handshake_seconds * 1000000000LL;
     struct timespec pause = {0, HTTP_SWEEP_MS * 1000000L};
     while (!atomic_load(&srv->sweep_stop)) {
         nanosleep(&pause, NULL);
         int64_t now = clock_mono_ns();
         for (size_t i = 0; i < srv->n_listeners; i++) {
             struct http_listener *l = &srv->listeners[i];
-            unsigned n = sweep_listener(l, now, limit_ns);
+            unsigned handshakes = 0;
+            unsigned n = sweep_listener(l, now, limit_ns, handshake_ns, &handshakes);
             if (n)
                 log_json(LOG_INFO, "slow clients cut off",
-                         json_pack("{s:s, s:i, s:i}", "listener", l->cfg->name, "connections",
-                                   (int)n, "header_seconds",
-                                   (int)(lim->idle_seconds + lim->request_seconds)));
+                         json_pack("{s:s, s:i, s:i, s:i, s:i}", "listener", l->cfg->name,
+                                   "connections", (int)n, "in_handshake", (int)handshakes,
+                                   "header_seconds",
+                                   (int)(lim->idle_seconds + lim->request_seconds),
+                                   "handshake_seconds", (int)lim->handshake_seconds));
         }
     }
     return NULL;

@@ -5,6 +5,10 @@
  *   - a header trickled byte by byte (a slow client): cut off within
  *     idle_seconds + request_seconds, though each byte comes well within
  *     idle_seconds (http/sweep.c);
+ *   - a TLS handshake that stalls after the first bytes of its
+ *     ClientHello: cut off at handshake_seconds, before libmicrohttpd's
+ *     idle timeout (idle_seconds; its event loop tries a waiting
+ *     handshake again and again: each second of it costs a processor);
  *   - many idle connections from one address: past max_connections_per_ip
  *     each is closed at once;
  *   - deeply nested JSON: a 400 problem naming the body;
@@ -13,6 +17,7 @@
  * (A mail with thousands of parts: test_incident_mail.c.)
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +28,15 @@
 
 #include "harness.h"
 
-#define REQUEST_SECONDS 2
-#define IDLE_SECONDS    4
-#define PER_IP          4
-#define ANSWER_MS       2000 /* the other client's answer, on a busy machine */
+#define REQUEST_SECONDS   2
+#define IDLE_SECONDS      4
+#define PER_IP            4
+#define HANDSHAKE_SECONDS 2
+#define ANSWER_MS         2000 /* the other client's answer, on a busy machine */
 
 E2E_SHARED_SERVERS({"abuse",
                     {.limits_json = "{\"request_seconds\": 2, \"idle_seconds\": 4, "
+                                    "\"handshake_seconds\": 2, "
                                     "\"max_connections\": 64, \"max_connections_per_ip\": 4}"}});
 
 static const struct e2e_server *srv(void)
@@ -98,6 +105,35 @@ Test(abuse, a_header_trickled_byte_by_byte_is_cut_off)
     if (t.out && t.out[0])
         cr_assert(strncmp(t.out, "HTTP/1.1 408", 12) == 0, "answer: %.300s", t.out);
     free(t.out);
+}
+
+/* ---- a TLS handshake that stalls ---- */
+
+Test(abuse, a_stalled_tls_handshake_is_cut_off_at_its_own_deadline)
+{
+    int fd = e2e_tcp_connect(srv(), "api", "127.0.0.6");
+    cr_assert(fd >= 0, "no connection");
+    /* a TLS record header of a ClientHello of 128 bytes, and its first
+     * byte: the server waits for the rest */
+    static const unsigned char hello[] = {0x16, 0x03, 0x01, 0x00, 0x80, 0x01};
+    cr_assert_eq(send(fd, hello, sizeof hello, MSG_NOSIGNAL), (ssize_t)sizeof hello);
+    long t0 = ms_now();
+    usleep(300 * 1000);
+    other_client_is_served();
+    struct timeval tv = {15, 0};
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    char buf[256];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+        ; /* an alert, perhaps */
+    int e = errno;
+    long ms = ms_now() - t0;
+    close(fd);
+    cr_assert(n == 0 || (e != EAGAIN && e != EWOULDBLOCK), "not closed within 15 s");
+    /* libmicrohttpd's idle timeout (idle_seconds) would close it at 4 s */
+    cr_assert(ms <= HANDSHAKE_SECONDS * 1000L + 1500,
+              "cut off after %ld ms; handshake_seconds is %d", ms, HANDSHAKE_SECONDS);
+    cr_assert(ms >= HANDSHAKE_SECONDS * 1000L - 500, "cut off early: %ld ms", ms);
 }
 
 /* ---- many idle connections from one address ---- */
