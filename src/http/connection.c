@@ -164,8 +164,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
          * server's flight a record at a time, and with Nagle's algorithm
          * the second waited for the client's delayed ACK (40 ms with
          * HAProxy's health checks), while libmicrohttpd's loop tried the
-         * handshake again and again (sweep.c): a check cost its node 40 ms
-         * of a processor, 4 ms with it. libmicrohttpd sets the option
+         * handshake again and again (sweep.c): a check cost its node 40-50
+         * ms of a processor; with it, its connection lives 2.5-6 ms
+         * (bench/cluster.sh shows the CPU). libmicrohttpd sets the option
          * as it likes for its answers afterwards. */
         if (hc->fd >= 0) {
             int one = 1;
