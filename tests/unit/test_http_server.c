@@ -2,13 +2,19 @@
  * (bodies, streams, handler errors, prefix and UTF-8 routes, client
  * certificates per route, keep-alive, draining on stop, reload), over
  * HTTPS with libcurl. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -500,6 +506,60 @@ Test(server, route_needing_a_client_certificate)
     cr_assert_str_eq(jstr(&r, "cvr"), "10000009");
     cr_assert_str_eq(jstr(&r, "peer"), "127.0.0.1");
     json_decref(r.json);
+}
+
+/* The server's end of a TCP connection from local port peer (in this
+ * process: the server runs in-process), or -1. */
+static int server_end(unsigned listen_port, unsigned peer)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    int found = -1;
+    struct dirent *de;
+    while (found < 0 && (de = readdir(d)) != NULL) {
+        int fd = atoi(de->d_name);
+        struct stat st;
+        struct sockaddr_in a, b;
+        socklen_t al = sizeof a, bl = sizeof b;
+        if (de->d_name[0] == '.' || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+            getsockname(fd, (struct sockaddr *)&a, &al) != 0 || a.sin_family != AF_INET ||
+            ntohs(a.sin_port) != listen_port || getpeername(fd, (struct sockaddr *)&b, &bl) != 0 ||
+            ntohs(b.sin_port) != peer)
+            continue;
+        found = fd;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Every connection has TCP_NODELAY from its start: the server's TLS
+ * handshake flight goes a record at a time, and with Nagle's algorithm a
+ * client that delays its ACKs (HAProxy's health checks) held the second
+ * record 40 ms while libmicrohttpd retried the handshake in a loop. */
+Test(server, connections_send_without_nagle_from_their_start)
+{
+    unsigned port = http_server_port(fx.srv, "api");
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(c >= 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(c, (struct sockaddr *)&to, sizeof to), 0);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    cr_assert_eq(getsockname(c, (struct sockaddr *)&me, &ml), 0);
+    /* accepted, and set up, by a server thread: wait for it (no bytes
+     * sent: the handshake has not begun) */
+    int on = -1;
+    for (int i = 0; i < 400 && on != 1; i++) {
+        int fd = server_end(port, ntohs(me.sin_port));
+        socklen_t ol = sizeof on;
+        if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) != 0)
+            on = -1;
+        if (on != 1)
+            usleep(5 * 1000);
+    }
+    close(c);
+    cr_assert_eq(on, 1, "the server's end of the connection has Nagle's algorithm on (%d)", on);
 }
 
 Test(server, keep_alive_reuses_the_connection)
