@@ -271,7 +271,8 @@ struct audit_stats {
      * without reading it first, and those of them another writer had
      * moved the head under (tried again, reading it) */
     uint64_t guesses, wrong_guesses;
-    uint64_t lingers; /* batches that waited for more entries (linger_us) */
+    uint64_t lingers;    /* batches that waited for more entries (linger_us) */
+    uint64_t latecomers; /* entries queued while their batch waited for the lock */
 };
 void audit_stats_get(audit_log_t *log, struct audit_stats *out);
 

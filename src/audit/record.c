@@ -186,6 +186,7 @@ static int check_entry(const struct audit_entry *e, err_t *err)
 static metric_t *m_append, *m_queue, *m_entries, *m_busy, *m_failures;
 static metric_t *m_head_moves;        /* see sync_head */
 static metric_t *m_batch, *m_lingers; /* entries per committed batch; see linger */
+static metric_t *m_latecomers;        /* see take_latecomers */
 
 /* Batches in a row that must find the head unmoved before the writer
  * guesses it (expect_head) instead of reading it first (sync_head): at
@@ -222,6 +223,10 @@ static void metrics_declare(void)
                                 "Batches that waited for more records after another writer had "
                                 "moved the head (audit.linger_us).",
                                 NULL);
+    m_latecomers = metrics_counter("dupla_audit_latecomers_total",
+                                   "Records queued while their batch waited for the write lock, "
+                                   "which joined it there.",
+                                   NULL);
 }
 
 static int list_json(buf_t *b, const str_t *v, size_t n)
@@ -571,6 +576,48 @@ static int expect_head(audit_log_t *log, err_t *err)
     return rc < 0 ? rc : 0;
 }
 
+/* Takes up to max of the queue's pendings, in order, off the queue (NULL:
+ * none). Called with log->mu held. */
+static struct pending *take_queued(audit_log_t *log, size_t max)
+{
+    struct pending *first = log->head, *last = NULL;
+    size_t n = 0;
+    for (struct pending *p = log->head; p && n < max; p = p->next, n++)
+        last = p;
+    if (!last)
+        return NULL;
+    log->head = last->next;
+    last->next = NULL;
+    if (!log->head)
+        log->tail = NULL;
+    log->queued -= n;
+    metric_set(m_queue, (double)log->queued);
+    return first;
+}
+
+/* After the batch's transaction has the write lock and the head (the
+ * round trip of sync_head, which waits while other writers hold the lock),
+ * what was queued meanwhile joins the batch, up to batch_max: its
+ * entries need not wait for this batch's commit and another turn at the
+ * lock. */
+static void take_latecomers(audit_log_t *log, struct pending *batch)
+{
+    size_t n = 1;
+    struct pending *last = batch;
+    for (; last->next; last = last->next)
+        n++;
+    if (n >= log->batch_max)
+        return;
+    pthread_mutex_lock(&log->mu);
+    size_t before = log->queued;
+    last->next = take_queued(log, log->batch_max - n);
+    size_t taken = before - log->queued;
+    log->stats.latecomers += taken;
+    pthread_mutex_unlock(&log->mu);
+    if (taken)
+        metric_add(m_latecomers, (double)taken);
+}
+
 static void count_commit(audit_log_t *log, bool checkpoint);
 static void complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err);
 
@@ -600,6 +647,8 @@ static int attempt(audit_log_t *log, struct pending *batch, bool time_due, bool 
     if (!rc && (rc = store_pipeline_begin(log->conn, err)) == 0 &&
         (rc = store_begin(log->conn, err)) == 0)
         rc = guess ? expect_head(log, err) : sync_head(log, err);
+    if (!rc && !guess && batch)
+        take_latecomers(log, batch);
     int64_t seq = log->last_seq, now = clock_now_ms(), mono = clock_mono_ns();
     unsigned char hash[AUDIT_HASH_LEN], next[AUDIT_HASH_LEN];
     bool forced = false, checkpoint = false;
@@ -939,20 +988,7 @@ static void *writer_main(void *arg)
             break; /* closing, and nothing left */
         if (log->head && log->linger_ns > 0 && log->pg && log->moved)
             linger(log);
-        struct pending *batch = log->head, *last = NULL;
-        size_t n = 0;
-        for (struct pending *p = log->head; p && n < log->batch_max; p = p->next, n++)
-            last = p;
-        if (last) {
-            log->head = last->next;
-            last->next = NULL;
-            if (!log->head)
-                log->tail = NULL;
-            log->queued -= n;
-            metric_set(m_queue, (double)log->queued);
-        } else {
-            batch = NULL;
-        }
+        struct pending *batch = take_queued(log, log->batch_max);
         pthread_mutex_unlock(&log->mu);
         upkeep(log);
         commit_batch(log, batch, time_due);

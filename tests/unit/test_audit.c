@@ -428,6 +428,49 @@ Test(audit, submit_to_a_full_queue_is_busy_and_never_called_back)
     verify_ok(2);
 }
 
+/* Entries queued while a batch waits for the write lock (another node's
+ * batch holds it) join that batch: one commit for all, in the order they
+ * were queued, rather than a second turn at the lock. */
+Test(audit, entries_queued_while_a_batch_waits_for_the_lock_join_it)
+{
+    struct audit_options o = {.environment = "test", .signer = fx.signer, .checkpoint_every = 1000};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0, "%s", err.log);
+    struct audit_stats before, after;
+    audit_stats_get(log, &before);
+    store_conn_t *lock;
+    cr_assert_eq(store_conn_get(fx.st, &lock, &err), 0);
+    cr_assert_eq(store_begin(lock, &err), 0, "%s", err.log);
+    static struct submitted s;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.mu, NULL);
+    static struct made_entry m[5];
+    static struct submit_ctx ctx[5];
+    for (int i = 0; i < 5; i++) {
+        audit_make_entry(&m[i], i);
+        ctx[i] = (struct submit_ctx){&s, i};
+    }
+    cr_assert_eq(audit_submit(log, &m[0].e, on_done, &ctx[0], &err), 0, "%s", err.log);
+    usleep(300 * 1000); /* the writer took it and waits for the lock */
+    for (int i = 1; i < 5; i++)
+        cr_assert_eq(audit_submit(log, &m[i].e, on_done, &ctx[i], &err), 0, "%s", err.log);
+    cr_assert_eq(store_commit(lock, &err), 0, "%s", err.log);
+    store_conn_put(lock);
+    for (int i = 0; i < 5; i++)
+        wait_called(&s, i);
+    cr_assert_eq(s.failed, 0);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(s.seq[i], i + 1, "entry %d has seq %lld", i, (long long)s.seq[i]);
+    audit_stats_get(log, &after);
+    cr_assert_eq(after.latecomers - before.latecomers, 4, "latecomers %lu",
+                 (unsigned long)(after.latecomers - before.latecomers));
+    cr_assert_eq(after.commits - before.commits, 1, "commits %lu",
+                 (unsigned long)(after.commits - before.commits));
+    audit_close(log);
+    verify_ok(5);
+}
+
 /* ---- a full queue, and a failed commit ---- */
 
 struct one {
