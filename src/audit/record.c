@@ -3,12 +3,13 @@
  *
  * Callers queue an entry and either sleep (audit_record) or go on with
  * other work (audit_submit, with a completion callback). One writer thread
- * takes everything queued (up to batch_max), and in one transaction gives
- * each entry the next seq, the batch's time, and its chain hash (and the
- * Merkle tree's nodes), in memory, then inserts each table's rows for the
- * whole batch in a few multi-row statements (on PostgreSQL a statement costs
- * the server far more than a row), signs a checkpoint when one is due (it
- * sees the batch's rows), and commits: with
+ * takes everything queued (up to batch_max, and then what was queued while
+ * the transaction waited for the write lock: take_latecomers), and in one
+ * transaction gives each entry the next seq, the batch's time, and its
+ * chain hash (and the Merkle tree's nodes), in memory, then inserts each
+ * table's rows for the whole batch in a few multi-row statements (on
+ * PostgreSQL a statement costs the server far more than a row), signs a
+ * checkpoint when one is due (it sees the batch's rows), and commits: with
  * synchronous=FULL that is one fsync for the whole batch. Then it completes
  * the whole batch at once, outside the lock: each entry's callback gets its
  * receipt, or the commit's error. A sleeping caller has its own semaphore,

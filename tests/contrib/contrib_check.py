@@ -186,6 +186,7 @@ def check_figures(types, values):
         "dupla_audit_commit_failures_total": "counter",
         "dupla_audit_batch_entries": "histogram",
         "dupla_audit_lingers_total": "counter",
+        "dupla_audit_latecomers_total": "counter",
         "dupla_store_pool_acquire_seconds": "histogram",
         "dupla_store_pool_waits_total": "counter",
         "dupla_store_pool_timeouts_total": "counter",
