@@ -273,6 +273,7 @@ struct audit_stats {
     uint64_t guesses, wrong_guesses;
     uint64_t lingers;    /* batches that waited for more entries (linger_us) */
     uint64_t latecomers; /* entries queued while their batch waited for the lock */
+    uint64_t queued;     /* now: entries waiting for the writer to take them */
 };
 void audit_stats_get(audit_log_t *log, struct audit_stats *out);
 

@@ -1306,5 +1306,6 @@ void audit_stats_get(audit_log_t *log, struct audit_stats *out)
 {
     pthread_mutex_lock(&log->mu);
     *out = log->stats;
+    out->queued = log->queued;
     pthread_mutex_unlock(&log->mu);
 }

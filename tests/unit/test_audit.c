@@ -452,7 +452,16 @@ Test(audit, entries_queued_while_a_batch_waits_for_the_lock_join_it)
         ctx[i] = (struct submit_ctx){&s, i};
     }
     cr_assert_eq(audit_submit(log, &m[0].e, on_done, &ctx[0], &err), 0, "%s", err.log);
-    usleep(300 * 1000); /* the writer took it and waits for the lock */
+    /* once the writer took it, its batch waits for the lock until the
+     * commit below, whenever the others are queued */
+    struct audit_stats now;
+    for (int t = 0;; t++) {
+        audit_stats_get(log, &now);
+        if (now.queued == 0)
+            break;
+        cr_assert_lt(t, 30000, "the writer never took the first entry");
+        usleep(1000);
+    }
     for (int i = 1; i < 5; i++)
         cr_assert_eq(audit_submit(log, &m[i].e, on_done, &ctx[i], &err), 0, "%s", err.log);
     cr_assert_eq(store_commit(lock, &err), 0, "%s", err.log);
