@@ -131,7 +131,16 @@ rows = [
     ("citizen question at %s entries, median ms" % f"{n:,}", "citizen.p50", False),
     ("citizen question, p95 ms", "citizen.p95", False),
 ]
-print("%-50s %12s %12s %10s" % ("median of the rounds", "SQLite", "PostgreSQL", "PG/SQLite"))
+def spread(key):
+    # the ratio of each round's pair (the backends alternate within a round),
+    # lowest-highest: how far one round's figure can be trusted on this machine
+    s, p = kv.get("sqlite." + key, []), kv.get("postgresql." + key, [])
+    r = [b / a for a, b in zip(s, p) if a]
+    if len(r) < 2 or len(s) != len(p):
+        return ""
+    return "%.2f-%.2f" % (min(r), max(r))
+print("%-50s %12s %12s %10s %11s" % ("median of the rounds", "SQLite", "PostgreSQL", "PG/SQLite",
+                                    "per round"))
 ratios = {}
 for name, key, higher in rows:
     s, p = med("sqlite." + key), med("postgresql." + key)
@@ -140,8 +149,10 @@ for name, key, higher in rows:
     r = p / s if s and p is not None else None
     ratios[key] = r
     fmt = (lambda x: "-" if x is None else ("%.0f" % x if x >= 100 else "%.2f" % x))
-    print("%-50s %12s %12s %10s" % (name, fmt(s), fmt(p), "-" if r is None else "%.2f" % r))
-print("(ratios: higher is better for rates, lower is better for latencies)")
+    print("%-50s %12s %12s %10s %11s" % (name, fmt(s), fmt(p), "-" if r is None else "%.2f" % r,
+                                         spread(key)))
+print("(ratios: higher is better for rates, lower is better for latencies; per round: the")
+print(" lowest and highest ratio of one round's pair, measured one after the other)")
 print()
 data = [ratios.get(k) for k in ("data.single", "data.bulk", "audit.append.1", "audit.append.8",
                                 "audit.append.64", "ingest")]
