@@ -396,26 +396,55 @@ Test(audit, a_writer_behind_another_lingers_for_more_entries)
     verify_ok(86);
 }
 
+/* Holds the database's write lock on a connection of its own. */
+static store_conn_t *hold_write_lock(void)
+{
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
+    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+    return c;
+}
+
+/* s and ctx made ready for n entries m, made as entries 0 .. n - 1. */
+static void prepare_submits(struct submitted *s, struct made_entry *m, struct submit_ctx *ctx,
+                            int n)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    for (int i = 0; i < n; i++) {
+        audit_make_entry(&m[i], i);
+        ctx[i] = (struct submit_ctx){s, i};
+    }
+}
+
+/* Until the writer has taken everything queued into a batch (which then
+ * waits for the write lock a test holds). */
+static void wait_taken(audit_log_t *log)
+{
+    struct audit_stats now;
+    for (int t = 0;; t++) {
+        audit_stats_get(log, &now);
+        if (now.queued == 0)
+            return;
+        cr_assert_lt(t, 30000, "the writer never took the queued entries");
+        usleep(1000);
+    }
+}
+
 Test(audit, submit_to_a_full_queue_is_busy_and_never_called_back)
 {
     struct audit_options o = {.environment = "test", .signer = fx.signer, .queue_max = 1};
     audit_log_t *log;
     err_t err;
     cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0, "%s", err.log);
-    store_conn_t *lock;
-    cr_assert_eq(store_conn_get(fx.st, &lock, &err), 0);
-    cr_assert_eq(store_begin(lock, &err), 0, "%s", err.log);
+    store_conn_t *lock = hold_write_lock();
     static struct submitted s;
-    memset(&s, 0, sizeof s);
-    pthread_mutex_init(&s.mu, NULL);
     static struct made_entry m[3];
     static struct submit_ctx ctx[3];
-    for (int i = 0; i < 3; i++) {
-        audit_make_entry(&m[i], i);
-        ctx[i] = (struct submit_ctx){&s, i};
-    }
+    prepare_submits(&s, m, ctx, 3);
     cr_assert_eq(audit_submit(log, &m[0].e, on_done, &ctx[0], &err), 0);
-    usleep(200 * 1000); /* the writer took it and waits for the lock */
+    wait_taken(log); /* its batch waits for the lock */
     cr_assert_eq(audit_submit(log, &m[1].e, on_done, &ctx[1], &err), 0);
     cr_assert_eq(audit_submit(log, &m[2].e, on_done, &ctx[2], &err), DUPLA_EBUSY);
     cr_assert_eq(s.calls[0] + s.calls[1], 0, "nothing is durable yet");
@@ -439,29 +468,15 @@ Test(audit, entries_queued_while_a_batch_waits_for_the_lock_join_it)
     cr_assert_eq(audit_open(fx.st, &o, &log, &err), 0, "%s", err.log);
     struct audit_stats before, after;
     audit_stats_get(log, &before);
-    store_conn_t *lock;
-    cr_assert_eq(store_conn_get(fx.st, &lock, &err), 0);
-    cr_assert_eq(store_begin(lock, &err), 0, "%s", err.log);
+    store_conn_t *lock = hold_write_lock();
     static struct submitted s;
-    memset(&s, 0, sizeof s);
-    pthread_mutex_init(&s.mu, NULL);
     static struct made_entry m[5];
     static struct submit_ctx ctx[5];
-    for (int i = 0; i < 5; i++) {
-        audit_make_entry(&m[i], i);
-        ctx[i] = (struct submit_ctx){&s, i};
-    }
+    prepare_submits(&s, m, ctx, 5);
     cr_assert_eq(audit_submit(log, &m[0].e, on_done, &ctx[0], &err), 0, "%s", err.log);
     /* once the writer took it, its batch waits for the lock until the
      * commit below, whenever the others are queued */
-    struct audit_stats now;
-    for (int t = 0;; t++) {
-        audit_stats_get(log, &now);
-        if (now.queued == 0)
-            break;
-        cr_assert_lt(t, 30000, "the writer never took the first entry");
-        usleep(1000);
-    }
+    wait_taken(log);
     for (int i = 1; i < 5; i++)
         cr_assert_eq(audit_submit(log, &m[i].e, on_done, &ctx[i], &err), 0, "%s", err.log);
     cr_assert_eq(store_commit(lock, &err), 0, "%s", err.log);
@@ -498,16 +513,6 @@ static void *record_one(void *arg)
     o->rc = audit_record(o->log, &m.e, &r, &err);
     o->seq = o->rc ? 0 : r.seq;
     return NULL;
-}
-
-/* Holds the database's write lock on a connection of its own. */
-static store_conn_t *hold_write_lock(void)
-{
-    store_conn_t *c;
-    err_t err;
-    cr_assert_eq(store_conn_get(fx.st, &c, &err), 0);
-    cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
-    return c;
 }
 
 Test(audit, a_full_queue_answers_busy_at_once)
@@ -643,7 +648,7 @@ Test(audit, a_batch_of_many_entries_is_stored_whole_and_verifies)
     }
     store_conn_t *lock = hold_write_lock();
     cr_assert_eq(audit_submit(log, &m[0].e, count_done, &cnt, &err), 0, "%s", err.log);
-    usleep(200 * 1000); /* the writer took entry 0 and waits for the lock */
+    wait_taken(log); /* entry 0's batch waits for the lock */
     for (int i = 1; i < N; i++)
         cr_assert_eq(audit_submit(log, &m[i].e, count_done, &cnt, &err), 0, "%s", err.log);
     store_rollback(lock);
