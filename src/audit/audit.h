@@ -180,6 +180,23 @@ struct audit_receipt {
 
 typedef struct audit_log audit_log_t;
 
+/* The cluster's relay (relay.c): the nodes hand their entries to one of
+ * them, the sequencer, over mutually authenticated TLS, so that one writer
+ * makes the platform's batches instead of each node taking the store's
+ * write lock in turn. listen, "host:port": this node is the sequencer;
+ * to, "host:port": this node relays to the sequencer there while its link
+ * is up, and appends itself (the lock's protocol) while it is not. Both
+ * ends present cert (with key) and accept only a peer whose certificate
+ * the links' own CA (ca) issued. */
+#define AUDIT_RELAY_ADDR_MAX           256
+#define AUDIT_RELAY_TIMEOUT_MS_DEFAULT 2000
+struct audit_relay_config {
+    char listen[AUDIT_RELAY_ADDR_MAX]; /* "" = not the sequencer */
+    char to[AUDIT_RELAY_ADDR_MAX];     /* "" = no relay */
+    char cert[CONFIG_PATH_MAX], key[CONFIG_PATH_MAX], ca[CONFIG_PATH_MAX];
+    unsigned timeout_ms; /* an entry unanswered this long breaks the link (its callers: 503) */
+};
+
 struct audit_options {
     const char *environment;     /* stamped on every entry: "production" | "test" */
     pki_signer_t *signer;        /* signs checkpoints; borrowed; NULL: no checkpoints */
@@ -197,6 +214,7 @@ struct audit_options {
      * busy cluster), the next batch waits this long after its first entry
      * for more (0: not at all; see writer_main). */
     unsigned linger_us;
+    const struct audit_relay_config *relay; /* NULL: none */
 };
 
 /* The "audit" section of the configuration file. */
@@ -208,6 +226,7 @@ struct audit_config {
     char origin[128];                  /* "" = AUDIT_ORIGIN_DEFAULT_PREFIX<environment> */
     bool commit_barrier;               /* false: audit_options.wait_in_lock */
     unsigned linger_us;                /* audit_options.linger_us */
+    struct audit_relay_config relay;   /* relay_listen, relay_to, relay_cert, ... */
 };
 
 /* Reads cfg's "audit" section (keys checkpoint_every, checkpoint_seconds,
@@ -274,6 +293,12 @@ struct audit_stats {
     uint64_t lingers;    /* batches that waited for more entries (linger_us) */
     uint64_t latecomers; /* entries queued while their batch waited for the lock */
     uint64_t queued;     /* now: entries waiting for the writer to take them */
+    /* the relay: entries this node relayed and had answered, those refused
+     * because the link broke or timed out, entries it sequenced for other
+     * nodes, links it refused (the handshake failed), and whether its link
+     * to the sequencer is up now */
+    uint64_t relayed, relay_lost, sequenced, relay_refused;
+    bool relay_up;
 };
 void audit_stats_get(audit_log_t *log, struct audit_stats *out);
 

@@ -6,6 +6,7 @@
  */
 #include <gnutls/crypto.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -498,4 +499,155 @@ int audit_outcome_parse(str_t s, enum audit_outcome *out)
     else
         return DUPLA_EINVAL;
     return 0;
+}
+
+/* ---- reading an encoding back (the relay: relay.c) ---- */
+
+struct reader {
+    const unsigned char *p;
+    size_t n;
+    bool bad; /* ran past the end, or a count beyond its limit */
+};
+
+static uint32_t rd_u32(struct reader *r)
+{
+    if (r->bad || r->n < 4) {
+        r->bad = true;
+        return 0;
+    }
+    uint32_t v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 |
+                 (uint32_t)r->p[3];
+    r->p += 4;
+    r->n -= 4;
+    return v;
+}
+
+static int64_t rd_i64(struct reader *r)
+{
+    if (r->bad || r->n < 8) {
+        r->bad = true;
+        return 0;
+    }
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | r->p[i];
+    r->p += 8;
+    r->n -= 8;
+    return (int64_t)u;
+}
+
+static str_t rd_str(struct reader *r)
+{
+    uint32_t len = rd_u32(r);
+    if (r->bad || len > r->n) {
+        r->bad = true;
+        return (str_t){"", 0};
+    }
+    str_t s = {(const char *)r->p, len};
+    r->p += len;
+    r->n -= len;
+    return s;
+}
+
+/* A count of items each at least min bytes long, within max, as an array
+ * of size bytes each (NULL for none; r->bad when it cannot be). */
+static void *rd_array(struct reader *r, size_t max, size_t min, size_t size, size_t *n)
+{
+    uint32_t c = rd_u32(r);
+    *n = 0;
+    if (r->bad || c > max || c > r->n / min) {
+        r->bad = true;
+        return NULL;
+    }
+    if (c == 0)
+        return NULL;
+    void *a = calloc(c, size);
+    if (!a)
+        r->bad = true;
+    else
+        *n = c;
+    return a;
+}
+
+static str_t *rd_list(struct reader *r, size_t max, size_t *n)
+{
+    str_t *v = rd_array(r, max, 4, sizeof *v, n);
+    for (size_t i = 0; i < *n; i++)
+        v[i] = rd_str(r);
+    return v;
+}
+
+static enum audit_subject_kind rd_kind(struct reader *r)
+{
+    enum audit_subject_kind k = AUDIT_SUBJECT_CPR;
+    if (audit_subject_kind_parse(rd_str(r), &k))
+        r->bad = true;
+    return k;
+}
+
+int audit_canonical_decode(str_t canon, struct audit_decoded *out, err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    struct reader r = {(const unsigned char *)canon.ptr, canon.len, false};
+    struct audit_entry *e = &out->e;
+    uint32_t format = rd_u32(&r);
+    if (format != AUDIT_CANONICAL_V2 && format != AUDIT_CANONICAL_V3)
+        return err_param(err, DUPLA_EINVAL, "entry", "an entry in canonical version %u",
+                         (unsigned)format);
+    rd_i64(&r); /* seq and time: the sequencer's to give */
+    rd_i64(&r);
+    out->environment = rd_str(&r);
+    e->org_cvr = rd_str(&r);
+    e->system_id = rd_str(&r);
+    e->agreement_id = rd_str(&r);
+    e->agreement_version = rd_i64(&r);
+    e->service = rd_str(&r);
+    e->request_id = rd_str(&r);
+    e->transaction_id = rd_str(&r);
+    out->subjects = rd_array(&r, AUDIT_SUBJECTS_MAX, 8, sizeof *out->subjects, &e->n_subjects);
+    for (size_t i = 0; i < e->n_subjects; i++) {
+        out->subjects[i].kind = rd_kind(&r);
+        out->subjects[i].id = rd_str(&r);
+    }
+    e->subjects = out->subjects;
+    e->periods = out->periods = rd_list(&r, AUDIT_PERIODS_MAX, &e->n_periods);
+    e->fields = out->fields = rd_list(&r, AUDIT_FIELDS_MAX, &e->n_fields);
+    e->record_count = rd_i64(&r);
+    if (audit_outcome_parse(rd_str(&r), &e->outcome))
+        r.bad = true;
+    e->reason = rd_str(&r);
+    e->case_ref = rd_str(&r);
+    e->deliveries = out->deliveries = rd_list(&r, AUDIT_DELIVERIES_MAX, &e->n_deliveries);
+    out->versions = rd_array(&r, AUDIT_VERSIONS_MAX, 32, sizeof *out->versions, &e->n_versions);
+    for (size_t i = 0; i < e->n_versions; i++) {
+        struct audit_version *v = &out->versions[i];
+        v->delivery = rd_u32(&r);
+        v->kind = rd_kind(&r);
+        v->subject = rd_str(&r);
+        v->period = rd_str(&r);
+        v->version = rd_i64(&r);
+    }
+    e->versions = out->versions;
+    if (format == AUDIT_CANONICAL_V3) {
+        e->supplier_cvr = rd_str(&r);
+        e->on_behalf_se = rd_str(&r);
+    }
+    if (r.bad || r.n) {
+        audit_decoded_free(out);
+        if (r.bad)
+            return err_param(err, DUPLA_EINVAL, "entry",
+                             "a malformed entry (truncated, or a list beyond its limit)");
+        return err_param(err, DUPLA_EINVAL, "entry", "an entry with %zu bytes after its end", r.n);
+    }
+    return 0;
+}
+
+void audit_decoded_free(struct audit_decoded *d)
+{
+    free(d->subjects);
+    free(d->periods);
+    free(d->fields);
+    free(d->deliveries);
+    free(d->versions);
+    memset(d, 0, sizeof *d);
 }

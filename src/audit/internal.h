@@ -29,6 +29,69 @@
 #define AUDIT_LIST_JSON_MAX ((size_t)AUDIT_FIELDS_MAX * (6 * AUDIT_TEXT_MAX + 3) + 2)
 
 /* record.c */
+/* One queued entry (or checkpoint request). done runs once, on the writer
+ * thread after the batch's commit (on PostgreSQL: on the flusher thread,
+ * after the durability barrier; relayed: on the relay's thread, once the
+ * sequencer answered); an audit_submit pending is freed after it (owned),
+ * an audit_record one lives on its caller's stack. */
+struct pending {
+    const struct audit_entry *entry; /* NULL: a checkpoint request */
+    struct audit_receipt receipt;
+    int rc;
+    err_t err;
+    audit_done_fn done;
+    void *ctx;
+    bool owned;        /* malloc'd by audit_submit: freed after done */
+    int64_t t0_ns;     /* when it was queued (the append latency metric) */
+    uint64_t relay_id; /* relayed: its number on the link (relay.c) */
+    struct pending *next;
+};
+
+/* Tells the callers of a list of pendings that it is durable (rc 0, each
+ * with its receipt) or failed (rc and err), and counts them with count
+ * (not the relayed: the sequencer counts them). */
+void audit_complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err, bool count);
+/* The log's environment ("production" | "test"). */
+const char *audit_log_environment(const audit_log_t *log);
+
+/* relay.c: the cluster's relay (see relay.c). The sequencer serves links
+ * from other nodes and appends their entries to log; a relaying node hands
+ * its entries over while its link is up. */
+struct audit_relay_server;
+struct audit_relay_client;
+int audit_relay_serve(audit_log_t *log, const struct audit_relay_config *cfg,
+                      struct audit_relay_server **out, err_t *err);
+/* Closes the links; their entries already in the log complete with it
+ * (each holds its link and s): audit_relay_serve_free once the log's
+ * threads have ended. */
+void audit_relay_serve_stop(struct audit_relay_server *s);
+void audit_relay_serve_free(struct audit_relay_server *s);
+/* Starts the thread that keeps a link to the sequencer at cfg->to. */
+int audit_relay_connect(audit_log_t *log, const struct audit_relay_config *cfg,
+                        struct audit_relay_client **out, err_t *err);
+/* Waits up to the relay's timeout for the entries in flight, refuses those
+ * left, and closes the link. */
+void audit_relay_connect_stop(struct audit_relay_client *c);
+/* true: p went to the sequencer (its done runs once it answered, or the
+ * link broke); false: the link is down, p is the caller's to queue. */
+bool audit_relay_send(struct audit_relay_client *c, struct pending *p);
+/* Adds the relay's counters to out. */
+void audit_relay_stats(struct audit_relay_server *s, struct audit_relay_client *c,
+                       struct audit_stats *out);
+
+/* canonical.c: an entry read back from its canonical encoding (the relay):
+ * its strings point into the encoding, its lists are the decoded's own
+ * (audit_decoded_free). DUPLA_EINVAL for anything malformed. */
+struct audit_decoded {
+    struct audit_entry e;
+    str_t environment;
+    struct audit_subject *subjects;
+    str_t *periods, *fields, *deliveries;
+    struct audit_version *versions;
+};
+int audit_canonical_decode(str_t canon, struct audit_decoded *out, err_t *err);
+void audit_decoded_free(struct audit_decoded *d);
+
 /* audit_open() with the fsync of each commit as a choice: fsync_commits false
  * (synchronous=OFF on SQLite) is the benchmark's no-fsync baseline and
  * nothing else's; production opens the log through audit_open(), which

@@ -44,22 +44,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
-/* One queued entry (or checkpoint request). done runs once, on the writer
- * thread after the batch's commit (on PostgreSQL: on the flusher thread,
- * after the durability barrier); an audit_submit pending is freed after
- * it (owned), an audit_record one lives on its caller's stack. */
-struct pending {
-    const struct audit_entry *entry; /* NULL: a checkpoint request */
-    struct audit_receipt receipt;
-    int rc;
-    err_t err;
-    audit_done_fn done;
-    void *ctx;
-    bool owned;    /* malloc'd by audit_submit: freed after done */
-    int64_t t0_ns; /* when it was queued (the append latency metric) */
-    struct pending *next;
-};
-
 struct audit_log {
     store_t *st;
     store_conn_t *conn; /* the writer's, from open to close */
@@ -67,7 +51,9 @@ struct audit_log {
     char origin[AUDIT_ORIGIN_MAX]; /* the signed tree heads' */
     pki_signer_t *signer;
     unsigned checkpoint_every, checkpoint_seconds, queue_max, batch_max;
-    bool commit_barrier; /* !audit_options.wait_in_lock */
+    bool commit_barrier;                     /* !audit_options.wait_in_lock */
+    struct audit_relay_server *relay_server; /* this node sequences others' entries */
+    struct audit_relay_client *relay_client; /* this node relays its entries */
 
     /* PostgreSQL with the commit barrier: batches committed without
      * waiting, whose callers the flusher tells once a barrier on its own
@@ -620,7 +606,6 @@ static void take_latecomers(audit_log_t *log, struct pending *batch)
 }
 
 static void count_commit(audit_log_t *log, bool checkpoint);
-static void complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err);
 
 /* What one try at a batch's transaction made (commit_batch). */
 struct attempt {
@@ -841,7 +826,7 @@ static void commit_batch(audit_log_t *log, struct pending *batch, bool time_due)
     }
     if (!rc)
         count_commit(log, checkpoint);
-    complete(log, batch, rc, &err);
+    audit_complete(log, batch, rc, &err, true);
 }
 
 /* Counts a commit in the statistics (its entries are counted when their
@@ -854,15 +839,15 @@ static void count_commit(audit_log_t *log, bool checkpoint)
     pthread_mutex_unlock(&log->mu);
 }
 
-/* Tells the callers of a list of pendings (one batch, or the flusher's
- * several) that it is durable (rc 0) or failed (rc and err). */
-static void complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err)
+/* One batch, the flusher's several, or a relayed entry (relay.c: not
+ * counted, the sequencer counts it). */
+void audit_complete(audit_log_t *log, struct pending *batch, int rc, const err_t *err, bool count)
 {
     size_t n = 0;
-    for (struct pending *p = batch; p; p = p->next)
+    for (struct pending *p = batch; p && count; p = p->next)
         n += p->entry != NULL;
     pthread_mutex_lock(&log->mu);
-    if (rc)
+    if (rc && count)
         log->stats.failures++;
     else
         log->stats.entries += n;
@@ -1048,7 +1033,7 @@ static void *flusher_main(void *arg)
             log->flush_failed = true;
             pthread_mutex_unlock(&log->mu);
         }
-        complete(log, list, rc, &err);
+        audit_complete(log, list, rc, &err, true);
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
@@ -1153,6 +1138,17 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
         rc = err_internal(err, DUPLA_EINTERNAL, "audit: cannot start the writer thread");
         goto fail;
     }
+    /* The cluster's relay: once the writer runs (a sequencer's links feed
+     * it; a relaying node appends itself while its link is down). */
+    const struct audit_relay_config *relay = opt->relay;
+    if (relay && relay->listen[0])
+        rc = audit_relay_serve(log, relay, &log->relay_server, err);
+    else if (relay && relay->to[0])
+        rc = audit_relay_connect(log, relay, &log->relay_client, err);
+    if (rc) {
+        audit_close(log);
+        return rc;
+    }
     *out = log;
     return 0;
 fail:
@@ -1175,12 +1171,17 @@ void audit_close(audit_log_t *log)
 {
     if (!log)
         return;
+    /* the relay first: a sequencer's links stop feeding the writer, and a
+     * relaying node's entries in flight are answered (or refused) */
+    audit_relay_serve_stop(log->relay_server);
+    audit_relay_connect_stop(log->relay_client);
     pthread_mutex_lock(&log->mu);
     log->closing = true;
     pthread_cond_signal(&log->wake_writer);
     pthread_mutex_unlock(&log->mu);
     pthread_join(log->thread, NULL);
     stop_flusher(log); /* after the writer: it tells the last batches' callers */
+    audit_relay_serve_free(log->relay_server);
     store_conn_put(log->conn);
     buf_free(&log->canon);
     buf_free(&log->periods);
@@ -1198,6 +1199,8 @@ void audit_close(audit_log_t *log)
 static int enqueue(audit_log_t *log, struct pending *p, err_t *err)
 {
     p->t0_ns = clock_mono_ns();
+    if (log->relay_client && p->entry && audit_relay_send(log->relay_client, p))
+        return 0;
     pthread_mutex_lock(&log->mu);
     if (log->closing) {
         pthread_mutex_unlock(&log->mu);
@@ -1308,4 +1311,10 @@ void audit_stats_get(audit_log_t *log, struct audit_stats *out)
     *out = log->stats;
     out->queued = log->queued;
     pthread_mutex_unlock(&log->mu);
+    audit_relay_stats(log->relay_server, log->relay_client, out);
+}
+
+const char *audit_log_environment(const audit_log_t *log)
+{
+    return log->environment;
 }

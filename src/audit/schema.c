@@ -311,16 +311,47 @@ int audit_migrate_to(store_t *st, int version, err_t *err)
     return store_migrate(st, "audit", audit_migrations, n, err);
 }
 
+/* The relay's keys (audit.h: struct audit_relay_config): an address
+ * needs the three files, which are resolved like every path. */
+static int relay_config(const struct dupla_config *cfg, const char *listen, const char *to,
+                        const char *cert, const char *key, const char *ca,
+                        struct audit_relay_config *out, err_t *err)
+{
+    if (strlen(listen) >= sizeof out->listen || strlen(to) >= sizeof out->to)
+        return err_param(err, DUPLA_EINVAL, listen[0] ? "relay_listen" : "relay_to",
+                         "%s: audit.relay_listen and relay_to: at most %zu bytes", cfg->path,
+                         sizeof out->to - 1);
+    snprintf(out->listen, sizeof out->listen, "%s", listen);
+    snprintf(out->to, sizeof out->to, "%s", to);
+    if (!listen[0] && !to[0])
+        return 0;
+    const char *names[] = {"relay_cert", "relay_key", "relay_ca"};
+    const char *values[] = {cert, key, ca};
+    char *paths[] = {out->cert, out->key, out->ca};
+    for (int i = 0; i < 3; i++) {
+        if (!values[i][0])
+            return err_param(err, DUPLA_EINVAL, names[i],
+                             "%s: audit.%s is needed with audit.relay_listen or relay_to (the "
+                             "links between nodes are mutually authenticated TLS)",
+                             cfg->path, names[i]);
+        if (config_resolve_path(cfg, values[i], paths[i], CONFIG_PATH_MAX))
+            return err_param(err, DUPLA_EINVAL, names[i], "%s: audit.%s: path too long", cfg->path,
+                             names[i]);
+    }
+    return 0;
+}
+
 int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, err_t *err)
 {
     memset(out, 0, sizeof *out);
     json_t *sec = config_section(cfg, "audit");
     static const char *const keys[] = {
-        "checkpoint_every", "checkpoint_seconds", "queue_max", "signing_key",
-        "origin",           "commit_barrier",     "linger_us", NULL};
-    long long every, seconds, queue, linger;
+        "checkpoint_every", "checkpoint_seconds", "queue_max",        "signing_key", "origin",
+        "commit_barrier",   "linger_us",          "relay_listen",     "relay_to",    "relay_cert",
+        "relay_key",        "relay_ca",           "relay_timeout_ms", NULL};
+    long long every, seconds, queue, linger, relay_timeout;
     int barrier;
-    const char *key, *origin;
+    const char *key, *origin, *r_listen, *r_to, *r_cert, *r_key, *r_ca;
     int rc;
     if ((rc = config_only_keys(sec, "audit", keys, err)) ||
         (rc = config_get_int(sec, "audit", "checkpoint_every", 1, 100000000,
@@ -333,8 +364,18 @@ int audit_config_read(const struct dupla_config *cfg, struct audit_config *out, 
         (rc = config_get_string(sec, "audit", "origin", "", &origin, err)) ||
         (rc = config_get_bool(sec, "audit", "commit_barrier", 1, &barrier, err)) ||
         (rc = config_get_int(sec, "audit", "linger_us", 0, AUDIT_LINGER_US_MAX,
-                             AUDIT_LINGER_US_DEFAULT, &linger, err)))
+                             AUDIT_LINGER_US_DEFAULT, &linger, err)) ||
+        (rc = config_get_string(sec, "audit", "relay_listen", "", &r_listen, err)) ||
+        (rc = config_get_string(sec, "audit", "relay_to", "", &r_to, err)) ||
+        (rc = config_get_string(sec, "audit", "relay_cert", "", &r_cert, err)) ||
+        (rc = config_get_string(sec, "audit", "relay_key", "", &r_key, err)) ||
+        (rc = config_get_string(sec, "audit", "relay_ca", "", &r_ca, err)) ||
+        (rc = config_get_int(sec, "audit", "relay_timeout_ms", 100, 60000,
+                             AUDIT_RELAY_TIMEOUT_MS_DEFAULT, &relay_timeout, err)))
         return rc;
+    if ((rc = relay_config(cfg, r_listen, r_to, r_cert, r_key, r_ca, &out->relay, err)))
+        return rc;
+    out->relay.timeout_ms = (unsigned)relay_timeout;
     out->commit_barrier = barrier;
     out->linger_us = (unsigned)linger;
     if (strlen(origin) >= sizeof out->origin || strchr(origin, ' ') || strchr(origin, '+'))

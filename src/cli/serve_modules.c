@@ -208,7 +208,8 @@ int audit_app_init(struct app *app, err_t *err)
                                 .queue_max = ac.queue_max,
                                 .origin = ac.origin,
                                 .wait_in_lock = !ac.commit_barrier,
-                                .linger_us = ac.linger_us};
+                                .linger_us = ac.linger_us,
+                                .relay = &ac.relay};
     return audit_open(app->store, &opt, &app->audit, err);
 }
 

@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "audit/internal.h" /* audit_open_sync: the benchmark's baseline */
 #include "core/arena.h"
 #include "core/clock.h"
+#include "pki/pki.h"
 #include "test_audit_util.h"
 
 static struct audit_fixture fx;
@@ -1511,6 +1515,30 @@ Test(audit, config_section_defaults_values_and_refusals)
     cr_assert_str_eq(ac.signing_key, "/etc/dupla/keys/audit.pem");
     config_free(&cfg);
 
+    /* the relay: resolved paths, and an address needs all three files */
+    cr_assert_eq(
+        config_load_string("{\"environment\":\"test\",\"audit\":{\"relay_to\":"
+                           "\"10.0.0.1:8600\",\"relay_cert\":\"links/node.pem\","
+                           "\"relay_key\":\"links/node.key\",\"relay_ca\":\"links/ca.pem\","
+                           "\"relay_timeout_ms\":500}}",
+                           "/etc/dupla", &cfg, &err),
+        0, "%s", err.log);
+    cr_assert_eq(audit_config_read(&cfg, &ac, &err), 0, "%s", err.log);
+    cr_assert_str_eq(ac.relay.to, "10.0.0.1:8600");
+    cr_assert_str_eq(ac.relay.listen, "");
+    cr_assert_str_eq(ac.relay.cert, "/etc/dupla/links/node.pem");
+    cr_assert_str_eq(ac.relay.ca, "/etc/dupla/links/ca.pem");
+    cr_assert_eq(ac.relay.timeout_ms, 500);
+    config_free(&cfg);
+    cr_assert_eq(
+        config_load_string("{\"environment\":\"test\",\"audit\":{\"relay_listen\":"
+                           "\"127.0.0.1:8600\",\"relay_cert\":\"n.pem\",\"relay_ca\":\"ca.pem\"}}",
+                           "/", &cfg, &err),
+        0);
+    cr_assert_eq(audit_config_read(&cfg, &ac, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "relay_key");
+    config_free(&cfg);
+
     cr_assert_eq(config_load_string("{\"environment\":\"test\",\"audit\":{\"linger_us\":1000001}}",
                                     "/", &cfg, &err),
                  0);
@@ -1531,4 +1559,319 @@ Test(audit, config_section_defaults_values_and_refusals)
     cr_assert_eq(audit_config_read(&cfg, &ac, &err), DUPLA_EINVAL);
     cr_assert_str_eq(err.param, "checkpoint_every");
     config_free(&cfg);
+}
+
+/* ---- the cluster's relay (relay.c) ---- */
+
+/* An entry's canonical encoding reads back into the same entry. */
+Test(audit, canonical_encoding_reads_back_into_the_entry)
+{
+    for (int n = 0; n < 30; n++) {
+        struct made_entry m;
+        audit_make_entry(&m, n);
+        if (n % 7 == 6) {
+            m.e.supplier_cvr = STR("11111111");
+            m.e.on_behalf_se = STR("22222222");
+        }
+        buf_t a, b;
+        buf_init(&a, 1 << 20);
+        buf_init(&b, 1 << 20);
+        cr_assert_eq(audit_canonical_encode(&m.e, 0, 0, STR("test"), &a), 0);
+        struct audit_decoded d;
+        err_t err;
+        cr_assert_eq(audit_canonical_decode(buf_str(&a), &d, &err), 0, "%d: %s", n, err.log);
+        cr_assert(str_eq_cstr(d.environment, "test"));
+        cr_assert_eq(audit_canonical_encode(&d.e, 0, 0, STR("test"), &b), 0);
+        cr_assert_eq(a.len, b.len, "entry %d", n);
+        cr_assert_eq(memcmp(a.data, b.data, a.len), 0, "entry %d", n);
+        audit_decoded_free(&d);
+        /* cut short anywhere, or with a byte more: refused, naming the entry */
+        for (size_t cut = 0; cut < a.len; cut += 1 + a.len / 40) {
+            struct audit_decoded t;
+            cr_assert_eq(audit_canonical_decode((str_t){a.data, cut}, &t, &err), DUPLA_EINVAL);
+            cr_assert_str_eq(err.param, "entry");
+        }
+        cr_assert_eq(buf_append(&a, "x", 1), 0);
+        cr_assert_eq(audit_canonical_decode(buf_str(&a), &d, &err), DUPLA_EINVAL);
+        buf_free(&a);
+        buf_free(&b);
+    }
+}
+
+/* A count beyond its limit is refused before anything is allocated for it. */
+Test(audit, canonical_decoding_refuses_a_count_beyond_its_limit)
+{
+    struct made_entry m;
+    audit_make_entry(&m, 1);
+    m.e.n_subjects = 0;
+    buf_t a;
+    buf_init(&a, 1 << 20);
+    cr_assert_eq(audit_canonical_encode(&m.e, 0, 0, STR("test"), &a), 0);
+    /* the subjects' count follows the head: format, seq, time, then seven
+     * strings and the agreement's version; find it by encoding the head */
+    buf_t h;
+    buf_init(&h, 1 << 16);
+    cr_assert_eq(audit_enc_head(&h, AUDIT_CANONICAL_V2, 0, 0, STR("test"), m.e.org_cvr,
+                                m.e.system_id, m.e.agreement_id, m.e.agreement_version, m.e.service,
+                                m.e.request_id, m.e.transaction_id),
+                 0);
+    audit_enc_patch_u32(&a, h.len, 0xFFFFFFFFu);
+    struct audit_decoded d;
+    err_t err;
+    cr_assert_eq(audit_canonical_decode(buf_str(&a), &d, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "entry");
+    buf_free(&a);
+    buf_free(&h);
+}
+
+/* A sequencer and a relaying node on the fixture's store, each with its
+ * own log; pki: the links' CA folder, whose server certificate both use
+ * (other: a folder of another CA, for the relaying node's certificate). */
+struct relay_pair {
+    audit_log_t *seq, *node;
+    struct audit_relay_config seq_cfg, node_cfg;
+};
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void relay_pki(const char *name, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/%s", fx.dir, name);
+    struct pki_init_options po = {.dir = dir, .ca_name = name};
+    err_t err;
+    cr_assert_eq(pki_init(&po, &err), 0, "%s", err.log);
+}
+
+static void relay_cfg(struct audit_relay_config *c, const char *pki, const char *ca_pki)
+{
+    snprintf(c->cert, sizeof c->cert, "%s/server.pem", pki);
+    snprintf(c->key, sizeof c->key, "%s/server.key", pki);
+    snprintf(c->ca, sizeof c->ca, "%s/ca.pem", ca_pki);
+}
+
+/* Opens the pair: the node's certificate from node_pki, its environment
+ * env; timeout_ms for the node's link (0: the default). */
+static void relay_open(struct relay_pair *p, const char *node_pki, const char *env,
+                       unsigned timeout_ms)
+{
+    char links[160];
+    snprintf(links, sizeof links, "%s/links", fx.dir);
+    memset(p, 0, sizeof *p);
+    int port = free_port();
+    snprintf(p->seq_cfg.listen, sizeof p->seq_cfg.listen, "127.0.0.1:%d", port);
+    relay_cfg(&p->seq_cfg, links, links);
+    snprintf(p->node_cfg.to, sizeof p->node_cfg.to, "127.0.0.1:%d", port);
+    relay_cfg(&p->node_cfg, node_pki, links);
+    p->node_cfg.timeout_ms = timeout_ms;
+    struct audit_options so = {.environment = "test", .signer = fx.signer, .relay = &p->seq_cfg};
+    struct audit_options no = {.environment = env, .signer = fx.signer, .relay = &p->node_cfg};
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &so, &p->seq, &err), 0, "%s", err.log);
+    cr_assert_eq(audit_open(fx.st, &no, &p->node, &err), 0, "%s", err.log);
+}
+
+/* Until the node's link is up (or, with refused, until the sequencer has
+ * refused a link). */
+static void relay_wait(struct relay_pair *p, bool refused)
+{
+    for (int t = 0;; t++) {
+        struct audit_stats s, n;
+        audit_stats_get(p->seq, &s);
+        audit_stats_get(p->node, &n);
+        if (refused ? s.relay_refused > 0 : n.relay_up)
+            return;
+        cr_assert_lt(t, 10000, "%s", refused ? "no link was refused" : "the link never came up");
+        usleep(1000);
+    }
+}
+
+/* The node's entries go to the sequencer, which appends them with its
+ * own: one chain, the receipts the sequencer gave, and no append of the
+ * node's own. */
+Test(audit, a_relaying_node_hands_its_entries_to_the_sequencer)
+{
+    char links[160];
+    relay_pki("links", links, sizeof links);
+    struct relay_pair p;
+    relay_open(&p, links, "test", 0);
+    relay_wait(&p, false);
+    err_t err;
+    struct audit_receipt r[12];
+    for (int i = 0; i < 12; i++) {
+        struct made_entry m;
+        audit_make_entry(&m, i);
+        audit_log_t *log = i % 3 == 0 ? p.seq : p.node; /* the sequencer's own callers too */
+        cr_assert_eq(audit_record(log, &m.e, &r[i], &err), 0, "%d: %s", i, err.log);
+        cr_assert_eq(r[i].seq, i + 1);
+    }
+    struct audit_stats s, n;
+    audit_stats_get(p.seq, &s);
+    audit_stats_get(p.node, &n);
+    cr_assert_eq(n.relayed, 8);
+    cr_assert_eq(s.sequenced, 8);
+    cr_assert_eq(n.commits, 0, "the node appended nothing itself");
+    /* a malformed entry is refused by the node, before the relay */
+    struct made_entry bad;
+    audit_make_entry(&bad, 1);
+    bad.e.outcome = AUDIT_REFUSED;
+    bad.e.reason = STR("");
+    cr_assert_eq(audit_record(p.node, &bad.e, NULL, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "reason");
+    audit_close(p.node);
+    audit_close(p.seq);
+    verify_ok(12);
+}
+
+/* The sequencer checks a relayed entry as its own: one for another
+ * environment is refused, and the refusal names it. */
+Test(audit, a_relayed_entry_for_another_environment_is_refused)
+{
+    char links[160];
+    relay_pki("links", links, sizeof links);
+    struct relay_pair p;
+    relay_open(&p, links, "production", 0);
+    relay_wait(&p, false);
+    struct made_entry m;
+    audit_make_entry(&m, 0);
+    err_t err;
+    int rc = audit_record(p.node, &m.e, NULL, &err);
+    cr_assert_eq(rc, DUPLA_EINVAL, "%d: %s", rc, err.log);
+    cr_assert_str_eq(err.param, "environment");
+    cr_assert(strstr(err.detail, "production"), "%s", err.detail);
+    audit_close(p.node);
+    audit_close(p.seq);
+    verify_ok(0);
+}
+
+/* A node whose certificate another CA issued is refused at the handshake;
+ * it appends its entries itself. */
+Test(audit, a_node_with_a_certificate_of_another_ca_is_refused_and_appends_itself)
+{
+    char links[160], other[160];
+    relay_pki("links", links, sizeof links);
+    relay_pki("other", other, sizeof other);
+    struct relay_pair p;
+    relay_open(&p, other, "test", 0);
+    relay_wait(&p, true);
+    struct made_entry m;
+    audit_make_entry(&m, 0);
+    err_t err;
+    struct audit_receipt r;
+    cr_assert_eq(audit_record(p.node, &m.e, &r, &err), 0, "%s", err.log);
+    struct audit_stats n;
+    audit_stats_get(p.node, &n);
+    cr_assert(!n.relay_up);
+    cr_assert_eq(n.relayed, 0);
+    cr_assert_eq(n.commits, 1, "appended by the node itself");
+    audit_close(p.node);
+    audit_close(p.seq);
+    verify_ok(1);
+}
+
+/* A sequencer that stops answering (its batch waits for the write lock
+ * here; a killed or hung node alike): after the relay's timeout the link
+ * breaks and the entries in flight are refused, never appended by the
+ * node (the sequencer may append them yet: the log may hold an entry
+ * nobody received, never the reverse). The node appends itself while the
+ * link is down, and relays again once it is back; the chain verifies. */
+Test(audit, entries_in_flight_to_a_silent_sequencer_are_refused, .timeout = 90)
+{
+    char links[160];
+    relay_pki("links", links, sizeof links);
+    struct relay_pair p;
+    relay_open(&p, links, "test", 300);
+    relay_wait(&p, false);
+    store_conn_t *lock = hold_write_lock();
+    static struct submitted s;
+    static struct made_entry m[4];
+    static struct submit_ctx ctx[4];
+    prepare_submits(&s, m, ctx, 4);
+    err_t err;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(audit_submit(p.node, &m[i].e, on_done, &ctx[i], &err), 0, "%s", err.log);
+    for (int i = 0; i < 3; i++)
+        wait_called(&s, i);
+    cr_assert_eq(s.failed, 3, "refused after the timeout");
+    struct audit_stats n;
+    audit_stats_get(p.node, &n);
+    cr_assert_eq(n.relay_lost, 3);
+    cr_assert_eq(n.relayed, 0);
+    cr_assert_eq(store_commit(lock, &err), 0, "%s", err.log);
+    store_conn_put(lock);
+    /* the sequencer appends them once it has the lock; the node, whose
+     * link is down or back, records the next one either way */
+    struct audit_receipt r;
+    cr_assert_eq(audit_record(p.node, &m[3].e, &r, &err), 0, "%s", err.log);
+    relay_wait(&p, false);
+    struct audit_stats before;
+    audit_stats_get(p.node, &before);
+    struct made_entry more;
+    audit_make_entry(&more, 9);
+    cr_assert_eq(audit_record(p.node, &more.e, &r, &err), 0, "%s", err.log);
+    audit_stats_get(p.node, &n);
+    cr_assert_eq(n.relayed, before.relayed + 1, "relayed again once the link is back");
+    cr_assert_eq(n.relay_lost, 3);
+    audit_close(p.node);
+    audit_close(p.seq);
+    verify_ok(5);
+}
+
+/* The sequencer gone (closed here, killed in the cluster's tests): the
+ * node appends its entries itself, at once. */
+Test(audit, a_node_appends_itself_once_the_sequencer_is_gone)
+{
+    char links[160];
+    relay_pki("links", links, sizeof links);
+    struct relay_pair p;
+    relay_open(&p, links, "test", 0);
+    relay_wait(&p, false);
+    audit_close(p.seq);
+    struct audit_stats n;
+    for (int t = 0;; t++) {
+        audit_stats_get(p.node, &n);
+        if (!n.relay_up)
+            break;
+        cr_assert_lt(t, 10000, "the link stays up without its sequencer");
+        usleep(1000);
+    }
+    struct made_entry m;
+    audit_make_entry(&m, 0);
+    err_t err;
+    struct audit_receipt r;
+    cr_assert_eq(audit_record(p.node, &m.e, &r, &err), 0, "%s", err.log);
+    cr_assert_eq(r.seq, 1);
+    audit_close(p.node);
+    verify_ok(1);
+}
+
+/* The relay's keys: an address needs the three files, and a bad address
+ * is named. */
+Test(audit, relay_configuration_is_checked)
+{
+    char links[160];
+    relay_pki("links", links, sizeof links);
+    struct audit_relay_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.listen, sizeof c.listen, "127.0.0.1");
+    relay_cfg(&c, links, links);
+    struct audit_options o = {.environment = "test", .relay = &c};
+    audit_log_t *log;
+    err_t err;
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "relay_listen");
+    memset(&c, 0, sizeof c);
+    snprintf(c.to, sizeof c.to, "127.0.0.1:1");
+    relay_cfg(&c, links, links);
+    snprintf(c.ca, sizeof c.ca, "%s/missing.pem", links);
+    cr_assert_eq(audit_open(fx.st, &o, &log, &err), DUPLA_EINVAL);
+    cr_assert_str_eq(err.param, "relay_ca");
 }
