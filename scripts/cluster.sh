@@ -18,6 +18,10 @@
 # DUPLA_CLUSTER_LINGER_US sets audit.linger_us on every node (how long a
 # batch waits for more entries once another node moved the log's head;
 # 1000 by default, 0 never);
+# DUPLA_CLUSTER_RELAY=0 turns the disclosure log's relay off (by default
+# node1 is the sequencer: the other nodes hand it their entries over
+# mutually authenticated TLS, with certificates of the links' own CA in
+# DIR/links-pki, and append themselves while it is down);
 # DUPLA_CLUSTER_RATE sets the rate limit (calls/s and burst per agreement
 # and system, one budget for the cluster; the benchmark sets it high).
 # HAProxy's admin socket is DIR/haproxy.sock ("show stat": which node is up).
@@ -26,6 +30,7 @@
 # 8443/8444 keeps running beside it):
 #   B, B+1                HAProxy: data services and pages; token service
 #   B+10i, B+10i+1        node i (1..3) reached directly: api, token
+#   B+12                  node1's relay listener (the log's sequencer)
 #   B+2, B+3              PostgreSQL primary and standby (8545, 8546; below the
 #                         ephemeral port range, so no client socket holds them)
 #
@@ -183,6 +188,11 @@ echo "cluster: the demo set-up in $DIR/demo" >&2
 AGREEMENT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agreement_id"])' \
     "$DIR/demo/connect.json")
 
+# --- the relay's links: their own CA; one certificate that every node presents
+# (a real deployment gives each node its own, from a CA that issues nothing else)
+"$DUPLA" pki init --dir "$DIR/links-pki" --ca-name "dupla cluster links CA" \
+    >"$DIR/links-pki.log" 2>&1 || { cat "$DIR/links-pki.log" >&2; die "dupla pki init (links) failed"; }
+
 # --- PostgreSQL: where its data lives ------------------------------------------
 # a link into /tmp that a reboot emptied
 if [ -L "$PGDIR" ] && [ ! -e "$PGDIR" ]; then rm -f "$PGDIR"; fi
@@ -293,9 +303,9 @@ fi
 # --- the nodes -------------------------------------------------------------------
 node_config() { # i
     python3 - "$DIR/demo/dupla.json" "$DIR/node$1/dupla.json" "$DIR/demo" "$PGURL" \
-        $((BASE + 10 * $1)) $((BASE + 10 * $1 + 1)) <<'PY'
+        $((BASE + 10 * $1)) $((BASE + 10 * $1 + 1)) "$1" <<'PY'
 import json, os, sys
-src, dst, demo, url, api, tok = sys.argv[1:7]
+src, dst, demo, url, api, tok, node = sys.argv[1:8]
 c = json.load(open(src))
 c["store"] = url
 for l in c["listeners"]:
@@ -306,6 +316,14 @@ for l in c["listeners"]:
 # one token key folder and one checkpoint signing key for every node
 c["token"] = {"key_dir": os.path.join(demo, "token-keys")}
 c["audit"] = {"signing_key": os.path.join(demo, "audit-signing.key")}
+# the relay: node1 sequences the log's entries, the others hand theirs over
+if os.environ.get("DUPLA_CLUSTER_RELAY", "1") != "0":
+    links = os.path.join(os.path.dirname(demo), "links-pki")
+    relay = "127.0.0.1:%d" % (int(api) - 10 * int(node) + 12)
+    c["audit"].update({"relay_cert": os.path.join(links, "server.pem"),
+                       "relay_key": os.path.join(links, "server.key"),
+                       "relay_ca": os.path.join(links, "ca.pem")})
+    c["audit"]["relay_listen" if node == "1" else "relay_to"] = relay
 if os.environ.get("DUPLA_CLUSTER_LINGER_US"):
     c["audit"]["linger_us"] = int(os.environ["DUPLA_CLUSTER_LINGER_US"])
 # registries look for changes made by other nodes every 500 ms (the

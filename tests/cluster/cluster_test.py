@@ -12,6 +12,10 @@ own ports (so it runs beside `make run` and `make run-cluster`), then:
             once (its X-Dupla-Udlevering sequence number holds its request
             id), `dupla audit verify` passes, the restarted node rejoins
             (HAProxy marks it up, it answers).
+  kill-sequencer  the same for node1, the disclosure log's sequencer (the
+            others relay their entries to it): they had relayed entries
+            before, append themselves while it is down, and relay to it
+            again once it is back.
   failover  stop the PostgreSQL primary under load, promote the standby: every
             node answers again within 10 s, no answer a client received is
             missing from the log, the chain verifies.
@@ -366,13 +370,41 @@ def restart_node(cl, node, problems):
     return p
 
 
-def test_kill(cl, calls):
+def node_metric(cl, calls, node, name):
+    """The sum of a metric's samples on node's /metrics (its token
+    listener, on loopback), or None when unreachable."""
+    try:
+        c = Client(cl.nodes[node]["token_url"].rsplit("/token", 1)[0], calls.ctx)
+        st, _, body = c.request("GET", "/metrics")
+        c.close()
+    except OSError:
+        return None
+    if st != 200:
+        return None
+    total = 0.0
+    for line in body.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def relayed(cl, calls):
+    """Entries node2 and node3 handed to the sequencer (node1) so far."""
+    return sum(node_metric(cl, calls, n, "dupla_audit_relayed_total") or 0 for n in ("node2", "node3"))
+
+
+def test_kill(cl, calls, node="node2"):
     problems = []
     calls.refresh_token()
-    node = "node2"
     info = cl.nodes[node]
+    sequencer = node == "node1"
     with Load(calls, cl.connect["base_url"], threads=4) as load:
         time.sleep(3)
+        if sequencer:
+            before = relayed(cl, calls)
+            log("  node2 and node3 relayed %d entries to the sequencer so far" % before)
+            if not before:
+                problems.append("no entry was relayed to the sequencer (node1) before the kill")
         os.kill(info["pid"], signal.SIGKILL)
         t_kill = time.time()
         log("  SIGKILL %s (pid %d) under load" % (node, info["pid"]))
@@ -391,6 +423,19 @@ def test_kill(cl, calls):
         else:
             log("  %s restarted (pid %d); HAProxy marks it UP %.1f s after the kill" % (node, p.pid, up))
         time.sleep(3)
+        if sequencer:
+            # the others appended themselves meanwhile, and relay again
+            # once the restarted sequencer answers (they try every second)
+            lost = sum(node_metric(cl, calls, n, "dupla_audit_relay_lost_total") or 0
+                       for n in ("node2", "node3"))
+            mid = relayed(cl, calls)
+            time.sleep(2)
+            after = relayed(cl, calls)
+            log("  entries refused (503) in flight at the kill: %d; relayed since: %d" %
+                (lost, after - before))
+            if after <= mid:
+                problems.append("node2 and node3 do not relay to the restarted sequencer "
+                                "(relayed %d, then %d)" % (mid, after))
     log("  clients: %d answers, %d calls that never completed, retries: %d on 503, %d on 429, "
         "%d on connection errors" % (len(load.received), len(load.failed), load.stats["retries_503"],
                                      load.stats["retries_429"], load.stats["retries_conn"]))
@@ -717,7 +762,9 @@ def test_revoke_agreement(cl, calls):
     return problems
 
 
-TESTS = [("kill", test_kill), ("failover", test_failover), ("mail", test_mail),
+TESTS = [("kill", test_kill),
+         ("kill-sequencer", lambda cl, calls: test_kill(cl, calls, "node1")),
+         ("failover", test_failover), ("mail", test_mail),
          ("mail-kill", test_mail_kill), ("revoke", test_revoke),
          ("revoke-agreement", test_revoke_agreement)]
 
