@@ -65,6 +65,8 @@ int audit_relay_serve(audit_log_t *log, const struct audit_relay_config *cfg,
  * (each holds its link and s): audit_relay_serve_free once the log's
  * threads have ended. */
 void audit_relay_serve_stop(struct audit_relay_server *s);
+/* Sends the answers the log's completion of a batch queued. */
+void audit_relay_serve_flush(struct audit_relay_server *s);
 void audit_relay_serve_free(struct audit_relay_server *s);
 /* Starts the thread that keeps a link to the sequencer at cfg->to. */
 int audit_relay_connect(audit_log_t *log, const struct audit_relay_config *cfg,

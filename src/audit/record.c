@@ -874,6 +874,9 @@ void audit_complete(audit_log_t *log, struct pending *batch, int rc, const err_t
         if (owned)
             free(p);
     }
+    /* a sequencer: the answers to other nodes, queued above, go out */
+    if (log->relay_server)
+        audit_relay_serve_flush(log->relay_server);
 }
 
 /* PostgreSQL: once a day (and at open), the partitions of this month and
@@ -1134,24 +1137,27 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
     log->cp_mono_ns = clock_mono_ns();
     if (!log->signer)
         log_warn("audit: no signing key configured: the disclosure log is not checkpointed");
-    if (pthread_create(&log->thread, NULL, writer_main, log) != 0) {
-        rc = err_internal(err, DUPLA_EINTERNAL, "audit: cannot start the writer thread");
-        goto fail;
-    }
-    /* The cluster's relay: once the writer runs (a sequencer's links feed
-     * it; a relaying node appends itself while its link is down). */
+    /* The cluster's relay, before the writer (which reads the pointers):
+     * a sequencer's links feed the queue; a relaying node appends itself
+     * while its link is down. */
     const struct audit_relay_config *relay = opt->relay;
     if (relay && relay->listen[0])
         rc = audit_relay_serve(log, relay, &log->relay_server, err);
     else if (relay && relay->to[0])
         rc = audit_relay_connect(log, relay, &log->relay_client, err);
-    if (rc) {
-        audit_close(log);
-        return rc;
+    if (rc)
+        goto fail;
+    if (pthread_create(&log->thread, NULL, writer_main, log) != 0) {
+        rc = err_internal(err, DUPLA_EINTERNAL, "audit: cannot start the writer thread");
+        goto fail;
     }
     *out = log;
     return 0;
 fail:
+    /* before the writer runs no entry is completed: the server goes at once */
+    audit_relay_serve_stop(log->relay_server);
+    audit_relay_serve_free(log->relay_server);
+    audit_relay_connect_stop(log->relay_client);
     stop_flusher(log);
     if (log->conn)
         store_conn_put(log->conn);
