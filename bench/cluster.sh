@@ -11,7 +11,10 @@
 #      HAProxy's rotation (the other two disabled on its admin socket) and
 #      with all THREE, alternating, BENCH_REPEAT rounds: calls/s, p50, p99,
 #      answers that were not 2xx, and the ratio three / one (goal >= 0.8:
-#      on 2 cores no gain is expected, but no collapse either);
+#      on 2 cores no gain is expected, but no collapse either). node1, the
+#      one node, is the disclosure log's sequencer: with three, nodes 2
+#      and 3 relay their entries to it (DUPLA_CLUSTER_RELAY=0: each node
+#      appends by itself, the comparison the README reports);
 #   2. the shared disclosure log's highest append rate with 1, 2 and 3
 #      nodes: as many bench-audit --shared-writers processes (each one
 #      node's log writer, group commit, 64 writer threads) appending to the

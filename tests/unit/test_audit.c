@@ -1694,16 +1694,38 @@ static void relay_wait(struct relay_pair *p, bool refused)
     }
 }
 
+/* Closes the pair (the sequencer first gone: NULL) and verifies the log
+ * holds entries. */
+static void relay_close(struct relay_pair *p, int64_t entries)
+{
+    audit_close(p->node);
+    audit_close(p->seq);
+    verify_ok(entries);
+}
+
+/* The links' CA (fx.dir/links), the pair on it with the node's
+ * certificate from node_ca ("links", or another CA made here), and the
+ * wait for its link: up, or with another CA refused. */
+static void relay_start(struct relay_pair *p, const char *node_ca, const char *env,
+                        unsigned timeout_ms)
+{
+    char links[160], node[160];
+    relay_pki("links", links, sizeof links);
+    if (strcmp(node_ca, "links") != 0)
+        relay_pki(node_ca, node, sizeof node);
+    else
+        snprintf(node, sizeof node, "%s", links);
+    relay_open(p, node, env, timeout_ms);
+    relay_wait(p, strcmp(node_ca, "links") != 0);
+}
+
 /* The node's entries go to the sequencer, which appends them with its
  * own: one chain, the receipts the sequencer gave, and no append of the
  * node's own. */
 Test(audit, a_relaying_node_hands_its_entries_to_the_sequencer)
 {
-    char links[160];
-    relay_pki("links", links, sizeof links);
     struct relay_pair p;
-    relay_open(&p, links, "test", 0);
-    relay_wait(&p, false);
+    relay_start(&p, "links", "test", 0);
     err_t err;
     struct audit_receipt r[12];
     for (int i = 0; i < 12; i++) {
@@ -1726,20 +1748,15 @@ Test(audit, a_relaying_node_hands_its_entries_to_the_sequencer)
     bad.e.reason = STR("");
     cr_assert_eq(audit_record(p.node, &bad.e, NULL, &err), DUPLA_EINVAL);
     cr_assert_str_eq(err.param, "reason");
-    audit_close(p.node);
-    audit_close(p.seq);
-    verify_ok(12);
+    relay_close(&p, 12);
 }
 
 /* The sequencer checks a relayed entry as its own: one for another
  * environment is refused, and the refusal names it. */
 Test(audit, a_relayed_entry_for_another_environment_is_refused)
 {
-    char links[160];
-    relay_pki("links", links, sizeof links);
     struct relay_pair p;
-    relay_open(&p, links, "production", 0);
-    relay_wait(&p, false);
+    relay_start(&p, "links", "production", 0);
     struct made_entry m;
     audit_make_entry(&m, 0);
     err_t err;
@@ -1747,21 +1764,15 @@ Test(audit, a_relayed_entry_for_another_environment_is_refused)
     cr_assert_eq(rc, DUPLA_EINVAL, "%d: %s", rc, err.log);
     cr_assert_str_eq(err.param, "environment");
     cr_assert(strstr(err.detail, "production"), "%s", err.detail);
-    audit_close(p.node);
-    audit_close(p.seq);
-    verify_ok(0);
+    relay_close(&p, 0);
 }
 
 /* A node whose certificate another CA issued is refused at the handshake;
  * it appends its entries itself. */
 Test(audit, a_node_with_a_certificate_of_another_ca_is_refused_and_appends_itself)
 {
-    char links[160], other[160];
-    relay_pki("links", links, sizeof links);
-    relay_pki("other", other, sizeof other);
     struct relay_pair p;
-    relay_open(&p, other, "test", 0);
-    relay_wait(&p, true);
+    relay_start(&p, "other", "test", 0);
     struct made_entry m;
     audit_make_entry(&m, 0);
     err_t err;
@@ -1772,9 +1783,7 @@ Test(audit, a_node_with_a_certificate_of_another_ca_is_refused_and_appends_itsel
     cr_assert(!n.relay_up);
     cr_assert_eq(n.relayed, 0);
     cr_assert_eq(n.commits, 1, "appended by the node itself");
-    audit_close(p.node);
-    audit_close(p.seq);
-    verify_ok(1);
+    relay_close(&p, 1);
 }
 
 /* A sequencer that stops answering (its batch waits for the write lock
@@ -1785,11 +1794,8 @@ Test(audit, a_node_with_a_certificate_of_another_ca_is_refused_and_appends_itsel
  * link is down, and relays again once it is back; the chain verifies. */
 Test(audit, entries_in_flight_to_a_silent_sequencer_are_refused, .timeout = 90)
 {
-    char links[160];
-    relay_pki("links", links, sizeof links);
     struct relay_pair p;
-    relay_open(&p, links, "test", 300);
-    relay_wait(&p, false);
+    relay_start(&p, "links", "test", 300);
     store_conn_t *lock = hold_write_lock();
     static struct submitted s;
     static struct made_entry m[4];
@@ -1820,20 +1826,15 @@ Test(audit, entries_in_flight_to_a_silent_sequencer_are_refused, .timeout = 90)
     audit_stats_get(p.node, &n);
     cr_assert_eq(n.relayed, before.relayed + 1, "relayed again once the link is back");
     cr_assert_eq(n.relay_lost, 3);
-    audit_close(p.node);
-    audit_close(p.seq);
-    verify_ok(5);
+    relay_close(&p, 5);
 }
 
 /* The sequencer gone (closed here, killed in the cluster's tests): the
  * node appends its entries itself, at once. */
 Test(audit, a_node_appends_itself_once_the_sequencer_is_gone)
 {
-    char links[160];
-    relay_pki("links", links, sizeof links);
     struct relay_pair p;
-    relay_open(&p, links, "test", 0);
-    relay_wait(&p, false);
+    relay_start(&p, "links", "test", 0);
     audit_close(p.seq);
     struct audit_stats n;
     for (int t = 0;; t++) {
@@ -1849,8 +1850,8 @@ Test(audit, a_node_appends_itself_once_the_sequencer_is_gone)
     struct audit_receipt r;
     cr_assert_eq(audit_record(p.node, &m.e, &r, &err), 0, "%s", err.log);
     cr_assert_eq(r.seq, 1);
-    audit_close(p.node);
-    verify_ok(1);
+    p.seq = NULL;
+    relay_close(&p, 1);
 }
 
 /* The relay's keys: an address needs the three files, and a bad address
