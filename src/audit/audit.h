@@ -298,6 +298,7 @@ struct audit_stats {
      * nodes, links it refused (the handshake failed), and whether its link
      * to the sequencer is up now */
     uint64_t relayed, relay_lost, sequenced, relay_refused;
+    uint64_t relay_held; /* now: other nodes' entries the sequencer holds, not yet answered */
     bool relay_up;
 };
 void audit_stats_get(audit_log_t *log, struct audit_stats *out);

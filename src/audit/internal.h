@@ -61,9 +61,13 @@ struct audit_relay_server;
 struct audit_relay_client;
 int audit_relay_serve(audit_log_t *log, const struct audit_relay_config *cfg,
                       struct audit_relay_server **out, err_t *err);
-/* Closes the links; their entries already in the log complete with it
- * (each holds its link and s): audit_relay_serve_free once the log's
- * threads have ended. */
+/* Stops taking links and entries (an entry that comes is refused, 503);
+ * the links stay open so that the entries already in the log are
+ * answered as the log drains. */
+void audit_relay_serve_drain(struct audit_relay_server *s);
+/* Closes the links (after the drain); entries still in the log complete
+ * with it (each holds its link and s): audit_relay_serve_free once the
+ * log's threads have ended. */
 void audit_relay_serve_stop(struct audit_relay_server *s);
 /* Sends the answers the log's completion of a batch queued. */
 void audit_relay_serve_flush(struct audit_relay_server *s);

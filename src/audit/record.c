@@ -1177,9 +1177,10 @@ void audit_close(audit_log_t *log)
 {
     if (!log)
         return;
-    /* the relay first: a sequencer's links stop feeding the writer, and a
-     * relaying node's entries in flight are answered (or refused) */
-    audit_relay_serve_stop(log->relay_server);
+    /* the relay first: a sequencer takes no more entries but answers
+     * those it has as the writer drains them (the links close after it),
+     * and a relaying node's entries in flight are answered (or refused) */
+    audit_relay_serve_drain(log->relay_server);
     audit_relay_connect_stop(log->relay_client);
     pthread_mutex_lock(&log->mu);
     log->closing = true;
@@ -1187,6 +1188,7 @@ void audit_close(audit_log_t *log)
     pthread_mutex_unlock(&log->mu);
     pthread_join(log->thread, NULL);
     stop_flusher(log); /* after the writer: it tells the last batches' callers */
+    audit_relay_serve_stop(log->relay_server);
     audit_relay_serve_free(log->relay_server);
     store_conn_put(log->conn);
     buf_free(&log->canon);

@@ -71,6 +71,7 @@
 #define RELAY_CONNECT_MS  1000               /* to connect, and to finish the handshake */
 #define RELAY_POLL_MS     100                /* a link's thread looks at its clock */
 #define RELAY_LINKS_MAX   64                 /* links a sequencer serves at once */
+#define RELAY_ADDRS_MAX   4                  /* the sequencer's addresses tried in turn */
 #define RELAY_DETAIL_MAX  512                /* bytes of a refusal's detail on the wire */
 #define RELAY_ANSWER_SIZE (8 + 4 + 8 + 8 + AUDIT_HASH_LEN)
 /* The sequencer's first frame, once it has checked the node's certificate
@@ -443,6 +444,8 @@ struct audit_relay_server {
         struct audit_relay_server *s;
     } * links[RELAY_LINKS_MAX];
     uint64_t sequenced, refused; /* under mu */
+    uint64_t held;               /* entries in the log, not yet answered (under mu) */
+    bool draining;               /* the log closes: no new entry is taken (under mu) */
 };
 
 /* One relayed entry in the sequencer's log: its bytes, the entry decoded
@@ -498,12 +501,12 @@ static void answer(struct link *l, uint64_t id, int rc, const struct audit_recei
 static void relayed_done(void *ctx, int rc, const struct audit_receipt *r, const err_t *err)
 {
     struct relayed *x = ctx;
-    if (!rc) { /* counted before the node hears of it */
-        pthread_mutex_lock(&x->s->mu);
-        x->s->sequenced++;
-        pthread_mutex_unlock(&x->s->mu);
+    pthread_mutex_lock(&x->s->mu); /* counted before the node hears of it */
+    x->s->sequenced += rc == 0;
+    x->s->held--;
+    pthread_mutex_unlock(&x->s->mu);
+    if (!rc)
         metric_add(m_sequenced, 1);
-    }
     answer(x->l, x->id, rc, r, err, false);
     link_unref(x->l);
     audit_decoded_free(&x->d);
@@ -526,6 +529,15 @@ static int server_frame(void *ctx, struct link *l, const unsigned char *p, size_
     x->id = get_u64(p);
     err_t err;
     err_clear(&err);
+    pthread_mutex_lock(&sv->s->mu);
+    bool draining = sv->s->draining;
+    pthread_mutex_unlock(&sv->s->mu);
+    if (draining) {
+        err_set(&err, DUPLA_EBUSY, "the disclosure log's sequencer is stopping; try again shortly");
+        answer(l, x->id, DUPLA_EBUSY, NULL, &err, true);
+        free(x);
+        return 0;
+    }
     str_t canon = {(const char *)x->bytes + 8, n - 8};
     int rc = audit_canonical_decode(canon, &x->d, &err);
     const char *env = audit_log_environment(sv->s->log);
@@ -540,11 +552,17 @@ static int server_frame(void *ctx, struct link *l, const unsigned char *p, size_
         pthread_mutex_lock(&l->mu);
         l->refs++;
         pthread_mutex_unlock(&l->mu);
+        pthread_mutex_lock(&sv->s->mu);
+        sv->s->held++;
+        pthread_mutex_unlock(&sv->s->mu);
         rc = audit_submit(sv->s->log, &x->d.e, relayed_done, x, &err);
         if (rc) {
             pthread_mutex_lock(&l->mu);
             l->refs--;
             pthread_mutex_unlock(&l->mu);
+            pthread_mutex_lock(&sv->s->mu);
+            sv->s->held--;
+            pthread_mutex_unlock(&sv->s->mu);
             audit_decoded_free(&x->d);
         }
     }
@@ -745,15 +763,25 @@ void audit_relay_serve_flush(struct audit_relay_server *s)
     }
 }
 
-void audit_relay_serve_stop(struct audit_relay_server *s)
+void audit_relay_serve_drain(struct audit_relay_server *s)
 {
-    if (!s)
+    if (!s || s->draining)
         return;
     char c = 1;
     ssize_t w = write(s->stop[1], &c, 1);
     (void)w;
     pthread_join(s->acceptor, NULL);
     close(s->lfd);
+    pthread_mutex_lock(&s->mu);
+    s->draining = true;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void audit_relay_serve_stop(struct audit_relay_server *s)
+{
+    if (!s)
+        return;
+    audit_relay_serve_drain(s);
     pthread_mutex_lock(&s->mu);
     reap_locked(s, true);
     pthread_mutex_unlock(&s->mu);
@@ -775,7 +803,12 @@ void audit_relay_serve_free(struct audit_relay_server *s)
 struct audit_relay_client {
     audit_log_t *log;
     char to[AUDIT_RELAY_ADDR_MAX];
-    char host[AUDIT_RELAY_ADDR_MAX], port[16];
+    /* the sequencer's addresses, resolved once at start (before the
+     * system call filter, and so that a resolver that fails later cannot
+     * stop the relay) */
+    struct sockaddr_storage addrs[RELAY_ADDRS_MAX];
+    socklen_t addr_lens[RELAY_ADDRS_MAX];
+    int n_addrs;
     gnutls_certificate_credentials_t cred;
     int64_t timeout_ns;
     pthread_t thread;
@@ -968,26 +1001,19 @@ static int read_hello(struct link *l, err_t *err)
  * err). */
 static struct link *client_dial(struct audit_relay_client *c, err_t *err)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    int g = getaddrinfo(c->host, c->port, &hints, &ai);
-    if (g) {
-        err_set(err, DUPLA_EBUSY, "%s: %s", c->to, gai_strerror(g));
-        return NULL;
-    }
     int fd = -1;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    for (int i = 0; i < c->n_addrs && fd < 0; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[i];
+        fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             continue;
         socket_timeouts(fd, RELAY_CONNECT_MS);
-        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+        if (connect(fd, sa, c->addr_lens[i]) != 0) {
             err_set(err, DUPLA_EBUSY, "%s: %s", c->to, strerror(errno));
             close(fd);
             fd = -1;
         }
     }
-    freeaddrinfo(ai);
     if (fd < 0)
         return NULL;
     struct link *l = link_new(fd);
@@ -1064,6 +1090,29 @@ static void *client_main(void *arg)
     return NULL;
 }
 
+/* The sequencer's addresses into c. */
+static int resolve(const char *to, struct audit_relay_client *c, err_t *err)
+{
+    char host[AUDIT_RELAY_ADDR_MAX], port[16];
+    int rc = split_addr(to, "relay_to", host, sizeof host, port, sizeof port, err);
+    if (rc)
+        return rc;
+    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    int g = getaddrinfo(host, port, &hints, &ai);
+    if (g)
+        return err_param(err, DUPLA_EINVAL, "relay_to", "audit.relay_to %s: %s", to,
+                         gai_strerror(g));
+    for (struct addrinfo *a = ai; a && c->n_addrs < RELAY_ADDRS_MAX; a = a->ai_next) {
+        if (a->ai_addrlen > sizeof c->addrs[0])
+            continue;
+        memcpy(&c->addrs[c->n_addrs], a->ai_addr, a->ai_addrlen);
+        c->addr_lens[c->n_addrs++] = a->ai_addrlen;
+    }
+    freeaddrinfo(ai);
+    return 0;
+}
+
 int audit_relay_connect(audit_log_t *log, const struct audit_relay_config *cfg,
                         struct audit_relay_client **out, err_t *err)
 {
@@ -1072,7 +1121,7 @@ int audit_relay_connect(audit_log_t *log, const struct audit_relay_config *cfg,
     struct audit_relay_client *c = calloc(1, sizeof *c);
     if (!c)
         return err_set(err, DUPLA_ENOMEM, "out of memory");
-    int rc = split_addr(cfg->to, "relay_to", c->host, sizeof c->host, c->port, sizeof c->port, err);
+    int rc = resolve(cfg->to, c, err);
     if (rc || (rc = creds_load(cfg, &c->cred, err))) {
         free(c);
         return rc;
@@ -1123,6 +1172,7 @@ void audit_relay_stats(struct audit_relay_server *s, struct audit_relay_client *
     if (s) {
         pthread_mutex_lock(&s->mu);
         out->sequenced = s->sequenced;
+        out->relay_held = s->held;
         out->relay_refused = s->refused;
         pthread_mutex_unlock(&s->mu);
     }

@@ -1829,6 +1829,58 @@ Test(audit, entries_in_flight_to_a_silent_sequencer_are_refused, .timeout = 90)
     relay_close(&p, 5);
 }
 
+static void *close_log(void *log)
+{
+    audit_close(log);
+    return NULL;
+}
+
+/* A sequencer that stops (SIGTERM: its log closes) takes no more entries
+ * but answers those it holds before it closes the links: nothing the
+ * nodes sent is refused only because it stopped. */
+Test(audit, a_sequencer_that_stops_answers_the_entries_it_holds)
+{
+    struct relay_pair p;
+    relay_start(&p, "links", "test", 0);
+    store_conn_t *lock = hold_write_lock();
+    static struct submitted s;
+    static struct made_entry m[3];
+    static struct submit_ctx ctx[3];
+    prepare_submits(&s, m, ctx, 3);
+    err_t err;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(audit_submit(p.node, &m[i].e, on_done, &ctx[i], &err), 0, "%s", err.log);
+    struct audit_stats q, n;
+    for (int t = 0;; t++) { /* the sequencer holds them, its batch waits for the lock */
+        audit_stats_get(p.seq, &q);
+        if (q.relay_held == 3)
+            break;
+        cr_assert_lt(t, 10000, "the sequencer holds %llu entries",
+                     (unsigned long long)q.relay_held);
+        usleep(1000);
+    }
+    pthread_t closer;
+    cr_assert_eq(pthread_create(&closer, NULL, close_log, p.seq), 0);
+    /* the close waits for the writer, which waits for the lock: the link
+     * stays up meanwhile (closing it first would refuse the three) */
+    for (int t = 0; t < 300; t++) {
+        audit_stats_get(p.node, &n);
+        cr_assert(n.relay_up, "the link closed before the sequencer answered");
+        usleep(1000);
+    }
+    cr_assert_eq(store_commit(lock, &err), 0, "%s", err.log);
+    store_conn_put(lock);
+    pthread_join(closer, NULL);
+    for (int i = 0; i < 3; i++)
+        wait_called(&s, i);
+    cr_assert_eq(s.failed, 0, "answered, not refused");
+    audit_stats_get(p.node, &n);
+    cr_assert_eq(n.relayed, 3);
+    cr_assert_eq(n.relay_lost, 0);
+    p.seq = NULL;
+    relay_close(&p, 3);
+}
+
 /* The sequencer gone (closed here, killed in the cluster's tests): the
  * node appends its entries itself, at once. */
 Test(audit, a_node_appends_itself_once_the_sequencer_is_gone)
