@@ -235,8 +235,11 @@ static double scan_rate(store_t *st, long *rows)
     return (double)n / ((double)(clock_mono_ns() - t0) / 1e9);
 }
 
-/* --shared-writers: one node's writer on a shared store, not wiped. */
-static int shared_run(struct bench *b, int writers, bool wait_in_lock)
+/* --shared-writers: one node's writer on a shared store, not wiped;
+ * relay (NULL: none) makes it the cluster's sequencer or a node relaying
+ * to it (it waits up to 10 s for its link before it starts). */
+static int shared_run(struct bench *b, int writers, bool wait_in_lock,
+                      const struct audit_relay_config *relay, double serve_after)
 {
     store_t *st;
     err_t err;
@@ -248,7 +251,8 @@ static int shared_run(struct bench *b, int writers, bool wait_in_lock)
     struct audit_options o = {.environment = "test",
                               .signer = b->signer,
                               .queue_max = AUDIT_QUEUE_DEFAULT,
-                              .wait_in_lock = wait_in_lock};
+                              .wait_in_lock = wait_in_lock,
+                              .relay = relay};
     audit_log_t *log;
     /* Opening while other writers append can fail on the check that the
      * Merkle tree and the log end together (two reads that race them):
@@ -261,6 +265,13 @@ static int shared_run(struct bench *b, int writers, bool wait_in_lock)
             return 1;
         }
         usleep(20000);
+    }
+    struct audit_stats rs;
+    for (int t = 0; relay && relay->to[0] && t < 1000; t++) {
+        audit_stats_get(log, &rs);
+        if (rs.relay_up)
+            break;
+        usleep(10000);
     }
     atomic_bool stop = false;
     pthread_t th[BENCH_WRITERS_MAX];
@@ -281,10 +292,15 @@ static int shared_run(struct bench *b, int writers, bool wait_in_lock)
         errors += w[i].errors;
     }
     double secs = (double)(clock_mono_ns() - t0) / 1e9;
+    /* a sequencer stays open for the nodes that started after it */
+    if (serve_after > 0)
+        usleep((useconds_t)(serve_after * 1e6));
+    audit_stats_get(log, &rs);
     audit_close(log);
     store_close(st);
-    printf("appends=%ld errors=%ld seconds=%.3f open_retries=%d\n", total, errors, secs,
-           open_tries);
+    printf("appends=%ld errors=%ld seconds=%.3f open_retries=%d relayed=%llu sequenced=%llu\n",
+           total, errors, secs, open_tries, (unsigned long long)rs.relayed,
+           (unsigned long long)rs.sequenced);
     return 0;
 }
 
@@ -303,7 +319,14 @@ static int usage(void)
                     "  --shared-writers W  only: W writers on --store, NOT wiped, for\n"
                     "                      --seconds (one node of a cluster)\n"
                     "  --wait-in-lock      with --shared-writers: each batch waits for its\n"
-                    "                      flush inside the write lock (the old way)\n");
+                    "                      flush inside the write lock (the old way)\n"
+                    "  --relay-listen A    with --shared-writers: this process is the log's\n"
+                    "                      sequencer, taking other processes' entries at A\n"
+                    "  --relay-to A        with --shared-writers: relay to the sequencer at A\n"
+                    "  --relay-pki DIR     the links' credentials: DIR/server.pem, server.key\n"
+                    "                      and ca.pem (dupla pki init)\n"
+                    "  --serve-after S     with --relay-listen: keep the log open S seconds\n"
+                    "                      after the writers stop (for the relaying nodes)\n");
     return 2;
 }
 
@@ -313,6 +336,9 @@ int main(int argc, char **argv)
     const char *dir = NULL, *store = NULL, *kv = NULL;
     int shared = 0;
     bool wait_in_lock = false;
+    struct audit_relay_config relay = {0};
+    const char *relay_pki = NULL;
+    double serve_after = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             b.seconds = atof(argv[++i]);
@@ -328,6 +354,14 @@ int main(int argc, char **argv)
             wait_in_lock = true;
         else if (strcmp(argv[i], "--shared-writers") == 0 && i + 1 < argc)
             shared = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--relay-listen") == 0 && i + 1 < argc)
+            snprintf(relay.listen, sizeof relay.listen, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--relay-to") == 0 && i + 1 < argc)
+            snprintf(relay.to, sizeof relay.to, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--relay-pki") == 0 && i + 1 < argc)
+            relay_pki = argv[++i];
+        else if (strcmp(argv[i], "--serve-after") == 0 && i + 1 < argc)
+            serve_after = atof(argv[++i]);
         else
             return usage();
     }
@@ -362,7 +396,17 @@ int main(int argc, char **argv)
         return 1;
     }
     if (shared) {
-        int rc = shared_run(&b, shared, wait_in_lock);
+        bool relayed = relay.listen[0] || relay.to[0];
+        if (relayed && !relay_pki)
+            return usage();
+        if (relayed) {
+            snprintf(relay.cert, sizeof relay.cert, "%s/server.pem", relay_pki);
+            snprintf(relay.key, sizeof relay.key, "%s/server.key", relay_pki);
+            snprintf(relay.ca, sizeof relay.ca, "%s/ca.pem", relay_pki);
+        }
+        int rc =
+            shared_run(&b, shared, wait_in_lock, relayed ? &relay : NULL,
+                       relay.listen[0] && serve_after > 0 && serve_after < 600 ? serve_after : 0);
         pki_signer_free(b.signer);
         if (kvf)
             fclose(kvf);

@@ -18,7 +18,10 @@
 #   2. the shared disclosure log's highest append rate with 1, 2 and 3
 #      nodes: as many bench-audit --shared-writers processes (each one
 #      node's log writer, group commit, 64 writer threads) appending to the
-#      cluster's store at once; appends/s in all, and appends refused.
+#      cluster's store at once; appends/s in all, and appends refused;
+#      "relay": the first process sequences, the others relay their
+#      entries to it (the cluster's default), then each appending itself
+#      (the durability barrier, and waiting inside the lock).
 # Needs wrk, haproxy, psql (Debian: apt-get install wrk haproxy postgresql).
 # Environment: BENCH_REPEAT (2), BENCH_DATA_SECONDS (8), BENCH_CONNS (8),
 # BENCH_LOG_SECONDS (4). --quick: one short round (a smoke run).
@@ -143,24 +146,32 @@ done
 use_nodes 3
 
 echo
-for mode in barrier wait-in-lock; do
+RELAY_AT="127.0.0.1:$((BASE + 5))"
+for mode in relay barrier wait-in-lock; do
 echo "-- the shared log's highest append rate ($mode): N processes, each one node's log writer (group commit, 64 threads), ${LOG_SECS}s"
-flag=""
-[ "$mode" = wait-in-lock ] && flag="--wait-in-lock"
 for n in 1 2 3; do
     pids=()
     for i in $(seq 1 "$n"); do
+        flag=""
+        [ "$mode" = wait-in-lock ] && flag="--wait-in-lock"
+        # relay: the first process sequences, the others relay to it (each
+        # starts appending once its link is up)
+        if [ "$mode" = relay ] && [ "$n" -gt 1 ]; then
+            if [ "$i" = 1 ]; then flag="--relay-listen $RELAY_AT --serve-after 3"; else flag="--relay-to $RELAY_AT"; fi
+            flag="$flag --relay-pki $T/links-pki"
+        fi
         mkdir -p "$T/ba$n-$i"
         "$BA" --shared-writers 64 $flag --store "$PGURL" --seconds "$LOG_SECS" --dir "$T/ba$n-$i" \
             >"$T/ba$n-$i.out" 2>&1 &
         pids+=($!)
+        [ "$mode" = relay ] && [ "$i" = 1 ] && [ "$n" -gt 1 ] && sleep 0.5
     done
     for p in "${pids[@]}"; do wait "$p" || true; done
     python3 - "$n" "$T" <<'PY'
 import glob, re, sys
 n, t = sys.argv[1], sys.argv[2]
 total = err = 0.0
-retries = 0
+retries = relayed = 0
 secs = []
 for f in sorted(glob.glob("%s/ba%s-*.out" % (t, n))):
     m = re.search(r"appends=(\d+) errors=(\d+) seconds=([\d.]+) open_retries=(\d+)", open(f).read())
@@ -169,9 +180,11 @@ for f in sorted(glob.glob("%s/ba%s-*.out" % (t, n))):
         continue
     total += int(m.group(1)); err += int(m.group(2)); secs.append(float(m.group(3)))
     retries += int(m.group(4))
+    r = re.search(r"relayed=(\d+)", open(f).read())
+    relayed += int(r.group(1)) if r else 0
 s = max(secs) if secs else 1
-print("  %s node(s): %8.0f durable appends/s in all, %d appends refused, %d failed opens tried again"
-      % (n, total / s, err, retries))
+print("  %s node(s): %8.0f durable appends/s in all, %d appends refused, %d failed opens tried again%s"
+      % (n, total / s, err, retries, ", %d relayed" % relayed if relayed else ""))
 PY
 done
 done

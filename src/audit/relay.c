@@ -269,7 +269,9 @@ static int tls_setup(struct link *l, unsigned flags, gnutls_certificate_credenti
                      err_t *err)
 {
     int rc;
-    if ((rc = gnutls_init(&l->tls, flags)) < 0 || (rc = gnutls_set_default_priority(l->tls)) < 0 ||
+    /* GNUTLS_NO_SIGNAL: a peer gone is a broken link, never a SIGPIPE */
+    if ((rc = gnutls_init(&l->tls, flags | GNUTLS_NO_SIGNAL)) < 0 ||
+        (rc = gnutls_set_default_priority(l->tls)) < 0 ||
         (rc = gnutls_credentials_set(l->tls, GNUTLS_CRD_CERTIFICATE, cred)) < 0)
         return err_set(err, DUPLA_ECRYPTO, "audit relay: TLS: %s", gnutls_strerror(rc));
     if (flags & GNUTLS_SERVER)
