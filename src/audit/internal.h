@@ -81,6 +81,9 @@ void audit_relay_connect_stop(struct audit_relay_client *c);
 /* true: p went to the sequencer (its done runs once it answered, or the
  * link broke); false: the link is down, p is the caller's to queue. */
 bool audit_relay_send(struct audit_relay_client *c, struct pending *p);
+/* Declares the relay's metrics (every log does: /metrics shows them at
+ * 0 on a node without a relay). */
+void audit_relay_metrics(void);
 /* Adds the relay's counters to out. */
 void audit_relay_stats(struct audit_relay_server *s, struct audit_relay_client *c,
                        struct audit_stats *out);

@@ -1079,6 +1079,7 @@ int audit_open_sync(store_t *st, const struct audit_options *opt, bool fsync_com
     if (rc)
         return rc;
     pthread_once(&metrics_once, metrics_declare);
+    audit_relay_metrics();
     audit_log_t *log = calloc(1, sizeof *log);
     if (!log)
         return err_set(err, DUPLA_ENOMEM, "out of memory");

@@ -82,6 +82,13 @@
 static metric_t *m_relayed, *m_lost, *m_sequenced, *m_refused, *m_up;
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
+static void metrics_declare(void);
+
+void audit_relay_metrics(void)
+{
+    pthread_once(&metrics_once, metrics_declare);
+}
+
 static void metrics_declare(void)
 {
     m_relayed = metrics_counter("dupla_audit_relayed_total",
@@ -685,7 +692,7 @@ static void *acceptor_main(void *arg)
 int audit_relay_serve(audit_log_t *log, const struct audit_relay_config *cfg,
                       struct audit_relay_server **out, err_t *err)
 {
-    pthread_once(&metrics_once, metrics_declare);
+    audit_relay_metrics();
     *out = NULL;
     char host[AUDIT_RELAY_ADDR_MAX], port[16];
     int rc = split_addr(cfg->listen, "relay_listen", host, sizeof host, port, sizeof port, err);
@@ -1118,7 +1125,7 @@ static int resolve(const char *to, struct audit_relay_client *c, err_t *err)
 int audit_relay_connect(audit_log_t *log, const struct audit_relay_config *cfg,
                         struct audit_relay_client **out, err_t *err)
 {
-    pthread_once(&metrics_once, metrics_declare);
+    audit_relay_metrics();
     *out = NULL;
     struct audit_relay_client *c = calloc(1, sizeof *c);
     if (!c)
