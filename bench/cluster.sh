@@ -7,14 +7,20 @@
 # synchronous standby, fsync on; three nodes; HAProxy in TCP mode) in a
 # temporary folder on its own ports, then in the same run:
 #   1. single-subject data calls through HAProxy (bench/data.lua, wrk, 2
-#      threads, BENCH_CONNS keep-alive connections) with ONE node in
-#      HAProxy's rotation (the other two disabled on its admin socket) and
-#      with all THREE, alternating, BENCH_REPEAT rounds: calls/s, p50, p99,
-#      answers that were not 2xx, and the ratio three / one (goal >= 0.8:
-#      on 2 cores no gain is expected, but no collapse either). node1, the
-#      one node, is the disclosure log's sequencer: with three, nodes 2
-#      and 3 relay their entries to it (DUPLA_CLUSTER_RELAY=0: each node
-#      appends by itself, the comparison the README reports);
+#      threads) with ONE node in HAProxy's rotation (the other two
+#      disabled on its admin socket) and with all THREE, alternating,
+#      BENCH_REPEAT rounds, at each load of BENCH_CONNS (keep-alive
+#      connections): calls/s, p50, p99, answers that were not 2xx, the CPU
+#      a call costs each program and the cores' idle time per call, and
+#      the ratio three / one (goal >= 0.8: on 2 cores no gain is expected,
+#      but no collapse either). The goal is judged on the throughput, at
+#      the heaviest load, where the cores are (nearly) all busy; at a light
+#      load (8 connections) the cores idle a quarter of the time and the
+#      rate is the connections over a call's latency, which the relay's
+#      hop lengthens: that ratio is printed beside it. node1, the one node,
+#      is the disclosure log's sequencer: with three, nodes 2 and 3 relay
+#      their entries to it (DUPLA_CLUSTER_RELAY=0: each node appends by
+#      itself, the comparison the README reports);
 #   2. the shared disclosure log's highest append rate with 1, 2 and 3
 #      nodes: as many bench-audit --shared-writers processes (each one
 #      node's log writer, group commit, 64 writer threads) appending to the
@@ -23,15 +29,16 @@
 #      entries to it (the cluster's default), then each appending itself
 #      (the durability barrier, and waiting inside the lock).
 # Needs wrk, haproxy, psql (Debian: apt-get install wrk haproxy postgresql).
-# Environment: BENCH_REPEAT (2), BENCH_DATA_SECONDS (8), BENCH_CONNS (8),
-# BENCH_LOG_SECONDS (4). --quick: one short round (a smoke run).
+# Environment: BENCH_REPEAT (2), BENCH_DATA_SECONDS (8), BENCH_CONNS (the
+# loads, "8 64"),
+# BENCH_LOG_SECONDS (4; 0 skips part 2). --quick: one short round (a smoke run).
 set -euo pipefail
 BUILD=${1:-build}
 QUICK=${2:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPEAT=${BENCH_REPEAT:-2}
 SECS=${BENCH_DATA_SECONDS:-8}
-CONNS=${BENCH_CONNS:-8}
+LOADS=${BENCH_CONNS:-8 64}
 LOG_SECS=${BENCH_LOG_SECONDS:-4}
 if [ "$QUICK" = "--quick" ]; then
     REPEAT=1 SECS=2 LOG_SECS=1
@@ -131,23 +138,61 @@ PY
 echo "cluster in $T: 3 nodes, PostgreSQL primary + synchronous standby (fsync on), HAProxy TCP;" \
     "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "-- single-subject calls through HAProxy: ${SECS}s each, wrk 2 threads, $CONNS keep-alive connections, $REPEAT round(s)"
 KV="$T/kv"
 : >"$KV"
+for CONNS in $LOADS; do
+echo "-- single-subject calls through HAProxy: ${SECS}s each, wrk 2 threads, $CONNS keep-alive connections, $REPEAT round(s)"
+# CPU time (user + system) by program over a run, and the cores' idle
+# time: "comm ticks" lines, then "idle ticks" (every process on the
+# machine; the bench's own are the nodes, PostgreSQL's and HAProxy's).
+cpu_snap() {
+    for f in /proc/[0-9]*/stat; do
+        cat "$f" 2>/dev/null || true
+    done | awk '{ c = $0; sub(/^[0-9]+ \(/, "", c); sub(/\) .*$/, "", c); sub(/^.*\) /, "");
+                 t[c] += $12 + $13 } END { for (c in t) print c, t[c] }'
+    awk '/^cpu / { print "idle", $5 + $6 }' /proc/stat
+}
+# Per call, in µs: the nodes (dupla and its threads), PostgreSQL's
+# processes (primary and standby), HAProxy, and the cores left idle.
+cpu_per_call() { # BEFORE AFTER CALLS
+    python3 - "$1" "$2" "$3" "$(getconf CLK_TCK)" <<'PY'
+import sys
+def load(f):
+    d = {}
+    for l in open(f):
+        c, _, v = l.rstrip("\n").rpartition(" ")
+        d[c] = int(v)
+    return d
+a, b, n, hz = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+def us(pred):
+    return sum(b[c] - a.get(c, 0) for c in b if pred(c)) / hz / n * 1e6 if n else 0
+nodes = us(lambda c: c not in ("postgres", "haproxy", "wrk", "idle") and
+           (c.startswith("dupla") or c.startswith("MHD")))
+print("cpu/call: nodes %.0f us, postgresql %.0f us, haproxy %.0f us, idle %.0f us" % (
+    nodes, us(lambda c: c == "postgres"), us(lambda c: c == "haproxy"), us(lambda c: c == "idle")))
+PY
+}
 for round in $(seq 1 "$REPEAT"); do
     for n in 1 3; do
         use_nodes "$n"
+        cpu_snap >"$T/cpu0"
         set -- $(run_wrk)
+        cpu_snap >"$T/cpu1"
         printf '  round %d, %d node(s): %8.0f calls/s  p50 %6.2f ms  p99 %7.2f ms  not 2xx %s of %s\n' \
             "$round" "$n" "$1" "$2" "$3" "$4" "$5"
-        echo "$n $1 $2 $3 $4 $5" >>"$KV"
+        cpu=$(cpu_per_call "$T/cpu0" "$T/cpu1" "$5")
+        echo "      $cpu"
+        echo "$CONNS $n $1 $2 $3 $4 $5 $(echo "$cpu" | sed 's/.*idle \([0-9]*\) us/\1/')" >>"$KV"
     done
+done
 done
 use_nodes 3
 
 echo
 RELAY_AT="127.0.0.1:$((BASE + 5))"
-for mode in relay barrier wait-in-lock; do
+MODES="relay barrier wait-in-lock"
+[ "$LOG_SECS" != 0 ] || MODES="" # BENCH_LOG_SECONDS=0: the calls only
+for mode in $MODES; do
 echo "-- the shared log's highest append rate ($mode): N processes, each one node's log writer (group commit, 64 threads), ${LOG_SECS}s"
 for n in 1 2 3; do
     pids=()
@@ -191,18 +236,32 @@ done
 
 echo
 python3 - "$KV" <<'PY'
-import statistics, sys
+import os, statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
-for n, rps, p50, p99, bad, tot in rows:
-    by.setdefault(n, []).append((float(rps), float(p50), float(p99), int(bad), int(tot)))
-med = {n: (statistics.median(r[0] for r in v), statistics.median(r[2] for r in v),
-           sum(r[3] for r in v), sum(r[4] for r in v)) for n, v in by.items()}
-for n in sorted(med):
-    print("median, %s node(s): %.0f calls/s, p99 %.2f ms (not 2xx: %d of %d)" % ((n,) + med[n]))
-if "1" in med and "3" in med and med["1"][0] > 0:
-    r = med["3"][0] / med["1"][0]
-    clean = med["3"][2] == 0 and med["1"][2] == 0
-    print("goal: three nodes >= 0.8x one: %.2f: %s%s" % (r, "met" if r >= 0.8 else "MISSED",
-          "" if clean else " (but some answers were not 2xx: not a valid figure)"))
+for conns, n, rps, p50, p99, bad, tot, idle in rows:
+    by.setdefault(int(conns), {}).setdefault(n, []).append(
+        (float(rps), float(p50), float(p99), int(bad), int(tot), float(idle)))
+verdict = None
+for conns in sorted(by):
+    v = by[conns]
+    med = {n: (statistics.median(r[0] for r in x), statistics.median(r[2] for r in x),
+               sum(r[3] for r in x), sum(r[4] for r in x)) for n, x in v.items()}
+    for n in sorted(med):
+        idle = statistics.median(r[5] * r[0] / 1e6 / os.cpu_count() for r in v[n])  # of the cores
+        print("%d connections, median, %s node(s): %.0f calls/s, p99 %.2f ms (not 2xx: %d of %d),"
+              " cores idle %.0f %%" % ((conns, n) + med[n] + (100 * idle,)))
+    if "1" in med and "3" in med and med["1"][0] > 0:
+        r = med["3"][0] / med["1"][0]
+        rounds = [b[0] / a[0] for a, b in zip(v["1"], v["3"]) if a[0]]
+        clean = med["3"][2] == 0 and med["1"][2] == 0
+        print("%d connections: three nodes / one: %.2f (rounds %s)%s" % (
+            conns, r, " ".join("%.2f" % x for x in rounds),
+            "" if clean else " (but some answers were not 2xx: not a valid figure)"))
+        verdict = (conns, r, clean)
+if verdict:
+    conns, r, clean = verdict
+    print("goal: three nodes >= 0.8x one (throughput, at the heaviest load, %d connections): %.2f: %s%s"
+          % (conns, r, "met" if r >= 0.8 else "MISSED",
+             "" if clean else " (but some answers were not 2xx: not a valid figure)"))
 PY

@@ -271,11 +271,21 @@ cpu_snap() { # -> "pid ticks" lines, the server's first
             fi
         done
 }
+# The disclosure log's entries and group-commit batches so far (/metrics,
+# on the loopback listener): their mean over the run says how much of a
+# batch's fixed cost each call bears.
+log_batches() { # -> "entries batches"
+    curl -s --cacert "$T/pki/ca.pem" "https://localhost:$API/metrics" |
+        awk '/^dupla_audit_batch_entries_sum /{s=$2} /^dupla_audit_batch_entries_count /{c=$2}
+             END{printf "%d %d\n", s, c}'
+}
 echo "bench/data.sh: single-subject calls, ${SECONDS_RUN}s, $THREADS threads, $CONNS keep-alive connections, answer $SIZE bytes"
 cpu_snap >"$T/cpu0"
+LOG0=$(log_batches)
 set -- $(run_wrk "$URL_ONE")
 D_RPS=$1 D_P50=$2 D_P99=$3 D_BAD=$4
 cpu_snap >"$T/cpu1"
+LOG_BATCH=$(echo "$LOG0 $(log_batches)" | awk '{ b = $4 - $2; if (b > 0) printf "%.2f", ($3 - $1) / b; else print "-" }')
 CPU_PER_CALL=$(python3 - "$T/cpu0" "$T/cpu1" "$SERVER_PID" "$(getconf CLK_TCK)" "$D_RPS" "$SECONDS_RUN" <<'PY'
 import sys
 a = dict(l.split() for l in open(sys.argv[1]) if l.strip())
@@ -366,6 +376,7 @@ printf '%-44s %12s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
 printf '%-44s %12s %10s %10s\n' "dupla single subject ($LABEL, audited, $SIZE B)" "$D_RPS" "$D_P50" "$D_P99"
 set -- $CPU_PER_CALL
 echo "  CPU per call: server $1 us, database server $2 us (user + system time over the run / calls)"
+echo "  disclosure log: $LOG_BATCH entries a committed batch, on average over the run"
 if [ "$NO_BASELINE" != 1 ]; then
     printf '%-44s %12s %10s %10s\n' "nginx static file, same size (baseline)" "$N_RPS" "$N_P50" "$N_P99"
     python3 -c "print('%-44s %12.2f' % ('ratio dupla / nginx', $D_RPS / $N_RPS))"
@@ -389,6 +400,7 @@ if [ -n "${BENCH_KV:-}" ]; then
         echo "$LABEL.data.single=$D_RPS"
         echo "$LABEL.data.single_p50=$D_P50"
         echo "$LABEL.data.single_p99=$D_P99"
+        [ "$LOG_BATCH" = - ] || echo "$LABEL.data.batch=$LOG_BATCH"
         echo "$LABEL.data.bulk=$best"
         if [ "$IDLE" -gt 0 ]; then echo "$LABEL.data.single_idle=$I_RPS"; fi
         # the same figures by connection count, with their baselines (run.sh)
