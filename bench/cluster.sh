@@ -13,11 +13,14 @@
 #      connections): calls/s, p50, p99, answers that were not 2xx, the CPU
 #      a call costs each program and the cores' idle time per call, and
 #      the ratio three / one (goal >= 0.8: on 2 cores no gain is expected,
-#      but no collapse either). The goal is judged on the throughput, at
-#      the heaviest load, where the cores are (nearly) all busy; at a light
-#      load (8 connections) the cores idle a quarter of the time and the
-#      rate is the connections over a call's latency, which the relay's
-#      hop lengthens: that ratio is printed beside it. node1, the one node,
+#      but no collapse either). The goal is judged on the throughput: each
+#      set-up's highest median rate over the loads. At a light load (8
+#      connections) the cores idle a quarter of the time and the rate is
+#      the connections over a call's latency, which the relay's hop
+#      lengthens; one node peaks near 64 connections with a sixth of the
+#      cores still idle (its one log writer and two HTTP threads), three
+#      nodes go on to use them at 128. Each load's ratio is printed too.
+#      node1, the one node,
 #      is the disclosure log's sequencer: with three, nodes 2 and 3 relay
 #      their entries to it (DUPLA_CLUSTER_RELAY=0: each node appends by
 #      itself, the comparison the README reports);
@@ -30,7 +33,7 @@
 #      (the durability barrier, and waiting inside the lock).
 # Needs wrk, haproxy, psql (Debian: apt-get install wrk haproxy postgresql).
 # Environment: BENCH_REPEAT (2), BENCH_DATA_SECONDS (8), BENCH_CONNS (the
-# loads, "8 64"),
+# loads, "8 64 128"),
 # BENCH_LOG_SECONDS (4; 0 skips part 2). --quick: one short round (a smoke run).
 set -euo pipefail
 BUILD=${1:-build}
@@ -38,7 +41,7 @@ QUICK=${2:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPEAT=${BENCH_REPEAT:-2}
 SECS=${BENCH_DATA_SECONDS:-8}
-LOADS=${BENCH_CONNS:-8 64}
+LOADS=${BENCH_CONNS:-8 64 128}
 LOG_SECS=${BENCH_LOG_SECONDS:-4}
 if [ "$QUICK" = "--quick" ]; then
     REPEAT=1 SECS=2 LOG_SECS=1
@@ -242,7 +245,8 @@ by = {}
 for conns, n, rps, p50, p99, bad, tot, idle in rows:
     by.setdefault(int(conns), {}).setdefault(n, []).append(
         (float(rps), float(p50), float(p99), int(bad), int(tot), float(idle)))
-verdict = None
+peak = {}
+valid = True
 for conns in sorted(by):
     v = by[conns]
     med = {n: (statistics.median(r[0] for r in x), statistics.median(r[2] for r in x),
@@ -258,10 +262,15 @@ for conns in sorted(by):
         print("%d connections: three nodes / one: %.2f (rounds %s)%s" % (
             conns, r, " ".join("%.2f" % x for x in rounds),
             "" if clean else " (but some answers were not 2xx: not a valid figure)"))
-        verdict = (conns, r, clean)
-if verdict:
-    conns, r, clean = verdict
-    print("goal: three nodes >= 0.8x one (throughput, at the heaviest load, %d connections): %.2f: %s%s"
-          % (conns, r, "met" if r >= 0.8 else "MISSED",
-             "" if clean else " (but some answers were not 2xx: not a valid figure)"))
+        valid = valid and clean
+    for n in med:
+        if n not in peak or med[n][0] > peak[n][0]:
+            peak[n] = (med[n][0], conns)
+if "1" in peak and "3" in peak and peak["1"][0] > 0:
+    r = peak["3"][0] / peak["1"][0]
+    print("throughput (each set-up's highest median rate over the loads): one node %.0f/s at %d"
+          " connections, three nodes %.0f/s at %d" % (peak["1"] + peak["3"]))
+    print("goal: three nodes >= 0.8x one (throughput): %.2f: %s%s"
+          % (r, "met" if r >= 0.8 else "MISSED",
+             "" if valid else " (but some answers were not 2xx: not a valid figure)"))
 PY
