@@ -153,10 +153,11 @@ cpu_snap() {
         cat "$f" 2>/dev/null || true
     done | awk '{ c = $0; sub(/^[0-9]+ \(/, "", c); sub(/\) .*$/, "", c); sub(/^.*\) /, "");
                  t[c] += $12 + $13 } END { for (c in t) print c, t[c] }'
-    awk '/^cpu / { print "idle", $5 + $6 }' /proc/stat
+    awk '/^cpu / { print "idle", $5 + $6 } /^ctxt / { print "ctxt", $2 }' /proc/stat
 }
 # Per call, in µs: the nodes (dupla and its threads), PostgreSQL's
-# processes (primary and standby), HAProxy, and the cores left idle.
+# processes (primary and standby), HAProxy, the cores left idle, and the
+# machine's context switches.
 cpu_per_call() { # BEFORE AFTER CALLS
     python3 - "$1" "$2" "$3" "$(getconf CLK_TCK)" <<'PY'
 import sys
@@ -169,10 +170,11 @@ def load(f):
 a, b, n, hz = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 def us(pred):
     return sum(b[c] - a.get(c, 0) for c in b if pred(c)) / hz / n * 1e6 if n else 0
-nodes = us(lambda c: c not in ("postgres", "haproxy", "wrk", "idle") and
+nodes = us(lambda c: c not in ("postgres", "haproxy", "wrk", "idle", "ctxt") and
            (c.startswith("dupla") or c.startswith("MHD")))
-print("cpu/call: nodes %.0f us, postgresql %.0f us, haproxy %.0f us, idle %.0f us" % (
-    nodes, us(lambda c: c == "postgres"), us(lambda c: c == "haproxy"), us(lambda c: c == "idle")))
+sw = (b.get("ctxt", 0) - a.get("ctxt", 0)) / n if n else 0
+print("cpu/call: nodes %.0f us, postgresql %.0f us, haproxy %.0f us, idle %.0f us, %.1f switches" % (
+    nodes, us(lambda c: c == "postgres"), us(lambda c: c == "haproxy"), us(lambda c: c == "idle"), sw))
 PY
 }
 for round in $(seq 1 "$REPEAT"); do
@@ -185,7 +187,7 @@ for round in $(seq 1 "$REPEAT"); do
             "$round" "$n" "$1" "$2" "$3" "$4" "$5"
         cpu=$(cpu_per_call "$T/cpu0" "$T/cpu1" "$5")
         echo "      $cpu"
-        echo "$CONNS $n $1 $2 $3 $4 $5 $(echo "$cpu" | sed 's/.*idle \([0-9]*\) us/\1/')" >>"$KV"
+        echo "$CONNS $n $1 $2 $3 $4 $5 $(echo "$cpu" | sed 's/.*idle \([0-9]*\) us.*/\1/')" >>"$KV"
     done
 done
 done
