@@ -8,7 +8,9 @@
 # the user dupla-test) with durable commits (fsync and synchronous_commit
 # on, as in production; the test server's defaults turn them off), keeps
 # SQLite's files in /tmp too (the same disk), and measures on both:
-#   - single-subject data calls and the bulk call (bench/data.sh, wrk),
+#   - single-subject data calls and the bulk call (bench/data.sh, wrk), with
+#     the CPU a call costs the whole machine on each backend (their ratio is
+#     the calls' ratio once the cores are busy),
 #   - durable disclosure-log appends at 1 / 8 / 64 writers (bench-audit),
 #   - ingest of årsopgørelser (bench-ingest),
 #   - the citizen's question "who saw data about me" at N log entries
@@ -121,6 +123,10 @@ rows = [
     ("single-subject data calls /s (wrk, 8 conns)", "data.single", True),
     ("  p50 latency ms", "data.single_p50", False),
     ("  p99 latency ms", "data.single_p99", False),
+    ("  CPU per call us: dupla", "data.cpu_server", False),
+    ("  CPU per call us: the database server's processes", "data.cpu_db", False),
+    ("  CPU per call us: the whole machine (wrk's too)", "data.cpu_machine", False),
+    ("  cores idle %", "data.idle", False),
     ("bulk call, records/s (1,000 subjects x 3 years)", "data.bulk", True),
     ("durable log appends /s, 1 writer", "audit.append.1", True),
     ("durable log appends /s, 8 writers", "audit.append.8", True),
@@ -157,6 +163,17 @@ print()
 data = [ratios.get(k) for k in ("data.single", "data.bulk", "audit.append.1", "audit.append.8",
                                 "audit.append.64", "ingest")]
 data = [r for r in data if r is not None]
+cs, cp = med("sqlite.data.cpu_machine"), med("postgresql.data.cpu_machine")
+if cs and cp:
+    # On shared cores the machine's CPU per call bounds the rate: what
+    # PostgreSQL's processes add to a call is taken from the same cores
+    # that SQLite's set-up spends on the calls themselves.
+    print("the calls' CPU: the whole machine spends %.0f us a call with SQLite, %.0f us with PostgreSQL"
+          % (cs, cp))
+    print("(the database server's processes: %.0f us of it); with every core busy, the calls' PG/SQLite"
+          % (med("postgresql.data.cpu_db") or 0))
+    print("would be %.2f on this machine, whatever the load" % (cs / cp))
+    print()
 if data:
     worst = min(data)
     print("goal: PostgreSQL >= 0.7x SQLite on the data path (calls, bulk, appends, ingest): "

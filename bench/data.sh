@@ -5,7 +5,9 @@
 #   bench/data.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]     (defaults: build 10 8)
 #
 # 1. single-subject calls (one CPR, one year, every granted field) with wrk
-#    over HTTPS keep-alive on loopback: calls/s, p50 and p99 latency;
+#    over HTTPS keep-alive on loopback: calls/s, p50 and p99 latency, and
+#    the CPU a call costs: the server's, the database server's processes',
+#    the whole machine's (wrk's too), with the share of the cores left idle;
 # 2. the SAME load (same tool, threads, connections, duration, headers)
 #    against nginx serving a static file of the same size over HTTPS, and
 #    the ratio dupla / nginx;
@@ -263,13 +265,14 @@ PY
 # CPU time (user + system) of the server and of the database server's
 # processes (those pg_stat_activity lists; none for SQLite) per call: a
 # figure that a busy machine changes far less than the rate.
-cpu_snap() { # -> "pid ticks" lines, the server's first
+cpu_snap() { # -> "pid ticks" lines, the server's first, then the machine's busy and idle ticks
     { echo "$SERVER_PID"; [ -z "$STORE" ] || psql "$STORE" -qAt -c "SELECT pid FROM pg_stat_activity"; } |
         while read -r p; do
             if [ -r "/proc/$p/stat" ]; then
                 awk -v p="$p" '{ sub(/^.*\) /, ""); print p, $12 + $13 }' "/proc/$p/stat" || true
             fi
         done
+    awk '/^cpu /{ print "busy", $2 + $3 + $4 + $7 + $8 + $9; print "idle", $5 + $6 }' /proc/stat
 }
 # The disclosure log's entries and group-commit batches so far (/metrics,
 # on the loopback listener): their mean over the run says how much of a
@@ -292,8 +295,10 @@ a = dict(l.split() for l in open(sys.argv[1]) if l.strip())
 b = dict(l.split() for l in open(sys.argv[2]) if l.strip())
 srv, hz, n = sys.argv[3], float(sys.argv[4]), float(sys.argv[5]) * float(sys.argv[6])
 d = {p: int(t) - int(a.get(p, 0)) for p, t in b.items()}
-print("%.0f %.0f" % (d.get(srv, 0) / hz / n * 1e6,
-                     sum(v for p, v in d.items() if p != srv) / hz / n * 1e6))
+busy, idle = d.pop("busy"), d.pop("idle")
+print("%.0f %.0f %.0f %.0f" % (d.get(srv, 0) / hz / n * 1e6,
+                               sum(v for p, v in d.items() if p != srv) / hz / n * 1e6,
+                               busy / hz / n * 1e6, 100 * idle / max(busy + idle, 1)))
 PY
 )
 if [ "$NO_BASELINE" != 1 ]; then
@@ -375,7 +380,8 @@ echo
 printf '%-44s %12s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
 printf '%-44s %12s %10s %10s\n' "dupla single subject ($LABEL, audited, $SIZE B)" "$D_RPS" "$D_P50" "$D_P99"
 set -- $CPU_PER_CALL
-echo "  CPU per call: server $1 us, database server $2 us (user + system time over the run / calls)"
+echo "  CPU per call: server $1 us, database server $2 us; the whole machine $3 us (every process, the load"
+echo "  generator's too), the cores idle $4 % (user + system time over the run / calls)"
 echo "  disclosure log: $LOG_BATCH entries a committed batch, on average over the run"
 if [ "$NO_BASELINE" != 1 ]; then
     printf '%-44s %12s %10s %10s\n' "nginx static file, same size (baseline)" "$N_RPS" "$N_P50" "$N_P99"
@@ -401,6 +407,11 @@ if [ -n "${BENCH_KV:-}" ]; then
         echo "$LABEL.data.single_p50=$D_P50"
         echo "$LABEL.data.single_p99=$D_P99"
         [ "$LOG_BATCH" = - ] || echo "$LABEL.data.batch=$LOG_BATCH"
+        set -- $CPU_PER_CALL
+        echo "$LABEL.data.cpu_server=$1"
+        echo "$LABEL.data.cpu_db=$2"
+        echo "$LABEL.data.cpu_machine=$3"
+        echo "$LABEL.data.idle=$4"
         echo "$LABEL.data.bulk=$best"
         if [ "$IDLE" -gt 0 ]; then echo "$LABEL.data.single_idle=$I_RPS"; fi
         # the same figures by connection count, with their baselines (run.sh)
