@@ -34,6 +34,8 @@
 #                      online CPUs)
 #   TMPDIR             where the temporary folder (and the store) goes
 #                      (default /tmp; /dev/shm leaves the disk's fsync out)
+#   BENCH_WARMUP       seconds of single-subject calls made, and not counted,
+#                      before step 1 (default 2; 0: none)
 #   BENCH_BULK_REPEAT  bulk calls made, the best counted (default 5; more
 #                      to profile the server during them)
 #   BENCH_IDLE         idle keep-alive connections to hold during a second
@@ -282,6 +284,27 @@ log_batches() { # -> "entries batches"
         awk '/^dupla_audit_batch_entries_sum /{s=$2} /^dupla_audit_batch_entries_count /{c=$2}
              END{printf "%d %d\n", s, c}'
 }
+# Steady state before measuring, alike on both backends: the setup's load
+# checkpointed out of the write-ahead log (else PostgreSQL's checkpointer
+# writes it back during the run, and every page's first change after that
+# checkpoint is logged whole), then WARMUP seconds of the same calls (the
+# connections' prepared statements, the log's first partitions and tree
+# nodes, the caches), not counted.
+settle() {
+    if [ -n "$STORE" ]; then
+        psql "$STORE" -qAt -c "CHECKPOINT" >/dev/null
+    else
+        sqlite3 "$T/dupla.db" ".timeout 10000" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+    fi
+}
+settle
+WARMUP=${BENCH_WARMUP:-2}
+if [ "$WARMUP" != 0 ]; then
+    SECONDS_SAVED=$SECONDS_RUN
+    SECONDS_RUN=$WARMUP
+    run_wrk "$URL_ONE" >/dev/null
+    SECONDS_RUN=$SECONDS_SAVED
+fi
 echo "bench/data.sh: single-subject calls, ${SECONDS_RUN}s, $THREADS threads, $CONNS keep-alive connections, answer $SIZE bytes"
 cpu_snap >"$T/cpu0"
 LOG0=$(log_batches)

@@ -545,19 +545,29 @@ static int sync_head(audit_log_t *log, err_t *err)
 }
 
 /* PostgreSQL, when the head has stayed put for a while: the head's check
- * without waiting for it (audit/7's procedure, queued in the batch's
- * pipeline); a head another writer moved fails the whole transaction at
- * its commit with DUPLA_EBUSY, and commit_batch tries again with
- * sync_head. */
+ * without waiting for it (a check statement, store.h, queued in the
+ * batch's pipeline); a head another writer moved fails the whole
+ * transaction at its commit with DUPLA_EBUSY (SQLSTATE 40001, raised by
+ * audit/8's function), and commit_batch tries again with sync_head. Times
+ * never go backwards along the chain, so every entry from the head on has
+ * a time_ms at least the head's: only the newest partitions are read. A
+ * log without entries matches only a head of 0; when the head in memory
+ * is no entry of the store's, whatever the query finds differs from it
+ * (the hash binds the time). */
+#define EXPECT_HEAD_SQL                                                                            \
+    STORE_CHECK "SELECT audit_head_moved_unless(COALESCE((SELECT seq = ? AND entry_hash = ?"       \
+                " FROM audit_entry WHERE time_ms >= ? ORDER BY seq DESC LIMIT 1),"                 \
+                " CAST(? AS BIGINT) = 0))"
 static int expect_head(audit_log_t *log, err_t *err)
 {
     store_stmt_t *s;
-    int rc = store_prepare(log->conn, "CALL audit_expect_head(?, ?, ?)", &s, err);
+    int rc = store_prepare(log->conn, EXPECT_HEAD_SQL, &s, err);
     if (rc)
         return rc;
     store_bind_int64(s, 1, log->last_seq);
     store_bind_blob(s, 2, log->last_hash, AUDIT_HASH_LEN);
     store_bind_int64(s, 3, log->last_time);
+    store_bind_int64(s, 4, log->last_seq);
     rc = store_step(s, err);
     store_stmt_done(s);
     return rc < 0 ? rc : 0;
@@ -617,7 +627,7 @@ struct attempt {
 /* One try at the batch's transaction: the head's check, the entries (each
  * pending's receipt), a checkpoint when due, the commit. On PostgreSQL
  * with guess, the head in memory is taken as the store's and checked by
- * audit_expect_head inside the same round trip as the inserts and the
+ * expect_head inside the same round trip as the inserts and the
  * commit (an error, SQLSTATE 40001, that aborts the transaction when
  * another writer moved it); without, it is read first (sync_head: a
  * round trip of its own, with the write lock held). */

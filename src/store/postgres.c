@@ -947,6 +947,8 @@ static bool is_command(const char *sql)
 {
     while (*sql == ' ' || *sql == '\n' || *sql == '\t')
         sql++;
+    if (strncmp(sql, STORE_CHECK, sizeof STORE_CHECK - 1) == 0) /* store.h: rows nobody reads */
+        return true;
     if (strncasecmp(sql, "INSERT", 6) != 0 && strncasecmp(sql, "UPDATE", 6) != 0 &&
         strncasecmp(sql, "DELETE", 6) != 0 && strncasecmp(sql, "CALL", 4) != 0)
         return false;

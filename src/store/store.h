@@ -142,7 +142,8 @@ int64_t store_last_id(store_conn_t *c);
 /* Pipelining, for a hot path that sends many statements in one unit of
  * work (the disclosure log's group commit, ingest). Between
  * store_pipeline_begin() and store_pipeline_end(), a statement that returns
- * no rows (INSERT, UPDATE or DELETE without RETURNING) is sent without
+ * no rows (INSERT, UPDATE or DELETE without RETURNING, CALL, or a check:
+ * below) is sent without
  * waiting for the server: its store_step() answers STORE_DONE at once, and
  * an error it meets is reported by the next call that waits for an answer
  * (a statement that returns rows, store_changes' count, store_commit, or
@@ -151,7 +152,11 @@ int64_t store_last_id(store_conn_t *c);
  * commit, in one round trip); SQLite: nothing to gain, nothing changes.
  * store_begin inside a pipeline is queued too (so a whole unit of work
  * may cost one round trip). store_pipeline_end returns the queue's first
- * error not yet reported; store_conn_put ends a pipeline left open. */
+ * error not yet reported; store_conn_put ends a pipeline left open.
+ * A check is a query sent the same way: its text begins with STORE_CHECK,
+ * nobody reads its rows, and what it checks fails the statement (and so
+ * the unit of work) when it does not hold. */
+#define STORE_CHECK "/* check */ "
 int store_pipeline_begin(store_conn_t *c, err_t *err);
 int store_pipeline_end(store_conn_t *c, err_t *err);
 

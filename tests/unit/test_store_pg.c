@@ -298,6 +298,42 @@ Test(store_pg, a_pipeline_sends_inserts_and_reads_them_with_the_next_query)
     store_close(st);
 }
 
+/* A check (store.h, STORE_CHECK) is queued like a command: it holds, and
+ * the unit of work commits; it does not (the division fails), and the
+ * commit reports it and the unit of work rolls back, inserts and all. */
+Test(store_pg, a_check_in_a_pipeline_is_queued_and_fails_the_unit_of_work_when_it_fails)
+{
+    NEED_PG();
+    store_t *st = open_migrated();
+    store_conn_t *c;
+    err_t err;
+    cr_assert_eq(store_conn_get(st, &c, &err), 0);
+    static const char check[] = STORE_CHECK "SELECT 1 / CAST(? AS BIGINT) FROM t";
+    for (int64_t d = 1; d >= 0; d--) {
+        cr_assert_eq(store_pipeline_begin(c, &err), 0, "%s", err.log);
+        cr_assert_eq(store_begin(c, &err), 0, "%s", err.log);
+        cr_assert_eq(insert_step(c, d ? "kept" : "undone", &err), STORE_DONE, "%s", err.log);
+        store_stmt_t *s;
+        cr_assert_eq(store_prepare(c, check, &s, &err), 0, "%s", err.log);
+        store_bind_int64(s, 1, d);
+        cr_assert_eq(store_step(s, &err), STORE_DONE, "%s", err.log); /* queued, not waited for */
+        store_stmt_done(s);
+        err_clear(&err);
+        int rc = store_commit(c, &err);
+        if (d) {
+            cr_assert_eq(rc, 0, "%s", err.log);
+        } else {
+            cr_assert_neq(rc, 0);
+            cr_assert(strstr(err.log, "division by zero"), "%s", err.log);
+            store_rollback(c);
+        }
+        cr_assert_eq(store_pipeline_end(c, &err), 0, "%s", err.log);
+    }
+    cr_assert_eq(count_rows(c), 1);
+    store_conn_put(c);
+    store_close(st);
+}
+
 Test(store_pg, an_error_in_a_pipeline_fails_the_unit_of_work_at_the_next_wait)
 {
     NEED_PG();
