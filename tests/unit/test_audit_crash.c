@@ -167,7 +167,7 @@ Test(audit_crash, every_acknowledged_entry_survives_a_sigkill)
     struct made_entry m;
     audit_make_entry(&m, 1);
     struct audit_receipt rc;
-    cr_assert_eq(audit_record(log, &m.e, &rc, &err), 0);
+    cr_assert_eq(audit_record(log, &m.e, &rc, &err), 0, "%s", err.log);
     cr_assert_eq(rc.seq, r.entries + 1);
     audit_close(log);
 }
