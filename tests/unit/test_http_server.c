@@ -628,6 +628,12 @@ static void *slow_thread(void *arg)
     return NULL;
 }
 
+static void *stop_thread(void *arg)
+{
+    http_server_stop(arg, 5000);
+    return NULL;
+}
+
 Test(server, stop_drains_requests_in_flight)
 {
     struct slow_call call;
@@ -644,15 +650,28 @@ Test(server, stop_drains_requests_in_flight)
         usleep(10 * 1000);
     }
     unsigned port = http_server_port(fx.srv, "api");
-    http_server_stop(fx.srv, 5000);
+    char url[128];
+    snprintf(url, sizeof url, "https://localhost:%u/health/live", port);
+    pthread_t stopper;
+    pthread_create(&stopper, NULL, stop_thread, fx.srv);
+    while (!http_server_stopping(fx.srv))
+        usleep(1000);
+    /* While the request in flight drains, a new connection is not served. */
+    struct reply r;
+    CURL *h = handle("api", "/health/live", &r);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    perform(h, &r);
+    curl_easy_cleanup(h);
+    CURLcode during = r.cc;
+    long during_status = r.status;
+    pthread_join(stopper, NULL);
     pthread_join(t, NULL);
+    cr_assert_neq(during, CURLE_OK, "a connection made during the drain was served (%ld)",
+                  during_status);
     cr_assert_eq(call.r.status, 200, "the request in flight was cut (curl %d)", call.r.cc);
     json_decref(call.r.json);
     /* No longer listening. */
-    struct reply r;
-    CURL *h = handle("api", "/health/live", &r);
-    char url[128];
-    snprintf(url, sizeof url, "https://localhost:%u/health/live", port);
+    h = handle("api", "/health/live", &r);
     curl_easy_setopt(h, CURLOPT_URL, url);
     perform(h, &r);
     curl_easy_cleanup(h);
